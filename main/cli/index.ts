@@ -1,0 +1,193 @@
+/**
+ * The localmesh CLI (plain Node): `up`, `validate`, `status`. Every command programs against the same engine and
+ * MeshApi the desktop app uses.
+ */
+import { parseArgs } from 'node:util';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCodes, MeshError, isMeshError } from '../contract/errors.js';
+import { loadProject } from '../engine/config/load-project.js';
+import { createMesh } from '../engine/mesh.js';
+import { startAdminServer } from '../transports/http/admin-server.js';
+import { createHttpMeshApi } from '../transports/http/admin-client.js';
+import { formatIssue, summary, workloadTable } from './format.js';
+
+const USAGE = `localmesh: run an Istio-style service mesh on this machine
+
+Usage:
+  localmesh up       [-c localmesh.yaml] [--admin-port N] [--seed N] [--state-dir DIR] [--ui] [--access-log]
+  localmesh validate [-c localmesh.yaml] [--json]
+  localmesh status   [-c localmesh.yaml] [--state-dir DIR] [--admin-url URL] [--json]
+  localmesh help
+
+  -c, --config      the mesh file (default: ./localmesh.yaml)
+  --admin-port      port of the admin API on 127.0.0.1 (default 15000; 0 = any free port)
+  --seed            seed of the random generator (weights, fault percentages, jitter) to reproduce a run
+  --state-dir       where localmesh keeps its state (default: .localmesh beside the mesh file)
+  --ui              serve the browser UI from the admin server and print its URL
+  --access-log      print one line per request a sidecar finished
+`;
+
+type Out = { log: (s: string) => void; err: (s: string) => void };
+const stdio: Out = { log: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') };
+
+export async function main(argv: string[], out: Out = stdio): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'up':
+        return await up(rest, out);
+      case 'validate':
+        return validate(rest, out);
+      case 'status':
+        return await status(rest, out);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out.log(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        out.err(`localmesh: unknown command "${cmd}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (isMeshError(e)) {
+      out.err(`localmesh: error ${e.code}: ${e.message}`);
+      const issues = (e.details as { issues?: import('../contract/api.js').ValidationIssue[] } | undefined)?.issues;
+      if (issues) for (const i of issues) out.err('  ' + formatIssue(i));
+      return 1;
+    }
+    if (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      out.err(`localmesh: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+function meshPath(c: string | undefined): string {
+  return path.resolve(c ?? 'localmesh.yaml');
+}
+
+function stateDirOf(file: string, dir: string | undefined): string {
+  return path.resolve(dir ?? path.join(path.dirname(file), '.localmesh'));
+}
+
+function validate(args: string[], out: Out): number {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, strict: true });
+  const file = meshPath(values.config);
+  const p = loadProject(file);
+  const errors = p.issues.filter((i) => i.severity === 'error').length;
+  if (values.json) {
+    out.log(JSON.stringify({ file, ok: errors === 0, resources: p.resources.length, issues: p.issues }, null, 2));
+  } else {
+    for (const i of p.issues) out.log(formatIssue(i));
+    out.log(`${path.relative(process.cwd(), file) || file}: ${p.resources.length} Istio resource(s) in ${p.files.length} file(s); ${summary(p.issues)}`);
+  }
+  return errors > 0 ? 1 : 0;
+}
+
+async function up(args: string[], out: Out): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'admin-port': { type: 'string' },
+      seed: { type: 'string' },
+      'state-dir': { type: 'string' },
+      ui: { type: 'boolean' },
+      'ui-port': { type: 'string' },
+      'access-log': { type: 'boolean' }
+    },
+    strict: true
+  });
+  const file = meshPath(values.config);
+  const adminPort = numberArg(values['ui-port'] ?? values['admin-port'], 15000, '--admin-port');
+  const seed = values.seed === undefined ? undefined : numberArg(values.seed, 0, '--seed');
+  const stateDir = stateDirOf(file, values['state-dir']);
+
+  const mesh = await createMesh(file, { seed, log: (l) => out.log(l) });
+  let admin;
+  try {
+    admin = await startAdminServer(mesh, { port: adminPort, staticDir: values.ui ? uiDir() : undefined });
+  } catch (e) {
+    await mesh.close();
+    throw e;
+  }
+  fs.mkdirSync(stateDir, { recursive: true });
+  const stateFile = path.join(stateDir, 'admin.json');
+  fs.writeFileSync(stateFile, JSON.stringify({ url: admin.url, pid: process.pid, meshFile: file }) + '\n', { mode: 0o600 });
+
+  const issues = (await mesh.getConfig()).issues;
+  for (const i of issues) out.log(formatIssue(i));
+  mesh.onEvent((e) => {
+    if (e.type === 'flow' && values['access-log']) {
+      const f = e.flow;
+      out.log(`[${f.startedAt}] ${f.reporter === 'source' ? `${f.source} →` : `→ ${f.destination}`} "${f.method} ${f.path}" ${f.authority} ${f.status} ${f.flags} ${f.durationMs.toFixed(1)}ms${f.rule ? ` route=${f.rule}` : ''}${f.endpoint ? ` upstream=${f.endpoint}` : ''} id=${f.requestId}`);
+    } else if (e.type === 'process' && (e.process.state === 'crashed' || e.process.state === 'failed')) {
+      out.log(`${e.workload}: process ${e.process.state}${e.process.lastExitCode !== null ? ` (exit ${e.process.lastExitCode})` : ''}`);
+    }
+  });
+  out.log('');
+  out.log(workloadTable(await mesh.listWorkloads()));
+  out.log('');
+  if (values.ui) out.log(`UI: ${admin.url}/`);
+  out.log(`localmesh ready ${admin.url}`);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  out.log('localmesh: stopping sidecars and processes…');
+  await admin.close();
+  await mesh.close();
+  fs.rmSync(stateFile, { force: true });
+  out.log('localmesh: stopped');
+  return 0;
+}
+
+async function status(args: string[], out: Out): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' }, 'state-dir': { type: 'string' }, 'admin-url': { type: 'string' }, json: { type: 'boolean' } },
+    strict: true
+  });
+  let url = values['admin-url'];
+  if (!url) {
+    const file = meshPath(values.config);
+    const stateFile = path.join(stateDirOf(file, values['state-dir']), 'admin.json');
+    if (!fs.existsSync(stateFile)) {
+      out.err(`localmesh: no running mesh found for ${file} (no ${stateFile}); start one with "localmesh up" or pass --admin-url`);
+      return 1;
+    }
+    url = (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { url: string }).url;
+  }
+  const api = createHttpMeshApi(url);
+  const [health, workloads, config] = await Promise.all([api.health(), api.listWorkloads(), api.getConfig()]);
+  if (values.json) {
+    out.log(JSON.stringify({ admin: url, health, config: { version: config.version, lastReload: config.lastReload, issues: config.issues }, workloads }, null, 2));
+    return 0;
+  }
+  out.log(`mesh ${config.meshFile} at ${url}: config version ${config.version}, ${config.resources.length} Istio resource(s), up ${Math.round(health.uptimeMs / 1000)} s`);
+  const lr = config.lastReload;
+  out.log(`last reload: ${lr.ok ? 'ok' : 'REJECTED'} at ${lr.at}${lr.error ? ` — ${lr.error}` : ''}`);
+  for (const i of lr.issues.filter((x) => x.severity !== 'info')) out.log('  ' + formatIssue(i));
+  out.log('');
+  out.log(workloadTable(workloads));
+  const procs = workloads.flatMap((w) => w.processes.map((p) => `${w.name} ${p.instance}: ${p.state}${p.pid ? ` pid ${p.pid}` : ''}${p.restarts ? `, ${p.restarts} restart(s)` : ''}`));
+  if (procs.length) out.log('\nprocesses:\n  ' + procs.join('\n  '));
+  return 0;
+}
+
+function numberArg(v: string | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new MeshError(ErrorCodes.BAD_REQUEST, `${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+function uiDir(): string {
+  return path.resolve(import.meta.dirname, '../../renderer');
+}

@@ -1,0 +1,79 @@
+/**
+ * localmesh.yaml: the mesh file (design §2). This zod schema is the only source of its types; defaults live here.
+ * Unknown keys are errors (strict objects everywhere).
+ */
+import { z } from 'zod';
+
+const name = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label (lower-case letters, digits and "-")');
+
+/** "127.0.0.1:19081", "[::1]:19081" or "localhost:19081". Only loopback hosts are allowed. */
+export const instanceAddress = z
+  .string()
+  .regex(
+    /^(127(\.\d{1,3}){3}|localhost|\[::1\]):\d{1,5}$/,
+    'must be a loopback address "host:port" (127.x.x.x, localhost or [::1])'
+  )
+  .refine((s) => {
+    const port = Number(s.slice(s.lastIndexOf(':') + 1));
+    return port > 0 && port < 65536;
+  }, 'port must be 1-65535');
+
+export const RunSpec = z.strictObject({
+  command: z.string().min(1),
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({})
+});
+export type RunSpec = z.infer<typeof RunSpec>;
+
+export const WorkloadSpec = z.strictObject({
+  name,
+  labels: z.record(z.string(), z.string()).default({}),
+  serviceAccount: z.string().min(1).default('default'),
+  instances: z.array(instanceAddress).min(1),
+  sidecar: z.boolean().default(true),
+  run: RunSpec.optional()
+});
+export type WorkloadSpec = z.infer<typeof WorkloadSpec>;
+
+export const ServiceSpec = z.strictObject({
+  name,
+  /** The port callers use: http://reviews:9080 */
+  port: z.number().int().min(1).max(65535),
+  /** Namespace of this service; defaults to spec.namespace. */
+  namespace: name.optional(),
+  workloads: z.array(WorkloadSpec).default([])
+});
+export type ServiceSpec = z.infer<typeof ServiceSpec>;
+
+export const OutboundTrafficPolicy = z.strictObject({
+  mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).default('ALLOW_ANY')
+});
+
+export const MeshSpec = z.strictObject({
+  namespace: name.default('default'),
+  trustDomain: z.string().min(1).default('cluster.local'),
+  /** Files or folders of Istio YAML, relative to the mesh file. */
+  istio: z.array(z.string().min(1)).default([]),
+  /** meshConfig.outboundTrafficPolicy: what happens to calls to hosts the mesh does not know. */
+  outboundTrafficPolicy: OutboundTrafficPolicy.default({ mode: 'ALLOW_ANY' }),
+  /**
+   * First port of the sidecar listeners. 0 (default) = ephemeral ports chosen by the OS;
+   * a number = consecutive ports from it, stable across runs.
+   */
+  portBase: z.number().int().min(0).max(65000).default(0),
+  services: z.array(ServiceSpec).default([])
+});
+export type MeshSpec = z.infer<typeof MeshSpec>;
+
+export const MeshFile = z.strictObject({
+  apiVersion: z.literal('localmesh.dev/v1alpha1'),
+  kind: z.literal('Mesh'),
+  metadata: z.strictObject({ name: z.string().min(1) }).default({ name: 'mesh' }),
+  spec: MeshSpec
+});
+export type MeshFile = z.infer<typeof MeshFile>;
+export type MeshFileInput = z.input<typeof MeshFile>;

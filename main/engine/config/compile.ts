@@ -1,0 +1,437 @@
+/**
+ * Translate Istio resources into the internal route table, once per config version (never per request).
+ * Mirrors what pilot does for a sidecar's outbound routes: VirtualServices per host, merged DestinationRules,
+ * the default retry policy, and per-caller filtering by sourceLabels / sourceNamespace / gateways / exportTo.
+ */
+import type {
+  CorsPolicy,
+  DestinationRuleSpec,
+  Headers,
+  HTTPMatchRequest,
+  HTTPRedirect,
+  HTTPRetry,
+  HTTPRoute,
+  HTTPRewrite,
+  IstioResource,
+  LoadBalancerSettings,
+  SidecarSpec,
+  Subset,
+  TrafficPolicy,
+  VirtualServiceSpec
+} from '../../contract/istio-schema.js';
+import { parseDuration } from '../util/duration.js';
+import { labelsMatch, type WorkloadInfo } from '../registry.js';
+import { hostMatches, qualifyHost } from './hosts.js';
+import { compileStringMatch, re2, type CompiledStringMatch } from './string-match.js';
+import type { RE2JS } from 're2js';
+
+export const ROOT_NAMESPACE = 'istio-system';
+
+/** Istio ≥ 1.24 default: 2 retries on these conditions, no retriable status codes (503 is not retried). */
+export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+
+export interface RetryPolicy {
+  attempts: number;
+  conditions: Set<string>;
+  statusCodes: Set<number>;
+  perTryTimeoutMs: number;
+  backoffBaseMs: number;
+  ignorePreviousHosts: boolean;
+  /** How it was set, for the trace. */
+  source: 'default' | 'virtual-service' | 'none';
+}
+
+export const DEFAULT_RETRY: RetryPolicy = compileRetry(undefined);
+
+export function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
+  if (r && (r.attempts ?? 0) === 0 && r.attempts !== undefined) {
+    return { attempts: 0, conditions: new Set(), statusCodes: new Set(), perTryTimeoutMs: 0, backoffBaseMs: 25, ignorePreviousHosts: true, source: 'none' };
+  }
+  const conditions = new Set<string>();
+  const statusCodes = new Set<number>();
+  for (const part of (r?.retryOn ?? DEFAULT_RETRY_ON).split(',')) {
+    const p = part.trim();
+    if (!p) continue;
+    if (/^\d+$/.test(p)) {
+      statusCodes.add(Number(p));
+      conditions.add('retriable-status-codes');
+    } else conditions.add(p);
+  }
+  return {
+    attempts: r ? (r.attempts ?? 2) : 2,
+    conditions,
+    statusCodes,
+    perTryTimeoutMs: r?.perTryTimeout ? parseDuration(r.perTryTimeout) : 0,
+    backoffBaseMs: r?.backoff ? parseDuration(r.backoff) : 25,
+    ignorePreviousHosts: r?.retryIgnorePreviousHosts ?? true,
+    source: r ? 'virtual-service' : 'default'
+  };
+}
+
+interface HeaderCond {
+  name: string;
+  match: CompiledStringMatch;
+}
+
+export interface CompiledMatch {
+  name?: string;
+  /** All uri conditions (a delegate adds its own to the root's). */
+  uri: CompiledStringMatch[];
+  scheme?: CompiledStringMatch;
+  method?: CompiledStringMatch;
+  authority?: CompiledStringMatch;
+  headers: HeaderCond[];
+  withoutHeaders: HeaderCond[];
+  queryParams: HeaderCond[];
+  port?: number;
+  sourceLabels?: Record<string, string>;
+  sourceNamespace?: string;
+  gateways?: string[];
+  /** Human text for the trace. */
+  describe: string;
+}
+
+export interface CompiledDestination {
+  host: string;
+  subset?: string;
+  port?: number;
+  weight: number;
+  headers?: Headers;
+}
+
+export type RouteAction =
+  | { type: 'route'; destinations: CompiledDestination[]; totalWeight: number }
+  | { type: 'redirect'; redirect: HTTPRedirect }
+  | { type: 'direct'; status: number; body: Buffer | null };
+
+export interface FaultPolicy {
+  delayMs: number;
+  delayPct: number;
+  abortStatus?: number;
+  abortGrpc?: string;
+  abortPct: number;
+}
+
+export interface CompiledCors {
+  origins: CompiledStringMatch[];
+  allowMethods?: string;
+  allowHeaders?: string;
+  exposeHeaders?: string;
+  maxAge?: string;
+  allowCredentials: boolean;
+  unmatchedPreflights: 'FORWARD' | 'IGNORE';
+}
+
+export interface CompiledRoute {
+  index: number;
+  /** "reviews.default[0]" or the route's name. */
+  label: string;
+  matches: CompiledMatch[];
+  action: RouteAction;
+  rewrite?: HTTPRewrite & { regex?: { re: RE2JS; replacement: string } };
+  timeoutMs: number;
+  retry: RetryPolicy;
+  fault?: FaultPolicy;
+  mirrors: { destination: CompiledDestination; percent: number }[];
+  cors?: CompiledCors;
+  headers?: Headers;
+}
+
+export interface CompiledVirtualService {
+  key: string;
+  name: string;
+  namespace: string;
+  hosts: string[];
+  exportTo: string[];
+  /** False when top-level gateways are listed without "mesh". */
+  appliesToMesh: boolean;
+  routes: CompiledRoute[];
+  order: number;
+}
+
+export interface MergedDestinationRule {
+  key: string;
+  host: string;
+  namespace: string;
+  trafficPolicy?: TrafficPolicy;
+  subsets: Map<string, Subset>;
+  workloadSelector?: Record<string, string>;
+  exportTo: string[];
+}
+
+function pct(p: { value: number } | undefined, legacy: number | undefined, dflt: number): number {
+  if (p) return p.value;
+  if (legacy !== undefined) return legacy;
+  return dflt;
+}
+
+function compileHeaderConds(m: Record<string, import('../../contract/istio-schema.js').StringMatch> | undefined, skipPseudo: boolean): HeaderCond[] {
+  const out: HeaderCond[] = [];
+  for (const [k, v] of Object.entries(m ?? {})) {
+    const name = k.toLowerCase();
+    if (skipPseudo && (name === 'uri' || name === 'scheme' || name === 'method' || name === 'authority')) continue;
+    out.push({ name, match: compileStringMatch(v) });
+  }
+  return out;
+}
+
+function describeMatch(m: HTTPMatchRequest): string {
+  const parts: string[] = [];
+  if (m.uri) parts.push(`uri ${JSON.stringify(m.uri)}`);
+  if (m.method) parts.push(`method ${JSON.stringify(m.method)}`);
+  if (m.headers) parts.push(`headers ${JSON.stringify(m.headers)}`);
+  if (m.withoutHeaders) parts.push(`withoutHeaders ${JSON.stringify(m.withoutHeaders)}`);
+  if (m.queryParams) parts.push(`queryParams ${JSON.stringify(m.queryParams)}`);
+  if (m.authority) parts.push(`authority ${JSON.stringify(m.authority)}`);
+  if (m.scheme) parts.push(`scheme ${JSON.stringify(m.scheme)}`);
+  if (m.port) parts.push(`port ${m.port}`);
+  if (m.sourceLabels) parts.push(`sourceLabels ${JSON.stringify(m.sourceLabels)}`);
+  if (m.sourceNamespace) parts.push(`sourceNamespace ${m.sourceNamespace}`);
+  return parts.join(', ') || 'any request';
+}
+
+export function compileMatch(m: HTTPMatchRequest): CompiledMatch {
+  const ic = m.ignoreUriCase === true;
+  return {
+    name: m.name,
+    uri: m.uri ? [compileStringMatch(m.uri, ic && m.uri.regex === undefined)] : [],
+    scheme: m.scheme ? compileStringMatch(m.scheme) : undefined,
+    method: m.method ? compileStringMatch(m.method) : undefined,
+    authority: m.authority ? compileStringMatch(m.authority) : undefined,
+    headers: compileHeaderConds(m.headers, true),
+    withoutHeaders: compileHeaderConds(m.withoutHeaders, true),
+    queryParams: compileHeaderConds(m.queryParams, false),
+    port: m.port,
+    sourceLabels: m.sourceLabels,
+    sourceNamespace: m.sourceNamespace,
+    gateways: m.gateways,
+    describe: describeMatch(m)
+  };
+}
+
+function compileDest(d: { destination: { host: string; subset?: string; port?: { number: number } }; weight?: number; headers?: Headers }, ns: string): CompiledDestination {
+  return {
+    host: qualifyHost(d.destination.host, ns),
+    subset: d.destination.subset,
+    port: d.destination.port?.number,
+    weight: d.weight ?? 0,
+    headers: d.headers
+  };
+}
+
+function compileCors(c: CorsPolicy): CompiledCors {
+  const origins = [...(c.allowOrigins ?? []).map((o) => compileStringMatch(o)), ...(c.allowOrigin ?? []).map((o) => compileStringMatch({ exact: o }))];
+  return {
+    origins,
+    allowMethods: c.allowMethods?.join(','),
+    allowHeaders: c.allowHeaders?.join(','),
+    exposeHeaders: c.exposeHeaders?.join(','),
+    maxAge: c.maxAge ? String(Math.floor(parseDuration(c.maxAge) / 1000)) : undefined,
+    allowCredentials: c.allowCredentials === true,
+    unmatchedPreflights: c.unmatchedPreflights === 'IGNORE' ? 'IGNORE' : 'FORWARD'
+  };
+}
+
+export function compileRoute(r: HTTPRoute, index: number, vsLabel: string, ns: string): CompiledRoute {
+  let action: RouteAction;
+  if (r.redirect) action = { type: 'redirect', redirect: r.redirect };
+  else if (r.directResponse) {
+    const b = r.directResponse.body;
+    const body = b?.string !== undefined ? Buffer.from(b.string) : b?.bytes !== undefined ? Buffer.from(b.bytes, 'base64') : null;
+    action = { type: 'direct', status: r.directResponse.status, body };
+  } else {
+    const destinations = (r.route ?? []).map((d) => compileDest(d, ns));
+    if (destinations.length === 1) destinations[0]!.weight = 1; // a single destination always gets 100%
+    action = { type: 'route', destinations, totalWeight: destinations.reduce((a, d) => a + d.weight, 0) };
+  }
+  let fault: FaultPolicy | undefined;
+  if (r.fault) {
+    const d = r.fault.delay;
+    const a = r.fault.abort;
+    fault = {
+      delayMs: d?.fixedDelay ? parseDuration(d.fixedDelay) : 0,
+      delayPct: d ? pct(d.percentage, d.percent, 0) : 0,
+      abortStatus: a?.httpStatus,
+      abortGrpc: a?.grpcStatus,
+      abortPct: a ? pct(a.percentage, undefined, 0) : 0
+    };
+  }
+  const mirrors: CompiledRoute['mirrors'] = [];
+  if (r.mirror) {
+    mirrors.push({ destination: compileDest({ destination: r.mirror }, ns), percent: pct(r.mirrorPercentage, r.mirrorPercent, 100) });
+  }
+  for (const m of r.mirrors ?? []) mirrors.push({ destination: compileDest({ destination: m.destination }, ns), percent: pct(m.percentage, undefined, 100) });
+  let rewrite: CompiledRoute['rewrite'];
+  if (r.rewrite) {
+    rewrite = { ...r.rewrite };
+    if (r.rewrite.uriRegexRewrite) {
+      rewrite.regex = { re: re2(r.rewrite.uriRegexRewrite.match), replacement: r.rewrite.uriRegexRewrite.rewrite.replace(/\\(\d)/g, '$$$1') };
+    }
+  }
+  return {
+    index,
+    label: r.name ? `${vsLabel}:${r.name}` : `${vsLabel}[${index}]`,
+    matches: (r.match ?? []).map(compileMatch),
+    action,
+    rewrite,
+    timeoutMs: r.timeout ? parseDuration(r.timeout) : 0,
+    retry: compileRetry(r.retries),
+    fault,
+    mirrors,
+    cors: r.corsPolicy ? compileCors(r.corsPolicy) : undefined,
+    headers: r.headers
+  };
+}
+
+/** AND two matches (delegate merged under its root). */
+function mergeMatch(root: CompiledMatch, child: CompiledMatch): CompiledMatch {
+  return {
+    name: child.name ?? root.name,
+    uri: [...root.uri, ...child.uri],
+    scheme: child.scheme ?? root.scheme,
+    method: child.method ?? root.method,
+    authority: child.authority ?? root.authority,
+    headers: [...root.headers, ...child.headers],
+    withoutHeaders: [...root.withoutHeaders, ...child.withoutHeaders],
+    queryParams: [...root.queryParams, ...child.queryParams],
+    port: child.port ?? root.port,
+    sourceLabels: root.sourceLabels ?? child.sourceLabels,
+    sourceNamespace: root.sourceNamespace ?? child.sourceNamespace,
+    gateways: root.gateways,
+    describe: `${root.describe} + ${child.describe}`
+  };
+}
+
+export function compileVirtualServices(resources: IstioResource[]): CompiledVirtualService[] {
+  const vsByKey = new Map<string, IstioResource<VirtualServiceSpec>>();
+  for (const r of resources) if (r.kind === 'VirtualService') vsByKey.set(`${r.namespace}/${r.name}`, r as IstioResource<VirtualServiceSpec>);
+  const out: CompiledVirtualService[] = [];
+  for (const r of vsByKey.values()) {
+    const spec = r.spec;
+    if (!spec.hosts || spec.hosts.length === 0) continue; // a delegate: used only through its root
+    const label = `${r.name}.${r.namespace}`;
+    const routes: CompiledRoute[] = [];
+    (spec.http ?? []).forEach((h, i) => {
+      if (!h.delegate) {
+        routes.push(compileRoute(h, i, label, r.namespace));
+        return;
+      }
+      const dkey = `${h.delegate.namespace ?? r.namespace}/${h.delegate.name}`;
+      const del = vsByKey.get(dkey);
+      if (!del) return; // reported by validation
+      const rootMatches = (h.match ?? []).map(compileMatch);
+      (del.spec.http ?? []).forEach((dh, j) => {
+        const c = compileRoute(dh, j, `${label}[${i}]→${del.name}.${del.namespace}`, del.namespace);
+        if (rootMatches.length > 0) {
+          const childMatches = c.matches.length > 0 ? c.matches : [compileMatch({})];
+          c.matches = rootMatches.flatMap((rm) => childMatches.map((cm) => mergeMatch(rm, cm)));
+        }
+        routes.push(c);
+      });
+    });
+    out.push({
+      key: `${r.namespace}/${r.name}`,
+      name: r.name,
+      namespace: r.namespace,
+      hosts: spec.hosts.map((h) => qualifyHost(h, r.namespace)),
+      exportTo: spec.exportTo ?? ['*'],
+      appliesToMesh: !spec.gateways || spec.gateways.length === 0 || spec.gateways.includes('mesh'),
+      routes,
+      order: r.order
+    });
+  }
+  return out.sort((a, b) => a.order - b.order);
+}
+
+export function visibleTo(exportTo: string[], ownNs: string, callerNs: string): boolean {
+  return exportTo.some((e) => e === '*' || (e === '.' && ownNs === callerNs) || e === callerNs);
+}
+
+/** The routes of one VS as one caller sees them: matches excluded by sourceLabels/sourceNamespace/gateways are dropped. */
+export function routesForCaller(vs: CompiledVirtualService, caller: WorkloadInfo | undefined): CompiledRoute[] | undefined {
+  const out: CompiledRoute[] = [];
+  let anyRuleHadMatches = false;
+  let anyKept = false;
+  for (const r of vs.routes) {
+    if (r.matches.length === 0) {
+      out.push(r);
+      anyKept = true;
+      continue;
+    }
+    anyRuleHadMatches = true;
+    const kept = r.matches.filter(
+      (m) =>
+        (!m.gateways || m.gateways.length === 0 || m.gateways.includes('mesh')) &&
+        (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
+        (!m.sourceNamespace || caller?.namespace === m.sourceNamespace)
+    );
+    if (kept.length === 0) continue;
+    anyKept = true;
+    out.push(kept.length === r.matches.length ? r : { ...r, matches: kept });
+  }
+  if (anyRuleHadMatches && !anyKept) return undefined; // every match excluded for this caller: VS ignored
+  return out;
+}
+
+/** DestinationRules merged per (namespace, host), Istio's merge rules: subsets concatenated, first policy wins. */
+export function mergeDestinationRules(resources: IstioResource[]): MergedDestinationRule[] {
+  const merged = new Map<string, MergedDestinationRule>();
+  const drs = resources.filter((r) => r.kind === 'DestinationRule').sort((a, b) => a.order - b.order) as IstioResource<DestinationRuleSpec>[];
+  for (const r of drs) {
+    const host = qualifyHost(r.spec.host, r.namespace);
+    const sel = r.spec.workloadSelector?.matchLabels;
+    const key = `${r.namespace}|${host}|${sel ? JSON.stringify(sel) : ''}`;
+    let m = merged.get(key);
+    if (!m) {
+      m = { key: `${r.namespace}/${r.name}`, host, namespace: r.namespace, trafficPolicy: r.spec.trafficPolicy, subsets: new Map(), workloadSelector: sel, exportTo: r.spec.exportTo ?? ['*'] };
+      merged.set(key, m);
+    }
+    for (const s of r.spec.subsets ?? []) if (!m.subsets.has(s.name)) m.subsets.set(s.name, s);
+  }
+  return [...merged.values()];
+}
+
+/** Lookup order for a caller: its own namespace, then the service's namespace, then the root namespace. */
+export function findDestinationRule(
+  drs: MergedDestinationRule[],
+  host: string,
+  serviceNs: string,
+  caller: WorkloadInfo | undefined
+): MergedDestinationRule | undefined {
+  const callerNs = caller?.namespace;
+  const candidates = drs.filter((d) => hostMatches(d.host, host));
+  const pick = (ns: string | undefined) =>
+    ns === undefined
+      ? undefined
+      : candidates.find(
+          (d) =>
+            d.namespace === ns &&
+            (!d.workloadSelector || (caller && caller.namespace === d.namespace && labelsMatch(d.workloadSelector, caller.labels))) &&
+            visibleTo(d.exportTo, d.namespace, callerNs ?? ns)
+        );
+  return pick(callerNs) ?? pick(serviceNs) ?? pick(ROOT_NAMESPACE);
+}
+
+/** Effective LB for a destination: subset policy > port-level > top-level; default LEAST_REQUEST. */
+export function effectiveLoadBalancer(dr: MergedDestinationRule | undefined, subset: string | undefined, port: number): LoadBalancerSettings | undefined {
+  if (!dr) return undefined;
+  const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
+  const fromPolicy = (tp: TrafficPolicy | undefined) => {
+    if (!tp) return undefined;
+    const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
+    if (pl) return { found: true, lb: pl.loadBalancer };
+    return tp.loadBalancer ? { found: true, lb: tp.loadBalancer } : undefined;
+  };
+  return (fromPolicy(sub) ?? fromPolicy(dr.trafficPolicy))?.lb;
+}
+
+/** The outbound-traffic mode for a caller: its Sidecar resource (selector, else namespace-wide), else the mesh default. */
+export function outboundMode(resources: IstioResource[], caller: WorkloadInfo | undefined, meshDefault: 'ALLOW_ANY' | 'REGISTRY_ONLY'): 'ALLOW_ANY' | 'REGISTRY_ONLY' {
+  if (!caller) return meshDefault;
+  const sidecars = resources.filter((r) => r.kind === 'Sidecar') as IstioResource<SidecarSpec>[];
+  const specific = sidecars.find((s) => s.namespace === caller.namespace && s.spec.workloadSelector?.labels && labelsMatch(s.spec.workloadSelector.labels, caller.labels));
+  const nsWide = sidecars.find((s) => s.namespace === caller.namespace && !s.spec.workloadSelector);
+  const root = sidecars.find((s) => s.namespace === ROOT_NAMESPACE && !s.spec.workloadSelector);
+  const sc = specific ?? nsWide ?? root;
+  return sc?.spec.outboundTrafficPolicy?.mode ?? meshDefault;
+}

@@ -1,0 +1,295 @@
+/**
+ * Load Istio YAML from files and folders, unchanged from what a team deploys to a cluster (design §2).
+ * Istio networking kinds are validated with their zod schemas; security kinds are kept raw; Kubernetes and other
+ * non-Istio kinds (Deployment, Service, …) are skipped with an info note, because services and workloads come from
+ * localmesh.yaml. Issue codes are documented in ISTIO_ISSUE_CODES (validate-istio.ts).
+ */
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { ValidationIssue } from '../../contract/api.js';
+import type { SourcePos } from '../../contract/errors.js';
+import {
+  NETWORKING_API_VERSIONS,
+  NETWORKING_SPECS,
+  SECURITY_API_VERSIONS,
+  SECURITY_KINDS,
+  type IstioResource
+} from '../../contract/istio-schema.js';
+import { IstioCodes } from './validate-istio.js';
+import { makeIssue, parseYaml, suggest, zodIssuesToValidation, type YamlDocument, type YamlPath } from './yaml-source.js';
+
+export interface LoadIstioResult {
+  /** Valid resources in load order (`order` = index here); resources with schema errors are left out. */
+  resources: IstioResource[];
+  issues: ValidationIssue[];
+  /** Every file that was read, in load order (absolute paths). */
+  files: string[];
+  /** Position of a field of a loaded resource, e.g. posOf(r, ['spec', 'http', 0]); falls back to `r.where`. */
+  posOf: (resource: IstioResource, path: YamlPath) => SourcePos;
+}
+
+const YAML_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+const TOP_LEVEL_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+const NETWORKING_KINDS = Object.keys(NETWORKING_SPECS) as (keyof typeof NETWORKING_SPECS)[];
+const SUPPORTED_KINDS = [...NETWORKING_KINDS, ...SECURITY_KINDS].join(', ');
+
+type Locator = (path: YamlPath) => SourcePos;
+
+interface LoadState {
+  defaultNamespace: string;
+  resources: IstioResource[];
+  issues: ValidationIssue[];
+  byKey: Map<string, IstioResource>;
+  locators: Map<IstioResource, Locator>;
+}
+
+/** Load every Istio resource under `paths` (absolute files or folders; folders are read recursively). */
+export function loadIstio(paths: string[], defaultNamespace: string): LoadIstioResult {
+  const { files, issues } = collectFiles(paths);
+  const state: LoadState = { defaultNamespace, resources: [], issues, byKey: new Map(), locators: new Map() };
+  for (const file of files) loadFile(file, state);
+  const locators = state.locators;
+  return {
+    resources: state.resources,
+    issues: state.issues,
+    files,
+    posOf: (resource, p) => locators.get(resource)?.(p) ?? resource.where
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// files
+// ---------------------------------------------------------------------------------------------------------------
+
+function collectFiles(paths: string[]): { files: string[]; issues: ValidationIssue[] } {
+  const files: string[] = [];
+  const seen = new Set<string>();
+  const issues: ValidationIssue[] = [];
+  const add = (f: string): void => {
+    if (!seen.has(f)) {
+      seen.add(f);
+      files.push(f);
+    }
+  };
+  for (const p of paths) {
+    const abs = path.resolve(p);
+    let isDir: boolean;
+    try {
+      isDir = statSync(abs).isDirectory();
+    } catch {
+      const msg = `Istio path not found: ${abs}; fix spec.istio in localmesh.yaml`;
+      issues.push(makeIssue('error', IstioCodes.FILE_UNREADABLE, msg, '', { file: abs, line: 1, column: 1 }));
+      continue;
+    }
+    if (isDir) listYamlFiles(abs, new Set()).forEach(add);
+    else add(abs);
+  }
+  return { files, issues };
+}
+
+/** YAML/JSON files under `dir`, recursively, sorted by path. Hidden entries (".git", …) are skipped. */
+function listYamlFiles(dir: string, visited: Set<string>): string[] {
+  const real = realpathSync(dir);
+  if (visited.has(real)) return [];
+  visited.add(real);
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue;
+    const full = path.join(dir, entry.name);
+    const isDir = entry.isDirectory() || (entry.isSymbolicLink() && safeIsDir(full));
+    if (isDir) out.push(...listYamlFiles(full, visited));
+    else if (YAML_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) out.push(full);
+  }
+  return out.sort(byCodeUnits);
+}
+
+function safeIsDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function loadFile(file: string, state: LoadState): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const msg = `cannot read ${file}: ${(e as Error).message}`;
+    state.issues.push(makeIssue('error', IstioCodes.FILE_UNREADABLE, msg, '', { file, line: 1, column: 1 }));
+    return;
+  }
+  const source = parseYaml(text, file, IstioCodes.YAML_SYNTAX);
+  state.issues.push(...source.issues);
+  for (const doc of source.documents) {
+    if (doc.hasErrors || doc.value === undefined || doc.value === null) continue;
+    loadObject(doc.value, doc, [], state);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// documents → resources
+// ---------------------------------------------------------------------------------------------------------------
+
+type Kind = 'networking' | 'security' | 'unsupported-istio' | 'other';
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function loadObject(value: unknown, doc: YamlDocument, prefix: YamlPath, state: LoadState): void {
+  const at = (p: YamlPath): SourcePos => doc.posOf([...prefix, ...p]);
+  if (!isPlainObject(value) || typeof value.apiVersion !== 'string' || typeof value.kind !== 'string') {
+    const missing = isPlainObject(value) ? (typeof value.apiVersion !== 'string' ? 'apiVersion' : 'kind') : undefined;
+    const msg = missing
+      ? `document has no ${missing}; it is not a Kubernetes resource and is ignored`
+      : 'document is not a Kubernetes resource (expected a map with apiVersion and kind) and is ignored';
+    state.issues.push(makeIssue('warning', IstioCodes.NOT_A_RESOURCE, msg, prefix, at([])));
+    return;
+  }
+  const { apiVersion, kind } = value;
+  if (apiVersion === 'v1' && kind === 'List' && Array.isArray(value.items)) {
+    value.items.forEach((item, i) => loadObject(item, doc, [...prefix, 'items', i], state));
+    return;
+  }
+  const name = isPlainObject(value.metadata) && typeof value.metadata.name === 'string' ? value.metadata.name : '';
+  const label = `${kind} ${name || '(unnamed)'}`;
+  switch (classify(apiVersion, kind)) {
+    case 'other': {
+      const msg = `${label} (${apiVersion}) skipped: localmesh reads only Istio resources; services and workloads come from localmesh.yaml`;
+      state.issues.push(makeIssue('info', IstioCodes.NOT_ISTIO, msg, prefix, at([])));
+      return;
+    }
+    case 'unsupported-istio':
+      state.issues.push(makeIssue('warning', IstioCodes.UNSUPPORTED_KIND, unsupportedMessage(apiVersion, kind), [...prefix, 'kind'], at(['kind'])));
+      return;
+    case 'networking':
+    case 'security':
+      addResource(value, doc, prefix, state);
+  }
+}
+
+function classify(apiVersion: string, kind: string): Kind {
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  if (NETWORKING_API_VERSIONS.includes(apiVersion) && kind in NETWORKING_SPECS) return 'networking';
+  if (SECURITY_API_VERSIONS.includes(apiVersion) && (SECURITY_KINDS as readonly string[]).includes(kind)) return 'security';
+  return group === 'istio.io' || group.endsWith('.istio.io') ? 'unsupported-istio' : 'other';
+}
+
+function unsupportedMessage(apiVersion: string, kind: string): string {
+  if (kind in NETWORKING_SPECS) return `${apiVersion} is not a served version of ${kind}; use ${NETWORKING_API_VERSIONS[0]}. The resource is ignored`;
+  if ((SECURITY_KINDS as readonly string[]).includes(kind)) {
+    return `${apiVersion} is not a served version of ${kind}; use ${SECURITY_API_VERSIONS[0]}. The resource is ignored`;
+  }
+  return `${kind} (${apiVersion}) is not supported by localmesh and is ignored; supported kinds: ${SUPPORTED_KINDS}`;
+}
+
+interface Metadata {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isPlainObject(v)) return out;
+  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+function readMetadata(value: Record<string, unknown>, state: LoadState): Metadata | string {
+  const meta = value.metadata;
+  if (!isPlainObject(meta)) return 'metadata with a name is required';
+  if (typeof meta.name !== 'string' || meta.name === '') return 'metadata.name is required';
+  if (meta.namespace !== undefined && (typeof meta.namespace !== 'string' || meta.namespace === '')) {
+    return 'metadata.namespace must be a non-empty string';
+  }
+  return {
+    name: meta.name,
+    namespace: (meta.namespace as string | undefined) ?? state.defaultNamespace,
+    labels: stringMap(meta.labels),
+    annotations: stringMap(meta.annotations)
+  };
+}
+
+function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: YamlPath, state: LoadState): void {
+  const kind = value.kind as string;
+  const apiVersion = value.apiVersion as string;
+  const at = (p: YamlPath): SourcePos => doc.posOf([...prefix, ...p]);
+  const meta = readMetadata(value, state);
+  if (typeof meta === 'string') {
+    const p = isPlainObject(value.metadata) ? ['metadata', 'name'] : ['metadata'];
+    state.issues.push(makeIssue('error', IstioCodes.SCHEMA, `${kind}: ${meta}`, [...prefix, ...p], at(p), kind));
+    return;
+  }
+  const label = `${kind} ${meta.namespace}/${meta.name}`;
+  const issuesBefore = state.issues.length;
+  checkTopLevelFields(value, doc, prefix, label, state);
+  const spec = validateSpec(kind, value.spec, doc, prefix, label, state);
+  if (spec === INVALID || state.issues.length > issuesBefore) return;
+
+  const key = `${kind}|${meta.namespace}|${meta.name}`;
+  const first = state.byKey.get(key);
+  if (first) {
+    const msg = `${label} is defined twice: first at ${first.where.file}:${first.where.line}:${first.where.column}, again here; names must be unique per kind and namespace (this copy is ignored)`;
+    state.issues.push(makeIssue('error', IstioCodes.DUPLICATE_RESOURCE, msg, [...prefix, 'metadata', 'name'], at(['metadata', 'name']), label));
+    return;
+  }
+  const resource: IstioResource = {
+    kind,
+    apiVersion,
+    name: meta.name,
+    namespace: meta.namespace,
+    annotations: meta.annotations,
+    labels: meta.labels,
+    spec,
+    where: at([]),
+    order: state.resources.length
+  };
+  state.byKey.set(key, resource);
+  state.resources.push(resource);
+  state.locators.set(resource, (p) => doc.posOf([...prefix, ...p]));
+}
+
+function checkTopLevelFields(value: Record<string, unknown>, doc: YamlDocument, prefix: YamlPath, label: string, state: LoadState): void {
+  for (const key of Object.keys(value)) {
+    if (TOP_LEVEL_FIELDS.includes(key)) continue;
+    const hint = suggest(key, TOP_LEVEL_FIELDS);
+    const msg = `unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+    const p = [...prefix, key];
+    state.issues.push(makeIssue('error', IstioCodes.SCHEMA, msg, p, doc.keyPosOf(p), label));
+  }
+}
+
+const INVALID = Symbol('invalid');
+
+function validateSpec(
+  kind: string,
+  spec: unknown,
+  doc: YamlDocument,
+  prefix: YamlPath,
+  label: string,
+  state: LoadState
+): unknown {
+  if (!(kind in NETWORKING_SPECS)) return spec ?? {}; // security kinds: kept raw for now
+  const schema = NETWORKING_SPECS[kind as keyof typeof NETWORKING_SPECS];
+  const parsed = schema.safeParse(spec);
+  if (parsed.success) return parsed.data;
+  state.issues.push(
+    ...zodIssuesToValidation(parsed.error, {
+      code: IstioCodes.SCHEMA,
+      doc,
+      prefix: [...prefix, 'spec'],
+      input: spec,
+      schema,
+      resource: label
+    })
+  );
+  return INVALID;
+}

@@ -1,0 +1,50 @@
+/**
+ * Load a whole project: the mesh file, then every Istio path it names, then the semantic checks across both.
+ * Never throws for a user's mistake: every problem is a ValidationIssue with a code and a place.
+ */
+import path from 'node:path';
+import type { ValidationIssue } from '../../contract/api.js';
+import type { IstioResource } from '../../contract/istio-schema.js';
+import type { MeshFile } from '../../contract/mesh-schema.js';
+import { loadMeshFile } from './load-mesh-file.js';
+import { loadIstio } from './load-istio.js';
+import { validateIstio } from './validate-istio.js';
+
+export interface LoadedProject {
+  /** Present only when no issue blocks the config (see NON_BLOCKING_ERRORS). */
+  mesh?: MeshFile;
+  baseDir: string;
+  /** Absolute Istio paths from the mesh file. */
+  istioPaths: string[];
+  /** Istio files read. */
+  files: string[];
+  resources: IstioResource[];
+  issues: ValidationIssue[];
+}
+
+const RANK = { error: 0, warning: 1, info: 2 } as const;
+
+/**
+ * Errors that `localmesh validate` reports (exit 1) but that do not stop a config from running, because Istio runs
+ * such a config too: a reference to an unknown host or subset is applied and answers 503 NC at request time, and a
+ * duplicate resource is ignored. Everything else that is an error (schema, regex, conflicting actions, YAML syntax)
+ * is what Istio's validation webhook would reject, so it keeps the last good config running.
+ */
+export const NON_BLOCKING_ERRORS = new Set(['IST0101', 'IST0112', 'IST0015']);
+
+export function isBlocking(i: ValidationIssue): boolean {
+  return i.severity === 'error' && !NON_BLOCKING_ERRORS.has(i.code);
+}
+
+export function loadProject(meshFile: string): LoadedProject {
+  const m = loadMeshFile(meshFile);
+  const issues: ValidationIssue[] = [...m.issues];
+  if (!m.mesh) return { baseDir: m.baseDir, istioPaths: [], files: [], resources: [], issues };
+  const istioPaths = m.mesh.spec.istio.map((p) => path.resolve(m.baseDir, p));
+  const ist = loadIstio(istioPaths, m.mesh.spec.namespace);
+  issues.push(...ist.issues);
+  issues.push(...validateIstio(ist.resources, m.mesh, ist.posOf));
+  issues.sort((a, b) => RANK[a.severity] - RANK[b.severity] || a.where.file.localeCompare(b.where.file) || a.where.line - b.where.line || a.where.column - b.where.column);
+  const ok = !issues.some(isBlocking);
+  return { mesh: ok ? m.mesh : undefined, baseDir: m.baseDir, istioPaths, files: ist.files, resources: ist.resources, issues };
+}

@@ -1,0 +1,928 @@
+/**
+ * Semantic checks of loaded Istio resources against each other and against the mesh file
+ * (istio-semantics §1.1-§1.3, §1.6). Schema shape is checked at load (load-istio.ts); this file checks what Istio's
+ * validation webhook and `istioctl analyze` would report, with the same codes where Istio has one.
+ *
+ * Codes IST0001-IST0100 are reserved by Istio for internal use; localmesh uses IST0010-IST0029 from that range for
+ * its own notes (file problems, skipped kinds, gateway-only rules, delegation). Every code is in ISTIO_ISSUE_CODES.
+ */
+import { isIP } from 'node:net';
+import { RE2JS } from 're2js';
+import type { Severity, ValidationIssue } from '../../contract/api.js';
+import type { SourcePos } from '../../contract/errors.js';
+import type {
+  Destination,
+  DestinationRuleSpec,
+  HTTPFaultInjection,
+  HTTPMatchRequest,
+  HTTPRetry,
+  HTTPRoute,
+  IstioResource,
+  LoadBalancerSettings,
+  ServiceEntrySpec,
+  SidecarSpec,
+  StringMatch,
+  TrafficPolicy,
+  VirtualServiceSpec
+} from '../../contract/istio-schema.js';
+import type { MeshFile } from '../../contract/mesh-schema.js';
+import { parseDuration } from '../util/duration.js';
+import { hostMatches, parseServiceFqdn, qualifyHost } from './hosts.js';
+import { formatPath, makeIssue, suggest, type PathSegment } from './yaml-source.js';
+
+/** Issue codes for Istio files, by meaning. */
+export const IstioCodes = {
+  // Istio analyzer codes (istio.io/latest/docs/reference/config/analysis)
+  DEPRECATED: 'IST0002',
+  REFERENCE_NOT_FOUND: 'IST0101',
+  SCHEMA: 'IST0106',
+  CONFLICTING_MESH_VS_HOSTS: 'IST0109',
+  PORT_SELECTOR_REQUIRED: 'IST0112',
+  INVALID_REGEX: 'IST0122',
+  UNREACHABLE_RULE: 'IST0130',
+  INEFFECTIVE_MATCH: 'IST0131',
+  SUBSET_SELECTS_NO_WORKLOAD: 'IST0173',
+  UNKNOWN_DR_HOST: 'IST0174',
+  // localmesh notes (Istio's reserved internal range)
+  YAML_SYNTAX: 'IST0010',
+  FILE_UNREADABLE: 'IST0011',
+  NOT_ISTIO: 'IST0012',
+  UNSUPPORTED_KIND: 'IST0013',
+  NOT_A_RESOURCE: 'IST0014',
+  DUPLICATE_RESOURCE: 'IST0015',
+  GATEWAY_ONLY: 'IST0020',
+  INVALID_DELEGATE: 'IST0021'
+} as const;
+export type IstioCode = (typeof IstioCodes)[keyof typeof IstioCodes];
+
+/** Every code an Istio file can produce → short title (the README lists these). */
+export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
+  IST0002: 'Deprecated field that is ignored (e.g. outlierDetection.consecutiveErrors) (warning)',
+  IST0101: 'Referenced host, port, subset or delegate not found (error; warning for gateway-only VirtualServices)',
+  IST0106: 'Schema validation error: the resource is invalid, as Istio\'s validation webhook would reject it (error)',
+  IST0109: 'Several VirtualServices claim the same host for sidecars; only the first applies (warning)',
+  IST0112: 'Destination needs a port: the service exposes several ports (error)',
+  IST0122: 'Regular expression is not valid RE2 (error)',
+  IST0130: 'VirtualService rule is never used: an earlier rule matches every request it would (warning)',
+  IST0131: 'VirtualService match repeats a match of an earlier rule and never applies (info)',
+  IST0173: 'DestinationRule subset selects no workload of its service (warning)',
+  IST0174: 'DestinationRule host matches no service in the mesh (warning)',
+  IST0010: 'YAML syntax error in an Istio file (error)',
+  IST0011: 'Istio file or folder not found or unreadable (error)',
+  IST0012: 'Not an Istio resource (Deployment, Service, …): skipped (info)',
+  IST0013: 'Istio kind or API version localmesh does not support: ignored (warning)',
+  IST0014: 'Document is not a Kubernetes resource (no apiVersion/kind): ignored (warning)',
+  IST0015: 'Same kind, namespace and name defined twice: the later copy is ignored (error)',
+  IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
+  IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)'
+};
+
+type PosOf = (r: IstioResource, path: (string | number)[]) => SourcePos;
+type Path = PathSegment[];
+
+/** Envoy retryOn conditions Istio accepts (istio-semantics §1.2, Retries). */
+const RETRY_ON = new Set([
+  '5xx',
+  'gateway-error',
+  'reset',
+  'reset-before-request',
+  'connect-failure',
+  'refused-stream',
+  'retriable-4xx',
+  'retriable-status-codes',
+  'retriable-headers',
+  'envoy-ratelimited',
+  'http3-post-connect-failure',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable'
+]);
+const RETRY_ON_LIST = [...RETRY_ON];
+
+const GRPC_STATUSES = new Set([
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED'
+]);
+
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+const MAX_DIRECT_RESPONSE_BYTES = 1024 * 1024;
+const MAX_REGEX_LENGTH = 1024;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const WHITESPACE = /\s+/g;
+const DIGITS = /^\d+$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const FQDN = /^(?=.{1,253}\.?$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*\.?$/i;
+const UNIX_ADDRESS = 'unix://';
+const STRING_MATCH_KINDS = ['exact', 'prefix', 'regex'] as const;
+
+type VS = IstioResource<VirtualServiceSpec>;
+type DR = IstioResource<DestinationRuleSpec>;
+
+export function validateIstio(resources: IstioResource[], mesh: MeshFile, posOf: PosOf): ValidationIssue[] {
+  const ctx = new Ctx(resources, mesh, posOf);
+  for (const vs of ctx.virtualServices) checkVirtualService(ctx, vs);
+  checkMeshHostConflicts(ctx);
+  for (const dr of ctx.destinationRules) checkDestinationRule(ctx, dr);
+  for (const r of resources) {
+    if (r.kind === 'ServiceEntry') checkServiceEntry(ctx, r as IstioResource<ServiceEntrySpec>);
+    else if (r.kind === 'Sidecar') checkSidecar(ctx, r as IstioResource<SidecarSpec>);
+  }
+  return ctx.sortedIssues();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// context: registry of services, DR subsets, issue collection
+// ---------------------------------------------------------------------------------------------------------------
+
+interface ServiceInfo {
+  fqdn: string;
+  ports: number[];
+  /** Labels of each workload/endpoint; undefined when unknown (a ServiceEntry without endpoints). */
+  workloads: Record<string, string>[] | undefined;
+}
+
+function label(r: IstioResource): string {
+  return `${r.kind} ${r.namespace}/${r.name}`;
+}
+
+function byOrder(a: IstioResource, b: IstioResource): number {
+  return a.order - b.order;
+}
+
+class Ctx {
+  readonly issues: ValidationIssue[] = [];
+  readonly virtualServices: VS[];
+  readonly destinationRules: DR[];
+  private readonly services = new Map<string, ServiceInfo>();
+  private readonly wildcardServices: ServiceInfo[] = [];
+  private readonly subsetCache = new Map<string, Set<string>>();
+  private readonly vsByKey = new Map<string, VS>();
+  readonly delegateTargets = new Set<VS>();
+
+  constructor(
+    resources: IstioResource[],
+    mesh: MeshFile,
+    private readonly posOf: PosOf
+  ) {
+    const sorted = [...resources].sort(byOrder);
+    this.virtualServices = sorted.filter((r) => r.kind === 'VirtualService') as VS[];
+    this.destinationRules = sorted.filter((r) => r.kind === 'DestinationRule') as DR[];
+    this.addMeshServices(mesh);
+    for (const r of sorted) if (r.kind === 'ServiceEntry') this.addServiceEntry(r as IstioResource<ServiceEntrySpec>);
+    for (const vs of this.virtualServices) this.vsByKey.set(`${vs.namespace}/${vs.name}`, vs);
+    for (const vs of this.virtualServices) {
+      for (const rule of vs.spec.http ?? []) {
+        const target = rule.delegate && this.findVirtualService(rule.delegate.namespace ?? vs.namespace, rule.delegate.name);
+        if (target) this.delegateTargets.add(target);
+      }
+    }
+  }
+
+  private addMeshServices(mesh: MeshFile): void {
+    for (const svc of mesh.spec.services) {
+      const ns = svc.namespace ?? mesh.spec.namespace;
+      const fqdn = `${svc.name}.${ns}.svc.cluster.local`;
+      if (!this.services.has(fqdn)) {
+        this.services.set(fqdn, { fqdn, ports: [svc.port], workloads: svc.workloads.map((w) => w.labels) });
+      }
+    }
+  }
+
+  private addServiceEntry(se: IstioResource<ServiceEntrySpec>): void {
+    const spec = se.spec;
+    const endpoints = spec.endpoints ?? [];
+    const workloads = spec.workloadSelector || endpoints.length === 0 ? undefined : endpoints.map((e) => e.labels ?? {});
+    const ports = (spec.ports ?? []).map((p) => p.number);
+    for (const host of spec.hosts) {
+      const fqdn = host.toLowerCase();
+      const info: ServiceInfo = { fqdn, ports, workloads };
+      if (fqdn.startsWith('*')) this.wildcardServices.push(info);
+      else if (!this.services.has(fqdn)) this.services.set(fqdn, info);
+    }
+  }
+
+  lookupService(fqdn: string): ServiceInfo | undefined {
+    return this.services.get(fqdn) ?? this.wildcardServices.find((s) => hostMatches(s.fqdn, fqdn));
+  }
+
+  /** For a wildcard DR host: does it cover any known service? */
+  anyServiceMatching(pattern: string): boolean {
+    for (const fqdn of this.services.keys()) if (hostMatches(pattern, fqdn)) return true;
+    return this.wildcardServices.some((s) => s.fqdn === pattern || hostMatches(pattern, s.fqdn.slice(2)));
+  }
+
+  /** Subset names defined for `fqdn` across all DestinationRules (a DR host is qualified in the DR's namespace). */
+  subsetsFor(fqdn: string): Set<string> {
+    let names = this.subsetCache.get(fqdn);
+    if (!names) {
+      names = new Set();
+      for (const dr of this.destinationRules) {
+        if (!hostMatches(qualifyHost(dr.spec.host, dr.namespace), fqdn)) continue;
+        for (const s of dr.spec.subsets ?? []) names.add(s.name);
+      }
+      this.subsetCache.set(fqdn, names);
+    }
+    return names;
+  }
+
+  hasDestinationRuleFor(fqdn: string): boolean {
+    return this.destinationRules.some((dr) => hostMatches(qualifyHost(dr.spec.host, dr.namespace), fqdn));
+  }
+
+  findVirtualService(ns: string, name: string): VS | undefined {
+    return this.vsByKey.get(`${ns}/${name}`);
+  }
+
+  where(r: IstioResource, path: Path): SourcePos {
+    return this.posOf(r, path);
+  }
+
+  report(r: IstioResource, severity: Severity, code: IstioCode, path: Path, message: string): void {
+    this.issues.push(makeIssue(severity, code, message, path, this.posOf(r, path), label(r)));
+  }
+
+  error(r: IstioResource, path: Path, message: string): void {
+    this.report(r, 'error', IstioCodes.SCHEMA, path, message);
+  }
+
+  sortedIssues(): ValidationIssue[] {
+    return this.issues
+      .map((issue, i) => ({ issue, i }))
+      .sort((a, b) => {
+        const x = a.issue.where;
+        const y = b.issue.where;
+        if (x.file !== y.file) return x.file < y.file ? -1 : 1;
+        return x.line - y.line || x.column - y.column || a.i - b.i;
+      })
+      .map((e) => e.issue);
+  }
+}
+
+function at(r: IstioResource, ctx: Ctx, path: Path): string {
+  const p = ctx.where(r, path);
+  return `${p.file}:${p.line}:${p.column}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// VirtualService
+// ---------------------------------------------------------------------------------------------------------------
+
+function appliesToMesh(vs: VS): boolean {
+  return !vs.spec.gateways || vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh');
+}
+
+function ruleName(rule: HTTPRoute, i: number): string {
+  return rule.name ? `"${rule.name}" (spec.http[${i}])` : `spec.http[${i}]`;
+}
+
+function checkVirtualService(ctx: Ctx, vs: VS): void {
+  checkGateways(ctx, vs);
+  checkWildcardMeshHosts(ctx, vs);
+  const isDelegate = ctx.delegateTargets.has(vs);
+  (vs.spec.http ?? []).forEach((rule, i) => checkHttpRule(ctx, vs, rule, ['spec', 'http', i], isDelegate));
+  checkUnreachableRules(ctx, vs);
+}
+
+function checkGateways(ctx: Ctx, vs: VS): void {
+  if (appliesToMesh(vs)) return;
+  const list = vs.spec.gateways!.join(', ');
+  const msg = `applies only to gateway(s) ${list}: localmesh runs sidecars, not gateways, so this VirtualService has no effect here; add "mesh" to gateways to apply it to sidecars too`;
+  ctx.report(vs, 'info', IstioCodes.GATEWAY_ONLY, ['spec', 'gateways'], msg);
+}
+
+function checkWildcardMeshHosts(ctx: Ctx, vs: VS): void {
+  if (!appliesToMesh(vs)) return;
+  (vs.spec.hosts ?? []).forEach((h, k) => {
+    if (h === '*') ctx.error(vs, ['spec', 'hosts', k], 'host "*" is not allowed for a VirtualService that applies to sidecars (mesh); name the service host');
+  });
+}
+
+/** IST0109: for sidecars one VirtualService per host wins (the oldest); later ones are ignored for that host. */
+function checkMeshHostConflicts(ctx: Ctx): void {
+  const owner = new Map<string, { vs: VS; index: number }>();
+  for (const vs of ctx.virtualServices) {
+    if (!appliesToMesh(vs)) continue;
+    (vs.spec.hosts ?? []).forEach((host, k) => {
+      const fqdn = qualifyHost(host, vs.namespace);
+      const first = owner.get(fqdn);
+      if (!first) {
+        owner.set(fqdn, { vs, index: k });
+        return;
+      }
+      const path = ['spec', 'hosts', k];
+      if (first.vs === vs) {
+        ctx.error(vs, path, `host "${host}" is listed twice (also spec.hosts[${first.index}]); remove the duplicate`);
+        return;
+      }
+      const msg = `host "${host}" (${fqdn}) is also claimed by VirtualService ${first.vs.namespace}/${first.vs.name} at ${at(first.vs, ctx, ['spec', 'hosts', first.index])}, which was loaded first; for sidecars only the first VirtualService for a host applies, so this one is ignored for that host. Merge them into one VirtualService`;
+      ctx.report(vs, 'warning', IstioCodes.CONFLICTING_MESH_VS_HOSTS, path, msg);
+    });
+  }
+}
+
+function checkHttpRule(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: boolean): void {
+  checkActions(ctx, vs, rule, p, isDelegate);
+  checkRewrite(ctx, vs, rule, p);
+  checkAuthorityRewrite(ctx, vs, rule, p);
+  checkMirrors(ctx, vs, rule, p);
+  (rule.match ?? []).forEach((m, j) => checkMatch(ctx, vs, m, [...p, 'match', j]));
+  checkDestinations(ctx, vs, rule, p);
+  if (rule.fault) checkFault(ctx, vs, rule.fault, [...p, 'fault']);
+  checkRedirect(ctx, vs, rule, p);
+  checkDirectResponse(ctx, vs, rule, p);
+  if (rule.retries) checkRetries(ctx, vs, rule.retries, [...p, 'retries']);
+  if (rule.timeout !== undefined) checkDuration(ctx, vs, rule.timeout, [...p, 'timeout'], 'timeout');
+  rule.corsPolicy?.allowOrigins?.forEach((o, k) =>
+    checkStringMatch(ctx, vs, o, [...p, 'corsPolicy', 'allowOrigins', k], { allowEmpty: false, allowEmptyPrefix: false, allowStar: false })
+  );
+  if (rule.delegate) checkDelegate(ctx, vs, rule, p, isDelegate);
+}
+
+type Action = 'route' | 'redirect' | 'directResponse' | 'delegate';
+
+function actionsOf(rule: HTTPRoute): Action[] {
+  const actions: Action[] = [];
+  if (rule.route && rule.route.length > 0) actions.push('route');
+  if (rule.redirect) actions.push('redirect');
+  if (rule.directResponse) actions.push('directResponse');
+  if (rule.delegate) actions.push('delegate');
+  return actions;
+}
+
+function checkActions(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: boolean): void {
+  const actions = actionsOf(rule);
+  if (actions.length === 0) {
+    ctx.error(vs, p, 'rule has no action: add a route (destinations), a redirect, a directResponse or a delegate');
+  } else if (actions.length > 1) {
+    const msg = `rule has both ${actions[0]} and ${actions[1]}; a rule takes exactly one of route, redirect, directResponse or delegate: split it into separate rules`;
+    ctx.error(vs, [...p, actions[1]!], msg);
+  }
+  const local = rule.redirect ? 'redirect' : rule.directResponse ? 'directResponse' : undefined;
+  if (local) {
+    const why = `${local} answers locally and forwards nothing`;
+    if (rule.rewrite) ctx.error(vs, [...p, 'rewrite'], `rewrite cannot be combined with ${local} (${why}); remove rewrite`);
+    if (rule.fault) ctx.error(vs, [...p, 'fault'], `fault cannot be combined with ${local} (${why}); move the fault to a rule with a route`);
+  }
+  if (isDelegate && rule.delegate) {
+    const msg = 'delegation is only one level deep: this VirtualService is itself a delegate, so its rules cannot delegate again; use route instead';
+    ctx.report(vs, 'error', IstioCodes.INVALID_DELEGATE, [...p, 'delegate'], msg);
+  }
+}
+
+function checkRewrite(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
+  const rw = rule.rewrite;
+  if (!rw) return;
+  const rp = [...p, 'rewrite'];
+  if (rw.uri !== undefined && rw.uriRegexRewrite) {
+    ctx.error(vs, [...rp, 'uriRegexRewrite'], 'rewrite takes only one of uri and uriRegexRewrite; remove one of them');
+  }
+  if (!rw.uri && !rw.uriRegexRewrite && !rw.authority) {
+    ctx.error(vs, rp, 'rewrite must set uri, uriRegexRewrite or authority');
+  }
+  const rr = rw.uriRegexRewrite;
+  if (rr) {
+    if (!rr.match || !rr.rewrite) ctx.error(vs, [...rp, 'uriRegexRewrite'], 'uriRegexRewrite needs both match and rewrite');
+    if (rr.match) checkRegex(ctx, vs, rr.match, [...rp, 'uriRegexRewrite', 'match']);
+  }
+}
+
+function isAuthorityHeader(name: string): boolean {
+  const n = name.toLowerCase();
+  return n === 'host' || n === ':authority';
+}
+
+/** The authority may be rewritten in one place only: rewrite.authority or one host/:authority request header op. */
+function checkAuthorityRewrite(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
+  const writes: Path[] = [];
+  if (rule.rewrite?.authority) writes.push([...p, 'rewrite', 'authority']);
+  for (const op of ['set', 'add'] as const) {
+    for (const name of Object.keys(rule.headers?.request?.[op] ?? {})) {
+      if (isAuthorityHeader(name)) writes.push([...p, 'headers', 'request', op, name]);
+    }
+  }
+  if (writes.length < 2) return;
+  const msg = `the authority (Host) is rewritten more than once (also at ${formatPath(writes[0]!)}); keep only one of rewrite.authority and a host/:authority header op`;
+  ctx.error(vs, writes[1]!, msg);
+}
+
+function checkMirrors(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
+  if (rule.mirror && rule.mirrors && rule.mirrors.length > 0) {
+    ctx.error(vs, [...p, 'mirrors'], 'a rule takes only one of mirror and mirrors; move the mirror into the mirrors list');
+  }
+  if (rule.mirrorPercentage) checkPercent(ctx, vs, rule.mirrorPercentage.value, [...p, 'mirrorPercentage', 'value']);
+  if (rule.mirrorPercent !== undefined) checkPercent(ctx, vs, rule.mirrorPercent, [...p, 'mirrorPercent']);
+  rule.mirrors?.forEach((m, k) => {
+    if (m.percentage) checkPercent(ctx, vs, m.percentage.value, [...p, 'mirrors', k, 'percentage', 'value']);
+  });
+}
+
+// ----- match ----------------------------------------------------------------------------------------------------
+
+interface StringMatchRules {
+  /** `{}` is allowed (header/query parameter present). */
+  allowEmpty: boolean;
+  /** prefix "" is allowed (uri: Envoy accepts an empty path prefix). */
+  allowEmptyPrefix: boolean;
+  /** regex "*" is allowed (withoutHeaders: translated to "present"). */
+  allowStar: boolean;
+}
+
+const STRICT: StringMatchRules = { allowEmpty: false, allowEmptyPrefix: false, allowStar: false };
+const URI: StringMatchRules = { allowEmpty: false, allowEmptyPrefix: true, allowStar: false };
+const MAP_VALUE: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: false };
+const WITHOUT_HEADER: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: true };
+
+function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
+  if (m.uri) checkStringMatch(ctx, vs, m.uri, [...p, 'uri'], URI);
+  for (const field of ['scheme', 'method', 'authority'] as const) {
+    const sm = m[field];
+    if (sm) checkStringMatch(ctx, vs, sm, [...p, field], STRICT);
+  }
+  for (const [name, sm] of Object.entries(m.headers ?? {})) checkStringMatch(ctx, vs, sm, [...p, 'headers', name], MAP_VALUE);
+  for (const [name, sm] of Object.entries(m.queryParams ?? {})) checkStringMatch(ctx, vs, sm, [...p, 'queryParams', name], MAP_VALUE);
+  for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
+    checkStringMatch(ctx, vs, sm, [...p, 'withoutHeaders', name], WITHOUT_HEADER);
+  }
+}
+
+function checkStringMatch(ctx: Ctx, vs: IstioResource, sm: StringMatch, p: Path, rules: StringMatchRules): void {
+  const kinds = STRING_MATCH_KINDS.filter((k) => sm[k] !== undefined);
+  if (kinds.length === 0) {
+    if (!rules.allowEmpty) ctx.error(vs, p, 'string match needs exactly one of exact, prefix or regex');
+    return;
+  }
+  if (kinds.length > 1) {
+    ctx.error(vs, [...p, kinds[1]!], `string match takes exactly one of exact, prefix or regex, found ${kinds.join(' and ')}`);
+    return;
+  }
+  if (sm.prefix === '' && !rules.allowEmptyPrefix) {
+    ctx.error(vs, [...p, 'prefix'], 'prefix must not be empty; remove the condition or write the prefix to match');
+  }
+  if (sm.regex === undefined || (rules.allowStar && sm.regex === '*')) return;
+  if (sm.regex === '') ctx.error(vs, [...p, 'regex'], 'regex must not be empty; remove the condition or write the pattern to match');
+  else checkRegex(ctx, vs, sm.regex, [...p, 'regex']);
+}
+
+/** Compile results by pattern: null = valid RE2, string = the syntax error. */
+const regexVerdicts = new Map<string, string | null>();
+
+function re2Error(pattern: string): string | null {
+  let verdict = regexVerdicts.get(pattern);
+  if (verdict === undefined) {
+    try {
+      RE2JS.compile(pattern);
+      verdict = null;
+    } catch (e) {
+      verdict = (e as Error).message;
+    }
+    if (regexVerdicts.size > 10_000) regexVerdicts.clear();
+    regexVerdicts.set(pattern, verdict);
+  }
+  return verdict;
+}
+
+function checkRegex(ctx: Ctx, r: IstioResource, pattern: string, p: Path): void {
+  if (pattern.length > MAX_REGEX_LENGTH) {
+    ctx.error(r, p, `regex is too long (${pattern.length} characters; Istio allows ${MAX_REGEX_LENGTH})`);
+    return;
+  }
+  const err = re2Error(pattern);
+  if (err !== null) {
+    const msg = `regex ${JSON.stringify(pattern)} is not valid RE2 (${err}); Istio uses RE2 syntax: no lookahead/lookbehind or backreferences (https://github.com/google/re2/wiki/Syntax)`;
+    ctx.report(r, 'error', IstioCodes.INVALID_REGEX, p, msg);
+  }
+}
+
+// ----- destinations ---------------------------------------------------------------------------------------------
+
+function checkDestinations(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
+  const route = rule.route ?? [];
+  route.forEach((rd, k) => checkDestination(ctx, vs, rd.destination, [...p, 'route', k, 'destination']));
+  if (route.length > 1 && route.every((rd) => (rd.weight ?? 0) === 0)) {
+    const msg = `all ${route.length} destinations have weight 0 (or no weight), so no request could be routed; give at least one destination a weight above 0`;
+    ctx.error(vs, [...p, 'route'], msg);
+  }
+  if (rule.mirror) checkDestination(ctx, vs, rule.mirror, [...p, 'mirror']);
+  rule.mirrors?.forEach((m, k) => checkDestination(ctx, vs, m.destination, [...p, 'mirrors', k, 'destination']));
+}
+
+function unknownHostHint(fqdn: string): string {
+  const svc = parseServiceFqdn(fqdn);
+  return svc
+    ? `add a service "${svc.name}" in namespace "${svc.namespace}" to localmesh.yaml, or declare the host in a ServiceEntry`
+    : 'declare the host in a ServiceEntry, or add the service to localmesh.yaml';
+}
+
+function checkDestination(ctx: Ctx, vs: VS, dest: Destination, p: Path): void {
+  const severity: Severity = appliesToMesh(vs) ? 'error' : 'warning';
+  const fqdn = qualifyHost(dest.host, vs.namespace);
+  if (dest.host === '*') {
+    ctx.error(vs, [...p, 'host'], 'destination host "*" is not allowed; name the service to route to');
+    return;
+  }
+  const svc = ctx.lookupService(fqdn);
+  if (!svc) {
+    const msg = `destination host "${dest.host}" (${fqdn}) is not a service in the mesh: ${unknownHostHint(fqdn)}`;
+    ctx.report(vs, severity, IstioCodes.REFERENCE_NOT_FOUND, [...p, 'host'], msg);
+    return;
+  }
+  checkDestinationPort(ctx, vs, svc, dest, p, severity);
+  if (dest.subset !== undefined) checkSubsetReference(ctx, vs, fqdn, dest.subset, p, severity);
+}
+
+function checkDestinationPort(ctx: Ctx, vs: VS, svc: ServiceInfo, dest: Destination, p: Path, severity: Severity): void {
+  const port = dest.port?.number;
+  if (port === undefined) {
+    if (svc.ports.length > 1) {
+      const msg = `${svc.fqdn} exposes several ports (${svc.ports.join(', ')}); set destination.port.number to pick one`;
+      ctx.report(vs, 'error', IstioCodes.PORT_SELECTOR_REQUIRED, p, msg);
+    }
+    return;
+  }
+  if (svc.ports.length > 0 && !svc.ports.includes(port)) {
+    const msg = `port ${port} is not a port of ${svc.fqdn} (ports: ${svc.ports.join(', ')}); fix destination.port.number`;
+    ctx.report(vs, severity, IstioCodes.REFERENCE_NOT_FOUND, [...p, 'port', 'number'], msg);
+  }
+}
+
+function checkSubsetReference(ctx: Ctx, vs: VS, fqdn: string, subset: string, p: Path, severity: Severity): void {
+  const names = ctx.subsetsFor(fqdn);
+  if (names.has(subset)) return;
+  const known = [...names];
+  const detail = ctx.hasDestinationRuleFor(fqdn)
+    ? `defined subsets: ${known.length ? known.join(', ') : 'none'}`
+    : 'no DestinationRule has this host';
+  const hint = suggest(subset, known);
+  const msg = `subset "${subset}" of host ${fqdn} is not defined in any DestinationRule (${detail})${hint ? `; did you mean "${hint}"?` : '; add it to the subsets of a DestinationRule for this host'}`;
+  ctx.report(vs, severity, IstioCodes.REFERENCE_NOT_FOUND, [...p, 'subset'], msg);
+}
+
+// ----- fault, redirect, direct response, retries ----------------------------------------------------------------
+
+function checkPercent(ctx: Ctx, r: IstioResource, value: number, p: Path): void {
+  if (!(value >= 0 && value <= 100)) ctx.error(r, p, `percentage must be between 0 and 100, found ${value}`);
+}
+
+function checkFault(ctx: Ctx, vs: VS, fault: HTTPFaultInjection, p: Path): void {
+  const { delay, abort } = fault;
+  if (!delay && !abort) ctx.error(vs, p, 'fault needs a delay, an abort or both');
+  if (delay) {
+    const dp = [...p, 'delay'];
+    if (delay.exponentialDelay !== undefined) {
+      ctx.error(vs, [...dp, 'exponentialDelay'], 'exponentialDelay is not supported by Istio; use fixedDelay');
+    } else if (delay.fixedDelay === undefined) {
+      ctx.error(vs, dp, 'delay needs fixedDelay (e.g. fixedDelay: 5s)');
+    }
+    if (delay.fixedDelay !== undefined) checkDuration(ctx, vs, delay.fixedDelay, [...dp, 'fixedDelay'], 'fixedDelay');
+    if (delay.percentage) checkPercent(ctx, vs, delay.percentage.value, [...dp, 'percentage', 'value']);
+    if (delay.percent !== undefined) checkPercent(ctx, vs, delay.percent, [...dp, 'percent']);
+  }
+  if (abort) checkAbort(ctx, vs, abort, [...p, 'abort']);
+}
+
+function checkAbort(ctx: Ctx, vs: VS, abort: NonNullable<HTTPFaultInjection['abort']>, p: Path): void {
+  const kinds = (['httpStatus', 'grpcStatus', 'http2Error'] as const).filter((k) => abort[k] !== undefined);
+  if (kinds.length === 0) ctx.error(vs, p, 'abort needs httpStatus (e.g. httpStatus: 503) or grpcStatus');
+  if (kinds.length > 1) ctx.error(vs, [...p, kinds[1]!], `abort takes only one of httpStatus and grpcStatus, found ${kinds.join(' and ')}`);
+  if (abort.http2Error !== undefined) ctx.error(vs, [...p, 'http2Error'], 'http2Error aborts are not supported by Istio; use httpStatus');
+  if (abort.httpStatus !== undefined && !(abort.httpStatus >= 200 && abort.httpStatus <= 599)) {
+    ctx.error(vs, [...p, 'httpStatus'], `abort httpStatus must be between 200 and 599, found ${abort.httpStatus}`);
+  }
+  if (abort.grpcStatus !== undefined && !GRPC_STATUSES.has(abort.grpcStatus)) {
+    const hint = suggest(abort.grpcStatus, [...GRPC_STATUSES]);
+    ctx.error(vs, [...p, 'grpcStatus'], `grpcStatus "${abort.grpcStatus}" is not a gRPC status name${hint ? ` (did you mean "${hint}"?)` : ' such as UNAVAILABLE'}`);
+  }
+  if (abort.percentage) checkPercent(ctx, vs, abort.percentage.value, [...p, 'percentage', 'value']);
+}
+
+function checkRedirect(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
+  const r = rule.redirect;
+  if (!r) return;
+  const rp = [...p, 'redirect'];
+  if (r.uri === undefined && r.authority === undefined && r.port === undefined && r.derivePort === undefined && r.scheme === undefined && r.prefixRewrite === undefined) {
+    ctx.error(vs, rp, 'redirect must set uri, authority, scheme or port');
+  }
+  if (r.redirectCode !== undefined && !REDIRECT_CODES.has(r.redirectCode)) {
+    ctx.error(vs, [...rp, 'redirectCode'], `redirectCode must be one of 301, 302, 303, 307, 308, found ${r.redirectCode}`);
+  }
+  if (r.port !== undefined && r.derivePort !== undefined) ctx.error(vs, [...rp, 'derivePort'], 'redirect takes only one of port and derivePort');
+  if (r.uri !== undefined && r.prefixRewrite !== undefined) ctx.error(vs, [...rp, 'prefixRewrite'], 'redirect takes only one of uri and prefixRewrite');
+  if (r.scheme !== undefined && r.scheme !== 'http' && r.scheme !== 'https') {
+    ctx.error(vs, [...rp, 'scheme'], `redirect scheme must be "http" or "https", found "${r.scheme}"`);
+  }
+}
+
+function checkDirectResponse(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
+  const dr = rule.directResponse;
+  if (!dr) return;
+  const dp = [...p, 'directResponse'];
+  if (!(dr.status >= 200 && dr.status <= 599)) ctx.error(vs, [...dp, 'status'], `directResponse status must be between 200 and 599, found ${dr.status}`);
+  const body = dr.body;
+  if (!body) return;
+  if (body.string !== undefined && body.bytes !== undefined) {
+    ctx.error(vs, [...dp, 'body'], 'directResponse body takes only one of string and bytes');
+    return;
+  }
+  if (body.bytes !== undefined && !BASE64.test(body.bytes.replace(WHITESPACE, ''))) {
+    ctx.error(vs, [...dp, 'body', 'bytes'], 'directResponse body.bytes must be base64 (e.g. "aGVsbG8="); use body.string for plain text');
+    return;
+  }
+  const size = body.string !== undefined ? Buffer.byteLength(body.string) : body.bytes !== undefined ? Buffer.from(body.bytes, 'base64').length : 0;
+  if (size > MAX_DIRECT_RESPONSE_BYTES) ctx.error(vs, [...dp, 'body'], `directResponse body is ${size} bytes; Istio allows at most 1 MB`);
+}
+
+function checkRetries(ctx: Ctx, vs: VS, retries: HTTPRetry, p: Path): void {
+  const attempts = retries.attempts ?? 0;
+  if (attempts < 0) ctx.error(vs, [...p, 'attempts'], `attempts must be 0 or more, found ${attempts}`);
+  if (attempts === 0 && (retries.perTryTimeout !== undefined || retries.retryOn !== undefined || retries.retryRemoteLocalities !== undefined)) {
+    const msg = `attempts is ${retries.attempts === undefined ? 'missing' : '0'}, which disables retries, yet retryOn/perTryTimeout is set; set attempts (e.g. attempts: 3)`;
+    ctx.error(vs, retries.attempts === undefined ? p : [...p, 'attempts'], msg);
+  }
+  if (retries.retryOn !== undefined) checkRetryOn(ctx, vs, retries.retryOn, [...p, 'retryOn']);
+  if (retries.perTryTimeout !== undefined) checkDuration(ctx, vs, retries.perTryTimeout, [...p, 'perTryTimeout'], 'perTryTimeout');
+  if (retries.backoff !== undefined) checkDuration(ctx, vs, retries.backoff, [...p, 'backoff'], 'backoff');
+}
+
+function checkRetryOn(ctx: Ctx, vs: VS, retryOn: string, p: Path): void {
+  for (const entry of retryOn.split(',')) {
+    if (entry !== entry.trim()) {
+      ctx.error(vs, p, `retryOn entry "${entry}" has spaces, which Istio rejects; write the list without spaces, e.g. "5xx,reset"`);
+      continue;
+    }
+    if (DIGITS.test(entry)) {
+      const code = Number(entry);
+      if (code < 100 || code > 599) ctx.error(vs, p, `retryOn status code ${entry} must be between 100 and 599`);
+      continue;
+    }
+    if (RETRY_ON.has(entry)) continue;
+    const hint = suggest(entry, RETRY_ON_LIST);
+    const msg = `"${entry}" is not a valid retryOn condition${hint ? ` (did you mean "${hint}"?)` : ''}; use Envoy conditions (${RETRY_ON_LIST.join(', ')}) or HTTP status codes`;
+    ctx.error(vs, p, msg);
+  }
+}
+
+function checkDuration(ctx: Ctx, r: IstioResource, text: string, p: Path, what: string): void {
+  const ms = parseDuration(text);
+  if (Number.isNaN(ms)) ctx.error(r, p, `${what} "${text}" is not a duration; write e.g. "1.5s" or "250ms"`);
+  else if (ms < 1) ctx.error(r, p, `${what} must be at least 1ms, found "${text}"`);
+  else if (Math.abs(ms - Math.round(ms)) > 1e-6) ctx.error(r, p, `${what} "${text}" has sub-millisecond precision; Istio supports whole milliseconds only`);
+}
+
+// ----- delegation -----------------------------------------------------------------------------------------------
+
+function checkDelegate(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: boolean): void {
+  const d = rule.delegate!;
+  if (isDelegate) return; // reported by checkActions
+  const ns = d.namespace ?? vs.namespace;
+  const target = ctx.findVirtualService(ns, d.name);
+  const dp = [...p, 'delegate'];
+  if (!target) {
+    ctx.report(vs, 'error', IstioCodes.REFERENCE_NOT_FOUND, dp, `delegate VirtualService ${ns}/${d.name} not found; create it (without hosts) or fix delegate.name/namespace`);
+    return;
+  }
+  if (target.spec.hosts && target.spec.hosts.length > 0) {
+    const msg = `delegate VirtualService ${ns}/${d.name} (${at(target, ctx, ['spec', 'hosts'])}) has hosts; a delegate must have no hosts, its rules are merged under this rule: remove its hosts`;
+    ctx.report(vs, 'error', IstioCodes.INVALID_DELEGATE, dp, msg);
+  }
+}
+
+// ----- unreachable rules ----------------------------------------------------------------------------------------
+
+const NON_CONDITION_FIELDS = new Set(['name', 'statPrefix', 'ignoreUriCase', 'gateways', 'sourceLabels', 'sourceNamespace']);
+
+function isEmptyMap(v: Record<string, unknown> | undefined): boolean {
+  return v === undefined || Object.keys(v).length === 0;
+}
+
+/** A match block that every request (from every caller, on every gateway of the VS) satisfies. */
+function isUnconditional(m: HTTPMatchRequest, vsGateways: string[]): boolean {
+  for (const [key, value] of Object.entries(m)) {
+    if (value === undefined || NON_CONDITION_FIELDS.has(key)) continue;
+    if ((key === 'headers' || key === 'queryParams' || key === 'withoutHeaders') && isEmptyMap(value as Record<string, unknown>)) continue;
+    if (key === 'uri' && isRootPrefix(value as StringMatch)) continue;
+    return false;
+  }
+  if (!isEmptyMap(m.sourceLabels) || m.sourceNamespace !== undefined) return false;
+  return !m.gateways || vsGateways.every((g) => m.gateways!.includes(g));
+}
+
+function isRootPrefix(sm: StringMatch): boolean {
+  return sm.exact === undefined && sm.regex === undefined && (sm.prefix === '' || sm.prefix === '/');
+}
+
+/** Stable serialization of a match block without its name, to spot repeated matches. */
+function matchKey(m: HTTPMatchRequest): string {
+  const rest: Record<string, unknown> = { ...m };
+  delete rest.name;
+  return stableJson(rest);
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function checkUnreachableRules(ctx: Ctx, vs: VS): void {
+  const rules = vs.spec.http ?? [];
+  const gateways = vs.spec.gateways && vs.spec.gateways.length > 0 ? vs.spec.gateways : ['mesh'];
+  const seen = new Map<string, { rule: number; match: number }>();
+  let catchAll: { rule: number; reason: string } | undefined;
+  rules.forEach((rule, i) => {
+    const p: Path = ['spec', 'http', i];
+    if (catchAll) {
+      const msg = `rule ${ruleName(rule, i)} is never used: rule ${ruleName(rules[catchAll.rule]!, catchAll.rule)} before it ${catchAll.reason}, and the first matching rule wins. Move this rule above it, or add a match to the earlier rule`;
+      ctx.report(vs, 'warning', IstioCodes.UNREACHABLE_RULE, p, msg);
+      return;
+    }
+    const matches = rule.match ?? [];
+    const unconditional = matches.findIndex((m) => isUnconditional(m, gateways));
+    if (matches.length === 0) catchAll = { rule: i, reason: 'has no match, so it matches every request' };
+    else if (unconditional >= 0) catchAll = { rule: i, reason: `has a match (match[${unconditional}]) with no request conditions, so it matches every request` };
+    checkRepeatedMatches(ctx, vs, rule, i, seen);
+  });
+}
+
+function checkRepeatedMatches(ctx: Ctx, vs: VS, rule: HTTPRoute, i: number, seen: Map<string, { rule: number; match: number }>): void {
+  const matches = rule.match ?? [];
+  let repeated = 0;
+  matches.forEach((m, j) => {
+    const key = matchKey(m);
+    const first = seen.get(key);
+    if (!first) {
+      seen.set(key, { rule: i, match: j });
+      return;
+    }
+    if (first.rule === i) return;
+    repeated++;
+    const msg = `match[${j}] of rule spec.http[${i}] repeats spec.http[${first.rule}].match[${first.match}], which comes first, so it never applies; remove it or make it more specific`;
+    ctx.report(vs, 'info', IstioCodes.INEFFECTIVE_MATCH, ['spec', 'http', i, 'match', j], msg);
+  });
+  if (matches.length > 0 && repeated === matches.length) {
+    const msg = `rule ${ruleName(rule, i)} is never used: every one of its matches is already matched by an earlier rule. Remove it or change its matches`;
+    ctx.report(vs, 'warning', IstioCodes.UNREACHABLE_RULE, ['spec', 'http', i], msg);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// DestinationRule
+// ---------------------------------------------------------------------------------------------------------------
+
+function checkDestinationRule(ctx: Ctx, dr: DR): void {
+  const fqdn = qualifyHost(dr.spec.host, dr.namespace);
+  const svc = checkDestinationRuleHost(ctx, dr, fqdn);
+  checkSubsets(ctx, dr, svc);
+  if (dr.spec.trafficPolicy) checkTrafficPolicy(ctx, dr, dr.spec.trafficPolicy, ['spec', 'trafficPolicy']);
+}
+
+function checkDestinationRuleHost(ctx: Ctx, dr: DR, fqdn: string): ServiceInfo | undefined {
+  const wildcard = fqdn.startsWith('*');
+  const svc = wildcard ? undefined : ctx.lookupService(fqdn);
+  const known = wildcard ? ctx.anyServiceMatching(fqdn) : svc !== undefined;
+  if (!known) {
+    const msg = `host "${dr.spec.host}" (${fqdn}) matches no service in the mesh, so this DestinationRule has no effect: ${unknownHostHint(fqdn)}, or fix the host`;
+    ctx.report(dr, 'warning', IstioCodes.UNKNOWN_DR_HOST, ['spec', 'host'], msg);
+  }
+  return svc;
+}
+
+function formatLabels(labels: Record<string, string>): string {
+  const entries = Object.entries(labels);
+  return entries.length ? `{${entries.map(([k, v]) => `${k}: ${v}`).join(', ')}}` : '{}';
+}
+
+function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
+  return true;
+}
+
+function checkSubsets(ctx: Ctx, dr: DR, svc: ServiceInfo | undefined): void {
+  const names = new Map<string, number>();
+  (dr.spec.subsets ?? []).forEach((subset, j) => {
+    const p: Path = ['spec', 'subsets', j];
+    const first = names.get(subset.name);
+    if (first !== undefined) {
+      ctx.error(dr, [...p, 'name'], `subset name "${subset.name}" is used twice (also spec.subsets[${first}]); subset names must be unique`);
+    } else names.set(subset.name, j);
+    if (subset.trafficPolicy) checkTrafficPolicy(ctx, dr, subset.trafficPolicy, [...p, 'trafficPolicy']);
+    if (!svc?.workloads) return;
+    const selector = subset.labels ?? {};
+    if (svc.workloads.some((w) => selects(selector, w))) return;
+    const have = svc.workloads.length ? `workload labels: ${svc.workloads.map(formatLabels).join(', ')}` : 'the service has no workloads';
+    const msg = `subset "${subset.name}" selects no workload of ${svc.fqdn} (labels ${formatLabels(selector)}; ${have}); requests routed to it fail with 503 "no healthy upstream"`;
+    ctx.report(dr, 'warning', IstioCodes.SUBSET_SELECTS_NO_WORKLOAD, subset.labels ? [...p, 'labels'] : p, msg);
+  });
+}
+
+type PortTrafficPolicy = NonNullable<TrafficPolicy['portLevelSettings']>[number];
+
+function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPolicy, p: Path): void {
+  if (tp.loadBalancer) checkLoadBalancer(ctx, dr, tp.loadBalancer, [...p, 'loadBalancer']);
+  const od = tp.outlierDetection;
+  if (od && od.consecutiveErrors !== undefined) {
+    const msg = 'outlierDetection.consecutiveErrors is ignored since Istio 1.7 (the defaults apply instead); use consecutive5xxErrors or consecutiveGatewayErrors';
+    ctx.report(dr, 'warning', IstioCodes.DEPRECATED, [...p, 'outlierDetection', 'consecutiveErrors'], msg);
+  }
+  if ('portLevelSettings' in tp) {
+    tp.portLevelSettings?.forEach((pl, k) => checkTrafficPolicy(ctx, dr, pl, [...p, 'portLevelSettings', k]));
+  }
+}
+
+function checkLoadBalancer(ctx: Ctx, dr: DR, lb: LoadBalancerSettings, p: Path): void {
+  const ch = lb.consistentHash;
+  if (lb.simple !== undefined && ch) {
+    ctx.error(dr, [...p, 'consistentHash'], 'loadBalancer takes only one of simple and consistentHash; remove one of them');
+  }
+  if (!ch) return;
+  const keys = (['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'] as const).filter((k) => ch[k] !== undefined);
+  if (keys.length > 1) {
+    ctx.error(dr, [...p, 'consistentHash', keys[1]!], `consistentHash takes one hash key, found ${keys.join(' and ')}`);
+  }
+  if (ch.ringHash && ch.maglev) ctx.error(dr, [...p, 'consistentHash', 'maglev'], 'consistentHash takes only one of ringHash and maglev');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// ServiceEntry, Sidecar
+// ---------------------------------------------------------------------------------------------------------------
+
+function checkServiceEntry(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void {
+  const spec = se.spec;
+  const resolution = spec.resolution ?? 'NONE';
+  const endpoints = spec.endpoints ?? [];
+  spec.hosts.forEach((h, k) => {
+    if (h === '*') ctx.error(se, ['spec', 'hosts', k], 'host "*" is not allowed in a ServiceEntry; name the host');
+  });
+  if (spec.workloadSelector && endpoints.length > 0) {
+    ctx.error(se, ['spec', 'endpoints'], 'a ServiceEntry takes only one of workloadSelector and endpoints');
+  }
+  if (resolution === 'NONE' && endpoints.length > 0) {
+    ctx.error(se, ['spec', 'endpoints'], 'resolution NONE (the default) takes no endpoints; set resolution: STATIC for IP endpoints or DNS for host names');
+  }
+  if (resolution === 'STATIC' && endpoints.length === 0 && !spec.workloadSelector) {
+    ctx.error(se, spec.resolution ? ['spec', 'resolution'] : ['spec'], 'resolution STATIC needs endpoints (with IP addresses); add endpoints or use resolution: DNS');
+  }
+  if (resolution === 'NONE') return;
+  endpoints.forEach((ep, k) => checkEndpointAddress(ctx, se, ep.address, resolution, ['spec', 'endpoints', k]));
+}
+
+function checkEndpointAddress(ctx: Ctx, se: IstioResource, address: string | undefined, resolution: string, p: Path): void {
+  if (address === undefined || address === '') {
+    ctx.error(se, p, 'endpoint address is required');
+    return;
+  }
+  if (isIP(address) !== 0) return;
+  const ap = [...p, 'address'];
+  if (resolution === 'STATIC') {
+    if (address.startsWith(UNIX_ADDRESS)) return;
+    ctx.error(se, ap, `endpoint address "${address}" is not an IP address; with resolution STATIC every endpoint must be an IP (use resolution: DNS for host names)`);
+  } else if (!FQDN.test(address)) {
+    ctx.error(se, ap, `endpoint address "${address}" is neither an IP address nor a host name`);
+  }
+}
+
+function isEgressNamespace(ns: string): boolean {
+  return ns === '*' || ns === '.' || ns === '~' || DNS_LABEL.test(ns);
+}
+
+function isEgressHost(host: string): boolean {
+  if (host === '*') return true;
+  return FQDN.test(host.startsWith('*.') ? host.slice(2) : host);
+}
+
+function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  sc.spec.egress?.forEach((eg, k) =>
+    eg.hosts.forEach((h, m) => {
+      const p = ['spec', 'egress', k, 'hosts', m];
+      const slash = h.indexOf('/');
+      if (slash < 0 || h.indexOf('/', slash + 1) >= 0) {
+        ctx.error(sc, p, `egress host "${h}" must be written "namespace/host", e.g. "./${h}" (this namespace) or "*/${h}" (any namespace)`);
+        return;
+      }
+      const ns = h.slice(0, slash);
+      const host = h.slice(slash + 1);
+      if (!isEgressNamespace(ns)) ctx.error(sc, p, `egress host "${h}": "${ns}" is not a namespace; use a namespace name, ".", "~" or "*"`);
+      else if (!isEgressHost(host)) ctx.error(sc, p, `egress host "${h}": "${host}" is not a host name; use a DNS name, "*.suffix" or "*"`);
+    })
+  );
+}

@@ -1,0 +1,71 @@
+/** Route filter: first-match-wins over a VirtualService's http rules (istio-semantics §1.2 HTTPMatchRequest). */
+import type { CompiledMatch, CompiledRoute } from '../config/compile.js';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export interface MatchInput {
+  method: string;
+  authority: string;
+  scheme: string;
+  /** Path without the query string. */
+  path: string;
+  /** Raw query string without "?" ('' when none). */
+  query: string;
+  port: number;
+  headers: IncomingHttpHeaders;
+}
+
+function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
+  const v = h[name];
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function queryValue(query: string, name: string): string | undefined {
+  if (!query) return undefined;
+  for (const part of query.split('&')) {
+    const eq = part.indexOf('=');
+    const k = eq < 0 ? part : part.slice(0, eq);
+    let key: string;
+    try {
+      key = decodeURIComponent(k.replace(/\+/g, ' '));
+    } catch {
+      key = k;
+    }
+    if (key !== name) continue;
+    const raw = eq < 0 ? '' : part.slice(eq + 1);
+    try {
+      return decodeURIComponent(raw.replace(/\+/g, ' '));
+    } catch {
+      return raw;
+    }
+  }
+  return undefined;
+}
+
+export function matchOne(m: CompiledMatch, r: MatchInput): boolean {
+  for (const u of m.uri) if (!u.test(r.path)) return false;
+  if (m.method && !m.method.test(r.method)) return false;
+  if (m.authority && !m.authority.test(r.authority)) return false;
+  if (m.scheme && !m.scheme.test(r.scheme)) return false;
+  if (m.port !== undefined && m.port !== r.port) return false;
+  for (const h of m.headers) {
+    if (h.name.startsWith('@request.auth.claims')) return false; // needs RequestAuthentication (security issue)
+    if (!h.match.test(headerValue(r.headers, h.name))) return false;
+  }
+  for (const h of m.withoutHeaders) {
+    const v = headerValue(r.headers, h.name);
+    // a missing header counts as "" for exact/prefix/regex; {} fails only when the header is present
+    if (h.match.kind === 'present' ? v !== undefined : h.match.test(v ?? '')) return false;
+  }
+  for (const q of m.queryParams) if (!q.match.test(queryValue(r.query, q.name))) return false;
+  return true;
+}
+
+/** The first rule that matches, and which of its match blocks matched (undefined for a catch-all rule). */
+export function selectRoute(routes: CompiledRoute[], r: MatchInput): { route: CompiledRoute; match: CompiledMatch | undefined } | undefined {
+  for (const route of routes) {
+    if (route.matches.length === 0) return { route, match: undefined };
+    for (const m of route.matches) if (matchOne(m, r)) return { route, match: m };
+  }
+  return undefined;
+}

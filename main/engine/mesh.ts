@@ -1,0 +1,450 @@
+/**
+ * createMesh: the engine. Loads the mesh file and the Istio files, starts one outbound sidecar per workload (plus a
+ * dedicated port per destination service) and one inbound sidecar per instance, launches the `run` commands,
+ * watches every file and reloads, and implements MeshApi for the CLI, the admin API and the app.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
+import type {
+  ConfigView,
+  FlowQuery,
+  FlowRecord,
+  HealthView,
+  MeshApi,
+  MeshEvent,
+  ReloadResult,
+  ValidationIssue,
+  WorkloadView
+} from '../contract/api.js';
+import { ErrorCodes, MeshError } from '../contract/errors.js';
+import type { MeshFile } from '../contract/mesh-schema.js';
+import { isBlocking, loadProject, type LoadedProject } from './config/load-project.js';
+import { buildSnapshot, type Snapshot } from './snapshot.js';
+import type { ServiceEndpoint } from './registry.js';
+import { OutboundSidecar } from './sidecar/outbound.js';
+import { InboundSidecar } from './sidecar/inbound.js';
+import type { SidecarHost } from './sidecar/host.js';
+import type { LbState } from './sidecar/lb.js';
+import { createRandom, type Random } from './util/random.js';
+import { createLauncher, type LaunchSpec, type Launcher } from './launcher/launcher.js';
+
+export interface MeshOptions {
+  seed?: number;
+  /** Log lines for humans (CLI prints them). */
+  log?: (line: string) => void;
+  /** Watch the files and reload on change (default true). */
+  watch?: boolean;
+  /** Launch `run` commands (default true). */
+  launch?: boolean;
+  /** Debounce for file events before a reload (default 100 ms). */
+  debounceMs?: number;
+  flowBufferSize?: number;
+  connectTimeoutMs?: number;
+  launcherBackoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
+}
+
+export interface Mesh extends MeshApi {
+  readonly snapshot: Snapshot;
+  /** Every listener: key → port. */
+  listeners(): Map<string, number>;
+  close(): Promise<void>;
+}
+
+type Target = OutboundSidecar | InboundSidecar;
+
+interface Listener {
+  key: string;
+  server: http.Server;
+  port: number;
+  target: Target;
+}
+
+const KEEP_OLD_AGENTS_MS = 30_000;
+
+/** Start the mesh. Rejects with a MeshError (code + place) when the first load fails or a port is taken. */
+export async function createMesh(meshFile: string, opts: MeshOptions = {}): Promise<Mesh> {
+  const file = path.resolve(meshFile);
+  const log = opts.log ?? (() => undefined);
+  const random: Random = createRandom(opts.seed);
+  const listeners = new Map<string, Listener>();
+  const eventListeners = new Set<(e: MeshEvent) => void>();
+  const flows: FlowRecord[] = [];
+  const flowCap = opts.flowBufferSize ?? 2000;
+  const lbState: LbState = { active: new Map(), rr: new Map() };
+  const started = Date.now();
+
+  const emit = (e: MeshEvent) => {
+    for (const l of eventListeners) {
+      try {
+        l(e);
+      } catch {
+        /* a listener's failure never affects the mesh */
+      }
+    }
+  };
+  const emitFlow = (flow: FlowRecord) => {
+    flows.push(flow);
+    if (flows.length > flowCap) flows.splice(0, flows.length - flowCap);
+    if (eventListeners.size > 0) emit({ type: 'flow', flow });
+  };
+
+  const first = loadProject(file);
+  if (!first.mesh) {
+    const errors = first.issues.filter(isBlocking);
+    const e = errors[0];
+    throw new MeshError(e?.code ?? ErrorCodes.MESH_SCHEMA, `${file}: ${errors.length} error(s) in the configuration; first: ${e ? `${e.where.file}:${e.where.line}:${e.where.column} ${e.path ? e.path + ': ' : ''}${e.message}` : 'unknown'}`, {
+      where: e?.where,
+      details: { issues: first.issues }
+    });
+  }
+
+  let project: LoadedProject = first;
+  let snapshot = buildSnapshot(1, first.mesh, first.resources);
+  let lastReload: ReloadResult = { ok: true, version: 1, at: new Date().toISOString(), issues: first.issues };
+
+  const host: SidecarHost = {
+    snapshot: () => snapshot,
+    random,
+    lbState,
+    emitFlow,
+    connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+    deliveryAddress(ep: ServiceEndpoint) {
+      if (ep.workload?.sidecar && ep.instance) {
+        const l = listeners.get(`in:${ep.instance.key}`);
+        if (l) return { host: '127.0.0.1', port: l.port, viaSidecar: true };
+      }
+      return { host: ep.host, port: ep.port, viaSidecar: false };
+    },
+    sleep: (ms, signal) =>
+      new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) return reject(new Error('aborted'));
+        const t = setTimeout(resolve, ms);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          reject(new Error('aborted'));
+        }, { once: true });
+      })
+  };
+
+  // ---- listeners
+  function wanted(s: Snapshot): Map<string, () => Target> {
+    const out = new Map<string, () => Target>();
+    for (const w of s.registry.workloads) {
+      if (!w.sidecar) continue;
+      out.set(`out:${w.name}`, () => new OutboundSidecar(w.name, host));
+      for (const inst of w.instances) out.set(`in:${inst.key}`, () => new InboundSidecar(w, inst, host));
+      for (const svc of s.registry.services) {
+        if (svc.kind !== 'mesh') continue;
+        out.set(`up:${w.name}:${svc.name}.${svc.namespace}`, () => new OutboundSidecar(w.name, host, { service: { name: svc.name, namespace: svc.namespace, port: svc.ports[0]! } }));
+      }
+    }
+    return out;
+  }
+
+  function listen(key: string, target: Target, port: number, mesh: MeshFile): Promise<Listener> {
+    return new Promise((resolve, reject) => {
+      const server = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 });
+      const l: Listener = { key, server, port, target };
+      server.on('request', (req, res) => l.target.handle(req, res));
+      server.on('upgrade', (req, sock, head) => l.target.upgrade(req, sock, head));
+      server.on('clientError', (_err, sock) => {
+        if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+        else sock.destroy();
+      });
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const what = describeListener(key);
+        if (err.code === 'EADDRINUSE') {
+          reject(new MeshError(ErrorCodes.PORT_IN_USE, `port ${port} for ${what} is already in use${mesh.spec.portBase ? ` (spec.portBase ${mesh.spec.portBase}); choose another portBase or stop the program using it` : ''}`, { where: { file, line: 1, column: 1 } }));
+        } else reject(new MeshError(ErrorCodes.LISTEN_FAILED, `cannot listen for ${what} on 127.0.0.1:${port}: ${err.message}`));
+      });
+      server.listen(port, '127.0.0.1', () => {
+        l.port = (server.address() as net.AddressInfo).port;
+        resolve(l);
+      });
+    });
+  }
+
+  async function reconcile(s: Snapshot): Promise<void> {
+    const want = wanted(s);
+    for (const [key, l] of listeners) {
+      if (!want.has(key)) {
+        listeners.delete(key);
+        await closeListener(l);
+      }
+    }
+    const base = s.mesh.spec.portBase;
+    let next = base;
+    const used = new Set([...listeners.values()].map((l) => l.port));
+    for (const [key, make] of want) {
+      const existing = listeners.get(key);
+      const target = make();
+      if (existing) {
+        const old = existing.target;
+        existing.target = target;
+        setTimeout(() => old.close(), KEEP_OLD_AGENTS_MS).unref();
+        continue;
+      }
+      let port = 0;
+      if (base > 0) {
+        while (used.has(next)) next++;
+        port = next++;
+      }
+      const l = await listen(key, target, port, s.mesh);
+      used.add(l.port);
+      listeners.set(key, l);
+    }
+  }
+
+  async function closeListener(l: Listener): Promise<void> {
+    l.target.close();
+    await new Promise<void>((resolve) => {
+      l.server.close(() => resolve());
+      l.server.closeAllConnections();
+    });
+  }
+
+  try {
+    await reconcile(snapshot);
+  } catch (e) {
+    for (const l of listeners.values()) await closeListener(l);
+    throw e;
+  }
+
+  // ---- processes
+  const launcher: Launcher = createLauncher({
+    onEvent: emit,
+    log,
+    backoff: opts.launcherBackoff
+  });
+  function launchSpecs(s: Snapshot, proj: LoadedProject): LaunchSpec[] {
+    const specs: LaunchSpec[] = [];
+    for (const svc of s.mesh.spec.services) {
+      for (const w of svc.workloads) {
+        if (!w.run) continue;
+        const info = s.registry.workloadByName.get(w.name)!;
+        for (const inst of info.instances) {
+          const env: Record<string, string> = { ...w.run.env, PORT: String(inst.port), NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1', LOCALMESH_WORKLOAD: w.name };
+          const out = listeners.get(`out:${w.name}`);
+          if (out) {
+            env.HTTP_PROXY = `http://127.0.0.1:${out.port}`;
+            env.http_proxy = env.HTTP_PROXY;
+          }
+          for (const other of s.registry.services) {
+            if (other.kind !== 'mesh') continue;
+            const envName = `${other.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_URL`;
+            const up = listeners.get(`up:${w.name}:${other.name}.${other.namespace}`);
+            if (up) env[envName] = `http://127.0.0.1:${up.port}`;
+            else {
+              // no sidecar: straight to an instance (its inbound sidecar when it has one)
+              const ep = other.endpoints[0];
+              if (ep) {
+                const a = host.deliveryAddress(ep);
+                env[envName] = `http://${a.host}:${a.port}`;
+              }
+            }
+          }
+          specs.push({ workload: w.name, instance: inst.address, command: w.run.command, cwd: path.resolve(proj.baseDir, w.run.cwd ?? '.'), env });
+        }
+      }
+    }
+    return specs;
+  }
+  let launched = new Set<string>();
+  function launch(s: Snapshot, proj: LoadedProject) {
+    if (opts.launch === false) return;
+    const specs = launchSpecs(s, proj);
+    const keys = new Set(specs.map((x) => `${x.workload}|${x.instance}`));
+    for (const k of launched) {
+      if (!keys.has(k)) {
+        const [w, i] = k.split('|') as [string, string];
+        void launcher.stop(w, i).catch(() => undefined);
+      }
+    }
+    launched = keys;
+    launcher.start(specs);
+  }
+  launch(snapshot, project);
+
+  // ---- reload and watch
+  let reloading: Promise<ReloadResult> | undefined;
+  let pending = false;
+  async function doReload(): Promise<ReloadResult> {
+    const proj = loadProject(file);
+    const at = new Date().toISOString();
+    if (!proj.mesh) {
+      const errs = proj.issues.filter(isBlocking);
+      lastReload = { ok: false, version: snapshot.version, at, issues: proj.issues, error: `${errs.length} error(s); the last good config (version ${snapshot.version}) keeps running` };
+      log(`reload rejected: ${errs.map((e) => `${path.relative(process.cwd(), e.where.file)}:${e.where.line}:${e.where.column} ${e.code} ${e.message}`).join('; ')}`);
+      emit({ type: 'config', reload: lastReload });
+      return lastReload;
+    }
+    const next = buildSnapshot(snapshot.version + 1, proj.mesh, proj.resources);
+    try {
+      await reconcile(next);
+    } catch (e) {
+      lastReload = { ok: false, version: snapshot.version, at, issues: proj.issues, error: (e as Error).message };
+      log(`reload rejected: ${(e as Error).message}`);
+      emit({ type: 'config', reload: lastReload });
+      return lastReload;
+    }
+    snapshot = next;
+    project = proj;
+    lastReload = { ok: true, version: next.version, at, issues: proj.issues };
+    log(`config version ${next.version} applied (${proj.resources.length} Istio resources${proj.issues.length ? `, ${proj.issues.length} note(s)` : ''})`);
+    emit({ type: 'config', reload: lastReload });
+    launch(snapshot, project);
+    watchFiles();
+    return lastReload;
+  }
+  function reload(): Promise<ReloadResult> {
+    if (reloading) {
+      pending = true;
+      return reloading;
+    }
+    reloading = doReload().finally(() => {
+      reloading = undefined;
+      if (pending) {
+        pending = false;
+        void reload();
+      }
+    });
+    return reloading;
+  }
+
+  const watchers = new Map<string, fs.FSWatcher>();
+  let debounce: NodeJS.Timeout | undefined;
+  function schedule() {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => void reload(), opts.debounceMs ?? 100);
+  }
+  function watchFiles() {
+    if (opts.watch === false) return;
+    // watch directories (editors replace files on save), filtered to the files and folders that matter
+    const targets = new Set<string>([path.dirname(file), ...project.istioPaths.map((p) => (isDir(p) ? p : path.dirname(p)))]);
+    for (const [dir, w] of watchers) {
+      if (!targets.has(dir)) {
+        w.close();
+        watchers.delete(dir);
+      }
+    }
+    for (const dir of targets) {
+      if (watchers.has(dir) || !fs.existsSync(dir)) continue;
+      try {
+        const w = fs.watch(dir, { recursive: process.platform !== 'linux' || Number(process.versions.node.split('.')[0]) >= 20 }, (_ev, name) => {
+          if (!name) return schedule();
+          const full = path.join(dir, name.toString());
+          if (full === file || /\.(ya?ml|json)$/i.test(full)) schedule();
+        });
+        w.on('error', () => undefined);
+        watchers.set(dir, w);
+      } catch {
+        /* a folder that vanished: the next reload reports it */
+      }
+    }
+  }
+  watchFiles();
+
+  // ---- MeshApi
+  function workloadsView(): WorkloadView[] {
+    const s = snapshot;
+    const procs = launcher.list();
+    return s.registry.workloads.map((w) => {
+      const out = listeners.get(`out:${w.name}`);
+      const upstreams: WorkloadView['upstreams'] = {};
+      for (const svc of s.registry.services) {
+        if (svc.kind !== 'mesh') continue;
+        const l = listeners.get(`up:${w.name}:${svc.name}.${svc.namespace}`);
+        if (l) upstreams[svc.namespace === w.namespace ? svc.name : `${svc.name}.${svc.namespace}`] = { host: '127.0.0.1', port: l.port };
+      }
+      return {
+        name: w.name,
+        service: w.service,
+        namespace: w.namespace,
+        labels: w.labels,
+        serviceAccount: w.serviceAccount,
+        sidecar: w.sidecar,
+        outbound: out ? { host: '127.0.0.1', port: out.port } : null,
+        upstreams,
+        instances: w.instances.map((i) => {
+          const l = listeners.get(`in:${i.key}`);
+          return { address: i.address, inbound: l ? { host: '127.0.0.1', port: l.port } : null };
+        }),
+        processes: procs.filter((p) => p.instance && w.instances.some((i) => i.address === p.instance) && procOwner(p) === w.name)
+      };
+    });
+  }
+  const procOwnerMap = new WeakMap<object, string>();
+  function procOwner(p: { instance: string }): string | undefined {
+    return procOwnerMap.get(p) ?? [...launched].find((k) => k.endsWith(`|${p.instance}`))?.split('|')[0];
+  }
+
+  let closed = false;
+  const mesh: Mesh = {
+    get snapshot() {
+      return snapshot;
+    },
+    listeners: () => new Map([...listeners].map(([k, l]) => [k, l.port])),
+    async health(): Promise<HealthView> {
+      return { status: 'ok', version: snapshot.version, uptimeMs: Date.now() - started, workloads: snapshot.registry.workloads.length };
+    },
+    async listWorkloads() {
+      return workloadsView();
+    },
+    async getConfig(): Promise<ConfigView> {
+      return {
+        version: snapshot.version,
+        meshFile: file,
+        istioPaths: project.istioPaths,
+        resources: snapshot.resources.map((r) => ({ kind: r.kind, apiVersion: r.apiVersion, name: r.name, namespace: r.namespace, where: r.where, spec: r.spec })),
+        issues: project.issues,
+        lastReload
+      };
+    },
+    reload,
+    async listFlows(q?: FlowQuery) {
+      const limit = Math.max(1, Math.min(q?.limit ?? 100, flowCap));
+      return flows.slice(-limit);
+    },
+    async restartProcess(workload: string, instance?: string) {
+      await launcher.restart(workload, instance);
+    },
+    async stopProcess(workload: string, instance?: string) {
+      await launcher.stop(workload, instance);
+    },
+    onEvent(listener) {
+      eventListeners.add(listener);
+      return () => eventListeners.delete(listener);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(debounce);
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
+      await launcher.stopAll();
+      await Promise.all([...listeners.values()].map(closeListener));
+      listeners.clear();
+      eventListeners.clear();
+    }
+  };
+  return mesh;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function describeListener(key: string): string {
+  const [kind, a, b] = key.split(':');
+  if (kind === 'out') return `the outbound sidecar of ${a}`;
+  if (kind === 'in') return `the inbound sidecar of ${a!.replace('#', ' instance ')}`;
+  return `the ${b} port of ${a}`;
+}
+
+export type { ValidationIssue };

@@ -1,0 +1,141 @@
+/**
+ * The service registry built from the mesh file and ServiceEntries: which hosts exist, which workloads and
+ * instances serve them, and where every sidecar listens. Immutable per config version.
+ */
+import type { MeshFile } from '../contract/mesh-schema.js';
+import type { IstioResource, ServiceEntrySpec } from '../contract/istio-schema.js';
+import { CLUSTER_DOMAIN, authorityHostToFqdn, hostMatches, splitAuthority } from './config/hosts.js';
+
+export interface InstanceInfo {
+  /** As written: "127.0.0.1:19081". */
+  address: string;
+  host: string;
+  port: number;
+  /** Stable key: "<workload>#<index>". */
+  key: string;
+}
+
+export interface WorkloadInfo {
+  name: string;
+  service: string;
+  namespace: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  sidecar: boolean;
+  instances: InstanceInfo[];
+}
+
+export interface ServiceEndpoint {
+  /** Where a client sidecar connects to reach it (resolved against listener ports at request time). */
+  host: string;
+  port: number;
+  labels: Record<string, string>;
+  /** Workload + instance for mesh endpoints; undefined for ServiceEntry endpoints. */
+  workload?: WorkloadInfo;
+  instance?: InstanceInfo;
+}
+
+export interface ServiceInfo {
+  /** FQDN: reviews.default.svc.cluster.local, or a ServiceEntry host. */
+  fqdn: string;
+  /** Short name for metrics/env (`reviews`), or the SE host. */
+  name: string;
+  namespace: string;
+  ports: number[];
+  kind: 'mesh' | 'service-entry';
+  /** MESH_EXTERNAL service entries never get mTLS; kept for the security issue. */
+  external: boolean;
+  resolution: 'STATIC' | 'DNS' | 'NONE' | 'MESH';
+  endpoints: ServiceEndpoint[];
+  /** For DNS ServiceEntries without endpoints: connect to the host itself. */
+  dnsHost?: string;
+}
+
+export interface Registry {
+  services: ServiceInfo[];
+  workloads: WorkloadInfo[];
+  workloadByName: Map<string, WorkloadInfo>;
+  serviceByFqdn: Map<string, ServiceInfo>;
+  /** Find the service a request authority names, as seen from a caller in `callerNs`. */
+  resolveAuthority(authority: string, callerNs: string): { service: ServiceInfo; port: number } | undefined;
+}
+
+export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Registry {
+  const services: ServiceInfo[] = [];
+  const workloads: WorkloadInfo[] = [];
+  for (const svc of mesh.spec.services) {
+    const namespace = svc.namespace ?? mesh.spec.namespace;
+    const fqdn = `${svc.name}.${namespace}.${CLUSTER_DOMAIN}`;
+    const endpoints: ServiceEndpoint[] = [];
+    for (const w of svc.workloads) {
+      const info: WorkloadInfo = {
+        name: w.name,
+        service: svc.name,
+        namespace,
+        labels: w.labels,
+        serviceAccount: w.serviceAccount,
+        sidecar: w.sidecar,
+        instances: w.instances.map((address, i) => {
+          const { host, port } = splitAuthority(address);
+          return { address, host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port: port!, key: `${w.name}#${i}` };
+        })
+      };
+      workloads.push(info);
+      for (const inst of info.instances) {
+        endpoints.push({ host: inst.host, port: inst.port, labels: w.labels, workload: info, instance: inst });
+      }
+    }
+    services.push({ fqdn, name: svc.name, namespace, ports: [svc.port], kind: 'mesh', external: false, resolution: 'MESH', endpoints });
+  }
+  for (const r of resources) {
+    if (r.kind !== 'ServiceEntry') continue;
+    const spec = r.spec as ServiceEntrySpec;
+    const ports = (spec.ports ?? []).map((p) => p.number);
+    for (const h of spec.hosts) {
+      const host = h.toLowerCase();
+      if (services.some((s) => s.fqdn === host)) continue;
+      const resolution = spec.resolution === 'STATIC' ? 'STATIC' : spec.resolution === 'NONE' ? 'NONE' : 'DNS';
+      const endpoints: ServiceEndpoint[] = [];
+      for (const ep of spec.endpoints ?? []) {
+        for (const sp of spec.ports ?? []) {
+          const portName = sp.name ?? '';
+          const port = ep.ports?.[portName] ?? sp.targetPort ?? sp.number;
+          endpoints.push({ host: ep.address ?? host, port, labels: ep.labels ?? {} });
+        }
+      }
+      services.push({
+        fqdn: host,
+        name: host,
+        namespace: r.namespace,
+        ports,
+        kind: 'service-entry',
+        external: (spec.location ?? 'MESH_EXTERNAL') === 'MESH_EXTERNAL',
+        resolution,
+        endpoints,
+        dnsHost: resolution === 'DNS' && endpoints.length === 0 ? host : undefined
+      });
+    }
+  }
+  const serviceByFqdn = new Map(services.map((s) => [s.fqdn, s]));
+  const workloadByName = new Map(workloads.map((w) => [w.name, w]));
+  const wildcardEntries = services.filter((s) => s.fqdn.startsWith('*.'));
+
+  function resolveAuthority(authority: string, callerNs: string) {
+    const { host, port } = splitAuthority(authority);
+    const fqdn = authorityHostToFqdn(host, callerNs);
+    let service = serviceByFqdn.get(fqdn) ?? serviceByFqdn.get(host);
+    if (!service) service = wildcardEntries.find((s) => hostMatches(s.fqdn, host));
+    if (!service) return undefined;
+    if (port === undefined) return { service, port: service.ports[0] ?? 80 };
+    if (service.ports.length === 0 || service.ports.includes(port)) return { service, port };
+    return undefined;
+  }
+  return { services, workloads, workloadByName, serviceByFqdn, resolveAuthority };
+}
+
+/** Do `labels` carry every key/value of `selector`? */
+export function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return true;
+  for (const k in selector) if (labels[k] !== selector[k]) return false;
+  return true;
+}

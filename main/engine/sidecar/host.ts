@@ -1,0 +1,23 @@
+/** What a sidecar needs from the engine that owns it. */
+import type http from 'node:http';
+import type { FlowRecord } from '../../contract/api.js';
+import type { Snapshot } from '../snapshot.js';
+import type { Random } from '../util/random.js';
+import type { ServiceEndpoint } from '../registry.js';
+import type { LbState } from './lb.js';
+
+export interface SidecarHost {
+  snapshot(): Snapshot;
+  random: Random;
+  /** Where a client sidecar delivers to reach this endpoint: the inbound sidecar when it has one, else the app. */
+  deliveryAddress(ep: ServiceEndpoint): { host: string; port: number; viaSidecar: boolean };
+  emitFlow(flow: FlowRecord): void;
+  lbState: LbState;
+  /** Timer used for fault delays and back-off (tests may speed it up; defaults to setTimeout). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  connectTimeoutMs: number;
+}
+
+export interface SidecarAgents {
+  agent: http.Agent;
+}

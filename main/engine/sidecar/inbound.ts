@@ -1,0 +1,117 @@
+/**
+ * The inbound (server) sidecar in front of one instance: Istio's server-side half. Callers' sidecars deliver here,
+ * and so do callers without a sidecar (which bypass every VirtualService). It forwards to the app, retrying twice
+ * on resets before the request was sent (Istio ≥ 1.24's inbound default), and reports as `destination`.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { InstanceInfo, WorkloadInfo } from '../registry.js';
+import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
+import { LocalReplies } from './local-reply.js';
+import { RequestBody } from './request-body.js';
+import { tryUpstream } from './upstream.js';
+import type { SidecarHost } from './host.js';
+
+const SERVER = 'istio-envoy';
+const INBOUND_RETRIES = 2;
+
+export class InboundSidecar {
+  readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
+  private readonly wsProxy = httpProxy.createProxyServer({ ws: true });
+
+  constructor(
+    readonly workload: WorkloadInfo,
+    readonly instance: InstanceInfo,
+    private readonly host: SidecarHost
+  ) {
+    this.wsProxy.on('error', (_e, _req, sock) => (sock as unknown as Duplex).destroy?.());
+  }
+
+  close(): void {
+    this.agent.destroy();
+    this.wsProxy.close();
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const snap = this.host.snapshot();
+    const headers = forwardableHeaders(req);
+    const peer = typeof headers['x-envoy-peer-metadata-id'] === 'string' ? parsePeer(headers['x-envoy-peer-metadata-id']) : null;
+    delete headers['x-envoy-peer-metadata-id'];
+    delete headers['x-envoy-peer-metadata'];
+    const ex = new Exchange(req, res, 'destination', peer, snap.version, this.host.emitFlow);
+    ex.authority = req.headers.host ?? '';
+    ex.path = req.url ?? '/';
+    ex.destination = this.workload.name;
+    ex.destinationService = `${this.workload.service}.${this.workload.namespace}.svc.cluster.local`;
+    ex.endpoint = this.instance.address;
+    ex.upstreamHeaders = headers;
+    ex.ensureRequestId(headers);
+    headers['x-forwarded-proto'] ??= 'http';
+    ex.note('inbound', `${peer ? `from sidecar of ${peer}` : 'from a caller without sidecar (plaintext, no VirtualService applied)'} → app at ${this.instance.address}`);
+    this.forward(ex, req, res, headers).catch(() => {
+      if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
+      else res.destroy();
+    });
+  };
+
+  private async forward(ex: Exchange, req: IncomingMessage, res: ServerResponse, headers: http.OutgoingHttpHeaders): Promise<void> {
+    const body = new RequestBody(req, true);
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    for (let attempt = 1; attempt <= 1 + INBOUND_RETRIES; attempt++) {
+      const t0 = performance.now();
+      const out = await tryUpstream({
+        agent: this.agent,
+        host: this.instance.host,
+        port: this.instance.port,
+        method: ex.method,
+        path: ex.path,
+        headers,
+        body,
+        perTryTimeoutMs: 0,
+        connectTimeoutMs: this.host.connectTimeoutMs,
+        signal: abort.signal
+      });
+      const ms = performance.now() - t0;
+      if (out.kind === 'aborted' || out.kind === 'per-try-timeout') return;
+      if (out.kind === 'response') {
+        const up = out.res;
+        ex.attemptLog.push({ attempt, endpoint: this.instance.address, status: up.statusCode ?? 502, flags: '-', durationMs: Math.round(ms * 1000) / 1000 });
+        const h: Record<string, string | string[] | number> = {};
+        for (const k in up.headers) if (!HOP_BY_HOP.has(k) && up.headers[k] !== undefined) h[k] = up.headers[k]!;
+        h['x-envoy-upstream-service-time'] = String(Math.round(ms));
+        h['server'] = SERVER;
+        ex.status = up.statusCode ?? 502;
+        res.writeHead(ex.status, h);
+        up.pipe(res);
+        up.once('error', () => res.destroy());
+        return;
+      }
+      ex.attemptLog.push({ attempt, endpoint: this.instance.address, status: 503, flags: out.reason === 'connection-termination' ? 'UC' : 'UF', durationMs: Math.round(ms * 1000) / 1000, error: out.message });
+      const retriable = out.beforeRequest && body.replayable;
+      if (retriable && attempt <= INBOUND_RETRIES) {
+        ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${out.reason} before the request was sent`);
+        continue;
+      }
+      ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1), SERVER);
+      return;
+    }
+  }
+
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    delete req.headers['x-envoy-peer-metadata-id'];
+    this.wsProxy.ws(req, socket, head, { target: `http://${this.instance.host}:${this.instance.port}` });
+  };
+}
+
+/** "sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local" → "productpage-v1". */
+function parsePeer(id: string): string | null {
+  const parts = id.split('~');
+  if (parts.length < 3) return null;
+  const wl = parts[2]!;
+  const dot = wl.lastIndexOf('.');
+  return dot > 0 ? wl.slice(0, dot) : wl;
+}

@@ -1,0 +1,91 @@
+/** Endpoint choice per DestinationRule loadBalancer (istio-semantics §1.3): LEAST_REQUEST (default), ROUND_ROBIN, RANDOM, consistentHash. */
+import type { LoadBalancerSettings } from '../../contract/istio-schema.js';
+import type { Random } from '../util/random.js';
+import type { ServiceEndpoint } from '../registry.js';
+import { createHash } from 'node:crypto';
+
+export interface LbRequest {
+  header(name: string): string | undefined;
+  cookie(name: string): string | undefined;
+  query(name: string): string | undefined;
+  sourceIp: string;
+}
+
+export interface LbState {
+  active: Map<string, number>;
+  rr: Map<string, number>;
+}
+
+export function endpointKey(e: ServiceEndpoint): string {
+  return `${e.host}:${e.port}`;
+}
+
+function hash64(s: string): bigint {
+  return createHash('sha1').update(s).digest().readBigUInt64BE(0);
+}
+
+/**
+ * Pick one endpoint. `exclude` holds endpoints already tried (retry host predicate); ignored when it would leave
+ * nothing to pick, as Envoy falls back after its host-selection attempts.
+ */
+export function pickEndpoint(
+  endpoints: ServiceEndpoint[],
+  lb: LoadBalancerSettings | undefined,
+  clusterKey: string,
+  state: LbState,
+  random: Random,
+  req: LbRequest,
+  exclude: Set<string>
+): { endpoint: ServiceEndpoint; how: string } {
+  let pool = endpoints;
+  if (exclude.size > 0 && !lb?.consistentHash) {
+    const rest = endpoints.filter((e) => !exclude.has(endpointKey(e)));
+    if (rest.length > 0) pool = rest;
+  }
+  if (pool.length === 1) return { endpoint: pool[0]!, how: 'only endpoint' };
+  const ch = lb?.consistentHash;
+  if (ch) {
+    let key: string | undefined;
+    let what = '';
+    if (ch.httpHeaderName) {
+      key = req.header(ch.httpHeaderName.toLowerCase());
+      what = `header ${ch.httpHeaderName}`;
+    } else if (ch.httpCookie) {
+      key = req.cookie(ch.httpCookie.name);
+      what = `cookie ${ch.httpCookie.name}`;
+    } else if (ch.httpQueryParameterName) {
+      key = req.query(ch.httpQueryParameterName);
+      what = `query ${ch.httpQueryParameterName}`;
+    } else if (ch.useSourceIp) {
+      key = req.sourceIp;
+      what = 'source ip';
+    }
+    if (key !== undefined) {
+      // rendezvous hashing: same key → same endpoint while the endpoint set is stable
+      let best = pool[0]!;
+      let bestScore = -1n;
+      for (const e of pool) {
+        const s = hash64(`${key}|${endpointKey(e)}`);
+        if (s > bestScore) {
+          bestScore = s;
+          best = e;
+        }
+      }
+      return { endpoint: best, how: `consistent hash on ${what}` };
+    }
+    return { endpoint: pool[random.int(pool.length)]!, how: `consistent hash: no ${what || 'key'}, random` };
+  }
+  const simple = lb?.simple ?? 'LEAST_REQUEST';
+  if (simple === 'ROUND_ROBIN') {
+    const n = state.rr.get(clusterKey) ?? random.int(pool.length);
+    state.rr.set(clusterKey, n + 1);
+    return { endpoint: pool[n % pool.length]!, how: 'round robin' };
+  }
+  if (simple === 'RANDOM' || simple === 'PASSTHROUGH') return { endpoint: pool[random.int(pool.length)]!, how: 'random' };
+  // LEAST_REQUEST (and LEAST_CONN, UNSPECIFIED): power of two choices
+  const a = pool[random.int(pool.length)]!;
+  const b = pool[random.int(pool.length)]!;
+  const na = state.active.get(endpointKey(a)) ?? 0;
+  const nb = state.active.get(endpointKey(b)) ?? 0;
+  return { endpoint: nb < na ? b : a, how: 'least request (2 choices)' };
+}

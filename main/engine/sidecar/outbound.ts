@@ -1,0 +1,554 @@
+/**
+ * The outbound (client) sidecar of one workload: Istio's client-side half (istio-semantics §1.0). Its app reaches it
+ * as an HTTP proxy (absolute-form), by Host header, or on a dedicated per-service port. Filter order (design §4):
+ * route → CORS → fault → destination by weight → subset/DR → endpoint → try with retries and timeout → response
+ * header ops → telemetry.
+ */
+import http, { type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
+import { DEFAULT_RETRY, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
+import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
+import type { Snapshot, HostRoutes } from '../snapshot.js';
+import { selectRoute, type MatchInput } from '../filters/route-match.js';
+import { corsFilter } from '../filters/cors.js';
+import { faultFilter } from '../filters/fault.js';
+import { buildRedirect, rewritePath } from '../filters/rewrite.js';
+import { endpointKey, pickEndpoint, type LbRequest } from './lb.js';
+import { Exchange, applyHeaderOps, forwardableHeaders, HOP_BY_HOP } from './exchange.js';
+import { LocalReplies } from './local-reply.js';
+import { RequestBody } from './request-body.js';
+import { tryUpstream } from './upstream.js';
+import type { SidecarHost } from './host.js';
+import { splitAuthority } from '../config/hosts.js';
+
+/** Headers an app may not use to steer the client sidecar (Envoy strips them from non-internal requests). */
+const STRIPPED = ['x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-expected-rq-timeout-ms', 'x-envoy-attempt-count', 'x-envoy-original-path', 'x-envoy-peer-metadata-id', 'x-envoy-peer-metadata'];
+
+const SERVER = 'envoy';
+
+export interface OutboundTarget {
+  /** Set for a dedicated per-service listener: every request goes to this service. */
+  service?: { name: string; namespace: string; port: number };
+}
+
+interface Resolved {
+  snap: Snapshot;
+  caller: WorkloadInfo | undefined;
+  authority: string;
+  path: string;
+  pathOnly: string;
+  query: string;
+  port: number;
+  service: ServiceInfo | undefined;
+  hostRoutes: HostRoutes | undefined;
+  headers: OutgoingHttpHeaders;
+}
+
+export class OutboundSidecar {
+  readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
+  private readonly wsProxy = httpProxy.createProxyServer({ ws: true, xfwd: false });
+
+  constructor(
+    readonly workload: string,
+    private readonly host: SidecarHost,
+    private readonly target: OutboundTarget = {}
+  ) {
+    this.wsProxy.on('error', (_err, _req, res) => {
+      const sock = res as unknown as Duplex;
+      if (sock && typeof sock.destroy === 'function') sock.destroy();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+    this.wsProxy.close();
+  }
+
+  private resolve(req: IncomingMessage): Resolved {
+    const snap = this.host.snapshot();
+    const view = snap.callerView(this.workload);
+    const caller = view.caller;
+    let authority: string;
+    let path: string;
+    const url = req.url ?? '/';
+    if (this.target.service) {
+      const s = this.target.service;
+      authority = `${s.name}:${s.port}`;
+      path = url;
+    } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+      const p = new URL(url);
+      authority = p.host;
+      path = `${p.pathname}${p.search}`;
+    } else {
+      authority = req.headers.host ?? '';
+      path = url;
+    }
+    const headers = forwardableHeaders(req);
+    for (const h of STRIPPED) delete headers[h];
+    headers.host = authority;
+    const q = path.indexOf('?');
+    const pathOnly = q < 0 ? path : path.slice(0, q);
+    const query = q < 0 ? '' : path.slice(q + 1);
+    const callerNs = caller?.namespace ?? snap.mesh.spec.namespace;
+    let found = this.target.service
+      ? (() => {
+          const s = snap.registry.serviceByFqdn.get(`${this.target.service.name}.${this.target.service.namespace}.svc.cluster.local`);
+          return s ? { service: s, port: this.target.service.port } : undefined;
+        })()
+      : snap.registry.resolveAuthority(authority, callerNs);
+    const { host: hostOnly, port: authPort } = splitAuthority(authority);
+    const routeHost = found ? found.service.fqdn : hostOnly;
+    const hostRoutes = view.routesFor(routeHost);
+    if (!found && hostRoutes) found = undefined;
+    return {
+      snap,
+      caller,
+      authority,
+      path,
+      pathOnly,
+      query,
+      port: found?.port ?? authPort ?? 80,
+      service: found?.service,
+      hostRoutes,
+      headers
+    };
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const snap = this.host.snapshot();
+    const ex = new Exchange(req, res, 'source', this.workload, snap.version, this.host.emitFlow);
+    this.run(ex, req, res).catch((err: Error) => {
+      ex.note('error', err.stack ?? String(err));
+      if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
+      else res.destroy();
+    });
+  };
+
+  private async run(ex: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const r = this.resolve(req);
+    ex.authority = r.authority;
+    ex.path = r.path;
+    ex.upstreamHeaders = r.headers;
+    ex.ensureRequestId(r.headers);
+    r.headers['x-forwarded-proto'] = 'http';
+    ex.destinationService = r.service?.fqdn ?? r.authority;
+    const match: MatchInput = { method: ex.method, authority: r.authority, scheme: 'http', path: r.pathOnly, query: r.query, port: r.port, headers: req.headers };
+
+    // ---- route selection
+    let route: CompiledRoute | undefined;
+    let matched: CompiledMatch | undefined;
+    if (r.hostRoutes) {
+      ex.virtualService = r.hostRoutes.vs.key;
+      const sel = selectRoute(r.hostRoutes.routes, match);
+      if (!sel) {
+        ex.note('route', `VirtualService ${r.hostRoutes.vs.key}: no rule matched ${ex.method} ${r.pathOnly}`);
+        ex.sendLocal(LocalReplies.noRoute(), SERVER);
+        return;
+      }
+      route = sel.route;
+      matched = sel.match;
+      ex.rule = route.label;
+      ex.note('route', `VirtualService ${r.hostRoutes.vs.key} rule ${route.label} matched (${matched ? matched.describe : 'no match conditions'})`);
+    } else if (r.service) {
+      ex.note('route', `no VirtualService for ${r.service.fqdn}: default route`);
+    } else {
+      // a host the registry does not know
+      const mode = r.snap.callerView(this.workload).outboundMode;
+      if (mode === 'REGISTRY_ONLY') {
+        ex.note('route', `${r.authority} is not in the registry and outboundTrafficPolicy is REGISTRY_ONLY`);
+        ex.destinationService = 'BlackHoleCluster';
+        ex.sendLocal(LocalReplies.registryOnly(), SERVER);
+        return;
+      }
+      ex.note('route', `${r.authority} is not in the registry: ALLOW_ANY passthrough`);
+      ex.destinationService = 'PassthroughCluster';
+      const { host, port } = splitAuthority(r.authority);
+      await this.forward(ex, req, res, r, {
+        endpoints: [{ host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port: port ?? 80, labels: {} }],
+        clusterKey: `passthrough|${r.authority}`,
+        retry: DEFAULT_RETRY,
+        timeoutMs: 0,
+        route: undefined,
+        dest: undefined,
+        lb: undefined
+      });
+      return;
+    }
+
+    // ---- direct response / redirect
+    if (route && route.action.type === 'direct') {
+      const a = route.action;
+      const body = a.body ?? Buffer.alloc(0);
+      ex.note('direct-response', `${a.status}, ${body.length} bytes`);
+      ex.sendLocal({ status: a.status, body, headers: body.length > 0 ? { 'content-type': 'text/plain' } : {}, flags: [], reason: 'direct response' }, SERVER, (h) =>
+        applyHeaderOps(h, route!.headers?.response)
+      );
+      return;
+    }
+    if (route && route.action.type === 'redirect') {
+      const { status, location } = buildRedirect(route.action.redirect, matched, r.authority, r.path, 'http');
+      ex.note('redirect', `${status} → ${location}`);
+      ex.sendLocal({ status, body: Buffer.alloc(0), headers: { location }, flags: [], reason: 'redirect' }, SERVER, (h) => applyHeaderOps(h, route!.headers?.response));
+      return;
+    }
+
+    // ---- CORS, then fault
+    const corsResult = route?.cors ? corsFilter(route.cors, req, ex) : undefined;
+    if (corsResult?.reply) {
+      ex.sendLocal(corsResult.reply, SERVER);
+      return;
+    }
+    if (route?.fault) {
+      const abort = await faultFilter(route.fault, ex, this.host);
+      if (abort) {
+        ex.sendLocal(abort, SERVER);
+        return;
+      }
+    }
+
+    // ---- destination by weight
+    let dest: CompiledDestination | undefined;
+    if (route && route.action.type === 'route') {
+      const a = route.action;
+      if (a.destinations.length === 1) dest = a.destinations[0];
+      else {
+        let draw = this.host.random.next() * a.totalWeight;
+        for (const d of a.destinations) {
+          if (d.weight <= 0) continue;
+          draw -= d.weight;
+          if (draw < 0) {
+            dest = d;
+            break;
+          }
+        }
+        dest ??= a.destinations.filter((d) => d.weight > 0).at(-1);
+        ex.note('weight', `drew ${dest?.host}${dest?.subset ? ` subset ${dest.subset}` : ''} (weights ${a.destinations.map((d) => `${d.subset ?? d.host}=${d.weight}`).join(', ')})`);
+      }
+    }
+    const destHost = dest?.host ?? r.service!.fqdn;
+    const service = dest ? r.snap.registry.serviceByFqdn.get(destHost) : r.service;
+    ex.destinationService = destHost;
+    if (!service) {
+      ex.note('cluster', `destination host ${destHost} is not a known service`);
+      ex.sendLocal(LocalReplies.noCluster(destHost), SERVER);
+      return;
+    }
+    const port = dest?.port ?? (dest ? service.ports[0] ?? r.port : r.port);
+    const dr = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller);
+    let endpoints: ServiceEndpoint[] = service.endpoints;
+    if (dest?.subset) {
+      const subset = dr?.subsets.get(dest.subset);
+      if (!subset) {
+        ex.note('subset', `subset ${dest.subset} of ${service.fqdn} is not defined in any DestinationRule`);
+        ex.sendLocal(LocalReplies.noCluster(`${service.fqdn} subset ${dest.subset}`), SERVER);
+        return;
+      }
+      ex.subset = dest.subset;
+      endpoints = endpoints.filter((e) => labelsMatch(subset.labels, e.labels));
+      ex.note('subset', `subset ${dest.subset} (${JSON.stringify(subset.labels ?? {})}) of DestinationRule ${dr!.key}: ${endpoints.length} endpoint(s)`);
+    }
+    if (endpoints.length === 0 && service.dnsHost) endpoints = [{ host: service.dnsHost, port, labels: {} }];
+    if (endpoints.length === 0) {
+      ex.sendLocal(LocalReplies.noHealthyUpstream(), SERVER);
+      return;
+    }
+
+    // ---- request rewrites and header ops
+    if (route?.rewrite) {
+      const newPath = rewritePath(route.rewrite, matched, r.path);
+      if (newPath !== r.path) {
+        r.headers['x-envoy-original-path'] = r.path;
+        ex.note('rewrite', `path ${r.path} → ${newPath}`);
+        r.path = newPath;
+      }
+      if (route.rewrite.authority) {
+        ex.note('rewrite', `authority ${r.authority} → ${route.rewrite.authority}`);
+        r.headers.host = route.rewrite.authority;
+      }
+    }
+    applyHeaderOps(r.headers, route?.headers?.request);
+    applyHeaderOps(r.headers, dest?.headers?.request);
+    if (corsResult?.responseHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
+
+    const lb = effectiveLoadBalancer(dr, dest?.subset, port);
+    await this.forward(ex, req, res, r, {
+      endpoints,
+      clusterKey: `outbound|${port}|${dest?.subset ?? ''}|${service.fqdn}`,
+      retry: route?.retry ?? DEFAULT_RETRY,
+      timeoutMs: route?.timeoutMs ?? 0,
+      route,
+      dest,
+      lb,
+      corsHeaders: corsResult?.responseHeaders
+    });
+  }
+
+  /** Router: tries with retries, per-try and route timeouts, then the response back to the app. */
+  private async forward(
+    ex: Exchange,
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: Resolved,
+    o: {
+      endpoints: ServiceEndpoint[];
+      clusterKey: string;
+      retry: RetryPolicy;
+      timeoutMs: number;
+      route: CompiledRoute | undefined;
+      dest: CompiledDestination | undefined;
+      lb: ReturnType<typeof effectiveLoadBalancer>;
+      corsHeaders?: Record<string, string>;
+    }
+  ): Promise<void> {
+    const retry = o.retry;
+    const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0);
+    const routeAbort = new AbortController();
+    let timedOut = false;
+    let routeTimer: NodeJS.Timeout | undefined;
+    if (o.timeoutMs > 0) {
+      routeTimer = setTimeout(() => {
+        timedOut = true;
+        routeAbort.abort();
+      }, o.timeoutMs);
+      ex.note('timeout', `route timeout ${o.timeoutMs} ms`);
+    }
+    const expected = retry.perTryTimeoutMs > 0 ? retry.perTryTimeoutMs : o.timeoutMs;
+    if (expected > 0) r.headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
+    res.once('close', () => {
+      if (!res.writableFinished) routeAbort.abort();
+    });
+    const lbReq = lbRequest(req, r);
+    const tried = new Set<string>();
+    const maxTries = 1 + retry.attempts;
+    if (o.route?.mirrors.length) this.mirror(ex, r, o.route, body);
+    try {
+      for (let attempt = 1; attempt <= maxTries; attempt++) {
+        if (attempt > 1) {
+          const cap = Math.min(retry.backoffBaseMs * (2 ** (attempt - 1) - 1), retry.backoffBaseMs * 10);
+          const wait = this.host.random.next() * cap;
+          ex.note('retry', `retry ${attempt - 1} of ${retry.attempts} after ${wait.toFixed(1)} ms back-off`);
+          await this.host.sleep(wait, routeAbort.signal).catch(() => undefined);
+          if (routeAbort.signal.aborted) break;
+          if (!body.replayable) {
+            ex.note('retry', 'request body larger than the replay buffer: not retried');
+            break;
+          }
+        }
+        const { endpoint, how } = pickEndpoint(o.endpoints, o.lb, o.clusterKey, this.host.lbState, this.host.random, lbReq, retry.ignorePreviousHosts ? tried : new Set());
+        const key = endpointKey(endpoint);
+        tried.add(key);
+        const addr = this.host.deliveryAddress(endpoint);
+        ex.endpoint = endpoint.instance ? endpoint.instance.address : key;
+        ex.destination = endpoint.workload?.name ?? null;
+        ex.note('endpoint', `${ex.endpoint}${endpoint.workload ? ` (${endpoint.workload.name})` : ''} by ${how}${addr.viaSidecar ? `, via inbound sidecar :${addr.port}` : ''}`);
+        const headers: OutgoingHttpHeaders = { ...r.headers, 'x-envoy-attempt-count': String(attempt) };
+        if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = `sidecar~127.0.0.1~${ex.source}.${r.caller?.namespace ?? 'default'}~${r.caller?.namespace ?? 'default'}.svc.cluster.local`;
+        if (attempt === 1) ex.upstreamHeaders = headers;
+        const active = this.host.lbState.active;
+        active.set(key, (active.get(key) ?? 0) + 1);
+        const t0 = performance.now();
+        const out = await tryUpstream({
+          agent: this.agent,
+          host: addr.host,
+          port: addr.port,
+          method: ex.method,
+          path: r.path,
+          headers,
+          body,
+          perTryTimeoutMs: retry.perTryTimeoutMs,
+          connectTimeoutMs: this.host.connectTimeoutMs,
+          signal: routeAbort.signal
+        });
+        active.set(key, (active.get(key) ?? 1) - 1);
+        const ms = performance.now() - t0;
+        const last = attempt === maxTries;
+        if (out.kind === 'aborted') break;
+        if (out.kind === 'response') {
+          const up = out.res;
+          const status = up.statusCode ?? 502;
+          const retriable = !last && wouldRetryResponse(retry, status, up.headers);
+          ex.attemptLog.push({ attempt, endpoint: ex.endpoint, status, flags: '-', durationMs: round(ms) });
+          if (retriable) {
+            ex.note('retry', `attempt ${attempt}: ${status} is retriable under retryOn`);
+            up.resume();
+            continue;
+          }
+          if (attempt > 1 && wouldRetryResponse(retry, status, up.headers)) ex.flags.add('URX');
+          clearTimeout(routeTimer);
+          this.respond(ex, res, up, ms, o, routeAbort.signal);
+          return;
+        }
+        if (out.kind === 'per-try-timeout') {
+          ex.attemptLog.push({ attempt, endpoint: ex.endpoint, status: 504, flags: 'UT', durationMs: round(ms), error: 'per-try timeout' });
+          const retriable = retry.conditions.has('5xx') || retry.conditions.has('gateway-error') || retry.conditions.has('reset');
+          if (retriable && !last) {
+            ex.note('retry', `attempt ${attempt}: per-try timeout ${retry.perTryTimeoutMs} ms`);
+            continue;
+          }
+          clearTimeout(routeTimer);
+          ex.sendLocal(LocalReplies.timeout(attempt > 1 && retriable), SERVER);
+          return;
+        }
+        // reset
+        const flag = out.reason === 'connection-termination' ? 'UC' : 'UF';
+        ex.attemptLog.push({ attempt, endpoint: ex.endpoint, status: 503, flags: flag, durationMs: round(ms), error: out.message });
+        const retriable = wouldRetryReset(retry, out.reason, out.beforeRequest);
+        if (retriable && !last) {
+          ex.note('retry', `attempt ${attempt}: ${out.reason} (${out.message}) is retriable`);
+          continue;
+        }
+        clearTimeout(routeTimer);
+        ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1 && retriable), SERVER);
+        return;
+      }
+      clearTimeout(routeTimer);
+      if (timedOut) {
+        ex.sendLocal(LocalReplies.timeout(ex.attemptLog.length > 1), SERVER);
+        return;
+      }
+      if (!res.headersSent && !res.destroyed) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
+    } finally {
+      clearTimeout(routeTimer);
+    }
+  }
+
+  private respond(
+    ex: Exchange,
+    res: ServerResponse,
+    up: IncomingMessage,
+    upstreamMs: number,
+    o: { route: CompiledRoute | undefined; dest: CompiledDestination | undefined; corsHeaders?: Record<string, string> },
+    signal: AbortSignal
+  ): void {
+    const headers: Record<string, string | string[] | number | undefined> = {};
+    for (const k in up.headers) if (!HOP_BY_HOP.has(k)) headers[k] = up.headers[k];
+    if (o.corsHeaders) Object.assign(headers, o.corsHeaders);
+    applyHeaderOps(headers, o.route?.headers?.response);
+    applyHeaderOps(headers, o.dest?.headers?.response);
+    headers['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
+    headers['server'] = SERVER;
+    const status = up.statusCode ?? 502;
+    ex.status = status;
+    const clean: Record<string, string | string[] | number> = {};
+    for (const k in headers) if (headers[k] !== undefined) clean[k] = headers[k]!;
+    res.writeHead(status, clean);
+    up.pipe(res);
+    const onAbort = () => {
+      // route timeout after the response started: reset the stream
+      ex.flags.add('UT');
+      up.destroy();
+      res.destroy();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    up.once('end', () => signal.removeEventListener('abort', onAbort));
+    up.once('error', () => res.destroy());
+  }
+
+  /** Fire-and-forget copies (mirror / mirrors); their responses are discarded and never delay the primary. */
+  private mirror(ex: Exchange, r: Resolved, route: CompiledRoute, body: RequestBody): void {
+    for (const m of route.mirrors) {
+      if (this.host.random.next() * 100 >= m.percent) continue;
+      const svc = r.snap.registry.serviceByFqdn.get(m.destination.host);
+      if (!svc) {
+        ex.note('mirror', `mirror host ${m.destination.host} unknown: skipped`);
+        continue;
+      }
+      const dr = findDestinationRule(r.snap.destinationRules, svc.fqdn, svc.namespace, r.caller);
+      const sub = m.destination.subset ? dr?.subsets.get(m.destination.subset) : undefined;
+      const eps = svc.endpoints.filter((e) => !m.destination.subset || (sub !== undefined && labelsMatch(sub.labels, e.labels)));
+      if (eps.length === 0) {
+        ex.note('mirror', `mirror ${m.destination.host} has no endpoint: skipped`);
+        continue;
+      }
+      const ep = eps[this.host.random.int(eps.length)]!;
+      const addr = this.host.deliveryAddress(ep);
+      ex.note('mirror', `copy sent to ${m.destination.host}${m.destination.subset ? ` subset ${m.destination.subset}` : ''} at ${addr.host}:${addr.port}`);
+      const headers = { ...r.headers };
+      void body.whenComplete().then((buf) => {
+        const mreq = http.request({ host: addr.host, port: addr.port, method: ex.method, path: r.path, headers, agent: this.agent, setHost: false });
+        mreq.on('response', (mr) => mr.resume());
+        mreq.on('error', () => undefined);
+        mreq.end(buf);
+      });
+    }
+  }
+
+  /** WebSocket and other upgrades: route like a request, then splice the sockets. */
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    try {
+      const r = this.resolve(req);
+      const match: MatchInput = { method: req.method ?? 'GET', authority: r.authority, scheme: 'http', path: r.pathOnly, query: r.query, port: r.port, headers: req.headers };
+      let service = r.service;
+      let subset: string | undefined;
+      if (r.hostRoutes) {
+        const sel = selectRoute(r.hostRoutes.routes, match);
+        if (!sel || sel.route.action.type !== 'route') return void socket.destroy();
+        const d = sel.route.action.destinations.find((x) => x.weight > 0) ?? sel.route.action.destinations[0];
+        service = d ? r.snap.registry.serviceByFqdn.get(d.host) : undefined;
+        subset = d?.subset;
+      }
+      if (!service) return void socket.destroy();
+      const dr = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller);
+      const sub = subset ? dr?.subsets.get(subset) : undefined;
+      const eps = service.endpoints.filter((e) => !subset || (sub !== undefined && labelsMatch(sub.labels, e.labels)));
+      if (eps.length === 0) return void socket.destroy();
+      const addr = this.host.deliveryAddress(eps[this.host.random.int(eps.length)]!);
+      req.url = r.path;
+      req.headers.host = r.authority;
+      this.wsProxy.ws(req, socket, head, { target: `http://${addr.host}:${addr.port}` });
+    } catch {
+      socket.destroy();
+    }
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+const GRPC_CONDITIONS: Record<string, string> = { cancelled: '1', 'deadline-exceeded': '4', internal: '13', 'resource-exhausted': '8', unavailable: '14' };
+
+export function wouldRetryResponse(p: RetryPolicy, status: number, headers: http.IncomingHttpHeaders): boolean {
+  if (p.attempts === 0) return false;
+  if (headers['x-envoy-overloaded'] !== undefined) return false;
+  const c = p.conditions;
+  if (c.has('5xx') && status >= 500) return true;
+  if (c.has('gateway-error') && (status === 502 || status === 503 || status === 504)) return true;
+  if (c.has('retriable-4xx') && status === 409) return true;
+  if (c.has('retriable-status-codes') && p.statusCodes.has(status)) return true;
+  if (c.has('envoy-ratelimited') && headers['x-envoy-ratelimited'] !== undefined) return true;
+  const grpc = headers['grpc-status'];
+  if (typeof grpc === 'string') for (const [cond, code] of Object.entries(GRPC_CONDITIONS)) if (c.has(cond) && grpc === code) return true;
+  return false;
+}
+
+export function wouldRetryReset(p: RetryPolicy, reason: string, beforeRequest: boolean): boolean {
+  if (p.attempts === 0 || reason === 'overflow') return false;
+  const c = p.conditions;
+  if (c.has('5xx') || c.has('gateway-error') || c.has('reset')) return true;
+  if (c.has('reset-before-request') && beforeRequest) return true;
+  if (c.has('connect-failure') && (reason === 'connect-refused' || reason === 'connect-timeout')) return true;
+  return false;
+}
+
+function lbRequest(req: IncomingMessage, r: Resolved): LbRequest {
+  return {
+    header: (n) => {
+      const v = req.headers[n];
+      return Array.isArray(v) ? v.join(',') : v;
+    },
+    cookie: (n) => {
+      const c = req.headers.cookie;
+      if (!c) return undefined;
+      for (const part of c.split(';')) {
+        const [k, ...v] = part.trim().split('=');
+        if (k === n) return v.join('=');
+      }
+      return undefined;
+    },
+    query: (n) => new URLSearchParams(r.query).get(n) ?? undefined,
+    sourceIp: req.socket.remoteAddress ?? ''
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * One config version: the registry, the compiled VirtualServices and DestinationRules, and per-caller route
+ * lookups cached lazily. Requests read the snapshot once when they start, so in-flight requests finish on the
+ * config they started with.
+ */
+import type { MeshFile } from '../contract/mesh-schema.js';
+import type { IstioResource } from '../contract/istio-schema.js';
+import { buildRegistry, type Registry, type WorkloadInfo } from './registry.js';
+import {
+  compileVirtualServices,
+  mergeDestinationRules,
+  outboundMode,
+  routesForCaller,
+  visibleTo,
+  type CompiledRoute,
+  type CompiledVirtualService,
+  type MergedDestinationRule
+} from './config/compile.js';
+import { hostMatches } from './config/hosts.js';
+
+export interface HostRoutes {
+  vs: CompiledVirtualService;
+  routes: CompiledRoute[];
+}
+
+export interface CallerView {
+  caller: WorkloadInfo | undefined;
+  outboundMode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** The VS (first in creation order) that applies to `host` for this caller; cached per host. */
+  routesFor(host: string): HostRoutes | undefined;
+}
+
+export interface Snapshot {
+  version: number;
+  mesh: MeshFile;
+  resources: IstioResource[];
+  registry: Registry;
+  virtualServices: CompiledVirtualService[];
+  destinationRules: MergedDestinationRule[];
+  callerView(workload: string | undefined): CallerView;
+}
+
+export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioResource[]): Snapshot {
+  const registry = buildRegistry(mesh, resources);
+  const virtualServices = compileVirtualServices(resources).filter((v) => v.appliesToMesh);
+  const destinationRules = mergeDestinationRules(resources);
+  const views = new Map<string, CallerView>();
+
+  function makeView(caller: WorkloadInfo | undefined): CallerView {
+    const ns = caller?.namespace ?? mesh.spec.namespace;
+    const cache = new Map<string, HostRoutes | undefined>();
+    // exact host matches beat wildcards, as in Envoy's domain matching
+    const visible = virtualServices.filter((v) => visibleTo(v.exportTo, v.namespace, ns));
+    return {
+      caller,
+      outboundMode: outboundMode(resources, caller, mesh.spec.outboundTrafficPolicy.mode),
+      routesFor(host) {
+        if (cache.has(host)) return cache.get(host);
+        let found: HostRoutes | undefined;
+        const exact = visible.find((v) => v.hosts.includes(host));
+        const candidates = exact ? [exact] : visible.filter((v) => v.hosts.some((h) => hostMatches(h, host)));
+        for (const vs of candidates) {
+          const routes = routesForCaller(vs, caller);
+          if (routes) {
+            found = { vs, routes };
+            break;
+          }
+        }
+        cache.set(host, found);
+        return found;
+      }
+    };
+  }
+
+  return {
+    version,
+    mesh,
+    resources,
+    registry,
+    virtualServices,
+    destinationRules,
+    callerView(workload) {
+      const key = workload ?? '';
+      let v = views.get(key);
+      if (!v) {
+        v = makeView(workload ? registry.workloadByName.get(workload) : undefined);
+        views.set(key, v);
+      }
+      return v;
+    }
+  };
+}

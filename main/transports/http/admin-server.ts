@@ -1,0 +1,255 @@
+/**
+ * MeshApi over HTTP + Server-Sent Events (the admin API for the CLI and the browser UI).
+ * Routes are generated from `MESH_API_METHODS`: there is no per-method handler code here.
+ * GET methods take their one optional argument from the query string; POST methods take a JSON body,
+ * either the single argument as an object or `{"args": [...]}` for positional arguments.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { EVENTS_PATH, MESH_API_METHODS, type MeshApi, type MeshEvent } from '../../contract/api.js';
+import { ErrorCodes, MeshError, isMeshError } from '../../contract/errors.js';
+
+export interface AdminServerOptions {
+  /** Interface to bind; default 127.0.0.1. */
+  host?: string;
+  /** 0 (the default) picks an ephemeral port. */
+  port?: number;
+  /** Optional folder served at / (a browser UI); unknown non-/api paths get its index.html. */
+  staticDir?: string;
+  /** SSE heartbeat period; default 15 s. */
+  heartbeatMs?: number;
+}
+
+export interface AdminServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+type Route = { name: string; method: 'GET' | 'POST' };
+type AnyMethod = (...args: unknown[]) => Promise<unknown>;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const MAX_BODY_BYTES = 1024 * 1024;
+const ROUTES = new Map<string, Route>(
+  Object.entries(MESH_API_METHODS).map(([name, r]) => [r.path, { name, method: r.method }])
+);
+/** Error code → HTTP status; other LM2xx codes are bad requests, anything else is a 500. */
+const STATUS_BY_CODE: Record<string, number> = { [ErrorCodes.NOT_FOUND]: 404, [ErrorCodes.NOT_RUNNING]: 409 };
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': JSON_TYPE,
+  '.map': JSON_TYPE,
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.woff2': 'font/woff2'
+};
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function statusForCode(code: string): number {
+  return STATUS_BY_CODE[code] ?? (code.startsWith('LM2') ? 400 : 500);
+}
+
+export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = {}): Promise<AdminServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const staticRoot = opts.staticDir === undefined ? undefined : path.resolve(opts.staticDir);
+  const loopbackOnly = isLoopback(host);
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => sendError(res, err));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    if (loopbackOnly) checkLocalCaller(req);
+    if (url.pathname === EVENTS_PATH) {
+      if (req.method !== 'GET') return sendMethodNotAllowed(res, 'GET');
+      return openEventStream(req, res, url);
+    }
+    const route = ROUTES.get(url.pathname);
+    if (route) {
+      if (req.method !== route.method) return sendMethodNotAllowed(res, route.method);
+      const args = route.method === 'GET' ? argsFromQuery(url.searchParams) : argsFromBody(await readBody(req));
+      const result = await (api[route.name as keyof MeshApi] as unknown as AnyMethod).apply(api, args);
+      return result === undefined ? void res.writeHead(204).end() : sendJson(res, 200, result);
+    }
+    if (staticRoot === undefined || url.pathname === '/api' || url.pathname.startsWith('/api/')) {
+      throw new MeshError(ErrorCodes.NOT_FOUND, `no such endpoint: ${req.method} ${url.pathname}`);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD');
+    return serveStatic(staticRoot, url.pathname, res);
+  }
+
+  function openEventStream(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const types = url.searchParams
+      .getAll('types')
+      .flatMap((t) => t.split(','))
+      .map((t) => t.trim())
+      .filter(Boolean);
+    const wanted = types.length > 0 ? new Set(types) : undefined;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    const write = (chunk: string): void => {
+      if (!res.writableEnded && !res.destroyed) res.write(chunk);
+    };
+    const unsubscribe = api.onEvent((event: MeshEvent) => {
+      if (!wanted || wanted.has(event.type)) write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    });
+    const heartbeat = setInterval(() => write(': ping\n\n'), heartbeatMs);
+    heartbeat.unref();
+    res.once('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+    req.resume();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const code = err.code === 'EADDRINUSE' ? ErrorCodes.PORT_IN_USE : ErrorCodes.LISTEN_FAILED;
+      reject(
+        new MeshError(code, `admin API cannot listen on ${host}:${opts.port ?? 0}: ${err.message}`, { cause: err })
+      );
+    };
+    server.once('error', onError);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0);
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      })
+  };
+}
+
+/** Query string → the single optional argument (numbers and booleans parsed; repeated keys → arrays). */
+function argsFromQuery(params: URLSearchParams): unknown[] {
+  const arg: Record<string, unknown> = {};
+  for (const key of new Set(params.keys())) {
+    const values = params.getAll(key).map(parseScalar);
+    arg[key] = values.length === 1 ? values[0] : values;
+  }
+  return Object.keys(arg).length > 0 ? [arg] : [];
+}
+
+function parseScalar(value: string): unknown {
+  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
+  if (value === 'true' || value === 'false') return value === 'true';
+  return value;
+}
+
+/** JSON body → positional arguments: `{"args": [...]}`, or an object that is the single argument. */
+function argsFromBody(body: string): unknown[] {
+  if (body.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (err) {
+    throw new MeshError(ErrorCodes.BAD_REQUEST, `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new MeshError(ErrorCodes.BAD_REQUEST, 'request body must be a JSON object or {"args": [...]}');
+  }
+  const keys = Object.keys(parsed);
+  const positional = (parsed as { args?: unknown }).args;
+  return keys.length === 1 && Array.isArray(positional) ? positional : [parsed];
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new MeshError(ErrorCodes.BAD_REQUEST, `request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** On a loopback bind, refuse browsers on other sites (Origin) and DNS rebinding (Host). */
+function checkLocalCaller(req: IncomingMessage): void {
+  const hostName = hostnameOf(`http://${req.headers.host ?? 'localhost'}`);
+  const origin = req.headers.origin;
+  if (!isLoopback(hostName) || (origin !== undefined && !isLoopback(hostnameOf(origin)))) {
+    throw new MeshError(ErrorCodes.BAD_REQUEST, 'the admin API only accepts requests from this machine');
+  }
+}
+
+function hostnameOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+async function serveStatic(root: string, pathname: string, res: ServerResponse): Promise<void> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    throw new MeshError(ErrorCodes.BAD_REQUEST, `bad path encoding: ${pathname}`);
+  }
+  const file = path.resolve(root, `.${path.posix.normalize(`/${decoded}`)}`);
+  if (decoded.includes('\0') || (file !== root && !file.startsWith(root + path.sep))) {
+    throw new MeshError(ErrorCodes.NOT_FOUND, `not found: ${pathname}`);
+  }
+  const found = (await fileAt(file)) ?? (await fileAt(path.join(file, 'index.html')));
+  const target = found ?? (await fileAt(path.join(root, 'index.html')));
+  if (target === undefined) throw new MeshError(ErrorCodes.NOT_FOUND, `not found: ${pathname}`);
+  const body = await readFile(target);
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPES[path.extname(target).toLowerCase()] ?? 'application/octet-stream',
+    'content-length': body.length,
+    'x-content-type-options': 'nosniff'
+  });
+  res.end(body);
+}
+
+async function fileAt(file: string): Promise<string | undefined> {
+  const info = await stat(file).catch(() => undefined);
+  return info?.isFile() ? file : undefined;
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function sendMethodNotAllowed(res: ServerResponse, allow: string): void {
+  const error = { code: ErrorCodes.BAD_REQUEST, message: `method not allowed; use ${allow}` };
+  sendJson(res, 405, { error }, { allow });
+}
+
+/** The one error wrapper: MeshError → its code and a status from the table; anything else → 500 LM500. */
+function sendError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy(err instanceof Error ? err : undefined);
+    return;
+  }
+  const error = isMeshError(err)
+    ? err
+    : new MeshError(ErrorCodes.INTERNAL, err instanceof Error ? err.message : String(err));
+  sendJson(res, statusForCode(error.code), { error: error.toJSON() });
+}
