@@ -1,0 +1,273 @@
+/**
+ * Integration: faults, timeouts and retries (istio-semantics §1.2), connection failures and local replies (§1.7).
+ * Real sockets; a seeded generator; no fixed sleeps as assertions.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { deadPort, meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+
+let caller: Stub, svc: Stub, flaky: Stub, slow: Stub;
+let dead: number, dead2: number;
+let m: Running;
+
+const VS = `apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {name: svc}
+spec:
+  hosts: [svc]
+  http:
+  - match: [{uri: {prefix: /abort-unset}}]
+    fault: {abort: {httpStatus: 500}}
+    route: [{destination: {host: svc}}]
+  - match: [{uri: {prefix: /abort}}]
+    fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+    route: [{destination: {host: svc}}]
+  - match: [{uri: {prefix: /grpc-abort}}]
+    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
+    route: [{destination: {host: svc}}]
+  - match: [{uri: {prefix: /half-abort}}]
+    fault: {abort: {httpStatus: 500, percentage: {value: 50}}}
+    route: [{destination: {host: svc}}]
+  - match: [{uri: {prefix: /delay-abort}}]
+    fault:
+      delay: {fixedDelay: 10ms, percentage: {value: 100}}
+      abort: {httpStatus: 502, percentage: {value: 100}}
+    route: [{destination: {host: svc}}]
+  - match: [{uri: {prefix: /delay}}]
+    fault: {delay: {fixedDelay: 50ms, percent: 100}}
+    route: [{destination: {host: svc}}]
+  - route: [{destination: {host: svc}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: flaky}
+spec:
+  hosts: [flaky]
+  http:
+  - match: [{uri: {prefix: /default}}]
+    route: [{destination: {host: flaky}}]
+  - match: [{uri: {prefix: /retry5xx}}]
+    retries: {attempts: 3, retryOn: 5xx}
+    route: [{destination: {host: flaky}}]
+  - match: [{uri: {prefix: /retry-codes}}]
+    retries: {attempts: 2, retryOn: "503"}
+    route: [{destination: {host: flaky}}]
+  - match: [{uri: {prefix: /no-retry}}]
+    retries: {attempts: 0}
+    route: [{destination: {host: flaky}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: slow}
+spec:
+  hosts: [slow]
+  http:
+  - match: [{uri: {prefix: /timeout}}]
+    timeout: 100ms
+    route: [{destination: {host: slow}}]
+  - match: [{uri: {prefix: /per-try}}]
+    retries: {attempts: 2, perTryTimeout: 60ms, retryOn: "gateway-error,reset"}
+    route: [{destination: {host: slow}}]
+  - match: [{uri: {prefix: /pt-default}}]
+    retries: {attempts: 2, perTryTimeout: 60ms}
+    route: [{destination: {host: slow}}]
+  - route: [{destination: {host: slow}}]
+`;
+
+beforeAll(async () => {
+  [caller, svc, flaky, slow] = await Promise.all([stub('caller'), stub('svc'), stub('flaky'), stub('slow')]);
+  dead = await deadPort();
+  dead2 = await deadPort();
+  flaky.behave((req, res) => {
+    const fails = Number(new URL(req.url!, 'http://x').searchParams.get('fail') ?? '0');
+    const n = Number(req.headers['x-envoy-attempt-count']);
+    if (n <= fails) {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end(`fail ${n}`);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`ok after ${n}`);
+    }
+  });
+  slow.behave((req, res) => {
+    const ms = Number(new URL(req.url!, 'http://x').searchParams.get('ms') ?? '0');
+    const t = setTimeout(() => {
+      res.writeHead(200);
+      res.end(`slow ${req.headers['x-envoy-attempt-count']}`);
+    }, ms);
+    res.on('close', () => clearTimeout(t));
+  });
+  m = await startMesh({
+    meshYaml: meshYaml({
+      caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
+      svc: { workloads: [{ name: 'svc-v1', instances: [svc.address] }] },
+      flaky: { workloads: [{ name: 'flaky-v1', instances: [flaky.address], sidecar: false }] },
+      slow: { workloads: [{ name: 'slow-v1', instances: [slow.address], sidecar: false }] },
+      down: { workloads: [{ name: 'down-v1', instances: [`127.0.0.1:${dead}`] }] },
+      gone: { workloads: [{ name: 'gone-v1', instances: [`127.0.0.1:${dead2}`], sidecar: false }] }
+    }),
+    istio: { 'vs.yaml': VS }
+  });
+});
+afterAll(async () => {
+  await m.close();
+  await Promise.all([caller, svc, flaky, slow].map((s) => s.close()));
+});
+
+const call = (authority: string, p: string, headers: Record<string, string> = {}) => viaProxy(m.outbound('caller-v1'), authority, p, { headers });
+const flowFor = async (p: string) => (await m.mesh.listFlows({ limit: 200 })).reverse().find((f) => f.reporter === 'source' && f.path === p);
+
+describe('fault injection', () => {
+  it('abort: configured status, body "fault filter abort", text/plain, FI, upstream untouched', async () => {
+    const before = svc.seen.length;
+    const r = await call('svc:9080', '/abort');
+    expect(r.status).toBe(503);
+    expect(r.body).toBe('fault filter abort');
+    expect(r.raw.length).toBe(18);
+    expect(r.headers['content-type']).toBe('text/plain');
+    expect(r.headers['x-envoy-upstream-service-time']).toBeUndefined();
+    expect(svc.seen.length).toBe(before);
+    expect((await flowFor('/abort'))?.flags).toBe('FI');
+  });
+  it('unset percentage means 0%: never aborted', async () => {
+    for (let i = 0; i < 20; i++) expect((await call('svc:9080', '/abort-unset')).status).toBe(200);
+  });
+  it('grpc abort: HTTP 200 with grpc-status 14', async () => {
+    const r = await call('svc:9080', '/grpc-abort');
+    expect(r.status).toBe(200);
+    expect(r.headers['grpc-status']).toBe('14');
+  });
+  it('50% abort over 200 requests lands in [70, 130] (seed 42)', async () => {
+    let aborted = 0;
+    for (let i = 0; i < 200; i++) if ((await call('svc:9080', '/half-abort')).status === 500) aborted++;
+    expect(aborted).toBeGreaterThanOrEqual(70);
+    expect(aborted).toBeLessThanOrEqual(130);
+  });
+  it('delay (deprecated percent) holds the request, then forwards: flag DI', async () => {
+    const r = await call('svc:9080', '/delay');
+    expect(r.status).toBe(200);
+    const f = await flowFor('/delay');
+    expect(f?.flags).toBe('DI');
+    expect(f!.durationMs).toBeGreaterThanOrEqual(45);
+  });
+  it('delay then abort: both flags, Envoy order DI,FI', async () => {
+    const r = await call('svc:9080', '/delay-abort');
+    expect(r.status).toBe(502);
+    expect((await flowFor('/delay-abort'))?.flags).toBe('DI,FI');
+  });
+});
+
+describe('retries (Istio ≥ 1.24 defaults)', () => {
+  it('default policy does not retry an upstream 503', async () => {
+    const before = flaky.seen.length;
+    const r = await call('flaky:9080', '/default?fail=1');
+    expect(r.status).toBe(503);
+    expect(r.body).toBe('fail 1');
+    expect(flaky.seen.length - before).toBe(1);
+    expect((await flowFor('/default?fail=1'))?.flags).toBe('-');
+  });
+  it('retryOn 5xx retries with x-envoy-attempt-count 1,2,3', async () => {
+    const before = flaky.seen.length;
+    const r = await call('flaky:9080', '/retry5xx?fail=2');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('ok after 3');
+    expect(flaky.seen.slice(before).map((s) => s.headers['x-envoy-attempt-count'])).toEqual(['1', '2', '3']);
+  });
+  it('exhausted retries return the last upstream response with URX', async () => {
+    const r = await call('flaky:9080', '/retry-codes?fail=9');
+    expect(r.status).toBe(503);
+    expect(r.body).toBe('fail 3');
+    expect(r.headers['x-envoy-upstream-service-time']).toBeDefined();
+    expect((await flowFor('/retry-codes?fail=9'))?.flags).toBe('URX');
+  });
+  it('attempts: 0 disables retries', async () => {
+    const before = flaky.seen.length;
+    await call('flaky:9080', '/no-retry?fail=1');
+    expect(flaky.seen.length - before).toBe(1);
+  });
+  it('aborts are never retried', async () => {
+    await call('svc:9080', '/abort/again');
+    const f = await flowFor('/abort/again');
+    expect(f?.flags).toBe('FI');
+    expect(f?.attempts).toBe(0);
+  });
+  it('connect failure to an app without sidecar: default retries, then 503 UF,URX with the retried body', async () => {
+    const r = await call('gone:9080', '/x');
+    expect(r.status).toBe(503);
+    expect(r.body).toBe('upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused');
+    const f = await flowFor('/x');
+    expect(f?.flags).toBe('UF,URX');
+    expect(f?.attempts).toBe(3);
+  });
+  it('an instance that is not listening behind its sidecar: the inbound sidecar answers 503 UF,URX, the client passes it through', async () => {
+    const r = await call('down:9080', '/y');
+    expect(r.status).toBe(503);
+    expect(r.body.startsWith('upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure')).toBe(true);
+    const flows = (await m.mesh.listFlows({ limit: 50 })).filter((f) => f.path === '/y');
+    expect(flows.find((f) => f.reporter === 'destination')?.flags).toBe('UF,URX');
+    expect(flows.find((f) => f.reporter === 'source')?.flags).toBe('-');
+    // the mesh stays up
+    expect((await call('svc:9080', '/ok')).status).toBe(200);
+  });
+});
+
+describe('timeouts', () => {
+  it('route timeout: 504 "upstream request timeout", UT, expected-timeout header sent', async () => {
+    const before = slow.seen.length;
+    const r = await call('slow:9080', '/timeout?ms=2000');
+    expect(r.status).toBe(504);
+    expect(r.body).toBe('upstream request timeout');
+    expect(r.headers['content-type']).toBe('text/plain');
+    expect(slow.seen[before]!.headers['x-envoy-expected-rq-timeout-ms']).toBe('100');
+    expect((await flowFor('/timeout?ms=2000'))?.flags).toBe('UT');
+  });
+  it('a fast answer within the timeout passes', async () => {
+    expect((await call('slow:9080', '/timeout?ms=0')).status).toBe(200);
+  });
+  it('per-try timeout retried under gateway-error,reset; exhausted ⇒ 504 UT,URX after 3 tries', async () => {
+    const before = slow.seen.length;
+    const r = await call('slow:9080', '/per-try?ms=2000');
+    expect(r.status).toBe(504);
+    expect(r.body).toBe('upstream request timeout');
+    expect(slow.seen.length - before).toBe(3);
+    expect((await flowFor('/per-try?ms=2000'))?.flags).toBe('UT,URX');
+  });
+  it('per-try timeout under the default retryOn is not retried: 504 UT after one try', async () => {
+    const before = slow.seen.length;
+    const r = await call('slow:9080', '/pt-default?ms=2000');
+    expect(r.status).toBe(504);
+    expect(slow.seen.length - before).toBe(1);
+    expect((await flowFor('/pt-default?ms=2000'))?.flags).toBe('UT');
+  });
+  it('no timeout by default', async () => {
+    const r = await call('slow:9080', '/plain?ms=300');
+    expect(r.status).toBe(200);
+    expect(slow.seen.at(-1)!.headers['x-envoy-expected-rq-timeout-ms']).toBeUndefined();
+  });
+});
+
+describe('streaming and upgrades', () => {
+  it('large chunked bodies pass through both sidecars intact', async () => {
+    svc.behave((req, res, seen) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(seen.body);
+    });
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    const r = await viaProxy(m.outbound('caller-v1'), 'svc:9080', '/echo', { method: 'POST', body: big, headers: { 'transfer-encoding': 'chunked' } });
+    svc.behave(undefined);
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBe(big.length);
+  });
+  it('keeps the app connection alive across requests', async () => {
+    const sock = net.connect(m.outbound('caller-v1'), '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    let data = '';
+    sock.on('data', (d) => (data += d.toString()));
+    const req = 'GET http://svc:9080/ka HTTP/1.1\r\nhost: svc:9080\r\n\r\n';
+    sock.write(req + req);
+    for (let i = 0; i < 200 && (data.match(/HTTP\/1\.1 200/g)?.length ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    sock.destroy();
+    expect(data.match(/HTTP\/1\.1 200/g)?.length).toBe(2);
+    expect(data).not.toMatch(/connection: close/i);
+  });
+});
