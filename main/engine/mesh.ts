@@ -57,6 +57,8 @@ type Target = OutboundSidecar | InboundSidecar;
 interface Listener {
   key: string;
   server: http.Server;
+  /** Every socket, including upgraded ones the HTTP server no longer tracks. */
+  sockets: Set<net.Socket>;
   port: number;
   target: Target;
 }
@@ -146,7 +148,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   function listen(key: string, target: Target, port: number, mesh: MeshFile): Promise<Listener> {
     return new Promise((resolve, reject) => {
       const server = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 });
-      const l: Listener = { key, server, port, target };
+      const l: Listener = { key, server, port, target, sockets: new Set() };
+      server.on('connection', (sock: net.Socket) => {
+        l.sockets.add(sock);
+        sock.once('close', () => l.sockets.delete(sock));
+      });
       server.on('request', (req, res) => l.target.handle(req, res));
       server.on('upgrade', (req, sock, head) => l.target.upgrade(req, sock, head));
       server.on('clientError', (_err, sock) => {
@@ -202,6 +208,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     await new Promise<void>((resolve) => {
       l.server.close(() => resolve());
       l.server.closeAllConnections();
+      for (const sock of l.sockets) sock.destroy();
     });
   }
 

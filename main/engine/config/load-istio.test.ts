@@ -1,0 +1,246 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadIstio } from './load-istio.js';
+
+const BOOKINFO = path.resolve(import.meta.dirname, '../../../../shared/fixtures/istio-bookinfo');
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'localmesh-istio-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let counter = 0;
+function freshDir(): string {
+  const dir = path.join(root, `case-${++counter}`);
+  mkdirSync(dir);
+  return dir;
+}
+function write(dir: string, name: string, text: string): string {
+  const file = path.join(dir, name);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  return file;
+}
+/** 1-based line/column of the first occurrence of `needle` in `text`. */
+function loc(text: string, needle: string): { line: number; column: number } {
+  const i = text.indexOf(needle);
+  if (i < 0) throw new Error(`needle not found: ${needle}`);
+  const before = text.slice(0, i).split('\n');
+  return { line: before.length, column: before[before.length - 1]!.length + 1 };
+}
+const errors = (issues: { severity: string }[]) => issues.filter((i) => i.severity === 'error');
+
+const VS = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+`;
+
+describe('loadIstio: files and folders', () => {
+  it('reads folders recursively, .yaml/.yml/.json only, sorted by path, hidden entries skipped', () => {
+    const dir = freshDir();
+    write(dir, 'b.yaml', VS.replace('name: reviews', 'name: b'));
+    write(dir, 'a/z.yml', VS.replace('name: reviews', 'name: az'));
+    write(dir, 'a/c.json', JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'ac' }, spec: { host: 'reviews' } }));
+    write(dir, 'notes.txt', 'not yaml: [');
+    write(dir, '.hidden/x.yaml', 'not: [valid');
+    const r = loadIstio([dir], 'default');
+    expect(r.issues).toEqual([]);
+    expect(r.files).toEqual([path.join(dir, 'a/c.json'), path.join(dir, 'a/z.yml'), path.join(dir, 'b.yaml')]);
+    expect(r.resources.map((x) => [x.name, x.order])).toEqual([
+      ['ac', 0],
+      ['az', 1],
+      ['b', 2]
+    ]);
+  });
+
+  it('fills in the default namespace, keeps metadata and the resource position', () => {
+    const dir = freshDir();
+    const text = `# a comment\n${VS}---\n${VS.replace('name: reviews', 'name: other\n  namespace: team-b\n  labels: {a: b}')}`;
+    const file = write(dir, 'vs.yaml', text);
+    const r = loadIstio([file], 'dev');
+    expect(r.issues).toEqual([]);
+    expect(r.resources.map((x) => `${x.namespace}/${x.name}`)).toEqual(['dev/reviews', 'team-b/other']);
+    expect(r.resources[1]!.labels).toEqual({ a: 'b' });
+    expect(r.resources[0]!.where).toEqual({ file, line: 2, column: 1 });
+    expect(r.resources[1]!.where).toMatchObject({ line: 12, column: 1 });
+    expect(r.posOf(r.resources[1]!, ['spec', 'http', 0, 'route', 0, 'destination', 'host'])).toEqual({ file, line: 22, column: 27 });
+  });
+
+  it('IST0011 for a path that does not exist', () => {
+    const missing = path.join(root, 'does-not-exist');
+    const r = loadIstio([missing], 'default');
+    expect(r.issues).toEqual([
+      expect.objectContaining({ severity: 'error', code: 'IST0011', where: { file: missing, line: 1, column: 1 } })
+    ]);
+  });
+
+  it('IST0010 with the exact position of a YAML syntax error; other documents still load', () => {
+    const dir = freshDir();
+    const text = `${VS}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n\tname: x\n`;
+    const file = write(dir, 'bad.yaml', text);
+    const r = loadIstio([file], 'default');
+    expect(r.resources.map((x) => x.name)).toEqual(['reviews']);
+    expect(r.issues[0]).toMatchObject({ severity: 'error', code: 'IST0010', where: { file, line: 14, column: 1 } });
+  });
+});
+
+describe('loadIstio: kinds', () => {
+  it('skips non-Istio kinds with one info each (IST0012)', () => {
+    const dir = freshDir();
+    const text = `apiVersion: v1\nkind: Service\nmetadata: {name: reviews}\nspec: {ports: [{port: 9080}]}\n---\n${VS}`;
+    const file = write(dir, 'mixed.yaml', text);
+    const r = loadIstio([file], 'default');
+    expect(r.resources.map((x) => x.kind)).toEqual(['VirtualService']);
+    expect(r.issues).toEqual([
+      expect.objectContaining({ severity: 'info', code: 'IST0012', path: '', where: { file, line: 1, column: 1 } })
+    ]);
+    expect(r.issues[0]!.message).toMatch(/^Service reviews \(v1\) skipped/);
+  });
+
+  it('warns about unsupported Istio kinds and versions (IST0013)', () => {
+    const dir = freshDir();
+    const text = `apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: ef}\nspec: {}\n---\napiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: vs}\nspec: {}\n`;
+    const r = loadIstio([write(dir, 'x.yaml', text)], 'default');
+    expect(r.resources).toEqual([]);
+    expect(r.issues.map((i) => [i.severity, i.code, i.path, i.where.line, i.where.column])).toEqual([
+      ['warning', 'IST0013', 'kind', 2, 7],
+      ['warning', 'IST0013', 'kind', 7, 7]
+    ]);
+    expect(r.issues[0]!.message).toMatch(/EnvoyFilter .* not supported/);
+    expect(r.issues[1]!.message).toMatch(/networking\.istio\.io\/v2 is not a served version of VirtualService; use networking\.istio\.io\/v1/);
+  });
+
+  it('keeps security kinds with their raw spec', () => {
+    const dir = freshDir();
+    const text = 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: STRICT}}\n';
+    const r = loadIstio([write(dir, 'pa.yaml', text)], 'default');
+    expect(r.issues).toEqual([]);
+    expect(r.resources[0]).toMatchObject({ kind: 'PeerAuthentication', namespace: 'istio-system', spec: { mtls: { mode: 'STRICT' } } });
+  });
+
+  it('warns about documents that are not resources (IST0014) and reads v1 List items', () => {
+    const dir = freshDir();
+    const list = { apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'dr' }, spec: { host: 'x', subsets: [{ name: 7 }] } }] };
+    const text = `just: a map\n---\n${JSON.stringify(list, null, 2)}\n`;
+    const file = write(dir, 'l.yaml', text);
+    const r = loadIstio([file], 'default');
+    expect(r.issues[0]).toMatchObject({ severity: 'warning', code: 'IST0014', where: { line: 1, column: 1 } });
+    expect(r.issues[1]).toMatchObject({
+      severity: 'error',
+      code: 'IST0106',
+      path: 'items[0].spec.subsets[0].name',
+      where: loc(text, '7')
+    });
+  });
+});
+
+describe('loadIstio: schema validation (IST0106)', () => {
+  it('reports the field path and position; the invalid resource is left out', () => {
+    const dir = freshDir();
+    const text = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination:
+        host: 42
+    retries:
+      attempts: -1
+      retyrOn: 5xx
+`;
+    const file = write(dir, 'vs.yaml', text);
+    const r = loadIstio([file], 'default');
+    expect(r.resources).toEqual([]);
+    const byPath = Object.fromEntries(r.issues.map((i) => [i.path, i]));
+    expect(byPath['spec.http[0].route[0].destination.host']).toMatchObject({
+      severity: 'error',
+      code: 'IST0106',
+      resource: 'VirtualService default/reviews',
+      where: { file, ...loc(text, '42') },
+      message: 'must be a string, found number 42'
+    });
+    expect(byPath['spec.http[0].retries.attempts']).toMatchObject({ code: 'IST0106', where: loc(text, '-1'), message: 'must be ≥ 0' });
+    expect(byPath['spec.http[0].retries.retyrOn']).toMatchObject({
+      code: 'IST0106',
+      where: loc(text, 'retyrOn'),
+      message: 'unknown field "retyrOn" (did you mean "retryOn"?)'
+    });
+  });
+
+  it('requires metadata.name and a spec; flags unknown top-level fields', () => {
+    const dir = freshDir();
+    const text = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {namespace: x}\nspec: {host: a}\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: b}\nsepc: {host: a}\n';
+    const r = loadIstio([write(dir, 'dr.yaml', text)], 'default');
+    expect(r.resources).toEqual([]);
+    expect(r.issues.map((i) => [i.code, i.path, i.where.line, i.where.column, i.message])).toEqual([
+      ['IST0106', 'metadata.name', 3, 11, 'DestinationRule: metadata.name is required'],
+      ['IST0106', 'sepc', 9, 1, 'unknown field "sepc" (did you mean "spec"?)'],
+      ['IST0106', 'spec', 6, 1, 'missing required field "spec" (a map)']
+    ]);
+  });
+
+  it('IST0015 when kind+namespace+name is defined twice, naming both places', () => {
+    const dir = freshDir();
+    const a = write(dir, 'a.yaml', VS);
+    const b = write(dir, 'b.yaml', `# again\n${VS}`);
+    const r = loadIstio([dir], 'default');
+    expect(r.resources).toHaveLength(1);
+    expect(r.resources[0]!.where.file).toBe(a);
+    expect(r.issues).toEqual([
+      expect.objectContaining({ severity: 'error', code: 'IST0015', path: 'metadata.name', where: { file: b, line: 5, column: 9 } })
+    ]);
+    expect(r.issues[0]!.message).toContain(`${a}:1:1`);
+  });
+});
+
+describe('loadIstio: Istio bookinfo samples, unchanged', () => {
+  const networking = path.join(BOOKINFO, 'networking');
+  const files = readdirSync(networking).filter((f) => f.endsWith('.yaml'));
+
+  it('has the sample files', () => {
+    expect(files.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each(files)('%s loads with no errors or warnings', (name) => {
+    const r = loadIstio([path.join(networking, name)], 'default');
+    expect(r.issues).toEqual([]);
+    expect(r.resources.length).toBeGreaterThan(0);
+  });
+
+  it('keeps Gateway resources', () => {
+    const r = loadIstio([path.join(networking, 'bookinfo-gateway.yaml')], 'default');
+    expect(r.resources.map((x) => x.kind)).toEqual(['Gateway', 'VirtualService']);
+  });
+
+  it('loading the whole folder only reports the alternatives that share a name (IST0015)', () => {
+    const r = loadIstio([networking], 'default');
+    expect(r.issues.length).toBeGreaterThan(0);
+    expect(new Set(r.issues.map((i) => i.code))).toEqual(new Set(['IST0015']));
+  });
+
+  it('skips the Kubernetes Services, ServiceAccounts and Deployments of bookinfo.yaml with info notes', () => {
+    const file = path.join(BOOKINFO, 'kube', 'bookinfo.yaml');
+    const r = loadIstio([file], 'default');
+    expect(r.resources).toEqual([]);
+    expect(errors(r.issues)).toEqual([]);
+    expect(r.issues.length).toBeGreaterThanOrEqual(12);
+    for (const i of r.issues) expect(i).toMatchObject({ severity: 'info', code: 'IST0012' });
+    const kinds = new Set(r.issues.map((i) => i.message.split(' ')[0]));
+    expect(kinds).toEqual(new Set(['Service', 'ServiceAccount', 'Deployment']));
+  });
+
+  it('skips every file of the kube folder without errors', () => {
+    const r = loadIstio([path.join(BOOKINFO, 'kube')], 'default');
+    expect(errors(r.issues)).toEqual([]);
+    expect(r.files.length).toBe(4);
+  });
+});
