@@ -342,7 +342,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         const w = fs.watch(dir, { recursive: process.platform !== 'linux' || Number(process.versions.node.split('.')[0]) >= 20 }, (_ev, name) => {
           if (!name) return schedule();
           const full = path.join(dir, name.toString());
-          if (full === file || /\.(ya?ml|json)$/i.test(full)) schedule();
+          if (full === file || (/\.(ya?ml|json)$/i.test(full) && project.istioPaths.some((p) => full === p || full.startsWith(p + path.sep)))) schedule();
         });
         w.on('error', () => undefined);
         watchers.set(dir, w);

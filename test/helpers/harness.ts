@@ -145,12 +145,18 @@ export function viaProxy(port: number, authority: string, p: string, opts: Param
 }
 
 /** Mesh YAML for services given as {name: [{workload, labels, instances, sidecar?}]}. */
-export function meshYaml(services: Record<string, { workloads: { name: string; labels?: Record<string, string>; instances: string[]; sidecar?: boolean; serviceAccount?: string }[]; port?: number }>, extra = ''): string {
-  const lines = ['apiVersion: localmesh.dev/v1alpha1', 'kind: Mesh', 'metadata: {name: test}', 'spec:', '  istio: [./istio]'];
+export function meshYaml(
+  services: Record<string, { workloads: { name: string; labels?: Record<string, string>; instances: string[]; sidecar?: boolean; serviceAccount?: string }[]; port?: number; namespace?: string }>,
+  extra = '',
+  istio: string[] = ['./istio']
+): string {
+  const lines = ['apiVersion: localmesh.dev/v1alpha1', 'kind: Mesh', 'metadata: {name: test}', 'spec:', `  istio: ${JSON.stringify(istio)}`];
   if (extra) lines.push(extra);
   lines.push('  services:');
   for (const [name, s] of Object.entries(services)) {
-    lines.push(`  - name: ${name}`, `    port: ${s.port ?? 9080}`, '    workloads:');
+    lines.push(`  - name: ${name}`, `    port: ${s.port ?? 9080}`);
+    if (s.namespace) lines.push(`    namespace: ${s.namespace}`);
+    lines.push('    workloads:');
     for (const w of s.workloads) {
       lines.push(`    - name: ${w.name}`);
       lines.push(`      labels: ${JSON.stringify(w.labels ?? { app: name })}`);

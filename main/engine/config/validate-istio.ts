@@ -450,6 +450,10 @@ const MAP_VALUE: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false,
 const WITHOUT_HEADER: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: true };
 
 function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
+  if (m.port !== undefined && !(m.port >= 1 && m.port <= 65535)) ctx.error(vs, [...p, 'port'], `port must be between 1 and 65535, found ${m.port}`);
+  if (m.sourceNamespace !== undefined && !DNS_LABEL.test(m.sourceNamespace)) {
+    ctx.error(vs, [...p, 'sourceNamespace'], `sourceNamespace "${m.sourceNamespace}" is not a namespace name`);
+  }
   if (m.uri) checkStringMatch(ctx, vs, m.uri, [...p, 'uri'], URI);
   for (const field of ['scheme', 'method', 'authority'] as const) {
     const sm = m[field];

@@ -47,6 +47,7 @@ export interface YamlSource {
 type YamlNode = unknown;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const YAML_POSITION_SUFFIX = / at line \d+, column \d+:?$/;
 
 /** "spec.http[0].route[1].weight"; keys that are not identifiers are quoted: headers["end-user"]. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -116,7 +117,7 @@ export function readYamlFile(file: string, syntaxCode: string): YamlSource {
 
 function yamlErrorMessage(e: YAMLError): string {
   const first = e.message.split('\n')[0] ?? e.message;
-  return `YAML syntax error: ${first.replace(/ at line \d+, column \d+:?$/, '')}`;
+  return `YAML syntax error: ${first.replace(YAML_POSITION_SUFFIX, '')}`;
 }
 
 function toYamlDocument(doc: Document.Parsed, index: number, posAt: (offset: number) => SourcePos): YamlDocument {
