@@ -112,6 +112,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     lbState,
     emitFlow,
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+    isOwnListener(h, port) {
+      if (h !== '127.0.0.1' && h !== 'localhost' && h !== '[::1]' && h !== '::1') return false;
+      for (const l of listeners.values()) if (l.port === port) return true;
+      return false;
+    },
     deliveryAddress(ep: ServiceEndpoint) {
       if (ep.workload?.sidecar && ep.instance) {
         const l = listeners.get(`in:${ep.instance.key}`);

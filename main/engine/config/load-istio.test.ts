@@ -46,7 +46,16 @@ describe('loadIstio: files and folders', () => {
     const dir = freshDir();
     write(dir, 'b.yaml', VS.replace('name: reviews', 'name: b'));
     write(dir, 'a/z.yml', VS.replace('name: reviews', 'name: az'));
-    write(dir, 'a/c.json', JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'ac' }, spec: { host: 'reviews' } }));
+    write(
+      dir,
+      'a/c.json',
+      JSON.stringify({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'DestinationRule',
+        metadata: { name: 'ac' },
+        spec: { host: 'reviews' }
+      })
+    );
     write(dir, 'notes.txt', 'not yaml: [');
     write(dir, '.hidden/x.yaml', 'not: [valid');
     const r = loadIstio([dir], 'default');
@@ -69,7 +78,11 @@ describe('loadIstio: files and folders', () => {
     expect(r.resources[1]!.labels).toEqual({ a: 'b' });
     expect(r.resources[0]!.where).toEqual({ file, line: 2, column: 1 });
     expect(r.resources[1]!.where).toMatchObject({ line: 12, column: 1 });
-    expect(r.posOf(r.resources[1]!, ['spec', 'http', 0, 'route', 0, 'destination', 'host'])).toEqual({ file, line: 22, column: 27 });
+    expect(r.posOf(r.resources[1]!, ['spec', 'http', 0, 'route', 0, 'destination', 'host'])).toEqual({
+      file,
+      line: 22,
+      column: 27
+    });
   });
 
   it('IST0011 for a path that does not exist', () => {
@@ -113,20 +126,38 @@ describe('loadIstio: kinds', () => {
       ['warning', 'IST0013', 'kind', 7, 7]
     ]);
     expect(r.issues[0]!.message).toMatch(/EnvoyFilter .* not supported/);
-    expect(r.issues[1]!.message).toMatch(/networking\.istio\.io\/v2 is not a served version of VirtualService; use networking\.istio\.io\/v1/);
+    expect(r.issues[1]!.message).toMatch(
+      /networking\.istio\.io\/v2 is not a served version of VirtualService; use networking\.istio\.io\/v1/
+    );
   });
 
   it('keeps security kinds with their raw spec', () => {
     const dir = freshDir();
-    const text = 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: STRICT}}\n';
+    const text =
+      'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: STRICT}}\n';
     const r = loadIstio([write(dir, 'pa.yaml', text)], 'default');
     expect(r.issues).toEqual([]);
-    expect(r.resources[0]).toMatchObject({ kind: 'PeerAuthentication', namespace: 'istio-system', spec: { mtls: { mode: 'STRICT' } } });
+    expect(r.resources[0]).toMatchObject({
+      kind: 'PeerAuthentication',
+      namespace: 'istio-system',
+      spec: { mtls: { mode: 'STRICT' } }
+    });
   });
 
   it('warns about documents that are not resources (IST0014) and reads v1 List items', () => {
     const dir = freshDir();
-    const list = { apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'dr' }, spec: { host: 'x', subsets: [{ name: 7 }] } }] };
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'DestinationRule',
+          metadata: { name: 'dr' },
+          spec: { host: 'x', subsets: [{ name: 7 }] }
+        }
+      ]
+    };
     const text = `just: a map\n---\n${JSON.stringify(list, null, 2)}\n`;
     const file = write(dir, 'l.yaml', text);
     const r = loadIstio([file], 'default');
@@ -168,7 +199,11 @@ spec:
       where: { file, ...loc(text, '42') },
       message: 'must be a string, found number 42'
     });
-    expect(byPath['spec.http[0].retries.attempts']).toMatchObject({ code: 'IST0106', where: loc(text, '-1'), message: 'must be ≥ 0' });
+    expect(byPath['spec.http[0].retries.attempts']).toMatchObject({
+      code: 'IST0106',
+      where: loc(text, '-1'),
+      message: 'must be ≥ 0'
+    });
     expect(byPath['spec.http[0].retries.retyrOn']).toMatchObject({
       code: 'IST0106',
       where: loc(text, 'retyrOn'),
@@ -178,7 +213,8 @@ spec:
 
   it('requires metadata.name and a spec; flags unknown top-level fields', () => {
     const dir = freshDir();
-    const text = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {namespace: x}\nspec: {host: a}\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: b}\nsepc: {host: a}\n';
+    const text =
+      'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {namespace: x}\nspec: {host: a}\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: b}\nsepc: {host: a}\n';
     const r = loadIstio([write(dir, 'dr.yaml', text)], 'default');
     expect(r.resources).toEqual([]);
     expect(r.issues.map((i) => [i.code, i.path, i.where.line, i.where.column, i.message])).toEqual([
@@ -196,7 +232,12 @@ spec:
     expect(r.resources).toHaveLength(1);
     expect(r.resources[0]!.where.file).toBe(a);
     expect(r.issues).toEqual([
-      expect.objectContaining({ severity: 'error', code: 'IST0015', path: 'metadata.name', where: { file: b, line: 5, column: 9 } })
+      expect.objectContaining({
+        severity: 'error',
+        code: 'IST0015',
+        path: 'metadata.name',
+        where: { file: b, line: 5, column: 9 }
+      })
     ]);
     expect(r.issues[0]!.message).toContain(`${a}:1:1`);
   });

@@ -16,7 +16,14 @@ import {
   type IstioResource
 } from '../../contract/istio-schema.js';
 import { IstioCodes } from './validate-istio.js';
-import { makeIssue, parseYaml, suggest, zodIssuesToValidation, type YamlDocument, type YamlPath } from './yaml-source.js';
+import {
+  makeIssue,
+  parseYaml,
+  suggest,
+  zodIssuesToValidation,
+  type YamlDocument,
+  type YamlPath
+} from './yaml-source.js';
 
 export interface LoadIstioResult {
   /** Valid resources in load order (`order` = index here); resources with schema errors are left out. */
@@ -166,7 +173,15 @@ function loadObject(value: unknown, doc: YamlDocument, prefix: YamlPath, state: 
       return;
     }
     case 'unsupported-istio':
-      state.issues.push(makeIssue('warning', IstioCodes.UNSUPPORTED_KIND, unsupportedMessage(apiVersion, kind), [...prefix, 'kind'], at(['kind'])));
+      state.issues.push(
+        makeIssue(
+          'warning',
+          IstioCodes.UNSUPPORTED_KIND,
+          unsupportedMessage(apiVersion, kind),
+          [...prefix, 'kind'],
+          at(['kind'])
+        )
+      );
       return;
     case 'networking':
     case 'security':
@@ -177,12 +192,14 @@ function loadObject(value: unknown, doc: YamlDocument, prefix: YamlPath, state: 
 function classify(apiVersion: string, kind: string): Kind {
   const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
   if (NETWORKING_API_VERSIONS.includes(apiVersion) && kind in NETWORKING_SPECS) return 'networking';
-  if (SECURITY_API_VERSIONS.includes(apiVersion) && (SECURITY_KINDS as readonly string[]).includes(kind)) return 'security';
+  if (SECURITY_API_VERSIONS.includes(apiVersion) && (SECURITY_KINDS as readonly string[]).includes(kind))
+    return 'security';
   return group === 'istio.io' || group.endsWith('.istio.io') ? 'unsupported-istio' : 'other';
 }
 
 function unsupportedMessage(apiVersion: string, kind: string): string {
-  if (kind in NETWORKING_SPECS) return `${apiVersion} is not a served version of ${kind}; use ${NETWORKING_API_VERSIONS[0]}. The resource is ignored`;
+  if (kind in NETWORKING_SPECS)
+    return `${apiVersion} is not a served version of ${kind}; use ${NETWORKING_API_VERSIONS[0]}. The resource is ignored`;
   if ((SECURITY_KINDS as readonly string[]).includes(kind)) {
     return `${apiVersion} is not a served version of ${kind}; use ${SECURITY_API_VERSIONS[0]}. The resource is ignored`;
   }
@@ -238,7 +255,16 @@ function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: 
   const first = state.byKey.get(key);
   if (first) {
     const msg = `${label} is defined twice: first at ${first.where.file}:${first.where.line}:${first.where.column}, again here; names must be unique per kind and namespace (this copy is ignored)`;
-    state.issues.push(makeIssue('error', IstioCodes.DUPLICATE_RESOURCE, msg, [...prefix, 'metadata', 'name'], at(['metadata', 'name']), label));
+    state.issues.push(
+      makeIssue(
+        'error',
+        IstioCodes.DUPLICATE_RESOURCE,
+        msg,
+        [...prefix, 'metadata', 'name'],
+        at(['metadata', 'name']),
+        label
+      )
+    );
     return;
   }
   const resource: IstioResource = {
@@ -257,7 +283,13 @@ function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: 
   state.locators.set(resource, (p) => doc.posOf([...prefix, ...p]));
 }
 
-function checkTopLevelFields(value: Record<string, unknown>, doc: YamlDocument, prefix: YamlPath, label: string, state: LoadState): void {
+function checkTopLevelFields(
+  value: Record<string, unknown>,
+  doc: YamlDocument,
+  prefix: YamlPath,
+  label: string,
+  state: LoadState
+): void {
   for (const key of Object.keys(value)) {
     if (TOP_LEVEL_FIELDS.includes(key)) continue;
     const hint = suggest(key, TOP_LEVEL_FIELDS);

@@ -69,7 +69,11 @@ describe('loadMeshFile: file and syntax errors', () => {
     const r = loadMeshFile(missing);
     expect(r.mesh).toBeUndefined();
     expect(r.issues).toHaveLength(1);
-    expect(r.issues[0]).toMatchObject({ severity: 'error', code: 'LM001', where: { file: missing, line: 1, column: 1 } });
+    expect(r.issues[0]).toMatchObject({
+      severity: 'error',
+      code: 'LM001',
+      where: { file: missing, line: 1, column: 1 }
+    });
     expect(r.issues[0]!.message).toMatch(/not found/);
   });
 
@@ -78,7 +82,12 @@ describe('loadMeshFile: file and syntax errors', () => {
     const file = meshFile(text);
     const r = loadMeshFile(file);
     expect(r.mesh).toBeUndefined();
-    expect(r.issues[0]).toMatchObject({ severity: 'error', code: 'LM002', path: '', where: { file, line: 4, column: 1 } });
+    expect(r.issues[0]).toMatchObject({
+      severity: 'error',
+      code: 'LM002',
+      path: '',
+      where: { file, line: 4, column: 1 }
+    });
     expect(r.issues[0]!.message).toMatch(/^YAML syntax error: Tabs are not allowed/);
   });
 
@@ -99,7 +108,10 @@ describe('loadMeshFile: file and syntax errors', () => {
 
 describe('loadMeshFile: schema (LM003)', () => {
   it('names an unknown key and points at the key itself', () => {
-    const text = VALID.replace('      instances: ["127.0.0.1:19081"]\n', '      instances: ["127.0.0.1:19081"]\n      sidcar: false\n').replace('  istio: [./istio]\n', '');
+    const text = VALID.replace(
+      '      instances: ["127.0.0.1:19081"]\n',
+      '      instances: ["127.0.0.1:19081"]\n      sidcar: false\n'
+    ).replace('  istio: [./istio]\n', '');
     const r = loadMeshFile(meshFile(text));
     expect(r.mesh).toBeUndefined();
     expect(r.issues).toHaveLength(1);
@@ -162,7 +174,12 @@ describe('loadMeshFile: semantic checks', () => {
     expect(r.issues).toHaveLength(1);
     const second = text.lastIndexOf('- name: reviews') + 2;
     const line = text.slice(0, second).split('\n').length;
-    expect(r.issues[0]).toMatchObject({ severity: 'error', code: 'LM004', path: 'spec.services[2].name', where: { line, column: 11 } });
+    expect(r.issues[0]).toMatchObject({
+      severity: 'error',
+      code: 'LM004',
+      path: 'spec.services[2].name',
+      where: { line, column: 11 }
+    });
     expect(r.issues[0]!.message).toMatch(/"reviews" is defined twice in namespace "default" \(first at line 6\)/);
   });
 
@@ -207,7 +224,12 @@ describe('loadMeshFile: semantic checks', () => {
     const r = loadMeshFile(file);
     expect(r.mesh).toBeUndefined();
     expect(r.issues).toHaveLength(1);
-    expect(r.issues[0]).toMatchObject({ severity: 'error', code: 'LM006', path: 'spec.istio[1]', where: loc(text, './missing') });
+    expect(r.issues[0]).toMatchObject({
+      severity: 'error',
+      code: 'LM006',
+      path: 'spec.istio[1]',
+      where: loc(text, './missing')
+    });
     expect(r.issues[0]!.message).toContain(path.join(path.dirname(file), 'missing'));
   });
 });

@@ -38,7 +38,13 @@ export function loadMeshFile(file: string): LoadMeshFileResult {
   if (docs.length > 1) {
     const extra = docs[1]!;
     issues.push(
-      makeIssue('error', ErrorCodes.MESH_SCHEMA, 'localmesh.yaml must hold exactly one YAML document; remove the documents after the first "---"', '', extra.start)
+      makeIssue(
+        'error',
+        ErrorCodes.MESH_SCHEMA,
+        'localmesh.yaml must hold exactly one YAML document; remove the documents after the first "---"',
+        '',
+        extra.start
+      )
     );
     return { baseDir, issues };
   }
@@ -46,7 +52,9 @@ export function loadMeshFile(file: string): LoadMeshFileResult {
   const doc = docs[0]!;
   const parsed = MeshFile.safeParse(doc.value);
   if (!parsed.success) {
-    issues.push(...zodIssuesToValidation(parsed.error, { code: ErrorCodes.MESH_SCHEMA, doc, input: doc.value, schema: MeshFile }));
+    issues.push(
+      ...zodIssuesToValidation(parsed.error, { code: ErrorCodes.MESH_SCHEMA, doc, input: doc.value, schema: MeshFile })
+    );
     return { baseDir, issues, posOf: doc.posOf };
   }
 
@@ -78,7 +86,11 @@ function readSource(file: string): ReturnType<typeof readYamlFile> | { error: Va
 
 /** Semantic checks the schema cannot express. */
 function checkMesh(mesh: MeshFile, doc: YamlDocument, baseDir: string): ValidationIssue[] {
-  return [...checkDuplicateNames(mesh, doc), ...checkDuplicateInstances(mesh, doc), ...checkIstioPaths(mesh, doc, baseDir)];
+  return [
+    ...checkDuplicateNames(mesh, doc),
+    ...checkDuplicateInstances(mesh, doc),
+    ...checkIstioPaths(mesh, doc, baseDir)
+  ];
 }
 
 function lineOf(pos: SourcePos): string {
@@ -146,7 +158,9 @@ function checkIstioPaths(mesh: MeshFile, doc: YamlDocument, baseDir: string): Va
     const resolved = path.resolve(baseDir, p);
     if (existsSync(resolved)) return;
     const msg = `istio path "${p}" does not exist (resolved to ${resolved}); paths are relative to the folder of localmesh.yaml`;
-    issues.push(makeIssue('error', ErrorCodes.MESH_ISTIO_PATH_MISSING, msg, ['spec', 'istio', i], doc.posOf(['spec', 'istio', i])));
+    issues.push(
+      makeIssue('error', ErrorCodes.MESH_ISTIO_PATH_MISSING, msg, ['spec', 'istio', i], doc.posOf(['spec', 'istio', i]))
+    );
   });
   return issues;
 }

@@ -25,7 +25,11 @@ const MESH = MeshFile.parse({
           { name: 'reviews-v2', labels: { app: 'reviews', version: 'v2' }, instances: ['127.0.0.1:19082'] }
         ]
       },
-      { name: 'ratings', port: 9080, workloads: [{ name: 'ratings-v1', labels: { app: 'ratings', version: 'v1' }, instances: ['127.0.0.1:19091'] }] }
+      {
+        name: 'ratings',
+        port: 9080,
+        workloads: [{ name: 'ratings-v1', labels: { app: 'ratings', version: 'v1' }, instances: ['127.0.0.1:19091'] }]
+      }
     ]
   }
 });
@@ -117,24 +121,49 @@ describe('ISTIO_ISSUE_CODES', () => {
 describe('destinations and subsets', () => {
   it('IST0101: destination host that names no service', () => {
     expectIssues(vs('  - route:\n    - destination: {host: reviewz}\n'), [
-      { severity: err, code: 'IST0101', at: 'reviewz', path: 'spec.http[0].route[0].destination.host', message: /reviewz.default.svc.cluster.local\) is not a service in the mesh/ }
+      {
+        severity: err,
+        code: 'IST0101',
+        at: 'reviewz',
+        path: 'spec.http[0].route[0].destination.host',
+        message: /reviewz.default.svc.cluster.local\) is not a service in the mesh/
+      }
     ]);
   });
 
   it('accepts FQDN and ServiceEntry hosts', () => {
-    const se = '---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext}\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 443, name: https, protocol: HTTPS}]\n  resolution: DNS\n';
-    expectIssues(vs('  - route:\n    - destination: {host: ratings.default.svc.cluster.local}\n    - destination: {host: api.example.com}\n      weight: 1\n') + se, []);
+    const se =
+      '---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext}\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 443, name: https, protocol: HTTPS}]\n  resolution: DNS\n';
+    expectIssues(
+      vs(
+        '  - route:\n    - destination: {host: ratings.default.svc.cluster.local}\n    - destination: {host: api.example.com}\n      weight: 1\n'
+      ) + se,
+      []
+    );
   });
 
   it('IST0101: subset not defined in any DestinationRule for the host', () => {
     expectIssues(vs('  - route:\n    - destination: {host: reviews, subset: v9}\n') + DR, [
-      { severity: err, code: 'IST0101', at: 'v9', path: 'spec.http[0].route[0].destination.subset', message: /subset "v9" of host reviews.default.svc.cluster.local is not defined in any DestinationRule \(defined subsets: v1, v2\)/ }
+      {
+        severity: err,
+        code: 'IST0101',
+        at: 'v9',
+        path: 'spec.http[0].route[0].destination.subset',
+        message:
+          /subset "v9" of host reviews.default.svc.cluster.local is not defined in any DestinationRule \(defined subsets: v1, v2\)/
+      }
     ]);
   });
 
   it('IST0101: subset when no DestinationRule has the host', () => {
     expectIssues(vs('  - route:\n    - destination: {host: reviews, subset: v1}\n'), [
-      { severity: err, code: 'IST0101', at: 'v1}', path: 'spec.http[0].route[0].destination.subset', message: /no DestinationRule has this host/ }
+      {
+        severity: err,
+        code: 'IST0101',
+        at: 'v1}',
+        path: 'spec.http[0].route[0].destination.subset',
+        message: /no DestinationRule has this host/
+      }
     ]);
   });
 
@@ -145,16 +174,28 @@ describe('destinations and subsets', () => {
   });
 
   it('IST0112: destination without port for a service with several ports', () => {
-    const se = '---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext}\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}, {number: 443, name: https, protocol: HTTPS}]\n  resolution: DNS\n';
+    const se =
+      '---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext}\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}, {number: 443, name: https, protocol: HTTPS}]\n  resolution: DNS\n';
     expectIssues(vs('  - route:\n    - destination: {host: api.example.com}\n', { hosts: 'api.example.com' }) + se, [
       { severity: err, code: 'IST0112', at: '{host: api.example.com}', path: 'spec.http[0].route[0].destination' }
     ]);
   });
 
   it('IST0173: DestinationRule subset whose labels select no workload', () => {
-    expectIssues(dr('  host: reviews\n  subsets:\n  - name: v1\n    labels: {version: v1}\n  - name: v3\n    labels: {version: v3}\n'), [
-      { severity: warn, code: 'IST0173', at: '{version: v3}', path: 'spec.subsets[1].labels', message: /subset "v3" selects no workload of reviews.default.svc.cluster.local/ }
-    ]);
+    expectIssues(
+      dr(
+        '  host: reviews\n  subsets:\n  - name: v1\n    labels: {version: v1}\n  - name: v3\n    labels: {version: v3}\n'
+      ),
+      [
+        {
+          severity: warn,
+          code: 'IST0173',
+          at: '{version: v3}',
+          path: 'spec.subsets[1].labels',
+          message: /subset "v3" selects no workload of reviews.default.svc.cluster.local/
+        }
+      ]
+    );
   });
 
   it('IST0174: DestinationRule host that names no service', () => {
@@ -162,17 +203,40 @@ describe('destinations and subsets', () => {
   });
 
   it('weights: all zero with several destinations is an error; one destination with weight 0 is fine', () => {
-    expectIssues(vs('  - route:\n    - destination: {host: reviews}\n      weight: 0\n    - destination: {host: ratings}\n'), [
-      { severity: err, code: 'IST0106', at: '- destination', path: 'spec.http[0].route', message: /all 2 destinations have weight 0/ }
-    ]);
+    expectIssues(
+      vs('  - route:\n    - destination: {host: reviews}\n      weight: 0\n    - destination: {host: ratings}\n'),
+      [
+        {
+          severity: err,
+          code: 'IST0106',
+          at: '- destination',
+          path: 'spec.http[0].route',
+          message: /all 2 destinations have weight 0/
+        }
+      ]
+    );
     expectIssues(vs('  - route:\n    - destination: {host: reviews}\n      weight: 0\n'), []);
-    expectIssues(vs('  - route:\n    - destination: {host: reviews}\n      weight: 0\n    - destination: {host: ratings}\n      weight: 1\n'), []);
+    expectIssues(
+      vs(
+        '  - route:\n    - destination: {host: reviews}\n      weight: 0\n    - destination: {host: ratings}\n      weight: 1\n'
+      ),
+      []
+    );
   });
 
   it('a gateway-only VirtualService gets an info note, and unknown hosts there are warnings', () => {
-    const text = vs('  - route:\n    - destination: {host: frontend}\n', { hosts: '"*"', head: '  gateways: [my-gateway]\n' });
+    const text = vs('  - route:\n    - destination: {host: frontend}\n', {
+      hosts: '"*"',
+      head: '  gateways: [my-gateway]\n'
+    });
     expectIssues(text, [
-      { severity: 'info', code: 'IST0020', at: '[my-gateway]', path: 'spec.gateways', message: /add "mesh" to gateways/ },
+      {
+        severity: 'info',
+        code: 'IST0020',
+        at: '[my-gateway]',
+        path: 'spec.gateways',
+        message: /add "mesh" to gateways/
+      },
       { severity: warn, code: 'IST0101', at: 'frontend', path: 'spec.http[0].route[0].destination.host' }
     ]);
   });
@@ -181,26 +245,53 @@ describe('destinations and subsets', () => {
 describe('route actions', () => {
   it('route with redirect', () => {
     expectIssues(vs(`${'  - route:\n    - destination: {host: reviews}\n'}    redirect: {uri: /x}\n`), [
-      { severity: err, code: 'IST0106', at: '{uri: /x}', path: 'spec.http[0].redirect', message: /both route and redirect/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{uri: /x}',
+        path: 'spec.http[0].redirect',
+        message: /both route and redirect/
+      }
     ]);
   });
 
   it('route with directResponse', () => {
     expectIssues(vs(`  - directResponse: {status: 503}\n${TO_REVIEWS}`), [
-      { severity: err, code: 'IST0106', at: '{status: 503}', path: 'spec.http[0].directResponse', message: /both route and directResponse/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{status: 503}',
+        path: 'spec.http[0].directResponse',
+        message: /both route and directResponse/
+      }
     ]);
   });
 
   it('redirect with rewrite', () => {
     expectIssues(vs('  - redirect: {uri: /x}\n    rewrite: {uri: /y}\n'), [
-      { severity: err, code: 'IST0106', at: '{uri: /y}', path: 'spec.http[0].rewrite', message: /rewrite cannot be combined with redirect/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{uri: /y}',
+        path: 'spec.http[0].rewrite',
+        message: /rewrite cannot be combined with redirect/
+      }
     ]);
   });
 
   it('directResponse with fault', () => {
-    expectIssues(vs('  - directResponse: {status: 503}\n    fault: {abort: {httpStatus: 500, percentage: {value: 10}}}\n'), [
-      { severity: err, code: 'IST0106', at: '{abort', path: 'spec.http[0].fault', message: /fault cannot be combined with directResponse/ }
-    ]);
+    expectIssues(
+      vs('  - directResponse: {status: 503}\n    fault: {abort: {httpStatus: 500, percentage: {value: 10}}}\n'),
+      [
+        {
+          severity: err,
+          code: 'IST0106',
+          at: '{abort',
+          path: 'spec.http[0].fault',
+          message: /fault cannot be combined with directResponse/
+        }
+      ]
+    );
   });
 
   it('rewrite.uri with rewrite.uriRegexRewrite', () => {
@@ -210,9 +301,20 @@ describe('route actions', () => {
   });
 
   it('mirror with mirrors', () => {
-    expectIssues(vs(`${TO_REVIEWS.replace('    route', '  - route')}    mirror: {host: ratings}\n    mirrors:\n    - destination: {host: ratings}\n`), [
-      { severity: err, code: 'IST0106', at: '- destination: {host: ratings}', path: 'spec.http[0].mirrors', message: /only one of mirror and mirrors/ }
-    ]);
+    expectIssues(
+      vs(
+        `${TO_REVIEWS.replace('    route', '  - route')}    mirror: {host: ratings}\n    mirrors:\n    - destination: {host: ratings}\n`
+      ),
+      [
+        {
+          severity: err,
+          code: 'IST0106',
+          at: '- destination: {host: ratings}',
+          path: 'spec.http[0].mirrors',
+          message: /only one of mirror and mirrors/
+        }
+      ]
+    );
   });
 
   it('a rule with no action', () => {
@@ -222,9 +324,17 @@ describe('route actions', () => {
   });
 
   it('authority rewritten twice', () => {
-    const text = vs(`  - rewrite: {authority: a.example}\n    headers:\n      request:\n        set: {host: b.example}\n${TO_REVIEWS}`);
+    const text = vs(
+      `  - rewrite: {authority: a.example}\n    headers:\n      request:\n        set: {host: b.example}\n${TO_REVIEWS}`
+    );
     expectIssues(text, [
-      { severity: err, code: 'IST0106', at: 'b.example', path: 'spec.http[0].headers.request.set.host', message: /rewritten more than once \(also at spec.http\[0\].rewrite.authority\)/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'b.example',
+        path: 'spec.http[0].headers.request.set.host',
+        message: /rewritten more than once \(also at spec.http\[0\].rewrite.authority\)/
+      }
     ]);
   });
 });
@@ -232,12 +342,20 @@ describe('route actions', () => {
 describe('unreachable rules', () => {
   it('IST0130: a rule after a rule without match', () => {
     expectIssues(vs(`  - route:\n    - destination: {host: reviews}\n  - name: late\n${TO_REVIEWS}`), [
-      { severity: warn, code: 'IST0130', at: 'name: late', path: 'spec.http[1]', message: /"late" \(spec.http\[1\]\) is never used: rule spec.http\[0\] before it has no match/ }
+      {
+        severity: warn,
+        code: 'IST0130',
+        at: 'name: late',
+        path: 'spec.http[1]',
+        message: /"late" \(spec.http\[1\]\) is never used: rule spec.http\[0\] before it has no match/
+      }
     ]);
   });
 
   it('IST0130: a rule after a match block without request conditions', () => {
-    const text = vs(`  - match:\n    - name: everything\n      gateways: [mesh]\n      ignoreUriCase: true\n      uri: {prefix: /}\n${TO_REVIEWS}  - name: late\n    match:\n    - uri: {prefix: /x}\n${TO_REVIEWS}  - name: later\n${TO_REVIEWS}`);
+    const text = vs(
+      `  - match:\n    - name: everything\n      gateways: [mesh]\n      ignoreUriCase: true\n      uri: {prefix: /}\n${TO_REVIEWS}  - name: late\n    match:\n    - uri: {prefix: /x}\n${TO_REVIEWS}  - name: later\n${TO_REVIEWS}`
+    );
     expectIssues(text, [
       { severity: warn, code: 'IST0130', at: 'name: late', path: 'spec.http[1]' },
       { severity: warn, code: 'IST0130', at: 'name: later', path: 'spec.http[2]' }
@@ -245,15 +363,39 @@ describe('unreachable rules', () => {
   });
 
   it('no warning when the earlier match is restricted to some callers or has conditions', () => {
-    expectIssues(vs(`  - match:\n    - sourceLabels: {app: productpage}\n${TO_REVIEWS}  - match:\n    - headers: {end-user: {exact: jason}}\n${TO_REVIEWS}  - name: last\n${TO_REVIEWS}`), []);
+    expectIssues(
+      vs(
+        `  - match:\n    - sourceLabels: {app: productpage}\n${TO_REVIEWS}  - match:\n    - headers: {end-user: {exact: jason}}\n${TO_REVIEWS}  - name: last\n${TO_REVIEWS}`
+      ),
+      []
+    );
   });
 
-  it('IST0131: a match that repeats an earlier one; IST0130 when all of a rule\'s matches do', () => {
-    const text = vs(`  - match:\n    - uri: {prefix: /a}\n${TO_REVIEWS}  - match:\n    - name: again\n      uri: {prefix: /a}\n    - uri: {prefix: /b}\n${TO_REVIEWS}  - name: dup\n    match:\n    - uri: {prefix: /b}\n${TO_REVIEWS}`);
+  it("IST0131: a match that repeats an earlier one; IST0130 when all of a rule's matches do", () => {
+    const text = vs(
+      `  - match:\n    - uri: {prefix: /a}\n${TO_REVIEWS}  - match:\n    - name: again\n      uri: {prefix: /a}\n    - uri: {prefix: /b}\n${TO_REVIEWS}  - name: dup\n    match:\n    - uri: {prefix: /b}\n${TO_REVIEWS}`
+    );
     expectIssues(text, [
-      { severity: 'info', code: 'IST0131', at: 'name: again', path: 'spec.http[1].match[0]', message: /repeats spec.http\[0\].match\[0\]/ },
-      { severity: warn, code: 'IST0130', at: 'name: dup', path: 'spec.http[2]', message: /every one of its matches is already matched/ },
-      { severity: 'info', code: 'IST0131', at: { after: 'name: dup\n    match:\n    - ' }, path: 'spec.http[2].match[0]' }
+      {
+        severity: 'info',
+        code: 'IST0131',
+        at: 'name: again',
+        path: 'spec.http[1].match[0]',
+        message: /repeats spec.http\[0\].match\[0\]/
+      },
+      {
+        severity: warn,
+        code: 'IST0130',
+        at: 'name: dup',
+        path: 'spec.http[2]',
+        message: /every one of its matches is already matched/
+      },
+      {
+        severity: 'info',
+        code: 'IST0131',
+        at: { after: 'name: dup\n    match:\n    - ' },
+        path: 'spec.http[2].match[0]'
+      }
     ]);
   });
 });
@@ -262,9 +404,23 @@ describe('string matches', () => {
   const match = (m: string) => vs(`  - match:\n    - ${m}\n${TO_REVIEWS}`);
 
   it('needs exactly one of exact/prefix/regex', () => {
-    expectIssues(match('uri: {}'), [{ severity: err, code: 'IST0106', at: '{}', path: 'spec.http[0].match[0].uri', message: /exactly one of exact, prefix or regex/ }]);
+    expectIssues(match('uri: {}'), [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{}',
+        path: 'spec.http[0].match[0].uri',
+        message: /exactly one of exact, prefix or regex/
+      }
+    ]);
     expectIssues(match('uri: {exact: /x, prefix: /y}'), [
-      { severity: err, code: 'IST0106', at: '/y', path: 'spec.http[0].match[0].uri.prefix', message: /found exact and prefix/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '/y',
+        path: 'spec.http[0].match[0].uri.prefix',
+        message: /found exact and prefix/
+      }
     ]);
   });
 
@@ -272,15 +428,25 @@ describe('string matches', () => {
     expectIssues(match('headers: {x-user: {prefix: ""}}'), [
       { severity: err, code: 'IST0106', at: '""', path: 'spec.http[0].match[0].headers["x-user"].prefix' }
     ]);
-    expectIssues(match('method: {regex: ""}'), [{ severity: err, code: 'IST0106', at: '""', path: 'spec.http[0].match[0].method.regex' }]);
+    expectIssues(match('method: {regex: ""}'), [
+      { severity: err, code: 'IST0106', at: '""', path: 'spec.http[0].match[0].method.regex' }
+    ]);
     expectIssues(match('uri: {prefix: ""}'), []);
   });
 
   it('IST0122: regex that is not valid RE2', () => {
     expectIssues(match('uri: {regex: "/a(?=b)"}'), [
-      { severity: err, code: 'IST0122', at: '"/a(?=b)"', path: 'spec.http[0].match[0].uri.regex', message: /not valid RE2/ }
+      {
+        severity: err,
+        code: 'IST0122',
+        at: '"/a(?=b)"',
+        path: 'spec.http[0].match[0].uri.regex',
+        message: /not valid RE2/
+      }
     ]);
-    expectIssues(match('headers: {x: {regex: "a{2,1}"}}'), [{ severity: err, code: 'IST0122', at: '"a{2,1}"', path: 'spec.http[0].match[0].headers.x.regex' }]);
+    expectIssues(match('headers: {x: {regex: "a{2,1}"}}'), [
+      { severity: err, code: 'IST0122', at: '"a{2,1}"', path: 'spec.http[0].match[0].headers.x.regex' }
+    ]);
     expectIssues(match('uri: {regex: "/v[0-9]+/.*"}'), []);
   });
 
@@ -306,10 +472,22 @@ describe('fault injection', () => {
 
   it('delay without fixedDelay; exponentialDelay', () => {
     expectIssues(fault('{delay: {percentage: {value: 10}}}'), [
-      { severity: err, code: 'IST0106', at: '{percentage', path: 'spec.http[0].fault.delay', message: /needs fixedDelay/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{percentage',
+        path: 'spec.http[0].fault.delay',
+        message: /needs fixedDelay/
+      }
     ]);
     expectIssues(fault('{delay: {exponentialDelay: 1s}}'), [
-      { severity: err, code: 'IST0106', at: '1s', path: 'spec.http[0].fault.delay.exponentialDelay', message: /not supported/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '1s',
+        path: 'spec.http[0].fault.delay.exponentialDelay',
+        message: /not supported/
+      }
     ]);
   });
 
@@ -317,7 +495,9 @@ describe('fault injection', () => {
     expectIssues(fault('{abort: {percentage: {value: 10}}}'), [
       { severity: err, code: 'IST0106', at: '{percentage', path: 'spec.http[0].fault.abort', message: /httpStatus/ }
     ]);
-    expectIssues(fault('{}'), [{ severity: err, code: 'IST0106', at: '{}', path: 'spec.http[0].fault', message: /delay, an abort or both/ }]);
+    expectIssues(fault('{}'), [
+      { severity: err, code: 'IST0106', at: '{}', path: 'spec.http[0].fault', message: /delay, an abort or both/ }
+    ]);
   });
 });
 
@@ -330,7 +510,9 @@ describe('redirect and directResponse', () => {
   });
 
   it('directResponse status outside 200-599', () => {
-    expectIssues(vs('  - directResponse: {status: 700}\n'), [{ severity: err, code: 'IST0106', at: '700', path: 'spec.http[0].directResponse.status' }]);
+    expectIssues(vs('  - directResponse: {status: 700}\n'), [
+      { severity: err, code: 'IST0106', at: '700', path: 'spec.http[0].directResponse.status' }
+    ]);
   });
 
   it('directResponse body with both string and bytes, or bytes not base64', () => {
@@ -338,7 +520,13 @@ describe('redirect and directResponse', () => {
       { severity: err, code: 'IST0106', at: '{string', path: 'spec.http[0].directResponse.body' }
     ]);
     expectIssues(vs('  - directResponse: {status: 200, body: {bytes: "not base64!"}}\n'), [
-      { severity: err, code: 'IST0106', at: '"not base64!"', path: 'spec.http[0].directResponse.body.bytes', message: /base64/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"not base64!"',
+        path: 'spec.http[0].directResponse.body.bytes',
+        message: /base64/
+      }
     ]);
     expectIssues(vs('  - directResponse: {status: 200, body: {bytes: aGVsbG8=}}\n'), []);
   });
@@ -349,10 +537,22 @@ describe('retries and timeouts', () => {
 
   it('retryOn entries must be Envoy conditions or status codes 100-599', () => {
     expectIssues(retries('{attempts: 2, retryOn: "5xx,bogus"}'), [
-      { severity: err, code: 'IST0106', at: '"5xx,bogus"', path: 'spec.http[0].retries.retryOn', message: /"bogus" is not a valid retryOn condition/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"5xx,bogus"',
+        path: 'spec.http[0].retries.retryOn',
+        message: /"bogus" is not a valid retryOn condition/
+      }
     ]);
     expectIssues(retries('{attempts: 2, retryOn: "connect-failure,600"}'), [
-      { severity: err, code: 'IST0106', at: '"connect-failure,600"', path: 'spec.http[0].retries.retryOn', message: /600/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"connect-failure,600"',
+        path: 'spec.http[0].retries.retryOn',
+        message: /600/
+      }
     ]);
     expectIssues(retries('{attempts: 2, retryOn: "gateway-error,503,retriable-status-codes"}'), []);
   });
@@ -361,8 +561,12 @@ describe('retries and timeouts', () => {
     expectIssues(retries('{attempts: 2, perTryTimeout: 0s}'), [
       { severity: err, code: 'IST0106', at: '0s', path: 'spec.http[0].retries.perTryTimeout', message: /at least 1ms/ }
     ]);
-    expectIssues(vs(`  - timeout: 0.5ms\n${TO_REVIEWS}`), [{ severity: err, code: 'IST0106', at: '0.5ms', path: 'spec.http[0].timeout' }]);
-    expectIssues(retries('{attempts: 2, backoff: 0ms}'), [{ severity: err, code: 'IST0106', at: '0ms', path: 'spec.http[0].retries.backoff' }]);
+    expectIssues(vs(`  - timeout: 0.5ms\n${TO_REVIEWS}`), [
+      { severity: err, code: 'IST0106', at: '0.5ms', path: 'spec.http[0].timeout' }
+    ]);
+    expectIssues(retries('{attempts: 2, backoff: 0ms}'), [
+      { severity: err, code: 'IST0106', at: '0ms', path: 'spec.http[0].retries.backoff' }
+    ]);
   });
 
   it('retry settings without attempts', () => {
@@ -380,13 +584,22 @@ describe('retries and timeouts', () => {
       namespace: 'default',
       annotations: {},
       labels: {},
-      spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: -1 } }] },
+      spec: {
+        hosts: ['reviews'],
+        http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: -1 } }]
+      },
       where,
       order: 0
     };
     const issues = validateIstio([r], MESH, () => where);
     expect(issues).toEqual([
-      expect.objectContaining({ severity: 'error', code: 'IST0106', path: 'spec.http[0].retries.attempts', where, resource: 'VirtualService default/reviews' })
+      expect.objectContaining({
+        severity: 'error',
+        code: 'IST0106',
+        path: 'spec.http[0].retries.attempts',
+        where,
+        resource: 'VirtualService default/reviews'
+      })
     ]);
   });
 });
@@ -395,7 +608,13 @@ describe('VirtualServices sharing a host', () => {
   it('IST0109: the later VirtualService for a host is ignored by sidecars', () => {
     const text = `${vs(`${TO_REVIEWS.replace('    route', '  - route')}`)}---\n${vs(TO_REVIEWS.replace('    route', '  - route'), { name: 'reviews-canary', hosts: 'reviews.default.svc.cluster.local' })}`;
     expectIssues(text, [
-      { severity: warn, code: 'IST0109', at: 'reviews.default.svc.cluster.local', path: 'spec.hosts[0]', message: /also claimed by VirtualService default\/reviews at .*:6:11, which was loaded first/ }
+      {
+        severity: warn,
+        code: 'IST0109',
+        at: 'reviews.default.svc.cluster.local',
+        path: 'spec.hosts[0]',
+        message: /also claimed by VirtualService default\/reviews at .*:6:11, which was loaded first/
+      }
     ]);
   });
 
@@ -411,12 +630,22 @@ describe('delegation', () => {
     `---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}}\nspec:\n  http:\n${http}`;
 
   it('a valid one-level delegation has no issues', () => {
-    expectIssues(vs('  - match:\n    - uri: {prefix: /api}\n    delegate: {name: api-routes}\n') + delegateVs('api-routes', TO_REVIEWS.replace('    route', '  - route')), []);
+    expectIssues(
+      vs('  - match:\n    - uri: {prefix: /api}\n    delegate: {name: api-routes}\n') +
+        delegateVs('api-routes', TO_REVIEWS.replace('    route', '  - route')),
+      []
+    );
   });
 
   it('IST0101: delegate target not found', () => {
     expectIssues(vs('  - delegate: {name: nope}\n'), [
-      { severity: err, code: 'IST0101', at: '{name: nope}', path: 'spec.http[0].delegate', message: /default\/nope not found/ }
+      {
+        severity: err,
+        code: 'IST0101',
+        at: '{name: nope}',
+        path: 'spec.http[0].delegate',
+        message: /default\/nope not found/
+      }
     ]);
   });
 
@@ -428,47 +657,90 @@ describe('delegation', () => {
   });
 
   it('IST0021: a delegate that delegates again', () => {
-    const text = vs('  - delegate: {name: level1}\n') + delegateVs('level1', '  - delegate: {name: level2}\n') + delegateVs('level2', TO_REVIEWS.replace('    route', '  - route'));
-    expectIssues(text, [{ severity: err, code: 'IST0021', at: '{name: level2}', path: 'spec.http[0].delegate', message: /only one level deep/ }]);
+    const text =
+      vs('  - delegate: {name: level1}\n') +
+      delegateVs('level1', '  - delegate: {name: level2}\n') +
+      delegateVs('level2', TO_REVIEWS.replace('    route', '  - route'));
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0021',
+        at: '{name: level2}',
+        path: 'spec.http[0].delegate',
+        message: /only one level deep/
+      }
+    ]);
   });
 
   it('delegate combined with route', () => {
-    const text = vs(`  - delegate: {name: api}\n${TO_REVIEWS}`) + delegateVs('api', TO_REVIEWS.replace('    route', '  - route'));
-    expectIssues(text, [{ severity: err, code: 'IST0106', at: '{name: api}', path: 'spec.http[0].delegate', message: /both route and delegate/ }]);
+    const text =
+      vs(`  - delegate: {name: api}\n${TO_REVIEWS}`) + delegateVs('api', TO_REVIEWS.replace('    route', '  - route'));
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{name: api}',
+        path: 'spec.http[0].delegate',
+        message: /both route and delegate/
+      }
+    ]);
   });
 });
 
 describe('DestinationRule', () => {
   it('duplicate subset names', () => {
-    expectIssues(dr('  host: reviews\n  subsets:\n  - name: v1\n    labels: {version: v1}\n  - name: v1 # again\n    labels: {version: v2}\n'), [
-      { severity: err, code: 'IST0106', at: 'v1 # again', path: 'spec.subsets[1].name', message: /used twice/ }
-    ]);
+    expectIssues(
+      dr(
+        '  host: reviews\n  subsets:\n  - name: v1\n    labels: {version: v1}\n  - name: v1 # again\n    labels: {version: v2}\n'
+      ),
+      [{ severity: err, code: 'IST0106', at: 'v1 # again', path: 'spec.subsets[1].name', message: /used twice/ }]
+    );
   });
 
   it('loadBalancer with both simple and consistentHash', () => {
-    expectIssues(dr('  host: reviews\n  trafficPolicy:\n    loadBalancer: {simple: RANDOM, consistentHash: {useSourceIp: true}}\n'), [
-      { severity: err, code: 'IST0106', at: '{useSourceIp', path: 'spec.trafficPolicy.loadBalancer.consistentHash' }
-    ]);
+    expectIssues(
+      dr(
+        '  host: reviews\n  trafficPolicy:\n    loadBalancer: {simple: RANDOM, consistentHash: {useSourceIp: true}}\n'
+      ),
+      [{ severity: err, code: 'IST0106', at: '{useSourceIp', path: 'spec.trafficPolicy.loadBalancer.consistentHash' }]
+    );
   });
 
   it('IST0002: outlierDetection.consecutiveErrors is ignored since Istio 1.7', () => {
-    const text = dr('  host: reviews\n  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n      outlierDetection: {consecutiveErrors: 5, interval: 10s}\n');
+    const text = dr(
+      '  host: reviews\n  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n      outlierDetection: {consecutiveErrors: 5, interval: 10s}\n'
+    );
     expectIssues(text, [
-      { severity: warn, code: 'IST0002', at: { after: 'consecutiveErrors: ' }, path: 'spec.subsets[0].trafficPolicy.outlierDetection.consecutiveErrors', message: /consecutive5xxErrors/ }
+      {
+        severity: warn,
+        code: 'IST0002',
+        at: { after: 'consecutiveErrors: ' },
+        path: 'spec.subsets[0].trafficPolicy.outlierDetection.consecutiveErrors',
+        message: /consecutive5xxErrors/
+      }
     ]);
   });
 });
 
 describe('ServiceEntry and Sidecar', () => {
-  const se = (body: string) => `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db}\nspec:\n  hosts: [db.example.com]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n${body}`;
+  const se = (body: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db}\nspec:\n  hosts: [db.example.com]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n${body}`;
 
   it('STATIC resolution without endpoints', () => {
-    expectIssues(se('  resolution: STATIC\n'), [{ severity: err, code: 'IST0106', at: 'STATIC', path: 'spec.resolution', message: /needs endpoints/ }]);
+    expectIssues(se('  resolution: STATIC\n'), [
+      { severity: err, code: 'IST0106', at: 'STATIC', path: 'spec.resolution', message: /needs endpoints/ }
+    ]);
   });
 
   it('endpoint address must be an IP (STATIC) or an IP or host (DNS)', () => {
     expectIssues(se('  resolution: STATIC\n  endpoints:\n  - address: db.internal\n'), [
-      { severity: err, code: 'IST0106', at: 'db.internal', path: 'spec.endpoints[0].address', message: /not an IP address/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'db.internal',
+        path: 'spec.endpoints[0].address',
+        message: /not an IP address/
+      }
     ]);
     expectIssues(se('  resolution: DNS\n  endpoints:\n  - address: "not a host!"\n'), [
       { severity: err, code: 'IST0106', at: '"not a host!"', path: 'spec.endpoints[0].address' }
@@ -477,9 +749,16 @@ describe('ServiceEntry and Sidecar', () => {
   });
 
   it('Sidecar egress hosts must be namespace/host', () => {
-    const text = 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n  egress:\n  - hosts: ["./*", "istio-system/*", reviews.default.svc.cluster.local]\n';
+    const text =
+      'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n  egress:\n  - hosts: ["./*", "istio-system/*", reviews.default.svc.cluster.local]\n';
     expectIssues(text, [
-      { severity: err, code: 'IST0106', at: 'reviews.default.svc.cluster.local', path: 'spec.egress[0].hosts[2]', message: /"namespace\/host"/ }
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'reviews.default.svc.cluster.local',
+        path: 'spec.egress[0].hosts[2]',
+        message: /"namespace\/host"/
+      }
     ]);
   });
 });
@@ -488,26 +767,41 @@ describe('Istio bookinfo samples with a bookinfo mesh', () => {
   const svc = (name: string, versions: string[], base: number) => ({
     name,
     port: 9080,
-    workloads: versions.map((v, k) => ({ name: `${name}-${v}`, labels: { app: name, version: v }, instances: [`127.0.0.1:${base + k}`] }))
+    workloads: versions.map((v, k) => ({
+      name: `${name}-${v}`,
+      labels: { app: name, version: v },
+      instances: [`127.0.0.1:${base + k}`]
+    }))
   });
   const bookinfo = MeshFile.parse({
     apiVersion: 'localmesh.dev/v1alpha1',
     kind: 'Mesh',
     spec: {
-      services: [svc('productpage', ['v1'], 19000), svc('reviews', ['v1', 'v2', 'v3'], 19010), svc('ratings', ['v1', 'v2'], 19020), svc('details', ['v1', 'v2'], 19030)]
+      services: [
+        svc('productpage', ['v1'], 19000),
+        svc('reviews', ['v1', 'v2', 'v3'], 19010),
+        svc('ratings', ['v1', 'v2'], 19020),
+        svc('details', ['v1', 'v2'], 19030)
+      ]
     }
   });
   const networking = path.join(BOOKINFO, 'networking');
   const files = readdirSync(networking).filter((f) => f.endsWith('.yaml'));
 
   it.each(files)('%s has no errors', (name) => {
-    const loaded = loadIstio([path.join(networking, name), path.join(networking, 'destination-rule-all.yaml')], 'default');
+    const loaded = loadIstio(
+      [path.join(networking, name), path.join(networking, 'destination-rule-all.yaml')],
+      'default'
+    );
     const issues = validateIstio(loaded.resources, bookinfo, loaded.posOf);
     expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
   });
 
   it('all-v1 routes with destination-rule-all: only the ratings subsets without workloads are flagged', () => {
-    const loaded = loadIstio([path.join(networking, 'virtual-service-all-v1.yaml'), path.join(networking, 'destination-rule-all.yaml')], 'default');
+    const loaded = loadIstio(
+      [path.join(networking, 'virtual-service-all-v1.yaml'), path.join(networking, 'destination-rule-all.yaml')],
+      'default'
+    );
     expect(loaded.issues).toEqual([]);
     const issues = validateIstio(loaded.resources, bookinfo, loaded.posOf);
     expect(issues.map((i) => [i.code, i.severity, i.path, i.where.line, i.where.column])).toEqual([

@@ -59,7 +59,7 @@ export type IstioCode = (typeof IstioCodes)[keyof typeof IstioCodes];
 export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0002: 'Deprecated field that is ignored (e.g. outlierDetection.consecutiveErrors) (warning)',
   IST0101: 'Referenced host, port, subset or delegate not found (error; warning for gateway-only VirtualServices)',
-  IST0106: 'Schema validation error: the resource is invalid, as Istio\'s validation webhook would reject it (error)',
+  IST0106: "Schema validation error: the resource is invalid, as Istio's validation webhook would reject it (error)",
   IST0109: 'Several VirtualServices claim the same host for sidecars; only the first applies (warning)',
   IST0112: 'Destination needs a port: the service exposes several ports (error)',
   IST0122: 'Regular expression is not valid RE2 (error)',
@@ -189,7 +189,8 @@ class Ctx {
     for (const vs of this.virtualServices) this.vsByKey.set(`${vs.namespace}/${vs.name}`, vs);
     for (const vs of this.virtualServices) {
       for (const rule of vs.spec.http ?? []) {
-        const target = rule.delegate && this.findVirtualService(rule.delegate.namespace ?? vs.namespace, rule.delegate.name);
+        const target =
+          rule.delegate && this.findVirtualService(rule.delegate.namespace ?? vs.namespace, rule.delegate.name);
         if (target) this.delegateTargets.add(target);
       }
     }
@@ -208,7 +209,8 @@ class Ctx {
   private addServiceEntry(se: IstioResource<ServiceEntrySpec>): void {
     const spec = se.spec;
     const endpoints = spec.endpoints ?? [];
-    const workloads = spec.workloadSelector || endpoints.length === 0 ? undefined : endpoints.map((e) => e.labels ?? {});
+    const workloads =
+      spec.workloadSelector || endpoints.length === 0 ? undefined : endpoints.map((e) => e.labels ?? {});
     const ports = (spec.ports ?? []).map((p) => p.number);
     for (const host of spec.hosts) {
       const fqdn = host.toLowerCase();
@@ -310,7 +312,12 @@ function checkGateways(ctx: Ctx, vs: VS): void {
 function checkWildcardMeshHosts(ctx: Ctx, vs: VS): void {
   if (!appliesToMesh(vs)) return;
   (vs.spec.hosts ?? []).forEach((h, k) => {
-    if (h === '*') ctx.error(vs, ['spec', 'hosts', k], 'host "*" is not allowed for a VirtualService that applies to sidecars (mesh); name the service host');
+    if (h === '*')
+      ctx.error(
+        vs,
+        ['spec', 'hosts', k],
+        'host "*" is not allowed for a VirtualService that applies to sidecars (mesh); name the service host'
+      );
   });
 }
 
@@ -350,7 +357,11 @@ function checkHttpRule(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: b
   if (rule.retries) checkRetries(ctx, vs, rule.retries, [...p, 'retries']);
   if (rule.timeout !== undefined) checkDuration(ctx, vs, rule.timeout, [...p, 'timeout'], 'timeout');
   rule.corsPolicy?.allowOrigins?.forEach((o, k) =>
-    checkStringMatch(ctx, vs, o, [...p, 'corsPolicy', 'allowOrigins', k], { allowEmpty: false, allowEmptyPrefix: false, allowStar: false })
+    checkStringMatch(ctx, vs, o, [...p, 'corsPolicy', 'allowOrigins', k], {
+      allowEmpty: false,
+      allowEmptyPrefix: false,
+      allowStar: false
+    })
   );
   if (rule.delegate) checkDelegate(ctx, vs, rule, p, isDelegate);
 }
@@ -377,11 +388,18 @@ function checkActions(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: bo
   const local = rule.redirect ? 'redirect' : rule.directResponse ? 'directResponse' : undefined;
   if (local) {
     const why = `${local} answers locally and forwards nothing`;
-    if (rule.rewrite) ctx.error(vs, [...p, 'rewrite'], `rewrite cannot be combined with ${local} (${why}); remove rewrite`);
-    if (rule.fault) ctx.error(vs, [...p, 'fault'], `fault cannot be combined with ${local} (${why}); move the fault to a rule with a route`);
+    if (rule.rewrite)
+      ctx.error(vs, [...p, 'rewrite'], `rewrite cannot be combined with ${local} (${why}); remove rewrite`);
+    if (rule.fault)
+      ctx.error(
+        vs,
+        [...p, 'fault'],
+        `fault cannot be combined with ${local} (${why}); move the fault to a rule with a route`
+      );
   }
   if (isDelegate && rule.delegate) {
-    const msg = 'delegation is only one level deep: this VirtualService is itself a delegate, so its rules cannot delegate again; use route instead';
+    const msg =
+      'delegation is only one level deep: this VirtualService is itself a delegate, so its rules cannot delegate again; use route instead';
     ctx.report(vs, 'error', IstioCodes.INVALID_DELEGATE, [...p, 'delegate'], msg);
   }
 }
@@ -398,7 +416,8 @@ function checkRewrite(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
   }
   const rr = rw.uriRegexRewrite;
   if (rr) {
-    if (!rr.match || !rr.rewrite) ctx.error(vs, [...rp, 'uriRegexRewrite'], 'uriRegexRewrite needs both match and rewrite');
+    if (!rr.match || !rr.rewrite)
+      ctx.error(vs, [...rp, 'uriRegexRewrite'], 'uriRegexRewrite needs both match and rewrite');
     if (rr.match) checkRegex(ctx, vs, rr.match, [...rp, 'uriRegexRewrite', 'match']);
   }
 }
@@ -424,7 +443,11 @@ function checkAuthorityRewrite(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void
 
 function checkMirrors(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
   if (rule.mirror && rule.mirrors && rule.mirrors.length > 0) {
-    ctx.error(vs, [...p, 'mirrors'], 'a rule takes only one of mirror and mirrors; move the mirror into the mirrors list');
+    ctx.error(
+      vs,
+      [...p, 'mirrors'],
+      'a rule takes only one of mirror and mirrors; move the mirror into the mirrors list'
+    );
   }
   if (rule.mirrorPercentage) checkPercent(ctx, vs, rule.mirrorPercentage.value, [...p, 'mirrorPercentage', 'value']);
   if (rule.mirrorPercent !== undefined) checkPercent(ctx, vs, rule.mirrorPercent, [...p, 'mirrorPercent']);
@@ -450,7 +473,8 @@ const MAP_VALUE: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false,
 const WITHOUT_HEADER: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: true };
 
 function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
-  if (m.port !== undefined && !(m.port >= 1 && m.port <= 65535)) ctx.error(vs, [...p, 'port'], `port must be between 1 and 65535, found ${m.port}`);
+  if (m.port !== undefined && !(m.port >= 1 && m.port <= 65535))
+    ctx.error(vs, [...p, 'port'], `port must be between 1 and 65535, found ${m.port}`);
   if (m.sourceNamespace !== undefined && !DNS_LABEL.test(m.sourceNamespace)) {
     ctx.error(vs, [...p, 'sourceNamespace'], `sourceNamespace "${m.sourceNamespace}" is not a namespace name`);
   }
@@ -459,8 +483,10 @@ function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
     const sm = m[field];
     if (sm) checkStringMatch(ctx, vs, sm, [...p, field], STRICT);
   }
-  for (const [name, sm] of Object.entries(m.headers ?? {})) checkStringMatch(ctx, vs, sm, [...p, 'headers', name], MAP_VALUE);
-  for (const [name, sm] of Object.entries(m.queryParams ?? {})) checkStringMatch(ctx, vs, sm, [...p, 'queryParams', name], MAP_VALUE);
+  for (const [name, sm] of Object.entries(m.headers ?? {}))
+    checkStringMatch(ctx, vs, sm, [...p, 'headers', name], MAP_VALUE);
+  for (const [name, sm] of Object.entries(m.queryParams ?? {}))
+    checkStringMatch(ctx, vs, sm, [...p, 'queryParams', name], MAP_VALUE);
   for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
     checkStringMatch(ctx, vs, sm, [...p, 'withoutHeaders', name], WITHOUT_HEADER);
   }
@@ -473,14 +499,19 @@ function checkStringMatch(ctx: Ctx, vs: IstioResource, sm: StringMatch, p: Path,
     return;
   }
   if (kinds.length > 1) {
-    ctx.error(vs, [...p, kinds[1]!], `string match takes exactly one of exact, prefix or regex, found ${kinds.join(' and ')}`);
+    ctx.error(
+      vs,
+      [...p, kinds[1]!],
+      `string match takes exactly one of exact, prefix or regex, found ${kinds.join(' and ')}`
+    );
     return;
   }
   if (sm.prefix === '' && !rules.allowEmptyPrefix) {
     ctx.error(vs, [...p, 'prefix'], 'prefix must not be empty; remove the condition or write the prefix to match');
   }
   if (sm.regex === undefined || (rules.allowStar && sm.regex === '*')) return;
-  if (sm.regex === '') ctx.error(vs, [...p, 'regex'], 'regex must not be empty; remove the condition or write the pattern to match');
+  if (sm.regex === '')
+    ctx.error(vs, [...p, 'regex'], 'regex must not be empty; remove the condition or write the pattern to match');
   else checkRegex(ctx, vs, sm.regex, [...p, 'regex']);
 }
 
@@ -551,7 +582,14 @@ function checkDestination(ctx: Ctx, vs: VS, dest: Destination, p: Path): void {
   if (dest.subset !== undefined) checkSubsetReference(ctx, vs, fqdn, dest.subset, p, severity);
 }
 
-function checkDestinationPort(ctx: Ctx, vs: VS, svc: ServiceInfo, dest: Destination, p: Path, severity: Severity): void {
+function checkDestinationPort(
+  ctx: Ctx,
+  vs: VS,
+  svc: ServiceInfo,
+  dest: Destination,
+  p: Path,
+  severity: Severity
+): void {
   const port = dest.port?.number;
   if (port === undefined) {
     if (svc.ports.length > 1) {
@@ -604,14 +642,20 @@ function checkFault(ctx: Ctx, vs: VS, fault: HTTPFaultInjection, p: Path): void 
 function checkAbort(ctx: Ctx, vs: VS, abort: NonNullable<HTTPFaultInjection['abort']>, p: Path): void {
   const kinds = (['httpStatus', 'grpcStatus', 'http2Error'] as const).filter((k) => abort[k] !== undefined);
   if (kinds.length === 0) ctx.error(vs, p, 'abort needs httpStatus (e.g. httpStatus: 503) or grpcStatus');
-  if (kinds.length > 1) ctx.error(vs, [...p, kinds[1]!], `abort takes only one of httpStatus and grpcStatus, found ${kinds.join(' and ')}`);
-  if (abort.http2Error !== undefined) ctx.error(vs, [...p, 'http2Error'], 'http2Error aborts are not supported by Istio; use httpStatus');
+  if (kinds.length > 1)
+    ctx.error(vs, [...p, kinds[1]!], `abort takes only one of httpStatus and grpcStatus, found ${kinds.join(' and ')}`);
+  if (abort.http2Error !== undefined)
+    ctx.error(vs, [...p, 'http2Error'], 'http2Error aborts are not supported by Istio; use httpStatus');
   if (abort.httpStatus !== undefined && !(abort.httpStatus >= 200 && abort.httpStatus <= 599)) {
     ctx.error(vs, [...p, 'httpStatus'], `abort httpStatus must be between 200 and 599, found ${abort.httpStatus}`);
   }
   if (abort.grpcStatus !== undefined && !GRPC_STATUSES.has(abort.grpcStatus)) {
     const hint = suggest(abort.grpcStatus, [...GRPC_STATUSES]);
-    ctx.error(vs, [...p, 'grpcStatus'], `grpcStatus "${abort.grpcStatus}" is not a gRPC status name${hint ? ` (did you mean "${hint}"?)` : ' such as UNAVAILABLE'}`);
+    ctx.error(
+      vs,
+      [...p, 'grpcStatus'],
+      `grpcStatus "${abort.grpcStatus}" is not a gRPC status name${hint ? ` (did you mean "${hint}"?)` : ' such as UNAVAILABLE'}`
+    );
   }
   if (abort.percentage) checkPercent(ctx, vs, abort.percentage.value, [...p, 'percentage', 'value']);
 }
@@ -620,14 +664,27 @@ function checkRedirect(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
   const r = rule.redirect;
   if (!r) return;
   const rp = [...p, 'redirect'];
-  if (r.uri === undefined && r.authority === undefined && r.port === undefined && r.derivePort === undefined && r.scheme === undefined && r.prefixRewrite === undefined) {
+  if (
+    r.uri === undefined &&
+    r.authority === undefined &&
+    r.port === undefined &&
+    r.derivePort === undefined &&
+    r.scheme === undefined &&
+    r.prefixRewrite === undefined
+  ) {
     ctx.error(vs, rp, 'redirect must set uri, authority, scheme or port');
   }
   if (r.redirectCode !== undefined && !REDIRECT_CODES.has(r.redirectCode)) {
-    ctx.error(vs, [...rp, 'redirectCode'], `redirectCode must be one of 301, 302, 303, 307, 308, found ${r.redirectCode}`);
+    ctx.error(
+      vs,
+      [...rp, 'redirectCode'],
+      `redirectCode must be one of 301, 302, 303, 307, 308, found ${r.redirectCode}`
+    );
   }
-  if (r.port !== undefined && r.derivePort !== undefined) ctx.error(vs, [...rp, 'derivePort'], 'redirect takes only one of port and derivePort');
-  if (r.uri !== undefined && r.prefixRewrite !== undefined) ctx.error(vs, [...rp, 'prefixRewrite'], 'redirect takes only one of uri and prefixRewrite');
+  if (r.port !== undefined && r.derivePort !== undefined)
+    ctx.error(vs, [...rp, 'derivePort'], 'redirect takes only one of port and derivePort');
+  if (r.uri !== undefined && r.prefixRewrite !== undefined)
+    ctx.error(vs, [...rp, 'prefixRewrite'], 'redirect takes only one of uri and prefixRewrite');
   if (r.scheme !== undefined && r.scheme !== 'http' && r.scheme !== 'https') {
     ctx.error(vs, [...rp, 'scheme'], `redirect scheme must be "http" or "https", found "${r.scheme}"`);
   }
@@ -637,7 +694,8 @@ function checkDirectResponse(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
   const dr = rule.directResponse;
   if (!dr) return;
   const dp = [...p, 'directResponse'];
-  if (!(dr.status >= 200 && dr.status <= 599)) ctx.error(vs, [...dp, 'status'], `directResponse status must be between 200 and 599, found ${dr.status}`);
+  if (!(dr.status >= 200 && dr.status <= 599))
+    ctx.error(vs, [...dp, 'status'], `directResponse status must be between 200 and 599, found ${dr.status}`);
   const body = dr.body;
   if (!body) return;
   if (body.string !== undefined && body.bytes !== undefined) {
@@ -645,29 +703,49 @@ function checkDirectResponse(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
     return;
   }
   if (body.bytes !== undefined && !BASE64.test(body.bytes.replace(WHITESPACE, ''))) {
-    ctx.error(vs, [...dp, 'body', 'bytes'], 'directResponse body.bytes must be base64 (e.g. "aGVsbG8="); use body.string for plain text');
+    ctx.error(
+      vs,
+      [...dp, 'body', 'bytes'],
+      'directResponse body.bytes must be base64 (e.g. "aGVsbG8="); use body.string for plain text'
+    );
     return;
   }
-  const size = body.string !== undefined ? Buffer.byteLength(body.string) : body.bytes !== undefined ? Buffer.from(body.bytes, 'base64').length : 0;
-  if (size > MAX_DIRECT_RESPONSE_BYTES) ctx.error(vs, [...dp, 'body'], `directResponse body is ${size} bytes; Istio allows at most 1 MB`);
+  const size =
+    body.string !== undefined
+      ? Buffer.byteLength(body.string)
+      : body.bytes !== undefined
+        ? Buffer.from(body.bytes, 'base64').length
+        : 0;
+  if (size > MAX_DIRECT_RESPONSE_BYTES)
+    ctx.error(vs, [...dp, 'body'], `directResponse body is ${size} bytes; Istio allows at most 1 MB`);
 }
 
 function checkRetries(ctx: Ctx, vs: VS, retries: HTTPRetry, p: Path): void {
   const attempts = retries.attempts ?? 0;
   if (attempts < 0) ctx.error(vs, [...p, 'attempts'], `attempts must be 0 or more, found ${attempts}`);
-  if (attempts === 0 && (retries.perTryTimeout !== undefined || retries.retryOn !== undefined || retries.retryRemoteLocalities !== undefined)) {
+  if (
+    attempts === 0 &&
+    (retries.perTryTimeout !== undefined ||
+      retries.retryOn !== undefined ||
+      retries.retryRemoteLocalities !== undefined)
+  ) {
     const msg = `attempts is ${retries.attempts === undefined ? 'missing' : '0'}, which disables retries, yet retryOn/perTryTimeout is set; set attempts (e.g. attempts: 3)`;
     ctx.error(vs, retries.attempts === undefined ? p : [...p, 'attempts'], msg);
   }
   if (retries.retryOn !== undefined) checkRetryOn(ctx, vs, retries.retryOn, [...p, 'retryOn']);
-  if (retries.perTryTimeout !== undefined) checkDuration(ctx, vs, retries.perTryTimeout, [...p, 'perTryTimeout'], 'perTryTimeout');
+  if (retries.perTryTimeout !== undefined)
+    checkDuration(ctx, vs, retries.perTryTimeout, [...p, 'perTryTimeout'], 'perTryTimeout');
   if (retries.backoff !== undefined) checkDuration(ctx, vs, retries.backoff, [...p, 'backoff'], 'backoff');
 }
 
 function checkRetryOn(ctx: Ctx, vs: VS, retryOn: string, p: Path): void {
   for (const entry of retryOn.split(',')) {
     if (entry !== entry.trim()) {
-      ctx.error(vs, p, `retryOn entry "${entry}" has spaces, which Istio rejects; write the list without spaces, e.g. "5xx,reset"`);
+      ctx.error(
+        vs,
+        p,
+        `retryOn entry "${entry}" has spaces, which Istio rejects; write the list without spaces, e.g. "5xx,reset"`
+      );
       continue;
     }
     if (DIGITS.test(entry)) {
@@ -686,7 +764,8 @@ function checkDuration(ctx: Ctx, r: IstioResource, text: string, p: Path, what: 
   const ms = parseDuration(text);
   if (Number.isNaN(ms)) ctx.error(r, p, `${what} "${text}" is not a duration; write e.g. "1.5s" or "250ms"`);
   else if (ms < 1) ctx.error(r, p, `${what} must be at least 1ms, found "${text}"`);
-  else if (Math.abs(ms - Math.round(ms)) > 1e-6) ctx.error(r, p, `${what} "${text}" has sub-millisecond precision; Istio supports whole milliseconds only`);
+  else if (Math.abs(ms - Math.round(ms)) > 1e-6)
+    ctx.error(r, p, `${what} "${text}" has sub-millisecond precision; Istio supports whole milliseconds only`);
 }
 
 // ----- delegation -----------------------------------------------------------------------------------------------
@@ -698,7 +777,13 @@ function checkDelegate(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: b
   const target = ctx.findVirtualService(ns, d.name);
   const dp = [...p, 'delegate'];
   if (!target) {
-    ctx.report(vs, 'error', IstioCodes.REFERENCE_NOT_FOUND, dp, `delegate VirtualService ${ns}/${d.name} not found; create it (without hosts) or fix delegate.name/namespace`);
+    ctx.report(
+      vs,
+      'error',
+      IstioCodes.REFERENCE_NOT_FOUND,
+      dp,
+      `delegate VirtualService ${ns}/${d.name} not found; create it (without hosts) or fix delegate.name/namespace`
+    );
     return;
   }
   if (target.spec.hosts && target.spec.hosts.length > 0) {
@@ -709,7 +794,14 @@ function checkDelegate(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: b
 
 // ----- unreachable rules ----------------------------------------------------------------------------------------
 
-const NON_CONDITION_FIELDS = new Set(['name', 'statPrefix', 'ignoreUriCase', 'gateways', 'sourceLabels', 'sourceNamespace']);
+const NON_CONDITION_FIELDS = new Set([
+  'name',
+  'statPrefix',
+  'ignoreUriCase',
+  'gateways',
+  'sourceLabels',
+  'sourceNamespace'
+]);
 
 function isEmptyMap(v: Record<string, unknown> | undefined): boolean {
   return v === undefined || Object.keys(v).length === 0;
@@ -719,7 +811,11 @@ function isEmptyMap(v: Record<string, unknown> | undefined): boolean {
 function isUnconditional(m: HTTPMatchRequest, vsGateways: string[]): boolean {
   for (const [key, value] of Object.entries(m)) {
     if (value === undefined || NON_CONDITION_FIELDS.has(key)) continue;
-    if ((key === 'headers' || key === 'queryParams' || key === 'withoutHeaders') && isEmptyMap(value as Record<string, unknown>)) continue;
+    if (
+      (key === 'headers' || key === 'queryParams' || key === 'withoutHeaders') &&
+      isEmptyMap(value as Record<string, unknown>)
+    )
+      continue;
     if (key === 'uri' && isRootPrefix(value as StringMatch)) continue;
     return false;
   }
@@ -763,12 +859,22 @@ function checkUnreachableRules(ctx: Ctx, vs: VS): void {
     const matches = rule.match ?? [];
     const unconditional = matches.findIndex((m) => isUnconditional(m, gateways));
     if (matches.length === 0) catchAll = { rule: i, reason: 'has no match, so it matches every request' };
-    else if (unconditional >= 0) catchAll = { rule: i, reason: `has a match (match[${unconditional}]) with no request conditions, so it matches every request` };
+    else if (unconditional >= 0)
+      catchAll = {
+        rule: i,
+        reason: `has a match (match[${unconditional}]) with no request conditions, so it matches every request`
+      };
     checkRepeatedMatches(ctx, vs, rule, i, seen);
   });
 }
 
-function checkRepeatedMatches(ctx: Ctx, vs: VS, rule: HTTPRoute, i: number, seen: Map<string, { rule: number; match: number }>): void {
+function checkRepeatedMatches(
+  ctx: Ctx,
+  vs: VS,
+  rule: HTTPRoute,
+  i: number,
+  seen: Map<string, { rule: number; match: number }>
+): void {
   const matches = rule.match ?? [];
   let repeated = 0;
   matches.forEach((m, j) => {
@@ -827,13 +933,19 @@ function checkSubsets(ctx: Ctx, dr: DR, svc: ServiceInfo | undefined): void {
     const p: Path = ['spec', 'subsets', j];
     const first = names.get(subset.name);
     if (first !== undefined) {
-      ctx.error(dr, [...p, 'name'], `subset name "${subset.name}" is used twice (also spec.subsets[${first}]); subset names must be unique`);
+      ctx.error(
+        dr,
+        [...p, 'name'],
+        `subset name "${subset.name}" is used twice (also spec.subsets[${first}]); subset names must be unique`
+      );
     } else names.set(subset.name, j);
     if (subset.trafficPolicy) checkTrafficPolicy(ctx, dr, subset.trafficPolicy, [...p, 'trafficPolicy']);
     if (!svc?.workloads) return;
     const selector = subset.labels ?? {};
     if (svc.workloads.some((w) => selects(selector, w))) return;
-    const have = svc.workloads.length ? `workload labels: ${svc.workloads.map(formatLabels).join(', ')}` : 'the service has no workloads';
+    const have = svc.workloads.length
+      ? `workload labels: ${svc.workloads.map(formatLabels).join(', ')}`
+      : 'the service has no workloads';
     const msg = `subset "${subset.name}" selects no workload of ${svc.fqdn} (labels ${formatLabels(selector)}; ${have}); requests routed to it fail with 503 "no healthy upstream"`;
     ctx.report(dr, 'warning', IstioCodes.SUBSET_SELECTS_NO_WORKLOAD, subset.labels ? [...p, 'labels'] : p, msg);
   });
@@ -845,7 +957,8 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
   if (tp.loadBalancer) checkLoadBalancer(ctx, dr, tp.loadBalancer, [...p, 'loadBalancer']);
   const od = tp.outlierDetection;
   if (od && od.consecutiveErrors !== undefined) {
-    const msg = 'outlierDetection.consecutiveErrors is ignored since Istio 1.7 (the defaults apply instead); use consecutive5xxErrors or consecutiveGatewayErrors';
+    const msg =
+      'outlierDetection.consecutiveErrors is ignored since Istio 1.7 (the defaults apply instead); use consecutive5xxErrors or consecutiveGatewayErrors';
     ctx.report(dr, 'warning', IstioCodes.DEPRECATED, [...p, 'outlierDetection', 'consecutiveErrors'], msg);
   }
   if ('portLevelSettings' in tp) {
@@ -856,14 +969,21 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
 function checkLoadBalancer(ctx: Ctx, dr: DR, lb: LoadBalancerSettings, p: Path): void {
   const ch = lb.consistentHash;
   if (lb.simple !== undefined && ch) {
-    ctx.error(dr, [...p, 'consistentHash'], 'loadBalancer takes only one of simple and consistentHash; remove one of them');
+    ctx.error(
+      dr,
+      [...p, 'consistentHash'],
+      'loadBalancer takes only one of simple and consistentHash; remove one of them'
+    );
   }
   if (!ch) return;
-  const keys = (['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'] as const).filter((k) => ch[k] !== undefined);
+  const keys = (['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'] as const).filter(
+    (k) => ch[k] !== undefined
+  );
   if (keys.length > 1) {
     ctx.error(dr, [...p, 'consistentHash', keys[1]!], `consistentHash takes one hash key, found ${keys.join(' and ')}`);
   }
-  if (ch.ringHash && ch.maglev) ctx.error(dr, [...p, 'consistentHash', 'maglev'], 'consistentHash takes only one of ringHash and maglev');
+  if (ch.ringHash && ch.maglev)
+    ctx.error(dr, [...p, 'consistentHash', 'maglev'], 'consistentHash takes only one of ringHash and maglev');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -881,16 +1001,30 @@ function checkServiceEntry(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
     ctx.error(se, ['spec', 'endpoints'], 'a ServiceEntry takes only one of workloadSelector and endpoints');
   }
   if (resolution === 'NONE' && endpoints.length > 0) {
-    ctx.error(se, ['spec', 'endpoints'], 'resolution NONE (the default) takes no endpoints; set resolution: STATIC for IP endpoints or DNS for host names');
+    ctx.error(
+      se,
+      ['spec', 'endpoints'],
+      'resolution NONE (the default) takes no endpoints; set resolution: STATIC for IP endpoints or DNS for host names'
+    );
   }
   if (resolution === 'STATIC' && endpoints.length === 0 && !spec.workloadSelector) {
-    ctx.error(se, spec.resolution ? ['spec', 'resolution'] : ['spec'], 'resolution STATIC needs endpoints (with IP addresses); add endpoints or use resolution: DNS');
+    ctx.error(
+      se,
+      spec.resolution ? ['spec', 'resolution'] : ['spec'],
+      'resolution STATIC needs endpoints (with IP addresses); add endpoints or use resolution: DNS'
+    );
   }
   if (resolution === 'NONE') return;
   endpoints.forEach((ep, k) => checkEndpointAddress(ctx, se, ep.address, resolution, ['spec', 'endpoints', k]));
 }
 
-function checkEndpointAddress(ctx: Ctx, se: IstioResource, address: string | undefined, resolution: string, p: Path): void {
+function checkEndpointAddress(
+  ctx: Ctx,
+  se: IstioResource,
+  address: string | undefined,
+  resolution: string,
+  p: Path
+): void {
   if (address === undefined || address === '') {
     ctx.error(se, p, 'endpoint address is required');
     return;
@@ -899,7 +1033,11 @@ function checkEndpointAddress(ctx: Ctx, se: IstioResource, address: string | und
   const ap = [...p, 'address'];
   if (resolution === 'STATIC') {
     if (address.startsWith(UNIX_ADDRESS)) return;
-    ctx.error(se, ap, `endpoint address "${address}" is not an IP address; with resolution STATIC every endpoint must be an IP (use resolution: DNS for host names)`);
+    ctx.error(
+      se,
+      ap,
+      `endpoint address "${address}" is not an IP address; with resolution STATIC every endpoint must be an IP (use resolution: DNS for host names)`
+    );
   } else if (!FQDN.test(address)) {
     ctx.error(se, ap, `endpoint address "${address}" is neither an IP address nor a host name`);
   }
@@ -920,13 +1058,19 @@ function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
       const p = ['spec', 'egress', k, 'hosts', m];
       const slash = h.indexOf('/');
       if (slash < 0 || h.indexOf('/', slash + 1) >= 0) {
-        ctx.error(sc, p, `egress host "${h}" must be written "namespace/host", e.g. "./${h}" (this namespace) or "*/${h}" (any namespace)`);
+        ctx.error(
+          sc,
+          p,
+          `egress host "${h}" must be written "namespace/host", e.g. "./${h}" (this namespace) or "*/${h}" (any namespace)`
+        );
         return;
       }
       const ns = h.slice(0, slash);
       const host = h.slice(slash + 1);
-      if (!isEgressNamespace(ns)) ctx.error(sc, p, `egress host "${h}": "${ns}" is not a namespace; use a namespace name, ".", "~" or "*"`);
-      else if (!isEgressHost(host)) ctx.error(sc, p, `egress host "${h}": "${host}" is not a host name; use a DNS name, "*.suffix" or "*"`);
+      if (!isEgressNamespace(ns))
+        ctx.error(sc, p, `egress host "${h}": "${ns}" is not a namespace; use a namespace name, ".", "~" or "*"`);
+      else if (!isEgressHost(host))
+        ctx.error(sc, p, `egress host "${h}": "${host}" is not a host name; use a DNS name, "*.suffix" or "*"`);
     })
   );
 }

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { formatPath, objectKeysAt, parseYaml, suggest, zodIssuesToValidation } from './yaml-source.js';
 
-const TEXT = ['a:', '  b:', '  - x: 1', '    y: {z: 2}', '  c:', '---', '# only a comment', '---', 'q: 1', ''].join('\n');
+const TEXT = ['a:', '  b:', '  - x: 1', '    y: {z: 2}', '  c:', '---', '# only a comment', '---', 'q: 1', ''].join(
+  '\n'
+);
 
 describe('parseYaml positions', () => {
   const src = parseYaml(TEXT, '/tmp/f.yaml', 'X001');
@@ -76,7 +78,9 @@ describe('parseYaml syntax errors', () => {
 
 describe('formatPath', () => {
   it('writes dotted paths with indexes and quotes odd keys', () => {
-    expect(formatPath(['spec', 'services', 0, 'workloads', 1, 'instances', 0])).toBe('spec.services[0].workloads[1].instances[0]');
+    expect(formatPath(['spec', 'services', 0, 'workloads', 1, 'instances', 0])).toBe(
+      'spec.services[0].workloads[1].instances[0]'
+    );
     expect(formatPath(['match', 0, 'headers', 'end-user'])).toBe('match[0].headers["end-user"]');
     expect(formatPath([])).toBe('');
   });

@@ -4,16 +4,7 @@
  * can point at the exact place in the user's file. Also turns zod issues into ValidationIssues at their nodes.
  */
 import { readFileSync } from 'node:fs';
-import {
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseAllDocuments,
-  type Document,
-  type YAMLError
-} from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import type { Severity, ValidationIssue } from '../../contract/api.js';
 import type { SourcePos } from '../../contract/errors.js';
@@ -244,7 +235,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   return `${typeof value} ${String(value)}`;
 }
 
@@ -301,7 +293,10 @@ function tooBig(origin: string, max: number, inclusive: boolean): string {
 
 function unionTypes(issue: AnyZodIssue): string {
   const errors = (issue as { errors?: { code: string; expected?: string }[][] }).errors ?? [];
-  const types = errors.flat().filter((e) => e.code === 'invalid_type' && e.expected).map((e) => TYPE_WORDS[e.expected!] ?? e.expected!);
+  const types = errors
+    .flat()
+    .filter((e) => e.code === 'invalid_type' && e.expected)
+    .map((e) => TYPE_WORDS[e.expected!] ?? e.expected!);
   const unique = [...new Set(types)];
   if (unique.length === 0) return 'one of the allowed forms';
   return unique.length === 1 ? unique[0]! : `${unique.slice(0, -1).join(', ')} or ${unique[unique.length - 1]}`;
@@ -380,7 +375,8 @@ function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       row[j] = Math.min(up[j]! + 1, row[j - 1]! + 1, up[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1);
     }
   }
   return rows[a.length]![b.length]!;

@@ -16,6 +16,8 @@ export interface SidecarHost {
   /** Timer used for fault delays and back-off (tests may speed it up; defaults to setTimeout). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   connectTimeoutMs: number;
+  /** Is host:port one of this engine's own listeners (a request to it would loop)? */
+  isOwnListener(host: string, port: number): boolean;
 }
 
 export interface SidecarAgents {

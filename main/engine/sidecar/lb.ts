@@ -3,6 +3,7 @@ import type { LoadBalancerSettings } from '../../contract/istio-schema.js';
 import type { Random } from '../util/random.js';
 import type { ServiceEndpoint } from '../registry.js';
 import { createHash } from 'node:crypto';
+import { parseDuration } from '../util/duration.js';
 
 export interface LbRequest {
   header(name: string): string | undefined;
@@ -24,6 +25,20 @@ function hash64(s: string): bigint {
   return createHash('sha1').update(s).digest().readBigUInt64BE(0);
 }
 
+/** Rendezvous hashing: the same key picks the same endpoint while the endpoint set is stable. */
+function rendezvous(pool: ServiceEndpoint[], key: string): ServiceEndpoint {
+  let best = pool[0]!;
+  let bestScore = -1n;
+  for (const e of pool) {
+    const s = hash64(`${key}|${endpointKey(e)}`);
+    if (s > bestScore) {
+      bestScore = s;
+      best = e;
+    }
+  }
+  return best;
+}
+
 /**
  * Pick one endpoint. `exclude` holds endpoints already tried (retry host predicate); ignored when it would leave
  * nothing to pick, as Envoy falls back after its host-selection attempts.
@@ -36,7 +51,7 @@ export function pickEndpoint(
   random: Random,
   req: LbRequest,
   exclude: Set<string>
-): { endpoint: ServiceEndpoint; how: string } {
+): { endpoint: ServiceEndpoint; how: string; setCookie?: string } {
   let pool = endpoints;
   if (exclude.size > 0 && !lb?.consistentHash) {
     const rest = endpoints.filter((e) => !exclude.has(endpointKey(e)));
@@ -51,8 +66,16 @@ export function pickEndpoint(
       key = req.header(ch.httpHeaderName.toLowerCase());
       what = `header ${ch.httpHeaderName}`;
     } else if (ch.httpCookie) {
-      key = req.cookie(ch.httpCookie.name);
-      what = `cookie ${ch.httpCookie.name}`;
+      const c = ch.httpCookie;
+      key = req.cookie(c.name);
+      what = `cookie ${c.name}`;
+      if (key === undefined && c.ttl !== undefined) {
+        // Envoy generates the cookie when absent and a ttl is given (0s = session cookie)
+        key = random.next().toString(16).slice(2, 18).padEnd(16, '0');
+        const ttlSec = Math.floor(parseDuration(c.ttl) / 1000);
+        const setCookie = `${c.name}="${key}"${ttlSec > 0 ? `; Max-Age=${ttlSec}` : ''}${c.path ? `; Path=${c.path}` : ''}; HttpOnly`;
+        return { endpoint: rendezvous(pool, key), how: `consistent hash on generated cookie ${c.name}`, setCookie };
+      }
     } else if (ch.httpQueryParameterName) {
       key = req.query(ch.httpQueryParameterName);
       what = `query ${ch.httpQueryParameterName}`;
@@ -60,19 +83,7 @@ export function pickEndpoint(
       key = req.sourceIp;
       what = 'source ip';
     }
-    if (key !== undefined) {
-      // rendezvous hashing: same key → same endpoint while the endpoint set is stable
-      let best = pool[0]!;
-      let bestScore = -1n;
-      for (const e of pool) {
-        const s = hash64(`${key}|${endpointKey(e)}`);
-        if (s > bestScore) {
-          bestScore = s;
-          best = e;
-        }
-      }
-      return { endpoint: best, how: `consistent hash on ${what}` };
-    }
+    if (key !== undefined) return { endpoint: rendezvous(pool, key), how: `consistent hash on ${what}` };
     return { endpoint: pool[random.int(pool.length)]!, how: `consistent hash: no ${what || 'key'}, random` };
   }
   const simple = lb?.simple ?? 'LEAST_REQUEST';

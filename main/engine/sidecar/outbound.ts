@@ -162,9 +162,15 @@ export class OutboundSidecar {
         ex.sendLocal(LocalReplies.registryOnly(), SERVER);
         return;
       }
+      const { host, port } = splitAuthority(r.authority);
+      if (this.host.isOwnListener(host, port ?? 80)) {
+        // a request addressed to a localmesh listener itself would loop through the passthrough forever
+        ex.note('route', `${r.authority} is a localmesh listener, not a service: no route`);
+        ex.sendLocal(LocalReplies.noRoute(), SERVER);
+        return;
+      }
       ex.note('route', `${r.authority} is not in the registry: ALLOW_ANY passthrough`);
       ex.destinationService = 'PassthroughCluster';
-      const { host, port } = splitAuthority(r.authority);
       await this.forward(ex, req, res, r, {
         endpoints: [{ host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port: port ?? 80, labels: {} }],
         clusterKey: `passthrough|${r.authority}`,
@@ -281,7 +287,7 @@ export class OutboundSidecar {
       route,
       dest,
       lb,
-      corsHeaders: corsResult?.responseHeaders
+      extraResponseHeaders: corsResult?.responseHeaders
     });
   }
 
@@ -299,7 +305,7 @@ export class OutboundSidecar {
       route: CompiledRoute | undefined;
       dest: CompiledDestination | undefined;
       lb: ReturnType<typeof effectiveLoadBalancer>;
-      corsHeaders?: Record<string, string>;
+      extraResponseHeaders?: Record<string, string>;
     }
   ): Promise<void> {
     const retry = o.retry;
@@ -336,9 +342,10 @@ export class OutboundSidecar {
             break;
           }
         }
-        const { endpoint, how } = pickEndpoint(o.endpoints, o.lb, o.clusterKey, this.host.lbState, this.host.random, lbReq, retry.ignorePreviousHosts ? tried : new Set());
+        const { endpoint, how, setCookie } = pickEndpoint(o.endpoints, o.lb, o.clusterKey, this.host.lbState, this.host.random, lbReq, retry.ignorePreviousHosts ? tried : new Set());
         const key = endpointKey(endpoint);
         tried.add(key);
+        if (setCookie) o.extraResponseHeaders = { ...o.extraResponseHeaders, 'set-cookie': setCookie };
         const addr = this.host.deliveryAddress(endpoint);
         ex.endpoint = endpoint.instance ? endpoint.instance.address : key;
         ex.destination = endpoint.workload?.name ?? null;
@@ -419,12 +426,12 @@ export class OutboundSidecar {
     res: ServerResponse,
     up: IncomingMessage,
     upstreamMs: number,
-    o: { route: CompiledRoute | undefined; dest: CompiledDestination | undefined; corsHeaders?: Record<string, string> },
+    o: { route: CompiledRoute | undefined; dest: CompiledDestination | undefined; extraResponseHeaders?: Record<string, string> },
     signal: AbortSignal
   ): void {
     const headers: Record<string, string | string[] | number | undefined> = {};
     for (const k in up.headers) if (!HOP_BY_HOP.has(k)) headers[k] = up.headers[k];
-    if (o.corsHeaders) Object.assign(headers, o.corsHeaders);
+    if (o.extraResponseHeaders) Object.assign(headers, o.extraResponseHeaders);
     applyHeaderOps(headers, o.route?.headers?.response);
     applyHeaderOps(headers, o.dest?.headers?.response);
     headers['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
@@ -544,7 +551,7 @@ function lbRequest(req: IncomingMessage, r: Resolved): LbRequest {
       if (!c) return undefined;
       for (const part of c.split(';')) {
         const [k, ...v] = part.trim().split('=');
-        if (k === n) return v.join('=');
+        if (k === n) return v.join('=').replace(/^"(.*)"$/, '$1');
       }
       return undefined;
     },
