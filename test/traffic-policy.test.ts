@@ -72,6 +72,23 @@ spec:
   endpoints: [{address: 127.0.0.1}]
 ---
 apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: by-dns}
+spec:
+  hosts: [dns.example.test]
+  resolution: DNS
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: EXT_PORT}]
+  endpoints: [{address: localhost}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: original-dst}
+spec:
+  hosts: [localhost]
+  resolution: NONE
+  ports: [{number: EXT_PORT, name: http, protocol: HTTP}]
+---
+apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: gateway-only}
 spec:
@@ -98,7 +115,7 @@ beforeAll(async () => {
       api: { workloads: [{ name: 'api-v1', labels: { app: 'api' }, instances: [a1.address, a2.address, a3.address] }] },
       other: { workloads: [{ name: 'other-v1', instances: [other.address] }] }
     }),
-    istio: { 'all.yaml': ISTIO.replace('EXT_PORT', String(ext.port)) }
+    istio: { 'all.yaml': ISTIO.replaceAll('EXT_PORT', String(ext.port)) }
   });
 });
 afterAll(async () => {
@@ -161,6 +178,14 @@ describe('registry and visibility', () => {
     const r = await call('api.external.example', '/ext');
     expect(served(r)).toBe('ext');
     expect(ext.seen.at(-1)!.headers.host).toBe('api.external.example');
+  });
+  it('ServiceEntry DNS: endpoints are resolved by name (localhost) at the target port', async () => {
+    expect(served(await call('dns.example.test', '/dns'))).toBe('ext');
+  });
+  it('ServiceEntry resolution NONE: the original destination the app named', async () => {
+    expect(served(await call(`localhost:${ext.port}`, '/none'))).toBe('ext');
+    const f = (await m.mesh.listFlows({ limit: 20 })).reverse().find((x) => x.path === '/none');
+    expect(f?.destinationService).toBe('localhost');
   });
   it('ALLOW_ANY: an unknown host is passed through', async () => {
     const r = await call(`127.0.0.1:${ext.port}`, '/passthrough');

@@ -10,8 +10,8 @@ import type { LocalReply } from './local-reply.js';
 
 let flowSeq = 0;
 
-/** Hop-by-hop headers a proxy never forwards. */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+/** Hop-by-hop headers a proxy never forwards (and `expect`: the sidecar answers 100-continue itself, as Envoy does). */
+export const HOP_BY_HOP = new Set(['expect', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
 
 export class Exchange {
   readonly id = `${Date.now().toString(36)}-${(++flowSeq).toString(36)}`;

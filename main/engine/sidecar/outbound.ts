@@ -256,6 +256,11 @@ export class OutboundSidecar {
       ex.note('subset', `subset ${dest.subset} (${JSON.stringify(subset.labels ?? {})}) of DestinationRule ${dr!.key}: ${endpoints.length} endpoint(s)`);
     }
     if (endpoints.length === 0 && service.dnsHost) endpoints = [{ host: service.dnsHost, port, labels: {} }];
+    if (endpoints.length === 0 && service.resolution === 'NONE' && !dest?.subset) {
+      // resolution NONE: the original destination, i.e. what the app asked for
+      const a = splitAuthority(r.authority);
+      endpoints = [{ host: a.host === 'localhost' ? '127.0.0.1' : a.host.replace(/^\[|\]$/g, ''), port: a.port ?? port, labels: {} }];
+    }
     if (endpoints.length === 0) {
       ex.sendLocal(LocalReplies.noHealthyUpstream(), SERVER);
       return;
