@@ -200,7 +200,14 @@ const layersPlugin = {
           }
           if (value === undefined) return;
           const literal = { type: 'Literal', value, loc: source.loc, range: source.range };
-          core.ImportDeclaration({ type: 'ImportDeclaration', source: literal, specifiers: [], loc: node.loc, range: node.range, parent: node.parent });
+          core.ImportDeclaration({
+            type: 'ImportDeclaration',
+            source: literal,
+            specifiers: [],
+            loc: node.loc,
+            range: node.range,
+            parent: node.parent
+          });
         };
         return {
           ImportExpression: (node) => check(node, node.source),
@@ -269,7 +276,12 @@ export default defineConfig([
     rules: {
       '@typescript-eslint/no-unused-vars': [
         'error',
-        { args: 'after-used', argsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }
+        {
+          args: 'after-used',
+          argsIgnorePattern: '^_',
+          caughtErrorsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_'
+        }
       ]
     }
   },
