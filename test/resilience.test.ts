@@ -248,7 +248,7 @@ describe('timeouts', () => {
 
 describe('streaming and upgrades', () => {
   it('large chunked bodies pass through both sidecars intact', async () => {
-    svc.behave((req, res, seen) => {
+    svc.behave((_req, res, seen) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.end(seen.body);
     });
