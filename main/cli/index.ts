@@ -28,6 +28,9 @@ Usage:
   --access-log      print one line per request a sidecar finished
 `;
 
+/** A mistake in how the command was called: usage and exit 2. */
+class UsageError extends Error {}
+
 type Out = { log: (s: string) => void; err: (s: string) => void };
 const stdio: Out = { log: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') };
 
@@ -58,7 +61,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       if (issues) for (const i of issues) out.err('  ' + formatIssue(i));
       return 1;
     }
-    if (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof UsageError || (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))) {
       out.err(`localmesh: ${e.message}\n\n${USAGE}`);
       return 2;
     }
@@ -107,17 +110,25 @@ async function up(args: string[], out: Out): Promise<number> {
   const seed = values.seed === undefined ? undefined : numberArg(values.seed, 0, '--seed');
   const stateDir = stateDirOf(file, values['state-dir']);
 
-  const mesh = await createMesh(file, { seed, log: (l) => out.log(l) });
+  const stateFile = path.join(stateDir, 'admin.json');
+  try {
+    fs.mkdirSync(stateDir, { recursive: true });
+    fs.accessSync(stateDir, fs.constants.W_OK);
+  } catch (e) {
+    throw new MeshError(ErrorCodes.STATE_DIR_UNUSABLE, `cannot use ${stateDir} as the state directory: ${(e as Error).message}; pass --state-dir with a writable folder`);
+  }
+
+  // sidecars first, then the admin API, and only then the developer's processes: nothing starts that must be undone
+  const mesh = await createMesh(file, { seed, log: (l) => out.log(l), launch: false });
   let admin;
   try {
     admin = await startAdminServer(mesh, { port: adminPort, staticDir: values.ui ? uiDir() : undefined });
+    fs.writeFileSync(stateFile, JSON.stringify({ url: admin.url, pid: process.pid, meshFile: file }) + '\n', { mode: 0o600 });
   } catch (e) {
     await mesh.close();
     throw e;
   }
-  fs.mkdirSync(stateDir, { recursive: true });
-  const stateFile = path.join(stateDir, 'admin.json');
-  fs.writeFileSync(stateFile, JSON.stringify({ url: admin.url, pid: process.pid, meshFile: file }) + '\n', { mode: 0o600 });
+  mesh.launchProcesses();
 
   const issues = (await mesh.getConfig()).issues;
   for (const i of issues) out.log(formatIssue(i));
@@ -136,9 +147,15 @@ async function up(args: string[], out: Out): Promise<number> {
   out.log(`localmesh ready ${admin.url}`);
 
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    let signals = 0;
+    const onSignal = () => {
+      if (++signals === 1) return resolve();
+      // a second Ctrl-C: stop waiting for graceful shutdown; the launcher's exit hook kills the process groups
+      out.err('localmesh: second signal, killing processes now');
+      process.exit(130);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   out.log('localmesh: stopping sidecars and processes…');
   await admin.close();
@@ -184,7 +201,7 @@ async function status(args: string[], out: Out): Promise<number> {
 function numberArg(v: string | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new MeshError(ErrorCodes.BAD_REQUEST, `${name} must be a non-negative integer, got "${v}"`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got "${v}"`);
   return n;
 }
 

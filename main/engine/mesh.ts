@@ -36,7 +36,7 @@ export interface MeshOptions {
   log?: (line: string) => void;
   /** Watch the files and reload on change (default true). */
   watch?: boolean;
-  /** Launch `run` commands (default true). */
+  /** Launch `run` commands at start (default true); with false, call launchProcesses() later. */
   launch?: boolean;
   /** Debounce for file events before a reload (default 100 ms). */
   debounceMs?: number;
@@ -47,6 +47,8 @@ export interface MeshOptions {
 
 export interface Mesh extends MeshApi {
   readonly snapshot: Snapshot;
+  /** Start the `run` commands now (when created with `launch: false`). */
+  launchProcesses(): void;
   /** Every listener: key → port. */
   listeners(): Map<string, number>;
   close(): Promise<void>;
@@ -264,8 +266,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     return specs;
   }
   let launched = new Set<string>();
+  let launching = opts.launch !== false;
   function launch(s: Snapshot, proj: LoadedProject) {
-    if (opts.launch === false) return;
+    if (!launching) return;
     const specs = launchSpecs(s, proj);
     const keys = new Set(specs.map((x) => `${x.workload}|${x.instance}`));
     for (const k of launched) {
@@ -398,6 +401,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       return snapshot;
     },
     listeners: () => new Map([...listeners].map(([k, l]) => [k, l.port])),
+    launchProcesses() {
+      if (launching || closed) return;
+      launching = true;
+      launch(snapshot, project);
+    },
     async health(): Promise<HealthView> {
       return { status: 'ok', version: snapshot.version, uptimeMs: Date.now() - started, workloads: snapshot.registry.workloads.length };
     },

@@ -117,8 +117,10 @@ export function createLauncher(opts: LauncherOptions): Launcher {
   };
 
   // Kill the remaining process groups if the engine exits without stopAll (e.g. an uncaught error).
+  // Process groups that may still hold processes: the shell may be gone while its app is still shutting down.
+  const liveGroups = new Set<number>();
   const killAllNow = (): void => {
-    for (const p of procs.values()) if (p.child?.pid !== undefined) signalGroup(p.child.pid, 'SIGKILL');
+    for (const pid of liveGroups) signalGroup(pid, 'SIGKILL');
   };
   const setExitHook = (on: boolean): void => {
     if (on === exitHook) return;
@@ -182,6 +184,7 @@ export function createLauncher(opts: LauncherOptions): Launcher {
     pipeLines(p, child.stderr, 'stderr');
 
     child.once('spawn', () => {
+      if (spawnsDetached && child.pid !== undefined) liveGroups.add(child.pid);
       if (p.child !== child || halting.has(child)) return;
       p.view.pid = child.pid ?? null;
       setState(p, 'running');
@@ -195,7 +198,10 @@ export function createLauncher(opts: LauncherOptions): Launcher {
     child.once('exit', (code, signal) => {
       // Like a container whose main process ended: nothing else of the group may linger (ports!).
       // When we are stopping it, halt() gives the rest of the group its grace period instead.
-      if (spawnsDetached && child.pid !== undefined && !halting.has(child)) signalGroup(child.pid, 'SIGKILL');
+      if (spawnsDetached && child.pid !== undefined && !halting.has(child)) {
+        signalGroup(child.pid, 'SIGKILL');
+        liveGroups.delete(child.pid);
+      }
       markExited();
       if (p.child !== child) return;
       p.child = null;
@@ -228,6 +234,7 @@ export function createLauncher(opts: LauncherOptions): Launcher {
     clearTimeout(graceTimer);
     signalGroup(pid, 'SIGKILL');
     await exited;
+    liveGroups.delete(pid);
   };
 
   const stopProc = async (p: Proc): Promise<void> => {
