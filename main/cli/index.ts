@@ -3,6 +3,7 @@
  * MeshApi the desktop app uses.
  */
 import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, MeshError, isMeshError } from '../contract/errors.js';
@@ -119,11 +120,17 @@ async function up(args: string[], out: Out): Promise<number> {
   }
 
   // sidecars first, then the admin API, and only then the developer's processes: nothing starts that must be undone
+  const staticDir = values.ui ? uiDir() : undefined;
+  // the browser UI is gated by a per-launch token (the API without --ui stays open until the security issue)
+  const token = values.ui ? (process.env.LOCALMESH_ADMIN_TOKEN || randomBytes(24).toString('base64url')) : undefined;
+  const tokenFile = path.join(stateDir, 'admin-token');
   const mesh = await createMesh(file, { seed, log: (l) => out.log(l), launch: false });
   let admin;
   try {
-    admin = await startAdminServer(mesh, { port: adminPort, staticDir: values.ui ? uiDir() : undefined });
+    admin = await startAdminServer(mesh, { port: adminPort, staticDir, token });
     fs.writeFileSync(stateFile, JSON.stringify({ url: admin.url, pid: process.pid, meshFile: file }) + '\n', { mode: 0o600 });
+    if (token) fs.writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
+    else fs.rmSync(tokenFile, { force: true });
   } catch (e) {
     await mesh.close();
     throw e;
@@ -143,7 +150,7 @@ async function up(args: string[], out: Out): Promise<number> {
   out.log('');
   out.log(workloadTable(await mesh.listWorkloads()));
   out.log('');
-  if (values.ui) out.log(`UI: ${admin.url}/`);
+  if (token) out.log(`UI: ${admin.url}/?token=${token}`);
   out.log(`localmesh ready ${admin.url}`);
 
   await new Promise<void>((resolve) => {
@@ -161,6 +168,7 @@ async function up(args: string[], out: Out): Promise<number> {
   await admin.close();
   await mesh.close();
   fs.rmSync(stateFile, { force: true });
+  fs.rmSync(tokenFile, { force: true });
   out.log('localmesh: stopped');
   return 0;
 }
@@ -174,14 +182,16 @@ async function status(args: string[], out: Out): Promise<number> {
   let url = values['admin-url'];
   if (!url) {
     const file = meshPath(values.config);
-    const stateFile = path.join(stateDirOf(file, values['state-dir']), 'admin.json');
+    const stateFile = stateFileFor(values);
     if (!fs.existsSync(stateFile)) {
       out.err(`localmesh: no running mesh found for ${file} (no ${stateFile}); start one with "localmesh up" or pass --admin-url`);
       return 1;
     }
     url = (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { url: string }).url;
   }
-  const api = createHttpMeshApi(url);
+  const tokenPath = path.join(path.dirname(stateFileFor(values)), 'admin-token');
+  const token = process.env.LOCALMESH_ADMIN_TOKEN || (fs.existsSync(tokenPath) ? fs.readFileSync(tokenPath, 'utf8').trim() : undefined);
+  const api = createHttpMeshApi(url, { token });
   const [health, workloads, config] = await Promise.all([api.health(), api.listWorkloads(), api.getConfig()]);
   if (values.json) {
     out.log(JSON.stringify({ admin: url, health, config: { version: config.version, lastReload: config.lastReload, issues: config.issues }, workloads }, null, 2));
@@ -198,6 +208,10 @@ async function status(args: string[], out: Out): Promise<number> {
   return 0;
 }
 
+function stateFileFor(values: { config?: string; 'state-dir'?: string }): string {
+  return path.join(stateDirOf(meshPath(values.config), values['state-dir']), 'admin.json');
+}
+
 function numberArg(v: string | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -205,6 +219,11 @@ function numberArg(v: string | undefined, dflt: number, name: string): number {
   return n;
 }
 
+/** The built renderer (npm run build:renderer). */
 function uiDir(): string {
-  return path.resolve(import.meta.dirname, '../../renderer');
+  const dir = path.resolve(import.meta.dirname, '../../out/renderer');
+  if (!fs.existsSync(path.join(dir, 'index.html'))) {
+    throw new MeshError(ErrorCodes.UI_NOT_BUILT, `the UI is not built (${dir} has no index.html); run "npm run build:renderer" first (npm start does it for you)`);
+  }
+  return dir;
 }

@@ -3,6 +3,9 @@
  * Async verb methods plus `onX` event subscriptions. Transports are generated from `MESH_API_METHODS`.
  */
 import type { SourcePos } from './errors.js';
+import type { QuickAction } from './quick-actions.js';
+
+export type { QuickAction };
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -109,6 +112,15 @@ export interface AttemptRecord {
 
 export type Reporter = 'source' | 'destination';
 
+/** A captured body: text as utf8, anything else as base64; capped (see `truncated`). */
+export interface BodyView {
+  encoding: 'utf8' | 'base64';
+  data: string;
+  /** Bytes seen on the wire (may exceed what `data` holds). */
+  size: number;
+  truncated: boolean;
+}
+
 /** One request as one sidecar saw it. */
 export interface FlowRecord {
   id: string;
@@ -139,6 +151,9 @@ export interface FlowRecord {
   configVersion: number;
   requestHeaders: Record<string, string | string[]>;
   responseHeaders: Record<string, string | string[]>;
+  /** Bodies as this sidecar saw them (capped); present on getFlow only, not on listFlows or live events. */
+  requestBody?: BodyView | null;
+  responseBody?: BodyView | null;
 }
 
 export type MeshEvent =
@@ -151,12 +166,45 @@ export interface FlowQuery {
   limit?: number;
 }
 
+/** An Istio file of the project, with the resources it holds. */
+export interface IstioFileView {
+  path: string;
+  /** Relative to the mesh file's folder. */
+  relative: string;
+  resources: { kind: string; name: string; namespace: string; hosts: string[]; line: number }[];
+}
+
+export interface FileContent {
+  path: string;
+  content: string;
+}
+
+/** A YAML change a quick action wants to make, for the user to review as a diff before saving. */
+export interface EditPlan {
+  path: string;
+  relative: string;
+  /** '' when the file does not exist yet. */
+  before: string;
+  after: string;
+  summary: string;
+}
+
 export interface MeshApi {
   health(): Promise<HealthView>;
   listWorkloads(): Promise<WorkloadView[]>;
   getConfig(): Promise<ConfigView>;
   reload(): Promise<ReloadResult>;
   listFlows(query?: FlowQuery): Promise<FlowRecord[]>;
+  getFlow(q: { id: string }): Promise<FlowRecord>;
+  clearFlows(): Promise<void>;
+  listIstioFiles(): Promise<IstioFileView[]>;
+  readIstioFile(q: { path: string }): Promise<FileContent>;
+  /** Validate unsaved text of one Istio file in the context of the project (live editor markers). */
+  validateIstioText(file: FileContent): Promise<ValidationIssue[]>;
+  /** Write an Istio file (must be inside the project's Istio paths) and reload. */
+  writeIstioFile(file: FileContent): Promise<ReloadResult>;
+  /** Compute the YAML a quick action would write (nothing is written). */
+  planQuickAction(action: QuickAction): Promise<EditPlan>;
   restartProcess(workload: string, instance?: string): Promise<void>;
   stopProcess(workload: string, instance?: string): Promise<void>;
   /** Subscribe to events; returns an unsubscribe function. */
@@ -170,6 +218,13 @@ export const MESH_API_METHODS = {
   getConfig: { method: 'GET', path: '/api/v1/config' },
   reload: { method: 'POST', path: '/api/v1/config/reload' },
   listFlows: { method: 'GET', path: '/api/v1/flows' },
+  getFlow: { method: 'GET', path: '/api/v1/flow' },
+  clearFlows: { method: 'POST', path: '/api/v1/flows/clear' },
+  listIstioFiles: { method: 'GET', path: '/api/v1/istio/files' },
+  readIstioFile: { method: 'GET', path: '/api/v1/istio/file' },
+  validateIstioText: { method: 'POST', path: '/api/v1/istio/validate' },
+  writeIstioFile: { method: 'POST', path: '/api/v1/istio/file' },
+  planQuickAction: { method: 'POST', path: '/api/v1/quick-actions/plan' },
   restartProcess: { method: 'POST', path: '/api/v1/processes/restart' },
   stopProcess: { method: 'POST', path: '/api/v1/processes/stop' }
 } as const satisfies Record<Exclude<keyof MeshApi, 'onEvent'>, { method: 'GET' | 'POST'; path: string }>;

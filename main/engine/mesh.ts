@@ -29,6 +29,9 @@ import type { SidecarHost } from './sidecar/host.js';
 import type { LbState } from './sidecar/lb.js';
 import { createRandom, type Random } from './util/random.js';
 import { createLauncher, type LaunchSpec, type Launcher } from './launcher/launcher.js';
+import { planQuickAction } from './config/quick-actions.js';
+import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
+import type { VirtualServiceSpec } from '../contract/istio-schema.js';
 
 export interface MeshOptions {
   seed?: number;
@@ -75,6 +78,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   const listeners = new Map<string, Listener>();
   const eventListeners = new Set<(e: MeshEvent) => void>();
   const flows: FlowRecord[] = [];
+  const flowById = new Map<string, FlowRecord>();
   const flowCap = opts.flowBufferSize ?? 2000;
   const lbState: LbState = { active: new Map(), rr: new Map() };
   const started = Date.now();
@@ -90,8 +94,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   };
   const emitFlow = (flow: FlowRecord) => {
     flows.push(flow);
-    if (flows.length > flowCap) flows.splice(0, flows.length - flowCap);
-    if (eventListeners.size > 0) emit({ type: 'flow', flow });
+    flowById.set(flow.id, flow);
+    if (flows.length > flowCap) for (const old of flows.splice(0, flows.length - flowCap)) flowById.delete(old.id);
+    if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
   };
 
   const first = loadProject(file);
@@ -107,6 +112,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   let project: LoadedProject = first;
   let snapshot = buildSnapshot(1, first.mesh, first.resources);
   let lastReload: ReloadResult = { ok: true, version: 1, at: new Date().toISOString(), issues: first.issues };
+  let currentPrint = fingerprint(first);
 
   const host: SidecarHost = {
     snapshot: () => snapshot,
@@ -295,6 +301,12 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       emit({ type: 'config', reload: lastReload });
       return lastReload;
     }
+    const print = fingerprint(proj);
+    if (print === currentPrint && lastReload.ok) {
+      // nothing changed (an editor touched a file, or a save and the watcher both asked): keep the version
+      project = proj;
+      return lastReload;
+    }
     const next = buildSnapshot(snapshot.version + 1, proj.mesh, proj.resources);
     try {
       await reconcile(next);
@@ -306,6 +318,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     }
     snapshot = next;
     project = proj;
+    currentPrint = print;
     lastReload = { ok: true, version: next.version, at, issues: proj.issues };
     log(`config version ${next.version} applied (${proj.resources.length} Istio resources${proj.issues.length ? `, ${proj.issues.length} note(s)` : ''})`);
     emit({ type: 'config', reload: lastReload });
@@ -360,6 +373,14 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     }
   }
   watchFiles();
+
+  /** Resolve a path the UI sent and make sure it is an Istio file of this project (no writing elsewhere). */
+  function insideIstio(p: string): string {
+    const abs = path.resolve(project.baseDir, p);
+    const ok = project.istioPaths.some((ip) => abs === ip || (abs.startsWith(ip + path.sep) && /\.(ya?ml|json)$/i.test(abs)));
+    if (!ok) throw new MeshError(ErrorCodes.OUTSIDE_PROJECT, `${abs} is not inside the project's Istio paths (${project.istioPaths.join(', ') || 'none'})`);
+    return abs;
+  }
 
   // ---- MeshApi
   function workloadsView(): WorkloadView[] {
@@ -425,7 +446,55 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     reload,
     async listFlows(q?: FlowQuery) {
       const limit = Math.max(1, Math.min(q?.limit ?? 100, flowCap));
-      return flows.slice(-limit);
+      return flows.slice(-limit).map(withoutBodies);
+    },
+    async getFlow({ id }) {
+      const f = flowById.get(id);
+      if (!f) throw new MeshError(ErrorCodes.NOT_FOUND, `no flow ${id} (the in-memory buffer keeps the last ${flowCap})`);
+      return f;
+    },
+    async clearFlows() {
+      flows.length = 0;
+      flowById.clear();
+    },
+    async listIstioFiles(): Promise<IstioFileView[]> {
+      return project.files.map((f) => ({
+        path: f,
+        relative: path.relative(project.baseDir, f),
+        resources: snapshot.resources
+          .filter((r) => r.where.file === f)
+          .map((r) => ({
+            kind: r.kind,
+            name: r.name,
+            namespace: r.namespace,
+            hosts: r.kind === 'VirtualService' ? ((r.spec as VirtualServiceSpec).hosts ?? []) : r.kind === 'DestinationRule' ? [(r.spec as { host: string }).host] : r.kind === 'ServiceEntry' ? ((r.spec as { hosts: string[] }).hosts ?? []) : [],
+            line: r.where.line
+          }))
+      }));
+    },
+    async readIstioFile({ path: p }): Promise<FileContent> {
+      const abs = insideIstio(p);
+      try {
+        return { path: abs, content: fs.readFileSync(abs, 'utf8') };
+      } catch (e) {
+        throw new MeshError(ErrorCodes.NOT_FOUND, `cannot read ${abs}: ${(e as Error).message}`);
+      }
+    },
+    async validateIstioText({ path: p, content }) {
+      const abs = insideIstio(p);
+      return loadProject(file, new Map([[abs, content]])).issues.filter((i) => i.where.file === abs);
+    },
+    async writeIstioFile({ path: p, content }) {
+      const abs = insideIstio(p);
+      fs.mkdirSync(path.dirname(abs), { recursive: true });
+      const tmp = `${abs}.localmesh-${process.pid}.tmp`;
+      fs.writeFileSync(tmp, content);
+      fs.renameSync(tmp, abs);
+      log(`wrote ${path.relative(process.cwd(), abs)}`);
+      return reload();
+    },
+    async planQuickAction(action: QuickAction): Promise<EditPlan> {
+      return planQuickAction(action, snapshot, project.istioPaths, project.baseDir);
     },
     async restartProcess(workload: string, instance?: string) {
       await launcher.restart(workload, instance);
@@ -450,6 +519,17 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     }
   };
   return mesh;
+}
+
+function withoutBodies(f: FlowRecord): FlowRecord {
+  if (f.requestBody === undefined && f.responseBody === undefined) return f;
+  const { requestBody: _rq, responseBody: _rs, ...rest } = f;
+  return rest;
+}
+
+/** What a config is, for telling a real change from a touched file. */
+function fingerprint(p: LoadedProject): string {
+  return JSON.stringify([p.mesh, p.resources.map((r) => [r.kind, r.namespace, r.name, r.spec, r.where.file, r.order])]);
 }
 
 function isDir(p: string): boolean {

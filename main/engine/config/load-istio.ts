@@ -44,6 +44,7 @@ type Locator = (path: YamlPath) => SourcePos;
 
 interface LoadState {
   defaultNamespace: string;
+  overrides?: ReadonlyMap<string, string>;
   resources: IstioResource[];
   issues: ValidationIssue[];
   byKey: Map<string, IstioResource>;
@@ -51,9 +52,11 @@ interface LoadState {
 }
 
 /** Load every Istio resource under `paths` (absolute files or folders; folders are read recursively). */
-export function loadIstio(paths: string[], defaultNamespace: string): LoadIstioResult {
+/** `overrides`: file path → text to use instead of the file on disk (unsaved editor content; may be a new file). */
+export function loadIstio(paths: string[], defaultNamespace: string, overrides?: ReadonlyMap<string, string>): LoadIstioResult {
   const { files, issues } = collectFiles(paths);
-  const state: LoadState = { defaultNamespace, resources: [], issues, byKey: new Map(), locators: new Map() };
+  for (const f of overrides?.keys() ?? []) if (!files.includes(f)) files.push(f);
+  const state: LoadState = { defaultNamespace, overrides, resources: [], issues, byKey: new Map(), locators: new Map() };
   for (const file of files) loadFile(file, state);
   const locators = state.locators;
   return {
@@ -125,7 +128,7 @@ function byCodeUnits(a: string, b: string): number {
 function loadFile(file: string, state: LoadState): void {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = state.overrides?.get(file) ?? readFileSync(file, 'utf8');
   } catch (e) {
     const msg = `cannot read ${file}: ${(e as Error).message}`;
     state.issues.push(makeIssue('error', IstioCodes.FILE_UNREADABLE, msg, '', { file, line: 1, column: 1 }));

@@ -36,12 +36,13 @@ export function isBlocking(i: ValidationIssue): boolean {
   return i.severity === 'error' && !NON_BLOCKING_ERRORS.has(i.code);
 }
 
-export function loadProject(meshFile: string): LoadedProject {
+/** `overrides`: Istio file path → unsaved text to validate instead of the file on disk. */
+export function loadProject(meshFile: string, overrides?: ReadonlyMap<string, string>): LoadedProject {
   const m = loadMeshFile(meshFile);
   const issues: ValidationIssue[] = [...m.issues];
   if (!m.mesh) return { baseDir: m.baseDir, istioPaths: [], files: [], resources: [], issues };
   const istioPaths = m.mesh.spec.istio.map((p) => path.resolve(m.baseDir, p));
-  const ist = loadIstio(istioPaths, m.mesh.spec.namespace);
+  const ist = loadIstio(istioPaths, m.mesh.spec.namespace, overrides);
   issues.push(...ist.issues);
   issues.push(...validateIstio(ist.resources, m.mesh, ist.posOf));
   issues.sort((a, b) => RANK[a.severity] - RANK[b.severity] || a.where.file.localeCompare(b.where.file) || a.where.line - b.where.line || a.where.column - b.where.column);

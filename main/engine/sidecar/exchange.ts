@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { AttemptRecord, FlowRecord, Reporter, TraceStep } from '../../contract/api.js';
 import { joinFlags } from './flags.js';
 import type { LocalReply } from './local-reply.js';
+import { BodyCapture } from './body-capture.js';
 
 let flowSeq = 0;
 
@@ -34,6 +35,8 @@ export class Exchange {
   localReply: string | null = null;
   upstreamHeaders: OutgoingHttpHeaders = {};
   finished = false;
+  readonly requestBody = new BodyCapture();
+  readonly responseBody = new BodyCapture();
 
   constructor(
     readonly req: IncomingMessage,
@@ -77,6 +80,7 @@ export class Exchange {
     headers['server'] = server;
     this.status = reply.status;
     res.writeHead(reply.status, headers);
+    if (this.method !== 'HEAD') this.responseBody.add(reply.body);
     res.end(this.method === 'HEAD' ? undefined : reply.body);
   }
 
@@ -108,7 +112,9 @@ export class Exchange {
       trace: this.trace,
       configVersion: this.configVersion,
       requestHeaders: flattenHeaders(this.upstreamHeaders),
-      responseHeaders: flattenHeaders(this.res.getHeaders())
+      responseHeaders: flattenHeaders(this.res.getHeaders()),
+      requestBody: this.requestBody.view(),
+      responseBody: this.responseBody.view()
     });
   }
 }

@@ -56,7 +56,7 @@ export class InboundSidecar {
   };
 
   private async forward(ex: Exchange, req: IncomingMessage, res: ServerResponse, headers: http.OutgoingHttpHeaders): Promise<void> {
-    const body = new RequestBody(req, true);
+    const body = new RequestBody(req, true, (c) => ex.requestBody.add(c));
     const abort = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -86,6 +86,7 @@ export class InboundSidecar {
         h['server'] = SERVER;
         ex.status = up.statusCode ?? 502;
         res.writeHead(ex.status, h);
+        up.on('data', (c: Buffer) => ex.responseBody.add(c));
         up.pipe(res);
         up.once('error', () => res.destroy());
         return;

@@ -314,7 +314,7 @@ export class OutboundSidecar {
     }
   ): Promise<void> {
     const retry = o.retry;
-    const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0);
+    const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) => ex.requestBody.add(c));
     const routeAbort = new AbortController();
     let timedOut = false;
     let routeTimer: NodeJS.Timeout | undefined;
@@ -446,7 +446,8 @@ export class OutboundSidecar {
     const clean: Record<string, string | string[] | number> = {};
     for (const k in headers) if (headers[k] !== undefined) clean[k] = headers[k]!;
     res.writeHead(status, clean);
-    up.pipe(res);
+    up.on('data', (c: Buffer) => ex.responseBody.add(c));
+        up.pipe(res);
     const onAbort = () => {
       // route timeout after the response started: reset the stream
       ex.flags.add('UT');

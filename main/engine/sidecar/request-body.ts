@@ -18,7 +18,9 @@ export class RequestBody {
 
   constructor(
     private readonly req: IncomingMessage,
-    private readonly keep: boolean
+    private readonly keep: boolean,
+    /** Sees every chunk once, as it arrives (body capture for the flow record). */
+    private readonly tap?: (chunk: Buffer) => void
   ) {
     const cl = req.headers['content-length'];
     this.present = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
@@ -42,6 +44,7 @@ export class RequestBody {
       return;
     }
     if (!this.keep) {
+      if (this.tap) this.req.on('data', this.tap);
       this.req.pipe(up);
       return;
     }
@@ -57,6 +60,7 @@ export class RequestBody {
     }
     this.started = true;
     this.req.on('data', (c: Buffer) => {
+      this.tap?.(c);
       if (!this.overflow) {
         this.size += c.length;
         if (this.size > REPLAY_BUFFER_CAP) {

@@ -133,6 +133,13 @@ function createFakeApi() {
     getConfig: async (...args: unknown[]) => (record('getConfig', args), CONFIG),
     reload: async (...args: unknown[]) => (record('reload', args), RELOAD),
     listFlows: async (...args: unknown[]) => (record('listFlows', args), [FLOW]),
+    getFlow: async (...args: unknown[]) => (record('getFlow', args), FLOW),
+    clearFlows: async (...args: unknown[]) => void record('clearFlows', args),
+    listIstioFiles: async (...args: unknown[]) => (record('listIstioFiles', args), []),
+    readIstioFile: async (...args: unknown[]) => (record('readIstioFile', args), { path: 'x.yaml', content: '' }),
+    validateIstioText: async (...args: unknown[]) => (record('validateIstioText', args), []),
+    writeIstioFile: async (...args: unknown[]) => (record('writeIstioFile', args), RELOAD),
+    planQuickAction: async (...args: unknown[]) => (record('planQuickAction', args), { path: 'x.yaml', relative: 'x.yaml', before: '', after: '', summary: '' }),
     restartProcess: async (...args: unknown[]) => {
       record('restartProcess', args);
       failFor(String(args[0]));
@@ -243,21 +250,24 @@ describe('admin HTTP server', () => {
     expect(fake.calls).toEqual([{ method, args: [] }]);
   });
 
-  it('parses the query string into the single argument, numbers included', async () => {
+  it('parses the query string into the single argument (coerced by the method schema); unknown keys are rejected', async () => {
     await fetch(`${server.url}/api/v1/flows?limit=5`);
-    await fetch(`${server.url}/api/v1/flows?limit=5&reporter=source&open=true`);
-    expect(fake.calls).toEqual([
-      { method: 'listFlows', args: [{ limit: 5 }] },
-      { method: 'listFlows', args: [{ limit: 5, reporter: 'source', open: true }] }
-    ]);
+    const bad = await fetch(`${server.url}/api/v1/flows?limit=5&reporter=source`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('LM201');
+    const notNumber = await fetch(`${server.url}/api/v1/flows?limit=many`);
+    expect(notNumber.status).toBe(400);
+    expect(fake.calls).toEqual([{ method: 'listFlows', args: [{ limit: 5 }] }]);
   });
 
   it('POST takes an object body as the single argument, {"args": [...]} as positional arguments', async () => {
     const post = (route: string, body?: string) =>
       fetch(server.url + route, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const reload = await post('/api/v1/config/reload', JSON.stringify({ dryRun: true }));
+    const reload = await post('/api/v1/config/reload', JSON.stringify({ args: [] }));
     expect(reload.status).toBe(200);
     expect(await reload.json()).toEqual(RELOAD);
+    const extra = await post('/api/v1/config/reload', JSON.stringify({ dryRun: true }));
+    expect(extra.status).toBe(400);
     const restart = await post(
       '/api/v1/processes/restart',
       JSON.stringify({ args: ['reviews-v1', '127.0.0.1:19081'] })
@@ -268,7 +278,7 @@ describe('admin HTTP server', () => {
     expect(stop.status).toBe(204);
     await post('/api/v1/config/reload');
     expect(fake.calls).toEqual([
-      { method: 'reload', args: [{ dryRun: true }] },
+      { method: 'reload', args: [] },
       { method: 'restartProcess', args: ['reviews-v1', '127.0.0.1:19081'] },
       { method: 'stopProcess', args: ['reviews-v1'] },
       { method: 'reload', args: [] }

@@ -7,7 +7,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { timingSafeEqual } from 'node:crypto';
 import { EVENTS_PATH, MESH_API_METHODS, type MeshApi, type MeshEvent } from '../../contract/api.js';
+import { MESH_API_ARGS, type MeshApiMethod } from '../../contract/api-schema.js';
 import { ErrorCodes, MeshError, isMeshError } from '../../contract/errors.js';
 
 export interface AdminServerOptions {
@@ -19,7 +21,14 @@ export interface AdminServerOptions {
   staticDir?: string;
   /** SSE heartbeat period; default 15 s. */
   heartbeatMs?: number;
+  /**
+   * When set, /api/* needs `Authorization: Bearer <token>` or the `localmesh_token` cookie. A page opened with
+   * `?token=<token>` gets the cookie (HttpOnly, SameSite=Strict) and is redirected to the same path without it.
+   */
+  token?: string;
 }
+
+export const TOKEN_COOKIE = 'localmesh_token';
 
 export interface AdminServer {
   url: string;
@@ -31,12 +40,18 @@ type Route = { name: string; method: 'GET' | 'POST' };
 type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 6 * 1024 * 1024;
 const ROUTES = new Map<string, Route>(
   Object.entries(MESH_API_METHODS).map(([name, r]) => [r.path, { name, method: r.method }])
 );
 /** Error code → HTTP status; other LM2xx codes are bad requests, anything else is a 500. */
-const STATUS_BY_CODE: Record<string, number> = { [ErrorCodes.NOT_FOUND]: 404, [ErrorCodes.NOT_RUNNING]: 409 };
+const STATUS_BY_CODE: Record<string, number> = {
+  [ErrorCodes.NOT_FOUND]: 404,
+  [ErrorCodes.NOT_RUNNING]: 409,
+  [ErrorCodes.UNAUTHORIZED]: 401,
+  [ErrorCodes.FORBIDDEN]: 403,
+  [ErrorCodes.OUTSIDE_PROJECT]: 403
+};
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -69,6 +84,24 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     if (loopbackOnly) checkLocalCaller(req);
+    const isApi = url.pathname === '/api' || url.pathname.startsWith('/api/');
+    if (opts.token !== undefined) {
+      if (isApi && !authorized(req, opts.token)) {
+        throw new MeshError(ErrorCodes.UNAUTHORIZED, 'the admin API needs the admin token: open the URL `localmesh up --ui` printed, or send Authorization: Bearer <token> (see <state-dir>/admin-token)');
+      }
+      const given = url.searchParams.get('token');
+      if (!isApi && given !== null) {
+        if (!sameSecret(given, opts.token)) throw new MeshError(ErrorCodes.UNAUTHORIZED, 'wrong admin token in the URL');
+        url.searchParams.delete('token');
+        res.writeHead(302, {
+          location: url.pathname + (url.search === '?' ? '' : url.search),
+          'set-cookie': `${TOKEN_COOKIE}=${opts.token}; HttpOnly; SameSite=Strict; Path=/`,
+          'cache-control': 'no-store'
+        });
+        res.end();
+        return;
+      }
+    }
     if (url.pathname === EVENTS_PATH) {
       if (req.method !== 'GET') return sendMethodNotAllowed(res, 'GET');
       return openEventStream(req, res, url);
@@ -76,11 +109,16 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
     const route = ROUTES.get(url.pathname);
     if (route) {
       if (req.method !== route.method) return sendMethodNotAllowed(res, route.method);
-      const args = route.method === 'GET' ? argsFromQuery(url.searchParams) : argsFromBody(await readBody(req));
+      const raw = route.method === 'GET' ? argsFromQuery(url.searchParams) : argsFromBody(await readBody(req));
+      const parsed = MESH_API_ARGS[route.name as MeshApiMethod].safeParse(raw);
+      if (!parsed.success) {
+        throw new MeshError(ErrorCodes.BAD_REQUEST, `bad arguments for ${route.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message}`).join('; ')}`, { details: parsed.error.issues });
+      }
+      const args = parsed.data as unknown[];
       const result = await (api[route.name as keyof MeshApi] as unknown as AnyMethod).apply(api, args);
       return result === undefined ? void res.writeHead(204).end() : sendJson(res, 200, result);
     }
-    if (staticRoot === undefined || url.pathname === '/api' || url.pathname.startsWith('/api/')) {
+    if (staticRoot === undefined || isApi) {
       throw new MeshError(ErrorCodes.NOT_FOUND, `no such endpoint: ${req.method} ${url.pathname}`);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD');
@@ -138,20 +176,30 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
   };
 }
 
-/** Query string → the single optional argument (numbers and booleans parsed; repeated keys → arrays). */
+/** Query string → the single optional argument (strings; the method's zod schema coerces; repeated keys → arrays). */
 function argsFromQuery(params: URLSearchParams): unknown[] {
   const arg: Record<string, unknown> = {};
   for (const key of new Set(params.keys())) {
-    const values = params.getAll(key).map(parseScalar);
+    const values = params.getAll(key);
     arg[key] = values.length === 1 ? values[0] : values;
   }
   return Object.keys(arg).length > 0 ? [arg] : [];
 }
 
-function parseScalar(value: string): unknown {
-  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
-  if (value === 'true' || value === 'false') return value === 'true';
-  return value;
+function authorized(req: IncomingMessage, token: string): boolean {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ') && sameSecret(auth.slice(7).trim(), token)) return true;
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === TOKEN_COOKIE && sameSecret(v.join('='), token)) return true;
+  }
+  return false;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** JSON body → positional arguments: `{"args": [...]}`, or an object that is the single argument. */
