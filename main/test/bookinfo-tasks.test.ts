@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-const FIX = path.resolve(import.meta.dirname, '../../shared/fixtures/istio-bookinfo/networking');
+const FIX = path.resolve(import.meta.dirname, '../../../shared/fixtures/istio-bookinfo/networking');
 const fx = (f: string) => path.join(FIX, f);
 
 let running: Running | undefined;

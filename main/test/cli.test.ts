@@ -15,9 +15,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'main', 'cli', 'bin.js');
-const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+const FIXTURES = path.join(ROOT, 'main', 'test', 'fixtures');
 const BOOKINFO = path.join(ROOT, 'resources', 'examples', 'bookinfo');
 const READY = /localmesh ready (http:\/\/127\.0\.0\.1:(\d+))/;
 
@@ -636,7 +636,7 @@ describe('localmesh validate (broken files)', () => {
     // the valid DestinationRule file is clean, and the summary counts it all
     expect(out).not.toContain('00-destination-rules.yaml');
     expect(out).toMatch(
-      /^test\/fixtures\/broken\/localmesh\.yaml: 7 Istio resource\(s\) in 10 file\(s\); 8 error\(s\), 1 warning\(s\), 0 note\(s\)$/m
+      /^main\/test\/fixtures\/broken\/localmesh\.yaml: 7 Istio resource\(s\) in 10 file\(s\); 8 error\(s\), 1 warning\(s\), 0 note\(s\)$/m
     );
   });
 

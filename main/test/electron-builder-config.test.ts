@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 
-const root = path.resolve(import.meta.dirname, '..');
+const root = path.resolve(import.meta.dirname, '../..');
 // app-builder-lib and builder-util are electron-builder's own dependencies: resolve them from there.
 const requireFromBuilder = createRequire(createRequire(import.meta.url).resolve('electron-builder/package.json'));
 const { validateConfiguration } = requireFromBuilder('app-builder-lib/out/util/config/config') as {

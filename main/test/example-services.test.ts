@@ -8,7 +8,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const EXAMPLE = fileURLToPath(new URL('../resources/examples/bookinfo/', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../../resources/examples/bookinfo/', import.meta.url));
 
 const children: ChildProcess[] = [];
 const servers: http.Server[] = [];

@@ -7,7 +7,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createMesh, type Mesh, type MeshOptions } from '../../main/engine/mesh.js';
+import { createMesh, type Mesh, type MeshOptions } from '../../engine/mesh.js';
 
 export interface Seen {
   method: string;
