@@ -302,9 +302,14 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       return lastReload;
     }
     const print = fingerprint(proj);
-    if (print === currentPrint && lastReload.ok) {
-      // nothing changed (an editor touched a file, or a save and the watcher both asked): keep the version
+    if (print === currentPrint) {
+      // what runs is already this config (a touched file, a save and the watcher both asking, or a fix that
+      // restores the running config after a rejected edit): keep the version
       project = proj;
+      if (!lastReload.ok) {
+        lastReload = { ok: true, version: snapshot.version, at, issues: proj.issues };
+        emit({ type: 'config', reload: lastReload });
+      }
       return lastReload;
     }
     const next = buildSnapshot(snapshot.version + 1, proj.mesh, proj.resources);

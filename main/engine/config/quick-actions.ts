@@ -163,10 +163,12 @@ function serialize(t: Target, doc: Document.Parsed): string {
     if (t.before.trim() === '') return text;
     return `${t.before.replace(/\n*$/, '\n')}---\n${text}`;
   }
-  const contents = doc.contents!;
-  const range = contents.range!;
+  // replace the whole document (its leading comments are part of what is re-serialized) and nothing else
+  const i = t.docs.indexOf(t.doc);
+  const start = i <= 0 ? 0 : t.doc.range[0];
+  const end = t.doc.range[2];
   const tmp = new YAML.Document();
-  tmp.contents = contents;
-  const text = tmp.toString(opts);
-  return t.before.slice(0, range[0]) + text + t.before.slice(range[2]).replace(/^\n/, '');
+  tmp.contents = doc.contents;
+  const marker = i > 0 || t.doc.directives?.docStart ? '---\n' : '';
+  return t.before.slice(0, start) + marker + tmp.toString(opts) + t.before.slice(end).replace(/^\n/, '');
 }
