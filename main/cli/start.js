@@ -3,9 +3,8 @@
 // first use through Electron's own install script); where none can be had, say so and run the same engine headless
 // with the browser UI (`localmesh up --ui`) on the bundled bookinfo example (or the mesh file given).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const meshFile = path.resolve(process.argv[2] ?? path.join(root, 'resources/examples/bookinfo/localmesh.yaml'));
@@ -33,31 +32,25 @@ if (electron) {
   child.on('exit', (code) => process.exit(code ?? 0));
 }
 
-/** The Electron executable, running Electron's own install.js once when it is missing; null when none can be had. */
+/**
+ * The Electron executable, running Electron's own install.js once when it is missing; null when none can be had.
+ * Reads the electron package's path.txt the way its index.js does (the CLI layer never imports electron).
+ */
 function electronBinary() {
-  const require = createRequire(path.join(root, 'package.json'));
-  let dir;
-  try {
-    dir = path.dirname(require.resolve('electron/package.json'));
-  } catch {
-    return null;
-  }
+  const dir = path.join(root, 'node_modules', 'electron');
+  if (!existsSync(path.join(dir, 'package.json'))) return null;
   const find = () => {
-    try {
-      const p = require('electron');
-      return typeof p === 'string' && existsSync(p) ? p : null;
-    } catch {
-      return null;
-    }
+    const txt = path.join(dir, 'path.txt');
+    if (!existsSync(txt)) return null;
+    const bin = path.join(dir, 'dist', readFileSync(txt, 'utf8').trim());
+    return existsSync(bin) ? bin : null;
   };
   let bin = find();
   if (!bin && process.env.ELECTRON_SKIP_BINARY_DOWNLOAD !== '1' && existsSync(path.join(dir, 'install.js'))) {
     console.log('localmesh: fetching the Electron binary (first run)…');
     const r = spawnSync(process.execPath, [path.join(dir, 'install.js')], { cwd: dir, stdio: 'inherit', timeout: 300_000 });
-    if (r.status === 0) {
-      delete require.cache[require.resolve('electron')];
-      bin = find();
-    } else console.log('localmesh: the Electron download failed.');
+    if (r.status === 0) bin = find();
+    else console.log('localmesh: the Electron download failed.');
   }
   return bin;
 }

@@ -528,7 +528,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
 
 function withoutBodies(f: FlowRecord): FlowRecord {
   if (f.requestBody === undefined && f.responseBody === undefined) return f;
-  const { requestBody: _rq, responseBody: _rs, ...rest } = f;
+  const rest = { ...f };
+  delete rest.requestBody;
+  delete rest.responseBody;
   return rest;
 }
 

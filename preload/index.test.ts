@@ -1,0 +1,80 @@
+// The preload's api without Electron: a fake ipcRenderer records invokes and plays the main side's answers.
+import { describe, expect, it, vi } from 'vitest';
+import { MESH_API_METHODS, type MeshEvent } from '../main/contract/api.js';
+
+// The real `electron` package throws without its binary; the module under test only needs the two names.
+vi.mock('electron', () => ({ contextBridge: undefined, ipcRenderer: undefined }));
+const { createIpcMeshApi, createShell } = await import('./index.js');
+
+type Listener = (event: unknown, payload: unknown) => void;
+
+function fakeIpc(answer: (channel: string, args: unknown[]) => unknown = () => undefined) {
+  const invokes: { channel: string; args: unknown[] }[] = [];
+  const listeners = new Map<string, Set<Listener>>();
+  const ipc = {
+    invoke: async (channel: string, ...args: unknown[]) => {
+      invokes.push({ channel, args });
+      return answer(channel, args);
+    },
+    on(channel: string, l: Listener) {
+      if (!listeners.has(channel)) listeners.set(channel, new Set());
+      listeners.get(channel)!.add(l);
+      return ipc;
+    },
+    off(channel: string, l: Listener) {
+      listeners.get(channel)?.delete(l);
+      return ipc;
+    }
+  };
+  const emit = (channel: string, payload: unknown) => {
+    for (const l of listeners.get(channel) ?? []) l({ sender: 'ipcRenderer itself' }, payload);
+  };
+  return { ipc: ipc as never, invokes, listeners, emit };
+}
+
+describe('preload MeshApi', () => {
+  it('has every MeshApi method, each invoking localmesh:<method> with the arguments', async () => {
+    const { ipc, invokes } = fakeIpc((channel) => ({ from: channel }));
+    const api = createIpcMeshApi(ipc);
+    expect(Object.keys(api).sort()).toEqual([...Object.keys(MESH_API_METHODS), 'onEvent'].sort());
+    await expect(api.getFlow({ id: 'f1' })).resolves.toEqual({ from: 'localmesh:getFlow' });
+    await api.restartProcess('reviews-v1', 'i0');
+    expect(invokes).toEqual([
+      { channel: 'localmesh:getFlow', args: [{ id: 'f1' }] },
+      { channel: 'localmesh:restartProcess', args: ['reviews-v1', 'i0'] }
+    ]);
+  });
+
+  it('rethrows the main side error envelope as an Error carrying code (also in the message)', async () => {
+    const where = { file: '/p/vs.yaml', line: 2, column: 1 };
+    const { ipc } = fakeIpc(() => ({ __meshError: { code: 'LM202', message: 'no flow f-9', where, details: { id: 'f-9' } } }));
+    const api = createIpcMeshApi(ipc);
+    const err = await api.getFlow({ id: 'f-9' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).toMatchObject({ name: 'MeshError', code: 'LM202', message: 'LM202: no flow f-9', where, details: { id: 'f-9' } });
+  });
+
+  it('delivers events without the IpcRendererEvent, and unsubscribes', () => {
+    const { ipc, emit, listeners } = fakeIpc();
+    const api = createIpcMeshApi(ipc);
+    const seen: unknown[][] = [];
+    const off = api.onEvent((...args: unknown[]) => seen.push(args));
+    const event: MeshEvent = { type: 'log', workload: 'w', instance: 'i', stream: 'stdout', line: 'hi' };
+    emit('localmesh:event', event);
+    off();
+    off();
+    emit('localmesh:event', event);
+    expect(seen).toEqual([[event]]);
+    expect(listeners.get('localmesh:event')?.size).toBe(0);
+  });
+
+  it('navigates only to known views', () => {
+    const { ipc, emit } = fakeIpc();
+    const seen: string[] = [];
+    const off = createShell(ipc).onNavigate((v) => seen.push(v));
+    for (const v of ['services', 'evil', 3, 'traffic', 'rules']) emit('localmesh:navigate', v);
+    off();
+    emit('localmesh:navigate', 'services');
+    expect(seen).toEqual(['services', 'traffic', 'rules']);
+  });
+});

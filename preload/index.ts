@@ -1,0 +1,98 @@
+/**
+ * The preload: the renderer's only door to the main process. It exposes two named objects and nothing else
+ * (never `ipcRenderer` itself):
+ *   - `window.localmesh`: a MeshApi whose methods are generated from `MESH_API_METHODS` (one loop), each an
+ *     `ipcRenderer.invoke('localmesh:<method>', ...args)`; `onEvent` listens on `localmesh:event`;
+ *   - `window.localmeshShell`: `{ onNavigate(cb) }`, the View menu's "go to services / rules / traffic".
+ *
+ * Errors: the main side resolves a failed call with `{ __meshError: { code, message, where?, details? } }`
+ * (main/transports/ipc/ipc-handlers.ts says why); here it becomes a rejected Error named "MeshError" with `code`,
+ * `where` and `details`. Crossing the contextBridge keeps only an Error's message, so the message carries the code
+ * as a prefix: "LM202: no flow f-9". The renderer recovers the code with /^(LM\d{3}): /.
+ *
+ * Sandboxed (sandbox: true): bundled to CommonJS (out/preload/index.cjs) whose only `require` is 'electron'.
+ * It may import the contract only (lint), and only values that need no Node: MESH_API_METHODS.
+ */
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { MESH_API_METHODS, type MeshApi, type MeshEvent } from '../main/contract/api.js';
+import type { MeshErrorData } from '../main/contract/errors.js';
+
+// Channel names, as in main/transports/ipc/ipc-handlers.ts (the preload may not import the transport layer).
+const CHANNEL_PREFIX = 'localmesh:';
+const EVENT_CHANNEL = 'localmesh:event';
+const NAVIGATE_CHANNEL = 'localmesh:navigate';
+
+export type ShellView = 'services' | 'rules' | 'traffic';
+const SHELL_VIEWS: readonly string[] = ['services', 'rules', 'traffic'] satisfies ShellView[];
+
+export interface LocalmeshShell {
+  /** Called when the user picks a view from the menu (Ctrl/Cmd+1/2/3). Returns an unsubscribe function. */
+  onNavigate(listener: (view: ShellView) => void): () => void;
+}
+
+/** A rejected call, as the renderer sees it before the contextBridge strips the extra properties. */
+export class IpcMeshError extends Error {
+  readonly code: string;
+  readonly where?: MeshErrorData['where'];
+  readonly details?: unknown;
+  constructor(data: MeshErrorData) {
+    super(`${data.code}: ${data.message}`);
+    this.name = 'MeshError';
+    this.code = data.code;
+    this.where = data.where;
+    this.details = data.details;
+  }
+}
+
+function errorData(value: unknown): MeshErrorData | undefined {
+  const inner = (value as { __meshError?: unknown } | null | undefined)?.__meshError;
+  if (typeof inner !== 'object' || inner === null) return undefined;
+  const { code, message } = inner as Partial<MeshErrorData>;
+  return typeof code === 'string' ? { ...(inner as MeshErrorData), message: String(message ?? '') } : undefined;
+}
+
+/** Build the MeshApi on top of an `invoke`/`on`/`off` trio (ipcRenderer in the app, a fake in tests). */
+export function createIpcMeshApi(ipc: Pick<typeof ipcRenderer, 'invoke' | 'on' | 'off'>): MeshApi {
+  const api: Record<string, unknown> = {
+    onEvent(listener: (event: MeshEvent) => void): () => void {
+      if (typeof listener !== 'function') throw new TypeError('onEvent needs a listener function');
+      // Only the payload crosses to the page, never the IpcRendererEvent (it holds `sender`, i.e. ipcRenderer).
+      const relay = (_event: IpcRendererEvent, payload: MeshEvent): void => listener(payload);
+      ipc.on(EVENT_CHANNEL, relay);
+      let subscribed = true;
+      return () => {
+        if (subscribed) ipc.off(EVENT_CHANNEL, relay);
+        subscribed = false;
+      };
+    }
+  };
+  for (const method of Object.keys(MESH_API_METHODS)) {
+    const channel = CHANNEL_PREFIX + method;
+    api[method] = async (...args: unknown[]): Promise<unknown> => {
+      const result: unknown = await ipc.invoke(channel, ...args);
+      const error = errorData(result);
+      if (error) throw new IpcMeshError(error);
+      return result;
+    };
+  }
+  return api as unknown as MeshApi;
+}
+
+export function createShell(ipc: Pick<typeof ipcRenderer, 'on' | 'off'>): LocalmeshShell {
+  return {
+    onNavigate(listener) {
+      if (typeof listener !== 'function') throw new TypeError('onNavigate needs a listener function');
+      const relay = (_event: IpcRendererEvent, view: unknown): void => {
+        if (typeof view === 'string' && SHELL_VIEWS.includes(view)) listener(view as ShellView);
+      };
+      ipc.on(NAVIGATE_CHANNEL, relay);
+      return () => void ipc.off(NAVIGATE_CHANNEL, relay);
+    }
+  };
+}
+
+// Guarded so the module can be imported by a unit test (vitest mocks `electron`) without a renderer.
+if (typeof contextBridge?.exposeInMainWorld === 'function') {
+  contextBridge.exposeInMainWorld('localmesh', createIpcMeshApi(ipcRenderer));
+  contextBridge.exposeInMainWorld('localmeshShell', createShell(ipcRenderer));
+}
