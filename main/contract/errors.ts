@@ -19,6 +19,7 @@ export const ErrorCodes = {
   RELOAD_FAILED: 'LM105',
   STATE_DIR_UNUSABLE: 'LM106',
   UI_NOT_BUILT: 'LM107',
+  CA_UNUSABLE: 'LM108',
   // api
   BAD_REQUEST: 'LM201',
   NOT_FOUND: 'LM202',
