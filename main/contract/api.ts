@@ -48,6 +48,8 @@ export interface ProcessView {
 export interface WorkloadView {
   name: string;
   service: string;
+  /** The port callers use for the service (http://reviews:9080). */
+  servicePort: number;
   namespace: string;
   labels: Record<string, string>;
   serviceAccount: string;
@@ -223,7 +225,7 @@ export const MESH_API_METHODS = {
   listIstioFiles: { method: 'GET', path: '/api/v1/istio/files' },
   readIstioFile: { method: 'GET', path: '/api/v1/istio/file' },
   validateIstioText: { method: 'POST', path: '/api/v1/istio/validate' },
-  writeIstioFile: { method: 'POST', path: '/api/v1/istio/file' },
+  writeIstioFile: { method: 'POST', path: '/api/v1/istio/file/save' },
   planQuickAction: { method: 'POST', path: '/api/v1/quick-actions/plan' },
   restartProcess: { method: 'POST', path: '/api/v1/processes/restart' },
   stopProcess: { method: 'POST', path: '/api/v1/processes/stop' }

@@ -402,6 +402,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       return {
         name: w.name,
         service: w.service,
+        servicePort: s.registry.serviceByFqdn.get(`${w.service}.${w.namespace}.svc.cluster.local`)?.ports[0] ?? 0,
         namespace: w.namespace,
         labels: w.labels,
         serviceAccount: w.serviceAccount,

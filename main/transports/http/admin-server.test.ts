@@ -24,6 +24,7 @@ const WORKLOADS: WorkloadView[] = [
   {
     name: 'reviews-v1',
     service: 'reviews',
+    servicePort: 9080,
     namespace: 'default',
     labels: { app: 'reviews', version: 'v1' },
     serviceAccount: 'bookinfo-reviews',

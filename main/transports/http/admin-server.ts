@@ -65,6 +65,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
   '.woff2': 'font/woff2'
 };
+/** The UI's Content-Security-Policy as a header (frame-ancestors works only there, not in a meta tag). */
+const UI_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 function statusForCode(code: string): number {
@@ -269,7 +271,10 @@ async function serveStatic(root: string, pathname: string, res: ServerResponse):
   res.writeHead(200, {
     'content-type': CONTENT_TYPES[path.extname(target).toLowerCase()] ?? 'application/octet-stream',
     'content-length': body.length,
-    'x-content-type-options': 'nosniff'
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': UI_CSP,
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer'
   });
   res.end(body);
 }

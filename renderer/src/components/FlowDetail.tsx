@@ -1,0 +1,292 @@
+/** The detail pane of one flow: request line, decision trace, timing and attempts, headers and bodies. */
+import { useMemo, type ReactNode } from 'react';
+import type { BodyView, FlowRecord } from '../../../main/contract/api.js';
+import { useMesh } from '../hooks.js';
+import { displayBody, findHeader, headerValue } from '../lib/body.js';
+import { flagList, formatBytes, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
+import { ErrorText, Icons } from './ui.js';
+
+/** Trace steps that decide where a request goes or how it fails: highlighted. */
+const KEY_STEPS = new Set(['route', 'weight', 'subset', 'endpoint', 'retry', 'fault', 'local-reply']);
+
+export function FlowDetailPane() {
+  const detail = useMesh((s) => s.detail)!;
+  const close = useMesh((s) => s.closeDetail);
+  const f = detail.flow;
+  return (
+    <aside className="detail" data-testid="flow-detail" aria-label="Request details" tabIndex={-1}>
+      <header className="detail-head">
+        {f ? (
+          <div className="detail-title">
+            <span className={`status-pill st-${statusClass(f.status)}`}>
+              {f.status === 0 ? 'no response' : f.status}
+            </span>
+            <code className="req-line">
+              <strong>{f.method}</strong> {f.path}
+            </code>
+          </div>
+        ) : (
+          <div className="detail-title txt-muted">Request {detail.id}</div>
+        )}
+        <button
+          type="button"
+          className="btn btn-small btn-ghost"
+          onClick={close}
+          aria-label="Close details (Esc)"
+          title="Close (Esc)"
+        >
+          {Icons.close()}
+        </button>
+      </header>
+      {f && (
+        <div className="detail-sub">
+          <span>
+            {f.source ?? 'unknown caller'} → {f.destination ?? shortService(f.destinationService) ?? f.authority}
+          </span>
+          <span className="txt-faint">
+            {' '}
+            · host <code>{f.authority}</code> · reported by the{' '}
+            {f.reporter === 'source' ? 'caller’s (outbound)' : 'server’s (inbound)'} sidecar ·{' '}
+            {formatClock(f.startedAt)}
+          </span>
+        </div>
+      )}
+      <ErrorText error={detail.error} className="detail-error" />
+      {f && <DetailBody flow={f} loadingBodies={detail.loading} />}
+    </aside>
+  );
+}
+
+function Section({
+  title,
+  children,
+  testId,
+  open = true,
+  aside
+}: {
+  title: string;
+  children: ReactNode;
+  testId?: string;
+  open?: boolean;
+  aside?: ReactNode;
+}) {
+  return (
+    <details className="section" open={open} data-testid={testId}>
+      <summary>
+        <span className="section-title">{title}</span>
+        {aside && <span className="section-aside">{aside}</span>}
+      </summary>
+      <div className="section-body">{children}</div>
+    </details>
+  );
+}
+
+function DetailBody({ flow: f, loadingBodies }: { flow: FlowRecord; loadingBodies: boolean }) {
+  const flags = flagList(f.flags);
+  return (
+    <div className="detail-body">
+      <Section title="Decision trace" aside={`${f.trace.length} step${f.trace.length === 1 ? '' : 's'}`}>
+        {f.trace.length === 0 ? (
+          <p className="txt-muted">No decisions recorded for this request.</p>
+        ) : (
+          <ol className="trace" data-testid="flow-trace">
+            {f.trace.map((t, i) => (
+              <li
+                key={i}
+                className={`trace-step ${KEY_STEPS.has(t.step) ? `key key-${t.step}` : ''}`}
+                data-testid="trace-step"
+                data-step={t.step}
+              >
+                <span className="trace-name">{t.step}</span>
+                <span className="trace-detail">{t.detail}</span>
+              </li>
+            ))}
+          </ol>
+        )}
+      </Section>
+
+      <Section title="Timing" aside={formatDuration(f.durationMs)}>
+        <dl className="kv">
+          <dt>Duration</dt>
+          <dd>{formatDuration(f.durationMs)}</dd>
+          <dt>Attempts</dt>
+          <dd>{f.attempts}</dd>
+          {flags.length > 0 && (
+            <>
+              <dt>Flags</dt>
+              <dd>
+                {flags.map((fl) => (
+                  <span key={fl} className="flag" title={FLAG_HELP[fl]}>
+                    {fl}
+                  </span>
+                ))}
+                {flags.map((fl) => FLAG_HELP[fl]).filter(Boolean).length > 0 && (
+                  <span className="txt-muted">
+                    {' '}
+                    {flags
+                      .map((fl) => FLAG_HELP[fl])
+                      .filter(Boolean)
+                      .join('; ')}
+                  </span>
+                )}
+              </dd>
+            </>
+          )}
+          {f.localReply && (
+            <>
+              <dt>Local reply</dt>
+              <dd>{f.localReply}</dd>
+            </>
+          )}
+        </dl>
+        {f.attemptLog.length > 0 && (
+          <table className="attempts">
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>Endpoint</th>
+                <th className="num">Status</th>
+                <th>Flags</th>
+                <th className="num">Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {f.attemptLog.map((a) => (
+                <tr key={a.attempt} className={`s-${statusClass(a.status)}`}>
+                  <td>{a.attempt}</td>
+                  <td>
+                    <code>{a.endpoint}</code>
+                    {a.error && <div className="txt-err small">{a.error}</div>}
+                  </td>
+                  <td className={`num st-${statusClass(a.status)}`}>{a.status === 0 ? '—' : a.status}</td>
+                  <td>{a.flags === '-' ? '' : a.flags}</td>
+                  <td className="num">{formatDuration(a.durationMs)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Section>
+
+      <Section title="Routing">
+        <dl className="kv">
+          <dt>VirtualService</dt>
+          <dd>{f.virtualService ?? <span className="txt-muted">none (default route)</span>}</dd>
+          <dt>Rule</dt>
+          <dd>{f.rule ?? <span className="txt-muted">–</span>}</dd>
+          <dt>Subset</dt>
+          <dd>{f.subset ?? <span className="txt-muted">–</span>}</dd>
+          <dt>Endpoint</dt>
+          <dd>{f.endpoint ? <code>{f.endpoint}</code> : <span className="txt-muted">none</span>}</dd>
+          <dt>Config</dt>
+          <dd>v{f.configVersion}</dd>
+          <dt>Request id</dt>
+          <dd>
+            <code className="small">{f.requestId}</code>
+          </dd>
+        </dl>
+      </Section>
+
+      <Section
+        title="Request headers"
+        testId="flow-request-headers"
+        aside={String(Object.keys(f.requestHeaders).length)}
+      >
+        <Headers headers={f.requestHeaders} />
+      </Section>
+      <Section title="Request body" testId="flow-request-body" aside={bodyAside(f.requestBody)}>
+        <Body body={f.requestBody} contentType={findHeader(f.requestHeaders, 'content-type')} loading={loadingBodies} />
+      </Section>
+      <Section
+        title="Response headers"
+        testId="flow-response-headers"
+        aside={String(Object.keys(f.responseHeaders).length)}
+      >
+        <Headers headers={f.responseHeaders} />
+      </Section>
+      <Section title="Response body" testId="flow-response-body" aside={bodyAside(f.responseBody)}>
+        <Body
+          body={f.responseBody}
+          contentType={findHeader(f.responseHeaders, 'content-type')}
+          loading={loadingBodies}
+        />
+      </Section>
+    </div>
+  );
+}
+
+function bodyAside(body: BodyView | null | undefined): string | undefined {
+  if (!body) return undefined;
+  return `${formatBytes(body.size)}${body.truncated ? ' (truncated)' : ''}`;
+}
+
+function Headers({ headers }: { headers: Record<string, string | string[]> }) {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return <p className="txt-muted">No headers recorded.</p>;
+  return (
+    <table className="headers">
+      <tbody>
+        {entries.map(([k, v]) => (
+          <tr key={k}>
+            <th scope="row">{k}</th>
+            <td>{headerValue(v)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Body({
+  body,
+  contentType,
+  loading
+}: {
+  body: BodyView | null | undefined;
+  contentType: string | undefined;
+  loading: boolean;
+}) {
+  const shown = useMemo(() => displayBody(body, contentType), [body, contentType]);
+  if (body === undefined)
+    return <p className="txt-muted">{loading ? 'Loading the body…' : 'The body is not available.'}</p>;
+  if (shown.kind === 'empty') return <p className="txt-muted">No body.</p>;
+  return (
+    <div className="body-view">
+      {shown.notes.map((n) => (
+        <p key={n} className="note small">
+          {n}
+        </p>
+      ))}
+      <div className="body-meta txt-faint small">
+        {shown.kind === 'json' ? 'JSON' : shown.kind === 'hex' ? 'binary (hex dump)' : 'text'}
+        {contentType ? ` · ${contentType}` : ''}
+      </div>
+      <pre className={`code body-${shown.kind}`}>{shown.text}</pre>
+    </div>
+  );
+}
+
+/** Envoy response flags the mesh sets, in words (istio-semantics). */
+const FLAG_HELP: Record<string, string> = {
+  UF: 'upstream connection failure',
+  UH: 'no healthy upstream',
+  NR: 'no route configured',
+  URX: 'retry or connect limit reached',
+  UT: 'upstream request timeout',
+  UC: 'upstream connection terminated',
+  UO: 'upstream overflow (circuit breaker)',
+  UR: 'upstream remote reset',
+  LR: 'connection local reset',
+  DC: 'downstream connection termination',
+  DI: 'request delayed by fault injection',
+  FI: 'request aborted by fault injection',
+  RL: 'rate limited',
+  UAEX: 'denied by external authorization',
+  RLSE: 'rate-limit service error',
+  NC: 'no cluster (upstream not found)',
+  DT: 'downstream request timeout',
+  SI: 'stream idle timeout',
+  DPE: 'downstream protocol error',
+  UPE: 'upstream protocol error',
+  UMSDR: 'upstream max stream duration reached'
+};

@@ -1,0 +1,253 @@
+/**
+ * Quick actions: a small form that describes an Istio edit; Preview asks the engine for the YAML it would write
+ * (planQuickAction) and shows it as a diff; Save writes `plan.after` to `plan.path`. Nothing lives only in memory.
+ */
+import { useEffect, useMemo, useRef } from 'react';
+import { useMesh } from '../hooks.js';
+import { subsetsFor } from '../lib/istio.js';
+import { servicesOf, weightShares, type QuickKind } from '../lib/quick.js';
+import { DiffView } from './DiffView.js';
+import { ErrorText, Loading } from './ui.js';
+
+const TITLES: Record<QuickKind, string> = {
+  fault: 'Inject a fault',
+  shift: 'Shift traffic',
+  timeout: 'Timeout and retries',
+  'clear-fault': 'Remove a fault'
+};
+
+const HELP: Record<QuickKind, string> = {
+  fault:
+    'Callers of the service get a delay and/or an error response from their own sidecar, as Istio fault injection does.',
+  shift:
+    'Split the service’s traffic between its subsets (from its DestinationRule). Weights are relative; the share each gets is shown.',
+  timeout: 'How long the caller’s sidecar waits for the service, and how often it retries a failed attempt.',
+  'clear-fault': 'Remove the fault blocks from the service’s VirtualService.'
+};
+
+export function QuickActionDialog() {
+  const quick = useMesh((s) => s.quick)!;
+  const workloads = useMesh((s) => s.workloads);
+  const resources = useMesh((s) => s.config?.resources);
+  const update = useMesh((s) => s.updateQuickDraft);
+  const preview = useMesh((s) => s.previewQuick);
+  const save = useMesh((s) => s.saveQuick);
+  const close = useMesh((s) => s.closeQuickAction);
+  const editorDirtyPath = useMesh((s) => (s.editor && s.editor.text !== s.editor.saved ? s.editor.path : null));
+  const ref = useRef<HTMLDialogElement>(null);
+  const d = quick.draft;
+  const services = useMemo(() => servicesOf(workloads), [workloads]);
+  const subsets = useMemo(
+    () => subsetsFor(resources ?? [], d.service, d.namespace),
+    [resources, d.service, d.namespace]
+  );
+  const shares = weightShares(d.weights);
+
+  useEffect(() => {
+    const dlg = ref.current;
+    if (dlg && !dlg.open) dlg.showModal();
+  }, []);
+
+  const busy = quick.planning || quick.saving;
+  const num = (
+    field: 'delayMs' | 'abortStatus' | 'percentage' | 'timeoutMs' | 'retries',
+    label: string,
+    testId: string,
+    props: { min?: number; max?: number; placeholder?: string; hint?: string }
+  ) => (
+    <label className="field">
+      <span className="field-label">{label}</span>
+      <input
+        type="number"
+        inputMode="numeric"
+        data-testid={testId}
+        value={d[field]}
+        min={props.min}
+        max={props.max}
+        placeholder={props.placeholder}
+        onChange={(e) => update({ [field]: e.target.value })}
+      />
+      {props.hint && <span className="field-hint">{props.hint}</span>}
+    </label>
+  );
+
+  return (
+    <dialog
+      ref={ref}
+      className="dialog"
+      data-testid="quick-action-dialog"
+      aria-labelledby="qa-title"
+      onCancel={(e) => {
+        e.preventDefault();
+        close();
+      }}
+    >
+      <form
+        method="dialog"
+        className="dialog-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (quick.plan) void save();
+          else void preview();
+        }}
+      >
+        <header className="dialog-head">
+          <h2 id="qa-title">{TITLES[d.kind]}</h2>
+          <p className="txt-muted">{HELP[d.kind]}</p>
+        </header>
+        <div className="dialog-body">
+          <div className="field-row">
+            <label className="field">
+              <span className="field-label">Action</span>
+              <select
+                data-testid="qa-kind"
+                value={d.kind}
+                onChange={(e) => update({ kind: e.target.value as QuickKind })}
+              >
+                <option value="fault">Inject a fault</option>
+                <option value="shift">Shift traffic</option>
+                <option value="timeout">Timeout / retries</option>
+                <option value="clear-fault">Remove fault</option>
+              </select>
+            </label>
+            <label className="field">
+              <span className="field-label">Service</span>
+              <select data-testid="qa-service" value={d.service} onChange={(e) => update({ service: e.target.value })}>
+                {services.map((s) => (
+                  <option key={`${s.namespace}/${s.name}`} value={s.name}>
+                    {s.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          </div>
+
+          {d.kind === 'fault' && (
+            <>
+              <div className="field-row">
+                {num('delayMs', 'Delay (ms)', 'qa-delay-ms', {
+                  min: 1,
+                  placeholder: 'none',
+                  hint: 'Leave empty for no delay.'
+                })}
+                {num('abortStatus', 'Abort with HTTP status', 'qa-abort-status', {
+                  min: 200,
+                  max: 599,
+                  placeholder: 'none',
+                  hint: 'Leave empty to only delay.'
+                })}
+                {num('percentage', 'Of requests (%)', 'qa-percentage', { min: 0, max: 100 })}
+              </div>
+              <fieldset className="field-row fieldset">
+                <legend>Only requests with this header (optional)</legend>
+                <label className="field">
+                  <span className="field-label">Header name</span>
+                  <input
+                    data-testid="qa-header-name"
+                    value={d.headerName}
+                    placeholder="end-user"
+                    onChange={(e) => update({ headerName: e.target.value })}
+                  />
+                </label>
+                <label className="field">
+                  <span className="field-label">Exact value</span>
+                  <input
+                    data-testid="qa-header-value"
+                    value={d.headerValue}
+                    placeholder="jason"
+                    onChange={(e) => update({ headerValue: e.target.value })}
+                  />
+                </label>
+              </fieldset>
+            </>
+          )}
+
+          {d.kind === 'shift' &&
+            (subsets.length === 0 ? (
+              <p className="note">
+                <strong>{d.service}</strong> has no subsets. Add a DestinationRule for it with <code>subsets</code> (one
+                per version label), then come back.
+              </p>
+            ) : (
+              <div className="weights">
+                {subsets.map((name) => (
+                  <label key={name} className="weight">
+                    <span className="weight-name">{name}</span>
+                    <input
+                      type="range"
+                      min={0}
+                      max={100}
+                      step={1}
+                      data-testid={`qa-weight-${name}`}
+                      value={d.weights[name] ?? 0}
+                      aria-valuetext={`${shares[name] ?? 0}% of traffic`}
+                      onChange={(e) => update({ weights: { ...d.weights, [name]: Number(e.target.value) } })}
+                    />
+                    <span className="weight-share">{shares[name] ?? 0}%</span>
+                  </label>
+                ))}
+              </div>
+            ))}
+
+          {d.kind === 'timeout' && (
+            <div className="field-row">
+              {num('timeoutMs', 'Route timeout (ms)', 'qa-timeout-ms', {
+                min: 0,
+                placeholder: 'none',
+                hint: 'Empty or 0 removes the timeout.'
+              })}
+              {num('retries', 'Retry attempts', 'qa-retries', {
+                min: 0,
+                max: 20,
+                placeholder: 'default',
+                hint: 'Extra attempts after a failure (Istio’s default is 2).'
+              })}
+            </div>
+          )}
+
+          <ErrorText error={quick.error} testId="qa-error" />
+          {quick.planning && <Loading label="Computing the change…" />}
+          {quick.plan && (
+            <div className="plan">
+              <p className="plan-summary">{quick.plan.summary}</p>
+              <DiffView
+                testId="qa-diff"
+                before={quick.plan.before}
+                after={quick.plan.after}
+                path={quick.plan.relative}
+              />
+              {editorDirtyPath === quick.plan.path && (
+                <p className="note small">
+                  You have unsaved edits to this file in the Rules editor. Saving here writes the file shown above; your
+                  edits stay in the editor, unsaved.
+                </p>
+              )}
+            </div>
+          )}
+        </div>
+        <footer className="dialog-foot">
+          <span className="txt-muted dialog-foot-note">
+            {quick.plan
+              ? 'Review the change, then save it to the file.'
+              : 'Preview shows the YAML change before anything is written.'}
+          </span>
+          <button type="button" className="btn" data-testid="qa-cancel" onClick={close}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className={`btn ${quick.plan ? '' : 'btn-primary'}`}
+            data-testid="qa-preview"
+            disabled={busy}
+            onClick={() => void preview()}
+          >
+            {quick.plan ? 'Preview again' : 'Preview change'}
+          </button>
+          <button type="submit" className="btn btn-primary" data-testid="qa-save" disabled={!quick.plan || busy}>
+            {quick.saving ? 'Saving…' : 'Save'}
+          </button>
+        </footer>
+      </form>
+    </dialog>
+  );
+}

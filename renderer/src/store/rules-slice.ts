@@ -1,0 +1,319 @@
+/**
+ * Rules slice: the running config (version, issues, last reload), the Istio files, the open file in the editor
+ * (live validation while typing, save = write + reload) and the quick-action dialog (plan → diff → save).
+ */
+import type { ConfigView, EditPlan, IstioFileView, ReloadResult, ValidationIssue } from '../../../main/contract/api.js';
+import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
+import {
+  buildQuickAction,
+  draftFor,
+  servicesOf,
+  type QuickDraft,
+  type QuickKind,
+  type ServiceRef
+} from '../lib/quick.js';
+import type { LoadStatus, SliceCreator } from './types.js';
+
+export interface EditorState {
+  path: string;
+  relative: string;
+  /** Content on disk as last read or written. */
+  saved: string;
+  text: string;
+  status: LoadStatus;
+  error: ErrorInfo | null;
+}
+
+export interface QuickState {
+  draft: QuickDraft;
+  plan: EditPlan | null;
+  planning: boolean;
+  saving: boolean;
+  error: ErrorInfo | null;
+}
+
+export interface Notice {
+  kind: 'ok' | 'error';
+  text: string;
+}
+
+export interface RulesSlice {
+  config: ConfigView | null;
+  configStatus: LoadStatus;
+  configError: ErrorInfo | null;
+  files: IstioFileView[];
+  filesStatus: LoadStatus;
+  filesError: ErrorInfo | null;
+  editor: EditorState | null;
+  /** Issues of the editor's text from validateIstioText (null until the first answer). */
+  liveIssues: ValidationIssue[] | null;
+  validating: boolean;
+  validateError: ErrorInfo | null;
+  saving: boolean;
+  saveResult: ReloadResult | null;
+  saveError: ErrorInfo | null;
+  quick: QuickState | null;
+  /** A short message after a quick action was saved (shown as a toast). */
+  notice: Notice | null;
+  /** A line the editor should scroll to once `path` is open (a click on a resource). */
+  reveal: { path: string; line: number; seq: number } | null;
+  loadConfig(opts?: { quiet?: boolean }): Promise<boolean>;
+  loadFiles(opts?: { quiet?: boolean }): Promise<void>;
+  openFile(path: string): Promise<void>;
+  openFileAt(path: string, line: number): Promise<void>;
+  setEditorText(text: string): void;
+  validateNow(): Promise<void>;
+  saveFile(): Promise<void>;
+  applyReload(reload: ReloadResult): void;
+  openQuickAction(kind: QuickKind, service?: string): void;
+  updateQuickDraft(patch: Partial<QuickDraft>): void;
+  previewQuick(): Promise<void>;
+  saveQuick(): Promise<void>;
+  closeQuickAction(): void;
+  dismissNotice(): void;
+}
+
+export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) => {
+  let validateTimer: ReturnType<typeof setTimeout> | undefined;
+  let validateSeq = 0;
+
+  function services(): ServiceRef[] {
+    return servicesOf(get().workloads);
+  }
+
+  function multiNamespace(): boolean {
+    return new Set(services().map((s) => s.namespace)).size > 1;
+  }
+
+  async function refreshEditorFromDisk(): Promise<void> {
+    const ed = get().editor;
+    if (!ed || ed.text !== ed.saved || ed.status !== 'ready') return;
+    try {
+      const file = await deps.api.readIstioFile({ path: ed.path });
+      const now = get().editor;
+      if (now && now.path === ed.path && now.text === now.saved && file.content !== now.saved) {
+        set({ editor: { ...now, saved: file.content, text: file.content } });
+        void get().validateNow();
+      }
+    } catch {
+      // The file may have been removed; the files list shows it.
+    }
+  }
+
+  return {
+    config: null,
+    configStatus: 'idle',
+    configError: null,
+    files: [],
+    filesStatus: 'idle',
+    filesError: null,
+    editor: null,
+    liveIssues: null,
+    validating: false,
+    validateError: null,
+    saving: false,
+    saveResult: null,
+    saveError: null,
+    quick: null,
+    notice: null,
+    reveal: null,
+
+    async loadConfig(opts) {
+      if (!opts?.quiet) set({ configStatus: 'loading' });
+      try {
+        const config = await deps.api.getConfig();
+        const have = get().config;
+        // An answer that overtook a newer config event must not roll the version back.
+        if (have && config.version < have.version) return true;
+        set({ config, configStatus: 'ready', configError: null });
+        return true;
+      } catch (err) {
+        if (opts?.quiet && get().configStatus === 'ready') return false;
+        set({ configStatus: 'error', configError: toErrorInfo(err) });
+        return false;
+      }
+    },
+
+    async loadFiles(opts) {
+      if (!opts?.quiet) set({ filesStatus: 'loading' });
+      try {
+        const files = await deps.api.listIstioFiles();
+        set({ files, filesStatus: 'ready', filesError: null });
+      } catch (err) {
+        if (opts?.quiet && get().filesStatus === 'ready') return;
+        set({ filesStatus: 'error', filesError: toErrorInfo(err) });
+      }
+    },
+
+    async openFile(path) {
+      const relative = get().files.find((f) => f.path === path)?.relative ?? path;
+      clearTimeout(validateTimer);
+      validateSeq++;
+      set({
+        editor: { path, relative, saved: '', text: '', status: 'loading', error: null },
+        liveIssues: null,
+        validating: false,
+        validateError: null,
+        saveResult: null,
+        saveError: null
+      });
+      try {
+        const file = await deps.api.readIstioFile({ path });
+        if (get().editor?.path !== path) return;
+        set({ editor: { path, relative, saved: file.content, text: file.content, status: 'ready', error: null } });
+        void get().validateNow();
+      } catch (err) {
+        if (get().editor?.path !== path) return;
+        set({ editor: { path, relative, saved: '', text: '', status: 'error', error: toErrorInfo(err) } });
+      }
+    },
+
+    async openFileAt(path, line) {
+      set({ reveal: { path, line, seq: (get().reveal?.seq ?? 0) + 1 } });
+      if (get().editor?.path !== path) await get().openFile(path);
+    },
+
+    setEditorText(text) {
+      const ed = get().editor;
+      if (!ed || ed.status !== 'ready' || ed.text === text) return;
+      set({ editor: { ...ed, text }, saveResult: null, saveError: null });
+      clearTimeout(validateTimer);
+      validateTimer = setTimeout(() => void get().validateNow(), deps.validateDelayMs);
+    },
+
+    async validateNow() {
+      clearTimeout(validateTimer);
+      const ed = get().editor;
+      if (!ed || ed.status !== 'ready') return;
+      const seq = ++validateSeq;
+      set({ validating: true });
+      try {
+        const issues = await deps.api.validateIstioText({ path: ed.path, content: ed.text });
+        if (seq === validateSeq) set({ liveIssues: issues, validating: false, validateError: null });
+      } catch (err) {
+        if (seq === validateSeq) set({ validating: false, validateError: toErrorInfo(err) });
+      }
+    },
+
+    async saveFile() {
+      const ed = get().editor;
+      if (!ed || ed.status !== 'ready' || get().saving) return;
+      const content = ed.text;
+      set({ saving: true, saveResult: null, saveError: null });
+      try {
+        const result = await deps.api.writeIstioFile({ path: ed.path, content });
+        const now = get().editor;
+        // The file is on disk either way; a rejected reload only means the mesh keeps its last good config.
+        if (now && now.path === ed.path) set({ editor: { ...now, saved: content } });
+        set({ saving: false, saveResult: result });
+        get().applyReload(result);
+      } catch (err) {
+        set({ saving: false, saveError: toErrorInfo(err) });
+      }
+    },
+
+    applyReload(reload) {
+      set((s) => ({
+        config: s.config
+          ? { ...s.config, version: reload.version, lastReload: reload, issues: reload.issues }
+          : s.config
+      }));
+      // Resources and files may have changed: refresh them without flashing a loading state.
+      void get().loadConfig({ quiet: true });
+      void get().loadFiles({ quiet: true });
+      void refreshEditorFromDisk();
+    },
+
+    openQuickAction(kind, service) {
+      const all = services();
+      const target = all.find((s) => s.name === service) ?? all[0] ?? { name: service ?? '', namespace: 'default' };
+      const draft = draftFor(kind, target, get().config?.resources ?? []);
+      set({ quick: { draft, plan: null, planning: false, saving: false, error: null } });
+      if (kind === 'clear-fault') void get().previewQuick();
+    },
+
+    updateQuickDraft(patch) {
+      const q = get().quick;
+      if (!q) return;
+      let draft = { ...q.draft, ...patch };
+      if (patch.service !== undefined && patch.service !== q.draft.service) {
+        const ref = services().find((s) => s.name === patch.service) ?? {
+          name: patch.service,
+          namespace: q.draft.namespace
+        };
+        const fresh = draftFor(draft.kind, ref, get().config?.resources ?? []);
+        draft = {
+          ...draft,
+          namespace: ref.namespace,
+          weights: fresh.weights,
+          timeoutMs: fresh.timeoutMs,
+          retries: fresh.retries
+        };
+      }
+      set({ quick: { ...q, draft, plan: null, error: null } });
+    },
+
+    async previewQuick() {
+      const q = get().quick;
+      if (!q) return;
+      const action = buildQuickAction(q.draft, multiNamespace());
+      if ('error' in action) {
+        set({ quick: { ...q, plan: null, error: { code: 'LM201', message: action.error } } });
+        return;
+      }
+      set({ quick: { ...q, planning: true, plan: null, error: null } });
+      try {
+        const plan = await deps.api.planQuickAction(action);
+        const now = get().quick;
+        if (now && now.draft === q.draft) set({ quick: { ...now, planning: false, plan } });
+      } catch (err) {
+        const now = get().quick;
+        if (now && now.draft === q.draft) set({ quick: { ...now, planning: false, error: toErrorInfo(err) } });
+      }
+    },
+
+    async saveQuick() {
+      const q = get().quick;
+      if (!q?.plan || q.saving) return;
+      const plan = q.plan;
+      set({ quick: { ...q, saving: true, error: null } });
+      try {
+        const result = await deps.api.writeIstioFile({ path: plan.path, content: plan.after });
+        get().applyReload(result);
+        if (result.ok) {
+          set({
+            quick: null,
+            notice: {
+              kind: 'ok',
+              text: `${plan.summary.replace(/\.$/, '')}: saved ${plan.relative}, config v${result.version} is running.`
+            }
+          });
+        } else {
+          const now = get().quick;
+          set({
+            quick: now
+              ? { ...now, saving: false, error: { code: 'LM105', message: rejectedMessage(plan.relative, result) } }
+              : null
+          });
+        }
+      } catch (err) {
+        const now = get().quick;
+        set({ quick: now ? { ...now, saving: false, error: toErrorInfo(err) } : null });
+      }
+    },
+
+    closeQuickAction() {
+      set({ quick: null });
+    },
+
+    dismissNotice() {
+      set({ notice: null });
+    }
+  };
+};
+
+export function rejectedMessage(relative: string, result: ReloadResult): string {
+  const why = result.error ?? 'see the problems in Rules.';
+  const tail = /keeps running/i.test(why) ? '' : ` The mesh keeps running config v${result.version}.`;
+  return `Wrote ${relative}, but the reload was rejected: ${why}${tail}`;
+}

@@ -1,0 +1,213 @@
+/**
+ * Derived values. Each selector is memoized on the identity of its inputs, so React components can subscribe to it
+ * (zustand needs a stable result while the inputs stay the same) and 5 000 flows are filtered once per change.
+ */
+import type { FlowRecord, WorkloadView } from '../../../main/contract/api.js';
+import { flagList, shortService, statusClass } from '../lib/format.js';
+import { faultFor, type FaultSummary } from '../lib/istio.js';
+import type { FlowFilters } from './traffic-slice.js';
+import type { MeshState } from './types.js';
+
+/** Sliding window for requests/s and error rate. */
+export const STATS_WINDOW_MS = 10_000;
+
+function memo<A extends readonly unknown[], R>(compute: (...args: A) => R): (...args: A) => R {
+  let last: { args: A; result: R } | undefined;
+  return (...args: A) => {
+    if (last && last.args.length === args.length && last.args.every((a, i) => a === args[i])) return last.result;
+    const result = compute(...args);
+    last = { args, result };
+    return result;
+  };
+}
+
+/** The destination service short name of a flow ("ratings"), from the workload when known. */
+export function flowService(f: FlowRecord, workloads?: Map<string, WorkloadView>): string | null {
+  const w = f.destination !== null ? workloads?.get(f.destination) : undefined;
+  return w?.service ?? shortService(f.destinationService);
+}
+
+export function matchesFilters(f: FlowRecord, filters: FlowFilters, terms: string[]): boolean {
+  if (filters.service !== '' && shortService(f.destinationService) !== filters.service) return false;
+  if (filters.status !== '' && statusClass(f.status) !== filters.status) return false;
+  if (filters.flag !== '') {
+    const flags = flagList(f.flags);
+    if (
+      filters.flag === 'any'
+        ? flags.length === 0
+        : filters.flag === 'none'
+          ? flags.length > 0
+          : !flags.includes(filters.flag)
+    ) {
+      return false;
+    }
+  }
+  if (terms.length > 0) {
+    const hay = [
+      f.method,
+      f.authority,
+      f.path,
+      String(f.status),
+      f.flags,
+      f.source ?? 'unknown',
+      f.destination ?? '',
+      f.destinationService ?? '',
+      f.reporter,
+      f.subset ?? '',
+      f.requestId,
+      f.localReply ?? ''
+    ]
+      .join(' ')
+      .toLowerCase();
+    if (!terms.every((t) => hay.includes(t))) return false;
+  }
+  return true;
+}
+
+export function searchTerms(text: string): string[] {
+  return text.toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+const filterFlows = memo((flows: FlowRecord[], filters: FlowFilters): FlowRecord[] => {
+  const terms = searchTerms(filters.text);
+  if (filters.service === '' && filters.status === '' && filters.flag === '' && terms.length === 0) return flows;
+  return flows.filter((f) => matchesFilters(f, filters, terms));
+});
+
+export const selectFilteredFlows = (s: MeshState): FlowRecord[] => filterFlows(s.flows, s.filters);
+
+export const selectFiltersActive = (s: MeshState): boolean =>
+  s.filters.service !== '' || s.filters.status !== '' || s.filters.flag !== '' || s.filters.text.trim() !== '';
+
+const flagOptions = memo((flows: FlowRecord[]): string[] => {
+  const seen = new Set<string>();
+  for (const f of flows) for (const flag of flagList(f.flags)) seen.add(flag);
+  return [...seen].sort();
+});
+
+/** Envoy flags present in the captured flows (options of the flag filter). */
+export const selectFlagOptions = (s: MeshState): string[] => flagOptions(s.flows);
+
+export interface ServiceGroup {
+  name: string;
+  namespace: string;
+  workloads: WorkloadView[];
+}
+
+const groupServices = memo((workloads: WorkloadView[]): ServiceGroup[] => {
+  const groups: ServiceGroup[] = [];
+  for (const w of workloads) {
+    let g = groups.find((x) => x.name === w.service && x.namespace === w.namespace);
+    if (!g) {
+      g = { name: w.service, namespace: w.namespace, workloads: [] };
+      groups.push(g);
+    }
+    g.workloads.push(w);
+  }
+  return groups;
+});
+
+export const selectServiceGroups = (s: MeshState): ServiceGroup[] => groupServices(s.workloads);
+
+export interface TrafficStats {
+  requests: number;
+  errors: number;
+  /** requests per second over the window */
+  rps: number;
+  /** errors / requests (0 when no requests) */
+  errorRate: number;
+}
+
+export const EMPTY_STATS: TrafficStats = { requests: 0, errors: 0, rps: 0, errorRate: 0 };
+
+/** A response counts as an error when it is a 5xx or no response at all (status 0: reset, timeout before headers). */
+export function isError(status: number): boolean {
+  return status >= 500 || status < 100;
+}
+
+/**
+ * One record per request: a request that passes two sidecars is reported by both (`source` and `destination`);
+ * the caller's record wins (it includes faults, retries and timeouts as the caller saw them).
+ */
+function uniqueRequests(flows: FlowRecord[], key: (f: FlowRecord) => string | null): Map<string, FlowRecord[]> {
+  const seen = new Map<string, FlowRecord>();
+  for (const f of flows) {
+    const k = key(f);
+    if (k === null) continue;
+    const id = `${k}\u0000${f.requestId}`;
+    const prev = seen.get(id);
+    if (!prev || (prev.reporter === 'destination' && f.reporter === 'source')) seen.set(id, f);
+  }
+  const out = new Map<string, FlowRecord[]>();
+  for (const [id, f] of seen) {
+    const k = id.slice(0, id.indexOf('\u0000'));
+    const list = out.get(k) ?? [];
+    list.push(f);
+    out.set(k, list);
+  }
+  return out;
+}
+
+function windowOf(flows: FlowRecord[], now: number): FlowRecord[] {
+  const from = now - STATS_WINDOW_MS;
+  const out: FlowRecord[] = [];
+  // Flows arrive roughly in time order: walk back from the newest and stop well past the window.
+  for (let i = flows.length - 1; i >= 0; i--) {
+    const f = flows[i]!;
+    const t = Date.parse(f.startedAt);
+    if (t > from && t <= now) out.push(f);
+    else if (t <= from - STATS_WINDOW_MS) break;
+  }
+  return out;
+}
+
+function statsOf(groups: Map<string, FlowRecord[]>): Record<string, TrafficStats> {
+  const out: Record<string, TrafficStats> = {};
+  for (const [k, list] of groups) {
+    const errors = list.filter((f) => isError(f.status)).length;
+    out[k] = {
+      requests: list.length,
+      errors,
+      rps: list.length / (STATS_WINDOW_MS / 1000),
+      errorRate: errors / list.length
+    };
+  }
+  return out;
+}
+
+const workloadStats = memo((flows: FlowRecord[], now: number): Record<string, TrafficStats> =>
+  statsOf(uniqueRequests(windowOf(flows, now), (f) => f.destination))
+);
+
+/** Requests/s and error rate per workload (flows whose destination is the workload) over the sliding window. */
+export const selectWorkloadStats = (s: MeshState): Record<string, TrafficStats> => workloadStats(s.flows, s.now);
+
+const serviceStats = memo((flows: FlowRecord[], now: number): Record<string, TrafficStats> =>
+  statsOf(uniqueRequests(windowOf(flows, now), (f) => shortService(f.destinationService)))
+);
+
+/**
+ * The same per destination service: unlike the per-workload numbers it includes requests that never reached a
+ * workload (an injected abort, no healthy upstream).
+ */
+export const selectServiceStats = (s: MeshState): Record<string, TrafficStats> => serviceStats(s.flows, s.now);
+
+const faults = memo((groups: ServiceGroup[], config: MeshState['config']): Record<string, FaultSummary | null> => {
+  const out: Record<string, FaultSummary | null> = {};
+  for (const g of groups) out[g.name] = config ? faultFor(config.resources, g.name, g.namespace) : null;
+  return out;
+});
+
+/** The fault each service's VirtualService injects (null: none). */
+export const selectFaults = (s: MeshState): Record<string, FaultSummary | null> =>
+  faults(selectServiceGroups(s), s.config);
+
+export const selectDirty = (s: MeshState): boolean => s.editor !== null && s.editor.text !== s.editor.saved;
+
+/** A workload's overall process state: the most alarming state among its instances. */
+const STATE_RANK = ['failed', 'crashed', 'restarting', 'starting', 'stopped', 'running'] as const;
+export function overallProcessState(w: WorkloadView): (typeof STATE_RANK)[number] | null {
+  if (w.processes.length === 0) return null;
+  for (const state of STATE_RANK) if (w.processes.some((p) => p.state === state)) return state;
+  return w.processes[0]!.state;
+}

@@ -1,0 +1,165 @@
+/**
+ * UI slice: the current view, theme, connection state, the first-load `ready` flag, the clock tick for sliding
+ * windows, and the engine event router (`ingest`) that feeds the other slices' actions in batches.
+ */
+import type { MeshEvent } from '../../../main/contract/api.js';
+import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
+import type { LogEvent } from './services-slice.js';
+import type { SliceCreator } from './types.js';
+
+export type View = 'services' | 'rules' | 'traffic';
+export const VIEWS: View[] = ['services', 'rules', 'traffic'];
+export type Theme = 'light' | 'dark';
+export type Connection = 'connecting' | 'connected' | 'disconnected';
+
+export const THEME_KEY = 'localmesh.theme';
+
+export interface Banner extends ErrorInfo {
+  source: 'load' | 'connection';
+}
+
+export interface UiSlice {
+  view: View;
+  theme: Theme;
+  /** True once the user picked a theme (then the system setting no longer changes it). */
+  themeFromUser: boolean;
+  connection: Connection;
+  /** The first load of workloads and config succeeded. */
+  ready: boolean;
+  banner: Banner | null;
+  /** Clock reading used by the sliding-window selectors; advanced by `tick`. */
+  now: number;
+  setView(view: View): void;
+  toggleTheme(): void;
+  setSystemTheme(dark: boolean): void;
+  tick(): void;
+  init(): Promise<void>;
+  checkHealth(): Promise<void>;
+  dismissBanner(): void;
+  ingest(event: MeshEvent): void;
+  flushEvents(): void;
+}
+
+export function isView(v: unknown): v is View {
+  return typeof v === 'string' && (VIEWS as string[]).includes(v);
+}
+
+export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
+  let pending: MeshEvent[] = [];
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+  const stored = deps.storage?.getItem(THEME_KEY);
+  const storedTheme = stored === 'light' || stored === 'dark' ? stored : null;
+
+  async function loadAll(): Promise<boolean> {
+    const s = get();
+    const [workloadsOk, configOk] = await Promise.all([
+      s.loadWorkloads(),
+      s.loadConfig(),
+      s.loadFiles(),
+      s.loadFlows()
+    ]);
+    return workloadsOk && configOk;
+  }
+
+  return {
+    view: 'services',
+    theme: storedTheme ?? (deps.prefersDark ? 'dark' : 'light'),
+    themeFromUser: storedTheme !== null,
+    connection: 'connecting',
+    ready: false,
+    banner: null,
+    now: deps.now(),
+
+    setView(view) {
+      set({ view });
+    },
+
+    toggleTheme() {
+      const theme: Theme = get().theme === 'dark' ? 'light' : 'dark';
+      try {
+        deps.storage?.setItem(THEME_KEY, theme);
+      } catch {
+        // Storage may be unavailable (private mode); the choice then lasts for this window only.
+      }
+      set({ theme, themeFromUser: true });
+    },
+
+    setSystemTheme(dark) {
+      if (!get().themeFromUser) set({ theme: dark ? 'dark' : 'light' });
+    },
+
+    tick() {
+      set({ now: deps.now() });
+    },
+
+    async init() {
+      set({ connection: 'connecting' });
+      const ok = await loadAll();
+      if (ok) {
+        set({ ready: true, connection: 'connected', banner: null });
+      } else {
+        const s = get();
+        const err = s.workloadsError ?? s.configError ?? { code: 'LM500', message: 'The mesh did not answer.' };
+        set({ connection: 'disconnected', banner: { ...err, source: 'load' } });
+      }
+    },
+
+    async checkHealth() {
+      try {
+        await deps.api.health();
+        const was = get().connection;
+        if (was === 'connected') return;
+        set({ connection: 'connected' });
+        if (get().banner?.source === 'connection') set({ banner: null });
+        // Back after a drop (or the first load failed): load everything again.
+        if (was === 'disconnected') await get().init();
+      } catch (err) {
+        if (get().connection === 'disconnected' && get().banner) return;
+        const e = toErrorInfo(err);
+        set({
+          connection: 'disconnected',
+          banner: {
+            code: e.code,
+            message: `Lost the connection to the mesh engine: ${e.message}`,
+            source: 'connection'
+          }
+        });
+      }
+    },
+
+    dismissBanner() {
+      set({ banner: null });
+    },
+
+    ingest(event) {
+      pending.push(event);
+      if (deps.batchMs <= 0) {
+        get().flushEvents();
+        return;
+      }
+      if (flushTimer === undefined) {
+        flushTimer = setTimeout(() => get().flushEvents(), deps.batchMs);
+      }
+    },
+
+    flushEvents() {
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
+      const events = pending;
+      pending = [];
+      if (events.length === 0) return;
+      const s = get();
+      const flows = [];
+      const logs: LogEvent[] = [];
+      for (const e of events) {
+        if (e.type === 'flow') flows.push(e.flow);
+        else if (e.type === 'log') logs.push(e);
+        else if (e.type === 'process') s.applyProcess(e.workload, e.process);
+        else if (e.type === 'config') s.applyReload(e.reload);
+      }
+      s.appendFlows(flows);
+      s.appendLogs(logs);
+    }
+  };
+};
