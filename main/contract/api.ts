@@ -153,6 +153,11 @@ export interface FlowRecord {
   configVersion: number;
   requestHeaders: Record<string, string | string[]>;
   responseHeaders: Record<string, string | string[]>;
+  /** Peer identities (SPIFFE URIs) when the hop used mutual TLS; null otherwise. */
+  sourcePrincipal?: string | null;
+  destinationPrincipal?: string | null;
+  /** Did the hop between the sidecars use mutual TLS? ('unknown' at the client reporter without mTLS info.) */
+  connectionSecurity?: 'mutual_tls' | 'none';
   /** Bodies as this sidecar saw them (capped); present on getFlow only, not on listFlows or live events. */
   requestBody?: BodyView | null;
   responseBody?: BodyView | null;

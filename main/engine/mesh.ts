@@ -30,6 +30,9 @@ import type { LbState } from './sidecar/lb.js';
 import { createRandom, type Random } from './util/random.js';
 import { createLauncher, type LaunchSpec, type Launcher } from './launcher/launcher.js';
 import { planQuickAction } from './config/quick-actions.js';
+import { MeshCa, type KeyAlgorithm } from './tls/ca.js';
+import { IdentityManager } from './tls/identity.js';
+import { effectiveMtls, type EffectiveMtls } from './security/peer-authentication.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
 import type { VirtualServiceSpec } from '../contract/istio-schema.js';
 
@@ -46,6 +49,10 @@ export interface MeshOptions {
   flowBufferSize?: number;
   connectTimeoutMs?: number;
   launcherBackoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
+  /** Where the mesh CA lives (default: .localmesh beside the mesh file). */
+  stateDir?: string;
+  /** Key type of a newly created CA and its workload certificates (default EC P-256). */
+  keyAlgorithm?: KeyAlgorithm;
 }
 
 export interface Mesh extends MeshApi {
@@ -61,7 +68,8 @@ type Target = OutboundSidecar | InboundSidecar;
 
 interface Listener {
   key: string;
-  server: http.Server;
+  server: net.Server;
+  http: http.Server;
   /** Every socket, including upgraded ones the HTTP server no longer tracks. */
   sockets: Set<net.Socket>;
   port: number;
@@ -109,6 +117,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     });
   }
 
+  const stateDir = path.resolve(opts.stateDir ?? path.join(path.dirname(file), '.localmesh'));
+  const ca = await MeshCa.loadOrCreate(stateDir, opts.keyAlgorithm ?? 'ec');
+  const identities = new IdentityManager(ca, first.mesh.spec.trustDomain, (id) => log(`certificate of ${id} rotated`));
+  const mtlsCache = new WeakMap<Snapshot, Map<string, EffectiveMtls>>();
+
   let project: LoadedProject = first;
   let snapshot = buildSnapshot(1, first.mesh, first.resources);
   let lastReload: ReloadResult = { ok: true, version: 1, at: new Date().toISOString(), issues: first.issues };
@@ -120,6 +133,15 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     lbState,
     emitFlow,
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+    identities,
+    mtlsMode(w, port) {
+      let m = mtlsCache.get(snapshot);
+      if (!m) mtlsCache.set(snapshot, (m = new Map()));
+      const key = `${w.name}:${port}`;
+      let e = m.get(key);
+      if (!e) m.set(key, (e = effectiveMtls(snapshot.resources, w, port)));
+      return e;
+    },
     isOwnListener(h, port) {
       if (h !== '127.0.0.1' && h !== 'localhost' && h !== '[::1]' && h !== '::1') return false;
       for (const l of listeners.values()) if (l.port === port) return true;
@@ -160,15 +182,21 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
 
   function listen(key: string, target: Target, port: number, mesh: MeshFile): Promise<Listener> {
     return new Promise((resolve, reject) => {
-      const server = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 });
-      const l: Listener = { key, server, port, target, sockets: new Set() };
+      // the port is a raw TCP listener: an inbound sidecar sniffs TLS vs plaintext before HTTP sees the bytes
+      const httpServer = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 });
+      const server = net.createServer({ pauseOnConnect: false });
+      const l: Listener = { key, server, http: httpServer, port, target, sockets: new Set() };
       server.on('connection', (sock: net.Socket) => {
         l.sockets.add(sock);
         sock.once('close', () => l.sockets.delete(sock));
+        sock.on('error', () => sock.destroy());
+        const t = l.target;
+        if (t instanceof InboundSidecar) t.accept(sock, httpServer);
+        else httpServer.emit('connection', sock);
       });
-      server.on('request', (req, res) => l.target.handle(req, res));
-      server.on('upgrade', (req, sock, head) => l.target.upgrade(req, sock, head));
-      server.on('clientError', (_err, sock) => {
+      httpServer.on('request', (req, res) => l.target.handle(req, res));
+      httpServer.on('upgrade', (req, sock, head) => l.target.upgrade(req, sock, head));
+      httpServer.on('clientError', (_err, sock) => {
         if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
         else sock.destroy();
       });
@@ -220,12 +248,17 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     l.target.close();
     await new Promise<void>((resolve) => {
       l.server.close(() => resolve());
-      l.server.closeAllConnections();
+      l.http.closeAllConnections();
       for (const sock of l.sockets) sock.destroy();
     });
   }
 
+  async function ensureIdentities(s: Snapshot): Promise<void> {
+    await Promise.all(s.registry.workloads.filter((w) => w.sidecar).map((w) => identities.ensure(w.namespace, w.serviceAccount)));
+  }
+
   try {
+    await ensureIdentities(snapshot);
     await reconcile(snapshot);
   } catch (e) {
     for (const l of listeners.values()) await closeListener(l);
@@ -314,6 +347,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     }
     const next = buildSnapshot(snapshot.version + 1, proj.mesh, proj.resources);
     try {
+      await ensureIdentities(next);
       await reconcile(next);
     } catch (e) {
       lastReload = { ok: false, version: snapshot.version, at, issues: proj.issues, error: (e as Error).message };
@@ -519,6 +553,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       for (const w of watchers.values()) w.close();
       watchers.clear();
       await launcher.stopAll();
+      identities.close();
       await Promise.all([...listeners.values()].map(closeListener));
       listeners.clear();
       eventListeners.clear();

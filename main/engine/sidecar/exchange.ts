@@ -33,6 +33,9 @@ export class Exchange {
   subset: string | null = null;
   endpoint: string | null = null;
   localReply: string | null = null;
+  sourcePrincipal: string | null = null;
+  destinationPrincipal: string | null = null;
+  mtls = false;
   upstreamHeaders: OutgoingHttpHeaders = {};
   finished = false;
   readonly requestBody = new BodyCapture();
@@ -113,6 +116,9 @@ export class Exchange {
       configVersion: this.configVersion,
       requestHeaders: flattenHeaders(this.upstreamHeaders),
       responseHeaders: flattenHeaders(this.res.getHeaders()),
+      sourcePrincipal: this.sourcePrincipal,
+      destinationPrincipal: this.destinationPrincipal,
+      connectionSecurity: this.mtls ? 'mutual_tls' : 'none',
       requestBody: this.requestBody.view(),
       responseBody: this.responseBody.view()
     });

@@ -5,6 +5,9 @@ import type { Snapshot } from '../snapshot.js';
 import type { Random } from '../util/random.js';
 import type { ServiceEndpoint } from '../registry.js';
 import type { LbState } from './lb.js';
+import type { IdentityManager } from '../tls/identity.js';
+import type { EffectiveMtls } from '../security/peer-authentication.js';
+import type { WorkloadInfo } from '../registry.js';
 
 export interface SidecarHost {
   snapshot(): Snapshot;
@@ -16,6 +19,9 @@ export interface SidecarHost {
   /** Timer used for fault delays and back-off (tests may speed it up; defaults to setTimeout). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   connectTimeoutMs: number;
+  identities: IdentityManager;
+  /** The PeerAuthentication mode an inbound sidecar of `w` enforces on the workload port `port`. */
+  mtlsMode(w: WorkloadInfo, port: number): EffectiveMtls;
   /** Is host:port one of this engine's own listeners (a request to it would loop)? */
   isOwnListener(host: string, port: number): boolean;
 }

@@ -4,7 +4,12 @@
  * on resets before the request was sent (Istio ≥ 1.24's inbound default), and reports as `destination`.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import crypto from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { isIstioAlpn, replay, sniff } from './sniff.js';
+import { spiffeFromSan } from '../tls/ca.js';
 import httpProxy from 'http-proxy';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
@@ -33,6 +38,47 @@ export class InboundSidecar {
     this.wsProxy.close();
   }
 
+  /**
+   * One port for everything (istio-semantics §2): TLS with an Istio ALPN is mutual TLS from a client sidecar,
+   * terminated with a required mesh client certificate; plaintext is accepted under PERMISSIVE and closed without
+   * an HTTP response under STRICT; other TLS (an app's own, from a caller without sidecar) passes through to the
+   * app as TCP under PERMISSIVE.
+   */
+  accept(sock: net.Socket, server: http.Server): void {
+    sniff(sock, (s) => {
+      if (!s) return void sock.destroy();
+      const { mode } = this.host.mtlsMode(this.workload, this.instance.port);
+      const identity = this.host.identities.get(this.workload.namespace, this.workload.serviceAccount);
+      if (s.kind === 'plain') {
+        if (mode === 'STRICT') return void sock.destroy(); // no HTTP response: the connection is closed
+        sock.unshift(s.head);
+        server.emit('connection', sock);
+        sock.resume();
+        return;
+      }
+      const meshTls = isIstioAlpn(s.alpn);
+      if (identity && mode !== 'DISABLE' && (meshTls || mode === 'STRICT')) {
+        const t = new tls.TLSSocket(replay(sock, s.head), {
+          isServer: true,
+          secureContext: identity.serverContext,
+          requestCert: true,
+          rejectUnauthorized: true,
+          ALPNProtocols: ['istio-http/1.1', 'istio-http/1.0', 'istio', 'http/1.1']
+        });
+        t.on('error', () => t.destroy());
+        server.emit('connection', t);
+        return;
+      }
+      // TLS the sidecar does not terminate: pass the bytes through to the app
+      const app = net.connect(this.instance.port, this.instance.host);
+      app.on('error', () => sock.destroy());
+      sock.on('error', () => app.destroy());
+      app.write(s.head);
+      sock.pipe(app).pipe(sock);
+      sock.resume();
+    });
+  }
+
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     const snap = this.host.snapshot();
     const headers = forwardableHeaders(req);
@@ -48,6 +94,19 @@ export class InboundSidecar {
     ex.upstreamHeaders = headers;
     ex.ensureRequestId(headers);
     headers['x-forwarded-proto'] ??= 'http';
+    const sock = req.socket as tls.TLSSocket;
+    if (sock.encrypted) {
+      const peerCert = sock.getPeerCertificate(false);
+      const identity = this.host.identities.get(this.workload.namespace, this.workload.serviceAccount);
+      ex.mtls = true;
+      ex.sourcePrincipal = spiffeFromSan(peerCert.subjectaltname);
+      ex.destinationPrincipal = identity?.id ?? null;
+      // x-forwarded-client-cert (istio-semantics §1.8), appended to any value already present
+      const xfcc = `By=${ex.destinationPrincipal};Hash=${peerCert.raw ? crypto.createHash('sha256').update(peerCert.raw).digest('hex') : ''};Subject="";URI=${ex.sourcePrincipal ?? ''}`;
+      const prev = headers['x-forwarded-client-cert'];
+      headers['x-forwarded-client-cert'] = prev ? `${String(prev)},${xfcc}` : xfcc;
+      ex.note('mtls', `mutual TLS from ${ex.sourcePrincipal ?? 'a peer without SPIFFE ID'} (${sock.alpnProtocol || 'no ALPN'})`);
+    }
     ex.note('inbound', `${peer ? `from sidecar of ${peer}` : 'from a caller without sidecar (plaintext, no VirtualService applied)'} → app at ${this.instance.address}`);
     this.forward(ex, req, res, headers).catch(() => {
       if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
