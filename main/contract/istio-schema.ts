@@ -191,6 +191,7 @@ export const ClientTLSSettings = u({
   insecureSkipVerify: z.boolean().optional(),
   caCrl: z.string().optional()
 });
+export type ClientTLSSettings = z.infer<typeof ClientTLSSettings>;
 
 export const TrafficPolicy = u({
   loadBalancer: LoadBalancerSettings.optional(),

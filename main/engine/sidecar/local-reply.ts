@@ -31,7 +31,7 @@ function resetText(reason: ResetReason, detail?: string): string {
     case 'overflow':
       return 'overflow';
     case 'tls-failure':
-      return `connection failure, transport failure reason: ${detail ?? 'TLS_error'}`;
+      return `remote connection failure, transport failure reason: ${detail ?? 'TLS_error'}`;
   }
 }
 

@@ -5,6 +5,9 @@
  * header ops → telemetry.
  */
 import http, { type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import { upstreamTls } from '../filters/upstream-tls.js';
+import type { MergedDestinationRule } from '../config/compile.js';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
@@ -48,6 +51,8 @@ interface Resolved {
 
 export class OutboundSidecar {
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
+  /** mTLS and TLS-origination connections (pooled per server name and client certificate by Node). */
+  readonly tlsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
   private readonly wsProxy = httpProxy.createProxyServer({ ws: true, xfwd: false });
 
   constructor(
@@ -63,6 +68,7 @@ export class OutboundSidecar {
 
   close(): void {
     this.agent.destroy();
+    this.tlsAgent.destroy();
     this.wsProxy.close();
   }
 
@@ -292,6 +298,9 @@ export class OutboundSidecar {
       route,
       dest,
       lb,
+      dr,
+      service,
+      port,
       extraResponseHeaders: corsResult?.responseHeaders
     });
   }
@@ -310,6 +319,9 @@ export class OutboundSidecar {
       route: CompiledRoute | undefined;
       dest: CompiledDestination | undefined;
       lb: ReturnType<typeof effectiveLoadBalancer>;
+      dr?: MergedDestinationRule;
+      service?: ServiceInfo;
+      port?: number;
       extraResponseHeaders?: Record<string, string>;
     }
   ): Promise<void> {
@@ -358,6 +370,12 @@ export class OutboundSidecar {
         const headers: OutgoingHttpHeaders = { ...r.headers, 'x-envoy-attempt-count': String(attempt) };
         if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = `sidecar~127.0.0.1~${ex.source}.${r.caller?.namespace ?? 'default'}~${r.caller?.namespace ?? 'default'}.svc.cluster.local`;
         if (attempt === 1) ex.upstreamHeaders = headers;
+        const secure = o.service ? upstreamTls({ dr: o.dr, subset: o.dest?.subset, port: o.port ?? r.port, endpoint, service: o.service, caller: r.caller, host: this.host }) : null;
+        if (attempt === 1) {
+          ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
+          ex.sourcePrincipal = secure?.localPrincipal ?? null;
+          ex.note('tls', secure ? secure.describe : 'plaintext');
+        }
         const active = this.host.lbState.active;
         active.set(key, (active.get(key) ?? 0) + 1);
         const t0 = performance.now();
@@ -371,7 +389,8 @@ export class OutboundSidecar {
           body,
           perTryTimeoutMs: retry.perTryTimeoutMs,
           connectTimeoutMs: this.host.connectTimeoutMs,
-          signal: routeAbort.signal
+          signal: routeAbort.signal,
+          tls: secure ? { agent: this.tlsAgent, options: secure.options } : undefined
         });
         active.set(key, (active.get(key) ?? 1) - 1);
         const ms = performance.now() - t0;
@@ -405,6 +424,7 @@ export class OutboundSidecar {
         }
         // reset
         const flag = out.reason === 'connection-termination' ? 'UC' : 'UF';
+        if (out.reason === 'tls-failure') ex.note('tls', `handshake failed: ${out.message}`);
         ex.attemptLog.push({ attempt, endpoint: ex.endpoint, status: 503, flags: flag, durationMs: round(ms), error: out.message });
         const retriable = wouldRetryReset(retry, out.reason, out.beforeRequest);
         if (retriable && !last) {
@@ -412,7 +432,7 @@ export class OutboundSidecar {
           continue;
         }
         clearTimeout(routeTimer);
-        ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1 && retriable), SERVER);
+        ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1 && retriable, out.reason === 'tls-failure' ? out.message : undefined), SERVER);
         return;
       }
       clearTimeout(routeTimer);
@@ -542,7 +562,7 @@ export function wouldRetryReset(p: RetryPolicy, reason: string, beforeRequest: b
   const c = p.conditions;
   if (c.has('5xx') || c.has('gateway-error') || c.has('reset')) return true;
   if (c.has('reset-before-request') && beforeRequest) return true;
-  if (c.has('connect-failure') && (reason === 'connect-refused' || reason === 'connect-timeout')) return true;
+  if (c.has('connect-failure') && (reason === 'connect-refused' || reason === 'connect-timeout' || reason === 'tls-failure')) return true;
   return false;
 }
 

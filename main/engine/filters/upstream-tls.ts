@@ -1,0 +1,106 @@
+/**
+ * How a client sidecar secures one connection to an endpoint (istio-semantics §1.3 tls): auto-mTLS when the
+ * DestinationRule sets no tls mode (ISTIO_MUTUAL to endpoints with a sidecar whose PeerAuthentication is not
+ * DISABLE, plaintext otherwise), or the DestinationRule's DISABLE / SIMPLE / MUTUAL / ISTIO_MUTUAL.
+ */
+import fs from 'node:fs';
+import type tls from 'node:tls';
+import type { ClientTLSSettings, TrafficPolicy } from '../../contract/istio-schema.js';
+import type { MergedDestinationRule } from '../config/compile.js';
+import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js';
+import type { SidecarHost } from '../sidecar/host.js';
+import { spiffeFromSan } from '../tls/ca.js';
+
+export interface UpstreamTls {
+  mode: 'ISTIO_MUTUAL' | 'SIMPLE' | 'MUTUAL';
+  options: tls.ConnectionOptions;
+  describe: string;
+  /** The caller's own SPIFFE ID when it presented the mesh certificate. */
+  localPrincipal: string | null;
+}
+
+type Settings = ClientTLSSettings | undefined;
+
+function fromPolicy(tp: TrafficPolicy | undefined, port: number): { found: boolean; tls: Settings } | undefined {
+  if (!tp) return undefined;
+  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
+  if (pl) return { found: true, tls: pl.tls };
+  return tp.tls ? { found: true, tls: tp.tls } : undefined;
+}
+
+export function destinationTls(dr: MergedDestinationRule | undefined, subset: string | undefined, port: number): Settings {
+  if (!dr) return undefined;
+  const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
+  return (fromPolicy(sub, port) ?? fromPolicy(dr.trafficPolicy, port))?.tls;
+}
+
+const readFile = (f: string | undefined) => (f ? fs.readFileSync(f, 'utf8') : undefined);
+
+export function upstreamTls(a: {
+  dr: MergedDestinationRule | undefined;
+  subset: string | undefined;
+  port: number;
+  endpoint: ServiceEndpoint;
+  service: ServiceInfo | undefined;
+  caller: WorkloadInfo | undefined;
+  host: SidecarHost;
+}): UpstreamTls | null {
+  const settings = destinationTls(a.dr, a.subset, a.port);
+  let mode = settings?.mode;
+  let why = `DestinationRule ${a.dr?.key ?? ''} tls ${mode}`;
+  if (!mode) {
+    const w = a.endpoint.workload;
+    if (!w || !w.sidecar || !a.endpoint.instance || a.service?.external) return null;
+    const pa = a.host.mtlsMode(w, a.endpoint.instance.port);
+    if (pa.mode === 'DISABLE') return null;
+    mode = 'ISTIO_MUTUAL';
+    why = `auto mTLS (${pa.source})`;
+  }
+  if (mode === 'DISABLE') return null;
+  if (mode === 'ISTIO_MUTUAL') {
+    const me = a.caller ? a.host.identities.get(a.caller.namespace, a.caller.serviceAccount) : undefined;
+    if (!me) return null;
+    const expected = new Set((a.service?.endpoints ?? []).filter((e) => e.workload).map((e) => a.host.identities.idFor(e.workload!.namespace, e.workload!.serviceAccount)));
+    const sni = `outbound_.${a.port}_.${a.subset ?? ''}_.${a.service?.fqdn ?? ''}`;
+    return {
+      mode,
+      localPrincipal: me.id,
+      describe: `${why}: ISTIO_MUTUAL as ${me.id}, expecting ${[...expected].join(' or ') || 'any mesh identity'}`,
+      options: {
+        key: me.cert.key,
+        cert: me.cert.cert,
+        ca: a.host.identities.ca.root.cert,
+        servername: sni,
+        ALPNProtocols: ['istio-http/1.1', 'istio'],
+        rejectUnauthorized: true,
+        checkServerIdentity: (_host, cert) => {
+          const id = spiffeFromSan(cert.subjectaltname);
+          if (expected.size > 0 && (!id || !expected.has(id))) {
+            return Object.assign(new Error(`server identity ${id ?? 'none'} is not one of ${[...expected].join(', ')}`), { code: 'ERR_TLS_SAN_MISMATCH' });
+          }
+          return undefined;
+        }
+      }
+    };
+  }
+  // SIMPLE / MUTUAL: TLS origination with the user's files
+  const sans = settings?.subjectAltNames;
+  return {
+    mode,
+    localPrincipal: null,
+    describe: `${why}${settings?.sni ? ` (SNI ${settings.sni})` : ''}`,
+    options: {
+      ca: readFile(settings?.caCertificates),
+      cert: mode === 'MUTUAL' ? readFile(settings?.clientCertificate) : undefined,
+      key: mode === 'MUTUAL' ? readFile(settings?.privateKey) : undefined,
+      servername: settings?.sni ?? a.endpoint.host,
+      rejectUnauthorized: settings?.insecureSkipVerify !== true,
+      checkServerIdentity: sans?.length
+        ? (_host, cert) => {
+            const names = (cert.subjectaltname ?? '').split(',').map((x) => x.trim().replace(/^(DNS|URI|IP Address):/, ''));
+            return sans.some((s) => names.includes(s)) ? undefined : Object.assign(new Error(`certificate names ${names.join(', ')} match none of ${sans.join(', ')}`), { code: 'ERR_TLS_SAN_MISMATCH' });
+          }
+        : undefined
+    }
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Integration: real mutual TLS between sidecars (auto-mTLS), PeerAuthentication modes at the server sidecar,
+ * DestinationRule tls modes at the client, XFCC and peer identities on flows (istio-semantics §1.3, §1.4, §1.8, §2).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
+import { meshYaml, request, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
+
+let caller: Stub, web: Stub, locked: Stub, open: Stub, legacy: Stub;
+let m: Running;
+
+const ISTIO = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec:
+  mtls: {mode: PERMISSIVE}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: locked}
+spec:
+  selector: {matchLabels: {app: locked}}
+  mtls: {mode: STRICT}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: open}
+spec:
+  selector: {matchLabels: {app: open}}
+  mtls: {mode: DISABLE}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: locked-plain}
+spec:
+  host: locked
+  subsets:
+  - name: plain
+    labels: {app: locked}
+    trafficPolicy: {tls: {mode: DISABLE}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: legacy}
+spec:
+  host: legacy
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: locked}
+spec:
+  hosts: [locked]
+  http:
+  - match: [{uri: {prefix: /plain}}]
+    route: [{destination: {host: locked, subset: plain}}]
+  - route: [{destination: {host: locked}}]
+`;
+
+beforeAll(async () => {
+  [caller, web, locked, open, legacy] = await Promise.all([stub('caller'), stub('web'), stub('locked'), stub('open'), stub('legacy')]);
+  m = await startMesh({
+    meshYaml: meshYaml({
+      caller: { workloads: [{ name: 'caller-v1', serviceAccount: 'caller-sa', instances: [caller.address] }] },
+      web: { workloads: [{ name: 'web-v1', serviceAccount: 'web-sa', instances: [web.address] }] },
+      locked: { workloads: [{ name: 'locked-v1', serviceAccount: 'locked-sa', instances: [locked.address] }] },
+      open: { workloads: [{ name: 'open-v1', instances: [open.address] }] },
+      legacy: { workloads: [{ name: 'legacy-v1', instances: [legacy.address], sidecar: false }] }
+    }),
+    istio: { 'security.yaml': ISTIO }
+  });
+});
+afterAll(async () => {
+  await m.close();
+  await Promise.all([caller, web, locked, open, legacy].map((s) => s.close()));
+});
+
+const call = (authority: string, p: string, headers: Record<string, string> = {}) => viaProxy(m.outbound('caller-v1'), authority, p, { headers });
+const flows = async (rid: string) => (await m.mesh.listFlows({ limit: 200 })).filter((f) => f.requestId === rid);
+
+describe('auto mTLS between sidecars', () => {
+  it('the hop is mutual TLS with SPIFFE identities; the app gets x-forwarded-client-cert', async () => {
+    const r = await call('web:9080', '/x', { 'x-request-id': 'mtls-1' });
+    expect(r.status).toBe(200);
+    const fl = await flows('mtls-1');
+    const dst = fl.find((f) => f.reporter === 'destination')!;
+    const src = fl.find((f) => f.reporter === 'source')!;
+    expect(dst.connectionSecurity).toBe('mutual_tls');
+    expect(dst.sourcePrincipal).toBe('spiffe://cluster.local/ns/default/sa/caller-sa');
+    expect(dst.destinationPrincipal).toBe('spiffe://cluster.local/ns/default/sa/web-sa');
+    expect(src.sourcePrincipal).toBe('spiffe://cluster.local/ns/default/sa/caller-sa');
+    const xfcc = String(web.seen.at(-1)!.headers['x-forwarded-client-cert']);
+    expect(xfcc).toMatch(/^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/web-sa;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/caller-sa$/);
+  });
+  it('the mesh CA lives in the state dir with a 0600 key', () => {
+    const key = path.join(m.dir, '.localmesh', 'ca', 'root-key.pem');
+    expect(fs.statSync(key).mode & 0o777).toBe(0o600);
+  });
+  it('a caller without a sidecar reaches a PERMISSIVE inbound sidecar in plaintext: no identity, no XFCC', async () => {
+    const r = await request(m.inbound('web-v1'), '/plain-caller', { headers: { host: 'web:9080', 'x-request-id': 'mtls-2' } });
+    expect(r.status).toBe(200);
+    const dst = (await flows('mtls-2'))[0]!;
+    expect(dst.connectionSecurity).toBe('none');
+    expect(dst.sourcePrincipal).toBeNull();
+    expect(web.seen.at(-1)!.headers['x-forwarded-client-cert']).toBeUndefined();
+  });
+});
+
+describe('PeerAuthentication', () => {
+  it('STRICT: a plaintext caller gets no HTTP response, the connection is closed', async () => {
+    const sock = net.connect(m.inbound('locked-v1'), '127.0.0.1');
+    let got = '';
+    sock.on('data', (d) => (got += d.toString()));
+    sock.on('error', () => undefined);
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('GET / HTTP/1.1\r\nhost: locked:9080\r\n\r\n');
+    await new Promise((r) => sock.once('close', r));
+    expect(got).toBe('');
+    expect(locked.seen).toHaveLength(0);
+  });
+  it('STRICT: callers with a sidecar still get through over mTLS', async () => {
+    const r = await call('locked:9080', '/ok', { 'x-request-id': 'mtls-3' });
+    expect(r.status).toBe(200);
+    expect((await flows('mtls-3')).find((f) => f.reporter === 'destination')?.connectionSecurity).toBe('mutual_tls');
+  });
+  it('DestinationRule tls DISABLE against STRICT: 503 UC "connection termination"', async () => {
+    const r = await call('locked:9080', '/plain', { 'x-request-id': 'mtls-4' });
+    expect(r.status).toBe(503);
+    expect(r.body).toBe('upstream connect error or disconnect/reset before headers. reset reason: connection termination');
+    expect((await flows('mtls-4')).find((f) => f.reporter === 'source')?.flags).toBe('UC');
+  });
+  it('DISABLE: the client sidecar sends plaintext (auto-mTLS), no XFCC reaches the app', async () => {
+    const r = await call('open:9080', '/d', { 'x-request-id': 'mtls-5' });
+    expect(r.status).toBe(200);
+    const dst = (await flows('mtls-5')).find((f) => f.reporter === 'destination')!;
+    expect(dst.connectionSecurity).toBe('none');
+    expect(open.seen.at(-1)!.headers['x-forwarded-client-cert']).toBeUndefined();
+  });
+});
+
+describe('DestinationRule ISTIO_MUTUAL to an app without sidecar', () => {
+  it('the TLS handshake fails: 503 UF,URX after the default retries', async () => {
+    const r = await call('legacy:9080', '/x', { 'x-request-id': 'mtls-6' });
+    expect(r.status).toBe(503);
+    expect(r.body).toMatch(/^upstream connect error or disconnect\/reset before headers\. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:/);
+    expect((await flows('mtls-6'))[0]?.flags).toBe('UF,URX');
+  });
+});
+
+describe('live policy change', () => {
+  it('switching the mesh to STRICT closes plaintext at every inbound sidecar', async () => {
+    const file = path.join(m.dir, 'istio', 'security.yaml');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('mtls: {mode: PERMISSIVE}', 'mtls: {mode: STRICT}'));
+    expect((await m.mesh.reload()).ok).toBe(true);
+    await until(async () => {
+      try {
+        await request(m.inbound('web-v1'), '/again', { headers: { host: 'web:9080' } });
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'plaintext to be refused');
+    expect((await call('web:9080', '/still')).status).toBe(200);
+  });
+});
