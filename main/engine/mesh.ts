@@ -33,6 +33,7 @@ import { planQuickAction } from './config/quick-actions.js';
 import { MeshCa, type KeyAlgorithm } from './tls/ca.js';
 import { IdentityManager } from './tls/identity.js';
 import { effectiveMtls, type EffectiveMtls } from './security/peer-authentication.js';
+import { policiesFor, type ApplicablePolicy } from './security/authorization.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
 import type { VirtualServiceSpec } from '../contract/istio-schema.js';
 
@@ -121,6 +122,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   const ca = await MeshCa.loadOrCreate(stateDir, opts.keyAlgorithm ?? 'ec');
   const identities = new IdentityManager(ca, first.mesh.spec.trustDomain, (id) => log(`certificate of ${id} rotated`));
   const mtlsCache = new WeakMap<Snapshot, Map<string, EffectiveMtls>>();
+  const authzCache = new WeakMap<Snapshot, Map<string, ApplicablePolicy[]>>();
 
   let project: LoadedProject = first;
   let snapshot = buildSnapshot(1, first.mesh, first.resources);
@@ -134,6 +136,13 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     emitFlow,
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
     identities,
+    authzPolicies(w) {
+      let m = authzCache.get(snapshot);
+      if (!m) authzCache.set(snapshot, (m = new Map()));
+      let p = m.get(w.name);
+      if (!p) m.set(w.name, (p = policiesFor(snapshot.resources, w)));
+      return p;
+    },
     mtlsMode(w, port) {
       let m = mtlsCache.get(snapshot);
       if (!m) mtlsCache.set(snapshot, (m = new Map()));

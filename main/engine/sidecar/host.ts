@@ -8,6 +8,7 @@ import type { LbState } from './lb.js';
 import type { IdentityManager } from '../tls/identity.js';
 import type { EffectiveMtls } from '../security/peer-authentication.js';
 import type { WorkloadInfo } from '../registry.js';
+import type { ApplicablePolicy } from '../security/authorization.js';
 
 export interface SidecarHost {
   snapshot(): Snapshot;
@@ -22,6 +23,8 @@ export interface SidecarHost {
   identities: IdentityManager;
   /** The PeerAuthentication mode an inbound sidecar of `w` enforces on the workload port `port`. */
   mtlsMode(w: WorkloadInfo, port: number): EffectiveMtls;
+  /** AuthorizationPolicies selecting `w` under the current config. */
+  authzPolicies(w: WorkloadInfo): ApplicablePolicy[];
   /** Is host:port one of this engine's own listeners (a request to it would loop)? */
   isOwnListener(host: string, port: number): boolean;
 }

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { isIstioAlpn, replay, sniff } from './sniff.js';
 import { spiffeFromSan } from '../tls/ca.js';
+import { authorize } from '../security/authorization.js';
 import httpProxy from 'http-proxy';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
@@ -108,6 +109,34 @@ export class InboundSidecar {
       ex.note('mtls', `mutual TLS from ${ex.sourcePrincipal ?? 'a peer without SPIFFE ID'} (${sock.alpnProtocol || 'no ALPN'})`);
     }
     ex.note('inbound', `${peer ? `from sidecar of ${peer}` : 'from a caller without sidecar (plaintext, no VirtualService applied)'} → app at ${this.instance.address}`);
+    const policies = this.host.authzPolicies(this.workload);
+    if (policies.length > 0) {
+      const principal = (ex.sourcePrincipal ?? '').replace(/^spiffe:\/\//, '');
+      const q = ex.path.indexOf('?');
+      const decision = authorize(policies, {
+        principal,
+        sourceNamespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '',
+        sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+        remoteIp: String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? '').split(',')[0]!.trim().replace(/^::ffff:/, ''),
+        requestPrincipal: '',
+        claims: null,
+        host: ex.authority,
+        port: this.instance.port,
+        method: ex.method,
+        path: q < 0 ? ex.path : ex.path.slice(0, q),
+        header: (n) => {
+          const v = req.headers[n];
+          return Array.isArray(v) ? v.join(',') : v;
+        },
+        sni: (req.socket as tls.TLSSocket).servername || ''
+      });
+      for (const n of decision.notes) ex.note('authz', n);
+      ex.note('authz', `${decision.allowed ? 'allowed' : 'denied'}: ${decision.reason}`);
+      if (!decision.allowed) {
+        ex.sendLocal({ status: 403, body: Buffer.from('RBAC: access denied'), headers: { 'content-type': 'text/plain' }, flags: [], reason: `RBAC: ${decision.reason}` }, SERVER);
+        return;
+      }
+    }
     this.forward(ex, req, res, headers).catch(() => {
       if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
       else res.destroy();

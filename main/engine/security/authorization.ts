@@ -1,0 +1,252 @@
+/**
+ * AuthorizationPolicy at the server sidecar (istio-semantics §1.5): CUSTOM (unsupported here: reported, never
+ * matches), DENY, ALLOW and AUDIT evaluated in Istio's order, allow-nothing vs allow-all shapes, every source,
+ * operation and `when` field with their not* variants, path templates, and the dry-run annotation.
+ */
+import type { IstioResource } from '../../contract/istio-schema.js';
+import { labelsMatch, type WorkloadInfo } from '../registry.js';
+import { ROOT_NAMESPACE } from '../config/compile.js';
+
+interface Source {
+  principals?: string[];
+  notPrincipals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  remoteIpBlocks?: string[];
+  notRemoteIpBlocks?: string[];
+}
+interface Operation {
+  hosts?: string[];
+  notHosts?: string[];
+  ports?: string[];
+  notPorts?: string[];
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+}
+interface Condition {
+  key: string;
+  values?: string[];
+  notValues?: string[];
+}
+interface Rule {
+  from?: { source?: Source }[];
+  to?: { operation?: Operation }[];
+  when?: Condition[];
+}
+export interface AuthorizationPolicySpec {
+  selector?: { matchLabels?: Record<string, string> };
+  targetRefs?: { kind?: string; group?: string; name: string; namespace?: string }[];
+  targetRef?: { kind?: string; group?: string; name: string; namespace?: string };
+  action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  provider?: { name?: string };
+  rules?: Rule[];
+}
+
+/** What a request looks like to the authorizer. */
+export interface AuthzRequest {
+  /** Peer principal without "spiffe://" (empty for plaintext). */
+  principal: string;
+  /** Source namespace from the principal ("" for plaintext). */
+  sourceNamespace: string;
+  sourceIp: string;
+  remoteIp: string;
+  /** `<iss>/<sub>` of a validated JWT, "" when none. */
+  requestPrincipal: string;
+  claims: Record<string, unknown> | null;
+  host: string;
+  port: number;
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  header(name: string): string | undefined;
+  sni: string;
+}
+
+export interface AuthzDecision {
+  allowed: boolean;
+  /** e.g. `DENY policy default/deny-post matched`, `no ALLOW policy matched`. */
+  reason: string;
+  policy: string | null;
+  /** Dry-run policies that would have changed the decision, and AUDIT matches. */
+  notes: string[];
+}
+
+/** `abc*` prefix, `*abc` suffix, `*` any non-empty value, else exact. */
+function strMatch(pattern: string, value: string, ci = false): boolean {
+  const p = ci ? pattern.toLowerCase() : pattern;
+  const v = ci ? value.toLowerCase() : value;
+  if (p === '*') return v !== '';
+  if (p.endsWith('*')) return v.startsWith(p.slice(0, -1));
+  if (p.startsWith('*')) return v.endsWith(p.slice(1));
+  return p === v;
+}
+
+const templateCache = new Map<string, RegExp>();
+function pathMatch(pattern: string, path: string): boolean {
+  if (!pattern.includes('{')) return strMatch(pattern, path);
+  let re = templateCache.get(pattern);
+  if (!re) {
+    const src = pattern
+      .split('/')
+      .map((seg) => (seg === '{**}' ? '.*' : seg === '{*}' ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    re = new RegExp(`^${src}$`);
+    templateCache.set(pattern, re);
+  }
+  return re.test(path);
+}
+
+function ipv4ToInt(ip: string): number | null {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip.replace(/^::ffff:/, ''));
+  if (!m) return null;
+  return ((+m[1]! << 24) | (+m[2]! << 16) | (+m[3]! << 8) | +m[4]!) >>> 0;
+}
+function ipMatch(block: string, ip: string): boolean {
+  const [net, bits] = block.split('/');
+  const a = ipv4ToInt(net!);
+  const b = ipv4ToInt(ip);
+  if (a === null || b === null) return block === ip;
+  const n = bits === undefined ? 32 : Number(bits);
+  const mask = n === 0 ? 0 : (~0 << (32 - n)) >>> 0;
+  return (a & mask) === (b & mask);
+}
+
+/** `field` present ⇒ the value must match one; `notField` present ⇒ it must match none. */
+function check(values: string[] | undefined, notValues: string[] | undefined, m: (p: string) => boolean): boolean {
+  if (values && !values.some(m)) return false;
+  if (notValues && notValues.some(m)) return false;
+  return true;
+}
+
+function sourceMatches(s: Source, r: AuthzRequest): boolean {
+  const sa = r.principal ? r.principal.replace(/^[^/]+\/ns\/([^/]+)\/sa\/(.+)$/, '$1/$2') : '';
+  return (
+    check(s.principals, s.notPrincipals, (p) => strMatch(p, r.principal)) &&
+    check(s.requestPrincipals, s.notRequestPrincipals, (p) => strMatch(p, r.requestPrincipal)) &&
+    check(s.namespaces, s.notNamespaces, (p) => strMatch(p, r.sourceNamespace)) &&
+    check(s.serviceAccounts, s.notServiceAccounts, (p) => strMatch(p, sa)) &&
+    check(s.ipBlocks, s.notIpBlocks, (p) => ipMatch(p, r.sourceIp)) &&
+    check(s.remoteIpBlocks, s.notRemoteIpBlocks, (p) => ipMatch(p, r.remoteIp))
+  );
+}
+
+function operationMatches(o: Operation, r: AuthzRequest): boolean {
+  const hostOnly = r.host.replace(/:\d+$/, '');
+  return (
+    check(o.hosts, o.notHosts, (p) => strMatch(p, r.host, true) || strMatch(p, hostOnly, true)) &&
+    check(o.ports, o.notPorts, (p) => p === String(r.port)) &&
+    check(o.methods, o.notMethods, (p) => strMatch(p, r.method)) &&
+    check(o.paths, o.notPaths, (p) => pathMatch(p, r.path))
+  );
+}
+
+function conditionValue(key: string, r: AuthzRequest): string | string[] | undefined {
+  const h = /^request\.headers\[(.+)\]$/.exec(key);
+  if (h) return r.header(h[1]!.toLowerCase());
+  const c = /^request\.auth\.claims\[(.+)\]$/.exec(key);
+  if (c) {
+    let v: unknown = r.claims;
+    for (const part of c[1]!.split('][')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    if (Array.isArray(v)) return v.map(String);
+    return v === undefined || v === null ? undefined : String(v);
+  }
+  switch (key) {
+    case 'source.ip':
+      return r.sourceIp;
+    case 'remote.ip':
+      return r.remoteIp;
+    case 'source.namespace':
+      return r.sourceNamespace;
+    case 'source.principal':
+      return r.principal;
+    case 'request.auth.principal':
+      return r.requestPrincipal;
+    case 'request.auth.audiences': {
+      const aud = r.claims?.aud;
+      return Array.isArray(aud) ? aud.map(String) : aud === undefined ? undefined : String(aud);
+    }
+    case 'request.auth.presenter':
+      return r.claims?.azp === undefined ? undefined : String(r.claims.azp);
+    case 'destination.port':
+      return String(r.port);
+    case 'destination.ip':
+      return '127.0.0.1';
+    case 'connection.sni':
+      return r.sni;
+    default:
+      return undefined;
+  }
+}
+
+function conditionMatches(c: Condition, r: AuthzRequest): boolean {
+  const v = conditionValue(c.key, r);
+  const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
+  const isIp = c.key === 'source.ip' || c.key === 'remote.ip' || c.key === 'destination.ip';
+  const m = (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
+  if (c.values && !c.values.some(m)) return false;
+  if (c.notValues && c.notValues.some(m)) return false;
+  return true;
+}
+
+function ruleMatches(rule: Rule, r: AuthzRequest): boolean {
+  if (rule.from && rule.from.length > 0 && !rule.from.some((f) => sourceMatches(f.source ?? {}, r))) return false;
+  if (rule.to && rule.to.length > 0 && !rule.to.some((t) => operationMatches(t.operation ?? {}, r))) return false;
+  return (rule.when ?? []).every((c) => conditionMatches(c, r));
+}
+
+function policyMatches(p: AuthorizationPolicySpec, r: AuthzRequest): boolean {
+  return (p.rules ?? []).some((rule) => ruleMatches(rule ?? {}, r));
+}
+
+export interface ApplicablePolicy {
+  name: string;
+  action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  dryRun: boolean;
+  spec: AuthorizationPolicySpec;
+}
+
+/** The policies that select this workload (own namespace by selector/targetRefs, or root namespace mesh-wide). */
+export function policiesFor(resources: IstioResource[], w: WorkloadInfo): ApplicablePolicy[] {
+  const out: ApplicablePolicy[] = [];
+  const aps = (resources.filter((r) => r.kind === 'AuthorizationPolicy') as IstioResource<AuthorizationPolicySpec>[]).sort((a, b) => a.order - b.order);
+  for (const r of aps) {
+    const spec = r.spec ?? {};
+    const inScope = r.namespace === w.namespace || r.namespace === ROOT_NAMESPACE;
+    if (!inScope) continue;
+    const refs = spec.targetRefs ?? (spec.targetRef ? [spec.targetRef] : []);
+    let selected: boolean;
+    if (refs.length > 0) selected = refs.some((t) => (t.kind ?? 'Service') === 'Service' && t.name === w.service && (t.namespace ?? r.namespace) === w.namespace);
+    else selected = labelsMatch(spec.selector?.matchLabels, w.labels);
+    if (!selected) continue;
+    out.push({ name: `${r.namespace}/${r.name}`, action: spec.action ?? 'ALLOW', dryRun: r.annotations['istio.io/dry-run'] === 'true', spec });
+  }
+  return out;
+}
+
+export function authorize(policies: ApplicablePolicy[], r: AuthzRequest): AuthzDecision {
+  const notes: string[] = [];
+  const enforced = policies.filter((p) => !p.dryRun);
+  for (const p of policies.filter((x) => x.dryRun)) {
+    if (p.action === 'CUSTOM') continue;
+    notes.push(`dry-run ${p.action} policy ${p.name} ${policyMatches(p.spec, r) ? 'matched' : 'did not match'} (not enforced)`);
+  }
+  for (const p of enforced) {
+    if (p.action === 'AUDIT' && policyMatches(p.spec, r)) notes.push(`AUDIT policy ${p.name} matched`);
+    if (p.action === 'CUSTOM') notes.push(`CUSTOM policy ${p.name} (provider ${p.spec.provider?.name ?? '?'}) is not supported locally: skipped`);
+  }
+  const deny = enforced.find((p) => p.action === 'DENY' && policyMatches(p.spec, r));
+  if (deny) return { allowed: false, reason: `DENY policy ${deny.name} matched`, policy: deny.name, notes };
+  const allows = enforced.filter((p) => p.action === 'ALLOW');
+  if (allows.length === 0) return { allowed: true, reason: 'no ALLOW policy selects this workload', policy: null, notes };
+  const allow = allows.find((p) => policyMatches(p.spec, r));
+  if (allow) return { allowed: true, reason: `ALLOW policy ${allow.name} matched`, policy: allow.name, notes };
+  return { allowed: false, reason: `no ALLOW policy matched (${allows.map((p) => p.name).join(', ')})`, policy: null, notes };
+}
