@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ErrorCodes, MeshError, isMeshError } from '../contract/errors.js';
 import { loadProject } from '../engine/config/load-project.js';
 import { createMesh } from '../engine/mesh.js';
+import { MeshCa } from '../engine/tls/ca.js';
 import { startAdminServer } from '../transports/http/admin-server.js';
 import { createHttpMeshApi } from '../transports/http/admin-client.js';
 import { formatIssue, summary, workloadTable } from './format.js';
@@ -19,6 +20,7 @@ Usage:
   localmesh up       [-c localmesh.yaml] [--admin-port N] [--seed N] [--state-dir DIR] [--ui] [--access-log]
   localmesh validate [-c localmesh.yaml] [--json]
   localmesh status   [-c localmesh.yaml] [--state-dir DIR] [--admin-url URL] [--json]
+  localmesh ca       [show | export [--out FILE] | rotate [--rsa]] [-c localmesh.yaml] [--state-dir DIR]
   localmesh help
 
   -c, --config      the mesh file (default: ./localmesh.yaml)
@@ -45,6 +47,8 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         return validate(rest, out);
       case 'status':
         return await status(rest, out);
+      case 'ca':
+        return await caCommand(rest, out);
       case undefined:
       case 'help':
       case '--help':
@@ -124,7 +128,7 @@ async function up(args: string[], out: Out): Promise<number> {
   // the browser UI is gated by a per-launch token (the API without --ui stays open until the security issue)
   const token = values.ui ? (process.env.LOCALMESH_ADMIN_TOKEN || randomBytes(24).toString('base64url')) : undefined;
   const tokenFile = path.join(stateDir, 'admin-token');
-  const mesh = await createMesh(file, { seed, log: (l) => out.log(l), launch: false });
+  const mesh = await createMesh(file, { seed, log: (l) => out.log(l), launch: false, stateDir });
   let admin;
   try {
     admin = await startAdminServer(mesh, { port: adminPort, staticDir, token });
@@ -205,6 +209,40 @@ async function status(args: string[], out: Out): Promise<number> {
   out.log(workloadTable(workloads));
   const procs = workloads.flatMap((w) => w.processes.map((p) => `${w.name} ${p.instance}: ${p.state}${p.pid ? ` pid ${p.pid}` : ''}${p.restarts ? `, ${p.restarts} restart(s)` : ''}`));
   if (procs.length) out.log('\nprocesses:\n  ' + procs.join('\n  '));
+  return 0;
+}
+
+/** `localmesh ca`: show the mesh CA, export its root for your own TLS clients, or rotate it. */
+async function caCommand(args: string[], out: Out): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' }, 'state-dir': { type: 'string' }, out: { type: 'string', short: 'o' }, rsa: { type: 'boolean' } },
+    allowPositionals: true,
+    strict: true
+  });
+  const sub = positionals[0] ?? 'show';
+  const dir = stateDirOf(meshPath(values.config), values['state-dir']);
+  if (sub === 'rotate') {
+    const ca = await MeshCa.create(dir, values.rsa ? 'rsa' : 'ec');
+    const i = ca.info();
+    out.log(`new mesh CA ${i.fingerprint256} (${i.keyAlgorithm}), valid until ${i.validTo}; restart "localmesh up" to issue workload certificates from it`);
+    return 0;
+  }
+  const ca = await MeshCa.loadOrCreate(dir, values.rsa ? 'rsa' : 'ec');
+  if (sub === 'export') {
+    if (values.out) {
+      fs.writeFileSync(values.out, ca.root.cert);
+      out.log(`wrote the mesh CA root certificate to ${values.out}`);
+    } else out.log(ca.root.cert.trimEnd());
+    return 0;
+  }
+  if (sub !== 'show') throw new UsageError(`unknown ca command "${sub}" (show, export, rotate)`);
+  const i = ca.info();
+  out.log(`mesh CA: ${i.subject.replace(/\n/g, ', ')}`);
+  out.log(`  key:          ${i.keyAlgorithm === 'ec' ? 'EC P-256' : 'RSA 2048'}`);
+  out.log(`  valid:        ${i.validFrom} → ${i.validTo}`);
+  out.log(`  SHA-256:      ${i.fingerprint256}`);
+  out.log(`  certificate:  ${i.certFile}`);
   return 0;
 }
 
