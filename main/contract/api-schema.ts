@@ -21,6 +21,7 @@ export const MESH_API_ARGS = {
   validateIstioText: z.tuple([fileContent]),
   writeIstioFile: z.tuple([fileContent]),
   planQuickAction: z.tuple([QuickActionSchema]),
+  getSecurity: z.tuple([]),
   restartProcess: z.tuple([z.string().min(1), z.string().min(1).optional()]),
   stopProcess: z.tuple([z.string().min(1), z.string().min(1).optional()])
 } satisfies Record<Exclude<keyof MeshApi, 'onEvent'>, z.ZodTypeAny>;

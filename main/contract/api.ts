@@ -196,6 +196,42 @@ export interface EditPlan {
   summary: string;
 }
 
+/** The mesh CA and one workload certificate, as the Security view shows them. */
+export interface CertView {
+  spiffeId: string;
+  notBefore: string;
+  notAfter: string;
+  renewAt: string;
+  keyAlgorithm: 'ec' | 'rsa';
+}
+
+export interface WorkloadSecurityView {
+  workload: string;
+  namespace: string;
+  serviceAccount: string;
+  sidecar: boolean;
+  cert: CertView | null;
+  /** Effective PeerAuthentication mode per instance port, and the policy that set it. */
+  mtls: { port: number; mode: 'PERMISSIVE' | 'STRICT' | 'DISABLE'; source: string }[];
+  /** AuthorizationPolicies selecting the workload. */
+  policies: { name: string; action: string; dryRun: boolean }[];
+}
+
+/** Who may call whom: for each caller (or "unknown" = without sidecar) and destination workload, the verdict of
+ * the AuthorizationPolicies for a plain GET / from that caller's identity. */
+export interface AccessCell {
+  from: string;
+  to: string;
+  allowed: boolean;
+  reason: string;
+}
+
+export interface SecurityView {
+  ca: { subject: string; fingerprint256: string; validFrom: string; validTo: string; keyAlgorithm: 'ec' | 'rsa'; certFile: string };
+  workloads: WorkloadSecurityView[];
+  matrix: AccessCell[];
+}
+
 export interface MeshApi {
   health(): Promise<HealthView>;
   listWorkloads(): Promise<WorkloadView[]>;
@@ -212,6 +248,7 @@ export interface MeshApi {
   writeIstioFile(file: FileContent): Promise<ReloadResult>;
   /** Compute the YAML a quick action would write (nothing is written). */
   planQuickAction(action: QuickAction): Promise<EditPlan>;
+  getSecurity(): Promise<SecurityView>;
   restartProcess(workload: string, instance?: string): Promise<void>;
   stopProcess(workload: string, instance?: string): Promise<void>;
   /** Subscribe to events; returns an unsubscribe function. */
@@ -232,6 +269,7 @@ export const MESH_API_METHODS = {
   validateIstioText: { method: 'POST', path: '/api/v1/istio/validate' },
   writeIstioFile: { method: 'POST', path: '/api/v1/istio/file/save' },
   planQuickAction: { method: 'POST', path: '/api/v1/quick-actions/plan' },
+  getSecurity: { method: 'GET', path: '/api/v1/security' },
   restartProcess: { method: 'POST', path: '/api/v1/processes/restart' },
   stopProcess: { method: 'POST', path: '/api/v1/processes/stop' }
 } as const satisfies Record<Exclude<keyof MeshApi, 'onEvent'>, { method: 'GET' | 'POST'; path: string }>;

@@ -45,5 +45,13 @@ export const TimeoutAction = z.strictObject({
     .optional()
 });
 
-export const QuickActionSchema = z.discriminatedUnion('type', [FaultAction, ClearFaultAction, ShiftAction, TimeoutAction]);
+/** Require mutual TLS: a PeerAuthentication with mode STRICT for one workload (selector) or its whole namespace. */
+export const StrictMtlsAction = z.strictObject({
+  type: z.literal('mtls-strict'),
+  scope: z.enum(['workload', 'namespace']),
+  /** Workload name (scope workload) — its namespace is used for scope namespace too. */
+  workload: z.string().min(1)
+});
+
+export const QuickActionSchema = z.discriminatedUnion('type', [FaultAction, ClearFaultAction, ShiftAction, TimeoutAction, StrictMtlsAction]);
 export type QuickAction = z.input<typeof QuickActionSchema>;

@@ -33,7 +33,8 @@ import { planQuickAction } from './config/quick-actions.js';
 import { MeshCa, type KeyAlgorithm } from './tls/ca.js';
 import { IdentityManager } from './tls/identity.js';
 import { effectiveMtls, type EffectiveMtls } from './security/peer-authentication.js';
-import { policiesFor, type ApplicablePolicy } from './security/authorization.js';
+import { authorize, policiesFor, type ApplicablePolicy } from './security/authorization.js';
+import type { AccessCell, SecurityView } from '../contract/api.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
 import type { VirtualServiceSpec } from '../contract/istio-schema.js';
 
@@ -541,6 +542,54 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       fs.renameSync(tmp, abs);
       log(`wrote ${path.relative(process.cwd(), abs)}`);
       return reload();
+    },
+    async getSecurity(): Promise<SecurityView> {
+      const s = snapshot;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const workloads = s.registry.workloads.map((w) => {
+        const id = w.sidecar ? identities.get(w.namespace, w.serviceAccount) : undefined;
+        return {
+          workload: w.name,
+          namespace: w.namespace,
+          serviceAccount: w.serviceAccount,
+          sidecar: w.sidecar,
+          cert: id ? { spiffeId: id.id, notBefore: iso(id.cert.notBefore), notAfter: iso(id.cert.notAfter), renewAt: iso(id.cert.renewAt), keyAlgorithm: ca.keyAlgorithm } : null,
+          mtls: w.sidecar ? [...new Set(w.instances.map((i) => i.port))].map((port) => ({ port, ...host.mtlsMode(w, port) })) : [],
+          policies: w.sidecar ? host.authzPolicies(w).map((p) => ({ name: p.name, action: p.action, dryRun: p.dryRun })) : []
+        };
+      });
+      // who may call whom: each caller identity (and a caller without sidecar) against each destination
+      const callers = [...s.registry.workloads.filter((w) => w.sidecar), undefined];
+      const matrix: AccessCell[] = [];
+      for (const to of s.registry.workloads) {
+        if (!to.sidecar) continue;
+        const policies = host.authzPolicies(to);
+        const port = to.instances[0]?.port ?? 0;
+        const strict = host.mtlsMode(to, port).mode === 'STRICT';
+        for (const from of callers) {
+          const principal = from ? identities.idFor(from.namespace, from.serviceAccount).replace(/^spiffe:\/\//, '') : '';
+          if (!from && strict) {
+            matrix.push({ from: 'unknown', to: to.name, allowed: false, reason: 'STRICT mTLS: plaintext callers are refused' });
+            continue;
+          }
+          const d = authorize(policies, {
+            principal,
+            sourceNamespace: from?.namespace ?? '',
+            sourceIp: '127.0.0.1',
+            remoteIp: '127.0.0.1',
+            requestPrincipal: '',
+            claims: null,
+            host: `${to.service}:${s.registry.serviceByFqdn.get(`${to.service}.${to.namespace}.svc.cluster.local`)?.ports[0] ?? 80}`,
+            port,
+            method: 'GET',
+            path: '/',
+            header: () => undefined,
+            sni: ''
+          });
+          matrix.push({ from: from?.name ?? 'unknown', to: to.name, allowed: d.allowed, reason: d.reason });
+        }
+      }
+      return { ca: ca.info(), workloads, matrix };
     },
     async planQuickAction(action: QuickAction): Promise<EditPlan> {
       return planQuickAction(action, snapshot, project.istioPaths, project.baseDir);

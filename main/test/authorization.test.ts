@@ -133,3 +133,27 @@ describe('shapes and scoping', () => {
     expectDenied(await from('productpage-v1', 'audit:9080', '/t', { method: 'TRACE' }));
   });
 });
+
+describe('security view', () => {
+  it('reports the CA, each workload certificate and mTLS mode, and who may call whom', async () => {
+    const sec = await m.mesh.getSecurity();
+    expect(sec.ca.keyAlgorithm).toBe('ec');
+    const books = sec.workloads.find((w) => w.workload === 'books-v1')!;
+    expect(books.cert?.spiffeId).toBe('spiffe://cluster.local/ns/default/sa/default');
+    expect(books.mtls[0]!.mode).toBe('PERMISSIVE');
+    expect(books.policies.map((p) => p.name)).toEqual(['default/books-viewer', 'default/books-no-delete', 'istio-system/mesh-deny-trace']);
+    const cell = (f: string, t: string) => sec.matrix.find((c) => c.from === f && c.to === t)!;
+    expect(cell('other-v1', 'nothing-v1').allowed).toBe(false);
+    expect(cell('other-v1', 'vault-v1').allowed).toBe(true);
+    expect(cell('unknown', 'vault-v1').allowed).toBe(false);
+    expect(cell('unknown', 'audit-v1').allowed).toBe(true);
+  });
+  it('the STRICT quick action writes a PeerAuthentication for the workload', async () => {
+    const plan = await m.mesh.planQuickAction({ type: 'mtls-strict', scope: 'workload', workload: 'books-v1' });
+    expect(plan.before).toBe('');
+    expect(plan.after).toContain('kind: PeerAuthentication');
+    expect(plan.after).toContain('mode: STRICT');
+    expect(plan.after).toContain('matchLabels:\n      app: books');
+    expect(plan.summary).toMatch(/STRICT/);
+  });
+});

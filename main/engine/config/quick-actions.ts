@@ -27,6 +27,7 @@ interface Target {
 
 export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: string[], baseDir: string): EditPlan {
   const action = QuickActionSchema.parse(input);
+  if (action.type === 'mtls-strict') return planStrict(action.scope, action.workload, snap, istioPaths, baseDir);
   const service = findService(action.service, snap);
   const short = service.namespace === snap.mesh.spec.namespace ? service.name : `${service.name}.${service.namespace}`;
   const target = findTarget(service, snap, istioPaths, baseDir);
@@ -37,7 +38,7 @@ export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: 
     if (rule !== undefined && !rules[rule]) throw new MeshError(ErrorCodes.BAD_REQUEST, `VirtualService ${target.vsName} has no rule ${rule} (it has ${rules.length})`);
     return rules.filter((r, i) => (rule === undefined || i === rule) && r.has('route'));
   };
-  let summary: string;
+  let summary = '';
 
   switch (action.type) {
     case 'fault': {
@@ -97,6 +98,46 @@ export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: 
 
   const after = serialize(target, doc);
   return { path: target.file, relative: path.relative(baseDir, target.file), before: target.before, after, summary };
+}
+
+/** A PeerAuthentication with mode STRICT for a workload (selector on its labels) or its namespace. */
+function planStrict(scope: 'workload' | 'namespace', workload: string, snap: Snapshot, istioPaths: string[], baseDir: string): EditPlan {
+  const w = snap.registry.workloadByName.get(workload);
+  if (!w) throw new MeshError(ErrorCodes.NOT_FOUND, `no workload "${workload}" in the mesh`);
+  const sel = scope === 'workload' ? w.labels : undefined;
+  const sameScope = (r: IstioResource) => {
+    const spec = r.spec as { selector?: { matchLabels?: Record<string, string> } } | null;
+    const ml = spec?.selector?.matchLabels;
+    return r.kind === 'PeerAuthentication' && r.namespace === w.namespace && (sel ? JSON.stringify(ml ?? {}) === JSON.stringify(sel) : !ml || Object.keys(ml).length === 0);
+  };
+  const what = scope === 'workload' ? `workload ${w.name}` : `namespace ${w.namespace}`;
+  const existing = snap.resources.filter(sameScope).sort((a, b) => a.order - b.order)[0];
+  if (existing) {
+    const before = fs.readFileSync(existing.where.file, 'utf8');
+    const docs = YAML.parseAllDocuments(before);
+    const doc = docs.find((d) => {
+      const j = d.toJS() as { kind?: string; metadata?: { name?: string } } | null;
+      return j?.kind === 'PeerAuthentication' && j.metadata?.name === existing.name;
+    });
+    if (doc) {
+      doc.setIn(['spec', 'mtls', 'mode'], 'STRICT');
+      doc.deleteIn(['spec', 'portLevelMtls']);
+      const after = serialize({ file: existing.where.file, before, doc, docs, vsName: existing.name }, doc);
+      return { path: existing.where.file, relative: path.relative(baseDir, existing.where.file), before, after, summary: `Require mutual TLS (STRICT) for ${what}: PeerAuthentication ${existing.namespace}/${existing.name}` };
+    }
+  }
+  const first = istioPaths[0];
+  if (!first) throw new MeshError(ErrorCodes.BAD_REQUEST, 'the mesh file lists no istio: paths to write a PeerAuthentication into');
+  const isDir = !/\.(ya?ml|json)$/i.test(first) || (fs.existsSync(first) && fs.statSync(first).isDirectory());
+  const name = scope === 'workload' ? `${w.name}-strict` : 'default';
+  const file = isDir ? path.join(first, `peer-authentication-${scope === 'workload' ? w.name : w.namespace}.yaml`) : first;
+  const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const spec: Record<string, unknown> = {};
+  if (sel) spec.selector = { matchLabels: sel };
+  spec.mtls = { mode: 'STRICT' };
+  const doc = YAML.parseDocument(YAML.stringify({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace: w.namespace }, spec }));
+  const after = serialize({ file, before, doc: null, docs: YAML.parseAllDocuments(before), vsName: name }, doc);
+  return { path: file, relative: path.relative(baseDir, file), before, after, summary: `Require mutual TLS (STRICT) for ${what}: a new PeerAuthentication ${w.namespace}/${name}; callers without a sidecar are refused` };
 }
 
 function findService(name: string, snap: Snapshot): ServiceInfo {

@@ -140,6 +140,7 @@ function createFakeApi() {
     readIstioFile: async (...args: unknown[]) => (record('readIstioFile', args), { path: 'x.yaml', content: '' }),
     validateIstioText: async (...args: unknown[]) => (record('validateIstioText', args), []),
     writeIstioFile: async (...args: unknown[]) => (record('writeIstioFile', args), RELOAD),
+    getSecurity: async (...args: unknown[]) => (record('getSecurity', args), { ca: { subject: '', fingerprint256: '', validFrom: '', validTo: '', keyAlgorithm: 'ec' as const, certFile: '' }, workloads: [], matrix: [] }),
     planQuickAction: async (...args: unknown[]) => (record('planQuickAction', args), { path: 'x.yaml', relative: 'x.yaml', before: '', after: '', summary: '' }),
     restartProcess: async (...args: unknown[]) => {
       record('restartProcess', args);
