@@ -181,6 +181,8 @@ describe('flow bodies', () => {
     const full = await m.mesh.getFlow({ id: listed.id });
     expect(full.requestBody).toEqual({ encoding: 'utf8', data: '{"hello":"world"}', size: 17, truncated: false });
     expect(full.responseBody?.data).toContain('"stub":"r1"');
+    expect(full.responseHeaders['content-type']).toBe('application/json');
+    expect(full.responseHeaders.server).toBe('envoy');
     await expect(m.mesh.getFlow({ id: 'nope' })).rejects.toMatchObject({ code: 'LM202' });
   });
 });

@@ -255,12 +255,19 @@ afterEach(async () => {
 });
 
 /** A port that was free a moment ago. */
+const handedOut = new Set<number>();
+/** A free port never handed out before in this run (the OS may offer a just-released port again). */
 async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (;;) {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const { port } = s.address() as net.AddressInfo;
+    await new Promise<void>((r) => s.close(() => r()));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Hold a port with a plain TCP server (closed in afterEach). */

@@ -37,6 +37,8 @@ export class Exchange {
   destinationPrincipal: string | null = null;
   mtls = false;
   upstreamHeaders: OutgoingHttpHeaders = {};
+  /** What was sent to the caller (writeHead with an object does not show up in res.getHeaders()). */
+  responseHeaders: OutgoingHttpHeaders = {};
   finished = false;
   readonly requestBody = new BodyCapture();
   readonly responseBody = new BodyCapture();
@@ -82,6 +84,7 @@ export class Exchange {
     headers['content-length'] = String(reply.body.length);
     headers['server'] = server;
     this.status = reply.status;
+    this.responseHeaders = headers;
     res.writeHead(reply.status, headers);
     if (this.method !== 'HEAD') this.responseBody.add(reply.body);
     res.end(this.method === 'HEAD' ? undefined : reply.body);
@@ -115,7 +118,7 @@ export class Exchange {
       trace: this.trace,
       configVersion: this.configVersion,
       requestHeaders: flattenHeaders(this.upstreamHeaders),
-      responseHeaders: flattenHeaders(this.res.getHeaders()),
+      responseHeaders: flattenHeaders(this.responseHeaders),
       sourcePrincipal: this.sourcePrincipal,
       destinationPrincipal: this.destinationPrincipal,
       connectionSecurity: this.mtls ? 'mutual_tls' : 'none',

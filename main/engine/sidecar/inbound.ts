@@ -173,6 +173,7 @@ export class InboundSidecar {
         h['x-envoy-upstream-service-time'] = String(Math.round(ms));
         h['server'] = SERVER;
         ex.status = up.statusCode ?? 502;
+        ex.responseHeaders = h;
         res.writeHead(ex.status, h);
         up.on('data', (c: Buffer) => ex.responseBody.add(c));
         up.pipe(res);

@@ -465,6 +465,7 @@ export class OutboundSidecar {
     ex.status = status;
     const clean: Record<string, string | string[] | number> = {};
     for (const k in headers) if (headers[k] !== undefined) clean[k] = headers[k]!;
+    ex.responseHeaders = clean;
     res.writeHead(status, clean);
     up.on('data', (c: Buffer) => ex.responseBody.add(c));
         up.pipe(res);

@@ -59,13 +59,19 @@ export async function stub(name: string, behaviour?: StubBehaviour): Promise<Stu
   };
 }
 
-/** A port nothing listens on (bound then released). */
+const handedOut = new Set<number>();
+/** A port nothing listens on (bound then released), never the same one twice in a run. */
 export async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (;;) {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 export interface ProjectSpec {

@@ -1,0 +1,34 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect, test } from '../fixtures.js';
+
+const FILE = 'istio/virtual-service-ratings.yaml';
+
+test.describe('Rules', () => {
+  test('an invalid VirtualService is marked on its line, rejected on save, and the old rules keep serving', async ({
+    app,
+    rules,
+    mesh
+  }) => {
+    // the last `subset: v1` of the ratings VirtualService (the "everyone-else" route)
+    const original = fs.readFileSync(path.join(mesh.meshDir, FILE), 'utf8').split('\n');
+    const broken = original.findLastIndex((l) => l.trim() === 'subset: v1') + 1;
+    expect(broken).toBeGreaterThan(0);
+
+    await rules.open();
+    await rules.openFile(FILE, 'everyone-else');
+
+    await rules.replaceLine(broken, 'weight: "fifty"');
+    await rules.expectDirty(true);
+    await rules.expectIssueOnLine(broken, 'error');
+
+    await rules.save();
+    await rules.expectSaveRejected();
+    await app.expectConfigVersion(1);
+
+    // the mesh still routes ratings by the last good rules
+    const r = await mesh.send('reviews-v2', 'http://ratings:9080/ratings/0');
+    expect(r.status, r.body).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ id: 0, ratings: { Reviewer1: 5 } });
+  });
+});

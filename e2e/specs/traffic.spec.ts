@@ -1,0 +1,74 @@
+import { expect, test } from '../fixtures.js';
+
+test.describe('Traffic', () => {
+  test('shows requests sent through the sidecars, filtered by text and by status class', async ({ traffic, mesh }) => {
+    await traffic.open();
+
+    // productpage → reviews and reviews-v2 → ratings, through the apps' outbound sidecars
+    expect((await mesh.send('productpage-v1', 'http://reviews:9080/reviews/0')).status).toBe(200);
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/0')).status).toBe(200);
+    // and one that the app answers 404
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/no-such-page')).status).toBe(404);
+
+    await traffic.expectRows({ path: '/reviews/0', status: 200, reporter: 'source' });
+    await traffic.expectRows({ path: '/ratings/0', status: 200, reporter: 'source' });
+    await traffic.expectRows({ path: '/no-such-page', status: 404 });
+
+    // by text: only the ratings calls are left
+    await traffic.filterByText('ratings/0');
+    await traffic.expectEveryRow('has path /ratings/0', (r) => r.path === '/ratings/0');
+    await traffic.expectNoRows({ path: '/reviews/0' });
+
+    // by status class
+    await traffic.filterByText('');
+    await traffic.filterByStatus('4xx');
+    await traffic.expectEveryRow('has a 4xx status', (r) => /^4\d\d$/.test(r.status));
+    await traffic.filterByStatus('2xx');
+    await traffic.expectEveryRow('has a 2xx status', (r) => /^2\d\d$/.test(r.status));
+    await traffic.expectRows({ path: '/reviews/0', status: 200 });
+    await traffic.expectRows({ path: '/ratings/0', status: 200 });
+  });
+
+  test('opens a flow: decision trace, headers and response body', async ({ traffic, mesh }) => {
+    await traffic.open();
+    const reply = await mesh.send('reviews-v2', 'http://ratings:9080/ratings/7', { 'x-e2e-probe': 'open-a-flow' });
+    expect(reply.status).toBe(200);
+
+    const row = traffic.rowsWhere({ path: '/ratings/7', reporter: 'source', status: 200 }).first();
+    await expect(row).toBeVisible();
+    await traffic.openFlow(row);
+
+    await traffic.expectTraceSteps('route', 'endpoint');
+    await expect(traffic.requestHeaders).toContainText('x-e2e-probe');
+    await expect(traffic.requestHeaders).toContainText('open-a-flow');
+    await expect(traffic.responseHeaders).toContainText(/content-type/i);
+    await expect(traffic.responseHeaders).toContainText('application/json');
+    await expect(traffic.responseBody).toContainText('Reviewer1');
+    await expect(traffic.responseBody).toContainText(/"id":\s*7\b/);
+  });
+
+  test('keyboard: ↓ selects the next row and Enter opens its detail', async ({ traffic, mesh }) => {
+    await traffic.open();
+    for (const id of [1, 2, 3]) {
+      expect((await mesh.send('reviews-v2', `http://ratings:9080/ratings/${id}`)).status).toBe(200);
+    }
+    await traffic.filterByText('ratings/');
+    for (const id of [1, 2, 3]) await traffic.expectRows({ path: `/ratings/${id}`, reporter: 'source' });
+
+    // two neighbouring rows of different requests (each request is listed once per reporting sidecar)
+    const rows = await traffic.rowData();
+    const k = rows.findIndex((r, i) => i + 1 < rows.length && rows[i + 1]!.path !== r.path);
+    expect(k, JSON.stringify(rows)).toBeGreaterThanOrEqual(0);
+    const [current, next] = [rows[k]!, rows[k + 1]!];
+
+    await traffic.selectRow(traffic.rows.nth(k));
+    await traffic.pressKey('ArrowDown');
+    await expect(traffic.selectedRow()).toHaveCount(1);
+    await expect(traffic.selectedRow()).toHaveAttribute('data-id', next.id);
+
+    await traffic.pressKey('Enter');
+    await expect(traffic.detail).toBeVisible();
+    await expect(traffic.detail).toContainText(next.path);
+    await expect(traffic.detail).not.toContainText(current.path);
+  });
+});
