@@ -34,6 +34,7 @@ import { MeshCa, type KeyAlgorithm } from './tls/ca.js';
 import { IdentityManager } from './tls/identity.js';
 import { effectiveMtls, type EffectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor, type ApplicablePolicy } from './security/authorization.js';
+import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
 import type { VirtualServiceSpec } from '../contract/istio-schema.js';
@@ -124,6 +125,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   const identities = new IdentityManager(ca, first.mesh.spec.trustDomain, (id) => log(`certificate of ${id} rotated`));
   const mtlsCache = new WeakMap<Snapshot, Map<string, EffectiveMtls>>();
   const authzCache = new WeakMap<Snapshot, Map<string, ApplicablePolicy[]>>();
+  const jwtCache = new WeakMap<Snapshot, Map<string, JwtRule[]>>();
 
   let project: LoadedProject = first;
   let snapshot = buildSnapshot(1, first.mesh, first.resources);
@@ -137,6 +139,13 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     emitFlow,
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
     identities,
+    jwtRules(w) {
+      let m = jwtCache.get(snapshot);
+      if (!m) jwtCache.set(snapshot, (m = new Map()));
+      let r = m.get(w.name);
+      if (!r) m.set(w.name, (r = jwtRulesFor(snapshot.resources, w, project.baseDir)));
+      return r;
+    },
     authzPolicies(w) {
       let m = authzCache.get(snapshot);
       if (!m) authzCache.set(snapshot, (m = new Map()));

@@ -9,6 +9,7 @@ import type { IdentityManager } from '../tls/identity.js';
 import type { EffectiveMtls } from '../security/peer-authentication.js';
 import type { WorkloadInfo } from '../registry.js';
 import type { ApplicablePolicy } from '../security/authorization.js';
+import type { JwtRule } from '../security/jwt.js';
 
 export interface SidecarHost {
   snapshot(): Snapshot;
@@ -25,6 +26,8 @@ export interface SidecarHost {
   mtlsMode(w: WorkloadInfo, port: number): EffectiveMtls;
   /** AuthorizationPolicies selecting `w` under the current config. */
   authzPolicies(w: WorkloadInfo): ApplicablePolicy[];
+  /** RequestAuthentication JWT rules selecting `w`. */
+  jwtRules(w: WorkloadInfo): JwtRule[];
   /** Is host:port one of this engine's own listeners (a request to it would loop)? */
   isOwnListener(host: string, port: number): boolean;
 }

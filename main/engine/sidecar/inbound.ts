@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { isIstioAlpn, replay, sniff } from './sniff.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize } from '../security/authorization.js';
+import { authenticate } from '../security/jwt.js';
 import httpProxy from 'http-proxy';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
@@ -109,6 +110,43 @@ export class InboundSidecar {
       ex.note('mtls', `mutual TLS from ${ex.sourcePrincipal ?? 'a peer without SPIFFE ID'} (${sock.alpnProtocol || 'no ALPN'})`);
     }
     ex.note('inbound', `${peer ? `from sidecar of ${peer}` : 'from a caller without sidecar (plaintext, no VirtualService applied)'} → app at ${this.instance.address}`);
+    this.admit(ex, req, res, headers).catch(() => {
+      if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
+      else res.destroy();
+    });
+  };
+
+  /** RequestAuthentication, then AuthorizationPolicy, then the app. */
+  private async admit(ex: Exchange, req: IncomingMessage, res: ServerResponse, headers: http.OutgoingHttpHeaders): Promise<void> {
+    let requestPrincipal = '';
+    let claims: Record<string, unknown> | null = null;
+    const rules = this.host.jwtRules(this.workload);
+    if (rules.length > 0) {
+      const url = new URL(ex.path, 'http://x');
+      const jwt = await authenticate(rules, req.headers, url, (h) => {
+        for (const [k, v] of Object.entries(h)) if (v === undefined) delete headers[k];
+      });
+      if (jwt.status === 'fail') {
+        ex.note('jwt', `token rejected: ${jwt.reason}`);
+        ex.sendLocal(
+          { status: 401, body: Buffer.from('Jwt verification fails'), headers: { 'content-type': 'text/plain', 'www-authenticate': `Bearer realm="http://${ex.authority}${url.pathname}", error="invalid_token"` }, flags: [], reason: `JWT: ${jwt.reason}` },
+          SERVER
+        );
+        return;
+      }
+      if (jwt.status === 'ok') {
+        requestPrincipal = jwt.principal;
+        claims = jwt.claims as Record<string, unknown>;
+        ex.note('jwt', `valid token of ${jwt.principal} (${jwt.rule.policy})`);
+        const spec = jwt.rule.spec;
+        if (spec.outputPayloadToHeader) headers[spec.outputPayloadToHeader.toLowerCase()] = Buffer.from(JSON.stringify(jwt.claims)).toString('base64url');
+        for (const o of spec.outputClaimToHeaders ?? []) {
+          const v = jwt.claims[o.claim];
+          if (v !== undefined && typeof v !== 'object') headers[o.header.toLowerCase()] = String(v);
+        }
+        if (!spec.forwardOriginalToken) jwt.strip();
+      } else ex.note('jwt', 'no token: unauthenticated request');
+    }
     const policies = this.host.authzPolicies(this.workload);
     if (policies.length > 0) {
       const principal = (ex.sourcePrincipal ?? '').replace(/^spiffe:\/\//, '');
@@ -118,8 +156,8 @@ export class InboundSidecar {
         sourceNamespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '',
         sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
         remoteIp: String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? '').split(',')[0]!.trim().replace(/^::ffff:/, ''),
-        requestPrincipal: '',
-        claims: null,
+        requestPrincipal,
+        claims,
         host: ex.authority,
         port: this.instance.port,
         method: ex.method,
@@ -137,11 +175,8 @@ export class InboundSidecar {
         return;
       }
     }
-    this.forward(ex, req, res, headers).catch(() => {
-      if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
-      else res.destroy();
-    });
-  };
+    await this.forward(ex, req, res, headers);
+  }
 
   private async forward(ex: Exchange, req: IncomingMessage, res: ServerResponse, headers: http.OutgoingHttpHeaders): Promise<void> {
     const body = new RequestBody(req, true, (c) => ex.requestBody.add(c));
