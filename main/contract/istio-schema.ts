@@ -298,3 +298,88 @@ export interface IstioResource<S = unknown> {
   /** Load order across all files: stands in for creation order (first wins). */
   order: number;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// security.istio.io (v1 / v1beta1)
+// ---------------------------------------------------------------------------------------------------------------
+
+const mtlsMode = z.enum(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
+const targetRef = u({ kind: z.string().optional(), group: z.string().optional(), name: z.string().min(1), namespace: z.string().optional() });
+
+export const PeerAuthenticationSpec = u({
+  selector: WorkloadSelector.optional(),
+  mtls: u({ mode: mtlsMode.optional() }).optional(),
+  portLevelMtls: z.record(z.string().regex(/^\d+$/, 'must be a port number'), u({ mode: mtlsMode.optional() })).optional()
+});
+
+const strs = z.array(z.string()).optional();
+export const AuthorizationPolicySpec = u({
+  selector: WorkloadSelector.optional(),
+  targetRef: targetRef.optional(),
+  targetRefs: z.array(targetRef).optional(),
+  action: z.enum(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM']).optional(),
+  provider: u({ name: z.string() }).optional(),
+  rules: z
+    .array(
+      u({
+        from: z
+          .array(
+            u({
+              source: u({
+                principals: strs,
+                notPrincipals: strs,
+                requestPrincipals: strs,
+                notRequestPrincipals: strs,
+                namespaces: strs,
+                notNamespaces: strs,
+                serviceAccounts: strs,
+                notServiceAccounts: strs,
+                ipBlocks: strs,
+                notIpBlocks: strs,
+                remoteIpBlocks: strs,
+                notRemoteIpBlocks: strs
+              }).optional()
+            })
+          )
+          .optional(),
+        to: z
+          .array(
+            u({
+              operation: u({ hosts: strs, notHosts: strs, ports: strs, notPorts: strs, methods: strs, notMethods: strs, paths: strs, notPaths: strs }).optional()
+            })
+          )
+          .optional(),
+        when: z.array(u({ key: z.string().min(1), values: strs, notValues: strs })).optional()
+      })
+    )
+    .optional()
+});
+
+export const RequestAuthenticationSpec = u({
+  selector: WorkloadSelector.optional(),
+  targetRef: targetRef.optional(),
+  targetRefs: z.array(targetRef).optional(),
+  jwtRules: z
+    .array(
+      u({
+        issuer: z.string().min(1),
+        audiences: strs,
+        jwksUri: z.string().optional(),
+        jwks: z.string().optional(),
+        fromHeaders: z.array(u({ name: z.string().min(1), prefix: z.string().optional() })).optional(),
+        fromParams: strs,
+        fromCookies: strs,
+        outputPayloadToHeader: z.string().optional(),
+        forwardOriginalToken: z.boolean().optional(),
+        outputClaimToHeaders: z.array(u({ header: z.string().min(1), claim: z.string().min(1) })).optional(),
+        timeout: z.string().optional()
+      })
+    )
+    .optional()
+});
+
+export const SECURITY_SPECS = {
+  PeerAuthentication: PeerAuthenticationSpec,
+  AuthorizationPolicy: AuthorizationPolicySpec,
+  RequestAuthentication: RequestAuthenticationSpec
+} as const;

@@ -13,6 +13,7 @@ import {
   NETWORKING_SPECS,
   SECURITY_API_VERSIONS,
   SECURITY_KINDS,
+  SECURITY_SPECS,
   type IstioResource
 } from '../../contract/istio-schema.js';
 import { IstioCodes } from './validate-istio.js';
@@ -312,8 +313,8 @@ function validateSpec(
   label: string,
   state: LoadState
 ): unknown {
-  if (!(kind in NETWORKING_SPECS)) return spec ?? {}; // security kinds: kept raw for now
-  const schema = NETWORKING_SPECS[kind as keyof typeof NETWORKING_SPECS];
+  const schema = kind in NETWORKING_SPECS ? NETWORKING_SPECS[kind as keyof typeof NETWORKING_SPECS] : SECURITY_SPECS[kind as keyof typeof SECURITY_SPECS];
+  if (!schema) return spec ?? {};
   const parsed = schema.safeParse(spec);
   if (parsed.success) return parsed.data;
   state.issues.push(

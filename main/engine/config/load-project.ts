@@ -9,6 +9,7 @@ import type { MeshFile } from '../../contract/mesh-schema.js';
 import { loadMeshFile } from './load-mesh-file.js';
 import { loadIstio } from './load-istio.js';
 import { validateIstio } from './validate-istio.js';
+import { validateSecurity } from './validate-security.js';
 
 export interface LoadedProject {
   /** Present only when no issue blocks the config (see NON_BLOCKING_ERRORS). */
@@ -45,6 +46,7 @@ export function loadProject(meshFile: string, overrides?: ReadonlyMap<string, st
   const ist = loadIstio(istioPaths, m.mesh.spec.namespace, overrides);
   issues.push(...ist.issues);
   issues.push(...validateIstio(ist.resources, m.mesh, ist.posOf));
+  issues.push(...validateSecurity(ist.resources, ist.posOf));
   issues.sort((a, b) => RANK[a.severity] - RANK[b.severity] || a.where.file.localeCompare(b.where.file) || a.where.line - b.where.line || a.where.column - b.where.column);
   const ok = !issues.some(isBlocking);
   return { mesh: ok ? m.mesh : undefined, baseDir: m.baseDir, istioPaths, files: ist.files, resources: ist.resources, issues };
