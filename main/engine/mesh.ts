@@ -22,7 +22,7 @@ import { ErrorCodes, MeshError } from '../contract/errors.js';
 import type { MeshFile } from '../contract/mesh-schema.js';
 import { isBlocking, loadProject, type LoadedProject } from './config/load-project.js';
 import { buildSnapshot, type Snapshot } from './snapshot.js';
-import type { ServiceEndpoint } from './registry.js';
+import type { ServiceEndpoint, WorkloadInfo } from './registry.js';
 import { OutboundSidecar } from './sidecar/outbound.js';
 import { InboundSidecar } from './sidecar/inbound.js';
 import type { SidecarHost } from './sidecar/host.js';
@@ -32,8 +32,8 @@ import { createLauncher, type LaunchSpec, type Launcher } from './launcher/launc
 import { planQuickAction } from './config/quick-actions.js';
 import { MeshCa, type KeyAlgorithm } from './tls/ca.js';
 import { IdentityManager } from './tls/identity.js';
-import { effectiveMtls, type EffectiveMtls } from './security/peer-authentication.js';
-import { authorize, policiesFor, type ApplicablePolicy } from './security/authorization.js';
+import { effectiveMtls } from './security/peer-authentication.js';
+import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
@@ -123,9 +123,19 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   const stateDir = path.resolve(opts.stateDir ?? path.join(path.dirname(file), '.localmesh'));
   const ca = await MeshCa.loadOrCreate(stateDir, opts.keyAlgorithm ?? 'ec');
   const identities = new IdentityManager(ca, first.mesh.spec.trustDomain, (id) => log(`certificate of ${id} rotated`));
-  const mtlsCache = new WeakMap<Snapshot, Map<string, EffectiveMtls>>();
-  const authzCache = new WeakMap<Snapshot, Map<string, ApplicablePolicy[]>>();
-  const jwtCache = new WeakMap<Snapshot, Map<string, JwtRule[]>>();
+  /** A value computed once per config version and key (policies per workload, modes per port). */
+  function perSnapshot<A, T>(compute: (s: Snapshot, arg: A) => T): (key: string, arg: A) => T {
+    const caches = new WeakMap<Snapshot, Map<string, T>>();
+    return (key, arg) => {
+      let m = caches.get(snapshot);
+      if (!m) caches.set(snapshot, (m = new Map()));
+      if (!m.has(key)) m.set(key, compute(snapshot, arg));
+      return m.get(key)!;
+    };
+  }
+  const mtlsFor = perSnapshot((s, a: { w: WorkloadInfo; port: number }) => effectiveMtls(s.resources, a.w, a.port));
+  const authzFor = perSnapshot((s, w: WorkloadInfo) => policiesFor(s.resources, w));
+  const jwtFor = perSnapshot((s, w: WorkloadInfo): JwtRule[] => jwtRulesFor(s.resources, w, project.baseDir));
 
   let project: LoadedProject = first;
   let snapshot = buildSnapshot(1, first.mesh, first.resources);
@@ -139,28 +149,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     emitFlow,
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
     identities,
-    jwtRules(w) {
-      let m = jwtCache.get(snapshot);
-      if (!m) jwtCache.set(snapshot, (m = new Map()));
-      let r = m.get(w.name);
-      if (!r) m.set(w.name, (r = jwtRulesFor(snapshot.resources, w, project.baseDir)));
-      return r;
-    },
-    authzPolicies(w) {
-      let m = authzCache.get(snapshot);
-      if (!m) authzCache.set(snapshot, (m = new Map()));
-      let p = m.get(w.name);
-      if (!p) m.set(w.name, (p = policiesFor(snapshot.resources, w)));
-      return p;
-    },
-    mtlsMode(w, port) {
-      let m = mtlsCache.get(snapshot);
-      if (!m) mtlsCache.set(snapshot, (m = new Map()));
-      const key = `${w.name}:${port}`;
-      let e = m.get(key);
-      if (!e) m.set(key, (e = effectiveMtls(snapshot.resources, w, port)));
-      return e;
-    },
+    jwtRules: (w) => jwtFor(w.name, w),
+    authzPolicies: (w) => authzFor(w.name, w),
+    mtlsMode: (w, port) => mtlsFor(`${w.name}|${port}`, { w, port }),
     isOwnListener(h, port) {
       if (h !== '127.0.0.1' && h !== 'localhost' && h !== '[::1]' && h !== '::1') return false;
       for (const l of listeners.values()) if (l.port === port) return true;
