@@ -49,6 +49,27 @@ spec:
   trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
 ---
 apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web-pinned}
+spec:
+  host: web
+  subsets:
+  - name: pinned
+    labels: {app: web}
+    trafficPolicy:
+      tls: {mode: ISTIO_MUTUAL, subjectAltNames: ["spiffe://cluster.local/ns/default/sa/someone-else"]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http:
+  - match: [{uri: {prefix: /pinned}}]
+    route: [{destination: {host: web, subset: pinned}}]
+  - route: [{destination: {host: web}}]
+---
+apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: locked}
 spec:
@@ -146,6 +167,17 @@ describe('DestinationRule ISTIO_MUTUAL to an app without sidecar', () => {
     expect(r.status).toBe(503);
     expect(r.body).toMatch(/^upstream connect error or disconnect\/reset before headers\. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:/);
     expect((await flows('mtls-6'))[0]?.flags).toBe('UF,URX');
+  });
+});
+
+describe('server identity verification', () => {
+  it('a server whose SPIFFE ID is not the expected one fails the handshake: 503 UF,URX, CERTIFICATE_VERIFY_FAILED', async () => {
+    const before = web.seen.length;
+    const r = await call('web:9080', '/pinned', { 'x-request-id': 'mtls-7' });
+    expect(r.status).toBe(503);
+    expect(r.body).toContain('CERTIFICATE_VERIFY_FAILED');
+    expect((await flows('mtls-7')).find((f) => f.reporter === 'source')?.flags).toBe('UF,URX');
+    expect(web.seen.length).toBe(before);
   });
 });
 

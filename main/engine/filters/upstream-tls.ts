@@ -60,7 +60,12 @@ export function upstreamTls(a: {
   if (mode === 'ISTIO_MUTUAL') {
     const me = a.caller ? a.host.identities.get(a.caller.namespace, a.caller.serviceAccount) : undefined;
     if (!me) return null;
-    const expected = new Set((a.service?.endpoints ?? []).filter((e) => e.workload).map((e) => a.host.identities.idFor(e.workload!.namespace, e.workload!.serviceAccount)));
+    // the destination's service accounts, unless the DestinationRule names the SANs to accept
+    const expected = new Set(
+      settings?.subjectAltNames?.length
+        ? settings.subjectAltNames
+        : (a.service?.endpoints ?? []).filter((e) => e.workload).map((e) => a.host.identities.idFor(e.workload!.namespace, e.workload!.serviceAccount))
+    );
     const sni = `outbound_.${a.port}_.${a.subset ?? ''}_.${a.service?.fqdn ?? ''}`;
     return {
       mode,
