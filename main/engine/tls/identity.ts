@@ -22,7 +22,9 @@ export class IdentityManager {
   constructor(
     readonly ca: MeshCa,
     readonly trustDomain: string,
-    private readonly onRotate: (id: string) => void = () => undefined
+    private readonly onRotate: (id: string) => void = () => undefined,
+    /** Leaf lifetime (24 h; tests shorten it to watch a rotation). */
+    private readonly ttlMs?: number
   ) {}
 
   idFor(namespace: string, serviceAccount: string): string {
@@ -52,7 +54,7 @@ export class IdentityManager {
   }
 
   private async issue(id: string): Promise<Identity> {
-    const cert = await this.ca.issue(id);
+    const cert = await this.ca.issue(id, Date.now(), this.ttlMs);
     const identity: Identity = {
       id,
       cert,
@@ -63,7 +65,7 @@ export class IdentityManager {
     if (!this.closed) {
       const t = setTimeout(() => {
         void this.issue(id).then(() => this.onRotate(id));
-      }, Math.max(1000, cert.renewAt - Date.now()));
+      }, Math.max(50, cert.renewAt - Date.now()));
       t.unref();
       this.timers.set(id, t);
     }
