@@ -2,6 +2,7 @@
 import { useEffect, type ReactNode } from 'react';
 import { useMesh } from '../hooks.js';
 import { RulesView } from '../views/RulesView.js';
+import { SecurityView } from '../views/SecurityView.js';
 import { ServicesView } from '../views/ServicesView.js';
 import { TrafficView } from '../views/TrafficView.js';
 import { VIEWS, type View } from '../store/ui-slice.js';
@@ -12,7 +13,8 @@ import { ErrorText, Icons } from './ui.js';
 const NAV: { view: View; label: string; icon: () => ReactNode; hint: string }[] = [
   { view: 'services', label: 'Services', icon: Icons.services, hint: 'Alt+1' },
   { view: 'rules', label: 'Rules', icon: Icons.rules, hint: 'Alt+2' },
-  { view: 'traffic', label: 'Traffic', icon: Icons.traffic, hint: 'Alt+3' }
+  { view: 'traffic', label: 'Traffic', icon: Icons.traffic, hint: 'Alt+3' },
+  { view: 'security', label: 'Security', icon: Icons.shield, hint: 'Alt+4' }
 ];
 
 export function App() {
@@ -24,7 +26,7 @@ export function App() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (!e.altKey || e.ctrlKey || e.metaKey) return;
-      const i = ['1', '2', '3'].indexOf(e.key);
+      const i = ['1', '2', '3', '4'].indexOf(e.key);
       if (i >= 0) {
         e.preventDefault();
         setView(VIEWS[i]!);
@@ -68,6 +70,7 @@ export function App() {
           {view === 'services' && <ServicesView />}
           {view === 'rules' && <RulesView />}
           {view === 'traffic' && <TrafficView />}
+          {view === 'security' && <SecurityView />}
         </div>
       </main>
       <StatusBar />

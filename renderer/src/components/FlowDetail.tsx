@@ -4,7 +4,7 @@ import type { BodyView, FlowRecord } from '../../../main/contract/api.js';
 import { useMesh } from '../hooks.js';
 import { displayBody, findHeader, headerValue } from '../lib/body.js';
 import { flagList, formatBytes, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
-import { ErrorText, Icons } from './ui.js';
+import { ConnIcon, ErrorText, Icons } from './ui.js';
 
 /** Trace steps that decide where a request goes or how it fails: highlighted. */
 const KEY_STEPS = new Set(['route', 'weight', 'subset', 'endpoint', 'retry', 'fault', 'local-reply']);
@@ -41,7 +41,8 @@ export function FlowDetailPane() {
       {f && (
         <div className="detail-sub">
           <span>
-            {f.source ?? 'unknown caller'} → {f.destination ?? shortService(f.destinationService) ?? f.authority}
+            <ConnIcon security={f.connectionSecurity} testId="flow-detail-conn" /> {f.source ?? 'unknown caller'} →{' '}
+            {f.destination ?? shortService(f.destinationService) ?? f.authority}
           </span>
           <span className="txt-faint">
             {' '}
@@ -183,6 +184,48 @@ function DetailBody({ flow: f, loadingBodies }: { flow: FlowRecord; loadingBodie
           <dt>Request id</dt>
           <dd>
             <code className="small">{f.requestId}</code>
+          </dd>
+        </dl>
+      </Section>
+
+      <Section
+        title="Connection"
+        testId="flow-connection"
+        aside={
+          f.connectionSecurity === 'mutual_tls'
+            ? 'mutual TLS'
+            : f.connectionSecurity === 'none'
+              ? 'plaintext'
+              : undefined
+        }
+      >
+        <dl className="kv">
+          <dt>Security</dt>
+          <dd data-testid="flow-connection-security" data-security={f.connectionSecurity ?? 'unknown'}>
+            {f.connectionSecurity === 'mutual_tls' ? (
+              <span className="conn-text conn-mtls">{Icons.lock()} mutual TLS between the sidecars</span>
+            ) : f.connectionSecurity === 'none' ? (
+              <span className="conn-text conn-plain">
+                {Icons.unlock()} plaintext{' '}
+                <span className="txt-muted">
+                  ({f.source === null ? 'the caller has no sidecar' : 'no mutual TLS on this hop'})
+                </span>
+              </span>
+            ) : (
+              <span className="txt-muted">not recorded</span>
+            )}
+          </dd>
+          <dt>Caller identity</dt>
+          <dd data-testid="flow-source-principal">
+            {f.sourcePrincipal ? (
+              <code>{f.sourcePrincipal}</code>
+            ) : (
+              <span className="txt-muted">none (no client certificate)</span>
+            )}
+          </dd>
+          <dt>Server identity</dt>
+          <dd data-testid="flow-destination-principal">
+            {f.destinationPrincipal ? <code>{f.destinationPrincipal}</code> : <span className="txt-muted">none</span>}
           </dd>
         </dl>
       </Section>

@@ -6,6 +6,8 @@ import { useEffect, useMemo, useRef } from 'react';
 import { useMesh } from '../hooks.js';
 import { subsetsFor } from '../lib/istio.js';
 import { servicesOf, weightShares, type QuickKind } from '../lib/quick.js';
+import { requiresMtls } from '../lib/security.js';
+import { selectObservedCalls, UNKNOWN_CALLER } from '../store/selectors.js';
 import { DiffView } from './DiffView.js';
 import { ErrorText, Loading } from './ui.js';
 
@@ -13,7 +15,8 @@ const TITLES: Record<QuickKind, string> = {
   fault: 'Inject a fault',
   shift: 'Shift traffic',
   timeout: 'Timeout and retries',
-  'clear-fault': 'Remove a fault'
+  'clear-fault': 'Remove a fault',
+  'mtls-strict': 'Require mutual TLS (STRICT)'
 };
 
 const HELP: Record<QuickKind, string> = {
@@ -22,7 +25,9 @@ const HELP: Record<QuickKind, string> = {
   shift:
     'Split the service’s traffic between its subsets (from its DestinationRule). Weights are relative; the share each gets is shown.',
   timeout: 'How long the caller’s sidecar waits for the service, and how often it retries a failed attempt.',
-  'clear-fault': 'Remove the fault blocks from the service’s VirtualService.'
+  'clear-fault': 'Remove the fault blocks from the service’s VirtualService.',
+  'mtls-strict':
+    'Writes a PeerAuthentication with mode STRICT: the inbound sidecar then accepts only mutual-TLS connections from other sidecars, and closes plaintext connections (callers without a sidecar).'
 };
 
 export function QuickActionDialog() {
@@ -42,6 +47,25 @@ export function QuickActionDialog() {
     [resources, d.service, d.namespace]
   );
   const shares = weightShares(d.weights);
+  const sidecarWorkloads = useMemo(() => workloads.filter((w) => w.sidecar), [workloads]);
+  const target = workloads.find((w) => w.name === d.workload);
+  const observed = useMesh(selectObservedCalls);
+  const securityWorkloads = useMesh((s) => s.security?.workloads);
+  const plaintextCallers = useMemo(() => {
+    if (d.kind !== 'mtls-strict' || !target) return [];
+    const inScope = new Set(
+      d.scope === 'workload'
+        ? [target.name]
+        : workloads.filter((w) => w.namespace === target.namespace).map((w) => w.name)
+    );
+    // Workloads that already refuse plaintext: calls seen before that are no news.
+    for (const w of securityWorkloads ?? []) if (requiresMtls(w)) inScope.delete(w.workload);
+    const seen = new Set<string>();
+    for (const o of observed.values())
+      if (o.plaintext > 0 && inScope.has(o.to))
+        seen.add(`${o.from === UNKNOWN_CALLER ? 'no sidecar' : o.from} → ${o.to}`);
+    return [...seen];
+  }, [d.kind, d.scope, target, workloads, observed, securityWorkloads]);
 
   useEffect(() => {
     const dlg = ref.current;
@@ -108,19 +132,86 @@ export function QuickActionDialog() {
                 <option value="shift">Shift traffic</option>
                 <option value="timeout">Timeout / retries</option>
                 <option value="clear-fault">Remove fault</option>
+                <option value="mtls-strict">Require mTLS (STRICT)</option>
               </select>
             </label>
-            <label className="field">
-              <span className="field-label">Service</span>
-              <select data-testid="qa-service" value={d.service} onChange={(e) => update({ service: e.target.value })}>
-                {services.map((s) => (
-                  <option key={`${s.namespace}/${s.name}`} value={s.name}>
-                    {s.name}
-                  </option>
-                ))}
-              </select>
-            </label>
+            {d.kind === 'mtls-strict' ? (
+              <label className="field">
+                <span className="field-label">Workload</span>
+                <select
+                  data-testid="qa-workload"
+                  value={d.workload}
+                  onChange={(e) => update({ workload: e.target.value })}
+                >
+                  {d.workload !== '' && !sidecarWorkloads.some((w) => w.name === d.workload) && (
+                    <option value={d.workload}>{d.workload}</option>
+                  )}
+                  {sidecarWorkloads.map((w) => (
+                    <option key={w.name} value={w.name}>
+                      {w.name}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            ) : (
+              <label className="field">
+                <span className="field-label">Service</span>
+                <select
+                  data-testid="qa-service"
+                  value={d.service}
+                  onChange={(e) => update({ service: e.target.value })}
+                >
+                  {services.map((s) => (
+                    <option key={`${s.namespace}/${s.name}`} value={s.name}>
+                      {s.name}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
           </div>
+
+          {d.kind === 'mtls-strict' && (
+            <>
+              <fieldset className="fieldset scope-choice" data-testid="qa-scope">
+                <legend>Applies to</legend>
+                <label className="radio">
+                  <input
+                    type="radio"
+                    name="qa-scope"
+                    value="workload"
+                    data-testid="qa-scope-workload"
+                    checked={d.scope === 'workload'}
+                    onChange={() => update({ scope: 'workload' })}
+                  />
+                  <span>
+                    Only <strong>{d.workload || 'the workload'}</strong>
+                    <span className="txt-muted small"> (a selector on its labels)</span>
+                  </span>
+                </label>
+                <label className="radio">
+                  <input
+                    type="radio"
+                    name="qa-scope"
+                    value="namespace"
+                    data-testid="qa-scope-namespace"
+                    checked={d.scope === 'namespace'}
+                    onChange={() => update({ scope: 'namespace' })}
+                  />
+                  <span>
+                    Every workload in namespace <strong>{target?.namespace ?? d.namespace}</strong>
+                  </span>
+                </label>
+              </fieldset>
+              {plaintextCallers.length > 0 && (
+                <p className="note small" data-testid="qa-plaintext-warning">
+                  Plaintext calls were seen recently ({plaintextCallers.slice(0, 4).join(', ')}
+                  {plaintextCallers.length > 4 ? `, +${plaintextCallers.length - 4} more` : ''}). Once this is saved
+                  they are refused: give those callers a sidecar, or keep PERMISSIVE.
+                </p>
+              )}
+            </>
+          )}
 
           {d.kind === 'fault' && (
             <>

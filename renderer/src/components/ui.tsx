@@ -122,6 +122,29 @@ export const Icons = {
       </>,
       15
     ),
+  lock: (size = 13) =>
+    svg(
+      <>
+        <rect x="5" y="11" width="14" height="10" rx="2" />
+        <path d="M8 11V7a4 4 0 0 1 8 0v4" />
+      </>,
+      size
+    ),
+  unlock: (size = 13) =>
+    svg(
+      <>
+        <rect x="5" y="11" width="14" height="10" rx="2" />
+        <path d="M8 11V7a4 4 0 0 1 7.7-1.5" />
+      </>,
+      size
+    ),
+  shield: () =>
+    svg(
+      <>
+        <path d="M12 3l8 3v6c0 4.5-3.4 8.3-8 9-4.6-.7-8-4.5-8-9V6z" />
+        <path d="M8.5 12l2.5 2.5 4.5-5" />
+      </>
+    ),
   chevron: (open: boolean) => svg(<path d={open ? 'M6 9l6 6 6-6' : 'M9 6l6 6-6 6'} />, 14),
   mesh: () =>
     svg(
@@ -134,3 +157,22 @@ export const Icons = {
       22
     )
 };
+
+/** The lock (mutual TLS) or open lock (plaintext) of one hop; nothing when the flow does not say. */
+export function ConnIcon({ security, testId }: { security: 'mutual_tls' | 'none' | undefined; testId?: string }) {
+  if (security === undefined) return null;
+  const mtls = security === 'mutual_tls';
+  const label = mtls ? 'mutual TLS between the sidecars' : 'plaintext (no mutual TLS)';
+  return (
+    <span
+      className={`conn-icon ${mtls ? 'conn-mtls' : 'conn-plain'}`}
+      data-testid={testId}
+      data-security={security}
+      title={label}
+      role="img"
+      aria-label={label}
+    >
+      {mtls ? Icons.lock() : Icons.unlock()}
+    </span>
+  );
+}

@@ -63,3 +63,30 @@ export function flagList(flags: string): string[] {
     .map((f) => f.trim())
     .filter(Boolean);
 }
+
+/**
+ * "in 3 h", "12 min ago", "in 2 days", "just now": a coarse relative time for certificate validity and rotation.
+ * Rounds down, so "in 11 h" stays true for the whole hour.
+ */
+export function formatRelative(targetMs: number, nowMs: number): string {
+  if (!Number.isFinite(targetMs)) return '–';
+  const diff = targetMs - nowMs;
+  const abs = Math.abs(diff);
+  let text: string;
+  if (abs < 45_000) return 'just now';
+  if (abs < 3_600_000) text = `${Math.max(1, Math.floor(abs / 60_000))} min`;
+  else if (abs < 48 * 3_600_000) {
+    const h = Math.floor(abs / 3_600_000);
+    const m = Math.floor((abs % 3_600_000) / 60_000);
+    text = h < 10 && m > 0 ? `${h} h ${m} min` : `${h} h`;
+  } else if (abs < 730 * 86_400_000) text = `${Math.floor(abs / 86_400_000)} days`;
+  else text = `${Math.round(abs / (365.25 * 86_400_000))} years`;
+  return diff >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** "2025-03-14 09:26" in local time; the raw string when it does not parse. */
+export function formatDateTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ResourceView } from '../../../main/contract/api.js';
 import { displayBody, DISPLAY_CAP, hexDump } from './body.js';
 import { toErrorInfo } from './errors.js';
-import { formatDuration, shortService, statusClass } from './format.js';
+import { formatDuration, formatRelative, shortService, statusClass } from './format.js';
 import { currentWeights, faultFor, hostCoversService, subsetsFor } from './istio.js';
 import { diffLines, withContext } from './line-diff.js';
 import { buildQuickAction, draftFor } from './quick.js';
+import { caExportCommand, requiresMtls } from './security.js';
 
 const res = (kind: string, name: string, spec: unknown, namespace = 'default'): ResourceView => ({
   kind,
@@ -183,5 +184,66 @@ describe('format and errors', () => {
       message: 'no flow x'
     });
     expect(toErrorInfo('boom')).toEqual({ code: 'LM500', message: 'boom' });
+  });
+});
+
+describe('security helpers', () => {
+  it('builds the mtls-strict action from the form', () => {
+    const d = draftFor('mtls-strict', { name: 'reviews', namespace: 'default' }, []);
+    expect(buildQuickAction({ ...d, workload: '' })).toEqual({ error: 'Pick a workload with a sidecar.' });
+    expect(buildQuickAction({ ...d, workload: 'reviews-v1' })).toEqual({
+      type: 'mtls-strict',
+      scope: 'workload',
+      workload: 'reviews-v1'
+    });
+    expect(buildQuickAction({ ...d, workload: 'reviews-v1', scope: 'namespace' }, true)).toEqual({
+      type: 'mtls-strict',
+      scope: 'namespace',
+      workload: 'reviews-v1'
+    });
+  });
+
+  it('formats relative times coarsely', () => {
+    const h = 3_600_000;
+    expect(formatRelative(1000, 0)).toBe('just now');
+    expect(formatRelative(5 * 60_000, 0)).toBe('in 5 min');
+    expect(formatRelative(0, 5 * 60_000)).toBe('5 min ago');
+    expect(formatRelative(11 * h + 59 * 60_000, 0)).toBe('in 11 h');
+    expect(formatRelative(2 * h + 30 * 60_000, 0)).toBe('in 2 h 30 min');
+    expect(formatRelative(3650 * 24 * h, 0)).toBe('in 10 years');
+    expect(formatRelative(30 * 24 * h, 0)).toBe('in 30 days');
+    expect(formatRelative(Number.NaN, 0)).toBe('–');
+  });
+});
+
+describe('CA export command', () => {
+  it('names the state directory of the running mesh', () => {
+    expect(caExportCommand('/tmp/lm-sec/ca/root-cert.pem')).toBe(
+      'localmesh ca export --state-dir /tmp/lm-sec --out mesh-ca.pem'
+    );
+    expect(caExportCommand('/home/me/My Mesh/.localmesh/ca/root-cert.pem')).toBe(
+      'localmesh ca export --state-dir "/home/me/My Mesh/.localmesh" --out mesh-ca.pem'
+    );
+    expect(caExportCommand('C:\\p\\.localmesh\\ca\\root-cert.pem')).toBe(
+      'localmesh ca export --state-dir C:\\p\\.localmesh --out mesh-ca.pem'
+    );
+    expect(caExportCommand('elsewhere.pem')).toBe('localmesh ca export --out mesh-ca.pem');
+  });
+});
+
+describe('requiresMtls', () => {
+  const w = (modes: ('STRICT' | 'PERMISSIVE' | 'DISABLE')[]) => ({
+    workload: 'x',
+    namespace: 'default',
+    serviceAccount: 'x',
+    sidecar: true,
+    cert: null,
+    mtls: modes.map((mode, i) => ({ port: 9000 + i, mode, source: 's' })),
+    policies: []
+  });
+  it('is true only when every port is STRICT', () => {
+    expect(requiresMtls(w(['STRICT', 'STRICT']))).toBe(true);
+    expect(requiresMtls(w(['STRICT', 'PERMISSIVE']))).toBe(false);
+    expect(requiresMtls(w([]))).toBe(false);
   });
 });

@@ -5,7 +5,8 @@
 import type { QuickAction, ResourceView, WorkloadView } from '../../../main/contract/api.js';
 import { currentTimeouts, currentWeights, evenWeights, subsetsFor } from './istio.js';
 
-export type QuickKind = 'fault' | 'shift' | 'timeout' | 'clear-fault';
+export type QuickKind = 'fault' | 'shift' | 'timeout' | 'clear-fault' | 'mtls-strict';
+export type MtlsScope = 'workload' | 'namespace';
 
 export interface QuickDraft {
   kind: QuickKind;
@@ -22,6 +23,9 @@ export interface QuickDraft {
   weights: Record<string, number>;
   timeoutMs: string;
   retries: string;
+  /** mtls-strict: the workload the PeerAuthentication selects (or whose namespace it covers). */
+  workload: string;
+  scope: MtlsScope;
 }
 
 export interface ServiceRef {
@@ -54,8 +58,16 @@ export function draftFor(kind: QuickKind, service: ServiceRef, resources: Resour
     headerValue: '',
     weights: currentWeights(resources, service.name, service.namespace, subsets) ?? evenWeights(subsets),
     timeoutMs: t.timeoutMs === null ? '' : String(t.timeoutMs),
-    retries: t.attempts === null ? '' : String(t.attempts)
+    retries: t.attempts === null ? '' : String(t.attempts),
+    workload: '',
+    scope: 'workload'
   };
+}
+
+/** The workload a "Require mTLS" form starts with: the service's first workload with a sidecar. */
+export function strictTargetFor(workloads: WorkloadView[], service: string): string {
+  const withSidecar = workloads.filter((w) => w.sidecar);
+  return (withSidecar.find((w) => w.service === service) ?? withSidecar[0])?.name ?? '';
 }
 
 const INT_RE = /^\d+$/;
@@ -74,6 +86,10 @@ function intField(value: string, label: string, min: number, max: number): numbe
  * `name.namespace` (the short name means the mesh's own namespace).
  */
 export function buildQuickAction(d: QuickDraft, multiNamespace = false): QuickAction | { error: string } {
+  if (d.kind === 'mtls-strict') {
+    if (d.workload === '') return { error: 'Pick a workload with a sidecar.' };
+    return { type: 'mtls-strict', scope: d.scope, workload: d.workload };
+  }
   const service = multiNamespace ? `${d.service}.${d.namespace}` : d.service;
   if (d.service === '') return { error: 'Pick a service.' };
   switch (d.kind) {

@@ -6,6 +6,7 @@ import type {
   MeshApi,
   MeshEvent,
   ReloadResult,
+  SecurityView,
   ValidationIssue,
   WorkloadView
 } from '../../../main/contract/api.js';
@@ -83,6 +84,56 @@ export function config(over: Partial<ConfigView> = {}): ConfigView {
   };
 }
 
+/** A small security view: productpage may call reviews, a caller without sidecar may not. */
+export function security(over: Partial<SecurityView> = {}): SecurityView {
+  const cert = (sa: string) => ({
+    spiffeId: `spiffe://cluster.local/ns/default/sa/${sa}`,
+    notBefore: new Date(0).toISOString(),
+    notAfter: new Date(86_400_000).toISOString(),
+    renewAt: new Date(43_200_000).toISOString(),
+    keyAlgorithm: 'ec' as const
+  });
+  return {
+    ca: {
+      subject: 'CN=localmesh CA\nO=localmesh',
+      fingerprint256: 'AB:CD:EF',
+      validFrom: new Date(0).toISOString(),
+      validTo: new Date(10 * 365 * 86_400_000).toISOString(),
+      keyAlgorithm: 'ec',
+      certFile: '/home/u/.localmesh/ca/ca.pem'
+    },
+    workloads: [
+      {
+        workload: 'productpage-v1',
+        namespace: 'default',
+        serviceAccount: 'productpage',
+        sidecar: true,
+        cert: cert('productpage'),
+        mtls: [{ port: 19080, mode: 'PERMISSIVE', source: 'default (no PeerAuthentication): PERMISSIVE' }],
+        policies: []
+      },
+      {
+        workload: 'reviews-v1',
+        namespace: 'default',
+        serviceAccount: 'reviews',
+        sidecar: true,
+        cert: cert('reviews'),
+        mtls: [{ port: 19081, mode: 'PERMISSIVE', source: 'default (no PeerAuthentication): PERMISSIVE' }],
+        policies: [{ name: 'default/reviews-allow', action: 'ALLOW', dryRun: false }]
+      }
+    ],
+    matrix: [
+      { from: 'productpage-v1', to: 'productpage-v1', allowed: true, reason: 'no policies: allowed' },
+      { from: 'reviews-v1', to: 'productpage-v1', allowed: true, reason: 'no policies: allowed' },
+      { from: 'unknown', to: 'productpage-v1', allowed: true, reason: 'no policies: allowed' },
+      { from: 'productpage-v1', to: 'reviews-v1', allowed: true, reason: 'ALLOW default/reviews-allow matched' },
+      { from: 'reviews-v1', to: 'reviews-v1', allowed: false, reason: 'no ALLOW policy matched' },
+      { from: 'unknown', to: 'reviews-v1', allowed: false, reason: 'no ALLOW policy matched' }
+    ],
+    ...over
+  };
+}
+
 export interface FakeApi extends MeshApi {
   emit(event: MeshEvent): void;
   calls: { method: string; args: unknown[] }[];
@@ -93,6 +144,7 @@ export interface FakeApi extends MeshApi {
   issuesFor: (content: string) => ValidationIssue[];
   writeResult: (content: string) => ReloadResult;
   plan: EditPlan;
+  security: SecurityView;
   fail: Partial<Record<keyof MeshApi, Error & { code?: string }>>;
 }
 
@@ -113,6 +165,7 @@ export function fakeApi(): FakeApi {
       after: 'b\n',
       summary: 'Inject a fault'
     },
+    security: security(),
     fail: {},
     emit: (e) => listeners.forEach((l) => l(e)),
     async health() {
@@ -157,6 +210,7 @@ export function fakeApi(): FakeApi {
       return rec('writeIstioFile', [f], result);
     },
     planQuickAction: async (a) => rec('planQuickAction', [a], api.plan),
+    getSecurity: async () => rec('getSecurity', [], structuredClone(api.security)),
     restartProcess: async (w, i) => rec('restartProcess', [w, i], undefined),
     stopProcess: async (w, i) => rec('stopProcess', [w, i], undefined),
     onEvent(listener) {

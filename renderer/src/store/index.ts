@@ -1,10 +1,11 @@
 /**
- * The renderer's one store: zustand/vanilla `createStore` over four slices. React binds to it with `useMesh`
+ * The renderer's one store: zustand/vanilla `createStore` over five slices. React binds to it with `useMesh`
  * (see ../hooks.ts); tests drive it directly, without React.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { MeshApi } from '../../../main/contract/api.js';
 import { createRulesSlice } from './rules-slice.js';
+import { createSecuritySlice } from './security-slice.js';
 import { createServicesSlice } from './services-slice.js';
 import { createTrafficSlice } from './traffic-slice.js';
 import type { Deps, MeshState, StoreDeps } from './types.js';
@@ -26,6 +27,7 @@ export function createMeshStore(opts: StoreDeps): MeshStore {
     ...createServicesSlice(deps)(...a),
     ...createRulesSlice(deps)(...a),
     ...createTrafficSlice(deps)(...a),
+    ...createSecuritySlice(deps)(...a),
     ...createUiSlice(deps)(...a)
   }));
 }

@@ -8,6 +8,8 @@ import {
   buildQuickAction,
   draftFor,
   servicesOf,
+  strictTargetFor,
+  type MtlsScope,
   type QuickDraft,
   type QuickKind,
   type ServiceRef
@@ -66,6 +68,8 @@ export interface RulesSlice {
   saveFile(): Promise<void>;
   applyReload(reload: ReloadResult): void;
   openQuickAction(kind: QuickKind, service?: string): void;
+  /** Open the dialog for "Require mTLS (STRICT)" on a workload or its namespace, and preview the change at once. */
+  openStrictMtls(workload: string, scope: MtlsScope): void;
   updateQuickDraft(patch: Partial<QuickDraft>): void;
   previewQuick(): Promise<void>;
   saveQuick(): Promise<void>;
@@ -222,24 +226,45 @@ export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) =
       void get().loadConfig({ quiet: true });
       void get().loadFiles({ quiet: true });
       void refreshEditorFromDisk();
+      // PeerAuthentications and AuthorizationPolicies may have changed too.
+      get().securityConfigChanged();
     },
 
     openQuickAction(kind, service) {
       const all = services();
       const target = all.find((s) => s.name === service) ?? all[0] ?? { name: service ?? '', namespace: 'default' };
       const draft = draftFor(kind, target, get().config?.resources ?? []);
+      if (kind === 'mtls-strict') draft.workload = strictTargetFor(get().workloads, target.name);
       set({ quick: { draft, plan: null, planning: false, saving: false, error: null } });
       if (kind === 'clear-fault') void get().previewQuick();
+    },
+
+    openStrictMtls(workload, scope) {
+      const w = get().workloads.find((x) => x.name === workload);
+      const target = w
+        ? { name: w.service, namespace: w.namespace }
+        : (services()[0] ?? { name: '', namespace: 'default' });
+      const draft: QuickDraft = { ...draftFor('mtls-strict', target, get().config?.resources ?? []), workload, scope };
+      set({ quick: { draft, plan: null, planning: false, saving: false, error: null } });
+      void get().previewQuick();
     },
 
     updateQuickDraft(patch) {
       const q = get().quick;
       if (!q) return;
       let draft = { ...q.draft, ...patch };
-      if (patch.service !== undefined && patch.service !== q.draft.service) {
-        const ref = services().find((s) => s.name === patch.service) ?? {
-          name: patch.service,
-          namespace: q.draft.namespace
+      if (draft.kind === 'mtls-strict' && draft.workload === '') {
+        draft.workload = strictTargetFor(get().workloads, draft.service);
+      }
+      if (patch.workload !== undefined && patch.workload !== q.draft.workload) {
+        // Keep the service in step, so switching back to another action starts from the same service.
+        const w = get().workloads.find((x) => x.name === patch.workload);
+        if (w) draft = { ...draft, service: w.service, namespace: w.namespace };
+      }
+      if (draft.service !== q.draft.service) {
+        const ref = services().find((s) => s.name === draft.service) ?? {
+          name: draft.service,
+          namespace: draft.namespace
         };
         const fresh = draftFor(draft.kind, ref, get().config?.resources ?? []);
         draft = {

@@ -2,7 +2,7 @@
  * Derived values. Each selector is memoized on the identity of its inputs, so React components can subscribe to it
  * (zustand needs a stable result while the inputs stay the same) and 5 000 flows are filtered once per change.
  */
-import type { FlowRecord, WorkloadView } from '../../../main/contract/api.js';
+import type { AccessCell, FlowRecord, SecurityView, WorkloadView } from '../../../main/contract/api.js';
 import { flagList, shortService, statusClass } from '../lib/format.js';
 import { faultFor, type FaultSummary } from '../lib/istio.js';
 import type { FlowFilters } from './traffic-slice.js';
@@ -210,4 +210,139 @@ export function overallProcessState(w: WorkloadView): (typeof STATE_RANK)[number
   if (w.processes.length === 0) return null;
   for (const state of STATE_RANK) if (w.processes.some((p) => p.state === state)) return state;
   return w.processes[0]!.state;
+}
+
+/* ---------- security ---------- */
+
+/** The matrix's name for a caller without a sidecar (a flow's `source` is null then). */
+export const UNKNOWN_CALLER = 'unknown';
+
+/** Calls from one caller to one destination workload, as the destination's sidecar reported them. */
+export interface ObservedCall {
+  from: string;
+  to: string;
+  total: number;
+  /** Passed authorization and got a 2xx–4xx answer (a 403 from the app itself counts here). */
+  allowed: number;
+  /** Refused by an AuthorizationPolicy (403 with an authz "denied" trace step). */
+  denied: number;
+  /** Passed authorization, but the app failed or did not answer (5xx, no response). */
+  failed: number;
+  /** Hops over mutual TLS, and plaintext hops (a caller without sidecar, or mTLS disabled). */
+  mtls: number;
+  plaintext: number;
+  lastAt: string;
+  /** The newest config version the calls ran under, and the outcomes under that version only. */
+  lastVersion: number;
+  atLastVersion: { allowed: number; denied: number; failed: number };
+}
+
+/** What a matrix cell shows for the calls seen: 'none' when there were none. */
+export type ObservedState = 'none' | 'allowed' | 'denied' | 'mixed' | 'failed';
+
+export function observedKey(from: string, to: string): string {
+  return `${from}\u0000${to}`;
+}
+
+/** A 403 the inbound sidecar sent because an AuthorizationPolicy denied the request (not the app's own 403). */
+export function isRbacDenied(f: FlowRecord): boolean {
+  return f.status === 403 && f.trace.some((t) => t.step === 'authz' && /^denied\b/.test(t.detail));
+}
+
+/**
+ * Who actually called whom: the destination sidecar's records (reporter 'destination'), one per request, grouped
+ * by caller (`unknown` without sidecar) and destination workload. Pure; the matrix overlays it on the policy verdicts.
+ */
+export function observedCalls(flows: FlowRecord[]): Map<string, ObservedCall> {
+  const out = new Map<string, ObservedCall>();
+  for (const f of flows) {
+    if (f.reporter !== 'destination' || f.destination === null) continue;
+    const from = f.source ?? UNKNOWN_CALLER;
+    const key = observedKey(from, f.destination);
+    let o = out.get(key);
+    if (!o) {
+      o = {
+        from,
+        to: f.destination,
+        total: 0,
+        allowed: 0,
+        denied: 0,
+        failed: 0,
+        mtls: 0,
+        plaintext: 0,
+        lastAt: f.startedAt,
+        lastVersion: f.configVersion,
+        atLastVersion: { allowed: 0, denied: 0, failed: 0 }
+      };
+      out.set(key, o);
+    }
+    o.total++;
+    const outcome = isRbacDenied(f) ? 'denied' : f.status >= 200 && f.status < 500 ? 'allowed' : 'failed';
+    o[outcome]++;
+    if (f.configVersion > o.lastVersion) {
+      o.lastVersion = f.configVersion;
+      o.atLastVersion = { allowed: 0, denied: 0, failed: 0 };
+    }
+    if (f.configVersion === o.lastVersion) o.atLastVersion[outcome]++;
+    if (f.connectionSecurity === 'mutual_tls') o.mtls++;
+    else if (f.connectionSecurity === 'none') o.plaintext++;
+    if (f.startedAt > o.lastAt) o.lastAt = f.startedAt;
+  }
+  return out;
+}
+
+export function observedState(o: ObservedCall | undefined): ObservedState {
+  if (!o || o.total === 0) return 'none';
+  if (o.denied > 0 && o.allowed + o.failed > 0) return 'mixed';
+  if (o.denied > 0) return 'denied';
+  if (o.allowed > 0) return 'allowed';
+  return 'failed';
+}
+
+/**
+ * Do the calls seen under the running config contradict the matrix verdict (which is for a plain GET /)? A policy
+ * that matches on paths, methods or headers does that. Calls from before the last reload say nothing about it.
+ */
+export function contradicts(cell: AccessCell, o: ObservedCall | undefined, configVersion: number | null): boolean {
+  if (!o || configVersion === null || o.lastVersion !== configVersion) return false;
+  const now = o.atLastVersion;
+  return cell.allowed ? now.denied > 0 : now.allowed + now.failed > 0;
+}
+
+const observed = memo(observedCalls);
+
+/** The observed-call overlay of the captured flows (memoized on the flows array). */
+export const selectObservedCalls = (s: MeshState): Map<string, ObservedCall> => observed(s.flows);
+
+export interface MatrixLayout {
+  /** Rows: workloads with a sidecar, then `unknown` (callers without sidecar). */
+  callers: string[];
+  /** Columns: destination workloads (those with a sidecar: only they enforce policies). */
+  destinations: string[];
+  cells: Map<string, AccessCell>;
+}
+
+/** Rows, columns and cells of the who-may-call-whom matrix, in the order of the workloads list. */
+export function matrixLayout(view: SecurityView): MatrixLayout {
+  const order = new Map(view.workloads.map((w, i) => [w.workload, i]));
+  const rank = (name: string): number => (name === UNKNOWN_CALLER ? Infinity : (order.get(name) ?? order.size));
+  const callers = new Set<string>();
+  const destinations = new Set<string>();
+  const cells = new Map<string, AccessCell>();
+  for (const c of view.matrix) {
+    callers.add(c.from);
+    destinations.add(c.to);
+    cells.set(observedKey(c.from, c.to), c);
+  }
+  const sorted = (names: Set<string>): string[] => [...names].sort((a, b) => rank(a) - rank(b));
+  return { callers: sorted(callers), destinations: sorted(destinations), cells };
+}
+
+const layout = memo(matrixLayout);
+
+export const selectMatrixLayout = (s: MeshState): MatrixLayout | null => (s.security ? layout(s.security) : null);
+
+/** Observed calls that have no cell in the matrix (e.g. a caller that left the mesh file). */
+export function observedOutside(calls: Map<string, ObservedCall>, m: MatrixLayout): ObservedCall[] {
+  return [...calls.values()].filter((o) => !m.cells.has(observedKey(o.from, o.to)));
 }

@@ -1,5 +1,5 @@
 /**
- * The store's shape: one zustand store built from four slices (services, rules, traffic, ui), each a
+ * The store's shape: one zustand store built from five slices (services, rules, traffic, security, ui), each a
  * `StateCreator<MeshState, [], [], Slice>` made by a factory that receives the injected dependencies.
  */
 import type { StateCreator } from 'zustand/vanilla';
@@ -7,6 +7,7 @@ import type { MeshApi } from '../../../main/contract/api.js';
 import type { ErrorInfo } from '../lib/errors.js';
 import type { ServicesSlice } from './services-slice.js';
 import type { RulesSlice } from './rules-slice.js';
+import type { SecuritySlice } from './security-slice.js';
 import type { TrafficSlice } from './traffic-slice.js';
 import type { UiSlice } from './ui-slice.js';
 
@@ -35,6 +36,6 @@ export interface StoreDeps {
 
 export type Deps = Required<StoreDeps>;
 
-export type MeshState = ServicesSlice & RulesSlice & TrafficSlice & UiSlice;
+export type MeshState = ServicesSlice & RulesSlice & TrafficSlice & SecuritySlice & UiSlice;
 
 export type SliceCreator<T> = (deps: Deps) => StateCreator<MeshState, [], [], T>;

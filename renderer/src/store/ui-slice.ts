@@ -7,8 +7,8 @@ import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
 import type { LogEvent } from './services-slice.js';
 import type { SliceCreator } from './types.js';
 
-export type View = 'services' | 'rules' | 'traffic';
-export const VIEWS: View[] = ['services', 'rules', 'traffic'];
+export type View = 'services' | 'rules' | 'traffic' | 'security';
+export const VIEWS: View[] = ['services', 'rules', 'traffic', 'security'];
 export type Theme = 'light' | 'dark';
 export type Connection = 'connecting' | 'connected' | 'disconnected';
 
@@ -57,7 +57,9 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
       s.loadWorkloads(),
       s.loadConfig(),
       s.loadFiles(),
-      s.loadFlows()
+      s.loadFlows(),
+      // The security view loads when it is first opened; after a reconnect it is refreshed with the rest.
+      s.securityStatus === 'idle' ? Promise.resolve(true) : s.loadSecurity({ quiet: true })
     ]);
     return workloadsOk && configOk;
   }
@@ -73,6 +75,8 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
 
     setView(view) {
       set({ view });
+      // Certificates rotate without a config event: fetch the security view each time it is opened.
+      if (view === 'security') void get().loadSecurity({ quiet: true });
     },
 
     toggleTheme() {

@@ -6,7 +6,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { FlowRecord, WorkloadView } from '../../../main/contract/api.js';
 import { FlowDetailPane } from '../components/FlowDetail.js';
-import { Empty, ErrorText, Icons, Loading } from '../components/ui.js';
+import { ConnIcon, Empty, ErrorText, Icons, Loading } from '../components/ui.js';
 import { useDebounced, useMesh } from '../hooks.js';
 import { flagList, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
 import {
@@ -343,8 +343,9 @@ function FlowRow({
       <span className="c-time">{formatClock(f.startedAt)}</span>
       <span
         className="c-route"
-        title={`${f.source ?? 'unknown caller'} → ${f.destination ?? f.destinationService ?? f.authority}`}
+        title={`${f.source ?? 'unknown caller'} → ${f.destination ?? f.destinationService ?? f.authority}${connText(f)}`}
       >
+        <ConnIcon security={f.connectionSecurity} testId="flow-conn" />
         <span className={f.source ? '' : 'txt-faint'}>{f.source ?? 'unknown'}</span>
         <span className="arrow"> → </span>
         <span className={f.destination ? '' : 'txt-muted'}>{target}</span>
@@ -375,6 +376,12 @@ function FlowRow({
       <span className="c-dur num">{formatDuration(f.durationMs)}</span>
     </div>
   );
+}
+
+function connText(f: FlowRecord): string {
+  if (f.connectionSecurity === 'mutual_tls') return ' (mutual TLS)';
+  if (f.connectionSecurity === 'none') return ' (plaintext)';
+  return '';
 }
 
 /** First-run help: how to send a request through a sidecar, with the real ports of this mesh. */
