@@ -20,6 +20,7 @@ import { test as base, expect } from '@playwright/test';
 import { AppPage } from './pages/app-page.js';
 import { QuickActionDialog } from './pages/quick-action-dialog.js';
 import { RulesPage } from './pages/rules-page.js';
+import { SecurityPage } from './pages/security-page.js';
 import { ServicesPage } from './pages/services-page.js';
 import { TrafficPage } from './pages/traffic-page.js';
 
@@ -40,6 +41,9 @@ export const BOOKINFO_WORKLOADS = [
 const STARTUP_TIMEOUT_MS = 30_000;
 const SERVICES_TIMEOUT_MS = 20_000;
 const KILL_GRACE_MS = 10_000;
+
+/** What a plaintext request straight to an inbound sidecar got: an HTTP answer, or the connection closed first. */
+export type PlainReply = { refused: false; status: number; body: string } | { refused: true };
 
 export interface Reply {
   status: number;
@@ -74,6 +78,12 @@ export interface Mesh {
   outbound(workload: string): Promise<number>;
   /** One HTTP request through `fromWorkload`'s outbound sidecar, used as an HTTP proxy (absolute `url`). */
   send(fromWorkload: string, url: string, headers?: Record<string, string>): Promise<Reply>;
+  /**
+   * One plaintext HTTP request straight to `workload`'s INBOUND sidecar port (instances[0].inbound), as a caller
+   * without a sidecar would send it. `{ refused: true }` when the sidecar closes the connection without an HTTP
+   * response (STRICT mTLS); any other failure (nothing listening, a timeout, a broken response) rejects.
+   */
+  plainRequest(workload: string, path: string): Promise<PlainReply>;
   /** Everything the CLI printed so far (stdout and stderr). */
   log(): string;
 }
@@ -84,6 +94,7 @@ export interface Fixtures {
   services: ServicesPage;
   rules: RulesPage;
   traffic: TrafficPage;
+  security: SecurityPage;
   dialog: QuickActionDialog;
 }
 
@@ -142,6 +153,28 @@ export function request(port: number, target: string, headers: Record<string, st
     });
     req.setTimeout(15_000, () => req.destroy(new Error(`request ${target} via port ${port} timed out`)));
     req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A plaintext request on a fresh connection; a connection closed (reset) before any response is `refused`. */
+function plainRequest(host: string, port: number, target: string): Promise<PlainReply> {
+  return new Promise((resolve, reject) => {
+    let responded = false;
+    const req = http.request({ host, port, path: target, agent: false }, (res) => {
+      responded = true;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ refused: false, status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.setTimeout(15_000, () => req.destroy(new Error(`plaintext request ${target} to ${host}:${port} timed out`)));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      // "socket hang up" / reset: the peer accepted the connection and closed it without answering
+      if (!responded && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) resolve({ refused: true });
+      else reject(e);
+    });
     req.end();
   });
 }
@@ -312,6 +345,13 @@ export const test = base.extend<Fixtures>({
       };
       const send = async (from: string, url: string, headers: Record<string, string> = {}): Promise<Reply> =>
         request(await outbound(from), url, headers);
+      const plain = async (name: string, apiPath: string): Promise<PlainReply> => {
+        const w = (await workloads()).find((x) => x.name === name);
+        if (!w) throw new Error(`no workload "${name}" in the mesh`);
+        const inbound = w.instances[0]?.inbound;
+        if (!inbound) throw new Error(`workload "${name}" has no inbound sidecar on its first instance`);
+        return plainRequest(inbound.host, inbound.port, apiPath);
+      };
 
       // the launched apps: all six running and answering, then the whole path through the sidecars
       const ws = await until(
@@ -367,6 +407,7 @@ export const test = base.extend<Fixtures>({
         workloads,
         outbound,
         send,
+        plainRequest: plain,
         log: () => p.output
       });
     } finally {
@@ -407,6 +448,7 @@ export const test = base.extend<Fixtures>({
   services: async ({ page }, use) => use(new ServicesPage(page)),
   rules: async ({ page }, use) => use(new RulesPage(page)),
   traffic: async ({ page }, use) => use(new TrafficPage(page)),
+  security: async ({ page }, use) => use(new SecurityPage(page)),
   dialog: async ({ page }, use) => use(new QuickActionDialog(page))
 });
 
