@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { MenuItemConstructorOptions } from 'electron';
 
-export type ShellView = 'services' | 'rules' | 'traffic';
+export type ShellView = 'services' | 'rules' | 'traffic' | 'security';
 
 export interface MenuActions {
   openProject(): void;
@@ -29,7 +29,8 @@ export interface MenuOptions {
 export const VIEW_SHORTCUTS: readonly { view: ShellView; label: string; accelerator: string }[] = [
   { view: 'services', label: 'Services', accelerator: 'CmdOrCtrl+1' },
   { view: 'rules', label: 'Rules', accelerator: 'CmdOrCtrl+2' },
-  { view: 'traffic', label: 'Traffic', accelerator: 'CmdOrCtrl+3' }
+  { view: 'traffic', label: 'Traffic', accelerator: 'CmdOrCtrl+3' },
+  { view: 'security', label: 'Security', accelerator: 'CmdOrCtrl+4' }
 ];
 
 /** "bookinfo — ~/src/bookinfo" style label: the project folder's name, then where it is. */
