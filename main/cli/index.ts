@@ -131,7 +131,7 @@ async function up(args: string[], out: Out): Promise<number> {
   const mesh = await createMesh(file, { seed, log: (l) => out.log(l), launch: false, stateDir });
   let admin;
   try {
-    admin = await startAdminServer(mesh, { port: adminPort, staticDir, token });
+    admin = await startAdminServer(mesh, { port: adminPort, staticDir, token, metrics: () => mesh.metrics() });
     fs.writeFileSync(stateFile, JSON.stringify({ url: admin.url, pid: process.pid, meshFile: file }) + '\n', { mode: 0o600 });
     if (token) fs.writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
     else fs.rmSync(tokenFile, { force: true });

@@ -35,6 +35,7 @@ import { IdentityManager } from './tls/identity.js';
 import { effectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
+import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
 import type { VirtualServiceSpec } from '../contract/istio-schema.js';
@@ -60,6 +61,8 @@ export interface MeshOptions {
 
 export interface Mesh extends MeshApi {
   readonly snapshot: Snapshot;
+  /** Prometheus text of Istio's standard metrics. */
+  metrics(): Promise<{ contentType: string; text: string }>;
   /** Start the `run` commands now (when created with `launch: false`). */
   launchProcesses(): void;
   /** Every listener: key → port. */
@@ -103,7 +106,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       }
     }
   };
+  const metrics = new MeshMetrics();
   const emitFlow = (flow: FlowRecord) => {
+    metrics.record(flow, snapshot.registry, wireSizes(flow));
     flows.push(flow);
     flowById.set(flow.id, flow);
     if (flows.length > flowCap) for (const old of flows.splice(0, flows.length - flowCap)) flowById.delete(old.id);
@@ -472,6 +477,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       return snapshot;
     },
     listeners: () => new Map([...listeners].map(([k, l]) => [k, l.port])),
+    async metrics() {
+      return { contentType: metrics.contentType, text: await metrics.text() };
+    },
     launchProcesses() {
       if (launching || closed) return;
       launching = true;

@@ -374,6 +374,7 @@ export class OutboundSidecar {
         if (attempt === 1) {
           ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
           ex.sourcePrincipal = secure?.localPrincipal ?? null;
+          ex.destinationPrincipal = ex.mtls && endpoint.workload ? this.host.identities.idFor(endpoint.workload.namespace, endpoint.workload.serviceAccount) : null;
           ex.note('tls', secure ? secure.describe : 'plaintext');
         }
         const active = this.host.lbState.active;

@@ -26,6 +26,8 @@ export interface AdminServerOptions {
    * `?token=<token>` gets the cookie (HttpOnly, SameSite=Strict) and is redirected to the same path without it.
    */
   token?: string;
+  /** Prometheus text for GET /metrics (open without the token: read-only, as Istio's scrape port). */
+  metrics?: () => Promise<{ contentType: string; text: string }>;
 }
 
 export const TOKEN_COOKIE = 'localmesh_token';
@@ -86,6 +88,13 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     if (loopbackOnly) checkLocalCaller(req);
+    if (url.pathname === '/metrics' && opts.metrics) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD');
+      const m = await opts.metrics();
+      res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.text) });
+      res.end(req.method === 'HEAD' ? undefined : m.text);
+      return;
+    }
     const isApi = url.pathname === '/api' || url.pathname.startsWith('/api/');
     if (opts.token !== undefined) {
       if (isApi && !authorized(req, opts.token)) {
