@@ -346,11 +346,12 @@ describe('admin HTTP server', () => {
 
   it('refuses requests from another site (Origin) or another host name (DNS rebinding)', async () => {
     const evilOrigin = await rawRequest(server.url, '/api/v1/health', { headers: { origin: 'http://evil.example' } });
-    expect(evilOrigin.status).toBe(400);
+    expect(evilOrigin.status).toBe(403);
+    expect(JSON.parse(evilOrigin.body).error.code).toBe('LM203');
     const evilHost = await rawRequest(server.url, '/api/v1/health', {
       headers: { host: `evil.example:${server.port}` }
     });
-    expect(evilHost.status).toBe(400);
+    expect(evilHost.status).toBe(403);
     const local = await rawRequest(server.url, '/api/v1/health', {
       headers: { origin: 'http://localhost:5173', host: `localhost:${server.port}` }
     });

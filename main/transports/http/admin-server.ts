@@ -246,7 +246,8 @@ function checkLocalCaller(req: IncomingMessage): void {
   const hostName = hostnameOf(`http://${req.headers.host ?? 'localhost'}`);
   const origin = req.headers.origin;
   if (!isLoopback(hostName) || (origin !== undefined && !isLoopback(hostnameOf(origin)))) {
-    throw new MeshError(ErrorCodes.BAD_REQUEST, 'the admin API only accepts requests from this machine');
+    // a web page elsewhere (Origin) or a DNS-rebinding name (Host) must not reach the admin API
+    throw new MeshError(ErrorCodes.FORBIDDEN, 'the admin API only accepts requests addressed to a loopback name from this machine (Host and Origin must be localhost, 127.0.0.1 or [::1])');
   }
 }
 
