@@ -13,7 +13,7 @@ export const MESH_API_ARGS = {
   listWorkloads: z.tuple([]),
   getConfig: z.tuple([]),
   reload: z.tuple([]),
-  listFlows: z.tuple([z.strictObject({ limit: z.coerce.number().int().min(1).max(100_000).optional() }).optional()]),
+  listFlows: z.tuple([z.strictObject({ limit: z.coerce.number().int().min(1).max(100_000).optional(), before: z.string().min(1).optional() }).optional()]),
   getFlow: z.tuple([z.strictObject({ id: z.string().min(1) })]),
   clearFlows: z.tuple([]),
   listIstioFiles: z.tuple([]),

@@ -171,6 +171,8 @@ export type MeshEvent =
 
 export interface FlowQuery {
   limit?: number;
+  /** Keyset pagination: flows recorded before the flow with this id. */
+  before?: string;
 }
 
 /** An Istio file of the project, with the resources it holds. */

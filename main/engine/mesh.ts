@@ -36,6 +36,7 @@ import { effectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
+import { memoryStore, openSqliteStore, type FlowStore } from './capture/flow-store.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
 import type { VirtualServiceSpec } from '../contract/istio-schema.js';
@@ -57,6 +58,8 @@ export interface MeshOptions {
   stateDir?: string;
   /** Key type of a newly created CA and its workload certificates (default EC P-256). */
   keyAlgorithm?: KeyAlgorithm;
+  /** Where flows are kept: SQLite in the state dir (default; survives restarts) or memory. */
+  store?: 'sqlite' | 'memory';
 }
 
 export interface Mesh extends MeshApi {
@@ -91,8 +94,6 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   const random: Random = createRandom(opts.seed);
   const listeners = new Map<string, Listener>();
   const eventListeners = new Set<(e: MeshEvent) => void>();
-  const flows: FlowRecord[] = [];
-  const flowById = new Map<string, FlowRecord>();
   const flowCap = opts.flowBufferSize ?? 2000;
   const lbState: LbState = { active: new Map(), rr: new Map() };
   const started = Date.now();
@@ -107,11 +108,10 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     }
   };
   const metrics = new MeshMetrics();
+  let store: FlowStore = memoryStore(flowCap); // replaced by the SQLite store once the state dir is known
   const emitFlow = (flow: FlowRecord) => {
     metrics.record(flow, snapshot.registry, wireSizes(flow));
-    flows.push(flow);
-    flowById.set(flow.id, flow);
-    if (flows.length > flowCap) for (const old of flows.splice(0, flows.length - flowCap)) flowById.delete(old.id);
+    store.append(flow);
     if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
   };
 
@@ -127,6 +127,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
 
   const stateDir = path.resolve(opts.stateDir ?? path.join(path.dirname(file), '.localmesh'));
   const ca = await MeshCa.loadOrCreate(stateDir, opts.keyAlgorithm ?? 'ec');
+  if (opts.store !== 'memory') store = openSqliteStore(stateDir, {}, log);
   const identities = new IdentityManager(ca, first.mesh.spec.trustDomain, (id) => log(`certificate of ${id} rotated`));
   /** A value computed once per config version and key (policies per workload, modes per port). */
   function perSnapshot<A, T>(compute: (s: Snapshot, arg: A) => T): (key: string, arg: A) => T {
@@ -503,17 +504,15 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     },
     reload,
     async listFlows(q?: FlowQuery) {
-      const limit = Math.max(1, Math.min(q?.limit ?? 100, flowCap));
-      return flows.slice(-limit).map(withoutBodies);
+      return store.list({ limit: q?.limit ?? 100, before: q?.before });
     },
     async getFlow({ id }) {
-      const f = flowById.get(id);
-      if (!f) throw new MeshError(ErrorCodes.NOT_FOUND, `no flow ${id} (the in-memory buffer keeps the last ${flowCap})`);
+      const f = store.get(id);
+      if (!f) throw new MeshError(ErrorCodes.NOT_FOUND, `no flow ${id}${store.kind === 'memory' ? ` (the in-memory buffer keeps the last ${flowCap})` : ''}`);
       return f;
     },
     async clearFlows() {
-      flows.length = 0;
-      flowById.clear();
+      store.clear();
     },
     async listIstioFiles(): Promise<IstioFileView[]> {
       return project.files.map((f) => ({
@@ -621,6 +620,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       await launcher.stopAll();
       identities.close();
       await Promise.all([...listeners.values()].map(closeListener));
+      store.close();
       listeners.clear();
       eventListeners.clear();
     }
