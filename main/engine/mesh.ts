@@ -36,7 +36,7 @@ import { effectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
-import { memoryStore, openSqliteStore, type FlowStore } from './capture/flow-store.js';
+import { memoryStore, openSqliteStore, withoutBodies, type FlowStore } from './capture/flow-store.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
 import type { VirtualServiceSpec } from '../contract/istio-schema.js';
@@ -626,14 +626,6 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     }
   };
   return mesh;
-}
-
-function withoutBodies(f: FlowRecord): FlowRecord {
-  if (f.requestBody === undefined && f.responseBody === undefined) return f;
-  const rest = { ...f };
-  delete rest.requestBody;
-  delete rest.responseBody;
-  return rest;
 }
 
 /** What a config is, for telling a real change from a touched file. */

@@ -162,16 +162,19 @@ function migrate(db: Database): void {
   }
 }
 
+/** A flow without its bodies (lists and live events carry no bodies). */
+export function withoutBodies(f: FlowRecord): FlowRecord {
+  if (f.requestBody === undefined && f.responseBody === undefined) return f;
+  const rest = { ...f };
+  delete rest.requestBody;
+  delete rest.responseBody;
+  return rest;
+}
+
 /** Flows in memory (a ring), when SQLite is not available. */
 export function memoryStore(cap: number): FlowStore {
   const flows: FlowRecord[] = [];
   const byId = new Map<string, FlowRecord>();
-  const strip = (f: FlowRecord): FlowRecord => {
-    const rest = { ...f };
-    delete rest.requestBody;
-    delete rest.responseBody;
-    return rest;
-  };
   return {
     kind: 'memory',
     file: null,
@@ -187,7 +190,7 @@ export function memoryStore(cap: number): FlowStore {
         const i = flows.findIndex((f) => f.id === q.before);
         if (i >= 0) end = i;
       }
-      return flows.slice(Math.max(0, end - limit), end).map(strip);
+      return flows.slice(Math.max(0, end - limit), end).map(withoutBodies);
     },
     get: (id) => byId.get(id),
     clear() {
