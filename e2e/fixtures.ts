@@ -17,6 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test as base, expect } from '@playwright/test';
+import { groupAlive, request, type Reply } from '../main/test/helpers/processes.js';
 import { AppPage } from './pages/app-page.js';
 import { QuickActionDialog } from './pages/quick-action-dialog.js';
 import { RulesPage } from './pages/rules-page.js';
@@ -45,11 +46,6 @@ const KILL_GRACE_MS = 10_000;
 /** What a plaintext request straight to an inbound sidecar got: an HTTP answer, or the connection closed first. */
 export type PlainReply = { refused: false; status: number; body: string } | { refused: true };
 
-export interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
 
 /** The part of GET /api/v1/workloads the tests use. */
 export interface Workload {
@@ -141,22 +137,6 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
-/** One request on a fresh connection to 127.0.0.1:`port`; `target` may be absolute (HTTP proxy form). */
-export function request(port: number, target: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: target, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.setTimeout(15_000, () => req.destroy(new Error(`request ${target} via port ${port} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** A plaintext request on a fresh connection; a connection closed (reset) before any response is `refused`. */
 function plainRequest(host: string, port: number, target: string): Promise<PlainReply> {
   return new Promise((resolve, reject) => {
@@ -202,29 +182,6 @@ async function writeBookinfoProject(dir: string): Promise<string> {
   const file = path.join(dir, 'localmesh.yaml');
   fs.writeFileSync(file, text);
   return file;
-}
-
-/** Live (non-zombie) process in group `pgid` (Linux: /proc; elsewhere kill -0). */
-function groupAlive(pgid: number): boolean {
-  if (process.platform === 'linux') {
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (Number(pgrp) === pgid && state !== 'Z') return true;
-      } catch {
-        /* exited meanwhile */
-      }
-    }
-    return false;
-  }
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The `localmesh up` child: collects output, waits for lines, stops with SIGTERM then SIGKILL. */

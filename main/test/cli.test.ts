@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { groupAlive, request } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'main', 'cli', 'bin.js');
@@ -187,34 +188,6 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Whether any live (non-zombie) process is left in the process group `pgid`. A launched app whose shell died is
- * reparented to init and may stay a zombie until init reaps it; a zombie holds no port and runs no code.
- */
-function groupAlive(pgid: number): boolean {
-  if (process.platform === 'linux') {
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      let stat: string;
-      try {
-        stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses, so parse after the last ')'
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z') return true;
-    }
-    return false;
-  }
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
  * Live (non-zombie) processes whose environment holds LM_CLI_TEST_MARK=<mark>: every process a test's mesh
  * launched, whatever became of its pid. Linux only (/proc); elsewhere the empty list.
  */
@@ -301,28 +274,6 @@ function canConnect(port: number): Promise<boolean> {
       sock.destroy();
       resolve(false);
     });
-  });
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One request on a fresh connection; `target` may be absolute (HTTP proxy form) or a path. */
-function request(port: number, target: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: target, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.setTimeout(15_000, () => req.destroy(new Error(`request ${target} on port ${port} timed out`)));
-    req.on('error', reject);
-    req.end();
   });
 }
 
