@@ -481,6 +481,13 @@ export class OutboundSidecar {
     up.once('error', () => res.destroy());
   }
 
+  /** Endpoints of `service` in `subset` (all of them without a subset; none when the subset is not defined). */
+  private subsetEndpoints(r: Resolved, service: ServiceInfo, subset: string | undefined): ServiceEndpoint[] {
+    if (!subset) return service.endpoints;
+    const sub = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller)?.subsets.get(subset);
+    return sub ? service.endpoints.filter((e) => labelsMatch(sub.labels, e.labels)) : [];
+  }
+
   /** Fire-and-forget copies (mirror / mirrors); their responses are discarded and never delay the primary. */
   private mirror(ex: Exchange, r: Resolved, route: CompiledRoute, body: RequestBody): void {
     for (const m of route.mirrors) {
@@ -490,9 +497,7 @@ export class OutboundSidecar {
         ex.note('mirror', `mirror host ${m.destination.host} unknown: skipped`);
         continue;
       }
-      const dr = findDestinationRule(r.snap.destinationRules, svc.fqdn, svc.namespace, r.caller);
-      const sub = m.destination.subset ? dr?.subsets.get(m.destination.subset) : undefined;
-      const eps = svc.endpoints.filter((e) => !m.destination.subset || (sub !== undefined && labelsMatch(sub.labels, e.labels)));
+      const eps = this.subsetEndpoints(r, svc, m.destination.subset);
       if (eps.length === 0) {
         ex.note('mirror', `mirror ${m.destination.host} has no endpoint: skipped`);
         continue;
@@ -525,9 +530,7 @@ export class OutboundSidecar {
         subset = d?.subset;
       }
       if (!service) return void socket.destroy();
-      const dr = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller);
-      const sub = subset ? dr?.subsets.get(subset) : undefined;
-      const eps = service.endpoints.filter((e) => !subset || (sub !== undefined && labelsMatch(sub.labels, e.labels)));
+      const eps = this.subsetEndpoints(r, service, subset);
       if (eps.length === 0) return void socket.destroy();
       const addr = this.host.deliveryAddress(eps[this.host.random.int(eps.length)]!);
       req.url = r.path;
