@@ -13,11 +13,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test as base, expect } from '@playwright/test';
-import { groupAlive, request, type Reply } from '../main/test/helpers/processes.js';
+import { appPorts, groupAlive, request, type Reply } from '../main/test/helpers/processes.js';
 import { AppPage } from './pages/app-page.js';
 import { QuickActionDialog } from './pages/quick-action-dialog.js';
 import { RulesPage } from './pages/rules-page.js';
@@ -99,24 +98,6 @@ export interface Fixtures {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** A port that was free a moment ago (127.0.0.1). */
-/** `n` distinct free ports: every listener stays open until all are chosen, so no port is handed out twice. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const s = net.createServer();
-      servers.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', resolve);
-      });
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
-}
-
 /** Poll `fn` until it returns a truthy value; bounded by `timeoutMs` (the poll interval is not an assertion). */
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -172,7 +153,7 @@ async function writeBookinfoProject(dir: string): Promise<string> {
       `expected ${BOOKINFO_WORKLOADS.length} instance addresses in bookinfo/localmesh.yaml, found ${addresses.length}`
     );
   }
-  const ports = await freePorts(addresses.length);
+  const ports = await appPorts(addresses.length);
   addresses.forEach((addr, i) => (text = text.replace(addr, `127.0.0.1:${ports[i]}`)));
   text = text.replace(/^\s*portBase:.*\n/m, '');
   text = text.replace(/cwd: \.\/([\w-]+)/g, (_m, d: string) => `cwd: ${JSON.stringify(path.join(BOOKINFO, d))}`);

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { groupAlive, request } from './helpers/processes.js';
+import { appPorts, groupAlive, request } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'main', 'cli', 'bin.js');
@@ -228,19 +228,9 @@ afterEach(async () => {
 });
 
 /** A port that was free a moment ago. */
-const handedOut = new Set<number>();
-/** A free port never handed out before in this run (the OS may offer a just-released port again). */
+/** A free port for an app, below the ephemeral range the sidecars' port-0 listeners draw from. */
 async function freePort(): Promise<number> {
-  for (;;) {
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const { port } = s.address() as net.AddressInfo;
-    await new Promise<void>((r) => s.close(() => r()));
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
+  return (await appPorts(1))[0]!;
 }
 
 /** Hold a port with a plain TCP server (closed in afterEach). */

@@ -51,3 +51,33 @@ export function groupAlive(pgid: number): boolean {
     return false;
   }
 }
+
+/**
+ * `n` distinct free ports for apps the mesh launches, taken BELOW the OS's ephemeral range: sidecars listen on
+ * port 0, so a port picked inside that range could be handed to a sidecar before the app binds it.
+ */
+export async function appPorts(n: number): Promise<number[]> {
+  const net = await import('node:net');
+  let low = 32768;
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    /* not Linux: keep the usual lower bound */
+  }
+  const from = Math.max(1024, Math.min(20000, low - 5000));
+  const out: number[] = [];
+  for (let tries = 0; out.length < n && tries < 2000; tries++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (out.includes(port) || handedOut.has(port)) continue;
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (ok) out.push(port);
+  }
+  if (out.length < n) throw new Error(`found only ${out.length} of ${n} free ports below ${low}`);
+  for (const p of out) handedOut.add(p);
+  return out;
+}
+const handedOut = new Set<number>();
