@@ -161,6 +161,29 @@ export interface FlowRecord {
   /** Bodies as this sidecar saw them (capped); present on getFlow only, not on listFlows or live events. */
   requestBody?: BodyView | null;
   responseBody?: BodyView | null;
+  /** Capture session the flow belongs to (set by the store). */
+  sessionId?: number;
+  /** W3C trace context of the span this sidecar created for the request (32 / 16 lowercase hex). */
+  traceId?: string;
+  spanId?: string;
+  /** The caller's span (the incoming traceparent/B3 parent), null for a root span. */
+  parentSpanId?: string | null;
+  /** Timing phases, in ms from the moment the sidecar received the request headers. */
+  timings?: FlowTimings;
+  /** Id of the flow this one replays (POST replayFlow, `localmesh replay`). */
+  replayOf?: string | null;
+}
+
+/** When each phase of a request ended, in ms after the request headers arrived; null when the phase never happened. */
+export interface FlowTimings {
+  /** The whole request body was read from the caller. */
+  requestEnd: number | null;
+  /** The connection to the chosen endpoint was ready (TCP, plus TLS when mTLS) for the last attempt. */
+  upstreamConnected: number | null;
+  /** Response headers were sent to the caller. */
+  responseStart: number | null;
+  /** The response was finished (= durationMs). */
+  responseEnd: number;
 }
 
 export type MeshEvent =
@@ -169,10 +192,265 @@ export type MeshEvent =
   | { type: 'process'; workload: string; process: ProcessView }
   | { type: 'log'; workload: string; instance: string; stream: 'stdout' | 'stderr'; line: string };
 
+export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
+
+/** Filters for listFlows and exportHar; all given filters must hold (AND). */
 export interface FlowQuery {
   limit?: number;
   /** Keyset pagination: flows recorded before the flow with this id. */
   before?: string;
+  /** Capture session id. */
+  session?: number;
+  /** ISO times: startedAt >= since, startedAt < until. */
+  since?: string;
+  until?: string;
+  /** Calling workload; "unknown" = a caller without sidecar. */
+  caller?: string;
+  /** Destination service: short name ("reviews"), name.namespace or FQDN. */
+  service?: string;
+  /** Workload on either end (source or destination). */
+  workload?: string;
+  method?: string;
+  status?: StatusClass;
+  /** One Envoy response flag, e.g. "UF" (matches flows whose flags include it). */
+  flag?: string;
+  /** Case-insensitive substring of the path, a header name or value, or a captured body. */
+  text?: string;
+  reporter?: Reporter;
+  requestId?: string;
+  traceId?: string;
+}
+
+/** A capture session: one per `localmesh up`, one per user recording, one per imported HAR (read-only). */
+export interface SessionView {
+  id: number;
+  label: string | null;
+  kind: 'up' | 'user' | 'import';
+  startedAt: string;
+  endedAt: string | null;
+  flows: number;
+  /** Bytes the session's flows take in the store (records and bodies). */
+  bytes: number;
+  /** New flows go into this session. */
+  current: boolean;
+  readOnly: boolean;
+}
+
+/** HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/), as far as localmesh writes and reads it. */
+export interface HarNameValue {
+  name: string;
+  value: string;
+  comment?: string;
+}
+export interface HarEntry {
+  startedDateTime: string;
+  time: number;
+  request: {
+    method: string;
+    url: string;
+    httpVersion: string;
+    cookies: HarNameValue[];
+    headers: HarNameValue[];
+    queryString: HarNameValue[];
+    postData?: { mimeType: string; text: string; encoding?: string; params?: HarNameValue[]; comment?: string };
+    headersSize: number;
+    bodySize: number;
+    comment?: string;
+  };
+  response: {
+    status: number;
+    statusText: string;
+    httpVersion: string;
+    cookies: HarNameValue[];
+    headers: HarNameValue[];
+    content: { size: number; compression?: number; mimeType: string; text?: string; encoding?: string; comment?: string };
+    redirectURL: string;
+    headersSize: number;
+    bodySize: number;
+    comment?: string;
+  };
+  cache: Record<string, unknown>;
+  timings: { blocked?: number; dns?: number; connect?: number; send: number; wait: number; receive: number; ssl?: number; comment?: string };
+  serverIPAddress?: string;
+  connection?: string;
+  comment?: string;
+  /** localmesh's own fields (HAR allows custom fields starting with "_"): the flow as recorded. */
+  _localmesh?: Omit<FlowRecord, 'requestBody' | 'responseBody' | 'requestHeaders' | 'responseHeaders'>;
+}
+export interface Har {
+  log: {
+    version: '1.2' | string;
+    creator: { name: string; version: string; comment?: string };
+    browser?: { name: string; version: string };
+    pages?: unknown[];
+    entries: HarEntry[];
+    comment?: string;
+  };
+}
+
+/** Edits applied to a captured request before it is resent. */
+export interface ReplayEdit {
+  method?: string;
+  /** Path with query, e.g. "/reviews/0?x=1". */
+  path?: string;
+  /** Replaces the named headers; a null value removes the header. */
+  headers?: Record<string, string | null>;
+  /** New body as utf8 text (or base64 with bodyEncoding: 'base64'). */
+  body?: string;
+  bodyEncoding?: 'utf8' | 'base64';
+}
+
+export interface ReplayRequest {
+  id: string;
+  /** Send as this workload (through its outbound sidecar) instead of the flow's own caller. */
+  as?: string;
+  edit?: ReplayEdit;
+}
+
+/** A difference between two values ("a" is the first flow or session, "b" the second). */
+export interface FieldChange {
+  field: string;
+  a: string | null;
+  b: string | null;
+}
+
+export interface BodyDiff {
+  same: boolean;
+  /** Line diff of the two bodies as text ('=' same, '-' only in a, '+' only in b); empty when a body is binary. */
+  lines: { op: '=' | '-' | '+'; text: string }[];
+}
+
+export interface FlowComparison {
+  a: FlowRecord;
+  b: FlowRecord;
+  /** method, path, status, flags, durationMs, route, subset, endpoint, destination... that differ. */
+  changes: FieldChange[];
+  requestHeaders: FieldChange[];
+  responseHeaders: FieldChange[];
+  requestBody: BodyDiff;
+  responseBody: BodyDiff;
+}
+
+/** The calls of a session grouped by "caller → service METHOD path" (path without query). */
+export interface CallStats {
+  key: string;
+  caller: string;
+  service: string;
+  method: string;
+  path: string;
+  count: number;
+  /** Status code → count. */
+  statuses: Record<string, number>;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface SessionComparison {
+  a: SessionView;
+  b: SessionView;
+  /** Calls seen in b but not in a. */
+  added: CallStats[];
+  /** Calls seen in a but not in b. */
+  missing: CallStats[];
+  /** Calls in both whose statuses or latency changed. */
+  changed: { key: string; a: CallStats; b: CallStats; statusChanged: boolean; p50DeltaMs: number }[];
+  /** Calls in both with the same statuses. */
+  unchanged: number;
+}
+
+/** One hop of a trace: one flow seen as a span (client span from the source reporter, server span from the destination). */
+export interface SpanView {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  flowId: string;
+  kind: 'client' | 'server';
+  /** Istio's operation name: "<service FQDN>:<port>/*". */
+  name: string;
+  workload: string | null;
+  startedAt: string;
+  /** ms after the trace's first span started. */
+  offsetMs: number;
+  durationMs: number;
+  status: number;
+  flags: string;
+}
+
+export interface TraceView {
+  traceId: string;
+  spans: SpanView[];
+}
+
+export interface GraphQuery {
+  /** Time window in seconds ending now (default 300). */
+  windowSec?: number;
+  session?: number;
+}
+
+export type Health = 'healthy' | 'degraded' | 'failing' | 'idle';
+
+export interface GraphNode {
+  /** Workload name, "unknown" (callers without sidecar) or the host of an out-of-mesh destination. */
+  id: string;
+  kind: 'workload' | 'unknown' | 'external' | 'service';
+  label: string;
+  service: string | null;
+  namespace: string | null;
+  /** Requests the node served in the window. */
+  requests: number;
+  errorRate: number;
+  health: Health;
+}
+
+export interface GraphEdge {
+  id: string;
+  from: string;
+  to: string;
+  /** Destination service FQDN. */
+  service: string | null;
+  requests: number;
+  rps: number;
+  /** 0..1: share of responses that were 5xx or local replies with a flag. */
+  errorRate: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Did the calls on this edge use mutual TLS ('mixed' when some did). */
+  mtls: 'mutual_tls' | 'none' | 'mixed';
+}
+
+export interface GraphView {
+  since: string;
+  until: string;
+  windowSec: number;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+export interface MetricsQuery {
+  /** Service short name or FQDN. */
+  service: string;
+  /** Window ending now, seconds (default 900). */
+  windowSec?: number;
+  /** Bucket width, seconds (default 10). */
+  stepSec?: number;
+}
+
+export interface MetricsPoint {
+  /** Start of the bucket, ISO. */
+  t: string;
+  requests: number;
+  rps: number;
+  errorRate: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface MetricsSeries {
+  service: string;
+  windowSec: number;
+  stepSec: number;
+  points: MetricsPoint[];
 }
 
 /** An Istio file of the project, with the resources it holds. */
@@ -251,6 +529,24 @@ export interface MeshApi {
   /** Compute the YAML a quick action would write (nothing is written). */
   planQuickAction(action: QuickAction): Promise<EditPlan>;
   getSecurity(): Promise<SecurityView>;
+  listSessions(): Promise<SessionView[]>;
+  /** End the current session and record into a new one labelled by the user (until stopSession). */
+  startSession(q?: { label?: string }): Promise<SessionView>;
+  /** End the user's session; new flows go back into the session of this `up`. Returns the ended session. */
+  stopSession(): Promise<SessionView>;
+  deleteSession(q: { id: number }): Promise<void>;
+  /** HAR 1.2 of the flows matching the query (all pages, up to 10,000 entries; destination-reporter duplicates of a
+   * source-reporter flow are left out unless `reporter` is given). */
+  exportHar(q?: FlowQuery): Promise<Har>;
+  /** Import a HAR file as a new read-only session. */
+  importHar(q: { har: Har; label?: string }): Promise<SessionView>;
+  /** Resend a captured request through the caller's outbound sidecar, optionally edited; returns the new flow. */
+  replayFlow(q: ReplayRequest): Promise<FlowRecord>;
+  compareFlows(q: { a: string; b: string }): Promise<FlowComparison>;
+  compareSessions(q: { a: number; b: number }): Promise<SessionComparison>;
+  getTrace(q: { traceId: string }): Promise<TraceView>;
+  getGraph(q?: GraphQuery): Promise<GraphView>;
+  getMetrics(q: MetricsQuery): Promise<MetricsSeries>;
   restartProcess(workload: string, instance?: string): Promise<void>;
   stopProcess(workload: string, instance?: string): Promise<void>;
   /** Subscribe to events; returns an unsubscribe function. */
@@ -272,6 +568,18 @@ export const MESH_API_METHODS = {
   writeIstioFile: { method: 'POST', path: '/api/v1/istio/file/save' },
   planQuickAction: { method: 'POST', path: '/api/v1/quick-actions/plan' },
   getSecurity: { method: 'GET', path: '/api/v1/security' },
+  listSessions: { method: 'GET', path: '/api/v1/sessions' },
+  startSession: { method: 'POST', path: '/api/v1/sessions/start' },
+  stopSession: { method: 'POST', path: '/api/v1/sessions/stop' },
+  deleteSession: { method: 'POST', path: '/api/v1/sessions/delete' },
+  exportHar: { method: 'GET', path: '/api/v1/flows/har' },
+  importHar: { method: 'POST', path: '/api/v1/flows/har/import' },
+  replayFlow: { method: 'POST', path: '/api/v1/flows/replay' },
+  compareFlows: { method: 'GET', path: '/api/v1/flows/compare' },
+  compareSessions: { method: 'GET', path: '/api/v1/sessions/compare' },
+  getTrace: { method: 'GET', path: '/api/v1/trace' },
+  getGraph: { method: 'GET', path: '/api/v1/graph' },
+  getMetrics: { method: 'GET', path: '/api/v1/metrics/series' },
   restartProcess: { method: 'POST', path: '/api/v1/processes/restart' },
   stopProcess: { method: 'POST', path: '/api/v1/processes/stop' }
 } as const satisfies Record<Exclude<keyof MeshApi, 'onEvent'>, { method: 'GET' | 'POST'; path: string }>;

@@ -53,6 +53,37 @@ export const OutboundTrafficPolicy = z.strictObject({
   mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).default('ALLOW_ANY')
 });
 
+/** What the flow store keeps (defaults sized for a laptop). */
+export const CaptureSpec = z.strictObject({
+  /** Bytes of each body stored with a flow; larger bodies are truncated and marked. */
+  bodyCap: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** Flows kept; the oldest go first. */
+  maxFlows: z.number().int().min(100).default(100_000),
+  /** Megabytes of flow records and bodies kept. */
+  maxMegabytes: z.number().int().min(1).default(512),
+  /** Flows older than this many hours are dropped. */
+  maxAgeHours: z.number().min(0.01).default(24 * 7)
+});
+export type CaptureSpec = z.infer<typeof CaptureSpec>;
+export const CAPTURE_DEFAULTS: CaptureSpec = { bodyCap: 1024 * 1024, maxFlows: 100_000, maxMegabytes: 512, maxAgeHours: 24 * 7 };
+
+/** Trace context propagation and export. */
+export const TracingSpec = z.strictObject({
+  /** Also read and write B3 headers (x-b3-traceid, x-b3-spanid, x-b3-parentspanid, x-b3-sampled). W3C traceparent is always on. */
+  b3: z.boolean().default(false),
+  /** OTLP/HTTP export of spans (e.g. Jaeger's collector at http://127.0.0.1:4318). */
+  otlp: z
+    .strictObject({
+      /** Collector base URL; spans are POSTed to <endpoint>/v1/traces. */
+      endpoint: z.url({ protocol: /^https?$/ }),
+      headers: z.record(z.string(), z.string()).default({}),
+      /** service.name reported for each workload's spans is the workload's service; this prefixes it (optional). */
+      serviceNamePrefix: z.string().default('')
+    })
+    .optional()
+});
+export type TracingSpec = z.infer<typeof TracingSpec>;
+
 export const MeshSpec = z.strictObject({
   namespace: name.default('default'),
   trustDomain: z.string().min(1).default('cluster.local'),
@@ -65,7 +96,9 @@ export const MeshSpec = z.strictObject({
    * a number = consecutive ports from it, stable across runs.
    */
   portBase: z.number().int().min(0).max(65000).default(0),
-  services: z.array(ServiceSpec).default([])
+  services: z.array(ServiceSpec).default([]),
+  capture: CaptureSpec.default(CAPTURE_DEFAULTS),
+  tracing: TracingSpec.default({ b3: false })
 });
 export type MeshSpec = z.infer<typeof MeshSpec>;
 

@@ -8,18 +8,36 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FlowQuery, FlowRecord } from '../../contract/api.js';
+import type { FlowQuery, FlowRecord, GraphEdge, GraphNode, MetricsPoint, SessionView } from '../../contract/api.js';
 
 type Database = import('better-sqlite3').Database;
 
 export interface FlowStore {
   readonly kind: 'sqlite' | 'memory';
   readonly file: string | null;
+  /** Queue a finished flow; the store stamps `sessionId` with the current session. */
   append(f: FlowRecord): void;
-  list(q: FlowQuery & { before?: string }): FlowRecord[];
+  /** Newest last; filters per FlowQuery; no bodies. */
+  list(q: FlowQuery): FlowRecord[];
+  /** One flow with bodies. */
   get(id: string): FlowRecord | undefined;
+  /** Delete every flow and every ended session (the current session stays, empty). */
   clear(): void;
   count(): number;
+  sessions(): SessionView[];
+  session(id: number): SessionView | undefined;
+  /** End the current session and start a user session. */
+  startSession(label?: string): SessionView;
+  /** End the user session; new flows go back to the `up` session. Throws when no user session runs. */
+  stopSession(): SessionView;
+  /** Delete a session and its flows (not the current one). */
+  deleteSession(id: number): void;
+  /** A new read-only session holding these flows (HAR import). */
+  importSession(label: string, flows: FlowRecord[]): SessionView;
+  /** Aggregates for the Graph view over flows in [since, until). */
+  graph(q: { since: string; until: string; session?: number }): { nodes: GraphNode[]; edges: GraphEdge[] };
+  /** Time series for one service (FQDN) over [since, until) in buckets of stepSec. */
+  metricsSeries(q: { service: string; since: string; until: string; stepSec: number }): MetricsPoint[];
   /** Commit what is queued now (tests, shutdown). */
   flush(): void;
   close(): void;
