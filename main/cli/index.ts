@@ -1,5 +1,5 @@
 /**
- * The localmesh CLI (plain Node): `up`, `validate`, `status`. Every command programs against the same engine and
+ * The localmesh CLI (plain Node): `up`, `validate`, `status`, `ca`, `replay`. Every command programs against the same engine and
  * MeshApi the desktop app uses.
  */
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ import { MeshCa } from '../engine/tls/ca.js';
 import { startAdminServer } from '../transports/http/admin-server.js';
 import { createHttpMeshApi } from '../transports/http/admin-client.js';
 import { formatIssue, summary, workloadTable } from './format.js';
+import type { FlowRecord, Har, MeshApi, ReplayEdit } from '../contract/api.js';
 
 const USAGE = `localmesh: run an Istio-style service mesh on this machine
 
@@ -21,6 +22,8 @@ Usage:
   localmesh validate [-c localmesh.yaml] [--json]
   localmesh status   [-c localmesh.yaml] [--state-dir DIR] [--admin-url URL] [--json]
   localmesh ca       [show | export [--out FILE] | rotate [--rsa]] [-c localmesh.yaml] [--state-dir DIR]
+  localmesh replay   <flow-id | file.har> [--as WORKLOAD] [-X METHOD] [--path P] [-H 'name: value']... [-d BODY | --data-file F]
+                     [-c localmesh.yaml] [--state-dir DIR] [--admin-url URL] [--json]
   localmesh help
 
   -c, --config      the mesh file (default: ./localmesh.yaml)
@@ -29,6 +32,10 @@ Usage:
   --state-dir       where localmesh keeps its state (default: .localmesh beside the mesh file)
   --ui              serve the browser UI from the admin server and print its URL
   --access-log      print one line per request a sidecar finished
+  --as              replay as this workload (through its outbound sidecar) instead of the recorded caller
+  -H, --header      replay with this header set ("name:" removes it); -X, --path, -d edit the method, path, body
+
+  The admin API needs the token "up" writes to <state-dir>/admin-token (or LOCALMESH_ADMIN_TOKEN).
 `;
 
 /** A mistake in how the command was called: usage and exit 2. */
@@ -49,6 +56,8 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         return await status(rest, out);
       case 'ca':
         return await caCommand(rest, out);
+      case 'replay':
+        return await replayCommand(rest, out);
       case undefined:
       case 'help':
       case '--help':
@@ -125,16 +134,18 @@ async function up(args: string[], out: Out): Promise<number> {
 
   // sidecars first, then the admin API, and only then the developer's processes: nothing starts that must be undone
   const staticDir = values.ui ? uiDir() : undefined;
-  // the browser UI is gated by a per-launch token (the API without --ui stays open until the security issue)
-  const token = values.ui ? (process.env.LOCALMESH_ADMIN_TOKEN || randomBytes(24).toString('base64url')) : undefined;
+  // every admin API request needs the per-launch token (LOCALMESH_ADMIN_TOKEN lets a script choose it); the CLI reads
+  // it from <state-dir>/admin-token (mode 0600), the browser UI gets it once in the printed URL
+  const token = process.env.LOCALMESH_ADMIN_TOKEN || randomBytes(24).toString('base64url');
   const tokenFile = path.join(stateDir, 'admin-token');
   const mesh = await createMesh(file, { seed, log: (l) => out.log(l), launch: false, stateDir });
   let admin;
   try {
     admin = await startAdminServer(mesh, { port: adminPort, staticDir, token, metrics: () => mesh.metrics() });
-    fs.writeFileSync(stateFile, JSON.stringify({ url: admin.url, pid: process.pid, meshFile: file }) + '\n', { mode: 0o600 });
-    if (token) fs.writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
-    else fs.rmSync(tokenFile, { force: true });
+    // the token first: whoever sees admin.json may expect the token file beside it
+    fs.writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
+    fs.chmodSync(tokenFile, 0o600);
+    fs.writeFileSync(stateFile, JSON.stringify({ url: admin.url, pid: process.pid, meshFile: file, tokenFile }) + '\n', { mode: 0o600 });
   } catch (e) {
     await mesh.close();
     throw e;
@@ -154,7 +165,8 @@ async function up(args: string[], out: Out): Promise<number> {
   out.log('');
   out.log(workloadTable(await mesh.listWorkloads()));
   out.log('');
-  if (token) out.log(`UI: ${admin.url}/?token=${token}`);
+  if (values.ui) out.log(`UI: ${admin.url}/?token=${token}`);
+  out.log(`admin API token: ${tokenFile} (send Authorization: Bearer <token>)`);
   out.log(`localmesh ready ${admin.url}`);
 
   await new Promise<void>((resolve) => {
@@ -177,25 +189,30 @@ async function up(args: string[], out: Out): Promise<number> {
   return 0;
 }
 
-async function status(args: string[], out: Out): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { config: { type: 'string', short: 'c' }, 'state-dir': { type: 'string' }, 'admin-url': { type: 'string' }, json: { type: 'boolean' } },
-    strict: true
-  });
+/** The running mesh's admin API: from --admin-url, or admin.json in the state dir; the token from the environment or the state dir. */
+function connect(values: { config?: string; 'state-dir'?: string; 'admin-url'?: string }, out: Out): { api: MeshApi; url: string } | undefined {
   let url = values['admin-url'];
   if (!url) {
     const file = meshPath(values.config);
     const stateFile = stateFileFor(values);
     if (!fs.existsSync(stateFile)) {
       out.err(`localmesh: no running mesh found for ${file} (no ${stateFile}); start one with "localmesh up" or pass --admin-url`);
-      return 1;
+      return undefined;
     }
     url = (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { url: string }).url;
   }
   const tokenPath = path.join(path.dirname(stateFileFor(values)), 'admin-token');
   const token = process.env.LOCALMESH_ADMIN_TOKEN || (fs.existsSync(tokenPath) ? fs.readFileSync(tokenPath, 'utf8').trim() : undefined);
-  const api = createHttpMeshApi(url, { token });
+  return { api: createHttpMeshApi(url, { token }), url };
+}
+
+const CONNECT_OPTIONS = { config: { type: 'string', short: 'c' }, 'state-dir': { type: 'string' }, 'admin-url': { type: 'string' }, json: { type: 'boolean' } } as const;
+
+async function status(args: string[], out: Out): Promise<number> {
+  const { values } = parseArgs({ args, options: CONNECT_OPTIONS, strict: true });
+  const conn = connect(values, out);
+  if (!conn) return 1;
+  const { api, url } = conn;
   const [health, workloads, config] = await Promise.all([api.health(), api.listWorkloads(), api.getConfig()]);
   if (values.json) {
     out.log(JSON.stringify({ admin: url, health, config: { version: config.version, lastReload: config.lastReload, issues: config.issues }, workloads }, null, 2));
@@ -210,6 +227,76 @@ async function status(args: string[], out: Out): Promise<number> {
   const procs = workloads.flatMap((w) => w.processes.map((p) => `${w.name} ${p.instance}: ${p.state}${p.pid ? ` pid ${p.pid}` : ''}${p.restarts ? `, ${p.restarts} restart(s)` : ''}`));
   if (procs.length) out.log('\nprocesses:\n  ' + procs.join('\n  '));
   return 0;
+}
+
+/**
+ * `localmesh replay <flow-id | file.har>`: resend a captured request through the caller's sidecar (optionally edited),
+ * or every request of a HAR file (imported first as a read-only session, so each replay links to its original).
+ */
+async function replayCommand(args: string[], out: Out): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      ...CONNECT_OPTIONS,
+      as: { type: 'string' },
+      method: { type: 'string', short: 'X' },
+      path: { type: 'string' },
+      header: { type: 'string', short: 'H', multiple: true },
+      data: { type: 'string', short: 'd' },
+      'data-file': { type: 'string' }
+    },
+    allowPositionals: true,
+    strict: true
+  });
+  if (positionals.length !== 1) throw new UsageError('replay takes one flow id or one HAR file');
+  const target = positionals[0]!;
+  const edit: ReplayEdit = {};
+  if (values.method) edit.method = values.method.toUpperCase();
+  if (values.path) edit.path = values.path;
+  for (const h of values.header ?? []) {
+    const colon = h.indexOf(':');
+    if (colon <= 0) throw new UsageError(`--header needs "name: value" (or "name:" to remove it), got "${h}"`);
+    const value = h.slice(colon + 1).trim();
+    (edit.headers ??= {})[h.slice(0, colon).trim().toLowerCase()] = value === '' ? null : value;
+  }
+  if (values.data !== undefined && values['data-file'] !== undefined) throw new UsageError('give --data or --data-file, not both');
+  if (values.data !== undefined) edit.body = values.data;
+  if (values['data-file'] !== undefined) {
+    edit.body = fs.readFileSync(values['data-file']).toString('base64');
+    edit.bodyEncoding = 'base64';
+  }
+  const conn = connect(values, out);
+  if (!conn) return 1;
+  const { api } = conn;
+
+  let ids: string[];
+  const isFile = /\.(har|json)$/i.test(target) || fs.existsSync(target);
+  if (isFile) {
+    let har: unknown;
+    try {
+      har = JSON.parse(fs.readFileSync(target, 'utf8'));
+    } catch (e) {
+      throw new MeshError(ErrorCodes.BAD_REQUEST, `${target}: not a readable JSON file: ${(e as Error).message}`);
+    }
+    const session = await api.importHar({ har: har as Har, label: path.basename(target) });
+    ids = (await api.listFlows({ session: session.id, limit: 100_000 })).map((f) => f.id);
+    out.log(`imported ${ids.length} request(s) from ${target} as session ${session.id}`);
+  } else ids = [target];
+
+  const results: { original: string; flow?: FlowRecord; error?: string }[] = [];
+  for (const id of ids) {
+    try {
+      const flow = await api.replayFlow({ id, as: values.as, edit: Object.keys(edit).length ? edit : undefined });
+      results.push({ original: id, flow });
+      if (!values.json) out.log(`${id} → ${flow.id}  ${flow.method} ${flow.authority}${flow.path}  ${flow.status} ${flow.flags}  ${flow.durationMs.toFixed(1)} ms${flow.source ? `  as ${flow.source}` : ''}`);
+    } catch (e) {
+      const error = isMeshError(e) ? `${e.code}: ${e.message}` : (e as Error).message;
+      results.push({ original: id, error });
+      if (!values.json) out.err(`${id}: replay failed: ${error}`);
+    }
+  }
+  if (values.json) out.log(JSON.stringify(results, null, 2));
+  return results.some((r) => r.error) ? 1 : 0;
 }
 
 /** `localmesh ca`: show the mesh CA, export its root for your own TLS clients, or rotate it. */

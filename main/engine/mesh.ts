@@ -36,7 +36,10 @@ import { effectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
+import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
 import { memoryStore, openSqliteStore, withoutBodies, type FlowStore } from './capture/flow-store.js';
+import { createCaptureApi } from './capture/capture-api.js';
+import { LOCALMESH_VERSION } from './version.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
 import type { VirtualServiceSpec } from '../contract/istio-schema.js';
@@ -109,8 +112,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   };
   const metrics = new MeshMetrics();
   let store: FlowStore = memoryStore(flowCap); // replaced by the SQLite store once the state dir is known
+  /** OTLP span export (spec.tracing.otlp); created once the project is loaded. */
+  let spans: FlowSpanExporter | null = null;
   const emitFlow = (flow: FlowRecord) => {
     metrics.record(flow, snapshot.registry, wireSizes(flow));
+    spans?.record(flow, snapshot.registry);
     store.append(flow);
     if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
   };
@@ -125,9 +131,21 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     });
   }
 
+  // the OTLP endpoint of the first load stays for the mesh's lifetime (a changed spec.tracing.otlp applies at the
+  // next start); tracing.b3 and capture.bodyCap are read per request from the snapshot, so a reload applies them
+  spans = createSpanExporter(first.mesh.spec.tracing.otlp, log);
   const stateDir = path.resolve(opts.stateDir ?? path.join(path.dirname(file), '.localmesh'));
   const ca = await MeshCa.loadOrCreate(stateDir, opts.keyAlgorithm ?? 'ec');
-  if (opts.store !== 'memory') store = openSqliteStore(stateDir, {}, log);
+  if (opts.store !== 'memory') {
+    const c = first.mesh.spec.capture;
+    store = openSqliteStore(stateDir, { maxFlows: c.maxFlows, maxBytes: c.maxMegabytes * 1024 * 1024, maxAgeMs: c.maxAgeHours * 3_600_000 }, log);
+  }
+  const captureApi = createCaptureApi({
+    store: () => store,
+    snapshot: () => snapshot,
+    listenerPort: (key) => listeners.get(key)?.port,
+    version: `localmesh ${LOCALMESH_VERSION}`
+  });
   const identities = new IdentityManager(ca, first.mesh.spec.trustDomain, (id) => log(`certificate of ${id} rotated`));
   /** A value computed once per config version and key (policies per workload, modes per port). */
   function perSnapshot<A, T>(compute: (s: Snapshot, arg: A) => T): (key: string, arg: A) => T {
@@ -504,7 +522,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     },
     reload,
     async listFlows(q?: FlowQuery) {
-      return store.list({ limit: q?.limit ?? 100, before: q?.before });
+      return store.list({ ...q, limit: q?.limit ?? 100 });
     },
     async getFlow({ id }) {
       const f = store.get(id);
@@ -514,43 +532,8 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     async clearFlows() {
       store.clear();
     },
-    // CAPTURE-API-BEGIN (wired by the capture work in progress)
-    async listSessions() {
-      return store.sessions();
-    },
-    async startSession(q) {
-      return store.startSession(q?.label);
-    },
-    async stopSession() {
-      return store.stopSession();
-    },
-    async deleteSession({ id }) {
-      store.deleteSession(id);
-    },
-    async exportHar() {
-      throw new MeshError(ErrorCodes.INTERNAL, 'not wired yet');
-    },
-    async importHar() {
-      throw new MeshError(ErrorCodes.INTERNAL, 'not wired yet');
-    },
-    async replayFlow() {
-      throw new MeshError(ErrorCodes.INTERNAL, 'not wired yet');
-    },
-    async compareFlows() {
-      throw new MeshError(ErrorCodes.INTERNAL, 'not wired yet');
-    },
-    async compareSessions() {
-      throw new MeshError(ErrorCodes.INTERNAL, 'not wired yet');
-    },
-    async getTrace() {
-      throw new MeshError(ErrorCodes.INTERNAL, 'not wired yet');
-    },
-    async getGraph() {
-      throw new MeshError(ErrorCodes.INTERNAL, 'not wired yet');
-    },
-    async getMetrics() {
-      throw new MeshError(ErrorCodes.INTERNAL, 'not wired yet');
-    },
+    // CAPTURE-API-BEGIN (sessions, HAR, replay, compare, traces, graph, metrics series: capture/capture-api.ts)
+    ...captureApi,
     // CAPTURE-API-END
     async listIstioFiles(): Promise<IstioFileView[]> {
       return project.files.map((f) => ({
@@ -658,6 +641,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       await launcher.stopAll();
       identities.close();
       await Promise.all([...listeners.values()].map(closeListener));
+      await spans?.close();
       store.close();
       listeners.clear();
       eventListeners.clear();

@@ -39,10 +39,10 @@ class Cli {
   readonly exited: Promise<Exit>;
   private waiters = new Set<() => void>();
 
-  constructor(args: string[]) {
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe']
     });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -148,7 +148,11 @@ const servers: net.Server[] = [];
 const groups = new Set<number>();
 
 function cli(...args: string[]): Cli {
-  const c = new Cli(args);
+  return cliWithEnv({}, ...args);
+}
+
+function cliWithEnv(env: Record<string, string>, ...args: string[]): Cli {
+  const c = new Cli(args, env);
   clis.add(c);
   return c;
 }
@@ -156,9 +160,10 @@ function cli(...args: string[]): Cli {
 /** Run a command to its end (bounded) and return its exit code and output. */
 async function runCli(
   args: string[],
-  timeoutMs = 20_000
+  timeoutMs = 20_000,
+  env: Record<string, string> = {}
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const c = cli(...args);
+  const c = cliWithEnv(env, ...args);
   const { code } = await c.waitExit(timeoutMs);
   return { code, stdout: c.stdout, stderr: c.stderr };
 }
@@ -267,9 +272,17 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/** Admin token per admin URL host (read from <state-dir>/admin-token by `up`). */
+const adminTokens = new Map<string, string>();
+
+function authHeaders(url: string): Record<string, string> {
+  const token = adminTokens.get(new URL(url).host);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 async function getJson<T = unknown>(url: string): Promise<T> {
   const u = new URL(url);
-  const r = await request(Number(u.port), u.pathname + u.search);
+  const r = await request(Number(u.port), u.pathname + u.search, authHeaders(url));
   expect(r.status, `${url}: ${r.body}`).toBe(200);
   return JSON.parse(r.body) as T;
 }
@@ -396,7 +409,9 @@ async function up(
 ): Promise<{ c: Cli; admin: string; adminPort: number }> {
   const c = cli('up', '-c', file, '--admin-port', '0', '--state-dir', stateDir, ...more);
   const m = await c.waitFor(READY, 30_000);
-  return { c, admin: m[1]!, adminPort: Number(m[2]) };
+  const admin = m[1]!;
+  adminTokens.set(new URL(admin).host, fs.readFileSync(path.join(stateDir, 'admin-token'), 'utf8').trim());
+  return { c, admin, adminPort: Number(m[2]) };
 }
 
 async function workloads(admin: string): Promise<Workload[]> {
@@ -840,6 +855,125 @@ describe('localmesh up (bookinfo)', () => {
 // 5. live reload through the CLI
 // ---------------------------------------------------------------------------------------------------------------
 
+describe('localmesh up: the admin API is locked to this machine and this launch', () => {
+  it(
+    'needs the per-launch token (file 0600 or LOCALMESH_ADMIN_TOKEN); refuses a foreign Host or Origin; /metrics stays open',
+    { timeout: 60_000 },
+    async () => {
+      const app = await httpStub('web');
+      const { file } = writeProject('token', meshYaml({ web: [{ name: 'web-v1', instances: [`127.0.0.1:${app}`] }] }));
+      const state = tempDir('state');
+      const { c, admin, adminPort } = await up(file, state);
+      const tokenFile = path.join(state, 'admin-token');
+      const token = fs.readFileSync(tokenFile, 'utf8').trim();
+      expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(fs.statSync(tokenFile).mode & 0o777).toBe(0o600);
+      expect(c.stdout).toContain(`admin API token: ${tokenFile}`);
+      expect(c.stdout).not.toContain(token); // never printed without --ui
+
+      // no token, a wrong token: 401 with a JSON error code
+      for (const headers of [{}, { authorization: 'Bearer nope' }] as Record<string, string>[]) {
+        const r = await request(adminPort, '/api/v1/health', headers);
+        expect(r.status).toBe(401);
+        expect(r.headers['content-type']).toMatch(/^application\/json/);
+        expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'LM204' } });
+      }
+      const ok = await request(adminPort, '/api/v1/health', { authorization: `Bearer ${token}` });
+      expect(ok.status).toBe(200);
+      // DNS rebinding: the right token under a foreign Host name is still refused; so is another site's Origin
+      const rebound = await request(adminPort, '/api/v1/health', { authorization: `Bearer ${token}`, host: `evil.example:${adminPort}` });
+      expect(rebound.status).toBe(403);
+      expect(JSON.parse(rebound.body)).toMatchObject({ error: { code: 'LM203' } });
+      const foreign = await request(adminPort, '/api/v1/health', { authorization: `Bearer ${token}`, origin: 'http://evil.example' });
+      expect(foreign.status).toBe(403);
+      expect(JSON.parse(foreign.body)).toMatchObject({ error: { code: 'LM203' } });
+      // Prometheus scrapes without the token
+      const metrics = await request(adminPort, '/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
+
+      // the CLI finds the token itself (state dir), or takes it from the environment
+      expect((await runCli(['status', '--state-dir', state, '-c', file])).code).toBe(0);
+      const wrong = await runCli(['status', '--admin-url', admin], 20_000, { LOCALMESH_ADMIN_TOKEN: 'wrong' });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/LM204/);
+      expect((await runCli(['status', '--admin-url', admin], 20_000, { LOCALMESH_ADMIN_TOKEN: token })).code).toBe(0);
+
+      c.child.kill('SIGTERM');
+      await c.waitExit(20_000);
+      expect(fs.existsSync(tokenFile)).toBe(false);
+    }
+  );
+
+  it('LOCALMESH_ADMIN_TOKEN chooses the token of `up` (for scripts and CI)', { timeout: 60_000 }, async () => {
+    const app = await httpStub('web');
+    const { file } = writeProject('token-env', meshYaml({ web: [{ name: 'web-v1', instances: [`127.0.0.1:${app}`] }] }));
+    const state = tempDir('state');
+    const c = cliWithEnv({ LOCALMESH_ADMIN_TOKEN: 'chosen-by-the-script' }, 'up', '-c', file, '--admin-port', '0', '--state-dir', state);
+    const m = await c.waitFor(READY, 30_000);
+    expect(fs.readFileSync(path.join(state, 'admin-token'), 'utf8').trim()).toBe('chosen-by-the-script');
+    expect((await request(Number(m[2]), '/api/v1/health', { authorization: 'Bearer chosen-by-the-script' })).status).toBe(200);
+    expect((await request(Number(m[2]), '/api/v1/health')).status).toBe(401);
+    c.child.kill('SIGTERM');
+    await c.waitExit(20_000);
+  });
+});
+
+describe('localmesh replay', () => {
+  it('resends a flow by id with edits, and every request of a HAR file, through the caller sidecar', { timeout: 90_000 }, async () => {
+    const seen: { url: string; header: string | undefined; body: string }[] = [];
+    const api = http.createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        seen.push({ url: req.url ?? '', header: req.headers['x-try'] as string | undefined, body });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+    servers.push(api);
+    const web = await httpStub('web');
+    const { file } = writeProject(
+      'replay',
+      meshYaml({
+        web: [{ name: 'web-v1', instances: [`127.0.0.1:${web}`] }],
+        api: [{ name: 'api-v1', instances: [`127.0.0.1:${(api.address() as net.AddressInfo).port}`] }]
+      })
+    );
+    const state = tempDir('state');
+    const { c, admin } = await up(file, state);
+    const out = byName(await workloads(admin), 'web-v1').outbound!.port;
+    expect((await request(out, 'http://api:9080/orders', { 'x-try': 'first' })).status).toBe(200);
+    const flows = await getJson<{ id: string; reporter: string; path: string }[]>(`${admin}/api/v1/flows?reporter=source&limit=5`);
+    const orig = flows.find((f) => f.path === '/orders')!;
+
+    const r = await runCli(['replay', orig.id, '-c', file, '--state-dir', state, '-X', 'POST', '--path', '/orders/2', '-H', 'x-try: second', '-d', 'payload']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${orig.id} → \\S+  POST api:9080/orders/2  200 -  [\\d.]+ ms  as web-v1$`, 'm'));
+    expect(seen.at(-1)).toEqual({ url: '/orders/2', header: 'second', body: 'payload' });
+
+    // a HAR file: exported by the API, replayed request by request (imported first as a session)
+    const harText = (await request(Number(new URL(admin).port), '/api/v1/flows/har?caller=web-v1', authHeaders(admin))).body;
+    const harFile = path.join(tempDir('har'), 'capture.har');
+    fs.writeFileSync(harFile, harText);
+    const before = seen.length;
+    const h = await runCli(['replay', harFile, '-c', file, '--state-dir', state, '--json']);
+    expect(h.code).toBe(0);
+    const results = JSON.parse(h.stdout.slice(h.stdout.indexOf('['))) as { original: string; flow: { status: number; replayOf: string } }[];
+    expect(results).toHaveLength(2);
+    for (const x of results) expect(x.flow).toMatchObject({ status: 200, replayOf: x.original });
+    expect(seen.slice(before).map((x) => x.url)).toEqual(['/orders', '/orders/2']);
+
+    // an unknown id: exit 1 with the API's error code
+    const bad = await runCli(['replay', 'no-such-flow', '-c', file, '--state-dir', state]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/no-such-flow: replay failed: LM202/);
+    c.child.kill('SIGTERM');
+    await c.waitExit(20_000);
+  });
+});
+
 describe('localmesh up: live reload', () => {
   it(
     'applies an edited Istio file, and keeps the last good config when the next edit is broken',
@@ -939,7 +1073,7 @@ ${extraRule}  - name: default
       expect(still.body).toBe('canned by istio');
 
       // status reports the rejection
-      const st = await runCli(['status', '--admin-url', admin]);
+      const st = await runCli(['status', '--admin-url', admin], 20_000, { LOCALMESH_ADMIN_TOKEN: adminTokens.get(new URL(admin).host)! });
       expect(st.code).toBe(0);
       expect(st.stdout).toMatch(/^last reload: REJECTED at \S+ — 1 error\(s\); the last good config/m);
       expect(st.stdout).toMatch(/web\.yaml:8:\d+: error IST0010/);

@@ -24,7 +24,8 @@ spec:
   - match: [{uri: {prefix: /abort}}]
     fault: {abort: {httpStatus: 500, percentage: {value: 100}}}
     route: [{destination: {host: reviews}}]
-  - route: [{destination: {host: reviews}}]
+  - match: [{uri: {regex: "/(reviews|x|direct).*"}}]
+    route: [{destination: {host: reviews}}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -42,6 +43,7 @@ spec:
   await viaProxy(out, 'reviews:9080', '/abort');
   await viaProxy(out, 'reviews:9080', '/x', { method: 'DELETE' });
   await request(m.inbound('reviews-v2'), '/direct', { headers: { host: 'reviews:9080' } });
+  await viaProxy(out, 'reviews:9080', '/nowhere'); // no rule matches: 404 NR
 });
 afterAll(async () => {
   await admin.close();
@@ -87,6 +89,30 @@ describe('GET /metrics', () => {
     expect(anon.reporter).toBe('destination');
     expect(anon.connection_security_policy).toBe('none');
     expect(anon.source_principal).toBe('unknown');
+  });
+  it('the exact istio_requests_total text for the scripted calls (both reporters, FI abort, RBAC deny, 404 NR, sidecar-less caller)', async () => {
+    const text = await (await fetch(`${admin.url}/metrics`)).text();
+    const block = text.split('\n').filter((l) => l.startsWith('istio_requests_total') || l.startsWith('# HELP istio_requests_total') || l.startsWith('# TYPE istio_requests_total'));
+    const pp = 'source_workload="productpage-v1",source_canonical_service="productpage",source_canonical_revision="v1",source_workload_namespace="default",source_principal="spiffe://cluster.local/ns/default/sa/bookinfo-productpage",source_app="productpage",source_version="v1",source_cluster="Kubernetes"';
+    // at the client, source_principal is its own SAN only when the upstream connection used mTLS (a local reply had none)
+    const ppNoTls = pp.replace('source_principal="spiffe://cluster.local/ns/default/sa/bookinfo-productpage"', 'source_principal="unknown"');
+    // at the server, destination_principal is its own SAN only when the downstream connection used mTLS
+    const rvPlain = 'destination_workload="reviews-v2",destination_workload_namespace="default",destination_principal="unknown",destination_app="reviews",destination_version="v2",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="reviews",destination_canonical_revision="v2",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="Kubernetes"';
+    const anon = 'source_workload="unknown",source_canonical_service="unknown",source_canonical_revision="latest",source_workload_namespace="unknown",source_principal="unknown",source_app="unknown",source_version="unknown",source_cluster="unknown"';
+    const rv = 'destination_workload="reviews-v2",destination_workload_namespace="default",destination_principal="spiffe://cluster.local/ns/default/sa/bookinfo-reviews",destination_app="reviews",destination_version="v2",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="reviews",destination_canonical_revision="v2",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="Kubernetes"';
+    const none = 'destination_workload="unknown",destination_workload_namespace="unknown",destination_principal="unknown",destination_app="unknown",destination_version="unknown",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="unknown",destination_canonical_revision="latest",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="unknown"';
+    const tail = (code: number, flags: string, sec: string) => `request_protocol="http",response_code="${code}",grpc_response_status="",response_flags="${flags}",connection_security_policy="${sec}"`;
+    expect(block).toEqual([
+      '# HELP istio_requests_total Requests reported by a sidecar',
+      '# TYPE istio_requests_total counter',
+      `istio_requests_total{reporter="destination",${pp},${rv},${tail(200, '-', 'mutual_tls')}} 1`,
+      `istio_requests_total{reporter="source",${pp},${rv},${tail(200, '-', 'unknown')}} 1`,
+      `istio_requests_total{reporter="source",${ppNoTls},${none},${tail(500, 'FI', 'unknown')}} 1`,
+      `istio_requests_total{reporter="destination",${pp},${rv},${tail(403, '-', 'mutual_tls')}} 1`,
+      `istio_requests_total{reporter="source",${pp},${rv},${tail(403, '-', 'unknown')}} 1`,
+      `istio_requests_total{reporter="destination",${anon},${rvPlain},${tail(200, '-', 'none')}} 1`,
+      `istio_requests_total{reporter="source",${ppNoTls},${none},${tail(404, 'NR', 'unknown')}} 1`
+    ]);
   });
   it('histograms use Envoy default buckets', async () => {
     const text = await (await fetch(`${admin.url}/metrics`)).text();

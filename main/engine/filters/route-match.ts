@@ -12,6 +12,42 @@ export interface MatchInput {
   query: string;
   port: number;
   headers: IncomingHttpHeaders;
+  /**
+   * Claims of a JWT this proxy validated (RequestAuthentication), for `@request.auth.claims.<name>` header matches;
+   * null or absent = no valid token, and such matches fail (istio-semantics §1.2).
+   */
+  claims?: Record<string, unknown> | null;
+}
+
+const CLAIM_PREFIX = '@request.auth.claims.';
+
+/** Does any match block of these routes use `@request.auth.claims.*` (so the caller must validate the JWT first)? Cached per route table. */
+const claimUse = new WeakMap<CompiledRoute[], boolean>();
+export function needsClaims(routes: CompiledRoute[]): boolean {
+  let v = claimUse.get(routes);
+  if (v === undefined) claimUse.set(routes, (v = usesClaims(routes)));
+  return v;
+}
+
+function usesClaims(routes: CompiledRoute[]): boolean {
+  return routes.some((r) => r.matches.some((m) => m.headers.some((h) => h.name.startsWith(CLAIM_PREFIX)) || m.withoutHeaders.some((h) => h.name.startsWith(CLAIM_PREFIX))));
+}
+
+/**
+ * The claim `@request.auth.claims.<a>.<b>` names (nested claims by dots, as Istio 1.22+), as match strings: a string
+ * claim as is, numbers and booleans as text, a list claim as each of its string members (any may match).
+ */
+function claimValues(claims: Record<string, unknown> | null | undefined, header: string): string[] | undefined {
+  if (!claims) return undefined;
+  let v: unknown = claims;
+  for (const part of header.slice(CLAIM_PREFIX.length).split('.')) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  if (typeof v === 'string') return [v];
+  if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
+  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+  return undefined;
 }
 
 function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
@@ -49,10 +85,17 @@ export function matchOne(m: CompiledMatch, r: MatchInput): boolean {
   if (m.scheme && !m.scheme.test(r.scheme)) return false;
   if (m.port !== undefined && m.port !== r.port) return false;
   for (const h of m.headers) {
-    if (h.name.startsWith('@request.auth.claims')) return false; // needs RequestAuthentication (security issue)
-    if (!h.match.test(headerValue(r.headers, h.name))) return false;
+    if (h.name.startsWith(CLAIM_PREFIX)) {
+      const values = claimValues(r.claims, h.name);
+      if (!values || !values.some((v) => h.match.test(v))) return false;
+    } else if (!h.match.test(headerValue(r.headers, h.name))) return false;
   }
   for (const h of m.withoutHeaders) {
+    if (h.name.startsWith(CLAIM_PREFIX)) {
+      const values = claimValues(r.claims, h.name);
+      if (values && values.some((v) => (h.match.kind === 'present' ? true : h.match.test(v)))) return false;
+      continue;
+    }
     const v = headerValue(r.headers, h.name);
     // a missing header counts as "" for exact/prefix/regex; {} fails only when the header is present
     if (h.match.kind === 'present' ? v !== undefined : h.match.test(v ?? '')) return false;

@@ -1,30 +1,46 @@
-/** Keeps the first bytes of a body for the flow record (the UI's detail pane), without holding up the stream. */
+/**
+ * Keeps the first bytes of a body for the flow record (the UI's detail pane), without holding up the stream.
+ * The cap is the mesh file's `spec.capture.bodyCap` of the config the request started on (a reload applies it to
+ * new requests); past it only the byte count grows. Whole chunks within the cap are kept by reference (no copy on
+ * the hot path); the chunk that crosses the cap is copied down to the bytes kept, so a large chunk (or the socket
+ * buffer it is a slice of) is never held beyond the cap.
+ */
 import type { BodyView } from '../../contract/api.js';
+import { CAPTURE_DEFAULTS } from '../../contract/mesh-schema.js';
 
-export const CAPTURE_CAP = 64 * 1024;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Control characters that make decoded "text" binary (tab, newlines, form feed and CR are text). */
+const BINARY = /[\u0000-\u0008\u000e-\u001f]/;
 
 export class BodyCapture {
   private chunks: Buffer[] = [];
   private kept = 0;
+  /** Bytes seen on the wire. */
   size = 0;
+
+  constructor(private readonly cap: number = CAPTURE_DEFAULTS.bodyCap) {}
 
   add(chunk: Buffer): void {
     this.size += chunk.length;
-    if (this.kept >= CAPTURE_CAP) return;
-    const part = chunk.length + this.kept > CAPTURE_CAP ? chunk.subarray(0, CAPTURE_CAP - this.kept) : chunk;
-    this.chunks.push(part);
-    this.kept += part.length;
+    const room = this.cap - this.kept;
+    if (room <= 0 || chunk.length === 0) return;
+    if (chunk.length <= room) {
+      this.chunks.push(chunk);
+      this.kept += chunk.length;
+    } else {
+      this.chunks.push(Buffer.from(chunk.subarray(0, room)));
+      this.kept = this.cap;
+    }
   }
 
   view(): BodyView | null {
     if (this.size === 0) return null;
-    const buf = Buffer.concat(this.chunks);
+    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
     const truncated = this.size > buf.length;
     try {
       // a cut in the middle of a multi-byte character is fine: decode what is complete
       const text = utf8.decode(truncated ? trimPartialUtf8(buf) : buf);
-      if (!/[\u0000-\u0008\u000e-\u001f]/.test(text)) return { encoding: 'utf8', data: text, size: this.size, truncated };
+      if (!BINARY.test(text)) return { encoding: 'utf8', data: text, size: this.size, truncated };
     } catch {
       /* not text */
     }

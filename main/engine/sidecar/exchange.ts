@@ -8,14 +8,24 @@ import type { AttemptRecord, FlowRecord, Reporter, TraceStep } from '../../contr
 import { joinFlags } from './flags.js';
 import type { LocalReply } from './local-reply.js';
 import { BodyCapture } from './body-capture.js';
+import type { Snapshot } from '../snapshot.js';
+import { newSpanId, newTraceId, startSpan, type SpanFields } from '../telemetry/tracing.js';
 
 let flowSeq = 0;
 
 /** Hop-by-hop headers a proxy never forwards (and `expect`: the sidecar answers 100-continue itself, as Envoy does). */
 export const HOP_BY_HOP = new Set(['expect', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
 
-export class Exchange {
+/** Header naming the flow a request replays (set by replayFlow / `localmesh replay`; never forwarded). */
+export const REPLAY_HEADER = 'x-localmesh-replay-of';
+
+function ms(t: number): number {
+  return Math.round(t * 1000) / 1000;
+}
+
+export class Exchange implements SpanFields {
   readonly id = `${Date.now().toString(36)}-${(++flowSeq).toString(36)}`;
+  /** performance.now() when the request headers arrived: every timing is relative to it. */
   readonly started = performance.now();
   readonly startedAt = new Date().toISOString();
   readonly trace: TraceStep[] = [];
@@ -40,19 +50,79 @@ export class Exchange {
   /** What was sent to the caller (writeHead with an object does not show up in res.getHeaders()). */
   responseHeaders: OutgoingHttpHeaders = {};
   finished = false;
-  readonly requestBody = new BodyCapture();
-  readonly responseBody = new BodyCapture();
+  readonly requestBody: BodyCapture;
+  readonly responseBody: BodyCapture;
+  readonly configVersion: number;
+  /** spec.tracing.b3 of the config the request started on. */
+  readonly b3: boolean;
+  // this sidecar's span (set by beginSpan; a request that failed before it still gets ids in done())
+  traceId = '';
+  spanId = '';
+  parentSpanId: string | null = null;
+  traceFlags = '01';
+  /** The flow this request replays (x-localmesh-replay-of), null for an ordinary request. */
+  replayOf: string | null = null;
+  // absolute performance.now() times of the phases (null: did not happen)
+  private requestEndAt: number | null;
+  private upstreamConnectedAt: number | null = null;
+  private responseStartAt: number | null = null;
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly reporter: Reporter,
     public source: string | null,
-    readonly configVersion: number,
+    snap: Snapshot,
     private readonly onDone: (flow: FlowRecord) => void
   ) {
     this.method = req.method ?? 'GET';
+    this.configVersion = snap.version;
+    const spec = snap.mesh.spec;
+    this.b3 = spec.tracing.b3;
+    this.requestBody = new BodyCapture(spec.capture.bodyCap);
+    this.responseBody = new BodyCapture(spec.capture.bodyCap);
+    const h = req.headers;
+    const cl = h['content-length'];
+    if (h['transfer-encoding'] === undefined && (cl === undefined || cl === '0')) this.requestEndAt = this.started; // no body: complete with the headers
+    else {
+      this.requestEndAt = null;
+      req.once('end', () => (this.requestEndAt = performance.now()));
+    }
     res.once('close', () => this.done());
+  }
+
+  /** Start this sidecar's span: continue the incoming trace context of the request and write ours into `out`. */
+  beginSpan(out: OutgoingHttpHeaders): void {
+    startSpan(this, this.req.headers, out, this.b3);
+  }
+
+  /**
+   * Take the replay marker off the headers sent onward and record it. Only loopback callers may set it (every
+   * localmesh listener binds 127.0.0.1, so in practice all of them).
+   */
+  takeReplayMarker(out: OutgoingHttpHeaders): void {
+    const v = out[REPLAY_HEADER];
+    if (v === undefined) return;
+    delete out[REPLAY_HEADER];
+    const addr = this.req.socket.remoteAddress ?? '';
+    if (typeof v !== 'string' || v === '' || !(addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'))) return;
+    this.replayOf = v;
+    this.note('replay', `replay of ${v}`);
+  }
+
+  /** A new upstream attempt starts: it has no connection yet. */
+  attemptStarted(): void {
+    this.upstreamConnectedAt = null;
+  }
+
+  /** The connection of the current attempt is ready (TCP, plus TLS for mTLS; a reused one when assigned). */
+  upstreamConnected(): void {
+    this.upstreamConnectedAt = performance.now();
+  }
+
+  /** Response headers go to the caller now. */
+  responseStarted(): void {
+    this.responseStartAt ??= performance.now();
   }
 
   note(step: string, detail: string): void {
@@ -85,6 +155,7 @@ export class Exchange {
     headers['server'] = server;
     this.status = reply.status;
     this.responseHeaders = headers;
+    this.responseStarted();
     res.writeHead(reply.status, headers);
     if (this.method !== 'HEAD') this.responseBody.add(reply.body);
     res.end(this.method === 'HEAD' ? undefined : reply.body);
@@ -94,6 +165,15 @@ export class Exchange {
     if (this.finished) return;
     this.finished = true;
     if (!this.res.writableFinished) this.flags.add('DC'); // the caller went away before the response was complete
+    if (this.spanId === '') {
+      // failed before the span began (e.g. an unparsable request target): still a span, a root one
+      this.traceId = newTraceId();
+      this.spanId = newSpanId();
+    }
+    const end = performance.now();
+    const t0 = this.started;
+    const durationMs = ms(end - t0);
+    const reqEnd = this.requestEndAt;
     this.onDone({
       id: this.id,
       requestId: this.requestId,
@@ -106,7 +186,7 @@ export class Exchange {
       path: this.path,
       status: this.status,
       flags: joinFlags(this.flags),
-      durationMs: Math.round((performance.now() - this.started) * 1000) / 1000,
+      durationMs,
       startedAt: this.startedAt,
       virtualService: this.virtualService,
       rule: this.rule,
@@ -123,7 +203,17 @@ export class Exchange {
       destinationPrincipal: this.destinationPrincipal,
       connectionSecurity: this.mtls ? 'mutual_tls' : 'none',
       requestBody: this.requestBody.view(),
-      responseBody: this.responseBody.view()
+      responseBody: this.responseBody.view(),
+      traceId: this.traceId,
+      spanId: this.spanId,
+      parentSpanId: this.parentSpanId,
+      timings: {
+        requestEnd: reqEnd === null || reqEnd > end ? null : ms(reqEnd - t0),
+        upstreamConnected: this.upstreamConnectedAt === null ? null : ms(this.upstreamConnectedAt - t0),
+        responseStart: this.responseStartAt === null ? null : ms(this.responseStartAt - t0),
+        responseEnd: durationMs
+      },
+      replayOf: this.replayOf
     });
   }
 }

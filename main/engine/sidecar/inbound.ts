@@ -87,7 +87,7 @@ export class InboundSidecar {
     const peer = typeof headers['x-envoy-peer-metadata-id'] === 'string' ? parsePeer(headers['x-envoy-peer-metadata-id']) : null;
     delete headers['x-envoy-peer-metadata-id'];
     delete headers['x-envoy-peer-metadata'];
-    const ex = new Exchange(req, res, 'destination', peer, snap.version, this.host.emitFlow);
+    const ex = new Exchange(req, res, 'destination', peer, snap, this.host.emitFlow);
     ex.authority = req.headers.host ?? '';
     ex.path = req.url ?? '/';
     ex.destination = this.workload.name;
@@ -95,6 +95,8 @@ export class InboundSidecar {
     ex.endpoint = this.instance.address;
     ex.upstreamHeaders = headers;
     ex.ensureRequestId(headers);
+    ex.beginSpan(headers);
+    ex.takeReplayMarker(headers);
     headers['x-forwarded-proto'] ??= 'http';
     const sock = req.socket as tls.TLSSocket;
     if (sock.encrypted) {
@@ -186,6 +188,7 @@ export class InboundSidecar {
     });
     for (let attempt = 1; attempt <= 1 + INBOUND_RETRIES; attempt++) {
       const t0 = performance.now();
+      ex.attemptStarted();
       const out = await tryUpstream({
         agent: this.agent,
         host: this.instance.host,
@@ -196,7 +199,8 @@ export class InboundSidecar {
         body,
         perTryTimeoutMs: 0,
         connectTimeoutMs: this.host.connectTimeoutMs,
-        signal: abort.signal
+        signal: abort.signal,
+        timing: ex
       });
       const ms = performance.now() - t0;
       if (out.kind === 'aborted' || out.kind === 'per-try-timeout') return;
@@ -209,6 +213,7 @@ export class InboundSidecar {
         h['server'] = SERVER;
         ex.status = up.statusCode ?? 502;
         ex.responseHeaders = h;
+        ex.responseStarted();
         res.writeHead(ex.status, h);
         up.on('data', (c: Buffer) => ex.responseBody.add(c));
         up.pipe(res);

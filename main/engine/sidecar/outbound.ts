@@ -14,7 +14,8 @@ import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } f
 import { DEFAULT_RETRY, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
 import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import type { Snapshot, HostRoutes } from '../snapshot.js';
-import { selectRoute, type MatchInput } from '../filters/route-match.js';
+import { needsClaims, selectRoute, type MatchInput } from '../filters/route-match.js';
+import { authenticate } from '../security/jwt.js';
 import { corsFilter } from '../filters/cors.js';
 import { faultFilter } from '../filters/fault.js';
 import { buildRedirect, rewritePath } from '../filters/rewrite.js';
@@ -24,6 +25,7 @@ import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import type { SidecarHost } from './host.js';
+import { unsampled } from '../telemetry/tracing.js';
 import { splitAuthority } from '../config/hosts.js';
 
 /** Headers an app may not use to steer the client sidecar (Envoy strips them from non-internal requests). */
@@ -122,9 +124,30 @@ export class OutboundSidecar {
     };
   }
 
+  /**
+   * JWT claims for `@request.auth.claims.*` route matches. Istio has them only where the proxy validated the token
+   * itself (a RequestAuthentication selecting it, as on an ingress gateway); here: the RequestAuthentications that
+   * select this caller. An invalid or missing token means no claims (the match fails); it is not rejected here.
+   */
+  private async claims(ex: Exchange, req: IncomingMessage, snap: Snapshot): Promise<Record<string, unknown> | null> {
+    const w = snap.registry.workloadByName.get(this.workload);
+    const rules = w ? this.host.jwtRules(w) : [];
+    if (rules.length === 0) {
+      ex.note('jwt', `claim match: no RequestAuthentication selects ${this.workload}, so the request has no claims`);
+      return null;
+    }
+    const jwt = await authenticate(rules, req.headers, new URL(ex.path, 'http://x'), () => undefined);
+    if (jwt.status === 'ok') {
+      ex.note('jwt', `claim match: valid token of ${jwt.principal} (${jwt.rule.policy})`);
+      return jwt.claims as Record<string, unknown>;
+    }
+    ex.note('jwt', jwt.status === 'fail' ? `claim match: token not valid (${jwt.reason}), so no claims` : 'claim match: no token, so no claims');
+    return null;
+  }
+
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     const snap = this.host.snapshot();
-    const ex = new Exchange(req, res, 'source', this.workload, snap.version, this.host.emitFlow);
+    const ex = new Exchange(req, res, 'source', this.workload, snap, this.host.emitFlow);
     this.run(ex, req, res).catch((err: Error) => {
       ex.note('error', err.stack ?? String(err));
       if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
@@ -138,9 +161,12 @@ export class OutboundSidecar {
     ex.path = r.path;
     ex.upstreamHeaders = r.headers;
     ex.ensureRequestId(r.headers);
+    ex.beginSpan(r.headers);
+    ex.takeReplayMarker(r.headers);
     r.headers['x-forwarded-proto'] = 'http';
     ex.destinationService = r.service?.fqdn ?? r.authority;
     const match: MatchInput = { method: ex.method, authority: r.authority, scheme: 'http', path: r.pathOnly, query: r.query, port: r.port, headers: req.headers };
+    if (r.hostRoutes && needsClaims(r.hostRoutes.routes)) match.claims = await this.claims(ex, req, r.snap);
 
     // ---- route selection
     let route: CompiledRoute | undefined;
@@ -380,6 +406,7 @@ export class OutboundSidecar {
         const active = this.host.lbState.active;
         active.set(key, (active.get(key) ?? 0) + 1);
         const t0 = performance.now();
+        ex.attemptStarted();
         const out = await tryUpstream({
           agent: this.agent,
           host: addr.host,
@@ -391,7 +418,8 @@ export class OutboundSidecar {
           perTryTimeoutMs: retry.perTryTimeoutMs,
           connectTimeoutMs: this.host.connectTimeoutMs,
           signal: routeAbort.signal,
-          tls: secure ? { agent: this.tlsAgent, options: secure.options } : undefined
+          tls: secure ? { agent: this.tlsAgent, options: secure.options } : undefined,
+          timing: ex
         });
         active.set(key, (active.get(key) ?? 1) - 1);
         const ms = performance.now() - t0;
@@ -467,9 +495,10 @@ export class OutboundSidecar {
     const clean: Record<string, string | string[] | number> = {};
     for (const k in headers) if (headers[k] !== undefined) clean[k] = headers[k]!;
     ex.responseHeaders = clean;
+    ex.responseStarted();
     res.writeHead(status, clean);
     up.on('data', (c: Buffer) => ex.responseBody.add(c));
-        up.pipe(res);
+    up.pipe(res);
     const onAbort = () => {
       // route timeout after the response started: reset the stream
       ex.flags.add('UT');
@@ -506,6 +535,7 @@ export class OutboundSidecar {
       const addr = this.host.deliveryAddress(ep);
       ex.note('mirror', `copy sent to ${m.destination.host}${m.destination.subset ? ` subset ${m.destination.subset}` : ''} at ${addr.host}:${addr.port}`);
       const headers = { ...r.headers };
+      unsampled(headers, ex, ex.b3);
       void body.whenComplete().then((buf) => {
         const mreq = http.request({ host: addr.host, port: addr.port, method: ex.method, path: r.path, headers, agent: this.agent, setHost: false });
         mreq.on('response', (mr) => mr.resume());

@@ -27,6 +27,8 @@ export interface TryOptions {
   onRequest?: (req: http.ClientRequest) => void;
   /** TLS to the upstream (mTLS between sidecars, or DestinationRule TLS origination) over this agent. */
   tls?: { agent: https.Agent; options: tls.ConnectionOptions };
+  /** Told when the connection is ready for the request: connected (and TLS done), or a pooled one assigned. */
+  timing?: { upstreamConnected(): void };
 }
 
 /** Node TLS error code → the reason Envoy/BoringSSL would print. */
@@ -72,11 +74,16 @@ export function tryUpstream(o: TryOptions): Promise<TryOutcome> {
           s.once('connect', () => {
             connected = true;
             if (connectTimer) clearTimeout(connectTimer);
+            if (!o.tls && !done) o.timing?.upstreamConnected();
           });
-          s.once('secureConnect', () => (secured = true));
+          s.once('secureConnect', () => {
+            secured = true;
+            if (!done) o.timing?.upstreamConnected();
+          });
         } else {
           connected = true;
           secured = true;
+          o.timing?.upstreamConnected();
         }
       });
       req.on('response', (res) => finish({ kind: 'response', res }));

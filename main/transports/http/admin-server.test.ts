@@ -109,6 +109,10 @@ function waitUntil(emitter: EventEmitter, check: () => boolean, what: string): P
   });
 }
 
+const SESSION = { id: 1, label: null, kind: 'up' as const, startedAt: '2026-11-22T10:00:00.000Z', endedAt: null, flows: 3, bytes: 1200, current: true, readOnly: false };
+const HAR = { log: { version: '1.2', creator: { name: 'localmesh', version: '0.1.0' }, entries: [] } };
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+
 /** A MeshApi with canned data that records calls and lets the test emit events. */
 function createFakeApi() {
   const changes = new EventEmitter();
@@ -142,6 +146,18 @@ function createFakeApi() {
     writeIstioFile: async (...args: unknown[]) => (record('writeIstioFile', args), RELOAD),
     getSecurity: async (...args: unknown[]) => (record('getSecurity', args), { ca: { subject: '', fingerprint256: '', validFrom: '', validTo: '', keyAlgorithm: 'ec' as const, certFile: '' }, workloads: [], matrix: [] }),
     planQuickAction: async (...args: unknown[]) => (record('planQuickAction', args), { path: 'x.yaml', relative: 'x.yaml', before: '', after: '', summary: '' }),
+    listSessions: async (...args: unknown[]) => (record('listSessions', args), [SESSION]),
+    startSession: async (...args: unknown[]) => (record('startSession', args), SESSION),
+    stopSession: async (...args: unknown[]) => (record('stopSession', args), SESSION),
+    deleteSession: async (...args: unknown[]) => void record('deleteSession', args),
+    exportHar: async (...args: unknown[]) => (record('exportHar', args), HAR),
+    importHar: async (...args: unknown[]) => (record('importHar', args), SESSION),
+    replayFlow: async (...args: unknown[]) => (record('replayFlow', args), FLOW),
+    compareFlows: async (...args: unknown[]) => (record('compareFlows', args), { a: FLOW, b: FLOW, changes: [], requestHeaders: [], responseHeaders: [], requestBody: { same: true, lines: [] }, responseBody: { same: true, lines: [] } }),
+    compareSessions: async (...args: unknown[]) => (record('compareSessions', args), { a: SESSION, b: SESSION, added: [], missing: [], changed: [], unchanged: 0 }),
+    getTrace: async (...args: unknown[]) => (record('getTrace', args), { traceId: TRACE_ID, spans: [] }),
+    getGraph: async (...args: unknown[]) => (record('getGraph', args), { since: '', until: '', windowSec: 300, nodes: [], edges: [] }),
+    getMetrics: async (...args: unknown[]) => (record('getMetrics', args), { service: 'reviews', windowSec: 900, stepSec: 10, points: [] }),
     restartProcess: async (...args: unknown[]) => {
       record('restartProcess', args);
       failFor(String(args[0]));
@@ -254,7 +270,7 @@ describe('admin HTTP server', () => {
 
   it('parses the query string into the single argument (coerced by the method schema); unknown keys are rejected', async () => {
     await fetch(`${server.url}/api/v1/flows?limit=5`);
-    const bad = await fetch(`${server.url}/api/v1/flows?limit=5&reporter=source`);
+    const bad = await fetch(`${server.url}/api/v1/flows?limit=5&colour=blue`);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('LM201');
     const notNumber = await fetch(`${server.url}/api/v1/flows?limit=many`);
@@ -430,7 +446,30 @@ describe('HTTP MeshApi client', () => {
     expect(await client.listFlows({ limit: 2 })).toEqual([FLOW]);
     expect(await client.restartProcess('reviews-v1', '127.0.0.1:19081')).toBeUndefined();
     expect(await client.stopProcess('reviews-v1')).toBeUndefined();
-    expect(fake.calls).toEqual([
+    // the capture methods: GET filters travel in the query string and are coerced back by the schemas
+    const query = { session: 3, since: '2026-11-22T10:00:00.000Z', caller: 'unknown', service: 'reviews', status: '5xx' as const, flag: 'UF', text: 'a b&c', limit: 5 };
+    expect(await client.listFlows(query)).toEqual([FLOW]);
+    expect(await client.exportHar({ session: 3 })).toEqual(HAR);
+    expect(await client.importHar({ har: HAR, label: 'x.har' })).toEqual(SESSION);
+    expect(await client.replayFlow({ id: 'f1', edit: { method: 'POST', headers: { 'x-a': null }, body: 'hi' } })).toEqual(FLOW);
+    expect((await client.compareSessions({ a: 1, b: 2 })).unchanged).toBe(0);
+    expect((await client.getTrace({ traceId: TRACE_ID })).traceId).toBe(TRACE_ID);
+    expect((await client.getGraph({ windowSec: 60 })).windowSec).toBe(300);
+    expect((await client.getMetrics({ service: 'reviews', windowSec: 600, stepSec: 30 })).service).toBe('reviews');
+    await expect(client.getTrace({ traceId: 'not-hex' })).rejects.toMatchObject({ code: 'LM201' });
+    await expect(client.listFlows({ status: '6xx' } as never)).rejects.toMatchObject({ code: 'LM201' });
+    await expect(client.importHar({ har: { log: { version: '1.2' } } } as never)).rejects.toMatchObject({ code: 'LM201' });
+    expect(fake.calls.slice(8)).toEqual([
+      { method: 'listFlows', args: [query] },
+      { method: 'exportHar', args: [{ session: 3 }] },
+      { method: 'importHar', args: [{ har: HAR, label: 'x.har' }] },
+      { method: 'replayFlow', args: [{ id: 'f1', edit: { method: 'POST', headers: { 'x-a': null }, body: 'hi' } }] },
+      { method: 'compareSessions', args: [{ a: 1, b: 2 }] },
+      { method: 'getTrace', args: [{ traceId: TRACE_ID }] },
+      { method: 'getGraph', args: [{ windowSec: 60 }] },
+      { method: 'getMetrics', args: [{ service: 'reviews', windowSec: 600, stepSec: 30 }] }
+    ]);
+    expect(fake.calls.slice(0, 8)).toEqual([
       { method: 'health', args: [] },
       { method: 'listWorkloads', args: [] },
       { method: 'getConfig', args: [] },

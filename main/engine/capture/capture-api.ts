@@ -1,0 +1,295 @@
+/**
+ * The capture half of MeshApi: sessions, HAR export and import, replay, compare, traces, the service graph and the
+ * per-service metrics series. Everything reads the flow store; replay sends a real request through a sidecar.
+ */
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type {
+  FlowQuery,
+  FlowRecord,
+  GraphNode,
+  GraphView,
+  Har,
+  MeshApi,
+  MetricsSeries,
+  ReplayRequest,
+  SessionView,
+  SpanView,
+  TraceView
+} from '../../contract/api.js';
+import { ErrorCodes, MeshError } from '../../contract/errors.js';
+import type { Snapshot } from '../snapshot.js';
+import type { FlowStore } from './flow-store.js';
+import { operationName } from '../telemetry/tracing.js';
+import { flowsToHar, harToFlows } from './har.js';
+import { compareFlows, compareSessions } from './compare.js';
+
+export type CaptureApi = Pick<
+  MeshApi,
+  'listSessions' | 'startSession' | 'stopSession' | 'deleteSession' | 'exportHar' | 'importHar' | 'replayFlow' | 'compareFlows' | 'compareSessions' | 'getTrace' | 'getGraph' | 'getMetrics'
+>;
+
+export interface CaptureDeps {
+  store(): FlowStore;
+  snapshot(): Snapshot;
+  /** Port of a listener by key (`out:<wl>`, `in:<wl>#<i>`), undefined when absent. */
+  listenerPort(key: string): number | undefined;
+  /** "localmesh x.y.z" for the HAR creator. */
+  version: string;
+  now?: () => number;
+}
+
+/** Most entries one HAR export holds. */
+export const HAR_EXPORT_LIMIT = 10_000;
+/** Most buckets one metrics series may have. */
+const MAX_POINTS = 2000;
+/** Headers a replay never copies from the captured request: per-hop, per-request or per-trace. */
+const NOT_REPLAYED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'content-length',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'x-localmesh-replay-of',
+  'x-forwarded-client-cert',
+  'x-envoy-attempt-count'
+]);
+export const REPLAY_HEADER = 'x-localmesh-replay-of';
+
+export function createCaptureApi(d: CaptureDeps): CaptureApi {
+  const now = d.now ?? Date.now;
+  const flowOr404 = (id: string): FlowRecord => {
+    const f = d.store().get(id);
+    if (!f) throw new MeshError(ErrorCodes.NOT_FOUND, `no flow ${id}`);
+    return f;
+  };
+  const sessionOr404 = (id: number): SessionView => {
+    const s = d.store().session(id);
+    if (!s) throw new MeshError(ErrorCodes.NOT_FOUND, `no capture session ${id}`);
+    return s;
+  };
+  /** Store errors about the user's request (deleting the current session…) become 400s. */
+  const asBadRequest = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof MeshError) throw e;
+      throw new MeshError(ErrorCodes.BAD_REQUEST, (e as Error).message);
+    }
+  };
+
+  return {
+    async listSessions() {
+      return d.store().sessions();
+    },
+    async startSession(q) {
+      return d.store().startSession(q?.label);
+    },
+    async stopSession() {
+      return asBadRequest(() => d.store().stopSession());
+    },
+    async deleteSession({ id }) {
+      sessionOr404(id);
+      asBadRequest(() => d.store().deleteSession(id));
+    },
+
+    async exportHar(q?: FlowQuery): Promise<Har> {
+      const query: FlowQuery = { ...q, limit: Math.min(q?.limit ?? HAR_EXPORT_LIMIT, HAR_EXPORT_LIMIT) };
+      let flows = d.store().list(query);
+      // a call between two sidecars is two flows; one HAR entry per call unless the caller asked for a reporter
+      if (!q?.reporter) {
+        const withSource = new Set(flows.filter((f) => f.reporter === 'source').map((f) => f.requestId));
+        flows = flows.filter((f) => f.reporter === 'source' || !withSource.has(f.requestId));
+      }
+      const full = flows.map((f) => d.store().get(f.id) ?? f);
+      return flowsToHar(full, { name: 'localmesh', version: d.version });
+    },
+    async importHar({ har, label }) {
+      let flows: FlowRecord[];
+      try {
+        flows = harToFlows(har);
+      } catch (e) {
+        throw new MeshError(ErrorCodes.BAD_REQUEST, `not a usable HAR file: ${(e as Error).message}`);
+      }
+      return d.store().importSession(label ?? `HAR import ${new Date(now()).toISOString()}`, flows);
+    },
+
+    async replayFlow(q: ReplayRequest) {
+      return replay(d, flowOr404(q.id), q);
+    },
+
+    async compareFlows({ a, b }) {
+      return compareFlows(flowOr404(a), flowOr404(b));
+    },
+    async compareSessions({ a, b }) {
+      const sa = sessionOr404(a);
+      const sb = sessionOr404(b);
+      const all = (id: number) => d.store().list({ session: id, limit: 100_000 });
+      return compareSessions(sa, all(a), sb, all(b));
+    },
+
+    async getTrace({ traceId }): Promise<TraceView> {
+      const flows = d.store().list({ traceId, limit: 1000 });
+      if (flows.length === 0) throw new MeshError(ErrorCodes.NOT_FOUND, `no flows recorded for trace ${traceId}`);
+      return { traceId, spans: toSpans(flows, d.snapshot()) };
+    },
+
+    async getGraph(q): Promise<GraphView> {
+      const windowSec = q?.windowSec ?? 300;
+      const until = new Date(now()).toISOString();
+      const since = new Date(now() - windowSec * 1000).toISOString();
+      const g = d.store().graph({ since, until, session: q?.session });
+      // every workload of the mesh is a node, idle when it saw no calls in the window
+      const nodes = [...g.nodes];
+      const known = new Set(nodes.map((n) => n.id));
+      for (const w of d.snapshot().registry.workloads) {
+        const existing = nodes.find((n) => n.id === w.name);
+        if (existing) {
+          existing.service ??= w.service;
+          existing.namespace ??= w.namespace;
+          continue;
+        }
+        if (known.has(w.name)) continue;
+        nodes.push(idleNode(w.name, w.service, w.namespace));
+      }
+      return { since, until, windowSec, nodes, edges: g.edges };
+    },
+
+    async getMetrics(q): Promise<MetricsSeries> {
+      const windowSec = q.windowSec ?? 900;
+      const stepSec = q.stepSec ?? 10;
+      if (windowSec / stepSec > MAX_POINTS) {
+        throw new MeshError(ErrorCodes.BAD_REQUEST, `windowSec/stepSec = ${Math.ceil(windowSec / stepSec)} buckets; at most ${MAX_POINTS}: use a larger stepSec`);
+      }
+      const service = resolveService(d.snapshot(), q.service);
+      const end = Math.ceil(now() / (stepSec * 1000)) * stepSec * 1000;
+      const until = new Date(end).toISOString();
+      const since = new Date(end - windowSec * 1000).toISOString();
+      return { service, windowSec, stepSec, points: d.store().metricsSeries({ service, since, until, stepSec }) };
+    }
+  };
+}
+
+function idleNode(id: string, service: string, namespace: string): GraphNode {
+  return { id, kind: 'workload', label: id, service, namespace, requests: 0, errorRate: 0, health: 'idle' };
+}
+
+/** A mesh service by short name, name.namespace or FQDN; other hosts pass through as given. */
+function resolveService(snap: Snapshot, name: string): string {
+  const s = snap.registry.services.find((x) => x.fqdn === name || x.name === name || `${x.name}.${x.namespace}` === name);
+  return s?.fqdn ?? name;
+}
+
+export function toSpans(flows: FlowRecord[], snap: Snapshot): SpanView[] {
+  const withIds = flows.filter((f) => f.traceId && f.spanId);
+  const t0 = Math.min(...withIds.map((f) => Date.parse(f.startedAt)));
+  return withIds
+    .map((f) => ({
+      traceId: f.traceId!,
+      spanId: f.spanId!,
+      parentSpanId: f.parentSpanId ?? null,
+      flowId: f.id,
+      kind: f.reporter === 'source' ? ('client' as const) : ('server' as const),
+      name: operationName(f, snap.registry),
+      workload: f.reporter === 'source' ? f.source : f.destination,
+      startedAt: f.startedAt,
+      offsetMs: Date.parse(f.startedAt) - t0,
+      durationMs: f.durationMs,
+      status: f.status,
+      flags: f.flags
+    }))
+    .sort((a, b) => a.offsetMs - b.offsetMs || (a.kind === b.kind ? 0 : a.kind === 'client' ? -1 : 1));
+}
+
+/** The request a replay sends: the captured one, minus per-hop and per-request headers, with the user's edits. */
+export function replayRequest(f: FlowRecord, q: ReplayRequest): { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer } {
+  const edit = q.edit ?? {};
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(f.requestHeaders)) if (!NOT_REPLAYED.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(edit.headers ?? {})) {
+    const name = k.toLowerCase();
+    if (v === null) delete headers[name];
+    else headers[name] = v;
+  }
+  let body: Buffer;
+  if (edit.body !== undefined) body = Buffer.from(edit.body, edit.bodyEncoding === 'base64' ? 'base64' : 'utf8');
+  else if (f.requestBody) {
+    if (f.requestBody.truncated) {
+      throw new MeshError(
+        ErrorCodes.BAD_REQUEST,
+        `the captured request body of ${f.id} was truncated (${f.requestBody.size} bytes sent, ${Buffer.byteLength(f.requestBody.data, f.requestBody.encoding)} kept): give the body to replay`
+      );
+    }
+    body = Buffer.from(f.requestBody.data, f.requestBody.encoding);
+  } else body = Buffer.alloc(0);
+  headers['content-length'] = String(body.length);
+  return { method: edit.method ?? f.method, path: edit.path ?? f.path, headers, body };
+}
+
+/**
+ * Resend a captured request as the same caller: through the caller's outbound sidecar (or the `as` workload's), or,
+ * for a caller without sidecar, straight to an inbound sidecar of the destination workload. The new flow carries
+ * `replayOf`; the sidecar reads it from x-localmesh-replay-of and does not forward that header.
+ */
+async function replay(d: CaptureDeps, f: FlowRecord, q: ReplayRequest): Promise<FlowRecord> {
+  const snap = d.snapshot();
+  const caller = q.as ?? (f.reporter === 'source' ? f.source : f.source);
+  const req = replayRequest(f, q);
+  const requestId = randomUUID();
+  req.headers['x-request-id'] = requestId;
+  req.headers[REPLAY_HEADER] = f.id;
+  let port: number | undefined;
+  let target: string;
+  let reporter: FlowRecord['reporter'];
+  if (caller) {
+    const w = snap.registry.workloadByName.get(caller);
+    if (!w) throw new MeshError(ErrorCodes.NOT_FOUND, `no workload ${caller} to replay as`);
+    if (!w.sidecar) throw new MeshError(ErrorCodes.BAD_REQUEST, `workload ${caller} has no sidecar; replay as a workload with one (as: <workload>)`);
+    port = d.listenerPort(`out:${caller}`);
+    target = `http://${f.authority}${req.path}`;
+    reporter = 'source';
+  } else {
+    const dest = f.destination ? snap.registry.workloadByName.get(f.destination) : undefined;
+    if (!dest) throw new MeshError(ErrorCodes.BAD_REQUEST, `flow ${f.id} has neither a caller with a sidecar nor a known destination workload; replay it as a workload (as: <workload>)`);
+    port = d.listenerPort(`in:${dest.name}#0`);
+    target = req.path;
+    req.headers.host = f.authority;
+    reporter = 'destination';
+  }
+  if (port === undefined) throw new MeshError(ErrorCodes.INTERNAL, `no sidecar listener for the replay of ${f.id}`);
+  await send(port, req.method, target, req.headers, req.body);
+  // the sidecar records the flow when the response has been sent: wait for it (bounded)
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const found = d.store().list({ requestId, reporter, limit: 1 })[0];
+    if (found) return d.store().get(found.id) ?? found;
+    if (Date.now() > deadline) throw new MeshError(ErrorCodes.INTERNAL, `the replay of ${f.id} was sent (x-request-id ${requestId}) but its flow was not recorded`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function send(port: number, method: string, target: string, headers: Record<string, string | string[]>, body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const r = http.request({ host: '127.0.0.1', port, method, path: target, headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+      res.on('error', reject);
+    });
+    r.setTimeout(60_000, () => r.destroy(new Error(`replay timed out after 60 s`)));
+    r.on('error', (e) => reject(new MeshError(ErrorCodes.INTERNAL, `replay failed: ${e.message}`)));
+    r.end(body);
+  });
+}
