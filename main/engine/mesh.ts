@@ -37,7 +37,7 @@ import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
 import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
-import { memoryStore, openSqliteStore, withoutBodies, type FlowStore } from './capture/flow-store.js';
+import { memoryStore, openSqliteStore, storeOptionsFromCapture, withoutBodies, type FlowStore } from './capture/flow-store.js';
 import { createCaptureApi } from './capture/capture-api.js';
 import { LOCALMESH_VERSION } from './version.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
@@ -137,8 +137,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   const stateDir = path.resolve(opts.stateDir ?? path.join(path.dirname(file), '.localmesh'));
   const ca = await MeshCa.loadOrCreate(stateDir, opts.keyAlgorithm ?? 'ec');
   if (opts.store !== 'memory') {
-    const c = first.mesh.spec.capture;
-    store = openSqliteStore(stateDir, { maxFlows: c.maxFlows, maxBytes: c.maxMegabytes * 1024 * 1024, maxAgeMs: c.maxAgeHours * 3_600_000 }, log);
+    store = openSqliteStore(stateDir, storeOptionsFromCapture(first.mesh.spec.capture), log);
   }
   const captureApi = createCaptureApi({
     store: () => store,

@@ -1,13 +1,26 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { openSqliteStore } from '../engine/capture/flow-store.js';
-import { flow } from './helpers/flow.js';
+import type { FlowQuery, FlowRecord } from '../contract/api.js';
+import { CAPTURE_DEFAULTS } from '../contract/mesh-schema.js';
+import { memoryStore, openSqliteStore, SCHEMA_VERSION, STORE_DEFAULTS, storeOptionsFromCapture, type FlowStore } from '../engine/capture/flow-store.js';
+import { at, binaryBody, flow, serverHalf, textBody } from './helpers/flow.js';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'lm-store-'));
+const dirs: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-store-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+const ids = (flows: FlowRecord[]) => flows.map((f) => f.id);
+const TRACE = 'a'.repeat(32);
 
 describe('SQLite flow store', () => {
   it('keeps flows across a restart, with bodies on get and without on list; keyset pagination', () => {
@@ -19,7 +32,7 @@ describe('SQLite flow store', () => {
     const b = openSqliteStore(dir);
     expect(b.count()).toBe(5);
     const last2 = b.list({ limit: 2 });
-    expect(last2.map((f) => f.id)).toEqual(['f-4', 'f-5']);
+    expect(ids(last2)).toEqual(['f-4', 'f-5']);
     expect(last2[0]!.responseBody).toBeUndefined();
     expect(b.list({ limit: 2, before: 'f-4' }).map((f) => f.id)).toEqual(['f-2', 'f-3']);
     expect(b.get('f-3')?.responseBody?.data).toBe('{"n":3}');
@@ -27,6 +40,11 @@ describe('SQLite flow store', () => {
     b.clear();
     expect(b.count()).toBe(0);
     b.close();
+  });
+
+  it('defaults come from the mesh file capture defaults; capture options map to store options', () => {
+    expect(STORE_DEFAULTS).toEqual({ maxFlows: 100_000, maxBytes: 512 * 1024 * 1024, maxAgeMs: 7 * 24 * 3600_000, flushMs: 100 });
+    expect(storeOptionsFromCapture({ ...CAPTURE_DEFAULTS, maxFlows: 500, maxMegabytes: 2, maxAgeHours: 0.5 })).toEqual({ maxFlows: 500, maxBytes: 2 * 1024 * 1024, maxAgeMs: 1800_000 });
   });
 
   it('retention by count keeps the newest flows', () => {
@@ -37,40 +55,455 @@ describe('SQLite flow store', () => {
     s.close();
   });
 
+  it('retention by bytes keeps the newest flows within the limit, across a restart', () => {
+    const dir = tmp();
+    const big = (i: number) => flow(i, { responseBody: textBody('x'.repeat(1000)) });
+    const maxBytes = 8000;
+    const a = openSqliteStore(dir, { maxBytes });
+    for (let i = 1; i <= 20; i++) a.append(big(i));
+    const kept = ids(a.list({ limit: 100 }));
+    const total = () => a.sessions().reduce((n, s) => n + s.bytes, 0);
+    expect(total()).toBeLessThanOrEqual(maxBytes);
+    expect(total()).toBeGreaterThan(maxBytes / 2);
+    expect(kept.at(-1)).toBe('f-20');
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, k) => `f-${21 - kept.length + k}`));
+    a.close();
+    const b = openSqliteStore(dir, { maxBytes });
+    for (let i = 21; i <= 30; i++) b.append(big(i));
+    expect(b.sessions().reduce((n, s) => n + s.bytes, 0)).toBeLessThanOrEqual(maxBytes);
+    expect(ids(b.list({ limit: 100 })).at(-1)).toBe('f-30');
+    expect(b.get('f-20')).toBeUndefined();
+    b.close();
+  });
+
+  it('retention by age drops old flows with every write and when the store opens', () => {
+    const dir = tmp();
+    const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+    const a = openSqliteStore(dir, { maxAgeMs: 3600_000 });
+    a.append(flow(1, { startedAt: ago(2 * 3600_000) }));
+    a.append(flow(2, { startedAt: ago(10 * 60_000) }));
+    expect(ids(a.list({}))).toEqual(['f-2']);
+    a.close();
+    const b = openSqliteStore(dir, { maxAgeMs: 5 * 60_000 });
+    expect(b.count()).toBe(0);
+    b.close();
+  });
+
+  it('imported sessions are outside retention', () => {
+    const s = openSqliteStore(tmp(), { maxFlows: 3, maxAgeMs: 3 * 3600_000 }); // flow(i) is about an hour old
+    const old = new Date(Date.now() - 400 * 86400_000).toISOString();
+    const imported = s.importSession('old HAR', [flow(101, { startedAt: old }), flow(102, { startedAt: old })]);
+    for (let i = 1; i <= 10; i++) s.append(flow(i));
+    expect(s.count()).toBe(5);
+    expect(s.session(imported.id)).toMatchObject({ flows: 2, readOnly: true, kind: 'import', startedAt: old });
+    expect(ids(s.list({ session: imported.id }))).toEqual(['f-101', 'f-102']);
+    s.close();
+  });
+
   it('migrates an empty database to the current schema, refuses one from a newer localmesh', () => {
     const dir = tmp();
-    const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
     new Sqlite(path.join(dir, 'flows.db')).close(); // an empty file at version 0
     const s = openSqliteStore(dir);
     s.append(flow(1));
     s.close();
     const db = new Sqlite(path.join(dir, 'flows.db'));
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(SCHEMA_VERSION).toBe(2);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
     expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this localmesh/);
   });
 
-  it('kill -9: flows appended more than a second before the crash are on disk', async () => {
+  it('migrates a version-1 database: its flows stay listed, gettable and filterable, its session listed', () => {
+    const dir = tmp();
+    const db = new Sqlite(path.join(dir, 'flows.db'));
+    db.exec(V1_SCHEMA);
+    const old = flow(7, { traceId: TRACE, connectionSecurity: 'mutual_tls', responseBody: textBody('from v1') });
+    const record: Partial<FlowRecord> = { ...old };
+    delete record.requestBody;
+    delete record.responseBody;
+    const responseBody = old.responseBody;
+    db.prepare('INSERT INTO sessions (id, started_at, ended_at, label) VALUES (1, ?, NULL, ?)').run(at(0), 'v1 run');
+    db.prepare(
+      `INSERT INTO flows (id, session_id, request_id, started_at, reporter, source, destination, destination_service, method, path, status, flags, record, request_body, response_body)
+       VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`
+    ).run(old.id, old.requestId, old.startedAt, old.reporter, old.source, old.destination, old.destinationService, old.method, old.path, old.status, old.flags, JSON.stringify(record), JSON.stringify(responseBody));
+    db.pragma('user_version = 1');
+    db.close();
+
+    const s = openSqliteStore(dir);
+    expect(ids(s.list({}))).toEqual(['f-7']);
+    expect(s.get('f-7')).toEqual({ ...old, sessionId: 1 });
+    expect(ids(s.list({ traceId: TRACE }))).toEqual(['f-7']);
+    const v1 = s.session(1)!;
+    expect(v1).toMatchObject({ label: 'v1 run', kind: 'up', current: false, readOnly: false, flows: 1, endedAt: at(7) });
+    expect(v1.bytes).toBeGreaterThan(JSON.stringify(record).length);
+    expect(s.sessions().filter((x) => x.current)).toHaveLength(1);
+    expect(s.graph({ since: at(0), until: at(60) }).edges[0]).toMatchObject({ from: 'productpage-v1', to: 'reviews-v1', mtls: 'mutual_tls', requests: 1 });
+    s.append(flow(8));
+    expect(ids(s.list({}))).toEqual(['f-7', 'f-8']);
+    s.close();
+    const check = new Sqlite(path.join(dir, 'flows.db'));
+    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    check.close();
+  });
+
+  it('a previous run that never ended shows as ended with its last flow; empty ones are dropped', () => {
+    const dir = tmp();
+    const crashed = openSqliteStore(dir);
+    crashed.append(flow(1));
+    crashed.append(flow(4));
+    crashed.flush(); // left open, like a process that was killed
+    const quiet = openSqliteStore(dir);
+    quiet.close();
+    const s = openSqliteStore(dir);
+    const list = s.sessions();
+    expect(list).toHaveLength(2); // the crashed run's and this one; the run without flows is gone
+    expect(list[0]).toMatchObject({ kind: 'up', current: false, endedAt: at(4), flows: 2 });
+    expect(list[1]).toMatchObject({ kind: 'up', current: true, endedAt: null, flows: 0 });
+    s.close();
+    crashed.close();
+  });
+
+  it('kill -9 mid-load: the reopened store has every flow that finished more than a second before the kill', async () => {
     const dir = tmp();
     const script = `
       import { openSqliteStore } from ${JSON.stringify(path.resolve(import.meta.dirname, '../engine/capture/flow-store.ts'))};
       import { flow } from ${JSON.stringify(path.resolve(import.meta.dirname, 'helpers/flow.ts'))};
       const s = openSqliteStore(${JSON.stringify(dir)});
-      for (let i = 1; i <= 50; i++) s.append(flow(i));
-      setTimeout(() => { process.stdout.write('appended\\n'); setInterval(() => {}, 1000); }, 1100);
+      let n = 0;
+      const tick = () => {
+        for (let k = 0; k < 10; k++) s.append(flow(++n));
+        process.stdout.write(n + ' ' + Date.now() + '\\n');
+        setTimeout(tick, 5);
+      };
+      tick();
     `;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], cwd: path.resolve(import.meta.dirname, '../..') });
+    // progress lines "<flows appended> <ms>"; a flow is surely committed once a line written 1 s after its append
+    // has been followed by another line (the flush timer, due 100 ms after the append, runs before later timers)
+    const lines: { n: number; t: number }[] = [];
+    const committed = () => {
+      const horizon = (lines.at(-2)?.t ?? 0) - 1000;
+      return Math.max(0, ...lines.filter((l) => l.t <= horizon).map((l) => l.n));
+    };
     await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => d.toString().includes('appended') && resolve());
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        for (const p of parts) {
+          const [n, t] = p.split(' ').map(Number);
+          lines.push({ n: n!, t: t! });
+        }
+        if (committed() >= 200) resolve();
+      });
       child.once('exit', (c) => reject(new Error(`child exited early (${c})`)));
     });
+    const expected = committed();
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
+    expect(lines.at(-1)!.n).toBeGreaterThan(expected); // it was killed mid-load
+
     const s = openSqliteStore(dir);
-    expect(s.count()).toBe(50);
+    const present = new Set(ids(s.list({ limit: 100_000 })));
+    const missing = Array.from({ length: expected }, (_, k) => `f-${k + 1}`).filter((id) => !present.has(id));
+    expect(missing).toEqual([]);
+    expect(s.get(`f-${expected}`)?.responseBody?.data).toBe(`{"n":${expected}}`);
+    const killedRun = s.sessions().find((x) => !x.current)!;
+    expect(killedRun).toMatchObject({ flows: present.size, current: false });
+    expect(killedRun.endedAt).toBe(s.get(`f-${Math.max(...[...present].map((id) => Number(id.slice(2))))}`)!.startedAt);
+    s.append(flow(1_000_000));
+    expect(s.get('f-1000000')?.sessionId).toBe(s.sessions().find((x) => x.current)!.id);
     s.close();
+  });
+});
+
+/** Schema version 1, as released (the store must migrate databases written by it). */
+const V1_SCHEMA = `CREATE TABLE sessions (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, label TEXT);
+   CREATE TABLE flows (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     session_id INTEGER NOT NULL REFERENCES sessions(id),
+     request_id TEXT NOT NULL,
+     started_at TEXT NOT NULL,
+     reporter TEXT NOT NULL,
+     source TEXT,
+     destination TEXT,
+     destination_service TEXT,
+     method TEXT NOT NULL,
+     path TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     flags TEXT NOT NULL,
+     record TEXT NOT NULL,
+     request_body TEXT,
+     response_body TEXT
+   );
+   CREATE INDEX flows_request_id ON flows(request_id);`;
+
+/** The same behaviour from both stores. */
+const STORES: [string, () => FlowStore][] = [
+  ['sqlite', () => openSqliteStore(tmp())],
+  ['memory', () => memoryStore(1000)]
+];
+
+/** f-1…f-7, at(1)…at(7): a mesh's worth of different calls for the filters. */
+function filterFlows(): FlowRecord[] {
+  const f1 = flow(1, { traceId: TRACE, requestHeaders: { host: 'reviews:9080', 'x-user': 'Alice' } });
+  return [
+    f1,
+    serverHalf(f1, 'f-2', { startedAt: at(2), connectionSecurity: 'mutual_tls' }),
+    flow(3, { destination: null, destinationService: 'ratings.default.svc.cluster.local', authority: 'ratings:9080', path: '/ratings/0?x=1', status: 503, flags: 'FI', localReply: 'fault abort' }),
+    flow(4, { reporter: 'destination', source: null, destination: 'productpage-v1', destinationService: 'productpage.default.svc.cluster.local', method: 'POST', path: '/login', status: 401, requestBody: textBody('user=bob&pw=x') }),
+    flow(5, { source: 'reviews-v1', destination: 'ratings-v1', destinationService: 'ratings.default.svc.cluster.local', status: 504, flags: 'UT,URX' }),
+    flow(6, { destination: null, destinationService: 'PassthroughCluster', authority: 'httpbin.org:80', path: '/get', responseBody: binaryBody(Buffer.from('hello')) }),
+    flow(7, { destination: 'reviewsx-v1', destinationService: 'reviewsx.default.svc.cluster.local', status: 502, flags: 'URX' })
+  ];
+}
+
+const FILTER_CASES: [string, FlowQuery, number[]][] = [
+  ['no filter', {}, [1, 2, 3, 4, 5, 6, 7]],
+  ['caller', { caller: 'productpage-v1' }, [1, 2, 3, 6, 7]],
+  ['caller without sidecar', { caller: 'unknown' }, [4]],
+  ['service short name (not reviewsx)', { service: 'reviews' }, [1, 2]],
+  ['service name.namespace', { service: 'reviews.default' }, [1, 2]],
+  ['service FQDN', { service: 'ratings.default.svc.cluster.local' }, [3, 5]],
+  ['workload on either end', { workload: 'productpage-v1' }, [1, 2, 3, 4, 6, 7]],
+  ['workload as destination', { workload: 'ratings-v1' }, [5]],
+  ['method', { method: 'POST' }, [4]],
+  ['status class', { status: '5xx' }, [3, 5, 7]],
+  ['status class 4xx', { status: '4xx' }, [4]],
+  ['flag, whole flags only', { flag: 'UR' }, []],
+  ['flag among several', { flag: 'URX' }, [5, 7]],
+  ['flag first of several', { flag: 'UT' }, [5]],
+  ['text in a header value, any case', { text: 'alice' }, [1, 2]],
+  ['text in a header name', { text: 'X-USER' }, [1, 2]],
+  ['text in the path', { text: 'ratings/0?x' }, [3]],
+  ['text in a request body', { text: 'USER=bob' }, [4]],
+  ['text in a response body', { text: '"n":5' }, [5]],
+  ['text not in a base64 body', { text: 'hello' }, []],
+  ['reporter', { reporter: 'destination' }, [2, 4]],
+  ['request id', { requestId: 'r-1' }, [1, 2]],
+  ['trace id', { traceId: TRACE }, [1, 2]],
+  ['time range [since, until)', { since: at(3), until: at(5) }, [3, 4]],
+  ['time range in another ISO form', { since: at(3).replace('.000Z', 'Z'), until: at(5).replace('Z', '+00:00') }, [3, 4]],
+  ['several filters (AND)', { caller: 'productpage-v1', status: '2xx', reporter: 'source' }, [1, 6]],
+  ['limit keeps the newest', { limit: 2 }, [6, 7]]
+];
+
+describe.each(STORES)('%s store: queries', (_kind, open) => {
+  it.each(FILTER_CASES)('filters: %s', (_name, q, expected) => {
+    const s = open();
+    for (const f of filterFlows()) s.append(f);
+    expect(ids(s.list(q))).toEqual(expected.map((i) => `f-${i}`));
+    s.close();
+  });
+
+  it('keyset pagination holds with filters; an unknown cursor yields nothing', () => {
+    const s = open();
+    for (const f of filterFlows()) s.append(f);
+    const q: FlowQuery = { workload: 'productpage-v1', limit: 2 };
+    const page1 = s.list(q);
+    expect(ids(page1)).toEqual(['f-6', 'f-7']);
+    const page2 = s.list({ ...q, before: page1[0]!.id });
+    expect(ids(page2)).toEqual(['f-3', 'f-4']);
+    expect(ids(s.list({ ...q, before: page2[0]!.id }))).toEqual(['f-1', 'f-2']);
+    expect(s.list({ ...q, before: 'f-1' })).toEqual([]);
+    expect(s.list({ before: 'no-such-flow' })).toEqual([]);
+    s.close();
+  });
+
+  it('get returns everything, list no bodies; both carry the session', () => {
+    const s = open();
+    const flows = filterFlows();
+    for (const f of flows) s.append(structuredClone(f));
+    const up = s.sessions()[0]!.id;
+    expect(s.get('f-4')).toEqual({ ...flows[3], sessionId: up });
+    expect(s.get('f-6')!.responseBody).toEqual(binaryBody(Buffer.from('hello')));
+    const listed = s.list({ requestId: 'r-4' })[0]!;
+    expect(listed).not.toHaveProperty('requestBody');
+    expect(listed.sessionId).toBe(up);
+    expect(s.get('nope')).toBeUndefined();
+    s.close();
+  });
+});
+
+describe.each(STORES)('%s store: sessions', (_kind, open) => {
+  it('up session, a user session started and stopped, import, delete, clear', () => {
+    const s = open();
+    const [up] = s.sessions();
+    expect(up).toMatchObject({ kind: 'up', current: true, readOnly: false, endedAt: null, flows: 0, bytes: 0, label: null });
+    s.append(flow(1));
+    s.append(flow(2));
+
+    const user = s.startSession('checkout');
+    expect(user).toMatchObject({ kind: 'user', label: 'checkout', current: true, endedAt: null });
+    expect(s.session(up!.id)).toMatchObject({ current: false, flows: 2 });
+    expect(s.session(up!.id)!.endedAt).not.toBeNull();
+    s.append(flow(3));
+    expect(ids(s.list({ session: user.id }))).toEqual(['f-3']);
+    expect(() => s.deleteSession(user.id)).toThrow(/current session/);
+    expect(() => s.deleteSession(up!.id)).toThrow(/resumes when the user session stops/);
+
+    const stopped = s.stopSession();
+    expect(stopped).toMatchObject({ id: user.id, current: false, flows: 1 });
+    expect(stopped.endedAt).not.toBeNull();
+    expect(stopped.bytes).toBeGreaterThan(0);
+    expect(s.session(up!.id)).toMatchObject({ current: true, endedAt: null });
+    s.append(flow(4));
+    expect(s.get('f-4')!.sessionId).toBe(up!.id);
+    expect(() => s.stopSession()).toThrow(/no user session/);
+
+    const imported = s.importSession('from HAR', [flow(1, { startedAt: at(100), durationMs: 2000 }), flow(50, { startedAt: at(90) })]);
+    expect(imported).toMatchObject({ kind: 'import', label: 'from HAR', readOnly: true, current: false, flows: 2, startedAt: at(90), endedAt: at(102) });
+    const importedIds = ids(s.list({ session: imported.id }));
+    expect(importedIds).toHaveLength(2);
+    expect(importedIds).toContain('f-50');
+    const renamed = importedIds.find((id) => id !== 'f-50')!;
+    expect(renamed).not.toBe('f-1'); // f-1 was taken
+    expect(s.get(renamed)).toMatchObject({ path: '/reviews/1', sessionId: imported.id });
+    expect(s.get('f-1')!.sessionId).toBe(up!.id);
+
+    s.deleteSession(user.id);
+    expect(s.get('f-3')).toBeUndefined();
+    expect(s.session(user.id)).toBeUndefined();
+    expect(() => s.deleteSession(999)).toThrow(/no session 999/);
+    s.deleteSession(imported.id);
+    expect(s.count()).toBe(3);
+
+    s.startSession();
+    s.append(flow(5));
+    s.clear();
+    expect(s.count()).toBe(0);
+    expect(s.sessions().map((x) => [x.kind, x.current, x.flows])).toEqual([
+      ['up', false, 0],
+      ['user', true, 0]
+    ]);
+    s.stopSession();
+    s.close();
+  });
+
+  it('import keeps flows whose ids are free and renames clashes within the import itself', () => {
+    const s = open();
+    const session = s.importSession('twice', [flow(1), flow(1, { path: '/second' })]);
+    const listed = s.list({ session: session.id });
+    expect(listed.map((f) => f.path)).toEqual(['/reviews/1', '/second']);
+    expect(listed[0]!.id).toBe('f-1');
+    expect(listed[1]!.id).not.toBe('f-1');
+    s.close();
+  });
+});
+
+/** A window of traffic for the graph: client flows with their server halves, a caller without sidecar, faults. */
+function graphFlows(): FlowRecord[] {
+  const out: FlowRecord[] = [];
+  [10, 20, 30, 40].forEach((ms, k) => {
+    const c = flow(10 + k, { startedAt: at(10 + k), durationMs: ms, status: k === 3 ? 503 : 200, connectionSecurity: 'none' });
+    out.push(c, serverHalf(c, `s-${k}`, { connectionSecurity: 'mutual_tls' }));
+  });
+  out.push(flow(20, { source: 'reviews-v1', destination: 'ratings-v1', destinationService: 'ratings.default.svc.cluster.local', startedAt: at(20), durationMs: 5, connectionSecurity: 'none' }));
+  for (const k of [0, 1]) {
+    out.push(flow(30 + k, { reporter: 'destination', source: null, destination: 'productpage-v1', destinationService: 'productpage.default.svc.cluster.local', startedAt: at(30 + k), connectionSecurity: 'none' }));
+  }
+  out.push(flow(40, { destination: null, destinationService: 'ratings.default.svc.cluster.local', status: 503, flags: 'FI', startedAt: at(40) }));
+  out.push(flow(41, { destination: null, destinationService: 'PassthroughCluster', authority: 'httpbin.org:80', startedAt: at(41), status: 0, flags: 'UF' }));
+  out.push(flow(42, { startedAt: at(200) })); // outside the window
+  return out;
+}
+
+describe.each(STORES)('%s store: graph and metrics', (_kind, open) => {
+  it('graph: an edge per caller and callee, with rates, percentiles, mTLS from the server half, node health', () => {
+    const s = open();
+    for (const f of graphFlows()) s.append(f);
+    const g = s.graph({ since: at(0), until: at(100) });
+    const edge = (id: string) => g.edges.find((e) => e.id === id);
+    expect(g.edges.map((e) => e.id)).toEqual(['productpage-v1->httpbin.org', 'productpage-v1->ratings.default.svc.cluster.local', 'productpage-v1->reviews-v1', 'reviews-v1->ratings-v1', 'unknown->productpage-v1']);
+    expect(edge('productpage-v1->reviews-v1')).toEqual({
+      id: 'productpage-v1->reviews-v1',
+      from: 'productpage-v1',
+      to: 'reviews-v1',
+      service: 'reviews.default.svc.cluster.local',
+      requests: 4,
+      rps: 0.04,
+      errorRate: 0.25,
+      p50Ms: 20,
+      p99Ms: 40,
+      mtls: 'mutual_tls'
+    });
+    expect(edge('reviews-v1->ratings-v1')).toMatchObject({ requests: 1, errorRate: 0, mtls: 'none', p50Ms: 5 });
+    expect(edge('unknown->productpage-v1')).toMatchObject({ requests: 2, service: 'productpage.default.svc.cluster.local' });
+    expect(edge('productpage-v1->httpbin.org')).toMatchObject({ requests: 1, errorRate: 1, service: 'httpbin.org:80' });
+
+    const node = (id: string) => g.nodes.find((n) => n.id === id);
+    expect(g.nodes.map((n) => [n.id, n.kind, n.health])).toEqual([
+      ['httpbin.org', 'external', 'failing'],
+      ['productpage-v1', 'workload', 'healthy'],
+      ['ratings-v1', 'workload', 'healthy'],
+      ['ratings.default.svc.cluster.local', 'service', 'failing'],
+      ['reviews-v1', 'workload', 'failing'],
+      ['unknown', 'unknown', 'idle']
+    ]);
+    expect(node('reviews-v1')).toMatchObject({ service: 'reviews', namespace: 'default', requests: 4, errorRate: 0.25 });
+    expect(node('productpage-v1')).toMatchObject({ service: 'productpage', namespace: 'default', requests: 2, errorRate: 0 });
+    expect(node('ratings.default.svc.cluster.local')).toMatchObject({ label: 'ratings', service: 'ratings', namespace: 'default', requests: 1 });
+    expect(node('httpbin.org')).toMatchObject({ label: 'httpbin.org', service: null, namespace: null });
+
+    const other = s.startSession('empty');
+    expect(s.graph({ since: at(0), until: at(100), session: other.id })).toEqual({ nodes: [], edges: [] });
+    s.stopSession();
+    s.close();
+  });
+
+  it('graph: a degraded node, and mixed mTLS', () => {
+    const s = open();
+    for (let k = 0; k < 10; k++) {
+      const c = flow(k, { status: k === 0 ? 500 : 200 });
+      s.append(c);
+      s.append(serverHalf(c, `s-${k}`, { connectionSecurity: k < 5 ? 'mutual_tls' : 'none' }));
+    }
+    const g = s.graph({ since: at(0), until: at(10) });
+    expect(g.edges).toHaveLength(1);
+    expect(g.edges[0]).toMatchObject({ mtls: 'mixed', errorRate: 0.1, rps: 1 });
+    expect(g.nodes.find((n) => n.id === 'reviews-v1')!.health).toBe('degraded');
+    s.close();
+  });
+
+  it('metrics: buckets of one service from the destination sidecars, else from the callers', () => {
+    const s = open();
+    const c1 = flow(1, { durationMs: 12 });
+    s.append(c1);
+    s.append(serverHalf(c1, 's-1', { durationMs: 10 }));
+    const c2 = flow(2, { durationMs: 33, status: 503 });
+    s.append(c2);
+    s.append(serverHalf(c2, 's-2', { durationMs: 30, status: 503 }));
+    const c3 = flow(15, { durationMs: 22 });
+    s.append(c3);
+    s.append(serverHalf(c3, 's-15', { durationMs: 20 }));
+    s.append(flow(16, { source: 'reviews-v1', destination: null, destinationService: 'ratings.default.svc.cluster.local', durationMs: 7 }));
+
+    expect(s.metricsSeries({ service: 'reviews', since: at(0), until: at(30), stepSec: 10 })).toEqual([
+      { t: at(0), requests: 2, rps: 0.2, errorRate: 0.5, p50Ms: 10, p90Ms: 30, p99Ms: 30 },
+      { t: at(10), requests: 1, rps: 0.1, errorRate: 0, p50Ms: 20, p90Ms: 20, p99Ms: 20 },
+      { t: at(20), requests: 0, rps: 0, errorRate: 0, p50Ms: null, p90Ms: null, p99Ms: null }
+    ]);
+    const ratings = s.metricsSeries({ service: 'ratings.default.svc.cluster.local', since: at(0), until: at(20), stepSec: 10 });
+    expect(ratings.map((p) => [p.requests, p.p50Ms])).toEqual([
+      [0, null],
+      [1, 7]
+    ]);
+    s.close();
+  });
+});
+
+describe('memory store', () => {
+  it('keeps the newest captured flows up to its cap, and imported sessions beside them', () => {
+    const s = memoryStore(3);
+    s.importSession('kept', [flow(100)]);
+    for (let i = 1; i <= 6; i++) s.append(flow(i));
+    expect(ids(s.list({}))).toEqual(['f-100', 'f-4', 'f-5', 'f-6']);
+    expect(s.get('f-3')).toBeUndefined();
   });
 });
 

@@ -21,7 +21,7 @@ import { ErrorCodes, MeshError } from '../../contract/errors.js';
 import type { Snapshot } from '../snapshot.js';
 import type { FlowStore } from './flow-store.js';
 import { operationName } from '../telemetry/tracing.js';
-import { flowsToHar, harToFlows } from './har.js';
+import { flowsToHar, harToFlows, withoutServerDuplicates } from './har.js';
 import { compareFlows, compareSessions } from './compare.js';
 
 export type CaptureApi = Pick<
@@ -110,10 +110,7 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
       const query: FlowQuery = { ...q, limit: Math.min(q?.limit ?? HAR_EXPORT_LIMIT, HAR_EXPORT_LIMIT) };
       let flows = d.store().list(query);
       // a call between two sidecars is two flows; one HAR entry per call unless the caller asked for a reporter
-      if (!q?.reporter) {
-        const withSource = new Set(flows.filter((f) => f.reporter === 'source').map((f) => f.requestId));
-        flows = flows.filter((f) => f.reporter === 'source' || !withSource.has(f.requestId));
-      }
+      if (!q?.reporter) flows = withoutServerDuplicates(flows);
       const full = flows.map((f) => d.store().get(f.id) ?? f);
       return flowsToHar(full, { name: 'localmesh', version: d.version });
     },

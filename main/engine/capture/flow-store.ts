@@ -2,26 +2,30 @@
  * The flow store: every finished flow in SQLite (better-sqlite3, WAL) in the state dir, so captured traffic
  * survives restarts and crashes. Writes are queued and committed in batches off the request path (every 100 ms),
  * so a crash loses at most the last batch; the schema is versioned with `PRAGMA user_version` and migrated in
- * order. When better-sqlite3 cannot load (an Electron whose ABI it was not built for), the engine keeps flows in
- * memory and says so.
+ * order. Flows are grouped into capture sessions; retention (count, bytes, age) applies to captured flows, while
+ * imported (read-only) sessions stay until deleted. When better-sqlite3 cannot load (an Electron whose ABI it was
+ * not built for), the engine keeps flows in memory and says so.
  */
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FlowQuery, FlowRecord, GraphEdge, GraphNode, MetricsPoint, SessionView } from '../../contract/api.js';
+import { CAPTURE_DEFAULTS, type CaptureSpec } from '../../contract/mesh-schema.js';
+import { buildGraph, buildMetricsSeries, isoBound, matchesQuery, statusRange, UNKNOWN_CALLER, type FlowFacts } from './aggregate.js';
 
 type Database = import('better-sqlite3').Database;
+type Statement = import('better-sqlite3').Statement;
 
 export interface FlowStore {
   readonly kind: 'sqlite' | 'memory';
   readonly file: string | null;
-  /** Queue a finished flow; the store stamps `sessionId` with the current session. */
+  /** Queue a finished flow; the store stamps `sessionId` (on the given object) with the current session. */
   append(f: FlowRecord): void;
-  /** Newest last; filters per FlowQuery; no bodies. */
+  /** Newest last; filters per FlowQuery; no bodies. An unknown `before` id yields no flows. */
   list(q: FlowQuery): FlowRecord[];
   /** One flow with bodies. */
   get(id: string): FlowRecord | undefined;
-  /** Delete every flow and every ended session (the current session stays, empty). */
+  /** Delete every flow and every session but the current one (and this run's `up` session), which stay, empty. */
   clear(): void;
   count(): number;
   sessions(): SessionView[];
@@ -30,22 +34,44 @@ export interface FlowStore {
   startSession(label?: string): SessionView;
   /** End the user session; new flows go back to the `up` session. Throws when no user session runs. */
   stopSession(): SessionView;
-  /** Delete a session and its flows (not the current one). */
+  /** Delete a session and its flows (not the current one, nor this run's `up` session). Throws otherwise. */
   deleteSession(id: number): void;
-  /** A new read-only session holding these flows (HAR import). */
+  /** A new read-only session holding these flows (HAR import); ids that clash with stored flows are replaced. */
   importSession(label: string, flows: FlowRecord[]): SessionView;
   /** Aggregates for the Graph view over flows in [since, until). */
   graph(q: { since: string; until: string; session?: number }): { nodes: GraphNode[]; edges: GraphEdge[] };
-  /** Time series for one service (FQDN) over [since, until) in buckets of stepSec. */
+  /** Time series for one service (short name or FQDN) over [since, until) in buckets of stepSec. */
   metricsSeries(q: { service: string; since: string; until: string; stepSec: number }): MetricsPoint[];
   /** Commit what is queued now (tests, shutdown). */
   flush(): void;
   close(): void;
 }
 
-export const STORE_DEFAULTS = { maxFlows: 50_000, flushMs: 100 };
+/** Retention and batching of the SQLite store. */
+export interface StoreOptions {
+  /** Captured flows kept; the oldest go first. */
+  maxFlows: number;
+  /** Bytes of captured flow records and bodies kept (as stored); the oldest go first. */
+  maxBytes: number;
+  /** Captured flows that started longer ago than this are dropped (at open and with every write). */
+  maxAgeMs: number;
+  /** How long an appended flow may wait before its batch is committed. */
+  flushMs: number;
+}
 
-/** Ordered migrations: index i moves the schema from version i to i + 1. */
+export const STORE_DEFAULTS: StoreOptions = {
+  maxFlows: CAPTURE_DEFAULTS.maxFlows,
+  maxBytes: CAPTURE_DEFAULTS.maxMegabytes * 1024 * 1024,
+  maxAgeMs: CAPTURE_DEFAULTS.maxAgeHours * 3600_000,
+  flushMs: 100
+};
+
+/** Store options from the mesh file's `spec.capture` (bodyCap is the sidecars' business). */
+export function storeOptionsFromCapture(c: CaptureSpec): Partial<StoreOptions> {
+  return { maxFlows: c.maxFlows, maxBytes: c.maxMegabytes * 1024 * 1024, maxAgeMs: c.maxAgeHours * 3600_000 };
+}
+
+/** Ordered migrations: index i moves the schema from version i to i + 1. Never edit a released one. */
 const MIGRATIONS: string[] = [
   `CREATE TABLE sessions (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, label TEXT);
    CREATE TABLE flows (
@@ -66,11 +92,34 @@ const MIGRATIONS: string[] = [
      request_body TEXT,
      response_body TEXT
    );
-   CREATE INDEX flows_request_id ON flows(request_id);`
+   CREATE INDEX flows_request_id ON flows(request_id);`,
+  // 2: session kinds, columns for filters and aggregates (backfilled from the record), size per flow, indexes
+  `ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'up';
+   ALTER TABLE sessions ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE flows ADD COLUMN trace_id TEXT;
+   ALTER TABLE flows ADD COLUMN authority TEXT NOT NULL DEFAULT '';
+   ALTER TABLE flows ADD COLUMN duration_ms REAL NOT NULL DEFAULT 0;
+   ALTER TABLE flows ADD COLUMN connection_security TEXT;
+   ALTER TABLE flows ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+   UPDATE flows SET
+     trace_id = json_extract(record, '$.traceId'),
+     authority = coalesce(json_extract(record, '$.authority'), ''),
+     duration_ms = coalesce(json_extract(record, '$.durationMs'), 0),
+     connection_security = json_extract(record, '$.connectionSecurity'),
+     bytes = length(CAST(record AS BLOB)) + coalesce(length(CAST(request_body AS BLOB)), 0) + coalesce(length(CAST(response_body AS BLOB)), 0);
+   CREATE INDEX flows_started_at ON flows(started_at);
+   CREATE INDEX flows_session ON flows(session_id);
+   CREATE INDEX flows_trace_id ON flows(trace_id);`
 ];
 
-export function openSqliteStore(stateDir: string, opts: Partial<typeof STORE_DEFAULTS> = {}, log: (l: string) => void = () => undefined): FlowStore {
-  const o = { ...STORE_DEFAULTS, ...opts };
+/** The schema version this localmesh writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Open (creating or migrating) `<stateDir>/flows.db` and start a new `up` session in it. Falls back to an
+ * in-memory store (and logs why) when better-sqlite3 cannot be loaded.
+ */
+export function openSqliteStore(stateDir: string, opts: Partial<StoreOptions> = {}, log: (l: string) => void = () => undefined): FlowStore {
   let BetterSqlite: typeof import('better-sqlite3');
   try {
     BetterSqlite = createRequire(import.meta.url)('better-sqlite3');
@@ -81,92 +130,15 @@ export function openSqliteStore(stateDir: string, opts: Partial<typeof STORE_DEF
   fs.mkdirSync(stateDir, { recursive: true });
   const file = path.join(stateDir, 'flows.db');
   const db: Database = new BetterSqlite(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  migrate(db);
-  const session = Number(db.prepare('INSERT INTO sessions (started_at) VALUES (?)').run(new Date().toISOString()).lastInsertRowid);
-  const insert = db.prepare(
-    `INSERT OR IGNORE INTO flows (id, session_id, request_id, started_at, reporter, source, destination, destination_service, method, path, status, flags, record, request_body, response_body)
-     VALUES (@id, @session, @requestId, @startedAt, @reporter, @source, @destination, @destinationService, @method, @path, @status, @flags, @record, @requestBody, @responseBody)`
-  );
-  const trim = db.prepare('DELETE FROM flows WHERE seq <= (SELECT seq FROM flows ORDER BY seq DESC LIMIT 1 OFFSET ?)');
-  const pending: FlowRecord[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const writeBatch = db.transaction((batch: FlowRecord[]) => {
-    for (const f of batch) {
-      const { requestBody, responseBody, ...rest } = f;
-      insert.run({
-        id: f.id,
-        session,
-        requestId: f.requestId,
-        startedAt: f.startedAt,
-        reporter: f.reporter,
-        source: f.source,
-        destination: f.destination,
-        destinationService: f.destinationService,
-        method: f.method,
-        path: f.path,
-        status: f.status,
-        flags: f.flags,
-        record: JSON.stringify(rest),
-        requestBody: requestBody ? JSON.stringify(requestBody) : null,
-        responseBody: responseBody ? JSON.stringify(responseBody) : null
-      });
-    }
-    trim.run(o.maxFlows);
-  });
-  const flush = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    if (pending.length === 0) return;
-    writeBatch(pending.splice(0, pending.length));
-  };
-  const row = (r: { record: string; request_body?: string | null; response_body?: string | null } | undefined, bodies: boolean): FlowRecord | undefined => {
-    if (!r) return undefined;
-    const f = JSON.parse(r.record) as FlowRecord;
-    if (bodies) {
-      f.requestBody = r.request_body ? JSON.parse(r.request_body) : null;
-      f.responseBody = r.response_body ? JSON.parse(r.response_body) : null;
-    }
-    return f;
-  };
-  let closed = false;
-  return {
-    kind: 'sqlite',
-    file,
-    append(f) {
-      pending.push(f);
-      timer ??= setTimeout(flush, o.flushMs);
-    },
-    list(q) {
-      flush();
-      const limit = Math.max(1, Math.min(q.limit ?? 100, 10_000));
-      const rows = (q.before
-        ? db.prepare('SELECT record FROM flows WHERE seq < (SELECT seq FROM flows WHERE id = ?) ORDER BY seq DESC LIMIT ?').all(q.before, limit)
-        : db.prepare('SELECT record FROM flows ORDER BY seq DESC LIMIT ?').all(limit)) as { record: string }[];
-      return rows.reverse().map((r) => row(r, false)!);
-    },
-    get(id) {
-      flush();
-      return row(db.prepare('SELECT record, request_body, response_body FROM flows WHERE id = ?').get(id) as never, true);
-    },
-    clear() {
-      pending.length = 0;
-      db.prepare('DELETE FROM flows').run();
-    },
-    count() {
-      flush();
-      return (db.prepare('SELECT count(*) AS n FROM flows').get() as { n: number }).n;
-    },
-    flush,
-    close() {
-      if (closed) return;
-      closed = true;
-      flush();
-      db.prepare('UPDATE sessions SET ended_at = ? WHERE id = ?').run(new Date().toISOString(), session);
-      db.close();
-    }
-  };
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return new SqliteStore(db, file, { ...STORE_DEFAULTS, ...opts }, log);
 }
 
 function migrate(db: Database): void {
@@ -189,34 +161,558 @@ export function withoutBodies(f: FlowRecord): FlowRecord {
   return rest;
 }
 
-/** Flows in memory (a ring), when SQLite is not available. */
-export function memoryStore(cap: number): FlowStore {
-  const flows: FlowRecord[] = [];
-  const byId = new Map<string, FlowRecord>();
+/** Clamp a FlowQuery limit (default 100). */
+function limitOf(q: FlowQuery): number {
+  return Math.max(1, Math.min(Math.floor(q.limit ?? 100), 100_000));
+}
+
+/** Ids for imported flows: their own when free, else `<id>~<session>[-n]`. */
+function freshIds(flows: readonly FlowRecord[], session: number, taken: (id: string) => boolean): string[] {
+  const used = new Set<string>();
+  return flows.map((f) => {
+    let id = f.id;
+    for (let n = 1; used.has(id) || taken(id); n++) id = `${f.id}~${session}${n > 1 ? `-${n}` : ''}`;
+    used.add(id);
+    return id;
+  });
+}
+
+/** The time span of imported flows (earliest start, latest end); now when there are none. */
+function spanOf(flows: readonly FlowRecord[]): { startedAt: string; endedAt: string } {
+  if (flows.length === 0) {
+    const now = new Date().toISOString();
+    return { startedAt: now, endedAt: now };
+  }
+  const starts = flows.map((f) => Date.parse(f.startedAt));
+  const ends = flows.map((f) => Date.parse(f.startedAt) + Math.max(0, f.durationMs));
+  return { startedAt: new Date(Math.min(...starts)).toISOString(), endedAt: new Date(Math.max(...ends)).toISOString() };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// SQLite
+
+/** One SQL condition with its parameters. */
+interface Cond {
+  sql: string;
+  params: unknown[];
+}
+
+const TEXT_COLUMNS = ['path', "json_extract(record, '$.requestHeaders')", "json_extract(record, '$.responseHeaders')", "json_extract(request_body, '$.data')", "json_extract(response_body, '$.data')"];
+
+/** The SQL twin of `matchesQuery`: one condition per given filter (fixed SQL text, values as parameters). */
+const SQL_FILTERS: ((q: FlowQuery) => Cond | undefined)[] = [
+  (q) => (q.session === undefined ? undefined : { sql: 'session_id = ?', params: [q.session] }),
+  (q) => (q.since === undefined ? undefined : { sql: 'started_at >= ?', params: [isoBound(q.since)] }),
+  (q) => (q.until === undefined ? undefined : { sql: 'started_at < ?', params: [isoBound(q.until)] }),
+  (q) => (q.caller === undefined ? undefined : q.caller === UNKNOWN_CALLER ? { sql: 'source IS NULL', params: [] } : { sql: 'source = ?', params: [q.caller] }),
+  (q) =>
+    q.service === undefined
+      ? undefined
+      : { sql: '(destination_service = ? OR substr(destination_service, 1, ?) = ?)', params: [q.service, q.service.length + 1, `${q.service}.`] },
+  (q) => (q.workload === undefined ? undefined : { sql: '(source = ? OR destination = ?)', params: [q.workload, q.workload] }),
+  (q) => (q.method === undefined ? undefined : { sql: 'method = ?', params: [q.method] }),
+  (q) => (q.status === undefined ? undefined : { sql: 'status BETWEEN ? AND ?', params: statusRange(q.status) }),
+  (q) => (q.flag === undefined ? undefined : { sql: "instr(',' || flags || ',', ?) > 0", params: [`,${q.flag},`] }),
+  (q) =>
+    q.text === undefined
+      ? undefined
+      : { sql: `(${TEXT_COLUMNS.map((c) => `instr(lower(${c}), ?) > 0`).join(' OR ')})`, params: TEXT_COLUMNS.map(() => q.text!.toLowerCase()) },
+  (q) => (q.reporter === undefined ? undefined : { sql: 'reporter = ?', params: [q.reporter] }),
+  (q) => (q.requestId === undefined ? undefined : { sql: 'request_id = ?', params: [q.requestId] }),
+  (q) => (q.traceId === undefined ? undefined : { sql: 'trace_id = ?', params: [q.traceId] }),
+  (q) => (q.before === undefined ? undefined : { sql: 'seq < (SELECT seq FROM flows WHERE id = ?)', params: [q.before] })
+];
+
+/** The WHERE clause of a query ('' when unfiltered). */
+function whereOf(q: FlowQuery): Cond {
+  const conds = SQL_FILTERS.map((f) => f(q)).filter((c): c is Cond => c !== undefined);
+  return { sql: conds.length ? `WHERE ${conds.map((c) => c.sql).join(' AND ')}` : '', params: conds.flatMap((c) => c.params) };
+}
+
+const FACT_COLUMNS = `request_id AS requestId, reporter, source, destination, destination_service AS destinationService, authority, status, flags,
+  duration_ms AS durationMs, started_at AS startedAt, connection_security AS connectionSecurity`;
+
+/** Flows of captured (not imported) sessions: the ones retention applies to. */
+const CAPTURED = "session_id NOT IN (SELECT id FROM sessions WHERE kind = 'import')";
+
+interface FlowRow {
+  record: string;
+  session_id: number;
+  request_body?: string | null;
+  response_body?: string | null;
+}
+
+interface SessionRow {
+  id: number;
+  label: string | null;
+  kind: SessionView['kind'];
+  started_at: string;
+  ended_at: string | null;
+  read_only: number;
+  flows: number;
+  bytes: number;
+  last_flow: string | null;
+}
+
+const SESSION_SELECT = `SELECT s.id, s.label, s.kind, s.started_at, s.ended_at, s.read_only,
+  count(f.seq) AS flows, coalesce(sum(f.bytes), 0) AS bytes, max(f.started_at) AS last_flow
+  FROM sessions s LEFT JOIN flows f ON f.session_id = s.id`;
+
+/** A flow as stored: the columns of its row. */
+function toRow(f: FlowRecord, session: number) {
+  const { requestBody, responseBody, ...rest } = f;
+  const record = JSON.stringify({ ...rest, sessionId: session });
+  const requestBodyJson = requestBody ? JSON.stringify(requestBody) : null;
+  const responseBodyJson = responseBody ? JSON.stringify(responseBody) : null;
   return {
-    kind: 'memory',
-    file: null,
-    append(f) {
-      flows.push(f);
-      byId.set(f.id, f);
-      if (flows.length > cap) for (const old of flows.splice(0, flows.length - cap)) byId.delete(old.id);
-    },
-    list(q) {
-      const limit = Math.max(1, Math.min(q.limit ?? 100, cap));
-      let end = flows.length;
-      if (q.before) {
-        const i = flows.findIndex((f) => f.id === q.before);
-        if (i >= 0) end = i;
-      }
-      return flows.slice(Math.max(0, end - limit), end).map(withoutBodies);
-    },
-    get: (id) => byId.get(id),
-    clear() {
-      flows.length = 0;
-      byId.clear();
-    },
-    count: () => flows.length,
-    flush: () => undefined,
-    close: () => undefined
+    id: f.id,
+    session,
+    requestId: f.requestId,
+    startedAt: f.startedAt,
+    reporter: f.reporter,
+    source: f.source,
+    destination: f.destination,
+    destinationService: f.destinationService,
+    method: f.method,
+    path: f.path,
+    status: f.status,
+    flags: f.flags,
+    record,
+    requestBody: requestBodyJson,
+    responseBody: responseBodyJson,
+    traceId: f.traceId ?? null,
+    authority: f.authority,
+    durationMs: f.durationMs,
+    connectionSecurity: f.connectionSecurity ?? null,
+    bytes: Buffer.byteLength(record) + (requestBodyJson ? Buffer.byteLength(requestBodyJson) : 0) + (responseBodyJson ? Buffer.byteLength(responseBodyJson) : 0)
   };
+}
+
+const INSERT = `INSERT OR IGNORE INTO flows (id, session_id, request_id, started_at, reporter, source, destination, destination_service, method, path, status,
+    flags, record, request_body, response_body, trace_id, authority, duration_ms, connection_security, bytes)
+  VALUES (@id, @session, @requestId, @startedAt, @reporter, @source, @destination, @destinationService, @method, @path, @status,
+    @flags, @record, @requestBody, @responseBody, @traceId, @authority, @durationMs, @connectionSecurity, @bytes)`;
+
+class SqliteStore implements FlowStore {
+  readonly kind = 'sqlite';
+  private readonly statements = new Map<string, Statement>();
+  private readonly pending: FlowRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** This run's `up` session, and the session new flows go into (the `up` one or a user session). */
+  private readonly upSession: number;
+  private current: number;
+  /** Running totals of captured flows (retention). */
+  private capturedFlows = 0;
+  private capturedBytes = 0;
+  private readonly writeBatch: (batch: FlowRecord[]) => void;
+
+  constructor(
+    private readonly db: Database,
+    readonly file: string,
+    private readonly o: StoreOptions,
+    private readonly log: (l: string) => void
+  ) {
+    this.writeBatch = db.transaction((batch: FlowRecord[]) => {
+      for (const f of batch) this.insert(f, f.sessionId ?? this.current, true);
+      this.enforceRetention();
+    });
+    this.upSession = this.current = db.transaction(() => {
+      this.dropEmptyUpSessions();
+      this.recountCaptured();
+      this.enforceRetention();
+      return this.newSession('up', null);
+    })();
+  }
+
+  private stmt(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  append(f: FlowRecord): void {
+    f.sessionId = this.current;
+    this.pending.push(f);
+    this.timer ??= setTimeout(() => this.flushLogged(), this.o.flushMs);
+  }
+
+  private flushLogged(): void {
+    try {
+      this.flush();
+    } catch (e) {
+      this.log(`flow store: writing ${this.pending.length} flow(s) failed: ${(e as Error).message}`);
+    }
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0 || this.closed) return;
+    this.writeBatch(this.pending.splice(0, this.pending.length));
+  }
+
+  /** Insert one flow; captured flows count towards retention. */
+  private insert(f: FlowRecord, session: number, captured: boolean): void {
+    const row = toRow(f, session);
+    if (this.stmt(INSERT).run(row).changes === 0 || !captured) return;
+    this.capturedFlows++;
+    this.capturedBytes += row.bytes;
+  }
+
+  private recountCaptured(): void {
+    const t = this.stmt(`SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM flows WHERE ${CAPTURED}`).get() as { n: number; b: number };
+    this.capturedFlows = t.n;
+    this.capturedBytes = t.b;
+  }
+
+  /** Run a `DELETE ... RETURNING bytes` of captured flows and take them off the running totals. */
+  private deleteCaptured(sql: string, ...params: unknown[]): void {
+    const gone = this.stmt(`${sql} RETURNING bytes`).all(...params) as { bytes: number }[];
+    this.capturedFlows -= gone.length;
+    for (const g of gone) this.capturedBytes -= g.bytes;
+  }
+
+  /** Drop the oldest captured flows beyond the age, count and byte limits. */
+  private enforceRetention(): void {
+    const cutoff = new Date(Date.now() - this.o.maxAgeMs).toISOString();
+    this.deleteCaptured(`DELETE FROM flows WHERE started_at < ? AND ${CAPTURED}`, cutoff);
+    if (this.capturedFlows > this.o.maxFlows) {
+      this.deleteCaptured(`DELETE FROM flows WHERE seq IN (SELECT seq FROM flows WHERE ${CAPTURED} ORDER BY seq LIMIT ?)`, this.capturedFlows - this.o.maxFlows);
+    }
+    if (this.capturedBytes > this.o.maxBytes) {
+      const last = this.lastSeqToFree(this.capturedBytes - this.o.maxBytes);
+      if (last !== undefined) this.deleteCaptured(`DELETE FROM flows WHERE seq <= ? AND ${CAPTURED}`, last);
+    }
+  }
+
+  /** The seq up to which the oldest captured flows add up to at least `excess` bytes. */
+  private lastSeqToFree(excess: number): number | undefined {
+    let freed = 0;
+    let last: number | undefined;
+    for (const r of this.stmt(`SELECT seq, bytes FROM flows WHERE ${CAPTURED} ORDER BY seq`).iterate() as IterableIterator<{ seq: number; bytes: number }>) {
+      freed += r.bytes;
+      last = r.seq;
+      if (freed >= excess) break;
+    }
+    return last;
+  }
+
+  /** `up` sessions of earlier runs that hold no flows (any more) are noise in the list. */
+  private dropEmptyUpSessions(): void {
+    this.stmt("DELETE FROM sessions WHERE kind = 'up' AND id NOT IN (SELECT DISTINCT session_id FROM flows)").run();
+  }
+
+  private newSession(kind: SessionView['kind'], label: string | null, span?: { startedAt: string; endedAt: string }): number {
+    const r = this.stmt('INSERT INTO sessions (started_at, ended_at, label, kind, read_only) VALUES (?, ?, ?, ?, ?)').run(
+      span?.startedAt ?? new Date().toISOString(),
+      span?.endedAt ?? null,
+      label,
+      kind,
+      kind === 'import' ? 1 : 0
+    );
+    return Number(r.lastInsertRowid);
+  }
+
+  private setEnded(id: number, at: string | null): void {
+    this.stmt('UPDATE sessions SET ended_at = ? WHERE id = ?').run(at, id);
+  }
+
+  list(q: FlowQuery): FlowRecord[] {
+    this.flush();
+    const where = whereOf(q);
+    const rows = this.stmt(`SELECT record, session_id FROM flows ${where.sql} ORDER BY seq DESC LIMIT ?`).all(...where.params, limitOf(q)) as FlowRow[];
+    return rows.reverse().map((r) => this.fromRow(r, false));
+  }
+
+  get(id: string): FlowRecord | undefined {
+    this.flush();
+    const r = this.stmt('SELECT record, session_id, request_body, response_body FROM flows WHERE id = ?').get(id) as FlowRow | undefined;
+    return r && this.fromRow(r, true);
+  }
+
+  private fromRow(r: FlowRow, bodies: boolean): FlowRecord {
+    const f = JSON.parse(r.record) as FlowRecord;
+    f.sessionId = r.session_id;
+    if (bodies) {
+      f.requestBody = r.request_body ? JSON.parse(r.request_body) : null;
+      f.responseBody = r.response_body ? JSON.parse(r.response_body) : null;
+    }
+    return f;
+  }
+
+  clear(): void {
+    this.pending.length = 0;
+    this.db.transaction(() => {
+      this.stmt('DELETE FROM flows').run();
+      this.stmt('DELETE FROM sessions WHERE id NOT IN (?, ?)').run(this.current, this.upSession);
+    })();
+    this.capturedFlows = this.capturedBytes = 0;
+  }
+
+  count(): number {
+    this.flush();
+    return (this.stmt('SELECT count(*) AS n FROM flows').get() as { n: number }).n;
+  }
+
+  private view(r: SessionRow): SessionView {
+    const live = r.id === this.current || r.id === this.upSession;
+    return {
+      id: r.id,
+      label: r.label,
+      kind: r.kind,
+      startedAt: r.started_at,
+      // a session of an earlier run that never ended (crash): it ended with its last flow
+      endedAt: r.ended_at ?? (live ? null : r.last_flow),
+      flows: r.flows,
+      bytes: r.bytes,
+      current: r.id === this.current,
+      readOnly: r.read_only === 1
+    };
+  }
+
+  sessions(): SessionView[] {
+    this.flush();
+    return (this.stmt(`${SESSION_SELECT} GROUP BY s.id ORDER BY s.id`).all() as SessionRow[]).map((r) => this.view(r));
+  }
+
+  session(id: number): SessionView | undefined {
+    this.flush();
+    const r = this.stmt(`${SESSION_SELECT} WHERE s.id = ? GROUP BY s.id`).get(id) as SessionRow | undefined;
+    return r && this.view(r);
+  }
+
+  startSession(label?: string): SessionView {
+    this.flush();
+    this.setEnded(this.current, new Date().toISOString());
+    this.current = this.newSession('user', label ?? null);
+    return this.session(this.current)!;
+  }
+
+  stopSession(): SessionView {
+    if (this.current === this.upSession) throw new Error('no user session is recording');
+    this.flush();
+    const ended = this.current;
+    this.setEnded(ended, new Date().toISOString());
+    this.setEnded(this.upSession, null);
+    this.current = this.upSession;
+    return this.session(ended)!;
+  }
+
+  deleteSession(id: number): void {
+    checkDeletable(id, this.current, this.upSession);
+    this.flush();
+    const s = this.session(id);
+    if (!s) throw new Error(`no session ${id}`);
+    this.db.transaction(() => {
+      if (s.kind === 'import') this.stmt('DELETE FROM flows WHERE session_id = ?').run(id);
+      else this.deleteCaptured('DELETE FROM flows WHERE session_id = ?', id);
+      this.stmt('DELETE FROM sessions WHERE id = ?').run(id);
+    })();
+  }
+
+  importSession(label: string, flows: FlowRecord[]): SessionView {
+    this.flush();
+    const id = this.db.transaction(() => {
+      const session = this.newSession('import', label, spanOf(flows));
+      const taken = this.stmt('SELECT 1 FROM flows WHERE id = ?');
+      const ids = freshIds(flows, session, (x) => taken.get(x) !== undefined);
+      flows.forEach((f, i) => this.insert({ ...f, id: ids[i]! }, session, false));
+      return session;
+    })();
+    return this.session(id)!;
+  }
+
+  private facts(q: FlowQuery): FlowFacts[] {
+    this.flush();
+    const where = whereOf(q);
+    const rows = this.stmt(`SELECT ${FACT_COLUMNS} FROM flows ${where.sql}`).all(...where.params) as (FlowFacts & { connectionSecurity: FlowFacts['connectionSecurity'] | null })[];
+    return rows.map((r) => ({ ...r, connectionSecurity: r.connectionSecurity ?? undefined }));
+  }
+
+  graph(q: { since: string; until: string; session?: number }) {
+    return buildGraph(this.facts(q), windowSec(q));
+  }
+
+  metricsSeries(q: { service: string; since: string; until: string; stepSec: number }): MetricsPoint[] {
+    return buildMetricsSeries(this.facts({ service: q.service, since: q.since, until: q.until }), q);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.setEnded(this.current, new Date().toISOString());
+    this.db.close();
+  }
+}
+
+/** Seconds between since and until. */
+function windowSec(q: { since: string; until: string }): number {
+  return (Date.parse(q.until) - Date.parse(q.since)) / 1000;
+}
+
+/** Sessions flows are (or will again be) recorded into cannot be deleted. */
+function checkDeletable(id: number, current: number, up: number): void {
+  if (id === current) throw new Error(`session ${id} is the current session; stop it (or start another) before deleting it`);
+  if (id === up) throw new Error(`session ${id} is the session of this run, which resumes when the user session stops; it cannot be deleted now`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Memory
+
+interface MemorySession {
+  id: number;
+  label: string | null;
+  kind: SessionView['kind'];
+  startedAt: string;
+  endedAt: string | null;
+}
+
+/** Flows in memory (the newest `cap` captured ones; imported sessions stay), when SQLite is not available. */
+export function memoryStore(cap: number): FlowStore {
+  return new MemoryStore(cap);
+}
+
+class MemoryStore implements FlowStore {
+  readonly kind = 'memory';
+  readonly file = null;
+  /** All flows, oldest first (captured and imported). */
+  private flows: FlowRecord[] = [];
+  private readonly byId = new Map<string, FlowRecord>();
+  private readonly sessionList: MemorySession[] = [];
+  private nextSession = 1;
+  private captured = 0;
+  private readonly upSession: number;
+  private current: number;
+
+  constructor(private readonly cap: number) {
+    this.upSession = this.current = this.newSession('up', null).id;
+  }
+
+  private newSession(kind: SessionView['kind'], label: string | null, span?: { startedAt: string; endedAt: string }): MemorySession {
+    const s: MemorySession = { id: this.nextSession++, label, kind, startedAt: span?.startedAt ?? new Date().toISOString(), endedAt: span?.endedAt ?? null };
+    this.sessionList.push(s);
+    return s;
+  }
+
+  private isImported(f: FlowRecord): boolean {
+    return this.sessionList.find((s) => s.id === f.sessionId)?.kind === 'import';
+  }
+
+  append(f: FlowRecord): void {
+    if (this.byId.has(f.id)) return; // like INSERT OR IGNORE
+    f.sessionId = this.current;
+    this.flows.push(f);
+    this.byId.set(f.id, f);
+    if (++this.captured > this.cap) this.dropOldestCaptured();
+  }
+
+  private dropOldestCaptured(): void {
+    const i = this.flows.findIndex((f) => !this.isImported(f));
+    if (i < 0) return;
+    this.byId.delete(this.flows[i]!.id);
+    this.flows.splice(i, 1);
+    this.captured--;
+  }
+
+  list(q: FlowQuery): FlowRecord[] {
+    let end = this.flows.length;
+    if (q.before !== undefined) end = this.flows.findIndex((f) => f.id === q.before);
+    const out: FlowRecord[] = [];
+    const limit = limitOf(q);
+    for (let i = end - 1; i >= 0 && out.length < limit; i--) if (matchesQuery(this.flows[i]!, q)) out.push(withoutBodies(this.flows[i]!));
+    return out.reverse();
+  }
+
+  get(id: string): FlowRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  clear(): void {
+    this.flows = [];
+    this.byId.clear();
+    this.captured = 0;
+    const keep = this.sessionList.filter((s) => s.id === this.current || s.id === this.upSession);
+    this.sessionList.splice(0, this.sessionList.length, ...keep);
+  }
+
+  count(): number {
+    return this.flows.length;
+  }
+
+  private view(s: MemorySession): SessionView {
+    const mine = this.flows.filter((f) => f.sessionId === s.id);
+    const bytes = mine.reduce((n, f) => n + Buffer.byteLength(JSON.stringify(f)), 0);
+    return { ...s, flows: mine.length, bytes, current: s.id === this.current, readOnly: s.kind === 'import' };
+  }
+
+  sessions(): SessionView[] {
+    return this.sessionList.map((s) => this.view(s));
+  }
+
+  session(id: number): SessionView | undefined {
+    const s = this.sessionList.find((x) => x.id === id);
+    return s && this.view(s);
+  }
+
+  private sessionById(id: number): MemorySession {
+    return this.sessionList.find((s) => s.id === id)!;
+  }
+
+  startSession(label?: string): SessionView {
+    this.sessionById(this.current).endedAt = new Date().toISOString();
+    this.current = this.newSession('user', label ?? null).id;
+    return this.session(this.current)!;
+  }
+
+  stopSession(): SessionView {
+    if (this.current === this.upSession) throw new Error('no user session is recording');
+    const ended = this.sessionById(this.current);
+    ended.endedAt = new Date().toISOString();
+    this.sessionById(this.upSession).endedAt = null;
+    this.current = this.upSession;
+    return this.view(ended);
+  }
+
+  deleteSession(id: number): void {
+    checkDeletable(id, this.current, this.upSession);
+    const i = this.sessionList.findIndex((s) => s.id === id);
+    if (i < 0) throw new Error(`no session ${id}`);
+    const imported = this.sessionList[i]!.kind === 'import';
+    const gone = this.flows.filter((f) => f.sessionId === id);
+    for (const f of gone) this.byId.delete(f.id);
+    this.flows = this.flows.filter((f) => f.sessionId !== id);
+    if (!imported) this.captured -= gone.length;
+    this.sessionList.splice(i, 1);
+  }
+
+  importSession(label: string, flows: FlowRecord[]): SessionView {
+    const s = this.newSession('import', label, spanOf(flows));
+    const ids = freshIds(flows, s.id, (x) => this.byId.has(x));
+    flows.forEach((f, i) => {
+      const copy = { ...f, id: ids[i]!, sessionId: s.id };
+      this.flows.push(copy);
+      this.byId.set(copy.id, copy);
+    });
+    return this.view(s);
+  }
+
+  graph(q: { since: string; until: string; session?: number }) {
+    return buildGraph(
+      this.flows.filter((f) => matchesQuery(f, q)),
+      windowSec(q)
+    );
+  }
+
+  metricsSeries(q: { service: string; since: string; until: string; stepSec: number }): MetricsPoint[] {
+    return buildMetricsSeries(
+      this.flows.filter((f) => matchesQuery(f, { service: q.service, since: q.since, until: q.until })),
+      q
+    );
+  }
+
+  flush(): void {}
+
+  close(): void {}
 }

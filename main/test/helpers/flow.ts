@@ -1,6 +1,28 @@
-/** A made-up flow record for store and UI tests. */
-import type { FlowRecord } from '../../contract/api.js';
+/** Made-up flow records for store, HAR, compare and UI tests. */
+import type { BodyView, FlowRecord } from '../../contract/api.js';
 
+/**
+ * The time flow(0) starts: the start of the minute an hour ago, so made-up flows are recent (inside the store's
+ * age limit) whenever the tests run, and times in whole seconds after it are easy to read.
+ */
+export const FLOW_EPOCH = Math.floor(Date.now() / 60_000) * 60_000 - 3600_000;
+
+/** ISO time `sec` seconds after FLOW_EPOCH. */
+export function at(sec: number): string {
+  return new Date(FLOW_EPOCH + sec * 1000).toISOString();
+}
+
+/** A utf8 body as the sidecar captures it. */
+export function textBody(data: string, over: Partial<BodyView> = {}): BodyView {
+  return { encoding: 'utf8', data, size: Buffer.byteLength(data), truncated: false, ...over };
+}
+
+/** A binary body (base64) as the sidecar captures it. */
+export function binaryBody(bytes: Buffer, over: Partial<BodyView> = {}): BodyView {
+  return { encoding: 'base64', data: bytes.toString('base64'), size: bytes.length, truncated: false, ...over };
+}
+
+/** Flow `f-<i>` (request `r-<i>`): productpage-v1 calling reviews-v1, reported by the source sidecar, at(i). */
 export function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
   return {
     id: `f-${i}`,
@@ -15,7 +37,7 @@ export function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
     status: 200,
     flags: '-',
     durationMs: 1.5,
-    startedAt: new Date(Date.UTC(2026, 10, 22, 0, 0, i)).toISOString(),
+    startedAt: at(i),
     virtualService: null,
     rule: null,
     subset: null,
@@ -33,3 +55,7 @@ export function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
   };
 }
 
+/** The destination sidecar's flow of the same hop as a source-reporter flow (same request id, both ends). */
+export function serverHalf(client: FlowRecord, id: string, over: Partial<FlowRecord> = {}): FlowRecord {
+  return { ...client, id, reporter: 'destination', ...over };
+}
