@@ -13,6 +13,7 @@
 //        electron    main/electron/               everything in main/                   yes            yes
 //        preload     preload/                     contract                              no             yes
 //        renderer    renderer/                    contract                              no             no
+//        bench       bench/                       everything in main/ (tooling)         yes            no
 //
 // Each layer gets three kinds of restriction:
 //   - named folders: `group` globs such as `**/engine/**` name a forbidden layer wherever a relative path points.
@@ -130,6 +131,16 @@ const LAYERS = [
     forbid: ['engine', 'transports', 'cli', 'electron', 'renderer'],
     node: false,
     electron: true
+  },
+  {
+    // tooling, not a layer of the app: the benchmark drives the engine from outside, so it may import all of main/
+    layer: 'bench',
+    dir: 'bench',
+    may: ['main', 'bench'],
+    mayText: 'everything in main/ and node builtins; not renderer or preload sources, not electron',
+    forbid: ['renderer', 'preload'],
+    node: true,
+    electron: false
   },
   {
     layer: 'renderer',
@@ -254,6 +265,7 @@ const SOURCES = [
   'renderer/**/*.{ts,tsx}',
   'test/**/*.ts',
   'e2e/**/*.ts',
+  'bench/**/*.ts',
   '*.config.{js,ts}'
 ];
 

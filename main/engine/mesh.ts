@@ -52,7 +52,7 @@ export interface MeshOptions {
   watch?: boolean;
   /** Launch `run` commands at start (default true); with false, call launchProcesses() later. */
   launch?: boolean;
-  /** Debounce for file events before a reload (default 100 ms). */
+  /** Debounce for file events before a reload (default 30 ms: one save is often several events). */
   debounceMs?: number;
   flowBufferSize?: number;
   connectTimeoutMs?: number;
@@ -89,6 +89,19 @@ interface Listener {
 }
 
 const KEEP_OLD_AGENTS_MS = 30_000;
+
+/** A folder and every folder below it (not following links; skipping node_modules and dot-folders). */
+function foldersUnder(root: string, out: string[] = []): string[] {
+  out.push(root);
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(root, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')) foldersUnder(path.join(root, e.name), out);
+  return out;
+}
 
 /** Start the mesh. Rejects with a MeshError (code + place) when the first load fails or a port is taken. */
 export async function createMesh(meshFile: string, opts: MeshOptions = {}): Promise<Mesh> {
@@ -417,12 +430,18 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   let debounce: NodeJS.Timeout | undefined;
   function schedule() {
     clearTimeout(debounce);
-    debounce = setTimeout(() => void reload(), opts.debounceMs ?? 100);
+    debounce = setTimeout(() => void reload(), opts.debounceMs ?? 30);
   }
   function watchFiles() {
     if (opts.watch === false) return;
-    // watch directories (editors replace files on save), filtered to the files and folders that matter
-    const targets = new Set<string>([path.dirname(file), ...project.istioPaths.map((p) => (isDir(p) ? p : path.dirname(p)))]);
+    // One non-recursive watch per folder: the mesh file's folder and every folder of the Istio paths. Editors
+    // (and writeIstioFile) save by renaming a temp file over the old one; Node 20's recursive watch on Linux
+    // loses a file after that, a plain directory watch does not. Re-run after each reload, so new folders count.
+    const targets = new Set<string>([path.dirname(file)]);
+    for (const p of project.istioPaths) {
+      if (isDir(p)) for (const d of foldersUnder(p)) targets.add(d);
+      else targets.add(path.dirname(p));
+    }
     for (const [dir, w] of watchers) {
       if (!targets.has(dir)) {
         w.close();
@@ -432,10 +451,10 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     for (const dir of targets) {
       if (watchers.has(dir) || !fs.existsSync(dir)) continue;
       try {
-        const w = fs.watch(dir, { recursive: process.platform !== 'linux' || Number(process.versions.node.split('.')[0]) >= 20 }, (_ev, name) => {
+        const w = fs.watch(dir, (_ev, name) => {
           if (!name) return schedule();
           const full = path.join(dir, name.toString());
-          if (full === file || (/\.(ya?ml|json)$/i.test(full) && project.istioPaths.some((p) => full === p || full.startsWith(p + path.sep)))) schedule();
+          if (full === file || isDir(full) || (/\.(ya?ml|json)$/i.test(full) && project.istioPaths.some((p) => full === p || full.startsWith(p + path.sep)))) schedule();
         });
         w.on('error', () => undefined);
         watchers.set(dir, w);

@@ -1,0 +1,323 @@
+/** The benchmark's result: its JSON shape, the derived ratios, the bars, and the Markdown table. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PathId } from './paths.js';
+import { round } from './util.js';
+
+export type Mode = 'full' | 'quick' | 'smoke';
+
+export interface Lat {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export interface SaturationRound {
+  round: number;
+  tool: 'wrk' | 'node-closed-loop';
+  requests: number;
+  rps: number;
+  errors: number;
+  latencyUs: Lat;
+  proxyCpuUsPerReq: number | null;
+  upstreamCpuUsPerReq: number | null;
+}
+
+export interface PathResult {
+  id: PathId;
+  label: string;
+  hops: number;
+  status: 'ok' | 'not installed' | 'failed' | 'skipped';
+  note?: string;
+  version?: string;
+  saturation: {
+    rounds: SaturationRound[];
+    /** Medians over the rounds. */
+    rps: number | null;
+    proxyCpuUsPerReq: number | null;
+    upstreamCpuUsPerReq: number | null;
+    latencyUs: Lat | null;
+    errors: number;
+  } | null;
+  fixedRate: {
+    rate: number;
+    durationS: number;
+    requests: number;
+    errors: number;
+    /** From the scheduled send time (coordinated omission corrected), microseconds. */
+    latencyUs: Lat & { p999: number; mean: number };
+    serviceUs: Lat | null;
+    sendLagUs: Lat | null;
+    proxyCpuUsPerReq: number | null;
+  } | null;
+  xDirect: number | null;
+  xNginx: number | null;
+  /** (p − direct p) / hops at the fixed rate, milliseconds. */
+  addedMsPerHop: { p50: number; p90: number; p99: number } | null;
+  peakRssMb: number | null;
+}
+
+export interface Bar {
+  id: string;
+  text: string;
+  value: number | null;
+  target: number;
+  op: '>=' | '<=' | '<';
+  unit: string;
+  pass: boolean | null;
+  moonshot?: boolean;
+}
+
+export interface BenchResult {
+  schema: 1;
+  mode: Mode;
+  date: string;
+  durationS: number;
+  ok: boolean;
+  errors: string[];
+  notes: string[];
+  machine: {
+    cores: number;
+    cpuModel: string;
+    node: string;
+    platform: string;
+    arch: string;
+    totalMemMb: number;
+    loadavgStart: number[];
+    loadavgEnd: number[];
+  };
+  settings: {
+    rounds: number;
+    warmupS: number;
+    saturationS: number;
+    connections: number;
+    saturationTool: 'wrk' | 'node-closed-loop';
+    fixedRate: number;
+    fixedRateS: number;
+    fixedWarmupS: number;
+  };
+  tools: Record<'wrk' | 'nginx' | 'mitmproxy' | 'mockttp', { installed: boolean; version?: string; install?: string }>;
+  paths: PathResult[];
+  engine: {
+    startMs: number | null;
+    rssMb: number | null;
+    peakRssMb: number | null;
+    cpuS: number | null;
+    flowsCaptured: number | null;
+    memoryEngine: { rssMb: number | null; peakRssMb: number | null };
+  };
+  startup: Array<{ services: number; ms: number; wallMs: number; listeners: number; rssMb: number }>;
+  rssPerWorkloadMb: number | null;
+  editApply: {
+    /** How the measured saves were written. */
+    method: 'in-place write';
+    trials: number[];
+    medianMs: number | null;
+    maxMs: number | null;
+    /** Saves whose rule did not answer within 3 s. */
+    failures: number;
+    /** Saves by temp file + rename: did the new rule answer? */
+    atomicSaves: { tried: number; applied: number };
+  } | null;
+  store: { flows: number; appendMs: number; totalMs: number; flowsPerSec: number; kind: string } | null;
+  bars: Bar[];
+}
+
+const byId = (r: BenchResult, id: PathId) => r.paths.find((p) => p.id === id && p.status === 'ok');
+
+/** Fill in ratios to direct and nginx and the added milliseconds per hop. */
+export function derive(r: BenchResult): void {
+  const direct = byId(r, 'direct');
+  const nginx = byId(r, 'nginx');
+  for (const p of r.paths) {
+    const rps = p.saturation?.rps ?? null;
+    p.xDirect = rps && direct?.saturation?.rps ? round(rps / direct.saturation.rps, 3) : null;
+    p.xNginx = rps && nginx?.saturation?.rps ? round(rps / nginx.saturation.rps, 3) : null;
+    const d = direct?.fixedRate?.latencyUs;
+    const l = p.fixedRate?.latencyUs;
+    p.addedMsPerHop =
+      p.hops > 0 && d && l
+        ? {
+            p50: round((l.p50 - d.p50) / p.hops / 1000, 3)!,
+            p90: round((l.p90 - d.p90) / p.hops / 1000, 3)!,
+            p99: round((l.p99 - d.p99) / p.hops / 1000, 3)!
+          }
+        : null;
+  }
+}
+
+export function bars(r: BenchResult): Bar[] {
+  const one = byId(r, 'mesh-1hop');
+  const rps = (id: PathId) => byId(r, id)?.saturation?.rps ?? null;
+  const ratio = (a: number | null, b: number | null) => (a !== null && b ? a / b : null);
+  const cap = 1 - (ratio(rps('mesh-2hop-mtls-capture'), rps('mesh-2hop-mtls')) ?? NaN);
+  const s50 = r.startup.find((s) => s.services === 50);
+  const mk = (
+    id: string,
+    text: string,
+    value: number | null,
+    op: Bar['op'],
+    target: number,
+    unit: string,
+    moonshot = false
+  ): Bar => {
+    const v = value === null || !Number.isFinite(value) ? null : round(value, 3);
+    const pass = v === null ? null : op === '>=' ? v >= target : op === '<=' ? v <= target : v < target;
+    return { id, text, value: v, op, target, unit, pass, ...(moonshot ? { moonshot } : {}) };
+  };
+  return [
+    mk('1hop-vs-mockttp', "one hop throughput × mockttp's", ratio(rps('mesh-1hop'), rps('mockttp')), '>=', 3, '×'),
+    mk(
+      '1hop-vs-mitmproxy',
+      "one hop throughput × mitmproxy's",
+      ratio(rps('mesh-1hop'), rps('mitmproxy')),
+      '>=',
+      9,
+      '×'
+    ),
+    mk('1hop-cpu', 'one hop CPU per request', one?.saturation?.proxyCpuUsPerReq ?? null, '<=', 90, 'µs'),
+    mk('1hop-added-p50', 'one hop added p50 at 1k rps', one?.addedMsPerHop?.p50 ?? null, '<=', 0.25, 'ms'),
+    mk('1hop-added-p99', 'one hop added p99 at 1k rps', one?.addedMsPerHop?.p99 ?? null, '<=', 1, 'ms'),
+    mk(
+      'moonshot-1hop-vs-nginx',
+      "moonshot: one hop throughput × nginx's",
+      ratio(rps('mesh-1hop'), rps('nginx')),
+      '>=',
+      0.5,
+      '×',
+      true
+    ),
+    mk(
+      'moonshot-1hop-cpu',
+      'moonshot: one hop CPU per request',
+      one?.saturation?.proxyCpuUsPerReq ?? null,
+      '<=',
+      45,
+      'µs',
+      true
+    ),
+    mk(
+      '2hop-mtls-cpu',
+      'two hops mTLS CPU per request (both sidecars)',
+      byId(r, 'mesh-2hop-mtls')?.saturation?.proxyCpuUsPerReq ?? null,
+      '<=',
+      250,
+      'µs'
+    ),
+    mk(
+      'capture-cost',
+      'capture on: throughput lost (2 hops mTLS, SQLite vs memory store)',
+      Number.isFinite(cap) ? cap * 100 : null,
+      '<=',
+      15,
+      '%'
+    ),
+    mk('startup-50', '50 services start', s50?.ms ?? null, '<', 2000, 'ms'),
+    mk('edit-apply', 'an Istio edit applies (median)', r.editApply?.medianMs ?? null, '<', 100, 'ms'),
+    mk('rss-per-workload', 'engine RSS growth per workload', r.rssPerWorkloadMb, '<=', 5, 'MB')
+  ];
+}
+
+const f = (x: number | null | undefined, digits = 2) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
+const k = (x: number | null | undefined) =>
+  x === null || x === undefined ? '–' : x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
+const ms = (us: number | null | undefined) => (us === null || us === undefined ? '–' : (us / 1000).toFixed(2));
+
+export function markdown(r: BenchResult): string {
+  const m = r.machine;
+  const s = r.settings;
+  const lag = r.paths.find((p) => p.id === 'direct')?.fixedRate?.sendLagUs;
+  const out: string[] = [];
+  out.push(`### localmesh benchmark — ${r.date.slice(0, 10)} (${r.mode})`, '');
+  out.push(
+    `Machine: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}/${m.arch}; load average at start ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')}. Run took ${r.durationS.toFixed(0)} s.`
+  );
+  out.push(
+    `Saturation (req/s, CPU): ${s.saturationTool === 'wrk' ? `wrk -t1 -c${s.connections} -d${s.saturationS}s` : `Node closed loop, ${s.connections} connections, ${s.saturationS} s (wrk not installed)`} after ${s.warmupS} s warm-up, ${s.rounds} interleaved round(s), medians. Latency (ms): ${s.fixedRate} req/s for ${s.fixedRateS} s, open loop, from each request's scheduled send time${lag ? ` (the client's own send lag on the direct path: p50 ${lag.p50} µs, p99 ${lag.p99} µs)` : ''}.`,
+    ''
+  );
+  out.push(
+    '| path | req/s | × direct | × nginx | CPU µs/req | p50 | p90 | p99 | max | added p50 / p99 per hop | peak RSS MB |'
+  );
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+  for (const p of r.paths) {
+    if (p.status !== 'ok') {
+      out.push(
+        `| ${p.label} | ${p.status}${p.note ? `: ${p.note.replace(/\|/g, '/').split('\n')[0]}` : ''} | | | | | | | | | |`
+      );
+      continue;
+    }
+    const l = p.fixedRate?.latencyUs;
+    const a = p.addedMsPerHop;
+    out.push(
+      `| ${p.label} | ${k(p.saturation?.rps)} | ${f(p.xDirect)} | ${f(p.xNginx)} | ${f(p.saturation?.proxyCpuUsPerReq, 0)} | ${ms(l?.p50)} | ${ms(l?.p90)} | ${ms(l?.p99)} | ${ms(l?.max)} | ${a ? `${f(a.p50)} / ${f(a.p99)}` : '–'} | ${f(p.peakRssMb, 0)} |`
+    );
+  }
+  out.push('', '| bar | this run | target | |', '|---|---:|---:|---|');
+  for (const b of r.bars)
+    out.push(
+      `| ${b.text} | ${b.value === null ? '–' : `${b.value} ${b.unit}`} | ${b.op} ${b.target} ${b.unit} | ${b.pass === null ? 'n/a' : b.pass ? 'PASS' : 'MISS'} |`
+    );
+  out.push('', '| engine | |', '|---|---|');
+  out.push(`| start (bench mesh, 5 workloads) | ${f(r.engine.startMs, 0)} ms |`);
+  out.push(`| RSS after the run / peak | ${f(r.engine.rssMb, 0)} / ${f(r.engine.peakRssMb, 0)} MB |`);
+  out.push(`| CPU over the run | ${f(r.engine.cpuS, 1)} s |`);
+  for (const st of r.startup)
+    out.push(
+      `| start, ${st.services} service(s) | ${f(st.ms, 0)} ms in process (${f(st.wallMs, 0)} ms from spawn), RSS ${f(st.rssMb, 0)} MB |`
+    );
+  out.push(`| RSS growth per workload | ${f(r.rssPerWorkloadMb)} MB |`);
+  const ea = r.editApply;
+  if (ea)
+    out.push(
+      `| Istio edit → new rule answers | median ${f(ea.medianMs, 1)} ms, max ${f(ea.maxMs, 1)} ms over ${ea.trials.length} in-place save(s)${ea.failures ? `, ${ea.failures} not applied within 3 s` : ''}; atomic saves (rename) applied ${ea.atomicSaves.applied} of ${ea.atomicSaves.tried} |`
+    );
+  if (r.store)
+    out.push(
+      `| flow store writes (SQLite, 1 KiB bodies) | ${k(r.store.flowsPerSec)} flows/s (${r.store.flows} flows: append ${f(r.store.appendMs, 0)} ms + commit = ${f(r.store.totalMs, 0)} ms; ${r.store.kind}) |`
+    );
+  if (r.notes.length || r.errors.length) {
+    out.push('');
+    for (const n of r.notes) out.push(`- ${n}`);
+    for (const e of r.errors) out.push(`- ERROR: ${e}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+const BEGIN = '<!-- bench:latest:begin -->';
+const END = '<!-- bench:latest:end -->';
+
+/** Write latest.{json,md} (latest-<mode> for quick and smoke runs) and, for a full run, dated copies. */
+export function writeResults(dir: string, r: BenchResult): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const md = markdown(r);
+  const base = r.mode === 'full' ? 'latest' : `latest-${r.mode}`;
+  const files = [path.join(dir, `${base}.json`), path.join(dir, `${base}.md`)];
+  fs.writeFileSync(files[0]!, JSON.stringify(r, null, 2) + '\n');
+  fs.writeFileSync(files[1]!, md);
+  if (r.mode === 'full') {
+    const stamp = r.date
+      .replace(/:\d\d\.\d+Z$/, '')
+      .replace(/[:]/g, '')
+      .replace('T', '-');
+    for (const ext of ['json', 'md']) {
+      const f2 = path.join(dir, `${stamp}.${ext}`);
+      fs.copyFileSync(ext === 'json' ? files[0]! : files[1]!, f2);
+      files.push(f2);
+    }
+  }
+  return files;
+}
+
+/** Replace the table between the markers in a README (the full run's table is what the README shows). */
+export function updateReadme(readme: string, r: BenchResult): boolean {
+  if (!fs.existsSync(readme)) return false;
+  const text = fs.readFileSync(readme, 'utf8');
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) return false;
+  fs.writeFileSync(readme, text.slice(0, a + BEGIN.length) + '\n' + markdown(r) + text.slice(b));
+  return true;
+}

@@ -1,0 +1,807 @@
+/**
+ * `npm run bench [-- --quick | --smoke] [--out DIR] [--paths id,id,…]`: localmesh's benchmark (issue 7).
+ *
+ * One run, everything on 127.0.0.1, bounded in time. An upstream stub (node:http, 1 KiB JSON) behind each path:
+ * direct, nginx, mockttp, mitmproxy, and localmesh with one hop and two hops (plaintext, mTLS, mTLS with capture,
+ * a VirtualService of 50 rules). Each proxy is a process of its own whose CPU time is read from /proc around the
+ * measured window. Saturation with wrk in interleaved rounds (rotated order, medians); latency at a fixed rate with
+ * an open-loop client; then engine start time, edit-apply time and the flow store's write rate. Results go to
+ * bench/results/ as JSON and Markdown; the bars print PASS/MISS for information only (exit 0 unless the benchmark
+ * itself failed).
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { LoadResult, LoadSpec } from './load.js';
+import { startMitmproxy, mitmdumpPath } from './mitmproxy.js';
+import { nginxPath, startNginx, type External } from './nginx.js';
+import {
+  EDIT_FILE,
+  PATHS,
+  REQUEST_PATH,
+  BODY_BYTES,
+  UPSTREAM_PORTS,
+  editVs,
+  writeBenchProject,
+  type PathDef,
+  type PathId
+} from './paths.js';
+import { treeCpuUs, treeMemoryMb } from './proc.js';
+import {
+  bars,
+  derive,
+  markdown,
+  updateReadme,
+  writeResults,
+  type BenchResult,
+  type Mode,
+  type PathResult,
+  type SaturationRound
+} from './report.js';
+import { BENCH_DIR, ROOT, forkTs, freePort, median, nextMessage, round, sleep, stopChild } from './util.js';
+import { runWrk, wrkPath } from './wrk.js';
+
+interface Config {
+  rounds: number;
+  warmupS: number;
+  saturationS: number;
+  connections: number;
+  fixedRate: number;
+  fixedS: number;
+  fixedWarmupS: number;
+  fixedSockets: number;
+  startupSizes: number[];
+  editTrials: number;
+  storeFlows: number;
+  /** Per-request timeout of the Node clients (an overloaded path is cut off after it). */
+  timeoutMs: number;
+  /** Time budget: later rounds are skipped (and said so) rather than overrun it. */
+  budgetS: number;
+}
+
+const CONFIGS: Record<Mode, Config> = {
+  full: {
+    rounds: 3,
+    warmupS: 2,
+    saturationS: 8,
+    connections: 32,
+    fixedRate: 1000,
+    fixedS: 10,
+    fixedWarmupS: 1,
+    fixedSockets: 64,
+    startupSizes: [1, 10, 50],
+    editTrials: 5,
+    storeFlows: 20_000,
+    timeoutMs: 5000,
+    budgetS: 570
+  },
+  quick: {
+    rounds: 1,
+    warmupS: 1,
+    saturationS: 2,
+    connections: 32,
+    fixedRate: 1000,
+    fixedS: 2,
+    fixedWarmupS: 0.5,
+    fixedSockets: 64,
+    startupSizes: [1, 10, 50],
+    editTrials: 3,
+    storeFlows: 5000,
+    timeoutMs: 2000,
+    budgetS: 110
+  },
+  smoke: {
+    rounds: 1,
+    warmupS: 0,
+    saturationS: 1,
+    connections: 8,
+    fixedRate: 200,
+    fixedS: 0.5,
+    fixedWarmupS: 0.2,
+    fixedSockets: 16,
+    startupSizes: [1, 3],
+    editTrials: 1,
+    storeFlows: 300,
+    timeoutMs: 2000,
+    budgetS: 110
+  }
+};
+
+const INSTALL = {
+  wrk: 'apt-get install -y wrk',
+  nginx: 'apt-get install -y nginx-light (or nginx)',
+  mitmproxy: 'apt-get install -y mitmproxy',
+  mockttp: 'npm ci (mockttp is a devDependency)'
+};
+
+type Tool = 'wrk' | 'nginx' | 'mitmproxy' | 'mockttp';
+const TOOLS: Tool[] = ['wrk', 'nginx', 'mitmproxy', 'mockttp'];
+
+interface Args {
+  mode: Mode;
+  out: string;
+  only: Set<PathId> | null;
+  /** Tools to treat as not installed (to skip a slow baseline, or to exercise the fallbacks). */
+  without: Set<Tool>;
+}
+
+function parseArgs(argv: string[]): Args {
+  let mode: Mode = 'full';
+  let out = path.join(BENCH_DIR, 'results');
+  let only: Set<PathId> | null = null;
+  const without = new Set<Tool>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') mode = 'quick';
+    else if (a === '--smoke') mode = 'smoke';
+    else if (a === '--out') out = path.resolve(argv[++i] ?? out);
+    else if (a === '--paths') only = new Set((argv[++i] ?? '').split(',').filter(Boolean) as PathId[]);
+    else if (a === '--without') {
+      for (const t of (argv[++i] ?? '').split(',').filter(Boolean)) {
+        if (!TOOLS.includes(t as Tool)) throw new Error(`unknown tool ${t} (one of ${TOOLS.join(', ')})`);
+        without.add(t as Tool);
+      }
+    } else if (a === '--help' || a === '-h') {
+      console.log(
+        `usage: npm run bench [-- --quick | --smoke] [--out DIR] [--paths ${PATHS.map((p) => p.id).join(',')}] [--without ${TOOLS.join(',')}]`
+      );
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (try --help)`);
+  }
+  if (only) for (const id of only) if (!PATHS.some((p) => p.id === id)) throw new Error(`unknown path ${id}`);
+  return { mode, out, only, without };
+}
+
+const started = Date.now();
+const elapsed = () => (Date.now() - started) / 1000;
+const say = (line: string) => console.log(`[${elapsed().toFixed(1).padStart(6)} s] ${line}`);
+
+/** Where a bare client connects for a path, and whose CPU is the proxy's. */
+interface Target {
+  def: PathDef;
+  port: number;
+  proxyPid: number | undefined;
+}
+
+/** Children and external programs this run started (stopped by their own handles, never by name). */
+const children: ChildProcess[] = [];
+const externals: External[] = [];
+const tmpDirs: string[] = [];
+
+/** Stop every process this run started so far. */
+async function stopAll(): Promise<void> {
+  await Promise.all(externals.splice(0).map((e) => e.stop().catch(() => undefined)));
+  await Promise.all(children.splice(0).map((c) => stopChild(c).catch(() => undefined)));
+}
+
+/** Stop everything and remove the run's temporary folders. */
+async function cleanup(): Promise<void> {
+  await stopAll();
+  for (const d of tmpDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
+function probe(port: number): Promise<{ status: number; bytes: number; server: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: REQUEST_PATH, agent: false }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, server: String(res.headers.server ?? '') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('probe timed out')));
+    req.on('error', reject);
+  });
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const cfg = CONFIGS[args.mode];
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-bench-'));
+  tmpDirs.push(tmp);
+  // bounded whatever happens: past the budget plus a margin, stop everything and fail
+  setTimeout(
+    () => {
+      say(`over the hard time limit (${cfg.budgetS + 90} s): stopping`);
+      void cleanup().finally(() => process.exit(1));
+    },
+    (cfg.budgetS + 90) * 1000
+  ).unref();
+  const has = (t: Tool, found: () => string | null) => (args.without.has(t) ? null : found());
+  const wrk = has('wrk', wrkPath);
+  const nginx = has('nginx', nginxPath);
+  const mitmdump = has('mitmproxy', mitmdumpPath);
+  const mockttp = has('mockttp', () =>
+    fs.existsSync(path.join(ROOT, 'node_modules/mockttp/package.json')) ? 'mockttp' : null
+  );
+  const result: BenchResult = {
+    schema: 1,
+    mode: args.mode,
+    date: new Date().toISOString(),
+    durationS: 0,
+    ok: true,
+    errors: [],
+    notes: [],
+    machine: {
+      cores: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      node: process.version,
+      platform: os.platform(),
+      arch: os.arch(),
+      totalMemMb: Math.round(os.totalmem() / 2 ** 20),
+      loadavgStart: os.loadavg().map((x) => round(x)!),
+      loadavgEnd: []
+    },
+    settings: {
+      rounds: cfg.rounds,
+      warmupS: cfg.warmupS,
+      saturationS: cfg.saturationS,
+      connections: cfg.connections,
+      saturationTool: wrk ? 'wrk' : 'node-closed-loop',
+      fixedRate: cfg.fixedRate,
+      fixedRateS: cfg.fixedS,
+      fixedWarmupS: cfg.fixedWarmupS
+    },
+    tools: {
+      wrk: { installed: !!wrk, ...(wrk ? {} : { install: INSTALL.wrk }) },
+      nginx: { installed: !!nginx, ...(nginx ? {} : { install: INSTALL.nginx }) },
+      mitmproxy: { installed: !!mitmdump, ...(mitmdump ? {} : { install: INSTALL.mitmproxy }) },
+      mockttp: { installed: !!mockttp, ...(mockttp ? {} : { install: INSTALL.mockttp }) }
+    },
+    paths: [],
+    engine: {
+      startMs: null,
+      rssMb: null,
+      peakRssMb: null,
+      cpuS: null,
+      flowsCaptured: null,
+      memoryEngine: { rssMb: null, peakRssMb: null }
+    },
+    startup: [],
+    rssPerWorkloadMb: null,
+    editApply: null,
+    store: null,
+    bars: []
+  };
+  if (args.without.size) result.notes.push(`Treated as not installed (--without): ${[...args.without].join(', ')}.`);
+  const cores = result.machine.cores;
+  say(
+    `localmesh benchmark (${args.mode}): ${cores} cores, Node ${process.version}, load average ${result.machine.loadavgStart.join(' ')}`
+  );
+  if (result.machine.loadavgStart[0]! > cores * 0.5)
+    result.notes.push(
+      `The machine was busy at the start (load average ${result.machine.loadavgStart[0]} on ${cores} cores): absolute numbers are noisy; ratios within the run are the figures to read.`
+    );
+  if (!wrk) {
+    say(
+      `wrk is not installed (${INSTALL.wrk}): saturation uses the Node closed-loop client instead, which competes harder with the proxy for CPU`
+    );
+    result.notes.push(
+      `wrk not installed (${INSTALL.wrk}); saturation measured with the in-Node closed-loop client (${cfg.connections} connections).`
+    );
+  }
+
+  const wantedPaths = PATHS.filter((p) => !args.only || args.only.has(p.id) || p.id === 'direct');
+  const pathResult = (def: PathDef): PathResult => {
+    let r = result.paths.find((p) => p.id === def.id);
+    if (!r) {
+      r = {
+        id: def.id,
+        label: def.label,
+        hops: def.hops,
+        status: 'ok',
+        saturation: null,
+        fixedRate: null,
+        xDirect: null,
+        xNginx: null,
+        addedMsPerHop: null,
+        peakRssMb: null
+      };
+      result.paths.push(r);
+    }
+    return r;
+  };
+  for (const def of wantedPaths) pathResult(def);
+  for (const def of PATHS)
+    if (!wantedPaths.includes(def))
+      Object.assign(pathResult(def), { status: 'skipped', note: 'not selected (--paths)' });
+
+  // ---- the upstream stub
+  say('starting the upstream stub (node:http, 1 KiB JSON)');
+  const upstream = forkTs('upstream-child.ts', [String(UPSTREAM_PORTS)]);
+  children.push(upstream);
+  const { ports: up } = await nextMessage<{ type: 'ready'; ports: number[] }>(upstream, 'ready', 30_000);
+  const upPid = upstream.pid;
+
+  // ---- the engines: one as `localmesh up` runs (SQLite capture), one keeping flows in memory
+  const needMesh = wantedPaths.some((p) => p.proxy === 'engine' || p.proxy === 'engine-memory');
+  const engines: Partial<
+    Record<'engine' | 'engine-memory', { child: ChildProcess; listeners: Record<string, number>; dir: string }>
+  > = {};
+  if (needMesh) {
+    for (const kind of ['engine', 'engine-memory'] as const) {
+      if (!wantedPaths.some((p) => p.proxy === kind) && kind === 'engine-memory') continue;
+      const dir = path.join(tmp, kind);
+      const file = writeBenchProject(dir, {
+        api: up[1]!,
+        apiPlain: up[2]!,
+        apiVs: up[3]!,
+        edit: up[4]!,
+        client: up[5]!
+      });
+      say(
+        `starting the localmesh engine (${kind === 'engine' ? 'flows in SQLite, as `localmesh up`' : 'flows in memory'}) in its own process`
+      );
+      const child = forkTs('engine-child.ts', [
+        'serve',
+        file,
+        path.join(dir, '.localmesh'),
+        kind === 'engine' ? 'sqlite' : 'memory'
+      ]);
+      children.push(child);
+      const ready = await nextMessage<{ type: 'ready'; startMs: number; listeners: Record<string, number> }>(
+        child,
+        'ready',
+        60_000
+      );
+      engines[kind] = { child, listeners: ready.listeners, dir };
+      if (kind === 'engine') result.engine.startMs = round(ready.startMs, 1);
+    }
+  }
+
+  // ---- the baselines
+  const targets = new Map<PathId, Target>();
+  const unavailable = (def: PathDef, status: PathResult['status'], note: string) => {
+    Object.assign(pathResult(def), { status, note });
+    say(`${def.id}: ${status} — ${note}`);
+  };
+  for (const def of wantedPaths) {
+    try {
+      if (def.proxy === 'none') targets.set(def.id, { def, port: up[0]!, proxyPid: undefined });
+      else if (def.proxy === 'nginx') {
+        if (!result.tools.nginx.installed) {
+          unavailable(def, 'not installed', INSTALL.nginx);
+          continue;
+        }
+        say('starting nginx (1 worker, keepalive 64 to the upstream)');
+        const n = await startNginx(path.join(tmp, 'nginx'), up[0]!);
+        externals.push(n);
+        result.tools.nginx.version = n.version;
+        pathResult(def).version = n.version;
+        targets.set(def.id, { def, port: n.port, proxyPid: n.pid });
+      } else if (def.proxy === 'mitmproxy') {
+        if (!result.tools.mitmproxy.installed) {
+          unavailable(def, 'not installed', INSTALL.mitmproxy);
+          continue;
+        }
+        say('starting mitmproxy (mitmdump, reverse mode)');
+        const m = await startMitmproxy(path.join(tmp, 'mitmproxy'), up[0]!);
+        externals.push(m);
+        result.tools.mitmproxy.version = m.version;
+        pathResult(def).version = m.version;
+        targets.set(def.id, { def, port: m.port, proxyPid: m.pid });
+      } else if (def.proxy === 'mockttp') {
+        if (!result.tools.mockttp.installed) {
+          unavailable(def, 'not installed', INSTALL.mockttp);
+          continue;
+        }
+        say('starting mockttp (forwarding) in its own process');
+        const c = forkTs('mockttp-child.ts', [String(up[0]), String(await freePort())]);
+        children.push(c);
+        const ready = await nextMessage<{ type: 'ready'; port: number; version: string }>(c, 'ready', 60_000);
+        result.tools.mockttp.version = ready.version;
+        pathResult(def).version = ready.version;
+        targets.set(def.id, { def, port: ready.port, proxyPid: c.pid });
+      } else {
+        const e = engines[def.proxy]!;
+        const port = e.listeners[def.listener!];
+        if (port === undefined) throw new Error(`the engine has no listener ${def.listener}`);
+        targets.set(def.id, { def, port, proxyPid: e.child.pid });
+      }
+    } catch (e) {
+      unavailable(def, 'failed', (e as Error).message);
+      if (def.proxy === 'none' || def.proxy.startsWith('engine'))
+        result.errors.push(`${def.id}: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- check every path answers the upstream's 1 KiB through what it claims to cross
+  say('probing each path');
+  for (const [id, t] of [...targets]) {
+    try {
+      const r = await probe(t.port);
+      if (r.status !== 200 || r.bytes !== BODY_BYTES)
+        throw new Error(`answered ${r.status} with ${r.bytes} bytes (want 200 with ${BODY_BYTES})`);
+      if (t.def.envoy && !/envoy/.test(r.server))
+        throw new Error(`the answer does not come through a sidecar (server: ${r.server || 'none'})`);
+    } catch (e) {
+      targets.delete(id);
+      unavailable(t.def, 'failed', `probe: ${(e as Error).message}`);
+      if (t.def.proxy === 'none' || t.def.proxy.startsWith('engine'))
+        result.errors.push(`${id}: probe: ${(e as Error).message}`);
+    }
+  }
+  const order = PATHS.map((p) => p.id).filter((id) => targets.has(id));
+  /** A measurement that failed: the benchmark failed when it is localmesh's or direct; a baseline's is a note. */
+  const problem = (def: PathDef, message: string) => {
+    say(`  ${def.id}: failed: ${message}`);
+    if (def.proxy === 'none' || def.proxy.startsWith('engine')) result.errors.push(`${def.id}: ${message}`);
+    else result.notes.push(`${def.id}: ${message}`);
+  };
+
+  // ---- the load client, in a process of its own
+  const loader = forkTs('load-child.ts');
+  children.push(loader);
+  await nextMessage(loader, 'ready', 30_000);
+  const sampleCpu = (t: Target) => ({ proxy: treeCpuUs(t.proxyPid), upstream: treeCpuUs(upPid) });
+  async function load(
+    t: Target,
+    spec: Omit<LoadSpec, 'port' | 'path'>
+  ): Promise<{ res: LoadResult; proxyCpuUs: number | null; upstreamCpuUs: number | null }> {
+    const full: LoadSpec = { ...spec, port: t.port, path: REQUEST_PATH };
+    let before = sampleCpu(t);
+    let after = before;
+    const onPhase = (m: { type?: string; phase?: string }) => {
+      if (m?.type !== 'phase') return;
+      if (m.phase === 'measure-start') before = sampleCpu(t);
+      else after = sampleCpu(t);
+      loader.send({ type: 'ack' });
+    };
+    loader.on('message', onPhase);
+    try {
+      loader.send({ type: 'run', spec: full });
+      const { result: res } = await nextMessage<{ type: 'result'; result: LoadResult }>(
+        loader,
+        'result',
+        spec.warmupMs + spec.durationMs + spec.timeoutMs + 30_000
+      );
+      const diff = (a: number | null, b: number | null) => (a !== null && b !== null ? b - a : null);
+      return { res, proxyCpuUs: diff(before.proxy, after.proxy), upstreamCpuUs: diff(before.upstream, after.upstream) };
+    } finally {
+      loader.off('message', onPhase);
+    }
+  }
+  const perReq = (us: number | null, n: number) => (us !== null && n > 0 ? round(us / n, 1) : null);
+
+  async function saturate(t: Target, roundNo: number): Promise<SaturationRound> {
+    if (wrk) {
+      if (cfg.warmupS > 0)
+        await runWrk({ port: t.port, path: REQUEST_PATH, connections: cfg.connections, durationS: cfg.warmupS });
+      const c0 = sampleCpu(t);
+      const w = await runWrk({
+        port: t.port,
+        path: REQUEST_PATH,
+        connections: cfg.connections,
+        durationS: cfg.saturationS
+      });
+      const c1 = sampleCpu(t);
+      const d = (a: number | null, b: number | null) => (a !== null && b !== null ? b - a : null);
+      return {
+        round: roundNo,
+        tool: 'wrk',
+        requests: w.requests,
+        rps: round(w.rps, 0)!,
+        errors: w.non2xx + w.socketErrors,
+        latencyUs: { p50: w.latencyUs.p50, p90: w.latencyUs.p90, p99: w.latencyUs.p99, max: w.latencyUs.max },
+        proxyCpuUsPerReq: perReq(d(c0.proxy, c1.proxy), w.requests),
+        upstreamCpuUsPerReq: perReq(d(c0.upstream, c1.upstream), w.requests)
+      };
+    }
+    const { res, proxyCpuUs, upstreamCpuUs } = await load(t, {
+      mode: 'closed',
+      rate: 0,
+      durationMs: cfg.saturationS * 1000,
+      warmupMs: cfg.warmupS * 1000,
+      connections: cfg.connections,
+      timeoutMs: cfg.timeoutMs
+    });
+    return {
+      round: roundNo,
+      tool: 'node-closed-loop',
+      requests: res.requests,
+      rps: round(res.rps, 0)!,
+      errors: res.errors + res.non2xx,
+      latencyUs: { p50: res.latencyUs.p50, p90: res.latencyUs.p90, p99: res.latencyUs.p99, max: res.latencyUs.max },
+      proxyCpuUsPerReq: perReq(proxyCpuUs, res.requests),
+      upstreamCpuUsPerReq: perReq(upstreamCpuUs, res.requests)
+    };
+  }
+
+  // ---- saturation: interleaved rounds, the order rotated each round
+  const perPath = cfg.warmupS + cfg.saturationS + 0.5;
+  const fixedPerPath = cfg.fixedWarmupS + cfg.fixedS + 0.5;
+  const rounds = new Map<PathId, SaturationRound[]>();
+  for (let r = 0; r < cfg.rounds; r++) {
+    // leave time for the fixed-rate pass and the engine measurements
+    const need = order.length * (perPath + fixedPerPath) + 20;
+    if (r > 0 && elapsed() + need > cfg.budgetS) {
+      result.notes.push(`Only ${r} of ${cfg.rounds} saturation rounds ran (time budget ${cfg.budgetS} s).`);
+      break;
+    }
+    const rot = [...order.slice(r % order.length), ...order.slice(0, r % order.length)];
+    say(`saturation round ${r + 1}/${cfg.rounds}: ${rot.join(' → ')}`);
+    for (const id of rot) {
+      const t = targets.get(id)!;
+      try {
+        const s = await saturate(t, r + 1);
+        rounds.set(id, [...(rounds.get(id) ?? []), s]);
+        say(
+          `  ${id.padEnd(24)} ${String(Math.round(s.rps)).padStart(7)} req/s  p50 ${(s.latencyUs.p50 / 1000).toFixed(2)} ms  p99 ${(s.latencyUs.p99 / 1000).toFixed(2)} ms  CPU ${s.proxyCpuUsPerReq ?? '–'} µs/req${s.errors ? `  ${s.errors} errors` : ''}`
+        );
+      } catch (e) {
+        problem(t.def, `saturation: ${(e as Error).message}`);
+      }
+    }
+  }
+  for (const [id, rs] of rounds) {
+    const med = (f: (s: SaturationRound) => number | null) =>
+      round(median(rs.map(f).filter((x): x is number => x !== null)), 1);
+    pathResult(PATHS.find((p) => p.id === id)!).saturation = {
+      rounds: rs,
+      rps: med((s) => s.rps),
+      proxyCpuUsPerReq: med((s) => s.proxyCpuUsPerReq),
+      upstreamCpuUsPerReq: med((s) => s.upstreamCpuUsPerReq),
+      latencyUs: {
+        p50: med((s) => s.latencyUs.p50)!,
+        p90: med((s) => s.latencyUs.p90)!,
+        p99: med((s) => s.latencyUs.p99)!,
+        max: med((s) => s.latencyUs.max)!
+      },
+      errors: rs.reduce((a, s) => a + s.errors, 0)
+    };
+  }
+
+  // ---- fixed rate: an open-loop client, microsecond latency from the scheduled send time
+  const fixedOrder = [...order.slice(cfg.rounds % order.length), ...order.slice(0, cfg.rounds % order.length)];
+  say(`fixed rate ${cfg.fixedRate} req/s for ${cfg.fixedS} s per path: ${fixedOrder.join(' → ')}`);
+  for (const id of fixedOrder) {
+    const t = targets.get(id)!;
+    try {
+      const { res, proxyCpuUs } = await load(t, {
+        mode: 'open',
+        rate: cfg.fixedRate,
+        durationMs: cfg.fixedS * 1000,
+        warmupMs: cfg.fixedWarmupS * 1000,
+        connections: cfg.fixedSockets,
+        timeoutMs: cfg.timeoutMs
+      });
+      const l = res.latencyUs;
+      pathResult(t.def).fixedRate = {
+        rate: cfg.fixedRate,
+        durationS: round(res.durationS, 2)!,
+        requests: res.requests,
+        errors: res.errors + res.non2xx,
+        latencyUs: { p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max, mean: l.mean },
+        serviceUs: res.serviceUs
+          ? { p50: res.serviceUs.p50, p90: res.serviceUs.p90, p99: res.serviceUs.p99, max: res.serviceUs.max }
+          : null,
+        sendLagUs: res.sendLagUs
+          ? { p50: res.sendLagUs.p50, p90: res.sendLagUs.p90, p99: res.sendLagUs.p99, max: res.sendLagUs.max }
+          : null,
+        proxyCpuUsPerReq: perReq(proxyCpuUs, res.requests)
+      };
+      say(
+        `  ${id.padEnd(24)} p50 ${(l.p50 / 1000).toFixed(3)}  p90 ${(l.p90 / 1000).toFixed(3)}  p99 ${(l.p99 / 1000).toFixed(3)}  max ${(l.max / 1000).toFixed(2)} ms  (${res.requests} requests, send lag p99 ${res.sendLagUs?.p99 ?? '–'} µs)${res.errors + res.non2xx ? `  ${res.errors + res.non2xx} errors` : ''}`
+      );
+    } catch (e) {
+      problem(t.def, `fixed rate: ${(e as Error).message}`);
+    }
+  }
+  const overloaded = result.paths
+    .filter((p) => p.fixedRate && p.saturation?.rps && p.saturation.rps < cfg.fixedRate * 1.25)
+    .map((p) => p.id);
+  if (overloaded.length)
+    result.notes.push(
+      `At ${cfg.fixedRate} req/s these paths ran at or near their saturation throughput in this run, so their fixed-rate latencies show queueing, not per-request overhead: ${overloaded.join(', ')}.`
+    );
+  for (const [id, t] of targets) {
+    const m = treeMemoryMb(t.proxyPid);
+    if (m) pathResult(PATHS.find((p) => p.id === id)!).peakRssMb = round(m.peakRssMb, 1);
+  }
+
+  // ---- the engine: memory, CPU, flows captured, edit → applied
+  const primary = engines.engine;
+  if (primary) {
+    const m = treeMemoryMb(primary.child.pid);
+    result.engine.rssMb = round(m?.rssMb, 1);
+    result.engine.peakRssMb = round(m?.peakRssMb, 1);
+    const cpu = treeCpuUs(primary.child.pid);
+    result.engine.cpuS = cpu === null ? null : round(cpu / 1e6, 2);
+    primary.child.send({ type: 'flows' });
+    result.engine.flowsCaptured = (
+      await nextMessage<{ type: 'flows'; count: number }>(primary.child, 'flows', 10_000)
+    ).count;
+    const sent = [...targets.values()].some((t) => t.def.proxy === 'engine');
+    if (sent && result.engine.flowsCaptured === 0) result.errors.push('the engine recorded no flows');
+    const edit = primary.listeners['up:client-v1:edit.default'];
+    if (edit !== undefined) {
+      say(`edit → applied: rewriting istio/${EDIT_FILE} ${cfg.editTrials} time(s), polling until the new rule answers`);
+      result.editApply = await editApply(edit, path.join(primary.dir, 'istio'), cfg.editTrials);
+      const ea = result.editApply;
+      say(
+        `  median ${ea.medianMs ?? '–'} ms, max ${ea.maxMs ?? '–'} ms${ea.failures ? `, ${ea.failures} not applied within 3 s` : ''}; atomic saves applied ${ea.atomicSaves.applied} of ${ea.atomicSaves.tried}`
+      );
+      if (ea.atomicSaves.applied < ea.atomicSaves.tried) {
+        result.notes.push(
+          `Atomic saves (a temp file renamed over the Istio file, as vim and the app's own save do) applied only ${ea.atomicSaves.applied} of ${ea.atomicSaves.tried} times: the engine's file watcher misses a file once it has been replaced by a rename (seen with Node ${process.version}'s recursive fs.watch on Linux).`
+        );
+      }
+    }
+  }
+  const mem = engines['engine-memory'];
+  if (mem) {
+    const m = treeMemoryMb(mem.child.pid);
+    result.engine.memoryEngine = { rssMb: round(m?.rssMb, 1), peakRssMb: round(m?.peakRssMb, 1) };
+  }
+  say('stopping the proxies, engines and upstream');
+  await stopAll();
+
+  // ---- start time for 1, 10, 50 services (fresh process and state dir each)
+  for (const n of cfg.startupSizes) {
+    say(`engine start with ${n} service(s)`);
+    try {
+      const t0 = performance.now();
+      const c = forkTs('engine-child.ts', ['startup', String(n), path.join(tmp, `startup-${n}`)]);
+      children.push(c);
+      const r = await nextMessage<{ type: 'startup'; ms: number; listeners: number; rssMb: number }>(
+        c,
+        'startup',
+        60_000
+      );
+      const wallMs = performance.now() - t0;
+      await stopChild(c);
+      result.startup.push({
+        services: n,
+        ms: round(r.ms, 1)!,
+        wallMs: round(wallMs, 0)!,
+        listeners: r.listeners,
+        rssMb: round(r.rssMb, 1)!
+      });
+      say(
+        `  ${r.ms.toFixed(0)} ms in process (${wallMs.toFixed(0)} ms from spawn), ${r.listeners} listeners, RSS ${r.rssMb.toFixed(0)} MB`
+      );
+    } catch (e) {
+      result.errors.push(`startup ${n}: ${(e as Error).message}`);
+    }
+  }
+  if (result.startup.length >= 2) {
+    const a = result.startup[0]!;
+    const b = result.startup[result.startup.length - 1]!;
+    result.rssPerWorkloadMb = round((b.rssMb - a.rssMb) / (b.services - a.services), 2);
+  }
+
+  // ---- the flow store's write rate
+  say(`flow store: appending ${cfg.storeFlows} flows to SQLite`);
+  try {
+    const c = forkTs('engine-child.ts', ['store', String(cfg.storeFlows), path.join(tmp, 'store')]);
+    children.push(c);
+    const r = await nextMessage<{
+      type: 'store';
+      n: number;
+      appendMs: number;
+      totalMs: number;
+      count: number;
+      kind: string;
+    }>(c, 'store', 120_000);
+    await stopChild(c);
+    result.store = {
+      flows: r.n,
+      appendMs: round(r.appendMs, 1)!,
+      totalMs: round(r.totalMs, 1)!,
+      flowsPerSec: round(r.n / (r.totalMs / 1000), 0)!,
+      kind: r.kind
+    };
+    if (r.count !== r.n) result.errors.push(`flow store: wrote ${r.count} of ${r.n} flows`);
+    say(`  ${result.store.flowsPerSec} flows/s`);
+  } catch (e) {
+    result.errors.push(`flow store: ${(e as Error).message}`);
+  }
+
+  // ---- report
+  result.machine.loadavgEnd = os.loadavg().map((x) => round(x)!);
+  result.durationS = round(elapsed(), 1)!;
+  result.notes.push(
+    '"two hops mTLS" keeps flows in memory (createMesh store: "memory"): the nearest to capture off that the engine offers; every path still records flows with bodies and metrics.',
+    "CPU µs/req is the proxy process tree's user+system time over the measured saturation window divided by the requests wrk completed (two hops: both sidecars, one engine process).",
+    "Added ms per hop = (path − direct) / hops at the fixed rate, from the open-loop client's latency (measured from each request's scheduled send time)."
+  );
+  const rank = (id: PathId) => PATHS.findIndex((p) => p.id === id);
+  result.paths.sort((a, b) => rank(a.id) - rank(b.id));
+  derive(result);
+  result.bars = bars(result);
+  result.ok = result.errors.length === 0;
+  const files = writeResults(args.out, result);
+  if (args.mode === 'full' && path.resolve(args.out) === path.join(BENCH_DIR, 'results'))
+    updateReadme(path.join(BENCH_DIR, 'README.md'), result);
+  console.log('');
+  console.log(markdown(result));
+  for (const b of result.bars)
+    console.log(
+      `${b.pass === null ? 'n/a ' : b.pass ? 'PASS' : 'MISS'}  ${b.text}: ${b.value ?? '–'} ${b.unit} (bar ${b.op} ${b.target} ${b.unit})`
+    );
+  say(`wrote ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+  if (!result.ok) say(`the benchmark itself failed: ${result.errors.join('; ')}`);
+  return result.ok ? 0 : 1;
+}
+
+/**
+ * Rewrite the edit VirtualService `trials` times in place (as most editors save); after each save, poll (about every
+ * millisecond) until the new rule answers. Then two atomic saves (a temp file renamed over it, as vim and
+ * `writeIstioFile` do), counted as applied or not.
+ */
+async function editApply(
+  port: number,
+  istioDir: string,
+  trials: number
+): Promise<NonNullable<BenchResult['editApply']>> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const version = () =>
+    new Promise<string | undefined>((resolve) => {
+      const req = http.get({ agent, host: '127.0.0.1', port, path: REQUEST_PATH }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.headers['x-bench-edit'] as string | undefined));
+        res.on('error', () => resolve(undefined));
+      });
+      req.setTimeout(2000, () => req.destroy());
+      req.on('error', () => resolve(undefined));
+    });
+  const file = path.join(istioDir, EDIT_FILE);
+  let n = 0;
+  /** Save a new version; the milliseconds until it answered, or null when it did not within 3 s. */
+  const trial = async (atomic: boolean): Promise<number | null> => {
+    const want = `v${++n}`;
+    if (atomic) {
+      const tmpFile = path.join(istioDir, `.${EDIT_FILE}.tmp`);
+      fs.writeFileSync(tmpFile, editVs(want));
+      fs.renameSync(tmpFile, file);
+    } else fs.writeFileSync(file, editVs(want));
+    const t0 = performance.now();
+    let ms: number | null = null;
+    while (performance.now() - t0 < 3000) {
+      if ((await version()) === want) {
+        ms = round(performance.now() - t0, 1);
+        break;
+      }
+      await sleep(1);
+    }
+    await sleep(300); // let the watcher settle before the next save
+    return ms;
+  };
+  const out: number[] = [];
+  let failures = (await version()) === 'v0' ? 0 : 1;
+  for (let i = 0; i < trials; i++) {
+    const ms = await trial(false);
+    if (ms === null) failures++;
+    else out.push(ms);
+  }
+  let atomicApplied = 0;
+  for (let i = 0; i < 2; i++) if ((await trial(true)) !== null) atomicApplied++;
+  agent.destroy();
+  return {
+    method: 'in-place write',
+    trials: out,
+    medianMs: round(median(out), 1),
+    maxMs: out.length ? Math.max(...out) : null,
+    failures,
+    atomicSaves: { tried: 2, applied: atomicApplied }
+  };
+}
+
+let exiting = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (exiting) return;
+    exiting = true;
+    say(`${sig}: stopping everything this run started`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const code = await main().catch(async (e: Error) => {
+  say(`benchmark failed: ${e.stack ?? e.message}`);
+  await cleanup();
+  return 1;
+});
+await cleanup();
+process.exit(code);

@@ -1,0 +1,136 @@
+// The benchmark's plumbing (issue 7): `npm run bench -- --smoke` starts, measures each path, and writes valid JSON
+// and Markdown. No timing assertion: numbers are only checked to exist, never against a bar.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PATHS } from '../../bench/paths.js';
+import { parseWrk } from '../../bench/wrk.js';
+import type { BenchResult } from '../../bench/report.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** Run bench/run.ts with `args` into a fresh folder; bounded (killed after `limitMs`). */
+function bench(args: string[], limitMs: number): Promise<{ code: number | null; output: string; out: string }> {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-bench-test-'));
+  dirs.push(out);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', out, ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const killer = setTimeout(() => child.kill('SIGTERM'), limitMs);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, output, out });
+    });
+  });
+}
+
+function readResult(out: string): BenchResult {
+  const json = JSON.parse(fs.readFileSync(path.join(out, 'latest-smoke.json'), 'utf8')) as BenchResult;
+  expect(fs.readFileSync(path.join(out, 'latest-smoke.md'), 'utf8')).toContain('| path | req/s |');
+  return json;
+}
+
+function expectShape(r: BenchResult): void {
+  expect(r.schema).toBe(1);
+  expect(r.mode).toBe('smoke');
+  expect(Number.isNaN(Date.parse(r.date))).toBe(false);
+  expect(r.machine.cores).toBeGreaterThan(0);
+  expect(r.machine.node).toBe(process.version);
+  expect(r.paths.map((p) => p.id).sort()).toEqual(PATHS.map((p) => p.id).sort());
+  expect(r.bars.length).toBeGreaterThan(0);
+  for (const b of r.bars) expect([true, false, null]).toContain(b.pass);
+}
+
+/** A path that ran: both measurements are there, with counts and latencies (whatever their size). */
+function expectMeasured(r: BenchResult, id: string): void {
+  const p = r.paths.find((x) => x.id === id)!;
+  expect(p.status, `${id}: ${p.note ?? ''}`).toBe('ok');
+  expect(p.saturation?.rounds.length).toBe(1);
+  expect(p.saturation!.rounds[0]!.requests).toBeGreaterThan(0);
+  expect(typeof p.saturation!.rps).toBe('number');
+  expect(p.fixedRate!.requests).toBeGreaterThan(0);
+  expect(p.fixedRate!.latencyUs.p50).toBeGreaterThan(0);
+  expect(p.fixedRate!.latencyUs.max).toBeGreaterThanOrEqual(p.fixedRate!.latencyUs.p50);
+  if (p.hops > 0) expect(p.addedMsPerHop).not.toBeNull();
+}
+
+describe('npm run bench -- --smoke', () => {
+  it('measures every path it has a tool for, the engine, and writes JSON + Markdown', async () => {
+    const { code, output, out } = await bench([], 170_000);
+    expect(code, output).toBe(0);
+    const r = readResult(out);
+    expectShape(r);
+    for (const p of PATHS) {
+      const tool = p.proxy === 'nginx' || p.proxy === 'mitmproxy' || p.proxy === 'mockttp' ? r.tools[p.proxy] : null;
+      if (tool && !tool.installed) {
+        expect(r.paths.find((x) => x.id === p.id)!.status).toBe('not installed');
+        expect(tool.install).toBeTruthy();
+      } else expectMeasured(r, p.id);
+    }
+    const onePlus = r.paths.find((p) => p.id === 'mesh-1hop')!;
+    expect(onePlus.saturation!.proxyCpuUsPerReq === null || onePlus.saturation!.proxyCpuUsPerReq >= 0).toBe(true);
+    expect(r.engine.flowsCaptured).toBeGreaterThan(0);
+    expect(r.startup.map((s) => s.services)).toEqual([1, 3]);
+    expect(r.editApply?.trials.length).toBe(1);
+    expect(r.store?.flows).toBe(300);
+    expect(r.ok).toBe(true);
+    expect(output).toMatch(/(PASS|MISS|n\/a) +one hop CPU per request/);
+  }, 180_000);
+
+  it('without wrk, nginx, mitmproxy and mockttp: falls back to the Node saturation client and says how to install them', async () => {
+    const { code, output, out } = await bench(
+      ['--without', 'wrk,nginx,mitmproxy,mockttp', '--paths', 'mesh-1hop'],
+      170_000
+    );
+    expect(code, output).toBe(0);
+    const r = readResult(out);
+    expectShape(r);
+    expect(r.settings.saturationTool).toBe('node-closed-loop');
+    expect(r.tools.wrk).toMatchObject({ installed: false, install: expect.stringContaining('apt-get') });
+    for (const id of ['nginx', 'mitmproxy', 'mockttp'] as const)
+      expect(r.paths.find((p) => p.id === id)!.status).toMatch(/not installed|skipped/);
+    expectMeasured(r, 'direct');
+    expectMeasured(r, 'mesh-1hop');
+    expect(r.paths.find((p) => p.id === 'mesh-1hop')!.saturation!.rounds[0]!.tool).toBe('node-closed-loop');
+  }, 180_000);
+});
+
+describe('wrk output', () => {
+  it('is parsed into requests, rate, latency percentiles and errors', () => {
+    const r = parseWrk(`Running 8s test @ http://127.0.0.1:40000/bench/items/42
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.61ms  412.19us  12.04ms   91.20%
+    Req/Sec    12.27k   401.55    12.89k    80.00%
+  Latency Distribution
+     50%    2.55ms
+     75%    2.71ms
+     90%    2.98ms
+     99%    3.81ms
+  97654 requests in 8.00s, 113.64MB read
+  Non-2xx or 3xx responses: 3
+  Socket errors: connect 0, read 1, write 0, timeout 2
+Requests/sec:  12206.23
+Transfer/sec:     14.20MB
+`);
+    expect(r).toEqual({
+      requests: 97654,
+      durationS: 8,
+      rps: 12206.23,
+      latencyUs: { p50: 2550, p75: 2710, p90: 2980, p99: 3810, max: 12040 },
+      non2xx: 3,
+      socketErrors: 3
+    });
+  });
+});
