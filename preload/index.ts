@@ -22,8 +22,8 @@ const CHANNEL_PREFIX = 'localmesh:';
 const EVENT_CHANNEL = 'localmesh:event';
 const NAVIGATE_CHANNEL = 'localmesh:navigate';
 
-export type ShellView = 'services' | 'rules' | 'traffic' | 'security';
-const SHELL_VIEWS: readonly string[] = ['services', 'rules', 'traffic', 'security'] satisfies ShellView[];
+export type ShellView = 'services' | 'rules' | 'traffic' | 'security' | 'graph' | 'metrics';
+const SHELL_VIEWS: readonly string[] = ['services', 'rules', 'traffic', 'security', 'graph', 'metrics'] satisfies ShellView[];
 
 export interface LocalmeshShell {
   /** Called when the user picks a view from the menu (Ctrl/Cmd+1/2/3). Returns an unsubscribe function. */

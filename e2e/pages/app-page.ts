@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect, type Locator, type Page, type TestInfo } from '@playwright/test';
 
-export type View = 'services' | 'rules' | 'traffic' | 'security';
+export type View = 'services' | 'rules' | 'traffic' | 'security' | 'graph' | 'metrics';
 export type Theme = 'light' | 'dark';
 
 const SCREENSHOT_DIR = path.resolve(import.meta.dirname, '..', '..', 'test-results', 'screenshots');

@@ -20,6 +20,8 @@ export class QuickActionDialog {
   readonly percentage: Locator;
   readonly headerName: Locator;
   readonly headerValue: Locator;
+  /** "Only calls from" (a fault on one edge). */
+  readonly from: Locator;
   readonly timeoutMs: Locator;
   readonly retries: Locator;
   readonly previewButton: Locator;
@@ -32,6 +34,7 @@ export class QuickActionDialog {
     this.root = page.getByTestId('quick-action-dialog');
     const t = (id: string): Locator => this.root.getByTestId(id);
     this.kind = t('qa-kind');
+    this.from = t('qa-from');
     this.service = t('qa-service');
     this.delayMs = t('qa-delay-ms');
     this.abortStatus = t('qa-abort-status');

@@ -19,7 +19,9 @@ export const FaultAction = z.strictObject({
   /** 0–100, applies to both delay and abort. */
   percentage: z.number().min(0).max(100).default(100),
   /** Only requests carrying this header value (a new first rule matching it). */
-  header: z.strictObject({ name: z.string().min(1), value: z.string() }).optional()
+  header: z.strictObject({ name: z.string().min(1), value: z.string() }).optional(),
+  /** Only calls from this workload (a new first rule matching its labels with `sourceLabels`): a fault on one edge. */
+  from: z.string().min(1).optional()
 });
 
 export const ClearFaultAction = z.strictObject({ type: z.literal('clear-fault'), ...target });

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { MenuItemConstructorOptions } from 'electron';
 
-export type ShellView = 'services' | 'rules' | 'traffic' | 'security';
+export type ShellView = 'services' | 'rules' | 'traffic' | 'security' | 'graph' | 'metrics';
 
 export interface MenuActions {
   openProject(): void;
@@ -30,7 +30,9 @@ export const VIEW_SHORTCUTS: readonly { view: ShellView; label: string; accelera
   { view: 'services', label: 'Services', accelerator: 'CmdOrCtrl+1' },
   { view: 'rules', label: 'Rules', accelerator: 'CmdOrCtrl+2' },
   { view: 'traffic', label: 'Traffic', accelerator: 'CmdOrCtrl+3' },
-  { view: 'security', label: 'Security', accelerator: 'CmdOrCtrl+4' }
+  { view: 'security', label: 'Security', accelerator: 'CmdOrCtrl+4' },
+  { view: 'graph', label: 'Graph', accelerator: 'CmdOrCtrl+5' },
+  { view: 'metrics', label: 'Metrics', accelerator: 'CmdOrCtrl+6' }
 ];
 
 /** "bookinfo — ~/src/bookinfo" style label: the project folder's name, then where it is. */

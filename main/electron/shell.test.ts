@@ -119,8 +119,15 @@ describe('menu', () => {
     const t = menuTemplate({ platform: 'linux', isPackaged: false, recent: ['/p/shop/localmesh.yaml'], actions });
     expect(byLabel(t, 'Open Project…')?.accelerator).toBe('CmdOrCtrl+O');
     expect(byLabel(t, 'Reload Config')?.accelerator).toBe('CmdOrCtrl+R');
-    expect(['Services', 'Rules', 'Traffic'].map((l) => byLabel(t, l)?.accelerator)).toEqual(['CmdOrCtrl+1', 'CmdOrCtrl+2', 'CmdOrCtrl+3']);
-    for (const label of ['Open Project…', 'Reload Config', 'Services', 'Rules', 'Traffic', 'Toggle Dark Mode', 'localmesh on the web', 'Clear Recent']) {
+    expect(['Services', 'Rules', 'Traffic', 'Security', 'Graph', 'Metrics'].map((l) => byLabel(t, l)?.accelerator)).toEqual([
+      'CmdOrCtrl+1',
+      'CmdOrCtrl+2',
+      'CmdOrCtrl+3',
+      'CmdOrCtrl+4',
+      'CmdOrCtrl+5',
+      'CmdOrCtrl+6'
+    ]);
+    for (const label of ['Open Project…', 'Reload Config', 'Services', 'Rules', 'Traffic', 'Graph', 'Metrics', 'Toggle Dark Mode', 'localmesh on the web', 'Clear Recent']) {
       click(byLabel(t, label));
     }
     click(byLabel(t, recentLabel('/p/shop/localmesh.yaml')));
@@ -130,6 +137,8 @@ describe('menu', () => {
       'navigate services',
       'navigate rules',
       'navigate traffic',
+      'navigate graph',
+      'navigate metrics',
       'toggleDarkMode',
       'openWebsite',
       'clearRecent',

@@ -142,6 +142,24 @@ describe('quick actions', () => {
     });
     expect(http).toHaveLength(3);
   });
+  it('fault on one edge (from one caller): a first rule matching the caller with sourceLabels; other callers unaffected', async () => {
+    const plan = await m.mesh.planQuickAction({ type: 'fault', service: 'ratings', abortStatus: 503, from: 'caller-v1' });
+    const http = YAML.parseAllDocuments(plan.after)[0]!.toJS().spec.http;
+    expect(http[0]).toEqual({
+      name: 'localmesh-fault',
+      match: [{ sourceLabels: { app: 'caller' } }],
+      fault: { abort: { httpStatus: 503, percentage: { value: 100 } } },
+      route: [{ destination: { host: 'ratings', subset: 'v1' } }]
+    });
+    expect(plan.summary).toMatch(/requests to ratings from caller-v1 \(a new first rule "localmesh-fault"\)/);
+    await m.mesh.writeIstioFile({ path: plan.path, content: plan.after });
+    expect((await viaProxy(m.outbound('caller-v1'), 'ratings:9080', '/edge')).status).toBe(503);
+    expect((await viaProxy(m.outbound('ratings-v2'), 'ratings:9080', '/edge')).status).toBe(200);
+    const clear = await m.mesh.planQuickAction({ type: 'clear-fault', service: 'ratings' });
+    await m.mesh.writeIstioFile({ path: clear.path, content: clear.after });
+    expect((await viaProxy(m.outbound('caller-v1'), 'ratings:9080', '/edge')).status).toBe(200);
+    await expect(m.mesh.planQuickAction({ type: 'fault', service: 'ratings', abortStatus: 503, from: 'nobody' })).rejects.toMatchObject({ code: 'LM202' });
+  });
   it('shift traffic sets weights on the catch-all rule; timeout/retries on every rule', async () => {
     const shift = await m.mesh.planQuickAction({ type: 'shift', service: 'ratings', weights: { v1: 80, v2: 20 } });
     const http = YAML.parseAllDocuments(shift.after)[0]!.toJS().spec.http;

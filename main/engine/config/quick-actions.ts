@@ -47,13 +47,26 @@ export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: 
       if (action.delayMs !== undefined) fault.delay = { fixedDelay: `${action.delayMs}ms`, percentage: { value: action.percentage } };
       if (action.abortStatus !== undefined) fault.abort = { httpStatus: action.abortStatus, percentage: { value: action.percentage } };
       const what = [action.delayMs !== undefined ? `delay ${action.delayMs} ms` : '', action.abortStatus !== undefined ? `abort ${action.abortStatus}` : ''].filter(Boolean).join(' and ');
-      if (action.header) {
+      if (action.header || action.from) {
+        const match: Record<string, unknown> = {};
+        const only: string[] = [];
+        if (action.from) {
+          const caller = snap.registry.workloadByName.get(action.from);
+          if (!caller) throw new MeshError(ErrorCodes.NOT_FOUND, `no workload ${action.from} to limit the fault to`);
+          if (Object.keys(caller.labels).length === 0) throw new MeshError(ErrorCodes.BAD_REQUEST, `workload ${action.from} has no labels, so no sourceLabels match can single it out`);
+          match.sourceLabels = { ...caller.labels };
+          only.push(`from ${action.from}`);
+        }
+        if (action.header) {
+          match.headers = { [action.header.name.toLowerCase()]: { exact: action.header.value } };
+          only.push(`carrying ${action.header.name}: ${action.header.value}`);
+        }
         removeFaultRule(http);
         const base = rules.find((r) => !r.has('match') && r.has('route')) ?? rules.find((r) => r.has('route'));
         const route = base ? (base.get('route', true) as unknown as YAMLSeq).toJSON() : [{ destination: { host: short } }];
-        const rule = doc.createNode({ name: FAULT_RULE_NAME, match: [{ headers: { [action.header.name.toLowerCase()]: { exact: action.header.value } } }], fault, route });
+        const rule = doc.createNode({ name: FAULT_RULE_NAME, match: [match], fault, route });
         http.items.unshift(rule);
-        summary = `Inject ${what} for ${action.percentage}% of requests to ${short} carrying ${action.header.name}: ${action.header.value} (a new first rule "${FAULT_RULE_NAME}")`;
+        summary = `Inject ${what} for ${action.percentage}% of requests to ${short} ${only.join(' and ')} (a new first rule "${FAULT_RULE_NAME}")`;
       } else {
         const list = selected(action.rule);
         for (const r of list) r.set('fault', doc.createNode(fault));

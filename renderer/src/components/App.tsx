@@ -3,6 +3,8 @@ import { useEffect, type ReactNode } from 'react';
 import { useMesh } from '../hooks.js';
 import { RulesView } from '../views/RulesView.js';
 import { SecurityView } from '../views/SecurityView.js';
+import { GraphView } from '../views/GraphView.js';
+import { MetricsView } from '../views/MetricsView.js';
 import { ServicesView } from '../views/ServicesView.js';
 import { TrafficView } from '../views/TrafficView.js';
 import { VIEWS, type View } from '../store/ui-slice.js';
@@ -14,7 +16,9 @@ const NAV: { view: View; label: string; icon: () => ReactNode; hint: string }[] 
   { view: 'services', label: 'Services', icon: Icons.services, hint: 'Alt+1' },
   { view: 'rules', label: 'Rules', icon: Icons.rules, hint: 'Alt+2' },
   { view: 'traffic', label: 'Traffic', icon: Icons.traffic, hint: 'Alt+3' },
-  { view: 'security', label: 'Security', icon: Icons.shield, hint: 'Alt+4' }
+  { view: 'security', label: 'Security', icon: Icons.shield, hint: 'Alt+4' },
+  { view: 'graph', label: 'Graph', icon: Icons.graph, hint: 'Alt+5' },
+  { view: 'metrics', label: 'Metrics', icon: Icons.chart, hint: 'Alt+6' }
 ];
 
 export function App() {
@@ -26,7 +30,7 @@ export function App() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (!e.altKey || e.ctrlKey || e.metaKey) return;
-      const i = ['1', '2', '3', '4'].indexOf(e.key);
+      const i = ['1', '2', '3', '4', '5', '6'].indexOf(e.key);
       if (i >= 0) {
         e.preventDefault();
         setView(VIEWS[i]!);
@@ -71,6 +75,8 @@ export function App() {
           {view === 'rules' && <RulesView />}
           {view === 'traffic' && <TrafficView />}
           {view === 'security' && <SecurityView />}
+          {view === 'graph' && <GraphView />}
+          {view === 'metrics' && <MetricsView />}
         </div>
       </main>
       <StatusBar />

@@ -229,6 +229,20 @@ export function QuickActionDialog() {
                 })}
                 {num('percentage', 'Of requests (%)', 'qa-percentage', { min: 0, max: 100 })}
               </div>
+              <label className="field">
+                <span className="field-label">Only calls from</span>
+                <select data-testid="qa-from" value={d.from} onChange={(e) => update({ from: e.target.value })}>
+                  <option value="">every caller</option>
+                  {workloads
+                    .filter((w) => w.sidecar)
+                    .map((w) => (
+                      <option key={w.name} value={w.name}>
+                        {w.name}
+                      </option>
+                    ))}
+                </select>
+                <span className="field-hint">One caller = a fault on one edge of the graph (a sourceLabels match).</span>
+              </label>
               <fieldset className="field-row fieldset">
                 <legend>Only requests with this header (optional)</legend>
                 <label className="field">

@@ -145,6 +145,16 @@ export const Icons = {
         <path d="M8.5 12l2.5 2.5 4.5-5" />
       </>
     ),
+  graph: () =>
+    svg(
+      <>
+        <circle cx="5" cy="12" r="2.5" />
+        <circle cx="19" cy="5" r="2.5" />
+        <circle cx="19" cy="19" r="2.5" />
+        <path d="M7.4 11l9.2-5M7.4 13l9.2 5" />
+      </>
+    ),
+  chart: () => svg(<path d="M4 4v16h16M7 15l4-5 3 3 5-7" />),
   chevron: (open: boolean) => svg(<path d={open ? 'M6 9l6 6 6-6' : 'M9 6l6 6-6 6'} />, 14),
   mesh: () =>
     svg(

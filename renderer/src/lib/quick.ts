@@ -19,6 +19,8 @@ export interface QuickDraft {
   percentage: string;
   headerName: string;
   headerValue: string;
+  /** fault: only calls from this workload ('' = every caller). */
+  from: string;
   /** Subset → weight (0–100). */
   weights: Record<string, number>;
   timeoutMs: string;
@@ -56,6 +58,7 @@ export function draftFor(kind: QuickKind, service: ServiceRef, resources: Resour
     percentage: '100',
     headerName: '',
     headerValue: '',
+    from: '',
     weights: currentWeights(resources, service.name, service.namespace, subsets) ?? evenWeights(subsets),
     timeoutMs: t.timeoutMs === null ? '' : String(t.timeoutMs),
     retries: t.attempts === null ? '' : String(t.attempts),
@@ -113,6 +116,7 @@ export function buildQuickAction(d: QuickDraft, multiNamespace = false): QuickAc
       if (abortStatus !== undefined) action.abortStatus = abortStatus;
       if (d.headerName.trim() !== '') action.header = { name: d.headerName.trim(), value: d.headerValue };
       else if (d.headerValue.trim() !== '') return { error: 'Give the header a name, or clear its value.' };
+      if (d.from !== '') action.from = d.from;
       return action;
     }
     case 'shift': {

@@ -7,8 +7,8 @@ import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
 import type { LogEvent } from './services-slice.js';
 import type { SliceCreator } from './types.js';
 
-export type View = 'services' | 'rules' | 'traffic' | 'security';
-export const VIEWS: View[] = ['services', 'rules', 'traffic', 'security'];
+export type View = 'services' | 'rules' | 'traffic' | 'security' | 'graph' | 'metrics';
+export const VIEWS: View[] = ['services', 'rules', 'traffic', 'security', 'graph', 'metrics'];
 export type Theme = 'light' | 'dark';
 export type Connection = 'connecting' | 'connected' | 'disconnected';
 

@@ -87,6 +87,7 @@ function ServiceCard({ group }: { group: ServiceGroup }) {
   const fault = useMesh((s) => selectFaults(s)[group.name] ?? null);
   const stats = useMesh((s) => selectServiceStats(s)[group.name] ?? EMPTY_STATS);
   const configReady = useMesh((s) => s.config !== null);
+  const openMetrics = useMesh((s) => s.openMetrics);
   return (
     <article
       className="card service-card"
@@ -101,6 +102,15 @@ function ServiceCard({ group }: { group: ServiceGroup }) {
             {group.namespace}
           </span>
           <StatsLine stats={stats} />
+          <button
+            type="button"
+            className="btn btn-small btn-ghost"
+            data-testid="service-metrics"
+            title={`Rate, errors and latency of ${group.name} over time`}
+            onClick={() => openMetrics(group.name)}
+          >
+            {Icons.chart()} Metrics
+          </button>
         </div>
         {configReady && <FaultSwitch service={group.name} fault={fault} />}
       </header>

@@ -1,0 +1,209 @@
+/**
+ * The Graph view (services and workloads as nodes, observed calls as edges, an edge's panel) and the Metrics view
+ * (one service's rate, errors and latency charts). Page modules own every locator; specs only call these methods.
+ */
+import { expect, type Locator, type Page } from '@playwright/test';
+
+export type Health = 'healthy' | 'degraded' | 'failing' | 'idle';
+export type Mtls = 'mutual_tls' | 'none' | 'mixed';
+export type WindowLabel = '1m' | '5m' | '15m' | '1h';
+
+/** An end of an edge: an exact node id, or a prefix ("reviews-v" matches reviews-v1, -v2, -v3). */
+export type End = string | { prefix: string };
+
+const attr = (name: string, end: End): string =>
+  typeof end === 'string' ? `[${name}="${end}"]` : `[${name}^="${end.prefix}"]`;
+
+export class GraphPage {
+  readonly view: Locator;
+  readonly canvas: Locator;
+  readonly empty: Locator;
+  readonly error: Locator;
+  readonly nodes: Locator;
+  readonly edges: Locator;
+  readonly panel: Locator;
+  readonly panelClose: Locator;
+  readonly showInTrafficButton: Locator;
+  readonly injectFaultButton: Locator;
+  readonly faultNote: Locator;
+  readonly edgeRequests: Locator;
+  readonly live: Locator;
+  readonly count: Locator;
+
+  constructor(readonly page: Page) {
+    this.view = page.getByTestId('graph-view');
+    this.canvas = page.getByTestId('graph-canvas');
+    this.empty = page.getByTestId('graph-empty');
+    this.error = page.getByTestId('graph-error');
+    this.nodes = page.getByTestId('graph-node');
+    this.edges = page.getByTestId('graph-edge');
+    this.panel = page.getByTestId('graph-panel');
+    this.panelClose = this.panel.getByTestId('graph-panel-close');
+    this.showInTrafficButton = this.panel.getByTestId('graph-edge-traffic');
+    this.injectFaultButton = this.panel.getByTestId('graph-edge-fault');
+    this.faultNote = this.panel.getByTestId('graph-edge-fault-note');
+    this.edgeRequests = this.panel.getByTestId('graph-edge-requests');
+    this.live = page.getByTestId('graph-live');
+    this.count = page.getByTestId('graph-count');
+  }
+
+  /** Open the view from the nav and wait for the graph, its empty state or its error. */
+  async open(): Promise<void> {
+    await this.page.getByTestId('nav-graph').click();
+    await expect(this.view).toBeVisible();
+    await expect(this.canvas.or(this.empty).or(this.error).first()).toBeVisible({ timeout: 15_000 });
+  }
+
+  async setWindow(w: WindowLabel): Promise<void> {
+    const button = this.page.getByTestId(`graph-window-${w}`);
+    await button.click();
+    await expect(button).toHaveAttribute('aria-pressed', 'true');
+  }
+
+  edge(from: End, to: End): Locator {
+    return this.page.locator(`[data-testid="graph-edge"]${attr('data-from', from)}${attr('data-to', to)}`);
+  }
+
+  node(id: string): Locator {
+    return this.page.locator(`[data-testid="graph-node"][data-node="${id}"]`);
+  }
+
+  /** The box of a service (its workloads are drawn inside it). */
+  service(name: string): Locator {
+    return this.page.locator(`[data-testid="graph-service"][data-service="${name}"]`);
+  }
+
+  /** The edge shows up (the view refreshes live, so this waits for calls sent just before). */
+  async expectEdge(from: End, to: End, opts: { mtls?: Mtls } = {}): Promise<void> {
+    const e = this.edge(from, to).first();
+    await expect(e, `edge ${JSON.stringify(from)} → ${JSON.stringify(to)}`).toBeVisible({ timeout: 20_000 });
+    if (opts.mtls) await expect(e).toHaveAttribute('data-mtls', opts.mtls);
+  }
+
+  async expectNoEdge(from: End, to: End): Promise<void> {
+    await expect(this.edge(from, to)).toHaveCount(0);
+  }
+
+  async expectNodeHealth(id: string, health: Health): Promise<void> {
+    await expect(this.node(id)).toHaveAttribute('data-health', health);
+  }
+
+  /** Click an edge's label and wait for its panel. */
+  async openEdge(from: End, to: End): Promise<void> {
+    await this.edge(from, to).first().click();
+    await expect(this.panel).toBeVisible();
+    await expect(this.panel).toHaveAttribute('data-kind', 'edge');
+  }
+
+  /** Click a node and wait for its panel (its calls in and out). */
+  async openNode(id: string): Promise<void> {
+    await this.node(id).click();
+    await expect(this.panel).toBeVisible();
+    await expect(this.panel).toHaveAttribute('data-kind', 'node');
+  }
+
+  /** Keyboard: focus the edge's label, press Enter, and the panel opens with the focus in it. */
+  async openEdgeWithKeyboard(from: End, to: End): Promise<void> {
+    const e = this.edge(from, to).first();
+    await e.focus();
+    await expect(e).toBeFocused();
+    await this.page.keyboard.press('Enter');
+    await expect(this.panel).toBeVisible();
+    await expect(this.panel).toBeFocused();
+  }
+
+  /** Escape closes the panel and gives the focus back to the edge it came from. */
+  async closePanelWithEscape(from: End, to: End): Promise<void> {
+    await this.page.keyboard.press('Escape');
+    await expect(this.panel).toHaveCount(0);
+    await expect(this.edge(from, to).first()).toBeFocused();
+  }
+
+  async showInTraffic(): Promise<void> {
+    await this.showInTrafficButton.click();
+    await expect(this.page.getByTestId('nav-traffic')).toHaveAttribute('aria-current', 'page');
+  }
+
+  async injectFault(): Promise<void> {
+    await expect(this.injectFaultButton).toBeEnabled();
+    await this.injectFaultButton.click();
+  }
+
+  /** Open the Metrics of a service from its box in the graph. */
+  async openServiceMetrics(service: string): Promise<void> {
+    await this.service(service).getByTestId('graph-service-metrics').click();
+  }
+
+  /**
+   * Every row of the Traffic list is a call from `caller` (the row's route reads "caller → …"), and there is at
+   * least one. Reads the Traffic rows' route cells (the Traffic page module has no caller accessor yet).
+   */
+  async expectTrafficOnlyFrom(caller: string): Promise<void> {
+    const rows = this.page.getByTestId('flow-row');
+    await expect
+      .poll(
+        async () => {
+          const routes = await rows.evaluateAll((els) =>
+            els.map((e) => e.querySelector('.c-route')?.getAttribute('title') ?? '')
+          );
+          return routes.length > 0 && routes.every((r) => r.startsWith(`${caller} → `));
+        },
+        { message: `every Traffic row is a call from ${caller} (and at least one row)` }
+      )
+      .toBe(true);
+  }
+}
+
+export class MetricsPage {
+  readonly view: Locator;
+  readonly service: Locator;
+  readonly charts: Locator;
+  readonly empty: Locator;
+  readonly error: Locator;
+  readonly rateChart: Locator;
+  readonly errorChart: Locator;
+  readonly latencyChart: Locator;
+  readonly requests: Locator;
+
+  constructor(readonly page: Page) {
+    this.view = page.getByTestId('metrics-view');
+    this.service = page.getByTestId('metrics-service');
+    this.charts = page.getByTestId('metrics-charts');
+    this.empty = page.getByTestId('metrics-empty');
+    this.error = page.getByTestId('metrics-error');
+    this.rateChart = page.getByTestId('metrics-chart-rate');
+    this.errorChart = page.getByTestId('metrics-chart-errors');
+    this.latencyChart = page.getByTestId('metrics-chart-latency');
+    this.requests = page.getByTestId('metrics-summary-requests');
+  }
+
+  async open(service?: string): Promise<void> {
+    await this.page.getByTestId('nav-metrics').click();
+    await expect(this.view).toBeVisible();
+    if (service !== undefined) await this.pick(service);
+  }
+
+  async pick(service: string): Promise<void> {
+    await this.service.selectOption(service);
+    await expect(this.service).toHaveValue(service);
+  }
+
+  async setWindow(w: WindowLabel): Promise<void> {
+    const button = this.page.getByTestId(`metrics-window-${w}`);
+    await button.click();
+    await expect(button).toHaveAttribute('aria-pressed', 'true');
+  }
+
+  /** The charts of `service` are drawn with at least one bucket of requests (refreshed live). */
+  async expectChartsWithData(service: string): Promise<void> {
+    await expect(this.service).toHaveValue(service);
+    await expect(this.charts).toHaveAttribute('data-service', service, { timeout: 20_000 });
+    for (const chart of [this.rateChart, this.errorChart, this.latencyChart]) {
+      await expect(chart.locator('canvas').first()).toBeVisible();
+      await expect
+        .poll(async () => Number(await chart.getAttribute('data-points')), { message: 'buckets with requests' })
+        .toBeGreaterThan(0);
+    }
+    await expect.poll(async () => Number(await this.requests.textContent())).toBeGreaterThan(0);
+  }
+}

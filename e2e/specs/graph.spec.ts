@@ -1,0 +1,83 @@
+import { expect, test, type Mesh } from '../fixtures.js';
+import { GraphPage, MetricsPage } from '../pages/graph-page.js';
+
+/**
+ * Bookinfo traffic the graph can show deterministically:
+ *  - the product page, requested straight at productpage's inbound sidecar (a caller without a sidecar, as a
+ *    browser): productpage calls details and reviews (v1 or v3, 50/50, by the example's VirtualService);
+ *  - signed in as jason (?user=jason → end-user: jason): reviews always goes to v2, which calls ratings;
+ *  - reviews-v3 → ratings directly, so that edge is there whatever the 50/50 split chose.
+ */
+async function bookinfoTraffic(mesh: Mesh): Promise<void> {
+  for (const target of ['/productpage', '/productpage', '/productpage?user=jason', '/productpage?user=jason']) {
+    expect(await mesh.plainRequest('productpage-v1', target)).toMatchObject({ refused: false, status: 200 });
+  }
+  expect((await mesh.send('reviews-v3', 'http://ratings:9080/ratings/0')).status).toBe(200);
+}
+
+test.describe('Graph', () => {
+  test('shows the bookinfo calls as edges; an edge opens its panel, the fault form, and Traffic filtered to it', async ({
+    page,
+    mesh,
+    dialog,
+    traffic
+  }) => {
+    const graph = new GraphPage(page);
+    await bookinfoTraffic(mesh);
+    await graph.open();
+
+    // callers left, services right: every observed call is an edge
+    await graph.expectEdge('unknown', 'productpage-v1', { mtls: 'none' });
+    await graph.expectEdge('productpage-v1', 'details-v1', { mtls: 'mutual_tls' });
+    await graph.expectEdge('productpage-v1', { prefix: 'reviews-v' });
+    await graph.expectEdge('productpage-v1', 'reviews-v2');
+    await graph.expectEdge('reviews-v2', 'ratings-v1', { mtls: 'mutual_tls' });
+    await graph.expectEdge('reviews-v3', 'ratings-v1');
+    await graph.expectNoEdge('reviews-v1', 'ratings-v1');
+    await graph.expectNodeHealth('productpage-v1', 'healthy');
+    await graph.expectNodeHealth('details-v1', 'healthy');
+    await expect(graph.service('reviews')).toBeVisible();
+
+    // a node opens its panel too
+    await graph.openNode('ratings-v1');
+    await expect(graph.panel).toContainText('reviews-v2');
+    await expect(graph.panel).toContainText('reviews-v3');
+
+    // keyboard: Enter on an edge opens its panel; Escape closes it and gives the focus back
+    await graph.openEdgeWithKeyboard('productpage-v1', 'details-v1');
+    await expect(graph.panel).toContainText('productpage-v1');
+    await expect(graph.panel).toContainText('details-v1');
+    await graph.closePanelWithEscape('productpage-v1', 'details-v1');
+
+    // "Inject a fault on this edge" opens the fault quick action for the destination service
+    await graph.openEdge('productpage-v1', 'details-v1');
+    await expect(graph.faultNote).toContainText('sourceLabels match on productpage-v1');
+    await graph.injectFault();
+    await dialog.expectOpen();
+    await expect(dialog.kind).toHaveValue('fault');
+    await dialog.expectService('details');
+    await expect(dialog.from).toHaveValue('productpage-v1');
+    await dialog.cancel();
+
+    // an edge → Traffic, filtered to its caller and its destination service
+    await graph.openEdge('reviews-v2', 'ratings-v1');
+    await expect.poll(async () => Number(await graph.edgeRequests.textContent())).toBeGreaterThanOrEqual(2);
+    await graph.showInTraffic();
+    await expect(traffic.filterService).toHaveValue('ratings');
+    await graph.expectTrafficOnlyFrom('reviews-v2');
+  });
+
+  test('Metrics: productpage’s rate, errors and latency are charted', async ({ page, mesh }) => {
+    const metrics = new MetricsPage(page);
+    await bookinfoTraffic(mesh);
+    await metrics.open('productpage');
+    await metrics.expectChartsWithData('productpage');
+
+    // the same charts are one click away from the service's box in the graph
+    const graph = new GraphPage(page);
+    await graph.open();
+    await graph.expectEdge('productpage-v1', 'details-v1');
+    await graph.openServiceMetrics('details');
+    await metrics.expectChartsWithData('details');
+  });
+});
