@@ -81,6 +81,9 @@ export interface Mesh {
   plainRequest(workload: string, path: string): Promise<PlainReply>;
   /** Everything the CLI printed so far (stdout and stderr). */
   log(): string;
+  /** Stop `localmesh up` (SIGTERM) and start it again on the same mesh file and state dir; adminUrl, uiUrl and
+   * token change (a new admin port and token), the helpers follow. */
+  restart(): Promise<void>;
 }
 
 export interface Fixtures {
@@ -244,23 +247,29 @@ export const test = base.extend<Fixtures>({
     let proc: MeshProcess | undefined;
     try {
       const meshFile = await writeBookinfoProject(meshDir);
-      proc = new MeshProcess(['up', '--ui', '-c', meshFile, '--admin-port', '0', '--state-dir', stateDir]);
-      const p = proc;
-      const [uiLine, ready] = await Promise.all([
-        p.waitFor(/^UI: (\S+)$/m, STARTUP_TIMEOUT_MS),
-        p.waitFor(/^localmesh ready (http:\/\/127\.0\.0\.1:\d+)$/m, STARTUP_TIMEOUT_MS)
-      ]);
-      const uiUrl = uiLine[1]!;
-      const adminUrl = ready[1]!.replace(/\/$/, '');
-      const tokenFile = path.join(stateDir, 'admin-token');
-      const token = fs.existsSync(tokenFile)
-        ? fs.readFileSync(tokenFile, 'utf8').trim()
-        : (new URL(uiUrl).searchParams.get('token') ?? '');
-      if (!token) {
-        throw new Error(
-          `no admin token: neither ${tokenFile} nor "?token=" in the printed UI URL (${uiUrl}); browser-mode auth is missing\n${p.output}`
-        );
-      }
+      // `up --ui` on this project and state dir; restart() runs it again on the same state dir (a new admin port)
+      let adminUrl = '';
+      let uiUrl = '';
+      let token = '';
+      const start = async (): Promise<MeshProcess> => {
+        const p = new MeshProcess(['up', '--ui', '-c', meshFile, '--admin-port', '0', '--state-dir', stateDir]);
+        proc = p;
+        const [uiLine, ready] = await Promise.all([
+          p.waitFor(/^UI: (\S+)$/m, STARTUP_TIMEOUT_MS),
+          p.waitFor(/^localmesh ready (http:\/\/127\.0\.0\.1:\d+)$/m, STARTUP_TIMEOUT_MS)
+        ]);
+        uiUrl = uiLine[1]!;
+        adminUrl = ready[1]!.replace(/\/$/, '');
+        const tokenFile = path.join(stateDir, 'admin-token');
+        token = fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, 'utf8').trim() : (new URL(uiUrl).searchParams.get('token') ?? '');
+        if (!token) {
+          throw new Error(
+            `no admin token: neither ${tokenFile} nor "?token=" in the printed UI URL (${uiUrl}); browser-mode auth is missing\n${p.output}`
+          );
+        }
+        return p;
+      };
+      let p = await start();
 
       const api = (apiPath: string, init: RequestInit = {}): Promise<Response> => {
         const headers = new Headers(init.headers);
@@ -291,53 +300,70 @@ export const test = base.extend<Fixtures>({
         return plainRequest(inbound.host, inbound.port, apiPath);
       };
 
-      // the launched apps: all six running and answering, then the whole path through the sidecars
-      const ws = await until(
-        'the six bookinfo processes to run',
-        async () => {
-          const list = await workloads();
-          const ok =
-            BOOKINFO_WORKLOADS.every((n) => list.some((w) => w.name === n)) &&
-            list.every((w) => w.processes.length > 0 && w.processes.every((x) => x.state === 'running'));
-          return ok ? list : undefined;
-        },
-        SERVICES_TIMEOUT_MS
-      );
-      for (const w of ws) for (const x of w.processes) if (x.pid) groups.add(x.pid);
-      // each app on its own address (not through a sidecar, so no flow is recorded)
-      await Promise.all(
-        ws.flatMap((w) =>
-          w.instances.map((i) =>
-            until(
-              `${w.name} to answer /health on ${i.address}`,
-              async () => (await request(Number(i.address.split(':')[1]), '/health')).status === 200,
-              SERVICES_TIMEOUT_MS
-            )
-          )
-        )
-      );
-      // through the outbound sidecars, as the specs will send
-      const probes: [string, string, Record<string, string>][] = [
-        ['productpage-v1', 'http://productpage:9080/health', {}],
-        ['productpage-v1', 'http://details:9080/health', {}],
-        ['productpage-v1', 'http://reviews:9080/health', {}],
-        ['reviews-v2', 'http://ratings:9080/health', {}]
-      ];
-      for (const [from, url, headers] of probes) {
-        await until(
-          `${url} to answer 200 through ${from}'s sidecar`,
-          async () => (await send(from, url, headers)).status === 200,
+      /** Wait until the six apps run and answer, directly and through the sidecars. */
+      const ready = async (): Promise<void> => {
+        // the launched apps: all six running and answering, then the whole path through the sidecars
+        const ws = await until(
+          'the six bookinfo processes to run',
+          async () => {
+            const list = await workloads();
+            const ok =
+              BOOKINFO_WORKLOADS.every((n) => list.some((w) => w.name === n)) &&
+              list.every((w) => w.processes.length > 0 && w.processes.every((x) => x.state === 'running'));
+            return ok ? list : undefined;
+          },
           SERVICES_TIMEOUT_MS
         );
-      }
+        for (const w of ws) for (const x of w.processes) if (x.pid) groups.add(x.pid);
+        // each app on its own address (not through a sidecar, so no flow is recorded)
+        await Promise.all(
+          ws.flatMap((w) =>
+            w.instances.map((i) =>
+              until(
+                `${w.name} to answer /health on ${i.address}`,
+                async () => (await request(Number(i.address.split(':')[1]), '/health')).status === 200,
+                SERVICES_TIMEOUT_MS
+              )
+            )
+          )
+        );
+        // through the outbound sidecars, as the specs will send
+        const probes: [string, string, Record<string, string>][] = [
+          ['productpage-v1', 'http://productpage:9080/health', {}],
+          ['productpage-v1', 'http://details:9080/health', {}],
+          ['productpage-v1', 'http://reviews:9080/health', {}],
+          ['reviews-v2', 'http://ratings:9080/health', {}]
+        ];
+        for (const [from, url, headers] of probes) {
+          await until(
+            `${url} to answer 200 through ${from}'s sidecar`,
+            async () => (await send(from, url, headers)).status === 200,
+            SERVICES_TIMEOUT_MS
+          );
+        }
+      };
+      await ready();
+      const restart = async (): Promise<void> => {
+        await p.stop();
+        p = await start();
+        await ready();
+      };
+
       // start every test with an empty Traffic list
       const cleared = await api('/api/v1/flows/clear', { method: 'POST' });
       if (!cleared.ok) throw new Error(`POST /api/v1/flows/clear: HTTP ${cleared.status}: ${await cleared.text()}`);
 
       await use({
-        adminUrl,
-        uiUrl,
-        token,
+        get adminUrl() {
+          return adminUrl;
+        },
+        get uiUrl() {
+          return uiUrl;
+        },
+        get token() {
+          return token;
+        },
+        restart,
         meshDir,
         meshFile,
         api,

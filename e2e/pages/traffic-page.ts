@@ -1,7 +1,37 @@
 /**
- * The Traffic view: the live list of flows (one row per request per reporting sidecar), its filters, and the
- * detail of one flow (decision trace, headers, bodies).
+ * The Traffic view: the list of flows from the engine's store (one row per request per reporting sidecar; filters
+ * are server-side queries, live flows are appended), its filters, capture sessions, HAR export/import, replay,
+ * comparison, and the detail of one flow (decision trace, headers, bodies, timing phases, trace waterfall).
+ *
+ * data-testids of the capture features (see renderer/src/views/TrafficView.tsx and its components):
+ *   toolbar       traffic-sessions-toggle (aria-expanded), traffic-scope, session-record-start, session-label-input,
+ *                 session-record-confirm, session-record-cancel, traffic-recording (data-session),
+ *                 session-record-stop, traffic-compare-marks (data-count), traffic-compare, traffic-compare-clear,
+ *                 traffic-import-har, traffic-import-input (the file input), traffic-export-har, traffic-har-error,
+ *                 traffic-session-error
+ *   filters       traffic-filter-caller, traffic-chip-workload, traffic-chip-session, traffic-reset,
+ *                 traffic-list-loading, traffic-count (data-shown, data-total, data-has-older)
+ *   list          traffic-older, traffic-load-older, traffic-older-error, traffic-list-error;
+ *                 flow-row also has data-session, data-replay-of, data-compare ("A"/"B")
+ *   sessions      sessions-panel, sessions-refresh, sessions-error, sessions-empty, session-error, session-all,
+ *                 session-item (data-id, data-kind, data-current, data-readonly, data-selected), session-select,
+ *                 session-title, session-current, session-readonly, session-count (data-flows),
+ *                 session-compare-pick, session-delete, session-delete-confirm, session-delete-cancel,
+ *                 sessions-compare
+ *   detail        flow-detail (data-id), flow-replay, flow-edit-replay, flow-replay-error, flow-replay-of
+ *                 (data-replay-of), flow-compare-mark, flow-compare-with, flow-compare-marked, flow-tab-overview,
+ *                 flow-tab-trace, flow-timings
+ *   trace         trace-waterfall (data-spans), trace-span (data-flow-id, data-span-id, data-kind, data-depth,
+ *                 data-status, aria-current), trace-empty, trace-error
+ *   replay        replay-dialog, replay-method, replay-path, replay-as, replay-headers, replay-body, replay-send,
+ *                 replay-cancel, replay-error
+ *   compare       compare-dialog, compare-side-a, compare-side-b, compare-changes, compare-request-headers,
+ *                 compare-response-headers, compare-request-body, compare-response-body (each data-changes),
+ *                 compare-change (data-field), compare-swap, compare-close, compare-error;
+ *                 session-compare-dialog, session-compare-summary, session-compare-added, session-compare-missing,
+ *                 session-compare-changed, session-compare-row, session-compare-close, session-compare-error
  */
+import fs from 'node:fs';
 import { expect, type Locator, type Page } from '@playwright/test';
 import { AppPage } from './app-page.js';
 
@@ -40,6 +70,35 @@ export class TrafficPage {
   readonly responseHeaders: Locator;
   readonly requestBody: Locator;
   readonly responseBody: Locator;
+  readonly filterCaller: Locator;
+  readonly sessionsToggle: Locator;
+  readonly sessionsPanel: Locator;
+  readonly sessionItems: Locator;
+  readonly recordStart: Locator;
+  readonly recordLabel: Locator;
+  readonly recordConfirm: Locator;
+  readonly recordStop: Locator;
+  readonly recording: Locator;
+  readonly scope: Locator;
+  readonly exportButton: Locator;
+  readonly importButton: Locator;
+  readonly importInput: Locator;
+  readonly harError: Locator;
+  readonly loadOlderButton: Locator;
+  readonly replayButton: Locator;
+  readonly editReplayButton: Locator;
+  readonly replayOf: Locator;
+  readonly replayError: Locator;
+  readonly compareMark: Locator;
+  readonly compareWith: Locator;
+  readonly overviewTab: Locator;
+  readonly traceTab: Locator;
+  readonly timings: Locator;
+  readonly waterfall: Locator;
+  readonly spans: Locator;
+  readonly replayDialog: Locator;
+  readonly compareDialog: Locator;
+  readonly sessionCompareDialog: Locator;
   private readonly app: AppPage;
 
   constructor(readonly page: Page) {
@@ -62,6 +121,35 @@ export class TrafficPage {
     this.responseHeaders = this.detail.getByTestId('flow-response-headers');
     this.requestBody = this.detail.getByTestId('flow-request-body');
     this.responseBody = this.detail.getByTestId('flow-response-body');
+    this.filterCaller = page.getByTestId('traffic-filter-caller');
+    this.sessionsToggle = page.getByTestId('traffic-sessions-toggle');
+    this.sessionsPanel = page.getByTestId('sessions-panel');
+    this.sessionItems = this.sessionsPanel.getByTestId('session-item');
+    this.recordStart = page.getByTestId('session-record-start');
+    this.recordLabel = page.getByTestId('session-label-input');
+    this.recordConfirm = page.getByTestId('session-record-confirm');
+    this.recordStop = page.getByTestId('session-record-stop');
+    this.recording = page.getByTestId('traffic-recording');
+    this.scope = page.getByTestId('traffic-scope');
+    this.exportButton = page.getByTestId('traffic-export-har');
+    this.importButton = page.getByTestId('traffic-import-har');
+    this.importInput = page.getByTestId('traffic-import-input');
+    this.harError = page.getByTestId('traffic-har-error');
+    this.loadOlderButton = page.getByTestId('traffic-load-older');
+    this.replayButton = this.detail.getByTestId('flow-replay');
+    this.editReplayButton = this.detail.getByTestId('flow-edit-replay');
+    this.replayOf = this.detail.getByTestId('flow-replay-of');
+    this.replayError = this.detail.getByTestId('flow-replay-error');
+    this.compareMark = this.detail.getByTestId('flow-compare-mark');
+    this.compareWith = this.detail.getByTestId('flow-compare-with');
+    this.overviewTab = this.detail.getByTestId('flow-tab-overview');
+    this.traceTab = this.detail.getByTestId('flow-tab-trace');
+    this.timings = this.detail.getByTestId('flow-timings');
+    this.waterfall = this.detail.getByTestId('trace-waterfall');
+    this.spans = this.detail.getByTestId('trace-span');
+    this.replayDialog = page.getByTestId('replay-dialog');
+    this.compareDialog = page.getByTestId('compare-dialog');
+    this.sessionCompareDialog = page.getByTestId('session-compare-dialog');
   }
 
   async open(): Promise<void> {
@@ -180,6 +268,124 @@ export class TrafficPage {
 
   async pressKey(key: string): Promise<void> {
     await this.page.keyboard.press(key);
+  }
+
+  // ---- sessions ----
+
+  async openSessions(): Promise<void> {
+    if ((await this.sessionsToggle.getAttribute('aria-expanded')) !== 'true') await this.sessionsToggle.click();
+    await expect(this.sessionsPanel).toBeVisible();
+  }
+
+  /** Session items with the given attributes (kind 'up' | 'user' | 'import'). */
+  sessionsWhere(m: { kind?: string; current?: boolean; readOnly?: boolean; selected?: boolean; id?: number }): Locator {
+    let sel = '[data-testid="session-item"]';
+    if (m.id !== undefined) sel += `[data-id="${m.id}"]`;
+    if (m.kind !== undefined) sel += `[data-kind="${m.kind}"]`;
+    if (m.current !== undefined) sel += `[data-current="${m.current}"]`;
+    if (m.readOnly !== undefined) sel += `[data-readonly="${m.readOnly}"]`;
+    if (m.selected !== undefined) sel += `[data-selected="${m.selected}"]`;
+    return this.sessionsPanel.locator(sel);
+  }
+
+  /** Show only this session's requests. */
+  async selectSession(item: Locator): Promise<void> {
+    await item.getByTestId('session-select').click();
+    await expect(item).toHaveAttribute('data-selected', 'true');
+  }
+
+  async selectAllSessions(): Promise<void> {
+    await this.sessionsPanel.getByTestId('session-all').click();
+    await expect(this.scope).toHaveText('all');
+  }
+
+  /** Start a labelled recording (the inline label form) and wait for the recording indicator. */
+  async startRecording(label: string): Promise<void> {
+    await this.recordStart.click();
+    await this.recordLabel.fill(label);
+    await this.recordConfirm.click();
+    await expect(this.recording).toBeVisible();
+    await expect(this.recording).toContainText(label);
+  }
+
+  async stopRecording(): Promise<void> {
+    await this.recordStop.click();
+    await expect(this.recording).toHaveCount(0);
+  }
+
+  /** Delete a session, confirming inline; waits until it is gone. */
+  async deleteSession(item: Locator): Promise<void> {
+    const id = await item.getAttribute('data-id');
+    await item.getByTestId('session-delete').click();
+    await item.getByTestId('session-delete-confirm').click();
+    await expect(this.sessionsPanel.locator(`[data-testid="session-item"][data-id="${id}"]`)).toHaveCount(0);
+  }
+
+  // ---- HAR ----
+
+  /** Export HAR: waits for the download, returns its suggested name, saved path and text. */
+  async exportHar(): Promise<{ fileName: string; path: string; text: string }> {
+    const [download] = await Promise.all([this.page.waitForEvent('download'), this.exportButton.click()]);
+    const path = await download.path();
+    return { fileName: download.suggestedFilename(), path, text: fs.readFileSync(path, 'utf8') };
+  }
+
+  /** Import a HAR file through the file input (the Import HAR button opens the same input). */
+  async importHar(file: string | { name: string; mimeType: string; buffer: Buffer }): Promise<void> {
+    await this.importInput.setInputFiles(file);
+  }
+
+  // ---- detail: replay, compare, trace ----
+
+  /** Edit and replay the open flow: set headers (`name: value`; null removes one), then Send. */
+  async editAndReplay(edit: {
+    headers?: Record<string, string | null>;
+    path?: string;
+    method?: string;
+  }): Promise<void> {
+    await this.editReplayButton.click();
+    await expect(this.replayDialog).toBeVisible();
+    if (edit.method !== undefined) await this.replayDialog.getByTestId('replay-method').fill(edit.method);
+    if (edit.path !== undefined) await this.replayDialog.getByTestId('replay-path').fill(edit.path);
+    if (edit.headers) {
+      const area = this.replayDialog.getByTestId('replay-headers');
+      const lines = (await area.inputValue()).split('\n').filter((l) => l.trim() !== '');
+      const names = Object.keys(edit.headers).map((n) => n.toLowerCase());
+      const kept = lines.filter((l) => !names.includes(l.slice(0, l.indexOf(':')).trim().toLowerCase()));
+      for (const [n, v] of Object.entries(edit.headers)) if (v !== null) kept.push(`${n}: ${v}`);
+      await area.fill(kept.join('\n'));
+    }
+    await this.replayDialog.getByTestId('replay-send').click();
+    await expect(this.replayDialog).toHaveCount(0);
+  }
+
+  /** The open flow is a replay of `originalId`. */
+  async expectReplayOf(originalId: string): Promise<void> {
+    await expect(this.replayOf).toBeVisible();
+    await expect(this.replayOf).toHaveAttribute('data-replay-of', originalId);
+  }
+
+  /** The id of the flow open in the detail pane. */
+  async openFlowId(): Promise<string> {
+    return (await this.detail.getAttribute('data-id')) ?? '';
+  }
+
+  /** Open the Trace tab of the open flow and wait for the waterfall. */
+  async openTrace(): Promise<void> {
+    await this.traceTab.click();
+    await expect(this.waterfall).toBeVisible();
+  }
+
+  spansWhere(m: { kind?: 'client' | 'server'; flowId?: string }): Locator {
+    let sel = '[data-testid="trace-span"]';
+    if (m.kind) sel += `[data-kind="${m.kind}"]`;
+    if (m.flowId) sel += `[data-flow-id="${m.flowId}"]`;
+    return this.detail.locator(sel);
+  }
+
+  /** Depths of the spans, top to bottom. */
+  async spanDepths(): Promise<number[]> {
+    return this.spans.evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.depth)));
   }
 }
 

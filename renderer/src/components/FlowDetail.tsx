@@ -1,20 +1,54 @@
-/** The detail pane of one flow: request line, decision trace, timing and attempts, headers and bodies. */
-import { useMemo, type ReactNode } from 'react';
+/**
+ * The detail pane of one flow: request line, actions (replay, edit and replay, compare), and two tabs: Overview
+ * (decision trace, timing phases and attempts, routing, connection, headers and bodies) and Trace (the waterfall
+ * of every hop of the request's trace).
+ */
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { BodyView, FlowRecord } from '../../../main/contract/api.js';
 import { useMesh } from '../hooks.js';
 import { displayBody, findHeader, headerValue } from '../lib/body.js';
 import { flagList, formatBytes, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
-import { ConnIcon, ErrorText, Icons } from './ui.js';
+import { timingPhases } from '../lib/waterfall.js';
+import { CaptureIcons } from './capture-icons.js';
+import { ReplayDialog } from './ReplayDialog.js';
+import { TraceWaterfall } from './TraceWaterfall.js';
+import { ConnIcon, Empty, ErrorText, Icons } from './ui.js';
 
 /** Trace steps that decide where a request goes or how it fails: highlighted. */
 const KEY_STEPS = new Set(['route', 'weight', 'subset', 'endpoint', 'retry', 'fault', 'local-reply']);
 
+type Tab = 'overview' | 'trace';
+
 export function FlowDetailPane() {
   const detail = useMesh((s) => s.detail)!;
   const close = useMesh((s) => s.closeDetail);
+  const openDetail = useMesh((s) => s.openDetail);
+  const replay = useMesh((s) => s.replay);
+  const replayFlow = useMesh((s) => s.replayFlow);
+  const clearReplayError = useMesh((s) => s.clearReplayError);
+  const [tab, setTab] = useState<Tab>('overview');
+  const [editing, setEditing] = useState(false);
+  const tabsRef = useRef<HTMLDivElement>(null);
   const f = detail.flow;
+  const shownTab: Tab = tab;
+  const sending = replay.sending && replay.forId === detail.id;
+
+  useEffect(() => {
+    // A replay error belongs to the flow it was for.
+    if (replay.error && replay.forId !== detail.id) clearReplayError();
+  }, [detail.id, replay.error, replay.forId, clearReplayError]);
+
+  const onTabKey = (e: KeyboardEvent): void => {
+    if (!['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key)) return;
+    e.preventDefault();
+    const next: Tab =
+      e.key === 'Home' ? 'overview' : e.key === 'End' ? 'trace' : shownTab === 'overview' ? 'trace' : 'overview';
+    setTab(next);
+    tabsRef.current?.querySelector<HTMLElement>(`[data-tab="${next}"]`)?.focus();
+  };
+
   return (
-    <aside className="detail" data-testid="flow-detail" aria-label="Request details" tabIndex={-1}>
+    <aside className="detail" data-testid="flow-detail" data-id={detail.id} aria-label="Request details" tabIndex={-1}>
       <header className="detail-head">
         {f ? (
           <div className="detail-title">
@@ -50,11 +84,182 @@ export function FlowDetailPane() {
             {f.reporter === 'source' ? 'caller’s (outbound)' : 'server’s (inbound)'} sidecar ·{' '}
             {formatClock(f.startedAt)}
           </span>
+          {f.replayOf && (
+            <div className="replay-of">
+              {CaptureIcons.replay()} replay of{' '}
+              <button
+                type="button"
+                className="link"
+                data-testid="flow-replay-of"
+                data-replay-of={f.replayOf}
+                onClick={() => void openDetail(f.replayOf!)}
+                title="Open the original request"
+              >
+                {f.replayOf}
+              </button>
+            </div>
+          )}
+        </div>
+      )}
+      {f && (
+        <div className="detail-actions" role="toolbar" aria-label="Request actions">
+          <button
+            type="button"
+            className="btn btn-small"
+            data-testid="flow-replay"
+            disabled={sending}
+            onClick={() => void replayFlow({ id: f.id })}
+            title="Send this request again, as it was, through the caller’s sidecar"
+          >
+            {CaptureIcons.replay()} {sending && !editing ? 'Replaying…' : 'Replay'}
+          </button>
+          <button
+            type="button"
+            className="btn btn-small"
+            data-testid="flow-edit-replay"
+            disabled={sending || detail.loading}
+            onClick={() => setEditing(true)}
+            title={detail.loading ? 'Loading the request body…' : 'Change the request, then send it'}
+          >
+            {CaptureIcons.edit()} Edit and replay…
+          </button>
+          <CompareButton id={f.id} />
         </div>
       )}
       <ErrorText error={detail.error} className="detail-error" />
-      {f && <DetailBody flow={f} loadingBodies={detail.loading} />}
+      {replay.forId === detail.id && (
+        <ErrorText error={!editing ? replay.error : null} className="detail-error" testId="flow-replay-error" />
+      )}
+      {f && (
+        <div className="tabs" role="tablist" aria-label="Request views" ref={tabsRef} onKeyDown={onTabKey}>
+          {(['overview', 'trace'] as const).map((t) => (
+            <button
+              key={t}
+              type="button"
+              role="tab"
+              id={`flow-tab-${t}`}
+              data-tab={t}
+              data-testid={`flow-tab-${t}`}
+              aria-selected={shownTab === t}
+              aria-controls={`flow-panel-${t}`}
+              tabIndex={shownTab === t ? 0 : -1}
+              className={`tab ${shownTab === t ? 'active' : ''}`}
+              onClick={() => setTab(t)}
+            >
+              {t === 'overview' ? 'Overview' : <>{CaptureIcons.waterfall()} Trace</>}
+            </button>
+          ))}
+        </div>
+      )}
+      {f && shownTab === 'overview' && (
+        <div className="detail-body" id="flow-panel-overview" role="tabpanel" aria-labelledby="flow-tab-overview">
+          <DetailBody flow={f} loadingBodies={detail.loading} />
+        </div>
+      )}
+      {f && shownTab === 'trace' && (
+        <div className="detail-body" id="flow-panel-trace" role="tabpanel" aria-labelledby="flow-tab-trace">
+          {f.traceId ? (
+            <TraceWaterfall traceId={f.traceId} currentFlowId={f.id} />
+          ) : (
+            <Empty title="No trace for this request" testId="trace-none" icon={CaptureIcons.waterfall()}>
+              <p>
+                The sidecar recorded no trace context for it (flows captured before tracing, or imported from a HAR file
+                without one).
+              </p>
+            </Empty>
+          )}
+        </div>
+      )}
+      {editing && f && <ReplayDialog flow={f} onClose={() => setEditing(false)} />}
     </aside>
+  );
+}
+
+/** Mark this flow as A, compare it with the marked A, or compare the two marked flows. */
+function CompareButton({ id }: { id: string }) {
+  const ids = useMesh((s) => s.compare.ids);
+  const markForCompare = useMesh((s) => s.markForCompare);
+  const clearMarks = useMesh((s) => s.clearCompareMarks);
+  const compareFlows = useMesh((s) => s.compareFlows);
+  const compareMarked = useMesh((s) => s.compareMarked);
+  const [a, b] = ids;
+  if (a !== undefined && b === undefined && a !== id) {
+    return (
+      <button
+        type="button"
+        className="btn btn-small btn-primary"
+        data-testid="flow-compare-with"
+        onClick={() => void compareFlows(a, id)}
+        title={`Compare request ${a} (A) with this one (B)`}
+      >
+        {CaptureIcons.compare()} Compare with A
+      </button>
+    );
+  }
+  if (a !== undefined && b !== undefined && ids.includes(id)) {
+    return (
+      <button
+        type="button"
+        className="btn btn-small"
+        data-testid="flow-compare-marked"
+        onClick={() => void compareMarked()}
+        title="Compare the two marked requests"
+      >
+        {CaptureIcons.compare()} Compare A ↔ B
+      </button>
+    );
+  }
+  const marked = a === id;
+  return (
+    <button
+      type="button"
+      className="btn btn-small"
+      data-testid="flow-compare-mark"
+      aria-pressed={marked}
+      onClick={() => {
+        if (marked) {
+          markForCompare(id);
+          return;
+        }
+        clearMarks();
+        markForCompare(id);
+      }}
+      title={marked ? 'Unmark' : 'Mark this request as A, then open another one and compare it with A'}
+    >
+      {CaptureIcons.compare()} {marked ? 'Marked as A (unmark)' : 'Compare: mark as A'}
+    </button>
+  );
+}
+
+/** The request's phases as one bar (receive, connect, wait, send), with the times under it. */
+function PhaseBar({ flow: f }: { flow: FlowRecord }) {
+  const phases = timingPhases(f.timings, f.durationMs);
+  if (phases.length === 0) return null;
+  return (
+    <div className="phases" data-testid="flow-timings">
+      <div
+        className="phase-bar"
+        role="img"
+        aria-label={phases.map((p) => `${p.label} ${formatDuration(p.toMs - p.fromMs)}`).join(', ')}
+      >
+        {phases.map((p) => (
+          <span
+            key={p.name}
+            className={`phase phase-${p.name}`}
+            style={{ left: `${p.left * 100}%`, width: `${p.width * 100}%` }}
+            title={`${p.label}: ${formatDuration(p.toMs - p.fromMs)} (${formatDuration(p.fromMs)} → ${formatDuration(p.toMs)})`}
+          />
+        ))}
+      </div>
+      <ul className="phase-legend">
+        {phases.map((p) => (
+          <li key={p.name} data-phase={p.name}>
+            <span className={`phase-key phase-${p.name}`} aria-hidden="true" />
+            {p.label} <span className="txt-muted">{formatDuration(p.toMs - p.fromMs)}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 
@@ -85,7 +290,7 @@ function Section({
 function DetailBody({ flow: f, loadingBodies }: { flow: FlowRecord; loadingBodies: boolean }) {
   const flags = flagList(f.flags);
   return (
-    <div className="detail-body">
+    <>
       <Section title="Decision trace" aside={`${f.trace.length} step${f.trace.length === 1 ? '' : 's'}`}>
         {f.trace.length === 0 ? (
           <p className="txt-muted">No decisions recorded for this request.</p>
@@ -107,6 +312,7 @@ function DetailBody({ flow: f, loadingBodies }: { flow: FlowRecord; loadingBodie
       </Section>
 
       <Section title="Timing" aside={formatDuration(f.durationMs)}>
+        <PhaseBar flow={f} />
         <dl className="kv">
           <dt>Duration</dt>
           <dd>{formatDuration(f.durationMs)}</dd>
@@ -254,7 +460,7 @@ function DetailBody({ flow: f, loadingBodies }: { flow: FlowRecord; loadingBodie
           loading={loadingBodies}
         />
       </Section>
-    </div>
+    </>
   );
 }
 

@@ -1,9 +1,10 @@
 /**
- * The renderer's one store: zustand/vanilla `createStore` over five slices. React binds to it with `useMesh`
+ * The renderer's one store: zustand/vanilla `createStore` over six slices. React binds to it with `useMesh`
  * (see ../hooks.ts); tests drive it directly, without React.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { MeshApi } from '../../../main/contract/api.js';
+import { createGraphSlice } from './graph-slice.js';
 import { createRulesSlice } from './rules-slice.js';
 import { createSecuritySlice } from './security-slice.js';
 import { createServicesSlice } from './services-slice.js';
@@ -28,6 +29,7 @@ export function createMeshStore(opts: StoreDeps): MeshStore {
     ...createRulesSlice(deps)(...a),
     ...createTrafficSlice(deps)(...a),
     ...createSecuritySlice(deps)(...a),
+    ...createGraphSlice(deps)(...a),
     ...createUiSlice(deps)(...a)
   }));
 }

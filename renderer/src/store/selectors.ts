@@ -2,10 +2,10 @@
  * Derived values. Each selector is memoized on the identity of its inputs, so React components can subscribe to it
  * (zustand needs a stable result while the inputs stay the same) and 5 000 flows are filtered once per change.
  */
-import type { AccessCell, FlowRecord, SecurityView, WorkloadView } from '../../../main/contract/api.js';
-import { flagList, shortService, statusClass } from '../lib/format.js';
+import type { AccessCell, FlowRecord, SecurityView, SessionView, WorkloadView } from '../../../main/contract/api.js';
+import { filtersActive, matchesFilter, type FlowFilters } from '../lib/flow-query.js';
+import { flagList, shortService } from '../lib/format.js';
 import { faultFor, type FaultSummary } from '../lib/istio.js';
-import type { FlowFilters } from './traffic-slice.js';
 import type { MeshState } from './types.js';
 
 /** Sliding window for requests/s and error rate. */
@@ -27,66 +27,38 @@ export function flowService(f: FlowRecord, workloads?: Map<string, WorkloadView>
   return w?.service ?? shortService(f.destinationService);
 }
 
-export function matchesFilters(f: FlowRecord, filters: FlowFilters, terms: string[]): boolean {
-  if (filters.service !== '' && shortService(f.destinationService) !== filters.service) return false;
-  if (filters.status !== '' && statusClass(f.status) !== filters.status) return false;
-  if (filters.flag !== '') {
-    const flags = flagList(f.flags);
-    if (
-      filters.flag === 'any'
-        ? flags.length === 0
-        : filters.flag === 'none'
-          ? flags.length > 0
-          : !flags.includes(filters.flag)
-    ) {
-      return false;
-    }
-  }
-  if (terms.length > 0) {
-    const hay = [
-      f.method,
-      f.authority,
-      f.path,
-      String(f.status),
-      f.flags,
-      f.source ?? 'unknown',
-      f.destination ?? '',
-      f.destinationService ?? '',
-      f.reporter,
-      f.subset ?? '',
-      f.requestId,
-      f.localReply ?? ''
-    ]
-      .join(' ')
-      .toLowerCase();
-    if (!terms.every((t) => hay.includes(t))) return false;
-  }
-  return true;
-}
+/* ---------- traffic ---------- */
 
-export function searchTerms(text: string): string[] {
-  return text.toLowerCase().split(/\s+/).filter(Boolean);
-}
+export { matchesFilter } from '../lib/flow-query.js';
 
 const filterFlows = memo((flows: FlowRecord[], filters: FlowFilters): FlowRecord[] => {
-  const terms = searchTerms(filters.text);
-  if (filters.service === '' && filters.status === '' && filters.flag === '' && terms.length === 0) return flows;
-  return flows.filter((f) => matchesFilters(f, filters, terms));
+  // The list holds what the filters' query returned (text included, which the server also matches in bodies):
+  // here only the structured filters are applied again, so a change shows at once and a stale row never lingers.
+  const structural = { ...filters, text: '' };
+  if (!filtersActive(structural)) return flows;
+  return flows.filter((f) => matchesFilter(f, structural, { text: false }));
 });
 
-export const selectFilteredFlows = (s: MeshState): FlowRecord[] => filterFlows(s.flows, s.filters);
+/** The Traffic list as shown: `trafficFlows` narrowed by the filters the server cannot apply. */
+export const selectFilteredFlows = (s: MeshState): FlowRecord[] => filterFlows(s.trafficFlows, s.filters);
 
-export const selectFiltersActive = (s: MeshState): boolean =>
-  s.filters.service !== '' || s.filters.status !== '' || s.filters.flag !== '' || s.filters.text.trim() !== '';
+export const selectFiltersActive = (s: MeshState): boolean => filtersActive(s.filters);
 
-const flagOptions = memo((flows: FlowRecord[]): string[] => {
+const flagOptions = memo((flows: FlowRecord[], listed: FlowRecord[]): string[] => {
   const seen = new Set<string>();
-  for (const f of flows) for (const flag of flagList(f.flags)) seen.add(flag);
+  for (const list of [flows, listed]) for (const f of list) for (const flag of flagList(f.flags)) seen.add(flag);
   return [...seen].sort();
 });
 
 /** Envoy flags present in the captured flows (options of the flag filter). */
-export const selectFlagOptions = (s: MeshState): string[] => flagOptions(s.flows);
+export const selectFlagOptions = (s: MeshState): string[] => flagOptions(s.flows, s.trafficFlows);
+
+/** The session new flows go into (null before the sessions are loaded, or with an in-memory store). */
+export const selectCurrentSession = (s: MeshState): SessionView | null => s.sessions.find((x) => x.current) ?? null;
+
+/** The session the list is narrowed to, when it is known. */
+export const selectFilterSession = (s: MeshState): SessionView | null =>
+  s.filters.session === null ? null : (s.sessions.find((x) => x.id === s.filters.session) ?? null);
 
 export interface ServiceGroup {
   name: string;

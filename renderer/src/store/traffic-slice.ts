@@ -1,29 +1,43 @@
 /**
- * Traffic slice: the captured flows (initial page from listFlows, then live `flow` events), pause/clear, the
- * filters, the keyboard selection and the detail pane (getFlow for bodies).
+ * Traffic slice: captured flows and everything the Traffic view does with them.
+ *
+ * Two lists:
+ *  - `flows`: the live window (the newest INITIAL_FLOWS from listFlows, then every live `flow` event), unfiltered.
+ *    The Services stats, the Security overlay and the status bar read it.
+ *  - `trafficFlows`: the Traffic list. Filters are server-side queries: a filter change reloads it from
+ *    `listFlows(query)` (text input debounced), live events are appended when they match (`matchesFilter`), and
+ *    "load older" pages back with `before`. History comes from the engine's store, so it survives restarts.
+ *
+ * Plus capture sessions (list, record, stop, delete), HAR export/import, replay, flow and session comparison, and
+ * the trace of the open flow.
  */
-import type { FlowRecord } from '../../../main/contract/api.js';
+import type {
+  FlowComparison,
+  FlowRecord,
+  Har,
+  ReplayRequest,
+  SessionComparison,
+  SessionView,
+  TraceView
+} from '../../../main/contract/api.js';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
+import { filtersToQuery, matchesFilter, NO_FILTERS, sameFilters, type FlowFilters } from '../lib/flow-query.js';
+import { harFileName, parseHar } from '../lib/har.js';
+import { sessionTitle } from '../lib/sessions.js';
 import { selectFilteredFlows } from './selectors.js';
 import type { LoadStatus, SliceCreator } from './types.js';
 
-/** Flows kept in the window (the engine keeps its own, larger store; the detail pane fetches bodies from it). */
+export type { FlowFilters, StatusFilter } from '../lib/flow-query.js';
+export { NO_FILTERS } from '../lib/flow-query.js';
+
+/** Flows kept in each list (the engine keeps its own, larger store; the detail pane fetches bodies from it). */
 export const MAX_FLOWS = 5000;
-/** Flows fetched when the view starts. */
+/** Flows fetched when the view starts and when the filters change. */
 export const INITIAL_FLOWS = 1000;
-
-export type StatusFilter = '' | '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'none';
-
-export interface FlowFilters {
-  /** Destination service short name; '' for all. */
-  service: string;
-  status: StatusFilter;
-  /** '' all, 'any' some flag, 'none' no flag, or one Envoy flag such as 'UF'. */
-  flag: string;
-  text: string;
-}
-
-export const NO_FILTERS: FlowFilters = { service: '', status: '', flag: '', text: '' };
+/** Flows fetched per "load older". */
+export const OLDER_PAGE = 500;
+/** Debounce of the text filter before the list is queried again. */
+export const TEXT_FILTER_DELAY_MS = 200;
 
 export interface FlowDetail {
   id: string;
@@ -32,10 +46,64 @@ export interface FlowDetail {
   error: ErrorInfo | null;
 }
 
+export interface SessionOp {
+  pending: 'start' | 'stop' | 'delete' | null;
+  /** The session being deleted. */
+  id: number | null;
+  error: ErrorInfo | null;
+}
+
+export interface HarState {
+  op: 'idle' | 'exporting' | 'importing';
+  error: ErrorInfo | null;
+}
+
+export interface ReplayState {
+  sending: boolean;
+  /** The flow being (or last) replayed. */
+  forId: string | null;
+  error: ErrorInfo | null;
+}
+
+export interface CompareState {
+  /** Flows marked for comparison, in order: [A] or [A, B]. */
+  ids: string[];
+  /** The comparison is shown. */
+  open: boolean;
+  status: LoadStatus;
+  error: ErrorInfo | null;
+  result: FlowComparison | null;
+}
+
+export interface SessionCompareState {
+  /** Sessions picked for comparison, in order: [A] or [A, B]. */
+  ids: number[];
+  open: boolean;
+  status: LoadStatus;
+  error: ErrorInfo | null;
+  result: SessionComparison | null;
+}
+
+export interface TraceState {
+  traceId: string;
+  status: LoadStatus;
+  error: ErrorInfo | null;
+  view: TraceView | null;
+}
+
 export interface TrafficSlice {
+  /** The live window: every flow (unfiltered), newest last. */
   flows: FlowRecord[];
   flowsStatus: LoadStatus;
   flowsError: ErrorInfo | null;
+  /** The Traffic list: the flows the filters' query returned, plus matching live flows; newest last. */
+  trafficFlows: FlowRecord[];
+  listStatus: LoadStatus;
+  listError: ErrorInfo | null;
+  /** The store may hold older flows for the query ("load older"). */
+  hasOlder: boolean;
+  olderStatus: LoadStatus;
+  olderError: ErrorInfo | null;
   paused: boolean;
   /** Flow events dropped while paused. */
   missed: number;
@@ -43,7 +111,22 @@ export interface TrafficSlice {
   selectedId: string | null;
   detail: FlowDetail | null;
   clearError: ErrorInfo | null;
+  sessions: SessionView[];
+  sessionsStatus: LoadStatus;
+  sessionsError: ErrorInfo | null;
+  sessionOp: SessionOp;
+  /** The sessions panel is open. */
+  sessionsOpen: boolean;
+  har: HarState;
+  replay: ReplayState;
+  compare: CompareState;
+  sessionCompare: SessionCompareState;
+  trace: TraceState | null;
+
   loadFlows(): Promise<void>;
+  /** Query the Traffic list again for the current filters. */
+  reloadList(): Promise<void>;
+  loadOlder(): Promise<void>;
   appendFlows(flows: FlowRecord[]): void;
   setPaused(paused: boolean): void;
   clearFlows(): Promise<void>;
@@ -53,9 +136,42 @@ export interface TrafficSlice {
   moveSelection(delta: number): void;
   openDetail(id?: string): Promise<void>;
   closeDetail(): void;
+
+  loadSessions(): Promise<void>;
+  toggleSessions(open?: boolean): void;
+  /** Show one session's flows (null: all sessions). */
+  selectSession(id: number | null): void;
+  startRecording(label?: string): Promise<SessionView | null>;
+  stopRecording(): Promise<SessionView | null>;
+  deleteSession(id: number): Promise<boolean>;
+  clearSessionError(): void;
+
+  /** HAR of the current filters (or the selected session); null when it failed (see `har.error`). */
+  exportHar(): Promise<{ har: Har; fileName: string } | null>;
+  /** Import a HAR file's text as a new read-only session and show it. */
+  importHar(text: string, fileName: string): Promise<SessionView | null>;
+  clearHarError(): void;
+
+  /** Resend a flow (optionally edited); on success the new flow is selected and opened. */
+  replayFlow(req: ReplayRequest): Promise<FlowRecord | null>;
+  clearReplayError(): void;
+
+  /** Mark or unmark a flow for comparison (at most two: a third mark drops the oldest). */
+  markForCompare(id: string): void;
+  clearCompareMarks(): void;
+  /** Compare the two marked flows. */
+  compareMarked(): Promise<void>;
+  compareFlows(a: string, b: string): Promise<void>;
+  closeCompare(): void;
+  /** Pick or unpick a session for comparison (at most two). */
+  pickSessionForCompare(id: number): void;
+  compareSessions(a?: number, b?: number): Promise<void>;
+  closeSessionCompare(): void;
+
+  loadTrace(traceId: string, opts?: { force?: boolean }): Promise<void>;
 }
 
-/** Bodies are only needed by the detail pane, which fetches them with getFlow; keep the list light. */
+/** Bodies are only needed by the detail pane, which fetches them with getFlow; keep the lists light. */
 function withoutBodies(f: FlowRecord): FlowRecord {
   if (f.requestBody === undefined && f.responseBody === undefined) return f;
   const light = { ...f };
@@ -68,103 +184,525 @@ function capped(flows: FlowRecord[]): FlowRecord[] {
   return flows.length > MAX_FLOWS ? flows.slice(flows.length - MAX_FLOWS) : flows;
 }
 
-export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, get) => ({
-  flows: [],
-  flowsStatus: 'idle',
-  flowsError: null,
-  paused: false,
-  missed: 0,
-  filters: NO_FILTERS,
-  selectedId: null,
-  detail: null,
-  clearError: null,
+/**
+ * A freshly listed page merged with what the list held. With `snapshot` (the ids held when the request was sent),
+ * only flows that arrived live meanwhile stay, after the page: the page is the truth for everything else (a
+ * deleted session, a changed filter). Without it (the first load, a reconnect), held flows not older than the
+ * page's newest one stay: live events may have been shown before the store had them.
+ */
+function mergeListed(
+  listed: FlowRecord[],
+  held: FlowRecord[],
+  keep: (f: FlowRecord) => boolean,
+  snapshot?: Set<string>
+): FlowRecord[] {
+  const ids = new Set(listed.map((f) => f.id));
+  const newest = listed.at(-1)?.startedAt;
+  const live = held.filter(
+    (f) => !ids.has(f.id) && keep(f) && (snapshot ? !snapshot.has(f.id) : newest === undefined || f.startedAt >= newest)
+  );
+  return capped(live.length === 0 ? listed : [...listed, ...live]);
+}
 
-  async loadFlows() {
-    set({ flowsStatus: 'loading', flowsError: null });
-    try {
-      const listed = (await deps.api.listFlows({ limit: INITIAL_FLOWS })).map(withoutBodies);
-      set((s) => {
-        // Live events may have arrived while the list was on its way: keep them after the listed ones.
-        const ids = new Set(listed.map((f) => f.id));
-        return { flows: capped([...listed, ...s.flows.filter((f) => !ids.has(f.id))]), flowsStatus: 'ready' };
-      });
-    } catch (err) {
-      set({ flowsStatus: 'error', flowsError: toErrorInfo(err) });
-    }
-  },
+const queryKey = (filters: FlowFilters): string => JSON.stringify(filtersToQuery(filters));
 
-  appendFlows(incoming) {
-    if (incoming.length === 0) return;
-    if (get().paused) {
-      set((s) => ({ missed: s.missed + incoming.length }));
-      return;
-    }
-    set((s) => {
-      const ids = new Set(s.flows.map((f) => f.id));
-      const fresh: FlowRecord[] = [];
-      for (const f of incoming) {
-        if (ids.has(f.id)) continue;
-        ids.add(f.id);
-        fresh.push(withoutBodies(f));
-      }
-      return fresh.length === 0 ? {} : { flows: capped([...s.flows, ...fresh]) };
-    });
-  },
+const NO_SESSION_OP: SessionOp = { pending: null, id: null, error: null };
+const NO_COMPARE: CompareState = { ids: [], open: false, status: 'idle', error: null, result: null };
+const NO_SESSION_COMPARE: SessionCompareState = { ids: [], open: false, status: 'idle', error: null, result: null };
 
-  setPaused(paused) {
-    set(paused ? { paused } : { paused, missed: 0 });
-  },
+export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, get) => {
+  /** Bumped by every list (re)load; an answer for an older number is stale. */
+  let listSeq = 0;
+  let textTimer: ReturnType<typeof setTimeout> | undefined;
 
-  async clearFlows() {
-    set({ clearError: null });
-    try {
-      await deps.api.clearFlows();
-      set({ flows: [], selectedId: null, detail: null, missed: 0 });
-    } catch (err) {
-      set({ clearError: toErrorInfo(err) });
-    }
-  },
+  const currentSession = (): number | null => get().sessions.find((s) => s.current)?.id ?? null;
+  const matchesNow = (f: FlowRecord): boolean => matchesFilter(f, get().filters, { currentSession: currentSession() });
 
-  setFilter(patch) {
-    set((s) => ({ filters: { ...s.filters, ...patch } }));
-  },
-
-  resetFilters() {
-    set({ filters: NO_FILTERS });
-  },
-
-  selectFlow(id) {
-    set({ selectedId: id });
-  },
-
-  moveSelection(delta) {
-    const list = selectFilteredFlows(get());
-    if (list.length === 0) return;
-    const { selectedId, detail } = get();
-    const at = selectedId === null ? -1 : list.findIndex((f) => f.id === selectedId);
-    // Without a selection, Down/PageDown/End count from before the first row, Up/PageUp/Home from after the last.
-    const from = at >= 0 ? at : delta > 0 ? -1 : list.length;
-    const next = Math.max(0, Math.min(list.length - 1, from + delta));
-    const id = list[next]!.id;
-    set({ selectedId: id });
-    if (detail && detail.id !== id) void get().openDetail(id);
-  },
-
-  async openDetail(id) {
-    const target = id ?? get().selectedId;
-    if (target === null) return;
-    const listed = get().flows.find((f) => f.id === target) ?? null;
-    set({ selectedId: target, detail: { id: target, flow: listed, loading: true, error: null } });
-    try {
-      const flow = await deps.api.getFlow({ id: target });
-      if (get().detail?.id === target) set({ detail: { id: target, flow, loading: false, error: null } });
-    } catch (err) {
-      if (get().detail?.id === target)
-        set({ detail: { id: target, flow: listed, loading: false, error: toErrorInfo(err) } });
-    }
-  },
-
-  closeDetail() {
-    set({ detail: null });
+  /** Put a flow the user caused (a replay) into the lists, whatever pause says. */
+  function insertFlow(f: FlowRecord): void {
+    const light = withoutBodies(f);
+    const matches = matchesNow(light);
+    set((s) => ({
+      flows: s.flows.some((x) => x.id === f.id) ? s.flows : capped([...s.flows, light]),
+      trafficFlows:
+        !matches || s.trafficFlows.some((x) => x.id === f.id) ? s.trafficFlows : capped([...s.trafficFlows, light])
+    }));
   }
-});
+
+  function bumpSessionCounts(incoming: FlowRecord[]): void {
+    const sessions = get().sessions;
+    if (sessions.length === 0) return;
+    const current = sessions.find((s) => s.current)?.id;
+    const counts = new Map<number, number>();
+    for (const f of incoming) {
+      const id = f.sessionId ?? current;
+      if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    if (counts.size === 0) return;
+    set({ sessions: sessions.map((s) => (counts.has(s.id) ? { ...s, flows: s.flows + counts.get(s.id)! } : s)) });
+  }
+
+  return {
+    flows: [],
+    flowsStatus: 'idle',
+    flowsError: null,
+    trafficFlows: [],
+    listStatus: 'idle',
+    listError: null,
+    hasOlder: false,
+    olderStatus: 'idle',
+    olderError: null,
+    paused: false,
+    missed: 0,
+    filters: NO_FILTERS,
+    selectedId: null,
+    detail: null,
+    clearError: null,
+    sessions: [],
+    sessionsStatus: 'idle',
+    sessionsError: null,
+    sessionOp: NO_SESSION_OP,
+    sessionsOpen: false,
+    har: { op: 'idle', error: null },
+    replay: { sending: false, forId: null, error: null },
+    compare: NO_COMPARE,
+    sessionCompare: NO_SESSION_COMPARE,
+    trace: null,
+
+    async loadFlows() {
+      const filters = get().filters;
+      const query = filtersToQuery(filters);
+      const separate = Object.keys(query).length > 0;
+      const token = ++listSeq;
+      set({ flowsStatus: 'loading', flowsError: null, listStatus: 'loading', listError: null });
+      let listed: FlowRecord[];
+      try {
+        listed = (await deps.api.listFlows({ limit: INITIAL_FLOWS })).map(withoutBodies);
+      } catch (err) {
+        const e = toErrorInfo(err);
+        set({ flowsStatus: 'error', flowsError: e });
+        if (token === listSeq) set({ listStatus: 'error', listError: e });
+        return;
+      }
+      // Live events may have arrived while the list was on its way: keep them after the listed ones.
+      set((s) => ({ flows: mergeListed(listed, s.flows, () => true), flowsStatus: 'ready' }));
+      if (token !== listSeq) return; // the filters changed meanwhile: that reload fills the list
+      if (separate) {
+        await get().reloadList();
+        return;
+      }
+      set((s) => ({
+        trafficFlows: mergeListed(listed, s.trafficFlows, matchesNow),
+        hasOlder: listed.length >= INITIAL_FLOWS,
+        listStatus: 'ready',
+        olderStatus: 'idle',
+        olderError: null
+      }));
+    },
+
+    async reloadList() {
+      clearTimeout(textTimer);
+      textTimer = undefined;
+      const token = ++listSeq;
+      const filters = get().filters;
+      const snapshot = new Set(get().trafficFlows.map((f) => f.id));
+      set({ listStatus: 'loading', listError: null, olderStatus: 'idle', olderError: null });
+      try {
+        const listed = (await deps.api.listFlows({ ...filtersToQuery(filters), limit: INITIAL_FLOWS })).map(
+          withoutBodies
+        );
+        if (token !== listSeq) return;
+        set((s) => ({
+          trafficFlows: mergeListed(listed, s.trafficFlows, matchesNow, snapshot),
+          hasOlder: listed.length >= INITIAL_FLOWS,
+          listStatus: 'ready'
+        }));
+      } catch (err) {
+        if (token === listSeq) set({ listStatus: 'error', listError: toErrorInfo(err) });
+      }
+    },
+
+    async loadOlder() {
+      const s = get();
+      const first = s.trafficFlows[0];
+      if (!s.hasOlder || !first || s.olderStatus === 'loading' || s.listStatus === 'loading') return;
+      const room = MAX_FLOWS - s.trafficFlows.length;
+      if (room <= 0) return;
+      const limit = Math.min(OLDER_PAGE, room);
+      const token = listSeq;
+      set({ olderStatus: 'loading', olderError: null });
+      try {
+        const older = (await deps.api.listFlows({ ...filtersToQuery(s.filters), before: first.id, limit })).map(
+          withoutBodies
+        );
+        if (token !== listSeq) {
+          set({ olderStatus: 'idle' });
+          return;
+        }
+        set((st) => {
+          const ids = new Set(st.trafficFlows.map((f) => f.id));
+          const fresh = older.filter((f) => !ids.has(f.id));
+          return {
+            trafficFlows: fresh.length === 0 ? st.trafficFlows : [...fresh, ...st.trafficFlows],
+            hasOlder: older.length >= limit,
+            olderStatus: 'ready'
+          };
+        });
+      } catch (err) {
+        if (token === listSeq) set({ olderStatus: 'error', olderError: toErrorInfo(err) });
+      }
+    },
+
+    appendFlows(incoming) {
+      if (incoming.length === 0) return;
+      bumpSessionCounts(incoming);
+      if (get().paused) {
+        set((s) => ({ missed: s.missed + incoming.length }));
+        return;
+      }
+      const opts = { currentSession: currentSession() };
+      set((s) => {
+        const ids = new Set(s.flows.map((f) => f.id));
+        const listIds = new Set(s.trafficFlows.map((f) => f.id));
+        const fresh: FlowRecord[] = [];
+        const listFresh: FlowRecord[] = [];
+        for (const f of incoming) {
+          const light = withoutBodies(f);
+          if (!ids.has(f.id)) {
+            ids.add(f.id);
+            fresh.push(light);
+          }
+          if (!listIds.has(f.id) && matchesFilter(light, s.filters, opts)) {
+            listIds.add(f.id);
+            listFresh.push(light);
+          }
+        }
+        const out: Partial<TrafficSlice> = {};
+        if (fresh.length > 0) out.flows = capped([...s.flows, ...fresh]);
+        if (listFresh.length > 0) {
+          const next = [...s.trafficFlows, ...listFresh];
+          out.trafficFlows = capped(next);
+          // The oldest flows left the window: they can be paged back in.
+          if (next.length > MAX_FLOWS) out.hasOlder = true;
+        }
+        return out;
+      });
+    },
+
+    setPaused(paused) {
+      set(paused ? { paused } : { paused, missed: 0 });
+    },
+
+    async clearFlows() {
+      set({ clearError: null });
+      try {
+        await deps.api.clearFlows();
+        ++listSeq;
+        const current = currentSession();
+        set((s) => ({
+          flows: [],
+          trafficFlows: [],
+          hasOlder: false,
+          selectedId: null,
+          detail: null,
+          missed: 0,
+          compare: NO_COMPARE,
+          // Ended sessions are gone with their flows: stop showing one.
+          filters:
+            s.filters.session !== null && s.filters.session !== current ? { ...s.filters, session: null } : s.filters
+        }));
+        if (get().sessionsStatus !== 'idle') void get().loadSessions();
+      } catch (err) {
+        set({ clearError: toErrorInfo(err) });
+      }
+    },
+
+    setFilter(patch) {
+      const prev = get().filters;
+      const next = { ...prev, ...patch };
+      if (sameFilters(prev, next) && prev.text === next.text) return;
+      set({ filters: next });
+      if (queryKey(prev) === queryKey(next)) return; // client-side only (or whitespace): the selector handles it
+      const onlyText = sameFilters({ ...prev, text: next.text }, next);
+      clearTimeout(textTimer);
+      textTimer = undefined;
+      if (onlyText) {
+        textTimer = setTimeout(() => {
+          textTimer = undefined;
+          void get().reloadList();
+        }, TEXT_FILTER_DELAY_MS);
+      } else {
+        void get().reloadList();
+      }
+    },
+
+    resetFilters() {
+      get().setFilter(NO_FILTERS);
+    },
+
+    selectFlow(id) {
+      set({ selectedId: id });
+    },
+
+    moveSelection(delta) {
+      const list = selectFilteredFlows(get());
+      if (list.length === 0) return;
+      const { selectedId, detail } = get();
+      const at = selectedId === null ? -1 : list.findIndex((f) => f.id === selectedId);
+      // Without a selection, Down/PageDown/End count from before the first row, Up/PageUp/Home from after the last.
+      const from = at >= 0 ? at : delta > 0 ? -1 : list.length;
+      const next = Math.max(0, Math.min(list.length - 1, from + delta));
+      const id = list[next]!.id;
+      set({ selectedId: id });
+      if (detail && detail.id !== id) void get().openDetail(id);
+    },
+
+    async openDetail(id) {
+      const target = id ?? get().selectedId;
+      if (target === null) return;
+      const s = get();
+      const listed = s.trafficFlows.find((f) => f.id === target) ?? s.flows.find((f) => f.id === target) ?? null;
+      set({ selectedId: target, detail: { id: target, flow: listed, loading: true, error: null } });
+      try {
+        const flow = await deps.api.getFlow({ id: target });
+        if (get().detail?.id === target) set({ detail: { id: target, flow, loading: false, error: null } });
+      } catch (err) {
+        if (get().detail?.id === target)
+          set({ detail: { id: target, flow: listed, loading: false, error: toErrorInfo(err) } });
+      }
+    },
+
+    closeDetail() {
+      set({ detail: null });
+    },
+
+    /* ---------- sessions ---------- */
+
+    async loadSessions() {
+      set((s) => ({ sessionsStatus: s.sessionsStatus === 'ready' ? 'ready' : 'loading', sessionsError: null }));
+      try {
+        const sessions = await deps.api.listSessions();
+        set({ sessions, sessionsStatus: 'ready' });
+      } catch (err) {
+        set({ sessionsStatus: 'error', sessionsError: toErrorInfo(err) });
+      }
+    },
+
+    toggleSessions(open) {
+      const next = open ?? !get().sessionsOpen;
+      set({ sessionsOpen: next });
+      if (next && get().sessionsStatus !== 'loading') void get().loadSessions();
+    },
+
+    selectSession(id) {
+      get().setFilter({ session: id });
+    },
+
+    async startRecording(label) {
+      const text = label?.trim() ?? '';
+      set({ sessionOp: { pending: 'start', id: null, error: null } });
+      try {
+        const view = await deps.api.startSession(text === '' ? {} : { label: text });
+        set({ sessionOp: NO_SESSION_OP });
+        set((s) => ({ sessions: [...s.sessions.map((x) => ({ ...x, current: false })), view] }));
+        void get().loadSessions();
+        // Show the new recording (empty until requests arrive).
+        get().setFilter({ session: view.id });
+        return view;
+      } catch (err) {
+        set({ sessionOp: { pending: null, id: null, error: toErrorInfo(err) } });
+        return null;
+      }
+    },
+
+    async stopRecording() {
+      set({ sessionOp: { pending: 'stop', id: null, error: null } });
+      try {
+        const ended = await deps.api.stopSession();
+        set({ sessionOp: NO_SESSION_OP });
+        await get().loadSessions();
+        return ended;
+      } catch (err) {
+        set({ sessionOp: { pending: null, id: null, error: toErrorInfo(err) } });
+        return null;
+      }
+    },
+
+    async deleteSession(id) {
+      set({ sessionOp: { pending: 'delete', id, error: null } });
+      try {
+        await deps.api.deleteSession({ id });
+        set((s) => ({
+          sessionOp: NO_SESSION_OP,
+          sessions: s.sessions.filter((x) => x.id !== id),
+          sessionCompare: s.sessionCompare.ids.includes(id) ? NO_SESSION_COMPARE : s.sessionCompare,
+          // Its flows are gone from the store: drop them here too.
+          flows: s.flows.some((f) => f.sessionId === id) ? s.flows.filter((f) => f.sessionId !== id) : s.flows
+        }));
+        if (get().filters.session === id) get().setFilter({ session: null });
+        else void get().reloadList();
+        void get().loadSessions();
+        return true;
+      } catch (err) {
+        set({ sessionOp: { pending: null, id, error: toErrorInfo(err) } });
+        return false;
+      }
+    },
+
+    clearSessionError() {
+      set({ sessionOp: NO_SESSION_OP });
+    },
+
+    /* ---------- HAR ---------- */
+
+    async exportHar() {
+      const s = get();
+      set({ har: { op: 'exporting', error: null } });
+      try {
+        const har = await deps.api.exportHar(filtersToQuery(s.filters));
+        const session = s.filters.session === null ? null : s.sessions.find((x) => x.id === s.filters.session);
+        const fileName = harFileName(session, new Date(deps.now()));
+        const n = har.log.entries.length;
+        set({
+          har: { op: 'idle', error: null },
+          notice: { kind: 'ok', text: `Exported ${n.toLocaleString()} request${n === 1 ? '' : 's'} to ${fileName}.` }
+        });
+        return { har, fileName };
+      } catch (err) {
+        set({ har: { op: 'idle', error: toErrorInfo(err) } });
+        return null;
+      }
+    },
+
+    async importHar(text, fileName) {
+      set({ har: { op: 'importing', error: null } });
+      try {
+        const har = parseHar(text, fileName);
+        const view = await deps.api.importHar({ har, label: fileName });
+        set((s) => ({
+          har: { op: 'idle', error: null },
+          sessions: s.sessions.some((x) => x.id === view.id) ? s.sessions : [...s.sessions, view],
+          sessionsOpen: true,
+          notice: {
+            kind: 'ok',
+            text: `Imported ${view.flows.toLocaleString()} request${view.flows === 1 ? '' : 's'} from ${fileName} as “${sessionTitle(view)}”.`
+          }
+        }));
+        get().setFilter({ session: view.id });
+        void get().loadSessions();
+        return view;
+      } catch (err) {
+        set({ har: { op: 'idle', error: toErrorInfo(err) } });
+        return null;
+      }
+    },
+
+    clearHarError() {
+      set((s) => ({ har: { ...s.har, error: null } }));
+    },
+
+    /* ---------- replay ---------- */
+
+    async replayFlow(req) {
+      set({ replay: { sending: true, forId: req.id, error: null } });
+      try {
+        const flow = await deps.api.replayFlow(req);
+        set({ replay: { sending: false, forId: req.id, error: null } });
+        insertFlow(flow);
+        set({ selectedId: flow.id });
+        await get().openDetail(flow.id);
+        return flow;
+      } catch (err) {
+        set({ replay: { sending: false, forId: req.id, error: toErrorInfo(err) } });
+        return null;
+      }
+    },
+
+    clearReplayError() {
+      set((s) => ({ replay: { ...s.replay, error: null } }));
+    },
+
+    /* ---------- compare ---------- */
+
+    markForCompare(id) {
+      set((s) => {
+        const ids = s.compare.ids.includes(id) ? s.compare.ids.filter((x) => x !== id) : [...s.compare.ids, id];
+        return { compare: { ...s.compare, ids: ids.slice(-2) } };
+      });
+    },
+
+    clearCompareMarks() {
+      set({ compare: NO_COMPARE });
+    },
+
+    async compareMarked() {
+      const [a, b] = get().compare.ids;
+      if (a !== undefined && b !== undefined) await get().compareFlows(a, b);
+    },
+
+    async compareFlows(a, b) {
+      set({ compare: { ids: [a, b], open: true, status: 'loading', error: null, result: null } });
+      const still = (): boolean => {
+        const c = get().compare;
+        return c.ids[0] === a && c.ids[1] === b && c.status === 'loading';
+      };
+      try {
+        const result = await deps.api.compareFlows({ a, b });
+        if (still()) set((s) => ({ compare: { ...s.compare, status: 'ready', result } }));
+      } catch (err) {
+        if (still()) set((s) => ({ compare: { ...s.compare, status: 'error', error: toErrorInfo(err) } }));
+      }
+    },
+
+    closeCompare() {
+      set((s) => ({ compare: { ...s.compare, open: false } }));
+    },
+
+    pickSessionForCompare(id) {
+      set((s) => {
+        const ids = s.sessionCompare.ids.includes(id)
+          ? s.sessionCompare.ids.filter((x) => x !== id)
+          : [...s.sessionCompare.ids, id];
+        return { sessionCompare: { ...s.sessionCompare, ids: ids.slice(-2) } };
+      });
+    },
+
+    async compareSessions(a, b) {
+      const [pa, pb] = get().sessionCompare.ids;
+      const x = a ?? pa;
+      const y = b ?? pb;
+      if (x === undefined || y === undefined) return;
+      set({ sessionCompare: { ids: [x, y], open: true, status: 'loading', error: null, result: null } });
+      const still = (): boolean => {
+        const c = get().sessionCompare;
+        return c.ids[0] === x && c.ids[1] === y && c.status === 'loading';
+      };
+      try {
+        const result = await deps.api.compareSessions({ a: x, b: y });
+        if (still()) set((s) => ({ sessionCompare: { ...s.sessionCompare, status: 'ready', result } }));
+      } catch (err) {
+        if (still())
+          set((s) => ({ sessionCompare: { ...s.sessionCompare, status: 'error', error: toErrorInfo(err) } }));
+      }
+    },
+
+    closeSessionCompare() {
+      set((s) => ({ sessionCompare: { ...s.sessionCompare, open: false } }));
+    },
+
+    /* ---------- trace ---------- */
+
+    async loadTrace(traceId, opts) {
+      const t = get().trace;
+      if (!opts?.force && t?.traceId === traceId && (t.status === 'loading' || t.status === 'ready')) return;
+      set({ trace: { traceId, status: 'loading', error: null, view: null } });
+      try {
+        const view = await deps.api.getTrace({ traceId });
+        if (get().trace?.traceId === traceId) set({ trace: { traceId, status: 'ready', error: null, view } });
+      } catch (err) {
+        if (get().trace?.traceId === traceId)
+          set({ trace: { traceId, status: 'error', error: toErrorInfo(err), view: null } });
+      }
+    }
+  };
+};

@@ -1,10 +1,11 @@
 /**
- * The store's shape: one zustand store built from five slices (services, rules, traffic, security, ui), each a
+ * The store's shape: one zustand store built from six slices (services, rules, traffic, security, graph, ui), each a
  * `StateCreator<MeshState, [], [], Slice>` made by a factory that receives the injected dependencies.
  */
 import type { StateCreator } from 'zustand/vanilla';
 import type { MeshApi } from '../../../main/contract/api.js';
 import type { ErrorInfo } from '../lib/errors.js';
+import type { GraphSlice } from './graph-slice.js';
 import type { ServicesSlice } from './services-slice.js';
 import type { RulesSlice } from './rules-slice.js';
 import type { SecuritySlice } from './security-slice.js';
@@ -36,6 +37,6 @@ export interface StoreDeps {
 
 export type Deps = Required<StoreDeps>;
 
-export type MeshState = ServicesSlice & RulesSlice & TrafficSlice & SecuritySlice & UiSlice;
+export type MeshState = ServicesSlice & RulesSlice & TrafficSlice & SecuritySlice & GraphSlice & UiSlice;
 
 export type SliceCreator<T> = (deps: Deps) => StateCreator<MeshState, [], [], T>;

@@ -744,7 +744,8 @@ function CellDetail({
               className="btn btn-small"
               data-testid="matrix-show-traffic"
               onClick={() => {
-                setFilter({ service: '', status: '', flag: '', text: `${cell.from} ${cell.to}` });
+                // the calls from this caller ("unknown" = without sidecar) that reached this workload
+                setFilter({ service: '', status: '', flag: '', text: '', caller: cell.from, workload: cell.to });
                 setView('traffic');
               }}
             >

@@ -1,27 +1,39 @@
 /**
- * Traffic: the live list of flows (virtualized), filters, pause/clear, keyboard navigation and the detail pane
- * with headers, bodies, attempts and the decision trace.
+ * Traffic: the captured requests from the engine's store (history survives restarts), filtered by server-side
+ * queries, with live requests appended as they match; "load older" pages back. Capture sessions (record, select,
+ * compare, delete), HAR export/import, replay, flow comparison, and the detail pane with its trace waterfall.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
 import type { FlowRecord, WorkloadView } from '../../../main/contract/api.js';
+import { FlowCompareDialog, SessionCompareDialog } from '../components/CompareView.js';
 import { FlowDetailPane } from '../components/FlowDetail.js';
+import { FlowQueryBar } from '../components/FlowQueryBar.js';
+import { SessionsPanel } from '../components/SessionsPanel.js';
+import { CaptureIcons } from '../components/capture-icons.js';
 import { ConnIcon, Empty, ErrorText, Icons, Loading } from '../components/ui.js';
-import { useDebounced, useMesh } from '../hooks.js';
+import { useMesh } from '../hooks.js';
+import { downloadText } from '../lib/download.js';
 import { flagList, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
-import {
-  selectFilteredFlows,
-  selectFiltersActive,
-  selectFlagOptions,
-  selectServiceGroups
-} from '../store/selectors.js';
-import type { StatusFilter } from '../store/traffic-slice.js';
+import { harText } from '../lib/har.js';
+import { activeRecording, sessionTitle } from '../lib/sessions.js';
+import { selectFilteredFlows, selectFiltersActive, selectFilterSession } from '../store/selectors.js';
+import { MAX_FLOWS } from '../store/traffic-slice.js';
 
 const ROW_HEIGHT = 30;
 
 export function TrafficView() {
   const detailOpen = useMesh((s) => s.detail !== null);
   const closeDetail = useMesh((s) => s.closeDetail);
+  const sessionsOpen = useMesh((s) => s.sessionsOpen);
+  const compareOpen = useMesh((s) => s.compare.open);
+  const sessionCompareOpen = useMesh((s) => s.sessionCompare.open);
+  const loadSessions = useMesh((s) => s.loadSessions);
+  const connected = useMesh((s) => s.connection === 'connected');
+  useEffect(() => {
+    // The toolbar shows the recording state and the session names: load them with the view (and after a reconnect).
+    if (connected) void loadSessions();
+  }, [connected, loadSessions]);
   return (
     <section
       className="page traffic"
@@ -34,104 +46,217 @@ export function TrafficView() {
         }
       }}
     >
-      <Toolbar />
-      <div className={`traffic-body ${detailOpen ? 'with-detail' : ''}`}>
-        <FlowList />
-        {detailOpen && <FlowDetailPane />}
+      <CaptureBar />
+      <FlowQueryBar />
+      <div className={`traffic-main ${sessionsOpen ? 'with-sessions' : ''}`}>
+        {sessionsOpen && <SessionsPanel />}
+        <div className={`traffic-body ${detailOpen ? 'with-detail' : ''}`}>
+          <FlowList />
+          {detailOpen && <FlowDetailPane />}
+        </div>
       </div>
+      {compareOpen && <FlowCompareDialog />}
+      {sessionCompareOpen && <SessionCompareDialog />}
     </section>
   );
 }
 
-function Toolbar() {
-  const filters = useMesh((s) => s.filters);
-  const setFilter = useMesh((s) => s.setFilter);
-  const groups = useMesh(selectServiceGroups);
-  const flagOptions = useMesh(selectFlagOptions);
+/** Sessions, recording, compare, HAR, pause and clear. */
+function CaptureBar() {
+  const sessionsOpen = useMesh((s) => s.sessionsOpen);
+  const toggleSessions = useMesh((s) => s.toggleSessions);
+  const scope = useMesh(selectFilterSession);
+  const scopeId = useMesh((s) => s.filters.session);
+  const sessions = useMesh((s) => s.sessions);
+  const op = useMesh((s) => s.sessionOp);
+  const startRecording = useMesh((s) => s.startRecording);
+  const stopRecording = useMesh((s) => s.stopRecording);
+  const compareIds = useMesh((s) => s.compare.ids);
+  const compareMarked = useMesh((s) => s.compareMarked);
+  const clearMarks = useMesh((s) => s.clearCompareMarks);
+  const har = useMesh((s) => s.har);
+  const exportHar = useMesh((s) => s.exportHar);
+  const importHar = useMesh((s) => s.importHar);
+  const clearHarError = useMesh((s) => s.clearHarError);
   const paused = useMesh((s) => s.paused);
-  const missed = useMesh((s) => s.missed);
   const setPaused = useMesh((s) => s.setPaused);
   const clear = useMesh((s) => s.clearFlows);
   const clearError = useMesh((s) => s.clearError);
-  const total = useMesh((s) => s.flows.length);
-  const shown = useMesh((s) => selectFilteredFlows(s).length);
-  const active = useMesh(selectFiltersActive);
-  const [text, setText] = useState(filters.text);
-  const debounced = useDebounced(text, 150);
-  useEffect(() => {
-    if (debounced === text && debounced !== filters.text) setFilter({ text: debounced });
-  }, [debounced, text, filters.text, setFilter]);
-  useEffect(() => {
-    // Reset from elsewhere (Reset filters): follow it.
-    if (filters.text === '') setText('');
-  }, [filters.text]);
+  const total = useMesh((s) => s.trafficFlows.length + s.flows.length);
+  const [labeling, setLabeling] = useState(false);
+  const [label, setLabel] = useState('');
+  const fileRef = useRef<HTMLInputElement>(null);
+  const recording = activeRecording(sessions);
 
-  const services = groups.map((g) => g.name);
-  if (filters.service !== '' && !services.includes(filters.service)) services.push(filters.service);
-  const flags = [...flagOptions];
-  if (!['', 'any', 'none'].includes(filters.flag) && !flags.includes(filters.flag)) flags.push(filters.flag);
+  const start = async (): Promise<void> => {
+    const view = await startRecording(label);
+    if (view) {
+      setLabeling(false);
+      setLabel('');
+    }
+  };
+
+  const onExport = async (): Promise<void> => {
+    const out = await exportHar();
+    if (out) downloadText(out.fileName, harText(out.har));
+  };
+
+  const onImport = async (file: File | undefined): Promise<void> => {
+    if (!file) return;
+    let text: string;
+    try {
+      text = await file.text();
+    } catch {
+      text = '';
+    }
+    await importHar(text, file.name);
+  };
 
   return (
-    <div className="toolbar" role="toolbar" aria-label="Traffic filters">
-      <label className="search">
-        {Icons.search()}
-        <input
-          type="search"
-          data-testid="traffic-filter-text"
-          placeholder="Filter: path, status, workload, flag…"
-          aria-label="Filter flows by text"
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-        />
-      </label>
-      <select
-        data-testid="traffic-filter-service"
-        aria-label="Destination service"
-        value={filters.service}
-        onChange={(e) => setFilter({ service: e.target.value })}
+    <div className="toolbar capture-bar" role="toolbar" aria-label="Capture">
+      <button
+        type="button"
+        className={`btn ${sessionsOpen ? 'btn-pressed' : ''}`}
+        data-testid="traffic-sessions-toggle"
+        aria-expanded={sessionsOpen}
+        aria-pressed={sessionsOpen}
+        onClick={() => toggleSessions()}
+        title="Capture sessions"
       >
-        <option value="">All services</option>
-        {services.map((s) => (
-          <option key={s} value={s}>
-            to {s}
-          </option>
-        ))}
-      </select>
-      <select
-        data-testid="traffic-filter-status"
-        aria-label="Status class"
-        value={filters.status}
-        onChange={(e) => setFilter({ status: e.target.value as StatusFilter })}
-      >
-        <option value="">Any status</option>
-        <option value="2xx">2xx</option>
-        <option value="3xx">3xx</option>
-        <option value="4xx">4xx</option>
-        <option value="5xx">5xx</option>
-        <option value="1xx">1xx</option>
-        <option value="none">No response</option>
-      </select>
-      <select
-        data-testid="traffic-filter-flag"
-        aria-label="Envoy response flag"
-        value={filters.flag}
-        onChange={(e) => setFilter({ flag: e.target.value })}
-      >
-        <option value="">Any flags</option>
-        <option value="any">With a flag</option>
-        <option value="none">No flags</option>
-        {flags.map((f) => (
-          <option key={f} value={f}>
-            {f}
-          </option>
-        ))}
-      </select>
+        {CaptureIcons.sessions()} Sessions
+        <span className="scope" data-testid="traffic-scope">
+          {scopeId === null ? 'all' : scope ? sessionTitle(scope) : `#${scopeId}`}
+        </span>
+      </button>
+      {recording ? (
+        <span className="rec" data-testid="traffic-recording" data-session={recording.id}>
+          <span className="rec-dot" aria-hidden="true" />
+          Recording <strong>{sessionTitle(recording)}</strong>
+          <button
+            type="button"
+            className="btn btn-small"
+            data-testid="session-record-stop"
+            disabled={op.pending === 'stop'}
+            onClick={() => void stopRecording()}
+          >
+            {CaptureIcons.stop()} {op.pending === 'stop' ? 'Stopping…' : 'Stop'}
+          </button>
+        </span>
+      ) : labeling ? (
+        <form
+          className="rec-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void start();
+          }}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') {
+              e.stopPropagation();
+              setLabeling(false);
+            }
+          }}
+        >
+          <input
+            data-testid="session-label-input"
+            aria-label="Label of the recording (optional)"
+            placeholder="Label (optional), e.g. checkout bug"
+            value={label}
+            onChange={(e) => setLabel(e.target.value)}
+            autoFocus
+            maxLength={120}
+          />
+          <button
+            type="submit"
+            className="btn btn-small btn-primary"
+            data-testid="session-record-confirm"
+            disabled={op.pending === 'start'}
+          >
+            {CaptureIcons.record()} {op.pending === 'start' ? 'Starting…' : 'Start'}
+          </button>
+          <button
+            type="button"
+            className="btn btn-small"
+            data-testid="session-record-cancel"
+            onClick={() => setLabeling(false)}
+          >
+            Cancel
+          </button>
+        </form>
+      ) : (
+        <button
+          type="button"
+          className="btn"
+          data-testid="session-record-start"
+          onClick={() => setLabeling(true)}
+          title="Record the next requests into a new, labelled session"
+        >
+          <span className="rec-icon">{CaptureIcons.record()}</span> Record
+        </button>
+      )}
       <span className="toolbar-spacer" />
-      <span className="count" data-testid="traffic-count" data-shown={shown} data-total={total} aria-live="polite">
-        {active ? `${shown.toLocaleString()} of ${total.toLocaleString()}` : `${total.toLocaleString()}`} request
-        {(active ? total : shown) === 1 ? '' : 's'}
-        {paused && missed > 0 && <span className="txt-warn"> · {missed} not shown (paused)</span>}
-      </span>
+      {compareIds.length > 0 && (
+        <span className="compare-marks" data-testid="traffic-compare-marks" data-count={compareIds.length}>
+          <button
+            type="button"
+            className="btn btn-small"
+            data-testid="traffic-compare"
+            disabled={compareIds.length !== 2}
+            onClick={() => void compareMarked()}
+            title={compareIds.length === 2 ? 'Compare the marked requests' : 'Mark a second request (M or Ctrl+click)'}
+          >
+            {CaptureIcons.compare()} {compareIds.length === 2 ? 'Compare A ↔ B' : 'A marked: mark B'}
+          </button>
+          <button
+            type="button"
+            className="btn btn-small btn-ghost"
+            data-testid="traffic-compare-clear"
+            onClick={clearMarks}
+            aria-label="Unmark the requests marked for comparison"
+            title="Unmark"
+          >
+            {Icons.close()}
+          </button>
+        </span>
+      )}
+      <input
+        ref={fileRef}
+        type="file"
+        accept=".har,.json,application/json"
+        className="sr-only"
+        tabIndex={-1}
+        aria-hidden="true"
+        data-testid="traffic-import-input"
+        onChange={(e) => {
+          const file = e.target.files?.[0];
+          void onImport(file).finally(() => {
+            if (fileRef.current) fileRef.current.value = '';
+          });
+        }}
+      />
+      <button
+        type="button"
+        className="btn"
+        data-testid="traffic-import-har"
+        onClick={() => fileRef.current?.click()}
+        disabled={har.op !== 'idle'}
+        title="Import a HAR file as a new read-only session"
+      >
+        {CaptureIcons.upload()} {har.op === 'importing' ? 'Importing…' : 'Import HAR'}
+      </button>
+      <button
+        type="button"
+        className="btn"
+        data-testid="traffic-export-har"
+        onClick={() => void onExport()}
+        disabled={har.op !== 'idle'}
+        title={
+          scopeId === null
+            ? 'Save the requests matching the filters as a HAR file'
+            : 'Save the requests of this session (and filters) as a HAR file'
+        }
+      >
+        {CaptureIcons.download()} {har.op === 'exporting' ? 'Exporting…' : 'Export HAR'}
+      </button>
       <button
         type="button"
         className={`btn ${paused ? 'btn-warn' : ''}`}
@@ -147,10 +272,21 @@ function Toolbar() {
         data-testid="traffic-clear"
         onClick={() => void clear()}
         disabled={total === 0}
-        title="Clear the captured flows (in the engine too)"
+        title="Clear the captured requests and ended sessions (in the engine's store too)"
       >
         {Icons.trash()} Clear
       </button>
+      {har.error && (
+        <div className="toolbar-error toolbar-error-row">
+          <ErrorText error={har.error} testId="traffic-har-error" />
+          <button type="button" className="btn btn-small btn-ghost" onClick={clearHarError} aria-label="Dismiss">
+            {Icons.close()}
+          </button>
+        </div>
+      )}
+      {op.error && (op.id === null || !sessionsOpen) && (
+        <ErrorText error={op.error} testId="traffic-session-error" className="toolbar-error" />
+      )}
       {clearError && <ErrorText error={clearError} className="toolbar-error" />}
     </div>
   );
@@ -158,20 +294,31 @@ function Toolbar() {
 
 function FlowList() {
   const flows = useMesh(selectFilteredFlows);
-  const total = useMesh((s) => s.flows.length);
-  const status = useMesh((s) => s.flowsStatus);
-  const error = useMesh((s) => s.flowsError);
-  const loadFlows = useMesh((s) => s.loadFlows);
+  const status = useMesh((s) => s.listStatus);
+  const error = useMesh((s) => s.listError);
+  const reloadList = useMesh((s) => s.reloadList);
+  const hasOlder = useMesh((s) => s.hasOlder);
+  const olderStatus = useMesh((s) => s.olderStatus);
+  const olderError = useMesh((s) => s.olderError);
+  const loadOlder = useMesh((s) => s.loadOlder);
+  const listed = useMesh((s) => s.trafficFlows.length);
+  const filters = useMesh((s) => s.filters);
+  const active = useMesh(selectFiltersActive);
+  const scope = useMesh(selectFilterSession);
   const selectedId = useMesh((s) => s.selectedId);
   const selectFlow = useMesh((s) => s.selectFlow);
   const moveSelection = useMesh((s) => s.moveSelection);
   const openDetail = useMesh((s) => s.openDetail);
   const resetFilters = useMesh((s) => s.resetFilters);
+  const setFilter = useMesh((s) => s.setFilter);
+  const markForCompare = useMesh((s) => s.markForCompare);
+  const compareIds = useMesh((s) => s.compare.ids);
   const workloads = useMesh((s) => s.workloads);
   const ready = useMesh((s) => s.ready);
   const byName = useMemo(() => new Map(workloads.map((w) => [w.name, w])), [workloads]);
   const scrollRef = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
+  const firstId = useRef<string | null>(null);
 
   const virtualizer = useVirtualizer({
     count: flows.length,
@@ -181,7 +328,8 @@ function FlowList() {
     getItemKey: (i) => flows[i]!.id
   });
 
-  // Start at the newest flow when the list appears, then follow new flows while it stays scrolled to the end.
+  // Start at the newest flow when the list appears (and when the filters change), then follow new flows while it
+  // stays scrolled to the end.
   const hasList = flows.length > 0;
   useLayoutEffect(() => {
     if (!hasList) return;
@@ -191,7 +339,16 @@ function FlowList() {
       if (el && atBottom.current) el.scrollTop = el.scrollHeight;
     });
     return () => cancelAnimationFrame(raf);
-  }, [hasList]);
+  }, [hasList, filters]);
+  // Older flows were put in front: keep the rows the user was looking at where they were.
+  useLayoutEffect(() => {
+    const prev = firstId.current;
+    firstId.current = flows[0]?.id ?? null;
+    if (prev === null || flows[0]?.id === prev) return;
+    const k = flows.findIndex((f) => f.id === prev);
+    const el = scrollRef.current;
+    if (k > 0 && el && !atBottom.current) el.scrollTop += k * ROW_HEIGHT;
+  }, [flows]);
   // While a request is open in the detail pane the list holds still, so the row being read does not scroll away.
   const detailOpen = useMesh((s) => s.detail !== null);
   useEffect(() => {
@@ -207,19 +364,70 @@ function FlowList() {
     if (selectedIndex >= 0) virtualizer.scrollToIndex(selectedIndex, { align: 'auto' });
   }, [selectedIndex, virtualizer]);
 
-  if (total === 0) {
-    if (status === 'loading') return <Loading label="Loading captured requests…" />;
+  const olderBar = (hasOlder || olderStatus === 'error') && (
+    <div className="older-bar" data-testid="traffic-older">
+      {olderStatus === 'error' ? (
+        <>
+          <ErrorText error={olderError} testId="traffic-older-error" />
+          <button type="button" className="btn btn-small" onClick={() => void loadOlder()}>
+            Retry
+          </button>
+        </>
+      ) : listed >= MAX_FLOWS ? (
+        <span className="txt-muted small">
+          Showing the newest {MAX_FLOWS.toLocaleString()} matching requests: narrow the filters, or export HAR for all
+          of them.
+        </span>
+      ) : (
+        <button
+          type="button"
+          className="btn btn-small btn-ghost"
+          data-testid="traffic-load-older"
+          disabled={olderStatus === 'loading'}
+          onClick={() => void loadOlder()}
+        >
+          {CaptureIcons.up()} {olderStatus === 'loading' ? 'Loading older requests…' : 'Load older requests'}
+        </button>
+      )}
+    </div>
+  );
+
+  if (flows.length === 0) {
+    if (status === 'loading' || status === 'idle') return <Loading label="Loading captured requests…" />;
     return (
       <div className="flow-list-wrap">
         {status === 'error' && (
           <div className="inline-error">
-            <ErrorText error={error} />
-            <button type="button" className="btn btn-small" onClick={() => void loadFlows()}>
+            <ErrorText error={error} testId="traffic-list-error" />
+            <button type="button" className="btn btn-small" onClick={() => void reloadList()}>
               Retry
             </button>
           </div>
         )}
-        {workloads.length === 0 && !ready ? (
+        {olderBar}
+        {active ? (
+          <div className="no-match" data-testid="traffic-no-match">
+            {filters.session !== null &&
+            Object.values({ ...filters, session: null }).every((v) => v === '' || v === null) ? (
+              <>
+                <p>
+                  No requests in {scope ? <strong>{sessionTitle(scope)}</strong> : 'this session'}
+                  {scope?.current ? ' yet: they show up as soon as they pass a sidecar.' : '.'}
+                </p>
+                <button type="button" className="btn btn-small" onClick={() => setFilter({ session: null })}>
+                  Show all sessions
+                </button>
+              </>
+            ) : (
+              <>
+                <p>No requests match the filters.</p>
+                <button type="button" className="btn btn-small" onClick={resetFilters}>
+                  Reset filters
+                </button>
+              </>
+            )}
+          </div>
+        ) : workloads.length === 0 && !ready ? (
           <Empty title="Waiting for the mesh" testId="traffic-empty" icon={Icons.traffic()}>
             <p>Requests appear here once the window is connected to the mesh engine.</p>
           </Empty>
@@ -232,16 +440,30 @@ function FlowList() {
 
   const onKeyDown = (e: KeyboardEvent): void => {
     const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 300) / ROW_HEIGHT) - 1);
+    const atTop = selectedIndex <= 0;
     const keys: Record<string, () => void> = {
       ArrowDown: () => moveSelection(1),
-      ArrowUp: () => moveSelection(-1),
+      ArrowUp: () => {
+        if (atTop && hasOlder) void loadOlder();
+        moveSelection(-1);
+      },
       PageDown: () => moveSelection(page),
-      PageUp: () => moveSelection(-page),
-      Home: () => moveSelection(-flows.length),
+      PageUp: () => {
+        if (selectedIndex - page <= 0 && hasOlder) void loadOlder();
+        moveSelection(-page);
+      },
+      Home: () => {
+        if (hasOlder) void loadOlder();
+        moveSelection(-flows.length);
+      },
       End: () => moveSelection(flows.length),
-      Enter: () => void openDetail()
+      Enter: () => void openDetail(),
+      m: () => {
+        if (selectedId !== null) markForCompare(selectedId);
+      }
     };
-    const run = keys[e.key];
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const run = keys[e.key === 'M' ? 'm' : e.key];
     if (run) {
       e.preventDefault();
       run();
@@ -251,6 +473,14 @@ function FlowList() {
   const items = virtualizer.getVirtualItems();
   return (
     <div className="flow-list-wrap">
+      {status === 'error' && (
+        <div className="inline-error">
+          <ErrorText error={error} testId="traffic-list-error" />
+          <button type="button" className="btn btn-small" onClick={() => void reloadList()}>
+            Retry
+          </button>
+        </div>
+      )}
       <div className="flow-head" aria-hidden="true">
         <span>Time</span>
         <span>Caller → service</span>
@@ -261,49 +491,50 @@ function FlowList() {
         <span>Flags</span>
         <span className="num">Duration</span>
       </div>
-      {flows.length === 0 ? (
-        <div className="no-match" data-testid="traffic-no-match">
-          <p>No requests match the filters.</p>
-          <button type="button" className="btn btn-small" onClick={resetFilters}>
-            Reset filters
-          </button>
-        </div>
-      ) : (
-        <div
-          ref={scrollRef}
-          className="flow-scroll"
-          data-testid="traffic-list"
-          tabIndex={0}
-          role="listbox"
-          aria-label="Captured requests (↑/↓ to move, Enter for details, Esc to close)"
-          aria-activedescendant={selectedId !== null && selectedIndex >= 0 ? `flow-${selectedId}` : undefined}
-          onKeyDown={onKeyDown}
-          onScroll={(e) => {
-            const el = e.currentTarget;
-            atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < ROW_HEIGHT * 1.5;
-          }}
-        >
-          <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
-            {items.map((item) => {
-              const f = flows[item.index]!;
-              return (
-                <FlowRow
-                  key={item.key}
-                  flow={f}
-                  top={item.start}
-                  selected={f.id === selectedId}
-                  workloads={byName}
-                  onClick={() => {
+      {olderBar}
+      <div
+        ref={scrollRef}
+        className="flow-scroll"
+        data-testid="traffic-list"
+        tabIndex={0}
+        role="listbox"
+        aria-label="Captured requests (↑/↓ to move, Enter for details, M to mark for comparison, Esc to close)"
+        aria-activedescendant={selectedId !== null && selectedIndex >= 0 ? `flow-${selectedId}` : undefined}
+        onKeyDown={onKeyDown}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < ROW_HEIGHT * 1.5;
+          if (el.scrollTop < ROW_HEIGHT * 2 && !atBottom.current && hasOlder && olderStatus !== 'loading')
+            void loadOlder();
+        }}
+      >
+        <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+          {items.map((item) => {
+            const f = flows[item.index]!;
+            const mark = compareIds.indexOf(f.id);
+            return (
+              <FlowRow
+                key={item.key}
+                flow={f}
+                top={item.start}
+                selected={f.id === selectedId}
+                compare={mark === 0 ? 'A' : mark === 1 ? 'B' : null}
+                workloads={byName}
+                onClick={(e) => {
+                  if (e.ctrlKey || e.metaKey) {
+                    markForCompare(f.id);
+                    selectFlow(f.id);
+                  } else {
                     selectFlow(f.id);
                     void openDetail(f.id);
-                    scrollRef.current?.focus({ preventScroll: true });
-                  }}
-                />
-              );
-            })}
-          </div>
+                  }
+                  scrollRef.current?.focus({ preventScroll: true });
+                }}
+              />
+            );
+          })}
         </div>
-      )}
+      </div>
     </div>
   );
 }
@@ -312,14 +543,16 @@ function FlowRow({
   flow: f,
   top,
   selected,
+  compare,
   workloads,
   onClick
 }: {
   flow: FlowRecord;
   top: number;
   selected: boolean;
+  compare: 'A' | 'B' | null;
   workloads: Map<string, WorkloadView>;
-  onClick: () => void;
+  onClick: (e: MouseEvent) => void;
 }) {
   const cls = statusClass(f.status);
   const flags = flagList(f.flags);
@@ -330,7 +563,7 @@ function FlowRow({
       id={`flow-${f.id}`}
       role="option"
       aria-selected={selected}
-      className={`flow-row s-${cls} ${selected ? 'selected' : ''}`}
+      className={`flow-row s-${cls} ${selected ? 'selected' : ''} ${compare ? 'marked' : ''}`}
       style={{ transform: `translateY(${top}px)`, height: ROW_HEIGHT }}
       data-testid="flow-row"
       data-id={f.id}
@@ -338,9 +571,19 @@ function FlowRow({
       data-flags={f.flags}
       data-reporter={f.reporter}
       data-path={f.path}
+      data-session={f.sessionId}
+      data-replay-of={f.replayOf ?? undefined}
+      data-compare={compare ?? undefined}
       onClick={onClick}
     >
-      <span className="c-time">{formatClock(f.startedAt)}</span>
+      <span className="c-time">
+        {compare && (
+          <span className="cmp-mark" title={`Marked as ${compare} for comparison`}>
+            {compare}
+          </span>
+        )}
+        {formatClock(f.startedAt)}
+      </span>
       <span
         className="c-route"
         title={`${f.source ?? 'unknown caller'} → ${f.destination ?? f.destinationService ?? f.authority}${connText(f)}`}
@@ -362,7 +605,12 @@ function FlowRow({
         {f.reporter}
       </span>
       <span className="c-method">{f.method}</span>
-      <span className="c-path" title={`${f.authority}${f.path}`}>
+      <span className="c-path" title={`${f.authority}${f.path}${f.replayOf ? ` (replay of ${f.replayOf})` : ''}`}>
+        {f.replayOf && (
+          <span className="replay-mark" aria-label="replay">
+            {CaptureIcons.replay()}
+          </span>
+        )}
         {f.path}
       </span>
       <span className={`c-status num st-${cls}`}>{f.status === 0 ? '—' : f.status}</span>

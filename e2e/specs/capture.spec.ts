@@ -1,0 +1,165 @@
+/**
+ * Capture and inspect: HAR export and import, replay with an edited request, the trace waterfall, recording
+ * sessions, and history that outlives a restart of the engine.
+ */
+import fs from 'node:fs';
+import type { Har } from '../../main/contract/api.js';
+import { expect, test } from '../fixtures.js';
+
+test.describe('Capture', () => {
+  test('exports the requests as a HAR file and imports it back as a read-only session', async ({
+    traffic,
+    mesh
+  }, testInfo) => {
+    await traffic.open();
+    expect((await mesh.send('productpage-v1', 'http://reviews:9080/reviews/0')).status).toBe(200);
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/0')).status).toBe(200);
+    await traffic.expectRows({ path: '/reviews/0', reporter: 'source' });
+    await traffic.expectRows({ path: '/ratings/0', reporter: 'source' });
+
+    const exported = await traffic.exportHar();
+    expect(exported.fileName).toMatch(/\.har$/);
+    const har = JSON.parse(exported.text) as Har;
+    expect(har.log.entries.length).toBeGreaterThan(0);
+    expect(har.log.entries.map((e) => new URL(e.request.url).pathname)).toEqual(
+      expect.arrayContaining(['/reviews/0', '/ratings/0'])
+    );
+
+    const file = testInfo.outputPath('capture.har');
+    fs.writeFileSync(file, exported.text);
+    await traffic.importHar(file);
+
+    // the import becomes a new read-only session, shown at once
+    await expect(traffic.sessionsPanel).toBeVisible();
+    const imported = traffic.sessionsWhere({ kind: 'import', readOnly: true });
+    await expect(imported).toHaveCount(1);
+    await expect(imported).toHaveAttribute('data-selected', 'true');
+    await expect(imported.getByTestId('session-title')).toHaveText('capture.har');
+    await expect(imported.getByTestId('session-count')).toHaveAttribute('data-flows', String(har.log.entries.length));
+    await expect(traffic.scope).toHaveText('capture.har');
+    await traffic.expectRows({ path: '/reviews/0' });
+    await traffic.expectRows({ path: '/ratings/0' });
+    await expect(traffic.harError).toHaveCount(0);
+
+    // an empty HAR file is refused with its code, before it reaches the engine
+    await traffic.importHar({
+      name: 'empty.har',
+      mimeType: 'application/json',
+      buffer: Buffer.from(
+        JSON.stringify({ log: { version: '1.2', creator: { name: 'x', version: '1' }, entries: [] } })
+      )
+    });
+    await expect(traffic.harError).toContainText('LM201');
+    await expect(traffic.sessionsWhere({ kind: 'import' })).toHaveCount(1);
+  });
+
+  test('replays a request with an edited header; the new request is marked as a replay', async ({ traffic, mesh }) => {
+    await traffic.open();
+    const reply = await mesh.send('productpage-v1', 'http://reviews:9080/reviews/3', { 'x-e2e-probe': 'original' });
+    expect(reply.status).toBe(200);
+    const row = traffic.rowsWhere({ path: '/reviews/3', reporter: 'source' }).first();
+    await expect(row).toBeVisible();
+    const originalId = (await row.getAttribute('data-id'))!;
+    await traffic.openFlow(row);
+    await expect(traffic.requestHeaders).toContainText('original');
+
+    await traffic.editAndReplay({ headers: { 'x-e2e-probe': 'edited' } });
+
+    // the detail now shows the new flow, which links back to the original
+    await traffic.expectReplayOf(originalId);
+    expect(await traffic.openFlowId()).not.toBe(originalId);
+    await expect(traffic.requestHeaders).toContainText('x-e2e-probe');
+    await expect(traffic.requestHeaders).toContainText('edited');
+    await expect(
+      traffic.page.locator(`[data-testid="flow-row"][data-replay-of="${originalId}"]`).first()
+    ).toBeVisible();
+
+    // back to the original through the link; a plain Replay resends it as it was
+    await traffic.replayOf.click();
+    await expect(traffic.detail).toHaveAttribute('data-id', originalId);
+    await traffic.replayButton.click();
+    await traffic.expectReplayOf(originalId);
+    await expect(traffic.requestHeaders).toContainText('original');
+    await expect(traffic.replayError).toHaveCount(0);
+  });
+
+  test('shows the hops of a request through productpage as a trace waterfall', async ({ traffic, mesh }) => {
+    await traffic.open();
+    expect((await mesh.send('productpage-v1', 'http://productpage:9080/productpage')).status).toBe(200);
+    const row = traffic.rowsWhere({ path: '/productpage', reporter: 'source' }).first();
+    await expect(row).toBeVisible();
+    // the downstream calls (details, reviews) are in before the trace is opened
+    await traffic.expectRows({ path: '/details/0', reporter: 'source' });
+    await traffic.openFlow(row);
+    await expect(traffic.timings).toBeVisible();
+
+    await traffic.openTrace();
+    // productpage's own hop plus its calls to details and reviews, each seen by the caller and the server
+    await expect.poll(() => traffic.spans.count()).toBeGreaterThanOrEqual(4);
+    await expect(traffic.spansWhere({ kind: 'client' }).first()).toBeVisible();
+    await expect(traffic.spansWhere({ kind: 'server' }).first()).toBeVisible();
+    expect(Math.max(...(await traffic.spanDepths()))).toBeGreaterThan(0);
+    // the open request is the highlighted span
+    const openId = await traffic.openFlowId();
+    await expect(traffic.spansWhere({ flowId: openId })).toHaveAttribute('aria-current', 'true');
+
+    // a span opens its own request (the trace tab stays)
+    const other = traffic.detail.locator('[data-testid="trace-span"]:not([aria-current="true"])').last();
+    const otherId = (await other.getAttribute('data-flow-id'))!;
+    await other.click();
+    await expect(traffic.detail).toHaveAttribute('data-id', otherId);
+    await expect(traffic.spansWhere({ flowId: otherId })).toHaveAttribute('aria-current', 'true');
+  });
+
+  test('records a labelled session, shows only its requests, and deletes it after asking', async ({
+    traffic,
+    mesh
+  }) => {
+    await traffic.open();
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/1')).status).toBe(200);
+    await traffic.expectRows({ path: '/ratings/1' });
+
+    await traffic.startRecording('e2e checkout bug');
+    await traffic.openSessions();
+    const rec = traffic.sessionsWhere({ kind: 'user', current: true });
+    await expect(rec).toHaveCount(1);
+    await expect(rec).toHaveAttribute('data-selected', 'true');
+    // the recording starts empty: the earlier request is not in it
+    await traffic.expectNoRows({ path: '/ratings/1' });
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/2')).status).toBe(200);
+    await traffic.expectRows({ path: '/ratings/2' });
+
+    await traffic.stopRecording();
+    const ended = traffic.sessionsWhere({ kind: 'user', current: false });
+    await expect(ended).toHaveCount(1);
+    await expect(traffic.sessionsWhere({ kind: 'up', current: true })).toHaveCount(1);
+
+    // every session again: both requests
+    await traffic.selectAllSessions();
+    await traffic.expectRows({ path: '/ratings/1' });
+    await traffic.expectRows({ path: '/ratings/2' });
+
+    // the current session cannot be deleted; the ended recording can, after an inline confirmation
+    await expect(traffic.sessionsWhere({ current: true }).getByTestId('session-delete')).toHaveCount(0);
+    await ended.getByTestId('session-delete').click();
+    await ended.getByTestId('session-delete-cancel').click();
+    await expect(ended).toHaveCount(1);
+    await traffic.deleteSession(ended);
+    await traffic.expectNoRows({ path: '/ratings/2' });
+  });
+
+  test('history survives a restart of the engine', async ({ traffic, mesh, app }) => {
+    await traffic.open();
+    expect((await mesh.send('productpage-v1', 'http://details:9080/details/42')).status).toBe(200);
+    await traffic.expectRows({ path: '/details/42', reporter: 'source' });
+
+    await mesh.restart();
+    await app.open(mesh.uiUrl);
+    await traffic.open();
+    await traffic.expectRows({ path: '/details/42', reporter: 'source' });
+    await traffic.openSessions();
+    // the run before the restart is an ended session; the new run is the current one
+    await expect(traffic.sessionsWhere({ kind: 'up', current: false })).not.toHaveCount(0);
+    await expect(traffic.sessionsWhere({ kind: 'up', current: true })).toHaveCount(1);
+  });
+});
