@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import { expect, test } from '../fixtures.js';
+import { GraphPage, MetricsPage } from '../pages/graph-page.js';
 
 test.describe('Screenshots', () => {
-  test('each view in light and dark', async ({ app, services, rules, traffic, mesh }, testInfo) => {
+  test('each view in light and dark', async ({ page, app, services, rules, traffic, mesh }, testInfo) => {
     const shots: string[] = [];
 
     await services.open();
@@ -23,13 +24,43 @@ test.describe('Screenshots', () => {
     await traffic.expectTraceSteps('route', 'endpoint');
     shots.push(...(await app.screenshots('traffic', testInfo)));
 
+    // a request through productpage and its hops as a waterfall
+    expect((await mesh.send('productpage-v1', 'http://productpage:9080/productpage?user=jason')).status).toBe(200);
+    const page1 = traffic.rowsWhere({ path: '/productpage?user=jason', reporter: 'source' }).first();
+    await expect(page1).toBeVisible();
+    await traffic.expectRows({ path: '/ratings/0', reporter: 'destination' });
+    await traffic.openFlow(page1);
+    await traffic.openTrace();
+    await expect.poll(() => traffic.spans.count()).toBeGreaterThanOrEqual(6);
+    shots.push(...(await app.screenshots('trace', testInfo)));
+
+    // the graph and the metrics of what the mesh saw
+    for (const target of ['/productpage', '/productpage', '/productpage?user=jason']) {
+      expect(await mesh.plainRequest('productpage-v1', target)).toMatchObject({ refused: false, status: 200 });
+    }
+    const graph = new GraphPage(page);
+    await graph.open();
+    await graph.expectEdge('productpage-v1', 'details-v1', { mtls: 'mutual_tls' });
+    await graph.expectEdge('reviews-v2', 'ratings-v1', { mtls: 'mutual_tls' });
+    shots.push(...(await app.screenshots('graph', testInfo)));
+    const metrics = new MetricsPage(page);
+    await metrics.open('productpage');
+    await metrics.expectChartsWithData('productpage');
+    shots.push(...(await app.screenshots('metrics', testInfo)));
+
     expect(shots.map((f) => f.split('/').pop())).toEqual([
       'services-light.png',
       'services-dark.png',
       'rules-light.png',
       'rules-dark.png',
       'traffic-light.png',
-      'traffic-dark.png'
+      'traffic-dark.png',
+      'trace-light.png',
+      'trace-dark.png',
+      'graph-light.png',
+      'graph-dark.png',
+      'metrics-light.png',
+      'metrics-dark.png'
     ]);
     for (const f of shots) expect(fs.statSync(f).size, f).toBeGreaterThan(1000);
   });
