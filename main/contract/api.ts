@@ -300,6 +300,34 @@ export interface ReplayEdit {
   bodyEncoding?: 'utf8' | 'base64';
 }
 
+/**
+ * Headers a replay never copies from the captured request (per hop, per request or per trace: the sidecar gives
+ * the new request its own). The engine drops them; the UI's edit form leaves them out.
+ */
+export const NOT_REPLAYED_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'content-length',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'x-localmesh-replay-of',
+  'x-forwarded-client-cert',
+  'x-envoy-attempt-count'
+]);
+
 export interface ReplayRequest {
   id: string;
   /** Send as this workload (through its outbound sidecar) instead of the flow's own caller. */

@@ -4,23 +4,25 @@
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type {
-  FlowQuery,
-  FlowRecord,
-  GraphNode,
-  GraphView,
-  Har,
-  MeshApi,
-  MetricsSeries,
-  ReplayRequest,
-  SessionView,
-  SpanView,
-  TraceView
+import {
+  NOT_REPLAYED_HEADERS,
+  type FlowQuery,
+  type FlowRecord,
+  type GraphNode,
+  type GraphView,
+  type Har,
+  type MeshApi,
+  type MetricsSeries,
+  type ReplayRequest,
+  type SessionView,
+  type SpanView,
+  type TraceView
 } from '../../contract/api.js';
 import { ErrorCodes, MeshError } from '../../contract/errors.js';
 import type { Snapshot } from '../snapshot.js';
 import type { FlowStore } from './flow-store.js';
 import { operationName } from '../telemetry/tracing.js';
+import { REPLAY_HEADER } from '../sidecar/exchange.js';
 import { flowsToHar, harToFlows, withoutServerDuplicates } from './har.js';
 import { compareFlows, compareSessions } from './compare.js';
 
@@ -43,31 +45,6 @@ export interface CaptureDeps {
 export const HAR_EXPORT_LIMIT = 10_000;
 /** Most buckets one metrics series may have. */
 const MAX_POINTS = 2000;
-/** Headers a replay never copies from the captured request: per-hop, per-request or per-trace. */
-const NOT_REPLAYED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'expect',
-  'content-length',
-  'x-request-id',
-  'traceparent',
-  'tracestate',
-  'b3',
-  'x-b3-traceid',
-  'x-b3-spanid',
-  'x-b3-parentspanid',
-  'x-b3-sampled',
-  'x-b3-flags',
-  'x-localmesh-replay-of',
-  'x-forwarded-client-cert',
-  'x-envoy-attempt-count'
-]);
-export const REPLAY_HEADER = 'x-localmesh-replay-of';
 
 export function createCaptureApi(d: CaptureDeps): CaptureApi {
   const now = d.now ?? Date.now;
@@ -215,7 +192,7 @@ export function toSpans(flows: FlowRecord[], snap: Snapshot): SpanView[] {
 export function replayRequest(f: FlowRecord, q: ReplayRequest): { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer } {
   const edit = q.edit ?? {};
   const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(f.requestHeaders)) if (!NOT_REPLAYED.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(f.requestHeaders)) if (!NOT_REPLAYED_HEADERS.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
   for (const [k, v] of Object.entries(edit.headers ?? {})) {
     const name = k.toLowerCase();
     if (v === null) delete headers[name];

@@ -9,6 +9,7 @@ import { formatClock, formatDuration, shortService, statusClass } from '../lib/f
 import { withContext, type DiffLine } from '../lib/line-diff.js';
 import { sessionTitle } from '../lib/sessions.js';
 import { ErrorText, Loading } from './ui.js';
+import { DiffRows } from './DiffView.js';
 
 function useModal(): RefObject<HTMLDialogElement | null> {
   const ref = useRef<HTMLDialogElement>(null);
@@ -209,38 +210,7 @@ export function BodyDiffView({ diff }: { diff: BodyDiff }) {
   if (diff.lines.length === 0) return <p className="txt-muted small">The bodies differ (binary: no line diff).</p>;
   return (
     <div className="diff cmp-diff">
-      <div className="diff-body" role="table" aria-label="Body changes from A to B">
-        {chunks.map((c, i) =>
-          c.type === 'skip' ? (
-            <div key={i} className="diff-skip" role="row">
-              <span role="cell">
-                ⋯ {c.count} unchanged line{c.count === 1 ? '' : 's'}
-              </span>
-            </div>
-          ) : (
-            c.lines.map((l, k) => (
-              <div key={`${i}-${k}`} className={`diff-line diff-${l.op}`} role="row" data-op={l.op}>
-                <span className="diff-no" role="cell">
-                  {l.oldNo ?? ''}
-                </span>
-                <span className="diff-no" role="cell">
-                  {l.newNo ?? ''}
-                </span>
-                <span
-                  className="diff-sign"
-                  role="cell"
-                  aria-label={l.op === 'add' ? 'only in B' : l.op === 'del' ? 'only in A' : undefined}
-                >
-                  {l.op === 'add' ? '+' : l.op === 'del' ? '−' : ' '}
-                </span>
-                <span className="diff-text" role="cell">
-                  {l.text || ' '}
-                </span>
-              </div>
-            ))
-          )
-        )}
-      </div>
+      <DiffRows chunks={chunks} label="Body changes from A to B" added="only in B" removed="only in A" />
     </div>
   );
 }

@@ -2,7 +2,7 @@
  * The "Edit and replay" form: a captured request as editable text (headers as `name: value` lines), and the
  * ReplayEdit that holds only what the user changed. Pure; unit-tested.
  */
-import type { FlowRecord, ReplayEdit, ReplayRequest } from '../../../main/contract/api.js';
+import { NOT_REPLAYED_HEADERS as NOT_REPLAYED, type FlowRecord, type ReplayEdit, type ReplayRequest } from '../../../main/contract/api.js';
 import { headerValue } from './body.js';
 
 export interface ReplayForm {
@@ -14,34 +14,6 @@ export interface ReplayForm {
   /** Workload to send as ('' = the flow's own caller). */
   as: string;
 }
-
-/**
- * Headers the engine never copies into a replay (per hop, per request or per trace: the sidecar gives the new
- * request its own); the form leaves them out.
- */
-const NOT_REPLAYED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'expect',
-  'content-length',
-  'x-request-id',
-  'traceparent',
-  'tracestate',
-  'b3',
-  'x-b3-traceid',
-  'x-b3-spanid',
-  'x-b3-parentspanid',
-  'x-b3-sampled',
-  'x-b3-flags',
-  'x-localmesh-replay-of',
-  'x-forwarded-client-cert',
-  'x-envoy-attempt-count'
-]);
 
 /** Is the captured request body text the user can edit (utf8; a truncated one too: it must be completed)? */
 export function bodyEditable(f: FlowRecord): boolean {
