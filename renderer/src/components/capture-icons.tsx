@@ -1,21 +1,8 @@
 /** Icons of the capture features (sessions, record, HAR, replay, compare, trace), in the style of ui.tsx's. */
 import type { ReactNode } from 'react';
+import { svg as icon } from './ui.js';
 
-const svg = (path: ReactNode, size = 15) => (
-  <svg
-    width={size}
-    height={size}
-    viewBox="0 0 24 24"
-    fill="none"
-    stroke="currentColor"
-    strokeWidth="1.8"
-    strokeLinecap="round"
-    strokeLinejoin="round"
-    aria-hidden="true"
-  >
-    {path}
-  </svg>
-);
+const svg = (path: ReactNode, size = 15) => icon(path, size);
 
 export const CaptureIcons = {
   sessions: () =>

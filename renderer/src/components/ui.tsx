@@ -51,7 +51,8 @@ export function Loading({ label }: { label: string }) {
   );
 }
 
-const svg = (path: ReactNode, size = 18) => (
+/** An icon: a 24×24 stroked path in the current colour (decorative: hidden from screen readers). */
+export const svg = (path: ReactNode, size = 18) => (
   <svg
     width={size}
     height={size}
