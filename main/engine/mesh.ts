@@ -308,6 +308,8 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     await reconcile(snapshot);
   } catch (e) {
     for (const l of listeners.values()) await closeListener(l);
+    store.close();
+    await spans?.close();
     throw e;
   }
 

@@ -1,7 +1,8 @@
 /**
  * The flow store: every finished flow in SQLite (better-sqlite3, WAL) in the state dir, so captured traffic
  * survives restarts and crashes. Writes are queued and committed in batches off the request path (every 100 ms),
- * so a crash loses at most the last batch; the schema is versioned with `PRAGMA user_version` and migrated in
+ * by a worker thread of its own (flow-writer.mjs; in the engine's thread when it cannot start), so a crash loses at
+ * most the last batch and SQLite's work never stalls the sidecars' event loop; the schema is versioned with `PRAGMA user_version` and migrated in
  * order. Flows are grouped into capture sessions; retention (count, bytes, age) applies to captured flows, while
  * imported (read-only) sessions stay until deleted. When better-sqlite3 cannot load (an Electron whose ABI it was
  * not built for), the engine keeps flows in memory and says so.
@@ -9,9 +10,43 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { FlowQuery, FlowRecord, GraphEdge, GraphNode, MetricsPoint, SessionView } from '../../contract/api.js';
 import { CAPTURE_DEFAULTS, type CaptureSpec } from '../../contract/mesh-schema.js';
 import { buildGraph, buildMetricsSeries, isoBound, matchesQuery, statusRange, UNKNOWN_CALLER, type FlowFacts } from './aggregate.js';
+// @ts-expect-error -- plain JavaScript (a worker thread loads it without a TypeScript loader); typed just below
+import * as flowWriter from './flow-writer.mjs';
+
+/** A flow as INSERT takes it: the column values in order (INSERT in flow-writer.mjs), and its size as stored. */
+interface WriteRow {
+  values: unknown[];
+  bytes: number;
+}
+
+interface RetentionLimits {
+  maxFlows: number;
+  maxBytes: number;
+  maxAgeMs: number;
+}
+
+/** flow-writer.mjs: batches of rows inserted and retention enforced, in this thread or in the writer thread. */
+interface FlowWriter {
+  capturedFlows: number;
+  capturedBytes: number;
+  /** Insert the rows and enforce retention, in one transaction. */
+  readonly writeRows: (rows: WriteRow[]) => void;
+  insert(row: WriteRow, captured: boolean): void;
+  recount(): void;
+  deleteCaptured(sql: string, ...params: unknown[]): void;
+  enforceRetention(): void;
+}
+
+const { FlowWriter, SLOT, STATE } = flowWriter as {
+  FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
+  SLOT: { readonly committed: number; readonly state: number; readonly closed: number };
+  STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
+};
 
 type Database = import('better-sqlite3').Database;
 type Statement = import('better-sqlite3').Statement;
@@ -57,6 +92,8 @@ export interface StoreOptions {
   maxAgeMs: number;
   /** How long an appended flow may wait before its batch is committed. */
   flushMs: number;
+  /** Write batches in a worker thread (default; false: in the engine's thread, as when the worker cannot start). */
+  writerThread?: boolean;
 }
 
 export const STORE_DEFAULTS: StoreOptions = {
@@ -121,8 +158,11 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  */
 export function openSqliteStore(stateDir: string, opts: Partial<StoreOptions> = {}, log: (l: string) => void = () => undefined): FlowStore {
   let BetterSqlite: typeof import('better-sqlite3');
+  let sqlitePath: string;
   try {
-    BetterSqlite = createRequire(import.meta.url)('better-sqlite3');
+    const require = createRequire(import.meta.url);
+    BetterSqlite = require('better-sqlite3');
+    sqlitePath = require.resolve('better-sqlite3');
   } catch (e) {
     log(`flow store: SQLite unavailable (${(e as Error).message.split('\n')[0]}); flows are kept in memory only`);
     return memoryStore(2000);
@@ -133,12 +173,14 @@ export function openSqliteStore(stateDir: string, opts: Partial<StoreOptions> = 
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // the writer thread has a connection of its own; it only writes while the engine thread does not (see flush)
+    db.pragma('busy_timeout = 10000');
     migrate(db);
   } catch (e) {
     db.close();
     throw e;
   }
-  return new SqliteStore(db, file, { ...STORE_DEFAULTS, ...opts }, log);
+  return new SqliteStore(db, file, { ...STORE_DEFAULTS, ...opts }, log, sqlitePath);
 }
 
 function migrate(db: Database): void {
@@ -232,8 +274,6 @@ function whereOf(q: FlowQuery): Cond {
 const FACT_COLUMNS = `request_id AS requestId, reporter, source, destination, destination_service AS destinationService, authority, status, flags,
   duration_ms AS durationMs, started_at AS startedAt, connection_security AS connectionSecurity`;
 
-/** Flows of captured (not imported) sessions: the ones retention applies to. */
-const CAPTURED = "session_id NOT IN (SELECT id FROM sessions WHERE kind = 'import')";
 
 interface FlowRow {
   record: string;
@@ -258,40 +298,55 @@ const SESSION_SELECT = `SELECT s.id, s.label, s.kind, s.started_at, s.ended_at, 
   count(f.seq) AS flows, coalesce(sum(f.bytes), 0) AS bytes, max(f.started_at) AS last_flow
   FROM sessions s LEFT JOIN flows f ON f.session_id = s.id`;
 
-/** A flow as stored: the columns of its row. */
-function toRow(f: FlowRecord, session: number) {
-  const { requestBody, responseBody, ...rest } = f;
-  const record = JSON.stringify({ ...rest, sessionId: session });
+/**
+ * A flow as stored: the values of INSERT's columns, in order. The record is the flow without its bodies and with
+ * `sessionId: session` (stringified from the flow itself, its bodies blanked for the call, instead of from a copy).
+ */
+function toRow(f: FlowRecord, session: number): WriteRow {
+  const { requestBody, responseBody } = f;
+  const hadSession = Object.hasOwn(f, 'sessionId');
+  const prevSession = f.sessionId;
+  let record: string;
+  f.sessionId = session;
+  f.requestBody = undefined;
+  f.responseBody = undefined;
+  try {
+    record = JSON.stringify(f);
+  } finally {
+    f.requestBody = requestBody;
+    f.responseBody = responseBody;
+    if (hadSession) f.sessionId = prevSession;
+    else delete f.sessionId;
+  }
   const requestBodyJson = requestBody ? JSON.stringify(requestBody) : null;
   const responseBodyJson = responseBody ? JSON.stringify(responseBody) : null;
+  const bytes = Buffer.byteLength(record) + (requestBodyJson ? Buffer.byteLength(requestBodyJson) : 0) + (responseBodyJson ? Buffer.byteLength(responseBodyJson) : 0);
   return {
-    id: f.id,
-    session,
-    requestId: f.requestId,
-    startedAt: f.startedAt,
-    reporter: f.reporter,
-    source: f.source,
-    destination: f.destination,
-    destinationService: f.destinationService,
-    method: f.method,
-    path: f.path,
-    status: f.status,
-    flags: f.flags,
-    record,
-    requestBody: requestBodyJson,
-    responseBody: responseBodyJson,
-    traceId: f.traceId ?? null,
-    authority: f.authority,
-    durationMs: f.durationMs,
-    connectionSecurity: f.connectionSecurity ?? null,
-    bytes: Buffer.byteLength(record) + (requestBodyJson ? Buffer.byteLength(requestBodyJson) : 0) + (responseBodyJson ? Buffer.byteLength(responseBodyJson) : 0)
+    values: [
+      f.id,
+      session,
+      f.requestId,
+      f.startedAt,
+      f.reporter,
+      f.source,
+      f.destination,
+      f.destinationService,
+      f.method,
+      f.path,
+      f.status,
+      f.flags,
+      record,
+      requestBodyJson,
+      responseBodyJson,
+      f.traceId ?? null,
+      f.authority,
+      f.durationMs,
+      f.connectionSecurity ?? null,
+      bytes
+    ],
+    bytes
   };
 }
-
-const INSERT = `INSERT OR IGNORE INTO flows (id, session_id, request_id, started_at, reporter, source, destination, destination_service, method, path, status,
-    flags, record, request_body, response_body, trace_id, authority, duration_ms, connection_security, bytes)
-  VALUES (@id, @session, @requestId, @startedAt, @reporter, @source, @destination, @destinationService, @method, @path, @status,
-    @flags, @record, @requestBody, @responseBody, @traceId, @authority, @durationMs, @connectionSecurity, @bytes)`;
 
 class SqliteStore implements FlowStore {
   readonly kind = 'sqlite';
@@ -302,27 +357,26 @@ class SqliteStore implements FlowStore {
   /** This run's `up` session, and the session new flows go into (the `up` one or a user session). */
   private readonly upSession: number;
   private current: number;
-  /** Running totals of captured flows (retention). */
-  private capturedFlows = 0;
-  private capturedBytes = 0;
-  private readonly writeBatch: (batch: FlowRecord[]) => void;
+  /** Writes in this thread: retention at open, imports and deletes, and every batch when there is no writer thread. */
+  private readonly writer: FlowWriter;
+  /** The thread that writes the batches of appended flows, while it works. */
+  private thread: WriterThread | undefined;
 
   constructor(
     private readonly db: Database,
     readonly file: string,
     private readonly o: StoreOptions,
-    private readonly log: (l: string) => void
+    private readonly log: (l: string) => void,
+    sqlitePath?: string
   ) {
-    this.writeBatch = db.transaction((batch: FlowRecord[]) => {
-      for (const f of batch) this.insert(f, f.sessionId ?? this.current, true);
-      this.enforceRetention();
-    });
+    this.writer = new FlowWriter(db, o);
     this.upSession = this.current = db.transaction(() => {
       this.dropEmptyUpSessions();
-      this.recountCaptured();
-      this.enforceRetention();
+      this.writer.recount();
+      this.writer.enforceRetention();
       return this.newSession('up', null);
     })();
+    if (sqlitePath && o.writerThread !== false) this.thread = WriterThread.start(file, sqlitePath, o, log);
   }
 
   private stmt(sql: string): Statement {
@@ -339,63 +393,43 @@ class SqliteStore implements FlowStore {
 
   private flushLogged(): void {
     try {
-      this.flush();
+      this.write(false);
     } catch (e) {
       this.log(`flow store: writing ${this.pending.length} flow(s) failed: ${(e as Error).message}`);
     }
   }
 
   flush(): void {
+    this.write(true);
+  }
+
+  /**
+   * Write the queued flows: handed to the writer thread (and, with `wait`, waited for until it committed everything
+   * handed to it so far, so that this thread reads them and may write itself), or written here without one.
+   */
+  private write(wait: boolean): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending.length === 0 || this.closed) return;
-    this.writeBatch(this.pending.splice(0, this.pending.length));
-  }
-
-  /** Insert one flow; captured flows count towards retention. */
-  private insert(f: FlowRecord, session: number, captured: boolean): void {
-    const row = toRow(f, session);
-    if (this.stmt(INSERT).run(row).changes === 0 || !captured) return;
-    this.capturedFlows++;
-    this.capturedBytes += row.bytes;
-  }
-
-  private recountCaptured(): void {
-    const t = this.stmt(`SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM flows WHERE ${CAPTURED}`).get() as { n: number; b: number };
-    this.capturedFlows = t.n;
-    this.capturedBytes = t.b;
-  }
-
-  /** Run a `DELETE ... RETURNING bytes` of captured flows and take them off the running totals. */
-  private deleteCaptured(sql: string, ...params: unknown[]): void {
-    const gone = this.stmt(`${sql} RETURNING bytes`).all(...params) as { bytes: number }[];
-    this.capturedFlows -= gone.length;
-    for (const g of gone) this.capturedBytes -= g.bytes;
-  }
-
-  /** Drop the oldest captured flows beyond the age, count and byte limits. */
-  private enforceRetention(): void {
-    const cutoff = new Date(Date.now() - this.o.maxAgeMs).toISOString();
-    this.deleteCaptured(`DELETE FROM flows WHERE started_at < ? AND ${CAPTURED}`, cutoff);
-    if (this.capturedFlows > this.o.maxFlows) {
-      this.deleteCaptured(`DELETE FROM flows WHERE seq IN (SELECT seq FROM flows WHERE ${CAPTURED} ORDER BY seq LIMIT ?)`, this.capturedFlows - this.o.maxFlows);
+    if (this.closed) return;
+    const rows = this.pending.length === 0 ? [] : this.pending.splice(0, this.pending.length).map((f) => toRow(f, f.sessionId ?? this.current));
+    const t = this.thread;
+    if (t) {
+      if (rows.length > 0) t.post(rows);
+      const unconfirmed = wait ? t.sync() : t.failed() ? t.unconfirmed() : null;
+      if (!unconfirmed) return;
+      // the writer thread stopped working: write here from now on, starting with what it may not have written
+      this.thread = undefined;
+      t.stop();
+      this.log(`flow store: the writer thread stopped; writing in the engine thread`);
+      if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed);
+      return;
     }
-    if (this.capturedBytes > this.o.maxBytes) {
-      const last = this.lastSeqToFree(this.capturedBytes - this.o.maxBytes);
-      if (last !== undefined) this.deleteCaptured(`DELETE FROM flows WHERE seq <= ? AND ${CAPTURED}`, last);
-    }
+    if (rows.length > 0) this.writer.writeRows(rows);
   }
 
-  /** The seq up to which the oldest captured flows add up to at least `excess` bytes. */
-  private lastSeqToFree(excess: number): number | undefined {
-    let freed = 0;
-    let last: number | undefined;
-    for (const r of this.stmt(`SELECT seq, bytes FROM flows WHERE ${CAPTURED} ORDER BY seq`).iterate() as IterableIterator<{ seq: number; bytes: number }>) {
-      freed += r.bytes;
-      last = r.seq;
-      if (freed >= excess) break;
-    }
-    return last;
+  /** This thread changed captured flows (clear, delete): the writer thread re-reads its retention totals. */
+  private retentionChanged(): void {
+    this.thread?.recount();
   }
 
   /** `up` sessions of earlier runs that hold no flows (any more) are noise in the list. */
@@ -443,11 +477,13 @@ class SqliteStore implements FlowStore {
 
   clear(): void {
     this.pending.length = 0;
+    this.flush();
     this.db.transaction(() => {
       this.stmt('DELETE FROM flows').run();
       this.stmt('DELETE FROM sessions WHERE id NOT IN (?, ?)').run(this.current, this.upSession);
     })();
-    this.capturedFlows = this.capturedBytes = 0;
+    this.writer.capturedFlows = this.writer.capturedBytes = 0;
+    this.retentionChanged();
   }
 
   count(): number {
@@ -506,9 +542,10 @@ class SqliteStore implements FlowStore {
     if (!s) throw new Error(`no session ${id}`);
     this.db.transaction(() => {
       if (s.kind === 'import') this.stmt('DELETE FROM flows WHERE session_id = ?').run(id);
-      else this.deleteCaptured('DELETE FROM flows WHERE session_id = ?', id);
+      else this.writer.deleteCaptured('DELETE FROM flows WHERE session_id = ?', id);
       this.stmt('DELETE FROM sessions WHERE id = ?').run(id);
     })();
+    if (s.kind !== 'import') this.retentionChanged();
   }
 
   importSession(label: string, flows: FlowRecord[]): SessionView {
@@ -517,7 +554,7 @@ class SqliteStore implements FlowStore {
       const session = this.newSession('import', label, spanOf(flows));
       const taken = this.stmt('SELECT 1 FROM flows WHERE id = ?');
       const ids = freshIds(flows, session, (x) => taken.get(x) !== undefined);
-      flows.forEach((f, i) => this.insert({ ...f, id: ids[i]! }, session, false));
+      flows.forEach((f, i) => this.writer.insert(toRow({ ...f, id: ids[i]! }, session), false));
       return session;
     })();
     return this.session(id)!;
@@ -542,8 +579,124 @@ class SqliteStore implements FlowStore {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.thread?.close();
+    this.thread = undefined;
     this.setEnded(this.current, new Date().toISOString());
     this.db.close();
+  }
+}
+
+/**
+ * The worker thread that writes batches of flows (flow-writer.mjs), seen from the engine thread. Batches are posted
+ * in order with a sequence number; the worker publishes the last one it committed in shared memory, so the engine
+ * thread can wait for it synchronously (Atomics.wait) before it reads or writes itself. Posted batches are kept until
+ * confirmed: when the worker fails, the store writes them itself (INSERT OR IGNORE skips any the worker did write).
+ */
+class WriterThread {
+  private readonly inflight: { seq: number; rows: WriteRow[] }[] = [];
+  private seq = 0;
+  private exited = false;
+  private readonly startedAt = Date.now();
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly shared: Int32Array
+  ) {
+    worker.on('exit', () => (this.exited = true));
+  }
+
+  /** How long the engine thread waits for the worker to start, or to commit, before it writes itself. */
+  static readonly START_TIMEOUT_MS = 15_000;
+  static readonly COMMIT_TIMEOUT_MS = 60_000;
+
+  /** Start the worker for `file`; undefined when it cannot be created (the store then writes in its own thread). */
+  static start(file: string, sqlitePath: string, limits: RetentionLimits, log: (l: string) => void): WriterThread | undefined {
+    const entry = new URL('./flow-writer.mjs', import.meta.url);
+    if (entry.protocol !== 'file:' || !fs.existsSync(fileURLToPath(entry))) return undefined;
+    const shared = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+    let worker: Worker;
+    try {
+      worker = new Worker(entry, {
+        // a plain .mjs file: no TypeScript loader (or profiler flags) from the engine's command line
+        execArgv: [],
+        workerData: { localmeshFlowWriter: true, file, sqlite: sqlitePath, limits: { maxFlows: limits.maxFlows, maxBytes: limits.maxBytes, maxAgeMs: limits.maxAgeMs }, shared: shared.buffer }
+      });
+    } catch (e) {
+      log(`flow store: no writer thread (${(e as Error).message}); writing in the engine thread`);
+      return undefined;
+    }
+    worker.unref();
+    worker.on('message', (m: { type?: string; line?: string }) => {
+      if (m?.type === 'log' && m.line) log(m.line);
+    });
+    worker.on('error', (e) => log(`flow store: the writer thread failed: ${e.message}`));
+    return new WriterThread(worker, shared);
+  }
+
+  post(rows: WriteRow[]): void {
+    const seq = ++this.seq;
+    this.inflight.push({ seq, rows });
+    this.worker.postMessage({ type: 'rows', seq, rows });
+    this.trim();
+  }
+
+  recount(): void {
+    this.worker.postMessage({ type: 'recount' });
+  }
+
+  /** Has the worker stopped (or not started in time)? */
+  failed(): boolean {
+    const state = Atomics.load(this.shared, SLOT.state);
+    return this.exited || state === STATE.failed || (state === STATE.starting && Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS);
+  }
+
+  /** Batches posted but not confirmed. */
+  unconfirmed(): WriteRow[] {
+    this.trim();
+    return this.inflight.flatMap((b) => b.rows);
+  }
+
+  /** Wait until every posted batch is committed: null when it is, else the rows the store must write itself. */
+  sync(): WriteRow[] | null {
+    if (Atomics.load(this.shared, SLOT.committed) >= this.seq) {
+      // nothing in flight (e.g. a read right after opening, while the worker still starts): nothing to wait for
+      this.trim();
+      return null;
+    }
+    const deadline = Date.now() + WriterThread.COMMIT_TIMEOUT_MS;
+    while (Atomics.load(this.shared, SLOT.state) === STATE.starting) {
+      if (this.exited || Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS) return this.unconfirmed();
+      Atomics.wait(this.shared, SLOT.state, STATE.starting, 100);
+    }
+    for (;;) {
+      const done = Atomics.load(this.shared, SLOT.committed);
+      if (done >= this.seq) break;
+      if (this.failed() || Date.now() > deadline) return this.unconfirmed();
+      Atomics.wait(this.shared, SLOT.committed, done, 100);
+    }
+    this.trim();
+    return null;
+  }
+
+  /** Close the worker's connection and let it end (after sync: nothing is in flight). */
+  close(): void {
+    if (!this.failed()) {
+      this.worker.postMessage({ type: 'close' });
+      const deadline = Date.now() + 10_000;
+      while (Atomics.load(this.shared, SLOT.closed) === 0 && !this.exited && Date.now() < deadline) Atomics.wait(this.shared, SLOT.closed, 0, 100);
+    }
+    this.stop();
+  }
+
+  stop(): void {
+    void this.worker.terminate();
+  }
+
+  private trim(): void {
+    const done = Atomics.load(this.shared, SLOT.committed);
+    let n = 0;
+    while (n < this.inflight.length && this.inflight[n]!.seq <= done) n++;
+    if (n > 0) this.inflight.splice(0, n);
   }
 }
 
@@ -609,10 +762,11 @@ class MemoryStore implements FlowStore {
   }
 
   private dropOldestCaptured(): void {
-    const i = this.flows.findIndex((f) => !this.isImported(f));
+    // the oldest flow is usually a captured one: shift() is O(1) where splice(i, 1) moves the whole array
+    const i = this.flows.length > 0 && !this.isImported(this.flows[0]!) ? 0 : this.flows.findIndex((f) => !this.isImported(f));
     if (i < 0) return;
-    this.byId.delete(this.flows[i]!.id);
-    this.flows.splice(i, 1);
+    const gone = i === 0 ? this.flows.shift()! : this.flows.splice(i, 1)[0]!;
+    this.byId.delete(gone.id);
     this.captured--;
   }
 

@@ -399,30 +399,39 @@ export function findDestinationRule(
   caller: WorkloadInfo | undefined
 ): MergedDestinationRule | undefined {
   const callerNs = caller?.namespace;
+  if (drs.length === 0) return undefined;
   const candidates = drs.filter((d) => hostMatches(d.host, host));
-  const pick = (ns: string | undefined) =>
-    ns === undefined
-      ? undefined
-      : candidates.find(
-          (d) =>
-            d.namespace === ns &&
-            (!d.workloadSelector || (caller && caller.namespace === d.namespace && labelsMatch(d.workloadSelector, caller.labels))) &&
-            visibleTo(d.exportTo, d.namespace, callerNs ?? ns)
-        );
-  return pick(callerNs) ?? pick(serviceNs) ?? pick(ROOT_NAMESPACE);
+  if (candidates.length === 0) return undefined;
+  return pickDestinationRule(candidates, callerNs, caller) ?? pickDestinationRule(candidates, serviceNs, caller) ?? pickDestinationRule(candidates, ROOT_NAMESPACE, caller);
+}
+
+/** The first candidate of namespace `ns` that applies to the caller (a module function: no closure per request). */
+function pickDestinationRule(candidates: MergedDestinationRule[], ns: string | undefined, caller: WorkloadInfo | undefined): MergedDestinationRule | undefined {
+  if (ns === undefined) return undefined;
+  const callerNs = caller?.namespace;
+  for (const d of candidates) {
+    if (
+      d.namespace === ns &&
+      (!d.workloadSelector || (caller && caller.namespace === d.namespace && labelsMatch(d.workloadSelector, caller.labels))) &&
+      visibleTo(d.exportTo, d.namespace, callerNs ?? ns)
+    )
+      return d;
+  }
+  return undefined;
 }
 
 /** Effective LB for a destination: subset policy > port-level > top-level; default LEAST_REQUEST. */
 export function effectiveLoadBalancer(dr: MergedDestinationRule | undefined, subset: string | undefined, port: number): LoadBalancerSettings | undefined {
   if (!dr) return undefined;
   const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
-  const fromPolicy = (tp: TrafficPolicy | undefined) => {
-    if (!tp) return undefined;
-    const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
-    if (pl) return { found: true, lb: pl.loadBalancer };
-    return tp.loadBalancer ? { found: true, lb: tp.loadBalancer } : undefined;
-  };
-  return (fromPolicy(sub) ?? fromPolicy(dr.trafficPolicy))?.lb;
+  return (lbFromPolicy(sub, port) ?? lbFromPolicy(dr.trafficPolicy, port))?.lb;
+}
+
+function lbFromPolicy(tp: TrafficPolicy | undefined, port: number): { found: true; lb: LoadBalancerSettings | undefined } | undefined {
+  if (!tp) return undefined;
+  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
+  if (pl) return { found: true, lb: pl.loadBalancer };
+  return tp.loadBalancer ? { found: true, lb: tp.loadBalancer } : undefined;
 }
 
 /** The outbound-traffic mode for a caller: its Sidecar resource (selector, else namespace-wide), else the mesh default. */

@@ -4,7 +4,8 @@
  * DISABLE, plaintext otherwise), or the DestinationRule's DISABLE / SIMPLE / MUTUAL / ISTIO_MUTUAL.
  */
 import fs from 'node:fs';
-import type tls from 'node:tls';
+import tls from 'node:tls';
+import type { Identity } from '../tls/identity.js';
 import type { ClientTLSSettings, TrafficPolicy } from '../../contract/istio-schema.js';
 import type { MergedDestinationRule } from '../config/compile.js';
 import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js';
@@ -36,7 +37,22 @@ export function destinationTls(dr: MergedDestinationRule | undefined, subset: st
 
 const readFile = (f: string | undefined) => (f ? fs.readFileSync(f, 'utf8') : undefined);
 
-export function upstreamTls(a: {
+/**
+ * The client TLS context of a mesh identity, built once per identity (a rotation makes a new Identity) and CA root
+ * instead of parsing the key and certificates again for every new connection. The PEM strings stay in the options
+ * too: the agent pools connections by them, so a rotated certificate still gets connections of its own.
+ */
+const clientContexts = new WeakMap<Identity, { ca: string; context: tls.SecureContext }>();
+function clientContext(me: Identity, ca: string): tls.SecureContext {
+  let c = clientContexts.get(me);
+  if (!c || c.ca !== ca) {
+    c = { ca, context: tls.createSecureContext({ key: me.cert.key, cert: me.cert.cert, ca }) };
+    clientContexts.set(me, c);
+  }
+  return c.context;
+}
+
+interface UpstreamTlsInput {
   dr: MergedDestinationRule | undefined;
   subset: string | undefined;
   port: number;
@@ -44,8 +60,32 @@ export function upstreamTls(a: {
   service: ServiceInfo | undefined;
   caller: WorkloadInfo | undefined;
   host: SidecarHost;
-}): UpstreamTls | null {
+}
+
+/**
+ * Answers for mesh destinations (auto mTLS, ISTIO_MUTUAL, DISABLE), per endpoint object (endpoints belong to one
+ * config version) and the rest of the input; reused while the DestinationRule, the caller's identity (a rotation
+ * makes a new one) and the CA root are the same. SIMPLE and MUTUAL origination read the user's files every time, as
+ * they always did.
+ */
+const answers = new WeakMap<ServiceEndpoint, Map<string, { dr: MergedDestinationRule | undefined; service: ServiceInfo | undefined; me: Identity | undefined; ca: string; answer: UpstreamTls | null }>>();
+
+export function upstreamTls(a: UpstreamTlsInput): UpstreamTls | null {
   const settings = destinationTls(a.dr, a.subset, a.port);
+  if (settings?.mode === 'SIMPLE' || settings?.mode === 'MUTUAL') return decide(a, settings);
+  const me = a.caller ? a.host.identities.get(a.caller.namespace, a.caller.serviceAccount) : undefined;
+  const ca = a.host.identities.ca.root.cert;
+  const key = `${a.port}|${a.subset ?? ''}|${a.caller?.name ?? ''}`;
+  let byKey = answers.get(a.endpoint);
+  if (!byKey) answers.set(a.endpoint, (byKey = new Map()));
+  const c = byKey.get(key);
+  if (c && c.dr === a.dr && c.service === a.service && c.me === me && c.ca === ca) return c.answer;
+  const answer = decide(a, settings);
+  byKey.set(key, { dr: a.dr, service: a.service, me, ca, answer });
+  return answer;
+}
+
+function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
   let mode = settings?.mode;
   let why = `DestinationRule ${a.dr?.key ?? ''} tls ${mode}`;
   if (!mode) {
@@ -75,6 +115,7 @@ export function upstreamTls(a: {
         key: me.cert.key,
         cert: me.cert.cert,
         ca: a.host.identities.ca.root.cert,
+        secureContext: clientContext(me, a.host.identities.ca.root.cert),
         servername: sni,
         ALPNProtocols: ['istio-http/1.1', 'istio'],
         rejectUnauthorized: true,

@@ -13,6 +13,21 @@ import { newSpanId, newTraceId, startSpan, type SpanFields } from '../telemetry/
 
 let flowSeq = 0;
 
+/** Date.now() as ISO and base-36 text, kept for the millisecond (several requests start in the same one). */
+let clockMs = -1;
+let clockIso = '';
+let clockB36 = '';
+/** Read the clock; returns Date.now() in base 36 (clockIso then holds the same instant as ISO text). */
+function tick(): string {
+  const now = Date.now();
+  if (now !== clockMs) {
+    clockMs = now;
+    clockIso = new Date(now).toISOString();
+    clockB36 = now.toString(36);
+  }
+  return clockB36;
+}
+
 /** Hop-by-hop headers a proxy never forwards (and `expect`: the sidecar answers 100-continue itself, as Envoy does). */
 export const HOP_BY_HOP = new Set(['expect', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
 
@@ -24,10 +39,10 @@ function ms(t: number): number {
 }
 
 export class Exchange implements SpanFields {
-  readonly id = `${Date.now().toString(36)}-${(++flowSeq).toString(36)}`;
+  readonly id = `${tick()}-${(++flowSeq).toString(36)}`;
   /** performance.now() when the request headers arrived: every timing is relative to it. */
   readonly started = performance.now();
-  readonly startedAt = new Date().toISOString();
+  readonly startedAt = clockIso;
   readonly trace: TraceStep[] = [];
   readonly flags = new Set<string>();
   readonly attemptLog: AttemptRecord[] = [];
@@ -185,7 +200,7 @@ export class Exchange implements SpanFields {
       authority: this.authority,
       path: this.path,
       status: this.status,
-      flags: joinFlags(this.flags),
+      flags: this.flags.size === 0 ? '-' : joinFlags(this.flags),
       durationMs,
       startedAt: this.startedAt,
       virtualService: this.virtualService,
@@ -220,19 +235,24 @@ export class Exchange implements SpanFields {
 
 function flattenHeaders(h: OutgoingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) {
+  for (const k in h) {
+    if (!Object.hasOwn(h, k)) continue;
+    const v = h[k];
     if (v === undefined) continue;
-    out[k] = Array.isArray(v) ? v.map(String) : String(v);
+    out[k] = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v : String(v);
   }
   return out;
 }
 
-/** Copy the downstream request headers for the upstream, without hop-by-hop ones. */
-export function forwardableHeaders(req: IncomingMessage): OutgoingHttpHeaders {
+/**
+ * Copy the downstream request headers for the upstream, without hop-by-hop ones nor those in `drop` (left out while
+ * copying rather than deleted afterwards: the copy keeps its fast object shape).
+ */
+export function forwardableHeaders(req: IncomingMessage, drop?: ReadonlySet<string>): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const raw = req.headers;
   for (const k in raw) {
-    if (HOP_BY_HOP.has(k)) continue;
+    if (HOP_BY_HOP.has(k) || drop?.has(k)) continue;
     out[k] = raw[k];
   }
   return out;

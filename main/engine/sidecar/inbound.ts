@@ -8,7 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import crypto from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { isIstioAlpn, replay, sniff } from './sniff.js';
+import { isIstioAlpn, sniff } from './sniff.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize } from '../security/authorization.js';
 import { authenticate } from '../security/jwt.js';
@@ -18,10 +18,13 @@ import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
 import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
+import { Abort } from './abort.js';
 import type { SidecarHost } from './host.js';
 
 const SERVER = 'istio-envoy';
 const INBOUND_RETRIES = 2;
+/** The client sidecar's peer metadata: read here, never forwarded to the app. */
+const PEER_HEADERS = new Set(['x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
 
 export class InboundSidecar {
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
@@ -60,7 +63,10 @@ export class InboundSidecar {
       }
       const meshTls = isIstioAlpn(s.alpn);
       if (identity && mode !== 'DISABLE' && (meshTls || mode === 'STRICT')) {
-        const t = new tls.TLSSocket(replay(sock, s.head), {
+        // the bytes already read go back into the socket: the TLS layer takes them from its buffer and then wraps
+        // the socket's own handle (native TLS on the TCP handle; no JS stream in between)
+        sock.unshift(s.head);
+        const t = new tls.TLSSocket(sock, {
           isServer: true,
           secureContext: identity.serverContext,
           requestCert: true,
@@ -83,10 +89,9 @@ export class InboundSidecar {
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     const snap = this.host.snapshot();
-    const headers = forwardableHeaders(req);
-    const peer = typeof headers['x-envoy-peer-metadata-id'] === 'string' ? parsePeer(headers['x-envoy-peer-metadata-id']) : null;
-    delete headers['x-envoy-peer-metadata-id'];
-    delete headers['x-envoy-peer-metadata'];
+    const peerId = req.headers['x-envoy-peer-metadata-id'];
+    const peer = typeof peerId === 'string' ? parsePeer(peerId) : null;
+    const headers = forwardableHeaders(req, PEER_HEADERS);
     const ex = new Exchange(req, res, 'destination', peer, snap, this.host.emitFlow);
     ex.authority = req.headers.host ?? '';
     ex.path = req.url ?? '/';
@@ -100,13 +105,13 @@ export class InboundSidecar {
     headers['x-forwarded-proto'] ??= 'http';
     const sock = req.socket as tls.TLSSocket;
     if (sock.encrypted) {
-      const peerCert = sock.getPeerCertificate(false);
+      const client = peerOf(sock);
       const identity = this.host.identities.get(this.workload.namespace, this.workload.serviceAccount);
       ex.mtls = true;
-      ex.sourcePrincipal = spiffeFromSan(peerCert.subjectaltname);
+      ex.sourcePrincipal = client.principal;
       ex.destinationPrincipal = identity?.id ?? null;
       // x-forwarded-client-cert (istio-semantics §1.8), appended to any value already present
-      const xfcc = `By=${ex.destinationPrincipal};Hash=${peerCert.raw ? crypto.createHash('sha256').update(peerCert.raw).digest('hex') : ''};Subject="";URI=${ex.sourcePrincipal ?? ''}`;
+      const xfcc = `By=${ex.destinationPrincipal};Hash=${client.hash};Subject="";URI=${ex.sourcePrincipal ?? ''}`;
       const prev = headers['x-forwarded-client-cert'];
       headers['x-forwarded-client-cert'] = prev ? `${String(prev)},${xfcc}` : xfcc;
       ex.note('mtls', `mutual TLS from ${ex.sourcePrincipal ?? 'a peer without SPIFFE ID'} (${sock.alpnProtocol || 'no ALPN'})`);
@@ -182,7 +187,7 @@ export class InboundSidecar {
 
   private async forward(ex: Exchange, req: IncomingMessage, res: ServerResponse, headers: http.OutgoingHttpHeaders): Promise<void> {
     const body = new RequestBody(req, true, (c) => ex.requestBody.add(c));
-    const abort = new AbortController();
+    const abort = new Abort();
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
@@ -199,7 +204,7 @@ export class InboundSidecar {
         body,
         perTryTimeoutMs: 0,
         connectTimeoutMs: this.host.connectTimeoutMs,
-        signal: abort.signal,
+        signal: abort,
         timing: ex
       });
       const ms = performance.now() - t0;
@@ -208,7 +213,8 @@ export class InboundSidecar {
         const up = out.res;
         ex.attemptLog.push({ attempt, endpoint: this.instance.address, status: up.statusCode ?? 502, flags: '-', durationMs: Math.round(ms * 1000) / 1000 });
         const h: Record<string, string | string[] | number> = {};
-        for (const k in up.headers) if (!HOP_BY_HOP.has(k) && up.headers[k] !== undefined) h[k] = up.headers[k]!;
+        const uh = up.headers;
+        for (const k in uh) if (!HOP_BY_HOP.has(k) && uh[k] !== undefined) h[k] = uh[k]!;
         h['x-envoy-upstream-service-time'] = String(Math.round(ms));
         h['server'] = SERVER;
         ex.status = up.statusCode ?? 502;
@@ -235,6 +241,24 @@ export class InboundSidecar {
     delete req.headers['x-envoy-peer-metadata-id'];
     this.wsProxy.ws(req, socket, head, { target: `http://${this.instance.host}:${this.instance.port}` });
   };
+}
+
+/** What a connection's client certificate says, read once per connection (the certificate cannot change on it). */
+interface PeerInfo {
+  principal: string | null;
+  /** SHA-256 of the DER certificate, hex ('' without one). */
+  hash: string;
+}
+const peers = new WeakMap<tls.TLSSocket, PeerInfo>();
+
+function peerOf(sock: tls.TLSSocket): PeerInfo {
+  let p = peers.get(sock);
+  if (!p) {
+    const cert = sock.getPeerCertificate(false);
+    p = { principal: spiffeFromSan(cert.subjectaltname), hash: cert.raw ? crypto.createHash('sha256').update(cert.raw).digest('hex') : '' };
+    peers.set(sock, p);
+  }
+  return p;
 }
 
 /** "sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local" → "productpage-v1". */

@@ -24,12 +24,13 @@ import { Exchange, applyHeaderOps, forwardableHeaders, HOP_BY_HOP } from './exch
 import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
+import { Abort } from './abort.js';
 import type { SidecarHost } from './host.js';
 import { unsampled } from '../telemetry/tracing.js';
 import { splitAuthority } from '../config/hosts.js';
 
 /** Headers an app may not use to steer the client sidecar (Envoy strips them from non-internal requests). */
-const STRIPPED = ['x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-expected-rq-timeout-ms', 'x-envoy-attempt-count', 'x-envoy-original-path', 'x-envoy-peer-metadata-id', 'x-envoy-peer-metadata'];
+const STRIPPED = new Set(['x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-expected-rq-timeout-ms', 'x-envoy-attempt-count', 'x-envoy-original-path', 'x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
 
 const SERVER = 'envoy';
 
@@ -93,8 +94,7 @@ export class OutboundSidecar {
       authority = req.headers.host ?? '';
       path = url;
     }
-    const headers = forwardableHeaders(req);
-    for (const h of STRIPPED) delete headers[h];
+    const headers = forwardableHeaders(req, STRIPPED);
     headers.host = authority;
     const q = path.indexOf('?');
     const pathOnly = q < 0 ? path : path.slice(0, q);
@@ -353,7 +353,7 @@ export class OutboundSidecar {
   ): Promise<void> {
     const retry = o.retry;
     const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) => ex.requestBody.add(c));
-    const routeAbort = new AbortController();
+    const routeAbort = new Abort();
     let timedOut = false;
     let routeTimer: NodeJS.Timeout | undefined;
     if (o.timeoutMs > 0) {
@@ -379,7 +379,7 @@ export class OutboundSidecar {
           const wait = this.host.random.next() * cap;
           ex.note('retry', `retry ${attempt - 1} of ${retry.attempts} after ${wait.toFixed(1)} ms back-off`);
           await this.host.sleep(wait, routeAbort.signal).catch(() => undefined);
-          if (routeAbort.signal.aborted) break;
+          if (routeAbort.aborted) break;
           if (!body.replayable) {
             ex.note('retry', 'request body larger than the replay buffer: not retried');
             break;
@@ -417,7 +417,7 @@ export class OutboundSidecar {
           body,
           perTryTimeoutMs: retry.perTryTimeoutMs,
           connectTimeoutMs: this.host.connectTimeoutMs,
-          signal: routeAbort.signal,
+          signal: routeAbort,
           tls: secure ? { agent: this.tlsAgent, options: secure.options } : undefined,
           timing: ex
         });
@@ -437,7 +437,7 @@ export class OutboundSidecar {
           }
           if (attempt > 1 && wouldRetryResponse(retry, status, up.headers)) ex.flags.add('URX');
           clearTimeout(routeTimer);
-          this.respond(ex, res, up, ms, o, routeAbort.signal);
+          this.respond(ex, res, up, ms, o, routeAbort);
           return;
         }
         if (out.kind === 'per-try-timeout') {
@@ -481,10 +481,11 @@ export class OutboundSidecar {
     up: IncomingMessage,
     upstreamMs: number,
     o: { route: CompiledRoute | undefined; dest: CompiledDestination | undefined; extraResponseHeaders?: Record<string, string> },
-    signal: AbortSignal
+    signal: Abort
   ): void {
     const headers: Record<string, string | string[] | number | undefined> = {};
-    for (const k in up.headers) if (!HOP_BY_HOP.has(k)) headers[k] = up.headers[k];
+    const uh = up.headers;
+    for (const k in uh) if (!HOP_BY_HOP.has(k)) headers[k] = uh[k];
     if (o.extraResponseHeaders) Object.assign(headers, o.extraResponseHeaders);
     applyHeaderOps(headers, o.route?.headers?.response);
     applyHeaderOps(headers, o.dest?.headers?.response);
@@ -499,14 +500,9 @@ export class OutboundSidecar {
     res.writeHead(status, clean);
     up.on('data', (c: Buffer) => ex.responseBody.add(c));
     up.pipe(res);
-    const onAbort = () => {
-      // route timeout after the response started: reset the stream
-      ex.flags.add('UT');
-      up.destroy();
-      res.destroy();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    up.once('end', () => signal.removeEventListener('abort', onAbort));
+    const onAbort = resetStarted.bind(null, ex, up, res);
+    signal.onAbort(onAbort);
+    up.once('end', () => signal.offAbort(onAbort));
     up.once('error', () => res.destroy());
   }
 
@@ -572,6 +568,13 @@ export class OutboundSidecar {
   };
 }
 
+/** A route timeout after the response started: reset the stream. */
+function resetStarted(ex: Exchange, up: IncomingMessage, res: ServerResponse): void {
+  ex.flags.add('UT');
+  up.destroy();
+  res.destroy();
+}
+
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
@@ -601,22 +604,33 @@ export function wouldRetryReset(p: RetryPolicy, reason: string, beforeRequest: b
   return false;
 }
 
+/** What consistent-hash load balancing may read of a request (methods, not closures made per request). */
+class RequestForLb implements LbRequest {
+  readonly sourceIp: string;
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly r: Resolved
+  ) {
+    this.sourceIp = req.socket.remoteAddress ?? '';
+  }
+  header(n: string): string | undefined {
+    const v = this.req.headers[n];
+    return Array.isArray(v) ? v.join(',') : v;
+  }
+  cookie(n: string): string | undefined {
+    const c = this.req.headers.cookie;
+    if (!c) return undefined;
+    for (const part of c.split(';')) {
+      const [k, ...v] = part.trim().split('=');
+      if (k === n) return v.join('=').replace(/^"(.*)"$/, '$1');
+    }
+    return undefined;
+  }
+  query(n: string): string | undefined {
+    return new URLSearchParams(this.r.query).get(n) ?? undefined;
+  }
+}
+
 function lbRequest(req: IncomingMessage, r: Resolved): LbRequest {
-  return {
-    header: (n) => {
-      const v = req.headers[n];
-      return Array.isArray(v) ? v.join(',') : v;
-    },
-    cookie: (n) => {
-      const c = req.headers.cookie;
-      if (!c) return undefined;
-      for (const part of c.split(';')) {
-        const [k, ...v] = part.trim().split('=');
-        if (k === n) return v.join('=').replace(/^"(.*)"$/, '$1');
-      }
-      return undefined;
-    },
-    query: (n) => new URLSearchParams(r.query).get(n) ?? undefined,
-    sourceIp: req.socket.remoteAddress ?? ''
-  };
+  return new RequestForLb(req, r);
 }

@@ -3,13 +3,15 @@
  * ClientHello yields its ALPN list, anything else is plaintext.
  */
 import type net from 'node:net';
-import { Duplex } from 'node:stream';
 
 export type Sniffed = { kind: 'tls'; alpn: string[]; head: Buffer } | { kind: 'plain'; head: Buffer };
 
 const MAX_HELLO = 16 * 1024 + 5;
 
-/** Read the first bytes of a connection without losing them (the caller replays `head`). */
+/**
+ * Read the first bytes of a connection without losing them: the caller puts `head` back with `sock.unshift(head)`
+ * (an HTTP server and a TLSSocket both take buffered bytes before reading the socket's handle).
+ */
 export function sniff(sock: net.Socket, done: (s: Sniffed | null) => void): void {
   let head: Buffer = Buffer.alloc(0);
   const onData = (c: Buffer) => {
@@ -65,37 +67,6 @@ export function clientHelloAlpn(rec: Buffer): string[] {
     /* truncated or not a ClientHello */
   }
   return [];
-}
-
-/**
- * A stream that yields `head` and then the socket's data, writing to the socket: lets Node's TLS layer read bytes
- * that were already taken off the socket (a TLSSocket on a raw socket would read the handle directly and miss them).
- */
-export function replay(sock: net.Socket, head: Buffer): Duplex {
-  const d = new Duplex({
-    read() {
-      sock.resume();
-    },
-    write(c, enc, cb) {
-      sock.write(c, enc, cb);
-    },
-    final(cb) {
-      sock.end();
-      cb();
-    },
-    destroy(err, cb) {
-      sock.destroy();
-      cb(err);
-    }
-  });
-  d.push(head);
-  sock.on('data', (c: Buffer) => {
-    if (!d.push(c)) sock.pause();
-  });
-  sock.on('end', () => d.push(null));
-  sock.on('close', () => d.destroy());
-  sock.on('error', (e) => d.destroy(e));
-  return d;
 }
 
 export const ISTIO_ALPN = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2', 'istio-peer-exchange', 'istio'];

@@ -4,6 +4,8 @@ import https from 'node:https';
 import type tls from 'node:tls';
 import type { RequestBody } from './request-body.js';
 import type { ResetReason } from './local-reply.js';
+import type { AbortLike } from './abort.js';
+import type { Socket } from 'node:net';
 
 export type TryOutcome =
   | { kind: 'response'; res: IncomingMessage }
@@ -22,7 +24,7 @@ export interface TryOptions {
   perTryTimeoutMs: number;
   connectTimeoutMs: number;
   /** Aborts the try (route timeout, downstream gone). */
-  signal: AbortSignal;
+  signal: AbortLike;
   /** Set by the caller to see the live request (e.g. to destroy it). */
   onRequest?: (req: http.ClientRequest) => void;
   /** TLS to the upstream (mTLS between sidecars, or DestinationRule TLS origination) over this agent. */
@@ -41,75 +43,113 @@ function tlsReason(err: NodeJS.ErrnoException): string {
   return `TLS_error:|${code.replace(/^ERR_SSL_/, '') || 'handshake failure'}:TLS_error_end`;
 }
 
+const TRY = Symbol('localmesh.try');
+const ABORTED: TryOutcome = { kind: 'aborted' };
+type TryRequest = http.ClientRequest & { [TRY]: { t: Try; fresh: boolean } };
+
+/**
+ * One try in flight. The request's listeners are shared module functions that find their try on the request, so a
+ * try allocates no closures of its own on the keep-alive path.
+ */
+class Try {
+  done = false;
+  connected = false;
+  secured: boolean;
+  perTry: NodeJS.Timeout | undefined;
+  connectTimer: NodeJS.Timeout | undefined;
+  current: http.ClientRequest | undefined;
+
+  /** The abort listener (bound once: a named arrow field would cost a property definition per try under keepNames). */
+  readonly onAbort: () => void;
+
+  constructor(
+    readonly o: TryOptions,
+    private readonly resolve: (v: TryOutcome) => void
+  ) {
+    this.secured = !o.tls;
+    this.onAbort = this.finish.bind(this, ABORTED);
+  }
+
+  finish(v: TryOutcome): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.perTry) clearTimeout(this.perTry);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.o.signal.offAbort(this.onAbort);
+    if (v.kind === 'per-try-timeout' || v.kind === 'aborted') this.current?.destroy();
+    this.resolve(v);
+  }
+
+  attempt(fresh: boolean): void {
+    const o = this.o;
+    const req = (
+      o.tls
+        ? https.request({ host: o.host, port: o.port, method: o.method, path: o.path, headers: o.headers, setHost: false, ...o.tls.options, agent: fresh ? false : o.tls.agent })
+        : http.request({ host: o.host, port: o.port, method: o.method, path: o.path, headers: o.headers, setHost: false, agent: fresh ? false : o.agent })
+    ) as TryRequest;
+    req[TRY] = { t: this, fresh };
+    this.current = req;
+    o.onRequest?.(req);
+    req.on('socket', onSocket);
+    req.on('response', onResponse);
+    req.on('error', onError);
+    o.body.sendTo(req);
+  }
+}
+
+function onSocket(this: TryRequest, s: Socket): void {
+  const t = this[TRY].t;
+  const o = t.o;
+  if ((s as unknown as { connecting?: boolean }).connecting) {
+    t.connectTimer = setTimeout(() => {
+      this.destroy();
+      t.finish({ kind: 'reset', reason: 'connect-timeout', beforeRequest: true, message: 'connect timeout' });
+    }, o.connectTimeoutMs);
+    s.once('connect', () => {
+      t.connected = true;
+      if (t.connectTimer) clearTimeout(t.connectTimer);
+      if (!o.tls && !t.done) o.timing?.upstreamConnected();
+    });
+    s.once('secureConnect', () => {
+      t.secured = true;
+      if (!t.done) o.timing?.upstreamConnected();
+    });
+  } else {
+    t.connected = true;
+    t.secured = true;
+    o.timing?.upstreamConnected();
+  }
+}
+
+function onResponse(this: TryRequest, res: IncomingMessage): void {
+  this[TRY].t.finish({ kind: 'response', res });
+}
+
+function onError(this: TryRequest, err: NodeJS.ErrnoException): void {
+  const { t, fresh } = this[TRY];
+  if (t.done) return;
+  if (this.reusedSocket && !fresh && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+    // a pooled keep-alive connection the upstream had already closed: retry once on a new connection
+    t.attempt(true);
+    return;
+  }
+  if (t.connected && !t.secured) {
+    // the TLS handshake failed (a plaintext app, a wrong identity, a server that closed on us)
+    t.finish({ kind: 'reset', reason: 'tls-failure', beforeRequest: true, message: tlsReason(err) });
+    return;
+  }
+  if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' || !t.connected) {
+    t.finish({ kind: 'reset', reason: 'connect-refused', beforeRequest: true, message: err.code ?? err.message });
+  } else {
+    t.finish({ kind: 'reset', reason: 'connection-termination', beforeRequest: false, message: err.code ?? err.message });
+  }
+}
+
 export function tryUpstream(o: TryOptions): Promise<TryOutcome> {
   return new Promise((resolve) => {
-    let done = false;
-    let connected = false;
-    let secured = !o.tls;
-    let perTry: NodeJS.Timeout | undefined;
-    let connectTimer: NodeJS.Timeout | undefined;
-    let current: http.ClientRequest | undefined;
-    const finish = (v: TryOutcome) => {
-      if (done) return;
-      done = true;
-      if (perTry) clearTimeout(perTry);
-      if (connectTimer) clearTimeout(connectTimer);
-      o.signal.removeEventListener('abort', onAbort);
-      if (v.kind === 'per-try-timeout' || v.kind === 'aborted') current?.destroy();
-      resolve(v);
-    };
-    const attempt = (fresh: boolean) => {
-      const common = { host: o.host, port: o.port, method: o.method, path: o.path, headers: o.headers, setHost: false };
-      const req = o.tls
-        ? https.request({ ...common, ...o.tls.options, agent: fresh ? false : o.tls.agent })
-        : http.request({ ...common, agent: fresh ? false : o.agent });
-      current = req;
-      o.onRequest?.(req);
-      req.on('socket', (s) => {
-        if ((s as unknown as { connecting?: boolean }).connecting) {
-          connectTimer = setTimeout(() => {
-            req.destroy();
-            finish({ kind: 'reset', reason: 'connect-timeout', beforeRequest: true, message: 'connect timeout' });
-          }, o.connectTimeoutMs);
-          s.once('connect', () => {
-            connected = true;
-            if (connectTimer) clearTimeout(connectTimer);
-            if (!o.tls && !done) o.timing?.upstreamConnected();
-          });
-          s.once('secureConnect', () => {
-            secured = true;
-            if (!done) o.timing?.upstreamConnected();
-          });
-        } else {
-          connected = true;
-          secured = true;
-          o.timing?.upstreamConnected();
-        }
-      });
-      req.on('response', (res) => finish({ kind: 'response', res }));
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (done) return;
-        if (req.reusedSocket && !fresh && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
-          // a pooled keep-alive connection the upstream had already closed: retry once on a new connection
-          attempt(true);
-          return;
-        }
-        if (connected && !secured) {
-          // the TLS handshake failed (a plaintext app, a wrong identity, a server that closed on us)
-          finish({ kind: 'reset', reason: 'tls-failure', beforeRequest: true, message: tlsReason(err) });
-          return;
-        }
-        if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' || !connected) {
-          finish({ kind: 'reset', reason: 'connect-refused', beforeRequest: true, message: err.code ?? err.message });
-        } else {
-          finish({ kind: 'reset', reason: 'connection-termination', beforeRequest: false, message: err.code ?? err.message });
-        }
-      });
-      o.body.sendTo(req);
-    };
-    const onAbort = () => finish({ kind: 'aborted' });
-    o.signal.addEventListener('abort', onAbort);
-    if (o.perTryTimeoutMs > 0) perTry = setTimeout(() => finish({ kind: 'per-try-timeout' }), o.perTryTimeoutMs);
-    attempt(false);
+    const t = new Try(o, resolve);
+    o.signal.onAbort(t.onAbort);
+    if (o.perTryTimeoutMs > 0) t.perTry = setTimeout(() => t.finish({ kind: 'per-try-timeout' }), o.perTryTimeoutMs);
+    t.attempt(false);
   });
 }

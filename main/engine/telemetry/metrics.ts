@@ -3,7 +3,7 @@
  * duration / request-bytes / response-bytes histograms, one sample per reporting proxy, with Istio's label names in
  * the order its stats filter emits them and its value rules (unknown / latest / "-" / connection_security_policy).
  */
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Registry, type Metric } from 'prom-client';
 import type { FlowRecord } from '../../contract/api.js';
 import type { Registry as MeshRegistry, WorkloadInfo } from '../registry.js';
 import { parseServiceFqdn } from '../config/hosts.js';
@@ -45,32 +45,181 @@ const CLUSTER = 'Kubernetes';
 
 function headerBytes(h: Record<string, string | string[]>): number {
   let n = 0;
-  for (const [k, v] of Object.entries(h)) for (const x of Array.isArray(v) ? v : [v]) n += k.length + x.length + 4;
+  for (const k in h) {
+    const v = h[k]!;
+    if (Array.isArray(v)) for (const x of v) n += k.length + x.length + 4;
+    else n += k.length + v.length + 4;
+  }
   return n;
+}
+
+/**
+ * The series key prom-client gives a label set (`name:value,` over the sorted label names): equal label sets share
+ * one series, listed in the order they first appeared.
+ */
+const SORTED_LABELS = [...LABELS].sort();
+function seriesHash(l: Labels): string {
+  let h = '';
+  for (const k of SORTED_LABELS) h += `${k}:${l[k]},`;
+  return h;
+}
+
+/** One sample the way prom-client's Registry reads it to write a line of the exposition. */
+interface Sample {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+  sharedLabels?: Labels;
+  exemplar?: null;
+}
+
+/**
+ * istio_requests_total: prom-client's counter exposition (the Registry writes the text), counting on a series the
+ * caller holds instead of hashing 25 labels per increment.
+ */
+class FlowCounter {
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
+  private series = new Map<string, { value: number; labels: Labels }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string
+  ) {}
+
+  entry(hash: string, labels: Labels): { value: number; labels: Labels } {
+    let e = this.series.get(hash);
+    if (!e) this.series.set(hash, (e = { value: 0, labels }));
+    return e;
+  }
+
+  reset(): void {
+    this.series = new Map();
+  }
+
+  async get() {
+    return { help: this.help, name: this.name, type: this.type, values: [...this.series.values()] as Sample[], aggregator: this.aggregator };
+  }
+}
+
+interface HistogramEntry {
+  labels: Labels;
+  /** Observations per bucket (not cumulative); a value above the last bound counts in `count` only. */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** prom-client's histogram exposition and bucket rule (value ≤ bound), observed on a series the caller holds. */
+class FlowHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private series = new Map<string, HistogramEntry>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly upperBounds: readonly number[]
+  ) {}
+
+  entry(hash: string, labels: Labels): HistogramEntry {
+    let e = this.series.get(hash);
+    if (!e) this.series.set(hash, (e = { labels, buckets: this.upperBounds.map(() => 0), sum: 0, count: 0 }));
+    return e;
+  }
+
+  observe(e: HistogramEntry, value: number): void {
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+    const b = this.upperBounds;
+    for (let i = 0; i < b.length; i++) {
+      if (value <= b[i]!) {
+        e.buckets[i]!++;
+        break;
+      }
+    }
+    e.sum += value;
+    e.count += 1;
+  }
+
+  reset(): void {
+    this.series = new Map();
+  }
+
+  async getForPromString() {
+    const bucket = `${this.name}_bucket`;
+    const values: Sample[] = [];
+    for (const e of this.series.values()) {
+      let acc = 0;
+      for (let i = 0; i < this.upperBounds.length; i++) {
+        acc += e.buckets[i]!;
+        values.push({ labels: { le: this.upperBounds[i]! }, sharedLabels: e.labels, value: acc, metricName: bucket, exemplar: null });
+      }
+      values.push(
+        { labels: { le: '+Inf' }, sharedLabels: e.labels, value: e.count, metricName: bucket, exemplar: null },
+        { labels: {}, sharedLabels: e.labels, value: e.sum, metricName: `${this.name}_sum`, exemplar: undefined },
+        { labels: {}, sharedLabels: e.labels, value: e.count, metricName: `${this.name}_count`, exemplar: undefined }
+      );
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  async get() {
+    const data = await this.getForPromString();
+    return { ...data, values: data.values.map(({ sharedLabels, labels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } })) };
+  }
+}
+
+/** What one label set counts into: its series in each of the four metrics. */
+interface Series {
+  requests: { value: number };
+  duration: HistogramEntry;
+  requestBytes: HistogramEntry;
+  responseBytes: HistogramEntry;
+}
+
+const NULL = '\u0002';
+/** Every input of labelsFor but the registry, as one string (null kept apart from every string). */
+function seriesKey(f: FlowRecord): string {
+  const ct = f.requestHeaders['content-type'];
+  const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
+  const gs = grpc ? f.responseHeaders['grpc-status'] : undefined;
+  const grpcPart = grpc ? (typeof gs === 'string' ? `g${gs}` : 'g') : '';
+  return `${f.reporter}\u0001${f.source ?? NULL}\u0001${f.sourcePrincipal ?? NULL}\u0001${f.destination ?? NULL}\u0001${f.destinationPrincipal ?? NULL}\u0001${f.destinationService ?? NULL}\u0001${f.status ?? 0}\u0001${f.flags}\u0001${f.connectionSecurity}\u0001${grpcPart}`;
 }
 
 export class MeshMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<string>;
-  private readonly duration: Histogram<string>;
-  private readonly requestBytes: Histogram<string>;
-  private readonly responseBytes: Histogram<string>;
+  private readonly requests = new FlowCounter('istio_requests_total', 'Requests reported by a sidecar');
+  private readonly duration = new FlowHistogram('istio_request_duration_milliseconds', 'Request duration seen by a sidecar', BUCKETS);
+  private readonly requestBytes = new FlowHistogram('istio_request_bytes', 'Request size (headers and body)', BUCKETS);
+  private readonly responseBytes = new FlowHistogram('istio_response_bytes', 'Response size (headers and body)', BUCKETS);
+  /** Label sets, computed once per distinct flow key under each config's registry (labels read its workloads). */
+  private readonly byRegistry = new WeakMap<MeshRegistry, Map<string, Series>>();
 
   constructor() {
-    const labelNames = [...LABELS];
-    const registers = [this.registry];
-    this.requests = new Counter({ name: 'istio_requests_total', help: 'Requests reported by a sidecar', labelNames, registers });
-    this.duration = new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration seen by a sidecar', labelNames, buckets: BUCKETS, registers });
-    this.requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'Request size (headers and body)', labelNames, buckets: BUCKETS, registers });
-    this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'Response size (headers and body)', labelNames, buckets: BUCKETS, registers });
+    for (const m of [this.requests, this.duration, this.requestBytes, this.responseBytes]) this.registry.registerMetric(m as unknown as Metric);
+  }
+
+  private series(f: FlowRecord, reg: MeshRegistry): Series {
+    let cache = this.byRegistry.get(reg);
+    if (!cache) this.byRegistry.set(reg, (cache = new Map()));
+    const key = seriesKey(f);
+    let s = cache.get(key);
+    if (!s) {
+      const l = labelsFor(f, reg);
+      const hash = seriesHash(l);
+      s = { requests: this.requests.entry(hash, l), duration: this.duration.entry(hash, l), requestBytes: this.requestBytes.entry(hash, l), responseBytes: this.responseBytes.entry(hash, l) };
+      cache.set(key, s);
+    }
+    return s;
   }
 
   record(f: FlowRecord, reg: MeshRegistry, sizes: { request: number; response: number }): void {
-    const l = labelsFor(f, reg);
-    this.requests.inc(l);
-    this.duration.observe(l, f.durationMs);
-    this.requestBytes.observe(l, sizes.request);
-    this.responseBytes.observe(l, sizes.response);
+    const s = this.series(f, reg);
+    s.requests.value += 1;
+    this.duration.observe(s.duration, f.durationMs);
+    this.requestBytes.observe(s.requestBytes, sizes.request);
+    this.responseBytes.observe(s.responseBytes, sizes.response);
   }
 
   text(): Promise<string> {

@@ -1,0 +1,170 @@
+// The flow store's write path (issue 7): rows inserted in one transaction per batch, then retention. It runs in a
+// worker thread of its own (this file is also the worker's entry), so SQLite's per-flow B-tree and WAL work, its
+// commits and its checkpoints stay off the engine's event loop; the store falls back to running it in the engine's
+// thread when the worker cannot start. Plain JavaScript so that a worker can load it without a TypeScript loader;
+// its types are in flow-writer.d.mts.
+import { createRequire } from 'node:module';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+
+/** INSERT's columns, in the order of a row's values (see toRow in flow-store.ts). */
+export const INSERT = `INSERT OR IGNORE INTO flows (id, session_id, request_id, started_at, reporter, source, destination, destination_service, method, path, status,
+    flags, record, request_body, response_body, trace_id, authority, duration_ms, connection_security, bytes)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** Flows of captured (not imported) sessions: the ones retention applies to. */
+export const CAPTURED = "session_id NOT IN (SELECT id FROM sessions WHERE kind = 'import')";
+
+/** Slots of the Int32Array shared with the worker. */
+export const SLOT = { committed: 0, state: 1, closed: 2 };
+/** Values of the state slot. */
+export const STATE = { starting: 0, ready: 1, failed: 2 };
+
+/** Inserts rows and enforces retention (count, bytes, age) on captured flows, keeping running totals of them. */
+export class FlowWriter {
+  /**
+   * @param {import('better-sqlite3').Database} db
+   * @param {{ maxFlows: number; maxBytes: number; maxAgeMs: number }} limits
+   */
+  constructor(db, limits) {
+    this.db = db;
+    this.limits = limits;
+    /** @type {Map<string, import('better-sqlite3').Statement>} */
+    this.statements = new Map();
+    this.capturedFlows = 0;
+    this.capturedBytes = 0;
+    /** @type {(rows: { values: unknown[]; bytes: number }[]) => void} */
+    this.writeRows = db.transaction((rows) => {
+      for (const r of rows) this.insert(r, true);
+      this.enforceRetention();
+    });
+  }
+
+  /** @param {string} sql */
+  stmt(sql) {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  /**
+   * Insert one row; captured flows count towards retention.
+   * @param {{ values: unknown[]; bytes: number }} row
+   * @param {boolean} captured
+   */
+  insert(row, captured) {
+    if (this.stmt(INSERT).run(row.values).changes === 0 || !captured) return;
+    this.capturedFlows++;
+    this.capturedBytes += row.bytes;
+  }
+
+  recount() {
+    const t = /** @type {{ n: number; b: number }} */ (this.stmt(`SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM flows WHERE ${CAPTURED}`).get());
+    this.capturedFlows = t.n;
+    this.capturedBytes = t.b;
+  }
+
+  /**
+   * Run a `DELETE ... RETURNING bytes` of captured flows and take them off the running totals.
+   * @param {string} sql
+   * @param {...unknown} params
+   */
+  deleteCaptured(sql, ...params) {
+    const gone = /** @type {{ bytes: number }[]} */ (this.stmt(`${sql} RETURNING bytes`).all(...params));
+    this.capturedFlows -= gone.length;
+    for (const g of gone) this.capturedBytes -= g.bytes;
+  }
+
+  /** Drop the oldest captured flows beyond the age, count and byte limits. */
+  enforceRetention() {
+    const cutoff = new Date(Date.now() - this.limits.maxAgeMs).toISOString();
+    this.deleteCaptured(`DELETE FROM flows WHERE started_at < ? AND ${CAPTURED}`, cutoff);
+    if (this.capturedFlows > this.limits.maxFlows) {
+      this.deleteCaptured(`DELETE FROM flows WHERE seq IN (SELECT seq FROM flows WHERE ${CAPTURED} ORDER BY seq LIMIT ?)`, this.capturedFlows - this.limits.maxFlows);
+    }
+    if (this.capturedBytes > this.limits.maxBytes) {
+      const last = this.lastSeqToFree(this.capturedBytes - this.limits.maxBytes);
+      if (last !== undefined) this.deleteCaptured(`DELETE FROM flows WHERE seq <= ? AND ${CAPTURED}`, last);
+    }
+  }
+
+  /**
+   * The seq up to which the oldest captured flows add up to at least `excess` bytes.
+   * @param {number} excess
+   * @returns {number | undefined}
+   */
+  lastSeqToFree(excess) {
+    let freed = 0;
+    let last;
+    for (const r of /** @type {IterableIterator<{ seq: number; bytes: number }>} */ (this.stmt(`SELECT seq, bytes FROM flows WHERE ${CAPTURED} ORDER BY seq`).iterate())) {
+      freed += r.bytes;
+      last = r.seq;
+      if (freed >= excess) break;
+    }
+    return last;
+  }
+}
+
+/**
+ * The worker: its own connection to flows.db. Messages, handled in order:
+ *   { type: 'rows', seq, rows }  write a batch, then publish `seq` as committed (even when the write failed: the
+ *                                failure is logged, as the engine-thread store logs a failed batch)
+ *   { type: 'recount' }          the engine changed flows itself (clear, delete): re-read the retention totals
+ *   { type: 'close' }            close the connection, publish `closed`, exit
+ * It posts { type: 'log', line } for the engine's log.
+ */
+function runWorker() {
+  const d = /** @type {{ file: string; sqlite: string; limits: { maxFlows: number; maxBytes: number; maxAgeMs: number }; shared: SharedArrayBuffer }} */ (workerData);
+  const shared = new Int32Array(d.shared);
+  const publish = (/** @type {number} */ slot, /** @type {number} */ value) => {
+    Atomics.store(shared, slot, value);
+    Atomics.notify(shared, slot);
+  };
+  /** @type {import('better-sqlite3').Database} */
+  let db;
+  /** @type {FlowWriter} */
+  let writer;
+  try {
+    const Database = createRequire(import.meta.url)(d.sqlite);
+    db = new Database(d.file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 10000');
+    // checkpoint every ~40 MB of WAL rather than every 4 MB (SQLite's default): the request-id and trace-id indexes
+    // take random keys, so every batch dirties pages all over them, and a longer interval copies each such page to
+    // the database once per checkpoint instead of once per batch (15-25% less write work per flow once the store
+    // holds ~100k flows). Off the engine's event loop here, the longer checkpoint stalls no request.
+    db.pragma('wal_autocheckpoint = 10000');
+    writer = new FlowWriter(db, d.limits);
+    writer.recount();
+  } catch (e) {
+    parentPort?.postMessage({ type: 'log', line: `flow store: the writer thread cannot open ${d.file} (${/** @type {Error} */ (e).message}); writing in the engine thread` });
+    publish(SLOT.state, STATE.failed);
+    return;
+  }
+  publish(SLOT.state, STATE.ready);
+  parentPort?.on('message', (/** @type {{ type: string; seq?: number; rows?: { values: unknown[]; bytes: number }[] }} */ m) => {
+    if (m.type === 'rows') {
+      try {
+        writer.writeRows(m.rows ?? []);
+      } catch (e) {
+        parentPort?.postMessage({ type: 'log', line: `flow store: writing ${m.rows?.length ?? 0} flow(s) failed: ${/** @type {Error} */ (e).message}` });
+      }
+      publish(SLOT.committed, m.seq ?? 0);
+    } else if (m.type === 'recount') {
+      try {
+        writer.recount();
+      } catch (e) {
+        parentPort?.postMessage({ type: 'log', line: `flow store: ${/** @type {Error} */ (e).message}` });
+      }
+    } else if (m.type === 'close') {
+      try {
+        db.close();
+      } finally {
+        publish(SLOT.closed, 1);
+        parentPort?.close();
+      }
+    }
+  });
+}
+
+if (!isMainThread && workerData?.localmeshFlowWriter === true) runWorker();

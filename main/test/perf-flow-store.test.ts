@@ -1,0 +1,128 @@
+/**
+ * The flow store's write path (issue 7): batches are written by a worker thread; the engine thread waits for it
+ * before it reads or writes itself, and writes in its own thread when the worker is off or stops. Same results on
+ * every path.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FlowRecord } from '../contract/api.js';
+import { openSqliteStore, type FlowStore, type StoreOptions } from '../engine/capture/flow-store.js';
+import { flow, textBody } from './helpers/flow.js';
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-perf-store-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const ids = (flows: FlowRecord[]) => flows.map((f) => f.id);
+/** The store's writer thread, when it has one (a private field: what these tests are about). */
+const threadOf = (s: FlowStore) => (s as unknown as { thread?: { stop(): void; failed(): boolean } }).thread;
+
+function open(dir: string, o: Partial<StoreOptions>, logs: string[] = []) {
+  return openSqliteStore(dir, o, (l) => logs.push(l));
+}
+
+describe.each([
+  ['in a writer thread', true],
+  ['in the engine thread', false]
+])('SQLite flow store writing %s', (_name, writerThread) => {
+  it('uses the writer thread only when asked to', () => {
+    const s = open(tmp(), { writerThread });
+    expect(threadOf(s) !== undefined).toBe(writerThread);
+    s.close();
+  });
+
+  it('flows appended are read back at once, with bodies and the same record as written', () => {
+    const s = open(tmp(), { writerThread });
+    const f = flow(1, { responseBody: textBody('{"a":1}'), requestHeaders: { host: 'reviews:9080', 'x-many': ['a', 'b'] } });
+    const sent = JSON.parse(JSON.stringify(f)) as FlowRecord;
+    s.append(f);
+    for (let i = 2; i <= 300; i++) s.append(flow(i));
+    expect(s.count()).toBe(300);
+    const got = s.get('f-1')!;
+    expect(got).toEqual({ ...sent, sessionId: got.sessionId });
+    expect(f.sessionId).toBe(got.sessionId);
+    expect(ids(s.list({ limit: 3 }))).toEqual(['f-298', 'f-299', 'f-300']);
+    s.close();
+  });
+
+  it('the flush timer commits without a read; a reopened store has every flow', async () => {
+    const dir = tmp();
+    const s = open(dir, { writerThread, flushMs: 20 });
+    for (let i = 1; i <= 50; i++) s.append(flow(i));
+    await new Promise((r) => setTimeout(r, 300));
+    s.close();
+    const again = open(dir, {});
+    expect(again.count()).toBe(50);
+    again.close();
+  });
+
+  it('retention by count and bytes holds across batches, clear and session deletes', () => {
+    const s = open(tmp(), { writerThread, maxFlows: 40, maxBytes: 200_000 });
+    for (let i = 1; i <= 100; i++) {
+      s.append(flow(i));
+      if (i % 7 === 0) s.flush();
+    }
+    expect(s.count()).toBe(40);
+    expect(s.list({ limit: 1 })[0]!.id).toBe('f-100');
+    s.clear();
+    expect(s.count()).toBe(0);
+    // retention counts again from zero after the clear: 40 fit
+    for (let i = 101; i <= 140; i++) s.append(flow(i));
+    expect(s.count()).toBe(40);
+    const user = s.startSession('mine');
+    for (let i = 141; i <= 150; i++) s.append(flow(i));
+    s.stopSession();
+    expect(s.count()).toBe(40);
+    s.deleteSession(user.id);
+    expect(s.count()).toBe(30);
+    // after the delete the writer's totals are 30: ten more fit without dropping any
+    for (let i = 151; i <= 160; i++) s.append(flow(i));
+    expect(s.count()).toBe(40);
+    expect(s.get('f-111')).toBeDefined();
+    const big = (i: number) => flow(i, { responseBody: textBody('x'.repeat(20_000)) });
+    for (let i = 161; i <= 180; i++) s.append(big(i));
+    expect(s.sessions().reduce((n, x) => n + x.bytes, 0)).toBeLessThanOrEqual(200_000);
+    expect(s.list({ limit: 1 })[0]!.id).toBe('f-180');
+    s.close();
+  });
+
+  it('imports stay outside retention', () => {
+    const s = open(tmp(), { writerThread, maxFlows: 5 });
+    const imported = s.importSession('har', [flow(900), flow(901)]);
+    for (let i = 1; i <= 20; i++) s.append(flow(i));
+    expect(s.count()).toBe(7);
+    expect(s.session(imported.id)?.flows).toBe(2);
+    s.close();
+  });
+});
+
+describe('SQLite flow store when its writer thread stops', () => {
+  it('writes in the engine thread from then on, losing no flow it had handed over', async () => {
+    const dir = tmp();
+    const logs: string[] = [];
+    const s = open(dir, {}, logs);
+    for (let i = 1; i <= 10; i++) s.append(flow(i));
+    expect(s.count()).toBe(10);
+    const t = threadOf(s)!;
+    t.stop();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(t.failed()).toBe(true);
+    for (let i = 11; i <= 20; i++) s.append(flow(i));
+    expect(s.count()).toBe(20);
+    expect(threadOf(s)).toBeUndefined();
+    expect(logs.join('\n')).toMatch(/writer thread stopped/);
+    for (let i = 21; i <= 25; i++) s.append(flow(i));
+    s.close();
+    const again = open(dir, {});
+    expect(again.count()).toBe(25);
+    again.close();
+  });
+});
