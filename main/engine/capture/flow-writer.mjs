@@ -2,7 +2,7 @@
 // worker thread of its own (this file is also the worker's entry), so SQLite's per-flow B-tree and WAL work, its
 // commits and its checkpoints stay off the engine's event loop; the store falls back to running it in the engine's
 // thread when the worker cannot start. Plain JavaScript so that a worker can load it without a TypeScript loader;
-// its types are in flow-writer.d.mts.
+// its types are declared where it is imported (interface FlowWriter in flow-store.ts).
 import { createRequire } from 'node:module';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
