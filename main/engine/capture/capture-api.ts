@@ -128,16 +128,13 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
       const g = d.store().graph({ since, until, session: q?.session });
       // every workload of the mesh is a node, idle when it saw no calls in the window
       const nodes = [...g.nodes];
-      const known = new Set(nodes.map((n) => n.id));
+      const byId = new Map(nodes.map((n) => [n.id, n]));
       for (const w of d.snapshot().registry.workloads) {
-        const existing = nodes.find((n) => n.id === w.name);
-        if (existing) {
-          existing.service ??= w.service;
-          existing.namespace ??= w.namespace;
-          continue;
-        }
-        if (known.has(w.name)) continue;
-        nodes.push(idleNode(w.name, w.service, w.namespace));
+        const seen = byId.get(w.name);
+        if (seen) {
+          seen.service ??= w.service;
+          seen.namespace ??= w.namespace;
+        } else nodes.push(idleNode(w.name, w.service, w.namespace));
       }
       return { since, until, windowSec, nodes, edges: g.edges };
     },
