@@ -259,7 +259,7 @@ function layerConfigs(spec) {
 }
 
 const SOURCES = [
-  'main/**/*.ts',
+  'main/**/*.{ts,mts}',
   'main/**/*.js',
   'preload/**/*.ts',
   'renderer/**/*.{ts,tsx}',

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import type { FlowQuery, FlowRecord } from '../contract/api.js';
 import { CAPTURE_DEFAULTS } from '../contract/mesh-schema.js';
 import { memoryStore, openSqliteStore, SCHEMA_VERSION, STORE_DEFAULTS, storeOptionsFromCapture, type FlowStore } from '../engine/capture/flow-store.js';
+import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
 import { at, binaryBody, flow, serverHalf, textBody } from './helpers/flow.js';
 
 const dirs: string[] = [];
@@ -18,7 +18,13 @@ const tmp = () => {
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+// The SQLite the store picks here: better-sqlite3 by default; node-sqlite.test.ts runs this file again under Node 24
+// with LOCALMESH_SQLITE=node:sqlite (the driver the desktop app's engine host uses).
+const found = findSqlite();
+if (!('driver' in found)) throw new Error(`no SQLite driver: ${found.reasons.join('; ')}`);
+const DRIVER = found.driver;
+const EXPECTED_DRIVER = process.env.LOCALMESH_SQLITE ?? 'better-sqlite3';
+const openDb = (file: string) => openDatabase(DRIVER, file);
 const ids = (flows: FlowRecord[]) => flows.map((f) => f.id);
 const TRACE = 'a'.repeat(32);
 
@@ -27,6 +33,7 @@ describe('SQLite flow store', () => {
     const dir = tmp();
     const a = openSqliteStore(dir);
     expect(a.kind).toBe('sqlite');
+    expect(a.driver).toBe(EXPECTED_DRIVER);
     for (let i = 1; i <= 5; i++) a.append(flow(i));
     a.close();
     const b = openSqliteStore(dir);
@@ -102,11 +109,11 @@ describe('SQLite flow store', () => {
 
   it('migrates an empty database to the current schema, refuses one from a newer localmesh', () => {
     const dir = tmp();
-    new Sqlite(path.join(dir, 'flows.db')).close(); // an empty file at version 0
+    openDb(path.join(dir, 'flows.db')).close(); // an empty file at version 0
     const s = openSqliteStore(dir);
     s.append(flow(1));
     s.close();
-    const db = new Sqlite(path.join(dir, 'flows.db'));
+    const db = openDb(path.join(dir, 'flows.db'));
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(SCHEMA_VERSION).toBe(2);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -117,7 +124,7 @@ describe('SQLite flow store', () => {
 
   it('migrates a version-1 database: its flows stay listed, gettable and filterable, its session listed', () => {
     const dir = tmp();
-    const db = new Sqlite(path.join(dir, 'flows.db'));
+    const db = openDb(path.join(dir, 'flows.db'));
     db.exec(V1_SCHEMA);
     const old = flow(7, { traceId: TRACE, connectionSecurity: 'mutual_tls', responseBody: textBody('from v1') });
     const record: Partial<FlowRecord> = { ...old };
@@ -144,7 +151,7 @@ describe('SQLite flow store', () => {
     s.append(flow(8));
     expect(ids(s.list({}))).toEqual(['f-7', 'f-8']);
     s.close();
-    const check = new Sqlite(path.join(dir, 'flows.db'));
+    const check = openDb(path.join(dir, 'flows.db'));
     expect(check.pragma('user_version', { simple: true })).toBe(2);
     check.close();
   });

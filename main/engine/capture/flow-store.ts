@@ -4,10 +4,10 @@
  * by a worker thread of its own (flow-writer.mjs; in the engine's thread when it cannot start), so a crash loses at
  * most the last batch and SQLite's work never stalls the sidecars' event loop; the schema is versioned with `PRAGMA user_version` and migrated in
  * order. Flows are grouped into capture sessions; retention (count, bytes, age) applies to captured flows, while
- * imported (read-only) sessions stay until deleted. When better-sqlite3 cannot load (an Electron whose ABI it was
- * not built for), the engine keeps flows in memory and says so.
+ * imported (read-only) sessions stay until deleted. SQLite is better-sqlite3 or, where that cannot load (the desktop
+ * app's engine host on Electron's Node), node:sqlite (sqlite-driver.mjs); with neither, the engine keeps flows in
+ * memory and says so.
  */
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { CAPTURE_DEFAULTS, type CaptureSpec } from '../../contract/mesh-schema.j
 import { buildGraph, buildMetricsSeries, isoBound, matchesQuery, statusRange, UNKNOWN_CALLER, type FlowFacts } from './aggregate.js';
 // @ts-expect-error -- plain JavaScript (a worker thread loads it without a TypeScript loader); typed just below
 import * as flowWriter from './flow-writer.mjs';
+import { findSqlite, openDatabase, type SqlDatabase, type SqliteDriver, type SqlStatement } from './sqlite-driver.mjs';
 
 /** A flow as INSERT takes it: the column values in order (INSERT in flow-writer.mjs), and its size as stored. */
 interface WriteRow {
@@ -48,11 +49,13 @@ const { FlowWriter, SLOT, STATE } = flowWriter as {
   STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
 };
 
-type Database = import('better-sqlite3').Database;
-type Statement = import('better-sqlite3').Statement;
+type Database = SqlDatabase;
+type Statement = SqlStatement;
 
 export interface FlowStore {
   readonly kind: 'sqlite' | 'memory';
+  /** The SQLite driver in use (sqlite stores). */
+  readonly driver?: SqliteDriver['name'];
   readonly file: string | null;
   /** Queue a finished flow; the store stamps `sessionId` (on the given object) with the current session. */
   append(f: FlowRecord): void;
@@ -154,22 +157,17 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
  * Open (creating or migrating) `<stateDir>/flows.db` and start a new `up` session in it. Falls back to an
- * in-memory store (and logs why) when better-sqlite3 cannot be loaded.
+ * in-memory store (and logs why) when no SQLite driver loads.
  */
 export function openSqliteStore(stateDir: string, opts: Partial<StoreOptions> = {}, log: (l: string) => void = () => undefined): FlowStore {
-  let BetterSqlite: typeof import('better-sqlite3');
-  let sqlitePath: string;
-  try {
-    const require = createRequire(import.meta.url);
-    BetterSqlite = require('better-sqlite3');
-    sqlitePath = require.resolve('better-sqlite3');
-  } catch (e) {
-    log(`flow store: SQLite unavailable (${(e as Error).message.split('\n')[0]}); flows are kept in memory only`);
+  const found = findSqlite();
+  if (!('driver' in found)) {
+    log(`flow store: SQLite unavailable (${found.reasons.join('; ')}); flows are kept in memory only`);
     return memoryStore(2000);
   }
   fs.mkdirSync(stateDir, { recursive: true });
   const file = path.join(stateDir, 'flows.db');
-  const db: Database = new BetterSqlite(file);
+  const db = openDatabase(found.driver, file);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -180,7 +178,8 @@ export function openSqliteStore(stateDir: string, opts: Partial<StoreOptions> = 
     db.close();
     throw e;
   }
-  return new SqliteStore(db, file, { ...STORE_DEFAULTS, ...opts }, log, sqlitePath);
+  log(`flow store: ${file} (${found.driver.name})`);
+  return new SqliteStore(db, file, { ...STORE_DEFAULTS, ...opts }, log, found.driver);
 }
 
 function migrate(db: Database): void {
@@ -350,6 +349,9 @@ function toRow(f: FlowRecord, session: number): WriteRow {
 
 class SqliteStore implements FlowStore {
   readonly kind = 'sqlite';
+  get driver(): SqliteDriver['name'] {
+    return this.sqlite.name;
+  }
   private readonly statements = new Map<string, Statement>();
   private readonly pending: FlowRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -367,7 +369,7 @@ class SqliteStore implements FlowStore {
     readonly file: string,
     private readonly o: StoreOptions,
     private readonly log: (l: string) => void,
-    sqlitePath?: string
+    private readonly sqlite: SqliteDriver
   ) {
     this.writer = new FlowWriter(db, o);
     this.upSession = this.current = db.transaction(() => {
@@ -376,7 +378,7 @@ class SqliteStore implements FlowStore {
       this.writer.enforceRetention();
       return this.newSession('up', null);
     })();
-    if (sqlitePath && o.writerThread !== false) this.thread = WriterThread.start(file, sqlitePath, o, log);
+    if (o.writerThread !== false) this.thread = WriterThread.start(file, sqlite, o, log);
   }
 
   private stmt(sql: string): Statement {
@@ -587,6 +589,23 @@ class SqliteStore implements FlowStore {
 }
 
 /**
+ * flow-writer.mjs beside this module: the source file, or in the desktop app the bundle esbuild wrote beside the
+ * engine host's, which electron-builder unpacks from app.asar (a worker cannot start from inside the archive).
+ */
+function writerEntry(): string | undefined {
+  let entry: URL;
+  try {
+    entry = new URL('./flow-writer.mjs', import.meta.url);
+  } catch {
+    return undefined;
+  }
+  if (entry.protocol !== 'file:') return undefined;
+  const file = fileURLToPath(entry);
+  const unpacked = file.replace(/\.asar([\\/])/, '.asar.unpacked$1');
+  return [unpacked, file].find((f) => fs.existsSync(f));
+}
+
+/**
  * The worker thread that writes batches of flows (flow-writer.mjs), seen from the engine thread. Batches are posted
  * in order with a sequence number; the worker publishes the last one it committed in shared memory, so the engine
  * thread can wait for it synchronously (Atomics.wait) before it reads or writes itself. Posted batches are kept until
@@ -610,16 +629,19 @@ class WriterThread {
   static readonly COMMIT_TIMEOUT_MS = 60_000;
 
   /** Start the worker for `file`; undefined when it cannot be created (the store then writes in its own thread). */
-  static start(file: string, sqlitePath: string, limits: RetentionLimits, log: (l: string) => void): WriterThread | undefined {
-    const entry = new URL('./flow-writer.mjs', import.meta.url);
-    if (entry.protocol !== 'file:' || !fs.existsSync(fileURLToPath(entry))) return undefined;
+  static start(file: string, sqlite: SqliteDriver, limits: RetentionLimits, log: (l: string) => void): WriterThread | undefined {
+    const entry = writerEntry();
+    if (!entry) {
+      log('flow store: no writer thread (flow-writer.mjs is not beside the engine); writing in the engine thread');
+      return undefined;
+    }
     const shared = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
     let worker: Worker;
     try {
       worker = new Worker(entry, {
         // a plain .mjs file: no TypeScript loader (or profiler flags) from the engine's command line
         execArgv: [],
-        workerData: { localmeshFlowWriter: true, file, sqlite: sqlitePath, limits: { maxFlows: limits.maxFlows, maxBytes: limits.maxBytes, maxAgeMs: limits.maxAgeMs }, shared: shared.buffer }
+        workerData: { localmeshFlowWriter: true, file, sqlite, limits: { maxFlows: limits.maxFlows, maxBytes: limits.maxBytes, maxAgeMs: limits.maxAgeMs }, shared: shared.buffer }
       });
     } catch (e) {
       log(`flow store: no writer thread (${(e as Error).message}); writing in the engine thread`);

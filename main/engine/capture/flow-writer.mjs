@@ -3,8 +3,8 @@
 // commits and its checkpoints stay off the engine's event loop; the store falls back to running it in the engine's
 // thread when the worker cannot start. Plain JavaScript so that a worker can load it without a TypeScript loader;
 // its types are declared where it is imported (interface FlowWriter in flow-store.ts).
-import { createRequire } from 'node:module';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { openDatabase } from './sqlite-driver.mjs';
 
 /** INSERT's columns, in the order of a row's values (see toRow in flow-store.ts). */
 export const INSERT = `INSERT OR IGNORE INTO flows (id, session_id, request_id, started_at, reporter, source, destination, destination_service, method, path, status,
@@ -22,13 +22,13 @@ export const STATE = { starting: 0, ready: 1, failed: 2 };
 /** Inserts rows and enforces retention (count, bytes, age) on captured flows, keeping running totals of them. */
 export class FlowWriter {
   /**
-   * @param {import('better-sqlite3').Database} db
+   * @param {import('./sqlite-driver.d.mts').SqlDatabase} db
    * @param {{ maxFlows: number; maxBytes: number; maxAgeMs: number }} limits
    */
   constructor(db, limits) {
     this.db = db;
     this.limits = limits;
-    /** @type {Map<string, import('better-sqlite3').Statement>} */
+    /** @type {Map<string, import('./sqlite-driver.d.mts').SqlStatement>} */
     this.statements = new Map();
     this.capturedFlows = 0;
     this.capturedBytes = 0;
@@ -113,19 +113,18 @@ export class FlowWriter {
  * It posts { type: 'log', line } for the engine's log.
  */
 function runWorker() {
-  const d = /** @type {{ file: string; sqlite: string; limits: { maxFlows: number; maxBytes: number; maxAgeMs: number }; shared: SharedArrayBuffer }} */ (workerData);
+  const d = /** @type {{ file: string; sqlite: import('./sqlite-driver.d.mts').SqliteDriver; limits: { maxFlows: number; maxBytes: number; maxAgeMs: number }; shared: SharedArrayBuffer }} */ (workerData);
   const shared = new Int32Array(d.shared);
   const publish = (/** @type {number} */ slot, /** @type {number} */ value) => {
     Atomics.store(shared, slot, value);
     Atomics.notify(shared, slot);
   };
-  /** @type {import('better-sqlite3').Database} */
+  /** @type {import('./sqlite-driver.d.mts').SqlDatabase} */
   let db;
   /** @type {FlowWriter} */
   let writer;
   try {
-    const Database = createRequire(import.meta.url)(d.sqlite);
-    db = new Database(d.file);
+    db = openDatabase(d.sqlite, d.file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 10000');
