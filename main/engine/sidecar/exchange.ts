@@ -2,7 +2,8 @@
  * What one sidecar knows about one request while handling it: the decision trace, the flags, the attempts, and the
  * finished flow record. Shared by the outbound and inbound pipelines.
  */
-import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { AttemptRecord, FlowRecord, Reporter, TraceStep } from '../../contract/api.js';
 import { joinFlags } from './flags.js';
@@ -36,6 +37,25 @@ export const REPLAY_HEADER = 'x-localmesh-replay-of';
 
 function ms(t: number): number {
   return Math.round(t * 1000) / 1000;
+}
+
+/** What an Exchange reads of the request: node:http's IncomingMessage, or the fast lane's FastRequest. */
+export interface DownstreamRequest {
+  readonly method?: string;
+  readonly url?: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly socket: Socket;
+  once(event: 'end', listener: () => void): unknown;
+}
+
+/** What an Exchange does with the response: node:http's ServerResponse, or the fast lane's FastResponse. */
+export interface DownstreamResponse {
+  readonly headersSent: boolean;
+  readonly writableFinished: boolean;
+  once(event: 'close', listener: () => void): unknown;
+  writeHead(status: number, headers: Record<string, string | string[]>): unknown;
+  end(body?: Buffer): unknown;
+  destroy(): unknown;
 }
 
 export class Exchange implements SpanFields {
@@ -83,8 +103,8 @@ export class Exchange implements SpanFields {
   private responseStartAt: number | null = null;
 
   constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: DownstreamRequest,
+    readonly res: DownstreamResponse,
     readonly reporter: Reporter,
     public source: string | null,
     snap: Snapshot,
@@ -248,7 +268,7 @@ function flattenHeaders(h: OutgoingHttpHeaders): Record<string, string | string[
  * Copy the downstream request headers for the upstream, without hop-by-hop ones nor those in `drop` (left out while
  * copying rather than deleted afterwards: the copy keeps its fast object shape).
  */
-export function forwardableHeaders(req: IncomingMessage, drop?: ReadonlySet<string>): OutgoingHttpHeaders {
+export function forwardableHeaders(req: DownstreamRequest | IncomingMessage, drop?: ReadonlySet<string>): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const raw = req.headers;
   for (const k in raw) {

@@ -15,6 +15,8 @@ import { authenticate } from '../security/jwt.js';
 import httpProxy from 'http-proxy';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
+import { FastConnection, FastRequest, UpstreamPool, type FastResponse, type Framing, type UpstreamCall } from './fast-lane.js';
+import { headerLines, type ResponseHead } from './h1.js';
 import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
@@ -25,9 +27,16 @@ const SERVER = 'istio-envoy';
 const INBOUND_RETRIES = 2;
 /** The client sidecar's peer metadata: read here, never forwarded to the app. */
 const PEER_HEADERS = new Set(['x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
+/** Methods node:http's client sends `content-length: 0` for when they carry no body (the fast lane does the same). */
+const BODILESS_OK = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+type Req = IncomingMessage | FastRequest;
+type Res = ServerResponse | FastResponse;
 
 export class InboundSidecar {
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
+  /** The fast lane's keep-alive connections to the app. */
+  readonly pool: UpstreamPool;
   private readonly wsProxy = httpProxy.createProxyServer({ ws: true });
 
   constructor(
@@ -36,11 +45,18 @@ export class InboundSidecar {
     private readonly host: SidecarHost
   ) {
     this.wsProxy.on('error', (_e, _req, sock) => (sock as unknown as Duplex).destroy?.());
+    this.pool = new UpstreamPool(instance.host, instance.port, () => host.connectTimeoutMs);
   }
 
   close(): void {
     this.agent.destroy();
+    this.pool.close();
     this.wsProxy.close();
+  }
+
+  /** Serve a client connection: the fast lane first, node:http for what it hands over (fast-lane.ts). */
+  private serve(sock: net.Socket, server: http.Server): void {
+    new FastConnection(sock, this.handle, (s) => server.emit('connection', s));
   }
 
   /**
@@ -57,7 +73,7 @@ export class InboundSidecar {
       if (s.kind === 'plain') {
         if (mode === 'STRICT') return void sock.destroy(); // no HTTP response: the connection is closed
         sock.unshift(s.head);
-        server.emit('connection', sock);
+        this.serve(sock, server);
         sock.resume();
         return;
       }
@@ -74,7 +90,7 @@ export class InboundSidecar {
           ALPNProtocols: ['istio-http/1.1', 'istio-http/1.0', 'istio', 'http/1.1']
         });
         t.on('error', () => t.destroy());
-        server.emit('connection', t);
+        this.serve(t, server);
         return;
       }
       // TLS the sidecar does not terminate: pass the bytes through to the app
@@ -87,7 +103,7 @@ export class InboundSidecar {
     });
   }
 
-  handle = (req: IncomingMessage, res: ServerResponse): void => {
+  handle = (req: Req, res: Res): void => {
     const snap = this.host.snapshot();
     const peerId = req.headers['x-envoy-peer-metadata-id'];
     const peer = typeof peerId === 'string' ? parsePeer(peerId) : null;
@@ -124,7 +140,7 @@ export class InboundSidecar {
   };
 
   /** RequestAuthentication, then AuthorizationPolicy, then the app. */
-  private async admit(ex: Exchange, req: IncomingMessage, res: ServerResponse, headers: http.OutgoingHttpHeaders): Promise<void> {
+  private async admit(ex: Exchange, req: Req, res: Res, headers: http.OutgoingHttpHeaders): Promise<void> {
     let requestPrincipal = '';
     let claims: Record<string, unknown> | null = null;
     const rules = this.host.jwtRules(this.workload);
@@ -185,7 +201,9 @@ export class InboundSidecar {
     await this.forward(ex, req, res, headers);
   }
 
-  private async forward(ex: Exchange, req: IncomingMessage, res: ServerResponse, headers: http.OutgoingHttpHeaders): Promise<void> {
+  private async forward(ex: Exchange, req: Req, res: Res, headers: http.OutgoingHttpHeaders): Promise<void> {
+    if (req instanceof FastRequest) return this.fastForward(ex, req, res as FastResponse, headers);
+    res = res as ServerResponse;
     const body = new RequestBody(req, true, (c) => ex.requestBody.add(c));
     const abort = new Abort();
     res.once('close', () => {
@@ -235,6 +253,62 @@ export class InboundSidecar {
       ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1), SERVER);
       return;
     }
+  }
+
+  /** forward() on the fast lane: the same tries, retries, attempt log and response headers, on raw sockets. */
+  private fastForward(ex: Exchange, req: FastRequest, res: FastResponse, headers: http.OutgoingHttpHeaders): void {
+    if (req.body === null && headers['content-length'] === undefined && !BODILESS_OK.has(ex.method)) headers['content-length'] = '0';
+    const head = `${ex.method} ${ex.path} HTTP/1.1\r\n${headerLines(headers)}\r\n`;
+    if (req.body) ex.requestBody.add(req.body);
+    let attempt = 0;
+    let t0 = 0;
+    let current: UpstreamCall | null = null;
+    res.once('close', () => {
+      if (!res.writableFinished) current?.on?.cancel();
+    });
+    const address = this.instance.address;
+    const tryOnce = (): void => {
+      attempt++;
+      t0 = performance.now();
+      ex.attemptStarted();
+      const call: UpstreamCall = {
+        head,
+        body: req.body,
+        isHead: ex.method === 'HEAD',
+        connected: () => ex.upstreamConnected(),
+        response: (up: ResponseHead, framing: Framing) => {
+          const ms = performance.now() - t0;
+          ex.attemptLog.push({ attempt, endpoint: address, status: up.status, flags: '-', durationMs: Math.round(ms * 1000) / 1000 });
+          const h: Record<string, string | string[]> = {};
+          const uh = up.headers;
+          for (const k in uh) if (!HOP_BY_HOP.has(k)) h[k] = uh[k]!;
+          h['x-envoy-upstream-service-time'] = String(Math.round(ms));
+          h['server'] = SERVER;
+          ex.status = up.status;
+          ex.responseHeaders = h;
+          ex.responseStarted();
+          res.start(up.status, h, framing);
+        },
+        forward: (raw) => res.write(raw),
+        capture: (data) => ex.responseBody.add(data),
+        flush: () => res.flush(),
+        drained: (resume) => res.onDrain(resume),
+        end: () => res.end(),
+        failed: (reason, beforeRequest, message) => {
+          if (res.writableFinished || ex.finished) return;
+          ex.attemptLog.push({ attempt, endpoint: address, status: 503, flags: reason === 'connection-termination' ? 'UC' : 'UF', durationMs: Math.round((performance.now() - t0) * 1000) / 1000, error: message });
+          if (beforeRequest && attempt <= INBOUND_RETRIES) {
+            ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${reason} before the request was sent`);
+            return tryOnce();
+          }
+          ex.sendLocal(LocalReplies.upstreamReset(reason, attempt > 1), SERVER);
+        },
+        broken: () => res.destroy()
+      };
+      current = call;
+      this.pool.send(call);
+    };
+    tryOnce();
   }
 
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {

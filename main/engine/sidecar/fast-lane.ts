@@ -1,0 +1,490 @@
+/**
+ * The fast lane (issue 7): HTTP/1.1 on raw sockets in place of node:http's server and client, for the requests that
+ * are plain enough, with the same pipeline (Exchange, telemetry, capture, mTLS, authorization) behind it.
+ *
+ * Downstream, a FastConnection reads requests off a client connection (TCP, or the TLS socket the inbound sidecar
+ * terminated) with the minimal parser of h1.ts, one at a time (pipelined requests wait their turn). A request it
+ * cannot take -- anything h1.ts calls unsupported, an Upgrade or Expect header, a body over MAX_FAST_BODY -- is put
+ * back into the socket, and the connection goes to node:http from there on, which then answers exactly as it always
+ * did. A request is dispatched with its whole body in hand (so a retry can resend it).
+ *
+ * Upstream, an UpstreamPool keeps keep-alive connections to one address (newest first). A try writes the request
+ * head and body in one go, reads the response head, then forwards the body bytes untouched (a chunked body as
+ * chunks, followed by a scanner that finds its end and decodes it for capture), and returns the connection to the
+ * pool when the response ended cleanly. A pooled connection the app had closed is retried once on a new one, as
+ * node:http's agent does.
+ */
+import net from 'node:net';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import { ChunkedScanner, headerLines, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './h1.js';
+import type { ResetReason } from './local-reply.js';
+
+/** Request bodies up to this size are read whole before the request goes upstream; larger ones go to node:http. */
+export const MAX_FAST_BODY = 64 * 1024;
+/** Bytes of pipelined requests buffered while one is in flight before the client is paused. */
+const MAX_PIPELINED = 256 * 1024;
+/** Idle upstream connections kept per address. */
+const MAX_IDLE = 512;
+
+const EMPTY = Buffer.alloc(0);
+
+/** The Date header value, recomputed once a second (as node:http does). */
+let dateSecond = -1;
+let dateValue = '';
+function httpDate(): string {
+  const now = Date.now();
+  const s = Math.floor(now / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateValue = new Date(now).toUTCString();
+  }
+  return dateValue;
+}
+
+/** A request the fast lane read: what the pipeline reads of node:http's IncomingMessage. */
+export class FastRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+
+  constructor(
+    head: RequestHead,
+    /** The whole body (null: none). */
+    readonly body: Buffer | null,
+    readonly socket: net.Socket
+  ) {
+    this.method = head.method;
+    this.url = head.target;
+    this.headers = head.headers as IncomingHttpHeaders;
+  }
+
+  /** The body is always complete when the request is dispatched. */
+  once(_event: 'end', listener: () => void): this {
+    listener();
+    return this;
+  }
+}
+
+/** How the response body is framed towards the client. */
+export type Framing = 'none' | 'length' | 'chunked' | 'rechunk';
+
+/** The response to one FastRequest: the part of ServerResponse the pipeline uses, plus streaming for the proxy. */
+export class FastResponse {
+  headersSent = false;
+  writableFinished = false;
+  private closed = false;
+  private closeListeners: (() => void)[] = [];
+  private framing: Framing = 'none';
+
+  constructor(
+    private readonly conn: FastConnection,
+    private readonly isHead: boolean,
+    /** Close the connection after this response (the client asked to). */
+    private readonly closeAfter: boolean
+  ) {}
+
+  once(_event: 'close', listener: () => void): this {
+    if (this.closed) listener();
+    else this.closeListeners.push(listener);
+    return this;
+  }
+
+  private headString(status: number, headers: Record<string, string | string[] | number>, extra: string): string {
+    const date = headers.date === undefined ? `date: ${httpDate()}\r\n` : '';
+    return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'unknown'}\r\n${headerLines(headers)}${date}${extra}${this.closeAfter ? 'connection: close\r\n' : ''}\r\n`;
+  }
+
+  /** A whole response at once (local replies): call end() next. Headers must carry content-length. */
+  writeHead(status: number, headers: Record<string, string | string[] | number>): this {
+    this.start(status, headers, 'length');
+    return this;
+  }
+
+  /**
+   * Send the response head. `rechunk`: the upstream's body ends with its connection, so it is sent chunked. The
+   * socket is corked until flush() so the head and the first body bytes leave in one write.
+   */
+  start(status: number, headers: Record<string, string | string[] | number>, framing: Framing): void {
+    if (this.closed) return;
+    this.headersSent = true;
+    this.framing = this.isHead || status === 204 || status === 304 ? 'none' : framing;
+    const extra = this.framing === 'chunked' || this.framing === 'rechunk' ? 'transfer-encoding: chunked\r\n' : '';
+    const sock = this.conn.sock;
+    sock.cork();
+    sock.write(this.headString(status, headers, extra), 'latin1');
+  }
+
+  flush(): void {
+    if (this.conn.sock.writableCorked > 0) this.conn.sock.uncork();
+  }
+
+  /** Body bytes; false when the client is not keeping up (wait for onDrain). */
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.framing === 'none' || chunk.length === 0) return true;
+    const sock = this.conn.sock;
+    if (this.framing === 'rechunk') {
+      sock.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      sock.write(chunk);
+      return sock.write('\r\n', 'latin1');
+    }
+    return sock.write(chunk);
+  }
+
+  onDrain(listener: () => void): void {
+    this.conn.sock.once('drain', listener);
+  }
+
+  /** The response is complete (`body`: the last bytes, for local replies). */
+  end(body?: Buffer): void {
+    if (this.closed) return;
+    if (body) this.write(body);
+    if (this.framing === 'rechunk') this.conn.sock.write('0\r\n\r\n', 'latin1');
+    this.flush();
+    this.writableFinished = true;
+    this.conn.responseDone(this.closeAfter);
+    this.emitClose();
+  }
+
+  /** Cut the connection (the response cannot be completed). */
+  destroy(): void {
+    this.conn.sock.destroy();
+  }
+
+  /** The connection closed (or the response ended): tell the listeners once. */
+  emitClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const ls = this.closeListeners;
+    this.closeListeners = [];
+    for (const l of ls) l();
+  }
+}
+
+/** Reads requests off one client connection; see the file comment. */
+export class FastConnection {
+  private buf: Buffer = EMPTY;
+  private current: FastResponse | null = null;
+  private ended = false;
+  private gone = false;
+
+  constructor(
+    readonly sock: net.Socket,
+    private readonly handle: (req: FastRequest, res: FastResponse) => void,
+    /** Hand the connection to node:http; the unread bytes are back in the socket. */
+    private readonly handOff: (sock: net.Socket) => void
+  ) {
+    sock.on('data', this.onData);
+    sock.on('end', this.onEnd);
+    sock.on('close', this.onClose);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.current) {
+      if (this.buf.length > MAX_PIPELINED) this.sock.pause();
+      return;
+    }
+    this.next();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    if (!this.current) this.sock.end();
+  };
+
+  private readonly onClose = (): void => {
+    this.gone = true;
+    const r = this.current;
+    this.current = null;
+    r?.emitClose();
+  };
+
+  /** Dispatch the next buffered request, or hand the connection over when the fast lane cannot take it. */
+  private next(): void {
+    if (this.current || this.gone || this.buf.length === 0) return;
+    const head = parseRequestHead(this.buf);
+    if (head === 'incomplete') return;
+    if (head === 'unsupported' || head.contentLength > MAX_FAST_BODY || head.headers.upgrade !== undefined || head.headers.expect !== undefined) return this.leave();
+    const total = head.length + head.contentLength;
+    if (this.buf.length < total) return; // the rest of the body is on its way
+    const body = head.contentLength > 0 ? this.buf.subarray(head.length, total) : null;
+    this.buf = total === this.buf.length ? EMPTY : this.buf.subarray(total);
+    const res = new FastResponse(this, head.method === 'HEAD', head.close);
+    this.current = res;
+    this.handle(new FastRequest(head, body, this.sock), res);
+  }
+
+  /** The current response is complete: close if asked to, else go on with the next request. */
+  responseDone(close: boolean): void {
+    this.current = null;
+    if (close || this.ended) {
+      this.sock.end();
+      return;
+    }
+    if (this.sock.isPaused() && !this.gone) this.sock.resume();
+    if (this.buf.length > 0) process.nextTick(() => this.next());
+  }
+
+  private leave(): void {
+    this.sock.off('data', this.onData);
+    this.sock.off('end', this.onEnd);
+    this.sock.off('close', this.onClose);
+    this.sock.pause();
+    if (this.buf.length > 0) this.sock.unshift(this.buf);
+    this.buf = EMPTY;
+    this.handOff(this.sock);
+    this.sock.resume();
+  }
+}
+
+/** One try upstream, as the pipeline sees it. */
+export interface UpstreamCall {
+  /** The request head, serialized (blank line included). */
+  head: string;
+  body: Buffer | null;
+  /** A HEAD request: the response has no body whatever its headers say. */
+  isHead: boolean;
+  /** Connected (or a pooled connection taken). */
+  connected(): void;
+  /** The response head; the caller sends its own head to the client (framing: see FastResponse.start). */
+  response(head: ResponseHead, framing: Framing): void;
+  /** Body bytes as they arrived (forwarded untouched); false to pause until `drained`. */
+  forward(raw: Buffer): boolean;
+  /** Body bytes decoded (chunk framing removed), for capture. */
+  capture(data: Buffer): void;
+  /** Called once the bytes of one read are forwarded (uncork). */
+  flush(): void;
+  drained(resume: () => void): void;
+  /** The response is complete. */
+  end(): void;
+  /** The try failed before a response head (`beforeRequest`: nothing reached the app: safe to retry). */
+  failed(reason: ResetReason, beforeRequest: boolean, message: string): void;
+  /** The connection broke after the response head: the client's connection must be cut. */
+  broken(): void;
+  /** Set by the pool: the connection the try is on now (cancel() drops the try and the connection). */
+  on?: { cancel(): void };
+}
+
+/** Keep-alive connections to one upstream address. */
+export class UpstreamPool {
+  private readonly idle: UpstreamConnection[] = [];
+  private closed = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly connectTimeoutMs: () => number
+  ) {}
+
+  /** Start a try: on the newest idle connection, else on a new one (`call.on` then names it). */
+  send(call: UpstreamCall): void {
+    const pooled = this.idle.pop();
+    (pooled ?? this.connect()).start(call, pooled !== undefined);
+  }
+
+  /** A new connection (for a try, or for a retry after a pooled one had been closed by the app). */
+  connect(): UpstreamConnection {
+    const sock = net.connect({ host: this.host, port: this.port, noDelay: true });
+    return new UpstreamConnection(this, sock, this.connectTimeoutMs());
+  }
+
+  release(c: UpstreamConnection): void {
+    if (this.closed || this.idle.length >= MAX_IDLE) c.sock.destroy();
+    else this.idle.push(c);
+  }
+
+  forget(c: UpstreamConnection): void {
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.idle.splice(0)) c.sock.destroy();
+  }
+}
+
+/** How the current response's body ends. */
+type BodyMode = 'none' | 'length' | 'chunked' | 'close';
+
+class UpstreamConnection {
+  private call: UpstreamCall | null = null;
+  private connected = false;
+  private reused = false;
+  private retried = false;
+  private gotBytes = false;
+  private buf: Buffer = EMPTY;
+  private head: ResponseHead | null = null;
+  private mode: BodyMode = 'none';
+  private remaining = 0;
+  private scanner: ChunkedScanner | null = null;
+  private connectTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pool: UpstreamPool,
+    readonly sock: net.Socket,
+    connectTimeoutMs: number
+  ) {
+    sock.on('data', this.onData);
+    sock.on('error', this.onError);
+    sock.on('close', this.onClose);
+    if (sock.connecting) {
+      this.connectTimer = setTimeout(this.onConnectTimeout, connectTimeoutMs);
+      sock.once('connect', this.onConnect);
+    } else this.connected = true;
+  }
+
+  start(call: UpstreamCall, reused: boolean): void {
+    call.on = this;
+    this.call = call;
+    this.reused = reused;
+    this.gotBytes = false;
+    this.head = null;
+    this.buf = EMPTY;
+    if (this.connected) this.send();
+  }
+
+  cancel(): void {
+    this.call = null;
+    this.sock.destroy();
+  }
+
+  private send(): void {
+    const call = this.call;
+    if (!call) return;
+    call.connected();
+    if (call.body) {
+      this.sock.cork();
+      this.sock.write(call.head, 'latin1');
+      this.sock.write(call.body);
+      this.sock.uncork();
+    } else this.sock.write(call.head, 'latin1');
+  }
+
+  private readonly onConnect = (): void => {
+    clearTimeout(this.connectTimer);
+    this.connected = true;
+    this.send();
+  };
+
+  private readonly onConnectTimeout = (): void => {
+    const call = this.call;
+    this.call = null;
+    this.sock.destroy();
+    call?.failed('connect-timeout', true, 'connect timeout');
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    const call = this.call;
+    if (!call) return void this.sock.destroy(); // bytes nobody asked for: the connection is not reusable
+    this.gotBytes = true;
+    if (this.head) return this.body(call, chunk, 0);
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    for (;;) {
+      const h = parseResponseHead(this.buf);
+      if (h === 'incomplete') return;
+      if (h === 'unsupported' || h.status === 101) return this.fail(call, 'connection-termination', false, 'HPE_INVALID_RESPONSE');
+      if (h.status < 200) {
+        this.buf = this.buf.subarray(h.length); // 1xx informational: node:http's client drops them too
+        continue;
+      }
+      this.head = h;
+      this.mode = call.isHead || h.status === 204 || h.status === 304 ? 'none' : h.chunked ? 'chunked' : h.contentLength >= 0 ? 'length' : 'close';
+      this.remaining = h.contentLength;
+      this.scanner = this.mode === 'chunked' ? new ChunkedScanner() : null;
+      const rest = this.buf;
+      this.buf = EMPTY;
+      call.response(h, this.mode === 'chunked' ? 'chunked' : this.mode === 'close' ? 'rechunk' : this.mode === 'none' ? 'none' : 'length');
+      if (this.call !== call) return; // cancelled while answering
+      return this.body(call, rest, h.length);
+    }
+  };
+
+  private body(call: UpstreamCall, chunk: Buffer, from: number): void {
+    let ok = true;
+    let end = -1;
+    if (this.mode === 'none') end = from;
+    else if (this.mode === 'length') {
+      const n = Math.min(this.remaining, chunk.length - from);
+      if (n > 0) {
+        const piece = from === 0 && n === chunk.length ? chunk : chunk.subarray(from, from + n);
+        call.capture(piece);
+        ok = call.forward(piece);
+      }
+      this.remaining -= n;
+      if (this.remaining === 0) end = from + n;
+    } else if (this.mode === 'chunked') {
+      const s = this.scanner!;
+      end = s.scan(chunk, from, (d) => call.capture(d));
+      if (s.failed) {
+        call.flush();
+        return this.breakOff(call);
+      }
+      const upTo = end < 0 ? chunk.length : end;
+      if (upTo > from) ok = call.forward(chunk.subarray(from, upTo));
+    } else if (chunk.length > from) {
+      const piece = chunk.subarray(from);
+      call.capture(piece);
+      ok = call.forward(piece);
+    }
+    call.flush();
+    if (end >= 0) return this.complete(call, end === chunk.length && !this.head!.close);
+    if (!ok) {
+      this.sock.pause();
+      call.drained(() => this.sock.resume());
+    }
+  }
+
+  /** The response ended: the connection goes back to the pool when nothing else arrived and it may stay open. */
+  private complete(call: UpstreamCall, reusable: boolean): void {
+    this.call = null;
+    this.head = null;
+    if (reusable) this.pool.release(this);
+    else this.sock.destroy();
+    call.end();
+  }
+
+  private fail(call: UpstreamCall, reason: ResetReason, beforeRequest: boolean, message: string): void {
+    this.call = null;
+    this.sock.destroy();
+    call.failed(reason, beforeRequest, message);
+  }
+
+  private breakOff(call: UpstreamCall): void {
+    this.call = null;
+    this.sock.destroy();
+    call.broken();
+  }
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    this.ended(err);
+  };
+
+  private readonly onClose = (): void => {
+    this.ended(null);
+  };
+
+  private ended(err: NodeJS.ErrnoException | null): void {
+    clearTimeout(this.connectTimer);
+    const call = this.call;
+    this.call = null;
+    if (!call) return void this.pool.forget(this);
+    if (this.head) {
+      // a body that runs until the connection closes ends cleanly here; any other body was cut short
+      if (this.mode === 'close' && !err) {
+        this.head = null;
+        return call.end();
+      }
+      return call.broken();
+    }
+    if (this.reused && !this.gotBytes && !this.retried) {
+      // a pooled connection the app had already closed: once more on a new connection (nothing was processed)
+      const fresh = this.pool.connect();
+      fresh.retried = true;
+      fresh.start(call, false);
+      return;
+    }
+    if (!this.connected) call.failed('connect-refused', true, err?.code ?? err?.message ?? 'connection closed');
+    else call.failed('connection-termination', false, err?.code ?? err?.message ?? 'connection closed');
+  }
+}

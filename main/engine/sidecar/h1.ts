@@ -1,0 +1,249 @@
+/**
+ * A minimal HTTP/1.1 message-head parser for the sidecars' fast lane (issue 7). It accepts only what it is sure of
+ * and says `unsupported` for the rest, so the caller hands that connection to node:http, whose parser (llhttp) then
+ * answers exactly as before: obsolete line folding, a header name that is not a token, control characters in a
+ * value, both Content-Length and Transfer-Encoding, duplicate or non-numeric Content-Length, a request target that is
+ * not origin-form, any HTTP version but 1.1. Header objects follow node:http's rules (names lower-cased; repeated
+ * fields joined with ", ", `cookie` with "; ", `set-cookie` kept as a list, the first of single-valued ones kept), so
+ * the pipeline behind it sees the same headers either way.
+ */
+
+/** The most header bytes the fast lane reads before giving up (node:http's default is 16 KiB). */
+export const MAX_HEAD = 16 * 1024;
+
+export type Headers = Record<string, string | string[]>;
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  headers: Headers;
+  /** Bytes of the head, request line to the blank line included. */
+  length: number;
+  /** Content-Length (0 when absent). */
+  contentLength: number;
+  /** `Connection: close` from the client. */
+  close: boolean;
+}
+
+export interface ResponseHead {
+  status: number;
+  reason: string;
+  headers: Headers;
+  length: number;
+  /** Content-Length, or -1 when absent. */
+  contentLength: number;
+  chunked: boolean;
+  /** The server will close the connection after this response (`Connection: close`, or HTTP/1.0 without keep-alive). */
+  close: boolean;
+}
+
+/** `incomplete`: more bytes are needed; `unsupported`: leave this message to node:http. */
+export type Parsed<T> = T | 'incomplete' | 'unsupported';
+
+/** Header fields node:http keeps only the first of (lib/_http_incoming.js matchKnownFields). */
+const SINGLE = new Set([
+  'content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization', 'if-modified-since', 'if-unmodified-since',
+  'from', 'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires'
+]);
+
+/** RFC 9110 token characters, by char code. */
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+/** Field values: visible characters, space, tab and obs-text; no other control characters (CR, LF, NUL, DEL...). */
+function isFieldValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/** Where the head ends (after its blank line), -1 when not yet, -2 when longer than MAX_HEAD. */
+function headEnd(buf: Buffer, from: number): number {
+  const i = buf.indexOf(CRLFCRLF, from);
+  if (i >= 0) return i + 4 - from > MAX_HEAD ? -2 : i + 4;
+  return buf.length - from > MAX_HEAD ? -2 : -1;
+}
+
+/** Parse header lines [first line excluded] into a node-style object; undefined when one is not plain. */
+function parseFields(lines: string[]): Headers | undefined {
+  const h: Headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined; // also a line starting with space/tab (obs-fold): no colon at 0, name invalid
+    const name = line.slice(0, colon);
+    if (!isToken(name)) return undefined;
+    const value = line.slice(colon + 1).trim();
+    if (!isFieldValue(value)) return undefined;
+    const key = name.toLowerCase();
+    const prev = h[key];
+    if (prev === undefined) h[key] = key === 'set-cookie' ? [value] : value;
+    else if (key === 'set-cookie') (prev as string[]).push(value);
+    else if (SINGLE.has(key)) {
+      if (key === 'content-length') return undefined; // repeated: node:http decides (400 or dedupe)
+    } else h[key] = `${prev as string}${key === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return h;
+}
+
+function contentLengthOf(v: string | string[] | undefined): number {
+  if (v === undefined) return -1;
+  if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) return -2;
+  return Number(v);
+}
+
+function hasToken(v: string | string[] | undefined, token: string): boolean {
+  if (typeof v !== 'string') return false;
+  for (const part of v.split(',')) if (part.trim().toLowerCase() === token) return true;
+  return false;
+}
+
+/** A request head at `from`, without body: origin-form target, HTTP/1.1, Content-Length framing only. */
+export function parseRequestHead(buf: Buffer, from = 0): Parsed<RequestHead> {
+  const end = headEnd(buf, from);
+  if (end === -1) return 'incomplete';
+  if (end === -2) return 'unsupported';
+  const lines = buf.toString('latin1', from, end - 4).split('\r\n');
+  const first = lines[0]!;
+  const sp1 = first.indexOf(' ');
+  const sp2 = first.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 < 0 || first.slice(sp2 + 1) !== 'HTTP/1.1') return 'unsupported';
+  const method = first.slice(0, sp1);
+  const target = first.slice(sp1 + 1, sp2);
+  if (!isToken(method) || target.charCodeAt(0) !== 0x2f /* / */ || !isTarget(target)) return 'unsupported';
+  const headers = parseFields(lines);
+  if (!headers || headers['transfer-encoding'] !== undefined || typeof headers.host !== 'string') return 'unsupported';
+  const cl = contentLengthOf(headers['content-length']);
+  if (cl === -2) return 'unsupported';
+  return { method, target, headers, length: end - from, contentLength: Math.max(cl, 0), close: hasToken(headers.connection, 'close') };
+}
+
+/** Visible ASCII only (what llhttp accepts in a request target). */
+function isTarget(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+/** A response head at `from`. `unsupported` here means the upstream sent something this lane does not proxy. */
+export function parseResponseHead(buf: Buffer, from = 0): Parsed<ResponseHead> {
+  const end = headEnd(buf, from);
+  if (end === -1) return 'incomplete';
+  if (end === -2) return 'unsupported';
+  const lines = buf.toString('latin1', from, end - 4).split('\r\n');
+  const first = lines[0]!;
+  const version = first.slice(0, 8);
+  if ((version !== 'HTTP/1.1' && version !== 'HTTP/1.0') || first.charCodeAt(8) !== 0x20) return 'unsupported';
+  const status = Number(first.slice(9, 12));
+  if (!(status >= 100 && status <= 999) || (first.length > 12 && first.charCodeAt(12) !== 0x20)) return 'unsupported';
+  const headers = parseFields(lines);
+  if (!headers) return 'unsupported';
+  const te = headers['transfer-encoding'];
+  const chunked = te !== undefined;
+  if (chunked && (typeof te !== 'string' || te.trim().toLowerCase() !== 'chunked' || headers['content-length'] !== undefined)) return 'unsupported';
+  const cl = contentLengthOf(headers['content-length']);
+  if (cl === -2) return 'unsupported';
+  const close = version === 'HTTP/1.0' ? !hasToken(headers.connection, 'keep-alive') : hasToken(headers.connection, 'close');
+  return { status, reason: first.slice(13), headers, length: end - from, contentLength: cl, chunked, close };
+}
+
+/**
+ * Follows a chunked body as it streams by (the bytes are forwarded untouched), collecting the decoded data for
+ * capture and saying where the message ends: after the last chunk and the trailer section.
+ */
+export class ChunkedScanner {
+  private state: 'size' | 'data' | 'data-crlf' | 'trailer' = 'size';
+  private remaining = 0;
+  private line = '';
+  done = false;
+  failed = false;
+
+  /**
+   * Scan `buf` from `from`; `data` receives decoded pieces. Returns the offset just past the message's end, or -1
+   * when the message goes on past `buf` (or the framing is broken: `failed`).
+   */
+  scan(buf: Buffer, from: number, data: (piece: Buffer) => void): number {
+    let i = from;
+    while (i < buf.length && !this.done) {
+      if (this.state === 'data') {
+        const n = Math.min(this.remaining, buf.length - i);
+        data(buf.subarray(i, i + n));
+        i += n;
+        this.remaining -= n;
+        if (this.remaining === 0) {
+          this.state = 'data-crlf';
+          this.line = '';
+        }
+        continue;
+      }
+      const nl = buf.indexOf(10, i);
+      const stop = nl < 0 ? buf.length : nl + 1;
+      this.line += buf.toString('latin1', i, stop);
+      i = stop;
+      if (nl < 0) {
+        if (this.line.length > 4096) return this.fail();
+        break;
+      }
+      const line = this.line.endsWith('\r\n') ? this.line.slice(0, -2) : undefined;
+      this.line = '';
+      if (line === undefined) return this.fail();
+      if (this.state === 'data-crlf') {
+        if (line !== '') return this.fail();
+        this.state = 'size';
+      } else if (this.state === 'size') {
+        const semi = line.indexOf(';');
+        const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
+        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return this.fail();
+        this.remaining = parseInt(hex, 16);
+        this.state = this.remaining === 0 ? 'trailer' : 'data';
+      } else if (line === '') this.done = true; // the blank line after the (possibly empty) trailers
+    }
+    return this.done ? i : -1;
+  }
+
+  private fail(): number {
+    this.failed = true;
+    return -1;
+  }
+}
+
+/**
+ * Serialize header fields the way node:http's OutgoingMessage does (name: value, a line per list member), and like
+ * it refuse a name that is not a token or a value with CR, LF or another control character (no header injection).
+ */
+export function headerLines(h: Record<string, string | string[] | number | undefined>): string {
+  let out = '';
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined) continue;
+    if (!isToken(k)) throw invalidHeader(k);
+    if (Array.isArray(v)) {
+      for (const x of v) out += field(k, String(x));
+    } else out += field(k, typeof v === 'string' ? v : String(v));
+  }
+  return out;
+}
+
+function field(name: string, value: string): string {
+  if (!isFieldValue(value)) throw invalidHeader(name);
+  return `${name}: ${value}\r\n`;
+}
+
+function invalidHeader(name: string): Error {
+  return Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), { code: 'ERR_INVALID_CHAR' });
+}
