@@ -132,7 +132,8 @@ export class InboundSidecar {
       headers['x-forwarded-client-cert'] = prev ? `${String(prev)},${xfcc}` : xfcc;
       ex.note('mtls', `mutual TLS from ${ex.sourcePrincipal ?? 'a peer without SPIFFE ID'} (${sock.alpnProtocol || 'no ALPN'})`);
     }
-    ex.note('inbound', `${peer ? `from sidecar of ${peer}` : 'from a caller without sidecar (plaintext, no VirtualService applied)'} → app at ${this.instance.address}`);
+    const lane = req instanceof FastRequest ? ' (fast lane)' : '';
+    ex.note('inbound', `${peer ? `from sidecar of ${peer}` : 'from a caller without sidecar (plaintext, no VirtualService applied)'} → app at ${this.instance.address}${lane}`);
     this.admit(ex, req, res, headers).catch(() => {
       if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
       else res.destroy();

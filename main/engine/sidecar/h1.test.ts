@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { ChunkedScanner, headerLines, MAX_HEAD, parseRequestHead, parseResponseHead } from './h1.js';
+
+const req = (s: string) => parseRequestHead(Buffer.from(s, 'latin1'));
+const res = (s: string) => parseResponseHead(Buffer.from(s, 'latin1'));
+
+describe('parseRequestHead', () => {
+  it('reads an origin-form HTTP/1.1 request with node:http header semantics', () => {
+    const text = 'GET /a?b=1 HTTP/1.1\r\nHost: api\r\nX-Multi: 1\r\nx-multi: 2\r\nCookie: a=1\r\ncookie: b=2\r\nSet-Cookie: s=1\r\nset-cookie: s=2\r\nUser-Agent: first\r\nUser-Agent: second\r\nX-Pad:   spaced value  \r\nContent-Length: 3\r\n\r\nabcGET';
+    const h = req(text);
+    expect(h).toEqual({
+      method: 'GET',
+      target: '/a?b=1',
+      headers: { host: 'api', 'x-multi': '1, 2', cookie: 'a=1; b=2', 'set-cookie': ['s=1', 's=2'], 'user-agent': 'first', 'x-pad': 'spaced value', 'content-length': '3' },
+      length: text.indexOf('abc'),
+      contentLength: 3,
+      close: false
+    });
+  });
+
+  it('says incomplete until the blank line, and reads from an offset', () => {
+    expect(req('GET / HTTP/1.1\r\nHost: a\r\n')).toBe('incomplete');
+    const two = Buffer.from('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n');
+    const first = parseRequestHead(two);
+    if (typeof first === 'string') throw new Error(first);
+    expect(parseRequestHead(two, first.length)).toMatchObject({ target: '/2', close: true });
+  });
+
+  it('leaves to node:http what it is not sure of', () => {
+    const unsupported = [
+      'GET / HTTP/1.0\r\nHost: a\r\n\r\n', // another version
+      'GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n', // absolute-form
+      'GET * HTTP/1.1\r\nHost: a\r\n\r\n',
+      'GET / HTTP/1.1\r\n\r\n', // no Host
+      'GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n', // obs-fold
+      'GET / HTTP/1.1\r\nHost: a\r\nBad Name: 1\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\u0001b\r\n\r\n', // control character
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n',
+      'G(T / HTTP/1.1\r\nHost: a\r\n\r\n',
+      'GET /a\u00e9 HTTP/1.1\r\nHost: a\r\n\r\n',
+      `GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(MAX_HEAD)}\r\n\r\n`
+    ];
+    for (const u of unsupported) expect([u, req(u)]).toEqual([u, 'unsupported']);
+    // and a head that is too long is given up on before its end arrives
+    expect(req(`GET / HTTP/1.1\r\nX: ${'a'.repeat(MAX_HEAD)}`)).toBe('unsupported');
+  });
+});
+
+describe('parseResponseHead', () => {
+  it('reads framing and connection reuse', () => {
+    expect(res('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n')).toMatchObject({ status: 200, reason: 'OK', contentLength: 5, chunked: false, close: false });
+    expect(res('HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n')).toMatchObject({ status: 201, contentLength: -1, chunked: true });
+    expect(res('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n')).toMatchObject({ contentLength: -1, chunked: false, close: true });
+    expect(res('HTTP/1.0 200 OK\r\n\r\n')).toMatchObject({ close: true });
+    expect(res('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n')).toMatchObject({ close: false, contentLength: 0 });
+    expect(res('HTTP/1.1 204\r\n\r\n')).toMatchObject({ status: 204, reason: '' });
+    expect(res('HTTP/1.1 200 OK\r\n')).toBe('incomplete');
+  });
+
+  it('refuses broken ones', () => {
+    for (const u of ['HTTP/2 200 OK\r\n\r\n', 'HTTP/1.1 2000 OK\r\n\r\n', 'HTTP/1.1 abc OK\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n']) {
+      expect([u, res(u)]).toEqual([u, 'unsupported']);
+    }
+  });
+});
+
+describe('ChunkedScanner', () => {
+  const body = '5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\nNEXT';
+
+  it('finds the end of a chunked body and decodes it, however the bytes are split', () => {
+    const whole = Buffer.from(body);
+    for (let cut = 1; cut < whole.length - 4; cut++) {
+      for (let cut2 = cut; cut2 < whole.length - 4; cut2 += 7) {
+        const s = new ChunkedScanner();
+        const data: string[] = [];
+        const pieces = [whole.subarray(0, cut), whole.subarray(cut, cut2), whole.subarray(cut2)];
+        let end = -1;
+        let at = 0;
+        for (const p of pieces) {
+          const e = s.scan(p, 0, (d) => data.push(d.toString()));
+          if (e >= 0) {
+            end = at + e;
+            break;
+          }
+          at += p.length;
+        }
+        expect([cut, cut2, data.join(''), end]).toEqual([cut, cut2, 'hello, world', whole.length - 4]);
+      }
+    }
+  });
+
+  it('fails on broken framing', () => {
+    for (const bad of ['zz\r\nhello\r\n0\r\n\r\n', '5\r\nhelloXX0\r\n\r\n', '5\nhello\r\n']) {
+      const s = new ChunkedScanner();
+      expect(s.scan(Buffer.from(bad), 0, () => undefined)).toBe(-1);
+      expect([bad, s.failed]).toEqual([bad, true]);
+    }
+  });
+});
+
+describe('headerLines', () => {
+  it('writes a line per value and refuses header injection', () => {
+    expect(headerLines({ a: '1', 'set-cookie': ['x', 'y'], n: 3, gone: undefined })).toBe('a: 1\r\nset-cookie: x\r\nset-cookie: y\r\nn: 3\r\n');
+    expect(() => headerLines({ a: 'x\r\nInjected: 1' })).toThrow(/Invalid character in header content \["a"\]/);
+    expect(() => headerLines({ 'bad name': 'x' })).toThrow(/Invalid character/);
+  });
+});

@@ -1,0 +1,270 @@
+// The inbound sidecar's fast lane (sidecar/fast-lane.ts) for real: raw HTTP/1.1 bytes from a client without
+// sidecar to the inbound port, an app on 127.0.0.1 behind it (node:http, or a raw TCP server where the test needs
+// exact bytes). Which lane served a request is in the flow's decision trace ("(fast lane)").
+import http from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FlowRecord } from '../contract/api.js';
+import { meshYaml, startMesh, until, type Running } from './helpers/harness.js';
+
+const opened: { close(): unknown }[] = [];
+let running: Running | undefined;
+
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
+  for (const o of opened.splice(0)) o.close();
+});
+
+/** An app; returns its port. */
+async function app(handler: http.RequestListener): Promise<number> {
+  const server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  opened.push({ close: () => server.closeAllConnections() || server.close() });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** A raw TCP app that answers every request with `reply` bytes (then closes if `close`). */
+async function rawApp(reply: string, close: boolean): Promise<{ port: number; requests: string[] }> {
+  const requests: string[] = [];
+  const server = net.createServer((s) => {
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (!buf.includes('\r\n\r\n')) return;
+      requests.push(buf);
+      buf = '';
+      if (close) s.end(reply);
+      else s.write(reply);
+    });
+    s.on('error', () => s.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  opened.push(server);
+  return { port: (server.address() as net.AddressInfo).port, requests };
+}
+
+async function mesh(appPort: number): Promise<number> {
+  running = await startMesh({ meshYaml: meshYaml({ api: { workloads: [{ name: 'api-v1', instances: [`127.0.0.1:${appPort}`] }] } }) });
+  return running.inbound('api-v1');
+}
+
+/** Send bytes on one connection; resolve with everything received once `done(text)` holds or the server closed. */
+function raw(port: number, send: (string | Buffer)[], done: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let text = '';
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      s.destroy();
+      resolve(text);
+    };
+    s.on('data', (d) => {
+      text += d.toString('latin1');
+      if (done(text)) finish();
+    });
+    s.on('close', finish);
+    s.on('error', (e) => (settled ? undefined : reject(e)));
+    s.on('connect', async () => {
+      for (const piece of send) {
+        s.write(piece);
+        await new Promise((r) => setImmediate(r));
+      }
+    });
+  });
+}
+
+const count = (text: string, what: string) => text.split(what).length - 1;
+
+/** The flows so far (at least n), oldest first, with bodies. */
+async function flows(n: number): Promise<FlowRecord[]> {
+  const m = running!.mesh;
+  const list = await until(async () => {
+    const l = await m.listFlows({ limit: 500 });
+    return l.length >= n ? l : undefined;
+  }, `${n} flows`);
+  return Promise.all(list.map((f) => m.getFlow({ id: f.id })));
+}
+
+const lane = (f: FlowRecord) => (f.trace.find((t) => t.step === 'inbound')?.detail.endsWith('(fast lane)') ? 'fast' : 'node');
+
+describe('inbound fast lane', () => {
+  it('serves pipelined requests in order, with bodies and HEAD, adding the headers node:http did', async () => {
+    const seen: { method: string; url: string; body: string; headers: http.IncomingHttpHeaders }[] = [];
+    const port = await mesh(
+      await app((req, res) => {
+        let body = '';
+        req.on('data', (d) => (body += d));
+        req.on('end', () => {
+          seen.push({ method: req.method!, url: req.url!, body, headers: req.headers });
+          res.setHeader('content-type', 'text/plain');
+          res.setHeader('x-app', ['a', 'b']);
+          res.end(`${req.method} ${req.url} ${body}`);
+        });
+      })
+    );
+    const text = await raw(
+      port,
+      ['GET /one HTTP/1.1\r\nHost: api\r\nx-request-id: rid-1\r\n\r\nPOST /two HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\n\r\nhelloHEAD /three HTTP/1.1\r\nHost: api\r\n\r\n'],
+      (t) => count(t, 'HTTP/1.1 200 OK') === 3 && t.endsWith('\r\n\r\n')
+    );
+    const responses = text.split(/(?=HTTP\/1\.1 200 OK)/);
+    expect(responses).toHaveLength(3);
+    expect(responses[0]).toMatch(/\r\n\r\nGET \/one $/);
+    expect(responses[1]).toMatch(/\r\n\r\nPOST \/two hello$/);
+    expect(responses[2]).toMatch(/\r\n\r\n$/); // HEAD: no body
+    for (const r of responses) {
+      expect(r).toMatch(/\r\nserver: istio-envoy\r\n/);
+      expect(r).toMatch(/\r\nx-envoy-upstream-service-time: \d+\r\n/);
+      expect(r).toMatch(/\r\nx-app: a, b\r\n/); // repeated fields joined, as node:http's client does
+      expect(r).toMatch(/\r\ndate: /);
+    }
+    expect(seen.map((s) => [s.method, s.url, s.body])).toEqual([
+      ['GET', '/one', ''],
+      ['POST', '/two', 'hello'],
+      ['HEAD', '/three', '']
+    ]);
+    expect(seen[0]!.headers).toMatchObject({ host: 'api', 'x-request-id': 'rid-1', 'x-forwarded-proto': 'http', traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/) });
+    expect(seen[1]!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+
+    const fs = await flows(3);
+    expect(fs.map((f) => [f.method, f.path, f.status, f.reporter, lane(f)])).toEqual([
+      ['GET', '/one', 200, 'destination', 'fast'],
+      ['POST', '/two', 200, 'destination', 'fast'],
+      ['HEAD', '/three', 200, 'destination', 'fast']
+    ]);
+    expect(fs[1]!.requestBody).toMatchObject({ data: 'hello', size: 5 });
+    expect(fs[1]!.responseBody).toMatchObject({ data: 'POST /two hello' });
+    expect(fs[0]!.requestId).toBe('rid-1');
+    expect(fs[1]!.timings.responseStart).not.toBeNull();
+  });
+
+  it('forwards a chunked response as chunks and captures it decoded', async () => {
+    const port = await mesh(
+      await app((_req, res) => {
+        res.write('first,');
+        setImmediate(() => res.end('second'));
+      })
+    );
+    const text = await raw(port, ['GET /c HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => t.endsWith('0\r\n\r\n'));
+    expect(text).toMatch(/\r\ntransfer-encoding: chunked\r\n/);
+    expect(text).toMatch(/\r\n\r\n6\r\nfirst,\r\n6\r\nsecond\r\n0\r\n\r\n$/);
+    const [f] = await flows(1);
+    expect([f!.responseBody?.data, lane(f!)]).toEqual(['first,second', 'fast']);
+  });
+
+  it('a response that ends with its connection reaches the client chunked, on a connection that stays open', async () => {
+    const a = await rawApp('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil close', true);
+    const port = await mesh(a.port);
+    const text = await raw(port, ['GET /1 HTTP/1.1\r\nHost: api\r\n\r\n', 'GET /2 HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => count(t, '0\r\n\r\n') === 2);
+    expect(count(text, 'HTTP/1.1 200 OK')).toBe(2);
+    expect(text).toContain('\r\n\r\nb\r\nuntil close\r\n0\r\n\r\n');
+    const fs = await flows(2);
+    expect(fs.map((f) => [f.status, f.responseBody?.data, f.flags])).toEqual([
+      [200, 'until close', '-'],
+      [200, 'until close', '-']
+    ]);
+  });
+
+  it("answers 503 UF,URX with Envoy's body after the inbound retries when the app refuses connections", async () => {
+    const dead = net.createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const deadPort = (dead.address() as net.AddressInfo).port;
+    await new Promise((r) => dead.close(r));
+    const port = await mesh(deadPort);
+    const text = await raw(port, ['GET /x HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => t.includes('Connection refused'));
+    expect(text).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    expect(text).toMatch(/\r\ncontent-type: text\/plain\r\ncontent-length: \d+\r\nserver: istio-envoy\r\n/);
+    expect(text).toMatch(/\r\n\r\nupstream connect error or disconnect\/reset before headers\. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused$/);
+    const [f] = await flows(1);
+    expect([f!.status, f!.flags, f!.attempts, lane(f!)]).toEqual([503, 'UF,URX', 3, 'fast']);
+  });
+
+  it('a pooled connection the app closes as the request arrives is retried once on a new one, invisibly', async () => {
+    // the app answers the first request of each connection and drops the connection at the second, unanswered
+    // (the race of a server keep-alive timeout with a new request)
+    const arrivals: string[] = [];
+    let conns = 0;
+    const server = net.createServer((s) => {
+      const id = ++conns;
+      let n = 0;
+      s.on('data', (d) => {
+        const path = /^GET (\S+)/.exec(d.toString('latin1'))?.[1];
+        arrivals.push(`conn ${id}: ${path}`);
+        if (++n === 1) s.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nfine');
+        else s.destroy();
+      });
+      s.on('error', () => s.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    opened.push(server);
+    const port = await mesh((server.address() as net.AddressInfo).port);
+    for (const p of ['/a', '/b']) {
+      const text = await raw(port, [`GET ${p} HTTP/1.1\r\nHost: api\r\n\r\n`], (t) => t.endsWith('fine'));
+      expect(text).toMatch(/^HTTP\/1\.1 200 OK/);
+    }
+    expect(arrivals).toEqual(['conn 1: /a', 'conn 1: /b', 'conn 2: /b']);
+    const fs = await flows(2);
+    expect(fs.map((f) => [f.path, f.status, f.flags, f.attempts])).toEqual([
+      ['/a', 200, '-', 1],
+      ['/b', 200, '-', 1]
+    ]);
+  });
+
+  it('hands what it does not take to node:http, which serves the rest of the connection', async () => {
+    const seen: string[] = [];
+    const port = await mesh(
+      await app((req, res) => {
+        let body = '';
+        req.on('data', (d) => (body += d));
+        req.on('end', () => {
+          seen.push(`${req.method} ${req.url} ${body}`);
+          res.end('done');
+        });
+      })
+    );
+    // fast, then a chunked request body (node:http), then a plain one (still node:http on this connection)
+    const text = await raw(
+      port,
+      ['GET /fast HTTP/1.1\r\nHost: api\r\n\r\n', 'POST /chunked HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 'GET /after HTTP/1.1\r\nHost: api\r\n\r\n'],
+      (t) => count(t, 'done') === 3
+    );
+    expect(count(text, 'HTTP/1.1 200 OK')).toBe(3);
+    expect(seen).toEqual(['GET /fast ', 'POST /chunked abc', 'GET /after ']);
+    const fs = await flows(3);
+    expect(fs.map((f) => [f.path, lane(f)])).toEqual([
+      ['/fast', 'fast'],
+      ['/chunked', 'node'],
+      ['/after', 'node']
+    ]);
+    expect(fs[1]!.requestBody?.data).toBe('abc');
+
+    // HTTP/1.0 and a malformed request: node:http answers as before (the latter with 400)
+    const old = await raw(port, ['GET /old HTTP/1.0\r\nHost: api\r\n\r\n'], (t) => t.endsWith('done'));
+    expect(old).toMatch(/^HTTP\/1\.1 200 OK/);
+    const bad = await raw(port, ['GET / HTTP/1.1\r\nHost: api\r\nBad Header\r\n\r\n'], () => false);
+    expect(bad).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+  });
+
+  it('a client that leaves mid-response: the flow is DC and the app connection is dropped', async () => {
+    let appSock: net.Socket | undefined;
+    const port = await mesh(
+      await app((req, res) => {
+        appSock = req.socket;
+        res.write('partial');
+      })
+    );
+    await raw(port, ['GET /slow HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => t.includes('partial'));
+    const [f] = await flows(1);
+    expect([f!.status, f!.flags]).toEqual([200, 'DC']);
+    await until(() => appSock?.destroyed, 'the app connection to close');
+  });
+
+  it('connection: close from the client closes after the response', async () => {
+    const port = await mesh(await app((_req, res) => res.end('bye')));
+    const text = await raw(port, ['GET / HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n'], () => false);
+    expect(text).toMatch(/\r\nconnection: close\r\n\r\nbye$/);
+  });
+});
