@@ -20,7 +20,12 @@ afterEach(async () => {
 async function app(handler: http.RequestListener): Promise<number> {
   const server = http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  opened.push({ close: () => server.closeAllConnections() || server.close() });
+  opened.push({
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
   return (server.address() as net.AddressInfo).port;
 }
 
@@ -85,7 +90,7 @@ async function flows(n: number): Promise<FlowRecord[]> {
     const l = await m.listFlows({ limit: 500 });
     return l.length >= n ? l : undefined;
   }, `${n} flows`);
-  return Promise.all(list.map((f) => m.getFlow({ id: f.id })));
+  return Promise.all(list!.map((f) => m.getFlow({ id: f.id })));
 }
 
 const lane = (f: FlowRecord) => (f.trace.find((t) => t.step === 'inbound')?.detail.endsWith('(fast lane)') ? 'fast' : 'node');
@@ -138,7 +143,7 @@ describe('inbound fast lane', () => {
     expect(fs[1]!.requestBody).toMatchObject({ data: 'hello', size: 5 });
     expect(fs[1]!.responseBody).toMatchObject({ data: 'POST /two hello' });
     expect(fs[0]!.requestId).toBe('rid-1');
-    expect(fs[1]!.timings.responseStart).not.toBeNull();
+    expect(fs[1]!.timings!.responseStart).not.toBeNull();
   });
 
   it('forwards a chunked response as chunks and captures it decoded', async () => {
