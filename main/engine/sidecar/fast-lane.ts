@@ -75,6 +75,8 @@ export class FastResponse {
   private closed = false;
   private closeListeners: (() => void)[] = [];
   private framing: Framing = 'none';
+  /** The response head, held back until the first body bytes (or flush) so both leave in one write. */
+  private pendingHead: string | null = null;
 
   constructor(
     private readonly conn: FastConnection,
@@ -101,27 +103,39 @@ export class FastResponse {
   }
 
   /**
-   * Send the response head. `rechunk`: the upstream's body ends with its connection, so it is sent chunked. The
-   * socket is corked until flush() so the head and the first body bytes leave in one write.
+   * Send the response head (with the first body bytes, or at flush()). `rechunk`: the upstream's body ends with its
+   * connection, so it is sent chunked.
    */
   start(status: number, headers: Record<string, string | string[] | number>, framing: Framing): void {
     if (this.closed) return;
     this.headersSent = true;
     this.framing = this.isHead || status === 204 || status === 304 ? 'none' : framing;
     const extra = this.framing === 'chunked' || this.framing === 'rechunk' ? 'transfer-encoding: chunked\r\n' : '';
-    const sock = this.conn.sock;
-    sock.cork();
-    sock.write(this.headString(status, headers, extra), 'latin1');
+    this.pendingHead = this.headString(status, headers, extra);
   }
 
+  /** Write the head if no body bytes took it along. */
   flush(): void {
-    if (this.conn.sock.writableCorked > 0) this.conn.sock.uncork();
+    const head = this.pendingHead;
+    if (head === null) return;
+    this.pendingHead = null;
+    this.conn.sock.write(head, 'latin1');
   }
 
   /** Body bytes; false when the client is not keeping up (wait for onDrain). */
   write(chunk: Buffer): boolean {
     if (this.closed || this.framing === 'none' || chunk.length === 0) return true;
     const sock = this.conn.sock;
+    const head = this.pendingHead;
+    if (head !== null && this.framing !== 'rechunk') {
+      // the head and the first body bytes in one buffer: one write, one segment
+      this.pendingHead = null;
+      const buf = Buffer.allocUnsafe(head.length + chunk.length);
+      buf.write(head, 0, 'latin1');
+      chunk.copy(buf, head.length);
+      return sock.write(buf);
+    }
+    this.flush();
     if (this.framing === 'rechunk') {
       sock.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
       sock.write(chunk);
