@@ -236,9 +236,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         l.sockets.add(sock);
         sock.once('close', () => l.sockets.delete(sock));
         sock.on('error', () => sock.destroy());
-        const t = l.target;
-        if (t instanceof InboundSidecar) t.accept(sock, httpServer);
-        else httpServer.emit('connection', sock);
+        l.target.accept(sock, httpServer);
       });
       httpServer.on('request', (req, res) => l.target.handle(req, res));
       httpServer.on('upgrade', (req, sock, head) => l.target.upgrade(req, sock, head));

@@ -1,10 +1,10 @@
 /** CORS filter (istio-semantics §1.2 corsPolicy): answers matching preflights locally, decorates actual responses. */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { CompiledCors } from '../config/compile.js';
 import type { Exchange } from '../sidecar/exchange.js';
 import type { LocalReply } from '../sidecar/local-reply.js';
 
-export function corsFilter(c: CompiledCors, req: IncomingMessage, ex: Exchange): { reply?: LocalReply; responseHeaders?: Record<string, string> } | undefined {
+export function corsFilter(c: CompiledCors, req: { readonly method?: string; readonly headers: IncomingHttpHeaders }, ex: Exchange): { reply?: LocalReply; responseHeaders?: Record<string, string> } | undefined {
   const origin = req.headers.origin;
   if (origin === undefined) return undefined;
   const allowed = c.origins.some((m) => m.test(origin));

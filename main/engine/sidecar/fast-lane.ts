@@ -125,23 +125,17 @@ export class FastResponse {
   /** Body bytes; false when the client is not keeping up (wait for onDrain). */
   write(chunk: Buffer): boolean {
     if (this.closed || this.framing === 'none' || chunk.length === 0) return true;
-    const sock = this.conn.sock;
     const head = this.pendingHead;
-    if (head !== null && this.framing !== 'rechunk') {
-      // the head and the first body bytes in one buffer: one write, one segment
-      this.pendingHead = null;
-      const buf = Buffer.allocUnsafe(head.length + chunk.length);
-      buf.write(head, 0, 'latin1');
-      chunk.copy(buf, head.length);
-      return sock.write(buf);
-    }
-    this.flush();
-    if (this.framing === 'rechunk') {
-      sock.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      sock.write(chunk);
-      return sock.write('\r\n', 'latin1');
-    }
-    return sock.write(chunk);
+    this.pendingHead = null;
+    const size = this.framing === 'rechunk' ? `${chunk.length.toString(16)}\r\n` : '';
+    if (head === null && size === '') return this.conn.sock.write(chunk);
+    // the head, a chunk's size line, the bytes and its CRLF in one buffer: one write, one segment
+    const pre = (head ?? '') + size;
+    const buf = Buffer.allocUnsafe(pre.length + chunk.length + (size ? 2 : 0));
+    buf.write(pre, 0, 'latin1');
+    chunk.copy(buf, pre.length);
+    if (size) buf.write('\r\n', pre.length + chunk.length, 'latin1');
+    return this.conn.sock.write(buf);
   }
 
   onDrain(listener: () => void): void {
@@ -152,11 +146,20 @@ export class FastResponse {
   end(body?: Buffer): void {
     if (this.closed) return;
     if (body) this.write(body);
-    if (this.framing === 'rechunk') this.conn.sock.write('0\r\n\r\n', 'latin1');
+    if (this.framing === 'rechunk') {
+      const head = this.pendingHead;
+      this.pendingHead = null;
+      this.conn.sock.write(`${head ?? ''}0\r\n\r\n`, 'latin1');
+    }
     this.flush();
     this.writableFinished = true;
     this.conn.responseDone(this.closeAfter);
     this.emitClose();
+  }
+
+  /** The connection is gone (or cut). */
+  get destroyed(): boolean {
+    return this.conn.sock.destroyed;
   }
 
   /** Cut the connection (the response cannot be completed). */
@@ -185,8 +188,12 @@ export class FastConnection {
     readonly sock: net.Socket,
     private readonly handle: (req: FastRequest, res: FastResponse) => void,
     /** Hand the connection to node:http; the unread bytes are back in the socket. */
-    private readonly handOff: (sock: net.Socket) => void
+    private readonly handOff: (sock: net.Socket) => void,
+    /** Take absolute-form targets (`http://host/path`): a forward proxy's listener. */
+    private readonly absoluteForm = false
   ) {
+    // as node:http's server does: responses are whole writes, never held back for coalescing
+    sock.setNoDelay(true);
     sock.on('data', this.onData);
     sock.on('end', this.onEnd);
     sock.on('close', this.onClose);
@@ -216,7 +223,7 @@ export class FastConnection {
   /** Dispatch the next buffered request, or hand the connection over when the fast lane cannot take it. */
   private next(): void {
     if (this.current || this.gone || this.buf.length === 0) return;
-    const head = parseRequestHead(this.buf);
+    const head = parseRequestHead(this.buf, 0, this.absoluteForm);
     if (head === 'incomplete') return;
     if (head === 'unsupported' || head.contentLength > MAX_FAST_BODY || head.headers.upgrade !== undefined || head.headers.expect !== undefined) return this.leave();
     const total = head.length + head.contentLength;

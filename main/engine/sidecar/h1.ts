@@ -111,8 +111,11 @@ function hasToken(v: string | string[] | undefined, token: string): boolean {
   return false;
 }
 
-/** A request head at `from`, without body: origin-form target, HTTP/1.1, Content-Length framing only. */
-export function parseRequestHead(buf: Buffer, from = 0): Parsed<RequestHead> {
+/**
+ * A request head at `from`, without body: HTTP/1.1, Content-Length framing only, an origin-form target (or with
+ * `absoluteForm`, also `http://authority/path` as a forward proxy receives it; Host is then optional).
+ */
+export function parseRequestHead(buf: Buffer, from = 0, absoluteForm = false): Parsed<RequestHead> {
   const end = headEnd(buf, from);
   if (end === -1) return 'incomplete';
   if (end === -2) return 'unsupported';
@@ -123,9 +126,11 @@ export function parseRequestHead(buf: Buffer, from = 0): Parsed<RequestHead> {
   if (sp1 <= 0 || sp2 < 0 || first.slice(sp2 + 1) !== 'HTTP/1.1') return 'unsupported';
   const method = first.slice(0, sp1);
   const target = first.slice(sp1 + 1, sp2);
-  if (!isToken(method) || target.charCodeAt(0) !== 0x2f /* / */ || !isTarget(target)) return 'unsupported';
+  const absolute = absoluteForm && target.startsWith('http://') && target.length > 7;
+  if (!isToken(method) || !(absolute || target.charCodeAt(0) === 0x2f) /* / */ || !isTarget(target)) return 'unsupported';
   const headers = parseFields(lines);
-  if (!headers || headers['transfer-encoding'] !== undefined || typeof headers.host !== 'string') return 'unsupported';
+  if (!headers || headers['transfer-encoding'] !== undefined) return 'unsupported';
+  if (typeof headers.host !== 'string' && !(absolute && headers.host === undefined)) return 'unsupported';
   const cl = contentLengthOf(headers['content-length']);
   if (cl === -2) return 'unsupported';
   return { method, target, headers, length: end - from, contentLength: Math.max(cl, 0), close: hasToken(headers.connection, 'close') };

@@ -25,11 +25,16 @@ import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { Abort } from './abort.js';
+import { FastConnection, FastRequest, FastResponse } from './fast-lane.js';
+import type net from 'node:net';
 import type { SidecarHost } from './host.js';
 import { unsampled } from '../telemetry/tracing.js';
 import { splitAuthority } from '../config/hosts.js';
 
 /** Headers an app may not use to steer the client sidecar (Envoy strips them from non-internal requests). */
+
+type Req = IncomingMessage | FastRequest;
+type Res = ServerResponse | FastResponse;
 const STRIPPED = new Set(['x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-expected-rq-timeout-ms', 'x-envoy-attempt-count', 'x-envoy-original-path', 'x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
 
 const SERVER = 'envoy';
@@ -75,7 +80,15 @@ export class OutboundSidecar {
     this.wsProxy.close();
   }
 
-  private resolve(req: IncomingMessage): Resolved {
+  /**
+   * Serve an app's connection: the fast lane first (absolute-form targets too on the proxy port), node:http for what
+   * it hands over (fast-lane.ts).
+   */
+  accept(sock: net.Socket, server: http.Server): void {
+    new FastConnection(sock, this.handle, (s) => server.emit('connection', s), !this.target.service);
+  }
+
+  private resolve(req: Req): Resolved {
     const snap = this.host.snapshot();
     const view = snap.callerView(this.workload);
     const caller = view.caller;
@@ -129,7 +142,7 @@ export class OutboundSidecar {
    * itself (a RequestAuthentication selecting it, as on an ingress gateway); here: the RequestAuthentications that
    * select this caller. An invalid or missing token means no claims (the match fails); it is not rejected here.
    */
-  private async claims(ex: Exchange, req: IncomingMessage, snap: Snapshot): Promise<Record<string, unknown> | null> {
+  private async claims(ex: Exchange, req: Req, snap: Snapshot): Promise<Record<string, unknown> | null> {
     const w = snap.registry.workloadByName.get(this.workload);
     const rules = w ? this.host.jwtRules(w) : [];
     if (rules.length === 0) {
@@ -145,7 +158,7 @@ export class OutboundSidecar {
     return null;
   }
 
-  handle = (req: IncomingMessage, res: ServerResponse): void => {
+  handle = (req: Req, res: Res): void => {
     const snap = this.host.snapshot();
     const ex = new Exchange(req, res, 'source', this.workload, snap, this.host.emitFlow);
     this.run(ex, req, res).catch((err: Error) => {
@@ -155,7 +168,7 @@ export class OutboundSidecar {
     });
   };
 
-  private async run(ex: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async run(ex: Exchange, req: Req, res: Res): Promise<void> {
     const r = this.resolve(req);
     ex.authority = r.authority;
     ex.path = r.path;
@@ -334,8 +347,8 @@ export class OutboundSidecar {
   /** Router: tries with retries, per-try and route timeouts, then the response back to the app. */
   private async forward(
     ex: Exchange,
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: Req,
+    res: Res,
     r: Resolved,
     o: {
       endpoints: ServiceEndpoint[];
@@ -477,7 +490,7 @@ export class OutboundSidecar {
 
   private respond(
     ex: Exchange,
-    res: ServerResponse,
+    res: Res,
     up: IncomingMessage,
     upstreamMs: number,
     o: { route: CompiledRoute | undefined; dest: CompiledDestination | undefined; extraResponseHeaders?: Record<string, string> },
@@ -497,9 +510,15 @@ export class OutboundSidecar {
     for (const k in headers) if (headers[k] !== undefined) clean[k] = headers[k]!;
     ex.responseHeaders = clean;
     ex.responseStarted();
-    res.writeHead(status, clean);
-    up.on('data', (c: Buffer) => ex.responseBody.add(c));
-    up.pipe(res);
+    if (res instanceof FastResponse) {
+      // node:http's client decoded the body: resend it with its length, or chunked
+      res.start(status, clean, clean['content-length'] !== undefined ? 'length' : 'rechunk');
+      pump(ex, up, res);
+    } else {
+      res.writeHead(status, clean);
+      up.on('data', (c: Buffer) => ex.responseBody.add(c));
+      up.pipe(res);
+    }
     const onAbort = resetStarted.bind(null, ex, up, res);
     signal.onAbort(onAbort);
     up.once('end', () => signal.offAbort(onAbort));
@@ -569,10 +588,22 @@ export class OutboundSidecar {
 }
 
 /** A route timeout after the response started: reset the stream. */
-function resetStarted(ex: Exchange, up: IncomingMessage, res: ServerResponse): void {
+function resetStarted(ex: Exchange, up: IncomingMessage, res: Res): void {
   ex.flags.add('UT');
   up.destroy();
   res.destroy();
+}
+
+/** A response from node:http's client to a fast-lane client: captured, written with backpressure, ended. */
+function pump(ex: Exchange, up: IncomingMessage, res: FastResponse): void {
+  up.on('data', (c: Buffer) => {
+    ex.responseBody.add(c);
+    if (!res.write(c)) {
+      up.pause();
+      res.onDrain(() => up.resume());
+    }
+  });
+  up.once('end', () => res.end());
 }
 
 function round(ms: number): number {
@@ -608,7 +639,7 @@ export function wouldRetryReset(p: RetryPolicy, reason: string, beforeRequest: b
 class RequestForLb implements LbRequest {
   readonly sourceIp: string;
   constructor(
-    private readonly req: IncomingMessage,
+    private readonly req: Req,
     private readonly r: Resolved
   ) {
     this.sourceIp = req.socket.remoteAddress ?? '';
@@ -631,6 +662,6 @@ class RequestForLb implements LbRequest {
   }
 }
 
-function lbRequest(req: IncomingMessage, r: Resolved): LbRequest {
+function lbRequest(req: Req, r: Resolved): LbRequest {
   return new RequestForLb(req, r);
 }

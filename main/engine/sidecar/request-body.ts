@@ -1,9 +1,11 @@
 /**
  * The downstream request body, streamed to one upstream try at a time. When retries or mirrors may need it again,
  * it is also kept in memory up to a cap (Envoy's per-request buffer limit); past the cap the body still streams
- * but can no longer be replayed, so no further try is made.
+ * but can no longer be replayed, so no further try is made. A fast-lane request arrives with its whole body, which
+ * is then simply kept.
  */
 import type { IncomingMessage, ClientRequest } from 'node:http';
+import { FastRequest } from './fast-lane.js';
 
 export const REPLAY_BUFFER_CAP = 1024 * 1024;
 
@@ -16,12 +18,30 @@ export class RequestBody {
   private sink: ClientRequest | undefined;
   private started = false;
 
+  private readonly req: IncomingMessage;
+  private readonly keep: boolean;
+
   constructor(
-    private readonly req: IncomingMessage,
-    private readonly keep: boolean,
+    req: IncomingMessage | FastRequest,
+    keep: boolean,
     /** Sees every chunk once, as it arrives (body capture for the flow record). */
     private readonly tap?: (chunk: Buffer) => void
   ) {
+    if (req instanceof FastRequest) {
+      // complete already: kept whatever `keep` says (it is in memory anyway), never read from the request
+      this.req = undefined as unknown as IncomingMessage;
+      this.keep = true;
+      this.present = req.body !== null;
+      this.ended = true;
+      if (req.body) {
+        this.chunks.push(req.body);
+        this.size = req.body.length;
+        tap?.(req.body);
+      }
+      return;
+    }
+    this.req = req;
+    this.keep = keep;
     const cl = req.headers['content-length'];
     this.present = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
     if (!this.present) this.ended = true;
