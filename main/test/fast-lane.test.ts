@@ -273,3 +273,67 @@ describe('inbound fast lane', () => {
     expect(text).toMatch(/\r\nconnection: close\r\n\r\nbye$/);
   });
 });
+
+describe('outbound fast lane (two hops, mutual TLS between the sidecars)', () => {
+  async function twoHops(appPort: number, istio: Record<string, string> = {}): Promise<number> {
+    running = await startMesh({
+      meshYaml: meshYaml({
+        client: { workloads: [{ name: 'client-v1', instances: ['127.0.0.1:1'] }] },
+        api: { workloads: [{ name: 'api-v1', instances: [`127.0.0.1:${appPort}`] }] }
+      }),
+      istio
+    });
+    return running.outbound('client-v1');
+  }
+
+  it('a chunked response crosses both sidecars as chunks, captured decoded by both; absolute-form targets', async () => {
+    const port = await twoHops(
+      await app((_req, res) => {
+        res.write('alpha,');
+        setImmediate(() => res.end('beta'));
+      })
+    );
+    const text = await raw(port, ['GET http://api:9080/stream HTTP/1.1\r\nHost: api:9080\r\n\r\n'], (t) => t.endsWith('0\r\n\r\n'));
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).toMatch(/\r\ntransfer-encoding: chunked\r\n/);
+    expect(text).toMatch(/\r\nserver: envoy\r\n/);
+    expect(text).toMatch(/\r\n\r\n6\r\nalpha,\r\n4\r\nbeta\r\n0\r\n\r\n$/);
+    const fs = await flows(2);
+    expect(fs.map((f) => [f.reporter, f.status, f.responseBody?.data, f.connectionSecurity])).toEqual([
+      ['destination', 200, 'alpha,beta', 'mutual_tls'],
+      ['source', 200, 'alpha,beta', 'mutual_tls']
+    ]);
+  });
+
+  it('retries a retriable status on a fresh try, discarding the first response', async () => {
+    let n = 0;
+    const port = await twoHops(
+      await app((_req, res) => {
+        n++;
+        res.statusCode = n === 1 ? 503 : 200;
+        res.end(n === 1 ? 'busy' : 'ok');
+      }),
+      { 'vs.yaml': 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: api}\nspec:\n  hosts: [api]\n  http:\n  - route: [{destination: {host: api}}]\n    retries: {attempts: 2, retryOn: "503"}\n' }
+    );
+    const text = await raw(port, ['GET http://api:9080/r HTTP/1.1\r\nHost: api:9080\r\n\r\n'], (t) => t.endsWith('ok'));
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    const fs = await flows(3);
+    const source = fs.find((f) => f.reporter === 'source')!;
+    expect([source.status, source.attempts, source.attemptLog.map((a) => a.status), source.flags]).toEqual([200, 2, [503, 200], '-']);
+  });
+
+  it("a client that leaves mid-response: DC on the caller's flow, and the cut reaches the app", async () => {
+    let appSock: net.Socket | undefined;
+    const port = await twoHops(
+      await app((req, res) => {
+        appSock = req.socket;
+        res.write('started');
+      })
+    );
+    const text = await raw(port, ['GET http://api:9080/slow HTTP/1.1\r\nHost: api:9080\r\n\r\n'], (t) => t.includes('started'));
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    const source = await until(async () => (await flows(1)).find((f) => f.reporter === 'source'), 'the source flow');
+    expect([source!.status, source!.flags]).toEqual([200, 'DC']);
+    await until(() => appSock?.destroyed, 'the app connection to close');
+  });
+});

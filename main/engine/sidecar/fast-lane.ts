@@ -15,9 +15,11 @@
  * node:http's agent does.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { ChunkedScanner, headerLines, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './h1.js';
 import type { ResetReason } from './local-reply.js';
+import { tlsReason } from './upstream.js';
 
 /** Request bodies up to this size are read whole before the request goes upstream; larger ones go to node:http. */
 export const MAX_FAST_BODY = 64 * 1024;
@@ -294,7 +296,9 @@ export class UpstreamPool {
   constructor(
     readonly host: string,
     readonly port: number,
-    private readonly connectTimeoutMs: () => number
+    private readonly connectTimeoutMs: () => number,
+    /** TLS to the upstream (mutual TLS between sidecars); a pool holds connections of one identity pair. */
+    private readonly tlsOptions?: tls.ConnectionOptions
   ) {}
 
   /** Start a try: on the newest idle connection, else on a new one (`call.on` then names it). */
@@ -305,8 +309,10 @@ export class UpstreamPool {
 
   /** A new connection (for a try, or for a retry after a pooled one had been closed by the app). */
   connect(): UpstreamConnection {
-    const sock = net.connect({ host: this.host, port: this.port, noDelay: true });
-    return new UpstreamConnection(this, sock, this.connectTimeoutMs());
+    const o = this.tlsOptions;
+    const sock = o ? tls.connect({ ...o, host: this.host, port: this.port }) : net.connect({ host: this.host, port: this.port, noDelay: true });
+    if (o) sock.setNoDelay(true);
+    return new UpstreamConnection(this, sock, this.connectTimeoutMs(), o !== undefined);
   }
 
   release(c: UpstreamConnection): void {
@@ -341,18 +347,21 @@ class UpstreamConnection {
   private scanner: ChunkedScanner | null = null;
   private connectTimer: NodeJS.Timeout | undefined;
 
+  /** TCP is up (for TLS: the handshake may still fail). */
+  private tcp = false;
+
   constructor(
     private readonly pool: UpstreamPool,
     readonly sock: net.Socket,
-    connectTimeoutMs: number
+    connectTimeoutMs: number,
+    secure: boolean
   ) {
     sock.on('data', this.onData);
     sock.on('error', this.onError);
     sock.on('close', this.onClose);
-    if (sock.connecting) {
-      this.connectTimer = setTimeout(this.onConnectTimeout, connectTimeoutMs);
-      sock.once('connect', this.onConnect);
-    } else this.connected = true;
+    this.connectTimer = setTimeout(this.onConnectTimeout, connectTimeoutMs);
+    sock.once('connect', () => (this.tcp = true));
+    sock.once(secure ? 'secureConnect' : 'connect', this.onConnect);
   }
 
   start(call: UpstreamCall, reused: boolean): void {
@@ -505,7 +514,8 @@ class UpstreamConnection {
       fresh.start(call, false);
       return;
     }
-    if (!this.connected) call.failed('connect-refused', true, err?.code ?? err?.message ?? 'connection closed');
+    if (this.tcp && !this.connected && this.sock instanceof tls.TLSSocket) call.failed('tls-failure', true, tlsReason(err ?? { name: 'Error', message: 'connection closed during the TLS handshake' }));
+    else if (!this.connected) call.failed('connect-refused', true, err?.code ?? err?.message ?? 'connection closed');
     else call.failed('connection-termination', false, err?.code ?? err?.message ?? 'connection closed');
   }
 }

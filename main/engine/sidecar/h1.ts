@@ -252,3 +252,12 @@ function field(name: string, value: string): string {
 function invalidHeader(name: string): Error {
   return Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), { code: 'ERR_INVALID_CHAR' });
 }
+
+/** Methods node:http's client sends `content-length: 0` for when they carry no body (the fast lane does the same). */
+const NO_LENGTH_NEEDED = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+/** A request head as node:http's client would write it for these headers and this (whole) body. */
+export function requestHead(method: string, path: string, headers: Record<string, string | string[] | number | undefined>, body: Buffer | null): string {
+  const cl = body === null && headers['content-length'] === undefined && !NO_LENGTH_NEEDED.has(method) ? 'content-length: 0\r\n' : '';
+  return `${method} ${path} HTTP/1.1\r\n${headerLines(headers)}${cl}\r\n`;
+}

@@ -16,7 +16,7 @@ import httpProxy from 'http-proxy';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
 import { FastConnection, FastRequest, UpstreamPool, type FastResponse, type Framing, type UpstreamCall } from './fast-lane.js';
-import { headerLines, type ResponseHead } from './h1.js';
+import { requestHead, type ResponseHead } from './h1.js';
 import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
@@ -27,8 +27,6 @@ const SERVER = 'istio-envoy';
 const INBOUND_RETRIES = 2;
 /** The client sidecar's peer metadata: read here, never forwarded to the app. */
 const PEER_HEADERS = new Set(['x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
-/** Methods node:http's client sends `content-length: 0` for when they carry no body (the fast lane does the same). */
-const BODILESS_OK = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 type Req = IncomingMessage | FastRequest;
 type Res = ServerResponse | FastResponse;
@@ -258,8 +256,7 @@ export class InboundSidecar {
 
   /** forward() on the fast lane: the same tries, retries, attempt log and response headers, on raw sockets. */
   private fastForward(ex: Exchange, req: FastRequest, res: FastResponse, headers: http.OutgoingHttpHeaders): void {
-    if (req.body === null && headers['content-length'] === undefined && !BODILESS_OK.has(ex.method)) headers['content-length'] = '0';
-    const head = `${ex.method} ${ex.path} HTTP/1.1\r\n${headerLines(headers)}\r\n`;
+    const head = requestHead(ex.method, ex.path, headers, req.body);
     if (req.body) ex.requestBody.add(req.body);
     let attempt = 0;
     let t0 = 0;

@@ -25,8 +25,11 @@ import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { Abort } from './abort.js';
-import { FastConnection, FastRequest, FastResponse } from './fast-lane.js';
+import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
+import { fastTry, type FastTryOutcome } from './fast-try.js';
+import { requestHead } from './h1.js';
 import type net from 'node:net';
+import type tls from 'node:tls';
 import type { SidecarHost } from './host.js';
 import { unsampled } from '../telemetry/tracing.js';
 import { splitAuthority } from '../config/hosts.js';
@@ -35,6 +38,9 @@ import { splitAuthority } from '../config/hosts.js';
 
 type Req = IncomingMessage | FastRequest;
 type Res = ServerResponse | FastResponse;
+type RespondOptions = { route: CompiledRoute | undefined; dest: CompiledDestination | undefined; extraResponseHeaders?: Record<string, string> };
+
+
 const STRIPPED = new Set(['x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-expected-rq-timeout-ms', 'x-envoy-attempt-count', 'x-envoy-original-path', 'x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
 
 const SERVER = 'envoy';
@@ -77,7 +83,30 @@ export class OutboundSidecar {
   close(): void {
     this.agent.destroy();
     this.tlsAgent.destroy();
+    for (const p of this.pools) p.close();
     this.wsProxy.close();
+  }
+
+  /** The fast lane's pools: plaintext by address, mutual TLS by the (per endpoint, cached) TLS options too. */
+  private readonly pools: UpstreamPool[] = [];
+  private readonly plainPools = new Map<string, UpstreamPool>();
+  private readonly tlsPools = new WeakMap<tls.ConnectionOptions, Map<string, UpstreamPool>>();
+
+  private poolFor(host: string, port: number, secure: tls.ConnectionOptions | undefined): UpstreamPool {
+    const key = `${host}:${port}`;
+    let byAddr = this.plainPools;
+    if (secure) {
+      let m = this.tlsPools.get(secure);
+      if (!m) this.tlsPools.set(secure, (m = new Map()));
+      byAddr = m;
+    }
+    let p = byAddr.get(key);
+    if (!p) {
+      p = new UpstreamPool(host, port, () => this.host.connectTimeoutMs, secure);
+      byAddr.set(key, p);
+      this.pools.push(p);
+    }
+    return p;
   }
 
   /**
@@ -420,7 +449,20 @@ export class OutboundSidecar {
         active.set(key, (active.get(key) ?? 0) + 1);
         const t0 = performance.now();
         ex.attemptStarted();
-        const out = await tryUpstream({
+        // the fast lane's pool for a request it read whole, in plaintext or mutual TLS between sidecars; node:http's
+        // client for the rest (a streamed body, TLS origination with the user's files)
+        const fast = req instanceof FastRequest && res instanceof FastResponse && (!secure || secure.mode === 'ISTIO_MUTUAL');
+        const out: Awaited<ReturnType<typeof tryUpstream>> | FastTryOutcome = fast
+          ? await fastTry({
+              pool: this.poolFor(addr.host, addr.port, secure?.options),
+              head: requestHead(ex.method, r.path, headers, req.body),
+              body: req.body,
+              isHead: ex.method === 'HEAD',
+              perTryTimeoutMs: retry.perTryTimeoutMs,
+              signal: routeAbort,
+              timing: ex
+            })
+          : await tryUpstream({
           agent: this.agent,
           host: addr.host,
           port: addr.port,
@@ -438,6 +480,21 @@ export class OutboundSidecar {
         const ms = performance.now() - t0;
         const last = attempt === maxTries;
         if (out.kind === 'aborted') break;
+        if (out.kind === 'fast-response') {
+          const status = out.head.status;
+          const upHeaders = out.head.headers as IncomingMessage['headers'];
+          const retriable = !last && wouldRetryResponse(retry, status, upHeaders);
+          ex.attemptLog.push({ attempt, endpoint: ex.endpoint, status, flags: '-', durationMs: round(ms) });
+          if (retriable) {
+            ex.note('retry', `attempt ${attempt}: ${status} is retriable under retryOn`);
+            out.body.discard();
+            continue;
+          }
+          if (attempt > 1 && wouldRetryResponse(retry, status, upHeaders)) ex.flags.add('URX');
+          clearTimeout(routeTimer);
+          this.respondFast(ex, res as FastResponse, out, ms, o, routeAbort);
+          return;
+        }
         if (out.kind === 'response') {
           const up = out.res;
           const status = up.statusCode ?? 502;
@@ -488,28 +545,49 @@ export class OutboundSidecar {
     }
   }
 
-  private respond(
-    ex: Exchange,
-    res: Res,
-    up: IncomingMessage,
-    upstreamMs: number,
-    o: { route: CompiledRoute | undefined; dest: CompiledDestination | undefined; extraResponseHeaders?: Record<string, string> },
-    signal: Abort
-  ): void {
+  /** The response headers for the caller: the upstream's without hop-by-hop ones, header operations, Envoy's. */
+  private responseHeaders(ex: Exchange, status: number, uh: Record<string, string | string[] | undefined>, upstreamMs: number, o: RespondOptions): Record<string, string | string[] | number> {
     const headers: Record<string, string | string[] | number | undefined> = {};
-    const uh = up.headers;
     for (const k in uh) if (!HOP_BY_HOP.has(k)) headers[k] = uh[k];
     if (o.extraResponseHeaders) Object.assign(headers, o.extraResponseHeaders);
     applyHeaderOps(headers, o.route?.headers?.response);
     applyHeaderOps(headers, o.dest?.headers?.response);
     headers['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
     headers['server'] = SERVER;
-    const status = up.statusCode ?? 502;
     ex.status = status;
     const clean: Record<string, string | string[] | number> = {};
     for (const k in headers) if (headers[k] !== undefined) clean[k] = headers[k]!;
     ex.responseHeaders = clean;
     ex.responseStarted();
+    return clean;
+  }
+
+  /** A fast-lane response to a fast-lane client: the body's bytes go through untouched (chunked stays chunked). */
+  private respondFast(ex: Exchange, res: FastResponse, out: Extract<FastTryOutcome, { kind: 'fast-response' }>, upstreamMs: number, o: RespondOptions, signal: Abort): void {
+    const status = out.head.status;
+    res.start(status, this.responseHeaders(ex, status, out.head.headers, upstreamMs, o), out.framing);
+    const onAbort = (): void => {
+      // the caller went away mid-response (DC): stop reading the upstream
+      out.body.cancel();
+      res.destroy();
+    };
+    signal.onAbort(onAbort);
+    out.body.attach({
+      forward: (raw) => res.write(raw),
+      capture: (data) => ex.responseBody.add(data),
+      flush: () => res.flush(),
+      drained: (resume) => res.onDrain(resume),
+      end: () => {
+        signal.offAbort(onAbort);
+        res.end();
+      },
+      broken: () => res.destroy()
+    });
+  }
+
+  private respond(ex: Exchange, res: Res, up: IncomingMessage, upstreamMs: number, o: RespondOptions, signal: Abort): void {
+    const status = up.statusCode ?? 502;
+    const clean = this.responseHeaders(ex, status, up.headers, upstreamMs, o);
     if (res instanceof FastResponse) {
       // node:http's client decoded the body: resend it with its length, or chunked
       res.start(status, clean, clean['content-length'] !== undefined ? 'length' : 'rechunk');
@@ -519,7 +597,7 @@ export class OutboundSidecar {
       up.on('data', (c: Buffer) => ex.responseBody.add(c));
       up.pipe(res);
     }
-    const onAbort = resetStarted.bind(null, ex, up, res);
+    const onAbort = resetStarted.bind(null, up, res);
     signal.onAbort(onAbort);
     up.once('end', () => signal.offAbort(onAbort));
     up.once('error', () => res.destroy());
@@ -587,9 +665,11 @@ export class OutboundSidecar {
   };
 }
 
-/** A route timeout after the response started: reset the stream. */
-function resetStarted(ex: Exchange, up: IncomingMessage, res: Res): void {
-  ex.flags.add('UT');
+/**
+ * The route was aborted after the response started (the route timer stops at the response head, so this is the
+ * caller going away, flagged DC when its flow ends): stop reading the upstream.
+ */
+function resetStarted(up: IncomingMessage, res: Res): void {
   up.destroy();
   res.destroy();
 }

@@ -34,7 +34,7 @@ export interface TryOptions {
 }
 
 /** Node TLS error code → the reason Envoy/BoringSSL would print. */
-function tlsReason(err: NodeJS.ErrnoException): string {
+export function tlsReason(err: NodeJS.ErrnoException): string {
   const code = err.code ?? '';
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(err.message)) return 'TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end';
   if (code === 'ERR_TLS_SAN_MISMATCH' || code.startsWith('ERR_TLS_CERT') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN') {

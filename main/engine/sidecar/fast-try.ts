@@ -1,0 +1,150 @@
+/**
+ * One upstream try of the outbound sidecar on the fast lane's pool (fast-lane.ts): the same outcomes as tryUpstream
+ * (upstream.ts) -- a response, a reset, a per-try timeout, an abort -- for a request whose whole body is in hand.
+ * A response's body bytes may arrive with its head, before the caller has decided what to do with them (retry on its
+ * status, or answer the client): they wait in a ResponseBody until the caller attaches a sink or discards them.
+ */
+import type { ResponseHead } from './h1.js';
+import type { Framing, UpstreamCall, UpstreamPool } from './fast-lane.js';
+import type { ResetReason } from './local-reply.js';
+import type { AbortLike } from './abort.js';
+
+export type FastTryOutcome =
+  | { kind: 'fast-response'; head: ResponseHead; framing: Framing; body: ResponseBody }
+  | { kind: 'reset'; reason: ResetReason; beforeRequest: boolean; message: string }
+  | { kind: 'per-try-timeout' }
+  | { kind: 'aborted' };
+
+/** Where a response's body goes once the caller has decided (a FastResponse, through the outbound's respond). */
+export interface BodySink {
+  forward(raw: Buffer): boolean;
+  capture(data: Buffer): void;
+  flush(): void;
+  drained(resume: () => void): void;
+  end(): void;
+  broken(): void;
+}
+
+/** The body of a response on the fast lane, held until attached. */
+export class ResponseBody {
+  private sink: BodySink | null = null;
+  private raw: Buffer[] = [];
+  private decoded: Buffer[] = [];
+  private state: 'open' | 'ended' | 'broken' = 'open';
+
+  constructor(private readonly call: UpstreamCall) {}
+
+  attach(sink: BodySink): void {
+    this.sink = sink;
+    for (const d of this.decoded) sink.capture(d);
+    let ok = true;
+    for (const r of this.raw) ok = sink.forward(r);
+    this.raw = [];
+    this.decoded = [];
+    if (this.state === 'ended') sink.end();
+    else if (this.state === 'broken') sink.broken();
+    else {
+      sink.flush();
+      if (!ok) this.pauseUntilDrained();
+    }
+  }
+
+  /** Drop the response (its connection too, unless it had already ended cleanly). */
+  discard(): void {
+    if (this.state === 'open') this.call.on?.cancel();
+    this.raw = [];
+    this.decoded = [];
+  }
+
+  /** Stop reading the upstream (a route timeout after the response started). */
+  cancel(): void {
+    this.call.on?.cancel();
+  }
+
+  private pauseUntilDrained(): void {
+    const c = this.call.on as { sock?: { pause(): void; resume(): void } } | undefined;
+    c?.sock?.pause();
+    this.sink?.drained(() => c?.sock?.resume());
+  }
+
+  forward(raw: Buffer): boolean {
+    if (this.sink) return this.sink.forward(raw);
+    this.raw.push(raw);
+    return true;
+  }
+
+  capture(data: Buffer): void {
+    if (this.sink) this.sink.capture(data);
+    else this.decoded.push(data);
+  }
+
+  flush(): void {
+    this.sink?.flush();
+  }
+
+  drained(resume: () => void): void {
+    if (this.sink) this.sink.drained(resume);
+    else resume();
+  }
+
+  end(): void {
+    this.state = 'ended';
+    this.sink?.end();
+  }
+
+  broken(): void {
+    this.state = 'broken';
+    this.sink?.broken();
+  }
+}
+
+export interface FastTryOptions {
+  pool: UpstreamPool;
+  /** The request head, serialized (blank line included). */
+  head: string;
+  body: Buffer | null;
+  isHead: boolean;
+  perTryTimeoutMs: number;
+  signal: AbortLike;
+  timing?: { upstreamConnected(): void };
+}
+
+export function fastTry(o: FastTryOptions): Promise<FastTryOutcome> {
+  return new Promise((resolve) => {
+    let done = false;
+    let perTry: NodeJS.Timeout | undefined;
+    let body: ResponseBody | null = null;
+    const finish = (v: FastTryOutcome): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(perTry);
+      o.signal.offAbort(onAbort);
+      if (v.kind === 'per-try-timeout' || v.kind === 'aborted') call.on?.cancel();
+      resolve(v);
+    };
+    const onAbort = (): void => finish({ kind: 'aborted' });
+    const call: UpstreamCall = {
+      head: o.head,
+      body: o.body,
+      isHead: o.isHead,
+      connected: () => {
+        if (!done) o.timing?.upstreamConnected();
+      },
+      response: (head, framing) => {
+        body = new ResponseBody(call);
+        finish({ kind: 'fast-response', head, framing, body });
+      },
+      forward: (raw) => body?.forward(raw) ?? true,
+      capture: (data) => body?.capture(data),
+      flush: () => body?.flush(),
+      drained: (resume) => (body ? body.drained(resume) : resume()),
+      end: () => body?.end(),
+      failed: (reason, beforeRequest, message) => finish({ kind: 'reset', reason, beforeRequest, message }),
+      broken: () => body?.broken()
+    };
+    if (o.signal.aborted) return finish({ kind: 'aborted' });
+    o.signal.onAbort(onAbort);
+    if (o.perTryTimeoutMs > 0) perTry = setTimeout(() => finish({ kind: 'per-try-timeout' }), o.perTryTimeoutMs);
+    o.pool.send(call);
+  });
+}
