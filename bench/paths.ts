@@ -16,6 +16,7 @@ export type PathId =
   | 'mockttp'
   | 'mitmproxy'
   | 'mesh-1hop'
+  | 'mesh-1hop-node'
   | 'mesh-2hop-plain'
   | 'mesh-2hop-mtls'
   | 'mesh-2hop-mtls-capture'
@@ -27,7 +28,7 @@ export interface PathDef {
   /** Proxies between the client and the upstream. */
   hops: number;
   /** Whose CPU counts as "the proxy's". */
-  proxy: 'none' | 'nginx' | 'mockttp' | 'mitmproxy' | 'engine' | 'engine-memory';
+  proxy: 'none' | 'nginx' | 'mockttp' | 'mitmproxy' | 'engine' | 'engine-memory' | 'engine-node';
   /** Where the bare client connects: the listener key of the engine, or a baseline. */
   listener?: string;
   /** Answers carry Envoy's `server` header (a check that the path really crosses a sidecar). */
@@ -46,6 +47,14 @@ export const PATHS: PathDef[] = [
     label: 'localmesh 1 hop (inbound sidecar)',
     hops: 1,
     proxy: 'engine',
+    listener: 'in:api-v1#0',
+    envoy: true
+  },
+  {
+    id: 'mesh-1hop-node',
+    label: 'localmesh 1 hop on node:http (LOCALMESH_FAST_LANE=0)',
+    hops: 1,
+    proxy: 'engine-node',
     listener: 'in:api-v1#0',
     envoy: true
   },

@@ -278,12 +278,25 @@ export function markdown(r: BenchResult): string {
     out.push(
       `| flow store writes (SQLite, 1 KiB bodies) | ${k(r.store.flowsPerSec)} flows/s (${r.store.flows} flows: append ${f(r.store.appendMs, 0)} ms + commit = ${f(r.store.totalMs, 0)} ms; ${r.store.kind}) |`
     );
-  if (r.notes.length || r.errors.length) {
+  const lanes = laneComparison(r);
+  if (r.notes.length || r.errors.length || lanes) {
     out.push('');
+    if (lanes) out.push(`- ${lanes}`);
     for (const n of r.notes) out.push(`- ${n}`);
     for (const e of r.errors) out.push(`- ERROR: ${e}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** One hop on the raw-socket fast lane against the same engine with every request on node:http, in this run. */
+function laneComparison(r: BenchResult): string | null {
+  const fast = byId(r, 'mesh-1hop')?.saturation;
+  const node = byId(r, 'mesh-1hop-node')?.saturation;
+  if (!fast?.rps || !node?.rps || fast.proxyCpuUsPerReq === null || node.proxyCpuUsPerReq === null) return null;
+  return (
+    `Fast lane vs node:http, one hop: ${k(fast.rps)} vs ${k(node.rps)} req/s (${f(fast.rps / node.rps)} ×), ` +
+    `${f(fast.proxyCpuUsPerReq, 0)} vs ${f(node.proxyCpuUsPerReq, 0)} µs CPU per request.`
+  );
 }
 
 const BEGIN = '<!-- bench:latest:begin -->';

@@ -315,13 +315,13 @@ async function main(): Promise<number> {
   const upPid = upstream.pid;
 
   // ---- the engines: one as `localmesh up` runs (SQLite capture), one keeping flows in memory
-  const needMesh = wantedPaths.some((p) => p.proxy === 'engine' || p.proxy === 'engine-memory');
+  const needMesh = wantedPaths.some((p) => p.proxy.startsWith('engine'));
   const engines: Partial<
-    Record<'engine' | 'engine-memory', { child: ChildProcess; listeners: Record<string, number>; dir: string }>
+    Record<'engine' | 'engine-memory' | 'engine-node', { child: ChildProcess; listeners: Record<string, number>; dir: string }>
   > = {};
   if (needMesh) {
-    for (const kind of ['engine', 'engine-memory'] as const) {
-      if (!wantedPaths.some((p) => p.proxy === kind) && kind === 'engine-memory') continue;
+    for (const kind of ['engine', 'engine-memory', 'engine-node'] as const) {
+      if (!wantedPaths.some((p) => p.proxy === kind) && kind !== 'engine') continue;
       const dir = path.join(tmp, kind);
       const file = writeBenchProject(dir, {
         api: up[1]!,
@@ -331,14 +331,13 @@ async function main(): Promise<number> {
         client: up[5]!
       });
       say(
-        `starting the localmesh engine (${kind === 'engine' ? 'flows in SQLite, as `localmesh up`' : 'flows in memory'}) in its own process`
+        `starting the localmesh engine (${kind === 'engine' ? 'flows in SQLite, as `localmesh up`' : kind === 'engine-node' ? 'flows in SQLite, every request on node:http' : 'flows in memory'}) in its own process`
       );
-      const child = forkTs('engine-child.ts', [
-        'serve',
-        file,
-        path.join(dir, '.localmesh'),
-        kind === 'engine' ? 'sqlite' : 'memory'
-      ]);
+      const child = forkTs(
+        'engine-child.ts',
+        ['serve', file, path.join(dir, '.localmesh'), kind === 'engine-memory' ? 'memory' : 'sqlite'],
+        { env: kind === 'engine-node' ? { LOCALMESH_FAST_LANE: '0' } : {} }
+      );
       children.push(child);
       const ready = await nextMessage<{ type: 'ready'; startMs: number; listeners: Record<string, number> }>(
         child,

@@ -63,6 +63,11 @@ export interface MeshOptions {
   keyAlgorithm?: KeyAlgorithm;
   /** Where flows are kept: SQLite in the state dir (default; survives restarts) or memory. */
   store?: 'sqlite' | 'memory';
+  /**
+   * Serve plain HTTP/1.1 on the sidecars' raw-socket fast lane (sidecar/fast-lane.ts; default true). False, or
+   * LOCALMESH_FAST_LANE=0 in the environment, keeps every request on node:http (the benchmark compares the two).
+   */
+  fastLane?: boolean;
 }
 
 export interface Mesh extends MeshApi {
@@ -184,6 +189,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     lbState,
     emitFlow,
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+    fastLane: opts.fastLane ?? process.env.LOCALMESH_FAST_LANE !== '0',
     identities,
     jwtRules: (w) => jwtFor(w.name, w),
     authzPolicies: (w) => authzFor(w.name, w),

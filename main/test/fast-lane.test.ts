@@ -49,8 +49,8 @@ async function rawApp(reply: string, close: boolean): Promise<{ port: number; re
   return { port: (server.address() as net.AddressInfo).port, requests };
 }
 
-async function mesh(appPort: number): Promise<number> {
-  running = await startMesh({ meshYaml: meshYaml({ api: { workloads: [{ name: 'api-v1', instances: [`127.0.0.1:${appPort}`] }] } }) });
+async function mesh(appPort: number, opts: { fastLane?: boolean } = {}): Promise<number> {
+  running = await startMesh({ meshYaml: meshYaml({ api: { workloads: [{ name: 'api-v1', instances: [`127.0.0.1:${appPort}`] }] } }) }, opts);
   return running.inbound('api-v1');
 }
 
@@ -265,6 +265,14 @@ describe('inbound fast lane', () => {
     const [f] = await flows(1);
     expect([f!.status, f!.flags]).toEqual([200, 'DC']);
     await until(() => appSock?.destroyed, 'the app connection to close');
+  });
+
+  it('fastLane: false (LOCALMESH_FAST_LANE=0) keeps every request on node:http', async () => {
+    const port = await mesh(await app((_req, res) => res.end('plain')), { fastLane: false });
+    const text = await raw(port, ['GET /n HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => t.endsWith('plain'));
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    const [f] = await flows(1);
+    expect(lane(f!)).toBe('node');
   });
 
   it('connection: close from the client closes after the response', async () => {

@@ -21,6 +21,8 @@ export interface SidecarHost {
   /** Timer used for fault delays and back-off (tests may speed it up; defaults to setTimeout). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   connectTimeoutMs: number;
+  /** Serve plain HTTP/1.1 on the raw-socket fast lane (else everything on node:http). */
+  fastLane: boolean;
   identities: IdentityManager;
   /** The PeerAuthentication mode an inbound sidecar of `w` enforces on the workload port `port`. */
   mtlsMode(w: WorkloadInfo, port: number): EffectiveMtls;

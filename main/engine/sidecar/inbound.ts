@@ -54,7 +54,8 @@ export class InboundSidecar {
 
   /** Serve a client connection: the fast lane first, node:http for what it hands over (fast-lane.ts). */
   private serve(sock: net.Socket, server: http.Server): void {
-    new FastConnection(sock, this.handle, (s) => server.emit('connection', s));
+    if (this.host.fastLane) new FastConnection(sock, this.handle, (s) => server.emit('connection', s));
+    else server.emit('connection', sock);
   }
 
   /**

@@ -114,7 +114,8 @@ export class OutboundSidecar {
    * it hands over (fast-lane.ts).
    */
   accept(sock: net.Socket, server: http.Server): void {
-    new FastConnection(sock, this.handle, (s) => server.emit('connection', s), !this.target.service);
+    if (this.host.fastLane) new FastConnection(sock, this.handle, (s) => server.emit('connection', s), !this.target.service);
+    else server.emit('connection', sock);
   }
 
   private resolve(req: Req): Resolved {
