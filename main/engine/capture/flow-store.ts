@@ -35,16 +35,18 @@ interface RetentionLimits {
 interface FlowWriter {
   capturedFlows: number;
   capturedBytes: number;
-  /** Insert the rows and enforce retention, in one transaction. */
-  readonly writeRows: (rows: WriteRow[]) => void;
+  /** Insert the flows (stamped with their session) and enforce retention, in one transaction. */
+  readonly writeFlows: (flows: FlowRecord[]) => void;
   insert(row: WriteRow, captured: boolean): void;
   recount(): void;
   deleteCaptured(sql: string, ...params: unknown[]): void;
   enforceRetention(): void;
 }
 
-const { FlowWriter, SLOT, STATE } = flowWriter as {
+const { FlowWriter, SLOT, STATE, toRow } = flowWriter as {
   FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
+  /** A flow as stored: INSERT's column values in order (the record without bodies, with `sessionId: session`). */
+  toRow: (f: FlowRecord, session: number) => WriteRow;
   SLOT: { readonly committed: number; readonly state: number; readonly closed: number };
   STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
 };
@@ -297,55 +299,6 @@ const SESSION_SELECT = `SELECT s.id, s.label, s.kind, s.started_at, s.ended_at, 
   count(f.seq) AS flows, coalesce(sum(f.bytes), 0) AS bytes, max(f.started_at) AS last_flow
   FROM sessions s LEFT JOIN flows f ON f.session_id = s.id`;
 
-/**
- * A flow as stored: the values of INSERT's columns, in order. The record is the flow without its bodies and with
- * `sessionId: session` (stringified from the flow itself, its bodies blanked for the call, instead of from a copy).
- */
-function toRow(f: FlowRecord, session: number): WriteRow {
-  const { requestBody, responseBody } = f;
-  const hadSession = Object.hasOwn(f, 'sessionId');
-  const prevSession = f.sessionId;
-  let record: string;
-  f.sessionId = session;
-  f.requestBody = undefined;
-  f.responseBody = undefined;
-  try {
-    record = JSON.stringify(f);
-  } finally {
-    f.requestBody = requestBody;
-    f.responseBody = responseBody;
-    if (hadSession) f.sessionId = prevSession;
-    else delete f.sessionId;
-  }
-  const requestBodyJson = requestBody ? JSON.stringify(requestBody) : null;
-  const responseBodyJson = responseBody ? JSON.stringify(responseBody) : null;
-  const bytes = Buffer.byteLength(record) + (requestBodyJson ? Buffer.byteLength(requestBodyJson) : 0) + (responseBodyJson ? Buffer.byteLength(responseBodyJson) : 0);
-  return {
-    values: [
-      f.id,
-      session,
-      f.requestId,
-      f.startedAt,
-      f.reporter,
-      f.source,
-      f.destination,
-      f.destinationService,
-      f.method,
-      f.path,
-      f.status,
-      f.flags,
-      record,
-      requestBodyJson,
-      responseBodyJson,
-      f.traceId ?? null,
-      f.authority,
-      f.durationMs,
-      f.connectionSecurity ?? null,
-      bytes
-    ],
-    bytes
-  };
-}
 
 class SqliteStore implements FlowStore {
   readonly kind = 'sqlite';
@@ -413,20 +366,21 @@ class SqliteStore implements FlowStore {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.closed) return;
-    const rows = this.pending.length === 0 ? [] : this.pending.splice(0, this.pending.length).map((f) => toRow(f, f.sessionId ?? this.current));
+    // rows are built where they are written: in the writer thread (off this event loop), or here without one
+    const flows = this.pending.length === 0 ? [] : this.pending.splice(0, this.pending.length);
     const t = this.thread;
     if (t) {
-      if (rows.length > 0) t.post(rows);
+      if (flows.length > 0) t.post(flows);
       const unconfirmed = wait ? t.sync() : t.failed() ? t.unconfirmed() : null;
       if (!unconfirmed) return;
       // the writer thread stopped working: write here from now on, starting with what it may not have written
       this.thread = undefined;
       t.stop();
       this.log(`flow store: the writer thread stopped; writing in the engine thread`);
-      if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed);
+      if (unconfirmed.length > 0) this.writer.writeFlows(unconfirmed);
       return;
     }
-    if (rows.length > 0) this.writer.writeRows(rows);
+    if (flows.length > 0) this.writer.writeFlows(flows);
   }
 
   /** This thread changed captured flows (clear, delete): the writer thread re-reads its retention totals. */
@@ -612,7 +566,7 @@ function writerEntry(): string | undefined {
  * confirmed: when the worker fails, the store writes them itself (INSERT OR IGNORE skips any the worker did write).
  */
 class WriterThread {
-  private readonly inflight: { seq: number; rows: WriteRow[] }[] = [];
+  private readonly inflight: { seq: number; flows: FlowRecord[] }[] = [];
   private seq = 0;
   private exited = false;
   private readonly startedAt = Date.now();
@@ -655,10 +609,10 @@ class WriterThread {
     return new WriterThread(worker, shared);
   }
 
-  post(rows: WriteRow[]): void {
+  post(flows: FlowRecord[]): void {
     const seq = ++this.seq;
-    this.inflight.push({ seq, rows });
-    this.worker.postMessage({ type: 'rows', seq, rows });
+    this.inflight.push({ seq, flows });
+    this.worker.postMessage({ type: 'flows', seq, flows });
     this.trim();
   }
 
@@ -673,13 +627,13 @@ class WriterThread {
   }
 
   /** Batches posted but not confirmed. */
-  unconfirmed(): WriteRow[] {
+  unconfirmed(): FlowRecord[] {
     this.trim();
-    return this.inflight.flatMap((b) => b.rows);
+    return this.inflight.flatMap((b) => b.flows);
   }
 
   /** Wait until every posted batch is committed: null when it is, else the rows the store must write itself. */
-  sync(): WriteRow[] | null {
+  sync(): FlowRecord[] | null {
     if (Atomics.load(this.shared, SLOT.committed) >= this.seq) {
       // nothing in flight (e.g. a read right after opening, while the worker still starts): nothing to wait for
       this.trim();

@@ -1,4 +1,4 @@
-// The flow store's write path (issue 7): rows inserted in one transaction per batch, then retention. It runs in a
+// The flow store's write path (issue 7): flows turned into rows and inserted in one transaction per batch, then retention. It runs in a
 // worker thread of its own (this file is also the worker's entry), so SQLite's per-flow B-tree and WAL work, its
 // commits and its checkpoints stay off the engine's event loop; the store falls back to running it in the engine's
 // thread when the worker cannot start. Plain JavaScript so that a worker can load it without a TypeScript loader;
@@ -13,6 +13,61 @@ export const INSERT = `INSERT OR IGNORE INTO flows (id, session_id, request_id, 
 
 /** Flows of captured (not imported) sessions: the ones retention applies to. */
 export const CAPTURED = "session_id NOT IN (SELECT id FROM sessions WHERE kind = 'import')";
+
+/**
+ * A flow as stored: the values of INSERT's columns, in order, and its size. The record is the flow without its
+ * bodies and with `sessionId: session` (stringified from the flow itself, its bodies blanked for the call, instead of
+ * from a copy). In the writer thread the flow is the thread's own copy (posted), so this work stays off the engine's
+ * event loop.
+ * @param {any} f a FlowRecord
+ * @param {number} session
+ * @returns {{ values: unknown[]; bytes: number }}
+ */
+export function toRow(f, session) {
+  const { requestBody, responseBody } = f;
+  const hadSession = Object.hasOwn(f, 'sessionId');
+  const prevSession = f.sessionId;
+  let record;
+  f.sessionId = session;
+  f.requestBody = undefined;
+  f.responseBody = undefined;
+  try {
+    record = JSON.stringify(f);
+  } finally {
+    f.requestBody = requestBody;
+    f.responseBody = responseBody;
+    if (hadSession) f.sessionId = prevSession;
+    else delete f.sessionId;
+  }
+  const requestBodyJson = requestBody ? JSON.stringify(requestBody) : null;
+  const responseBodyJson = responseBody ? JSON.stringify(responseBody) : null;
+  const bytes = Buffer.byteLength(record) + (requestBodyJson ? Buffer.byteLength(requestBodyJson) : 0) + (responseBodyJson ? Buffer.byteLength(responseBodyJson) : 0);
+  return {
+    values: [
+      f.id,
+      session,
+      f.requestId,
+      f.startedAt,
+      f.reporter,
+      f.source,
+      f.destination,
+      f.destinationService,
+      f.method,
+      f.path,
+      f.status,
+      f.flags,
+      record,
+      requestBodyJson,
+      responseBodyJson,
+      f.traceId ?? null,
+      f.authority,
+      f.durationMs,
+      f.connectionSecurity ?? null,
+      bytes
+    ],
+    bytes
+  };
+}
 
 /** Slots of the Int32Array shared with the worker. */
 export const SLOT = { committed: 0, state: 1, closed: 2 };
@@ -32,9 +87,9 @@ export class FlowWriter {
     this.statements = new Map();
     this.capturedFlows = 0;
     this.capturedBytes = 0;
-    /** @type {(rows: { values: unknown[]; bytes: number }[]) => void} */
-    this.writeRows = db.transaction((rows) => {
-      for (const r of rows) this.insert(r, true);
+    /** @type {(flows: any[]) => void} flows stamped with their session (FlowStore.append) */
+    this.writeFlows = db.transaction((flows) => {
+      for (const f of flows) this.insert(toRow(f, f.sessionId), true);
       this.enforceRetention();
     });
   }
@@ -106,7 +161,7 @@ export class FlowWriter {
 
 /**
  * The worker: its own connection to flows.db. Messages, handled in order:
- *   { type: 'rows', seq, rows }  write a batch, then publish `seq` as committed (even when the write failed: the
+ *   { type: 'flows', seq, flows } write a batch, then publish `seq` as committed (even when the write failed: the
  *                                failure is logged, as the engine-thread store logs a failed batch)
  *   { type: 'recount' }          the engine changed flows itself (clear, delete): re-read the retention totals
  *   { type: 'close' }            close the connection, publish `closed`, exit
@@ -141,12 +196,12 @@ function runWorker() {
     return;
   }
   publish(SLOT.state, STATE.ready);
-  parentPort?.on('message', (/** @type {{ type: string; seq?: number; rows?: { values: unknown[]; bytes: number }[] }} */ m) => {
-    if (m.type === 'rows') {
+  parentPort?.on('message', (/** @type {{ type: string; seq?: number; flows?: any[] }} */ m) => {
+    if (m.type === 'flows') {
       try {
-        writer.writeRows(m.rows ?? []);
+        writer.writeFlows(m.flows ?? []);
       } catch (e) {
-        parentPort?.postMessage({ type: 'log', line: `flow store: writing ${m.rows?.length ?? 0} flow(s) failed: ${/** @type {Error} */ (e).message}` });
+        parentPort?.postMessage({ type: 'log', line: `flow store: writing ${m.flows?.length ?? 0} flow(s) failed: ${/** @type {Error} */ (e).message}` });
       }
       publish(SLOT.committed, m.seq ?? 0);
     } else if (m.type === 'recount') {
