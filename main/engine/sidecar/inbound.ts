@@ -17,7 +17,7 @@ import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
 import { FastConnection, FastRequest, UpstreamPool, type FastResponse, type Framing, type UpstreamCall } from './fast-lane.js';
 import { requestHead, type ResponseHead } from './h1.js';
-import { LocalReplies } from './local-reply.js';
+import { LocalReplies, type ResetReason } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { Abort } from './abort.js';
@@ -257,57 +257,10 @@ export class InboundSidecar {
 
   /** forward() on the fast lane: the same tries, retries, attempt log and response headers, on raw sockets. */
   private fastForward(ex: Exchange, req: FastRequest, res: FastResponse, headers: http.OutgoingHttpHeaders): void {
-    const head = requestHead(ex.method, ex.path, headers, req.body);
     if (req.body) ex.requestBody.add(req.body);
-    let attempt = 0;
-    let t0 = 0;
-    let current: UpstreamCall | null = null;
-    res.once('close', () => {
-      if (!res.writableFinished) current?.on?.cancel();
-    });
-    const address = this.instance.address;
-    const tryOnce = (): void => {
-      attempt++;
-      t0 = performance.now();
-      ex.attemptStarted();
-      const call: UpstreamCall = {
-        head,
-        body: req.body,
-        isHead: ex.method === 'HEAD',
-        connected: () => ex.upstreamConnected(),
-        response: (up: ResponseHead, framing: Framing) => {
-          const ms = performance.now() - t0;
-          ex.attemptLog.push({ attempt, endpoint: address, status: up.status, flags: '-', durationMs: Math.round(ms * 1000) / 1000 });
-          const h: Record<string, string | string[]> = {};
-          const uh = up.headers;
-          for (const k in uh) if (!HOP_BY_HOP.has(k)) h[k] = uh[k]!;
-          h['x-envoy-upstream-service-time'] = String(Math.round(ms));
-          h['server'] = SERVER;
-          ex.status = up.status;
-          ex.responseHeaders = h;
-          ex.responseStarted();
-          res.start(up.status, h, framing);
-        },
-        forward: (raw) => res.write(raw),
-        capture: (data) => ex.responseBody.add(data),
-        flush: () => res.flush(),
-        drained: (resume) => res.onDrain(resume),
-        end: () => res.end(),
-        failed: (reason, beforeRequest, message) => {
-          if (res.writableFinished || ex.finished) return;
-          ex.attemptLog.push({ attempt, endpoint: address, status: 503, flags: reason === 'connection-termination' ? 'UC' : 'UF', durationMs: Math.round((performance.now() - t0) * 1000) / 1000, error: message });
-          if (beforeRequest && attempt <= INBOUND_RETRIES) {
-            ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${reason} before the request was sent`);
-            return tryOnce();
-          }
-          ex.sendLocal(LocalReplies.upstreamReset(reason, attempt > 1), SERVER);
-        },
-        broken: () => res.destroy()
-      };
-      current = call;
-      this.pool.send(call);
-    };
-    tryOnce();
+    const t = new InboundTry(ex, res, this.pool, this.instance.address, requestHead(ex.method, ex.path, headers, req.body), req.body);
+    res.once('close', t.onClose);
+    t.next();
   }
 
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -341,4 +294,93 @@ function parsePeer(id: string): string | null {
   const wl = parts[2]!;
   const dot = wl.lastIndexOf('.');
   return dot > 0 ? wl.slice(0, dot) : wl;
+}
+
+/**
+ * The inbound sidecar's tries on the fast lane: one object per request (its methods are the pool's callbacks, no
+ * closures per try), retried up to INBOUND_RETRIES times on resets before the request reached the app.
+ */
+class InboundTry implements UpstreamCall {
+  on?: { cancel(): void };
+  readonly isHead: boolean;
+  private attempt = 0;
+  private t0 = 0;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly res: FastResponse,
+    private readonly pool: UpstreamPool,
+    private readonly address: string,
+    readonly head: string,
+    readonly body: Buffer | null
+  ) {
+    this.isHead = ex.method === 'HEAD';
+  }
+
+  /** The caller went away before the response was complete: drop the try. */
+  readonly onClose = (): void => {
+    if (!this.res.writableFinished) this.on?.cancel();
+  };
+
+  next(): void {
+    this.attempt++;
+    this.t0 = performance.now();
+    this.ex.attemptStarted();
+    this.pool.send(this);
+  }
+
+  connected(): void {
+    this.ex.upstreamConnected();
+  }
+
+  response(up: ResponseHead, framing: Framing): void {
+    const ex = this.ex;
+    const ms = performance.now() - this.t0;
+    ex.attemptLog.push({ attempt: this.attempt, endpoint: this.address, status: up.status, flags: '-', durationMs: Math.round(ms * 1000) / 1000 });
+    const h: Record<string, string | string[]> = {};
+    const uh = up.headers;
+    for (const k in uh) if (!HOP_BY_HOP.has(k)) h[k] = uh[k]!;
+    h['x-envoy-upstream-service-time'] = String(Math.round(ms));
+    h['server'] = SERVER;
+    ex.status = up.status;
+    ex.responseHeaders = h;
+    ex.responseStarted();
+    this.res.start(up.status, h, framing);
+  }
+
+  forward(raw: Buffer): boolean {
+    return this.res.write(raw);
+  }
+
+  capture(data: Buffer): void {
+    this.ex.responseBody.add(data);
+  }
+
+  flush(): void {
+    this.res.flush();
+  }
+
+  drained(resume: () => void): void {
+    this.res.onDrain(resume);
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  failed(reason: ResetReason, beforeRequest: boolean, message: string): void {
+    const ex = this.ex;
+    if (this.res.writableFinished || ex.finished) return;
+    const attempt = this.attempt;
+    ex.attemptLog.push({ attempt, endpoint: this.address, status: 503, flags: reason === 'connection-termination' ? 'UC' : 'UF', durationMs: Math.round((performance.now() - this.t0) * 1000) / 1000, error: message });
+    if (beforeRequest && attempt <= INBOUND_RETRIES) {
+      ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${reason} before the request was sent`);
+      return this.next();
+    }
+    ex.sendLocal(LocalReplies.upstreamReset(reason, attempt > 1), SERVER);
+  }
+
+  broken(): void {
+    this.res.destroy();
+  }
 }
