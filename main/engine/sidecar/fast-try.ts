@@ -110,41 +110,88 @@ export interface FastTryOptions {
 }
 
 export function fastTry(o: FastTryOptions): Promise<FastTryOutcome> {
-  return new Promise((resolve) => {
-    let done = false;
-    let perTry: NodeJS.Timeout | undefined;
-    let body: ResponseBody | null = null;
-    const finish = (v: FastTryOutcome): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(perTry);
-      o.signal.offAbort(onAbort);
-      if (v.kind === 'per-try-timeout' || v.kind === 'aborted') call.on?.cancel();
-      resolve(v);
-    };
-    const onAbort = (): void => finish({ kind: 'aborted' });
-    const call: UpstreamCall = {
-      head: o.head,
-      body: o.body,
-      isHead: o.isHead,
-      connected: () => {
-        if (!done) o.timing?.upstreamConnected();
-      },
-      response: (head, framing) => {
-        body = new ResponseBody(call);
-        finish({ kind: 'fast-response', head, framing, body });
-      },
-      forward: (raw) => body?.forward(raw) ?? true,
-      capture: (data) => body?.capture(data),
-      flush: () => body?.flush(),
-      drained: (resume) => (body ? body.drained(resume) : resume()),
-      end: () => body?.end(),
-      failed: (reason, beforeRequest, message) => finish({ kind: 'reset', reason, beforeRequest, message }),
-      broken: () => body?.broken()
-    };
-    if (o.signal.aborted) return finish({ kind: 'aborted' });
-    o.signal.onAbort(onAbort);
-    if (o.perTryTimeoutMs > 0) perTry = setTimeout(() => finish({ kind: 'per-try-timeout' }), o.perTryTimeoutMs);
-    o.pool.send(call);
-  });
+  return new Promise((resolve) => new OutboundTry(o, resolve).start());
 }
+
+/** One try: the pool's callbacks as methods (no closures per try), settled once. */
+class OutboundTry implements UpstreamCall {
+  on?: { cancel(): void };
+  readonly head: string;
+  readonly body: Buffer | null;
+  readonly isHead: boolean;
+  private done = false;
+  private perTry: NodeJS.Timeout | undefined;
+  private response_: ResponseBody | null = null;
+  /** Bound once: the route's abort listener and the per-try timer. */
+  private readonly onAbort: () => void;
+  private readonly onPerTry: () => void;
+
+  constructor(
+    private readonly o: FastTryOptions,
+    private readonly resolve: (v: FastTryOutcome) => void
+  ) {
+    this.head = o.head;
+    this.body = o.body;
+    this.isHead = o.isHead;
+    this.onAbort = this.finish.bind(this, ABORTED);
+    this.onPerTry = this.finish.bind(this, PER_TRY_TIMEOUT);
+  }
+
+  start(): void {
+    const o = this.o;
+    if (o.signal.aborted) return this.finish(ABORTED);
+    o.signal.onAbort(this.onAbort);
+    if (o.perTryTimeoutMs > 0) this.perTry = setTimeout(this.onPerTry, o.perTryTimeoutMs);
+    o.pool.send(this);
+  }
+
+  private finish(v: FastTryOutcome): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.perTry);
+    this.o.signal.offAbort(this.onAbort);
+    if (v.kind === 'per-try-timeout' || v.kind === 'aborted') this.on?.cancel();
+    this.resolve(v);
+  }
+
+  connected(): void {
+    if (!this.done) this.o.timing?.upstreamConnected();
+  }
+
+  response(head: ResponseHead, framing: Framing): void {
+    const body = (this.response_ = new ResponseBody(this));
+    this.finish({ kind: 'fast-response', head, framing, body });
+  }
+
+  forward(raw: Buffer): boolean {
+    return this.response_?.forward(raw) ?? true;
+  }
+
+  capture(data: Buffer): void {
+    this.response_?.capture(data);
+  }
+
+  flush(): void {
+    this.response_?.flush();
+  }
+
+  drained(resume: () => void): void {
+    if (this.response_) this.response_.drained(resume);
+    else resume();
+  }
+
+  end(): void {
+    this.response_?.end();
+  }
+
+  failed(reason: ResetReason, beforeRequest: boolean, message: string): void {
+    this.finish({ kind: 'reset', reason, beforeRequest, message });
+  }
+
+  broken(): void {
+    this.response_?.broken();
+  }
+}
+
+const ABORTED: FastTryOutcome = { kind: 'aborted' };
+const PER_TRY_TIMEOUT: FastTryOutcome = { kind: 'per-try-timeout' };
