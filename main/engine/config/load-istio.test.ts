@@ -285,3 +285,23 @@ describe('loadIstio: Istio bookinfo samples, unchanged', () => {
     expect(r.files.length).toBe(4);
   });
 });
+
+describe('loadIstio: reloads', () => {
+  it('re-reads a changed file and reuses the parse of an unchanged one, positions and all', () => {
+    const dir = freshDir();
+    const a = write(dir, 'a.yaml', VS);
+    write(dir, 'b.yaml', VS.replace('name: reviews', 'name: other'));
+    const first = loadIstio([dir], 'default');
+    expect(first.resources.map((r) => r.name).sort()).toEqual(['other', 'reviews']);
+    writeFileSync(a, VS.replace('name: reviews', 'name: renamed'));
+    const second = loadIstio([dir], 'default');
+    expect(second.resources.map((r) => r.name).sort()).toEqual(['other', 'renamed']);
+    const third = loadIstio([dir], 'default');
+    expect(third.resources).toEqual(second.resources);
+    const other = third.resources.find((r) => r.name === 'other')!;
+    expect(third.posOf(other, ['metadata', 'name'])).toEqual(first.posOf(first.resources.find((r) => r.name === 'other')!, ['metadata', 'name']));
+    // the resources of a reload are its own: changing one does not reach the next load
+    (third.resources[0]!.spec as { hosts: string[] }).hosts.push('changed');
+    expect(loadIstio([dir], 'default').resources).toEqual(second.resources);
+  });
+});
