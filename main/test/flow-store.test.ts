@@ -322,7 +322,7 @@ describe.each(STORES)('%s store: queries', (_kind, open) => {
     s.close();
   });
 
-  it('get returns everything, list no bodies; both carry the session', () => {
+  it('get returns everything, list no bodies unless asked; both carry the session', () => {
     const s = open();
     const flows = filterFlows();
     for (const f of flows) s.append(structuredClone(f));
@@ -332,6 +332,9 @@ describe.each(STORES)('%s store: queries', (_kind, open) => {
     const listed = s.list({ requestId: 'r-4' })[0]!;
     expect(listed).not.toHaveProperty('requestBody');
     expect(listed.sessionId).toBe(up);
+    // asked for (HAR export): the bodies come with the list, as get gives them
+    expect(s.list({ requestId: 'r-4' }, { bodies: true })).toEqual([s.get('f-4')]);
+    expect(s.list({}, { bodies: true }).find((f) => f.id === 'f-6')!.responseBody).toEqual(binaryBody(Buffer.from('hello')));
     expect(s.get('nope')).toBeUndefined();
     s.close();
   });

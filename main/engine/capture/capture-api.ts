@@ -85,11 +85,11 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
 
     async exportHar(q?: FlowQuery): Promise<Har> {
       const query: FlowQuery = { ...q, limit: Math.min(q?.limit ?? HAR_EXPORT_LIMIT, HAR_EXPORT_LIMIT) };
-      let flows = d.store().list(query);
+      // with their bodies, in one query
+      let flows = d.store().list(query, { bodies: true });
       // a call between two sidecars is two flows; one HAR entry per call unless the caller asked for a reporter
       if (!q?.reporter) flows = withoutServerDuplicates(flows);
-      const full = flows.map((f) => d.store().get(f.id) ?? f);
-      return flowsToHar(full, { name: 'localmesh', version: d.version });
+      return flowsToHar(flows, { name: 'localmesh', version: d.version });
     },
     async importHar({ har, label }) {
       let flows: FlowRecord[];

@@ -61,8 +61,8 @@ export interface FlowStore {
   readonly file: string | null;
   /** Queue a finished flow; the store stamps `sessionId` (on the given object) with the current session. */
   append(f: FlowRecord): void;
-  /** Newest last; filters per FlowQuery; no bodies. An unknown `before` id yields no flows. */
-  list(q: FlowQuery): FlowRecord[];
+  /** Newest last; filters per FlowQuery; no bodies unless asked (HAR export). An unknown `before` id yields no flows. */
+  list(q: FlowQuery, opts?: { bodies?: boolean }): FlowRecord[];
   /** One flow with bodies. */
   get(id: string): FlowRecord | undefined;
   /** Delete every flow and every session but the current one (and this run's `up` session), which stay, empty. */
@@ -408,11 +408,13 @@ class SqliteStore implements FlowStore {
     this.stmt('UPDATE sessions SET ended_at = ? WHERE id = ?').run(at, id);
   }
 
-  list(q: FlowQuery): FlowRecord[] {
+  list(q: FlowQuery, opts: { bodies?: boolean } = {}): FlowRecord[] {
     this.flush();
     const where = whereOf(q);
-    const rows = this.stmt(`SELECT record, session_id FROM flows ${where.sql} ORDER BY seq DESC LIMIT ?`).all(...where.params, limitOf(q)) as FlowRow[];
-    return rows.reverse().map((r) => this.fromRow(r, false));
+    const bodies = opts.bodies === true;
+    const columns = bodies ? 'record, session_id, request_body, response_body' : 'record, session_id';
+    const rows = this.stmt(`SELECT ${columns} FROM flows ${where.sql} ORDER BY seq DESC LIMIT ?`).all(...where.params, limitOf(q)) as FlowRow[];
+    return rows.reverse().map((r) => this.fromRow(r, bodies));
   }
 
   get(id: string): FlowRecord | undefined {
@@ -746,12 +748,15 @@ class MemoryStore implements FlowStore {
     this.captured--;
   }
 
-  list(q: FlowQuery): FlowRecord[] {
+  list(q: FlowQuery, opts: { bodies?: boolean } = {}): FlowRecord[] {
     let end = this.flows.length;
     if (q.before !== undefined) end = this.flows.findIndex((f) => f.id === q.before);
     const out: FlowRecord[] = [];
     const limit = limitOf(q);
-    for (let i = end - 1; i >= 0 && out.length < limit; i--) if (matchesQuery(this.flows[i]!, q)) out.push(withoutBodies(this.flows[i]!));
+    for (let i = end - 1; i >= 0 && out.length < limit; i--) {
+      const f = this.flows[i]!;
+      if (matchesQuery(f, q)) out.push(opts.bodies ? f : withoutBodies(f));
+    }
     return out.reverse();
   }
 
