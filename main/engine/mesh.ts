@@ -132,12 +132,29 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   let store: FlowStore = memoryStore(flowCap); // replaced by the SQLite store once the state dir is known
   /** OTLP span export (spec.tracing.otlp); created once the project is loaded. */
   let spans: FlowSpanExporter | null = null;
+  /** Who waits for the flow of a request (a replay), by `${requestId} ${reporter}`. */
+  const flowWaiters = new Map<string, (flow: FlowRecord) => void>();
   const emitFlow = (flow: FlowRecord) => {
     metrics.record(flow, snapshot.registry, wireSizes(flow));
     spans?.record(flow, snapshot.registry);
     store.append(flow);
     if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
+    if (flowWaiters.size > 0) flowWaiters.get(`${flow.requestId} ${flow.reporter}`)?.(flow);
   };
+  /** The flow of request `requestId` as `reporter` saw it, once recorded (rejects after `timeoutMs`). */
+  const nextFlow = (requestId: string, reporter: FlowRecord['reporter'], timeoutMs: number): Promise<FlowRecord> =>
+    new Promise((resolve, reject) => {
+      const key = `${requestId} ${reporter}`;
+      const timer = setTimeout(() => {
+        flowWaiters.delete(key);
+        reject(new Error(`no flow for x-request-id ${requestId} within ${timeoutMs} ms`));
+      }, timeoutMs).unref();
+      flowWaiters.set(key, (flow) => {
+        clearTimeout(timer);
+        flowWaiters.delete(key);
+        resolve(flow);
+      });
+    });
 
   const first = loadProject(file);
   if (!first.mesh) {
@@ -161,6 +178,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     store: () => store,
     snapshot: () => snapshot,
     listenerPort: (key) => listeners.get(key)?.port,
+    nextFlow,
     version: `localmesh ${LOCALMESH_VERSION}`
   });
   const identities = new IdentityManager(ca, first.mesh.spec.trustDomain, (id) => log(`certificate of ${id} rotated`));

@@ -36,6 +36,8 @@ export interface CaptureDeps {
   snapshot(): Snapshot;
   /** Port of a listener by key (`out:<wl>`, `in:<wl>#<i>`), undefined when absent. */
   listenerPort(key: string): number | undefined;
+  /** The flow of a request as `reporter` saw it, once the sidecar records it (rejects after `timeoutMs`). */
+  nextFlow(requestId: string, reporter: FlowRecord['reporter'], timeoutMs: number): Promise<FlowRecord>;
   /** "localmesh x.y.z" for the HAR creator. */
   version: string;
   now?: () => number;
@@ -241,14 +243,14 @@ async function replay(d: CaptureDeps, f: FlowRecord, q: ReplayRequest): Promise<
     reporter = 'destination';
   }
   if (port === undefined) throw new MeshError(ErrorCodes.INTERNAL, `no sidecar listener for the replay of ${f.id}`);
+  // the sidecar records the flow when the response has been sent: listen for it before sending (bounded)
+  const recorded = d.nextFlow(requestId, reporter, 65_000);
+  recorded.catch(() => undefined); // a failed send below reports instead
   await send(port, req.method, target, req.headers, req.body);
-  // the sidecar records the flow when the response has been sent: wait for it (bounded)
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const found = d.store().list({ requestId, reporter, limit: 1 })[0];
-    if (found) return d.store().get(found.id) ?? found;
-    if (Date.now() > deadline) throw new MeshError(ErrorCodes.INTERNAL, `the replay of ${f.id} was sent (x-request-id ${requestId}) but its flow was not recorded`);
-    await new Promise((r) => setTimeout(r, 10));
+  try {
+    return await recorded;
+  } catch {
+    throw new MeshError(ErrorCodes.INTERNAL, `the replay of ${f.id} was sent (x-request-id ${requestId}) but its flow was not recorded`);
   }
 }
 
