@@ -285,7 +285,14 @@ export interface UpstreamCall {
   /** The connection broke after the response head: the client's connection must be cut. */
   broken(): void;
   /** Set by the pool: the connection the try is on now (cancel() drops the try and the connection). */
-  on?: { cancel(): void };
+  on?: UpstreamHandle;
+}
+
+/** The connection a try is on: drop it, or hold its reading while the client catches up. */
+export interface UpstreamHandle {
+  cancel(): void;
+  pause(): void;
+  resume(): void;
 }
 
 /** Keep-alive connections to one upstream address. */
@@ -334,7 +341,7 @@ export class UpstreamPool {
 /** How the current response's body ends. */
 type BodyMode = 'none' | 'length' | 'chunked' | 'close';
 
-class UpstreamConnection {
+class UpstreamConnection implements UpstreamHandle {
   private call: UpstreamCall | null = null;
   private connected = false;
   private reused = false;
@@ -377,6 +384,14 @@ class UpstreamConnection {
   cancel(): void {
     this.call = null;
     this.sock.destroy();
+  }
+
+  pause(): void {
+    this.sock.pause();
+  }
+
+  resume(): void {
+    this.sock.resume();
   }
 
   private send(): void {
@@ -460,8 +475,8 @@ class UpstreamConnection {
     call.flush();
     if (end >= 0) return this.complete(call, end === chunk.length && !this.head!.close);
     if (!ok) {
-      this.sock.pause();
-      call.drained(() => this.sock.resume());
+      this.pause();
+      call.drained(() => this.resume());
     }
   }
 

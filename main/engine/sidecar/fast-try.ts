@@ -5,7 +5,7 @@
  * status, or answer the client): they wait in a ResponseBody until the caller attaches a sink or discards them.
  */
 import type { ResponseHead } from './h1.js';
-import type { Framing, UpstreamCall, UpstreamPool } from './fast-lane.js';
+import type { Framing, UpstreamCall, UpstreamHandle, UpstreamPool } from './fast-lane.js';
 import type { ResetReason } from './local-reply.js';
 import type { AbortLike } from './abort.js';
 
@@ -62,9 +62,9 @@ export class ResponseBody {
   }
 
   private pauseUntilDrained(): void {
-    const c = this.call.on as { sock?: { pause(): void; resume(): void } } | undefined;
-    c?.sock?.pause();
-    this.sink?.drained(() => c?.sock?.resume());
+    const c = this.call.on;
+    c?.pause();
+    this.sink?.drained(() => c?.resume());
   }
 
   forward(raw: Buffer): boolean {
@@ -115,7 +115,7 @@ export function fastTry(o: FastTryOptions): Promise<FastTryOutcome> {
 
 /** One try: the pool's callbacks as methods (no closures per try), settled once. */
 class OutboundTry implements UpstreamCall {
-  on?: { cancel(): void };
+  on?: UpstreamHandle;
   readonly head: string;
   readonly body: Buffer | null;
   readonly isHead: boolean;

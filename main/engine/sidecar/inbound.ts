@@ -15,7 +15,7 @@ import { authenticate } from '../security/jwt.js';
 import httpProxy from 'http-proxy';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
-import { FastConnection, FastRequest, UpstreamPool, type FastResponse, type Framing, type UpstreamCall } from './fast-lane.js';
+import { FastConnection, FastRequest, UpstreamPool, type FastResponse, type Framing, type UpstreamCall, type UpstreamHandle } from './fast-lane.js';
 import { requestHead, type ResponseHead } from './h1.js';
 import { LocalReplies, type ResetReason } from './local-reply.js';
 import { RequestBody } from './request-body.js';
@@ -230,11 +230,7 @@ export class InboundSidecar {
       if (out.kind === 'response') {
         const up = out.res;
         ex.attemptLog.push({ attempt, endpoint: this.instance.address, status: up.statusCode ?? 502, flags: '-', durationMs: Math.round(ms * 1000) / 1000 });
-        const h: Record<string, string | string[] | number> = {};
-        const uh = up.headers;
-        for (const k in uh) if (!HOP_BY_HOP.has(k) && uh[k] !== undefined) h[k] = uh[k]!;
-        h['x-envoy-upstream-service-time'] = String(Math.round(ms));
-        h['server'] = SERVER;
+        const h = responseHeaders(up.headers, ms);
         ex.status = up.statusCode ?? 502;
         ex.responseHeaders = h;
         ex.responseStarted();
@@ -269,6 +265,15 @@ export class InboundSidecar {
   };
 }
 
+/** The app's response headers for the caller: without hop-by-hop ones, with Envoy's service time and server. */
+function responseHeaders(uh: Record<string, string | string[] | undefined>, upstreamMs: number): Record<string, string | string[]> {
+  const h: Record<string, string | string[]> = {};
+  for (const k in uh) if (!HOP_BY_HOP.has(k) && uh[k] !== undefined) h[k] = uh[k]!;
+  h['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
+  h['server'] = SERVER;
+  return h;
+}
+
 /** What a connection's client certificate says, read once per connection (the certificate cannot change on it). */
 interface PeerInfo {
   principal: string | null;
@@ -301,7 +306,7 @@ function parsePeer(id: string): string | null {
  * closures per try), retried up to INBOUND_RETRIES times on resets before the request reached the app.
  */
 class InboundTry implements UpstreamCall {
-  on?: { cancel(): void };
+  on?: UpstreamHandle;
   readonly isHead: boolean;
   private attempt = 0;
   private t0 = 0;
@@ -337,11 +342,7 @@ class InboundTry implements UpstreamCall {
     const ex = this.ex;
     const ms = performance.now() - this.t0;
     ex.attemptLog.push({ attempt: this.attempt, endpoint: this.address, status: up.status, flags: '-', durationMs: Math.round(ms * 1000) / 1000 });
-    const h: Record<string, string | string[]> = {};
-    const uh = up.headers;
-    for (const k in uh) if (!HOP_BY_HOP.has(k)) h[k] = uh[k]!;
-    h['x-envoy-upstream-service-time'] = String(Math.round(ms));
-    h['server'] = SERVER;
+    const h = responseHeaders(up.headers, ms);
     ex.status = up.status;
     ex.responseHeaders = h;
     ex.responseStarted();
