@@ -132,26 +132,29 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   let store: FlowStore = memoryStore(flowCap); // replaced by the SQLite store once the state dir is known
   /** OTLP span export (spec.tracing.otlp); created once the project is loaded. */
   let spans: FlowSpanExporter | null = null;
-  /** Who waits for the flow of a request (a replay), by `${requestId} ${reporter}`. */
+  /** Who waits for a flow of a request (a replay), by x-request-id. */
   const flowWaiters = new Map<string, (flow: FlowRecord) => void>();
   const emitFlow = (flow: FlowRecord) => {
     metrics.record(flow, snapshot.registry, wireSizes(flow));
     spans?.record(flow, snapshot.registry);
     store.append(flow);
     if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
-    if (flowWaiters.size > 0) flowWaiters.get(`${flow.requestId} ${flow.reporter}`)?.(flow);
+    if (flowWaiters.size > 0) flowWaiters.get(flow.requestId)?.(flow);
   };
-  /** The flow of request `requestId` as `reporter` saw it, once recorded (rejects after `timeoutMs`). */
-  const nextFlow = (requestId: string, reporter: FlowRecord['reporter'], timeoutMs: number): Promise<FlowRecord> =>
+  /**
+   * The first recorded flow of request `requestId` that `match` accepts (apps forward x-request-id, so the calls a
+   * request causes share it); rejects after `timeoutMs`.
+   */
+  const nextFlow = (requestId: string, match: (flow: FlowRecord) => boolean, timeoutMs: number): Promise<FlowRecord> =>
     new Promise((resolve, reject) => {
-      const key = `${requestId} ${reporter}`;
       const timer = setTimeout(() => {
-        flowWaiters.delete(key);
+        flowWaiters.delete(requestId);
         reject(new Error(`no flow for x-request-id ${requestId} within ${timeoutMs} ms`));
       }, timeoutMs).unref();
-      flowWaiters.set(key, (flow) => {
+      flowWaiters.set(requestId, (flow) => {
+        if (!match(flow)) return;
         clearTimeout(timer);
-        flowWaiters.delete(key);
+        flowWaiters.delete(requestId);
         resolve(flow);
       });
     });

@@ -150,6 +150,29 @@ describe('capture API on a live mesh', () => {
   it('the flow store is the SQLite file in the state dir', () => {
     expect(fs.existsSync(`${m.dir}/.localmesh/flows.db`)).toBe(true);
   });
+
+  // last: it adds flows the tests above count
+  it("a replay returns its own flow, not a call the app made with the same x-request-id that finished first", async () => {
+    // api calls db through its own sidecar, forwarding x-request-id (as bookinfo's apps do), then answers
+    api.behave(async (req, res) => {
+      const inner = await viaProxy(m.outbound('api-v1'), 'db:9080', '/lookup', { headers: { 'x-request-id': String(req.headers['x-request-id']) } });
+      res.end(`api after db ${inner.status}`);
+    });
+    try {
+      const [orig] = (await flowsFor('req-ok')).filter((f) => f.reporter === 'source');
+      const replayed = await m.mesh.replayFlow({ id: orig!.id });
+      expect([replayed.source, replayed.destination, replayed.path, replayed.replayOf]).toEqual(['web-v1', 'api-v1', '/orders?id=7', orig!.id]);
+      const sameRequest = await m.mesh.listFlows({ requestId: replayed.requestId, limit: 10 });
+      expect(sameRequest.map((f) => `${f.source}→${f.destination} ${f.reporter}`).sort()).toEqual([
+        'api-v1→db-v1 destination',
+        'api-v1→db-v1 source',
+        'web-v1→api-v1 destination',
+        'web-v1→api-v1 source'
+      ]);
+    } finally {
+      api.behave(undefined);
+    }
+  });
 });
 
 describe('version', () => {

@@ -36,8 +36,8 @@ export interface CaptureDeps {
   snapshot(): Snapshot;
   /** Port of a listener by key (`out:<wl>`, `in:<wl>#<i>`), undefined when absent. */
   listenerPort(key: string): number | undefined;
-  /** The flow of a request as `reporter` saw it, once the sidecar records it (rejects after `timeoutMs`). */
-  nextFlow(requestId: string, reporter: FlowRecord['reporter'], timeoutMs: number): Promise<FlowRecord>;
+  /** The first recorded flow of a request that `match` accepts (rejects after `timeoutMs`). */
+  nextFlow(requestId: string, match: (flow: FlowRecord) => boolean, timeoutMs: number): Promise<FlowRecord>;
   /** "localmesh x.y.z" for the HAR creator. */
   version: string;
   now?: () => number;
@@ -244,7 +244,9 @@ async function replay(d: CaptureDeps, f: FlowRecord, q: ReplayRequest): Promise<
   }
   if (port === undefined) throw new MeshError(ErrorCodes.INTERNAL, `no sidecar listener for the replay of ${f.id}`);
   // the sidecar records the flow when the response has been sent: listen for it before sending (bounded)
-  const recorded = d.nextFlow(requestId, reporter, 65_000);
+  // the replay's own flow: the sidecar it was sent to took the replay marker (the calls it causes carry the same
+  // x-request-id when the app forwards it, and finish first)
+  const recorded = d.nextFlow(requestId, (x) => x.reporter === reporter && x.replayOf === f.id, 65_000);
   recorded.catch(() => undefined); // a failed send below reports instead
   await send(port, req.method, target, req.headers, req.body);
   try {
