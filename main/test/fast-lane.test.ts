@@ -311,6 +311,9 @@ describe('outbound fast lane (two hops, mutual TLS between the sidecars)', () =>
       ['destination', 200, 'alpha,beta', 'mutual_tls'],
       ['source', 200, 'alpha,beta', 'mutual_tls']
     ]);
+    // both sidecars say which lane served the call: the inbound in its inbound step, the outbound in its endpoint step
+    expect(lane(fs[0]!)).toBe('fast');
+    expect(fs[1]!.trace.find((t) => t.step === 'endpoint')?.detail).toMatch(/\(fast lane\)$/);
   });
 
   it('retries a retriable status on a fresh try, discarding the first response', async () => {

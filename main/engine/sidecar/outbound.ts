@@ -435,11 +435,14 @@ export class OutboundSidecar {
         const addr = this.host.deliveryAddress(endpoint);
         ex.endpoint = endpoint.instance ? endpoint.instance.address : key;
         ex.destination = endpoint.workload?.name ?? null;
-        ex.note('endpoint', `${ex.endpoint}${endpoint.workload ? ` (${endpoint.workload.name})` : ''} by ${how}${addr.viaSidecar ? `, via inbound sidecar :${addr.port}` : ''}`);
+        const secure = o.service ? upstreamTls({ dr: o.dr, subset: o.dest?.subset, port: o.port ?? r.port, endpoint, service: o.service, caller: r.caller, host: this.host }) : null;
+        // the fast lane's pool for a request it read whole, in plaintext or mutual TLS between sidecars; node:http's
+        // client for the rest (a streamed body, TLS origination with the user's files)
+        const fast = req instanceof FastRequest && res instanceof FastResponse && (!secure || secure.mode === 'ISTIO_MUTUAL');
+        ex.note('endpoint', `${ex.endpoint}${endpoint.workload ? ` (${endpoint.workload.name})` : ''} by ${how}${addr.viaSidecar ? `, via inbound sidecar :${addr.port}` : ''}${fast ? ' (fast lane)' : ''}`);
         const headers: OutgoingHttpHeaders = { ...r.headers, 'x-envoy-attempt-count': String(attempt) };
         if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = `sidecar~127.0.0.1~${ex.source}.${r.caller?.namespace ?? 'default'}~${r.caller?.namespace ?? 'default'}.svc.cluster.local`;
         if (attempt === 1) ex.upstreamHeaders = headers;
-        const secure = o.service ? upstreamTls({ dr: o.dr, subset: o.dest?.subset, port: o.port ?? r.port, endpoint, service: o.service, caller: r.caller, host: this.host }) : null;
         if (attempt === 1) {
           ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
           ex.sourcePrincipal = secure?.localPrincipal ?? null;
@@ -450,9 +453,6 @@ export class OutboundSidecar {
         active.set(key, (active.get(key) ?? 0) + 1);
         const t0 = performance.now();
         ex.attemptStarted();
-        // the fast lane's pool for a request it read whole, in plaintext or mutual TLS between sidecars; node:http's
-        // client for the rest (a streamed body, TLS origination with the user's files)
-        const fast = req instanceof FastRequest && res instanceof FastResponse && (!secure || secure.mode === 'ISTIO_MUTUAL');
         const out: Awaited<ReturnType<typeof tryUpstream>> | FastTryOutcome = fast
           ? await fastTry({
               pool: this.poolFor(addr.host, addr.port, secure?.options),
