@@ -14,6 +14,7 @@ import { authorize } from '../security/authorization.js';
 import { authenticate } from '../security/jwt.js';
 import httpProxy from 'http-proxy';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
+import type { AttemptRecord } from '../../contract/api.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
 import { FastConnection, FastRequest, UpstreamPool, type FastResponse, type Framing, type UpstreamCall, type UpstreamHandle } from './fast-lane.js';
 import { requestHead, type ResponseHead } from './h1.js';
@@ -240,7 +241,7 @@ export class InboundSidecar {
         up.once('error', () => res.destroy());
         return;
       }
-      ex.attemptLog.push({ attempt, endpoint: this.instance.address, status: 503, flags: out.reason === 'connection-termination' ? 'UC' : 'UF', durationMs: Math.round(ms * 1000) / 1000, error: out.message });
+      ex.attemptLog.push(resetAttempt(attempt, this.instance.address, out.reason, ms, out.message));
       const retriable = out.beforeRequest && body.replayable;
       if (retriable && attempt <= INBOUND_RETRIES) {
         ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${out.reason} before the request was sent`);
@@ -263,6 +264,11 @@ export class InboundSidecar {
     delete req.headers['x-envoy-peer-metadata-id'];
     this.wsProxy.ws(req, socket, head, { target: `http://${this.instance.host}:${this.instance.port}` });
   };
+}
+
+/** The attempt-log entry of a try that ended in a reset (connect failure: UF; a cut after connecting: UC). */
+function resetAttempt(attempt: number, endpoint: string, reason: ResetReason, ms: number, message: string): AttemptRecord {
+  return { attempt, endpoint, status: 503, flags: reason === 'connection-termination' ? 'UC' : 'UF', durationMs: Math.round(ms * 1000) / 1000, error: message };
 }
 
 /** The app's response headers for the caller: without hop-by-hop ones, with Envoy's service time and server. */
@@ -373,7 +379,7 @@ class InboundTry implements UpstreamCall {
     const ex = this.ex;
     if (this.res.writableFinished || ex.finished) return;
     const attempt = this.attempt;
-    ex.attemptLog.push({ attempt, endpoint: this.address, status: 503, flags: reason === 'connection-termination' ? 'UC' : 'UF', durationMs: Math.round((performance.now() - this.t0) * 1000) / 1000, error: message });
+    ex.attemptLog.push(resetAttempt(attempt, this.address, reason, performance.now() - this.t0, message));
     if (beforeRequest && attempt <= INBOUND_RETRIES) {
       ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${reason} before the request was sent`);
       return this.next();
