@@ -122,6 +122,30 @@ describe('SQLite flow store', () => {
     expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this localmesh/);
   });
 
+
+  it('a new file gets 16 KiB pages; a store made with 4 KiB pages keeps them and still reads and writes', () => {
+    const fresh = tmp();
+    openSqliteStore(fresh).close();
+    const a = openDb(path.join(fresh, 'flows.db'));
+    expect(a.pragma('page_size', { simple: true })).toBe(16384);
+    a.close();
+    const old = tmp();
+    const db = openDb(path.join(old, 'flows.db'));
+    db.pragma('page_size = 4096');
+    db.exec('CREATE TABLE t (x)'); // the page size is fixed once the file has content
+    db.exec('DROP TABLE t');
+    db.close();
+    const s = openSqliteStore(old);
+    for (let i = 1; i <= 30; i++) s.append(flow(i));
+    s.close();
+    const b = openSqliteStore(old);
+    expect(b.count()).toBe(30);
+    expect(b.get('f-7')?.responseBody?.data).toBe('{"n":7}');
+    b.close();
+    const c = openDb(path.join(old, 'flows.db'));
+    expect(c.pragma('page_size', { simple: true })).toBe(4096);
+    c.close();
+  });
   it('migrates a version-1 database: its flows stay listed, gettable and filterable, its session listed', () => {
     const dir = tmp();
     const db = openDb(path.join(dir, 'flows.db'));

@@ -14,14 +14,21 @@ export const INSERT = `INSERT OR IGNORE INTO flows (id, session_id, request_id, 
 /** Flows of captured (not imported) sessions: the ones retention applies to. */
 export const CAPTURED = "session_id NOT IN (SELECT id FROM sessions WHERE kind = 'import')";
 
+/** Positions in a row of the JSON columns and of the size column (see INSERT). */
+const RECORD = 12;
+const REQUEST_BODY = 13;
+const RESPONSE_BODY = 14;
+const BYTES = 19;
+
 /**
- * A flow as stored: the values of INSERT's columns, in order, and its size. The record is the flow without its
- * bodies and with `sessionId: session` (stringified from the flow itself, its bodies blanked for the call, instead of
- * from a copy). In the writer thread the flow is the thread's own copy (posted), so this work stays off the engine's
- * event loop.
+ * A flow as stored: the values of INSERT's columns, in order, its size still unset (see rowBytes). The record is the
+ * flow without its bodies and with `sessionId: session` (stringified from the flow itself, its bodies blanked for
+ * the call, instead of from a copy). The engine builds rows when it hands a batch to the writer thread: a JSON
+ * string costs half what the structured clone of the flow object it replaces costs, and the writer thread then has
+ * no object to rebuild and no JSON to write.
  * @param {any} f a FlowRecord
  * @param {number} session
- * @returns {{ values: unknown[]; bytes: number }}
+ * @returns {unknown[]}
  */
 export function toRow(f, session) {
   const { requestBody, responseBody } = f;
@@ -39,34 +46,40 @@ export function toRow(f, session) {
     if (hadSession) f.sessionId = prevSession;
     else delete f.sessionId;
   }
-  const requestBodyJson = requestBody ? JSON.stringify(requestBody) : null;
-  const responseBodyJson = responseBody ? JSON.stringify(responseBody) : null;
-  const bytes = Buffer.byteLength(record) + (requestBodyJson ? Buffer.byteLength(requestBodyJson) : 0) + (responseBodyJson ? Buffer.byteLength(responseBodyJson) : 0);
-  return {
-    values: [
-      f.id,
-      session,
-      f.requestId,
-      f.startedAt,
-      f.reporter,
-      f.source,
-      f.destination,
-      f.destinationService,
-      f.method,
-      f.path,
-      f.status,
-      f.flags,
-      record,
-      requestBodyJson,
-      responseBodyJson,
-      f.traceId ?? null,
-      f.authority,
-      f.durationMs,
-      f.connectionSecurity ?? null,
-      bytes
-    ],
-    bytes
-  };
+  return [
+    f.id,
+    session,
+    f.requestId,
+    f.startedAt,
+    f.reporter,
+    f.source,
+    f.destination,
+    f.destinationService,
+    f.method,
+    f.path,
+    f.status,
+    f.flags,
+    record,
+    requestBody ? JSON.stringify(requestBody) : null,
+    responseBody ? JSON.stringify(responseBody) : null,
+    f.traceId ?? null,
+    f.authority,
+    f.durationMs,
+    f.connectionSecurity ?? null,
+    null
+  ];
+}
+
+/**
+ * A row's size in bytes (its JSON columns), set in its size column.
+ * @param {unknown[]} row
+ * @returns {number}
+ */
+function rowBytes(row) {
+  let bytes = 0;
+  for (const i of [RECORD, REQUEST_BODY, RESPONSE_BODY]) if (typeof row[i] === 'string') bytes += Buffer.byteLength(/** @type {string} */ (row[i]));
+  row[BYTES] = bytes;
+  return bytes;
 }
 
 /** Slots of the Int32Array shared with the worker. */
@@ -87,9 +100,9 @@ export class FlowWriter {
     this.statements = new Map();
     this.capturedFlows = 0;
     this.capturedBytes = 0;
-    /** @type {(flows: any[]) => void} flows stamped with their session (FlowStore.append) */
-    this.writeFlows = db.transaction((flows) => {
-      for (const f of flows) this.insert(toRow(f, f.sessionId), true);
+    /** @type {(rows: unknown[][]) => void} rows of captured flows (toRow) */
+    this.writeRows = db.transaction((rows) => {
+      for (const r of rows) this.insert(r, true);
       this.enforceRetention();
     });
   }
@@ -102,14 +115,23 @@ export class FlowWriter {
   }
 
   /**
-   * Insert one row; captured flows count towards retention.
-   * @param {{ values: unknown[]; bytes: number }} row
+   * Flows stamped with their session (FlowStore.append), as rows, in one transaction with retention.
+   * @param {any[]} flows
+   */
+  writeFlows(flows) {
+    this.writeRows(flows.map((f) => toRow(f, f.sessionId)));
+  }
+
+  /**
+   * Insert one row (toRow); captured flows count towards retention.
+   * @param {unknown[]} row
    * @param {boolean} captured
    */
   insert(row, captured) {
-    if (this.stmt(INSERT).run(row.values).changes === 0 || !captured) return;
+    const bytes = rowBytes(row);
+    if (this.stmt(INSERT).run(row).changes === 0 || !captured) return;
     this.capturedFlows++;
-    this.capturedBytes += row.bytes;
+    this.capturedBytes += bytes;
   }
 
   recount() {
@@ -161,8 +183,8 @@ export class FlowWriter {
 
 /**
  * The worker: its own connection to flows.db. Messages, handled in order:
- *   { type: 'flows', seq, flows } write a batch, then publish `seq` as committed (even when the write failed: the
- *                                failure is logged, as the engine-thread store logs a failed batch)
+ *   { type: 'rows', seq, rows }   write a batch of rows (toRow), then publish `seq` as committed (even when the write
+ *                                failed: the failure is logged, as the engine-thread store logs a failed batch)
  *   { type: 'recount' }          the engine changed flows itself (clear, delete): re-read the retention totals
  *   { type: 'close' }            close the connection, publish `closed`, exit
  * It posts { type: 'log', line } for the engine's log.
@@ -183,11 +205,12 @@ function runWorker() {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 10000');
-    // checkpoint every ~40 MB of WAL rather than every 4 MB (SQLite's default): the request-id and trace-id indexes
-    // take random keys, so every batch dirties pages all over them, and a longer interval copies each such page to
-    // the database once per checkpoint instead of once per batch (15-25% less write work per flow once the store
-    // holds ~100k flows). Off the engine's event loop here, the longer checkpoint stalls no request.
-    db.pragma('wal_autocheckpoint = 10000');
+    // checkpoint every ~40 MB of WAL rather than every 1000 pages (SQLite's default): the request-id and trace-id
+    // indexes take random keys, so every batch dirties pages all over them, and a longer interval copies each such
+    // page to the database once per checkpoint instead of once per batch (15-25% less write work per flow once the
+    // store holds ~100k flows). Off the engine's event loop here, the longer checkpoint stalls no request.
+    const pageSize = Number(db.pragma('page_size', { simple: true })) || 4096;
+    db.pragma(`wal_autocheckpoint = ${Math.round(40_000_000 / pageSize)}`);
     writer = new FlowWriter(db, d.limits);
     writer.recount();
   } catch (e) {
@@ -196,12 +219,12 @@ function runWorker() {
     return;
   }
   publish(SLOT.state, STATE.ready);
-  parentPort?.on('message', (/** @type {{ type: string; seq?: number; flows?: any[] }} */ m) => {
-    if (m.type === 'flows') {
+  parentPort?.on('message', (/** @type {{ type: string; seq?: number; rows?: unknown[][] }} */ m) => {
+    if (m.type === 'rows') {
       try {
-        writer.writeFlows(m.flows ?? []);
+        writer.writeRows(m.rows ?? []);
       } catch (e) {
-        parentPort?.postMessage({ type: 'log', line: `flow store: writing ${m.flows?.length ?? 0} flow(s) failed: ${/** @type {Error} */ (e).message}` });
+        parentPort?.postMessage({ type: 'log', line: `flow store: writing ${m.rows?.length ?? 0} flow(s) failed: ${/** @type {Error} */ (e).message}` });
       }
       publish(SLOT.committed, m.seq ?? 0);
     } else if (m.type === 'recount') {
