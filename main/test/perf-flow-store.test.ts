@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FlowRecord } from '../contract/api.js';
 import { openSqliteStore, type FlowStore, type StoreOptions } from '../engine/capture/flow-store.js';
+import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
 import { flow, textBody } from './helpers/flow.js';
 
 const dirs: string[] = [];
@@ -23,7 +24,19 @@ afterAll(() => {
 
 const ids = (flows: FlowRecord[]) => flows.map((f) => f.id);
 /** The store's writer thread, when it has one (a private field: what these tests are about). */
-const threadOf = (s: FlowStore) => (s as unknown as { thread?: { stop(): void; failed(): boolean } }).thread;
+const threadOf = (s: FlowStore) => (s as unknown as { thread?: { stop(): void; failed(): boolean; shared: Int32Array } }).thread;
+/** Flows committed to the file, counted on a connection of the test's own (what a crash would leave). */
+function committedCount(dir: string): number {
+  const found = findSqlite();
+  if (!('driver' in found)) throw new Error('no SQLite');
+  const db = openDatabase(found.driver, path.join(dir, 'flows.db'));
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM flows').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function open(dir: string, o: Partial<StoreOptions>, logs: string[] = []) {
   return openSqliteStore(dir, o, (l) => logs.push(l));
@@ -53,11 +66,13 @@ describe.each([
     s.close();
   });
 
-  it('the flush timer commits without a read; a reopened store has every flow', async () => {
+  it('the flush timer commits without a read, within the commit window; a reopened store has every flow', async () => {
     const dir = tmp();
     const s = open(dir, { writerThread, flushMs: 20 });
     for (let i = 1; i <= 50; i++) s.append(flow(i));
-    await new Promise((r) => setTimeout(r, 300));
+    // flushMs, then the writer thread's commit window (0.5 s): committed well within 2 s, with no read to ask for it
+    for (let waited = 0; committedCount(dir) < 50 && waited < 2000; waited += 100) await sleep(100);
+    expect(committedCount(dir)).toBe(50);
     s.close();
     const again = open(dir, {});
     expect(again.count()).toBe(50);
@@ -124,5 +139,22 @@ describe('SQLite flow store when its writer thread stops', () => {
     const again = open(dir, {});
     expect(again.count()).toBe(25);
     again.close();
+  });
+
+  it('says how many flows it had received and not committed when it stops inside its commit window', async () => {
+    const dir = tmp();
+    const logs: string[] = [];
+    const s = open(dir, { flushMs: 10 }, logs);
+    for (let i = 1; i <= 10; i++) s.append(flow(i));
+    const t = threadOf(s)!;
+    // the batch is handed over by the flush timer and received (slot 3); the commit waits for the 0.5 s window
+    for (let waited = 0; Atomics.load(t.shared, 3) < 1 && waited < 5000; waited += 20) await sleep(20);
+    expect(Atomics.load(t.shared, 3)).toBe(1);
+    t.stop();
+    await sleep(200);
+    for (let i = 11; i <= 15; i++) s.append(flow(i));
+    expect(s.count()).toBe(5);
+    expect(logs.join('\n')).toMatch(/stopped before committing 10 flow\(s\) it had received; they are lost/);
+    s.close();
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The flow store: every finished flow in SQLite (better-sqlite3, WAL) in the state dir, so captured traffic
- * survives restarts and crashes. Writes are queued and committed in batches off the request path (every 100 ms),
- * by a worker thread of its own (flow-writer.mjs; in the engine's thread when it cannot start), so a crash loses at
- * most the last batch and SQLite's work never stalls the sidecars' event loop; the schema is versioned with `PRAGMA user_version` and migrated in
+ * survives restarts and crashes. Writes are queued off the request path and handed every 100 ms to a worker thread
+ * of its own (flow-writer.mjs; in the engine's thread when it cannot start), which commits them together every
+ * half second, or at once when the engine reads: a crash loses at most the last 0.6 s of flows, and SQLite's work
+ * never stalls the sidecars' event loop. The schema is versioned with `PRAGMA user_version` and migrated in
  * order. Flows are grouped into capture sessions; retention (count, bytes, age) applies to captured flows, while
  * imported (read-only) sessions stay until deleted. SQLite is better-sqlite3 or, where that cannot load (the desktop
  * app's engine host on Electron's Node), node:sqlite (sqlite-driver.mjs); with neither, the engine keeps flows in
@@ -46,7 +47,7 @@ const { FlowWriter, SLOT, STATE, toRow } = flowWriter as {
   FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
   /** A flow as stored: INSERT's column values in order (the record without bodies, with `sessionId: session`). */
   toRow: (f: FlowRecord, session: number) => WriteRow;
-  SLOT: { readonly committed: number; readonly state: number; readonly closed: number };
+  SLOT: { readonly committed: number; readonly state: number; readonly closed: number; readonly received: number };
   STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
 };
 
@@ -373,7 +374,7 @@ class SqliteStore implements FlowStore {
     const t = this.thread;
     if (t) {
       if (flows.length > 0) t.post(flows.map((f) => toRow(f, f.sessionId!)));
-      const unconfirmed = wait ? t.sync() : t.failed() ? t.unconfirmed() : null;
+      const unconfirmed = wait ? t.sync(this.log) : t.failed() ? t.unconfirmed(this.log) : null;
       if (!unconfirmed) return;
       // the writer thread stopped working: write here from now on, starting with what it may not have written
       this.thread = undefined;
@@ -565,12 +566,16 @@ function writerEntry(): string | undefined {
 
 /**
  * The worker thread that writes batches of flows (flow-writer.mjs), seen from the engine thread. Batches are posted
- * in order with a sequence number; the worker publishes the last one it committed in shared memory, so the engine
- * thread can wait for it synchronously (Atomics.wait) before it reads or writes itself. Posted batches are kept until
- * confirmed: when the worker fails, the store writes them itself (INSERT OR IGNORE skips any the worker did write).
+ * in order with a sequence number; the worker publishes in shared memory the last one it received and the last one
+ * it committed (it gathers batches into one commit, see COMMIT_WINDOW_MS), so the engine thread can ask for the
+ * commit and wait for it synchronously (Atomics.wait) before it reads or writes itself. Posted batches are kept
+ * until the worker has them: when it fails, the store writes those itself (INSERT OR IGNORE skips any the worker did
+ * write), and logs how many flows the worker had received but not committed.
  */
 class WriterThread {
   private readonly inflight: { seq: number; rows: WriteRow[] }[] = [];
+  /** Rows per batch the worker received and may not have committed yet (for the count of flows a failure lost). */
+  private readonly uncommitted: { seq: number; n: number }[] = [];
   private seq = 0;
   private exited = false;
   private readonly startedAt = Date.now();
@@ -593,7 +598,7 @@ class WriterThread {
       log('flow store: no writer thread (flow-writer.mjs is not beside the engine); writing in the engine thread');
       return undefined;
     }
-    const shared = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+    const shared = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
     let worker: Worker;
     try {
       worker = new Worker(entry, {
@@ -617,6 +622,7 @@ class WriterThread {
   post(rows: WriteRow[]): void {
     const seq = ++this.seq;
     this.inflight.push({ seq, rows });
+    this.uncommitted.push({ seq, n: rows.length });
     this.worker.postMessage({ type: 'rows', seq, rows });
     this.trim();
   }
@@ -631,28 +637,32 @@ class WriterThread {
     return this.exited || state === STATE.failed || (state === STATE.starting && Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS);
   }
 
-  /** Batches posted but not confirmed. */
-  unconfirmed(): WriteRow[] {
+  /** Batches posted that the worker has not received (logging how many flows it received but did not commit). */
+  unconfirmed(log: (l: string) => void): WriteRow[] {
     this.trim();
+    const received = Atomics.load(this.shared, SLOT.received);
+    const lost = this.uncommitted.filter((b) => b.seq <= received).reduce((n, b) => n + b.n, 0);
+    if (lost > 0) log(`flow store: the writer thread stopped before committing ${lost} flow(s) it had received; they are lost`);
     return this.inflight.flatMap((b) => b.rows);
   }
 
   /** Wait until every posted batch is committed: null when it is, else the rows the store must write itself. */
-  sync(): WriteRow[] | null {
+  sync(log: (l: string) => void): WriteRow[] | null {
     if (Atomics.load(this.shared, SLOT.committed) >= this.seq) {
       // nothing in flight (e.g. a read right after opening, while the worker still starts): nothing to wait for
       this.trim();
       return null;
     }
+    this.worker.postMessage({ type: 'commit' });
     const deadline = Date.now() + WriterThread.COMMIT_TIMEOUT_MS;
     while (Atomics.load(this.shared, SLOT.state) === STATE.starting) {
-      if (this.exited || Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS) return this.unconfirmed();
+      if (this.exited || Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS) return this.unconfirmed(log);
       Atomics.wait(this.shared, SLOT.state, STATE.starting, 100);
     }
     for (;;) {
       const done = Atomics.load(this.shared, SLOT.committed);
       if (done >= this.seq) break;
-      if (this.failed() || Date.now() > deadline) return this.unconfirmed();
+      if (this.failed() || Date.now() > deadline) return this.unconfirmed(log);
       Atomics.wait(this.shared, SLOT.committed, done, 100);
     }
     this.trim();
@@ -674,10 +684,14 @@ class WriterThread {
   }
 
   private trim(): void {
-    const done = Atomics.load(this.shared, SLOT.committed);
+    const received = Atomics.load(this.shared, SLOT.received);
     let n = 0;
-    while (n < this.inflight.length && this.inflight[n]!.seq <= done) n++;
+    while (n < this.inflight.length && this.inflight[n]!.seq <= received) n++;
     if (n > 0) this.inflight.splice(0, n);
+    const committed = Atomics.load(this.shared, SLOT.committed);
+    n = 0;
+    while (n < this.uncommitted.length && this.uncommitted[n]!.seq <= committed) n++;
+    if (n > 0) this.uncommitted.splice(0, n);
   }
 }
 

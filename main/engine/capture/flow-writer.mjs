@@ -83,7 +83,18 @@ function rowBytes(row) {
 }
 
 /** Slots of the Int32Array shared with the worker. */
-export const SLOT = { committed: 0, state: 1, closed: 2 };
+export const SLOT = { committed: 0, state: 1, closed: 2, received: 3 };
+
+/**
+ * How long the writer thread gathers batches into one commit, and the most rows it gathers. A commit rewrites every
+ * page it dirtied, and the request-id and trace-id indexes take random keys: with a full store (retention deleting as
+ * many rows as it inserts), a commit of 100 flows dirtied about four index pages per flow, and a commit of 1500 flows
+ * a fraction of one (113 vs 69 µs of CPU per flow at 100k stored flows). A read in the engine thread asks for the
+ * commit at once (the `commit` message), so nothing waits for the window but a crash: flows are durable within
+ * flushMs + COMMIT_WINDOW_MS (0.6 s) of finishing.
+ */
+export const COMMIT_WINDOW_MS = 500;
+export const COMMIT_MAX_ROWS = 4000;
 /** Values of the state slot. */
 export const STATE = { starting: 0, ready: 1, failed: 2 };
 
@@ -183,10 +194,13 @@ export class FlowWriter {
 
 /**
  * The worker: its own connection to flows.db. Messages, handled in order:
- *   { type: 'rows', seq, rows }   write a batch of rows (toRow), then publish `seq` as committed (even when the write
- *                                failed: the failure is logged, as the engine-thread store logs a failed batch)
+ *   { type: 'rows', seq, rows }   queue a batch of rows (toRow) and publish `seq` as received; queued batches are
+ *                                committed together COMMIT_WINDOW_MS after the first (or at COMMIT_MAX_ROWS), then the
+ *                                last seq is published as committed (even when the write failed: the failure is
+ *                                logged, as the engine-thread store logs a failed batch)
+ *   { type: 'commit' }           commit what is queued now (the engine thread waits to read)
  *   { type: 'recount' }          the engine changed flows itself (clear, delete): re-read the retention totals
- *   { type: 'close' }            close the connection, publish `closed`, exit
+ *   { type: 'close' }            commit, close the connection, publish `closed`, exit
  * It posts { type: 'log', line } for the engine's log.
  */
 function runWorker() {
@@ -219,15 +233,36 @@ function runWorker() {
     return;
   }
   publish(SLOT.state, STATE.ready);
+  /** @type {unknown[][]} */
+  let queued = [];
+  let queuedSeq = 0;
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  const commit = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const rows = queued;
+    queued = [];
+    if (rows.length > 0) {
+      try {
+        writer.writeRows(rows);
+      } catch (e) {
+        parentPort?.postMessage({ type: 'log', line: `flow store: writing ${rows.length} flow(s) failed: ${/** @type {Error} */ (e).message}` });
+      }
+    }
+    publish(SLOT.committed, queuedSeq);
+  };
   parentPort?.on('message', (/** @type {{ type: string; seq?: number; rows?: unknown[][] }} */ m) => {
     if (m.type === 'rows') {
-      try {
-        writer.writeRows(m.rows ?? []);
-      } catch (e) {
-        parentPort?.postMessage({ type: 'log', line: `flow store: writing ${m.rows?.length ?? 0} flow(s) failed: ${/** @type {Error} */ (e).message}` });
-      }
-      publish(SLOT.committed, m.seq ?? 0);
+      for (const r of m.rows ?? []) queued.push(r);
+      queuedSeq = m.seq ?? queuedSeq;
+      publish(SLOT.received, queuedSeq);
+      if (queued.length >= COMMIT_MAX_ROWS) commit();
+      else timer ??= setTimeout(commit, COMMIT_WINDOW_MS);
+    } else if (m.type === 'commit') {
+      commit();
     } else if (m.type === 'recount') {
+      commit();
       try {
         writer.recount();
       } catch (e) {
@@ -235,6 +270,7 @@ function runWorker() {
       }
     } else if (m.type === 'close') {
       try {
+        commit();
         db.close();
       } finally {
         publish(SLOT.closed, 1);
