@@ -21,11 +21,13 @@ const RESPONSE_BODY = 14;
 const BYTES = 19;
 
 /**
- * A flow as stored: the values of INSERT's columns, in order, its size still unset (see rowBytes). The record is the
- * flow without its bodies and with `sessionId: session` (stringified from the flow itself, its bodies blanked for
- * the call, instead of from a copy). The engine builds rows when it hands a batch to the writer thread: a JSON
- * string costs half what the structured clone of the flow object it replaces costs, and the writer thread then has
- * no object to rebuild and no JSON to write.
+ * A flow as stored: the values of INSERT's columns, in order, with its bodies still objects and its size unset (the
+ * writer finishes both, see finishRow). The record is the flow without its bodies and with `sessionId: session`
+ * (stringified from the flow itself, its bodies blanked for the call, instead of from a copy). The engine builds
+ * rows when it hands a batch to the writer thread: a JSON string costs half what the structured clone of the flow
+ * object costs, and the writer thread then has no object graph to rebuild. The bodies are the exception: a body is
+ * one long string, which the clone copies for next to nothing while JSON must scan it for escapes, so the writer
+ * thread writes their JSON.
  * @param {any} f a FlowRecord
  * @param {number} session
  * @returns {unknown[]}
@@ -60,8 +62,8 @@ export function toRow(f, session) {
     f.status,
     f.flags,
     record,
-    requestBody ? JSON.stringify(requestBody) : null,
-    responseBody ? JSON.stringify(responseBody) : null,
+    requestBody ?? null,
+    responseBody ?? null,
     f.traceId ?? null,
     f.authority,
     f.durationMs,
@@ -71,13 +73,16 @@ export function toRow(f, session) {
 }
 
 /**
- * A row's size in bytes (its JSON columns), set in its size column.
+ * Finish a row for INSERT: its bodies as JSON and its size in bytes (of its JSON columns) in its size column.
  * @param {unknown[]} row
- * @returns {number}
+ * @returns {number} the size
  */
-function rowBytes(row) {
+function finishRow(row) {
   let bytes = 0;
-  for (const i of [RECORD, REQUEST_BODY, RESPONSE_BODY]) if (typeof row[i] === 'string') bytes += Buffer.byteLength(/** @type {string} */ (row[i]));
+  for (const i of [RECORD, REQUEST_BODY, RESPONSE_BODY]) {
+    if (row[i] !== null && typeof row[i] === 'object') row[i] = JSON.stringify(row[i]);
+    if (typeof row[i] === 'string') bytes += Buffer.byteLength(/** @type {string} */ (row[i]));
+  }
   row[BYTES] = bytes;
   return bytes;
 }
@@ -139,7 +144,7 @@ export class FlowWriter {
    * @param {boolean} captured
    */
   insert(row, captured) {
-    const bytes = rowBytes(row);
+    const bytes = finishRow(row);
     if (this.stmt(INSERT).run(row).changes === 0 || !captured) return;
     this.capturedFlows++;
     this.capturedBytes += bytes;
