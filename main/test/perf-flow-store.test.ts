@@ -70,7 +70,7 @@ describe.each([
     const dir = tmp();
     const s = open(dir, { writerThread, flushMs: 20 });
     for (let i = 1; i <= 50; i++) s.append(flow(i));
-    // flushMs, then the writer thread's commit window (0.5 s): committed well within 2 s, with no read to ask for it
+    // flushMs, then the writer thread's commit window (0.25 s): committed well within 2 s, with no read to ask for it
     for (let waited = 0; committedCount(dir) < 50 && waited < 2000; waited += 100) await sleep(100);
     expect(committedCount(dir)).toBe(50);
     s.close();
@@ -147,7 +147,7 @@ describe('SQLite flow store when its writer thread stops', () => {
     const s = open(dir, { flushMs: 10 }, logs);
     for (let i = 1; i <= 10; i++) s.append(flow(i));
     const t = threadOf(s)!;
-    // the batch is handed over by the flush timer and received (slot 3); the commit waits for the 0.5 s window
+    // the batch is handed over by the flush timer and received (slot 3); the commit waits for the 0.25 s window
     for (let waited = 0; Atomics.load(t.shared, 3) < 1 && waited < 5000; waited += 20) await sleep(20);
     expect(Atomics.load(t.shared, 3)).toBe(1);
     t.stop();

@@ -2,7 +2,7 @@
  * The flow store: every finished flow in SQLite (better-sqlite3, WAL) in the state dir, so captured traffic
  * survives restarts and crashes. Writes are queued off the request path and handed every 100 ms to a worker thread
  * of its own (flow-writer.mjs; in the engine's thread when it cannot start), which commits them together every
- * half second, or at once when the engine reads: a crash loses at most the last 0.6 s of flows, and SQLite's work
+ * quarter second, or at once when the engine reads: a crash loses at most the last 0.35 s of flows, and SQLite's work
  * never stalls the sidecars' event loop. The schema is versioned with `PRAGMA user_version` and migrated in
  * order. Flows are grouped into capture sessions; retention (count, bytes, age) applies to captured flows, while
  * imported (read-only) sessions stay until deleted. SQLite is better-sqlite3 or, where that cannot load (the desktop

@@ -94,12 +94,13 @@ export const SLOT = { committed: 0, state: 1, closed: 2, received: 3 };
  * How long the writer thread gathers batches into one commit, and the most rows it gathers. A commit rewrites every
  * page it dirtied, and the request-id and trace-id indexes take random keys: with a full store (retention deleting as
  * many rows as it inserts), a commit of 100 flows dirtied about four index pages per flow, and a commit of 1500 flows
- * a fraction of one (113 vs 69 µs of CPU per flow at 100k stored flows). A read in the engine thread asks for the
- * commit at once (the `commit` message), so nothing waits for the window but a crash: flows are durable within
- * flushMs + COMMIT_WINDOW_MS (0.6 s) of finishing.
+ * a fraction of one (113 vs 69 µs of CPU per flow at 100k stored flows). Longer windows save a little more but make
+ * longer bursts of writing, which on a 2-core machine take CPU from the sidecars all at once (a longer latency tail).
+ * A read in the engine thread asks for the commit at once (the `commit` message), so nothing waits for the window
+ * but a crash: flows are durable within flushMs + COMMIT_WINDOW_MS (0.35 s) of finishing.
  */
-export const COMMIT_WINDOW_MS = 500;
-export const COMMIT_MAX_ROWS = 4000;
+export const COMMIT_WINDOW_MS = 250;
+export const COMMIT_MAX_ROWS = 2000;
 /** Values of the state slot. */
 export const STATE = { starting: 0, ready: 1, failed: 2 };
 
