@@ -163,10 +163,13 @@ function ServiceNodeView({ data }: NodeProps<ServiceNode>) {
   );
 }
 
-/** A call from a workload to itself: a loop above the node. */
+/**
+ * A call from a workload to itself: a loop above the node, its label above the loop and above the service group's
+ * title (which sits right over the node).
+ */
 function loopPath(x: number, y: number, tx: number, ty: number): [string, number, number] {
-  const path = `M ${x} ${y} C ${x + 70} ${y - 90}, ${tx - 70} ${ty - 90}, ${tx} ${ty}`;
-  return [path, (x + tx) / 2, Math.min(y, ty) - 66];
+  const path = `M ${x} ${y} C ${x + 70} ${y - 110}, ${tx - 70} ${ty - 110}, ${tx} ${ty}`;
+  return [path, (x + tx) / 2, Math.min(y, ty) - 104];
 }
 
 export function edgeSummary(e: GraphEdge): string {

@@ -8,6 +8,7 @@ import {
   NODE_H,
   NODE_W,
   LABEL_H,
+  LABEL_W,
   clusterDepths,
   clusterKey,
   edgeLabelPositions,
@@ -192,12 +193,36 @@ describe('edgeLabelPositions', () => {
     const pp = l.nodes.find((n) => n.id === 'productpage-v1')!;
     const details = l.nodes.find((n) => n.id === 'details-v1')!;
     for (const p of fan) {
-      expect(p.x).toBeGreaterThan(pp.x + NODE_W);
-      expect(p.x).toBeLessThan(details.x);
+      // the whole label box lies in the gap, clear of the caller and the callees
+      expect(p.x - LABEL_W / 2).toBeGreaterThan(pp.x + NODE_W);
+      expect(p.x + LABEL_W / 2).toBeLessThan(details.x);
     }
     // a lone edge keeps the middle of its curve
     const unknown = l.nodes.find((n) => n.id === 'unknown')!;
     expect(pos.get('unknown>productpage-v1')!.y).toBeCloseTo((unknown.y + pp.y) / 2 + NODE_H / 2, 6);
+  });
+
+  it('keeps every label box clear of the two nodes its edge joins (the bookinfo graph the screenshots show)', () => {
+    const nodes = ['unknown', 'productpage-v1', 'details-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'].map((id) =>
+      id === 'unknown' ? node(id, { kind: 'unknown', service: null, namespace: null }) : node(id)
+    );
+    const edges = [
+      edge('unknown', 'productpage-v1'),
+      edge('productpage-v1', 'details-v1'),
+      edge('productpage-v1', 'reviews-v1'),
+      edge('productpage-v1', 'reviews-v2'),
+      edge('reviews-v2', 'ratings-v1')
+    ];
+    const l = layoutGraph(nodes, edges);
+    const pos = edgeLabelPositions(l);
+    expect(pos.size).toBe(edges.length);
+    for (const e of edges) {
+      const a = l.nodes.find((n) => n.id === e.from)!;
+      const b = l.nodes.find((n) => n.id === e.to)!;
+      const p = pos.get(e.id)!;
+      expect(p.x - LABEL_W / 2, e.id).toBeGreaterThan(a.x + NODE_W);
+      expect(p.x + LABEL_W / 2, e.id).toBeLessThan(b.x);
+    }
   });
 
   it('leaves backward edges and self-calls to React Flow', () => {

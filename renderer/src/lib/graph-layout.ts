@@ -19,7 +19,7 @@ export const NODE_GAP = 10;
 export const GROUP_PAD = 10;
 export const GROUP_HEAD = 26;
 /** Horizontal gap between columns, vertical gap between clusters of one column. */
-export const COL_GAP = 130;
+export const COL_GAP = 150;
 export const ROW_GAP = 30;
 
 export interface LayoutGroup {
@@ -270,6 +270,10 @@ export function topologyKey(nodes: GraphNode[], edges: GraphEdge[]): string {
 
 /** Height an edge label needs (two lines); labels of one gap are kept at least this far apart. */
 export const LABEL_H = 42;
+/** Width an edge label needs at most (".graph-edge-label": two lines of 11px text, e.g. "59.4 ms / 123 ms"). */
+export const LABEL_W = 112;
+/** Space kept between a label and the node beside it. */
+const LABEL_MARGIN = 4;
 /** Handles sit on the node's border, half outside (React Flow measures the edge from the handle's outer side). */
 const HANDLE_HALF = 3;
 
@@ -287,9 +291,17 @@ function bezierAt(sx: number, sy: number, tx: number, ty: number, t: number): La
 /**
  * Where each edge's label goes. React Flow puts it at the middle of the curve, so the labels of edges fanning out of
  * (or into) one node pile up. Here the labels of the edges between the same two columns are spread vertically (at
- * least LABEL_H apart, centred where they were) and each slides along its own curve to its new height. Edges that
- * go backwards (cycles) and calls of a node to itself keep React Flow's choice (absent from the map).
+ * least LABEL_H apart, centred where they were) and each slides along its own curve to its new height, as far as its
+ * box (LABEL_W) stays clear of the nodes on either side. Edges that go backwards (cycles) and calls of a node to
+ * itself keep React Flow's choice (absent from the map).
  */
+/** x moved so that a label centred there keeps LABEL_MARGIN from the node sides at sx and tx (centred if it cannot). */
+function clearOfNodes(x: number, sx: number, tx: number): number {
+  const lo = sx + LABEL_W / 2 + LABEL_MARGIN;
+  const hi = tx - LABEL_W / 2 - LABEL_MARGIN;
+  return lo > hi ? (sx + tx) / 2 : Math.min(hi, Math.max(lo, x));
+}
+
 export function edgeLabelPositions(layout: GraphLayout): Map<string, LabelPos> {
   const at = new Map(layout.nodes.map((n) => [n.id, n]));
   const gaps = new Map<string, { id: string; sx: number; sy: number; tx: number; ty: number; mid: LabelPos }[]>();
@@ -330,7 +342,7 @@ export function edgeLabelPositions(layout: GraphLayout): Map<string, LabelPos> {
         else t1 = m;
       }
       const t = Math.min(0.8, Math.max(0.2, (t0 + t1) / 2));
-      out.set(p.id, { x: bezierAt(p.sx, p.sy, p.tx, p.ty, t).x, y });
+      out.set(p.id, { x: clearOfNodes(bezierAt(p.sx, p.sy, p.tx, p.ty, t).x, p.sx, p.tx), y });
     });
   }
   return out;
