@@ -2,7 +2,7 @@
  * Comparisons: two flows (A and B: the fields that differ, header changes, body line diffs) and two capture
  * sessions (calls added, missing and changed between them). Both are modal dialogs over the Traffic view.
  */
-import { useEffect, useMemo, useRef, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
+import { useMemo, type ReactNode } from 'react';
 import type { BodyDiff, CallStats, FieldChange, FlowRecord, SessionView } from '../../../main/contract/api.js';
 import { useMesh } from '../hooks.js';
 import { formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
@@ -10,20 +10,7 @@ import { withContext, type DiffLine } from '../lib/line-diff.js';
 import { sessionTitle } from '../lib/sessions.js';
 import { ErrorText, Loading } from './ui.js';
 import { DiffRows } from './DiffView.js';
-
-function useModal(): RefObject<HTMLDialogElement | null> {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const dlg = ref.current;
-    if (dlg && !dlg.open) dlg.showModal();
-  }, []);
-  return ref;
-}
-
-const stopEsc = (e: KeyboardEvent): void => {
-  // Esc belongs to the dialog: it must not also close the detail pane behind it.
-  if (e.key === 'Escape') e.stopPropagation();
-};
+import { Modal } from './Modal.js';
 
 /* ---------- flows ---------- */
 
@@ -32,7 +19,6 @@ export function FlowCompareDialog() {
   const close = useMesh((s) => s.closeCompare);
   const compareFlows = useMesh((s) => s.compareFlows);
   const openDetail = useMesh((s) => s.openDetail);
-  const ref = useModal();
   const [a, b] = compare.ids;
   const r = compare.result;
   const open = (id: string): void => {
@@ -40,56 +26,19 @@ export function FlowCompareDialog() {
     void openDetail(id);
   };
   return (
-    <dialog
-      ref={ref}
-      className="dialog compare-dialog"
-      data-testid="compare-dialog"
-      aria-labelledby="compare-title"
-      onCancel={(e) => {
-        e.preventDefault();
-        close();
-      }}
-      onKeyDown={stopEsc}
-    >
-      <div className="dialog-form">
-        <header className="dialog-head">
-          <h2 id="compare-title">Compare requests</h2>
-          <p className="txt-muted">
-            What differs between request <strong>A</strong> and request <strong>B</strong>.
-          </p>
-        </header>
-        <div className="dialog-body">
-          {compare.status === 'loading' && <Loading label="Comparing…" />}
-          {compare.status === 'error' && <ErrorText error={compare.error} testId="compare-error" />}
-          {r && (
-            <>
-              <div className="cmp-sides">
-                <FlowCard side="A" flow={r.a} onOpen={() => open(r.a.id)} />
-                <FlowCard side="B" flow={r.b} onOpen={() => open(r.b.id)} />
-              </div>
-              <CmpSection title="Request" testId="compare-changes" count={r.changes.length}>
-                <ChangeTable
-                  changes={r.changes}
-                  first="Field"
-                  none="Same method, path, status, route and timing class."
-                />
-              </CmpSection>
-              <CmpSection title="Request headers" testId="compare-request-headers" count={r.requestHeaders.length}>
-                <ChangeTable changes={r.requestHeaders} first="Header" none="The same request headers." mono />
-              </CmpSection>
-              <CmpSection title="Response headers" testId="compare-response-headers" count={r.responseHeaders.length}>
-                <ChangeTable changes={r.responseHeaders} first="Header" none="The same response headers." mono />
-              </CmpSection>
-              <CmpSection title="Request body" testId="compare-request-body" count={r.requestBody.same ? 0 : null}>
-                <BodyDiffView diff={r.requestBody} />
-              </CmpSection>
-              <CmpSection title="Response body" testId="compare-response-body" count={r.responseBody.same ? 0 : null}>
-                <BodyDiffView diff={r.responseBody} />
-              </CmpSection>
-            </>
-          )}
-        </div>
-        <footer className="dialog-foot">
+    <Modal
+      testId="compare-dialog"
+      className="compare-dialog"
+      titleId="compare-title"
+      title="Compare requests"
+      intro={
+        <>
+          What differs between request <strong>A</strong> and request <strong>B</strong>.
+        </>
+      }
+      onCancel={close}
+      footer={
+        <>
           <span className="dialog-foot-note txt-muted">
             Mark requests with <kbd>M</kbd> (or Ctrl+click) in the list, or from a request’s detail.
           </span>
@@ -107,9 +56,35 @@ export function FlowCompareDialog() {
           <button type="button" className="btn btn-primary" data-testid="compare-close" onClick={close}>
             Close
           </button>
-        </footer>
-      </div>
-    </dialog>
+        </>
+      }
+    >
+      {compare.status === 'loading' && <Loading label="Comparing…" />}
+      {compare.status === 'error' && <ErrorText error={compare.error} testId="compare-error" />}
+      {r && (
+        <>
+          <div className="cmp-sides">
+            <FlowCard side="A" flow={r.a} onOpen={() => open(r.a.id)} />
+            <FlowCard side="B" flow={r.b} onOpen={() => open(r.b.id)} />
+          </div>
+          <CmpSection title="Request" testId="compare-changes" count={r.changes.length}>
+            <ChangeTable changes={r.changes} first="Field" none="Same method, path, status, route and timing class." />
+          </CmpSection>
+          <CmpSection title="Request headers" testId="compare-request-headers" count={r.requestHeaders.length}>
+            <ChangeTable changes={r.requestHeaders} first="Header" none="The same request headers." mono />
+          </CmpSection>
+          <CmpSection title="Response headers" testId="compare-response-headers" count={r.responseHeaders.length}>
+            <ChangeTable changes={r.responseHeaders} first="Header" none="The same response headers." mono />
+          </CmpSection>
+          <CmpSection title="Request body" testId="compare-request-body" count={r.requestBody.same ? 0 : null}>
+            <BodyDiffView diff={r.requestBody} />
+          </CmpSection>
+          <CmpSection title="Response body" testId="compare-response-body" count={r.responseBody.same ? 0 : null}>
+            <BodyDiffView diff={r.responseBody} />
+          </CmpSection>
+        </>
+      )}
+    </Modal>
   );
 }
 
@@ -232,93 +207,83 @@ function delta(ms: number): string {
 export function SessionCompareDialog() {
   const sc = useMesh((s) => s.sessionCompare);
   const close = useMesh((s) => s.closeSessionCompare);
-  const ref = useModal();
   const r = sc.result;
   return (
-    <dialog
-      ref={ref}
-      className="dialog compare-dialog"
-      data-testid="session-compare-dialog"
-      aria-labelledby="session-compare-title"
-      onCancel={(e) => {
-        e.preventDefault();
-        close();
-      }}
-      onKeyDown={stopEsc}
-    >
-      <div className="dialog-form">
-        <header className="dialog-head">
-          <h2 id="session-compare-title">Compare sessions</h2>
-          <p className="txt-muted">Calls grouped by caller → service, method and path (without query).</p>
-        </header>
-        <div className="dialog-body">
-          {sc.status === 'loading' && <Loading label="Comparing…" />}
-          {sc.status === 'error' && <ErrorText error={sc.error} testId="session-compare-error" />}
-          {r && (
-            <>
-              <div className="cmp-sides">
-                <SessionCard side="A" session={r.a} />
-                <SessionCard side="B" session={r.b} />
-              </div>
-              <p className="small" data-testid="session-compare-summary">
-                <strong>{r.added.length}</strong> added · <strong>{r.missing.length}</strong> missing ·{' '}
-                <strong>{r.changed.length}</strong> changed · {r.unchanged} unchanged
-              </p>
-              <CallsSection title="Added in B" testId="session-compare-added" calls={r.added} none="No new calls." />
-              <CallsSection
-                title="Missing in B"
-                testId="session-compare-missing"
-                calls={r.missing}
-                none="Every call of A is in B."
-              />
-              <section className="cmp-section" data-testid="session-compare-changed" data-changes={r.changed.length}>
-                <h3>
-                  Changed <span className={`badge ${r.changed.length ? 'badge-warn' : ''}`}>{r.changed.length}</span>
-                </h3>
-                {r.changed.length === 0 ? (
-                  <p className="txt-muted small">No call changed its statuses or latency.</p>
-                ) : (
-                  <table className="cmp-table">
-                    <thead>
-                      <tr>
-                        <th scope="col">Call</th>
-                        <th scope="col">A</th>
-                        <th scope="col">B</th>
-                        <th scope="col" className="num">
-                          p50 Δ
-                        </th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {r.changed.map((c) => (
-                        <tr key={c.key} data-testid="session-compare-row">
-                          <th scope="row" className="mono">
-                            {c.key}
-                          </th>
-                          <td className={c.statusChanged ? 'cmp-old' : ''}>
-                            {statuses(c.a)} · p50 {formatDuration(c.a.p50Ms)}
-                          </td>
-                          <td className={c.statusChanged ? 'cmp-new' : ''}>
-                            {statuses(c.b)} · p50 {formatDuration(c.b.p50Ms)}
-                          </td>
-                          <td className={`num ${c.p50DeltaMs > 0 ? 'txt-warn' : 'txt-ok'}`}>{delta(c.p50DeltaMs)}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                )}
-              </section>
-            </>
-          )}
-        </div>
-        <footer className="dialog-foot">
+    <Modal
+      testId="session-compare-dialog"
+      className="compare-dialog"
+      titleId="session-compare-title"
+      title="Compare sessions"
+      intro="Calls grouped by caller → service, method and path (without query)."
+      onCancel={close}
+      footer={
+        <>
           <span className="dialog-foot-note" />
           <button type="button" className="btn btn-primary" data-testid="session-compare-close" onClick={close}>
             Close
           </button>
-        </footer>
-      </div>
-    </dialog>
+        </>
+      }
+    >
+      {sc.status === 'loading' && <Loading label="Comparing…" />}
+      {sc.status === 'error' && <ErrorText error={sc.error} testId="session-compare-error" />}
+      {r && (
+        <>
+          <div className="cmp-sides">
+            <SessionCard side="A" session={r.a} />
+            <SessionCard side="B" session={r.b} />
+          </div>
+          <p className="small" data-testid="session-compare-summary">
+            <strong>{r.added.length}</strong> added · <strong>{r.missing.length}</strong> missing ·{' '}
+            <strong>{r.changed.length}</strong> changed · {r.unchanged} unchanged
+          </p>
+          <CallsSection title="Added in B" testId="session-compare-added" calls={r.added} none="No new calls." />
+          <CallsSection
+            title="Missing in B"
+            testId="session-compare-missing"
+            calls={r.missing}
+            none="Every call of A is in B."
+          />
+          <section className="cmp-section" data-testid="session-compare-changed" data-changes={r.changed.length}>
+            <h3>
+              Changed <span className={`badge ${r.changed.length ? 'badge-warn' : ''}`}>{r.changed.length}</span>
+            </h3>
+            {r.changed.length === 0 ? (
+              <p className="txt-muted small">No call changed its statuses or latency.</p>
+            ) : (
+              <table className="cmp-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Call</th>
+                    <th scope="col">A</th>
+                    <th scope="col">B</th>
+                    <th scope="col" className="num">
+                      p50 Δ
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {r.changed.map((c) => (
+                    <tr key={c.key} data-testid="session-compare-row">
+                      <th scope="row" className="mono">
+                        {c.key}
+                      </th>
+                      <td className={c.statusChanged ? 'cmp-old' : ''}>
+                        {statuses(c.a)} · p50 {formatDuration(c.a.p50Ms)}
+                      </td>
+                      <td className={c.statusChanged ? 'cmp-new' : ''}>
+                        {statuses(c.b)} · p50 {formatDuration(c.b.p50Ms)}
+                      </td>
+                      <td className={`num ${c.p50DeltaMs > 0 ? 'txt-warn' : 'txt-ok'}`}>{delta(c.p50DeltaMs)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+        </>
+      )}
+    </Modal>
   );
 }
 
