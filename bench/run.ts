@@ -29,6 +29,7 @@ import {
   type PathId
 } from './paths.js';
 import { treeCpuUs, treeMemoryMb } from './proc.js';
+import { profileMarkdown, summarizeProfile } from './profile.js';
 import {
   bars,
   derive,
@@ -125,6 +126,8 @@ interface Args {
   only: Set<PathId> | null;
   /** Tools to treat as not installed (to skip a slow baseline, or to exercise the fallbacks). */
   without: Set<Tool>;
+  /** Run the engines under V8's CPU profiler and summarize where their time went (bench/profile.ts). */
+  profile: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -132,9 +135,11 @@ function parseArgs(argv: string[]): Args {
   let out = path.join(BENCH_DIR, 'results');
   let only: Set<PathId> | null = null;
   const without = new Set<Tool>();
+  let profile = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') mode = 'quick';
+    else if (a === '--profile') profile = true;
     else if (a === '--smoke') mode = 'smoke';
     else if (a === '--out') out = path.resolve(argv[++i] ?? out);
     else if (a === '--paths') only = new Set((argv[++i] ?? '').split(',').filter(Boolean) as PathId[]);
@@ -145,13 +150,13 @@ function parseArgs(argv: string[]): Args {
       }
     } else if (a === '--help' || a === '-h') {
       console.log(
-        `usage: npm run bench [-- --quick | --smoke] [--out DIR] [--paths ${PATHS.map((p) => p.id).join(',')}] [--without ${TOOLS.join(',')}]`
+        `usage: npm run bench [-- --quick | --smoke] [--out DIR] [--paths ${PATHS.map((p) => p.id).join(',')}] [--without ${TOOLS.join(',')}] [--profile]`
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
   if (only) for (const id of only) if (!PATHS.some((p) => p.id === id)) throw new Error(`unknown path ${id}`);
-  return { mode, out, only, without };
+  return { mode, out, only, without, profile };
 }
 
 const started = Date.now();
@@ -170,10 +175,13 @@ const children: ChildProcess[] = [];
 const externals: External[] = [];
 const tmpDirs: string[] = [];
 
+/** How long a child may take to exit once told to (a profiled engine writes its profile on the way out). */
+let graceMs = 3000;
+
 /** Stop every process this run started so far. */
 async function stopAll(): Promise<void> {
   await Promise.all(externals.splice(0).map((e) => e.stop().catch(() => undefined)));
-  await Promise.all(children.splice(0).map((c) => stopChild(c).catch(() => undefined)));
+  await Promise.all(children.splice(0).map((c) => stopChild(c, graceMs).catch(() => undefined)));
 }
 
 /** Stop everything and remove the run's temporary folders. */
@@ -193,6 +201,41 @@ function probe(port: number): Promise<{ status: number; bytes: number; server: s
     req.setTimeout(10_000, () => req.destroy(new Error('probe timed out')));
     req.on('error', reject);
   });
+}
+
+/** Node flags that profile an engine's threads into <out>/profiles/<kind>/ (emptied first). */
+function profileArgs(out: string, kind: string): string[] {
+  const dir = path.join(out, 'profiles', kind);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  graceMs = 30_000;
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+/**
+ * Keep each engine's main-thread profile as <out>/profiles/<kind>.cpuprofile (Node writes one per thread, named
+ * CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile; the main thread is thread 0, the others are tsx's module loader),
+ * summarize it into <kind>.md beside it and print where the time went.
+ */
+function summarizeProfiles(out: string, kinds: string[], notes: string[]): void {
+  for (const kind of kinds) {
+    const dir = path.join(out, 'profiles', kind);
+    const main = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f)) : undefined;
+    if (!main) {
+      say(`profile of ${kind}: not written (the process did not exit in time)`);
+      continue;
+    }
+    const file = path.join(out, 'profiles', `${kind}.cpuprofile`);
+    fs.renameSync(path.join(dir, main), file);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const s = summarizeProfile(file);
+    const md = path.join(out, 'profiles', `${kind}.md`);
+    fs.writeFileSync(md, profileMarkdown(s, `Where the ${kind} process spent its busy time (main thread)`));
+    say(`profile of ${kind}: ${path.relative(process.cwd(), md)} (busy ${s.busyMs} ms)`);
+    say(`  by area: ${s.areas.slice(0, 5).map((a) => `${a.area} ${a.pct}%`).join(', ')}`);
+    for (const f of s.top.slice(0, 8)) say(`  ${f.pct.toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`);
+    notes.push(`CPU profile of ${kind} (--profile): ${path.relative(process.cwd(), file)}, summary in ${path.basename(md)}.`);
+  }
 }
 
 async function main(): Promise<number> {
@@ -336,7 +379,10 @@ async function main(): Promise<number> {
       const child = forkTs(
         'engine-child.ts',
         ['serve', file, path.join(dir, '.localmesh'), kind === 'engine-memory' ? 'memory' : 'sqlite'],
-        { env: kind === 'engine-node' ? { LOCALMESH_FAST_LANE: '0' } : {} }
+        {
+          env: kind === 'engine-node' ? { LOCALMESH_FAST_LANE: '0' } : {},
+          execArgv: args.profile ? profileArgs(args.out, kind) : []
+        }
       );
       children.push(child);
       const ready = await nextMessage<{ type: 'ready'; startMs: number; listeners: Record<string, number> }>(
@@ -635,6 +681,7 @@ async function main(): Promise<number> {
   }
   say('stopping the proxies, engines and upstream');
   await stopAll();
+  if (args.profile) summarizeProfiles(args.out, Object.keys(engines), result.notes);
 
   // ---- start time for 1, 10, 50 services (fresh process and state dir each)
   for (const n of cfg.startupSizes) {

@@ -54,10 +54,14 @@ export function which(name: string): string | null {
 }
 
 /** Start a TypeScript file of bench/ as a Node child with an IPC channel (through tsx's loader). */
-export function forkTs(file: string, args: string[] = [], opts: { silent?: boolean; env?: Record<string, string> } = {}): ChildProcess {
+export function forkTs(
+  file: string,
+  args: string[] = [],
+  opts: { silent?: boolean; env?: Record<string, string>; execArgv?: string[] } = {}
+): ChildProcess {
   return fork(path.join(BENCH_DIR, file), args, {
     cwd: ROOT,
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(opts.execArgv ?? [])],
     stdio: opts.silent ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, NODE_NO_WARNINGS: '1', ...opts.env }
   });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PATHS } from '../../bench/paths.js';
 import { parseWrk } from '../../bench/wrk.js';
+import { summarizeProfile } from '../../bench/profile.js';
 import type { BenchResult } from '../../bench/report.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -88,9 +89,9 @@ describe('npm run bench -- --smoke', () => {
     expect(output).toMatch(/(PASS|MISS|n\/a) +one hop CPU per request/);
   }, 180_000);
 
-  it('without wrk, nginx, mitmproxy and mockttp: falls back to the Node saturation client and says how to install them', async () => {
+  it('without wrk, nginx, mitmproxy and mockttp: falls back to the Node saturation client and says how to install them; --profile profiles the engine', async () => {
     const { code, output, out } = await bench(
-      ['--without', 'wrk,nginx,mitmproxy,mockttp', '--paths', 'mesh-1hop'],
+      ['--without', 'wrk,nginx,mitmproxy,mockttp', '--paths', 'mesh-1hop', '--profile'],
       170_000
     );
     expect(code, output).toBe(0);
@@ -103,6 +104,14 @@ describe('npm run bench -- --smoke', () => {
     expectMeasured(r, 'direct');
     expectMeasured(r, 'mesh-1hop');
     expect(r.paths.find((p) => p.id === 'mesh-1hop')!.saturation!.rounds[0]!.tool).toBe('node-closed-loop');
+    // --profile: the engine ran under V8's profiler; its profile is summarized by area and function
+    const prof = summarizeProfile(path.join(out, 'profiles', 'engine.cpuprofile'));
+    expect(prof.busyMs).toBeGreaterThan(0);
+    expect(prof.areas.find((a) => a.area === 'localmesh engine')?.pct).toBeGreaterThan(0);
+    expect(prof.top.length).toBeGreaterThan(0);
+    const md = fs.readFileSync(path.join(out, 'profiles', 'engine.md'), 'utf8');
+    expect(md).toContain('| function (self time) | where | % busy |');
+    expect(output).toMatch(/profile of engine: .*engine\.md/);
   }, 180_000);
 });
 
