@@ -87,6 +87,12 @@ describe('npm run bench -- --smoke', () => {
     expect(r.store?.flows).toBe(300);
     expect(r.ok).toBe(true);
     expect(output).toMatch(/(PASS|MISS|n\/a) +one hop CPU per request/);
+    if (r.tools.nginx?.installed) {
+      const md = fs.readFileSync(path.join(out, 'latest-smoke.md'), 'utf8');
+      const nginxCpu = r.paths.find((p) => p.id === 'nginx')!.saturation!.proxyCpuUsPerReq!;
+      const ratio = onePlus.saturation!.proxyCpuUsPerReq! / nginxCpu;
+      expect(md).toContain(`multiple of nginx's in this run (${Math.round(nginxCpu)} µs): one hop ${ratio.toFixed(1)} ×`);
+    }
   }, 180_000);
 
   it('without wrk, nginx, mitmproxy and mockttp: falls back to the Node saturation client and says how to install them; --profile profiles the engine', async () => {
