@@ -208,7 +208,6 @@ function profileArgs(out: string, kind: string): string[] {
   const dir = path.join(out, 'profiles', kind);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  graceMs = 30_000;
   return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
@@ -241,6 +240,7 @@ function summarizeProfiles(out: string, kinds: string[], notes: string[]): void 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const cfg = CONFIGS[args.mode];
+  if (args.profile) graceMs = 30_000;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-bench-'));
   tmpDirs.push(tmp);
   // bounded whatever happens: past the budget plus a margin, stop everything and fail

@@ -10,6 +10,8 @@ import path from 'node:path';
 import type { FlowRecord } from '../contract/api.js';
 import { openSqliteStore, type FlowStore, type StoreOptions } from '../engine/capture/flow-store.js';
 import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
+// @ts-expect-error -- plain JavaScript (the writer thread's entry), typed where the store imports it
+import { SLOT } from '../engine/capture/flow-writer.mjs';
 import { flow, textBody } from './helpers/flow.js';
 
 const dirs: string[] = [];
@@ -147,9 +149,10 @@ describe('SQLite flow store when its writer thread stops', () => {
     const s = open(dir, { flushMs: 10 }, logs);
     for (let i = 1; i <= 10; i++) s.append(flow(i));
     const t = threadOf(s)!;
-    // the batch is handed over by the flush timer and received (slot 3); the commit waits for the 0.25 s window
-    for (let waited = 0; Atomics.load(t.shared, 3) < 1 && waited < 5000; waited += 20) await sleep(20);
-    expect(Atomics.load(t.shared, 3)).toBe(1);
+    // the batch is handed over by the flush timer and received; the commit waits for the 0.25 s window
+    const received = (SLOT as { received: number }).received;
+    for (let waited = 0; Atomics.load(t.shared, received) < 1 && waited < 5000; waited += 20) await sleep(20);
+    expect(Atomics.load(t.shared, received)).toBe(1);
     t.stop();
     await sleep(200);
     for (let i = 11; i <= 15; i++) s.append(flow(i));

@@ -6,7 +6,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './sqlite-driver.mjs';
 
-/** INSERT's columns, in the order of a row's values (see toRow in flow-store.ts). */
+/** INSERT's columns, in the order of a row's values (see toRow below). */
 export const INSERT = `INSERT OR IGNORE INTO flows (id, session_id, request_id, started_at, reporter, source, destination, destination_service, method, path, status,
     flags, record, request_body, response_body, trace_id, authority, duration_ms, connection_security, bytes)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
