@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PATHS } from '../../bench/paths.js';
 import { parseWrk } from '../../bench/wrk.js';
-import { summarizeProfile } from '../../bench/profile.js';
+import { profileMarkdown, summarizeProfile } from '../../bench/profile.js';
 import type { BenchResult } from '../../bench/report.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -119,6 +119,47 @@ describe('npm run bench -- --smoke', () => {
     expect(md).toContain('| function (self time) | where | % busy |');
     expect(output).toMatch(/profile of engine: .*engine\.md/);
   }, 180_000);
+});
+
+describe('profile summary', () => {
+  it('splits busy time by area and ranks functions by self time; idle time is left out of the shares', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-profile-test-'));
+    dirs.push(dir);
+    const frame = (id: number, functionName: string, url: string, lineNumber = 0) => ({ id, callFrame: { functionName, url, lineNumber } });
+    const engine = `file://${root}/main/engine/sidecar/h1.ts`;
+    const profile = {
+      nodes: [
+        frame(1, '(root)', ''),
+        frame(2, '(idle)', ''),
+        frame(3, 'parseFields', engine, 80),
+        frame(4, 'writeBuffer', ''),
+        frame(5, '(garbage collector)', ''),
+        frame(6, 'onStreamRead', 'node:internal/stream_base_commons', 167),
+        frame(7, 'stringify', `file://${root}/node_modules/yaml/dist/index.js`, 3)
+      ],
+      // self time per node: idle 1000 µs; parseFields 400, writeBuffer 300, GC 100, onStreamRead 150, yaml 50
+      samples: [2, 3, 3, 4, 5, 6, 7, 4],
+      timeDeltas: [1000, 200, 200, 150, 100, 150, 50, 150]
+    };
+    const file = path.join(dir, 'p.cpuprofile');
+    fs.writeFileSync(file, JSON.stringify(profile));
+    const s = summarizeProfile(file, 3);
+    expect(s.busyMs).toBe(1);
+    expect(s.idleMs).toBe(1);
+    expect(s.areas).toEqual([
+      { area: 'localmesh engine', pct: 40 },
+      { area: 'native writeBuffer', pct: 30 },
+      { area: 'Node internals', pct: 15 },
+      { area: 'GC', pct: 10 },
+      { area: 'dependencies', pct: 5 }
+    ]);
+    expect(s.top).toEqual([
+      { fn: 'parseFields', where: 'main/engine/sidecar/h1.ts:81', pct: 40 },
+      { fn: 'writeBuffer', where: '(native)', pct: 30 },
+      { fn: 'onStreamRead', where: 'node:internal/stream_base_commons', pct: 15 }
+    ]);
+    expect(profileMarkdown(s, 'Where it went')).toContain('| parseFields | main/engine/sidecar/h1.ts:81 | 40.0 |');
+  });
 });
 
 describe('wrk output', () => {
