@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The parts of a .cpuprofile this summary reads. */
 interface CpuProfile {
@@ -45,7 +46,7 @@ function whereOf(url: string, line: number): string {
     const parts = url.slice(nm + '/node_modules/'.length).split('/');
     return parts.slice(0, parts[0]!.startsWith('@') ? 2 : 1).join('/');
   }
-  const file = url.startsWith('file://') ? url.slice('file://'.length) : url;
+  const file = url.startsWith('file:') ? fileURLToPath(url) : url;
   return `${path.relative(ROOT, file)}:${line + 1}`;
 }
 
