@@ -115,7 +115,7 @@ describe('SQLite flow store', () => {
     s.close();
     const db = openDb(path.join(dir, 'flows.db'));
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(2);
+    expect(SCHEMA_VERSION).toBe(3);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
@@ -176,8 +176,76 @@ describe('SQLite flow store', () => {
     expect(ids(s.list({}))).toEqual(['f-7', 'f-8']);
     s.close();
     const check = openDb(path.join(dir, 'flows.db'));
-    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     check.close();
+  });
+
+  it('migrates a version-2 database: lookups by request and trace id use the keys built from its flows, the old indexes are gone', () => {
+    const dir = tmp();
+    const v2 = openSqliteStore(dir, { writerThread: false });
+    for (let i = 1; i <= 1200; i++) v2.append(flow(i, { requestId: `r-${i}`, traceId: i % 2 === 0 ? `${i}`.padStart(32, '0') : undefined }));
+    v2.close();
+    // back to what version 2 had: the indexes, no keys
+    const db = openDb(path.join(dir, 'flows.db'));
+    db.exec('DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id);');
+    db.pragma('user_version = 2');
+    db.close();
+
+    const s = openSqliteStore(dir);
+    for (const n of [1, 500, 501, 1200]) expect(ids(s.list({ requestId: `r-${n}` }))).toEqual([`f-${n}`]);
+    expect(ids(s.list({ traceId: '1000'.padStart(32, '0') }))).toEqual(['f-1000']);
+    expect(s.list({ traceId: '999'.padStart(32, '0') })).toEqual([]); // f-999 has no trace id
+    expect(s.list({ requestId: 'r-12' }).map((f) => f.requestId)).toEqual(['r-12']); // not r-120, r-1200
+    s.close();
+    const check = openDb(path.join(dir, 'flows.db'));
+    const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'").all() as { name: string }[]).map((r) => r.name);
+    expect(indexes).not.toContain('flows_request_id');
+    expect(indexes).not.toContain('flows_trace_id');
+    const runs = check.prepare('SELECT lo, hi FROM flow_keys ORDER BY lo').all() as { lo: number; hi: number }[];
+    expect(runs.length).toBeGreaterThanOrEqual(3); // 1200 flows in runs of at most 500
+    expect(runs.every((r) => r.hi - r.lo < 500)).toBe(true);
+    check.close();
+  });
+
+  it('lookups by request and trace id hold through retention, imports, session deletes and clear; keys of gone flows go', () => {
+    const dir = tmp();
+    const s = openSqliteStore(dir, { maxFlows: 700 });
+    const keyRuns = () => {
+      s.flush();
+      const db = openDb(path.join(dir, 'flows.db'));
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM flow_keys').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    for (let i = 1; i <= 1500; i++) {
+      s.append(flow(i, { requestId: `r-${i % 3 === 0 ? 'shared' : i}`, traceId: `${i % 10}`.padStart(32, '0') }));
+      if (i % 400 === 0) s.flush(); // several runs of keys
+    }
+    expect(s.count()).toBe(700);
+    expect(s.list({ requestId: 'r-5' })).toEqual([]); // dropped by retention
+    expect(ids(s.list({ requestId: 'r-1499' }))).toEqual(['f-1499']);
+    const shared = s.list({ requestId: 'r-shared', limit: 1000 });
+    expect(shared).toHaveLength(234); // the multiples of 3 in 801..1500
+    expect(shared.every((f) => f.requestId === 'r-shared' && Number(f.id.slice(2)) > 800)).toBe(true);
+    expect(ids(s.list({ traceId: '8'.padStart(32, '0'), requestId: 'r-1498' }))).toEqual(['f-1498']);
+    expect(ids(s.list({ traceId: '8'.padStart(32, '0'), requestId: 'r-1497' }))).toEqual([]);
+    expect(keyRuns()).toBe(2); // four runs of 400 flows; the runs of flows 1-800 went with them
+
+    const imported = s.importSession('har', [flow(2001, { requestId: 'r-imported', traceId: 'b'.repeat(32) })]);
+    expect(ids(s.list({ requestId: 'r-imported' }))).toEqual(['f-2001']);
+    expect(ids(s.list({ traceId: 'b'.repeat(32) }))).toEqual(['f-2001']);
+    const before = keyRuns();
+    s.deleteSession(imported.id);
+    expect(s.list({ requestId: 'r-imported' })).toEqual([]);
+    expect(keyRuns()).toBe(before - 1);
+
+    s.clear();
+    expect(keyRuns()).toBe(0);
+    s.append(flow(3000, { requestId: 'r-after' }));
+    expect(ids(s.list({ requestId: 'r-after' }))).toEqual(['f-3000']);
+    s.close();
   });
 
   it('a previous run that never ended shows as ended with its last flow; empty ones are dropped', () => {

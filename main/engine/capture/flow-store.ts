@@ -37,14 +37,17 @@ interface FlowWriter {
   readonly writeRows: (rows: WriteRow[]) => void;
   /** The same from flows stamped with their session. */
   writeFlows(flows: FlowRecord[]): void;
-  insert(row: WriteRow, captured: boolean): void;
+  insertRows(rows: WriteRow[], captured: boolean): void;
+  dropStaleKeys(): void;
   recount(): void;
   deleteCaptured(sql: string, ...params: unknown[]): void;
   enforceRetention(): void;
 }
 
-const { FlowWriter, SLOT, STATE, toRow } = flowWriter as {
+const { FlowWriter, KEYS_PER_ROW, SLOT, STATE, toRow } = flowWriter as {
   FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
+  /** Flows per row of lookup keys (flow_keys). */
+  KEYS_PER_ROW: number;
   /** A flow as stored: INSERT's column values in order (the record without bodies, with `sessionId: session`). */
   toRow: (f: FlowRecord, session: number) => WriteRow;
   SLOT: { readonly committed: number; readonly state: number; readonly closed: number; readonly received: number };
@@ -151,7 +154,14 @@ const MIGRATIONS: string[] = [
      bytes = length(CAST(record AS BLOB)) + coalesce(length(CAST(request_body AS BLOB)), 0) + coalesce(length(CAST(response_body AS BLOB)), 0);
    CREATE INDEX flows_started_at ON flows(started_at);
    CREATE INDEX flows_session ON flows(session_id);
-   CREATE INDEX flows_trace_id ON flows(trace_id);`
+   CREATE INDEX flows_trace_id ON flows(trace_id);`,
+  // 3: lookup keys of runs of flows (flow-writer.mjs INSERT_KEYS) instead of the request-id and trace-id indexes
+  `CREATE TABLE flow_keys (lo INTEGER NOT NULL, hi INTEGER NOT NULL, keys TEXT NOT NULL);
+   INSERT INTO flow_keys (lo, hi, keys)
+     SELECT min(seq), max(seq), char(10) || group_concat(request_id || char(10) || coalesce(trace_id || char(10), ''), '')
+     FROM flows GROUP BY seq / ${KEYS_PER_ROW};
+   DROP INDEX flows_request_id;
+   DROP INDEX flows_trace_id;`
 ];
 
 /** The schema version this localmesh writes. */
@@ -264,10 +274,18 @@ const SQL_FILTERS: ((q: FlowQuery) => Cond | undefined)[] = [
       ? undefined
       : { sql: `(${TEXT_COLUMNS.map((c) => `instr(lower(${c}), ?) > 0`).join(' OR ')})`, params: TEXT_COLUMNS.map(() => q.text!.toLowerCase()) },
   (q) => (q.reporter === undefined ? undefined : { sql: 'reporter = ?', params: [q.reporter] }),
-  (q) => (q.requestId === undefined ? undefined : { sql: 'request_id = ?', params: [q.requestId] }),
-  (q) => (q.traceId === undefined ? undefined : { sql: 'trace_id = ?', params: [q.traceId] }),
+  (q) => (q.requestId === undefined ? undefined : byKey('request_id', q.requestId)),
+  (q) => (q.traceId === undefined ? undefined : byKey('trace_id', q.traceId)),
   (q) => (q.before === undefined ? undefined : { sql: 'seq < (SELECT seq FROM flows WHERE id = ?)', params: [q.before] })
 ];
+
+/** Flows whose request_id or trace_id is `value`: found through the lookup keys of runs of flows (INSERT_KEYS). */
+function byKey(column: 'request_id' | 'trace_id', value: string): Cond {
+  return {
+    sql: `seq IN (SELECT f.seq FROM flow_keys k JOIN flows f ON f.seq BETWEEN k.lo AND k.hi WHERE instr(k.keys, ?) > 0 AND +f.${column} = ?)`,
+    params: [`\n${value}\n`, value]
+  };
+}
 
 /** The WHERE clause of a query ('' when unfiltered). */
 function whereOf(q: FlowQuery): Cond {
@@ -441,6 +459,7 @@ class SqliteStore implements FlowStore {
     this.flush();
     this.db.transaction(() => {
       this.stmt('DELETE FROM flows').run();
+      this.stmt('DELETE FROM flow_keys').run();
       this.stmt('DELETE FROM sessions WHERE id NOT IN (?, ?)').run(this.current, this.upSession);
     })();
     this.writer.capturedFlows = this.writer.capturedBytes = 0;
@@ -502,8 +521,10 @@ class SqliteStore implements FlowStore {
     const s = this.session(id);
     if (!s) throw new Error(`no session ${id}`);
     this.db.transaction(() => {
-      if (s.kind === 'import') this.stmt('DELETE FROM flows WHERE session_id = ?').run(id);
-      else this.writer.deleteCaptured('DELETE FROM flows WHERE session_id = ?', id);
+      if (s.kind === 'import') {
+        this.stmt('DELETE FROM flows WHERE session_id = ?').run(id);
+        this.writer.dropStaleKeys();
+      } else this.writer.deleteCaptured('DELETE FROM flows WHERE session_id = ?', id);
       this.stmt('DELETE FROM sessions WHERE id = ?').run(id);
     })();
     if (s.kind !== 'import') this.retentionChanged();
@@ -515,7 +536,10 @@ class SqliteStore implements FlowStore {
       const session = this.newSession('import', label, spanOf(flows));
       const taken = this.stmt('SELECT 1 FROM flows WHERE id = ?');
       const ids = freshIds(flows, session, (x) => taken.get(x) !== undefined);
-      flows.forEach((f, i) => this.writer.insert(toRow({ ...f, id: ids[i]! }, session), false));
+      this.writer.insertRows(
+        flows.map((f, i) => toRow({ ...f, id: ids[i]! }, session)),
+        false
+      );
       return session;
     })();
     return this.session(id)!;

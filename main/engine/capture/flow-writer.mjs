@@ -14,7 +14,19 @@ export const INSERT = `INSERT OR IGNORE INTO flows (id, session_id, request_id, 
 /** Flows of captured (not imported) sessions: the ones retention applies to. */
 export const CAPTURED = "session_id NOT IN (SELECT id FROM sessions WHERE kind = 'import')";
 
-/** Positions in a row of the JSON columns and of the size column (see INSERT). */
+/**
+ * The lookup keys of a run of flows: their request and trace ids, each on a line of its own, for the flows with seq in
+ * [lo, hi]. It stands in for indexes on request_id and trace_id: those take random keys, so with a full store every
+ * commit rewrote pages all over both (and retention's deletes as many again): 15-20 µs of the ~45 µs that SQLite
+ * spent per flow at 100k stored flows. One keys row per KEYS_PER_ROW flows costs next to nothing to write, and a
+ * lookup scans the keys (a few MB at 100k flows, a few ms) and then only the flows of the runs that hold the key.
+ */
+export const INSERT_KEYS = 'INSERT INTO flow_keys (lo, hi, keys) VALUES (?, ?, ?)';
+export const KEYS_PER_ROW = 500;
+
+/** Positions in a row of the lookup keys, the JSON columns and the size column (see INSERT). */
+const REQUEST_ID = 2;
+const TRACE_ID = 15;
 const RECORD = 12;
 const REQUEST_BODY = 13;
 const RESPONSE_BODY = 14;
@@ -92,9 +104,9 @@ export const SLOT = { committed: 0, state: 1, closed: 2, received: 3 };
 
 /**
  * How long the writer thread gathers batches into one commit, and the most rows it gathers. A commit rewrites every
- * page it dirtied, and the request-id and trace-id indexes take random keys: with a full store (retention deleting as
- * many rows as it inserts), a commit of 100 flows dirtied about four index pages per flow, and a commit of 1500 flows
- * a fraction of one (113 vs 69 µs of CPU per flow at 100k stored flows). Longer windows save a little more but make
+ * page it dirtied: with a full store (retention deleting as many rows as it inserts), a commit of 100 flows dirtied
+ * about four index pages per flow and a commit of 1500 flows a fraction of one (113 vs 69 µs of CPU per flow at 100k
+ * stored flows, measured when request_id and trace_id still had indexes of random keys; see INSERT_KEYS). Longer windows save a little more but make
  * longer bursts of writing, which on a 2-core machine take CPU from the sidecars all at once (a longer latency tail).
  * A read in the engine thread asks for the commit at once (the `commit` message), so nothing waits for the window
  * but a crash: flows are durable within flushMs + COMMIT_WINDOW_MS (0.35 s) of finishing.
@@ -119,7 +131,7 @@ export class FlowWriter {
     this.capturedBytes = 0;
     /** @type {(rows: unknown[][]) => void} rows of captured flows (toRow) */
     this.writeRows = db.transaction((rows) => {
-      for (const r of rows) this.insert(r, true);
+      this.insertRows(rows, true);
       this.enforceRetention();
     });
   }
@@ -140,15 +152,43 @@ export class FlowWriter {
   }
 
   /**
-   * Insert one row (toRow); captured flows count towards retention.
-   * @param {unknown[]} row
+   * Insert rows (toRow) with their lookup keys (INSERT_KEYS), in the caller's transaction; captured flows count
+   * towards retention. A row whose id is taken is left out.
+   * @param {unknown[][]} rows
    * @param {boolean} captured
    */
-  insert(row, captured) {
-    const bytes = finishRow(row);
-    if (this.stmt(INSERT).run(row).changes === 0 || !captured) return;
-    this.capturedFlows++;
-    this.capturedBytes += bytes;
+  insertRows(rows, captured) {
+    const insert = this.stmt(INSERT);
+    /** @type {string[]} */
+    let keys = [];
+    let flows = 0;
+    let lo = 0;
+    let hi = 0;
+    const putKeys = () => {
+      if (flows > 0) this.stmt(INSERT_KEYS).run(lo, hi, `\n${keys.join('\n')}\n`);
+      keys = [];
+      flows = 0;
+    };
+    for (const row of rows) {
+      const bytes = finishRow(row);
+      const r = insert.run(row);
+      if (r.changes === 0) continue;
+      if (captured) {
+        this.capturedFlows++;
+        this.capturedBytes += bytes;
+      }
+      hi = Number(r.lastInsertRowid);
+      if (flows++ === 0) lo = hi;
+      keys.push(/** @type {string} */ (row[REQUEST_ID]));
+      if (row[TRACE_ID] !== null) keys.push(/** @type {string} */ (row[TRACE_ID]));
+      if (flows === KEYS_PER_ROW) putKeys();
+    }
+    putKeys();
+  }
+
+  /** Drop the lookup keys of runs whose flows are all gone (a run partly gone keeps its keys: lookups check the flow). */
+  dropStaleKeys() {
+    this.stmt('DELETE FROM flow_keys WHERE NOT EXISTS (SELECT 1 FROM flows WHERE seq BETWEEN flow_keys.lo AND flow_keys.hi)').run();
   }
 
   recount() {
@@ -166,6 +206,7 @@ export class FlowWriter {
     const gone = /** @type {{ bytes: number }[]} */ (this.stmt(`${sql} RETURNING bytes`).all(...params));
     this.capturedFlows -= gone.length;
     for (const g of gone) this.capturedBytes -= g.bytes;
+    if (gone.length > 0) this.dropStaleKeys();
   }
 
   /** Drop the oldest captured flows beyond the age, count and byte limits. */
@@ -225,10 +266,10 @@ function runWorker() {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 10000');
-    // checkpoint every ~40 MB of WAL rather than every 1000 pages (SQLite's default): the request-id and trace-id
-    // indexes take random keys, so every batch dirties pages all over them, and a longer interval copies each such
-    // page to the database once per checkpoint instead of once per batch (15-25% less write work per flow once the
-    // store holds ~100k flows). Off the engine's event loop here, the longer checkpoint stalls no request.
+    // checkpoint every ~40 MB of WAL rather than every 1000 pages (SQLite's default): a page that many batches dirty
+    // (an index's, retention's) is copied to the database once per checkpoint instead of once per batch (15-25% less
+    // write work per flow at ~100k stored flows, measured while request_id and trace_id had indexes of random keys).
+    // Off the engine's event loop here, the longer checkpoint stalls no request.
     const pageSize = Number(db.pragma('page_size', { simple: true })) || 4096;
     db.pragma(`wal_autocheckpoint = ${Math.round(40_000_000 / pageSize)}`);
     writer = new FlowWriter(db, d.limits);
