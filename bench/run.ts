@@ -219,7 +219,9 @@ function profileArgs(out: string, kind: string): string[] {
 function summarizeProfiles(out: string, kinds: string[], notes: string[]): void {
   for (const kind of kinds) {
     const dir = path.join(out, 'profiles', kind);
-    const main = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f)) : undefined;
+    const main = fs.existsSync(dir)
+      ? fs.readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f))
+      : undefined;
     if (!main) {
       say(`profile of ${kind}: not written (the process did not exit in time)`);
       continue;
@@ -231,9 +233,16 @@ function summarizeProfiles(out: string, kinds: string[], notes: string[]): void 
     const md = path.join(out, 'profiles', `${kind}.md`);
     fs.writeFileSync(md, profileMarkdown(s, `Where the ${kind} process spent its busy time (main thread)`));
     say(`profile of ${kind}: ${path.relative(process.cwd(), md)} (busy ${s.busyMs} ms)`);
-    say(`  by area: ${s.areas.slice(0, 5).map((a) => `${a.area} ${a.pct}%`).join(', ')}`);
+    say(
+      `  by area: ${s.areas
+        .slice(0, 5)
+        .map((a) => `${a.area} ${a.pct}%`)
+        .join(', ')}`
+    );
     for (const f of s.top.slice(0, 8)) say(`  ${f.pct.toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`);
-    notes.push(`CPU profile of ${kind} (--profile): ${path.relative(process.cwd(), file)}, summary in ${path.basename(md)}.`);
+    notes.push(
+      `CPU profile of ${kind} (--profile): ${path.relative(process.cwd(), file)}, summary in ${path.basename(md)}.`
+    );
   }
 }
 
@@ -360,7 +369,10 @@ async function main(): Promise<number> {
   // ---- the engines: one as `localmesh up` runs (SQLite capture), one keeping flows in memory
   const needMesh = wantedPaths.some((p) => p.proxy.startsWith('engine'));
   const engines: Partial<
-    Record<'engine' | 'engine-memory' | 'engine-node', { child: ChildProcess; listeners: Record<string, number>; dir: string }>
+    Record<
+      'engine' | 'engine-memory' | 'engine-node',
+      { child: ChildProcess; listeners: Record<string, number>; dir: string }
+    >
   > = {};
   if (needMesh) {
     for (const kind of ['engine', 'engine-memory', 'engine-node'] as const) {

@@ -45,7 +45,6 @@ const KILL_GRACE_MS = 10_000;
 /** What a plaintext request straight to an inbound sidecar got: an HTTP answer, or the connection closed first. */
 export type PlainReply = { refused: false; status: number; body: string } | { refused: true };
 
-
 /** The part of GET /api/v1/workloads the tests use. */
 export interface Workload {
   name: string;
@@ -261,7 +260,9 @@ export const test = base.extend<Fixtures>({
         uiUrl = uiLine[1]!;
         adminUrl = ready[1]!.replace(/\/$/, '');
         const tokenFile = path.join(stateDir, 'admin-token');
-        token = fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, 'utf8').trim() : (new URL(uiUrl).searchParams.get('token') ?? '');
+        token = fs.existsSync(tokenFile)
+          ? fs.readFileSync(tokenFile, 'utf8').trim()
+          : (new URL(uiUrl).searchParams.get('token') ?? '');
         if (!token) {
           throw new Error(
             `no admin token: neither ${tokenFile} nor "?token=" in the printed UI URL (${uiUrl}); browser-mode auth is missing\n${p.output}`

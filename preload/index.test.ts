@@ -47,11 +47,19 @@ describe('preload MeshApi', () => {
 
   it('rethrows the main side error envelope as an Error carrying code (also in the message)', async () => {
     const where = { file: '/p/vs.yaml', line: 2, column: 1 };
-    const { ipc } = fakeIpc(() => ({ __meshError: { code: 'LM202', message: 'no flow f-9', where, details: { id: 'f-9' } } }));
+    const { ipc } = fakeIpc(() => ({
+      __meshError: { code: 'LM202', message: 'no flow f-9', where, details: { id: 'f-9' } }
+    }));
     const api = createIpcMeshApi(ipc);
     const err = await api.getFlow({ id: 'f-9' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
-    expect(err).toMatchObject({ name: 'MeshError', code: 'LM202', message: 'LM202: no flow f-9', where, details: { id: 'f-9' } });
+    expect(err).toMatchObject({
+      name: 'MeshError',
+      code: 'LM202',
+      message: 'LM202: no flow f-9',
+      where,
+      details: { id: 'f-9' }
+    });
   });
 
   it('delivers events without the IpcRendererEvent, and unsubscribes', () => {

@@ -23,7 +23,14 @@ const EVENT_CHANNEL = 'localmesh:event';
 const NAVIGATE_CHANNEL = 'localmesh:navigate';
 
 export type ShellView = 'services' | 'rules' | 'traffic' | 'security' | 'graph' | 'metrics';
-const SHELL_VIEWS: readonly string[] = ['services', 'rules', 'traffic', 'security', 'graph', 'metrics'] satisfies ShellView[];
+const SHELL_VIEWS: readonly string[] = [
+  'services',
+  'rules',
+  'traffic',
+  'security',
+  'graph',
+  'metrics'
+] satisfies ShellView[];
 
 export interface LocalmeshShell {
   /** Called when the user picks a view from the menu (Ctrl/Cmd+1/2/3). Returns an unsubscribe function. */

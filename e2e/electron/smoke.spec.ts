@@ -40,7 +40,10 @@ test.describe('desktop app (Electron)', () => {
   let tmp = '';
 
   test.beforeEach(() => {
-    test.skip('reason' in electronBinary, `no Electron binary on this machine: ${'reason' in electronBinary ? electronBinary.reason : ''}`);
+    test.skip(
+      'reason' in electronBinary,
+      `no Electron binary on this machine: ${'reason' in electronBinary ? electronBinary.reason : ''}`
+    );
     expect(fs.existsSync(MAIN), `${MAIN} is missing: run \`npm run build\` first`).toBe(true);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-electron-e2e-'));
     const project = path.join(tmp, 'project');
@@ -63,7 +66,10 @@ test.describe('desktop app (Electron)', () => {
     );
     const userData = path.join(tmp, 'userData');
     fs.mkdirSync(userData);
-    fs.writeFileSync(path.join(userData, 'state.json'), JSON.stringify({ version: 1, recent: [path.join(project, 'localmesh.yaml')] }));
+    fs.writeFileSync(
+      path.join(userData, 'state.json'),
+      JSON.stringify({ version: 1, recent: [path.join(project, 'localmesh.yaml')] })
+    );
   });
 
   test.afterEach(async () => {
@@ -99,20 +105,29 @@ test.describe('desktop app (Electron)', () => {
         ipcRenderer: typeof g.ipcRenderer
       };
     });
-    expect(bridge).toMatchObject({ localmesh: 'object', shell: 'function', require: 'undefined', process: 'undefined', ipcRenderer: 'undefined' });
+    expect(bridge).toMatchObject({
+      localmesh: 'object',
+      shell: 'function',
+      require: 'undefined',
+      process: 'undefined',
+      ipcRenderer: 'undefined'
+    });
     expect(bridge.methods).toEqual(expect.arrayContaining(['health', 'listWorkloads', 'onEvent', 'getFlow']));
 
     // The bridge reaches the engine (utility process → admin API → IPC): one real call.
     const health = await page.evaluate(() =>
-      (globalThis as unknown as { localmesh: { health(): Promise<{ status: string; workloads: number }> } }).localmesh.health()
+      (
+        globalThis as unknown as { localmesh: { health(): Promise<{ status: string; workloads: number }> } }
+      ).localmesh.health()
     );
     expect(health).toMatchObject({ status: 'ok', workloads: 1 });
 
     // Errors cross the bridge with their code in the message.
     const error = await page.evaluate(() =>
-      (globalThis as unknown as { localmesh: { getFlow(q: unknown): Promise<unknown> } }).localmesh
-        .getFlow({})
-        .then(() => 'resolved', (e: Error) => e.message)
+      (globalThis as unknown as { localmesh: { getFlow(q: unknown): Promise<unknown> } }).localmesh.getFlow({}).then(
+        () => 'resolved',
+        (e: Error) => e.message
+      )
     );
     expect(error).toMatch(/^LM201: /);
   });

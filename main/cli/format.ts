@@ -11,11 +11,19 @@ export function table(rows: string[][]): string {
 export function workloadTable(ws: WorkloadView[]): string {
   const rows = [['WORKLOAD', 'SERVICE', 'OUTBOUND (HTTP_PROXY)', 'INBOUND SIDECAR → APP', 'UPSTREAM PORTS']];
   for (const w of ws) {
-    const inbound = w.instances.map((i) => (i.inbound ? `${i.inbound.host}:${i.inbound.port} → ${i.address}` : `${i.address} (no sidecar)`)).join(', ');
+    const inbound = w.instances
+      .map((i) => (i.inbound ? `${i.inbound.host}:${i.inbound.port} → ${i.address}` : `${i.address} (no sidecar)`))
+      .join(', ');
     const ups = Object.entries(w.upstreams)
       .map(([s, e]) => `${s}=${e.port}`)
       .join(' ');
-    rows.push([w.name, `${w.service}.${w.namespace}`, w.outbound ? `${w.outbound.host}:${w.outbound.port}` : '-', inbound, ups || '-']);
+    rows.push([
+      w.name,
+      `${w.service}.${w.namespace}`,
+      w.outbound ? `${w.outbound.host}:${w.outbound.port}` : '-',
+      inbound,
+      ups || '-'
+    ]);
   }
   return table(rows);
 }

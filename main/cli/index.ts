@@ -75,7 +75,10 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       if (issues) for (const i of issues) out.err('  ' + formatIssue(i));
       return 1;
     }
-    if (e instanceof UsageError || (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      e instanceof UsageError ||
+      (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))
+    ) {
       out.err(`localmesh: ${e.message}\n\n${USAGE}`);
       return 2;
     }
@@ -92,7 +95,11 @@ function stateDirOf(file: string, dir: string | undefined): string {
 }
 
 function validate(args: string[], out: Out): number {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } },
+    strict: true
+  });
   const file = meshPath(values.config);
   const p = loadProject(file);
   const errors = p.issues.filter((i) => i.severity === 'error').length;
@@ -100,7 +107,9 @@ function validate(args: string[], out: Out): number {
     out.log(JSON.stringify({ file, ok: errors === 0, resources: p.resources.length, issues: p.issues }, null, 2));
   } else {
     for (const i of p.issues) out.log(formatIssue(i));
-    out.log(`${path.relative(process.cwd(), file) || file}: ${p.resources.length} Istio resource(s) in ${p.files.length} file(s); ${summary(p.issues)}`);
+    out.log(
+      `${path.relative(process.cwd(), file) || file}: ${p.resources.length} Istio resource(s) in ${p.files.length} file(s); ${summary(p.issues)}`
+    );
   }
   return errors > 0 ? 1 : 0;
 }
@@ -129,7 +138,10 @@ async function up(args: string[], out: Out): Promise<number> {
     fs.mkdirSync(stateDir, { recursive: true });
     fs.accessSync(stateDir, fs.constants.W_OK);
   } catch (e) {
-    throw new MeshError(ErrorCodes.STATE_DIR_UNUSABLE, `cannot use ${stateDir} as the state directory: ${(e as Error).message}; pass --state-dir with a writable folder`);
+    throw new MeshError(
+      ErrorCodes.STATE_DIR_UNUSABLE,
+      `cannot use ${stateDir} as the state directory: ${(e as Error).message}; pass --state-dir with a writable folder`
+    );
   }
 
   // sidecars first, then the admin API, and only then the developer's processes: nothing starts that must be undone
@@ -145,7 +157,11 @@ async function up(args: string[], out: Out): Promise<number> {
     // the token first: whoever sees admin.json may expect the token file beside it
     fs.writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
     fs.chmodSync(tokenFile, 0o600);
-    fs.writeFileSync(stateFile, JSON.stringify({ url: admin.url, pid: process.pid, meshFile: file, tokenFile }) + '\n', { mode: 0o600 });
+    fs.writeFileSync(
+      stateFile,
+      JSON.stringify({ url: admin.url, pid: process.pid, meshFile: file, tokenFile }) + '\n',
+      { mode: 0o600 }
+    );
   } catch (e) {
     await mesh.close();
     throw e;
@@ -157,9 +173,13 @@ async function up(args: string[], out: Out): Promise<number> {
   mesh.onEvent((e) => {
     if (e.type === 'flow' && values['access-log']) {
       const f = e.flow;
-      out.log(`[${f.startedAt}] ${f.reporter === 'source' ? `${f.source} →` : `→ ${f.destination}`} "${f.method} ${f.path}" ${f.authority} ${f.status} ${f.flags} ${f.durationMs.toFixed(1)}ms${f.rule ? ` route=${f.rule}` : ''}${f.endpoint ? ` upstream=${f.endpoint}` : ''} id=${f.requestId}`);
+      out.log(
+        `[${f.startedAt}] ${f.reporter === 'source' ? `${f.source} →` : `→ ${f.destination}`} "${f.method} ${f.path}" ${f.authority} ${f.status} ${f.flags} ${f.durationMs.toFixed(1)}ms${f.rule ? ` route=${f.rule}` : ''}${f.endpoint ? ` upstream=${f.endpoint}` : ''} id=${f.requestId}`
+      );
     } else if (e.type === 'process' && (e.process.state === 'crashed' || e.process.state === 'failed')) {
-      out.log(`${e.workload}: process ${e.process.state}${e.process.lastExitCode !== null ? ` (exit ${e.process.lastExitCode})` : ''}`);
+      out.log(
+        `${e.workload}: process ${e.process.state}${e.process.lastExitCode !== null ? ` (exit ${e.process.lastExitCode})` : ''}`
+      );
     }
   });
   out.log('');
@@ -190,23 +210,35 @@ async function up(args: string[], out: Out): Promise<number> {
 }
 
 /** The running mesh's admin API: from --admin-url, or admin.json in the state dir; the token from the environment or the state dir. */
-function connect(values: { config?: string; 'state-dir'?: string; 'admin-url'?: string }, out: Out): { api: MeshApi; url: string } | undefined {
+function connect(
+  values: { config?: string; 'state-dir'?: string; 'admin-url'?: string },
+  out: Out
+): { api: MeshApi; url: string } | undefined {
   let url = values['admin-url'];
   if (!url) {
     const file = meshPath(values.config);
     const stateFile = stateFileFor(values);
     if (!fs.existsSync(stateFile)) {
-      out.err(`localmesh: no running mesh found for ${file} (no ${stateFile}); start one with "localmesh up" or pass --admin-url`);
+      out.err(
+        `localmesh: no running mesh found for ${file} (no ${stateFile}); start one with "localmesh up" or pass --admin-url`
+      );
       return undefined;
     }
     url = (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { url: string }).url;
   }
   const tokenPath = path.join(path.dirname(stateFileFor(values)), 'admin-token');
-  const token = process.env.LOCALMESH_ADMIN_TOKEN || (fs.existsSync(tokenPath) ? fs.readFileSync(tokenPath, 'utf8').trim() : undefined);
+  const token =
+    process.env.LOCALMESH_ADMIN_TOKEN ||
+    (fs.existsSync(tokenPath) ? fs.readFileSync(tokenPath, 'utf8').trim() : undefined);
   return { api: createHttpMeshApi(url, { token }), url };
 }
 
-const CONNECT_OPTIONS = { config: { type: 'string', short: 'c' }, 'state-dir': { type: 'string' }, 'admin-url': { type: 'string' }, json: { type: 'boolean' } } as const;
+const CONNECT_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'state-dir': { type: 'string' },
+  'admin-url': { type: 'string' },
+  json: { type: 'boolean' }
+} as const;
 
 async function status(args: string[], out: Out): Promise<number> {
   const { values } = parseArgs({ args, options: CONNECT_OPTIONS, strict: true });
@@ -215,16 +247,34 @@ async function status(args: string[], out: Out): Promise<number> {
   const { api, url } = conn;
   const [health, workloads, config] = await Promise.all([api.health(), api.listWorkloads(), api.getConfig()]);
   if (values.json) {
-    out.log(JSON.stringify({ admin: url, health, config: { version: config.version, lastReload: config.lastReload, issues: config.issues }, workloads }, null, 2));
+    out.log(
+      JSON.stringify(
+        {
+          admin: url,
+          health,
+          config: { version: config.version, lastReload: config.lastReload, issues: config.issues },
+          workloads
+        },
+        null,
+        2
+      )
+    );
     return 0;
   }
-  out.log(`mesh ${config.meshFile} at ${url}: config version ${config.version}, ${config.resources.length} Istio resource(s), up ${Math.round(health.uptimeMs / 1000)} s`);
+  out.log(
+    `mesh ${config.meshFile} at ${url}: config version ${config.version}, ${config.resources.length} Istio resource(s), up ${Math.round(health.uptimeMs / 1000)} s`
+  );
   const lr = config.lastReload;
   out.log(`last reload: ${lr.ok ? 'ok' : 'REJECTED'} at ${lr.at}${lr.error ? ` — ${lr.error}` : ''}`);
   for (const i of lr.issues.filter((x) => x.severity !== 'info')) out.log('  ' + formatIssue(i));
   out.log('');
   out.log(workloadTable(workloads));
-  const procs = workloads.flatMap((w) => w.processes.map((p) => `${w.name} ${p.instance}: ${p.state}${p.pid ? ` pid ${p.pid}` : ''}${p.restarts ? `, ${p.restarts} restart(s)` : ''}`));
+  const procs = workloads.flatMap((w) =>
+    w.processes.map(
+      (p) =>
+        `${w.name} ${p.instance}: ${p.state}${p.pid ? ` pid ${p.pid}` : ''}${p.restarts ? `, ${p.restarts} restart(s)` : ''}`
+    )
+  );
   if (procs.length) out.log('\nprocesses:\n  ' + procs.join('\n  '));
   return 0;
 }
@@ -259,7 +309,8 @@ async function replayCommand(args: string[], out: Out): Promise<number> {
     const value = h.slice(colon + 1).trim();
     (edit.headers ??= {})[h.slice(0, colon).trim().toLowerCase()] = value === '' ? null : value;
   }
-  if (values.data !== undefined && values['data-file'] !== undefined) throw new UsageError('give --data or --data-file, not both');
+  if (values.data !== undefined && values['data-file'] !== undefined)
+    throw new UsageError('give --data or --data-file, not both');
   if (values.data !== undefined) edit.body = values.data;
   if (values['data-file'] !== undefined) {
     edit.body = fs.readFileSync(values['data-file']).toString('base64');
@@ -288,7 +339,10 @@ async function replayCommand(args: string[], out: Out): Promise<number> {
     try {
       const flow = await api.replayFlow({ id, as: values.as, edit: Object.keys(edit).length ? edit : undefined });
       results.push({ original: id, flow });
-      if (!values.json) out.log(`${id} → ${flow.id}  ${flow.method} ${flow.authority}${flow.path}  ${flow.status} ${flow.flags}  ${flow.durationMs.toFixed(1)} ms${flow.source ? `  as ${flow.source}` : ''}`);
+      if (!values.json)
+        out.log(
+          `${id} → ${flow.id}  ${flow.method} ${flow.authority}${flow.path}  ${flow.status} ${flow.flags}  ${flow.durationMs.toFixed(1)} ms${flow.source ? `  as ${flow.source}` : ''}`
+        );
     } catch (e) {
       const error = isMeshError(e) ? `${e.code}: ${e.message}` : (e as Error).message;
       results.push({ original: id, error });
@@ -303,7 +357,12 @@ async function replayCommand(args: string[], out: Out): Promise<number> {
 async function caCommand(args: string[], out: Out): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c' }, 'state-dir': { type: 'string' }, out: { type: 'string', short: 'o' }, rsa: { type: 'boolean' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      'state-dir': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      rsa: { type: 'boolean' }
+    },
     allowPositionals: true,
     strict: true
   });
@@ -312,7 +371,9 @@ async function caCommand(args: string[], out: Out): Promise<number> {
   if (sub === 'rotate') {
     const ca = await MeshCa.create(dir, values.rsa ? 'rsa' : 'ec');
     const i = ca.info();
-    out.log(`new mesh CA ${i.fingerprint256} (${i.keyAlgorithm}), valid until ${i.validTo}; restart "localmesh up" to issue workload certificates from it`);
+    out.log(
+      `new mesh CA ${i.fingerprint256} (${i.keyAlgorithm}), valid until ${i.validTo}; restart "localmesh up" to issue workload certificates from it`
+    );
     return 0;
   }
   const ca = await MeshCa.loadOrCreate(dir, values.rsa ? 'rsa' : 'ec');
@@ -340,7 +401,8 @@ function stateFileFor(values: { config?: string; 'state-dir'?: string }): string
 function numberArg(v: string | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got "${v}"`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0)
+    throw new UsageError(`${name} must be a non-negative integer, got "${v}"`);
   return n;
 }
 
@@ -348,7 +410,10 @@ function numberArg(v: string | undefined, dflt: number, name: string): number {
 function uiDir(): string {
   const dir = path.resolve(import.meta.dirname, '../../out/renderer');
   if (!fs.existsSync(path.join(dir, 'index.html'))) {
-    throw new MeshError(ErrorCodes.UI_NOT_BUILT, `the UI is not built (${dir} has no index.html); run "npm run build:renderer" first (npm start does it for you)`);
+    throw new MeshError(
+      ErrorCodes.UI_NOT_BUILT,
+      `the UI is not built (${dir} has no index.html); run "npm run build:renderer" first (npm start does it for you)`
+    );
   }
   return dir;
 }

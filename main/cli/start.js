@@ -20,9 +20,13 @@ if (electron) {
   const child = spawn(electron, [root], { stdio: 'inherit', env: { ...process.env, LOCALMESH_PROJECT: meshFile } });
   child.on('exit', (code) => process.exit(code ?? 0));
 } else {
-  console.log('localmesh: no Electron binary could be installed here (its download is blocked or skipped), so the desktop window cannot open.');
+  console.log(
+    'localmesh: no Electron binary could be installed here (its download is blocked or skipped), so the desktop window cannot open.'
+  );
   console.log('localmesh: running the engine headless with the browser UI instead: localmesh up --ui');
-  const child = spawn(process.execPath, [path.join(root, 'main/cli/bin.js'), 'up', '--ui', '-c', meshFile], { stdio: ['inherit', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(root, 'main/cli/bin.js'), 'up', '--ui', '-c', meshFile], {
+    stdio: ['inherit', 'pipe', 'inherit']
+  });
   child.stdout.on('data', (d) => {
     process.stdout.write(d);
     const m = /^UI: (\S+)/m.exec(d.toString());
@@ -48,7 +52,11 @@ function electronBinary() {
   let bin = find();
   if (!bin && process.env.ELECTRON_SKIP_BINARY_DOWNLOAD !== '1' && existsSync(path.join(dir, 'install.js'))) {
     console.log('localmesh: fetching the Electron binary (first run)…');
-    const r = spawnSync(process.execPath, [path.join(dir, 'install.js')], { cwd: dir, stdio: 'inherit', timeout: 300_000 });
+    const r = spawnSync(process.execPath, [path.join(dir, 'install.js')], {
+      cwd: dir,
+      stdio: 'inherit',
+      timeout: 300_000
+    });
     if (r.status === 0) bin = find();
     else console.log('localmesh: the Electron download failed.');
   }

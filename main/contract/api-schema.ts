@@ -23,11 +23,17 @@ export const FlowQuerySchema = z.strictObject({
   workload: z.string().min(1).optional(),
   method: z.string().min(1).max(32).optional(),
   status: z.enum(['1xx', '2xx', '3xx', '4xx', '5xx']).optional(),
-  flag: z.string().regex(/^[A-Z]{2,4}$/, 'an Envoy response flag such as UF').optional(),
+  flag: z
+    .string()
+    .regex(/^[A-Z]{2,4}$/, 'an Envoy response flag such as UF')
+    .optional(),
   text: z.string().min(1).max(1000).optional(),
   reporter: z.enum(['source', 'destination']).optional(),
   requestId: z.string().min(1).optional(),
-  traceId: z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits').optional()
+  traceId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits')
+    .optional()
 });
 const flowQuery = FlowQuerySchema;
 
@@ -49,7 +55,9 @@ export const HarSchema = z.looseObject({
             cookies: z.array(z.looseObject({ name: z.string(), value: z.string() })),
             headers: z.array(harNameValue),
             queryString: z.array(harNameValue),
-            postData: z.looseObject({ mimeType: z.string(), text: z.string().optional(), encoding: z.string().optional() }).optional(),
+            postData: z
+              .looseObject({ mimeType: z.string(), text: z.string().optional(), encoding: z.string().optional() })
+              .optional(),
             headersSize: z.number(),
             bodySize: z.number()
           }),
@@ -59,7 +67,12 @@ export const HarSchema = z.looseObject({
             httpVersion: z.string(),
             cookies: z.array(z.looseObject({ name: z.string(), value: z.string() })),
             headers: z.array(harNameValue),
-            content: z.looseObject({ size: z.number(), mimeType: z.string(), text: z.string().optional(), encoding: z.string().optional() }),
+            content: z.looseObject({
+              size: z.number(),
+              mimeType: z.string(),
+              text: z.string().optional(),
+              encoding: z.string().optional()
+            }),
             redirectURL: z.string(),
             headersSize: z.number(),
             bodySize: z.number()
@@ -73,7 +86,10 @@ export const HarSchema = z.looseObject({
 });
 
 const replayEdit = z.strictObject({
-  method: z.string().regex(/^[A-Z]{1,32}$/, 'an HTTP method in capitals').optional(),
+  method: z
+    .string()
+    .regex(/^[A-Z]{1,32}$/, 'an HTTP method in capitals')
+    .optional(),
   path: z.string().startsWith('/').optional(),
   headers: z.record(z.string().min(1), z.string().nullable()).optional(),
   body: z.string().optional(),
@@ -100,15 +116,34 @@ export const MESH_API_ARGS = {
   deleteSession: z.tuple([z.strictObject({ id: sessionId })]),
   exportHar: z.tuple([flowQuery.optional()]),
   importHar: z.tuple([z.strictObject({ har: HarSchema, label: z.string().min(1).max(200).optional() })]),
-  replayFlow: z.tuple([z.strictObject({ id: z.string().min(1), as: z.string().min(1).optional(), edit: replayEdit.optional() })]),
+  replayFlow: z.tuple([
+    z.strictObject({ id: z.string().min(1), as: z.string().min(1).optional(), edit: replayEdit.optional() })
+  ]),
   compareFlows: z.tuple([z.strictObject({ a: z.string().min(1), b: z.string().min(1) })]),
   compareSessions: z.tuple([z.strictObject({ a: sessionId, b: sessionId })]),
   getTrace: z.tuple([z.strictObject({ traceId: z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits') })]),
-  getGraph: z.tuple([z.strictObject({ windowSec: z.coerce.number().int().min(1).max(30 * 86400).optional(), session: sessionId.optional() }).optional()]),
+  getGraph: z.tuple([
+    z
+      .strictObject({
+        windowSec: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(30 * 86400)
+          .optional(),
+        session: sessionId.optional()
+      })
+      .optional()
+  ]),
   getMetrics: z.tuple([
     z.strictObject({
       service: z.string().min(1),
-      windowSec: z.coerce.number().int().min(10).max(30 * 86400).optional(),
+      windowSec: z.coerce
+        .number()
+        .int()
+        .min(10)
+        .max(30 * 86400)
+        .optional(),
       stepSec: z.coerce.number().int().min(1).max(86400).optional()
     })
   ]),

@@ -263,14 +263,30 @@ export interface HarEntry {
     httpVersion: string;
     cookies: HarNameValue[];
     headers: HarNameValue[];
-    content: { size: number; compression?: number; mimeType: string; text?: string; encoding?: string; comment?: string };
+    content: {
+      size: number;
+      compression?: number;
+      mimeType: string;
+      text?: string;
+      encoding?: string;
+      comment?: string;
+    };
     redirectURL: string;
     headersSize: number;
     bodySize: number;
     comment?: string;
   };
   cache: Record<string, unknown>;
-  timings: { blocked?: number; dns?: number; connect?: number; send: number; wait: number; receive: number; ssl?: number; comment?: string };
+  timings: {
+    blocked?: number;
+    dns?: number;
+    connect?: number;
+    send: number;
+    wait: number;
+    receive: number;
+    ssl?: number;
+    comment?: string;
+  };
   serverIPAddress?: string;
   connection?: string;
   comment?: string;
@@ -535,7 +551,14 @@ export interface AccessCell {
 }
 
 export interface SecurityView {
-  ca: { subject: string; fingerprint256: string; validFrom: string; validTo: string; keyAlgorithm: 'ec' | 'rsa'; certFile: string };
+  ca: {
+    subject: string;
+    fingerprint256: string;
+    validFrom: string;
+    validTo: string;
+    keyAlgorithm: 'ec' | 'rsa';
+    certFile: string;
+  };
   workloads: WorkloadSecurityView[];
   matrix: AccessCell[];
 }

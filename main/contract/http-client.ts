@@ -25,7 +25,11 @@ export function createHttpMeshApi(baseUrl: string, opts: HttpMeshApiOptions = {}
   const doFetch: typeof fetch =
     opts.token === undefined
       ? rawFetch
-      : (input, init) => rawFetch(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), authorization: `Bearer ${opts.token}` } });
+      : (input, init) =>
+          rawFetch(input, {
+            ...init,
+            headers: { ...(init?.headers as Record<string, string> | undefined), authorization: `Bearer ${opts.token}` }
+          });
 
   async function request(route: Route, args: unknown[]): Promise<unknown> {
     while (args.length > 0 && args[args.length - 1] === undefined) args = args.slice(0, -1);

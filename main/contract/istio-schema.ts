@@ -159,12 +159,15 @@ export const VirtualServiceSpec = u({
 export type VirtualServiceSpec = z.infer<typeof VirtualServiceSpec>;
 
 export const LoadBalancerSettings = u({
-  simple: z
-    .enum(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST'])
-    .optional(),
+  simple: z.enum(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']).optional(),
   consistentHash: u({
     httpHeaderName: z.string().optional(),
-    httpCookie: u({ name: z.string(), path: z.string().optional(), ttl: duration.optional(), attributes: z.array(z.unknown()).optional() }).optional(),
+    httpCookie: u({
+      name: z.string(),
+      path: z.string().optional(),
+      ttl: duration.optional(),
+      attributes: z.array(z.unknown()).optional()
+    }).optional(),
     useSourceIp: z.boolean().optional(),
     httpQueryParameterName: z.string().optional(),
     ringHash: u({ minimumRingSize: z.number().int().optional() }).optional(),
@@ -267,8 +270,20 @@ export type ServiceEntrySpec = z.infer<typeof ServiceEntrySpec>;
 export const SidecarSpec = u({
   workloadSelector: u({ labels: z.record(z.string(), z.string()).optional() }).optional(),
   ingress: z.array(loose).optional(),
-  egress: z.array(u({ port: loose.optional(), bind: z.string().optional(), captureMode: z.string().optional(), hosts: z.array(z.string()) })).optional(),
-  outboundTrafficPolicy: u({ mode: z.enum(['REGISTRY_ONLY', 'ALLOW_ANY']).optional(), egressProxy: loose.optional() }).optional(),
+  egress: z
+    .array(
+      u({
+        port: loose.optional(),
+        bind: z.string().optional(),
+        captureMode: z.string().optional(),
+        hosts: z.array(z.string())
+      })
+    )
+    .optional(),
+  outboundTrafficPolicy: u({
+    mode: z.enum(['REGISTRY_ONLY', 'ALLOW_ANY']).optional(),
+    egressProxy: loose.optional()
+  }).optional(),
   inboundConnectionPool: loose.optional()
 });
 export type SidecarSpec = z.infer<typeof SidecarSpec>;
@@ -282,7 +297,11 @@ export const NETWORKING_SPECS = {
   Gateway: loose
 } as const;
 export const SECURITY_KINDS = ['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'] as const;
-export const NETWORKING_API_VERSIONS = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'];
+export const NETWORKING_API_VERSIONS = [
+  'networking.istio.io/v1',
+  'networking.istio.io/v1beta1',
+  'networking.istio.io/v1alpha3'
+];
 export const SECURITY_API_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
 
 /** A resource as loaded from a file: typed spec plus where it came from. */
@@ -304,12 +323,19 @@ export interface IstioResource<S = unknown> {
 // ---------------------------------------------------------------------------------------------------------------
 
 const mtlsMode = z.enum(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
-const targetRef = u({ kind: z.string().optional(), group: z.string().optional(), name: z.string().min(1), namespace: z.string().optional() });
+const targetRef = u({
+  kind: z.string().optional(),
+  group: z.string().optional(),
+  name: z.string().min(1),
+  namespace: z.string().optional()
+});
 
 export const PeerAuthenticationSpec = u({
   selector: WorkloadSelector.optional(),
   mtls: u({ mode: mtlsMode.optional() }).optional(),
-  portLevelMtls: z.record(z.string().regex(/^\d+$/, 'must be a port number'), u({ mode: mtlsMode.optional() })).optional()
+  portLevelMtls: z
+    .record(z.string().regex(/^\d+$/, 'must be a port number'), u({ mode: mtlsMode.optional() }))
+    .optional()
 });
 
 const strs = z.array(z.string()).optional();
@@ -345,7 +371,16 @@ export const AuthorizationPolicySpec = u({
         to: z
           .array(
             u({
-              operation: u({ hosts: strs, notHosts: strs, ports: strs, notPorts: strs, methods: strs, notMethods: strs, paths: strs, notPaths: strs }).optional()
+              operation: u({
+                hosts: strs,
+                notHosts: strs,
+                ports: strs,
+                notPorts: strs,
+                methods: strs,
+                notMethods: strs,
+                paths: strs,
+                notPaths: strs
+              }).optional()
             })
           )
           .optional(),

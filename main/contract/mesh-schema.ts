@@ -56,16 +56,29 @@ export const OutboundTrafficPolicy = z.strictObject({
 /** What the flow store keeps (defaults sized for a laptop). */
 export const CaptureSpec = z.strictObject({
   /** Bytes of each body stored with a flow; larger bodies are truncated and marked. */
-  bodyCap: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
+  bodyCap: z
+    .number()
+    .int()
+    .min(0)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   /** Flows kept; the oldest go first. */
   maxFlows: z.number().int().min(100).default(100_000),
   /** Megabytes of flow records and bodies kept. */
   maxMegabytes: z.number().int().min(1).default(512),
   /** Flows older than this many hours are dropped. */
-  maxAgeHours: z.number().min(0.01).default(24 * 7)
+  maxAgeHours: z
+    .number()
+    .min(0.01)
+    .default(24 * 7)
 });
 export type CaptureSpec = z.infer<typeof CaptureSpec>;
-export const CAPTURE_DEFAULTS: CaptureSpec = { bodyCap: 1024 * 1024, maxFlows: 100_000, maxMegabytes: 512, maxAgeHours: 24 * 7 };
+export const CAPTURE_DEFAULTS: CaptureSpec = {
+  bodyCap: 1024 * 1024,
+  maxFlows: 100_000,
+  maxMegabytes: 512,
+  maxAgeHours: 24 * 7
+};
 
 /** Trace context propagation and export. */
 export const TracingSpec = z.strictObject({

@@ -30,7 +30,9 @@ export const ShiftAction = z.strictObject({
   type: z.literal('shift'),
   service: z.string().min(1),
   /** subset name → relative weight. */
-  weights: z.record(z.string(), z.number().int().min(0)).refine((w) => Object.values(w).some((v) => v > 0), 'at least one weight must be above 0')
+  weights: z
+    .record(z.string(), z.number().int().min(0))
+    .refine((w) => Object.values(w).some((v) => v > 0), 'at least one weight must be above 0')
 });
 
 export const TimeoutAction = z.strictObject({
@@ -55,5 +57,11 @@ export const StrictMtlsAction = z.strictObject({
   workload: z.string().min(1)
 });
 
-export const QuickActionSchema = z.discriminatedUnion('type', [FaultAction, ClearFaultAction, ShiftAction, TimeoutAction, StrictMtlsAction]);
+export const QuickActionSchema = z.discriminatedUnion('type', [
+  FaultAction,
+  ClearFaultAction,
+  ShiftAction,
+  TimeoutAction,
+  StrictMtlsAction
+]);
 export type QuickAction = z.input<typeof QuickActionSchema>;

@@ -11,7 +11,8 @@ function fakeEngine(name: string) {
       return () => listeners.delete(l);
     }
   } as unknown as Record<string, unknown>;
-  for (const m of Object.keys(MESH_API_METHODS)) api[m] = async (...args: unknown[]) => ({ engine: name, method: m, args });
+  for (const m of Object.keys(MESH_API_METHODS))
+    api[m] = async (...args: unknown[]) => ({ engine: name, method: m, args });
   const emit = (line: string) => {
     for (const l of [...listeners]) l({ type: 'log', workload: 'w', instance: 'i', stream: 'stdout', line });
   };

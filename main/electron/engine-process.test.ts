@@ -40,7 +40,9 @@ function clientFor(engine: EngineHandle) {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once('exit', () => r()));
 }
 
 describe('engine host process', () => {
@@ -50,7 +52,9 @@ describe('engine host process', () => {
 
   beforeEach(async () => {
     app = await stub('orders');
-    project = writeProject({ meshYaml: meshYaml({ orders: { workloads: [{ name: 'orders-v1', instances: [app.address] }] } }) });
+    project = writeProject({
+      meshYaml: meshYaml({ orders: { workloads: [{ name: 'orders-v1', instances: [app.address] }] } })
+    });
     logs.length = 0;
   });
 
@@ -88,7 +92,9 @@ describe('engine host process', () => {
     const reply = await viaProxy(orders!.outbound!.port, 'orders:9080', '/hello');
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toMatchObject({ stub: 'orders' });
-    await expect(api.listFlows()).resolves.toEqual(expect.arrayContaining([expect.objectContaining({ path: '/hello' })]));
+    await expect(api.listFlows()).resolves.toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: '/hello' })])
+    );
 
     await engine.stop();
     await engine.stop(); // twice is fine

@@ -44,7 +44,9 @@ const win = () => control.windows[0]!;
 
 beforeAll(async () => {
   app = await stub('orders');
-  project = writeProject({ meshYaml: meshYaml({ orders: { workloads: [{ name: 'orders-v1', instances: [app.address] }] } }) });
+  project = writeProject({
+    meshYaml: meshYaml({ orders: { workloads: [{ name: 'orders-v1', instances: [app.address] }] } })
+  });
   userData = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-userdata-'));
   // A returning user: the last project opened is ours (not the bundled example, which binds fixed ports).
   fs.writeFileSync(path.join(userData, 'state.json'), JSON.stringify({ version: 1, recent: [project.file] }));
@@ -59,7 +61,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   delete process.env.LOCALMESH_USER_DATA;
-  for (const f of control?.forks ?? []) if (f.child.exitCode === null && f.child.signalCode === null) f.child.kill('SIGKILL');
+  for (const f of control?.forks ?? [])
+    if (f.child.exitCode === null && f.child.signalCode === null) f.child.kill('SIGKILL');
   await app?.close();
   fs.rmSync(project.dir, { recursive: true, force: true });
   fs.rmSync(userData, { recursive: true, force: true });
@@ -144,7 +147,10 @@ describe('main process (fake electron, real engine host)', () => {
     const out = vi.spyOn(process.stdout, 'write');
     try {
       click('Reload Config');
-      await until(() => out.mock.calls.some(([chunk]) => String(chunk).includes('[localmesh] config reloaded (version 1)')), 'the reload result');
+      await until(
+        () => out.mock.calls.some(([chunk]) => String(chunk).includes('[localmesh] config reloaded (version 1)')),
+        'the reload result'
+      );
     } finally {
       out.mockRestore();
     }
@@ -155,7 +161,10 @@ describe('main process (fake electron, real engine host)', () => {
     control.messageBoxAnswers.push(0); // "Restart Engine"
     const reloadsBefore = win().webContents.reloads;
     control.forks[0]!.child.kill('SIGKILL');
-    await until(() => control.messageBoxes.some((m) => m.message === 'The localmesh engine stopped unexpectedly'), 'the crash dialog');
+    await until(
+      () => control.messageBoxes.some((m) => m.message === 'The localmesh engine stopped unexpectedly'),
+      'the crash dialog'
+    );
     expect(control.messageBoxes.at(-1)?.buttons).toEqual(['Restart Engine', 'Close']);
     await until(() => control.forks.length === 2, 'a second engine host');
     expect(((await call('health')) as HealthView).status).toBe('ok');
@@ -165,7 +174,10 @@ describe('main process (fake electron, real engine host)', () => {
   it('shows why a project cannot start, and the page gets the same error', async () => {
     control.openDialogAnswers.push({ canceled: false, filePaths: [path.dirname(BROKEN)] });
     click('Open Project');
-    await until(() => control.messageBoxes.some((m) => m.message?.startsWith('Cannot start the mesh')), 'the start error dialog');
+    await until(
+      () => control.messageBoxes.some((m) => m.message?.startsWith('Cannot start the mesh')),
+      'the start error dialog'
+    );
     const failed = (await call('health')) as IpcErrorEnvelope;
     expect(failed.__meshError.code).toMatch(/^LM00\d$/);
     expect(control.messageBoxes.at(-1)?.detail).toContain(failed.__meshError.code);

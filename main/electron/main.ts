@@ -101,7 +101,10 @@ function onReady(): void {
   registerIpcHandlers(switchable.api, { isTrustedSender: (url) => isOwnPage(url, indexUrl), log });
   installMenu();
   win = createMainWindow({
-    bounds: clampBounds(state.window?.bounds, screen.getAllDisplays().map((d) => d.workArea)),
+    bounds: clampBounds(
+      state.window?.bounds,
+      screen.getAllDisplays().map((d) => d.workArea)
+    ),
     maximized: state.window?.maximized ?? false,
     preload: paths.preload,
     indexHtml: paths.indexHtml
@@ -266,7 +269,12 @@ async function openRecent(file: string): Promise<void> {
     state.recent = removeRecent(state.recent, file);
     persistState();
     installMenu();
-    await messageBox({ type: 'warning', title: 'localmesh', message: 'That project is gone', detail: `${file} no longer exists.` });
+    await messageBox({
+      type: 'warning',
+      title: 'localmesh',
+      message: 'That project is gone',
+      detail: `${file} no longer exists.`
+    });
     return;
   }
   await openProject(file);

@@ -70,16 +70,16 @@ export function menuTemplate(opts: MenuOptions): MenuItemConstructorOptions[] {
   const view: MenuItemConstructorOptions = {
     label: 'View',
     submenu: [
-      ...VIEW_SHORTCUTS.map(
-        (v): MenuItemConstructorOptions => ({
-          label: v.label,
-          accelerator: v.accelerator,
-          click: () => actions.navigate(v.view)
-        })
-      ),
+      ...VIEW_SHORTCUTS.map((v): MenuItemConstructorOptions => ({
+        label: v.label,
+        accelerator: v.accelerator,
+        click: () => actions.navigate(v.view)
+      })),
       { type: 'separator' },
       { label: 'Toggle Dark Mode', accelerator: 'CmdOrCtrl+Shift+D', click: () => actions.toggleDarkMode() },
-      ...(opts.isPackaged ? [] : [{ type: 'separator' } as const, { label: 'Toggle DevTools', role: 'toggleDevTools' } as const]),
+      ...(opts.isPackaged
+        ? []
+        : [{ type: 'separator' } as const, { label: 'Toggle DevTools', role: 'toggleDevTools' } as const]),
       { type: 'separator' },
       { role: 'resetZoom' },
       { role: 'zoomIn' },

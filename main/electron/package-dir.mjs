@@ -27,7 +27,12 @@ const require = createRequire(import.meta.url);
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const builderConfig = parseYaml(fs.readFileSync(path.join(root, 'electron-builder.yml'), 'utf8'));
 
-const BUILD_OUTPUTS = ['out/electron/main.cjs', 'out/electron/engine-host.cjs', 'out/preload/index.cjs', 'out/renderer/index.html'];
+const BUILD_OUTPUTS = [
+  'out/electron/main.cjs',
+  'out/electron/engine-host.cjs',
+  'out/preload/index.cjs',
+  'out/renderer/index.html'
+];
 const REQUIRED_IN_ASAR = ['package.json', ...BUILD_OUTPUTS];
 const outputDir = path.join(root, builderConfig.directories?.output ?? 'release');
 const unpacked = path.join(outputDir, 'linux-unpacked');
@@ -102,12 +107,19 @@ const asarFiles = entries.filter((e) => {
   }
 });
 const unpackedDir = `${asarFile}.unpacked`;
-const unpackedEntries = fs.existsSync(unpackedDir) ? fs.readdirSync(unpackedDir, { recursive: true }).map((p) => String(p).replace(/\\/g, '/')) : [];
+const unpackedEntries = fs.existsSync(unpackedDir)
+  ? fs.readdirSync(unpackedDir, { recursive: true }).map((p) => String(p).replace(/\\/g, '/'))
+  : [];
 
 console.log(`\npackage:dir: report for ${path.relative(root, asarFile)}`);
 for (const f of REQUIRED_IN_ASAR) check(has.has(f), `contains ${f}`);
-const packedPkg = has.has('package.json') ? JSON.parse(asar.extractFile(asarFile, 'package.json').toString('utf8')) : {};
-check(typeof packedPkg.main === 'string' && has.has(packedPkg.main.replace(/^\.\//, '')), `package.json "main" (${packedPkg.main}) is in the archive`);
+const packedPkg = has.has('package.json')
+  ? JSON.parse(asar.extractFile(asarFile, 'package.json').toString('utf8'))
+  : {};
+check(
+  typeof packedPkg.main === 'string' && has.has(packedPkg.main.replace(/^\.\//, '')),
+  `package.json "main" (${packedPkg.main}) is in the archive`
+);
 
 const devDeps = Object.keys(pkg.devDependencies ?? {}).sort();
 const packedDevDeps = devDeps.filter(
@@ -116,22 +128,33 @@ const packedDevDeps = devDeps.filter(
     entries.some((e) => e.startsWith(`node_modules/${name}/`)) ||
     unpackedEntries.some((e) => e === `node_modules/${name}` || e.startsWith(`node_modules/${name}/`))
 );
-check(packedDevDeps.length === 0, `no devDependency packed (checked ${devDeps.length}: ${devDeps.join(', ')})${packedDevDeps.length ? `; found: ${packedDevDeps.join(', ')}` : ''}`);
+check(
+  packedDevDeps.length === 0,
+  `no devDependency packed (checked ${devDeps.length}: ${devDeps.join(', ')})${packedDevDeps.length ? `; found: ${packedDevDeps.join(', ')}` : ''}`
+);
 const ownEntries = entries.filter((e) => !e.startsWith('node_modules/'));
 const testFiles = ownEntries.filter((e) => /(^|\/)(e2e|test)(\/|$)/.test(e) || /\.(test|spec)\.[cm]?[jt]sx?$/.test(e));
-check(testFiles.length === 0, `no test or e2e files${testFiles.length ? `; found: ${testFiles.slice(0, 5).join(', ')}` : ''}`);
+check(
+  testFiles.length === 0,
+  `no test or e2e files${testFiles.length ? `; found: ${testFiles.slice(0, 5).join(', ')}` : ''}`
+);
 const example = path.join(resources, 'examples', 'bookinfo', 'localmesh.yaml');
 check(fs.existsSync(example), `bundled example beside app.asar: ${path.relative(root, example)}`);
 const exe = path.join(unpacked, builderConfig.executableName ?? pkg.name);
 check(fs.existsSync(exe), `executable ${path.relative(root, exe)}`);
 
 // The numbers, for the log.
-const packages = [...new Set(entries.map((e) => /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(e)?.[1]).filter(Boolean))].sort();
+const packages = [
+  ...new Set(entries.map((e) => /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(e)?.[1]).filter(Boolean))
+].sort();
 const topLevel = [...new Set(entries.map((e) => e.split('/')[0]))].sort();
 const size = fs.statSync(asarFile).size;
-console.log(`  info app.asar ${(size / 1024 / 1024).toFixed(2)} MiB, ${asarFiles.length} files; top level: ${topLevel.join(', ')}`);
+console.log(
+  `  info app.asar ${(size / 1024 / 1024).toFixed(2)} MiB, ${asarFiles.length} files; top level: ${topLevel.join(', ')}`
+);
 console.log(`  info node_modules packed: ${packages.length}${packages.length ? ` (${packages.join(', ')})` : ''}`);
-if (unpackedEntries.length) console.log(`  info app.asar.unpacked: ${unpackedEntries.filter((e) => !e.includes('/')).join(', ')}`);
+if (unpackedEntries.length)
+  console.log(`  info app.asar.unpacked: ${unpackedEntries.filter((e) => !e.includes('/')).join(', ')}`);
 
 if (failures.length > 0) {
   console.error(`\npackage:dir: FAILED ${failures.length} check(s)`);
@@ -145,9 +168,9 @@ function loadAsar() {
     () => require('@electron/asar'),
     () => createRequire(require.resolve('app-builder-lib/package.json'))('@electron/asar'),
     () =>
-      createRequire(createRequire(require.resolve('electron-builder/package.json')).resolve('app-builder-lib/package.json'))(
-        '@electron/asar'
-      )
+      createRequire(
+        createRequire(require.resolve('electron-builder/package.json')).resolve('app-builder-lib/package.json')
+      )('@electron/asar')
   ];
   for (const t of tries) {
     try {

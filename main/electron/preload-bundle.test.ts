@@ -28,12 +28,15 @@ describe('preload bundle in a sandbox-like context', () => {
     const invokes: unknown[][] = [];
     const electron = {
       contextBridge: {
-        exposeInMainWorld: (key: string, value: Record<string, (...args: unknown[]) => unknown>) => (exposed[key] = value)
+        exposeInMainWorld: (key: string, value: Record<string, (...args: unknown[]) => unknown>) =>
+          (exposed[key] = value)
       },
       ipcRenderer: {
         invoke: async (channel: string, ...args: unknown[]) => {
           invokes.push([channel, ...args]);
-          return channel === 'localmesh:getFlow' ? { __meshError: { code: 'LM202', message: 'no flow f-1' } } : { ok: true };
+          return channel === 'localmesh:getFlow'
+            ? { __meshError: { code: 'LM202', message: 'no flow f-1' } }
+            : { ok: true };
         },
         on: () => undefined,
         off: () => undefined

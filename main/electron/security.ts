@@ -7,8 +7,14 @@
 export function isOwnPage(url: string, indexUrl: string): boolean {
   const a = parse(url);
   const b = parse(indexUrl);
-  return a !== undefined && b !== undefined && a.protocol === 'file:' && b.protocol === 'file:' &&
-    a.host === b.host && a.pathname === b.pathname;
+  return (
+    a !== undefined &&
+    b !== undefined &&
+    a.protocol === 'file:' &&
+    b.protocol === 'file:' &&
+    a.host === b.host &&
+    a.pathname === b.pathname
+  );
 }
 
 /** Links the shell hands to the user's browser: https only (no http, file, javascript, custom schemes). */

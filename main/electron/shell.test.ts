@@ -33,7 +33,14 @@ describe('security', () => {
 
   it('opens only https links externally', () => {
     expect(isSafeExternalUrl('https://istio.io/latest/docs/')).toBe(true);
-    for (const url of ['http://example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'smb://host/share', 'https://user:pw@example.com/', 'nonsense']) {
+    for (const url of [
+      'http://example.com',
+      'file:///etc/passwd',
+      'javascript:alert(1)',
+      'smb://host/share',
+      'https://user:pw@example.com/',
+      'nonsense'
+    ]) {
       expect(isSafeExternalUrl(url), url).toBe(false);
     }
   });
@@ -69,15 +76,21 @@ describe('project', () => {
 
   it('starts with the project asked for, else the newest recent one that still exists, else the example', () => {
     const exists = (p: string) => p === '/b/localmesh.yaml';
-    expect(initialProject({ recent: ['/a/localmesh.yaml', '/b/localmesh.yaml'], example: '/ex' }, exists)).toBe('/b/localmesh.yaml');
+    expect(initialProject({ recent: ['/a/localmesh.yaml', '/b/localmesh.yaml'], example: '/ex' }, exists)).toBe(
+      '/b/localmesh.yaml'
+    );
     expect(initialProject({ recent: ['/a/localmesh.yaml'], example: '/ex' }, exists)).toBe('/ex');
     expect(initialProject({ recent: [], example: '/ex' })).toBe('/ex');
     const asked = path.join(dir, 'asked');
     fs.mkdirSync(asked);
     fs.writeFileSync(path.join(asked, 'localmesh.yaml'), 'x');
-    expect(initialProject({ requested: asked, recent: ['/b/localmesh.yaml'], example: '/ex' }, exists)).toBe(path.join(asked, 'localmesh.yaml'));
+    expect(initialProject({ requested: asked, recent: ['/b/localmesh.yaml'], example: '/ex' }, exists)).toBe(
+      path.join(asked, 'localmesh.yaml')
+    );
     // A request that names nothing usable falls back to the usual choice.
-    expect(initialProject({ requested: path.join(dir, 'nope'), recent: ['/b/localmesh.yaml'], example: '/ex' }, exists)).toBe('/b/localmesh.yaml');
+    expect(
+      initialProject({ requested: path.join(dir, 'nope'), recent: ['/b/localmesh.yaml'], example: '/ex' }, exists)
+    ).toBe('/b/localmesh.yaml');
   });
 
   it('finds the bundled example beside app.asar when packaged, in the checkout otherwise', () => {
@@ -112,22 +125,27 @@ describe('menu', () => {
   const flat = (items: MenuItemConstructorOptions[]): MenuItemConstructorOptions[] =>
     items.flatMap((i) => [i, ...(Array.isArray(i.submenu) ? flat(i.submenu) : [])]);
   const byLabel = (items: MenuItemConstructorOptions[], label: string) => flat(items).find((i) => i.label === label);
-  const click = (item: MenuItemConstructorOptions | undefined) =>
-    (item?.click as (() => void) | undefined)?.();
+  const click = (item: MenuItemConstructorOptions | undefined) => (item?.click as (() => void) | undefined)?.();
 
   it('has the shortcuts and wires them to the actions', () => {
     const t = menuTemplate({ platform: 'linux', isPackaged: false, recent: ['/p/shop/localmesh.yaml'], actions });
     expect(byLabel(t, 'Open Project…')?.accelerator).toBe('CmdOrCtrl+O');
     expect(byLabel(t, 'Reload Config')?.accelerator).toBe('CmdOrCtrl+R');
-    expect(['Services', 'Rules', 'Traffic', 'Security', 'Graph', 'Metrics'].map((l) => byLabel(t, l)?.accelerator)).toEqual([
-      'CmdOrCtrl+1',
-      'CmdOrCtrl+2',
-      'CmdOrCtrl+3',
-      'CmdOrCtrl+4',
-      'CmdOrCtrl+5',
-      'CmdOrCtrl+6'
-    ]);
-    for (const label of ['Open Project…', 'Reload Config', 'Services', 'Rules', 'Traffic', 'Graph', 'Metrics', 'Toggle Dark Mode', 'localmesh on the web', 'Clear Recent']) {
+    expect(
+      ['Services', 'Rules', 'Traffic', 'Security', 'Graph', 'Metrics'].map((l) => byLabel(t, l)?.accelerator)
+    ).toEqual(['CmdOrCtrl+1', 'CmdOrCtrl+2', 'CmdOrCtrl+3', 'CmdOrCtrl+4', 'CmdOrCtrl+5', 'CmdOrCtrl+6']);
+    for (const label of [
+      'Open Project…',
+      'Reload Config',
+      'Services',
+      'Rules',
+      'Traffic',
+      'Graph',
+      'Metrics',
+      'Toggle Dark Mode',
+      'localmesh on the web',
+      'Clear Recent'
+    ]) {
       click(byLabel(t, label));
     }
     click(byLabel(t, recentLabel('/p/shop/localmesh.yaml')));

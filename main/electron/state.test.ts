@@ -47,8 +47,18 @@ describe('clampBounds', () => {
   });
 
   it('keeps saved bounds that are on a screen', () => {
-    expect(clampBounds({ x: 100, y: 80, width: 1200, height: 800 }, [primary])).toEqual({ x: 100, y: 80, width: 1200, height: 800 });
-    expect(clampBounds({ x: 2000, y: 50, width: 1000, height: 700 }, [primary, right])).toEqual({ x: 2000, y: 50, width: 1000, height: 700 });
+    expect(clampBounds({ x: 100, y: 80, width: 1200, height: 800 }, [primary])).toEqual({
+      x: 100,
+      y: 80,
+      width: 1200,
+      height: 800
+    });
+    expect(clampBounds({ x: 2000, y: 50, width: 1000, height: 700 }, [primary, right])).toEqual({
+      x: 2000,
+      y: 50,
+      width: 1000,
+      height: 700
+    });
   });
 
   it('drops the position when its monitor is gone (the OS centres the window)', () => {
@@ -60,7 +70,12 @@ describe('clampBounds', () => {
 
   it('clamps the size between the minimum and the largest screen', () => {
     expect(clampBounds({ width: 100, height: 50 }, [primary])).toEqual(MIN_SIZE);
-    expect(clampBounds({ x: 0, y: 0, width: 9000, height: 9000 }, [primary, right])).toEqual({ x: 0, y: 0, width: 1920, height: 1050 });
+    expect(clampBounds({ x: 0, y: 0, width: 9000, height: 9000 }, [primary, right])).toEqual({
+      x: 0,
+      y: 0,
+      width: 1920,
+      height: 1050
+    });
   });
 
   it('still returns sane bounds without any screen information', () => {
@@ -94,7 +109,11 @@ describe('parseState / serializeState', () => {
       })
     );
     expect(ok).toBe(true);
-    expect(state).toEqual({ version: 1, recent: ['/a', '/b'], window: { bounds: { width: 900, height: 600 }, maximized: false } });
+    expect(state).toEqual({
+      version: 1,
+      recent: ['/a', '/b'],
+      window: { bounds: { width: 900, height: 600 }, maximized: false }
+    });
     expect(parseState(JSON.stringify({ window: { bounds: { width: -1, height: 5 } } })).state.window).toBeUndefined();
   });
 

@@ -70,10 +70,16 @@ export function hardenWebContents(contents: WebContents, indexUrl: string, log: 
  * Session-wide rules: no permission is granted (except writing text to the clipboard from our own page, for the
  * UI's copy buttons), and the page loads nothing from the network.
  */
-export function hardenSession(indexUrl: string, log: (line: string) => void, ses: Session = session.defaultSession): void {
+export function hardenSession(
+  indexUrl: string,
+  log: (line: string) => void,
+  ses: Session = session.defaultSession
+): void {
   const clipboardWriteOnly = (permission: string, webContents: WebContents | null): boolean =>
     permission === 'clipboard-sanitized-write' && webContents !== null && isOwnPage(webContents.getURL(), indexUrl);
-  ses.setPermissionRequestHandler((webContents, permission, callback) => callback(clipboardWriteOnly(permission, webContents)));
+  ses.setPermissionRequestHandler((webContents, permission, callback) =>
+    callback(clipboardWriteOnly(permission, webContents))
+  );
   ses.setPermissionCheckHandler((webContents, permission) => clipboardWriteOnly(permission, webContents));
   ses.webRequest.onBeforeRequest((details, callback) => {
     const allowed = isAllowedRendererRequest(details.url);

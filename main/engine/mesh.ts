@@ -37,7 +37,13 @@ import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
 import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
-import { memoryStore, openSqliteStore, storeOptionsFromCapture, withoutBodies, type FlowStore } from './capture/flow-store.js';
+import {
+  memoryStore,
+  openSqliteStore,
+  storeOptionsFromCapture,
+  withoutBodies,
+  type FlowStore
+} from './capture/flow-store.js';
 import { createCaptureApi } from './capture/capture-api.js';
 import { LOCALMESH_VERSION } from './version.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
@@ -104,7 +110,9 @@ function foldersUnder(root: string, out: string[] = []): string[] {
   } catch {
     return out;
   }
-  for (const e of entries) if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')) foldersUnder(path.join(root, e.name), out);
+  for (const e of entries)
+    if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.'))
+      foldersUnder(path.join(root, e.name), out);
   return out;
 }
 
@@ -163,10 +171,14 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   if (!first.mesh) {
     const errors = first.issues.filter(isBlocking);
     const e = errors[0];
-    throw new MeshError(e?.code ?? ErrorCodes.MESH_SCHEMA, `${file}: ${errors.length} error(s) in the configuration; first: ${e ? `${e.where.file}:${e.where.line}:${e.where.column} ${e.path ? e.path + ': ' : ''}${e.message}` : 'unknown'}`, {
-      where: e?.where,
-      details: { issues: first.issues }
-    });
+    throw new MeshError(
+      e?.code ?? ErrorCodes.MESH_SCHEMA,
+      `${file}: ${errors.length} error(s) in the configuration; first: ${e ? `${e.where.file}:${e.where.line}:${e.where.column} ${e.path ? e.path + ': ' : ''}${e.message}` : 'unknown'}`,
+      {
+        where: e?.where,
+        details: { issues: first.issues }
+      }
+    );
   }
 
   // the OTLP endpoint of the first load stays for the mesh's lifetime (a changed spec.tracing.otlp applies at the
@@ -231,10 +243,14 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       new Promise<void>((resolve, reject) => {
         if (signal?.aborted) return reject(new Error('aborted'));
         const t = setTimeout(resolve, ms);
-        signal?.addEventListener('abort', () => {
-          clearTimeout(t);
-          reject(new Error('aborted'));
-        }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            reject(new Error('aborted'));
+          },
+          { once: true }
+        );
       })
   };
 
@@ -247,7 +263,13 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       for (const inst of w.instances) out.set(`in:${inst.key}`, () => new InboundSidecar(w, inst, host));
       for (const svc of s.registry.services) {
         if (svc.kind !== 'mesh') continue;
-        out.set(`up:${w.name}:${svc.name}.${svc.namespace}`, () => new OutboundSidecar(w.name, host, { service: { name: svc.name, namespace: svc.namespace, port: svc.ports[0]! } }));
+        out.set(
+          `up:${w.name}:${svc.name}.${svc.namespace}`,
+          () =>
+            new OutboundSidecar(w.name, host, {
+              service: { name: svc.name, namespace: svc.namespace, port: svc.ports[0]! }
+            })
+        );
       }
     }
     return out;
@@ -274,8 +296,17 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       server.once('error', (err: NodeJS.ErrnoException) => {
         const what = describeListener(key);
         if (err.code === 'EADDRINUSE') {
-          reject(new MeshError(ErrorCodes.PORT_IN_USE, `port ${port} for ${what} is already in use${mesh.spec.portBase ? ` (spec.portBase ${mesh.spec.portBase}); choose another portBase or stop the program using it` : ''}`, { where: { file, line: 1, column: 1 } }));
-        } else reject(new MeshError(ErrorCodes.LISTEN_FAILED, `cannot listen for ${what} on 127.0.0.1:${port}: ${err.message}`));
+          reject(
+            new MeshError(
+              ErrorCodes.PORT_IN_USE,
+              `port ${port} for ${what} is already in use${mesh.spec.portBase ? ` (spec.portBase ${mesh.spec.portBase}); choose another portBase or stop the program using it` : ''}`,
+              { where: { file, line: 1, column: 1 } }
+            )
+          );
+        } else
+          reject(
+            new MeshError(ErrorCodes.LISTEN_FAILED, `cannot listen for ${what} on 127.0.0.1:${port}: ${err.message}`)
+          );
       });
       server.listen(port, '127.0.0.1', () => {
         l.port = (server.address() as net.AddressInfo).port;
@@ -325,7 +356,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   }
 
   async function ensureIdentities(s: Snapshot): Promise<void> {
-    await Promise.all(s.registry.workloads.filter((w) => w.sidecar).map((w) => identities.ensure(w.namespace, w.serviceAccount)));
+    await Promise.all(
+      s.registry.workloads.filter((w) => w.sidecar).map((w) => identities.ensure(w.namespace, w.serviceAccount))
+    );
   }
 
   try {
@@ -351,7 +384,13 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         if (!w.run) continue;
         const info = s.registry.workloadByName.get(w.name)!;
         for (const inst of info.instances) {
-          const env: Record<string, string> = { ...w.run.env, PORT: String(inst.port), NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1', LOCALMESH_WORKLOAD: w.name };
+          const env: Record<string, string> = {
+            ...w.run.env,
+            PORT: String(inst.port),
+            NO_PROXY: 'localhost,127.0.0.1',
+            no_proxy: 'localhost,127.0.0.1',
+            LOCALMESH_WORKLOAD: w.name
+          };
           const out = listeners.get(`out:${w.name}`);
           if (out) {
             env.HTTP_PROXY = `http://127.0.0.1:${out.port}`;
@@ -371,7 +410,13 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
               }
             }
           }
-          specs.push({ workload: w.name, instance: inst.address, command: w.run.command, cwd: path.resolve(proj.baseDir, w.run.cwd ?? '.'), env });
+          specs.push({
+            workload: w.name,
+            instance: inst.address,
+            command: w.run.command,
+            cwd: path.resolve(proj.baseDir, w.run.cwd ?? '.'),
+            env
+          });
         }
       }
     }
@@ -402,8 +447,16 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     const at = new Date().toISOString();
     if (!proj.mesh) {
       const errs = proj.issues.filter(isBlocking);
-      lastReload = { ok: false, version: snapshot.version, at, issues: proj.issues, error: `${errs.length} error(s); the last good config (version ${snapshot.version}) keeps running` };
-      log(`reload rejected: ${errs.map((e) => `${path.relative(process.cwd(), e.where.file)}:${e.where.line}:${e.where.column} ${e.code} ${e.message}`).join('; ')}`);
+      lastReload = {
+        ok: false,
+        version: snapshot.version,
+        at,
+        issues: proj.issues,
+        error: `${errs.length} error(s); the last good config (version ${snapshot.version}) keeps running`
+      };
+      log(
+        `reload rejected: ${errs.map((e) => `${path.relative(process.cwd(), e.where.file)}:${e.where.line}:${e.where.column} ${e.code} ${e.message}`).join('; ')}`
+      );
       emit({ type: 'config', reload: lastReload });
       return lastReload;
     }
@@ -432,7 +485,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     project = proj;
     currentPrint = print;
     lastReload = { ok: true, version: next.version, at, issues: proj.issues };
-    log(`config version ${next.version} applied (${proj.resources.length} Istio resources${proj.issues.length ? `, ${proj.issues.length} note(s)` : ''})`);
+    log(
+      `config version ${next.version} applied (${proj.resources.length} Istio resources${proj.issues.length ? `, ${proj.issues.length} note(s)` : ''})`
+    );
     emit({ type: 'config', reload: lastReload });
     launch(snapshot, project);
     watchFiles();
@@ -481,7 +536,13 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         const w = fs.watch(dir, (_ev, name) => {
           if (!name) return schedule();
           const full = path.join(dir, name.toString());
-          if (full === file || isDir(full) || (/\.(ya?ml|json)$/i.test(full) && project.istioPaths.some((p) => full === p || full.startsWith(p + path.sep)))) schedule();
+          if (
+            full === file ||
+            isDir(full) ||
+            (/\.(ya?ml|json)$/i.test(full) &&
+              project.istioPaths.some((p) => full === p || full.startsWith(p + path.sep)))
+          )
+            schedule();
         });
         w.on('error', () => undefined);
         watchers.set(dir, w);
@@ -495,8 +556,14 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   /** Resolve a path the UI sent and make sure it is an Istio file of this project (no writing elsewhere). */
   function insideIstio(p: string): string {
     const abs = path.resolve(project.baseDir, p);
-    const ok = project.istioPaths.some((ip) => abs === ip || (abs.startsWith(ip + path.sep) && /\.(ya?ml|json)$/i.test(abs)));
-    if (!ok) throw new MeshError(ErrorCodes.OUTSIDE_PROJECT, `${abs} is not inside the project's Istio paths (${project.istioPaths.join(', ') || 'none'})`);
+    const ok = project.istioPaths.some(
+      (ip) => abs === ip || (abs.startsWith(ip + path.sep) && /\.(ya?ml|json)$/i.test(abs))
+    );
+    if (!ok)
+      throw new MeshError(
+        ErrorCodes.OUTSIDE_PROJECT,
+        `${abs} is not inside the project's Istio paths (${project.istioPaths.join(', ') || 'none'})`
+      );
     return abs;
   }
 
@@ -510,7 +577,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       for (const svc of s.registry.services) {
         if (svc.kind !== 'mesh') continue;
         const l = listeners.get(`up:${w.name}:${svc.name}.${svc.namespace}`);
-        if (l) upstreams[svc.namespace === w.namespace ? svc.name : `${svc.name}.${svc.namespace}`] = { host: '127.0.0.1', port: l.port };
+        if (l)
+          upstreams[svc.namespace === w.namespace ? svc.name : `${svc.name}.${svc.namespace}`] = {
+            host: '127.0.0.1',
+            port: l.port
+          };
       }
       return {
         name: w.name,
@@ -526,7 +597,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
           const l = listeners.get(`in:${i.key}`);
           return { address: i.address, inbound: l ? { host: '127.0.0.1', port: l.port } : null };
         }),
-        processes: procs.filter((p) => p.instance && w.instances.some((i) => i.address === p.instance) && procOwner(p) === w.name)
+        processes: procs.filter(
+          (p) => p.instance && w.instances.some((i) => i.address === p.instance) && procOwner(p) === w.name
+        )
       };
     });
   }
@@ -550,7 +623,12 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       launch(snapshot, project);
     },
     async health(): Promise<HealthView> {
-      return { status: 'ok', version: snapshot.version, uptimeMs: Date.now() - started, workloads: snapshot.registry.workloads.length };
+      return {
+        status: 'ok',
+        version: snapshot.version,
+        uptimeMs: Date.now() - started,
+        workloads: snapshot.registry.workloads.length
+      };
     },
     async listWorkloads() {
       return workloadsView();
@@ -560,7 +638,14 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         version: snapshot.version,
         meshFile: file,
         istioPaths: project.istioPaths,
-        resources: snapshot.resources.map((r) => ({ kind: r.kind, apiVersion: r.apiVersion, name: r.name, namespace: r.namespace, where: r.where, spec: r.spec })),
+        resources: snapshot.resources.map((r) => ({
+          kind: r.kind,
+          apiVersion: r.apiVersion,
+          name: r.name,
+          namespace: r.namespace,
+          where: r.where,
+          spec: r.spec
+        })),
         issues: project.issues,
         lastReload
       };
@@ -571,7 +656,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     },
     async getFlow({ id }) {
       const f = store.get(id);
-      if (!f) throw new MeshError(ErrorCodes.NOT_FOUND, `no flow ${id}${store.kind === 'memory' ? ` (the in-memory buffer keeps the last ${flowCap})` : ''}`);
+      if (!f)
+        throw new MeshError(
+          ErrorCodes.NOT_FOUND,
+          `no flow ${id}${store.kind === 'memory' ? ` (the in-memory buffer keeps the last ${flowCap})` : ''}`
+        );
       return f;
     },
     async clearFlows() {
@@ -590,7 +679,14 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
             kind: r.kind,
             name: r.name,
             namespace: r.namespace,
-            hosts: r.kind === 'VirtualService' ? ((r.spec as VirtualServiceSpec).hosts ?? []) : r.kind === 'DestinationRule' ? [(r.spec as { host: string }).host] : r.kind === 'ServiceEntry' ? ((r.spec as { hosts: string[] }).hosts ?? []) : [],
+            hosts:
+              r.kind === 'VirtualService'
+                ? ((r.spec as VirtualServiceSpec).hosts ?? [])
+                : r.kind === 'DestinationRule'
+                  ? [(r.spec as { host: string }).host]
+                  : r.kind === 'ServiceEntry'
+                    ? ((r.spec as { hosts: string[] }).hosts ?? [])
+                    : [],
             line: r.where.line
           }))
       }));
@@ -626,9 +722,21 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
           namespace: w.namespace,
           serviceAccount: w.serviceAccount,
           sidecar: w.sidecar,
-          cert: id ? { spiffeId: id.id, notBefore: iso(id.cert.notBefore), notAfter: iso(id.cert.notAfter), renewAt: iso(id.cert.renewAt), keyAlgorithm: ca.keyAlgorithm } : null,
-          mtls: w.sidecar ? [...new Set(w.instances.map((i) => i.port))].map((port) => ({ port, ...host.mtlsMode(w, port) })) : [],
-          policies: w.sidecar ? host.authzPolicies(w).map((p) => ({ name: p.name, action: p.action, dryRun: p.dryRun })) : []
+          cert: id
+            ? {
+                spiffeId: id.id,
+                notBefore: iso(id.cert.notBefore),
+                notAfter: iso(id.cert.notAfter),
+                renewAt: iso(id.cert.renewAt),
+                keyAlgorithm: ca.keyAlgorithm
+              }
+            : null,
+          mtls: w.sidecar
+            ? [...new Set(w.instances.map((i) => i.port))].map((port) => ({ port, ...host.mtlsMode(w, port) }))
+            : [],
+          policies: w.sidecar
+            ? host.authzPolicies(w).map((p) => ({ name: p.name, action: p.action, dryRun: p.dryRun }))
+            : []
         };
       });
       // who may call whom: each caller identity (and a caller without sidecar) against each destination
@@ -640,9 +748,16 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         const port = to.instances[0]?.port ?? 0;
         const strict = host.mtlsMode(to, port).mode === 'STRICT';
         for (const from of callers) {
-          const principal = from ? identities.idFor(from.namespace, from.serviceAccount).replace(/^spiffe:\/\//, '') : '';
+          const principal = from
+            ? identities.idFor(from.namespace, from.serviceAccount).replace(/^spiffe:\/\//, '')
+            : '';
           if (!from && strict) {
-            matrix.push({ from: 'unknown', to: to.name, allowed: false, reason: 'STRICT mTLS: plaintext callers are refused' });
+            matrix.push({
+              from: 'unknown',
+              to: to.name,
+              allowed: false,
+              reason: 'STRICT mTLS: plaintext callers are refused'
+            });
             continue;
           }
           const d = authorize(policies, {

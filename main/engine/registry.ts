@@ -77,7 +77,12 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         sidecar: w.sidecar,
         instances: w.instances.map((address, i) => {
           const { host, port } = splitAuthority(address);
-          return { address, host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port: port!, key: `${w.name}#${i}` };
+          return {
+            address,
+            host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''),
+            port: port!,
+            key: `${w.name}#${i}`
+          };
         })
       };
       workloads.push(info);
@@ -85,7 +90,16 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         endpoints.push({ host: inst.host, port: inst.port, labels: w.labels, workload: info, instance: inst });
       }
     }
-    services.push({ fqdn, name: svc.name, namespace, ports: [svc.port], kind: 'mesh', external: false, resolution: 'MESH', endpoints });
+    services.push({
+      fqdn,
+      name: svc.name,
+      namespace,
+      ports: [svc.port],
+      kind: 'mesh',
+      external: false,
+      resolution: 'MESH',
+      endpoints
+    });
   }
   for (const r of resources) {
     if (r.kind !== 'ServiceEntry') continue;

@@ -75,7 +75,10 @@ describe('Istio files', () => {
   it('lists files with their resources and reads one', async () => {
     const files = await m.mesh.listIstioFiles();
     expect(files.map((f) => f.relative)).toEqual([path.join('istio', 'ratings.yaml')]);
-    expect(files[0]!.resources.map((r) => `${r.kind}/${r.name}@${r.line}`)).toEqual(['VirtualService/ratings@2', 'DestinationRule/ratings@23']);
+    expect(files[0]!.resources.map((r) => `${r.kind}/${r.name}@${r.line}`)).toEqual([
+      'VirtualService/ratings@2',
+      'DestinationRule/ratings@23'
+    ]);
     expect((await m.mesh.readIstioFile({ path: 'istio/ratings.yaml' })).content).toBe(VS);
   });
   it('validates unsaved text: the issue is on the line that is wrong, nothing is written or applied', async () => {
@@ -89,7 +92,9 @@ describe('Istio files', () => {
   });
   it('refuses paths outside the Istio folders', async () => {
     await expect(m.mesh.readIstioFile({ path: '../../etc/passwd' })).rejects.toMatchObject({ code: 'LM205' });
-    await expect(m.mesh.writeIstioFile({ path: 'localmesh.yaml', content: 'x' })).rejects.toMatchObject({ code: 'LM205' });
+    await expect(m.mesh.writeIstioFile({ path: 'localmesh.yaml', content: 'x' })).rejects.toMatchObject({
+      code: 'LM205'
+    });
   });
   it('write = save + reload; a rejected write keeps the last good config; an identical save does not bump the version', async () => {
     const good = VS.replace('subset: v1   # stable', 'subset: v2');
@@ -97,7 +102,10 @@ describe('Istio files', () => {
     expect(ok.ok).toBe(true);
     expect(ok.version).toBe(2);
     expect(served(await viaProxy(m.outbound('caller-v1'), 'ratings:9080', '/r'))).toBe('r2');
-    const bad = await m.mesh.writeIstioFile({ path: vsFile(), content: good.replace('kind: VirtualService', 'kind: VirtualService\n  bad indent: [') });
+    const bad = await m.mesh.writeIstioFile({
+      path: vsFile(),
+      content: good.replace('kind: VirtualService', 'kind: VirtualService\n  bad indent: [')
+    });
     expect(bad.ok).toBe(false);
     expect(served(await viaProxy(m.outbound('caller-v1'), 'ratings:9080', '/r'))).toBe('r2');
     const again = await m.mesh.writeIstioFile({ path: vsFile(), content: good });
@@ -117,7 +125,11 @@ describe('quick actions', () => {
     expect(plan.after).toContain('\n  - ratings\n'); // compact sequences kept
     const docs = YAML.parseAllDocuments(plan.after).map((d) => d.toJS());
     const http = docs[0].spec.http as { fault?: unknown }[];
-    expect(http.every((r) => JSON.stringify(r.fault) === JSON.stringify({ abort: { httpStatus: 503, percentage: { value: 100 } } }))).toBe(true);
+    expect(
+      http.every(
+        (r) => JSON.stringify(r.fault) === JSON.stringify({ abort: { httpStatus: 503, percentage: { value: 100 } } })
+      )
+    ).toBe(true);
     expect(docs[1].kind).toBe('DestinationRule');
     expect(plan.summary).toMatch(/abort 503 for 100% of requests to ratings \(2 rules/);
     expect(fs.readFileSync(vsFile(), 'utf8')).toBe(VS); // planning writes nothing
@@ -132,7 +144,13 @@ describe('quick actions', () => {
     expect((await viaProxy(m.outbound('caller-v1'), 'ratings:9080', '/f')).status).toBe(200);
   });
   it('fault only for a header: a new first rule with the catch-all route', async () => {
-    const plan = await m.mesh.planQuickAction({ type: 'fault', service: 'ratings', delayMs: 20, percentage: 50, header: { name: 'X-Test', value: 'yes' } });
+    const plan = await m.mesh.planQuickAction({
+      type: 'fault',
+      service: 'ratings',
+      delayMs: 20,
+      percentage: 50,
+      header: { name: 'X-Test', value: 'yes' }
+    });
     const http = YAML.parseAllDocuments(plan.after)[0]!.toJS().spec.http;
     expect(http[0]).toEqual({
       name: 'localmesh-fault',
@@ -143,7 +161,12 @@ describe('quick actions', () => {
     expect(http).toHaveLength(3);
   });
   it('fault on one edge (from one caller): a first rule matching the caller with sourceLabels; other callers unaffected', async () => {
-    const plan = await m.mesh.planQuickAction({ type: 'fault', service: 'ratings', abortStatus: 503, from: 'caller-v1' });
+    const plan = await m.mesh.planQuickAction({
+      type: 'fault',
+      service: 'ratings',
+      abortStatus: 503,
+      from: 'caller-v1'
+    });
     const http = YAML.parseAllDocuments(plan.after)[0]!.toJS().spec.http;
     expect(http[0]).toEqual({
       name: 'localmesh-fault',
@@ -158,7 +181,9 @@ describe('quick actions', () => {
     const clear = await m.mesh.planQuickAction({ type: 'clear-fault', service: 'ratings' });
     await m.mesh.writeIstioFile({ path: clear.path, content: clear.after });
     expect((await viaProxy(m.outbound('caller-v1'), 'ratings:9080', '/edge')).status).toBe(200);
-    await expect(m.mesh.planQuickAction({ type: 'fault', service: 'ratings', abortStatus: 503, from: 'nobody' })).rejects.toMatchObject({ code: 'LM202' });
+    await expect(
+      m.mesh.planQuickAction({ type: 'fault', service: 'ratings', abortStatus: 503, from: 'nobody' })
+    ).rejects.toMatchObject({ code: 'LM202' });
   });
   it('shift traffic sets weights on the catch-all rule; timeout/retries on every rule', async () => {
     const shift = await m.mesh.planQuickAction({ type: 'shift', service: 'ratings', weights: { v1: 80, v2: 20 } });
@@ -167,7 +192,12 @@ describe('quick actions', () => {
       { destination: { host: 'ratings', subset: 'v1' }, weight: 80 },
       { destination: { host: 'ratings', subset: 'v2' }, weight: 20 }
     ]);
-    const t = await m.mesh.planQuickAction({ type: 'timeout', service: 'ratings', timeoutMs: 1500, retries: { attempts: 3, perTryTimeoutMs: 500, retryOn: '5xx' } });
+    const t = await m.mesh.planQuickAction({
+      type: 'timeout',
+      service: 'ratings',
+      timeoutMs: 1500,
+      retries: { attempts: 3, perTryTimeoutMs: 500, retryOn: '5xx' }
+    });
     for (const r of YAML.parseAllDocuments(t.after)[0]!.toJS().spec.http) {
       expect(r.timeout).toBe('1500ms');
       expect(r.retries).toEqual({ attempts: 3, perTryTimeout: '500ms', retryOn: '5xx' });
@@ -184,17 +214,35 @@ describe('quick actions', () => {
       apiVersion: 'networking.istio.io/v1',
       kind: 'VirtualService',
       metadata: { name: 'caller' },
-      spec: { hosts: ['caller'], http: [{ route: [{ destination: { host: 'caller' } }], fault: { abort: { httpStatus: 500, percentage: { value: 100 } } } }] }
+      spec: {
+        hosts: ['caller'],
+        http: [
+          {
+            route: [{ destination: { host: 'caller' } }],
+            fault: { abort: { httpStatus: 500, percentage: { value: 100 } } }
+          }
+        ]
+      }
     });
-    await expect(m.mesh.planQuickAction({ type: 'fault', service: 'nope', abortStatus: 500 })).rejects.toMatchObject({ code: 'LM202' });
-    await expect(m.mesh.planQuickAction({ type: 'fault', service: 'ratings' })).rejects.toMatchObject({ code: 'LM201' });
+    await expect(m.mesh.planQuickAction({ type: 'fault', service: 'nope', abortStatus: 500 })).rejects.toMatchObject({
+      code: 'LM202'
+    });
+    await expect(m.mesh.planQuickAction({ type: 'fault', service: 'ratings' })).rejects.toMatchObject({
+      code: 'LM201'
+    });
   });
 });
 
 describe('flow bodies', () => {
   it('getFlow has the request and response bodies; listFlows and events leave them out', async () => {
-    await viaProxy(m.outbound('caller-v1'), 'ratings:9080', '/body', { method: 'POST', body: '{"hello":"world"}', headers: { 'content-type': 'application/json', 'x-request-id': 'body-1' } });
-    const listed = (await m.mesh.listFlows({ limit: 10 })).find((f) => f.requestId === 'body-1' && f.reporter === 'source')!;
+    await viaProxy(m.outbound('caller-v1'), 'ratings:9080', '/body', {
+      method: 'POST',
+      body: '{"hello":"world"}',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'body-1' }
+    });
+    const listed = (await m.mesh.listFlows({ limit: 10 })).find(
+      (f) => f.requestId === 'body-1' && f.reporter === 'source'
+    )!;
     expect(listed.requestBody).toBeUndefined();
     const full = await m.mesh.getFlow({ id: listed.id });
     expect(full.requestBody).toEqual({ encoding: 'utf8', data: '{"hello":"world"}', size: 17, truncated: false });

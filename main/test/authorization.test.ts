@@ -65,7 +65,9 @@ spec:
 `;
 
 beforeAll(async () => {
-  [pp, other, books, vault, nothing, audit] = await Promise.all(['pp', 'other', 'books', 'vault', 'nothing', 'audit'].map((n) => stub(n)));
+  [pp, other, books, vault, nothing, audit] = await Promise.all(
+    ['pp', 'other', 'books', 'vault', 'nothing', 'audit'].map((n) => stub(n))
+  );
   m = await startMesh({
     meshYaml: meshYaml({
       productpage: { workloads: [{ name: 'productpage-v1', serviceAccount: 'productpage', instances: [pp.address] }] },
@@ -83,7 +85,8 @@ afterAll(async () => {
   await Promise.all([pp, other, books, vault, nothing, audit].map((s) => s.close()));
 });
 
-const from = (w: string, authority: string, p: string, opts: Parameters<typeof viaProxy>[3] = {}) => viaProxy(m.outbound(w), authority, p, opts);
+const from = (w: string, authority: string, p: string, opts: Parameters<typeof viaProxy>[3] = {}) =>
+  viaProxy(m.outbound(w), authority, p, opts);
 
 function expectDenied(r: { status: number; body: string; headers: Record<string, unknown> }) {
   expect(r.status).toBe(403);
@@ -112,7 +115,11 @@ describe('ALLOW and DENY', () => {
     expect(books.seen.length).toBe(before);
     const fl = (await m.mesh.listFlows({ limit: 50 })).filter((f) => f.requestId === 'authz-1');
     expect(fl.map((f) => `${f.reporter}:${f.status}:${f.flags}`).sort()).toEqual(['destination:403:-', 'source:403:-']);
-    expect(fl.find((f) => f.reporter === 'destination')!.trace.some((t) => t.step === 'authz' && /no ALLOW policy matched/.test(t.detail))).toBe(true);
+    expect(
+      fl
+        .find((f) => f.reporter === 'destination')!
+        .trace.some((t) => t.step === 'authz' && /no ALLOW policy matched/.test(t.detail))
+    ).toBe(true);
   });
 });
 
@@ -125,9 +132,15 @@ describe('shapes and scoping', () => {
     expectDenied(await from('productpage-v1', 'nothing:9080', '/'));
   });
   it('dry-run policies are evaluated and noted, not enforced', async () => {
-    expect((await from('productpage-v1', 'audit:9080', '/a', { headers: { 'x-request-id': 'authz-2' } })).status).toBe(200);
-    const dst = (await m.mesh.listFlows({ limit: 20 })).find((f) => f.requestId === 'authz-2' && f.reporter === 'destination')!;
-    expect(dst.trace.some((t) => /dry-run DENY policy default\/would-deny matched \(not enforced\)/.test(t.detail))).toBe(true);
+    expect((await from('productpage-v1', 'audit:9080', '/a', { headers: { 'x-request-id': 'authz-2' } })).status).toBe(
+      200
+    );
+    const dst = (await m.mesh.listFlows({ limit: 20 })).find(
+      (f) => f.requestId === 'authz-2' && f.reporter === 'destination'
+    )!;
+    expect(
+      dst.trace.some((t) => /dry-run DENY policy default\/would-deny matched \(not enforced\)/.test(t.detail))
+    ).toBe(true);
   });
   it('root-namespace policies apply mesh-wide', async () => {
     expectDenied(await from('productpage-v1', 'audit:9080', '/t', { method: 'TRACE' }));
@@ -141,7 +154,11 @@ describe('security view', () => {
     const books = sec.workloads.find((w) => w.workload === 'books-v1')!;
     expect(books.cert?.spiffeId).toBe('spiffe://cluster.local/ns/default/sa/default');
     expect(books.mtls[0]!.mode).toBe('PERMISSIVE');
-    expect(books.policies.map((p) => p.name)).toEqual(['default/books-viewer', 'default/books-no-delete', 'istio-system/mesh-deny-trace']);
+    expect(books.policies.map((p) => p.name)).toEqual([
+      'default/books-viewer',
+      'default/books-no-delete',
+      'istio-system/mesh-deny-trace'
+    ]);
     const cell = (f: string, t: string) => sec.matrix.find((c) => c.from === f && c.to === t)!;
     expect(cell('other-v1', 'nothing-v1').allowed).toBe(false);
     expect(cell('other-v1', 'vault-v1').allowed).toBe(true);

@@ -91,7 +91,9 @@ describe('npm run bench -- --smoke', () => {
       const md = fs.readFileSync(path.join(out, 'latest-smoke.md'), 'utf8');
       const nginxCpu = r.paths.find((p) => p.id === 'nginx')!.saturation!.proxyCpuUsPerReq!;
       const ratio = onePlus.saturation!.proxyCpuUsPerReq! / nginxCpu;
-      expect(md).toContain(`multiple of nginx's in this run (${Math.round(nginxCpu)} µs): one hop ${ratio.toFixed(1)} ×`);
+      expect(md).toContain(
+        `multiple of nginx's in this run (${Math.round(nginxCpu)} µs): one hop ${ratio.toFixed(1)} ×`
+      );
     }
   }, 180_000);
 
@@ -125,7 +127,10 @@ describe('profile summary', () => {
   it('splits busy time by area and ranks functions by self time; idle time is left out of the shares', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-profile-test-'));
     dirs.push(dir);
-    const frame = (id: number, functionName: string, url: string, lineNumber = 0) => ({ id, callFrame: { functionName, url, lineNumber } });
+    const frame = (id: number, functionName: string, url: string, lineNumber = 0) => ({
+      id,
+      callFrame: { functionName, url, lineNumber }
+    });
     const engine = `file://${root}/main/engine/sidecar/h1.ts`;
     const profile = {
       nodes: [

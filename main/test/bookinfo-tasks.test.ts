@@ -46,12 +46,15 @@ const served = (r: { body: string }) => (JSON.parse(r.body) as { stub: string })
 describe('bookinfo tasks with the unchanged Istio samples', () => {
   it('request routing: virtual-service-all-v1 sends every reviews call to v1', async () => {
     const m = await bookinfo([fx('destination-rule-all.yaml'), fx('virtual-service-all-v1.yaml')]);
-    for (let i = 0; i < 10; i++) expect(served(await viaProxy(m.outbound('productpage-v1'), 'reviews:9080', '/reviews/0'))).toBe('reviews-v1');
+    for (let i = 0; i < 10; i++)
+      expect(served(await viaProxy(m.outbound('productpage-v1'), 'reviews:9080', '/reviews/0'))).toBe('reviews-v1');
   });
   it('request routing by user: jason → v2, others → v3 (virtual-service-reviews-jason-v2-v3)', async () => {
     const m = await bookinfo([fx('destination-rule-all.yaml'), fx('virtual-service-reviews-jason-v2-v3.yaml')]);
     const out = m.outbound('productpage-v1');
-    expect(served(await viaProxy(out, 'reviews:9080', '/reviews/0', { headers: { 'end-user': 'jason' } }))).toBe('reviews-v2');
+    expect(served(await viaProxy(out, 'reviews:9080', '/reviews/0', { headers: { 'end-user': 'jason' } }))).toBe(
+      'reviews-v2'
+    );
     expect(served(await viaProxy(out, 'reviews:9080', '/reviews/0'))).toBe('reviews-v3');
   });
   it('traffic shifting 50/50 (virtual-service-reviews-50-v3): both v1 and v3 within [60, 140] of 200', async () => {
@@ -73,7 +76,9 @@ describe('bookinfo tasks with the unchanged Istio samples', () => {
     expect(r.body).toBe('fault filter abort');
     expect(served(await viaProxy(out, 'ratings:9080', '/ratings/0'))).toBe('ratings-v1');
     // the same call from a caller without a sidecar is not faulted
-    const direct = await viaProxy(m.inbound('ratings-v1'), 'ratings:9080', '/ratings/0', { headers: { 'end-user': 'jason' } });
+    const direct = await viaProxy(m.inbound('ratings-v1'), 'ratings:9080', '/ratings/0', {
+      headers: { 'end-user': 'jason' }
+    });
     expect(direct.status).toBe(200);
   });
   it('fault-injection-details-v1: every details call aborts with 555 (the second rule is unreachable)', async () => {

@@ -46,7 +46,9 @@ async function flowsFor(requestId: string) {
 describe('capture API on a live mesh', () => {
   it('filters by caller, service, status class, flag and text; the source and destination flows share a trace', async () => {
     await m.mesh.clearFlows();
-    const ok = await viaProxy(m.outbound('web-v1'), 'api:9080', '/orders?id=7', { headers: { 'x-request-id': 'req-ok', 'x-note': 'needle-in-header' } });
+    const ok = await viaProxy(m.outbound('web-v1'), 'api:9080', '/orders?id=7', {
+      headers: { 'x-request-id': 'req-ok', 'x-note': 'needle-in-header' }
+    });
     expect(ok.status).toBe(200);
     const bad = await viaProxy(m.outbound('api-v1'), 'db:9080', '/broken', { headers: { 'x-request-id': 'req-bad' } });
     expect(bad.status).toBe(503);
@@ -61,8 +63,12 @@ describe('capture API on a live mesh', () => {
 
     expect((await m.mesh.listFlows({ caller: 'web-v1', limit: 50 })).every((f) => f.source === 'web-v1')).toBe(true);
     expect((await m.mesh.listFlows({ service: 'db', limit: 50 })).map((f) => f.requestId)).toEqual(['req-bad']);
-    expect((await m.mesh.listFlows({ status: '5xx', flag: 'FI', limit: 50 })).map((f) => f.requestId)).toEqual(['req-bad']);
-    expect((await m.mesh.listFlows({ text: 'NEEDLE-IN-HEADER', reporter: 'source', limit: 50 })).map((f) => f.requestId)).toEqual(['req-ok']);
+    expect((await m.mesh.listFlows({ status: '5xx', flag: 'FI', limit: 50 })).map((f) => f.requestId)).toEqual([
+      'req-bad'
+    ]);
+    expect(
+      (await m.mesh.listFlows({ text: 'NEEDLE-IN-HEADER', reporter: 'source', limit: 50 })).map((f) => f.requestId)
+    ).toEqual(['req-ok']);
     expect(await m.mesh.listFlows({ status: '4xx', limit: 50 })).toEqual([]);
 
     const trace = await m.mesh.getTrace({ traceId: src.traceId! });
@@ -76,7 +82,10 @@ describe('capture API on a live mesh', () => {
   it('replays a flow through the caller sidecar with an edit, linked to the original', async () => {
     const [orig] = (await flowsFor('req-ok')).filter((f) => f.reporter === 'source');
     const before = api.seen.length;
-    const replayed = await m.mesh.replayFlow({ id: orig!.id, edit: { path: '/orders?id=8', headers: { 'x-note': 'edited', 'x-extra': 'yes' } } });
+    const replayed = await m.mesh.replayFlow({
+      id: orig!.id,
+      edit: { path: '/orders?id=8', headers: { 'x-note': 'edited', 'x-extra': 'yes' } }
+    });
     expect(replayed.replayOf).toBe(orig!.id);
     expect(replayed.source).toBe('web-v1');
     expect(replayed.path).toBe('/orders?id=8');
@@ -91,8 +100,16 @@ describe('capture API on a live mesh', () => {
     expect(seen[0]!.headers['x-localmesh-replay-of']).toBeUndefined();
 
     const cmp = await m.mesh.compareFlows({ a: orig!.id, b: replayed.id });
-    expect(cmp.changes.find((c) => c.field === 'path')).toEqual({ field: 'path', a: '/orders?id=7', b: '/orders?id=8' });
-    expect(cmp.requestHeaders.find((c) => c.field === 'x-note')).toEqual({ field: 'x-note', a: 'needle-in-header', b: 'edited' });
+    expect(cmp.changes.find((c) => c.field === 'path')).toEqual({
+      field: 'path',
+      a: '/orders?id=7',
+      b: '/orders?id=8'
+    });
+    expect(cmp.requestHeaders.find((c) => c.field === 'x-note')).toEqual({
+      field: 'x-note',
+      a: 'needle-in-header',
+      b: 'edited'
+    });
 
     await expect(m.mesh.replayFlow({ id: 'no-such-flow' })).rejects.toMatchObject({ code: 'LM202' });
     await expect(m.mesh.replayFlow({ id: orig!.id, as: 'nobody' })).rejects.toBeInstanceOf(MeshError);
@@ -102,11 +119,17 @@ describe('capture API on a live mesh', () => {
     const har = await m.mesh.exportHar({ caller: 'web-v1' });
     expect(har.log.version).toBe('1.2');
     expect(har.log.creator).toEqual({ name: 'localmesh', version: `localmesh ${LOCALMESH_VERSION}` });
-    expect(har.log.entries.map((e) => e.request.url)).toEqual(['http://api:9080/orders?id=7', 'http://api:9080/orders?id=8']);
+    expect(har.log.entries.map((e) => e.request.url)).toEqual([
+      'http://api:9080/orders?id=7',
+      'http://api:9080/orders?id=8'
+    ]);
 
     const imported = await m.mesh.importHar({ har: JSON.parse(JSON.stringify(har)), label: 'orders.har' });
     expect(imported).toMatchObject({ kind: 'import', label: 'orders.har', readOnly: true, flows: 2, current: false });
-    expect((await m.mesh.listFlows({ session: imported.id, limit: 10 })).map((f) => f.path)).toEqual(['/orders?id=7', '/orders?id=8']);
+    expect((await m.mesh.listFlows({ session: imported.id, limit: 10 })).map((f) => f.path)).toEqual([
+      '/orders?id=7',
+      '/orders?id=8'
+    ]);
 
     const rec = await m.mesh.startSession({ label: 'after the fix' });
     expect(rec).toMatchObject({ kind: 'user', current: true, label: 'after the fix' });
@@ -123,7 +146,9 @@ describe('capture API on a live mesh', () => {
     expect(diff.added.map((c) => c.key)).toEqual(['web-v1 → api.default.svc.cluster.local GET /invoices']);
     expect(diff.missing).toEqual([]);
 
-    await expect(m.mesh.deleteSession({ id: sessions.find((s) => s.current)!.id })).rejects.toMatchObject({ code: 'LM201' });
+    await expect(m.mesh.deleteSession({ id: sessions.find((s) => s.current)!.id })).rejects.toMatchObject({
+      code: 'LM201'
+    });
     await m.mesh.deleteSession({ id: imported.id });
     expect((await m.mesh.listSessions()).some((s) => s.id === imported.id)).toBe(false);
     await expect(m.mesh.stopSession()).rejects.toMatchObject({ code: 'LM201' });
@@ -144,7 +169,9 @@ describe('capture API on a live mesh', () => {
     expect(series.service).toBe('api.default.svc.cluster.local');
     expect(series.points).toHaveLength(10);
     expect(series.points.reduce((n, p) => n + p.requests, 0)).toBeGreaterThanOrEqual(3);
-    await expect(m.mesh.getMetrics({ service: 'api', windowSec: 86400, stepSec: 1 })).rejects.toMatchObject({ code: 'LM201' });
+    await expect(m.mesh.getMetrics({ service: 'api', windowSec: 86400, stepSec: 1 })).rejects.toMatchObject({
+      code: 'LM201'
+    });
   });
 
   it('the flow store is the SQLite file in the state dir', () => {
@@ -152,16 +179,23 @@ describe('capture API on a live mesh', () => {
   });
 
   // last: it adds flows the tests above count
-  it("a replay returns its own flow, not a call the app made with the same x-request-id that finished first", async () => {
+  it('a replay returns its own flow, not a call the app made with the same x-request-id that finished first', async () => {
     // api calls db through its own sidecar, forwarding x-request-id (as bookinfo's apps do), then answers
     api.behave(async (req, res) => {
-      const inner = await viaProxy(m.outbound('api-v1'), 'db:9080', '/lookup', { headers: { 'x-request-id': String(req.headers['x-request-id']) } });
+      const inner = await viaProxy(m.outbound('api-v1'), 'db:9080', '/lookup', {
+        headers: { 'x-request-id': String(req.headers['x-request-id']) }
+      });
       res.end(`api after db ${inner.status}`);
     });
     try {
       const [orig] = (await flowsFor('req-ok')).filter((f) => f.reporter === 'source');
       const replayed = await m.mesh.replayFlow({ id: orig!.id });
-      expect([replayed.source, replayed.destination, replayed.path, replayed.replayOf]).toEqual(['web-v1', 'api-v1', '/orders?id=7', orig!.id]);
+      expect([replayed.source, replayed.destination, replayed.path, replayed.replayOf]).toEqual([
+        'web-v1',
+        'api-v1',
+        '/orders?id=7',
+        orig!.id
+      ]);
       const sameRequest = await m.mesh.listFlows({ requestId: replayed.requestId, limit: 10 });
       expect(sameRequest.map((f) => `${f.source}→${f.destination} ${f.reporter}`).sort()).toEqual([
         'api-v1→db-v1 destination',
@@ -177,7 +211,9 @@ describe('capture API on a live mesh', () => {
 
 describe('version', () => {
   it('LOCALMESH_VERSION is the package version', () => {
-    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     expect(LOCALMESH_VERSION).toBe(pkg.version);
   });
 });

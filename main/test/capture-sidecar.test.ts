@@ -53,26 +53,52 @@ afterAll(async () => {
   await store?.close();
 });
 
-const call = (p: string, id: string, opts: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}) =>
-  viaProxy(m.outbound('web-v1'), 'store:9080', p, { method: opts.method, body: opts.body, headers: { 'x-request-id': id, ...opts.headers } });
+const call = (
+  p: string,
+  id: string,
+  opts: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}
+) =>
+  viaProxy(m.outbound('web-v1'), 'store:9080', p, {
+    method: opts.method,
+    body: opts.body,
+    headers: { 'x-request-id': id, ...opts.headers }
+  });
 
 /** The flow of one request as one reporter saw it, with bodies (getFlow). */
 async function flow(requestId: string, reporter: 'source' | 'destination' = 'source'): Promise<FlowRecord> {
-  const listed = await until(async () => (await m.mesh.listFlows({ limit: 500 })).find((f) => f.requestId === requestId && f.reporter === reporter), `${reporter} flow ${requestId}`);
+  const listed = await until(
+    async () =>
+      (await m.mesh.listFlows({ limit: 500 })).find((f) => f.requestId === requestId && f.reporter === reporter),
+    `${reporter} flow ${requestId}`
+  );
   return m.mesh.getFlow({ id: listed!.id });
 }
 
 describe('body capture cap (spec.capture.bodyCap)', () => {
   it('a body over the cap is stored truncated, with the full size', async () => {
     const text = 'a'.repeat(5000);
-    const r = await call('/echo', 'cap-text', { method: 'POST', body: text, headers: { 'content-type': 'text/plain' } });
+    const r = await call('/echo', 'cap-text', {
+      method: 'POST',
+      body: text,
+      headers: { 'content-type': 'text/plain' }
+    });
     expect(r.status).toBe(200);
     expect(r.body).toBe(text); // the app and the caller still get everything
     expect(store.seen.at(-1)!.body.length).toBe(5000);
     for (const reporter of ['source', 'destination'] as const) {
       const f = await flow('cap-text', reporter);
-      expect(f.requestBody, reporter).toEqual({ encoding: 'utf8', data: 'a'.repeat(1000), size: 5000, truncated: true });
-      expect(f.responseBody, reporter).toEqual({ encoding: 'utf8', data: 'a'.repeat(1000), size: 5000, truncated: true });
+      expect(f.requestBody, reporter).toEqual({
+        encoding: 'utf8',
+        data: 'a'.repeat(1000),
+        size: 5000,
+        truncated: true
+      });
+      expect(f.responseBody, reporter).toEqual({
+        encoding: 'utf8',
+        data: 'a'.repeat(1000),
+        size: 5000,
+        truncated: true
+      });
     }
   });
 
@@ -94,7 +120,11 @@ describe('body capture cap (spec.capture.bodyCap)', () => {
 
   it('a binary request body within the cap is base64 and whole', async () => {
     const bin = BINARY.subarray(0, 300);
-    await call('/echo', 'cap-bin-req', { method: 'POST', body: bin, headers: { 'content-type': 'application/octet-stream' } });
+    await call('/echo', 'cap-bin-req', {
+      method: 'POST',
+      body: bin,
+      headers: { 'content-type': 'application/octet-stream' }
+    });
     const f = await flow('cap-bin-req');
     expect(f.requestBody?.encoding).toBe('base64');
     expect(f.requestBody?.truncated).toBe(false);
@@ -137,7 +167,8 @@ describe('timing phases', () => {
     expect(t.requestEnd!).toBeLessThanOrEqual(t.responseEnd);
     expect(t.responseStart!).toBeLessThanOrEqual(t.responseEnd);
     // millisecond values rounded to 0.001
-    for (const v of [t.requestEnd!, t.upstreamConnected!, t.responseStart!, t.responseEnd]) expect(Math.round(v * 1000) / 1000).toBe(v);
+    for (const v of [t.requestEnd!, t.upstreamConnected!, t.responseStart!, t.responseEnd])
+      expect(Math.round(v * 1000) / 1000).toBe(v);
   });
 
   it('a fault abort never connects upstream', async () => {

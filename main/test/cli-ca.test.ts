@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const run = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'main/cli/bin.js'), 'ca', ...args], { cwd: ROOT, encoding: 'utf8' });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, 'main/cli/bin.js'), 'ca', ...args], { cwd: ROOT, encoding: 'utf8' });
 
 describe('localmesh ca', () => {
   it('show creates the CA once, export prints the same root, rotate replaces it', () => {

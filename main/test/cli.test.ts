@@ -881,10 +881,16 @@ describe('localmesh up: the admin API is locked to this machine and this launch'
       const ok = await request(adminPort, '/api/v1/health', { authorization: `Bearer ${token}` });
       expect(ok.status).toBe(200);
       // DNS rebinding: the right token under a foreign Host name is still refused; so is another site's Origin
-      const rebound = await request(adminPort, '/api/v1/health', { authorization: `Bearer ${token}`, host: `evil.example:${adminPort}` });
+      const rebound = await request(adminPort, '/api/v1/health', {
+        authorization: `Bearer ${token}`,
+        host: `evil.example:${adminPort}`
+      });
       expect(rebound.status).toBe(403);
       expect(JSON.parse(rebound.body)).toMatchObject({ error: { code: 'LM203' } });
-      const foreign = await request(adminPort, '/api/v1/health', { authorization: `Bearer ${token}`, origin: 'http://evil.example' });
+      const foreign = await request(adminPort, '/api/v1/health', {
+        authorization: `Bearer ${token}`,
+        origin: 'http://evil.example'
+      });
       expect(foreign.status).toBe(403);
       expect(JSON.parse(foreign.body)).toMatchObject({ error: { code: 'LM203' } });
       // Prometheus scrapes without the token
@@ -907,12 +913,26 @@ describe('localmesh up: the admin API is locked to this machine and this launch'
 
   it('LOCALMESH_ADMIN_TOKEN chooses the token of `up` (for scripts and CI)', { timeout: 60_000 }, async () => {
     const app = await httpStub('web');
-    const { file } = writeProject('token-env', meshYaml({ web: [{ name: 'web-v1', instances: [`127.0.0.1:${app}`] }] }));
+    const { file } = writeProject(
+      'token-env',
+      meshYaml({ web: [{ name: 'web-v1', instances: [`127.0.0.1:${app}`] }] })
+    );
     const state = tempDir('state');
-    const c = cliWithEnv({ LOCALMESH_ADMIN_TOKEN: 'chosen-by-the-script' }, 'up', '-c', file, '--admin-port', '0', '--state-dir', state);
+    const c = cliWithEnv(
+      { LOCALMESH_ADMIN_TOKEN: 'chosen-by-the-script' },
+      'up',
+      '-c',
+      file,
+      '--admin-port',
+      '0',
+      '--state-dir',
+      state
+    );
     const m = await c.waitFor(READY, 30_000);
     expect(fs.readFileSync(path.join(state, 'admin-token'), 'utf8').trim()).toBe('chosen-by-the-script');
-    expect((await request(Number(m[2]), '/api/v1/health', { authorization: 'Bearer chosen-by-the-script' })).status).toBe(200);
+    expect(
+      (await request(Number(m[2]), '/api/v1/health', { authorization: 'Bearer chosen-by-the-script' })).status
+    ).toBe(200);
     expect((await request(Number(m[2]), '/api/v1/health')).status).toBe(401);
     c.child.kill('SIGTERM');
     await c.waitExit(20_000);
@@ -920,58 +940,86 @@ describe('localmesh up: the admin API is locked to this machine and this launch'
 });
 
 describe('localmesh replay', () => {
-  it('resends a flow by id with edits, and every request of a HAR file, through the caller sidecar', { timeout: 90_000 }, async () => {
-    const seen: { url: string; header: string | undefined; body: string }[] = [];
-    const api = http.createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8').on('data', (d: string) => (body += d));
-      req.on('end', () => {
-        seen.push({ url: req.url ?? '', header: req.headers['x-try'] as string | undefined, body });
-        res.end('ok');
+  it(
+    'resends a flow by id with edits, and every request of a HAR file, through the caller sidecar',
+    { timeout: 90_000 },
+    async () => {
+      const seen: { url: string; header: string | undefined; body: string }[] = [];
+      const api = http.createServer((req, res) => {
+        let body = '';
+        req.setEncoding('utf8').on('data', (d: string) => (body += d));
+        req.on('end', () => {
+          seen.push({ url: req.url ?? '', header: req.headers['x-try'] as string | undefined, body });
+          res.end('ok');
+        });
       });
-    });
-    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-    servers.push(api);
-    const web = await httpStub('web');
-    const { file } = writeProject(
-      'replay',
-      meshYaml({
-        web: [{ name: 'web-v1', instances: [`127.0.0.1:${web}`] }],
-        api: [{ name: 'api-v1', instances: [`127.0.0.1:${(api.address() as net.AddressInfo).port}`] }]
-      })
-    );
-    const state = tempDir('state');
-    const { c, admin } = await up(file, state);
-    const out = byName(await workloads(admin), 'web-v1').outbound!.port;
-    expect((await request(out, 'http://api:9080/orders', { 'x-try': 'first' })).status).toBe(200);
-    const flows = await getJson<{ id: string; reporter: string; path: string }[]>(`${admin}/api/v1/flows?reporter=source&limit=5`);
-    const orig = flows.find((f) => f.path === '/orders')!;
+      await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+      servers.push(api);
+      const web = await httpStub('web');
+      const { file } = writeProject(
+        'replay',
+        meshYaml({
+          web: [{ name: 'web-v1', instances: [`127.0.0.1:${web}`] }],
+          api: [{ name: 'api-v1', instances: [`127.0.0.1:${(api.address() as net.AddressInfo).port}`] }]
+        })
+      );
+      const state = tempDir('state');
+      const { c, admin } = await up(file, state);
+      const out = byName(await workloads(admin), 'web-v1').outbound!.port;
+      expect((await request(out, 'http://api:9080/orders', { 'x-try': 'first' })).status).toBe(200);
+      const flows = await getJson<{ id: string; reporter: string; path: string }[]>(
+        `${admin}/api/v1/flows?reporter=source&limit=5`
+      );
+      const orig = flows.find((f) => f.path === '/orders')!;
 
-    const r = await runCli(['replay', orig.id, '-c', file, '--state-dir', state, '-X', 'POST', '--path', '/orders/2', '-H', 'x-try: second', '-d', 'payload']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^${orig.id} → \\S+  POST api:9080/orders/2  200 -  [\\d.]+ ms  as web-v1$`, 'm'));
-    expect(seen.at(-1)).toEqual({ url: '/orders/2', header: 'second', body: 'payload' });
+      const r = await runCli([
+        'replay',
+        orig.id,
+        '-c',
+        file,
+        '--state-dir',
+        state,
+        '-X',
+        'POST',
+        '--path',
+        '/orders/2',
+        '-H',
+        'x-try: second',
+        '-d',
+        'payload'
+      ]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(
+        new RegExp(`^${orig.id} → \\S+  POST api:9080/orders/2  200 -  [\\d.]+ ms  as web-v1$`, 'm')
+      );
+      expect(seen.at(-1)).toEqual({ url: '/orders/2', header: 'second', body: 'payload' });
 
-    // a HAR file: exported by the API, replayed request by request (imported first as a session)
-    const harText = (await request(Number(new URL(admin).port), '/api/v1/flows/har?caller=web-v1', authHeaders(admin))).body;
-    const harFile = path.join(tempDir('har'), 'capture.har');
-    fs.writeFileSync(harFile, harText);
-    const before = seen.length;
-    const h = await runCli(['replay', harFile, '-c', file, '--state-dir', state, '--json']);
-    expect(h.code).toBe(0);
-    const results = JSON.parse(h.stdout.slice(h.stdout.indexOf('['))) as { original: string; flow: { status: number; replayOf: string } }[];
-    expect(results).toHaveLength(2);
-    for (const x of results) expect(x.flow).toMatchObject({ status: 200, replayOf: x.original });
-    expect(seen.slice(before).map((x) => x.url)).toEqual(['/orders', '/orders/2']);
+      // a HAR file: exported by the API, replayed request by request (imported first as a session)
+      const harText = (
+        await request(Number(new URL(admin).port), '/api/v1/flows/har?caller=web-v1', authHeaders(admin))
+      ).body;
+      const harFile = path.join(tempDir('har'), 'capture.har');
+      fs.writeFileSync(harFile, harText);
+      const before = seen.length;
+      const h = await runCli(['replay', harFile, '-c', file, '--state-dir', state, '--json']);
+      expect(h.code).toBe(0);
+      const results = JSON.parse(h.stdout.slice(h.stdout.indexOf('['))) as {
+        original: string;
+        flow: { status: number; replayOf: string };
+      }[];
+      expect(results).toHaveLength(2);
+      for (const x of results) expect(x.flow).toMatchObject({ status: 200, replayOf: x.original });
+      expect(seen.slice(before).map((x) => x.url)).toEqual(['/orders', '/orders/2']);
 
-    // an unknown id: exit 1 with the API's error code
-    const bad = await runCli(['replay', 'no-such-flow', '-c', file, '--state-dir', state]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/no-such-flow: replay failed: LM202/);
-    c.child.kill('SIGTERM');
-    await c.waitExit(20_000);
-  });
+      // an unknown id: exit 1 with the API's error code
+      const bad = await runCli(['replay', 'no-such-flow', '-c', file, '--state-dir', state]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/no-such-flow: replay failed: LM202/);
+      c.child.kill('SIGTERM');
+      await c.waitExit(20_000);
+    }
+  );
 });
 
 describe('localmesh up: live reload', () => {
@@ -1073,7 +1121,9 @@ ${extraRule}  - name: default
       expect(still.body).toBe('canned by istio');
 
       // status reports the rejection
-      const st = await runCli(['status', '--admin-url', admin], 20_000, { LOCALMESH_ADMIN_TOKEN: adminTokens.get(new URL(admin).host)! });
+      const st = await runCli(['status', '--admin-url', admin], 20_000, {
+        LOCALMESH_ADMIN_TOKEN: adminTokens.get(new URL(admin).host)!
+      });
       expect(st.code).toBe(0);
       expect(st.stdout).toMatch(/^last reload: REJECTED at \S+ — 1 error\(s\); the last good config/m);
       expect(st.stdout).toMatch(/web\.yaml:8:\d+: error IST0010/);

@@ -6,7 +6,16 @@ import { binaryBody, flow, serverHalf, textBody } from './helpers/flow.js';
 describe('compareFlows', () => {
   it('lists only the fields that differ, durations to a tenth of a millisecond', () => {
     const a = flow(1, { durationMs: 12.34 });
-    const b = flow(1, { id: 'f-b', status: 503, flags: 'UF,URX', durationMs: 12.31, subset: 'v2', attempts: 3, configVersion: 2, endpoint: null });
+    const b = flow(1, {
+      id: 'f-b',
+      status: 503,
+      flags: 'UF,URX',
+      durationMs: 12.31,
+      subset: 'v2',
+      attempts: 3,
+      configVersion: 2,
+      endpoint: null
+    });
     expect(compareFlows(a, b).changes).toEqual([
       { field: 'status', a: '200', b: '503' },
       { field: 'flags', a: '-', b: 'UF,URX' },
@@ -36,7 +45,10 @@ describe('compareFlows', () => {
       { field: 'x-gone', a: 'g', b: null },
       { field: 'x-new', a: null, b: 'n' }
     ]);
-    const c = compareFlows(flow(1, { responseHeaders: { server: 'envoy', 'set-cookie': ['a=1', 'b=2'] } }), flow(2, { responseHeaders: { server: 'envoy', 'set-cookie': ['a=1', 'b=2'] } }));
+    const c = compareFlows(
+      flow(1, { responseHeaders: { server: 'envoy', 'set-cookie': ['a=1', 'b=2'] } }),
+      flow(2, { responseHeaders: { server: 'envoy', 'set-cookie': ['a=1', 'b=2'] } })
+    );
     expect(c.responseHeaders).toEqual([]);
     expect(c.requestHeaders).toEqual([]);
   });
@@ -54,7 +66,13 @@ describe('compareFlows', () => {
         { op: '=', text: '}' }
       ]
     });
-    expect(bodyDiff(textBody('one\ntwo'), textBody('one\ntwo'))).toEqual({ same: true, lines: [{ op: '=', text: 'one' }, { op: '=', text: 'two' }] });
+    expect(bodyDiff(textBody('one\ntwo'), textBody('one\ntwo'))).toEqual({
+      same: true,
+      lines: [
+        { op: '=', text: 'one' },
+        { op: '=', text: 'two' }
+      ]
+    });
     expect(bodyDiff(null, textBody('new\n'))).toEqual({ same: false, lines: [{ op: '+', text: 'new' }] });
     expect(bodyDiff(null, null)).toEqual({ same: true, lines: [] });
   });
@@ -64,8 +82,17 @@ describe('compareFlows', () => {
     expect(bodyDiff(binaryBody(png), binaryBody(Buffer.from(png)))).toEqual({ same: true, lines: [] });
     expect(bodyDiff(binaryBody(png), binaryBody(Buffer.from([1, 2])))).toEqual({ same: false, lines: [] });
     expect(bodyDiff(binaryBody(png), textBody('text'))).toEqual({ same: false, lines: [] });
-    const c = compareFlows(flow(1, { requestBody: textBody('a=1'), responseBody: binaryBody(png) }), flow(2, { requestBody: textBody('a=2'), responseBody: null }));
-    expect(c.requestBody).toEqual({ same: false, lines: [{ op: '-', text: 'a=1' }, { op: '+', text: 'a=2' }] });
+    const c = compareFlows(
+      flow(1, { requestBody: textBody('a=1'), responseBody: binaryBody(png) }),
+      flow(2, { requestBody: textBody('a=2'), responseBody: null })
+    );
+    expect(c.requestBody).toEqual({
+      same: false,
+      lines: [
+        { op: '-', text: 'a=1' },
+        { op: '+', text: 'a=2' }
+      ]
+    });
     expect(c.responseBody).toEqual({ same: false, lines: [] });
   });
 
@@ -79,7 +106,10 @@ describe('compareFlows', () => {
     expect(d.lines.slice(1500).every((l) => l.op === '+' && l.text.startsWith('b'))).toBe(true);
     // a small change in a big body is still a line diff
     const big = Array.from({ length: 20_000 }, (_, i) => `line ${i}`);
-    const edited = bodyDiff(textBody(big.join('\n')), textBody([...big.slice(0, 10_000), 'inserted', ...big.slice(10_000)].join('\n')));
+    const edited = bodyDiff(
+      textBody(big.join('\n')),
+      textBody([...big.slice(0, 10_000), 'inserted', ...big.slice(10_000)].join('\n'))
+    );
     expect(edited.lines.filter((l) => l.op !== '=')).toEqual([{ op: '+', text: 'inserted' }]);
   });
 });
@@ -95,17 +125,50 @@ function calls(prefix: string, spec: { path: string; statuses: number[]; ms: num
   );
 }
 
-const session = (id: number): SessionView => ({ id, label: null, kind: 'user', startedAt: '2026-11-22T00:00:00.000Z', endedAt: null, flows: 0, bytes: 0, current: false, readOnly: false });
+const session = (id: number): SessionView => ({
+  id,
+  label: null,
+  kind: 'user',
+  startedAt: '2026-11-22T00:00:00.000Z',
+  endedAt: null,
+  flows: 0,
+  bytes: 0,
+  current: false,
+  readOnly: false
+});
 
 describe('callStats', () => {
   it('groups client-side calls by caller, service, method and path without query; callers without sidecar as unknown', () => {
     const flows = [
       ...calls('x', [{ path: '/reviews/1', statuses: [200, 200, 503], ms: [10, 30, 20] }]),
-      flow(50, { reporter: 'destination', source: null, destination: 'productpage-v1', destinationService: 'productpage.default.svc.cluster.local', path: '/productpage?u=1', durationMs: 7 }),
-      flow(51, { destination: null, destinationService: 'PassthroughCluster', authority: 'httpbin.org', path: '/get', durationMs: 100 })
+      flow(50, {
+        reporter: 'destination',
+        source: null,
+        destination: 'productpage-v1',
+        destinationService: 'productpage.default.svc.cluster.local',
+        path: '/productpage?u=1',
+        durationMs: 7
+      }),
+      flow(51, {
+        destination: null,
+        destinationService: 'PassthroughCluster',
+        authority: 'httpbin.org',
+        path: '/get',
+        durationMs: 100
+      })
     ];
     expect(callStats(flows)).toEqual([
-      { key: 'productpage-v1 → httpbin.org GET /get', caller: 'productpage-v1', service: 'httpbin.org', method: 'GET', path: '/get', count: 1, statuses: { 200: 1 }, p50Ms: 100, p99Ms: 100 },
+      {
+        key: 'productpage-v1 → httpbin.org GET /get',
+        caller: 'productpage-v1',
+        service: 'httpbin.org',
+        method: 'GET',
+        path: '/get',
+        count: 1,
+        statuses: { 200: 1 },
+        p50Ms: 100,
+        p99Ms: 100
+      },
       {
         key: 'productpage-v1 → reviews.default.svc.cluster.local GET /reviews/1',
         caller: 'productpage-v1',
@@ -117,7 +180,17 @@ describe('callStats', () => {
         p50Ms: 20,
         p99Ms: 30
       },
-      { key: 'unknown → productpage.default.svc.cluster.local GET /productpage', caller: 'unknown', service: 'productpage.default.svc.cluster.local', method: 'GET', path: '/productpage', count: 1, statuses: { 200: 1 }, p50Ms: 7, p99Ms: 7 }
+      {
+        key: 'unknown → productpage.default.svc.cluster.local GET /productpage',
+        caller: 'unknown',
+        service: 'productpage.default.svc.cluster.local',
+        method: 'GET',
+        path: '/productpage',
+        count: 1,
+        statuses: { 200: 1 },
+        p50Ms: 7,
+        p99Ms: 7
+      }
     ]);
   });
 });
@@ -157,6 +230,13 @@ describe('compareSessions', () => {
   });
 
   it('compares empty sessions', () => {
-    expect(compareSessions(session(1), [], session(2), [])).toEqual({ a: session(1), b: session(2), added: [], missing: [], changed: [], unchanged: 0 });
+    expect(compareSessions(session(1), [], session(2), [])).toEqual({
+      a: session(1),
+      b: session(2),
+      added: [],
+      missing: [],
+      changed: [],
+      unchanged: 0
+    });
   });
 });

@@ -71,7 +71,10 @@ interface Reviews {
   reviews: { reviewer: string; text: string; rating?: Rating }[];
 }
 
-async function getJson<T = Record<string, unknown>>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+async function getJson<T = Record<string, unknown>>(
+  url: string,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; body: T }> {
   const res = await fetch(url, { headers });
   return { status: res.status, body: (await res.json()) as T };
 }
@@ -123,7 +126,10 @@ describe('bookinfo example services', () => {
   });
 
   it('ratings serves the two ratings', async () => {
-    expect(await getJson(`${urls.ratings}/ratings/0`)).toEqual({ status: 200, body: { id: 0, ratings: { Reviewer1: 5, Reviewer2: 4 } } });
+    expect(await getJson(`${urls.ratings}/ratings/0`)).toEqual({
+      status: 200,
+      body: { id: 0, ratings: { Reviewer1: 5, Reviewer2: 4 } }
+    });
   });
 
   it('reviews v1 has no ratings, v2 black stars, v3 red stars', async () => {
@@ -153,7 +159,9 @@ describe('bookinfo example services', () => {
   });
 
   it('productpage combines details and reviews (with ratings from reviews v2)', async () => {
-    const { status, body } = await getJson<{ details: unknown; reviews: Reviews }>(`${urls.productpage}/api/v1/products/0`);
+    const { status, body } = await getJson<{ details: unknown; reviews: Reviews }>(
+      `${urls.productpage}/api/v1/products/0`
+    );
     expect(status).toBe(200);
     expect(body).toMatchObject({ id: 0, detailsStatus: 200, reviewsStatus: 200 });
     expect(body.details).toMatchObject({ author: 'William Shakespeare', 'ISBN-10': '1234567890' });

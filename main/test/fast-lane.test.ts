@@ -50,7 +50,10 @@ async function rawApp(reply: string, close: boolean): Promise<{ port: number; re
 }
 
 async function mesh(appPort: number, opts: { fastLane?: boolean } = {}): Promise<number> {
-  running = await startMesh({ meshYaml: meshYaml({ api: { workloads: [{ name: 'api-v1', instances: [`127.0.0.1:${appPort}`] }] } }) }, opts);
+  running = await startMesh(
+    { meshYaml: meshYaml({ api: { workloads: [{ name: 'api-v1', instances: [`127.0.0.1:${appPort}`] }] } }) },
+    opts
+  );
   return running.inbound('api-v1');
 }
 
@@ -93,7 +96,8 @@ async function flows(n: number): Promise<FlowRecord[]> {
   return Promise.all(list!.map((f) => m.getFlow({ id: f.id })));
 }
 
-const lane = (f: FlowRecord) => (f.trace.find((t) => t.step === 'inbound')?.detail.endsWith('(fast lane)') ? 'fast' : 'node');
+const lane = (f: FlowRecord) =>
+  f.trace.find((t) => t.step === 'inbound')?.detail.endsWith('(fast lane)') ? 'fast' : 'node';
 
 describe('inbound fast lane', () => {
   it('serves pipelined requests in order, with bodies and HEAD, adding the headers node:http did', async () => {
@@ -112,7 +116,9 @@ describe('inbound fast lane', () => {
     );
     const text = await raw(
       port,
-      ['GET /one HTTP/1.1\r\nHost: api\r\nx-request-id: rid-1\r\n\r\nPOST /two HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\n\r\nhelloHEAD /three HTTP/1.1\r\nHost: api\r\n\r\n'],
+      [
+        'GET /one HTTP/1.1\r\nHost: api\r\nx-request-id: rid-1\r\n\r\nPOST /two HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\n\r\nhelloHEAD /three HTTP/1.1\r\nHost: api\r\n\r\n'
+      ],
       (t) => count(t, 'HTTP/1.1 200 OK') === 3 && t.endsWith('\r\n\r\n')
     );
     const responses = text.split(/(?=HTTP\/1\.1 200 OK)/);
@@ -131,7 +137,12 @@ describe('inbound fast lane', () => {
       ['POST', '/two', 'hello'],
       ['HEAD', '/three', '']
     ]);
-    expect(seen[0]!.headers).toMatchObject({ host: 'api', 'x-request-id': 'rid-1', 'x-forwarded-proto': 'http', traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/) });
+    expect(seen[0]!.headers).toMatchObject({
+      host: 'api',
+      'x-request-id': 'rid-1',
+      'x-forwarded-proto': 'http',
+      traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+    });
     expect(seen[1]!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
 
     const fs = await flows(3);
@@ -163,7 +174,11 @@ describe('inbound fast lane', () => {
   it('a response that ends with its connection reaches the client chunked, on a connection that stays open', async () => {
     const a = await rawApp('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil close', true);
     const port = await mesh(a.port);
-    const text = await raw(port, ['GET /1 HTTP/1.1\r\nHost: api\r\n\r\n', 'GET /2 HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => count(t, '0\r\n\r\n') === 2);
+    const text = await raw(
+      port,
+      ['GET /1 HTTP/1.1\r\nHost: api\r\n\r\n', 'GET /2 HTTP/1.1\r\nHost: api\r\n\r\n'],
+      (t) => count(t, '0\r\n\r\n') === 2
+    );
     expect(count(text, 'HTTP/1.1 200 OK')).toBe(2);
     expect(text).toContain('\r\n\r\nb\r\nuntil close\r\n0\r\n\r\n');
     const fs = await flows(2);
@@ -182,7 +197,9 @@ describe('inbound fast lane', () => {
     const text = await raw(port, ['GET /x HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => t.includes('Connection refused'));
     expect(text).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
     expect(text).toMatch(/\r\ncontent-type: text\/plain\r\ncontent-length: \d+\r\nserver: istio-envoy\r\n/);
-    expect(text).toMatch(/\r\n\r\nupstream connect error or disconnect\/reset before headers\. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused$/);
+    expect(text).toMatch(
+      /\r\n\r\nupstream connect error or disconnect\/reset before headers\. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused$/
+    );
     const [f] = await flows(1);
     expect([f!.status, f!.flags, f!.attempts, lane(f!)]).toEqual([503, 'UF,URX', 3, 'fast']);
   });
@@ -233,7 +250,11 @@ describe('inbound fast lane', () => {
     // fast, then a chunked request body (node:http), then a plain one (still node:http on this connection)
     const text = await raw(
       port,
-      ['GET /fast HTTP/1.1\r\nHost: api\r\n\r\n', 'POST /chunked HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 'GET /after HTTP/1.1\r\nHost: api\r\n\r\n'],
+      [
+        'GET /fast HTTP/1.1\r\nHost: api\r\n\r\n',
+        'POST /chunked HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+        'GET /after HTTP/1.1\r\nHost: api\r\n\r\n'
+      ],
       (t) => count(t, 'done') === 3
     );
     expect(count(text, 'HTTP/1.1 200 OK')).toBe(3);
@@ -301,7 +322,9 @@ describe('outbound fast lane (two hops, mutual TLS between the sidecars)', () =>
         setImmediate(() => res.end('beta'));
       })
     );
-    const text = await raw(port, ['GET http://api:9080/stream HTTP/1.1\r\nHost: api:9080\r\n\r\n'], (t) => t.endsWith('0\r\n\r\n'));
+    const text = await raw(port, ['GET http://api:9080/stream HTTP/1.1\r\nHost: api:9080\r\n\r\n'], (t) =>
+      t.endsWith('0\r\n\r\n')
+    );
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(text).toMatch(/\r\ntransfer-encoding: chunked\r\n/);
     expect(text).toMatch(/\r\nserver: envoy\r\n/);
@@ -324,13 +347,21 @@ describe('outbound fast lane (two hops, mutual TLS between the sidecars)', () =>
         res.statusCode = n === 1 ? 503 : 200;
         res.end(n === 1 ? 'busy' : 'ok');
       }),
-      { 'vs.yaml': 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: api}\nspec:\n  hosts: [api]\n  http:\n  - route: [{destination: {host: api}}]\n    retries: {attempts: 2, retryOn: "503"}\n' }
+      {
+        'vs.yaml':
+          'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: api}\nspec:\n  hosts: [api]\n  http:\n  - route: [{destination: {host: api}}]\n    retries: {attempts: 2, retryOn: "503"}\n'
+      }
     );
     const text = await raw(port, ['GET http://api:9080/r HTTP/1.1\r\nHost: api:9080\r\n\r\n'], (t) => t.endsWith('ok'));
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     const fs = await flows(3);
     const source = fs.find((f) => f.reporter === 'source')!;
-    expect([source.status, source.attempts, source.attemptLog.map((a) => a.status), source.flags]).toEqual([200, 2, [503, 200], '-']);
+    expect([source.status, source.attempts, source.attemptLog.map((a) => a.status), source.flags]).toEqual([
+      200,
+      2,
+      [503, 200],
+      '-'
+    ]);
   });
 
   it("a client that leaves mid-response: DC on the caller's flow, and the cut reaches the app", async () => {
@@ -341,7 +372,9 @@ describe('outbound fast lane (two hops, mutual TLS between the sidecars)', () =>
         res.write('started');
       })
     );
-    const text = await raw(port, ['GET http://api:9080/slow HTTP/1.1\r\nHost: api:9080\r\n\r\n'], (t) => t.includes('started'));
+    const text = await raw(port, ['GET http://api:9080/slow HTTP/1.1\r\nHost: api:9080\r\n\r\n'], (t) =>
+      t.includes('started')
+    );
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     const source = await until(async () => (await flows(1)).find((f) => f.reporter === 'source'), 'the source flow');
     expect([source!.status, source!.flags]).toEqual([200, 'DC']);

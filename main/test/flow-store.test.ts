@@ -5,7 +5,14 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { FlowQuery, FlowRecord } from '../contract/api.js';
 import { CAPTURE_DEFAULTS } from '../contract/mesh-schema.js';
-import { memoryStore, openSqliteStore, SCHEMA_VERSION, STORE_DEFAULTS, storeOptionsFromCapture, type FlowStore } from '../engine/capture/flow-store.js';
+import {
+  memoryStore,
+  openSqliteStore,
+  SCHEMA_VERSION,
+  STORE_DEFAULTS,
+  storeOptionsFromCapture,
+  type FlowStore
+} from '../engine/capture/flow-store.js';
 import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
 import { at, binaryBody, flow, serverHalf, textBody } from './helpers/flow.js';
 
@@ -50,8 +57,17 @@ describe('SQLite flow store', () => {
   });
 
   it('defaults come from the mesh file capture defaults; capture options map to store options', () => {
-    expect(STORE_DEFAULTS).toEqual({ maxFlows: 100_000, maxBytes: 512 * 1024 * 1024, maxAgeMs: 7 * 24 * 3600_000, flushMs: 100 });
-    expect(storeOptionsFromCapture({ ...CAPTURE_DEFAULTS, maxFlows: 500, maxMegabytes: 2, maxAgeHours: 0.5 })).toEqual({ maxFlows: 500, maxBytes: 2 * 1024 * 1024, maxAgeMs: 1800_000 });
+    expect(STORE_DEFAULTS).toEqual({
+      maxFlows: 100_000,
+      maxBytes: 512 * 1024 * 1024,
+      maxAgeMs: 7 * 24 * 3600_000,
+      flushMs: 100
+    });
+    expect(storeOptionsFromCapture({ ...CAPTURE_DEFAULTS, maxFlows: 500, maxMegabytes: 2, maxAgeHours: 0.5 })).toEqual({
+      maxFlows: 500,
+      maxBytes: 2 * 1024 * 1024,
+      maxAgeMs: 1800_000
+    });
   });
 
   it('retention by count keeps the newest flows', () => {
@@ -122,7 +138,6 @@ describe('SQLite flow store', () => {
     expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this localmesh/);
   });
 
-
   it('a new file gets 16 KiB pages; a store made with 4 KiB pages keeps them and still reads and writes', () => {
     const fresh = tmp();
     openSqliteStore(fresh).close();
@@ -159,7 +174,21 @@ describe('SQLite flow store', () => {
     db.prepare(
       `INSERT INTO flows (id, session_id, request_id, started_at, reporter, source, destination, destination_service, method, path, status, flags, record, request_body, response_body)
        VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`
-    ).run(old.id, old.requestId, old.startedAt, old.reporter, old.source, old.destination, old.destinationService, old.method, old.path, old.status, old.flags, JSON.stringify(record), JSON.stringify(responseBody));
+    ).run(
+      old.id,
+      old.requestId,
+      old.startedAt,
+      old.reporter,
+      old.source,
+      old.destination,
+      old.destinationService,
+      old.method,
+      old.path,
+      old.status,
+      old.flags,
+      JSON.stringify(record),
+      JSON.stringify(responseBody)
+    );
     db.pragma('user_version = 1');
     db.close();
 
@@ -168,10 +197,22 @@ describe('SQLite flow store', () => {
     expect(s.get('f-7')).toEqual({ ...old, sessionId: 1 });
     expect(ids(s.list({ traceId: TRACE }))).toEqual(['f-7']);
     const v1 = s.session(1)!;
-    expect(v1).toMatchObject({ label: 'v1 run', kind: 'up', current: false, readOnly: false, flows: 1, endedAt: at(7) });
+    expect(v1).toMatchObject({
+      label: 'v1 run',
+      kind: 'up',
+      current: false,
+      readOnly: false,
+      flows: 1,
+      endedAt: at(7)
+    });
     expect(v1.bytes).toBeGreaterThan(JSON.stringify(record).length);
     expect(s.sessions().filter((x) => x.current)).toHaveLength(1);
-    expect(s.graph({ since: at(0), until: at(60) }).edges[0]).toMatchObject({ from: 'productpage-v1', to: 'reviews-v1', mtls: 'mutual_tls', requests: 1 });
+    expect(s.graph({ since: at(0), until: at(60) }).edges[0]).toMatchObject({
+      from: 'productpage-v1',
+      to: 'reviews-v1',
+      mtls: 'mutual_tls',
+      requests: 1
+    });
     s.append(flow(8));
     expect(ids(s.list({}))).toEqual(['f-7', 'f-8']);
     s.close();
@@ -183,11 +224,14 @@ describe('SQLite flow store', () => {
   it('migrates a version-2 database: lookups by request and trace id use the keys built from its flows, the old indexes are gone', () => {
     const dir = tmp();
     const v2 = openSqliteStore(dir, { writerThread: false });
-    for (let i = 1; i <= 1200; i++) v2.append(flow(i, { requestId: `r-${i}`, traceId: i % 2 === 0 ? `${i}`.padStart(32, '0') : undefined }));
+    for (let i = 1; i <= 1200; i++)
+      v2.append(flow(i, { requestId: `r-${i}`, traceId: i % 2 === 0 ? `${i}`.padStart(32, '0') : undefined }));
     v2.close();
     // back to what version 2 had: the indexes, no keys
     const db = openDb(path.join(dir, 'flows.db'));
-    db.exec('DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id);');
+    db.exec(
+      'DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id);'
+    );
     db.pragma('user_version = 2');
     db.close();
 
@@ -198,7 +242,11 @@ describe('SQLite flow store', () => {
     expect(s.list({ requestId: 'r-12' }).map((f) => f.requestId)).toEqual(['r-12']); // not r-120, r-1200
     s.close();
     const check = openDb(path.join(dir, 'flows.db'));
-    const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'").all() as { name: string }[]).map((r) => r.name);
+    const indexes = (
+      check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows'").all() as {
+        name: string;
+      }[]
+    ).map((r) => r.name);
     expect(indexes).not.toContain('flows_request_id');
     expect(indexes).not.toContain('flows_trace_id');
     const runs = check.prepare('SELECT lo, hi FROM flow_keys ORDER BY lo').all() as { lo: number; hi: number }[];
@@ -279,7 +327,10 @@ describe('SQLite flow store', () => {
       };
       tick();
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], cwd: path.resolve(import.meta.dirname, '../..') });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: path.resolve(import.meta.dirname, '../..')
+    });
     // progress lines "<flows appended> <ms>"; a flow is surely committed once a line written 1 s after its append
     // has been followed by another line (the flush timer, due 100 ms after the append, runs before later timers)
     const lines: { n: number; t: number }[] = [];
@@ -354,11 +405,45 @@ function filterFlows(): FlowRecord[] {
   return [
     f1,
     serverHalf(f1, 'f-2', { startedAt: at(2), connectionSecurity: 'mutual_tls' }),
-    flow(3, { destination: null, destinationService: 'ratings.default.svc.cluster.local', authority: 'ratings:9080', path: '/ratings/0?x=1', status: 503, flags: 'FI', localReply: 'fault abort' }),
-    flow(4, { reporter: 'destination', source: null, destination: 'productpage-v1', destinationService: 'productpage.default.svc.cluster.local', method: 'POST', path: '/login', status: 401, requestBody: textBody('user=bob&pw=x') }),
-    flow(5, { source: 'reviews-v1', destination: 'ratings-v1', destinationService: 'ratings.default.svc.cluster.local', status: 504, flags: 'UT,URX' }),
-    flow(6, { destination: null, destinationService: 'PassthroughCluster', authority: 'httpbin.org:80', path: '/get', responseBody: binaryBody(Buffer.from('hello')) }),
-    flow(7, { destination: 'reviewsx-v1', destinationService: 'reviewsx.default.svc.cluster.local', status: 502, flags: 'URX' })
+    flow(3, {
+      destination: null,
+      destinationService: 'ratings.default.svc.cluster.local',
+      authority: 'ratings:9080',
+      path: '/ratings/0?x=1',
+      status: 503,
+      flags: 'FI',
+      localReply: 'fault abort'
+    }),
+    flow(4, {
+      reporter: 'destination',
+      source: null,
+      destination: 'productpage-v1',
+      destinationService: 'productpage.default.svc.cluster.local',
+      method: 'POST',
+      path: '/login',
+      status: 401,
+      requestBody: textBody('user=bob&pw=x')
+    }),
+    flow(5, {
+      source: 'reviews-v1',
+      destination: 'ratings-v1',
+      destinationService: 'ratings.default.svc.cluster.local',
+      status: 504,
+      flags: 'UT,URX'
+    }),
+    flow(6, {
+      destination: null,
+      destinationService: 'PassthroughCluster',
+      authority: 'httpbin.org:80',
+      path: '/get',
+      responseBody: binaryBody(Buffer.from('hello'))
+    }),
+    flow(7, {
+      destination: 'reviewsx-v1',
+      destinationService: 'reviewsx.default.svc.cluster.local',
+      status: 502,
+      flags: 'URX'
+    })
   ];
 }
 
@@ -387,7 +472,11 @@ const FILTER_CASES: [string, FlowQuery, number[]][] = [
   ['request id', { requestId: 'r-1' }, [1, 2]],
   ['trace id', { traceId: TRACE }, [1, 2]],
   ['time range [since, until)', { since: at(3), until: at(5) }, [3, 4]],
-  ['time range in another ISO form', { since: at(3).replace('.000Z', 'Z'), until: at(5).replace('Z', '+00:00') }, [3, 4]],
+  [
+    'time range in another ISO form',
+    { since: at(3).replace('.000Z', 'Z'), until: at(5).replace('Z', '+00:00') },
+    [3, 4]
+  ],
   ['several filters (AND)', { caller: 'productpage-v1', status: '2xx', reporter: 'source' }, [1, 6]],
   ['limit keeps the newest', { limit: 2 }, [6, 7]]
 ];
@@ -426,7 +515,9 @@ describe.each(STORES)('%s store: queries', (_kind, open) => {
     expect(listed.sessionId).toBe(up);
     // asked for (HAR export): the bodies come with the list, as get gives them
     expect(s.list({ requestId: 'r-4' }, { bodies: true })).toEqual([s.get('f-4')]);
-    expect(s.list({}, { bodies: true }).find((f) => f.id === 'f-6')!.responseBody).toEqual(binaryBody(Buffer.from('hello')));
+    expect(s.list({}, { bodies: true }).find((f) => f.id === 'f-6')!.responseBody).toEqual(
+      binaryBody(Buffer.from('hello'))
+    );
     expect(s.get('nope')).toBeUndefined();
     s.close();
   });
@@ -436,7 +527,15 @@ describe.each(STORES)('%s store: sessions', (_kind, open) => {
   it('up session, a user session started and stopped, import, delete, clear', () => {
     const s = open();
     const [up] = s.sessions();
-    expect(up).toMatchObject({ kind: 'up', current: true, readOnly: false, endedAt: null, flows: 0, bytes: 0, label: null });
+    expect(up).toMatchObject({
+      kind: 'up',
+      current: true,
+      readOnly: false,
+      endedAt: null,
+      flows: 0,
+      bytes: 0,
+      label: null
+    });
     s.append(flow(1));
     s.append(flow(2));
 
@@ -458,8 +557,19 @@ describe.each(STORES)('%s store: sessions', (_kind, open) => {
     expect(s.get('f-4')!.sessionId).toBe(up!.id);
     expect(() => s.stopSession()).toThrow(/no user session/);
 
-    const imported = s.importSession('from HAR', [flow(1, { startedAt: at(100), durationMs: 2000 }), flow(50, { startedAt: at(90) })]);
-    expect(imported).toMatchObject({ kind: 'import', label: 'from HAR', readOnly: true, current: false, flows: 2, startedAt: at(90), endedAt: at(102) });
+    const imported = s.importSession('from HAR', [
+      flow(1, { startedAt: at(100), durationMs: 2000 }),
+      flow(50, { startedAt: at(90) })
+    ]);
+    expect(imported).toMatchObject({
+      kind: 'import',
+      label: 'from HAR',
+      readOnly: true,
+      current: false,
+      flows: 2,
+      startedAt: at(90),
+      endedAt: at(102)
+    });
     const importedIds = ids(s.list({ session: imported.id }));
     expect(importedIds).toHaveLength(2);
     expect(importedIds).toContain('f-50');
@@ -502,15 +612,55 @@ describe.each(STORES)('%s store: sessions', (_kind, open) => {
 function graphFlows(): FlowRecord[] {
   const out: FlowRecord[] = [];
   [10, 20, 30, 40].forEach((ms, k) => {
-    const c = flow(10 + k, { startedAt: at(10 + k), durationMs: ms, status: k === 3 ? 503 : 200, connectionSecurity: 'none' });
+    const c = flow(10 + k, {
+      startedAt: at(10 + k),
+      durationMs: ms,
+      status: k === 3 ? 503 : 200,
+      connectionSecurity: 'none'
+    });
     out.push(c, serverHalf(c, `s-${k}`, { connectionSecurity: 'mutual_tls' }));
   });
-  out.push(flow(20, { source: 'reviews-v1', destination: 'ratings-v1', destinationService: 'ratings.default.svc.cluster.local', startedAt: at(20), durationMs: 5, connectionSecurity: 'none' }));
+  out.push(
+    flow(20, {
+      source: 'reviews-v1',
+      destination: 'ratings-v1',
+      destinationService: 'ratings.default.svc.cluster.local',
+      startedAt: at(20),
+      durationMs: 5,
+      connectionSecurity: 'none'
+    })
+  );
   for (const k of [0, 1]) {
-    out.push(flow(30 + k, { reporter: 'destination', source: null, destination: 'productpage-v1', destinationService: 'productpage.default.svc.cluster.local', startedAt: at(30 + k), connectionSecurity: 'none' }));
+    out.push(
+      flow(30 + k, {
+        reporter: 'destination',
+        source: null,
+        destination: 'productpage-v1',
+        destinationService: 'productpage.default.svc.cluster.local',
+        startedAt: at(30 + k),
+        connectionSecurity: 'none'
+      })
+    );
   }
-  out.push(flow(40, { destination: null, destinationService: 'ratings.default.svc.cluster.local', status: 503, flags: 'FI', startedAt: at(40) }));
-  out.push(flow(41, { destination: null, destinationService: 'PassthroughCluster', authority: 'httpbin.org:80', startedAt: at(41), status: 0, flags: 'UF' }));
+  out.push(
+    flow(40, {
+      destination: null,
+      destinationService: 'ratings.default.svc.cluster.local',
+      status: 503,
+      flags: 'FI',
+      startedAt: at(40)
+    })
+  );
+  out.push(
+    flow(41, {
+      destination: null,
+      destinationService: 'PassthroughCluster',
+      authority: 'httpbin.org:80',
+      startedAt: at(41),
+      status: 0,
+      flags: 'UF'
+    })
+  );
   out.push(flow(42, { startedAt: at(200) })); // outside the window
   return out;
 }
@@ -521,7 +671,13 @@ describe.each(STORES)('%s store: graph and metrics', (_kind, open) => {
     for (const f of graphFlows()) s.append(f);
     const g = s.graph({ since: at(0), until: at(100) });
     const edge = (id: string) => g.edges.find((e) => e.id === id);
-    expect(g.edges.map((e) => e.id)).toEqual(['productpage-v1->httpbin.org', 'productpage-v1->ratings.default.svc.cluster.local', 'productpage-v1->reviews-v1', 'reviews-v1->ratings-v1', 'unknown->productpage-v1']);
+    expect(g.edges.map((e) => e.id)).toEqual([
+      'productpage-v1->httpbin.org',
+      'productpage-v1->ratings.default.svc.cluster.local',
+      'productpage-v1->reviews-v1',
+      'reviews-v1->ratings-v1',
+      'unknown->productpage-v1'
+    ]);
     expect(edge('productpage-v1->reviews-v1')).toEqual({
       id: 'productpage-v1->reviews-v1',
       from: 'productpage-v1',
@@ -535,7 +691,10 @@ describe.each(STORES)('%s store: graph and metrics', (_kind, open) => {
       mtls: 'mutual_tls'
     });
     expect(edge('reviews-v1->ratings-v1')).toMatchObject({ requests: 1, errorRate: 0, mtls: 'none', p50Ms: 5 });
-    expect(edge('unknown->productpage-v1')).toMatchObject({ requests: 2, service: 'productpage.default.svc.cluster.local' });
+    expect(edge('unknown->productpage-v1')).toMatchObject({
+      requests: 2,
+      service: 'productpage.default.svc.cluster.local'
+    });
     expect(edge('productpage-v1->httpbin.org')).toMatchObject({ requests: 1, errorRate: 1, service: 'httpbin.org:80' });
 
     const node = (id: string) => g.nodes.find((n) => n.id === id);
@@ -547,9 +706,24 @@ describe.each(STORES)('%s store: graph and metrics', (_kind, open) => {
       ['reviews-v1', 'workload', 'failing'],
       ['unknown', 'unknown', 'idle']
     ]);
-    expect(node('reviews-v1')).toMatchObject({ service: 'reviews', namespace: 'default', requests: 4, errorRate: 0.25 });
-    expect(node('productpage-v1')).toMatchObject({ service: 'productpage', namespace: 'default', requests: 2, errorRate: 0 });
-    expect(node('ratings.default.svc.cluster.local')).toMatchObject({ label: 'ratings', service: 'ratings', namespace: 'default', requests: 1 });
+    expect(node('reviews-v1')).toMatchObject({
+      service: 'reviews',
+      namespace: 'default',
+      requests: 4,
+      errorRate: 0.25
+    });
+    expect(node('productpage-v1')).toMatchObject({
+      service: 'productpage',
+      namespace: 'default',
+      requests: 2,
+      errorRate: 0
+    });
+    expect(node('ratings.default.svc.cluster.local')).toMatchObject({
+      label: 'ratings',
+      service: 'ratings',
+      namespace: 'default',
+      requests: 1
+    });
     expect(node('httpbin.org')).toMatchObject({ label: 'httpbin.org', service: null, namespace: null });
 
     const other = s.startSession('empty');
@@ -583,14 +757,26 @@ describe.each(STORES)('%s store: graph and metrics', (_kind, open) => {
     const c3 = flow(15, { durationMs: 22 });
     s.append(c3);
     s.append(serverHalf(c3, 's-15', { durationMs: 20 }));
-    s.append(flow(16, { source: 'reviews-v1', destination: null, destinationService: 'ratings.default.svc.cluster.local', durationMs: 7 }));
+    s.append(
+      flow(16, {
+        source: 'reviews-v1',
+        destination: null,
+        destinationService: 'ratings.default.svc.cluster.local',
+        durationMs: 7
+      })
+    );
 
     expect(s.metricsSeries({ service: 'reviews', since: at(0), until: at(30), stepSec: 10 })).toEqual([
       { t: at(0), requests: 2, rps: 0.2, errorRate: 0.5, p50Ms: 10, p90Ms: 30, p99Ms: 30 },
       { t: at(10), requests: 1, rps: 0.1, errorRate: 0, p50Ms: 20, p90Ms: 20, p99Ms: 20 },
       { t: at(20), requests: 0, rps: 0, errorRate: 0, p50Ms: null, p90Ms: null, p99Ms: null }
     ]);
-    const ratings = s.metricsSeries({ service: 'ratings.default.svc.cluster.local', since: at(0), until: at(20), stepSec: 10 });
+    const ratings = s.metricsSeries({
+      service: 'ratings.default.svc.cluster.local',
+      since: at(0),
+      until: at(20),
+      stepSec: 10
+    });
     expect(ratings.map((p) => [p.requests, p.p50Ms])).toEqual([
       [0, null],
       [1, 7]
@@ -614,7 +800,12 @@ describe('the engine keeps flows across restarts', () => {
     const { startMesh, stub, meshYaml, viaProxy } = await import('./helpers/harness.js');
     const { createMesh } = await import('../engine/mesh.js');
     const [a, b] = await Promise.all([stub('a'), stub('b')]);
-    const first = await startMesh({ meshYaml: meshYaml({ a: { workloads: [{ name: 'a-v1', instances: [a.address] }] }, b: { workloads: [{ name: 'b-v1', instances: [b.address] }] } }) });
+    const first = await startMesh({
+      meshYaml: meshYaml({
+        a: { workloads: [{ name: 'a-v1', instances: [a.address] }] },
+        b: { workloads: [{ name: 'b-v1', instances: [b.address] }] }
+      })
+    });
     await viaProxy(first.outbound('a-v1'), 'b:9080', '/kept', { headers: { 'x-request-id': 'kept-1' } });
     await first.mesh.close();
     const again = await createMesh(first.file, { watch: false });

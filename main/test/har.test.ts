@@ -34,8 +34,17 @@ function richFlows(): FlowRecord[] {
     parentSpanId: null,
     timings: { requestEnd: 0.4, upstreamConnected: 0.2, responseStart: 3.1, responseEnd: 3.5 },
     durationMs: 3.5,
-    requestHeaders: { host: 'reviews:9080', 'content-type': 'application/json', cookie: 'session=abc; theme=dark', 'x-request-id': 'r-1' },
-    responseHeaders: { 'content-type': 'application/json', 'set-cookie': ['a=1; Path=/', 'b=2'], 'x-multi': ['one', 'two'] },
+    requestHeaders: {
+      host: 'reviews:9080',
+      'content-type': 'application/json',
+      cookie: 'session=abc; theme=dark',
+      'x-request-id': 'r-1'
+    },
+    responseHeaders: {
+      'content-type': 'application/json',
+      'set-cookie': ['a=1; Path=/', 'b=2'],
+      'x-multi': ['one', 'two']
+    },
     requestBody: textBody('{"rating":5}\n'),
     responseBody: textBody('{"ok":true}'),
     connectionSecurity: 'none',
@@ -45,10 +54,29 @@ function richFlows(): FlowRecord[] {
   });
   return [
     client,
-    serverHalf(client, 'f-1s', { connectionSecurity: 'mutual_tls', sourcePrincipal: 'spiffe://cluster.local/ns/default/sa/productpage', timings: { requestEnd: 0.1, upstreamConnected: null, responseStart: null, responseEnd: 1 } }),
-    flow(2, { responseHeaders: { 'content-type': 'image/png', 'set-cookie': ['only=1'] }, responseBody: binaryBody(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2])) }),
-    flow(3, { responseBody: textBody('x'.repeat(100), { size: 5_000_000, truncated: true }), attemptLog: [{ attempt: 1, endpoint: '127.0.0.1:1', status: 503, flags: 'UF', durationMs: 1, error: 'ECONNREFUSED' }] }),
-    flow(4, { status: 0, flags: 'DC', responseHeaders: {}, responseBody: null, localReply: 'downstream closed', requestBody: binaryBody(Buffer.from([0, 255]), { truncated: true, size: 10 }) }),
+    serverHalf(client, 'f-1s', {
+      connectionSecurity: 'mutual_tls',
+      sourcePrincipal: 'spiffe://cluster.local/ns/default/sa/productpage',
+      timings: { requestEnd: 0.1, upstreamConnected: null, responseStart: null, responseEnd: 1 }
+    }),
+    flow(2, {
+      responseHeaders: { 'content-type': 'image/png', 'set-cookie': ['only=1'] },
+      responseBody: binaryBody(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]))
+    }),
+    flow(3, {
+      responseBody: textBody('x'.repeat(100), { size: 5_000_000, truncated: true }),
+      attemptLog: [
+        { attempt: 1, endpoint: '127.0.0.1:1', status: 503, flags: 'UF', durationMs: 1, error: 'ECONNREFUSED' }
+      ]
+    }),
+    flow(4, {
+      status: 0,
+      flags: 'DC',
+      responseHeaders: {},
+      responseBody: null,
+      localReply: 'downstream closed',
+      requestBody: binaryBody(Buffer.from([0, 255]), { truncated: true, size: 10 })
+    }),
     flow(5, { status: 302, responseHeaders: { location: 'http://reviews:9080/elsewhere' }, responseBody: null })
   ];
 }
@@ -69,7 +97,10 @@ describe('HAR export', () => {
     delete har.log.entries[0].response.status;
     har.log.entries[0].request.url = 'not a url';
     expect(validateHar(har)).toBe(false);
-    expect(validateHar.errors!.map((e) => e.instancePath).sort()).toEqual(['/log/entries/0/request/url', '/log/entries/0/response']);
+    expect(validateHar.errors!.map((e) => e.instancePath).sort()).toEqual([
+      '/log/entries/0/request/url',
+      '/log/entries/0/response'
+    ]);
   });
 
   it('writes what DevTools shows: url, headers per value, query, cookies, bodies, mime types, timings', () => {
@@ -94,16 +125,29 @@ describe('HAR export', () => {
       { name: 'a', value: '1' },
       { name: 'b', value: '2' }
     ]);
-    expect(e1!.response).toMatchObject({ status: 200, statusText: 'OK', content: { size: 11, mimeType: 'application/json', text: '{"ok":true}' } });
+    expect(e1!.response).toMatchObject({
+      status: 200,
+      statusText: 'OK',
+      content: { size: 11, mimeType: 'application/json', text: '{"ok":true}' }
+    });
     expect(e1!.time).toBe(3.5);
     expect(e1!.timings).toMatchObject({ connect: 0.2, send: 0.2, wait: 2.7, receive: 0.4, dns: -1 });
     const t = e1!.timings;
     expect(t.connect! + t.send + t.wait + t.receive).toBeCloseTo(e1!.time, 9);
     expect(e1!._localmesh).not.toHaveProperty('requestHeaders');
     expect(e1!._localmesh).not.toHaveProperty('responseBody');
-    expect(e1!._localmesh).toMatchObject({ id: 'f-1', reporter: 'source', traceId: '0af7651916cd43dd8448eb211c80319c' });
+    expect(e1!._localmesh).toMatchObject({
+      id: 'f-1',
+      reporter: 'source',
+      traceId: '0af7651916cd43dd8448eb211c80319c'
+    });
 
-    expect(e2!.response.content).toEqual({ size: 7, mimeType: 'image/png', text: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]).toString('base64'), encoding: 'base64' });
+    expect(e2!.response.content).toEqual({
+      size: 7,
+      mimeType: 'image/png',
+      text: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]).toString('base64'),
+      encoding: 'base64'
+    });
     expect(e3!.response.content).toMatchObject({ size: 5_000_000, _truncated: true });
     expect(e4!.response).toMatchObject({ status: 0, statusText: '', content: { size: 0, mimeType: 'x-unknown' } });
     expect(e4!.response.content).not.toHaveProperty('text');
@@ -114,7 +158,14 @@ describe('HAR export', () => {
   it('leaves out the destination sidecar half of a call the source sidecar reported', () => {
     const [client, server, ...rest] = richFlows();
     const lone = flow(9, { reporter: 'destination', source: null, destination: 'productpage-v1' });
-    expect(withoutServerDuplicates([client!, server!, ...rest, lone]).map((f) => f.id)).toEqual(['f-1', 'f-2', 'f-3', 'f-4', 'f-5', 'f-9']);
+    expect(withoutServerDuplicates([client!, server!, ...rest, lone]).map((f) => f.id)).toEqual([
+      'f-1',
+      'f-2',
+      'f-3',
+      'f-4',
+      'f-5',
+      'f-9'
+    ]);
     // a server half whose client half is not in the set stays
     expect(withoutServerDuplicates([server!]).map((f) => f.id)).toEqual(['f-1s']);
   });
@@ -148,11 +199,22 @@ describe('HAR import', () => {
       responseBody: { encoding: 'utf8', data: '{"id":7}', size: 8, truncated: false },
       timings: { upstreamConnected: 30, requestEnd: 31, responseStart: 111, responseEnd: 123.4 }
     });
-    expect(post!.requestHeaders).toEqual({ 'content-type': 'application/json', 'x-request-id': 'req-42', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', cookie: 'a=1' });
+    expect(post!.requestHeaders).toEqual({
+      'content-type': 'application/json',
+      'x-request-id': 'req-42',
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      cookie: 'a=1'
+    });
     expect(post!.responseHeaders).toEqual({ 'content-type': 'application/json', 'set-cookie': ['s=1', 't=2'] });
     expect(post!.id).toMatch(/^har-/);
 
-    expect(image).toMatchObject({ authority: 'cdn.example.com', destinationService: 'cdn.example.com', path: '/logo.png', status: 200, requestBody: null });
+    expect(image).toMatchObject({
+      authority: 'cdn.example.com',
+      destinationService: 'cdn.example.com',
+      path: '/logo.png',
+      status: 200,
+      requestBody: null
+    });
     expect(image!.responseBody).toEqual({ encoding: 'base64', data: 'iVBORw0KGgo=', size: 8, truncated: false });
     expect(image!.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(image!.timings!.upstreamConnected).toBeNull();
@@ -162,7 +224,9 @@ describe('HAR import', () => {
   it('says which entry is unusable and why', () => {
     const badUrl = structuredClone(CHROME_HAR);
     badUrl.log.entries[1]!.request.url = '/relative/only';
-    expect(() => harToFlows(badUrl)).toThrow(/^entry 1 \(GET \/relative\/only\): request\.url "\/relative\/only" is not an absolute URL$/);
+    expect(() => harToFlows(badUrl)).toThrow(
+      /^entry 1 \(GET \/relative\/only\): request\.url "\/relative\/only" is not an absolute URL$/
+    );
     const ftp = structuredClone(CHROME_HAR);
     ftp.log.entries[0]!.request.url = 'ftp://files.example.com/x';
     expect(() => harToFlows(ftp)).toThrow(/entry 0 .*not an http\(s\) URL/);
@@ -187,7 +251,14 @@ const CHROME_HAR: Har = {
   log: {
     version: '1.2',
     creator: { name: 'WebInspector', version: '537.36' },
-    pages: [{ startedDateTime: '2026-11-20T10:00:00.000Z', id: 'page_1', title: 'https://shop.example.com/', pageTimings: { onContentLoad: 100, onLoad: 200 } }],
+    pages: [
+      {
+        startedDateTime: '2026-11-20T10:00:00.000Z',
+        id: 'page_1',
+        title: 'https://shop.example.com/',
+        pageTimings: { onContentLoad: 100, onLoad: 200 }
+      }
+    ],
     entries: [
       {
         startedDateTime: '2026-11-20T10:00:00.123Z',
@@ -231,7 +302,16 @@ const CHROME_HAR: Har = {
       {
         startedDateTime: '2026-11-20T10:00:00.300Z',
         time: 20,
-        request: { method: 'GET', url: 'https://cdn.example.com/logo.png', httpVersion: 'HTTP/1.1', cookies: [], headers: [{ name: 'Accept', value: 'image/*' }], queryString: [], headersSize: 100, bodySize: 0 },
+        request: {
+          method: 'GET',
+          url: 'https://cdn.example.com/logo.png',
+          httpVersion: 'HTTP/1.1',
+          cookies: [],
+          headers: [{ name: 'Accept', value: 'image/*' }],
+          queryString: [],
+          headersSize: 100,
+          bodySize: 0
+        },
         response: {
           status: 200,
           statusText: 'OK',

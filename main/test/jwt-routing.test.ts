@@ -83,7 +83,9 @@ afterAll(async () => {
 
 /** Which api version answered. */
 const call = async (from: string, token?: string) => {
-  const r = await viaProxy(m.outbound(from), 'api:9080', '/x', { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const r = await viaProxy(m.outbound(from), 'api:9080', '/x', {
+    headers: token ? { authorization: `Bearer ${token}` } : {}
+  });
   return { ...r, body: (JSON.parse(r.body) as { stub: string }).stub };
 };
 

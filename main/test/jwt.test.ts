@@ -5,7 +5,10 @@ import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './
 
 let caller: Stub, api: Stub, open: Stub;
 let m: Running;
-let sign: (claims: Record<string, unknown>, opts?: { exp?: string; key?: 'good' | 'other'; iss?: string }) => Promise<string>;
+let sign: (
+  claims: Record<string, unknown>,
+  opts?: { exp?: string; key?: 'good' | 'other'; iss?: string }
+) => Promise<string>;
 
 beforeAll(async () => {
   const good = await generateKeyPair('RS256');
@@ -59,7 +62,8 @@ afterAll(async () => {
   await Promise.all([caller, api, open].map((s) => s.close()));
 });
 
-const call = (p: string, token?: string) => viaProxy(m.outbound('caller-v1'), 'api:9080', p, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+const call = (p: string, token?: string) =>
+  viaProxy(m.outbound('caller-v1'), 'api:9080', p, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
 describe('RequestAuthentication', () => {
   it('a valid token with the right claim passes; the app gets the payload header and not the token', async () => {
@@ -71,7 +75,12 @@ describe('RequestAuthentication', () => {
     expect(payload.sub).toBe('alice');
   });
   it('an invalid token (other key, expired, wrong issuer) gets 401 "Jwt verification fails"', async () => {
-    for (const t of [await sign({ groups: ['admins'] }, { key: 'other' }), await sign({ groups: ['admins'] }, { exp: '-1m' }), await sign({}, { iss: 'someone@else' }), 'not-a-jwt']) {
+    for (const t of [
+      await sign({ groups: ['admins'] }, { key: 'other' }),
+      await sign({ groups: ['admins'] }, { exp: '-1m' }),
+      await sign({}, { iss: 'someone@else' }),
+      'not-a-jwt'
+    ]) {
       const r = await call('/admin', t);
       expect(r.status).toBe(401);
       expect(r.body).toBe('Jwt verification fails');
@@ -88,7 +97,9 @@ describe('RequestAuthentication', () => {
     expect((await call('/admin', await sign({ sub: 'bob', groups: ['users'] }))).status).toBe(403);
   });
   it('workloads without RequestAuthentication ignore tokens', async () => {
-    const r = await viaProxy(m.outbound('caller-v1'), 'open:9080', '/x', { headers: { authorization: 'Bearer garbage' } });
+    const r = await viaProxy(m.outbound('caller-v1'), 'open:9080', '/x', {
+      headers: { authorization: 'Bearer garbage' }
+    });
     expect(r.status).toBe(200);
     expect(open.seen.at(-1)!.headers.authorization).toBe('Bearer garbage');
   });

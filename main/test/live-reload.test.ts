@@ -22,7 +22,10 @@ beforeAll(async () => {
   [web, api] = await Promise.all([stub('web'), stub('api')]);
   m = await startMesh(
     {
-      meshYaml: meshYaml({ web: { workloads: [{ name: 'web-v1', instances: [web.address] }] }, api: { workloads: [{ name: 'api-v1', instances: [api.address] }] } }),
+      meshYaml: meshYaml({
+        web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
+        api: { workloads: [{ name: 'api-v1', instances: [api.address] }] }
+      }),
       istio: { 'web.yaml': vs('one') }
     },
     { watch: true, debounceMs: 20 }

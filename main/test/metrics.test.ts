@@ -11,8 +11,26 @@ beforeAll(async () => {
   [pp, reviews] = await Promise.all([stub('pp'), stub('reviews')]);
   m = await startMesh({
     meshYaml: meshYaml({
-      productpage: { workloads: [{ name: 'productpage-v1', labels: { app: 'productpage', version: 'v1' }, serviceAccount: 'bookinfo-productpage', instances: [pp.address] }] },
-      reviews: { workloads: [{ name: 'reviews-v2', labels: { app: 'reviews', version: 'v2' }, serviceAccount: 'bookinfo-reviews', instances: [reviews.address] }] }
+      productpage: {
+        workloads: [
+          {
+            name: 'productpage-v1',
+            labels: { app: 'productpage', version: 'v1' },
+            serviceAccount: 'bookinfo-productpage',
+            instances: [pp.address]
+          }
+        ]
+      },
+      reviews: {
+        workloads: [
+          {
+            name: 'reviews-v2',
+            labels: { app: 'reviews', version: 'v2' },
+            serviceAccount: 'bookinfo-reviews',
+            instances: [reviews.address]
+          }
+        ]
+      }
     }),
     istio: {
       'vs.yaml': `apiVersion: networking.istio.io/v1
@@ -72,11 +90,21 @@ describe('GET /metrics', () => {
   });
   it('a mesh call is counted by both reporters with Istio label values; labels in Istio order', async () => {
     const text = await (await fetch(`${admin.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('response_code="200"') && l.includes('reporter="destination"') && l.includes('source_workload="productpage-v1"'))!;
+    const line = text
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('istio_requests_total{') &&
+          l.includes('response_code="200"') &&
+          l.includes('reporter="destination"') &&
+          l.includes('source_workload="productpage-v1"')
+      )!;
     expect(line).toBe(
       'istio_requests_total{reporter="destination",source_workload="productpage-v1",source_canonical_service="productpage",source_canonical_revision="v1",source_workload_namespace="default",source_principal="spiffe://cluster.local/ns/default/sa/bookinfo-productpage",source_app="productpage",source_version="v1",source_cluster="Kubernetes",destination_workload="reviews-v2",destination_workload_namespace="default",destination_principal="spiffe://cluster.local/ns/default/sa/bookinfo-reviews",destination_app="reviews",destination_version="v2",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="reviews",destination_canonical_revision="v2",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="Kubernetes",request_protocol="http",response_code="200",grpc_response_status="",response_flags="-",connection_security_policy="mutual_tls"} 1'
     );
-    const src = samples(text, 'istio_requests_total').find((s) => s.reporter === 'source' && s.response_code === '200')!;
+    const src = samples(text, 'istio_requests_total').find(
+      (s) => s.reporter === 'source' && s.response_code === '200'
+    )!;
     expect(src.connection_security_policy).toBe('unknown');
     expect(src.destination_principal).toBe('spiffe://cluster.local/ns/default/sa/bookinfo-reviews');
   });
@@ -84,7 +112,12 @@ describe('GET /metrics', () => {
     const all = samples(await (await fetch(`${admin.url}/metrics`)).text(), 'istio_requests_total');
     const fi = all.filter((s) => s.response_flags === 'FI');
     expect(fi.map((s) => `${s.reporter}:${s.response_code}`)).toEqual(['source:500']);
-    expect(all.filter((s) => s.response_code === '403').map((s) => `${s.reporter}:${s.response_flags}`).sort()).toEqual(['destination:-', 'source:-']);
+    expect(
+      all
+        .filter((s) => s.response_code === '403')
+        .map((s) => `${s.reporter}:${s.response_flags}`)
+        .sort()
+    ).toEqual(['destination:-', 'source:-']);
     const anon = all.find((s) => s.source_workload === 'unknown')!;
     expect(anon.reporter).toBe('destination');
     expect(anon.connection_security_policy).toBe('none');
@@ -92,16 +125,32 @@ describe('GET /metrics', () => {
   });
   it('the exact istio_requests_total text for the scripted calls (both reporters, FI abort, RBAC deny, 404 NR, sidecar-less caller)', async () => {
     const text = await (await fetch(`${admin.url}/metrics`)).text();
-    const block = text.split('\n').filter((l) => l.startsWith('istio_requests_total') || l.startsWith('# HELP istio_requests_total') || l.startsWith('# TYPE istio_requests_total'));
-    const pp = 'source_workload="productpage-v1",source_canonical_service="productpage",source_canonical_revision="v1",source_workload_namespace="default",source_principal="spiffe://cluster.local/ns/default/sa/bookinfo-productpage",source_app="productpage",source_version="v1",source_cluster="Kubernetes"';
+    const block = text
+      .split('\n')
+      .filter(
+        (l) =>
+          l.startsWith('istio_requests_total') ||
+          l.startsWith('# HELP istio_requests_total') ||
+          l.startsWith('# TYPE istio_requests_total')
+      );
+    const pp =
+      'source_workload="productpage-v1",source_canonical_service="productpage",source_canonical_revision="v1",source_workload_namespace="default",source_principal="spiffe://cluster.local/ns/default/sa/bookinfo-productpage",source_app="productpage",source_version="v1",source_cluster="Kubernetes"';
     // at the client, source_principal is its own SAN only when the upstream connection used mTLS (a local reply had none)
-    const ppNoTls = pp.replace('source_principal="spiffe://cluster.local/ns/default/sa/bookinfo-productpage"', 'source_principal="unknown"');
+    const ppNoTls = pp.replace(
+      'source_principal="spiffe://cluster.local/ns/default/sa/bookinfo-productpage"',
+      'source_principal="unknown"'
+    );
     // at the server, destination_principal is its own SAN only when the downstream connection used mTLS
-    const rvPlain = 'destination_workload="reviews-v2",destination_workload_namespace="default",destination_principal="unknown",destination_app="reviews",destination_version="v2",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="reviews",destination_canonical_revision="v2",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="Kubernetes"';
-    const anon = 'source_workload="unknown",source_canonical_service="unknown",source_canonical_revision="latest",source_workload_namespace="unknown",source_principal="unknown",source_app="unknown",source_version="unknown",source_cluster="unknown"';
-    const rv = 'destination_workload="reviews-v2",destination_workload_namespace="default",destination_principal="spiffe://cluster.local/ns/default/sa/bookinfo-reviews",destination_app="reviews",destination_version="v2",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="reviews",destination_canonical_revision="v2",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="Kubernetes"';
-    const none = 'destination_workload="unknown",destination_workload_namespace="unknown",destination_principal="unknown",destination_app="unknown",destination_version="unknown",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="unknown",destination_canonical_revision="latest",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="unknown"';
-    const tail = (code: number, flags: string, sec: string) => `request_protocol="http",response_code="${code}",grpc_response_status="",response_flags="${flags}",connection_security_policy="${sec}"`;
+    const rvPlain =
+      'destination_workload="reviews-v2",destination_workload_namespace="default",destination_principal="unknown",destination_app="reviews",destination_version="v2",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="reviews",destination_canonical_revision="v2",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="Kubernetes"';
+    const anon =
+      'source_workload="unknown",source_canonical_service="unknown",source_canonical_revision="latest",source_workload_namespace="unknown",source_principal="unknown",source_app="unknown",source_version="unknown",source_cluster="unknown"';
+    const rv =
+      'destination_workload="reviews-v2",destination_workload_namespace="default",destination_principal="spiffe://cluster.local/ns/default/sa/bookinfo-reviews",destination_app="reviews",destination_version="v2",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="reviews",destination_canonical_revision="v2",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="Kubernetes"';
+    const none =
+      'destination_workload="unknown",destination_workload_namespace="unknown",destination_principal="unknown",destination_app="unknown",destination_version="unknown",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="unknown",destination_canonical_revision="latest",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="unknown"';
+    const tail = (code: number, flags: string, sec: string) =>
+      `request_protocol="http",response_code="${code}",grpc_response_status="",response_flags="${flags}",connection_security_policy="${sec}"`;
     expect(block).toEqual([
       '# HELP istio_requests_total Requests reported by a sidecar',
       '# TYPE istio_requests_total counter',
@@ -117,7 +166,28 @@ describe('GET /metrics', () => {
   it('histograms use Envoy default buckets', async () => {
     const text = await (await fetch(`${admin.url}/metrics`)).text();
     const les = [...new Set(samples(text, 'istio_request_duration_milliseconds_bucket').map((s) => s.le))];
-    expect(les).toEqual(['0.5', '1', '5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '30000', '60000', '300000', '600000', '1800000', '3600000', '+Inf']);
+    expect(les).toEqual([
+      '0.5',
+      '1',
+      '5',
+      '10',
+      '25',
+      '50',
+      '100',
+      '250',
+      '500',
+      '1000',
+      '2500',
+      '5000',
+      '10000',
+      '30000',
+      '60000',
+      '300000',
+      '600000',
+      '1800000',
+      '3600000',
+      '+Inf'
+    ]);
     expect(text).toContain('# TYPE istio_request_bytes histogram');
     expect(text).toContain('# TYPE istio_response_bytes histogram');
   });

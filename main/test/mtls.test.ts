@@ -81,7 +81,13 @@ spec:
 `;
 
 beforeAll(async () => {
-  [caller, web, locked, open, legacy] = await Promise.all([stub('caller'), stub('web'), stub('locked'), stub('open'), stub('legacy')]);
+  [caller, web, locked, open, legacy] = await Promise.all([
+    stub('caller'),
+    stub('web'),
+    stub('locked'),
+    stub('open'),
+    stub('legacy')
+  ]);
   m = await startMesh({
     meshYaml: meshYaml({
       caller: { workloads: [{ name: 'caller-v1', serviceAccount: 'caller-sa', instances: [caller.address] }] },
@@ -98,7 +104,8 @@ afterAll(async () => {
   await Promise.all([caller, web, locked, open, legacy].map((s) => s.close()));
 });
 
-const call = (authority: string, p: string, headers: Record<string, string> = {}) => viaProxy(m.outbound('caller-v1'), authority, p, { headers });
+const call = (authority: string, p: string, headers: Record<string, string> = {}) =>
+  viaProxy(m.outbound('caller-v1'), authority, p, { headers });
 const flows = async (rid: string) => (await m.mesh.listFlows({ limit: 200 })).filter((f) => f.requestId === rid);
 
 describe('auto mTLS between sidecars', () => {
@@ -113,14 +120,18 @@ describe('auto mTLS between sidecars', () => {
     expect(dst.destinationPrincipal).toBe('spiffe://cluster.local/ns/default/sa/web-sa');
     expect(src.sourcePrincipal).toBe('spiffe://cluster.local/ns/default/sa/caller-sa');
     const xfcc = String(web.seen.at(-1)!.headers['x-forwarded-client-cert']);
-    expect(xfcc).toMatch(/^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/web-sa;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/caller-sa$/);
+    expect(xfcc).toMatch(
+      /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/web-sa;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/caller-sa$/
+    );
   });
   it('the mesh CA lives in the state dir with a 0600 key', () => {
     const key = path.join(m.dir, '.localmesh', 'ca', 'root-key.pem');
     expect(fs.statSync(key).mode & 0o777).toBe(0o600);
   });
   it('a caller without a sidecar reaches a PERMISSIVE inbound sidecar in plaintext: no identity, no XFCC', async () => {
-    const r = await request(m.inbound('web-v1'), '/plain-caller', { headers: { host: 'web:9080', 'x-request-id': 'mtls-2' } });
+    const r = await request(m.inbound('web-v1'), '/plain-caller', {
+      headers: { host: 'web:9080', 'x-request-id': 'mtls-2' }
+    });
     expect(r.status).toBe(200);
     const dst = (await flows('mtls-2'))[0]!;
     expect(dst.connectionSecurity).toBe('none');
@@ -149,7 +160,9 @@ describe('PeerAuthentication', () => {
   it('DestinationRule tls DISABLE against STRICT: 503 UC "connection termination"', async () => {
     const r = await call('locked:9080', '/plain', { 'x-request-id': 'mtls-4' });
     expect(r.status).toBe(503);
-    expect(r.body).toBe('upstream connect error or disconnect/reset before headers. reset reason: connection termination');
+    expect(r.body).toBe(
+      'upstream connect error or disconnect/reset before headers. reset reason: connection termination'
+    );
     expect((await flows('mtls-4')).find((f) => f.reporter === 'source')?.flags).toBe('UC');
   });
   it('DISABLE: the client sidecar sends plaintext (auto-mTLS), no XFCC reaches the app', async () => {
@@ -165,7 +178,9 @@ describe('DestinationRule ISTIO_MUTUAL to an app without sidecar', () => {
   it('the TLS handshake fails: 503 UF,URX after the default retries', async () => {
     const r = await call('legacy:9080', '/x', { 'x-request-id': 'mtls-6' });
     expect(r.status).toBe(503);
-    expect(r.body).toMatch(/^upstream connect error or disconnect\/reset before headers\. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:/);
+    expect(r.body).toMatch(
+      /^upstream connect error or disconnect\/reset before headers\. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:/
+    );
     expect((await flows('mtls-6'))[0]?.flags).toBe('UF,URX');
   });
 });

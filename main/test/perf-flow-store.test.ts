@@ -26,7 +26,8 @@ afterAll(() => {
 
 const ids = (flows: FlowRecord[]) => flows.map((f) => f.id);
 /** The store's writer thread, when it has one (a private field: what these tests are about). */
-const threadOf = (s: FlowStore) => (s as unknown as { thread?: { stop(): void; failed(): boolean; shared: Int32Array } }).thread;
+const threadOf = (s: FlowStore) =>
+  (s as unknown as { thread?: { stop(): void; failed(): boolean; shared: Int32Array } }).thread;
 /** Flows committed to the file, counted on a connection of the test's own (what a crash would leave). */
 function committedCount(dir: string): number {
   const found = findSqlite();
@@ -56,7 +57,10 @@ describe.each([
 
   it('flows appended are read back at once, with bodies and the same record as written', () => {
     const s = open(tmp(), { writerThread });
-    const f = flow(1, { responseBody: textBody('{"a":1}'), requestHeaders: { host: 'reviews:9080', 'x-many': ['a', 'b'] } });
+    const f = flow(1, {
+      responseBody: textBody('{"a":1}'),
+      requestHeaders: { host: 'reviews:9080', 'x-many': ['a', 'b'] }
+    });
     const sent = JSON.parse(JSON.stringify(f)) as FlowRecord;
     s.append(f);
     for (let i = 2; i <= 300; i++) s.append(flow(i));

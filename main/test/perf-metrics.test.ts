@@ -19,10 +19,33 @@ class Reference {
   constructor() {
     const labelNames = [...LABELS];
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'istio_requests_total', help: 'Requests reported by a sidecar', labelNames, registers });
-    this.duration = new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration seen by a sidecar', labelNames, buckets: BUCKETS, registers });
-    this.requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'Request size (headers and body)', labelNames, buckets: BUCKETS, registers });
-    this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'Response size (headers and body)', labelNames, buckets: BUCKETS, registers });
+    this.requests = new Counter({
+      name: 'istio_requests_total',
+      help: 'Requests reported by a sidecar',
+      labelNames,
+      registers
+    });
+    this.duration = new Histogram({
+      name: 'istio_request_duration_milliseconds',
+      help: 'Request duration seen by a sidecar',
+      labelNames,
+      buckets: BUCKETS,
+      registers
+    });
+    this.requestBytes = new Histogram({
+      name: 'istio_request_bytes',
+      help: 'Request size (headers and body)',
+      labelNames,
+      buckets: BUCKETS,
+      registers
+    });
+    this.responseBytes = new Histogram({
+      name: 'istio_response_bytes',
+      help: 'Response size (headers and body)',
+      labelNames,
+      buckets: BUCKETS,
+      registers
+    });
   }
   record(f: FlowRecord, reg: MeshRegistry, sizes: { request: number; response: number }): void {
     const l = labelsFor(f, reg);
@@ -34,17 +57,33 @@ class Reference {
 }
 
 function workload(name: string, labels: Record<string, string>): WorkloadInfo {
-  return { name, service: labels.app ?? name, namespace: 'default', labels, serviceAccount: name, sidecar: true, instances: [] };
+  return {
+    name,
+    service: labels.app ?? name,
+    namespace: 'default',
+    labels,
+    serviceAccount: name,
+    sidecar: true,
+    instances: []
+  };
 }
 
 function registry(version: string): MeshRegistry {
   const ws = [
     workload('productpage-v1', { app: 'productpage', version: 'v1' }),
     workload('reviews-v1', { app: 'reviews', version }),
-    workload('odd', { 'service.istio.io/canonical-name': 'odd "quoted"\\name', 'service.istio.io/canonical-revision': 'r\n2' })
+    workload('odd', {
+      'service.istio.io/canonical-name': 'odd "quoted"\\name',
+      'service.istio.io/canonical-revision': 'r\n2'
+    })
   ];
-  const services = [{ name: 'reviews', namespace: 'default', fqdn: 'reviews.default.svc.cluster.local', ports: [9080] }];
-  return { workloadByName: new Map(ws.map((w) => [w.name, w])), serviceByFqdn: new Map(services.map((s) => [s.fqdn, s])) } as unknown as MeshRegistry;
+  const services = [
+    { name: 'reviews', namespace: 'default', fqdn: 'reviews.default.svc.cluster.local', ports: [9080] }
+  ];
+  return {
+    workloadByName: new Map(ws.map((w) => [w.name, w])),
+    serviceByFqdn: new Map(services.map((s) => [s.fqdn, s]))
+  } as unknown as MeshRegistry;
 }
 
 /** A deterministic mix of flows: both reporters, unknown peers, gRPC, odd label values, flags, durations past the last bucket. */
@@ -54,21 +93,36 @@ function flows(n: number): FlowRecord[] {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
     return seed % k;
   };
-  const pick = <T,>(xs: T[]): T => xs[rnd(xs.length)]!;
+  const pick = <T>(xs: T[]): T => xs[rnd(xs.length)]!;
   return Array.from({ length: n }, (_, i) =>
     flow(i, {
       reporter: pick(['source', 'destination'] as const),
       source: pick(['productpage-v1', null, 'odd', 'gone']),
       destination: pick(['reviews-v1', null, 'odd']),
-      destinationService: pick(['reviews.default.svc.cluster.local', 'PassthroughCluster', 'BlackHoleCluster', 'httpbin.org:80', 'x.y.svc.cluster.local', null]),
+      destinationService: pick([
+        'reviews.default.svc.cluster.local',
+        'PassthroughCluster',
+        'BlackHoleCluster',
+        'httpbin.org:80',
+        'x.y.svc.cluster.local',
+        null
+      ]),
       sourcePrincipal: pick([null, 'spiffe://cluster.local/ns/default/sa/productpage-v1']),
       destinationPrincipal: pick([null, 'spiffe://cluster.local/ns/default/sa/reviews-v1']),
       connectionSecurity: pick(['mutual_tls', 'none', undefined] as const),
       status: pick([200, 200, 503, 404, 0]),
       flags: pick(['-', 'UF,URX', 'NR', '']),
       durationMs: pick([0.2, 0.5, 0.7, 3, 99.5, 250, 4_000_000, Math.round(rnd(100000)) / 1000]),
-      requestHeaders: pick<Record<string, string | string[]>>([{ host: 'reviews:9080' }, { 'content-type': 'application/grpc', 'x-many': ['a', 'bb'] }, { 'content-type': 'application/json' }]),
-      responseHeaders: pick<Record<string, string | string[]>>([{ server: 'envoy' }, { 'grpc-status': '14' }, { 'grpc-status': '0', 'set-cookie': ['a=1', 'b=2'] }]),
+      requestHeaders: pick<Record<string, string | string[]>>([
+        { host: 'reviews:9080' },
+        { 'content-type': 'application/grpc', 'x-many': ['a', 'bb'] },
+        { 'content-type': 'application/json' }
+      ]),
+      responseHeaders: pick<Record<string, string | string[]>>([
+        { server: 'envoy' },
+        { 'grpc-status': '14' },
+        { 'grpc-status': '0', 'set-cookie': ['a=1', 'b=2'] }
+      ]),
       requestBody: pick([null, { encoding: 'utf8', data: 'x', size: rnd(5000), truncated: false }]),
       responseBody: pick([null, { encoding: 'utf8', data: 'y', size: rnd(3_000_000), truncated: true }])
     })
@@ -97,7 +151,12 @@ describe('metrics hot path', () => {
   });
 
   it('counts wire sizes as before: name + value + 4 per header line, plus the body size', () => {
-    const f = flow(1, { requestHeaders: { a: 'bc', d: ['e', 'fg'] }, responseHeaders: {}, requestBody: null, responseBody: { encoding: 'utf8', data: '', size: 9, truncated: true } });
+    const f = flow(1, {
+      requestHeaders: { a: 'bc', d: ['e', 'fg'] },
+      responseHeaders: {},
+      requestBody: null,
+      responseBody: { encoding: 'utf8', data: '', size: 9, truncated: true }
+    });
     expect(wireSizes(f)).toEqual({ request: 1 + 2 + 4 + (1 + 1 + 4) + (1 + 2 + 4), response: 9 });
   });
 });

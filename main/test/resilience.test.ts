@@ -114,8 +114,10 @@ afterAll(async () => {
   await Promise.all([caller, svc, flaky, slow].map((s) => s.close()));
 });
 
-const call = (authority: string, p: string, headers: Record<string, string> = {}) => viaProxy(m.outbound('caller-v1'), authority, p, { headers });
-const flowFor = async (p: string) => (await m.mesh.listFlows({ limit: 200 })).reverse().find((f) => f.reporter === 'source' && f.path === p);
+const call = (authority: string, p: string, headers: Record<string, string> = {}) =>
+  viaProxy(m.outbound('caller-v1'), authority, p, { headers });
+const flowFor = async (p: string) =>
+  (await m.mesh.listFlows({ limit: 200 })).reverse().find((f) => f.reporter === 'source' && f.path === p);
 
 describe('fault injection', () => {
   it('abort: configured status, body "fault filter abort", text/plain, FI, upstream untouched', async () => {
@@ -194,7 +196,9 @@ describe('retries (Istio ≥ 1.24 defaults)', () => {
   it('connect failure to an app without sidecar: default retries, then 503 UF,URX with the retried body', async () => {
     const r = await call('gone:9080', '/x');
     expect(r.status).toBe(503);
-    expect(r.body).toBe('upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused');
+    expect(r.body).toBe(
+      'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused'
+    );
     const f = await flowFor('/x');
     expect(f?.flags).toBe('UF,URX');
     expect(f?.attempts).toBe(3);
@@ -202,7 +206,11 @@ describe('retries (Istio ≥ 1.24 defaults)', () => {
   it('an instance that is not listening behind its sidecar: the inbound sidecar answers 503 UF,URX, the client passes it through', async () => {
     const r = await call('down:9080', '/y');
     expect(r.status).toBe(503);
-    expect(r.body.startsWith('upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure')).toBe(true);
+    expect(
+      r.body.startsWith(
+        'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure'
+      )
+    ).toBe(true);
     const flows = (await m.mesh.listFlows({ limit: 50 })).filter((f) => f.path === '/y');
     expect(flows.find((f) => f.reporter === 'destination')?.flags).toBe('UF,URX');
     expect(flows.find((f) => f.reporter === 'source')?.flags).toBe('-');
@@ -253,7 +261,11 @@ describe('streaming and upgrades', () => {
       res.end(seen.body);
     });
     const big = 'x'.repeat(3 * 1024 * 1024);
-    const r = await viaProxy(m.outbound('caller-v1'), 'svc:9080', '/echo', { method: 'POST', body: big, headers: { 'transfer-encoding': 'chunked' } });
+    const r = await viaProxy(m.outbound('caller-v1'), 'svc:9080', '/echo', {
+      method: 'POST',
+      body: big,
+      headers: { 'transfer-encoding': 'chunked' }
+    });
     svc.behave(undefined);
     expect(r.status).toBe(200);
     expect(r.body.length).toBe(big.length);
@@ -265,7 +277,8 @@ describe('streaming and upgrades', () => {
     sock.on('data', (d) => (data += d.toString()));
     const req = 'GET http://svc:9080/ka HTTP/1.1\r\nhost: svc:9080\r\n\r\n';
     sock.write(req + req);
-    for (let i = 0; i < 200 && (data.match(/HTTP\/1\.1 200/g)?.length ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && (data.match(/HTTP\/1\.1 200/g)?.length ?? 0) < 2; i++)
+      await new Promise((r) => setTimeout(r, 10));
     sock.destroy();
     expect(data.match(/HTTP\/1\.1 200/g)?.length).toBe(2);
     expect(data).not.toMatch(/connection: close/i);

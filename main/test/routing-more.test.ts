@@ -69,7 +69,13 @@ spec:
 `;
 
 beforeAll(async () => {
-  [caller, web1, web2, shadow, nsCaller] = await Promise.all([stub('caller'), stub('one'), stub('two'), stub('shadow'), stub('team-caller')]);
+  [caller, web1, web2, shadow, nsCaller] = await Promise.all([
+    stub('caller'),
+    stub('one'),
+    stub('two'),
+    stub('shadow'),
+    stub('team-caller')
+  ]);
   m = await startMesh({
     meshYaml: meshYaml({
       caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
@@ -94,13 +100,17 @@ const served = (r: { body: string }) => (JSON.parse(r.body) as { stub: string })
 const out = () => m.outbound('caller-v1');
 
 describe('host forms', () => {
-  it.each(['web', 'web:9080', 'web.default:9080', 'web.default.svc:9080', 'web.default.svc.cluster.local', 'WEB.default.svc.cluster.local:9080'])(
-    'authority %s reaches the web service',
-    async (authority) => {
-      const r = await request(out(), '/x', { headers: { host: authority } });
-      expect(['one', 'two']).toContain(served(r));
-    }
-  );
+  it.each([
+    'web',
+    'web:9080',
+    'web.default:9080',
+    'web.default.svc:9080',
+    'web.default.svc.cluster.local',
+    'WEB.default.svc.cluster.local:9080'
+  ])('authority %s reaches the web service', async (authority) => {
+    const r = await request(out(), '/x', { headers: { host: authority } });
+    expect(['one', 'two']).toContain(served(r));
+  });
   it('the wrong port for a known host is not that service (ALLOW_ANY passthrough fails to connect)', async () => {
     const r = await viaProxy(out(), 'web:9999', '/x');
     expect(r.status).toBe(503);
@@ -123,7 +133,9 @@ describe('more match fields', () => {
     expect(served(await viaProxy(out(), 'web:9080', '/s'))).toBe('one');
   });
   it('sourceNamespace selects callers by namespace', async () => {
-    expect((await viaProxy(m.mesh.listeners().get('out:team-caller')!, 'web.default:9080', '/ns')).body).toBe('team caller');
+    expect((await viaProxy(m.mesh.listeners().get('out:team-caller')!, 'web.default:9080', '/ns')).body).toBe(
+      'team caller'
+    );
     expect(served(await viaProxy(out(), 'web:9080', '/ns'))).toBe('one');
   });
 });
@@ -166,6 +178,7 @@ describe('load balancer variants', () => {
     const cookie = String(r.headers['set-cookie']);
     expect(cookie).toMatch(/^lm-session="[0-9a-f]+"; Max-Age=3600; Path=\/; HttpOnly$/);
     const value = cookie.split(';')[0]!;
-    for (let i = 0; i < 5; i++) expect(served(await viaProxy(out(), 'web:9080', '/cookiegen', { headers: { cookie: value } }))).toBe(served(r));
+    for (let i = 0; i < 5; i++)
+      expect(served(await viaProxy(out(), 'web:9080', '/cookiegen', { headers: { cookie: value } }))).toBe(served(r));
   });
 });

@@ -107,10 +107,18 @@ spec:
 `;
 
 beforeAll(async () => {
-  [v1, v2, v3, pp, ratings] = await Promise.all([stub('v1'), stub('v2'), stub('v3'), stub('productpage'), stub('ratings')]);
+  [v1, v2, v3, pp, ratings] = await Promise.all([
+    stub('v1'),
+    stub('v2'),
+    stub('v3'),
+    stub('productpage'),
+    stub('ratings')
+  ]);
   m = await startMesh({
     meshYaml: meshYaml({
-      productpage: { workloads: [{ name: 'productpage-v1', labels: { app: 'productpage', version: 'v1' }, instances: [pp.address] }] },
+      productpage: {
+        workloads: [{ name: 'productpage-v1', labels: { app: 'productpage', version: 'v1' }, instances: [pp.address] }]
+      },
       reviews: {
         workloads: [
           { name: 'reviews-v1', labels: { app: 'reviews', version: 'v1' }, instances: [v1.address] },
@@ -128,7 +136,8 @@ afterAll(async () => {
   await Promise.all([v1, v2, v3, pp, ratings].map((s) => s.close()));
 });
 
-const get = (p: string, headers: Record<string, string> = {}, method = 'GET') => viaProxy(m.outbound('productpage-v1'), 'reviews:9080', p, { headers, method });
+const get = (p: string, headers: Record<string, string> = {}, method = 'GET') =>
+  viaProxy(m.outbound('productpage-v1'), 'reviews:9080', p, { headers, method });
 const served = (r: { body: string }) => (JSON.parse(r.body) as { stub: string }).stub;
 
 describe('match semantics', () => {
@@ -270,7 +279,9 @@ describe('destinations', () => {
 
 describe('how callers reach the mesh', () => {
   it('Host header form and dedicated per-service port reach the same routes', async () => {
-    const host = await request(m.outbound('productpage-v1'), '/Exact', { headers: { host: 'reviews.default.svc.cluster.local:9080' } });
+    const host = await request(m.outbound('productpage-v1'), '/Exact', {
+      headers: { host: 'reviews.default.svc.cluster.local:9080' }
+    });
     expect(served(host)).toBe('v3');
     const dedicated = await request(m.upstream('productpage-v1', 'reviews'), '/Exact');
     expect(served(dedicated)).toBe('v3');
@@ -287,13 +298,17 @@ describe('how callers reach the mesh', () => {
     expect(s.headers['x-forwarded-proto']).toBe('http');
     expect(s.headers['x-envoy-upstream-rq-timeout-ms']).toBeUndefined();
     await get('/Exact');
-    expect(v3.seen.at(-1)!.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(v3.seen.at(-1)!.headers['x-request-id']).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+    );
   });
   it('a caller without sidecar reaches an inbound sidecar directly and bypasses every VirtualService', async () => {
     const r = await request(m.inbound('reviews-v2'), '/Exact', { headers: { host: 'reviews:9080' } });
     expect(served(r)).toBe('v2'); // the VS would have sent /Exact to v3
     expect(r.headers.server).toBe('istio-envoy');
-    const flow = (await m.mesh.listFlows({ limit: 10 })).reverse().find((f) => f.reporter === 'destination' && f.path === '/Exact' && f.destination === 'reviews-v2');
+    const flow = (await m.mesh.listFlows({ limit: 10 }))
+      .reverse()
+      .find((f) => f.reporter === 'destination' && f.path === '/Exact' && f.destination === 'reviews-v2');
     expect(flow?.source).toBeNull();
   });
   it('one call between two sidecars is reported twice, source and destination, same request id', async () => {

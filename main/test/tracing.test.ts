@@ -37,7 +37,11 @@ function yaml(web: Stub, reviews: Stub, extra = '', shadow?: Stub): string {
 }
 
 /** The source and destination flows of one request (by x-request-id), once both are recorded. */
-async function flowsOf(m: Running, requestId: string, both = true): Promise<{ src: FlowRecord; dst: FlowRecord | undefined }> {
+async function flowsOf(
+  m: Running,
+  requestId: string,
+  both = true
+): Promise<{ src: FlowRecord; dst: FlowRecord | undefined }> {
   return until(async () => {
     const all = (await m.mesh.listFlows({ limit: 500 })).filter((f) => f.requestId === requestId);
     const src = all.find((f) => f.reporter === 'source');
@@ -76,7 +80,8 @@ describe('W3C trace context', () => {
     await reviews?.close();
     await shadow?.close();
   });
-  const call = (p: string, headers: Record<string, string>) => viaProxy(m.outbound('web-v1'), 'reviews:9080', p, { headers });
+  const call = (p: string, headers: Record<string, string>) =>
+    viaProxy(m.outbound('web-v1'), 'reviews:9080', p, { headers });
 
   it('a call without traceparent starts a trace: client span → server span → app', async () => {
     const r = await call('/new', { 'x-request-id': 'tr-new' });
@@ -109,7 +114,11 @@ describe('W3C trace context', () => {
   it('a valid incoming traceparent is continued, with tracestate and flags kept', async () => {
     const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
     const parent = '00f067aa0ba902b7';
-    await call('/continue', { 'x-request-id': 'tr-cont', traceparent: `00-${trace}-${parent}-00`, tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7' });
+    await call('/continue', {
+      'x-request-id': 'tr-cont',
+      traceparent: `00-${trace}-${parent}-00`,
+      tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'
+    });
     const { src, dst } = await flowsOf(m, 'tr-cont');
     expect(src.traceId).toBe(trace);
     expect(src.parentSpanId).toBe(parent);
@@ -154,7 +163,11 @@ describe('W3C trace context', () => {
   });
 
   it('B3 headers are ignored while tracing.b3 is off', async () => {
-    await call('/b3-off', { 'x-request-id': 'tr-b3-off', 'x-b3-traceid': '463ac35c9f6413ad48485a3953bb6124', 'x-b3-spanid': 'a2fb4a1d1a96d312' });
+    await call('/b3-off', {
+      'x-request-id': 'tr-b3-off',
+      'x-b3-traceid': '463ac35c9f6413ad48485a3953bb6124',
+      'x-b3-spanid': 'a2fb4a1d1a96d312'
+    });
     const { src } = await flowsOf(m, 'tr-b3-off');
     expect(src.traceId).not.toBe('463ac35c9f6413ad48485a3953bb6124');
     expect(src.parentSpanId).toBeNull();
@@ -163,13 +176,19 @@ describe('W3C trace context', () => {
   it('a mirrored copy carries the same context, not sampled', async () => {
     await call('/mirror', { 'x-request-id': 'tr-mirror' });
     const { src } = await flowsOf(m, 'tr-mirror');
-    const copy = await until(() => shadow.seen.find((x) => x.headers['x-request-id'] === 'tr-mirror'), 'the mirrored copy');
+    const copy = await until(
+      () => shadow.seen.find((x) => x.headers['x-request-id'] === 'tr-mirror'),
+      'the mirrored copy'
+    );
     expect(traceparentParts(copy!.headers.traceparent)).toEqual({ trace: src.traceId, span: src.spanId, flags: '00' });
     expect(traceparentParts(lastSeen(reviews, 'tr-mirror').traceparent).flags).toBe('01');
   });
 
   it('a fault abort (local reply) still records a span', async () => {
-    const r = await call('/abort', { 'x-request-id': 'tr-abort', traceparent: '00-11112222333344445555666677778888-9999aaaabbbbcccc-01' });
+    const r = await call('/abort', {
+      'x-request-id': 'tr-abort',
+      traceparent: '00-11112222333344445555666677778888-9999aaaabbbbcccc-01'
+    });
     expect(r.status).toBe(503);
     const { src } = await flowsOf(m, 'tr-abort', false);
     expect(src.flags).toBe('FI');
@@ -193,7 +212,12 @@ describe('W3C trace context', () => {
     expect(traceparentParts(seen.traceparent).span).toBe(dst!.spanId);
 
     // multi headers, 64-bit trace id (padded to 128 bits), not sampled
-    await call('/b3-multi', { 'x-request-id': 'tr-b3-multi', 'x-b3-traceid': '48485a3953bb6124', 'x-b3-spanid': 'a2fb4a1d1a96d312', 'x-b3-sampled': '0' });
+    await call('/b3-multi', {
+      'x-request-id': 'tr-b3-multi',
+      'x-b3-traceid': '48485a3953bb6124',
+      'x-b3-spanid': 'a2fb4a1d1a96d312',
+      'x-b3-sampled': '0'
+    });
     ({ src, dst } = await flowsOf(m, 'tr-b3-multi'));
     expect(src.traceId).toBe('000000000000000048485a3953bb6124');
     expect(src.parentSpanId).toBe('a2fb4a1d1a96d312');
@@ -204,7 +228,10 @@ describe('W3C trace context', () => {
     expect(traceparentParts(seen.traceparent).flags).toBe('00');
 
     // the single b3 header (rewritten for the next hop)
-    await call('/b3-single', { 'x-request-id': 'tr-b3-single', b3: '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90' });
+    await call('/b3-single', {
+      'x-request-id': 'tr-b3-single',
+      b3: '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90'
+    });
     ({ src, dst } = await flowsOf(m, 'tr-b3-single'));
     expect(src.traceId).toBe('80f198ee56343ba864fe8b2a57d3eff7');
     expect(src.parentSpanId).toBe('e457b5a2e4d86bd1');
@@ -212,7 +239,12 @@ describe('W3C trace context', () => {
     expect(seen.b3).toBe(`80f198ee56343ba864fe8b2a57d3eff7-${dst!.spanId}-1-${src.spanId}`);
 
     // traceparent wins over B3 when both are valid
-    await call('/both', { 'x-request-id': 'tr-both', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'x-b3-traceid': '48485a3953bb6124', 'x-b3-spanid': 'a2fb4a1d1a96d312' });
+    await call('/both', {
+      'x-request-id': 'tr-both',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      'x-b3-traceid': '48485a3953bb6124',
+      'x-b3-spanid': 'a2fb4a1d1a96d312'
+    });
     ({ src } = await flowsOf(m, 'tr-both'));
     expect(src.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(src.parentSpanId).toBe('b7ad6b7169203331');
@@ -236,7 +268,10 @@ interface OtlpSpan {
   status: { code?: number; message?: string };
 }
 interface OtlpRequest {
-  resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { scope: { name: string }; spans: OtlpSpan[] }[] }[];
+  resourceSpans: {
+    resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+    scopeSpans: { scope: { name: string }; spans: OtlpSpan[] }[];
+  }[];
 }
 
 /** A fake OTLP/HTTP collector: records every POST /v1/traces. */
@@ -246,7 +281,12 @@ async function collector(): Promise<{ port: number; got: Collected[]; close(): P
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (req.method === 'POST' && req.url === '/v1/traces') got.push({ contentType: req.headers['content-type'], headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString()) as OtlpRequest });
+      if (req.method === 'POST' && req.url === '/v1/traces')
+        got.push({
+          contentType: req.headers['content-type'],
+          headers: req.headers,
+          body: JSON.parse(Buffer.concat(chunks).toString()) as OtlpRequest
+        });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{}');
     });
@@ -288,17 +328,29 @@ describe('OTLP export', () => {
       res.end('ok');
     });
     const m = await startMesh(
-      { meshYaml: yaml(web, reviews, `  tracing:\n    otlp: {endpoint: "http://127.0.0.1:${col.port}", headers: {x-collector-token: abc}, serviceNamePrefix: "lm-"}`), istio: { 'vs.yaml': VS } },
+      {
+        meshYaml: yaml(
+          web,
+          reviews,
+          `  tracing:\n    otlp: {endpoint: "http://127.0.0.1:${col.port}", headers: {x-collector-token: abc}, serviceNamePrefix: "lm-"}`
+        ),
+        istio: { 'vs.yaml': VS }
+      },
       { store: 'memory' }
     );
     try {
-      const call = (p: string, id: string) => viaProxy(m.outbound('web-v1'), 'reviews:9080', p, { headers: { 'x-request-id': id } });
+      const call = (p: string, id: string) =>
+        viaProxy(m.outbound('web-v1'), 'reviews:9080', p, { headers: { 'x-request-id': id } });
       expect((await call('/ok?q=1', 'otlp-ok')).status).toBe(200);
       expect((await call('/fail', 'otlp-fail')).status).toBe(503);
       const ok = await flowsOf(m, 'otlp-ok');
       const fail = await flowsOf(m, 'otlp-fail');
       const want = [ok.src, ok.dst!, fail.src, fail.dst!];
-      await until(() => want.every((f) => spansIn(col.got).some((s) => s.span.spanId === f.spanId)), 'the collector to receive the spans', 400);
+      await until(
+        () => want.every((f) => spansIn(col.got).some((s) => s.span.spanId === f.spanId)),
+        'the collector to receive the spans',
+        400
+      );
 
       expect(col.got[0]!.contentType).toBe('application/json');
       expect(col.got[0]!.headers['x-collector-token']).toBe('abc');
@@ -350,15 +402,27 @@ describe('OTLP export', () => {
     const web = await stub('web');
     const reviews = await stub('reviews');
     const lines: string[] = [];
-    const m = await startMesh({ meshYaml: yaml(web, reviews, `  tracing:\n    otlp: {endpoint: "http://127.0.0.1:${port}"}`), istio: { 'vs.yaml': VS } }, { store: 'memory', log: (l) => lines.push(l) });
+    const m = await startMesh(
+      {
+        meshYaml: yaml(web, reviews, `  tracing:\n    otlp: {endpoint: "http://127.0.0.1:${port}"}`),
+        istio: { 'vs.yaml': VS }
+      },
+      { store: 'memory', log: (l) => lines.push(l) }
+    );
     try {
       for (let i = 0; i < 20; i++) {
-        const r = await viaProxy(m.outbound('web-v1'), 'reviews:9080', `/down/${i}`, { headers: { 'x-request-id': `down-${i}` } });
+        const r = await viaProxy(m.outbound('web-v1'), 'reviews:9080', `/down/${i}`, {
+          headers: { 'x-request-id': `down-${i}` }
+        });
         expect(r.status).toBe(200);
       }
       const { src, dst } = await flowsOf(m, 'down-19');
       expect(dst!.parentSpanId).toBe(src.spanId);
-      await until(() => lines.some((l) => l.includes('OTLP') && l.includes('failed')), 'the failed export to be logged', 400);
+      await until(
+        () => lines.some((l) => l.includes('OTLP') && l.includes('failed')),
+        'the failed export to be logged',
+        400
+      );
     } finally {
       await m.close();
       await web.close();

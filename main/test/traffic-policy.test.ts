@@ -108,7 +108,14 @@ spec:
 `;
 
 beforeAll(async () => {
-  [caller, a1, a2, a3, ext, other] = await Promise.all([stub('caller'), stub('a1'), stub('a2'), stub('a3'), stub('ext'), stub('other')]);
+  [caller, a1, a2, a3, ext, other] = await Promise.all([
+    stub('caller'),
+    stub('a1'),
+    stub('a2'),
+    stub('a3'),
+    stub('ext'),
+    stub('other')
+  ]);
   m = await startMesh({
     meshYaml: meshYaml({
       caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
@@ -123,7 +130,8 @@ afterAll(async () => {
   await Promise.all([caller, a1, a2, a3, ext, other].map((s) => s.close()));
 });
 
-const call = (authority: string, p: string, headers: Record<string, string> = {}, method = 'GET') => viaProxy(m.outbound('caller-v1'), authority, p, { headers, method });
+const call = (authority: string, p: string, headers: Record<string, string> = {}, method = 'GET') =>
+  viaProxy(m.outbound('caller-v1'), authority, p, { headers, method });
 const served = (r: { body: string }) => (JSON.parse(r.body) as { stub: string }).stub;
 
 describe('load balancing', () => {
@@ -141,13 +149,19 @@ describe('load balancing', () => {
   });
   it('consistentHash on a cookie: same session, same instance', async () => {
     const first = served(await call('api:9080', '/cookie', { cookie: 'a=1; session=xyz' }));
-    for (let i = 0; i < 5; i++) expect(served(await call('api:9080', '/cookie', { cookie: 'session=xyz' }))).toBe(first);
+    for (let i = 0; i < 5; i++)
+      expect(served(await call('api:9080', '/cookie', { cookie: 'session=xyz' }))).toBe(first);
   });
 });
 
 describe('CORS', () => {
   it('allowed preflight is answered locally: 200, empty body, access-control-* headers', async () => {
-    const r = await call('api:9080', '/cors', { origin: 'https://app.example', 'access-control-request-method': 'POST' }, 'OPTIONS');
+    const r = await call(
+      'api:9080',
+      '/cors',
+      { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+      'OPTIONS'
+    );
     expect(r.status).toBe(200);
     expect(r.body).toBe('');
     expect(r.headers['access-control-allow-origin']).toBe('https://app.example');
@@ -221,7 +235,9 @@ describe('WebSocket', () => {
       await new Promise((r) => sock.once('connect', r));
       let data = '';
       sock.on('data', (d) => (data += d.toString()));
-      sock.write('GET http://ws:9080/chat HTTP/1.1\r\nhost: ws:9080\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n');
+      sock.write(
+        'GET http://ws:9080/chat HTTP/1.1\r\nhost: ws:9080\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n'
+      );
       await until(() => data.includes('101'), '101 switching protocols');
       sock.write('ping-frame');
       await until(() => data.includes('ping-frame'), 'echo through the upgraded connection');
@@ -256,18 +272,26 @@ describe('live reload', () => {
       const vsFile = path.join(mesh2.dir, 'istio', 'vs.yaml');
       const events: string[] = [];
       mesh2.mesh.onEvent((e) => e.type === 'config' && events.push(e.reload.ok ? 'ok' : 'rejected'));
-      fs.writeFileSync(vsFile, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: slow}\nspec:\n  hosts: [slow]\n  http:\n  - directResponse: {status: 200, body: {string: new rule}}\n');
+      fs.writeFileSync(
+        vsFile,
+        'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: slow}\nspec:\n  hosts: [slow]\n  http:\n  - directResponse: {status: 200, body: {string: new rule}}\n'
+      );
       await until(() => events.includes('ok'), 'reload event');
       expect((await viaProxy(mesh2.outbound('caller-v1'), 'slow:9080', '/y')).body).toBe('new rule');
       expect((await inflight).body).toBe('slow done');
       expect((await mesh2.mesh.getConfig()).version).toBe(2);
 
-      fs.writeFileSync(vsFile, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: slow}\nspec:\n  hosts: [slow]\n  http:\n  - route: [{destination: {host: slow}, weight: "fifty"}]\n');
+      fs.writeFileSync(
+        vsFile,
+        'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: slow}\nspec:\n  hosts: [slow]\n  http:\n  - route: [{destination: {host: slow}, weight: "fifty"}]\n'
+      );
       await until(() => events.includes('rejected'), 'rejected reload event');
       const cfg = await mesh2.mesh.getConfig();
       expect(cfg.lastReload.ok).toBe(false);
       expect(cfg.version).toBe(2);
-      expect(cfg.lastReload.issues.some((i) => i.severity === 'error' && i.where.file === vsFile && i.where.line === 7)).toBe(true);
+      expect(
+        cfg.lastReload.issues.some((i) => i.severity === 'error' && i.where.file === vsFile && i.where.line === 7)
+      ).toBe(true);
       expect((await viaProxy(mesh2.outbound('caller-v1'), 'slow:9080', '/z')).body).toBe('new rule');
     } finally {
       await mesh2.close();
@@ -277,7 +301,10 @@ describe('live reload', () => {
   it('REGISTRY_ONLY (Sidecar resource) answers 502 with an empty body for unknown hosts', async () => {
     const mesh2 = await startMesh({
       meshYaml: meshYaml({ caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] } }),
-      istio: { 'sidecar.yaml': 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n' }
+      istio: {
+        'sidecar.yaml':
+          'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n'
+      }
     });
     try {
       const r = await request(mesh2.outbound('caller-v1'), `http://127.0.0.1:${ext.port}/blocked`);

@@ -162,8 +162,10 @@ export function createFakeElectron() {
     app.emit('web-contents-created', fakeEvent(), w.webContents);
   };
 
-  const answer = <T>(queue: T[], fallback: T): Promise<T> => Promise.resolve(queue.length > 0 ? queue.shift()! : fallback);
-  const lastArg = (args: unknown[]) => args[args.length - 1] as { message?: string; detail?: string; buttons?: string[]; cancelId?: number };
+  const answer = <T>(queue: T[], fallback: T): Promise<T> =>
+    Promise.resolve(queue.length > 0 ? queue.shift()! : fallback);
+  const lastArg = (args: unknown[]) =>
+    args[args.length - 1] as { message?: string; detail?: string; buttons?: string[]; cancelId?: number };
 
   return {
     control,
@@ -177,7 +179,10 @@ export function createFakeElectron() {
       showMessageBox: (...args: unknown[]) => {
         const options = lastArg(args);
         control.messageBoxes.push({ message: options.message, detail: options.detail, buttons: options.buttons });
-        return answer(control.messageBoxAnswers, options.cancelId ?? 0).then((response) => ({ response, checkboxChecked: false }));
+        return answer(control.messageBoxAnswers, options.cancelId ?? 0).then((response) => ({
+          response,
+          checkboxChecked: false
+        }));
       },
       showOpenDialog: () => answer(control.openDialogAnswers, { canceled: true, filePaths: [] })
     },

@@ -7,7 +7,17 @@ import type { FlowQuery, FlowRecord, GraphEdge, GraphNode, Health, MetricsPoint 
 /** The fields of a flow the Graph and Metrics aggregates read (the SQLite store selects just these columns). */
 export type FlowFacts = Pick<
   FlowRecord,
-  'requestId' | 'reporter' | 'source' | 'destination' | 'destinationService' | 'authority' | 'status' | 'flags' | 'durationMs' | 'startedAt' | 'connectionSecurity'
+  | 'requestId'
+  | 'reporter'
+  | 'source'
+  | 'destination'
+  | 'destinationService'
+  | 'authority'
+  | 'status'
+  | 'flags'
+  | 'durationMs'
+  | 'startedAt'
+  | 'connectionSecurity'
 >;
 
 /** Catch-all clusters of the outbound sidecar: the flow's real destination is its authority. */
@@ -79,7 +89,13 @@ export function hostOf(authority: string): string {
 
 /** Lower-cased text a FlowQuery `text` filter searches in: the path, both header sets and both bodies. */
 function haystacks(f: FlowRecord): string[] {
-  return [f.path, JSON.stringify(f.requestHeaders), JSON.stringify(f.responseHeaders), f.requestBody?.data ?? '', f.responseBody?.data ?? ''];
+  return [
+    f.path,
+    JSON.stringify(f.requestHeaders),
+    JSON.stringify(f.responseHeaders),
+    f.requestBody?.data ?? '',
+    f.responseBody?.data ?? ''
+  ];
 }
 
 /**
@@ -162,7 +178,9 @@ function calleeOf(f: FlowFacts): { to: string; toKind: GraphNode['kind'] } {
 /** Calls of the graph: source-reporter flows, plus destination-reporter flows from callers without sidecar. */
 function graphCalls(facts: readonly FlowFacts[]): GraphCall[] {
   const serverSide = new Map<string, 'mutual_tls' | 'none'>();
-  for (const f of facts) if (f.reporter === 'destination' && f.source && f.connectionSecurity) serverSide.set(hopKey(f), f.connectionSecurity);
+  for (const f of facts)
+    if (f.reporter === 'destination' && f.source && f.connectionSecurity)
+      serverSide.set(hopKey(f), f.connectionSecurity);
   const calls: GraphCall[] = [];
   for (const f of facts) {
     if (f.reporter === 'source') {
@@ -172,15 +190,28 @@ function graphCalls(facts: readonly FlowFacts[]): GraphCall[] {
       calls.push({ from: f.source ?? UNKNOWN_CALLER, to, toKind, service: serviceOf(f), fact: f, mtls });
     } else if (f.source === null && f.destination) {
       // a caller without sidecar: only the destination sidecar saw the call (or a HAR import)
-      calls.push({ from: UNKNOWN_CALLER, to: f.destination, toKind: 'workload', service: f.destinationService, fact: f, mtls: f.connectionSecurity ?? 'none' });
+      calls.push({
+        from: UNKNOWN_CALLER,
+        to: f.destination,
+        toKind: 'workload',
+        service: f.destinationService,
+        fact: f,
+        mtls: f.connectionSecurity ?? 'none'
+      });
     }
   }
   return calls;
 }
 
 /** Edge (and its tally) per (caller, callee). */
-function buildEdges(calls: readonly GraphCall[], windowSec: number): { edges: GraphEdge[]; tallies: Map<string, Tally> } {
-  const groups = new Map<string, { from: string; to: string; service: string | null; tally: Tally; mtls: Set<string> }>();
+function buildEdges(
+  calls: readonly GraphCall[],
+  windowSec: number
+): { edges: GraphEdge[]; tallies: Map<string, Tally> } {
+  const groups = new Map<
+    string,
+    { from: string; to: string; service: string | null; tally: Tally; mtls: Set<string> }
+  >();
   for (const c of calls) {
     const id = `${c.from}->${c.to}`;
     let g = groups.get(id);
@@ -210,14 +241,21 @@ function buildEdges(calls: readonly GraphCall[], windowSec: number): { edges: Gr
 }
 
 /** The node of each id seen on an edge, with what it served and, for workloads, its service and namespace. */
-function buildNodes(facts: readonly FlowFacts[], calls: readonly GraphCall[], edges: readonly GraphEdge[], tallies: Map<string, Tally>): GraphNode[] {
+function buildNodes(
+  facts: readonly FlowFacts[],
+  calls: readonly GraphCall[],
+  edges: readonly GraphEdge[],
+  tallies: Map<string, Tally>
+): GraphNode[] {
   const kinds = new Map<string, GraphNode['kind']>();
   for (const c of calls) {
     kinds.set(c.from, c.from === UNKNOWN_CALLER ? 'unknown' : 'workload');
     if (!kinds.has(c.to) || c.toKind === 'workload') kinds.set(c.to, c.toKind);
   }
   const servedBy = new Map<string, string>();
-  for (const f of facts) if (f.destination && f.destinationService && isMeshFqdn(f.destinationService)) servedBy.set(f.destination, f.destinationService);
+  for (const f of facts)
+    if (f.destination && f.destinationService && isMeshFqdn(f.destinationService))
+      servedBy.set(f.destination, f.destinationService);
   const served = new Map<string, Tally>();
   for (const e of edges) {
     const t = tallies.get(e.id)!;
@@ -226,15 +264,27 @@ function buildNodes(facts: readonly FlowFacts[], calls: readonly GraphCall[], ed
     s.errors += t.errors;
     served.set(e.to, s);
   }
-  return [...kinds].sort(([a], [b]) => byCodePoint(a, b)).map(([id, kind]) => nodeOf(id, kind, served.get(id), servedBy.get(id) ?? null));
+  return [...kinds]
+    .sort(([a], [b]) => byCodePoint(a, b))
+    .map(([id, kind]) => nodeOf(id, kind, served.get(id), servedBy.get(id) ?? null));
 }
 
 function nodeOf(id: string, kind: GraphNode['kind'], served: Tally | undefined, fqdn: string | null): GraphNode {
   const requests = served?.requests ?? 0;
   const errorRate = requests > 0 ? served!.errors / requests : 0;
-  const where = kind === 'service' ? splitFqdn(id) : kind === 'workload' ? splitFqdn(fqdn) : { service: null, namespace: null };
+  const where =
+    kind === 'service' ? splitFqdn(id) : kind === 'workload' ? splitFqdn(fqdn) : { service: null, namespace: null };
   const label = kind === 'service' ? (where.service ?? id) : id;
-  return { id, kind, label, service: where.service, namespace: where.namespace, requests, errorRate, health: healthOf(requests, errorRate) };
+  return {
+    id,
+    kind,
+    label,
+    service: where.service,
+    namespace: where.namespace,
+    requests,
+    errorRate,
+    health: healthOf(requests, errorRate)
+  };
 }
 
 /**
@@ -252,7 +302,10 @@ export function buildGraph(facts: readonly FlowFacts[], windowSec: number): { no
  * Metrics of one service in buckets of `stepSec` from `since` to `until`, from flows already filtered to the
  * service and window: the destination sidecar's view when there is any, else the callers' sidecars' view.
  */
-export function buildMetricsSeries(facts: readonly FlowFacts[], q: { since: string; until: string; stepSec: number }): MetricsPoint[] {
+export function buildMetricsSeries(
+  facts: readonly FlowFacts[],
+  q: { since: string; until: string; stepSec: number }
+): MetricsPoint[] {
   const server = facts.filter((f) => f.reporter === 'destination');
   const chosen = server.length > 0 ? server : facts.filter((f) => f.reporter === 'source');
   const start = Date.parse(q.since);
@@ -269,5 +322,13 @@ export function buildMetricsSeries(facts: readonly FlowFacts[], q: { since: stri
 function pointOf(t: string, b: Tally, stepSec: number): MetricsPoint {
   const sorted = sortedNumbers(b.durations);
   const p = (x: number) => (sorted.length > 0 ? percentile(sorted, x) : null);
-  return { t, requests: b.requests, rps: b.requests / stepSec, errorRate: b.requests > 0 ? b.errors / b.requests : 0, p50Ms: p(50), p90Ms: p(90), p99Ms: p(99) };
+  return {
+    t,
+    requests: b.requests,
+    rps: b.requests / stepSec,
+    errorRate: b.requests > 0 ? b.errors / b.requests : 0,
+    p50Ms: p(50),
+    p90Ms: p(90),
+    p99Ms: p(99)
+  };
 }

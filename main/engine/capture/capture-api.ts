@@ -28,7 +28,18 @@ import { compareFlows, compareSessions } from './compare.js';
 
 export type CaptureApi = Pick<
   MeshApi,
-  'listSessions' | 'startSession' | 'stopSession' | 'deleteSession' | 'exportHar' | 'importHar' | 'replayFlow' | 'compareFlows' | 'compareSessions' | 'getTrace' | 'getGraph' | 'getMetrics'
+  | 'listSessions'
+  | 'startSession'
+  | 'stopSession'
+  | 'deleteSession'
+  | 'exportHar'
+  | 'importHar'
+  | 'replayFlow'
+  | 'compareFlows'
+  | 'compareSessions'
+  | 'getTrace'
+  | 'getGraph'
+  | 'getMetrics'
 >;
 
 export interface CaptureDeps {
@@ -145,7 +156,10 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
       const windowSec = q.windowSec ?? 900;
       const stepSec = q.stepSec ?? 10;
       if (windowSec / stepSec > MAX_POINTS) {
-        throw new MeshError(ErrorCodes.BAD_REQUEST, `windowSec/stepSec = ${Math.ceil(windowSec / stepSec)} buckets; at most ${MAX_POINTS}: use a larger stepSec`);
+        throw new MeshError(
+          ErrorCodes.BAD_REQUEST,
+          `windowSec/stepSec = ${Math.ceil(windowSec / stepSec)} buckets; at most ${MAX_POINTS}: use a larger stepSec`
+        );
       }
       const service = resolveService(d.snapshot(), q.service);
       const end = Math.ceil(now() / (stepSec * 1000)) * stepSec * 1000;
@@ -162,7 +176,9 @@ function idleNode(id: string, service: string, namespace: string): GraphNode {
 
 /** A mesh service by short name, name.namespace or FQDN; other hosts pass through as given. */
 function resolveService(snap: Snapshot, name: string): string {
-  const s = snap.registry.services.find((x) => x.fqdn === name || x.name === name || `${x.name}.${x.namespace}` === name);
+  const s = snap.registry.services.find(
+    (x) => x.fqdn === name || x.name === name || `${x.name}.${x.namespace}` === name
+  );
   return s?.fqdn ?? name;
 }
 
@@ -188,10 +204,14 @@ export function toSpans(flows: FlowRecord[], snap: Snapshot): SpanView[] {
 }
 
 /** The request a replay sends: the captured one, minus per-hop and per-request headers, with the user's edits. */
-export function replayRequest(f: FlowRecord, q: ReplayRequest): { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer } {
+export function replayRequest(
+  f: FlowRecord,
+  q: ReplayRequest
+): { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer } {
   const edit = q.edit ?? {};
   const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(f.requestHeaders)) if (!NOT_REPLAYED_HEADERS.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(f.requestHeaders))
+    if (!NOT_REPLAYED_HEADERS.has(k.toLowerCase())) headers[k.toLowerCase()] = v;
   for (const [k, v] of Object.entries(edit.headers ?? {})) {
     const name = k.toLowerCase();
     if (v === null) delete headers[name];
@@ -230,13 +250,21 @@ async function replay(d: CaptureDeps, f: FlowRecord, q: ReplayRequest): Promise<
   if (caller) {
     const w = snap.registry.workloadByName.get(caller);
     if (!w) throw new MeshError(ErrorCodes.NOT_FOUND, `no workload ${caller} to replay as`);
-    if (!w.sidecar) throw new MeshError(ErrorCodes.BAD_REQUEST, `workload ${caller} has no sidecar; replay as a workload with one (as: <workload>)`);
+    if (!w.sidecar)
+      throw new MeshError(
+        ErrorCodes.BAD_REQUEST,
+        `workload ${caller} has no sidecar; replay as a workload with one (as: <workload>)`
+      );
     port = d.listenerPort(`out:${caller}`);
     target = `http://${f.authority}${req.path}`;
     reporter = 'source';
   } else {
     const dest = f.destination ? snap.registry.workloadByName.get(f.destination) : undefined;
-    if (!dest) throw new MeshError(ErrorCodes.BAD_REQUEST, `flow ${f.id} has neither a caller with a sidecar nor a known destination workload; replay it as a workload (as: <workload>)`);
+    if (!dest)
+      throw new MeshError(
+        ErrorCodes.BAD_REQUEST,
+        `flow ${f.id} has neither a caller with a sidecar nor a known destination workload; replay it as a workload (as: <workload>)`
+      );
     port = d.listenerPort(`in:${dest.name}#0`);
     target = req.path;
     req.headers.host = f.authority;
@@ -252,11 +280,20 @@ async function replay(d: CaptureDeps, f: FlowRecord, q: ReplayRequest): Promise<
   try {
     return await recorded;
   } catch {
-    throw new MeshError(ErrorCodes.INTERNAL, `the replay of ${f.id} was sent (x-request-id ${requestId}) but its flow was not recorded`);
+    throw new MeshError(
+      ErrorCodes.INTERNAL,
+      `the replay of ${f.id} was sent (x-request-id ${requestId}) but its flow was not recorded`
+    );
   }
 }
 
-function send(port: number, method: string, target: string, headers: Record<string, string | string[]>, body: Buffer): Promise<void> {
+function send(
+  port: number,
+  method: string,
+  target: string,
+  headers: Record<string, string | string[]>,
+  body: Buffer
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const r = http.request({ host: '127.0.0.1', port, method, path: target, headers, agent: false }, (res) => {
       res.resume();

@@ -3,7 +3,16 @@
  * (calls grouped by caller, service, method and path: added, missing, changed).
  */
 import { diffLines } from 'diff';
-import type { BodyDiff, BodyView, CallStats, FieldChange, FlowComparison, FlowRecord, SessionComparison, SessionView } from '../../contract/api.js';
+import type {
+  BodyDiff,
+  BodyView,
+  CallStats,
+  FieldChange,
+  FlowComparison,
+  FlowRecord,
+  SessionComparison,
+  SessionView
+} from '../../contract/api.js';
 import { byCodePoint, percentile, serviceOf, sortedNumbers, UNKNOWN_CALLER } from './aggregate.js';
 
 /** Fields compared between two flows, each as display text (null when unset). */
@@ -53,11 +62,16 @@ function normalizeHeaders(h: Record<string, string | string[]>): Map<string, str
 }
 
 /** Headers whose value differs (or that only one side has), sorted by name. */
-export function headerChanges(a: Record<string, string | string[]>, b: Record<string, string | string[]>): FieldChange[] {
+export function headerChanges(
+  a: Record<string, string | string[]>,
+  b: Record<string, string | string[]>
+): FieldChange[] {
   const na = normalizeHeaders(a);
   const nb = normalizeHeaders(b);
   const names = [...new Set([...na.keys(), ...nb.keys()])].sort();
-  return names.filter((n) => na.get(n) !== nb.get(n)).map((n) => ({ field: n, a: na.get(n) ?? null, b: nb.get(n) ?? null }));
+  return names
+    .filter((n) => na.get(n) !== nb.get(n))
+    .map((n) => ({ field: n, a: na.get(n) ?? null, b: nb.get(n) ?? null }));
 }
 
 /** Line diff of two bodies; binary (base64) bodies are compared by bytes only (no lines). */
@@ -73,7 +87,12 @@ function lineDiff(a: string, b: string): BodyDiff['lines'] {
     { value: a, removed: true, added: false },
     { value: b, removed: false, added: true }
   ];
-  return changes.flatMap((c) => splitLines(c.value).map((text) => ({ op: c.added ? ('+' as const) : c.removed ? ('-' as const) : ('=' as const), text })));
+  return changes.flatMap((c) =>
+    splitLines(c.value).map((text) => ({
+      op: c.added ? ('+' as const) : c.removed ? ('-' as const) : ('=' as const),
+      text
+    }))
+  );
 }
 
 /** Lines of a chunk (a final newline ends the last line rather than starting an empty one). */
@@ -95,7 +114,10 @@ function callerOf(f: FlowRecord): string | undefined {
  * source-reporter flows, and destination-reporter flows of callers without sidecar (caller "unknown").
  */
 export function callStats(flows: readonly FlowRecord[]): CallStats[] {
-  const groups = new Map<string, { caller: string; service: string; method: string; path: string; flows: FlowRecord[] }>();
+  const groups = new Map<
+    string,
+    { caller: string; service: string; method: string; path: string; flows: FlowRecord[] }
+  >();
   for (const f of flows) {
     const caller = callerOf(f);
     if (caller === undefined) continue;
@@ -109,11 +131,24 @@ export function callStats(flows: readonly FlowRecord[]): CallStats[] {
   return [...groups].sort(([x], [y]) => byCodePoint(x, y)).map(([key, g]) => statsOf(key, g));
 }
 
-function statsOf(key: string, g: { caller: string; service: string; method: string; path: string; flows: FlowRecord[] }): CallStats {
+function statsOf(
+  key: string,
+  g: { caller: string; service: string; method: string; path: string; flows: FlowRecord[] }
+): CallStats {
   const statuses: Record<string, number> = {};
   for (const f of g.flows) statuses[String(f.status)] = (statuses[String(f.status)] ?? 0) + 1;
   const sorted = sortedNumbers(g.flows.map((f) => f.durationMs));
-  return { key, caller: g.caller, service: g.service, method: g.method, path: g.path, count: g.flows.length, statuses, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+  return {
+    key,
+    caller: g.caller,
+    service: g.service,
+    method: g.method,
+    path: g.path,
+    count: g.flows.length,
+    statuses,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99)
+  };
 }
 
 /** Share of each status in whole percent: sessions of different lengths compare by their status mix. */
@@ -133,7 +168,12 @@ function latencyChanged(a: CallStats, b: CallStats): boolean {
  * Calls added in b, missing from b, and changed: a different status mix (the share of each status code, in whole
  * percent, so longer sessions of the same traffic compare equal) or a p50 latency change (see `latencyChanged`).
  */
-export function compareSessions(a: SessionView, aFlows: readonly FlowRecord[], b: SessionView, bFlows: readonly FlowRecord[]): SessionComparison {
+export function compareSessions(
+  a: SessionView,
+  aFlows: readonly FlowRecord[],
+  b: SessionView,
+  bFlows: readonly FlowRecord[]
+): SessionComparison {
   const sa = new Map(callStats(aFlows).map((s) => [s.key, s]));
   const sb = new Map(callStats(bFlows).map((s) => [s.key, s]));
   const out: SessionComparison = { a, b, added: [], missing: [], changed: [], unchanged: 0 };
@@ -145,7 +185,8 @@ export function compareSessions(a: SessionView, aFlows: readonly FlowRecord[], b
       continue;
     }
     const statusChanged = statusMix(x) !== statusMix(y);
-    if (statusChanged || latencyChanged(x, y)) out.changed.push({ key, a: x, b: y, statusChanged, p50DeltaMs: Math.round((y.p50Ms - x.p50Ms) * 1000) / 1000 });
+    if (statusChanged || latencyChanged(x, y))
+      out.changed.push({ key, a: x, b: y, statusChanged, p50DeltaMs: Math.round((y.p50Ms - x.p50Ms) * 1000) / 1000 });
     else out.unchanged++;
   }
   return out;

@@ -15,7 +15,15 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FlowQuery, FlowRecord, GraphEdge, GraphNode, MetricsPoint, SessionView } from '../../contract/api.js';
 import { CAPTURE_DEFAULTS, type CaptureSpec } from '../../contract/mesh-schema.js';
-import { buildGraph, buildMetricsSeries, isoBound, matchesQuery, statusRange, UNKNOWN_CALLER, type FlowFacts } from './aggregate.js';
+import {
+  buildGraph,
+  buildMetricsSeries,
+  isoBound,
+  matchesQuery,
+  statusRange,
+  UNKNOWN_CALLER,
+  type FlowFacts
+} from './aggregate.js';
 // @ts-expect-error -- plain JavaScript (a worker thread loads it without a TypeScript loader); typed just below
 import * as flowWriter from './flow-writer.mjs';
 import { findSqlite, openDatabase, type SqlDatabase, type SqliteDriver, type SqlStatement } from './sqlite-driver.mjs';
@@ -171,7 +179,11 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * Open (creating or migrating) `<stateDir>/flows.db` and start a new `up` session in it. Falls back to an
  * in-memory store (and logs why) when no SQLite driver loads.
  */
-export function openSqliteStore(stateDir: string, opts: Partial<StoreOptions> = {}, log: (l: string) => void = () => undefined): FlowStore {
+export function openSqliteStore(
+  stateDir: string,
+  opts: Partial<StoreOptions> = {},
+  log: (l: string) => void = () => undefined
+): FlowStore {
   const found = findSqlite();
   if (!('driver' in found)) {
     log(`flow store: SQLite unavailable (${found.reasons.join('; ')}); flows are kept in memory only`);
@@ -199,7 +211,10 @@ export function openSqliteStore(stateDir: string, opts: Partial<StoreOptions> = 
 
 function migrate(db: Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > MIGRATIONS.length) throw new Error(`flows.db has schema version ${version}, newer than this localmesh (${MIGRATIONS.length}); use a newer localmesh or another --state-dir`);
+  if (version > MIGRATIONS.length)
+    throw new Error(
+      `flows.db has schema version ${version}, newer than this localmesh (${MIGRATIONS.length}); use a newer localmesh or another --state-dir`
+    );
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v]!);
@@ -253,30 +268,49 @@ interface Cond {
   params: unknown[];
 }
 
-const TEXT_COLUMNS = ['path', "json_extract(record, '$.requestHeaders')", "json_extract(record, '$.responseHeaders')", "json_extract(request_body, '$.data')", "json_extract(response_body, '$.data')"];
+const TEXT_COLUMNS = [
+  'path',
+  "json_extract(record, '$.requestHeaders')",
+  "json_extract(record, '$.responseHeaders')",
+  "json_extract(request_body, '$.data')",
+  "json_extract(response_body, '$.data')"
+];
 
 /** The SQL twin of `matchesQuery`: one condition per given filter (fixed SQL text, values as parameters). */
 const SQL_FILTERS: ((q: FlowQuery) => Cond | undefined)[] = [
   (q) => (q.session === undefined ? undefined : { sql: 'session_id = ?', params: [q.session] }),
   (q) => (q.since === undefined ? undefined : { sql: 'started_at >= ?', params: [isoBound(q.since)] }),
   (q) => (q.until === undefined ? undefined : { sql: 'started_at < ?', params: [isoBound(q.until)] }),
-  (q) => (q.caller === undefined ? undefined : q.caller === UNKNOWN_CALLER ? { sql: 'source IS NULL', params: [] } : { sql: 'source = ?', params: [q.caller] }),
+  (q) =>
+    q.caller === undefined
+      ? undefined
+      : q.caller === UNKNOWN_CALLER
+        ? { sql: 'source IS NULL', params: [] }
+        : { sql: 'source = ?', params: [q.caller] },
   (q) =>
     q.service === undefined
       ? undefined
-      : { sql: '(destination_service = ? OR substr(destination_service, 1, ?) = ?)', params: [q.service, q.service.length + 1, `${q.service}.`] },
-  (q) => (q.workload === undefined ? undefined : { sql: '(source = ? OR destination = ?)', params: [q.workload, q.workload] }),
+      : {
+          sql: '(destination_service = ? OR substr(destination_service, 1, ?) = ?)',
+          params: [q.service, q.service.length + 1, `${q.service}.`]
+        },
+  (q) =>
+    q.workload === undefined ? undefined : { sql: '(source = ? OR destination = ?)', params: [q.workload, q.workload] },
   (q) => (q.method === undefined ? undefined : { sql: 'method = ?', params: [q.method] }),
   (q) => (q.status === undefined ? undefined : { sql: 'status BETWEEN ? AND ?', params: statusRange(q.status) }),
   (q) => (q.flag === undefined ? undefined : { sql: "instr(',' || flags || ',', ?) > 0", params: [`,${q.flag},`] }),
   (q) =>
     q.text === undefined
       ? undefined
-      : { sql: `(${TEXT_COLUMNS.map((c) => `instr(lower(${c}), ?) > 0`).join(' OR ')})`, params: TEXT_COLUMNS.map(() => q.text!.toLowerCase()) },
+      : {
+          sql: `(${TEXT_COLUMNS.map((c) => `instr(lower(${c}), ?) > 0`).join(' OR ')})`,
+          params: TEXT_COLUMNS.map(() => q.text!.toLowerCase())
+        },
   (q) => (q.reporter === undefined ? undefined : { sql: 'reporter = ?', params: [q.reporter] }),
   (q) => (q.requestId === undefined ? undefined : byKey('request_id', q.requestId)),
   (q) => (q.traceId === undefined ? undefined : byKey('trace_id', q.traceId)),
-  (q) => (q.before === undefined ? undefined : { sql: 'seq < (SELECT seq FROM flows WHERE id = ?)', params: [q.before] })
+  (q) =>
+    q.before === undefined ? undefined : { sql: 'seq < (SELECT seq FROM flows WHERE id = ?)', params: [q.before] }
 ];
 
 /** Flows whose request_id or trace_id is `value`: found through the lookup keys of runs of flows (INSERT_KEYS). */
@@ -290,12 +324,14 @@ function byKey(column: 'request_id' | 'trace_id', value: string): Cond {
 /** The WHERE clause of a query ('' when unfiltered). */
 function whereOf(q: FlowQuery): Cond {
   const conds = SQL_FILTERS.map((f) => f(q)).filter((c): c is Cond => c !== undefined);
-  return { sql: conds.length ? `WHERE ${conds.map((c) => c.sql).join(' AND ')}` : '', params: conds.flatMap((c) => c.params) };
+  return {
+    sql: conds.length ? `WHERE ${conds.map((c) => c.sql).join(' AND ')}` : '',
+    params: conds.flatMap((c) => c.params)
+  };
 }
 
 const FACT_COLUMNS = `request_id AS requestId, reporter, source, destination, destination_service AS destinationService, authority, status, flags,
   duration_ms AS durationMs, started_at AS startedAt, connection_security AS connectionSecurity`;
-
 
 interface FlowRow {
   record: string;
@@ -319,7 +355,6 @@ interface SessionRow {
 const SESSION_SELECT = `SELECT s.id, s.label, s.kind, s.started_at, s.ended_at, s.read_only,
   count(f.seq) AS flows, coalesce(sum(f.bytes), 0) AS bytes, max(f.started_at) AS last_flow
   FROM sessions s LEFT JOIN flows f ON f.session_id = s.id`;
-
 
 class SqliteStore implements FlowStore {
   readonly kind = 'sqlite';
@@ -414,14 +449,14 @@ class SqliteStore implements FlowStore {
     this.stmt("DELETE FROM sessions WHERE kind = 'up' AND id NOT IN (SELECT DISTINCT session_id FROM flows)").run();
   }
 
-  private newSession(kind: SessionView['kind'], label: string | null, span?: { startedAt: string; endedAt: string }): number {
-    const r = this.stmt('INSERT INTO sessions (started_at, ended_at, label, kind, read_only) VALUES (?, ?, ?, ?, ?)').run(
-      span?.startedAt ?? new Date().toISOString(),
-      span?.endedAt ?? null,
-      label,
-      kind,
-      kind === 'import' ? 1 : 0
-    );
+  private newSession(
+    kind: SessionView['kind'],
+    label: string | null,
+    span?: { startedAt: string; endedAt: string }
+  ): number {
+    const r = this.stmt(
+      'INSERT INTO sessions (started_at, ended_at, label, kind, read_only) VALUES (?, ?, ?, ?, ?)'
+    ).run(span?.startedAt ?? new Date().toISOString(), span?.endedAt ?? null, label, kind, kind === 'import' ? 1 : 0);
     return Number(r.lastInsertRowid);
   }
 
@@ -434,13 +469,17 @@ class SqliteStore implements FlowStore {
     const where = whereOf(q);
     const bodies = opts.bodies === true;
     const columns = bodies ? 'record, session_id, request_body, response_body' : 'record, session_id';
-    const rows = this.stmt(`SELECT ${columns} FROM flows ${where.sql} ORDER BY seq DESC LIMIT ?`).all(...where.params, limitOf(q)) as FlowRow[];
+    const rows = this.stmt(`SELECT ${columns} FROM flows ${where.sql} ORDER BY seq DESC LIMIT ?`).all(
+      ...where.params,
+      limitOf(q)
+    ) as FlowRow[];
     return rows.reverse().map((r) => this.fromRow(r, bodies));
   }
 
   get(id: string): FlowRecord | undefined {
     this.flush();
-    const r = this.stmt('SELECT record, session_id, request_body, response_body FROM flows WHERE id = ?').get(id) as FlowRow | undefined;
+    const r = this.stmt('SELECT record, session_id, request_body, response_body FROM flows WHERE id = ?').get(id) as
+      FlowRow | undefined;
     return r && this.fromRow(r, true);
   }
 
@@ -548,7 +587,9 @@ class SqliteStore implements FlowStore {
   private facts(q: FlowQuery): FlowFacts[] {
     this.flush();
     const where = whereOf(q);
-    const rows = this.stmt(`SELECT ${FACT_COLUMNS} FROM flows ${where.sql}`).all(...where.params) as (FlowFacts & { connectionSecurity: FlowFacts['connectionSecurity'] | null })[];
+    const rows = this.stmt(`SELECT ${FACT_COLUMNS} FROM flows ${where.sql}`).all(...where.params) as (FlowFacts & {
+      connectionSecurity: FlowFacts['connectionSecurity'] | null;
+    })[];
     return rows.map((r) => ({ ...r, connectionSecurity: r.connectionSecurity ?? undefined }));
   }
 
@@ -616,7 +657,12 @@ class WriterThread {
   static readonly COMMIT_TIMEOUT_MS = 60_000;
 
   /** Start the worker for `file`; undefined when it cannot be created (the store then writes in its own thread). */
-  static start(file: string, sqlite: SqliteDriver, limits: RetentionLimits, log: (l: string) => void): WriterThread | undefined {
+  static start(
+    file: string,
+    sqlite: SqliteDriver,
+    limits: RetentionLimits,
+    log: (l: string) => void
+  ): WriterThread | undefined {
     const entry = writerEntry();
     if (!entry) {
       log('flow store: no writer thread (flow-writer.mjs is not beside the engine); writing in the engine thread');
@@ -628,7 +674,13 @@ class WriterThread {
       worker = new Worker(entry, {
         // a plain .mjs file: no TypeScript loader (or profiler flags) from the engine's command line
         execArgv: [],
-        workerData: { localmeshFlowWriter: true, file, sqlite, limits: { maxFlows: limits.maxFlows, maxBytes: limits.maxBytes, maxAgeMs: limits.maxAgeMs }, shared: shared.buffer }
+        workerData: {
+          localmeshFlowWriter: true,
+          file,
+          sqlite,
+          limits: { maxFlows: limits.maxFlows, maxBytes: limits.maxBytes, maxAgeMs: limits.maxAgeMs },
+          shared: shared.buffer
+        }
       });
     } catch (e) {
       log(`flow store: no writer thread (${(e as Error).message}); writing in the engine thread`);
@@ -658,7 +710,11 @@ class WriterThread {
   /** Has the worker stopped (or not started in time)? */
   failed(): boolean {
     const state = Atomics.load(this.shared, SLOT.state);
-    return this.exited || state === STATE.failed || (state === STATE.starting && Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS);
+    return (
+      this.exited ||
+      state === STATE.failed ||
+      (state === STATE.starting && Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS)
+    );
   }
 
   /** Batches posted that the worker has not received (logging how many flows it received but did not commit). */
@@ -666,7 +722,8 @@ class WriterThread {
     this.trim();
     const received = Atomics.load(this.shared, SLOT.received);
     const lost = this.uncommitted.filter((b) => b.seq <= received).reduce((n, b) => n + b.n, 0);
-    if (lost > 0) log(`flow store: the writer thread stopped before committing ${lost} flow(s) it had received; they are lost`);
+    if (lost > 0)
+      log(`flow store: the writer thread stopped before committing ${lost} flow(s) it had received; they are lost`);
     return this.inflight.flatMap((b) => b.rows);
   }
 
@@ -698,7 +755,8 @@ class WriterThread {
     if (!this.failed()) {
       this.worker.postMessage({ type: 'close' });
       const deadline = Date.now() + 10_000;
-      while (Atomics.load(this.shared, SLOT.closed) === 0 && !this.exited && Date.now() < deadline) Atomics.wait(this.shared, SLOT.closed, 0, 100);
+      while (Atomics.load(this.shared, SLOT.closed) === 0 && !this.exited && Date.now() < deadline)
+        Atomics.wait(this.shared, SLOT.closed, 0, 100);
     }
     this.stop();
   }
@@ -726,8 +784,12 @@ function windowSec(q: { since: string; until: string }): number {
 
 /** Sessions flows are (or will again be) recorded into cannot be deleted. */
 function checkDeletable(id: number, current: number, up: number): void {
-  if (id === current) throw new Error(`session ${id} is the current session; stop it (or start another) before deleting it`);
-  if (id === up) throw new Error(`session ${id} is the session of this run, which resumes when the user session stops; it cannot be deleted now`);
+  if (id === current)
+    throw new Error(`session ${id} is the current session; stop it (or start another) before deleting it`);
+  if (id === up)
+    throw new Error(
+      `session ${id} is the session of this run, which resumes when the user session stops; it cannot be deleted now`
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -762,8 +824,18 @@ class MemoryStore implements FlowStore {
     this.upSession = this.current = this.newSession('up', null).id;
   }
 
-  private newSession(kind: SessionView['kind'], label: string | null, span?: { startedAt: string; endedAt: string }): MemorySession {
-    const s: MemorySession = { id: this.nextSession++, label, kind, startedAt: span?.startedAt ?? new Date().toISOString(), endedAt: span?.endedAt ?? null };
+  private newSession(
+    kind: SessionView['kind'],
+    label: string | null,
+    span?: { startedAt: string; endedAt: string }
+  ): MemorySession {
+    const s: MemorySession = {
+      id: this.nextSession++,
+      label,
+      kind,
+      startedAt: span?.startedAt ?? new Date().toISOString(),
+      endedAt: span?.endedAt ?? null
+    };
     this.sessionList.push(s);
     return s;
   }
@@ -782,7 +854,8 @@ class MemoryStore implements FlowStore {
 
   private dropOldestCaptured(): void {
     // the oldest flow is usually a captured one: shift() is O(1) where splice(i, 1) moves the whole array
-    const i = this.flows.length > 0 && !this.isImported(this.flows[0]!) ? 0 : this.flows.findIndex((f) => !this.isImported(f));
+    const i =
+      this.flows.length > 0 && !this.isImported(this.flows[0]!) ? 0 : this.flows.findIndex((f) => !this.isImported(f));
     if (i < 0) return;
     const gone = i === 0 ? this.flows.shift()! : this.flows.splice(i, 1)[0]!;
     this.byId.delete(gone.id);

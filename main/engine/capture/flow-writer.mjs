@@ -106,8 +106,9 @@ export const SLOT = { committed: 0, state: 1, closed: 2, received: 3 };
  * How long the writer thread gathers batches into one commit, and the most rows it gathers. A commit rewrites every
  * page it dirtied: with a full store (retention deleting as many rows as it inserts), a commit of 100 flows dirtied
  * about four index pages per flow and a commit of 1500 flows a fraction of one (113 vs 69 µs of CPU per flow at 100k
- * stored flows, measured when request_id and trace_id still had indexes of random keys; see INSERT_KEYS). Longer windows save a little more but make
- * longer bursts of writing, which on a 2-core machine take CPU from the sidecars all at once (a longer latency tail).
+ * stored flows, measured when request_id and trace_id still had indexes of random keys; see INSERT_KEYS). Longer
+ * windows save a little more but make longer bursts of writing, which on a 2-core machine take CPU from the sidecars
+ * all at once (a longer latency tail).
  * A read in the engine thread asks for the commit at once (the `commit` message), so nothing waits for the window
  * but a crash: flows are durable within flushMs + COMMIT_WINDOW_MS (0.35 s) of finishing.
  */
@@ -188,11 +189,15 @@ export class FlowWriter {
 
   /** Drop the lookup keys of runs whose flows are all gone (a run partly gone keeps its keys: lookups check the flow). */
   dropStaleKeys() {
-    this.stmt('DELETE FROM flow_keys WHERE NOT EXISTS (SELECT 1 FROM flows WHERE seq BETWEEN flow_keys.lo AND flow_keys.hi)').run();
+    this.stmt(
+      'DELETE FROM flow_keys WHERE NOT EXISTS (SELECT 1 FROM flows WHERE seq BETWEEN flow_keys.lo AND flow_keys.hi)'
+    ).run();
   }
 
   recount() {
-    const t = /** @type {{ n: number; b: number }} */ (this.stmt(`SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM flows WHERE ${CAPTURED}`).get());
+    const t = /** @type {{ n: number; b: number }} */ (
+      this.stmt(`SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM flows WHERE ${CAPTURED}`).get()
+    );
     this.capturedFlows = t.n;
     this.capturedBytes = t.b;
   }
@@ -214,7 +219,10 @@ export class FlowWriter {
     const cutoff = new Date(Date.now() - this.limits.maxAgeMs).toISOString();
     this.deleteCaptured(`DELETE FROM flows WHERE started_at < ? AND ${CAPTURED}`, cutoff);
     if (this.capturedFlows > this.limits.maxFlows) {
-      this.deleteCaptured(`DELETE FROM flows WHERE seq IN (SELECT seq FROM flows WHERE ${CAPTURED} ORDER BY seq LIMIT ?)`, this.capturedFlows - this.limits.maxFlows);
+      this.deleteCaptured(
+        `DELETE FROM flows WHERE seq IN (SELECT seq FROM flows WHERE ${CAPTURED} ORDER BY seq LIMIT ?)`,
+        this.capturedFlows - this.limits.maxFlows
+      );
     }
     if (this.capturedBytes > this.limits.maxBytes) {
       const last = this.lastSeqToFree(this.capturedBytes - this.limits.maxBytes);
@@ -230,7 +238,9 @@ export class FlowWriter {
   lastSeqToFree(excess) {
     let freed = 0;
     let last;
-    for (const r of /** @type {IterableIterator<{ seq: number; bytes: number }>} */ (this.stmt(`SELECT seq, bytes FROM flows WHERE ${CAPTURED} ORDER BY seq`).iterate())) {
+    for (const r of /** @type {IterableIterator<{ seq: number; bytes: number }>} */ (
+      this.stmt(`SELECT seq, bytes FROM flows WHERE ${CAPTURED} ORDER BY seq`).iterate()
+    )) {
       freed += r.bytes;
       last = r.seq;
       if (freed >= excess) break;
@@ -251,7 +261,10 @@ export class FlowWriter {
  * It posts { type: 'log', line } for the engine's log.
  */
 function runWorker() {
-  const d = /** @type {{ file: string; sqlite: import('./sqlite-driver.d.mts').SqliteDriver; limits: { maxFlows: number; maxBytes: number; maxAgeMs: number }; shared: SharedArrayBuffer }} */ (workerData);
+  const d =
+    /** @type {{ file: string; sqlite: import('./sqlite-driver.d.mts').SqliteDriver; limits: { maxFlows: number; maxBytes: number; maxAgeMs: number }; shared: SharedArrayBuffer }} */ (
+      workerData
+    );
   const shared = new Int32Array(d.shared);
   const publish = (/** @type {number} */ slot, /** @type {number} */ value) => {
     Atomics.store(shared, slot, value);
@@ -275,7 +288,10 @@ function runWorker() {
     writer = new FlowWriter(db, d.limits);
     writer.recount();
   } catch (e) {
-    parentPort?.postMessage({ type: 'log', line: `flow store: the writer thread cannot open ${d.file} (${/** @type {Error} */ (e).message}); writing in the engine thread` });
+    parentPort?.postMessage({
+      type: 'log',
+      line: `flow store: the writer thread cannot open ${d.file} (${/** @type {Error} */ (e).message}); writing in the engine thread`
+    });
     publish(SLOT.state, STATE.failed);
     return;
   }
@@ -294,7 +310,10 @@ function runWorker() {
       try {
         writer.writeRows(rows);
       } catch (e) {
-        parentPort?.postMessage({ type: 'log', line: `flow store: writing ${rows.length} flow(s) failed: ${/** @type {Error} */ (e).message}` });
+        parentPort?.postMessage({
+          type: 'log',
+          line: `flow store: writing ${rows.length} flow(s) failed: ${/** @type {Error} */ (e).message}`
+        });
       }
     }
     publish(SLOT.committed, queuedSeq);

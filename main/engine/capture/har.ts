@@ -25,7 +25,9 @@ interface Truncatable {
 
 /** A HAR 1.2 document with one entry per flow, in the given order (pass flows with bodies to include them). */
 export function flowsToHar(flows: readonly FlowRecord[], creator: { name: string; version: string }): Har {
-  return { log: { version: '1.2', creator: { name: creator.name, version: creator.version }, entries: flows.map(flowToEntry) } };
+  return {
+    log: { version: '1.2', creator: { name: creator.name, version: creator.version }, entries: flows.map(flowToEntry) }
+  };
 }
 
 function flowToEntry(f: FlowRecord): HarEntry {
@@ -210,7 +212,8 @@ function localmeshFlow(e: HarEntry): FlowRecord {
   const rec = e._localmesh as unknown;
   if (typeof rec !== 'object' || rec === null) throw new Error('_localmesh is not an object');
   for (const [field, type] of RECORD_FIELDS) {
-    if (typeof (rec as Record<string, unknown>)[field] !== type) throw new Error(`_localmesh.${field} is missing or not a ${type}`);
+    if (typeof (rec as Record<string, unknown>)[field] !== type)
+      throw new Error(`_localmesh.${field} is missing or not a ${type}`);
   }
   return {
     ...(rec as NonNullable<HarEntry['_localmesh']>),
@@ -223,13 +226,22 @@ function localmeshFlow(e: HarEntry): FlowRecord {
 
 function foreignFlow(e: HarEntry, creator: string): FlowRecord {
   const url = parseUrl(e.request.url);
-  const requestHeaders = fromNameValues(e.request.headers.filter((h) => !h.name.startsWith(':')), true);
-  const responseHeaders = fromNameValues(e.response.headers.filter((h) => !h.name.startsWith(':')), true);
+  const requestHeaders = fromNameValues(
+    e.request.headers.filter((h) => !h.name.startsWith(':')),
+    true
+  );
+  const responseHeaders = fromNameValues(
+    e.response.headers.filter((h) => !h.name.startsWith(':')),
+    true
+  );
   const startedAt = new Date(e.startedDateTime);
-  if (Number.isNaN(startedAt.getTime())) throw new Error(`startedDateTime ${JSON.stringify(e.startedDateTime)} is not a date`);
+  if (Number.isNaN(startedAt.getTime()))
+    throw new Error(`startedDateTime ${JSON.stringify(e.startedDateTime)} is not a date`);
   const durationMs = Math.max(0, e.time);
   const requestId = headerValue(requestHeaders, 'x-request-id');
-  const traceId = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(headerValue(requestHeaders, 'traceparent') ?? '')?.[1];
+  const traceId = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(
+    headerValue(requestHeaders, 'traceparent') ?? ''
+  )?.[1];
   return {
     id: `har-${randomUUID()}`,
     requestId: requestId || randomUUID(),
@@ -269,7 +281,8 @@ function parseUrl(u: string): URL {
   } catch {
     throw new Error(`request.url ${JSON.stringify(u)} is not an absolute URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`request.url ${JSON.stringify(u)} is not an http(s) URL`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`request.url ${JSON.stringify(u)} is not an http(s) URL`);
   return url;
 }
 
@@ -289,7 +302,12 @@ function fromNameValues(pairs: readonly HarNameValue[], lowerCase = false): Head
 }
 
 /** A body from HAR text: null when there is none (no text, or an empty one of size 0). */
-function bodyOf(text: string | undefined, encoding: string | undefined, size: number, truncated: boolean): BodyView | null {
+function bodyOf(
+  text: string | undefined,
+  encoding: string | undefined,
+  size: number,
+  truncated: boolean
+): BodyView | null {
   if (text === undefined) return null;
   const enc = encoding === 'base64' ? 'base64' : 'utf8';
   const kept = Buffer.byteLength(text, enc);

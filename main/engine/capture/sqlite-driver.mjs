@@ -62,7 +62,8 @@ function nodeSqlite() {
   const emit = process.emitWarning;
   // node:sqlite warns once that it is experimental; the store says which driver it runs on instead
   process.emitWarning = (/** @type {string | Error} */ w, /** @type {any[]} */ ...rest) => {
-    if (!String(typeof w === 'string' ? w : w.message).includes('SQLite')) emit.call(process, /** @type {string} */ (w), ...rest);
+    if (!String(typeof w === 'string' ? w : w.message).includes('SQLite'))
+      emit.call(process, /** @type {string} */ (w), ...rest);
   };
   try {
     return get('node:sqlite');

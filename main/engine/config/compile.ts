@@ -45,7 +45,15 @@ export const DEFAULT_RETRY: RetryPolicy = compileRetry(undefined);
 
 export function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
   if (r && (r.attempts ?? 0) === 0 && r.attempts !== undefined) {
-    return { attempts: 0, conditions: new Set(), statusCodes: new Set(), perTryTimeoutMs: 0, backoffBaseMs: 25, ignorePreviousHosts: true, source: 'none' };
+    return {
+      attempts: 0,
+      conditions: new Set(),
+      statusCodes: new Set(),
+      perTryTimeoutMs: 0,
+      backoffBaseMs: 25,
+      ignorePreviousHosts: true,
+      source: 'none'
+    };
   }
   const conditions = new Set<string>();
   const statusCodes = new Set<number>();
@@ -165,7 +173,10 @@ function pct(p: { value: number } | undefined, legacy: number | undefined, dflt:
   return dflt;
 }
 
-function compileHeaderConds(m: Record<string, import('../../contract/istio-schema.js').StringMatch> | undefined, skipPseudo: boolean): HeaderCond[] {
+function compileHeaderConds(
+  m: Record<string, import('../../contract/istio-schema.js').StringMatch> | undefined,
+  skipPseudo: boolean
+): HeaderCond[] {
   const out: HeaderCond[] = [];
   for (const [k, v] of Object.entries(m ?? {})) {
     const name = k.toLowerCase();
@@ -209,7 +220,10 @@ export function compileMatch(m: HTTPMatchRequest): CompiledMatch {
   };
 }
 
-function compileDest(d: { destination: { host: string; subset?: string; port?: { number: number } }; weight?: number; headers?: Headers }, ns: string): CompiledDestination {
+function compileDest(
+  d: { destination: { host: string; subset?: string; port?: { number: number } }; weight?: number; headers?: Headers },
+  ns: string
+): CompiledDestination {
   return {
     host: qualifyHost(d.destination.host, ns),
     subset: d.destination.subset,
@@ -220,7 +234,10 @@ function compileDest(d: { destination: { host: string; subset?: string; port?: {
 }
 
 function compileCors(c: CorsPolicy): CompiledCors {
-  const origins = [...(c.allowOrigins ?? []).map((o) => compileStringMatch(o)), ...(c.allowOrigin ?? []).map((o) => compileStringMatch({ exact: o }))];
+  const origins = [
+    ...(c.allowOrigins ?? []).map((o) => compileStringMatch(o)),
+    ...(c.allowOrigin ?? []).map((o) => compileStringMatch({ exact: o }))
+  ];
   return {
     origins,
     allowMethods: c.allowMethods?.join(','),
@@ -237,7 +254,8 @@ export function compileRoute(r: HTTPRoute, index: number, vsLabel: string, ns: s
   if (r.redirect) action = { type: 'redirect', redirect: r.redirect };
   else if (r.directResponse) {
     const b = r.directResponse.body;
-    const body = b?.string !== undefined ? Buffer.from(b.string) : b?.bytes !== undefined ? Buffer.from(b.bytes, 'base64') : null;
+    const body =
+      b?.string !== undefined ? Buffer.from(b.string) : b?.bytes !== undefined ? Buffer.from(b.bytes, 'base64') : null;
     action = { type: 'direct', status: r.directResponse.status, body };
   } else {
     const destinations = (r.route ?? []).map((d) => compileDest(d, ns));
@@ -258,14 +276,24 @@ export function compileRoute(r: HTTPRoute, index: number, vsLabel: string, ns: s
   }
   const mirrors: CompiledRoute['mirrors'] = [];
   if (r.mirror) {
-    mirrors.push({ destination: compileDest({ destination: r.mirror }, ns), percent: pct(r.mirrorPercentage, r.mirrorPercent, 100) });
+    mirrors.push({
+      destination: compileDest({ destination: r.mirror }, ns),
+      percent: pct(r.mirrorPercentage, r.mirrorPercent, 100)
+    });
   }
-  for (const m of r.mirrors ?? []) mirrors.push({ destination: compileDest({ destination: m.destination }, ns), percent: pct(m.percentage, undefined, 100) });
+  for (const m of r.mirrors ?? [])
+    mirrors.push({
+      destination: compileDest({ destination: m.destination }, ns),
+      percent: pct(m.percentage, undefined, 100)
+    });
   let rewrite: CompiledRoute['rewrite'];
   if (r.rewrite) {
     rewrite = { ...r.rewrite };
     if (r.rewrite.uriRegexRewrite) {
-      rewrite.regex = { re: re2(r.rewrite.uriRegexRewrite.match), replacement: r.rewrite.uriRegexRewrite.rewrite.replace(/\\(\d)/g, '$$$1') };
+      rewrite.regex = {
+        re: re2(r.rewrite.uriRegexRewrite.match),
+        replacement: r.rewrite.uriRegexRewrite.rewrite.replace(/\\(\d)/g, '$$$1')
+      };
     }
   }
   return {
@@ -304,7 +332,8 @@ function mergeMatch(root: CompiledMatch, child: CompiledMatch): CompiledMatch {
 
 export function compileVirtualServices(resources: IstioResource[]): CompiledVirtualService[] {
   const vsByKey = new Map<string, IstioResource<VirtualServiceSpec>>();
-  for (const r of resources) if (r.kind === 'VirtualService') vsByKey.set(`${r.namespace}/${r.name}`, r as IstioResource<VirtualServiceSpec>);
+  for (const r of resources)
+    if (r.kind === 'VirtualService') vsByKey.set(`${r.namespace}/${r.name}`, r as IstioResource<VirtualServiceSpec>);
   const out: CompiledVirtualService[] = [];
   for (const r of vsByKey.values()) {
     const spec = r.spec;
@@ -348,7 +377,10 @@ export function visibleTo(exportTo: string[], ownNs: string, callerNs: string): 
 }
 
 /** The routes of one VS as one caller sees them: matches excluded by sourceLabels/sourceNamespace/gateways are dropped. */
-export function routesForCaller(vs: CompiledVirtualService, caller: WorkloadInfo | undefined): CompiledRoute[] | undefined {
+export function routesForCaller(
+  vs: CompiledVirtualService,
+  caller: WorkloadInfo | undefined
+): CompiledRoute[] | undefined {
   const out: CompiledRoute[] = [];
   let anyRuleHadMatches = false;
   let anyKept = false;
@@ -376,14 +408,24 @@ export function routesForCaller(vs: CompiledVirtualService, caller: WorkloadInfo
 /** DestinationRules merged per (namespace, host), Istio's merge rules: subsets concatenated, first policy wins. */
 export function mergeDestinationRules(resources: IstioResource[]): MergedDestinationRule[] {
   const merged = new Map<string, MergedDestinationRule>();
-  const drs = resources.filter((r) => r.kind === 'DestinationRule').sort((a, b) => a.order - b.order) as IstioResource<DestinationRuleSpec>[];
+  const drs = resources
+    .filter((r) => r.kind === 'DestinationRule')
+    .sort((a, b) => a.order - b.order) as IstioResource<DestinationRuleSpec>[];
   for (const r of drs) {
     const host = qualifyHost(r.spec.host, r.namespace);
     const sel = r.spec.workloadSelector?.matchLabels;
     const key = `${r.namespace}|${host}|${sel ? JSON.stringify(sel) : ''}`;
     let m = merged.get(key);
     if (!m) {
-      m = { key: `${r.namespace}/${r.name}`, host, namespace: r.namespace, trafficPolicy: r.spec.trafficPolicy, subsets: new Map(), workloadSelector: sel, exportTo: r.spec.exportTo ?? ['*'] };
+      m = {
+        key: `${r.namespace}/${r.name}`,
+        host,
+        namespace: r.namespace,
+        trafficPolicy: r.spec.trafficPolicy,
+        subsets: new Map(),
+        workloadSelector: sel,
+        exportTo: r.spec.exportTo ?? ['*']
+      };
       merged.set(key, m);
     }
     for (const s of r.spec.subsets ?? []) if (!m.subsets.has(s.name)) m.subsets.set(s.name, s);
@@ -402,17 +444,26 @@ export function findDestinationRule(
   if (drs.length === 0) return undefined;
   const candidates = drs.filter((d) => hostMatches(d.host, host));
   if (candidates.length === 0) return undefined;
-  return pickDestinationRule(candidates, callerNs, caller) ?? pickDestinationRule(candidates, serviceNs, caller) ?? pickDestinationRule(candidates, ROOT_NAMESPACE, caller);
+  return (
+    pickDestinationRule(candidates, callerNs, caller) ??
+    pickDestinationRule(candidates, serviceNs, caller) ??
+    pickDestinationRule(candidates, ROOT_NAMESPACE, caller)
+  );
 }
 
 /** The first candidate of namespace `ns` that applies to the caller (a module function: no closure per request). */
-function pickDestinationRule(candidates: MergedDestinationRule[], ns: string | undefined, caller: WorkloadInfo | undefined): MergedDestinationRule | undefined {
+function pickDestinationRule(
+  candidates: MergedDestinationRule[],
+  ns: string | undefined,
+  caller: WorkloadInfo | undefined
+): MergedDestinationRule | undefined {
   if (ns === undefined) return undefined;
   const callerNs = caller?.namespace;
   for (const d of candidates) {
     if (
       d.namespace === ns &&
-      (!d.workloadSelector || (caller && caller.namespace === d.namespace && labelsMatch(d.workloadSelector, caller.labels))) &&
+      (!d.workloadSelector ||
+        (caller && caller.namespace === d.namespace && labelsMatch(d.workloadSelector, caller.labels))) &&
       visibleTo(d.exportTo, d.namespace, callerNs ?? ns)
     )
       return d;
@@ -421,13 +472,20 @@ function pickDestinationRule(candidates: MergedDestinationRule[], ns: string | u
 }
 
 /** Effective LB for a destination: subset policy > port-level > top-level; default LEAST_REQUEST. */
-export function effectiveLoadBalancer(dr: MergedDestinationRule | undefined, subset: string | undefined, port: number): LoadBalancerSettings | undefined {
+export function effectiveLoadBalancer(
+  dr: MergedDestinationRule | undefined,
+  subset: string | undefined,
+  port: number
+): LoadBalancerSettings | undefined {
   if (!dr) return undefined;
   const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
   return (lbFromPolicy(sub, port) ?? lbFromPolicy(dr.trafficPolicy, port))?.lb;
 }
 
-function lbFromPolicy(tp: TrafficPolicy | undefined, port: number): { found: true; lb: LoadBalancerSettings | undefined } | undefined {
+function lbFromPolicy(
+  tp: TrafficPolicy | undefined,
+  port: number
+): { found: true; lb: LoadBalancerSettings | undefined } | undefined {
   if (!tp) return undefined;
   const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
   if (pl) return { found: true, lb: pl.loadBalancer };
@@ -435,10 +493,19 @@ function lbFromPolicy(tp: TrafficPolicy | undefined, port: number): { found: tru
 }
 
 /** The outbound-traffic mode for a caller: its Sidecar resource (selector, else namespace-wide), else the mesh default. */
-export function outboundMode(resources: IstioResource[], caller: WorkloadInfo | undefined, meshDefault: 'ALLOW_ANY' | 'REGISTRY_ONLY'): 'ALLOW_ANY' | 'REGISTRY_ONLY' {
+export function outboundMode(
+  resources: IstioResource[],
+  caller: WorkloadInfo | undefined,
+  meshDefault: 'ALLOW_ANY' | 'REGISTRY_ONLY'
+): 'ALLOW_ANY' | 'REGISTRY_ONLY' {
   if (!caller) return meshDefault;
   const sidecars = resources.filter((r) => r.kind === 'Sidecar') as IstioResource<SidecarSpec>[];
-  const specific = sidecars.find((s) => s.namespace === caller.namespace && s.spec.workloadSelector?.labels && labelsMatch(s.spec.workloadSelector.labels, caller.labels));
+  const specific = sidecars.find(
+    (s) =>
+      s.namespace === caller.namespace &&
+      s.spec.workloadSelector?.labels &&
+      labelsMatch(s.spec.workloadSelector.labels, caller.labels)
+  );
   const nsWide = sidecars.find((s) => s.namespace === caller.namespace && !s.spec.workloadSelector);
   const root = sidecars.find((s) => s.namespace === ROOT_NAMESPACE && !s.spec.workloadSelector);
   const sc = specific ?? nsWide ?? root;

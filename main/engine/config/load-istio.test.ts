@@ -299,7 +299,12 @@ describe('loadIstio: reloads', () => {
     const third = loadIstio([dir], 'default');
     expect(third.resources).toEqual(second.resources);
     const other = third.resources.find((r) => r.name === 'other')!;
-    expect(third.posOf(other, ['metadata', 'name'])).toEqual(first.posOf(first.resources.find((r) => r.name === 'other')!, ['metadata', 'name']));
+    expect(third.posOf(other, ['metadata', 'name'])).toEqual(
+      first.posOf(
+        first.resources.find((r) => r.name === 'other')!,
+        ['metadata', 'name']
+      )
+    );
     // the resources of a reload are its own: changing one does not reach the next load
     (third.resources[0]!.spec as { hosts: string[] }).hosts.push('changed');
     expect(loadIstio([dir], 'default').resources).toEqual(second.resources);

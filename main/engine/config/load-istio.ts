@@ -54,10 +54,21 @@ interface LoadState {
 
 /** Load every Istio resource under `paths` (absolute files or folders; folders are read recursively). */
 /** `overrides`: file path → text to use instead of the file on disk (unsaved editor content; may be a new file). */
-export function loadIstio(paths: string[], defaultNamespace: string, overrides?: ReadonlyMap<string, string>): LoadIstioResult {
+export function loadIstio(
+  paths: string[],
+  defaultNamespace: string,
+  overrides?: ReadonlyMap<string, string>
+): LoadIstioResult {
   const { files, issues } = collectFiles(paths);
   for (const f of overrides?.keys() ?? []) if (!files.includes(f)) files.push(f);
-  const state: LoadState = { defaultNamespace, overrides, resources: [], issues, byKey: new Map(), locators: new Map() };
+  const state: LoadState = {
+    defaultNamespace,
+    overrides,
+    resources: [],
+    issues,
+    byKey: new Map(),
+    locators: new Map()
+  };
   for (const file of files) loadFile(file, state);
   const locators = state.locators;
   return {
@@ -330,7 +341,10 @@ function validateSpec(
   label: string,
   state: LoadState
 ): unknown {
-  const schema = kind in NETWORKING_SPECS ? NETWORKING_SPECS[kind as keyof typeof NETWORKING_SPECS] : SECURITY_SPECS[kind as keyof typeof SECURITY_SPECS];
+  const schema =
+    kind in NETWORKING_SPECS
+      ? NETWORKING_SPECS[kind as keyof typeof NETWORKING_SPECS]
+      : SECURITY_SPECS[kind as keyof typeof SECURITY_SPECS];
   if (!schema) return spec ?? {};
   const parsed = schema.safeParse(spec);
   if (parsed.success) return parsed.data;

@@ -47,7 +47,20 @@ export function loadProject(meshFile: string, overrides?: ReadonlyMap<string, st
   issues.push(...ist.issues);
   issues.push(...validateIstio(ist.resources, m.mesh, ist.posOf));
   issues.push(...validateSecurity(ist.resources, ist.posOf));
-  issues.sort((a, b) => RANK[a.severity] - RANK[b.severity] || a.where.file.localeCompare(b.where.file) || a.where.line - b.where.line || a.where.column - b.where.column);
+  issues.sort(
+    (a, b) =>
+      RANK[a.severity] - RANK[b.severity] ||
+      a.where.file.localeCompare(b.where.file) ||
+      a.where.line - b.where.line ||
+      a.where.column - b.where.column
+  );
   const ok = !issues.some(isBlocking);
-  return { mesh: ok ? m.mesh : undefined, baseDir: m.baseDir, istioPaths, files: ist.files, resources: ist.resources, issues };
+  return {
+    mesh: ok ? m.mesh : undefined,
+    baseDir: m.baseDir,
+    istioPaths,
+    files: ist.files,
+    resources: ist.resources,
+    issues
+  };
 }

@@ -35,25 +35,41 @@ export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: 
   const http = ensureHttp(doc, short);
   const rules = http.items as YAMLMap[];
   const selected = (rule: number | undefined) => {
-    if (rule !== undefined && !rules[rule]) throw new MeshError(ErrorCodes.BAD_REQUEST, `VirtualService ${target.vsName} has no rule ${rule} (it has ${rules.length})`);
+    if (rule !== undefined && !rules[rule])
+      throw new MeshError(
+        ErrorCodes.BAD_REQUEST,
+        `VirtualService ${target.vsName} has no rule ${rule} (it has ${rules.length})`
+      );
     return rules.filter((r, i) => (rule === undefined || i === rule) && r.has('route'));
   };
   let summary = '';
 
   switch (action.type) {
     case 'fault': {
-      if (action.delayMs === undefined && action.abortStatus === undefined) throw new MeshError(ErrorCodes.BAD_REQUEST, 'a fault needs a delay, an abort status, or both');
+      if (action.delayMs === undefined && action.abortStatus === undefined)
+        throw new MeshError(ErrorCodes.BAD_REQUEST, 'a fault needs a delay, an abort status, or both');
       const fault: Record<string, unknown> = {};
-      if (action.delayMs !== undefined) fault.delay = { fixedDelay: `${action.delayMs}ms`, percentage: { value: action.percentage } };
-      if (action.abortStatus !== undefined) fault.abort = { httpStatus: action.abortStatus, percentage: { value: action.percentage } };
-      const what = [action.delayMs !== undefined ? `delay ${action.delayMs} ms` : '', action.abortStatus !== undefined ? `abort ${action.abortStatus}` : ''].filter(Boolean).join(' and ');
+      if (action.delayMs !== undefined)
+        fault.delay = { fixedDelay: `${action.delayMs}ms`, percentage: { value: action.percentage } };
+      if (action.abortStatus !== undefined)
+        fault.abort = { httpStatus: action.abortStatus, percentage: { value: action.percentage } };
+      const what = [
+        action.delayMs !== undefined ? `delay ${action.delayMs} ms` : '',
+        action.abortStatus !== undefined ? `abort ${action.abortStatus}` : ''
+      ]
+        .filter(Boolean)
+        .join(' and ');
       if (action.header || action.from) {
         const match: Record<string, unknown> = {};
         const only: string[] = [];
         if (action.from) {
           const caller = snap.registry.workloadByName.get(action.from);
           if (!caller) throw new MeshError(ErrorCodes.NOT_FOUND, `no workload ${action.from} to limit the fault to`);
-          if (Object.keys(caller.labels).length === 0) throw new MeshError(ErrorCodes.BAD_REQUEST, `workload ${action.from} has no labels, so no sourceLabels match can single it out`);
+          if (Object.keys(caller.labels).length === 0)
+            throw new MeshError(
+              ErrorCodes.BAD_REQUEST,
+              `workload ${action.from} has no labels, so no sourceLabels match can single it out`
+            );
           match.sourceLabels = { ...caller.labels };
           only.push(`from ${action.from}`);
         }
@@ -63,7 +79,9 @@ export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: 
         }
         removeFaultRule(http);
         const base = rules.find((r) => !r.has('match') && r.has('route')) ?? rules.find((r) => r.has('route'));
-        const route = base ? (base.get('route', true) as unknown as YAMLSeq).toJSON() : [{ destination: { host: short } }];
+        const route = base
+          ? (base.get('route', true) as unknown as YAMLSeq).toJSON()
+          : [{ destination: { host: short } }];
         const rule = doc.createNode({ name: FAULT_RULE_NAME, match: [match], fault, route });
         http.items.unshift(rule);
         summary = `Inject ${what} for ${action.percentage}% of requests to ${short} ${only.join(' and ')} (a new first rule "${FAULT_RULE_NAME}")`;
@@ -83,12 +101,17 @@ export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: 
     }
     case 'shift': {
       const subsets = Object.entries(action.weights).filter(([, w]) => w > 0);
-      let catchAll = rules.find((r) => !r.has('match') && !r.has('redirect') && !r.has('directResponse') && !r.has('delegate'));
+      let catchAll = rules.find(
+        (r) => !r.has('match') && !r.has('redirect') && !r.has('directResponse') && !r.has('delegate')
+      );
       if (!catchAll) {
         catchAll = doc.createNode({ route: [] }) as YAMLMap;
         http.items.push(catchAll);
       }
-      catchAll.set('route', doc.createNode(subsets.map(([subset, weight]) => ({ destination: { host: short, subset }, weight }))));
+      catchAll.set(
+        'route',
+        doc.createNode(subsets.map(([subset, weight]) => ({ destination: { host: short, subset }, weight })))
+      );
       summary = `Shift traffic to ${short}: ${subsets.map(([s, w]) => `${s} ${w}`).join(', ')} (relative weights)`;
       break;
     }
@@ -99,7 +122,8 @@ export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: 
         else r.delete('timeout');
         if (action.retries) {
           const retries: Record<string, unknown> = { attempts: action.retries.attempts };
-          if (action.retries.attempts > 0 && action.retries.perTryTimeoutMs) retries.perTryTimeout = `${action.retries.perTryTimeoutMs}ms`;
+          if (action.retries.attempts > 0 && action.retries.perTryTimeoutMs)
+            retries.perTryTimeout = `${action.retries.perTryTimeoutMs}ms`;
           if (action.retries.attempts > 0 && action.retries.retryOn) retries.retryOn = action.retries.retryOn;
           r.set('retries', doc.createNode(retries));
         }
@@ -114,14 +138,24 @@ export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: 
 }
 
 /** A PeerAuthentication with mode STRICT for a workload (selector on its labels) or its namespace. */
-function planStrict(scope: 'workload' | 'namespace', workload: string, snap: Snapshot, istioPaths: string[], baseDir: string): EditPlan {
+function planStrict(
+  scope: 'workload' | 'namespace',
+  workload: string,
+  snap: Snapshot,
+  istioPaths: string[],
+  baseDir: string
+): EditPlan {
   const w = snap.registry.workloadByName.get(workload);
   if (!w) throw new MeshError(ErrorCodes.NOT_FOUND, `no workload "${workload}" in the mesh`);
   const sel = scope === 'workload' ? w.labels : undefined;
   const sameScope = (r: IstioResource) => {
     const spec = r.spec as { selector?: { matchLabels?: Record<string, string> } } | null;
     const ml = spec?.selector?.matchLabels;
-    return r.kind === 'PeerAuthentication' && r.namespace === w.namespace && (sel ? JSON.stringify(ml ?? {}) === JSON.stringify(sel) : !ml || Object.keys(ml).length === 0);
+    return (
+      r.kind === 'PeerAuthentication' &&
+      r.namespace === w.namespace &&
+      (sel ? JSON.stringify(ml ?? {}) === JSON.stringify(sel) : !ml || Object.keys(ml).length === 0)
+    );
   };
   const what = scope === 'workload' ? `workload ${w.name}` : `namespace ${w.namespace}`;
   const existing = snap.resources.filter(sameScope).sort((a, b) => a.order - b.order)[0];
@@ -136,27 +170,56 @@ function planStrict(scope: 'workload' | 'namespace', workload: string, snap: Sna
       doc.setIn(['spec', 'mtls', 'mode'], 'STRICT');
       doc.deleteIn(['spec', 'portLevelMtls']);
       const after = serialize({ file: existing.where.file, before, doc, docs, vsName: existing.name }, doc);
-      return { path: existing.where.file, relative: path.relative(baseDir, existing.where.file), before, after, summary: `Require mutual TLS (STRICT) for ${what}: PeerAuthentication ${existing.namespace}/${existing.name}` };
+      return {
+        path: existing.where.file,
+        relative: path.relative(baseDir, existing.where.file),
+        before,
+        after,
+        summary: `Require mutual TLS (STRICT) for ${what}: PeerAuthentication ${existing.namespace}/${existing.name}`
+      };
     }
   }
   const first = istioPaths[0];
-  if (!first) throw new MeshError(ErrorCodes.BAD_REQUEST, 'the mesh file lists no istio: paths to write a PeerAuthentication into');
+  if (!first)
+    throw new MeshError(
+      ErrorCodes.BAD_REQUEST,
+      'the mesh file lists no istio: paths to write a PeerAuthentication into'
+    );
   const isDir = !/\.(ya?ml|json)$/i.test(first) || (fs.existsSync(first) && fs.statSync(first).isDirectory());
   const name = scope === 'workload' ? `${w.name}-strict` : 'default';
-  const file = isDir ? path.join(first, `peer-authentication-${scope === 'workload' ? w.name : w.namespace}.yaml`) : first;
+  const file = isDir
+    ? path.join(first, `peer-authentication-${scope === 'workload' ? w.name : w.namespace}.yaml`)
+    : first;
   const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const spec: Record<string, unknown> = {};
   if (sel) spec.selector = { matchLabels: sel };
   spec.mtls = { mode: 'STRICT' };
-  const doc = YAML.parseDocument(YAML.stringify({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace: w.namespace }, spec }));
+  const doc = YAML.parseDocument(
+    YAML.stringify({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name, namespace: w.namespace },
+      spec
+    })
+  );
   const after = serialize({ file, before, doc: null, docs: YAML.parseAllDocuments(before), vsName: name }, doc);
-  return { path: file, relative: path.relative(baseDir, file), before, after, summary: `Require mutual TLS (STRICT) for ${what}: a new PeerAuthentication ${w.namespace}/${name}; callers without a sidecar are refused` };
+  return {
+    path: file,
+    relative: path.relative(baseDir, file),
+    before,
+    after,
+    summary: `Require mutual TLS (STRICT) for ${what}: a new PeerAuthentication ${w.namespace}/${name}; callers without a sidecar are refused`
+  };
 }
 
 function findService(name: string, snap: Snapshot): ServiceInfo {
   const [n, ns] = name.includes('.') ? (name.split('.', 2) as [string, string]) : [name, snap.mesh.spec.namespace];
   const svc = snap.registry.serviceByFqdn.get(`${n}.${ns}.svc.cluster.local`) ?? snap.registry.serviceByFqdn.get(name);
-  if (!svc) throw new MeshError(ErrorCodes.NOT_FOUND, `no service "${name}" in the mesh (services: ${snap.registry.services.map((s) => s.name).join(', ')})`);
+  if (!svc)
+    throw new MeshError(
+      ErrorCodes.NOT_FOUND,
+      `no service "${name}" in the mesh (services: ${snap.registry.services.map((s) => s.name).join(', ')})`
+    );
   return svc;
 }
 
@@ -172,13 +235,21 @@ function findTarget(service: ServiceInfo, snap: Snapshot, istioPaths: string[], 
     const docs = YAML.parseAllDocuments(before);
     const doc = docs.find((d) => {
       const j = d.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null;
-      return j?.kind === 'VirtualService' && j.metadata?.name === vs.name && (j.metadata.namespace ?? snap.mesh.spec.namespace) === vs.namespace;
+      return (
+        j?.kind === 'VirtualService' &&
+        j.metadata?.name === vs.name &&
+        (j.metadata.namespace ?? snap.mesh.spec.namespace) === vs.namespace
+      );
     });
     if (doc) return { file: vs.where.file, before, doc, docs, vsName: vs.name };
   }
   // no VirtualService yet: a new file in the first Istio folder (or a new document in the first Istio file)
   const first = istioPaths[0];
-  if (!first) throw new MeshError(ErrorCodes.BAD_REQUEST, `the mesh file lists no istio: paths to write a VirtualService for ${service.name} into; add "istio: [./istio]" to spec`);
+  if (!first)
+    throw new MeshError(
+      ErrorCodes.BAD_REQUEST,
+      `the mesh file lists no istio: paths to write a VirtualService for ${service.name} into; add "istio: [./istio]" to spec`
+    );
   const isDir = !/\.(ya?ml|json)$/i.test(first) || (fs.existsSync(first) && fs.statSync(first).isDirectory());
   const file = isDir ? path.join(first, `${service.name}-virtual-service.yaml`) : path.resolve(baseDir, first);
   const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
@@ -186,7 +257,12 @@ function findTarget(service: ServiceInfo, snap: Snapshot, istioPaths: string[], 
 }
 
 function newVirtualService(host: string, name: string): Document.Parsed {
-  const text = YAML.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name }, spec: { hosts: [host], http: [] } });
+  const text = YAML.stringify({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name },
+    spec: { hosts: [host], http: [] }
+  });
   return YAML.parseDocument(text);
 }
 
@@ -198,7 +274,12 @@ function ensureHttp(doc: Document.Parsed, host: string): YAMLSeq {
   }
   const seq = http as YAMLSeq;
   if (seq.items.length === 0) seq.items.push(doc.createNode({ route: [{ destination: { host } }] }));
-  for (const item of seq.items) if (!isMap(item)) throw new MeshError(ErrorCodes.BAD_REQUEST, 'the VirtualService has an http rule that is not a map; fix the file first');
+  for (const item of seq.items)
+    if (!isMap(item))
+      throw new MeshError(
+        ErrorCodes.BAD_REQUEST,
+        'the VirtualService has an http rule that is not a map; fix the file first'
+      );
   return seq;
 }
 

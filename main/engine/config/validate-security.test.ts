@@ -7,14 +7,21 @@ import { loadProject } from './load-project.js';
 function project(istio: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-sec-'));
   fs.mkdirSync(path.join(dir, 'istio'));
-  fs.writeFileSync(path.join(dir, 'localmesh.yaml'), 'apiVersion: localmesh.dev/v1alpha1\nkind: Mesh\nspec:\n  istio: [./istio]\n  services:\n  - name: web\n    port: 9080\n    workloads:\n    - {name: web-v1, labels: {app: web}, instances: ["127.0.0.1:19999"]}\n');
+  fs.writeFileSync(
+    path.join(dir, 'localmesh.yaml'),
+    'apiVersion: localmesh.dev/v1alpha1\nkind: Mesh\nspec:\n  istio: [./istio]\n  services:\n  - name: web\n    port: 9080\n    workloads:\n    - {name: web-v1, labels: {app: web}, instances: ["127.0.0.1:19999"]}\n'
+  );
   fs.writeFileSync(path.join(dir, 'istio', 'sec.yaml'), istio);
   return path.join(dir, 'localmesh.yaml');
 }
 
 describe('security resources are validated with codes and places', () => {
   it('schema: an unknown field and a bad mode are IST0106 errors at their line', () => {
-    const p = loadProject(project('apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: a}\nspec:\n  mtls:\n    mode: STRICTT\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: b}\nspec:\n  rules:\n  - from:\n    - source:\n        principal: [x]\n'));
+    const p = loadProject(
+      project(
+        'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: a}\nspec:\n  mtls:\n    mode: STRICTT\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: b}\nspec:\n  rules:\n  - from:\n    - source:\n        principal: [x]\n'
+      )
+    );
     const errs = p.issues.filter((i) => i.severity === 'error');
     expect(errs.map((e) => `${e.code}@${e.where.line}`)).toEqual(['IST0106@6', 'IST0106@15']);
     expect(p.mesh).toBeUndefined();
@@ -47,6 +54,8 @@ spec:
 `)
     );
     const got = p.issues.filter((i) => i.code !== 'IST0012').map((i) => `${i.severity} ${i.code}@${i.where.line}`);
-    expect(got).toEqual(expect.arrayContaining(['warning IST0022@5', 'error IST0106@8', 'error IST0106@15', 'warning IST0023@23']));
+    expect(got).toEqual(
+      expect.arrayContaining(['warning IST0022@5', 'error IST0106@8', 'error IST0106@15', 'warning IST0023@23'])
+    );
   });
 });

@@ -34,20 +34,63 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
     };
     const hasSelector = Object.keys(spec.selector?.matchLabels ?? {}).length > 0;
     if (r.kind === 'PeerAuthentication') {
-      if (spec.portLevelMtls && !hasSelector) add(r, 'error', SecurityCodes.SCHEMA, 'portLevelMtls needs a workload selector (Istio rejects it on a namespace- or mesh-wide policy)', ['portLevelMtls']);
-      if (hasSelector && r.namespace === ROOT_NAMESPACE) add(r, 'warning', SecurityCodes.NO_EFFECT, `a selector policy in the root namespace ${ROOT_NAMESPACE} is ignored`, ['selector']);
+      if (spec.portLevelMtls && !hasSelector)
+        add(
+          r,
+          'error',
+          SecurityCodes.SCHEMA,
+          'portLevelMtls needs a workload selector (Istio rejects it on a namespace- or mesh-wide policy)',
+          ['portLevelMtls']
+        );
+      if (hasSelector && r.namespace === ROOT_NAMESPACE)
+        add(
+          r,
+          'warning',
+          SecurityCodes.NO_EFFECT,
+          `a selector policy in the root namespace ${ROOT_NAMESPACE} is ignored`,
+          ['selector']
+        );
     }
     if (r.kind === 'AuthorizationPolicy') {
-      if (spec.action === 'CUSTOM') add(r, 'warning', SecurityCodes.CUSTOM_UNSUPPORTED, 'CUSTOM (external authorizer) policies are not supported locally: this policy is skipped', ['action']);
-      if (spec.action === 'DENY' && (!spec.rules || spec.rules.length === 0)) add(r, 'info', SecurityCodes.NO_EFFECT, 'a DENY policy without rules has no effect (to deny everything use rules: [{}])', ['action']);
+      if (spec.action === 'CUSTOM')
+        add(
+          r,
+          'warning',
+          SecurityCodes.CUSTOM_UNSUPPORTED,
+          'CUSTOM (external authorizer) policies are not supported locally: this policy is skipped',
+          ['action']
+        );
+      if (spec.action === 'DENY' && (!spec.rules || spec.rules.length === 0))
+        add(
+          r,
+          'info',
+          SecurityCodes.NO_EFFECT,
+          'a DENY policy without rules has no effect (to deny everything use rules: [{}])',
+          ['action']
+        );
       (spec.rules ?? []).forEach((rule, i) =>
         (rule?.to ?? []).forEach((t, j) => {
           for (const field of ['paths', 'notPaths'] as const) {
             (t?.operation?.[field] ?? []).forEach((p, k) => {
               if (p.includes('{') && !/^(\/(\{\*\}|\{\*\*\}|[^{}/]*))*$/.test(p)) {
-                add(r, 'error', SecurityCodes.SCHEMA, `path template "${p}": {*} and {**} must each be a whole path segment`, ['rules', i, 'to', j, 'operation', field, k]);
+                add(
+                  r,
+                  'error',
+                  SecurityCodes.SCHEMA,
+                  `path template "${p}": {*} and {**} must each be a whole path segment`,
+                  ['rules', i, 'to', j, 'operation', field, k]
+                );
               }
-              if (p.includes('{**}') && !p.endsWith('{**}')) add(r, 'error', SecurityCodes.SCHEMA, `path template "${p}": {**} must be the last segment`, ['rules', i, 'to', j, 'operation', field, k]);
+              if (p.includes('{**}') && !p.endsWith('{**}'))
+                add(r, 'error', SecurityCodes.SCHEMA, `path template "${p}": {**} must be the last segment`, [
+                  'rules',
+                  i,
+                  'to',
+                  j,
+                  'operation',
+                  field,
+                  k
+                ]);
             });
           }
         })
@@ -55,8 +98,16 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
     }
     if (r.kind === 'RequestAuthentication') {
       (spec.jwtRules ?? []).forEach((j, i) => {
-        if (j.jwks && j.jwksUri) add(r, 'error', SecurityCodes.SCHEMA, 'set either jwks or jwksUri, not both', ['jwtRules', i]);
-        if (j.jwksUri && /^https?:\/\//.test(j.jwksUri)) add(r, 'warning', SecurityCodes.JWKS_UNAVAILABLE, `jwksUri ${j.jwksUri} is remote: localmesh reads JWKS only from local files or inline jwks, so tokens for this issuer are rejected`, ['jwtRules', i, 'jwksUri']);
+        if (j.jwks && j.jwksUri)
+          add(r, 'error', SecurityCodes.SCHEMA, 'set either jwks or jwksUri, not both', ['jwtRules', i]);
+        if (j.jwksUri && /^https?:\/\//.test(j.jwksUri))
+          add(
+            r,
+            'warning',
+            SecurityCodes.JWKS_UNAVAILABLE,
+            `jwksUri ${j.jwksUri} is remote: localmesh reads JWKS only from local files or inline jwks, so tokens for this issuer are rejected`,
+            ['jwtRules', i, 'jwksUri']
+          );
       });
     }
   }

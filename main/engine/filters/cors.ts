@@ -4,7 +4,11 @@ import type { CompiledCors } from '../config/compile.js';
 import type { Exchange } from '../sidecar/exchange.js';
 import type { LocalReply } from '../sidecar/local-reply.js';
 
-export function corsFilter(c: CompiledCors, req: { readonly method?: string; readonly headers: IncomingHttpHeaders }, ex: Exchange): { reply?: LocalReply; responseHeaders?: Record<string, string> } | undefined {
+export function corsFilter(
+  c: CompiledCors,
+  req: { readonly method?: string; readonly headers: IncomingHttpHeaders },
+  ex: Exchange
+): { reply?: LocalReply; responseHeaders?: Record<string, string> } | undefined {
   const origin = req.headers.origin;
   if (origin === undefined) return undefined;
   const allowed = c.origins.some((m) => m.test(origin));
@@ -13,7 +17,15 @@ export function corsFilter(c: CompiledCors, req: { readonly method?: string; rea
     if (!allowed) {
       if (c.unmatchedPreflights === 'IGNORE') {
         ex.note('cors', `preflight from ${origin} not allowed: answered without CORS headers`);
-        return { reply: { status: 200, body: Buffer.alloc(0), headers: {}, flags: [], reason: 'CORS preflight (origin not allowed)' } };
+        return {
+          reply: {
+            status: 200,
+            body: Buffer.alloc(0),
+            headers: {},
+            flags: [],
+            reason: 'CORS preflight (origin not allowed)'
+          }
+        };
       }
       ex.note('cors', `preflight from ${origin} not allowed: forwarded`);
       return undefined;

@@ -8,7 +8,11 @@ import type { Exchange } from '../sidecar/exchange.js';
 import type { SidecarHost } from '../sidecar/host.js';
 import { GRPC_CODES, LocalReplies, type LocalReply } from '../sidecar/local-reply.js';
 
-export async function faultFilter(f: FaultPolicy, ex: Exchange, host: Pick<SidecarHost, 'random' | 'sleep'>): Promise<LocalReply | undefined> {
+export async function faultFilter(
+  f: FaultPolicy,
+  ex: Exchange,
+  host: Pick<SidecarHost, 'random' | 'sleep'>
+): Promise<LocalReply | undefined> {
   if (f.delayMs > 0) {
     if (host.random.next() * 100 < f.delayPct) {
       ex.flags.add('DI');

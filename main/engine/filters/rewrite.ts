@@ -15,7 +15,11 @@ function matchedPrefix(m: CompiledMatch | undefined): string | undefined {
 }
 
 /** New request path (query kept). Prefix match + uri: replace the matched prefix; otherwise the whole path. */
-export function rewritePath(rw: NonNullable<CompiledRoute['rewrite']>, match: CompiledMatch | undefined, path: string): string {
+export function rewritePath(
+  rw: NonNullable<CompiledRoute['rewrite']>,
+  match: CompiledMatch | undefined,
+  path: string
+): string {
   const [p, q] = splitQuery(path);
   if (rw.regex) return rw.regex.re.matcher(p).replaceAll(rw.regex.replacement) + q;
   if (rw.uri === undefined) return path;
@@ -24,7 +28,13 @@ export function rewritePath(rw: NonNullable<CompiledRoute['rewrite']>, match: Co
   return rw.uri + q;
 }
 
-export function buildRedirect(rd: HTTPRedirect, match: CompiledMatch | undefined, authority: string, path: string, scheme: string): { status: number; location: string } {
+export function buildRedirect(
+  rd: HTTPRedirect,
+  match: CompiledMatch | undefined,
+  authority: string,
+  path: string,
+  scheme: string
+): { status: number; location: string } {
   const [p, q] = splitQuery(path);
   let newPath = p;
   let query = q;

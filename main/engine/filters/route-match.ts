@@ -30,7 +30,13 @@ export function needsClaims(routes: CompiledRoute[]): boolean {
 }
 
 function usesClaims(routes: CompiledRoute[]): boolean {
-  return routes.some((r) => r.matches.some((m) => m.headers.some((h) => h.name.startsWith(CLAIM_PREFIX)) || m.withoutHeaders.some((h) => h.name.startsWith(CLAIM_PREFIX))));
+  return routes.some((r) =>
+    r.matches.some(
+      (m) =>
+        m.headers.some((h) => h.name.startsWith(CLAIM_PREFIX)) ||
+        m.withoutHeaders.some((h) => h.name.startsWith(CLAIM_PREFIX))
+    )
+  );
 }
 
 /**
@@ -105,7 +111,10 @@ export function matchOne(m: CompiledMatch, r: MatchInput): boolean {
 }
 
 /** The first rule that matches, and which of its match blocks matched (undefined for a catch-all rule). */
-export function selectRoute(routes: CompiledRoute[], r: MatchInput): { route: CompiledRoute; match: CompiledMatch | undefined } | undefined {
+export function selectRoute(
+  routes: CompiledRoute[],
+  r: MatchInput
+): { route: CompiledRoute; match: CompiledMatch | undefined } | undefined {
   for (const route of routes) {
     if (route.matches.length === 0) return { route, match: undefined };
     for (const m of route.matches) if (matchOne(m, r)) return { route, match: m };

@@ -29,7 +29,11 @@ function fromPolicy(tp: TrafficPolicy | undefined, port: number): { found: boole
   return tp.tls ? { found: true, tls: tp.tls } : undefined;
 }
 
-export function destinationTls(dr: MergedDestinationRule | undefined, subset: string | undefined, port: number): Settings {
+export function destinationTls(
+  dr: MergedDestinationRule | undefined,
+  subset: string | undefined,
+  port: number
+): Settings {
   if (!dr) return undefined;
   const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
   return (fromPolicy(sub, port) ?? fromPolicy(dr.trafficPolicy, port))?.tls;
@@ -68,7 +72,19 @@ interface UpstreamTlsInput {
  * makes a new one) and the CA root are the same. SIMPLE and MUTUAL origination read the user's files every time, as
  * they always did.
  */
-const answers = new WeakMap<ServiceEndpoint, Map<string, { dr: MergedDestinationRule | undefined; service: ServiceInfo | undefined; me: Identity | undefined; ca: string; answer: UpstreamTls | null }>>();
+const answers = new WeakMap<
+  ServiceEndpoint,
+  Map<
+    string,
+    {
+      dr: MergedDestinationRule | undefined;
+      service: ServiceInfo | undefined;
+      me: Identity | undefined;
+      ca: string;
+      answer: UpstreamTls | null;
+    }
+  >
+>();
 
 export function upstreamTls(a: UpstreamTlsInput): UpstreamTls | null {
   const settings = destinationTls(a.dr, a.subset, a.port);
@@ -104,7 +120,9 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
     const expected = new Set(
       settings?.subjectAltNames?.length
         ? settings.subjectAltNames
-        : (a.service?.endpoints ?? []).filter((e) => e.workload).map((e) => a.host.identities.idFor(e.workload!.namespace, e.workload!.serviceAccount))
+        : (a.service?.endpoints ?? [])
+            .filter((e) => e.workload)
+            .map((e) => a.host.identities.idFor(e.workload!.namespace, e.workload!.serviceAccount))
     );
     const sni = `outbound_.${a.port}_.${a.subset ?? ''}_.${a.service?.fqdn ?? ''}`;
     return {
@@ -122,7 +140,10 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
         checkServerIdentity: (_host, cert) => {
           const id = spiffeFromSan(cert.subjectaltname);
           if (expected.size > 0 && (!id || !expected.has(id))) {
-            return Object.assign(new Error(`server identity ${id ?? 'none'} is not one of ${[...expected].join(', ')}`), { code: 'ERR_TLS_SAN_MISMATCH' });
+            return Object.assign(
+              new Error(`server identity ${id ?? 'none'} is not one of ${[...expected].join(', ')}`),
+              { code: 'ERR_TLS_SAN_MISMATCH' }
+            );
           }
           return undefined;
         }
@@ -143,8 +164,14 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
       rejectUnauthorized: settings?.insecureSkipVerify !== true,
       checkServerIdentity: sans?.length
         ? (_host, cert) => {
-            const names = (cert.subjectaltname ?? '').split(',').map((x) => x.trim().replace(/^(DNS|URI|IP Address):/, ''));
-            return sans.some((s) => names.includes(s)) ? undefined : Object.assign(new Error(`certificate names ${names.join(', ')} match none of ${sans.join(', ')}`), { code: 'ERR_TLS_SAN_MISMATCH' });
+            const names = (cert.subjectaltname ?? '')
+              .split(',')
+              .map((x) => x.trim().replace(/^(DNS|URI|IP Address):/, ''));
+            return sans.some((s) => names.includes(s))
+              ? undefined
+              : Object.assign(new Error(`certificate names ${names.join(', ')} match none of ${sans.join(', ')}`), {
+                  code: 'ERR_TLS_SAN_MISMATCH'
+                });
           }
         : undefined
     }

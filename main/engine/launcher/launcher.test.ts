@@ -49,7 +49,10 @@ function recorder() {
 const isState =
   (workload: string, state: ProcessView['state'], instance?: string) =>
   (e: MeshEvent): boolean =>
-    e.type === 'process' && e.workload === workload && e.process.state === state && (instance === undefined || e.process.instance === instance);
+    e.type === 'process' &&
+    e.workload === workload &&
+    e.process.state === state &&
+    (instance === undefined || e.process.instance === instance);
 
 const isLog =
   (workload: string, text: string) =>
@@ -97,12 +100,25 @@ describe('launcher', () => {
       spec('ratings-v1', script, { instance: '127.0.0.1:19083' })
     ]);
     for (const instance of ['127.0.0.1:19081', '127.0.0.1:19082', '127.0.0.1:19083']) {
-      for (const line of ['second line', 'oops']) await rec.until((e) => e.type === 'log' && e.instance === instance && e.line === line);
+      for (const line of ['second line', 'oops'])
+        await rec.until((e) => e.type === 'log' && e.instance === instance && e.line === line);
     }
 
     const reviewLogs = rec.events.filter((e) => e.type === 'log' && e.workload === 'reviews-v1');
-    expect(reviewLogs).toContainEqual({ type: 'log', workload: 'reviews-v1', instance: '127.0.0.1:19081', stream: 'stdout', line: 'hello' });
-    expect(reviewLogs).toContainEqual({ type: 'log', workload: 'reviews-v1', instance: '127.0.0.1:19081', stream: 'stderr', line: 'oops' });
+    expect(reviewLogs).toContainEqual({
+      type: 'log',
+      workload: 'reviews-v1',
+      instance: '127.0.0.1:19081',
+      stream: 'stdout',
+      line: 'hello'
+    });
+    expect(reviewLogs).toContainEqual({
+      type: 'log',
+      workload: 'reviews-v1',
+      instance: '127.0.0.1:19081',
+      stream: 'stderr',
+      line: 'oops'
+    });
     // Lines of one stream keep their order.
     const stdout = reviewLogs.flatMap((e) => (e.type === 'log' && e.stream === 'stdout' ? [e.line] : []));
     expect(stdout).toEqual(['hello', 'second line']);
@@ -139,7 +155,14 @@ describe('launcher', () => {
     expect(states.slice(0, 2)).toEqual(['starting', 'running']);
     // Each crash is followed by a restart and a new run.
     const crashAt = states.indexOf('crashed');
-    expect(states.slice(crashAt, crashAt + 6)).toEqual(['crashed', 'restarting', 'running', 'crashed', 'restarting', 'running']);
+    expect(states.slice(crashAt, crashAt + 6)).toEqual([
+      'crashed',
+      'restarting',
+      'running',
+      'crashed',
+      'restarting',
+      'running'
+    ]);
     for (const v of views.filter((p) => p.state === 'crashed')) expect(v).toMatchObject({ lastExitCode: 1, pid: null });
     const restarts = views.map((p) => p.restarts);
     expect(restarts).toEqual([...restarts].sort((a, b) => a - b));
@@ -176,7 +199,12 @@ describe('launcher', () => {
   posixOnly('escalates to SIGKILL when the process ignores SIGTERM', async () => {
     const rec = recorder();
     launcher = createLauncher({ onEvent: rec.onEvent, stopGraceMs: 100 });
-    launcher.start([spec('stubborn-v1', `process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('ready'); ${KEEP_ALIVE}`)]);
+    launcher.start([
+      spec(
+        'stubborn-v1',
+        `process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('ready'); ${KEEP_ALIVE}`
+      )
+    ]);
     await rec.until(isLog('stubborn-v1', 'ready'));
     const pid = launcher.list()[0]?.pid ?? NaN;
     await launcher.stop('stubborn-v1');

@@ -133,7 +133,11 @@ export function createLauncher(opts: LauncherOptions): Launcher {
     p.child = null;
     p.view.pid = null;
     p.wanted = false;
-    emitLine(p, 'stderr', `${ErrorCodes.PROCESS_START_FAILED} cannot start ${p.spec.workload} (${p.spec.instance}): ${reason}`);
+    emitLine(
+      p,
+      'stderr',
+      `${ErrorCodes.PROCESS_START_FAILED} cannot start ${p.spec.workload} (${p.spec.instance}): ${reason}`
+    );
     setState(p, 'failed');
   };
 
@@ -274,7 +278,14 @@ export function createLauncher(opts: LauncherOptions): Launcher {
         if (!existing) {
           const p: Proc = {
             spec,
-            view: { instance: spec.instance, state: 'starting', pid: null, restarts: 0, lastExitCode: null, command: spec.command },
+            view: {
+              instance: spec.instance,
+              state: 'starting',
+              pid: null,
+              restarts: 0,
+              lastExitCode: null,
+              command: spec.command
+            },
             label: spec.workload,
             child: null,
             exited: null,

@@ -154,7 +154,8 @@ function conditionValue(key: string, r: AuthzRequest): string | string[] | undef
   const c = /^request\.auth\.claims\[(.+)\]$/.exec(key);
   if (c) {
     let v: unknown = r.claims;
-    for (const part of c[1]!.split('][')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    for (const part of c[1]!.split(']['))
+      v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
     if (Array.isArray(v)) return v.map(String);
     return v === undefined || v === null ? undefined : String(v);
   }
@@ -216,17 +217,28 @@ export interface ApplicablePolicy {
 /** The policies that select this workload (own namespace by selector/targetRefs, or root namespace mesh-wide). */
 export function policiesFor(resources: IstioResource[], w: WorkloadInfo): ApplicablePolicy[] {
   const out: ApplicablePolicy[] = [];
-  const aps = (resources.filter((r) => r.kind === 'AuthorizationPolicy') as IstioResource<AuthorizationPolicySpec>[]).sort((a, b) => a.order - b.order);
+  const aps = (
+    resources.filter((r) => r.kind === 'AuthorizationPolicy') as IstioResource<AuthorizationPolicySpec>[]
+  ).sort((a, b) => a.order - b.order);
   for (const r of aps) {
     const spec = r.spec ?? {};
     const inScope = r.namespace === w.namespace || r.namespace === ROOT_NAMESPACE;
     if (!inScope) continue;
     const refs = spec.targetRefs ?? (spec.targetRef ? [spec.targetRef] : []);
     let selected: boolean;
-    if (refs.length > 0) selected = refs.some((t) => (t.kind ?? 'Service') === 'Service' && t.name === w.service && (t.namespace ?? r.namespace) === w.namespace);
+    if (refs.length > 0)
+      selected = refs.some(
+        (t) =>
+          (t.kind ?? 'Service') === 'Service' && t.name === w.service && (t.namespace ?? r.namespace) === w.namespace
+      );
     else selected = labelsMatch(spec.selector?.matchLabels, w.labels);
     if (!selected) continue;
-    out.push({ name: `${r.namespace}/${r.name}`, action: spec.action ?? 'ALLOW', dryRun: r.annotations['istio.io/dry-run'] === 'true', spec });
+    out.push({
+      name: `${r.namespace}/${r.name}`,
+      action: spec.action ?? 'ALLOW',
+      dryRun: r.annotations['istio.io/dry-run'] === 'true',
+      spec
+    });
   }
   return out;
 }
@@ -236,17 +248,28 @@ export function authorize(policies: ApplicablePolicy[], r: AuthzRequest): AuthzD
   const enforced = policies.filter((p) => !p.dryRun);
   for (const p of policies.filter((x) => x.dryRun)) {
     if (p.action === 'CUSTOM') continue;
-    notes.push(`dry-run ${p.action} policy ${p.name} ${policyMatches(p.spec, r) ? 'matched' : 'did not match'} (not enforced)`);
+    notes.push(
+      `dry-run ${p.action} policy ${p.name} ${policyMatches(p.spec, r) ? 'matched' : 'did not match'} (not enforced)`
+    );
   }
   for (const p of enforced) {
     if (p.action === 'AUDIT' && policyMatches(p.spec, r)) notes.push(`AUDIT policy ${p.name} matched`);
-    if (p.action === 'CUSTOM') notes.push(`CUSTOM policy ${p.name} (provider ${p.spec.provider?.name ?? '?'}) is not supported locally: skipped`);
+    if (p.action === 'CUSTOM')
+      notes.push(
+        `CUSTOM policy ${p.name} (provider ${p.spec.provider?.name ?? '?'}) is not supported locally: skipped`
+      );
   }
   const deny = enforced.find((p) => p.action === 'DENY' && policyMatches(p.spec, r));
   if (deny) return { allowed: false, reason: `DENY policy ${deny.name} matched`, policy: deny.name, notes };
   const allows = enforced.filter((p) => p.action === 'ALLOW');
-  if (allows.length === 0) return { allowed: true, reason: 'no ALLOW policy selects this workload', policy: null, notes };
+  if (allows.length === 0)
+    return { allowed: true, reason: 'no ALLOW policy selects this workload', policy: null, notes };
   const allow = allows.find((p) => policyMatches(p.spec, r));
   if (allow) return { allowed: true, reason: `ALLOW policy ${allow.name} matched`, policy: allow.name, notes };
-  return { allowed: false, reason: `no ALLOW policy matched (${allows.map((p) => p.name).join(', ')})`, policy: null, notes };
+  return {
+    allowed: false,
+    reason: `no ALLOW policy matched (${allows.map((p) => p.name).join(', ')})`,
+    policy: null,
+    notes
+  };
 }

@@ -44,10 +44,15 @@ export type JwtResult =
 
 export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir: string): JwtRule[] {
   const out: JwtRule[] = [];
-  for (const r of (resources.filter((x) => x.kind === 'RequestAuthentication') as IstioResource<RequestAuthenticationSpec>[]).sort((a, b) => a.order - b.order)) {
+  for (const r of (
+    resources.filter((x) => x.kind === 'RequestAuthentication') as IstioResource<RequestAuthenticationSpec>[]
+  ).sort((a, b) => a.order - b.order)) {
     if (r.namespace !== w.namespace && r.namespace !== ROOT_NAMESPACE) continue;
     const refs = r.spec?.targetRefs ?? [];
-    const selected = refs.length > 0 ? refs.some((t) => (t.kind ?? 'Service') === 'Service' && t.name === w.service) : labelsMatch(r.spec?.selector?.matchLabels, w.labels);
+    const selected =
+      refs.length > 0
+        ? refs.some((t) => (t.kind ?? 'Service') === 'Service' && t.name === w.service)
+        : labelsMatch(r.spec?.selector?.matchLabels, w.labels);
     if (!selected) continue;
     for (const spec of r.spec?.jwtRules ?? []) {
       let keys: JwtRule['keys'] = null;
@@ -68,8 +73,17 @@ export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir
 /** jwksUri: a file:// URL, an absolute path, or a path relative to the Istio file (remote URLs are not fetched). */
 function readJwksUri(uri: string | undefined, fileDir: string, baseDir: string): string | undefined {
   if (!uri) return undefined;
-  if (/^https?:\/\//.test(uri)) throw new Error(`jwksUri ${uri} is remote; localmesh reads JWKS from local files (file:// or a path) or inline jwks`);
-  const p = uri.startsWith('file://') ? fileURLToPath(uri) : path.isAbsolute(uri) ? uri : fs.existsSync(path.resolve(fileDir, uri)) ? path.resolve(fileDir, uri) : path.resolve(baseDir, uri);
+  if (/^https?:\/\//.test(uri))
+    throw new Error(
+      `jwksUri ${uri} is remote; localmesh reads JWKS from local files (file:// or a path) or inline jwks`
+    );
+  const p = uri.startsWith('file://')
+    ? fileURLToPath(uri)
+    : path.isAbsolute(uri)
+      ? uri
+      : fs.existsSync(path.resolve(fileDir, uri))
+        ? path.resolve(fileDir, uri)
+        : path.resolve(baseDir, uri);
   return fs.readFileSync(p, 'utf8');
 }
 
@@ -78,7 +92,12 @@ interface Found {
   strip: () => void;
 }
 
-function findToken(rule: JwtRuleSpec, headers: Record<string, string | string[] | undefined>, url: URL, setHeaders: (h: Record<string, string | undefined>) => void): Found | undefined {
+function findToken(
+  rule: JwtRuleSpec,
+  headers: Record<string, string | string[] | undefined>,
+  url: URL,
+  setHeaders: (h: Record<string, string | undefined>) => void
+): Found | undefined {
   const fromHeaders = rule.fromHeaders ?? (rule.fromParams ? [] : [{ name: 'authorization', prefix: 'Bearer ' }]);
   for (const h of fromHeaders) {
     const v = headers[h.name.toLowerCase()];
@@ -96,7 +115,12 @@ function findToken(rule: JwtRuleSpec, headers: Record<string, string | string[] 
   return undefined;
 }
 
-export async function authenticate(rules: JwtRule[], headers: Record<string, string | string[] | undefined>, url: URL, setHeaders: (h: Record<string, string | undefined>) => void): Promise<JwtResult> {
+export async function authenticate(
+  rules: JwtRule[],
+  headers: Record<string, string | string[] | undefined>,
+  url: URL,
+  setHeaders: (h: Record<string, string | undefined>) => void
+): Promise<JwtResult> {
   for (const rule of rules) {
     const found = findToken(rule.spec, headers, url, setHeaders);
     if (!found) continue;
@@ -106,12 +130,23 @@ export async function authenticate(rules: JwtRule[], headers: Record<string, str
     } catch {
       return { status: 'fail', reason: 'the token is not a JWT' };
     }
-    const match = rules.find((r) => r.spec.issuer === iss && findToken(r.spec, headers, url, setHeaders)?.token === found.token);
+    const match = rules.find(
+      (r) => r.spec.issuer === iss && findToken(r.spec, headers, url, setHeaders)?.token === found.token
+    );
     if (!match) return { status: 'fail', reason: `issuer ${iss ?? '(none)'} is not configured` };
     if (!match.keys) return { status: 'fail', reason: `no usable JWKS for ${match.spec.issuer}: ${match.keyError}` };
     try {
-      const { payload } = await jwtVerify(found.token, match.keys, { issuer: match.spec.issuer, audience: match.spec.audiences?.length ? match.spec.audiences : undefined });
-      return { status: 'ok', principal: `${payload.iss}/${payload.sub ?? ''}`, claims: payload, rule: match, strip: found.strip };
+      const { payload } = await jwtVerify(found.token, match.keys, {
+        issuer: match.spec.issuer,
+        audience: match.spec.audiences?.length ? match.spec.audiences : undefined
+      });
+      return {
+        status: 'ok',
+        principal: `${payload.iss}/${payload.sub ?? ''}`,
+        claims: payload,
+        rule: match,
+        strip: found.strip
+      };
     } catch (e) {
       return { status: 'fail', reason: (e as Error).message };
     }

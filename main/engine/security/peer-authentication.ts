@@ -27,11 +27,20 @@ export interface EffectiveMtls {
 const MODES = new Set(['PERMISSIVE', 'STRICT', 'DISABLE', 'UNSET']);
 
 export function effectiveMtls(resources: IstioResource[], w: WorkloadInfo, port: number): EffectiveMtls {
-  const pas = (resources.filter((r) => r.kind === 'PeerAuthentication') as IstioResource<PeerAuthenticationSpec>[]).sort((a, b) => a.order - b.order);
-  const hasSelector = (r: IstioResource<PeerAuthenticationSpec>) => Object.keys(r.spec?.selector?.matchLabels ?? {}).length > 0;
+  const pas = (
+    resources.filter((r) => r.kind === 'PeerAuthentication') as IstioResource<PeerAuthenticationSpec>[]
+  ).sort((a, b) => a.order - b.order);
+  const hasSelector = (r: IstioResource<PeerAuthenticationSpec>) =>
+    Object.keys(r.spec?.selector?.matchLabels ?? {}).length > 0;
   const mesh = pas.find((r) => r.namespace === ROOT_NAMESPACE && !hasSelector(r));
   const ns = pas.find((r) => r.namespace === w.namespace && r.namespace !== ROOT_NAMESPACE && !hasSelector(r));
-  const wl = pas.find((r) => r.namespace === w.namespace && r.namespace !== ROOT_NAMESPACE && hasSelector(r) && labelsMatch(r.spec.selector?.matchLabels, w.labels));
+  const wl = pas.find(
+    (r) =>
+      r.namespace === w.namespace &&
+      r.namespace !== ROOT_NAMESPACE &&
+      hasSelector(r) &&
+      labelsMatch(r.spec.selector?.matchLabels, w.labels)
+  );
   const name = (r: IstioResource) => `PeerAuthentication ${r.namespace}/${r.name}`;
   const modeOf = (m: unknown): RawMode => (typeof m === 'string' && MODES.has(m) ? (m as RawMode) : 'UNSET');
 
@@ -45,5 +54,10 @@ export function effectiveMtls(resources: IstioResource[], w: WorkloadInfo, port:
   if (ns) chain.push({ mode: modeOf(ns.spec?.mtls?.mode), source: name(ns) });
   if (mesh) chain.push({ mode: modeOf(mesh.spec?.mtls?.mode), source: `${name(mesh)} (mesh-wide)` });
   for (const c of chain) if (c.mode !== 'UNSET') return { mode: c.mode, source: c.source };
-  return { mode: 'PERMISSIVE', source: chain.length ? `${chain[0]!.source}: UNSET, inherits PERMISSIVE` : 'default (no PeerAuthentication): PERMISSIVE' };
+  return {
+    mode: 'PERMISSIVE',
+    source: chain.length
+      ? `${chain[0]!.source}: UNSET, inherits PERMISSIVE`
+      : 'default (no PeerAuthentication): PERMISSIVE'
+  };
 }

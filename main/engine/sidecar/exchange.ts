@@ -30,7 +30,18 @@ function tick(): string {
 }
 
 /** Hop-by-hop headers a proxy never forwards (and `expect`: the sidecar answers 100-continue itself, as Envoy does). */
-export const HOP_BY_HOP = new Set(['expect', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+export const HOP_BY_HOP = new Set([
+  'expect',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate'
+]);
 
 /** Header naming the flow a request replays (set by replayFlow / `localmesh replay`; never forwarded). */
 export const REPLAY_HEADER = 'x-localmesh-replay-of';
@@ -118,7 +129,8 @@ export class Exchange implements SpanFields {
     this.responseBody = new BodyCapture(spec.capture.bodyCap);
     const h = req.headers;
     const cl = h['content-length'];
-    if (h['transfer-encoding'] === undefined && (cl === undefined || cl === '0')) this.requestEndAt = this.started; // no body: complete with the headers
+    if (h['transfer-encoding'] === undefined && (cl === undefined || cl === '0'))
+      this.requestEndAt = this.started; // no body: complete with the headers
     else {
       this.requestEndAt = null;
       req.once('end', () => (this.requestEndAt = performance.now()));
@@ -140,7 +152,12 @@ export class Exchange implements SpanFields {
     if (v === undefined) return;
     delete out[REPLAY_HEADER];
     const addr = this.req.socket.remoteAddress ?? '';
-    if (typeof v !== 'string' || v === '' || !(addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'))) return;
+    if (
+      typeof v !== 'string' ||
+      v === '' ||
+      !(addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'))
+    )
+      return;
     this.replayOf = v;
     this.note('replay', `replay of ${v}`);
   }
@@ -268,7 +285,10 @@ function flattenHeaders(h: OutgoingHttpHeaders): Record<string, string | string[
  * Copy the downstream request headers for the upstream, without hop-by-hop ones nor those in `drop` (left out while
  * copying rather than deleted afterwards: the copy keeps its fast object shape).
  */
-export function forwardableHeaders(req: DownstreamRequest | IncomingMessage, drop?: ReadonlySet<string>): OutgoingHttpHeaders {
+export function forwardableHeaders(
+  req: DownstreamRequest | IncomingMessage,
+  drop?: ReadonlySet<string>
+): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const raw = req.headers;
   for (const k in raw) {

@@ -17,7 +17,14 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import http, { type IncomingHttpHeaders } from 'node:http';
-import { ChunkedScanner, headerLines, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './h1.js';
+import {
+  ChunkedScanner,
+  headerLines,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead
+} from './h1.js';
 import type { ResetReason } from './local-reply.js';
 import { tlsReason } from './upstream.js';
 
@@ -227,7 +234,13 @@ export class FastConnection {
     if (this.current || this.gone || this.buf.length === 0) return;
     const head = parseRequestHead(this.buf, 0, this.absoluteForm);
     if (head === 'incomplete') return;
-    if (head === 'unsupported' || head.contentLength > MAX_FAST_BODY || head.headers.upgrade !== undefined || head.headers.expect !== undefined) return this.leave();
+    if (
+      head === 'unsupported' ||
+      head.contentLength > MAX_FAST_BODY ||
+      head.headers.upgrade !== undefined ||
+      head.headers.expect !== undefined
+    )
+      return this.leave();
     const total = head.length + head.contentLength;
     if (this.buf.length < total) return; // the rest of the body is on its way
     const body = head.contentLength > 0 ? this.buf.subarray(head.length, total) : null;
@@ -317,7 +330,9 @@ export class UpstreamPool {
   /** A new connection (for a try, or for a retry after a pooled one had been closed by the app). */
   connect(): UpstreamConnection {
     const o = this.tlsOptions;
-    const sock = o ? tls.connect({ ...o, host: this.host, port: this.port }) : net.connect({ host: this.host, port: this.port, noDelay: true });
+    const sock = o
+      ? tls.connect({ ...o, host: this.host, port: this.port })
+      : net.connect({ host: this.host, port: this.port, noDelay: true });
     if (o) sock.setNoDelay(true);
     return new UpstreamConnection(this, sock, this.connectTimeoutMs(), o !== undefined);
   }
@@ -428,18 +443,35 @@ class UpstreamConnection implements UpstreamHandle {
     for (;;) {
       const h = parseResponseHead(this.buf);
       if (h === 'incomplete') return;
-      if (h === 'unsupported' || h.status === 101) return this.fail(call, 'connection-termination', false, 'HPE_INVALID_RESPONSE');
+      if (h === 'unsupported' || h.status === 101)
+        return this.fail(call, 'connection-termination', false, 'HPE_INVALID_RESPONSE');
       if (h.status < 200) {
         this.buf = this.buf.subarray(h.length); // 1xx informational: node:http's client drops them too
         continue;
       }
       this.head = h;
-      this.mode = call.isHead || h.status === 204 || h.status === 304 ? 'none' : h.chunked ? 'chunked' : h.contentLength >= 0 ? 'length' : 'close';
+      this.mode =
+        call.isHead || h.status === 204 || h.status === 304
+          ? 'none'
+          : h.chunked
+            ? 'chunked'
+            : h.contentLength >= 0
+              ? 'length'
+              : 'close';
       this.remaining = h.contentLength;
       this.scanner = this.mode === 'chunked' ? new ChunkedScanner() : null;
       const rest = this.buf;
       this.buf = EMPTY;
-      call.response(h, this.mode === 'chunked' ? 'chunked' : this.mode === 'close' ? 'rechunk' : this.mode === 'none' ? 'none' : 'length');
+      call.response(
+        h,
+        this.mode === 'chunked'
+          ? 'chunked'
+          : this.mode === 'close'
+            ? 'rechunk'
+            : this.mode === 'none'
+              ? 'none'
+              : 'length'
+      );
       if (this.call !== call) return; // cancelled while answering
       return this.body(call, rest, h.length);
     }
@@ -529,7 +561,12 @@ class UpstreamConnection implements UpstreamHandle {
       fresh.start(call, false);
       return;
     }
-    if (this.tcp && !this.connected && this.sock instanceof tls.TLSSocket) call.failed('tls-failure', true, tlsReason(err ?? { name: 'Error', message: 'connection closed during the TLS handshake' }));
+    if (this.tcp && !this.connected && this.sock instanceof tls.TLSSocket)
+      call.failed(
+        'tls-failure',
+        true,
+        tlsReason(err ?? { name: 'Error', message: 'connection closed during the TLS handshake' })
+      );
     else if (!this.connected) call.failed('connect-refused', true, err?.code ?? err?.message ?? 'connection closed');
     else call.failed('connection-termination', false, err?.code ?? err?.message ?? 'connection closed');
   }

@@ -6,12 +6,21 @@ const res = (s: string) => parseResponseHead(Buffer.from(s, 'latin1'));
 
 describe('parseRequestHead', () => {
   it('reads an origin-form HTTP/1.1 request with node:http header semantics', () => {
-    const text = 'GET /a?b=1 HTTP/1.1\r\nHost: api\r\nX-Multi: 1\r\nx-multi: 2\r\nCookie: a=1\r\ncookie: b=2\r\nSet-Cookie: s=1\r\nset-cookie: s=2\r\nUser-Agent: first\r\nUser-Agent: second\r\nX-Pad:   spaced value  \r\nContent-Length: 3\r\n\r\nabcGET';
+    const text =
+      'GET /a?b=1 HTTP/1.1\r\nHost: api\r\nX-Multi: 1\r\nx-multi: 2\r\nCookie: a=1\r\ncookie: b=2\r\nSet-Cookie: s=1\r\nset-cookie: s=2\r\nUser-Agent: first\r\nUser-Agent: second\r\nX-Pad:   spaced value  \r\nContent-Length: 3\r\n\r\nabcGET';
     const h = req(text);
     expect(h).toEqual({
       method: 'GET',
       target: '/a?b=1',
-      headers: { host: 'api', 'x-multi': '1, 2', cookie: 'a=1; b=2', 'set-cookie': ['s=1', 's=2'], 'user-agent': 'first', 'x-pad': 'spaced value', 'content-length': '3' },
+      headers: {
+        host: 'api',
+        'x-multi': '1, 2',
+        cookie: 'a=1; b=2',
+        'set-cookie': ['s=1', 's=2'],
+        'user-agent': 'first',
+        'x-pad': 'spaced value',
+        'content-length': '3'
+      },
       length: text.indexOf('abc'),
       contentLength: 3,
       close: false
@@ -20,7 +29,9 @@ describe('parseRequestHead', () => {
 
   it('says incomplete until the blank line, and reads from an offset', () => {
     expect(req('GET / HTTP/1.1\r\nHost: a\r\n')).toBe('incomplete');
-    const two = Buffer.from('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n');
+    const two = Buffer.from(
+      'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n'
+    );
     const first = parseRequestHead(two);
     if (typeof first === 'string') throw new Error(first);
     expect(parseRequestHead(two, first.length)).toMatchObject({ target: '/2', close: true });
@@ -50,17 +61,40 @@ describe('parseRequestHead', () => {
 
 describe('parseResponseHead', () => {
   it('reads framing and connection reuse', () => {
-    expect(res('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n')).toMatchObject({ status: 200, reason: 'OK', contentLength: 5, chunked: false, close: false });
-    expect(res('HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n')).toMatchObject({ status: 201, contentLength: -1, chunked: true });
-    expect(res('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n')).toMatchObject({ contentLength: -1, chunked: false, close: true });
+    expect(res('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n')).toMatchObject({
+      status: 200,
+      reason: 'OK',
+      contentLength: 5,
+      chunked: false,
+      close: false
+    });
+    expect(res('HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n')).toMatchObject({
+      status: 201,
+      contentLength: -1,
+      chunked: true
+    });
+    expect(res('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n')).toMatchObject({
+      contentLength: -1,
+      chunked: false,
+      close: true
+    });
     expect(res('HTTP/1.0 200 OK\r\n\r\n')).toMatchObject({ close: true });
-    expect(res('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n')).toMatchObject({ close: false, contentLength: 0 });
+    expect(res('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n')).toMatchObject({
+      close: false,
+      contentLength: 0
+    });
     expect(res('HTTP/1.1 204\r\n\r\n')).toMatchObject({ status: 204, reason: '' });
     expect(res('HTTP/1.1 200 OK\r\n')).toBe('incomplete');
   });
 
   it('refuses broken ones', () => {
-    for (const u of ['HTTP/2 200 OK\r\n\r\n', 'HTTP/1.1 2000 OK\r\n\r\n', 'HTTP/1.1 abc OK\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n']) {
+    for (const u of [
+      'HTTP/2 200 OK\r\n\r\n',
+      'HTTP/1.1 2000 OK\r\n\r\n',
+      'HTTP/1.1 abc OK\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n'
+    ]) {
       expect([u, res(u)]).toEqual([u, 'unsupported']);
     }
   });
@@ -102,7 +136,9 @@ describe('ChunkedScanner', () => {
 
 describe('headerLines', () => {
   it('writes a line per value and refuses header injection', () => {
-    expect(headerLines({ a: '1', 'set-cookie': ['x', 'y'], n: 3, gone: undefined })).toBe('a: 1\r\nset-cookie: x\r\nset-cookie: y\r\nn: 3\r\n');
+    expect(headerLines({ a: '1', 'set-cookie': ['x', 'y'], n: 3, gone: undefined })).toBe(
+      'a: 1\r\nset-cookie: x\r\nset-cookie: y\r\nn: 3\r\n'
+    );
     expect(() => headerLines({ a: 'x\r\nInjected: 1' })).toThrow(/Invalid character in header content \["a"\]/);
     expect(() => headerLines({ 'bad name': 'x' })).toThrow(/Invalid character/);
   });

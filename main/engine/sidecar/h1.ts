@@ -42,13 +42,30 @@ export type Parsed<T> = T | 'incomplete' | 'unsupported';
 
 /** Header fields node:http keeps only the first of (lib/_http_incoming.js matchKnownFields). */
 const SINGLE = new Set([
-  'content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization', 'if-modified-since', 'if-unmodified-since',
-  'from', 'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires'
+  'content-type',
+  'content-length',
+  'user-agent',
+  'referer',
+  'host',
+  'authorization',
+  'proxy-authorization',
+  'if-modified-since',
+  'if-unmodified-since',
+  'from',
+  'location',
+  'max-forwards',
+  'retry-after',
+  'etag',
+  'last-modified',
+  'server',
+  'age',
+  'expires'
 ]);
 
 /** RFC 9110 token characters, by char code. */
 const TOKEN = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TOKEN[c.charCodeAt(0)] = 1;
 
 function isToken(s: string): boolean {
   if (s.length === 0) return false;
@@ -127,13 +144,21 @@ export function parseRequestHead(buf: Buffer, from = 0, absoluteForm = false): P
   const method = first.slice(0, sp1);
   const target = first.slice(sp1 + 1, sp2);
   const absolute = absoluteForm && target.startsWith('http://') && target.length > 7;
-  if (!isToken(method) || !(absolute || target.charCodeAt(0) === 0x2f) /* / */ || !isTarget(target)) return 'unsupported';
+  if (!isToken(method) || !(absolute || target.charCodeAt(0) === 0x2f) /* / */ || !isTarget(target))
+    return 'unsupported';
   const headers = parseFields(lines);
   if (!headers || headers['transfer-encoding'] !== undefined) return 'unsupported';
   if (typeof headers.host !== 'string' && !(absolute && headers.host === undefined)) return 'unsupported';
   const cl = contentLengthOf(headers['content-length']);
   if (cl === -2) return 'unsupported';
-  return { method, target, headers, length: end - from, contentLength: Math.max(cl, 0), close: hasToken(headers.connection, 'close') };
+  return {
+    method,
+    target,
+    headers,
+    length: end - from,
+    contentLength: Math.max(cl, 0),
+    close: hasToken(headers.connection, 'close')
+  };
 }
 
 /** Visible ASCII only (what llhttp accepts in a request target). */
@@ -160,10 +185,15 @@ export function parseResponseHead(buf: Buffer, from = 0): Parsed<ResponseHead> {
   if (!headers) return 'unsupported';
   const te = headers['transfer-encoding'];
   const chunked = te !== undefined;
-  if (chunked && (typeof te !== 'string' || te.trim().toLowerCase() !== 'chunked' || headers['content-length'] !== undefined)) return 'unsupported';
+  if (
+    chunked &&
+    (typeof te !== 'string' || te.trim().toLowerCase() !== 'chunked' || headers['content-length'] !== undefined)
+  )
+    return 'unsupported';
   const cl = contentLengthOf(headers['content-length']);
   if (cl === -2) return 'unsupported';
-  const close = version === 'HTTP/1.0' ? !hasToken(headers.connection, 'keep-alive') : hasToken(headers.connection, 'close');
+  const close =
+    version === 'HTTP/1.0' ? !hasToken(headers.connection, 'keep-alive') : hasToken(headers.connection, 'close');
   return { status, reason: first.slice(13), headers, length: end - from, contentLength: cl, chunked, close };
 }
 
@@ -257,7 +287,15 @@ function invalidHeader(name: string): Error {
 const NO_LENGTH_NEEDED = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 /** A request head as node:http's client would write it for these headers and this (whole) body. */
-export function requestHead(method: string, path: string, headers: Record<string, string | string[] | number | undefined>, body: Buffer | null): string {
-  const cl = body === null && headers['content-length'] === undefined && !NO_LENGTH_NEEDED.has(method) ? 'content-length: 0\r\n' : '';
+export function requestHead(
+  method: string,
+  path: string,
+  headers: Record<string, string | string[] | number | undefined>,
+  body: Buffer | null
+): string {
+  const cl =
+    body === null && headers['content-length'] === undefined && !NO_LENGTH_NEEDED.has(method)
+      ? 'content-length: 0\r\n'
+      : '';
   return `${method} ${path} HTTP/1.1\r\n${headerLines(headers)}${cl}\r\n`;
 }

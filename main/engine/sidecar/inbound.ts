@@ -16,7 +16,15 @@ import httpProxy from 'http-proxy';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import type { AttemptRecord } from '../../contract/api.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
-import { FastConnection, FastRequest, UpstreamPool, type FastResponse, type Framing, type UpstreamCall, type UpstreamHandle } from './fast-lane.js';
+import {
+  FastConnection,
+  FastRequest,
+  UpstreamPool,
+  type FastResponse,
+  type Framing,
+  type UpstreamCall,
+  type UpstreamHandle
+} from './fast-lane.js';
 import { requestHead, type ResponseHead } from './h1.js';
 import { LocalReplies, type ResetReason } from './local-reply.js';
 import { RequestBody } from './request-body.js';
@@ -130,10 +138,16 @@ export class InboundSidecar {
       const xfcc = `By=${ex.destinationPrincipal};Hash=${client.hash};Subject="";URI=${ex.sourcePrincipal ?? ''}`;
       const prev = headers['x-forwarded-client-cert'];
       headers['x-forwarded-client-cert'] = prev ? `${String(prev)},${xfcc}` : xfcc;
-      ex.note('mtls', `mutual TLS from ${ex.sourcePrincipal ?? 'a peer without SPIFFE ID'} (${sock.alpnProtocol || 'no ALPN'})`);
+      ex.note(
+        'mtls',
+        `mutual TLS from ${ex.sourcePrincipal ?? 'a peer without SPIFFE ID'} (${sock.alpnProtocol || 'no ALPN'})`
+      );
     }
     const lane = req instanceof FastRequest ? ' (fast lane)' : '';
-    ex.note('inbound', `${peer ? `from sidecar of ${peer}` : 'from a caller without sidecar (plaintext, no VirtualService applied)'} → app at ${this.instance.address}${lane}`);
+    ex.note(
+      'inbound',
+      `${peer ? `from sidecar of ${peer}` : 'from a caller without sidecar (plaintext, no VirtualService applied)'} → app at ${this.instance.address}${lane}`
+    );
     this.admit(ex, req, res, headers).catch(() => {
       if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
       else res.destroy();
@@ -153,7 +167,16 @@ export class InboundSidecar {
       if (jwt.status === 'fail') {
         ex.note('jwt', `token rejected: ${jwt.reason}`);
         ex.sendLocal(
-          { status: 401, body: Buffer.from('Jwt verification fails'), headers: { 'content-type': 'text/plain', 'www-authenticate': `Bearer realm="http://${ex.authority}${url.pathname}", error="invalid_token"` }, flags: [], reason: `JWT: ${jwt.reason}` },
+          {
+            status: 401,
+            body: Buffer.from('Jwt verification fails'),
+            headers: {
+              'content-type': 'text/plain',
+              'www-authenticate': `Bearer realm="http://${ex.authority}${url.pathname}", error="invalid_token"`
+            },
+            flags: [],
+            reason: `JWT: ${jwt.reason}`
+          },
           SERVER
         );
         return;
@@ -163,7 +186,10 @@ export class InboundSidecar {
         claims = jwt.claims as Record<string, unknown>;
         ex.note('jwt', `valid token of ${jwt.principal} (${jwt.rule.policy})`);
         const spec = jwt.rule.spec;
-        if (spec.outputPayloadToHeader) headers[spec.outputPayloadToHeader.toLowerCase()] = Buffer.from(JSON.stringify(jwt.claims)).toString('base64url');
+        if (spec.outputPayloadToHeader)
+          headers[spec.outputPayloadToHeader.toLowerCase()] = Buffer.from(JSON.stringify(jwt.claims)).toString(
+            'base64url'
+          );
         for (const o of spec.outputClaimToHeaders ?? []) {
           const v = jwt.claims[o.claim];
           if (v !== undefined && typeof v !== 'object') headers[o.header.toLowerCase()] = String(v);
@@ -179,7 +205,10 @@ export class InboundSidecar {
         principal,
         sourceNamespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '',
         sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
-        remoteIp: String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? '').split(',')[0]!.trim().replace(/^::ffff:/, ''),
+        remoteIp: String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? '')
+          .split(',')[0]!
+          .trim()
+          .replace(/^::ffff:/, ''),
         requestPrincipal,
         claims,
         host: ex.authority,
@@ -195,7 +224,16 @@ export class InboundSidecar {
       for (const n of decision.notes) ex.note('authz', n);
       ex.note('authz', `${decision.allowed ? 'allowed' : 'denied'}: ${decision.reason}`);
       if (!decision.allowed) {
-        ex.sendLocal({ status: 403, body: Buffer.from('RBAC: access denied'), headers: { 'content-type': 'text/plain' }, flags: [], reason: `RBAC: ${decision.reason}` }, SERVER);
+        ex.sendLocal(
+          {
+            status: 403,
+            body: Buffer.from('RBAC: access denied'),
+            headers: { 'content-type': 'text/plain' },
+            flags: [],
+            reason: `RBAC: ${decision.reason}`
+          },
+          SERVER
+        );
         return;
       }
     }
@@ -230,7 +268,13 @@ export class InboundSidecar {
       if (out.kind === 'aborted' || out.kind === 'per-try-timeout') return;
       if (out.kind === 'response') {
         const up = out.res;
-        ex.attemptLog.push({ attempt, endpoint: this.instance.address, status: up.statusCode ?? 502, flags: '-', durationMs: Math.round(ms * 1000) / 1000 });
+        ex.attemptLog.push({
+          attempt,
+          endpoint: this.instance.address,
+          status: up.statusCode ?? 502,
+          flags: '-',
+          durationMs: Math.round(ms * 1000) / 1000
+        });
         const h = responseHeaders(up.headers, ms);
         ex.status = up.statusCode ?? 502;
         ex.responseHeaders = h;
@@ -255,7 +299,14 @@ export class InboundSidecar {
   /** forward() on the fast lane: the same tries, retries, attempt log and response headers, on raw sockets. */
   private fastForward(ex: Exchange, req: FastRequest, res: FastResponse, headers: http.OutgoingHttpHeaders): void {
     if (req.body) ex.requestBody.add(req.body);
-    const t = new InboundTry(ex, res, this.pool, this.instance.address, requestHead(ex.method, ex.path, headers, req.body), req.body);
+    const t = new InboundTry(
+      ex,
+      res,
+      this.pool,
+      this.instance.address,
+      requestHead(ex.method, ex.path, headers, req.body),
+      req.body
+    );
     res.once('close', t.onClose);
     t.next();
   }
@@ -267,12 +318,28 @@ export class InboundSidecar {
 }
 
 /** The attempt-log entry of a try that ended in a reset (connect failure: UF; a cut after connecting: UC). */
-function resetAttempt(attempt: number, endpoint: string, reason: ResetReason, ms: number, message: string): AttemptRecord {
-  return { attempt, endpoint, status: 503, flags: reason === 'connection-termination' ? 'UC' : 'UF', durationMs: Math.round(ms * 1000) / 1000, error: message };
+function resetAttempt(
+  attempt: number,
+  endpoint: string,
+  reason: ResetReason,
+  ms: number,
+  message: string
+): AttemptRecord {
+  return {
+    attempt,
+    endpoint,
+    status: 503,
+    flags: reason === 'connection-termination' ? 'UC' : 'UF',
+    durationMs: Math.round(ms * 1000) / 1000,
+    error: message
+  };
 }
 
 /** The app's response headers for the caller: without hop-by-hop ones, with Envoy's service time and server. */
-function responseHeaders(uh: Record<string, string | string[] | undefined>, upstreamMs: number): Record<string, string | string[]> {
+function responseHeaders(
+  uh: Record<string, string | string[] | undefined>,
+  upstreamMs: number
+): Record<string, string | string[]> {
   const h: Record<string, string | string[]> = {};
   for (const k in uh) if (!HOP_BY_HOP.has(k) && uh[k] !== undefined) h[k] = uh[k]!;
   h['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
@@ -292,7 +359,10 @@ function peerOf(sock: tls.TLSSocket): PeerInfo {
   let p = peers.get(sock);
   if (!p) {
     const cert = sock.getPeerCertificate(false);
-    p = { principal: spiffeFromSan(cert.subjectaltname), hash: cert.raw ? crypto.createHash('sha256').update(cert.raw).digest('hex') : '' };
+    p = {
+      principal: spiffeFromSan(cert.subjectaltname),
+      hash: cert.raw ? crypto.createHash('sha256').update(cert.raw).digest('hex') : ''
+    };
     peers.set(sock, p);
   }
   return p;
@@ -347,7 +417,13 @@ class InboundTry implements UpstreamCall {
   response(up: ResponseHead, framing: Framing): void {
     const ex = this.ex;
     const ms = performance.now() - this.t0;
-    ex.attemptLog.push({ attempt: this.attempt, endpoint: this.address, status: up.status, flags: '-', durationMs: Math.round(ms * 1000) / 1000 });
+    ex.attemptLog.push({
+      attempt: this.attempt,
+      endpoint: this.address,
+      status: up.status,
+      flags: '-',
+      durationMs: Math.round(ms * 1000) / 1000
+    });
     const h = responseHeaders(up.headers, ms);
     ex.status = up.status;
     ex.responseHeaders = h;

@@ -92,7 +92,8 @@ export function pickEndpoint(
     state.rr.set(clusterKey, n + 1);
     return { endpoint: pool[n % pool.length]!, how: 'round robin' };
   }
-  if (simple === 'RANDOM' || simple === 'PASSTHROUGH') return { endpoint: pool[random.int(pool.length)]!, how: 'random' };
+  if (simple === 'RANDOM' || simple === 'PASSTHROUGH')
+    return { endpoint: pool[random.int(pool.length)]!, how: 'random' };
   // LEAST_REQUEST (and LEAST_CONN, UNSPECIFIED): power of two choices
   const a = pool[random.int(pool.length)]!;
   const b = pool[random.int(pool.length)]!;

@@ -14,7 +14,13 @@ export interface LocalReply {
 const text = { 'content-type': 'text/plain' };
 const UPSTREAM_RESET = 'upstream connect error or disconnect/reset before headers.';
 
-function reply(status: number, body: string, flags: string[], reason: string, headers: Record<string, string> = body ? text : {}): LocalReply {
+function reply(
+  status: number,
+  body: string,
+  flags: string[],
+  reason: string,
+  headers: Record<string, string> = body ? text : {}
+): LocalReply {
   return { status, body: Buffer.from(body), headers, flags, reason };
 }
 
@@ -39,7 +45,8 @@ export const LocalReplies = {
   noRoute: () => reply(404, '', ['NR'], 'no route matched'),
   noCluster: (what: string) => reply(503, '', ['NC'], `no cluster: ${what}`),
   noHealthyUpstream: () => reply(503, 'no healthy upstream', ['UH'], 'no healthy upstream'),
-  timeout: (retried: boolean) => reply(504, 'upstream request timeout', retried ? ['UT', 'URX'] : ['UT'], 'upstream request timeout'),
+  timeout: (retried: boolean) =>
+    reply(504, 'upstream request timeout', retried ? ['UT', 'URX'] : ['UT'], 'upstream request timeout'),
   faultAbort: (status: number) => reply(status, 'fault filter abort', ['FI'], `fault abort ${status}`),
   faultAbortGrpc: (grpcStatus: number) => ({
     status: 200,
@@ -53,7 +60,8 @@ export const LocalReplies = {
     const body = retried
       ? `${UPSTREAM_RESET} retried and the latest reset reason: ${resetText(reason, detail)}`
       : `${UPSTREAM_RESET} reset reason: ${resetText(reason, detail)}`;
-    const headers: Record<string, string> = reason === 'overflow' ? { ...text, 'x-envoy-overloaded': 'true' } : { ...text };
+    const headers: Record<string, string> =
+      reason === 'overflow' ? { ...text, 'x-envoy-overloaded': 'true' } : { ...text };
     return reply(503, body, retried ? [flag, 'URX'] : [flag], `upstream reset: ${reason}`, headers);
   },
   registryOnly: () => reply(502, '', [], 'REGISTRY_ONLY: host not in the registry (BlackHoleCluster)')
@@ -61,7 +69,21 @@ export const LocalReplies = {
 
 /** gRPC status names → codes, for fault.abort.grpcStatus. */
 export const GRPC_CODES: Record<string, number> = {
-  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16
 };

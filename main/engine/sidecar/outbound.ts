@@ -38,10 +38,25 @@ import { splitAuthority } from '../config/hosts.js';
 
 type Req = IncomingMessage | FastRequest;
 type Res = ServerResponse | FastResponse;
-type RespondOptions = { route: CompiledRoute | undefined; dest: CompiledDestination | undefined; extraResponseHeaders?: Record<string, string> };
+type RespondOptions = {
+  route: CompiledRoute | undefined;
+  dest: CompiledDestination | undefined;
+  extraResponseHeaders?: Record<string, string>;
+};
 
-
-const STRIPPED = new Set(['x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-expected-rq-timeout-ms', 'x-envoy-attempt-count', 'x-envoy-original-path', 'x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
+const STRIPPED = new Set([
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-max-retries',
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-hedge-on-per-try-timeout',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-attempt-count',
+  'x-envoy-original-path',
+  'x-envoy-peer-metadata-id',
+  'x-envoy-peer-metadata'
+]);
 
 const SERVER = 'envoy';
 
@@ -66,7 +81,12 @@ interface Resolved {
 export class OutboundSidecar {
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
   /** mTLS and TLS-origination connections (pooled per server name and client certificate by Node). */
-  readonly tlsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
+  readonly tlsAgent = new https.Agent({
+    keepAlive: true,
+    maxSockets: Infinity,
+    maxFreeSockets: 512,
+    scheduling: 'lifo'
+  });
   private readonly wsProxy = httpProxy.createProxyServer({ ws: true, xfwd: false });
 
   constructor(
@@ -114,7 +134,8 @@ export class OutboundSidecar {
    * it hands over (fast-lane.ts).
    */
   accept(sock: net.Socket, server: http.Server): void {
-    if (this.host.fastLane) new FastConnection(sock, this.handle, (s) => server.emit('connection', s), !this.target.service);
+    if (this.host.fastLane)
+      new FastConnection(sock, this.handle, (s) => server.emit('connection', s), !this.target.service);
     else server.emit('connection', sock);
   }
 
@@ -145,7 +166,9 @@ export class OutboundSidecar {
     const callerNs = caller?.namespace ?? snap.mesh.spec.namespace;
     let found = this.target.service
       ? (() => {
-          const s = snap.registry.serviceByFqdn.get(`${this.target.service.name}.${this.target.service.namespace}.svc.cluster.local`);
+          const s = snap.registry.serviceByFqdn.get(
+            `${this.target.service.name}.${this.target.service.namespace}.svc.cluster.local`
+          );
           return s ? { service: s, port: this.target.service.port } : undefined;
         })()
       : snap.registry.resolveAuthority(authority, callerNs);
@@ -184,7 +207,12 @@ export class OutboundSidecar {
       ex.note('jwt', `claim match: valid token of ${jwt.principal} (${jwt.rule.policy})`);
       return jwt.claims as Record<string, unknown>;
     }
-    ex.note('jwt', jwt.status === 'fail' ? `claim match: token not valid (${jwt.reason}), so no claims` : 'claim match: no token, so no claims');
+    ex.note(
+      'jwt',
+      jwt.status === 'fail'
+        ? `claim match: token not valid (${jwt.reason}), so no claims`
+        : 'claim match: no token, so no claims'
+    );
     return null;
   }
 
@@ -208,7 +236,15 @@ export class OutboundSidecar {
     ex.takeReplayMarker(r.headers);
     r.headers['x-forwarded-proto'] = 'http';
     ex.destinationService = r.service?.fqdn ?? r.authority;
-    const match: MatchInput = { method: ex.method, authority: r.authority, scheme: 'http', path: r.pathOnly, query: r.query, port: r.port, headers: req.headers };
+    const match: MatchInput = {
+      method: ex.method,
+      authority: r.authority,
+      scheme: 'http',
+      path: r.pathOnly,
+      query: r.query,
+      port: r.port,
+      headers: req.headers
+    };
     if (r.hostRoutes && needsClaims(r.hostRoutes.routes)) match.claims = await this.claims(ex, req, r.snap);
 
     // ---- route selection
@@ -225,7 +261,10 @@ export class OutboundSidecar {
       route = sel.route;
       matched = sel.match;
       ex.rule = route.label;
-      ex.note('route', `VirtualService ${r.hostRoutes.vs.key} rule ${route.label} matched (${matched ? matched.describe : 'no match conditions'})`);
+      ex.note(
+        'route',
+        `VirtualService ${r.hostRoutes.vs.key} rule ${route.label} matched (${matched ? matched.describe : 'no match conditions'})`
+      );
     } else if (r.service) {
       ex.note('route', `no VirtualService for ${r.service.fqdn}: default route`);
     } else {
@@ -247,7 +286,9 @@ export class OutboundSidecar {
       ex.note('route', `${r.authority} is not in the registry: ALLOW_ANY passthrough`);
       ex.destinationService = 'PassthroughCluster';
       await this.forward(ex, req, res, r, {
-        endpoints: [{ host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port: port ?? 80, labels: {} }],
+        endpoints: [
+          { host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port: port ?? 80, labels: {} }
+        ],
         clusterKey: `passthrough|${r.authority}`,
         retry: DEFAULT_RETRY,
         timeoutMs: 0,
@@ -263,15 +304,27 @@ export class OutboundSidecar {
       const a = route.action;
       const body = a.body ?? Buffer.alloc(0);
       ex.note('direct-response', `${a.status}, ${body.length} bytes`);
-      ex.sendLocal({ status: a.status, body, headers: body.length > 0 ? { 'content-type': 'text/plain' } : {}, flags: [], reason: 'direct response' }, SERVER, (h) =>
-        applyHeaderOps(h, route!.headers?.response)
+      ex.sendLocal(
+        {
+          status: a.status,
+          body,
+          headers: body.length > 0 ? { 'content-type': 'text/plain' } : {},
+          flags: [],
+          reason: 'direct response'
+        },
+        SERVER,
+        (h) => applyHeaderOps(h, route!.headers?.response)
       );
       return;
     }
     if (route && route.action.type === 'redirect') {
       const { status, location } = buildRedirect(route.action.redirect, matched, r.authority, r.path, 'http');
       ex.note('redirect', `${status} → ${location}`);
-      ex.sendLocal({ status, body: Buffer.alloc(0), headers: { location }, flags: [], reason: 'redirect' }, SERVER, (h) => applyHeaderOps(h, route!.headers?.response));
+      ex.sendLocal(
+        { status, body: Buffer.alloc(0), headers: { location }, flags: [], reason: 'redirect' },
+        SERVER,
+        (h) => applyHeaderOps(h, route!.headers?.response)
+      );
       return;
     }
 
@@ -305,7 +358,10 @@ export class OutboundSidecar {
           }
         }
         dest ??= a.destinations.filter((d) => d.weight > 0).at(-1);
-        ex.note('weight', `drew ${dest?.host}${dest?.subset ? ` subset ${dest.subset}` : ''} (weights ${a.destinations.map((d) => `${d.subset ?? d.host}=${d.weight}`).join(', ')})`);
+        ex.note(
+          'weight',
+          `drew ${dest?.host}${dest?.subset ? ` subset ${dest.subset}` : ''} (weights ${a.destinations.map((d) => `${d.subset ?? d.host}=${d.weight}`).join(', ')})`
+        );
       }
     }
     const destHost = dest?.host ?? r.service!.fqdn;
@@ -316,7 +372,7 @@ export class OutboundSidecar {
       ex.sendLocal(LocalReplies.noCluster(destHost), SERVER);
       return;
     }
-    const port = dest?.port ?? (dest ? service.ports[0] ?? r.port : r.port);
+    const port = dest?.port ?? (dest ? (service.ports[0] ?? r.port) : r.port);
     const dr = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller);
     let endpoints: ServiceEndpoint[] = service.endpoints;
     if (dest?.subset) {
@@ -328,13 +384,22 @@ export class OutboundSidecar {
       }
       ex.subset = dest.subset;
       endpoints = endpoints.filter((e) => labelsMatch(subset.labels, e.labels));
-      ex.note('subset', `subset ${dest.subset} (${JSON.stringify(subset.labels ?? {})}) of DestinationRule ${dr!.key}: ${endpoints.length} endpoint(s)`);
+      ex.note(
+        'subset',
+        `subset ${dest.subset} (${JSON.stringify(subset.labels ?? {})}) of DestinationRule ${dr!.key}: ${endpoints.length} endpoint(s)`
+      );
     }
     if (endpoints.length === 0 && service.dnsHost) endpoints = [{ host: service.dnsHost, port, labels: {} }];
     if (endpoints.length === 0 && service.resolution === 'NONE' && !dest?.subset) {
       // resolution NONE: the original destination, i.e. what the app asked for
       const a = splitAuthority(r.authority);
-      endpoints = [{ host: a.host === 'localhost' ? '127.0.0.1' : a.host.replace(/^\[|\]$/g, ''), port: a.port ?? port, labels: {} }];
+      endpoints = [
+        {
+          host: a.host === 'localhost' ? '127.0.0.1' : a.host.replace(/^\[|\]$/g, ''),
+          port: a.port ?? port,
+          labels: {}
+        }
+      ];
     }
     if (endpoints.length === 0) {
       ex.sendLocal(LocalReplies.noHealthyUpstream(), SERVER);
@@ -395,7 +460,9 @@ export class OutboundSidecar {
     }
   ): Promise<void> {
     const retry = o.retry;
-    const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) => ex.requestBody.add(c));
+    const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) =>
+      ex.requestBody.add(c)
+    );
     const routeAbort = new Abort();
     let timedOut = false;
     let routeTimer: NodeJS.Timeout | undefined;
@@ -428,25 +495,52 @@ export class OutboundSidecar {
             break;
           }
         }
-        const { endpoint, how, setCookie } = pickEndpoint(o.endpoints, o.lb, o.clusterKey, this.host.lbState, this.host.random, lbReq, retry.ignorePreviousHosts ? tried : new Set());
+        const { endpoint, how, setCookie } = pickEndpoint(
+          o.endpoints,
+          o.lb,
+          o.clusterKey,
+          this.host.lbState,
+          this.host.random,
+          lbReq,
+          retry.ignorePreviousHosts ? tried : new Set()
+        );
         const key = endpointKey(endpoint);
         tried.add(key);
         if (setCookie) o.extraResponseHeaders = { ...o.extraResponseHeaders, 'set-cookie': setCookie };
         const addr = this.host.deliveryAddress(endpoint);
         ex.endpoint = endpoint.instance ? endpoint.instance.address : key;
         ex.destination = endpoint.workload?.name ?? null;
-        const secure = o.service ? upstreamTls({ dr: o.dr, subset: o.dest?.subset, port: o.port ?? r.port, endpoint, service: o.service, caller: r.caller, host: this.host }) : null;
+        const secure = o.service
+          ? upstreamTls({
+              dr: o.dr,
+              subset: o.dest?.subset,
+              port: o.port ?? r.port,
+              endpoint,
+              service: o.service,
+              caller: r.caller,
+              host: this.host
+            })
+          : null;
         // the fast lane's pool for a request it read whole, in plaintext or mutual TLS between sidecars; node:http's
         // client for the rest (a streamed body, TLS origination with the user's files)
-        const fast = req instanceof FastRequest && res instanceof FastResponse && (!secure || secure.mode === 'ISTIO_MUTUAL');
-        ex.note('endpoint', `${ex.endpoint}${endpoint.workload ? ` (${endpoint.workload.name})` : ''} by ${how}${addr.viaSidecar ? `, via inbound sidecar :${addr.port}` : ''}${fast ? ' (fast lane)' : ''}`);
+        const fast =
+          req instanceof FastRequest && res instanceof FastResponse && (!secure || secure.mode === 'ISTIO_MUTUAL');
+        ex.note(
+          'endpoint',
+          `${ex.endpoint}${endpoint.workload ? ` (${endpoint.workload.name})` : ''} by ${how}${addr.viaSidecar ? `, via inbound sidecar :${addr.port}` : ''}${fast ? ' (fast lane)' : ''}`
+        );
         const headers: OutgoingHttpHeaders = { ...r.headers, 'x-envoy-attempt-count': String(attempt) };
-        if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = `sidecar~127.0.0.1~${ex.source}.${r.caller?.namespace ?? 'default'}~${r.caller?.namespace ?? 'default'}.svc.cluster.local`;
+        if (addr.viaSidecar && ex.source)
+          headers['x-envoy-peer-metadata-id'] =
+            `sidecar~127.0.0.1~${ex.source}.${r.caller?.namespace ?? 'default'}~${r.caller?.namespace ?? 'default'}.svc.cluster.local`;
         if (attempt === 1) ex.upstreamHeaders = headers;
         if (attempt === 1) {
           ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
           ex.sourcePrincipal = secure?.localPrincipal ?? null;
-          ex.destinationPrincipal = ex.mtls && endpoint.workload ? this.host.identities.idFor(endpoint.workload.namespace, endpoint.workload.serviceAccount) : null;
+          ex.destinationPrincipal =
+            ex.mtls && endpoint.workload
+              ? this.host.identities.idFor(endpoint.workload.namespace, endpoint.workload.serviceAccount)
+              : null;
           ex.note('tls', secure ? secure.describe : 'plaintext');
         }
         const active = this.host.lbState.active;
@@ -464,19 +558,19 @@ export class OutboundSidecar {
               timing: ex
             })
           : await tryUpstream({
-          agent: this.agent,
-          host: addr.host,
-          port: addr.port,
-          method: ex.method,
-          path: r.path,
-          headers,
-          body,
-          perTryTimeoutMs: retry.perTryTimeoutMs,
-          connectTimeoutMs: this.host.connectTimeoutMs,
-          signal: routeAbort,
-          tls: secure ? { agent: this.tlsAgent, options: secure.options } : undefined,
-          timing: ex
-        });
+              agent: this.agent,
+              host: addr.host,
+              port: addr.port,
+              method: ex.method,
+              path: r.path,
+              headers,
+              body,
+              perTryTimeoutMs: retry.perTryTimeoutMs,
+              connectTimeoutMs: this.host.connectTimeoutMs,
+              signal: routeAbort,
+              tls: secure ? { agent: this.tlsAgent, options: secure.options } : undefined,
+              timing: ex
+            });
         active.set(key, (active.get(key) ?? 1) - 1);
         const ms = performance.now() - t0;
         const last = attempt === maxTries;
@@ -512,8 +606,16 @@ export class OutboundSidecar {
           return;
         }
         if (out.kind === 'per-try-timeout') {
-          ex.attemptLog.push({ attempt, endpoint: ex.endpoint, status: 504, flags: 'UT', durationMs: round(ms), error: 'per-try timeout' });
-          const retriable = retry.conditions.has('5xx') || retry.conditions.has('gateway-error') || retry.conditions.has('reset');
+          ex.attemptLog.push({
+            attempt,
+            endpoint: ex.endpoint,
+            status: 504,
+            flags: 'UT',
+            durationMs: round(ms),
+            error: 'per-try timeout'
+          });
+          const retriable =
+            retry.conditions.has('5xx') || retry.conditions.has('gateway-error') || retry.conditions.has('reset');
           if (retriable && !last) {
             ex.note('retry', `attempt ${attempt}: per-try timeout ${retry.perTryTimeoutMs} ms`);
             continue;
@@ -525,14 +627,28 @@ export class OutboundSidecar {
         // reset
         const flag = out.reason === 'connection-termination' ? 'UC' : 'UF';
         if (out.reason === 'tls-failure') ex.note('tls', `handshake failed: ${out.message}`);
-        ex.attemptLog.push({ attempt, endpoint: ex.endpoint, status: 503, flags: flag, durationMs: round(ms), error: out.message });
+        ex.attemptLog.push({
+          attempt,
+          endpoint: ex.endpoint,
+          status: 503,
+          flags: flag,
+          durationMs: round(ms),
+          error: out.message
+        });
         const retriable = wouldRetryReset(retry, out.reason, out.beforeRequest);
         if (retriable && !last) {
           ex.note('retry', `attempt ${attempt}: ${out.reason} (${out.message}) is retriable`);
           continue;
         }
         clearTimeout(routeTimer);
-        ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1 && retriable, out.reason === 'tls-failure' ? out.message : undefined), SERVER);
+        ex.sendLocal(
+          LocalReplies.upstreamReset(
+            out.reason,
+            attempt > 1 && retriable,
+            out.reason === 'tls-failure' ? out.message : undefined
+          ),
+          SERVER
+        );
         return;
       }
       clearTimeout(routeTimer);
@@ -540,14 +656,21 @@ export class OutboundSidecar {
         ex.sendLocal(LocalReplies.timeout(ex.attemptLog.length > 1), SERVER);
         return;
       }
-      if (!res.headersSent && !res.destroyed) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
+      if (!res.headersSent && !res.destroyed)
+        ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
     } finally {
       clearTimeout(routeTimer);
     }
   }
 
   /** The response headers for the caller: the upstream's without hop-by-hop ones, header operations, Envoy's. */
-  private responseHeaders(ex: Exchange, status: number, uh: Record<string, string | string[] | undefined>, upstreamMs: number, o: RespondOptions): Record<string, string | string[] | number> {
+  private responseHeaders(
+    ex: Exchange,
+    status: number,
+    uh: Record<string, string | string[] | undefined>,
+    upstreamMs: number,
+    o: RespondOptions
+  ): Record<string, string | string[] | number> {
     const headers: Record<string, string | string[] | number | undefined> = {};
     for (const k in uh) if (!HOP_BY_HOP.has(k)) headers[k] = uh[k];
     if (o.extraResponseHeaders) Object.assign(headers, o.extraResponseHeaders);
@@ -564,7 +687,14 @@ export class OutboundSidecar {
   }
 
   /** A fast-lane response to a fast-lane client: the body's bytes go through untouched (chunked stays chunked). */
-  private respondFast(ex: Exchange, res: FastResponse, out: Extract<FastTryOutcome, { kind: 'fast-response' }>, upstreamMs: number, o: RespondOptions, signal: Abort): void {
+  private respondFast(
+    ex: Exchange,
+    res: FastResponse,
+    out: Extract<FastTryOutcome, { kind: 'fast-response' }>,
+    upstreamMs: number,
+    o: RespondOptions,
+    signal: Abort
+  ): void {
     const status = out.head.status;
     res.start(status, this.responseHeaders(ex, status, out.head.headers, upstreamMs, o), out.framing);
     const onAbort = (): void => {
@@ -586,7 +716,14 @@ export class OutboundSidecar {
     });
   }
 
-  private respond(ex: Exchange, res: Res, up: IncomingMessage, upstreamMs: number, o: RespondOptions, signal: Abort): void {
+  private respond(
+    ex: Exchange,
+    res: Res,
+    up: IncomingMessage,
+    upstreamMs: number,
+    o: RespondOptions,
+    signal: Abort
+  ): void {
     const status = up.statusCode ?? 502;
     const clean = this.responseHeaders(ex, status, up.headers, upstreamMs, o);
     if (res instanceof FastResponse) {
@@ -607,7 +744,9 @@ export class OutboundSidecar {
   /** Endpoints of `service` in `subset` (all of them without a subset; none when the subset is not defined). */
   private subsetEndpoints(r: Resolved, service: ServiceInfo, subset: string | undefined): ServiceEndpoint[] {
     if (!subset) return service.endpoints;
-    const sub = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller)?.subsets.get(subset);
+    const sub = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller)?.subsets.get(
+      subset
+    );
     return sub ? service.endpoints.filter((e) => labelsMatch(sub.labels, e.labels)) : [];
   }
 
@@ -627,11 +766,22 @@ export class OutboundSidecar {
       }
       const ep = eps[this.host.random.int(eps.length)]!;
       const addr = this.host.deliveryAddress(ep);
-      ex.note('mirror', `copy sent to ${m.destination.host}${m.destination.subset ? ` subset ${m.destination.subset}` : ''} at ${addr.host}:${addr.port}`);
+      ex.note(
+        'mirror',
+        `copy sent to ${m.destination.host}${m.destination.subset ? ` subset ${m.destination.subset}` : ''} at ${addr.host}:${addr.port}`
+      );
       const headers = { ...r.headers };
       unsampled(headers, ex, ex.b3);
       void body.whenComplete().then((buf) => {
-        const mreq = http.request({ host: addr.host, port: addr.port, method: ex.method, path: r.path, headers, agent: this.agent, setHost: false });
+        const mreq = http.request({
+          host: addr.host,
+          port: addr.port,
+          method: ex.method,
+          path: r.path,
+          headers,
+          agent: this.agent,
+          setHost: false
+        });
         mreq.on('response', (mr) => mr.resume());
         mreq.on('error', () => undefined);
         mreq.end(buf);
@@ -643,7 +793,15 @@ export class OutboundSidecar {
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     try {
       const r = this.resolve(req);
-      const match: MatchInput = { method: req.method ?? 'GET', authority: r.authority, scheme: 'http', path: r.pathOnly, query: r.query, port: r.port, headers: req.headers };
+      const match: MatchInput = {
+        method: req.method ?? 'GET',
+        authority: r.authority,
+        scheme: 'http',
+        path: r.pathOnly,
+        query: r.query,
+        port: r.port,
+        headers: req.headers
+      };
       let service = r.service;
       let subset: string | undefined;
       if (r.hostRoutes) {
@@ -691,7 +849,13 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-const GRPC_CONDITIONS: Record<string, string> = { cancelled: '1', 'deadline-exceeded': '4', internal: '13', 'resource-exhausted': '8', unavailable: '14' };
+const GRPC_CONDITIONS: Record<string, string> = {
+  cancelled: '1',
+  'deadline-exceeded': '4',
+  internal: '13',
+  'resource-exhausted': '8',
+  unavailable: '14'
+};
 
 export function wouldRetryResponse(p: RetryPolicy, status: number, headers: http.IncomingHttpHeaders): boolean {
   if (p.attempts === 0) return false;
@@ -703,7 +867,8 @@ export function wouldRetryResponse(p: RetryPolicy, status: number, headers: http
   if (c.has('retriable-status-codes') && p.statusCodes.has(status)) return true;
   if (c.has('envoy-ratelimited') && headers['x-envoy-ratelimited'] !== undefined) return true;
   const grpc = headers['grpc-status'];
-  if (typeof grpc === 'string') for (const [cond, code] of Object.entries(GRPC_CONDITIONS)) if (c.has(cond) && grpc === code) return true;
+  if (typeof grpc === 'string')
+    for (const [cond, code] of Object.entries(GRPC_CONDITIONS)) if (c.has(cond) && grpc === code) return true;
   return false;
 }
 
@@ -712,7 +877,11 @@ export function wouldRetryReset(p: RetryPolicy, reason: string, beforeRequest: b
   const c = p.conditions;
   if (c.has('5xx') || c.has('gateway-error') || c.has('reset')) return true;
   if (c.has('reset-before-request') && beforeRequest) return true;
-  if (c.has('connect-failure') && (reason === 'connect-refused' || reason === 'connect-timeout' || reason === 'tls-failure')) return true;
+  if (
+    c.has('connect-failure') &&
+    (reason === 'connect-refused' || reason === 'connect-timeout' || reason === 'tls-failure')
+  )
+    return true;
   return false;
 }
 

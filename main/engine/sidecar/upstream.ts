@@ -36,8 +36,15 @@ export interface TryOptions {
 /** Node TLS error code → the reason Envoy/BoringSSL would print. */
 export function tlsReason(err: NodeJS.ErrnoException): string {
   const code = err.code ?? '';
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(err.message)) return 'TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end';
-  if (code === 'ERR_TLS_SAN_MISMATCH' || code.startsWith('ERR_TLS_CERT') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN') {
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(err.message))
+    return 'TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end';
+  if (
+    code === 'ERR_TLS_SAN_MISMATCH' ||
+    code.startsWith('ERR_TLS_CERT') ||
+    code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+    code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
+    code === 'SELF_SIGNED_CERT_IN_CHAIN'
+  ) {
     return 'TLS_error:|268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end';
   }
   return `TLS_error:|${code.replace(/^ERR_SSL_/, '') || 'handshake failure'}:TLS_error_end`;
@@ -84,8 +91,25 @@ class Try {
     const o = this.o;
     const req = (
       o.tls
-        ? https.request({ host: o.host, port: o.port, method: o.method, path: o.path, headers: o.headers, setHost: false, ...o.tls.options, agent: fresh ? false : o.tls.agent })
-        : http.request({ host: o.host, port: o.port, method: o.method, path: o.path, headers: o.headers, setHost: false, agent: fresh ? false : o.agent })
+        ? https.request({
+            host: o.host,
+            port: o.port,
+            method: o.method,
+            path: o.path,
+            headers: o.headers,
+            setHost: false,
+            ...o.tls.options,
+            agent: fresh ? false : o.tls.agent
+          })
+        : http.request({
+            host: o.host,
+            port: o.port,
+            method: o.method,
+            path: o.path,
+            headers: o.headers,
+            setHost: false,
+            agent: fresh ? false : o.agent
+          })
     ) as TryRequest;
     req[TRY] = { t: this, fresh };
     this.current = req;
@@ -138,10 +162,23 @@ function onError(this: TryRequest, err: NodeJS.ErrnoException): void {
     t.finish({ kind: 'reset', reason: 'tls-failure', beforeRequest: true, message: tlsReason(err) });
     return;
   }
-  if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' || !t.connected) {
+  if (
+    err.code === 'ECONNREFUSED' ||
+    err.code === 'EHOSTUNREACH' ||
+    err.code === 'ENETUNREACH' ||
+    err.code === 'EADDRNOTAVAIL' ||
+    err.code === 'ENOTFOUND' ||
+    err.code === 'EAI_AGAIN' ||
+    !t.connected
+  ) {
     t.finish({ kind: 'reset', reason: 'connect-refused', beforeRequest: true, message: err.code ?? err.message });
   } else {
-    t.finish({ kind: 'reset', reason: 'connection-termination', beforeRequest: false, message: err.code ?? err.message });
+    t.finish({
+      kind: 'reset',
+      reason: 'connection-termination',
+      beforeRequest: false,
+      message: err.code ?? err.message
+    });
   }
 }
 

@@ -39,7 +39,9 @@ export const LABELS = [
 type Labels = Record<(typeof LABELS)[number], string>;
 
 /** Envoy's default histogram buckets (ms for durations, bytes for sizes). */
-export const BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+export const BUCKETS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000
+];
 
 const CLUSTER = 'Kubernetes';
 
@@ -98,7 +100,13 @@ class FlowCounter {
   }
 
   async get() {
-    return { help: this.help, name: this.name, type: this.type, values: [...this.series.values()] as Sample[], aggregator: this.aggregator };
+    return {
+      help: this.help,
+      name: this.name,
+      type: this.type,
+      values: [...this.series.values()] as Sample[],
+      aggregator: this.aggregator
+    };
   }
 }
 
@@ -152,7 +160,13 @@ class FlowHistogram {
       let acc = 0;
       for (let i = 0; i < this.upperBounds.length; i++) {
         acc += e.buckets[i]!;
-        values.push({ labels: { le: this.upperBounds[i]! }, sharedLabels: e.labels, value: acc, metricName: bucket, exemplar: null });
+        values.push({
+          labels: { le: this.upperBounds[i]! },
+          sharedLabels: e.labels,
+          value: acc,
+          metricName: bucket,
+          exemplar: null
+        });
       }
       values.push(
         { labels: { le: '+Inf' }, sharedLabels: e.labels, value: e.count, metricName: bucket, exemplar: null },
@@ -165,7 +179,13 @@ class FlowHistogram {
 
   async get() {
     const data = await this.getForPromString();
-    return { ...data, values: data.values.map(({ sharedLabels, labels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } })) };
+    return {
+      ...data,
+      values: data.values.map(({ sharedLabels, labels, ...rest }) => ({
+        ...rest,
+        labels: { ...labels, ...sharedLabels }
+      }))
+    };
   }
 }
 
@@ -190,14 +210,23 @@ function seriesKey(f: FlowRecord): string {
 export class MeshMetrics {
   readonly registry = new Registry();
   private readonly requests = new FlowCounter('istio_requests_total', 'Requests reported by a sidecar');
-  private readonly duration = new FlowHistogram('istio_request_duration_milliseconds', 'Request duration seen by a sidecar', BUCKETS);
+  private readonly duration = new FlowHistogram(
+    'istio_request_duration_milliseconds',
+    'Request duration seen by a sidecar',
+    BUCKETS
+  );
   private readonly requestBytes = new FlowHistogram('istio_request_bytes', 'Request size (headers and body)', BUCKETS);
-  private readonly responseBytes = new FlowHistogram('istio_response_bytes', 'Response size (headers and body)', BUCKETS);
+  private readonly responseBytes = new FlowHistogram(
+    'istio_response_bytes',
+    'Response size (headers and body)',
+    BUCKETS
+  );
   /** Label sets, computed once per distinct flow key under each config's registry (labels read its workloads). */
   private readonly byRegistry = new WeakMap<MeshRegistry, Map<string, Series>>();
 
   constructor() {
-    for (const m of [this.requests, this.duration, this.requestBytes, this.responseBytes]) this.registry.registerMetric(m as unknown as Metric);
+    for (const m of [this.requests, this.duration, this.requestBytes, this.responseBytes])
+      this.registry.registerMetric(m as unknown as Metric);
   }
 
   private series(f: FlowRecord, reg: MeshRegistry): Series {
@@ -208,7 +237,12 @@ export class MeshMetrics {
     if (!s) {
       const l = labelsFor(f, reg);
       const hash = seriesHash(l);
-      s = { requests: this.requests.entry(hash, l), duration: this.duration.entry(hash, l), requestBytes: this.requestBytes.entry(hash, l), responseBytes: this.responseBytes.entry(hash, l) };
+      s = {
+        requests: this.requests.entry(hash, l),
+        duration: this.duration.entry(hash, l),
+        requestBytes: this.requestBytes.entry(hash, l),
+        responseBytes: this.responseBytes.entry(hash, l)
+      };
       cache.set(key, s);
     }
     return s;
@@ -279,7 +313,8 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
     response_code: String(f.status ?? 0),
     grpc_response_status: grpc && typeof grpcStatus === 'string' ? grpcStatus : '',
     response_flags: f.flags || '-',
-    connection_security_policy: f.reporter === 'source' ? 'unknown' : f.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none'
+    connection_security_policy:
+      f.reporter === 'source' ? 'unknown' : f.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none'
   };
 }
 

@@ -13,7 +13,14 @@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type SpanContext } from '@opentelemetry/api';
+import {
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  type Attributes,
+  type HrTime,
+  type SpanContext
+} from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { FlowRecord } from '../../contract/api.js';
 import type { TracingSpec } from '../../contract/mesh-schema.js';
@@ -63,7 +70,12 @@ export function createSpanExporter(
   const maxBatch = opts.maxBatch ?? 512;
   const maxQueue = opts.maxQueue ?? 2048;
   const prefix = spec.serviceNamePrefix;
-  const exporter = new OTLPTraceExporter({ url, headers: { ...spec.headers }, timeoutMillis: opts.timeoutMs ?? 5000, concurrencyLimit: 2 });
+  const exporter = new OTLPTraceExporter({
+    url,
+    headers: { ...spec.headers },
+    timeoutMillis: opts.timeoutMs ?? 5000,
+    concurrencyLimit: 2
+  });
   const resources = new Map<string, Resource>();
   let queue: ReadableSpan[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -126,7 +138,9 @@ export function createSpanExporter(
         dropped += batch.length;
         if (!failing) {
           failing = true;
-          log(`OTLP: export to ${url} failed: ${result.error?.message ?? 'unknown error'}; spans are dropped until the collector answers`);
+          log(
+            `OTLP: export to ${url} failed: ${result.error?.message ?? 'unknown error'}; spans are dropped until the collector answers`
+          );
         }
         reportDrops(false);
       }
@@ -199,7 +213,12 @@ function portOf(authority: string): string {
 }
 
 /** One flow as the OpenTelemetry span Istio's sidecar would report for it. */
-export function flowToSpan(flow: FlowRecord, mesh: SpanContextLookup, prefix: string, resourceFor: (serviceName: string) => Resource): ReadableSpan {
+export function flowToSpan(
+  flow: FlowRecord,
+  mesh: SpanContextLookup,
+  prefix: string,
+  resourceFor: (serviceName: string) => Resource
+): ReadableSpan {
   const server = flow.reporter === 'destination';
   const workloadName = server ? flow.destination : flow.source;
   const w = workloadName ? mesh.workloadByName.get(workloadName) : undefined;
@@ -207,13 +226,19 @@ export function flowToSpan(flow: FlowRecord, mesh: SpanContextLookup, prefix: st
   const labels = w?.labels ?? {};
   const traceId = flow.traceId ?? '';
   const ctx: SpanContext = { traceId, spanId: flow.spanId ?? '', traceFlags: TraceFlags.SAMPLED, isRemote: false };
-  const parent: SpanContext | undefined = flow.parentSpanId ? { traceId, spanId: flow.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true } : undefined;
+  const parent: SpanContext | undefined = flow.parentSpanId
+    ? { traceId, spanId: flow.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true }
+    : undefined;
   const startMs = Date.parse(flow.startedAt);
   const q = flow.path.indexOf('?');
   const port = portOf(flow.authority);
   const fqdn = flow.destinationService ?? '';
   const known = mesh.serviceByFqdn.has(fqdn);
-  const cluster = server ? `inbound|${flow.endpoint ? portOf(flow.endpoint) : port}||` : known ? `outbound|${port}|${flow.subset ?? ''}|${fqdn}` : fqdn || flow.authority;
+  const cluster = server
+    ? `inbound|${flow.endpoint ? portOf(flow.endpoint) : port}||`
+    : known
+      ? `outbound|${port}|${flow.subset ?? ''}|${fqdn}`
+      : fqdn || flow.authority;
   const error = flow.status >= 500 || flow.status === 0;
   const attributes: Attributes = {
     component: 'proxy',
@@ -249,7 +274,9 @@ export function flowToSpan(flow: FlowRecord, mesh: SpanContextLookup, prefix: st
     startTime: hrTime(startMs),
     endTime: hrTime(startMs + flow.durationMs),
     duration: hrTime(flow.durationMs),
-    status: error ? { code: SpanStatusCode.ERROR, message: flow.localReply ?? `HTTP ${flow.status}` } : { code: SpanStatusCode.UNSET },
+    status: error
+      ? { code: SpanStatusCode.ERROR, message: flow.localReply ?? `HTTP ${flow.status}` }
+      : { code: SpanStatusCode.UNSET },
     attributes,
     links: [],
     events: [],

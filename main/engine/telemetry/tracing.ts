@@ -86,7 +86,8 @@ function isHex(s: string): boolean {
 export function parseTraceparent(v: string | string[] | undefined): IncomingContext | undefined {
   if (typeof v !== 'string' || v.length < 55) return undefined;
   if (v.charCodeAt(2) !== 45 || v.charCodeAt(35) !== 45 || v.charCodeAt(52) !== 45) return undefined; // '-'
-  if (!isLowerHex(v, 0, 2) || !isLowerHex(v, 3, 35) || !isLowerHex(v, 36, 52) || !isLowerHex(v, 53, 55)) return undefined;
+  if (!isLowerHex(v, 0, 2) || !isLowerHex(v, 3, 35) || !isLowerHex(v, 36, 52) || !isLowerHex(v, 53, 55))
+    return undefined;
   const version = v.slice(0, 2);
   if (version === 'ff') return undefined;
   if (v.length > 55 && (version === '00' || v.charCodeAt(55) !== 45)) return undefined;
@@ -134,7 +135,11 @@ export function parseB3(h: IncomingHttpHeaders): IncomingContext | undefined {
   const spanId = b3SpanId(typeof s === 'string' ? s : undefined);
   if (!traceId || !spanId) return undefined;
   const sampled = h['x-b3-sampled'];
-  return { traceId, spanId, flags: b3Flags(typeof sampled === 'string' ? sampled.toLowerCase() : undefined, h['x-b3-flags']) };
+  return {
+    traceId,
+    spanId,
+    flags: b3Flags(typeof sampled === 'string' ? sampled.toLowerCase() : undefined, h['x-b3-flags'])
+  };
 }
 
 /** The span fields a sidecar's Exchange carries. */
@@ -150,7 +155,12 @@ export interface SpanFields {
  * Start this sidecar's span for one request: read the incoming context from `incoming` (the request as received),
  * set the span fields on `span`, and write the onward context into `out` (the headers sent upstream / to the app).
  */
-export function startSpan(span: SpanFields, incoming: IncomingHttpHeaders, out: OutgoingHttpHeaders, b3: boolean): void {
+export function startSpan(
+  span: SpanFields,
+  incoming: IncomingHttpHeaders,
+  out: OutgoingHttpHeaders,
+  b3: boolean
+): void {
   const w3c = parseTraceparent(incoming.traceparent);
   const ctx = w3c ?? (b3 ? parseB3(incoming) : undefined);
   const spanId = newSpanId();
@@ -187,7 +197,12 @@ function writeB3(out: OutgoingHttpHeaders, span: SpanFields, single: boolean): v
 export function unsampled(headers: OutgoingHttpHeaders, span: SpanFields, b3: boolean): void {
   const flags = (parseInt(span.traceFlags, 16) & 0xfe).toString(16).padStart(2, '0');
   headers.traceparent = `00-${span.traceId}-${span.spanId}-${flags}`;
-  if (b3) writeB3(headers, { traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId, traceFlags: flags }, headers.b3 !== undefined);
+  if (b3)
+    writeB3(
+      headers,
+      { traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId, traceFlags: flags },
+      headers.b3 !== undefined
+    );
 }
 
 /** Where a flow's service lives, for span names (a Registry fits). */
@@ -199,7 +214,10 @@ export interface ServiceLookup {
  * Istio's operation name of a sidecar span: "<destination service FQDN>:<port>/*"; the authority when the
  * destination is not a known service (passthrough, black hole, unknown hosts).
  */
-export function operationName(flow: { destinationService: string | null; authority: string }, services: ServiceLookup): string {
+export function operationName(
+  flow: { destinationService: string | null; authority: string },
+  services: ServiceLookup
+): string {
   const fqdn = flow.destinationService;
   const svc = fqdn ? services.serviceByFqdn.get(fqdn) : undefined;
   if (!fqdn || !svc) return flow.authority || fqdn || 'unknown';

@@ -31,39 +31,70 @@ describe('mesh CA', () => {
     await expect(MeshCa.loadOrCreate(dir)).rejects.toMatchObject({ code: 'LM108' });
   });
 
-  it.each(['ec', 'rsa'] as const)('issues %s leaves: empty subject, one critical SPIFFE URI SAN, 24 h, both usages, renew at half life', async (alg) => {
-    const ca = await MeshCa.loadOrCreate(tmp(), alg);
-    const now = Date.now();
-    const id = spiffeId('cluster.local', 'default', 'bookinfo-reviews');
-    const leaf = await ca.issue(id, now);
-    const x = new crypto.X509Certificate(leaf.cert);
-    expect(x.subject ?? '').toBe('');
-    expect(x.subjectAltName).toBe(`URI:${id}`);
-    expect(x.checkIssued(new crypto.X509Certificate(ca.root.cert))).toBe(true);
-    expect(x.verify(new crypto.X509Certificate(ca.root.cert).publicKey)).toBe(true);
-    const legacy = x.toLegacyObject() as unknown as { ext_key_usage: string[] };
-    expect(legacy.ext_key_usage).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
-    expect(Date.parse(x.validTo) - Date.parse(x.validFrom)).toBeGreaterThanOrEqual(24 * 3600_000);
-    expect(leaf.renewAt - now).toBe(12 * 3600_000);
-    expect(x.publicKey.asymmetricKeyType).toBe(alg);
-  });
+  it.each(['ec', 'rsa'] as const)(
+    'issues %s leaves: empty subject, one critical SPIFFE URI SAN, 24 h, both usages, renew at half life',
+    async (alg) => {
+      const ca = await MeshCa.loadOrCreate(tmp(), alg);
+      const now = Date.now();
+      const id = spiffeId('cluster.local', 'default', 'bookinfo-reviews');
+      const leaf = await ca.issue(id, now);
+      const x = new crypto.X509Certificate(leaf.cert);
+      expect(x.subject ?? '').toBe('');
+      expect(x.subjectAltName).toBe(`URI:${id}`);
+      expect(x.checkIssued(new crypto.X509Certificate(ca.root.cert))).toBe(true);
+      expect(x.verify(new crypto.X509Certificate(ca.root.cert).publicKey)).toBe(true);
+      const legacy = x.toLegacyObject() as unknown as { ext_key_usage: string[] };
+      expect(legacy.ext_key_usage).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+      expect(Date.parse(x.validTo) - Date.parse(x.validFrom)).toBeGreaterThanOrEqual(24 * 3600_000);
+      expect(leaf.renewAt - now).toBe(12 * 3600_000);
+      expect(x.publicKey.asymmetricKeyType).toBe(alg);
+    }
+  );
 
   it('two leaves make a real mutual TLS connection and each side reads the other SPIFFE ID', async () => {
     const ca = await MeshCa.loadOrCreate(tmp());
-    const [srv, cli] = await Promise.all([ca.issue(spiffeId('cluster.local', 'default', 'reviews')), ca.issue(spiffeId('cluster.local', 'default', 'productpage'))]);
-    const server = tls.createServer({ key: srv.key, cert: srv.cert, ca: ca.root.cert, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['istio-http/1.1'] }, (s) => {
-      s.end(spiffeFromSan(s.getPeerCertificate().subjectaltname) ?? 'none');
-    });
+    const [srv, cli] = await Promise.all([
+      ca.issue(spiffeId('cluster.local', 'default', 'reviews')),
+      ca.issue(spiffeId('cluster.local', 'default', 'productpage'))
+    ]);
+    const server = tls.createServer(
+      {
+        key: srv.key,
+        cert: srv.cert,
+        ca: ca.root.cert,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: ['istio-http/1.1']
+      },
+      (s) => {
+        s.end(spiffeFromSan(s.getPeerCertificate().subjectaltname) ?? 'none');
+      }
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
-    const got = await new Promise<{ data: string; serverId: string | null; alpn: string | false | null }>((resolve, reject) => {
-      const c = tls.connect({ host: '127.0.0.1', port, key: cli.key, cert: cli.cert, ca: ca.root.cert, ALPNProtocols: ['istio-http/1.1'], checkServerIdentity: () => undefined }, () => {
-        let data = '';
-        c.on('data', (d) => (data += d));
-        c.on('end', () => resolve({ data, serverId: spiffeFromSan(c.getPeerCertificate().subjectaltname), alpn: c.alpnProtocol }));
-      });
-      c.on('error', reject);
-    });
+    const got = await new Promise<{ data: string; serverId: string | null; alpn: string | false | null }>(
+      (resolve, reject) => {
+        const c = tls.connect(
+          {
+            host: '127.0.0.1',
+            port,
+            key: cli.key,
+            cert: cli.cert,
+            ca: ca.root.cert,
+            ALPNProtocols: ['istio-http/1.1'],
+            checkServerIdentity: () => undefined
+          },
+          () => {
+            let data = '';
+            c.on('data', (d) => (data += d));
+            c.on('end', () =>
+              resolve({ data, serverId: spiffeFromSan(c.getPeerCertificate().subjectaltname), alpn: c.alpnProtocol })
+            );
+          }
+        );
+        c.on('error', reject);
+      }
+    );
     server.close();
     expect(got.data).toBe('spiffe://cluster.local/ns/default/sa/productpage');
     expect(got.serverId).toBe('spiffe://cluster.local/ns/default/sa/reviews');

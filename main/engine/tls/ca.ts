@@ -39,7 +39,9 @@ export const LEAF_TTL_MS = 24 * 3600_000;
 const SKEW_GRACE_MS = 2 * 60_000;
 
 function keyOpts(alg: KeyAlgorithm) {
-  return alg === 'rsa' ? ({ keyType: 'rsa', keySize: 2048, algorithm: 'sha256' } as const) : ({ keyType: 'ec', curve: 'P-256', algorithm: 'sha256' } as const);
+  return alg === 'rsa'
+    ? ({ keyType: 'rsa', keySize: 2048, algorithm: 'sha256' } as const)
+    : ({ keyType: 'ec', curve: 'P-256', algorithm: 'sha256' } as const);
 }
 
 export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
@@ -66,9 +68,13 @@ export class MeshCa {
       let x: crypto.X509Certificate;
       try {
         x = new crypto.X509Certificate(cert);
-        if (!x.checkPrivateKey(crypto.createPrivateKey(key))) throw new Error('the key does not belong to the certificate');
+        if (!x.checkPrivateKey(crypto.createPrivateKey(key)))
+          throw new Error('the key does not belong to the certificate');
       } catch (e) {
-        throw new MeshError(ErrorCodes.CA_UNUSABLE, `the mesh CA in ${path.dirname(f.cert)} cannot be used: ${(e as Error).message}; run "localmesh ca rotate" to make a new one`);
+        throw new MeshError(
+          ErrorCodes.CA_UNUSABLE,
+          `the mesh CA in ${path.dirname(f.cert)} cannot be used: ${(e as Error).message}; run "localmesh ca rotate" to make a new one`
+        );
       }
       if (Date.parse(x.validTo) <= now) return MeshCa.create(stateDir, alg, now);
       const existing = x.publicKey.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec';
@@ -103,7 +109,14 @@ export class MeshCa {
 
   info(): CaInfo {
     const x = new crypto.X509Certificate(this.root.cert);
-    return { subject: x.subject, fingerprint256: x.fingerprint256, validFrom: new Date(x.validFrom).toISOString(), validTo: new Date(x.validTo).toISOString(), keyAlgorithm: this.keyAlgorithm, certFile: MeshCa.files(this.dir).cert };
+    return {
+      subject: x.subject,
+      fingerprint256: x.fingerprint256,
+      validFrom: new Date(x.validFrom).toISOString(),
+      validTo: new Date(x.validTo).toISOString(),
+      keyAlgorithm: this.keyAlgorithm,
+      certFile: MeshCa.files(this.dir).cert
+    };
   }
 
   /** Issue a workload leaf for a SPIFFE identity (the CA's key type; selfsigned needs CA and leaf alike). */

@@ -13,19 +13,30 @@ describe('workload identities', () => {
     const ca = await MeshCa.loadOrCreate(fs.mkdtempSync(path.join(os.tmpdir(), 'lm-id-')));
     const rotated: string[] = [];
     let onRotate: () => void = () => undefined;
-    const ids = new IdentityManager(ca, 'cluster.local', (id) => {
-      rotated.push(id);
-      onRotate();
-    }, 4000);
+    const ids = new IdentityManager(
+      ca,
+      'cluster.local',
+      (id) => {
+        rotated.push(id);
+        onRotate();
+      },
+      4000
+    );
     const first = await ids.ensure('default', 'web');
     expect(first.id).toBe('spiffe://cluster.local/ns/default/sa/web');
     // a TLS server that always uses the current identity's context
-    const server = tls.createServer({ SNICallback: (_n, cb) => cb(null, ids.get('default', 'web')!.serverContext) }, (s) => s.on('data', (d) => s.write(d)));
+    const server = tls.createServer(
+      { SNICallback: (_n, cb) => cb(null, ids.get('default', 'web')!.serverContext) },
+      (s) => s.on('data', (d) => s.write(d))
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
     const connect = () =>
       new Promise<tls.TLSSocket>((resolve, reject) => {
-        const c = tls.connect({ host: '127.0.0.1', port, servername: 'web', ca: ca.root.cert, checkServerIdentity: () => undefined }, () => resolve(c));
+        const c = tls.connect(
+          { host: '127.0.0.1', port, servername: 'web', ca: ca.root.cert, checkServerIdentity: () => undefined },
+          () => resolve(c)
+        );
         c.on('error', reject);
       });
     const old = await connect();
@@ -34,7 +45,9 @@ describe('workload identities', () => {
     ids.close();
     const fresh = await connect();
     expect(fresh.getPeerCertificate().serialNumber).not.toBe(oldSerial);
-    expect(new crypto.X509Certificate(ids.get('default', 'web')!.cert.cert).serialNumber).not.toBe(new crypto.X509Certificate(first.cert.cert).serialNumber);
+    expect(new crypto.X509Certificate(ids.get('default', 'web')!.cert.cert).serialNumber).not.toBe(
+      new crypto.X509Certificate(first.cert.cert).serialNumber
+    );
     const echoed = await new Promise<string>((resolve) => {
       old.once('data', (d) => resolve(d.toString()));
       old.write('still here');

@@ -58,14 +58,22 @@ export class IdentityManager {
     const identity: Identity = {
       id,
       cert,
-      serverContext: tls.createSecureContext({ key: cert.key, cert: cert.cert, ca: this.ca.root.cert, minVersion: 'TLSv1.2' })
+      serverContext: tls.createSecureContext({
+        key: cert.key,
+        cert: cert.cert,
+        ca: this.ca.root.cert,
+        minVersion: 'TLSv1.2'
+      })
     };
     this.byId.set(id, identity);
     clearTimeout(this.timers.get(id));
     if (!this.closed) {
-      const t = setTimeout(() => {
-        void this.issue(id).then(() => this.onRotate(id));
-      }, Math.max(50, cert.renewAt - Date.now()));
+      const t = setTimeout(
+        () => {
+          void this.issue(id).then(() => this.onRotate(id));
+        },
+        Math.max(50, cert.renewAt - Date.now())
+      );
       t.unref();
       this.timers.set(id, t);
     }

@@ -7,7 +7,18 @@ export function parseDuration(text: string): number {
   while ((m = re.exec(text)) !== null) {
     const n = Number(m[1]);
     const unit = m[2];
-    total += unit === 'h' ? n * 3_600_000 : unit === 'm' ? n * 60_000 : unit === 's' ? n * 1000 : unit === 'ms' ? n : unit === 'ns' ? n / 1e6 : n / 1000;
+    total +=
+      unit === 'h'
+        ? n * 3_600_000
+        : unit === 'm'
+          ? n * 60_000
+          : unit === 's'
+            ? n * 1000
+            : unit === 'ms'
+              ? n
+              : unit === 'ns'
+                ? n / 1e6
+                : n / 1000;
     matched = re.lastIndex;
   }
   return matched === text.length && text.length > 0 ? total : NaN;

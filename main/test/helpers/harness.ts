@@ -16,7 +16,12 @@ export interface Seen {
   body: string;
 }
 
-export type StubBehaviour = (req: http.IncomingMessage, res: http.ServerResponse, seen: Seen, n: number) => void | Promise<void>;
+export type StubBehaviour = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  seen: Seen,
+  n: number
+) => void | Promise<void>;
 
 export interface Stub {
   name: string;
@@ -35,7 +40,12 @@ export async function stub(name: string, behaviour?: StubBehaviour): Promise<Stu
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const s: Seen = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString()
+      };
       seen.push(s);
       if (b) return void b(req, res, s, seen.length);
       const body = JSON.stringify({ stub: name, url: req.url });
@@ -129,34 +139,73 @@ export interface Reply {
 }
 
 /** One request with a fresh connection. `url` may be absolute (proxy form) or a path (Host header form). */
-export function request(port: number, url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Reply> {
+export function request(
+  port: number,
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: url, headers: opts.headers, agent: false, setHost: !opts.headers?.host && !opts.headers?.Host }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const raw = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString(), raw });
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: opts.method ?? 'GET',
+        path: url,
+        headers: opts.headers,
+        agent: false,
+        setHost: !opts.headers?.host && !opts.headers?.Host
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString(), raw });
+        });
+        res.on('error', reject);
+      }
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
 }
 
 /** Through an outbound sidecar as an HTTP proxy: GET http://<authority><path>. */
-export function viaProxy(port: number, authority: string, p: string, opts: Parameters<typeof request>[2] = {}): Promise<Reply> {
+export function viaProxy(
+  port: number,
+  authority: string,
+  p: string,
+  opts: Parameters<typeof request>[2] = {}
+): Promise<Reply> {
   return request(port, `http://${authority}${p}`, opts);
 }
 
 /** Mesh YAML for services given as {name: [{workload, labels, instances, sidecar?}]}. */
 export function meshYaml(
-  services: Record<string, { workloads: { name: string; labels?: Record<string, string>; instances: string[]; sidecar?: boolean; serviceAccount?: string }[]; port?: number; namespace?: string }>,
+  services: Record<
+    string,
+    {
+      workloads: {
+        name: string;
+        labels?: Record<string, string>;
+        instances: string[];
+        sidecar?: boolean;
+        serviceAccount?: string;
+      }[];
+      port?: number;
+      namespace?: string;
+    }
+  >,
   extra = '',
   istio: string[] = ['./istio']
 ): string {
-  const lines = ['apiVersion: localmesh.dev/v1alpha1', 'kind: Mesh', 'metadata: {name: test}', 'spec:', `  istio: ${JSON.stringify(istio)}`];
+  const lines = [
+    'apiVersion: localmesh.dev/v1alpha1',
+    'kind: Mesh',
+    'metadata: {name: test}',
+    'spec:',
+    `  istio: ${JSON.stringify(istio)}`
+  ];
   if (extra) lines.push(extra);
   lines.push('  services:');
   for (const [name, s] of Object.entries(services)) {

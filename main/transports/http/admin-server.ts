@@ -68,7 +68,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.woff2': 'font/woff2'
 };
 /** The UI's Content-Security-Policy as a header (frame-ancestors works only there, not in a meta tag). */
-const UI_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+const UI_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 function statusForCode(code: string): number {
@@ -98,11 +99,15 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
     const isApi = url.pathname === '/api' || url.pathname.startsWith('/api/');
     if (opts.token !== undefined) {
       if (isApi && !authorized(req, opts.token)) {
-        throw new MeshError(ErrorCodes.UNAUTHORIZED, 'the admin API needs the admin token: open the URL `localmesh up --ui` printed, or send Authorization: Bearer <token> (see <state-dir>/admin-token)');
+        throw new MeshError(
+          ErrorCodes.UNAUTHORIZED,
+          'the admin API needs the admin token: open the URL `localmesh up --ui` printed, or send Authorization: Bearer <token> (see <state-dir>/admin-token)'
+        );
       }
       const given = url.searchParams.get('token');
       if (!isApi && given !== null) {
-        if (!sameSecret(given, opts.token)) throw new MeshError(ErrorCodes.UNAUTHORIZED, 'wrong admin token in the URL');
+        if (!sameSecret(given, opts.token))
+          throw new MeshError(ErrorCodes.UNAUTHORIZED, 'wrong admin token in the URL');
         url.searchParams.delete('token');
         res.writeHead(302, {
           location: url.pathname + (url.search === '?' ? '' : url.search),
@@ -123,7 +128,11 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
       const raw = route.method === 'GET' ? argsFromQuery(url.searchParams) : argsFromBody(await readBody(req));
       const parsed = MESH_API_ARGS[route.name as MeshApiMethod].safeParse(raw);
       if (!parsed.success) {
-        throw new MeshError(ErrorCodes.BAD_REQUEST, `bad arguments for ${route.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message}`).join('; ')}`, { details: parsed.error.issues });
+        throw new MeshError(
+          ErrorCodes.BAD_REQUEST,
+          `bad arguments for ${route.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message}`).join('; ')}`,
+          { details: parsed.error.issues }
+        );
       }
       const args = parsed.data as unknown[];
       const result = await (api[route.name as keyof MeshApi] as unknown as AnyMethod).apply(api, args);
@@ -247,7 +256,10 @@ function checkLocalCaller(req: IncomingMessage): void {
   const origin = req.headers.origin;
   if (!isLoopback(hostName) || (origin !== undefined && !isLoopback(hostnameOf(origin)))) {
     // a web page elsewhere (Origin) or a DNS-rebinding name (Host) must not reach the admin API
-    throw new MeshError(ErrorCodes.FORBIDDEN, 'the admin API only accepts requests addressed to a loopback name from this machine (Host and Origin must be localhost, 127.0.0.1 or [::1])');
+    throw new MeshError(
+      ErrorCodes.FORBIDDEN,
+      'the admin API only accepts requests addressed to a loopback name from this machine (Host and Origin must be localhost, 127.0.0.1 or [::1])'
+    );
   }
 }
 

@@ -44,7 +44,11 @@ function errorOf(result: unknown) {
 describe('createIpcHandlers', () => {
   it('generates one localmesh:<method> channel per MeshApi method, and nothing else', () => {
     const { handlers } = setup();
-    expect(Object.keys(handlers).sort()).toEqual(Object.keys(MESH_API_METHODS).map((m) => `localmesh:${m}`).sort());
+    expect(Object.keys(handlers).sort()).toEqual(
+      Object.keys(MESH_API_METHODS)
+        .map((m) => `localmesh:${m}`)
+        .sort()
+    );
     expect(ipcChannel('getFlow')).toBe('localmesh:getFlow');
   });
 
@@ -102,7 +106,9 @@ describe('createIpcHandlers', () => {
     const issues = (missingId.details as { issues: { path: unknown[] }[] }).issues;
     expect(issues[0]!.path).toEqual([0, 'id']);
 
-    const unknownType = errorOf(await handlers['localmesh:planQuickAction'](trusted, { type: 'explode', service: 'x' }));
+    const unknownType = errorOf(
+      await handlers['localmesh:planQuickAction'](trusted, { type: 'explode', service: 'x' })
+    );
     expect(unknownType.code).toBe('LM201');
     expect((unknownType.details as { issues: unknown[] }).issues.length).toBeGreaterThan(0);
 
@@ -133,7 +139,10 @@ describe('createIpcHandlers', () => {
       }
     });
     const err = errorOf(await handlers['localmesh:listWorkloads'](trusted));
-    expect(err).toEqual({ code: 'LM500', message: "internal error: TypeError: Cannot read properties of undefined (reading 'name')" });
+    expect(err).toEqual({
+      code: 'LM500',
+      message: "internal error: TypeError: Cannot read properties of undefined (reading 'name')"
+    });
     expect(logged).toEqual([expect.stringContaining('LM500')]);
   });
 

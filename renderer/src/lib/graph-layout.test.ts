@@ -203,9 +203,15 @@ describe('edgeLabelPositions', () => {
   });
 
   it('keeps every label box clear of the two nodes its edge joins (the bookinfo graph the screenshots show)', () => {
-    const nodes = ['unknown', 'productpage-v1', 'details-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'].map((id) =>
-      id === 'unknown' ? node(id, { kind: 'unknown', service: null, namespace: null }) : node(id)
-    );
+    const nodes = [
+      'unknown',
+      'productpage-v1',
+      'details-v1',
+      'reviews-v1',
+      'reviews-v2',
+      'reviews-v3',
+      'ratings-v1'
+    ].map((id) => (id === 'unknown' ? node(id, { kind: 'unknown', service: null, namespace: null }) : node(id)));
     const edges = [
       edge('unknown', 'productpage-v1'),
       edge('productpage-v1', 'details-v1'),

@@ -2,7 +2,12 @@
  * The "Edit and replay" form: a captured request as editable text (headers as `name: value` lines), and the
  * ReplayEdit that holds only what the user changed. Pure; unit-tested.
  */
-import { NOT_REPLAYED_HEADERS as NOT_REPLAYED, type FlowRecord, type ReplayEdit, type ReplayRequest } from '../../../main/contract/api.js';
+import {
+  NOT_REPLAYED_HEADERS as NOT_REPLAYED,
+  type FlowRecord,
+  type ReplayEdit,
+  type ReplayRequest
+} from '../../../main/contract/api.js';
 import { headerValue } from './body.js';
 
 export interface ReplayForm {

@@ -98,7 +98,10 @@ function renderPage(p, user) {
   const reviews = p.reviews?.error
     ? `<h4>Error fetching product reviews! (status ${p.reviewsStatus})</h4><p>${escapeHtml(p.reviews.error)}</p>`
     : `<h4>Book Reviews <small>(reviews-${escapeHtml(p.reviews.version)})</small></h4>${p.reviews.reviews
-        .map((r) => `<blockquote><p>${escapeHtml(r.text)}</p><small>${escapeHtml(r.reviewer)}</small>${renderStars(r.rating)}</blockquote>`)
+        .map(
+          (r) =>
+            `<blockquote><p>${escapeHtml(r.text)}</p><small>${escapeHtml(r.reviewer)}</small>${renderStars(r.rating)}</blockquote>`
+        )
         .join('')}`;
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>Simple Bookstore App</title>

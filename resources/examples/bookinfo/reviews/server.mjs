@@ -13,7 +13,10 @@ const RATINGS_TIMEOUT_MS = VERSION === 'v3' ? 2500 : 10_000;
 
 const REVIEWS = [
   { reviewer: 'Reviewer1', text: 'An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!' },
-  { reviewer: 'Reviewer2', text: 'Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.' }
+  {
+    reviewer: 'Reviewer2',
+    text: 'Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.'
+  }
 ];
 
 /** Headers an app must copy from its incoming request to its outgoing calls (Istio tracing and routing). */
@@ -30,7 +33,10 @@ function propagatedHeaders(incoming) {
 /** The ratings of the reviewers, or null when the ratings service fails. */
 async function fetchRatings(id, headers) {
   try {
-    const res = await fetch(`${RATINGS_URL}/ratings/${id}`, { headers, signal: AbortSignal.timeout(RATINGS_TIMEOUT_MS) });
+    const res = await fetch(`${RATINGS_URL}/ratings/${id}`, {
+      headers,
+      signal: AbortSignal.timeout(RATINGS_TIMEOUT_MS)
+    });
     if (res.status !== 200) return null;
     return (await res.json()).ratings ?? null;
   } catch {
@@ -43,7 +49,8 @@ async function reviewsFor(id, headers) {
   const reviews = REVIEWS.map((review) => {
     if (!RATINGS_ENABLED) return review;
     const stars = ratings?.[review.reviewer];
-    const rating = typeof stars === 'number' ? { stars, color: STAR_COLOR } : { error: 'Ratings service is currently unavailable' };
+    const rating =
+      typeof stars === 'number' ? { stars, color: STAR_COLOR } : { error: 'Ratings service is currently unavailable' };
     return { ...review, rating };
   });
   return { id: String(id), version: VERSION, reviews };
