@@ -4,7 +4,12 @@
  * route → CORS → fault → destination by weight → subset/DR → endpoint → try with retries and timeout → response
  * header ops → telemetry.
  */
-import http, { type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import http, {
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+  type OutgoingHttpHeaders
+} from 'node:http';
 import https from 'node:https';
 import { upstreamTls } from '../filters/upstream-tls.js';
 import type { MergedDestinationRule } from '../config/compile.js';
@@ -76,6 +81,11 @@ interface Resolved {
   service: ServiceInfo | undefined;
   hostRoutes: HostRoutes | undefined;
   headers: OutgoingHttpHeaders;
+}
+
+/** What route matching reads of a resolved request. */
+function matchInput(r: Resolved, method: string, headers: IncomingHttpHeaders): MatchInput {
+  return { method, authority: r.authority, scheme: 'http', path: r.pathOnly, query: r.query, port: r.port, headers };
 }
 
 export class OutboundSidecar {
@@ -236,15 +246,7 @@ export class OutboundSidecar {
     ex.takeReplayMarker(r.headers);
     r.headers['x-forwarded-proto'] = 'http';
     ex.destinationService = r.service?.fqdn ?? r.authority;
-    const match: MatchInput = {
-      method: ex.method,
-      authority: r.authority,
-      scheme: 'http',
-      path: r.pathOnly,
-      query: r.query,
-      port: r.port,
-      headers: req.headers
-    };
+    const match = matchInput(r, ex.method, req.headers);
     if (r.hostRoutes && needsClaims(r.hostRoutes.routes)) match.claims = await this.claims(ex, req, r.snap);
 
     // ---- route selection
@@ -793,15 +795,7 @@ export class OutboundSidecar {
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     try {
       const r = this.resolve(req);
-      const match: MatchInput = {
-        method: req.method ?? 'GET',
-        authority: r.authority,
-        scheme: 'http',
-        path: r.pathOnly,
-        query: r.query,
-        port: r.port,
-        headers: req.headers
-      };
+      const match = matchInput(r, req.method ?? 'GET', req.headers);
       let service = r.service;
       let subset: string | undefined;
       if (r.hostRoutes) {

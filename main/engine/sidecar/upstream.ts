@@ -89,27 +89,11 @@ class Try {
 
   attempt(fresh: boolean): void {
     const o = this.o;
+    const target = { host: o.host, port: o.port, method: o.method, path: o.path, headers: o.headers, setHost: false };
     const req = (
       o.tls
-        ? https.request({
-            host: o.host,
-            port: o.port,
-            method: o.method,
-            path: o.path,
-            headers: o.headers,
-            setHost: false,
-            ...o.tls.options,
-            agent: fresh ? false : o.tls.agent
-          })
-        : http.request({
-            host: o.host,
-            port: o.port,
-            method: o.method,
-            path: o.path,
-            headers: o.headers,
-            setHost: false,
-            agent: fresh ? false : o.agent
-          })
+        ? https.request({ ...target, ...o.tls.options, agent: fresh ? false : o.tls.agent })
+        : http.request({ ...target, agent: fresh ? false : o.agent })
     ) as TryRequest;
     req[TRY] = { t: this, fresh };
     this.current = req;
