@@ -125,6 +125,34 @@ describe.each([
   });
 });
 
+describe('SQLite flow store with a writer thread: latency on the engine thread', () => {
+  it('hands flows over in batches of flushRows, without waiting for flushMs', async () => {
+    const dir = tmp();
+    // a flush timer that never fires within the test: only the batch size can hand the flows over
+    const s = open(dir, { flushMs: 600_000, flushRows: 4 });
+    const t = threadOf(s)!;
+    for (let i = 1; i <= 8; i++) s.append(flow(i));
+    s.append(flow(9)); // the 9th waits for the timer (or a read)
+    const received = (SLOT as { received: number }).received;
+    for (let waited = 0; committedCount(dir) < 8 && waited < 5000; waited += 50) await sleep(50);
+    expect(committedCount(dir)).toBe(8);
+    expect(Atomics.load(t.shared, received)).toBe(2);
+    expect(s.count()).toBe(9);
+    s.close();
+  });
+
+  it('without a writer thread keeps batching by time (one commit per flushMs, not per flushRows)', () => {
+    const dir = tmp();
+    const s = open(dir, { writerThread: false, flushMs: 600_000, flushRows: 4 });
+    // writes in the engine thread are synchronous: had the 4th append written, the file would hold the flows now
+    for (let i = 1; i <= 8; i++) s.append(flow(i));
+    expect(committedCount(dir)).toBe(0);
+    s.flush();
+    expect(committedCount(dir)).toBe(8);
+    s.close();
+  });
+});
+
 describe('SQLite flow store when its writer thread stops', () => {
   it('writes in the engine thread from then on, losing no flow it had handed over', async () => {
     const dir = tmp();
