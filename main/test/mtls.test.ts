@@ -4,8 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import os from 'node:os';
+import tls from 'node:tls';
 import fs from 'node:fs';
 import path from 'node:path';
+import { MeshCa } from '../engine/tls/ca.js';
 import { meshYaml, request, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let caller: Stub, web: Stub, locked: Stub, open: Stub, legacy: Stub;
@@ -193,6 +196,80 @@ describe('server identity verification', () => {
     expect(r.body).toContain('CERTIFICATE_VERIFY_FAILED');
     expect((await flows('mtls-7')).find((f) => f.reporter === 'source')?.flags).toBe('UF,URX');
     expect(web.seen.length).toBe(before);
+  });
+});
+
+/**
+ * One HTTP/1.1 request over TLS to an inbound sidecar, as a client sidecar would send it (Istio ALPN), with the
+ * given client certificate (or none). Resolves with what came back ('' when the connection closed without a
+ * response), whether the TLS session was resumed, and the session to resume next time.
+ */
+function tlsRequest(
+  port: number,
+  cert: { key: string; cert: string } | null,
+  ca: string,
+  p: string,
+  session?: Buffer
+): Promise<{ got: string; reused: boolean; session?: Buffer }> {
+  return new Promise((resolve) => {
+    const sock = tls.connect({
+      host: '127.0.0.1',
+      port,
+      ...(cert ?? {}),
+      ca,
+      session,
+      ALPNProtocols: ['istio-http/1.1'],
+      checkServerIdentity: () => undefined
+    });
+    let got = '';
+    let reused = false;
+    let next: Buffer | undefined;
+    sock.on('session', (s: Buffer) => (next = s));
+    sock.on('secureConnect', () => {
+      reused = sock.isSessionReused();
+      sock.write(`GET ${p} HTTP/1.1\r\nhost: web:9080\r\nconnection: close\r\n\r\n`);
+    });
+    sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    sock.on('error', () => undefined);
+    sock.on('close', () => resolve({ got, reused, session: next }));
+  });
+}
+
+describe('client certificates at the inbound sidecar', () => {
+  const rootOf = () => fs.readFileSync(path.join(m.dir, '.localmesh', 'ca', 'root-cert.pem'), 'utf8');
+
+  it('a client certificate from another CA is refused: no HTTP response, the app sees nothing', async () => {
+    // the same SPIFFE ID a real caller has, signed by a CA the mesh does not trust
+    const other = await MeshCa.create(fs.mkdtempSync(path.join(os.tmpdir(), 'lm-other-ca-')), 'ec');
+    const forged = await other.issue('spiffe://cluster.local/ns/default/sa/caller-sa');
+    const before = locked.seen.length;
+    const r = await tlsRequest(m.inbound('locked-v1'), forged, rootOf(), '/forged');
+    expect(r.got).toBe('');
+    expect(locked.seen.length).toBe(before);
+  });
+
+  it('a client without a certificate is refused the same way', async () => {
+    const before = locked.seen.length;
+    const r = await tlsRequest(m.inbound('locked-v1'), null, rootOf(), '/anonymous');
+    expect(r.got).toBe('');
+    expect(locked.seen.length).toBe(before);
+  });
+
+  it('a mesh client resumes its TLS session; the resumed connection keeps its identity (XFCC)', async () => {
+    const ca = await MeshCa.loadOrCreate(path.join(m.dir, '.localmesh'));
+    const me = await ca.issue('spiffe://cluster.local/ns/default/sa/caller-sa');
+    const first = await tlsRequest(m.inbound('locked-v1'), me, rootOf(), '/full');
+    expect(first.got).toMatch(/^HTTP\/1\.1 200 /);
+    expect(first.reused).toBe(false);
+    expect(first.session).toBeDefined();
+    const second = await tlsRequest(m.inbound('locked-v1'), me, rootOf(), '/resumed', first.session);
+    expect(second.reused).toBe(true);
+    expect(second.got).toMatch(/^HTTP\/1\.1 200 /);
+    const seen = locked.seen.at(-1)!;
+    expect(seen.url).toBe('/resumed');
+    expect(String(seen.headers['x-forwarded-client-cert'])).toMatch(
+      /;URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/caller-sa$/
+    );
   });
 });
 

@@ -16,7 +16,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-pool-'));
 let tlsServer: tls.Server;
 let plainServer: net.Server;
 let clientTls: tls.ConnectionOptions;
-const seen = { tls: 0, plain: 0 };
+const seen = { tls: 0, plain: 0, resumedPeers: [] as string[] };
 
 /** Answers every request head it reads with 200 "ok" on the same connection (keep-alive). */
 function answer(sock: net.Socket): void {
@@ -40,6 +40,7 @@ beforeAll(async () => {
     { key: server.key, cert: server.cert, ca: ca.root.cert, requestCert: true, rejectUnauthorized: true },
     (s) => {
       seen.tls++;
+      if (s.isSessionReused()) seen.resumedPeers.push(String(s.getPeerCertificate().subjectaltname));
       answer(s);
     }
   );
@@ -141,6 +142,21 @@ describe('upstream pool', () => {
     const out = await Promise.all(calls.map((x) => x.done));
     expect(out.map((o) => o.failed)).toEqual(calls.map(() => 'connect-refused'));
     expect(pool.maxConnecting).toBe(MAX_TLS_CONNECTING);
+    pool.close();
+  });
+
+  it('new TLS connections resume the session the server gave the pool; the server still sees the client identity', async () => {
+    const pool = new UpstreamPool('127.0.0.1', portOf(tlsServer), () => 5000, clientTls);
+    expect((await call(pool).done).status).toBe(200);
+    expect(pool.resumed).toBe(0);
+    const before = seen.resumedPeers.length;
+    // one idle connection and four calls at once: three new connections, each resuming the first one's session
+    const out = await Promise.all(Array.from({ length: 4 }, () => call(pool).done));
+    expect(out.every((o) => o.status === 200)).toBe(true);
+    expect(pool.resumed).toBe(3);
+    expect(seen.resumedPeers.slice(before)).toEqual(
+      Array.from({ length: 3 }, () => 'URI:spiffe://cluster.local/ns/default/sa/client')
+    );
     pool.close();
   });
 

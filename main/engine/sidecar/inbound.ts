@@ -31,6 +31,7 @@ import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { Abort } from './abort.js';
 import type { SidecarHost } from './host.js';
+import type { Identity } from '../tls/identity.js';
 
 const SERVER = 'istio-envoy';
 const INBOUND_RETRIES = 2;
@@ -45,6 +46,8 @@ export class InboundSidecar {
   /** The fast lane's keep-alive connections to the app. */
   readonly pool: UpstreamPool;
   private readonly wsProxy = httpProxy.createProxyServer({ ws: true });
+  /** Mutual TLS termination per listener and identity (see tlsServer). */
+  private readonly tlsServers = new WeakMap<http.Server, WeakMap<Identity, tls.Server>>();
 
   constructor(
     readonly workload: WorkloadInfo,
@@ -90,15 +93,7 @@ export class InboundSidecar {
         // the bytes already read go back into the socket: the TLS layer takes them from its buffer and then wraps
         // the socket's own handle (native TLS on the TCP handle; no JS stream in between)
         sock.unshift(s.head);
-        const t = new tls.TLSSocket(sock, {
-          isServer: true,
-          secureContext: identity.serverContext,
-          requestCert: true,
-          rejectUnauthorized: true,
-          ALPNProtocols: ['istio-http/1.1', 'istio-http/1.0', 'istio', 'http/1.1']
-        });
-        t.on('error', () => t.destroy());
-        this.serve(t, server);
+        this.tlsServer(identity, server).emit('connection', sock);
         return;
       }
       // TLS the sidecar does not terminate: pass the bytes through to the app
@@ -109,6 +104,38 @@ export class InboundSidecar {
       sock.pipe(app).pipe(sock);
       sock.resume();
     });
+  }
+
+  /**
+   * The TLS server that terminates mutual TLS for one identity of this sidecar (a rotated certificate is a new
+   * Identity, so new connections get a server with the new one). A tls.Server rather than a bare server-side
+   * TLSSocket for two reasons: it refuses a client certificate that does not chain to the mesh CA (a bare TLSSocket
+   * only records the verification error: the handshake succeeds), and it sets a session id context and ticket keys,
+   * so client sidecars resume their TLS sessions instead of paying a full handshake per new connection.
+   */
+  private tlsServer(identity: Identity, server: http.Server): tls.Server {
+    let byIdentity = this.tlsServers.get(server);
+    if (!byIdentity) this.tlsServers.set(server, (byIdentity = new WeakMap()));
+    let t = byIdentity.get(identity);
+    if (!t) {
+      t = tls.createServer({
+        key: identity.cert.key,
+        cert: identity.cert.cert,
+        ca: this.host.identities.ca.root.cert,
+        minVersion: 'TLSv1.2',
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: ['istio-http/1.1', 'istio-http/1.0', 'istio', 'http/1.1']
+      });
+      // a failed handshake (no or a foreign client certificate) ends the connection without an HTTP response
+      t.on('tlsClientError', (_e, sock) => sock.destroy());
+      t.on('secureConnection', (sock: tls.TLSSocket) => {
+        sock.on('error', () => sock.destroy());
+        this.serve(sock, server);
+      });
+      byIdentity.set(identity, t);
+    }
+    return t;
   }
 
   handle = (req: Req, res: Res): void => {
