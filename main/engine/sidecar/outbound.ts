@@ -31,7 +31,7 @@ import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { Abort } from './abort.js';
 import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
-import { fastTry, type FastTryOutcome } from './fast-try.js';
+import { fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -699,23 +699,7 @@ export class OutboundSidecar {
   ): void {
     const status = out.head.status;
     res.start(status, this.responseHeaders(ex, status, out.head.headers, upstreamMs, o), out.framing);
-    const onAbort = (): void => {
-      // the caller went away mid-response (DC): stop reading the upstream
-      out.body.cancel();
-      res.destroy();
-    };
-    signal.onAbort(onAbort);
-    out.body.attach({
-      forward: (raw) => res.write(raw),
-      capture: (data) => ex.responseBody.add(data),
-      flush: () => res.flush(),
-      drained: (resume) => res.onDrain(resume),
-      end: () => {
-        signal.offAbort(onAbort);
-        res.end();
-      },
-      broken: () => res.destroy()
-    });
+    new FastRelay(ex, res, out.body, signal);
   }
 
   private respond(
@@ -908,4 +892,55 @@ class RequestForLb implements LbRequest {
 
 function lbRequest(req: Req, r: Resolved): LbRequest {
   return new RequestForLb(req, r);
+}
+
+/**
+ * A fast-lane response body on its way to the caller: one object per response whose methods are the body's sink,
+ * rather than a closure per callback. Named closures made per request cost more than their bodies under tsx, which
+ * compiles with esbuild's keepNames (each one is a defineProperty of its name).
+ */
+class FastRelay implements BodySink {
+  private readonly abort: () => void;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly res: FastResponse,
+    private readonly body: ResponseBody,
+    private readonly signal: Abort
+  ) {
+    this.abort = this.cancel.bind(this);
+    signal.onAbort(this.abort);
+    body.attach(this);
+  }
+
+  /** The caller went away mid-response (DC): stop reading the upstream. */
+  private cancel(): void {
+    this.body.cancel();
+    this.res.destroy();
+  }
+
+  forward(raw: Buffer): boolean {
+    return this.res.write(raw);
+  }
+
+  capture(data: Buffer): void {
+    this.ex.responseBody.add(data);
+  }
+
+  flush(): void {
+    this.res.flush();
+  }
+
+  drained(resume: () => void): void {
+    this.res.onDrain(resume);
+  }
+
+  end(): void {
+    this.signal.offAbort(this.abort);
+    this.res.end();
+  }
+
+  broken(): void {
+    this.res.destroy();
+  }
 }
