@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PATHS } from '../../bench/paths.js';
 import { parseWrk } from '../../bench/wrk.js';
 import { profileMarkdown, summarizeProfile } from '../../bench/profile.js';
-import type { BenchResult } from '../../bench/report.js';
+import { bars, type BenchResult } from '../../bench/report.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dirs: string[] = [];
@@ -193,5 +193,33 @@ Transfer/sec:     14.20MB
       non2xx: 3,
       socketErrors: 3
     });
+  });
+});
+
+describe('bars', () => {
+  /** A result with only the saturation CPU of the paths the CPU bars read. */
+  function withCpu(cpu: Partial<Record<string, number>>): BenchResult {
+    const paths = Object.entries(cpu).map(([id, us]) => ({
+      id,
+      status: 'ok',
+      saturation: { rps: 1000, proxyCpuUsPerReq: us }
+    }));
+    return { paths, startup: [], editApply: null, rssPerWorkloadMb: null } as unknown as BenchResult;
+  }
+  const bar = (r: BenchResult, id: string) => bars(r).find((b) => b.id === id)!;
+
+  it('judges each CPU bar in microseconds and as a multiple of nginx in the same run (its anchor 18 µs)', () => {
+    const r = withCpu({ nginx: 32, 'mesh-1hop': 150, 'mesh-2hop-mtls': 330 });
+    expect(bar(r, '1hop-cpu')).toMatchObject({ value: 150, target: 90, pass: false });
+    expect(bar(r, '1hop-cpu-vs-nginx')).toMatchObject({ value: 4.688, target: 5, unit: '×', pass: true });
+    expect(bar(r, 'moonshot-1hop-cpu-vs-nginx')).toMatchObject({ target: 2.5, pass: false, moonshot: true });
+    expect(bar(r, '2hop-mtls-cpu-vs-nginx')).toMatchObject({ value: 10.313, target: 13.9, pass: true });
+    // on the anchors' machine both readings agree: 100 µs is above 90 µs and above 5 × 18 µs
+    expect(bar(withCpu({ nginx: 18, 'mesh-1hop': 100 }), '1hop-cpu-vs-nginx').pass).toBe(false);
+  });
+
+  it('without nginx measured the ratio bars have no value and no verdict', () => {
+    expect(bar(withCpu({ 'mesh-1hop': 80 }), '1hop-cpu-vs-nginx')).toMatchObject({ value: null, pass: null });
+    expect(bar(withCpu({ 'mesh-1hop': 80 }), '1hop-cpu').pass).toBe(true);
   });
 });
