@@ -29,6 +29,7 @@ import { requestHead, type ResponseHead } from './h1.js';
 import { LocalReplies, type ResetReason } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
+import { ClientRelay } from './fast-try.js';
 import { Abort } from './abort.js';
 import type { SidecarHost } from './host.js';
 import type { Identity } from '../tls/identity.js';
@@ -408,20 +409,21 @@ function parsePeer(id: string): string | null {
  * The inbound sidecar's tries on the fast lane: one object per request (its methods are the pool's callbacks, no
  * closures per try), retried up to INBOUND_RETRIES times on resets before the request reached the app.
  */
-class InboundTry implements UpstreamCall {
+class InboundTry extends ClientRelay implements UpstreamCall {
   on?: UpstreamHandle;
   readonly isHead: boolean;
   private attempt = 0;
   private t0 = 0;
 
   constructor(
-    private readonly ex: Exchange,
-    private readonly res: FastResponse,
+    ex: Exchange,
+    res: FastResponse,
     private readonly pool: UpstreamPool,
     private readonly address: string,
     readonly head: string,
     readonly body: Buffer | null
   ) {
+    super(ex, res);
     this.isHead = ex.method === 'HEAD';
   }
 
@@ -459,22 +461,6 @@ class InboundTry implements UpstreamCall {
     ex.responseHeaders = h;
     ex.responseStarted();
     this.res.start(up.status, h, framing);
-  }
-
-  forward(raw: Buffer): boolean {
-    return this.res.write(raw);
-  }
-
-  capture(data: Buffer): void {
-    this.ex.responseBody.add(data);
-  }
-
-  flush(): void {
-    this.res.flush();
-  }
-
-  drained(resume: () => void): void {
-    this.res.onDrain(resume);
   }
 
   end(): void {

@@ -31,7 +31,7 @@ import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { Abort } from './abort.js';
 import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
-import { fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
+import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -894,20 +894,17 @@ function lbRequest(req: Req, r: Resolved): LbRequest {
   return new RequestForLb(req, r);
 }
 
-/**
- * A fast-lane response body on its way to the caller: one object per response whose methods are the body's sink,
- * rather than a closure per callback. Named closures made per request cost more than their bodies under tsx, which
- * compiles with esbuild's keepNames (each one is a defineProperty of its name).
- */
-class FastRelay implements BodySink {
+/** A fast-lane response body on its way to the caller, cut when the route's signal aborts. */
+class FastRelay extends ClientRelay implements BodySink {
   private readonly abort: () => void;
 
   constructor(
-    private readonly ex: Exchange,
-    private readonly res: FastResponse,
+    ex: Exchange,
+    res: FastResponse,
     private readonly body: ResponseBody,
     private readonly signal: Abort
   ) {
+    super(ex, res);
     this.abort = this.cancel.bind(this);
     signal.onAbort(this.abort);
     body.attach(this);
@@ -917,22 +914,6 @@ class FastRelay implements BodySink {
   private cancel(): void {
     this.body.cancel();
     this.res.destroy();
-  }
-
-  forward(raw: Buffer): boolean {
-    return this.res.write(raw);
-  }
-
-  capture(data: Buffer): void {
-    this.ex.responseBody.add(data);
-  }
-
-  flush(): void {
-    this.res.flush();
-  }
-
-  drained(resume: () => void): void {
-    this.res.onDrain(resume);
   }
 
   end(): void {
