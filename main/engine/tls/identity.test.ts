@@ -26,7 +26,7 @@ describe('workload identities', () => {
     expect(first.id).toBe('spiffe://cluster.local/ns/default/sa/web');
     // a TLS server that always uses the current identity's context
     const server = tls.createServer(
-      { SNICallback: (_n, cb) => cb(null, ids.get('default', 'web')!.serverContext) },
+      { SNICallback: (_n, cb) => cb(null, tls.createSecureContext(ids.get('default', 'web')!.cert)) },
       (s) => s.on('data', (d) => s.write(d))
     );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

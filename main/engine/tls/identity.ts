@@ -3,14 +3,11 @@
  * appear), rotated at half its life without dropping connections (new connections use the new certificate; open
  * ones keep theirs), all from the mesh CA.
  */
-import tls from 'node:tls';
 import { MeshCa, spiffeId, type WorkloadCert } from './ca.js';
 
 export interface Identity {
   id: string;
   cert: WorkloadCert;
-  /** Server side context (inbound sidecar): our cert, client certs must chain to the mesh root. */
-  serverContext: tls.SecureContext;
 }
 
 export class IdentityManager {
@@ -55,16 +52,7 @@ export class IdentityManager {
 
   private async issue(id: string): Promise<Identity> {
     const cert = await this.ca.issue(id, Date.now(), this.ttlMs);
-    const identity: Identity = {
-      id,
-      cert,
-      serverContext: tls.createSecureContext({
-        key: cert.key,
-        cert: cert.cert,
-        ca: this.ca.root.cert,
-        minVersion: 'TLSv1.2'
-      })
-    };
+    const identity: Identity = { id, cert };
     this.byId.set(id, identity);
     clearTimeout(this.timers.get(id));
     if (!this.closed) {
