@@ -62,6 +62,8 @@ export interface MeshOptions {
   debounceMs?: number;
   flowBufferSize?: number;
   connectTimeoutMs?: number;
+  /** Lifetime of workload certificates (default 24 h, rotated at half life; tests shorten it to watch a rotation). */
+  leafTtlMs?: number;
   launcherBackoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
   /** Where the mesh CA lives (default: .localmesh beside the mesh file). */
   stateDir?: string;
@@ -196,7 +198,12 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     nextFlow,
     version: `localmesh ${LOCALMESH_VERSION}`
   });
-  const identities = new IdentityManager(ca, first.mesh.spec.trustDomain, (id) => log(`certificate of ${id} rotated`));
+  const identities = new IdentityManager(
+    ca,
+    first.mesh.spec.trustDomain,
+    (id) => log(`certificate of ${id} rotated`),
+    opts.leafTtlMs
+  );
   /** A value computed once per config version and key (policies per workload, modes per port). */
   function perSnapshot<A, T>(compute: (s: Snapshot, arg: A) => T): (key: string, arg: A) => T {
     const caches = new WeakMap<Snapshot, Map<string, T>>();
