@@ -81,12 +81,13 @@ describe('certificate rotation at the inbound sidecar', () => {
     const first = serial(before);
     expect(await get(before, '/before')).toBe('HTTP/1.1 200 OK');
     // rotated within ~1.5 s; bounded by until's tries (200 × 25 ms) and polled with fresh connections
-    const after = await until(async () => {
+    // until returns only a truthy value: the connection that got the new certificate
+    const after = (await until(async () => {
       const s = await connect();
       if (serial(s) !== first) return s;
       s.destroy();
       return null;
-    }, 'the rotated certificate');
+    }, 'the rotated certificate'))!;
     expect(await get(after, '/after')).toBe('HTTP/1.1 200 OK');
     expect(await get(before, '/still-open')).toBe('HTTP/1.1 200 OK');
     expect(web.seen.map((s) => s.url)).toEqual(expect.arrayContaining(['/before', '/after', '/still-open']));
