@@ -699,7 +699,7 @@ export class OutboundSidecar {
   ): void {
     const status = out.head.status;
     res.start(status, this.responseHeaders(ex, status, out.head.headers, upstreamMs, o), out.framing);
-    new FastRelay(ex, res, out.body, signal);
+    out.body.attach(new FastRelay(ex, res, out.body, signal));
   }
 
   private respond(
@@ -907,7 +907,6 @@ class FastRelay extends ClientRelay implements BodySink {
     super(ex, res);
     this.abort = this.cancel.bind(this);
     signal.onAbort(this.abort);
-    body.attach(this);
   }
 
   /** The caller went away mid-response (DC): stop reading the upstream. */
