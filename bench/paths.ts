@@ -15,6 +15,9 @@ export type PathId =
   | 'nginx'
   | 'mockttp'
   | 'mitmproxy'
+  | 'node-floor'
+  | 'http-proxy'
+  | 'undici'
   | 'mesh-1hop'
   | 'mesh-1hop-node'
   | 'mesh-2hop-plain'
@@ -28,7 +31,11 @@ export interface PathDef {
   /** Proxies between the client and the upstream. */
   hops: number;
   /** Whose CPU counts as "the proxy's". */
-  proxy: 'none' | 'nginx' | 'mockttp' | 'mitmproxy' | 'engine' | 'engine-memory' | 'engine-node';
+  proxy: 'none' | 'nginx' | 'mockttp' | 'mitmproxy' | 'bare' | 'engine' | 'engine-memory' | 'engine-node';
+  /** For proxy `bare`: which bare data plane (bare-proxy-child.ts). */
+  bare?: 'node-http' | 'http-proxy' | 'undici';
+  /** Measured at saturation only, not at the fixed rate (the bare data planes: only their CPU is compared). */
+  saturationOnly?: boolean;
   /** Where the bare client connects: the listener key of the engine, or a baseline. */
   listener?: string;
   /** Answers carry Envoy's `server` header (a check that the path really crosses a sidecar). */
@@ -42,6 +49,30 @@ export const PATHS: PathDef[] = [
   { id: 'nginx', label: 'nginx (1 worker, keepalive upstream)', hops: 1, proxy: 'nginx' },
   { id: 'mockttp', label: 'mockttp forwarding', hops: 1, proxy: 'mockttp' },
   { id: 'mitmproxy', label: 'mitmproxy reverse mode', hops: 1, proxy: 'mitmproxy' },
+  {
+    id: 'node-floor',
+    label: 'bare node:http proxy, keep-alive Agent (the Node floor)',
+    hops: 1,
+    proxy: 'bare',
+    bare: 'node-http',
+    saturationOnly: true
+  },
+  {
+    id: 'http-proxy',
+    label: 'bare http-proxy, keep-alive Agent',
+    hops: 1,
+    proxy: 'bare',
+    bare: 'http-proxy',
+    saturationOnly: true
+  },
+  {
+    id: 'undici',
+    label: 'bare node:http server + undici Pool',
+    hops: 1,
+    proxy: 'bare',
+    bare: 'undici',
+    saturationOnly: true
+  },
   {
     id: 'mesh-1hop',
     label: 'localmesh 1 hop (inbound sidecar)',

@@ -195,6 +195,14 @@ export function bars(r: BenchResult): Bar[] {
       asNginx(90),
       '×'
     ),
+    mk(
+      '1hop-cpu-vs-node-floor',
+      "one hop CPU per request × a bare node:http proxy's (the Node floor) in this run",
+      ratio(one?.saturation?.proxyCpuUsPerReq ?? null, byId(r, 'node-floor')?.saturation?.proxyCpuUsPerReq ?? null),
+      '<=',
+      1,
+      '×'
+    ),
     mk('1hop-added-p50', 'one hop added p50 at 1k rps', one?.addedMsPerHop?.p50 ?? null, '<=', 0.25, 'ms'),
     mk('1hop-added-p99', 'one hop added p99 at 1k rps', one?.addedMsPerHop?.p99 ?? null, '<=', 1, 'ms'),
     mk(
@@ -314,10 +322,12 @@ export function markdown(r: BenchResult): string {
       `| flow store writes (SQLite, 1 KiB bodies) | ${k(r.store.flowsPerSec)} flows/s (${r.store.flows} flows: append ${f(r.store.appendMs, 0)} ms + commit = ${f(r.store.totalMs, 0)} ms; ${r.store.kind}) |`
     );
   const lanes = laneComparison(r);
+  const planes = dataPlanes(r);
   const vsNginx = cpuVsNginx(r);
-  if (r.notes.length || r.errors.length || lanes || vsNginx) {
+  if (r.notes.length || r.errors.length || lanes || planes || vsNginx) {
     out.push('');
     if (lanes) out.push(`- ${lanes}`);
+    if (planes) out.push(`- ${planes}`);
     if (vsNginx) out.push(`- ${vsNginx}`);
     for (const n of r.notes) out.push(`- ${n}`);
     for (const e of r.errors) out.push(`- ERROR: ${e}`);
@@ -333,6 +343,38 @@ function laneComparison(r: BenchResult): string | null {
   return (
     `Fast lane vs node:http, one hop: ${k(fast.rps)} vs ${k(node.rps)} req/s (${f(fast.rps / node.rps)} ×), ` +
     `${f(fast.proxyCpuUsPerReq, 0)} vs ${f(node.proxyCpuUsPerReq, 0)} µs CPU per request.`
+  );
+}
+
+/**
+ * The data planes localmesh could have been built on (bare proxies with no mesh feature: node:http, http-proxy,
+ * undici) against localmesh's one hop with every feature on, in this run: the numbers behind the choice of the
+ * raw-socket fast lane.
+ */
+export function dataPlanes(r: BenchResult): string | null {
+  const cpu = (id: PathId) => byId(r, id)?.saturation?.proxyCpuUsPerReq ?? null;
+  const bare: [PathId, string][] = [
+    ['node-floor', 'node:http + keep-alive Agent'],
+    ['http-proxy', 'http-proxy'],
+    ['undici', 'node:http server + undici Pool']
+  ];
+  const parts = bare.flatMap(([id, name]) => {
+    const c = cpu(id);
+    return c !== null ? [`${name} ${f(c, 0)} µs (${k(byId(r, id)?.saturation?.rps)} req/s)`] : [];
+  });
+  if (parts.length === 0) return null;
+  const mine: string[] = [];
+  if (cpu('mesh-1hop') !== null)
+    mine.push(
+      `localmesh one hop on its raw-socket fast lane ${f(cpu('mesh-1hop'), 0)} µs (${k(byId(r, 'mesh-1hop')?.saturation?.rps)} req/s)`
+    );
+  if (cpu('mesh-1hop-node') !== null)
+    mine.push(
+      `on node:http ${f(cpu('mesh-1hop-node'), 0)} µs (${k(byId(r, 'mesh-1hop-node')?.saturation?.rps)} req/s)`
+    );
+  return (
+    `Data planes, CPU per request: bare proxies with no mesh feature: ${parts.join('; ')}` +
+    (mine.length ? `. With routing, telemetry, tracing and capture on: ${mine.join(', ')}.` : '.')
   );
 }
 

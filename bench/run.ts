@@ -450,6 +450,13 @@ async function main(): Promise<number> {
         result.tools.mockttp.version = ready.version;
         pathResult(def).version = ready.version;
         targets.set(def.id, { def, port: ready.port, proxyPid: c.pid });
+      } else if (def.proxy === 'bare') {
+        say(`starting a bare ${def.bare} proxy in its own process`);
+        const c = forkTs('bare-proxy-child.ts', [def.bare!, String(up[0])]);
+        children.push(c);
+        const ready = await nextMessage<{ type: 'ready'; port: number; version: string }>(c, 'ready', 60_000);
+        pathResult(def).version = ready.version;
+        targets.set(def.id, { def, port: ready.port, proxyPid: c.pid });
       } else {
         const e = engines[def.proxy]!;
         const port = e.listeners[def.listener!];
@@ -571,7 +578,8 @@ async function main(): Promise<number> {
   const rounds = new Map<PathId, SaturationRound[]>();
   for (let r = 0; r < cfg.rounds; r++) {
     // leave time for the fixed-rate pass and the engine measurements
-    const need = order.length * (perPath + fixedPerPath) + 20;
+    const need =
+      order.length * perPath + order.filter((id) => !targets.get(id)!.def.saturationOnly).length * fixedPerPath + 20;
     if (r > 0 && elapsed() + need > cfg.budgetS) {
       result.notes.push(`Only ${r} of ${cfg.rounds} saturation rounds ran (time budget ${cfg.budgetS} s).`);
       break;
@@ -610,7 +618,9 @@ async function main(): Promise<number> {
   }
 
   // ---- fixed rate: an open-loop client, microsecond latency from the scheduled send time
-  const fixedOrder = [...order.slice(cfg.rounds % order.length), ...order.slice(0, cfg.rounds % order.length)];
+  const fixedOrder = [...order.slice(cfg.rounds % order.length), ...order.slice(0, cfg.rounds % order.length)].filter(
+    (id) => !targets.get(id)!.def.saturationOnly
+  );
   say(`fixed rate ${cfg.fixedRate} req/s for ${cfg.fixedS} s per path: ${fixedOrder.join(' → ')}`);
   for (const id of fixedOrder) {
     const t = targets.get(id)!;

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PATHS } from '../../bench/paths.js';
 import { parseWrk } from '../../bench/wrk.js';
 import { profileMarkdown, summarizeProfile } from '../../bench/profile.js';
-import { bars, type BenchResult } from '../../bench/report.js';
+import { bars, dataPlanes, type BenchResult } from '../../bench/report.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dirs: string[] = [];
@@ -60,6 +60,12 @@ function expectMeasured(r: BenchResult, id: string): void {
   expect(p.saturation?.rounds.length).toBe(1);
   expect(p.saturation!.rounds[0]!.requests).toBeGreaterThan(0);
   expect(typeof p.saturation!.rps).toBe('number');
+  if (PATHS.find((x) => x.id === id)!.saturationOnly) {
+    // the bare data planes are compared by their CPU at saturation only
+    expect(p.fixedRate).toBeNull();
+    expect(p.saturation!.proxyCpuUsPerReq).toBeGreaterThan(0);
+    return;
+  }
   expect(p.fixedRate!.requests).toBeGreaterThan(0);
   expect(p.fixedRate!.latencyUs.p50).toBeGreaterThan(0);
   expect(p.fixedRate!.latencyUs.max).toBeGreaterThanOrEqual(p.fixedRate!.latencyUs.p50);
@@ -216,6 +222,19 @@ describe('bars', () => {
     expect(bar(r, '2hop-mtls-cpu-vs-nginx')).toMatchObject({ value: 10.313, target: 13.9, pass: true });
     // on the anchors' machine both readings agree: 100 µs is above 90 µs and above 5 × 18 µs
     expect(bar(withCpu({ nginx: 18, 'mesh-1hop': 100 }), '1hop-cpu-vs-nginx').pass).toBe(false);
+  });
+
+  it('compares one hop with every feature on against the bare Node floor of the same run, and lists the data planes', () => {
+    const r = withCpu({ 'node-floor': 120, 'http-proxy': 140, undici: 110, 'mesh-1hop': 96, 'mesh-1hop-node': 200 });
+    expect(bar(r, '1hop-cpu-vs-node-floor')).toMatchObject({ value: 0.8, target: 1, op: '<=', pass: true });
+    expect(bar(withCpu({ 'node-floor': 100, 'mesh-1hop': 130 }), '1hop-cpu-vs-node-floor').pass).toBe(false);
+    expect(bar(withCpu({ 'mesh-1hop': 130 }), '1hop-cpu-vs-node-floor').pass).toBeNull();
+    expect(dataPlanes(r)).toBe(
+      'Data planes, CPU per request: bare proxies with no mesh feature: node:http + keep-alive Agent 120 µs (1.0k req/s); ' +
+        'http-proxy 140 µs (1.0k req/s); node:http server + undici Pool 110 µs (1.0k req/s). With routing, telemetry, ' +
+        'tracing and capture on: localmesh one hop on its raw-socket fast lane 96 µs (1.0k req/s), on node:http 200 µs (1.0k req/s).'
+    );
+    expect(dataPlanes(withCpu({ 'mesh-1hop': 96 }))).toBeNull();
   });
 
   it('without nginx measured the ratio bars have no value and no verdict', () => {
