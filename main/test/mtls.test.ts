@@ -184,7 +184,16 @@ describe('DestinationRule ISTIO_MUTUAL to an app without sidecar', () => {
     expect(r.body).toMatch(
       /^upstream connect error or disconnect\/reset before headers\. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:/
     );
-    expect((await flows('mtls-6'))[0]?.flags).toBe('UF,URX');
+    const flow = (await flows('mtls-6'))[0]!;
+    expect(flow.flags).toBe('UF,URX');
+    // no TLS connection was set up: no principals, no mutual TLS (istio-semantics §3.2)
+    expect(flow).toMatchObject({ sourcePrincipal: null, destinationPrincipal: null, connectionSecurity: 'none' });
+    const { text: metrics } = await m.mesh.metrics();
+    const sample = metrics
+      .split('\n')
+      .find((l) => l.startsWith('istio_requests_total{') && l.includes('response_flags="UF,URX"'));
+    expect(sample).toContain('source_principal="unknown"');
+    expect(sample).toContain('destination_principal="unknown"');
   });
 });
 

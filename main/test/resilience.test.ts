@@ -71,6 +71,10 @@ spec:
   - match: [{uri: {prefix: /pt-default}}]
     retries: {attempts: 2, perTryTimeout: 60ms}
     route: [{destination: {host: slow}}]
+  - match: [{uri: {prefix: /rt-timeout}}]
+    timeout: 250ms
+    retries: {attempts: 5, perTryTimeout: 100ms, retryOn: "gateway-error,reset"}
+    route: [{destination: {host: slow}}]
   - route: [{destination: {host: slow}}]
 `;
 
@@ -227,7 +231,27 @@ describe('timeouts', () => {
     expect(r.body).toBe('upstream request timeout');
     expect(r.headers['content-type']).toBe('text/plain');
     expect(slow.seen[before]!.headers['x-envoy-expected-rq-timeout-ms']).toBe('100');
-    expect((await flowFor('/timeout?ms=2000'))?.flags).toBe('UT');
+    const flow = await flowFor('/timeout?ms=2000');
+    expect(flow?.flags).toBe('UT');
+    // the try in flight when the route timed out is in the record
+    expect(flow?.attemptLog).toMatchObject([{ attempt: 1, status: 504, flags: 'UT' }]);
+  });
+  it('the route timeout firing while retries remain is UT alone (URX is for retries used up)', async () => {
+    const before = slow.seen.length;
+    const r = await call('slow:9080', '/rt-timeout?ms=2000');
+    expect(r.status).toBe(504);
+    expect(r.body).toBe('upstream request timeout');
+    const tries = slow.seen.length - before;
+    expect(tries).toBeGreaterThanOrEqual(2);
+    expect(tries).toBeLessThan(6);
+    const flow = await flowFor('/rt-timeout?ms=2000');
+    expect(flow?.flags).toBe('UT');
+    // the last try ended by its per-try timeout or by the route's (whichever came first), never by an answer
+    expect(flow?.attemptLog.at(-1)).toMatchObject({
+      status: 504,
+      flags: 'UT',
+      error: expect.stringMatching(/timeout/)
+    });
   });
   it('a fast answer within the timeout passes', async () => {
     expect((await call('slow:9080', '/timeout?ms=0')).status).toBe(200);

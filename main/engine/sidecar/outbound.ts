@@ -536,15 +536,15 @@ export class OutboundSidecar {
           headers['x-envoy-peer-metadata-id'] =
             `sidecar~127.0.0.1~${ex.source}.${r.caller?.namespace ?? 'default'}~${r.caller?.namespace ?? 'default'}.svc.cluster.local`;
         if (attempt === 1) ex.upstreamHeaders = headers;
-        if (attempt === 1) {
-          ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
-          ex.sourcePrincipal = secure?.localPrincipal ?? null;
-          ex.destinationPrincipal =
-            ex.mtls && endpoint.workload
-              ? this.host.identities.idFor(endpoint.workload.namespace, endpoint.workload.serviceAccount)
-              : null;
-          ex.note('tls', secure ? secure.describe : 'plaintext');
-        }
+        // the principals of the connection this try uses (telemetry reports the last try's; cleared below when the
+        // connection was never set up)
+        ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
+        ex.sourcePrincipal = secure?.localPrincipal ?? null;
+        ex.destinationPrincipal =
+          ex.mtls && endpoint.workload
+            ? this.host.identities.idFor(endpoint.workload.namespace, endpoint.workload.serviceAccount)
+            : null;
+        if (attempt === 1) ex.note('tls', secure ? secure.describe : 'plaintext');
         const active = this.host.lbState.active;
         active.set(key, (active.get(key) ?? 0) + 1);
         const t0 = performance.now();
@@ -576,7 +576,18 @@ export class OutboundSidecar {
         active.set(key, (active.get(key) ?? 1) - 1);
         const ms = performance.now() - t0;
         const last = attempt === maxTries;
-        if (out.kind === 'aborted') break;
+        if (out.kind === 'aborted') {
+          // the try in flight when the route timed out or the caller went away is part of the record
+          ex.attemptLog.push({
+            attempt,
+            endpoint: ex.endpoint,
+            status: timedOut ? 504 : 0,
+            flags: timedOut ? 'UT' : 'DC',
+            durationMs: round(ms),
+            error: timedOut ? `route timeout ${o.timeoutMs} ms` : 'downstream closed'
+          });
+          break;
+        }
         if (out.kind === 'fast-response') {
           const status = out.head.status;
           const upHeaders = out.head.headers as IncomingMessage['headers'];
@@ -628,6 +639,12 @@ export class OutboundSidecar {
         }
         // reset
         const flag = out.reason === 'connection-termination' ? 'UC' : 'UF';
+        if (out.reason !== 'connection-termination') {
+          // no connection (refused, timed out, handshake failed): no peer, so no principals (istio-semantics §3.2)
+          ex.mtls = false;
+          ex.sourcePrincipal = null;
+          ex.destinationPrincipal = null;
+        }
         if (out.reason === 'tls-failure') ex.note('tls', `handshake failed: ${out.message}`);
         ex.attemptLog.push({
           attempt,
@@ -655,7 +672,8 @@ export class OutboundSidecar {
       }
       clearTimeout(routeTimer);
       if (timedOut) {
-        ex.sendLocal(LocalReplies.timeout(ex.attemptLog.length > 1), SERVER);
+        // the route's own timeout: UT alone, whatever tries remained (URX is for retries used up)
+        ex.sendLocal(LocalReplies.timeout(false), SERVER);
         return;
       }
       if (!res.headersSent && !res.destroyed)
