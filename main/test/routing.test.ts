@@ -274,6 +274,15 @@ describe('destinations', () => {
     });
     expect(ratings.seen[before]!.url).toBe('/mirror/1');
     expect(ratings.seen[before]!.headers.host).toBe('reviews:9080');
+    // the copy crossed ratings' sidecar over mutual TLS with the caller's identity and peer metadata, as any call
+    // from productpage would: its destination flow names the caller
+    expect(ratings.seen[before]!.headers['x-forwarded-client-cert']).toContain(
+      'URI=spiffe://cluster.local/ns/default/sa/default'
+    );
+    const copy = (await m.mesh.listFlows({ limit: 500 })).find(
+      (f) => f.reporter === 'destination' && f.destination === 'ratings-v1' && f.path === '/mirror/1'
+    );
+    expect(copy).toMatchObject({ source: 'productpage-v1', connectionSecurity: 'mutual_tls' });
   });
 });
 

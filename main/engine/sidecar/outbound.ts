@@ -532,9 +532,7 @@ export class OutboundSidecar {
           `${ex.endpoint}${endpoint.workload ? ` (${endpoint.workload.name})` : ''} by ${how}${addr.viaSidecar ? `, via inbound sidecar :${addr.port}` : ''}${fast ? ' (fast lane)' : ''}`
         );
         const headers: OutgoingHttpHeaders = { ...r.headers, 'x-envoy-attempt-count': String(attempt) };
-        if (addr.viaSidecar && ex.source)
-          headers['x-envoy-peer-metadata-id'] =
-            `sidecar~127.0.0.1~${ex.source}.${r.caller?.namespace ?? 'default'}~${r.caller?.namespace ?? 'default'}.svc.cluster.local`;
+        if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = peerMetadataId(ex.source, r.caller);
         if (attempt === 1) ex.upstreamHeaders = headers;
         // the principals of the connection this try uses (telemetry reports the last try's; cleared below when the
         // connection was never set up)
@@ -770,22 +768,30 @@ export class OutboundSidecar {
       }
       const ep = eps[this.host.random.int(eps.length)]!;
       const addr = this.host.deliveryAddress(ep);
+      // the copy leaves like any call to that service: over auto-mTLS (or its DestinationRule's tls) with the
+      // caller's peer metadata, so the mirror target's sidecar admits it and attributes it to the caller
+      const port = m.destination.port ?? svc.ports[0] ?? r.port;
+      const secure = upstreamTls({
+        dr: findDestinationRule(r.snap.destinationRules, svc.fqdn, svc.namespace, r.caller),
+        subset: m.destination.subset,
+        port,
+        endpoint: ep,
+        service: svc,
+        caller: r.caller,
+        host: this.host
+      });
       ex.note(
         'mirror',
-        `copy sent to ${m.destination.host}${m.destination.subset ? ` subset ${m.destination.subset}` : ''} at ${addr.host}:${addr.port}`
+        `copy sent to ${m.destination.host}${m.destination.subset ? ` subset ${m.destination.subset}` : ''} at ${addr.host}:${addr.port} (${secure ? secure.describe : 'plaintext'})`
       );
-      const headers = { ...r.headers };
+      const headers: OutgoingHttpHeaders = { ...r.headers };
+      if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = peerMetadataId(ex.source, r.caller);
       unsampled(headers, ex, ex.b3);
       void body.whenComplete().then((buf) => {
-        const mreq = http.request({
-          host: addr.host,
-          port: addr.port,
-          method: ex.method,
-          path: r.path,
-          headers,
-          agent: this.agent,
-          setHost: false
-        });
+        const target = { host: addr.host, port: addr.port, method: ex.method, path: r.path, headers, setHost: false };
+        const mreq = secure
+          ? https.request({ ...target, ...secure.options, agent: this.tlsAgent })
+          : http.request({ ...target, agent: this.agent });
         mreq.on('response', (mr) => mr.resume());
         mreq.on('error', () => undefined);
         mreq.end(buf);
@@ -818,6 +824,12 @@ export class OutboundSidecar {
       socket.destroy();
     }
   };
+}
+
+/** The peer metadata id the calling sidecar sends to the callee's (its workload and namespace, for telemetry). */
+function peerMetadataId(source: string, caller: WorkloadInfo | undefined | null): string {
+  const ns = caller?.namespace ?? 'default';
+  return `sidecar~127.0.0.1~${source}.${ns}~${ns}.svc.cluster.local`;
 }
 
 /**
