@@ -36,6 +36,7 @@ import { effectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
+import type { WireSizes } from './sidecar/exchange.js';
 import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
 import {
   memoryStore,
@@ -144,8 +145,8 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   let spans: FlowSpanExporter | null = null;
   /** Who waits for a flow of a request (a replay), by x-request-id. */
   const flowWaiters = new Map<string, (flow: FlowRecord) => void>();
-  const emitFlow = (flow: FlowRecord) => {
-    metrics.record(flow, snapshot.registry, wireSizes(flow));
+  const emitFlow = (flow: FlowRecord, wire?: WireSizes) => {
+    metrics.record(flow, snapshot.registry, wire ?? wireSizes(flow));
     spans?.record(flow, snapshot.registry);
     store.append(flow);
     if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });

@@ -56,12 +56,43 @@ export interface DownstreamRequest {
   readonly url?: string;
   readonly headers: IncomingHttpHeaders;
   readonly socket: Socket;
+  /** The fast lane: bytes of the head as received. */
+  readonly headBytes?: number;
+  /** node:http: the head's lines as received. */
+  readonly rawHeaders?: string[];
+  readonly httpVersion?: string;
   once(event: 'end', listener: () => void): unknown;
+}
+
+/** Downstream wire bytes of one request (istio_request_bytes / istio_response_bytes, istio-semantics §3.1). */
+export interface WireSizes {
+  /** Received from the caller: the request head and body. */
+  request: number;
+  /** Sent to the caller: the response head and body. */
+  response: number;
+}
+
+/** Bytes of a request head node:http parsed: the request line, each header line, the blank line. */
+function rawHeadBytes(req: DownstreamRequest): number {
+  // `<method> <target> HTTP/<version>\r\n`
+  let n = (req.method ?? 'GET').length + (req.url ?? '/').length + 9 + (req.httpVersion ?? '1.1').length;
+  const raw = req.rawHeaders ?? [];
+  for (let i = 0; i + 1 < raw.length; i += 2) n += Buffer.byteLength(raw[i]!) + Buffer.byteLength(raw[i + 1]!) + 4;
+  return n + 2;
+}
+
+/** Bytes of the response head sent: the fast lane counts them; node:http keeps the head it wrote. */
+function responseHeadBytes(res: DownstreamResponse): number {
+  if (typeof res.headBytes === 'number') return res.headBytes;
+  const head = (res as { _header?: unknown })._header;
+  return typeof head === 'string' ? Buffer.byteLength(head, 'latin1') : 0;
 }
 
 /** What an Exchange does with the response: node:http's ServerResponse, or the fast lane's FastResponse. */
 export interface DownstreamResponse {
   readonly headersSent: boolean;
+  /** The fast lane: bytes of the response head sent. */
+  readonly headBytes?: number;
   readonly writableFinished: boolean;
   once(event: 'close', listener: () => void): unknown;
   writeHead(status: number, headers: Record<string, string | string[]>): unknown;
@@ -119,7 +150,7 @@ export class Exchange implements SpanFields {
     readonly reporter: Reporter,
     public source: string | null,
     snap: Snapshot,
-    private readonly onDone: (flow: FlowRecord) => void
+    private readonly onDone: (flow: FlowRecord, wire: WireSizes) => void
   ) {
     this.method = req.method ?? 'GET';
     this.configVersion = snap.version;
@@ -226,47 +257,63 @@ export class Exchange implements SpanFields {
     const t0 = this.started;
     const durationMs = ms(end - t0);
     const reqEnd = this.requestEndAt;
-    this.onDone({
-      id: this.id,
-      requestId: this.requestId,
-      reporter: this.reporter,
-      source: this.source,
-      destination: this.destination,
-      destinationService: this.destinationService,
-      method: this.method,
-      authority: this.authority,
-      path: this.path,
-      status: this.status,
-      flags: this.flags.size === 0 ? '-' : joinFlags(this.flags),
-      durationMs,
-      startedAt: this.startedAt,
-      virtualService: this.virtualService,
-      rule: this.rule,
-      subset: this.subset,
-      endpoint: this.endpoint,
-      attempts: this.attemptLog.length,
-      attemptLog: this.attemptLog,
-      localReply: this.localReply,
-      trace: this.trace,
-      configVersion: this.configVersion,
-      requestHeaders: flattenHeaders(this.upstreamHeaders),
-      responseHeaders: flattenHeaders(this.responseHeaders),
-      sourcePrincipal: this.sourcePrincipal,
-      destinationPrincipal: this.destinationPrincipal,
-      connectionSecurity: this.mtls ? 'mutual_tls' : 'none',
-      requestBody: this.requestBody.view(),
-      responseBody: this.responseBody.view(),
-      traceId: this.traceId,
-      spanId: this.spanId,
-      parentSpanId: this.parentSpanId,
-      timings: {
-        requestEnd: reqEnd === null || reqEnd > end ? null : ms(reqEnd - t0),
-        upstreamConnected: this.upstreamConnectedAt === null ? null : ms(this.upstreamConnectedAt - t0),
-        responseStart: this.responseStartAt === null ? null : ms(this.responseStartAt - t0),
-        responseEnd: durationMs
+    this.onDone(
+      {
+        id: this.id,
+        requestId: this.requestId,
+        reporter: this.reporter,
+        source: this.source,
+        destination: this.destination,
+        destinationService: this.destinationService,
+        method: this.method,
+        authority: this.authority,
+        path: this.path,
+        status: this.status,
+        flags: this.flags.size === 0 ? '-' : joinFlags(this.flags),
+        durationMs,
+        startedAt: this.startedAt,
+        virtualService: this.virtualService,
+        rule: this.rule,
+        subset: this.subset,
+        endpoint: this.endpoint,
+        attempts: this.attemptLog.length,
+        attemptLog: this.attemptLog,
+        localReply: this.localReply,
+        trace: this.trace,
+        configVersion: this.configVersion,
+        requestHeaders: flattenHeaders(this.upstreamHeaders),
+        responseHeaders: flattenHeaders(this.responseHeaders),
+        sourcePrincipal: this.sourcePrincipal,
+        destinationPrincipal: this.destinationPrincipal,
+        connectionSecurity: this.mtls ? 'mutual_tls' : 'none',
+        requestBody: this.requestBody.view(),
+        responseBody: this.responseBody.view(),
+        traceId: this.traceId,
+        spanId: this.spanId,
+        parentSpanId: this.parentSpanId,
+        timings: {
+          requestEnd: reqEnd === null || reqEnd > end ? null : ms(reqEnd - t0),
+          upstreamConnected: this.upstreamConnectedAt === null ? null : ms(this.upstreamConnectedAt - t0),
+          responseStart: this.responseStartAt === null ? null : ms(this.responseStartAt - t0),
+          responseEnd: durationMs
+        },
+        replayOf: this.replayOf
       },
-      replayOf: this.replayOf
-    });
+      this.wireSizes()
+    );
+  }
+
+  /**
+   * What crossed the wire with the caller: the request head as received and the response head as sent, plus the
+   * bodies' bytes (decoded: a chunked body's framing is not counted).
+   */
+  private wireSizes(): WireSizes {
+    const req = this.req;
+    const head = typeof req.headBytes === 'number' ? req.headBytes : rawHeadBytes(req);
+    return {
+      request: head + this.requestBody.size,
+      response: (this.res.headersSent ? responseHeadBytes(this.res) : 0) + this.responseBody.size
+    };
   }
 }
 

@@ -64,6 +64,8 @@ export class FastRequest {
   readonly method: string;
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
+  /** Bytes of the request head as received (request line to the blank line). */
+  readonly headBytes: number;
 
   constructor(
     head: RequestHead,
@@ -74,6 +76,7 @@ export class FastRequest {
     this.method = head.method;
     this.url = head.target;
     this.headers = head.headers as IncomingHttpHeaders;
+    this.headBytes = head.length;
   }
 
   /** The body is always complete when the request is dispatched. */
@@ -90,6 +93,8 @@ export type Framing = 'none' | 'length' | 'chunked' | 'rechunk';
 export class FastResponse {
   headersSent = false;
   writableFinished = false;
+  /** Bytes of the response head sent (status line to the blank line), 0 before. */
+  headBytes = 0;
   private closed = false;
   private closeListeners: (() => void)[] = [];
   private framing: Framing = 'none';
@@ -130,6 +135,7 @@ export class FastResponse {
     this.framing = this.isHead || status === 204 || status === 304 ? 'none' : framing;
     const extra = this.framing === 'chunked' || this.framing === 'rechunk' ? 'transfer-encoding: chunked\r\n' : '';
     this.pendingHead = this.headString(status, headers, extra);
+    this.headBytes = this.pendingHead.length;
   }
 
   /** Write the head if no body bytes took it along. */

@@ -5,6 +5,7 @@ import type { Snapshot } from '../snapshot.js';
 import type { Random } from '../util/random.js';
 import type { ServiceEndpoint } from '../registry.js';
 import type { LbState } from './lb.js';
+import type { WireSizes } from './exchange.js';
 import type { IdentityManager } from '../tls/identity.js';
 import type { EffectiveMtls } from '../security/peer-authentication.js';
 import type { WorkloadInfo } from '../registry.js';
@@ -16,7 +17,7 @@ export interface SidecarHost {
   random: Random;
   /** Where a client sidecar delivers to reach this endpoint: the inbound sidecar when it has one, else the app. */
   deliveryAddress(ep: ServiceEndpoint): { host: string; port: number; viaSidecar: boolean };
-  emitFlow(flow: FlowRecord): void;
+  emitFlow(flow: FlowRecord, wire?: WireSizes): void;
   lbState: LbState;
   /** Timer used for fault delays and back-off (tests may speed it up; defaults to setTimeout). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;

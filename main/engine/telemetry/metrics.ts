@@ -318,6 +318,10 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
   };
 }
 
+/**
+ * An estimate of a flow's wire bytes from its record (header lines and bodies), for a flow that comes without the
+ * counts its sidecar took on the wire (Exchange.wireSizes).
+ */
 export function wireSizes(f: FlowRecord): { request: number; response: number } {
   return {
     request: headerBytes(f.requestHeaders) + (f.requestBody?.size ?? 0),
