@@ -206,6 +206,13 @@ describe('registry and visibility', () => {
     expect(served(r)).toBe('ext');
     const f = (await m.mesh.listFlows({ limit: 20 })).reverse().find((x) => x.path === '/passthrough');
     expect(f?.destinationService).toBe('PassthroughCluster');
+    // no service: destination_service falls back to the Host header, as istio_stats does
+    const { text } = await m.mesh.metrics();
+    expect(text).toMatch(
+      new RegExp(
+        `istio_requests_total\\{reporter="source",[^}]*destination_service="127\\.0\\.0\\.1:${ext.port}",[^}]*destination_service_name="PassthroughCluster"`
+      )
+    );
   });
   it('a VirtualService bound only to a gateway does not apply to sidecars; exportTo "." hides it from other namespaces', async () => {
     const r = await call('other:9080', '/x');

@@ -303,7 +303,8 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
     destination_principal: dst.principal,
     destination_app: dst.app,
     destination_version: dst.version,
-    destination_service: special ? 'unknown' : fqdn,
+    // PassthroughCluster / BlackHoleCluster have no service: istio_stats falls back to the Host header (outbound)
+    destination_service: special ? f.authority || 'unknown' : fqdn,
     destination_canonical_service: dst.canonicalService,
     destination_canonical_revision: dst.canonicalRevision,
     destination_service_name: special ? fqdn : (parsed?.name ?? svc?.name ?? fqdn),
