@@ -12,7 +12,6 @@ import { isIstioAlpn, sniff } from './sniff.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize } from '../security/authorization.js';
 import { authenticate } from '../security/jwt.js';
-import httpProxy from 'http-proxy';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import type { AttemptRecord } from '../../contract/api.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
@@ -31,6 +30,7 @@ import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { ClientRelay } from './fast-try.js';
 import { Abort } from './abort.js';
+import { TunnelResponse, tunnelTry, upgradedHeaders, upgradeHeaders } from './tunnel.js';
 import type { SidecarHost } from './host.js';
 import type { Identity } from '../tls/identity.js';
 
@@ -40,13 +40,14 @@ const INBOUND_RETRIES = 2;
 const PEER_HEADERS = new Set(['x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
 
 type Req = IncomingMessage | FastRequest;
-type Res = ServerResponse | FastResponse;
+type Res = ServerResponse | FastResponse | TunnelResponse;
 
 export class InboundSidecar {
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
   /** The fast lane's keep-alive connections to the app. */
   readonly pool: UpstreamPool;
-  private readonly wsProxy = httpProxy.createProxyServer({ ws: true });
+  /** Upgrade requests in progress and open tunnels, torn down when the sidecar closes. */
+  private readonly tunnels = new Set<TunnelResponse>();
   /** Mutual TLS termination per listener and identity (see tlsServer). */
   private readonly tlsServers = new WeakMap<http.Server, WeakMap<Identity, tls.Server>>();
 
@@ -55,14 +56,13 @@ export class InboundSidecar {
     readonly instance: InstanceInfo,
     private readonly host: SidecarHost
   ) {
-    this.wsProxy.on('error', (_e, _req, sock) => (sock as unknown as Duplex).destroy?.());
     this.pool = new UpstreamPool(instance.host, instance.port, () => host.connectTimeoutMs);
   }
 
   close(): void {
     this.agent.destroy();
     this.pool.close();
-    this.wsProxy.close();
+    for (const t of this.tunnels) t.destroy();
   }
 
   /** Serve a client connection: the fast lane first, node:http for what it hands over (fast-lane.ts). */
@@ -269,6 +269,7 @@ export class InboundSidecar {
   }
 
   private async forward(ex: Exchange, req: Req, res: Res, headers: http.OutgoingHttpHeaders): Promise<void> {
+    if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, headers);
     if (req instanceof FastRequest) return this.fastForward(ex, req, res as FastResponse, headers);
     res = res as ServerResponse;
     const body = new RequestBody(req, true, (c) => ex.requestBody.add(c));
@@ -339,10 +340,67 @@ export class InboundSidecar {
     t.next();
   }
 
+  /** WebSocket and other upgrades: the request pipeline (authorization included), the caller's socket behind a TunnelResponse. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    delete req.headers['x-envoy-peer-metadata-id'];
-    this.wsProxy.ws(req, socket, head, { target: `http://${this.instance.host}:${this.instance.port}` });
+    const res = new TunnelResponse(socket, head);
+    this.tunnels.add(res);
+    res.once('close', () => this.tunnels.delete(res));
+    this.handle(req, res);
   };
+
+  /** forward() for an upgrade request: one try to the app; on 101 the sockets are spliced (tunnel.ts). */
+  private async forwardTunnel(
+    ex: Exchange,
+    req: IncomingMessage,
+    res: TunnelResponse,
+    headers: http.OutgoingHttpHeaders
+  ): Promise<void> {
+    upgradeHeaders(req, headers);
+    ex.attemptStarted();
+    const t0 = performance.now();
+    const out = await tunnelTry({
+      host: this.instance.host,
+      port: this.instance.port,
+      method: ex.method,
+      path: ex.path,
+      headers,
+      connectTimeoutMs: this.host.connectTimeoutMs,
+      timing: ex
+    });
+    const ms = performance.now() - t0;
+    if (out.kind === 'reset') {
+      ex.attemptLog.push(resetAttempt(1, this.instance.address, out.reason, ms, out.message));
+      ex.sendLocal(LocalReplies.upstreamReset(out.reason, false), SERVER);
+      return;
+    }
+    const status = out.res.statusCode ?? 502;
+    ex.attemptLog.push({
+      attempt: 1,
+      endpoint: this.instance.address,
+      status,
+      flags: '-',
+      durationMs: Math.round(ms * 1000) / 1000
+    });
+    const h = responseHeaders(out.res.headers, ms);
+    ex.status = status;
+    ex.responseHeaders = h;
+    ex.responseStarted();
+    if (res.destroyed) {
+      if (out.kind === 'upgrade') out.socket.destroy();
+      return;
+    }
+    if (out.kind === 'upgrade') {
+      ex.note('upgrade', `${status}: the connection is a tunnel until either side closes it`);
+      res.writeHead(status, upgradedHeaders(out.res, h));
+      res.splice(out.socket, out.head);
+      return;
+    }
+    if (out.body.length > 0) ex.responseBody.add(out.body);
+    h['content-length'] = String(out.body.length);
+    delete h['transfer-encoding'];
+    res.writeHead(status, h);
+    res.end(ex.method === 'HEAD' ? undefined : out.body);
+  }
 }
 
 /** The attempt-log entry of a try that ended in a reset (connect failure: UF; a cut after connecting: UC). */

@@ -14,7 +14,6 @@ import https from 'node:https';
 import { upstreamTls } from '../filters/upstream-tls.js';
 import type { MergedDestinationRule } from '../config/compile.js';
 import type { Duplex } from 'node:stream';
-import httpProxy from 'http-proxy';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
 import { DEFAULT_RETRY, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
 import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
@@ -33,6 +32,7 @@ import { Abort } from './abort.js';
 import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
+import { TunnelResponse, tunnelTry, upgradedHeaders, upgradeHeaders } from './tunnel.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { SidecarHost } from './host.js';
@@ -42,7 +42,7 @@ import { splitAuthority } from '../config/hosts.js';
 /** Headers an app may not use to steer the client sidecar (Envoy strips them from non-internal requests). */
 
 type Req = IncomingMessage | FastRequest;
-type Res = ServerResponse | FastResponse;
+type Res = ServerResponse | FastResponse | TunnelResponse;
 type RespondOptions = {
   route: CompiledRoute | undefined;
   dest: CompiledDestination | undefined;
@@ -97,24 +97,20 @@ export class OutboundSidecar {
     maxFreeSockets: 512,
     scheduling: 'lifo'
   });
-  private readonly wsProxy = httpProxy.createProxyServer({ ws: true, xfwd: false });
+  /** Upgrade requests in progress and open tunnels, torn down when the sidecar closes. */
+  private readonly tunnels = new Set<TunnelResponse>();
 
   constructor(
     readonly workload: string,
     private readonly host: SidecarHost,
     private readonly target: OutboundTarget = {}
-  ) {
-    this.wsProxy.on('error', (_err, _req, res) => {
-      const sock = res as unknown as Duplex;
-      if (sock && typeof sock.destroy === 'function') sock.destroy();
-    });
-  }
+  ) {}
 
   close(): void {
     this.agent.destroy();
     this.tlsAgent.destroy();
     for (const p of this.pools) p.close();
-    this.wsProxy.close();
+    for (const t of this.tunnels) t.destroy();
   }
 
   /** The fast lane's pools: plaintext by address, mutual TLS by the (per endpoint, cached) TLS options too. */
@@ -461,6 +457,7 @@ export class OutboundSidecar {
       extraResponseHeaders?: Record<string, string>;
     }
   ): Promise<void> {
+    if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, r, o);
     const retry = o.retry;
     const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) =>
       ex.requestBody.add(c)
@@ -681,6 +678,108 @@ export class OutboundSidecar {
     }
   }
 
+  /**
+   * An upgrade request (WebSocket): one try, on a connection of its own, to an endpoint picked as for any request,
+   * over the same (m)TLS, with the caller's peer metadata. On 101 the sockets are spliced; any other answer goes
+   * back as is; a failed connection is Envoy's local reply. No retries and no route timeout (Envoy's router does
+   * not retry an upgrade, and an upgraded stream has no response to time).
+   */
+  private async forwardTunnel(
+    ex: Exchange,
+    req: IncomingMessage,
+    res: TunnelResponse,
+    r: Resolved,
+    o: Parameters<OutboundSidecar['forward']>[4]
+  ): Promise<void> {
+    const { endpoint, how } = pickEndpoint(
+      o.endpoints,
+      o.lb,
+      o.clusterKey,
+      this.host.lbState,
+      this.host.random,
+      lbRequest(req, r),
+      new Set()
+    );
+    const addr = this.host.deliveryAddress(endpoint);
+    ex.endpoint = endpoint.instance ? endpoint.instance.address : endpointKey(endpoint);
+    ex.destination = endpoint.workload?.name ?? null;
+    const secure = o.service
+      ? upstreamTls({
+          dr: o.dr,
+          subset: o.dest?.subset,
+          port: o.port ?? r.port,
+          endpoint,
+          service: o.service,
+          caller: r.caller,
+          host: this.host
+        })
+      : null;
+    const headers: OutgoingHttpHeaders = { ...r.headers, 'x-envoy-attempt-count': '1' };
+    upgradeHeaders(req, headers);
+    if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = peerMetadataId(ex.source, r.caller);
+    ex.upstreamHeaders = headers;
+    ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
+    ex.sourcePrincipal = secure?.localPrincipal ?? null;
+    ex.destinationPrincipal =
+      ex.mtls && endpoint.workload
+        ? this.host.identities.idFor(endpoint.workload.namespace, endpoint.workload.serviceAccount)
+        : null;
+    ex.note(
+      'endpoint',
+      `${ex.endpoint}${endpoint.workload ? ` (${endpoint.workload.name})` : ''} by ${how}${addr.viaSidecar ? `, via inbound sidecar :${addr.port}` : ''} (upgrade: ${String(req.headers.upgrade ?? '')})`
+    );
+    ex.note('tls', secure ? secure.describe : 'plaintext');
+    ex.attemptStarted();
+    const t0 = performance.now();
+    const out = await tunnelTry({
+      host: addr.host,
+      port: addr.port,
+      method: ex.method,
+      path: r.path,
+      headers,
+      tls: secure?.options,
+      connectTimeoutMs: this.host.connectTimeoutMs,
+      timing: ex
+    });
+    const ms = performance.now() - t0;
+    if (out.kind === 'reset') {
+      ex.mtls = false;
+      ex.sourcePrincipal = null;
+      ex.destinationPrincipal = null;
+      ex.attemptLog.push({
+        attempt: 1,
+        endpoint: ex.endpoint,
+        status: 503,
+        flags: out.reason === 'connection-termination' ? 'UC' : 'UF',
+        durationMs: round(ms),
+        error: out.message
+      });
+      ex.sendLocal(
+        LocalReplies.upstreamReset(out.reason, false, out.reason === 'tls-failure' ? out.message : undefined),
+        SERVER
+      );
+      return;
+    }
+    const status = out.res.statusCode ?? 502;
+    ex.attemptLog.push({ attempt: 1, endpoint: ex.endpoint, status, flags: '-', durationMs: round(ms) });
+    const h = this.responseHeaders(ex, status, out.res.headers, ms, o);
+    if (res.destroyed) {
+      if (out.kind === 'upgrade') out.socket.destroy();
+      return;
+    }
+    if (out.kind === 'upgrade') {
+      ex.note('upgrade', `${status}: the connection is a tunnel until either side closes it`);
+      res.writeHead(status, upgradedHeaders(out.res, h));
+      res.splice(out.socket, out.head);
+      return;
+    }
+    if (out.body.length > 0) ex.responseBody.add(out.body);
+    h['content-length'] = String(out.body.length);
+    delete h['transfer-encoding'];
+    res.writeHead(status, h);
+    res.end(ex.method === 'HEAD' ? undefined : out.body);
+  }
+
   /** The response headers for the caller: the upstream's without hop-by-hop ones, header operations, Envoy's. */
   private responseHeaders(
     ex: Exchange,
@@ -720,7 +819,7 @@ export class OutboundSidecar {
 
   private respond(
     ex: Exchange,
-    res: Res,
+    res: ServerResponse | FastResponse,
     up: IncomingMessage,
     upstreamMs: number,
     o: RespondOptions,
@@ -799,30 +898,12 @@ export class OutboundSidecar {
     }
   }
 
-  /** WebSocket and other upgrades: route like a request, then splice the sockets. */
+  /** WebSocket and other upgrades: the request pipeline, with the caller's socket behind a TunnelResponse. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    try {
-      const r = this.resolve(req);
-      const match = matchInput(r, req.method ?? 'GET', req.headers);
-      let service = r.service;
-      let subset: string | undefined;
-      if (r.hostRoutes) {
-        const sel = selectRoute(r.hostRoutes.routes, match);
-        if (!sel || sel.route.action.type !== 'route') return void socket.destroy();
-        const d = sel.route.action.destinations.find((x) => x.weight > 0) ?? sel.route.action.destinations[0];
-        service = d ? r.snap.registry.serviceByFqdn.get(d.host) : undefined;
-        subset = d?.subset;
-      }
-      if (!service) return void socket.destroy();
-      const eps = this.subsetEndpoints(r, service, subset);
-      if (eps.length === 0) return void socket.destroy();
-      const addr = this.host.deliveryAddress(eps[this.host.random.int(eps.length)]!);
-      req.url = r.path;
-      req.headers.host = r.authority;
-      this.wsProxy.ws(req, socket, head, { target: `http://${addr.host}:${addr.port}` });
-    } catch {
-      socket.destroy();
-    }
+    const res = new TunnelResponse(socket, head);
+    this.tunnels.add(res);
+    res.once('close', () => this.tunnels.delete(res));
+    this.handle(req, res);
   };
 }
 
