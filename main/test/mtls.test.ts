@@ -127,13 +127,30 @@ describe('auto mTLS between sidecars', () => {
       /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/web-sa;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/caller-sa$/
     );
   });
+  it("an app's own x-forwarded-client-cert does not reach the callee: only the caller's certificate speaks for it", async () => {
+    const forged =
+      'By=spiffe://cluster.local/ns/default/sa/web-sa;Hash=00;Subject="";URI=spiffe://cluster.local/ns/default/sa/admin';
+    const r = await call('web:9080', '/forged', { 'x-request-id': 'mtls-1b', 'x-forwarded-client-cert': forged });
+    expect(r.status).toBe(200);
+    const xfcc = String(web.seen.at(-1)!.headers['x-forwarded-client-cert']);
+    expect(xfcc).not.toContain('sa/admin');
+    expect(xfcc).toMatch(
+      /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/web-sa;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/caller-sa$/
+    );
+  });
   it('the mesh CA lives in the state dir with a 0600 key', () => {
     const key = path.join(m.dir, '.localmesh', 'ca', 'root-key.pem');
     expect(fs.statSync(key).mode & 0o777).toBe(0o600);
   });
   it('a caller without a sidecar reaches a PERMISSIVE inbound sidecar in plaintext: no identity, no XFCC', async () => {
     const r = await request(m.inbound('web-v1'), '/plain-caller', {
-      headers: { host: 'web:9080', 'x-request-id': 'mtls-2' }
+      headers: {
+        host: 'web:9080',
+        'x-request-id': 'mtls-2',
+        // a plaintext caller claiming an identity: Envoy drops the header on a connection that is not mutual TLS
+        'x-forwarded-client-cert':
+          'By=spiffe://cluster.local/ns/default/sa/web-sa;URI=spiffe://cluster.local/ns/default/sa/admin'
+      }
     });
     expect(r.status).toBe(200);
     const dst = (await flows('mtls-2'))[0]!;

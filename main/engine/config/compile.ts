@@ -151,7 +151,7 @@ export interface CompiledVirtualService {
   namespace: string;
   hosts: string[];
   exportTo: string[];
-  /** False when top-level gateways are listed without "mesh". */
+  /** Some rule applies to sidecars: by the top-level gateways, or by a match whose own gateways include "mesh". */
   appliesToMesh: boolean;
   routes: CompiledRoute[];
   order: number;
@@ -364,12 +364,19 @@ export function compileVirtualServices(resources: IstioResource[]): CompiledVirt
       namespace: r.namespace,
       hosts: spec.hosts.map((h) => qualifyHost(h, r.namespace)),
       exportTo: spec.exportTo ?? ['*'],
-      appliesToMesh: !spec.gateways || spec.gateways.length === 0 || spec.gateways.includes('mesh'),
+      appliesToMesh:
+        meshGateways(spec.gateways, true) ||
+        routes.some((rt) => rt.matches.some((m) => meshGateways(m.gateways, false))),
       routes,
       order: r.order
     });
   }
   return out.sort((a, b) => a.order - b.order);
+}
+
+/** Do these gateways include the sidecars ("mesh")? Omitted or empty: `inherited`. */
+function meshGateways(gateways: string[] | undefined, inherited: boolean): boolean {
+  return !gateways || gateways.length === 0 ? inherited : gateways.includes('mesh');
 }
 
 export function visibleTo(exportTo: string[], ownNs: string, callerNs: string): boolean {
@@ -391,9 +398,11 @@ export function routesForCaller(
       continue;
     }
     anyRuleHadMatches = true;
+    // a match's own gateways override the top-level list (istio-semantics §1.1); as in Istio's sourceMatchHTTP, a
+    // match without any is kept once the VirtualService reaches the sidecars (by its own gateways or a match's)
     const kept = r.matches.filter(
       (m) =>
-        (!m.gateways || m.gateways.length === 0 || m.gateways.includes('mesh')) &&
+        meshGateways(m.gateways, true) &&
         (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
         (!m.sourceNamespace || caller?.namespace === m.sourceNamespace)
     );

@@ -424,14 +424,16 @@ describe('string matches', () => {
     ]);
   });
 
-  it('rejects an empty prefix or regex (an empty uri prefix is allowed, as in Istio)', () => {
+  it('rejects an empty prefix or regex, the uri included (Istio: "prefix string match should not be empty")', () => {
     expectIssues(match('headers: {x-user: {prefix: ""}}'), [
       { severity: err, code: 'IST0106', at: '""', path: 'spec.http[0].match[0].headers["x-user"].prefix' }
     ]);
     expectIssues(match('method: {regex: ""}'), [
       { severity: err, code: 'IST0106', at: '""', path: 'spec.http[0].match[0].method.regex' }
     ]);
-    expectIssues(match('uri: {prefix: ""}'), []);
+    expectIssues(match('uri: {prefix: ""}'), [
+      { severity: err, code: 'IST0106', at: '""', path: 'spec.http[0].match[0].uri.prefix' }
+    ]);
   });
 
   it('IST0122: regex that is not valid RE2', () => {
@@ -450,8 +452,12 @@ describe('string matches', () => {
     expectIssues(match('uri: {regex: "/v[0-9]+/.*"}'), []);
   });
 
-  it('allows {} for header presence and regex "*" in withoutHeaders', () => {
+  it('allows {} and regex "*" for header presence in headers and withoutHeaders, not in queryParams', () => {
     expectIssues(match('headers: {x-user: {}}\n      withoutHeaders: {x-debug: {regex: "*"}}'), []);
+    expectIssues(match('headers: {x-user: {regex: "*"}}'), []);
+    expectIssues(match('queryParams: {q: {regex: "*"}}'), [
+      { severity: err, code: 'IST0122', at: '"*"', path: 'spec.http[0].match[0].queryParams.q.regex' }
+    ]);
   });
 });
 

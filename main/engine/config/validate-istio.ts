@@ -286,8 +286,11 @@ function at(r: IstioResource, ctx: Ctx, path: Path): string {
 // VirtualService
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Does some rule of the VS apply to sidecars: by the top-level gateways, or by a match's own (which override them)? */
 function appliesToMesh(vs: VS): boolean {
-  return !vs.spec.gateways || vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh');
+  const top = vs.spec.gateways;
+  if (!top || top.length === 0 || top.includes('mesh')) return true;
+  return (vs.spec.http ?? []).some((r) => (r.match ?? []).some((m) => m.gateways?.includes('mesh')));
 }
 
 function ruleName(rule: HTTPRoute, i: number): string {
@@ -461,16 +464,16 @@ function checkMirrors(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
 interface StringMatchRules {
   /** `{}` is allowed (header/query parameter present). */
   allowEmpty: boolean;
-  /** prefix "" is allowed (uri: Envoy accepts an empty path prefix). */
+  /** prefix "" is allowed. Istio's webhook allows it nowhere ("prefix string match should not be empty"). */
   allowEmptyPrefix: boolean;
-  /** regex "*" is allowed (withoutHeaders: translated to "present"). */
+  /** regex "*" is allowed (headers, withoutHeaders: not RE2, translated to "present"). */
   allowStar: boolean;
 }
 
 const STRICT: StringMatchRules = { allowEmpty: false, allowEmptyPrefix: false, allowStar: false };
-const URI: StringMatchRules = { allowEmpty: false, allowEmptyPrefix: true, allowStar: false };
-const MAP_VALUE: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: false };
-const WITHOUT_HEADER: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: true };
+const URI: StringMatchRules = { allowEmpty: false, allowEmptyPrefix: false, allowStar: false };
+const QUERY_PARAM: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: false };
+const HEADER: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: true };
 
 function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
   if (m.port !== undefined && !(m.port >= 1 && m.port <= 65535))
@@ -484,11 +487,11 @@ function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
     if (sm) checkStringMatch(ctx, vs, sm, [...p, field], STRICT);
   }
   for (const [name, sm] of Object.entries(m.headers ?? {}))
-    checkStringMatch(ctx, vs, sm, [...p, 'headers', name], MAP_VALUE);
+    checkStringMatch(ctx, vs, sm, [...p, 'headers', name], HEADER);
   for (const [name, sm] of Object.entries(m.queryParams ?? {}))
-    checkStringMatch(ctx, vs, sm, [...p, 'queryParams', name], MAP_VALUE);
+    checkStringMatch(ctx, vs, sm, [...p, 'queryParams', name], QUERY_PARAM);
   for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
-    checkStringMatch(ctx, vs, sm, [...p, 'withoutHeaders', name], WITHOUT_HEADER);
+    checkStringMatch(ctx, vs, sm, [...p, 'withoutHeaders', name], HEADER);
   }
 }
 

@@ -58,9 +58,21 @@ export function buildRedirect(
     host = a.host;
     port = a.port;
   }
-  if (rd.port !== undefined) port = rd.port;
-  else if (rd.derivePort === 'FROM_PROTOCOL_DEFAULT') port = undefined;
   const defaultPort = newScheme === 'https' ? 443 : 80;
-  const auth = port === undefined || port === defaultPort ? host : `${host}:${port}`;
+  let auth: string;
+  if (rd.port !== undefined || rd.derivePort === 'FROM_PROTOCOL_DEFAULT') {
+    port = rd.port;
+    auth = port === undefined || port === defaultPort ? host : `${host}:${port}`;
+  } else if (rd.authority === undefined && newScheme === scheme) {
+    // no authority, port or scheme change: the request's Host as it was, port included (istio-semantics §1.2)
+    auth = authority;
+  } else {
+    // a scheme change drops a port that was the default of either scheme (it would point at the wrong one)
+    const oldDefault = scheme === 'https' ? 443 : 80;
+    auth =
+      port === undefined || (newScheme !== scheme && (port === defaultPort || port === oldDefault))
+        ? host
+        : `${host}:${port}`;
+  }
   return { status: rd.redirectCode ?? 301, location: `${newScheme}://${auth}${newPath}${query}` };
 }

@@ -345,18 +345,35 @@ export function forwardableHeaders(
   return out;
 }
 
+/**
+ * The header an op names: `:authority` is the Host header (setting it rewrites the authority); other pseudo-headers
+ * (`:path`, `:method`, `:status` ...) cannot be modified (istio-semantics §1.2), so their ops are ignored (null).
+ */
+function opHeader(name: string): string | null {
+  const key = name.toLowerCase();
+  if (key === ':authority') return 'host';
+  return key.startsWith(':') ? null : key;
+}
+
 /** Apply one header-ops block: remove first, then add, then set (Envoy's order). */
 export function applyHeaderOps(
   headers: OutgoingHttpHeaders | Record<string, string | string[] | number | undefined>,
   ops: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } | undefined
 ): void {
   if (!ops) return;
-  for (const name of ops.remove ?? []) delete headers[name.toLowerCase()];
+  for (const name of ops.remove ?? []) {
+    const key = opHeader(name);
+    if (key !== null) delete headers[key];
+  }
   for (const [k, v] of Object.entries(ops.add ?? {})) {
-    const key = k.toLowerCase();
+    const key = opHeader(k);
+    if (key === null) continue;
     const cur = headers[key];
     if (cur === undefined) headers[key] = v;
     else headers[key] = [...(Array.isArray(cur) ? cur.map(String) : [String(cur)]), v];
   }
-  for (const [k, v] of Object.entries(ops.set ?? {})) headers[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(ops.set ?? {})) {
+    const key = opHeader(k);
+    if (key !== null) headers[key] = v;
+  }
 }

@@ -170,6 +170,10 @@ export class InboundSidecar {
         'mtls',
         `mutual TLS from ${ex.sourcePrincipal ?? 'a peer without SPIFFE ID'} (${sock.alpnProtocol || 'no ALPN'})`
       );
+    } else if (headers['x-forwarded-client-cert'] !== undefined) {
+      // only a mutual TLS peer's certificate may speak for the caller: Envoy drops the header on any other connection
+      delete headers['x-forwarded-client-cert'];
+      ex.note('mtls', 'x-forwarded-client-cert from a plaintext caller removed');
     }
     const lane = req instanceof FastRequest ? ' (fast lane)' : '';
     ex.note(

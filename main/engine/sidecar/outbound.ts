@@ -60,7 +60,9 @@ const STRIPPED = new Set([
   'x-envoy-attempt-count',
   'x-envoy-original-path',
   'x-envoy-peer-metadata-id',
-  'x-envoy-peer-metadata'
+  'x-envoy-peer-metadata',
+  // the app's connection to its sidecar is not mutual TLS, so Envoy sanitizes the header (the callee's sidecar sets it)
+  'x-forwarded-client-cert'
 ]);
 
 const SERVER = 'envoy';

@@ -1,0 +1,29 @@
+/** Redirect locations (istio-semantics §1.2 redirect): which host and port the location carries. */
+import { describe, expect, it } from 'vitest';
+import { buildRedirect } from './rewrite.js';
+
+const loc = (rd: Parameters<typeof buildRedirect>[0], authority: string, scheme = 'http') =>
+  buildRedirect(rd, undefined, authority, '/old?q=1', scheme).location;
+
+describe('redirect location', () => {
+  it('without authority, port or scheme: the request Host as it was, port included (even the default one)', () => {
+    expect(loc({ uri: '/new' }, 'web:80')).toBe('http://web:80/new?q=1');
+    expect(loc({ uri: '/new' }, 'web:9080')).toBe('http://web:9080/new?q=1');
+    expect(loc({ uri: '/new' }, 'web')).toBe('http://web/new?q=1');
+  });
+  it('authority replaces host and port', () => {
+    expect(loc({ authority: 'moved.example:8080' }, 'web:9080')).toBe('http://moved.example:8080/old?q=1');
+    expect(loc({ authority: 'moved.example' }, 'web:9080')).toBe('http://moved.example/old?q=1');
+  });
+  it("a scheme change drops a port that was either scheme's default, and keeps any other", () => {
+    expect(loc({ scheme: 'https' }, 'web:80')).toBe('https://web/old?q=1');
+    expect(loc({ scheme: 'https' }, 'web:443')).toBe('https://web/old?q=1');
+    expect(loc({ scheme: 'https' }, 'web:9080')).toBe('https://web:9080/old?q=1');
+  });
+  it('port and derivePort', () => {
+    expect(loc({ port: 8443, scheme: 'https' }, 'web:9080')).toBe('https://web:8443/old?q=1');
+    expect(loc({ port: 80 }, 'web:9080')).toBe('http://web/old?q=1');
+    expect(loc({ derivePort: 'FROM_PROTOCOL_DEFAULT', scheme: 'https' }, 'web:9080')).toBe('https://web/old?q=1');
+    expect(loc({ derivePort: 'FROM_REQUEST_PORT' }, 'web:9080')).toBe('http://web:9080/old?q=1');
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Integration: VirtualService edges found by an audit against istio-semantics §1.1 and §1.2: a match's own
+ * `gateways` overrides the top-level list; header operations on pseudo-headers (`:authority` rewrites the Host,
+ * the others cannot be modified); a header match with regex "*" means "present".
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+
+let caller: Stub, v1: Stub, v2: Stub, web: Stub;
+let m: Running;
+
+const ISTIO = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  gateways: [my-gateway]
+  http:
+  - match: [{uri: {prefix: /mesh}, gateways: [mesh]}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - match: [{uri: {prefix: /gw}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http:
+  - match: [{uri: {prefix: /authority}}]
+    headers: {request: {set: {":authority": rewritten.example}}}
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /path}}]
+    headers: {request: {set: {":path": /elsewhere, x-kept: "yes"}}, response: {set: {":status": "500"}}}
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /star}, headers: {x-flag: {regex: "*"}}}]
+    directResponse: {status: 200, body: {string: flag present}}
+  - route: [{destination: {host: web}}]
+`;
+
+beforeAll(async () => {
+  [caller, v1, v2, web] = await Promise.all([stub('caller'), stub('v1'), stub('v2'), stub('web')]);
+  m = await startMesh({
+    meshYaml: meshYaml({
+      caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
+      reviews: {
+        workloads: [
+          { name: 'reviews-v1', labels: { app: 'reviews', version: 'v1' }, instances: [v1.address] },
+          { name: 'reviews-v2', labels: { app: 'reviews', version: 'v2' }, instances: [v2.address] }
+        ]
+      },
+      web: { workloads: [{ name: 'web-v1', instances: [web.address] }] }
+    }),
+    istio: { 'vs.yaml': ISTIO }
+  });
+});
+afterAll(async () => {
+  await m.close();
+  await Promise.all([caller, v1, v2, web].map((s) => s.close()));
+});
+
+const call = (authority: string, p: string, headers: Record<string, string> = {}) =>
+  viaProxy(m.outbound('caller-v1'), authority, p, { headers });
+const served = (r: { body: string }) => (JSON.parse(r.body) as { stub: string }).stub;
+
+describe('gateways', () => {
+  it("a match's own gateways [mesh] applies to sidecars though the VirtualService lists only a gateway", async () => {
+    for (let i = 0; i < 10; i++) expect(served(await call('reviews:9080', `/mesh/${i}`))).toBe('v2');
+  });
+  it("as in Istio's sourceMatchHTTP, the VirtualService's other rules then apply to sidecars too", async () => {
+    for (let i = 0; i < 10; i++) expect(served(await call('reviews:9080', `/gw/${i}`))).toBe('v2');
+    expect(served(await call('reviews:9080', '/other'))).toBe('v2');
+  });
+});
+
+describe('header operations on pseudo-headers', () => {
+  it('set :authority rewrites the Host the app sees', async () => {
+    const r = await call('web:9080', '/authority');
+    expect(r.status).toBe(200);
+    expect(web.seen.at(-1)!.headers.host).toBe('rewritten.example');
+  });
+  it('other pseudo-headers cannot be modified: the ops are ignored, the rest apply', async () => {
+    const r = await call('web:9080', '/path/x');
+    expect(r.status).toBe(200);
+    expect(web.seen.at(-1)!.url).toBe('/path/x');
+    expect(web.seen.at(-1)!.headers['x-kept']).toBe('yes');
+  });
+});
+
+describe('header match regex "*"', () => {
+  it('means the header is present', async () => {
+    expect((await call('web:9080', '/star', { 'x-flag': 'anything' })).body).toBe('flag present');
+    expect(served(await call('web:9080', '/star'))).toBe('web');
+  });
+});
