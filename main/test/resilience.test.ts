@@ -94,7 +94,16 @@ beforeAll(async () => {
     }
   });
   slow.behave((req, res) => {
-    const ms = Number(new URL(req.url!, 'http://x').searchParams.get('ms') ?? '0');
+    const q = new URL(req.url!, 'http://x').searchParams;
+    const ms = Number(q.get('ms') ?? '0');
+    if (q.has('head')) {
+      // the head and part of the body at once, the rest after ms
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '10' });
+      res.write('12345');
+      const t = setTimeout(() => res.end('67890'), ms);
+      res.on('close', () => clearTimeout(t));
+      return;
+    }
     const t = setTimeout(() => {
       res.writeHead(200);
       res.end(`slow ${req.headers['x-envoy-attempt-count']}`);
@@ -252,6 +261,23 @@ describe('timeouts', () => {
       flags: 'UT',
       error: expect.stringMatching(/timeout/)
     });
+  });
+  it('the route timeout runs until the response is complete: a body still streaming is cut, flag UT', async () => {
+    const r = await call('slow:9080', '/timeout?ms=2000&head=1').catch((e: Error) => ({ error: e.message }));
+    // the head went out before the timeout: the caller sees the response cut short (a reset or a short body)
+    if ('body' in r) expect(r.body.length).toBeLessThan(10);
+    let flow = await flowFor('/timeout?ms=2000&head=1');
+    for (let i = 0; i < 100 && !flow; i++) {
+      await new Promise((res) => setTimeout(res, 10));
+      flow = await flowFor('/timeout?ms=2000&head=1');
+    }
+    expect(flow).toMatchObject({ status: 200, flags: 'UT' });
+    expect(flow!.durationMs).toBeLessThan(1900);
+  });
+  it('a response that completes within the route timeout keeps its body', async () => {
+    const r = await call('slow:9080', '/timeout?ms=20&head=1');
+    expect(r.body).toBe('1234567890');
+    expect((await flowFor('/timeout?ms=20&head=1'))?.flags).toBe('-');
   });
   it('a fast answer within the timeout passes', async () => {
     expect((await call('slow:9080', '/timeout?ms=0')).status).toBe(200);

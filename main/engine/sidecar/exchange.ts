@@ -247,7 +247,8 @@ export class Exchange implements SpanFields {
   private done(): void {
     if (this.finished) return;
     this.finished = true;
-    if (!this.res.writableFinished) this.flags.add('DC'); // the caller went away before the response was complete
+    // the caller went away before the response was complete (unless this sidecar reset it: a route timeout, UT)
+    if (!this.res.writableFinished && !this.flags.has('UT')) this.flags.add('DC');
     if (this.spanId === '') {
       // failed before the span began (e.g. an unparsable request target): still a span, a root one
       this.traceId = newTraceId();

@@ -466,10 +466,16 @@ export class OutboundSidecar {
     );
     const routeAbort = new Abort();
     let timedOut = false;
+    let handedOff = false;
     let routeTimer: NodeJS.Timeout | undefined;
     if (o.timeoutMs > 0) {
       routeTimer = setTimeout(() => {
         timedOut = true;
+        if (res.headersSent) {
+          // Envoy's route timeout runs until the response is complete: past it, the stream is reset mid-body (UT)
+          ex.flags.add('UT');
+          ex.note('timeout', `route timeout ${o.timeoutMs} ms fired while the response was streaming: reset`);
+        }
         routeAbort.abort();
       }, o.timeoutMs);
       ex.note('timeout', `route timeout ${o.timeoutMs} ms`);
@@ -596,7 +602,7 @@ export class OutboundSidecar {
             continue;
           }
           if (attempt > 1 && wouldRetryResponse(retry, status, upHeaders)) ex.flags.add('URX');
-          clearTimeout(routeTimer);
+          handedOff = true;
           this.respondFast(ex, res as FastResponse, out, ms, o, routeAbort);
           return;
         }
@@ -611,7 +617,7 @@ export class OutboundSidecar {
             continue;
           }
           if (attempt > 1 && wouldRetryResponse(retry, status, up.headers)) ex.flags.add('URX');
-          clearTimeout(routeTimer);
+          handedOff = true;
           this.respond(ex, res, up, ms, o, routeAbort);
           return;
         }
@@ -676,7 +682,11 @@ export class OutboundSidecar {
       if (!res.headersSent && !res.destroyed)
         ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
     } finally {
-      clearTimeout(routeTimer);
+      // a response being relayed keeps the route timer until it is complete (or the caller is gone)
+      if (handedOff && routeTimer) {
+        const timer = routeTimer;
+        res.once('close', () => clearTimeout(timer));
+      } else clearTimeout(routeTimer);
     }
   }
 
