@@ -4,6 +4,7 @@
  * DISABLE, plaintext otherwise), or the DestinationRule's DISABLE / SIMPLE / MUTUAL / ISTIO_MUTUAL.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import tls from 'node:tls';
 import type { Identity } from '../tls/identity.js';
 import type { ClientTLSSettings, TrafficPolicy } from '../../contract/istio-schema.js';
@@ -150,30 +151,34 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
       }
     };
   }
-  // SIMPLE / MUTUAL: TLS origination with the user's files
+  // SIMPLE / MUTUAL: TLS origination with the user's files. Options left unset are left out: an explicit
+  // `checkServerIdentity: undefined` replaces Node's default check and makes tls.connect fail an internal assertion.
   const sans = settings?.subjectAltNames;
+  const options: tls.ConnectionOptions = { rejectUnauthorized: settings?.insecureSkipVerify !== true };
+  // SNI is a host name (RFC 6066): none for an endpoint given as an IP address
+  const servername = settings?.sni ?? a.endpoint.host;
+  if (net.isIP(servername) === 0) options.servername = servername;
+  const ca = readFile(settings?.caCertificates);
+  if (ca !== undefined) options.ca = ca;
+  if (mode === 'MUTUAL') {
+    const cert = readFile(settings?.clientCertificate);
+    const key = readFile(settings?.privateKey);
+    if (cert !== undefined) options.cert = cert;
+    if (key !== undefined) options.key = key;
+  }
+  if (sans?.length)
+    options.checkServerIdentity = (_host, cert) => {
+      const names = (cert.subjectaltname ?? '').split(',').map((x) => x.trim().replace(/^(DNS|URI|IP Address):/, ''));
+      return sans.some((s) => names.includes(s))
+        ? undefined
+        : Object.assign(new Error(`certificate names ${names.join(', ')} match none of ${sans.join(', ')}`), {
+            code: 'ERR_TLS_SAN_MISMATCH'
+          });
+    };
   return {
     mode,
     localPrincipal: null,
     describe: `${why}${settings?.sni ? ` (SNI ${settings.sni})` : ''}`,
-    options: {
-      ca: readFile(settings?.caCertificates),
-      cert: mode === 'MUTUAL' ? readFile(settings?.clientCertificate) : undefined,
-      key: mode === 'MUTUAL' ? readFile(settings?.privateKey) : undefined,
-      servername: settings?.sni ?? a.endpoint.host,
-      rejectUnauthorized: settings?.insecureSkipVerify !== true,
-      checkServerIdentity: sans?.length
-        ? (_host, cert) => {
-            const names = (cert.subjectaltname ?? '')
-              .split(',')
-              .map((x) => x.trim().replace(/^(DNS|URI|IP Address):/, ''));
-            return sans.some((s) => names.includes(s))
-              ? undefined
-              : Object.assign(new Error(`certificate names ${names.join(', ')} match none of ${sans.join(', ')}`), {
-                  code: 'ERR_TLS_SAN_MISMATCH'
-                });
-          }
-        : undefined
-    }
+    options
   };
 }

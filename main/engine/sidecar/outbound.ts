@@ -92,13 +92,27 @@ function matchInput(r: Resolved, method: string, headers: IncomingHttpHeaders): 
 
 export class OutboundSidecar {
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
-  /** mTLS and TLS-origination connections (pooled per server name and client certificate by Node). */
-  readonly tlsAgent = new https.Agent({
-    keepAlive: true,
-    maxSockets: Infinity,
-    maxFreeSockets: 512,
-    scheduling: 'lifo'
-  });
+  /**
+   * node:http's TLS agents, one per set of TLS options (a DestinationRule's, or auto-mTLS's per endpoint): an agent
+   * pools connections by host, port, CA and servername but not by checkServerIdentity, so a connection verified
+   * under one rule's subjectAltNames must not serve a request under another's. Oldest dropped past 256.
+   */
+  private readonly tlsAgents = new Map<tls.ConnectionOptions, https.Agent>();
+
+  private tlsAgentFor(options: tls.ConnectionOptions): https.Agent {
+    let agent = this.tlsAgents.get(options);
+    if (!agent) {
+      agent = new https.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
+      this.tlsAgents.set(options, agent);
+      if (this.tlsAgents.size > 256) {
+        const [oldest, a] = this.tlsAgents.entries().next().value as [tls.ConnectionOptions, https.Agent];
+        a.destroy();
+        this.tlsAgents.delete(oldest);
+      }
+    }
+    return agent;
+  }
+
   /** Upgrade requests in progress and open tunnels, torn down when the sidecar closes. */
   private readonly tunnels = new Set<TunnelResponse>();
 
@@ -110,9 +124,9 @@ export class OutboundSidecar {
 
   close(): void {
     this.agent.destroy();
-    this.tlsAgent.destroy();
     for (const p of this.pools) p.close();
     for (const t of this.tunnels) t.destroy();
+    for (const a of this.tlsAgents.values()) a.destroy();
   }
 
   /** The fast lane's pools: plaintext by address, mutual TLS by the (per endpoint, cached) TLS options too. */
@@ -573,7 +587,7 @@ export class OutboundSidecar {
               perTryTimeoutMs: retry.perTryTimeoutMs,
               connectTimeoutMs: this.host.connectTimeoutMs,
               signal: routeAbort,
-              tls: secure ? { agent: this.tlsAgent, options: secure.options } : undefined,
+              tls: secure ? { agent: this.tlsAgentFor(secure.options), options: secure.options } : undefined,
               timing: ex
             });
         active.set(key, (active.get(key) ?? 1) - 1);
@@ -901,7 +915,7 @@ export class OutboundSidecar {
       void body.whenComplete().then((buf) => {
         const target = { host: addr.host, port: addr.port, method: ex.method, path: r.path, headers, setHost: false };
         const mreq = secure
-          ? https.request({ ...target, ...secure.options, agent: this.tlsAgent })
+          ? https.request({ ...target, ...secure.options, agent: this.tlsAgentFor(secure.options) })
           : http.request({ ...target, agent: this.agent });
         mreq.on('response', (mr) => mr.resume());
         mreq.on('error', () => undefined);
