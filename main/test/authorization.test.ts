@@ -109,6 +109,25 @@ describe('ALLOW and DENY', () => {
     expectDenied(await from('productpage-v1', 'books:9080', '/books/secret'));
     expectDenied(await from('productpage-v1', 'books:9080', '/books/2', { headers: { 'x-block': 'yes' } }));
   });
+  it('paths are compared normalized: dot segments, escaped letters and fragments do not slip past a DENY', async () => {
+    const before = books.seen.length;
+    for (const p of [
+      '/books/./secret',
+      '/books/x/../secret',
+      '/books/%73ecret',
+      '/books/secret#f',
+      '/x/../books/secret'
+    ])
+      expectDenied(await from('productpage-v1', 'books:9080', p));
+    // straight to the inbound sidecar, origin-form and absolute-form
+    const direct = { headers: { host: 'books:9080' } };
+    expectDenied(await request(m.inbound('books-v1'), '/public/../books/secret', direct));
+    expectDenied(await request(m.inbound('books-v1'), 'http://books:9080/books/secret', direct));
+    expect(books.seen.length).toBe(before);
+    // an allowed request reaches the app with the normalized path, as Envoy forwards it
+    expect((await from('productpage-v1', 'books:9080', '/books/x/./../7')).status).toBe(200);
+    expect(books.seen.at(-1)!.url).toBe('/books/7');
+  });
   it('a denied call is 403 at both sidecars with response flag "-"; the app never sees it', async () => {
     const before = books.seen.length;
     await from('other-v1', 'books:9080', '/books/9', { headers: { 'x-request-id': 'authz-1' } });

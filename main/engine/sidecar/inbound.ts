@@ -30,6 +30,7 @@ import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { ClientRelay } from './fast-try.js';
 import { Abort } from './abort.js';
+import { normalizeTarget } from '../util/path.js';
 import { TunnelResponse, tunnelTry, upgradedHeaders, upgradeHeaders } from './tunnel.js';
 import type { SidecarHost } from './host.js';
 import type { Identity } from '../tls/identity.js';
@@ -146,7 +147,7 @@ export class InboundSidecar {
     const headers = forwardableHeaders(req, PEER_HEADERS);
     const ex = new Exchange(req, res, 'destination', peer, snap, this.host.emitFlow);
     ex.authority = req.headers.host ?? '';
-    ex.path = req.url ?? '/';
+    ex.path = inboundPath(req.url ?? '/');
     ex.destination = this.workload.name;
     ex.destinationService = `${this.workload.service}.${this.workload.namespace}.svc.cluster.local`;
     ex.endpoint = this.instance.address;
@@ -405,6 +406,23 @@ export class InboundSidecar {
     res.writeHead(status, h);
     res.end(ex.method === 'HEAD' ? undefined : out.body);
   }
+}
+
+/**
+ * The path the inbound sidecar routes, authorizes and forwards: an absolute-form target reduced to its path, then
+ * normalized as Envoy does by default (util/path.ts), so `/./admin` is `/admin` for AuthorizationPolicy and the app.
+ */
+function inboundPath(url: string): string {
+  if (url.startsWith('/')) return normalizeTarget(url);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    try {
+      const u = new URL(url);
+      return normalizeTarget(`${u.pathname}${u.search}`);
+    } catch {
+      return '/';
+    }
+  }
+  return normalizeTarget(url);
 }
 
 /** The attempt-log entry of a try that ended in a reset (connect failure: UF; a cut after connecting: UC). */

@@ -38,6 +38,7 @@ import type tls from 'node:tls';
 import type { SidecarHost } from './host.js';
 import { unsampled } from '../telemetry/tracing.js';
 import { splitAuthority } from '../config/hosts.js';
+import { normalizeTarget } from '../util/path.js';
 
 /** Headers an app may not use to steer the client sidecar (Envoy strips them from non-internal requests). */
 
@@ -180,6 +181,7 @@ export class OutboundSidecar {
       authority = req.headers.host ?? '';
       path = url;
     }
+    path = normalizeTarget(path);
     const headers = forwardableHeaders(req, STRIPPED);
     headers.host = authority;
     const q = path.indexOf('?');
