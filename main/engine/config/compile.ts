@@ -437,6 +437,8 @@ export function mergeDestinationRules(resources: IstioResource[]): MergedDestina
       };
       merged.set(key, m);
     }
+    // the first rule's top-level policy wins; a later one's is taken when the first has none (Istio's merge)
+    else if (!m.trafficPolicy && r.spec.trafficPolicy) m.trafficPolicy = r.spec.trafficPolicy;
     for (const s of r.spec.subsets ?? []) if (!m.subsets.has(s.name)) m.subsets.set(s.name, s);
   }
   return [...merged.values()];
@@ -453,11 +455,18 @@ export function findDestinationRule(
   if (drs.length === 0) return undefined;
   const candidates = drs.filter((d) => hostMatches(d.host, host));
   if (candidates.length === 0) return undefined;
+  // the most specific host first (an exact name, then the longest wildcard), creation order among equals, as
+  // Istio's MostSpecificHostMatch
+  if (candidates.length > 1) candidates.sort((a, b) => hostSpecificity(b.host) - hostSpecificity(a.host));
   return (
     pickDestinationRule(candidates, callerNs, caller) ??
     pickDestinationRule(candidates, serviceNs, caller) ??
     pickDestinationRule(candidates, ROOT_NAMESPACE, caller)
   );
+}
+
+function hostSpecificity(h: string): number {
+  return h.startsWith('*') ? h.length : Number.MAX_SAFE_INTEGER;
 }
 
 /** The first candidate of namespace `ns` that applies to the caller (a module function: no closure per request). */

@@ -57,7 +57,8 @@ export function pickEndpoint(
     const rest = endpoints.filter((e) => !exclude.has(endpointKey(e)));
     if (rest.length > 0) pool = rest;
   }
-  if (pool.length === 1) return { endpoint: pool[0]!, how: 'only endpoint' };
+  // one endpoint needs no choice, but a hash cookie is still generated when absent (Envoy sets it regardless)
+  if (pool.length === 1 && !lb?.consistentHash?.httpCookie) return { endpoint: pool[0]!, how: 'only endpoint' };
   const ch = lb?.consistentHash;
   if (ch) {
     let key: string | undefined;
