@@ -49,6 +49,8 @@ export interface ServiceInfo {
   endpoints: ServiceEndpoint[];
   /** For DNS ServiceEntries without endpoints: connect to the host itself. */
   dnsHost?: string;
+  /** A ServiceEntry's exportTo (namespaces that see it; "*" all, "." its own); mesh services are visible to all. */
+  exportTo?: string[];
 }
 
 export interface Registry {
@@ -126,7 +128,8 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         external: (spec.location ?? 'MESH_EXTERNAL') === 'MESH_EXTERNAL',
         resolution,
         endpoints,
-        dnsHost: resolution === 'DNS' && endpoints.length === 0 ? host : undefined
+        dnsHost: resolution === 'DNS' && endpoints.length === 0 ? host : undefined,
+        exportTo: spec.exportTo
       });
     }
   }

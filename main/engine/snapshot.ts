@@ -5,12 +5,13 @@
  */
 import type { MeshFile } from '../contract/mesh-schema.js';
 import type { IstioResource } from '../contract/istio-schema.js';
-import { buildRegistry, type Registry, type WorkloadInfo } from './registry.js';
+import { buildRegistry, type Registry, type ServiceInfo, type WorkloadInfo } from './registry.js';
 import {
   compileVirtualServices,
   mergeDestinationRules,
   outboundMode,
   routesForCaller,
+  serviceVisibility,
   visibleTo,
   type CompiledRoute,
   type CompiledVirtualService,
@@ -26,6 +27,8 @@ export interface HostRoutes {
 export interface CallerView {
   caller: WorkloadInfo | undefined;
   outboundMode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** Does this caller's sidecar know the service (ServiceEntry exportTo, the Sidecar's egress hosts)? */
+  sees(service: ServiceInfo): boolean;
   /** The VS (first in creation order) that applies to `host` for this caller; cached per host. */
   routesFor(host: string): HostRoutes | undefined;
 }
@@ -54,6 +57,7 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
     return {
       caller,
       outboundMode: outboundMode(resources, caller, mesh.spec.outboundTrafficPolicy.mode),
+      sees: serviceVisibility(resources, caller, ns),
       routesFor(host) {
         if (cache.has(host)) return cache.get(host);
         let found: HostRoutes | undefined;

@@ -511,12 +511,8 @@ function lbFromPolicy(
 }
 
 /** The outbound-traffic mode for a caller: its Sidecar resource (selector, else namespace-wide), else the mesh default. */
-export function outboundMode(
-  resources: IstioResource[],
-  caller: WorkloadInfo | undefined,
-  meshDefault: 'ALLOW_ANY' | 'REGISTRY_ONLY'
-): 'ALLOW_ANY' | 'REGISTRY_ONLY' {
-  if (!caller) return meshDefault;
+/** The Sidecar resource that configures a caller: its own by workloadSelector, its namespace's, the root's. */
+export function sidecarFor(resources: IstioResource[], caller: WorkloadInfo): IstioResource<SidecarSpec> | undefined {
   const sidecars = resources.filter((r) => r.kind === 'Sidecar') as IstioResource<SidecarSpec>[];
   const specific = sidecars.find(
     (s) =>
@@ -526,6 +522,47 @@ export function outboundMode(
   );
   const nsWide = sidecars.find((s) => s.namespace === caller.namespace && !s.spec.workloadSelector);
   const root = sidecars.find((s) => s.namespace === ROOT_NAMESPACE && !s.spec.workloadSelector);
-  const sc = specific ?? nsWide ?? root;
-  return sc?.spec.outboundTrafficPolicy?.mode ?? meshDefault;
+  return specific ?? nsWide ?? root;
+}
+
+/**
+ * Which services a caller's sidecar knows: a ServiceEntry only where its exportTo reaches the caller's namespace,
+ * and with a Sidecar resource only the hosts its egress listeners import (`ns/host`: ns `*`, `.` the caller's own,
+ * `~` none, or a name; host `*`, `*.suffix` or a name). Hosts outside are unknown to the caller (istio-semantics
+ * §1.6): passthrough under ALLOW_ANY, 502 under REGISTRY_ONLY.
+ */
+export function serviceVisibility(
+  resources: IstioResource[],
+  caller: WorkloadInfo | undefined,
+  callerNs: string
+): (service: { fqdn: string; namespace: string; exportTo?: string[] }) => boolean {
+  const sc = caller ? sidecarFor(resources, caller) : undefined;
+  const imports = (sc?.spec.egress ?? []).flatMap((e) =>
+    e.hosts.map((h) => {
+      const slash = h.indexOf('/');
+      return slash < 0
+        ? { ns: '*', host: h.toLowerCase() }
+        : { ns: h.slice(0, slash), host: h.slice(slash + 1).toLowerCase() };
+    })
+  );
+  const egress = sc?.spec.egress !== undefined && sc.spec.egress.length > 0;
+  return (service) => {
+    if (service.exportTo && !visibleTo(service.exportTo, service.namespace, callerNs)) return false;
+    if (!egress) return true;
+    return imports.some(
+      (i) =>
+        (i.ns === '*' ||
+          (i.ns === '.' ? service.namespace === callerNs : i.ns !== '~' && i.ns === service.namespace)) &&
+        (i.host === '*' || hostMatches(i.host, service.fqdn))
+    );
+  };
+}
+
+export function outboundMode(
+  resources: IstioResource[],
+  caller: WorkloadInfo | undefined,
+  meshDefault: 'ALLOW_ANY' | 'REGISTRY_ONLY'
+): 'ALLOW_ANY' | 'REGISTRY_ONLY' {
+  if (!caller) return meshDefault;
+  return sidecarFor(resources, caller)?.spec.outboundTrafficPolicy?.mode ?? meshDefault;
 }

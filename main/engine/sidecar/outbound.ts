@@ -196,6 +196,8 @@ export class OutboundSidecar {
           return s ? { service: s, port: this.target.service.port } : undefined;
         })()
       : snap.registry.resolveAuthority(authority, callerNs);
+    // a service this caller's sidecar does not import (Sidecar egress, ServiceEntry exportTo) is an unknown host
+    if (found && !this.target.service && !view.sees(found.service)) found = undefined;
     const { host: hostOnly, port: authPort } = splitAuthority(authority);
     const routeHost = found ? found.service.fqdn : hostOnly;
     const hostRoutes = view.routesFor(routeHost);

@@ -1,0 +1,102 @@
+/**
+ * Integration: what a caller's sidecar knows (istio-semantics §1.6): a Sidecar's egress hosts limit the services it
+ * imports, and a ServiceEntry's exportTo limits the namespaces that see it. An unknown host is passed through under
+ * ALLOW_ANY and answered 502 (BlackHoleCluster) under REGISTRY_ONLY.
+ */
+import type net from 'node:net';
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+
+let limited: Stub, free: Stub, api: Stub, other: Stub;
+let ext: http.Server;
+let m: Running;
+
+beforeAll(async () => {
+  [limited, free, api, other] = await Promise.all([stub('limited'), stub('free'), stub('api'), stub('other')]);
+  ext = http.createServer((_req, res) => res.end('ext'));
+  await new Promise<void>((r) => ext.listen(0, '127.0.0.1', r));
+  const extPort = (ext.address() as net.AddressInfo).port;
+  const istio = `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: limited}
+spec:
+  workloadSelector: {labels: {app: limited}}
+  egress: [{hosts: ["./api.default.svc.cluster.local", "istio-system/*"]}]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: private, namespace: team}
+spec:
+  hosts: [private.example.com]
+  exportTo: ["."]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${extPort}}]
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: public, namespace: team}
+spec:
+  hosts: [public.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${extPort}}]
+  endpoints: [{address: 127.0.0.1}]
+`;
+  m = await startMesh(
+    {
+      meshYaml: meshYaml(
+        {
+          limited: { workloads: [{ name: 'limited-v1', labels: { app: 'limited' }, instances: [limited.address] }] },
+          free: { workloads: [{ name: 'free-v1', labels: { app: 'free' }, instances: [free.address] }] },
+          api: { workloads: [{ name: 'api-v1', instances: [api.address] }] },
+          other: { workloads: [{ name: 'other-v1', instances: [other.address] }] }
+        },
+        '  outboundTrafficPolicy: {mode: REGISTRY_ONLY}'
+      ),
+      istio: { 'istio.yaml': istio }
+    },
+    { store: 'memory' }
+  );
+});
+afterAll(async () => {
+  await m.close();
+  await Promise.all([limited, free, api, other].map((s) => s.close()));
+  ext.close();
+});
+
+const from = (w: string, host: string) => viaProxy(m.outbound(w), host, '/x');
+
+describe('Sidecar egress hosts', () => {
+  it('an imported service is reached', async () => {
+    const r = await from('limited-v1', 'api:9080');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).stub).toBe('api');
+  });
+  it('a service outside the egress hosts is unknown: 502 with an empty body under REGISTRY_ONLY', async () => {
+    const r = await from('limited-v1', 'other:9080');
+    expect(r.status).toBe(502);
+    expect(r.body).toBe('');
+    expect(other.seen).toHaveLength(0);
+  });
+  it('a caller without that Sidecar still sees every service', async () => {
+    expect((await from('free-v1', 'other:9080')).status).toBe(200);
+  });
+});
+
+describe('ServiceEntry exportTo', () => {
+  it('exportTo "." hides the entry from other namespaces: 502 under REGISTRY_ONLY', async () => {
+    const r = await from('free-v1', 'private.example.com');
+    expect(r.status).toBe(502);
+    const flow = (await m.mesh.listFlows({ limit: 50 })).find((f) => f.authority === 'private.example.com');
+    expect(flow?.destinationService).toBe('BlackHoleCluster');
+  });
+  it('an entry exported to all is reached from any namespace', async () => {
+    const r = await from('free-v1', 'public.example.com');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('ext');
+  });
+});
