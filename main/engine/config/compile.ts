@@ -510,7 +510,6 @@ function lbFromPolicy(
   return tp.loadBalancer ? { found: true, lb: tp.loadBalancer } : undefined;
 }
 
-/** The outbound-traffic mode for a caller: its Sidecar resource (selector, else namespace-wide), else the mesh default. */
 /** The Sidecar resource that configures a caller: its own by workloadSelector, its namespace's, the root's. */
 export function sidecarFor(resources: IstioResource[], caller: WorkloadInfo): IstioResource<SidecarSpec> | undefined {
   const sidecars = resources.filter((r) => r.kind === 'Sidecar') as IstioResource<SidecarSpec>[];
@@ -558,6 +557,7 @@ export function serviceVisibility(
   };
 }
 
+/** The outbound-traffic mode for a caller: its Sidecar resource (selector, else namespace-wide), else the mesh default. */
 export function outboundMode(
   resources: IstioResource[],
   caller: WorkloadInfo | undefined,
