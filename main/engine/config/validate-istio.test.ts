@@ -719,10 +719,39 @@ describe('DestinationRule', () => {
     expectIssues(text, [
       {
         severity: warn,
+        code: 'IST0025',
+        at: { after: 'outlierDetection: ' },
+        path: 'spec.subsets[0].trafficPolicy.outlierDetection',
+        message: /not enforced by localmesh yet/
+      },
+      {
+        severity: warn,
         code: 'IST0002',
         at: { after: 'consecutiveErrors: ' },
         path: 'spec.subsets[0].trafficPolicy.outlierDetection.consecutiveErrors',
         message: /consecutive5xxErrors/
+      }
+    ]);
+  });
+
+  it('IST0025: connectionPool and outlierDetection are kept but not enforced (a warning, the config still runs)', () => {
+    const text = dr(
+      '  host: reviews\n  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 1}}\n    outlierDetection: {consecutive5xxErrors: 1}\n'
+    );
+    expectIssues(text, [
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: { after: 'connectionPool: ' },
+        path: 'spec.trafficPolicy.connectionPool',
+        message: /no 503 UO/
+      },
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: { after: 'outlierDetection: ' },
+        path: 'spec.trafficPolicy.outlierDetection',
+        message: /no 503 UH/
       }
     ]);
   });

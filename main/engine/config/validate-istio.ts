@@ -51,7 +51,8 @@ export const IstioCodes = {
   NOT_A_RESOURCE: 'IST0014',
   DUPLICATE_RESOURCE: 'IST0015',
   GATEWAY_ONLY: 'IST0020',
-  INVALID_DELEGATE: 'IST0021'
+  INVALID_DELEGATE: 'IST0021',
+  NOT_ENFORCED: 'IST0025'
 } as const;
 export type IstioCode = (typeof IstioCodes)[keyof typeof IstioCodes];
 
@@ -74,7 +75,9 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0014: 'Document is not a Kubernetes resource (no apiVersion/kind): ignored (warning)',
   IST0015: 'Same kind, namespace and name defined twice: the later copy is ignored (error)',
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
-  IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)'
+  IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
+  IST0025:
+    'DestinationRule connectionPool / outlierDetection: kept but not enforced by localmesh yet, so no circuit breaking (UO) or ejection (UH) happens (warning)'
 };
 
 type PosOf = (r: IstioResource, path: (string | number)[]) => SourcePos;
@@ -963,6 +966,11 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
     const msg =
       'outlierDetection.consecutiveErrors is ignored since Istio 1.7 (the defaults apply instead); use consecutive5xxErrors or consecutiveGatewayErrors';
     ctx.report(dr, 'warning', IstioCodes.DEPRECATED, [...p, 'outlierDetection', 'consecutiveErrors'], msg);
+  }
+  for (const field of ['connectionPool', 'outlierDetection'] as const) {
+    if (tp[field] === undefined) continue;
+    const msg = `${field} is kept but not enforced by localmesh yet: requests are not ${field === 'connectionPool' ? 'limited (no 503 UO overflow, the default 10 s connect timeout)' : 'ejected from failing endpoints (no 503 UH from ejection)'}`;
+    ctx.report(dr, 'warning', IstioCodes.NOT_ENFORCED, [...p, field], msg);
   }
   if ('portLevelSettings' in tp) {
     tp.portLevelSettings?.forEach((pl, k) => checkTrafficPolicy(ctx, dr, pl, [...p, 'portLevelSettings', k]));
