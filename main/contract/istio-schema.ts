@@ -261,7 +261,8 @@ export const ServiceEntrySpec = u({
   location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(),
   resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN']).optional(),
   endpoints: z.array(WorkloadEntry).optional(),
-  workloadSelector: WorkloadSelector.optional(),
+  /** networking.istio.io's WorkloadSelector (`labels`), not the security API's (`matchLabels`). */
+  workloadSelector: u({ labels: z.record(z.string(), z.string()).optional() }).optional(),
   exportTo: z.array(z.string()).optional(),
   subjectAltNames: z.array(z.string()).optional()
 });

@@ -112,6 +112,16 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
       if (services.some((s) => s.fqdn === host)) continue;
       const resolution = spec.resolution === 'STATIC' ? 'STATIC' : spec.resolution === 'NONE' ? 'NONE' : 'DNS';
       const endpoints: ServiceEndpoint[] = [];
+      const selector = spec.workloadSelector?.labels;
+      if (selector) {
+        // the mesh's workloads in the entry's namespace whose labels match, at their own instances (ports map by
+        // the instance: a localmesh instance is one address)
+        for (const w of workloads) {
+          if (w.namespace !== r.namespace || !labelsMatch(selector, w.labels)) continue;
+          for (const inst of w.instances)
+            endpoints.push({ host: inst.host, port: inst.port, labels: w.labels, workload: w, instance: inst });
+        }
+      }
       for (const ep of spec.endpoints ?? []) {
         for (const sp of spec.ports ?? []) {
           const portName = sp.name ?? '';
@@ -134,6 +144,16 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
     }
   }
   const serviceByFqdn = new Map(services.map((s) => [s.fqdn, s]));
+  // a ServiceEntry's addresses (VIPs; CIDR ranges are left out) name it as its hosts do
+  const serviceByAddress = new Map<string, ServiceInfo>();
+  for (const r of resources) {
+    if (r.kind !== 'ServiceEntry') continue;
+    const spec = r.spec as ServiceEntrySpec;
+    const svc = serviceByFqdn.get(spec.hosts[0]!.toLowerCase());
+    if (!svc) continue;
+    for (const a of spec.addresses ?? [])
+      if (!a.includes('/') && !serviceByAddress.has(a)) serviceByAddress.set(a, svc);
+  }
   const workloadByName = new Map(workloads.map((w) => [w.name, w]));
   const wildcardEntries = services.filter((s) => s.fqdn.startsWith('*.'));
 
@@ -142,6 +162,7 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
     const fqdn = authorityHostToFqdn(host, callerNs);
     let service = serviceByFqdn.get(fqdn) ?? serviceByFqdn.get(host);
     if (!service) service = wildcardEntries.find((s) => hostMatches(s.fqdn, host));
+    if (!service && serviceByAddress.size > 0) service = serviceByAddress.get(host.replace(/^\[|\]$/g, ''));
     if (!service) return undefined;
     if (port === undefined) return { service, port: service.ports[0] ?? 80 };
     if (service.ports.length === 0 || service.ports.includes(port)) return { service, port };

@@ -8,12 +8,18 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let limited: Stub, free: Stub, api: Stub, other: Stub;
+let limited: Stub, free: Stub, api: Stub, other: Stub, db: Stub;
 let ext: http.Server;
 let m: Running;
 
 beforeAll(async () => {
-  [limited, free, api, other] = await Promise.all([stub('limited'), stub('free'), stub('api'), stub('other')]);
+  [limited, free, api, other, db] = await Promise.all([
+    stub('limited'),
+    stub('free'),
+    stub('api'),
+    stub('other'),
+    stub('db')
+  ]);
   ext = http.createServer((_req, res) => res.end('ext'));
   await new Promise<void>((r) => ext.listen(0, '127.0.0.1', r));
   const extPort = (ext.address() as net.AddressInfo).port;
@@ -41,10 +47,21 @@ kind: ServiceEntry
 metadata: {name: public, namespace: team}
 spec:
   hosts: [public.example.com]
+  addresses: [240.0.0.10]
   location: MESH_EXTERNAL
   resolution: STATIC
   ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${extPort}}]
   endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db-by-labels}
+spec:
+  hosts: [db.internal.example]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 5000, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: db}}
 `;
   m = await startMesh(
     {
@@ -53,7 +70,8 @@ spec:
           limited: { workloads: [{ name: 'limited-v1', labels: { app: 'limited' }, instances: [limited.address] }] },
           free: { workloads: [{ name: 'free-v1', labels: { app: 'free' }, instances: [free.address] }] },
           api: { workloads: [{ name: 'api-v1', instances: [api.address] }] },
-          other: { workloads: [{ name: 'other-v1', instances: [other.address] }] }
+          other: { workloads: [{ name: 'other-v1', instances: [other.address] }] },
+          db: { workloads: [{ name: 'db-v1', labels: { app: 'db' }, instances: [db.address] }] }
         },
         '  outboundTrafficPolicy: {mode: REGISTRY_ONLY}'
       ),
@@ -64,7 +82,7 @@ spec:
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([limited, free, api, other].map((s) => s.close()));
+  await Promise.all([limited, free, api, other, db].map((s) => s.close()));
   ext.close();
 });
 
@@ -98,5 +116,22 @@ describe('ServiceEntry exportTo', () => {
     const r = await from('free-v1', 'public.example.com');
     expect(r.status).toBe(200);
     expect(r.body).toBe('ext');
+  });
+  it("an entry's address names it as its host does (a Host header of 240.0.0.10)", async () => {
+    const r = await from('free-v1', '240.0.0.10');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('ext');
+  });
+});
+
+describe('ServiceEntry workloadSelector', () => {
+  it("Istio's form {labels} selects the mesh's workloads: the entry's host reaches them through their sidecar", async () => {
+    const r = await from('free-v1', 'db.internal.example:5000');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).stub).toBe('db');
+    const dst = (await m.mesh.listFlows({ limit: 50 })).find(
+      (f) => f.reporter === 'destination' && f.destination === 'db-v1'
+    );
+    expect(dst?.connectionSecurity).toBe('mutual_tls');
   });
 });

@@ -31,7 +31,7 @@ import { tryUpstream } from './upstream.js';
 import { ClientRelay } from './fast-try.js';
 import { Abort } from './abort.js';
 import { normalizeTarget } from '../util/path.js';
-import { TunnelResponse, tunnelTry, upgradedHeaders, upgradeHeaders } from './tunnel.js';
+import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type { SidecarHost } from './host.js';
 import type { Identity } from '../tls/identity.js';
 
@@ -390,21 +390,7 @@ export class InboundSidecar {
     ex.status = status;
     ex.responseHeaders = h;
     ex.responseStarted();
-    if (res.destroyed) {
-      if (out.kind === 'upgrade') out.socket.destroy();
-      return;
-    }
-    if (out.kind === 'upgrade') {
-      ex.note('upgrade', `${status}: the connection is a tunnel until either side closes it`);
-      res.writeHead(status, upgradedHeaders(out.res, h));
-      res.splice(out.socket, out.head);
-      return;
-    }
-    if (out.body.length > 0) ex.responseBody.add(out.body);
-    h['content-length'] = String(out.body.length);
-    delete h['transfer-encoding'];
-    res.writeHead(status, h);
-    res.end(ex.method === 'HEAD' ? undefined : out.body);
+    answerTunnel(ex, res, out, h);
   }
 }
 

@@ -32,7 +32,7 @@ import { Abort } from './abort.js';
 import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
-import { TunnelResponse, tunnelTry, upgradedHeaders, upgradeHeaders } from './tunnel.js';
+import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { SidecarHost } from './host.js';
@@ -89,6 +89,21 @@ interface Resolved {
 /** What route matching reads of a resolved request. */
 function matchInput(r: Resolved, method: string, headers: IncomingHttpHeaders): MatchInput {
   return { method, authority: r.authority, scheme: 'http', path: r.pathOnly, query: r.query, port: r.port, headers };
+}
+
+/** Where forward() sends a request: the endpoints and policies the route picked. */
+interface ForwardOptions {
+  endpoints: ServiceEndpoint[];
+  clusterKey: string;
+  retry: RetryPolicy;
+  timeoutMs: number;
+  route: CompiledRoute | undefined;
+  dest: CompiledDestination | undefined;
+  lb: ReturnType<typeof effectiveLoadBalancer>;
+  dr?: MergedDestinationRule;
+  service?: ServiceInfo;
+  port?: number;
+  extraResponseHeaders?: Record<string, string>;
 }
 
 export class OutboundSidecar {
@@ -458,25 +473,7 @@ export class OutboundSidecar {
   }
 
   /** Router: tries with retries, per-try and route timeouts, then the response back to the app. */
-  private async forward(
-    ex: Exchange,
-    req: Req,
-    res: Res,
-    r: Resolved,
-    o: {
-      endpoints: ServiceEndpoint[];
-      clusterKey: string;
-      retry: RetryPolicy;
-      timeoutMs: number;
-      route: CompiledRoute | undefined;
-      dest: CompiledDestination | undefined;
-      lb: ReturnType<typeof effectiveLoadBalancer>;
-      dr?: MergedDestinationRule;
-      service?: ServiceInfo;
-      port?: number;
-      extraResponseHeaders?: Record<string, string>;
-    }
-  ): Promise<void> {
+  private async forward(ex: Exchange, req: Req, res: Res, r: Resolved, o: ForwardOptions): Promise<void> {
     if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, r, o);
     const retry = o.retry;
     const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) =>
@@ -535,17 +532,7 @@ export class OutboundSidecar {
         const addr = this.host.deliveryAddress(endpoint);
         ex.endpoint = endpoint.instance ? endpoint.instance.address : key;
         ex.destination = endpoint.workload?.name ?? null;
-        const secure = o.service
-          ? upstreamTls({
-              dr: o.dr,
-              subset: o.dest?.subset,
-              port: o.port ?? r.port,
-              endpoint,
-              service: o.service,
-              caller: r.caller,
-              host: this.host
-            })
-          : null;
+        const secure = this.tlsFor(r, o, endpoint);
         // the fast lane's pool for a request it read whole, in plaintext or mutual TLS between sidecars; node:http's
         // client for the rest (a streamed body, TLS origination with the user's files)
         const fast =
@@ -559,12 +546,7 @@ export class OutboundSidecar {
         if (attempt === 1) ex.upstreamHeaders = headers;
         // the principals of the connection this try uses (telemetry reports the last try's; cleared below when the
         // connection was never set up)
-        ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
-        ex.sourcePrincipal = secure?.localPrincipal ?? null;
-        ex.destinationPrincipal =
-          ex.mtls && endpoint.workload
-            ? this.host.identities.idFor(endpoint.workload.namespace, endpoint.workload.serviceAccount)
-            : null;
+        this.setPeers(ex, secure, endpoint);
         if (attempt === 1) ex.note('tls', secure ? secure.describe : 'plaintext');
         const active = this.host.lbState.active;
         active.set(key, (active.get(key) ?? 0) + 1);
@@ -708,6 +690,30 @@ export class OutboundSidecar {
     }
   }
 
+  /** How this caller's sidecar connects to `endpoint`: (m)TLS per DestinationRule and auto-mTLS, or plaintext (null). */
+  private tlsFor(r: Resolved, o: ForwardOptions, endpoint: ServiceEndpoint): ReturnType<typeof upstreamTls> {
+    if (!o.service) return null;
+    return upstreamTls({
+      dr: o.dr,
+      subset: o.dest?.subset,
+      port: o.port ?? r.port,
+      endpoint,
+      service: o.service,
+      caller: r.caller,
+      host: this.host
+    });
+  }
+
+  /** The principals of the connection a try uses (telemetry reports the last try's; see the reset case in forward). */
+  private setPeers(ex: Exchange, secure: ReturnType<typeof upstreamTls>, endpoint: ServiceEndpoint): void {
+    ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
+    ex.sourcePrincipal = secure?.localPrincipal ?? null;
+    ex.destinationPrincipal =
+      ex.mtls && endpoint.workload
+        ? this.host.identities.idFor(endpoint.workload.namespace, endpoint.workload.serviceAccount)
+        : null;
+  }
+
   /**
    * An upgrade request (WebSocket): one try, on a connection of its own, to an endpoint picked as for any request,
    * over the same (m)TLS, with the caller's peer metadata. On 101 the sockets are spliced; any other answer goes
@@ -719,7 +725,7 @@ export class OutboundSidecar {
     req: IncomingMessage,
     res: TunnelResponse,
     r: Resolved,
-    o: Parameters<OutboundSidecar['forward']>[4]
+    o: ForwardOptions
   ): Promise<void> {
     const { endpoint, how } = pickEndpoint(
       o.endpoints,
@@ -733,27 +739,12 @@ export class OutboundSidecar {
     const addr = this.host.deliveryAddress(endpoint);
     ex.endpoint = endpoint.instance ? endpoint.instance.address : endpointKey(endpoint);
     ex.destination = endpoint.workload?.name ?? null;
-    const secure = o.service
-      ? upstreamTls({
-          dr: o.dr,
-          subset: o.dest?.subset,
-          port: o.port ?? r.port,
-          endpoint,
-          service: o.service,
-          caller: r.caller,
-          host: this.host
-        })
-      : null;
+    const secure = this.tlsFor(r, o, endpoint);
     const headers: OutgoingHttpHeaders = { ...r.headers, 'x-envoy-attempt-count': '1' };
     upgradeHeaders(req, headers);
     if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = peerMetadataId(ex.source, r.caller);
     ex.upstreamHeaders = headers;
-    ex.mtls = secure?.mode === 'ISTIO_MUTUAL';
-    ex.sourcePrincipal = secure?.localPrincipal ?? null;
-    ex.destinationPrincipal =
-      ex.mtls && endpoint.workload
-        ? this.host.identities.idFor(endpoint.workload.namespace, endpoint.workload.serviceAccount)
-        : null;
+    this.setPeers(ex, secure, endpoint);
     ex.note(
       'endpoint',
       `${ex.endpoint}${endpoint.workload ? ` (${endpoint.workload.name})` : ''} by ${how}${addr.viaSidecar ? `, via inbound sidecar :${addr.port}` : ''} (upgrade: ${String(req.headers.upgrade ?? '')})`
@@ -793,21 +784,7 @@ export class OutboundSidecar {
     const status = out.res.statusCode ?? 502;
     ex.attemptLog.push({ attempt: 1, endpoint: ex.endpoint, status, flags: '-', durationMs: round(ms) });
     const h = this.responseHeaders(ex, status, out.res.headers, ms, o);
-    if (res.destroyed) {
-      if (out.kind === 'upgrade') out.socket.destroy();
-      return;
-    }
-    if (out.kind === 'upgrade') {
-      ex.note('upgrade', `${status}: the connection is a tunnel until either side closes it`);
-      res.writeHead(status, upgradedHeaders(out.res, h));
-      res.splice(out.socket, out.head);
-      return;
-    }
-    if (out.body.length > 0) ex.responseBody.add(out.body);
-    h['content-length'] = String(out.body.length);
-    delete h['transfer-encoding'];
-    res.writeHead(status, h);
-    res.end(ex.method === 'HEAD' ? undefined : out.body);
+    answerTunnel(ex, res, out, h);
   }
 
   /** The response headers for the caller: the upstream's without hop-by-hop ones, header operations, Envoy's. */

@@ -10,6 +10,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
+import type { Exchange } from './exchange.js';
 import { headerLines } from './h1.js';
 import type { ResetReason } from './local-reply.js';
 import { tlsReason } from './upstream.js';
@@ -169,4 +170,32 @@ export function upgradedHeaders(
   out['connection'] = 'Upgrade';
   out['upgrade'] = res.headers.upgrade ?? 'websocket';
   return out;
+}
+
+/**
+ * Answer the caller with what the upstream did to an upgrade request (status and headers already recorded on the
+ * exchange): on 101 the sockets are spliced; any other answer goes back whole, with its length, and closes.
+ */
+export function answerTunnel(
+  ex: Exchange,
+  res: TunnelResponse,
+  out: Exclude<TunnelOutcome, { kind: 'reset' }>,
+  headers: Record<string, string | string[] | number>
+): void {
+  const status = out.res.statusCode ?? 502;
+  if (res.destroyed) {
+    if (out.kind === 'upgrade') out.socket.destroy();
+    return;
+  }
+  if (out.kind === 'upgrade') {
+    ex.note('upgrade', `${status}: the connection is a tunnel until either side closes it`);
+    res.writeHead(status, upgradedHeaders(out.res, headers));
+    res.splice(out.socket, out.head);
+    return;
+  }
+  if (out.body.length > 0) ex.responseBody.add(out.body);
+  headers['content-length'] = String(out.body.length);
+  delete headers['transfer-encoding'];
+  res.writeHead(status, headers);
+  res.end(ex.method === 'HEAD' ? undefined : out.body);
 }
