@@ -500,6 +500,36 @@ export function effectiveLoadBalancer(
   return (lbFromPolicy(sub, port) ?? lbFromPolicy(dr.trafficPolicy, port))?.lb;
 }
 
+/**
+ * A DestinationRule's `connectionPool.tcp.connectTimeout` in ms for a destination (subset policy > port-level >
+ * top-level, as for the load balancer), or undefined for the default (10 s).
+ */
+export function effectiveConnectTimeoutMs(
+  dr: MergedDestinationRule | undefined,
+  subset: string | undefined,
+  port: number
+): number | undefined {
+  if (!dr) return undefined;
+  const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
+  return connectTimeoutOf(sub, port) ?? connectTimeoutOf(dr.trafficPolicy, port);
+}
+
+function connectTimeoutOf(tp: TrafficPolicy | undefined, port: number): number | undefined {
+  if (!tp) return undefined;
+  const read = (cp: unknown): number | undefined => {
+    const v = (cp as { tcp?: { connectTimeout?: unknown } } | undefined)?.tcp?.connectTimeout;
+    if (typeof v !== 'string') return undefined;
+    try {
+      const ms = parseDuration(v);
+      return ms > 0 ? ms : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
+  return read(pl?.connectionPool) ?? read(tp.connectionPool);
+}
+
 function lbFromPolicy(
   tp: TrafficPolicy | undefined,
   port: number

@@ -734,6 +734,10 @@ describe('DestinationRule', () => {
     ]);
   });
 
+  it('connectionPool with only tcp.connectTimeout: applied, so no IST0025', () => {
+    expectIssues(dr('  host: reviews\n  trafficPolicy:\n    connectionPool: {tcp: {connectTimeout: 1s}}\n'), []);
+  });
+
   it('IST0025: connectionPool and outlierDetection are kept but not enforced (a warning, the config still runs)', () => {
     const text = dr(
       '  host: reviews\n  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 1}}\n    outlierDetection: {consecutive5xxErrors: 1}\n'

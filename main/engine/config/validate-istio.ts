@@ -77,7 +77,7 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
   IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
   IST0025:
-    'DestinationRule connectionPool / outlierDetection: kept but not enforced by localmesh yet, so no circuit breaking (UO) or ejection (UH) happens (warning)'
+    'DestinationRule connectionPool limits / outlierDetection: kept but not enforced by localmesh yet, so no circuit breaking (UO) or ejection (UH) happens; tcp.connectTimeout does apply (warning)'
 };
 
 type PosOf = (r: IstioResource, path: (string | number)[]) => SourcePos;
@@ -968,8 +968,18 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
     ctx.report(dr, 'warning', IstioCodes.DEPRECATED, [...p, 'outlierDetection', 'consecutiveErrors'], msg);
   }
   for (const field of ['connectionPool', 'outlierDetection'] as const) {
-    if (tp[field] === undefined) continue;
-    const msg = `${field} is kept but not enforced by localmesh yet: requests are not ${field === 'connectionPool' ? 'limited (no 503 UO overflow, the default 10 s connect timeout)' : 'ejected from failing endpoints (no 503 UH from ejection)'}`;
+    const v = tp[field] as { tcp?: Record<string, unknown>; http?: unknown } | undefined;
+    if (v === undefined) continue;
+    // connectionPool.tcp.connectTimeout is honoured; every other knob is not
+    const onlyTimeout =
+      field === 'connectionPool' &&
+      Object.keys(v).every((k) => k === 'tcp') &&
+      Object.keys(v.tcp ?? {}).every((k) => k === 'connectTimeout');
+    if (onlyTimeout) continue;
+    const msg =
+      field === 'connectionPool'
+        ? 'connectionPool limits are kept but not enforced by localmesh yet: requests are not limited (no 503 UO overflow); only tcp.connectTimeout applies'
+        : 'outlierDetection is kept but not enforced by localmesh yet: failing endpoints are not ejected (no 503 UH from ejection)';
     ctx.report(dr, 'warning', IstioCodes.NOT_ENFORCED, [...p, field], msg);
   }
   if ('portLevelSettings' in tp) {

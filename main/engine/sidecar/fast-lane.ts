@@ -295,6 +295,8 @@ export interface UpstreamCall {
   body: Buffer | null;
   /** A HEAD request: the response has no body whatever its headers say. */
   isHead: boolean;
+  /** Connect timeout for a new connection this call opens (a DestinationRule's connectTimeout); else the pool's. */
+  readonly connectTimeoutMs?: number;
   /** Connected (or a pooled connection taken). */
   connected(): void;
   /** The response head; the caller sends its own head to the client (framing: see FastResponse.start). */
@@ -355,7 +357,7 @@ export class UpstreamPool {
     const pooled = this.idle.pop();
     if (pooled) return pooled.start(call, true);
     if (this.tlsOptions && this.connecting >= MAX_TLS_CONNECTING) return this.wait(call);
-    this.connect().start(call, false);
+    this.connect(call.connectTimeoutMs).start(call, false);
   }
 
   /** Calls waiting, for tests and diagnostics. */
@@ -377,7 +379,7 @@ export class UpstreamPool {
   }
 
   /** A new connection (for a try, or for a retry after a pooled one had been closed by the app). */
-  connect(): UpstreamConnection {
+  connect(connectTimeoutMs = this.connectTimeoutMs()): UpstreamConnection {
     const o = this.tlsOptions;
     const sock = o
       ? tls.connect({ ...o, host: this.host, port: this.port, session: this.tlsSession })
@@ -392,7 +394,7 @@ export class UpstreamPool {
     }
     this.connecting++;
     if (this.connecting > this.maxConnecting) this.maxConnecting = this.connecting;
-    return new UpstreamConnection(this, sock, this.connectTimeoutMs(), o !== undefined);
+    return new UpstreamConnection(this, sock, connectTimeoutMs, o !== undefined);
   }
 
   /** A connection opened by connect() connected, or failed before it did: a waiting call may open the next one. */
@@ -634,7 +636,7 @@ class UpstreamConnection implements UpstreamHandle {
     }
     if (this.reused && !this.gotBytes && !this.retried) {
       // a pooled connection the app had already closed: once more on a new connection (nothing was processed)
-      const fresh = this.pool.connect();
+      const fresh = this.pool.connect(call.connectTimeoutMs);
       fresh.retried = true;
       fresh.start(call, false);
       return;

@@ -134,6 +134,8 @@ export interface FastTryOptions {
   body: Buffer | null;
   isHead: boolean;
   perTryTimeoutMs: number;
+  /** For a new connection (a DestinationRule's connectTimeout); the pool's default when absent. */
+  connectTimeoutMs?: number;
   signal: AbortLike;
   timing?: { upstreamConnected(): void };
 }
@@ -148,6 +150,7 @@ class OutboundTry implements UpstreamCall {
   readonly head: string;
   readonly body: Buffer | null;
   readonly isHead: boolean;
+  readonly connectTimeoutMs: number | undefined;
   private done = false;
   private perTry: NodeJS.Timeout | undefined;
   private response_: ResponseBody | null = null;
@@ -162,6 +165,7 @@ class OutboundTry implements UpstreamCall {
     this.head = o.head;
     this.body = o.body;
     this.isHead = o.isHead;
+    this.connectTimeoutMs = o.connectTimeoutMs;
     this.onAbort = this.finish.bind(this, ABORTED);
     this.onPerTry = this.finish.bind(this, PER_TRY_TIMEOUT);
   }

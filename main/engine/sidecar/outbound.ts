@@ -15,7 +15,12 @@ import { upstreamTls } from '../filters/upstream-tls.js';
 import type { MergedDestinationRule } from '../config/compile.js';
 import type { Duplex } from 'node:stream';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
-import { DEFAULT_RETRY, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
+import {
+  DEFAULT_RETRY,
+  effectiveConnectTimeoutMs,
+  effectiveLoadBalancer,
+  findDestinationRule
+} from '../config/compile.js';
 import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import type { Snapshot, HostRoutes } from '../snapshot.js';
 import { needsClaims, selectRoute, type MatchInput } from '../filters/route-match.js';
@@ -104,6 +109,8 @@ interface ForwardOptions {
   service?: ServiceInfo;
   port?: number;
   extraResponseHeaders?: Record<string, string>;
+  /** The DestinationRule's connectTimeout, when it sets one. */
+  connectTimeoutMs?: number;
 }
 
 export class OutboundSidecar {
@@ -458,6 +465,7 @@ export class OutboundSidecar {
 
     const lb = effectiveLoadBalancer(dr, dest?.subset, port);
     await this.forward(ex, req, res, r, {
+      connectTimeoutMs: effectiveConnectTimeoutMs(dr, dest?.subset, port),
       endpoints,
       clusterKey: `outbound|${port}|${dest?.subset ?? ''}|${service.fqdn}`,
       retry: route?.retry ?? DEFAULT_RETRY,
@@ -500,6 +508,11 @@ export class OutboundSidecar {
     res.once('close', () => {
       if (!res.writableFinished) routeAbort.abort();
     });
+    if (o.connectTimeoutMs !== undefined)
+      ex.note(
+        'connect',
+        `connect timeout ${o.connectTimeoutMs} ms (DestinationRule connectionPool.tcp.connectTimeout)`
+      );
     const lbReq = lbRequest(req, r);
     const tried = new Set<string>();
     const maxTries = 1 + retry.attempts;
@@ -559,6 +572,7 @@ export class OutboundSidecar {
               body: req.body,
               isHead: ex.method === 'HEAD',
               perTryTimeoutMs: retry.perTryTimeoutMs,
+              connectTimeoutMs: o.connectTimeoutMs,
               signal: routeAbort,
               timing: ex
             })
@@ -571,7 +585,7 @@ export class OutboundSidecar {
               headers,
               body,
               perTryTimeoutMs: retry.perTryTimeoutMs,
-              connectTimeoutMs: this.host.connectTimeoutMs,
+              connectTimeoutMs: o.connectTimeoutMs ?? this.host.connectTimeoutMs,
               signal: routeAbort,
               tls: secure ? { agent: this.tlsAgentFor(secure.options), options: secure.options } : undefined,
               timing: ex
@@ -759,7 +773,7 @@ export class OutboundSidecar {
       path: r.path,
       headers,
       tls: secure?.options,
-      connectTimeoutMs: this.host.connectTimeoutMs,
+      connectTimeoutMs: o.connectTimeoutMs ?? this.host.connectTimeoutMs,
       timing: ex
     });
     const ms = performance.now() - t0;
