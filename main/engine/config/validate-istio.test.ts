@@ -719,13 +719,6 @@ describe('DestinationRule', () => {
     expectIssues(text, [
       {
         severity: warn,
-        code: 'IST0025',
-        at: { after: 'outlierDetection: ' },
-        path: 'spec.subsets[0].trafficPolicy.outlierDetection',
-        message: /not enforced by localmesh yet/
-      },
-      {
-        severity: warn,
         code: 'IST0002',
         at: { after: 'consecutiveErrors: ' },
         path: 'spec.subsets[0].trafficPolicy.outlierDetection.consecutiveErrors',
@@ -734,13 +727,18 @@ describe('DestinationRule', () => {
     ]);
   });
 
-  it('connectionPool with only tcp.connectTimeout: applied, so no IST0025', () => {
-    expectIssues(dr('  host: reviews\n  trafficPolicy:\n    connectionPool: {tcp: {connectTimeout: 1s}}\n'), []);
+  it('connectionPool and outlierDetection fields localmesh enforces: no IST0025', () => {
+    expectIssues(
+      dr(
+        '  host: reviews\n  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 1, connectTimeout: 1s}, http: {http1MaxPendingRequests: 1, http2MaxRequests: 2}}\n    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}\n'
+      ),
+      []
+    );
   });
 
-  it('IST0025: connectionPool and outlierDetection are kept but not enforced (a warning, the config still runs)', () => {
+  it('IST0025: a connectionPool / outlierDetection field kept but not enforced (a warning, the config still runs)', () => {
     const text = dr(
-      '  host: reviews\n  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 1}}\n    outlierDetection: {consecutive5xxErrors: 1}\n'
+      '  host: reviews\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1}}\n    outlierDetection: {minHealthPercent: 50}\n'
     );
     expectIssues(text, [
       {
@@ -748,14 +746,7 @@ describe('DestinationRule', () => {
         code: 'IST0025',
         at: { after: 'connectionPool: ' },
         path: 'spec.trafficPolicy.connectionPool',
-        message: /no 503 UO/
-      },
-      {
-        severity: warn,
-        code: 'IST0025',
-        at: { after: 'outlierDetection: ' },
-        path: 'spec.trafficPolicy.outlierDetection',
-        message: /no 503 UH/
+        message: /connectionPool\.http\.maxRequestsPerConnection, outlierDetection\.minHealthPercent/
       }
     ]);
   });

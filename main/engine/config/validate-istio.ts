@@ -77,7 +77,7 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
   IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
   IST0025:
-    'DestinationRule connectionPool limits / outlierDetection: kept but not enforced by localmesh yet, so no circuit breaking (UO) or ejection (UH) happens; tcp.connectTimeout does apply (warning)'
+    'DestinationRule connectionPool / outlierDetection field localmesh keeps but does not enforce yet (e.g. maxRequestsPerConnection, maxRetries, idle timeouts, minHealthPercent) (warning)'
 };
 
 type PosOf = (r: IstioResource, path: (string | number)[]) => SourcePos;
@@ -959,6 +959,21 @@ function checkSubsets(ctx: Ctx, dr: DR, svc: ServiceInfo | undefined): void {
 
 type PortTrafficPolicy = NonNullable<TrafficPolicy['portLevelSettings']>[number];
 
+/** The connectionPool and outlierDetection fields the sidecars enforce (sidecar/circuit.ts, connect timeouts). */
+const ENFORCED = {
+  tcp: new Set(['maxConnections', 'connectTimeout']),
+  http: new Set(['http1MaxPendingRequests', 'http2MaxRequests']),
+  // consecutiveErrors is ignored by Istio itself (IST0002 says so)
+  outlier: new Set([
+    'consecutive5xxErrors',
+    'consecutiveGatewayErrors',
+    'interval',
+    'baseEjectionTime',
+    'maxEjectionPercent',
+    'consecutiveErrors'
+  ])
+};
+
 function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPolicy, p: Path): void {
   if (tp.loadBalancer) checkLoadBalancer(ctx, dr, tp.loadBalancer, [...p, 'loadBalancer']);
   const od = tp.outlierDetection;
@@ -967,19 +982,22 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
       'outlierDetection.consecutiveErrors is ignored since Istio 1.7 (the defaults apply instead); use consecutive5xxErrors or consecutiveGatewayErrors';
     ctx.report(dr, 'warning', IstioCodes.DEPRECATED, [...p, 'outlierDetection', 'consecutiveErrors'], msg);
   }
-  for (const field of ['connectionPool', 'outlierDetection'] as const) {
-    const v = tp[field] as { tcp?: Record<string, unknown>; http?: unknown } | undefined;
-    if (v === undefined) continue;
-    // connectionPool.tcp.connectTimeout is honoured; every other knob is not
-    const onlyTimeout =
-      field === 'connectionPool' &&
-      Object.keys(v).every((k) => k === 'tcp') &&
-      Object.keys(v.tcp ?? {}).every((k) => k === 'connectTimeout');
-    if (onlyTimeout) continue;
-    const msg =
-      field === 'connectionPool'
-        ? 'connectionPool limits are kept but not enforced by localmesh yet: requests are not limited (no 503 UO overflow); only tcp.connectTimeout applies'
-        : 'outlierDetection is kept but not enforced by localmesh yet: failing endpoints are not ejected (no 503 UH from ejection)';
+  // what localmesh enforces of connectionPool and outlierDetection (sidecar/circuit.ts); any other knob is reported
+  const cp = tp.connectionPool as { tcp?: Record<string, unknown>; http?: Record<string, unknown> } | undefined;
+  const unenforced = [
+    ...Object.keys(cp?.tcp ?? {})
+      .filter((k) => !ENFORCED.tcp.has(k))
+      .map((k) => `connectionPool.tcp.${k}`),
+    ...Object.keys(cp?.http ?? {})
+      .filter((k) => !ENFORCED.http.has(k))
+      .map((k) => `connectionPool.http.${k}`),
+    ...Object.keys((tp.outlierDetection as Record<string, unknown> | undefined) ?? {})
+      .filter((k) => !ENFORCED.outlier.has(k))
+      .map((k) => `outlierDetection.${k}`)
+  ];
+  if (unenforced.length > 0) {
+    const field = unenforced[0]!.startsWith('connectionPool') ? 'connectionPool' : 'outlierDetection';
+    const msg = `kept but not enforced by localmesh yet: ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.connectTimeout, http.http1MaxPendingRequests, http.http2MaxRequests; consecutive5xxErrors, consecutiveGatewayErrors, interval, baseEjectionTime, maxEjectionPercent)`;
     ctx.report(dr, 'warning', IstioCodes.NOT_ENFORCED, [...p, field], msg);
   }
   if ('portLevelSettings' in tp) {

@@ -37,6 +37,14 @@ import { Abort } from './abort.js';
 import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
+import {
+  ClusterCircuit,
+  outlierPolicyFor,
+  poolLimitsFor,
+  statusResult,
+  type OutlierPolicy,
+  type PoolLimits
+} from './circuit.js';
 import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -111,6 +119,10 @@ interface ForwardOptions {
   extraResponseHeaders?: Record<string, string>;
   /** The DestinationRule's connectTimeout, when it sets one. */
   connectTimeoutMs?: number;
+  /** Circuit breaking (connectionPool), when the rule sets limits. */
+  limits?: PoolLimits;
+  /** Outlier detection, when the rule sets it. */
+  outlier?: OutlierPolicy;
 }
 
 export class OutboundSidecar {
@@ -466,6 +478,8 @@ export class OutboundSidecar {
     const lb = effectiveLoadBalancer(dr, dest?.subset, port);
     await this.forward(ex, req, res, r, {
       connectTimeoutMs: effectiveConnectTimeoutMs(dr, dest?.subset, port),
+      limits: poolLimitsFor(dr, dest?.subset, port),
+      outlier: outlierPolicyFor(dr, dest?.subset, port),
       endpoints,
       clusterKey: `outbound|${port}|${dest?.subset ?? ''}|${service.fqdn}`,
       retry: route?.retry ?? DEFAULT_RETRY,
@@ -483,6 +497,17 @@ export class OutboundSidecar {
   /** Router: tries with retries, per-try and route timeouts, then the response back to the app. */
   private async forward(ex: Exchange, req: Req, res: Res, r: Resolved, o: ForwardOptions): Promise<void> {
     if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, r, o);
+    const circuit = o.limits || o.outlier ? this.circuitFor(o.clusterKey) : undefined;
+    if (o.limits) {
+      if (!(await circuit!.acquire(o.limits))) {
+        ex.note(
+          'circuit',
+          `connectionPool overflow on ${o.clusterKey} (maxConnections ${o.limits.maxConnections}, http1MaxPendingRequests ${o.limits.maxPending}, http2MaxRequests ${o.limits.maxRequests})`
+        );
+        ex.sendLocal(LocalReplies.upstreamReset('overflow', false), SERVER);
+        return;
+      }
+    }
     const retry = o.retry;
     const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) =>
       ex.requestBody.add(c)
@@ -530,8 +555,16 @@ export class OutboundSidecar {
             break;
           }
         }
+        const candidates = o.outlier ? circuit!.healthy(o.endpoints, endpointKey) : o.endpoints;
+        if (candidates.length === 0) {
+          // outlier detection ejected every endpoint; Istio sets no panic threshold (minHealthPercent 0)
+          ex.note('outlier', `every endpoint of ${o.clusterKey} is ejected`);
+          clearTimeout(routeTimer);
+          ex.sendLocal(LocalReplies.noHealthyUpstream(), SERVER);
+          return;
+        }
         const { endpoint, how, setCookie } = pickEndpoint(
-          o.endpoints,
+          candidates,
           o.lb,
           o.clusterKey,
           this.host.lbState,
@@ -593,6 +626,16 @@ export class OutboundSidecar {
         active.set(key, (active.get(key) ?? 1) - 1);
         const ms = performance.now() - t0;
         const last = attempt === maxTries;
+        if (o.outlier && out.kind !== 'aborted') {
+          const result =
+            out.kind === 'fast-response'
+              ? statusResult(out.head.status)
+              : out.kind === 'response'
+                ? statusResult(out.res.statusCode ?? 502)
+                : 'local-failure';
+          if (circuit!.record(key, result, o.outlier, o.endpoints.length))
+            ex.note('outlier', `${ex.endpoint} ejected after consecutive errors (${result})`);
+        }
         if (out.kind === 'aborted') {
           // the try in flight when the route timed out or the caller went away is part of the record
           ex.attemptLog.push({
@@ -701,7 +744,21 @@ export class OutboundSidecar {
         const timer = routeTimer;
         res.once('close', () => clearTimeout(timer));
       } else clearTimeout(routeTimer);
+      // and its connection-pool slot
+      if (o.limits) {
+        if (handedOff) res.once('close', () => circuit!.release());
+        else circuit!.release();
+      }
     }
+  }
+
+  /** Circuit breaker and endpoint health per cluster, as this calling sidecar sees them. */
+  private readonly circuits = new Map<string, ClusterCircuit>();
+
+  private circuitFor(clusterKey: string): ClusterCircuit {
+    let c = this.circuits.get(clusterKey);
+    if (!c) this.circuits.set(clusterKey, (c = new ClusterCircuit()));
+    return c;
   }
 
   /** How this caller's sidecar connects to `endpoint`: (m)TLS per DestinationRule and auto-mTLS, or plaintext (null). */

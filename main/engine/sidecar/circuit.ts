@@ -1,0 +1,196 @@
+/**
+ * Envoy's circuit breakers and outlier detection as the calling sidecar applies them to one cluster (istio-semantics
+ * §1.3 connectionPool, outlierDetection): per calling proxy, per cluster (port, subset, host).
+ *
+ * Circuit breaking: a request takes one of `maxConnections` upstream connections (HTTP/1.1: one request each);
+ * past them it waits as pending, and past `http1MaxPendingRequests` waiting, or `http2MaxRequests` active in all,
+ * it is refused at once with 503 UO (`x-envoy-overloaded: true`), never retried.
+ *
+ * Outlier detection: consecutive 5xx answers or locally originated failures (connect failure, reset, timeout) from
+ * one endpoint eject it at once (`consecutive5xxErrors`, Envoy's default 5; `consecutiveGatewayErrors` counts
+ * 502/503/504 only), if (ejected + 1) / endpoints stays within `maxEjectionPercent` (default 10 %, so fewer than 10
+ * endpoints never eject unless it is raised). It returns after baseEjectionTime × times ejected (capped at 300 s),
+ * at the first `interval` sweep after that. With every endpoint ejected the caller gets 503 no healthy upstream.
+ */
+import type { TrafficPolicy } from '../../contract/istio-schema.js';
+import type { MergedDestinationRule } from '../config/compile.js';
+import { parseDuration } from '../util/duration.js';
+
+export interface PoolLimits {
+  maxConnections: number;
+  maxPending: number;
+  maxRequests: number;
+}
+
+export interface OutlierPolicy {
+  /** 0: off. */
+  consecutive5xx: number;
+  /** 0: off. */
+  consecutiveGateway: number;
+  intervalMs: number;
+  baseEjectionMs: number;
+  maxEjectionPercent: number;
+}
+
+const UNLIMITED = 2 ** 32 - 1;
+const MAX_EJECTION_MS = 300_000;
+
+type Loose = Record<string, unknown> | undefined;
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function ms(v: unknown, fallback: number): number {
+  if (typeof v !== 'string') return fallback;
+  try {
+    return parseDuration(v);
+  } catch {
+    return fallback;
+  }
+}
+
+/** A policy's field for a destination: subset policy > port-level > top-level (as for the load balancer). */
+function pick(dr: MergedDestinationRule | undefined, subset: string | undefined, port: number, field: string): Loose {
+  if (!dr) return undefined;
+  const from = (tp: TrafficPolicy | undefined): Loose => {
+    if (!tp) return undefined;
+    const pl = tp.portLevelSettings?.find((p) => p.port?.number === port) as Record<string, unknown> | undefined;
+    return (pl?.[field] as Loose) ?? ((tp as Record<string, unknown>)[field] as Loose);
+  };
+  return from(subset ? dr.subsets.get(subset)?.trafficPolicy : undefined) ?? from(dr.trafficPolicy);
+}
+
+/** The connection-pool limits for a destination, or undefined when none is set (no accounting at all). */
+export function poolLimitsFor(
+  dr: MergedDestinationRule | undefined,
+  subset: string | undefined,
+  port: number
+): PoolLimits | undefined {
+  const cp = pick(dr, subset, port, 'connectionPool');
+  if (!cp) return undefined;
+  const tcp = cp.tcp as Loose;
+  const http = cp.http as Loose;
+  const limits = {
+    maxConnections: num(tcp?.maxConnections) ?? UNLIMITED,
+    maxPending: num(http?.http1MaxPendingRequests) ?? UNLIMITED,
+    maxRequests: num(http?.http2MaxRequests) ?? UNLIMITED
+  };
+  const none =
+    limits.maxConnections === UNLIMITED && limits.maxPending === UNLIMITED && limits.maxRequests === UNLIMITED;
+  return none ? undefined : limits;
+}
+
+/** The outlier-detection policy for a destination, or undefined when the rule sets none. */
+export function outlierPolicyFor(
+  dr: MergedDestinationRule | undefined,
+  subset: string | undefined,
+  port: number
+): OutlierPolicy | undefined {
+  const od = pick(dr, subset, port, 'outlierDetection');
+  if (!od) return undefined;
+  return {
+    consecutive5xx: num(od.consecutive5xxErrors) ?? 5,
+    consecutiveGateway: num(od.consecutiveGatewayErrors) ?? 0,
+    intervalMs: ms(od.interval, 10_000),
+    baseEjectionMs: ms(od.baseEjectionTime, 30_000),
+    maxEjectionPercent: num(od.maxEjectionPercent) ?? 10
+  };
+}
+
+/** What one try at an endpoint came to, for outlier detection. */
+export type TryResult = 'success' | 'http-5xx' | 'http-gateway' | 'local-failure';
+
+interface EndpointHealth {
+  consecutive5xx: number;
+  consecutiveGateway: number;
+  /** performance.now() when it may return (0: not ejected). */
+  ejectedUntil: number;
+  timesEjected: number;
+}
+
+/** One cluster's breaker and endpoint health, as one calling sidecar sees it. */
+export class ClusterCircuit {
+  private active = 0;
+  private pending = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly health = new Map<string, EndpointHealth>();
+  /** The sweeps of outlier detection start with the cluster's first request. */
+  private readonly epoch = performance.now();
+
+  /**
+   * Take a request slot: true when it may go now or after waiting as pending, false on overflow (503 UO). A slot
+   * taken must be given back with release().
+   */
+  async acquire(limits: PoolLimits): Promise<boolean> {
+    if (this.active + this.pending >= limits.maxRequests) return false;
+    if (this.active < limits.maxConnections) {
+      this.active++;
+      return true;
+    }
+    if (this.pending >= limits.maxPending) return false;
+    this.pending++;
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.pending--;
+    this.active++;
+    return true;
+  }
+
+  release(): void {
+    this.active--;
+    this.waiting.shift()?.();
+  }
+
+  /** The endpoints not ejected now (every one of them when the cluster has no outlier policy). */
+  healthy<E>(endpoints: E[], keyOf: (e: E) => string, now = performance.now()): E[] {
+    if (this.health.size === 0) return endpoints;
+    return endpoints.filter((e) => {
+      const h = this.health.get(keyOf(e));
+      return !h || h.ejectedUntil <= now;
+    });
+  }
+
+  /** Count a try's result for its endpoint; true when it ejected the endpoint. */
+  record(
+    key: string,
+    result: TryResult,
+    policy: OutlierPolicy,
+    endpointCount: number,
+    now = performance.now()
+  ): boolean {
+    let h = this.health.get(key);
+    if (!h) {
+      if (result === 'success') return false;
+      this.health.set(key, (h = { consecutive5xx: 0, consecutiveGateway: 0, ejectedUntil: 0, timesEjected: 0 }));
+    }
+    if (result === 'success') {
+      h.consecutive5xx = 0;
+      h.consecutiveGateway = 0;
+      return false;
+    }
+    h.consecutive5xx++;
+    if (result !== 'http-5xx') h.consecutiveGateway++;
+    else h.consecutiveGateway = 0;
+    const trip =
+      (policy.consecutive5xx > 0 && h.consecutive5xx >= policy.consecutive5xx) ||
+      (policy.consecutiveGateway > 0 && h.consecutiveGateway >= policy.consecutiveGateway);
+    if (!trip || h.ejectedUntil > now) return false;
+    let ejected = 0;
+    for (const x of this.health.values()) if (x.ejectedUntil > now) ejected++;
+    if (((ejected + 1) / Math.max(1, endpointCount)) * 100 > policy.maxEjectionPercent) return false;
+    h.timesEjected++;
+    const until = now + Math.min(policy.baseEjectionMs * h.timesEjected, MAX_EJECTION_MS);
+    // it returns at the first sweep (every interval since the cluster's first request) after that
+    const sweeps = Math.ceil((until - this.epoch) / Math.max(1, policy.intervalMs));
+    h.ejectedUntil = this.epoch + sweeps * Math.max(1, policy.intervalMs);
+    h.consecutive5xx = 0;
+    h.consecutiveGateway = 0;
+    return true;
+  }
+}
+
+/** A response status as outlier detection counts it. */
+export function statusResult(status: number): TryResult {
+  if (status === 502 || status === 503 || status === 504) return 'http-gateway';
+  return status >= 500 ? 'http-5xx' : 'success';
+}
