@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let caller: Stub, slow: Stub, slow2: Stub, good: Stub, bad: Stub, down: Stub, pair1: Stub, pair2: Stub;
+let caller: Stub, slow: Stub, slow2: Stub, failing: Stub, good: Stub, bad: Stub, down: Stub, pair1: Stub, pair2: Stub;
 let m: Running;
 
 const OVERFLOW = 'upstream connect error or disconnect/reset before headers. reset reason: overflow';
@@ -20,10 +20,11 @@ beforeAll(async () => {
         res.end(body);
       }, ms);
     };
-  [caller, slow, slow2, good, bad, down, pair1, pair2] = await Promise.all([
+  [caller, slow, slow2, failing, good, bad, down, pair1, pair2] = await Promise.all([
     stub('caller'),
     stub('slow', answer(200, 'slow', 300)),
     stub('slow2', answer(200, 'slow', 300)),
+    stub('failing', answer(500, 'failing', 200)),
     stub('good', answer(200, 'good')),
     stub('bad', answer(500, 'bad')),
     stub('down', answer(503, 'down')),
@@ -37,6 +38,7 @@ beforeAll(async () => {
         caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
         pooled: w('pooled-v1', slow),
         capped: w('capped-v1', slow2),
+        retried: w('retried-v1', failing),
         mixed: {
           workloads: [
             { name: 'good-v1', instances: [good.address], sidecar: false },
@@ -65,6 +67,20 @@ metadata: {name: capped}
 spec:
   host: capped
   trafficPolicy: {connectionPool: {http: {http2MaxRequests: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: retried}
+spec:
+  host: retried
+  trafficPolicy: {connectionPool: {http: {maxRetries: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: retried}
+spec:
+  hosts: [retried]
+  http: [{route: [{destination: {host: retried}}], retries: {attempts: 2, retryOn: 5xx}}]
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -98,7 +114,7 @@ spec:
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([caller, slow, slow2, good, bad, down, pair1, pair2].map((s) => s.close()));
+  await Promise.all([caller, slow, slow2, failing, good, bad, down, pair1, pair2].map((s) => s.close()));
 });
 
 const call = (host: string, p: string) => viaProxy(m.outbound('caller-v1'), host, p);
@@ -125,6 +141,18 @@ describe('circuit breaking (connectionPool)', () => {
     const rs = await Promise.all([call('capped:9080', '/c1'), call('capped:9080', '/c2')]);
     expect(rs.map((r) => r.status).sort()).toEqual([200, 503]);
     expect((await call('capped:9080', '/c3')).status).toBe(200);
+  });
+});
+
+describe('retry budget (connectionPool.http.maxRetries)', () => {
+  it('maxRetries 1: of two concurrent failing calls one retries, the other is not retried and flagged UO', async () => {
+    const before = failing.seen.length;
+    const rs = await Promise.all([call('retried:9080', '/r1'), call('retried:9080', '/r2')]);
+    expect(rs.map((r) => r.status)).toEqual([500, 500]);
+    const flows = (await m.mesh.listFlows({ limit: 200 })).filter((f) => f.path === '/r1' || f.path === '/r2');
+    expect(flows.map((f) => f.flags).sort()).toEqual(['UO', 'URX']);
+    // 1 + 2 tries for the retried call, 1 for the other
+    expect(failing.seen.length - before).toBe(4);
   });
 });
 

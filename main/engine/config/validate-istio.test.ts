@@ -738,7 +738,7 @@ describe('DestinationRule', () => {
 
   it('IST0025: a connectionPool / outlierDetection field kept but not enforced (a warning, the config still runs)', () => {
     const text = dr(
-      '  host: reviews\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1}}\n    outlierDetection: {minHealthPercent: 50}\n'
+      '  host: reviews\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1}}\n    outlierDetection: {splitExternalLocalOriginErrors: true}\n'
     );
     expectIssues(text, [
       {
@@ -746,7 +746,7 @@ describe('DestinationRule', () => {
         code: 'IST0025',
         at: { after: 'connectionPool: ' },
         path: 'spec.trafficPolicy.connectionPool',
-        message: /connectionPool\.http\.maxRequestsPerConnection, outlierDetection\.minHealthPercent/
+        message: /connectionPool\.http\.maxRequestsPerConnection, outlierDetection\.splitExternalLocalOriginErrors/
       }
     ]);
   });

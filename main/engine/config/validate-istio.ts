@@ -77,7 +77,7 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
   IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
   IST0025:
-    'DestinationRule connectionPool / outlierDetection field localmesh keeps but does not enforce yet (e.g. maxRequestsPerConnection, maxRetries, idle timeouts, minHealthPercent) (warning)'
+    'DestinationRule connectionPool / outlierDetection field localmesh keeps but does not enforce yet (e.g. maxRequestsPerConnection, idle timeouts, splitExternalLocalOriginErrors) (warning)'
 };
 
 type PosOf = (r: IstioResource, path: (string | number)[]) => SourcePos;
@@ -962,7 +962,7 @@ type PortTrafficPolicy = NonNullable<TrafficPolicy['portLevelSettings']>[number]
 /** The connectionPool and outlierDetection fields the sidecars enforce (sidecar/circuit.ts, connect timeouts). */
 const ENFORCED = {
   tcp: new Set(['maxConnections', 'connectTimeout']),
-  http: new Set(['http1MaxPendingRequests', 'http2MaxRequests']),
+  http: new Set(['http1MaxPendingRequests', 'http2MaxRequests', 'maxRetries']),
   // consecutiveErrors is ignored by Istio itself (IST0002 says so)
   outlier: new Set([
     'consecutive5xxErrors',
@@ -970,6 +970,7 @@ const ENFORCED = {
     'interval',
     'baseEjectionTime',
     'maxEjectionPercent',
+    'minHealthPercent',
     'consecutiveErrors'
   ])
 };
@@ -997,7 +998,7 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
   ];
   if (unenforced.length > 0) {
     const field = unenforced[0]!.startsWith('connectionPool') ? 'connectionPool' : 'outlierDetection';
-    const msg = `kept but not enforced by localmesh yet: ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.connectTimeout, http.http1MaxPendingRequests, http.http2MaxRequests; consecutive5xxErrors, consecutiveGatewayErrors, interval, baseEjectionTime, maxEjectionPercent)`;
+    const msg = `kept but not enforced by localmesh yet: ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.connectTimeout, http.http1MaxPendingRequests, http.http2MaxRequests, http.maxRetries; consecutive5xxErrors, consecutiveGatewayErrors, interval, baseEjectionTime, maxEjectionPercent, minHealthPercent)`;
     ctx.report(dr, 'warning', IstioCodes.NOT_ENFORCED, [...p, field], msg);
   }
   if ('portLevelSettings' in tp) {

@@ -10,7 +10,9 @@
  * one endpoint eject it at once (`consecutive5xxErrors`, Envoy's default 5; `consecutiveGatewayErrors` counts
  * 502/503/504 only), if (ejected + 1) / endpoints stays within `maxEjectionPercent` (default 10 %, so fewer than 10
  * endpoints never eject unless it is raised). It returns after baseEjectionTime × times ejected (capped at 300 s),
- * at the first `interval` sweep after that. With every endpoint ejected the caller gets 503 no healthy upstream.
+ * at the first `interval` sweep after that. With every endpoint ejected the caller gets 503 no healthy upstream
+ * (unless `minHealthPercent` puts the cluster in panic, when every endpoint is used). `http.maxRetries` bounds the
+ * retries outstanding on the cluster: past it a retry is skipped and the request flagged UO.
  */
 import type { TrafficPolicy } from '../../contract/istio-schema.js';
 import type { MergedDestinationRule } from '../config/compile.js';
@@ -20,6 +22,8 @@ export interface PoolLimits {
   maxConnections: number;
   maxPending: number;
   maxRequests: number;
+  /** Retries outstanding on the cluster at once; past it a retry is skipped (flag UO). */
+  maxRetries: number;
 }
 
 export interface OutlierPolicy {
@@ -30,6 +34,8 @@ export interface OutlierPolicy {
   intervalMs: number;
   baseEjectionMs: number;
   maxEjectionPercent: number;
+  /** Below this share of healthy endpoints the cluster is in panic: every endpoint is used (0: never). */
+  minHealthPercent: number;
 }
 
 const UNLIMITED = 2 ** 32 - 1;
@@ -39,6 +45,12 @@ type Loose = Record<string, unknown> | undefined;
 
 function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** A proto3 int32 setting: 0 is unset (Istio applies these limits only when > 0). */
+function positive(v: unknown): number | undefined {
+  const n = num(v);
+  return n !== undefined && n > 0 ? n : undefined;
 }
 
 function ms(v: unknown, fallback: number): number {
@@ -72,12 +84,16 @@ export function poolLimitsFor(
   const tcp = cp.tcp as Loose;
   const http = cp.http as Loose;
   const limits = {
-    maxConnections: num(tcp?.maxConnections) ?? UNLIMITED,
-    maxPending: num(http?.http1MaxPendingRequests) ?? UNLIMITED,
-    maxRequests: num(http?.http2MaxRequests) ?? UNLIMITED
+    maxConnections: positive(tcp?.maxConnections) ?? UNLIMITED,
+    maxPending: positive(http?.http1MaxPendingRequests) ?? UNLIMITED,
+    maxRequests: positive(http?.http2MaxRequests) ?? UNLIMITED,
+    maxRetries: positive(http?.maxRetries) ?? UNLIMITED
   };
   const none =
-    limits.maxConnections === UNLIMITED && limits.maxPending === UNLIMITED && limits.maxRequests === UNLIMITED;
+    limits.maxConnections === UNLIMITED &&
+    limits.maxPending === UNLIMITED &&
+    limits.maxRequests === UNLIMITED &&
+    limits.maxRetries === UNLIMITED;
   return none ? undefined : limits;
 }
 
@@ -94,7 +110,8 @@ export function outlierPolicyFor(
     consecutiveGateway: num(od.consecutiveGatewayErrors) ?? 0,
     intervalMs: ms(od.interval, 10_000),
     baseEjectionMs: ms(od.baseEjectionTime, 30_000),
-    maxEjectionPercent: num(od.maxEjectionPercent) ?? 10
+    maxEjectionPercent: positive(od.maxEjectionPercent) ?? 10,
+    minHealthPercent: num(od.minHealthPercent) ?? 0
   };
 }
 
@@ -113,6 +130,8 @@ interface EndpointHealth {
 export class ClusterCircuit {
   private active = 0;
   private pending = 0;
+  /** Retries in flight (a try after the first one, from its start to its outcome). */
+  retries = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly health = new Map<string, EndpointHealth>();
   /** The sweeps of outlier detection start with the cluster's first request. */
@@ -141,13 +160,18 @@ export class ClusterCircuit {
     this.waiting.shift()?.();
   }
 
-  /** The endpoints not ejected now (every one of them when the cluster has no outlier policy). */
-  healthy<E>(endpoints: E[], keyOf: (e: E) => string, now = performance.now()): E[] {
+  /**
+   * The endpoints not ejected now; all of them when too few are healthy (panic, below minHealthPercent; Istio's
+   * default 0 never panics, so all ejected leaves none).
+   */
+  healthy<E>(endpoints: E[], keyOf: (e: E) => string, policy: OutlierPolicy, now = performance.now()): E[] {
     if (this.health.size === 0) return endpoints;
-    return endpoints.filter((e) => {
+    const up = endpoints.filter((e) => {
       const h = this.health.get(keyOf(e));
       return !h || h.ejectedUntil <= now;
     });
+    if (policy.minHealthPercent > 0 && (up.length / endpoints.length) * 100 < policy.minHealthPercent) return endpoints;
+    return up;
   }
 
   /** Count a try's result for its endpoint; true when it ejected the endpoint. */

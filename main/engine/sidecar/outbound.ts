@@ -515,6 +515,7 @@ export class OutboundSidecar {
     const routeAbort = new Abort();
     let timedOut = false;
     let handedOff = false;
+    let retryOutstanding = false;
     let routeTimer: NodeJS.Timeout | undefined;
     if (o.timeoutMs > 0) {
       routeTimer = setTimeout(() => {
@@ -544,6 +545,8 @@ export class OutboundSidecar {
     if (o.route?.mirrors.length) this.mirror(ex, r, o.route, body);
     try {
       for (let attempt = 1; attempt <= maxTries; attempt++) {
+        // a retry reserved its place under http.maxRetries when it was decided (retryAllowed)
+        if (attempt > 1 && o.limits && circuit) retryOutstanding = true;
         if (attempt > 1) {
           const cap = Math.min(retry.backoffBaseMs * (2 ** (attempt - 1) - 1), retry.backoffBaseMs * 10);
           const wait = this.host.random.next() * cap;
@@ -555,7 +558,7 @@ export class OutboundSidecar {
             break;
           }
         }
-        const candidates = o.outlier ? circuit!.healthy(o.endpoints, endpointKey) : o.endpoints;
+        const candidates = o.outlier ? circuit!.healthy(o.endpoints, endpointKey, o.outlier) : o.endpoints;
         if (candidates.length === 0) {
           // outlier detection ejected every endpoint; Istio sets no panic threshold (minHealthPercent 0)
           ex.note('outlier', `every endpoint of ${o.clusterKey} is ejected`);
@@ -624,6 +627,10 @@ export class OutboundSidecar {
               timing: ex
             });
         active.set(key, (active.get(key) ?? 1) - 1);
+        if (retryOutstanding) {
+          circuit!.retries--;
+          retryOutstanding = false;
+        }
         const ms = performance.now() - t0;
         const last = attempt === maxTries;
         if (o.outlier && out.kind !== 'aborted') {
@@ -651,7 +658,7 @@ export class OutboundSidecar {
         if (out.kind === 'fast-response') {
           const status = out.head.status;
           const upHeaders = out.head.headers as IncomingMessage['headers'];
-          const retriable = !last && wouldRetryResponse(retry, status, upHeaders);
+          const retriable = !last && wouldRetryResponse(retry, status, upHeaders) && this.retryAllowed(ex, o, circuit);
           ex.attemptLog.push({ attempt, endpoint: ex.endpoint, status, flags: '-', durationMs: round(ms) });
           if (retriable) {
             ex.note('retry', `attempt ${attempt}: ${status} is retriable under retryOn`);
@@ -666,7 +673,7 @@ export class OutboundSidecar {
         if (out.kind === 'response') {
           const up = out.res;
           const status = up.statusCode ?? 502;
-          const retriable = !last && wouldRetryResponse(retry, status, up.headers);
+          const retriable = !last && wouldRetryResponse(retry, status, up.headers) && this.retryAllowed(ex, o, circuit);
           ex.attemptLog.push({ attempt, endpoint: ex.endpoint, status, flags: '-', durationMs: round(ms) });
           if (retriable) {
             ex.note('retry', `attempt ${attempt}: ${status} is retriable under retryOn`);
@@ -689,7 +696,7 @@ export class OutboundSidecar {
           });
           const retriable =
             retry.conditions.has('5xx') || retry.conditions.has('gateway-error') || retry.conditions.has('reset');
-          if (retriable && !last) {
+          if (retriable && !last && this.retryAllowed(ex, o, circuit)) {
             ex.note('retry', `attempt ${attempt}: per-try timeout ${retry.perTryTimeoutMs} ms`);
             continue;
           }
@@ -715,7 +722,7 @@ export class OutboundSidecar {
           error: out.message
         });
         const retriable = wouldRetryReset(retry, out.reason, out.beforeRequest);
-        if (retriable && !last) {
+        if (retriable && !last && this.retryAllowed(ex, o, circuit)) {
           ex.note('retry', `attempt ${attempt}: ${out.reason} (${out.message}) is retriable`);
           continue;
         }
@@ -744,12 +751,25 @@ export class OutboundSidecar {
         const timer = routeTimer;
         res.once('close', () => clearTimeout(timer));
       } else clearTimeout(routeTimer);
+      if (retryOutstanding) circuit!.retries--;
       // and its connection-pool slot
       if (o.limits) {
         if (handedOff) res.once('close', () => circuit!.release());
         else circuit!.release();
       }
     }
+  }
+
+  /** May this request retry now? Not past http.maxRetries retries outstanding on the cluster (Envoy flags UO). */
+  private retryAllowed(ex: Exchange, o: ForwardOptions, circuit: ClusterCircuit | undefined): boolean {
+    if (!o.limits || !circuit) return true;
+    if (circuit.retries < o.limits.maxRetries) {
+      circuit.retries++; // released when the retry's outcome is known (forward)
+      return true;
+    }
+    ex.flags.add('UO');
+    ex.note('circuit', `maxRetries ${o.limits.maxRetries} retries already in flight on ${o.clusterKey}: not retried`);
+    return false;
   }
 
   /** Circuit breaker and endpoint health per cluster, as this calling sidecar sees them. */

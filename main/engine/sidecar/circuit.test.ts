@@ -1,0 +1,86 @@
+/** The circuit breaker and outlier bookkeeping of one cluster (circuit.ts), driven directly with fixed clocks. */
+import { describe, expect, it } from 'vitest';
+import { ClusterCircuit, type OutlierPolicy, type PoolLimits } from './circuit.js';
+
+const limits = (l: Partial<PoolLimits>): PoolLimits => ({
+  maxConnections: 2 ** 32 - 1,
+  maxPending: 2 ** 32 - 1,
+  maxRequests: 2 ** 32 - 1,
+  maxRetries: 2 ** 32 - 1,
+  ...l
+});
+const policy = (p: Partial<OutlierPolicy>): OutlierPolicy => ({
+  consecutive5xx: 5,
+  consecutiveGateway: 0,
+  intervalMs: 10_000,
+  baseEjectionMs: 30_000,
+  maxEjectionPercent: 10,
+  minHealthPercent: 0,
+  ...p
+});
+
+describe('ClusterCircuit: connection pool', () => {
+  it('past maxConnections requests wait as pending; past http1MaxPendingRequests they overflow', async () => {
+    const c = new ClusterCircuit();
+    const l = limits({ maxConnections: 1, maxPending: 1 });
+    expect(await c.acquire(l)).toBe(true);
+    let second = false;
+    const waiting = c.acquire(l).then((ok) => (second = ok));
+    expect(await c.acquire(l)).toBe(false); // one active, one pending: full
+    expect(second).toBe(false);
+    c.release(); // the pending one takes the freed slot
+    await waiting;
+    expect(second).toBe(true);
+    c.release();
+  });
+  it('http2MaxRequests caps active and pending together', async () => {
+    const c = new ClusterCircuit();
+    const l = limits({ maxRequests: 2 });
+    expect(await c.acquire(l)).toBe(true);
+    expect(await c.acquire(l)).toBe(true);
+    expect(await c.acquire(l)).toBe(false);
+  });
+});
+
+describe('ClusterCircuit: outlier detection', () => {
+  const key = (e: string) => e;
+  it('ejects after consecutive errors, within maxEjectionPercent; a success resets the count', () => {
+    const c = new ClusterCircuit();
+    const p = policy({ consecutive5xx: 2, maxEjectionPercent: 50 });
+    const now = performance.now();
+    expect(c.record('a', 'http-5xx', p, 2, now)).toBe(false);
+    expect(c.record('a', 'success', p, 2, now)).toBe(false);
+    expect(c.record('a', 'local-failure', p, 2, now)).toBe(false);
+    expect(c.record('a', 'http-gateway', p, 2, now)).toBe(true);
+    expect(c.healthy(['a', 'b'], key, p, now)).toEqual(['b']);
+    // a second ejection would make 2 of 2 = 100 % > 50 %
+    c.record('b', 'http-5xx', p, 2, now);
+    expect(c.record('b', 'http-5xx', p, 2, now)).toBe(false);
+    expect(c.healthy(['a', 'b'], key, p, now)).toEqual(['b']);
+  });
+  it('back after baseEjectionTime, at the next interval sweep', () => {
+    const c = new ClusterCircuit();
+    const p = policy({ consecutive5xx: 1, maxEjectionPercent: 100, baseEjectionMs: 30_000, intervalMs: 7_000 });
+    const t0 = performance.now();
+    c.record('a', 'http-5xx', p, 1, t0);
+    expect(c.healthy(['a'], key, p, t0 + 30_000)).toEqual([]); // 30 s is not yet a sweep (35 s is)
+    expect(c.healthy(['a'], key, p, t0 + 35_500)).toEqual(['a']);
+  });
+  it('consecutiveGatewayErrors counts 502/503/504 and local failures only', () => {
+    const c = new ClusterCircuit();
+    const p = policy({ consecutive5xx: 0, consecutiveGateway: 2, maxEjectionPercent: 100 });
+    const now = performance.now();
+    c.record('a', 'http-gateway', p, 1, now);
+    expect(c.record('a', 'http-5xx', p, 1, now)).toBe(false); // a 500 breaks the run
+    c.record('a', 'local-failure', p, 1, now);
+    expect(c.record('a', 'http-gateway', p, 1, now)).toBe(true);
+  });
+  it('minHealthPercent: below it the cluster panics and uses every endpoint', () => {
+    const c = new ClusterCircuit();
+    const p = policy({ consecutive5xx: 1, maxEjectionPercent: 100, minHealthPercent: 60 });
+    const now = performance.now();
+    c.record('a', 'http-5xx', p, 2, now);
+    expect(c.healthy(['a', 'b'], key, p, now)).toEqual(['a', 'b']); // 50 % healthy < 60 %
+    expect(c.healthy(['a', 'b'], key, { ...p, minHealthPercent: 0 }, now)).toEqual(['b']);
+  });
+});
