@@ -516,18 +516,19 @@ export function effectiveConnectTimeoutMs(
 
 function connectTimeoutOf(tp: TrafficPolicy | undefined, port: number): number | undefined {
   if (!tp) return undefined;
-  const read = (cp: unknown): number | undefined => {
-    const v = (cp as { tcp?: { connectTimeout?: unknown } } | undefined)?.tcp?.connectTimeout;
-    if (typeof v !== 'string') return undefined;
-    try {
-      const ms = parseDuration(v);
-      return ms > 0 ? ms : undefined;
-    } catch {
-      return undefined;
-    }
-  };
   const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
-  return read(pl?.connectionPool) ?? read(tp.connectionPool);
+  return connectTimeoutIn(pl?.connectionPool) ?? connectTimeoutIn(tp.connectionPool);
+}
+
+function connectTimeoutIn(cp: unknown): number | undefined {
+  const v = (cp as { tcp?: { connectTimeout?: unknown } } | undefined)?.tcp?.connectTimeout;
+  if (typeof v !== 'string') return undefined;
+  try {
+    const ms = parseDuration(v);
+    return ms > 0 ? ms : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function lbFromPolicy(

@@ -65,13 +65,39 @@ function ms(v: unknown, fallback: number): number {
 /** A policy's field for a destination: subset policy > port-level > top-level (as for the load balancer). */
 function pick(dr: MergedDestinationRule | undefined, subset: string | undefined, port: number, field: string): Loose {
   if (!dr) return undefined;
-  const from = (tp: TrafficPolicy | undefined): Loose => {
-    if (!tp) return undefined;
-    const pl = tp.portLevelSettings?.find((p) => p.port?.number === port) as Record<string, unknown> | undefined;
-    return (pl?.[field] as Loose) ?? ((tp as Record<string, unknown>)[field] as Loose);
-  };
-  return from(subset ? dr.subsets.get(subset)?.trafficPolicy : undefined) ?? from(dr.trafficPolicy);
+  return (
+    fieldOf(subset ? dr.subsets.get(subset)?.trafficPolicy : undefined, port, field) ??
+    fieldOf(dr.trafficPolicy, port, field)
+  );
 }
+
+function fieldOf(tp: TrafficPolicy | undefined, port: number, field: string): Loose {
+  if (!tp) return undefined;
+  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port) as Record<string, unknown> | undefined;
+  return (pl?.[field] as Loose) ?? ((tp as Record<string, unknown>)[field] as Loose);
+}
+
+/**
+ * The per-destination policies, worked out once per DestinationRule object (a snapshot's rules never change; a
+ * reload makes new ones), so a request pays a map lookup, not a walk of the policy.
+ */
+const cache = new WeakMap<MergedDestinationRule, Map<string, { limits?: PoolLimits; outlier?: OutlierPolicy }>>();
+
+export function circuitPolicies(
+  dr: MergedDestinationRule | undefined,
+  subset: string | undefined,
+  port: number
+): { limits?: PoolLimits; outlier?: OutlierPolicy } {
+  if (!dr) return NONE;
+  let byDest = cache.get(dr);
+  if (!byDest) cache.set(dr, (byDest = new Map()));
+  const key = `${subset ?? ''}|${port}`;
+  let p = byDest.get(key);
+  if (!p)
+    byDest.set(key, (p = { limits: poolLimitsFor(dr, subset, port), outlier: outlierPolicyFor(dr, subset, port) }));
+  return p;
+}
+const NONE: { limits?: PoolLimits; outlier?: OutlierPolicy } = {};
 
 /** The connection-pool limits for a destination, or undefined when none is set (no accounting at all). */
 export function poolLimitsFor(

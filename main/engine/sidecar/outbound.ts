@@ -37,14 +37,7 @@ import { Abort } from './abort.js';
 import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
-import {
-  ClusterCircuit,
-  outlierPolicyFor,
-  poolLimitsFor,
-  statusResult,
-  type OutlierPolicy,
-  type PoolLimits
-} from './circuit.js';
+import { circuitPolicies, ClusterCircuit, statusResult, type OutlierPolicy, type PoolLimits } from './circuit.js';
 import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -476,10 +469,11 @@ export class OutboundSidecar {
     if (corsResult?.responseHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
 
     const lb = effectiveLoadBalancer(dr, dest?.subset, port);
+    const circuitPolicy = circuitPolicies(dr, dest?.subset, port);
     await this.forward(ex, req, res, r, {
-      connectTimeoutMs: effectiveConnectTimeoutMs(dr, dest?.subset, port),
-      limits: poolLimitsFor(dr, dest?.subset, port),
-      outlier: outlierPolicyFor(dr, dest?.subset, port),
+      connectTimeoutMs: dr ? effectiveConnectTimeoutMs(dr, dest?.subset, port) : undefined,
+      limits: circuitPolicy.limits,
+      outlier: circuitPolicy.outlier,
       endpoints,
       clusterKey: `outbound|${port}|${dest?.subset ?? ''}|${service.fqdn}`,
       retry: route?.retry ?? DEFAULT_RETRY,
