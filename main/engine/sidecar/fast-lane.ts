@@ -452,6 +452,7 @@ class UpstreamConnection implements UpstreamHandle {
     sock.on('data', this.onData);
     sock.on('error', this.onError);
     sock.on('close', this.onClose);
+    this.connectTimeoutMs = connectTimeoutMs;
     this.connectTimer = setTimeout(this.onConnectTimeout, connectTimeoutMs);
     sock.once('connect', () => (this.tcp = true));
     sock.once(secure ? 'secureConnect' : 'connect', this.onConnect);
@@ -506,11 +507,13 @@ class UpstreamConnection implements UpstreamHandle {
     this.pool.settled();
   }
 
+  private readonly connectTimeoutMs: number;
+
   private readonly onConnectTimeout = (): void => {
     const call = this.call;
     this.call = null;
     this.sock.destroy();
-    call?.failed('connect-timeout', true, 'connect timeout');
+    call?.failed('connect-timeout', true, `connect timeout (${this.connectTimeoutMs} ms)`);
   };
 
   private readonly onData = (chunk: Buffer): void => {

@@ -125,7 +125,7 @@ export function tunnelTry(o: TunnelTry): Promise<TunnelOutcome> {
     };
     const timer = setTimeout(() => {
       req.destroy();
-      finish({ kind: 'reset', reason: 'connect-timeout', message: 'connect timeout' });
+      finish({ kind: 'reset', reason: 'connect-timeout', message: `connect timeout (${o.connectTimeoutMs} ms)` });
     }, o.connectTimeoutMs);
     req.on('socket', (s: Socket) => {
       s.once('connect', () => {

@@ -111,7 +111,12 @@ function onSocket(this: TryRequest, s: Socket): void {
   if ((s as unknown as { connecting?: boolean }).connecting) {
     t.connectTimer = setTimeout(() => {
       this.destroy();
-      t.finish({ kind: 'reset', reason: 'connect-timeout', beforeRequest: true, message: 'connect timeout' });
+      t.finish({
+        kind: 'reset',
+        reason: 'connect-timeout',
+        beforeRequest: true,
+        message: `connect timeout (${o.connectTimeoutMs} ms)`
+      });
     }, o.connectTimeoutMs);
     s.once('connect', () => {
       t.connected = true;
