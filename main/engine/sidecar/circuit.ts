@@ -15,7 +15,7 @@
  * retries outstanding on the cluster: past it a retry is skipped and the request flagged UO.
  */
 import type { TrafficPolicy } from '../../contract/istio-schema.js';
-import type { MergedDestinationRule } from '../config/compile.js';
+import { effectiveConnectTimeoutMs, type MergedDestinationRule } from '../config/compile.js';
 import { parseDuration } from '../util/duration.js';
 
 export interface PoolLimits {
@@ -78,26 +78,40 @@ function fieldOf(tp: TrafficPolicy | undefined, port: number, field: string): Lo
 }
 
 /**
- * The per-destination policies, worked out once per DestinationRule object (a snapshot's rules never change; a
+ * The per-destination policies (circuit breaking, outlier detection, connect timeout), worked out once per DestinationRule object (a snapshot's rules never change; a
  * reload makes new ones), so a request pays a map lookup, not a walk of the policy.
  */
-const cache = new WeakMap<MergedDestinationRule, Map<string, { limits?: PoolLimits; outlier?: OutlierPolicy }>>();
+export interface CircuitPolicies {
+  limits?: PoolLimits;
+  outlier?: OutlierPolicy;
+  /** connectionPool.tcp.connectTimeout, when set. */
+  connectTimeoutMs?: number;
+}
+
+const cache = new WeakMap<MergedDestinationRule, Map<string, CircuitPolicies>>();
 
 export function circuitPolicies(
   dr: MergedDestinationRule | undefined,
   subset: string | undefined,
   port: number
-): { limits?: PoolLimits; outlier?: OutlierPolicy } {
+): CircuitPolicies {
   if (!dr) return NONE;
   let byDest = cache.get(dr);
   if (!byDest) cache.set(dr, (byDest = new Map()));
   const key = `${subset ?? ''}|${port}`;
   let p = byDest.get(key);
   if (!p)
-    byDest.set(key, (p = { limits: poolLimitsFor(dr, subset, port), outlier: outlierPolicyFor(dr, subset, port) }));
+    byDest.set(
+      key,
+      (p = {
+        limits: poolLimitsFor(dr, subset, port),
+        outlier: outlierPolicyFor(dr, subset, port),
+        connectTimeoutMs: effectiveConnectTimeoutMs(dr, subset, port)
+      })
+    );
   return p;
 }
-const NONE: { limits?: PoolLimits; outlier?: OutlierPolicy } = {};
+const NONE: CircuitPolicies = {};
 
 /** The connection-pool limits for a destination, or undefined when none is set (no accounting at all). */
 export function poolLimitsFor(

@@ -30,7 +30,7 @@ import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { ClientRelay } from './fast-try.js';
 import { Abort } from './abort.js';
-import { normalizeTarget } from '../util/path.js';
+import { absoluteTarget, normalizeTarget } from '../util/path.js';
 import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type { SidecarHost } from './host.js';
 import type { Identity } from '../tls/identity.js';
@@ -400,15 +400,11 @@ export class InboundSidecar {
  */
 function inboundPath(url: string): string {
   if (url.startsWith('/')) return normalizeTarget(url);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    try {
-      const u = new URL(url);
-      return normalizeTarget(`${u.pathname}${u.search}`);
-    } catch {
-      return '/';
-    }
+  try {
+    return normalizeTarget(absoluteTarget(url)?.path ?? url);
+  } catch {
+    return '/';
   }
-  return normalizeTarget(url);
 }
 
 /** The attempt-log entry of a try that ended in a reset (connect failure: UF; a cut after connecting: UC). */

@@ -15,12 +15,7 @@ import { upstreamTls } from '../filters/upstream-tls.js';
 import type { MergedDestinationRule } from '../config/compile.js';
 import type { Duplex } from 'node:stream';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
-import {
-  DEFAULT_RETRY,
-  effectiveConnectTimeoutMs,
-  effectiveLoadBalancer,
-  findDestinationRule
-} from '../config/compile.js';
+import { DEFAULT_RETRY, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
 import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import type { Snapshot, HostRoutes } from '../snapshot.js';
 import { needsClaims, selectRoute, type MatchInput } from '../filters/route-match.js';
@@ -44,7 +39,7 @@ import type tls from 'node:tls';
 import type { SidecarHost } from './host.js';
 import { unsampled } from '../telemetry/tracing.js';
 import { splitAuthority } from '../config/hosts.js';
-import { normalizeTarget } from '../util/path.js';
+import { absoluteTarget, normalizeTarget } from '../util/path.js';
 
 /** Headers an app may not use to steer the client sidecar (Envoy strips them from non-internal requests). */
 
@@ -196,14 +191,14 @@ export class OutboundSidecar {
     let authority: string;
     let path: string;
     const url = req.url ?? '/';
+    const abs = this.target.service ? undefined : absoluteTarget(url);
     if (this.target.service) {
       const s = this.target.service;
       authority = `${s.name}:${s.port}`;
       path = url;
-    } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-      const p = new URL(url);
-      authority = p.host;
-      path = `${p.pathname}${p.search}`;
+    } else if (abs) {
+      authority = abs.authority;
+      path = abs.path;
     } else {
       authority = req.headers.host ?? '';
       path = url;
@@ -471,7 +466,7 @@ export class OutboundSidecar {
     const lb = effectiveLoadBalancer(dr, dest?.subset, port);
     const circuitPolicy = circuitPolicies(dr, dest?.subset, port);
     await this.forward(ex, req, res, r, {
-      connectTimeoutMs: dr ? effectiveConnectTimeoutMs(dr, dest?.subset, port) : undefined,
+      connectTimeoutMs: circuitPolicy.connectTimeoutMs,
       limits: circuitPolicy.limits,
       outlier: circuitPolicy.outlier,
       endpoints,

@@ -1,6 +1,6 @@
 /** Path normalization (istio-semantics §1.5: paths are compared normalized, without the query). */
 import { describe, expect, it } from 'vitest';
-import { normalizeTarget, removeDotSegments } from './path.js';
+import { absoluteTarget, normalizeTarget, removeDotSegments } from './path.js';
 
 describe('normalizeTarget', () => {
   it('leaves ordinary targets alone (the same string)', () => {
@@ -28,5 +28,14 @@ describe('normalizeTarget', () => {
   });
   it('keeps double slashes and case', () => {
     expect(removeDotSegments('//a//B/./c')).toBe('//a//B/c');
+  });
+});
+
+describe('absoluteTarget', () => {
+  it('splits an absolute-form target into authority and path; other forms are not absolute', () => {
+    expect(absoluteTarget('http://reviews:9080/r/1?x=1')).toEqual({ authority: 'reviews:9080', path: '/r/1?x=1' });
+    expect(absoluteTarget('HTTP://Web/')).toEqual({ authority: 'web', path: '/' });
+    expect(absoluteTarget('/r/1')).toBeUndefined();
+    expect(absoluteTarget('*')).toBeUndefined();
   });
 });

@@ -52,3 +52,13 @@ export function normalizeTarget(target: string): string {
   const query = q < 0 ? '' : t.slice(q);
   return removeDotSegments(decodeUnreserved(path)) + query;
 }
+
+/**
+ * An absolute-form request target (`http://host:port/path?q`) split into its authority and origin-form path, or
+ * undefined for any other form. Throws on a target that looks absolute but is not a URL.
+ */
+export function absoluteTarget(target: string): { authority: string; path: string } | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return undefined;
+  const u = new URL(target);
+  return { authority: u.host, path: `${u.pathname}${u.search}` };
+}
