@@ -11,7 +11,7 @@ import type { FlowRecord } from '../contract/api.js';
 import { openSqliteStore, type FlowStore, type StoreOptions } from '../engine/capture/flow-store.js';
 import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
 // @ts-expect-error -- plain JavaScript (the writer thread's entry), typed where the store imports it
-import { SLOT } from '../engine/capture/flow-writer.mjs';
+import { FlowWriter, SLOT, toRow } from '../engine/capture/flow-writer.mjs';
 import { flow, textBody } from './helpers/flow.js';
 
 const dirs: string[] = [];
@@ -191,5 +191,64 @@ describe('SQLite flow store when its writer thread stops', () => {
     expect(s.count()).toBe(5);
     expect(logs.join('\n')).toMatch(/stopped before committing 10 flow\(s\) it had received; they are lost/);
     s.close();
+  });
+});
+
+describe("the writer thread's transaction (FlowWriter append, commit, rollback)", () => {
+  /** A store file with the schema, opened on a connection of the test's own, and a FlowWriter on another. */
+  function writerOn(limits: { maxFlows: number; maxBytes: number; maxAgeMs: number }) {
+    const dir = tmp();
+    open(dir, { writerThread: false }).close();
+    const found = findSqlite();
+    if (!('driver' in found)) throw new Error('no SQLite');
+    const db = openDatabase(found.driver, path.join(dir, 'flows.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 10000');
+    const w = new FlowWriter(db, limits) as {
+      append(rows: unknown[][]): void;
+      commit(): void;
+      rollback(): void;
+      recount(): void;
+      capturedFlows: number;
+    };
+    w.recount();
+    return { dir, db, w };
+  }
+  const rows = (from: number, to: number) => {
+    const out: unknown[][] = [];
+    for (let i = from; i <= to; i++) out.push(toRow(flow(i, { traceId: `trace-${i}` }), 1));
+    return out;
+  };
+
+  it('inserts rows as they arrive but commits them (after retention) only at commit', () => {
+    const { dir, db, w } = writerOn({ maxFlows: 4, maxBytes: 1e12, maxAgeMs: 1e12 });
+    w.append(rows(1, 3));
+    w.append(rows(4, 6));
+    expect(committedCount(dir)).toBe(0);
+    w.commit();
+    expect(committedCount(dir)).toBe(4);
+    expect(w.capturedFlows).toBe(4);
+    const s = open(dir, { writerThread: false });
+    expect(ids(s.list({}))).toEqual([3, 4, 5, 6].map((i) => flow(i).id));
+    // the lookup keys of the window were written with it: a flow is found by its trace id
+    expect(s.list({ traceId: 'trace-5' }).map((f) => f.id)).toEqual([flow(5).id]);
+    s.close();
+    w.commit(); // nothing open: nothing happens
+    db.close();
+  });
+
+  it('a rollback drops what the window inserted and re-reads the retention totals', () => {
+    const { dir, db, w } = writerOn({ maxFlows: 100, maxBytes: 1e12, maxAgeMs: 1e12 });
+    w.append(rows(1, 2));
+    w.commit();
+    w.append(rows(3, 5));
+    expect(w.capturedFlows).toBe(5);
+    w.rollback();
+    expect(w.capturedFlows).toBe(2);
+    expect(committedCount(dir)).toBe(2);
+    w.append(rows(6, 6));
+    w.commit();
+    expect(committedCount(dir)).toBe(3);
+    db.close();
   });
 });
