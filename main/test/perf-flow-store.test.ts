@@ -11,7 +11,7 @@ import type { FlowRecord } from '../contract/api.js';
 import { openSqliteStore, type FlowStore, type StoreOptions } from '../engine/capture/flow-store.js';
 import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
 // @ts-expect-error -- plain JavaScript (the writer thread's entry), typed where the store imports it
-import { FlowWriter, SLOT, toRow } from '../engine/capture/flow-writer.mjs';
+import { FlowWriter, SLOT, WRITER_NICE, toRow } from '../engine/capture/flow-writer.mjs';
 import { flow, textBody } from './helpers/flow.js';
 
 const dirs: string[] = [];
@@ -149,6 +149,31 @@ describe('SQLite flow store with a writer thread: latency on the engine thread',
     expect(committedCount(dir)).toBe(0);
     s.flush();
     expect(committedCount(dir)).toBe(8);
+    s.close();
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('SQLite flow store writer thread scheduling (Linux)', () => {
+  /** Nice value of each thread of this process, by thread id (/proc/self/task/<tid>/stat, field 19). */
+  const niceByThread = () =>
+    new Map(
+      fs.readdirSync('/proc/self/task').map((tid) => {
+        const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+        return [Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])] as const;
+      })
+    );
+
+  it('runs the writer thread at a lower priority than the engine thread', async () => {
+    const before = niceByThread();
+    const s = open(tmp(), {});
+    const t = threadOf(s)!;
+    for (let waited = 0; Atomics.load(t.shared, (SLOT as { state: number }).state) === 0 && waited < 5000; waited += 20)
+      await sleep(20);
+    const engine = before.get(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()))!;
+    const started = [...niceByThread()].filter(([tid]) => !before.has(tid));
+    // the writer is one of the threads the store started; the engine thread's own priority is untouched
+    expect(started.map(([, nice]) => nice)).toContain(Math.min(19, engine + WRITER_NICE));
+    expect(niceByThread().get(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()))).toBe(engine);
     s.close();
   });
 });

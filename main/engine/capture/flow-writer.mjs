@@ -3,6 +3,8 @@
 // commits and its checkpoints stay off the engine's event loop; the store falls back to running it in the engine's
 // thread when the worker cannot start. Plain JavaScript so that a worker can load it without a TypeScript loader;
 // its types are declared where it is imported (interface FlowWriter in flow-store.ts).
+import fs from 'node:fs';
+import os from 'node:os';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './sqlite-driver.mjs';
 
@@ -296,6 +298,28 @@ export class FlowWriter {
   }
 }
 
+/** How much lower the writer thread's scheduling priority is than the engine thread's (nice steps). */
+export const WRITER_NICE = 10;
+
+/**
+ * Lower this thread's scheduling priority (Linux, where a thread is a task with an id of its own): writing flows can
+ * wait, the requests the sidecars are forwarding cannot. On a 2-core machine running the sidecars, the apps and the
+ * writer, the kernel then runs the writer when a core is free instead of sharing one with the engine thread. Elsewhere
+ * (macOS, Windows: no per-thread nice) nothing changes. Returns the thread id it lowered, or undefined.
+ * @returns {number | undefined}
+ */
+export function lowerPriority() {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) return undefined;
+    os.setPriority(tid, Math.min(19, os.getPriority(tid) + WRITER_NICE));
+    return tid;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The worker: its own connection to flows.db. Messages, handled in order:
  *   { type: 'rows', seq, rows }   insert a batch of rows (toRow) and publish `seq` as received; batches are
@@ -343,6 +367,7 @@ function runWorker() {
     return;
   }
   publish(SLOT.state, STATE.ready);
+  lowerPriority();
   /** Rows inserted in the open transaction, and the last batch received. */
   let pending = 0;
   let receivedSeq = 0;
