@@ -350,7 +350,7 @@ export function compileVirtualServices(resources: IstioResource[]): CompiledVirt
       if (!del) return; // reported by validation
       const rootMatches = (h.match ?? []).map(compileMatch);
       (del.spec.http ?? []).forEach((dh, j) => {
-        const c = compileRoute(dh, j, `${label}[${i}]→${del.name}.${del.namespace}`, del.namespace);
+        const c = compileRoute(dh, j, `${label}[${i}]->${del.name}.${del.namespace}`, del.namespace);
         if (rootMatches.length > 0) {
           const childMatches = c.matches.length > 0 ? c.matches : [compileMatch({})];
           c.matches = rootMatches.flatMap((rm) => childMatches.map((cm) => mergeMatch(rm, cm)));

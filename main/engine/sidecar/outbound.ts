@@ -359,7 +359,7 @@ export class OutboundSidecar {
     }
     if (route && route.action.type === 'redirect') {
       const { status, location } = buildRedirect(route.action.redirect, matched, r.authority, r.path, 'http');
-      ex.note('redirect', `${status} → ${location}`);
+      ex.note('redirect', `${status} -> ${location}`);
       ex.sendLocal(
         { status, body: Buffer.alloc(0), headers: { location }, flags: [], reason: 'redirect' },
         SERVER,
@@ -451,11 +451,11 @@ export class OutboundSidecar {
       const newPath = rewritePath(route.rewrite, matched, r.path);
       if (newPath !== r.path) {
         r.headers['x-envoy-original-path'] = r.path;
-        ex.note('rewrite', `path ${r.path} → ${newPath}`);
+        ex.note('rewrite', `path ${r.path} -> ${newPath}`);
         r.path = newPath;
       }
       if (route.rewrite.authority) {
-        ex.note('rewrite', `authority ${r.authority} → ${route.rewrite.authority}`);
+        ex.note('rewrite', `authority ${r.authority} -> ${route.rewrite.authority}`);
         r.headers.host = route.rewrite.authority;
       }
     }

@@ -161,7 +161,7 @@ describe('observed-call overlay', () => {
       status: 403,
       localReply: 'RBAC: access denied',
       trace: [
-        { step: 'inbound', detail: 'from sidecar of reviews-v1 → app at 127.0.0.1:19082' },
+        { step: 'inbound', detail: 'from sidecar of reviews-v1 -> app at 127.0.0.1:19082' },
         { step: 'authz', detail: 'denied: no ALLOW policy matched' }
       ],
       ...over
