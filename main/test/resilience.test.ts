@@ -58,6 +58,20 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
+metadata: {name: gone}
+spec:
+  hosts: [gone]
+  http:
+  - match: [{uri: {prefix: /empty-retries}}]
+    retries: {}
+    route: [{destination: {host: gone}}]
+  - match: [{uri: {prefix: /backoff-only}}]
+    retries: {backoff: 10ms}
+    route: [{destination: {host: gone}}]
+  - route: [{destination: {host: gone}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
 metadata: {name: slow}
 spec:
   hosts: [slow]
@@ -83,8 +97,13 @@ beforeAll(async () => {
   dead = await deadPort();
   dead2 = await deadPort();
   flaky.behave((req, res) => {
-    const fails = Number(new URL(req.url!, 'http://x').searchParams.get('fail') ?? '0');
+    const q = new URL(req.url!, 'http://x').searchParams;
+    const fails = Number(q.get('fail') ?? '0');
     const n = Number(req.headers['x-envoy-attempt-count']);
+    if (q.get('reset') === 'all' || Number(q.get('reset')) === n) {
+      req.socket.destroy(); // read the request, then drop the connection without an answer
+      return;
+    }
     if (n <= fails) {
       res.writeHead(503, { 'content-type': 'text/plain' });
       res.end(`fail ${n}`);
@@ -199,6 +218,49 @@ describe('retries (Istio ≥ 1.24 defaults)', () => {
     const before = flaky.seen.length;
     await call('flaky:9080', '/no-retry?fail=1');
     expect(flaky.seen.length - before).toBe(1);
+  });
+  it('a retries block without attempts is no retry policy at all (Istio: attempts 0 or unset)', async () => {
+    const bodyOnce =
+      'upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused';
+    for (const p of ['/empty-retries', '/backoff-only']) {
+      const r = await call('gone:9080', p);
+      expect([r.status, r.body], p).toEqual([503, bodyOnce]);
+      const f = await flowFor(p);
+      expect([f?.flags, f?.attempts], p).toEqual(['UF', 1]);
+    }
+  });
+  it('a request the app read and dropped is never sent again: one delivery, 503 UC (default policy, attempts 0)', async () => {
+    await call('flaky:9080', '/default?warm=1'); // a keep-alive connection in the pool
+    for (const p of ['/default?reset=all', '/no-retry?reset=all']) {
+      const before = flaky.seen.length;
+      const r = await call('flaky:9080', p);
+      expect(r.status, p).toBe(503);
+      expect(r.body, p).toBe(
+        'upstream connect error or disconnect/reset before headers. reset reason: connection termination'
+      );
+      expect(flaky.seen.length - before, p).toBe(1);
+      expect((await flowFor(p))?.flags, p).toBe('UC');
+    }
+  });
+  it('a reset after a retried 503 says "retried and the latest" but is not URX when the reset is not retriable', async () => {
+    const before = flaky.seen.length;
+    const r = await call('flaky:9080', '/retry-codes?fail=1&reset=2');
+    expect(r.status).toBe(503);
+    expect(r.body).toBe(
+      'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection termination'
+    );
+    expect(flaky.seen.length - before).toBe(2);
+    const f = await flowFor('/retry-codes?fail=1&reset=2');
+    expect([f?.flags, f?.attempts]).toEqual(['UC', 2]);
+  });
+  it('ALLOW_ANY passthrough has no retry policy: one try to an unknown host, 503 UF', async () => {
+    const r = await call(`127.0.0.1:${dead}`, '/pt-dead');
+    expect(r.status).toBe(503);
+    expect(r.body).toBe(
+      'upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused'
+    );
+    const f = await flowFor('/pt-dead');
+    expect([f?.flags, f?.attempts, f?.destinationService]).toEqual(['UF', 1, 'PassthroughCluster']);
   });
   it('aborts are never retried', async () => {
     await call('svc:9080', '/abort/again');

@@ -170,4 +170,25 @@ describe('upstream pool', () => {
     expect(seen.plain - before).toBe(10);
     pool.close();
   });
+
+  it('a plaintext pool reuses an idle connection within its idle limit and opens a new one past it; TLS keeps its own', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const plain = new UpstreamPool('127.0.0.1', portOf(plainServer), () => 5000, undefined, 200);
+    const before = seen.plain;
+    expect(await call(plain).done).toEqual({ status: 200 });
+    expect(await call(plain).done).toEqual({ status: 200 });
+    expect(seen.plain - before).toBe(1); // reused at once
+    await sleep(300);
+    expect(await call(plain).done).toEqual({ status: 200 });
+    expect(seen.plain - before).toBe(2); // idle past the limit: closed, a new connection instead
+    plain.close();
+    // a mutual TLS pool has no idle limit by default (its peer is a localmesh sidecar, which keeps connections)
+    const secure = new UpstreamPool('127.0.0.1', portOf(tlsServer), () => 5000, clientTls);
+    const tlsBefore = seen.tls;
+    expect(await call(secure).done).toEqual({ status: 200 });
+    await sleep(300);
+    expect(await call(secure).done).toEqual({ status: 200 });
+    expect(seen.tls - tlsBefore).toBe(1);
+    secure.close();
+  });
 });

@@ -42,9 +42,13 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = compileRetry(undefined);
+/** No retry policy: `retries: {attempts: 0}`, and Istio's ALLOW_ANY catch-all route to the PassthroughCluster. */
+export const NO_RETRY: RetryPolicy = compileRetry({ attempts: 0 });
 
 export function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
-  if (r && (r.attempts ?? 0) === 0 && r.attempts !== undefined) {
+  // Istio's retry.ConvertPolicy: a `retries` block whose attempts are 0 -- or unset, the proto's zero -- is no retry
+  // policy at all (its perTryTimeout, retryOn and backoff go with it); only no block at all gets the default
+  if (r && (r.attempts ?? 0) <= 0) {
     return {
       attempts: 0,
       conditions: new Set(),
@@ -66,7 +70,7 @@ export function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
     } else conditions.add(p);
   }
   return {
-    attempts: r ? (r.attempts ?? 2) : 2,
+    attempts: r?.attempts ?? 2,
     conditions,
     statusCodes,
     perTryTimeoutMs: r?.perTryTimeout ? parseDuration(r.perTryTimeout) : 0,

@@ -541,7 +541,7 @@ describe('redirect and directResponse', () => {
 describe('retries and timeouts', () => {
   const retries = (r: string) => vs(`  - retries: ${r}\n${TO_REVIEWS}`);
 
-  it('retryOn entries must be Envoy conditions or status codes 100-599', () => {
+  it('retryOn entries must be Envoy conditions or status codes Go names (Istio: http.StatusText)', () => {
     expectIssues(retries('{attempts: 2, retryOn: "5xx,bogus"}'), [
       {
         severity: err,
@@ -561,6 +561,17 @@ describe('retries and timeouts', () => {
       }
     ]);
     expectIssues(retries('{attempts: 2, retryOn: "gateway-error,503,retriable-status-codes"}'), []);
+    for (const code of ['599', '420', '306'])
+      expectIssues(retries(`{attempts: 2, retryOn: "5xx,${code}"}`), [
+        {
+          severity: err,
+          code: 'IST0106',
+          at: `"5xx,${code}"`,
+          path: 'spec.http[0].retries.retryOn',
+          message: new RegExp(`${code} is not a valid HTTP status code`)
+        }
+      ]);
+    expectIssues(retries('{attempts: 2, retryOn: "418,425,511"}'), []);
   });
 
   it('perTryTimeout, timeout and backoff must be at least 1ms', () => {

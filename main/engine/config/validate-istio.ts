@@ -744,6 +744,13 @@ function checkRetries(ctx: Ctx, vs: VS, retries: HTTPRetry, p: Path): void {
   if (retries.backoff !== undefined) checkDuration(ctx, vs, retries.backoff, [...p, 'backoff'], 'backoff');
 }
 
+/** The status codes Go's net/http names (http.StatusText): the numbers Istio accepts in retryOn. */
+const KNOWN_STATUS = new Set([
+  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401,
+  402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426,
+  428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511
+]);
+
 function checkRetryOn(ctx: Ctx, vs: VS, retryOn: string, p: Path): void {
   for (const entry of retryOn.split(',')) {
     if (entry !== entry.trim()) {
@@ -755,8 +762,9 @@ function checkRetryOn(ctx: Ctx, vs: VS, retryOn: string, p: Path): void {
       continue;
     }
     if (DIGITS.test(entry)) {
-      const code = Number(entry);
-      if (code < 100 || code > 599) ctx.error(vs, p, `retryOn status code ${entry} must be between 100 and 599`);
+      // Istio's webhook: a number must be a status code Go's http.StatusText knows
+      if (!KNOWN_STATUS.has(Number(entry)))
+        ctx.error(vs, p, `retryOn status code ${entry} is not a valid HTTP status code, which Istio rejects`);
       continue;
     }
     if (RETRY_ON.has(entry)) continue;

@@ -11,8 +11,10 @@
  * Upstream, an UpstreamPool keeps keep-alive connections to one address (newest first). A try writes the request
  * head and body in one go, reads the response head, then forwards the body bytes untouched (a chunked body as
  * chunks, followed by a scanner that finds its end and decodes it for capture), and returns the connection to the
- * pool when the response ended cleanly. A pooled connection the app had closed is retried once on a new one, as
- * node:http's agent does.
+ * pool when the response ended cleanly. A try whose connection fails is never sent again behind the caller's back
+ * (the app may have read it: Envoy reports such a reset, 503 UC, and leaves it to the retry policy); instead a
+ * plaintext pool drops connections idle longer than IDLE_LIMIT_MS, before the app's own keep-alive timeout can race
+ * a reuse.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -34,6 +36,13 @@ export const MAX_FAST_BODY = 64 * 1024;
 const MAX_PIPELINED = 256 * 1024;
 /** Idle upstream connections kept per address. */
 const MAX_IDLE = 512;
+/**
+ * A plaintext pool's connections idle longer than this are closed instead of reused. Apps close idle keep-alive
+ * connections themselves (Node 5 s, gunicorn 2 s, uvicorn 5 s); a request written just as the app closes is lost to
+ * a reset (Istio's well-known 503 UC with Node apps). Reconnecting on loopback costs ~0.1 ms. Mutual TLS pools go to
+ * localmesh's own inbound sidecars, which never close an idle connection, and keep theirs (a handshake costs more).
+ */
+export const IDLE_LIMIT_MS = 1500;
 /**
  * TLS handshakes a pool runs at once (mutual TLS between sidecars). A handshake costs the engine thread ~4-5 ms of
  * CPU here (both ends are in it); when a stall left more calls waiting than connections idle, opening one connection
@@ -349,15 +358,23 @@ export class UpstreamPool {
     readonly port: number,
     private readonly connectTimeoutMs: () => number,
     /** TLS to the upstream (mutual TLS between sidecars); a pool holds connections of one identity pair. */
-    private readonly tlsOptions?: tls.ConnectionOptions
+    private readonly tlsOptions?: tls.ConnectionOptions,
+    /** Idle connections older than this are closed instead of reused (IDLE_LIMIT_MS; none for mutual TLS). */
+    private readonly idleLimitMs = tlsOptions ? Infinity : IDLE_LIMIT_MS
   ) {}
 
   /** Start a try: on the newest idle connection, else on a new one (`call.on` then names it), else it waits. */
   send(call: UpstreamCall): void {
-    const pooled = this.idle.pop();
-    if (pooled) return pooled.start(call, true);
+    let pooled = this.idle.pop();
+    if (pooled && performance.now() - pooled.idleSince > this.idleLimitMs) {
+      // the newest idle connection is stale, so every older one is too
+      pooled.sock.destroy();
+      for (const c of this.idle.splice(0)) c.sock.destroy();
+      pooled = undefined;
+    }
+    if (pooled) return pooled.start(call);
     if (this.tlsOptions && this.connecting >= MAX_TLS_CONNECTING) return this.wait(call);
-    this.connect(call.connectTimeoutMs).start(call, false);
+    this.connect(call.connectTimeoutMs).start(call);
   }
 
   /** Calls waiting, for tests and diagnostics. */
@@ -378,7 +395,7 @@ export class UpstreamPool {
     };
   }
 
-  /** A new connection (for a try, or for a retry after a pooled one had been closed by the app). */
+  /** A new connection for a try. */
   connect(connectTimeoutMs = this.connectTimeoutMs()): UpstreamConnection {
     const o = this.tlsOptions;
     const sock = o
@@ -406,9 +423,12 @@ export class UpstreamPool {
 
   release(c: UpstreamConnection): void {
     const call = this.waiting.shift();
-    if (call) return c.start(call, true);
+    if (call) return c.start(call);
     if (this.closed || this.idle.length >= MAX_IDLE) c.sock.destroy();
-    else this.idle.push(c);
+    else {
+      c.idleSince = performance.now();
+      this.idle.push(c);
+    }
   }
 
   forget(c: UpstreamConnection): void {
@@ -428,9 +448,8 @@ type BodyMode = 'none' | 'length' | 'chunked' | 'close';
 class UpstreamConnection implements UpstreamHandle {
   private call: UpstreamCall | null = null;
   private connected = false;
-  private reused = false;
-  private retried = false;
-  private gotBytes = false;
+  /** When the connection went back to the pool (performance.now()). */
+  idleSince = 0;
   private buf: Buffer = EMPTY;
   private head: ResponseHead | null = null;
   private mode: BodyMode = 'none';
@@ -458,11 +477,9 @@ class UpstreamConnection implements UpstreamHandle {
     sock.once(secure ? 'secureConnect' : 'connect', this.onConnect);
   }
 
-  start(call: UpstreamCall, reused: boolean): void {
+  start(call: UpstreamCall): void {
     call.on = this;
     this.call = call;
-    this.reused = reused;
-    this.gotBytes = false;
     this.head = null;
     this.buf = EMPTY;
     if (this.connected) this.send();
@@ -519,7 +536,6 @@ class UpstreamConnection implements UpstreamHandle {
   private readonly onData = (chunk: Buffer): void => {
     const call = this.call;
     if (!call) return void this.sock.destroy(); // bytes nobody asked for: the connection is not reusable
-    this.gotBytes = true;
     if (this.head) return this.body(call, chunk, 0);
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     for (;;) {
@@ -636,13 +652,6 @@ class UpstreamConnection implements UpstreamHandle {
         return call.end();
       }
       return call.broken();
-    }
-    if (this.reused && !this.gotBytes && !this.retried) {
-      // a pooled connection the app had already closed: once more on a new connection (nothing was processed)
-      const fresh = this.pool.connect(call.connectTimeoutMs);
-      fresh.retried = true;
-      fresh.start(call, false);
-      return;
     }
     if (this.tcp && !this.connected && this.sock instanceof tls.TLSSocket)
       call.failed(

@@ -18,6 +18,7 @@ import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
 import {
   FastConnection,
   FastRequest,
+  IDLE_LIMIT_MS,
   UpstreamPool,
   type FastResponse,
   type Framing,
@@ -44,7 +45,14 @@ type Req = IncomingMessage | FastRequest;
 type Res = ServerResponse | FastResponse | TunnelResponse;
 
 export class InboundSidecar {
-  readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
+  /** node:http's pool to apps; an idle socket closes after IDLE_LIMIT_MS, as the fast lane's (fast-lane.ts). */
+  readonly agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: Infinity,
+    maxFreeSockets: 512,
+    scheduling: 'lifo',
+    timeout: IDLE_LIMIT_MS
+  });
   /** The fast lane's keep-alive connections to the app. */
   readonly pool: UpstreamPool;
   /** Upgrade requests in progress and open tunnels, torn down when the sidecar closes. */
@@ -327,7 +335,7 @@ export class InboundSidecar {
         ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${out.reason} before the request was sent`);
         continue;
       }
-      ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1), SERVER);
+      ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1, undefined, attempt > 1 && retriable), SERVER);
       return;
     }
   }
@@ -540,7 +548,7 @@ class InboundTry extends ClientRelay implements UpstreamCall {
       ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${reason} before the request was sent`);
       return this.next();
     }
-    ex.sendLocal(LocalReplies.upstreamReset(reason, attempt > 1), SERVER);
+    ex.sendLocal(LocalReplies.upstreamReset(reason, attempt > 1, undefined, attempt > 1 && beforeRequest), SERVER);
   }
 
   broken(): void {

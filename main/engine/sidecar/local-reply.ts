@@ -55,14 +55,18 @@ export const LocalReplies = {
     flags: ['FI'],
     reason: `fault abort grpc-status ${grpcStatus}`
   }),
-  upstreamReset: (reason: ResetReason, retried: boolean, detail?: string): LocalReply => {
+  /**
+   * 503 for a try that got no response. `retried`: an earlier try was retried (Envoy's is_retry_: the body says
+   * "retried and the latest reset reason"); `exhausted`: this reset would have been retried but no try is left (URX).
+   */
+  upstreamReset: (reason: ResetReason, retried: boolean, detail?: string, exhausted = retried): LocalReply => {
     const flag = reason === 'connection-termination' ? 'UC' : reason === 'overflow' ? 'UO' : 'UF';
     const body = retried
       ? `${UPSTREAM_RESET} retried and the latest reset reason: ${resetText(reason, detail)}`
       : `${UPSTREAM_RESET} reset reason: ${resetText(reason, detail)}`;
     const headers: Record<string, string> =
       reason === 'overflow' ? { ...text, 'x-envoy-overloaded': 'true' } : { ...text };
-    return reply(503, body, retried ? [flag, 'URX'] : [flag], `upstream reset: ${reason}`, headers);
+    return reply(503, body, exhausted ? [flag, 'URX'] : [flag], `upstream reset: ${reason}`, headers);
   },
   registryOnly: () => reply(502, '', [], 'REGISTRY_ONLY: host not in the registry (BlackHoleCluster)')
 };

@@ -15,7 +15,7 @@ import { upstreamTls } from '../filters/upstream-tls.js';
 import type { MergedDestinationRule } from '../config/compile.js';
 import type { Duplex } from 'node:stream';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
-import { DEFAULT_RETRY, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
+import { DEFAULT_RETRY, NO_RETRY, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
 import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import type { Snapshot, HostRoutes } from '../snapshot.js';
 import { needsClaims, selectRoute, type MatchInput } from '../filters/route-match.js';
@@ -29,7 +29,7 @@ import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { Abort } from './abort.js';
-import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
+import { FastConnection, FastRequest, FastResponse, IDLE_LIMIT_MS, UpstreamPool } from './fast-lane.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
 import { circuitPolicies, ClusterCircuit, statusResult, type OutlierPolicy, type PoolLimits } from './circuit.js';
@@ -114,7 +114,14 @@ interface ForwardOptions {
 }
 
 export class OutboundSidecar {
-  readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
+  /** node:http's pool to apps; an idle socket closes after IDLE_LIMIT_MS, as the fast lane's (fast-lane.ts). */
+  readonly agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: Infinity,
+    maxFreeSockets: 512,
+    scheduling: 'lifo',
+    timeout: IDLE_LIMIT_MS
+  });
   /**
    * node:http's TLS agents, one per set of TLS options (a DestinationRule's, or auto-mTLS's per endpoint): an agent
    * pools connections by host, port, CA and servername but not by checkServerIdentity, so a connection verified
@@ -330,7 +337,8 @@ export class OutboundSidecar {
           { host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port: port ?? 80, labels: {} }
         ],
         clusterKey: `passthrough|${r.authority}`,
-        retry: DEFAULT_RETRY,
+        // Istio's catch-all route (buildCatchAllVirtualHost) has no retry policy and no timeout
+        retry: NO_RETRY,
         timeoutMs: 0,
         route: undefined,
         dest: undefined,
@@ -719,8 +727,9 @@ export class OutboundSidecar {
         ex.sendLocal(
           LocalReplies.upstreamReset(
             out.reason,
-            attempt > 1 && retriable,
-            out.reason === 'tls-failure' ? out.message : undefined
+            attempt > 1,
+            out.reason === 'tls-failure' ? out.message : undefined,
+            attempt > 1 && retriable
           ),
           SERVER
         );

@@ -52,7 +52,7 @@ export function tlsReason(err: NodeJS.ErrnoException): string {
 
 const TRY = Symbol('localmesh.try');
 const ABORTED: TryOutcome = { kind: 'aborted' };
-type TryRequest = http.ClientRequest & { [TRY]: { t: Try; fresh: boolean } };
+type TryRequest = http.ClientRequest & { [TRY]: { t: Try } };
 
 /**
  * One try in flight. The request's listeners are shared module functions that find their try on the request, so a
@@ -87,15 +87,16 @@ class Try {
     this.resolve(v);
   }
 
-  attempt(fresh: boolean): void {
+  /** Send the request (never a second time: the upstream may have read it; a reset is the retry policy's business). */
+  attempt(): void {
     const o = this.o;
     const target = { host: o.host, port: o.port, method: o.method, path: o.path, headers: o.headers, setHost: false };
     const req = (
       o.tls
-        ? https.request({ ...target, ...o.tls.options, agent: fresh ? false : o.tls.agent })
-        : http.request({ ...target, agent: fresh ? false : o.agent })
+        ? https.request({ ...target, ...o.tls.options, agent: o.tls.agent })
+        : http.request({ ...target, agent: o.agent })
     ) as TryRequest;
-    req[TRY] = { t: this, fresh };
+    req[TRY] = { t: this };
     this.current = req;
     o.onRequest?.(req);
     req.on('socket', onSocket);
@@ -139,13 +140,8 @@ function onResponse(this: TryRequest, res: IncomingMessage): void {
 }
 
 function onError(this: TryRequest, err: NodeJS.ErrnoException): void {
-  const { t, fresh } = this[TRY];
+  const { t } = this[TRY];
   if (t.done) return;
-  if (this.reusedSocket && !fresh && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
-    // a pooled keep-alive connection the upstream had already closed: retry once on a new connection
-    t.attempt(true);
-    return;
-  }
   if (t.connected && !t.secured) {
     // the TLS handshake failed (a plaintext app, a wrong identity, a server that closed on us)
     t.finish({ kind: 'reset', reason: 'tls-failure', beforeRequest: true, message: tlsReason(err) });
@@ -176,6 +172,6 @@ export function tryUpstream(o: TryOptions): Promise<TryOutcome> {
     const t = new Try(o, resolve);
     o.signal.onAbort(t.onAbort);
     if (o.perTryTimeoutMs > 0) t.perTry = setTimeout(() => t.finish({ kind: 'per-try-timeout' }), o.perTryTimeoutMs);
-    t.attempt(false);
+    t.attempt();
   });
 }
