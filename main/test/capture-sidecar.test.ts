@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../contract/api.js';
+import { withoutBodies } from '../engine/capture/flow-store.js';
 import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 const VS = `apiVersion: networking.istio.io/v1
@@ -189,8 +190,7 @@ describe('flow records as handed to the store', () => {
     await call('/plain', 'ascii-1');
     for (const reporter of ['source', 'destination'] as const) {
       const f = await flow('ascii-1', reporter);
-      const { requestBody: _q, responseBody: _r, ...record } = f;
-      expect(JSON.stringify(record), reporter).toMatch(/^[\x20-\x7e]*$/);
+      expect(JSON.stringify(withoutBodies(f)), reporter).toMatch(/^[\x20-\x7e]*$/);
       expect(f.trace.length, reporter).toBeGreaterThan(0);
     }
   });
