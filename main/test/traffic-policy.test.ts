@@ -48,6 +48,25 @@ spec:
       maxAge: 24h
       allowCredentials: true
     route: [{destination: {host: api}}]
+  - match: [{uri: {prefix: /cstar}}]
+    corsPolicy: {allowOrigins: [{exact: "*"}], allowMethods: ["*"], allowHeaders: ["*"]}
+    route: [{destination: {host: api}}]
+  - match: [{uri: {prefix: /cignore}}]
+    corsPolicy:
+      allowOrigins: [{exact: "https://app.example"}]
+      allowMethods: [GET]
+      allowHeaders: [x-a]
+      maxAge: 10s
+      allowCredentials: true
+      unmatchedPreflights: IGNORE
+    route: [{destination: {host: api}}]
+  - match: [{uri: {prefix: /cfault}}]
+    corsPolicy: {allowOrigins: [{exact: "https://app.example"}], allowMethods: [GET]}
+    fault: {abort: {httpStatus: 500, percentage: {value: 100}}}
+    route: [{destination: {host: api}}]
+  - match: [{uri: {prefix: /cdirect}}]
+    corsPolicy: {allowOrigins: [{exact: "https://app.example"}], exposeHeaders: [x-e]}
+    directResponse: {status: 418, body: {string: teapot}}
   - match: [{uri: {prefix: /team}}]
     delegate: {name: api-team}
   - route: [{destination: {host: api}}]
@@ -180,6 +199,70 @@ describe('CORS', () => {
     const r = await call('api:9080', '/cors', { origin: 'https://evil.example' });
     expect(r.status).toBe(200);
     expect(r.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('CORS as Envoy filters it (fault, cors, router)', () => {
+  it('allowOrigins exact "*" allows any origin (echoed); allowMethods/allowHeaders "*" echo the preflight', async () => {
+    const pre = await call(
+      'api:9080',
+      '/cstar',
+      {
+        origin: 'https://any.org',
+        'access-control-request-method': 'DELETE',
+        'access-control-request-headers': 'x-q,x-r'
+      },
+      'OPTIONS'
+    );
+    expect([pre.status, pre.body]).toEqual([200, '']);
+    expect(pre.headers['access-control-allow-origin']).toBe('https://any.org');
+    expect(pre.headers['access-control-allow-methods']).toBe('DELETE');
+    expect(pre.headers['access-control-allow-headers']).toBe('x-q,x-r');
+    const actual = await call('api:9080', '/cstar', { origin: 'https://other.org' });
+    expect(actual.status).toBe(200);
+    expect(actual.headers['access-control-allow-origin']).toBe('https://other.org');
+  });
+  it('unmatchedPreflights IGNORE: answered 200 without allow-origin, with the other preflight headers', async () => {
+    const r = await call(
+      'api:9080',
+      '/cignore',
+      { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+      'OPTIONS'
+    );
+    expect([r.status, r.body]).toEqual([200, '']);
+    expect(r.headers['access-control-allow-origin']).toBeUndefined();
+    expect(r.headers['access-control-allow-methods']).toBe('GET');
+    expect(r.headers['access-control-allow-headers']).toBe('x-a');
+    expect(r.headers['access-control-max-age']).toBe('10');
+    expect(r.headers['access-control-allow-credentials']).toBe('true');
+  });
+  it('an empty Access-Control-Request-Method is no preflight: forwarded, as an actual CORS request', async () => {
+    const r = await call(
+      'api:9080',
+      '/cignore/empty',
+      { origin: 'https://app.example', 'access-control-request-method': '' },
+      'OPTIONS'
+    );
+    expect(r.status).toBe(200);
+    expect(served(r)).toBeDefined();
+    expect(r.headers['access-control-allow-origin']).toBe('https://app.example');
+    expect(r.headers['access-control-allow-methods']).toBeUndefined();
+  });
+  it('the fault filter runs first: a preflight on an aborting route gets the abort, without CORS headers', async () => {
+    const r = await call(
+      'api:9080',
+      '/cfault',
+      { origin: 'https://app.example', 'access-control-request-method': 'GET' },
+      'OPTIONS'
+    );
+    expect([r.status, r.body]).toEqual([500, 'fault filter abort']);
+    expect(r.headers['access-control-allow-origin']).toBeUndefined();
+  });
+  it("the router's own replies carry the CORS headers of an allowed origin (a direct response)", async () => {
+    const r = await call('api:9080', '/cdirect', { origin: 'https://app.example' });
+    expect([r.status, r.body]).toEqual([418, 'teapot']);
+    expect(r.headers['access-control-allow-origin']).toBe('https://app.example');
+    expect(r.headers['access-control-expose-headers']).toBe('x-e');
   });
 });
 

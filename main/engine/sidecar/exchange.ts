@@ -126,6 +126,8 @@ export class Exchange implements SpanFields {
   upstreamHeaders: OutgoingHttpHeaders = {};
   /** What was sent to the caller (writeHead with an object does not show up in res.getHeaders()). */
   responseHeaders: OutgoingHttpHeaders = {};
+  /** CORS headers for an allowed origin (outbound corsPolicy): added to whatever the router answers. */
+  corsHeaders: Record<string, string> | undefined = undefined;
   finished = false;
   readonly requestBody: BodyCapture;
   readonly responseBody: BodyCapture;
@@ -234,6 +236,7 @@ export class Exchange implements SpanFields {
     }
     const headers: Record<string, string | string[]> = { ...reply.headers };
     extra?.(headers);
+    if (this.corsHeaders) Object.assign(headers, this.corsHeaders);
     headers['content-length'] = String(reply.body.length);
     headers['server'] = server;
     this.status = reply.status;

@@ -347,6 +347,22 @@ export class OutboundSidecar {
       return;
     }
 
+    // ---- fault, then CORS (Istio's filter chain: fault, cors, router). A fault's reply never reaches the CORS
+    // filter; the router's replies -- direct responses, redirects, no healthy upstream, timeouts -- carry its headers
+    if (route?.fault) {
+      const abort = await faultFilter(route.fault, ex, this.host);
+      if (abort) {
+        ex.sendLocal(abort, SERVER);
+        return;
+      }
+    }
+    const corsResult = route?.cors ? corsFilter(route.cors, req, ex) : undefined;
+    if (corsResult?.reply) {
+      ex.sendLocal(corsResult.reply, SERVER);
+      return;
+    }
+    if (corsResult?.responseHeaders) ex.corsHeaders = corsResult.responseHeaders;
+
     // ---- direct response / redirect
     if (route && route.action.type === 'direct') {
       const a = route.action;
@@ -374,20 +390,6 @@ export class OutboundSidecar {
         (h) => applyHeaderOps(h, route!.headers?.response)
       );
       return;
-    }
-
-    // ---- CORS, then fault
-    const corsResult = route?.cors ? corsFilter(route.cors, req, ex) : undefined;
-    if (corsResult?.reply) {
-      ex.sendLocal(corsResult.reply, SERVER);
-      return;
-    }
-    if (route?.fault) {
-      const abort = await faultFilter(route.fault, ex, this.host);
-      if (abort) {
-        ex.sendLocal(abort, SERVER);
-        return;
-      }
     }
 
     // ---- destination by weight
@@ -469,7 +471,7 @@ export class OutboundSidecar {
     }
     applyHeaderOps(r.headers, route?.headers?.request);
     applyHeaderOps(r.headers, dest?.headers?.request);
-    if (corsResult?.responseHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
+    if (ex.corsHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
 
     const lb = effectiveLoadBalancer(dr, dest?.subset, port);
     const circuitPolicy = circuitPolicies(dr, dest?.subset, port);
@@ -486,8 +488,7 @@ export class OutboundSidecar {
       lb,
       dr,
       service,
-      port,
-      extraResponseHeaders: corsResult?.responseHeaders
+      port
     });
   }
 
@@ -889,6 +890,7 @@ export class OutboundSidecar {
     if (o.extraResponseHeaders) Object.assign(headers, o.extraResponseHeaders);
     applyHeaderOps(headers, o.route?.headers?.response);
     applyHeaderOps(headers, o.dest?.headers?.response);
+    if (ex.corsHeaders) Object.assign(headers, ex.corsHeaders);
     headers['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
     headers['server'] = SERVER;
     ex.status = status;
