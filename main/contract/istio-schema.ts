@@ -364,7 +364,10 @@ export const AuthorizationPolicySpec = u({
                 ipBlocks: strs,
                 notIpBlocks: strs,
                 remoteIpBlocks: strs,
-                notRemoteIpBlocks: strs
+                notRemoteIpBlocks: strs,
+                // named by istio-semantics §1.5: the trust domain of the peer's principal
+                trustDomains: strs,
+                notTrustDomains: strs
               }).optional()
             })
           )

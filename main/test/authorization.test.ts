@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, request, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let pp: Stub, other: Stub, books: Stub, vault: Stub, nothing: Stub, audit: Stub;
+let hosts: Stub, sa: Stub, td: Stub, ips: Stub;
 let m: Running;
 
 const ISTIO = `apiVersion: security.istio.io/v1
@@ -62,12 +63,53 @@ spec:
   action: DENY
   rules:
   - to: [{operation: {methods: [TRACE]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: hosts-as-sent}
+spec:
+  selector: {matchLabels: {app: hosts}}
+  rules:
+  - to: [{operation: {hosts: [hosts], paths: [/bare]}}]
+  - to: [{operation: {hosts: ["hosts:9080"], paths: ["/port*"]}}]
+  - to: [{operation: {hosts: ["HOSTS*"], paths: [/prefix]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext-authz}
+spec:
+  selector: {matchLabels: {app: hosts}}
+  action: CUSTOM
+  provider: {name: my-ext-authz}
+  rules: [{to: [{operation: {paths: ["/port/admin*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: short-sa}
+spec:
+  selector: {matchLabels: {app: sa}}
+  rules: [{from: [{source: {serviceAccounts: [productpage]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: trust-domain}
+spec:
+  selector: {matchLabels: {app: td}}
+  rules: [{from: [{source: {trustDomains: [cluster.local]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: remote-ip}
+spec:
+  selector: {matchLabels: {app: ips}}
+  rules: [{from: [{source: {remoteIpBlocks: [10.2.2.2/32]}}]}]
 `;
 
 beforeAll(async () => {
   [pp, other, books, vault, nothing, audit] = await Promise.all(
     ['pp', 'other', 'books', 'vault', 'nothing', 'audit'].map((n) => stub(n))
   );
+  [hosts, sa, td, ips] = await Promise.all(['hosts', 'sa', 'td', 'ips'].map((n) => stub(n)));
   m = await startMesh({
     meshYaml: meshYaml({
       productpage: { workloads: [{ name: 'productpage-v1', serviceAccount: 'productpage', instances: [pp.address] }] },
@@ -75,14 +117,18 @@ beforeAll(async () => {
       books: { workloads: [{ name: 'books-v1', instances: [books.address] }] },
       vault: { workloads: [{ name: 'vault-v1', instances: [vault.address] }] },
       nothing: { workloads: [{ name: 'nothing-v1', instances: [nothing.address] }] },
-      audit: { workloads: [{ name: 'audit-v1', instances: [audit.address] }] }
+      audit: { workloads: [{ name: 'audit-v1', instances: [audit.address] }] },
+      hosts: { workloads: [{ name: 'hosts-v1', instances: [hosts.address] }] },
+      sa: { workloads: [{ name: 'sa-v1', instances: [sa.address] }] },
+      td: { workloads: [{ name: 'td-v1', instances: [td.address] }] },
+      ips: { workloads: [{ name: 'ips-v1', instances: [ips.address] }] }
     }),
     istio: { 'authz.yaml': ISTIO }
   });
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([pp, other, books, vault, nothing, audit].map((s) => s.close()));
+  await Promise.all([pp, other, books, vault, nothing, audit, hosts, sa, td, ips].map((s) => s.close()));
 });
 
 const from = (w: string, authority: string, p: string, opts: Parameters<typeof viaProxy>[3] = {}) =>
@@ -163,6 +209,41 @@ describe('shapes and scoping', () => {
   });
   it('root-namespace policies apply mesh-wide', async () => {
     expectDenied(await from('productpage-v1', 'audit:9080', '/t', { method: 'TRACE' }));
+  });
+});
+
+describe('fields as Istio builds them', () => {
+  it('hosts match the Host header as sent, port included, case-insensitively', async () => {
+    // through the caller's sidecar the Host is hosts:9080
+    expectDenied(await from('productpage-v1', 'hosts:9080', '/bare'));
+    expect((await from('productpage-v1', 'hosts:9080', '/port')).status).toBe(200);
+    expect((await from('productpage-v1', 'hosts:9080', '/prefix')).status).toBe(200);
+  });
+  it('CUSTOM with a provider localmesh does not have: the requests its rules match are denied, as istiod does', async () => {
+    expect((await from('productpage-v1', 'hosts:9080', '/port/public')).status).toBe(200);
+    const r = await from('productpage-v1', 'hosts:9080', '/port/admin/x', {
+      headers: { 'x-request-id': 'authz-custom' }
+    });
+    expectDenied(r);
+    const dst = (await m.mesh.listFlows({ limit: 50 })).find(
+      (f) => f.requestId === 'authz-custom' && f.reporter === 'destination'
+    )!;
+    expect([dst.status, dst.flags]).toEqual([403, '-']);
+    expect(dst.trace.some((t) => /CUSTOM policy default\/ext-authz matched/.test(t.detail))).toBe(true);
+  });
+  it("serviceAccounts without a namespace name the policy's namespace", async () => {
+    expect((await from('productpage-v1', 'sa:9080', '/')).status).toBe(200);
+    expectDenied(await from('other-v1', 'sa:9080', '/'));
+  });
+  it("trustDomains match the trust domain of the peer's principal (plaintext callers have none)", async () => {
+    expect((await from('productpage-v1', 'td:9080', '/')).status).toBe(200);
+    expectDenied(await request(m.inbound('td-v1'), '/', { headers: { host: 'td:9080' } }));
+  });
+  it('remoteIpBlocks read the rightmost X-Forwarded-For address (Envoy, no trusted hops)', async () => {
+    const direct = (xff: string) =>
+      request(m.inbound('ips-v1'), '/', { headers: { host: 'ips:9080', 'x-forwarded-for': xff } });
+    expect((await direct('10.1.1.1, 10.2.2.2')).status).toBe(200);
+    expectDenied(await direct('10.2.2.2, 10.1.1.1'));
   });
 });
 

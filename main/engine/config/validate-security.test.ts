@@ -58,4 +58,26 @@ spec:
       expect.arrayContaining(['warning IST0022@5', 'error IST0106@8', 'error IST0106@15', 'warning IST0023@23'])
     );
   });
+  it("when keys: Istio's attributes pass; an unknown one is an IST0106 error at its line", () => {
+    const p = loadProject(
+      project(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: conds}
+spec:
+  action: DENY
+  rules:
+  - when:
+    - {key: "request.headers[x-a]", values: [x]}
+    - {key: "request.auth.claims[groups][0]", values: [x]}
+    - {key: source.ip, values: [10.0.0.1]}
+    - {key: connection.sni, values: [x]}
+    - {key: "experimental.envoy.filters.network.mysql_proxy[db.table]", values: [x]}
+    - {key: request.bogus, values: [x]}
+    - {key: "request.headers[]", values: [x]}
+`)
+    );
+    const errs = p.issues.filter((i) => i.severity === 'error');
+    expect(errs.map((e) => `${e.code}@${e.where.line}`)).toEqual(['IST0106@13', 'IST0106@14']);
+    expect(errs[0]!.message).toMatch(/unknown attribute "request.bogus"/);
+  });
 });

@@ -9,7 +9,7 @@ import { ROOT_NAMESPACE } from './compile.js';
 import { makeIssue, type PathSegment } from './yaml-source.js';
 
 export const SecurityCodes = {
-  /** CUSTOM authorization needs an external authorizer localmesh does not run. */
+  /** CUSTOM authorization needs an external authorizer localmesh does not run (its rules deny, as in istiod). */
   CUSTOM_UNSUPPORTED: 'IST0022',
   /** A jwksUri localmesh will not fetch (remote), or JWKS it cannot read. */
   JWKS_UNAVAILABLE: 'IST0023',
@@ -28,7 +28,7 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
     const spec = (r.spec ?? {}) as Record<string, unknown> & {
       selector?: { matchLabels?: Record<string, string> };
       action?: string;
-      rules?: { to?: { operation?: { paths?: string[]; notPaths?: string[] } }[] }[];
+      rules?: { to?: { operation?: { paths?: string[]; notPaths?: string[] } }[]; when?: { key?: string }[] }[];
       portLevelMtls?: Record<string, unknown>;
       jwtRules?: { jwks?: string; jwksUri?: string }[];
     };
@@ -57,7 +57,7 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
           r,
           'warning',
           SecurityCodes.CUSTOM_UNSUPPORTED,
-          'CUSTOM (external authorizer) policies are not supported locally: this policy is skipped',
+          'CUSTOM needs meshConfig extensionProviders, which localmesh has none of: as istiod does for a provider it cannot find, the requests this policy matches are denied (403)',
           ['action']
         );
       if (spec.action === 'DENY' && (!spec.rules || spec.rules.length === 0))
@@ -68,6 +68,12 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
           'a DENY policy without rules has no effect (to deny everything use rules: [{}])',
           ['action']
         );
+      (spec.rules ?? []).forEach((rule, i) =>
+        (rule?.when ?? []).forEach((c, j) => {
+          const problem = c?.key === undefined ? undefined : whenKeyProblem(c.key);
+          if (problem) add(r, 'error', SecurityCodes.SCHEMA, problem, ['rules', i, 'when', j, 'key']);
+        })
+      );
       (spec.rules ?? []).forEach((rule, i) =>
         (rule?.to ?? []).forEach((t, j) => {
           for (const field of ['paths', 'notPaths'] as const) {
@@ -112,4 +118,31 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
     }
   }
   return out;
+}
+
+/** `when` keys Istio's webhook accepts (security validation ValidateAttribute); the rest it rejects. */
+const WHEN_KEYS = new Set([
+  'source.ip',
+  'remote.ip',
+  'source.namespace',
+  'source.principal',
+  'request.auth.principal',
+  'request.auth.audiences',
+  'request.auth.presenter',
+  'destination.ip',
+  'destination.port',
+  'connection.sni'
+]);
+const WHEN_MAP_KEYS = ['request.headers', 'request.auth.claims', 'experimental.envoy.filters.'];
+
+/** Why Istio rejects a `when` key, or undefined when it accepts it. */
+export function whenKeyProblem(key: string): string | undefined {
+  if (WHEN_KEYS.has(key)) return undefined;
+  const map = WHEN_MAP_KEYS.find((k) => key.startsWith(k));
+  if (map === undefined)
+    return `unknown attribute "${key}": use request.headers[<name>], request.auth.claims[<name>], ${[...WHEN_KEYS].join(', ')} or experimental.envoy.filters.*`;
+  if (map === 'experimental.envoy.filters.') return undefined;
+  if (!/^\[[^\]]+\](\[[^\]]+\])*$/.test(key.slice(map.length)))
+    return `"${key}": write ${map}[<name>] with a non-empty name in brackets`;
+  return undefined;
 }

@@ -1,6 +1,7 @@
 /**
- * AuthorizationPolicy at the server sidecar (istio-semantics §1.5): CUSTOM (unsupported here: reported, never
- * matches), DENY, ALLOW and AUDIT evaluated in Istio's order, allow-nothing vs allow-all shapes, every source,
+ * AuthorizationPolicy at the server sidecar (istio-semantics §1.5): CUSTOM (no extension provider exists locally,
+ * so, as istiod does for a provider it cannot find, the policy's rules deny), DENY, ALLOW and AUDIT evaluated in
+ * Istio's order, allow-nothing vs allow-all shapes, every source,
  * operation and `when` field with their not* variants, path templates, and the dry-run annotation.
  */
 import type { IstioResource } from '../../contract/istio-schema.js';
@@ -20,6 +21,8 @@ interface Source {
   notIpBlocks?: string[];
   remoteIpBlocks?: string[];
   notRemoteIpBlocks?: string[];
+  trustDomains?: string[];
+  notTrustDomains?: string[];
 }
 interface Operation {
   hosts?: string[];
@@ -126,22 +129,27 @@ function check(values: string[] | undefined, notValues: string[] | undefined, m:
   return true;
 }
 
-function sourceMatches(s: Source, r: AuthzRequest): boolean {
+function sourceMatches(s: Source, r: AuthzRequest, policyNamespace: string): boolean {
   const sa = r.principal ? r.principal.replace(/^[^/]+\/ns\/([^/]+)\/sa\/(.+)$/, '$1/$2') : '';
+  const trustDomain = r.principal ? r.principal.slice(0, r.principal.indexOf('/')) : '';
+  // `<sa>` alone names a service account of the policy's namespace (Istio's serviceAccounts: `<ns>/<sa>` or `<sa>`)
+  const saPattern = (p: string) => (p.includes('/') ? p : `${policyNamespace}/${p}`);
   return (
     check(s.principals, s.notPrincipals, (p) => strMatch(p, r.principal)) &&
     check(s.requestPrincipals, s.notRequestPrincipals, (p) => strMatch(p, r.requestPrincipal)) &&
     check(s.namespaces, s.notNamespaces, (p) => strMatch(p, r.sourceNamespace)) &&
-    check(s.serviceAccounts, s.notServiceAccounts, (p) => strMatch(p, sa)) &&
+    check(s.serviceAccounts, s.notServiceAccounts, (p) => strMatch(saPattern(p), sa)) &&
+    check(s.trustDomains, s.notTrustDomains, (p) => strMatch(p, trustDomain)) &&
     check(s.ipBlocks, s.notIpBlocks, (p) => ipMatch(p, r.sourceIp)) &&
     check(s.remoteIpBlocks, s.notRemoteIpBlocks, (p) => ipMatch(p, r.remoteIp))
   );
 }
 
 function operationMatches(o: Operation, r: AuthzRequest): boolean {
-  const hostOnly = r.host.replace(/:\d+$/, '');
   return (
-    check(o.hosts, o.notHosts, (p) => strMatch(p, r.host, true) || strMatch(p, hostOnly, true)) &&
+    // the Host header as sent, port included (Istio's HostMatcher on :authority): `reviews` does not match
+    // `reviews:9080`; write `reviews:9080` or `reviews*`
+    check(o.hosts, o.notHosts, (p) => strMatch(p, r.host, true)) &&
     check(o.ports, o.notPorts, (p) => p === String(r.port)) &&
     check(o.methods, o.notMethods, (p) => strMatch(p, r.method)) &&
     check(o.paths, o.notPaths, (p) => pathMatch(p, r.path))
@@ -197,18 +205,20 @@ function conditionMatches(c: Condition, r: AuthzRequest): boolean {
   return true;
 }
 
-function ruleMatches(rule: Rule, r: AuthzRequest): boolean {
-  if (rule.from && rule.from.length > 0 && !rule.from.some((f) => sourceMatches(f.source ?? {}, r))) return false;
+function ruleMatches(rule: Rule, r: AuthzRequest, policyNamespace: string): boolean {
+  if (rule.from && rule.from.length > 0 && !rule.from.some((f) => sourceMatches(f.source ?? {}, r, policyNamespace)))
+    return false;
   if (rule.to && rule.to.length > 0 && !rule.to.some((t) => operationMatches(t.operation ?? {}, r))) return false;
   return (rule.when ?? []).every((c) => conditionMatches(c, r));
 }
 
-function policyMatches(p: AuthorizationPolicySpec, r: AuthzRequest): boolean {
-  return (p.rules ?? []).some((rule) => ruleMatches(rule ?? {}, r));
+function policyMatches(p: ApplicablePolicy, r: AuthzRequest): boolean {
+  return (p.spec.rules ?? []).some((rule) => ruleMatches(rule ?? {}, r, p.namespace));
 }
 
 export interface ApplicablePolicy {
   name: string;
+  namespace: string;
   action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
   dryRun: boolean;
   spec: AuthorizationPolicySpec;
@@ -235,6 +245,7 @@ export function policiesFor(resources: IstioResource[], w: WorkloadInfo): Applic
     if (!selected) continue;
     out.push({
       name: `${r.namespace}/${r.name}`,
+      namespace: r.namespace,
       action: spec.action ?? 'ALLOW',
       dryRun: r.annotations['istio.io/dry-run'] === 'true',
       spec
@@ -246,25 +257,28 @@ export function policiesFor(resources: IstioResource[], w: WorkloadInfo): Applic
 export function authorize(policies: ApplicablePolicy[], r: AuthzRequest): AuthzDecision {
   const notes: string[] = [];
   const enforced = policies.filter((p) => !p.dryRun);
-  for (const p of policies.filter((x) => x.dryRun)) {
-    if (p.action === 'CUSTOM') continue;
+  for (const p of policies.filter((x) => x.dryRun))
     notes.push(
-      `dry-run ${p.action} policy ${p.name} ${policyMatches(p.spec, r) ? 'matched' : 'did not match'} (not enforced)`
+      `dry-run ${p.action} policy ${p.name} ${policyMatches(p, r) ? 'matched' : 'did not match'} (not enforced)`
     );
-  }
-  for (const p of enforced) {
-    if (p.action === 'AUDIT' && policyMatches(p.spec, r)) notes.push(`AUDIT policy ${p.name} matched`);
-    if (p.action === 'CUSTOM')
-      notes.push(
-        `CUSTOM policy ${p.name} (provider ${p.spec.provider?.name ?? '?'}) is not supported locally: skipped`
-      );
-  }
-  const deny = enforced.find((p) => p.action === 'DENY' && policyMatches(p.spec, r));
+  for (const p of enforced)
+    if (p.action === 'AUDIT' && policyMatches(p, r)) notes.push(`AUDIT policy ${p.name} matched`);
+  // CUSTOM first. localmesh has no meshConfig extensionProviders, so every provider is unknown, and istiod, failing
+  // to build the ext_authz filter, turns the policy's rules into a deny (builder.go: "will generate deny configs")
+  const custom = enforced.find((p) => p.action === 'CUSTOM' && policyMatches(p, r));
+  if (custom)
+    return {
+      allowed: false,
+      reason: `CUSTOM policy ${custom.name} matched (provider ${custom.spec.provider?.name ?? '?'} is not defined: denied, as istiod does)`,
+      policy: custom.name,
+      notes
+    };
+  const deny = enforced.find((p) => p.action === 'DENY' && policyMatches(p, r));
   if (deny) return { allowed: false, reason: `DENY policy ${deny.name} matched`, policy: deny.name, notes };
   const allows = enforced.filter((p) => p.action === 'ALLOW');
   if (allows.length === 0)
     return { allowed: true, reason: 'no ALLOW policy selects this workload', policy: null, notes };
-  const allow = allows.find((p) => policyMatches(p.spec, r));
+  const allow = allows.find((p) => policyMatches(p, r));
   if (allow) return { allowed: true, reason: `ALLOW policy ${allow.name} matched`, policy: allow.name, notes };
   return {
     allowed: false,

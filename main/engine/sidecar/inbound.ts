@@ -248,8 +248,11 @@ export class InboundSidecar {
         principal,
         sourceNamespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '',
         sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+        // Envoy's inbound listener (use_remote_address false, xff_num_trusted_hops 0): the rightmost X-Forwarded-For
+        // address, else the peer's
         remoteIp: String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? '')
-          .split(',')[0]!
+          .split(',')
+          .pop()!
           .trim()
           .replace(/^::ffff:/, ''),
         requestPrincipal,
