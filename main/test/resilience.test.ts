@@ -85,6 +85,10 @@ spec:
   - match: [{uri: {prefix: /pt-default}}]
     retries: {attempts: 2, perTryTimeout: 60ms}
     route: [{destination: {host: slow}}]
+  - match: [{uri: {prefix: /tp-min}}]
+    timeout: 100ms
+    retries: {attempts: 1, perTryTimeout: 300ms, retryOn: gateway-error}
+    route: [{destination: {host: slow}}]
   - match: [{uri: {prefix: /rt-timeout}}]
     timeout: 250ms
     retries: {attempts: 5, perTryTimeout: 100ms, retryOn: "gateway-error,reset"}
@@ -306,6 +310,11 @@ describe('timeouts', () => {
     expect(flow?.flags).toBe('UT');
     // the try in flight when the route timed out is in the record
     expect(flow?.attemptLog).toMatchObject([{ attempt: 1, status: 504, flags: 'UT' }]);
+  });
+  it('x-envoy-expected-rq-timeout-ms is the per-try timeout capped by the route timeout (Envoy)', async () => {
+    const before = slow.seen.length;
+    expect((await call('slow:9080', '/tp-min?ms=0')).status).toBe(200);
+    expect(slow.seen[before]!.headers['x-envoy-expected-rq-timeout-ms']).toBe('100');
   });
   it('the route timeout firing while retries remain is UT alone (URX is for retries used up)', async () => {
     const before = slow.seen.length;

@@ -515,6 +515,7 @@ export class OutboundSidecar {
     let handedOff = false;
     let retryOutstanding = false;
     let routeTimer: NodeJS.Timeout | undefined;
+    const routeStart = performance.now();
     if (o.timeoutMs > 0) {
       routeTimer = setTimeout(() => {
         timedOut = true;
@@ -527,8 +528,6 @@ export class OutboundSidecar {
       }, o.timeoutMs);
       ex.note('timeout', `route timeout ${o.timeoutMs} ms`);
     }
-    const expected = retry.perTryTimeoutMs > 0 ? retry.perTryTimeoutMs : o.timeoutMs;
-    if (expected > 0) r.headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
     res.once('close', () => {
       if (!res.writableFinished) routeAbort.abort();
     });
@@ -589,6 +588,10 @@ export class OutboundSidecar {
           `${ex.endpoint}${endpoint.workload ? ` (${endpoint.workload.name})` : ''} by ${how}${addr.viaSidecar ? `, via inbound sidecar :${addr.port}` : ''}${fast ? ' (fast lane)' : ''}`
         );
         const headers: OutgoingHttpHeaders = { ...r.headers, 'x-envoy-attempt-count': String(attempt) };
+        // the first try counts no time (Envoy's decodeHeaders); a retry, the time since the route timeout started
+        const elapsed = attempt === 1 ? 0 : performance.now() - routeStart;
+        const expected = expectedTimeoutMs(retry.perTryTimeoutMs, o.timeoutMs, elapsed);
+        if (expected > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
         if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = peerMetadataId(ex.source, r.caller);
         if (attempt === 1) ex.upstreamHeaders = headers;
         // the principals of the connection this try uses (telemetry reports the last try's; cleared below when the
@@ -1132,4 +1135,15 @@ class FastRelay extends ClientRelay implements BodySink {
   broken(): void {
     this.res.destroy();
   }
+}
+
+/**
+ * x-envoy-expected-rq-timeout-ms for a try (Envoy's FilterUtility::setTimeoutHeaders): the per-try timeout, else the
+ * route timeout, capped by what is left of the route timeout since the request started (at least 1); 0: none.
+ */
+export function expectedTimeoutMs(perTryMs: number, routeMs: number, elapsedMs: number): number {
+  const expected = perTryMs > 0 ? perTryMs : routeMs;
+  if (expected <= 0 || routeMs <= 0) return Math.round(expected);
+  const elapsed = Math.floor(elapsedMs);
+  return elapsed >= routeMs ? 1 : Math.min(expected, routeMs - elapsed);
 }
