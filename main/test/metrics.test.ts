@@ -149,6 +149,12 @@ describe('GET /metrics', () => {
       'destination_workload="reviews-v2",destination_workload_namespace="default",destination_principal="spiffe://cluster.local/ns/default/sa/bookinfo-reviews",destination_app="reviews",destination_version="v2",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="reviews",destination_canonical_revision="v2",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="Kubernetes"';
     const none =
       'destination_workload="unknown",destination_workload_namespace="unknown",destination_principal="unknown",destination_app="unknown",destination_version="unknown",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="unknown",destination_canonical_revision="latest",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="unknown"';
+    // a client-side reply with no upstream endpoint has no peer: istio_stats reports its namespace as unknown; a
+    // reply with no cluster at all (404 NR) names the service by the Host header
+    const noPeer = none.replace('destination_service_namespace="default"', 'destination_service_namespace="unknown"');
+    const noCluster = noPeer
+      .replace('destination_service="reviews.default.svc.cluster.local"', 'destination_service="reviews:9080"')
+      .replace('destination_service_name="reviews"', 'destination_service_name="reviews:9080"');
     const tail = (code: number, flags: string, sec: string) =>
       `request_protocol="http",response_code="${code}",grpc_response_status="",response_flags="${flags}",connection_security_policy="${sec}"`;
     expect(block).toEqual([
@@ -156,11 +162,11 @@ describe('GET /metrics', () => {
       '# TYPE istio_requests_total counter',
       `istio_requests_total{reporter="destination",${pp},${rv},${tail(200, '-', 'mutual_tls')}} 1`,
       `istio_requests_total{reporter="source",${pp},${rv},${tail(200, '-', 'unknown')}} 1`,
-      `istio_requests_total{reporter="source",${ppNoTls},${none},${tail(500, 'FI', 'unknown')}} 1`,
+      `istio_requests_total{reporter="source",${ppNoTls},${noPeer},${tail(500, 'FI', 'unknown')}} 1`,
       `istio_requests_total{reporter="destination",${pp},${rv},${tail(403, '-', 'mutual_tls')}} 1`,
       `istio_requests_total{reporter="source",${pp},${rv},${tail(403, '-', 'unknown')}} 1`,
       `istio_requests_total{reporter="destination",${anon},${rvPlain},${tail(200, '-', 'none')}} 1`,
-      `istio_requests_total{reporter="source",${ppNoTls},${none},${tail(404, 'NR', 'unknown')}} 1`
+      `istio_requests_total{reporter="source",${ppNoTls},${noCluster},${tail(404, 'NR', 'unknown')}} 1`
     ]);
   });
   it('histograms use Envoy default buckets', async () => {

@@ -201,7 +201,8 @@ const NULL = '\u0002';
 /** Every input of labelsFor but the registry, as one string (null kept apart from every string). */
 function seriesKey(f: FlowRecord): string {
   const ct = f.requestHeaders['content-type'];
-  const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
+  // Envoy's isGrpcRequestHeaders: application/grpc or application/grpc+<codec> (gRPC-Web is http)
+  const grpc = typeof ct === 'string' && (ct === 'application/grpc' || ct.startsWith('application/grpc+'));
   const gs = grpc ? f.responseHeaders['grpc-status'] : undefined;
   const grpcPart = grpc ? (typeof gs === 'string' ? `g${gs}` : 'g') : '';
   return `${f.reporter}\u0001${f.source ?? NULL}\u0001${f.sourcePrincipal ?? NULL}\u0001${f.destination ?? NULL}\u0001${f.destinationPrincipal ?? NULL}\u0001${f.destinationService ?? NULL}\u0001${f.status ?? 0}\u0001${f.flags}\u0001${f.connectionSecurity}\u0001${grpcPart}`;
@@ -278,6 +279,15 @@ function side(w: WorkloadInfo | undefined, principal: string | null | undefined)
   };
 }
 
+/** A client-side local reply the router gave without a cluster: 404 NR, 503 NC, a direct response, a redirect. */
+function noCluster(f: FlowRecord): boolean {
+  if (f.localReply === null) return false;
+  const flags = f.flags.split(',');
+  return (
+    flags.includes('NR') || flags.includes('NC') || f.localReply === 'direct response' || f.localReply === 'redirect'
+  );
+}
+
 export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
   const src = side(f.source ? reg.workloadByName.get(f.source) : undefined, f.sourcePrincipal);
   const dst = side(f.destination ? reg.workloadByName.get(f.destination) : undefined, f.destinationPrincipal);
@@ -285,8 +295,10 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
   const parsed = parseServiceFqdn(fqdn);
   const svc = reg.serviceByFqdn.get(fqdn);
   const special = fqdn === 'PassthroughCluster' || fqdn === 'BlackHoleCluster';
+  const hostOnly = f.reporter === 'source' && !special && noCluster(f);
   const ct = f.requestHeaders['content-type'];
-  const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
+  // Envoy's isGrpcRequestHeaders: application/grpc or application/grpc+<codec> (gRPC-Web is http)
+  const grpc = typeof ct === 'string' && (ct === 'application/grpc' || ct.startsWith('application/grpc+'));
   const grpcStatus = f.responseHeaders['grpc-status'];
   return {
     reporter: f.reporter,
@@ -303,12 +315,25 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
     destination_principal: dst.principal,
     destination_app: dst.app,
     destination_version: dst.version,
-    // PassthroughCluster / BlackHoleCluster have no service: istio_stats falls back to the Host header (outbound)
-    destination_service: special ? f.authority || 'unknown' : fqdn,
+    // PassthroughCluster / BlackHoleCluster have no service, and a client-side reply the router gave before any
+    // cluster (no route, no such subset, a direct response or redirect) has no cluster: istio_stats falls back to the
+    // Host header, for the name too
+    destination_service: special || hostOnly ? f.authority || 'unknown' : fqdn,
     destination_canonical_service: dst.canonicalService,
     destination_canonical_revision: dst.canonicalRevision,
-    destination_service_name: special ? fqdn : (parsed?.name ?? svc?.name ?? fqdn),
-    destination_service_namespace: parsed?.namespace ?? svc?.namespace ?? 'unknown',
+    destination_service_name: special
+      ? fqdn
+      : hostOnly
+        ? f.authority || 'unknown'
+        : (parsed?.name ?? svc?.name ?? fqdn),
+    // the client reports its peer's namespace (none without an upstream endpoint: a fault, no healthy upstream);
+    // the server its own
+    destination_service_namespace:
+      f.reporter === 'source'
+        ? f.destination
+          ? dst.namespace
+          : 'unknown'
+        : (parsed?.namespace ?? svc?.namespace ?? 'unknown'),
     destination_cluster: f.destination ? CLUSTER : 'unknown',
     request_protocol: grpc ? 'grpc' : 'http',
     response_code: String(f.status ?? 0),
