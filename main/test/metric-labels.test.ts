@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { MeshRegistry } from '../registry.js';
-import { flow } from '../../test/helpers/flow.js';
-import { labelsFor } from './metrics.js';
+import type { Registry as MeshRegistry } from '../engine/registry.js';
+import { flow } from './helpers/flow.js';
+import { labelsFor } from '../engine/telemetry/metrics.js';
 
 /** A registry with no workloads or services: labelsFor falls back to what the flow says. */
 const empty = { workloadByName: new Map(), serviceByFqdn: new Map() } as unknown as MeshRegistry;
