@@ -1,13 +1,14 @@
 /**
  * RequestAuthentication (JWT) at the server sidecar: a token found in the configured places must verify against
  * its issuer's JWKS (inline `jwks`, or `jwksUri` naming a local file), audiences and expiry; an invalid token gets
- * 401 `Jwt verification fails`; a request without a token passes unauthenticated (AuthorizationPolicy decides).
- * Uses `jose` for the cryptography.
+ * 401 with Envoy's reason (jwt_verify_lib's status strings, checked in Envoy's order: format, issuer, time with 60 s
+ * of clock skew, audiences, signature); a request without a token passes unauthenticated (AuthorizationPolicy
+ * decides). Uses `jose` for the cryptography.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { IstioResource } from '../../contract/istio-schema.js';
 import { labelsMatch, type WorkloadInfo } from '../registry.js';
 import { ROOT_NAMESPACE } from '../config/compile.js';
@@ -40,7 +41,64 @@ export interface JwtRule {
 export type JwtResult =
   | { status: 'none' }
   | { status: 'ok'; principal: string; claims: JWTPayload; rule: JwtRule; strip: () => void }
-  | { status: 'fail'; reason: string };
+  /** `body`: Envoy's status string, the 401's body; `reason`: the detail, for the decision trace. */
+  | { status: 'fail'; reason: string; body: string };
+
+/** jwt_verify_lib's status strings (Envoy's 401 bodies). */
+export const JwtStatus = {
+  badFormat: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections',
+  headerBadBase64: 'Jwt header is an invalid Base64url encoded',
+  headerBadJson: 'Jwt header is an invalid JSON',
+  headerBadAlg: 'Jwt header [alg] field is required and must be a string',
+  payloadBadBase64: 'Jwt payload is an invalid Base64url encoded',
+  payloadBadJson: 'Jwt payload is an invalid JSON',
+  issNotString: 'Jwt payload [iss] field is not a string',
+  expNotInteger: 'Jwt payload [exp] field is not an integer',
+  nbfNotInteger: 'Jwt payload [nbf] field is not an integer',
+  unknownIssuer: 'Jwt issuer is not configured',
+  expired: 'Jwt is expired',
+  notYetValid: 'Jwt not yet valid',
+  audienceNotAllowed: 'Audiences in Jwt are not allowed',
+  verificationFails: 'Jwt verification fails',
+  kidAlgMismatch: "Jwks doesn't have key to match kid or alg from Jwt",
+  jwksFetchFailed: 'Jwks remote fetch is failed',
+  jwksNoValidKeys: "Jwks doesn't have any valid public key"
+} as const;
+
+/** Envoy's default clock skew for exp and nbf (JwtProvider.clock_skew_seconds). */
+const CLOCK_SKEW_S = 60;
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+/** The payload of a token as jwt_verify_lib parses it, or the status string of why it cannot. */
+function parseJwt(token: string): { payload: JWTPayload } | { error: string } {
+  const parts = token.split('.');
+  if (parts.length !== 3) return { error: JwtStatus.badFormat };
+  const [h, p] = parts as [string, string, string];
+  if (!B64URL.test(h)) return { error: JwtStatus.headerBadBase64 };
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
+  } catch {
+    return { error: JwtStatus.headerBadJson };
+  }
+  if (typeof header !== 'object' || header === null) return { error: JwtStatus.headerBadJson };
+  if (typeof (header as { alg?: unknown }).alg !== 'string') return { error: JwtStatus.headerBadAlg };
+  if (!B64URL.test(p)) return { error: JwtStatus.payloadBadBase64 };
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+  } catch {
+    return { error: JwtStatus.payloadBadJson };
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    return { error: JwtStatus.payloadBadJson };
+  const c = payload as JWTPayload;
+  if (c.iss !== undefined && typeof c.iss !== 'string') return { error: JwtStatus.issNotString };
+  if (c.exp !== undefined && !Number.isInteger(c.exp)) return { error: JwtStatus.expNotInteger };
+  if (c.nbf !== undefined && !Number.isInteger(c.nbf)) return { error: JwtStatus.nbfNotInteger };
+  return { payload: c };
+}
 
 export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir: string): JwtRule[] {
   const out: JwtRule[] = [];
@@ -124,22 +182,50 @@ export async function authenticate(
   for (const rule of rules) {
     const found = findToken(rule.spec, headers, url, setHeaders);
     if (!found) continue;
-    let iss: string | undefined;
-    try {
-      iss = decodeJwt(found.token).iss;
-    } catch {
-      return { status: 'fail', reason: 'the token is not a JWT' };
-    }
+    const parsed = parseJwt(found.token);
+    if ('error' in parsed) return { status: 'fail', reason: parsed.error, body: parsed.error };
+    const iss = parsed.payload.iss;
     const match = rules.find(
       (r) => r.spec.issuer === iss && findToken(r.spec, headers, url, setHeaders)?.token === found.token
     );
-    if (!match) return { status: 'fail', reason: `issuer ${iss ?? '(none)'} is not configured` };
-    if (!match.keys) return { status: 'fail', reason: `no usable JWKS for ${match.spec.issuer}: ${match.keyError}` };
+    if (!match)
+      return {
+        status: 'fail',
+        reason: `issuer ${iss ?? '(none)'} is not configured`,
+        body: JwtStatus.unknownIssuer
+      };
+    const now = Math.floor(Date.now() / 1000);
+    const { exp, nbf, aud } = parsed.payload;
+    if (exp !== undefined && now > exp + CLOCK_SKEW_S)
+      return { status: 'fail', reason: `expired at ${new Date(exp * 1000).toISOString()}`, body: JwtStatus.expired };
+    if (nbf !== undefined && now + CLOCK_SKEW_S < nbf)
+      return {
+        status: 'fail',
+        reason: `not valid before ${new Date(nbf * 1000).toISOString()}`,
+        body: JwtStatus.notYetValid
+      };
+    const allowed = match.spec.audiences ?? [];
+    if (allowed.length > 0) {
+      const auds = aud === undefined ? [] : Array.isArray(aud) ? aud : [aud];
+      if (!auds.some((a) => allowed.includes(a)))
+        return {
+          status: 'fail',
+          reason: `audiences ${auds.join(', ') || '(none)'} not in ${allowed.join(', ')}`,
+          body: JwtStatus.audienceNotAllowed
+        };
+    }
+    if (!match.keys)
+      return {
+        status: 'fail',
+        reason: `no usable JWKS for ${match.spec.issuer}: ${match.keyError}`,
+        body:
+          match.spec.jwksUri && /^https?:\/\//.test(match.spec.jwksUri)
+            ? JwtStatus.jwksFetchFailed
+            : JwtStatus.jwksNoValidKeys
+      };
     try {
-      const { payload } = await jwtVerify(found.token, match.keys, {
-        issuer: match.spec.issuer,
-        audience: match.spec.audiences?.length ? match.spec.audiences : undefined
-      });
+      // time and audiences are checked above, as Envoy does (with its clock skew): the signature is what is left
+      const { payload } = await jwtVerify(found.token, match.keys, { clockTolerance: CLOCK_SKEW_S });
       return {
         status: 'ok',
         principal: `${payload.iss}/${payload.sub ?? ''}`,
@@ -148,7 +234,15 @@ export async function authenticate(
         strip: found.strip
       };
     } catch (e) {
-      return { status: 'fail', reason: (e as Error).message };
+      const body =
+        e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys
+          ? JwtStatus.kidAlgMismatch
+          : e instanceof joseErrors.JWTExpired
+            ? JwtStatus.expired
+            : e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf'
+              ? JwtStatus.notYetValid
+              : JwtStatus.verificationFails;
+      return { status: 'fail', reason: (e as Error).message, body };
     }
   }
   return { status: 'none' };

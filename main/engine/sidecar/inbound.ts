@@ -212,10 +212,11 @@ export class InboundSidecar {
         ex.sendLocal(
           {
             status: 401,
-            body: Buffer.from('Jwt verification fails'),
+            body: Buffer.from(jwt.body),
             headers: {
               'content-type': 'text/plain',
-              'www-authenticate': `Bearer realm="http://${ex.authority}${url.pathname}", error="invalid_token"`
+              // Envoy's realm: the original URI, query included
+              'www-authenticate': `Bearer realm="http://${ex.authority}${ex.path}", error="invalid_token"`
             },
             flags: [],
             reason: `JWT: ${jwt.reason}`
