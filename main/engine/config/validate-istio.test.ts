@@ -763,6 +763,34 @@ describe('DestinationRule', () => {
   });
 });
 
+describe('loadBalancer knobs with no local meaning', () => {
+  it('IST0025 warnings for PASSTHROUGH, localityLbSetting and warmup', () => {
+    expectIssues(dr('  host: reviews\n  trafficPolicy:\n    loadBalancer: {simple: PASSTHROUGH}\n'), [
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: 'PASSTHROUGH',
+        path: 'spec.trafficPolicy.loadBalancer.simple',
+        message: /PASSTHROUGH .* has no meaning locally/
+      }
+    ]);
+    expectIssues(
+      dr(
+        '  host: reviews\n  trafficPolicy:\n    loadBalancer:\n      simple: ROUND_ROBIN\n      localityLbSetting: {enabled: true}\n'
+      ),
+      [
+        {
+          severity: warn,
+          code: 'IST0025',
+          at: '{enabled',
+          path: 'spec.trafficPolicy.loadBalancer.localityLbSetting',
+          message: /localityLbSetting is kept but not enforced/
+        }
+      ]
+    );
+  });
+});
+
 describe('ServiceEntry and Sidecar', () => {
   const se = (body: string) =>
     `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db}\nspec:\n  hosts: [db.example.com]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n${body}`;

@@ -1016,6 +1016,25 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
 
 function checkLoadBalancer(ctx: Ctx, dr: DR, lb: LoadBalancerSettings, p: Path): void {
   const ch = lb.consistentHash;
+  // on one machine there are no localities and no original destination to pass through to: said, not hidden
+  const kept = lb as { simple?: string; localityLbSetting?: unknown; warmupDurationSecs?: unknown; warmup?: unknown };
+  if (kept.simple === 'PASSTHROUGH')
+    ctx.report(
+      dr,
+      'warning',
+      IstioCodes.NOT_ENFORCED,
+      [...p, 'simple'],
+      'loadBalancer PASSTHROUGH (to the original destination address) has no meaning locally: endpoints are picked at random'
+    );
+  for (const k of ['localityLbSetting', 'warmupDurationSecs', 'warmup'] as const)
+    if (kept[k] !== undefined)
+      ctx.report(
+        dr,
+        'warning',
+        IstioCodes.NOT_ENFORCED,
+        [...p, k],
+        `loadBalancer.${k} is kept but not enforced by localmesh (every endpoint is local and in one locality)`
+      );
   if (lb.simple !== undefined && ch) {
     ctx.error(
       dr,
