@@ -666,7 +666,7 @@ export class OutboundSidecar {
             out.body.discard();
             continue;
           }
-          if (attempt > 1 && wouldRetryResponse(retry, status, upHeaders)) ex.flags.add('URX');
+          if (attempt > 1 && wouldRetryResponse(retry, status, upHeaders) && !ex.flags.has('UO')) ex.flags.add('URX');
           handedOff = true;
           this.respondFast(ex, res as FastResponse, out, ms, o, routeAbort);
           return;
@@ -681,7 +681,7 @@ export class OutboundSidecar {
             up.resume();
             continue;
           }
-          if (attempt > 1 && wouldRetryResponse(retry, status, up.headers)) ex.flags.add('URX');
+          if (attempt > 1 && wouldRetryResponse(retry, status, up.headers) && !ex.flags.has('UO')) ex.flags.add('URX');
           handedOff = true;
           this.respond(ex, res, up, ms, o, routeAbort);
           return;
@@ -702,7 +702,7 @@ export class OutboundSidecar {
             continue;
           }
           clearTimeout(routeTimer);
-          ex.sendLocal(LocalReplies.timeout(attempt > 1 && retriable), SERVER);
+          ex.sendLocal(LocalReplies.timeout(attempt > 1 && retriable && !ex.flags.has('UO')), SERVER);
           return;
         }
         // reset
@@ -733,7 +733,8 @@ export class OutboundSidecar {
             out.reason,
             attempt > 1,
             out.reason === 'tls-failure' ? out.message : undefined,
-            attempt > 1 && retriable
+            // URX: retries used up; a retry the circuit's maxRetries refused is UO alone (Envoy's NoOverflow)
+            attempt > 1 && retriable && !ex.flags.has('UO')
           ),
           SERVER
         );
