@@ -43,6 +43,17 @@ const MAX_IDLE = 512;
  * localmesh's own inbound sidecars, which never close an idle connection, and keep theirs (a handshake costs more).
  */
 export const IDLE_LIMIT_MS = 1500;
+
+/** node:http's keep-alive pool to apps, for what the fast lane hands over; idle sockets close after IDLE_LIMIT_MS. */
+export function appAgent(): http.Agent {
+  return new http.Agent({
+    keepAlive: true,
+    maxSockets: Infinity,
+    maxFreeSockets: 512,
+    scheduling: 'lifo',
+    timeout: IDLE_LIMIT_MS
+  });
+}
 /**
  * TLS handshakes a pool runs at once (mutual TLS between sidecars). A handshake costs the engine thread ~4-5 ms of
  * CPU here (both ends are in it); when a stall left more calls waiting than connections idle, opening one connection

@@ -18,7 +18,7 @@ import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
 import {
   FastConnection,
   FastRequest,
-  IDLE_LIMIT_MS,
+  appAgent,
   UpstreamPool,
   type FastResponse,
   type Framing,
@@ -46,13 +46,7 @@ type Res = ServerResponse | FastResponse | TunnelResponse;
 
 export class InboundSidecar {
   /** node:http's pool to apps; an idle socket closes after IDLE_LIMIT_MS, as the fast lane's (fast-lane.ts). */
-  readonly agent = new http.Agent({
-    keepAlive: true,
-    maxSockets: Infinity,
-    maxFreeSockets: 512,
-    scheduling: 'lifo',
-    timeout: IDLE_LIMIT_MS
-  });
+  readonly agent = appAgent();
   /** The fast lane's keep-alive connections to the app. */
   readonly pool: UpstreamPool;
   /** Upgrade requests in progress and open tunnels, torn down when the sidecar closes. */

@@ -29,7 +29,7 @@ import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { Abort } from './abort.js';
-import { FastConnection, FastRequest, FastResponse, IDLE_LIMIT_MS, UpstreamPool } from './fast-lane.js';
+import { FastConnection, FastRequest, FastResponse, UpstreamPool, appAgent } from './fast-lane.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
 import { circuitPolicies, ClusterCircuit, statusResult, type OutlierPolicy, type PoolLimits } from './circuit.js';
@@ -115,13 +115,7 @@ interface ForwardOptions {
 
 export class OutboundSidecar {
   /** node:http's pool to apps; an idle socket closes after IDLE_LIMIT_MS, as the fast lane's (fast-lane.ts). */
-  readonly agent = new http.Agent({
-    keepAlive: true,
-    maxSockets: Infinity,
-    maxFreeSockets: 512,
-    scheduling: 'lifo',
-    timeout: IDLE_LIMIT_MS
-  });
+  readonly agent = appAgent();
   /**
    * node:http's TLS agents, one per set of TLS options (a DestinationRule's, or auto-mTLS's per endpoint): an agent
    * pools connections by host, port, CA and servername but not by checkServerIdentity, so a connection verified
