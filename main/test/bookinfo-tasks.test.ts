@@ -49,6 +49,20 @@ describe('bookinfo tasks with the unchanged Istio samples', () => {
     for (let i = 0; i < 10; i++)
       expect(served(await viaProxy(m.outbound('productpage-v1'), 'reviews:9080', '/reviews/0'))).toBe('reviews-v1');
   });
+  it("the docs' sequence: all-v1, then virtual-service-reviews-test-v2 applied over it (same name: the later replaces it)", async () => {
+    const m = await bookinfo([
+      fx('destination-rule-all.yaml'),
+      fx('virtual-service-all-v1.yaml'),
+      fx('virtual-service-reviews-test-v2.yaml')
+    ]);
+    const out = m.outbound('productpage-v1');
+    expect(served(await viaProxy(out, 'reviews:9080', '/reviews/0', { headers: { 'end-user': 'jason' } }))).toBe(
+      'reviews-v2'
+    );
+    expect(served(await viaProxy(out, 'reviews:9080', '/reviews/0'))).toBe('reviews-v1');
+    // the other services keep all-v1's routes
+    expect(served(await viaProxy(out, 'ratings:9080', '/ratings/0'))).toBe('ratings-v1');
+  });
   it('request routing by user: jason → v2, others → v3 (virtual-service-reviews-jason-v2-v3)', async () => {
     const m = await bookinfo([fx('destination-rule-all.yaml'), fx('virtual-service-reviews-jason-v2-v3.yaml')]);
     const out = m.outbound('productpage-v1');

@@ -224,16 +224,19 @@ spec:
     ]);
   });
 
-  it('IST0015 when kind+namespace+name is defined twice, naming both places', () => {
+  it('IST0015 when kind+namespace+name is defined twice: the later copy replaces the earlier, as kubectl apply does', () => {
     const dir = freshDir();
     const a = write(dir, 'a.yaml', VS);
     const b = write(dir, 'b.yaml', `# again\n${VS}`);
+    write(dir, 'c.yaml', VS.replace('name: reviews', 'name: other'));
     const r = loadIstio([dir], 'default');
-    expect(r.resources).toHaveLength(1);
-    expect(r.resources[0]!.where.file).toBe(a);
+    expect(r.resources.map((x) => [x.name, x.where.file, x.order])).toEqual([
+      ['reviews', b, 0], // b's copy, in a's place in creation order
+      ['other', path.join(dir, 'c.yaml'), 1]
+    ]);
     expect(r.issues).toEqual([
       expect.objectContaining({
-        severity: 'error',
+        severity: 'warning',
         code: 'IST0015',
         path: 'metadata.name',
         where: { file: b, line: 5, column: 9 }

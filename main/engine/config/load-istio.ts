@@ -284,21 +284,7 @@ function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: 
   if (spec === INVALID || state.issues.length > issuesBefore) return;
 
   const key = `${kind}|${meta.namespace}|${meta.name}`;
-  const first = state.byKey.get(key);
-  if (first) {
-    const msg = `${label} is defined twice: first at ${first.where.file}:${first.where.line}:${first.where.column}, again here; names must be unique per kind and namespace (this copy is ignored)`;
-    state.issues.push(
-      makeIssue(
-        'error',
-        IstioCodes.DUPLICATE_RESOURCE,
-        msg,
-        [...prefix, 'metadata', 'name'],
-        at(['metadata', 'name']),
-        label
-      )
-    );
-    return;
-  }
+  const earlier = state.byKey.get(key);
   const resource: IstioResource = {
     kind,
     apiVersion,
@@ -308,10 +294,26 @@ function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: 
     labels: meta.labels,
     spec,
     where: at([]),
-    order: state.resources.length
+    order: earlier ? earlier.order : state.resources.length
   };
+  if (earlier) {
+    // `kubectl apply -f <folder>` applies the files in name order, each document in turn: a later copy of the same
+    // kind, namespace and name replaces the earlier one (an update: its place in creation order stays)
+    const msg = `${label} is defined twice: first at ${earlier.where.file}:${earlier.where.line}:${earlier.where.column}, again here; this later copy replaces it, as kubectl apply of the folder would (files in name order)`;
+    state.issues.push(
+      makeIssue(
+        'warning',
+        IstioCodes.DUPLICATE_RESOURCE,
+        msg,
+        [...prefix, 'metadata', 'name'],
+        at(['metadata', 'name']),
+        label
+      )
+    );
+    state.resources[state.resources.indexOf(earlier)] = resource;
+    state.locators.delete(earlier);
+  } else state.resources.push(resource);
   state.byKey.set(key, resource);
-  state.resources.push(resource);
   state.locators.set(resource, (p) => doc.posOf([...prefix, ...p]));
 }
 

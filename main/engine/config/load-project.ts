@@ -27,11 +27,11 @@ const RANK = { error: 0, warning: 1, info: 2 } as const;
 
 /**
  * Errors that `localmesh validate` reports (exit 1) but that do not stop a config from running, because Istio runs
- * such a config too: a reference to an unknown host or subset is applied and answers 503 NC at request time, and a
- * duplicate resource is ignored. Everything else that is an error (schema, regex, conflicting actions, YAML syntax)
+ * such a config too: a reference to an unknown host or subset is applied and answers 503 NC at request time.
+ * Everything else that is an error (schema, regex, conflicting actions, YAML syntax)
  * is what Istio's validation webhook would reject, so it keeps the last good config running.
  */
-export const NON_BLOCKING_ERRORS = new Set(['IST0101', 'IST0112', 'IST0015']);
+export const NON_BLOCKING_ERRORS = new Set(['IST0101', 'IST0112']);
 
 export function isBlocking(i: ValidationIssue): boolean {
   return i.severity === 'error' && !NON_BLOCKING_ERRORS.has(i.code);

@@ -73,7 +73,8 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0012: 'Not an Istio resource (Deployment, Service, …): skipped (info)',
   IST0013: 'Istio kind or API version localmesh does not support: ignored (warning)',
   IST0014: 'Document is not a Kubernetes resource (no apiVersion/kind): ignored (warning)',
-  IST0015: 'Same kind, namespace and name defined twice: the later copy is ignored (error)',
+  IST0015:
+    'Same kind, namespace and name defined twice: the later copy replaces the earlier, as kubectl apply does (warning)',
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
   IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
   IST0025:
