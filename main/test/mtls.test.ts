@@ -161,15 +161,17 @@ describe('auto mTLS between sidecars', () => {
 });
 
 describe('PeerAuthentication', () => {
-  it('STRICT: a plaintext caller gets no HTTP response, the connection is closed', async () => {
+  it('STRICT: a plaintext caller gets no HTTP response, the connection is reset (curl exit 56 in the Istio task)', async () => {
     const sock = net.connect(m.inbound('locked-v1'), '127.0.0.1');
     let got = '';
+    let error = '';
     sock.on('data', (d) => (got += d.toString()));
-    sock.on('error', () => undefined);
+    sock.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
     await new Promise((r) => sock.once('connect', r));
     sock.write('GET / HTTP/1.1\r\nhost: locked:9080\r\n\r\n');
     await new Promise((r) => sock.once('close', r));
     expect(got).toBe('');
+    expect(error).toBe('ECONNRESET');
     expect(locked.seen).toHaveLength(0);
   });
   it('STRICT: callers with a sidecar still get through over mTLS', async () => {

@@ -165,7 +165,11 @@ describe('fault injection', () => {
     expect(r.headers['content-type']).toBe('text/plain');
     expect(r.headers['x-envoy-upstream-service-time']).toBeUndefined();
     expect(svc.seen.length).toBe(before);
-    expect((await flowFor('/abort'))?.flags).toBe('FI');
+    const f = await flowFor('/abort');
+    expect(f?.flags).toBe('FI');
+    // the flow records the headers the caller got, Date included
+    expect(f?.responseHeaders.date).toBe(r.headers.date);
+    expect(f?.responseHeaders.date).toBeDefined();
   });
   it('unset percentage means 0%: never aborted', async () => {
     for (let i = 0; i < 20; i++) expect((await call('svc:9080', '/abort-unset')).status).toBe(200);

@@ -9,6 +9,7 @@ import type { AttemptRecord, FlowRecord, Reporter, TraceStep } from '../../contr
 import { joinFlags } from './flags.js';
 import type { LocalReply } from './local-reply.js';
 import { BodyCapture } from './body-capture.js';
+import { httpDate } from '../util/http-date.js';
 import type { Snapshot } from '../snapshot.js';
 import { newSpanId, newTraceId, startSpan, type SpanFields } from '../telemetry/tracing.js';
 
@@ -239,6 +240,8 @@ export class Exchange implements SpanFields {
     if (this.corsHeaders) Object.assign(headers, this.corsHeaders);
     headers['content-length'] = String(reply.body.length);
     headers['server'] = server;
+    // set here (node:http and the fast lane then add none) so the flow records the Date the caller gets
+    headers['date'] ??= httpDate();
     this.status = reply.status;
     this.responseHeaders = headers;
     this.responseStarted();

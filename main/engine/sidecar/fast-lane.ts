@@ -29,6 +29,7 @@ import {
 } from './h1.js';
 import type { ResetReason } from './local-reply.js';
 import { tlsReason } from './upstream.js';
+import { httpDate } from '../util/http-date.js';
 
 /** Request bodies up to this size are read whole before the request goes upstream; larger ones go to node:http. */
 export const MAX_FAST_BODY = 64 * 1024;
@@ -65,19 +66,6 @@ export function appAgent(): http.Agent {
 export const MAX_TLS_CONNECTING = 4;
 
 const EMPTY = Buffer.alloc(0);
-
-/** The Date header value, recomputed once a second (as node:http does). */
-let dateSecond = -1;
-let dateValue = '';
-function httpDate(): string {
-  const now = Date.now();
-  const s = Math.floor(now / 1000);
-  if (s !== dateSecond) {
-    dateSecond = s;
-    dateValue = new Date(now).toUTCString();
-  }
-  return dateValue;
-}
 
 /** A request the fast lane read: what the pipeline reads of node:http's IncomingMessage. */
 export class FastRequest {

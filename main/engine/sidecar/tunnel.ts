@@ -14,6 +14,7 @@ import type { Exchange } from './exchange.js';
 import { headerLines } from './h1.js';
 import type { ResetReason } from './local-reply.js';
 import { tlsReason } from './upstream.js';
+import { httpDate } from '../util/http-date.js';
 
 /** The caller's side of an upgrade request: its socket, written as an HTTP/1.1 response or spliced after a 101. */
 export class TunnelResponse {
@@ -51,7 +52,7 @@ export class TunnelResponse {
   writeHead(status: number, headers: Record<string, string | string[] | number>): this {
     if (this.headersSent || this.socket.destroyed) return this;
     this.headersSent = true;
-    const date = headers.date === undefined ? `date: ${new Date().toUTCString()}\r\n` : '';
+    const date = headers.date === undefined ? `date: ${httpDate()}\r\n` : '';
     const close = status === 101 ? '' : 'connection: close\r\n';
     const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'unknown'}\r\n${headerLines(headers)}${date}${close}\r\n`;
     this.headBytes = head.length;
