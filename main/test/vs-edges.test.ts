@@ -45,6 +45,30 @@ spec:
     route: [{destination: {host: web}}]
   - match: [{uri: {prefix: /star}, headers: {x-flag: {regex: "*"}}}]
     directResponse: {status: 200, body: {string: flag present}}
+  - match: [{uri: {prefix: /both}}]
+    headers: {request: {set: {x-both: s}, add: {x-both: a}}}
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /addhost}}]
+    headers: {request: {add: {host: added.example}}}
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /rmhost}}]
+    headers: {request: {remove: [host]}}
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /ctjson}}]
+    headers: {response: {add: {content-type: application/json}}}
+    directResponse: {status: 200, body: {string: "{}"}}
+  - match: [{uri: {prefix: /ctnone}}]
+    headers: {response: {remove: [content-type]}}
+    directResponse: {status: 200, body: {string: abc}}
+  - match: [{uri: {prefix: /nc}}]
+    headers: {response: {set: {x-t: "yes"}}}
+    route: [{destination: {host: web, subset: nope}}]
+  - match: [{uri: {prefix: /same}}]
+    rewrite: {uri: /same}
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /rx}}]
+    rewrite: {uriRegexRewrite: {match: "x", rewrite: '[\\0]'}}
+    route: [{destination: {host: web}}]
   - route: [{destination: {host: web}}]
 `;
 
@@ -101,5 +125,39 @@ describe('header match regex "*"', () => {
   it('means the header is present', async () => {
     expect((await call('web:9080', '/star', { 'x-flag': 'anything' })).body).toBe('flag present');
     expect(served(await call('web:9080', '/star'))).toBe('web');
+  });
+});
+
+describe('header operations and rewrites as Istio translates them (audit)', () => {
+  it('set and add of one name: set first, then add appends (both values reach the app)', async () => {
+    await call('web:9080', '/both');
+    expect(web.seen.at(-1)!.headers['x-both']).toBe('s, a');
+  });
+  it('add host rewrites the authority like set; remove host is ignored', async () => {
+    await call('web:9080', '/addhost');
+    expect(web.seen.at(-1)!.headers.host).toBe('added.example');
+    expect((await call('web:9080', '/rmhost')).status).toBe(200);
+    expect(web.seen.at(-1)!.headers.host).toBe('web:9080');
+  });
+  it('a direct response gets text/plain only when the header ops leave no content-type', async () => {
+    const json = await call('web:9080', '/ctjson', { 'x-request-id': 'ct-json' });
+    expect(json.headers['content-type']).toBe('application/json');
+    // one content-type on the wire, as the flow records what was sent (an array had it twice)
+    const f = (await m.mesh.listFlows({ limit: 50 })).find((x) => x.requestId === 'ct-json')!;
+    expect(f.responseHeaders['content-type']).toBe('application/json');
+    expect((await call('web:9080', '/ctnone')).headers['content-type']).toBe('text/plain');
+  });
+  it("the router's own replies carry the rule's response header ops (503 NC here)", async () => {
+    const r = await call('web:9080', '/nc');
+    expect(r.status).toBe(503);
+    expect(r.headers['x-t']).toBe('yes');
+  });
+  it('x-envoy-original-path is set whenever the rule rewrites the path, even to the same path', async () => {
+    await call('web:9080', '/same?q=1');
+    expect(web.seen.at(-1)!.headers['x-envoy-original-path']).toBe('/same?q=1');
+  });
+  it('uriRegexRewrite: \\0 is the whole match (RE2 substitution)', async () => {
+    await call('web:9080', '/rx/axb');
+    expect(web.seen.at(-1)!.url).toBe('/r[x]/a[x]b');
   });
 });

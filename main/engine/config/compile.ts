@@ -27,6 +27,16 @@ import type { RE2JS } from 're2js';
 
 export const ROOT_NAMESPACE = 'istio-system';
 
+/**
+ * Envoy's regex rewrite substitution (RE2: `\\N` a capture group, `\\0` the whole match, `\\\\` a backslash) as a
+ * re2js replaceAll string (`$N`, `$&`, `$$` for a literal dollar).
+ */
+export function re2Substitution(rewrite: string): string {
+  return rewrite.replace(/\\(\d|\\)|\$/g, (m: string, g: string | undefined) =>
+    m === '$' ? '$$' : g === '\\' ? '\\' : g === '0' ? '$&' : `$${g}`
+  );
+}
+
 /** Istio ≥ 1.24 default: 2 retries on these conditions, no retriable status codes (503 is not retried). */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
@@ -296,7 +306,7 @@ export function compileRoute(r: HTTPRoute, index: number, vsLabel: string, ns: s
     if (r.rewrite.uriRegexRewrite) {
       rewrite.regex = {
         re: re2(r.rewrite.uriRegexRewrite.match),
-        replacement: r.rewrite.uriRegexRewrite.rewrite.replace(/\\(\d)/g, '$$$1')
+        replacement: re2Substitution(r.rewrite.uriRegexRewrite.rewrite)
       };
     }
   }

@@ -26,4 +26,12 @@ describe('redirect location', () => {
     expect(loc({ derivePort: 'FROM_PROTOCOL_DEFAULT', scheme: 'https' }, 'web:9080')).toBe('https://web/old?q=1');
     expect(loc({ derivePort: 'FROM_REQUEST_PORT' }, 'web:9080')).toBe('http://web:9080/old?q=1');
   });
+  it('derivePort FROM_REQUEST_PORT is the port the request came in on, with a new authority or a Host without port', () => {
+    const at = (rd: Parameters<typeof buildRedirect>[0], authority: string) =>
+      buildRedirect(rd, undefined, authority, '/old?q=1', 'http', 9080).location;
+    expect(at({ derivePort: 'FROM_REQUEST_PORT', authority: 'other.com' }, 'web:9080')).toBe(
+      'http://other.com:9080/old?q=1'
+    );
+    expect(at({ derivePort: 'FROM_REQUEST_PORT' }, 'web')).toBe('http://web:9080/old?q=1');
+  });
 });

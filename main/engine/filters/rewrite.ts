@@ -33,7 +33,9 @@ export function buildRedirect(
   match: CompiledMatch | undefined,
   authority: string,
   path: string,
-  scheme: string
+  scheme: string,
+  /** The port the request came in on (the service port): derivePort FROM_REQUEST_PORT. */
+  requestPort?: number
 ): { status: number; location: string } {
   const [p, q] = splitQuery(path);
   let newPath = p;
@@ -60,7 +62,10 @@ export function buildRedirect(
   }
   const defaultPort = newScheme === 'https' ? 443 : 80;
   let auth: string;
-  if (rd.port !== undefined || rd.derivePort === 'FROM_PROTOCOL_DEFAULT') {
+  if (rd.derivePort === 'FROM_REQUEST_PORT' && requestPort !== undefined) {
+    // Istio sets the redirect port to the listener's (the service port the request came in on)
+    auth = `${host}:${requestPort}`;
+  } else if (rd.port !== undefined || rd.derivePort === 'FROM_PROTOCOL_DEFAULT') {
     port = rd.port;
     auth = port === undefined || port === defaultPort ? host : `${host}:${port}`;
   } else if (rd.authority === undefined && newScheme === scheme) {

@@ -129,6 +129,8 @@ export class Exchange implements SpanFields {
   responseHeaders: OutgoingHttpHeaders = {};
   /** CORS headers for an allowed origin (outbound corsPolicy): added to whatever the router answers. */
   corsHeaders: Record<string, string> | undefined = undefined;
+  /** The matched rule's (and destination's) response header ops, for the router's own local replies. */
+  routeResponseHeaders: ((h: Record<string, string | string[]>) => void) | undefined = undefined;
   finished = false;
   readonly requestBody: BodyCapture;
   readonly responseBody: BodyCapture;
@@ -236,6 +238,7 @@ export class Exchange implements SpanFields {
       return;
     }
     const headers: Record<string, string | string[]> = { ...reply.headers };
+    this.routeResponseHeaders?.(headers);
     extra?.(headers);
     if (this.corsHeaders) Object.assign(headers, this.corsHeaders);
     headers['content-length'] = String(reply.body.length);
@@ -362,7 +365,12 @@ function opHeader(name: string): string | null {
   return key.startsWith(':') ? null : key;
 }
 
-/** Apply one header-ops block: remove first, then add, then set (Envoy's order). */
+/**
+ * Apply one header-ops block as Istio translates it: remove first, then set, then add (TranslateHeadersOperations:
+ * `set` entries overwrite, `add` entries after them append, so set + add of one name sends both values). The Host
+ * (`host` or `:authority`) is the authority: adding it rewrites it like set, and it cannot be removed; other
+ * pseudo-headers are left alone.
+ */
 export function applyHeaderOps(
   headers: OutgoingHttpHeaders | Record<string, string | string[] | number | undefined>,
   ops: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } | undefined
@@ -370,17 +378,22 @@ export function applyHeaderOps(
   if (!ops) return;
   for (const name of ops.remove ?? []) {
     const key = opHeader(name);
-    if (key !== null) delete headers[key];
-  }
-  for (const [k, v] of Object.entries(ops.add ?? {})) {
-    const key = opHeader(k);
-    if (key === null) continue;
-    const cur = headers[key];
-    if (cur === undefined) headers[key] = v;
-    else headers[key] = [...(Array.isArray(cur) ? cur.map(String) : [String(cur)]), v];
+    if (key !== null && key !== 'host') delete headers[key];
   }
   for (const [k, v] of Object.entries(ops.set ?? {})) {
     const key = opHeader(k);
     if (key !== null) headers[key] = v;
+  }
+  for (const [k, v] of Object.entries(ops.add ?? {})) {
+    const key = opHeader(k);
+    if (key === null) continue;
+    if (key === 'host') {
+      // set wins over add for the authority
+      if (!Object.keys(ops.set ?? {}).some((n) => opHeader(n) === 'host')) headers.host = v;
+      continue;
+    }
+    const cur = headers[key];
+    if (cur === undefined) headers[key] = v;
+    else headers[key] = [...(Array.isArray(cur) ? cur.map(String) : [String(cur)]), v];
   }
 }

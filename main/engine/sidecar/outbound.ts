@@ -356,33 +356,25 @@ export class OutboundSidecar {
       return;
     }
     if (corsResult?.responseHeaders) ex.corsHeaders = corsResult.responseHeaders;
+    // the router's own replies carry the rule's response header ops (Envoy's finalizeResponseHeaders); the chosen
+    // destination's join them below
+    if (route?.headers?.response) ex.routeResponseHeaders = (h) => applyHeaderOps(h, route.headers?.response);
 
     // ---- direct response / redirect
     if (route && route.action.type === 'direct') {
       const a = route.action;
       const body = a.body ?? Buffer.alloc(0);
       ex.note('direct-response', `${a.status}, ${body.length} bytes`);
-      ex.sendLocal(
-        {
-          status: a.status,
-          body,
-          headers: body.length > 0 ? { 'content-type': 'text/plain' } : {},
-          flags: [],
-          reason: 'direct response'
-        },
-        SERVER,
-        (h) => applyHeaderOps(h, route!.headers?.response)
-      );
+      // text/plain for a body, unless the rule's header ops left a content-type (Envoy sets it after them)
+      ex.sendLocal({ status: a.status, body, headers: {}, flags: [], reason: 'direct response' }, SERVER, (h) => {
+        if (body.length > 0 && h['content-type'] === undefined) h['content-type'] = 'text/plain';
+      });
       return;
     }
     if (route && route.action.type === 'redirect') {
-      const { status, location } = buildRedirect(route.action.redirect, matched, r.authority, r.path, 'http');
+      const { status, location } = buildRedirect(route.action.redirect, matched, r.authority, r.path, 'http', r.port);
       ex.note('redirect', `${status} -> ${location}`);
-      ex.sendLocal(
-        { status, body: Buffer.alloc(0), headers: { location }, flags: [], reason: 'redirect' },
-        SERVER,
-        (h) => applyHeaderOps(h, route!.headers?.response)
-      );
+      ex.sendLocal({ status, body: Buffer.alloc(0), headers: { location }, flags: [], reason: 'redirect' }, SERVER);
       return;
     }
 
@@ -452,10 +444,11 @@ export class OutboundSidecar {
 
     // ---- request rewrites and header ops
     if (route?.rewrite) {
-      const newPath = rewritePath(route.rewrite, matched, r.path);
-      if (newPath !== r.path) {
+      if (route.rewrite.uri !== undefined || route.rewrite.regex) {
+        // Envoy records the original path whenever the route rewrites it, changed or not
+        const newPath = rewritePath(route.rewrite, matched, r.path);
         r.headers['x-envoy-original-path'] = r.path;
-        ex.note('rewrite', `path ${r.path} -> ${newPath}`);
+        if (newPath !== r.path) ex.note('rewrite', `path ${r.path} -> ${newPath}`);
         r.path = newPath;
       }
       if (route.rewrite.authority) {
@@ -465,6 +458,11 @@ export class OutboundSidecar {
     }
     applyHeaderOps(r.headers, route?.headers?.request);
     applyHeaderOps(r.headers, dest?.headers?.request);
+    if (dest?.headers?.response)
+      ex.routeResponseHeaders = (h) => {
+        applyHeaderOps(h, route?.headers?.response);
+        applyHeaderOps(h, dest.headers?.response);
+      };
     if (ex.corsHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
 
     const lb = effectiveLoadBalancer(dr, dest?.subset, port);
