@@ -15,7 +15,8 @@ export const StringMatch = u({
 export type StringMatch = z.infer<typeof StringMatch>;
 
 const duration = z.string().regex(/^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/, 'must be a duration such as "5s" or "250ms"');
-const percent = u({ value: z.number() });
+/** istio.networking.v1.Percent: a proto double, so `{}` is 0. */
+const percent = u({ value: z.number().optional() });
 
 export const PortSelector = u({ number: z.number().int().min(1).max(65535) });
 

@@ -181,8 +181,8 @@ export interface MergedDestinationRule {
   exportTo: string[];
 }
 
-function pct(p: { value: number } | undefined, legacy: number | undefined, dflt: number): number {
-  if (p) return p.value;
+function pct(p: { value?: number } | undefined, legacy: number | undefined, dflt: number): number {
+  if (p) return p.value ?? 0;
   if (legacy !== undefined) return legacy;
   return dflt;
 }

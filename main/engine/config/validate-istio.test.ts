@@ -515,6 +515,25 @@ describe('redirect and directResponse', () => {
     expectIssues(vs('  - redirect: {uri: /x, redirectCode: 308}\n'), []);
   });
 
+  it('an empty redirect uri is unset, as in the proto: alone it is no redirect target', () => {
+    expectIssues(vs('  - redirect: {uri: ""}\n'), [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{uri',
+        path: 'spec.http[0].redirect',
+        message: /redirect must set uri, authority, scheme or port/
+      }
+    ]);
+  });
+
+  it('mirrorPercentage {} is a percentage of 0 (a proto double), accepted', () => {
+    expectIssues(
+      vs('  - route:\n    - destination: {host: reviews}\n    mirror: {host: reviews}\n    mirrorPercentage: {}\n'),
+      []
+    );
+  });
+
   it('directResponse status outside 200-599', () => {
     expectIssues(vs('  - directResponse: {status: 700}\n'), [
       { severity: err, code: 'IST0106', at: '700', path: 'spec.http[0].directResponse.status' }

@@ -625,8 +625,9 @@ function checkSubsetReference(ctx: Ctx, vs: VS, fqdn: string, subset: string, p:
 
 // ----- fault, redirect, direct response, retries ----------------------------------------------------------------
 
-function checkPercent(ctx: Ctx, r: IstioResource, value: number, p: Path): void {
-  if (!(value >= 0 && value <= 100)) ctx.error(r, p, `percentage must be between 0 and 100, found ${value}`);
+function checkPercent(ctx: Ctx, r: IstioResource, value: number | undefined, p: Path): void {
+  if (value !== undefined && !(value >= 0 && value <= 100))
+    ctx.error(r, p, `percentage must be between 0 and 100, found ${value}`);
 }
 
 function checkFault(ctx: Ctx, vs: VS, fault: HTTPFaultInjection, p: Path): void {
@@ -671,8 +672,9 @@ function checkRedirect(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
   const r = rule.redirect;
   if (!r) return;
   const rp = [...p, 'redirect'];
+  // an empty uri is the proto's unset string (Istio ignores it)
   if (
-    r.uri === undefined &&
+    (r.uri === undefined || r.uri === '') &&
     r.authority === undefined &&
     r.port === undefined &&
     r.derivePort === undefined &&

@@ -11,6 +11,11 @@ describe('redirect location', () => {
     expect(loc({ uri: '/new' }, 'web:9080')).toBe('http://web:9080/new?q=1');
     expect(loc({ uri: '/new' }, 'web')).toBe('http://web/new?q=1');
   });
+  it('an empty uri is unset (the proto default): the path stays', () => {
+    expect(loc({ uri: '', redirectCode: 302, authority: 'moved.example' }, 'web:9080')).toBe(
+      'http://moved.example/old?q=1'
+    );
+  });
   it('authority replaces host and port', () => {
     expect(loc({ authority: 'moved.example:8080' }, 'web:9080')).toBe('http://moved.example:8080/old?q=1');
     expect(loc({ authority: 'moved.example' }, 'web:9080')).toBe('http://moved.example/old?q=1');

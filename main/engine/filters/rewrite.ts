@@ -40,7 +40,7 @@ export function buildRedirect(
   const [p, q] = splitQuery(path);
   let newPath = p;
   let query = q;
-  if (rd.uri !== undefined) {
+  if (rd.uri !== undefined && rd.uri !== '') {
     const [u, uq] = splitQuery(rd.uri);
     newPath = u;
     if (uq) query = uq;
