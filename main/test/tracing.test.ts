@@ -238,6 +238,17 @@ describe('W3C trace context', () => {
     seen = lastSeen(reviews, 'tr-b3-single');
     expect(seen.b3).toBe(`80f198ee56343ba864fe8b2a57d3eff7-${dst!.spanId}-1-${src.spanId}`);
 
+    // a lone B3 sampling decision starts a new trace that keeps it (not sampled here)
+    for (const [id, h] of [
+      ['tr-b3-deny', { b3: '0' }],
+      ['tr-b3-deny-multi', { 'x-b3-sampled': '0' }]
+    ] as const) {
+      await call('/b3-deny', { 'x-request-id': id, ...h });
+      seen = lastSeen(reviews, id);
+      expect(seen['x-b3-sampled'], id).toBe('0');
+      expect(traceparentParts(seen.traceparent).flags, id).toBe('00');
+    }
+
     // traceparent wins over B3 when both are valid
     await call('/both', {
       'x-request-id': 'tr-both',

@@ -142,6 +142,20 @@ export function parseB3(h: IncomingHttpHeaders): IncomingContext | undefined {
   };
 }
 
+/**
+ * A sampling decision sent without a context ("b3: 0", or x-b3-sampled / x-b3-flags without ids): the flags a new
+ * trace keeps (B3: "a lone sampling state ... the decision must be kept"), else undefined.
+ */
+function b3SamplingOnly(h: IncomingHttpHeaders): string | undefined {
+  const single = h.b3;
+  if (typeof single === 'string' && single.length > 0 && single.length <= 2) return b3Flags(single.toLowerCase());
+  const sampled = h['x-b3-sampled'];
+  const debug = h['x-b3-flags'];
+  if (typeof sampled === 'string' || debug === '1')
+    return b3Flags(typeof sampled === 'string' ? sampled.toLowerCase() : undefined, debug);
+  return undefined;
+}
+
 /** The span fields a sidecar's Exchange carries. */
 export interface SpanFields {
   traceId: string;
@@ -172,7 +186,8 @@ export function startSpan(
   } else {
     span.traceId = newTraceId();
     span.parentSpanId = null;
-    span.traceFlags = '01';
+    // a new trace is sampled unless the caller sent a B3 decision alone ("b3: 0")
+    span.traceFlags = (b3 ? b3SamplingOnly(incoming) : undefined) ?? '01';
   }
   out.traceparent = `00-${span.traceId}-${spanId}-${span.traceFlags}`;
   // tracestate belongs to the incoming traceparent: kept as is with it, meaningless without it
