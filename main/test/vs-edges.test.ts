@@ -63,6 +63,9 @@ spec:
   - match: [{uri: {prefix: /nc}}]
     headers: {response: {set: {x-t: "yes"}}}
     route: [{destination: {host: web, subset: nope}}]
+  - match: [{uri: {prefix: /ruleauth}}]
+    rewrite: {authority: rule.example}
+    route: [{destination: {host: web}, headers: {request: {set: {host: dest.example}}}}]
   - match: [{uri: {prefix: /same}}]
     rewrite: {uri: /same}
     route: [{destination: {host: web}}]
@@ -151,6 +154,10 @@ describe('header operations and rewrites as Istio translates them (audit)', () =
     const r = await call('web:9080', '/nc');
     expect(r.status).toBe(503);
     expect(r.headers['x-t']).toBe('yes');
+  });
+  it("a rule's rewrite.authority wins over a destination's Host header op", async () => {
+    await call('web:9080', '/ruleauth');
+    expect(web.seen.at(-1)!.headers.host).toBe('rule.example');
   });
   it('x-envoy-original-path is set whenever the rule rewrites the path, even to the same path', async () => {
     await call('web:9080', '/same?q=1');

@@ -1,6 +1,6 @@
 /** Redirect locations (istio-semantics §1.2 redirect): which host and port the location carries. */
 import { describe, expect, it } from 'vitest';
-import { buildRedirect } from './rewrite.js';
+import { buildRedirect, rewritePath } from './rewrite.js';
 
 const loc = (rd: Parameters<typeof buildRedirect>[0], authority: string, scheme = 'http') =>
   buildRedirect(rd, undefined, authority, '/old?q=1', scheme).location;
@@ -38,5 +38,12 @@ describe('redirect location', () => {
       'http://other.com:9080/old?q=1'
     );
     expect(at({ derivePort: 'FROM_REQUEST_PORT' }, 'web')).toBe('http://web:9080/old?q=1');
+  });
+});
+
+describe('rewrite.uri', () => {
+  it('on a rule without a uri match replaces the prefix "/" the route matched, as Envoy does', () => {
+    expect(rewritePath({ uri: '/all' }, undefined, '/foo/bar?x=1')).toBe('/allfoo/bar?x=1');
+    expect(rewritePath({ uri: '/all/' }, undefined, '/foo')).toBe('/all/foo');
   });
 });

@@ -11,10 +11,15 @@ function splitQuery(path: string): [string, string] {
 /** The prefix the matched block matched on, when its uri condition is a prefix match. */
 function matchedPrefix(m: CompiledMatch | undefined): string | undefined {
   const u = m?.uri.at(-1);
-  return u?.kind === 'prefix' ? u.prefix : undefined;
+  // no uri condition: Envoy's route matches prefix "/", which Istio's prefix rewrite then replaces ("/all" + "foo")
+  if (u === undefined) return '/';
+  return u.kind === 'prefix' ? u.prefix : undefined;
 }
 
-/** New request path (query kept). Prefix match + uri: replace the matched prefix; otherwise the whole path. */
+/**
+ * New request path (query kept). Prefix match (or no uri match: prefix "/") + uri: replace the matched prefix;
+ * exact or regex match: the whole path.
+ */
 export function rewritePath(
   rw: NonNullable<CompiledRoute['rewrite']>,
   match: CompiledMatch | undefined,

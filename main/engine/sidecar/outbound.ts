@@ -458,6 +458,9 @@ export class OutboundSidecar {
     }
     applyHeaderOps(r.headers, route?.headers?.request);
     applyHeaderOps(r.headers, dest?.headers?.request);
+    // a destination's Host only stands when the rule rewrites no authority (Istio: "only override if the top level
+    // rewrite is not set")
+    if (route?.rewrite?.authority) r.headers.host = route.rewrite.authority;
     if (dest?.headers?.response)
       ex.routeResponseHeaders = (h) => {
         applyHeaderOps(h, route?.headers?.response);
