@@ -172,6 +172,9 @@ describe('GET /metrics', () => {
   it('histograms use Envoy default buckets', async () => {
     const text = await (await fetch(`${admin.url}/metrics`)).text();
     const les = [...new Set(samples(text, 'istio_request_duration_milliseconds_bucket').map((s) => s.le))];
+    // as Envoy writes them: Istio's labels first, le last
+    expect(text).toMatch(/^istio_request_duration_milliseconds_bucket\{reporter="[a-z]+",.*,le="0\.5"\} \d+$/m);
+    expect(text).not.toMatch(/_bucket\{le=/);
     expect(les).toEqual([
       '0.5',
       '1',

@@ -257,8 +257,9 @@ export class MeshMetrics {
     this.responseBytes.observe(s.responseBytes, sizes.response);
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** The Prometheus text; a bucket's `le` label last, after Istio's labels, as Envoy writes it (prom-client puts it first). */
+  async text(): Promise<string> {
+    return leLast(await this.registry.metrics());
   }
 
   get contentType(): string {
@@ -353,4 +354,9 @@ export function wireSizes(f: FlowRecord): { request: number; response: number } 
     request: headerBytes(f.requestHeaders) + (f.requestBody?.size ?? 0),
     response: headerBytes(f.responseHeaders) + (f.responseBody?.size ?? 0)
   };
+}
+
+/** Move `le="…"` from the front of each `_bucket{…}` label set to its end. */
+export function leLast(text: string): string {
+  return text.replace(/_bucket\{(le="[^"]*"),([^}\n]*)\}/g, '_bucket{$2,$1}');
 }
