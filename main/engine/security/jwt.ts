@@ -70,30 +70,28 @@ const CLOCK_SKEW_S = 60;
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
 
+/** One base64url JSON object segment of a token, or the status string of why it is not one. */
+function jsonSegment(seg: string, badBase64: string, badJson: string): { value: object } | { error: string } {
+  if (!B64URL.test(seg)) return { error: badBase64 };
+  try {
+    const value: unknown = JSON.parse(Buffer.from(seg, 'base64url').toString('utf8'));
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { value };
+  } catch {
+    /* not JSON */
+  }
+  return { error: badJson };
+}
+
 /** The payload of a token as jwt_verify_lib parses it, or the status string of why it cannot. */
 function parseJwt(token: string): { payload: JWTPayload } | { error: string } {
   const parts = token.split('.');
   if (parts.length !== 3) return { error: JwtStatus.badFormat };
-  const [h, p] = parts as [string, string, string];
-  if (!B64URL.test(h)) return { error: JwtStatus.headerBadBase64 };
-  let header: unknown;
-  try {
-    header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
-  } catch {
-    return { error: JwtStatus.headerBadJson };
-  }
-  if (typeof header !== 'object' || header === null) return { error: JwtStatus.headerBadJson };
-  if (typeof (header as { alg?: unknown }).alg !== 'string') return { error: JwtStatus.headerBadAlg };
-  if (!B64URL.test(p)) return { error: JwtStatus.payloadBadBase64 };
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
-  } catch {
-    return { error: JwtStatus.payloadBadJson };
-  }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
-    return { error: JwtStatus.payloadBadJson };
-  const c = payload as JWTPayload;
+  const header = jsonSegment(parts[0]!, JwtStatus.headerBadBase64, JwtStatus.headerBadJson);
+  if ('error' in header) return header;
+  if (typeof (header.value as { alg?: unknown }).alg !== 'string') return { error: JwtStatus.headerBadAlg };
+  const payload = jsonSegment(parts[1]!, JwtStatus.payloadBadBase64, JwtStatus.payloadBadJson);
+  if ('error' in payload) return payload;
+  const c = payload.value as JWTPayload;
   if (c.iss !== undefined && typeof c.iss !== 'string') return { error: JwtStatus.issNotString };
   if (c.exp !== undefined && !Number.isInteger(c.exp)) return { error: JwtStatus.expNotInteger };
   if (c.nbf !== undefined && !Number.isInteger(c.nbf)) return { error: JwtStatus.nbfNotInteger };
