@@ -121,6 +121,11 @@ export const COMMIT_MAX_ROWS = 2000;
 /** Values of the state slot. */
 export const STATE = { starting: 0, ready: 1, failed: 2 };
 
+/** A run of inserted flows whose lookup keys are not written yet: the keys, how many flows, their seq range. */
+function emptyRun() {
+  return { keys: /** @type {string[]} */ ([]), flows: 0, lo: 0, hi: 0 };
+}
+
 /** Inserts rows and enforces retention (count, bytes, age) on captured flows, keeping running totals of them. */
 export class FlowWriter {
   /**
@@ -135,7 +140,7 @@ export class FlowWriter {
     this.capturedFlows = 0;
     this.capturedBytes = 0;
     /** The run of inserted flows whose lookup keys are not written yet (putKeys). */
-    this.run = { keys: /** @type {string[]} */ ([]), flows: 0, lo: 0, hi: 0 };
+    this.run = emptyRun();
     /** Is append()'s transaction open? */
     this.open = false;
     /** @type {(rows: unknown[][]) => void} rows of captured flows (toRow) */
@@ -199,7 +204,7 @@ export class FlowWriter {
   putKeys() {
     const run = this.run;
     if (run.flows > 0) this.stmt(INSERT_KEYS).run(run.lo, run.hi, `\n${run.keys.join('\n')}\n`);
-    this.run = { keys: [], flows: 0, lo: 0, hi: 0 };
+    this.run = emptyRun();
   }
 
   /**
@@ -228,7 +233,7 @@ export class FlowWriter {
 
   /** Give up what append() inserted since the last commit (a failed write), and re-read the retention totals. */
   rollback() {
-    this.run = { keys: [], flows: 0, lo: 0, hi: 0 };
+    this.run = emptyRun();
     if (this.open) {
       this.open = false;
       this.db.exec('ROLLBACK');
@@ -305,18 +310,15 @@ export const WRITER_NICE = 10;
  * Lower this thread's scheduling priority (Linux, where a thread is a task with an id of its own): writing flows can
  * wait, the requests the sidecars are forwarding cannot. On a 2-core machine running the sidecars, the apps and the
  * writer, the kernel then runs the writer when a core is free instead of sharing one with the engine thread. Elsewhere
- * (macOS, Windows: no per-thread nice) nothing changes. Returns the thread id it lowered, or undefined.
- * @returns {number | undefined}
+ * (macOS, Windows: no per-thread nice) nothing changes.
  */
 export function lowerPriority() {
-  if (process.platform !== 'linux') return undefined;
+  if (process.platform !== 'linux') return;
   try {
     const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isInteger(tid) || tid <= 0) return undefined;
-    os.setPriority(tid, Math.min(19, os.getPriority(tid) + WRITER_NICE));
-    return tid;
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, Math.min(19, os.getPriority(tid) + WRITER_NICE));
   } catch {
-    return undefined;
+    /* the priority stays as it is */
   }
 }
 

@@ -68,13 +68,11 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
           'a DENY policy without rules has no effect (to deny everything use rules: [{}])',
           ['action']
         );
-      (spec.rules ?? []).forEach((rule, i) =>
+      (spec.rules ?? []).forEach((rule, i) => {
         (rule?.when ?? []).forEach((c, j) => {
           const problem = c?.key === undefined ? undefined : whenKeyProblem(c.key);
           if (problem) add(r, 'error', SecurityCodes.SCHEMA, problem, ['rules', i, 'when', j, 'key']);
-        })
-      );
-      (spec.rules ?? []).forEach((rule, i) =>
+        });
         (rule?.to ?? []).forEach((t, j) => {
           for (const field of ['paths', 'notPaths'] as const) {
             (t?.operation?.[field] ?? []).forEach((p, k) => {
@@ -99,8 +97,8 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
                 ]);
             });
           }
-        })
-      );
+        });
+      });
     }
     if (r.kind === 'RequestAuthentication') {
       (spec.jwtRules ?? []).forEach((j, i) => {

@@ -129,8 +129,8 @@ export class Exchange implements SpanFields {
   responseHeaders: OutgoingHttpHeaders = {};
   /** CORS headers for an allowed origin (outbound corsPolicy): added to whatever the router answers. */
   corsHeaders: Record<string, string> | undefined = undefined;
-  /** The matched rule's (and destination's) response header ops, for the router's own local replies. */
-  routeResponseHeaders: ((h: Record<string, string | string[]>) => void) | undefined = undefined;
+  /** The matched rule's (and destination's) response header ops: on upstream responses and the router's own replies. */
+  routeResponseHeaders: ((h: Record<string, string | string[] | number | undefined>) => void) | undefined = undefined;
   finished = false;
   readonly requestBody: BodyCapture;
   readonly responseBody: BodyCapture;

@@ -887,8 +887,7 @@ export class OutboundSidecar {
     const headers: Record<string, string | string[] | number | undefined> = {};
     for (const k in uh) if (!HOP_BY_HOP.has(k)) headers[k] = uh[k];
     if (o.extraResponseHeaders) Object.assign(headers, o.extraResponseHeaders);
-    applyHeaderOps(headers, o.route?.headers?.response);
-    applyHeaderOps(headers, o.dest?.headers?.response);
+    ex.routeResponseHeaders?.(headers);
     if (ex.corsHeaders) Object.assign(headers, ex.corsHeaders);
     headers['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
     headers['server'] = SERVER;

@@ -52,7 +52,7 @@ export function tlsReason(err: NodeJS.ErrnoException): string {
 
 const TRY = Symbol('localmesh.try');
 const ABORTED: TryOutcome = { kind: 'aborted' };
-type TryRequest = http.ClientRequest & { [TRY]: { t: Try } };
+type TryRequest = http.ClientRequest & { [TRY]: Try };
 
 /**
  * One try in flight. The request's listeners are shared module functions that find their try on the request, so a
@@ -96,7 +96,7 @@ class Try {
         ? https.request({ ...target, ...o.tls.options, agent: o.tls.agent })
         : http.request({ ...target, agent: o.agent })
     ) as TryRequest;
-    req[TRY] = { t: this };
+    req[TRY] = this;
     this.current = req;
     o.onRequest?.(req);
     req.on('socket', onSocket);
@@ -107,7 +107,7 @@ class Try {
 }
 
 function onSocket(this: TryRequest, s: Socket): void {
-  const t = this[TRY].t;
+  const t = this[TRY];
   const o = t.o;
   if ((s as unknown as { connecting?: boolean }).connecting) {
     t.connectTimer = setTimeout(() => {
@@ -136,11 +136,11 @@ function onSocket(this: TryRequest, s: Socket): void {
 }
 
 function onResponse(this: TryRequest, res: IncomingMessage): void {
-  this[TRY].t.finish({ kind: 'response', res });
+  this[TRY].finish({ kind: 'response', res });
 }
 
 function onError(this: TryRequest, err: NodeJS.ErrnoException): void {
-  const { t } = this[TRY];
+  const t = this[TRY];
   if (t.done) return;
   if (t.connected && !t.secured) {
     // the TLS handshake failed (a plaintext app, a wrong identity, a server that closed on us)

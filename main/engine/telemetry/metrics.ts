@@ -198,11 +198,15 @@ interface Series {
 }
 
 const NULL = '\u0002';
+/** Envoy's isGrpcRequestHeaders: content-type application/grpc or application/grpc+<codec> (gRPC-Web is http). */
+function isGrpc(f: FlowRecord): boolean {
+  const ct = f.requestHeaders['content-type'];
+  return typeof ct === 'string' && (ct === 'application/grpc' || ct.startsWith('application/grpc+'));
+}
+
 /** Every input of labelsFor but the registry, as one string (null kept apart from every string). */
 function seriesKey(f: FlowRecord): string {
-  const ct = f.requestHeaders['content-type'];
-  // Envoy's isGrpcRequestHeaders: application/grpc or application/grpc+<codec> (gRPC-Web is http)
-  const grpc = typeof ct === 'string' && (ct === 'application/grpc' || ct.startsWith('application/grpc+'));
+  const grpc = isGrpc(f);
   const gs = grpc ? f.responseHeaders['grpc-status'] : undefined;
   const grpcPart = grpc ? (typeof gs === 'string' ? `g${gs}` : 'g') : '';
   return `${f.reporter}\u0001${f.source ?? NULL}\u0001${f.sourcePrincipal ?? NULL}\u0001${f.destination ?? NULL}\u0001${f.destinationPrincipal ?? NULL}\u0001${f.destinationService ?? NULL}\u0001${f.status ?? 0}\u0001${f.flags}\u0001${f.connectionSecurity}\u0001${grpcPart}`;
@@ -297,9 +301,7 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
   const svc = reg.serviceByFqdn.get(fqdn);
   const special = fqdn === 'PassthroughCluster' || fqdn === 'BlackHoleCluster';
   const hostOnly = f.reporter === 'source' && !special && noCluster(f);
-  const ct = f.requestHeaders['content-type'];
-  // Envoy's isGrpcRequestHeaders: application/grpc or application/grpc+<codec> (gRPC-Web is http)
-  const grpc = typeof ct === 'string' && (ct === 'application/grpc' || ct.startsWith('application/grpc+'));
+  const grpc = isGrpc(f);
   const grpcStatus = f.responseHeaders['grpc-status'];
   return {
     reporter: f.reporter,
