@@ -82,8 +82,12 @@ export const CAPTURE_DEFAULTS: CaptureSpec = {
 
 /** Trace context propagation and export. */
 export const TracingSpec = z.strictObject({
-  /** Also read and write B3 headers (x-b3-traceid, x-b3-spanid, x-b3-parentspanid, x-b3-sampled). W3C traceparent is always on. */
-  b3: z.boolean().default(false),
+  /**
+   * Also read and write B3 headers (x-b3-traceid, x-b3-spanid, x-b3-parentspanid, x-b3-sampled). W3C traceparent is
+   * always on. Unset: off, as since Istio 1.22 (on with a compatibilityVersion before 1.22, whose default Zipkin
+   * tracer wrote B3).
+   */
+  b3: z.boolean().optional(),
   /** OTLP/HTTP export of spans (e.g. Jaeger's collector at http://127.0.0.1:4318). */
   otlp: z
     .strictObject({
@@ -111,7 +115,16 @@ export const MeshSpec = z.strictObject({
   portBase: z.number().int().min(0).max(65000).default(0),
   services: z.array(ServiceSpec).default([]),
   capture: CaptureSpec.default(CAPTURE_DEFAULTS),
-  tracing: TracingSpec.default({ b3: false })
+  tracing: TracingSpec.default({}),
+  /**
+   * The Istio release whose defaults the sidecars follow, as Istio's `compatibilityVersion` install value: "1.23"
+   * keeps the behaviours that changed since (istio-semantics §1.9: 503 retried by default, no inbound retry, B3 on,
+   * weights summing to 100, the mirror's -shadow host, ...). Unset: the newest behaviour.
+   */
+  compatibilityVersion: z
+    .string({ error: 'must be a quoted version like "1.23" (unquoted, YAML reads 1.20 as the number 1.2)' })
+    .regex(/^1\.\d{1,3}$/, 'must be an Istio release as 1.<minor>, like "1.23"')
+    .optional()
 });
 export type MeshSpec = z.infer<typeof MeshSpec>;
 

@@ -18,6 +18,7 @@ import {
   type MergedDestinationRule
 } from './config/compile.js';
 import { hostMatches } from './config/hosts.js';
+import { compatFor, type Compat } from './config/compat.js';
 
 export interface HostRoutes {
   vs: CompiledVirtualService;
@@ -36,6 +37,8 @@ export interface CallerView {
 export interface Snapshot {
   version: number;
   mesh: MeshFile;
+  /** The Istio release's behaviours the sidecars follow (spec.compatibilityVersion). */
+  compat: Compat;
   resources: IstioResource[];
   registry: Registry;
   virtualServices: CompiledVirtualService[];
@@ -45,7 +48,8 @@ export interface Snapshot {
 
 export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioResource[]): Snapshot {
   const registry = buildRegistry(mesh, resources);
-  const virtualServices = compileVirtualServices(resources).filter((v) => v.appliesToMesh);
+  const compat = compatFor(mesh.spec.compatibilityVersion);
+  const virtualServices = compileVirtualServices(resources, compat).filter((v) => v.appliesToMesh);
   const destinationRules = mergeDestinationRules(resources);
   const views = new Map<string, CallerView>();
 
@@ -79,6 +83,7 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
   return {
     version,
     mesh,
+    compat,
     resources,
     registry,
     virtualServices,

@@ -23,6 +23,7 @@ import { parseDuration } from '../util/duration.js';
 import { labelsMatch, type WorkloadInfo } from '../registry.js';
 import { hostMatches, qualifyHost } from './hosts.js';
 import { compileStringMatch, re2, type CompiledStringMatch } from './string-match.js';
+import { compatFor, NEWEST_COMPAT, type Compat } from './compat.js';
 import type { RE2JS } from 're2js';
 
 export const ROOT_NAMESPACE = 'istio-system';
@@ -37,7 +38,7 @@ export function re2Substitution(rewrite: string): string {
   );
 }
 
-/** Istio ≥ 1.24 default: 2 retries on these conditions, no retriable status codes (503 is not retried). */
+/** Istio's default retry conditions: 2 retries on these (and, before 1.24, on an upstream 503: see Compat). */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
 export interface RetryPolicy {
@@ -51,13 +52,23 @@ export interface RetryPolicy {
   source: 'default' | 'virtual-service' | 'none';
 }
 
-export const DEFAULT_RETRY: RetryPolicy = compileRetry(undefined);
 /** No retry policy: `retries: {attempts: 0}`, and Istio's ALLOW_ANY catch-all route to the PassthroughCluster. */
 export const NO_RETRY: RetryPolicy = compileRetry({ attempts: 0 });
+const DEFAULT_RETRY = compileRetry(undefined, NEWEST_COMPAT);
+const DEFAULT_RETRY_503 = compileRetry(undefined, compatFor('1.23'));
 
-export function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
-  // Istio's retry.ConvertPolicy: a `retries` block whose attempts are 0 -- or unset, the proto's zero -- is no retry
-  // policy at all (its perTryTimeout, retryOn and backoff go with it); only no block at all gets the default
+/** The retry policy of a route that sets none (and of a host without a VirtualService). */
+export function defaultRetry(compat: Compat): RetryPolicy {
+  return compat.retry503ByDefault ? DEFAULT_RETRY_503 : DEFAULT_RETRY;
+}
+
+/**
+ * Istio's retry.ConvertPolicy: the default policy, overridden by what the `retries` block sets. Before 1.24 the
+ * default retriable status codes were [503], kept unless retryOn is set (retryOn replaces the codes with its own).
+ */
+export function compileRetry(r: HTTPRetry | undefined, compat: Compat = NEWEST_COMPAT): RetryPolicy {
+  // a `retries` block whose attempts are 0 -- or unset, the proto's zero -- is no retry policy at all (its
+  // perTryTimeout, retryOn and backoff go with it); only no block at all gets the default
   if (r && (r.attempts ?? 0) <= 0) {
     return {
       attempts: 0,
@@ -70,7 +81,7 @@ export function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
     };
   }
   const conditions = new Set<string>();
-  const statusCodes = new Set<number>();
+  const statusCodes = new Set<number>(r?.retryOn === undefined && compat.retry503ByDefault ? [503] : []);
   for (const part of (r?.retryOn ?? DEFAULT_RETRY_ON).split(',')) {
     const p = part.trim();
     if (!p) continue;
@@ -263,7 +274,13 @@ function compileCors(c: CorsPolicy): CompiledCors {
   };
 }
 
-export function compileRoute(r: HTTPRoute, index: number, vsLabel: string, ns: string): CompiledRoute {
+export function compileRoute(
+  r: HTTPRoute,
+  index: number,
+  vsLabel: string,
+  ns: string,
+  compat: Compat = NEWEST_COMPAT
+): CompiledRoute {
   let action: RouteAction;
   if (r.redirect) action = { type: 'redirect', redirect: r.redirect };
   else if (r.directResponse) {
@@ -317,7 +334,7 @@ export function compileRoute(r: HTTPRoute, index: number, vsLabel: string, ns: s
     action,
     rewrite,
     timeoutMs: r.timeout ? parseDuration(r.timeout) : 0,
-    retry: compileRetry(r.retries),
+    retry: compileRetry(r.retries, compat),
     fault,
     mirrors,
     cors: r.corsPolicy ? compileCors(r.corsPolicy) : undefined,
@@ -344,7 +361,10 @@ function mergeMatch(root: CompiledMatch, child: CompiledMatch): CompiledMatch {
   };
 }
 
-export function compileVirtualServices(resources: IstioResource[]): CompiledVirtualService[] {
+export function compileVirtualServices(
+  resources: IstioResource[],
+  compat: Compat = NEWEST_COMPAT
+): CompiledVirtualService[] {
   const vsByKey = new Map<string, IstioResource<VirtualServiceSpec>>();
   for (const r of resources)
     if (r.kind === 'VirtualService') vsByKey.set(`${r.namespace}/${r.name}`, r as IstioResource<VirtualServiceSpec>);
@@ -356,7 +376,7 @@ export function compileVirtualServices(resources: IstioResource[]): CompiledVirt
     const routes: CompiledRoute[] = [];
     (spec.http ?? []).forEach((h, i) => {
       if (!h.delegate) {
-        routes.push(compileRoute(h, i, label, r.namespace));
+        routes.push(compileRoute(h, i, label, r.namespace, compat));
         return;
       }
       const dkey = `${h.delegate.namespace ?? r.namespace}/${h.delegate.name}`;
@@ -364,7 +384,7 @@ export function compileVirtualServices(resources: IstioResource[]): CompiledVirt
       if (!del) return; // reported by validation
       const rootMatches = (h.match ?? []).map(compileMatch);
       (del.spec.http ?? []).forEach((dh, j) => {
-        const c = compileRoute(dh, j, `${label}[${i}]->${del.name}.${del.namespace}`, del.namespace);
+        const c = compileRoute(dh, j, `${label}[${i}]->${del.name}.${del.namespace}`, del.namespace, compat);
         if (rootMatches.length > 0) {
           const childMatches = c.matches.length > 0 ? c.matches : [compileMatch({})];
           c.matches = rootMatches.flatMap((rm) => childMatches.map((cm) => mergeMatch(rm, cm)));

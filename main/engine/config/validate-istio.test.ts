@@ -64,8 +64,8 @@ interface Expected {
 }
 
 /** Assert that validating `text` yields exactly `expected` (code, severity, path, line and column). */
-function expectIssues(text: string, expected: Expected[]): void {
-  const { file, issues } = run(text);
+function expectIssues(text: string, expected: Expected[], mesh: MeshFile = MESH): void {
+  const { file, issues } = run(text, mesh);
   expect(issues.map((i) => ({ severity: i.severity, code: i.code, path: i.path, where: i.where }))).toEqual(
     expected.map((e) => ({ severity: e.severity, code: e.code, path: e.path, where: { file, ...loc(text, e.at) } }))
   );
@@ -896,5 +896,69 @@ describe('Istio bookinfo samples with a bookinfo mesh', () => {
       ['IST0173', 'warning', 'spec.subsets[2].labels', 44, 7],
       ['IST0173', 'warning', 'spec.subsets[3].labels', 47, 7]
     ]);
+  });
+});
+
+describe('spec.compatibilityVersion', () => {
+  const at = (v: string): MeshFile => ({ ...MESH, spec: { ...MESH.spec, compatibilityVersion: v } });
+  const split =
+    '  - route:\n    - destination: {host: reviews}\n      weight: 60\n    - destination: {host: ratings}\n      weight: 30\n';
+  it('before Istio 1.15 route weights must add up to 100; since then they are relative', () => {
+    expectIssues(vs(split), []);
+    expectIssues(vs(split), [], at('1.15'));
+    expectIssues(
+      vs(split),
+      [
+        {
+          severity: err,
+          code: 'IST0106',
+          at: '- destination',
+          path: 'spec.http[0].route',
+          message: /total destination weight 90 != 100: before Istio 1\.15/
+        }
+      ],
+      at('1.14')
+    );
+  });
+  it('IST0026: a field newer than the version the mesh follows (applied, with a warning)', () => {
+    const text = vs(
+      '  - match: [{uri: {prefix: /d}}]\n    directResponse: {status: 200}\n  - mirrors: [{destination: {host: ratings}}]\n    retries: {attempts: 1, backoff: 1s}\n' +
+        TO_REVIEWS
+    );
+    expectIssues(text, []);
+    expectIssues(text, [], at('1.26'));
+    expectIssues(
+      text,
+      [
+        {
+          severity: warn,
+          code: 'IST0026',
+          at: { after: 'mirrors: ' },
+          path: 'spec.http[1].mirrors',
+          message: /new in Istio 1\.19/
+        },
+        {
+          severity: warn,
+          code: 'IST0026',
+          at: { after: 'backoff: ' },
+          path: 'spec.http[1].retries.backoff',
+          message: /Istio 1\.18 \(spec.compatibilityVersion\)/
+        }
+      ],
+      at('1.18')
+    );
+  });
+  it('consecutiveErrors: no IST0002 before Istio 1.7, when it still counted gateway errors', () => {
+    const text = dr('  host: reviews\n  trafficPolicy:\n    outlierDetection: {consecutiveErrors: 5}\n');
+    expectIssues(text, [], at('1.6'));
+    expect(run(text).issues.map((i) => i.code)).toEqual(['IST0002']);
+  });
+  it('the mesh file takes "1.<minor>" as a string only', () => {
+    const parse = (v: unknown) =>
+      MeshFile.safeParse({ apiVersion: 'localmesh.dev/v1alpha1', kind: 'Mesh', spec: { compatibilityVersion: v } });
+    expect(parse('1.23').success).toBe(true);
+    expect(parse('2.0').error?.issues[0]?.message).toMatch(/1\.<minor>/);
+    // YAML reads an unquoted 1.20 as the number 1.2
+    expect(parse(1.2).error?.issues[0]?.message).toMatch(/quoted version like "1.23"/);
   });
 });

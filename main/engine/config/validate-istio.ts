@@ -29,6 +29,7 @@ import type { MeshFile } from '../../contract/mesh-schema.js';
 import { parseDuration } from '../util/duration.js';
 import { hostMatches, parseServiceFqdn, qualifyHost } from './hosts.js';
 import { formatPath, makeIssue, suggest, type PathSegment } from './yaml-source.js';
+import { compatFor, FIELD_SINCE, type Compat } from './compat.js';
 
 /** Issue codes for Istio files, by meaning. */
 export const IstioCodes = {
@@ -52,7 +53,8 @@ export const IstioCodes = {
   DUPLICATE_RESOURCE: 'IST0015',
   GATEWAY_ONLY: 'IST0020',
   INVALID_DELEGATE: 'IST0021',
-  NOT_ENFORCED: 'IST0025'
+  NOT_ENFORCED: 'IST0025',
+  NEWER_THAN_COMPAT: 'IST0026'
 } as const;
 export type IstioCode = (typeof IstioCodes)[keyof typeof IstioCodes];
 
@@ -78,7 +80,9 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
   IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
   IST0025:
-    'DestinationRule connectionPool / outlierDetection field localmesh keeps but does not enforce yet (e.g. maxRequestsPerConnection, idle timeouts, splitExternalLocalOriginErrors) (warning)'
+    'DestinationRule connectionPool / outlierDetection field localmesh keeps but does not enforce yet (e.g. maxRequestsPerConnection, idle timeouts, splitExternalLocalOriginErrors) (warning)',
+  IST0026:
+    "Field added after the mesh's spec.compatibilityVersion: that release's istiod rejects it; localmesh applies it (warning)"
 };
 
 type PosOf = (r: IstioResource, path: (string | number)[]) => SourcePos;
@@ -179,12 +183,15 @@ class Ctx {
   private readonly subsetCache = new Map<string, Set<string>>();
   private readonly vsByKey = new Map<string, VS>();
   readonly delegateTargets = new Set<VS>();
+  /** The Istio release the mesh follows (spec.compatibilityVersion). */
+  readonly compat: Compat;
 
   constructor(
     resources: IstioResource[],
     mesh: MeshFile,
     private readonly posOf: PosOf
   ) {
+    this.compat = compatFor(mesh.spec.compatibilityVersion);
     const sorted = [...resources].sort(byOrder);
     this.virtualServices = sorted.filter((r) => r.kind === 'VirtualService') as VS[];
     this.destinationRules = sorted.filter((r) => r.kind === 'DestinationRule') as DR[];
@@ -353,6 +360,7 @@ function checkMeshHostConflicts(ctx: Ctx): void {
 
 function checkHttpRule(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: boolean): void {
   checkActions(ctx, vs, rule, p, isDelegate);
+  checkFieldVersions(ctx, vs, rule, p);
   checkRewrite(ctx, vs, rule, p);
   checkAuthorityRewrite(ctx, vs, rule, p);
   checkMirrors(ctx, vs, rule, p);
@@ -554,12 +562,34 @@ function checkRegex(ctx: Ctx, r: IstioResource, pattern: string, p: Path): void 
 
 // ----- destinations ---------------------------------------------------------------------------------------------
 
+/** A field the mesh's compatibilityVersion predates (an istiod of that release rejects the resource). */
+function checkFieldVersions(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
+  const v = ctx.compat.version;
+  if (v === null) return;
+  for (const f of FIELD_SINCE) {
+    if (ctx.compat.minor >= f.minor) continue;
+    const [a, b] = f.path.split('.') as [string, string | undefined];
+    const parent = (rule as Record<string, unknown>)[a];
+    const present =
+      b === undefined ? parent !== undefined : (parent as Record<string, unknown> | undefined)?.[b] !== undefined;
+    if (!present) continue;
+    const msg = `${f.what} is new in Istio 1.${f.minor}; the mesh follows Istio ${v} (spec.compatibilityVersion), whose istiod rejects this VirtualService. localmesh applies it anyway`;
+    ctx.report(vs, 'warning', IstioCodes.NEWER_THAN_COMPAT, [...p, ...f.path.split('.')], msg);
+  }
+}
+
 function checkDestinations(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path): void {
   const route = rule.route ?? [];
   route.forEach((rd, k) => checkDestination(ctx, vs, rd.destination, [...p, 'route', k, 'destination']));
   if (route.length > 1 && route.every((rd) => (rd.weight ?? 0) === 0)) {
     const msg = `all ${route.length} destinations have weight 0 (or no weight), so no request could be routed; give at least one destination a weight above 0`;
     ctx.error(vs, [...p, 'route'], msg);
+  } else if (ctx.compat.weightsSumTo100 && route.length > 1) {
+    const total = route.reduce((n, rd) => n + (rd.weight ?? 0), 0);
+    if (total !== 100) {
+      const msg = `total destination weight ${total} != 100: before Istio 1.15 the weights must add up to 100 (the mesh follows Istio ${ctx.compat.version}, spec.compatibilityVersion); since then they are relative`;
+      ctx.error(vs, [...p, 'route'], msg);
+    }
   }
   if (rule.mirror) checkDestination(ctx, vs, rule.mirror, [...p, 'mirror']);
   rule.mirrors?.forEach((m, k) => checkDestination(ctx, vs, m.destination, [...p, 'mirrors', k, 'destination']));
@@ -989,7 +1019,7 @@ const ENFORCED = {
 function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPolicy, p: Path): void {
   if (tp.loadBalancer) checkLoadBalancer(ctx, dr, tp.loadBalancer, [...p, 'loadBalancer']);
   const od = tp.outlierDetection;
-  if (od && od.consecutiveErrors !== undefined) {
+  if (od && od.consecutiveErrors !== undefined && !ctx.compat.consecutiveErrorsAsGateway) {
     const msg =
       'outlierDetection.consecutiveErrors is ignored since Istio 1.7 (the defaults apply instead); use consecutive5xxErrors or consecutiveGatewayErrors';
     ctx.report(dr, 'warning', IstioCodes.DEPRECATED, [...p, 'outlierDetection', 'consecutiveErrors'], msg);

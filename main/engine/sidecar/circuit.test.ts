@@ -1,6 +1,8 @@
 /** The circuit breaker and outlier bookkeeping of one cluster (circuit.ts), driven directly with fixed clocks. */
 import { describe, expect, it } from 'vitest';
-import { ClusterCircuit, type OutlierPolicy, type PoolLimits } from './circuit.js';
+import { ClusterCircuit, outlierPolicyFor, type OutlierPolicy, type PoolLimits } from './circuit.js';
+import { compatFor } from '../config/compat.js';
+import type { MergedDestinationRule } from '../config/compile.js';
 
 const limits = (l: Partial<PoolLimits>): PoolLimits => ({
   maxConnections: 2 ** 32 - 1,
@@ -16,6 +18,7 @@ const policy = (p: Partial<OutlierPolicy>): OutlierPolicy => ({
   baseEjectionMs: 30_000,
   maxEjectionPercent: 10,
   minHealthPercent: 0,
+  ejectBelowMaxPercent: false,
   ...p
 });
 
@@ -82,5 +85,38 @@ describe('ClusterCircuit: outlier detection', () => {
     c.record('a', 'http-5xx', p, 2, now);
     expect(c.healthy(['a', 'b'], key, p, now)).toEqual(['a', 'b']); // 50 % healthy < 60 %
     expect(c.healthy(['a', 'b'], key, { ...p, minHealthPercent: 0 }, now)).toEqual(['b']);
+  });
+  it('the default 10 %: none of 3 endpoints is ejectable; before Istio 1.20 (Envoy < 1.28) one was', () => {
+    const now = performance.now();
+    const newest = new ClusterCircuit();
+    const p = policy({ consecutive5xx: 1 });
+    expect(newest.record('a', 'http-5xx', p, 3, now)).toBe(false); // (0 + 1) / 3 = 33 % > 10 %
+    expect(newest.healthy(['a', 'b', 'c'], key, p, now)).toEqual(['a', 'b', 'c']);
+    const old = new ClusterCircuit();
+    const q = policy({ consecutive5xx: 1, ejectBelowMaxPercent: true });
+    expect(old.record('a', 'http-5xx', q, 3, now)).toBe(true); // 0 / 3 = 0 % < 10 %
+    expect(old.record('b', 'http-5xx', q, 3, now)).toBe(false); // 1 / 3 = 33 % is not below 10 %
+    expect(old.healthy(['a', 'b', 'c'], key, q, now)).toEqual(['b', 'c']);
+  });
+});
+
+describe('outlierPolicyFor: versions', () => {
+  const dr = (od: Record<string, unknown>) =>
+    ({ trafficPolicy: { outlierDetection: od }, subsets: new Map() }) as unknown as MergedDestinationRule;
+  it('consecutiveErrors is ignored since Istio 1.7; before, it counted gateway errors with 5xx off', () => {
+    const newest = outlierPolicyFor(dr({ consecutiveErrors: 1 }), undefined, 9080)!;
+    expect([newest.consecutive5xx, newest.consecutiveGateway, newest.ejectBelowMaxPercent]).toEqual([5, 0, false]);
+    const old = outlierPolicyFor(dr({ consecutiveErrors: 1 }), undefined, 9080, compatFor('1.6'))!;
+    expect([old.consecutive5xx, old.consecutiveGateway, old.ejectBelowMaxPercent]).toEqual([0, 1, true]);
+    // the newer fields win over it
+    const both = outlierPolicyFor(
+      dr({ consecutiveErrors: 1, consecutive5xxErrors: 3 }),
+      undefined,
+      9080,
+      compatFor('1.6')
+    )!;
+    expect([both.consecutive5xx, both.consecutiveGateway]).toEqual([3, 1]);
+    expect(outlierPolicyFor(dr({}), undefined, 9080, compatFor('1.19'))!.ejectBelowMaxPercent).toBe(true);
+    expect(outlierPolicyFor(dr({}), undefined, 9080, compatFor('1.20'))!.ejectBelowMaxPercent).toBe(false);
   });
 });

@@ -9,7 +9,8 @@
  * Outlier detection: consecutive 5xx answers or locally originated failures (connect failure, reset, timeout) from
  * one endpoint eject it at once (`consecutive5xxErrors`, Envoy's default 5; `consecutiveGatewayErrors` counts
  * 502/503/504 only), if (ejected + 1) / endpoints stays within `maxEjectionPercent` (default 10 %, so fewer than 10
- * endpoints never eject unless it is raised). It returns after baseEjectionTime × times ejected (capped at 300 s),
+ * endpoints never eject unless it is raised; before Istio 1.20 -- Envoy 1.28 -- an endpoint was ejected while the
+ * share already ejected was below it, so one of fewer than 10 could be: see Compat.ejectBelowMaxPercent). It returns after baseEjectionTime × times ejected (capped at 300 s),
  * at the first `interval` sweep after that. With every endpoint ejected the caller gets 503 no healthy upstream
  * (unless `minHealthPercent` puts the cluster in panic, when every endpoint is used). `http.maxRetries` bounds the
  * retries outstanding on the cluster: past it a retry is skipped and the request flagged UO.
@@ -17,6 +18,7 @@
 import type { TrafficPolicy } from '../../contract/istio-schema.js';
 import { effectiveConnectTimeoutMs, type MergedDestinationRule } from '../config/compile.js';
 import { parseDuration } from '../util/duration.js';
+import { NEWEST_COMPAT, type Compat } from '../config/compat.js';
 
 export interface PoolLimits {
   maxConnections: number;
@@ -36,6 +38,8 @@ export interface OutlierPolicy {
   maxEjectionPercent: number;
   /** Below this share of healthy endpoints the cluster is in panic: every endpoint is used (0: never). */
   minHealthPercent: number;
+  /** Envoy before 1.28: eject while the share already ejected is below maxEjectionPercent (not the share after). */
+  ejectBelowMaxPercent: boolean;
 }
 
 const UNLIMITED = 2 ** 32 - 1;
@@ -93,19 +97,20 @@ const cache = new WeakMap<MergedDestinationRule, Map<string, CircuitPolicies>>()
 export function circuitPolicies(
   dr: MergedDestinationRule | undefined,
   subset: string | undefined,
-  port: number
+  port: number,
+  compat: Compat = NEWEST_COMPAT
 ): CircuitPolicies {
   if (!dr) return NONE;
   let byDest = cache.get(dr);
   if (!byDest) cache.set(dr, (byDest = new Map()));
-  const key = `${subset ?? ''}|${port}`;
+  const key = `${subset ?? ''}|${port}|${compat.minor}`;
   let p = byDest.get(key);
   if (!p)
     byDest.set(
       key,
       (p = {
         limits: poolLimitsFor(dr, subset, port),
-        outlier: outlierPolicyFor(dr, subset, port),
+        outlier: outlierPolicyFor(dr, subset, port, compat),
         connectTimeoutMs: effectiveConnectTimeoutMs(dr, subset, port)
       })
     );
@@ -141,17 +146,22 @@ export function poolLimitsFor(
 export function outlierPolicyFor(
   dr: MergedDestinationRule | undefined,
   subset: string | undefined,
-  port: number
+  port: number,
+  compat: Compat = NEWEST_COMPAT
 ): OutlierPolicy | undefined {
   const od = pick(dr, subset, port, 'outlierDetection');
   if (!od) return undefined;
+  // before Istio 1.7 the deprecated consecutiveErrors counted gateway errors only (5xx off); the newer fields, when
+  // set, still win. Since then it is ignored (IST0002).
+  const legacy = compat.consecutiveErrorsAsGateway ? positive(od.consecutiveErrors) : undefined;
   return {
-    consecutive5xx: num(od.consecutive5xxErrors) ?? 5,
-    consecutiveGateway: num(od.consecutiveGatewayErrors) ?? 0,
+    consecutive5xx: num(od.consecutive5xxErrors) ?? (legacy ? 0 : 5),
+    consecutiveGateway: num(od.consecutiveGatewayErrors) ?? legacy ?? 0,
     intervalMs: ms(od.interval, 10_000),
     baseEjectionMs: ms(od.baseEjectionTime, 30_000),
     maxEjectionPercent: positive(od.maxEjectionPercent) ?? 10,
-    minHealthPercent: num(od.minHealthPercent) ?? 0
+    minHealthPercent: num(od.minHealthPercent) ?? 0,
+    ejectBelowMaxPercent: compat.ejectBelowMaxPercent
   };
 }
 
@@ -241,7 +251,9 @@ export class ClusterCircuit {
     if (!trip || h.ejectedUntil > now) return false;
     let ejected = 0;
     for (const x of this.health.values()) if (x.ejectedUntil > now) ejected++;
-    if (((ejected + 1) / Math.max(1, endpointCount)) * 100 > policy.maxEjectionPercent) return false;
+    const share = ((policy.ejectBelowMaxPercent ? ejected : ejected + 1) / Math.max(1, endpointCount)) * 100;
+    if (policy.ejectBelowMaxPercent ? share >= policy.maxEjectionPercent : share > policy.maxEjectionPercent)
+      return false;
     h.timesEjected++;
     const until = now + Math.min(policy.baseEjectionMs * h.timesEjected, MAX_EJECTION_MS);
     // it returns at the first sweep (every interval since the cluster's first request) after that

@@ -12,6 +12,7 @@ import { BodyCapture } from './body-capture.js';
 import { httpDate } from '../util/http-date.js';
 import type { Snapshot } from '../snapshot.js';
 import { newSpanId, newTraceId, startSpan, type SpanFields } from '../telemetry/tracing.js';
+import type { Compat } from '../config/compat.js';
 
 let flowSeq = 0;
 
@@ -135,7 +136,9 @@ export class Exchange implements SpanFields {
   readonly requestBody: BodyCapture;
   readonly responseBody: BodyCapture;
   readonly configVersion: number;
-  /** spec.tracing.b3 of the config the request started on. */
+  /** The Istio release's behaviours of the config the request started on (spec.compatibilityVersion). */
+  readonly compat: Compat;
+  /** spec.tracing.b3 of the config the request started on (unset: on before Istio 1.22, see Compat). */
   readonly b3: boolean;
   // this sidecar's span (set by beginSpan; a request that failed before it still gets ids in done())
   traceId = '';
@@ -160,7 +163,8 @@ export class Exchange implements SpanFields {
     this.method = req.method ?? 'GET';
     this.configVersion = snap.version;
     const spec = snap.mesh.spec;
-    this.b3 = spec.tracing.b3;
+    this.compat = snap.compat;
+    this.b3 = spec.tracing.b3 ?? snap.compat.b3ByDefault;
     this.requestBody = new BodyCapture(spec.capture.bodyCap);
     this.responseBody = new BodyCapture(spec.capture.bodyCap);
     const h = req.headers;

@@ -38,6 +38,8 @@ import type { Identity } from '../tls/identity.js';
 
 const SERVER = 'istio-envoy';
 const INBOUND_RETRIES = 2;
+/** Istio 1.24's inbound retry policy (ENABLE_INBOUND_RETRY_POLICY); none before (see Compat). */
+const inboundRetries = (ex: Exchange): number => (ex.compat.inboundRetry ? INBOUND_RETRIES : 0);
 /** The client sidecar's peer metadata: read here, never forwarded to the app. */
 const PEER_HEADERS = new Set(['x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
 
@@ -292,7 +294,8 @@ export class InboundSidecar {
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    for (let attempt = 1; attempt <= 1 + INBOUND_RETRIES; attempt++) {
+    const retries = inboundRetries(ex);
+    for (let attempt = 1; attempt <= 1 + retries; attempt++) {
       const t0 = performance.now();
       ex.attemptStarted();
       const out = await tryUpstream({
@@ -331,8 +334,8 @@ export class InboundSidecar {
       }
       ex.attemptLog.push(resetAttempt(attempt, this.instance.address, out.reason, ms, out.message));
       const retriable = out.beforeRequest && body.replayable;
-      if (retriable && attempt <= INBOUND_RETRIES) {
-        ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${out.reason} before the request was sent`);
+      if (retriable && attempt <= retries) {
+        ex.note('retry', `inbound retry ${attempt} of ${retries}: ${out.reason} before the request was sent`);
         continue;
       }
       ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1, undefined, attempt > 1 && retriable), SERVER);
@@ -544,7 +547,7 @@ class InboundTry extends ClientRelay implements UpstreamCall {
     if (this.res.writableFinished || ex.finished) return;
     const attempt = this.attempt;
     ex.attemptLog.push(resetAttempt(attempt, this.address, reason, performance.now() - this.t0, message));
-    if (beforeRequest && attempt <= INBOUND_RETRIES) {
+    if (beforeRequest && attempt <= inboundRetries(ex)) {
       ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${reason} before the request was sent`);
       return this.next();
     }

@@ -15,7 +15,8 @@ import { upstreamTls } from '../filters/upstream-tls.js';
 import type { MergedDestinationRule } from '../config/compile.js';
 import type { Duplex } from 'node:stream';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
-import { DEFAULT_RETRY, NO_RETRY, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
+import { shadowHost } from '../config/compat.js';
+import { NO_RETRY, defaultRetry, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
 import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import type { Snapshot, HostRoutes } from '../snapshot.js';
 import { needsClaims, selectRoute, type MatchInput } from '../filters/route-match.js';
@@ -469,14 +470,14 @@ export class OutboundSidecar {
     if (ex.corsHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
 
     const lb = effectiveLoadBalancer(dr, dest?.subset, port);
-    const circuitPolicy = circuitPolicies(dr, dest?.subset, port);
+    const circuitPolicy = circuitPolicies(dr, dest?.subset, port, r.snap.compat);
     await this.forward(ex, req, res, r, {
       connectTimeoutMs: circuitPolicy.connectTimeoutMs,
       limits: circuitPolicy.limits,
       outlier: circuitPolicy.outlier,
       endpoints,
       clusterKey: `outbound|${port}|${dest?.subset ?? ''}|${service.fqdn}`,
-      retry: route?.retry ?? DEFAULT_RETRY,
+      retry: route?.retry ?? defaultRetry(r.snap.compat),
       timeoutMs: route?.timeoutMs ?? 0,
       route,
       dest,
@@ -980,6 +981,8 @@ export class OutboundSidecar {
         `copy sent to ${m.destination.host}${m.destination.subset ? ` subset ${m.destination.subset}` : ''} at ${addr.host}:${addr.port} (${secure ? secure.describe : 'plaintext'})`
       );
       const headers: OutgoingHttpHeaders = { ...r.headers };
+      // before Istio 1.28 Envoy marked the copy's Host with -shadow (reviews:9080 -> reviews-shadow:9080)
+      if (ex.compat.mirrorShadowHost && typeof headers.host === 'string') headers.host = shadowHost(headers.host);
       if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = peerMetadataId(ex.source, r.caller);
       unsampled(headers, ex, ex.b3);
       void body.whenComplete().then((buf) => {
