@@ -31,4 +31,17 @@ test.describe('Rules', () => {
     expect(r.status, r.body).toBe(200);
     expect(JSON.parse(r.body)).toMatchObject({ id: 0, ratings: { Reviewer1: 5 } });
   });
+
+  test('compatibilityVersion saved in localmesh.yaml applies live and the status bar names the release', async ({
+    app,
+    mesh
+  }) => {
+    await app.expectConfigVersion(1);
+    await expect(app.page.getByTestId('status-compat')).toHaveCount(0);
+    const text = fs.readFileSync(mesh.meshFile, 'utf8');
+    expect(text).toMatch(/^spec:$/m);
+    fs.writeFileSync(mesh.meshFile, text.replace(/^spec:$/m, 'spec:\n  compatibilityVersion: "1.23"'));
+    await app.expectConfigVersion(2);
+    await expect(app.page.getByTestId('status-compat')).toHaveText('Istio 1.23 behaviour');
+  });
 });

@@ -84,6 +84,8 @@ export interface ConfigView {
   version: number;
   meshFile: string;
   istioPaths: string[];
+  /** The Istio release whose behaviour the sidecars follow (spec.compatibilityVersion); null: the newest. */
+  compatibilityVersion: string | null;
   resources: ResourceView[];
   issues: ValidationIssue[];
   lastReload: ReloadResult;

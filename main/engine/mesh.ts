@@ -646,6 +646,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         version: snapshot.version,
         meshFile: file,
         istioPaths: project.istioPaths,
+        compatibilityVersion: snapshot.compat.version,
         resources: snapshot.resources.map((r) => ({
           kind: r.kind,
           apiVersion: r.apiVersion,

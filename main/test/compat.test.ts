@@ -102,6 +102,13 @@ const flowFor = (s: Setup, reporter: FlowRecord['reporter'], p: string) =>
     `a ${reporter} flow for ${p}`
   );
 
+describe('compatibilityVersion', () => {
+  it('is in the config view (null: the newest behaviour)', async () => {
+    expect((await newest.m.mesh.getConfig()).compatibilityVersion).toBeNull();
+    expect((await old.m.mesh.getConfig()).compatibilityVersion).toBe('1.14');
+  });
+});
+
 describe('compatibilityVersion: the default retry policy', () => {
   it('newest: an upstream 503 is not retried (Istio 1.24 took 503 out of the default policy)', async () => {
     const before = newest.flaky.seen.length;

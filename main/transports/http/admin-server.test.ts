@@ -40,6 +40,7 @@ const CONFIG: ConfigView = {
   version: 3,
   meshFile: '/tmp/localmesh.yaml',
   istioPaths: ['/tmp/istio'],
+  compatibilityVersion: null,
   resources: [],
   issues: [],
   lastReload: RELOAD

@@ -1,4 +1,4 @@
-/** Bottom bar: connection, config version, last reload, flow count. */
+/** Bottom bar: connection, config version, the Istio release followed (when not the newest), last reload, flow count. */
 import { useMesh } from '../hooks.js';
 import { formatClock } from '../lib/format.js';
 
@@ -25,6 +25,15 @@ export function StatusBar() {
           config v<span data-testid="status-config-version">{config?.version ?? '–'}</span>
         </span>
       </span>
+      {config?.compatibilityVersion && (
+        <span
+          className="status-item"
+          data-testid="status-compat"
+          title="spec.compatibilityVersion: the sidecars keep this Istio release's defaults (README: The mesh file)"
+        >
+          Istio {config.compatibilityVersion} behaviour
+        </span>
+      )}
       {reload && (
         <span
           className={`status-item reload ${reload.ok ? 'reload-ok' : 'reload-rejected'}`}

@@ -99,6 +99,7 @@ export function config(over: Partial<ConfigView> = {}): ConfigView {
     version: 1,
     meshFile: '/p/localmesh.yaml',
     istioPaths: ['/p/istio'],
+    compatibilityVersion: null,
     resources: [],
     issues: [],
     lastReload: reload(),
