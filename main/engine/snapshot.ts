@@ -65,9 +65,17 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
       routesFor(host) {
         if (cache.has(host)) return cache.get(host);
         let found: HostRoutes | undefined;
-        const exact = visible.find((v) => v.hosts.includes(host));
-        const candidates = exact ? [exact] : visible.filter((v) => v.hosts.some((h) => hostMatches(h, host)));
-        for (const vs of candidates) {
+        // the VirtualServices naming the host exactly, then the wildcards by the longest matching pattern (Envoy's
+        // domain match); one that gives this caller no HTTP route makes no virtual host and the next one applies
+        const exact = visible.filter((v) => v.hosts.includes(host));
+        const longest = (v: CompiledVirtualService) =>
+          Math.max(...v.hosts.filter((h) => h !== host && hostMatches(h, host)).map((h) => h.length), -1);
+        const wildcards = visible
+          .map((v) => ({ v, len: longest(v) }))
+          .filter((w) => w.len >= 0 && !exact.includes(w.v))
+          .sort((a, b) => b.len - a.len)
+          .map((w) => w.v);
+        for (const vs of [...exact, ...wildcards]) {
           const routes = routesForCaller(vs, caller);
           if (routes) {
             found = { vs, routes };

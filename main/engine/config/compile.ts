@@ -444,7 +444,10 @@ export function routesForCaller(
     anyKept = true;
     out.push(kept.length === r.matches.length ? r : { ...r, matches: kept });
   }
-  if (anyRuleHadMatches && !anyKept) return undefined; // every match excluded for this caller: VS ignored
+  // every match excluded for this caller, or no HTTP rule at all (a VirtualService of tcp/tls routes only): no
+  // virtual host, as Istio's buildSidecarVirtualHostsForVirtualService drops one without HTTP routes, so the host
+  // keeps its default route
+  if (out.length === 0 || (anyRuleHadMatches && !anyKept)) return undefined;
   return out;
 }
 

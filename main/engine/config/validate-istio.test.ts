@@ -962,3 +962,25 @@ describe('spec.compatibilityVersion', () => {
     expect(parse(1.2).error?.issues[0]?.message).toMatch(/quoted version like "1.23"/);
   });
 });
+
+describe('tcp and tls routes', () => {
+  it('IST0025: kept, not executed (the sidecars carry HTTP only)', () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  tcp:
+  - route: [{destination: {host: reviews}}]
+`;
+    expectIssues(text, [
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: '- route',
+        path: 'spec.tcp',
+        message: /tcp routes are kept but not executed.*the host keeps its default route/
+      }
+    ]);
+  });
+});

@@ -223,9 +223,15 @@ export class OutboundSidecar {
     // a service this caller's sidecar does not import (Sidecar egress, ServiceEntry exportTo) is an unknown host
     if (found && !this.target.service && !view.sees(found.service)) found = undefined;
     const { host: hostOnly, port: authPort } = splitAuthority(authority);
-    const routeHost = found ? found.service.fqdn : hostOnly;
-    const hostRoutes = view.routesFor(routeHost);
-    if (!found && hostRoutes) found = undefined;
+    // Istio builds a VirtualService's virtual hosts on the HTTP ports of the services it names, and on port 80 alone
+    // when it names none the registry knows (istiod's "port 80 hack"): a known host on a port it does not declare,
+    // or an unknown host on another port, is not routed by it (passthrough, or 502 under REGISTRY_ONLY)
+    let hostRoutes: HostRoutes | undefined;
+    if (found) hostRoutes = view.routesFor(found.service.fqdn);
+    else if ((authPort ?? 80) === 80) {
+      const other = this.target.service ? undefined : snap.registry.resolveAuthority(hostOnly, callerNs);
+      if (!other || !view.sees(other.service)) hostRoutes = view.routesFor(hostOnly);
+    }
     return {
       snap,
       caller,
