@@ -146,15 +146,36 @@ export const HTTPRoute = u({
 });
 export type HTTPRoute = z.infer<typeof HTTPRoute>;
 
-/** tcp / tls routes are parsed and kept (L4 routing comes in a later issue). */
+/** tls routes are parsed and kept (SNI routing is not executed). */
 const L4Route = z.record(z.string(), z.unknown());
+
+/** L4MatchAttributes of a tcp route (destinationSubnets are kept; every address here is loopback). */
+export const L4MatchAttributes = u({
+  destinationSubnets: z.array(z.string()).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  sourceLabels: z.record(z.string(), z.string()).optional(),
+  gateways: z.array(z.string()).optional(),
+  sourceNamespace: z.string().optional()
+});
+export type L4MatchAttributes = z.infer<typeof L4MatchAttributes>;
+
+export const RouteDestination = u({
+  destination: Destination,
+  weight: z.number().int().min(0).optional()
+});
+
+export const TCPRoute = u({
+  match: z.array(L4MatchAttributes).optional(),
+  route: z.array(RouteDestination).optional()
+});
+export type TCPRoute = z.infer<typeof TCPRoute>;
 
 export const VirtualServiceSpec = u({
   hosts: z.array(z.string()).optional(),
   gateways: z.array(z.string()).optional(),
   http: z.array(HTTPRoute).optional(),
   tls: z.array(L4Route).optional(),
-  tcp: z.array(L4Route).optional(),
+  tcp: z.array(TCPRoute).optional(),
   exportTo: z.array(z.string()).optional()
 });
 export type VirtualServiceSpec = z.infer<typeof VirtualServiceSpec>;

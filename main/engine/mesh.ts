@@ -235,6 +235,8 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     jwtRules: (w) => jwtFor(w.name, w),
     authzPolicies: (w) => authzFor(w.name, w),
     mtlsMode: (w, port) => mtlsFor(`${w.name}|${port}`, { w, port }),
+    tcpSeries: (c) => metrics.tcp(c, snapshot.registry),
+    tcpPeers: new Map(),
     isOwnListener(h, port) {
       if (h !== '127.0.0.1' && h !== 'localhost' && h !== '[::1]' && h !== '::1') return false;
       for (const l of listeners.values()) if (l.port === port) return true;

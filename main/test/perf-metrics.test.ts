@@ -6,7 +6,17 @@ import { describe, expect, it } from 'vitest';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { FlowRecord } from '../contract/api.js';
 import type { Registry as MeshRegistry, WorkloadInfo } from '../engine/registry.js';
-import { BUCKETS, LABELS, MeshMetrics, labelsFor, leLast, wireSizes } from '../engine/telemetry/metrics.js';
+import {
+  BUCKETS,
+  LABELS,
+  MeshMetrics,
+  TCP_LABELS,
+  labelsFor,
+  leLast,
+  tcpLabelsFor,
+  wireSizes,
+  type TcpConnectionReport
+} from '../engine/telemetry/metrics.js';
 import { flow } from './helpers/flow.js';
 
 /** The implementation before issue 7: prom-client metrics, labels computed and hashed on every record. */
@@ -16,6 +26,7 @@ class Reference {
   private readonly duration: Histogram<string>;
   private readonly requestBytes: Histogram<string>;
   private readonly responseBytes: Histogram<string>;
+  private readonly tcp: Record<'sent' | 'received' | 'opened' | 'closed', Counter<string>>;
   constructor() {
     const labelNames = [...LABELS];
     const registers = [this.registry];
@@ -46,6 +57,20 @@ class Reference {
       buckets: BUCKETS,
       registers
     });
+    const tcp = (name: string, help: string) => new Counter({ name, help, labelNames: [...TCP_LABELS], registers });
+    this.tcp = {
+      sent: tcp('istio_tcp_sent_bytes_total', 'Bytes a sidecar sent downstream on TCP'),
+      received: tcp('istio_tcp_received_bytes_total', 'Bytes a sidecar received from downstream on TCP'),
+      opened: tcp('istio_tcp_connections_opened_total', 'TCP connections opened'),
+      closed: tcp('istio_tcp_connections_closed_total', 'TCP connections closed')
+    };
+  }
+  tcpConnection(c: TcpConnectionReport, reg: MeshRegistry, sent: number, received: number): void {
+    const l = tcpLabelsFor(c, reg);
+    this.tcp.opened.inc(l);
+    this.tcp.closed.inc(l);
+    this.tcp.sent.inc(l, sent);
+    this.tcp.received.inc(l, received);
   }
   record(f: FlowRecord, reg: MeshRegistry, sizes: { request: number; response: number }): void {
     const l = labelsFor(f, reg);
@@ -145,6 +170,56 @@ describe('metrics hot path', () => {
     expect(a.length).toBeGreaterThan(10_000);
     expect(a).toBe(b);
     expect(fast.contentType).toBe(ref.registry.contentType);
+  });
+
+  it('writes the TCP counters as prom-client does (request labels without response code and gRPC status)', async () => {
+    const fast = new MeshMetrics();
+    const ref = new Reference();
+    const reg = registry('v1');
+    const conns: [TcpConnectionReport, number, number][] = [
+      [
+        {
+          reporter: 'source',
+          source: 'productpage-v1',
+          sourcePrincipal: 'spiffe://cluster.local/ns/default/sa/productpage-v1',
+          destination: 'reviews-v1',
+          destinationPrincipal: 'spiffe://cluster.local/ns/default/sa/reviews-v1',
+          destinationService: 'reviews.default.svc.cluster.local',
+          connectionSecurity: 'none',
+          flags: '-'
+        },
+        120,
+        7
+      ],
+      [
+        {
+          reporter: 'destination',
+          source: null,
+          sourcePrincipal: null,
+          destination: 'reviews-v1',
+          destinationPrincipal: null,
+          destinationService: 'reviews.default.svc.cluster.local',
+          connectionSecurity: 'none',
+          flags: 'UF'
+        },
+        0,
+        5
+      ]
+    ];
+    for (const [c, sent, received] of [...conns, conns[0]!]) {
+      const s = fast.tcp(c, reg);
+      s.opened.value++;
+      s.closed.value++;
+      s.sent.value += sent;
+      s.received.value += received;
+      ref.tcpConnection(c, reg, sent, received);
+    }
+    const text = await fast.text();
+    expect(text).toBe(leLast(await ref.registry.metrics()));
+    expect(text).toContain(
+      'istio_tcp_connections_opened_total{reporter="source",source_workload="productpage-v1",source_canonical_service="productpage",source_canonical_revision="v1",source_workload_namespace="default",source_principal="spiffe://cluster.local/ns/default/sa/productpage-v1",source_app="productpage",source_version="v1",source_cluster="Kubernetes",destination_workload="reviews-v1",destination_workload_namespace="default",destination_principal="spiffe://cluster.local/ns/default/sa/reviews-v1",destination_app="reviews",destination_version="v1",destination_service="reviews.default.svc.cluster.local",destination_canonical_service="reviews",destination_canonical_revision="v1",destination_service_name="reviews",destination_service_namespace="default",destination_cluster="Kubernetes",request_protocol="tcp",response_flags="-",connection_security_policy="unknown"} 2'
+    );
+    expect(text).toMatch(/istio_tcp_sent_bytes_total\{reporter="source",[^}]*\} 240\n/);
   });
 
   it('writes the same (empty) text before any flow', async () => {

@@ -964,22 +964,30 @@ describe('spec.compatibilityVersion', () => {
 });
 
 describe('tcp and tls routes', () => {
-  it('IST0025: kept, not executed (the sidecars carry HTTP only)', () => {
-    const text = `apiVersion: networking.istio.io/v1
+  it('IST0025: tls routes are kept, not executed (no SNI routing); tcp routes are executed, no note', () => {
+    const head = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: reviews}
 spec:
   hosts: [reviews]
-  tcp:
-  - route: [{destination: {host: reviews}}]
 `;
-    expectIssues(text, [
+    expectIssues(head + '  tcp:\n  - route: [{destination: {host: reviews}}]\n', []);
+    expectIssues(head + '  tcp:\n  - route: [{destination: {host: reviews, subset: v9}}]\n', [
+      {
+        severity: err,
+        code: 'IST0101',
+        at: { after: 'subset: ' },
+        path: 'spec.tcp[0].route[0].destination.subset',
+        message: /v9/
+      }
+    ]);
+    expectIssues(head + '  tls:\n  - match: [{sniHosts: [reviews]}]\n    route: [{destination: {host: reviews}}]\n', [
       {
         severity: warn,
         code: 'IST0025',
-        at: '- route',
-        path: 'spec.tcp',
-        message: /tcp routes are kept but not executed.*the host keeps its default route/
+        at: '- match',
+        path: 'spec.tls',
+        message: /tls routes are kept but not executed.*the host keeps its default route/
       }
     ]);
   });

@@ -71,6 +71,12 @@ export interface AuthzRequest {
   path: string;
   header(name: string): string | undefined;
   sni: string;
+  /**
+   * A TCP connection, not a request: Istio evaluates L4 fields only. An ALLOW (or AUDIT) rule with an HTTP-only
+   * field (hosts, methods, paths, requestPrincipals, a request.* condition) never matches; a DENY (or CUSTOM) rule
+   * is evaluated without them, so it denies more (istio.io "Authorization for TCP traffic").
+   */
+  tcp?: boolean;
 }
 
 export interface AuthzDecision {
@@ -213,7 +219,39 @@ function ruleMatches(rule: Rule, r: AuthzRequest, policyNamespace: string): bool
 }
 
 function policyMatches(p: ApplicablePolicy, r: AuthzRequest): boolean {
+  if (r.tcp) {
+    const strict = p.action === 'DENY' || p.action === 'CUSTOM';
+    return (p.spec.rules ?? []).some((rule) => {
+      const l4 = tcpRule(rule ?? {}, strict);
+      return l4 !== null && ruleMatches(l4, r, p.namespace);
+    });
+  }
   return (p.spec.rules ?? []).some((rule) => ruleMatches(rule ?? {}, r, p.namespace));
+}
+
+const HTTP_SOURCE_FIELDS = ['requestPrincipals', 'notRequestPrincipals'] as const;
+const HTTP_OPERATION_FIELDS = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
+const isHttpCondition = (c: Condition) => c.key.startsWith('request.');
+
+/**
+ * A rule as it applies to TCP: null when it has HTTP-only fields and `strict` is false (ALLOW: the rule is
+ * ignored), else without those fields (DENY: they are dropped).
+ */
+function tcpRule(rule: Rule, strict: boolean): Rule | null {
+  const http =
+    (rule.from ?? []).some((f) => HTTP_SOURCE_FIELDS.some((k) => f.source?.[k] !== undefined)) ||
+    (rule.to ?? []).some((t) => HTTP_OPERATION_FIELDS.some((k) => t.operation?.[k] !== undefined)) ||
+    (rule.when ?? []).some(isHttpCondition);
+  if (!http) return rule;
+  if (!strict) return null;
+  const drop = <T extends object>(o: T | undefined, keys: readonly string[]): T | undefined =>
+    o && (Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k))) as T);
+  return {
+    ...rule,
+    from: rule.from?.map((f) => ({ ...f, source: drop(f.source, HTTP_SOURCE_FIELDS) })),
+    to: rule.to?.map((t) => ({ ...t, operation: drop(t.operation, HTTP_OPERATION_FIELDS) })),
+    when: rule.when?.filter((c) => !isHttpCondition(c))
+  };
 }
 
 export interface ApplicablePolicy {

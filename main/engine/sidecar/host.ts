@@ -11,6 +11,7 @@ import type { EffectiveMtls } from '../security/peer-authentication.js';
 import type { WorkloadInfo } from '../registry.js';
 import type { ApplicablePolicy } from '../security/authorization.js';
 import type { JwtRule } from '../security/jwt.js';
+import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
 
 export interface SidecarHost {
   snapshot(): Snapshot;
@@ -33,6 +34,13 @@ export interface SidecarHost {
   jwtRules(w: WorkloadInfo): JwtRule[];
   /** Is host:port one of this engine's own listeners (a request to it would loop)? */
   isOwnListener(host: string, port: number): boolean;
+  /** The istio_tcp_* counters of an opaque TCP connection's label set. */
+  tcpSeries(c: TcpConnectionReport): TcpSeries;
+  /**
+   * Peer metadata for opaque TCP between this engine's sidecars (Istio exchanges it in band, ALPN
+   * istio-peer-exchange): the calling workload by the local port of the client sidecar's connection.
+   */
+  tcpPeers: Map<number, string>;
 }
 
 export interface SidecarAgents {

@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import crypto from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { isIstioAlpn, sniff } from './sniff.js';
+import { inboundTcp, inspect, refused, relay } from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize } from '../security/authorization.js';
 import { authenticate } from '../security/jwt.js';
@@ -37,6 +38,7 @@ import type { SidecarHost } from './host.js';
 import type { Identity } from '../tls/identity.js';
 
 const SERVER = 'istio-envoy';
+const EMPTY_HEAD = Buffer.alloc(0);
 const INBOUND_RETRIES = 2;
 /** Istio 1.24's inbound retry policy (ENABLE_INBOUND_RETRY_POLICY); none before (see Compat). */
 const inboundRetries = (ex: Exchange): number => (ex.compat.inboundRetry ? INBOUND_RETRIES : 0);
@@ -91,9 +93,15 @@ export class InboundSidecar {
         // no HTTP response: the connection is reset, as Envoy's is (it closes with the request unread, so the kernel
         // sends RST: curl exit 56 in Istio's mTLS migration task)
         if (mode === 'STRICT') return void sock.resetAndDestroy();
-        sock.unshift(s.head);
-        this.serve(sock, server);
-        sock.resume();
+        // HTTP to the HTTP chain, anything else to the app as TCP (Envoy's http_inspector; tcp.ts)
+        inspect(sock, s.head, (kind, head) => {
+          if (kind === null) return void sock.destroy();
+          if (kind === 'tcp')
+            return inboundTcp(this.host, this.workload, this.instance, sock, head, { principal: null, sni: '' });
+          sock.unshift(head);
+          this.serve(sock, server);
+          sock.resume();
+        });
         return;
       }
       const meshTls = isIstioAlpn(s.alpn);
@@ -104,13 +112,28 @@ export class InboundSidecar {
         this.tlsServer(identity, server).emit('connection', sock);
         return;
       }
-      // TLS the sidecar does not terminate: pass the bytes through to the app
+      // TLS the sidecar does not terminate (an app's own, from a caller without a sidecar): passed through to the
+      // app as TCP, counted in the istio_tcp_* metrics
+      const series = this.host.tcpSeries({
+        reporter: 'destination',
+        source: null,
+        sourcePrincipal: null,
+        destination: this.workload.name,
+        destinationPrincipal: null,
+        destinationService: `${this.workload.service}.${this.workload.namespace}.svc.cluster.local`,
+        connectionSecurity: 'none',
+        flags: '-'
+      });
       const app = net.connect(this.instance.port, this.instance.host);
-      app.on('error', () => sock.destroy());
+      let connected = false;
+      app.once('connect', () => {
+        connected = true;
+        relay(sock, s.head, app, series);
+      });
+      app.once('error', () => {
+        if (!connected) refused(sock, series);
+      });
       sock.on('error', () => app.destroy());
-      app.write(s.head);
-      sock.pipe(app).pipe(sock);
-      sock.resume();
     });
   }
 
@@ -133,12 +156,18 @@ export class InboundSidecar {
         minVersion: 'TLSv1.2',
         requestCert: true,
         rejectUnauthorized: true,
-        ALPNProtocols: ['istio-http/1.1', 'istio-http/1.0', 'istio', 'http/1.1']
+        ALPNProtocols: ['istio-http/1.1', 'istio-http/1.0', 'istio', 'istio-peer-exchange', 'http/1.1']
       });
       // a failed handshake (no or a foreign client certificate) ends the connection without an HTTP response
       t.on('tlsClientError', (_e, sock) => sock.destroy());
       t.on('secureConnection', (sock: tls.TLSSocket) => {
         sock.on('error', () => sock.destroy());
+        // a client sidecar that offered no Istio HTTP protocol opened the connection for TCP
+        if (sock.alpnProtocol === 'istio' || sock.alpnProtocol === 'istio-peer-exchange') {
+          const principal = spiffeFromSan(sock.getPeerCertificate(false).subjectaltname) ?? null;
+          const sni = typeof sock.servername === 'string' ? sock.servername : '';
+          return inboundTcp(this.host, this.workload, this.instance, sock, EMPTY_HEAD, { principal, sni });
+        }
         this.serve(sock, server);
       });
       byIdentity.set(identity, t);

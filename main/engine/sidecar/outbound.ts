@@ -16,6 +16,8 @@ import type { MergedDestinationRule } from '../config/compile.js';
 import type { Duplex } from 'node:stream';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
 import { shadowHost } from '../config/compat.js';
+import { sniff } from './sniff.js';
+import { inspect, outboundTcp } from './tcp.js';
 import { NO_RETRY, defaultRetry, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
 import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import type { Snapshot, HostRoutes } from '../snapshot.js';
@@ -181,6 +183,24 @@ export class OutboundSidecar {
    * it hands over (fast-lane.ts).
    */
   accept(sock: net.Socket, server: http.Server): void {
+    const service = this.target.service;
+    if (!service) return this.serve(sock, server);
+    // a dedicated upstream port: HTTP to the HTTP pipeline, any other stream (TLS included) to the service as TCP
+    sniff(sock, (s) => {
+      if (!s) return void sock.destroy();
+      const tcp = (head: Buffer) => outboundTcp(this.host, this.workload, service, sock, head);
+      if (s.kind === 'tls') return tcp(s.head);
+      inspect(sock, s.head, (kind, head) => {
+        if (kind === null) return void sock.destroy();
+        if (kind === 'tcp') return tcp(head);
+        sock.unshift(head);
+        this.serve(sock, server);
+        sock.resume();
+      });
+    });
+  }
+
+  private serve(sock: net.Socket, server: http.Server): void {
     if (this.host.fastLane)
       new FastConnection(sock, this.handle, (s) => server.emit('connection', s), !this.target.service);
     else server.emit('connection', sock);

@@ -38,6 +38,32 @@ export const LABELS = [
 
 type Labels = Record<(typeof LABELS)[number], string>;
 
+/** The TCP metrics' labels: the request labels without the response code and gRPC status (istio_stats on tcp_proxy). */
+export const TCP_LABELS = LABELS.filter((l) => l !== 'response_code' && l !== 'grpc_response_status');
+type TcpLabels = Omit<Labels, 'response_code' | 'grpc_response_status'>;
+
+/** One opaque TCP connection as a sidecar reports it (sidecar/tcp.ts). */
+export interface TcpConnectionReport {
+  reporter: 'source' | 'destination';
+  source: string | null;
+  sourcePrincipal: string | null;
+  destination: string | null;
+  destinationPrincipal: string | null;
+  /** Service FQDN (or PassthroughCluster). */
+  destinationService: string;
+  connectionSecurity: 'mutual_tls' | 'none';
+  /** Envoy's flags for the connection, "-" when none (UF: the upstream connection failed). */
+  flags: string;
+}
+
+/** The four TCP counters of one label set. */
+export interface TcpSeries {
+  opened: { value: number };
+  closed: { value: number };
+  sent: { value: number };
+  received: { value: number };
+}
+
 /** Envoy's default histogram buckets (ms for durations, bytes for sizes). */
 export const BUCKETS = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000
@@ -226,12 +252,42 @@ export class MeshMetrics {
     'Response size (headers and body)',
     BUCKETS
   );
+  private readonly tcpSent = new FlowCounter('istio_tcp_sent_bytes_total', 'Bytes a sidecar sent downstream on TCP');
+  private readonly tcpReceived = new FlowCounter(
+    'istio_tcp_received_bytes_total',
+    'Bytes a sidecar received from downstream on TCP'
+  );
+  private readonly tcpOpened = new FlowCounter('istio_tcp_connections_opened_total', 'TCP connections opened');
+  private readonly tcpClosed = new FlowCounter('istio_tcp_connections_closed_total', 'TCP connections closed');
   /** Label sets, computed once per distinct flow key under each config's registry (labels read its workloads). */
   private readonly byRegistry = new WeakMap<MeshRegistry, Map<string, Series>>();
 
   constructor() {
-    for (const m of [this.requests, this.duration, this.requestBytes, this.responseBytes])
+    for (const m of [
+      this.requests,
+      this.duration,
+      this.requestBytes,
+      this.responseBytes,
+      this.tcpSent,
+      this.tcpReceived,
+      this.tcpOpened,
+      this.tcpClosed
+    ])
       this.registry.registerMetric(m as unknown as Metric);
+  }
+
+  /** The TCP counters of a connection's label set (the caller counts into them as bytes flow). */
+  tcp(c: TcpConnectionReport, reg: MeshRegistry): TcpSeries {
+    const l = tcpLabelsFor(c, reg);
+    let hash = '';
+    for (const k of SORTED_LABELS) if (k in l) hash += `${k}:${l[k as keyof TcpLabels]},`;
+    const labels = l as Labels;
+    return {
+      opened: this.tcpOpened.entry(hash, labels),
+      closed: this.tcpClosed.entry(hash, labels),
+      sent: this.tcpSent.entry(hash, labels),
+      received: this.tcpReceived.entry(hash, labels)
+    };
   }
 
   private series(f: FlowRecord, reg: MeshRegistry): Series {
@@ -344,6 +400,47 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
     response_flags: f.flags || '-',
     connection_security_policy:
       f.reporter === 'source' ? 'unknown' : f.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none'
+  };
+}
+
+/** A TCP connection's labels: as a request's (labelsFor), with request_protocol tcp and no response code. */
+export function tcpLabelsFor(c: TcpConnectionReport, reg: MeshRegistry): TcpLabels {
+  const src = side(c.source ? reg.workloadByName.get(c.source) : undefined, c.sourcePrincipal);
+  const dst = side(c.destination ? reg.workloadByName.get(c.destination) : undefined, c.destinationPrincipal);
+  const fqdn = c.destinationService;
+  const special = fqdn === 'PassthroughCluster' || fqdn === 'BlackHoleCluster';
+  const parsed = parseServiceFqdn(fqdn);
+  const svc = reg.serviceByFqdn.get(fqdn);
+  return {
+    reporter: c.reporter,
+    source_workload: src.workload,
+    source_canonical_service: src.canonicalService,
+    source_canonical_revision: src.canonicalRevision,
+    source_workload_namespace: src.namespace,
+    source_principal: src.principal,
+    source_app: src.app,
+    source_version: src.version,
+    source_cluster: c.source ? CLUSTER : 'unknown',
+    destination_workload: dst.workload,
+    destination_workload_namespace: dst.namespace,
+    destination_principal: dst.principal,
+    destination_app: dst.app,
+    destination_version: dst.version,
+    destination_service: fqdn,
+    destination_canonical_service: dst.canonicalService,
+    destination_canonical_revision: dst.canonicalRevision,
+    destination_service_name: special ? fqdn : (parsed?.name ?? svc?.name ?? fqdn),
+    destination_service_namespace:
+      c.reporter === 'source'
+        ? c.destination
+          ? dst.namespace
+          : 'unknown'
+        : (parsed?.namespace ?? svc?.namespace ?? 'unknown'),
+    destination_cluster: c.destination ? CLUSTER : 'unknown',
+    request_protocol: 'tcp',
+    response_flags: c.flags || '-',
+    connection_security_policy:
+      c.reporter === 'source' ? 'unknown' : c.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none'
   };
 }
 

@@ -1,0 +1,346 @@
+/**
+ * Opaque TCP through the sidecars (istio-semantics §2): what does not start like an HTTP/1 request is carried as a
+ * byte stream, as Envoy's tcp_proxy carries a port that its http_inspector does not find HTTP on.
+ *
+ * - A caller's dedicated upstream port (`<SERVICE>_URL`) reads the first bytes: an HTTP request goes to the HTTP
+ *   pipeline as before; anything else (Redis, Postgres, an app's own TLS) is routed by the VirtualService's `tcp`
+ *   routes (port, sourceLabels, sourceNamespace; weighted destinations and subsets), else to the service, and sent
+ *   over mutual TLS with ALPN `istio-peer-exchange, istio` to the endpoint's inbound sidecar (or as the
+ *   DestinationRule's tls says; plaintext to a workload without a sidecar).
+ * - An inbound sidecar terminates such mutual TLS (ALPN istio) or takes plaintext that is not HTTP (PERMISSIVE),
+ *   applies AuthorizationPolicy with Istio's TCP rules (authorization.ts: L4 fields only) and pipes to the app.
+ * - Both report `istio_tcp_connections_opened_total` / `_closed_total` and `istio_tcp_sent_bytes_total` /
+ *   `_received_bytes_total` (bytes sent to / received from the downstream peer), as Envoy's stats filter on tcp_proxy.
+ *   A connection is not a flow: the traffic list shows HTTP only.
+ *
+ * Limits: the first bytes decide, so a server-first protocol (MySQL, SMTP) waits for its client forever, as it
+ * does on an Istio port left to protocol detection.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { IstioResource, TCPRoute, VirtualServiceSpec } from '../../contract/istio-schema.js';
+import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js';
+import { labelsMatch } from '../registry.js';
+import type { Snapshot } from '../snapshot.js';
+import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
+import { effectiveConnectTimeoutMs, findDestinationRule, visibleTo } from '../config/compile.js';
+import { hostMatches, qualifyHost } from '../config/hosts.js';
+import { upstreamTls } from '../filters/upstream-tls.js';
+import type { SidecarHost } from './host.js';
+import { authorize } from '../security/authorization.js';
+
+/** The longest first line an HTTP request may take before the inspector calls the stream TCP. */
+const MAX_INSPECT = 8192;
+
+/**
+ * Envoy's http_inspector on the first bytes: an HTTP/1 request line (`METHOD target HTTP/1.x`), not HTTP, or too
+ * early to tell.
+ */
+export function httpInspect(head: Buffer): 'http' | 'tcp' | 'more' {
+  const text = head.toString('latin1', 0, Math.min(head.length, MAX_INSPECT));
+  const method = /^[A-Z][A-Z0-9_-]*/.exec(text);
+  if (!method) return 'tcp';
+  const m = method[0].length;
+  if (m === text.length) return m <= 24 ? 'more' : 'tcp';
+  if (text[m] !== ' ') return 'tcp';
+  const eol = text.indexOf('\n');
+  if (eol < 0) return text.length >= MAX_INSPECT || /[\x00-\x08\x0e-\x1f\x7f]/.test(text) ? 'tcp' : 'more';
+  return /^[A-Z][A-Z0-9_-]* \S+ HTTP\/\d\.\d\r?$/.test(text.slice(0, eol)) ? 'http' : 'tcp';
+}
+
+/**
+ * Read until httpInspect decides, starting from bytes already read (`head`); the socket is left paused with
+ * nothing consumed but the returned head (`null`: it closed before sending anything).
+ */
+export function inspect(
+  sock: net.Socket,
+  head: Buffer,
+  done: (kind: 'http' | 'tcp' | null, head: Buffer) => void
+): void {
+  let buf = head;
+  const first = httpInspect(buf);
+  if (first !== 'more') return done(first, buf);
+  const finish = (kind: 'http' | 'tcp' | null) => {
+    sock.off('data', onData);
+    sock.off('end', onEnd);
+    sock.off('error', onEnd);
+    sock.pause();
+    done(kind, buf);
+  };
+  const onData = (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    const k = httpInspect(buf);
+    if (k !== 'more') finish(k);
+  };
+  // a client that stops short of a line (and half-closes) sent a byte stream
+  const onEnd = () => finish(buf.length > 0 ? 'tcp' : null);
+  sock.on('data', onData);
+  sock.once('end', onEnd);
+  sock.once('error', onEnd);
+  sock.resume();
+}
+
+/**
+ * Pipe `down` (the accepted connection; `head`: its bytes read already) and `up` both ways, counting the bytes in
+ * `m` (received: from downstream; sent: to downstream) and the connection as closed when both ends are gone.
+ */
+export function relay(down: net.Socket, head: Buffer, up: net.Socket, m: TcpSeries, onClose?: () => void): void {
+  m.opened.value++;
+  if (head.length > 0) {
+    m.received.value += head.length;
+    up.write(head);
+  }
+  down.on('data', (c: Buffer) => {
+    m.received.value += c.length;
+    if (!up.write(c)) down.pause();
+  });
+  up.on('data', (c: Buffer) => {
+    m.sent.value += c.length;
+    if (!down.write(c)) up.pause();
+  });
+  up.on('drain', () => down.resume());
+  down.on('drain', () => up.resume());
+  down.on('end', () => up.end());
+  up.on('end', () => down.end());
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    m.closed.value++;
+    down.destroy();
+    up.destroy();
+    onClose?.();
+  };
+  down.on('close', close);
+  up.on('close', close);
+  down.on('error', () => down.destroy());
+  up.on('error', () => up.destroy());
+  down.resume();
+}
+
+/** A connection that ended before it was relayed (no upstream, a failed connect, an authorization deny). */
+export function refused(down: net.Socket, m: TcpSeries, reset = false): void {
+  m.opened.value++;
+  m.closed.value++;
+  if (reset) down.resetAndDestroy();
+  else down.destroy();
+}
+
+/** Where a tcp route sends a connection: a service (FQDN), a subset, a port. */
+export interface TcpDestination {
+  host: string;
+  subset?: string;
+  port?: number;
+  /** For the trace-less log: which VirtualService rule chose it. */
+  by: string;
+}
+
+/**
+ * The destination of a connection from `caller` to `service`:`port` by the first VirtualService (exact host
+ * before wildcards, creation order) whose tcp routes apply to sidecars and are visible to the caller, the first
+ * route whose match fits (port, sourceLabels, sourceNamespace, gateways), one of its destinations by weight.
+ * Without a VirtualService (or a matching route), the service itself.
+ */
+export function tcpDestination(
+  snap: Snapshot,
+  caller: WorkloadInfo | undefined,
+  service: ServiceInfo,
+  port: number,
+  random: () => number
+): TcpDestination {
+  const callerNs = caller?.namespace ?? snap.mesh.spec.namespace;
+  const vss = snap.resources.filter((r): r is IstioResource<VirtualServiceSpec> => {
+    if (r.kind !== 'VirtualService') return false;
+    const spec = r.spec as VirtualServiceSpec;
+    if (!spec.tcp?.length) return false;
+    const gw = spec.gateways;
+    if (gw && gw.length > 0 && !gw.includes('mesh')) return false;
+    return visibleTo(spec.exportTo ?? ['*'], r.namespace, callerNs);
+  });
+  const qualified = (vs: IstioResource<VirtualServiceSpec>) =>
+    (vs.spec.hosts ?? []).map((h) => qualifyHost(h, vs.namespace));
+  const exact = vss.filter((vs) => qualified(vs).includes(service.fqdn));
+  const wild = vss.filter((vs) => !exact.includes(vs) && qualified(vs).some((h) => hostMatches(h, service.fqdn)));
+  for (const vs of [...exact, ...wild]) {
+    const routes: TCPRoute[] = vs.spec.tcp ?? [];
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i]!;
+      const fits =
+        !r.match?.length ||
+        r.match.some(
+          (m) =>
+            (m.port === undefined || m.port === port) &&
+            (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
+            (!m.sourceNamespace || m.sourceNamespace === caller?.namespace) &&
+            (!m.gateways?.length || m.gateways.includes('mesh'))
+        );
+      if (!fits || !r.route?.length) continue;
+      const dests = r.route;
+      const total = dests.reduce((n, d) => n + (d.weight ?? (dests.length === 1 ? 100 : 0)), 0);
+      let pick = dests[0]!;
+      if (total > 0) {
+        let draw = random() * total;
+        for (const d of dests) {
+          draw -= d.weight ?? (dests.length === 1 ? 100 : 0);
+          if (draw < 0) {
+            pick = d;
+            break;
+          }
+        }
+      }
+      const by = `VirtualService ${vs.namespace}/${vs.name} tcp[${i}]`;
+      return {
+        host: qualifyHost(pick.destination.host, vs.namespace),
+        subset: pick.destination.subset,
+        port: pick.destination.port?.number,
+        by
+      };
+    }
+  }
+  return { host: service.fqdn, by: 'default route' };
+}
+
+/** Endpoints of a subset by the caller's DestinationRule for the host (all without a subset). */
+function subsetEndpoints(snap: Snapshot, caller: WorkloadInfo | undefined, svc: ServiceInfo, subset?: string) {
+  if (!subset) return svc.endpoints;
+  const dr = findDestinationRule(snap.destinationRules, svc.fqdn, svc.namespace, caller);
+  const sub = dr?.subsets.get(subset);
+  return sub ? svc.endpoints.filter((e) => labelsMatch(sub.labels, e.labels)) : [];
+}
+
+/** A caller's connection to `service` that is not HTTP: route it, connect (mutual TLS between sidecars), relay. */
+export function outboundTcp(
+  host: SidecarHost,
+  workload: string,
+  service: { name: string; namespace: string; port: number },
+  down: net.Socket,
+  head: Buffer
+): void {
+  const snap = host.snapshot();
+  const caller = snap.callerView(workload).caller;
+  const fqdn = `${service.name}.${service.namespace}.svc.cluster.local`;
+  const svc = snap.registry.serviceByFqdn.get(fqdn);
+  const report = (over: Partial<TcpConnectionReport>): TcpSeries =>
+    host.tcpSeries({
+      reporter: 'source',
+      source: workload,
+      sourcePrincipal: null,
+      destination: null,
+      destinationPrincipal: null,
+      destinationService: fqdn,
+      connectionSecurity: 'none',
+      flags: '-',
+      ...over
+    });
+  if (!svc) return refused(down, report({ flags: 'NR' }));
+  const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next());
+  const target = snap.registry.serviceByFqdn.get(dest.host);
+  if (!target) return refused(down, report({ destinationService: dest.host, flags: 'NC' }));
+  const port = dest.port ?? target.ports[0] ?? service.port;
+  const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, dest.subset);
+  if (eps.length === 0) return refused(down, report({ destinationService: target.fqdn, flags: 'UH' }));
+  const ep = eps[host.random.int(eps.length)]!;
+  const dr = findDestinationRule(snap.destinationRules, target.fqdn, target.namespace, caller);
+  const secure = upstreamTls({ dr, subset: dest.subset, port, endpoint: ep, service: target, caller, host });
+  const addr = host.deliveryAddress(ep);
+  const mtls = secure?.mode === 'ISTIO_MUTUAL';
+  const peers: Partial<TcpConnectionReport> = {
+    destination: ep.workload?.name ?? null,
+    destinationService: target.fqdn,
+    sourcePrincipal: mtls ? secure.localPrincipal : null,
+    destinationPrincipal:
+      mtls && ep.workload ? host.identities.idFor(ep.workload.namespace, ep.workload.serviceAccount) : null
+  };
+  const timeoutMs = effectiveConnectTimeoutMs(dr, dest.subset, port) ?? host.connectTimeoutMs;
+  const up: net.Socket = secure
+    ? tls.connect({
+        host: addr.host,
+        port: addr.port,
+        ...secure.options,
+        // Istio's client sidecar offers these for a TCP stream (the server sidecar then takes the TCP chain)
+        ...(mtls ? { ALPNProtocols: ['istio-peer-exchange', 'istio'] } : {})
+      })
+    : net.connect(addr.port, addr.host);
+  let connected = false;
+  const timer = setTimeout(() => up.destroy(new Error('connect timeout')), timeoutMs);
+  down.on('error', () => up.destroy());
+  down.once('close', () => {
+    if (!connected) up.destroy();
+  });
+  up.once(secure ? 'secureConnect' : 'connect', () => {
+    clearTimeout(timer);
+    connected = true;
+    const local = up.localPort;
+    if (local !== undefined && addr.viaSidecar) host.tcpPeers.set(local, workload);
+    relay(down, head, up, report(peers), () => {
+      if (local !== undefined) host.tcpPeers.delete(local);
+    });
+  });
+  up.once('error', () => {
+    clearTimeout(timer);
+    if (!connected) refused(down, report({ ...peers, sourcePrincipal: null, destinationPrincipal: null, flags: 'UF' }));
+  });
+}
+
+/**
+ * A connection an inbound sidecar carries as TCP: mutual TLS a client sidecar opened for TCP (ALPN istio), or
+ * plaintext that is not HTTP (PERMISSIVE). AuthorizationPolicy with Istio's TCP rules, then a pipe to the app.
+ */
+export function inboundTcp(
+  host: SidecarHost,
+  workload: WorkloadInfo,
+  instance: { host: string; port: number },
+  down: net.Socket,
+  head: Buffer,
+  peer: { principal: string | null; sni: string }
+): void {
+  const mtls = peer.principal !== null;
+  const ownId = host.identities.idFor(workload.namespace, workload.serviceAccount);
+  const report = (flags = '-'): TcpSeries =>
+    host.tcpSeries({
+      reporter: 'destination',
+      // the calling workload, as Istio's in-band metadata exchange tells it (this engine's own client sidecars)
+      source: mtls && down.remotePort !== undefined ? (host.tcpPeers.get(down.remotePort) ?? null) : null,
+      sourcePrincipal: peer.principal,
+      destination: workload.name,
+      destinationPrincipal: mtls ? ownId : null,
+      destinationService: `${workload.service}.${workload.namespace}.svc.cluster.local`,
+      connectionSecurity: mtls ? 'mutual_tls' : 'none',
+      flags
+    });
+  const policies = host.authzPolicies(workload);
+  if (policies.length > 0) {
+    const principal = (peer.principal ?? '').replace(/^spiffe:\/\//, '');
+    const ip = (down.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const decision = authorize(policies, {
+      tcp: true,
+      principal,
+      sourceNamespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '',
+      sourceIp: ip,
+      remoteIp: ip,
+      requestPrincipal: '',
+      claims: null,
+      host: '',
+      port: instance.port,
+      method: '',
+      path: '',
+      header: () => undefined,
+      sni: peer.sni
+    });
+    // Envoy's RBAC network filter closes a denied connection
+    if (!decision.allowed) return refused(down, report());
+  }
+  const app = net.connect(instance.port, instance.host);
+  let connected = false;
+  down.on('error', () => app.destroy());
+  down.once('close', () => {
+    if (!connected) app.destroy();
+  });
+  app.once('connect', () => {
+    connected = true;
+    relay(down, head, app, report());
+  });
+  app.once('error', () => {
+    if (!connected) refused(down, report('UF'));
+  });
+}
