@@ -409,10 +409,18 @@ describe('admin HTTP server', () => {
       headers: { host: `evil.example:${server.port}` }
     });
     expect(evilHost.status).toBe(403);
-    const local = await rawRequest(server.url, '/api/v1/health', {
+    // a page on another local port is another origin (its requests would carry the SameSite cookie)
+    const otherPort = await rawRequest(server.url, '/api/v1/health', {
       headers: { origin: 'http://localhost:5173', host: `localhost:${server.port}` }
     });
-    expect(local.status).toBe(200);
+    expect(otherPort.status).toBe(403);
+    expect(JSON.parse(otherPort.body).error.message).toMatch(/own pages/);
+    const opaque = await rawRequest(server.url, '/api/v1/health', { headers: { origin: 'null' } });
+    expect(opaque.status).toBe(403);
+    const own = await rawRequest(server.url, '/api/v1/health', {
+      headers: { origin: `http://localhost:${server.port}`, host: `localhost:${server.port}` }
+    });
+    expect(own.status).toBe(200);
     expect(fake.calls).toEqual([{ method: 'health', args: [] }]);
   });
 

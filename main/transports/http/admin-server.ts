@@ -252,14 +252,32 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 /** On a loopback bind, refuse browsers on other sites (Origin) and DNS rebinding (Host). */
 function checkLocalCaller(req: IncomingMessage): void {
-  const hostName = hostnameOf(`http://${req.headers.host ?? 'localhost'}`);
+  const host = (req.headers.host ?? 'localhost').toLowerCase();
+  const hostName = hostnameOf(`http://${host}`);
   const origin = req.headers.origin;
-  if (!isLoopback(hostName) || (origin !== undefined && !isLoopback(hostnameOf(origin)))) {
-    // a web page elsewhere (Origin) or a DNS-rebinding name (Host) must not reach the admin API
+  // a DNS-rebinding name (Host) must not reach the admin API, nor a web page of any other origin -- another local
+  // port included, whose requests the browser would send with the SameSite cookie
+  if (!isLoopback(hostName)) {
     throw new MeshError(
       ErrorCodes.FORBIDDEN,
-      'the admin API only accepts requests addressed to a loopback name from this machine (Host and Origin must be localhost, 127.0.0.1 or [::1])'
+      'the admin API only accepts requests addressed to a loopback name (Host must be localhost, 127.0.0.1 or [::1] with this port)'
     );
+  }
+  if (origin !== undefined && originHost(origin) !== host) {
+    throw new MeshError(
+      ErrorCodes.FORBIDDEN,
+      `the admin API only accepts requests from its own pages (Origin ${origin} is not http://${host})`
+    );
+  }
+}
+
+/** `host:port` of an http Origin, lowercased ('' when it is not one: "null", another scheme). */
+function originHost(origin: string): string {
+  try {
+    const u = new URL(origin);
+    return u.protocol === 'http:' ? u.host.toLowerCase() : '';
+  } catch {
+    return '';
   }
 }
 
