@@ -1,6 +1,7 @@
 /** Plain-text output for the terminal: tables and issue lines. */
 import path from 'node:path';
 import type { ValidationIssue, WorkloadView } from '../contract/api.js';
+import { issueLine } from '../contract/api.js';
 
 export function table(rows: string[][]): string {
   const widths: number[] = [];
@@ -29,8 +30,7 @@ export function workloadTable(ws: WorkloadView[]): string {
 }
 
 export function formatIssue(i: ValidationIssue, cwd = process.cwd()): string {
-  const file = path.relative(cwd, i.where.file) || i.where.file;
-  return `${file}:${i.where.line}:${i.where.column}: ${i.severity} ${i.code}${i.path ? ` ${i.path}` : ''}: ${i.message}`;
+  return issueLine(i, path.relative(cwd, i.where.file) || i.where.file);
 }
 
 export function summary(issues: ValidationIssue[]): string {

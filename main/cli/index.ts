@@ -3,6 +3,7 @@
  * MeshApi the desktop app uses.
  */
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { ErrorCodes, MeshError, isMeshError } from '../contract/errors.js';
 import { loadProject } from '../engine/config/load-project.js';
 import { createMesh } from '../engine/mesh.js';
 import { MeshCa } from '../engine/tls/ca.js';
+import { LOCALMESH_VERSION } from '../engine/version.js';
 import { startAdminServer } from '../transports/http/admin-server.js';
 import { createHttpMeshApi } from '../transports/http/admin-client.js';
 import { formatIssue, summary, workloadTable } from './format.js';
@@ -18,19 +20,20 @@ import type { FlowRecord, Har, MeshApi, ReplayEdit } from '../contract/api.js';
 const USAGE = `localmesh: run an Istio-style service mesh on this machine
 
 Usage:
-  localmesh up       [-c localmesh.yaml] [--admin-port N] [--seed N] [--state-dir DIR] [--ui] [--access-log]
+  localmesh up       [-c localmesh.yaml] [--admin-port N] [--seed N] [--state-dir DIR] [--ui [--ui-port N]] [--access-log]
   localmesh validate [-c localmesh.yaml] [--json]
   localmesh status   [-c localmesh.yaml] [--state-dir DIR] [--admin-url URL] [--json]
   localmesh ca       [show | export [--out FILE] | rotate [--rsa]] [-c localmesh.yaml] [--state-dir DIR]
   localmesh replay   <flow-id | file.har> [--as WORKLOAD] [-X METHOD] [--path P] [-H 'name: value']... [-d BODY | --data-file F]
                      [-c localmesh.yaml] [--state-dir DIR] [--admin-url URL] [--json]
-  localmesh help
+  localmesh help | --version
 
   -c, --config      the mesh file (default: ./localmesh.yaml)
   --admin-port      port of the admin API on 127.0.0.1 (default 15000; 0 = any free port)
   --seed            seed of the random generator (weights, fault percentages, jitter) to reproduce a run
   --state-dir       where localmesh keeps its state (default: .localmesh beside the mesh file)
-  --ui              serve the browser UI from the admin server and print its URL
+  --ui              serve the browser UI from the admin server and print its URL (built on first use)
+  --ui-port         the port of that server: the same as --admin-port (the UI and the API share one origin)
   --access-log      print one line per request a sidecar finished
   --as              replay as this workload (through its outbound sidecar) instead of the recorded caller
   -H, --header      replay with this header set ("name:" removes it); -X, --path, -d edit the method, path, body
@@ -46,6 +49,11 @@ const stdio: Out = { log: (s) => process.stdout.write(s + '\n'), err: (s) => pro
 
 export async function main(argv: string[], out: Out = stdio): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `localmesh <command> --help` is help, not an unknown option
+  if (cmd !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    out.log(USAGE);
+    return 0;
+  }
   try {
     switch (cmd) {
       case 'up':
@@ -58,6 +66,11 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         return await caCommand(rest, out);
       case 'replay':
         return await replayCommand(rest, out);
+      case 'version':
+      case '--version':
+      case '-v':
+        out.log(`localmesh ${LOCALMESH_VERSION}`);
+        return 0;
       case undefined:
       case 'help':
       case '--help':
@@ -129,7 +142,17 @@ async function up(args: string[], out: Out): Promise<number> {
     strict: true
   });
   const file = meshPath(values.config);
-  const adminPort = numberArg(values['ui-port'] ?? values['admin-port'], 15000, '--admin-port');
+  // the UI is served by the admin server (issue 4): --ui-port names the same port as --admin-port
+  const uiPort = values['ui-port'];
+  if (uiPort !== undefined && values['admin-port'] !== undefined && uiPort !== values['admin-port'])
+    throw new UsageError(
+      `--ui-port ${uiPort} and --admin-port ${values['admin-port']} differ: the UI is served by the admin server, so they name one port; give one of them`
+    );
+  const adminPort = numberArg(
+    uiPort ?? values['admin-port'],
+    15000,
+    uiPort !== undefined ? '--ui-port' : '--admin-port'
+  );
   const seed = values.seed === undefined ? undefined : numberArg(values.seed, 0, '--seed');
   const stateDir = stateDirOf(file, values['state-dir']);
 
@@ -145,7 +168,7 @@ async function up(args: string[], out: Out): Promise<number> {
   }
 
   // sidecars first, then the admin API, and only then the developer's processes: nothing starts that must be undone
-  const staticDir = values.ui ? uiDir() : undefined;
+  const staticDir = values.ui ? uiDir(out) : undefined;
   // every admin API request needs the per-launch token (LOCALMESH_ADMIN_TOKEN lets a script choose it); the CLI reads
   // it from <state-dir>/admin-token (mode 0600), the browser UI gets it once in the printed URL
   const token = process.env.LOCALMESH_ADMIN_TOKEN || randomBytes(24).toString('base64url');
@@ -220,7 +243,7 @@ function connect(
     const stateFile = stateFileFor(values);
     if (!fs.existsSync(stateFile)) {
       out.err(
-        `localmesh: no running mesh found for ${file} (no ${stateFile}); start one with "localmesh up" or pass --admin-url`
+        `localmesh: error ${ErrorCodes.NOT_RUNNING}: no running mesh found for ${file} (no ${stateFile}); start one with "localmesh up" or pass --admin-url`
       );
       return undefined;
     }
@@ -313,7 +336,11 @@ async function replayCommand(args: string[], out: Out): Promise<number> {
     throw new UsageError('give --data or --data-file, not both');
   if (values.data !== undefined) edit.body = values.data;
   if (values['data-file'] !== undefined) {
-    edit.body = fs.readFileSync(values['data-file']).toString('base64');
+    try {
+      edit.body = fs.readFileSync(values['data-file']).toString('base64');
+    } catch (e) {
+      throw new MeshError(ErrorCodes.BAD_REQUEST, `--data-file ${values['data-file']}: ${(e as Error).message}`);
+    }
     edit.bodyEncoding = 'base64';
   }
   const conn = connect(values, out);
@@ -379,7 +406,11 @@ async function caCommand(args: string[], out: Out): Promise<number> {
   const ca = await MeshCa.loadOrCreate(dir, values.rsa ? 'rsa' : 'ec');
   if (sub === 'export') {
     if (values.out) {
-      fs.writeFileSync(values.out, ca.root.cert);
+      try {
+        fs.writeFileSync(values.out, ca.root.cert);
+      } catch (e) {
+        throw new MeshError(ErrorCodes.BAD_REQUEST, `--out ${values.out}: ${(e as Error).message}`);
+      }
       out.log(`wrote the mesh CA root certificate to ${values.out}`);
     } else out.log(ca.root.cert.trimEnd());
     return 0;
@@ -406,10 +437,27 @@ function numberArg(v: string | undefined, dflt: number, name: string): number {
   return n;
 }
 
-/** The built renderer (npm run build:renderer). */
-function uiDir(): string {
-  const dir = path.resolve(import.meta.dirname, '../../out/renderer');
-  if (!fs.existsSync(path.join(dir, 'index.html'))) {
+/** The built renderer (npm run build:renderer), built here first when a source checkout has not built it yet. */
+function uiDir(out: Out): string {
+  const root = path.resolve(import.meta.dirname, '../..');
+  const dir = path.join(root, 'out/renderer');
+  const built = () => fs.existsSync(path.join(dir, 'index.html'));
+  const vite = path.join(root, 'node_modules/vite/bin/vite.js');
+  if (!built() && fs.existsSync(vite) && fs.existsSync(path.join(root, 'renderer/vite.config.ts'))) {
+    out.err('localmesh: the browser UI is not built yet; building it (npm run build:renderer, a few seconds)…');
+    // vite's own output goes to stderr: stdout carries the lines scripts read (UI:, localmesh ready)
+    const r = spawnSync(
+      process.execPath,
+      [vite, 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn'],
+      {
+        cwd: root,
+        stdio: ['ignore', process.stderr, process.stderr],
+        timeout: 300_000
+      }
+    );
+    if (r.status !== 0) out.err(`localmesh: building the UI failed (exit ${r.status ?? r.signal})`);
+  }
+  if (!built()) {
     throw new MeshError(
       ErrorCodes.UI_NOT_BUILT,
       `the UI is not built (${dir} has no index.html); run "npm run build:renderer" first (npm start does it for you)`

@@ -22,6 +22,11 @@ export interface ValidationIssue {
   resource?: string;
 }
 
+/** One issue as a line: `file:line:column: severity CODE field.path: message` (`file` as the caller shows it). */
+export function issueLine(i: ValidationIssue, file: string): string {
+  return `${file}:${i.where.line}:${i.where.column}: ${i.severity} ${i.code}${i.path ? ` ${i.path}` : ''}: ${i.message}`;
+}
+
 export interface Endpoint {
   host: string;
   port: number;

@@ -18,6 +18,7 @@ import type {
   ValidationIssue,
   WorkloadView
 } from '../contract/api.js';
+import { issueLine } from '../contract/api.js';
 import { ErrorCodes, MeshError } from '../contract/errors.js';
 import type { MeshFile } from '../contract/mesh-schema.js';
 import { isBlocking, loadProject, type LoadedProject } from './config/load-project.js';
@@ -464,8 +465,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         issues: proj.issues,
         error: `${errs.length} error(s); the last good config (version ${snapshot.version}) keeps running`
       };
+      // the same line per problem as `localmesh validate` prints (field path and severity included)
       log(
-        `reload rejected: ${errs.map((e) => `${path.relative(process.cwd(), e.where.file)}:${e.where.line}:${e.where.column} ${e.code} ${e.message}`).join('; ')}`
+        `reload rejected: ${errs.map((e) => issueLine(e, path.relative(process.cwd(), e.where.file) || e.where.file)).join('; ')}`
       );
       emit({ type: 'config', reload: lastReload });
       return lastReload;
@@ -474,11 +476,10 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     if (print === currentPrint) {
       // what runs is already this config (a touched file, a save and the watcher both asking, or a fix that
       // restores the running config after a rejected edit): keep the version
+      // (a reload asked for still gets a fresh answer and its config event, version unchanged)
       project = proj;
-      if (!lastReload.ok) {
-        lastReload = { ok: true, version: snapshot.version, at, issues: proj.issues };
-        emit({ type: 'config', reload: lastReload });
-      }
+      lastReload = { ok: true, version: snapshot.version, at, issues: proj.issues };
+      emit({ type: 'config', reload: lastReload });
       return lastReload;
     }
     const next = buildSnapshot(snapshot.version + 1, proj.mesh, proj.resources);

@@ -113,6 +113,19 @@ describe('Istio files', () => {
     expect(again.version).toBe(2);
     await m.mesh.writeIstioFile({ path: vsFile(), content: VS });
   });
+  it('a reload with nothing changed answers afresh (same version, a new time) and sends its config event', async () => {
+    const first = await m.mesh.reload();
+    const events: string[] = [];
+    const off = m.mesh.onEvent((e) => {
+      if (e.type === 'config') events.push(e.reload.at);
+    });
+    const second = await m.mesh.reload();
+    off();
+    expect(second.ok).toBe(true);
+    expect(second.version).toBe(first.version);
+    expect(second.at >= first.at).toBe(true);
+    expect(events).toEqual([second.at]);
+  });
 });
 
 describe('quick actions', () => {
@@ -268,6 +281,11 @@ describe('admin token (browser UI)', () => {
     expect(((await no.json()) as { error: { code: string } }).error.code).toBe('LM204');
     expect((await createHttpMeshApi(admin.url, { token: 'secret-token' }).health()).status).toBe('ok');
     await expect(createHttpMeshApi(admin.url, { token: 'wrong' }).health()).rejects.toMatchObject({ code: 'LM204' });
+    // the scheme is case-insensitive; the token is not
+    const lower = await fetch(`${admin.url}/api/v1/health`, { headers: { authorization: 'bearer secret-token' } });
+    expect(lower.status).toBe(200);
+    const wrongCase = await fetch(`${admin.url}/api/v1/health`, { headers: { authorization: 'Bearer SECRET-token' } });
+    expect(wrongCase.status).toBe(401);
   });
   it('opening the URL with ?token sets an HttpOnly cookie and redirects; the cookie then opens the API', async () => {
     const r = await fetch(`${admin.url}/?token=secret-token`, { redirect: 'manual' });

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appPorts, groupAlive, request } from './helpers/processes.js';
+import { LOCALMESH_VERSION } from '../engine/version.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'main', 'cli', 'bin.js');
@@ -460,6 +461,39 @@ describe('localmesh help and usage errors', () => {
       const r = await runCli([flag]);
       expect(r.code, flag).toBe(0);
       expect(r.stdout, flag).toContain('Usage:');
+    }
+  });
+
+  it('<command> --help is help; --version prints the version', async () => {
+    for (const cmd of ['validate', 'up', 'replay']) {
+      const r = await runCli([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout, cmd).toContain('Usage:');
+    }
+    const v = await runCli(['--version']);
+    expect([v.code, v.stdout.trim()]).toEqual([0, `localmesh ${LOCALMESH_VERSION}`]);
+  });
+
+  it('--ui-port names the admin port (the UI is served by the admin server); two different ports are an error', async () => {
+    const r = await runCli(['up', '--ui-port', '1', '--admin-port', '2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--ui-port 1 and --admin-port 2 differ');
+    const bad = await runCli(['up', '--ui-port', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--ui-port must be a non-negative integer');
+  });
+
+  it('unreadable or unwritable files are coded errors, not stack traces', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-cli-files-'));
+    try {
+      const data = await runCli(['replay', 'f-1', '--data-file', path.join(dir, 'missing.bin')]);
+      expect(data.code).toBe(1);
+      expect(data.stderr).toMatch(/^localmesh: error LM201: --data-file .*missing\.bin: ENOENT/);
+      const ca = await runCli(['ca', 'export', '--out', path.join(dir, 'no/such/dir/ca.pem'), '--state-dir', dir]);
+      expect(ca.code).toBe(1);
+      expect(ca.stderr).toMatch(/^localmesh: error LM201: --out .*ca\.pem: ENOENT/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -1097,7 +1131,7 @@ ${extraRule}  - name: default
         'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: web\nspec:\n  hosts:\n    - web\n   http:\n  - route: []\n';
       fs.writeFileSync(istioFile, broken);
       const rejected = await c.waitFor(/^reload rejected: (.*)$/m, 20_000);
-      expect(rejected[1]).toMatch(/web\.yaml:8:\d+ IST0010 YAML syntax error/);
+      expect(rejected[1]).toMatch(/web\.yaml:8:\d+: error IST0010( \S+)?: YAML syntax error/);
       const cfg = await until('lastReload.ok to be false', async () => {
         const v = await getJson<{
           version: number;

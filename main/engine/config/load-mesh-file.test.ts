@@ -124,12 +124,12 @@ describe('loadMeshFile: schema (LM003)', () => {
     });
   });
 
-  it('points at a bad instance address with the full field path', () => {
+  it('LM005 at a bad instance address, with the full field path', () => {
     const text = VALID.replace('"localhost:19083"', '"10.0.0.1:19083"').replace('  istio: [./istio]\n', '');
     const r = loadMeshFile(meshFile(text));
     expect(r.issues).toHaveLength(1);
     expect(r.issues[0]).toMatchObject({
-      code: 'LM003',
+      code: 'LM005',
       path: 'spec.services[0].workloads[1].instances[1]',
       where: loc(text, '"10.0.0.1:19083"')
     });

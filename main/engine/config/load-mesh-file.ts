@@ -53,7 +53,15 @@ export function loadMeshFile(file: string): LoadMeshFileResult {
   const parsed = MeshFile.safeParse(doc.value);
   if (!parsed.success) {
     issues.push(
-      ...zodIssuesToValidation(parsed.error, { code: ErrorCodes.MESH_SCHEMA, doc, input: doc.value, schema: MeshFile })
+      ...zodIssuesToValidation(parsed.error, {
+        code: ErrorCodes.MESH_SCHEMA,
+        doc,
+        input: doc.value,
+        schema: MeshFile
+      }).map((i) =>
+        // an instance that is not a loopback host:port has a code of its own (LM005, "bad address")
+        /\.instances\[\d+\]$/.test(i.path) ? { ...i, code: ErrorCodes.MESH_BAD_ADDRESS } : i
+      )
     );
     return { baseDir, issues, posOf: doc.posOf };
   }

@@ -208,7 +208,9 @@ function argsFromQuery(params: URLSearchParams): unknown[] {
 
 function authorized(req: IncomingMessage, token: string): boolean {
   const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ') && sameSecret(auth.slice(7).trim(), token)) return true;
+  // the scheme is case-insensitive (RFC 9110 §11.1)
+  const bearer = auth === undefined ? null : /^bearer\s+(\S+)\s*$/i.exec(auth);
+  if (bearer && sameSecret(bearer[1]!, token)) return true;
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
     if (k === TOKEN_COOKIE && sameSecret(v.join('='), token)) return true;
