@@ -19,6 +19,7 @@ import {
 import { IstioCodes } from './validate-istio.js';
 import {
   makeIssue,
+  parseWithoutUnknownKeys,
   parseYaml,
   suggest,
   zodIssuesToValidation,
@@ -29,6 +30,8 @@ import {
 export interface LoadIstioResult {
   /** Valid resources in load order (`order` = index here); resources with schema errors are left out. */
   resources: IstioResource[];
+  /** Resources left out for unknown fields only, without them: for validation (every problem reported), never run. */
+  lenient: IstioResource[];
   issues: ValidationIssue[];
   /** Every file that was read, in load order (absolute paths). */
   files: string[];
@@ -50,6 +53,10 @@ interface LoadState {
   issues: ValidationIssue[];
   byKey: Map<string, IstioResource>;
   locators: Map<IstioResource, Locator>;
+  /** Resources rejected for unknown fields only, without those fields: validated, never applied. */
+  lenient: IstioResource[];
+  /** validateSpec's answer for a spec rejected for unknown fields only: the spec without them. */
+  lenientSpec?: unknown;
 }
 
 /** Load every Istio resource under `paths` (absolute files or folders; folders are read recursively). */
@@ -67,12 +74,14 @@ export function loadIstio(
     resources: [],
     issues,
     byKey: new Map(),
-    locators: new Map()
+    locators: new Map(),
+    lenient: []
   };
   for (const file of files) loadFile(file, state);
   const locators = state.locators;
   return {
     resources: state.resources,
+    lenient: state.lenient,
     issues: state.issues,
     files,
     posOf: (resource, p) => locators.get(resource)?.(p) ?? resource.where
@@ -280,22 +289,32 @@ function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: 
   const label = `${kind} ${meta.namespace}/${meta.name}`;
   const issuesBefore = state.issues.length;
   checkTopLevelFields(value, doc, prefix, label, state);
+  state.lenientSpec = undefined;
   const spec = validateSpec(kind, value.spec, doc, prefix, label, state);
-  if (spec === INVALID || state.issues.length > issuesBefore) return;
-
   const key = `${kind}|${meta.namespace}|${meta.name}`;
   const earlier = state.byKey.get(key);
-  const resource: IstioResource = {
+  const make = (s: unknown): IstioResource => ({
     kind,
     apiVersion,
     name: meta.name,
     namespace: meta.namespace,
     annotations: meta.annotations,
     labels: meta.labels,
-    spec,
+    spec: s,
     where: at([]),
     order: earlier ? earlier.order : state.resources.length
-  };
+  });
+  if (spec === INVALID || state.issues.length > issuesBefore) {
+    // unknown fields alone: the rest of the resource is still checked (validate reports every problem), never applied
+    const rest = spec === INVALID ? state.lenientSpec : spec;
+    if (rest !== undefined && !state.issues.slice(issuesBefore).some((i) => !i.message.startsWith('unknown field'))) {
+      const r = make(rest);
+      state.lenient.push(r);
+      state.locators.set(r, (p) => doc.posOf([...prefix, ...p]));
+    }
+    return;
+  }
+  const resource = make(spec);
   if (earlier) {
     // `kubectl apply -f <folder>` applies the files in name order, each document in turn: a later copy of the same
     // kind, namespace and name replaces the earlier one (an update: its place in creation order stays)
@@ -350,6 +369,8 @@ function validateSpec(
   if (!schema) return spec ?? {};
   const parsed = schema.safeParse(spec);
   if (parsed.success) return parsed.data;
+  const lenient = parseWithoutUnknownKeys(schema, spec, parsed.error);
+  if (lenient !== undefined) state.lenientSpec = lenient;
   state.issues.push(
     ...zodIssuesToValidation(parsed.error, {
       code: IstioCodes.SCHEMA,

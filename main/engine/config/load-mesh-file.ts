@@ -8,7 +8,14 @@ import path from 'node:path';
 import type { ValidationIssue } from '../../contract/api.js';
 import { ErrorCodes, type SourcePos } from '../../contract/errors.js';
 import { MeshFile } from '../../contract/mesh-schema.js';
-import { makeIssue, readYamlFile, zodIssuesToValidation, type YamlDocument, type YamlPath } from './yaml-source.js';
+import {
+  makeIssue,
+  parseWithoutUnknownKeys,
+  readYamlFile,
+  zodIssuesToValidation,
+  type YamlDocument,
+  type YamlPath
+} from './yaml-source.js';
 
 export interface LoadMeshFileResult {
   /** The validated mesh (defaults applied); only when `issues` holds no error. Paths stay as written. */
@@ -18,6 +25,11 @@ export interface LoadMeshFileResult {
   issues: ValidationIssue[];
   /** Position of a node of the mesh file by field path (for issues found later, e.g. a port in use). */
   posOf?: (path: YamlPath) => SourcePos;
+  /**
+   * With errors: the mesh as far as it could be read (without its unknown fields), so that the Istio files are
+   * still checked against it (`validate` reports every problem at once). Never run.
+   */
+  lenient?: MeshFile;
 }
 
 export function loadMeshFile(file: string): LoadMeshFileResult {
@@ -63,13 +75,15 @@ export function loadMeshFile(file: string): LoadMeshFileResult {
         /\.instances\[\d+\]$/.test(i.path) ? { ...i, code: ErrorCodes.MESH_BAD_ADDRESS } : i
       )
     );
-    return { baseDir, issues, posOf: doc.posOf };
+    const lenient = parseWithoutUnknownKeys(MeshFile, doc.value, parsed.error);
+    if (lenient) issues.push(...checkMesh(lenient, doc, baseDir));
+    return { baseDir, issues, posOf: doc.posOf, lenient };
   }
 
   const mesh = parsed.data;
   issues.push(...checkMesh(mesh, doc, baseDir));
   const ok = !issues.some((i) => i.severity === 'error');
-  return ok ? { mesh, baseDir, issues, posOf: doc.posOf } : { baseDir, issues, posOf: doc.posOf };
+  return ok ? { mesh, baseDir, issues, posOf: doc.posOf } : { baseDir, issues, posOf: doc.posOf, lenient: mesh };
 }
 
 function emptyMessage(): string {

@@ -2,6 +2,7 @@
  * Load a whole project: the mesh file, then every Istio path it names, then the semantic checks across both.
  * Never throws for a user's mistake: every problem is a ValidationIssue with a code and a place.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ValidationIssue } from '../../contract/api.js';
 import type { IstioResource } from '../../contract/istio-schema.js';
@@ -41,12 +42,17 @@ export function isBlocking(i: ValidationIssue): boolean {
 export function loadProject(meshFile: string, overrides?: ReadonlyMap<string, string>): LoadedProject {
   const m = loadMeshFile(meshFile);
   const issues: ValidationIssue[] = [...m.issues];
-  if (!m.mesh) return { baseDir: m.baseDir, istioPaths: [], files: [], resources: [], issues };
-  const istioPaths = m.mesh.spec.istio.map((p) => path.resolve(m.baseDir, p));
-  const ist = loadIstio(istioPaths, m.mesh.spec.namespace, overrides);
+  // a mesh file with errors is still read as far as it can be, to check the Istio files against it too
+  const mesh = m.mesh ?? m.lenient;
+  if (!mesh) return { baseDir: m.baseDir, istioPaths: [], files: [], resources: [], issues };
+  const istioPaths = mesh.spec.istio.map((p) => path.resolve(m.baseDir, p));
+  // (a missing Istio path of a mesh file with errors is already its LM006)
+  const ist = loadIstio(m.mesh ? istioPaths : istioPaths.filter((p) => existsSync(p)), mesh.spec.namespace, overrides);
   issues.push(...ist.issues);
-  issues.push(...validateIstio(ist.resources, m.mesh, ist.posOf));
-  issues.push(...validateSecurity(ist.resources, ist.posOf));
+  // resources left out for an unknown field are checked too (every problem at once), but never run
+  const checked = ist.lenient.length > 0 ? [...ist.resources, ...ist.lenient] : ist.resources;
+  issues.push(...validateIstio(checked, mesh, ist.posOf));
+  issues.push(...validateSecurity(checked, ist.posOf));
   issues.sort(
     (a, b) =>
       RANK[a.severity] - RANK[b.severity] ||
@@ -54,13 +60,13 @@ export function loadProject(meshFile: string, overrides?: ReadonlyMap<string, st
       a.where.line - b.where.line ||
       a.where.column - b.where.column
   );
-  const ok = !issues.some(isBlocking);
+  const ok = m.mesh !== undefined && !issues.some(isBlocking);
   return {
     mesh: ok ? m.mesh : undefined,
     baseDir: m.baseDir,
     istioPaths,
     files: ist.files,
-    resources: ist.resources,
+    resources: m.mesh ? ist.resources : [],
     issues
   };
 }

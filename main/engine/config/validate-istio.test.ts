@@ -6,6 +6,7 @@ import type { ValidationIssue } from '../../contract/api.js';
 import type { IstioResource } from '../../contract/istio-schema.js';
 import { MeshFile } from '../../contract/mesh-schema.js';
 import { loadIstio } from './load-istio.js';
+import { loadProject } from './load-project.js';
 import { ISTIO_ISSUE_CODES, IstioCodes, validateIstio } from './validate-istio.js';
 
 const BOOKINFO = path.resolve(import.meta.dirname, '../../../../shared/fixtures/istio-bookinfo');
@@ -990,5 +991,42 @@ spec:
         message: /tls routes are kept but not executed.*the host keeps its default route/
       }
     ]);
+  });
+});
+
+describe('every problem at once', () => {
+  it('a resource with an unknown field still gets its other checks (and is not run)', () => {
+    const dir = mkdtempSync(path.join(root, 'project-'));
+    writeFileSync(
+      path.join(dir, 'localmesh.yaml'),
+      'apiVersion: localmesh.dev/v1alpha1\nkind: Mesh\nspec:\n  istio: [./vs.yaml]\n  services:\n  - name: reviews\n    port: 9080\n    workloads:\n    - name: reviews-v1\n      instances: ["127.0.0.1:19081"]\n'
+    );
+    writeFileSync(
+      path.join(dir, 'vs.yaml'),
+      vs("  - timeot: 1s\n    match: [{uri: {regex: '(?<=a)b'}}]\n    route:\n    - destination: {host: nowhere}\n")
+    );
+    const p = loadProject(path.join(dir, 'localmesh.yaml'));
+    expect(p.issues.map((i) => [i.code, i.path])).toEqual([
+      ['IST0106', 'spec.http[0].timeot'],
+      ['IST0122', 'spec.http[0].match[0].uri.regex'],
+      ['IST0101', 'spec.http[0].route[0].destination.host']
+    ]);
+    expect(p.mesh).toBeUndefined();
+    expect(p.resources).toEqual([]);
+  });
+  it('a mesh file with an unknown field still has its Istio files checked against the rest of it', () => {
+    const dir = mkdtempSync(path.join(root, 'project-'));
+    writeFileSync(
+      path.join(dir, 'localmesh.yaml'),
+      'apiVersion: localmesh.dev/v1alpha1\nkind: Mesh\nspec:\n  istio: [./vs.yaml]\n  services:\n  - name: reviews\n    port: 9080\n    workloads:\n    - name: reviews-v1\n      labls: {app: reviews}\n      instances: ["127.0.0.1:19081"]\n    - name: reviews-v1\n      instances: ["127.0.0.1:19082"]\n'
+    );
+    writeFileSync(path.join(dir, 'vs.yaml'), vs('  - route:\n    - destination: {host: reviews, subset: v9}\n'));
+    const p = loadProject(path.join(dir, 'localmesh.yaml'));
+    expect(p.issues.map((i) => [i.code, i.path])).toEqual([
+      ['LM003', 'spec.services[0].workloads[0].labls'],
+      ['LM004', 'spec.services[0].workloads[1].name'],
+      ['IST0101', 'spec.http[0].route[0].destination.subset']
+    ]);
+    expect(p.mesh).toBeUndefined();
   });
 });

@@ -222,6 +222,22 @@ export function zodIssuesToValidation(error: z.ZodError, ctx: ZodIssueContext): 
   return out;
 }
 
+/**
+ * When the only problems zod found are unknown fields: the value without them, parsed, so that the checks after the
+ * schema still read the rest (`validate` reports every problem, not just the typo). undefined otherwise.
+ */
+export function parseWithoutUnknownKeys<T>(schema: z.ZodType<T>, value: unknown, error: z.ZodError): T | undefined {
+  if (!error.issues.every((i) => i.code === 'unrecognized_keys')) return undefined;
+  const copy: unknown = structuredClone(value);
+  for (const issue of error.issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const at = valueAt(copy, issue.path as PathSegment[]);
+    if (at !== null && typeof at === 'object') for (const k of issue.keys) delete (at as Record<string, unknown>)[k];
+  }
+  const again = schema.safeParse(copy);
+  return again.success ? again.data : undefined;
+}
+
 function valueAt(value: unknown, path: readonly PathSegment[]): unknown {
   let cur = value;
   for (const seg of path) {
