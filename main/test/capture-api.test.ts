@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import type { Har } from '../contract/api.js';
 import { MeshError } from '../contract/errors.js';
 import { LOCALMESH_VERSION } from '../engine/version.js';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
@@ -152,6 +153,56 @@ describe('capture API on a live mesh', () => {
     await m.mesh.deleteSession({ id: imported.id });
     expect((await m.mesh.listSessions()).some((s) => s.id === imported.id)).toBe(false);
     await expect(m.mesh.stopSession()).rejects.toMatchObject({ code: 'LM201' });
+  });
+
+  it("a browser's HAR (no caller, no workload) replays to the service its Host names, as a caller without a sidecar", async () => {
+    const har = {
+      log: {
+        version: '1.2',
+        creator: { name: 'WebInspector', version: '537.36' },
+        entries: [
+          {
+            startedDateTime: new Date().toISOString(),
+            time: 12,
+            request: {
+              method: 'GET',
+              url: 'http://api:9080/orders?id=9',
+              httpVersion: 'HTTP/1.1',
+              headers: [{ name: 'Accept', value: '*/*' }],
+              queryString: [{ name: 'id', value: '9' }],
+              cookies: [],
+              headersSize: -1,
+              bodySize: 0
+            },
+            response: {
+              status: 200,
+              statusText: 'OK',
+              httpVersion: 'HTTP/1.1',
+              headers: [],
+              cookies: [],
+              content: { size: 0, mimeType: 'text/plain' },
+              redirectURL: '',
+              headersSize: -1,
+              bodySize: 0
+            },
+            cache: {},
+            timings: { send: 1, wait: 10, receive: 1 }
+          }
+        ]
+      }
+    };
+    const imported = await m.mesh.importHar({ har: har as unknown as Har, label: 'chrome.har' });
+    const [f] = await m.mesh.listFlows({ session: imported.id, limit: 10 });
+    const before = api.seen.length;
+    const replayed = await m.mesh.replayFlow({ id: f!.id });
+    expect([replayed.reporter, replayed.destination, replayed.status, replayed.replayOf]).toEqual([
+      'destination',
+      'api-v1',
+      200,
+      f!.id
+    ]);
+    expect(api.seen.slice(before).map((x) => x.url)).toEqual(['/orders?id=9']);
+    await m.mesh.deleteSession({ id: imported.id });
   });
 
   it('the graph has every workload, the observed edges with their stats, and the metrics series counts the calls', async () => {

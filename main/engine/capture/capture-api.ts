@@ -259,13 +259,21 @@ async function replay(d: CaptureDeps, f: FlowRecord, q: ReplayRequest): Promise<
     target = `http://${f.authority}${req.path}`;
     reporter = 'source';
   } else {
+    // the recorded destination workload, else (a request from a browser's HAR) a workload with a sidecar of the
+    // service its Host names: sent to that inbound sidecar, as from a caller without a sidecar
+    let key: string | undefined;
     const dest = f.destination ? snap.registry.workloadByName.get(f.destination) : undefined;
-    if (!dest)
+    if (dest?.sidecar) key = dest.instances[0]?.key;
+    else if (!dest) {
+      const svc = snap.registry.resolveAuthority(f.authority, snap.mesh.spec.namespace)?.service;
+      key = svc?.endpoints.find((e) => e.workload?.sidecar && e.instance)?.instance?.key;
+    }
+    if (!key)
       throw new MeshError(
         ErrorCodes.BAD_REQUEST,
-        `flow ${f.id} has neither a caller with a sidecar nor a known destination workload; replay it as a workload (as: <workload>)`
+        `flow ${f.id} has neither a caller with a sidecar nor a destination with one (Host ${f.authority || 'none'} names no mesh service with a sidecar); replay it as a workload (as: <workload>)`
       );
-    port = d.listenerPort(`in:${dest.name}#0`);
+    port = d.listenerPort(`in:${key}`);
     target = req.path;
     req.headers.host = f.authority;
     reporter = 'destination';
