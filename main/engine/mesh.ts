@@ -300,6 +300,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       });
       httpServer.on('request', (req, res) => l.target.handle(req, res));
       httpServer.on('upgrade', (req, sock, head) => l.target.upgrade(req, sock, head));
+      // CONNECT: a tunnel on an outbound proxy port; an inbound sidecar has no proxy to offer
+      httpServer.on('connect', (req, sock, head) => {
+        if (l.target instanceof OutboundSidecar) l.target.connect(req, sock, head);
+        else sock.end('HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      });
       httpServer.on('clientError', (_err, sock) => {
         if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
         else sock.destroy();
@@ -406,6 +411,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
           if (out) {
             env.HTTP_PROXY = `http://127.0.0.1:${out.port}`;
             env.http_proxy = env.HTTP_PROXY;
+            // https:// calls tunnel through the same port (CONNECT), so the egress policy applies to them too
+            env.HTTPS_PROXY = env.HTTP_PROXY;
+            env.https_proxy = env.HTTP_PROXY;
           }
           for (const other of s.registry.services) {
             if (other.kind !== 'mesh') continue;

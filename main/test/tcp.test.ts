@@ -74,6 +74,13 @@ spec:
   selector: {matchLabels: {app: echo, version: v1}}
   mtls: {mode: STRICT}
 ---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: locked}
+spec:
+  workloadSelector: {labels: {app: locked}}
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: guarded-get-only}
@@ -84,17 +91,20 @@ spec:
   - to: [{operation: {methods: [GET]}}]
 `;
 
-let caller: Stub;
+let caller: Stub, locked: Stub;
 const apps: net.Server[] = [];
+let outside: { server: net.Server; address: string };
 let m: Running;
 
 beforeAll(async () => {
-  caller = await stub('caller');
+  [caller, locked] = await Promise.all([stub('caller'), stub('locked')]);
   const [v1, v2, guarded] = await Promise.all([echo('v1'), echo('v2'), echo('guarded')]);
-  apps.push(v1.server, v2.server, guarded.server);
+  outside = await echo('outside');
+  apps.push(v1.server, v2.server, guarded.server, outside.server);
   m = await startMesh({
     meshYaml: meshYaml({
       caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
+      locked: { workloads: [{ name: 'locked-v1', instances: [locked.address] }] },
       echo: {
         port: 9000,
         workloads: [
@@ -109,7 +119,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await m.close();
-  await caller.close();
+  await Promise.all([caller.close(), locked.close()]);
   await Promise.all(apps.map((s) => new Promise((r) => s.close(r))));
 });
 
@@ -178,5 +188,33 @@ describe('plaintext TCP from a caller without a sidecar', () => {
     // with its own 5xx instead of relaying them
     expect(r.got).toMatch(/^HTTP\/1\.1 50\d /);
     expect(r.got).toContain('server: istio-envoy');
+  });
+});
+
+describe('CONNECT through the outbound proxy port (HTTPS_PROXY)', () => {
+  const tunnel = (workload: string, authority: string) =>
+    exchange(m.outbound(workload), `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\nhello\n`, (g) =>
+      g.endsWith('hello\n')
+    );
+  it('ALLOW_ANY: a host the registry does not know is passed through (PassthroughCluster)', async () => {
+    const r = await tunnel('caller-v1', outside.address);
+    expect(r.got).toBe('HTTP/1.1 200 Connection Established\r\n\r\noutside:hello\n');
+    const line = await until(
+      async () =>
+        (await metricLines('istio_tcp_connections_opened_total')).find((l) =>
+          l.includes('destination_service_name="PassthroughCluster"')
+        ),
+      'a PassthroughCluster connection'
+    );
+    expect(line).toContain('reporter="source",source_workload="caller-v1"');
+  });
+  it('a mesh service goes by its tcp routes (v2), over mutual TLS between the sidecars', async () => {
+    const r = await tunnel('caller-v1', 'echo:9000');
+    expect(r.got).toBe('HTTP/1.1 200 Connection Established\r\n\r\nv2:hello\n');
+  });
+  it('REGISTRY_ONLY (a Sidecar): an unknown host is closed, nothing reaches it', async () => {
+    const r = await tunnel('locked-v1', outside.address);
+    expect(r.got).toBe('');
+    expect(r.ended).toBe(true);
   });
 });

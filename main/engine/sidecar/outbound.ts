@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
 import { shadowHost } from '../config/compat.js';
 import { sniff } from './sniff.js';
-import { inspect, outboundTcp } from './tcp.js';
+import { connectTunnel, inspect, outboundTcp } from './tcp.js';
 import { NO_RETRY, defaultRetry, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
 import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import type { Snapshot, HostRoutes } from '../snapshot.js';
@@ -1022,6 +1022,11 @@ export class OutboundSidecar {
       });
     }
   }
+
+  /** CONNECT on the proxy port: a TCP tunnel routed as Istio routes the TLS an app sends (tcp.ts connectTunnel). */
+  connect = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    connectTunnel(this.host, this.workload, req.url ?? '', socket as net.Socket, head);
+  };
 
   /** WebSocket and other upgrades: the request pipeline, with the caller's socket behind a TunnelResponse. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {

@@ -344,3 +344,82 @@ export function inboundTcp(
     if (!connected) refused(down, report('UF'));
   });
 }
+
+/**
+ * CONNECT through a caller's outbound proxy port (an app's `https://` call with HTTPS_PROXY): a tunnel, routed as
+ * Istio routes the TLS the app sends. A mesh service goes by its tcp routes (outboundTcp); a ServiceEntry host to
+ * its endpoint (the app's TLS end to end); a host the registry does not know is passed through under ALLOW_ANY
+ * (PassthroughCluster) and closed under REGISTRY_ONLY (BlackHoleCluster), as Istio's sidecar does.
+ */
+export function connectTunnel(
+  host: SidecarHost,
+  workload: string,
+  authority: string,
+  down: net.Socket,
+  head: Buffer
+): void {
+  const snap = host.snapshot();
+  const view = snap.callerView(workload);
+  const callerNs = view.caller?.namespace ?? snap.mesh.spec.namespace;
+  const colon = authority.lastIndexOf(':');
+  const port = Number(authority.slice(colon + 1));
+  const name = authority.slice(0, colon).replace(/^\[|\]$/g, '');
+  const report = (service: string, over: Partial<TcpConnectionReport> = {}): TcpSeries =>
+    host.tcpSeries({
+      reporter: 'source',
+      source: workload,
+      sourcePrincipal: null,
+      destination: null,
+      destinationPrincipal: null,
+      destinationService: service,
+      connectionSecurity: 'none',
+      flags: '-',
+      ...over
+    });
+  const established = () => down.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    down.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    return;
+  }
+  let found = snap.registry.resolveAuthority(authority, callerNs);
+  if (found && !view.sees(found.service)) found = undefined;
+  if (found?.service.kind === 'mesh') {
+    established();
+    const s = found.service;
+    return outboundTcp(host, workload, { name: s.name, namespace: s.namespace, port: found.port }, down, head);
+  }
+  let target: { host: string; port: number; service: string };
+  if (found) {
+    const eps = found.service.endpoints;
+    if (eps.length === 0) return refused(down, report(found.service.fqdn, { flags: 'UH' }));
+    const ep = eps[host.random.int(eps.length)]!;
+    const addr = host.deliveryAddress(ep);
+    target = { host: addr.host, port: addr.port, service: found.service.fqdn };
+  } else {
+    if (view.outboundMode === 'REGISTRY_ONLY') return refused(down, report('BlackHoleCluster'));
+    if (host.isOwnListener(name, port)) return refused(down, report('PassthroughCluster', { flags: 'NR' }));
+    target = { host: name, port, service: 'PassthroughCluster' };
+  }
+  const up = net.connect(target.port, target.host);
+  let connected = false;
+  const timer = setTimeout(() => up.destroy(new Error('connect timeout')), host.connectTimeoutMs);
+  down.on('error', () => up.destroy());
+  down.once('close', () => {
+    if (!connected) up.destroy();
+  });
+  up.once('connect', () => {
+    clearTimeout(timer);
+    connected = true;
+    established();
+    relay(down, head, up, report(target.service));
+  });
+  up.once('error', () => {
+    clearTimeout(timer);
+    if (connected) return;
+    // Envoy answers a CONNECT it cannot open with 503 and closes
+    down.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    const m = report(target.service, { flags: 'UF' });
+    m.opened.value++;
+    m.closed.value++;
+  });
+}
