@@ -200,6 +200,26 @@ export function tcpDestination(
   return { host: service.fqdn, by: 'default route' };
 }
 
+/** The caller's sidecar's counters for a connection to `service` (nothing known of the peer but what `over` says). */
+function sourceSeries(
+  host: SidecarHost,
+  workload: string,
+  service: string,
+  over: Partial<TcpConnectionReport>
+): TcpSeries {
+  return host.tcpSeries({
+    reporter: 'source',
+    source: workload,
+    sourcePrincipal: null,
+    destination: null,
+    destinationPrincipal: null,
+    destinationService: service,
+    connectionSecurity: 'none',
+    flags: '-',
+    ...over
+  });
+}
+
 /** Endpoints of a subset by the caller's DestinationRule for the host (all without a subset). */
 function subsetEndpoints(snap: Snapshot, caller: WorkloadInfo | undefined, svc: ServiceInfo, subset?: string) {
   if (!subset) return svc.endpoints;
@@ -220,18 +240,7 @@ export function outboundTcp(
   const caller = snap.callerView(workload).caller;
   const fqdn = `${service.name}.${service.namespace}.svc.cluster.local`;
   const svc = snap.registry.serviceByFqdn.get(fqdn);
-  const report = (over: Partial<TcpConnectionReport>): TcpSeries =>
-    host.tcpSeries({
-      reporter: 'source',
-      source: workload,
-      sourcePrincipal: null,
-      destination: null,
-      destinationPrincipal: null,
-      destinationService: fqdn,
-      connectionSecurity: 'none',
-      flags: '-',
-      ...over
-    });
+  const report = (over: Partial<TcpConnectionReport>): TcpSeries => sourceSeries(host, workload, fqdn, over);
   if (!svc) return refused(down, report({ flags: 'NR' }));
   const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next());
   const target = snap.registry.serviceByFqdn.get(dest.host);
@@ -365,17 +374,7 @@ export function connectTunnel(
   const port = Number(authority.slice(colon + 1));
   const name = authority.slice(0, colon).replace(/^\[|\]$/g, '');
   const report = (service: string, over: Partial<TcpConnectionReport> = {}): TcpSeries =>
-    host.tcpSeries({
-      reporter: 'source',
-      source: workload,
-      sourcePrincipal: null,
-      destination: null,
-      destinationPrincipal: null,
-      destinationService: service,
-      connectionSecurity: 'none',
-      flags: '-',
-      ...over
-    });
+    sourceSeries(host, workload, service, over);
   const established = () => down.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
     down.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');

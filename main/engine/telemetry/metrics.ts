@@ -349,18 +349,31 @@ function noCluster(f: FlowRecord): boolean {
   );
 }
 
-export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
-  const src = side(f.source ? reg.workloadByName.get(f.source) : undefined, f.sourcePrincipal);
-  const dst = side(f.destination ? reg.workloadByName.get(f.destination) : undefined, f.destinationPrincipal);
-  const fqdn = f.destinationService ?? 'unknown';
+/** What both kinds of samples say of their two ends and the service. */
+interface Peers {
+  reporter: 'source' | 'destination';
+  source?: string | null | undefined;
+  sourcePrincipal?: string | null | undefined;
+  destination?: string | null | undefined;
+  destinationPrincipal?: string | null | undefined;
+  destinationService: string;
+  connectionSecurity?: string | null | undefined;
+  flags: string;
+  /** A client-side reply without a cluster: the service is named by this Host header instead. */
+  hostOnly?: string | undefined;
+}
+
+type PeerLabels = Omit<Labels, 'request_protocol' | 'response_code' | 'grpc_response_status'>;
+
+function peerLabels(p: Peers, reg: MeshRegistry): PeerLabels {
+  const src = side(p.source ? reg.workloadByName.get(p.source) : undefined, p.sourcePrincipal);
+  const dst = side(p.destination ? reg.workloadByName.get(p.destination) : undefined, p.destinationPrincipal);
+  const fqdn = p.destinationService;
   const parsed = parseServiceFqdn(fqdn);
   const svc = reg.serviceByFqdn.get(fqdn);
   const special = fqdn === 'PassthroughCluster' || fqdn === 'BlackHoleCluster';
-  const hostOnly = f.reporter === 'source' && !special && noCluster(f);
-  const grpc = isGrpc(f);
-  const grpcStatus = f.responseHeaders['grpc-status'];
   return {
-    reporter: f.reporter,
+    reporter: p.reporter,
     source_workload: src.workload,
     source_canonical_service: src.canonicalService,
     source_canonical_revision: src.canonicalRevision,
@@ -368,7 +381,7 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
     source_principal: src.principal,
     source_app: src.app,
     source_version: src.version,
-    source_cluster: f.source ? CLUSTER : 'unknown',
+    source_cluster: p.source ? CLUSTER : 'unknown',
     destination_workload: dst.workload,
     destination_workload_namespace: dst.namespace,
     destination_principal: dst.principal,
@@ -377,71 +390,60 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
     // PassthroughCluster / BlackHoleCluster have no service, and a client-side reply the router gave before any
     // cluster (no route, no such subset, a direct response or redirect) has no cluster: istio_stats falls back to the
     // Host header, for the name too
-    destination_service: special || hostOnly ? f.authority || 'unknown' : fqdn,
+    destination_service: p.hostOnly ?? fqdn,
     destination_canonical_service: dst.canonicalService,
     destination_canonical_revision: dst.canonicalRevision,
-    destination_service_name: special
-      ? fqdn
-      : hostOnly
-        ? f.authority || 'unknown'
-        : (parsed?.name ?? svc?.name ?? fqdn),
+    destination_service_name: special ? fqdn : (p.hostOnly ?? parsed?.name ?? svc?.name ?? fqdn),
     // the client reports its peer's namespace (none without an upstream endpoint: a fault, no healthy upstream);
     // the server its own
     destination_service_namespace:
-      f.reporter === 'source'
-        ? f.destination
+      p.reporter === 'source'
+        ? p.destination
           ? dst.namespace
           : 'unknown'
         : (parsed?.namespace ?? svc?.namespace ?? 'unknown'),
-    destination_cluster: f.destination ? CLUSTER : 'unknown',
+    destination_cluster: p.destination ? CLUSTER : 'unknown',
+    response_flags: p.flags || '-',
+    connection_security_policy:
+      p.reporter === 'source' ? 'unknown' : p.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none'
+  };
+}
+
+/** `v` with its keys in the order Istio emits them (prom-client writes labels in key order). */
+function ordered<K extends string>(keys: readonly K[], v: Record<K, string>): Record<K, string> {
+  const out = {} as Record<K, string>;
+  for (const k of keys) out[k] = v[k];
+  return out;
+}
+
+export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
+  const fqdn = f.destinationService ?? 'unknown';
+  const special = fqdn === 'PassthroughCluster' || fqdn === 'BlackHoleCluster';
+  const grpc = isGrpc(f);
+  const grpcStatus = f.responseHeaders['grpc-status'];
+  const peers = peerLabels(
+    {
+      ...f,
+      destinationService: fqdn,
+      hostOnly: special
+        ? f.authority || 'unknown'
+        : f.reporter === 'source' && noCluster(f)
+          ? f.authority || 'unknown'
+          : undefined
+    },
+    reg
+  );
+  return ordered(LABELS, {
+    ...peers,
     request_protocol: grpc ? 'grpc' : 'http',
     response_code: String(f.status ?? 0),
-    grpc_response_status: grpc && typeof grpcStatus === 'string' ? grpcStatus : '',
-    response_flags: f.flags || '-',
-    connection_security_policy:
-      f.reporter === 'source' ? 'unknown' : f.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none'
-  };
+    grpc_response_status: grpc && typeof grpcStatus === 'string' ? grpcStatus : ''
+  });
 }
 
 /** A TCP connection's labels: as a request's (labelsFor), with request_protocol tcp and no response code. */
 export function tcpLabelsFor(c: TcpConnectionReport, reg: MeshRegistry): TcpLabels {
-  const src = side(c.source ? reg.workloadByName.get(c.source) : undefined, c.sourcePrincipal);
-  const dst = side(c.destination ? reg.workloadByName.get(c.destination) : undefined, c.destinationPrincipal);
-  const fqdn = c.destinationService;
-  const special = fqdn === 'PassthroughCluster' || fqdn === 'BlackHoleCluster';
-  const parsed = parseServiceFqdn(fqdn);
-  const svc = reg.serviceByFqdn.get(fqdn);
-  return {
-    reporter: c.reporter,
-    source_workload: src.workload,
-    source_canonical_service: src.canonicalService,
-    source_canonical_revision: src.canonicalRevision,
-    source_workload_namespace: src.namespace,
-    source_principal: src.principal,
-    source_app: src.app,
-    source_version: src.version,
-    source_cluster: c.source ? CLUSTER : 'unknown',
-    destination_workload: dst.workload,
-    destination_workload_namespace: dst.namespace,
-    destination_principal: dst.principal,
-    destination_app: dst.app,
-    destination_version: dst.version,
-    destination_service: fqdn,
-    destination_canonical_service: dst.canonicalService,
-    destination_canonical_revision: dst.canonicalRevision,
-    destination_service_name: special ? fqdn : (parsed?.name ?? svc?.name ?? fqdn),
-    destination_service_namespace:
-      c.reporter === 'source'
-        ? c.destination
-          ? dst.namespace
-          : 'unknown'
-        : (parsed?.namespace ?? svc?.namespace ?? 'unknown'),
-    destination_cluster: c.destination ? CLUSTER : 'unknown',
-    request_protocol: 'tcp',
-    response_flags: c.flags || '-',
-    connection_security_policy:
-      c.reporter === 'source' ? 'unknown' : c.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none'
-  };
+  return ordered(TCP_LABELS, { ...peerLabels(c, reg), request_protocol: 'tcp' });
 }
 
 /**
