@@ -45,6 +45,12 @@ export const ServiceSpec = z.strictObject({
   port: z.number().int().min(1).max(65535),
   /** Namespace of this service; defaults to spec.namespace. */
   namespace: name.optional(),
+  /**
+   * The port's protocol, as Istio reads a Service port's name or appProtocol: `auto` (default) tells HTTP from a
+   * byte stream by the first bytes; `http` is always HTTP; `tcp` is always a byte stream, needed for protocols where
+   * the server speaks first (MySQL, SMTP), since a client of those sends nothing to detect.
+   */
+  protocol: z.enum(['auto', 'http', 'tcp']).default('auto'),
   workloads: z.array(WorkloadSpec).default([])
 });
 export type ServiceSpec = z.infer<typeof ServiceSpec>;

@@ -51,6 +51,8 @@ export interface ServiceInfo {
   dnsHost?: string;
   /** A ServiceEntry's exportTo (namespaces that see it; "*" all, "." its own); mesh services are visible to all. */
   exportTo?: string[];
+  /** A mesh service's port protocol (spec.services[].protocol): auto-detected, HTTP, or a byte stream. */
+  protocol?: 'auto' | 'http' | 'tcp';
 }
 
 export interface Registry {
@@ -97,6 +99,7 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
       name: svc.name,
       namespace,
       ports: [svc.port],
+      protocol: svc.protocol,
       kind: 'mesh',
       external: false,
       resolution: 'MESH',

@@ -100,7 +100,14 @@ beforeAll(async () => {
   [caller, locked] = await Promise.all([stub('caller'), stub('locked')]);
   const [v1, v2, guarded] = await Promise.all([echo('v1'), echo('v2'), echo('guarded')]);
   outside = await echo('outside');
-  apps.push(v1.server, v2.server, guarded.server, outside.server);
+  // a server-first protocol: a greeting on connect, then an echo
+  const mail = net.createServer((c) => {
+    c.write('220 mail ready\r\n');
+    c.on('data', (d: Buffer) => c.write(`echo ${d.toString('latin1')}`));
+    c.on('error', () => c.destroy());
+  });
+  await new Promise<void>((r) => mail.listen(0, '127.0.0.1', r));
+  apps.push(v1.server, v2.server, guarded.server, outside.server, mail);
   m = await startMesh({
     meshYaml: meshYaml({
       caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
@@ -112,7 +119,12 @@ beforeAll(async () => {
           { name: 'echo-v2', labels: { app: 'echo', version: 'v2' }, instances: [v2.address] }
         ]
       },
-      guarded: { port: 9000, workloads: [{ name: 'guarded-v1', instances: [guarded.address] }] }
+      guarded: { port: 9000, workloads: [{ name: 'guarded-v1', instances: [guarded.address] }] },
+      mail: {
+        port: 2525,
+        protocol: 'tcp',
+        workloads: [{ name: 'mail-v1', instances: [`127.0.0.1:${(mail.address() as net.AddressInfo).port}`] }]
+      }
     }),
     istio: { 'tcp.yaml': ISTIO }
   });
@@ -159,6 +171,27 @@ describe('opaque TCP between sidecars', () => {
     const r = await exchange(m.upstream('caller-v1', 'guarded'), 'PING\r\n', () => false);
     expect(r.got).toBe('');
     expect(r.ended).toBe(true);
+  });
+});
+
+describe('protocol: tcp', () => {
+  it('a server-first protocol works through both sidecars: the greeting arrives before the client says anything', async () => {
+    const got = await new Promise<string>((resolve) => {
+      const s = net.connect(m.upstream('caller-v1', 'mail'), '127.0.0.1');
+      let buf = '';
+      const timer = setTimeout(() => (s.destroy(), resolve(`timeout: ${buf}`)), 5000);
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        if (buf === '220 mail ready\r\n') s.write('QUIT\r\n');
+        if (buf.endsWith('echo QUIT\r\n')) {
+          clearTimeout(timer);
+          s.destroy();
+          resolve(buf);
+        }
+      });
+      s.on('error', () => resolve(`error: ${buf}`));
+    });
+    expect(got).toBe('220 mail ready\r\necho QUIT\r\n');
   });
 });
 

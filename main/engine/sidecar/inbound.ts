@@ -93,15 +93,25 @@ export class InboundSidecar {
         // no HTTP response: the connection is reset, as Envoy's is (it closes with the request unread, so the kernel
         // sends RST: curl exit 56 in Istio's mTLS migration task)
         if (mode === 'STRICT') return void sock.resetAndDestroy();
-        // HTTP to the HTTP chain, anything else to the app as TCP (Envoy's http_inspector; tcp.ts)
-        inspect(sock, s.head, (kind, head) => {
+        // HTTP to the HTTP chain, anything else to the app as TCP (Envoy's http_inspector; tcp.ts), unless the
+        // service declares its protocol
+        const protocol = this.host
+          .snapshot()
+          .registry.serviceByFqdn.get(
+            `${this.workload.service}.${this.workload.namespace}.svc.cluster.local`
+          )?.protocol;
+        if (protocol === 'tcp')
+          return inboundTcp(this.host, this.workload, this.instance, sock, s.head, { principal: null, sni: '' });
+        const decided = (kind: 'http' | 'tcp' | null, head: Buffer) => {
           if (kind === null) return void sock.destroy();
           if (kind === 'tcp')
             return inboundTcp(this.host, this.workload, this.instance, sock, head, { principal: null, sni: '' });
           sock.unshift(head);
           this.serve(sock, server);
           sock.resume();
-        });
+        };
+        if (protocol === 'http') decided('http', s.head);
+        else inspect(sock, s.head, decided);
         return;
       }
       const meshTls = isIstioAlpn(s.alpn);

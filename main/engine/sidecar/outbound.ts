@@ -185,6 +185,12 @@ export class OutboundSidecar {
   accept(sock: net.Socket, server: http.Server): void {
     const service = this.target.service;
     if (!service) return this.serve(sock, server);
+    const protocol = this.host
+      .snapshot()
+      .registry.serviceByFqdn.get(`${service.name}.${service.namespace}.svc.cluster.local`)?.protocol;
+    if (protocol === 'http') return this.serve(sock, server);
+    // a byte stream from the first byte (the server may speak first: nothing to detect)
+    if (protocol === 'tcp') return outboundTcp(this.host, this.workload, service, sock, Buffer.alloc(0));
     // a dedicated upstream port: HTTP to the HTTP pipeline, any other stream (TLS included) to the service as TCP
     sniff(sock, (s) => {
       if (!s) return void sock.destroy();

@@ -194,6 +194,7 @@ export function meshYaml(
       }[];
       port?: number;
       namespace?: string;
+      protocol?: 'auto' | 'http' | 'tcp';
     }
   >,
   extra = '',
@@ -211,6 +212,7 @@ export function meshYaml(
   for (const [name, s] of Object.entries(services)) {
     lines.push(`  - name: ${name}`, `    port: ${s.port ?? 9080}`);
     if (s.namespace) lines.push(`    namespace: ${s.namespace}`);
+    if (s.protocol) lines.push(`    protocol: ${s.protocol}`);
     lines.push('    workloads:');
     for (const w of s.workloads) {
       lines.push(`    - name: ${w.name}`);
