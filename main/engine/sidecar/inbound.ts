@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import crypto from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { isIstioAlpn, sniff } from './sniff.js';
-import { inboundTcp, inspect, refused, relay } from './tcp.js';
+import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf } from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize } from '../security/authorization.js';
 import { authenticate } from '../security/jwt.js';
@@ -95,11 +95,7 @@ export class InboundSidecar {
         if (mode === 'STRICT') return void sock.resetAndDestroy();
         // HTTP to the HTTP chain, anything else to the app as TCP (Envoy's http_inspector; tcp.ts), unless the
         // service declares its protocol
-        const protocol = this.host
-          .snapshot()
-          .registry.serviceByFqdn.get(
-            `${this.workload.service}.${this.workload.namespace}.svc.cluster.local`
-          )?.protocol;
+        const protocol = this.host.snapshot().registry.serviceByFqdn.get(serviceFqdnOf(this.workload))?.protocol;
         if (protocol === 'tcp')
           return inboundTcp(this.host, this.workload, this.instance, sock, s.head, { principal: null, sni: '' });
         const decided = (kind: 'http' | 'tcp' | null, head: Buffer) => {
@@ -124,16 +120,7 @@ export class InboundSidecar {
       }
       // TLS the sidecar does not terminate (an app's own, from a caller without a sidecar): passed through to the
       // app as TCP, counted in the istio_tcp_* metrics
-      const series = this.host.tcpSeries({
-        reporter: 'destination',
-        source: null,
-        sourcePrincipal: null,
-        destination: this.workload.name,
-        destinationPrincipal: null,
-        destinationService: `${this.workload.service}.${this.workload.namespace}.svc.cluster.local`,
-        connectionSecurity: 'none',
-        flags: '-'
-      });
+      const series = destinationSeries(this.host, this.workload, sock, null);
       const app = net.connect(this.instance.port, this.instance.host);
       let connected = false;
       app.once('connect', () => {
@@ -194,7 +181,7 @@ export class InboundSidecar {
     ex.authority = req.headers.host ?? '';
     ex.path = inboundPath(req.url ?? '/');
     ex.destination = this.workload.name;
-    ex.destinationService = `${this.workload.service}.${this.workload.namespace}.svc.cluster.local`;
+    ex.destinationService = serviceFqdnOf(this.workload);
     ex.endpoint = this.instance.address;
     ex.upstreamHeaders = headers;
     ex.ensureRequestId(headers);

@@ -291,6 +291,36 @@ export function outboundTcp(
   });
 }
 
+/** The FQDN of a workload's own service. */
+export function serviceFqdnOf(w: WorkloadInfo): string {
+  return `${w.service}.${w.namespace}.svc.cluster.local`;
+}
+
+/**
+ * A server sidecar's counters for a connection it carries to `workload` (`principal`: the client's SPIFFE ID when
+ * it terminated mutual TLS, else null).
+ */
+export function destinationSeries(
+  host: SidecarHost,
+  workload: WorkloadInfo,
+  down: net.Socket,
+  principal: string | null,
+  flags = '-'
+): TcpSeries {
+  const mtls = principal !== null;
+  return host.tcpSeries({
+    reporter: 'destination',
+    // the calling workload, as Istio's in-band metadata exchange tells it (this engine's own client sidecars)
+    source: mtls && down.remotePort !== undefined ? (host.tcpPeers.get(down.remotePort) ?? null) : null,
+    sourcePrincipal: principal,
+    destination: workload.name,
+    destinationPrincipal: mtls ? host.identities.idFor(workload.namespace, workload.serviceAccount) : null,
+    destinationService: serviceFqdnOf(workload),
+    connectionSecurity: mtls ? 'mutual_tls' : 'none',
+    flags
+  });
+}
+
 /**
  * A connection an inbound sidecar carries as TCP: mutual TLS a client sidecar opened for TCP (ALPN istio), or
  * plaintext that is not HTTP (PERMISSIVE). AuthorizationPolicy with Istio's TCP rules, then a pipe to the app.
@@ -303,20 +333,7 @@ export function inboundTcp(
   head: Buffer,
   peer: { principal: string | null; sni: string }
 ): void {
-  const mtls = peer.principal !== null;
-  const ownId = host.identities.idFor(workload.namespace, workload.serviceAccount);
-  const report = (flags = '-'): TcpSeries =>
-    host.tcpSeries({
-      reporter: 'destination',
-      // the calling workload, as Istio's in-band metadata exchange tells it (this engine's own client sidecars)
-      source: mtls && down.remotePort !== undefined ? (host.tcpPeers.get(down.remotePort) ?? null) : null,
-      sourcePrincipal: peer.principal,
-      destination: workload.name,
-      destinationPrincipal: mtls ? ownId : null,
-      destinationService: `${workload.service}.${workload.namespace}.svc.cluster.local`,
-      connectionSecurity: mtls ? 'mutual_tls' : 'none',
-      flags
-    });
+  const report = (flags = '-'): TcpSeries => destinationSeries(host, workload, down, peer.principal, flags);
   const policies = host.authzPolicies(workload);
   if (policies.length > 0) {
     const principal = (peer.principal ?? '').replace(/^spiffe:\/\//, '');
