@@ -55,8 +55,6 @@ interface LoadState {
   locators: Map<IstioResource, Locator>;
   /** Resources rejected for unknown fields only, without those fields: validated, never applied. */
   lenient: IstioResource[];
-  /** validateSpec's answer for a spec rejected for unknown fields only: the spec without them. */
-  lenientSpec?: unknown;
 }
 
 /** Load every Istio resource under `paths` (absolute files or folders; folders are read recursively). */
@@ -289,7 +287,6 @@ function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: 
   const label = `${kind} ${meta.namespace}/${meta.name}`;
   const issuesBefore = state.issues.length;
   checkTopLevelFields(value, doc, prefix, label, state);
-  state.lenientSpec = undefined;
   const spec = validateSpec(kind, value.spec, doc, prefix, label, state);
   const key = `${kind}|${meta.namespace}|${meta.name}`;
   const earlier = state.byKey.get(key);
@@ -304,9 +301,9 @@ function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: 
     where: at([]),
     order: earlier ? earlier.order : state.resources.length
   });
-  if (spec === INVALID || state.issues.length > issuesBefore) {
+  if (spec instanceof Invalid || state.issues.length > issuesBefore) {
     // unknown fields alone: the rest of the resource is still checked (validate reports every problem), never applied
-    const rest = spec === INVALID ? state.lenientSpec : spec;
+    const rest = spec instanceof Invalid ? spec.withoutUnknownKeys : spec;
     if (rest !== undefined && !state.issues.slice(issuesBefore).some((i) => !i.message.startsWith('unknown field'))) {
       const r = make(rest);
       state.lenient.push(r);
@@ -352,7 +349,10 @@ function checkTopLevelFields(
   }
 }
 
-const INVALID = Symbol('invalid');
+/** A spec its schema rejected: the spec without its unknown fields when that much parses (else undefined). */
+class Invalid {
+  constructor(readonly withoutUnknownKeys: unknown) {}
+}
 
 function validateSpec(
   kind: string,
@@ -369,8 +369,6 @@ function validateSpec(
   if (!schema) return spec ?? {};
   const parsed = schema.safeParse(spec);
   if (parsed.success) return parsed.data;
-  const lenient = parseWithoutUnknownKeys(schema, spec, parsed.error);
-  if (lenient !== undefined) state.lenientSpec = lenient;
   state.issues.push(
     ...zodIssuesToValidation(parsed.error, {
       code: IstioCodes.SCHEMA,
@@ -381,5 +379,5 @@ function validateSpec(
       resource: label
     })
   );
-  return INVALID;
+  return new Invalid(parseWithoutUnknownKeys(schema, spec, parsed.error));
 }
