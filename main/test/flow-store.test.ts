@@ -132,7 +132,7 @@ describe('SQLite flow store', () => {
     s.close();
     const db = openDb(path.join(dir, 'flows.db'));
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(3);
+    expect(SCHEMA_VERSION).toBe(4);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
@@ -214,11 +214,33 @@ describe('SQLite flow store', () => {
       mtls: 'mutual_tls',
       requests: 1
     });
-    s.append(flow(8));
+    const f8 = flow(8, { responseBody: textBody('from v4 "quoted"') });
+    s.append(f8);
     expect(ids(s.list({}))).toEqual(['f-7', 'f-8']);
+    // a body is searched in either form: the view's JSON with its data (before schema 4), or its data column
+    expect(ids(s.list({ text: 'FROM V1' }))).toEqual(['f-7']);
+    expect(ids(s.list({ text: 'v4 "quoted' }))).toEqual(['f-8']);
+    expect(s.get('f-8')).toEqual({ ...f8, sessionId: s.sessions().find((x) => x.current)!.id });
     s.close();
     const check = openDb(path.join(dir, 'flows.db'));
     expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    // since schema 4 a record leaves out what has columns (and the data of its bodies): the old row still has them
+    const rows = check.prepare('SELECT id, record, response_body, response_data FROM flows ORDER BY seq').all() as {
+      id: string;
+      record: string;
+      response_body: string;
+      response_data: string | null;
+    }[];
+    expect(JSON.parse(rows[0]!.record)).toMatchObject({ path: old.path, requestId: old.requestId });
+    expect(rows[0]!.response_data).toBeNull();
+    expect(Object.keys(JSON.parse(rows[1]!.record))).not.toContain('path');
+    expect(Object.keys(JSON.parse(rows[1]!.record))).not.toContain('requestId');
+    expect(rows[1]!.response_data).toBe('from v4 "quoted"');
+    expect(JSON.parse(rows[1]!.response_body)).toEqual({
+      encoding: 'utf8',
+      size: f8.responseBody!.size,
+      truncated: false
+    });
     check.close();
   });
 
@@ -231,7 +253,7 @@ describe('SQLite flow store', () => {
     // back to what version 2 had: the indexes, no keys
     const db = openDb(path.join(dir, 'flows.db'));
     db.exec(
-      'DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id);'
+      'DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id); ALTER TABLE flows DROP COLUMN request_data; ALTER TABLE flows DROP COLUMN response_data;'
     );
     db.pragma('user_version = 2');
     db.close();

@@ -13,7 +13,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { FlowQuery, FlowRecord, GraphEdge, GraphNode, MetricsPoint, SessionView } from '../../contract/api.js';
+import type {
+  BodyView,
+  FlowQuery,
+  FlowRecord,
+  GraphEdge,
+  GraphNode,
+  MetricsPoint,
+  SessionView
+} from '../../contract/api.js';
 import { CAPTURE_DEFAULTS, type CaptureSpec } from '../../contract/mesh-schema.js';
 import {
   buildGraph,
@@ -52,12 +60,16 @@ interface FlowWriter {
   enforceRetention(): void;
 }
 
-const { FlowWriter, KEYS_PER_ROW, SLOT, STATE, toRow } = flowWriter as {
+const { FlowWriter, KEYS_PER_ROW, SLOT, STATE, toRow, fromColumns, bodyFromColumns } = flowWriter as {
   FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
   /** Flows per row of lookup keys (flow_keys). */
   KEYS_PER_ROW: number;
-  /** A flow as stored: INSERT's column values in order (the record without bodies, with `sessionId: session`). */
+  /** A flow as stored: INSERT's column values in order (the record without its column fields and bodies). */
   toRow: (f: FlowRecord, session: number) => WriteRow;
+  /** A flow (without bodies) from a row of FLOW_COLUMNS. */
+  fromColumns: (row: FlowRow) => FlowRecord;
+  /** A body from its view's JSON and its data column. */
+  bodyFromColumns: (meta: string | null, data: string | null) => BodyView | null;
   SLOT: { readonly committed: number; readonly state: number; readonly closed: number; readonly received: number };
   STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
 };
@@ -177,7 +189,11 @@ const MIGRATIONS: string[] = [
      SELECT min(seq), max(seq), char(10) || group_concat(request_id || char(10) || coalesce(trace_id || char(10), ''), '')
      FROM flows GROUP BY seq / ${KEYS_PER_ROW};
    DROP INDEX flows_request_id;
-   DROP INDEX flows_trace_id;`
+   DROP INDEX flows_trace_id;`,
+  // 4: a body's data in a column of its own (request_body and response_body keep the rest of its view), and records
+  // without the fields that have columns (flow-writer.mjs toRow; rows written before keep them, which reads the same)
+  `ALTER TABLE flows ADD COLUMN request_data TEXT;
+   ALTER TABLE flows ADD COLUMN response_data TEXT;`
 ];
 
 /** The schema version this localmesh writes. */
@@ -280,8 +296,8 @@ const TEXT_COLUMNS = [
   'path',
   "json_extract(record, '$.requestHeaders')",
   "json_extract(record, '$.responseHeaders')",
-  "json_extract(request_body, '$.data')",
-  "json_extract(response_body, '$.data')"
+  "coalesce(request_data, json_extract(request_body, '$.data'))",
+  "coalesce(response_data, json_extract(response_body, '$.data'))"
 ];
 
 /** The SQL twin of `matchesQuery`: one condition per given filter (fixed SQL text, values as parameters). */
@@ -341,12 +357,34 @@ function whereOf(q: FlowQuery): Cond {
 const FACT_COLUMNS = `request_id AS requestId, reporter, source, destination, destination_service AS destinationService, authority, status, flags,
   duration_ms AS durationMs, started_at AS startedAt, connection_security AS connectionSecurity`;
 
+/** What fromColumns reads of a flow's row (FLOW_COLUMNS), and its bodies' columns (BODY_COLUMNS). */
 interface FlowRow {
   record: string;
   session_id: number;
+  id: string;
+  request_id: string;
+  reporter: string;
+  source: string | null;
+  destination: string | null;
+  destination_service: string | null;
+  method: string;
+  authority: string;
+  path: string;
+  status: number;
+  flags: string;
+  duration_ms: number;
+  started_at: string;
+  trace_id: string | null;
+  connection_security: string | null;
   request_body?: string | null;
   response_body?: string | null;
+  request_data?: string | null;
+  response_data?: string | null;
 }
+
+const FLOW_COLUMNS = `record, session_id, id, request_id, reporter, source, destination, destination_service, method, authority, path,
+  status, flags, duration_ms, started_at, trace_id, connection_security`;
+const BODY_COLUMNS = 'request_body, response_body, request_data, response_data';
 
 interface SessionRow {
   id: number;
@@ -477,7 +515,7 @@ class SqliteStore implements FlowStore {
     this.flush();
     const where = whereOf(q);
     const bodies = opts.bodies === true;
-    const columns = bodies ? 'record, session_id, request_body, response_body' : 'record, session_id';
+    const columns = bodies ? `${FLOW_COLUMNS}, ${BODY_COLUMNS}` : FLOW_COLUMNS;
     const rows = this.stmt(`SELECT ${columns} FROM flows ${where.sql} ORDER BY seq DESC LIMIT ?`).all(
       ...where.params,
       limitOf(q)
@@ -487,17 +525,17 @@ class SqliteStore implements FlowStore {
 
   get(id: string): FlowRecord | undefined {
     this.flush();
-    const r = this.stmt('SELECT record, session_id, request_body, response_body FROM flows WHERE id = ?').get(id) as
+    const r = this.stmt(`SELECT ${FLOW_COLUMNS}, ${BODY_COLUMNS} FROM flows WHERE id = ?`).get(id) as
       FlowRow | undefined;
     return r && this.fromRow(r, true);
   }
 
   private fromRow(r: FlowRow, bodies: boolean): FlowRecord {
-    const f = JSON.parse(r.record) as FlowRecord;
+    const f = fromColumns(r);
     f.sessionId = r.session_id;
     if (bodies) {
-      f.requestBody = r.request_body ? JSON.parse(r.request_body) : null;
-      f.responseBody = r.response_body ? JSON.parse(r.response_body) : null;
+      f.requestBody = bodyFromColumns(r.request_body ?? null, r.request_data ?? null);
+      f.responseBody = bodyFromColumns(r.response_body ?? null, r.response_data ?? null);
     }
     return f;
   }
