@@ -44,4 +44,19 @@ test.describe('Rules', () => {
     await app.expectConfigVersion(2);
     await expect(app.page.getByTestId('status-compat')).toHaveText('Istio 1.23 behaviour');
   });
+
+  test('capture switched off in localmesh.yaml: the status bar says so, requests still go through', async ({
+    app,
+    mesh
+  }) => {
+    await app.expectConfigVersion(1);
+    await expect(app.page.getByTestId('status-capture-off')).toHaveCount(0);
+    const text = fs.readFileSync(mesh.meshFile, 'utf8');
+    expect(text).not.toMatch(/^\s+capture:/m);
+    fs.writeFileSync(mesh.meshFile, text.replace(/^spec:$/m, 'spec:\n  capture: {enabled: false}'));
+    await app.expectConfigVersion(2);
+    await expect(app.page.getByTestId('status-capture-off')).toHaveText('capture off');
+    const r = await mesh.send('reviews-v2', 'http://ratings:9080/ratings/0');
+    expect(r.status, r.body).toBe(200);
+  });
 });

@@ -91,6 +91,8 @@ export interface ConfigView {
   istioPaths: string[];
   /** The Istio release whose behaviour the sidecars follow (spec.compatibilityVersion); null: the newest. */
   compatibilityVersion: string | null;
+  /** spec.capture.enabled: false when flows are not recorded. */
+  capture: boolean;
   resources: ResourceView[];
   issues: ValidationIssue[];
   lastReload: ReloadResult;

@@ -61,6 +61,12 @@ export const OutboundTrafficPolicy = z.strictObject({
 
 /** What the flow store keeps (defaults sized for a laptop). */
 export const CaptureSpec = z.strictObject({
+  /**
+   * Record flows (the flows list, graph, traces and series read them). false: the sidecars still route, count
+   * (Prometheus metrics, OTLP spans) and emit live events, but store no flow and keep no body: for load tests, or
+   * traffic whose bodies must not be written to disk. A reload switches it.
+   */
+  enabled: z.boolean().default(true),
   /** Bytes of each body stored with a flow; larger bodies are truncated and marked. */
   bodyCap: z
     .number()
@@ -80,6 +86,7 @@ export const CaptureSpec = z.strictObject({
 });
 export type CaptureSpec = z.infer<typeof CaptureSpec>;
 export const CAPTURE_DEFAULTS: CaptureSpec = {
+  enabled: true,
   bodyCap: 1024 * 1024,
   maxFlows: 100_000,
   maxMegabytes: 512,

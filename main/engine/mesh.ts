@@ -146,10 +146,10 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   let spans: FlowSpanExporter | null = null;
   /** Who waits for a flow of a request (a replay), by x-request-id. */
   const flowWaiters = new Map<string, (flow: FlowRecord) => void>();
-  const emitFlow = (flow: FlowRecord, wire?: WireSizes) => {
+  const emitFlow = (flow: FlowRecord, wire?: WireSizes, stored = true) => {
     metrics.record(flow, snapshot.registry, wire ?? wireSizes(flow));
     spans?.record(flow, snapshot.registry);
-    store.append(flow);
+    if (stored) store.append(flow);
     if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
     if (flowWaiters.size > 0) flowWaiters.get(flow.requestId)?.(flow);
   };
@@ -658,6 +658,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         meshFile: file,
         istioPaths: project.istioPaths,
         compatibilityVersion: snapshot.compat.version,
+        capture: snapshot.mesh.spec.capture.enabled,
         resources: snapshot.resources.map((r) => ({
           kind: r.kind,
           apiVersion: r.apiVersion,

@@ -20,13 +20,13 @@ spec:
 /** 3000 bytes 0..255 repeated: binary (control bytes). */
 const BINARY = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
 
-function yaml(web: Stub, store: Stub, cap: number): string {
+function yaml(web: Stub, store: Stub, cap: number, enabled = true): string {
   return meshYaml(
     {
       web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
       store: { workloads: [{ name: 'store-v1', instances: [store.address] }] }
     },
-    `  capture: {bodyCap: ${cap}}`
+    `  capture: {bodyCap: ${cap}${enabled ? '' : ', enabled: false'}}`
   );
 }
 
@@ -226,3 +226,34 @@ describe('reload', () => {
     expect(f.requestBody).toEqual({ encoding: 'utf8', data: 'b'.repeat(100), size: 500, truncated: true });
   });
 });
+
+describe('capture off (spec.capture.enabled: false)', () => {
+  it('routes and counts requests but records no flow; a reload turns it back on', async () => {
+    fs.writeFileSync(m.file, yaml(web, store, 1000, false));
+    expect((await m.mesh.reload()).ok).toBe(true);
+    expect((await m.mesh.getConfig()).capture).toBe(false);
+    const before = requestsTotal((await m.mesh.metrics()).text);
+    const r = await call('/echo', 'cap-off', { method: 'POST', body: 'secret' });
+    expect(r.status).toBe(200);
+    expect(store.seen.some((x) => x.headers['x-request-id'] === 'cap-off' && x.body === 'secret')).toBe(true);
+    expect(requestsTotal((await m.mesh.metrics()).text)).toBe(before + 2); // both sidecars counted it
+
+    fs.writeFileSync(m.file, yaml(web, store, 1000, true));
+    expect((await m.mesh.reload()).ok).toBe(true);
+    expect((await m.mesh.getConfig()).capture).toBe(true);
+    await call('/plain', 'cap-on-again');
+    await flow('cap-on-again', 'destination');
+    // flows are stored in the order they end: the later request's flows are in, the capture-off one's never came
+    const ids = (await m.mesh.listFlows({ limit: 1000 })).map((f) => f.requestId);
+    expect(ids).toContain('cap-on-again');
+    expect(ids).not.toContain('cap-off');
+  });
+});
+
+/** The sum of istio_requests_total over its series in a Prometheus text exposition. */
+function requestsTotal(text: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('istio_requests_total{'))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}

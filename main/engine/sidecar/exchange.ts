@@ -133,6 +133,8 @@ export class Exchange implements SpanFields {
   /** The matched rule's (and destination's) response header ops: on upstream responses and the router's own replies. */
   routeResponseHeaders: ((h: Record<string, string | string[] | number | undefined>) => void) | undefined = undefined;
   finished = false;
+  /** spec.capture.enabled of the config the request started on: bodies are kept and the flow is stored. */
+  readonly captured: boolean;
   readonly requestBody: BodyCapture;
   readonly responseBody: BodyCapture;
   readonly configVersion: number;
@@ -158,15 +160,17 @@ export class Exchange implements SpanFields {
     readonly reporter: Reporter,
     public source: string | null,
     snap: Snapshot,
-    private readonly onDone: (flow: FlowRecord, wire: WireSizes) => void
+    private readonly onDone: (flow: FlowRecord, wire: WireSizes, stored: boolean) => void
   ) {
     this.method = req.method ?? 'GET';
     this.configVersion = snap.version;
     const spec = snap.mesh.spec;
     this.compat = snap.compat;
     this.b3 = spec.tracing.b3 ?? snap.compat.b3ByDefault;
-    this.requestBody = new BodyCapture(spec.capture.bodyCap);
-    this.responseBody = new BodyCapture(spec.capture.bodyCap);
+    this.captured = spec.capture.enabled;
+    const cap = this.captured ? spec.capture.bodyCap : 0;
+    this.requestBody = new BodyCapture(cap);
+    this.responseBody = new BodyCapture(cap);
     const h = req.headers;
     const cl = h['content-length'];
     if (h['transfer-encoding'] === undefined && (cl === undefined || cl === '0'))
@@ -300,8 +304,8 @@ export class Exchange implements SpanFields {
         sourcePrincipal: this.sourcePrincipal,
         destinationPrincipal: this.destinationPrincipal,
         connectionSecurity: this.mtls ? 'mutual_tls' : 'none',
-        requestBody: this.requestBody.view(),
-        responseBody: this.responseBody.view(),
+        requestBody: this.captured ? this.requestBody.view() : null,
+        responseBody: this.captured ? this.responseBody.view() : null,
         traceId: this.traceId,
         spanId: this.spanId,
         parentSpanId: this.parentSpanId,
@@ -313,7 +317,8 @@ export class Exchange implements SpanFields {
         },
         replayOf: this.replayOf
       },
-      this.wireSizes()
+      this.wireSizes(),
+      this.captured
     );
   }
 

@@ -18,7 +18,8 @@ export interface SidecarHost {
   random: Random;
   /** Where a client sidecar delivers to reach this endpoint: the inbound sidecar when it has one, else the app. */
   deliveryAddress(ep: ServiceEndpoint): { host: string; port: number; viaSidecar: boolean };
-  emitFlow(flow: FlowRecord, wire?: WireSizes): void;
+  /** A request ended: count it, and store it unless its config had capture off (`stored` false). */
+  emitFlow(flow: FlowRecord, wire?: WireSizes, stored?: boolean): void;
   lbState: LbState;
   /** Timer used for fault delays and back-off (tests may speed it up; defaults to setTimeout). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;

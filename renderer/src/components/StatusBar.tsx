@@ -25,6 +25,15 @@ export function StatusBar() {
           config v<span data-testid="status-config-version">{config?.version ?? '–'}</span>
         </span>
       </span>
+      {config && !config.capture && (
+        <span
+          className="status-item capture-off"
+          data-testid="status-capture-off"
+          title="spec.capture.enabled: false in the mesh file: requests are routed and counted in metrics, but no flow is recorded"
+        >
+          capture off
+        </span>
+      )}
       {config?.compatibilityVersion && (
         <span
           className="status-item"

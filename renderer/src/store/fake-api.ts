@@ -100,6 +100,7 @@ export function config(over: Partial<ConfigView> = {}): ConfigView {
     meshFile: '/p/localmesh.yaml',
     istioPaths: ['/p/istio'],
     compatibilityVersion: null,
+    capture: true,
     resources: [],
     issues: [],
     lastReload: reload(),
