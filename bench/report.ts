@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PathId } from './paths.js';
-import { round } from './util.js';
+import { median, round } from './util.js';
 
 export type Mode = 'full' | 'quick' | 'smoke';
 
@@ -24,6 +24,36 @@ export interface SaturationRound {
   upstreamCpuUsPerReq: number | null;
 }
 
+/** One round of the fixed-rate pass on one path. */
+export interface FixedRateRound {
+  round: number;
+  durationS: number;
+  requests: number;
+  errors: number;
+  /** From the scheduled send time (coordinated omission corrected), microseconds. */
+  latencyUs: FixedLat;
+  serviceUs: Lat | null;
+  sendLagUs: Lat | null;
+  proxyCpuUsPerReq: number | null;
+}
+
+export type FixedLat = Lat & { p999: number; mean: number };
+
+/** A path's fixed-rate result: every round, and the median of each figure over them (as saturation reports). */
+export interface FixedRate {
+  rate: number;
+  rounds: FixedRateRound[];
+  /** Sums over the rounds. */
+  durationS: number;
+  requests: number;
+  errors: number;
+  /** Medians over the rounds, each percentile on its own. */
+  latencyUs: FixedLat;
+  serviceUs: Lat | null;
+  sendLagUs: Lat | null;
+  proxyCpuUsPerReq: number | null;
+}
+
 export interface PathResult {
   id: PathId;
   label: string;
@@ -40,17 +70,7 @@ export interface PathResult {
     latencyUs: Lat | null;
     errors: number;
   } | null;
-  fixedRate: {
-    rate: number;
-    durationS: number;
-    requests: number;
-    errors: number;
-    /** From the scheduled send time (coordinated omission corrected), microseconds. */
-    latencyUs: Lat & { p999: number; mean: number };
-    serviceUs: Lat | null;
-    sendLagUs: Lat | null;
-    proxyCpuUsPerReq: number | null;
-  } | null;
+  fixedRate: FixedRate | null;
   xDirect: number | null;
   xNginx: number | null;
   /** (p − direct p) / hops at the fixed rate, milliseconds. */
@@ -94,6 +114,8 @@ export interface BenchResult {
     connections: number;
     saturationTool: 'wrk' | 'node-closed-loop';
     fixedRate: number;
+    /** Interleaved fixed-rate rounds asked for (each of fixedRateS seconds per path, after fixedWarmupS). */
+    fixedRounds: number;
     fixedRateS: number;
     fixedWarmupS: number;
   };
@@ -122,6 +144,43 @@ export interface BenchResult {
   } | null;
   store: { flows: number; appendMs: number; totalMs: number; flowsPerSec: number; kind: string } | null;
   bars: Bar[];
+}
+
+/**
+ * Summarize a path's fixed-rate rounds (at least one): the median over the rounds of each percentile, of the send lag,
+ * the service time and the CPU per request (the statistic saturation reports); requests, errors and seconds summed.
+ */
+export function fixedRateSummary(rate: number, rounds: FixedRateRound[]): FixedRate {
+  if (rounds.length === 0) throw new Error('fixedRateSummary: no rounds');
+  const med = (xs: Array<number | null>) => round(median(xs.filter((x): x is number => x !== null)), 1);
+  const sum = (f: (x: FixedRateRound) => number) => rounds.reduce((a, x) => a + f(x), 0);
+  /** Each percentile's median over the rounds that have it (null when none has). */
+  const lat = (ls: Array<Lat | null>): Lat | null => {
+    const v = ls.filter((l): l is Lat => l !== null);
+    if (v.length === 0) return null;
+    return {
+      p50: med(v.map((l) => l.p50))!,
+      p90: med(v.map((l) => l.p90))!,
+      p99: med(v.map((l) => l.p99))!,
+      max: med(v.map((l) => l.max))!
+    };
+  };
+  const l = rounds.map((x) => x.latencyUs);
+  const { p50, p90, p99, max } = lat(l)!;
+  return {
+    rate,
+    rounds,
+    durationS: round(
+      sum((x) => x.durationS),
+      2
+    )!,
+    requests: sum((x) => x.requests),
+    errors: sum((x) => x.errors),
+    latencyUs: { p50, p90, p99, p999: med(l.map((x) => x.p999))!, max, mean: med(l.map((x) => x.mean))! },
+    serviceUs: lat(rounds.map((x) => x.serviceUs)),
+    sendLagUs: lat(rounds.map((x) => x.sendLagUs)),
+    proxyCpuUsPerReq: med(rounds.map((x) => x.proxyCpuUsPerReq))
+  };
 }
 
 const byId = (r: BenchResult, id: PathId) => r.paths.find((p) => p.id === id && p.status === 'ok');
@@ -278,7 +337,7 @@ export function markdown(r: BenchResult): string {
     `Machine: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}/${m.arch}; load average at start ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')}. Run took ${r.durationS.toFixed(0)} s.`
   );
   out.push(
-    `Saturation (req/s, CPU): ${s.saturationTool === 'wrk' ? `wrk -t1 -c${s.connections} -d${s.saturationS}s` : `Node closed loop, ${s.connections} connections, ${s.saturationS} s (wrk not installed)`} after ${s.warmupS} s warm-up, ${s.rounds} interleaved round(s), medians. Latency (ms): ${s.fixedRate} req/s for ${s.fixedRateS} s, open loop, from each request's scheduled send time${lag ? ` (the client's own send lag on the direct path: p50 ${lag.p50} µs, p99 ${lag.p99} µs)` : ''}.`,
+    `Saturation (req/s, CPU): ${s.saturationTool === 'wrk' ? `wrk -t1 -c${s.connections} -d${s.saturationS}s` : `Node closed loop, ${s.connections} connections, ${s.saturationS} s (wrk not installed)`} after ${s.warmupS} s warm-up, ${s.rounds} interleaved round(s), medians. Latency (ms): ${s.fixedRate} req/s, open loop, ${s.fixedRounds > 1 ? `${s.fixedRounds} interleaved rounds of ${s.fixedRateS} s per path (after ${s.fixedWarmupS} s warm-up each), median of each percentile over the rounds` : `${s.fixedRateS} s per path after ${s.fixedWarmupS} s warm-up`}, from each request's scheduled send time${lag ? ` (the client's own send lag on the direct path: p50 ${lag.p50} µs, p99 ${lag.p99} µs)` : ''}.`,
     ''
   );
   out.push(
@@ -324,15 +383,26 @@ export function markdown(r: BenchResult): string {
   const lanes = laneComparison(r);
   const planes = dataPlanes(r);
   const vsNginx = cpuVsNginx(r);
-  if (r.notes.length || r.errors.length || lanes || planes || vsNginx) {
+  const perRound = fixedRounds(r);
+  if (r.notes.length || r.errors.length || lanes || planes || vsNginx || perRound) {
     out.push('');
     if (lanes) out.push(`- ${lanes}`);
     if (planes) out.push(`- ${planes}`);
     if (vsNginx) out.push(`- ${vsNginx}`);
+    if (perRound) out.push(`- ${perRound}`);
     for (const n of r.notes) out.push(`- ${n}`);
     for (const e of r.errors) out.push(`- ERROR: ${e}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** Each path's fixed-rate p99 in every round (the table shows their median), when more than one round ran. */
+function fixedRounds(r: BenchResult): string | null {
+  const runs = r.paths.filter((p) => p.status === 'ok' && (p.fixedRate?.rounds.length ?? 0) > 1);
+  if (runs.length === 0) return null;
+  return `Fixed-rate p99 by round (ms, in round order; the table shows the median): ${runs
+    .map((p) => `${p.id} ${p.fixedRate!.rounds.map((x) => ms(x.latencyUs.p99)).join(' / ')}`)
+    .join('; ')}.`;
 }
 
 /** One hop on the raw-socket fast lane against the same engine with every request on node:http, in this run. */

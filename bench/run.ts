@@ -5,9 +5,9 @@
  * direct, nginx, mockttp, mitmproxy, and localmesh with one hop and two hops (plaintext, mTLS, mTLS with capture,
  * a VirtualService of 50 rules). Each proxy is a process of its own whose CPU time is read from /proc around the
  * measured window. Saturation with wrk in interleaved rounds (rotated order, medians); latency at a fixed rate with
- * an open-loop client; then engine start time, edit-apply time and the flow store's write rate. Results go to
- * bench/results/ as JSON and Markdown; the bars print PASS/MISS for information only (exit 0 unless the benchmark
- * itself failed).
+ * an open-loop client, in interleaved rounds too (rotated order, each percentile's median); then engine start time,
+ * edit-apply time and the flow store's write rate. Results go to bench/results/ as JSON and Markdown; the bars print
+ * PASS/MISS for information only (exit 0 unless the benchmark itself failed).
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,10 +33,12 @@ import { profileMarkdown, summarizeProfile } from './profile.js';
 import {
   bars,
   derive,
+  fixedRateSummary,
   markdown,
   updateReadme,
   writeResults,
   type BenchResult,
+  type FixedRateRound,
   type Mode,
   type PathResult,
   type SaturationRound
@@ -50,6 +52,9 @@ interface Config {
   saturationS: number;
   connections: number;
   fixedRate: number;
+  /** Interleaved fixed-rate rounds (the order rotated each round; each percentile's median over them). */
+  fixedRounds: number;
+  /** Measured seconds per path and round, after fixedWarmupS. */
   fixedS: number;
   fixedWarmupS: number;
   fixedSockets: number;
@@ -69,8 +74,9 @@ const CONFIGS: Record<Mode, Config> = {
     saturationS: 8,
     connections: 32,
     fixedRate: 1000,
-    fixedS: 10,
-    fixedWarmupS: 1,
+    fixedRounds: 3,
+    fixedS: 4,
+    fixedWarmupS: 0.5,
     fixedSockets: 64,
     startupSizes: [1, 10, 50],
     editTrials: 5,
@@ -84,6 +90,7 @@ const CONFIGS: Record<Mode, Config> = {
     saturationS: 2,
     connections: 32,
     fixedRate: 1000,
+    fixedRounds: 1,
     fixedS: 2,
     fixedWarmupS: 0.5,
     fixedSockets: 64,
@@ -99,6 +106,7 @@ const CONFIGS: Record<Mode, Config> = {
     saturationS: 1,
     connections: 8,
     fixedRate: 200,
+    fixedRounds: 1,
     fixedS: 0.5,
     fixedWarmupS: 0.2,
     fixedSockets: 16,
@@ -292,6 +300,7 @@ async function main(): Promise<number> {
       connections: cfg.connections,
       saturationTool: wrk ? 'wrk' : 'node-closed-loop',
       fixedRate: cfg.fixedRate,
+      fixedRounds: cfg.fixedRounds,
       fixedRateS: cfg.fixedS,
       fixedWarmupS: cfg.fixedWarmupS
     },
@@ -572,14 +581,20 @@ async function main(): Promise<number> {
     };
   }
 
+  // ---- time estimates for the budget: a path's saturation round, a fixed-rate round of every path, and what follows
+  // the fixed-rate pass (edit → applied, start times, the flow store). Measured overheads on the 2-core VM: about
+  // 0.05 s per wrk run, 0.1 s per fixed-rate run (about 1 s more for a path past its saturation, such as mitmproxy,
+  // while its backlog drains), 10-12 s after the fixed-rate pass; the estimates keep a little margin over them.
+  const perPath = cfg.warmupS + cfg.saturationS + 0.2;
+  const fixedIds = order.filter((id) => !targets.get(id)!.def.saturationOnly);
+  const fixedRoundS = fixedIds.length * (cfg.fixedWarmupS + cfg.fixedS + 0.3);
+  const afterS = 15;
+
   // ---- saturation: interleaved rounds, the order rotated each round
-  const perPath = cfg.warmupS + cfg.saturationS + 0.5;
-  const fixedPerPath = cfg.fixedWarmupS + cfg.fixedS + 0.5;
   const rounds = new Map<PathId, SaturationRound[]>();
   for (let r = 0; r < cfg.rounds; r++) {
-    // leave time for the fixed-rate pass and the engine measurements
-    const need =
-      order.length * perPath + order.filter((id) => !targets.get(id)!.def.saturationOnly).length * fixedPerPath + 20;
+    // leave time for every fixed-rate round and the engine measurements
+    const need = order.length * perPath + cfg.fixedRounds * fixedRoundS + afterS;
     if (r > 0 && elapsed() + need > cfg.budgetS) {
       result.notes.push(`Only ${r} of ${cfg.rounds} saturation rounds ran (time budget ${cfg.budgetS} s).`);
       break;
@@ -617,44 +632,55 @@ async function main(): Promise<number> {
     };
   }
 
-  // ---- fixed rate: an open-loop client, microsecond latency from the scheduled send time
-  const fixedOrder = [...order.slice(cfg.rounds % order.length), ...order.slice(0, cfg.rounds % order.length)].filter(
-    (id) => !targets.get(id)!.def.saturationOnly
-  );
-  say(`fixed rate ${cfg.fixedRate} req/s for ${cfg.fixedS} s per path: ${fixedOrder.join(' → ')}`);
-  for (const id of fixedOrder) {
-    const t = targets.get(id)!;
-    try {
-      const { res, proxyCpuUs } = await load(t, {
-        mode: 'open',
-        rate: cfg.fixedRate,
-        durationMs: cfg.fixedS * 1000,
-        warmupMs: cfg.fixedWarmupS * 1000,
-        connections: cfg.fixedSockets,
-        timeoutMs: cfg.timeoutMs
-      });
-      const l = res.latencyUs;
-      pathResult(t.def).fixedRate = {
-        rate: cfg.fixedRate,
-        durationS: round(res.durationS, 2)!,
-        requests: res.requests,
-        errors: res.errors + res.non2xx,
-        latencyUs: { p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max, mean: l.mean },
-        serviceUs: res.serviceUs
-          ? { p50: res.serviceUs.p50, p90: res.serviceUs.p90, p99: res.serviceUs.p99, max: res.serviceUs.max }
-          : null,
-        sendLagUs: res.sendLagUs
-          ? { p50: res.sendLagUs.p50, p90: res.sendLagUs.p90, p99: res.sendLagUs.p99, max: res.sendLagUs.max }
-          : null,
-        proxyCpuUsPerReq: perReq(proxyCpuUs, res.requests)
-      };
-      say(
-        `  ${id.padEnd(24)} p50 ${(l.p50 / 1000).toFixed(3)}  p90 ${(l.p90 / 1000).toFixed(3)}  p99 ${(l.p99 / 1000).toFixed(3)}  max ${(l.max / 1000).toFixed(2)} ms  (${res.requests} requests, send lag p99 ${res.sendLagUs?.p99 ?? '–'} µs)${res.errors + res.non2xx ? `  ${res.errors + res.non2xx} errors` : ''}`
-      );
-    } catch (e) {
-      problem(t.def, `fixed rate: ${(e as Error).message}`);
+  // ---- fixed rate: an open-loop client, microsecond latency from the scheduled send time; interleaved rounds, the
+  // order rotated each round, starting where saturation's rotation left off
+  const fixedRounds = new Map<PathId, FixedRateRound[]>();
+  for (let r = 0; r < cfg.fixedRounds; r++) {
+    if (r > 0 && elapsed() + fixedRoundS + afterS > cfg.budgetS) {
+      result.notes.push(`Only ${r} of ${cfg.fixedRounds} fixed-rate rounds ran (time budget ${cfg.budgetS} s).`);
+      break;
+    }
+    const shift = fixedIds.length ? (cfg.rounds + r) % fixedIds.length : 0;
+    const rot = [...fixedIds.slice(shift), ...fixedIds.slice(0, shift)];
+    say(
+      `fixed rate ${cfg.fixedRate} req/s for ${cfg.fixedS} s per path, round ${r + 1}/${cfg.fixedRounds}: ${rot.join(' → ')}`
+    );
+    for (const id of rot) {
+      const t = targets.get(id)!;
+      try {
+        const { res, proxyCpuUs } = await load(t, {
+          mode: 'open',
+          rate: cfg.fixedRate,
+          durationMs: cfg.fixedS * 1000,
+          warmupMs: cfg.fixedWarmupS * 1000,
+          connections: cfg.fixedSockets,
+          timeoutMs: cfg.timeoutMs
+        });
+        const l = res.latencyUs;
+        const lat = (x: LoadResult['serviceUs']) => (x ? { p50: x.p50, p90: x.p90, p99: x.p99, max: x.max } : null);
+        fixedRounds.set(id, [
+          ...(fixedRounds.get(id) ?? []),
+          {
+            round: r + 1,
+            durationS: round(res.durationS, 2)!,
+            requests: res.requests,
+            errors: res.errors + res.non2xx,
+            latencyUs: { p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max, mean: l.mean },
+            serviceUs: lat(res.serviceUs),
+            sendLagUs: lat(res.sendLagUs),
+            proxyCpuUsPerReq: perReq(proxyCpuUs, res.requests)
+          }
+        ]);
+        say(
+          `  ${id.padEnd(24)} p50 ${(l.p50 / 1000).toFixed(3)}  p90 ${(l.p90 / 1000).toFixed(3)}  p99 ${(l.p99 / 1000).toFixed(3)}  max ${(l.max / 1000).toFixed(2)} ms  (${res.requests} requests, send lag p99 ${res.sendLagUs?.p99 ?? '–'} µs)${res.errors + res.non2xx ? `  ${res.errors + res.non2xx} errors` : ''}`
+        );
+      } catch (e) {
+        problem(t.def, `fixed rate: ${(e as Error).message}`);
+      }
     }
   }
+  for (const [id, rs] of fixedRounds)
+    pathResult(PATHS.find((p) => p.id === id)!).fixedRate = fixedRateSummary(cfg.fixedRate, rs);
   const overloaded = result.paths
     .filter((p) => p.fixedRate && p.saturation?.rps && p.saturation.rps < cfg.fixedRate * 1.25)
     .map((p) => p.id);

@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PATHS } from '../../bench/paths.js';
 import { parseWrk } from '../../bench/wrk.js';
 import { profileMarkdown, summarizeProfile } from '../../bench/profile.js';
-import { bars, dataPlanes, type BenchResult } from '../../bench/report.js';
+import { bars, dataPlanes, fixedRateSummary, type BenchResult, type FixedRateRound } from '../../bench/report.js';
+import { median } from '../../bench/util.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dirs: string[] = [];
@@ -66,9 +67,16 @@ function expectMeasured(r: BenchResult, id: string): void {
     expect(p.saturation!.proxyCpuUsPerReq).toBeGreaterThan(0);
     return;
   }
-  expect(p.fixedRate!.requests).toBeGreaterThan(0);
-  expect(p.fixedRate!.latencyUs.p50).toBeGreaterThan(0);
-  expect(p.fixedRate!.latencyUs.max).toBeGreaterThanOrEqual(p.fixedRate!.latencyUs.p50);
+  const fr = p.fixedRate!;
+  expect(fr.requests).toBeGreaterThan(0);
+  expect(fr.latencyUs.p50).toBeGreaterThan(0);
+  expect(fr.latencyUs.max).toBeGreaterThanOrEqual(fr.latencyUs.p50);
+  // one entry per fixed-rate round that ran (smoke: one), the reported percentiles their medians
+  expect(r.settings.fixedRounds).toBe(1);
+  expect(fr.rounds.map((x) => x.round)).toEqual([1]);
+  expect(fr.rounds[0]!.requests).toBe(fr.requests);
+  expect(fr.latencyUs.p99).toBe(median(fr.rounds.map((x) => x.latencyUs.p99)));
+  expect(fr.latencyUs).toEqual(fr.rounds[0]!.latencyUs);
   if (p.hops > 0) expect(p.addedMsPerHop).not.toBeNull();
 }
 
@@ -170,6 +178,65 @@ describe('profile summary', () => {
       { fn: 'onStreamRead', where: 'node:internal/stream_base_commons', pct: 15 }
     ]);
     expect(profileMarkdown(s, 'Where it went')).toContain('| parseFields | main/engine/sidecar/h1.ts:81 | 40.0 |');
+  });
+});
+
+describe('fixed-rate rounds', () => {
+  /** A round whose every latency figure is `us` (service time and send lag alike). */
+  const at = (n: number, us: number, over: Partial<FixedRateRound> = {}): FixedRateRound => ({
+    round: n,
+    durationS: 4,
+    requests: 4000,
+    errors: n - 1,
+    latencyUs: { p50: us, p90: us, p99: us, p999: us, max: us, mean: us },
+    serviceUs: { p50: us, p90: us, p99: us, max: us },
+    sendLagUs: { p50: us, p90: us, p99: us, max: us },
+    proxyCpuUsPerReq: us,
+    ...over
+  });
+
+  it('with one round reports that round', () => {
+    const one = at(1, 300, { latencyUs: { p50: 250, p90: 280, p99: 640, p999: 3800, max: 8400, mean: 290 } });
+    const s = fixedRateSummary(1000, [one]);
+    expect(s).toEqual({
+      rate: 1000,
+      rounds: [one],
+      durationS: one.durationS,
+      requests: one.requests,
+      errors: one.errors,
+      latencyUs: one.latencyUs,
+      serviceUs: one.serviceUs,
+      sendLagUs: one.sendLagUs,
+      proxyCpuUsPerReq: one.proxyCpuUsPerReq
+    });
+    expect(s.latencyUs.p99).toBe(640);
+  });
+
+  it('with two rounds reports the median of each figure (the mean of the two), and sums requests, errors and seconds', () => {
+    const s = fixedRateSummary(1000, [at(1, 300), at(2, 501, { proxyCpuUsPerReq: null, serviceUs: null })]);
+    expect(s.rounds).toHaveLength(2);
+    expect(s.latencyUs).toEqual({ p50: 400.5, p90: 400.5, p99: 400.5, p999: 400.5, max: 400.5, mean: 400.5 });
+    expect(s.latencyUs.p99).toBe(median([300, 501]));
+    expect(s.sendLagUs!.p99).toBe(400.5);
+    // a figure missing from a round is the median of the rounds that have it
+    expect(s.serviceUs!.p99).toBe(300);
+    expect(s.proxyCpuUsPerReq).toBe(300);
+    expect(s).toMatchObject({ rate: 1000, requests: 8000, errors: 1, durationS: 8 });
+  });
+
+  it('with three rounds takes each percentile on its own: one slow round does not decide the p99', () => {
+    const stalled = at(2, 300, {
+      latencyUs: { p50: 280, p90: 310, p99: 20_000, p999: 25_000, max: 30_000, mean: 400 }
+    });
+    const s = fixedRateSummary(1000, [at(1, 300), stalled, at(3, 350)]);
+    expect(s.latencyUs).toEqual({ p50: 300, p90: 310, p99: 350, p999: 350, max: 350, mean: 350 });
+    expect(s.sendLagUs).toEqual({ p50: 300, p90: 300, p99: 300, max: 300 });
+    expect(s).toMatchObject({ requests: 12_000, errors: 3, durationS: 12 });
+    expect(s.rounds.map((x) => x.round)).toEqual([1, 2, 3]);
+  });
+
+  it('has no median without a round', () => {
+    expect(() => fixedRateSummary(1000, [])).toThrow();
   });
 });
 
