@@ -41,7 +41,7 @@ const CONFIG: ConfigView = {
   meshFile: '/tmp/localmesh.yaml',
   istioPaths: ['/tmp/istio'],
   compatibilityVersion: null,
-      capture: true,
+  capture: true,
   resources: [],
   issues: [],
   lastReload: RELOAD
