@@ -31,7 +31,7 @@ export interface PathDef {
   /** Proxies between the client and the upstream. */
   hops: number;
   /** Whose CPU counts as "the proxy's". */
-  proxy: 'none' | 'nginx' | 'mockttp' | 'mitmproxy' | 'bare' | 'engine' | 'engine-memory' | 'engine-node';
+  proxy: 'none' | 'nginx' | 'mockttp' | 'mitmproxy' | 'bare' | 'engine' | 'engine-nocapture' | 'engine-node';
   /** For proxy `bare`: which bare data plane (bare-proxy-child.ts). */
   bare?: 'node-http' | 'http-proxy' | 'undici';
   /** Measured at saturation only, not at the fixed rate (the bare data planes: only their CPU is compared). */
@@ -99,9 +99,9 @@ export const PATHS: PathDef[] = [
   },
   {
     id: 'mesh-2hop-mtls',
-    label: 'localmesh 2 hops mTLS (flows in memory)',
+    label: 'localmesh 2 hops mTLS (capture off)',
     hops: 2,
-    proxy: 'engine-memory',
+    proxy: 'engine-nocapture',
     listener: `up:${CALLER}:api.default`,
     envoy: true
   },
@@ -145,13 +145,14 @@ function service(name: string, workload: string, port: number): string[] {
   ];
 }
 
-export function benchMeshYaml(p: MeshPorts): string {
+export function benchMeshYaml(p: MeshPorts, capture = true): string {
   return [
     'apiVersion: localmesh.dev/v1alpha1',
     'kind: Mesh',
     'metadata: {name: bench}',
     'spec:',
     '  istio: ["./istio"]',
+    ...(capture ? [] : ['  capture: {enabled: false}']),
     '  services:',
     ...service('client', CALLER, p.client),
     ...service('api', 'api-v1', p.api),
@@ -215,13 +216,14 @@ spec:
 export const EDIT_FILE = 'edit.yaml';
 
 /** Write the bench mesh project into `dir`; returns the mesh file. */
-export function writeBenchProject(dir: string, p: MeshPorts): string {
+/** The benchmark's project (`capture` false: spec.capture.enabled: false, for the capture-off path). */
+export function writeBenchProject(dir: string, p: MeshPorts, capture = true): string {
   fs.mkdirSync(path.join(dir, 'istio'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'istio', 'dr-plain.yaml'), DR_PLAIN);
   fs.writeFileSync(path.join(dir, 'istio', 'vs-50.yaml'), vs50());
   fs.writeFileSync(path.join(dir, 'istio', EDIT_FILE), editVs('v0'));
   const file = path.join(dir, 'localmesh.yaml');
-  fs.writeFileSync(file, benchMeshYaml(p));
+  fs.writeFileSync(file, benchMeshYaml(p, capture));
   return file;
 }
 

@@ -127,7 +127,7 @@ export interface BenchResult {
     peakRssMb: number | null;
     cpuS: number | null;
     flowsCaptured: number | null;
-    memoryEngine: { rssMb: number | null; peakRssMb: number | null };
+    noCaptureEngine: { rssMb: number | null; peakRssMb: number | null };
   };
   startup: Array<{ services: number; ms: number; wallMs: number; listeners: number; rssMb: number }>;
   rssPerWorkloadMb: number | null;
@@ -309,7 +309,7 @@ export function bars(r: BenchResult): Bar[] {
     ),
     mk(
       'capture-cost',
-      'capture on: throughput lost (2 hops mTLS, SQLite vs memory store)',
+      'capture on: throughput lost (2 hops mTLS, capture on vs off)',
       Number.isFinite(cap) ? cap * 100 : null,
       '<=',
       15,

@@ -317,7 +317,7 @@ async function main(): Promise<number> {
       peakRssMb: null,
       cpuS: null,
       flowsCaptured: null,
-      memoryEngine: { rssMb: null, peakRssMb: null }
+      noCaptureEngine: { rssMb: null, peakRssMb: null }
     },
     startup: [],
     rssPerWorkloadMb: null,
@@ -375,36 +375,30 @@ async function main(): Promise<number> {
   const { ports: up } = await nextMessage<{ type: 'ready'; ports: number[] }>(upstream, 'ready', 30_000);
   const upPid = upstream.pid;
 
-  // ---- the engines: one as `localmesh up` runs (SQLite capture), one keeping flows in memory
+  // ---- the engines: one as `localmesh up` runs (SQLite capture), one with capture off, one on node:http
   const needMesh = wantedPaths.some((p) => p.proxy.startsWith('engine'));
   const engines: Partial<
     Record<
-      'engine' | 'engine-memory' | 'engine-node',
+      'engine' | 'engine-nocapture' | 'engine-node',
       { child: ChildProcess; listeners: Record<string, number>; dir: string }
     >
   > = {};
   if (needMesh) {
-    for (const kind of ['engine', 'engine-memory', 'engine-node'] as const) {
+    for (const kind of ['engine', 'engine-nocapture', 'engine-node'] as const) {
       if (!wantedPaths.some((p) => p.proxy === kind) && kind !== 'engine') continue;
       const dir = path.join(tmp, kind);
-      const file = writeBenchProject(dir, {
-        api: up[1]!,
-        apiPlain: up[2]!,
-        apiVs: up[3]!,
-        edit: up[4]!,
-        client: up[5]!
-      });
+      const file = writeBenchProject(
+        dir,
+        { api: up[1]!, apiPlain: up[2]!, apiVs: up[3]!, edit: up[4]!, client: up[5]! },
+        kind !== 'engine-nocapture'
+      );
       say(
-        `starting the localmesh engine (${kind === 'engine' ? 'flows in SQLite, as `localmesh up`' : kind === 'engine-node' ? 'flows in SQLite, every request on node:http' : 'flows in memory'}) in its own process`
+        `starting the localmesh engine (${kind === 'engine' ? 'flows in SQLite, as `localmesh up`' : kind === 'engine-node' ? 'flows in SQLite, every request on node:http' : 'capture off (spec.capture.enabled: false)'}) in its own process`
       );
-      const child = forkTs(
-        'engine-child.ts',
-        ['serve', file, path.join(dir, '.localmesh'), kind === 'engine-memory' ? 'memory' : 'sqlite'],
-        {
-          env: kind === 'engine-node' ? { LOCALMESH_FAST_LANE: '0' } : {},
-          execArgv: args.profile ? profileArgs(args.out, kind) : []
-        }
-      );
+      const child = forkTs('engine-child.ts', ['serve', file, path.join(dir, '.localmesh'), 'sqlite'], {
+        env: kind === 'engine-node' ? { LOCALMESH_FAST_LANE: '0' } : {},
+        execArgv: args.profile ? profileArgs(args.out, kind) : []
+      });
       children.push(child);
       const ready = await nextMessage<{ type: 'ready'; startMs: number; listeners: Record<string, number> }>(
         child,
@@ -722,10 +716,10 @@ async function main(): Promise<number> {
       }
     }
   }
-  const mem = engines['engine-memory'];
-  if (mem) {
-    const m = treeMemoryMb(mem.child.pid);
-    result.engine.memoryEngine = { rssMb: round(m?.rssMb, 1), peakRssMb: round(m?.peakRssMb, 1) };
+  const off = engines['engine-nocapture'];
+  if (off) {
+    const m = treeMemoryMb(off.child.pid);
+    result.engine.noCaptureEngine = { rssMb: round(m?.rssMb, 1), peakRssMb: round(m?.peakRssMb, 1) };
   }
   say('stopping the proxies, engines and upstream');
   await stopAll();
@@ -796,7 +790,7 @@ async function main(): Promise<number> {
   result.machine.loadavgEnd = os.loadavg().map((x) => round(x)!);
   result.durationS = round(elapsed(), 1)!;
   result.notes.push(
-    '"two hops mTLS" keeps flows in memory (createMesh store: "memory"): the nearest to capture off that the engine offers; every path still records flows with bodies and metrics.',
+    '"two hops mTLS" runs on an engine with capture off (spec.capture.enabled: false: requests routed, counted in metrics and traced, no flow stored, no body kept); every other localmesh path records each flow with its bodies in SQLite, as `localmesh up` does by default.',
     "CPU µs/req is the proxy process tree's user+system time over the measured saturation window divided by the requests wrk completed (two hops: both sidecars, one engine process).",
     "Added ms per hop = (path − direct) / hops at the fixed rate, from the open-loop client's latency (measured from each request's scheduled send time)."
   );
