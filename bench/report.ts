@@ -39,19 +39,13 @@ export interface FixedRateRound {
 
 export type FixedLat = Lat & { p999: number; mean: number };
 
-/** A path's fixed-rate result: every round, and the median of each figure over them (as saturation reports). */
-export interface FixedRate {
+/**
+ * A path's fixed-rate result: every round, and the figures of a round over all of them (as saturation reports):
+ * durationS, requests and errors summed, the latencies (each percentile on its own), send lag and CPU the medians.
+ */
+export interface FixedRate extends Omit<FixedRateRound, 'round'> {
   rate: number;
   rounds: FixedRateRound[];
-  /** Sums over the rounds. */
-  durationS: number;
-  requests: number;
-  errors: number;
-  /** Medians over the rounds, each percentile on its own. */
-  latencyUs: FixedLat;
-  serviceUs: Lat | null;
-  sendLagUs: Lat | null;
-  proxyCpuUsPerReq: number | null;
 }
 
 export interface PathResult {
