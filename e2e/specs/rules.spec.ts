@@ -45,8 +45,9 @@ test.describe('Rules', () => {
     await expect(app.page.getByTestId('status-compat')).toHaveText('Istio 1.23 behaviour');
   });
 
-  test('capture switched off in localmesh.yaml: the status bar says so, requests still go through', async ({
+  test('capture switched off in localmesh.yaml: the status bar and the empty traffic list say so, requests still go through', async ({
     app,
+    traffic,
     mesh
   }) => {
     await app.expectConfigVersion(1);
@@ -56,6 +57,8 @@ test.describe('Rules', () => {
     fs.writeFileSync(mesh.meshFile, text.replace(/^spec:$/m, 'spec:\n  capture: {enabled: false}'));
     await app.expectConfigVersion(2);
     await expect(app.page.getByTestId('status-capture-off')).toHaveText('capture off');
+    await traffic.open();
+    await expect(traffic.empty).toContainText('Capture is off');
     const r = await mesh.send('reviews-v2', 'http://ratings:9080/ratings/0');
     expect(r.status, r.body).toBe(200);
   });

@@ -634,6 +634,20 @@ function connText(f: FlowRecord): string {
 
 /** First-run help: how to send a request through a sidecar, with the real ports of this mesh. */
 function TrafficEmpty({ workloads }: { workloads: WorkloadView[] }) {
+  const captureOff = useMesh((s) => s.config?.capture === false);
+  if (captureOff)
+    return (
+      <Empty title="Capture is off" testId="traffic-empty" icon={Icons.traffic()}>
+        <p>
+          The mesh file sets{' '}
+          <code>
+            capture: {'{'}enabled: false{'}'}
+          </code>
+          : the sidecars route requests and count them in metrics, but record no flow. Remove it (or set{' '}
+          <code>enabled: true</code>) and save to record again.
+        </p>
+      </Empty>
+    );
   const caller =
     workloads.find((w) => w.outbound && Object.keys(w.upstreams).length > 0) ?? workloads.find((w) => w.outbound);
   const dest = caller
