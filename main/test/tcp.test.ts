@@ -107,7 +107,15 @@ beforeAll(async () => {
     c.on('error', () => c.destroy());
   });
   await new Promise<void>((r) => mail.listen(0, '127.0.0.1', r));
-  apps.push(v1.server, v2.server, guarded.server, outside.server, mail);
+  // answers once the client has finished sending (half-closed its side): how many bytes it got
+  const counter = net.createServer({ allowHalfOpen: true }, (c) => {
+    let n = 0;
+    c.on('data', (d: Buffer) => (n += d.length));
+    c.on('end', () => c.end(`got ${n} bytes\r\n`));
+    c.on('error', () => c.destroy());
+  });
+  await new Promise<void>((r) => counter.listen(0, '127.0.0.1', r));
+  apps.push(v1.server, v2.server, guarded.server, outside.server, mail, counter);
   m = await startMesh({
     meshYaml: meshYaml({
       caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
@@ -120,6 +128,11 @@ beforeAll(async () => {
         ]
       },
       guarded: { port: 9000, workloads: [{ name: 'guarded-v1', instances: [guarded.address] }] },
+      counter: {
+        port: 7000,
+        protocol: 'tcp',
+        workloads: [{ name: 'counter-v1', instances: [`127.0.0.1:${(counter.address() as net.AddressInfo).port}`] }]
+      },
       mail: {
         port: 2525,
         protocol: 'tcp',
@@ -192,6 +205,35 @@ describe('protocol: tcp', () => {
       s.on('error', () => resolve(`error: ${buf}`));
     });
     expect(got).toBe('220 mail ready\r\necho QUIT\r\n');
+  });
+});
+
+/** Connect, send `data`, half-close (FIN) and read until the other side closes (bounded). */
+function sendAndHalfClose(port: number, data: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let got = '';
+    const timer = setTimeout(() => (s.destroy(), resolve(`timeout: ${got}`)), 5000);
+    s.on('connect', () => s.end(data));
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    s.on('end', () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(got);
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(`error ${e.code}: ${got}`);
+    });
+  });
+}
+
+describe('half-close', () => {
+  it('a client that half-closes after sending still gets the answer the app sends after that (Envoy tcp_proxy)', async () => {
+    expect(await sendAndHalfClose(m.upstream('caller-v1', 'counter'), 'x'.repeat(100))).toBe('got 100 bytes\r\n');
+  });
+  it('the same from a caller without a sidecar, through the inbound sidecar only', async () => {
+    expect(await sendAndHalfClose(m.inbound('counter-v1'), 'y'.repeat(70))).toBe('got 70 bytes\r\n');
   });
 });
 

@@ -74,6 +74,8 @@ export class InboundSidecar {
 
   /** Serve a client connection: the fast lane first, node:http for what it hands over (fast-lane.ts). */
   private serve(sock: net.Socket, server: http.Server): void {
+    // HTTP keeps Node's answer to a client's FIN (sniff() let it half-close while the protocol was undecided)
+    sock.allowHalfOpen = false;
     if (this.host.fastLane) new FastConnection(sock, this.handle, (s) => server.emit('connection', s));
     else server.emit('connection', sock);
   }

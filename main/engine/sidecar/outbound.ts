@@ -207,6 +207,8 @@ export class OutboundSidecar {
   }
 
   private serve(sock: net.Socket, server: http.Server): void {
+    // HTTP keeps Node's answer to a client's FIN (sniff() let it half-close while the protocol was undecided)
+    sock.allowHalfOpen = false;
     if (this.host.fastLane)
       new FastConnection(sock, this.handle, (s) => server.emit('connection', s), !this.target.service);
     else server.emit('connection', sock);

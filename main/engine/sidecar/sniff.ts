@@ -13,6 +13,9 @@ const MAX_HELLO = 16 * 1024 + 5;
  * (an HTTP server and a TLSSocket both take buffered bytes before reading the socket's handle).
  */
 export function sniff(sock: net.Socket, done: (s: Sniffed | null) => void): void {
+  // a client's FIN ends only its direction (node:http and the fast lane close after their answer; the TCP relay
+  // passes it on), as Envoy treats a half-close; Node would otherwise end our side at once
+  sock.allowHalfOpen = true;
   let head: Buffer = Buffer.alloc(0);
   const onData = (c: Buffer) => {
     head = head.length === 0 ? c : Buffer.concat([head, c]);

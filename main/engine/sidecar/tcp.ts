@@ -58,6 +58,9 @@ export function inspect(
   done: (kind: 'http' | 'tcp' | null, head: Buffer) => void
 ): void {
   let buf = head;
+  // a FIN before the first line (a client that sends and then shuts down writing) ends only the reading side: the
+  // answer can still go back (relay sees readableEnded and passes the FIN on)
+  sock.allowHalfOpen = true;
   const first = httpInspect(buf);
   if (first !== 'more') return done(first, buf);
   const finish = (kind: 'http' | 'tcp' | null) => {
@@ -86,10 +89,18 @@ export function inspect(
  */
 export function relay(down: net.Socket, head: Buffer, up: net.Socket, m: TcpSeries, onClose?: () => void): void {
   m.opened.value++;
+  // half-close passes through, as Envoy's tcp_proxy does: a FIN from one side ends only that direction (the other
+  // side's end() below), and the connection closes once both directions have ended. Node would otherwise answer a
+  // FIN by ending its own side too, cutting off what the app still had to say (a client that shuts down writing and
+  // then reads the answer).
+  down.allowHalfOpen = true;
+  up.allowHalfOpen = true;
   if (head.length > 0) {
     m.received.value += head.length;
     up.write(head);
   }
+  // the client's FIN came while its first bytes were inspected
+  if (down.readableEnded) up.end();
   down.on('data', (c: Buffer) => {
     m.received.value += c.length;
     if (!up.write(c)) down.pause();
@@ -236,6 +247,7 @@ export function outboundTcp(
   down: net.Socket,
   head: Buffer
 ): void {
+  down.allowHalfOpen = true; // a FIN while the upstream connects ends only the client's direction (relay)
   const snap = host.snapshot();
   const caller = snap.callerView(workload).caller;
   const fqdn = `${service.name}.${service.namespace}.svc.cluster.local`;
@@ -333,6 +345,7 @@ export function inboundTcp(
   head: Buffer,
   peer: { principal: string | null; sni: string }
 ): void {
+  down.allowHalfOpen = true; // a FIN while the app connects ends only the client's direction (relay)
   const report = (flags = '-'): TcpSeries => destinationSeries(host, workload, down, peer.principal, flags);
   const policies = host.authzPolicies(workload);
   if (policies.length > 0) {
