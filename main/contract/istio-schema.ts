@@ -146,9 +146,6 @@ export const HTTPRoute = u({
 });
 export type HTTPRoute = z.infer<typeof HTTPRoute>;
 
-/** tls routes are parsed and kept (SNI routing is not executed). */
-const L4Route = z.record(z.string(), z.unknown());
-
 /** L4MatchAttributes of a tcp route (destinationSubnets are kept; every address here is loopback). */
 export const L4MatchAttributes = u({
   destinationSubnets: z.array(z.string()).optional(),
@@ -170,11 +167,29 @@ export const TCPRoute = u({
 });
 export type TCPRoute = z.infer<typeof TCPRoute>;
 
+/** TLSMatchAttributes of a tls route: the SNI names (required, `*.example.com` wildcards) and the L4 attributes. */
+export const TLSMatchAttributes = u({
+  sniHosts: z.array(z.string()).min(1),
+  destinationSubnets: z.array(z.string()).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  sourceLabels: z.record(z.string(), z.string()).optional(),
+  gateways: z.array(z.string()).optional(),
+  sourceNamespace: z.string().optional()
+});
+export type TLSMatchAttributes = z.infer<typeof TLSMatchAttributes>;
+
+/** A tls route: TLS a client sends (passed through, not terminated) routed by its SNI. */
+export const TLSRoute = u({
+  match: z.array(TLSMatchAttributes).min(1),
+  route: z.array(RouteDestination).optional()
+});
+export type TLSRoute = z.infer<typeof TLSRoute>;
+
 export const VirtualServiceSpec = u({
   hosts: z.array(z.string()).optional(),
   gateways: z.array(z.string()).optional(),
   http: z.array(HTTPRoute).optional(),
-  tls: z.array(L4Route).optional(),
+  tls: z.array(TLSRoute).optional(),
   tcp: z.array(TCPRoute).optional(),
   exportTo: z.array(z.string()).optional()
 });

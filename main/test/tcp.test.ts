@@ -5,6 +5,8 @@
  * reaches a PERMISSIVE workload and is reset by a STRICT one; both reporters count istio_tcp_* metrics.
  */
 import net from 'node:net';
+import tls from 'node:tls';
+import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, until, type Running, type Stub } from './helpers/harness.js';
 
@@ -16,6 +18,38 @@ async function echo(name: string): Promise<{ server: net.Server; address: string
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, address: `127.0.0.1:${(server.address() as net.AddressInfo).port}` };
+}
+
+/** A TLS app (its own self-signed certificate) that answers each line with its name and the SNI it was asked for. */
+async function tlsEcho(name: string): Promise<{ server: net.Server; address: string }> {
+  const cert = await generate([{ name: 'commonName', value: name }], {
+    notBeforeDate: new Date(Date.now() - 60_000),
+    notAfterDate: new Date(Date.now() + 3600_000)
+  });
+  const server = tls.createServer({ key: cert.private, cert: cert.cert }, (s) => {
+    s.on('data', (c: Buffer) => s.write(`${name} (${s.servername || 'no SNI'}): ${c.toString('latin1')}`));
+    s.on('error', () => s.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, address: `127.0.0.1:${(server.address() as net.AddressInfo).port}` };
+}
+
+/** Speak TLS (the app's own, `servername` as SNI) through `port` and return the first answer to PING. */
+function tlsExchange(port: number, servername: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ port, host: '127.0.0.1', servername, rejectUnauthorized: false });
+    const timer = setTimeout(() => (s.destroy(), resolve('timeout')), 5000);
+    s.on('secureConnect', () => s.write('PING\r\n'));
+    s.on('data', (d: Buffer) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(d.toString('latin1'));
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(`error ${e.code ?? e.message}`);
+    });
+  });
 }
 
 /** Connect, write `data`, read until `until` matches or the connection ends (bounded). */
@@ -67,6 +101,29 @@ spec:
     - {destination: {host: echo, subset: v1}, weight: 0}
     - {destination: {host: echo, subset: v2}, weight: 100}
 ---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: secure}
+spec:
+  host: secure
+  subsets:
+  - {name: a, labels: {version: a}}
+  - {name: b, labels: {version: b}}
+  - {name: c, labels: {version: c}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: secure}
+spec:
+  hosts: [secure]
+  tls:
+  - match: [{sniHosts: [a.secure.test], port: 8443}]
+    route: [{destination: {host: secure, subset: a}}]
+  - match: [{sniHosts: ["*.b.secure.test"]}]
+    route: [{destination: {host: secure, subset: b}}]
+  tcp:
+  - route: [{destination: {host: secure, subset: c}}]
+---
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: strict-v1}
@@ -99,6 +156,11 @@ let m: Running;
 beforeAll(async () => {
   [caller, locked] = await Promise.all([stub('caller'), stub('locked')]);
   const [v1, v2, guarded] = await Promise.all([echo('v1'), echo('v2'), echo('guarded')]);
+  const [secureA, secureB, secureC] = await Promise.all([
+    tlsEcho('secure-a'),
+    tlsEcho('secure-b'),
+    tlsEcho('secure-c')
+  ]);
   outside = await echo('outside');
   // a server-first protocol: a greeting on connect, then an echo
   const mail = net.createServer((c) => {
@@ -115,7 +177,17 @@ beforeAll(async () => {
     c.on('error', () => c.destroy());
   });
   await new Promise<void>((r) => counter.listen(0, '127.0.0.1', r));
-  apps.push(v1.server, v2.server, guarded.server, outside.server, mail, counter);
+  apps.push(
+    v1.server,
+    v2.server,
+    guarded.server,
+    outside.server,
+    mail,
+    counter,
+    secureA.server,
+    secureB.server,
+    secureC.server
+  );
   m = await startMesh({
     meshYaml: meshYaml({
       caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
@@ -128,6 +200,14 @@ beforeAll(async () => {
         ]
       },
       guarded: { port: 9000, workloads: [{ name: 'guarded-v1', instances: [guarded.address] }] },
+      secure: {
+        port: 8443,
+        workloads: [
+          { name: 'secure-a', labels: { app: 'secure', version: 'a' }, instances: [secureA.address] },
+          { name: 'secure-b', labels: { app: 'secure', version: 'b' }, instances: [secureB.address] },
+          { name: 'secure-c', labels: { app: 'secure', version: 'c' }, instances: [secureC.address] }
+        ]
+      },
       counter: {
         port: 7000,
         protocol: 'tcp',
@@ -227,6 +307,20 @@ function sendAndHalfClose(port: number, data: string): Promise<string> {
     });
   });
 }
+
+describe('SNI routing (tls routes)', () => {
+  it("an app's own TLS is routed by its ClientHello's SNI, passed through to the app untouched; no match: tcp routes", async () => {
+    const port = m.upstream('caller-v1', 'secure');
+    // exact sniHosts (and the port matches)
+    expect(await tlsExchange(port, 'a.secure.test')).toBe('secure-a (a.secure.test): PING\r\n');
+    // a *. wildcard, any depth below it
+    expect(await tlsExchange(port, 'x.b.secure.test')).toBe('secure-b (x.b.secure.test): PING\r\n');
+    expect(await tlsExchange(port, 'y.z.b.secure.test')).toBe('secure-b (y.z.b.secure.test): PING\r\n');
+    // no tls route matches (a *. wildcard does not match the bare suffix): the tcp route, subset c
+    expect(await tlsExchange(port, 'other.test')).toBe('secure-c (other.test): PING\r\n');
+    expect(await tlsExchange(port, 'b.secure.test')).toBe('secure-c (b.secure.test): PING\r\n');
+  });
+});
 
 describe('half-close', () => {
   it('a client that half-closes after sending still gets the answer the app sends after that (Envoy tcp_proxy)', async () => {

@@ -965,7 +965,7 @@ describe('spec.compatibilityVersion', () => {
 });
 
 describe('tcp and tls routes', () => {
-  it('IST0025: tls routes are kept, not executed (no SNI routing); tcp routes are executed, no note', () => {
+  it('tcp and tls routes are executed, no note; their destinations are checked (IST0101); a tls match needs sniHosts', () => {
     const head = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: reviews}
@@ -982,15 +982,26 @@ spec:
         message: /v9/
       }
     ]);
-    expectIssues(head + '  tls:\n  - match: [{sniHosts: [reviews]}]\n    route: [{destination: {host: reviews}}]\n', [
-      {
-        severity: warn,
-        code: 'IST0025',
-        at: '- match',
-        path: 'spec.tls',
-        message: /tls routes are kept but not executed.*the host keeps its default route/
-      }
-    ]);
+    expectIssues(
+      head + '  tls:\n  - match: [{sniHosts: [reviews]}]\n    route: [{destination: {host: reviews}}]\n',
+      []
+    );
+    expectIssues(
+      head + '  tls:\n  - match: [{sniHosts: [reviews]}]\n    route: [{destination: {host: reviews, subset: v9}}]\n',
+      [
+        {
+          severity: err,
+          code: 'IST0101',
+          at: { after: 'subset: ' },
+          path: 'spec.tls[0].route[0].destination.subset',
+          message: /v9/
+        }
+      ]
+    );
+    const file = path.join(root, `case-${++counter}.yaml`);
+    writeFileSync(file, head + '  tls:\n  - match: [{port: 443}]\n    route: [{destination: {host: reviews}}]\n');
+    const missing = loadIstio([file], 'default').issues;
+    expect(missing.map((i) => [i.severity, i.path])).toContainEqual(['error', 'spec.tls[0].match[0].sniHosts']);
   });
 });
 

@@ -80,7 +80,7 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
   IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
   IST0025:
-    'Field localmesh keeps but does not enforce yet: DestinationRule connectionPool / outlierDetection knobs (e.g. maxRequestsPerConnection, idle timeouts, splitExternalLocalOriginErrors), VirtualService tls routes (warning)',
+    'Field localmesh keeps but does not enforce yet: DestinationRule connectionPool / outlierDetection knobs (e.g. maxRequestsPerConnection, idle timeouts, splitExternalLocalOriginErrors) (warning)',
   IST0026:
     "Field added after the mesh's spec.compatibilityVersion: that release's istiod rejects it; localmesh applies it (warning)"
 };
@@ -314,22 +314,12 @@ function checkVirtualService(ctx: Ctx, vs: VS): void {
   const isDelegate = ctx.delegateTargets.has(vs);
   (vs.spec.http ?? []).forEach((rule, i) => checkHttpRule(ctx, vs, rule, ['spec', 'http', i], isDelegate));
   checkUnreachableRules(ctx, vs);
-  (vs.spec.tcp ?? []).forEach((rule, i) =>
-    rule.route?.forEach((rd, k) =>
-      checkDestination(ctx, vs, rd.destination, ['spec', 'tcp', i, 'route', k, 'destination'])
-    )
-  );
-  checkL4Routes(ctx, vs);
-}
-
-/** tls routes are kept, not executed: the sidecars route TCP by tcp routes, but do no SNI routing (sidecar/tcp.ts). */
-function checkL4Routes(ctx: Ctx, vs: VS): void {
-  if (!appliesToMesh(vs) || !vs.spec.tls?.length) return;
-  const http = vs.spec.http?.length
-    ? 'the http rules apply as usual'
-    : 'with no http rule this VirtualService does not touch HTTP requests: the host keeps its default route';
-  const msg = `tls routes are kept but not executed: localmesh's sidecars do no SNI routing (TLS to a service goes by its tcp routes, else to the service); ${http}`;
-  ctx.report(vs, 'warning', IstioCodes.NOT_ENFORCED, ['spec', 'tls'], msg);
+  for (const kind of ['tcp', 'tls'] as const)
+    (vs.spec[kind] ?? []).forEach((rule, i) =>
+      rule.route?.forEach((rd, k) =>
+        checkDestination(ctx, vs, rd.destination, ['spec', kind, i, 'route', k, 'destination'])
+      )
+    );
 }
 
 function checkGateways(ctx: Ctx, vs: VS): void {

@@ -38,38 +38,56 @@ export function sniff(sock: net.Socket, done: (s: Sniffed | null) => void): void
   sock.once('error', onEnd);
 }
 
-/** ALPN protocol names offered in a TLS ClientHello record ([] when absent or unparsable). */
-export function clientHelloAlpn(rec: Buffer): string[] {
+/** The body of extension `type` in a TLS ClientHello record (undefined when absent, or not a ClientHello). */
+function clientHelloExtension(rec: Buffer, type: number): Buffer | undefined {
   try {
     let p = 5; // record header
-    if (rec[p] !== 0x01) return []; // handshake type ClientHello
+    if (rec[p] !== 0x01) return undefined; // handshake type ClientHello
     p += 4 + 2 + 32; // handshake header, client version, random
     p += 1 + rec[p]!; // session id
     p += 2 + rec.readUInt16BE(p); // cipher suites
     p += 1 + rec[p]!; // compression methods
-    const extEnd = p + 2 + rec.readUInt16BE(p);
+    const extEnd = Math.min(p + 2 + rec.readUInt16BE(p), rec.length);
     p += 2;
     while (p + 4 <= extEnd) {
-      const type = rec.readUInt16BE(p);
+      const t = rec.readUInt16BE(p);
       const len = rec.readUInt16BE(p + 2);
       p += 4;
-      if (type === 16) {
-        const out: string[] = [];
-        const end = p + 2 + rec.readUInt16BE(p);
-        let q = p + 2;
-        while (q < end) {
-          const n = rec[q]!;
-          out.push(rec.toString('latin1', q + 1, q + 1 + n));
-          q += 1 + n;
-        }
-        return out;
-      }
+      if (t === type) return rec.subarray(p, p + len);
       p += len;
     }
   } catch {
     /* truncated or not a ClientHello */
   }
-  return [];
+  return undefined;
+}
+
+/** ALPN protocol names offered in a TLS ClientHello record ([] when absent or unparsable). */
+export function clientHelloAlpn(rec: Buffer): string[] {
+  const ext = clientHelloExtension(rec, 16);
+  if (!ext || ext.length < 2) return [];
+  const out: string[] = [];
+  const end = Math.min(2 + ext.readUInt16BE(0), ext.length);
+  for (let q = 2; q < end;) {
+    const n = ext[q]!;
+    out.push(ext.toString('latin1', q + 1, q + 1 + n));
+    q += 1 + n;
+  }
+  return out;
+}
+
+/** The host name a TLS ClientHello record asks for (server_name extension, RFC 6066), lower-cased; undefined if none. */
+export function clientHelloSni(rec: Buffer): string | undefined {
+  const ext = clientHelloExtension(rec, 0);
+  if (!ext || ext.length < 5) return undefined;
+  const end = Math.min(2 + ext.readUInt16BE(0), ext.length);
+  for (let q = 2; q + 3 <= end;) {
+    const kind = ext[q]!;
+    const n = ext.readUInt16BE(q + 1);
+    if (kind === 0) return ext.toString('latin1', q + 3, q + 3 + n).toLowerCase();
+    q += 3 + n;
+  }
+  return undefined;
 }
 
 export const ISTIO_ALPN = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2', 'istio-peer-exchange', 'istio'];

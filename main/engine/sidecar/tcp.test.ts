@@ -1,5 +1,8 @@
+import net from 'node:net';
+import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { httpInspect } from './tcp.js';
+import { httpInspect, sniMatches } from './tcp.js';
+import { clientHelloAlpn, clientHelloSni } from './sniff.js';
 import { authorize, type ApplicablePolicy, type AuthzRequest } from '../security/authorization.js';
 
 describe('httpInspect (http_inspector)', () => {
@@ -68,5 +71,46 @@ describe('AuthorizationPolicy on TCP (istio.io: Authorization for TCP traffic)',
       }
     ]);
     expect(authorize([cond], conn(9000)).allowed).toBe(true);
+  });
+});
+
+/** The first bytes a TLS client sends (its ClientHello), captured by a plain TCP server on loopback. */
+async function clientHello(opts: tls.ConnectionOptions): Promise<Buffer> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const got = new Promise<Buffer>((resolve) =>
+    server.once('connection', (s) => s.once('data', (d: Buffer) => resolve(d)))
+  );
+  const c = tls.connect({ ...opts, host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+  c.on('error', () => undefined);
+  const hello = await got;
+  c.destroy();
+  server.close();
+  return hello;
+}
+
+describe('ClientHello: SNI and ALPN (tls_inspector)', () => {
+  it('reads the server name (lower-cased) and the ALPN list a real client offers; none when it sends none', async () => {
+    const named = await clientHello({ servername: 'API.Example.TEST', ALPNProtocols: ['h2', 'http/1.1'] });
+    expect(clientHelloSni(named)).toBe('api.example.test');
+    expect(clientHelloAlpn(named)).toEqual(['h2', 'http/1.1']);
+    const bare = await clientHello({ servername: '' });
+    expect(clientHelloSni(bare)).toBeUndefined();
+    expect(clientHelloAlpn(bare)).toEqual([]);
+    expect(clientHelloSni(Buffer.from('GET / HTTP/1.1\r\n'))).toBeUndefined();
+    expect(clientHelloSni(named.subarray(0, 60))).toBeUndefined(); // cut short
+  });
+});
+
+describe('sniMatches (sniHosts)', () => {
+  it('exact names in any case, * for all, *.suffix for names below it (not the suffix itself)', () => {
+    expect(sniMatches('a.example.test', 'a.example.test')).toBe(true);
+    expect(sniMatches('A.Example.test', 'a.example.test')).toBe(true);
+    expect(sniMatches('a.example.test', 'b.example.test')).toBe(false);
+    expect(sniMatches('*', 'anything.test')).toBe(true);
+    expect(sniMatches('*.example.test', 'a.example.test')).toBe(true);
+    expect(sniMatches('*.example.test', 'x.y.example.test')).toBe(true);
+    expect(sniMatches('*.example.test', 'example.test')).toBe(false);
+    expect(sniMatches('*.example.test', 'badexample.test')).toBe(false);
   });
 });

@@ -18,7 +18,13 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { IstioResource, TCPRoute, VirtualServiceSpec } from '../../contract/istio-schema.js';
+import type {
+  IstioResource,
+  L4MatchAttributes,
+  TCPRoute,
+  TLSRoute,
+  VirtualServiceSpec
+} from '../../contract/istio-schema.js';
 import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js';
 import { labelsMatch } from '../registry.js';
 import type { Snapshot } from '../snapshot.js';
@@ -28,6 +34,7 @@ import { hostMatches, qualifyHost } from '../config/hosts.js';
 import { upstreamTls } from '../filters/upstream-tls.js';
 import type { SidecarHost } from './host.js';
 import { authorize } from '../security/authorization.js';
+import { clientHelloSni } from './sniff.js';
 
 /** The longest first line an HTTP request may take before the inspector calls the stream TCP. */
 const MAX_INSPECT = 8192;
@@ -147,23 +154,25 @@ export interface TcpDestination {
 }
 
 /**
- * The destination of a connection from `caller` to `service`:`port` by the first VirtualService (exact host
- * before wildcards, creation order) whose tcp routes apply to sidecars and are visible to the caller, the first
- * route whose match fits (port, sourceLabels, sourceNamespace, gateways), one of its destinations by weight.
- * Without a VirtualService (or a matching route), the service itself.
+ * The destination of a connection from `caller` to `service`:`port` by the first VirtualService (exact host before
+ * wildcards, creation order) visible to the caller whose rules apply to sidecars: for TLS the client sent (`sni`: the
+ * name its ClientHello asks for), the first tls route with a match of that SNI (`sniHosts`, `*.` wildcards) and
+ * fitting L4 attributes; else the first tcp route whose match fits (port, sourceLabels, sourceNamespace, gateways);
+ * one of the route's destinations by weight. Without a VirtualService (or a matching route), the service itself.
  */
 export function tcpDestination(
   snap: Snapshot,
   caller: WorkloadInfo | undefined,
   service: ServiceInfo,
   port: number,
-  random: () => number
+  random: () => number,
+  sni?: string
 ): TcpDestination {
   const callerNs = caller?.namespace ?? snap.mesh.spec.namespace;
   const vss = snap.resources.filter((r): r is IstioResource<VirtualServiceSpec> => {
     if (r.kind !== 'VirtualService') return false;
     const spec = r.spec as VirtualServiceSpec;
-    if (!spec.tcp?.length) return false;
+    if (!spec.tcp?.length && !(sni !== undefined && spec.tls?.length)) return false;
     const gw = spec.gateways;
     if (gw && gw.length > 0 && !gw.includes('mesh')) return false;
     return visibleTo(spec.exportTo ?? ['*'], r.namespace, callerNs);
@@ -172,43 +181,62 @@ export function tcpDestination(
     (vs.spec.hosts ?? []).map((h) => qualifyHost(h, vs.namespace));
   const exact = vss.filter((vs) => qualified(vs).includes(service.fqdn));
   const wild = vss.filter((vs) => !exact.includes(vs) && qualified(vs).some((h) => hostMatches(h, service.fqdn)));
-  for (const vs of [...exact, ...wild]) {
+  const ordered = [...exact, ...wild];
+  const l4Fits = (m: L4MatchAttributes) =>
+    (m.port === undefined || m.port === port) &&
+    (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
+    (!m.sourceNamespace || m.sourceNamespace === caller?.namespace) &&
+    (!m.gateways?.length || m.gateways.includes('mesh'));
+  const pick = (
+    vs: IstioResource<VirtualServiceSpec>,
+    dests: NonNullable<TCPRoute['route']>,
+    by: string
+  ): TcpDestination => {
+    const total = dests.reduce((n, d) => n + (d.weight ?? (dests.length === 1 ? 100 : 0)), 0);
+    let chosen = dests[0]!;
+    if (total > 0) {
+      let draw = random() * total;
+      for (const d of dests) {
+        draw -= d.weight ?? (dests.length === 1 ? 100 : 0);
+        if (draw < 0) {
+          chosen = d;
+          break;
+        }
+      }
+    }
+    return {
+      host: qualifyHost(chosen.destination.host, vs.namespace),
+      subset: chosen.destination.subset,
+      port: chosen.destination.port?.number,
+      by: `VirtualService ${vs.namespace}/${vs.name} ${by}`
+    };
+  };
+  if (sni !== undefined)
+    for (const vs of ordered) {
+      const routes: TLSRoute[] = vs.spec.tls ?? [];
+      for (let i = 0; i < routes.length; i++) {
+        const r = routes[i]!;
+        const fits = r.match.some((m) => m.sniHosts.some((h) => sniMatches(h, sni)) && l4Fits(m));
+        if (fits && r.route?.length) return pick(vs, r.route, `tls[${i}]`);
+      }
+    }
+  for (const vs of ordered) {
     const routes: TCPRoute[] = vs.spec.tcp ?? [];
     for (let i = 0; i < routes.length; i++) {
       const r = routes[i]!;
-      const fits =
-        !r.match?.length ||
-        r.match.some(
-          (m) =>
-            (m.port === undefined || m.port === port) &&
-            (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
-            (!m.sourceNamespace || m.sourceNamespace === caller?.namespace) &&
-            (!m.gateways?.length || m.gateways.includes('mesh'))
-        );
-      if (!fits || !r.route?.length) continue;
-      const dests = r.route;
-      const total = dests.reduce((n, d) => n + (d.weight ?? (dests.length === 1 ? 100 : 0)), 0);
-      let pick = dests[0]!;
-      if (total > 0) {
-        let draw = random() * total;
-        for (const d of dests) {
-          draw -= d.weight ?? (dests.length === 1 ? 100 : 0);
-          if (draw < 0) {
-            pick = d;
-            break;
-          }
-        }
-      }
-      const by = `VirtualService ${vs.namespace}/${vs.name} tcp[${i}]`;
-      return {
-        host: qualifyHost(pick.destination.host, vs.namespace),
-        subset: pick.destination.subset,
-        port: pick.destination.port?.number,
-        by
-      };
+      const fits = !r.match?.length || r.match.some(l4Fits);
+      if (fits && r.route?.length) return pick(vs, r.route, `tcp[${i}]`);
     }
   }
   return { host: service.fqdn, by: 'default route' };
+}
+
+/** Does an sniHosts entry match the name a ClientHello asked for? Exact (any case), `*`, or `*.suffix`. */
+export function sniMatches(pattern: string, sni: string): boolean {
+  const p = pattern.toLowerCase();
+  if (p === '*') return true;
+  if (p.startsWith('*.')) return sni.endsWith(p.slice(1)) && sni.length > p.length - 1;
+  return p === sni;
 }
 
 /** The caller's sidecar's counters for a connection to `service` (nothing known of the peer but what `over` says). */
@@ -254,7 +282,9 @@ export function outboundTcp(
   const svc = snap.registry.serviceByFqdn.get(fqdn);
   const report = (over: Partial<TcpConnectionReport>): TcpSeries => sourceSeries(host, workload, fqdn, over);
   if (!svc) return refused(down, report({ flags: 'NR' }));
-  const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next());
+  // the app's own TLS: its ClientHello names the host it wants (tls routes match it)
+  const sni = head.length > 0 && head[0] === 0x16 ? clientHelloSni(head) : undefined;
+  const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next(), sni);
   const target = snap.registry.serviceByFqdn.get(dest.host);
   if (!target) return refused(down, report({ destinationService: dest.host, flags: 'NC' }));
   const port = dest.port ?? target.ports[0] ?? service.port;
