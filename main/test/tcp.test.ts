@@ -381,6 +381,28 @@ describe('CONNECT through the outbound proxy port (HTTPS_PROXY)', () => {
     const r = await tunnel('caller-v1', 'echo:9000');
     expect(r.got).toBe('HTTP/1.1 200 Connection Established\r\n\r\nv2:hello\n');
   });
+  it("a mesh service's tls routes apply to the app's TLS through the tunnel (SNI of its ClientHello)", async () => {
+    const viaTunnel = (servername: string) =>
+      new Promise<string>((resolve) => {
+        const raw = net.connect(m.outbound('caller-v1'), '127.0.0.1');
+        const timer = setTimeout(() => (raw.destroy(), resolve('timeout')), 5000);
+        raw.once('connect', () => raw.write('CONNECT secure:8443 HTTP/1.1\r\nHost: secure:8443\r\n\r\n'));
+        raw.once('data', (d: Buffer) => {
+          if (!d.toString('latin1').startsWith('HTTP/1.1 200')) return resolve(`no tunnel: ${d.toString('latin1')}`);
+          const t = tls.connect({ socket: raw, servername, rejectUnauthorized: false });
+          t.on('secureConnect', () => t.write('PING\r\n'));
+          t.on('data', (x: Buffer) => {
+            clearTimeout(timer);
+            t.destroy();
+            resolve(x.toString('latin1'));
+          });
+          t.on('error', (e) => resolve(`error ${e.message}`));
+        });
+      });
+    expect(await viaTunnel('a.secure.test')).toBe('secure-a (a.secure.test): PING\r\n');
+    expect(await viaTunnel('q.b.secure.test')).toBe('secure-b (q.b.secure.test): PING\r\n');
+    expect(await viaTunnel('none.test')).toBe('secure-c (none.test): PING\r\n');
+  });
   it('REGISTRY_ONLY (a Sidecar): an unknown host is closed, nothing reaches it', async () => {
     const r = await tunnel('locked-v1', outside.address);
     expect(r.got).toBe('');

@@ -445,7 +445,25 @@ export function connectTunnel(
   if (found?.service.kind === 'mesh') {
     established();
     const s = found.service;
-    return outboundTcp(host, workload, { name: s.name, namespace: s.namespace, port: found.port }, down, head);
+    const port = found.port;
+    const go = (first: Buffer) =>
+      outboundTcp(host, workload, { name: s.name, namespace: s.namespace, port }, down, first);
+    // the app speaks first through a tunnel (an https:// call: its ClientHello, whose SNI may pick a tls route),
+    // unless the service is declared server-first (protocol: tcp)
+    if (head.length > 0 || s.protocol === 'tcp') return go(head);
+    down.allowHalfOpen = true;
+    const onData = (d: Buffer) => {
+      down.off('end', onEnd);
+      down.pause();
+      go(d);
+    };
+    const onEnd = () => {
+      down.off('data', onData);
+      go(head);
+    };
+    down.once('data', onData);
+    down.once('end', onEnd);
+    return;
   }
   let target: { host: string; port: number; service: string };
   if (found) {
