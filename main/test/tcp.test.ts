@@ -103,6 +103,20 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
+metadata: {name: pool}
+spec:
+  host: pool
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: sticky}
+spec:
+  host: sticky
+  trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
 metadata: {name: secure}
 spec:
   host: secure
@@ -156,6 +170,8 @@ let m: Running;
 beforeAll(async () => {
   [caller, locked] = await Promise.all([stub('caller'), stub('locked')]);
   const [v1, v2, guarded] = await Promise.all([echo('v1'), echo('v2'), echo('guarded')]);
+  const lbApps = await Promise.all(['p1', 'p2', 's1', 's2', 's3'].map((n) => echo(n)));
+  apps.push(...lbApps.map((a) => a.server));
   const [secureA, secureB, secureC] = await Promise.all([
     tlsEcho('secure-a'),
     tlsEcho('secure-b'),
@@ -200,6 +216,11 @@ beforeAll(async () => {
         ]
       },
       guarded: { port: 9000, workloads: [{ name: 'guarded-v1', instances: [guarded.address] }] },
+      pool: { port: 9100, workloads: [{ name: 'pool-v1', instances: [lbApps[0]!.address, lbApps[1]!.address] }] },
+      sticky: {
+        port: 9200,
+        workloads: [{ name: 'sticky-v1', instances: [lbApps[2]!.address, lbApps[3]!.address, lbApps[4]!.address] }]
+      },
       secure: {
         port: 8443,
         workloads: [
@@ -307,6 +328,22 @@ function sendAndHalfClose(port: number, data: string): Promise<string> {
     });
   });
 }
+
+describe("the DestinationRule's loadBalancer picks a TCP connection's endpoint", () => {
+  const who = async (service: string) =>
+    (await exchange(m.upstream('caller-v1', service), 'X\r\n', (g) => g.endsWith('\r\n'))).got.split(':')[0];
+  it('ROUND_ROBIN alternates between the two instances', async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) seen.push((await who('pool'))!);
+    expect(new Set(seen)).toEqual(new Set(['p1', 'p2']));
+    for (let i = 1; i < seen.length; i++) expect(seen[i], seen.join(' ')).not.toBe(seen[i - 1]);
+  });
+  it('consistentHash on the source IP keeps every connection from this caller on one instance', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) seen.add((await who('sticky'))!);
+    expect(seen.size).toBe(1);
+  });
+});
 
 describe('SNI routing (tls routes)', () => {
   it("an app's own TLS is routed by its ClientHello's SNI, passed through to the app untouched; no match: tcp routes", async () => {

@@ -29,12 +29,13 @@ import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js'
 import { labelsMatch } from '../registry.js';
 import type { Snapshot } from '../snapshot.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
-import { effectiveConnectTimeoutMs, findDestinationRule, visibleTo } from '../config/compile.js';
+import { effectiveConnectTimeoutMs, effectiveLoadBalancer, findDestinationRule, visibleTo } from '../config/compile.js';
 import { hostMatches, qualifyHost } from '../config/hosts.js';
 import { upstreamTls } from '../filters/upstream-tls.js';
 import type { SidecarHost } from './host.js';
 import { authorize } from '../security/authorization.js';
 import { clientHelloSni } from './sniff.js';
+import { pickEndpoint, type LbRequest } from './lb.js';
 
 /** The longest first line an HTTP request may take before the inspector calls the stream TCP. */
 const MAX_INSPECT = 8192;
@@ -267,6 +268,16 @@ function subsetEndpoints(snap: Snapshot, caller: WorkloadInfo | undefined, svc: 
   return sub ? svc.endpoints.filter((e) => labelsMatch(sub.labels, e.labels)) : [];
 }
 
+/** What a load balancer knows of a TCP connection: its source address (no headers, cookies or query). */
+function connectionForLb(down: net.Socket): LbRequest {
+  return {
+    header: () => undefined,
+    cookie: () => undefined,
+    query: () => undefined,
+    sourceIp: (down.remoteAddress ?? '').replace(/^::ffff:/, '')
+  };
+}
+
 /** A caller's connection to `service` that is not HTTP: route it, connect (mutual TLS between sidecars), relay. */
 export function outboundTcp(
   host: SidecarHost,
@@ -290,8 +301,17 @@ export function outboundTcp(
   const port = dest.port ?? target.ports[0] ?? service.port;
   const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, dest.subset);
   if (eps.length === 0) return refused(down, report({ destinationService: target.fqdn, flags: 'UH' }));
-  const ep = eps[host.random.int(eps.length)]!;
   const dr = findDestinationRule(snap.destinationRules, target.fqdn, target.namespace, caller);
+  // the DestinationRule's loadBalancer picks the endpoint, as for HTTP (consistentHash: only useSourceIp has a key)
+  const { endpoint: ep } = pickEndpoint(
+    eps,
+    effectiveLoadBalancer(dr, dest.subset, port),
+    `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`,
+    host.lbState,
+    host.random,
+    connectionForLb(down),
+    new Set()
+  );
   const secure = upstreamTls({ dr, subset: dest.subset, port, endpoint: ep, service: target, caller, host });
   const addr = host.deliveryAddress(ep);
   const mtls = secure?.mode === 'ISTIO_MUTUAL';
