@@ -168,14 +168,7 @@ export const TCPRoute = u({
 export type TCPRoute = z.infer<typeof TCPRoute>;
 
 /** TLSMatchAttributes of a tls route: the SNI names (required, `*.example.com` wildcards) and the L4 attributes. */
-export const TLSMatchAttributes = u({
-  sniHosts: z.array(z.string()).min(1),
-  destinationSubnets: z.array(z.string()).optional(),
-  port: z.number().int().min(1).max(65535).optional(),
-  sourceLabels: z.record(z.string(), z.string()).optional(),
-  gateways: z.array(z.string()).optional(),
-  sourceNamespace: z.string().optional()
-});
+export const TLSMatchAttributes = L4MatchAttributes.extend({ sniHosts: z.array(z.string()).min(1) });
 export type TLSMatchAttributes = z.infer<typeof TLSMatchAttributes>;
 
 /** A tls route: TLS a client sends (passed through, not terminated) routed by its SNI. */
