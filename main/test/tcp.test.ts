@@ -110,6 +110,13 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
+metadata: {name: limited}
+spec:
+  host: limited
+  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
 metadata: {name: sticky}
 spec:
   host: sticky
@@ -170,7 +177,7 @@ let m: Running;
 beforeAll(async () => {
   [caller, locked] = await Promise.all([stub('caller'), stub('locked')]);
   const [v1, v2, guarded] = await Promise.all([echo('v1'), echo('v2'), echo('guarded')]);
-  const lbApps = await Promise.all(['p1', 'p2', 's1', 's2', 's3'].map((n) => echo(n)));
+  const lbApps = await Promise.all(['p1', 'p2', 's1', 's2', 's3', 'l1'].map((n) => echo(n)));
   apps.push(...lbApps.map((a) => a.server));
   const [secureA, secureB, secureC] = await Promise.all([
     tlsEcho('secure-a'),
@@ -217,6 +224,7 @@ beforeAll(async () => {
       },
       guarded: { port: 9000, workloads: [{ name: 'guarded-v1', instances: [guarded.address] }] },
       pool: { port: 9100, workloads: [{ name: 'pool-v1', instances: [lbApps[0]!.address, lbApps[1]!.address] }] },
+      limited: { port: 9300, workloads: [{ name: 'limited-v1', instances: [lbApps[5]!.address] }] },
       sticky: {
         port: 9200,
         workloads: [{ name: 'sticky-v1', instances: [lbApps[2]!.address, lbApps[3]!.address, lbApps[4]!.address] }]
@@ -342,6 +350,37 @@ describe("the DestinationRule's loadBalancer picks a TCP connection's endpoint",
     const seen = new Set<string>();
     for (let i = 0; i < 8; i++) seen.add((await who('sticky'))!);
     expect(seen.size).toBe(1);
+  });
+});
+
+describe('connectionPool.tcp.maxConnections on TCP', () => {
+  it("past the limit a caller's new connection is closed (UO) without reaching the app; a freed slot takes the next", async () => {
+    const port = m.upstream('caller-v1', 'limited');
+    // the first connection stays open
+    const held = net.connect(port, '127.0.0.1');
+    const first = await new Promise<string>((resolve) => {
+      held.once('connect', () => held.write('ONE\r\n'));
+      held.once('data', (d: Buffer) => resolve(d.toString('latin1')));
+      held.once('error', (e) => resolve(`error ${e.message}`));
+    });
+    expect(first).toBe('l1:ONE\r\n');
+    const over = await exchange(port, 'TWO\r\n', (g) => g.endsWith('\r\n'));
+    expect(over).toMatchObject({ got: '', ended: true });
+    const uo = await until(
+      async () =>
+        (await metricLines('istio_tcp_connections_opened_total')).find(
+          (l) => l.includes('destination_service_name="limited"') && l.includes('response_flags="UO"')
+        ),
+      'a UO connection to limited'
+    );
+    expect(uo).toContain('reporter="source",source_workload="caller-v1"');
+    held.destroy();
+    // once the held connection is gone, a new one goes through
+    const again = await until(async () => {
+      const r = await exchange(port, 'THREE\r\n', (g) => g.endsWith('\r\n'));
+      return r.got === 'l1:THREE\r\n' ? r.got : undefined;
+    }, 'a connection after the slot freed');
+    expect(again).toBe('l1:THREE\r\n');
   });
 });
 

@@ -36,6 +36,7 @@ import type { SidecarHost } from './host.js';
 import { authorize } from '../security/authorization.js';
 import { clientHelloSni } from './sniff.js';
 import { pickEndpoint, type LbRequest } from './lb.js';
+import { poolLimitsFor } from './circuit.js';
 
 /** The longest first line an HTTP request may take before the inspector calls the stream TCP. */
 const MAX_INSPECT = 8192;
@@ -268,6 +269,14 @@ function subsetEndpoints(snap: Snapshot, caller: WorkloadInfo | undefined, svc: 
   return sub ? svc.endpoints.filter((e) => labelsMatch(sub.labels, e.labels)) : [];
 }
 
+/** Upstream TCP connections open per calling workload and cluster, per mesh (connectionPool.tcp.maxConnections). */
+const openByHost = new WeakMap<SidecarHost, Map<string, number>>();
+function openConnections(host: SidecarHost): Map<string, number> {
+  let m = openByHost.get(host);
+  if (!m) openByHost.set(host, (m = new Map()));
+  return m;
+}
+
 /** What a load balancer knows of a TCP connection: its source address (no headers, cookies or query). */
 function connectionForLb(down: net.Socket): LbRequest {
   return {
@@ -323,6 +332,13 @@ export function outboundTcp(
       mtls && ep.workload ? host.identities.idFor(ep.workload.namespace, ep.workload.serviceAccount) : null
   };
   const timeoutMs = effectiveConnectTimeoutMs(dr, dest.subset, port) ?? host.connectTimeoutMs;
+  // connectionPool.tcp.maxConnections: this caller's sidecar holds at most that many connections to the cluster;
+  // past it Envoy's tcp_proxy closes the new one (upstream_cx_overflow, UO)
+  const maxConnections = poolLimitsFor(dr, dest.subset, port)?.maxConnections;
+  const counts = openConnections(host);
+  const cluster = `${workload}|outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
+  if (maxConnections !== undefined && (counts.get(cluster) ?? 0) >= maxConnections)
+    return refused(down, report({ destinationService: target.fqdn, flags: 'UO' }));
   const up: net.Socket = secure
     ? tls.connect({
         host: addr.host,
@@ -332,6 +348,12 @@ export function outboundTcp(
         ...(mtls ? { ALPNProtocols: ['istio-peer-exchange', 'istio'] } : {})
       })
     : net.connect(addr.port, addr.host);
+  counts.set(cluster, (counts.get(cluster) ?? 0) + 1);
+  up.once('close', () => {
+    const n = (counts.get(cluster) ?? 1) - 1;
+    if (n > 0) counts.set(cluster, n);
+    else counts.delete(cluster);
+  });
   let connected = false;
   const timer = setTimeout(() => up.destroy(new Error('connect timeout')), timeoutMs);
   down.on('error', () => up.destroy());
