@@ -169,8 +169,7 @@ function finishRow(row) {
   ]) {
     const b = /** @type {any} */ (row[i]);
     if (b !== null && typeof b === 'object') {
-      row[i] =
-        `{"encoding":${JSON.stringify(b.encoding)},"size":${Number(b.size)},"truncated":${b.truncated === true}}`;
+      row[i] = JSON.stringify({ encoding: b.encoding, size: Number(b.size), truncated: b.truncated === true });
       row[d] = typeof b.data === 'string' ? b.data : null;
     }
   }

@@ -66,10 +66,9 @@ export function inspect(
   head: Buffer,
   done: (kind: 'http' | 'tcp' | null, head: Buffer) => void
 ): void {
+  // sniff() made `sock` half-open: a FIN before the first line ends only the reading side, the answer can still go
+  // back (relay sees readableEnded and passes the FIN on)
   let buf = head;
-  // a FIN before the first line (a client that sends and then shuts down writing) ends only the reading side: the
-  // answer can still go back (relay sees readableEnded and passes the FIN on)
-  sock.allowHalfOpen = true;
   const first = httpInspect(buf);
   if (first !== 'more') return done(first, buf);
   const finish = (kind: 'http' | 'tcp' | null) => {
