@@ -38,6 +38,8 @@ import { findSqlite, openDatabase, type SqlDatabase, type SqliteDriver, type Sql
 
 /** A flow as INSERT takes it: the column values in order (INSERT in flow-writer.mjs; its size is set on insert). */
 type WriteRow = unknown[];
+/** A flow as the engine thread hands it to the writer thread (toWire in flow-writer.mjs). */
+type WireFlow = unknown[];
 
 interface RetentionLimits {
   maxFlows: number;
@@ -56,23 +58,28 @@ interface FlowWriter {
   insertRows(rows: WriteRow[], captured: boolean): void;
   dropStaleKeys(): void;
   recount(): void;
-  deleteCaptured(sql: string, ...params: unknown[]): void;
+  /** Delete the captured flows an SQL condition picks, keeping the retention totals. */
+  deleteCaptured(where: string, ...params: unknown[]): void;
   enforceRetention(): void;
 }
 
-const { FlowWriter, KEYS_PER_ROW, SLOT, STATE, toRow, fromColumns, bodyFromColumns } = flowWriter as {
-  FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
-  /** Flows per row of lookup keys (flow_keys). */
-  KEYS_PER_ROW: number;
-  /** A flow as stored: INSERT's column values in order (the record without its column fields and bodies). */
-  toRow: (f: FlowRecord, session: number) => WriteRow;
-  /** A flow (without bodies) from a row of FLOW_COLUMNS. */
-  fromColumns: (row: FlowRow) => FlowRecord;
-  /** A body from its view's JSON and its data column. */
-  bodyFromColumns: (meta: string | null, data: string | null) => BodyView | null;
-  SLOT: { readonly committed: number; readonly state: number; readonly closed: number; readonly received: number };
-  STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
-};
+const { FlowWriter, KEYS_PER_ROW, SLOT, STATE, toRow, toWire, rowFromWire, fromColumns, bodyFromColumns } =
+  flowWriter as {
+    FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
+    /** Flows per row of lookup keys (flow_keys). */
+    KEYS_PER_ROW: number;
+    /** A flow as stored: INSERT's column values in order (the record without its column fields and bodies). */
+    toRow: (f: FlowRecord, session: number) => WriteRow;
+    /** A flow as the writer thread takes it: a flat array of primitives, cheap to copy (rowFromWire makes its row). */
+    toWire: (f: FlowRecord, session: number) => WireFlow;
+    rowFromWire: (w: WireFlow) => WriteRow;
+    /** A flow (without bodies) from a row of FLOW_COLUMNS. */
+    fromColumns: (row: FlowRow) => FlowRecord;
+    /** A body from its view's JSON and its data column. */
+    bodyFromColumns: (meta: string | null, data: string | null) => BodyView | null;
+    SLOT: { readonly committed: number; readonly state: number; readonly closed: number; readonly received: number };
+    STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
+  };
 
 type Database = SqlDatabase;
 type Statement = SqlStatement;
@@ -121,10 +128,11 @@ export interface StoreOptions {
   /** How long an appended flow may wait before its batch is committed. */
   flushMs: number;
   /**
-   * With a writer thread: hand flows over as soon as this many are queued (else after flushMs). Turning a flow into
-   * its row (JSON) costs the engine thread ~12 µs; 100 ms of flows at once held it for ~2 ms every 100 ms at 1000
-   * req/s, and the requests that arrived meanwhile waited (issue 7's p99). The writer thread still gathers the
-   * batches into one commit (COMMIT_WINDOW_MS), so smaller hand-overs cost SQLite nothing.
+   * With a writer thread: hand flows over as soon as this many are queued (else after flushMs). Handing a flow over
+   * (toWire and its copy) costs the engine thread ~5 µs (~12 µs when it still built the row's JSON); 100 ms of flows
+   * at once held it for ~2 ms every 100 ms at 1000 req/s, and the requests that arrived meanwhile waited (issue 7's
+   * p99). The writer thread still gathers the batches into one commit (COMMIT_WINDOW_MS), so smaller hand-overs cost
+   * SQLite nothing.
    */
   flushRows: number;
   /** Write batches in a worker thread (default; false: in the engine's thread, as when the worker cannot start). */
@@ -469,18 +477,18 @@ class SqliteStore implements FlowStore {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.closed) return;
-    // rows (the JSON of each flow) are built here and written by the writer thread, or here without one
+    // flows are handed to the writer thread as flat arrays (it builds their rows), or written here without one
     const flows = this.pending.length === 0 ? [] : this.pending.splice(0, this.pending.length);
     const t = this.thread;
     if (t) {
-      if (flows.length > 0) t.post(flows.map((f) => toRow(f, f.sessionId!)));
+      if (flows.length > 0) t.post(flows.map((f) => toWire(f, f.sessionId!)));
       const unconfirmed = wait ? t.sync(this.log) : t.failed() ? t.unconfirmed(this.log) : null;
       if (!unconfirmed) return;
       // the writer thread stopped working: write here from now on, starting with what it may not have written
       this.thread = undefined;
       t.stop();
       this.log(`flow store: the writer thread stopped; writing in the engine thread`);
-      if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed);
+      if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed.map(rowFromWire));
       return;
     }
     if (flows.length > 0) this.writer.writeFlows(flows);
@@ -610,7 +618,7 @@ class SqliteStore implements FlowStore {
       if (s.kind === 'import') {
         this.stmt('DELETE FROM flows WHERE session_id = ?').run(id);
         this.writer.dropStaleKeys();
-      } else this.writer.deleteCaptured('DELETE FROM flows WHERE session_id = ?', id);
+      } else this.writer.deleteCaptured('session_id = ?', id);
       this.stmt('DELETE FROM sessions WHERE id = ?').run(id);
     })();
     if (s.kind !== 'import') this.retentionChanged();
@@ -685,7 +693,7 @@ function writerEntry(): string | undefined {
  * write), and logs how many flows the worker had received but not committed.
  */
 class WriterThread {
-  private readonly inflight: { seq: number; rows: WriteRow[] }[] = [];
+  private readonly inflight: { seq: number; rows: WireFlow[] }[] = [];
   /** Rows per batch the worker received and may not have committed yet (for the count of flows a failure lost). */
   private readonly uncommitted: { seq: number; n: number }[] = [];
   private seq = 0;
@@ -741,8 +749,8 @@ class WriterThread {
     return new WriterThread(worker, shared);
   }
 
-  /** Hand a batch of rows (toRow: strings and numbers, cheap to copy) to the worker. */
-  post(rows: WriteRow[]): void {
+  /** Hand a batch of flows (toWire: flat arrays of primitives, cheap to copy) to the worker. */
+  post(rows: WireFlow[]): void {
     const seq = ++this.seq;
     this.inflight.push({ seq, rows });
     this.uncommitted.push({ seq, n: rows.length });
@@ -765,7 +773,7 @@ class WriterThread {
   }
 
   /** Batches posted that the worker has not received (logging how many flows it received but did not commit). */
-  unconfirmed(log: (l: string) => void): WriteRow[] {
+  unconfirmed(log: (l: string) => void): WireFlow[] {
     this.trim();
     const received = Atomics.load(this.shared, SLOT.received);
     const lost = this.uncommitted.filter((b) => b.seq <= received).reduce((n, b) => n + b.n, 0);
@@ -775,7 +783,7 @@ class WriterThread {
   }
 
   /** Wait until every posted batch is committed: null when it is, else the rows the store must write itself. */
-  sync(log: (l: string) => void): WriteRow[] | null {
+  sync(log: (l: string) => void): WireFlow[] | null {
     if (Atomics.load(this.shared, SLOT.committed) >= this.seq) {
       // nothing in flight (e.g. a read right after opening, while the worker still starts): nothing to wait for
       this.trim();

@@ -36,12 +36,49 @@ const BYTES = 19;
 const REQUEST_DATA = 20;
 const RESPONSE_DATA = 21;
 
+/** Fields every flow has that are null unless something happened (no rule, no local reply): stored only when set. */
+export const NULL_UNLESS_SET = ['virtualService', 'rule', 'subset', 'endpoint', 'localReply'];
+
+/** A body's view, or null: the record's 4 slots of it (see toWire). */
+const BODY_SLOTS = 4;
+
 /**
- * The fields of a flow that have columns of their own (INSERT): a record as stored leaves them out, and fromColumns
- * puts them back (a record written before schema 4 still has them, with the same values). Optional ones (traceId,
- * connectionSecurity) come back only when their column is not null.
+ * A flow as the engine thread hands it to the writer thread: a flat array of strings, numbers, booleans, null and
+ * undefined, which rowFromWire turns into the row INSERT takes. Issue 7: the engine thread is what limits a mesh's
+ * throughput, and the structured clone of a flat array of primitives costs it ~3 µs per flow where the record's
+ * JSON (toRow) and the clone of the row cost ~8 µs; objects are what the clone and its copy are slow at, on both
+ * sides (~10 µs to rebuild a flow object in the writer thread, ~3.5 µs this array). The JSON is then built in the
+ * writer thread, which shares a core with nothing that a request waits for.
+ * Layout: the session, the FIXED fields in order, each body as BODY_SLOTS slots (encoding, data, size, truncated;
+ * encoding null for no body, undefined for a flow without the field), the timings as a presence flag and 4 slots,
+ * then the variable parts, each as its count and its entries: request headers (name, value), response headers,
+ * trace steps (step, detail), attempts (attempt, endpoint, status, flags, durationMs, error).
+ * @param {any} f a FlowRecord
+ * @param {number} session
+ * @returns {unknown[]}
  */
-export const COLUMN_FIELDS = new Set([
+export function toWire(f, session) {
+  const a = [session];
+  for (const k of WIRE_FIXED) a.push(f[k]);
+  pushBody(a, f.requestBody);
+  pushBody(a, f.responseBody);
+  const t = f.timings;
+  if (t === undefined) a.push(false, undefined, undefined, undefined, undefined);
+  else a.push(true, t.requestEnd, t.upstreamConnected, t.responseStart, t.responseEnd);
+  pushHeaders(a, f.requestHeaders);
+  pushHeaders(a, f.responseHeaders);
+  const trace = f.trace ?? [];
+  a.push(trace.length);
+  for (const s of trace) a.push(s.step, s.detail);
+  const log = f.attemptLog ?? [];
+  a.push(log.length);
+  for (const x of log) a.push(x.attempt, x.endpoint, x.status, x.flags, x.durationMs, x.error);
+  return a;
+}
+
+/** The fields of a flow with one slot each in toWire's array, after the session (every FlowRecord field but the
+ * bodies, timings, headers, trace and attempt log, which have slots of their own). */
+export const WIRE_FIXED = [
   'id',
   'requestId',
   'reporter',
@@ -55,62 +92,157 @@ export const COLUMN_FIELDS = new Set([
   'flags',
   'durationMs',
   'startedAt',
+  'virtualService',
+  'rule',
+  'subset',
+  'endpoint',
+  'attempts',
+  'localReply',
+  'configVersion',
+  'sourcePrincipal',
+  'destinationPrincipal',
+  'connectionSecurity',
   'traceId',
-  'connectionSecurity'
-]);
+  'spanId',
+  'parentSpanId',
+  'replayOf'
+];
+/** Slot of each WIRE_FIXED field in toWire's array. */
+const W = Object.fromEntries(WIRE_FIXED.map((k, i) => [k, i + 1]));
+const W_REQUEST_BODY = WIRE_FIXED.length + 1;
+const W_RESPONSE_BODY = W_REQUEST_BODY + BODY_SLOTS;
+const W_TIMINGS = W_RESPONSE_BODY + BODY_SLOTS;
+const W_VARIABLE = W_TIMINGS + 5;
 
-/** Fields every flow has that are null unless something happened (no rule, no local reply): stored only when set. */
-export const NULL_UNLESS_SET = ['virtualService', 'rule', 'subset', 'endpoint', 'localReply'];
-const NULL_UNLESS_SET_SET = new Set(NULL_UNLESS_SET);
+/**
+ * @param {unknown[]} a
+ * @param {any} b a BodyView, null or undefined
+ */
+function pushBody(a, b) {
+  if (b === undefined || b === null) a.push(b, undefined, undefined, undefined);
+  else a.push(b.encoding, b.data, b.size, b.truncated);
+}
+
+/**
+ * @param {unknown[]} a
+ * @param {Record<string, unknown> | undefined} h
+ */
+function pushHeaders(a, h) {
+  const at = a.length;
+  a.push(0);
+  let n = 0;
+  for (const k in h) {
+    a.push(k, h[k]);
+    n++;
+  }
+  a[at] = n;
+}
+
+/**
+ * @param {unknown[]} a
+ * @param {number} i
+ * @returns {any} a BodyView, null or undefined
+ */
+function bodyAt(a, i) {
+  const e = a[i];
+  if (e === undefined || e === null) return e;
+  return { encoding: e, data: a[i + 1], size: a[i + 2], truncated: a[i + 3] };
+}
+
+/** `v`, or undefined for null (JSON.stringify leaves it out): the NULL_UNLESS_SET fields as stored. */
+const unlessNull = (/** @type {unknown} */ v) => (v === null ? undefined : v);
+
+/**
+ * The row INSERT takes (see toRow) from a flow's toWire array.
+ * @param {unknown[]} a
+ * @returns {unknown[]}
+ */
+export function rowFromWire(a) {
+  let i = W_VARIABLE;
+  /** @type {Record<string, unknown>} */
+  const requestHeaders = {};
+  for (let n = /** @type {number} */ (a[i++]); n > 0; n--, i += 2)
+    requestHeaders[/** @type {string} */ (a[i])] = a[i + 1];
+  /** @type {Record<string, unknown>} */
+  const responseHeaders = {};
+  for (let n = /** @type {number} */ (a[i++]); n > 0; n--, i += 2)
+    responseHeaders[/** @type {string} */ (a[i])] = a[i + 1];
+  const trace = [];
+  for (let n = /** @type {number} */ (a[i++]); n > 0; n--, i += 2) trace.push({ step: a[i], detail: a[i + 1] });
+  const attemptLog = [];
+  for (let n = /** @type {number} */ (a[i++]); n > 0; n--, i += 6)
+    attemptLog.push({
+      attempt: a[i],
+      endpoint: a[i + 1],
+      status: a[i + 2],
+      flags: a[i + 3],
+      durationMs: a[i + 4],
+      error: a[i + 5]
+    });
+  const t = W_TIMINGS;
+  // the flow's fields without a column, in FlowRecord's order; undefined ones (and null NULL_UNLESS_SET ones) are
+  // left out by JSON.stringify
+  const record = {
+    virtualService: unlessNull(a[W.virtualService]),
+    rule: unlessNull(a[W.rule]),
+    subset: unlessNull(a[W.subset]),
+    endpoint: unlessNull(a[W.endpoint]),
+    attempts: a[W.attempts],
+    attemptLog,
+    localReply: unlessNull(a[W.localReply]),
+    trace,
+    configVersion: a[W.configVersion],
+    requestHeaders,
+    responseHeaders,
+    sourcePrincipal: a[W.sourcePrincipal],
+    destinationPrincipal: a[W.destinationPrincipal],
+    spanId: a[W.spanId],
+    parentSpanId: a[W.parentSpanId],
+    timings: a[t]
+      ? { requestEnd: a[t + 1], upstreamConnected: a[t + 2], responseStart: a[t + 3], responseEnd: a[t + 4] }
+      : undefined,
+    replayOf: a[W.replayOf]
+  };
+  return [
+    a[W.id],
+    a[0],
+    a[W.requestId],
+    a[W.startedAt],
+    a[W.reporter],
+    a[W.source],
+    a[W.destination],
+    a[W.destinationService],
+    a[W.method],
+    a[W.path],
+    a[W.status],
+    a[W.flags],
+    JSON.stringify(record),
+    bodyAt(a, W_REQUEST_BODY) ?? null,
+    bodyAt(a, W_RESPONSE_BODY) ?? null,
+    a[W.traceId] ?? null,
+    a[W.authority],
+    a[W.durationMs],
+    a[W.connectionSecurity] ?? null,
+    null,
+    null,
+    null
+  ];
+}
 
 /**
  * A flow as stored: the values of INSERT's columns, in order, with its bodies still objects and its size unset (the
  * writer finishes both, see finishRow). The record is the JSON of the flow's other fields: without its bodies and
- * session, without the fields that have columns (COLUMN_FIELDS) and without the NULL_UNLESS_SET ones that are null.
+ * session, without the fields that have columns and without the NULL_UNLESS_SET ones that are null.
  * Each string JSON.stringify writes costs it ~60 ns whatever its length, and those are 40% of a record's strings
- * (5 µs less of the engine thread's ~100 µs per request at one hop, issue 7; ~40% fewer bytes for SQLite). The
- * engine builds rows when it hands a batch to the writer thread: a JSON string costs half what the structured clone
- * of the flow object costs, and the writer thread then has no object graph to rebuild. The bodies are the exception:
- * a body is one long string, which the clone copies for next to nothing; the writer thread stores it in a column of
- * its own (request_data, response_data), so no JSON ever scans it for escapes.
+ * (~40% fewer bytes for SQLite). The bodies are the exception: a body is one long string, stored in a column of its
+ * own (request_data, response_data), so no JSON ever scans it for escapes. The engine thread hands flows to the
+ * writer thread as toWire arrays, and the writer thread makes this row of each (rowFromWire).
  * @param {any} f a FlowRecord
  * @param {number} session
  * @returns {unknown[]}
  */
 export function toRow(f, session) {
-  /** @type {Record<string, unknown>} */
-  const rest = {};
-  for (const k in f) {
-    const v = f[k];
-    if (v === undefined || COLUMN_FIELDS.has(k) || k === 'requestBody' || k === 'responseBody' || k === 'sessionId')
-      continue;
-    if (v === null && NULL_UNLESS_SET_SET.has(k)) continue;
-    rest[k] = v;
-  }
-  return [
-    f.id,
-    session,
-    f.requestId,
-    f.startedAt,
-    f.reporter,
-    f.source,
-    f.destination,
-    f.destinationService,
-    f.method,
-    f.path,
-    f.status,
-    f.flags,
-    JSON.stringify(rest),
-    f.requestBody ?? null,
-    f.responseBody ?? null,
-    f.traceId ?? null,
-    f.authority,
-    f.durationMs,
-    f.connectionSecurity ?? null,
-    null,
-    null,
-    null
-  ];
+  return rowFromWire(toWire(f, session));
 }
 
 /**
@@ -335,30 +467,38 @@ export class FlowWriter {
   }
 
   /**
-   * Run a `DELETE ... RETURNING bytes` of captured flows and take them off the running totals.
-   * @param {string} sql
+   * Delete the captured flows `where` picks and take them off the running totals, which one aggregate over the same
+   * rows gives: a `DELETE ... RETURNING bytes` handed each row to JavaScript (~1.3 µs of the writer thread's ~5.7 µs
+   * of retention per flow with a full store, issue 7).
+   * @param {string} where an SQL condition on flows
    * @param {...unknown} params
    */
-  deleteCaptured(sql, ...params) {
-    const gone = /** @type {{ bytes: number }[]} */ (this.stmt(`${sql} RETURNING bytes`).all(...params));
-    this.capturedFlows -= gone.length;
-    for (const g of gone) this.capturedBytes -= g.bytes;
-    if (gone.length > 0) this.dropStaleKeys();
+  deleteCaptured(where, ...params) {
+    const gone = /** @type {{ n: number; b: number }} */ (
+      this.stmt(`SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM flows WHERE ${where}`).get(...params)
+    );
+    if (gone.n === 0) return;
+    this.stmt(`DELETE FROM flows WHERE ${where}`).run(...params);
+    this.capturedFlows -= gone.n;
+    this.capturedBytes -= gone.b;
+    this.dropStaleKeys();
   }
 
   /** Drop the oldest captured flows beyond the age, count and byte limits. */
   enforceRetention() {
     const cutoff = new Date(Date.now() - this.limits.maxAgeMs).toISOString();
-    this.deleteCaptured(`DELETE FROM flows WHERE started_at < ? AND ${CAPTURED}`, cutoff);
+    this.deleteCaptured(`started_at < ? AND ${CAPTURED}`, cutoff);
     if (this.capturedFlows > this.limits.maxFlows) {
-      this.deleteCaptured(
-        `DELETE FROM flows WHERE seq IN (SELECT seq FROM flows WHERE ${CAPTURED} ORDER BY seq LIMIT ?)`,
-        this.capturedFlows - this.limits.maxFlows
+      const last = /** @type {{ seq: number } | undefined} */ (
+        this.stmt(`SELECT seq FROM flows WHERE ${CAPTURED} ORDER BY seq LIMIT 1 OFFSET ?`).get(
+          this.capturedFlows - this.limits.maxFlows - 1
+        )
       );
+      if (last !== undefined) this.deleteCaptured(`seq <= ? AND ${CAPTURED}`, last.seq);
     }
     if (this.capturedBytes > this.limits.maxBytes) {
       const last = this.lastSeqToFree(this.capturedBytes - this.limits.maxBytes);
-      if (last !== undefined) this.deleteCaptured(`DELETE FROM flows WHERE seq <= ? AND ${CAPTURED}`, last);
+      if (last !== undefined) this.deleteCaptured(`seq <= ? AND ${CAPTURED}`, last);
     }
   }
 
@@ -402,7 +542,7 @@ export function lowerPriority() {
 
 /**
  * The worker: its own connection to flows.db. Messages, handled in order:
- *   { type: 'rows', seq, rows }   insert a batch of rows (toRow) and publish `seq` as received; batches are
+ *   { type: 'rows', seq, rows }   insert a batch of flows (toWire arrays) and publish `seq` as received; batches are
  *                                committed together COMMIT_WINDOW_MS after the first (or at COMMIT_MAX_ROWS), then the
  *                                last seq is published as committed (even when the write failed: the failure is
  *                                logged, as the engine-thread store logs a failed batch)
@@ -478,10 +618,10 @@ function runWorker() {
   };
   parentPort?.on('message', (/** @type {{ type: string; seq?: number; rows?: unknown[][] }} */ m) => {
     if (m.type === 'rows') {
-      const rows = m.rows ?? [];
-      pending += rows.length;
+      const wires = m.rows ?? [];
+      pending += wires.length;
       try {
-        writer.append(rows);
+        writer.append(wires.map(rowFromWire));
       } catch (e) {
         failed(e);
       }
