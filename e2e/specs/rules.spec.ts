@@ -45,7 +45,7 @@ test.describe('Rules', () => {
     await expect(app.page.getByTestId('status-compat')).toHaveText('Istio 1.23 behaviour');
   });
 
-  test('capture switched off in localmesh.yaml: the status bar and the empty traffic list say so, requests still go through', async ({
+  test('capture switched off in localmesh.yaml: the status bar, the empty traffic list and Record say so, requests still go through', async ({
     app,
     traffic,
     mesh
@@ -59,6 +59,10 @@ test.describe('Rules', () => {
     await expect(app.page.getByTestId('status-capture-off')).toHaveText('capture off');
     await traffic.open();
     await expect(traffic.empty).toContainText('Capture is off');
+    // a recording would hold nothing: Record is off too, and says why
+    const record = app.page.getByTestId('session-record-start');
+    await expect(record).toBeDisabled();
+    await expect(record).toHaveAttribute('title', /Capture is off/);
     const r = await mesh.send('reviews-v2', 'http://ratings:9080/ratings/0');
     expect(r.status, r.body).toBe(200);
   });

@@ -113,7 +113,7 @@ describe('SQLite flow store', () => {
       maxBytes: 512 * 1024 * 1024,
       maxAgeMs: 7 * 24 * 3600_000,
       flushMs: 100,
-      flushRows: 16
+      flushRows: 64
     });
     expect(storeOptionsFromCapture({ ...CAPTURE_DEFAULTS, maxFlows: 500, maxMegabytes: 2, maxAgeHours: 0.5 })).toEqual({
       maxFlows: 500,

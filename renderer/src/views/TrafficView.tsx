@@ -83,6 +83,7 @@ function CaptureBar() {
   const clear = useMesh((s) => s.clearFlows);
   const clearError = useMesh((s) => s.clearError);
   const total = useMesh((s) => s.trafficFlows.length + s.flows.length);
+  const captureOff = useMesh((s) => s.config?.capture === false);
   const [labeling, setLabeling] = useState(false);
   const [label, setLabel] = useState('');
   const fileRef = useRef<HTMLInputElement>(null);
@@ -188,7 +189,12 @@ function CaptureBar() {
           className="btn"
           data-testid="session-record-start"
           onClick={() => setLabeling(true)}
-          title="Record the next requests into a new, labelled session"
+          disabled={captureOff}
+          title={
+            captureOff
+              ? 'Capture is off (the mesh file sets capture: {enabled: false}): a recording would hold no request'
+              : 'Record the next requests into a new, labelled session'
+          }
         >
           <span className="rec-icon">{CaptureIcons.record()}</span> Record
         </button>
