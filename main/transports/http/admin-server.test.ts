@@ -389,7 +389,7 @@ describe('admin HTTP server', () => {
 
     const postToGet = await fetch(`${server.url}/api/v1/health`, { method: 'POST' });
     expect(postToGet.status).toBe(405);
-    expect(postToGet.headers.get('allow')).toBe('GET');
+    expect(postToGet.headers.get('allow')).toBe('GET, HEAD');
     await postToGet.body?.cancel();
     const getToPost = await fetch(`${server.url}/api/v1/config/reload`);
     expect(getToPost.status).toBe(405);
@@ -400,6 +400,31 @@ describe('admin HTTP server', () => {
     expect(postToEvents.headers.get('allow')).toBe('GET');
     await postToEvents.body?.cancel();
     expect(fake.calls).toEqual([]);
+  });
+
+  it('answers HEAD on a GET endpoint as GET without a body, and OPTIONS with the methods an endpoint takes', async () => {
+    const get = await fetch(`${server.url}/api/v1/health`);
+    const getBody = await get.text();
+    const head = await fetch(`${server.url}/api/v1/health`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+    expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(getBody)));
+    expect(await head.text()).toBe('');
+    const calls = fake.calls.length;
+    for (const [p, allow] of [
+      ['/api/v1/health', 'GET, HEAD'],
+      ['/api/v1/config/reload', 'POST'],
+      ['/api/v1/events', 'GET']
+    ] as const) {
+      const o = await fetch(`${server.url}${p}`, { method: 'OPTIONS' });
+      expect(o.status, p).toBe(204);
+      expect(o.headers.get('allow'), p).toBe(allow);
+    }
+    // OPTIONS runs nothing, and HEAD on a POST endpoint is still refused
+    expect(fake.calls.length).toBe(calls);
+    const headToPost = await fetch(`${server.url}/api/v1/config/reload`, { method: 'HEAD' });
+    expect(headToPost.status).toBe(405);
+    expect(headToPost.headers.get('allow')).toBe('POST');
   });
 
   it('refuses requests from another site (Origin) or another host name (DNS rebinding)', async () => {

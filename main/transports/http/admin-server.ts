@@ -119,12 +119,17 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
       }
     }
     if (url.pathname === EVENTS_PATH) {
+      if (req.method === 'OPTIONS') return sendAllow(res, 'GET');
       if (req.method !== 'GET') return sendMethodNotAllowed(res, 'GET');
       return openEventStream(req, res, url);
     }
     const route = ROUTES.get(url.pathname);
     if (route) {
-      if (req.method !== route.method) return sendMethodNotAllowed(res, route.method);
+      // a GET endpoint answers HEAD as GET without the body (node:http leaves it out); OPTIONS names the methods
+      const allow = route.method === 'GET' ? 'GET, HEAD' : route.method;
+      if (req.method === 'OPTIONS') return sendAllow(res, allow);
+      if (req.method !== route.method && !(req.method === 'HEAD' && route.method === 'GET'))
+        return sendMethodNotAllowed(res, allow);
       const raw = route.method === 'GET' ? argsFromQuery(url.searchParams) : argsFromBody(await readBody(req));
       const parsed = MESH_API_ARGS[route.name as MeshApiMethod].safeParse(raw);
       if (!parsed.success) {
@@ -330,6 +335,11 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   const body = JSON.stringify(value);
   res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
+}
+
+/** OPTIONS: 204 with the methods the endpoint takes. */
+function sendAllow(res: ServerResponse, allow: string): void {
+  res.writeHead(204, { allow }).end();
 }
 
 function sendMethodNotAllowed(res: ServerResponse, allow: string): void {
