@@ -183,7 +183,7 @@ describe('SQLite flow store', () => {
     s.close();
     const db = openDb(path.join(dir, 'flows.db'));
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(4);
+    expect(SCHEMA_VERSION).toBe(5);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
@@ -304,7 +304,7 @@ describe('SQLite flow store', () => {
     // back to what version 2 had: the indexes, no keys
     const db = openDb(path.join(dir, 'flows.db'));
     db.exec(
-      'DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id); ALTER TABLE flows DROP COLUMN request_data; ALTER TABLE flows DROP COLUMN response_data;'
+      'DROP TABLE session_ids; DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id); ALTER TABLE flows DROP COLUMN request_data; ALTER TABLE flows DROP COLUMN response_data;'
     );
     db.pragma('user_version = 2');
     db.close();
@@ -468,8 +468,8 @@ const V1_SCHEMA = `CREATE TABLE sessions (id INTEGER PRIMARY KEY, started_at TEX
    CREATE INDEX flows_request_id ON flows(request_id);`;
 
 /** The same behaviour from both stores. */
-const STORES: [string, () => FlowStore][] = [
-  ['sqlite', () => openSqliteStore(tmp())],
+const STORES: [string, (dir?: string) => FlowStore][] = [
+  ['sqlite', (dir) => openSqliteStore(dir ?? tmp())],
   ['memory', () => memoryStore(1000)]
 ];
 
@@ -669,6 +669,27 @@ describe.each(STORES)('%s store: sessions', (_kind, open) => {
     ]);
     s.stopSession();
     s.close();
+  });
+
+  it("a deleted session's id is never given again, across a restart too", () => {
+    const dir = tmp();
+    const s = open(dir);
+    const a = s.importSession('a', [flow(1)]);
+    s.deleteSession(a.id);
+    const b = s.importSession('b', [flow(2)]);
+    expect(b.id).toBeGreaterThan(a.id);
+    s.deleteSession(b.id);
+    const user = s.startSession('after');
+    expect(user.id).toBeGreaterThan(b.id);
+    s.stopSession();
+    s.deleteSession(user.id);
+    s.close();
+    if (_kind !== 'sqlite') return; // the memory store does not outlive its process
+    const again = open(dir);
+    const c = again.importSession('c', [flow(3)]);
+    expect(c.id).toBeGreaterThan(user.id);
+    expect(again.sessions().map((x) => x.id)).not.toContain(user.id);
+    again.close();
   });
 
   it('import keeps flows whose ids are free and renames clashes within the import itself', () => {

@@ -203,7 +203,11 @@ const MIGRATIONS: string[] = [
   // 4: a body's data in a column of its own (request_body and response_body keep the rest of its view), and records
   // without the fields that have columns (flow-writer.mjs toRow; rows written before keep them, which reads the same)
   `ALTER TABLE flows ADD COLUMN request_data TEXT;
-   ALTER TABLE flows ADD COLUMN response_data TEXT;`
+   ALTER TABLE flows ADD COLUMN response_data TEXT;`,
+  // 5: the last session id ever given (newSession), so that a deleted session's id is never given again: a view
+  // filtered by it, a link to it or a HAR export named after it would otherwise show another session's flows
+  `CREATE TABLE session_ids (last INTEGER NOT NULL);
+   INSERT INTO session_ids (last) SELECT coalesce(max(id), 0) FROM sessions;`
 ];
 
 /** The schema version this localmesh writes. */
@@ -511,10 +515,19 @@ class SqliteStore implements FlowStore {
     label: string | null,
     span?: { startedAt: string; endedAt: string }
   ): number {
-    const r = this.stmt(
-      'INSERT INTO sessions (started_at, ended_at, label, kind, read_only) VALUES (?, ?, ?, ?, ?)'
-    ).run(span?.startedAt ?? new Date().toISOString(), span?.endedAt ?? null, label, kind, kind === 'import' ? 1 : 0);
-    return Number(r.lastInsertRowid);
+    // a new id above every id given before, deleted sessions' included (sessions.id alone would reuse the last one)
+    const { id } = this.stmt(
+      'UPDATE session_ids SET last = max(last, (SELECT coalesce(max(id), 0) FROM sessions)) + 1 RETURNING last AS id'
+    ).get() as { id: number };
+    this.stmt('INSERT INTO sessions (id, started_at, ended_at, label, kind, read_only) VALUES (?, ?, ?, ?, ?, ?)').run(
+      id,
+      span?.startedAt ?? new Date().toISOString(),
+      span?.endedAt ?? null,
+      label,
+      kind,
+      kind === 'import' ? 1 : 0
+    );
+    return id;
   }
 
   private setEnded(id: number, at: string | null): void {
