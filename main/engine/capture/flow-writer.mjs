@@ -48,8 +48,8 @@ const BODY_SLOTS = 4;
  * throughput, and the structured clone of a flat array of primitives costs it ~3 µs per flow where the record's
  * JSON (toRow) and the clone of the row cost ~8 µs; objects are what the clone and its copy are slow at, on both
  * sides (~10 µs to rebuild a flow object in the writer thread, ~3.5 µs this array). The JSON is then built in the
- * writer thread, which shares a core with nothing that a request waits for.
- * Layout: the session, the FIXED fields in order, each body as BODY_SLOTS slots (encoding, data, size, truncated;
+ * writer thread, off the thread that forwards requests (one hop's total CPU stays the same: the work moved).
+ * Layout: the session, the WIRE_FIXED fields in order, each body as BODY_SLOTS slots (encoding, data, size, truncated;
  * encoding null for no body, undefined for a flow without the field), the timings as a presence flag and 4 slots,
  * then the variable parts, each as its count and its entries: request headers (name, value), response headers,
  * trace steps (step, detail), attempts (attempt, endpoint, status, flags, durationMs, error).
