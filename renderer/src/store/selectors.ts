@@ -53,6 +53,9 @@ const flagOptions = memo((flows: FlowRecord[], listed: FlowRecord[]): string[] =
 /** Envoy flags present in the captured flows (options of the flag filter). */
 export const selectFlagOptions = (s: MeshState): string[] => flagOptions(s.flows, s.trafficFlows);
 
+/** The mesh file turns capture off (spec.capture.enabled: false): sidecars route and count, but record no flow. */
+export const selectCaptureOff = (s: MeshState): boolean => s.config?.capture === false;
+
 /** The session new flows go into (null before the sessions are loaded, or with an in-memory store). */
 export const selectCurrentSession = (s: MeshState): SessionView | null => s.sessions.find((x) => x.current) ?? null;
 

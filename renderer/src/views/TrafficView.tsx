@@ -17,7 +17,7 @@ import { downloadText } from '../lib/download.js';
 import { flagList, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
 import { harText } from '../lib/har.js';
 import { activeRecording, sessionTitle } from '../lib/sessions.js';
-import { selectFilteredFlows, selectFiltersActive, selectFilterSession } from '../store/selectors.js';
+import { selectCaptureOff, selectFilteredFlows, selectFiltersActive, selectFilterSession } from '../store/selectors.js';
 import { MAX_FLOWS } from '../store/traffic-slice.js';
 
 const ROW_HEIGHT = 30;
@@ -83,7 +83,7 @@ function CaptureBar() {
   const clear = useMesh((s) => s.clearFlows);
   const clearError = useMesh((s) => s.clearError);
   const total = useMesh((s) => s.trafficFlows.length + s.flows.length);
-  const captureOff = useMesh((s) => s.config?.capture === false);
+  const captureOff = useMesh(selectCaptureOff);
   const [labeling, setLabeling] = useState(false);
   const [label, setLabel] = useState('');
   const fileRef = useRef<HTMLInputElement>(null);
@@ -640,7 +640,7 @@ function connText(f: FlowRecord): string {
 
 /** First-run help: how to send a request through a sidecar, with the real ports of this mesh. */
 function TrafficEmpty({ workloads }: { workloads: WorkloadView[] }) {
-  const captureOff = useMesh((s) => s.config?.capture === false);
+  const captureOff = useMesh(selectCaptureOff);
   if (captureOff)
     return (
       <Empty title="Capture is off" testId="traffic-empty" icon={Icons.traffic()}>
