@@ -7,6 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadPort } from './helpers/harness.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../resources/examples/bookinfo/', import.meta.url));
 
@@ -84,12 +85,12 @@ const urls: Record<string, string> = {};
 beforeAll(async () => {
   urls.details = await startService('details');
   urls.ratings = await startService('ratings');
-  const deadPort = await freePort(); // nothing listens here: a ratings service that is down
+  const dead = await deadPort(); // nothing listens here: a ratings service that is down
   [urls.reviewsV1, urls.reviewsV2, urls.reviewsV3, urls.reviewsV3NoRatings] = await Promise.all([
     startService('reviews', { SERVICE_VERSION: 'v1', RATINGS_URL: urls.ratings }),
     startService('reviews', { SERVICE_VERSION: 'v2', RATINGS_URL: urls.ratings }),
     startService('reviews', { SERVICE_VERSION: 'v3', RATINGS_URL: urls.ratings }),
-    startService('reviews', { SERVICE_VERSION: 'v3', RATINGS_URL: `http://127.0.0.1:${deadPort}` })
+    startService('reviews', { SERVICE_VERSION: 'v3', RATINGS_URL: `http://127.0.0.1:${dead}` })
   ]);
   urls.productpage = await startService('productpage', { DETAILS_URL: urls.details, REVIEWS_URL: urls.reviewsV2 });
 });

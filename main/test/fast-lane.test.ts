@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../contract/api.js';
-import { meshYaml, startMesh, until, type Running } from './helpers/harness.js';
+import { deadPort, meshYaml, startMesh, until, type Running } from './helpers/harness.js';
 
 const opened: { close(): unknown }[] = [];
 let running: Running | undefined;
@@ -189,11 +189,7 @@ describe('inbound fast lane', () => {
   });
 
   it("answers 503 UF,URX with Envoy's body after the inbound retries when the app refuses connections", async () => {
-    const dead = net.createServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-    const deadPort = (dead.address() as net.AddressInfo).port;
-    await new Promise((r) => dead.close(r));
-    const port = await mesh(deadPort);
+    const port = await mesh(await deadPort());
     const text = await raw(port, ['GET /x HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => t.includes('Connection refused'));
     expect(text).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
     expect(text).toMatch(/\r\ncontent-type: text\/plain\r\ncontent-length: \d+\r\nserver: istio-envoy\r\n/);

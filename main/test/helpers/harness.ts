@@ -69,19 +69,27 @@ export async function stub(name: string, behaviour?: StubBehaviour): Promise<Stu
   };
 }
 
-const handedOut = new Set<number>();
-/** A port nothing listens on (bound then released), never the same one twice in a run. */
+/** What holds the dead ports (see deadPort) until the test process ends. */
+const holding: net.Socket[] = [];
+/**
+ * A port nothing listens on, which no other listener can be given while the tests run: the local port of a
+ * connection this process keeps open (to a server of its own). A connection to it is refused, as to any closed port;
+ * a port bound and released instead could be handed, in the meantime, to a server in another test file running
+ * beside this one (vitest runs files in parallel), and a "refused" call then reached that server (seen in CI).
+ */
 export async function deadPort(): Promise<number> {
-  for (;;) {
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const port = (s.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
+  const server = net.createServer((accepted) => accepted.unref());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sock = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', reject);
+  });
+  // nothing here keeps the process alive; the accepted end stays with the server, which listens on another port
+  server.unref();
+  sock.unref();
+  holding.push(sock);
+  return sock.localPort!;
 }
 
 export interface ProjectSpec {
