@@ -11,7 +11,7 @@ import type { FlowRecord } from '../contract/api.js';
 import { openSqliteStore, type FlowStore, type StoreOptions } from '../engine/capture/flow-store.js';
 import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
 // @ts-expect-error -- plain JavaScript (the writer thread's entry), typed where the store imports it
-import { FlowWriter, SLOT, WRITER_NICE, toRow } from '../engine/capture/flow-writer.mjs';
+import { FlowWriter, SLOT, WRITER_NICE, canLeaveIdle, threadPolicy, toRow } from '../engine/capture/flow-writer.mjs';
 import { flow, textBody } from './helpers/flow.js';
 
 const dirs: string[] = [];
@@ -174,6 +174,75 @@ describe.skipIf(process.platform !== 'linux')('SQLite flow store writer thread s
     // the writer is one of the threads the store started; the engine thread's own priority is untouched
     expect(started.map(([, nice]) => nice)).toContain(Math.min(19, engine + WRITER_NICE));
     expect(niceByThread().get(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()))).toBe(engine);
+    s.close();
+  });
+
+  const slot = SLOT as { state: number; idleTid: number; idle: number };
+  const chrt = fs.existsSync('/usr/bin/chrt') || fs.existsSync('/bin/chrt');
+  /** Poll until `ok` (a change made by another thread or a chrt process), for at most 5 s. */
+  const until = async (ok: () => boolean) => {
+    for (let waited = 0; !ok() && waited < 5000; waited += 20) await sleep(20);
+    return ok();
+  };
+  /** A store whose writer has started, and its writer's thread id when it runs idle (else 0). */
+  const started = async (o: Partial<StoreOptions>) => {
+    const s = open(tmp(), { flushRows: 1, ...o });
+    const t = threadOf(s)!;
+    await until(() => Atomics.load(t.shared, slot.state) !== 0);
+    await until(() => Atomics.load(t.shared, slot.idle) === 1);
+    return { s, t, tid: Atomics.load(t.shared, slot.idleTid) };
+  };
+
+  it.skipIf(!chrt || !canLeaveIdle(WRITER_NICE))(
+    'runs the writer idle (SCHED_IDLE), raises it when it falls behind, and it goes idle again after idleAgainMs',
+    async () => {
+      // falling behind: every batch posted counts (backlogBatches 1); raised, it stays so (idleAgainMs is long)
+      const a = await started({ writerScheduling: { backlogBatches: 1, idleAgainMs: 600_000 } });
+      expect(a.tid).toBeGreaterThan(0);
+      expect(threadPolicy(a.tid)).toBe('idle');
+      a.s.append(flow(1));
+      expect(Atomics.load(a.t.shared, slot.idle)).toBe(0);
+      expect(await until(() => threadPolicy(a.tid) === 'other')).toBe(true);
+      expect(a.s.count()).toBe(1);
+      await sleep(300);
+      expect(threadPolicy(a.tid)).toBe('other');
+      a.s.close();
+
+      // with idleAgainMs 0 the writer goes idle again at its next commit with nothing behind
+      const b = await started({ writerScheduling: { backlogBatches: 1, idleAgainMs: 0 } });
+      b.s.append(flow(1));
+      expect(await until(() => threadPolicy(b.tid) === 'other')).toBe(true);
+      b.s.append(flow(2));
+      expect(b.s.count()).toBe(2);
+      expect(await until(() => threadPolicy(b.tid) === 'idle')).toBe(true);
+      expect(Atomics.load(b.t.shared, slot.idle)).toBe(1);
+      b.s.close();
+    }
+  );
+
+  it.skipIf(!chrt || !canLeaveIdle(WRITER_NICE))(
+    'raises the idle writer when the engine thread has waited waitMs for its commit',
+    async () => {
+      const { s, t, tid } = await started({ writerScheduling: { waitMs: 0, idleAgainMs: 600_000 } });
+      expect(threadPolicy(tid)).toBe('idle');
+      s.append(flow(1)); // one batch behind: not enough to raise it (backlogBatches)
+      expect(Atomics.load(t.shared, slot.idle)).toBe(1);
+      expect(s.count()).toBe(1); // waits for the commit
+      expect(Atomics.load(t.shared, slot.idle)).toBe(0);
+      expect(await until(() => threadPolicy(tid) === 'other')).toBe(true);
+      s.close();
+    }
+  );
+
+  it('keeps the writer at SCHED_OTHER when idle scheduling is off', async () => {
+    const before = new Set(fs.readdirSync('/proc/self/task'));
+    const s = open(tmp(), { writerScheduling: { idle: false } });
+    const t = threadOf(s)!;
+    await until(() => Atomics.load(t.shared, slot.state) !== 0);
+    expect(Atomics.load(t.shared, slot.idleTid)).toBe(0);
+    const added = fs.readdirSync('/proc/self/task').filter((tid) => !before.has(tid));
+    expect(added.length).toBeGreaterThan(0);
+    expect(added.map((tid) => threadPolicy(Number(tid)))).not.toContain('idle');
     s.close();
   });
 });

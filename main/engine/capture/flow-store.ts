@@ -9,6 +9,7 @@
  * app's engine host on Electron's Node), node:sqlite (sqlite-driver.mjs); with neither, the engine keeps flows in
  * memory and says so.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +42,18 @@ type WriteRow = unknown[];
 /** A flow as the engine thread hands it to the writer thread (toWire in flow-writer.mjs). */
 type WireFlow = unknown[];
 
+/** WRITER_SCHEDULING in flow-writer.mjs. */
+export interface WriterScheduling {
+  /** Run the writer thread at idle priority (SCHED_IDLE) where it can be raised again. */
+  idle: boolean;
+  /** Raise it when this many posted batches are not received yet. */
+  backlogBatches: number;
+  /** Raise it when the engine thread has waited this long for a commit. */
+  waitMs: number;
+  /** It goes idle again after its next commit with nothing behind, once raised for this long. */
+  idleAgainMs: number;
+}
+
 interface RetentionLimits {
   maxFlows: number;
   maxBytes: number;
@@ -63,23 +76,40 @@ interface FlowWriter {
   enforceRetention(): void;
 }
 
-const { FlowWriter, KEYS_PER_ROW, SLOT, STATE, toRow, toWire, rowFromWire, fromColumns, bodyFromColumns } =
-  flowWriter as {
-    FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
-    /** Flows per row of lookup keys (flow_keys). */
-    KEYS_PER_ROW: number;
-    /** A flow as stored: INSERT's column values in order (the record without its column fields and bodies). */
-    toRow: (f: FlowRecord, session: number) => WriteRow;
-    /** A flow as the writer thread takes it: a flat array of primitives, cheap to copy (rowFromWire makes its row). */
-    toWire: (f: FlowRecord, session: number) => WireFlow;
-    rowFromWire: (w: WireFlow) => WriteRow;
-    /** A flow (without bodies) from a row of FLOW_COLUMNS. */
-    fromColumns: (row: FlowRow) => FlowRecord;
-    /** A body from its view's JSON and its data column. */
-    bodyFromColumns: (meta: string | null, data: string | null) => BodyView | null;
-    SLOT: { readonly committed: number; readonly state: number; readonly closed: number; readonly received: number };
-    STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
-  };
+const {
+  FlowWriter,
+  KEYS_PER_ROW,
+  SLOT,
+  SLOT_COUNT,
+  STATE,
+  WRITER_SCHEDULING,
+  chrtArgs,
+  toRow,
+  toWire,
+  rowFromWire,
+  fromColumns,
+  bodyFromColumns
+} = flowWriter as {
+  FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
+  /** Flows per row of lookup keys (flow_keys). */
+  KEYS_PER_ROW: number;
+  /** A flow as stored: INSERT's column values in order (the record without its column fields and bodies). */
+  toRow: (f: FlowRecord, session: number) => WriteRow;
+  /** A flow as the writer thread takes it: a flat array of primitives, cheap to copy (rowFromWire makes its row). */
+  toWire: (f: FlowRecord, session: number) => WireFlow;
+  rowFromWire: (w: WireFlow) => WriteRow;
+  /** A flow (without bodies) from a row of FLOW_COLUMNS. */
+  fromColumns: (row: FlowRow) => FlowRecord;
+  /** A body from its view's JSON and its data column. */
+  bodyFromColumns: (meta: string | null, data: string | null) => BodyView | null;
+  SLOT: Readonly<Record<'committed' | 'state' | 'closed' | 'received' | 'posted' | 'idleTid' | 'idle', number>>;
+  SLOT_COUNT: number;
+  /** How the writer thread is scheduled (Linux): at idle priority while it keeps up, where it can be raised again. */
+  WRITER_SCHEDULING: WriterScheduling;
+  /** The command and arguments that set a thread's scheduling policy. */
+  chrtArgs: (tid: number, policy: 'idle' | 'other') => readonly [string, string[]];
+  STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
+};
 
 type Database = SqlDatabase;
 type Statement = SqlStatement;
@@ -139,6 +169,8 @@ export interface StoreOptions {
   flushRows: number;
   /** Write batches in a worker thread (default; false: in the engine's thread, as when the worker cannot start). */
   writerThread?: boolean;
+  /** The writer thread's scheduling (tests); WRITER_SCHEDULING by default. */
+  writerScheduling?: Partial<WriterScheduling>;
 }
 
 export const STORE_DEFAULTS: StoreOptions = {
@@ -717,7 +749,9 @@ class WriterThread {
 
   private constructor(
     private readonly worker: Worker,
-    private readonly shared: Int32Array
+    private readonly shared: Int32Array,
+    private readonly scheduling: WriterScheduling,
+    private readonly log: (l: string) => void
   ) {
     worker.on('exit', () => (this.exited = true));
   }
@@ -730,7 +764,7 @@ class WriterThread {
   static start(
     file: string,
     sqlite: SqliteDriver,
-    limits: RetentionLimits,
+    limits: RetentionLimits & Pick<StoreOptions, 'writerScheduling'>,
     log: (l: string) => void
   ): WriterThread | undefined {
     const entry = writerEntry();
@@ -738,7 +772,8 @@ class WriterThread {
       log('flow store: no writer thread (flow-writer.mjs is not beside the engine); writing in the engine thread');
       return undefined;
     }
-    const shared = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
+    const shared = new Int32Array(new SharedArrayBuffer(SLOT_COUNT * Int32Array.BYTES_PER_ELEMENT));
+    const scheduling = { ...WRITER_SCHEDULING, ...limits.writerScheduling };
     let worker: Worker;
     try {
       worker = new Worker(entry, {
@@ -749,7 +784,8 @@ class WriterThread {
           file,
           sqlite,
           limits: { maxFlows: limits.maxFlows, maxBytes: limits.maxBytes, maxAgeMs: limits.maxAgeMs },
-          shared: shared.buffer
+          shared: shared.buffer,
+          scheduling
         }
       });
     } catch (e) {
@@ -761,7 +797,7 @@ class WriterThread {
       if (m?.type === 'log' && m.line) log(m.line);
     });
     worker.on('error', (e) => log(`flow store: the writer thread failed: ${e.message}`));
-    return new WriterThread(worker, shared);
+    return new WriterThread(worker, shared, scheduling, log);
   }
 
   /** Hand a batch of flows (toWire: flat arrays of primitives, cheap to copy) to the worker. */
@@ -769,8 +805,27 @@ class WriterThread {
     const seq = ++this.seq;
     this.inflight.push({ seq, rows });
     this.uncommitted.push({ seq, n: rows.length });
+    Atomics.store(this.shared, SLOT.posted, seq);
     this.worker.postMessage({ type: 'rows', seq, rows });
     this.trim();
+    if (seq - Atomics.load(this.shared, SLOT.received) >= this.scheduling.backlogBatches) this.raise();
+  }
+
+  /**
+   * Take the writer out of idle priority (WRITER_SCHEDULING): it has fallen behind, or this thread waits for it. The
+   * change is made by a short-lived chrt process this thread does not wait for; the writer goes idle again itself.
+   */
+  raise(): void {
+    if (Atomics.load(this.shared, SLOT.idle) !== 1) return;
+    Atomics.store(this.shared, SLOT.idle, 0);
+    const [cmd, args] = chrtArgs(Atomics.load(this.shared, SLOT.idleTid), 'other');
+    try {
+      execFile(cmd, args, { timeout: 5000 }, (e) => {
+        if (e) this.log(`flow store: cannot raise the writer thread's priority (${e.message.split('\n')[0]})`);
+      });
+    } catch (e) {
+      this.log(`flow store: cannot raise the writer thread's priority (${(e as Error).message})`);
+    }
   }
 
   recount(): void {
@@ -810,11 +865,12 @@ class WriterThread {
       if (this.exited || Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS) return this.unconfirmed(log);
       Atomics.wait(this.shared, SLOT.state, STATE.starting, 100);
     }
-    for (;;) {
+    for (const since = Date.now(); ;) {
       const done = Atomics.load(this.shared, SLOT.committed);
       if (done >= this.seq) break;
       if (this.failed() || Date.now() > deadline) return this.unconfirmed(log);
-      Atomics.wait(this.shared, SLOT.committed, done, 100);
+      if (Date.now() - since >= this.scheduling.waitMs) this.raise();
+      Atomics.wait(this.shared, SLOT.committed, done, this.scheduling.waitMs);
     }
     this.trim();
     return null;
@@ -824,9 +880,11 @@ class WriterThread {
   close(): void {
     if (!this.failed()) {
       this.worker.postMessage({ type: 'close' });
-      const deadline = Date.now() + 10_000;
-      while (Atomics.load(this.shared, SLOT.closed) === 0 && !this.exited && Date.now() < deadline)
-        Atomics.wait(this.shared, SLOT.closed, 0, 100);
+      const since = Date.now();
+      while (Atomics.load(this.shared, SLOT.closed) === 0 && !this.exited && Date.now() < since + 10_000) {
+        if (Date.now() - since >= this.scheduling.waitMs) this.raise();
+        Atomics.wait(this.shared, SLOT.closed, 0, this.scheduling.waitMs);
+      }
     }
     this.stop();
   }
