@@ -73,3 +73,40 @@ export function treeMemoryMb(root: number | undefined): { rssMb: number; peakRss
   }
   return seen ? { rssMb: rss / 1024, peakRssMb: hwm / 1024 } : null;
 }
+
+/** The machine's CPU time so far (Linux /proc/stat, all cores): busy and total, in clock ticks; null elsewhere. */
+function machineTicks(): { busy: number; total: number } | null {
+  try {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - cpu[3]! - cpu[4]!, total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Wait until the machine is quiet: less than `share` of its CPU time busy over a window of `windowMs`, at most
+ * `maxMs` in all. A path measured right after another one can otherwise share the cores with what that one left
+ * running: mitmproxy at 1000 req/s is over its throughput, and goes on working off its backlog after the last
+ * answer. Returns how long it waited and the last window's busy share (null where /proc/stat cannot be read).
+ */
+export async function untilQuiet(
+  share = 0.15,
+  maxMs = 5000,
+  windowMs = 200
+): Promise<{ waitedMs: number; busy: number | null }> {
+  const t0 = performance.now();
+  let busy: number | null = null;
+  for (;;) {
+    const a = machineTicks();
+    if (!a) return { waitedMs: 0, busy: null };
+    await new Promise((r) => setTimeout(r, windowMs));
+    const b = machineTicks();
+    if (!b) return { waitedMs: 0, busy: null };
+    busy = b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : 0;
+    const waitedMs = performance.now() - t0;
+    if (busy < share || waitedMs >= maxMs) return { waitedMs: Math.round(waitedMs), busy };
+  }
+}

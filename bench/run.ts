@@ -28,7 +28,7 @@ import {
   type PathDef,
   type PathId
 } from './paths.js';
-import { treeCpuUs, treeMemoryMb } from './proc.js';
+import { treeCpuUs, treeMemoryMb, untilQuiet } from './proc.js';
 import { profileMarkdown, summarizeProfile } from './profile.js';
 import {
   bars,
@@ -65,6 +65,8 @@ interface Config {
   timeoutMs: number;
   /** Time budget: later rounds are skipped (and said so) rather than overrun it. */
   budgetS: number;
+  /** The longest wait for the machine to go quiet before a measurement (untilQuiet; 0: none). */
+  settleMaxMs: number;
 }
 
 const CONFIGS: Record<Mode, Config> = {
@@ -82,7 +84,8 @@ const CONFIGS: Record<Mode, Config> = {
     editTrials: 5,
     storeFlows: 20_000,
     timeoutMs: 5000,
-    budgetS: 570
+    budgetS: 570,
+    settleMaxMs: 5000
   },
   quick: {
     rounds: 1,
@@ -98,7 +101,8 @@ const CONFIGS: Record<Mode, Config> = {
     editTrials: 3,
     storeFlows: 5000,
     timeoutMs: 2000,
-    budgetS: 110
+    budgetS: 110,
+    settleMaxMs: 1000
   },
   smoke: {
     rounds: 1,
@@ -114,7 +118,8 @@ const CONFIGS: Record<Mode, Config> = {
     editTrials: 1,
     storeFlows: 300,
     timeoutMs: 2000,
-    budgetS: 110
+    budgetS: 110,
+    settleMaxMs: 0
   }
 };
 
@@ -302,7 +307,8 @@ async function main(): Promise<number> {
       fixedRate: cfg.fixedRate,
       fixedRounds: cfg.fixedRounds,
       fixedRateS: cfg.fixedS,
-      fixedWarmupS: cfg.fixedWarmupS
+      fixedWarmupS: cfg.fixedWarmupS,
+      settleMaxMs: cfg.settleMaxMs
     },
     tools: {
       wrk: { installed: !!wrk, ...(wrk ? {} : { install: INSTALL.wrk }) },
@@ -502,11 +508,22 @@ async function main(): Promise<number> {
   children.push(loader);
   await nextMessage(loader, 'ready', 30_000);
   const sampleCpu = (t: Target) => ({ proxy: treeCpuUs(t.proxyPid), upstream: treeCpuUs(upPid) });
+  /** Start a measurement once the machine is quiet (untilQuiet), saying so when that took a while. */
+  async function settle(t: Target): Promise<void> {
+    if (cfg.settleMaxMs <= 0) return;
+    const quiet = await untilQuiet(0.15, cfg.settleMaxMs, 100);
+    if (quiet.busy !== null && quiet.waitedMs > 300)
+      say(
+        `  (waited ${(quiet.waitedMs / 1000).toFixed(1)} s for the machine to go quiet before ${t.def.id}: ${Math.round(quiet.busy * 100)} % busy in the last 0.1 s)`
+      );
+  }
+
   async function load(
     t: Target,
     spec: Omit<LoadSpec, 'port' | 'path'>
   ): Promise<{ res: LoadResult; proxyCpuUs: number | null; upstreamCpuUs: number | null }> {
     const full: LoadSpec = { ...spec, port: t.port, path: REQUEST_PATH };
+    await settle(t);
     let before = sampleCpu(t);
     let after = before;
     const onPhase = (m: { type?: string; phase?: string }) => {
@@ -532,6 +549,7 @@ async function main(): Promise<number> {
   const perReq = (us: number | null, n: number) => (us !== null && n > 0 ? round(us / n, 1) : null);
 
   async function saturate(t: Target, roundNo: number): Promise<SaturationRound> {
+    await settle(t);
     if (wrk) {
       if (cfg.warmupS > 0)
         await runWrk({ port: t.port, path: REQUEST_PATH, connections: cfg.connections, durationS: cfg.warmupS });

@@ -9,6 +9,7 @@ import { PATHS } from '../../bench/paths.js';
 import { parseWrk } from '../../bench/wrk.js';
 import { profileMarkdown, summarizeProfile } from '../../bench/profile.js';
 import { bars, dataPlanes, fixedRateSummary, type BenchResult, type FixedRateRound } from '../../bench/report.js';
+import { untilQuiet } from '../../bench/proc.js';
 import { median } from '../../bench/util.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -307,5 +308,29 @@ describe('bars', () => {
   it('without nginx measured the ratio bars have no value and no verdict', () => {
     expect(bar(withCpu({ 'mesh-1hop': 80 }), '1hop-cpu-vs-nginx')).toMatchObject({ value: null, pass: null });
     expect(bar(withCpu({ 'mesh-1hop': 80 }), '1hop-cpu').pass).toBe(true);
+  });
+});
+
+describe.skipIf(!fs.existsSync('/proc/stat'))('untilQuiet (a measurement starts once the machine is quiet)', () => {
+  it('waits up to its limit while every core is busy, and says how busy the machine was', async () => {
+    // one spinning process per core: whatever else runs, the machine is more than half busy
+    const spinners = Array.from({ length: os.availableParallelism() }, () =>
+      spawn(process.execPath, ['-e', 'const end = Date.now() + 5000; while (Date.now() < end);'], { stdio: 'ignore' })
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 150));
+      const busy = await untilQuiet(0.15, 300, 100);
+      expect(busy.busy).toBeGreaterThan(0.5);
+      expect(busy.waitedMs).toBeGreaterThanOrEqual(300);
+    } finally {
+      for (const s of spinners) s.kill('SIGKILL');
+    }
+  });
+
+  it('with a threshold above any load it starts after one window', async () => {
+    const r = await untilQuiet(1.01, 5000, 50);
+    expect(r.busy).not.toBeNull();
+    expect(r.busy!).toBeLessThanOrEqual(1);
+    expect(r.waitedMs).toBeLessThan(5000);
   });
 });
