@@ -109,8 +109,13 @@ function openPhase(
     let startNs = 0n; // set once the worker thread runs, so its start-up never makes the first requests late
     let outstanding = 0;
     let scheduledAll = false;
+    let cutOff: NodeJS.Timeout | undefined;
     const maybeDone = () => {
-      if (scheduledAll && outstanding === 0) resolve();
+      if (!scheduledAll || outstanding > 0) return;
+      // the agent is shared with the next phase: a warm-up's cut-off timer left running destroyed its sockets
+      // mid-measurement ("socket hang up" on the requests in flight) when a measured phase was longer than it
+      clearTimeout(cutOff);
+      resolve();
     };
     const send = (k: number) => {
       const sched = startNs + BigInt(k) * intervalNs;
@@ -156,7 +161,7 @@ function openPhase(
         scheduledAll = true;
         void worker.terminate();
         // bounded: whatever has not answered by then is cut off (and counts as an error)
-        setTimeout(() => agent.destroy(), spec.timeoutMs + 1000).unref();
+        cutOff = setTimeout(() => agent.destroy(), spec.timeoutMs + 1000).unref();
         return maybeDone();
       }
       for (let k = m[0]; k < m[1]; k++) send(k);

@@ -2,6 +2,8 @@
 // and Markdown. No timing assertion: numbers are only checked to exist, never against a bar.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +11,7 @@ import { PATHS } from '../../bench/paths.js';
 import { parseWrk } from '../../bench/wrk.js';
 import { profileMarkdown, summarizeProfile } from '../../bench/profile.js';
 import { bars, dataPlanes, fixedRateSummary, type BenchResult, type FixedRateRound } from '../../bench/report.js';
+import { openLoop } from '../../bench/load.js';
 import { untilQuiet } from '../../bench/proc.js';
 import { median } from '../../bench/util.js';
 
@@ -332,5 +335,31 @@ describe.skipIf(!fs.existsSync('/proc/stat'))('untilQuiet (a measurement starts 
     expect(r.busy).not.toBeNull();
     expect(r.busy!).toBeLessThanOrEqual(1);
     expect(r.waitedMs).toBeLessThan(5000);
+  });
+});
+
+describe('the open-loop load client', () => {
+  it('keeps its sockets through a measured phase longer than the warm-up plus the request timeout', async () => {
+    // every answer takes 40 ms, so at 200 req/s about 8 requests are always in flight
+    const server = http.createServer((req, res) => {
+      req.resume();
+      setTimeout(() => res.end('ok'), 40);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const phases: string[] = [];
+      const r = await openLoop(
+        { mode: 'open', port, path: '/', rate: 200, warmupMs: 100, durationMs: 1600, connections: 32, timeoutMs: 300 },
+        (p) => void phases.push(p)
+      );
+      expect(phases).toEqual(['measure-start', 'measure-end']);
+      expect(r.requests).toBe(320);
+      expect(r.errors).toBe(0);
+      expect(r.ok).toBe(320);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
   });
 });
