@@ -196,8 +196,8 @@ describe.skipIf(process.platform !== 'linux')('SQLite flow store writer thread s
   it.skipIf(!chrt || !canLeaveIdle(WRITER_NICE))(
     'runs the writer idle (SCHED_IDLE), raises it when it falls behind, and it goes idle again after idleAgainMs',
     async () => {
-      // falling behind: every batch posted counts (backlogBatches 1); raised, it stays so (idleAgainMs is long)
-      const a = await started({ writerScheduling: { backlogBatches: 1, idleAgainMs: 600_000 } });
+      // falling behind: a batch not received at once counts (lagMs 0); raised, it stays so (idleAgainMs is long)
+      const a = await started({ writerScheduling: { lagMs: 0, idleAgainMs: 600_000 } });
       expect(a.tid).toBeGreaterThan(0);
       expect(threadPolicy(a.tid)).toBe('idle');
       a.s.append(flow(1));
@@ -209,7 +209,7 @@ describe.skipIf(process.platform !== 'linux')('SQLite flow store writer thread s
       a.s.close();
 
       // with idleAgainMs 0 the writer goes idle again at its next commit with nothing behind
-      const b = await started({ writerScheduling: { backlogBatches: 1, idleAgainMs: 0 } });
+      const b = await started({ writerScheduling: { lagMs: 0, idleAgainMs: 0 } });
       b.s.append(flow(1));
       expect(await until(() => threadPolicy(b.tid) === 'other')).toBe(true);
       b.s.append(flow(2));
@@ -225,7 +225,7 @@ describe.skipIf(process.platform !== 'linux')('SQLite flow store writer thread s
     async () => {
       const { s, t, tid } = await started({ writerScheduling: { waitMs: 0, idleAgainMs: 600_000 } });
       expect(threadPolicy(tid)).toBe('idle');
-      s.append(flow(1)); // one batch behind: not enough to raise it (backlogBatches)
+      s.append(flow(1)); // a batch just posted: not behind long enough to raise it (lagMs)
       expect(Atomics.load(t.shared, slot.idle)).toBe(1);
       expect(s.count()).toBe(1); // waits for the commit
       expect(Atomics.load(t.shared, slot.idle)).toBe(0);

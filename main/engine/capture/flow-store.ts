@@ -46,8 +46,8 @@ type WireFlow = unknown[];
 export interface WriterScheduling {
   /** Run the writer thread at idle priority (SCHED_IDLE) where it can be raised again. */
   idle: boolean;
-  /** Raise it when this many posted batches are not received yet. */
-  backlogBatches: number;
+  /** Raise it when a batch posted this long ago is not received yet. */
+  lagMs: number;
   /** Raise it when the engine thread has waited this long for a commit. */
   waitMs: number;
   /** It goes idle again after its next commit with nothing behind, once raised for this long. */
@@ -740,7 +740,7 @@ function writerEntry(): string | undefined {
  * write), and logs how many flows the worker had received but not committed.
  */
 class WriterThread {
-  private readonly inflight: { seq: number; rows: WireFlow[] }[] = [];
+  private readonly inflight: { seq: number; rows: WireFlow[]; at: number }[] = [];
   /** Rows per batch the worker received and may not have committed yet (for the count of flows a failure lost). */
   private readonly uncommitted: { seq: number; n: number }[] = [];
   private seq = 0;
@@ -803,12 +803,15 @@ class WriterThread {
   /** Hand a batch of flows (toWire: flat arrays of primitives, cheap to copy) to the worker. */
   post(rows: WireFlow[]): void {
     const seq = ++this.seq;
-    this.inflight.push({ seq, rows });
+    const at = performance.now();
+    this.inflight.push({ seq, rows, at });
     this.uncommitted.push({ seq, n: rows.length });
     Atomics.store(this.shared, SLOT.posted, seq);
     this.worker.postMessage({ type: 'rows', seq, rows });
     this.trim();
-    if (seq - Atomics.load(this.shared, SLOT.received) >= this.scheduling.backlogBatches) this.raise();
+    // the oldest batch the worker has not received (none when it took this one already)
+    const oldest = this.inflight[0];
+    if (oldest && at - oldest.at >= this.scheduling.lagMs) this.raise();
   }
 
   /**

@@ -542,10 +542,11 @@ export const WRITER_NICE = 10;
  * engine thread sometimes waits for the writer (a read commits first): so the writer runs idle only where it can be
  * raised again, which takes CAP_SYS_NICE or an RLIMIT_NICE that allows nice +10 (root has it; a desktop session mostly
  * does not, and its writer stays at nice +10). The engine thread raises it (back to SCHED_OTHER at nice +10) when it
- * is backlogBatches batches behind, or when the engine thread has waited waitMs for a commit; the writer goes idle
+ * has not received a batch posted lagMs ago, or when the engine thread has waited waitMs for a commit (with every core
+ * busy, a writer raised only at 16 batches behind held a read for 0.3 s while it worked the backlog off at nice +10); the writer goes idle
  * again after its next commit with nothing behind, once idleAgainMs have passed since it was raised.
  */
-export const WRITER_SCHEDULING = { idle: true, backlogBatches: 16, waitMs: 20, idleAgainMs: 10_000 };
+export const WRITER_SCHEDULING = { idle: true, lagMs: 50, waitMs: 20, idleAgainMs: 10_000 };
 
 /** The id of the calling thread (Linux: a thread is a task with an id of its own), or 0. */
 function threadId() {
