@@ -4,6 +4,7 @@
  * every path.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -193,27 +194,51 @@ describe.skipIf(process.platform !== 'linux')('SQLite flow store writer thread s
     return { s, t, tid: Atomics.load(t.shared, slot.idleTid) };
   };
 
+  /** Keep every core busy with spinning processes (nice 0) while `fn` runs: an idle-class thread then starves. */
+  const withBusyCores = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const spinners = Array.from({ length: os.availableParallelism() + 1 }, () =>
+      spawn(process.execPath, ['-e', 'const end = Date.now() + 20000; while (Date.now() < end);'], { stdio: 'ignore' })
+    );
+    try {
+      await sleep(100);
+      return await fn();
+    } finally {
+      for (const p of spinners) p.kill('SIGKILL');
+    }
+  };
+  /** Hand the writer one batch every 20 ms until the engine thread raised it (at most 200). */
+  const untilRaised = async (s: FlowStore, t: { shared: Int32Array }) => {
+    for (let i = 1; Atomics.load(t.shared, slot.idle) === 1 && i <= 200; i++) {
+      s.append(flow(i));
+      await sleep(20);
+    }
+    return Atomics.load(t.shared, slot.idle) === 0;
+  };
+
   it.skipIf(!chrt || !canLeaveIdle(WRITER_NICE))(
-    'runs the writer idle (SCHED_IDLE), raises it when it falls behind, and it goes idle again after idleAgainMs',
+    'runs the writer idle (SCHED_IDLE); starved, it is raised when a batch waits lagMs, and goes idle again after idleAgainMs',
     async () => {
-      // falling behind: a batch not received at once counts (lagMs 0); raised, it stays so (idleAgainMs is long)
+      // a batch not received at once counts (lagMs 0); raised, it stays so (idleAgainMs is long)
       const a = await started({ writerScheduling: { lagMs: 0, idleAgainMs: 600_000 } });
       expect(a.tid).toBeGreaterThan(0);
       expect(threadPolicy(a.tid)).toBe('idle');
-      a.s.append(flow(1));
-      expect(Atomics.load(a.t.shared, slot.idle)).toBe(0);
-      expect(await until(() => threadPolicy(a.tid) === 'other')).toBe(true);
-      expect(a.s.count()).toBe(1);
+      await withBusyCores(async () => {
+        expect(await untilRaised(a.s, a.t)).toBe(true);
+        expect(await until(() => threadPolicy(a.tid) === 'other')).toBe(true);
+      });
+      expect(a.s.count()).toBeGreaterThan(0);
       await sleep(300);
       expect(threadPolicy(a.tid)).toBe('other');
       a.s.close();
 
-      // with idleAgainMs 0 the writer goes idle again at its next commit with nothing behind
+      // with idleAgainMs 0 the writer goes idle again at a commit with nothing behind
       const b = await started({ writerScheduling: { lagMs: 0, idleAgainMs: 0 } });
-      b.s.append(flow(1));
-      expect(await until(() => threadPolicy(b.tid) === 'other')).toBe(true);
-      b.s.append(flow(2));
-      expect(b.s.count()).toBe(2);
+      await withBusyCores(async () => {
+        expect(await untilRaised(b.s, b.t)).toBe(true);
+        expect(await until(() => threadPolicy(b.tid) === 'other')).toBe(true);
+      });
+      b.s.append(flow(1000));
+      expect(b.s.count()).toBeGreaterThan(0);
       expect(await until(() => threadPolicy(b.tid) === 'idle')).toBe(true);
       expect(Atomics.load(b.t.shared, slot.idle)).toBe(1);
       b.s.close();
@@ -221,13 +246,31 @@ describe.skipIf(process.platform !== 'linux')('SQLite flow store writer thread s
   );
 
   it.skipIf(!chrt || !canLeaveIdle(WRITER_NICE))(
-    'raises the idle writer when the engine thread has waited waitMs for its commit',
+    'is not raised while it keeps up, nor while it waits for work (a batch waits lagMs only if it is starved)',
+    async () => {
+      const { s, t, tid } = await started({ writerScheduling: { lagMs: 0, idleAgainMs: 600_000 } });
+      // cores free: each batch is taken at once, and a writer asleep between batches is not raised
+      for (let i = 1; i <= 20; i++) {
+        s.append(flow(i));
+        await sleep(20);
+      }
+      expect(s.count()).toBe(20);
+      expect(Atomics.load(t.shared, slot.idle)).toBe(1);
+      expect(threadPolicy(tid)).toBe('idle');
+      s.close();
+    }
+  );
+
+  it.skipIf(!chrt || !canLeaveIdle(WRITER_NICE))(
+    'raises the starved idle writer when the engine thread has waited waitMs for its commit',
     async () => {
       const { s, t, tid } = await started({ writerScheduling: { waitMs: 0, idleAgainMs: 600_000 } });
       expect(threadPolicy(tid)).toBe('idle');
-      s.append(flow(1)); // a batch just posted: not behind long enough to raise it (lagMs)
-      expect(Atomics.load(t.shared, slot.idle)).toBe(1);
-      expect(s.count()).toBe(1); // waits for the commit
+      await withBusyCores(async () => {
+        s.append(flow(1)); // a batch just posted: not behind long enough to raise it (lagMs)
+        expect(Atomics.load(t.shared, slot.idle)).toBe(1);
+        expect(s.count()).toBe(1); // waits for the commit
+      });
       expect(Atomics.load(t.shared, slot.idle)).toBe(0);
       expect(await until(() => threadPolicy(tid) === 'other')).toBe(true);
       s.close();

@@ -78,6 +78,7 @@ interface FlowWriter {
 
 const {
   FlowWriter,
+  threadSched,
   KEYS_PER_ROW,
   SLOT,
   SLOT_COUNT,
@@ -108,6 +109,8 @@ const {
   WRITER_SCHEDULING: WriterScheduling;
   /** The command and arguments that set a thread's scheduling policy. */
   chrtArgs: (tid: number, policy: 'idle' | 'other') => readonly [string, string[]];
+  /** A thread of this process: runnable (or asleep), and its time on a core so far (ns). */
+  threadSched: (tid: number) => { runnable: boolean; cpuNs: number } | undefined;
   STATE: { readonly starting: number; readonly ready: number; readonly failed: number };
 };
 
@@ -746,6 +749,11 @@ class WriterThread {
   private seq = 0;
   private exited = false;
   private readonly startedAt = Date.now();
+  /** When raise() last looked at the writer (performance.now()), and what it saw (threadSched). */
+  private lastLook: { at: number; sched: { runnable: boolean; cpuNs: number } | undefined } = {
+    at: -Infinity,
+    sched: undefined
+  };
 
   private constructor(
     private readonly worker: Worker,
@@ -804,14 +812,14 @@ class WriterThread {
   post(rows: WireFlow[]): void {
     const seq = ++this.seq;
     const at = performance.now();
+    this.trim();
+    // before this batch wakes the writer: is one handed over lagMs ago still waiting for it?
+    const oldest = this.inflight[0];
+    if (oldest && at - oldest.at >= this.scheduling.lagMs) this.raise();
     this.inflight.push({ seq, rows, at });
     this.uncommitted.push({ seq, n: rows.length });
     Atomics.store(this.shared, SLOT.posted, seq);
     this.worker.postMessage({ type: 'rows', seq, rows });
-    this.trim();
-    // the oldest batch the worker has not received (none when it took this one already)
-    const oldest = this.inflight[0];
-    if (oldest && at - oldest.at >= this.scheduling.lagMs) this.raise();
   }
 
   /**
@@ -820,8 +828,18 @@ class WriterThread {
    */
   raise(): void {
     if (Atomics.load(this.shared, SLOT.idle) !== 1) return;
+    const tid = Atomics.load(this.shared, SLOT.idleTid);
+    // only a starved writer is raised: runnable at this look and the last (within the last second), and on a core
+    // less than half the time between them; asleep (waiting for the disk, or for work) or running, it would not help
+    const now = performance.now();
+    const last = this.lastLook;
+    if (now - last.at < this.scheduling.waitMs) return;
+    const sched = threadSched(tid);
+    this.lastLook = { at: now, sched };
+    if (!sched?.runnable || !last.sched?.runnable || now - last.at > 1000) return;
+    if ((sched.cpuNs - last.sched.cpuNs) / 1e6 >= (now - last.at) / 2) return;
     Atomics.store(this.shared, SLOT.idle, 0);
-    const [cmd, args] = chrtArgs(Atomics.load(this.shared, SLOT.idleTid), 'other');
+    const [cmd, args] = chrtArgs(tid, 'other');
     try {
       execFile(cmd, args, { timeout: 5000 }, (e) => {
         if (e) this.log(`flow store: cannot raise the writer thread's priority (${e.message.split('\n')[0]})`);

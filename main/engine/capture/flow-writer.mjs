@@ -542,8 +542,11 @@ export const WRITER_NICE = 10;
  * engine thread sometimes waits for the writer (a read commits first): so the writer runs idle only where it can be
  * raised again, which takes CAP_SYS_NICE or an RLIMIT_NICE that allows nice +10 (root has it; a desktop session mostly
  * does not, and its writer stays at nice +10). The engine thread raises it (back to SCHED_OTHER at nice +10) when it
- * has not received a batch posted lagMs ago, or when the engine thread has waited waitMs for a commit (with every core
- * busy, a writer raised only at 16 batches behind held a read for 0.3 s while it worked the backlog off at nice +10); the writer goes idle
+ * has not received a batch posted lagMs ago, or when the engine thread has waited waitMs for a commit, and the writer
+ * is starved (threadSched: runnable at this look and the last, waitMs or more apart, and on a core less than half of
+ * that time). With every core
+ * busy, a writer raised only at 16 batches behind held a read for 0.3 s while it worked the backlog off at nice +10.
+ * A raise forks the engine process (chrt) and costs its thread a few milliseconds, so it must stay rare; the writer goes idle
  * again after its next commit with nothing behind, once idleAgainMs have passed since it was raised.
  */
 export const WRITER_SCHEDULING = { idle: true, lagMs: 50, waitMs: 20, idleAgainMs: 10_000 };
@@ -555,6 +558,26 @@ function threadId() {
     return Number.isInteger(tid) && tid > 0 ? tid : 0;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Thread `tid` of this process as the scheduler sees it: runnable (state R of /proc/<pid>/task/<tid>/stat: running, or
+ * waiting for a core) or asleep (waiting for work, or for the disk: a checkpoint's fsync holds the writer 0.1 s), and
+ * its time on a core so far in ns (/proc/<pid>/task/<tid>/schedstat); undefined where they cannot be read. A writer
+ * runnable at two looks that spent less than half the time between them on a core is starved; one asleep or running
+ * is not, and raising it would not help. (The schedstat's run-queue wait is no use here: it only counts a wait once
+ * the task gets a core, which a starved one does not.)
+ * @param {number} tid
+ * @returns {{ runnable: boolean; cpuNs: number } | undefined}
+ */
+export function threadSched(tid) {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+    const cpuNs = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+    return Number.isFinite(cpuNs) ? { runnable: stat[stat.lastIndexOf(')') + 2] === 'R', cpuNs } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
