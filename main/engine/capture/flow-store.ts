@@ -840,12 +840,12 @@ class WriterThread {
     if ((sched.cpuNs - last.sched.cpuNs) / 1e6 >= (now - last.at) / 2) return;
     Atomics.store(this.shared, SLOT.idle, 0);
     const [cmd, args] = chrtArgs(tid, 'other');
+    const failed = (e: Error) =>
+      this.log(`flow store: cannot raise the writer thread's priority (${e.message.split('\n')[0]})`);
     try {
-      execFile(cmd, args, { timeout: 5000 }, (e) => {
-        if (e) this.log(`flow store: cannot raise the writer thread's priority (${e.message.split('\n')[0]})`);
-      });
+      execFile(cmd, args, { timeout: 5000 }, (e) => e && failed(e));
     } catch (e) {
-      this.log(`flow store: cannot raise the writer thread's priority (${(e as Error).message})`);
+      failed(e as Error);
     }
   }
 

@@ -544,10 +544,10 @@ export const WRITER_NICE = 10;
  * does not, and its writer stays at nice +10). The engine thread raises it (back to SCHED_OTHER at nice +10) when it
  * has not received a batch posted lagMs ago, or when the engine thread has waited waitMs for a commit, and the writer
  * is starved (threadSched: runnable at this look and the last, waitMs or more apart, and on a core less than half of
- * that time). With every core
- * busy, a writer raised only at 16 batches behind held a read for 0.3 s while it worked the backlog off at nice +10.
- * A raise forks the engine process (chrt) and costs its thread a few milliseconds, so it must stay rare; the writer goes idle
- * again after its next commit with nothing behind, once idleAgainMs have passed since it was raised.
+ * that time). With every core busy, a writer raised only at 16 batches behind held a read for 0.3 s while it worked
+ * the backlog off at nice +10. A raise forks the engine process (chrt) and costs its thread a few milliseconds, so it
+ * must stay rare. The writer goes idle again after its next commit with nothing behind, once idleAgainMs have passed
+ * since it was raised.
  */
 export const WRITER_SCHEDULING = { idle: true, lagMs: 50, waitMs: 20, idleAgainMs: 10_000 };
 
@@ -573,12 +573,22 @@ function threadId() {
  */
 export function threadSched(tid) {
   try {
-    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+    const state = taskStat(tid)[0];
     const cpuNs = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
-    return Number.isFinite(cpuNs) ? { runnable: stat[stat.lastIndexOf(')') + 2] === 'R', cpuNs } : undefined;
+    return Number.isFinite(cpuNs) ? { runnable: state === 'R', cpuNs } : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The fields of /proc/<pid>/task/<tid>/stat for thread `tid` of this process after its command name (index 0 is
+ * field 3 of proc_pid_stat(5), the state); throws where it cannot be read.
+ * @param {number} tid
+ */
+function taskStat(tid) {
+  const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /**
@@ -588,8 +598,7 @@ export function threadSched(tid) {
  */
 export function threadPolicy(tid) {
   try {
-    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-    const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    const policy = Number(taskStat(tid)[38]);
     return /** @type {Record<number, string>} */ ({ 0: 'other', 3: 'batch', 5: 'idle' })[policy] ?? String(policy);
   } catch {
     return undefined;
