@@ -14,6 +14,8 @@ import {
   type FlowStore
 } from '../engine/capture/flow-store.js';
 import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
+// @ts-expect-error -- plain JavaScript (the writer thread's entry), typed where the store imports it
+import { RECORD_FORMAT } from '../engine/capture/flow-writer.mjs';
 import { at, binaryBody, flow, serverHalf, textBody } from './helpers/flow.js';
 
 const dirs: string[] = [];
@@ -61,7 +63,7 @@ describe('SQLite flow store', () => {
     ['in the engine thread', false]
   ])('every field of a flow comes back as it was stored, written %s', (_name, writerThread) => {
     // Required<FlowRecord>: a field added to FlowRecord fails to compile here until it is set, and then this test
-    // fails until the store keeps it (toWire and rowFromWire in flow-writer.mjs list the fields one by one)
+    // fails until the store keeps it (toRow and fromColumns in flow-writer.mjs list the fields one by one)
     const full: Required<FlowRecord> = {
       ...flow(1),
       virtualService: 'reviews',
@@ -217,7 +219,13 @@ describe('SQLite flow store', () => {
     const dir = tmp();
     const db = openDb(path.join(dir, 'flows.db'));
     db.exec(V1_SCHEMA);
-    const old = flow(7, { traceId: TRACE, connectionSecurity: 'mutual_tls', responseBody: textBody('from v1') });
+    const old = flow(7, {
+      traceId: TRACE,
+      connectionSecurity: 'mutual_tls',
+      responseBody: textBody('from v1'),
+      requestHeaders: { host: 'reviews:9080', 'x-user': 'Old-Alice' },
+      responseHeaders: { server: 'v1-server' }
+    });
     const record: Partial<FlowRecord> = { ...old };
     delete record.requestBody;
     delete record.responseBody;
@@ -265,12 +273,22 @@ describe('SQLite flow store', () => {
       mtls: 'mutual_tls',
       requests: 1
     });
-    const f8 = flow(8, { responseBody: textBody('from v4 "quoted"') });
+    const f8 = flow(8, {
+      responseBody: textBody('from v4 "quoted"'),
+      requestHeaders: { 'x-user': 'New-Bob' },
+      responseHeaders: { server: 'v4-server' }
+    });
     s.append(f8);
     expect(ids(s.list({}))).toEqual(['f-7', 'f-8']);
     // a body is searched in either form: the view's JSON with its data (before schema 4), or its data column
     expect(ids(s.list({ text: 'FROM V1' }))).toEqual(['f-7']);
     expect(ids(s.list({ text: 'v4 "quoted' }))).toEqual(['f-8']);
+    // and headers in either form of the record: an object (before format 2), or a list of names and values
+    expect(ids(s.list({ text: 'old-alice' }))).toEqual(['f-7']);
+    expect(ids(s.list({ text: 'New-Bob' }))).toEqual(['f-8']);
+    expect(ids(s.list({ text: 'x-user' }))).toEqual(['f-7', 'f-8']);
+    expect(ids(s.list({ text: 'v1-server' }))).toEqual(['f-7']);
+    expect(ids(s.list({ text: 'v4-server' }))).toEqual(['f-8']);
     expect(s.get('f-8')).toEqual({ ...f8, sessionId: s.sessions().find((x) => x.current)!.id });
     s.close();
     const check = openDb(path.join(dir, 'flows.db'));
@@ -284,8 +302,12 @@ describe('SQLite flow store', () => {
     }[];
     expect(JSON.parse(rows[0]!.record)).toMatchObject({ path: old.path, requestId: old.requestId });
     expect(rows[0]!.response_data).toBeNull();
-    expect(Object.keys(JSON.parse(rows[1]!.record))).not.toContain('path');
-    expect(Object.keys(JSON.parse(rows[1]!.record))).not.toContain('requestId');
+    // a record written now is a list (format 2) without what has columns
+    const record8 = JSON.parse(rows[1]!.record) as unknown[];
+    expect(record8[0]).toBe(RECORD_FORMAT);
+    expect(record8).not.toContain(f8.path);
+    expect(record8).not.toContain(f8.requestId);
+    expect(record8).toContainEqual(['x-user', 'New-Bob']);
     expect(rows[1]!.response_data).toBe('from v4 "quoted"');
     expect(JSON.parse(rows[1]!.response_body)).toEqual({
       encoding: 'utf8',

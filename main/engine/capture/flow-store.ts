@@ -39,8 +39,6 @@ import { findSqlite, openDatabase, type SqlDatabase, type SqliteDriver, type Sql
 
 /** A flow as INSERT takes it: the column values in order (INSERT in flow-writer.mjs; its size is set on insert). */
 type WriteRow = unknown[];
-/** A flow as the engine thread hands it to the writer thread (toWire in flow-writer.mjs). */
-type WireFlow = unknown[];
 
 /** WRITER_SCHEDULING in flow-writer.mjs. */
 export interface WriterScheduling {
@@ -86,19 +84,18 @@ const {
   WRITER_SCHEDULING,
   chrtArgs,
   toRow,
-  toWire,
-  rowFromWire,
   fromColumns,
+  RECORD_PATHS,
   bodyFromColumns
 } = flowWriter as {
   FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
   /** Flows per row of lookup keys (flow_keys). */
   KEYS_PER_ROW: number;
-  /** A flow as stored: INSERT's column values in order (the record without its column fields and bodies). */
+  /** A flow as stored: INSERT's column values in order (the record without its column fields and bodies). This is
+   * also what the engine thread hands to the writer thread. */
   toRow: (f: FlowRecord, session: number) => WriteRow;
-  /** A flow as the writer thread takes it: a flat array of primitives, cheap to copy (rowFromWire makes its row). */
-  toWire: (f: FlowRecord, session: number) => WireFlow;
-  rowFromWire: (w: WireFlow) => WriteRow;
+  /** JSON paths of the header lists in a record of the current format. */
+  RECORD_PATHS: { requestHeaders: string; responseHeaders: string };
   /** A flow (without bodies) from a row of FLOW_COLUMNS. */
   fromColumns: (row: FlowRow) => FlowRecord;
   /** A body from its view's JSON and its data column. */
@@ -162,7 +159,7 @@ export interface StoreOptions {
   flushMs: number;
   /**
    * With a writer thread: hand flows over as soon as this many are queued (else after flushMs). Handing a flow over
-   * (toWire and its copy) costs the engine thread ~4 µs, and each hand-over (a message to the worker, which wakes it)
+   * (toRow and its copy) costs the engine thread ~3 µs, and each hand-over (a message to the worker, which wakes it)
    * costs it more again: batches of 64 instead of 16 left it ~9 µs less per 2-hop request at saturation, ~4% more
    * throughput (issue 7, 2026-11-24; 128 gained nothing more). The time a hand-over holds the thread grows with the
    * batch, but the share of time it is held does not (0.3 ms every 64 ms at 1000 req/s, one hop), so a request still
@@ -341,10 +338,14 @@ interface Cond {
   params: unknown[];
 }
 
+/** A record's headers (a list in the current format, an object in records written before it; see toRow). */
+const recordHeaders = (path: string, key: string): string =>
+  `json_extract(record, CASE WHEN substr(record, 1, 1) = '[' THEN '${path}' ELSE '$.${key}' END)`;
+
 const TEXT_COLUMNS = [
   'path',
-  "json_extract(record, '$.requestHeaders')",
-  "json_extract(record, '$.responseHeaders')",
+  recordHeaders(RECORD_PATHS.requestHeaders, 'requestHeaders'),
+  recordHeaders(RECORD_PATHS.responseHeaders, 'responseHeaders'),
   "coalesce(request_data, json_extract(request_body, '$.data'))",
   "coalesce(response_data, json_extract(response_body, '$.data'))"
 ];
@@ -518,18 +519,18 @@ class SqliteStore implements FlowStore {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.closed) return;
-    // flows are handed to the writer thread as flat arrays (it builds their rows), or written here without one
+    // flows are handed to the writer thread as rows (toRow), or written here without one
     const flows = this.pending.length === 0 ? [] : this.pending.splice(0, this.pending.length);
     const t = this.thread;
     if (t) {
-      if (flows.length > 0) t.post(flows.map((f) => toWire(f, f.sessionId!)));
+      if (flows.length > 0) t.post(flows.map((f) => toRow(f, f.sessionId!)));
       const unconfirmed = wait ? t.sync(this.log) : t.failed() ? t.unconfirmed(this.log) : null;
       if (!unconfirmed) return;
       // the writer thread stopped working: write here from now on, starting with what it may not have written
       this.thread = undefined;
       t.stop();
       this.log(`flow store: the writer thread stopped; writing in the engine thread`);
-      if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed.map(rowFromWire));
+      if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed);
       return;
     }
     if (flows.length > 0) this.writer.writeFlows(flows);
@@ -743,7 +744,7 @@ function writerEntry(): string | undefined {
  * write), and logs how many flows the worker had received but not committed.
  */
 class WriterThread {
-  private readonly inflight: { seq: number; rows: WireFlow[]; at: number }[] = [];
+  private readonly inflight: { seq: number; rows: WriteRow[]; at: number }[] = [];
   /** Rows per batch the worker received and may not have committed yet (for the count of flows a failure lost). */
   private readonly uncommitted: { seq: number; n: number }[] = [];
   private seq = 0;
@@ -808,8 +809,8 @@ class WriterThread {
     return new WriterThread(worker, shared, scheduling, log);
   }
 
-  /** Hand a batch of flows (toWire: flat arrays of primitives, cheap to copy) to the worker. */
-  post(rows: WireFlow[]): void {
+  /** Hand a batch of flows (toRow's rows: 22 primitives each, cheap to copy) to the worker. */
+  post(rows: WriteRow[]): void {
     const seq = ++this.seq;
     const at = performance.now();
     this.trim();
@@ -864,7 +865,7 @@ class WriterThread {
   }
 
   /** Batches posted that the worker has not received (logging how many flows it received but did not commit). */
-  unconfirmed(log: (l: string) => void): WireFlow[] {
+  unconfirmed(log: (l: string) => void): WriteRow[] {
     this.trim();
     const received = Atomics.load(this.shared, SLOT.received);
     const lost = this.uncommitted.filter((b) => b.seq <= received).reduce((n, b) => n + b.n, 0);
@@ -874,7 +875,7 @@ class WriterThread {
   }
 
   /** Wait until every posted batch is committed: null when it is, else the rows the store must write itself. */
-  sync(log: (l: string) => void): WireFlow[] | null {
+  sync(log: (l: string) => void): WriteRow[] | null {
     if (Atomics.load(this.shared, SLOT.committed) >= this.seq) {
       // nothing in flight (e.g. a read right after opening, while the worker still starts): nothing to wait for
       this.trim();

@@ -27,223 +27,184 @@ export const CAPTURED = "session_id NOT IN (SELECT id FROM sessions WHERE kind =
 export const INSERT_KEYS = 'INSERT INTO flow_keys (lo, hi, keys) VALUES (?, ?, ?)';
 export const KEYS_PER_ROW = 500;
 
-/** Positions in a row of the lookup keys, the body columns and the size column (see INSERT). */
+/** Positions in a row of the lookup keys and the size column, and of the columns a row's size counts (see INSERT). */
 const REQUEST_ID = 2;
 const TRACE_ID = 15;
-const RECORD = 12;
-const REQUEST_BODY = 13;
-const RESPONSE_BODY = 14;
 const BYTES = 19;
-const REQUEST_DATA = 20;
-const RESPONSE_DATA = 21;
+const SIZED = [12, 13, 14, 20, 21]; // record, request_body, response_body, request_data, response_data
 
-/** Fields every flow has that are null unless something happened (no rule, no local reply): stored only when set. */
+/** Fields every flow has that are null unless something happened (no rule, no local reply). */
 export const NULL_UNLESS_SET = ['virtualService', 'rule', 'subset', 'endpoint', 'localReply'];
 
-/** A body's view, or null: the record's 4 slots of it (see toWire). */
-const BODY_SLOTS = 4;
+/**
+ * A record's format: the first element of its JSON array. Records written before it (schema 4 and older) are JSON
+ * objects of the same fields, read as they are (fromColumns).
+ */
+export const RECORD_FORMAT = 2;
 
 /**
- * A flow as the engine thread hands it to the writer thread: a flat array of strings, numbers, booleans, null and
- * undefined, which rowFromWire turns into the row INSERT takes. Issue 7: the engine thread is what limits a mesh's
- * throughput, and the structured clone of a flat array of primitives costs it ~3 µs per flow where the record's
- * JSON (toRow) and the clone of the row cost ~8 µs; objects are what the clone and its copy are slow at, on both
- * sides (~10 µs to rebuild a flow object in the writer thread, ~3.5 µs this array). The JSON is then built in the
- * writer thread, off the thread that forwards requests (one hop's total CPU stays the same: the work moved).
- * Layout: the session, the WIRE_FIXED fields in order, each body as BODY_SLOTS slots (encoding, data, size, truncated;
- * encoding null for no body, undefined for a flow without the field), the timings as a presence flag and 4 slots,
- * then the variable parts, each as its count and its entries: request headers (name, value), response headers,
- * trace steps (step, detail), attempts (attempt, endpoint, status, flags, durationMs, error).
- * @param {any} f a FlowRecord
- * @param {number} session
- * @returns {unknown[]}
+ * Positions in a record's array (see toRow). A field a flow may lack (FlowRecord's optional ones, an attempt's
+ * error) is ABSENT there, so that it comes back absent and not as null.
  */
-export function toWire(f, session) {
-  const a = [session];
-  for (const k of WIRE_FIXED) a.push(f[k]);
-  pushBody(a, f.requestBody);
-  pushBody(a, f.responseBody);
-  const t = f.timings;
-  if (t === undefined) a.push(false, undefined, undefined, undefined, undefined);
-  else a.push(true, t.requestEnd, t.upstreamConnected, t.responseStart, t.responseEnd);
-  pushHeaders(a, f.requestHeaders);
-  pushHeaders(a, f.responseHeaders);
-  const trace = f.trace ?? [];
-  a.push(trace.length);
-  for (const s of trace) a.push(s.step, s.detail);
-  const log = f.attemptLog ?? [];
-  a.push(log.length);
-  for (const x of log) a.push(x.attempt, x.endpoint, x.status, x.flags, x.durationMs, x.error);
+const R = {
+  virtualService: 1,
+  rule: 2,
+  subset: 3,
+  endpoint: 4,
+  localReply: 5,
+  attempts: 6,
+  attemptLog: 7,
+  trace: 8,
+  configVersion: 9,
+  requestHeaders: 10,
+  responseHeaders: 11,
+  sourcePrincipal: 12,
+  destinationPrincipal: 13,
+  spanId: 14,
+  parentSpanId: 15,
+  timings: 16,
+  replayOf: 17
+};
+/** JSON paths of the header lists in a record (TEXT_COLUMNS in flow-store.ts searches them). */
+export const RECORD_PATHS = { requestHeaders: `$[${R.requestHeaders}]`, responseHeaders: `$[${R.responseHeaders}]` };
+const ABSENT = 0;
+const absent = (/** @type {unknown} */ v) => (v === undefined ? ABSENT : v);
+const present = (/** @type {unknown} */ v) => v !== ABSENT && v !== undefined;
+
+/**
+ * @param {Record<string, unknown> | undefined} h
+ * @returns {unknown[]} name, value, name, value...
+ */
+function flatHeaders(h) {
+  const a = [];
+  for (const k in h) a.push(k, h[k]);
   return a;
 }
 
-/** The fields of a flow with one slot each in toWire's array, after the session (every FlowRecord field but the
- * bodies, timings, headers, trace and attempt log, which have slots of their own). */
-export const WIRE_FIXED = [
-  'id',
-  'requestId',
-  'reporter',
-  'source',
-  'destination',
-  'destinationService',
-  'method',
-  'authority',
-  'path',
-  'status',
-  'flags',
-  'durationMs',
-  'startedAt',
-  'virtualService',
-  'rule',
-  'subset',
-  'endpoint',
-  'attempts',
-  'localReply',
-  'configVersion',
-  'sourcePrincipal',
-  'destinationPrincipal',
-  'connectionSecurity',
-  'traceId',
-  'spanId',
-  'parentSpanId',
-  'replayOf'
-];
-/** Slot of each WIRE_FIXED field in toWire's array. */
-const W = Object.fromEntries(WIRE_FIXED.map((k, i) => [k, i + 1]));
-const W_REQUEST_BODY = WIRE_FIXED.length + 1;
-const W_RESPONSE_BODY = W_REQUEST_BODY + BODY_SLOTS;
-const W_TIMINGS = W_RESPONSE_BODY + BODY_SLOTS;
-const W_VARIABLE = W_TIMINGS + 5;
+/**
+ * @param {unknown[]} a name, value, name, value...
+ * @returns {Record<string, unknown>}
+ */
+function headersOf(a) {
+  /** @type {Record<string, unknown>} */
+  const h = {};
+  for (let i = 0; i < a.length; i += 2) h[/** @type {string} */ (a[i])] = a[i + 1];
+  return h;
+}
 
 /**
- * @param {unknown[]} a
+ * A body's view without its data, as JSON (its data has a column of its own); null for no body.
  * @param {any} b a BodyView, null or undefined
+ * @returns {string | null}
  */
-function pushBody(a, b) {
-  if (b === undefined || b === null) a.push(b, undefined, undefined, undefined);
-  else a.push(b.encoding, b.data, b.size, b.truncated);
+function bodyMeta(b) {
+  if (b === undefined || b === null) return null;
+  const enc = b.encoding === 'utf8' || b.encoding === 'base64' ? `"${b.encoding}"` : JSON.stringify(b.encoding);
+  return `{"encoding":${enc},"size":${Number(b.size)},"truncated":${b.truncated === true}}`;
 }
 
 /**
- * @param {unknown[]} a
- * @param {Record<string, unknown> | undefined} h
- */
-function pushHeaders(a, h) {
-  const at = a.length;
-  a.push(0);
-  let n = 0;
-  for (const k in h) {
-    a.push(k, h[k]);
-    n++;
-  }
-  a[at] = n;
-}
-
-/**
- * @param {unknown[]} a
- * @param {number} i
- * @returns {any} a BodyView, null or undefined
- */
-function bodyAt(a, i) {
-  const e = a[i];
-  if (e === undefined || e === null) return e;
-  return { encoding: e, data: a[i + 1], size: a[i + 2], truncated: a[i + 3] };
-}
-
-/** `v`, or undefined for null (JSON.stringify leaves it out): the NULL_UNLESS_SET fields as stored. */
-const unlessNull = (/** @type {unknown} */ v) => (v === null ? undefined : v);
-
-/**
- * The row INSERT takes (see toRow) from a flow's toWire array.
- * @param {unknown[]} a
- * @returns {unknown[]}
- */
-export function rowFromWire(a) {
-  let i = W_VARIABLE;
-  /** @type {Record<string, unknown>} */
-  const requestHeaders = {};
-  for (let n = /** @type {number} */ (a[i++]); n > 0; n--, i += 2)
-    requestHeaders[/** @type {string} */ (a[i])] = a[i + 1];
-  /** @type {Record<string, unknown>} */
-  const responseHeaders = {};
-  for (let n = /** @type {number} */ (a[i++]); n > 0; n--, i += 2)
-    responseHeaders[/** @type {string} */ (a[i])] = a[i + 1];
-  const trace = [];
-  for (let n = /** @type {number} */ (a[i++]); n > 0; n--, i += 2) trace.push({ step: a[i], detail: a[i + 1] });
-  const attemptLog = [];
-  for (let n = /** @type {number} */ (a[i++]); n > 0; n--, i += 6)
-    attemptLog.push({
-      attempt: a[i],
-      endpoint: a[i + 1],
-      status: a[i + 2],
-      flags: a[i + 3],
-      durationMs: a[i + 4],
-      error: a[i + 5]
-    });
-  const t = W_TIMINGS;
-  // the flow's fields without a column, in FlowRecord's order; undefined ones (and null NULL_UNLESS_SET ones) are
-  // left out by JSON.stringify
-  const record = {
-    virtualService: unlessNull(a[W.virtualService]),
-    rule: unlessNull(a[W.rule]),
-    subset: unlessNull(a[W.subset]),
-    endpoint: unlessNull(a[W.endpoint]),
-    attempts: a[W.attempts],
-    attemptLog,
-    localReply: unlessNull(a[W.localReply]),
-    trace,
-    configVersion: a[W.configVersion],
-    requestHeaders,
-    responseHeaders,
-    sourcePrincipal: a[W.sourcePrincipal],
-    destinationPrincipal: a[W.destinationPrincipal],
-    spanId: a[W.spanId],
-    parentSpanId: a[W.parentSpanId],
-    timings: a[t]
-      ? { requestEnd: a[t + 1], upstreamConnected: a[t + 2], responseStart: a[t + 3], responseEnd: a[t + 4] }
-      : undefined,
-    replayOf: a[W.replayOf]
-  };
-  return [
-    a[W.id],
-    a[0],
-    a[W.requestId],
-    a[W.startedAt],
-    a[W.reporter],
-    a[W.source],
-    a[W.destination],
-    a[W.destinationService],
-    a[W.method],
-    a[W.path],
-    a[W.status],
-    a[W.flags],
-    JSON.stringify(record),
-    bodyAt(a, W_REQUEST_BODY) ?? null,
-    bodyAt(a, W_RESPONSE_BODY) ?? null,
-    a[W.traceId] ?? null,
-    a[W.authority],
-    a[W.durationMs],
-    a[W.connectionSecurity] ?? null,
-    null,
-    null,
-    null
-  ];
-}
-
-/**
- * A flow as stored: the values of INSERT's columns, in order, with its bodies still objects and its size unset (the
- * writer finishes both, see finishRow). The record is the JSON of the flow's other fields: without its bodies and
- * session, without the fields that have columns and without the NULL_UNLESS_SET ones that are null.
- * Each string JSON.stringify writes costs it ~60 ns whatever its length, and those are 40% of a record's strings
- * (~40% fewer bytes for SQLite). The bodies are the exception: a body is one long string, stored in a column of its
- * own (request_data, response_data), so no JSON ever scans it for escapes. The engine thread hands flows to the
- * writer thread as toWire arrays, and the writer thread makes this row of each (rowFromWire).
+ * A flow as stored: the values of INSERT's columns, in order, its size still unset (the writer sets it, see
+ * finishRow). The record is the flow's other fields as a JSON array (R gives each one's place): without its bodies
+ * and session, and without the fields that have columns. A body is one long string in a column of its own
+ * (request_data, response_data), so no JSON ever scans it for escapes, and its view's other fields are a short JSON
+ * of their own (request_body, response_body).
+ * Issue 7: this is what the engine thread hands to the writer thread, so it costs the thread that forwards requests
+ * one JSON.stringify of arrays (no keys, no objects to build) and a structured clone of 25 values per flow. The
+ * writer thread only binds them. Before, a flat array of ~70 values went over and the writer thread built the record
+ * object and its JSON: ~10 µs of CPU per flow in both threads together against ~4 now, and a record of ~1000 bytes
+ * against ~600 for SQLite to write, keep and delete.
  * @param {any} f a FlowRecord
  * @param {number} session
  * @returns {unknown[]}
  */
 export function toRow(f, session) {
-  return rowFromWire(toWire(f, session));
+  const log = [];
+  for (const x of f.attemptLog ?? []) log.push(x.attempt, x.endpoint, x.status, x.flags, x.durationMs, absent(x.error));
+  const trace = [];
+  for (const s of f.trace ?? []) trace.push(s.step, s.detail);
+  const t = f.timings;
+  const record = JSON.stringify([
+    RECORD_FORMAT,
+    f.virtualService ?? null,
+    f.rule ?? null,
+    f.subset ?? null,
+    f.endpoint ?? null,
+    f.localReply ?? null,
+    f.attempts,
+    log,
+    trace,
+    f.configVersion,
+    flatHeaders(f.requestHeaders),
+    flatHeaders(f.responseHeaders),
+    absent(f.sourcePrincipal),
+    absent(f.destinationPrincipal),
+    absent(f.spanId),
+    absent(f.parentSpanId),
+    t === undefined ? ABSENT : [t.requestEnd, t.upstreamConnected, t.responseStart, t.responseEnd],
+    absent(f.replayOf)
+  ]);
+  const rb = f.requestBody;
+  const sb = f.responseBody;
+  return [
+    f.id,
+    session,
+    f.requestId,
+    f.startedAt,
+    f.reporter,
+    f.source,
+    f.destination,
+    f.destinationService,
+    f.method,
+    f.path,
+    f.status,
+    f.flags,
+    record,
+    bodyMeta(rb),
+    bodyMeta(sb),
+    f.traceId ?? null,
+    f.authority,
+    f.durationMs,
+    f.connectionSecurity ?? null,
+    null,
+    typeof rb?.data === 'string' ? rb.data : null,
+    typeof sb?.data === 'string' ? sb.data : null
+  ];
+}
+
+/**
+ * The fields of a record in RECORD_FORMAT (toRow), onto `f`.
+ * @param {Record<string, unknown>} f
+ * @param {unknown[]} r
+ */
+function assignRecord(f, r) {
+  f.virtualService = r[R.virtualService];
+  f.rule = r[R.rule];
+  f.subset = r[R.subset];
+  f.endpoint = r[R.endpoint];
+  f.attempts = r[R.attempts];
+  const log = /** @type {unknown[]} */ (r[R.attemptLog]);
+  const attemptLog = [];
+  for (let i = 0; i < log.length; i += 6) {
+    /** @type {Record<string, unknown>} */
+    const x = { attempt: log[i], endpoint: log[i + 1], status: log[i + 2], flags: log[i + 3], durationMs: log[i + 4] };
+    if (present(log[i + 5])) x.error = log[i + 5];
+    attemptLog.push(x);
+  }
+  f.attemptLog = attemptLog;
+  f.localReply = r[R.localReply];
+  const steps = /** @type {unknown[]} */ (r[R.trace]);
+  const trace = [];
+  for (let i = 0; i < steps.length; i += 2) trace.push({ step: steps[i], detail: steps[i + 1] });
+  f.trace = trace;
+  f.configVersion = r[R.configVersion];
+  f.requestHeaders = headersOf(/** @type {unknown[]} */ (r[R.requestHeaders]));
+  f.responseHeaders = headersOf(/** @type {unknown[]} */ (r[R.responseHeaders]));
+  for (const k of /** @type {const} */ (['sourcePrincipal', 'destinationPrincipal', 'spanId', 'parentSpanId']))
+    if (present(r[R[k]])) f[k] = r[R[k]];
+  const t = /** @type {unknown[]} */ (r[R.timings]);
+  if (present(t)) f.timings = { requestEnd: t[0], upstreamConnected: t[1], responseStart: t[2], responseEnd: t[3] };
+  if (present(r[R.replayOf])) f.replayOf = r[R.replayOf];
 }
 
 /**
@@ -270,9 +231,14 @@ export function fromColumns(row) {
     durationMs: row.duration_ms,
     startedAt: row.started_at
   };
-  for (const k of NULL_UNLESS_SET) f[k] = null;
   if (row.trace_id !== null) f.traceId = row.trace_id;
   if (row.connection_security !== null) f.connectionSecurity = row.connection_security;
+  if (Array.isArray(stored)) {
+    assignRecord(f, stored);
+    return f;
+  }
+  // a record written before RECORD_FORMAT: an object, without the NULL_UNLESS_SET fields that were null
+  for (const k of NULL_UNLESS_SET) f[k] = null;
   return Object.assign(f, stored);
 }
 
@@ -289,25 +255,13 @@ export function bodyFromColumns(meta, data) {
 }
 
 /**
- * Finish a row for INSERT: each body's data in its data column and the rest of it as JSON, and the row's size in
- * bytes (record, bodies and their data) in its size column.
+ * Finish a row for INSERT (toRow): its size in bytes (record, body views and their data) in its size column.
  * @param {unknown[]} row
  * @returns {number} the size
  */
 function finishRow(row) {
   let bytes = 0;
-  for (const [i, d] of [
-    [REQUEST_BODY, REQUEST_DATA],
-    [RESPONSE_BODY, RESPONSE_DATA]
-  ]) {
-    const b = /** @type {any} */ (row[i]);
-    if (b !== null && typeof b === 'object') {
-      row[i] = JSON.stringify({ encoding: b.encoding, size: Number(b.size), truncated: b.truncated === true });
-      row[d] = typeof b.data === 'string' ? b.data : null;
-    }
-  }
-  for (const i of [RECORD, REQUEST_BODY, RESPONSE_BODY, REQUEST_DATA, RESPONSE_DATA])
-    if (typeof row[i] === 'string') bytes += Buffer.byteLength(/** @type {string} */ (row[i]));
+  for (const i of SIZED) if (typeof row[i] === 'string') bytes += Buffer.byteLength(/** @type {string} */ (row[i]));
   row[BYTES] = bytes;
   return bytes;
 }
@@ -656,7 +610,7 @@ function setPolicy(tid, policy) {
 
 /**
  * The worker: its own connection to flows.db. Messages, handled in order:
- *   { type: 'rows', seq, rows }   insert a batch of flows (toWire arrays) and publish `seq` as received; batches are
+ *   { type: 'rows', seq, rows }   insert a batch of flows (toRow's rows) and publish `seq` as received; batches are
  *                                committed together COMMIT_WINDOW_MS after the first (or at COMMIT_MAX_ROWS), then the
  *                                last seq is published as committed (even when the write failed: the failure is
  *                                logged, as the engine-thread store logs a failed batch)
@@ -752,10 +706,10 @@ function runWorker() {
   };
   parentPort?.on('message', (/** @type {{ type: string; seq?: number; rows?: unknown[][] }} */ m) => {
     if (m.type === 'rows') {
-      const wires = m.rows ?? [];
-      pending += wires.length;
+      const rows = m.rows ?? [];
+      pending += rows.length;
       try {
-        writer.append(wires.map(rowFromWire));
+        writer.append(rows);
       } catch (e) {
         failed(e);
       }
