@@ -112,6 +112,8 @@ export interface BenchResult {
     fixedRounds: number;
     fixedRateS: number;
     fixedWarmupS: number;
+    /** The warm-up of each path in the first fixed-rate round (after the saturation rounds left it idle). */
+    fixedFirstWarmupS?: number;
     /** The longest wait for the machine to go quiet before each measurement (0: none). */
     settleMaxMs?: number;
   };
@@ -333,7 +335,7 @@ export function markdown(r: BenchResult): string {
     `Machine: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}/${m.arch}; load average at start ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')}. Run took ${r.durationS.toFixed(0)} s.`
   );
   out.push(
-    `Saturation (req/s, CPU): ${s.saturationTool === 'wrk' ? `wrk -t1 -c${s.connections} -d${s.saturationS}s` : `Node closed loop, ${s.connections} connections, ${s.saturationS} s (wrk not installed)`} after ${s.warmupS} s warm-up, ${s.rounds} interleaved round(s), medians. Latency (ms): ${s.fixedRate} req/s, open loop, ${s.fixedRounds > 1 ? `${s.fixedRounds} interleaved rounds of ${s.fixedRateS} s per path (after ${s.fixedWarmupS} s warm-up each), median of each percentile over the rounds` : `${s.fixedRateS} s per path after ${s.fixedWarmupS} s warm-up`}, from each request's scheduled send time${lag ? ` (the client's own send lag on the direct path: p50 ${lag.p50} µs, p99 ${lag.p99} µs)` : ''}.${s.settleMaxMs ? ` Each measurement starts once the machine is under 15 % busy (waiting at most ${s.settleMaxMs / 1000} s), so that none shares the cores with what the path before it left running.` : ''}`,
+    `Saturation (req/s, CPU): ${s.saturationTool === 'wrk' ? `wrk -t1 -c${s.connections} -d${s.saturationS}s` : `Node closed loop, ${s.connections} connections, ${s.saturationS} s (wrk not installed)`} after ${s.warmupS} s warm-up, ${s.rounds} interleaved round(s), medians. Latency (ms): ${s.fixedRate} req/s, open loop, ${s.fixedRounds > 1 ? `${s.fixedRounds} interleaved rounds of ${s.fixedRateS} s per path (after ${s.fixedWarmupS} s warm-up each${s.fixedFirstWarmupS && s.fixedFirstWarmupS !== s.fixedWarmupS ? `, ${s.fixedFirstWarmupS} s in the first round` : ''}), median of each percentile over the rounds` : `${s.fixedRateS} s per path after ${s.fixedWarmupS} s warm-up`}, from each request's scheduled send time${lag ? ` (the client's own send lag on the direct path: p50 ${lag.p50} µs, p99 ${lag.p99} µs)` : ''}.${s.settleMaxMs ? ` Each measurement starts once the machine is under 15 % busy (waiting at most ${s.settleMaxMs / 1000} s), so that none shares the cores with what the path before it left running.` : ''}`,
     ''
   );
   out.push(
