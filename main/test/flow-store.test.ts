@@ -185,7 +185,7 @@ describe('SQLite flow store', () => {
     s.close();
     const db = openDb(path.join(dir, 'flows.db'));
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBe(6);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();

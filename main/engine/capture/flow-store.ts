@@ -239,7 +239,10 @@ const MIGRATIONS: string[] = [
   // 5: the last session id ever given (newSession), so that a deleted session's id is never given again: a view
   // filtered by it, a link to it or a HAR export named after it would otherwise show another session's flows
   `CREATE TABLE session_ids (last INTEGER NOT NULL);
-   INSERT INTO session_ids (last) SELECT coalesce(max(id), 0) FROM sessions;`
+   INSERT INTO session_ids (last) SELECT coalesce(max(id), 0) FROM sessions;`,
+  // 6: records written from now on are JSON lists (flow-writer.mjs RECORD_FORMAT), which a localmesh of schema 5
+  // would misread as objects; rows written before keep their object records, which this one reads as they are
+  `-- no table changes: the version tells an older localmesh to leave this file alone`
 ];
 
 /** The schema version this localmesh writes. */

@@ -37,7 +37,7 @@ const SIZED = [12, 13, 14, 20, 21]; // record, request_body, response_body, requ
 export const NULL_UNLESS_SET = ['virtualService', 'rule', 'subset', 'endpoint', 'localReply'];
 
 /**
- * A record's format: the first element of its JSON array. Records written before it (schema 4 and older) are JSON
+ * A record's format: the first element of its JSON array (since schema 6). Records written before it are JSON
  * objects of the same fields, read as they are (fromColumns).
  */
 export const RECORD_FORMAT = 2;
