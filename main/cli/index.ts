@@ -304,7 +304,8 @@ async function status(args: string[], out: Out): Promise<number> {
 
 /**
  * `localmesh replay <flow-id | file.har>`: resend a captured request through the caller's sidecar (optionally edited),
- * or every request of a HAR file (imported first as a read-only session, so each replay links to its original).
+ * or every request of a HAR file (imported first as a read-only session, so each replay links to its original; the
+ * same file again reuses that session while it is stored).
  */
 async function replayCommand(args: string[], out: Out): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -356,9 +357,15 @@ async function replayCommand(args: string[], out: Out): Promise<number> {
     } catch (e) {
       throw new MeshError(ErrorCodes.BAD_REQUEST, `${target}: not a readable JSON file: ${(e as Error).message}`);
     }
-    const session = await api.importHar({ har: har as Har, label: path.basename(target) });
+    // the same file replayed again reuses its import (imported sessions are kept whatever the retention)
+    const known = new Set((await api.listSessions()).map((s) => s.id));
+    const session = await api.importHar({ har: har as Har, label: path.basename(target), reuse: true });
     ids = (await api.listFlows({ session: session.id, limit: 100_000 })).map((f) => f.id);
-    out.log(`imported ${ids.length} request(s) from ${target} as session ${session.id}`);
+    out.log(
+      known.has(session.id)
+        ? `${target} was imported before as session ${session.id}: replaying its ${ids.length} request(s)`
+        : `imported ${ids.length} request(s) from ${target} as session ${session.id}`
+    );
   } else ids = [target];
 
   const results: { original: string; flow?: FlowRecord; error?: string }[] = [];

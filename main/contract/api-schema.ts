@@ -115,7 +115,9 @@ export const MESH_API_ARGS = {
   stopSession: z.tuple([]),
   deleteSession: z.tuple([z.strictObject({ id: sessionId })]),
   exportHar: z.tuple([flowQuery.optional()]),
-  importHar: z.tuple([z.strictObject({ har: HarSchema, label: z.string().min(1).max(200).optional() })]),
+  importHar: z.tuple([
+    z.strictObject({ har: HarSchema, label: z.string().min(1).max(200).optional(), reuse: z.boolean().optional() })
+  ]),
   replayFlow: z.tuple([
     z.strictObject({ id: z.string().min(1), as: z.string().min(1).optional(), edit: replayEdit.optional() })
   ]),

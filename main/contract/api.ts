@@ -598,8 +598,11 @@ export interface MeshApi {
   /** HAR 1.2 of the flows matching the query (all pages, up to 10,000 entries; destination-reporter duplicates of a
    * source-reporter flow are left out unless `reporter` is given). */
   exportHar(q?: FlowQuery): Promise<Har>;
-  /** Import a HAR file as a new read-only session. */
-  importHar(q: { har: Har; label?: string }): Promise<SessionView>;
+  /**
+   * Import a HAR file as a new read-only session. With `reuse`, a session imported before from the same HAR (same
+   * content: its SHA-256) is returned instead, when it is still stored (`localmesh replay file.har` runs again).
+   */
+  importHar(q: { har: Har; label?: string; reuse?: boolean }): Promise<SessionView>;
   /** Resend a captured request through the caller's outbound sidecar, optionally edited; returns the new flow. */
   replayFlow(q: ReplayRequest): Promise<FlowRecord>;
   compareFlows(q: { a: string; b: string }): Promise<FlowComparison>;

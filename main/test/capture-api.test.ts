@@ -127,6 +127,18 @@ describe('capture API on a live mesh', () => {
 
     const imported = await m.mesh.importHar({ har: JSON.parse(JSON.stringify(har)), label: 'orders.har' });
     expect(imported).toMatchObject({ kind: 'import', label: 'orders.har', readOnly: true, flows: 2, current: false });
+    // the same HAR again: reused when asked (its content, not its label, is what counts), imported again otherwise
+    const reused = await m.mesh.importHar({ har: JSON.parse(JSON.stringify(har)), label: 'renamed.har', reuse: true });
+    expect(reused).toMatchObject({ id: imported.id, label: 'orders.har', flows: 2 });
+    const other = structuredClone(har);
+    other.log.entries.pop();
+    const fresh = await m.mesh.importHar({ har: other, label: 'one entry.har', reuse: true });
+    expect(fresh).toMatchObject({ label: 'one entry.har', flows: 1 });
+    expect(fresh.id).not.toBe(imported.id);
+    const twice = await m.mesh.importHar({ har: JSON.parse(JSON.stringify(har)), label: 'orders.har' });
+    expect(twice.id).not.toBe(imported.id);
+    await m.mesh.deleteSession({ id: twice.id });
+    await m.mesh.deleteSession({ id: fresh.id });
     expect((await m.mesh.listFlows({ session: imported.id, limit: 10 })).map((f) => f.path)).toEqual([
       '/orders?id=7',
       '/orders?id=8'

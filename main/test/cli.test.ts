@@ -1045,6 +1045,18 @@ describe('localmesh replay', () => {
       expect(results).toHaveLength(2);
       for (const x of results) expect(x.flow).toMatchObject({ status: 200, replayOf: x.original });
       expect(seen.slice(before).map((x) => x.url)).toEqual(['/orders', '/orders/2']);
+      expect(h.stdout).toMatch(/^imported 2 request\(s\) from .*capture\.har as session (\d+)$/m);
+      const session = /as session (\d+)$/m.exec(h.stdout)![1];
+
+      // the same file again: its import is reused (no second session), and every request is replayed again
+      const h2 = await runCli(['replay', harFile, '-c', file, '--state-dir', state]);
+      expect(h2.code).toBe(0);
+      expect(h2.stdout).toMatch(
+        new RegExp(`was imported before as session ${session}: replaying its 2 request\\(s\\)`)
+      );
+      expect(seen.slice(before).map((x) => x.url)).toEqual(['/orders', '/orders/2', '/orders', '/orders/2']);
+      const sessions = await getJson<{ kind: string }[]>(`${admin}/api/v1/sessions`);
+      expect(sessions.filter((x) => x.kind === 'import')).toHaveLength(1);
 
       // an unknown id: exit 1 with the API's error code
       const bad = await runCli(['replay', 'no-such-flow', '-c', file, '--state-dir', state]);

@@ -185,7 +185,7 @@ describe('SQLite flow store', () => {
     s.close();
     const db = openDb(path.join(dir, 'flows.db'));
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(6);
+    expect(SCHEMA_VERSION).toBe(7);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
@@ -326,7 +326,7 @@ describe('SQLite flow store', () => {
     // back to what version 2 had: the indexes, no keys
     const db = openDb(path.join(dir, 'flows.db'));
     db.exec(
-      'DROP TABLE session_ids; DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id); ALTER TABLE flows DROP COLUMN request_data; ALTER TABLE flows DROP COLUMN response_data;'
+      'DROP TABLE session_ids; DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id); ALTER TABLE flows DROP COLUMN request_data; ALTER TABLE flows DROP COLUMN response_data; ALTER TABLE sessions DROP COLUMN digest;'
     );
     db.pragma('user_version = 2');
     db.close();
@@ -711,6 +711,28 @@ describe.each(STORES)('%s store: sessions', (_kind, open) => {
     const c = again.importSession('c', [flow(3)]);
     expect(c.id).toBeGreaterThan(user.id);
     expect(again.sessions().map((x) => x.id)).not.toContain(user.id);
+    again.close();
+  });
+
+  it('an import is found again by its digest until it is deleted, across a restart too', () => {
+    const dir = tmp();
+    const s = open(dir);
+    const a = s.importSession('a.har', [flow(1)], 'digest-a');
+    s.importSession('b.har', [flow(2)], 'digest-b');
+    s.importSession('no digest', [flow(3)]);
+    expect(s.findImport('digest-a')).toMatchObject({ id: a.id, label: 'a.har', kind: 'import', flows: 1 });
+    expect(s.findImport('digest-c')).toBeUndefined();
+    // the newest of two imports of the same content
+    const a2 = s.importSession('a again.har', [flow(4)], 'digest-a');
+    expect(s.findImport('digest-a')?.id).toBe(a2.id);
+    s.deleteSession(a2.id);
+    expect(s.findImport('digest-a')?.id).toBe(a.id);
+    s.deleteSession(a.id);
+    expect(s.findImport('digest-a')).toBeUndefined();
+    s.close();
+    if (_kind !== 'sqlite') return;
+    const again = open(dir);
+    expect(again.findImport('digest-b')).toMatchObject({ label: 'b.har', flows: 1 });
     again.close();
   });
 

@@ -3,7 +3,7 @@
  * per-service metrics series. Everything reads the flow store; replay sends a real request through a sidecar.
  */
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   NOT_REPLAYED_HEADERS,
   type FlowQuery,
@@ -104,14 +104,20 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
       if (!q?.reporter) flows = withoutServerDuplicates(flows);
       return flowsToHar(flows, { name: 'localmesh', version: d.version });
     },
-    async importHar({ har, label }) {
+    async importHar({ har, label, reuse }) {
+      // what was imported, by content: the HAR as parsed, in its own key order
+      const digest = createHash('sha256').update(JSON.stringify(har)).digest('hex');
+      if (reuse) {
+        const before = d.store().findImport(digest);
+        if (before) return before;
+      }
       let flows: FlowRecord[];
       try {
         flows = harToFlows(har);
       } catch (e) {
         throw new MeshError(ErrorCodes.BAD_REQUEST, `not a usable HAR file: ${(e as Error).message}`);
       }
-      return d.store().importSession(label ?? `HAR import ${new Date(now()).toISOString()}`, flows);
+      return d.store().importSession(label ?? `HAR import ${new Date(now()).toISOString()}`, flows, digest);
     },
 
     async replayFlow(q: ReplayRequest) {

@@ -136,8 +136,13 @@ export interface FlowStore {
   stopSession(): SessionView;
   /** Delete a session and its flows (not the current one, nor this run's `up` session). Throws otherwise. */
   deleteSession(id: number): void;
-  /** A new read-only session holding these flows (HAR import); ids that clash with stored flows are replaced. */
-  importSession(label: string, flows: FlowRecord[]): SessionView;
+  /**
+   * A new read-only session holding these flows (HAR import); ids that clash with stored flows are replaced.
+   * `digest` identifies what was imported (findImport).
+   */
+  importSession(label: string, flows: FlowRecord[], digest?: string): SessionView;
+  /** The newest imported session with this digest, if one is still stored. */
+  findImport(digest: string): SessionView | undefined;
   /** Aggregates for the Graph view over flows in [since, until). */
   graph(q: { since: string; until: string; session?: number }): { nodes: GraphNode[]; edges: GraphEdge[] };
   /** Time series for one service (short name or FQDN) over [since, until) in buckets of stepSec. */
@@ -242,7 +247,9 @@ const MIGRATIONS: string[] = [
    INSERT INTO session_ids (last) SELECT coalesce(max(id), 0) FROM sessions;`,
   // 6: records written from now on are JSON lists (flow-writer.mjs RECORD_FORMAT), which a localmesh of schema 5
   // would misread as objects; rows written before keep their object records, which this one reads as they are
-  `-- no table changes: the version tells an older localmesh to leave this file alone`
+  `-- no table changes: the version tells an older localmesh to leave this file alone`,
+  // 7: an imported session's digest (the HAR's SHA-256), so that replaying the same HAR file again reuses its import
+  `ALTER TABLE sessions ADD COLUMN digest TEXT;`
 ];
 
 /** The schema version this localmesh writes. */
@@ -678,10 +685,11 @@ class SqliteStore implements FlowStore {
     if (s.kind !== 'import') this.retentionChanged();
   }
 
-  importSession(label: string, flows: FlowRecord[]): SessionView {
+  importSession(label: string, flows: FlowRecord[], digest?: string): SessionView {
     this.flush();
     const id = this.db.transaction(() => {
       const session = this.newSession('import', label, spanOf(flows));
+      if (digest !== undefined) this.stmt('UPDATE sessions SET digest = ? WHERE id = ?').run(digest, session);
       const taken = this.stmt('SELECT 1 FROM flows WHERE id = ?');
       const ids = freshIds(flows, session, (x) => taken.get(x) !== undefined);
       this.writer.insertRows(
@@ -691,6 +699,13 @@ class SqliteStore implements FlowStore {
       return session;
     })();
     return this.session(id)!;
+  }
+
+  findImport(digest: string): SessionView | undefined {
+    const row = this.stmt("SELECT id FROM sessions WHERE kind = 'import' AND digest = ? ORDER BY id DESC LIMIT 1").get(
+      digest
+    ) as { id: number } | undefined;
+    return row === undefined ? undefined : this.session(row.id);
   }
 
   private facts(q: FlowQuery): FlowFacts[] {
@@ -954,6 +969,8 @@ interface MemorySession {
   kind: SessionView['kind'];
   startedAt: string;
   endedAt: string | null;
+  /** An import's digest (findImport). */
+  digest?: string;
 }
 
 /** Flows in memory (the newest `cap` captured ones; imported sessions stay), when SQLite is not available. */
@@ -1089,8 +1106,9 @@ class MemoryStore implements FlowStore {
     this.sessionList.splice(i, 1);
   }
 
-  importSession(label: string, flows: FlowRecord[]): SessionView {
+  importSession(label: string, flows: FlowRecord[], digest?: string): SessionView {
     const s = this.newSession('import', label, spanOf(flows));
+    if (digest !== undefined) s.digest = digest;
     const ids = freshIds(flows, s.id, (x) => this.byId.has(x));
     flows.forEach((f, i) => {
       const copy = { ...f, id: ids[i]!, sessionId: s.id };
@@ -1098,6 +1116,11 @@ class MemoryStore implements FlowStore {
       this.byId.set(copy.id, copy);
     });
     return this.view(s);
+  }
+
+  findImport(digest: string): SessionView | undefined {
+    const s = this.sessionList.findLast((x) => x.kind === 'import' && x.digest === digest);
+    return s === undefined ? undefined : this.view(s);
   }
 
   graph(q: { since: string; until: string; session?: number }) {
