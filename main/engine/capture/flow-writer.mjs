@@ -110,7 +110,7 @@ function bodyMeta(b) {
  * (request_data, response_data), so no JSON ever scans it for escapes, and its view's other fields are a short JSON
  * of their own (request_body, response_body).
  * Issue 7: this is what the engine thread hands to the writer thread, so it costs the thread that forwards requests
- * one JSON.stringify of arrays (no keys, no objects to build) and a structured clone of 25 values per flow. The
+ * one JSON.stringify of arrays (no keys, no objects to build) and a structured clone of 22 values per flow. The
  * writer thread only binds them. Before, a flat array of ~70 values went over and the writer thread built the record
  * object and its JSON: ~10 µs of CPU per flow in both threads together against ~4 now, and a record of ~1000 bytes
  * against ~600 for SQLite to write, keep and delete.
