@@ -661,20 +661,21 @@ async function main(): Promise<number> {
   // ---- fixed rate: an open-loop client, microsecond latency from the scheduled send time; interleaved rounds, the
   // order rotated each round, starting where saturation's rotation left off
   const fixedRounds = new Map<PathId, FixedRateRound[]>();
+  const openLoop = (durationS: number, warmupS: number): Omit<LoadSpec, 'port' | 'path'> => ({
+    mode: 'open',
+    rate: cfg.fixedRate,
+    durationMs: durationS * 1000,
+    warmupMs: warmupS * 1000,
+    connections: cfg.fixedSockets,
+    timeoutMs: cfg.timeoutMs
+  });
   // the load client idled through the saturation rounds: it first sends for a while to no proxy at all, unrecorded
   // (in the first round's first path it had sent up to 1.9 ms late even after that path's 2 s warm-up, 2026-11-24)
   const direct = targets.get('direct');
   if (direct && cfg.fixedFirstWarmupS > cfg.fixedWarmupS) {
     say(`warming the load client: ${cfg.fixedFirstWarmupS} s at ${cfg.fixedRate} req/s to direct, not recorded`);
     try {
-      await load(direct, {
-        mode: 'open',
-        rate: cfg.fixedRate,
-        durationMs: cfg.fixedFirstWarmupS * 1000,
-        warmupMs: 0,
-        connections: cfg.fixedSockets,
-        timeoutMs: cfg.timeoutMs
-      });
+      await load(direct, openLoop(cfg.fixedFirstWarmupS, 0));
     } catch (e) {
       say(`  (the load client's warm-up failed: ${(e as Error).message})`);
     }
@@ -697,14 +698,10 @@ async function main(): Promise<number> {
     for (const id of rot) {
       const t = targets.get(id)!;
       try {
-        const { res, proxyCpuUs } = await load(t, {
-          mode: 'open',
-          rate: cfg.fixedRate,
-          durationMs: cfg.fixedS * 1000,
-          warmupMs: (r === 0 ? cfg.fixedFirstWarmupS : cfg.fixedWarmupS) * 1000,
-          connections: cfg.fixedSockets,
-          timeoutMs: cfg.timeoutMs
-        });
+        const { res, proxyCpuUs } = await load(
+          t,
+          openLoop(cfg.fixedS, r === 0 ? cfg.fixedFirstWarmupS : cfg.fixedWarmupS)
+        );
         const l = res.latencyUs;
         const lat = (x: LoadResult['serviceUs']) => (x ? { p50: x.p50, p90: x.p90, p99: x.p99, max: x.max } : null);
         fixedRounds.set(id, [
