@@ -561,19 +561,23 @@ class SqliteStore implements FlowStore {
   private newSession(
     kind: SessionView['kind'],
     label: string | null,
-    span?: { startedAt: string; endedAt: string }
+    span?: { startedAt: string; endedAt: string },
+    digest?: string
   ): number {
     // a new id above every id given before, deleted sessions' included (sessions.id alone would reuse the last one)
     const { id } = this.stmt(
       'UPDATE session_ids SET last = max(last, (SELECT coalesce(max(id), 0) FROM sessions)) + 1 RETURNING last AS id'
     ).get() as { id: number };
-    this.stmt('INSERT INTO sessions (id, started_at, ended_at, label, kind, read_only) VALUES (?, ?, ?, ?, ?, ?)').run(
+    this.stmt(
+      'INSERT INTO sessions (id, started_at, ended_at, label, kind, read_only, digest) VALUES (?, ?, ?, ?, ?, ?, ?)'
+    ).run(
       id,
       span?.startedAt ?? new Date().toISOString(),
       span?.endedAt ?? null,
       label,
       kind,
-      kind === 'import' ? 1 : 0
+      kind === 'import' ? 1 : 0,
+      digest ?? null
     );
     return id;
   }
@@ -690,8 +694,7 @@ class SqliteStore implements FlowStore {
   importSession(label: string, flows: FlowRecord[], digest?: string): SessionView {
     this.flush();
     const id = this.db.transaction(() => {
-      const session = this.newSession('import', label, spanOf(flows));
-      if (digest !== undefined) this.stmt('UPDATE sessions SET digest = ? WHERE id = ?').run(digest, session);
+      const session = this.newSession('import', label, spanOf(flows), digest);
       const taken = this.stmt('SELECT 1 FROM flows WHERE id = ?');
       const ids = freshIds(flows, session, (x) => taken.get(x) !== undefined);
       this.writer.insertRows(
