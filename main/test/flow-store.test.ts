@@ -192,11 +192,11 @@ describe('SQLite flow store', () => {
     expect(() => openSqliteStore(dir)).toThrow(/schema version 99, newer than this localmesh/);
   });
 
-  it('a new file gets 64 KiB pages; a store made with 4 KiB pages keeps them and still reads and writes', () => {
+  it('a new file gets 16 KiB pages; a store made with 4 KiB pages keeps them and still reads and writes', () => {
     const fresh = tmp();
     openSqliteStore(fresh).close();
     const a = openDb(path.join(fresh, 'flows.db'));
-    expect(a.pragma('page_size', { simple: true })).toBe(65536);
+    expect(a.pragma('page_size', { simple: true })).toBe(16384);
     a.close();
     const old = tmp();
     const db = openDb(path.join(old, 'flows.db'));
