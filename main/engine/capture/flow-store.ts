@@ -912,11 +912,19 @@ class WriterThread {
       const done = Atomics.load(this.shared, SLOT.committed);
       if (done >= this.seq) break;
       if (this.failed() || Date.now() > deadline) return this.unconfirmed(log);
-      if (Date.now() - since >= this.scheduling.waitMs) this.raise();
-      Atomics.wait(this.shared, SLOT.committed, done, this.scheduling.waitMs);
+      this.waitOn(SLOT.committed, done, since);
     }
     this.trim();
     return null;
+  }
+
+  /**
+   * Wait up to waitMs for the worker to change `slot` from `value`, first raising it (see raise) once this thread has
+   * waited waitMs since `since`.
+   */
+  private waitOn(slot: number, value: number, since: number): void {
+    if (Date.now() - since >= this.scheduling.waitMs) this.raise();
+    Atomics.wait(this.shared, slot, value, this.scheduling.waitMs);
   }
 
   /** Close the worker's connection and let it end (after sync: nothing is in flight). */
@@ -925,8 +933,7 @@ class WriterThread {
       this.worker.postMessage({ type: 'close' });
       const since = Date.now();
       while (Atomics.load(this.shared, SLOT.closed) === 0 && !this.exited && Date.now() < since + 10_000) {
-        if (Date.now() - since >= this.scheduling.waitMs) this.raise();
-        Atomics.wait(this.shared, SLOT.closed, 0, this.scheduling.waitMs);
+        this.waitOn(SLOT.closed, 0, since);
       }
     }
     this.stop();
