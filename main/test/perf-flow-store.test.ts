@@ -13,6 +13,8 @@ import { openSqliteStore, type FlowStore, type StoreOptions } from '../engine/ca
 import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
 // @ts-expect-error -- plain JavaScript (the writer thread's entry), typed where the store imports it
 import { FlowWriter, SLOT, WRITER_NICE, canLeaveIdle, threadPolicy, toRow } from '../engine/capture/flow-writer.mjs';
+// @ts-expect-error -- as above
+import { taskStat } from '../engine/capture/flow-writer.mjs';
 import { flow, textBody } from './helpers/flow.js';
 
 const dirs: string[] = [];
@@ -158,10 +160,8 @@ describe.skipIf(process.platform !== 'linux')('SQLite flow store writer thread s
   /** Nice value of each thread of this process, by thread id (/proc/self/task/<tid>/stat, field 19). */
   const niceByThread = () =>
     new Map(
-      fs.readdirSync('/proc/self/task').map((tid) => {
-        const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-        return [Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])] as const;
-      })
+      // nice is field 19 of the stat file, the 17th after the command name
+      fs.readdirSync('/proc/self/task').map((tid) => [Number(tid), Number(taskStat(Number(tid))[16])] as const)
     );
 
   it('runs the writer thread at a lower priority than the engine thread', async () => {

@@ -540,7 +540,7 @@ export function threadSched(tid) {
  * field 3 of proc_pid_stat(5), the state); throws where it cannot be read.
  * @param {number} tid
  */
-function taskStat(tid) {
+export function taskStat(tid) {
   const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
