@@ -288,6 +288,57 @@ describe('inbound fast lane', () => {
     await until(() => appSock?.destroyed, 'the app connection to close');
   });
 
+  it('large responses to clients at once, one of them slow to read, arrive byte for byte and are captured so', async () => {
+    // the app's bytes reach the sidecar through one read buffer shared by its plaintext connections (READ_BUFFER in
+    // fast-lane.ts): a read kept by reference past the next one would mix responses or garble the captured bodies
+    const size = 3 * 1024 * 1024;
+    const pattern = (k: number) => {
+      const b = Buffer.allocUnsafe(size);
+      for (let i = 0; i < size; i++) b[i] = (i * 7 + k * 13 + (i >> 12)) & 0xff;
+      return b;
+    };
+    const bodies = [pattern(1), pattern(2), pattern(3)];
+    const port = await mesh(
+      await app((req, res) => {
+        const k = Number(req.url!.slice(1));
+        if (k === 3)
+          res.writeHead(200, { 'content-type': 'application/octet-stream' }); // chunked
+        else res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
+        res.end(bodies[k - 1]);
+      })
+    );
+    const get = (k: number, slow: boolean) =>
+      new Promise<Buffer>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: `/${k}`, headers: { host: 'api' } }, (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (d: Buffer) => {
+              parts.push(d);
+              if (slow && parts.length % 8 === 1) {
+                res.pause();
+                setTimeout(() => res.resume(), 20);
+              }
+            });
+            res.on('end', () => resolve(Buffer.concat(parts)));
+            res.on('error', reject);
+          })
+          .on('error', reject);
+      });
+    const got = await Promise.all([get(1, true), get(2, false), get(3, true)]);
+    got.forEach((b, i) => expect(b.equals(bodies[i]!), `response ${i + 1}`).toBe(true));
+    const fs = await flows(3);
+    const kept = Object.fromEntries(
+      fs.map((f) => [f.path, [f.responseBody?.truncated, Buffer.from(f.responseBody!.data, 'base64')]])
+    );
+    for (const k of [1, 2, 3]) {
+      const [truncated, data] = kept[`/${k}`] as [boolean, Buffer];
+      expect(truncated).toBe(true);
+      expect(data.length).toBe(1024 * 1024);
+      expect(data.equals(bodies[k - 1]!.subarray(0, data.length)), `captured body ${k}`).toBe(true);
+    }
+    expect(fs.map(lane)).toEqual(['fast', 'fast', 'fast']);
+  });
+
   it('fastLane: false (LOCALMESH_FAST_LANE=0) keeps every request on node:http', async () => {
     const port = await mesh(await app((_req, res) => res.end('plain')), { fastLane: false });
     const text = await raw(port, ['GET /n HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => t.endsWith('plain'));

@@ -67,6 +67,15 @@ export const MAX_TLS_CONNECTING = 4;
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Where plaintext upstream connections read into (net.connect's `onread`): one buffer for all of them, as reads are
+ * handled one at a time, each copied out before the next. Node's stream path allocates an ArrayBuffer per read and
+ * pushes it through the Readable machinery to a 'data' listener; this path copies the bytes into a pooled Buffer and
+ * calls the connection directly (issue 7: ~0.5 µs less CPU per response in a ping-pong of 1.2 KB replies, and no
+ * native buffer for the garbage collector to free). TLS sockets have no `onread`, so mutual TLS keeps 'data'.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /** A request the fast lane read: what the pipeline reads of node:http's IncomingMessage. */
 export class FastRequest {
   readonly method: string;
@@ -229,6 +238,17 @@ export class FastConnection {
     sock.on('data', this.onData);
     sock.on('end', this.onEnd);
     sock.on('close', this.onClose);
+  }
+
+  /**
+   * `n` bytes read into the shared `buf` (plaintext, see READ_BUFFER): copied out, as the next read reuses it. True:
+   * keep reading (onData pauses the socket itself when the client is not keeping up).
+   */
+  read(buf: Uint8Array, n: number): boolean {
+    const chunk = Buffer.allocUnsafe(n);
+    chunk.set(n === buf.length ? buf : buf.subarray(0, n));
+    this.onData(chunk);
+    return true;
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -397,9 +417,15 @@ export class UpstreamPool {
   /** A new connection for a try. */
   connect(connectTimeoutMs = this.connectTimeoutMs()): UpstreamConnection {
     const o = this.tlsOptions;
+    const reads: { to?: UpstreamConnection } = {};
     const sock = o
       ? tls.connect({ ...o, host: this.host, port: this.port, session: this.tlsSession })
-      : net.connect({ host: this.host, port: this.port, noDelay: true });
+      : net.connect({
+          host: this.host,
+          port: this.port,
+          noDelay: true,
+          onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => reads.to!.read(buf, n) }
+        });
     if (o) {
       sock.setNoDelay(true);
       const t = sock as tls.TLSSocket;
@@ -410,7 +436,7 @@ export class UpstreamPool {
     }
     this.connecting++;
     if (this.connecting > this.maxConnecting) this.maxConnecting = this.connecting;
-    return new UpstreamConnection(this, sock, connectTimeoutMs, o !== undefined);
+    return (reads.to = new UpstreamConnection(this, sock, connectTimeoutMs, o !== undefined));
   }
 
   /** A connection opened by connect() connected, or failed before it did: a waiting call may open the next one. */
@@ -467,7 +493,7 @@ class UpstreamConnection implements UpstreamHandle {
     connectTimeoutMs: number,
     secure: boolean
   ) {
-    sock.on('data', this.onData);
+    if (secure) sock.on('data', this.onData);
     sock.on('error', this.onError);
     sock.on('close', this.onClose);
     this.connectTimeoutMs = connectTimeoutMs;
@@ -531,6 +557,17 @@ class UpstreamConnection implements UpstreamHandle {
     this.sock.destroy();
     call?.failed('connect-timeout', true, `connect timeout (${this.connectTimeoutMs} ms)`);
   };
+
+  /**
+   * `n` bytes read into the shared `buf` (plaintext, see READ_BUFFER): copied out, as the next read reuses it. True:
+   * keep reading (onData pauses the socket itself when the client is not keeping up).
+   */
+  read(buf: Uint8Array, n: number): boolean {
+    const chunk = Buffer.allocUnsafe(n);
+    chunk.set(n === buf.length ? buf : buf.subarray(0, n));
+    this.onData(chunk);
+    return true;
+  }
 
   private readonly onData = (chunk: Buffer): void => {
     const call = this.call;
