@@ -51,6 +51,7 @@ import { LOCALMESH_VERSION } from './version.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
 import type { EditPlan, FileContent, IstioFileView, QuickAction } from '../contract/api.js';
 import type { VirtualServiceSpec } from '../contract/istio-schema.js';
+import { withBodyViews } from './capture/body-view.mjs';
 
 export interface MeshOptions {
   seed?: number;
@@ -151,7 +152,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     spans?.record(flow, snapshot.registry);
     if (stored) store.append(flow);
     if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
-    if (flowWaiters.size > 0) flowWaiters.get(flow.requestId)?.(flow);
+    if (flowWaiters.size > 0) flowWaiters.get(flow.requestId)?.(withBodyViews(flow));
   };
   /**
    * The first recorded flow of request `requestId` that `match` accepts (apps forward x-request-id, so the calls a

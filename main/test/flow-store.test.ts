@@ -17,6 +17,7 @@ import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
 // @ts-expect-error -- plain JavaScript (the writer thread's entry), typed where the store imports it
 import { RECORD_FORMAT } from '../engine/capture/flow-writer.mjs';
 import { at, binaryBody, flow, serverHalf, textBody } from './helpers/flow.js';
+import { CAPTURED_BYTES } from '../engine/capture/body-view.mjs';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -185,7 +186,7 @@ describe('SQLite flow store', () => {
     s.close();
     const db = openDb(path.join(dir, 'flows.db'));
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(7);
+    expect(SCHEMA_VERSION).toBe(8);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
@@ -616,6 +617,87 @@ describe.each(STORES)('%s store: queries', (_kind, open) => {
     );
     expect(s.get('nope')).toBeUndefined();
     s.close();
+  });
+});
+
+/**
+ * A flow as a sidecar emits it: its bodies' kept bytes (CAPTURED_BYTES) and no views yet. A null body is none; a
+ * body given as [bytes, size] was cut at the cap after `bytes`.
+ */
+function capturing(
+  i: number,
+  request: Buffer | [Buffer, number] | null,
+  response: Buffer | [Buffer, number] | null
+): FlowRecord {
+  const f = flow(i, { requestBody: undefined, responseBody: undefined }) as FlowRecord & Record<symbol, unknown>;
+  const kept = (b: Buffer | [Buffer, number] | null) =>
+    b === null
+      ? null
+      : Array.isArray(b)
+        ? { bytes: b[0], size: b[1], truncated: true }
+        : { bytes: b, size: b.length, truncated: false };
+  f[CAPTURED_BYTES] = { request: kept(request), response: kept(response) };
+  return f;
+}
+
+const CAPTURING_STORES: [string, (dir?: string) => FlowStore][] = [
+  ...STORES,
+  ['sqlite, written in the engine thread', (dir) => openSqliteStore(dir ?? tmp(), { writerThread: false })]
+];
+
+describe.each(CAPTURING_STORES)('%s store: bodies captured as bytes', (kind, open) => {
+  it('reads them as the views the sidecar used to make: text, binary, cut mid-character, none; text search finds them', () => {
+    const dir = tmp();
+    const s = open(dir);
+    // the kept bytes are slices of a larger buffer, as a socket read's are
+    const wire = Buffer.from('xx{"name":"Zoë","ok":true}yy\u0000\u0001\u00ffzz', 'utf8');
+    const json = wire.subarray(2, 27);
+    s.append(capturing(1, Buffer.from('q=café&n=1'), json));
+    s.append(capturing(2, null, Buffer.from([0, 1, 2, 255, 10])));
+    // 'ab' and the first byte of 'é' (2 bytes), cut at the cap: 40 bytes were sent
+    s.append(capturing(3, [Buffer.from('ab\u00e9', 'utf8').subarray(0, 3), 40], [Buffer.from('text\tline\r\n'), 9000]));
+    s.append(capturing(4, null, null));
+    // a control character makes text binary
+    s.append(capturing(5, null, Buffer.from('bell\u0007')));
+    const expected: Record<string, [FlowRecord['requestBody'], FlowRecord['responseBody']]> = {
+      'f-1': [textBody('q=café&n=1'), textBody('{"name":"Zoë","ok":true}')],
+      'f-2': [null, binaryBody(Buffer.from([0, 1, 2, 255, 10]))],
+      'f-3': [
+        textBody('ab', { size: 40, truncated: true }),
+        textBody('text\tline\r\n', { size: 9000, truncated: true })
+      ],
+      'f-4': [null, null],
+      'f-5': [null, binaryBody(Buffer.from('bell\u0007'))]
+    };
+    const check = (st: FlowStore) => {
+      for (const [id, [rq, rs]] of Object.entries(expected)) {
+        const f = st.get(id)!;
+        expect([f.requestBody, f.responseBody], id).toEqual([rq, rs]);
+        expect(
+          Object.getOwnPropertySymbols(f).filter((k) => f[k as never] !== undefined),
+          id
+        ).toEqual([]);
+      }
+      expect(ids(st.list({ text: 'zoë' }))).toEqual(['f-1']);
+      expect(ids(st.list({ text: 'Q=CAF' }))).toEqual(['f-1']);
+      expect(ids(st.list({ text: 'tab' }))).toEqual([]);
+      expect(ids(st.list({ text: 'line' }))).toEqual(['f-3']);
+    };
+    check(s);
+    s.close();
+    if (!kind.startsWith('sqlite')) return;
+    // stored as the bytes kept, sized by them, and read so after a restart
+    const db = openDb(path.join(dir, 'flows.db'));
+    const row = db
+      .prepare(
+        'SELECT typeof(response_data) AS t, response_body AS meta, length(response_data) AS n FROM flows WHERE id = ?'
+      )
+      .get('f-1') as { t: string; meta: string; n: number };
+    expect([row.t, JSON.parse(row.meta), row.n]).toEqual(['blob', { encoding: 'raw', size: 25, truncated: false }, 25]);
+    db.close();
+    const again = open(dir);
+    check(again);
+    again.close();
   });
 });
 

@@ -35,6 +35,7 @@ import {
 } from './aggregate.js';
 // @ts-expect-error -- plain JavaScript (a worker thread loads it without a TypeScript loader); typed just below
 import * as flowWriter from './flow-writer.mjs';
+import { withBodyViews } from './body-view.mjs';
 import { findSqlite, openDatabase, type SqlDatabase, type SqliteDriver, type SqlStatement } from './sqlite-driver.mjs';
 
 /** A flow as INSERT takes it: the column values in order (INSERT in flow-writer.mjs; its size is set on insert). */
@@ -99,7 +100,7 @@ const {
   /** A flow (without bodies) from a row of FLOW_COLUMNS. */
   fromColumns: (row: FlowRow) => FlowRecord;
   /** A body from its view's JSON and its data column. */
-  bodyFromColumns: (meta: string | null, data: string | null) => BodyView | null;
+  bodyFromColumns: (meta: string | null, data: string | Uint8Array | null) => BodyView | null;
   SLOT: Readonly<Record<'committed' | 'state' | 'closed' | 'received' | 'posted' | 'idleTid' | 'idle', number>>;
   SLOT_COUNT: number;
   /** How the writer thread is scheduled (Linux): at idle priority while it keeps up, where it can be raised again. */
@@ -249,7 +250,10 @@ const MIGRATIONS: string[] = [
   // would misread as objects; rows written before keep their object records, which this one reads as they are
   `-- no table changes: the version tells an older localmesh to leave this file alone`,
   // 7: an imported session's digest (the HAR's SHA-256), so that replaying the same HAR file again reuses its import
-  `ALTER TABLE sessions ADD COLUMN digest TEXT;`
+  `ALTER TABLE sessions ADD COLUMN digest TEXT;`,
+  // 8: a captured body is stored as the bytes its sidecar kept (a BLOB in request_data or response_data, its view's
+  // encoding "raw", flow-writer.mjs RAW) and its view made when it is read, which a localmesh of schema 7 would misread
+  `-- no table changes: the version tells an older localmesh to leave this file alone`
 ];
 
 /** The schema version this localmesh writes. */
@@ -438,8 +442,8 @@ interface FlowRow {
   connection_security: string | null;
   request_body?: string | null;
   response_body?: string | null;
-  request_data?: string | null;
-  response_data?: string | null;
+  request_data?: string | Uint8Array | null;
+  response_data?: string | Uint8Array | null;
 }
 
 const FLOW_COLUMNS = `record, session_id, id, request_id, reporter, source, destination, destination_service, method, authority, path,
@@ -1026,6 +1030,7 @@ class MemoryStore implements FlowStore {
 
   append(f: FlowRecord): void {
     if (this.byId.has(f.id)) return; // like INSERT OR IGNORE
+    withBodyViews(f, true);
     f.sessionId = this.current;
     this.flows.push(f);
     this.byId.set(f.id, f);

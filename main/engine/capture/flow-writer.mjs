@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './sqlite-driver.mjs';
+import { CAPTURED_BYTES, bodyView } from './body-view.mjs';
 
 /** INSERT's columns, in the order of a row's values (see toRow below). */
 export const INSERT = `INSERT OR IGNORE INTO flows (id, session_id, request_id, started_at, reporter, source, destination, destination_service, method, path, status,
@@ -32,6 +33,19 @@ const REQUEST_ID = 2;
 const TRACE_ID = 15;
 const BYTES = 19;
 const SIZED = [12, 13, 14, 20, 21]; // record, request_body, response_body, request_data, response_data
+/** Positions of the body data columns; a row from toRow marks in BYTES which of them hold bytes (see RAW). */
+const REQUEST_DATA = 20;
+const RESPONSE_DATA = 21;
+
+/**
+ * A body view's encoding for a body stored as the bytes a sidecar kept (a BLOB in its data column), whose view is
+ * made when it is read (bodyFromColumns; since schema 8). toRow hands such a body to the writer as a latin1 string, one
+ * character per byte: a string clones to the writer thread as one copy, where a Buffer would clone the whole pool
+ * slab or socket read it is a slice of. finishRow turns it back into bytes.
+ */
+export const RAW = 'raw';
+const RAW_REQUEST = 1;
+const RAW_RESPONSE = 2;
 
 /** Fields every flow has that are null unless something happened (no rule, no local reply). */
 export const NULL_UNLESS_SET = ['virtualService', 'rule', 'subset', 'endpoint', 'localReply'];
@@ -104,11 +118,20 @@ function bodyMeta(b) {
 }
 
 /**
+ * The view JSON of a body stored as its bytes (RAW).
+ * @param {{ size: number; truncated: boolean }} b
+ */
+function rawMeta(b) {
+  return `{"encoding":"${RAW}","size":${Number(b.size)},"truncated":${b.truncated === true}}`;
+}
+
+/**
  * A flow as stored: the values of INSERT's columns, in order, its size still unset (the writer sets it, see
  * finishRow). The record is the flow's other fields as a JSON array (R gives each one's place): without its bodies
- * and session, and without the fields that have columns. A body is one long string in a column of its own
- * (request_data, response_data), so no JSON ever scans it for escapes, and its view's other fields are a short JSON
- * of their own (request_body, response_body).
+ * and session, and without the fields that have columns. A body has a column of its own (request_data,
+ * response_data), so no JSON ever scans it for escapes, and its view's other fields are a short JSON of their own
+ * (request_body, response_body). A body a sidecar captured goes as the bytes it kept (RAW: a latin1 string here, a
+ * BLOB once stored; one more value at the row's end says which), any other as its view's data.
  * Issue 7: this is what the engine thread hands to the writer thread, so it costs the thread that forwards requests
  * one JSON.stringify of arrays (no keys, no objects to build) and a structured clone of 22 values per flow. The
  * writer thread only binds them. Before, a flat array of ~70 values went over and the writer thread built the record
@@ -144,9 +167,32 @@ export function toRow(f, session) {
     t === undefined ? ABSENT : [t.requestEnd, t.upstreamConnected, t.responseStart, t.responseEnd],
     absent(f.replayOf)
   ]);
-  const rb = f.requestBody;
-  const sb = f.responseBody;
-  return [
+  // bodies: as the bytes kept (see RAW), or as views (imports, flows made by hand)
+  const captured = f[CAPTURED_BYTES];
+  let rq = null;
+  let rs = null;
+  /** @type {unknown[]} */
+  let body;
+  if (captured !== undefined) {
+    rq = captured.request;
+    rs = captured.response;
+    body = [
+      rq === null ? null : rawMeta(rq),
+      rs === null ? null : rawMeta(rs),
+      rq === null ? null : rq.bytes.toString('latin1'),
+      rs === null ? null : rs.bytes.toString('latin1')
+    ];
+  } else {
+    const rb = f.requestBody;
+    const sb = f.responseBody;
+    body = [
+      bodyMeta(rb),
+      bodyMeta(sb),
+      typeof rb?.data === 'string' ? rb.data : null,
+      typeof sb?.data === 'string' ? sb.data : null
+    ];
+  }
+  const row = [
     f.id,
     session,
     f.requestId,
@@ -160,16 +206,18 @@ export function toRow(f, session) {
     f.status,
     f.flags,
     record,
-    bodyMeta(rb),
-    bodyMeta(sb),
+    body[0],
+    body[1],
     f.traceId ?? null,
     f.authority,
     f.durationMs,
     f.connectionSecurity ?? null,
     null,
-    typeof rb?.data === 'string' ? rb.data : null,
-    typeof sb?.data === 'string' ? sb.data : null
+    body[2],
+    body[3]
   ];
+  if (rq !== null || rs !== null) row.push((rq === null ? 0 : RAW_REQUEST) | (rs === null ? 0 : RAW_RESPONSE));
+  return row;
 }
 
 /**
@@ -245,13 +293,23 @@ export function fromColumns(row) {
 /**
  * A body from its two columns: the view's JSON (before schema 4 with its data, since then without) and its data.
  * @param {string | null} meta
- * @param {string | null} data
+ * @param {string | Uint8Array | null} data
  * @returns {any} a BodyView or null
  */
 export function bodyFromColumns(meta, data) {
   if (!meta) return null;
   const b = JSON.parse(meta);
+  if (b.encoding === RAW) return bodyView(toBytes(data), b.size, b.truncated);
   return data === null ? b : { encoding: b.encoding, data, size: b.size, truncated: b.truncated };
+}
+
+/**
+ * A BLOB as a driver returns it: better-sqlite3 a Buffer, node:sqlite a Uint8Array.
+ * @param {unknown} data
+ * @returns {Uint8Array}
+ */
+function toBytes(data) {
+  return data instanceof Uint8Array ? data : new Uint8Array(0);
 }
 
 /**
@@ -260,8 +318,18 @@ export function bodyFromColumns(meta, data) {
  * @returns {number} the size
  */
 function finishRow(row) {
+  if (row.length > BYTES + 3) {
+    // which data columns hold bytes as latin1 strings (toRow, RAW): bytes again, stored as BLOBs
+    const raw = /** @type {number} */ (row.pop());
+    if (raw & RAW_REQUEST) row[REQUEST_DATA] = Buffer.from(/** @type {string} */ (row[REQUEST_DATA]), 'latin1');
+    if (raw & RAW_RESPONSE) row[RESPONSE_DATA] = Buffer.from(/** @type {string} */ (row[RESPONSE_DATA]), 'latin1');
+  }
   let bytes = 0;
-  for (const i of SIZED) if (typeof row[i] === 'string') bytes += Buffer.byteLength(/** @type {string} */ (row[i]));
+  for (const i of SIZED) {
+    const v = row[i];
+    if (typeof v === 'string') bytes += Buffer.byteLength(v);
+    else if (v instanceof Uint8Array) bytes += v.length;
+  }
   row[BYTES] = bytes;
   return bytes;
 }

@@ -5,12 +5,8 @@
  * the hot path); the chunk that crosses the cap is copied down to the bytes kept, so a large chunk (or the socket
  * buffer it is a slice of) is never held beyond the cap.
  */
-import type { BodyView } from '../../contract/api.js';
 import { CAPTURE_DEFAULTS } from '../../contract/mesh-schema.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-/** Control characters that make decoded "text" binary (tab, newlines, form feed and CR are text). */
-const BINARY = /[\u0000-\u0008\u000e-\u001f]/;
+import type { CapturedBody } from '../capture/body-view.mjs';
 
 export class BodyCapture {
   private chunks: Buffer[] = [];
@@ -33,29 +29,10 @@ export class BodyCapture {
     }
   }
 
-  view(): BodyView | null {
+  /** The bytes kept, as they came (the flow record carries them; see body-view.mjs); null for no body. */
+  bytes(): CapturedBody | null {
     if (this.size === 0) return null;
-    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
-    const truncated = this.size > buf.length;
-    try {
-      // a cut in the middle of a multi-byte character is fine: decode what is complete
-      const text = utf8.decode(truncated ? trimPartialUtf8(buf) : buf);
-      if (!BINARY.test(text)) return { encoding: 'utf8', data: text, size: this.size, truncated };
-    } catch {
-      /* not text */
-    }
-    return { encoding: 'base64', data: buf.toString('base64'), size: this.size, truncated };
+    const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
+    return { bytes, size: this.size, truncated: this.size > bytes.length };
   }
-}
-
-function trimPartialUtf8(buf: Buffer): Buffer {
-  let end = buf.length;
-  let i = end - 1;
-  while (i >= 0 && i >= end - 4 && (buf[i]! & 0xc0) === 0x80) i--;
-  if (i >= 0) {
-    const b = buf[i]!;
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    if (end - i < need) end = i;
-  }
-  return buf.subarray(0, end);
 }

@@ -5,10 +5,11 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import type { AttemptRecord, FlowRecord, Reporter, TraceStep } from '../../contract/api.js';
+import type { AttemptRecord, Reporter, TraceStep } from '../../contract/api.js';
 import { joinFlags } from './flags.js';
 import type { LocalReply } from './local-reply.js';
 import { BodyCapture } from './body-capture.js';
+import { CAPTURED_BYTES, type CapturingFlow } from '../capture/body-view.mjs';
 import { httpDate } from '../util/http-date.js';
 import type { Snapshot } from '../snapshot.js';
 import { newSpanId, newTraceId, startSpan, type SpanFields } from '../telemetry/tracing.js';
@@ -160,7 +161,7 @@ export class Exchange implements SpanFields {
     readonly reporter: Reporter,
     public source: string | null,
     snap: Snapshot,
-    private readonly onDone: (flow: FlowRecord, wire: WireSizes, stored: boolean) => void
+    private readonly onDone: (flow: CapturingFlow, wire: WireSizes, stored: boolean) => void
   ) {
     this.method = req.method ?? 'GET';
     this.configVersion = snap.version;
@@ -304,8 +305,12 @@ export class Exchange implements SpanFields {
         sourcePrincipal: this.sourcePrincipal,
         destinationPrincipal: this.destinationPrincipal,
         connectionSecurity: this.mtls ? 'mutual_tls' : 'none',
-        requestBody: this.captured ? this.requestBody.view() : null,
-        responseBody: this.captured ? this.responseBody.view() : null,
+        // captured bodies travel as their kept bytes; whoever needs their views makes them (body-view.mjs)
+        requestBody: this.captured ? undefined : null,
+        responseBody: this.captured ? undefined : null,
+        [CAPTURED_BYTES]: this.captured
+          ? { request: this.requestBody.bytes(), response: this.responseBody.bytes() }
+          : undefined,
         traceId: this.traceId,
         spanId: this.spanId,
         parentSpanId: this.parentSpanId,
