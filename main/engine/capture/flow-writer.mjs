@@ -33,7 +33,7 @@ const REQUEST_ID = 2;
 const TRACE_ID = 15;
 const BYTES = 19;
 const SIZED = [12, 13, 14, 20, 21]; // record, request_body, response_body, request_data, response_data
-/** Positions of the body data columns; a row from toRow marks in BYTES which of them hold bytes (see RAW). */
+/** Positions of the body data columns; a value after a row's last column says which of them hold bytes (see RAW). */
 const REQUEST_DATA = 20;
 const RESPONSE_DATA = 21;
 
