@@ -46,6 +46,10 @@ describe('parseRequestHead', () => {
       'GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n', // obs-fold
       'GET / HTTP/1.1\r\nHost: a\r\nBad Name: 1\r\n\r\n',
       'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\u0001b\r\n\r\n', // control character
+      'GET / HTTP/1.1\r\nHost: a\r\nX-A: \u000bb\r\n\r\n', // one at the value's edge (not OWS, so not trimmed)
+      'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\n\r\n', // a lone CR
+      'GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n', // an empty name
+      'GET / HTTP/1.1\r\nHost: a\r\nX-A v\r\nX-B: 1\r\n\r\n', // a line without colon (the next has one)
       'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n',
       'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
       'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n',
@@ -54,6 +58,10 @@ describe('parseRequestHead', () => {
       `GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(MAX_HEAD)}\r\n\r\n`
     ];
     for (const u of unsupported) expect([u, req(u)]).toEqual([u, 'unsupported']);
+    // only spaces and tabs around a value are OWS: obs-text there stays, as llhttp keeps it
+    expect(req('GET / HTTP/1.1\r\nHost: a\r\nX-A:\t\u00a0v\u00a0 \t\r\nX-B:\r\n\r\n')).toMatchObject({
+      headers: { host: 'a', 'x-a': '\u00a0v\u00a0', 'x-b': '' }
+    });
     // and a head that is too long is given up on before its end arrives
     expect(req(`GET / HTTP/1.1\r\nX: ${'a'.repeat(MAX_HEAD)}`)).toBe('unsupported');
   });

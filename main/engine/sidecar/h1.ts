@@ -94,18 +94,49 @@ function headEnd(buf: Buffer, from: number): number {
   return buf.length - from > MAX_HEAD ? -2 : -1;
 }
 
-/** Parse header lines [first line excluded] into a node-style object; undefined when one is not plain. */
-function parseFields(lines: string[]): Headers | undefined {
+/**
+ * Lower-cased names of the header names seen (exactly as written), each a token: most messages repeat a few names, so
+ * one lookup replaces checking and lower-casing each. Bounded: once full, other names are checked each time.
+ */
+const NAME_KEYS = new Map<string, string>();
+const NAME_KEYS_MAX = 512;
+
+function nameKey(name: string): string | undefined {
+  const known = NAME_KEYS.get(name);
+  if (known !== undefined) return known;
+  if (!isToken(name)) return undefined;
+  const key = name.toLowerCase();
+  if (NAME_KEYS.size < NAME_KEYS_MAX) NAME_KEYS.set(name, key);
+  return key;
+}
+
+/**
+ * Parse the header lines of `head` (a message head without its blank line) from `from` (the second line) into a
+ * node-style object; undefined when one is not plain. A value loses the spaces and tabs around it (OWS) and may hold
+ * no other control character.
+ */
+function parseFields(head: string, from: number): Headers | undefined {
   const h: Headers = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined; // also a line starting with space/tab (obs-fold): no colon at 0, name invalid
-    const name = line.slice(0, colon);
-    if (!isToken(name)) return undefined;
-    const value = line.slice(colon + 1).trim();
-    if (!isFieldValue(value)) return undefined;
-    const key = name.toLowerCase();
+  const n = head.length;
+  let i = from;
+  while (i < n) {
+    let eol = head.indexOf('\r\n', i);
+    if (eol < 0) eol = n;
+    const colon = head.indexOf(':', i);
+    // no colon on this line, or at its start (also a line starting with space/tab, obs-fold: the name is no token)
+    if (colon <= i || colon >= eol) return undefined;
+    const key = nameKey(head.slice(i, colon));
+    if (key === undefined) return undefined;
+    let a = colon + 1;
+    let b = eol;
+    while (a < b && (head.charCodeAt(a) === 0x20 || head.charCodeAt(a) === 0x09)) a++;
+    while (b > a && (head.charCodeAt(b - 1) === 0x20 || head.charCodeAt(b - 1) === 0x09)) b--;
+    for (let j = a; j < b; j++) {
+      const c = head.charCodeAt(j);
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) return undefined;
+    }
+    const value = head.slice(a, b);
+    i = eol + 2;
     const prev = h[key];
     if (prev === undefined) h[key] = key === 'set-cookie' ? [value] : value;
     else if (key === 'set-cookie') (prev as string[]).push(value);
@@ -124,6 +155,7 @@ function contentLengthOf(v: string | string[] | undefined): number {
 
 function hasToken(v: string | string[] | undefined, token: string): boolean {
   if (typeof v !== 'string') return false;
+  if (v.length === token.length) return v.toLowerCase() === token; // one value, no spaces around it (most often)
   for (const part of v.split(',')) if (part.trim().toLowerCase() === token) return true;
   return false;
 }
@@ -136,8 +168,10 @@ export function parseRequestHead(buf: Buffer, from = 0, absoluteForm = false): P
   const end = headEnd(buf, from);
   if (end === -1) return 'incomplete';
   if (end === -2) return 'unsupported';
-  const lines = buf.toString('latin1', from, end - 4).split('\r\n');
-  const first = lines[0]!;
+  const head = buf.toString('latin1', from, end - 4);
+  let eol = head.indexOf('\r\n');
+  if (eol < 0) eol = head.length;
+  const first = head.slice(0, eol);
   const sp1 = first.indexOf(' ');
   const sp2 = first.indexOf(' ', sp1 + 1);
   if (sp1 <= 0 || sp2 < 0 || first.slice(sp2 + 1) !== 'HTTP/1.1') return 'unsupported';
@@ -146,7 +180,7 @@ export function parseRequestHead(buf: Buffer, from = 0, absoluteForm = false): P
   const absolute = absoluteForm && target.startsWith('http://') && target.length > 7;
   if (!isToken(method) || !(absolute || target.charCodeAt(0) === 0x2f) /* / */ || !isTarget(target))
     return 'unsupported';
-  const headers = parseFields(lines);
+  const headers = parseFields(head, eol + 2);
   if (!headers || headers['transfer-encoding'] !== undefined) return 'unsupported';
   if (typeof headers.host !== 'string' && !(absolute && headers.host === undefined)) return 'unsupported';
   const cl = contentLengthOf(headers['content-length']);
@@ -175,13 +209,15 @@ export function parseResponseHead(buf: Buffer, from = 0): Parsed<ResponseHead> {
   const end = headEnd(buf, from);
   if (end === -1) return 'incomplete';
   if (end === -2) return 'unsupported';
-  const lines = buf.toString('latin1', from, end - 4).split('\r\n');
-  const first = lines[0]!;
+  const head = buf.toString('latin1', from, end - 4);
+  let eol = head.indexOf('\r\n');
+  if (eol < 0) eol = head.length;
+  const first = head.slice(0, eol);
   const version = first.slice(0, 8);
   if ((version !== 'HTTP/1.1' && version !== 'HTTP/1.0') || first.charCodeAt(8) !== 0x20) return 'unsupported';
   const status = Number(first.slice(9, 12));
   if (!(status >= 100 && status <= 999) || (first.length > 12 && first.charCodeAt(12) !== 0x20)) return 'unsupported';
-  const headers = parseFields(lines);
+  const headers = parseFields(head, eol + 2);
   if (!headers) return 'unsupported';
   const te = headers['transfer-encoding'];
   const chunked = te !== undefined;
