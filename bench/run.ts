@@ -929,6 +929,23 @@ async function editApply(
 }
 
 let exiting = false;
+// whatever way this process ends (an uncaught error, a closed output pipe), nothing it started stays behind: an
+// orphaned nginx or engine would share the cores with the next run. nginx's master stops its workers on TERM.
+process.on('exit', () => {
+  for (const e of externals.splice(0)) {
+    try {
+      process.kill(e.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  for (const d of tmpDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+// a reader that goes away (`npm run bench | head`) ends the output, not the run: results are still written
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+});
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     if (exiting) return;
