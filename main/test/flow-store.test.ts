@@ -701,6 +701,40 @@ describe.each(CAPTURING_STORES)('%s store: bodies captured as bytes', (kind, ope
   });
 });
 
+describe('sqlite store: captured bytes handed to the writer thread', () => {
+  it('are copied at the hand-over, and written by the engine thread when the writer stops before committing them', async () => {
+    const dir = tmp();
+    const logs: string[] = [];
+    // every flow goes to the writer thread as soon as it is appended
+    const s = openSqliteStore(dir, { flushRows: 1 }, (l) => logs.push(l));
+    const thread = (s as unknown as { thread?: { stop(): void } }).thread!;
+    const slab = Buffer.from('{"a":1}\u0000\u0001\u00ff-tail', 'latin1');
+    s.append(capturing(1, Buffer.from('q=café'), slab.subarray(0, 7)));
+    s.append(capturing(2, null, slab.subarray(7, 10)));
+    // the sidecar's memory is reused once handed over (a pool slab): what was handed over stays as it was
+    slab.fill(0x21);
+    // stopped before its commit window closed: the rows it held come back to the engine thread
+    thread.stop();
+    await new Promise((r) => setTimeout(r, 200));
+    s.append(capturing(3, null, Buffer.from('after')));
+    expect(logs.join('\n')).toMatch(/writer thread stopped/);
+    const check = (st: FlowStore) => {
+      expect(st.count()).toBe(3);
+      expect([st.get('f-1')!.requestBody, st.get('f-1')!.responseBody]).toEqual([
+        textBody('q=café'),
+        textBody('{"a":1}')
+      ]);
+      expect(st.get('f-2')!.responseBody).toEqual(binaryBody(Buffer.from([0, 1, 255])));
+      expect(st.get('f-3')!.responseBody).toEqual(textBody('after'));
+    };
+    check(s);
+    s.close();
+    const again = openSqliteStore(dir);
+    check(again);
+    again.close();
+  });
+});
+
 describe.each(STORES)('%s store: sessions', (_kind, open) => {
   it('up session, a user session started and stopped, import, delete, clear', () => {
     const s = open();
