@@ -85,7 +85,6 @@ const {
   WRITER_SCHEDULING,
   chrtArgs,
   toRow,
-  shareBodies,
   fromColumns,
   RECORD_PATHS,
   bodyFromColumns
@@ -96,8 +95,6 @@ const {
   /** A flow as stored: INSERT's column values in order (the record without its column fields and bodies). This is
    * also what the engine thread hands to the writer thread. */
   toRow: (f: FlowRecord, session: number) => WriteRow;
-  /** Move a batch's raw bodies into one SharedArrayBuffer before it goes to the writer thread. */
-  shareBodies: (rows: WriteRow[]) => void;
   /** JSON paths of the header lists in a record of the current format. */
   RECORD_PATHS: { requestHeaders: string; responseHeaders: string };
   /** A flow (without bodies) from a row of FLOW_COLUMNS. */
@@ -837,9 +834,8 @@ class WriterThread {
     return new WriterThread(worker, shared, scheduling, log);
   }
 
-  /** Hand a batch of flows (toRow's rows: 22 primitives each, cheap to copy, and shared body bytes) to the worker. */
+  /** Hand a batch of flows (toRow's rows: 22 primitives each, cheap to copy) to the worker. */
   post(rows: WriteRow[]): void {
-    shareBodies(rows);
     const seq = ++this.seq;
     const at = performance.now();
     this.trim();

@@ -39,9 +39,9 @@ const RESPONSE_DATA = 21;
 
 /**
  * A body view's encoding for a body stored as the bytes a sidecar kept (a BLOB in its data column), whose view is
- * made when it is read (bodyFromColumns; since schema 8). toRow puts the bytes in the row as they are; before a batch
- * goes to the writer thread, shareBodies copies them into one SharedArrayBuffer (a Buffer would clone the whole pool
- * slab or socket read it is a slice of), so the message carries no body and the writer binds views of that memory.
+ * made when it is read (bodyFromColumns; since schema 8). toRow hands such a body to the writer as a latin1 string, one
+ * character per byte: a string clones to the writer thread as one copy, where a Buffer would clone the whole pool
+ * slab or socket read it is a slice of. finishRow turns it back into bytes.
  */
 export const RAW = 'raw';
 const RAW_REQUEST = 1;
@@ -130,8 +130,8 @@ function rawMeta(b) {
  * finishRow). The record is the flow's other fields as a JSON array (R gives each one's place): without its bodies
  * and session, and without the fields that have columns. A body has a column of its own (request_data,
  * response_data), so no JSON ever scans it for escapes, and its view's other fields are a short JSON of their own
- * (request_body, response_body). A body a sidecar captured goes as the bytes it kept (RAW: its bytes here, shared with
- * the writer thread by shareBodies, a BLOB once stored; one more value at the row's end says which), any other as its view's data.
+ * (request_body, response_body). A body a sidecar captured goes as the bytes it kept (RAW: a latin1 string here, a
+ * BLOB once stored; one more value at the row's end says which), any other as its view's data.
  * Issue 7: this is what the engine thread hands to the writer thread, so it costs the thread that forwards requests
  * one JSON.stringify of arrays (no keys, no objects to build) and a structured clone of 22 values per flow. The
  * writer thread only binds them. Before, a flat array of ~70 values went over and the writer thread built the record
@@ -176,7 +176,12 @@ export function toRow(f, session) {
   if (captured !== undefined) {
     rq = captured.request;
     rs = captured.response;
-    body = [rq === null ? null : rawMeta(rq), rs === null ? null : rawMeta(rs), rq?.bytes ?? null, rs?.bytes ?? null];
+    body = [
+      rq === null ? null : rawMeta(rq),
+      rs === null ? null : rawMeta(rs),
+      rq === null ? null : rq.bytes.toString('latin1'),
+      rs === null ? null : rs.bytes.toString('latin1')
+    ];
   } else {
     const rb = f.requestBody;
     const sb = f.responseBody;
@@ -314,10 +319,10 @@ function toBytes(data) {
  */
 function finishRow(row) {
   if (row.length > BYTES + 3) {
-    // which data columns hold bytes (toRow, RAW): stored as BLOBs
+    // which data columns hold bytes as latin1 strings (toRow, RAW): bytes again, stored as BLOBs
     const raw = /** @type {number} */ (row.pop());
-    if (raw & RAW_REQUEST) row[REQUEST_DATA] = asBuffer(row[REQUEST_DATA]);
-    if (raw & RAW_RESPONSE) row[RESPONSE_DATA] = asBuffer(row[RESPONSE_DATA]);
+    if (raw & RAW_REQUEST) row[REQUEST_DATA] = Buffer.from(/** @type {string} */ (row[REQUEST_DATA]), 'latin1');
+    if (raw & RAW_RESPONSE) row[RESPONSE_DATA] = Buffer.from(/** @type {string} */ (row[RESPONSE_DATA]), 'latin1');
   }
   let bytes = 0;
   for (const i of SIZED) {
@@ -327,50 +332,6 @@ function finishRow(row) {
   }
   row[BYTES] = bytes;
   return bytes;
-}
-
-/**
- * Raw body bytes as a Buffer to bind: a view of the same memory (shareBodies' shared buffer, a sidecar's bytes).
- * @param {unknown} v
- * @returns {Buffer}
- */
-function asBuffer(v) {
-  if (Buffer.isBuffer(v)) return v;
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.length);
-  throw new TypeError(`flow store: raw body data is ${typeof v}, not bytes`);
-}
-
-/**
- * Before a batch of toRow's rows goes to the writer thread: copy their raw bodies into one SharedArrayBuffer and put
- * views of it in their places. The message then shares that memory instead of copying each body into it, and the
- * engine thread keeps the same views in the rows it holds until they are committed (outside the JS heap, so its
- * garbage collector does not copy them). One copy per body instead of three (issue 7).
- * @param {unknown[][]} rows
- */
-export function shareBodies(rows) {
-  let total = 0;
-  for (const row of rows) {
-    if (row.length <= BYTES + 3) continue;
-    const raw = /** @type {number} */ (row[row.length - 1]);
-    if (raw & RAW_REQUEST) total += /** @type {Uint8Array} */ (row[REQUEST_DATA]).length;
-    if (raw & RAW_RESPONSE) total += /** @type {Uint8Array} */ (row[RESPONSE_DATA]).length;
-  }
-  if (total === 0) return;
-  const shared = new SharedArrayBuffer(total);
-  const all = new Uint8Array(shared);
-  let at = 0;
-  const share = (/** @type {Uint8Array} */ bytes) => {
-    all.set(bytes, at);
-    const view = new Uint8Array(shared, at, bytes.length);
-    at += bytes.length;
-    return view;
-  };
-  for (const row of rows) {
-    if (row.length <= BYTES + 3) continue;
-    const raw = /** @type {number} */ (row[row.length - 1]);
-    if (raw & RAW_REQUEST) row[REQUEST_DATA] = share(/** @type {Uint8Array} */ (row[REQUEST_DATA]));
-    if (raw & RAW_RESPONSE) row[RESPONSE_DATA] = share(/** @type {Uint8Array} */ (row[RESPONSE_DATA]));
-  }
 }
 
 /**
