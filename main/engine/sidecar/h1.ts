@@ -106,8 +106,14 @@ function nameKey(name: string): string | undefined {
   if (known !== undefined) return known;
   if (!isToken(name)) return undefined;
   const key = name.toLowerCase();
-  if (NAME_KEYS.size < NAME_KEYS_MAX) NAME_KEYS.set(name, key);
+  // kept as strings of their own: a slice of the head would keep the whole head alive as long as the cache
+  if (NAME_KEYS.size < NAME_KEYS_MAX) NAME_KEYS.set(ownCopy(name), ownCopy(key));
   return key;
+}
+
+/** A copy of a token (ASCII) that shares no memory with the string it was sliced from. */
+function ownCopy(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1');
 }
 
 /**
