@@ -215,20 +215,16 @@ export class InboundSidecar {
     ex.note('inbound', this.inboundNote(peer, req instanceof FastRequest));
     const rules = this.host.jwtRules(this.workload);
     const policies = this.host.authzPolicies(this.workload);
-    const failed = () => {
-      if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
-      else res.destroy();
-    };
-    // nothing to check on the fast lane: straight on, with no promise to make and settle (issue 7)
+    // nothing to check on the fast lane: straight on, with no promise (or closure) to make and settle (issue 7)
     if (rules.length === 0 && policies.length === 0 && req instanceof FastRequest && !(res instanceof TunnelResponse)) {
       try {
         this.fastForward(ex, req, res as FastResponse, headers);
       } catch {
-        failed();
+        failed(ex, res);
       }
       return;
     }
-    this.admit(ex, req, res, headers, rules, policies).catch(failed);
+    this.admit(ex, req, res, headers, rules, policies).catch(() => failed(ex, res));
   };
 
   /** The inbound step's note for a caller (a peer's sidecar or none) on a lane, made once per pair. */
@@ -531,6 +527,12 @@ function peerOf(sock: tls.TLSSocket): PeerInfo {
 }
 
 /** "sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local" → "productpage-v1". */
+/** A request that failed on its way to the app: a 503 reset reply, or the connection ended once a response began. */
+function failed(ex: Exchange, res: Res): void {
+  if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
+  else res.destroy();
+}
+
 function parsePeer(id: string): string | null {
   const parts = id.split('~');
   if (parts.length < 3) return null;
