@@ -76,9 +76,12 @@ function isToken(s: string): boolean {
   return true;
 }
 
-/** Field values: visible characters, space, tab and obs-text; no other control characters (CR, LF, NUL, DEL...). */
-function isFieldValue(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
+/**
+ * Field values (`s`, or its characters from `from` to `to`): visible characters, space, tab and obs-text; no other
+ * control characters (CR, LF, NUL, DEL...).
+ */
+function isFieldValue(s: string, from = 0, to = s.length): boolean {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
   }
@@ -137,10 +140,7 @@ function parseFields(head: string, from: number): Headers | undefined {
     let b = eol;
     while (a < b && (head.charCodeAt(a) === 0x20 || head.charCodeAt(a) === 0x09)) a++;
     while (b > a && (head.charCodeAt(b - 1) === 0x20 || head.charCodeAt(b - 1) === 0x09)) b--;
-    for (let j = a; j < b; j++) {
-      const c = head.charCodeAt(j);
-      if ((c < 0x20 && c !== 0x09) || c === 0x7f) return undefined;
-    }
+    if (!isFieldValue(head, a, b)) return undefined;
     const value = head.slice(a, b);
     i = eol + 2;
     const prev = h[key];
@@ -151,6 +151,12 @@ function parseFields(head: string, from: number): Headers | undefined {
     } else h[key] = `${prev as string}${key === 'cookie' ? '; ' : ', '}${value}`;
   }
   return h;
+}
+
+/** Where a head's first line ends (its CRLF, or the head's end when it has no header line). */
+function firstLineEnd(head: string): number {
+  const eol = head.indexOf('\r\n');
+  return eol < 0 ? head.length : eol;
 }
 
 function contentLengthOf(v: string | string[] | undefined): number {
@@ -175,8 +181,7 @@ export function parseRequestHead(buf: Buffer, from = 0, absoluteForm = false): P
   if (end === -1) return 'incomplete';
   if (end === -2) return 'unsupported';
   const head = buf.toString('latin1', from, end - 4);
-  let eol = head.indexOf('\r\n');
-  if (eol < 0) eol = head.length;
+  const eol = firstLineEnd(head);
   const first = head.slice(0, eol);
   const sp1 = first.indexOf(' ');
   const sp2 = first.indexOf(' ', sp1 + 1);
@@ -216,8 +221,7 @@ export function parseResponseHead(buf: Buffer, from = 0): Parsed<ResponseHead> {
   if (end === -1) return 'incomplete';
   if (end === -2) return 'unsupported';
   const head = buf.toString('latin1', from, end - 4);
-  let eol = head.indexOf('\r\n');
-  if (eol < 0) eol = head.length;
+  const eol = firstLineEnd(head);
   const first = head.slice(0, eol);
   const version = first.slice(0, 8);
   if ((version !== 'HTTP/1.1' && version !== 'HTTP/1.0') || first.charCodeAt(8) !== 0x20) return 'unsupported';
