@@ -19,6 +19,7 @@ export type PathId =
   | 'http-proxy'
   | 'undici'
   | 'mesh-1hop'
+  | 'mesh-1hop-nocapture'
   | 'mesh-1hop-node'
   | 'mesh-2hop-plain'
   | 'mesh-2hop-mtls'
@@ -80,6 +81,15 @@ export const PATHS: PathDef[] = [
     proxy: 'engine',
     listener: 'in:api-v1#0',
     envoy: true
+  },
+  {
+    id: 'mesh-1hop-nocapture',
+    label: 'localmesh 1 hop, capture off (routing, telemetry, tracing; no flow stored)',
+    hops: 1,
+    proxy: 'engine-nocapture',
+    listener: 'in:api-v1#0',
+    envoy: true,
+    saturationOnly: true
   },
   {
     id: 'mesh-1hop-node',

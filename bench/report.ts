@@ -290,6 +290,24 @@ export function bars(r: BenchResult): Bar[] {
       true
     ),
     mk(
+      'moonshot-dataplane-vs-nginx',
+      "moonshot's data plane alone (one hop, capture off): throughput × nginx's",
+      ratio(rps('mesh-1hop-nocapture'), rps('nginx')),
+      '>=',
+      0.5,
+      '×',
+      true
+    ),
+    mk(
+      'moonshot-dataplane-cpu',
+      "moonshot's data plane alone (one hop, capture off): CPU per request",
+      byId(r, 'mesh-1hop-nocapture')?.saturation?.proxyCpuUsPerReq ?? null,
+      '<=',
+      45,
+      'µs',
+      true
+    ),
+    mk(
       '2hop-mtls-cpu',
       'two hops mTLS CPU per request (both sidecars)',
       byId(r, 'mesh-2hop-mtls')?.saturation?.proxyCpuUsPerReq ?? null,
@@ -379,12 +397,14 @@ export function markdown(r: BenchResult): string {
       `| flow store writes (SQLite, 1 KiB bodies) | ${k(r.store.flowsPerSec)} flows/s (${r.store.flows} flows: append ${f(r.store.appendMs, 0)} ms + commit = ${f(r.store.totalMs, 0)} ms; ${r.store.kind}) |`
     );
   const lanes = laneComparison(r);
+  const capture = captureCost(r);
   const planes = dataPlanes(r);
   const vsNginx = cpuVsNginx(r);
   const perRound = fixedRounds(r);
-  if (r.notes.length || r.errors.length || lanes || planes || vsNginx || perRound) {
+  if (r.notes.length || r.errors.length || lanes || capture || planes || vsNginx || perRound) {
     out.push('');
     if (lanes) out.push(`- ${lanes}`);
+    if (capture) out.push(`- ${capture}`);
     if (planes) out.push(`- ${planes}`);
     if (vsNginx) out.push(`- ${vsNginx}`);
     if (perRound) out.push(`- ${perRound}`);
@@ -414,6 +434,18 @@ function laneComparison(r: BenchResult): string | null {
   );
 }
 
+/** What capture costs one hop in this run: the same engine setup with flows stored (and their bodies) and without. */
+function captureCost(r: BenchResult): string | null {
+  const on = byId(r, 'mesh-1hop')?.saturation;
+  const off = byId(r, 'mesh-1hop-nocapture')?.saturation;
+  if (!on?.rps || !off?.rps || on.proxyCpuUsPerReq === null || off.proxyCpuUsPerReq === null) return null;
+  return (
+    `Capture's cost, one hop: ${k(on.rps)} req/s with every flow and its bodies stored in SQLite, ${k(off.rps)} ` +
+    `without (${f((1 - on.rps / off.rps) * 100, 1)} % of throughput); ${f(on.proxyCpuUsPerReq, 0)} vs ` +
+    `${f(off.proxyCpuUsPerReq, 0)} µs CPU per request.`
+  );
+}
+
 /**
  * The data planes localmesh could have been built on (bare proxies with no mesh feature: node:http, http-proxy,
  * undici) against localmesh's one hop with every feature on, in this run: the numbers behind the choice of the
@@ -440,9 +472,13 @@ export function dataPlanes(r: BenchResult): string | null {
     mine.push(
       `on node:http ${f(cpu('mesh-1hop-node'), 0)} µs (${k(byId(r, 'mesh-1hop-node')?.saturation?.rps)} req/s)`
     );
+  const off = cpu('mesh-1hop-nocapture');
   return (
     `Data planes, CPU per request: bare proxies with no mesh feature: ${parts.join('; ')}` +
-    (mine.length ? `. With routing, telemetry, tracing and capture on: ${mine.join(', ')}.` : '.')
+    (mine.length ? `. With routing, telemetry, tracing and capture on: ${mine.join(', ')}` : '') +
+    (off !== null
+      ? `${mine.length ? '; ' : '. '}the fast lane with capture off ${f(off, 0)} µs (${k(byId(r, 'mesh-1hop-nocapture')?.saturation?.rps)} req/s).`
+      : '.')
   );
 }
 

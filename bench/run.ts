@@ -80,7 +80,7 @@ const CONFIGS: Record<Mode, Config> = {
   full: {
     rounds: 3,
     warmupS: 2,
-    saturationS: 8,
+    saturationS: 7,
     connections: 32,
     fixedRate: 1000,
     fixedRounds: 3,
@@ -842,7 +842,7 @@ async function main(): Promise<number> {
   result.machine.loadavgEnd = os.loadavg().map((x) => round(x)!);
   result.durationS = round(elapsed(), 1)!;
   result.notes.push(
-    '"two hops mTLS" runs on an engine with capture off (spec.capture.enabled: false: requests routed, counted in metrics and traced, no flow stored, no body kept); every other localmesh path records each flow with its bodies in SQLite, as `localmesh up` does by default.',
+    '"two hops mTLS" and "1 hop, capture off" run on an engine with capture off (spec.capture.enabled: false: requests routed, counted in metrics and traced, no flow stored, no body kept); every other localmesh path records each flow with its bodies in SQLite, as `localmesh up` does by default.',
     "CPU µs/req is the proxy process tree's user+system time over the measured saturation window divided by the requests wrk completed (two hops: both sidecars, one engine process).",
     "Added ms per hop = (path − direct) / hops at the fixed rate, from the open-loop client's latency (measured from each request's scheduled send time)."
   );
