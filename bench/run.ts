@@ -65,6 +65,14 @@ interface Config {
    */
   fixedFirstWarmupS: number;
   fixedSockets: number;
+  /**
+   * Capture's cost in paired slices (BenchResult.capturePairs): pairs of slices of pairSliceS seconds (wrk takes whole
+   * seconds), alternating two hops mTLS with capture off and on. Measured on the 2-core VM (2026-11-24), whose speed
+   * changed by up to 1.8× every few tens of seconds: the saturation rounds' medians put capture's cost at 3.5 %, 15.8 %
+   * and 39.6 % in three full runs of the same code, alternating 1.5-4 s rounds at 14.8 % (and 15-17 % before).
+   */
+  capturePairs: number;
+  pairSliceS: number;
   startupSizes: number[];
   editTrials: number;
   storeFlows: number;
@@ -80,7 +88,7 @@ const CONFIGS: Record<Mode, Config> = {
   full: {
     rounds: 3,
     warmupS: 2,
-    saturationS: 7,
+    saturationS: 6,
     connections: 32,
     fixedRate: 1000,
     fixedRounds: 3,
@@ -88,6 +96,8 @@ const CONFIGS: Record<Mode, Config> = {
     fixedWarmupS: 0.5,
     fixedFirstWarmupS: 2,
     fixedSockets: 64,
+    capturePairs: 6,
+    pairSliceS: 2,
     startupSizes: [1, 10, 50],
     editTrials: 5,
     storeFlows: 20_000,
@@ -106,6 +116,8 @@ const CONFIGS: Record<Mode, Config> = {
     fixedWarmupS: 0.5,
     fixedFirstWarmupS: 0.5,
     fixedSockets: 64,
+    capturePairs: 2,
+    pairSliceS: 1,
     startupSizes: [1, 10, 50],
     editTrials: 3,
     storeFlows: 5000,
@@ -124,6 +136,8 @@ const CONFIGS: Record<Mode, Config> = {
     fixedWarmupS: 0.2,
     fixedFirstWarmupS: 0.2,
     fixedSockets: 16,
+    capturePairs: 1,
+    pairSliceS: 1,
     startupSizes: [1, 3],
     editTrials: 1,
     storeFlows: 300,
@@ -615,12 +629,13 @@ async function main(): Promise<number> {
     fixedIds.length * (cfg.fixedFirstWarmupS - cfg.fixedWarmupS) +
     (cfg.fixedFirstWarmupS > cfg.fixedWarmupS ? cfg.fixedFirstWarmupS + 0.3 : 0);
   const afterS = 15;
+  const pairsS = cfg.capturePairs * 2 * (cfg.pairSliceS + 0.5);
 
   // ---- saturation: interleaved rounds, the order rotated each round
   const rounds = new Map<PathId, SaturationRound[]>();
   for (let r = 0; r < cfg.rounds; r++) {
     // leave time for every fixed-rate round and the engine measurements
-    const need = order.length * perPath + cfg.fixedRounds * fixedRoundS + firstRoundExtraS + afterS;
+    const need = order.length * perPath + pairsS + cfg.fixedRounds * fixedRoundS + firstRoundExtraS + afterS;
     if (r > 0 && elapsed() + need > cfg.budgetS) {
       result.notes.push(`Only ${r} of ${cfg.rounds} saturation rounds ran (time budget ${cfg.budgetS} s).`);
       break;
@@ -656,6 +671,56 @@ async function main(): Promise<number> {
       },
       errors: rs.reduce((a, s) => a + s.errors, 0)
     };
+  }
+
+  // ---- capture's cost in paired slices: two hops mTLS with capture off and on, alternating (ABBA) in slices short
+  // enough that a change in the machine's speed hits both sides of most pairs (Config.capturePairs)
+  const pairOff = targets.get('mesh-2hop-mtls');
+  const pairOn = targets.get('mesh-2hop-mtls-capture');
+  if (cfg.capturePairs > 0 && pairOff && pairOn && rounds.has(pairOff.def.id) && rounds.has(pairOn.def.id)) {
+    const sliceRps = async (t: Target): Promise<number> => {
+      await settle(t);
+      if (wrk)
+        return (
+          await runWrk({ port: t.port, path: REQUEST_PATH, connections: cfg.connections, durationS: cfg.pairSliceS })
+        ).rps;
+      const { res } = await load(t, {
+        mode: 'closed',
+        rate: 0,
+        durationMs: cfg.pairSliceS * 1000,
+        warmupMs: 0,
+        connections: cfg.connections,
+        timeoutMs: cfg.timeoutMs
+      });
+      return res.rps;
+    };
+    say(
+      `capture's cost: ${cfg.capturePairs} pair(s) of ${cfg.pairSliceS} s slices, alternating ${pairOff.def.id} and ${pairOn.def.id}`
+    );
+    try {
+      const slices: Array<{ offRps: number; onRps: number }> = [];
+      for (let i = 0; i < cfg.capturePairs; i++) {
+        let offRps: number;
+        let onRps: number;
+        if (i % 2 === 0) {
+          offRps = await sliceRps(pairOff);
+          onRps = await sliceRps(pairOn);
+        } else {
+          onRps = await sliceRps(pairOn);
+          offRps = await sliceRps(pairOff);
+        }
+        slices.push({ offRps: round(offRps, 0)!, onRps: round(onRps, 0)! });
+      }
+      const ratios = slices.filter((x) => x.offRps > 0).map((x) => x.onRps / x.offRps);
+      const mid = median(ratios);
+      const lostPct = mid === null ? null : round((1 - mid) * 100, 1);
+      result.capturePairs = { off: pairOff.def.id, on: pairOn.def.id, sliceS: cfg.pairSliceS, slices, lostPct };
+      say(
+        `  capture on vs off, per pair: ${ratios.map((x) => x.toFixed(3)).join(' / ')}; throughput lost ${lostPct ?? '–'} %`
+      );
+    } catch (e) {
+      result.errors.push(`capture's cost in paired slices: ${(e as Error).message}`);
+    }
   }
 
   // ---- fixed rate: an open-loop client, microsecond latency from the scheduled send time; interleaved rounds, the

@@ -10,7 +10,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PATHS } from '../../bench/paths.js';
 import { parseWrk } from '../../bench/wrk.js';
 import { profileMarkdown, summarizeProfile } from '../../bench/profile.js';
-import { bars, dataPlanes, fixedRateSummary, type BenchResult, type FixedRateRound } from '../../bench/report.js';
+import {
+  bars,
+  capturePairsNote,
+  dataPlanes,
+  fixedRateSummary,
+  type BenchResult,
+  type FixedRateRound
+} from '../../bench/report.js';
 import { openLoop } from '../../bench/load.js';
 import { untilQuiet } from '../../bench/proc.js';
 import { median } from '../../bench/util.js';
@@ -103,6 +110,14 @@ describe('npm run bench -- --smoke', () => {
     expect(r.startup.map((s) => s.services)).toEqual([1, 3]);
     expect(r.editApply?.trials.length).toBe(1);
     expect(r.store?.flows).toBe(300);
+    // capture's cost in paired slices: one pair in smoke mode, the bar judged on it
+    expect(r.capturePairs?.slices.length).toBe(1);
+    expect(r.capturePairs!.slices[0]!.offRps).toBeGreaterThan(0);
+    expect(r.capturePairs!.slices[0]!.onRps).toBeGreaterThan(0);
+    expect(r.bars.find((b) => b.id === 'capture-cost')!.value).toBe(r.capturePairs!.lostPct);
+    expect(fs.readFileSync(path.join(out, 'latest-smoke.md'), 'utf8')).toMatch(
+      /Capture's cost, two hops mTLS, in 1 pair of 1 s slices/
+    );
     expect(r.ok).toBe(true);
     expect(output).toMatch(/(PASS|MISS|n\/a) +one hop CPU per request/);
     if (r.tools.nginx?.installed) {
@@ -306,6 +321,38 @@ describe('bars', () => {
         'tracing and capture on: localmesh one hop on its raw-socket fast lane 96 µs (1.0k req/s), on node:http 200 µs (1.0k req/s).'
     );
     expect(dataPlanes(withCpu({ 'mesh-1hop': 96 }))).toBeNull();
+  });
+
+  it("judges capture's cost on paired slices when the run has them, else on the saturation rounds' medians", () => {
+    const r = withCpu({ 'mesh-2hop-mtls': 300, 'mesh-2hop-mtls-capture': 350 });
+    // the medians: the same 1000 req/s on both paths
+    expect(bar(r, 'capture-cost')).toMatchObject({ value: 0, pass: true });
+    expect(bar(r, 'capture-cost').text).not.toMatch(/paired/);
+    expect(capturePairsNote(r)).toBeNull();
+    r.capturePairs = {
+      off: 'mesh-2hop-mtls',
+      on: 'mesh-2hop-mtls-capture',
+      sliceS: 2,
+      slices: [
+        { offRps: 1000, onRps: 800 },
+        { offRps: 500, onRps: 400 },
+        { offRps: 1000, onRps: 900 }
+      ],
+      lostPct: 20
+    };
+    expect(bar(r, 'capture-cost')).toMatchObject({ value: 20, target: 15, pass: false });
+    expect(bar(r, 'capture-cost').text).toMatch(/paired slices/);
+    expect(capturePairsNote(r)).toBe(
+      "Capture's cost, two hops mTLS, in 3 pairs of 2 s slices alternating mesh-2hop-mtls and mesh-2hop-mtls-capture: " +
+        "20.0 % of throughput (from the saturation rounds' medians: 0.0 %); on/off per pair 0.800 / 0.800 / 0.900."
+    );
+  });
+
+  it("judges the moonshot's data plane on one hop with capture off, beside the moonshot itself", () => {
+    const r = withCpu({ nginx: 20, 'mesh-1hop': 80, 'mesh-1hop-nocapture': 44 });
+    expect(bar(r, 'moonshot-dataplane-cpu')).toMatchObject({ value: 44, target: 45, pass: true, moonshot: true });
+    expect(bar(r, 'moonshot-1hop-cpu')).toMatchObject({ value: 80, pass: false, moonshot: true });
+    expect(bar(withCpu({ nginx: 20 }), 'moonshot-dataplane-vs-nginx')).toMatchObject({ value: null, pass: null });
   });
 
   it('without nginx measured the ratio bars have no value and no verdict', () => {
