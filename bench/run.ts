@@ -69,7 +69,8 @@ interface Config {
    * Capture's cost in paired slices (BenchResult.capturePairs): pairs of slices of pairSliceS seconds (wrk takes whole
    * seconds), alternating two hops mTLS with capture off and on. Measured on the 2-core VM (2026-11-24), whose speed
    * changed by up to 1.8× every few tens of seconds: the saturation rounds' medians put capture's cost at 3.5 %, 15.8 %
-   * and 39.6 % in three full runs of the same code, alternating 1.5-4 s rounds at 14.8 % (and 15-17 % before).
+   * and 39.6 % in three full runs of the same code, where two engines side by side in alternating 4 s rounds gave
+   * 14.8 % (README, "Method").
    */
   capturePairs: number;
   pairSliceS: number;
