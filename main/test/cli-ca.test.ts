@@ -1,5 +1,5 @@
 /** CLI: `localmesh ca` shows, exports and rotates the mesh CA in the state dir (real binary, real files). */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -10,9 +10,13 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [path.join(ROOT, 'main/cli/bin.js'), 'ca', ...args], { cwd: ROOT, encoding: 'utf8' });
 
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
 describe('localmesh ca', () => {
   it('show creates the CA once, export prints the same root, rotate replaces it', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-ca-cli-'));
+    dirs.push(dir);
     const show = run('show', '--state-dir', dir);
     expect(show.status).toBe(0);
     const fp = /SHA-256:\s+(\S+)/.exec(show.stdout)![1]!;

@@ -268,8 +268,10 @@ describe('client certificates at the inbound sidecar', () => {
 
   it('a client certificate from another CA is refused: no HTTP response, the app sees nothing', async () => {
     // the same SPIFFE ID a real caller has, signed by a CA the mesh does not trust
-    const other = await MeshCa.create(fs.mkdtempSync(path.join(os.tmpdir(), 'lm-other-ca-')), 'ec');
+    const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-other-ca-'));
+    const other = await MeshCa.create(otherDir, 'ec');
     const forged = await other.issue('spiffe://cluster.local/ns/default/sa/caller-sa');
+    fs.rmSync(otherDir, { recursive: true, force: true });
     const before = locked.seen.length;
     const r = await tlsRequest(m.inbound('locked-v1'), forged, rootOf(), '/forged');
     expect(r.got).toBe('');

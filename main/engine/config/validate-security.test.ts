@@ -1,11 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadProject } from './load-project.js';
 
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
 function project(istio: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-sec-'));
+  dirs.push(dir);
   fs.mkdirSync(path.join(dir, 'istio'));
   fs.writeFileSync(
     path.join(dir, 'localmesh.yaml'),

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,13 @@ import tls from 'node:tls';
 import net from 'node:net';
 import { MeshCa, spiffeFromSan, spiffeId } from './ca.js';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-ca-'));
+const dirs: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-ca-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 describe('mesh CA', () => {
   it('is created once with a 0600 key and 10-year validity, then reused', async () => {

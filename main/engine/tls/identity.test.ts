@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,9 +8,17 @@ import crypto from 'node:crypto';
 import { MeshCa } from './ca.js';
 import { IdentityManager } from './identity.js';
 
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const tmp = (prefix: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+
 describe('workload identities', () => {
   it('rotate at half life; a connection opened before the rotation keeps working, new ones get the new certificate', async () => {
-    const ca = await MeshCa.loadOrCreate(fs.mkdtempSync(path.join(os.tmpdir(), 'lm-id-')));
+    const ca = await MeshCa.loadOrCreate(tmp('lm-id-'));
     const rotated: string[] = [];
     let onRotate: () => void = () => undefined;
     const ids = new IdentityManager(
