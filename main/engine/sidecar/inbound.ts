@@ -526,13 +526,13 @@ function peerOf(sock: tls.TLSSocket): PeerInfo {
   return p;
 }
 
-/** "sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local" → "productpage-v1". */
 /** A request that failed on its way to the app: a 503 reset reply, or the connection ended once a response began. */
 function failed(ex: Exchange, res: Res): void {
   if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);
   else res.destroy();
 }
 
+/** "sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local" → "productpage-v1". */
 function parsePeer(id: string): string | null {
   const parts = id.split('~');
   if (parts.length < 3) return null;
