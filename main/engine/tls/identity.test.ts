@@ -10,15 +10,12 @@ import { IdentityManager } from './identity.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-const tmp = (prefix: string) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-};
 
 describe('workload identities', () => {
   it('rotate at half life; a connection opened before the rotation keeps working, new ones get the new certificate', async () => {
-    const ca = await MeshCa.loadOrCreate(tmp('lm-id-'));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-id-'));
+    dirs.push(dir);
+    const ca = await MeshCa.loadOrCreate(dir);
     const rotated: string[] = [];
     let onRotate: () => void = () => undefined;
     const ids = new IdentityManager(
