@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Registry as MeshRegistry } from '../engine/registry.js';
 import { flow } from './helpers/flow.js';
-import { labelsFor } from '../engine/telemetry/metrics.js';
+import { labelsFor, MeshMetrics } from '../engine/telemetry/metrics.js';
 
 /** A registry with no workloads or services: labelsFor falls back to what the flow says. */
 const empty = { workloadByName: new Map(), serviceByFqdn: new Map() } as unknown as MeshRegistry;
@@ -37,5 +37,56 @@ describe('metric labels (istio_stats rules)', () => {
       'reviews',
       'unknown'
     ]);
+  });
+  it('the Host fallback is per request: each Host of NR or passthrough traffic is a series of its own', async () => {
+    const metrics = new MeshMetrics();
+    const sizes = { request: 100, response: 0 };
+    const nr = { reporter: 'source' as const, destination: null, status: 404, flags: 'NR', localReply: 'no route' };
+    for (const [i, authority] of ['echo.default:8080', 'ECHO:8080', 'echo.default:8080'].entries())
+      metrics.record(flow(i, { ...nr, authority }), empty, sizes);
+    for (const [i, authority] of ['first.example', 'other.example'].entries())
+      metrics.record(
+        flow(10 + i, { destination: null, destinationService: 'BlackHoleCluster', status: 502, authority }),
+        empty,
+        sizes
+      );
+    const text = await metrics.text();
+    const count = (service: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith('istio_requests_total{') && l.includes(`destination_service="${service}"`))
+          ?.split(' ')
+          .at(-1)
+      );
+    expect(count('echo.default:8080')).toBe(2);
+    expect(count('ECHO:8080')).toBe(1);
+    expect(count('first.example')).toBe(1);
+    expect(count('other.example')).toBe(1);
+  });
+  it("a callee without a sidecar is labelled from its endpoint's metadata: no app or version", () => {
+    const legacy = {
+      name: 'legacy-v1',
+      namespace: 'default',
+      labels: { app: 'legacy', version: 'v1' },
+      sidecar: false
+    };
+    const withSidecar = { ...legacy, name: 'modern-v1', labels: { app: 'modern', version: 'v2' }, sidecar: true };
+    const reg = {
+      workloadByName: new Map([
+        [legacy.name, legacy],
+        [withSidecar.name, withSidecar]
+      ]),
+      serviceByFqdn: new Map()
+    } as unknown as MeshRegistry;
+    const l = labelsFor(flow(1, { destination: 'legacy-v1' }), reg);
+    expect([l.destination_workload, l.destination_app, l.destination_version]).toEqual([
+      'legacy-v1',
+      'unknown',
+      'unknown'
+    ]);
+    expect([l.destination_canonical_service, l.destination_canonical_revision]).toEqual(['legacy', 'v1']);
+    const m = labelsFor(flow(2, { destination: 'modern-v1' }), reg);
+    expect([m.destination_app, m.destination_version]).toEqual(['modern', 'v2']);
   });
 });

@@ -230,12 +230,23 @@ function isGrpc(f: FlowRecord): boolean {
   return typeof ct === 'string' && (ct === 'application/grpc' || ct.startsWith('application/grpc+'));
 }
 
+/**
+ * The Host header that names the service of a flow without a cluster (PassthroughCluster, BlackHoleCluster, or a
+ * client-side reply the router gave before any cluster), else undefined: istio_stats falls back to it per request.
+ */
+function hostOnlyOf(f: FlowRecord): string | undefined {
+  const fqdn = f.destinationService;
+  if (fqdn === 'PassthroughCluster' || fqdn === 'BlackHoleCluster') return f.authority || 'unknown';
+  return f.reporter === 'source' && noCluster(f) ? f.authority || 'unknown' : undefined;
+}
+
 /** Every input of labelsFor but the registry, as one string (null kept apart from every string). */
 function seriesKey(f: FlowRecord): string {
   const grpc = isGrpc(f);
   const gs = grpc ? f.responseHeaders['grpc-status'] : undefined;
   const grpcPart = grpc ? (typeof gs === 'string' ? `g${gs}` : 'g') : '';
-  return `${f.reporter}\u0001${f.source ?? NULL}\u0001${f.sourcePrincipal ?? NULL}\u0001${f.destination ?? NULL}\u0001${f.destinationPrincipal ?? NULL}\u0001${f.destinationService ?? NULL}\u0001${f.status ?? 0}\u0001${f.flags}\u0001${f.connectionSecurity}\u0001${grpcPart}`;
+  const host = hostOnlyOf(f);
+  return `${f.reporter}\u0001${f.source ?? NULL}\u0001${f.sourcePrincipal ?? NULL}\u0001${f.destination ?? NULL}\u0001${f.destinationPrincipal ?? NULL}\u0001${f.destinationService ?? NULL}\u0001${f.status ?? 0}\u0001${f.flags}\u0001${f.connectionSecurity}\u0001${grpcPart}\u0001${host ?? NULL}`;
 }
 
 export class MeshMetrics {
@@ -327,14 +338,18 @@ export class MeshMetrics {
   }
 }
 
-function side(w: WorkloadInfo | undefined, principal: string | null | undefined) {
-  const app = w?.labels.app ?? 'unknown';
+/**
+ * One end's labels from its workload. `endpointOnly`: a callee without a sidecar, which exchanges no peer metadata;
+ * the client's sidecar falls back to the endpoint's metadata (istio/proxy convertEndpointMetadata: workload,
+ * namespace, canonical name and revision, cluster), which carries no app or version label.
+ */
+function side(w: WorkloadInfo | undefined, principal: string | null | undefined, endpointOnly = false) {
   return {
     workload: w?.name ?? 'unknown',
     namespace: w?.namespace ?? 'unknown',
     principal: principal ?? 'unknown',
-    app,
-    version: w?.labels.version ?? 'unknown',
+    app: (endpointOnly ? undefined : w?.labels.app) ?? 'unknown',
+    version: (endpointOnly ? undefined : w?.labels.version) ?? 'unknown',
     canonicalService: w?.labels['service.istio.io/canonical-name'] ?? w?.labels.app ?? 'unknown',
     canonicalRevision: w?.labels['service.istio.io/canonical-revision'] ?? w?.labels.version ?? 'latest'
   };
@@ -367,7 +382,8 @@ type PeerLabels = Omit<Labels, 'request_protocol' | 'response_code' | 'grpc_resp
 
 function peerLabels(p: Peers, reg: MeshRegistry): PeerLabels {
   const src = side(p.source ? reg.workloadByName.get(p.source) : undefined, p.sourcePrincipal);
-  const dst = side(p.destination ? reg.workloadByName.get(p.destination) : undefined, p.destinationPrincipal);
+  const callee = p.destination ? reg.workloadByName.get(p.destination) : undefined;
+  const dst = side(callee, p.destinationPrincipal, callee !== undefined && !callee.sidecar);
   const fqdn = p.destinationService;
   const parsed = parseServiceFqdn(fqdn);
   const svc = reg.serviceByFqdn.get(fqdn);
@@ -417,20 +433,10 @@ function ordered<K extends string>(keys: readonly K[], v: Record<K, string>): Re
 }
 
 export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
-  const fqdn = f.destinationService ?? 'unknown';
-  const special = fqdn === 'PassthroughCluster' || fqdn === 'BlackHoleCluster';
   const grpc = isGrpc(f);
   const grpcStatus = f.responseHeaders['grpc-status'];
   const peers = peerLabels(
-    {
-      ...f,
-      destinationService: fqdn,
-      hostOnly: special
-        ? f.authority || 'unknown'
-        : f.reporter === 'source' && noCluster(f)
-          ? f.authority || 'unknown'
-          : undefined
-    },
+    { ...f, destinationService: f.destinationService ?? 'unknown', hostOnly: hostOnlyOf(f) },
     reg
   );
   return ordered(LABELS, {
