@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadIstio } from './load-istio.js';
+import { effectiveMtls } from '../security/peer-authentication.js';
+import type { WorkloadInfo } from '../registry.js';
 
 const BOOKINFO = path.resolve(import.meta.dirname, '../../../../shared/fixtures/istio-bookinfo');
 
@@ -83,6 +85,41 @@ describe('loadIstio: files and folders', () => {
       line: 22,
       column: 27
     });
+  });
+
+  it('creation order: resources with metadata.creationTimestamp go by it, before those without; the oldest wins', () => {
+    const pa = (name: string, mode: string, created?: string) =>
+      `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: ${name}\n${created ? `  creationTimestamp: "${created}"\n` : ''}spec: {mtls: {mode: ${mode}}}\n`;
+    const dir = freshDir();
+    const file = write(
+      dir,
+      'pa.yaml',
+      [
+        pa('fresh', 'DISABLE'),
+        pa('ns-new', 'PERMISSIVE', '2025-06-01T00:00:00Z'),
+        pa('ns-old', 'STRICT', '2024-01-01T00:00:00Z')
+      ].join('---\n')
+    );
+    const r = loadIstio([file], 'default');
+    expect(r.issues).toEqual([]);
+    expect(r.resources.map((x) => [x.name, x.order])).toEqual([
+      ['ns-old', 0],
+      ['ns-new', 1],
+      ['fresh', 2]
+    ]);
+    const w = {
+      name: 'api-v1',
+      namespace: 'default',
+      labels: {},
+      serviceAccount: 'default'
+    } as unknown as WorkloadInfo;
+    expect(effectiveMtls(r.resources, w, 8080).mode).toBe('STRICT');
+    // without timestamps, load order stands in for creation order
+    const plain = loadIstio(
+      [write(freshDir(), 'pa.yaml', [pa('a', 'DISABLE'), pa('b', 'STRICT')].join('---\n'))],
+      'default'
+    );
+    expect(effectiveMtls(plain.resources, w, 8080).mode).toBe('DISABLE');
   });
 
   it('IST0011 for a path that does not exist', () => {

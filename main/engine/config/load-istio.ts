@@ -55,6 +55,8 @@ interface LoadState {
   locators: Map<IstioResource, Locator>;
   /** Resources rejected for unknown fields only, without those fields: validated, never applied. */
   lenient: IstioResource[];
+  /** metadata.creationTimestamp (ms) of the resources that carry one (YAML exported from a cluster). */
+  created: Map<IstioResource, number>;
 }
 
 /** Load every Istio resource under `paths` (absolute files or folders; folders are read recursively). */
@@ -73,9 +75,11 @@ export function loadIstio(
     issues,
     byKey: new Map(),
     locators: new Map(),
-    lenient: []
+    lenient: [],
+    created: new Map()
   };
   for (const file of files) loadFile(file, state);
+  byCreation(state);
   const locators = state.locators;
   return {
     resources: state.resources,
@@ -250,6 +254,21 @@ interface Metadata {
   namespace: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** metadata.creationTimestamp in ms, when it is a valid time. */
+  created?: number;
+}
+
+/**
+ * Put the resources in creation order, which decides where Istio lets the oldest win (one PeerAuthentication per
+ * scope, duplicate VirtualService hosts, the first DestinationRule's policy). Load order stands in for it; resources
+ * that carry metadata.creationTimestamp (exported with `kubectl get -o yaml`) go by it, before those without one
+ * (as far as localmesh knows, created when the folder is applied), ties in load order. `order` stays the index.
+ */
+function byCreation(state: LoadState): void {
+  if (state.created.size === 0) return;
+  const at = (r: IstioResource) => state.created.get(r) ?? Infinity;
+  state.resources.sort((a, b) => at(a) - at(b) || a.order - b.order);
+  state.resources.forEach((r, i) => (r.order = i));
 }
 
 function stringMap(v: unknown): Record<string, string> {
@@ -270,8 +289,14 @@ function readMetadata(value: Record<string, unknown>, state: LoadState): Metadat
     name: meta.name,
     namespace: (meta.namespace as string | undefined) ?? state.defaultNamespace,
     labels: stringMap(meta.labels),
-    annotations: stringMap(meta.annotations)
+    annotations: stringMap(meta.annotations),
+    created: timestamp(meta.creationTimestamp)
   };
+}
+
+function timestamp(v: unknown): number | undefined {
+  const ms = v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: YamlPath, state: LoadState): void {
@@ -329,6 +354,7 @@ function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: 
     state.resources[state.resources.indexOf(earlier)] = resource;
     state.locators.delete(earlier);
   } else state.resources.push(resource);
+  if (meta.created !== undefined) state.created.set(resource, meta.created);
   state.byKey.set(key, resource);
   state.locators.set(resource, (p) => doc.posOf([...prefix, ...p]));
 }
