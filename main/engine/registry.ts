@@ -53,6 +53,11 @@ export interface ServiceInfo {
   exportTo?: string[];
   /** A mesh service's port protocol (spec.services[].protocol): auto-detected, HTTP, or a byte stream. */
   protocol?: 'auto' | 'http' | 'tcp';
+  /**
+   * A ServiceEntry's subjectAltNames: the names a client sidecar verifies in the server's certificate when it
+   * originates TLS to it and the DestinationRule names none (Istio counts them among the service's accounts).
+   */
+  subjectAltNames?: string[];
 }
 
 export interface Registry {
@@ -142,7 +147,8 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         resolution,
         endpoints,
         dnsHost: resolution === 'DNS' && endpoints.length === 0 ? host : undefined,
-        exportTo: spec.exportTo
+        exportTo: spec.exportTo,
+        subjectAltNames: spec.subjectAltNames?.length ? spec.subjectAltNames : undefined
       });
     }
   }

@@ -62,12 +62,12 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
   const f = (k: string) => path.join(dir, `${k}.pem`);
-  const entry = (name: string, tlsSpec: string) => `---
+  const entry = (name: string, tlsSpec: string, sans?: string) => `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ${name}}
 spec:
-  hosts: [${name}.example.com]
+  hosts: [${name}.example.com]${sans ? `\n  subjectAltNames: [${sans}]` : ''}
   location: MESH_EXTERNAL
   resolution: STATIC
   ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]
@@ -88,6 +88,13 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
           entry('skip', '{mode: SIMPLE, insecureSkipVerify: true}') +
           entry('good', `{mode: SIMPLE, caCertificates: ${f('ca')}, subjectAltNames: [ext.example.com]}`) +
           entry('bad', `{mode: SIMPLE, caCertificates: ${f('ca')}, subjectAltNames: [evil.example.com]}`) +
+          entry('segood', `{mode: SIMPLE, caCertificates: ${f('ca')}}`, 'ext.example.com') +
+          entry('sebad', `{mode: SIMPLE, caCertificates: ${f('ca')}}`, 'evil.example.com') +
+          entry(
+            'seoverride',
+            `{mode: SIMPLE, caCertificates: ${f('ca')}, subjectAltNames: [ext.example.com]}`,
+            'evil.example.com'
+          ) +
           entry(
             'mutual',
             `{mode: MUTUAL, caCertificates: ${f('ca')}, clientCertificate: ${f('clientCert')}, privateKey: ${f('clientKey')}, subjectAltNames: [ext.example.com]}`
@@ -125,6 +132,13 @@ describe('DestinationRule tls SIMPLE and MUTUAL', () => {
     const bad2 = await call('bad.example.com', '/d2');
     expect(bad2.status).toBe(503);
     expect(bad2.body).toContain('CERTIFICATE_VERIFY_FAILED');
+  });
+  it("a ServiceEntry's subjectAltNames are verified when the DestinationRule names none; the rule's take precedence", async () => {
+    const bad = await call('sebad.example.com', '/e1');
+    expect(bad.status).toBe(503);
+    expect(bad.body).toContain('CERTIFICATE_VERIFY_FAILED');
+    expect((await call('segood.example.com', '/e2')).body).toBe('tls ok');
+    expect((await call('seoverride.example.com', '/e3')).body).toBe('tls ok');
   });
   it('MUTUAL: the server gets the client certificate from the rule', async () => {
     const r = await call('mutual.example.com', '/m');

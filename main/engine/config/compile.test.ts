@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { DestinationRuleSpec, IstioResource } from '../../contract/istio-schema.js';
 import { createRandom } from '../util/random.js';
 import { pickEndpoint } from '../sidecar/lb.js';
-import { findDestinationRule, mergeDestinationRules } from './compile.js';
+import { circuitPolicies } from '../sidecar/circuit.js';
+import { effectiveConnectTimeoutMs, findDestinationRule, mergeDestinationRules, policyComponent } from './compile.js';
 
 let order = 0;
 function dr(name: string, spec: DestinationRuleSpec, namespace = 'default'): IstioResource<DestinationRuleSpec> {
@@ -53,6 +54,63 @@ describe('DestinationRule merge and lookup', () => {
       dr('ns', { host: '*.default.svc.cluster.local' })
     ]);
     expect(findDestinationRule(merged, API, 'default', undefined)?.key).toBe('default/ns');
+  });
+});
+
+describe('traffic policy precedence (Istio MergeTrafficPolicy)', () => {
+  const [rule] = mergeDestinationRules([
+    dr('api', {
+      host: 'api',
+      trafficPolicy: {
+        loadBalancer: { simple: 'RANDOM' },
+        connectionPool: { tcp: { connectTimeout: '2s' }, http: { http2MaxRequests: 1 } },
+        outlierDetection: { consecutive5xxErrors: 1, interval: '1s', baseEjectionTime: '30s' },
+        tls: { mode: 'DISABLE' },
+        portLevelSettings: [{ port: { number: 8000 }, loadBalancer: { simple: 'ROUND_ROBIN' } }]
+      },
+      subsets: [
+        { name: 'pooled', labels: { version: 'v1' }, trafficPolicy: { connectionPool: { http: { maxRetries: 3 } } } },
+        {
+          name: 'ported',
+          labels: { version: 'v2' },
+          trafficPolicy: {
+            connectionPool: { http: { http2MaxRequests: 7 } },
+            portLevelSettings: [{ port: { number: 9000 }, tls: { mode: 'ISTIO_MUTUAL' } }]
+          }
+        }
+      ]
+    })
+  ]);
+  it('a port-level entry replaces all four components; the ones it omits are the defaults, not the top level', () => {
+    expect(policyComponent(rule, undefined, 8000, 'loadBalancer')).toEqual({ simple: 'ROUND_ROBIN' });
+    expect(policyComponent(rule, undefined, 8000, 'connectionPool')).toBeUndefined();
+    expect(policyComponent(rule, undefined, 8000, 'outlierDetection')).toBeUndefined();
+    expect(policyComponent(rule, undefined, 8000, 'tls')).toBeUndefined();
+    expect(circuitPolicies(rule, undefined, 8000)).toEqual({
+      limits: undefined,
+      outlier: undefined,
+      connectTimeoutMs: undefined
+    });
+    // another port keeps the top level
+    expect(policyComponent(rule, undefined, 9080, 'loadBalancer')).toEqual({ simple: 'RANDOM' });
+    expect(circuitPolicies(rule, undefined, 9080).limits?.maxRequests).toBe(1);
+    expect(circuitPolicies(rule, undefined, 9080).outlier).toBeDefined();
+    expect(effectiveConnectTimeoutMs(rule, undefined, 9080)).toBe(2000);
+  });
+  it("a subset's component replaces the top level's wholesale (no field merging); the others come from the top level", () => {
+    const limits = circuitPolicies(rule, 'pooled', 9080).limits;
+    expect([limits?.maxRetries, limits?.maxRequests]).toEqual([3, 2 ** 32 - 1]); // unlimited: Envoy's default
+    expect(effectiveConnectTimeoutMs(rule, 'pooled', 9080)).toBeUndefined();
+    expect(policyComponent(rule, 'pooled', 9080, 'tls')).toEqual({ mode: 'DISABLE' });
+    // on the port with a top-level port entry, the subset's own component still applies over the port-merged top
+    expect(policyComponent(rule, 'pooled', 8000, 'connectionPool')).toEqual({ http: { maxRetries: 3 } });
+    expect(policyComponent(rule, 'pooled', 8000, 'loadBalancer')).toEqual({ simple: 'ROUND_ROBIN' });
+  });
+  it("a subset's port-level entry replaces all four of its components for that port", () => {
+    expect(policyComponent(rule, 'ported', 9000, 'tls')).toEqual({ mode: 'ISTIO_MUTUAL' });
+    expect(policyComponent(rule, 'ported', 9000, 'connectionPool')).toBeUndefined();
+    expect(policyComponent(rule, 'ported', 9000, 'loadBalancer')).toBeUndefined();
+    expect(policyComponent(rule, 'ported', 9080, 'connectionPool')).toEqual({ http: { http2MaxRequests: 7 } });
   });
 });
 

@@ -526,39 +526,58 @@ function pickDestinationRule(
   return undefined;
 }
 
-/** Effective LB for a destination: subset policy > port-level > top-level; default LEAST_REQUEST. */
+/** The four components of a traffic policy that a port-level setting replaces. */
+type PolicyComponent = 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls';
+
+/**
+ * One component of a DestinationRule's traffic policy for a destination, as Istio merges them (istio-semantics §1.3,
+ * MergeTrafficPolicy): a subset's component replaces the top level's wholesale (no field merging); an entry of a
+ * policy's `portLevelSettings` for the port replaces all four components of that policy, and one it omits falls back
+ * to the defaults (undefined here), not to the policy around it.
+ */
+export function policyComponent<K extends PolicyComponent>(
+  dr: MergedDestinationRule | undefined,
+  subset: string | undefined,
+  port: number,
+  component: K
+): TrafficPolicy[K] | undefined {
+  if (!dr) return undefined;
+  const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
+  return (componentOf(sub, port, component) ?? componentOf(dr.trafficPolicy, port, component))?.value;
+}
+
+/** A policy's component for a port: found (maybe as the default) or not set at this level. */
+function componentOf<K extends PolicyComponent>(
+  tp: TrafficPolicy | undefined,
+  port: number,
+  component: K
+): { value: TrafficPolicy[K] | undefined } | undefined {
+  if (!tp) return undefined;
+  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
+  if (pl) return { value: pl[component] };
+  return tp[component] !== undefined ? { value: tp[component] } : undefined;
+}
+
+/** Effective LB for a destination (policyComponent); undefined: the default, LEAST_REQUEST. */
 export function effectiveLoadBalancer(
   dr: MergedDestinationRule | undefined,
   subset: string | undefined,
   port: number
 ): LoadBalancerSettings | undefined {
-  if (!dr) return undefined;
-  const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
-  return (lbFromPolicy(sub, port) ?? lbFromPolicy(dr.trafficPolicy, port))?.lb;
+  return policyComponent(dr, subset, port, 'loadBalancer');
 }
 
 /**
- * A DestinationRule's `connectionPool.tcp.connectTimeout` in ms for a destination (subset policy > port-level >
- * top-level, as for the load balancer), or undefined for the default (10 s).
+ * A DestinationRule's `connectionPool.tcp.connectTimeout` in ms for a destination (the effective connectionPool, see
+ * policyComponent), or undefined for the default (10 s).
  */
 export function effectiveConnectTimeoutMs(
   dr: MergedDestinationRule | undefined,
   subset: string | undefined,
   port: number
 ): number | undefined {
-  if (!dr) return undefined;
-  const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
-  return connectTimeoutOf(sub, port) ?? connectTimeoutOf(dr.trafficPolicy, port);
-}
-
-function connectTimeoutOf(tp: TrafficPolicy | undefined, port: number): number | undefined {
-  if (!tp) return undefined;
-  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
-  return connectTimeoutIn(pl?.connectionPool) ?? connectTimeoutIn(tp.connectionPool);
-}
-
-function connectTimeoutIn(cp: unknown): number | undefined {
-  const v = (cp as { tcp?: { connectTimeout?: unknown } } | undefined)?.tcp?.connectTimeout;
+  const v = (policyComponent(dr, subset, port, 'connectionPool') as { tcp?: { connectTimeout?: unknown } } | undefined)
+    ?.tcp?.connectTimeout;
   if (typeof v !== 'string') return undefined;
   try {
     const ms = parseDuration(v);
@@ -566,16 +585,6 @@ function connectTimeoutIn(cp: unknown): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function lbFromPolicy(
-  tp: TrafficPolicy | undefined,
-  port: number
-): { found: true; lb: LoadBalancerSettings | undefined } | undefined {
-  if (!tp) return undefined;
-  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
-  if (pl) return { found: true, lb: pl.loadBalancer };
-  return tp.loadBalancer ? { found: true, lb: tp.loadBalancer } : undefined;
 }
 
 /** The Sidecar resource that configures a caller: its own by workloadSelector, its namespace's, the root's. */

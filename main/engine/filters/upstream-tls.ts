@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Identity } from '../tls/identity.js';
-import type { ClientTLSSettings, TrafficPolicy } from '../../contract/istio-schema.js';
-import type { MergedDestinationRule } from '../config/compile.js';
+import type { ClientTLSSettings } from '../../contract/istio-schema.js';
+import { policyComponent, type MergedDestinationRule } from '../config/compile.js';
 import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js';
 import type { SidecarHost } from '../sidecar/host.js';
 import { spiffeFromSan } from '../tls/ca.js';
@@ -23,21 +23,13 @@ export interface UpstreamTls {
 
 type Settings = ClientTLSSettings | undefined;
 
-function fromPolicy(tp: TrafficPolicy | undefined, port: number): { found: boolean; tls: Settings } | undefined {
-  if (!tp) return undefined;
-  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port);
-  if (pl) return { found: true, tls: pl.tls };
-  return tp.tls ? { found: true, tls: tp.tls } : undefined;
-}
-
+/** The DestinationRule's tls settings for a destination (policyComponent: subset > port-level > top level). */
 export function destinationTls(
   dr: MergedDestinationRule | undefined,
   subset: string | undefined,
   port: number
 ): Settings {
-  if (!dr) return undefined;
-  const sub = subset ? dr.subsets.get(subset)?.trafficPolicy : undefined;
-  return (fromPolicy(sub, port) ?? fromPolicy(dr.trafficPolicy, port))?.tls;
+  return policyComponent(dr, subset, port, 'tls');
 }
 
 const readFile = (f: string | undefined) => (f ? fs.readFileSync(f, 'utf8') : undefined);
@@ -117,13 +109,17 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
   if (mode === 'ISTIO_MUTUAL') {
     const me = a.caller ? a.host.identities.get(a.caller.namespace, a.caller.serviceAccount) : undefined;
     if (!me) return null;
-    // the destination's service accounts, unless the DestinationRule names the SANs to accept
+    // the destination's service accounts (a ServiceEntry's subjectAltNames among them), unless the DestinationRule
+    // names the SANs to accept
     const expected = new Set(
       settings?.subjectAltNames?.length
         ? settings.subjectAltNames
-        : (a.service?.endpoints ?? [])
-            .filter((e) => e.workload)
-            .map((e) => a.host.identities.idFor(e.workload!.namespace, e.workload!.serviceAccount))
+        : [
+            ...(a.service?.subjectAltNames ?? []),
+            ...(a.service?.endpoints ?? [])
+              .filter((e) => e.workload)
+              .map((e) => a.host.identities.idFor(e.workload!.namespace, e.workload!.serviceAccount))
+          ]
     );
     const sni = `outbound_.${a.port}_.${a.subset ?? ''}_.${a.service?.fqdn ?? ''}`;
     return {
@@ -153,7 +149,8 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
   }
   // SIMPLE / MUTUAL: TLS origination with the user's files. Options left unset are left out: an explicit
   // `checkServerIdentity: undefined` replaces Node's default check and makes tls.connect fail an internal assertion.
-  const sans = settings?.subjectAltNames;
+  // the names to verify: the DestinationRule's, else the ServiceEntry's
+  const sans = settings?.subjectAltNames?.length ? settings.subjectAltNames : a.service?.subjectAltNames;
   const options: tls.ConnectionOptions = { rejectUnauthorized: settings?.insecureSkipVerify !== true };
   // SNI is a host name (RFC 6066): none for an endpoint given as an IP address
   const servername = settings?.sni ?? a.endpoint.host;

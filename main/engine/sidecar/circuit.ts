@@ -15,8 +15,7 @@
  * (unless `minHealthPercent` puts the cluster in panic, when every endpoint is used). `http.maxRetries` bounds the
  * retries outstanding on the cluster: past it a retry is skipped and the request flagged UO.
  */
-import type { TrafficPolicy } from '../../contract/istio-schema.js';
-import { effectiveConnectTimeoutMs, type MergedDestinationRule } from '../config/compile.js';
+import { effectiveConnectTimeoutMs, policyComponent, type MergedDestinationRule } from '../config/compile.js';
 import { parseDuration } from '../util/duration.js';
 import { NEWEST_COMPAT, type Compat } from '../config/compat.js';
 
@@ -66,21 +65,6 @@ function ms(v: unknown, fallback: number): number {
   }
 }
 
-/** A policy's field for a destination: subset policy > port-level > top-level (as for the load balancer). */
-function pick(dr: MergedDestinationRule | undefined, subset: string | undefined, port: number, field: string): Loose {
-  if (!dr) return undefined;
-  return (
-    fieldOf(subset ? dr.subsets.get(subset)?.trafficPolicy : undefined, port, field) ??
-    fieldOf(dr.trafficPolicy, port, field)
-  );
-}
-
-function fieldOf(tp: TrafficPolicy | undefined, port: number, field: string): Loose {
-  if (!tp) return undefined;
-  const pl = tp.portLevelSettings?.find((p) => p.port?.number === port) as Record<string, unknown> | undefined;
-  return (pl?.[field] as Loose) ?? ((tp as Record<string, unknown>)[field] as Loose);
-}
-
 /**
  * The per-destination policies (circuit breaking, outlier detection, connect timeout), worked out once per DestinationRule object (a snapshot's rules never change; a
  * reload makes new ones), so a request pays a map lookup, not a walk of the policy.
@@ -124,7 +108,15 @@ export function poolLimitsFor(
   subset: string | undefined,
   port: number
 ): PoolLimits | undefined {
-  const cp = pick(dr, subset, port, 'connectionPool');
+  return limitsOf(policyComponent(dr, subset, port, 'connectionPool'));
+}
+
+/**
+ * The limits a `connectionPool` sets (a DestinationRule's, or a Sidecar's inboundConnectionPool), or undefined when
+ * it sets none.
+ */
+export function limitsOf(connectionPool: unknown): PoolLimits | undefined {
+  const cp = connectionPool as Loose;
   if (!cp) return undefined;
   const tcp = cp.tcp as Loose;
   const http = cp.http as Loose;
@@ -149,7 +141,7 @@ export function outlierPolicyFor(
   port: number,
   compat: Compat = NEWEST_COMPAT
 ): OutlierPolicy | undefined {
-  const od = pick(dr, subset, port, 'outlierDetection');
+  const od = policyComponent(dr, subset, port, 'outlierDetection') as Loose;
   if (!od) return undefined;
   // before Istio 1.7 the deprecated consecutiveErrors counted gateway errors only (5xx off); the newer fields, when
   // set, still win. Since then it is ignored (IST0002).
