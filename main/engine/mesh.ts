@@ -28,6 +28,9 @@ import { OutboundSidecar } from './sidecar/outbound.js';
 import { InboundSidecar } from './sidecar/inbound.js';
 import type { SidecarHost } from './sidecar/host.js';
 import type { LbState } from './sidecar/lb.js';
+import { limitsOf } from './sidecar/circuit.js';
+import { envoyResponse } from './sidecar/envoy-http.js';
+import { sidecarFor } from './config/compile.js';
 import { createRandom, type Random } from './util/random.js';
 import { createLauncher, type LaunchSpec, type Launcher } from './launcher/launcher.js';
 import { planQuickAction } from './config/quick-actions.js';
@@ -220,6 +223,9 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   const mtlsFor = perSnapshot((s, a: { w: WorkloadInfo; port: number }) => effectiveMtls(s.resources, a.w, a.port));
   const authzFor = perSnapshot((s, w: WorkloadInfo) => policiesFor(s.resources, w));
   const jwtFor = perSnapshot((s, w: WorkloadInfo): JwtRule[] => jwtRulesFor(s.resources, w, project.baseDir));
+  const inboundPoolFor = perSnapshot((s, w: WorkloadInfo) =>
+    limitsOf(sidecarFor(s.resources, w)?.spec.inboundConnectionPool)
+  );
 
   let project: LoadedProject = first;
   let snapshot = buildSnapshot(1, first.mesh, first.resources);
@@ -235,6 +241,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     fastLane: opts.fastLane ?? process.env.LOCALMESH_FAST_LANE !== '0',
     identities,
     jwtRules: (w) => jwtFor(w.name, w),
+    inboundPool: (w) => inboundPoolFor(w.name, w),
     authzPolicies: (w) => authzFor(w.name, w),
     mtlsMode: (w, port) => mtlsFor(`${w.name}|${port}`, { w, port }),
     tcpSeries: (c) => metrics.tcp(c, snapshot.registry),
@@ -299,7 +306,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         sock.on('error', () => sock.destroy());
         l.target.accept(sock, httpServer);
       });
-      httpServer.on('request', (req, res) => l.target.handle(req, res));
+      httpServer.on('request', (req, res) => l.target.handle(req, envoyResponse(res)));
       httpServer.on('upgrade', (req, sock, head) => l.target.upgrade(req, sock, head));
       // CONNECT: a tunnel on an outbound proxy port; an inbound sidecar has no proxy to offer
       httpServer.on('connect', (req, sock, head) => {

@@ -347,6 +347,55 @@ describe('inbound fast lane', () => {
     expect(lane(f!)).toBe('node');
   });
 
+  it('node:http writes as Envoy does: no connection header on a persistent connection, to the caller or the app', async () => {
+    const heads: (string | undefined)[] = [];
+    const port = await mesh(
+      await app((req, res) => {
+        heads.push(req.headers.connection);
+        req.resume();
+        req.on('end', () => res.end('done'));
+      }),
+      { fastLane: false }
+    );
+    const text = await raw(
+      port,
+      [
+        'POST /a HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+        'GET /b HTTP/1.1\r\nHost: api\r\n\r\n'
+      ],
+      (t) => count(t, 'done') === 2
+    );
+    expect(count(text, 'HTTP/1.1 200 OK')).toBe(2);
+    expect(text.toLowerCase()).not.toContain('connection:');
+    expect(heads).toEqual([undefined, undefined]);
+    // a response that ends the connection still says so
+    const last = await raw(port, ['GET /c HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n'], () => false);
+    expect(last).toMatch(/\r\nconnection: close\r\n/i);
+  });
+
+  it("status lines carry Envoy's reason phrases, whatever the app sent, on both lanes", async () => {
+    const app1 = await app((req, res) => {
+      const status = Number(req.url!.slice(1));
+      res.writeHead(status, 'Made Up', { 'content-length': '2' });
+      res.end('ok');
+    });
+    for (const fastLane of [true, false]) {
+      await running?.close();
+      const port = await mesh(app1, { fastLane });
+      const lines: string[] = [];
+      for (const status of [201, 418, 451, 555]) {
+        const text = await raw(port, [`GET /${status} HTTP/1.1\r\nHost: api\r\n\r\n`], (t) => t.endsWith('ok'));
+        lines.push(text.slice(0, text.indexOf('\r\n')));
+      }
+      expect(lines).toEqual([
+        'HTTP/1.1 201 Created',
+        'HTTP/1.1 418 Unknown',
+        'HTTP/1.1 451 Unknown',
+        'HTTP/1.1 555 Unknown'
+      ]);
+    }
+  });
+
   it('connection: close from the client closes after the response', async () => {
     const port = await mesh(await app((_req, res) => res.end('bye')));
     const text = await raw(port, ['GET / HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n'], () => false);

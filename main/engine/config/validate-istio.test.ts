@@ -850,6 +850,38 @@ describe('ServiceEntry and Sidecar', () => {
       }
     ]);
   });
+
+  it('Sidecar inboundConnectionPool: the enforced limits pass; other knobs and ingress listeners are IST0025', () => {
+    const sidecar = (body: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n${body}`;
+    expectIssues(
+      sidecar(
+        '  inboundConnectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, http2MaxRequests: 2}}\n'
+      ),
+      []
+    );
+    expectIssues(
+      sidecar(
+        '  inboundConnectionPool: {tcp: {maxConnections: 1, connectTimeout: 1s}, http: {idleTimeout: 5s}}\n  ingress:\n  - port: {number: 9080, protocol: HTTP, name: http}\n    defaultEndpoint: 127.0.0.1:8080\n'
+      ),
+      [
+        {
+          severity: warn,
+          code: 'IST0025',
+          at: { after: 'inboundConnectionPool: ' },
+          path: 'spec.inboundConnectionPool',
+          message: /tcp\.connectTimeout, http\.idleTimeout/
+        },
+        {
+          severity: warn,
+          code: 'IST0025',
+          at: '- port',
+          path: 'spec.ingress',
+          message: /ingress listeners are kept but not enforced/
+        }
+      ]
+    );
+  });
 });
 
 describe('Istio bookinfo samples with a bookinfo mesh', () => {

@@ -1158,7 +1158,39 @@ function isEgressHost(host: string): boolean {
   return FQDN.test(host.startsWith('*.') ? host.slice(2) : host);
 }
 
+/** What an inbound sidecar enforces of a Sidecar's inboundConnectionPool (inbound.ts, admitToApp). */
+const INBOUND_ENFORCED = {
+  tcp: new Set(['maxConnections']),
+  http: new Set(['http1MaxPendingRequests', 'http2MaxRequests'])
+};
+
 function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  const pool = sc.spec.inboundConnectionPool as
+    { tcp?: Record<string, unknown>; http?: Record<string, unknown> } | undefined;
+  const unenforced = [
+    ...Object.keys(pool?.tcp ?? {})
+      .filter((k) => !INBOUND_ENFORCED.tcp.has(k))
+      .map((k) => `tcp.${k}`),
+    ...Object.keys(pool?.http ?? {})
+      .filter((k) => !INBOUND_ENFORCED.http.has(k))
+      .map((k) => `http.${k}`)
+  ];
+  if (unenforced.length > 0)
+    ctx.report(
+      sc,
+      'warning',
+      IstioCodes.NOT_ENFORCED,
+      ['spec', 'inboundConnectionPool'],
+      `kept but not enforced by localmesh yet: inboundConnectionPool ${unenforced.join(', ')} (enforced: tcp.maxConnections, http.http1MaxPendingRequests, http.http2MaxRequests)`
+    );
+  if ((sc.spec as { ingress?: unknown }).ingress !== undefined)
+    ctx.report(
+      sc,
+      'warning',
+      IstioCodes.NOT_ENFORCED,
+      ['spec', 'ingress'],
+      "Sidecar ingress listeners are kept but not enforced by localmesh: each workload's inbound sidecar listens where spec.services places it, and the workload-wide inboundConnectionPool applies"
+    );
   sc.spec.egress?.forEach((eg, k) =>
     eg.hosts.forEach((h, m) => {
       const p = ['spec', 'egress', k, 'hosts', m];

@@ -16,6 +16,7 @@
  * plaintext pool drops connections idle longer than IDLE_LIMIT_MS, before the app's own keep-alive timeout can race
  * a reuse.
  */
+import { reasonPhrase } from './envoy-http.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import http, { type IncomingHttpHeaders } from 'node:http';
@@ -133,7 +134,7 @@ export class FastResponse {
 
   private headString(status: number, headers: Record<string, string | string[] | number>, extra: string): string {
     const date = headers.date === undefined ? `date: ${httpDate()}\r\n` : '';
-    return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'unknown'}\r\n${headerLines(headers)}${date}${extra}${this.closeAfter ? 'connection: close\r\n' : ''}\r\n`;
+    return `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${headerLines(headers)}${date}${extra}${this.closeAfter ? 'connection: close\r\n' : ''}\r\n`;
   }
 
   /** A whole response at once (local replies): call end() next. Headers must carry content-length. */

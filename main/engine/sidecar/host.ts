@@ -11,6 +11,7 @@ import type { EffectiveMtls } from '../security/peer-authentication.js';
 import type { WorkloadInfo } from '../registry.js';
 import type { ApplicablePolicy } from '../security/authorization.js';
 import type { JwtRule } from '../security/jwt.js';
+import type { PoolLimits } from './circuit.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
 
 export interface SidecarHost {
@@ -33,6 +34,8 @@ export interface SidecarHost {
   authzPolicies(w: WorkloadInfo): ApplicablePolicy[];
   /** RequestAuthentication JWT rules selecting `w`. */
   jwtRules(w: WorkloadInfo): JwtRule[];
+  /** The circuit breakers of `w`'s inbound sidecar (its Sidecar resource's inboundConnectionPool), if any. */
+  inboundPool(w: WorkloadInfo): PoolLimits | undefined;
   /** Is host:port one of this engine's own listeners (a request to it would loop)? */
   isOwnListener(host: string, port: number): boolean;
   /** The istio_tcp_* counters of an opaque TCP connection's label set. */

@@ -32,6 +32,7 @@ import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { ClientRelay } from './fast-try.js';
 import { Abort } from './abort.js';
+import { ClusterCircuit, type PoolLimits } from './circuit.js';
 import { absoluteTarget, normalizeTarget } from '../util/path.js';
 import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type { SidecarHost } from './host.js';
@@ -57,6 +58,8 @@ export class InboundSidecar {
   private readonly notes = { fast: new Map<string, string>(), node: new Map<string, string>() };
   /** Upgrade requests in progress and open tunnels, torn down when the sidecar closes. */
   private readonly tunnels = new Set<TunnelResponse>();
+  /** The inbound cluster's circuit breakers (the Sidecar's inboundConnectionPool), counted across config versions. */
+  private readonly circuit = new ClusterCircuit();
   /** Mutual TLS termination per listener and identity (see tlsServer). */
   private readonly tlsServers = new WeakMap<http.Server, WeakMap<Identity, tls.Server>>();
 
@@ -216,7 +219,13 @@ export class InboundSidecar {
     const rules = this.host.jwtRules(this.workload);
     const policies = this.host.authzPolicies(this.workload);
     // nothing to check on the fast lane: straight on, with no promise (or closure) to make and settle (issue 7)
-    if (rules.length === 0 && policies.length === 0 && req instanceof FastRequest && !(res instanceof TunnelResponse)) {
+    if (
+      rules.length === 0 &&
+      policies.length === 0 &&
+      req instanceof FastRequest &&
+      !(res instanceof TunnelResponse) &&
+      this.host.inboundPool(this.workload) === undefined
+    ) {
       try {
         this.fastForward(ex, req, res as FastResponse, headers);
       } catch {
@@ -341,6 +350,8 @@ export class InboundSidecar {
   }
 
   private async forward(ex: Exchange, req: Req, res: Res, headers: http.OutgoingHttpHeaders): Promise<void> {
+    const limits = this.host.inboundPool(this.workload);
+    if (limits && !(await this.admitToApp(ex, res, limits))) return;
     if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, headers);
     if (req instanceof FastRequest) return this.fastForward(ex, req, res as FastResponse, headers);
     res = res as ServerResponse;
@@ -396,6 +407,35 @@ export class InboundSidecar {
       ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1, undefined, attempt > 1 && retriable), SERVER);
       return;
     }
+  }
+
+  /**
+   * The Sidecar's inboundConnectionPool (istio-semantics §1.6): a request takes one of the app's connections, waits
+   * as pending past them, and past the pending or request limit is refused with 503 UO as a client sidecar's
+   * connectionPool refuses it (circuit.ts). The slot is given back when the response to the caller closes.
+   */
+  private async admitToApp(ex: Exchange, res: Res, limits: PoolLimits): Promise<boolean> {
+    let held = false;
+    let closed = false;
+    res.once('close', () => {
+      closed = true;
+      if (held) this.circuit.release();
+    });
+    if (!(await this.circuit.acquire(limits))) {
+      ex.note(
+        'circuit',
+        `inboundConnectionPool overflow (maxConnections ${limits.maxConnections}, http1MaxPendingRequests ${limits.maxPending}, http2MaxRequests ${limits.maxRequests})`
+      );
+      ex.sendLocal(LocalReplies.upstreamReset('overflow', false), SERVER);
+      return false;
+    }
+    if (closed) {
+      // the caller left while the request waited as pending
+      this.circuit.release();
+      return false;
+    }
+    held = true;
+    return true;
   }
 
   /** forward() on the fast lane: the same tries, retries, attempt log and response headers, on raw sockets. */

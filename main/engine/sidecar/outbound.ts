@@ -4,6 +4,7 @@
  * route → CORS → fault → destination by weight → subset/DR → endpoint → try with retries and timeout → response
  * header ops → telemetry.
  */
+import { withoutKeepAliveHeader } from './envoy-http.js';
 import http, {
   type IncomingHttpHeaders,
   type IncomingMessage,
@@ -1021,9 +1022,11 @@ export class OutboundSidecar {
       unsampled(headers, ex, ex.b3);
       void body.whenComplete().then((buf) => {
         const target = { host: addr.host, port: addr.port, method: ex.method, path: r.path, headers, setHost: false };
-        const mreq = secure
-          ? https.request({ ...target, ...secure.options, agent: this.tlsAgentFor(secure.options) })
-          : http.request({ ...target, agent: this.agent });
+        const mreq = withoutKeepAliveHeader(
+          secure
+            ? https.request({ ...target, ...secure.options, agent: this.tlsAgentFor(secure.options) })
+            : http.request({ ...target, agent: this.agent })
+        );
         mreq.on('response', (mr) => mr.resume());
         mreq.on('error', () => undefined);
         mreq.end(buf);

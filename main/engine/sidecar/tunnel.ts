@@ -5,6 +5,7 @@
  * two sockets are spliced until both are closed, and the exchange ends with status 101 as in Envoy's stats -- or
  * answers like any request, or fails like any try.
  */
+import { reasonPhrase } from './envoy-http.js';
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -54,7 +55,7 @@ export class TunnelResponse {
     this.headersSent = true;
     const date = headers.date === undefined ? `date: ${httpDate()}\r\n` : '';
     const close = status === 101 ? '' : 'connection: close\r\n';
-    const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'unknown'}\r\n${headerLines(headers)}${date}${close}\r\n`;
+    const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${headerLines(headers)}${date}${close}\r\n`;
     this.headBytes = head.length;
     this.socket.write(head, 'latin1');
     return this;

@@ -1,4 +1,5 @@
 /** One upstream try over a keep-alive agent: connect, send, and classify the outcome the way Envoy's router does. */
+import { withoutKeepAliveHeader } from './envoy-http.js';
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type tls from 'node:tls';
@@ -91,7 +92,7 @@ class Try {
   attempt(): void {
     const o = this.o;
     const target = { host: o.host, port: o.port, method: o.method, path: o.path, headers: o.headers, setHost: false };
-    const req = (
+    const req = withoutKeepAliveHeader(
       o.tls
         ? https.request({ ...target, ...o.tls.options, agent: o.tls.agent })
         : http.request({ ...target, agent: o.agent })
