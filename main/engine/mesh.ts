@@ -29,7 +29,8 @@ import { InboundSidecar } from './sidecar/inbound.js';
 import type { SidecarHost } from './sidecar/host.js';
 import type { LbState } from './sidecar/lb.js';
 import { limitsOf } from './sidecar/circuit.js';
-import { envoyResponse } from './sidecar/envoy-http.js';
+import { envoyResponse, reasonPhrase } from './sidecar/envoy-http.js';
+import { httpDate } from './util/http-date.js';
 import { sidecarFor } from './config/compile.js';
 import { createRandom, type Random } from './util/random.js';
 import { createLauncher, type LaunchSpec, type Launcher } from './launcher/launcher.js';
@@ -313,9 +314,19 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         if (l.target instanceof OutboundSidecar) l.target.connect(req, sock, head);
         else sock.end('HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       });
-      httpServer.on('clientError', (_err, sock) => {
-        if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-        else sock.destroy();
+      // a request node:http cannot parse (the fast lane hands such bytes to it): Envoy's HTTP/1 codec answers 400
+      // (431 for headers over its limit) with the reason as a text/plain body and closes the connection
+      httpServer.on('clientError', (err: NodeJS.ErrnoException, sock) => {
+        if (!sock.writable) {
+          sock.destroy();
+          return;
+        }
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+        const body = reasonPhrase(status);
+        const server = l.target instanceof InboundSidecar ? 'istio-envoy' : 'envoy';
+        sock.end(
+          `HTTP/1.1 ${status} ${body}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nserver: ${server}\r\ndate: ${httpDate()}\r\nconnection: close\r\n\r\n${body}`
+        );
       });
       server.once('error', (err: NodeJS.ErrnoException) => {
         const what = describeListener(key);
