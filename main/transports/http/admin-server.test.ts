@@ -370,6 +370,25 @@ describe('admin HTTP server', () => {
     }
   });
 
+  it('names what is wrong with the arguments: a missing field is required, arguments where none are taken', async () => {
+    const message = async (res: Response) => {
+      expect(res.status).toBe(400);
+      return ((await res.json()) as { error: { code: string; message: string } }).error.message;
+    };
+    const post = (route: string, body: string) => fetch(server.url + route, { method: 'POST', body });
+    expect(await message(await fetch(`${server.url}/api/v1/flow`))).toBe('bad arguments for getFlow: id is required');
+    expect(await message(await post('/api/v1/sessions/delete', '{}'))).toBe(
+      'bad arguments for deleteSession: id is required'
+    );
+    expect(await message(await post('/api/v1/flows/clear', '{"x": 1}'))).toBe(
+      'bad arguments for clearFlows: this endpoint takes no arguments'
+    );
+    expect(await message(await fetch(`${server.url}/api/v1/flows?limit=many`))).toMatch(
+      /^bad arguments for listFlows: limit: /
+    );
+    expect(fake.calls).toEqual([]);
+  });
+
   it('answers a bad JSON body with 400 LM201', async () => {
     for (const body of ['{not json', '"a string"', '[1,2]']) {
       const res = await fetch(`${server.url}/api/v1/config/reload`, { method: 'POST', body });
@@ -397,7 +416,7 @@ describe('admin HTTP server', () => {
     await getToPost.body?.cancel();
     const postToEvents = await fetch(`${server.url}/api/v1/events`, { method: 'POST' });
     expect(postToEvents.status).toBe(405);
-    expect(postToEvents.headers.get('allow')).toBe('GET');
+    expect(postToEvents.headers.get('allow')).toBe('GET, HEAD');
     await postToEvents.body?.cancel();
     expect(fake.calls).toEqual([]);
   });
@@ -414,7 +433,7 @@ describe('admin HTTP server', () => {
     for (const [p, allow] of [
       ['/api/v1/health', 'GET, HEAD'],
       ['/api/v1/config/reload', 'POST'],
-      ['/api/v1/events', 'GET']
+      ['/api/v1/events', 'GET, HEAD']
     ] as const) {
       const o = await fetch(`${server.url}${p}`, { method: 'OPTIONS' });
       expect(o.status, p).toBe(204);
@@ -422,6 +441,11 @@ describe('admin HTTP server', () => {
     }
     // OPTIONS runs nothing, and HEAD on a POST endpoint is still refused
     expect(fake.calls.length).toBe(calls);
+    // the event stream's HEAD: its headers, no stream opened
+    const events = await fetch(`${server.url}/api/v1/events`, { method: 'HEAD' });
+    expect(events.status).toBe(200);
+    expect(events.headers.get('content-type')).toBe('text/event-stream');
+    expect(await events.text()).toBe('');
     const headToPost = await fetch(`${server.url}/api/v1/config/reload`, { method: 'HEAD' });
     expect(headToPost.status).toBe(405);
     expect(headToPost.headers.get('allow')).toBe('POST');

@@ -119,8 +119,9 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
       }
     }
     if (url.pathname === EVENTS_PATH) {
-      if (req.method === 'OPTIONS') return sendAllow(res, 'GET');
-      if (req.method !== 'GET') return sendMethodNotAllowed(res, 'GET');
+      if (req.method === 'OPTIONS') return sendAllow(res, 'GET, HEAD');
+      if (req.method === 'HEAD') return void res.writeHead(200, EVENT_STREAM_HEADERS).end();
+      if (req.method !== 'GET') return sendMethodNotAllowed(res, 'GET, HEAD');
       return openEventStream(req, res, url);
     }
     const route = ROUTES.get(url.pathname);
@@ -130,12 +131,18 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
       if (req.method === 'OPTIONS') return sendAllow(res, allow);
       if (req.method !== route.method && !(req.method === 'HEAD' && route.method === 'GET'))
         return sendMethodNotAllowed(res, allow);
-      const raw = route.method === 'GET' ? argsFromQuery(url.searchParams) : argsFromBody(await readBody(req));
-      const parsed = MESH_API_ARGS[route.name as MeshApiMethod].safeParse(raw);
+      let raw = route.method === 'GET' ? argsFromQuery(url.searchParams) : argsFromBody(await readBody(req));
+      const schema = MESH_API_ARGS[route.name as MeshApiMethod];
+      let parsed = schema.safeParse(raw);
+      // no argument where one is required: check it as an empty object, so that each missing field is named
+      if (!parsed.success && raw.length === 0 && schema.safeParse([{}]).error?.issues[0]?.path.length !== 0) {
+        raw = [{}];
+        parsed = schema.safeParse(raw);
+      }
       if (!parsed.success) {
         throw new MeshError(
           ErrorCodes.BAD_REQUEST,
-          `bad arguments for ${route.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message}`).join('; ')}`,
+          `bad arguments for ${route.name}: ${parsed.error.issues.map((i) => describeIssue(i, raw)).join('; ')}`,
           { details: parsed.error.issues }
         );
       }
@@ -157,7 +164,7 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
       .map((t) => t.trim())
       .filter(Boolean);
     const wanted = types.length > 0 ? new Set(types) : undefined;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.writeHead(200, EVENT_STREAM_HEADERS);
     res.write(': connected\n\n');
     const write = (chunk: string): void => {
       if (!res.writableEnded && !res.destroyed) res.write(chunk);
@@ -199,6 +206,26 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
         server.closeAllConnections();
       })
   };
+}
+
+const EVENT_STREAM_HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive'
+};
+
+/**
+ * One problem with an endpoint's arguments, said for a person: a field that is missing is "required"; arguments
+ * where the endpoint takes none are named as such. The positional index of the single argument is left out.
+ */
+function describeIssue(issue: { path: PropertyKey[]; message: string; code?: string }, raw: unknown[]): string {
+  const p = issue.path.length > 0 && issue.path[0] === 0 ? issue.path.slice(1) : issue.path;
+  const name = p.map(String).join('.');
+  let value: unknown = raw;
+  for (const k of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[k];
+  if (name !== '' && value === undefined && issue.code !== 'unrecognized_keys') return `${name} is required`;
+  if (issue.path.length === 0 && issue.code === 'too_big') return 'this endpoint takes no arguments';
+  return `${name || '(arguments)'}: ${issue.message}`;
 }
 
 /** Query string → the single optional argument (strings; the method's zod schema coerces; repeated keys → arrays). */
