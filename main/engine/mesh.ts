@@ -50,6 +50,7 @@ import {
   withoutBodies,
   type FlowStore
 } from './capture/flow-store.js';
+import { checkFlowQuery } from './capture/capture-api.js';
 import { createCaptureApi } from './capture/capture-api.js';
 import { LOCALMESH_VERSION } from './version.js';
 import type { AccessCell, SecurityView } from '../contract/api.js';
@@ -123,6 +124,17 @@ function foldersUnder(root: string, out: string[] = []): string[] {
     if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.'))
       foldersUnder(path.join(root, e.name), out);
   return out;
+}
+
+/** ", 1 error(s), 2 warning(s), 3 note(s)" for the issues of a config that runs ('' for none). */
+function issueCounts(issues: ValidationIssue[]): string {
+  const n = (severity: ValidationIssue['severity']) => issues.filter((i) => i.severity === severity).length;
+  const parts = [
+    [n('error'), 'error(s)'],
+    [n('warning'), 'warning(s)'],
+    [n('info'), 'note(s)']
+  ].filter(([count]) => Number(count) > 0);
+  return parts.map(([count, what]) => `, ${count} ${what}`).join('');
 }
 
 /** Start the mesh. Rejects with a MeshError (code + place) when the first load fails or a port is taken. */
@@ -505,6 +517,8 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       // restores the running config after a rejected edit): keep the version
       // (a reload asked for still gets a fresh answer and its config event, version unchanged)
       project = proj;
+      // after a rejected edit, say that the files are good again (the terminal's last line said they were not)
+      if (!lastReload.ok) log(`config is valid again: version ${snapshot.version} keeps running, unchanged`);
       lastReload = { ok: true, version: snapshot.version, at, issues: proj.issues };
       emit({ type: 'config', reload: lastReload });
       return lastReload;
@@ -523,9 +537,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     project = proj;
     currentPrint = print;
     lastReload = { ok: true, version: next.version, at, issues: proj.issues };
-    log(
-      `config version ${next.version} applied (${proj.resources.length} Istio resources${proj.issues.length ? `, ${proj.issues.length} note(s)` : ''})`
-    );
+    log(`config version ${next.version} applied (${proj.resources.length} Istio resources${issueCounts(proj.issues)})`);
+    // errors that do not block (a route to a host or subset that does not exist: such requests get 503 NC) and
+    // warnings, each with its place, as `localmesh validate` prints them; notes only in the count
+    for (const i of proj.issues)
+      if (i.severity !== 'info') log(`  ${issueLine(i, path.relative(process.cwd(), i.where.file) || i.where.file)}`);
     emit({ type: 'config', reload: lastReload });
     launch(snapshot, project);
     watchFiles();
@@ -692,6 +708,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     },
     reload,
     async listFlows(q?: FlowQuery) {
+      checkFlowQuery(store, q);
       return store.list({ ...q, limit: q?.limit ?? 100 });
     },
     async getFlow({ id }) {

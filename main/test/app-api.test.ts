@@ -218,6 +218,13 @@ describe('quick actions', () => {
     // the result is valid Istio: no errors when validated as the file's new text
     const issues = await m.mesh.validateIstioText({ path: t.path, content: t.after });
     expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
+    // a subset no DestinationRule defines would be answered 503 NC: refused, naming the ones there are
+    await expect(
+      m.mesh.planQuickAction({ type: 'shift', service: 'ratings', weights: { v1: 50, zz: 50 } })
+    ).rejects.toMatchObject({
+      code: 'LM201',
+      message: expect.stringMatching(/^no subset zz of ratings: its DestinationRule defines v1, v2/)
+    });
   });
   it('a service without a VirtualService gets a new file; bad input is a coded error', async () => {
     const plan = await m.mesh.planQuickAction({ type: 'fault', service: 'caller', abortStatus: 500 });

@@ -116,6 +116,15 @@ describe('capture API on a live mesh', () => {
     await expect(m.mesh.replayFlow({ id: orig!.id, as: 'nobody' })).rejects.toBeInstanceOf(MeshError);
   });
 
+  it('a query naming a session that does not exist is a 404, not an empty list', async () => {
+    for (const call of [
+      () => m.mesh.listFlows({ session: 999 }),
+      () => m.mesh.exportHar({ session: 999 }),
+      () => m.mesh.getGraph({ session: 999 })
+    ])
+      await expect(call()).rejects.toMatchObject({ code: 'LM202', message: 'no capture session 999' });
+  });
+
   it('exports HAR and imports it back as a read-only session; sessions start, stop and compare', async () => {
     const har = await m.mesh.exportHar({ caller: 'web-v1' });
     expect(har.log.version).toBe('1.2');
@@ -269,6 +278,13 @@ describe('capture API on a live mesh', () => {
     } finally {
       api.behave(undefined);
     }
+  });
+  it("a replay with an edited Host goes to that host, as the app's request with that Host would", async () => {
+    const [orig] = (await flowsFor('req-ok')).filter((f) => f.reporter === 'source');
+    const dbBefore = db.seen.length;
+    const moved = await m.mesh.replayFlow({ id: orig!.id, edit: { path: '/moved', headers: { host: 'db:9080' } } });
+    expect([moved.authority, moved.destination, moved.status]).toEqual(['db:9080', 'db-v1', 200]);
+    expect(db.seen.slice(dbBefore).map((x) => [x.url, x.headers.host])).toEqual([['/moved', 'db:9080']]);
   });
 });
 

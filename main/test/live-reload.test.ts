@@ -9,6 +9,7 @@ import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } f
 
 let web: Stub, api: Stub;
 let m: Running;
+const logs: string[] = [];
 const vs = (body: string, host = 'web') => `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: ${host}}
@@ -28,7 +29,7 @@ beforeAll(async () => {
       }),
       istio: { 'web.yaml': vs('one') }
     },
-    { watch: true, debounceMs: 20 }
+    { watch: true, debounceMs: 20, log: (l) => logs.push(l) }
   );
 });
 afterAll(async () => {
@@ -67,4 +68,32 @@ describe('live reload', () => {
     fs.writeFileSync(path.join(sub, 'api.yaml'), vs('api-two', 'api'));
     await until(async () => (await answer('api')) === 'api-two', 'an edit in the new folder applied');
   });
+  it('the log names the problems of an applied config, and says when the files are good again after a rejected edit', async () => {
+    const file = path.join(m.dir, 'istio', 'api-subset.yaml');
+    const route = (subset: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api-subset}
+spec:
+  hosts: [api]
+  http:
+  - route: [{destination: {host: api, subset: ${subset}}}]
+`;
+    fs.writeFileSync(file, route('v9'));
+    // a route to a subset no DestinationRule defines runs (503 NC, as in Istio), and the log says where it is
+    const applied = await until(
+      () => logs.findIndex((l) => /applied \(\d+ Istio resources, \d+ error\(s\)/.test(l)) + 1,
+      'applied'
+    );
+    expect(logs.slice(applied)).toContainEqual(
+      expect.stringMatching(/^ {2}\S*istio\/api-subset\.yaml:7:\d+: error IST0101 .*subset "v9"/)
+    );
+    const good = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: api\n');
+    await until(() => logs.some((l) => l.startsWith('reload rejected: ')), 'the broken edit rejected');
+    fs.writeFileSync(file, good);
+    await until(
+      () => logs.some((l) => /^config is valid again: version \d+ keeps running, unchanged$/.test(l)),
+      'fixed'
+    );
+  }, 30_000);
 });

@@ -97,6 +97,7 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
     },
 
     async exportHar(q?: FlowQuery): Promise<Har> {
+      checkFlowQuery(d.store(), q);
       const query: FlowQuery = { ...q, limit: Math.min(q?.limit ?? HAR_EXPORT_LIMIT, HAR_EXPORT_LIMIT) };
       // with their bodies, in one query
       let flows = d.store().list(query, { bodies: true });
@@ -141,6 +142,7 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
     },
 
     async getGraph(q): Promise<GraphView> {
+      if (q?.session !== undefined) sessionOr404(q.session);
       const windowSec = q?.windowSec ?? 300;
       const until = new Date(now()).toISOString();
       const since = new Date(now() - windowSec * 1000).toISOString();
@@ -174,6 +176,16 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
       return { service, windowSec, stepSec, points: d.store().metricsSeries({ service, since, until, stepSec }) };
     }
   };
+}
+
+/**
+ * A flow query's session exists: a session that does not is a 404, not an empty list a client would read as "no
+ * flows yet". (The flow `before` pages from may be gone by retention, which deletes the oldest first: an empty page
+ * is then the right answer, so it is not checked.)
+ */
+export function checkFlowQuery(store: FlowStore, q: FlowQuery | undefined): void {
+  if (q?.session !== undefined && !store.session(q.session))
+    throw new MeshError(ErrorCodes.NOT_FOUND, `no capture session ${q.session}`);
 }
 
 function idleNode(id: string, service: string, namespace: string): GraphNode {
@@ -247,6 +259,9 @@ async function replay(d: CaptureDeps, f: FlowRecord, q: ReplayRequest): Promise<
   const snap = d.snapshot();
   const caller = q.as ?? (f.reporter === 'source' ? f.source : f.source);
   const req = replayRequest(f, q);
+  // the Host the request names: the recorded one, or the edit's (the request goes to that host, as the app's would)
+  const editedHost = Object.entries(q.edit?.headers ?? {}).find(([k]) => k.toLowerCase() === 'host')?.[1];
+  const authority = typeof editedHost === 'string' && editedHost !== '' ? editedHost : f.authority;
   const requestId = randomUUID();
   req.headers['x-request-id'] = requestId;
   req.headers[REPLAY_HEADER] = f.id;
@@ -262,26 +277,26 @@ async function replay(d: CaptureDeps, f: FlowRecord, q: ReplayRequest): Promise<
         `workload ${caller} has no sidecar; replay as a workload with one (as: <workload>)`
       );
     port = d.listenerPort(`out:${caller}`);
-    target = `http://${f.authority}${req.path}`;
+    target = `http://${authority}${req.path}`;
     reporter = 'source';
   } else {
     // the recorded destination workload, else (a request from a browser's HAR) a workload with a sidecar of the
     // service its Host names: sent to that inbound sidecar, as from a caller without a sidecar
     let key: string | undefined;
     const dest = f.destination ? snap.registry.workloadByName.get(f.destination) : undefined;
-    if (dest?.sidecar) key = dest.instances[0]?.key;
-    else if (!dest) {
-      const svc = snap.registry.resolveAuthority(f.authority, snap.mesh.spec.namespace)?.service;
+    if (dest?.sidecar && authority === f.authority) key = dest.instances[0]?.key;
+    else if (!dest || authority !== f.authority) {
+      const svc = snap.registry.resolveAuthority(authority, snap.mesh.spec.namespace)?.service;
       key = svc?.endpoints.find((e) => e.workload?.sidecar && e.instance)?.instance?.key;
     }
     if (!key)
       throw new MeshError(
         ErrorCodes.BAD_REQUEST,
-        `flow ${f.id} has neither a caller with a sidecar nor a destination with one (Host ${f.authority || 'none'} names no mesh service with a sidecar); replay it as a workload (as: <workload>)`
+        `flow ${f.id} has neither a caller with a sidecar nor a destination with one (Host ${authority || 'none'} names no mesh service with a sidecar); replay it as a workload (as: <workload>)`
       );
     port = d.listenerPort(`in:${key}`);
     target = req.path;
-    req.headers.host = f.authority;
+    req.headers.host = authority;
     reporter = 'destination';
   }
   if (port === undefined) throw new MeshError(ErrorCodes.INTERNAL, `no sidecar listener for the replay of ${f.id}`);

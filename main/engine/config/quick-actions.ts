@@ -13,6 +13,7 @@ import { QuickActionSchema, type QuickAction } from '../../contract/quick-action
 import type { ServiceInfo } from '../registry.js';
 import type { Snapshot } from '../snapshot.js';
 import { qualifyHost } from './hosts.js';
+import { findDestinationRule } from './compile.js';
 
 export const FAULT_RULE_NAME = 'localmesh-fault';
 
@@ -101,6 +102,17 @@ export function planQuickAction(input: QuickAction, snap: Snapshot, istioPaths: 
     }
     case 'shift': {
       const subsets = Object.entries(action.weights).filter(([, w]) => w > 0);
+      // only subsets a DestinationRule defines: a route to another one is answered 503 NC
+      const defined = [
+        ...(findDestinationRule(snap.destinationRules, service.fqdn, service.namespace, undefined)?.subsets.keys() ??
+          [])
+      ];
+      const unknown = subsets.map(([s]) => s).filter((s) => !defined.includes(s));
+      if (unknown.length > 0)
+        throw new MeshError(
+          ErrorCodes.BAD_REQUEST,
+          `no subset ${unknown.join(', ')} of ${short}: ${defined.length > 0 ? `its DestinationRule defines ${defined.join(', ')}` : 'no DestinationRule defines subsets for it'}`
+        );
       let catchAll = rules.find(
         (r) => !r.has('match') && !r.has('redirect') && !r.has('directResponse') && !r.has('delegate')
       );
