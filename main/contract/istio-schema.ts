@@ -7,6 +7,79 @@ import { z } from 'zod';
 
 const u = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
 
+/**
+ * The closest of `candidates` to `word` when it is close enough to be a typo (case-insensitive optimal string
+ * alignment distance, at most a third of the word, 1..3). The engine's `suggest` (yaml-source.ts) with the same
+ * rule; the contract imports nothing outside itself, so enum values get their hint here.
+ */
+function nearest(word: string, candidates: readonly string[]): string | undefined {
+  const a = word.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const b = c.toLowerCase();
+    const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [
+      i,
+      ...new Array<number>(b.length).fill(0)
+    ]);
+    for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) {
+        const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+        let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+        rows[i]![j] = d;
+      }
+    }
+    const d = rows[a.length]![b.length]!;
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(1, Math.min(3, Math.floor(word.length / 3))) ? best : undefined;
+}
+
+function found(v: unknown): string {
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a map' : `${typeof v} ${String(v)}`;
+}
+
+/**
+ * A proto enum written as its name (the CRD schema's string enum). Like z.enum, but a misspelled value gets the
+ * nearest name: `must be one of "A", "B", found the string "AA" (did you mean "A"?)`.
+ */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  const list = values.map((v) => JSON.stringify(v)).join(', ');
+  return z.custom<T[number]>((v) => typeof v === 'string' && (values as readonly string[]).includes(v), {
+    error: (iss) => {
+      const hint = typeof iss.input === 'string' ? nearest(iss.input, values) : undefined;
+      return `must be one of ${list}, found ${found(iss.input)}${hint ? ` (did you mean "${hint}"?)` : ''}`;
+    }
+  });
+}
+
+/**
+ * For the rules about what a resource lacks (Istio's webhook: "… must have at least one field", "… must not be
+ * empty"): checked only when the object is otherwise clean, so a misspelled key is reported once, as an unknown
+ * field, not also as the field it was meant to be missing (and the rest is then not taken for a valid object).
+ */
+const clean = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
+
+function isSet(v: unknown): boolean {
+  return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null;
+}
+
+/** proto int32 / uint32 (wrapper types included): whole numbers in range. */
+const int32 = z.number().int().min(-2147483648).max(2147483647);
+const uint32 = z.number().int().min(0).max(4294967295);
+/** An int32 limit Istio's webhook wants non-negative ("max connections must be non-negative", …). */
+const count = z.number().int().min(0).max(2147483647);
+/** An int32 percentage Istio's webhook wants in 0..100 (maxEjectionPercent, minHealthPercent). */
+const percent0to100 = z.number().int().min(0).max(100);
+
 export const StringMatch = u({
   exact: z.string().optional(),
   prefix: z.string().optional(),
@@ -14,7 +87,11 @@ export const StringMatch = u({
 });
 export type StringMatch = z.infer<typeof StringMatch>;
 
-const duration = z.string().regex(/^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/, 'must be a duration such as "5s" or "250ms"');
+const DURATION = /^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/;
+/** A google.protobuf.Duration as the CRD takes it: a string such as "1.5s"; the error quotes what was found. */
+const duration = z.custom<string>((v) => typeof v === 'string' && DURATION.test(v), {
+  error: (iss) => `must be a duration such as "5s" or "250ms", found ${found(iss.input)}`
+});
 /** istio.networking.v1.Percent: a proto double, so `{}` is 0. */
 const percent = u({ value: z.number().optional() });
 
@@ -73,7 +150,7 @@ export const HTTPRedirect = u({
   uri: z.string().optional(),
   authority: z.string().optional(),
   port: z.number().int().optional(),
-  derivePort: z.enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']).optional(),
+  derivePort: oneOf(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']).optional(),
   scheme: z.string().optional(),
   redirectCode: z.number().int().optional(),
   prefixRewrite: z.string().optional()
@@ -120,7 +197,7 @@ export const CorsPolicy = u({
   exposeHeaders: z.array(z.string()).optional(),
   maxAge: duration.optional(),
   allowCredentials: z.boolean().optional(),
-  unmatchedPreflights: z.enum(['UNSPECIFIED', 'FORWARD', 'IGNORE']).optional()
+  unmatchedPreflights: oneOf(['UNSPECIFIED', 'FORWARD', 'IGNORE']).optional()
 });
 export type CorsPolicy = z.infer<typeof CorsPolicy>;
 
@@ -178,6 +255,8 @@ export const TLSRoute = u({
 });
 export type TLSRoute = z.infer<typeof TLSRoute>;
 
+const DELEGATE = 'without hosts this VirtualService is a delegate';
+
 export const VirtualServiceSpec = u({
   hosts: z.array(z.string()).optional(),
   gateways: z.array(z.string()).optional(),
@@ -185,11 +264,33 @@ export const VirtualServiceSpec = u({
   tls: z.array(TLSRoute).optional(),
   tcp: z.array(TCPRoute).optional(),
   exportTo: z.array(z.string()).optional()
-});
+})
+  .refine((vs) => isSet(vs.http) || isSet(vs.tcp) || isSet(vs.tls), {
+    ...clean,
+    error: (iss) =>
+      isSet((iss.input as { hosts?: unknown }).hosts)
+        ? 'http, tcp or tls must be provided in virtual service: add routes, e.g. http: [{route: [{destination: {host: …}}]}]'
+        : `http, tcp or tls must be provided in virtual service: ${DELEGATE}, which takes http rules (merged under the rule that delegates to it)`
+  })
+  .refine((vs) => isSet(vs.hosts) || !isSet(vs.tcp), {
+    ...clean,
+    path: ['tcp'],
+    error: `delegate virtual service must have no tcp route specified: ${DELEGATE}, which takes http rules only (or add hosts)`
+  })
+  .refine((vs) => isSet(vs.hosts) || !isSet(vs.tls), {
+    ...clean,
+    path: ['tls'],
+    error: `delegate virtual service must have no tls route specified: ${DELEGATE}, which takes http rules only (or add hosts)`
+  })
+  .refine((vs) => isSet(vs.hosts) || !isSet(vs.gateways), {
+    ...clean,
+    path: ['gateways'],
+    error: `delegate virtual service must have no gateways specified: ${DELEGATE}; the VirtualService that delegates to it decides the gateways`
+  });
 export type VirtualServiceSpec = z.infer<typeof VirtualServiceSpec>;
 
 export const LoadBalancerSettings = u({
-  simple: z.enum(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']).optional(),
+  simple: oneOf(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']).optional(),
   consistentHash: u({
     httpHeaderName: z.string().optional(),
     httpCookie: u({
@@ -210,11 +311,59 @@ export const LoadBalancerSettings = u({
 });
 export type LoadBalancerSettings = z.infer<typeof LoadBalancerSettings>;
 
-/** Kept as data now; enforced by the resilience issue. */
+/** Kept as data, not checked field by field (Gateway, tunnel, proxyProtocol, retryBudget, Sidecar ingress). */
 const loose = z.record(z.string(), z.unknown());
 
+/** istio.networking.v1.ConnectionPoolSettings (a DestinationRule's connectionPool, a Sidecar's inboundConnectionPool). */
+export const ConnectionPoolSettings = u({
+  tcp: u({
+    maxConnections: count.optional(),
+    connectTimeout: duration.optional(),
+    tcpKeepalive: u({
+      probes: uint32.optional(),
+      time: duration.optional(),
+      interval: duration.optional()
+    }).optional(),
+    maxConnectionDuration: duration.optional(),
+    idleTimeout: duration.optional()
+  }).optional(),
+  http: u({
+    http1MaxPendingRequests: count.optional(),
+    http2MaxRequests: count.optional(),
+    maxRequestsPerConnection: count.optional(),
+    maxRetries: count.optional(),
+    idleTimeout: duration.optional(),
+    h2UpgradePolicy: oneOf(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE']).optional(),
+    useClientProtocol: z.boolean().optional(),
+    maxConcurrentStreams: count.optional()
+  }).optional()
+}).refine((cp) => cp.tcp !== undefined || cp.http !== undefined, {
+  ...clean,
+  error: 'connection pool must have at least one field: tcp or http (remove it, or set a limit)'
+});
+export type ConnectionPoolSettings = z.infer<typeof ConnectionPoolSettings>;
+
+/** istio.networking.v1.OutlierDetection. consecutiveErrors is deprecated (ignored since Istio 1.7: IST0002). */
+export const OutlierDetection = u({
+  consecutiveErrors: int32.optional(),
+  splitExternalLocalOriginErrors: z.boolean().optional(),
+  consecutiveLocalOriginFailures: uint32.optional(),
+  consecutiveGatewayErrors: uint32.optional(),
+  consecutive5xxErrors: uint32.optional(),
+  interval: duration.optional(),
+  baseEjectionTime: duration.optional(),
+  maxEjectionPercent: percent0to100.optional(),
+  minHealthPercent: percent0to100.optional()
+}).refine((od) => !((od.consecutiveLocalOriginFailures ?? 0) > 0) || od.splitExternalLocalOriginErrors === true, {
+  ...clean,
+  path: ['consecutiveLocalOriginFailures'],
+  error:
+    'outlier detection consecutive local origin failures is specified, but split external local origin errors is set to false: set splitExternalLocalOriginErrors: true, or remove consecutiveLocalOriginFailures'
+});
+export type OutlierDetection = z.infer<typeof OutlierDetection>;
+
 export const ClientTLSSettings = u({
-  mode: z.enum(['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL']).optional(),
+  mode: oneOf(['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL']).optional(),
   clientCertificate: z.string().optional(),
   privateKey: z.string().optional(),
   caCertificates: z.string().optional(),
@@ -226,25 +375,32 @@ export const ClientTLSSettings = u({
 });
 export type ClientTLSSettings = z.infer<typeof ClientTLSSettings>;
 
+/** A portLevelSettings entry: replaces the four components of its policy for one port. */
+export const PortTrafficPolicy = u({
+  port: PortSelector,
+  loadBalancer: LoadBalancerSettings.optional(),
+  connectionPool: ConnectionPoolSettings.optional(),
+  outlierDetection: OutlierDetection.optional(),
+  tls: ClientTLSSettings.optional()
+}).refine((pl) => [pl.loadBalancer, pl.connectionPool, pl.outlierDetection, pl.tls].some(isSet), {
+  ...clean,
+  error:
+    'port traffic policy must have at least one field: loadBalancer, connectionPool, outlierDetection or tls (remove the entry, or set one)'
+});
+
 export const TrafficPolicy = u({
   loadBalancer: LoadBalancerSettings.optional(),
-  connectionPool: loose.optional(),
-  outlierDetection: loose.optional(),
+  connectionPool: ConnectionPoolSettings.optional(),
+  outlierDetection: OutlierDetection.optional(),
   tls: ClientTLSSettings.optional(),
-  portLevelSettings: z
-    .array(
-      u({
-        port: PortSelector.optional(),
-        loadBalancer: LoadBalancerSettings.optional(),
-        connectionPool: loose.optional(),
-        outlierDetection: loose.optional(),
-        tls: ClientTLSSettings.optional()
-      })
-    )
-    .optional(),
+  portLevelSettings: z.array(PortTrafficPolicy).optional(),
   tunnel: loose.optional(),
   proxyProtocol: loose.optional(),
   retryBudget: loose.optional()
+}).refine((tp) => Object.values(tp).some(isSet), {
+  ...clean,
+  error:
+    'traffic policy must have at least one field: loadBalancer, connectionPool, outlierDetection, tls, portLevelSettings, tunnel, proxyProtocol or retryBudget (remove trafficPolicy, or set one)'
 });
 export type TrafficPolicy = z.infer<typeof TrafficPolicy>;
 
@@ -288,8 +444,8 @@ export const ServiceEntrySpec = u({
   hosts: z.array(z.string()).min(1),
   addresses: z.array(z.string()).optional(),
   ports: z.array(ServicePort).optional(),
-  location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(),
-  resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN']).optional(),
+  location: oneOf(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(),
+  resolution: oneOf(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN']).optional(),
   endpoints: z.array(WorkloadEntry).optional(),
   /** networking.istio.io's WorkloadSelector (`labels`), not the security API's (`matchLabels`). */
   workloadSelector: u({ labels: z.record(z.string(), z.string()).optional() }).optional(),
@@ -312,10 +468,10 @@ export const SidecarSpec = u({
     )
     .optional(),
   outboundTrafficPolicy: u({
-    mode: z.enum(['REGISTRY_ONLY', 'ALLOW_ANY']).optional(),
+    mode: oneOf(['REGISTRY_ONLY', 'ALLOW_ANY']).optional(),
     egressProxy: loose.optional()
   }).optional(),
-  inboundConnectionPool: loose.optional()
+  inboundConnectionPool: ConnectionPoolSettings.optional()
 });
 export type SidecarSpec = z.infer<typeof SidecarSpec>;
 
@@ -353,7 +509,7 @@ export interface IstioResource<S = unknown> {
 // security.istio.io (v1 / v1beta1)
 // ---------------------------------------------------------------------------------------------------------------
 
-const mtlsMode = z.enum(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
+const mtlsMode = oneOf(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
 const targetRef = u({
   kind: z.string().optional(),
   group: z.string().optional(),
@@ -370,59 +526,98 @@ export const PeerAuthenticationSpec = u({
 });
 
 const strs = z.array(z.string()).optional();
+const Source = u({
+  principals: strs,
+  notPrincipals: strs,
+  requestPrincipals: strs,
+  notRequestPrincipals: strs,
+  namespaces: strs,
+  notNamespaces: strs,
+  serviceAccounts: strs,
+  notServiceAccounts: strs,
+  ipBlocks: strs,
+  notIpBlocks: strs,
+  remoteIpBlocks: strs,
+  notRemoteIpBlocks: strs,
+  // named by istio-semantics §1.5: the trust domain of the peer's principal
+  trustDomains: strs,
+  notTrustDomains: strs
+}).refine((src) => Object.values(src).some(isSet), {
+  ...clean,
+  error:
+    '`from.source` must not be empty: set principals, namespaces, ipBlocks, requestPrincipals, … (or a not* field), or remove this from entry'
+});
+const Operation = u({
+  hosts: strs,
+  notHosts: strs,
+  ports: strs,
+  notPorts: strs,
+  methods: strs,
+  notMethods: strs,
+  paths: strs,
+  notPaths: strs
+}).refine((op) => Object.values(op).some(isSet), {
+  ...clean,
+  error:
+    '`to.operation` must not be empty: set hosts, ports, methods or paths (or a not* field), or remove this to entry'
+});
+const Condition = u({ key: z.string().min(1), values: strs, notValues: strs }).refine(
+  (c) => isSet(c.values) || isSet(c.notValues),
+  {
+    ...clean,
+    error: (iss) =>
+      `at least one of \`values\` or \`notValues\` must be set for key ${(iss.input as { key?: string }).key}`
+  }
+);
+const noRules = (action: string) =>
+  `${action} action without \`rules\` is meaningless as it will never be triggered, add an empty rule \`{}\` if you want it be triggered for every request (rules: [{}])`;
+
 export const AuthorizationPolicySpec = u({
   selector: WorkloadSelector.optional(),
   targetRef: targetRef.optional(),
   targetRefs: z.array(targetRef).optional(),
-  action: z.enum(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM']).optional(),
+  action: oneOf(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM']).optional(),
   provider: u({ name: z.string() }).optional(),
   rules: z
     .array(
       u({
         from: z
           .array(
-            u({
-              source: u({
-                principals: strs,
-                notPrincipals: strs,
-                requestPrincipals: strs,
-                notRequestPrincipals: strs,
-                namespaces: strs,
-                notNamespaces: strs,
-                serviceAccounts: strs,
-                notServiceAccounts: strs,
-                ipBlocks: strs,
-                notIpBlocks: strs,
-                remoteIpBlocks: strs,
-                notRemoteIpBlocks: strs,
-                // named by istio-semantics §1.5: the trust domain of the peer's principal
-                trustDomains: strs,
-                notTrustDomains: strs
-              }).optional()
+            u({ source: Source.optional() }).refine((f) => f.source !== undefined, {
+              ...clean,
+              error: '`from.source` must not be nil: write from: [{source: {…}}], or remove this from entry'
             })
           )
           .optional(),
         to: z
           .array(
-            u({
-              operation: u({
-                hosts: strs,
-                notHosts: strs,
-                ports: strs,
-                notPorts: strs,
-                methods: strs,
-                notMethods: strs,
-                paths: strs,
-                notPaths: strs
-              }).optional()
+            u({ operation: Operation.optional() }).refine((t) => t.operation !== undefined, {
+              ...clean,
+              error: '`to.operation` must not be nil: write to: [{operation: {…}}], or remove this to entry'
             })
           )
           .optional(),
-        when: z.array(u({ key: z.string().min(1), values: strs, notValues: strs })).optional()
+        when: z.array(Condition).optional()
       })
     )
     .optional()
-});
+})
+  .refine((ap) => !(ap.action === 'DENY' || ap.action === 'CUSTOM') || isSet(ap.rules), {
+    ...clean,
+    path: ['action'],
+    error: (iss) => noRules((iss.input as { action: string }).action)
+  })
+  .refine((ap) => ap.action !== 'CUSTOM' || !isSet(ap.rules) || !!ap.provider?.name, {
+    ...clean,
+    path: ['action'],
+    error: '`provider.name` must not be empty: a CUSTOM policy names its extension provider (provider: {name: …})'
+  })
+  .refine((ap) => ap.provider === undefined || ap.action === 'CUSTOM', {
+    ...clean,
+    path: ['provider'],
+    error: (iss) =>
+      `\`provider\` must not be with non CUSTOM action, found ${(iss.input as { action?: string }).action ?? 'ALLOW'}: remove provider, or set action: CUSTOM`
+  });
 
 export const RequestAuthenticationSpec = u({
   selector: WorkloadSelector.optional(),

@@ -1073,3 +1073,482 @@ describe('every problem at once', () => {
     expect(p.mesh).toBeUndefined();
   });
 });
+
+/** Load `text` and assert the issues of the load itself (schema: the resource is rejected), sorted by position. */
+function expectLoadIssues(text: string, expected: Expected[]): void {
+  const file = path.join(root, `case-${++counter}.yaml`);
+  writeFileSync(file, text);
+  const issues = [...loadIstio([file], 'default').issues].sort(
+    (a, b) => a.where.line - b.where.line || a.where.column - b.where.column
+  );
+  expect(issues.map((i) => ({ severity: i.severity, code: i.code, path: i.path, where: i.where }))).toEqual(
+    expected.map((e) => ({ severity: e.severity, code: e.code, path: e.path, where: { file, ...loc(text, e.at) } }))
+  );
+  expected.forEach((e, k) => {
+    if (e.message) expect(issues[k]!.message).toMatch(e.message);
+  });
+}
+
+describe('connectionPool and outlierDetection have their fields checked (Istio ConnectionPoolSettings, OutlierDetection)', () => {
+  it('a misspelled field gets a did-you-mean; wrong types and out-of-range numbers are IST0106 at the field, at every level', () => {
+    const text = dr(`  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnection: 5}
+      http: {http1MaxPendingRequests: -5, maxRetries: "3"}
+    outlierDetection: {consecutive5xxErrors: lots, maxEjectionPercent: 150, baseEjectionTime: 30}
+    portLevelSettings:
+    - port: {number: 9080}
+      connectionPool: {tcp: {connectTimeout: 1x}}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy:
+      outlierDetection: {minHealthPercent: -1, intervall: 5s}
+`);
+    const tp = 'spec.trafficPolicy';
+    expectLoadIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'maxConnection:',
+        path: `${tp}.connectionPool.tcp.maxConnection`,
+        message: /^unknown field "maxConnection" \(did you mean "maxConnections"\?\)$/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '-5',
+        path: `${tp}.connectionPool.http.http1MaxPendingRequests`,
+        message: /must be ≥ 0/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"3"',
+        path: `${tp}.connectionPool.http.maxRetries`,
+        message: /must be a number, found the string "3"/
+      },
+      { severity: err, code: 'IST0106', at: 'lots', path: `${tp}.outlierDetection.consecutive5xxErrors` },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '150',
+        path: `${tp}.outlierDetection.maxEjectionPercent`,
+        message: /must be ≤ 100/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '30}',
+        path: `${tp}.outlierDetection.baseEjectionTime`,
+        message: /must be a duration such as "5s" or "250ms", found number 30/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '1x',
+        path: `${tp}.portLevelSettings[0].connectionPool.tcp.connectTimeout`,
+        message: /found the string "1x"/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '-1',
+        path: 'spec.subsets[0].trafficPolicy.outlierDetection.minHealthPercent',
+        message: /must be ≥ 0/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'intervall',
+        path: 'spec.subsets[0].trafficPolicy.outlierDetection.intervall',
+        message: /did you mean "interval"\?/
+      }
+    ]);
+  });
+
+  it('what Istio requires of them: a field set, local-origin failures only when split, a port for a port-level entry', () => {
+    const text = dr(`  host: reviews
+  trafficPolicy:
+    connectionPool: {}
+    outlierDetection: {consecutiveLocalOriginFailures: 3}
+    portLevelSettings:
+    - port: {number: 9080}
+    - tls: {mode: DISABLE}
+  subsets:
+  - name: v1
+    trafficPolicy: {}
+`);
+    expectLoadIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{}',
+        path: 'spec.trafficPolicy.connectionPool',
+        message: /connection pool must have at least one field: tcp or http/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '3}',
+        path: 'spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures',
+        message: /split external local origin errors is set to false/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'port: {number: 9080}',
+        path: 'spec.trafficPolicy.portLevelSettings[0]',
+        message: /port traffic policy must have at least one field/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'tls: {mode',
+        path: 'spec.trafficPolicy.portLevelSettings[1].port',
+        message: /missing required field "port"/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: { after: 'trafficPolicy: ' },
+        path: 'spec.subsets[0].trafficPolicy',
+        message: /^traffic policy must have at least one field/
+      }
+    ]);
+    // with splitExternalLocalOriginErrors the local-origin count is fine (kept, not enforced)
+    expectIssues(
+      dr(
+        '  host: reviews\n  trafficPolicy:\n    outlierDetection: {splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 3}\n'
+      ),
+      [
+        {
+          severity: warn,
+          code: 'IST0025',
+          at: '{split',
+          path: 'spec.trafficPolicy.outlierDetection',
+          message: /outlierDetection\.splitExternalLocalOriginErrors, outlierDetection\.consecutiveLocalOriginFailures/
+        }
+      ]
+    );
+  });
+
+  it('a misspelled key is reported once, not also as the field it leaves missing', () => {
+    const text = dr('  host: reviews\n  trafficPolicy:\n    connectionPool: {tpc: {maxConnections: 1}}\n');
+    expectLoadIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'tpc',
+        path: 'spec.trafficPolicy.connectionPool.tpc',
+        message: /^unknown field "tpc" \(did you mean "tcp"\?\)$/
+      }
+    ]);
+  });
+
+  it('durations are at least 1ms in whole ms; h2UpgradePolicy UPGRADE excludes useClientProtocol; knobs not enforced stay IST0025', () => {
+    const text = dr(`  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp: {connectTimeout: 0.5ms, tcpKeepalive: {time: 0s, probes: 3}}
+      http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}
+    outlierDetection: {interval: 1.5ms}
+`);
+    expectIssues(text, [
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: 'tcp: {',
+        path: 'spec.trafficPolicy.connectionPool',
+        message:
+          /connectionPool\.tcp\.tcpKeepalive, connectionPool\.http\.h2UpgradePolicy, connectionPool\.http\.useClientProtocol/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '0.5ms',
+        path: 'spec.trafficPolicy.connectionPool.tcp.connectTimeout',
+        message: /tcp\.connectTimeout must be at least 1ms, found "0.5ms"/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '0s',
+        path: 'spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time',
+        message: /at least 1ms/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'true}',
+        path: 'spec.trafficPolicy.connectionPool.http.useClientProtocol',
+        message: /useClientProtocol must not be true when h2UpgradePolicy is UPGRADE/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '1.5ms',
+        path: 'spec.trafficPolicy.outlierDetection.interval',
+        message: /sub-millisecond/
+      }
+    ]);
+  });
+
+  it("a Sidecar's inboundConnectionPool is a ConnectionPoolSettings too", () => {
+    const sidecar = (body: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n${body}`;
+    expectLoadIssues(sidecar('  inboundConnectionPool: {tcp: {maxConection: 1}, http: {http2MaxRequests: many}}\n'), [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'maxConection',
+        path: 'spec.inboundConnectionPool.tcp.maxConection',
+        message: /did you mean "maxConnections"\?/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'many',
+        path: 'spec.inboundConnectionPool.http.http2MaxRequests',
+        message: /must be a number, found the string "many"/
+      }
+    ]);
+    expectLoadIssues(sidecar('  inboundConnectionPool: {}\n'), [
+      { severity: err, code: 'IST0106', at: '{}', path: 'spec.inboundConnectionPool', message: /at least one field/ }
+    ]);
+    expectIssues(sidecar('  inboundConnectionPool: {tcp: {maxConnections: 1, idleTimeout: 0s}}\n'), [
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: '{tcp',
+        path: 'spec.inboundConnectionPool',
+        message: /inboundConnectionPool tcp\.idleTimeout/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '0s',
+        path: 'spec.inboundConnectionPool.tcp.idleTimeout',
+        message: /tcp\.idleTimeout must be at least 1ms/
+      }
+    ]);
+  });
+});
+
+describe("more of Istio's webhook: routes, subset names, exportTo, ServiceEntry ports", () => {
+  const vsOnly = (spec: string, name = 'reviews') =>
+    `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+
+  it('a VirtualService needs http, tcp or tls; one without hosts is a delegate and takes http only', () => {
+    expectLoadIssues(vsOnly('  hosts: [reviews]\n'), [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'hosts',
+        path: 'spec',
+        message: /^http, tcp or tls must be provided in virtual service/
+      }
+    ]);
+    expectLoadIssues(vsOnly('  tcp:\n  - route: [{destination: {host: reviews}}]\n', 'part'), [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '- route',
+        path: 'spec.tcp',
+        message: /^delegate virtual service must have no tcp route specified/
+      }
+    ]);
+    expectLoadIssues(vsOnly('  exportTo: ["."]\n', 'part'), [
+      { severity: err, code: 'IST0106', at: 'exportTo', path: 'spec', message: /delegate, which takes http rules/ }
+    ]);
+    // a misspelled http is that, not also "no routes"
+    expectLoadIssues(vsOnly('  hosts: [reviews]\n  htpp:\n  - route: [{destination: {host: reviews}}]\n'), [
+      { severity: err, code: 'IST0106', at: 'htpp', path: 'spec.htpp', message: /did you mean "http"\?/ }
+    ]);
+  });
+
+  it('subset names are DNS-1123 labels, in a DestinationRule and in a destination', () => {
+    const text = `${vs('  - route:\n    - destination: {host: reviews, subset: V1_x}\n')}---\n${dr('  host: reviews\n  subsets:\n  - name: V1_x\n    labels: {version: v1}\n  - name: v2\n    labels: {version: v2}\n')}`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'V1_x',
+        path: 'spec.http[0].route[0].destination.subset',
+        message: /subset name "V1_x" is invalid: it must be a DNS-1123 label .*e\.g\. "v1-x"/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'V1_x\n',
+        path: 'spec.subsets[0].name',
+        message: /DNS-1123 label/
+      }
+    ]);
+  });
+
+  it('exportTo: "*" alone, no duplicates, "~" only for a ServiceEntry and alone, namespace names', () => {
+    const se = (exportTo: string) =>
+      `---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext}\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS\n  exportTo: ${exportTo}\n`;
+    const text = `${vs(TO_REVIEWS.replace('    route', '  - route'), { head: '  exportTo: ["*", "."]\n' })}---\n${dr('  host: reviews\n  exportTo: ["~"]\n')}${se('["~", "."]')}${se('[".", default, Bad_NS]').replace('name: ext', 'name: ext2').replace('api.', 'api2.')}`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"*"',
+        path: 'spec.exportTo[0]',
+        message: /^cannot have both public \(\*\) and non-public exportTo values for a resource/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"~"]',
+        path: 'spec.exportTo[0]',
+        message: /"~" \(no one\) is allowed only for a ServiceEntry/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"~", "."',
+        path: 'spec.exportTo[0]',
+        message: /cannot export service entry to no one \(~\) and someone/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'default, Bad_NS',
+        path: 'spec.exportTo[1]',
+        message: /duplicate entries in exportTo: "\." and the namespace default/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'Bad_NS',
+        path: 'spec.exportTo[2]',
+        message: /exportTo entry "Bad_NS" is invalid/
+      }
+    ]);
+    expectIssues(`${vs(TO_REVIEWS.replace('    route', '  - route'), { head: '  exportTo: ["*"]\n' })}`, []);
+  });
+
+  it('ServiceEntry: port numbers and names unique, known protocols, endpoint ports that name a port', () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext}
+spec:
+  hosts: [api.example.com]
+  ports:
+  - {number: 80, name: http, protocol: HTTPP}
+  - {number: 80, name: http, protocol: http}
+  - {number: 8443, name: web, protocol: GRPC-Web}
+  resolution: STATIC
+  endpoints:
+  - address: 127.0.0.1
+    ports: {htp: 8080, web: 70000}
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'HTTPP',
+        path: 'spec.ports[0].protocol',
+        message: /^unsupported protocol "HTTPP" \(did you mean "HTTP"\?\)/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '80, name: http, protocol: http',
+        path: 'spec.ports[1].number',
+        message: /service entry port 80 already defined \(spec\.ports\[0\]\)/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'http, protocol: http}',
+        path: 'spec.ports[1].name',
+        message: /port name "http" already defined/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '8080',
+        path: 'spec.endpoints[0].ports.htp',
+        message: /endpoint port "htp" \(8080\) is not defined by the service entry.*did you mean "http"\?/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '70000',
+        path: 'spec.endpoints[0].ports.web',
+        message: /between 1 and 65535/
+      }
+    ]);
+  });
+});
+
+describe('did you mean: hosts and enum values', () => {
+  it('an unknown destination or DestinationRule host names the closest service host', () => {
+    const text = `${vs('  - route:\n    - destination: {host: reveiws}\n    - destination: {host: ratings.default.svc.cluster.locl}\n      weight: 1\n    - destination: {host: inventory}\n      weight: 1\n')}---\n${dr('  host: ratngs\n')}`;
+    const { issues } = run(text);
+    expect(issues.map((i) => [i.code, i.path])).toEqual([
+      ['IST0101', 'spec.http[0].route[0].destination.host'],
+      ['IST0101', 'spec.http[0].route[1].destination.host'],
+      ['IST0101', 'spec.http[0].route[2].destination.host'],
+      ['IST0174', 'spec.host']
+    ]);
+    expect(issues[0]!.message).toMatch(/is not a service in the mesh; did you mean "reviews"\? If not, add a service/);
+    expect(issues[1]!.message).toMatch(/did you mean "ratings\.default\.svc\.cluster\.local"\?/);
+    expect(issues[2]!.message).not.toMatch(/did you mean/);
+    expect(issues[3]!.message).toMatch(/has no effect; did you mean "ratings"\?/);
+  });
+
+  it('a misspelled enum value gets the nearest one', () => {
+    expectLoadIssues(
+      dr('  host: reviews\n  trafficPolicy:\n    loadBalancer: {simple: ROUND_ROBBIN}\n    tls: {mode: FASTEST}\n'),
+      [
+        {
+          severity: err,
+          code: 'IST0106',
+          at: 'ROUND_ROBBIN',
+          path: 'spec.trafficPolicy.loadBalancer.simple',
+          message:
+            /^must be one of "UNSPECIFIED", .*"LEAST_REQUEST", found the string "ROUND_ROBBIN" \(did you mean "ROUND_ROBIN"\?\)$/
+        },
+        {
+          severity: err,
+          code: 'IST0106',
+          at: 'FASTEST',
+          path: 'spec.trafficPolicy.tls.mode',
+          message: /^must be one of "DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL", found the string "FASTEST"$/
+        }
+      ]
+    );
+  });
+});
+
+describe('duration errors quote the value', () => {
+  it('timeout: 1x and perTryTimeout: 2', () => {
+    expectLoadIssues(
+      vs(
+        `${TO_REVIEWS.replace('    route', '  - route')}    timeout: 1x\n    retries: {attempts: 1, perTryTimeout: 2}\n`
+      ),
+      [
+        {
+          severity: err,
+          code: 'IST0106',
+          at: '1x',
+          path: 'spec.http[0].timeout',
+          message: /^must be a duration such as "5s" or "250ms", found the string "1x"$/
+        },
+        {
+          severity: err,
+          code: 'IST0106',
+          at: '2}',
+          path: 'spec.http[0].retries.perTryTimeout',
+          message: /found number 2$/
+        }
+      ]
+    );
+  });
+});

@@ -11,6 +11,7 @@ import { RE2JS } from 're2js';
 import type { Severity, ValidationIssue } from '../../contract/api.js';
 import type { SourcePos } from '../../contract/errors.js';
 import type {
+  ConnectionPoolSettings,
   Destination,
   DestinationRuleSpec,
   HTTPFaultInjection,
@@ -19,6 +20,7 @@ import type {
   HTTPRoute,
   IstioResource,
   LoadBalancerSettings,
+  OutlierDetection,
   ServiceEntrySpec,
   SidecarSpec,
   StringMatch,
@@ -136,9 +138,27 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const WHITESPACE = /\s+/g;
 const DIGITS = /^\d+$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const MAX_LABEL_LENGTH = 63;
 const FQDN = /^(?=.{1,253}\.?$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*\.?$/i;
 const UNIX_ADDRESS = 'unix://';
 const STRING_MATCH_KINDS = ['exact', 'prefix', 'regex'] as const;
+
+/** Port protocols Istio knows (protocol.Parse, case-insensitive); "" means sniffing. */
+const PROTOCOLS = [
+  'HTTP',
+  'HTTPS',
+  'HTTP2',
+  'GRPC',
+  'GRPC-Web',
+  'TCP',
+  'TLS',
+  'UDP',
+  'Mongo',
+  'Redis',
+  'MySQL',
+  'HTTP_PROXY'
+];
+const PROTOCOL_NAMES = new Set(PROTOCOLS.map((p) => p.toLowerCase()));
 
 type VS = IstioResource<VirtualServiceSpec>;
 type DR = IstioResource<DestinationRuleSpec>;
@@ -152,6 +172,7 @@ export function validateIstio(resources: IstioResource[], mesh: MeshFile, posOf:
     if (r.kind === 'ServiceEntry') checkServiceEntry(ctx, r as IstioResource<ServiceEntrySpec>);
     else if (r.kind === 'Sidecar') checkSidecar(ctx, r as IstioResource<SidecarSpec>);
   }
+  for (const r of resources) checkExportTo(ctx, r);
   return ctx.sortedIssues();
 }
 
@@ -233,6 +254,22 @@ class Ctx {
 
   lookupService(fqdn: string): ServiceInfo | undefined {
     return this.services.get(fqdn) ?? this.wildcardServices.find((s) => hostMatches(s.fqdn, fqdn));
+  }
+
+  /**
+   * The known service host closest to `host` as written in namespace `ns` (a likely typo), in the form it was
+   * written: a short name for a service of `ns`, else the FQDN or ServiceEntry host. undefined when none is close.
+   */
+  similarHost(host: string, ns: string): string | undefined {
+    const written = host.toLowerCase();
+    const candidates: string[] = [];
+    for (const fqdn of this.services.keys()) {
+      candidates.push(fqdn);
+      const svc = parseServiceFqdn(fqdn);
+      if (svc && svc.namespace === ns && !written.includes('.')) candidates.push(svc.name);
+    }
+    const hint = suggest(written, candidates);
+    return hint === written ? undefined : hint;
   }
 
   /** For a wildcard DR host: does it cover any known service? */
@@ -615,14 +652,39 @@ function checkDestination(ctx: Ctx, vs: VS, dest: Destination, p: Path): void {
     ctx.error(vs, [...p, 'host'], 'destination host "*" is not allowed; name the service to route to');
     return;
   }
+  const validSubset =
+    dest.subset === undefined || dest.subset === '' || checkSubsetName(ctx, vs, dest.subset, [...p, 'subset']);
   const svc = ctx.lookupService(fqdn);
   if (!svc) {
-    const msg = `destination host "${dest.host}" (${fqdn}) is not a service in the mesh: ${unknownHostHint(fqdn)}`;
+    const similar = ctx.similarHost(dest.host, vs.namespace);
+    const msg = similar
+      ? `destination host "${dest.host}" (${fqdn}) is not a service in the mesh; did you mean "${similar}"? If not, ${unknownHostHint(fqdn)}`
+      : `destination host "${dest.host}" (${fqdn}) is not a service in the mesh: ${unknownHostHint(fqdn)}`;
     ctx.report(vs, severity, IstioCodes.REFERENCE_NOT_FOUND, [...p, 'host'], msg);
     return;
   }
   checkDestinationPort(ctx, vs, svc, dest, p, severity);
-  if (dest.subset !== undefined) checkSubsetReference(ctx, vs, fqdn, dest.subset, p, severity);
+  if (dest.subset !== undefined && validSubset) checkSubsetReference(ctx, vs, fqdn, dest.subset, p, severity);
+}
+
+function isDnsLabel(name: string): boolean {
+  return name.length <= MAX_LABEL_LENGTH && DNS_LABEL.test(name);
+}
+
+/** Istio's webhook: a subset name (in a DestinationRule or a destination) must be a DNS-1123 label. */
+function checkSubsetName(ctx: Ctx, r: IstioResource, name: string, p: Path): boolean {
+  if (isDnsLabel(name)) return true;
+  const fixed = name
+    .toLowerCase()
+    .replace(/[^-a-z0-9]/g, '-')
+    .replace(/^-+|-+$/g, '');
+  const example = isDnsLabel(fixed) ? `, e.g. "${fixed}"` : '';
+  ctx.error(
+    r,
+    p,
+    `subset name "${name}" is invalid: it must be a DNS-1123 label (lower-case letters, digits and "-", starting and ending with a letter or digit, at most ${MAX_LABEL_LENGTH} characters)${example}`
+  );
+  return false;
 }
 
 function checkDestinationPort(
@@ -964,7 +1026,10 @@ function checkDestinationRuleHost(ctx: Ctx, dr: DR, fqdn: string): ServiceInfo |
   const svc = wildcard ? undefined : ctx.lookupService(fqdn);
   const known = wildcard ? ctx.anyServiceMatching(fqdn) : svc !== undefined;
   if (!known) {
-    const msg = `host "${dr.spec.host}" (${fqdn}) matches no service in the mesh, so this DestinationRule has no effect: ${unknownHostHint(fqdn)}, or fix the host`;
+    const similar = wildcard ? undefined : ctx.similarHost(dr.spec.host, dr.namespace);
+    const msg = similar
+      ? `host "${dr.spec.host}" (${fqdn}) matches no service in the mesh, so this DestinationRule has no effect; did you mean "${similar}"? If not, ${unknownHostHint(fqdn)}`
+      : `host "${dr.spec.host}" (${fqdn}) matches no service in the mesh, so this DestinationRule has no effect: ${unknownHostHint(fqdn)}, or fix the host`;
     ctx.report(dr, 'warning', IstioCodes.UNKNOWN_DR_HOST, ['spec', 'host'], msg);
   }
   return svc;
@@ -984,6 +1049,7 @@ function checkSubsets(ctx: Ctx, dr: DR, svc: ServiceInfo | undefined): void {
   const names = new Map<string, number>();
   (dr.spec.subsets ?? []).forEach((subset, j) => {
     const p: Path = ['spec', 'subsets', j];
+    checkSubsetName(ctx, dr, subset.name, [...p, 'name']);
     const first = names.get(subset.name);
     if (first !== undefined) {
       ctx.error(
@@ -1024,6 +1090,8 @@ const ENFORCED = {
 
 function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPolicy, p: Path): void {
   if (tp.loadBalancer) checkLoadBalancer(ctx, dr, tp.loadBalancer, [...p, 'loadBalancer']);
+  if (tp.connectionPool) checkConnectionPool(ctx, dr, tp.connectionPool, [...p, 'connectionPool']);
+  if (tp.outlierDetection) checkOutlierDetection(ctx, dr, tp.outlierDetection, [...p, 'outlierDetection']);
   const od = tp.outlierDetection;
   if (od && od.consecutiveErrors !== undefined && !ctx.compat.consecutiveErrorsAsGateway) {
     const msg =
@@ -1031,7 +1099,7 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
     ctx.report(dr, 'warning', IstioCodes.DEPRECATED, [...p, 'outlierDetection', 'consecutiveErrors'], msg);
   }
   // what localmesh enforces of connectionPool and outlierDetection (sidecar/circuit.ts); any other knob is reported
-  const cp = tp.connectionPool as { tcp?: Record<string, unknown>; http?: Record<string, unknown> } | undefined;
+  const cp = tp.connectionPool;
   const unenforced = [
     ...Object.keys(cp?.tcp ?? {})
       .filter((k) => !ENFORCED.tcp.has(k))
@@ -1039,7 +1107,7 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
     ...Object.keys(cp?.http ?? {})
       .filter((k) => !ENFORCED.http.has(k))
       .map((k) => `connectionPool.http.${k}`),
-    ...Object.keys((tp.outlierDetection as Record<string, unknown> | undefined) ?? {})
+    ...Object.keys(tp.outlierDetection ?? {})
       .filter((k) => !ENFORCED.outlier.has(k))
       .map((k) => `outlierDetection.${k}`)
   ];
@@ -1050,6 +1118,41 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
   }
   if ('portLevelSettings' in tp) {
     tp.portLevelSettings?.forEach((pl, k) => checkTrafficPolicy(ctx, dr, pl, [...p, 'portLevelSettings', k]));
+  }
+}
+
+/**
+ * Istio's webhook on ConnectionPoolSettings (a DestinationRule's connectionPool, a Sidecar's inboundConnectionPool):
+ * durations and the h2 upgrade; limits are ranged, and "at least one field" checked, by the schema.
+ */
+function checkConnectionPool(ctx: Ctx, r: IstioResource, cp: ConnectionPoolSettings, p: Path): void {
+  const tcp = cp.tcp ?? {};
+  const tcpPath = [...p, 'tcp'];
+  for (const k of ['connectTimeout', 'maxConnectionDuration', 'idleTimeout'] as const) {
+    const v = tcp[k];
+    if (v !== undefined) checkDuration(ctx, r, v, [...tcpPath, k], `tcp.${k}`);
+  }
+  for (const k of ['time', 'interval'] as const) {
+    const v = tcp.tcpKeepalive?.[k];
+    if (v !== undefined) checkDuration(ctx, r, v, [...tcpPath, 'tcpKeepalive', k], `tcp.tcpKeepalive.${k}`);
+  }
+  const http = cp.http;
+  if (!http) return;
+  if (http.idleTimeout !== undefined)
+    checkDuration(ctx, r, http.idleTimeout, [...p, 'http', 'idleTimeout'], 'http.idleTimeout');
+  if (http.h2UpgradePolicy === 'UPGRADE' && http.useClientProtocol === true)
+    ctx.error(
+      r,
+      [...p, 'http', 'useClientProtocol'],
+      'useClientProtocol must not be true when h2UpgradePolicy is UPGRADE; keep one of them'
+    );
+}
+
+/** Istio's webhook on OutlierDetection's durations (counts, percentages and the local-origin rule: the schema). */
+function checkOutlierDetection(ctx: Ctx, r: IstioResource, od: OutlierDetection, p: Path): void {
+  for (const k of ['interval', 'baseEjectionTime'] as const) {
+    const v = od[k];
+    if (v !== undefined) checkDuration(ctx, r, v, [...p, k], k);
   }
 }
 
@@ -1120,8 +1223,133 @@ function checkServiceEntry(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
       'resolution STATIC needs endpoints (with IP addresses); add endpoints or use resolution: DNS'
     );
   }
+  checkServicePorts(ctx, se);
   if (resolution === 'NONE') return;
-  endpoints.forEach((ep, k) => checkEndpointAddress(ctx, se, ep.address, resolution, ['spec', 'endpoints', k]));
+  const portNames = (spec.ports ?? []).flatMap((p) => (p.name ? [p.name] : []));
+  endpoints.forEach((ep, k) => {
+    const p: Path = ['spec', 'endpoints', k];
+    checkEndpointAddress(ctx, se, ep.address, resolution, p);
+    for (const [name, number] of Object.entries(ep.ports ?? {})) {
+      const pp = [...p, 'ports', name];
+      if (!portNames.includes(name)) {
+        const hint = suggest(name, portNames);
+        const have = portNames.length ? `its ports are named ${portNames.join(', ')}` : 'its ports have no names';
+        ctx.error(
+          se,
+          pp,
+          `endpoint port "${name}" (${number}) is not defined by the service entry: the keys of an endpoint's ports are ServiceEntry port names, and ${have}${hint ? `; did you mean "${hint}"?` : ''}`
+        );
+      }
+      if (!(number >= 1 && number <= 65535)) ctx.error(se, pp, `endpoint port ${number} must be between 1 and 65535`);
+    }
+  });
+}
+
+/** Istio's webhook: port numbers and names unique within a ServiceEntry, protocols it knows. */
+function checkServicePorts(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void {
+  const numbers = new Map<number, number>();
+  const names = new Map<string, number>();
+  (se.spec.ports ?? []).forEach((port, k) => {
+    const p: Path = ['spec', 'ports', k];
+    const sameNumber = numbers.get(port.number);
+    if (sameNumber !== undefined)
+      ctx.error(
+        se,
+        [...p, 'number'],
+        `service entry port ${port.number} already defined (spec.ports[${sameNumber}]); port numbers must be unique`
+      );
+    else numbers.set(port.number, k);
+    if (port.name !== undefined) {
+      const sameName = names.get(port.name);
+      if (sameName !== undefined)
+        ctx.error(
+          se,
+          [...p, 'name'],
+          `service entry port name "${port.name}" already defined (spec.ports[${sameName}]); port names must be unique`
+        );
+      else names.set(port.name, k);
+    }
+    const protocol = port.protocol;
+    if (protocol !== undefined && protocol !== '' && !PROTOCOL_NAMES.has(protocol.toLowerCase())) {
+      const hint = suggest(protocol, PROTOCOLS);
+      ctx.error(
+        se,
+        [...p, 'protocol'],
+        `unsupported protocol "${protocol}"${hint ? ` (did you mean "${hint}"?)` : ''}; use one of ${PROTOCOLS.join(', ')}`
+      );
+    }
+  });
+}
+
+/** The kinds with an exportTo (their schemas make it a list of strings). */
+const EXPORTED_KINDS = new Set(['VirtualService', 'DestinationRule', 'ServiceEntry']);
+
+/**
+ * exportTo as Istio's webhook checks it (validateExportTo): ".", "*" or namespace names, no duplicates, "*" alone;
+ * "~" (no one) only for a ServiceEntry and alone; a DestinationRule with a workloadSelector exports to its own
+ * namespace only.
+ */
+function checkExportTo(ctx: Ctx, r: IstioResource): void {
+  if (!EXPORTED_KINDS.has(r.kind)) return;
+  const spec = r.spec as { exportTo?: string[]; workloadSelector?: unknown };
+  const exportTo = spec.exportTo;
+  if (!exportTo || exportTo.length === 0) return;
+  const isServiceEntry = r.kind === 'ServiceEntry';
+  const seen = new Map<string, number>();
+  exportTo.forEach((e, k) => {
+    const p: Path = ['spec', 'exportTo', k];
+    const key = e === '.' ? r.namespace : e;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      const msg =
+        key !== e || exportTo[first] !== e
+          ? `duplicate entries in exportTo: "." and the namespace ${r.namespace} (spec.exportTo[${first}]) are the same`
+          : `duplicate entry "${e}" in exportTo (also spec.exportTo[${first}])`;
+      ctx.error(r, p, msg);
+      return;
+    }
+    if (e === '~' && !isServiceEntry) {
+      ctx.error(r, p, 'exportTo "~" (no one) is allowed only for a ServiceEntry; use "." for this namespace only');
+      return;
+    }
+    if (e !== '.' && e !== '*' && e !== '~' && !isDnsLabel(e)) {
+      ctx.error(
+        r,
+        p,
+        `exportTo entry "${e}" is invalid: only ".", "*" or a namespace name (a DNS-1123 label) is allowed`
+      );
+      return;
+    }
+    seen.set(key, k);
+  });
+  const star = seen.get('*');
+  if (star !== undefined && exportTo.length > 1)
+    ctx.error(
+      r,
+      ['spec', 'exportTo', star],
+      'cannot have both public (*) and non-public exportTo values for a resource: "*" already exports to every namespace; use "*" alone or list the namespaces'
+    );
+  const none = seen.get('~');
+  if (none !== undefined && exportTo.length > 1)
+    ctx.error(
+      r,
+      ['spec', 'exportTo', none],
+      'cannot export service entry to no one (~) and someone: use "~" alone or list the namespaces'
+    );
+  if (r.kind === 'DestinationRule' && spec.workloadSelector !== undefined && seen.size > 0) {
+    if (!seen.has(r.namespace))
+      ctx.error(
+        r,
+        ['spec', 'exportTo'],
+        `destination rule with workload selector cannot have exportTo beyond current namespace: use exportTo: ["."] (or "${r.namespace}")`
+      );
+    else if (seen.size > 1)
+      ctx.error(
+        r,
+        ['spec', 'exportTo'],
+        'destination rule with workload selector cannot have multiple entries in exportTo: use exportTo: ["."]'
+      );
+  }
 }
 
 function checkEndpointAddress(
@@ -1165,8 +1393,8 @@ const INBOUND_ENFORCED = {
 };
 
 function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
-  const pool = sc.spec.inboundConnectionPool as
-    { tcp?: Record<string, unknown>; http?: Record<string, unknown> } | undefined;
+  const pool = sc.spec.inboundConnectionPool;
+  if (pool) checkConnectionPool(ctx, sc, pool, ['spec', 'inboundConnectionPool']);
   const unenforced = [
     ...Object.keys(pool?.tcp ?? {})
       .filter((k) => !INBOUND_ENFORCED.tcp.has(k))

@@ -84,4 +84,123 @@ spec:
     expect(errs.map((e) => `${e.code}@${e.where.line}`)).toEqual(['IST0106@13', 'IST0106@14']);
     expect(errs[0]!.message).toMatch(/unknown attribute "request.bogus"/);
   });
+
+  /** The issues of loading `istio` (IST0012 left out) as "severity code path@line:column". */
+  const issuesOf = (istio: string) =>
+    loadProject(project(istio))
+      .issues.filter((i) => i.code !== 'IST0012')
+      .map((i) => `${i.severity} ${i.code} ${i.path}@${i.where.line}:${i.where.column}`);
+  const ap = (name: string, spec: string) =>
+    `---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+
+  it("AuthorizationPolicy shapes Istio's webhook rejects: DENY without rules, empty source/operation/condition (a typo is reported once)", () => {
+    const text =
+      ap('deny-nothing', '  action: DENY\n') +
+      ap('audit-nothing', '  action: AUDIT\n') +
+      ap('custom-nothing', '  action: CUSTOM\n  provider: {name: ext}\n') +
+      ap('empty', '  rules:\n  - from: [{source: {}}]\n') +
+      ap('empty-op', '  rules:\n  - to: [{operation: {}}]\n') +
+      ap('no-values', '  rules:\n  - when: [{key: "request.headers[x]"}]\n') +
+      ap('no-source', '  rules:\n  - from: [{}]\n') +
+      ap('typo', '  rules:\n  - from: [{source: {principal: [x]}}]\n') +
+      ap('provider', '  action: DENY\n  provider: {name: ext}\n  rules: [{}]\n');
+    const p = loadProject(project(text));
+    const got = p.issues
+      .filter((i) => i.code !== 'IST0012')
+      .map((i) => `${i.severity} ${i.code} ${i.path}@${i.where.line}:${i.where.column}`);
+    expect(got).toEqual([
+      'error IST0106 spec.action@6:11',
+      'error IST0106 spec.action@18:11',
+      'error IST0106 spec.rules[0].from[0].source@26:21',
+      'error IST0106 spec.rules[0].to[0].operation@33:22',
+      'error IST0106 spec.rules[0].when[0]@40:12',
+      'error IST0106 spec.rules[0].from[0]@47:12',
+      'error IST0106 spec.rules[0].from[0].source.principal@54:22',
+      'error IST0106 spec.provider@61:13'
+    ]);
+    const msg = (path: string, line: number) => p.issues.find((i) => i.path === path && i.where.line === line)!.message;
+    expect(msg('spec.action', 6)).toBe(
+      'DENY action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request (rules: [{}])'
+    );
+    expect(msg('spec.action', 18)).toMatch(/^CUSTOM action without `rules` is meaningless/);
+    expect(msg('spec.rules[0].from[0].source', 26)).toMatch(/^`from.source` must not be empty/);
+    expect(msg('spec.rules[0].to[0].operation', 33)).toMatch(/^`to.operation` must not be empty/);
+    expect(msg('spec.rules[0].when[0]', 40)).toBe(
+      'at least one of `values` or `notValues` must be set for key request.headers[x]'
+    );
+    expect(msg('spec.rules[0].from[0]', 47)).toMatch(/^`from.source` must not be nil/);
+    expect(msg('spec.rules[0].from[0].source.principal', 54)).toMatch(/did you mean "principals"\?/);
+    expect(msg('spec.provider', 61)).toMatch(/^`provider` must not be with non CUSTOM action, found DENY/);
+  });
+
+  it('AuthorizationPolicy values: IPs and CIDRs, ports, serviceAccounts apart from namespaces and principals', () => {
+    const text = ap(
+      'values',
+      `  rules:
+  - from:
+    - source: {namespaces: [default], serviceAccounts: [default/productpage]}
+    - source: {ipBlocks: ["10.0.0.0/33", "10.1.0.0/16", "::1", "fe80::/10"], notRemoteIpBlocks: [nope]}
+    - source: {serviceAccounts: [productpage], requestPrincipals: ["*"]}
+    to:
+    - operation: {ports: ["http", "8080", "0"], notPorts: ["65536"], methods: [""]}
+    when:
+    - {key: source.ip, values: ["not-an-ip"]}
+    - {key: destination.ip, notValues: ["10.0.0.1/24"]}
+    - {key: destination.port, values: ["99999", "9080"]}
+    - {key: remote.ip, values: ["2001:db8::/129"]}
+`
+    );
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.rules[0].from[0].source.serviceAccounts@8:56',
+      'error IST0106 spec.rules[0].from[1].source.ipBlocks[0]@9:27',
+      'error IST0106 spec.rules[0].from[1].source.notRemoteIpBlocks[0]@9:98',
+      'error IST0106 spec.rules[0].to[0].operation.ports[0]@12:27',
+      'error IST0106 spec.rules[0].to[0].operation.notPorts[0]@12:60',
+      'error IST0106 spec.rules[0].to[0].operation.methods[0]@12:80',
+      'error IST0106 spec.rules[0].when[0].values[0]@14:33',
+      'error IST0106 spec.rules[0].when[2].values[0]@16:40',
+      'error IST0106 spec.rules[0].when[3].values[0]@17:33'
+    ]);
+    const p = loadProject(project(text));
+    const messages = p.issues.filter((i) => i.code === 'IST0106').map((i) => i.message);
+    expect(messages[0]).toMatch(/^Cannot set serviceAccounts with namespaces or principals/);
+    expect(messages[1]).toMatch(/^bad CIDR range \(10\.0\.0\.0\/33\)/);
+    expect(messages[2]).toMatch(/^bad IP address \(nope\)/);
+    expect(messages[3]).toMatch(/^bad port \(http\)/);
+    expect(messages[5]).toMatch(/^empty value not allowed/);
+    expect(messages[7]).toMatch(/^invalid value for key destination\.port: bad port \(99999\)/);
+  });
+
+  it("PeerAuthentication port keys are 1..65535; a jwksUri scheme other than http(s) (or localmesh's file) is an error", () => {
+    const text = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: ports}
+spec:
+  selector: {matchLabels: {app: web}}
+  portLevelMtls:
+    "9080": {mode: STRICT}
+    "70000": {mode: DISABLE}
+    "0": {mode: DISABLE}
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt}
+spec:
+  jwtRules:
+  - issuer: a
+    jwksUri: ftp://example.com/jwks
+  - issuer: b
+    jwksUri: file:///etc/jwks.json
+  - issuer: c
+    jwksUri: ./jwks.json
+`;
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.portLevelMtls["70000"]@8:14',
+      'error IST0106 spec.portLevelMtls["0"]@9:10',
+      'error IST0106 spec.jwtRules[0].jwksUri@17:14'
+    ]);
+    const p = loadProject(project(text));
+    expect(p.issues.find((i) => i.where.line === 8)!.message).toBe('port must be in range 1..65535, found 70000');
+    expect(p.issues.find((i) => i.where.line === 17)!.message).toMatch(/^jwksUri scheme "ftp" is not supported/);
+  });
 });

@@ -2,6 +2,7 @@
  * Semantic checks of security.istio.io resources (the schema is checked on load): what Istio's webhook rejects
  * and what localmesh cannot do, each with a code and the place it came from.
  */
+import { isIP } from 'node:net';
 import type { ValidationIssue } from '../../contract/api.js';
 import type { SourcePos } from '../../contract/errors.js';
 import type { IstioResource } from '../../contract/istio-schema.js';
@@ -20,93 +21,58 @@ export const SecurityCodes = {
 
 type PosOf = (r: IstioResource, path: PathSegment[]) => SourcePos;
 
+type Add = (sev: ValidationIssue['severity'], code: string, msg: string, p: PathSegment[]) => void;
+
 export function validateSecurity(resources: IstioResource[], posOf: PosOf): ValidationIssue[] {
   const out: ValidationIssue[] = [];
-  const add = (r: IstioResource, sev: ValidationIssue['severity'], code: string, msg: string, p: PathSegment[]) =>
-    out.push(makeIssue(sev, code, msg, ['spec', ...p], posOf(r, ['spec', ...p]), `${r.kind} ${r.namespace}/${r.name}`));
   for (const r of resources) {
+    const add: Add = (sev, code, msg, p) =>
+      out.push(
+        makeIssue(sev, code, msg, ['spec', ...p], posOf(r, ['spec', ...p]), `${r.kind} ${r.namespace}/${r.name}`)
+      );
     const spec = (r.spec ?? {}) as Record<string, unknown> & {
       selector?: { matchLabels?: Record<string, string> };
-      action?: string;
-      rules?: { to?: { operation?: { paths?: string[]; notPaths?: string[] } }[]; when?: { key?: string }[] }[];
       portLevelMtls?: Record<string, unknown>;
       jwtRules?: { jwks?: string; jwksUri?: string }[];
     };
     const hasSelector = Object.keys(spec.selector?.matchLabels ?? {}).length > 0;
     if (r.kind === 'PeerAuthentication') {
-      if (spec.portLevelMtls && !hasSelector)
+      const ports = Object.keys(spec.portLevelMtls ?? {});
+      if (ports.length > 0 && !hasSelector)
         add(
-          r,
           'error',
           SecurityCodes.SCHEMA,
           'portLevelMtls needs a workload selector (Istio rejects it on a namespace- or mesh-wide policy)',
           ['portLevelMtls']
         );
+      for (const port of ports) {
+        const n = Number(port);
+        if (!(Number.isInteger(n) && n >= 1 && n <= 65535))
+          add('error', SecurityCodes.SCHEMA, `port must be in range 1..65535, found ${port}`, ['portLevelMtls', port]);
+      }
       if (hasSelector && r.namespace === ROOT_NAMESPACE)
         add(
-          r,
           'warning',
           SecurityCodes.NO_EFFECT,
           `a selector policy in the root namespace ${ROOT_NAMESPACE} is ignored`,
           ['selector']
         );
     }
-    if (r.kind === 'AuthorizationPolicy') {
-      if (spec.action === 'CUSTOM')
-        add(
-          r,
-          'warning',
-          SecurityCodes.CUSTOM_UNSUPPORTED,
-          'CUSTOM needs meshConfig extensionProviders, which localmesh has none of: as istiod does for a provider it cannot find, the requests this policy matches are denied (403)',
-          ['action']
-        );
-      if (spec.action === 'DENY' && (!spec.rules || spec.rules.length === 0))
-        add(
-          r,
-          'info',
-          SecurityCodes.NO_EFFECT,
-          'a DENY policy without rules has no effect (to deny everything use rules: [{}])',
-          ['action']
-        );
-      (spec.rules ?? []).forEach((rule, i) => {
-        (rule?.when ?? []).forEach((c, j) => {
-          const problem = c?.key === undefined ? undefined : whenKeyProblem(c.key);
-          if (problem) add(r, 'error', SecurityCodes.SCHEMA, problem, ['rules', i, 'when', j, 'key']);
-        });
-        (rule?.to ?? []).forEach((t, j) => {
-          for (const field of ['paths', 'notPaths'] as const) {
-            (t?.operation?.[field] ?? []).forEach((p, k) => {
-              if (p.includes('{') && !/^(\/(\{\*\}|\{\*\*\}|[^{}/]*))*$/.test(p)) {
-                add(
-                  r,
-                  'error',
-                  SecurityCodes.SCHEMA,
-                  `path template "${p}": {*} and {**} must each be a whole path segment`,
-                  ['rules', i, 'to', j, 'operation', field, k]
-                );
-              }
-              if (p.includes('{**}') && !p.endsWith('{**}'))
-                add(r, 'error', SecurityCodes.SCHEMA, `path template "${p}": {**} must be the last segment`, [
-                  'rules',
-                  i,
-                  'to',
-                  j,
-                  'operation',
-                  field,
-                  k
-                ]);
-            });
-          }
-        });
-      });
-    }
+    if (r.kind === 'AuthorizationPolicy') checkAuthorizationPolicy(spec as AuthorizationPolicySpec, add);
     if (r.kind === 'RequestAuthentication') {
       (spec.jwtRules ?? []).forEach((j, i) => {
         if (j.jwks && j.jwksUri)
-          add(r, 'error', SecurityCodes.SCHEMA, 'set either jwks or jwksUri, not both', ['jwtRules', i]);
+          add('error', SecurityCodes.SCHEMA, 'set either jwks or jwksUri, not both', ['jwtRules', i]);
+        const scheme = j.jwksUri ? URI_SCHEME.exec(j.jwksUri)?.[1]?.toLowerCase() : undefined;
+        if (scheme !== undefined && !JWKS_SCHEMES.has(scheme))
+          add(
+            'error',
+            SecurityCodes.SCHEMA,
+            `jwksUri scheme "${scheme}" is not supported: Istio takes http:// and https:// URIs only (localmesh also reads file:// URLs and local paths)`,
+            ['jwtRules', i, 'jwksUri']
+          );
         if (j.jwksUri && /^https?:\/\//.test(j.jwksUri))
           add(
-            r,
             'warning',
             SecurityCodes.JWKS_UNAVAILABLE,
             `jwksUri ${j.jwksUri} is remote: localmesh reads JWKS only from local files or inline jwks, so tokens for this issuer are rejected`,
@@ -116,6 +82,178 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
     }
   }
   return out;
+}
+
+/** A URI's scheme (two characters at least, so that a Windows path "C:\\..." is a path). */
+const URI_SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
+/** Istio's webhook takes http and https (security.ParseJwksURI); file is localmesh's own (a local JWKS file). */
+const JWKS_SCHEMES = new Set(['http', 'https', 'file']);
+
+type Strings = string[] | undefined;
+interface Source {
+  principals?: Strings;
+  notPrincipals?: Strings;
+  requestPrincipals?: Strings;
+  notRequestPrincipals?: Strings;
+  namespaces?: Strings;
+  notNamespaces?: Strings;
+  serviceAccounts?: Strings;
+  notServiceAccounts?: Strings;
+  ipBlocks?: Strings;
+  notIpBlocks?: Strings;
+  remoteIpBlocks?: Strings;
+  notRemoteIpBlocks?: Strings;
+  trustDomains?: Strings;
+  notTrustDomains?: Strings;
+}
+interface Operation {
+  hosts?: Strings;
+  notHosts?: Strings;
+  ports?: Strings;
+  notPorts?: Strings;
+  methods?: Strings;
+  notMethods?: Strings;
+  paths?: Strings;
+  notPaths?: Strings;
+}
+interface AuthorizationPolicySpec {
+  action?: string;
+  rules?: {
+    from?: { source?: Source }[];
+    to?: { operation?: Operation }[];
+    when?: { key?: string; values?: Strings; notValues?: Strings }[];
+  }[];
+}
+
+const IP_FIELDS = ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const;
+const IP_KEYS = new Set(['source.ip', 'remote.ip', 'destination.ip']);
+
+/**
+ * What Istio's webhook checks of an AuthorizationPolicy (ValidateAuthorizationPolicy) beyond the schema (which has
+ * the rules about what is missing: rules of a DENY or CUSTOM policy, empty sources, operations and conditions,
+ * provider), and what localmesh cannot do.
+ */
+function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, add: Add): void {
+  const rules = spec.rules ?? [];
+  if (spec.action === 'CUSTOM')
+    add(
+      'warning',
+      SecurityCodes.CUSTOM_UNSUPPORTED,
+      'CUSTOM needs meshConfig extensionProviders, which localmesh has none of: as istiod does for a provider it cannot find, the requests this policy matches are denied (403)',
+      ['action']
+    );
+  rules.forEach((rule, i) => {
+    (rule?.from ?? []).forEach((f, j) => checkSource(f?.source, ['rules', i, 'from', j], add));
+    (rule?.to ?? []).forEach((t, j) => checkOperation(t?.operation, ['rules', i, 'to', j], add));
+    (rule?.when ?? []).forEach((c, j) => checkCondition(c, ['rules', i, 'when', j], add));
+  });
+}
+
+function isSet(list: Strings): boolean {
+  return (list?.length ?? 0) > 0;
+}
+
+/** Istio: "empty value not allowed" in every list of a source, an operation and a condition. */
+function checkEmptyValues(list: Strings, p: PathSegment[], add: Add): void {
+  list?.forEach((v, k) => {
+    if (v === '') add('error', SecurityCodes.SCHEMA, 'empty value not allowed; remove it or write a value', [...p, k]);
+  });
+}
+
+function checkSource(src: Source | undefined, p: PathSegment[], add: Add): void {
+  if (!src) return; // `from.source` must not be nil: the schema
+  const sp = [...p, 'source'];
+  const fields = Object.keys(src) as (keyof Source)[];
+  for (const f of fields) checkEmptyValues(src[f], [...sp, f], add);
+  for (const f of IP_FIELDS)
+    src[f]?.forEach((v, k) => {
+      const problem = v === '' ? undefined : ipProblem(v);
+      if (problem) add('error', SecurityCodes.SCHEMA, problem, [...sp, f, k]);
+    });
+  const sa = isSet(src.serviceAccounts)
+    ? 'serviceAccounts'
+    : isSet(src.notServiceAccounts)
+      ? 'notServiceAccounts'
+      : undefined;
+  const other = (['principals', 'notPrincipals', 'namespaces', 'notNamespaces'] as const).find((f) => isSet(src[f]));
+  if (sa && other)
+    add(
+      'error',
+      SecurityCodes.SCHEMA,
+      `Cannot set serviceAccounts with namespaces or principals (this source also sets ${other}); put them in separate from entries`,
+      [...sp, sa]
+    );
+}
+
+function checkOperation(op: Operation | undefined, p: PathSegment[], add: Add): void {
+  if (!op) return; // `to.operation` must not be nil: the schema
+  const opPath = [...p, 'operation'];
+  const fields = Object.keys(op) as (keyof Operation)[];
+  for (const f of fields) checkEmptyValues(op[f], [...opPath, f], add);
+  for (const f of ['ports', 'notPorts'] as const)
+    op[f]?.forEach((v, k) => {
+      const problem = v === '' ? undefined : portProblem(v);
+      if (problem) add('error', SecurityCodes.SCHEMA, problem, [...opPath, f, k]);
+    });
+  for (const field of ['paths', 'notPaths'] as const) {
+    (op[field] ?? []).forEach((path, k) => {
+      if (path.includes('{') && !/^(\/(\{\*\}|\{\*\*\}|[^{}/]*))*$/.test(path))
+        add('error', SecurityCodes.SCHEMA, `path template "${path}": {*} and {**} must each be a whole path segment`, [
+          ...opPath,
+          field,
+          k
+        ]);
+      if (path.includes('{**}') && !path.endsWith('{**}'))
+        add('error', SecurityCodes.SCHEMA, `path template "${path}": {**} must be the last segment`, [
+          ...opPath,
+          field,
+          k
+        ]);
+    });
+  }
+}
+
+function checkCondition(
+  c: { key?: string; values?: Strings; notValues?: Strings } | undefined,
+  p: PathSegment[],
+  add: Add
+): void {
+  if (c?.key === undefined) return;
+  const problem = whenKeyProblem(c.key);
+  if (problem) {
+    add('error', SecurityCodes.SCHEMA, problem, [...p, 'key']);
+    return;
+  }
+  for (const field of ['values', 'notValues'] as const) {
+    checkEmptyValues(c[field], [...p, field], add);
+    c[field]?.forEach((v, k) => {
+      if (v === '') return;
+      const bad = IP_KEYS.has(c.key!) ? ipProblem(v) : c.key === 'destination.port' ? portProblem(v) : undefined;
+      if (bad) add('error', SecurityCodes.SCHEMA, `invalid value for key ${c.key}: ${bad}`, [...p, field, k]);
+    });
+  }
+}
+
+/** Why Istio rejects an IP or CIDR of an AuthorizationPolicy (security.ValidateIPs), or undefined. */
+export function ipProblem(value: string): string | undefined {
+  const slash = value.indexOf('/');
+  if (slash < 0)
+    return isIP(value) !== 0
+      ? undefined
+      : `bad IP address (${value}): write an IPv4 or IPv6 address such as "10.0.0.1", or a CIDR range such as "10.0.0.0/16"`;
+  const family = isIP(value.slice(0, slash));
+  const bits = value.slice(slash + 1);
+  const max = family === 6 ? 128 : 32;
+  if (family === 0 || value.includes('%') || !/^(0|[1-9]\d*)$/.test(bits) || Number(bits) > max)
+    return `bad CIDR range (${value}): write an address and a prefix length of 0..32 (IPv4) or 0..128 (IPv6), e.g. "10.0.0.0/16"`;
+  return undefined;
+}
+
+/** Why Istio rejects a port of an AuthorizationPolicy (security.ValidatePorts: a number 0..65535), or undefined. */
+export function portProblem(value: string): string | undefined {
+  return /^\d+$/.test(value) && Number(value) <= 65535
+    ? undefined
+    : `bad port (${value}): ports are numbers up to 65535 written as strings, e.g. "8080"`;
 }
 
 /** `when` keys Istio's webhook accepts (security validation ValidateAttribute); the rest it rejects. */
