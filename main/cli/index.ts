@@ -44,10 +44,37 @@ Usage:
 /** A mistake in how the command was called: usage and exit 2. */
 class UsageError extends Error {}
 
-type Out = { log: (s: string) => void; err: (s: string) => void };
-const stdio: Out = { log: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') };
+/** Where a command writes: `log` for its output (stdout), `err` for diagnostics and notes (stderr). */
+type Out = {
+  log: (s: string) => void;
+  err: (s: string) => void;
+  /** Settles when the reader of the output went away (`localmesh up | head -1`): `up` then stops as on Ctrl-C. */
+  closed?: Promise<void>;
+};
 
-export async function main(argv: string[], out: Out = stdio): Promise<number> {
+/**
+ * The process's stdout and stderr, made safe against a reader that went away: a write to a closed pipe (EPIPE, as
+ * after `localmesh status | head -1`) drops that line and every later one instead of crashing with an unhandled
+ * 'error' event, and a closed stdout settles `closed`.
+ */
+function processOut(): Out {
+  let stdoutOpen = true;
+  let stderrOpen = true;
+  let settle!: () => void;
+  const closed = new Promise<void>((resolve) => (settle = resolve));
+  process.stdout.on('error', () => {
+    stdoutOpen = false;
+    settle();
+  });
+  process.stderr.on('error', () => (stderrOpen = false));
+  return {
+    log: (s) => void (stdoutOpen && !process.stdout.destroyed && process.stdout.write(s + '\n')),
+    err: (s) => void (stderrOpen && !process.stderr.destroyed && process.stderr.write(s + '\n')),
+    closed
+  };
+}
+
+export async function main(argv: string[], out: Out = processOut()): Promise<number> {
   const [cmd, ...rest] = argv;
   // `localmesh <command> --help` is help, not an unknown option
   if (cmd !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
@@ -148,15 +175,12 @@ async function up(args: string[], out: Out): Promise<number> {
     throw new UsageError(
       `--ui-port ${uiPort} and --admin-port ${values['admin-port']} differ: the UI is served by the admin server, so they name one port; give one of them`
     );
-  const adminPort = numberArg(
-    uiPort ?? values['admin-port'],
-    15000,
-    uiPort !== undefined ? '--ui-port' : '--admin-port'
-  );
+  const adminPort = portArg(uiPort ?? values['admin-port'], 15000, uiPort !== undefined ? '--ui-port' : '--admin-port');
   const seed = values.seed === undefined ? undefined : numberArg(values.seed, 0, '--seed');
   const stateDir = stateDirOf(file, values['state-dir']);
 
   const stateFile = path.join(stateDir, 'admin.json');
+  checkMeshFile(file); // before the state dir is made: nothing is created beside a mesh file that is not there
   try {
     fs.mkdirSync(stateDir, { recursive: true });
     fs.accessSync(stateDir, fs.constants.W_OK);
@@ -222,6 +246,8 @@ async function up(args: string[], out: Out): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // nobody reads the output any more (`localmesh up | head`): stop cleanly, as on Ctrl-C
+    void out.closed?.then(() => resolve());
   });
   out.log('localmesh: stopping sidecars and processes…');
   await admin.close();
@@ -232,28 +258,61 @@ async function up(args: string[], out: Out): Promise<number> {
   return 0;
 }
 
-/** The running mesh's admin API: from --admin-url, or admin.json in the state dir; the token from the environment or the state dir. */
-function connect(
-  values: { config?: string; 'state-dir'?: string; 'admin-url'?: string },
-  out: Out
-): { api: MeshApi; url: string } | undefined {
-  let url = values['admin-url'];
-  if (!url) {
-    const file = meshPath(values.config);
-    const stateFile = stateFileFor(values);
-    if (!fs.existsSync(stateFile)) {
-      out.err(
-        `localmesh: error ${ErrorCodes.NOT_RUNNING}: no running mesh found for ${file} (no ${stateFile}); start one with "localmesh up" or pass --admin-url`
-      );
-      return undefined;
-    }
-    url = (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { url: string }).url;
-  }
+/**
+ * The running mesh's admin API: from --admin-url, or admin.json in the state dir; the token from the environment or
+ * the state dir. An admin.json whose mesh is gone (killed with kill -9, so it could not remove it) is LM104, as no
+ * admin.json is, not an unreachable API.
+ */
+async function connect(values: {
+  config?: string;
+  'state-dir'?: string;
+  'admin-url'?: string;
+}): Promise<{ api: MeshApi; url: string }> {
   const tokenPath = path.join(path.dirname(stateFileFor(values)), 'admin-token');
-  const token =
+  const token = () =>
     process.env.LOCALMESH_ADMIN_TOKEN ||
     (fs.existsSync(tokenPath) ? fs.readFileSync(tokenPath, 'utf8').trim() : undefined);
-  return { api: createHttpMeshApi(url, { token }), url };
+  if (values['admin-url'] !== undefined) {
+    const url = adminUrlArg(values['admin-url']);
+    return { api: createHttpMeshApi(url, { token: token() }), url };
+  }
+  const stateFile = stateFileFor(values);
+  // with --state-dir alone the mesh file plays no part: name the state dir
+  const forWhat =
+    values.config === undefined && values['state-dir'] !== undefined
+      ? `in ${path.dirname(stateFile)}`
+      : `for ${meshPath(values.config)}`;
+  if (!fs.existsSync(stateFile)) {
+    requireMeshFile(values); // no mesh file at all says so (LM001) rather than "no running mesh"
+    throw new MeshError(
+      ErrorCodes.NOT_RUNNING,
+      `no running mesh found ${forWhat} (no ${stateFile}); start one with "localmesh up" or pass --admin-url`
+    );
+  }
+  const stale = (why: string) =>
+    new MeshError(
+      ErrorCodes.NOT_RUNNING,
+      `no running mesh found ${forWhat}: ${stateFile} is stale (${why}); start one with "localmesh up" or pass --admin-url`
+    );
+  let state: { url?: unknown; pid?: unknown };
+  try {
+    state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as typeof state;
+  } catch (e) {
+    throw stale(`it cannot be read: ${(e as Error).message.replace(/\s+/g, ' ')}`);
+  }
+  if (typeof state?.url !== 'string') throw stale('it names no admin URL');
+  const url = state.url;
+  if (Number.isInteger(state.pid) && (state.pid as number) > 0 && !processExists(state.pid as number))
+    throw stale(`the mesh that wrote it, pid ${state.pid}, is not running`);
+  const api = createHttpMeshApi(url, { token: token() });
+  // the pid may have been reused by another process: nothing listening at the URL says the same
+  try {
+    await api.health();
+  } catch (e) {
+    if (connectionRefused(e)) throw stale(`nothing listens at ${url}: the mesh that wrote it is not running`);
+    throw e;
+  }
+  return { api, url };
 }
 
 const CONNECT_OPTIONS = {
@@ -265,9 +324,7 @@ const CONNECT_OPTIONS = {
 
 async function status(args: string[], out: Out): Promise<number> {
   const { values } = parseArgs({ args, options: CONNECT_OPTIONS, strict: true });
-  const conn = connect(values, out);
-  if (!conn) return 1;
-  const { api, url } = conn;
+  const { api, url } = await connect(values);
   const [health, workloads, config] = await Promise.all([api.health(), api.listWorkloads(), api.getConfig()]);
   if (values.json) {
     out.log(
@@ -344,9 +401,7 @@ async function replayCommand(args: string[], out: Out): Promise<number> {
     }
     edit.bodyEncoding = 'base64';
   }
-  const conn = connect(values, out);
-  if (!conn) return 1;
-  const { api } = conn;
+  const { api } = await connect(values);
 
   let ids: string[];
   const isFile = /\.(har|json)$/i.test(target) || fs.existsSync(target);
@@ -361,7 +416,8 @@ async function replayCommand(args: string[], out: Out): Promise<number> {
     const known = new Set((await api.listSessions()).map((s) => s.id));
     const session = await api.importHar({ har: har as Har, label: path.basename(target), reuse: true });
     ids = (await api.listFlows({ session: session.id, limit: 100_000 })).map((f) => f.id);
-    out.log(
+    // a note, not the output: with --json, stdout carries only the JSON
+    (values.json ? out.err : out.log)(
       known.has(session.id)
         ? `${target} was imported before as session ${session.id}: replaying its ${ids.length} request(s)`
         : `imported ${ids.length} request(s) from ${target} as session ${session.id}`
@@ -401,7 +457,10 @@ async function caCommand(args: string[], out: Out): Promise<number> {
     strict: true
   });
   const sub = positionals[0] ?? 'show';
-  const dir = stateDirOf(meshPath(values.config), values['state-dir']);
+  if (!['show', 'export', 'rotate'].includes(sub))
+    throw new UsageError(`unknown ca command "${sub}" (show, export, rotate)`);
+  // the CA lives in the state dir beside the mesh file: a mesh file that is not there is LM001, and nothing is created
+  const dir = stateDirOf(requireMeshFile(values), values['state-dir']);
   if (sub === 'rotate') {
     const ca = await MeshCa.create(dir, values.rsa ? 'rsa' : 'ec');
     const i = ca.info();
@@ -422,7 +481,6 @@ async function caCommand(args: string[], out: Out): Promise<number> {
     } else out.log(ca.root.cert.trimEnd());
     return 0;
   }
-  if (sub !== 'show') throw new UsageError(`unknown ca command "${sub}" (show, export, rotate)`);
   const i = ca.info();
   out.log(`mesh CA: ${i.subject.replace(/\n/g, ', ')}`);
   out.log(`  key:          ${i.keyAlgorithm === 'ec' ? 'EC P-256' : 'RSA 2048'}`);
@@ -439,9 +497,75 @@ function stateFileFor(values: { config?: string; 'state-dir'?: string }): string
 function numberArg(v: string | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < 0)
+  if (v.trim() === '' || !Number.isSafeInteger(n) || n < 0)
     throw new UsageError(`${name} must be a non-negative integer, got "${v}"`);
   return n;
+}
+
+/** A TCP port option: an integer from 0 (any free port) to 65535, checked before anything starts. */
+function portArg(v: string | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v.trim()) || Number(v) > 65535)
+    throw new UsageError(`${name} must be a non-negative integer from 0 to 65535 (0 = any free port), got "${v}"`);
+  return Number(v);
+}
+
+/** --admin-url: an http(s) URL with a valid port, or a usage error (not a fetch failure later). */
+function adminUrlArg(v: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
+    throw new UsageError(
+      `--admin-url must be an http(s) URL with a port from 0 to 65535, as "localmesh up" prints it, got "${v}"`
+    );
+  return v;
+}
+
+/**
+ * The mesh file of a command that only needs it to find the state dir (ca, status, replay): it must exist when it
+ * was named (-c) or when it places the state dir (no --state-dir), as for validate and up (LM001); nothing is created
+ * beside a mesh file that is not there.
+ */
+function requireMeshFile(values: { config?: string; 'state-dir'?: string }): string {
+  const file = meshPath(values.config);
+  if (values.config !== undefined || values['state-dir'] === undefined) checkMeshFile(file);
+  return file;
+}
+
+/** LM001 (as the mesh loader words it) unless `file` is a readable file. */
+function checkMeshFile(file: string): void {
+  let problem: string | undefined;
+  try {
+    if (fs.statSync(file).isDirectory()) problem = `${file} is a folder; pass the path of localmesh.yaml`;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    problem =
+      err.code === 'ENOENT' || err.code === 'ENOTDIR'
+        ? `mesh file not found: ${file}; create it or pass the right path`
+        : `cannot read mesh file ${file}: ${err.message}`;
+  }
+  if (problem) throw new MeshError(ErrorCodes.MESH_FILE_NOT_FOUND, problem, { where: { file, line: 1, column: 1 } });
+}
+
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether an error (or one of its causes) is a refused TCP connection: nothing listens at that address. */
+function connectionRefused(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++)
+    if ((c as NodeJS.ErrnoException).code === 'ECONNREFUSED') return true;
+  return false;
 }
 
 /** The built renderer (npm run build:renderer), built here first when a source checkout has not built it yet. */

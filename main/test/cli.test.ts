@@ -13,9 +13,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { appPorts, groupAlive, request } from './helpers/processes.js';
 import { LOCALMESH_VERSION } from '../engine/version.js';
+
+// every test spawns `node main/cli/bin.js` (a second or more under load): the timeouts of main/test/vitest.config.ts,
+// also when this file is run on its own (`npx vitest run main/test/cli.test.ts`, without that config)
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 30_000 });
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'main', 'cli', 'bin.js');
@@ -482,6 +486,45 @@ describe('localmesh help and usage errors', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--ui-port must be a non-negative integer');
   });
+
+  // Failed when written: `up --admin-port 70000` passed the check (a non-negative integer), made the state dir,
+  // started the sidecars and then crashed in listen() with an uncaught RangeError stack trace (exit 1).
+  it(
+    'a port out of range or not an integer is a usage error (exit 2) before anything starts',
+    { timeout: 90_000 },
+    async () => {
+      const { file, dir } = writeProject(
+        'bad-port',
+        meshYaml({ web: [{ name: 'web-v1', instances: [`127.0.0.1:${await freePort()}`] }] })
+      );
+      const state = path.join(dir, 'state');
+      for (const [flag, value] of [
+        ['--admin-port', '70000'],
+        ['--admin-port', '65536'],
+        ['--admin-port', '99999999999999999999'],
+        ['--admin-port', '1.5'],
+        ['--ui-port', '70000']
+      ] as const) {
+        const r = await runCli(['up', '-c', file, '--state-dir', state, flag, value]);
+        expect(r.code, `${flag} ${value}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toContain(`localmesh: ${flag} must be a non-negative integer from 0 to 65535`);
+        expect(r.stderr).toContain(`got "${value}"`);
+        expect(r.stderr).not.toMatch(/RangeError|^\s+at /m);
+        expect(r.stdout).not.toMatch(READY);
+        expect(fs.existsSync(state), `${flag} ${value} made the state dir`).toBe(false);
+      }
+      // the port inside --admin-url too: a usage error, not "admin API unreachable"
+      for (const args of [
+        ['status', '--admin-url', 'http://127.0.0.1:70000'],
+        ['replay', 'f-1', '--admin-url', 'http://127.0.0.1:99999', '--json']
+      ]) {
+        const r = await runCli(args);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(/^localmesh: --admin-url must be an http\(s\) URL with a port from 0 to 65535/);
+        expect(r.stdout).toBe('');
+      }
+    }
+  );
 
   it('unreadable or unwritable files are coded errors, not stack traces', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-cli-files-'));
@@ -1036,17 +1079,17 @@ describe('localmesh replay', () => {
       const harFile = path.join(tempDir('har'), 'capture.har');
       fs.writeFileSync(harFile, harText);
       const before = seen.length;
+      // with --json, stdout is the JSON and nothing else (a script pipes it to a JSON parser); the note about the
+      // import goes to stderr
       const h = await runCli(['replay', harFile, '-c', file, '--state-dir', state, '--json']);
       expect(h.code).toBe(0);
-      const results = JSON.parse(h.stdout.slice(h.stdout.indexOf('['))) as {
-        original: string;
-        flow: { status: number; replayOf: string };
-      }[];
+      type Results = { original: string; flow: { status: number; replayOf: string } }[];
+      const results = JSON.parse(h.stdout) as Results;
       expect(results).toHaveLength(2);
       for (const x of results) expect(x.flow).toMatchObject({ status: 200, replayOf: x.original });
       expect(seen.slice(before).map((x) => x.url)).toEqual(['/orders', '/orders/2']);
-      expect(h.stdout).toMatch(/^imported 2 request\(s\) from .*capture\.har as session (\d+)$/m);
-      const session = /as session (\d+)$/m.exec(h.stdout)![1];
+      expect(h.stderr).toMatch(/^imported 2 request\(s\) from .*capture\.har as session (\d+)$/m);
+      const session = /as session (\d+)$/m.exec(h.stderr)![1];
 
       // the same file again: its import is reused (no second session), and every request is replayed again
       const h2 = await runCli(['replay', harFile, '-c', file, '--state-dir', state]);
@@ -1055,6 +1098,16 @@ describe('localmesh replay', () => {
         new RegExp(`was imported before as session ${session}: replaying its 2 request\\(s\\)`)
       );
       expect(seen.slice(before).map((x) => x.url)).toEqual(['/orders', '/orders/2', '/orders', '/orders/2']);
+      // and once more with --json: the reuse note on stderr, only the JSON on stdout
+      const h3 = await runCli(['replay', harFile, '-c', file, '--state-dir', state, '--json']);
+      expect(h3.code).toBe(0);
+      expect(h3.stderr).toMatch(
+        new RegExp(`was imported before as session ${session}: replaying its 2 request\\(s\\)`)
+      );
+      const again = JSON.parse(h3.stdout) as Results;
+      expect(again.map((x) => x.original)).toEqual(results.map((x) => x.original));
+      for (const x of again) expect(x.flow).toMatchObject({ status: 200, replayOf: x.original });
+      expect(seen.slice(before + 4).map((x) => x.url)).toEqual(['/orders', '/orders/2']);
       const sessions = await getJson<{ kind: string }[]>(`${admin}/api/v1/sessions`);
       expect(sessions.filter((x) => x.kind === 'import')).toHaveLength(1);
 
@@ -1064,6 +1117,68 @@ describe('localmesh replay', () => {
       expect(bad.stderr).toMatch(/no-such-flow: replay failed: LM202/);
       c.child.kill('SIGTERM');
       await c.waitExit(20_000);
+    }
+  );
+});
+
+// Failed when written: `ca show -c <missing file>` exited 0 and made <dir>/.localmesh/ca (with a new root key)
+// beside a mesh file that does not exist.
+describe('localmesh ca, status and replay on a mesh file that does not exist', () => {
+  it('ca show, export and rotate: LM001 with the path, exit 1, and nothing created', { timeout: 90_000 }, async () => {
+    const base = tempDir('ca-missing');
+    const missing = path.join(base, 'nope', 'localmesh.yaml');
+    for (const sub of [['show'], ['export'], ['export', '--out', path.join(base, 'ca.pem')], ['rotate'], []]) {
+      const r = await runCli(['ca', ...sub, '-c', missing]);
+      expect(r.code, `ca ${sub.join(' ')}: ${r.stdout}${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(/^localmesh: error LM001: /);
+      expect(r.stderr).toContain(`mesh file not found: ${missing}`);
+      expect(r.stdout).toBe('');
+      expect(fs.readdirSync(base), `ca ${sub.join(' ')} created something`).toEqual([]);
+    }
+    // the same file with an explicit --state-dir is still a typo worth reporting
+    const r = await runCli(['ca', 'show', '-c', missing, '--state-dir', path.join(base, 'state')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error LM001: mesh file not found: ${missing}`);
+    expect(fs.readdirSync(base)).toEqual([]);
+  });
+
+  it('ca show on a mesh file that exists makes and shows the CA in its state dir', { timeout: 60_000 }, async () => {
+    const { file, dir } = writeProject(
+      'ca-ok',
+      meshYaml({ web: [{ name: 'web-v1', instances: [`127.0.0.1:${await freePort()}`] }] })
+    );
+    const r = await runCli(['ca', 'show', '-c', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`certificate:  ${path.join(dir, '.localmesh', 'ca')}`);
+    expect(fs.existsSync(path.join(dir, '.localmesh', 'ca'))).toBe(true);
+    // --state-dir without -c does not need a mesh file (the repository root has none)
+    const state = tempDir('ca-state');
+    const e = await runCli(['ca', 'export', '--state-dir', state]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout).toMatch(/^-----BEGIN CERTIFICATE-----/);
+  });
+
+  it(
+    'status and replay: LM001 rather than "no running mesh"; up creates nothing either',
+    { timeout: 60_000 },
+    async () => {
+      const base = tempDir('missing-connect');
+      const missing = path.join(base, 'nope', 'localmesh.yaml');
+      for (const args of [
+        ['status', '-c', missing],
+        ['status', '-c', missing, '--json'],
+        ['replay', 'f-1', '-c', missing]
+      ]) {
+        const r = await runCli(args);
+        expect(r.code, args.join(' ')).toBe(1);
+        expect(r.stderr, args.join(' ')).toMatch(/^localmesh: error LM001: /);
+        expect(r.stderr).toContain(`mesh file not found: ${missing}`);
+        expect(r.stdout).toBe('');
+      }
+      const u = await runCli(['up', '-c', missing, '--admin-port', '0']);
+      expect(u.code).toBe(1);
+      expect(u.stderr).toContain(`error LM001: mesh file not found: ${missing}`);
+      expect(fs.readdirSync(base), 'up made a state dir beside a missing mesh file').toEqual([]);
     }
   );
 });
@@ -1384,4 +1499,114 @@ describe('localmesh up: bad input and failing apps', () => {
       expect(flows.some((f) => f.status === 503 && /UF/.test(f.flags) && /URX/.test(f.flags))).toBe(true);
     }
   );
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// 7. a mesh that died without cleaning up, and a reader that went away
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('localmesh status after the mesh was killed (kill -9)', () => {
+  // Failed when written: admin.json stayed behind and status reported "error LM500: admin API at … unreachable:
+  // fetch failed" instead of saying that no mesh runs.
+  it('reports LM104: the admin.json left behind is stale', { timeout: 60_000 }, async () => {
+    const app = await httpStub('web');
+    const { file } = writeProject('killed', meshYaml({ web: [{ name: 'web-v1', instances: [`127.0.0.1:${app}`] }] }));
+    const state = tempDir('state');
+    const { c, admin } = await up(file, state);
+    const pid = c.child.pid!;
+    c.child.kill('SIGKILL');
+    expect(await c.waitExit(20_000)).toEqual({ code: null, signal: 'SIGKILL' });
+    const stateFile = path.join(state, 'admin.json');
+    expect(fs.existsSync(stateFile), 'kill -9 leaves admin.json behind').toBe(true);
+
+    for (const args of [
+      ['status', '--state-dir', state],
+      ['status', '--state-dir', state, '-c', file, '--json'],
+      ['replay', 'f-1', '--state-dir', state]
+    ]) {
+      const r = await runCli(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(/^localmesh: error LM104: no running mesh found /);
+      expect(r.stderr).toContain(`${stateFile} is stale (the mesh that wrote it, pid ${pid}, is not running)`);
+      expect(r.stderr).not.toMatch(/LM500|fetch failed|unreachable/);
+      expect(r.stdout).toBe('');
+    }
+
+    // its pid taken by another live process (here: this test runner): nothing listening at the URL says it is stale
+    fs.writeFileSync(
+      stateFile,
+      JSON.stringify({ ...JSON.parse(fs.readFileSync(stateFile, 'utf8')), pid: process.pid })
+    );
+    const r = await runCli(['status', '--state-dir', state]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^localmesh: error LM104: no running mesh found /);
+    expect(r.stderr).toContain(
+      `${stateFile} is stale (nothing listens at ${admin}: the mesh that wrote it is not running)`
+    );
+
+    // an admin.json that is not JSON: LM104 too, not a SyntaxError stack trace
+    fs.writeFileSync(stateFile, '{"url": ');
+    const garbled = await runCli(['status', '--state-dir', state]);
+    expect(garbled.code).toBe(1);
+    expect(garbled.stderr).toMatch(/^localmesh: error LM104: .*admin\.json is stale \(it cannot be read: /);
+    expect(garbled.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+/** Start the CLI with the read end of its stdout closed at once, as `localmesh … | head -0` would. */
+function cliWithClosedStdout(...args: string[]): Cli {
+  const c = cli(...args);
+  c.child.stdout!.destroy(); // before the child can have written anything: its first write gets EPIPE
+  return c;
+}
+
+// Failed when written: the first write to the closed pipe raised an unhandled 'error' event: "Error: write EPIPE"
+// with a stack trace on stderr, exit 1.
+describe('a closed stdout (`localmesh … | head`) ends the command quietly', () => {
+  it('help, validate and validate --json: the usual exit code, no stack trace', { timeout: 60_000 }, async () => {
+    for (const [args, code] of [
+      [['help'], 0],
+      [['validate', '-c', path.join(BOOKINFO, 'localmesh.yaml')], 0],
+      [['validate', '-c', path.join(FIXTURES, 'broken', 'localmesh.yaml')], 1],
+      [['validate', '-c', path.join(FIXTURES, 'broken', 'localmesh.yaml'), '--json'], 1]
+    ] as const) {
+      const c = cliWithClosedStdout(...args);
+      const exit = await c.waitExit();
+      expect(exit, `${args.join(' ')}: ${c.stderr}`).toEqual({ code, signal: null });
+      expect(c.stderr, args.join(' ')).toBe('');
+    }
+  });
+
+  it('status exits 0; up stops cleanly (as on Ctrl-C) when its output is gone', { timeout: 60_000 }, async () => {
+    const web = await httpStub('web');
+    const { file } = writeProject(
+      'epipe',
+      meshYaml({
+        web: [{ name: 'web-v1', instances: [`127.0.0.1:${web}`] }],
+        client: [{ name: 'client-v1', instances: [`127.0.0.1:${await freePort()}`] }]
+      })
+    );
+    const state = tempDir('state');
+    const { c, admin } = await up(file, state, '--access-log');
+    const out = byName(await workloads(admin), 'client-v1').outbound!.port;
+
+    for (const args of [
+      ['status', '--state-dir', state],
+      ['status', '--state-dir', state, '--json']
+    ]) {
+      const st = cliWithClosedStdout(...args);
+      const exit = await st.waitExit();
+      expect(exit, `${args.join(' ')}: ${st.stderr}`).toEqual({ code: 0, signal: null });
+      expect(st.stderr).toBe('');
+    }
+
+    // the reader of up's output goes away; the next access-log line (of this request's first finished hop) finds
+    // the pipe closed, and the mesh begins to stop, maybe before this response is through
+    c.child.stdout!.destroy();
+    await request(out, 'http://web:9080/after-head').catch(() => undefined);
+    expect(await c.waitExit(20_000), c.stderr).toEqual({ code: 0, signal: null });
+    expect(c.stderr).not.toMatch(/EPIPE|^\s+at /m);
+    expect(fs.existsSync(path.join(state, 'admin.json')), 'a clean stop removes admin.json').toBe(false);
+    expect(await canConnect(out)).toBe(false);
+  });
 });
