@@ -153,19 +153,106 @@ describe('loadIstio: kinds', () => {
     expect(r.issues[0]!.message).toMatch(/^Service reviews \(v1\) skipped/);
   });
 
-  it('warns about unsupported Istio kinds and versions (IST0013)', () => {
+  it('warns about Istio kinds localmesh does not implement (IST0013); an unserved version is an error (IST0106)', () => {
     const dir = freshDir();
-    const text = `apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: ef}\nspec: {}\n---\napiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: vs}\nspec: {}\n`;
+    const text = `apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: ef}\nspec: {}\n---\napiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: vs}\nspec: {hosts: [a], tcp: [{route: [{destination: {host: a}}]}]}\n`;
     const r = loadIstio([write(dir, 'x.yaml', text)], 'default');
     expect(r.resources).toEqual([]);
     expect(r.issues.map((i) => [i.severity, i.code, i.path, i.where.line, i.where.column])).toEqual([
       ['warning', 'IST0013', 'kind', 2, 7],
-      ['warning', 'IST0013', 'kind', 7, 7]
+      ['error', 'IST0106', 'apiVersion', 6, 13]
     ]);
     expect(r.issues[0]!.message).toMatch(/EnvoyFilter .* not supported/);
     expect(r.issues[1]!.message).toMatch(
       /networking\.istio\.io\/v2 is not a served version of VirtualService; use networking\.istio\.io\/v1/
     );
+  });
+
+  it('an unknown kind or an unserved version in an Istio group is an error, as kubectl apply refuses it', () => {
+    const dir = freshDir();
+    const doc = (
+      apiVersion: string,
+      kind: string,
+      name: string,
+      spec = '{hosts: [a], tcp: [{route: [{destination: {host: a}}]}]}'
+    ) => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
+    const text = [
+      doc('networking.istio.io/v1', 'VirtualServce', 'typo'),
+      doc('networking.istio.io/v1', 'virtualservice', 'lower'),
+      doc('networking.istio.io/v2', 'VirtualService', 'v2'),
+      doc('security.istio.io/v1', 'DestinationRule', 'group', '{host: reviews}'),
+      doc('networking.istio.oi/v1', 'DestinationRule', 'grouptypo', '{host: reviews}'),
+      doc('telemetry.istio.io/v1', 'Telemtry', 'ttypo', '{}'),
+      doc('networking.istio.io/v1', 'Frobnicator', 'nohint', '{}')
+    ].join('---\n');
+    const file = write(dir, 'kinds.yaml', text);
+    const r = loadIstio([file], 'default');
+    expect(r.resources).toEqual([]);
+    expect(r.lenient).toEqual([]);
+    expect(r.issues.map((i) => [i.severity, i.code, i.path, i.where.line])).toEqual([
+      ['error', 'IST0106', 'kind', 2],
+      ['error', 'IST0106', 'kind', 7],
+      ['error', 'IST0106', 'apiVersion', 11],
+      ['error', 'IST0106', 'apiVersion', 16],
+      ['error', 'IST0106', 'apiVersion', 21],
+      ['error', 'IST0106', 'kind', 27],
+      ['error', 'IST0106', 'kind', 32]
+    ]);
+    const [typo, lower, v2, group, groupTypo, ttypo, nohint] = r.issues.map((i) => i.message);
+    expect(typo).toBe(
+      'unknown kind "VirtualServce" in networking.istio.io (did you mean VirtualService?): kubectl apply rejects it (no matches for kind "VirtualServce" in version "networking.istio.io/v1"), so it is not applied'
+    );
+    expect(lower).toContain('unknown kind "virtualservice" in networking.istio.io (did you mean VirtualService?)');
+    expect(v2).toContain(
+      'networking.istio.io/v2 is not a served version of VirtualService; use networking.istio.io/v1 (served: networking.istio.io/v1, networking.istio.io/v1beta1, networking.istio.io/v1alpha3)'
+    );
+    expect(group).toContain(
+      'security.istio.io/v1 is not a served version of DestinationRule; use networking.istio.io/v1'
+    );
+    expect(groupTypo).toContain('networking.istio.oi/v1 is not a served version of DestinationRule');
+    expect(ttypo).toContain('unknown kind "Telemtry" in telemetry.istio.io (did you mean Telemetry?)');
+    expect(nohint).toContain('unknown kind "Frobnicator" in networking.istio.io; its kinds: VirtualService,');
+    expect(r.issues[0]!.where).toMatchObject({ file, ...loc(text, 'VirtualServce') });
+  });
+
+  it('a resource at an unserved version still has its spec checked (every problem at once), never applied', () => {
+    const dir = freshDir();
+    const text = VS.replace('networking.istio.io/v1', 'networking.istio.io/v1beta2').replace(
+      '{host: reviews}',
+      '{host: reviews, subsett: v1}'
+    );
+    const r = loadIstio([write(dir, 'vs.yaml', text)], 'default');
+    expect(r.issues.map((i) => [i.code, i.path])).toEqual([
+      ['IST0106', 'apiVersion'],
+      ['IST0106', 'spec.http[0].route[0].destination.subsett']
+    ]);
+    expect(r.resources).toEqual([]);
+    expect(r.lenient).toEqual([]);
+  });
+
+  it('keeps the IST0013 warning for every real Istio kind localmesh does not implement, IST0012 for other kinds', () => {
+    const dir = freshDir();
+    const text = [
+      ['networking.istio.io/v1', 'WorkloadEntry'],
+      ['networking.istio.io/v1', 'WorkloadGroup'],
+      ['networking.istio.io/v1alpha3', 'EnvoyFilter'],
+      ['networking.istio.io/v1beta1', 'ProxyConfig'],
+      ['telemetry.istio.io/v1', 'Telemetry'],
+      ['extensions.istio.io/v1alpha1', 'WasmPlugin'],
+      ['install.istio.io/v1alpha1', 'IstioOperator'],
+      ['config.istio.io/v1alpha2', 'handler'],
+      ['apps/v1', 'Deployment'],
+      ['v1', 'Service'],
+      ['gateway.networking.k8s.io/v1', 'Gateway']
+    ]
+      .map(([apiVersion, kind], i) => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: k${i}}\nspec: {}\n`)
+      .join('---\n');
+    const r = loadIstio([write(dir, 'real.yaml', text)], 'default');
+    expect(errors(r.issues)).toEqual([]);
+    expect(r.issues.map((i) => `${i.severity} ${i.code}`)).toEqual([
+      ...new Array<string>(8).fill('warning IST0013'),
+      ...new Array<string>(3).fill('info IST0012')
+    ]);
   });
 
   it('keeps security kinds with their raw spec', () => {
@@ -205,6 +292,75 @@ describe('loadIstio: kinds', () => {
       path: 'items[0].spec.subsets[0].name',
       where: loc(text, '7')
     });
+  });
+});
+
+describe('loadIstio: documents that are data', () => {
+  it('a .json document without apiVersion and kind (a JWKS) is skipped with an info note; YAML keeps the warning', () => {
+    const dir = freshDir();
+    const jwks = write(dir, 'jwks.json', JSON.stringify({ keys: [{ kty: 'RSA', kid: 'k1', n: 'AQAB', e: 'AQAB' }] }));
+    const list = write(dir, 'list.json', '[1, 2]');
+    const noApi = write(dir, 'noapi.json', JSON.stringify({ kind: 'VirtualService', metadata: { name: 'x' } }));
+    const yaml = write(dir, 'keys.yaml', 'keys: []\n');
+    const r = loadIstio([dir], 'default');
+    expect(errors(r.issues)).toEqual([]);
+    const by = (f: string) => r.issues.filter((i) => i.where.file === f).map((i) => [i.severity, i.code]);
+    expect(by(jwks)).toEqual([['info', 'IST0014']]);
+    expect(by(list)).toEqual([['info', 'IST0014']]);
+    expect(by(noApi)).toEqual([['warning', 'IST0014']]);
+    expect(by(yaml)).toEqual([['warning', 'IST0014']]);
+    expect(r.issues.find((i) => i.where.file === jwks)!.message).toMatch(/not a Kubernetes resource\): skipped$/);
+  });
+});
+
+describe('loadIstio: metadata', () => {
+  it('an unknown metadata field is an error at its key, with a hint; the resource is checked but not run', () => {
+    const dir = freshDir();
+    const text = VS.replace('  name: reviews\n', '  name: reviews\n  namespce: prod\n  lables: {a: b}\n');
+    const file = write(dir, 'vs.yaml', text);
+    const r = loadIstio([file], 'default');
+    expect(r.resources).toEqual([]);
+    expect(r.lenient.map((x) => `${x.namespace}/${x.name}`)).toEqual(['default/reviews']);
+    expect(r.issues).toEqual([
+      expect.objectContaining({
+        severity: 'error',
+        code: 'IST0106',
+        path: 'metadata.namespce',
+        message: 'unknown field "namespce" (did you mean "namespace"?)',
+        where: { file, ...loc(text, 'namespce') },
+        resource: 'VirtualService default/reviews'
+      }),
+      expect.objectContaining({
+        code: 'IST0106',
+        path: 'metadata.lables',
+        message: 'unknown field "lables" (did you mean "labels"?)'
+      })
+    ]);
+  });
+
+  it('accepts every Kubernetes ObjectMeta field (YAML exported with kubectl get -o yaml)', () => {
+    const dir = freshDir();
+    const meta = `metadata:
+  name: reviews
+  namespace: prod
+  labels: {app: reviews}
+  annotations: {a: b}
+  generateName: rev-
+  uid: 0b5e3c1a-1111-2222-3333-444455556666
+  resourceVersion: "12345"
+  generation: 3
+  creationTimestamp: "2024-01-02T03:04:05Z"
+  deletionTimestamp: "2024-01-03T03:04:05Z"
+  deletionGracePeriodSeconds: 0
+  ownerReferences: []
+  finalizers: []
+  managedFields: []
+  selfLink: /apis/networking.istio.io/v1/namespaces/prod/virtualservices/reviews
+`;
+    const text = VS.replace('metadata:\n  name: reviews\n', meta);
+    const r = loadIstio([write(dir, 'vs.yaml', text)], 'default');
+    expect(r.issues).toEqual([]);
+    expect(r.resources.map((x) => `${x.namespace}/${x.name}`)).toEqual(['prod/reviews']);
   });
 });
 

@@ -2,7 +2,10 @@
  * Load Istio YAML from files and folders, unchanged from what a team deploys to a cluster (design §2).
  * Istio networking kinds are validated with their zod schemas; security kinds are kept raw; Kubernetes and other
  * non-Istio kinds (Deployment, Service, …) are skipped with an info note, because services and workloads come from
- * localmesh.yaml. Issue codes are documented in ISTIO_ISSUE_CODES (validate-istio.ts).
+ * localmesh.yaml. What `kubectl apply` would refuse is an error (IST0106), so that a live reload keeps the running
+ * config: an unknown kind in an Istio group, a kind at a version its group does not serve, an unknown metadata
+ * field. Real Istio kinds localmesh does not implement (Telemetry, EnvoyFilter, …) are ignored with a warning.
+ * Issue codes are documented in ISTIO_ISSUE_CODES (validate-istio.ts).
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -41,8 +44,38 @@ export interface LoadIstioResult {
 
 const YAML_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 const TOP_LEVEL_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+/** Kubernetes ObjectMeta fields; anything else under metadata is rejected by kubectl's strict field validation. */
+const METADATA_FIELDS = [
+  'name',
+  'namespace',
+  'labels',
+  'annotations',
+  'generateName',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
+  'selfLink'
+];
 const NETWORKING_KINDS = Object.keys(NETWORKING_SPECS) as (keyof typeof NETWORKING_SPECS)[];
 const SUPPORTED_KINDS = [...NETWORKING_KINDS, ...SECURITY_KINDS].join(', ');
+/**
+ * The kinds each Istio API group serves (Istio 1.30 CRDs), those localmesh implements and those it does not. A kind
+ * outside its group's list is not a resource a cluster accepts: `kubectl apply` fails with "no matches for kind".
+ */
+const ISTIO_GROUP_KINDS: Record<string, readonly string[]> = {
+  'networking.istio.io': [...NETWORKING_KINDS, 'WorkloadEntry', 'WorkloadGroup', 'EnvoyFilter', 'ProxyConfig'],
+  'security.istio.io': SECURITY_KINDS,
+  'telemetry.istio.io': ['Telemetry'],
+  'extensions.istio.io': ['WasmPlugin']
+};
+const ISTIO_GROUPS = Object.keys(ISTIO_GROUP_KINDS);
+const ISTIO_KINDS = new Set(Object.values(ISTIO_GROUP_KINDS).flat());
 
 type Locator = (path: YamlPath) => SourcePos;
 
@@ -186,7 +219,7 @@ function loadFile(file: string, state: LoadState): void {
 // documents → resources
 // ---------------------------------------------------------------------------------------------------------------
 
-type Kind = 'networking' | 'security' | 'unsupported-istio' | 'other';
+type Kind = 'networking' | 'security' | 'unsupported-istio' | 'unknown-kind' | 'unserved-version' | 'other';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -195,6 +228,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function loadObject(value: unknown, doc: YamlDocument, prefix: YamlPath, state: LoadState): void {
   const at = (p: YamlPath): SourcePos => doc.posOf([...prefix, ...p]);
   if (!isPlainObject(value) || typeof value.apiVersion !== 'string' || typeof value.kind !== 'string') {
+    if (isJsonData(value, doc, prefix)) {
+      // a JSON file beside the YAML that is data, not a manifest (a JWKS for a RequestAuthentication's jwksUri, …)
+      const msg =
+        'JSON document without apiVersion and kind (data, such as a JWKS, not a Kubernetes resource): skipped';
+      state.issues.push(makeIssue('info', IstioCodes.NOT_A_RESOURCE, msg, prefix, at([])));
+      return;
+    }
     const missing = isPlainObject(value) ? (typeof value.apiVersion !== 'string' ? 'apiVersion' : 'kind') : undefined;
     const msg = missing
       ? `document has no ${missing}; it is not a Kubernetes resource and is ignored`
@@ -226,26 +266,74 @@ function loadObject(value: unknown, doc: YamlDocument, prefix: YamlPath, state: 
         )
       );
       return;
+    case 'unknown-kind': {
+      // kubectl apply refuses it ("no matches for kind"): an error, so that a live reload keeps the resource as it was
+      const group = istioGroupOf(apiVersion)!;
+      const kinds = ISTIO_GROUP_KINDS[group]!;
+      const hint = suggest(kind, kinds);
+      const msg = `unknown kind "${kind}" in ${group}${hint ? ` (did you mean ${hint}?)` : `; its kinds: ${kinds.join(', ')}`}: kubectl apply rejects it (no matches for kind "${kind}" in version "${apiVersion}"), so it is not applied`;
+      state.issues.push(makeIssue('error', IstioCodes.SCHEMA, msg, [...prefix, 'kind'], at(['kind']), label));
+      return;
+    }
+    case 'unserved-version': {
+      const served = servedVersions(kind);
+      const msg = `${apiVersion} is not a served version of ${kind}; use ${served[0]} (served: ${served.join(', ')}): kubectl apply rejects it (no matches for kind "${kind}" in version "${apiVersion}"), so it is not applied`;
+      state.issues.push(
+        makeIssue('error', IstioCodes.SCHEMA, msg, [...prefix, 'apiVersion'], at(['apiVersion']), label)
+      );
+      // the rest of it is still checked against its kind's schema (every problem at once), never applied
+      addResource(value, doc, prefix, state, false);
+      return;
+    }
     case 'networking':
     case 'security':
       addResource(value, doc, prefix, state);
   }
 }
 
+/** The Istio API group an apiVersion names ("networking.istio.io/v1", or a bare "networking.istio.io"), if any. */
+function istioGroupOf(apiVersion: string): string | undefined {
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : apiVersion;
+  return group === 'istio.io' || group.endsWith('.istio.io') ? group : undefined;
+}
+
+function isImplemented(kind: string): boolean {
+  return kind in NETWORKING_SPECS || (SECURITY_KINDS as readonly string[]).includes(kind);
+}
+
+function servedVersions(kind: string): readonly string[] {
+  return kind in NETWORKING_SPECS ? NETWORKING_API_VERSIONS : SECURITY_API_VERSIONS;
+}
+
 function classify(apiVersion: string, kind: string): Kind {
-  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
   if (NETWORKING_API_VERSIONS.includes(apiVersion) && kind in NETWORKING_SPECS) return 'networking';
   if (SECURITY_API_VERSIONS.includes(apiVersion) && (SECURITY_KINDS as readonly string[]).includes(kind))
     return 'security';
-  return group === 'istio.io' || group.endsWith('.istio.io') ? 'unsupported-istio' : 'other';
+  const group = istioGroupOf(apiVersion);
+  if (group === undefined) {
+    // a misspelt Istio group ("networking.istio.oi/v1") with a kind localmesh runs: not applied either
+    const written = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+    return isImplemented(kind) && written !== '' && suggest(written, ISTIO_GROUPS) ? 'unserved-version' : 'other';
+  }
+  // a kind localmesh runs, at a version or in a group that does not serve it
+  if (isImplemented(kind)) return 'unserved-version';
+  // a kind its group does not have (a typo: "VirtualServce", "virtualservice"); real Istio kinds localmesh does not
+  // implement (Telemetry, EnvoyFilter, …) and groups it does not know keep their warning
+  const kinds = ISTIO_GROUP_KINDS[group];
+  if (kinds && !ISTIO_KINDS.has(kind)) return 'unknown-kind';
+  return 'unsupported-istio';
+}
+
+/**
+ * A document of a .json file that is not a manifest at all (neither apiVersion nor kind): data kept beside the
+ * Istio YAML, such as the JWKS a RequestAuthentication's jwksUri points at.
+ */
+function isJsonData(value: unknown, doc: YamlDocument, prefix: YamlPath): boolean {
+  if (prefix.length > 0 || path.extname(doc.start.file).toLowerCase() !== '.json') return false;
+  return !isPlainObject(value) || (value.apiVersion === undefined && value.kind === undefined);
 }
 
 function unsupportedMessage(apiVersion: string, kind: string): string {
-  if (kind in NETWORKING_SPECS)
-    return `${apiVersion} is not a served version of ${kind}; use ${NETWORKING_API_VERSIONS[0]}. The resource is ignored`;
-  if ((SECURITY_KINDS as readonly string[]).includes(kind)) {
-    return `${apiVersion} is not a served version of ${kind}; use ${SECURITY_API_VERSIONS[0]}. The resource is ignored`;
-  }
   return `${kind} (${apiVersion}) is not supported by localmesh and is ignored; supported kinds: ${SUPPORTED_KINDS}`;
 }
 
@@ -299,20 +387,29 @@ function timestamp(v: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-function addResource(value: Record<string, unknown>, doc: YamlDocument, prefix: YamlPath, state: LoadState): void {
+/** `apply` false: the resource is checked (every problem at once) but neither run nor validated further. */
+function addResource(
+  value: Record<string, unknown>,
+  doc: YamlDocument,
+  prefix: YamlPath,
+  state: LoadState,
+  apply = true
+): void {
   const kind = value.kind as string;
   const apiVersion = value.apiVersion as string;
   const at = (p: YamlPath): SourcePos => doc.posOf([...prefix, ...p]);
   const meta = readMetadata(value, state);
+  const label = typeof meta === 'string' ? kind : `${kind} ${meta.namespace}/${meta.name}`;
+  const issuesBefore = state.issues.length;
+  checkMetadataFields(value, doc, prefix, label, state);
   if (typeof meta === 'string') {
     const p = isPlainObject(value.metadata) ? ['metadata', 'name'] : ['metadata'];
     state.issues.push(makeIssue('error', IstioCodes.SCHEMA, `${kind}: ${meta}`, [...prefix, ...p], at(p), kind));
     return;
   }
-  const label = `${kind} ${meta.namespace}/${meta.name}`;
-  const issuesBefore = state.issues.length;
   checkTopLevelFields(value, doc, prefix, label, state);
   const spec = validateSpec(kind, value.spec, doc, prefix, label, state);
+  if (!apply) return;
   const key = `${kind}|${meta.namespace}|${meta.name}`;
   const earlier = state.byKey.get(key);
   const make = (s: unknown): IstioResource => ({
@@ -371,6 +468,27 @@ function checkTopLevelFields(
     const hint = suggest(key, TOP_LEVEL_FIELDS);
     const msg = `unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
     const p = [...prefix, key];
+    state.issues.push(makeIssue('error', IstioCodes.SCHEMA, msg, p, doc.keyPosOf(p), label));
+  }
+}
+
+/**
+ * Unknown metadata fields (`namespce: prod`): kubectl's strict field validation rejects them, and read as nothing the
+ * resource would land in another namespace, so they are errors, not silently dropped.
+ */
+function checkMetadataFields(
+  value: Record<string, unknown>,
+  doc: YamlDocument,
+  prefix: YamlPath,
+  label: string,
+  state: LoadState
+): void {
+  if (!isPlainObject(value.metadata)) return;
+  for (const key of Object.keys(value.metadata)) {
+    if (METADATA_FIELDS.includes(key)) continue;
+    const hint = suggest(key, METADATA_FIELDS);
+    const msg = `unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : `; metadata fields: ${METADATA_FIELDS.join(', ')}`}`;
+    const p = [...prefix, 'metadata', key];
     state.issues.push(makeIssue('error', IstioCodes.SCHEMA, msg, p, doc.keyPosOf(p), label));
   }
 }

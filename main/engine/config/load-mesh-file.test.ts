@@ -233,3 +233,144 @@ describe('loadMeshFile: semantic checks', () => {
     expect(r.issues[0]!.message).toContain(path.join(path.dirname(file), 'missing'));
   });
 });
+
+describe('loadMeshFile: every problem at once', () => {
+  it('a schema error, a bad address, duplicate names and instances and a missing Istio path all report in one run', () => {
+    const text = `apiVersion: localmesh.dev/v1alpha1
+kind: Mesh
+spec:
+  istio: [./istio, ./missing]
+  services:
+  - name: reviews
+    port: "9080"
+    workloads:
+    - name: reviews-v1
+      labels: {app: reviews, version: v1}
+      instances: ["127.0.0.1:99999", "127.0.0.1:19081", "localhost:19081"]
+    - name: reviews-v1
+      labels: {app: reviews, version: v2}
+      instances: ["127.0.0.1"]
+  - name: ratings
+    port: 9080
+    workloads:
+    - name: ratings-v1
+      instances: ["127.0.0.1:19091"]
+  - name: ratings
+    port: 9081
+    workloads: []
+`;
+    const file = meshFile(text);
+    mkdirSync(path.join(path.dirname(file), 'istio'));
+    const r = loadMeshFile(file);
+    expect(r.mesh).toBeUndefined();
+    expect(r.issues.map((i) => [i.code, i.path]).sort()).toEqual(
+      [
+        ['LM003', 'spec.services[0].port'],
+        ['LM005', 'spec.services[0].workloads[0].instances[0]'],
+        // one LM005 per address, though "127.0.0.1" fails both the pattern and the port range
+        ['LM005', 'spec.services[0].workloads[1].instances[0]'],
+        ['LM007', 'spec.services[0].workloads[0].instances[2]'],
+        ['LM004', 'spec.services[0].workloads[1].name'],
+        ['LM004', 'spec.services[2].name'],
+        ['LM006', 'spec.istio[1]']
+      ].sort()
+    );
+    expect(r.issues.find((i) => i.code === 'LM004' && i.path === 'spec.services[2].name')!.where).toMatchObject(
+      loc(text, 'ratings\n    port: 9081')
+    );
+    // the mesh as far as it could be read, to check the Istio files against: a service whose port does not parse is
+    // left out, a workload whose only instance is bad keeps its labels
+    expect(r.lenient?.spec.istio).toEqual(['./istio', './missing']);
+    expect(r.lenient?.spec.services.map((s) => [s.name, s.port, s.workloads.map((w) => w.labels)])).toEqual([
+      ['ratings', 9080, [{}]],
+      ['ratings', 9081, []]
+    ]);
+  });
+
+  it('reads the rest of a mesh with a wrong apiVersion, a bad value and an unknown key', () => {
+    const text = VALID.replace('localmesh.dev/v1alpha1', 'localmesh.dev/v1')
+      .replace('  istio: [./istio]\n', '  istio: [./istio]\n  portBase: -4\n  capture: {bodyCap: -1, maxFlows: 500}\n')
+      .replace('labels: {app: reviews, version: v1}', 'labels: {app: reviews, version: v1}\n      sidcar: false');
+    const file = meshFile(text);
+    mkdirSync(path.join(path.dirname(file), 'istio'));
+    const r = loadMeshFile(file);
+    expect(r.issues.map((i) => [i.code, i.path]).sort()).toEqual([
+      ['LM003', 'apiVersion'],
+      ['LM003', 'spec.capture.bodyCap'],
+      ['LM003', 'spec.portBase'],
+      ['LM003', 'spec.services[0].workloads[0].sidcar']
+    ]);
+    const lenient = r.lenient!;
+    expect(lenient.spec.portBase).toBe(0);
+    expect(lenient.spec.capture).toMatchObject({ bodyCap: 1024 * 1024, maxFlows: 500 });
+    expect(lenient.spec.services.map((s) => s.workloads.map((w) => w.name))).toEqual([
+      ['reviews-v1', 'reviews-v2'],
+      ['ratings-v1']
+    ]);
+    expect(lenient.spec.services[1]!.namespace).toBe('team-b');
+  });
+
+  it('a mesh file with several documents still has its first checked', () => {
+    const text = `${VALID.replace('  istio: [./istio]\n', '').replace('"127.0.0.1:19091"', '"127.0.0.1:19081"')}---\nkind: Other\n`;
+    const r = loadMeshFile(meshFile(text));
+    expect(r.issues.map((i) => i.code)).toEqual(['LM003', 'LM007']);
+  });
+
+  it('no lenient mesh when not even spec is a map', () => {
+    const r = loadMeshFile(meshFile('apiVersion: localmesh.dev/v1alpha1\nkind: Mesh\nspec: [a]\n'));
+    expect(r.issues.map((i) => [i.code, i.path])).toEqual([['LM003', 'spec']]);
+    expect(r.lenient).toBeUndefined();
+  });
+});
+
+describe('loadMeshFile: sidecar ports from spec.portBase (LM007)', () => {
+  // one service, two workloads with a sidecar: per workload its outbound port, one inbound port per instance and
+  // one port per service (its <SERVICE>_URL), in that order from portBase: 3 + 5 = 8 ports
+  const mesh = (portBase: number, instances: string[], sidecar2 = true) => `apiVersion: localmesh.dev/v1alpha1
+kind: Mesh
+spec:
+  portBase: ${portBase}
+  services:
+  - name: reviews
+    port: 9080
+    workloads:
+    - name: reviews-v1
+      instances: ["${instances[0]}"]
+    - name: reviews-v2
+      sidecar: ${sidecar2}
+      instances: [${instances
+        .slice(1)
+        .map((a) => `"${a}"`)
+        .join(', ')}]
+`;
+
+  it('an instance port inside the range the sidecars take is an error at the instance', () => {
+    const text = mesh(20000, ['127.0.0.1:20001', 'localhost:20000', '127.0.0.1:20008', '127.0.0.1:20007']);
+    const r = loadMeshFile(meshFile(text));
+    expect(r.mesh).toBeUndefined();
+    expect(r.issues.map((i) => [i.severity, i.code, i.path])).toEqual([
+      ['error', 'LM007', 'spec.services[0].workloads[0].instances[0]'],
+      ['error', 'LM007', 'spec.services[0].workloads[1].instances[0]'],
+      ['error', 'LM007', 'spec.services[0].workloads[1].instances[2]']
+    ]);
+    const [own, out, url] = r.issues.map((i) => i.message);
+    expect(own).toBe(
+      'instance address "127.0.0.1:20001" is inside the sidecar ports of spec.portBase 20000 (20000-20007, 8 ports): the inbound sidecar of workload "reviews-v1" instance 0 would listen on port 20001, and would forward to itself (requests hang); move the instance, or spec.portBase (e.g. portBase: 20009)'
+    );
+    expect(out).toContain('the outbound sidecar of workload "reviews-v1" would listen on port 20000;');
+    expect(url).toContain('the port of workload "reviews-v2" for service reviews (its REVIEWS_URL) would listen');
+    expect(r.issues[0]!.where).toMatchObject(loc(text, '"127.0.0.1:20001"'));
+  });
+
+  it('no error outside the range, without portBase, on another loopback address, or for a workload without a sidecar', () => {
+    // two instances: 6 ports, 20000-20005
+    expect(loadMeshFile(meshFile(mesh(20000, ['127.0.0.1:19999', '127.0.0.1:20006']))).issues).toEqual([]);
+    expect(loadMeshFile(meshFile(mesh(20000, ['127.0.0.1:19999', '127.0.0.1:20005']))).issues).toHaveLength(1);
+    expect(loadMeshFile(meshFile(mesh(0, ['127.0.0.1:1', '127.0.0.1:2']))).issues).toEqual([]);
+    expect(loadMeshFile(meshFile(mesh(20000, ['127.0.0.2:20001', '[::1]:20002']))).issues).toEqual([]);
+    // without reviews-v2's sidecar: reviews-v1's 3 ports only (20000-20002)
+    expect(loadMeshFile(meshFile(mesh(20000, ['127.0.0.1:20004', '127.0.0.1:20003'], false))).issues).toEqual([]);
+    const r = loadMeshFile(meshFile(mesh(20000, ['127.0.0.1:20004', '127.0.0.1:20002'], false)));
+    expect(r.issues.map((i) => i.path)).toEqual(['spec.services[0].workloads[1].instances[0]']);
+  });
+});

@@ -20,6 +20,10 @@ export interface LoadedProject {
   istioPaths: string[];
   /** Istio files read. */
   files: string[];
+  /**
+   * The valid Istio resources read (what runs when `mesh` is set). With a mesh file that has errors, those read
+   * through the paths of the mesh as far as it could be read, for `validate`'s count; never run.
+   */
   resources: IstioResource[];
   issues: ValidationIssue[];
 }
@@ -41,6 +45,7 @@ export function isBlocking(i: ValidationIssue): boolean {
 /** `overrides`: Istio file path → unsaved text to validate instead of the file on disk. */
 export function loadProject(meshFile: string, overrides?: ReadonlyMap<string, string>): LoadedProject {
   const m = loadMeshFile(meshFile);
+  const meshPath = path.resolve(meshFile);
   const issues: ValidationIssue[] = [...m.issues];
   // a mesh file with errors is still read as far as it can be, to check the Istio files against it too
   const mesh = m.mesh ?? m.lenient;
@@ -53,9 +58,12 @@ export function loadProject(meshFile: string, overrides?: ReadonlyMap<string, st
   const checked = ist.lenient.length > 0 ? [...ist.resources, ...ist.lenient] : ist.resources;
   issues.push(...validateIstio(checked, mesh, ist.posOf));
   issues.push(...validateSecurity(checked, ist.posOf));
+  // the mesh file's own problems first (the first error is what `up` names when it refuses to start), then by place
+  const meshFirst = (i: ValidationIssue) => (i.where.file === meshPath ? 0 : 1);
   issues.sort(
     (a, b) =>
       RANK[a.severity] - RANK[b.severity] ||
+      meshFirst(a) - meshFirst(b) ||
       a.where.file.localeCompare(b.where.file) ||
       a.where.line - b.where.line ||
       a.where.column - b.where.column
@@ -66,7 +74,7 @@ export function loadProject(meshFile: string, overrides?: ReadonlyMap<string, st
     baseDir: m.baseDir,
     istioPaths,
     files: ist.files,
-    resources: m.mesh ? ist.resources : [],
+    resources: ist.resources,
     issues
   };
 }
