@@ -435,7 +435,8 @@ spec:
         where: { file: b, line: 5, column: 9 }
       })
     ]);
-    expect(r.issues[0]!.message).toContain(`${a}:1:1`);
+    // the first copy named as every place is: its metadata.name, the file relative to the later copy's folder
+    expect(r.issues[0]!.message).toContain(`first at ${path.basename(a)}:4:9,`);
   });
 });
 

@@ -437,7 +437,10 @@ function addResource(
   if (earlier) {
     // `kubectl apply -f <folder>` applies the files in name order, each document in turn: a later copy of the same
     // kind, namespace and name replaces the earlier one (an update: its place in creation order stays)
-    const msg = `${label} is defined twice: first at ${earlier.where.file}:${earlier.where.line}:${earlier.where.column}, again here; this later copy replaces it, as kubectl apply of the folder would (files in name order)`;
+    // the first copy's name, as the places of issues are given (its file relative to this one's folder)
+    const first = state.locators.get(earlier)?.(['metadata', 'name']) ?? earlier.where;
+    const firstFile = path.relative(path.dirname(resource.where.file), first.file) || path.basename(first.file);
+    const msg = `${label} is defined twice: first at ${firstFile}:${first.line}:${first.column}, again here; this later copy replaces it, as kubectl apply of the folder would (files in name order)`;
     state.issues.push(
       makeIssue(
         'warning',

@@ -64,7 +64,8 @@ export type IstioCode = (typeof IstioCodes)[keyof typeof IstioCodes];
 export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0002: 'Deprecated field that is ignored (e.g. outlierDetection.consecutiveErrors) (warning)',
   IST0101: 'Referenced host, port, subset or delegate not found (error; warning for gateway-only VirtualServices)',
-  IST0106: "Schema validation error: the resource is invalid, as Istio's validation webhook would reject it (error)",
+  IST0106:
+    "Schema validation error: the resource is invalid, as Istio's validation webhook (or kubectl, for an unknown kind, an unserved apiVersion or an unknown metadata field) would reject it (error)",
   IST0109: 'Several VirtualServices claim the same host for sidecars; only the first applies (warning)',
   IST0112: 'Destination needs a port: the service exposes several ports (error)',
   IST0122: 'Regular expression is not valid RE2 (error)',
@@ -75,8 +76,9 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0010: 'YAML syntax error in an Istio file (error)',
   IST0011: 'Istio file or folder not found or unreadable (error)',
   IST0012: 'Not an Istio resource (Deployment, Service, …): skipped (info)',
-  IST0013: 'Istio kind or API version localmesh does not support: ignored (warning)',
-  IST0014: 'Document is not a Kubernetes resource (no apiVersion/kind): ignored (warning)',
+  IST0013: 'Istio kind localmesh does not implement (Telemetry, EnvoyFilter, ...): ignored (warning)',
+  IST0014:
+    'Document is not a Kubernetes resource (no apiVersion/kind): ignored (warning; a note for a .json data file)',
   IST0015:
     'Same kind, namespace and name defined twice: the later copy replaces the earlier, as kubectl apply does (warning)',
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
