@@ -401,13 +401,13 @@ function addResource(
   const meta = readMetadata(value, state);
   const label = typeof meta === 'string' ? kind : `${kind} ${meta.namespace}/${meta.name}`;
   const issuesBefore = state.issues.length;
-  checkMetadataFields(value, doc, prefix, label, state);
+  checkKnownKeys(value, ['metadata'], METADATA_FIELDS, doc, prefix, label, state);
   if (typeof meta === 'string') {
     const p = isPlainObject(value.metadata) ? ['metadata', 'name'] : ['metadata'];
     state.issues.push(makeIssue('error', IstioCodes.SCHEMA, `${kind}: ${meta}`, [...prefix, ...p], at(p), kind));
     return;
   }
-  checkTopLevelFields(value, doc, prefix, label, state);
+  checkKnownKeys(value, [], TOP_LEVEL_FIELDS, doc, prefix, label, state);
   const spec = validateSpec(kind, value.spec, doc, prefix, label, state);
   if (!apply) return;
   const key = `${kind}|${meta.namespace}|${meta.name}`;
@@ -459,39 +459,28 @@ function addResource(
   state.locators.set(resource, (p) => doc.posOf([...prefix, ...p]));
 }
 
-function checkTopLevelFields(
-  value: Record<string, unknown>,
-  doc: YamlDocument,
-  prefix: YamlPath,
-  label: string,
-  state: LoadState
-): void {
-  for (const key of Object.keys(value)) {
-    if (TOP_LEVEL_FIELDS.includes(key)) continue;
-    const hint = suggest(key, TOP_LEVEL_FIELDS);
-    const msg = `unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
-    const p = [...prefix, key];
-    state.issues.push(makeIssue('error', IstioCodes.SCHEMA, msg, p, doc.keyPosOf(p), label));
-  }
-}
-
 /**
- * Unknown metadata fields (`namespce: prod`): kubectl's strict field validation rejects them, and read as nothing the
- * resource would land in another namespace, so they are errors, not silently dropped.
+ * Unknown keys of a resource (`at` []: its top level) or of its metadata (`at` ['metadata']: kubectl's strict field
+ * validation rejects them, and read as nothing `namespce: prod` would put the resource in another namespace): errors
+ * with the nearest known name, never silently dropped.
  */
-function checkMetadataFields(
+function checkKnownKeys(
   value: Record<string, unknown>,
+  at: YamlPath,
+  known: readonly string[],
   doc: YamlDocument,
   prefix: YamlPath,
   label: string,
   state: LoadState
 ): void {
-  if (!isPlainObject(value.metadata)) return;
-  for (const key of Object.keys(value.metadata)) {
-    if (METADATA_FIELDS.includes(key)) continue;
-    const hint = suggest(key, METADATA_FIELDS);
-    const msg = `unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : `; metadata fields: ${METADATA_FIELDS.join(', ')}`}`;
-    const p = [...prefix, 'metadata', key];
+  const obj = at.length === 0 ? value : value[at[0] as string];
+  if (!isPlainObject(obj)) return;
+  for (const key of Object.keys(obj)) {
+    if (known.includes(key)) continue;
+    const hint = suggest(key, [...known]);
+    const list = at.length === 0 ? '' : `; ${at.join('.')} fields: ${known.join(', ')}`;
+    const msg = `unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : list}`;
+    const p = [...prefix, ...at, key];
     state.issues.push(makeIssue('error', IstioCodes.SCHEMA, msg, p, doc.keyPosOf(p), label));
   }
 }
