@@ -7,6 +7,7 @@
  * its own notes (file problems, skipped kinds, gateway-only rules, delegation). Every code is in ISTIO_ISSUE_CODES.
  */
 import { isIP } from 'node:net';
+import nodePath from 'node:path';
 import { RE2JS } from 're2js';
 import type { Severity, ValidationIssue } from '../../contract/api.js';
 import type { SourcePos } from '../../contract/errors.js';
@@ -327,9 +328,14 @@ class Ctx {
   }
 }
 
-function at(r: IstioResource, ctx: Ctx, path: Path): string {
-  const p = ctx.where(r, path);
-  return `${p.file}:${p.line}:${p.column}`;
+/**
+ * Where a field of another resource `r` is, for the message of an issue about `about`: its file relative to the
+ * folder of `about`'s file (cwd-independent, as the issue's own place is printed relative), line and column.
+ */
+function at(r: IstioResource, ctx: Ctx, fieldPath: Path, about: IstioResource): string {
+  const p = ctx.where(r, fieldPath);
+  const file = nodePath.relative(nodePath.dirname(about.where.file), p.file) || nodePath.basename(p.file);
+  return `${file}:${p.line}:${p.column}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -397,7 +403,7 @@ function checkMeshHostConflicts(ctx: Ctx): void {
         ctx.error(vs, path, `host "${host}" is listed twice (also spec.hosts[${first.index}]); remove the duplicate`);
         return;
       }
-      const msg = `host "${host}" (${fqdn}) is also claimed by VirtualService ${first.vs.namespace}/${first.vs.name} at ${at(first.vs, ctx, ['spec', 'hosts', first.index])}, which was loaded first; for sidecars only the first VirtualService for a host applies, so this one is ignored for that host. Merge them into one VirtualService`;
+      const msg = `host "${host}" (${fqdn}) is also claimed by VirtualService ${first.vs.namespace}/${first.vs.name} at ${at(first.vs, ctx, ['spec', 'hosts', first.index], vs)}, which was loaded first; for sidecars only the first VirtualService for a host applies, so this one is ignored for that host. Merge them into one VirtualService`;
       ctx.report(vs, 'warning', IstioCodes.CONFLICTING_MESH_VS_HOSTS, path, msg);
     });
   }
@@ -904,7 +910,7 @@ function checkDelegate(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: b
     return;
   }
   if (target.spec.hosts && target.spec.hosts.length > 0) {
-    const msg = `delegate VirtualService ${ns}/${d.name} (${at(target, ctx, ['spec', 'hosts'])}) has hosts; a delegate must have no hosts, its rules are merged under this rule: remove its hosts`;
+    const msg = `delegate VirtualService ${ns}/${d.name} (${at(target, ctx, ['spec', 'hosts'], vs)}) has hosts; a delegate must have no hosts, its rules are merged under this rule: remove its hosts`;
     ctx.report(vs, 'error', IstioCodes.INVALID_DELEGATE, dp, msg);
   }
 }
