@@ -4,41 +4,9 @@
  * Durations stay strings ("1.5s"); see `parseDuration` in the engine.
  */
 import { z } from 'zod';
+import { suggest } from './suggest.js';
 
 const u = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
-
-/**
- * The closest of `candidates` to `word` when it is close enough to be a typo (case-insensitive optimal string
- * alignment distance, at most a third of the word, 1..3). The engine's `suggest` (yaml-source.ts) with the same
- * rule; the contract imports nothing outside itself, so enum values get their hint here.
- */
-function nearest(word: string, candidates: readonly string[]): string | undefined {
-  const a = word.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const b = c.toLowerCase();
-    const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [
-      i,
-      ...new Array<number>(b.length).fill(0)
-    ]);
-    for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
-    for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++) {
-        const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-        let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
-        rows[i]![j] = d;
-      }
-    }
-    const d = rows[a.length]![b.length]!;
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return bestDistance <= Math.max(1, Math.min(3, Math.floor(word.length / 3))) ? best : undefined;
-}
 
 function found(v: unknown): string {
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
@@ -55,7 +23,7 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   const list = values.map((v) => JSON.stringify(v)).join(', ');
   return z.custom<T[number]>((v) => typeof v === 'string' && (values as readonly string[]).includes(v), {
     error: (iss) => {
-      const hint = typeof iss.input === 'string' ? nearest(iss.input, values) : undefined;
+      const hint = typeof iss.input === 'string' ? suggest(iss.input, values) : undefined;
       return `must be one of ${list}, found ${found(iss.input)}${hint ? ` (did you mean "${hint}"?)` : ''}`;
     }
   });
