@@ -49,6 +49,11 @@ test.describe('Graph', () => {
     await expect(graph.panel).toContainText('details-v1');
     await graph.closePanelWithEscape('productpage-v1', 'details-v1');
 
+    // a call that adds an edge redraws the canvas for the new topology; the focused edge keeps the focus
+    expect((await mesh.send('details-v1', 'http://ratings:9080/ratings/0')).status).toBe(200);
+    await graph.expectEdge('details-v1', 'ratings-v1');
+    await expect(graph.edge('productpage-v1', 'details-v1').first()).toBeFocused();
+
     // "Inject a fault on this edge" opens the fault quick action for the destination service
     await graph.openEdge('productpage-v1', 'details-v1');
     await expect(graph.faultNote).toContainText('sourceLabels match on productpage-v1');

@@ -21,7 +21,7 @@ import {
   type NodeProps
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { useMemo } from 'react';
+import { useEffect, useMemo, useRef, type FocusEvent, type RefObject } from 'react';
 import type { GraphEdge, GraphNode, GraphView, Health } from '../../../main/contract/api.js';
 import { useMesh } from '../hooks.js';
 import { formatDuration, formatPercent, formatRate } from '../lib/format.js';
@@ -44,6 +44,36 @@ const MTLS_TEXT: Record<GraphEdge['mtls'], string> = {
   none: 'plaintext (no mutual TLS)',
   mixed: 'mixed: some calls used mutual TLS, some did not'
 };
+
+/**
+ * The graph item (`edge:<id>` or `node:<id>`) whose button has the keyboard focus. A refresh that adds or drops an
+ * edge or node remounts the canvas (a fresh fit for the new topology), which would drop the focus on the page body;
+ * the item's new button takes it back, so Tab, Enter and Escape keep working on a live graph.
+ */
+let focusedItem: string | null = null;
+
+/** Props for a graph item's button that keep its focus across a remount of the canvas. */
+function useKeptFocus(item: string): {
+  ref: RefObject<HTMLButtonElement | null>;
+  onFocus: () => void;
+  onBlur: (e: FocusEvent) => void;
+} {
+  const ref = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    const active = document.activeElement;
+    if (focusedItem === item && (active === null || active === document.body)) ref.current?.focus();
+  }, [item]);
+  return {
+    ref,
+    onFocus: () => {
+      focusedItem = item;
+    },
+    // Focus that moves to another element was moved on purpose; a removed button loses it with no new target.
+    onBlur: (e) => {
+      if (e.relatedTarget !== null && focusedItem === item) focusedItem = null;
+    }
+  };
+}
 
 /** Error level of a rate: what colour an edge or a number gets. */
 export function errorLevel(rate: number): 'ok' | 'warn' | 'err' {
@@ -98,11 +128,13 @@ function WorkloadNodeView({ data }: NodeProps<WorkloadNode>) {
   const select = useMesh((s) => s.selectGraphItem);
   const selected = useMesh((s) => s.graphSelection?.kind === 'node' && s.graphSelection.id === n.id);
   const level = errorLevel(n.errorRate);
+  const focus = useKeptFocus(`node:${n.id}`);
   return (
     <div className={`graph-node graph-node-${n.kind} graph-health-${n.health} ${selected ? 'graph-selected' : ''}`}>
       <Handle type="target" position={Position.Left} isConnectable={false} className="graph-handle" />
       <button
         type="button"
+        {...focus}
         className="graph-node-button nodrag nopan"
         data-testid="graph-node"
         data-node={n.id}
@@ -190,6 +222,7 @@ function CallEdgeView(props: EdgeProps<CallEdge>) {
   const labelX = props.data!.label?.x ?? midX;
   const labelY = props.data!.label?.y ?? midY;
   const level = errorLevel(e.errorRate);
+  const focus = useKeptFocus(`edge:${e.id}`);
   return (
     <>
       <BaseEdge
@@ -203,6 +236,7 @@ function CallEdgeView(props: EdgeProps<CallEdge>) {
       <EdgeLabelRenderer>
         <button
           type="button"
+          {...focus}
           className={`graph-edge-label graph-edge-label-${level} nodrag nopan ${selected ? 'graph-selected' : ''}`}
           style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}
           data-testid="graph-edge"
