@@ -5,7 +5,7 @@
  */
 import { Registry, type Metric } from 'prom-client';
 import type { FlowRecord } from '../../contract/api.js';
-import type { Registry as MeshRegistry, WorkloadInfo } from '../registry.js';
+import type { Registry as MeshRegistry, ServiceInfo, WorkloadInfo } from '../registry.js';
 import { parseServiceFqdn } from '../config/hosts.js';
 
 export const LABELS = [
@@ -240,13 +240,22 @@ function hostOnlyOf(f: FlowRecord): string | undefined {
   return f.reporter === 'source' && noCluster(f) ? f.authority || 'unknown' : undefined;
 }
 
+/**
+ * The endpoint a client-side flow reached when no workload answered it (a ServiceEntry endpoint, the original
+ * destination): its metadata may stand for the peer (endpointPeer). A flow with a workload peer is labelled from
+ * that workload, whichever of its instances served it, and keeps one series.
+ */
+function peerEndpointOf(f: FlowRecord): string | null {
+  return f.reporter === 'source' && f.destination === null ? (f.endpoint ?? null) : null;
+}
+
 /** Every input of labelsFor but the registry, as one string (null kept apart from every string). */
 function seriesKey(f: FlowRecord): string {
   const grpc = isGrpc(f);
   const gs = grpc ? f.responseHeaders['grpc-status'] : undefined;
   const grpcPart = grpc ? (typeof gs === 'string' ? `g${gs}` : 'g') : '';
   const host = hostOnlyOf(f);
-  return `${f.reporter}\u0001${f.source ?? NULL}\u0001${f.sourcePrincipal ?? NULL}\u0001${f.destination ?? NULL}\u0001${f.destinationPrincipal ?? NULL}\u0001${f.destinationService ?? NULL}\u0001${f.status ?? 0}\u0001${f.flags}\u0001${f.connectionSecurity}\u0001${grpcPart}\u0001${host ?? NULL}`;
+  return `${f.reporter}\u0001${f.source ?? NULL}\u0001${f.sourcePrincipal ?? NULL}\u0001${f.destination ?? NULL}\u0001${f.destinationPrincipal ?? NULL}\u0001${f.destinationService ?? NULL}\u0001${f.status ?? 0}\u0001${f.flags}\u0001${f.connectionSecurity}\u0001${grpcPart}\u0001${host ?? NULL}\u0001${peerEndpointOf(f) ?? NULL}`;
 }
 
 export class MeshMetrics {
@@ -344,14 +353,28 @@ export class MeshMetrics {
  * namespace, canonical name and revision, cluster), which carries no app or version label.
  */
 function side(w: WorkloadInfo | undefined, principal: string | null | undefined, endpointOnly = false) {
+  const canonical = w ? canonicalService(w.labels, w.name) : undefined;
   return {
     workload: w?.name ?? 'unknown',
     namespace: w?.namespace ?? 'unknown',
     principal: principal ?? 'unknown',
     app: (endpointOnly ? undefined : w?.labels.app) ?? 'unknown',
     version: (endpointOnly ? undefined : w?.labels.version) ?? 'unknown',
-    canonicalService: w?.labels['service.istio.io/canonical-name'] ?? w?.labels.app ?? 'unknown',
-    canonicalRevision: w?.labels['service.istio.io/canonical-revision'] ?? w?.labels.version ?? 'latest'
+    canonicalService: canonical?.name || 'unknown',
+    canonicalRevision: canonical?.revision ?? 'latest'
+  };
+}
+
+/** The callee's labels from an endpoint's metadata alone (no workload name, app or version in it). */
+function endpointSide(ep: EndpointPeer, principal: string | null | undefined): ReturnType<typeof side> {
+  return {
+    workload: 'unknown',
+    namespace: ep.namespace || 'unknown',
+    principal: principal ?? 'unknown',
+    app: 'unknown',
+    version: 'unknown',
+    canonicalService: ep.canonicalService || 'unknown',
+    canonicalRevision: ep.canonicalRevision || 'latest'
   };
 }
 
@@ -362,6 +385,62 @@ function noCluster(f: FlowRecord): boolean {
   return (
     flags.includes('NR') || flags.includes('NC') || f.localReply === 'direct response' || f.localReply === 'redirect'
   );
+}
+
+/**
+ * The telemetry metadata pilot puts on a ServiceEntry endpoint (AppendLbEndpointMetadata: "workload;namespace;
+ * canonical name;canonical revision;cluster"), which the client's istio_stats reads as the peer when the upstream
+ * exchanged none (istio/proxy convertEndpointMetadata). An endpoint written in the entry's `endpoints` gets an empty
+ * workload name and namespace (the serviceentry converter builds it with an empty configKey; only pilot's
+ * LABEL_CANONICAL_SERVICES_FOR_MESH_EXTERNAL_SERVICE_ENTRIES, off by default, puts the entry's namespace there), the
+ * canonical name and revision of its labels (CanonicalService), and the registry's cluster. Empty fields read as
+ * unknown (latest for the revision).
+ */
+interface EndpointPeer {
+  namespace: string;
+  canonicalService: string;
+  canonicalRevision: string;
+  cluster: string;
+}
+
+/**
+ * Istio's CanonicalService(labels, workloadName) (pkg/kube/labels): the name from `service.istio.io/canonical-name`,
+ * `app.kubernetes.io/name` or `app`, else the workload's name ('' for an endpoint without one); the revision from
+ * `service.istio.io/canonical-revision`, `app.kubernetes.io/version` or `version`, else `latest`.
+ */
+export function canonicalService(
+  labels: Record<string, string>,
+  workloadName = ''
+): { name: string; revision: string } {
+  return {
+    name: labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels.app ?? workloadName,
+    revision:
+      labels['service.istio.io/canonical-revision'] ?? labels['app.kubernetes.io/version'] ?? labels.version ?? 'latest'
+  };
+}
+
+/** Endpoint peers by entry (a config version's ServiceInfo never changes) and endpoint, null for none. */
+const endpointPeers = new WeakMap<ServiceInfo, Map<string, EndpointPeer | null>>();
+
+/**
+ * The peer a client sidecar reads from the metadata of `endpoint` of `svc`, when `svc` is a ServiceEntry host whose
+ * cluster has endpoints (STATIC, or DNS with endpoints). None for resolution NONE (an ORIGINAL_DST cluster), a DNS
+ * entry without endpoints (the host itself, which pilot gives no cluster id), a mesh service, or an endpoint that is
+ * not one of the entry's (the original destination).
+ */
+function endpointPeer(svc: ServiceInfo | undefined, endpoint: string): EndpointPeer | null {
+  if (svc?.kind !== 'service-entry' || (svc.resolution !== 'STATIC' && svc.resolution !== 'DNS')) return null;
+  let peers = endpointPeers.get(svc);
+  if (!peers) endpointPeers.set(svc, (peers = new Map()));
+  let peer = peers.get(endpoint);
+  if (peer === undefined) {
+    // the sidecar names an entry's endpoint host:port (outbound endpointKey)
+    const ep = svc.endpoints.find((e) => !e.workload && `${e.host}:${e.port}` === endpoint);
+    const c = ep ? canonicalService(ep.labels) : undefined;
+    peer = c ? { namespace: '', canonicalService: c.name, canonicalRevision: c.revision, cluster: CLUSTER } : null;
+    peers.set(endpoint, peer);
+  }
+  return peer;
 }
 
 /** What both kinds of samples say of their two ends and the service. */
@@ -376,18 +455,24 @@ interface Peers {
   flags: string;
   /** A client-side reply without a cluster: the service is named by this Host header instead. */
   hostOnly?: string | undefined;
+  /** The endpoint a client-side request reached without a workload peer (peerEndpointOf). */
+  peerEndpoint?: string | null | undefined;
 }
 
 type PeerLabels = Omit<Labels, 'request_protocol' | 'response_code' | 'grpc_response_status'>;
 
 function peerLabels(p: Peers, reg: MeshRegistry): PeerLabels {
   const src = side(p.source ? reg.workloadByName.get(p.source) : undefined, p.sourcePrincipal);
-  const callee = p.destination ? reg.workloadByName.get(p.destination) : undefined;
-  const dst = side(callee, p.destinationPrincipal, callee !== undefined && !callee.sidecar);
   const fqdn = p.destinationService;
   const parsed = parseServiceFqdn(fqdn);
   const svc = reg.serviceByFqdn.get(fqdn);
   const special = fqdn === 'PassthroughCluster' || fqdn === 'BlackHoleCluster';
+  const callee = p.destination ? reg.workloadByName.get(p.destination) : undefined;
+  // no workload answered: the endpoint's metadata stands for the peer (a workload peer, when there is one, wins)
+  const ep = p.reporter === 'source' && !p.destination && p.peerEndpoint ? endpointPeer(svc, p.peerEndpoint) : null;
+  const dst = ep
+    ? endpointSide(ep, p.destinationPrincipal)
+    : side(callee, p.destinationPrincipal, callee !== undefined && !callee.sidecar);
   return {
     reporter: p.reporter,
     source_workload: src.workload,
@@ -414,11 +499,11 @@ function peerLabels(p: Peers, reg: MeshRegistry): PeerLabels {
     // the server its own
     destination_service_namespace:
       p.reporter === 'source'
-        ? p.destination
+        ? p.destination || ep
           ? dst.namespace
           : 'unknown'
         : (parsed?.namespace ?? svc?.namespace ?? 'unknown'),
-    destination_cluster: p.destination ? CLUSTER : 'unknown',
+    destination_cluster: p.destination ? CLUSTER : (ep?.cluster ?? 'unknown'),
     response_flags: p.flags || '-',
     connection_security_policy:
       p.reporter === 'source' ? 'unknown' : p.connectionSecurity === 'mutual_tls' ? 'mutual_tls' : 'none'
@@ -436,7 +521,12 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
   const grpc = isGrpc(f);
   const grpcStatus = f.responseHeaders['grpc-status'];
   const peers = peerLabels(
-    { ...f, destinationService: f.destinationService ?? 'unknown', hostOnly: hostOnlyOf(f) },
+    {
+      ...f,
+      destinationService: f.destinationService ?? 'unknown',
+      hostOnly: hostOnlyOf(f),
+      peerEndpoint: peerEndpointOf(f)
+    },
     reg
   );
   return ordered(LABELS, {

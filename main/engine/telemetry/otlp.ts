@@ -24,6 +24,7 @@ import {
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { FlowRecord } from '../../contract/api.js';
 import type { TracingSpec } from '../../contract/mesh-schema.js';
+import { canonicalService } from './metrics.js';
 import { operationName, type ServiceLookup } from './tracing.js';
 
 /** What the exporter needs to know about the mesh when a flow finishes (the current Registry fits). */
@@ -223,7 +224,7 @@ export function flowToSpan(
   const workloadName = server ? flow.destination : flow.source;
   const w = workloadName ? mesh.workloadByName.get(workloadName) : undefined;
   const ns = w?.namespace ?? 'default';
-  const labels = w?.labels ?? {};
+  const canonical = canonicalService(w?.labels ?? {}, workloadName ?? '');
   const traceId = flow.traceId ?? '';
   const ctx: SpanContext = { traceId, spanId: flow.spanId ?? '', traceFlags: TraceFlags.SAMPLED, isRemote: false };
   const parent: SpanContext | undefined = flow.parentSpanId
@@ -256,8 +257,8 @@ export function flowToSpan(
     upstream_cluster: cluster,
     'upstream_cluster.name': cluster,
     'peer.address': '127.0.0.1',
-    'istio.canonical_service': labels['service.istio.io/canonical-name'] ?? labels.app ?? workloadName ?? 'unknown',
-    'istio.canonical_revision': labels['service.istio.io/canonical-revision'] ?? labels.version ?? 'latest',
+    'istio.canonical_service': canonical.name || 'unknown',
+    'istio.canonical_revision': canonical.revision,
     'istio.namespace': ns,
     'istio.mesh_id': 'cluster.local',
     'localmesh.flow_id': flow.id,
