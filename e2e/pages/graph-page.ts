@@ -88,18 +88,34 @@ export class GraphPage {
     await expect(this.node(id)).toHaveAttribute('data-health', health);
   }
 
-  /** Click an edge's label and wait for its panel. */
-  async openEdge(from: End, to: End): Promise<void> {
-    await this.edge(from, to).first().click();
-    await expect(this.panel).toBeVisible();
-    await expect(this.panel).toHaveAttribute('data-kind', 'edge');
+  /**
+   * Close the open panel first, as a user would to see the whole graph again: an open panel narrows the canvas, and
+   * the graph's right-hand side may lie under it.
+   */
+  private async closeOpenPanel(): Promise<void> {
+    if ((await this.panel.count()) === 0) return;
+    await this.panelClose.click();
+    await expect(this.panel).toHaveCount(0);
   }
 
-  /** Click a node and wait for its panel (its calls in and out). */
+  /** Click an edge's label and wait for its own panel. */
+  async openEdge(from: End, to: End): Promise<void> {
+    await this.closeOpenPanel();
+    const e = this.edge(from, to).first();
+    const id = await e.getAttribute('data-edge');
+    await e.click();
+    await expect(this.panel).toBeVisible();
+    await expect(this.panel).toHaveAttribute('data-kind', 'edge');
+    await expect(this.panel).toHaveAttribute('data-id', id ?? '');
+  }
+
+  /** Click a node and wait for its own panel (its calls in and out). */
   async openNode(id: string): Promise<void> {
+    await this.closeOpenPanel();
     await this.node(id).click();
     await expect(this.panel).toBeVisible();
     await expect(this.panel).toHaveAttribute('data-kind', 'node');
+    await expect(this.panel).toHaveAttribute('data-id', id);
   }
 
   /** Keyboard: focus the edge's label, press Enter, and the panel opens with the focus in it. */
@@ -107,8 +123,10 @@ export class GraphPage {
     const e = this.edge(from, to).first();
     await e.focus();
     await expect(e).toBeFocused();
+    const id = await e.getAttribute('data-edge');
     await this.page.keyboard.press('Enter');
     await expect(this.panel).toBeVisible();
+    await expect(this.panel).toHaveAttribute('data-id', id ?? '');
     await expect(this.panel).toBeFocused();
   }
 

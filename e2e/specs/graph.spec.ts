@@ -49,11 +49,6 @@ test.describe('Graph', () => {
     await expect(graph.panel).toContainText('details-v1');
     await graph.closePanelWithEscape('productpage-v1', 'details-v1');
 
-    // a call that adds an edge redraws the canvas for the new topology; the focused edge keeps the focus
-    expect((await mesh.send('details-v1', 'http://ratings:9080/ratings/0')).status).toBe(200);
-    await graph.expectEdge('details-v1', 'ratings-v1');
-    await expect(graph.edge('productpage-v1', 'details-v1').first()).toBeFocused();
-
     // "Inject a fault on this edge" opens the fault quick action for the destination service
     await graph.openEdge('productpage-v1', 'details-v1');
     await expect(graph.faultNote).toContainText('sourceLabels match on productpage-v1');
@@ -70,6 +65,22 @@ test.describe('Graph', () => {
     await graph.showInTraffic();
     await expect(traffic.filterService).toHaveValue('ratings');
     await graph.expectTrafficOnlyFrom('reviews-v2');
+  });
+
+  test('keyboard: a focused edge keeps the focus when a new call redraws the graph', async ({ page, mesh }) => {
+    const graph = new GraphPage(page);
+    await bookinfoTraffic(mesh);
+    await graph.open();
+    await graph.openEdgeWithKeyboard('productpage-v1', 'details-v1');
+    await graph.closePanelWithEscape('productpage-v1', 'details-v1');
+
+    // a call that adds an edge redraws the canvas for the new topology; the focused edge keeps the focus
+    expect((await mesh.send('details-v1', 'http://ratings:9080/ratings/0')).status).toBe(200);
+    await graph.expectEdge('details-v1', 'ratings-v1');
+    await expect(graph.edge('productpage-v1', 'details-v1').first()).toBeFocused();
+    // and Enter still opens its panel
+    await page.keyboard.press('Enter');
+    await expect(graph.panel).toHaveAttribute('data-id', 'productpage-v1->details-v1');
   });
 
   test('Metrics: productpage’s rate, errors and latency are charted', async ({ page, mesh }) => {

@@ -51,6 +51,7 @@ export function GraphPanel({ graph, selection }: { graph: GraphView; selection: 
       className="graph-panel"
       data-testid="graph-panel"
       data-kind={selection.kind}
+      data-id={selection.id}
       tabIndex={-1}
       aria-labelledby="graph-panel-title"
       onKeyDown={(e) => {
