@@ -4,7 +4,7 @@
  * within maxEjectionPercent; every endpoint ejected is 503 no healthy upstream, UH.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let caller: Stub, slow: Stub, slow2: Stub, failing: Stub, good: Stub, bad: Stub, down: Stub, pair1: Stub, pair2: Stub;
 let m: Running;
@@ -179,5 +179,82 @@ describe('outlier detection', () => {
     const bodies: string[] = [];
     for (let i = 0; i < 6; i++) bodies.push((await call('tenpct:9080', `/t${i}`)).body);
     expect(bodies.filter((b) => b === 'pair1').length).toBe(3);
+  });
+});
+
+describe('a request pending behind connectionPool limits (Envoy: the route timeout covers the wait)', () => {
+  let app: Stub, client: Stub;
+  let q: Running;
+  const held: (() => void)[] = [];
+  beforeAll(async () => {
+    // /hold answers only when the test lets it go; anything else at once
+    app = await stub('queued', (req, res) => {
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`done ${req.url}`);
+      };
+      if (req.url?.startsWith('/hold')) held.push(answer);
+      else answer();
+    });
+    client = await stub('client');
+    q = await startMesh(
+      {
+        meshYaml: meshYaml({
+          client: { workloads: [{ name: 'client-v1', instances: [client.address] }] },
+          queued: { workloads: [{ name: 'queued-v1', instances: [app.address], sidecar: false }] }
+        }),
+        istio: {
+          'queued.yaml': `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: queued}
+spec:
+  host: queued
+  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: queued}
+spec:
+  hosts: [queued]
+  http:
+  - match: [{uri: {prefix: /hold}}]
+    route: [{destination: {host: queued}}]
+  - route: [{destination: {host: queued}}]
+    timeout: 0.2s
+`
+        }
+      },
+      { store: 'memory' }
+    );
+  });
+  afterAll(async () => {
+    for (const h of held.splice(0)) h();
+    await q.close();
+    await Promise.all([app.close(), client.close()]);
+  });
+  const qcall = (p: string) => viaProxy(q.outbound('client-v1'), 'queued:9080', p);
+
+  it('times out while waiting for the one connection: 504 UT, never sent upstream; the queue is free again', async () => {
+    const first = qcall('/hold/1');
+    await until(() => app.seen.length === 1, 'the first request at the app');
+    // if the pending request waited for the connection, let the first one go after a while so the test fails on
+    // the status below instead of hanging
+    const fallback = setTimeout(() => held.shift()?.(), 5000);
+    const pending = await qcall('/pending');
+    clearTimeout(fallback);
+    expect(pending.status).toBe(504);
+    expect(pending.body).toBe('upstream request timeout');
+    expect(pending.headers['x-envoy-upstream-service-time']).toBeUndefined();
+    const flow = (await q.mesh.listFlows({ limit: 20 })).find((f) => f.path === '/pending');
+    expect(flow?.flags).toBe('UT');
+    // the first request still holds the connection; the timed-out one left the queue and never reached the app
+    expect(app.seen.map((s) => s.url)).toEqual(['/hold/1']);
+    // its pending place is free again: one more request can wait (not 503 UO) and goes once the first is done
+    const next = qcall('/hold/2');
+    held.shift()?.();
+    expect((await first).body).toBe('done /hold/1');
+    await until(() => held.length === 1, 'the next request at the app');
+    held.shift()?.();
+    expect((await next).status).toBe(200);
   });
 });

@@ -527,20 +527,7 @@ export class OutboundSidecar {
   private async forward(ex: Exchange, req: Req, res: Res, r: Resolved, o: ForwardOptions): Promise<void> {
     if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, r, o);
     const circuit = o.limits || o.outlier ? this.circuitFor(o.clusterKey) : undefined;
-    if (o.limits) {
-      if (!(await circuit!.acquire(o.limits))) {
-        ex.note(
-          'circuit',
-          `connectionPool overflow on ${o.clusterKey} (maxConnections ${o.limits.maxConnections}, http1MaxPendingRequests ${o.limits.maxPending}, http2MaxRequests ${o.limits.maxRequests})`
-        );
-        ex.sendLocal(LocalReplies.upstreamReset('overflow', false), SERVER);
-        return;
-      }
-    }
     const retry = o.retry;
-    const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) =>
-      ex.requestBody.add(c)
-    );
     const routeAbort = new Abort();
     let timedOut = false;
     let handedOff = false;
@@ -562,6 +549,25 @@ export class OutboundSidecar {
     res.once('close', () => {
       if (!res.writableFinished) routeAbort.abort();
     });
+    // Envoy's route timeout runs from the request, not from the connection pool's answer: a request waiting as
+    // pending behind connectionPool limits times out (504 UT) and leaves the queue, as it does when the caller goes
+    if (o.limits && !(await circuit!.acquire(o.limits, routeAbort))) {
+      clearTimeout(routeTimer);
+      if (timedOut) {
+        ex.note('circuit', `route timeout while pending on ${o.clusterKey}: left the queue`);
+        ex.sendLocal(LocalReplies.timeout(false), SERVER);
+      } else if (!routeAbort.aborted) {
+        ex.note(
+          'circuit',
+          `connectionPool overflow on ${o.clusterKey} (maxConnections ${o.limits.maxConnections}, http1MaxPendingRequests ${o.limits.maxPending}, http2MaxRequests ${o.limits.maxRequests})`
+        );
+        ex.sendLocal(LocalReplies.upstreamReset('overflow', false), SERVER);
+      } else ex.note('circuit', `the caller left while pending on ${o.clusterKey}`);
+      return;
+    }
+    const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) =>
+      ex.requestBody.add(c)
+    );
     if (o.connectTimeoutMs !== undefined)
       ex.note(
         'connect',
