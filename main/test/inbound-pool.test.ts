@@ -27,12 +27,12 @@ beforeAll(async () => {
     stub('caller'),
     stub('pooled', slow),
     stub('free', slow),
-    stub('gated', (req, res) =>
+    stub('gated', (req, res) => {
       held.push(() => {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end(`done ${req.url}`);
-      })
-    )
+      });
+    })
   ]);
   m = await startMesh(
     {
