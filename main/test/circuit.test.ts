@@ -3,6 +3,7 @@
  * §1.7): overflow is 503 UO with `x-envoy-overloaded: true`, never retried; consecutive errors eject an endpoint
  * within maxEjectionPercent; every endpoint ejected is 503 no healthy upstream, UH.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
@@ -256,5 +257,62 @@ spec:
     await until(() => held.length === 1, 'the next request at the app');
     held.shift()?.();
     expect((await next).status).toBe(200);
+  });
+});
+
+describe('outlier ejections and a DestinationRule edit (Envoy rebuilds a cluster whose config changed)', () => {
+  let app: Stub, client: Stub;
+  let e: Running;
+  const dr = (baseEjectionTime: string) => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: flaky}
+spec:
+  host: flaky
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: ${baseEjectionTime}, maxEjectionPercent: 100}
+`;
+  beforeAll(async () => {
+    app = await stub('flaky', (req, res) => {
+      res.writeHead(req.url === '/fail' ? 500 : 200, { 'content-type': 'text/plain' });
+      res.end(req.url);
+    });
+    client = await stub('client');
+    e = await startMesh(
+      {
+        meshYaml: meshYaml({
+          client: { workloads: [{ name: 'client-v1', instances: [client.address] }] },
+          flaky: { workloads: [{ name: 'flaky-v1', instances: [app.address], sidecar: false }] }
+        }),
+        istio: { 'flaky.yaml': dr('3m') }
+      },
+      { store: 'memory' }
+    );
+  });
+  afterAll(async () => {
+    await e.close();
+    await Promise.all([app.close(), client.close()]);
+  });
+  const ecall = (p: string) => viaProxy(e.outbound('client-v1'), 'flaky:9080', p);
+
+  it('an unrelated edit keeps the ejection; an edit of the rule brings the endpoint back', async () => {
+    expect((await ecall('/fail')).status).toBe(500);
+    expect((await ecall('/ok')).body).toBe('no healthy upstream');
+    // another file changes: this cluster's config does not, so it keeps its ejected endpoint
+    await e.mesh.writeIstioFile({
+      path: path.join(e.dir, 'istio', 'other.yaml'),
+      content: `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: client}
+spec:
+  hosts: [client]
+  http: [{route: [{destination: {host: client}}]}]
+`
+    });
+    expect((await ecall('/ok')).body).toBe('no healthy upstream');
+    // the rule itself changes: a new cluster, without the old one's ejections
+    await e.mesh.writeIstioFile({ path: path.join(e.dir, 'istio', 'flaky.yaml'), content: dr('1m') });
+    const r = await ecall('/ok');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('/ok');
   });
 });

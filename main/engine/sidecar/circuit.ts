@@ -75,7 +75,16 @@ export interface CircuitPolicies {
   outlier?: OutlierPolicy;
   /** connectionPool.tcp.connectTimeout, when set. */
   connectTimeoutMs?: number;
+  /**
+   * The destination's effective policy (connectionPool, outlierDetection, loadBalancer, tls) as text: Envoy keeps a
+   * cluster, its breakers' counts and its ejections, across config pushes while this stays the same, and builds a new
+   * one (nothing ejected, nothing counted) when it changes.
+   */
+  fingerprint: string;
 }
+
+/** The calling sidecars' circuits (outbound.ts): one per calling workload and cluster, while the cluster's policy holds. */
+export type CircuitStore = Map<string, { fingerprint: string; circuit: ClusterCircuit }>;
 
 const cache = new WeakMap<MergedDestinationRule, Map<string, CircuitPolicies>>();
 
@@ -96,12 +105,17 @@ export function circuitPolicies(
       (p = {
         limits: poolLimitsFor(dr, subset, port),
         outlier: outlierPolicyFor(dr, subset, port, compat),
-        connectTimeoutMs: effectiveConnectTimeoutMs(dr, subset, port)
+        connectTimeoutMs: effectiveConnectTimeoutMs(dr, subset, port),
+        fingerprint: JSON.stringify(
+          (['connectionPool', 'outlierDetection', 'loadBalancer', 'tls'] as const).map((c) =>
+            policyComponent(dr, subset, port, c)
+          )
+        )
       })
     );
   return p;
 }
-const NONE: CircuitPolicies = {};
+const NONE: CircuitPolicies = { fingerprint: '' };
 
 /** The connection-pool limits for a destination, or undefined when none is set (no accounting at all). */
 export function poolLimitsFor(
