@@ -249,6 +249,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     snapshot: () => snapshot,
     random,
     lbState,
+    circuits: new Map(),
     emitFlow,
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
     fastLane: opts.fastLane ?? process.env.LOCALMESH_FAST_LANE !== '0',

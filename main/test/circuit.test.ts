@@ -3,8 +3,9 @@
  * §1.7): overflow is 503 UO with `x-envoy-overloaded: true`, never retried; consecutive errors eject an endpoint
  * within maxEjectionPercent; every endpoint ejected is 503 no healthy upstream, UH.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let caller: Stub, slow: Stub, slow2: Stub, failing: Stub, good: Stub, bad: Stub, down: Stub, pair1: Stub, pair2: Stub;
 let m: Running;
@@ -179,5 +180,139 @@ describe('outlier detection', () => {
     const bodies: string[] = [];
     for (let i = 0; i < 6; i++) bodies.push((await call('tenpct:9080', `/t${i}`)).body);
     expect(bodies.filter((b) => b === 'pair1').length).toBe(3);
+  });
+});
+
+describe('a request pending behind connectionPool limits (Envoy: the route timeout covers the wait)', () => {
+  let app: Stub, client: Stub;
+  let q: Running;
+  const held: (() => void)[] = [];
+  beforeAll(async () => {
+    // /hold answers only when the test lets it go; anything else at once
+    app = await stub('queued', (req, res) => {
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`done ${req.url}`);
+      };
+      if (req.url?.startsWith('/hold')) held.push(answer);
+      else answer();
+    });
+    client = await stub('client');
+    q = await startMesh(
+      {
+        meshYaml: meshYaml({
+          client: { workloads: [{ name: 'client-v1', instances: [client.address] }] },
+          queued: { workloads: [{ name: 'queued-v1', instances: [app.address], sidecar: false }] }
+        }),
+        istio: {
+          'queued.yaml': `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: queued}
+spec:
+  host: queued
+  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: queued}
+spec:
+  hosts: [queued]
+  http:
+  - match: [{uri: {prefix: /hold}}]
+    route: [{destination: {host: queued}}]
+  - route: [{destination: {host: queued}}]
+    timeout: 0.2s
+`
+        }
+      },
+      { store: 'memory' }
+    );
+  });
+  afterAll(async () => {
+    for (const h of held.splice(0)) h();
+    await q.close();
+    await Promise.all([app.close(), client.close()]);
+  });
+  const qcall = (p: string) => viaProxy(q.outbound('client-v1'), 'queued:9080', p);
+
+  it('times out while waiting for the one connection: 504 UT, never sent upstream; the queue is free again', async () => {
+    const first = qcall('/hold/1');
+    await until(() => app.seen.length === 1, 'the first request at the app');
+    // if the pending request waited for the connection, let the first one go after a while so the test fails on
+    // the status below instead of hanging
+    const fallback = setTimeout(() => held.shift()?.(), 5000);
+    const pending = await qcall('/pending');
+    clearTimeout(fallback);
+    expect(pending.status).toBe(504);
+    expect(pending.body).toBe('upstream request timeout');
+    expect(pending.headers['x-envoy-upstream-service-time']).toBeUndefined();
+    const flow = (await q.mesh.listFlows({ limit: 20 })).find((f) => f.path === '/pending');
+    expect(flow?.flags).toBe('UT');
+    // the first request still holds the connection; the timed-out one left the queue and never reached the app
+    expect(app.seen.map((s) => s.url)).toEqual(['/hold/1']);
+    // its pending place is free again: one more request can wait (not 503 UO) and goes once the first is done
+    const next = qcall('/hold/2');
+    held.shift()?.();
+    expect((await first).body).toBe('done /hold/1');
+    await until(() => held.length === 1, 'the next request at the app');
+    held.shift()?.();
+    expect((await next).status).toBe(200);
+  });
+});
+
+describe('outlier ejections and a DestinationRule edit (Envoy rebuilds a cluster whose config changed)', () => {
+  let app: Stub, client: Stub;
+  let e: Running;
+  const dr = (baseEjectionTime: string) => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: flaky}
+spec:
+  host: flaky
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: ${baseEjectionTime}, maxEjectionPercent: 100}
+`;
+  beforeAll(async () => {
+    app = await stub('flaky', (req, res) => {
+      res.writeHead(req.url === '/fail' ? 500 : 200, { 'content-type': 'text/plain' });
+      res.end(req.url);
+    });
+    client = await stub('client');
+    e = await startMesh(
+      {
+        meshYaml: meshYaml({
+          client: { workloads: [{ name: 'client-v1', instances: [client.address] }] },
+          flaky: { workloads: [{ name: 'flaky-v1', instances: [app.address], sidecar: false }] }
+        }),
+        istio: { 'flaky.yaml': dr('3m') }
+      },
+      { store: 'memory' }
+    );
+  });
+  afterAll(async () => {
+    await e.close();
+    await Promise.all([app.close(), client.close()]);
+  });
+  const ecall = (p: string) => viaProxy(e.outbound('client-v1'), 'flaky:9080', p);
+
+  it('an unrelated edit keeps the ejection; an edit of the rule brings the endpoint back', async () => {
+    expect((await ecall('/fail')).status).toBe(500);
+    expect((await ecall('/ok')).body).toBe('no healthy upstream');
+    // another file changes: this cluster's config does not, so it keeps its ejected endpoint
+    await e.mesh.writeIstioFile({
+      path: path.join(e.dir, 'istio', 'other.yaml'),
+      content: `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: client}
+spec:
+  hosts: [client]
+  http: [{route: [{destination: {host: client}}]}]
+`
+    });
+    expect((await ecall('/ok')).body).toBe('no healthy upstream');
+    // the rule itself changes: a new cluster, without the old one's ejections
+    await e.mesh.writeIstioFile({ path: path.join(e.dir, 'istio', 'flaky.yaml'), content: dr('1m') });
+    const r = await ecall('/ok');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('/ok');
   });
 });

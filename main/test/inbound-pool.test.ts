@@ -6,12 +6,15 @@
  * through its outbound sidecar over mutual TLS.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshYaml, request, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import http from 'node:http';
+import { meshYaml, request, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 const OVERFLOW = 'upstream connect error or disconnect/reset before headers. reset reason: overflow';
 
-let caller: Stub, pooled: Stub, free: Stub;
+let caller: Stub, pooled: Stub, free: Stub, gated: Stub;
 let m: Running;
+/** The answers the gated app holds until the test lets them go. */
+const held: (() => void)[] = [];
 
 beforeAll(async () => {
   const slow = (_req: unknown, res: import('node:http').ServerResponse): void => {
@@ -20,13 +23,24 @@ beforeAll(async () => {
       res.end('slow');
     }, 300);
   };
-  [caller, pooled, free] = await Promise.all([stub('caller'), stub('pooled', slow), stub('free', slow)]);
+  [caller, pooled, free, gated] = await Promise.all([
+    stub('caller'),
+    stub('pooled', slow),
+    stub('free', slow),
+    stub('gated', (req, res) => {
+      held.push(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`done ${req.url}`);
+      });
+    })
+  ]);
   m = await startMesh(
     {
       meshYaml: meshYaml({
         caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
         pooled: { workloads: [{ name: 'pooled-v1', labels: { app: 'pooled' }, instances: [pooled.address] }] },
-        free: { workloads: [{ name: 'free-v1', labels: { app: 'free' }, instances: [free.address] }] }
+        free: { workloads: [{ name: 'free-v1', labels: { app: 'free' }, instances: [free.address] }] },
+        gated: { workloads: [{ name: 'gated-v1', labels: { app: 'gated' }, instances: [gated.address] }] }
       }),
       istio: {
         'sidecar.yaml': `apiVersion: networking.istio.io/v1
@@ -37,6 +51,15 @@ spec:
   inboundConnectionPool:
     tcp: {maxConnections: 1}
     http: {http1MaxPendingRequests: 1}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: gated}
+spec:
+  workloadSelector: {labels: {app: gated}}
+  inboundConnectionPool:
+    tcp: {maxConnections: 1}
+    http: {http1MaxPendingRequests: 1}
 `
       }
     },
@@ -44,8 +67,9 @@ spec:
   );
 });
 afterAll(async () => {
+  for (const h of held.splice(0)) h();
   await m.close();
-  await Promise.all([caller.close(), pooled.close(), free.close()]);
+  await Promise.all([caller.close(), pooled.close(), free.close(), gated.close()]);
 });
 
 describe('Sidecar inboundConnectionPool', () => {
@@ -79,5 +103,37 @@ describe('Sidecar inboundConnectionPool', () => {
       [1, 2, 3, 4].map((i) => request(m.inbound('free-v1'), `/free${i}`, { headers: { host: 'free:9080' } }))
     );
     expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+  });
+  it('a pending request whose caller leaves gives its place back: the next one waits instead of 503 UO', async () => {
+    const at = m.inbound('gated-v1');
+    const first = request(at, '/g1', { headers: { host: 'gated:9080' } });
+    await until(() => held.length === 1, 'the first request at the app');
+    // the second waits as pending; its caller gives up
+    const gone = http.request({
+      host: '127.0.0.1',
+      port: at,
+      path: '/g2',
+      headers: { host: 'gated:9080' },
+      agent: false
+    });
+    gone.on('error', () => undefined);
+    gone.end();
+    await new Promise((r) => setTimeout(r, 100));
+    gone.destroy();
+    await until(
+      async () => (await m.mesh.listFlows({ limit: 50 })).some((f) => f.path === '/g2'),
+      'the departed request to finish'
+    );
+    const third = request(at, '/g3', { headers: { host: 'gated:9080' } });
+    await new Promise((r) => setTimeout(r, 100));
+    held.shift()!();
+    expect((await first).body).toBe('done /g1');
+    await until(() => held.length === 1, 'the third request at the app');
+    held.shift()!();
+    const r = await third;
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('done /g3');
+    // the departed one never reached the app
+    expect(gated.seen.map((x) => x.url)).toEqual(['/g1', '/g3']);
   });
 });

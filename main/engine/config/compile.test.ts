@@ -86,7 +86,7 @@ describe('traffic policy precedence (Istio MergeTrafficPolicy)', () => {
     expect(policyComponent(rule, undefined, 8000, 'connectionPool')).toBeUndefined();
     expect(policyComponent(rule, undefined, 8000, 'outlierDetection')).toBeUndefined();
     expect(policyComponent(rule, undefined, 8000, 'tls')).toBeUndefined();
-    expect(circuitPolicies(rule, undefined, 8000)).toEqual({
+    expect(circuitPolicies(rule, undefined, 8000)).toMatchObject({
       limits: undefined,
       outlier: undefined,
       connectTimeoutMs: undefined

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClusterCircuit, outlierPolicyFor, type OutlierPolicy, type PoolLimits } from './circuit.js';
 import { compatFor } from '../config/compat.js';
+import { Abort } from './abort.js';
 import type { MergedDestinationRule } from '../config/compile.js';
 
 const limits = (l: Partial<PoolLimits>): PoolLimits => ({
@@ -35,6 +36,20 @@ describe('ClusterCircuit: connection pool', () => {
     await waiting;
     expect(second).toBe(true);
     c.release();
+  });
+  it('an aborted pending request leaves the queue: its place is free, and the freed slot goes to the next one', async () => {
+    const c = new ClusterCircuit();
+    const l = limits({ maxConnections: 1, maxPending: 1 });
+    expect(await c.acquire(l)).toBe(true);
+    const abort = new Abort();
+    const waiting = c.acquire(l, abort);
+    abort.abort();
+    expect(await waiting).toBe(false);
+    let next = false;
+    const queued = c.acquire(l).then((ok) => (next = ok)); // not an overflow: the pending place is free again
+    c.release();
+    await queued;
+    expect(next).toBe(true);
   });
   it('http2MaxRequests caps active and pending together', async () => {
     const c = new ClusterCircuit();

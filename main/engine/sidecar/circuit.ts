@@ -18,6 +18,7 @@
 import { effectiveConnectTimeoutMs, policyComponent, type MergedDestinationRule } from '../config/compile.js';
 import { parseDuration } from '../util/duration.js';
 import { NEWEST_COMPAT, type Compat } from '../config/compat.js';
+import type { AbortLike } from './abort.js';
 
 export interface PoolLimits {
   maxConnections: number;
@@ -74,7 +75,16 @@ export interface CircuitPolicies {
   outlier?: OutlierPolicy;
   /** connectionPool.tcp.connectTimeout, when set. */
   connectTimeoutMs?: number;
+  /**
+   * The destination's effective policy (connectionPool, outlierDetection, loadBalancer, tls) as text: Envoy keeps a
+   * cluster, its breakers' counts and its ejections, across config pushes while this stays the same, and builds a new
+   * one (nothing ejected, nothing counted) when it changes.
+   */
+  fingerprint: string;
 }
+
+/** The calling sidecars' circuits (outbound.ts): one per calling workload and cluster, while the cluster's policy holds. */
+export type CircuitStore = Map<string, { fingerprint: string; circuit: ClusterCircuit }>;
 
 const cache = new WeakMap<MergedDestinationRule, Map<string, CircuitPolicies>>();
 
@@ -95,12 +105,17 @@ export function circuitPolicies(
       (p = {
         limits: poolLimitsFor(dr, subset, port),
         outlier: outlierPolicyFor(dr, subset, port, compat),
-        connectTimeoutMs: effectiveConnectTimeoutMs(dr, subset, port)
+        connectTimeoutMs: effectiveConnectTimeoutMs(dr, subset, port),
+        fingerprint: JSON.stringify(
+          (['connectionPool', 'outlierDetection', 'loadBalancer', 'tls'] as const).map((c) =>
+            policyComponent(dr, subset, port, c)
+          )
+        )
       })
     );
   return p;
 }
-const NONE: CircuitPolicies = {};
+const NONE: CircuitPolicies = { fingerprint: '' };
 
 /** The connection-pool limits for a destination, or undefined when none is set (no accounting at all). */
 export function poolLimitsFor(
@@ -180,10 +195,11 @@ export class ClusterCircuit {
   private readonly epoch = performance.now();
 
   /**
-   * Take a request slot: true when it may go now or after waiting as pending, false on overflow (503 UO). A slot
-   * taken must be given back with release().
+   * Take a request slot: true when it may go now or after waiting as pending, false on overflow (503 UO) or when
+   * `abort` fires first (the request then leaves the pending queue). A slot taken must be given back with release().
    */
-  async acquire(limits: PoolLimits): Promise<boolean> {
+  async acquire(limits: PoolLimits, abort?: AbortLike): Promise<boolean> {
+    if (abort?.aborted) return false;
     if (this.active + this.pending >= limits.maxRequests) return false;
     if (this.active < limits.maxConnections) {
       this.active++;
@@ -191,10 +207,24 @@ export class ClusterCircuit {
     }
     if (this.pending >= limits.maxPending) return false;
     this.pending++;
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.pending--;
-    this.active++;
-    return true;
+    // a pending request leaves the queue when it is aborted (Envoy cancels the pool request when the route timeout
+    // fires or the caller resets the stream), and the slot it would have had goes to the next one
+    return new Promise<boolean>((resolve) => {
+      const grant = (): void => {
+        abort?.offAbort(cancel);
+        this.pending--;
+        this.active++;
+        resolve(true);
+      };
+      const cancel = (): void => {
+        const i = this.waiting.indexOf(grant);
+        if (i >= 0) this.waiting.splice(i, 1);
+        this.pending--;
+        resolve(false);
+      };
+      this.waiting.push(grant);
+      abort?.onAbort(cancel);
+    });
   }
 
   release(): void {

@@ -11,7 +11,7 @@ import type { EffectiveMtls } from '../security/peer-authentication.js';
 import type { WorkloadInfo } from '../registry.js';
 import type { ApplicablePolicy } from '../security/authorization.js';
 import type { JwtRule } from '../security/jwt.js';
-import type { PoolLimits } from './circuit.js';
+import type { CircuitStore, PoolLimits } from './circuit.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
 
 export interface SidecarHost {
@@ -22,6 +22,11 @@ export interface SidecarHost {
   /** A request ended: count it, and store it unless its config had capture off (`stored` false). */
   emitFlow(flow: FlowRecord, wire?: WireSizes, stored?: boolean): void;
   lbState: LbState;
+  /**
+   * The calling sidecars' circuit breakers and outlier ejections, per workload and cluster: kept across reloads (a
+   * reload makes new sidecar objects) for as long as the cluster's policy is the same, as Envoy keeps a cluster.
+   */
+  circuits: CircuitStore;
   /** Timer used for fault delays and back-off (tests may speed it up; defaults to setTimeout). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   connectTimeoutMs: number;

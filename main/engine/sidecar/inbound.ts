@@ -416,22 +416,23 @@ export class InboundSidecar {
    */
   private async admitToApp(ex: Exchange, res: Res, limits: PoolLimits): Promise<boolean> {
     let held = false;
-    let closed = false;
+    // the caller leaving takes a pending request out of the queue (Envoy cancels its pool request), so its place
+    // goes to the next one rather than being held until a connection frees up
+    const gone = new Abort();
     res.once('close', () => {
-      closed = true;
+      gone.abort();
       if (held) this.circuit.release();
     });
-    if (!(await this.circuit.acquire(limits))) {
+    if (!(await this.circuit.acquire(limits, gone))) {
+      if (gone.aborted) {
+        ex.note('circuit', 'the caller left while the request waited as pending');
+        return false;
+      }
       ex.note(
         'circuit',
         `inboundConnectionPool overflow (maxConnections ${limits.maxConnections}, http1MaxPendingRequests ${limits.maxPending}, http2MaxRequests ${limits.maxRequests})`
       );
       ex.sendLocal(LocalReplies.upstreamReset('overflow', false), SERVER);
-      return false;
-    }
-    if (closed) {
-      // the caller left while the request waited as pending
-      this.circuit.release();
       return false;
     }
     held = true;

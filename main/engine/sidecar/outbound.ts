@@ -115,6 +115,8 @@ interface ForwardOptions {
   limits?: PoolLimits;
   /** Outlier detection, when the rule sets it. */
   outlier?: OutlierPolicy;
+  /** The destination's policy as text (CircuitPolicies.fingerprint): a new one starts a new circuit. */
+  circuitFingerprint?: string;
 }
 
 export class OutboundSidecar {
@@ -510,6 +512,7 @@ export class OutboundSidecar {
       connectTimeoutMs: circuitPolicy.connectTimeoutMs,
       limits: circuitPolicy.limits,
       outlier: circuitPolicy.outlier,
+      circuitFingerprint: circuitPolicy.fingerprint,
       endpoints,
       clusterKey: `outbound|${port}|${dest?.subset ?? ''}|${service.fqdn}`,
       retry: route?.retry ?? defaultRetry(r.snap.compat),
@@ -526,21 +529,8 @@ export class OutboundSidecar {
   /** Router: tries with retries, per-try and route timeouts, then the response back to the app. */
   private async forward(ex: Exchange, req: Req, res: Res, r: Resolved, o: ForwardOptions): Promise<void> {
     if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, r, o);
-    const circuit = o.limits || o.outlier ? this.circuitFor(o.clusterKey) : undefined;
-    if (o.limits) {
-      if (!(await circuit!.acquire(o.limits))) {
-        ex.note(
-          'circuit',
-          `connectionPool overflow on ${o.clusterKey} (maxConnections ${o.limits.maxConnections}, http1MaxPendingRequests ${o.limits.maxPending}, http2MaxRequests ${o.limits.maxRequests})`
-        );
-        ex.sendLocal(LocalReplies.upstreamReset('overflow', false), SERVER);
-        return;
-      }
-    }
+    const circuit = this.circuitFor(o);
     const retry = o.retry;
-    const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) =>
-      ex.requestBody.add(c)
-    );
     const routeAbort = new Abort();
     let timedOut = false;
     let handedOff = false;
@@ -562,6 +552,25 @@ export class OutboundSidecar {
     res.once('close', () => {
       if (!res.writableFinished) routeAbort.abort();
     });
+    // Envoy's route timeout runs from the request, not from the connection pool's answer: a request waiting as
+    // pending behind connectionPool limits times out (504 UT) and leaves the queue, as it does when the caller goes
+    if (o.limits && !(await circuit!.acquire(o.limits, routeAbort))) {
+      clearTimeout(routeTimer);
+      if (timedOut) {
+        ex.note('circuit', `route timeout while pending on ${o.clusterKey}: left the queue`);
+        ex.sendLocal(LocalReplies.timeout(false), SERVER);
+      } else if (!routeAbort.aborted) {
+        ex.note(
+          'circuit',
+          `connectionPool overflow on ${o.clusterKey} (maxConnections ${o.limits.maxConnections}, http1MaxPendingRequests ${o.limits.maxPending}, http2MaxRequests ${o.limits.maxRequests})`
+        );
+        ex.sendLocal(LocalReplies.upstreamReset('overflow', false), SERVER);
+      } else ex.note('circuit', `the caller left while pending on ${o.clusterKey}`);
+      return;
+    }
+    const body = new RequestBody(req, retry.attempts > 0 || (o.route?.mirrors.length ?? 0) > 0, (c) =>
+      ex.requestBody.add(c)
+    );
     if (o.connectTimeoutMs !== undefined)
       ex.note(
         'connect',
@@ -807,12 +816,25 @@ export class OutboundSidecar {
   }
 
   /** Circuit breaker and endpoint health per cluster, as this calling sidecar sees them. */
-  private readonly circuits = new Map<string, ClusterCircuit>();
-
-  private circuitFor(clusterKey: string): ClusterCircuit {
-    let c = this.circuits.get(clusterKey);
-    if (!c) this.circuits.set(clusterKey, (c = new ClusterCircuit()));
-    return c;
+  /**
+   * The cluster's breakers and outlier state when its policy sets limits or outlier detection. They belong to the
+   * workload's proxy (every outbound port of it, as one Envoy) and outlive a reload, which makes new sidecar
+   * objects, while the policy stays the same; a changed policy is a new cluster in Envoy, with nothing counted or
+   * ejected, and so is one that set neither and sets them again.
+   */
+  private circuitFor(o: ForwardOptions): ClusterCircuit | undefined {
+    const store = this.host.circuits;
+    const key = `${this.workload}|${o.clusterKey}`;
+    if (!o.limits && !o.outlier) {
+      if (store.size > 0) store.delete(key);
+      return undefined;
+    }
+    const held = store.get(key);
+    const fingerprint = o.circuitFingerprint ?? '';
+    if (held?.fingerprint === fingerprint) return held.circuit;
+    const circuit = new ClusterCircuit();
+    store.set(key, { fingerprint, circuit });
+    return circuit;
   }
 
   /** How this caller's sidecar connects to `endpoint`: (m)TLS per DestinationRule and auto-mTLS, or plaintext (null). */
