@@ -824,11 +824,12 @@ export class OutboundSidecar {
    */
   private circuitFor(o: ForwardOptions): ClusterCircuit | undefined {
     const store = this.host.circuits;
-    const key = `${this.workload}|${o.clusterKey}`;
     if (!o.limits && !o.outlier) {
-      if (store.size > 0) store.delete(key);
+      // most requests: no limits and no circuit held, so no key is built
+      if (store.size > 0) store.delete(`${this.workload}|${o.clusterKey}`);
       return undefined;
     }
+    const key = `${this.workload}|${o.clusterKey}`;
     const held = store.get(key);
     const fingerprint = o.circuitFingerprint ?? '';
     if (held?.fingerprint === fingerprint) return held.circuit;
