@@ -12,7 +12,7 @@ import { isIstioAlpn, sniff } from './sniff.js';
 import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf } from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize, type ApplicablePolicy } from '../security/authorization.js';
-import { authenticate, type JwtRule } from '../security/jwt.js';
+import { authenticate, outputHeaders, type JwtRule } from '../security/jwt.js';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import type { AttemptRecord } from '../../contract/api.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
@@ -266,10 +266,9 @@ export class InboundSidecar {
     let requestPrincipal = '';
     let claims: Record<string, unknown> | null = null;
     if (rules.length > 0) {
-      const url = new URL(ex.path, 'http://x');
-      const jwt = await authenticate(rules, req.headers, url, (h) => {
-        for (const [k, v] of Object.entries(h)) if (v === undefined) delete headers[k];
-      });
+      // Envoy's jwt_authn removes the headers the rules write before it verifies: a client cannot send them itself
+      for (const h of outputHeaders(rules)) delete headers[h];
+      const jwt = await authenticate(rules, req.headers, ex.path);
       if (jwt.status === 'fail') {
         ex.note('jwt', `token rejected: ${jwt.reason}`);
         ex.sendLocal(
@@ -293,15 +292,20 @@ export class InboundSidecar {
         claims = jwt.claims as Record<string, unknown>;
         ex.note('jwt', `valid token of ${jwt.principal} (${jwt.rule.policy})`);
         const spec = jwt.rule.spec;
-        if (spec.outputPayloadToHeader)
-          headers[spec.outputPayloadToHeader.toLowerCase()] = Buffer.from(JSON.stringify(jwt.claims)).toString(
-            'base64url'
-          );
+        // forward_payload_header: the token's own payload segment, unpadded base64url
+        if (spec.outputPayloadToHeader) headers[spec.outputPayloadToHeader.toLowerCase()] = jwt.payloadSegment;
         for (const o of spec.outputClaimToHeaders ?? []) {
           const v = jwt.claims[o.claim];
           if (v !== undefined && typeof v !== 'object') headers[o.header.toLowerCase()] = String(v);
         }
-        if (!spec.forwardOriginalToken) jwt.strip();
+        if (!spec.forwardOriginalToken)
+          jwt.strip({
+            removeHeader: (n) => delete headers[n],
+            setPath: (p) => {
+              ex.note('jwt', 'token parameter removed from the path');
+              ex.path = p;
+            }
+          });
       } else ex.note('jwt', 'no token: unauthenticated request');
     }
     if (policies.length > 0) {
