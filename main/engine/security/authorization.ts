@@ -262,8 +262,75 @@ export interface ApplicablePolicy {
   spec: AuthorizationPolicySpec;
 }
 
-/** The policies that select this workload (own namespace by selector/targetRefs, or root namespace mesh-wide). */
-export function policiesFor(resources: IstioResource[], w: WorkloadInfo): ApplicablePolicy[] {
+/** Istio's trust domain that stands for the local one (and its aliases) in a policy's principals. */
+const CLUSTER_LOCAL = 'cluster.local';
+
+/**
+ * istiod's trust domain migration of a principal list (trustdomain.Bundle.ReplaceTrustDomainAliases), `domains` being
+ * the mesh's trust domain then its aliases: a `<td>/ns/<ns>/sa/<sa>` principal whose trust domain is one of them,
+ * or `cluster.local`, becomes that principal in each of them; `*` trust domains, other shapes and other trust
+ * domains stay as written.
+ */
+export function migrateTrustDomain(principals: string[], domains: string[]): string[] {
+  const out: string[] = [];
+  for (const p of principals) {
+    const parts = p.split('/');
+    const td = parts[0]!;
+    const known = domains.some((d) => strMatch(d, td)) || td === CLUSTER_LOCAL;
+    if (parts.length !== 5 || td === '*' || !known) {
+      out.push(p);
+      continue;
+    }
+    const rest = parts.slice(1).join('/');
+    for (const d of domains) {
+      // a trust domain written with a leading * (`*-td`) that covers this one stays as it is
+      const np = td.startsWith('*') && d.endsWith(td.slice(1)) ? p : `${d}/${rest}`;
+      if (!out.includes(np)) out.push(np);
+    }
+  }
+  return out;
+}
+
+/** A policy's rules with their principals and `source.principal` conditions migrated (see migrateTrustDomain). */
+function migrateSpec(spec: AuthorizationPolicySpec, domains: string[]): AuthorizationPolicySpec {
+  if (!spec.rules) return spec;
+  const m = (v: string[] | undefined) => (v?.length ? migrateTrustDomain(v, domains) : v);
+  return {
+    ...spec,
+    rules: spec.rules.map((rule) =>
+      rule
+        ? {
+            ...rule,
+            from: rule.from?.map((f) =>
+              f?.source
+                ? {
+                    ...f,
+                    source: {
+                      ...f.source,
+                      principals: m(f.source.principals),
+                      notPrincipals: m(f.source.notPrincipals)
+                    }
+                  }
+                : f
+            ),
+            when: rule.when?.map((c) =>
+              c?.key === 'source.principal' ? { ...c, values: m(c.values), notValues: m(c.notValues) } : c
+            )
+          }
+        : rule
+    )
+  };
+}
+
+/**
+ * The policies that select this workload (own namespace by selector/targetRefs, or root namespace mesh-wide), their
+ * principals migrated to the mesh's trust domains (`[trustDomain, ...trustDomainAliases]`).
+ */
+export function policiesFor(
+  resources: IstioResource[],
+  w: WorkloadInfo,
+  trustDomains: string[] = [CLUSTER_LOCAL]
+): ApplicablePolicy[] {
   const out: ApplicablePolicy[] = [];
   const aps = (
     resources.filter((r) => r.kind === 'AuthorizationPolicy') as IstioResource<AuthorizationPolicySpec>[]
@@ -286,7 +353,7 @@ export function policiesFor(resources: IstioResource[], w: WorkloadInfo): Applic
       namespace: r.namespace,
       action: spec.action ?? 'ALLOW',
       dryRun: r.annotations['istio.io/dry-run'] === 'true',
-      spec
+      spec: migrateSpec(spec, trustDomains)
     });
   }
   return out;
