@@ -55,6 +55,16 @@ spec:
     jwks: '${JSON.stringify({ keys: [jwk] })}'
     fromParams: [my_token]
     forwardOriginalToken: true
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: fwd}
+spec:
+  selector: {matchLabels: {app: fwd}}
+  rules:
+  - when: [{key: "request.auth.claims[role]", values: [admin]}]
+  - when: [{key: "request.auth.claims[admin]", values: ["true"]}]
+  - when: [{key: "request.auth.claims[level]", values: ["3"]}]
 `
     }
   });
@@ -78,7 +88,7 @@ describe('RequestAuthentication token locations and outputs', () => {
     expect(api.seen.at(-1)!.url).toBe('/only');
   });
   it('with forwardOriginalToken the parameter stays', async () => {
-    const t = good();
+    const t = token(`{"iss":"testing@secure.istio.io","sub":"alice","role":"admin"}`);
     expect((await call('fwd:9080', `/get?my_token=${t}`)).status).toBe(200);
     expect(fwd.seen.at(-1)!.url).toBe(`/get?my_token=${t}`);
   });
@@ -108,5 +118,12 @@ describe('RequestAuthentication token locations and outputs', () => {
     expect(api.seen.at(-1)!.headers['x-foo']).toBeUndefined();
     await call('api:9080', `/s?my_token=${good()}`, { 'x-foo': 'forged' });
     expect(api.seen.at(-1)!.headers['x-foo']).toBe('bar');
+  });
+  it('a claim condition matches string claims only, as Envoy matches the payload metadata', async () => {
+    const claim = (c: string) => call('fwd:9080', `/get?my_token=${token(`{"iss":"testing@secure.istio.io",${c}}`)}`);
+    expect((await claim('"admin":"true"')).status).toBe(200);
+    expect((await claim('"admin":["x","true"]')).status).toBe(200);
+    expect((await claim('"admin":true')).status).toBe(403);
+    expect((await claim('"level":3')).status).toBe(403);
   });
 });

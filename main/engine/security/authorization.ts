@@ -170,8 +170,10 @@ function conditionValue(key: string, r: AuthzRequest): string | string[] | undef
     let v: unknown = r.claims;
     for (const part of c[1]!.split(']['))
       v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
-    if (Array.isArray(v)) return v.map(String);
-    return v === undefined || v === null ? undefined : String(v);
+    // Envoy matches the JWT payload metadata with a string matcher (one of a list, or the value): only string
+    // values match; a number or a boolean claim never does
+    if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+    return typeof v === 'string' ? v : undefined;
   }
   switch (key) {
     case 'source.ip':
