@@ -65,6 +65,8 @@ spec:
   - when: [{key: "request.auth.claims[role]", values: [admin]}]
   - when: [{key: "request.auth.claims[admin]", values: ["true"]}]
   - when: [{key: "request.auth.claims[level]", values: ["3"]}]
+  - from: [{source: {requestPrincipals: ["*"]}}]
+    to: [{operation: {paths: [/any]}}]
 `
     }
   });
@@ -125,5 +127,10 @@ describe('RequestAuthentication token locations and outputs', () => {
     expect((await claim('"admin":["x","true"]')).status).toBe(200);
     expect((await claim('"admin":true')).status).toBe(403);
     expect((await claim('"level":3')).status).toBe(403);
+  });
+  it('requestPrincipals match issuer and subject separately: a token without sub is no principal', async () => {
+    const any = (c: string) => call('fwd:9080', `/any?my_token=${token(`{"iss":"testing@secure.istio.io"${c}}`)}`);
+    expect((await any(',"sub":"alice"')).status).toBe(200);
+    expect((await any('')).status).toBe(403);
   });
 });

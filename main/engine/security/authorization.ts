@@ -135,6 +135,33 @@ function check(values: string[] | undefined, notValues: string[] | undefined, m:
   return true;
 }
 
+/**
+ * A `requestPrincipals` value against the validated token, as Istio's generator matches it on the JWT payload:
+ * split at its last `/` into issuer and subject (an issuer may be a URL), each matched on its own claim, `*` being
+ * any non-empty value; a prefix `*` applies to the issuer (or, without `/`, the subject), a suffix `*` to the subject
+ * (or, without `/`, the issuer). No token, or a token without `iss` or `sub`, matches nothing.
+ */
+function requestPrincipalMatch(p: string, claims: Record<string, unknown> | null): boolean {
+  const iss = typeof claims?.iss === 'string' ? claims.iss : undefined;
+  const sub = typeof claims?.sub === 'string' ? claims.sub : undefined;
+  if (iss === undefined || sub === undefined) return false;
+  const any = (v: string) => v !== '';
+  const idx = p.lastIndexOf('/');
+  const found = idx >= 0;
+  const pIss = found ? p.slice(0, idx) : p;
+  const pSub = found ? p.slice(idx + 1) : '';
+  if (p === '*') return any(iss) && any(sub);
+  if (p.startsWith('*')) {
+    if (!found) return any(iss) && sub.endsWith(p.slice(1));
+    return (pIss === '*' ? any(iss) : iss.endsWith(pIss.slice(1))) && sub === pSub;
+  }
+  if (p.endsWith('*')) {
+    if (!found) return iss.startsWith(p.slice(0, -1)) && any(sub);
+    return iss === pIss && (pSub === '*' ? any(sub) : sub.startsWith(pSub.slice(0, -1)));
+  }
+  return iss === pIss && sub === pSub;
+}
+
 function sourceMatches(s: Source, r: AuthzRequest, policyNamespace: string): boolean {
   const sa = r.principal ? r.principal.replace(/^[^/]+\/ns\/([^/]+)\/sa\/(.+)$/, '$1/$2') : '';
   const trustDomain = r.principal ? r.principal.slice(0, r.principal.indexOf('/')) : '';
@@ -142,7 +169,7 @@ function sourceMatches(s: Source, r: AuthzRequest, policyNamespace: string): boo
   const saPattern = (p: string) => (p.includes('/') ? p : `${policyNamespace}/${p}`);
   return (
     check(s.principals, s.notPrincipals, (p) => strMatch(p, r.principal)) &&
-    check(s.requestPrincipals, s.notRequestPrincipals, (p) => strMatch(p, r.requestPrincipal)) &&
+    check(s.requestPrincipals, s.notRequestPrincipals, (p) => requestPrincipalMatch(p, r.claims)) &&
     check(s.namespaces, s.notNamespaces, (p) => strMatch(p, r.sourceNamespace)) &&
     check(s.serviceAccounts, s.notServiceAccounts, (p) => strMatch(saPattern(p), sa)) &&
     check(s.trustDomains, s.notTrustDomains, (p) => strMatch(p, trustDomain)) &&
@@ -207,7 +234,10 @@ function conditionMatches(c: Condition, r: AuthzRequest): boolean {
   const v = conditionValue(c.key, r);
   const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
   const isIp = c.key === 'source.ip' || c.key === 'remote.ip' || c.key === 'destination.ip';
-  const m = (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
+  const m =
+    c.key === 'request.auth.principal'
+      ? (p: string) => requestPrincipalMatch(p, r.claims)
+      : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
   if (c.values && !c.values.some(m)) return false;
   if (c.notValues && c.notValues.some(m)) return false;
   return true;
