@@ -12,7 +12,7 @@ import { isIstioAlpn, sniff } from './sniff.js';
 import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf } from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize, type ApplicablePolicy } from '../security/authorization.js';
-import { authenticate, outputHeaders, type JwtRule } from '../security/jwt.js';
+import { authenticate, JwtStatus, outputHeaders, type JwtRule } from '../security/jwt.js';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import type { AttemptRecord } from '../../contract/api.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
@@ -273,7 +273,8 @@ export class InboundSidecar {
         ex.note('jwt', `token rejected: ${jwt.reason}`);
         ex.sendLocal(
           {
-            status: 401,
+            // Envoy's jwt_authn: 403 for a token of another audience, 401 for any other failure
+            status: jwt.body === JwtStatus.audienceNotAllowed ? 403 : 401,
             body: Buffer.from(jwt.body),
             headers: {
               'content-type': 'text/plain',
