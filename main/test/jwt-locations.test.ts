@@ -133,4 +133,17 @@ describe('RequestAuthentication token locations and outputs', () => {
     expect((await any(',"sub":"alice"')).status).toBe(200);
     expect((await any('')).status).toBe(403);
   });
+  it('a CORS preflight is not authenticated (Istio sets bypass_cors_preflight)', async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'api:9080', '/c', {
+      method: 'OPTIONS',
+      headers: { origin: 'http://web.example', 'access-control-request-method': 'GET', cookie: 'session=garbage' }
+    });
+    expect(r.status).toBe(200);
+    // any other OPTIONS request is verified
+    const plain = await viaProxy(m.outbound('caller-v1'), 'api:9080', '/c', {
+      method: 'OPTIONS',
+      headers: { cookie: 'session=garbage' }
+    });
+    expect(plain.status).toBe(401);
+  });
 });

@@ -132,7 +132,8 @@ export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir
       out.push({ spec, policy: `${r.namespace}/${r.name}`, keys, keyError });
     }
   }
-  return out;
+  // istiod orders the rules of every RequestAuthentication by issuer (a stable sort) before building the providers
+  return out.sort((a, b) => (a.spec.issuer < b.spec.issuer ? -1 : a.spec.issuer > b.spec.issuer ? 1 : 0));
 }
 
 /** jwksUri: a file:// URL, an absolute path, or a path relative to the Istio file (remote URLs are not fetched). */

@@ -265,7 +265,14 @@ export class InboundSidecar {
   ): Promise<void> {
     let requestPrincipal = '';
     let claims: Record<string, unknown> | null = null;
-    if (rules.length > 0) {
+    const h1 = (n: string) => {
+      const v = req.headers[n];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    // Istio configures jwt_authn with bypass_cors_preflight: a CORS preflight is let through unauthenticated
+    const preflight = ex.method === 'OPTIONS' && !!h1('origin') && !!h1('access-control-request-method');
+    if (rules.length > 0 && preflight) ex.note('jwt', 'CORS preflight: not authenticated (bypass_cors_preflight)');
+    else if (rules.length > 0) {
       // Envoy's jwt_authn removes the headers the rules write before it verifies: a client cannot send them itself
       for (const h of outputHeaders(rules)) delete headers[h];
       const jwt = await authenticate(rules, req.headers, ex.path);
