@@ -355,7 +355,7 @@ function migrateSpec(spec: AuthorizationPolicySpec, domains: string[]): Authoriz
 }
 
 /**
- * The policies that select this workload (own namespace by selector/targetRefs, or root namespace mesh-wide), their
+ * The policies that select this workload (own namespace by selector, or root namespace mesh-wide), their
  * principals migrated to the mesh's trust domains (`[trustDomain, ...trustDomainAliases]`).
  */
 export function policiesFor(
@@ -371,15 +371,10 @@ export function policiesFor(
     const spec = r.spec ?? {};
     const inScope = r.namespace === w.namespace || r.namespace === ROOT_NAMESPACE;
     if (!inScope) continue;
-    const refs = spec.targetRefs ?? (spec.targetRef ? [spec.targetRef] : []);
-    let selected: boolean;
-    if (refs.length > 0)
-      selected = refs.some(
-        (t) =>
-          (t.kind ?? 'Service') === 'Service' && t.name === w.service && (t.namespace ?? r.namespace) === w.namespace
-      );
-    else selected = labelsMatch(spec.selector?.matchLabels, w.labels);
-    if (!selected) continue;
+    // a policy with targetRefs attaches to a waypoint or a Gateway; istiod never gives it to a sidecar
+    // (WorkloadPolicyMatcher.ShouldAttachPolicy: "if targetRef is specified, ignore the policy altogether")
+    if ((spec.targetRefs ?? []).length > 0 || spec.targetRef) continue;
+    if (!labelsMatch(spec.selector?.matchLabels, w.labels)) continue;
     out.push({
       name: `${r.namespace}/${r.name}`,
       namespace: r.namespace,

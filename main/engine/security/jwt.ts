@@ -28,6 +28,7 @@ interface JwtRuleSpec {
 interface RequestAuthenticationSpec {
   selector?: { matchLabels?: Record<string, string> };
   targetRefs?: { kind?: string; name: string }[];
+  targetRef?: { kind?: string; name: string };
   jwtRules?: JwtRuleSpec[];
 }
 
@@ -113,12 +114,9 @@ export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir
     resources.filter((x) => x.kind === 'RequestAuthentication') as IstioResource<RequestAuthenticationSpec>[]
   ).sort((a, b) => a.order - b.order)) {
     if (r.namespace !== w.namespace && r.namespace !== ROOT_NAMESPACE) continue;
-    const refs = r.spec?.targetRefs ?? [];
-    const selected =
-      refs.length > 0
-        ? refs.some((t) => (t.kind ?? 'Service') === 'Service' && t.name === w.service)
-        : labelsMatch(r.spec?.selector?.matchLabels, w.labels);
-    if (!selected) continue;
+    // targetRefs attach the policy to a waypoint or a Gateway: istiod never gives it to a sidecar
+    if ((r.spec?.targetRefs ?? []).length > 0 || r.spec?.targetRef) continue;
+    if (!labelsMatch(r.spec?.selector?.matchLabels, w.labels)) continue;
     for (const spec of r.spec?.jwtRules ?? []) {
       let keys: JwtRule['keys'] = null;
       let keyError: string | undefined;
