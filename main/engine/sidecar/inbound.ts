@@ -310,6 +310,7 @@ export class InboundSidecar {
           jwt.strip({
             removeHeader: (n) => delete headers[n],
             setPath: (p) => {
+              if (!ex.compat.jwtParamRemoved) return;
               ex.note('jwt', 'token parameter removed from the path');
               ex.path = p;
             }
