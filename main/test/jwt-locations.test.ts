@@ -46,6 +46,23 @@ spec:
     outputClaimToHeaders: [{header: x-foo, claim: foo}]
 ---
 apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: api-ext}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: CUSTOM
+  provider: {name: not-configured}
+  rules: [{to: [{operation: {paths: ["/ext*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: api-deny}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/hdr"]}}], when: [{key: "request.headers[x-jwt-payload]", values: ["*"]}]}]
+---
+apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: fwd}
 spec:
@@ -145,5 +162,12 @@ describe('RequestAuthentication token locations and outputs', () => {
       headers: { cookie: 'session=garbage' }
     });
     expect(plain.status).toBe(401);
+  });
+  it('CUSTOM policies run before the token is verified, the other policies after, on the headers it left', async () => {
+    // Istio's inbound chain: CUSTOM (here the deny istiod makes for an unknown provider), jwt_authn, then RBAC
+    const custom = await call('api:9080', '/ext', { cookie: 'session=garbage' });
+    expect([custom.status, custom.body]).toEqual([403, 'RBAC: access denied']);
+    expect((await call('api:9080', `/hdr?my_token=${good()}`)).status).toBe(403);
+    expect((await call('api:9080', '/hdr', { 'x-jwt-payload': 'forged' })).status).toBe(200);
   });
 });

@@ -386,10 +386,17 @@ export function policiesFor(
   return out;
 }
 
-export function authorize(policies: ApplicablePolicy[], r: AuthzRequest): AuthzDecision {
+/**
+ * Which of Istio's inbound authorization filters to run: `custom` (the CUSTOM policies, whose filters come before
+ * jwt_authn in the chain, so they see no token), `rbac` (AUDIT, DENY, ALLOW, after jwt_authn), or `all` in order.
+ */
+export type AuthzPhase = 'custom' | 'rbac' | 'all';
+
+export function authorize(policies: ApplicablePolicy[], r: AuthzRequest, phase: AuthzPhase = 'all'): AuthzDecision {
   const notes: string[] = [];
-  const enforced = policies.filter((p) => !p.dryRun);
-  for (const p of policies.filter((x) => x.dryRun))
+  const inPhase = (p: ApplicablePolicy) => phase === 'all' || (p.action === 'CUSTOM') === (phase === 'custom');
+  const enforced = policies.filter((p) => !p.dryRun && inPhase(p));
+  for (const p of policies.filter((x) => x.dryRun && inPhase(x)))
     notes.push(
       `dry-run ${p.action} policy ${p.name} ${policyMatches(p, r) ? 'matched' : 'did not match'} (not enforced)`
     );
@@ -405,6 +412,7 @@ export function authorize(policies: ApplicablePolicy[], r: AuthzRequest): AuthzD
       policy: custom.name,
       notes
     };
+  if (phase === 'custom') return { allowed: true, reason: 'no CUSTOM policy matched', policy: null, notes };
   const deny = enforced.find((p) => p.action === 'DENY' && policyMatches(p, r));
   if (deny) return { allowed: false, reason: `DENY policy ${deny.name} matched`, policy: deny.name, notes };
   const allows = enforced.filter((p) => p.action === 'ALLOW');
