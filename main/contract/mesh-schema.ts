@@ -117,6 +117,11 @@ export type TracingSpec = z.infer<typeof TracingSpec>;
 export const MeshSpec = z.strictObject({
   namespace: name.default('default'),
   trustDomain: z.string().min(1).default('cluster.local'),
+  /**
+   * meshConfig.trustDomainAliases: trust domains treated as this one in AuthorizationPolicy principals (a trust
+   * domain migration: policies written for the old trust domain keep matching the new certificates).
+   */
+  trustDomainAliases: z.array(z.string().min(1)).default([]),
   /** Files or folders of Istio YAML, relative to the mesh file. */
   istio: z.array(z.string().min(1)).default([]),
   /** meshConfig.outboundTrafficPolicy: what happens to calls to hosts the mesh does not know. */

@@ -234,7 +234,10 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     };
   }
   const mtlsFor = perSnapshot((s, a: { w: WorkloadInfo; port: number }) => effectiveMtls(s.resources, a.w, a.port));
-  const authzFor = perSnapshot((s, w: WorkloadInfo) => policiesFor(s.resources, w));
+  // the certificates' trust domain is the one the mesh started with; aliases apply on reload
+  const authzFor = perSnapshot((s, w: WorkloadInfo) =>
+    policiesFor(s.resources, w, [identities.trustDomain, ...s.mesh.spec.trustDomainAliases])
+  );
   const jwtFor = perSnapshot((s, w: WorkloadInfo): JwtRule[] => jwtRulesFor(s.resources, w, project.baseDir));
   const inboundPoolFor = perSnapshot((s, w: WorkloadInfo) =>
     limitsOf(sidecarFor(s.resources, w)?.spec.inboundConnectionPool)
@@ -543,6 +546,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     // warnings, each with its place, as `localmesh validate` prints them; notes only in the count
     for (const i of proj.issues)
       if (i.severity !== 'info') log(`  ${issueLine(i, path.relative(process.cwd(), i.where.file) || i.where.file)}`);
+    // as in Istio, where a new trust domain needs istiod and the workloads restarted, the certificates keep theirs
+    if (proj.mesh.spec.trustDomain !== identities.trustDomain)
+      log(
+        `  spec.trustDomain ${proj.mesh.spec.trustDomain} applies at the next start: the certificates and policies keep ${identities.trustDomain} until then`
+      );
     emit({ type: 'config', reload: lastReload });
     launch(snapshot, project);
     watchFiles();

@@ -1,7 +1,7 @@
 /**
  * Integration: AuthorizationPolicy at the server sidecar over real mTLS (istio-semantics §1.5): evaluation order,
  * allow-nothing / allow-all, principals needing mTLS, not* fields, path templates, when conditions, dry-run,
- * root-namespace policies and targetRefs. Denied replies are byte-exact.
+ * root-namespace policies, and targetRefs policies left to waypoints. Denied replies are byte-exact.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, request, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
@@ -35,10 +35,18 @@ apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: vault-mtls-only}
 spec:
-  targetRefs: [{kind: Service, group: "", name: vault}]
+  selector: {matchLabels: {app: vault}}
   action: ALLOW
   rules:
   - from: [{source: {principals: ["*"], notNamespaces: [blocked]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: waypoint-only}
+spec:
+  targetRefs: [{kind: Service, group: "", name: audit}]
+  action: DENY
+  rules: [{}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -189,7 +197,7 @@ describe('ALLOW and DENY', () => {
 });
 
 describe('shapes and scoping', () => {
-  it('principals ["*"] needs mTLS: plaintext callers are denied, sidecar callers allowed (targetRefs selects the service)', async () => {
+  it('principals ["*"] needs mTLS: plaintext callers are denied, sidecar callers allowed', async () => {
     expect((await from('other-v1', 'vault:9080', '/v')).status).toBe(200);
     expectDenied(await request(m.inbound('vault-v1'), '/v', { headers: { host: 'vault:9080' } }));
   });
@@ -206,6 +214,9 @@ describe('shapes and scoping', () => {
     expect(
       dst.trace.some((t) => /dry-run DENY policy default\/would-deny matched \(not enforced\)/.test(t.detail))
     ).toBe(true);
+  });
+  it('a policy with targetRefs attaches to waypoints and gateways only: the sidecar ignores it', async () => {
+    expect((await from('productpage-v1', 'audit:9080', '/w')).status).toBe(200);
   });
   it('root-namespace policies apply mesh-wide', async () => {
     expectDenied(await from('productpage-v1', 'audit:9080', '/t', { method: 'TRACE' }));

@@ -1,9 +1,11 @@
 /**
  * spec.compatibilityVersion (istio-semantics §1.9): the same project run as the newest Istio and as Istio 1.14,
  * whose defaults differ in the default retry policy (503 retried), the inbound retry policy (none), B3 headers (a
- * Zipkin tracer by default), the mirror's Host (-shadow) and outlier ejection under maxEjectionPercent.
+ * Zipkin tracer by default), the mirror's Host (-shadow), outlier ejection under maxEjectionPercent and whether a
+ * verified JWT leaves the query.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import crypto from 'node:crypto';
 import type { FlowRecord } from '../contract/api.js';
 import {
   deadPort,
@@ -43,6 +45,26 @@ interface Setup {
   good: Stub;
   bad: Stub;
   shadow: Stub;
+  api: Stub;
+}
+
+// a RequestAuthentication reading a token from a query parameter
+const jwtKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const JWT_ISTIO = `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  jwtRules:
+  - issuer: me
+    fromParams: [token]
+    jwks: '${JSON.stringify({ keys: [{ ...jwtKey.publicKey.export({ format: 'jwk' }), kid: 'k', alg: 'ES256' }] })}'
+`;
+function jwt(): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${part({ alg: 'ES256', kid: 'k' })}.${part({ iss: 'me', sub: 'alice' })}`;
+  const sig = crypto.sign('sha256', Buffer.from(input), { key: jwtKey.privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${sig.toString('base64url')}`;
 }
 
 async function setup(version?: string): Promise<Setup> {
@@ -58,6 +80,7 @@ async function setup(version?: string): Promise<Setup> {
     res.end('broken');
   });
   const shadow = await stub('shadow');
+  const api = await stub('api');
   const dead = await deadPort();
   const m = await startMesh(
     {
@@ -72,15 +95,16 @@ async function setup(version?: string): Promise<Setup> {
               { name: 'web-bad', labels: { app: 'web', version: 'bad' }, instances: [bad.address] }
             ]
           },
-          shadow: { workloads: [{ name: 'shadow-v1', instances: [shadow.address], sidecar: false }] }
+          shadow: { workloads: [{ name: 'shadow-v1', instances: [shadow.address], sidecar: false }] },
+          api: { workloads: [{ name: 'api-v1', instances: [api.address] }] }
         },
         version ? `  compatibilityVersion: "${version}"` : ''
       ),
-      istio: { 'web.yaml': ISTIO }
+      istio: { 'web.yaml': ISTIO, 'jwt.yaml': JWT_ISTIO }
     },
     { store: 'memory' }
   );
-  return { m, stubs: [caller, flaky, good, bad, shadow], flaky, good, bad, shadow };
+  return { m, stubs: [caller, flaky, good, bad, shadow, api], flaky, good, bad, shadow, api };
 }
 
 let newest: Setup;
@@ -185,5 +209,17 @@ describe('compatibilityVersion: outlier ejection, tracing and mirroring', () => 
     };
     expect(await hostAt(newest)).toBe('web:9080');
     expect(await hostAt(old)).toBe('web-shadow:9080');
+  });
+});
+
+describe('compatibilityVersion: a JWT in a query parameter', () => {
+  it('newest: removed from the path the app gets (Envoy 1.31, Istio 1.23); 1.14 left it there', async () => {
+    const t = jwt();
+    for (const s of [newest, old]) {
+      const r = await viaProxy(s.m.outbound('caller-v1'), 'api:9080', `/q?token=${t}&x=1`);
+      expect(r.status).toBe(200);
+    }
+    expect(newest.api.seen.at(-1)!.url).toBe('/q?x=1');
+    expect(old.api.seen.at(-1)!.url).toBe(`/q?token=${t}&x=1`);
   });
 });

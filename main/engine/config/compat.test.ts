@@ -14,6 +14,11 @@ describe('compatFor', () => {
     expect([at('1.14').weightsSumTo100, at('1.15').weightsSumTo100]).toEqual([true, false]);
     expect([at('1.6').consecutiveErrorsAsGateway, at('1.7').consecutiveErrorsAsGateway]).toEqual([true, false]);
     expect([at('1.19').ejectBelowMaxPercent, at('1.20').ejectBelowMaxPercent]).toEqual([true, false]);
+    expect([at('1.22').jwtParamRemoved, at('1.23').jwtParamRemoved, at(null).jwtParamRemoved]).toEqual([
+      false,
+      true,
+      true
+    ]);
     expect([at('1.27').mirrorShadowHost, at('1.28').mirrorShadowHost, at(null).mirrorShadowHost]).toEqual([
       true,
       false,

@@ -28,6 +28,11 @@ export interface Compat {
   readonly ejectBelowMaxPercent: boolean;
   /** < 1.28: a mirrored request's Host gets the `-shadow` suffix (reviews:9080 → reviews-shadow:9080). */
   readonly mirrorShadowHost: boolean;
+  /**
+   * ≥ 1.23 (Envoy 1.31, jwt_authn_remove_jwt_from_query_params): a verified token found in a query parameter is
+   * removed from the path unless the rule forwards it; before, only a header token was removed.
+   */
+  readonly jwtParamRemoved: boolean;
 }
 
 /** `1.<minor>`; the schema checks the form, this the meaning. */
@@ -48,7 +53,8 @@ export function compatFor(version: string | undefined | null): Compat {
     weightsSumTo100: minor < 15,
     consecutiveErrorsAsGateway: minor < 7,
     ejectBelowMaxPercent: minor < 20,
-    mirrorShadowHost: minor < 28
+    mirrorShadowHost: minor < 28,
+    jwtParamRemoved: minor >= 23
   };
 }
 

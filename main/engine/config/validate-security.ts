@@ -58,6 +58,16 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
           ['selector']
         );
     }
+    if (
+      (r.kind === 'AuthorizationPolicy' || r.kind === 'RequestAuthentication') &&
+      ((spec.targetRefs as unknown[] | undefined)?.length || spec.targetRef)
+    )
+      add(
+        'warning',
+        SecurityCodes.NO_EFFECT,
+        'targetRefs attach the policy to a waypoint or a Gateway; sidecars ignore it (use a selector for workloads with sidecars)',
+        [spec.targetRefs ? 'targetRefs' : 'targetRef']
+      );
     if (r.kind === 'AuthorizationPolicy') checkAuthorizationPolicy(spec as AuthorizationPolicySpec, add);
     if (r.kind === 'RequestAuthentication') {
       (spec.jwtRules ?? []).forEach((j, i) => {

@@ -135,6 +135,33 @@ function check(values: string[] | undefined, notValues: string[] | undefined, m:
   return true;
 }
 
+/**
+ * A `requestPrincipals` value against the validated token, as Istio's generator matches it on the JWT payload:
+ * split at its last `/` into issuer and subject (an issuer may be a URL), each matched on its own claim, `*` being
+ * any non-empty value; a prefix `*` applies to the issuer (or, without `/`, the subject), a suffix `*` to the subject
+ * (or, without `/`, the issuer). No token, or a token without `iss` or `sub`, matches nothing.
+ */
+function requestPrincipalMatch(p: string, claims: Record<string, unknown> | null): boolean {
+  const iss = typeof claims?.iss === 'string' ? claims.iss : undefined;
+  const sub = typeof claims?.sub === 'string' ? claims.sub : undefined;
+  if (iss === undefined || sub === undefined) return false;
+  const any = (v: string) => v !== '';
+  const idx = p.lastIndexOf('/');
+  const found = idx >= 0;
+  const pIss = found ? p.slice(0, idx) : p;
+  const pSub = found ? p.slice(idx + 1) : '';
+  if (p === '*') return any(iss) && any(sub);
+  if (p.startsWith('*')) {
+    if (!found) return any(iss) && sub.endsWith(p.slice(1));
+    return (pIss === '*' ? any(iss) : iss.endsWith(pIss.slice(1))) && sub === pSub;
+  }
+  if (p.endsWith('*')) {
+    if (!found) return iss.startsWith(p.slice(0, -1)) && any(sub);
+    return iss === pIss && (pSub === '*' ? any(sub) : sub.startsWith(pSub.slice(0, -1)));
+  }
+  return iss === pIss && sub === pSub;
+}
+
 function sourceMatches(s: Source, r: AuthzRequest, policyNamespace: string): boolean {
   const sa = r.principal ? r.principal.replace(/^[^/]+\/ns\/([^/]+)\/sa\/(.+)$/, '$1/$2') : '';
   const trustDomain = r.principal ? r.principal.slice(0, r.principal.indexOf('/')) : '';
@@ -142,7 +169,7 @@ function sourceMatches(s: Source, r: AuthzRequest, policyNamespace: string): boo
   const saPattern = (p: string) => (p.includes('/') ? p : `${policyNamespace}/${p}`);
   return (
     check(s.principals, s.notPrincipals, (p) => strMatch(p, r.principal)) &&
-    check(s.requestPrincipals, s.notRequestPrincipals, (p) => strMatch(p, r.requestPrincipal)) &&
+    check(s.requestPrincipals, s.notRequestPrincipals, (p) => requestPrincipalMatch(p, r.claims)) &&
     check(s.namespaces, s.notNamespaces, (p) => strMatch(p, r.sourceNamespace)) &&
     check(s.serviceAccounts, s.notServiceAccounts, (p) => strMatch(saPattern(p), sa)) &&
     check(s.trustDomains, s.notTrustDomains, (p) => strMatch(p, trustDomain)) &&
@@ -170,8 +197,10 @@ function conditionValue(key: string, r: AuthzRequest): string | string[] | undef
     let v: unknown = r.claims;
     for (const part of c[1]!.split(']['))
       v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
-    if (Array.isArray(v)) return v.map(String);
-    return v === undefined || v === null ? undefined : String(v);
+    // Envoy matches the JWT payload metadata with a string matcher (one of a list, or the value): only string
+    // values match; a number or a boolean claim never does
+    if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+    return typeof v === 'string' ? v : undefined;
   }
   switch (key) {
     case 'source.ip':
@@ -205,7 +234,10 @@ function conditionMatches(c: Condition, r: AuthzRequest): boolean {
   const v = conditionValue(c.key, r);
   const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
   const isIp = c.key === 'source.ip' || c.key === 'remote.ip' || c.key === 'destination.ip';
-  const m = (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
+  const m =
+    c.key === 'request.auth.principal'
+      ? (p: string) => requestPrincipalMatch(p, r.claims)
+      : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
   if (c.values && !c.values.some(m)) return false;
   if (c.notValues && c.notValues.some(m)) return false;
   return true;
@@ -262,8 +294,75 @@ export interface ApplicablePolicy {
   spec: AuthorizationPolicySpec;
 }
 
-/** The policies that select this workload (own namespace by selector/targetRefs, or root namespace mesh-wide). */
-export function policiesFor(resources: IstioResource[], w: WorkloadInfo): ApplicablePolicy[] {
+/** Istio's trust domain that stands for the local one (and its aliases) in a policy's principals. */
+const CLUSTER_LOCAL = 'cluster.local';
+
+/**
+ * istiod's trust domain migration of a principal list (trustdomain.Bundle.ReplaceTrustDomainAliases), `domains` being
+ * the mesh's trust domain then its aliases: a `<td>/ns/<ns>/sa/<sa>` principal whose trust domain is one of them,
+ * or `cluster.local`, becomes that principal in each of them; `*` trust domains, other shapes and other trust
+ * domains stay as written.
+ */
+export function migrateTrustDomain(principals: string[], domains: string[]): string[] {
+  const out: string[] = [];
+  for (const p of principals) {
+    const parts = p.split('/');
+    const td = parts[0]!;
+    const known = domains.some((d) => strMatch(d, td)) || td === CLUSTER_LOCAL;
+    if (parts.length !== 5 || td === '*' || !known) {
+      out.push(p);
+      continue;
+    }
+    const rest = parts.slice(1).join('/');
+    for (const d of domains) {
+      // a trust domain written with a leading * (`*-td`) that covers this one stays as it is
+      const np = td.startsWith('*') && d.endsWith(td.slice(1)) ? p : `${d}/${rest}`;
+      if (!out.includes(np)) out.push(np);
+    }
+  }
+  return out;
+}
+
+/** A policy's rules with their principals and `source.principal` conditions migrated (see migrateTrustDomain). */
+function migrateSpec(spec: AuthorizationPolicySpec, domains: string[]): AuthorizationPolicySpec {
+  if (!spec.rules) return spec;
+  const m = (v: string[] | undefined) => (v?.length ? migrateTrustDomain(v, domains) : v);
+  return {
+    ...spec,
+    rules: spec.rules.map((rule) =>
+      rule
+        ? {
+            ...rule,
+            from: rule.from?.map((f) =>
+              f?.source
+                ? {
+                    ...f,
+                    source: {
+                      ...f.source,
+                      principals: m(f.source.principals),
+                      notPrincipals: m(f.source.notPrincipals)
+                    }
+                  }
+                : f
+            ),
+            when: rule.when?.map((c) =>
+              c?.key === 'source.principal' ? { ...c, values: m(c.values), notValues: m(c.notValues) } : c
+            )
+          }
+        : rule
+    )
+  };
+}
+
+/**
+ * The policies that select this workload (own namespace by selector, or root namespace mesh-wide), their
+ * principals migrated to the mesh's trust domains (`[trustDomain, ...trustDomainAliases]`).
+ */
+export function policiesFor(
+  resources: IstioResource[],
+  w: WorkloadInfo,
+  trustDomains: string[] = [CLUSTER_LOCAL]
+): ApplicablePolicy[] {
   const out: ApplicablePolicy[] = [];
   const aps = (
     resources.filter((r) => r.kind === 'AuthorizationPolicy') as IstioResource<AuthorizationPolicySpec>[]
@@ -272,30 +371,32 @@ export function policiesFor(resources: IstioResource[], w: WorkloadInfo): Applic
     const spec = r.spec ?? {};
     const inScope = r.namespace === w.namespace || r.namespace === ROOT_NAMESPACE;
     if (!inScope) continue;
-    const refs = spec.targetRefs ?? (spec.targetRef ? [spec.targetRef] : []);
-    let selected: boolean;
-    if (refs.length > 0)
-      selected = refs.some(
-        (t) =>
-          (t.kind ?? 'Service') === 'Service' && t.name === w.service && (t.namespace ?? r.namespace) === w.namespace
-      );
-    else selected = labelsMatch(spec.selector?.matchLabels, w.labels);
-    if (!selected) continue;
+    // a policy with targetRefs attaches to a waypoint or a Gateway; istiod never gives it to a sidecar
+    // (WorkloadPolicyMatcher.ShouldAttachPolicy: "if targetRef is specified, ignore the policy altogether")
+    if ((spec.targetRefs ?? []).length > 0 || spec.targetRef) continue;
+    if (!labelsMatch(spec.selector?.matchLabels, w.labels)) continue;
     out.push({
       name: `${r.namespace}/${r.name}`,
       namespace: r.namespace,
       action: spec.action ?? 'ALLOW',
       dryRun: r.annotations['istio.io/dry-run'] === 'true',
-      spec
+      spec: migrateSpec(spec, trustDomains)
     });
   }
   return out;
 }
 
-export function authorize(policies: ApplicablePolicy[], r: AuthzRequest): AuthzDecision {
+/**
+ * Which of Istio's inbound authorization filters to run: `custom` (the CUSTOM policies, whose filters come before
+ * jwt_authn in the chain, so they see no token), `rbac` (AUDIT, DENY, ALLOW, after jwt_authn), or `all` in order.
+ */
+export type AuthzPhase = 'custom' | 'rbac' | 'all';
+
+export function authorize(policies: ApplicablePolicy[], r: AuthzRequest, phase: AuthzPhase = 'all'): AuthzDecision {
   const notes: string[] = [];
-  const enforced = policies.filter((p) => !p.dryRun);
-  for (const p of policies.filter((x) => x.dryRun))
+  const inPhase = (p: ApplicablePolicy) => phase === 'all' || (p.action === 'CUSTOM') === (phase === 'custom');
+  const enforced = policies.filter((p) => !p.dryRun && inPhase(p));
+  for (const p of policies.filter((x) => x.dryRun && inPhase(x)))
     notes.push(
       `dry-run ${p.action} policy ${p.name} ${policyMatches(p, r) ? 'matched' : 'did not match'} (not enforced)`
     );
@@ -311,6 +412,7 @@ export function authorize(policies: ApplicablePolicy[], r: AuthzRequest): AuthzD
       policy: custom.name,
       notes
     };
+  if (phase === 'custom') return { allowed: true, reason: 'no CUSTOM policy matched', policy: null, notes };
   const deny = enforced.find((p) => p.action === 'DENY' && policyMatches(p, r));
   if (deny) return { allowed: false, reason: `DENY policy ${deny.name} matched`, policy: deny.name, notes };
   const allows = enforced.filter((p) => p.action === 'ALLOW');

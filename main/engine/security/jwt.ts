@@ -28,6 +28,7 @@ interface JwtRuleSpec {
 interface RequestAuthenticationSpec {
   selector?: { matchLabels?: Record<string, string> };
   targetRefs?: { kind?: string; name: string }[];
+  targetRef?: { kind?: string; name: string };
   jwtRules?: JwtRuleSpec[];
 }
 
@@ -40,7 +41,16 @@ export interface JwtRule {
 
 export type JwtResult =
   | { status: 'none' }
-  | { status: 'ok'; principal: string; claims: JWTPayload; rule: JwtRule; strip: () => void }
+  | {
+      status: 'ok';
+      principal: string;
+      claims: JWTPayload;
+      /** The token's payload segment as sent (base64url): what Envoy's forward_payload_header carries. */
+      payloadSegment: string;
+      rule: JwtRule;
+      /** Removes the token from the request, as Envoy does when the rule does not forward it. */
+      strip: (edits: TokenEdits) => void;
+    }
   /** `body`: Envoy's status string, the 401's body; `reason`: the detail, for the decision trace. */
   | { status: 'fail'; reason: string; body: string };
 
@@ -104,12 +114,9 @@ export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir
     resources.filter((x) => x.kind === 'RequestAuthentication') as IstioResource<RequestAuthenticationSpec>[]
   ).sort((a, b) => a.order - b.order)) {
     if (r.namespace !== w.namespace && r.namespace !== ROOT_NAMESPACE) continue;
-    const refs = r.spec?.targetRefs ?? [];
-    const selected =
-      refs.length > 0
-        ? refs.some((t) => (t.kind ?? 'Service') === 'Service' && t.name === w.service)
-        : labelsMatch(r.spec?.selector?.matchLabels, w.labels);
-    if (!selected) continue;
+    // targetRefs attach the policy to a waypoint or a Gateway: istiod never gives it to a sidecar
+    if ((r.spec?.targetRefs ?? []).length > 0 || r.spec?.targetRef) continue;
+    if (!labelsMatch(r.spec?.selector?.matchLabels, w.labels)) continue;
     for (const spec of r.spec?.jwtRules ?? []) {
       let keys: JwtRule['keys'] = null;
       let keyError: string | undefined;
@@ -123,7 +130,8 @@ export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir
       out.push({ spec, policy: `${r.namespace}/${r.name}`, keys, keyError });
     }
   }
-  return out;
+  // istiod orders the rules of every RequestAuthentication by issuer (a stable sort) before building the providers
+  return out.sort((a, b) => (a.spec.issuer < b.spec.issuer ? -1 : a.spec.issuer > b.spec.issuer ? 1 : 0));
 }
 
 /** jwksUri: a file:// URL, an absolute path, or a path relative to the Istio file (remote URLs are not fetched). */
@@ -143,105 +151,253 @@ function readJwksUri(uri: string | undefined, fileDir: string, baseDir: string):
   return fs.readFileSync(p, 'utf8');
 }
 
+/** A token found in one of a rule's locations, and how Envoy removes it from the request (forward: false). */
 interface Found {
   token: string;
-  strip: () => void;
+  strip: (edits: TokenEdits) => void;
 }
 
-function findToken(
-  rule: JwtRuleSpec,
-  headers: Record<string, string | string[] | undefined>,
-  url: URL,
-  setHeaders: (h: Record<string, string | undefined>) => void
-): Found | undefined {
-  const fromHeaders = rule.fromHeaders ?? (rule.fromParams ? [] : [{ name: 'authorization', prefix: 'Bearer ' }]);
-  for (const h of fromHeaders) {
-    const v = headers[h.name.toLowerCase()];
-    const value = Array.isArray(v) ? v[0] : v;
-    if (value === undefined) continue;
-    const prefix = h.prefix ?? '';
-    if (!value.startsWith(prefix)) continue;
-    return { token: value.slice(prefix.length).trim(), strip: () => setHeaders({ [h.name.toLowerCase()]: undefined }) };
+/** What the sidecar may change in the request it forwards. */
+export interface TokenEdits {
+  removeHeader(name: string): void;
+  /** The request's origin-form path, query included. */
+  setPath(path: string): void;
+}
+
+/** Envoy's default locations (Authorization: Bearer, then access_token) apply only when a rule names none. */
+function locationsOf(rule: JwtRuleSpec): {
+  headers: { name: string; prefix?: string }[];
+  params: string[];
+  cookies: string[];
+} {
+  const none = !rule.fromHeaders?.length && !rule.fromParams?.length && !rule.fromCookies?.length;
+  return none
+    ? { headers: [{ name: 'authorization', prefix: 'Bearer ' }], params: ['access_token'], cookies: [] }
+    : { headers: rule.fromHeaders ?? [], params: rule.fromParams ?? [], cookies: rule.fromCookies ?? [] };
+}
+
+/** Envoy's PercentEncoding::decode: valid %XX escapes decoded, anything else (and '+') left as it is. */
+function percentDecode(s: string): string {
+  if (!s.includes('%')) return s;
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const hex = s.slice(i + 1, i + 3);
+    if (s[i] === '%' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(...Buffer.from(s[i]!));
   }
-  const params = rule.fromParams ?? (rule.fromHeaders ? [] : ['access_token']);
-  for (const p of params) {
-    const v = url.searchParams.get(p);
-    if (v) return { token: v, strip: () => undefined };
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Envoy's QueryParamsMulti::parseAndDecodeQueryString: decoded names and values, in order of appearance. */
+function queryParams(path: string): [string, string][] {
+  const q = path.indexOf('?');
+  if (q < 0) return [];
+  const out: [string, string][] = [];
+  for (const part of path.slice(q + 1).split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    out.push(
+      eq < 0 ? [percentDecode(part), ''] : [percentDecode(part.slice(0, eq)), percentDecode(part.slice(eq + 1))]
+    );
+  }
+  return out;
+}
+
+/**
+ * The path without parameter `name`, as Envoy (>= 1.31, jwt_authn_remove_jwt_from_query_params) rebuilds it: the
+ * remaining parameters decoded, grouped and ordered by name (a btree map), `?k=v&...`, no `?` when none is left.
+ */
+function withoutParam(path: string, name: string): string {
+  const q = path.indexOf('?');
+  if (q < 0) return path;
+  const byName = new Map<string, string[]>();
+  for (const [k, v] of queryParams(path)) if (k !== name) byName.set(k, [...(byName.get(k) ?? []), v]);
+  const names = [...byName.keys()].sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : a === b ? 0 : 1));
+  const rest = names.flatMap((k) => byName.get(k)!.map((v) => `${k}=${v}`));
+  return path.slice(0, q) + (rest.length ? `?${rest.join('&')}` : '');
+}
+
+/** Envoy's Utility::parseCookies: `name=value` pairs split on ';', quotes around a value dropped, the first wins. */
+function cookieValue(header: string | string[] | undefined, name: string): string | undefined {
+  const text = Array.isArray(header) ? header.join('; ') : header;
+  if (!text) return undefined;
+  for (const s of text.split(';')) {
+    const eq = s.indexOf('=');
+    if (eq < 0 || s.slice(0, eq).trim() !== name) continue;
+    let v = s.slice(eq + 1);
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+    return v;
   }
   return undefined;
 }
 
+/**
+ * Every token in a rule's locations, as Envoy's extractor finds them: in a header, after the value prefix found
+ * anywhere in the value (case-sensitive), from its first base64url character on; the first value of a query
+ * parameter; a cookie.
+ */
+function findTokens(rule: JwtRuleSpec, headers: Record<string, string | string[] | undefined>, path: string): Found[] {
+  const loc = locationsOf(rule);
+  const out: Found[] = [];
+  for (const h of loc.headers) {
+    const name = h.name.toLowerCase();
+    const v = headers[name];
+    const value = Array.isArray(v) ? v[0] : v;
+    if (value === undefined) continue;
+    let token = value;
+    if (h.prefix) {
+      const pos = value.indexOf(h.prefix);
+      if (pos < 0) continue;
+      const rest = value.slice(pos + h.prefix.length);
+      const start = rest.search(/[A-Za-z0-9_.-]/);
+      token = start < 0 ? value : rest.slice(start);
+    }
+    out.push({ token, strip: (e) => e.removeHeader(name) });
+  }
+  if (loc.params.length > 0) {
+    const params = queryParams(path);
+    for (const p of loc.params) {
+      const hit = params.find(([k]) => k === p);
+      if (hit) out.push({ token: hit[1], strip: (e) => e.setPath(withoutParam(path, p)) });
+    }
+  }
+  for (const c of loc.cookies) {
+    const v = cookieValue(headers.cookie, c);
+    // Envoy leaves a cookie in place (JwtCookieLocation::removeJwt does nothing)
+    if (v !== undefined) out.push({ token: v, strip: () => undefined });
+  }
+  return out;
+}
+
+/**
+ * The headers a rule writes (outputPayloadToHeader, outputClaimToHeaders): Envoy removes them from every request
+ * before verifying (Extractor::sanitizeHeaders), so a client cannot send them itself.
+ */
+export function outputHeaders(rules: JwtRule[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules) {
+    if (r.spec.outputPayloadToHeader) out.add(r.spec.outputPayloadToHeader.toLowerCase());
+    for (const o of r.spec.outputClaimToHeaders ?? []) out.add(o.header.toLowerCase());
+  }
+  return [...out];
+}
+
+type Verified =
+  | { ok: true; payload: JWTPayload; segment: string }
+  | { ok: false; unknownIssuer: boolean; reason: string; body: string };
+
+/** One token against one rule, in Envoy's order: format, issuer, time (60 s skew), audiences, keys, signature. */
+async function verifyToken(rule: JwtRule, token: string): Promise<Verified> {
+  const parsed = parseJwt(token);
+  if ('error' in parsed) return { ok: false, unknownIssuer: false, reason: parsed.error, body: parsed.error };
+  const iss = parsed.payload.iss;
+  if (iss !== rule.spec.issuer)
+    return {
+      ok: false,
+      unknownIssuer: true,
+      reason: `issuer ${iss ?? '(none)'} is not configured`,
+      body: JwtStatus.unknownIssuer
+    };
+  const now = Math.floor(Date.now() / 1000);
+  const { exp, nbf, aud } = parsed.payload;
+  if (exp !== undefined && now > exp + CLOCK_SKEW_S)
+    return {
+      ok: false,
+      unknownIssuer: false,
+      reason: `expired at ${new Date(exp * 1000).toISOString()}`,
+      body: JwtStatus.expired
+    };
+  if (nbf !== undefined && now + CLOCK_SKEW_S < nbf)
+    return {
+      ok: false,
+      unknownIssuer: false,
+      reason: `not valid before ${new Date(nbf * 1000).toISOString()}`,
+      body: JwtStatus.notYetValid
+    };
+  const allowed = rule.spec.audiences ?? [];
+  if (allowed.length > 0) {
+    const auds = aud === undefined ? [] : Array.isArray(aud) ? aud : [aud];
+    if (!auds.some((a) => allowed.includes(a)))
+      return {
+        ok: false,
+        unknownIssuer: false,
+        reason: `audiences ${auds.join(', ') || '(none)'} not in ${allowed.join(', ')}`,
+        body: JwtStatus.audienceNotAllowed
+      };
+  }
+  if (!rule.keys)
+    return {
+      ok: false,
+      unknownIssuer: false,
+      reason: `no usable JWKS for ${rule.spec.issuer}: ${rule.keyError}`,
+      body:
+        rule.spec.jwksUri && /^https?:\/\//.test(rule.spec.jwksUri)
+          ? JwtStatus.jwksFetchFailed
+          : JwtStatus.jwksNoValidKeys
+    };
+  try {
+    // time and audiences are checked above, as Envoy does (with its clock skew): the signature is what is left
+    const { payload } = await jwtVerify(token, rule.keys, { clockTolerance: CLOCK_SKEW_S });
+    return { ok: true, payload, segment: token.split('.')[1]! };
+  } catch (e) {
+    const body =
+      e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys
+        ? JwtStatus.kidAlgMismatch
+        : e instanceof joseErrors.JWTExpired
+          ? JwtStatus.expired
+          : e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf'
+            ? JwtStatus.notYetValid
+            : JwtStatus.verificationFails;
+    return { ok: false, unknownIssuer: false, reason: (e as Error).message, body };
+  }
+}
+
+/**
+ * The request's tokens against the rules, as the filter Istio configures does (one provider per rule, required
+ * "any", missing allowed): a rule verifies every token in its own locations (a token of another issuer there is
+ * "unknown issuer", as good as none); the first rule whose tokens all verify authenticates the request. If none
+ * does, the last real failure is the answer, else an unknown issuer, else there was no token (unauthenticated).
+ */
 export async function authenticate(
   rules: JwtRule[],
   headers: Record<string, string | string[] | undefined>,
-  url: URL,
-  setHeaders: (h: Record<string, string | undefined>) => void
+  path: string
 ): Promise<JwtResult> {
+  let failure: { reason: string; body: string } | undefined;
+  let unknown: { reason: string; body: string } | undefined;
   for (const rule of rules) {
-    const found = findToken(rule.spec, headers, url, setHeaders);
-    if (!found) continue;
-    const parsed = parseJwt(found.token);
-    if ('error' in parsed) return { status: 'fail', reason: parsed.error, body: parsed.error };
-    const iss = parsed.payload.iss;
-    const match = rules.find(
-      (r) => r.spec.issuer === iss && findToken(r.spec, headers, url, setHeaders)?.token === found.token
-    );
-    if (!match)
-      return {
-        status: 'fail',
-        reason: `issuer ${iss ?? '(none)'} is not configured`,
-        body: JwtStatus.unknownIssuer
-      };
-    const now = Math.floor(Date.now() / 1000);
-    const { exp, nbf, aud } = parsed.payload;
-    if (exp !== undefined && now > exp + CLOCK_SKEW_S)
-      return { status: 'fail', reason: `expired at ${new Date(exp * 1000).toISOString()}`, body: JwtStatus.expired };
-    if (nbf !== undefined && now + CLOCK_SKEW_S < nbf)
-      return {
-        status: 'fail',
-        reason: `not valid before ${new Date(nbf * 1000).toISOString()}`,
-        body: JwtStatus.notYetValid
-      };
-    const allowed = match.spec.audiences ?? [];
-    if (allowed.length > 0) {
-      const auds = aud === undefined ? [] : Array.isArray(aud) ? aud : [aud];
-      if (!auds.some((a) => allowed.includes(a)))
-        return {
-          status: 'fail',
-          reason: `audiences ${auds.join(', ') || '(none)'} not in ${allowed.join(', ')}`,
-          body: JwtStatus.audienceNotAllowed
-        };
+    const tokens = findTokens(rule.spec, headers, path);
+    if (tokens.length === 0) continue;
+    let first: { payload: JWTPayload; segment: string } | undefined;
+    let bad: Verified | undefined;
+    // Envoy takes a provider's tokens from the back of its list (cookies, parameters, headers) and stops at a failure
+    for (let i = tokens.length - 1; i >= 0; i--) {
+      const v = await verifyToken(rule, tokens[i]!.token);
+      if (!v.ok) {
+        bad = v;
+        break;
+      }
+      first = v;
     }
-    if (!match.keys)
-      return {
-        status: 'fail',
-        reason: `no usable JWKS for ${match.spec.issuer}: ${match.keyError}`,
-        body:
-          match.spec.jwksUri && /^https?:\/\//.test(match.spec.jwksUri)
-            ? JwtStatus.jwksFetchFailed
-            : JwtStatus.jwksNoValidKeys
-      };
-    try {
-      // time and audiences are checked above, as Envoy does (with its clock skew): the signature is what is left
-      const { payload } = await jwtVerify(found.token, match.keys, { clockTolerance: CLOCK_SKEW_S });
-      return {
-        status: 'ok',
-        principal: `${payload.iss}/${payload.sub ?? ''}`,
-        claims: payload,
-        rule: match,
-        strip: found.strip
-      };
-    } catch (e) {
-      const body =
-        e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys
-          ? JwtStatus.kidAlgMismatch
-          : e instanceof joseErrors.JWTExpired
-            ? JwtStatus.expired
-            : e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf'
-              ? JwtStatus.notYetValid
-              : JwtStatus.verificationFails;
-      return { status: 'fail', reason: (e as Error).message, body };
+    if (bad && !bad.ok) {
+      if (bad.unknownIssuer) unknown ??= bad;
+      else failure = bad;
+      continue;
     }
+    const { payload, segment } = first!;
+    return {
+      status: 'ok',
+      principal: `${payload.iss}/${payload.sub ?? ''}`,
+      claims: payload,
+      payloadSegment: segment,
+      rule,
+      strip: (edits) => {
+        for (const t of tokens) t.strip(edits);
+      }
+    };
   }
-  return { status: 'none' };
+  const final = failure ?? unknown;
+  return final ? { status: 'fail', ...final } : { status: 'none' };
 }

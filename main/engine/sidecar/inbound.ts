@@ -11,8 +11,8 @@ import type { Duplex } from 'node:stream';
 import { isIstioAlpn, sniff } from './sniff.js';
 import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf } from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
-import { authorize, type ApplicablePolicy } from '../security/authorization.js';
-import { authenticate, type JwtRule } from '../security/jwt.js';
+import { authorize, type ApplicablePolicy, type AuthzPhase } from '../security/authorization.js';
+import { authenticate, JwtStatus, outputHeaders, type JwtRule } from '../security/jwt.js';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import type { AttemptRecord } from '../../contract/api.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
@@ -265,16 +265,75 @@ export class InboundSidecar {
   ): Promise<void> {
     let requestPrincipal = '';
     let claims: Record<string, unknown> | null = null;
-    if (rules.length > 0) {
-      const url = new URL(ex.path, 'http://x');
-      const jwt = await authenticate(rules, req.headers, url, (h) => {
-        for (const [k, v] of Object.entries(h)) if (v === undefined) delete headers[k];
-      });
+    // request headers the JWT step removed or wrote: the RBAC filters after it see them as it left them
+    const touched = new Set<string>();
+    const authz = (phase: AuthzPhase): boolean => {
+      const principal = (ex.sourcePrincipal ?? '').replace(/^spiffe:\/\//, '');
+      const q = ex.path.indexOf('?');
+      const decision = authorize(
+        policies,
+        {
+          principal,
+          sourceNamespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '',
+          sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+          // Envoy's inbound listener (use_remote_address false, xff_num_trusted_hops 0): the rightmost X-Forwarded-For
+          // address, else the peer's
+          remoteIp: String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? '')
+            .split(',')
+            .pop()!
+            .trim()
+            .replace(/^::ffff:/, ''),
+          requestPrincipal,
+          claims,
+          host: ex.authority,
+          port: this.instance.port,
+          method: ex.method,
+          path: q < 0 ? ex.path : ex.path.slice(0, q),
+          header: (n) => {
+            const v = touched.has(n) ? headers[n] : req.headers[n];
+            return Array.isArray(v) ? v.join(',') : v === undefined ? undefined : String(v);
+          },
+          sni: (req.socket as tls.TLSSocket).servername || ''
+        },
+        phase
+      );
+      for (const n of decision.notes) ex.note('authz', n);
+      ex.note('authz', `${decision.allowed ? 'allowed' : 'denied'}: ${decision.reason}`);
+      if (!decision.allowed)
+        ex.sendLocal(
+          {
+            status: 403,
+            body: Buffer.from('RBAC: access denied'),
+            headers: { 'content-type': 'text/plain' },
+            flags: [],
+            reason: `RBAC: ${decision.reason}`
+          },
+          SERVER
+        );
+      return decision.allowed;
+    };
+    // Istio's inbound chain: the CUSTOM policies' filters, then jwt_authn, then RBAC (AUDIT, DENY, ALLOW)
+    if (policies.some((p) => p.action === 'CUSTOM') && !authz('custom')) return;
+    const h1 = (n: string) => {
+      const v = req.headers[n];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    // Istio configures jwt_authn with bypass_cors_preflight: a CORS preflight is let through unauthenticated
+    const preflight = ex.method === 'OPTIONS' && !!h1('origin') && !!h1('access-control-request-method');
+    if (rules.length > 0 && preflight) ex.note('jwt', 'CORS preflight: not authenticated (bypass_cors_preflight)');
+    else if (rules.length > 0) {
+      // Envoy's jwt_authn removes the headers the rules write before it verifies: a client cannot send them itself
+      for (const h of outputHeaders(rules)) {
+        delete headers[h];
+        touched.add(h);
+      }
+      const jwt = await authenticate(rules, req.headers, ex.path);
       if (jwt.status === 'fail') {
         ex.note('jwt', `token rejected: ${jwt.reason}`);
         ex.sendLocal(
           {
-            status: 401,
+            // Envoy's jwt_authn: 403 for a token of another audience, 401 for any other failure
+            status: jwt.body === JwtStatus.audienceNotAllowed ? 403 : 401,
             body: Buffer.from(jwt.body),
             headers: {
               'content-type': 'text/plain',
@@ -293,59 +352,33 @@ export class InboundSidecar {
         claims = jwt.claims as Record<string, unknown>;
         ex.note('jwt', `valid token of ${jwt.principal} (${jwt.rule.policy})`);
         const spec = jwt.rule.spec;
-        if (spec.outputPayloadToHeader)
-          headers[spec.outputPayloadToHeader.toLowerCase()] = Buffer.from(JSON.stringify(jwt.claims)).toString(
-            'base64url'
-          );
+        // forward_payload_header: the token's own payload segment, unpadded base64url
+        if (spec.outputPayloadToHeader) {
+          headers[spec.outputPayloadToHeader.toLowerCase()] = jwt.payloadSegment;
+          touched.add(spec.outputPayloadToHeader.toLowerCase());
+        }
         for (const o of spec.outputClaimToHeaders ?? []) {
           const v = jwt.claims[o.claim];
-          if (v !== undefined && typeof v !== 'object') headers[o.header.toLowerCase()] = String(v);
+          if (v !== undefined && typeof v !== 'object') {
+            headers[o.header.toLowerCase()] = String(v);
+            touched.add(o.header.toLowerCase());
+          }
         }
-        if (!spec.forwardOriginalToken) jwt.strip();
+        if (!spec.forwardOriginalToken)
+          jwt.strip({
+            removeHeader: (n) => {
+              delete headers[n];
+              touched.add(n);
+            },
+            setPath: (p) => {
+              if (!ex.compat.jwtParamRemoved) return;
+              ex.note('jwt', 'token parameter removed from the path');
+              ex.path = p;
+            }
+          });
       } else ex.note('jwt', 'no token: unauthenticated request');
     }
-    if (policies.length > 0) {
-      const principal = (ex.sourcePrincipal ?? '').replace(/^spiffe:\/\//, '');
-      const q = ex.path.indexOf('?');
-      const decision = authorize(policies, {
-        principal,
-        sourceNamespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '',
-        sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
-        // Envoy's inbound listener (use_remote_address false, xff_num_trusted_hops 0): the rightmost X-Forwarded-For
-        // address, else the peer's
-        remoteIp: String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? '')
-          .split(',')
-          .pop()!
-          .trim()
-          .replace(/^::ffff:/, ''),
-        requestPrincipal,
-        claims,
-        host: ex.authority,
-        port: this.instance.port,
-        method: ex.method,
-        path: q < 0 ? ex.path : ex.path.slice(0, q),
-        header: (n) => {
-          const v = req.headers[n];
-          return Array.isArray(v) ? v.join(',') : v;
-        },
-        sni: (req.socket as tls.TLSSocket).servername || ''
-      });
-      for (const n of decision.notes) ex.note('authz', n);
-      ex.note('authz', `${decision.allowed ? 'allowed' : 'denied'}: ${decision.reason}`);
-      if (!decision.allowed) {
-        ex.sendLocal(
-          {
-            status: 403,
-            body: Buffer.from('RBAC: access denied'),
-            headers: { 'content-type': 'text/plain' },
-            flags: [],
-            reason: `RBAC: ${decision.reason}`
-          },
-          SERVER
-        );
-        return;
-      }
-    }
+    if (policies.some((p) => p.action !== 'CUSTOM') && !authz('rbac')) return;
     await this.forward(ex, req, res, headers);
   }
 

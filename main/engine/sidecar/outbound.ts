@@ -289,7 +289,7 @@ export class OutboundSidecar {
       ex.note('jwt', `claim match: no RequestAuthentication selects ${this.workload}, so the request has no claims`);
       return null;
     }
-    const jwt = await authenticate(rules, req.headers, new URL(ex.path, 'http://x'), () => undefined);
+    const jwt = await authenticate(rules, req.headers, ex.path);
     if (jwt.status === 'ok') {
       ex.note('jwt', `claim match: valid token of ${jwt.principal} (${jwt.rule.policy})`);
       return jwt.claims as Record<string, unknown>;
