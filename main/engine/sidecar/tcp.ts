@@ -26,7 +26,7 @@ import type {
   VirtualServiceSpec
 } from '../../contract/istio-schema.js';
 import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js';
-import { labelsMatch } from '../registry.js';
+import { endpointsOn, labelsMatch } from '../registry.js';
 import type { Snapshot } from '../snapshot.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
 import { effectiveConnectTimeoutMs, effectiveLoadBalancer, findDestinationRule, visibleTo } from '../config/compile.js';
@@ -260,12 +260,26 @@ function sourceSeries(
   });
 }
 
-/** Endpoints of a subset by the caller's DestinationRule for the host (all without a subset). */
-function subsetEndpoints(snap: Snapshot, caller: WorkloadInfo | undefined, svc: ServiceInfo, subset?: string) {
-  if (!subset) return svc.endpoints;
+/** Endpoints on `port` of a subset by the caller's DestinationRule for the host (all without a subset). */
+function subsetEndpoints(
+  snap: Snapshot,
+  caller: WorkloadInfo | undefined,
+  svc: ServiceInfo,
+  port: number,
+  subset?: string
+) {
+  const all = endpointsOn(svc, port);
+  if (!subset) return all;
   const dr = findDestinationRule(snap.destinationRules, svc.fqdn, svc.namespace, caller);
   const sub = dr?.subsets.get(subset);
-  return sub ? svc.endpoints.filter((e) => labelsMatch(sub.labels, e.labels)) : [];
+  if (!sub) return [];
+  // a DNS entry without endpoints is its host, whatever the subset's labels
+  return svc.dnsHost ? all : all.filter((e) => labelsMatch(sub.labels, e.labels));
+}
+
+/** How the metrics name a connection's endpoint when no workload serves it (a ServiceEntry endpoint's metadata). */
+function peerEndpoint(ep: ServiceEndpoint): string | null {
+  return ep.workload ? null : `${ep.host}:${ep.port}`;
 }
 
 /** Upstream TCP connections open per calling workload and cluster, per mesh (connectionPool.tcp.maxConnections). */
@@ -307,7 +321,7 @@ export function outboundTcp(
   const target = snap.registry.serviceByFqdn.get(dest.host);
   if (!target) return refused(down, report({ destinationService: dest.host, flags: 'NC' }));
   const port = dest.port ?? target.ports[0] ?? service.port;
-  const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, dest.subset);
+  const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, port, dest.subset);
   if (eps.length === 0) return refused(down, report({ destinationService: target.fqdn, flags: 'UH' }));
   const dr = findDestinationRule(snap.destinationRules, target.fqdn, target.namespace, caller);
   // the DestinationRule's loadBalancer picks the endpoint, as for HTTP (consistentHash: only useSourceIp has a key)
@@ -326,6 +340,7 @@ export function outboundTcp(
   const peers: Partial<TcpConnectionReport> = {
     destination: ep.workload?.name ?? null,
     destinationService: target.fqdn,
+    peerEndpoint: peerEndpoint(ep),
     sourcePrincipal: mtls ? secure.localPrincipal : null,
     destinationPrincipal:
       mtls && ep.workload ? host.identities.idFor(ep.workload.namespace, ep.workload.serviceAccount) : null
@@ -506,13 +521,18 @@ export function connectTunnel(
     down.once('end', onEnd);
     return;
   }
-  let target: { host: string; port: number; service: string };
+  let target: { host: string; port: number; service: string; peerEndpoint?: string | null };
   if (found) {
-    const eps = found.service.endpoints;
-    if (eps.length === 0) return refused(down, report(found.service.fqdn, { flags: 'UH' }));
-    const ep = eps[host.random.int(eps.length)]!;
-    const addr = host.deliveryAddress(ep);
-    target = { host: addr.host, port: addr.port, service: found.service.fqdn };
+    const eps = endpointsOn(found.service, found.port);
+    if (eps.length === 0 && found.service.resolution === 'NONE') {
+      // resolution NONE: the original destination, what the app asked for
+      target = { host: name === 'localhost' ? '127.0.0.1' : name, port, service: found.service.fqdn };
+    } else {
+      if (eps.length === 0) return refused(down, report(found.service.fqdn, { flags: 'UH' }));
+      const ep = eps[host.random.int(eps.length)]!;
+      const addr = host.deliveryAddress(ep);
+      target = { host: addr.host, port: addr.port, service: found.service.fqdn, peerEndpoint: peerEndpoint(ep) };
+    }
   } else {
     if (view.outboundMode === 'REGISTRY_ONLY') return refused(down, report('BlackHoleCluster'));
     if (host.isOwnListener(name, port)) return refused(down, report('PassthroughCluster', { flags: 'NR' }));
@@ -529,14 +549,14 @@ export function connectTunnel(
     clearTimeout(timer);
     connected = true;
     established();
-    relay(down, head, up, report(target.service));
+    relay(down, head, up, report(target.service, { peerEndpoint: target.peerEndpoint ?? null }));
   });
   up.once('error', () => {
     clearTimeout(timer);
     if (connected) return;
     // Envoy answers a CONNECT it cannot open with 503 and closes
     down.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    const m = report(target.service, { flags: 'UF' });
+    const m = report(target.service, { flags: 'UF', peerEndpoint: target.peerEndpoint ?? null });
     m.opened.value++;
     m.closed.value++;
   });

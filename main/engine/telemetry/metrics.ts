@@ -54,6 +54,11 @@ export interface TcpConnectionReport {
   connectionSecurity: 'mutual_tls' | 'none';
   /** Envoy's flags for the connection, "-" when none (UF: the upstream connection failed). */
   flags: string;
+  /**
+   * The `host:port` of the endpoint a client-side connection went to when no workload serves it (a ServiceEntry
+   * endpoint): its metadata stands for the peer, as for a request (peerEndpointOf).
+   */
+  peerEndpoint?: string | null;
 }
 
 /** The four TCP counters of one label set. */
