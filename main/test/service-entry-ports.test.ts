@@ -171,6 +171,12 @@ describe("a ServiceEntry's ports are separate clusters", () => {
     expect(tlsPortStub.seen).toEqual([]);
   });
 
+  it('egress TLS origination: plain HTTP to port 80 leaves as TLS to the targetPort (SNI and name: the Host)', async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'edition.example.com', '/politics');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('tls origin got /politics for edition.example.com');
+  });
+
   it('a DNS entry without endpoints is its host at the targetPort of the port asked for', async () => {
     for (let i = 0; i < 3; i++)
       expect((await viaProxy(m.outbound('caller-v1'), 'localhost', `/n${i}`)).body).toBe(

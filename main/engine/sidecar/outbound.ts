@@ -825,7 +825,8 @@ export class OutboundSidecar {
       endpoint,
       service: o.service,
       caller: r.caller,
-      host: this.host
+      host: this.host,
+      requestHost: typeof r.headers.host === 'string' ? r.headers.host : undefined
     });
   }
 
@@ -1019,7 +1020,8 @@ export class OutboundSidecar {
         endpoint: ep,
         service: svc,
         caller: r.caller,
-        host: this.host
+        host: this.host,
+        requestHost: typeof r.headers.host === 'string' ? r.headers.host : undefined
       });
       ex.note(
         'mirror',
