@@ -132,6 +132,17 @@ spec:
   - {number: 80, name: http, protocol: HTTP, targetPort: ${web.port}}
   - {number: 443, name: https, protocol: HTTPS, targetPort: ${tlsPortStub.port}}
 ---
+# istio.io "Egress using Wildcard Hosts" style: resolution NONE, the app's own TLS goes where it asked
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: original-destination}
+spec:
+  hosts: [none.example.com]
+  addresses: [127.0.0.1]
+  location: MESH_EXTERNAL
+  resolution: NONE
+  ports: [{number: ${portOf(echo443)}, name: tls, protocol: TLS}]
+---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: origin}
@@ -161,6 +172,12 @@ afterAll(async () => {
 });
 
 describe("a ServiceEntry's ports are separate clusters", () => {
+  it('an HTTPS tunnel (CONNECT) to a resolution NONE entry goes to the original destination', async () => {
+    expect(await tunnel(`127.0.0.1:${portOf(echo443)}`)).toBe(
+      'HTTP/1.1 200 Connection Established\r\n\r\ntls-port:hello\n'
+    );
+  });
+
   it("a request to port 80 always reaches port 80's endpoint (the endpoint's ports, or the port's targetPort)", async () => {
     for (const host of ['api.example.com', 'shop.example.com']) {
       const bodies = new Set<string>();
