@@ -534,7 +534,8 @@ export function connectTunnel(
       target = { host: addr.host, port: addr.port, service: found.service.fqdn, peerEndpoint: peerEndpoint(ep) };
     }
   } else {
-    if (view.outboundMode === 'REGISTRY_ONLY') return refused(down, report('BlackHoleCluster'));
+    // the BlackHoleCluster has no endpoint: tcp_proxy closes the stream as no healthy upstream
+    if (view.outboundMode === 'REGISTRY_ONLY') return refused(down, report('BlackHoleCluster', { flags: 'UH' }));
     if (host.isOwnListener(name, port)) return refused(down, report('PassthroughCluster', { flags: 'NR' }));
     target = { host: name, port, service: 'PassthroughCluster' };
   }

@@ -544,7 +544,13 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
 
 /** A TCP connection's labels: as a request's (labelsFor), with request_protocol tcp and no response code. */
 export function tcpLabelsFor(c: TcpConnectionReport, reg: MeshRegistry): TcpLabels {
-  return ordered(TCP_LABELS, { ...peerLabels(c, reg), request_protocol: 'tcp' });
+  // a stream has no Host header: a catch-all cluster names the service (destination_service_name) but no host
+  // (istio_stats leaves destination_service unknown)
+  const special = c.destinationService === 'PassthroughCluster' || c.destinationService === 'BlackHoleCluster';
+  return ordered(TCP_LABELS, {
+    ...peerLabels(special ? { ...c, hostOnly: 'unknown' } : c, reg),
+    request_protocol: 'tcp'
+  });
 }
 
 /**
