@@ -272,6 +272,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     mtlsMode: (w, port) => mtlsFor(`${w.name}|${port}`, { w, port }),
     tcpSeries: (c) => metrics.tcp(c, snapshot.registry),
     tcpPeers: new Map(),
+    accessLog: opts.accessLog,
     isOwnListener(h, port) {
       if (h !== '127.0.0.1' && h !== 'localhost' && h !== '[::1]' && h !== '::1') return false;
       for (const l of listeners.values()) if (l.port === port) return true;

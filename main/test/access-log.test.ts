@@ -8,17 +8,42 @@
  *
  * One line per request each sidecar finished: an upstream answer (via_upstream, the cluster, the route's name), a
  * rewritten path (the original one), a fault abort (FI, fault_filter_abort), the ALLOW_ANY passthrough
- * (PassthroughCluster, allow_any) and the REGISTRY_ONLY reply (502 direct_response, no cluster, block_all).
+ * (PassthroughCluster, allow_any) and the REGISTRY_ONLY reply (502 direct_response, no cluster, block_all); and
+ * tcp_proxy's line for a TCP connection (`"- - -" 0`, the bytes each way, the upstream, the cluster).
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let caller: Stub, locked: Stub, web: Stub, outside: Stub;
 let m: Running;
+let echo: net.Server;
 const lines: string[] = [];
+
+/** CONNECT `authority` through `workload`'s outbound port, send `hello\n`, read until the echo or the end. */
+function tunnel(workload: string, authority: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(m.outbound(workload), '127.0.0.1');
+    let got = '';
+    const timer = setTimeout(() => (s.destroy(), resolve(`${got}<timeout>`)), 5000);
+    s.on('connect', () => s.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\nhello\n`));
+    s.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (got.endsWith('hello\n')) s.end();
+    });
+    s.on('close', () => (clearTimeout(timer), resolve(got)));
+    s.on('error', () => s.destroy());
+  });
+}
 
 beforeAll(async () => {
   [caller, locked, web, outside] = await Promise.all([stub('caller'), stub('locked'), stub('web'), stub('outside')]);
+  echo = net.createServer((c) => {
+    c.on('data', (d: Buffer) => c.write(Buffer.concat([Buffer.from('echo:'), d])));
+    c.on('end', () => c.end());
+    c.on('error', () => c.destroy());
+  });
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   m = await startMesh(
     {
       meshYaml: meshYaml({
@@ -58,6 +83,7 @@ spec:
 afterAll(async () => {
   await m?.close();
   await Promise.all([caller, locked, web, outside].map((s) => s?.close()));
+  echo?.close();
 });
 
 /** The line of the request with this x-request-id that `pick` accepts, once its sidecar has finished it. */
@@ -118,6 +144,33 @@ describe('access log in Istio default format', () => {
     expect(await lineOf('req-block')).toMatch(
       new RegExp(
         String.raw`^${START} "GET /ext HTTP/1\.1" 502 - direct_response - "-" 0 0 \d+ - "-" "-" "req-block" "${outside.address.replace(/\./g, '\\.')}" "-" - - ${ADDR} ${ADDR} - block_all$`
+      )
+    );
+  });
+
+  it('TCP (tcp_proxy): an HTTPS tunnel passed through, and one closed at the BlackHoleCluster (UH)', async () => {
+    const port = (echo.address() as net.AddressInfo).port;
+    const target = `127\\.0\\.0\\.1:${port}`;
+    expect(await tunnel('caller-v1', `127.0.0.1:${port}`)).toBe(
+      'HTTP/1.1 200 Connection Established\r\n\r\necho:hello\n'
+    );
+    const passed = await until(
+      () => lines.find((l) => l.includes('"- - -"') && l.includes(' PassthroughCluster ')),
+      'a passthrough line'
+    );
+    expect(passed).toMatch(
+      new RegExp(
+        String.raw`^${START} "- - -" 0 - - - "-" 6 11 \d+ - "-" "-" "-" "-" "${target}" PassthroughCluster - ${ADDR} ${ADDR} - -$`
+      )
+    );
+    expect(await tunnel('locked-v1', `127.0.0.1:${port}`)).toBe('');
+    const blocked = await until(
+      () => lines.find((l) => l.includes('"- - -"') && l.includes(' BlackHoleCluster ')),
+      'a black hole line'
+    );
+    expect(blocked).toMatch(
+      new RegExp(
+        String.raw`^${START} "- - -" 0 UH - - "-" 0 0 \d+ - "-" "-" "-" "-" "-" BlackHoleCluster - ${ADDR} ${ADDR} - -$`
       )
     );
   });

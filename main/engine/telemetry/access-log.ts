@@ -126,3 +126,47 @@ export function accessLogLine(f: FlowRecord, reg: Registry, facts: AccessFacts |
     routeName(f)
   ].join(' ');
 }
+
+/** What Envoy's access log says of one TCP connection (tcp_proxy): no request, only bytes, the upstream and flags. */
+export interface TcpAccessEntry {
+  startedAt: string;
+  durationMs: number;
+  flags: string;
+  /** Bytes received from the caller and sent to it. */
+  received: number;
+  sent: number;
+  upstreamHost: string | null;
+  /** `outbound|<port>|<subset>|<host>`, `inbound|<port>||`, PassthroughCluster, BlackHoleCluster; null: none. */
+  cluster: string | null;
+  downstreamLocal: string | null;
+  downstreamRemote: string | null;
+  requestedServerName: string | null;
+}
+
+/** One access log line (without the newline) for a TCP connection, in the same default format. */
+export function tcpAccessLogLine(e: TcpAccessEntry): string {
+  return [
+    `[${e.startedAt}]`,
+    '"- - -"',
+    '0',
+    e.flags || '-',
+    '-',
+    '-',
+    '"-"',
+    String(e.received),
+    String(e.sent),
+    String(Math.round(e.durationMs)),
+    '-',
+    '"-"',
+    '"-"',
+    '"-"',
+    '"-"',
+    `"${dash(e.upstreamHost)}"`,
+    dash(e.cluster),
+    '-',
+    dash(e.downstreamLocal),
+    dash(e.downstreamRemote),
+    dash(e.requestedServerName),
+    '-'
+  ].join(' ');
+}
