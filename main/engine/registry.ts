@@ -125,7 +125,13 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
     for (const h of spec.hosts) {
       const host = h.toLowerCase();
       if (services.some((s) => s.fqdn === host)) continue;
-      const resolution = spec.resolution === 'STATIC' ? 'STATIC' : spec.resolution === 'NONE' ? 'NONE' : 'DNS';
+      // NONE when unset, as in Istio's API (the original destination)
+      const resolution =
+        spec.resolution === 'STATIC'
+          ? 'STATIC'
+          : spec.resolution === 'DNS' || spec.resolution === 'DNS_ROUND_ROBIN'
+            ? 'DNS'
+            : 'NONE';
       const endpoints: ServiceEndpoint[] = [];
       const selector = spec.workloadSelector?.labels;
       if (selector) {

@@ -132,16 +132,17 @@ spec:
   - {number: 80, name: http, protocol: HTTP, targetPort: ${web.port}}
   - {number: 443, name: https, protocol: HTTPS, targetPort: ${tlsPortStub.port}}
 ---
-# istio.io "Egress using Wildcard Hosts" style: resolution NONE, the app's own TLS goes where it asked
+# istio.io "Egress using Wildcard Hosts": a wildcard entry that sets no resolution (NONE, Istio's default); here its
+# address stands for where the app's DNS would take it
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: original-destination}
+metadata: {name: wildcard}
 spec:
-  hosts: [none.example.com]
+  hosts: ["*.wiki.example"]
   addresses: [127.0.0.1]
-  location: MESH_EXTERNAL
-  resolution: NONE
-  ports: [{number: ${portOf(echo443)}, name: tls, protocol: TLS}]
+  ports:
+  - {number: ${web.port}, name: http, protocol: HTTP}
+  - {number: ${portOf(echo443)}, name: https, protocol: HTTPS}
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -172,7 +173,10 @@ afterAll(async () => {
 });
 
 describe("a ServiceEntry's ports are separate clusters", () => {
-  it('an HTTPS tunnel (CONNECT) to a resolution NONE entry goes to the original destination', async () => {
+  it('a ServiceEntry without resolution is NONE (the original destination), for HTTP and for a tunnel', async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), `127.0.0.1:${web.port}`, '/wiki');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(JSON.stringify({ stub: 'web-80', url: '/wiki' }));
     expect(await tunnel(`127.0.0.1:${portOf(echo443)}`)).toBe(
       'HTTP/1.1 200 Connection Established\r\n\r\ntls-port:hello\n'
     );
