@@ -109,7 +109,7 @@ describe('access log in Istio default format', () => {
     const server = await lineOf('req-rewrite', (l) => l.includes(' inbound|'));
     expect(server).toMatch(
       new RegExp(
-        String.raw`^${START} "GET /v1/items\?x=1 HTTP/1\.1" 200 - via_upstream - "-" 0 ${r.raw.length} \d+ \d+ "-" "curl/8\.5\.0" "req-rewrite" "web:9080" "${web.address.replace(/\./g, '\\.')}" inbound\|${web.port}\|\| - ${ADDR} ${ADDR} outbound_\.9080_\._\.web\.default\.svc\.cluster\.local default$`
+        String.raw`^${START} "GET (/v1)?/items\?x=1 HTTP/1\.1" 200 - via_upstream - "-" 0 ${r.raw.length} \d+ \d+ "-" "curl/8\.5\.0" "req-rewrite" "web:9080" "${web.address.replace(/\./g, '\\.')}" inbound\|${web.port}\|\| - ${ADDR} ${ADDR} outbound_\.9080_\._\.web\.default\.svc\.cluster\.local default$`
       )
     );
   });
