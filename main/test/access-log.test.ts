@@ -69,6 +69,26 @@ spec:
   - route: [{destination: {host: web}}]
 ---
 apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api}
+spec:
+  hosts: [api.example.org]
+  resolution: STATIC
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  - {number: 8080, name: http-alt, protocol: HTTP}
+  endpoints: [{address: 127.0.0.1, ports: {http: ${outside.port}, http-alt: ${web.port}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api}
+spec:
+  hosts: [api.example.org]
+  http:
+  - match: [{port: 80}]
+    route: [{destination: {host: api.example.org, port: {number: 8080}}}]
+---
+apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: {name: locked}
 spec:
@@ -112,6 +132,14 @@ describe('access log in Istio default format', () => {
         String.raw`^${START} "GET (/v1)?/items\?x=1 HTTP/1\.1" 200 - via_upstream - "-" 0 ${r.raw.length} \d+ \d+ "-" "curl/8\.5\.0" "req-rewrite" "web:9080" "${web.address.replace(/\./g, '\\.')}" inbound\|${web.port}\|\| - ${ADDR} ${ADDR} outbound_\.9080_\._\.web\.default\.svc\.cluster\.local default$`
       )
     );
+  });
+
+  it("a route to another port of a ServiceEntry: the cluster is that port's", async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'api.example.org', '/alt', {
+      headers: { 'x-request-id': 'req-alt' }
+    });
+    expect(r.body).toBe(JSON.stringify({ stub: 'web', url: '/alt' }));
+    expect(await lineOf('req-alt')).toContain(` "${web.address}" outbound|8080||api.example.org - `);
   });
 
   it('a fault abort: FI, fault_filter_abort, its 18 bytes, no upstream', async () => {

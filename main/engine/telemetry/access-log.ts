@@ -84,7 +84,12 @@ export function upstreamCluster(f: FlowRecord, reg: Registry): string {
   if (/^(route_not_found|cluster_not_found|direct_response)$/.test(responseCodeDetails(f))) return '-';
   const info = reg.serviceByFqdn.get(svc);
   if (!info) return '-';
-  return `outbound|${servicePort(f, info.ports)}|${f.subset ?? ''}|${info.fqdn}`;
+  // the port of the entry's endpoint that answered (a route may send port 80's request to port 443), else the
+  // request's
+  const ep = f.endpoint
+    ? info.endpoints.find((e) => e.servicePort !== undefined && `${e.host}:${e.port}` === f.endpoint)
+    : undefined;
+  return `outbound|${ep?.servicePort ?? servicePort(f, info.ports)}|${f.subset ?? ''}|${info.fqdn}`;
 }
 
 /** Envoy's ROUTE_NAME: Istio names a route after the VirtualService's http[].name; its default routes otherwise. */
