@@ -918,6 +918,7 @@ function accessFacts(wire: WireSizes): AccessFacts {
     responseBodyBytes: wire.responseBody ?? 0,
     downstreamLocal: s ? endpointText(s.localAddress, s.localPort) : null,
     downstreamRemote: s ? endpointText(s.remoteAddress, s.remotePort) : null,
-    requestedServerName: s && typeof s.servername === 'string' && s.servername ? s.servername : null
+    requestedServerName: s && typeof s.servername === 'string' && s.servername ? s.servername : null,
+    protocol: `HTTP/${wire.httpVersion ?? '1.1'}`
   };
 }

@@ -142,6 +142,21 @@ describe('access log in Istio default format', () => {
     expect(await lineOf('req-alt')).toContain(` "${web.address}" outbound|8080||api.example.org - `);
   });
 
+  it('PROTOCOL is the version the caller spoke (HTTP/1.0)', async () => {
+    const got = await new Promise<string>((resolve) => {
+      const c = net.connect(m.outbound('caller-v1'), '127.0.0.1');
+      let data = '';
+      c.on('connect', () => c.write('GET http://web:9080/old HTTP/1.0\r\nx-request-id: req-http10\r\n\r\n'));
+      c.on('data', (d: Buffer) => (data += d.toString('latin1')));
+      c.on('close', () => resolve(data));
+      c.on('error', () => resolve(data));
+    });
+    expect(got).toMatch(/^HTTP\/1\.[01] 200 /);
+    expect(await lineOf('req-http10', (l) => l.includes(' outbound|'))).toContain(
+      '"GET /old HTTP/1.0" 200 - via_upstream'
+    );
+  });
+
   it('a fault abort: FI, fault_filter_abort, its 18 bytes, no upstream', async () => {
     const r = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/tea', { headers: { 'x-request-id': 'req-fault' } });
     expect(r.status).toBe(418);

@@ -78,6 +78,8 @@ export interface WireSizes {
   responseBody?: number;
   /** The caller's connection, read only by the access log (its addresses, the SNI of its TLS). */
   socket?: Socket;
+  /** The request's HTTP version as the caller sent it ("1.1", "1.0"). */
+  httpVersion?: string;
 }
 
 /** Bytes of a request head node:http parsed: the request line, each header line, the blank line. */
@@ -344,7 +346,8 @@ export class Exchange implements SpanFields {
       response: (this.res.headersSent ? responseHeadBytes(this.res) : 0) + this.responseBody.size,
       requestBody: this.requestBody.size,
       responseBody: this.responseBody.size,
-      socket: req.socket
+      socket: req.socket,
+      httpVersion: req.httpVersion ?? '1.1'
     };
   }
 }

@@ -24,6 +24,8 @@ export interface AccessFacts {
   downstreamRemote: string | null;
   /** SNI of the caller's TLS (a server sidecar terminating mutual TLS), else null. */
   requestedServerName: string | null;
+  /** Envoy's PROTOCOL: HTTP/1.1, or HTTP/1.0 for a caller that sent that. */
+  protocol?: string;
 }
 
 function header(f: FlowRecord, name: string): string | undefined {
@@ -108,7 +110,7 @@ export function accessLogLine(f: FlowRecord, reg: Registry, facts: AccessFacts |
   const ust = f.responseHeaders['x-envoy-upstream-service-time'];
   return [
     `[${f.startedAt}]`,
-    `"${f.method} ${path} HTTP/1.1"`,
+    `"${f.method} ${path} ${facts?.protocol ?? 'HTTP/1.1'}"`,
     String(f.status),
     f.flags || '-',
     responseCodeDetails(f),
