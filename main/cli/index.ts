@@ -34,7 +34,7 @@ Usage:
   --state-dir       where localmesh keeps its state (default: .localmesh beside the mesh file)
   --ui              serve the browser UI from the admin server and print its URL (built on first use)
   --ui-port         the port of that server: the same as --admin-port (the UI and the API share one origin)
-  --access-log      print one line per request a sidecar finished
+  --access-log      print Envoy's access log: one line per request a sidecar finished, in Istio's default format
   --as              replay as this workload (through its outbound sidecar) instead of the recorded caller
   -H, --header      replay with this header set ("name:" removes it); -X, --path, -d edit the method, path, body
 
@@ -197,7 +197,14 @@ async function up(args: string[], out: Out): Promise<number> {
   // it from <state-dir>/admin-token (mode 0600), the browser UI gets it once in the printed URL
   const token = process.env.LOCALMESH_ADMIN_TOKEN || randomBytes(24).toString('base64url');
   const tokenFile = path.join(stateDir, 'admin-token');
-  const mesh = await createMesh(file, { seed, log: (l) => out.log(l), launch: false, stateDir });
+  const mesh = await createMesh(file, {
+    seed,
+    log: (l) => out.log(l),
+    launch: false,
+    stateDir,
+    // Envoy's access log in Istio's default format, one line per request each sidecar finished
+    accessLog: values['access-log'] ? (line) => out.log(line) : undefined
+  });
   let admin;
   try {
     admin = await startAdminServer(mesh, { port: adminPort, staticDir, token, metrics: () => mesh.metrics() });
@@ -218,12 +225,7 @@ async function up(args: string[], out: Out): Promise<number> {
   const issues = (await mesh.getConfig()).issues;
   for (const i of issues) out.log(formatIssue(i));
   mesh.onEvent((e) => {
-    if (e.type === 'flow' && values['access-log']) {
-      const f = e.flow;
-      out.log(
-        `[${f.startedAt}] ${f.reporter === 'source' ? `${f.source} →` : `→ ${f.destination}`} "${f.method} ${f.path}" ${f.authority} ${f.status} ${f.flags} ${f.durationMs.toFixed(1)}ms${f.rule ? ` route=${f.rule}` : ''}${f.endpoint ? ` upstream=${f.endpoint}` : ''} id=${f.requestId}`
-      );
-    } else if (e.type === 'process' && (e.process.state === 'crashed' || e.process.state === 'failed')) {
+    if (e.type === 'process' && (e.process.state === 'crashed' || e.process.state === 'failed')) {
       out.log(
         `${e.workload}: process ${e.process.state}${e.process.lastExitCode !== null ? ` (exit ${e.process.lastExitCode})` : ''}`
       );

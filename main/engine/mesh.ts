@@ -42,6 +42,7 @@ import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
 import type { WireSizes } from './sidecar/exchange.js';
+import { accessLogLine, type AccessFacts } from './telemetry/access-log.js';
 import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
 import {
   memoryStore,
@@ -84,6 +85,11 @@ export interface MeshOptions {
    * LOCALMESH_FAST_LANE=0 in the environment, keeps every request on node:http (the benchmark compares the two).
    */
   fastLane?: boolean;
+  /**
+   * Envoy's access log (`localmesh up --access-log`): one line per request each sidecar finished, in Istio's default
+   * TEXT format (telemetry/access-log.ts).
+   */
+  accessLog?: (line: string) => void;
 }
 
 export interface Mesh extends MeshApi {
@@ -167,6 +173,13 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     metrics.record(flow, snapshot.registry, wire ?? wireSizes(flow));
     spans?.record(flow, snapshot.registry);
     if (stored) store.append(flow);
+    if (opts.accessLog) {
+      try {
+        opts.accessLog(accessLogLine(flow, snapshot.registry, wire && accessFacts(wire)));
+      } catch {
+        /* a log sink's failure never affects the mesh */
+      }
+    }
     if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
     if (flowWaiters.size > 0) flowWaiters.get(flow.requestId)?.(withBodyViews(flow));
   };
@@ -263,6 +276,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     mtlsMode: (w, port) => mtlsFor(`${w.name}|${port}`, { w, port }),
     tcpSeries: (c) => metrics.tcp(c, snapshot.registry),
     tcpPeers: new Map(),
+    accessLog: opts.accessLog,
     isOwnListener(h, port) {
       if (h !== '127.0.0.1' && h !== 'localhost' && h !== '[::1]' && h !== '::1') return false;
       for (const l of listeners.values()) if (l.port === port) return true;
@@ -897,3 +911,23 @@ export function describeListener(key: string): string {
 }
 
 export type { ValidationIssue };
+
+/** `ip:port` of one end of a socket ("[v6]:port"), null when the socket no longer tells. */
+function endpointText(address: string | undefined, port: number | undefined): string | null {
+  if (!address || port === undefined) return null;
+  const a = address.replace(/^::ffff:/, '');
+  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
+}
+
+/** What the access log reads of a request besides its flow (see telemetry/access-log.ts). */
+function accessFacts(wire: WireSizes): AccessFacts {
+  const s = wire.socket as (net.Socket & { servername?: unknown }) | undefined;
+  return {
+    requestBodyBytes: wire.requestBody ?? 0,
+    responseBodyBytes: wire.responseBody ?? 0,
+    downstreamLocal: s ? endpointText(s.localAddress, s.localPort) : null,
+    downstreamRemote: s ? endpointText(s.remoteAddress, s.remotePort) : null,
+    requestedServerName: s && typeof s.servername === 'string' && s.servername ? s.servername : null,
+    protocol: `HTTP/${wire.httpVersion ?? '1.1'}`
+  };
+}

@@ -33,6 +33,11 @@ export interface ServiceEndpoint {
   /** Workload + instance for mesh endpoints; undefined for ServiceEntry endpoints. */
   workload?: WorkloadInfo;
   instance?: InstanceInfo;
+  /**
+   * The ServiceEntry port this endpoint serves (an entry's `endpoints` are listed once per port, at that port's
+   * target): Istio's cluster `outbound|<port>||<host>` holds only that port's endpoints. Unset: every port.
+   */
+  servicePort?: number;
 }
 
 export interface ServiceInfo {
@@ -49,6 +54,8 @@ export interface ServiceInfo {
   endpoints: ServiceEndpoint[];
   /** For DNS ServiceEntries without endpoints: connect to the host itself. */
   dnsHost?: string;
+  /** A ServiceEntry's `targetPort` per port number, where it sets one (where a DNS entry's host is reached). */
+  targetPorts?: Map<number, number>;
   /** A ServiceEntry's exportTo (namespaces that see it; "*" all, "." its own); mesh services are visible to all. */
   exportTo?: string[];
   /** A mesh service's port protocol (spec.services[].protocol): auto-detected, HTTP, or a byte stream. */
@@ -118,7 +125,13 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
     for (const h of spec.hosts) {
       const host = h.toLowerCase();
       if (services.some((s) => s.fqdn === host)) continue;
-      const resolution = spec.resolution === 'STATIC' ? 'STATIC' : spec.resolution === 'NONE' ? 'NONE' : 'DNS';
+      // NONE when unset, as in Istio's API (the original destination)
+      const resolution =
+        spec.resolution === 'STATIC'
+          ? 'STATIC'
+          : spec.resolution === 'DNS' || spec.resolution === 'DNS_ROUND_ROBIN'
+            ? 'DNS'
+            : 'NONE';
       const endpoints: ServiceEndpoint[] = [];
       const selector = spec.workloadSelector?.labels;
       if (selector) {
@@ -134,7 +147,7 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         for (const sp of spec.ports ?? []) {
           const portName = sp.name ?? '';
           const port = ep.ports?.[portName] ?? sp.targetPort ?? sp.number;
-          endpoints.push({ host: ep.address ?? host, port, labels: ep.labels ?? {} });
+          endpoints.push({ host: ep.address ?? host, port, labels: ep.labels ?? {}, servicePort: sp.number });
         }
       }
       services.push({
@@ -147,6 +160,9 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         resolution,
         endpoints,
         dnsHost: resolution === 'DNS' && endpoints.length === 0 ? host : undefined,
+        targetPorts: new Map(
+          (spec.ports ?? []).flatMap((p) => (p.targetPort !== undefined ? [[p.number, p.targetPort] as const] : []))
+        ),
         exportTo: spec.exportTo,
         subjectAltNames: spec.subjectAltNames?.length ? spec.subjectAltNames : undefined
       });
@@ -178,6 +194,19 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
     return undefined;
   }
   return { services, workloads, workloadByName, serviceByFqdn, resolveAuthority };
+}
+
+/**
+ * The endpoints of `svc` behind its port `port`, as in Istio's cluster `outbound|<port>||<host>`: a ServiceEntry
+ * lists each endpoint once per port (at that port's target), and a request to one port never goes to another's.
+ * A DNS entry without endpoints is its host itself, at the port's `targetPort` if it sets one.
+ */
+export function endpointsOn(svc: ServiceInfo, port: number): ServiceEndpoint[] {
+  if (svc.kind === 'mesh') return svc.endpoints;
+  if (svc.endpoints.length === 0 && svc.dnsHost)
+    return [{ host: svc.dnsHost, port: svc.targetPorts?.get(port) ?? port, labels: {}, servicePort: port }];
+  if (svc.ports.length <= 1) return svc.endpoints;
+  return svc.endpoints.filter((e) => e.servicePort === undefined || e.servicePort === port);
 }
 
 /** Do `labels` carry every key/value of `selector`? */

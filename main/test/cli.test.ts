@@ -919,7 +919,13 @@ describe('localmesh up (bookinfo)', () => {
       async () => (await request(out, 'http://web:9080/logged')).status === 200,
       30_000
     );
-    await c.waitFor(/client-v1 → "GET \/logged" web:9080 200 - [\d.]+ms .*upstream=127\.0\.0\.1:\d+ id=\S+/);
+    // Envoy's access log in Istio's default TEXT format, from the client's sidecar and from the server's
+    await c.waitFor(
+      /\n\[\d{4}-\d\d-\d\dT[\d:.]+Z\] "GET \/logged HTTP\/1\.1" 200 - via_upstream - "-" 0 \d+ \d+ \d+ "-" "[^"]*" "[0-9a-f-]{36}" "web:9080" "127\.0\.0\.1:\d+" outbound\|9080\|\|web\.default\.svc\.cluster\.local - 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ - default\n/
+    );
+    await c.waitFor(
+      /\n\[[^\]]+\] "GET \/logged HTTP\/1\.1" 200 - via_upstream - "-" 0 \d+ \d+ \d+ "-" "[^"]*" "[0-9a-f-]{36}" "web:9080" "127\.0\.0\.1:\d+" inbound\|\d+\|\| - 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ outbound_\.9080_\._\.web\.default\.svc\.cluster\.local default\n/
+    );
     // Ctrl-C stops like SIGTERM
     c.child.kill('SIGINT');
     expect(await c.waitExit(20_000)).toEqual({ code: 0, signal: null });

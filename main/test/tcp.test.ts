@@ -452,6 +452,9 @@ describe('CONNECT through the outbound proxy port (HTTPS_PROXY)', () => {
       'a PassthroughCluster connection'
     );
     expect(line).toContain('reporter="source",source_workload="caller-v1"');
+    // istio_stats: a TCP stream has no Host header to name the service, so only its name is the catch-all cluster
+    expect(line).toContain('destination_service="unknown",');
+    expect(line).toContain('destination_service_name="PassthroughCluster",');
   });
   it('a mesh service goes by its tcp routes (v2), over mutual TLS between the sidecars', async () => {
     const r = await tunnel('caller-v1', 'echo:9000');
@@ -483,5 +486,15 @@ describe('CONNECT through the outbound proxy port (HTTPS_PROXY)', () => {
     const r = await tunnel('locked-v1', outside.address);
     expect(r.got).toBe('');
     expect(r.ended).toBe(true);
+    // the BlackHoleCluster has no endpoint: Envoy's tcp_proxy closes the connection as no healthy upstream (UH)
+    const line = await until(
+      async () =>
+        (await metricLines('istio_tcp_connections_closed_total')).find(
+          (l) => l.includes('source_workload="locked-v1"') && l.includes('destination_service_name="BlackHoleCluster"')
+        ),
+      'a BlackHoleCluster connection'
+    );
+    expect(line).toContain('destination_service="unknown",');
+    expect(line).toContain('response_flags="UH",');
   });
 });

@@ -5,7 +5,17 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../contract/api.js';
-import { deadPort, meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import {
+  deadPort,
+  meshYaml,
+  request,
+  startMesh,
+  stub,
+  until,
+  viaProxy,
+  type Running,
+  type Stub
+} from './helpers/harness.js';
 
 const HEX32 = /^[0-9a-f]{32}$/;
 const HEX16 = /^[0-9a-f]{16}$/;
@@ -101,6 +111,23 @@ describe('W3C trace context', () => {
     expect(traceparentParts(src.requestHeaders.traceparent).span).toBe(src.spanId);
     // no B3 unless configured
     expect(lastSeen(reviews, 'tr-new')['x-b3-traceid']).toBeUndefined();
+  });
+
+  it("a caller without sidecar addressing the inbound port: the server span is named by the service's port", async () => {
+    const r = await request(m.inbound('reviews-v1'), '/direct', {
+      headers: { host: `127.0.0.1:${m.inbound('reviews-v1')}`, 'x-request-id': 'tr-direct' }
+    });
+    expect(r.status).toBe(200);
+    const src = (await until(
+      async () => (await m.mesh.listFlows({ limit: 500 })).find((f) => f.requestId === 'tr-direct'),
+      'the flow of tr-direct'
+    ))!;
+    expect(src.reporter).toBe('destination');
+    const trace = await m.mesh.getTrace({ traceId: src.traceId! });
+    // Istio names the inbound route's span after the service and its port, whatever Host the caller sent
+    expect(trace.spans.map((s) => [s.kind, s.workload, s.name])).toEqual([
+      ['server', 'reviews-v1', 'reviews.default.svc.cluster.local:9080/*']
+    ]);
   });
 
   it('every request gets its own trace', async () => {

@@ -32,6 +32,14 @@ export function destinationTls(
   return policyComponent(dr, subset, port, 'tls');
 }
 
+/** The host of a Host header value (`name`, `name:port`, `[v6]:port`), without the port or brackets. */
+function hostOfAuthority(authority: string): string {
+  const v6 = /^\[([^\]]*)\]/.exec(authority);
+  if (v6) return v6[1]!;
+  const colon = authority.indexOf(':');
+  return colon < 0 ? authority : authority.slice(0, colon);
+}
+
 const readFile = (f: string | undefined) => (f ? fs.readFileSync(f, 'utf8') : undefined);
 
 /**
@@ -57,6 +65,12 @@ interface UpstreamTlsInput {
   service: ServiceInfo | undefined;
   caller: WorkloadInfo | undefined;
   host: SidecarHost;
+  /**
+   * The Host header of the HTTP request sent upstream (after rewrites), where there is one: SIMPLE and MUTUAL take
+   * their SNI and the name they verify from it when the DestinationRule names no `sni` (Istio's auto_sni and
+   * auto_san_validation). A TCP stream has none: the endpoint's host stands in.
+   */
+  requestHost?: string | undefined;
 }
 
 /**
@@ -152,9 +166,13 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
   // the names to verify: the DestinationRule's, else the ServiceEntry's
   const sans = settings?.subjectAltNames?.length ? settings.subjectAltNames : a.service?.subjectAltNames;
   const options: tls.ConnectionOptions = { rejectUnauthorized: settings?.insecureSkipVerify !== true };
-  // SNI is a host name (RFC 6066): none for an endpoint given as an IP address
-  const servername = settings?.sni ?? a.endpoint.host;
+  // Istio (ENABLE_AUTO_SNI, VERIFY_CERTIFICATE_AT_CLIENT): without a DestinationRule `sni` Envoy sends the upstream
+  // request's Host as SNI and verifies the certificate against it when no subjectAltNames are given; with an explicit
+  // `sni` and no subjectAltNames it verifies the chain only. SNI is a host name (RFC 6066): none for an IP address
+  const autoName = a.requestHost !== undefined ? hostOfAuthority(a.requestHost) : a.endpoint.host;
+  const servername = settings?.sni ?? autoName;
   if (net.isIP(servername) === 0) options.servername = servername;
+  if (settings?.sni && !sans?.length) options.checkServerIdentity = () => undefined;
   const ca = readFile(settings?.caCertificates);
   if (ca !== undefined) options.ca = ca;
   if (mode === 'MUTUAL') {

@@ -73,6 +73,13 @@ export interface WireSizes {
   request: number;
   /** Sent to the caller: the response head and body. */
   response: number;
+  /** The bodies alone (decoded), as Envoy's access log counts BYTES_RECEIVED / BYTES_SENT for HTTP. */
+  requestBody?: number;
+  responseBody?: number;
+  /** The caller's connection, read only by the access log (its addresses, the SNI of its TLS). */
+  socket?: Socket;
+  /** The request's HTTP version as the caller sent it ("1.1", "1.0"). */
+  httpVersion?: string;
 }
 
 /** Bytes of a request head node:http parsed: the request line, each header line, the blank line. */
@@ -336,7 +343,11 @@ export class Exchange implements SpanFields {
     const head = typeof req.headBytes === 'number' ? req.headBytes : rawHeadBytes(req);
     return {
       request: head + this.requestBody.size,
-      response: (this.res.headersSent ? responseHeadBytes(this.res) : 0) + this.responseBody.size
+      response: (this.res.headersSent ? responseHeadBytes(this.res) : 0) + this.responseBody.size,
+      requestBody: this.requestBody.size,
+      responseBody: this.responseBody.size,
+      socket: req.socket,
+      httpVersion: req.httpVersion ?? '1.1'
     };
   }
 }

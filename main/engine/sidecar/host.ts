@@ -50,6 +50,8 @@ export interface SidecarHost {
    * istio-peer-exchange): the calling workload by the local port of the client sidecar's connection.
    */
   tcpPeers: Map<number, string>;
+  /** Envoy's access log (MeshOptions.accessLog), when it is on: TCP connections write their lines here. */
+  accessLog?: ((line: string) => void) | undefined;
 }
 
 export interface SidecarAgents {

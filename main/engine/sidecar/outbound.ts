@@ -20,7 +20,7 @@ import { shadowHost } from '../config/compat.js';
 import { sniff } from './sniff.js';
 import { connectTunnel, inspect, outboundTcp } from './tcp.js';
 import { NO_RETRY, defaultRetry, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
-import { labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
+import { endpointsOn, labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import type { Snapshot, HostRoutes } from '../snapshot.js';
 import { needsClaims, selectRoute, type MatchInput } from '../filters/route-match.js';
 import { authenticate } from '../security/jwt.js';
@@ -448,7 +448,7 @@ export class OutboundSidecar {
     }
     const port = dest?.port ?? (dest ? (service.ports[0] ?? r.port) : r.port);
     const dr = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller);
-    let endpoints: ServiceEndpoint[] = service.endpoints;
+    let endpoints: ServiceEndpoint[] = endpointsOn(service, port);
     if (dest?.subset) {
       const subset = dr?.subsets.get(dest.subset);
       if (!subset) {
@@ -457,13 +457,13 @@ export class OutboundSidecar {
         return;
       }
       ex.subset = dest.subset;
-      endpoints = endpoints.filter((e) => labelsMatch(subset.labels, e.labels));
+      // a DNS entry without endpoints is its host, whatever the subset's labels (a DNS cluster has no label metadata)
+      if (!service.dnsHost) endpoints = endpoints.filter((e) => labelsMatch(subset.labels, e.labels));
       ex.note(
         'subset',
         `subset ${dest.subset} (${JSON.stringify(subset.labels ?? {})}) of DestinationRule ${dr!.key}: ${endpoints.length} endpoint(s)`
       );
     }
-    if (endpoints.length === 0 && service.dnsHost) endpoints = [{ host: service.dnsHost, port, labels: {} }];
     if (endpoints.length === 0 && service.resolution === 'NONE' && !dest?.subset) {
       // resolution NONE: the original destination, i.e. what the app asked for
       const a = splitAuthority(r.authority);
@@ -848,7 +848,8 @@ export class OutboundSidecar {
       endpoint,
       service: o.service,
       caller: r.caller,
-      host: this.host
+      host: this.host,
+      requestHost: typeof r.headers.host === 'string' ? r.headers.host : undefined
     });
   }
 
@@ -997,13 +998,23 @@ export class OutboundSidecar {
     up.once('error', () => res.destroy());
   }
 
-  /** Endpoints of `service` in `subset` (all of them without a subset; none when the subset is not defined). */
-  private subsetEndpoints(r: Resolved, service: ServiceInfo, subset: string | undefined): ServiceEndpoint[] {
-    if (!subset) return service.endpoints;
+  /**
+   * Endpoints of `service` on `port` in `subset` (all of them without a subset; none when the subset is not
+   * defined).
+   */
+  private subsetEndpoints(
+    r: Resolved,
+    service: ServiceInfo,
+    port: number,
+    subset: string | undefined
+  ): ServiceEndpoint[] {
+    const all = endpointsOn(service, port);
+    if (!subset) return all;
     const sub = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller)?.subsets.get(
       subset
     );
-    return sub ? service.endpoints.filter((e) => labelsMatch(sub.labels, e.labels)) : [];
+    if (!sub) return [];
+    return service.dnsHost ? all : all.filter((e) => labelsMatch(sub.labels, e.labels));
   }
 
   /** Fire-and-forget copies (mirror / mirrors); their responses are discarded and never delay the primary. */
@@ -1015,7 +1026,8 @@ export class OutboundSidecar {
         ex.note('mirror', `mirror host ${m.destination.host} unknown: skipped`);
         continue;
       }
-      const eps = this.subsetEndpoints(r, svc, m.destination.subset);
+      const port = m.destination.port ?? svc.ports[0] ?? r.port;
+      const eps = this.subsetEndpoints(r, svc, port, m.destination.subset);
       if (eps.length === 0) {
         ex.note('mirror', `mirror ${m.destination.host} has no endpoint: skipped`);
         continue;
@@ -1024,7 +1036,6 @@ export class OutboundSidecar {
       const addr = this.host.deliveryAddress(ep);
       // the copy leaves like any call to that service: over auto-mTLS (or its DestinationRule's tls) with the
       // caller's peer metadata, so the mirror target's sidecar admits it and attributes it to the caller
-      const port = m.destination.port ?? svc.ports[0] ?? r.port;
       const secure = upstreamTls({
         dr: findDestinationRule(r.snap.destinationRules, svc.fqdn, svc.namespace, r.caller),
         subset: m.destination.subset,
@@ -1032,7 +1043,8 @@ export class OutboundSidecar {
         endpoint: ep,
         service: svc,
         caller: r.caller,
-        host: this.host
+        host: this.host,
+        requestHost: typeof r.headers.host === 'string' ? r.headers.host : undefined
       });
       ex.note(
         'mirror',

@@ -26,9 +26,10 @@ import type {
   VirtualServiceSpec
 } from '../../contract/istio-schema.js';
 import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js';
-import { labelsMatch } from '../registry.js';
+import { endpointsOn, labelsMatch } from '../registry.js';
 import type { Snapshot } from '../snapshot.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
+import { tcpAccessLogLine } from '../telemetry/access-log.js';
 import { effectiveConnectTimeoutMs, effectiveLoadBalancer, findDestinationRule, visibleTo } from '../config/compile.js';
 import { hostMatches, qualifyHost } from '../config/hosts.js';
 import { upstreamTls } from '../filters/upstream-tls.js';
@@ -91,12 +92,69 @@ export function inspect(
   sock.resume();
 }
 
+/** A connection's access log line in the making (only when the access log is on): written once, when it ends. */
+export interface TcpLog {
+  /** Where it went, once known. */
+  cluster: string | null;
+  upstreamHost: string | null;
+  finish(flags: string, received: number, sent: number): void;
+}
+
+/** Start the access log entry of connection `down` (undefined when the access log is off). */
+export function tcpLog(host: SidecarHost, down: net.Socket, sni: string | null = null): TcpLog | undefined {
+  const write = host.accessLog;
+  if (!write) return undefined;
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const addr = (a: string | undefined, p: number | undefined) =>
+    a && p !== undefined ? `${a.replace(/^::ffff:/, '')}:${p}` : null;
+  const downstreamLocal = addr(down.localAddress, down.localPort);
+  const downstreamRemote = addr(down.remoteAddress, down.remotePort);
+  let done = false;
+  const log: TcpLog = {
+    cluster: null,
+    upstreamHost: null,
+    finish(flags, received, sent) {
+      if (done) return;
+      done = true;
+      try {
+        write(
+          tcpAccessLogLine({
+            startedAt,
+            durationMs: performance.now() - t0,
+            flags,
+            received,
+            sent,
+            upstreamHost: log.upstreamHost,
+            cluster: log.cluster,
+            downstreamLocal,
+            downstreamRemote,
+            requestedServerName: sni || null
+          })
+        );
+      } catch {
+        /* a log sink's failure never affects the connection */
+      }
+    }
+  };
+  return log;
+}
+
 /**
  * Pipe `down` (the accepted connection; `head`: its bytes read already) and `up` both ways, counting the bytes in
  * `m` (received: from downstream; sent: to downstream) and the connection as closed when both ends are gone.
  */
-export function relay(down: net.Socket, head: Buffer, up: net.Socket, m: TcpSeries, onClose?: () => void): void {
+export function relay(
+  down: net.Socket,
+  head: Buffer,
+  up: net.Socket,
+  m: TcpSeries,
+  onClose?: () => void,
+  log?: TcpLog
+): void {
   m.opened.value++;
+  let received = head.length;
+  let sent = 0;
   // half-close passes through, as Envoy's tcp_proxy does: a FIN from one side ends only that direction (the other
   // side's end() below), and the connection closes once both directions have ended. Node would otherwise answer a
   // FIN by ending its own side too, cutting off what the app still had to say (a client that shuts down writing and
@@ -111,10 +169,12 @@ export function relay(down: net.Socket, head: Buffer, up: net.Socket, m: TcpSeri
   if (down.readableEnded) up.end();
   down.on('data', (c: Buffer) => {
     m.received.value += c.length;
+    received += c.length;
     if (!up.write(c)) down.pause();
   });
   up.on('data', (c: Buffer) => {
     m.sent.value += c.length;
+    sent += c.length;
     if (!down.write(c)) up.pause();
   });
   up.on('drain', () => down.resume());
@@ -129,6 +189,7 @@ export function relay(down: net.Socket, head: Buffer, up: net.Socket, m: TcpSeri
     down.destroy();
     up.destroy();
     onClose?.();
+    log?.finish('-', received, sent);
   };
   down.on('close', close);
   up.on('close', close);
@@ -138,9 +199,10 @@ export function relay(down: net.Socket, head: Buffer, up: net.Socket, m: TcpSeri
 }
 
 /** A connection that ended before it was relayed (no upstream, a failed connect, an authorization deny). */
-export function refused(down: net.Socket, m: TcpSeries, reset = false): void {
+export function refused(down: net.Socket, m: TcpSeries, reset = false, log?: { ctx?: TcpLog; flags: string }): void {
   m.opened.value++;
   m.closed.value++;
+  log?.ctx?.finish(log.flags, 0, 0);
   if (reset) down.resetAndDestroy();
   else down.destroy();
 }
@@ -260,12 +322,26 @@ function sourceSeries(
   });
 }
 
-/** Endpoints of a subset by the caller's DestinationRule for the host (all without a subset). */
-function subsetEndpoints(snap: Snapshot, caller: WorkloadInfo | undefined, svc: ServiceInfo, subset?: string) {
-  if (!subset) return svc.endpoints;
+/** Endpoints on `port` of a subset by the caller's DestinationRule for the host (all without a subset). */
+function subsetEndpoints(
+  snap: Snapshot,
+  caller: WorkloadInfo | undefined,
+  svc: ServiceInfo,
+  port: number,
+  subset?: string
+) {
+  const all = endpointsOn(svc, port);
+  if (!subset) return all;
   const dr = findDestinationRule(snap.destinationRules, svc.fqdn, svc.namespace, caller);
   const sub = dr?.subsets.get(subset);
-  return sub ? svc.endpoints.filter((e) => labelsMatch(sub.labels, e.labels)) : [];
+  if (!sub) return [];
+  // a DNS entry without endpoints is its host, whatever the subset's labels
+  return svc.dnsHost ? all : all.filter((e) => labelsMatch(sub.labels, e.labels));
+}
+
+/** How the metrics name a connection's endpoint when no workload serves it (a ServiceEntry endpoint's metadata). */
+function peerEndpoint(ep: ServiceEndpoint): string | null {
+  return ep.workload ? null : `${ep.host}:${ep.port}`;
 }
 
 /** Upstream TCP connections open per calling workload and cluster, per mesh (connectionPool.tcp.maxConnections). */
@@ -300,15 +376,18 @@ export function outboundTcp(
   const fqdn = `${service.name}.${service.namespace}.svc.cluster.local`;
   const svc = snap.registry.serviceByFqdn.get(fqdn);
   const report = (over: Partial<TcpConnectionReport>): TcpSeries => sourceSeries(host, workload, fqdn, over);
-  if (!svc) return refused(down, report({ flags: 'NR' }));
+  const log = tcpLog(host, down);
+  const no = (flags: string) => ({ ctx: log, flags });
+  if (!svc) return refused(down, report({ flags: 'NR' }), false, no('NR'));
   // the app's own TLS: its ClientHello names the host it wants (tls routes match it)
   const sni = head.length > 0 && head[0] === 0x16 ? clientHelloSni(head) : undefined;
   const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next(), sni);
   const target = snap.registry.serviceByFqdn.get(dest.host);
-  if (!target) return refused(down, report({ destinationService: dest.host, flags: 'NC' }));
+  if (!target) return refused(down, report({ destinationService: dest.host, flags: 'NC' }), false, no('NC'));
   const port = dest.port ?? target.ports[0] ?? service.port;
-  const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, dest.subset);
-  if (eps.length === 0) return refused(down, report({ destinationService: target.fqdn, flags: 'UH' }));
+  if (log) log.cluster = `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
+  const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, port, dest.subset);
+  if (eps.length === 0) return refused(down, report({ destinationService: target.fqdn, flags: 'UH' }), false, no('UH'));
   const dr = findDestinationRule(snap.destinationRules, target.fqdn, target.namespace, caller);
   // the DestinationRule's loadBalancer picks the endpoint, as for HTTP (consistentHash: only useSourceIp has a key)
   const { endpoint: ep } = pickEndpoint(
@@ -322,10 +401,12 @@ export function outboundTcp(
   );
   const secure = upstreamTls({ dr, subset: dest.subset, port, endpoint: ep, service: target, caller, host });
   const addr = host.deliveryAddress(ep);
+  if (log) log.upstreamHost = `${ep.host}:${ep.port}`;
   const mtls = secure?.mode === 'ISTIO_MUTUAL';
   const peers: Partial<TcpConnectionReport> = {
     destination: ep.workload?.name ?? null,
     destinationService: target.fqdn,
+    peerEndpoint: peerEndpoint(ep),
     sourcePrincipal: mtls ? secure.localPrincipal : null,
     destinationPrincipal:
       mtls && ep.workload ? host.identities.idFor(ep.workload.namespace, ep.workload.serviceAccount) : null
@@ -337,7 +418,7 @@ export function outboundTcp(
   const counts = openConnections(host);
   const cluster = `${workload}|outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
   if (maxConnections !== undefined && (counts.get(cluster) ?? 0) >= maxConnections)
-    return refused(down, report({ destinationService: target.fqdn, flags: 'UO' }));
+    return refused(down, report({ destinationService: target.fqdn, flags: 'UO' }), false, no('UO'));
   const up: net.Socket = secure
     ? tls.connect({
         host: addr.host,
@@ -364,13 +445,26 @@ export function outboundTcp(
     connected = true;
     const local = up.localPort;
     if (local !== undefined && addr.viaSidecar) host.tcpPeers.set(local, workload);
-    relay(down, head, up, report(peers), () => {
-      if (local !== undefined) host.tcpPeers.delete(local);
-    });
+    relay(
+      down,
+      head,
+      up,
+      report(peers),
+      () => {
+        if (local !== undefined) host.tcpPeers.delete(local);
+      },
+      log
+    );
   });
   up.once('error', () => {
     clearTimeout(timer);
-    if (!connected) refused(down, report({ ...peers, sourcePrincipal: null, destinationPrincipal: null, flags: 'UF' }));
+    if (!connected)
+      refused(
+        down,
+        report({ ...peers, sourcePrincipal: null, destinationPrincipal: null, flags: 'UF' }),
+        false,
+        no('UF')
+      );
   });
 }
 
@@ -418,6 +512,11 @@ export function inboundTcp(
 ): void {
   down.allowHalfOpen = true; // a FIN while the app connects ends only the client's direction (relay)
   const report = (flags = '-'): TcpSeries => destinationSeries(host, workload, down, peer.principal, flags);
+  const log = tcpLog(host, down, peer.sni);
+  if (log) {
+    log.cluster = `inbound|${instance.port}||`;
+    log.upstreamHost = `${instance.host}:${instance.port}`;
+  }
   const policies = host.authzPolicies(workload);
   if (policies.length > 0) {
     const principal = (peer.principal ?? '').replace(/^spiffe:\/\//, '');
@@ -438,7 +537,7 @@ export function inboundTcp(
       sni: peer.sni
     });
     // Envoy's RBAC network filter closes a denied connection
-    if (!decision.allowed) return refused(down, report());
+    if (!decision.allowed) return refused(down, report(), false, { ctx: log, flags: '-' });
   }
   const app = net.connect(instance.port, instance.host);
   let connected = false;
@@ -448,10 +547,10 @@ export function inboundTcp(
   });
   app.once('connect', () => {
     connected = true;
-    relay(down, head, app, report());
+    relay(down, head, app, report(), undefined, log);
   });
   app.once('error', () => {
-    if (!connected) refused(down, report('UF'));
+    if (!connected) refused(down, report('UF'), false, { ctx: log, flags: 'UF' });
   });
 }
 
@@ -506,18 +605,31 @@ export function connectTunnel(
     down.once('end', onEnd);
     return;
   }
-  let target: { host: string; port: number; service: string };
+  let target: { host: string; port: number; service: string; peerEndpoint?: string | null };
+  const log = tcpLog(host, down);
+  const no = (flags: string) => ({ ctx: log, flags });
   if (found) {
-    const eps = found.service.endpoints;
-    if (eps.length === 0) return refused(down, report(found.service.fqdn, { flags: 'UH' }));
-    const ep = eps[host.random.int(eps.length)]!;
-    const addr = host.deliveryAddress(ep);
-    target = { host: addr.host, port: addr.port, service: found.service.fqdn };
+    if (log) log.cluster = `outbound|${found.port}||${found.service.fqdn}`;
+    const eps = endpointsOn(found.service, found.port);
+    if (eps.length === 0 && found.service.resolution === 'NONE') {
+      // resolution NONE: the original destination, what the app asked for
+      target = { host: name === 'localhost' ? '127.0.0.1' : name, port, service: found.service.fqdn };
+    } else {
+      if (eps.length === 0) return refused(down, report(found.service.fqdn, { flags: 'UH' }), false, no('UH'));
+      const ep = eps[host.random.int(eps.length)]!;
+      const addr = host.deliveryAddress(ep);
+      target = { host: addr.host, port: addr.port, service: found.service.fqdn, peerEndpoint: peerEndpoint(ep) };
+    }
   } else {
-    if (view.outboundMode === 'REGISTRY_ONLY') return refused(down, report('BlackHoleCluster'));
-    if (host.isOwnListener(name, port)) return refused(down, report('PassthroughCluster', { flags: 'NR' }));
+    // the BlackHoleCluster has no endpoint: tcp_proxy closes the stream as no healthy upstream
+    if (log) log.cluster = view.outboundMode === 'REGISTRY_ONLY' ? 'BlackHoleCluster' : 'PassthroughCluster';
+    if (view.outboundMode === 'REGISTRY_ONLY')
+      return refused(down, report('BlackHoleCluster', { flags: 'UH' }), false, no('UH'));
+    if (host.isOwnListener(name, port))
+      return refused(down, report('PassthroughCluster', { flags: 'NR' }), false, no('NR'));
     target = { host: name, port, service: 'PassthroughCluster' };
   }
+  if (log) log.upstreamHost = `${target.host}:${target.port}`;
   const up = net.connect(target.port, target.host);
   let connected = false;
   const timer = setTimeout(() => up.destroy(new Error('connect timeout')), host.connectTimeoutMs);
@@ -529,15 +641,16 @@ export function connectTunnel(
     clearTimeout(timer);
     connected = true;
     established();
-    relay(down, head, up, report(target.service));
+    relay(down, head, up, report(target.service, { peerEndpoint: target.peerEndpoint ?? null }), undefined, log);
   });
   up.once('error', () => {
     clearTimeout(timer);
     if (connected) return;
     // Envoy answers a CONNECT it cannot open with 503 and closes
     down.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    const m = report(target.service, { flags: 'UF' });
+    const m = report(target.service, { flags: 'UF', peerEndpoint: target.peerEndpoint ?? null });
     m.opened.value++;
     m.closed.value++;
+    log?.finish('UF', 0, 0);
   });
 }

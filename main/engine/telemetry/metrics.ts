@@ -54,6 +54,11 @@ export interface TcpConnectionReport {
   connectionSecurity: 'mutual_tls' | 'none';
   /** Envoy's flags for the connection, "-" when none (UF: the upstream connection failed). */
   flags: string;
+  /**
+   * The `host:port` of the endpoint a client-side connection went to when no workload serves it (a ServiceEntry
+   * endpoint): its metadata stands for the peer, as for a request (peerEndpointOf).
+   */
+  peerEndpoint?: string | null;
 }
 
 /** The four TCP counters of one label set. */
@@ -539,7 +544,13 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
 
 /** A TCP connection's labels: as a request's (labelsFor), with request_protocol tcp and no response code. */
 export function tcpLabelsFor(c: TcpConnectionReport, reg: MeshRegistry): TcpLabels {
-  return ordered(TCP_LABELS, { ...peerLabels(c, reg), request_protocol: 'tcp' });
+  // a stream has no Host header: a catch-all cluster names the service (destination_service_name) but no host
+  // (istio_stats leaves destination_service unknown)
+  const special = c.destinationService === 'PassthroughCluster' || c.destinationService === 'BlackHoleCluster';
+  return ordered(TCP_LABELS, {
+    ...peerLabels(special ? { ...c, hostOnly: 'unknown' } : c, reg),
+    request_protocol: 'tcp'
+  });
 }
 
 /**

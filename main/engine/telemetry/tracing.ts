@@ -239,5 +239,8 @@ export function operationName(
   const a = flow.authority;
   const colon = a.lastIndexOf(':');
   const port = colon > 0 && a.charCodeAt(a.length - 1) !== 93 /* ']' */ ? Number(a.slice(colon + 1)) : NaN;
-  return `${fqdn}:${Number.isInteger(port) && port > 0 ? port : (svc.ports[0] ?? 80)}/*`;
+  // the route's port: the request's when the service has it, else the service's (a caller without a sidecar may
+  // name the inbound sidecar's own address; Istio's inbound route is still the service port's)
+  const known = Number.isInteger(port) && port > 0 && (svc.ports.length === 0 || svc.ports.includes(port));
+  return `${fqdn}:${known ? port : (svc.ports[0] ?? 80)}/*`;
 }
