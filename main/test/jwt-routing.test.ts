@@ -70,6 +70,11 @@ spec:
     - headers:
         "@request.auth.claims.plan.tier": {prefix: gold}
     route: [{destination: {host: api, subset: v2}}]
+  - name: level-three
+    match:
+    - headers:
+        "@request.auth.claims.level": {exact: "3"}
+    route: [{destination: {host: api, subset: v2}}]
   - name: default
     route: [{destination: {host: api, subset: v1}}]
 `
@@ -105,6 +110,11 @@ describe('VirtualService header matches on JWT claims', () => {
     expect((await call('caller-v1')).body).toBe('v1');
     expect((await call('caller-v1', await sign({ groups: ['alpha'] }))).body).toBe('v1');
     expect((await call('caller-v1', await sign({ groups: ['beta'] }, 'bad'))).body).toBe('v1');
+  });
+  it('a claim matches as a string only: a number or a boolean claim matches no string (a StringMatcher on the payload)', async () => {
+    expect((await call('caller-v1', await sign({ level: '3' }))).body).toBe('v2');
+    expect((await call('caller-v1', await sign({ level: 3 }))).body).toBe('v1');
+    expect((await call('caller-v1', await sign({ level: true }))).body).toBe('v1');
   });
   it('a caller no RequestAuthentication selects never has claims (Istio: only the validating proxy sees them)', async () => {
     expect((await call('other-v1', await sign({ groups: ['beta'] }))).body).toBe('v1');

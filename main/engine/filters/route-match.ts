@@ -41,7 +41,9 @@ function usesClaims(routes: CompiledRoute[]): boolean {
 
 /**
  * The claim `@request.auth.claims.<a>.<b>` names (nested claims by dots, as Istio 1.22+), as match strings: a string
- * claim as is, numbers and booleans as text, a list claim as each of its string members (any may match).
+ * claim as is, a list claim as each of its string members (any may match). Istio matches claims with a metadata
+ * matcher on the JWT payload whose value is a StringMatcher (or a list of them): a number or a boolean claim matches
+ * no string, so it reads as absent, as AuthorizationPolicy's `request.auth.claims` does.
  */
 function claimValues(claims: Record<string, unknown> | null | undefined, header: string): string[] | undefined {
   if (!claims) return undefined;
@@ -51,7 +53,6 @@ function claimValues(claims: Record<string, unknown> | null | undefined, header:
     v = (v as Record<string, unknown>)[part];
   }
   if (typeof v === 'string') return [v];
-  if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
   if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
   return undefined;
 }
