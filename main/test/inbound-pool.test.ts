@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import path from 'node:path';
 import { meshYaml, request, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 const OVERFLOW = 'upstream connect error or disconnect/reset before headers. reset reason: overflow';
@@ -135,5 +136,32 @@ describe('Sidecar inboundConnectionPool', () => {
     expect(r.body).toBe('done /g3');
     // the departed one never reached the app
     expect(gated.seen.map((x) => x.url)).toEqual(['/g1', '/g3']);
+  });
+  it('a reload that leaves the limits as they were keeps the counts: the held connection still counts', async () => {
+    const at = m.inbound('gated-v1');
+    const first = request(at, '/k1', { headers: { host: 'gated:9080' } });
+    await until(() => held.length === 1, 'the first request at the app');
+    // another file changes: the inbound cluster's limits do not, so its connection stays taken (Envoy keeps it)
+    await m.mesh.writeIstioFile({
+      path: path.join(m.dir, 'istio', 'other.yaml'),
+      content: `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: free}
+spec:
+  hosts: [free]
+  http: [{route: [{destination: {host: free}}]}]
+`
+    });
+    const second = request(at, '/k2', { headers: { host: 'gated:9080' } });
+    await new Promise((r) => setTimeout(r, 100));
+    // one connection taken, one pending: a third is refused
+    const third = await request(at, '/k3', { headers: { host: 'gated:9080' } });
+    expect(third.status).toBe(503);
+    expect(third.body).toBe(OVERFLOW);
+    held.shift()!();
+    expect((await first).body).toBe('done /k1');
+    await until(() => held.length === 1, 'the pending request at the app');
+    held.shift()!();
+    expect((await second).body).toBe('done /k2');
   });
 });

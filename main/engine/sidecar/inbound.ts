@@ -58,8 +58,6 @@ export class InboundSidecar {
   private readonly notes = { fast: new Map<string, string>(), node: new Map<string, string>() };
   /** Upgrade requests in progress and open tunnels, torn down when the sidecar closes. */
   private readonly tunnels = new Set<TunnelResponse>();
-  /** The inbound cluster's circuit breakers (the Sidecar's inboundConnectionPool), counted across config versions. */
-  private readonly circuit = new ClusterCircuit();
   /** Mutual TLS termination per listener and identity (see tlsServer). */
   private readonly tlsServers = new WeakMap<http.Server, WeakMap<Identity, tls.Server>>();
 
@@ -385,6 +383,7 @@ export class InboundSidecar {
   private async forward(ex: Exchange, req: Req, res: Res, headers: http.OutgoingHttpHeaders): Promise<void> {
     const limits = this.host.inboundPool(this.workload);
     if (limits && !(await this.admitToApp(ex, res, limits))) return;
+    if (!limits && this.host.circuits.size > 0) this.host.circuits.delete(this.circuitKey);
     if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, headers);
     if (req instanceof FastRequest) return this.fastForward(ex, req, res as FastResponse, headers);
     res = res as ServerResponse;
@@ -448,15 +447,16 @@ export class InboundSidecar {
    * connectionPool refuses it (circuit.ts). The slot is given back when the response to the caller closes.
    */
   private async admitToApp(ex: Exchange, res: Res, limits: PoolLimits): Promise<boolean> {
+    const circuit = this.inboundCircuit(limits);
     let held = false;
     // the caller leaving takes a pending request out of the queue (Envoy cancels its pool request), so its place
     // goes to the next one rather than being held until a connection frees up
     const gone = new Abort();
     res.once('close', () => {
       gone.abort();
-      if (held) this.circuit.release();
+      if (held) circuit.release();
     });
-    if (!(await this.circuit.acquire(limits, gone))) {
+    if (!(await circuit.acquire(limits, gone))) {
       if (gone.aborted) {
         ex.note('circuit', 'the caller left while the request waited as pending');
         return false;
@@ -470,6 +470,25 @@ export class InboundSidecar {
     }
     held = true;
     return true;
+  }
+
+  /** This instance's inbound cluster in the engine's circuit store. */
+  private get circuitKey(): string {
+    return `inbound|${this.instance.key}`;
+  }
+
+  /**
+   * The inbound cluster's circuit breakers (the Sidecar's inboundConnectionPool). They live in the engine, as the
+   * client sidecars' do: a reload makes a new sidecar object, and Envoy keeps an inbound cluster whose limits did not
+   * change, its counts included; new limits are a new cluster, with nothing counted.
+   */
+  private inboundCircuit(limits: PoolLimits): ClusterCircuit {
+    const fingerprint = `${limits.maxConnections}|${limits.maxPending}|${limits.maxRequests}|${limits.maxRetries}`;
+    const held = this.host.circuits.get(this.circuitKey);
+    if (held?.fingerprint === fingerprint) return held.circuit;
+    const circuit = new ClusterCircuit();
+    this.host.circuits.set(this.circuitKey, { fingerprint, circuit });
+    return circuit;
   }
 
   /** forward() on the fast lane: the same tries, retries, attempt log and response headers, on raw sockets. */
