@@ -86,6 +86,18 @@ export interface CircuitPolicies {
 /** The calling sidecars' circuits (outbound.ts): one per calling workload and cluster, while the cluster's policy holds. */
 export type CircuitStore = Map<string, { fingerprint: string; circuit: ClusterCircuit }>;
 
+/**
+ * The circuit `store` holds for `key` while its policy (`fingerprint`) is the same; a new one, nothing counted and
+ * nothing ejected, when the policy changed or none was held (Envoy keeps an unchanged cluster and rebuilds a changed one).
+ */
+export function heldCircuit(store: CircuitStore, key: string, fingerprint: string): ClusterCircuit {
+  const held = store.get(key);
+  if (held?.fingerprint === fingerprint) return held.circuit;
+  const circuit = new ClusterCircuit();
+  store.set(key, { fingerprint, circuit });
+  return circuit;
+}
+
 const cache = new WeakMap<MergedDestinationRule, Map<string, CircuitPolicies>>();
 
 export function circuitPolicies(

@@ -32,7 +32,7 @@ import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { ClientRelay } from './fast-try.js';
 import { Abort } from './abort.js';
-import { ClusterCircuit, type PoolLimits } from './circuit.js';
+import { ClusterCircuit, heldCircuit, type PoolLimits } from './circuit.js';
 import { absoluteTarget, normalizeTarget } from '../util/path.js';
 import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type { SidecarHost } from './host.js';
@@ -261,6 +261,8 @@ export class InboundSidecar {
     rules: JwtRule[],
     policies: ApplicablePolicy[]
   ): Promise<void> {
+    // nothing to check (node:http requests and pooled workloads get here too): no state for the checks to share
+    if (rules.length === 0 && policies.length === 0) return this.forward(ex, req, res, headers);
     let requestPrincipal = '';
     let claims: Record<string, unknown> | null = null;
     // request headers the JWT step removed or wrote: the RBAC filters after it see them as it left them
@@ -483,12 +485,11 @@ export class InboundSidecar {
    * change, its counts included; new limits are a new cluster, with nothing counted.
    */
   private inboundCircuit(limits: PoolLimits): ClusterCircuit {
-    const fingerprint = `${limits.maxConnections}|${limits.maxPending}|${limits.maxRequests}|${limits.maxRetries}`;
-    const held = this.host.circuits.get(this.circuitKey);
-    if (held?.fingerprint === fingerprint) return held.circuit;
-    const circuit = new ClusterCircuit();
-    this.host.circuits.set(this.circuitKey, { fingerprint, circuit });
-    return circuit;
+    return heldCircuit(
+      this.host.circuits,
+      this.circuitKey,
+      `${limits.maxConnections}|${limits.maxPending}|${limits.maxRequests}|${limits.maxRetries}`
+    );
   }
 
   /** forward() on the fast lane: the same tries, retries, attempt log and response headers, on raw sockets. */

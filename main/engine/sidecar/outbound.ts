@@ -36,7 +36,14 @@ import { Abort } from './abort.js';
 import { FastConnection, FastRequest, FastResponse, UpstreamPool, appAgent } from './fast-lane.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
-import { circuitPolicies, ClusterCircuit, statusResult, type OutlierPolicy, type PoolLimits } from './circuit.js';
+import {
+  circuitPolicies,
+  heldCircuit,
+  ClusterCircuit,
+  statusResult,
+  type OutlierPolicy,
+  type PoolLimits
+} from './circuit.js';
 import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -829,13 +836,7 @@ export class OutboundSidecar {
       if (store.size > 0) store.delete(`${this.workload}|${o.clusterKey}`);
       return undefined;
     }
-    const key = `${this.workload}|${o.clusterKey}`;
-    const held = store.get(key);
-    const fingerprint = o.circuitFingerprint ?? '';
-    if (held?.fingerprint === fingerprint) return held.circuit;
-    const circuit = new ClusterCircuit();
-    store.set(key, { fingerprint, circuit });
-    return circuit;
+    return heldCircuit(store, `${this.workload}|${o.clusterKey}`, o.circuitFingerprint ?? '');
   }
 
   /** How this caller's sidecar connects to `endpoint`: (m)TLS per DestinationRule and auto-mTLS, or plaintext (null). */
