@@ -42,7 +42,7 @@ import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
 import type { WireSizes } from './sidecar/exchange.js';
-import { accessLogLine, type AccessFacts } from './telemetry/access-log.js';
+import { accessLogLine, addressText, type AccessFacts } from './telemetry/access-log.js';
 import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
 import {
   memoryStore,
@@ -912,21 +912,14 @@ export function describeListener(key: string): string {
 
 export type { ValidationIssue };
 
-/** `ip:port` of one end of a socket ("[v6]:port"), null when the socket no longer tells. */
-function endpointText(address: string | undefined, port: number | undefined): string | null {
-  if (!address || port === undefined) return null;
-  const a = address.replace(/^::ffff:/, '');
-  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
-}
-
 /** What the access log reads of a request besides its flow (see telemetry/access-log.ts). */
 function accessFacts(wire: WireSizes): AccessFacts {
   const s = wire.socket as (net.Socket & { servername?: unknown }) | undefined;
   return {
     requestBodyBytes: wire.requestBody ?? 0,
     responseBodyBytes: wire.responseBody ?? 0,
-    downstreamLocal: s ? endpointText(s.localAddress, s.localPort) : null,
-    downstreamRemote: s ? endpointText(s.remoteAddress, s.remotePort) : null,
+    downstreamLocal: s ? addressText(s.localAddress, s.localPort) : null,
+    downstreamRemote: s ? addressText(s.remoteAddress, s.remotePort) : null,
     requestedServerName: s && typeof s.servername === 'string' && s.servername ? s.servername : null,
     protocol: `HTTP/${wire.httpVersion ?? '1.1'}`
   };

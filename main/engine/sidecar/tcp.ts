@@ -29,7 +29,7 @@ import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js'
 import { endpointsOn, labelsMatch } from '../registry.js';
 import type { Snapshot } from '../snapshot.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
-import { tcpAccessLogLine } from '../telemetry/access-log.js';
+import { addressText, tcpAccessLogLine } from '../telemetry/access-log.js';
 import { effectiveConnectTimeoutMs, effectiveLoadBalancer, findDestinationRule, visibleTo } from '../config/compile.js';
 import { hostMatches, qualifyHost } from '../config/hosts.js';
 import { upstreamTls } from '../filters/upstream-tls.js';
@@ -106,10 +106,8 @@ export function tcpLog(host: SidecarHost, down: net.Socket, sni: string | null =
   if (!write) return undefined;
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
-  const addr = (a: string | undefined, p: number | undefined) =>
-    a && p !== undefined ? `${a.replace(/^::ffff:/, '')}:${p}` : null;
-  const downstreamLocal = addr(down.localAddress, down.localPort);
-  const downstreamRemote = addr(down.remoteAddress, down.remotePort);
+  const downstreamLocal = addressText(down.localAddress, down.localPort);
+  const downstreamRemote = addressText(down.remoteAddress, down.remotePort);
   let done = false;
   const log: TcpLog = {
     cluster: null,

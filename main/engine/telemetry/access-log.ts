@@ -34,6 +34,13 @@ function header(f: FlowRecord, name: string): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
+/** `ip:port` of one end of a socket as Envoy writes it ("[v6]:port"), null when the socket no longer tells. */
+export function addressText(address: string | undefined, port: number | undefined): string | null {
+  if (!address || port === undefined) return null;
+  const a = address.replace(/^::ffff:/, '');
+  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
+}
+
 const dash = (v: string | null | undefined): string => (v === undefined || v === null || v === '' ? '-' : v);
 
 /** Envoy's RESPONSE_CODE_DETAILS for how the response came about (spaces become underscores, as Envoy writes them). */
