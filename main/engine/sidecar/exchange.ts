@@ -391,6 +391,18 @@ function opHeader(name: string): string | null {
 }
 
 /**
+ * The authority a header-ops block rewrites to: its `host`/`:authority` entry, `set` over `add` (Istio's
+ * TranslateHeadersOperations), or undefined.
+ */
+export function opsAuthority(
+  ops: { set?: Record<string, string>; add?: Record<string, string> } | undefined
+): string | undefined {
+  const find = (m: Record<string, string> | undefined) =>
+    Object.entries(m ?? {}).find(([k, v]) => opHeader(k) === 'host' && v !== '')?.[1];
+  return find(ops?.set) ?? find(ops?.add);
+}
+
+/**
  * Apply one header-ops block as Istio translates it: remove first, then set, then add (TranslateHeadersOperations:
  * `set` entries overwrite, `add` entries after them append, so set + add of one name sends both values). The Host
  * (`host` or `:authority`) is the authority: adding it rewrites it like set, and it cannot be removed; other

@@ -28,7 +28,7 @@ import { corsFilter } from '../filters/cors.js';
 import { faultFilter } from '../filters/fault.js';
 import { buildRedirect, rewritePath } from '../filters/rewrite.js';
 import { endpointKey, pickEndpoint, type LbRequest } from './lb.js';
-import { Exchange, applyHeaderOps, forwardableHeaders, HOP_BY_HOP } from './exchange.js';
+import { Exchange, applyHeaderOps, forwardableHeaders, HOP_BY_HOP, opsAuthority } from './exchange.js';
 import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
@@ -503,9 +503,11 @@ export class OutboundSidecar {
     }
     applyHeaderOps(r.headers, route?.headers?.request);
     applyHeaderOps(r.headers, dest?.headers?.request);
-    // a destination's Host only stands when the rule rewrites no authority (Istio: "only override if the top level
-    // rewrite is not set")
-    if (route?.rewrite?.authority) r.headers.host = route.rewrite.authority;
+    // a destination's Host only stands when the rule rewrites no authority, by rewrite.authority or by its own
+    // host/:authority header op (Istio: "only override if the top level rewrite is not set"; with weighted
+    // destinations too)
+    const ruleAuthority = route?.rewrite?.authority || opsAuthority(route?.headers?.request);
+    if (ruleAuthority) r.headers.host = ruleAuthority;
     if (dest?.headers?.response)
       ex.routeResponseHeaders = (h) => {
         applyHeaderOps(h, route?.headers?.response);
