@@ -191,6 +191,7 @@ describe('redirect and rewrite', () => {
     expect(r.headers.location).toBe('https://b:80/scheme');
   });
   it.each([
+    ['to default', 'b', 'http://b/port'],
     ['to default with host port', 'b:80', 'http://b:80/port'],
     ['non-default', 'c', 'http://c:85/port'],
     ['non-default with host port', 'c:85', 'http://c:85/port']

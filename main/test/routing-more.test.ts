@@ -141,10 +141,10 @@ describe('more match fields', () => {
 });
 
 describe('redirect and mirror details', () => {
-  it('derivePort FROM_PROTOCOL_DEFAULT drops the port; scheme and code applied', async () => {
+  it('derivePort FROM_PROTOCOL_DEFAULT sets no port: a Host port other than 80 stays; scheme and code applied', async () => {
     const r = await viaProxy(out(), 'web:9080', '/derive?q=1');
     expect(r.status).toBe(308);
-    expect(r.headers.location).toBe('https://web/derived?q=1');
+    expect(r.headers.location).toBe('https://web:9080/derived?q=1');
   });
   it('prefixRewrite replaces the matched prefix and keeps the request authority with its port', async () => {
     const r = await viaProxy(out(), 'web:9080', '/pre/fix');

@@ -20,15 +20,19 @@ describe('redirect location', () => {
     expect(loc({ authority: 'moved.example:8080' }, 'web:9080')).toBe('http://moved.example:8080/old?q=1');
     expect(loc({ authority: 'moved.example' }, 'web:9080')).toBe('http://moved.example/old?q=1');
   });
-  it("a scheme change drops a port that was either scheme's default, and keeps any other", () => {
+  it("a scheme change drops the Host's port only when it was the request scheme's default (Envoy's newUri)", () => {
     expect(loc({ scheme: 'https' }, 'web:80')).toBe('https://web/old?q=1');
-    expect(loc({ scheme: 'https' }, 'web:443')).toBe('https://web/old?q=1');
+    expect(loc({ scheme: 'https' }, 'web:443')).toBe('https://web:443/old?q=1');
     expect(loc({ scheme: 'https' }, 'web:9080')).toBe('https://web:9080/old?q=1');
   });
-  it('port and derivePort', () => {
+  it('port and derivePort: Istio sets no redirect port for FROM_PROTOCOL_DEFAULT, nor for 80 under http', () => {
     expect(loc({ port: 8443, scheme: 'https' }, 'web:9080')).toBe('https://web:8443/old?q=1');
-    expect(loc({ port: 80 }, 'web:9080')).toBe('http://web/old?q=1');
-    expect(loc({ derivePort: 'FROM_PROTOCOL_DEFAULT', scheme: 'https' }, 'web:9080')).toBe('https://web/old?q=1');
+    expect(loc({ port: 8443 }, 'Web:9080')).toBe('http://Web:8443/old?q=1');
+    // no port in the redirect: Envoy keeps the Host as the request sent it
+    expect(loc({ port: 80 }, 'web:9080')).toBe('http://web:9080/old?q=1');
+    expect(loc({ port: 80 }, 'web')).toBe('http://web/old?q=1');
+    expect(loc({ port: 443, scheme: 'https' }, 'web:80')).toBe('https://web/old?q=1');
+    expect(loc({ derivePort: 'FROM_PROTOCOL_DEFAULT', scheme: 'https' }, 'web:9080')).toBe('https://web:9080/old?q=1');
     expect(loc({ derivePort: 'FROM_REQUEST_PORT' }, 'web:9080')).toBe('http://web:9080/old?q=1');
   });
   it('derivePort FROM_REQUEST_PORT is the port the request came in on, with a new authority or a Host without port', () => {
@@ -38,6 +42,13 @@ describe('redirect location', () => {
       'http://other.com:9080/old?q=1'
     );
     expect(at({ derivePort: 'FROM_REQUEST_PORT' }, 'web')).toBe('http://web:9080/old?q=1');
+  });
+  it('derivePort FROM_REQUEST_PORT on port 80 under http adds no port: the Host stays as sent (routing.go)', () => {
+    const at80 = (authority: string, scheme?: string) =>
+      buildRedirect({ derivePort: 'FROM_REQUEST_PORT', scheme }, undefined, authority, '/foo', 'http', 80).location;
+    expect(at80('b')).toBe('http://b/foo');
+    expect(at80('b:80')).toBe('http://b:80/foo');
+    expect(at80('b', 'https')).toBe('https://b:80/foo');
   });
 });
 

@@ -54,35 +54,20 @@ export function buildRedirect(
     newPath = prefix !== undefined ? rd.prefixRewrite + p.slice(prefix.length) : rd.prefixRewrite;
   }
   const newScheme = rd.scheme ?? scheme;
-  let host: string;
-  let port: number | undefined;
-  if (rd.authority !== undefined) {
-    const a = splitAuthority(rd.authority);
-    host = a.host;
-    port = a.port;
-  } else {
-    const a = splitAuthority(authority);
-    host = a.host;
-    port = a.port;
+  // Istio's port_redirect: the listener's (service) port for FROM_REQUEST_PORT, the given port, else none
+  // (FROM_PROTOCOL_DEFAULT sets none either); :80 under http and :443 under https are left out (ApplyRedirect)
+  let port = rd.derivePort === 'FROM_REQUEST_PORT' ? requestPort : rd.port;
+  if ((port === 80 && newScheme === 'http') || (port === 443 && newScheme === 'https')) port = undefined;
+  let host = rd.authority ?? '';
+  if (host === '') {
+    // Envoy keeps the request's Host as sent, without its port when the redirect names one, or when the scheme
+    // changes and the port was the request scheme's default (web:80 -> https://web; web:9080 -> https://web:9080)
+    const hostPort = splitAuthority(authority).port;
+    const stripPort =
+      hostPort !== undefined &&
+      (port !== undefined || (newScheme !== scheme && hostPort === (scheme === 'https' ? 443 : 80)));
+    host = stripPort ? authority.replace(/:\d+$/, '') : authority;
   }
-  const defaultPort = newScheme === 'https' ? 443 : 80;
-  let auth: string;
-  if (rd.derivePort === 'FROM_REQUEST_PORT' && requestPort !== undefined) {
-    // Istio sets the redirect port to the listener's (the service port the request came in on)
-    auth = `${host}:${requestPort}`;
-  } else if (rd.port !== undefined || rd.derivePort === 'FROM_PROTOCOL_DEFAULT') {
-    port = rd.port;
-    auth = port === undefined || port === defaultPort ? host : `${host}:${port}`;
-  } else if (rd.authority === undefined && newScheme === scheme) {
-    // no authority, port or scheme change: the request's Host as it was, port included (istio-semantics §1.2)
-    auth = authority;
-  } else {
-    // a scheme change drops a port that was the default of either scheme (it would point at the wrong one)
-    const oldDefault = scheme === 'https' ? 443 : 80;
-    auth =
-      port === undefined || (newScheme !== scheme && (port === defaultPort || port === oldDefault))
-        ? host
-        : `${host}:${port}`;
-  }
+  const auth = port === undefined ? host : `${host}:${port}`;
   return { status: rd.redirectCode ?? 301, location: `${newScheme}://${auth}${newPath}${query}` };
 }
