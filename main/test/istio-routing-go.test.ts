@@ -120,6 +120,24 @@ spec:
     - {destination: {host: e1}, weight: 80}
     - {destination: {host: e2}, weight: 10}
     - {destination: {host: e3}, weight: 10}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: idletimeout-dr}
+spec:
+  host: c
+  trafficPolicy:
+    tls: {mode: DISABLE}
+    connectionPool: {http: {idleTimeout: 100s}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: use-client-protocol}
+spec:
+  host: e3
+  trafficPolicy:
+    tls: {mode: DISABLE}
+    connectionPool: {http: {useClientProtocol: true}}
 `;
 
 beforeAll(async () => {
@@ -263,5 +281,19 @@ describe('shifting', () => {
     const before = [e1, e2, e3].map((s) => s.seen.length);
     for (let i = 0; i < 100; i++) expect((await call('e1', path)).status).toBe(200);
     [e1, e2, e3].forEach((s, i) => expect(Math.abs(s.seen.length - before[i] - split[i])).toBeLessThanOrEqual(10));
+  });
+});
+
+describe('DestinationRule cases (destinationRuleCases, useClientProtocolCases over HTTP/1.1)', () => {
+  it.each([
+    ['only idleTimeout specified in DR', 'c', () => c],
+    ['use client protocol with h1', 'e3', () => e3]
+  ])('%s: the call succeeds in plaintext (tls DISABLE: no client certificate reaches the app)', async (_n, host, s) => {
+    const r = await call(host, '/dr');
+    expect(r.status).toBe(200);
+    expect(lastSeen(s()).url).toBe('/dr');
+    expect(lastSeen(s()).headers['x-forwarded-client-cert']).toBeUndefined();
+    expect((await call('b', '/dr')).status).toBe(200);
+    expect(lastSeen(b).headers['x-forwarded-client-cert']).toContain('spiffe://');
   });
 });
