@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, request, startMesh, stub, type Running, type Stub } from './helpers/harness.js';
 
-let a: Stub, b: Stub, c: Stub, d: Stub, e1: Stub, e2: Stub, e3: Stub;
+let a: Stub, b: Stub, c: Stub, d: Stub, e1: Stub, e2: Stub, e3: Stub, f: Stub;
 let m: Running;
 
 const ISTIO = `apiVersion: networking.istio.io/v1alpha3
@@ -121,6 +121,17 @@ spec:
     - {destination: {host: e2}, weight: 10}
     - {destination: {host: e3}, weight: 10}
 ---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: f}
+spec:
+  hosts: [f]
+  http:
+  - match: [{uri: {prefix: /weird}, headers: {"a!#$%&'*+-.^_\`|~z": {exact: why}}}]
+    route: [{destination: {host: f}}]
+  - match: [{uri: {prefix: /pseudo}, headers: {":method": {exact: GET}}}]
+    route: [{destination: {host: f}}]
+---
 apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule
 metadata: {name: idletimeout-dr}
@@ -141,7 +152,7 @@ spec:
 `;
 
 beforeAll(async () => {
-  [a, b, c, d, e1, e2, e3] = await Promise.all(['a', 'b', 'c', 'd', 'e1', 'e2', 'e3'].map((n) => stub(n)));
+  [a, b, c, d, e1, e2, e3, f] = await Promise.all(['a', 'b', 'c', 'd', 'e1', 'e2', 'e3', 'f'].map((n) => stub(n)));
   const one = (name: string, s: Stub, port = 9080) => ({ port, workloads: [{ name, instances: [s.address] }] });
   m = await startMesh({
     meshYaml: meshYaml({
@@ -151,14 +162,15 @@ beforeAll(async () => {
       d: one('d-v1', d),
       e1: one('e1-v1', e1),
       e2: one('e2-v1', e2),
-      e3: one('e3-v1', e3)
+      e3: one('e3-v1', e3),
+      f: one('f-v1', f)
     }),
     istio: { 'vs.yaml': ISTIO }
   });
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([a, b, c, d, e1, e2, e3].map((s) => s.close()));
+  await Promise.all([a, b, c, d, e1, e2, e3, f].map((s) => s.close()));
 });
 
 /** A call from workload a, addressed by Host (the echo client's default is the service name). */
@@ -270,6 +282,17 @@ describe('retries, faults, matches', () => {
     ['/wo-any', {}, 200]
   ])('withoutHeaders %s with %j: %i', async (path, headers, status) => {
     expect((await call('b', path, { headers })).status).toBe(status);
+  });
+});
+
+describe('header matches (newer routing.go)', () => {
+  it('weird header matches: a name with every token character matches exactly; without it no route (404)', async () => {
+    expect((await call('f', '/weird')).status).toBe(404);
+    expect((await call('f', '/weird', { headers: { "a!#$%&'*+-.^_`|~z": 'why' } })).status).toBe(200);
+  });
+  it('pseudo header matches: headers {":method": {exact: GET}} matches the method', async () => {
+    expect((await call('f', '/pseudo', { method: 'POST' })).status).toBe(404);
+    expect((await call('f', '/pseudo')).status).toBe(200);
   });
 });
 

@@ -63,6 +63,19 @@ function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
+/**
+ * A header a match names, pseudo-headers included: Envoy's header matchers see the request's `:method`, `:authority`,
+ * `:scheme` and `:path` (with its query) as headers, and Istio passes a `headers` key through as the matcher's name.
+ */
+function requestHeader(r: MatchInput, name: string): string | undefined {
+  if (!name.startsWith(':')) return headerValue(r.headers, name);
+  if (name === ':method') return r.method;
+  if (name === ':authority') return r.authority;
+  if (name === ':scheme') return r.scheme;
+  if (name === ':path') return r.query ? `${r.path}?${r.query}` : r.path;
+  return undefined;
+}
+
 function queryValue(query: string, name: string): string | undefined {
   if (!query) return undefined;
   for (const part of query.split('&')) {
@@ -95,7 +108,7 @@ export function matchOne(m: CompiledMatch, r: MatchInput): boolean {
     if (h.name.startsWith(CLAIM_PREFIX)) {
       const values = claimValues(r.claims, h.name);
       if (!values || !values.some((v) => h.match.test(v))) return false;
-    } else if (!h.match.test(headerValue(r.headers, h.name))) return false;
+    } else if (!h.match.test(requestHeader(r, h.name))) return false;
   }
   for (const h of m.withoutHeaders) {
     if (h.name.startsWith(CLAIM_PREFIX)) {
@@ -103,7 +116,7 @@ export function matchOne(m: CompiledMatch, r: MatchInput): boolean {
       if (values && values.some((v) => (h.match.kind === 'present' ? true : h.match.test(v)))) return false;
       continue;
     }
-    const v = headerValue(r.headers, h.name);
+    const v = requestHeader(r, h.name);
     // a missing header counts as "" for exact/prefix/regex; {} fails only when the header is present
     if (h.match.kind === 'present' ? v !== undefined : h.match.test(v ?? '')) return false;
   }
