@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import crypto from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { isIstioAlpn, sniff } from './sniff.js';
+import { codecErrorReply, isHttp10 } from './envoy-http.js';
 import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf } from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize, type ApplicablePolicy, type AuthzPhase } from '../security/authorization.js';
@@ -111,7 +112,12 @@ export class InboundSidecar {
           this.serve(sock, server);
           sock.resume();
         };
-        if (protocol === 'http') decided('http', s.head);
+        // a port declared HTTP: Envoy's codec answers HTTP/1.0 with 426 (no filter chain for it to go TCP by)
+        if (protocol === 'http')
+          inspect(sock, s.head, (kind, head) => {
+            if (kind !== null && isHttp10(head)) return void sock.end(codecErrorReply(426, 'istio-envoy'));
+            decided(kind && 'http', head);
+          });
         else inspect(sock, s.head, decided);
         return;
       }

@@ -4,7 +4,7 @@
  * route → CORS → fault → destination by weight → subset/DR → endpoint → try with retries and timeout → response
  * header ops → telemetry.
  */
-import { withoutKeepAliveHeader } from './envoy-http.js';
+import { codecErrorReply, isHttp10, withoutKeepAliveHeader } from './envoy-http.js';
 import http, {
   type IncomingHttpHeaders,
   type IncomingMessage,
@@ -198,7 +198,18 @@ export class OutboundSidecar {
     const protocol = this.host
       .snapshot()
       .registry.serviceByFqdn.get(`${service.name}.${service.namespace}.svc.cluster.local`)?.protocol;
-    if (protocol === 'http') return this.serve(sock, server);
+    // a port declared HTTP: the HTTP pipeline, but Envoy's codec answers HTTP/1.0 with 426 (routing.go "http10 to http")
+    if (protocol === 'http')
+      return sniff(sock, (s) => {
+        if (!s) return void sock.destroy();
+        inspect(sock, s.head, (kind, head) => {
+          if (kind === null) return void sock.destroy();
+          if (isHttp10(head)) return void sock.end(codecErrorReply(426, 'envoy'));
+          sock.unshift(head);
+          this.serve(sock, server);
+          sock.resume();
+        });
+      });
     // a byte stream from the first byte (the server may speak first: nothing to detect)
     if (protocol === 'tcp') return outboundTcp(this.host, this.workload, service, sock, Buffer.alloc(0));
     // a dedicated upstream port: HTTP to the HTTP pipeline, any other stream (TLS included) to the service as TCP

@@ -1,0 +1,89 @@
+/**
+ * Integration: cases of Istio's pilot integration test tests/integration/pilot/common/routing.go (the later half:
+ * protocol sniffing, HTTP/1.0, …) against real sidecars on loopback.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { meshYaml, startMesh, stub, type Running, type Stub } from './helpers/harness.js';
+
+let caller: Stub, web: Stub, auto: Stub;
+let m: Running;
+
+beforeAll(async () => {
+  [caller, web, auto] = await Promise.all([stub('caller'), stub('web'), stub('auto')]);
+  m = await startMesh({
+    meshYaml: meshYaml({
+      caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
+      web: { protocol: 'http', workloads: [{ name: 'web-v1', instances: [web.address] }] },
+      auto: { protocol: 'auto', workloads: [{ name: 'auto-v1', instances: [auto.address] }] }
+    })
+  });
+});
+afterAll(async () => {
+  await m.close();
+  await Promise.all([caller, web, auto].map((s) => s.close()));
+});
+
+/** Write `chunks` on one connection (the next when `done` says the answers so far are in) and read until it closes. */
+function raw(port: number, chunks: string[], done = (_text: string, _sent: number) => false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let text = '';
+    let sent = 0;
+    const next = () => {
+      if (sent < chunks.length) c.write(chunks[sent++]!);
+      else c.end();
+    };
+    c.on('connect', next);
+    c.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (done(text, sent)) next();
+    });
+    c.on('close', () => resolve(text));
+    c.on('error', reject);
+  });
+}
+
+const UPGRADE_REQUIRED = (server: string) =>
+  new RegExp(
+    `^HTTP/1\\.1 426 Upgrade Required\\r\\ncontent-type: text/plain\\r\\ncontent-length: 16\\r\\nserver: ${server}\\r\\ndate: .+ GMT\\r\\nconnection: close\\r\\n\\r\\nUpgrade Required$`
+  );
+
+describe('HTTP/1.0 (routing.go protocolSniffingCases "http10 to http" / "http10 to auto")', () => {
+  it('to a port declared HTTP: the client sidecar answers 426 Upgrade Required and the app sees nothing', async () => {
+    const before = web.seen.length;
+    const text = await raw(m.upstream('caller-v1', 'web'), ['GET / HTTP/1.0\r\n\r\n']);
+    expect(text).toMatch(UPGRADE_REQUIRED('envoy'));
+    expect(web.seen.length).toBe(before);
+  });
+
+  it('to a port left to detection: a byte stream, so the app answers the request itself', async () => {
+    const text = await raw(m.upstream('caller-v1', 'auto'), ['GET /old HTTP/1.0\r\n\r\n']);
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).not.toMatch(/x-envoy-upstream-service-time|server: envoy/i);
+    // the app got the request as sent: no headers of the sidecars
+    expect(auto.seen.at(-1)!.url).toBe('/old');
+    expect(auto.seen.at(-1)!.headers['x-request-id']).toBeUndefined();
+  });
+
+  it('from a caller without a sidecar: 426 from a port declared HTTP, the app itself on a detected port', async () => {
+    expect(await raw(m.inbound('web-v1'), ['GET / HTTP/1.0\r\n\r\n'])).toMatch(UPGRADE_REQUIRED('istio-envoy'));
+    const text = await raw(m.inbound('auto-v1'), ['GET /in HTTP/1.0\r\n\r\n']);
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).not.toMatch(/server: istio-envoy/i);
+    expect(auto.seen.at(-1)!.url).toBe('/in');
+  });
+
+  it('HTTP/1.1 on a port declared HTTP is routed as before, keep-alive included', async () => {
+    const answers = (t: string) => t.split('HTTP/1.1 200 OK').length - 1;
+    for (const port of [m.upstream('caller-v1', 'web'), m.inbound('web-v1')]) {
+      const text = await raw(
+        port,
+        ['GET /a HTTP/1.1\r\nHost: web:9080\r\n\r\n', 'GET /b HTTP/1.1\r\nHost: web:9080\r\n\r\n'],
+        (t, sent) => answers(t) === sent && t.endsWith('"}')
+      );
+      expect(answers(text)).toBe(2);
+      expect(web.seen.slice(-2).map((s) => s.url)).toEqual(['/a', '/b']);
+    }
+  });
+});
