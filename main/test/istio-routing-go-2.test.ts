@@ -87,3 +87,73 @@ describe('HTTP/1.0 (routing.go protocolSniffingCases "http10 to http" / "http10 
     }
   });
 });
+
+describe('a server-first TCP service (routing.go serverFirstTestCases)', () => {
+  let app: net.Server;
+  let client: Stub;
+  let sf: Running;
+  beforeAll(async () => {
+    client = await stub('client');
+    app = net.createServer((s) => {
+      s.on('error', () => s.destroy());
+      s.write('220 ready\r\n');
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    sf = await startMesh({
+      meshYaml: meshYaml({
+        client: { workloads: [{ name: 'client-v1', instances: [client.address] }] },
+        db: {
+          protocol: 'tcp',
+          workloads: [{ name: 'db-v1', instances: [`127.0.0.1:${(app.address() as net.AddressInfo).port}`] }]
+        }
+      }),
+      istio: {
+        'db.yaml': `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db}
+spec:
+  host: db
+  trafficPolicy: {tls: {mode: DISABLE}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: db}
+spec:
+  selector: {matchLabels: {app: db}}
+  mtls: {mode: DISABLE}
+`
+      }
+    });
+  });
+  afterAll(async () => {
+    await sf.close();
+    await client.close();
+    await new Promise((r) => app.close(r));
+  });
+
+  /** The first line the server sends, without the client sending anything ('' if none within a second). */
+  const greeting = (port: number) =>
+    new Promise<string>((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      let text = '';
+      const done = () => {
+        c.destroy();
+        resolve(text);
+      };
+      const timer = setTimeout(done, 1000);
+      c.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (text.includes('\n')) {
+          clearTimeout(timer);
+          done();
+        }
+      });
+      c.on('error', done);
+    });
+
+  it('TLS DISABLE on both sides: no detection anywhere, so the greeting comes through at once', async () => {
+    expect(await greeting(sf.upstream('client-v1', 'db'))).toBe('220 ready\r\n');
+    // a caller without a sidecar, straight to the inbound sidecar
+    expect(await greeting(sf.inbound('db-v1'))).toBe('220 ready\r\n');
+  });
+});
