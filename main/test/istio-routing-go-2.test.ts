@@ -57,6 +57,26 @@ describe('HTTP/1.0 (routing.go protocolSniffingCases "http10 to http" / "http10 
     expect(web.seen.length).toBe(before);
   });
 
+  it('through the outbound proxy port to a service declared HTTP: the same 426, recorded, and the connection closes', async () => {
+    const before = web.seen.length;
+    for (const req of [
+      'GET http://web:9080/old HTTP/1.0\r\nx-request-id: http10-proxy\r\n\r\n',
+      'GET /old HTTP/1.0\r\nHost: web.default.svc.cluster.local:9080\r\nx-request-id: http10-host\r\n\r\n'
+    ]) {
+      const text = await raw(m.outbound('caller-v1'), [req]);
+      expect(text).toMatch(/^HTTP\/1\.1 426 Upgrade Required\r\n/);
+      expect(text).toMatch(/\r\nconnection: close\r\n/i);
+      expect(text).toMatch(/\r\n\r\nUpgrade Required$/);
+    }
+    expect(web.seen.length).toBe(before);
+    const flows = await m.mesh.listFlows({ limit: 2, reporter: 'source' });
+    expect(flows.map((f) => f.status)).toEqual([426, 426]);
+    // a service left to detection is still served as HTTP on this port (there is no byte stream to hand over)
+    expect(await raw(m.outbound('caller-v1'), ['GET http://auto:9080/p HTTP/1.0\r\n\r\n'])).toMatch(
+      /^HTTP\/1\.1 200 OK/
+    );
+  });
+
   it('to a port left to detection: a byte stream, so the app answers the request itself', async () => {
     const text = await raw(m.upstream('caller-v1', 'auto'), ['GET /old HTTP/1.0\r\n\r\n']);
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);

@@ -341,6 +341,11 @@ export class OutboundSidecar {
     ex.takeReplayMarker(r.headers);
     r.headers['x-forwarded-proto'] = 'http';
     ex.destinationService = r.service?.fqdn ?? r.authority;
+    // HTTP/1.0 to a service declared HTTP: Envoy's codec on its HTTP listener answers 426 before any filter
+    if ('httpVersion' in req && req.httpVersion === '1.0' && r.service?.protocol === 'http') {
+      ex.sendLocal(LocalReplies.upgradeRequired(), SERVER, (h) => (h.connection = 'close'));
+      return;
+    }
     const match = matchInput(r, ex.method, req.headers);
     if (r.hostRoutes && needsClaims(r.hostRoutes.routes)) match.claims = await this.claims(ex, req, r.snap);
 
