@@ -177,3 +177,16 @@ spec:
     expect(await greeting(sf.inbound('db-v1'))).toBe('220 ready\r\n');
   });
 });
+
+describe('the Host the app gets through a dedicated upstream port (routing.go hostCases, protocolSniffingCases)', () => {
+  it("a Host naming the service, in any form and with any port, goes on as sent; the port's own Host becomes the service's", async () => {
+    const port = m.upstream('caller-v1', 'web');
+    for (const host of ['web.default.svc.cluster.local', 'web.default.svc:12345', 'web:9080', 'web']) {
+      const r = await raw(port, [`GET /h HTTP/1.1\r\nHost: ${host}\r\nconnection: close\r\n\r\n`]);
+      expect(r).toMatch(/^HTTP\/1\.1 200 OK/);
+      expect(web.seen.at(-1)!.headers.host).toBe(host);
+    }
+    await raw(port, [`GET /h HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nconnection: close\r\n\r\n`]);
+    expect(web.seen.at(-1)!.headers.host).toBe('web:9080');
+  });
+});

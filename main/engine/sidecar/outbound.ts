@@ -244,8 +244,16 @@ export class OutboundSidecar {
     const url = req.url ?? '/';
     const abs = this.target.service ? undefined : absoluteTarget(url);
     if (this.target.service) {
+      // the app reached the service by this port, so its Host is usually this port's (127.0.0.1:<port>): the request
+      // goes on as the service's; a Host naming the service itself (any form, any port: Istio's sidecar routes ignore
+      // the port in Host matching) goes on as sent, as Istio forwards it
       const s = this.target.service;
-      authority = `${s.name}:${s.port}`;
+      const sent = req.headers.host;
+      const named = sent
+        ? snap.registry.resolveAuthority(splitAuthority(sent).host, caller?.namespace ?? snap.mesh.spec.namespace)
+        : undefined;
+      authority =
+        sent && named?.service.fqdn === `${s.name}.${s.namespace}.svc.cluster.local` ? sent : `${s.name}:${s.port}`;
       path = url;
     } else if (abs) {
       authority = abs.authority;
