@@ -29,8 +29,7 @@ import { InboundSidecar } from './sidecar/inbound.js';
 import type { SidecarHost } from './sidecar/host.js';
 import type { LbState } from './sidecar/lb.js';
 import { limitsOf } from './sidecar/circuit.js';
-import { envoyResponse, reasonPhrase } from './sidecar/envoy-http.js';
-import { httpDate } from './util/http-date.js';
+import { codecErrorReply, envoyResponse } from './sidecar/envoy-http.js';
 import { sidecarFor } from './config/compile.js';
 import { createRandom, type Random } from './util/random.js';
 import { createLauncher, type LaunchSpec, type Launcher } from './launcher/launcher.js';
@@ -352,11 +351,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
           return;
         }
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-        const body = reasonPhrase(status);
-        const server = l.target instanceof InboundSidecar ? 'istio-envoy' : 'envoy';
-        sock.end(
-          `HTTP/1.1 ${status} ${body}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nserver: ${server}\r\ndate: ${httpDate()}\r\nconnection: close\r\n\r\n${body}`
-        );
+        sock.end(codecErrorReply(status, l.target instanceof InboundSidecar ? 'istio-envoy' : 'envoy'));
       });
       server.once('error', (err: NodeJS.ErrnoException) => {
         const what = describeListener(key);

@@ -267,7 +267,7 @@ describe('inbound fast lane', () => {
     ]);
     expect(fs[1]!.requestBody?.data).toBe('abc');
 
-    // HTTP/1.0 and a malformed request: node:http answers as before (the latter with 400)
+    // HTTP/1.0 (on this detected port a byte stream: the app answers) and a malformed request (node:http: 400)
     const old = await raw(port, ['GET /old HTTP/1.0\r\nHost: api\r\n\r\n'], (t) => t.endsWith('done'));
     expect(old).toMatch(/^HTTP\/1\.1 200 OK/);
     const bad = await raw(port, ['GET / HTTP/1.1\r\nHost: api\r\nBad Header\r\n\r\n'], () => false);

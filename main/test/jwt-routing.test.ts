@@ -75,6 +75,21 @@ spec:
     - headers:
         "@request.auth.claims.level": {exact: "3"}
     route: [{destination: {host: api, subset: v2}}]
+  - name: bracket-nested
+    match:
+    - headers:
+        "@request.auth.claims[org][team]": {exact: mesh}
+    route: [{destination: {host: api, subset: v2}}]
+  - name: bracket-dotted-name
+    match:
+    - headers:
+        "@request.auth.claims[issuer@localmesh.test/role]": {exact: admin}
+    route: [{destination: {host: api, subset: v2}}]
+  - name: camel-case
+    match:
+    - headers:
+        "@Request.Auth.Claims.userTier": {exact: gold}
+    route: [{destination: {host: api, subset: v2}}]
   - name: default
     route: [{destination: {host: api, subset: v1}}]
 `
@@ -105,6 +120,17 @@ describe('VirtualService header matches on JWT claims', () => {
   it('nested claims are addressed with dots', async () => {
     expect((await call('caller-v1', await sign({ plan: { tier: 'gold-2026' } }))).body).toBe('v2');
     expect((await call('caller-v1', await sign({ plan: { tier: 'silver' } }))).body).toBe('v1');
+  });
+  it('claims in brackets (Istio usage 2): nested, and a collision-resistant name holding dots', async () => {
+    expect((await call('caller-v1', await sign({ org: { team: 'mesh' } }))).body).toBe('v2');
+    expect((await call('caller-v1', await sign({ org: { team: 'web' } }))).body).toBe('v1');
+    expect((await call('caller-v1', await sign({ 'issuer@localmesh.test/role': 'admin' }))).body).toBe('v2');
+    // the dotted form would read it as the nested claim issuer@localmesh -> test/role
+    expect((await call('caller-v1', await sign({ 'issuer@localmesh': { 'test/role': 'admin' } }))).body).toBe('v1');
+  });
+  it('the prefix in any case, and the claim name as written (claim names are case-sensitive)', async () => {
+    expect((await call('caller-v1', await sign({ userTier: 'gold' }))).body).toBe('v2');
+    expect((await call('caller-v1', await sign({ usertier: 'gold' }))).body).toBe('v1');
   });
   it('no token, a token without the claim, or a token that fails verification: the claim match fails', async () => {
     expect((await call('caller-v1')).body).toBe('v1');

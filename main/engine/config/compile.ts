@@ -104,6 +104,8 @@ export function compileRetry(r: HTTPRetry | undefined, compat: Compat = NEWEST_C
 interface HeaderCond {
   name: string;
   match: CompiledStringMatch;
+  /** A header match on a JWT claim (`@request.auth.claims.a.b` or `@request.auth.claims[a][b]`): the claim's path. */
+  claim?: string[];
 }
 
 export interface CompiledMatch {
@@ -206,9 +208,25 @@ function compileHeaderConds(
   for (const [k, v] of Object.entries(m ?? {})) {
     const name = k.toLowerCase();
     if (skipPseudo && (name === 'uri' || name === 'scheme' || name === 'method' || name === 'authority')) continue;
-    out.push({ name, match: compileStringMatch(v) });
+    // header conditions only (skipPseudo): a claim keeps its case, as JWT claim names are case-sensitive
+    const claim = skipPseudo ? claimPath(k) : undefined;
+    out.push(claim ? { name: k, match: compileStringMatch(v), claim } : { name, match: compileStringMatch(v) });
   }
   return out;
+}
+
+const CLAIM_HEADER = '@request.auth.claims';
+
+/**
+ * The claim a VirtualService header name stands for, as Istio's ToRoutingClaim reads it: the prefix in any case, then
+ * `.a.b` (nested by dots) or `[a][b]` (brackets, so a name may hold dots: `[issuer.example/groups]`); else a header.
+ */
+export function claimPath(name: string): string[] | undefined {
+  if (!name.toLowerCase().startsWith(CLAIM_HEADER)) return undefined;
+  const rest = name.slice(CLAIM_HEADER.length);
+  if (rest.length > 1 && rest.startsWith('.')) return rest.slice(1).split('.');
+  if (rest.length > 2 && rest.startsWith('[') && rest.endsWith(']')) return rest.slice(1, -1).split('][');
+  return undefined;
 }
 
 function describeMatch(m: HTTPMatchRequest): string {

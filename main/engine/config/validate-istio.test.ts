@@ -811,6 +811,23 @@ describe('loadBalancer knobs with no local meaning', () => {
   });
 });
 
+describe('traffic policy fields kept as data', () => {
+  it('IST0025 for proxyProtocol (routing.go TestUpstreamProxyProtocol), tunnel and retryBudget', () => {
+    expectIssues(
+      dr('  host: reviews\n  trafficPolicy:\n    tls: {mode: DISABLE}\n    proxyProtocol: {version: V1}\n'),
+      [
+        {
+          severity: warn,
+          code: 'IST0025',
+          at: '{version',
+          path: 'spec.trafficPolicy.proxyProtocol',
+          message: /trafficPolicy\.proxyProtocol is kept but not enforced/
+        }
+      ]
+    );
+  });
+});
+
 describe('ServiceEntry and Sidecar', () => {
   const se = (body: string) =>
     `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db}\nspec:\n  hosts: [db.example.com]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n${body}`;

@@ -1098,6 +1098,16 @@ const ENFORCED = {
 
 function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPolicy, p: Path): void {
   if (tp.loadBalancer) checkLoadBalancer(ctx, dr, tp.loadBalancer, [...p, 'loadBalancer']);
+  // kept as data only: no PROXY protocol header upstream, no HTTP CONNECT tunnel, no retry budget
+  for (const k of ['proxyProtocol', 'tunnel', 'retryBudget'] as const)
+    if (k in tp && (tp as TrafficPolicy)[k] !== undefined)
+      ctx.report(
+        dr,
+        'warning',
+        IstioCodes.NOT_ENFORCED,
+        [...p, k],
+        `trafficPolicy.${k} is kept but not enforced by localmesh`
+      );
   if (tp.connectionPool) checkConnectionPool(ctx, dr, tp.connectionPool, [...p, 'connectionPool']);
   if (tp.outlierDetection) checkOutlierDetection(ctx, dr, tp.outlierDetection, [...p, 'outlierDetection']);
   const od = tp.outlierDetection;

@@ -13,15 +13,13 @@ export interface MatchInput {
   port: number;
   headers: IncomingHttpHeaders;
   /**
-   * Claims of a JWT this proxy validated (RequestAuthentication), for `@request.auth.claims.<name>` header matches;
+   * Claims of a JWT this proxy validated (RequestAuthentication), for `@request.auth.claims` header matches;
    * null or absent = no valid token, and such matches fail (istio-semantics §1.2).
    */
   claims?: Record<string, unknown> | null;
 }
 
-const CLAIM_PREFIX = '@request.auth.claims.';
-
-/** Does any match block of these routes use `@request.auth.claims.*` (so the caller must validate the JWT first)? Cached per route table. */
+/** Does any match block of these routes use `@request.auth.claims` (so the caller must validate the JWT first)? Cached per route table. */
 const claimUse = new WeakMap<CompiledRoute[], boolean>();
 export function needsClaims(routes: CompiledRoute[]): boolean {
   let v = claimUse.get(routes);
@@ -31,24 +29,20 @@ export function needsClaims(routes: CompiledRoute[]): boolean {
 
 function usesClaims(routes: CompiledRoute[]): boolean {
   return routes.some((r) =>
-    r.matches.some(
-      (m) =>
-        m.headers.some((h) => h.name.startsWith(CLAIM_PREFIX)) ||
-        m.withoutHeaders.some((h) => h.name.startsWith(CLAIM_PREFIX))
-    )
+    r.matches.some((m) => m.headers.some((h) => h.claim) || m.withoutHeaders.some((h) => h.claim))
   );
 }
 
 /**
- * The claim `@request.auth.claims.<a>.<b>` names (nested claims by dots, as Istio 1.22+), as match strings: a string
+ * The claim at `path` (`@request.auth.claims.<a>.<b>` or `[<a>][<b>]`: nested claims), as match strings: a string
  * claim as is, a list claim as each of its string members (any may match). Istio matches claims with a metadata
  * matcher on the JWT payload whose value is a StringMatcher (or a list of them): a number or a boolean claim matches
  * no string, so it reads as absent, as AuthorizationPolicy's `request.auth.claims` does.
  */
-function claimValues(claims: Record<string, unknown> | null | undefined, header: string): string[] | undefined {
+function claimValues(claims: Record<string, unknown> | null | undefined, path: string[]): string[] | undefined {
   if (!claims) return undefined;
   let v: unknown = claims;
-  for (const part of header.slice(CLAIM_PREFIX.length).split('.')) {
+  for (const part of path) {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
     v = (v as Record<string, unknown>)[part];
   }
@@ -105,14 +99,14 @@ export function matchOne(m: CompiledMatch, r: MatchInput): boolean {
   if (m.scheme && !m.scheme.test(r.scheme)) return false;
   if (m.port !== undefined && m.port !== r.port) return false;
   for (const h of m.headers) {
-    if (h.name.startsWith(CLAIM_PREFIX)) {
-      const values = claimValues(r.claims, h.name);
+    if (h.claim) {
+      const values = claimValues(r.claims, h.claim);
       if (!values || !values.some((v) => h.match.test(v))) return false;
     } else if (!h.match.test(requestHeader(r, h.name))) return false;
   }
   for (const h of m.withoutHeaders) {
-    if (h.name.startsWith(CLAIM_PREFIX)) {
-      const values = claimValues(r.claims, h.name);
+    if (h.claim) {
+      const values = claimValues(r.claims, h.claim);
       if (values && values.some((v) => (h.match.kind === 'present' ? true : h.match.test(v)))) return false;
       continue;
     }

@@ -5,6 +5,7 @@
  * `_removedConnection`), and the connection stays persistent; a header set later is written as set.
  */
 import type http from 'node:http';
+import { httpDate } from '../util/http-date.js';
 
 /** A message (a response as its request arrives) without `Connection: keep-alive`; one that closes says so. */
 export function withoutKeepAliveHeader<T extends http.OutgoingMessage>(m: T): T {
@@ -94,4 +95,20 @@ const REASONS: Record<number, string> = {
 /** The reason phrase Envoy writes after `status` in a status line. */
 export function reasonPhrase(status: number): string {
   return REASONS[status] ?? 'Unknown';
+}
+
+/**
+ * What Envoy's HTTP/1 codec answers to a request it refuses before any filter runs (sendProtocolError): the status
+ * with its reason phrase as a text/plain body, and the connection closes. 400 for bytes it cannot parse, 431 for
+ * headers over its limit, 426 for HTTP/1.0 (`accept_http_10` is off, as Istio leaves it).
+ */
+export function codecErrorReply(status: number, server: string): string {
+  const body = reasonPhrase(status);
+  return `HTTP/1.1 ${status} ${body}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nserver: ${server}\r\ndate: ${httpDate()}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** Does `head` start with an HTTP/1.0 request line (which Envoy's codec answers 426 Upgrade Required)? */
+export function isHttp10(head: Buffer): boolean {
+  const eol = head.indexOf(0x0a);
+  return eol > 0 && /^[A-Z][A-Z0-9_-]* \S+ HTTP\/1\.0\r?$/.test(head.toString('latin1', 0, eol));
 }

@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import crypto from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { isIstioAlpn, sniff } from './sniff.js';
+import { codecErrorReply, isHttp10 } from './envoy-http.js';
 import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf } from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize, type ApplicablePolicy, type AuthzPhase } from '../security/authorization.js';
@@ -90,6 +91,11 @@ export class InboundSidecar {
    * app as TCP under PERMISSIVE.
    */
   accept(sock: net.Socket, server: http.Server): void {
+    const protocol = this.host.snapshot().registry.serviceByFqdn.get(serviceFqdnOf(this.workload))?.protocol;
+    // mTLS DISABLE on a port declared TCP: one plaintext filter chain, nothing to detect, so the bytes flow from the
+    // first one either way and a server-first protocol works (pilot's routing.go serverFirstTestCases DISABLE/DISABLE)
+    if (protocol === 'tcp' && this.host.mtlsMode(this.workload, this.instance.port).mode === 'DISABLE')
+      return inboundTcp(this.host, this.workload, this.instance, sock, Buffer.alloc(0), { principal: null, sni: '' });
     sniff(sock, (s) => {
       if (!s) return void sock.destroy();
       const { mode } = this.host.mtlsMode(this.workload, this.instance.port);
@@ -100,7 +106,6 @@ export class InboundSidecar {
         if (mode === 'STRICT') return void sock.resetAndDestroy();
         // HTTP to the HTTP chain, anything else to the app as TCP (Envoy's http_inspector; tcp.ts), unless the
         // service declares its protocol
-        const protocol = this.host.snapshot().registry.serviceByFqdn.get(serviceFqdnOf(this.workload))?.protocol;
         if (protocol === 'tcp')
           return inboundTcp(this.host, this.workload, this.instance, sock, s.head, { principal: null, sni: '' });
         const decided = (kind: 'http' | 'tcp' | null, head: Buffer) => {
@@ -111,7 +116,12 @@ export class InboundSidecar {
           this.serve(sock, server);
           sock.resume();
         };
-        if (protocol === 'http') decided('http', s.head);
+        // a port declared HTTP: Envoy's codec answers HTTP/1.0 with 426 (no filter chain for it to go TCP by)
+        if (protocol === 'http')
+          inspect(sock, s.head, (kind, head) => {
+            if (kind !== null && isHttp10(head)) return void sock.end(codecErrorReply(426, 'istio-envoy'));
+            decided(kind && 'http', head);
+          });
         else inspect(sock, s.head, decided);
         return;
       }

@@ -68,7 +68,9 @@ export const LocalReplies = {
       reason === 'overflow' ? { ...text, 'x-envoy-overloaded': 'true' } : { ...text };
     return reply(503, body, exhausted ? [flag, 'URX'] : [flag], `upstream reset: ${reason}`, headers);
   },
-  registryOnly: () => reply(502, '', [], 'REGISTRY_ONLY: host not in the registry (BlackHoleCluster)')
+  registryOnly: () => reply(502, '', [], 'REGISTRY_ONLY: host not in the registry (BlackHoleCluster)'),
+  /** Envoy's HTTP/1 codec to an HTTP/1.0 request on an HTTP port (accept_http_10 off, as Istio leaves it). */
+  upgradeRequired: () => reply(426, 'Upgrade Required', [], 'HTTP/1.0 on a port declared HTTP (low_version)')
 };
 
 /** gRPC status names → codes, for fault.abort.grpcStatus. */

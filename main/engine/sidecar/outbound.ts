@@ -4,7 +4,7 @@
  * route → CORS → fault → destination by weight → subset/DR → endpoint → try with retries and timeout → response
  * header ops → telemetry.
  */
-import { withoutKeepAliveHeader } from './envoy-http.js';
+import { codecErrorReply, isHttp10, withoutKeepAliveHeader } from './envoy-http.js';
 import http, {
   type IncomingHttpHeaders,
   type IncomingMessage,
@@ -198,7 +198,18 @@ export class OutboundSidecar {
     const protocol = this.host
       .snapshot()
       .registry.serviceByFqdn.get(`${service.name}.${service.namespace}.svc.cluster.local`)?.protocol;
-    if (protocol === 'http') return this.serve(sock, server);
+    // a port declared HTTP: the HTTP pipeline, but Envoy's codec answers HTTP/1.0 with 426 (routing.go "http10 to http")
+    if (protocol === 'http')
+      return sniff(sock, (s) => {
+        if (!s) return void sock.destroy();
+        inspect(sock, s.head, (kind, head) => {
+          if (kind === null) return void sock.destroy();
+          if (isHttp10(head)) return void sock.end(codecErrorReply(426, 'envoy'));
+          sock.unshift(head);
+          this.serve(sock, server);
+          sock.resume();
+        });
+      });
     // a byte stream from the first byte (the server may speak first: nothing to detect)
     if (protocol === 'tcp') return outboundTcp(this.host, this.workload, service, sock, Buffer.alloc(0));
     // a dedicated upstream port: HTTP to the HTTP pipeline, any other stream (TLS included) to the service as TCP
@@ -233,8 +244,16 @@ export class OutboundSidecar {
     const url = req.url ?? '/';
     const abs = this.target.service ? undefined : absoluteTarget(url);
     if (this.target.service) {
+      // the app reached the service by this port, so its Host is usually this port's (127.0.0.1:<port>): the request
+      // goes on as the service's; a Host naming the service itself (any form, any port: Istio's sidecar routes ignore
+      // the port in Host matching) goes on as sent, as Istio forwards it
       const s = this.target.service;
-      authority = `${s.name}:${s.port}`;
+      const sent = req.headers.host;
+      const named = sent
+        ? snap.registry.resolveAuthority(splitAuthority(sent).host, caller?.namespace ?? snap.mesh.spec.namespace)
+        : undefined;
+      authority =
+        sent && named?.service.fqdn === `${s.name}.${s.namespace}.svc.cluster.local` ? sent : `${s.name}:${s.port}`;
       path = url;
     } else if (abs) {
       authority = abs.authority;
@@ -330,6 +349,11 @@ export class OutboundSidecar {
     ex.takeReplayMarker(r.headers);
     r.headers['x-forwarded-proto'] = 'http';
     ex.destinationService = r.service?.fqdn ?? r.authority;
+    // HTTP/1.0 to a service declared HTTP: Envoy's codec on its HTTP listener answers 426 before any filter
+    if ('httpVersion' in req && req.httpVersion === '1.0' && r.service?.protocol === 'http') {
+      ex.sendLocal(LocalReplies.upgradeRequired(), SERVER, (h) => (h.connection = 'close'));
+      return;
+    }
     const match = matchInput(r, ex.method, req.headers);
     if (r.hostRoutes && needsClaims(r.hostRoutes.routes)) match.claims = await this.claims(ex, req, r.snap);
 

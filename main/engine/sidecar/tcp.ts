@@ -44,7 +44,9 @@ const MAX_INSPECT = 8192;
 
 /**
  * Envoy's http_inspector on the first bytes: an HTTP/1 request line (`METHOD target HTTP/1.x`), not HTTP, or too
- * early to tell.
+ * early to tell. An HTTP/1.0 request line is TCP: the inspector reports it as `http/1.0`, and Istio's HTTP filter
+ * chains on a detected port match only `http/1.1` and `h2c` (the app gets the bytes, as pilot's routing.go
+ * "http10 to auto" expects).
  */
 export function httpInspect(head: Buffer): 'http' | 'tcp' | 'more' {
   const text = head.toString('latin1', 0, Math.min(head.length, MAX_INSPECT));
@@ -55,7 +57,8 @@ export function httpInspect(head: Buffer): 'http' | 'tcp' | 'more' {
   if (text[m] !== ' ') return 'tcp';
   const eol = text.indexOf('\n');
   if (eol < 0) return text.length >= MAX_INSPECT || /[\x00-\x08\x0e-\x1f\x7f]/.test(text) ? 'tcp' : 'more';
-  return /^[A-Z][A-Z0-9_-]* \S+ HTTP\/\d\.\d\r?$/.test(text.slice(0, eol)) ? 'http' : 'tcp';
+  const line = text.slice(0, eol);
+  return /^[A-Z][A-Z0-9_-]* \S+ HTTP\/\d\.\d\r?$/.test(line) && !/ HTTP\/1\.0\r?$/.test(line) ? 'http' : 'tcp';
 }
 
 /**
