@@ -249,9 +249,11 @@ export class OutboundSidecar {
       // the port in Host matching) goes on as sent, as Istio forwards it
       const s = this.target.service;
       const sent = req.headers.host;
-      const named = sent
-        ? snap.registry.resolveAuthority(splitAuthority(sent).host, caller?.namespace ?? snap.mesh.spec.namespace)
-        : undefined;
+      // every form that names the service starts with its name: the usual 127.0.0.1:<port> skips the lookup
+      const named =
+        sent !== undefined && sent.slice(0, s.name.length).toLowerCase() === s.name
+          ? snap.registry.resolveAuthority(splitAuthority(sent).host, caller?.namespace ?? snap.mesh.spec.namespace)
+          : undefined;
       authority =
         sent && named?.service.fqdn === `${s.name}.${s.namespace}.svc.cluster.local` ? sent : `${s.name}:${s.port}`;
       path = url;
