@@ -62,6 +62,24 @@ spec:
       expect.arrayContaining(['warning IST0022@5', 'error IST0106@8', 'error IST0106@15', 'warning IST0023@23'])
     );
   });
+  it("path templates as Istio's CheckValidPathTemplate: literals may follow {**}, no operator may", () => {
+    const p = loadProject(
+      project(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: tmpl}
+spec:
+  rules:
+  - to: [{operation: {paths: ["/store/{**}/cart", "/foo/{*}/bar/{**}"]}}]
+  - to: [{operation: {paths: ["/a/{**}/{*}"]}}]
+  - to: [{operation: {notPaths: ["/a/{**}/b/{**}"]}}]
+`)
+    );
+    const errs = p.issues.filter((i) => i.severity === 'error');
+    expect(errs.map((e) => `${e.code}@${e.where.line} ${e.message}`)).toEqual([
+      'IST0106@7 path template "/a/{**}/{*}": {**} must be the last operator',
+      'IST0106@8 path template "/a/{**}/b/{**}": {**} must be the last operator'
+    ]);
+  });
   it("when keys: Istio's attributes pass; an unknown one is an IST0106 error at its line", () => {
     const p = loadProject(
       project(`apiVersion: security.istio.io/v1

@@ -213,8 +213,9 @@ function checkOperation(op: Operation | undefined, p: PathSegment[], add: Add): 
           field,
           k
         ]);
-      if (path.includes('{**}') && !path.endsWith('{**}'))
-        add('error', SecurityCodes.SCHEMA, `path template "${path}": {**} must be the last segment`, [
+      // Istio's CheckValidPathTemplate: no operator after {**}; literal segments may follow it (`/store/{**}/cart`)
+      if (/\{\*\*\}.*\{\*\*?\}/.test(path))
+        add('error', SecurityCodes.SCHEMA, `path template "${path}": {**} must be the last operator`, [
           ...opPath,
           field,
           k
