@@ -24,6 +24,7 @@ interface JwtRuleSpec {
   outputPayloadToHeader?: string;
   forwardOriginalToken?: boolean;
   outputClaimToHeaders?: { header: string; claim: string }[];
+  spaceDelimitedClaims?: string[];
 }
 interface RequestAuthenticationSpec {
   selector?: { matchLabels?: Record<string, string> };
@@ -45,6 +46,11 @@ export type JwtResult =
       status: 'ok';
       principal: string;
       claims: JWTPayload;
+      /**
+       * The payload as Envoy keeps it in the request's metadata, which AuthorizationPolicy (`request.auth.claims`)
+       * and VirtualService claim matches read: the space-delimited claims as lists (see spaceDelimited).
+       */
+      metadata: Record<string, unknown>;
       /** The token's payload segment as sent (base64url): what Envoy's forward_payload_header carries. */
       payloadSegment: string;
       rule: JwtRule;
@@ -354,6 +360,25 @@ async function verifyToken(rule: JwtRule, token: string): Promise<Verified> {
   }
 }
 
+/** Claims Istio always has Envoy split at spaces (buildSpaceDelimitedClaims), besides a rule's own. */
+const SPACE_DELIMITED = ['permission', 'scope'];
+
+/**
+ * Envoy's normalize_payload_in_metadata as Istio configures it: a top-level string claim named in
+ * `space_delimited_claims` (`scope`, `permission` and the rule's `spaceDelimitedClaims`) becomes the list of its
+ * space-separated words, so `permission: "read write"` matches a policy's `write`.
+ */
+function spaceDelimited(payload: JWTPayload, extra: string[] = []): Record<string, unknown> {
+  let out: Record<string, unknown> = payload;
+  for (const name of [...SPACE_DELIMITED, ...extra]) {
+    const v = payload[name];
+    if (typeof v !== 'string') continue;
+    if (out === payload) out = { ...payload };
+    out[name] = v.split(' ').filter((w) => w !== '');
+  }
+  return out;
+}
+
 /**
  * The request's tokens against the rules, as the filter Istio configures does (one provider per rule, required
  * "any", missing allowed): a rule verifies every token in its own locations (a token of another issuer there is
@@ -391,6 +416,7 @@ export async function authenticate(
       status: 'ok',
       principal: `${payload.iss}/${payload.sub ?? ''}`,
       claims: payload,
+      metadata: spaceDelimited(payload, rule.spec.spaceDelimitedClaims),
       payloadSegment: segment,
       rule,
       strip: (edits) => {

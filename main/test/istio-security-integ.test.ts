@@ -1,0 +1,461 @@
+/**
+ * Integration: cases of Istio's own security integration suite (tests/integration/security/authz_test.go and its
+ * testdata/authz templates) replayed against real sidecars: callers in two namespaces with the same service account
+ * name, policies on the workload port, query strings, deny-global in the root namespace, notX forms, plaintext
+ * from a DestinationRule in the caller's namespace, when conditions, path precedence and templates.
+ */
+import net from 'node:net';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+
+const TARGETS = ['prin', 'dprin', 'ns', 'notns', 'notm', 'plain', 'cond', 'prec', 'tmpl', 'norm', 'jwt'] as const;
+type Target = (typeof TARGETS)[number];
+
+let callerA: Stub, callerB: Stub;
+const apps = {} as Record<Target, Stub>;
+let tcpApp: net.Server;
+let tcpPort = 0;
+let m: Running;
+let jwks = '';
+let token: (claims: Record<string, unknown>) => Promise<string>;
+
+const port = (t: Target) => String(apps[t].port);
+
+function policies(): string {
+  const mtls = (t: Target) => `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: ${t}, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: ${t}}}
+  mtls: {mode: STRICT}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${t}, namespace: ns1}
+spec:
+  host: ${t}.ns1.svc.cluster.local
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+---
+`;
+  return `${mtls('prin')}${mtls('dprin')}${mtls('ns')}${mtls('notns')}${mtls('cond')}apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: prin, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: prin}}
+  action: ALLOW
+  rules:
+  - to: [{operation: {ports: ["${port('prin')}"], paths: [/allow], methods: [GET]}}]
+    from: [{source: {principals: [cluster.local/ns/ns1/sa/a]}}]
+  - to: [{operation: {ports: ["${tcpPort}"]}}]
+    from: [{source: {principals: [cluster.local/ns/ns1/sa/a]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: policy-deny-system, namespace: istio-system}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        ports: ["${port('dprin')}"]
+        paths: ["/global-deny*"]
+        notPaths: ["/global-deny/allow"]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: dprin, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: dprin}}
+  action: DENY
+  rules:
+  - to: [{operation: {ports: ["${port('dprin')}"], paths: ["/deny*"], notPaths: [/deny/allow], methods: [GET]}}]
+    from: [{source: {principals: [cluster.local/ns/ns2/sa/a]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ns, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: ns}}
+  action: ALLOW
+  rules:
+  - to: [{operation: {ports: ["${port('ns')}"], paths: [/allow], methods: [GET]}}]
+    from: [{source: {namespaces: [ns1]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: notns-deny, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: notns}}
+  action: DENY
+  rules:
+  - from: [{source: {notNamespaces: [ns1]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: notm-allow, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: notm}}
+  action: ALLOW
+  rules:
+  - to: [{operation: {notMethods: [PUT]}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: default, namespace: ns1}
+spec:
+  host: "*.ns1.svc.cluster.local"
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: plain, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: plain}}
+  action: DENY
+  rules:
+  - from: [{source: {notPrincipals: ["*"]}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: plain, namespace: ns2}
+spec:
+  host: plain.ns1.svc.cluster.local
+  trafficPolicy: {tls: {mode: DISABLE}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: cond-request-headers, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: cond}}
+  rules:
+  - to: [{operation: {paths: [/request-headers]}}]
+    when: [{key: "request.headers[x-foo]", values: [foo]}]
+  - to: [{operation: {paths: [/request-headers-notValues]}}]
+    when: [{key: "request.headers[x-foo]", notValues: [bar]}]
+  - to: [{operation: {paths: [/source-ip]}}]
+    when: [{key: source.ip, values: [127.0.0.1]}]
+  - to: [{operation: {paths: [/source-ip-notValues]}}]
+    when: [{key: source.ip, notValues: [127.0.0.1]}]
+  - to: [{operation: {paths: [/source-namespace]}}]
+    when: [{key: source.namespace, values: [ns1]}]
+  - to: [{operation: {paths: [/source-namespace-notValues]}}]
+    when: [{key: source.namespace, notValues: [ns2]}]
+  - to: [{operation: {paths: [/source-principal]}}]
+    when: [{key: source.principal, values: [cluster.local/ns/ns1/sa/a]}]
+  - to: [{operation: {paths: [/source-principal-notValues]}}]
+    when: [{key: source.principal, notValues: [cluster.local/ns/ns2/sa/a]}]
+  - to: [{operation: {paths: [/destination-ip-good]}}]
+    when: [{key: destination.ip, values: [127.0.0.1]}]
+  - to: [{operation: {paths: [/destination-ip-bad]}}]
+    when: [{key: destination.ip, values: [1.2.3.4]}]
+  - to: [{operation: {paths: [/destination-ip-notValues]}}]
+    when: [{key: destination.ip, notValues: [127.0.0.1]}]
+  - to: [{operation: {paths: [/destination-port-good]}}]
+    when: [{key: destination.port, values: ["${port('cond')}"]}]
+  - to: [{operation: {paths: [/destination-port-bad]}}]
+    when: [{key: destination.port, values: ["1"]}]
+  - to: [{operation: {paths: [/destination-port-notValues]}}]
+    when: [{key: destination.port, notValues: ["${port('cond')}"]}]
+  - to: [{operation: {paths: [/connection-sni-good]}}]
+    when: [{key: connection.sni, values: ["*.cond.ns1.svc.cluster.local"]}]
+  - to: [{operation: {paths: [/connection-sni-bad]}}]
+    when: [{key: connection.sni, values: [never-matched]}]
+  - to: [{operation: {paths: [/connection-sni-notValues]}}]
+    when: [{key: connection.sni, notValues: ["*.cond.ns1.svc.cluster.local"]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: policy-prec-deny, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: prec}}
+  action: DENY
+  rules: [{to: [{operation: {paths: [/allow/admin]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: policy-prec-allow, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: prec}}
+  action: ALLOW
+  rules: [{to: [{operation: {paths: ["/allow*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: tmpl, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: tmpl}}
+  action: ALLOW
+  rules:
+  - to: [{operation: {paths: ["/allow/admin/{**}", "/foo/{*}/bar/{**}", "/store/{**}/cart"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: norm, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: norm}}
+  rules: [{to: [{operation: {paths: ["/public*"], methods: [GET]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: default, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: jwt}}
+  jwtRules:
+  - issuer: test-issuer-1@istio.io
+    jwks: '${jwks}'
+  - issuer: test-issuer-2@istio.io
+    jwks: '${jwks}'
+    spaceDelimitedClaims: [roles]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: jwt, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: jwt}}
+  rules:
+  - to: [{operation: {paths: [/token1], methods: [GET]}}]
+    from: [{source: {requestPrincipals: [test-issuer-1@istio.io/sub-1]}}]
+  - to: [{operation: {paths: [/token2], methods: [GET]}}]
+    when: [{key: "request.auth.claims[groups]", values: [group-2]}]
+  - to: [{operation: {paths: [/tokenAny], methods: [GET]}}]
+    from: [{source: {requestPrincipals: ["*"]}}]
+  - to: [{operation: {paths: [/permission], methods: [GET]}}]
+    when: [{key: "request.auth.claims[permission]", values: [write, append]}]
+  - to: [{operation: {paths: [/nested-key1], methods: [GET]}}]
+    when: [{key: "request.auth.claims[nested][key1]", values: [valueB]}]
+  - to: [{operation: {paths: [/nested-non-exist], methods: [GET]}}]
+    when: [{key: "request.auth.claims[nested][non-exist]", values: [valueC]}]
+  - to: [{operation: {paths: [/nested-key2], methods: [GET]}}]
+    when: [{key: "request.auth.claims[nested][key2]", values: [valueC]}]
+  - to: [{operation: {paths: [/nested-2-key1], methods: [GET]}}]
+    when: [{key: "request.auth.claims[nested][nested-2][key1]", values: [valueA]}]
+  - to: [{operation: {paths: [/valid-jwt]}}]
+    when: [{key: request.auth.principal, values: ["*"]}]
+  - to: [{operation: {paths: ["*/presenter"]}}]
+    when: [{key: request.auth.presenter, values: [bar]}]
+  - to: [{operation: {paths: ["*/audiences"]}}]
+    when: [{key: request.auth.audiences, values: [foo]}]
+  - to: [{operation: {paths: [/roles]}}]
+    when: [{key: "request.auth.claims[roles]", values: [admin]}]
+  - to: [{operation: {paths: [/token3], methods: [GET]}}]
+    from: [{source: {notRequestPrincipals: [test-issuer-1@istio.io/sub-1]}}]
+`;
+}
+
+beforeAll(async () => {
+  const key = await generateKeyPair('RS256');
+  jwks = JSON.stringify({ keys: [{ ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256' }] });
+  token = (claims) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setExpirationTime('1h').sign(key.privateKey);
+  [callerA, callerB] = await Promise.all([stub('a'), stub('a2')]);
+  for (const t of TARGETS) apps[t] = await stub(t);
+  tcpApp = net.createServer((s) => {
+    s.on('data', (c: Buffer) => s.write(Buffer.concat([Buffer.from('tcp:'), c])));
+    s.on('error', () => s.destroy());
+  });
+  await new Promise<void>((r) => tcpApp.listen(0, '127.0.0.1', r));
+  tcpPort = (tcpApp.address() as net.AddressInfo).port;
+  const services: Parameters<typeof meshYaml>[0] = {
+    a: { namespace: 'ns1', workloads: [{ name: 'a-v1', serviceAccount: 'a', instances: [callerA.address] }] },
+    a2: { namespace: 'ns2', workloads: [{ name: 'a2-v1', serviceAccount: 'a', instances: [callerB.address] }] },
+    tcp: {
+      namespace: 'ns1',
+      protocol: 'tcp',
+      workloads: [{ name: 'tcp-v1', labels: { app: 'prin' }, instances: [`127.0.0.1:${tcpPort}`] }]
+    }
+  };
+  for (const t of TARGETS)
+    services[t] = {
+      namespace: 'ns1',
+      workloads: [{ name: `${t}-v1`, serviceAccount: t, instances: [apps[t].address] }]
+    };
+  m = await startMesh({ meshYaml: meshYaml(services), istio: { 'authz.yaml': policies() } });
+});
+afterAll(async () => {
+  await m.close();
+  await Promise.all([callerA, callerB, ...Object.values(apps)].map((s) => s.close()));
+  await new Promise((r) => tcpApp.close(r));
+});
+
+const get = (caller: 'a' | 'a2', t: Target, p: string, opts: Parameters<typeof viaProxy>[3] = {}) =>
+  viaProxy(m.outbound(`${caller}-v1`), `${t}.ns1:9080`, p, opts);
+
+async function expectCase(caller: 'a' | 'a2', t: Target, p: string, allow: boolean, opts = {}) {
+  const r = await get(caller, t, p, opts);
+  expect(`${caller} ${t}${p} ${r.status} ${r.status === 403 ? r.body : ''}`).toBe(
+    `${caller} ${t}${p} ${allow ? 200 : 403} ${allow ? '' : 'RBAC: access denied'}`
+  );
+}
+
+describe("Istio's authz_test.go cases", () => {
+  it('TestAuthz_Principal: ALLOW a principal on the workload port; the query string is not part of the path', async () => {
+    for (const p of ['/allow', '/allow?param=value']) {
+      await expectCase('a', 'prin', p, true);
+      await expectCase('a2', 'prin', p, false);
+    }
+    for (const p of ['/deny', '/deny?param=value']) await expectCase('a', 'prin', p, false);
+  });
+  it('TestAuthz_DenyPrincipal: DENY a principal with notPaths, plus a root-namespace DENY on the port', async () => {
+    for (const c of ['a', 'a2'] as const) {
+      const allow = c === 'a';
+      for (const p of ['/deny', '/deny?param=value']) await expectCase(c, 'dprin', p, allow);
+      for (const p of ['/deny/allow', '/deny/allow?param=value', '/allow', '/allow?param=value'])
+        await expectCase(c, 'dprin', p, true);
+      for (const p of ['/global-deny', '/global-deny?param=value']) await expectCase(c, 'dprin', p, false);
+      for (const p of ['/global-deny/allow', '/global-deny/allow?param=value']) await expectCase(c, 'dprin', p, true);
+    }
+  });
+  it('TestAuthz_Namespace: ALLOW a namespace; a caller with the same service account in another one is denied', async () => {
+    await expectCase('a', 'ns', '/allow?param=value', true);
+    await expectCase('a2', 'ns', '/allow', false);
+    await expectCase('a', 'ns', '/deny', false);
+  });
+  it('TestAuthz_NotNamespace, TestAuthz_NotMethod', async () => {
+    await expectCase('a', 'notns', '/', true);
+    await expectCase('a2', 'notns', '/', false);
+    await expectCase('a', 'notm', '/', true);
+    await expectCase('a2', 'notm', '/', true, { method: 'GET' });
+    await expectCase('a', 'notm', '/', false, { method: 'PUT' });
+  });
+  it("TestAuthz_DenyPlaintext: a DestinationRule DISABLE in the caller's namespace wins over a wildcard one; notPrincipals [*] denies plaintext", async () => {
+    await expectCase('a', 'plain', '/', true);
+    await expectCase('a2', 'plain', '/', false);
+  });
+  it('TestAuthz_Conditions: request.headers, source.*, destination.ip/port, connection.sni with values and notValues', async () => {
+    await expectCase('a', 'cond', '/request-headers', true, { headers: { 'x-foo': 'foo' } });
+    await expectCase('a', 'cond', '/request-headers', false, { headers: { 'x-foo': 'bar' } });
+    await expectCase('a', 'cond', '/request-headers', false);
+    await expectCase('a', 'cond', '/request-headers-notValues', true, { headers: { 'x-foo': 'foo' } });
+    await expectCase('a', 'cond', '/request-headers-notValues', false, { headers: { 'x-foo': 'bar' } });
+    for (const c of ['a', 'a2'] as const)
+      for (const p of [
+        '/source-namespace',
+        '/source-namespace-notValues',
+        '/source-principal',
+        '/source-principal-notValues'
+      ])
+        await expectCase(c, 'cond', p, c === 'a');
+    await expectCase('a', 'cond', '/source-ip', true);
+    await expectCase('a', 'cond', '/source-ip-notValues', false);
+    await expectCase('a', 'cond', '/destination-ip-good', true);
+    await expectCase('a', 'cond', '/destination-ip-bad', false);
+    await expectCase('a', 'cond', '/destination-ip-notValues', false);
+    await expectCase('a', 'cond', '/destination-port-good', true);
+    await expectCase('a', 'cond', '/destination-port-bad', false);
+    await expectCase('a', 'cond', '/destination-port-notValues', false);
+    await expectCase('a', 'cond', '/connection-sni-good', true);
+    await expectCase('a', 'cond', '/connection-sni-bad', false);
+    await expectCase('a', 'cond', '/connection-sni-notValues', false);
+    await expectCase('a', 'cond', '/other', false);
+  });
+  it('TestAuthz_PathPrecedence: DENY /allow/admin over ALLOW /allow*', async () => {
+    await expectCase('a', 'prec', '/allow/admin', false);
+    await expectCase('a', 'prec', '/allow/admin?param=value', false);
+    await expectCase('a', 'prec', '/allow', true);
+    await expectCase('a', 'prec', '/allow?param=value', true);
+  });
+  it('TestAuthz_PathTemplating: {*} is one non-empty segment, {**} any, literal segments may follow {**}', async () => {
+    const cases: [string, boolean][] = [
+      ['/allow/admin/', true],
+      ['/allow/admin', false],
+      ['/allow/user/', false],
+      ['/allow/admin?param=value', false],
+      ['/allow', false],
+      ['/allow/admin/temp', true],
+      ['/allow/admin/temp.txt', true],
+      ['/allow/admin/foo/temp.txt', true],
+      ['/foo/buzz/bar/bat.txt', true],
+      ['/foo/buzz/bar/bat/fuzz.txt', true],
+      ['/foo/bar/bat.txt', false],
+      ['/foo//bar/bat.txt', false],
+      ['/store//cart', true],
+      ['/store/cart', false]
+    ];
+    for (const [p, allow] of cases) await expectCase('a', 'tmpl', p, allow);
+  });
+  it('TestAuthz_PathNormalization: dot segments, plain and percent-encoded, are resolved before matching', async () => {
+    const cases: [string, boolean][] = [
+      ['/public', true],
+      ['/public/../public', true],
+      ['/private', false],
+      ['/public/../private', false],
+      ['/public/./../private', false],
+      ['/public/.././private', false],
+      ['/public/%2E%2E/private', false],
+      ['/public/%2e%2e/private', false],
+      ['/public/%2E/%2E%2E/private', false],
+      ['/public/%2e/%2e%2e/private', false],
+      ['/public/%2E%2E/%2E/private', false],
+      ['/public/%2e%2e/%2e/private', false]
+    ];
+    for (const [p, allow] of cases) await expectCase('a', 'norm', p, allow);
+  });
+  it('TestAuthz_JWT: requestPrincipals, claims (nested, lists, space-delimited), presenter, audiences', async () => {
+    const iss1 = { iss: 'test-issuer-1@istio.io', sub: 'sub-1' };
+    const iss2 = { iss: 'test-issuer-2@istio.io', sub: 'sub-2' };
+    const t1 = await token({ ...iss1, groups: ['group-1'] });
+    const t2 = await token({ ...iss2, groups: ['group-2'] });
+    const scope = await token({ ...iss2, permission: 'read write' });
+    const n1 = await token({
+      ...iss1,
+      nested: { key1: ['valueA', 'valueB'], 'nested-2': { key1: ['valueA', 'valueB'] } }
+    });
+    const n2 = await token({ ...iss1, nested: { key2: 'valueC', 'nested-2': { key2: 'valueC' } } });
+    const cases: [string, string, boolean][] = [
+      ['', '/token1', false],
+      ['', '/token2', false],
+      [t1, '/token1', true],
+      [t1, '/token2', false],
+      [t2, '/token1', false],
+      [t2, '/token2', true],
+      [t1, '/token3', false],
+      [t2, '/token3', true],
+      [t1, '/tokenAny', true],
+      [t2, '/tokenAny', true],
+      [t1, '/permission', false],
+      [t2, '/permission', false],
+      [scope, '/permission', true],
+      [n1, '/nested-key1', true],
+      [n2, '/nested-key1', false],
+      [n1, '/nested-key2', false],
+      [n2, '/nested-key2', true],
+      [n1, '/nested-2-key1', true],
+      [n2, '/nested-2-key1', false],
+      [n1, '/nested-non-exist', false],
+      [n2, '/nested-non-exist', false],
+      ['', '/tokenAny', false],
+      [t1, '/valid-jwt', true],
+      ['', '/valid-jwt', false],
+      [await token({ ...iss1, azp: 'bar' }), '/x/presenter', true],
+      [t1, '/x/presenter', false],
+      [await token({ ...iss1, aud: 'foo' }), '/x/audiences', true],
+      [t1, '/x/audiences', false],
+      // a rule's own spaceDelimitedClaims (Istio 1.28) are split too
+      [await token({ ...iss2, roles: 'user admin' }), '/roles', true],
+      [await token({ ...iss2, roles: 'user,admin' }), '/roles', false]
+    ];
+    for (const [t, p, allow] of cases)
+      await expectCase('a', 'jwt', p, allow, t ? { headers: { authorization: `Bearer ${t}` } } : {});
+  });
+  it('TestAuthz_Principal over TCP: the ALLOW rule on the TCP port admits the principal, others are closed', async () => {
+    const send = (w: string) =>
+      new Promise<string>((resolve) => {
+        const portNo = m.mesh.listeners().get(`up:${w}:tcp.ns1`)!;
+        const s = net.connect(portNo, '127.0.0.1');
+        let got = '';
+        const t = setTimeout(() => (s.destroy(), resolve(`timeout ${got}`)), 3000);
+        s.on('connect', () => s.write('PING'));
+        s.on('data', (c: Buffer) => {
+          got += c.toString();
+          clearTimeout(t);
+          s.destroy();
+          resolve(got);
+        });
+        s.on('close', () => (clearTimeout(t), resolve(`closed ${got}`)));
+        s.on('error', (e) => (clearTimeout(t), resolve(`error ${e.message}`)));
+      });
+    expect(await send('a-v1')).toBe('tcp:PING');
+    expect(await send('a2-v1')).toMatch(/closed|error/);
+  });
+});
