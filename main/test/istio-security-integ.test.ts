@@ -4,10 +4,11 @@
  * name, policies on the workload port, query strings, deny-global in the root namespace, notX forms, plaintext
  * from a DestinationRule in the caller's namespace, when conditions, path precedence and templates.
  */
+import fs from 'node:fs';
 import net from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import { meshYaml, request, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 const TARGETS = ['prin', 'dprin', 'ns', 'notns', 'notm', 'plain', 'cond', 'prec', 'tmpl', 'norm', 'jwt'] as const;
 type Target = (typeof TARGETS)[number];
@@ -457,5 +458,160 @@ describe("Istio's authz_test.go cases", () => {
       });
     expect(await send('a-v1')).toBe('tcp:PING');
     expect(await send('a2-v1')).toMatch(/closed|error/);
+  });
+});
+
+/**
+ * tests/integration/security/reachability_test.go: PeerAuthentication modes (mesh-wide, workload, port-level) with
+ * DestinationRule `tls` modes (a `host: "*"` rule in istio-system, or none: auto mTLS) between sidecars and apps
+ * without one; a workload migrating to the mesh (one subset with a sidecar, one without).
+ */
+describe("Istio's reachability_test.go cases", () => {
+  let r: Running;
+  let a: Stub, b: Stub, naked: Stub, vistio: Stub, vlegacy: Stub;
+  beforeAll(async () => {
+    [a, b, naked, vistio, vlegacy] = await Promise.all(['a', 'b', 'naked', 'vistio', 'vlegacy'].map((n) => stub(n)));
+    r = await startMesh({
+      meshYaml: meshYaml({
+        a: { workloads: [{ name: 'a-v1', instances: [a.address] }] },
+        b: { workloads: [{ name: 'b-v1', instances: [b.address] }] },
+        naked: { workloads: [{ name: 'naked-v1', instances: [naked.address], sidecar: false }] },
+        migration: {
+          workloads: [
+            { name: 'vistio', labels: { app: 'migration', version: 'vistio' }, instances: [vistio.address] },
+            {
+              name: 'vlegacy',
+              labels: { app: 'migration', version: 'vlegacy' },
+              instances: [vlegacy.address],
+              sidecar: false
+            }
+          ]
+        }
+      }),
+      istio: { 'reach.yaml': '' }
+    });
+  });
+  afterAll(async () => {
+    await r.close();
+    await Promise.all([a, b, naked, vistio, vlegacy].map((s) => s.close()));
+  });
+
+  const apply = async (content: string) =>
+    expect((await r.mesh.writeIstioFile({ path: 'istio/reach.yaml', content })).ok).toBe(true);
+  const pa = (ns: string, mode: string, extra = '') =>
+    `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: pa, namespace: ${ns}}\nspec:\n${extra}  mtls: {mode: ${mode}}\n---\n`;
+  const dr = (mode: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: default, namespace: istio-system}\nspec:\n  host: "*"\n  trafficPolicy: {tls: {mode: ${mode}}}\n---\n`;
+
+  /** ok/mtls/plain for a 200 (mTLS seen by the app as x-forwarded-client-cert), else the status or "reset". */
+  async function outcome(call: () => Promise<{ status: number }>, app: Stub): Promise<string> {
+    const before = app.seen.length;
+    try {
+      const res = await call();
+      if (res.status !== 200) return String(res.status);
+      return app.seen.length > before && app.seen.at(-1)!.headers['x-forwarded-client-cert'] ? 'mtls' : 'plain';
+    } catch {
+      return 'reset';
+    }
+  }
+  const matrix = async () => ({
+    'a->b': await outcome(() => viaProxy(r.outbound('a-v1'), 'b:9080', '/'), b),
+    'a->naked': await outcome(() => viaProxy(r.outbound('a-v1'), 'naked:9080', '/'), naked),
+    'naked->b': await outcome(() => request(r.inbound('b-v1'), '/', { headers: { host: 'b:9080' } }), b)
+  });
+
+  it('global mtls strict / permissive / disabled with a "*" DestinationRule, and plaintext to permissive', async () => {
+    await apply(pa('istio-system', 'STRICT') + dr('ISTIO_MUTUAL'));
+    expect(await matrix()).toEqual({ 'a->b': 'mtls', 'a->naked': '503', 'naked->b': 'reset' });
+    await apply(pa('istio-system', 'PERMISSIVE') + dr('ISTIO_MUTUAL'));
+    expect(await matrix()).toEqual({ 'a->b': 'mtls', 'a->naked': '503', 'naked->b': 'plain' });
+    await apply(pa('istio-system', 'DISABLE') + dr('DISABLE'));
+    expect(await matrix()).toEqual({ 'a->b': 'plain', 'a->naked': 'plain', 'naked->b': 'plain' });
+    await apply(pa('istio-system', 'PERMISSIVE') + dr('DISABLE'));
+    expect(await matrix()).toEqual({ 'a->b': 'plain', 'a->naked': 'plain', 'naked->b': 'plain' });
+    await apply(dr('ISTIO_MUTUAL'));
+    expect(await matrix()).toEqual({ 'a->b': 'mtls', 'a->naked': '503', 'naked->b': 'plain' });
+  });
+  it('global auto mTLS (no DestinationRule): strict and disabled', async () => {
+    await apply(pa('istio-system', 'STRICT'));
+    expect(await matrix()).toEqual({ 'a->b': 'mtls', 'a->naked': 'plain', 'naked->b': 'reset' });
+    await apply(pa('istio-system', 'DISABLE'));
+    expect(await matrix()).toEqual({ 'a->b': 'plain', 'a->naked': 'plain', 'naked->b': 'plain' });
+  });
+  it('mtls port override: STRICT with the port DISABLE, so auto mTLS sends plaintext and plaintext is accepted', async () => {
+    await apply(
+      pa('default', 'STRICT', `  selector: {matchLabels: {app: b}}\n  portLevelMtls: {${b.port}: {mode: DISABLE}}\n`)
+    );
+    expect(await matrix()).toEqual({ 'a->b': 'plain', 'a->naked': 'plain', 'naked->b': 'plain' });
+  });
+  it('TestAuthz_WorkloadSelector: selector, namespace-wide and root-namespace-with-selector scopes; a label change re-selects', async () => {
+    const ap = (ns: string, name: string, paths: string, labels?: string) =>
+      `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${labels ? `  selector: {matchLabels: ${labels}}\n` : ''}  rules: [{to: [{operation: {paths: [${paths}]}}]}]\n---\n`;
+    await apply(
+      ap('default', 'policy-b', '/policy-default-b', '{app: b}') +
+        ap('default', 'policy-b-bad', '/policy-default-b-bad', '{app: b, foo: bla}') +
+        ap('default', 'policy-default-all', '/policy-default-all') +
+        ap('other', 'policy-other-all', '/policy-other-all') +
+        ap('istio-system', 'policy-system-b', '/policy-system-b', '{app: b}') +
+        ap('istio-system', 'policy-system-naked', '/policy-system-naked', '{app: naked}')
+    );
+    const to = async (p: string) => (await viaProxy(r.outbound('a-v1'), 'b:9080', p)).status;
+    const got: Record<string, number> = {};
+    for (const p of [
+      '/policy-default-b-bad',
+      '/policy-default-all',
+      '/policy-other-all',
+      '/policy-default-b',
+      '/policy-system-b',
+      '/policy-default-naked',
+      '/policy-system-naked'
+    ])
+      got[p] = await to(p);
+    expect(got).toEqual({
+      '/policy-default-b-bad': 403,
+      '/policy-default-all': 200,
+      '/policy-other-all': 403,
+      '/policy-default-b': 200,
+      '/policy-system-b': 200,
+      '/policy-default-naked': 403,
+      '/policy-system-naked': 403
+    });
+    // the workload gets the label the "bad" selector names: the policy selects it from the next request on
+    fs.writeFileSync(r.file, fs.readFileSync(r.file, 'utf8').replace('{"app":"b"}', '{"app":"b","foo":"bla"}'));
+    expect((await r.mesh.reload()).ok).toBe(true);
+    expect(await to('/policy-default-b-bad')).toBe(200);
+  });
+  it('migration: namespace STRICT, subsets with and without a sidecar, DestinationRule tls unset / DISABLE / ISTIO_MUTUAL', async () => {
+    const migration = (tls: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: migration}
+spec:
+  hosts: [migration.default.svc.cluster.local]
+  http:
+  - name: vistio-route
+    match: [{uri: {prefix: /vistio}}]
+    route: [{destination: {host: migration.default.svc.cluster.local, subset: vistio}}]
+  - name: legacy-by-default
+    route: [{destination: {host: migration.default.svc.cluster.local, subset: vlegacy}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: migration}
+spec:
+  host: migration.default.svc.cluster.local
+  subsets:
+  - {name: vistio, labels: {version: vistio}${tls ? `, trafficPolicy: {tls: {mode: ${tls}}}` : ''}}
+  - {name: vlegacy, labels: {version: vlegacy}${tls ? `, trafficPolicy: {tls: {mode: ${tls}}}` : ''}}
+${tls ? `  trafficPolicy: {tls: {mode: ${tls}}}\n` : ''}`;
+    const both = async () => ({
+      vistio: await outcome(() => viaProxy(r.outbound('a-v1'), 'migration:9080', '/vistio'), vistio),
+      vlegacy: await outcome(() => viaProxy(r.outbound('a-v1'), 'migration:9080', '/vlegacy'), vlegacy)
+    });
+    await apply(pa('default', 'STRICT') + migration(''));
+    expect(await both()).toEqual({ vistio: 'mtls', vlegacy: 'plain' });
+    await apply(pa('default', 'STRICT') + migration('DISABLE'));
+    expect(await both()).toEqual({ vistio: '503', vlegacy: 'plain' });
+    await apply(pa('default', 'STRICT') + migration('ISTIO_MUTUAL'));
+    expect(await both()).toEqual({ vistio: 'mtls', vlegacy: '503' });
   });
 });
