@@ -15,7 +15,9 @@ type Target = (typeof TARGETS)[number];
 
 let callerA: Stub, callerB: Stub;
 const apps = {} as Record<Target, Stub>;
-let tcpApp: net.Server;
+/** TCP echo apps: `tcp` (app: prin), and tcpc, tcpd, tcpe for v1beta1-tcp.yaml.tmpl's policies. */
+const TCP_APPS = ['tcp', 'tcpc', 'tcpd', 'tcpe'] as const;
+const tcpApps = {} as Record<(typeof TCP_APPS)[number], net.Server>;
 let tcpPort = 0;
 let m: Running;
 let jwks = '';
@@ -24,6 +26,7 @@ let token: (claims: Record<string, unknown>) => Promise<string>;
 const port = (t: Target) => String(apps[t].port);
 
 function policies(): string {
+  const tcpcPort = (tcpApps.tcpc.address() as net.AddressInfo).port;
   const mtls = (t: Target) => `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: ${t}, namespace: ns1}
@@ -198,6 +201,36 @@ spec:
   rules: [{to: [{operation: {paths: ["/public*"], methods: [GET]}}]}]
 ---
 apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: policy-c-deny, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: tcpc}}
+  action: DENY
+  rules:
+  - to: [{operation: {ports: ["1"]}}]
+  - to: [{operation: {ports: ["${tcpcPort}"]}}]
+    from: [{source: {principals: ["*/ns/ns2/sa/a"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: policy-d-deny, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: tcpd}}
+  action: DENY
+  rules:
+  - from:
+    - source: {principals: [cluster.local/ns/ns1/sa/nobody]}
+    - source: {namespaces: ["*s2"]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: policy-e-deny, namespace: ns1}
+spec:
+  selector: {matchLabels: {app: tcpe}}
+  action: DENY
+  rules: [{to: [{operation: {paths: [/other]}}]}]
+---
+apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: default, namespace: ns1}
 spec:
@@ -251,21 +284,27 @@ beforeAll(async () => {
     new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setExpirationTime('1h').sign(key.privateKey);
   [callerA, callerB] = await Promise.all([stub('a'), stub('a2')]);
   for (const t of TARGETS) apps[t] = await stub(t);
-  tcpApp = net.createServer((s) => {
-    s.on('data', (c: Buffer) => s.write(Buffer.concat([Buffer.from('tcp:'), c])));
-    s.on('error', () => s.destroy());
-  });
-  await new Promise<void>((r) => tcpApp.listen(0, '127.0.0.1', r));
-  tcpPort = (tcpApp.address() as net.AddressInfo).port;
+  for (const t of TCP_APPS) {
+    const server = net.createServer((s) => {
+      s.on('data', (c: Buffer) => s.write(Buffer.concat([Buffer.from('tcp:'), c])));
+      s.on('error', () => s.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    tcpApps[t] = server;
+  }
+  const tcpAddress = (t: (typeof TCP_APPS)[number]) => `127.0.0.1:${(tcpApps[t].address() as net.AddressInfo).port}`;
+  tcpPort = (tcpApps.tcp.address() as net.AddressInfo).port;
   const services: Parameters<typeof meshYaml>[0] = {
     a: { namespace: 'ns1', workloads: [{ name: 'a-v1', serviceAccount: 'a', instances: [callerA.address] }] },
     a2: { namespace: 'ns2', workloads: [{ name: 'a2-v1', serviceAccount: 'a', instances: [callerB.address] }] },
     tcp: {
       namespace: 'ns1',
       protocol: 'tcp',
-      workloads: [{ name: 'tcp-v1', labels: { app: 'prin' }, instances: [`127.0.0.1:${tcpPort}`] }]
+      workloads: [{ name: 'tcp-v1', labels: { app: 'prin' }, instances: [tcpAddress('tcp')] }]
     }
   };
+  for (const t of ['tcpc', 'tcpd', 'tcpe'] as const)
+    services[t] = { namespace: 'ns1', protocol: 'tcp', workloads: [{ name: `${t}-v1`, instances: [tcpAddress(t)] }] };
   for (const t of TARGETS)
     services[t] = {
       namespace: 'ns1',
@@ -276,7 +315,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await m.close();
   await Promise.all([callerA, callerB, ...Object.values(apps)].map((s) => s.close()));
-  await new Promise((r) => tcpApp.close(r));
+  for (const server of Object.values(tcpApps)) await new Promise((r) => server.close(r));
 });
 
 const get = (caller: 'a' | 'a2', t: Target, p: string, opts: Parameters<typeof viaProxy>[3] = {}) =>
@@ -439,25 +478,40 @@ describe("Istio's authz_test.go cases", () => {
     for (const [t, p, allow] of cases)
       await expectCase('a', 'jwt', p, allow, t ? { headers: { authorization: `Bearer ${t}` } } : {});
   });
-  it('TestAuthz_Principal over TCP: the ALLOW rule on the TCP port admits the principal, others are closed', async () => {
-    const send = (w: string) =>
-      new Promise<string>((resolve) => {
-        const portNo = m.mesh.listeners().get(`up:${w}:tcp.ns1`)!;
-        const s = net.connect(portNo, '127.0.0.1');
-        let got = '';
-        const t = setTimeout(() => (s.destroy(), resolve(`timeout ${got}`)), 3000);
-        s.on('connect', () => s.write('PING'));
-        s.on('data', (c: Buffer) => {
-          got += c.toString();
-          clearTimeout(t);
-          s.destroy();
-          resolve(got);
-        });
-        s.on('close', () => (clearTimeout(t), resolve(`closed ${got}`)));
-        s.on('error', (e) => (clearTimeout(t), resolve(`error ${e.message}`)));
+  const send = (w: string, svc = 'tcp') =>
+    new Promise<string>((resolve) => {
+      const portNo = m.mesh.listeners().get(`up:${w}:${svc}.ns1`)!;
+      const s = net.connect(portNo, '127.0.0.1');
+      let got = '';
+      const t = setTimeout(() => (s.destroy(), resolve(`timeout ${got}`)), 3000);
+      s.on('connect', () => s.write('PING'));
+      s.on('data', (c: Buffer) => {
+        got += c.toString();
+        clearTimeout(t);
+        s.destroy();
+        resolve(got);
       });
+      s.on('close', () => (clearTimeout(t), resolve('closed')));
+      s.on('error', () => (clearTimeout(t), resolve('closed')));
+    });
+  it('TestAuthz_Principal over TCP: the ALLOW rule on the TCP port admits the principal, others are closed', async () => {
     expect(await send('a-v1')).toBe('tcp:PING');
-    expect(await send('a2-v1')).toMatch(/closed|error/);
+    expect(await send('a2-v1')).toBe('closed');
+  });
+  it('TestAuthorization_TCP: DENY principals and namespaces with * prefixes; a DENY on paths alone closes every TCP connection', async () => {
+    expect({
+      'a->tcpc': await send('a-v1', 'tcpc'),
+      'a2->tcpc': await send('a2-v1', 'tcpc'),
+      'a->tcpd': await send('a-v1', 'tcpd'),
+      'a2->tcpd': await send('a2-v1', 'tcpd'),
+      'a->tcpe': await send('a-v1', 'tcpe')
+    }).toEqual({
+      'a->tcpc': 'tcp:PING',
+      'a2->tcpc': 'closed',
+      'a->tcpd': 'tcp:PING',
+      'a2->tcpd': 'closed',
+      'a->tcpe': 'closed'
+    });
   });
 });
 
@@ -580,6 +634,19 @@ describe("Istio's reachability_test.go cases", () => {
     fs.writeFileSync(r.file, fs.readFileSync(r.file, 'utf8').replace('{"app":"b"}', '{"app":"b","foo":"bla"}'));
     expect((await r.mesh.reload()).ok).toBe(true);
     expect(await to('/policy-default-b-bad')).toBe(200);
+  });
+  it('TestAuthorization_Audit: AUDIT matches change nothing; with no ALLOW policy beside them everything is allowed', async () => {
+    const ap = (app: string, action: string, path: string) =>
+      `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ${app}-${action.toLowerCase()}}\nspec:\n  selector: {matchLabels: {app: ${app}}}\n  action: ${action}\n  rules: [{to: [{operation: {paths: [${path}]}}]}]\n---\n`;
+    const to = async (svc: string, p: string) => (await viaProxy(r.outbound('a-v1'), `${svc}:9080`, p)).status;
+    await apply(
+      ap('b', 'AUDIT', '/audit') + ap('b', 'ALLOW', '/allow') + ap('a', 'AUDIT', '/audit') + ap('a', 'DENY', '/deny')
+    );
+    expect([await to('b', '/allow'), await to('b', '/audit'), await to('a', '/audit'), await to('a', '/deny')]).toEqual(
+      [200, 403, 200, 403]
+    );
+    await apply(ap('b', 'AUDIT', '/audit'));
+    expect([await to('b', '/audit'), await to('b', '/other')]).toEqual([200, 200]);
   });
   it('migration: namespace STRICT, subsets with and without a sidecar, DestinationRule tls unset / DISABLE / ISTIO_MUTUAL', async () => {
     const migration = (tls: string) => `apiVersion: networking.istio.io/v1
