@@ -682,3 +682,144 @@ ${tls ? `  trafficPolicy: {tls: {mode: ${tls}}}\n` : ''}`;
     expect(await both()).toEqual({ vistio: 'mtls', vlegacy: '503' });
   });
 });
+
+/**
+ * tests/integration/security/jwt_test.go TestRequestAuthentication and its testdata/requestauthn templates: payload
+ * output, token removal and forwarding, expiry, CORS preflights, audiences across two RequestAuthentications of
+ * one issuer, custom header and parameter locations.
+ */
+describe("Istio's jwt_test.go cases", () => {
+  let r: Running;
+  let caller: Stub;
+  const apps2 = {} as Record<'authn' | 'authz' | 'fwd' | 'aud' | 'hp', Stub>;
+  let sign: (claims: Record<string, unknown>, exp?: number) => Promise<string>;
+  beforeAll(async () => {
+    const key = await generateKeyPair('RS256');
+    const keys = JSON.stringify({ keys: [{ ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256' }] });
+    sign = (claims, exp = Math.floor(Date.now() / 1000) + 3600) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setExpirationTime(exp).sign(key.privateKey);
+    caller = await stub('caller');
+    for (const n of ['authn', 'authz', 'fwd', 'aud', 'hp'] as const) apps2[n] = await stub(n);
+    const rule = (iss: string, extra = '') => `  - issuer: ${iss}\n    jwks: '${keys}'\n${extra}`;
+    const ra = (name: string, app: string, rules: string) =>
+      `apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: ${name}}\nspec:\n  selector: {matchLabels: {app: ${app}}}\n  jwtRules:\n${rules}---\n`;
+    const needSub1 = (app: string) =>
+      `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ${app}}\nspec:\n  selector: {matchLabels: {app: ${app}}}\n  rules: [{to: [{operation: {methods: [GET]}}], from: [{source: {requestPrincipals: [test-issuer-1@istio.io/sub-1]}}]}]\n---\n`;
+    const services: Parameters<typeof meshYaml>[0] = {
+      caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] }
+    };
+    for (const [n, s] of Object.entries(apps2))
+      services[n] = { workloads: [{ name: `${n}-v1`, instances: [s.address] }] };
+    r = await startMesh({
+      meshYaml: meshYaml(services),
+      istio: {
+        'jwt.yaml':
+          ra(
+            'authn',
+            'authn',
+            rule('test-issuer-1@istio.io', '    outputPayloadToHeader: x-test-payload\n') +
+              rule('test-issuer-2@istio.io', '    outputPayloadToHeader: x-test-payload\n')
+          ) +
+          ra('authz', 'authz', rule('test-issuer-1@istio.io')) +
+          needSub1('authz') +
+          ra(
+            'fwd',
+            'fwd',
+            rule(
+              'test-issuer-1@istio.io',
+              '    outputPayloadToHeader: x-test-payload\n    forwardOriginalToken: true\n'
+            )
+          ) +
+          ra(
+            'request-authn-part1',
+            'aud',
+            rule('test-issuer-1@istio.io', '    audiences: [foo]\n') +
+              rule('test-issuer-2@istio.io', '    audiences: [bar]\n')
+          ) +
+          ra('requst-authn-part2', 'aud', rule('test-issuer-2@istio.io')) +
+          ra(
+            'hp',
+            'hp',
+            rule(
+              'test-issuer-1@istio.io',
+              '    fromHeaders: [{name: x-jwt-token, prefix: "Value "}, {name: auth-token, prefix: "Token "}]\n    fromParams: [token, secondary_token]\n'
+            )
+          ) +
+          needSub1('hp')
+      }
+    });
+  });
+  afterAll(async () => {
+    await r.close();
+    await Promise.all([caller, ...Object.values(apps2)].map((s) => s.close()));
+  });
+  const call = (svc: keyof typeof apps2, p: string, opts: Parameters<typeof viaProxy>[3] = {}) =>
+    viaProxy(r.outbound('caller-v1'), `${svc}:9080`, p, opts);
+  const bearer = (t: string) => ({ headers: { authorization: `Bearer ${t}` } });
+
+  it('authn-only: a valid token is removed and its payload written; an expired one is 401; none passes', async () => {
+    const t1 = await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' });
+    const t2 = await sign({ iss: 'test-issuer-2@istio.io', sub: 'sub-2' });
+    for (const t of [t1, t2]) {
+      expect((await call('authn', '/valid-token-noauthz', bearer(t))).status).toBe(200);
+      const seen = apps2.authn.seen.at(-1)!.headers;
+      expect([seen.authorization, seen['x-test-payload']]).toEqual([undefined, t.split('.')[1]]);
+    }
+    const expired = await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' }, 1562182856);
+    const res = await call('authn', '/expired-token-noauthz', bearer(expired));
+    expect([res.status, res.body]).toEqual([401, 'Jwt is expired']);
+    expect((await call('authn', '/no-token-noauthz')).status).toBe(200);
+    // a CORS preflight is not authenticated (bypass_cors_preflight); without Origin it is not a preflight
+    const preflight = { 'access-control-request-method': 'POST', authorization: `Bearer ${expired}` };
+    const ok = await call('authn', '/p', { method: 'OPTIONS', headers: { ...preflight, origin: 'https://istio.io' } });
+    expect(ok.status).toBe(200);
+    expect((await call('authn', '/p', { method: 'OPTIONS', headers: preflight })).status).toBe(401);
+  });
+  it('authn-authz and forward: no token is 403, an expired one 401; forwardOriginalToken keeps the header', async () => {
+    const t1 = await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' });
+    expect((await call('authz', '/valid-token', bearer(t1))).status).toBe(200);
+    expect(apps2.authz.seen.at(-1)!.headers.authorization).toBeUndefined();
+    expect(
+      (await call('authz', '/expired-token', bearer(await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' }, 1))))
+        .status
+    ).toBe(401);
+    expect((await call('authz', '/no-token')).status).toBe(403);
+    expect((await call('fwd', '/valid-token-forward', bearer(t1))).status).toBe(200);
+    const seen = apps2.fwd.seen.at(-1)!.headers;
+    expect([seen.authorization, seen['x-test-payload']]).toEqual([`Bearer ${t1}`, t1.split('.')[1]]);
+  });
+  it('aud: an audience mismatch is 403; two RequestAuthentications for one issuer are combined (either accepts)', async () => {
+    const noAud = await call('aud', '/valid-aud', bearer(await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' })));
+    expect([noAud.status, noAud.body]).toEqual([403, 'Audiences in Jwt are not allowed']);
+    expect(
+      (await call('aud', '/valid-aud', bearer(await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1', aud: 'foo' }))))
+        .status
+    ).toBe(200);
+    const t2 = await sign({ iss: 'test-issuer-2@istio.io', sub: 'sub-2' });
+    expect((await call('aud', '/verify-policies-are-combined', bearer(t2))).status).toBe(200);
+  });
+  it('headers-params: custom header prefixes and parameters; every token present must verify', async () => {
+    const t1 = await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' });
+    const expired = await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' }, 1562182856);
+    const got = {
+      'valid-params': (await call('hp', `/valid-token?token=${t1}`)).status,
+      'valid-params-secondary': (await call('hp', `/valid-token?secondary_token=${t1}`)).status,
+      'invalid-params': (await call('hp', `/valid-token?token_value=${t1}`)).status,
+      'valid-token-set': (await call('hp', `/valid-token?token=${t1}&secondary_token=${t1}`)).status,
+      'invalid-token-set': (await call('hp', `/valid-token?token=${t1}&secondary_token=${expired}`)).status,
+      'valid-header': (await call('hp', '/', { headers: { 'x-jwt-token': `Value ${t1}` } })).status,
+      'valid-header-secondary': (await call('hp', '/', { headers: { 'auth-token': `Token ${t1}` } })).status,
+      'invalid-header': (await call('hp', '/', { headers: { 'auth-header-param': `Bearer ${t1}` } })).status
+    };
+    expect(got).toEqual({
+      'valid-params': 200,
+      'valid-params-secondary': 200,
+      'invalid-params': 403,
+      'valid-token-set': 200,
+      'invalid-token-set': 401,
+      'valid-header': 200,
+      'valid-header-secondary': 200,
+      'invalid-header': 403
+    });
+  });
+});
