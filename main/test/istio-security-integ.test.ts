@@ -167,6 +167,12 @@ spec:
     when: [{key: connection.sni, values: [never-matched]}]
   - to: [{operation: {paths: [/connection-sni-notValues]}}]
     when: [{key: connection.sni, notValues: ["*.cond.ns1.svc.cluster.local"]}]
+  - to: [{operation: {paths: [/source-serviceaccount]}}]
+    when: [{key: source.serviceAccount, values: [a]}]
+  - to: [{operation: {paths: [/source-serviceaccount-notValues]}}]
+    when: [{key: source.serviceAccount, notValues: [ns2/a]}]
+  - to: [{operation: {paths: [/inline-headers]}}]
+    when: [{key: "request.experimental.inline.headers[x-foo]", values: [foo]}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -388,6 +394,14 @@ describe("Istio's authz_test.go cases", () => {
     await expectCase('a', 'cond', '/connection-sni-bad', false);
     await expectCase('a', 'cond', '/connection-sni-notValues', false);
     await expectCase('a', 'cond', '/other', false);
+    // newer keys: source.serviceAccount (`<sa>` alone in the policy's namespace) and inline headers (each value of a
+    // comma-separated header on its own, where request.headers compares the whole)
+    for (const c of ['a', 'a2'] as const)
+      for (const p of ['/source-serviceaccount', '/source-serviceaccount-notValues'])
+        await expectCase(c, 'cond', p, c === 'a');
+    await expectCase('a', 'cond', '/inline-headers', true, { headers: { 'x-foo': 'bar,foo' } });
+    await expectCase('a', 'cond', '/inline-headers', false, { headers: { 'x-foo': 'bar,foofoo' } });
+    await expectCase('a', 'cond', '/request-headers', false, { headers: { 'x-foo': 'bar,foo' } });
   });
   it('TestAuthz_PathPrecedence: DENY /allow/admin over ALLOW /allow*', async () => {
     await expectCase('a', 'prec', '/allow/admin', false);

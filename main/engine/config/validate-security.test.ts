@@ -94,12 +94,14 @@ spec:
     - {key: source.ip, values: [10.0.0.1]}
     - {key: connection.sni, values: [x]}
     - {key: "experimental.envoy.filters.network.mysql_proxy[db.table]", values: [x]}
+    - {key: source.serviceAccount, values: [default/productpage]}
+    - {key: "request.experimental.inline.headers[x-a]", values: [x]}
     - {key: request.bogus, values: [x]}
     - {key: "request.headers[]", values: [x]}
 `)
     );
     const errs = p.issues.filter((i) => i.severity === 'error');
-    expect(errs.map((e) => `${e.code}@${e.where.line}`)).toEqual(['IST0106@13', 'IST0106@14']);
+    expect(errs.map((e) => `${e.code}@${e.where.line}`)).toEqual(['IST0106@15', 'IST0106@16']);
     expect(errs[0]!.message).toMatch(/unknown attribute "request.bogus"/);
   });
 

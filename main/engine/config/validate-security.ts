@@ -272,6 +272,7 @@ const WHEN_KEYS = new Set([
   'source.ip',
   'remote.ip',
   'source.namespace',
+  'source.serviceAccount',
   'source.principal',
   'request.auth.principal',
   'request.auth.audiences',
@@ -280,7 +281,12 @@ const WHEN_KEYS = new Set([
   'destination.port',
   'connection.sni'
 ]);
-const WHEN_MAP_KEYS = ['request.headers', 'request.auth.claims', 'experimental.envoy.filters.'];
+const WHEN_MAP_KEYS = [
+  'request.headers',
+  'request.experimental.inline.headers',
+  'request.auth.claims',
+  'experimental.envoy.filters.'
+];
 
 /** Why Istio rejects a `when` key, or undefined when it accepts it. */
 export function whenKeyProblem(key: string): string | undefined {

@@ -162,16 +162,24 @@ function requestPrincipalMatch(p: string, claims: Record<string, unknown> | null
   return iss === pIss && sub === pSub;
 }
 
+/** `<ns>/<sa>` of the peer's principal ("" for plaintext). */
+const serviceAccountOf = (principal: string) =>
+  principal ? principal.replace(/^[^/]+\/ns\/([^/]+)\/sa\/(.+)$/, '$1/$2') : '';
+/**
+ * A `serviceAccounts` value (or `source.serviceAccount` condition value) against the peer's `<ns>/<sa>`: `<sa>` alone
+ * names a service account of the policy's namespace (Istio's serviceAccountRegex).
+ */
+const serviceAccountMatch = (p: string, sa: string, policyNamespace: string) =>
+  strMatch(p.includes('/') ? p : `${policyNamespace}/${p}`, sa);
+
 function sourceMatches(s: Source, r: AuthzRequest, policyNamespace: string): boolean {
-  const sa = r.principal ? r.principal.replace(/^[^/]+\/ns\/([^/]+)\/sa\/(.+)$/, '$1/$2') : '';
+  const sa = serviceAccountOf(r.principal);
   const trustDomain = r.principal ? r.principal.slice(0, r.principal.indexOf('/')) : '';
-  // `<sa>` alone names a service account of the policy's namespace (Istio's serviceAccounts: `<ns>/<sa>` or `<sa>`)
-  const saPattern = (p: string) => (p.includes('/') ? p : `${policyNamespace}/${p}`);
   return (
     check(s.principals, s.notPrincipals, (p) => strMatch(p, r.principal)) &&
     check(s.requestPrincipals, s.notRequestPrincipals, (p) => requestPrincipalMatch(p, r.claims)) &&
     check(s.namespaces, s.notNamespaces, (p) => strMatch(p, r.sourceNamespace)) &&
-    check(s.serviceAccounts, s.notServiceAccounts, (p) => strMatch(saPattern(p), sa)) &&
+    check(s.serviceAccounts, s.notServiceAccounts, (p) => serviceAccountMatch(p, sa, policyNamespace)) &&
     check(s.trustDomains, s.notTrustDomains, (p) => strMatch(p, trustDomain)) &&
     check(s.ipBlocks, s.notIpBlocks, (p) => ipMatch(p, r.sourceIp)) &&
     check(s.remoteIpBlocks, s.notRemoteIpBlocks, (p) => ipMatch(p, r.remoteIp))
@@ -192,6 +200,9 @@ function operationMatches(o: Operation, r: AuthzRequest): boolean {
 function conditionValue(key: string, r: AuthzRequest): string | string[] | undefined {
   const h = /^request\.headers\[(.+)\]$/.exec(key);
   if (h) return r.header(h[1]!.toLowerCase());
+  // Istio's InlineHeaderMatcher: each value of the comma-separated header on its own (a regex over the list)
+  const inline = /^request\.experimental\.inline\.headers\[(.+)\]$/.exec(key);
+  if (inline) return r.header(inline[1]!.toLowerCase())?.split(',');
   const c = /^request\.auth\.claims\[(.+)\]$/.exec(key);
   if (c) {
     let v: unknown = r.claims;
@@ -230,14 +241,16 @@ function conditionValue(key: string, r: AuthzRequest): string | string[] | undef
   }
 }
 
-function conditionMatches(c: Condition, r: AuthzRequest): boolean {
+function conditionMatches(c: Condition, r: AuthzRequest, policyNamespace: string): boolean {
   const v = conditionValue(c.key, r);
   const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
   const isIp = c.key === 'source.ip' || c.key === 'remote.ip' || c.key === 'destination.ip';
   const m =
     c.key === 'request.auth.principal'
       ? (p: string) => requestPrincipalMatch(p, r.claims)
-      : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
+      : c.key === 'source.serviceAccount'
+        ? (p: string) => r.principal !== '' && serviceAccountMatch(p, serviceAccountOf(r.principal), policyNamespace)
+        : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
   if (c.values && !c.values.some(m)) return false;
   if (c.notValues && c.notValues.some(m)) return false;
   return true;
@@ -247,7 +260,7 @@ function ruleMatches(rule: Rule, r: AuthzRequest, policyNamespace: string): bool
   if (rule.from && rule.from.length > 0 && !rule.from.some((f) => sourceMatches(f.source ?? {}, r, policyNamespace)))
     return false;
   if (rule.to && rule.to.length > 0 && !rule.to.some((t) => operationMatches(t.operation ?? {}, r))) return false;
-  return (rule.when ?? []).every((c) => conditionMatches(c, r));
+  return (rule.when ?? []).every((c) => conditionMatches(c, r, policyNamespace));
 }
 
 function policyMatches(p: ApplicablePolicy, r: AuthzRequest): boolean {
