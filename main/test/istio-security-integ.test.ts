@@ -5,6 +5,7 @@
  * from a DestinationRule in the caller's namespace, when conditions, path precedence and templates.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -526,6 +527,46 @@ describe("Istio's authz_test.go cases", () => {
       'a2->tcpd': 'closed',
       'a->tcpe': 'closed'
     });
+  });
+});
+
+describe('destination.ip is the address of the app (Istio: the pod IP), here one on 127.0.0.2', () => {
+  let r: Running;
+  let caller: Stub;
+  let app: http.Server;
+  beforeAll(async () => {
+    caller = await stub('caller');
+    app = http.createServer((_req, res) => res.end('app'));
+    await new Promise<void>((ok) => app.listen(0, '127.0.0.2', ok));
+    const address = `127.0.0.2:${(app.address() as net.AddressInfo).port}`;
+    r = await startMesh({
+      meshYaml: meshYaml({
+        caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
+        pod: { workloads: [{ name: 'pod-v1', instances: [address] }] }
+      }),
+      istio: {
+        'authz.yaml': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: pod}
+spec:
+  selector: {matchLabels: {app: pod}}
+  rules:
+  - to: [{operation: {paths: [/destination-ip-good]}}]
+    when: [{key: destination.ip, values: [127.0.0.2]}]
+  - to: [{operation: {paths: [/destination-ip-bad]}}]
+    when: [{key: destination.ip, values: [127.0.0.1]}]
+`
+      }
+    });
+  });
+  afterAll(async () => {
+    await r.close();
+    await caller.close();
+    await new Promise((ok) => app.close(ok));
+  });
+  it('matches the instance address, not the sidecar listener', async () => {
+    const to = async (p: string) => (await viaProxy(r.outbound('caller-v1'), 'pod:9080', p)).status;
+    expect([await to('/destination-ip-good'), await to('/destination-ip-bad')]).toEqual([200, 403]);
   });
 });
 

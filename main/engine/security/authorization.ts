@@ -61,6 +61,8 @@ export interface AuthzRequest {
   sourceNamespace: string;
   sourceIp: string;
   remoteIp: string;
+  /** The app's address (Istio's pod IP: the original destination), 127.0.0.1 when not given. */
+  destinationIp?: string;
   /** `<iss>/<sub>` of a validated JWT, "" when none. */
   requestPrincipal: string;
   claims: Record<string, unknown> | null;
@@ -233,7 +235,7 @@ function conditionValue(key: string, r: AuthzRequest): string | string[] | undef
     case 'destination.port':
       return String(r.port);
     case 'destination.ip':
-      return '127.0.0.1';
+      return r.destinationIp ?? '127.0.0.1';
     case 'connection.sni':
       return r.sni;
     default:

@@ -283,6 +283,7 @@ export class InboundSidecar {
             .pop()!
             .trim()
             .replace(/^::ffff:/, ''),
+          destinationIp: this.instance.host,
           requestPrincipal,
           claims,
           host: ex.authority,
