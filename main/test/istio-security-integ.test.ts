@@ -172,6 +172,9 @@ spec:
     when: [{key: source.serviceAccount, values: [a]}]
   - to: [{operation: {paths: [/source-serviceaccount-notValues]}}]
     when: [{key: source.serviceAccount, notValues: [ns2/a]}]
+  - to: [{operation: {paths: [/namespace-glob]}}]
+    from: [{source: {namespaces: ["n*1"]}}]
+    when: [{key: source.namespace, values: ["*s*"]}]
   - to: [{operation: {paths: [/inline-headers]}}]
     when: [{key: "request.experimental.inline.headers[x-foo]", values: [foo]}]
 ---
@@ -396,9 +399,9 @@ describe("Istio's authz_test.go cases", () => {
     await expectCase('a', 'cond', '/connection-sni-notValues', false);
     await expectCase('a', 'cond', '/other', false);
     // newer keys: source.serviceAccount (`<sa>` alone in the policy's namespace) and inline headers (each value of a
-    // comma-separated header on its own, where request.headers compares the whole)
+    // comma-separated header on its own, where request.headers compares the whole); a `*` anywhere in a namespace
     for (const c of ['a', 'a2'] as const)
-      for (const p of ['/source-serviceaccount', '/source-serviceaccount-notValues'])
+      for (const p of ['/source-serviceaccount', '/source-serviceaccount-notValues', '/namespace-glob'])
         await expectCase(c, 'cond', p, c === 'a');
     await expectCase('a', 'cond', '/inline-headers', true, { headers: { 'x-foo': 'bar,foo' } });
     await expectCase('a', 'cond', '/inline-headers', false, { headers: { 'x-foo': 'bar,foofoo' } });

@@ -100,6 +100,22 @@ function strMatch(pattern: string, value: string, ci = false): boolean {
   return p === v;
 }
 
+/**
+ * A `namespaces` value (or `source.namespace` condition value) against the peer's namespace: Istio turns every `*` into
+ * `.*` (srcNamespaceGenerator), so `team-*-prod` is a glob; a plaintext peer has no namespace and matches nothing.
+ */
+function namespaceMatch(pattern: string, ns: string): boolean {
+  const stars = pattern.split('*').length - 1;
+  if (ns === '' || stars === 0 || (stars === 1 && (pattern.startsWith('*') || pattern.endsWith('*'))))
+    return strMatch(pattern, ns);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`
+  ).test(ns);
+}
+
 const templateCache = new Map<string, RegExp>();
 function pathMatch(pattern: string, path: string): boolean {
   if (!pattern.includes('{')) return strMatch(pattern, path);
@@ -180,7 +196,7 @@ function sourceMatches(s: Source, r: AuthzRequest, policyNamespace: string): boo
   return (
     check(s.principals, s.notPrincipals, (p) => strMatch(p, r.principal)) &&
     check(s.requestPrincipals, s.notRequestPrincipals, (p) => requestPrincipalMatch(p, r.claims)) &&
-    check(s.namespaces, s.notNamespaces, (p) => strMatch(p, r.sourceNamespace)) &&
+    check(s.namespaces, s.notNamespaces, (p) => namespaceMatch(p, r.sourceNamespace)) &&
     check(s.serviceAccounts, s.notServiceAccounts, (p) => serviceAccountMatch(p, sa, policyNamespace)) &&
     check(s.trustDomains, s.notTrustDomains, (p) => strMatch(p, trustDomain)) &&
     check(s.ipBlocks, s.notIpBlocks, (p) => ipMatch(p, r.sourceIp)) &&
@@ -250,9 +266,11 @@ function conditionMatches(c: Condition, r: AuthzRequest, policyNamespace: string
   const m =
     c.key === 'request.auth.principal'
       ? (p: string) => requestPrincipalMatch(p, r.claims)
-      : c.key === 'source.serviceAccount'
-        ? (p: string) => r.principal !== '' && serviceAccountMatch(p, serviceAccountOf(r.principal), policyNamespace)
-        : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
+      : c.key === 'source.namespace'
+        ? (p: string) => namespaceMatch(p, r.sourceNamespace)
+        : c.key === 'source.serviceAccount'
+          ? (p: string) => r.principal !== '' && serviceAccountMatch(p, serviceAccountOf(r.principal), policyNamespace)
+          : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
   if (c.values && !c.values.some(m)) return false;
   if (c.notValues && c.notValues.some(m)) return false;
   return true;
