@@ -175,6 +175,8 @@ spec:
   - to: [{operation: {paths: [/namespace-glob]}}]
     from: [{source: {namespaces: ["n*1"]}}]
     when: [{key: source.namespace, values: ["*s*"]}]
+  - to: [{operation: {paths: [/header-present]}}]
+    when: [{key: "request.headers[x-present]", values: ["*"]}]
   - to: [{operation: {paths: [/inline-headers]}}]
     when: [{key: "request.experimental.inline.headers[x-foo]", values: [foo]}]
 ---
@@ -403,6 +405,9 @@ describe("Istio's authz_test.go cases", () => {
     for (const c of ['a', 'a2'] as const)
       for (const p of ['/source-serviceaccount', '/source-serviceaccount-notValues', '/namespace-glob'])
         await expectCase(c, 'cond', p, c === 'a');
+    // "*" is Envoy's present_match: an empty value is present too
+    await expectCase('a', 'cond', '/header-present', true, { headers: { 'x-present': '' } });
+    await expectCase('a', 'cond', '/header-present', false);
     await expectCase('a', 'cond', '/inline-headers', true, { headers: { 'x-foo': 'bar,foo' } });
     await expectCase('a', 'cond', '/inline-headers', false, { headers: { 'x-foo': 'bar,foofoo' } });
     await expectCase('a', 'cond', '/request-headers', false, { headers: { 'x-foo': 'bar,foo' } });

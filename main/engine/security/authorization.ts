@@ -263,6 +263,7 @@ function conditionMatches(c: Condition, r: AuthzRequest, policyNamespace: string
   const v = conditionValue(c.key, r);
   const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
   const isIp = c.key === 'source.ip' || c.key === 'remote.ip' || c.key === 'destination.ip';
+  const isHeader = c.key.startsWith('request.headers[') || c.key.startsWith('request.experimental.inline.headers[');
   const m =
     c.key === 'request.auth.principal'
       ? (p: string) => requestPrincipalMatch(p, r.claims)
@@ -270,7 +271,10 @@ function conditionMatches(c: Condition, r: AuthzRequest, policyNamespace: string
         ? (p: string) => namespaceMatch(p, r.sourceNamespace)
         : c.key === 'source.serviceAccount'
           ? (p: string) => r.principal !== '' && serviceAccountMatch(p, serviceAccountOf(r.principal), policyNamespace)
-          : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
+          : isHeader
+            ? // `*` is Envoy's present_match (Istio's HeaderMatcher): a header sent empty is present
+              (p: string) => (p === '*' ? v !== undefined : list.some((x) => strMatch(p, x)))
+            : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
   if (c.values && !c.values.some(m)) return false;
   if (c.notValues && c.notValues.some(m)) return false;
   return true;
