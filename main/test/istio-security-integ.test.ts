@@ -175,6 +175,8 @@ spec:
   - to: [{operation: {paths: [/namespace-glob]}}]
     from: [{source: {namespaces: ["n*1"]}}]
     when: [{key: source.namespace, values: ["*s*"]}]
+  - to: [{operation: {paths: [/request-headers-valueContains]}}]
+    when: [{key: "request.headers[Cookie]", values: ["*foo=*"]}]
   - to: [{operation: {paths: [/header-present]}}]
     when: [{key: "request.headers[x-present]", values: ["*"]}]
   - to: [{operation: {paths: [/inline-headers]}}]
@@ -405,6 +407,9 @@ describe("Istio's authz_test.go cases", () => {
     for (const c of ['a', 'a2'] as const)
       for (const p of ['/source-serviceaccount', '/source-serviceaccount-notValues', '/namespace-glob'])
         await expectCase(c, 'cond', p, c === 'a');
+    // conditions.yaml.tmpl's "*foo=*": Istio reads the leading * first, a suffix match on the literal "foo=*"
+    await expectCase('a', 'cond', '/request-headers-valueContains', true, { headers: { cookie: 'a=1; foo=*' } });
+    await expectCase('a', 'cond', '/request-headers-valueContains', false, { headers: { cookie: 'foo=1; b=2' } });
     // "*" is Envoy's present_match: an empty value is present too
     await expectCase('a', 'cond', '/header-present', true, { headers: { 'x-present': '' } });
     await expectCase('a', 'cond', '/header-present', false);

@@ -90,13 +90,16 @@ export interface AuthzDecision {
   notes: string[];
 }
 
-/** `abc*` prefix, `*abc` suffix, `*` any non-empty value, else exact. */
+/**
+ * `abc*` prefix, `*abc` suffix, `*` any non-empty value, else exact. A leading `*` is read first, as Istio's matchers
+ * do: `*abc*` is the suffix `abc*`.
+ */
 function strMatch(pattern: string, value: string, ci = false): boolean {
   const p = ci ? pattern.toLowerCase() : pattern;
   const v = ci ? value.toLowerCase() : value;
   if (p === '*') return v !== '';
-  if (p.endsWith('*')) return v.startsWith(p.slice(0, -1));
   if (p.startsWith('*')) return v.endsWith(p.slice(1));
+  if (p.endsWith('*')) return v.startsWith(p.slice(0, -1));
   return p === v;
 }
 
