@@ -759,7 +759,7 @@ ${tls ? `  trafficPolicy: {tls: {mode: ${tls}}}\n` : ''}`;
 describe("Istio's jwt_test.go cases", () => {
   let r: Running;
   let caller: Stub;
-  const apps2 = {} as Record<'authn' | 'authz' | 'fwd' | 'aud' | 'hp', Stub>;
+  const apps2 = {} as Record<'authn' | 'authz' | 'fwd' | 'aud' | 'hp' | 'inv', Stub>;
   let sign: (claims: Record<string, unknown>, exp?: number) => Promise<string>;
   beforeAll(async () => {
     const key = await generateKeyPair('RS256');
@@ -767,7 +767,7 @@ describe("Istio's jwt_test.go cases", () => {
     sign = (claims, exp = Math.floor(Date.now() / 1000) + 3600) =>
       new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setExpirationTime(exp).sign(key.privateKey);
     caller = await stub('caller');
-    for (const n of ['authn', 'authz', 'fwd', 'aud', 'hp'] as const) apps2[n] = await stub(n);
+    for (const n of ['authn', 'authz', 'fwd', 'aud', 'hp', 'inv'] as const) apps2[n] = await stub(n);
     const rule = (iss: string, extra = '') => `  - issuer: ${iss}\n    jwks: '${keys}'\n${extra}`;
     const ra = (name: string, app: string, rules: string) =>
       `apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: ${name}}\nspec:\n  selector: {matchLabels: {app: ${app}}}\n  jwtRules:\n${rules}---\n`;
@@ -813,7 +813,12 @@ describe("Istio's jwt_test.go cases", () => {
               '    fromHeaders: [{name: x-jwt-token, prefix: "Value "}, {name: auth-token, prefix: "Token "}]\n    fromParams: [token, secondary_token]\n'
             )
           ) +
-          needSub1('hp')
+          needSub1('hp') +
+          ra(
+            'inv',
+            'inv',
+            '  - issuer: test-issuer-1@istio.io\n    jwksUri: https://raw.githubusercontent.com/istio/istio/master/tests/common/jwt/jwks-not-exist.json\n'
+          )
       }
     });
   });
@@ -865,6 +870,17 @@ describe("Istio's jwt_test.go cases", () => {
     ).toBe(200);
     const t2 = await sign({ iss: 'test-issuer-2@istio.io', sub: 'sub-2' });
     expect((await call('aud', '/verify-policies-are-combined', bearer(t2))).status).toBe(200);
+  });
+  it("invalid-jwks: a jwksUri that cannot be fetched (istiod's fake JWKS): a token is 401, none passes", async () => {
+    const t1 = await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' });
+    const withKid = await call('inv', '/', bearer(t1));
+    expect([withKid.status, withKid.body]).toEqual([401, "Jwks doesn't have key to match kid or alg from Jwt"]);
+    const noKid = await new SignJWT({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new Uint8Array(32));
+    const res = await call('inv', '/', bearer(noKid));
+    expect([res.status, res.body]).toEqual([401, 'Jwt verification fails']);
+    expect((await call('inv', '/invalid-jwks-no-token-noauthz')).status).toBe(200);
   });
   it('headers-params: custom header prefixes and parameters; every token present must verify', async () => {
     const t1 = await sign({ iss: 'test-issuer-1@istio.io', sub: 'sub-1' });

@@ -99,7 +99,7 @@ function jsonSegment(seg: string, badBase64: string, badJson: string): { value: 
 }
 
 /** The payload of a token as jwt_verify_lib parses it, or the status string of why it cannot. */
-function parseJwt(token: string): { payload: JWTPayload } | { error: string } {
+function parseJwt(token: string): { payload: JWTPayload; kid: unknown } | { error: string } {
   const parts = token.split('.');
   if (parts.length !== 3) return { error: JwtStatus.badFormat };
   const header = jsonSegment(parts[0]!, JwtStatus.headerBadBase64, JwtStatus.headerBadJson);
@@ -111,7 +111,7 @@ function parseJwt(token: string): { payload: JWTPayload } | { error: string } {
   if (c.iss !== undefined && typeof c.iss !== 'string') return { error: JwtStatus.issNotString };
   if (c.exp !== undefined && !Number.isInteger(c.exp)) return { error: JwtStatus.expNotInteger };
   if (c.nbf !== undefined && !Number.isInteger(c.nbf)) return { error: JwtStatus.nbfNotInteger };
-  return { payload: c };
+  return { payload: c, kid: (header.value as { kid?: unknown }).kid };
 }
 
 export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir: string): JwtRule[] {
@@ -340,7 +340,12 @@ async function verifyToken(rule: JwtRule, token: string): Promise<Verified> {
       reason: `no usable JWKS for ${rule.spec.issuer}: ${rule.keyError}`,
       body:
         rule.spec.jwksUri && /^https?:\/\//.test(rule.spec.jwksUri)
-          ? JwtStatus.jwksFetchFailed
+          ? // istiod fetches a jwksUri (PILOT_JWT_ENABLE_REMOTE_JWKS=false, the default) and, when it cannot, gives
+            // Envoy a fake JWKS of one RSA key with kid "abc" (CreateFakeJwks): a token naming another kid finds no key,
+            // any other fails its signature check
+            typeof parsed.kid === 'string' && parsed.kid !== '' && parsed.kid !== 'abc'
+            ? JwtStatus.kidAlgMismatch
+            : JwtStatus.verificationFails
           : JwtStatus.jwksNoValidKeys
     };
   try {
