@@ -543,6 +543,36 @@ describe("Istio's authz_test.go cases", () => {
   });
 });
 
+describe('TestAuthz_NotPort: ALLOW notPorts names a workload port (two instances of one workload, one port each)', () => {
+  let r: Running;
+  let p1: Stub, p2: Stub;
+  beforeAll(async () => {
+    [p1, p2] = await Promise.all([stub('p1'), stub('p2')]);
+    r = await startMesh({
+      meshYaml: meshYaml({ np: { workloads: [{ name: 'np-v1', instances: [p1.address, p2.address] }] } }),
+      istio: {
+        'authz.yaml': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: np-allow}
+spec:
+  selector: {matchLabels: {app: np}}
+  action: ALLOW
+  rules: [{to: [{operation: {notPorts: ["${p2.port}"]}}]}]
+`
+      }
+    });
+  });
+  afterAll(async () => {
+    await r.close();
+    await Promise.all([p1.close(), p2.close()]);
+  });
+  it('the instance on the other port is allowed, the named one denied', async () => {
+    const direct = async (i: number) =>
+      (await request(r.inbound('np-v1', i), '/', { headers: { host: 'np:9080' } })).status;
+    expect([await direct(0), await direct(1)]).toEqual([200, 403]);
+  });
+});
+
 describe('destination.ip is the address of the app (Istio: the pod IP), here one on 127.0.0.2', () => {
   let r: Running;
   let caller: Stub;
