@@ -604,6 +604,7 @@ export const RequestAuthenticationSpec = u({
         outputPayloadToHeader: z.string().optional(),
         forwardOriginalToken: z.boolean().optional(),
         outputClaimToHeaders: z.array(u({ header: z.string().min(1), claim: z.string().min(1) })).optional(),
+        spaceDelimitedClaims: strs,
         timeout: z.string().optional()
       })
     )

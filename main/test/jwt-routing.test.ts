@@ -90,6 +90,11 @@ spec:
     - headers:
         "@Request.Auth.Claims.userTier": {exact: gold}
     route: [{destination: {host: api, subset: v2}}]
+  - name: read-scope
+    match:
+    - headers:
+        "@request.auth.claims.scope": {exact: read}
+    route: [{destination: {host: api, subset: v2}}]
   - name: default
     route: [{destination: {host: api, subset: v1}}]
 `
@@ -141,6 +146,10 @@ describe('VirtualService header matches on JWT claims', () => {
     expect((await call('caller-v1', await sign({ level: '3' }))).body).toBe('v2');
     expect((await call('caller-v1', await sign({ level: 3 }))).body).toBe('v1');
     expect((await call('caller-v1', await sign({ level: true }))).body).toBe('v1');
+  });
+  it('scope and permission claims are split at spaces (Istio sets space_delimited_claims): one word matches', async () => {
+    expect((await call('caller-v1', await sign({ scope: 'write read' }))).body).toBe('v2');
+    expect((await call('caller-v1', await sign({ scope: 'readwrite' }))).body).toBe('v1');
   });
   it('a caller no RequestAuthentication selects never has claims (Istio: only the validating proxy sees them)', async () => {
     expect((await call('other-v1', await sign({ groups: ['beta'] }))).body).toBe('v1');

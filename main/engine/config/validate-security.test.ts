@@ -62,6 +62,24 @@ spec:
       expect.arrayContaining(['warning IST0022@5', 'error IST0106@8', 'error IST0106@15', 'warning IST0023@23'])
     );
   });
+  it("path templates as Istio's CheckValidPathTemplate: literals may follow {**}, no operator may", () => {
+    const p = loadProject(
+      project(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: tmpl}
+spec:
+  rules:
+  - to: [{operation: {paths: ["/store/{**}/cart", "/foo/{*}/bar/{**}"]}}]
+  - to: [{operation: {paths: ["/a/{**}/{*}"]}}]
+  - to: [{operation: {notPaths: ["/a/{**}/b/{**}"]}}]
+`)
+    );
+    const errs = p.issues.filter((i) => i.severity === 'error');
+    expect(errs.map((e) => `${e.code}@${e.where.line} ${e.message}`)).toEqual([
+      'IST0106@7 path template "/a/{**}/{*}": {**} must be the last operator',
+      'IST0106@8 path template "/a/{**}/b/{**}": {**} must be the last operator'
+    ]);
+  });
   it("when keys: Istio's attributes pass; an unknown one is an IST0106 error at its line", () => {
     const p = loadProject(
       project(`apiVersion: security.istio.io/v1
@@ -76,12 +94,14 @@ spec:
     - {key: source.ip, values: [10.0.0.1]}
     - {key: connection.sni, values: [x]}
     - {key: "experimental.envoy.filters.network.mysql_proxy[db.table]", values: [x]}
+    - {key: source.serviceAccount, values: [default/productpage]}
+    - {key: "request.experimental.inline.headers[x-a]", values: [x]}
     - {key: request.bogus, values: [x]}
     - {key: "request.headers[]", values: [x]}
 `)
     );
     const errs = p.issues.filter((i) => i.severity === 'error');
-    expect(errs.map((e) => `${e.code}@${e.where.line}`)).toEqual(['IST0106@13', 'IST0106@14']);
+    expect(errs.map((e) => `${e.code}@${e.where.line}`)).toEqual(['IST0106@15', 'IST0106@16']);
     expect(errs[0]!.message).toMatch(/unknown attribute "request.bogus"/);
   });
 

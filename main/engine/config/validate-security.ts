@@ -213,8 +213,9 @@ function checkOperation(op: Operation | undefined, p: PathSegment[], add: Add): 
           field,
           k
         ]);
-      if (path.includes('{**}') && !path.endsWith('{**}'))
-        add('error', SecurityCodes.SCHEMA, `path template "${path}": {**} must be the last segment`, [
+      // Istio's CheckValidPathTemplate: no operator after {**}; literal segments may follow it (`/store/{**}/cart`)
+      if (/\{\*\*\}.*\{\*\*?\}/.test(path))
+        add('error', SecurityCodes.SCHEMA, `path template "${path}": {**} must be the last operator`, [
           ...opPath,
           field,
           k
@@ -271,6 +272,7 @@ const WHEN_KEYS = new Set([
   'source.ip',
   'remote.ip',
   'source.namespace',
+  'source.serviceAccount',
   'source.principal',
   'request.auth.principal',
   'request.auth.audiences',
@@ -279,7 +281,12 @@ const WHEN_KEYS = new Set([
   'destination.port',
   'connection.sni'
 ]);
-const WHEN_MAP_KEYS = ['request.headers', 'request.auth.claims', 'experimental.envoy.filters.'];
+const WHEN_MAP_KEYS = [
+  'request.headers',
+  'request.experimental.inline.headers',
+  'request.auth.claims',
+  'experimental.envoy.filters.'
+];
 
 /** Why Istio rejects a `when` key, or undefined when it accepts it. */
 export function whenKeyProblem(key: string): string | undefined {

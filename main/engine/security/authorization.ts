@@ -61,6 +61,8 @@ export interface AuthzRequest {
   sourceNamespace: string;
   sourceIp: string;
   remoteIp: string;
+  /** The app's address (Istio's pod IP: the original destination), 127.0.0.1 when not given. */
+  destinationIp?: string;
   /** `<iss>/<sub>` of a validated JWT, "" when none. */
   requestPrincipal: string;
   claims: Record<string, unknown> | null;
@@ -88,14 +90,33 @@ export interface AuthzDecision {
   notes: string[];
 }
 
-/** `abc*` prefix, `*abc` suffix, `*` any non-empty value, else exact. */
+/**
+ * `abc*` prefix, `*abc` suffix, `*` any non-empty value, else exact. A leading `*` is read first, as Istio's matchers
+ * do: `*abc*` is the suffix `abc*`.
+ */
 function strMatch(pattern: string, value: string, ci = false): boolean {
   const p = ci ? pattern.toLowerCase() : pattern;
   const v = ci ? value.toLowerCase() : value;
   if (p === '*') return v !== '';
-  if (p.endsWith('*')) return v.startsWith(p.slice(0, -1));
   if (p.startsWith('*')) return v.endsWith(p.slice(1));
+  if (p.endsWith('*')) return v.startsWith(p.slice(0, -1));
   return p === v;
+}
+
+/**
+ * A `namespaces` value (or `source.namespace` condition value) against the peer's namespace: Istio turns every `*` into
+ * `.*` (srcNamespaceGenerator), so `team-*-prod` is a glob; a plaintext peer has no namespace and matches nothing.
+ */
+function namespaceMatch(pattern: string, ns: string): boolean {
+  const stars = pattern.split('*').length - 1;
+  if (ns === '' || stars === 0 || (stars === 1 && (pattern.startsWith('*') || pattern.endsWith('*'))))
+    return strMatch(pattern, ns);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`
+  ).test(ns);
 }
 
 const templateCache = new Map<string, RegExp>();
@@ -162,16 +183,24 @@ function requestPrincipalMatch(p: string, claims: Record<string, unknown> | null
   return iss === pIss && sub === pSub;
 }
 
+/** `<ns>/<sa>` of the peer's principal ("" for plaintext). */
+const serviceAccountOf = (principal: string) =>
+  principal ? principal.replace(/^[^/]+\/ns\/([^/]+)\/sa\/(.+)$/, '$1/$2') : '';
+/**
+ * A `serviceAccounts` value (or `source.serviceAccount` condition value) against the peer's `<ns>/<sa>`: `<sa>` alone
+ * names a service account of the policy's namespace (Istio's serviceAccountRegex).
+ */
+const serviceAccountMatch = (p: string, sa: string, policyNamespace: string) =>
+  strMatch(p.includes('/') ? p : `${policyNamespace}/${p}`, sa);
+
 function sourceMatches(s: Source, r: AuthzRequest, policyNamespace: string): boolean {
-  const sa = r.principal ? r.principal.replace(/^[^/]+\/ns\/([^/]+)\/sa\/(.+)$/, '$1/$2') : '';
+  const sa = serviceAccountOf(r.principal);
   const trustDomain = r.principal ? r.principal.slice(0, r.principal.indexOf('/')) : '';
-  // `<sa>` alone names a service account of the policy's namespace (Istio's serviceAccounts: `<ns>/<sa>` or `<sa>`)
-  const saPattern = (p: string) => (p.includes('/') ? p : `${policyNamespace}/${p}`);
   return (
     check(s.principals, s.notPrincipals, (p) => strMatch(p, r.principal)) &&
     check(s.requestPrincipals, s.notRequestPrincipals, (p) => requestPrincipalMatch(p, r.claims)) &&
-    check(s.namespaces, s.notNamespaces, (p) => strMatch(p, r.sourceNamespace)) &&
-    check(s.serviceAccounts, s.notServiceAccounts, (p) => strMatch(saPattern(p), sa)) &&
+    check(s.namespaces, s.notNamespaces, (p) => namespaceMatch(p, r.sourceNamespace)) &&
+    check(s.serviceAccounts, s.notServiceAccounts, (p) => serviceAccountMatch(p, sa, policyNamespace)) &&
     check(s.trustDomains, s.notTrustDomains, (p) => strMatch(p, trustDomain)) &&
     check(s.ipBlocks, s.notIpBlocks, (p) => ipMatch(p, r.sourceIp)) &&
     check(s.remoteIpBlocks, s.notRemoteIpBlocks, (p) => ipMatch(p, r.remoteIp))
@@ -192,6 +221,9 @@ function operationMatches(o: Operation, r: AuthzRequest): boolean {
 function conditionValue(key: string, r: AuthzRequest): string | string[] | undefined {
   const h = /^request\.headers\[(.+)\]$/.exec(key);
   if (h) return r.header(h[1]!.toLowerCase());
+  // Istio's InlineHeaderMatcher: each value of the comma-separated header on its own (a regex over the list)
+  const inline = /^request\.experimental\.inline\.headers\[(.+)\]$/.exec(key);
+  if (inline) return r.header(inline[1]!.toLowerCase())?.split(',');
   const c = /^request\.auth\.claims\[(.+)\]$/.exec(key);
   if (c) {
     let v: unknown = r.claims;
@@ -222,7 +254,7 @@ function conditionValue(key: string, r: AuthzRequest): string | string[] | undef
     case 'destination.port':
       return String(r.port);
     case 'destination.ip':
-      return '127.0.0.1';
+      return r.destinationIp ?? '127.0.0.1';
     case 'connection.sni':
       return r.sni;
     default:
@@ -230,14 +262,22 @@ function conditionValue(key: string, r: AuthzRequest): string | string[] | undef
   }
 }
 
-function conditionMatches(c: Condition, r: AuthzRequest): boolean {
+function conditionMatches(c: Condition, r: AuthzRequest, policyNamespace: string): boolean {
   const v = conditionValue(c.key, r);
   const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
   const isIp = c.key === 'source.ip' || c.key === 'remote.ip' || c.key === 'destination.ip';
+  const isHeader = c.key.startsWith('request.headers[') || c.key.startsWith('request.experimental.inline.headers[');
   const m =
     c.key === 'request.auth.principal'
       ? (p: string) => requestPrincipalMatch(p, r.claims)
-      : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
+      : c.key === 'source.namespace'
+        ? (p: string) => namespaceMatch(p, r.sourceNamespace)
+        : c.key === 'source.serviceAccount'
+          ? (p: string) => r.principal !== '' && serviceAccountMatch(p, serviceAccountOf(r.principal), policyNamespace)
+          : isHeader
+            ? // `*` is Envoy's present_match (Istio's HeaderMatcher): a header sent empty is present
+              (p: string) => (p === '*' ? v !== undefined : list.some((x) => strMatch(p, x)))
+            : (p: string) => list.some((x) => (isIp ? ipMatch(p, x) : strMatch(p, x)));
   if (c.values && !c.values.some(m)) return false;
   if (c.notValues && c.notValues.some(m)) return false;
   return true;
@@ -247,7 +287,7 @@ function ruleMatches(rule: Rule, r: AuthzRequest, policyNamespace: string): bool
   if (rule.from && rule.from.length > 0 && !rule.from.some((f) => sourceMatches(f.source ?? {}, r, policyNamespace)))
     return false;
   if (rule.to && rule.to.length > 0 && !rule.to.some((t) => operationMatches(t.operation ?? {}, r))) return false;
-  return (rule.when ?? []).every((c) => conditionMatches(c, r));
+  return (rule.when ?? []).every((c) => conditionMatches(c, r, policyNamespace));
 }
 
 function policyMatches(p: ApplicablePolicy, r: AuthzRequest): boolean {

@@ -24,6 +24,7 @@ interface JwtRuleSpec {
   outputPayloadToHeader?: string;
   forwardOriginalToken?: boolean;
   outputClaimToHeaders?: { header: string; claim: string }[];
+  spaceDelimitedClaims?: string[];
 }
 interface RequestAuthenticationSpec {
   selector?: { matchLabels?: Record<string, string> };
@@ -45,6 +46,11 @@ export type JwtResult =
       status: 'ok';
       principal: string;
       claims: JWTPayload;
+      /**
+       * The payload as Envoy keeps it in the request's metadata, which AuthorizationPolicy (`request.auth.claims`)
+       * and VirtualService claim matches read: the space-delimited claims as lists (see spaceDelimited).
+       */
+      metadata: Record<string, unknown>;
       /** The token's payload segment as sent (base64url): what Envoy's forward_payload_header carries. */
       payloadSegment: string;
       rule: JwtRule;
@@ -93,7 +99,7 @@ function jsonSegment(seg: string, badBase64: string, badJson: string): { value: 
 }
 
 /** The payload of a token as jwt_verify_lib parses it, or the status string of why it cannot. */
-function parseJwt(token: string): { payload: JWTPayload } | { error: string } {
+function parseJwt(token: string): { payload: JWTPayload; kid: unknown } | { error: string } {
   const parts = token.split('.');
   if (parts.length !== 3) return { error: JwtStatus.badFormat };
   const header = jsonSegment(parts[0]!, JwtStatus.headerBadBase64, JwtStatus.headerBadJson);
@@ -105,7 +111,7 @@ function parseJwt(token: string): { payload: JWTPayload } | { error: string } {
   if (c.iss !== undefined && typeof c.iss !== 'string') return { error: JwtStatus.issNotString };
   if (c.exp !== undefined && !Number.isInteger(c.exp)) return { error: JwtStatus.expNotInteger };
   if (c.nbf !== undefined && !Number.isInteger(c.nbf)) return { error: JwtStatus.nbfNotInteger };
-  return { payload: c };
+  return { payload: c, kid: (header.value as { kid?: unknown }).kid };
 }
 
 export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir: string): JwtRule[] {
@@ -334,7 +340,12 @@ async function verifyToken(rule: JwtRule, token: string): Promise<Verified> {
       reason: `no usable JWKS for ${rule.spec.issuer}: ${rule.keyError}`,
       body:
         rule.spec.jwksUri && /^https?:\/\//.test(rule.spec.jwksUri)
-          ? JwtStatus.jwksFetchFailed
+          ? // istiod fetches a jwksUri (PILOT_JWT_ENABLE_REMOTE_JWKS=false, the default) and, when it cannot, gives
+            // Envoy a fake JWKS of one RSA key with kid "abc" (CreateFakeJwks): a token naming another kid finds no key,
+            // any other fails its signature check
+            typeof parsed.kid === 'string' && parsed.kid !== '' && parsed.kid !== 'abc'
+            ? JwtStatus.kidAlgMismatch
+            : JwtStatus.verificationFails
           : JwtStatus.jwksNoValidKeys
     };
   try {
@@ -352,6 +363,25 @@ async function verifyToken(rule: JwtRule, token: string): Promise<Verified> {
             : JwtStatus.verificationFails;
     return { ok: false, unknownIssuer: false, reason: (e as Error).message, body };
   }
+}
+
+/** Claims Istio always has Envoy split at spaces (buildSpaceDelimitedClaims), besides a rule's own. */
+const SPACE_DELIMITED = ['permission', 'scope'];
+
+/**
+ * Envoy's normalize_payload_in_metadata as Istio configures it: a top-level string claim named in
+ * `space_delimited_claims` (`scope`, `permission` and the rule's `spaceDelimitedClaims`) becomes the list of its
+ * space-separated words, so `permission: "read write"` matches a policy's `write`.
+ */
+function spaceDelimited(payload: JWTPayload, extra: string[] = []): Record<string, unknown> {
+  let out: Record<string, unknown> = payload;
+  for (const name of [...SPACE_DELIMITED, ...extra]) {
+    const v = payload[name];
+    if (typeof v !== 'string') continue;
+    if (out === payload) out = { ...payload };
+    out[name] = v.split(' ').filter((w) => w !== '');
+  }
+  return out;
 }
 
 /**
@@ -391,6 +421,7 @@ export async function authenticate(
       status: 'ok',
       principal: `${payload.iss}/${payload.sub ?? ''}`,
       claims: payload,
+      metadata: spaceDelimited(payload, rule.spec.spaceDelimitedClaims),
       payloadSegment: segment,
       rule,
       strip: (edits) => {

@@ -293,6 +293,7 @@ export class InboundSidecar {
             .pop()!
             .trim()
             .replace(/^::ffff:/, ''),
+          destinationIp: this.instance.host,
           requestPrincipal,
           claims,
           host: ex.authority,
@@ -359,7 +360,7 @@ export class InboundSidecar {
       }
       if (jwt.status === 'ok') {
         requestPrincipal = jwt.principal;
-        claims = jwt.claims as Record<string, unknown>;
+        claims = jwt.metadata;
         ex.note('jwt', `valid token of ${jwt.principal} (${jwt.rule.policy})`);
         const spec = jwt.rule.spec;
         // forward_payload_header: the token's own payload segment, unpadded base64url

@@ -320,7 +320,7 @@ export class OutboundSidecar {
     const jwt = await authenticate(rules, req.headers, ex.path);
     if (jwt.status === 'ok') {
       ex.note('jwt', `claim match: valid token of ${jwt.principal} (${jwt.rule.policy})`);
-      return jwt.claims as Record<string, unknown>;
+      return jwt.metadata;
     }
     ex.note(
       'jwt',

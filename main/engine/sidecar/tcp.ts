@@ -528,6 +528,7 @@ export function inboundTcp(
       sourceNamespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '',
       sourceIp: ip,
       remoteIp: ip,
+      destinationIp: instance.host,
       requestPrincipal: '',
       claims: null,
       host: '',
