@@ -40,7 +40,7 @@ import { IdentityManager } from './tls/identity.js';
 import { effectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
-import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
+import { codecErrorFlow, MeshMetrics, wireSizes } from './telemetry/metrics.js';
 import type { WireSizes } from './sidecar/exchange.js';
 import { accessLogLine, addressText, type AccessFacts } from './telemetry/access-log.js';
 import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
@@ -353,10 +353,21 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         }
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
         const body = reasonPhrase(status);
-        const server = l.target instanceof InboundSidecar ? 'istio-envoy' : 'envoy';
-        sock.end(
-          `HTTP/1.1 ${status} ${body}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nserver: ${server}\r\ndate: ${httpDate()}\r\nconnection: close\r\n\r\n${body}`
-        );
+        const target = l.target;
+        const server = target instanceof InboundSidecar ? 'istio-envoy' : 'envoy';
+        const reply = `HTTP/1.1 ${status} ${body}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nserver: ${server}\r\ndate: ${httpDate()}\r\nconnection: close\r\n\r\n${body}`;
+        sock.end(reply);
+        // Envoy logs the stream of that reply: istio_requests_total counts a parse error (no flow is recorded)
+        if (!err.code?.startsWith('HPE_')) return;
+        const at =
+          target instanceof InboundSidecar
+            ? ({ reporter: 'destination', workload: target.workload } as const)
+            : ({ reporter: 'source', workload: target.workload } as const);
+        const raw = (err as { rawPacket?: Buffer }).rawPacket;
+        metrics.record(codecErrorFlow(at, status, snapshot.version), snapshot.registry, {
+          request: raw?.length ?? 0,
+          response: reply.length
+        });
       });
       server.once('error', (err: NodeJS.ErrnoException) => {
         const what = describeListener(key);

@@ -388,6 +388,57 @@ describe('a caller without a sidecar under STRICT', () => {
   });
 });
 
+/** Send `raw` on a fresh connection to `port` and return all that comes back until the connection closes. */
+function rawExchange(port: number, raw: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    s.on('connect', () => s.write(raw));
+    s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    s.on('close', () => resolve(got));
+    s.on('error', () => resolve(got));
+  });
+}
+
+describe("a request Envoy's HTTP/1 codec cannot parse: 400, counted with flag DPE", () => {
+  // a header line without a colon: the codec fails before the headers are complete, so no Host names a service
+  const bad = 'GET /x HTTP/1.1\r\nHost: b\r\nno colon here\r\n\r\n';
+  it('at the client sidecar: the source reporter, every destination label unknown', async () => {
+    expect(await rawExchange(m.outbound('a-v1'), bad)).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    const l = await until(
+      async () => (await lines('istio_requests_total', { reporter: 'source', response_flags: 'DPE' }))[0],
+      'a DPE sample at the source'
+    );
+    expect(l).toContain('source_workload="a-v1",source_canonical_service="a",source_canonical_revision="v1"');
+    expect(l).toContain('source_principal="unknown",source_app="a",source_version="v1",source_cluster="Kubernetes"');
+    expect(l).toContain(
+      'destination_workload="unknown",destination_workload_namespace="unknown",destination_principal="unknown",' +
+        'destination_app="unknown",destination_version="unknown",destination_service="unknown",' +
+        'destination_canonical_service="unknown",destination_canonical_revision="latest",' +
+        'destination_service_name="unknown",destination_service_namespace="unknown",destination_cluster="unknown",' +
+        'request_protocol="http",response_code="400",grpc_response_status="",response_flags="DPE",' +
+        'connection_security_policy="unknown"}'
+    );
+  });
+  it("at the server sidecar (a caller without sidecar, PERMISSIVE): the workload's canonical name for the service", async () => {
+    expect(await rawExchange(m.inbound('c-v2'), bad)).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    const l = await until(
+      async () => (await lines('istio_requests_total', { reporter: 'destination', response_flags: 'DPE' }))[0],
+      'a DPE sample at the destination'
+    );
+    expect(l).toContain(
+      'reporter="destination",source_workload="unknown",source_canonical_service="unknown",' +
+        'source_canonical_revision="latest",source_workload_namespace="unknown",source_principal="unknown",' +
+        'source_app="unknown",source_version="unknown",source_cluster="unknown",destination_workload="c-v2",' +
+        'destination_workload_namespace="echo1",destination_principal="unknown",destination_app="c",' +
+        'destination_version="v2",destination_service="c",destination_canonical_service="c",' +
+        'destination_canonical_revision="v2",destination_service_name="c",destination_service_namespace="echo1",' +
+        'destination_cluster="Kubernetes",request_protocol="http",response_code="400",grpc_response_status="",' +
+        'response_flags="DPE",connection_security_policy="none"}'
+    );
+  });
+});
+
 describe('a caller that leaves before the response (response_code 0, DC)', () => {
   it('both reporters count the request with code 0 and flag DC', async () => {
     b.behave((_req, res) => void setTimeout(() => res.end('late'), 300));
