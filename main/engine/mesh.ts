@@ -364,10 +364,24 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
             ? ({ reporter: 'destination', workload: target.workload } as const)
             : ({ reporter: 'source', workload: target.workload } as const);
         const raw = (err as { rawPacket?: Buffer }).rawPacket;
-        metrics.record(codecErrorFlow(at, status, snapshot.version), snapshot.registry, {
-          request: raw?.length ?? 0,
-          response: reply.length
-        });
+        const flow = codecErrorFlow(at, status, snapshot.version);
+        metrics.record(flow, snapshot.registry, { request: raw?.length ?? 0, response: reply.length });
+        if (opts.accessLog) {
+          const s = sock as net.Socket;
+          try {
+            opts.accessLog(
+              accessLogLine(flow, snapshot.registry, {
+                requestBodyBytes: 0,
+                responseBodyBytes: body.length,
+                downstreamLocal: addressText(s.localAddress, s.localPort),
+                downstreamRemote: addressText(s.remoteAddress, s.remotePort),
+                requestedServerName: null
+              })
+            );
+          } catch {
+            /* a log sink's failure never affects the mesh */
+          }
+        }
       });
       server.once('error', (err: NodeJS.ErrnoException) => {
         const what = describeListener(key);

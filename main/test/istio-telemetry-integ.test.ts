@@ -16,6 +16,8 @@ import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } f
 let a: Stub, b: Stub, c: Stub, naked: Stub, clientAny: Stub, clientReg: Stub, dest: Stub;
 let bTcp: net.Server, httpsApp: tls.Server, tcpApp: net.Server;
 let m: Running;
+/** The access log (`--access-log`) the mesh wrote. */
+const logLines: string[] = [];
 
 const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
 
@@ -125,7 +127,7 @@ spec:
       }),
       istio: { 'istio.yaml': istio }
     },
-    { store: 'memory' }
+    { store: 'memory', accessLog: (line) => logLines.push(line) }
   );
 });
 afterAll(async () => {
@@ -436,6 +438,32 @@ describe("a request Envoy's HTTP/1 codec cannot parse: 400, counted with flag DP
         'destination_cluster="Kubernetes",request_protocol="http",response_code="400",grpc_response_status="",' +
         'response_flags="DPE",connection_security_policy="none"}'
     );
+  });
+  it("the access log has its line, as Envoy logs the stream: no request, the codec's details, no route", async () => {
+    const lineOf = (port: number) =>
+      until(
+        () => logLines.find((l) => l.includes(` 127.0.0.1:${port} `) && l.includes(' DPE ')),
+        `the access log line at ${port}`
+      );
+    const ADDR = String.raw`127\.0\.0\.1:\d+`;
+    const START = String.raw`\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\]`;
+    for (const port of [m.outbound('a-v1'), m.inbound('c-v2')]) {
+      await rawExchange(port, bad);
+      expect(await lineOf(port)).toMatch(
+        new RegExp(
+          String.raw`^${START} "- - HTTP/1\.1" 400 DPE http1\.codec_error - "-" 0 11 0 - "-" "-" "-" "-" "-" - - 127\.0\.0\.1:${port} ${ADDR} - -$`
+        )
+      );
+    }
+    // headers over the codec's limit: 431, with the codec's own details
+    const big = `GET /x HTTP/1.1\r\nHost: b\r\nx-big: ${'a'.repeat(70 * 1024)}\r\n\r\n`;
+    expect(await rawExchange(m.outbound('client-any-v1'), big)).toMatch(/^HTTP\/1\.1 431 /);
+    expect(
+      await until(
+        () => logLines.find((l) => l.includes(`127.0.0.1:${m.outbound('client-any-v1')} `) && l.includes(' 431 ')),
+        'the 431 line'
+      )
+    ).toContain('"- - HTTP/1.1" 431 DPE http1.headers_too_large - "-" 0 31 0 ');
   });
 });
 
