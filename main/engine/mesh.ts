@@ -30,6 +30,7 @@ import type { SidecarHost } from './sidecar/host.js';
 import type { LbState } from './sidecar/lb.js';
 import { limitsOf } from './sidecar/circuit.js';
 import { envoyResponse, reasonPhrase } from './sidecar/envoy-http.js';
+import { MAX_HEAD } from './sidecar/h1.js';
 import { httpDate } from './util/http-date.js';
 import { sidecarFor } from './config/compile.js';
 import { createRandom, type Random } from './util/random.js';
@@ -328,7 +329,12 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   function listen(key: string, target: Target, port: number, mesh: MeshFile): Promise<Listener> {
     return new Promise((resolve, reject) => {
       // the port is a raw TCP listener: an inbound sidecar sniffs TLS vs plaintext before HTTP sees the bytes
-      const httpServer = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 });
+      const httpServer = http.createServer({
+        keepAliveTimeout: 0,
+        requestTimeout: 0,
+        headersTimeout: 60_000,
+        maxHeaderSize: MAX_HEAD
+      });
       const server = net.createServer({ pauseOnConnect: false });
       const l: Listener = { key, server, http: httpServer, port, target, sockets: new Set() };
       server.on('connection', (sock: net.Socket) => {

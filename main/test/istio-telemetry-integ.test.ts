@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let a: Stub, b: Stub, c: Stub, naked: Stub, clientAny: Stub, clientReg: Stub, dest: Stub;
-let bTcp: net.Server, httpsApp: tls.Server, tcpApp: net.Server;
+let bTcp: net.Server, httpsApp: tls.Server, tcpApp: net.Server, bigApp: http.Server;
 let m: Running;
 /** The access log (`--access-log`) the mesh wrote. */
 const logLines: string[] = [];
@@ -42,7 +42,16 @@ beforeAll(async () => {
     s.on('data', (c: Buffer) => s.end(c));
     s.on('error', () => s.destroy());
   });
-  await Promise.all([bTcp, httpsApp, tcpApp].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+  // an app that takes heads as large as Envoy does (node:http's default is 16 KiB): echoes x-big's length, answers
+  // with as large a header
+  bigApp = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('x-big-back', 'b'.repeat(20 * 1024));
+      res.end(String(req.headers['x-big']?.length ?? 0));
+    });
+  });
+  await Promise.all([bTcp, httpsApp, tcpApp, bigApp].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
 
   const sidecar = (name: string, mode: string) => `apiVersion: networking.istio.io/v1
 kind: Sidecar
@@ -97,6 +106,9 @@ spec:
         c: ns({
           workloads: [{ name: 'c-v2', labels: { app: 'c', version: 'v2' }, instances: [c.address] }]
         }),
+        big: ns({
+          workloads: [{ name: 'big-v1', labels: { app: 'big' }, instances: [`127.0.0.1:${portOf(bigApp)}`] }]
+        }),
         'b-tcp': ns({
           port: 9090,
           workloads: [
@@ -133,7 +145,8 @@ spec:
 afterAll(async () => {
   await m.close();
   await Promise.all([a, b, c, naked, clientAny, clientReg, dest].map((s) => s.close()));
-  await Promise.all([bTcp, httpsApp, tcpApp].map((s) => new Promise((r) => s.close(r))));
+  bigApp.closeAllConnections();
+  await Promise.all([bTcp, httpsApp, tcpApp, bigApp].map((s) => new Promise((r) => s.close(r))));
 });
 
 /** The lines of `metric` (a counter, or a histogram's `_bucket`/`_count`) whose labels include every one given. */
@@ -489,6 +502,21 @@ describe('a caller that leaves before the response (response_code 0, DC)', () =>
       expect(found!.map((l) => /reporter="(\w+)"/.exec(l)?.[1]).sort()).toEqual(['destination', 'source']);
     } finally {
       b.behave(undefined);
+    }
+  });
+});
+
+describe("heads up to Envoy's 60 KiB limit (max_request_headers_kb, max_response_headers_kb)", () => {
+  it('a 20 KiB request header and a 20 KiB response header pass both sidecars, on either lane', async () => {
+    const big = 'a'.repeat(20 * 1024);
+    // a plain GET (the raw-socket lane) and a chunked POST (node:http)
+    const get = `GET http://big/x HTTP/1.1\r\nHost: big\r\nx-big: ${big}\r\nconnection: close\r\n\r\n`;
+    const post = `POST http://big/x HTTP/1.1\r\nHost: big\r\nx-big: ${big}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n1\r\nx\r\n0\r\n\r\n`;
+    for (const raw of [get, post]) {
+      const r = await rawExchange(m.outbound('a-v1'), raw);
+      expect(r.slice(0, 15)).toBe('HTTP/1.1 200 OK');
+      expect(r).toContain(`\r\nx-big-back: ${'b'.repeat(20 * 1024)}\r\n`);
+      expect(r.endsWith(String(big.length)) || r.includes(`\r\n${big.length}\r\n`)).toBe(true);
     }
   });
 });
