@@ -11,7 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import { deadPort, meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let a: Stub, b: Stub, c: Stub, naked: Stub, clientAny: Stub, clientReg: Stub, dest: Stub;
 let bTcp: net.Server, httpsApp: tls.Server, tcpApp: net.Server, bigApp: http.Server;
@@ -384,6 +384,23 @@ describe('outboundtrafficpolicy: a host the client does not import (Sidecar egre
       return x && value(x) === (Number.isNaN(before) ? 0 : before) + 2 ? x : undefined;
     }, 'two BlackHoleCluster connections closed');
     expect(l).toContain('request_protocol="tcp"');
+  });
+});
+
+describe("a tunnel the sidecar cannot open: accepted, then closed (the app's connection as Istio's sidecar takes it)", () => {
+  // Istio's sidecar accepts the app's connection before it knows the upstream and then closes it: curl's TLS fails
+  // with exit code 35 (istio.io's egress task, REGISTRY_ONLY), where a CONNECT refused outright fails with 56
+  const tunnel = (workload: string, target: string) =>
+    rawExchange(m.outbound(workload), `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+  it('REGISTRY_ONLY: an unknown host (BlackHoleCluster)', async () => {
+    expect(await tunnel('client-reg-v1', `127.0.0.1:${portOf(tcpApp)}`)).toBe(
+      'HTTP/1.1 200 Connection Established\r\n\r\n'
+    );
+  });
+  it('ALLOW_ANY: a host that refuses the connection (PassthroughCluster, UF)', async () => {
+    expect(await tunnel('client-any-v1', `127.0.0.1:${await deadPort()}`)).toBe(
+      'HTTP/1.1 200 Connection Established\r\n\r\n'
+    );
   });
 });
 
