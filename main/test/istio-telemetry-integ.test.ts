@@ -4,7 +4,9 @@
  * The stats cases: a-v1 calls b (both with sidecars, STRICT mTLS mesh-wide) and naked (no sidecar) on their http
  * port and b on its tcp port; the labels each reporter gives. The outbound traffic policy cases: a client whose
  * Sidecar imports one other namespace only, under ALLOW_ANY and REGISTRY_ONLY, calling a host it does not know over
- * HTTP, HTTPS (its own TLS, through CONNECT) and TCP, next to a ServiceEntry on the same ports.
+ * HTTP, HTTPS (its own TLS, through CONNECT) and TCP, next to a ServiceEntry on the same ports. Then the 4xx/5xx and
+ * broken-request samples around them: a route timeout and a caller that leaves (0, DC at the server), a request the
+ * HTTP/1 codec cannot parse (400/431, DPE, and its access log line), heads up to Envoy's 60 KiB.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -73,6 +75,17 @@ metadata: {name: c, namespace: echo1}
 spec:
   selector: {matchLabels: {app: c}}
   mtls: {mode: PERMISSIVE}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: c-timeout, namespace: echo1}
+spec:
+  hosts: [c]
+  http:
+  - match: [{uri: {prefix: /slow}}]
+    timeout: 0.1s
+    route: [{destination: {host: c}}]
+  - route: [{destination: {host: c}}]
 ---
 ${sidecar('client-any', 'ALLOW_ANY')}---
 ${sidecar('client-reg', 'REGISTRY_ONLY')}---
@@ -519,6 +532,29 @@ describe('a caller that leaves before the response (response_code 0, DC)', () =>
       expect(found!.map((l) => /reporter="(\w+)"/.exec(l)?.[1]).sort()).toEqual(['destination', 'source']);
     } finally {
       b.behave(undefined);
+    }
+  });
+});
+
+describe('a route timeout (request-timeouts): 504 UT at the source, the cut request 0 DC at the destination', () => {
+  it('both reporters count it', async () => {
+    c.behave((_req, res) => void setTimeout(() => res.end('late'), 400));
+    try {
+      const r = await viaProxy(m.outbound('a-v1'), 'c', '/slow');
+      expect([r.status, r.body]).toEqual([504, 'upstream request timeout']);
+      const codes = await until(async () => {
+        const l = await lines('istio_requests_total', { source_workload: 'a-v1', destination_service_name: 'c' });
+        const slow = l.filter((x) => !x.includes('response_code="200"'));
+        return slow.length === 2 ? slow : undefined;
+      }, 'both samples of the timed-out request');
+      expect(
+        codes!.map((l) => /reporter="(\w+)".*response_code="(\d+)".*response_flags="([^"]+)"/.exec(l)!.slice(1)).sort()
+      ).toEqual([
+        ['destination', '0', 'DC'],
+        ['source', '504', 'UT']
+      ]);
+    } finally {
+      c.behave(undefined);
     }
   });
 });
