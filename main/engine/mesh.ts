@@ -29,7 +29,8 @@ import { InboundSidecar } from './sidecar/inbound.js';
 import type { SidecarHost } from './sidecar/host.js';
 import type { LbState } from './sidecar/lb.js';
 import { limitsOf } from './sidecar/circuit.js';
-import { codecErrorReply, envoyResponse } from './sidecar/envoy-http.js';
+import { codecErrorReply, envoyResponse, reasonPhrase } from './sidecar/envoy-http.js';
+import { MAX_HEAD } from './sidecar/h1.js';
 import { sidecarFor } from './config/compile.js';
 import { createRandom, type Random } from './util/random.js';
 import { createLauncher, type LaunchSpec, type Launcher } from './launcher/launcher.js';
@@ -39,7 +40,7 @@ import { IdentityManager } from './tls/identity.js';
 import { effectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
-import { MeshMetrics, wireSizes } from './telemetry/metrics.js';
+import { codecErrorFlow, MeshMetrics, wireSizes } from './telemetry/metrics.js';
 import type { WireSizes } from './sidecar/exchange.js';
 import { accessLogLine, addressText, type AccessFacts } from './telemetry/access-log.js';
 import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
@@ -327,7 +328,12 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   function listen(key: string, target: Target, port: number, mesh: MeshFile): Promise<Listener> {
     return new Promise((resolve, reject) => {
       // the port is a raw TCP listener: an inbound sidecar sniffs TLS vs plaintext before HTTP sees the bytes
-      const httpServer = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 });
+      const httpServer = http.createServer({
+        keepAliveTimeout: 0,
+        requestTimeout: 0,
+        headersTimeout: 60_000,
+        maxHeaderSize: MAX_HEAD
+      });
       const server = net.createServer({ pauseOnConnect: false });
       const l: Listener = { key, server, http: httpServer, port, target, sockets: new Set() };
       server.on('connection', (sock: net.Socket) => {
@@ -351,7 +357,35 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
           return;
         }
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-        sock.end(codecErrorReply(status, l.target instanceof InboundSidecar ? 'istio-envoy' : 'envoy'));
+        const body = reasonPhrase(status);
+        const target = l.target;
+        const reply = codecErrorReply(status, target instanceof InboundSidecar ? 'istio-envoy' : 'envoy');
+        sock.end(reply);
+        // Envoy logs the stream of that reply: istio_requests_total counts a parse error (no flow is recorded)
+        if (!err.code?.startsWith('HPE_')) return;
+        const at =
+          target instanceof InboundSidecar
+            ? ({ reporter: 'destination', workload: target.workload } as const)
+            : ({ reporter: 'source', workload: target.workload } as const);
+        const raw = (err as { rawPacket?: Buffer }).rawPacket;
+        const flow = codecErrorFlow(at, status, snapshot.version);
+        metrics.record(flow, snapshot.registry, { request: raw?.length ?? 0, response: reply.length });
+        if (opts.accessLog) {
+          const s = sock as net.Socket;
+          try {
+            opts.accessLog(
+              accessLogLine(flow, snapshot.registry, {
+                requestBodyBytes: 0,
+                responseBodyBytes: body.length,
+                downstreamLocal: addressText(s.localAddress, s.localPort),
+                downstreamRemote: addressText(s.remoteAddress, s.remotePort),
+                requestedServerName: null
+              })
+            );
+          } catch {
+            /* a log sink's failure never affects the mesh */
+          }
+        }
       });
       server.once('error', (err: NodeJS.ErrnoException) => {
         const what = describeListener(key);

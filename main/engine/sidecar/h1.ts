@@ -8,8 +8,12 @@
  * the pipeline behind it sees the same headers either way.
  */
 
-/** The most header bytes the fast lane reads before giving up (node:http's default is 16 KiB). */
-export const MAX_HEAD = 16 * 1024;
+/**
+ * The largest message head the sidecars take: Envoy's default limit on request and response headers
+ * (max_request_headers_kb, max_response_headers_kb: 60 KiB). The fast lane reads heads up to it and node:http is given
+ * it too (its own default is 16 KiB), so a larger request head gets node:http's 431.
+ */
+export const MAX_HEAD = 60 * 1024;
 
 export type Headers = Record<string, string | string[]>;
 

@@ -199,12 +199,22 @@ export function relay(
   down.resume();
 }
 
-/** A connection that ended before it was relayed (no upstream, a failed connect, an authorization deny). */
-export function refused(down: net.Socket, m: TcpSeries, reset = false, log?: { ctx?: TcpLog; flags: string }): void {
+/**
+ * A connection that ended before it was relayed (no upstream, a failed connect, an authorization deny). `last`: bytes
+ * written before it closes (a CONNECT tunnel's 200, see connectTunnel).
+ */
+export function refused(
+  down: net.Socket,
+  m: TcpSeries,
+  reset = false,
+  log?: { ctx?: TcpLog; flags: string },
+  last?: string
+): void {
   m.opened.value++;
   m.closed.value++;
   log?.ctx?.finish(log.flags, 0, 0);
   if (reset) down.resetAndDestroy();
+  else if (last) down.end(last, () => down.destroy());
   else down.destroy();
 }
 
@@ -560,7 +570,10 @@ export function inboundTcp(
  * CONNECT through a caller's outbound proxy port (an app's `https://` call with HTTPS_PROXY): a tunnel, routed as
  * Istio routes the TLS the app sends. A mesh service goes by its tcp routes (outboundTcp); a ServiceEntry host to
  * its endpoint (the app's TLS end to end); a host the registry does not know is passed through under ALLOW_ANY
- * (PassthroughCluster) and closed under REGISTRY_ONLY (BlackHoleCluster), as Istio's sidecar does.
+ * (PassthroughCluster) and closed under REGISTRY_ONLY (BlackHoleCluster), as Istio's sidecar does. A tunnel that
+ * cannot be opened is still established and then closed: Istio's sidecar accepts the app's connection before it knows
+ * the upstream, so the app's TLS fails (curl exits 35, as istio.io's egress task shows), where a CONNECT answered with
+ * an error would fail differently (56).
  */
 export function connectTunnel(
   host: SidecarHost,
@@ -577,7 +590,8 @@ export function connectTunnel(
   const name = authority.slice(0, colon).replace(/^\[|\]$/g, '');
   const report = (service: string, over: Partial<TcpConnectionReport> = {}): TcpSeries =>
     sourceSeries(host, workload, service, over);
-  const established = () => down.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+  const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+  const established = () => down.write(ESTABLISHED);
   if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
     down.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     return;
@@ -617,7 +631,8 @@ export function connectTunnel(
       // resolution NONE: the original destination, what the app asked for
       target = { host: name === 'localhost' ? '127.0.0.1' : name, port, service: found.service.fqdn };
     } else {
-      if (eps.length === 0) return refused(down, report(found.service.fqdn, { flags: 'UH' }), false, no('UH'));
+      if (eps.length === 0)
+        return refused(down, report(found.service.fqdn, { flags: 'UH' }), false, no('UH'), ESTABLISHED);
       const ep = eps[host.random.int(eps.length)]!;
       const addr = host.deliveryAddress(ep);
       target = { host: addr.host, port: addr.port, service: found.service.fqdn, peerEndpoint: peerEndpoint(ep) };
@@ -626,9 +641,9 @@ export function connectTunnel(
     // the BlackHoleCluster has no endpoint: tcp_proxy closes the stream as no healthy upstream
     if (log) log.cluster = view.outboundMode === 'REGISTRY_ONLY' ? 'BlackHoleCluster' : 'PassthroughCluster';
     if (view.outboundMode === 'REGISTRY_ONLY')
-      return refused(down, report('BlackHoleCluster', { flags: 'UH' }), false, no('UH'));
+      return refused(down, report('BlackHoleCluster', { flags: 'UH' }), false, no('UH'), ESTABLISHED);
     if (host.isOwnListener(name, port))
-      return refused(down, report('PassthroughCluster', { flags: 'NR' }), false, no('NR'));
+      return refused(down, report('PassthroughCluster', { flags: 'NR' }), false, no('NR'), ESTABLISHED);
     target = { host: name, port, service: 'PassthroughCluster' };
   }
   if (log) log.upstreamHost = `${target.host}:${target.port}`;
@@ -648,11 +663,13 @@ export function connectTunnel(
   up.once('error', () => {
     clearTimeout(timer);
     if (connected) return;
-    // Envoy answers a CONNECT it cannot open with 503 and closes
-    down.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    const m = report(target.service, { flags: 'UF', peerEndpoint: target.peerEndpoint ?? null });
-    m.opened.value++;
-    m.closed.value++;
-    log?.finish('UF', 0, 0);
+    // the sidecar took the app's connection, then its upstream failed: it closes (tcp_proxy, UF)
+    refused(
+      down,
+      report(target.service, { flags: 'UF', peerEndpoint: target.peerEndpoint ?? null }),
+      false,
+      no('UF'),
+      ESTABLISHED
+    );
   });
 }

@@ -1,5 +1,6 @@
 /** One upstream try over a keep-alive agent: connect, send, and classify the outcome the way Envoy's router does. */
 import { withoutKeepAliveHeader } from './envoy-http.js';
+import { MAX_HEAD } from './h1.js';
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type tls from 'node:tls';
@@ -91,7 +92,15 @@ class Try {
   /** Send the request (never a second time: the upstream may have read it; a reset is the retry policy's business). */
   attempt(): void {
     const o = this.o;
-    const target = { host: o.host, port: o.port, method: o.method, path: o.path, headers: o.headers, setHost: false };
+    const target = {
+      host: o.host,
+      port: o.port,
+      method: o.method,
+      path: o.path,
+      headers: o.headers,
+      setHost: false,
+      maxHeaderSize: MAX_HEAD
+    };
     const req = withoutKeepAliveHeader(
       o.tls
         ? https.request({ ...target, ...o.tls.options, agent: o.tls.agent })

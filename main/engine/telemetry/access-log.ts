@@ -70,6 +70,7 @@ export function responseCodeDetails(f: FlowRecord): string {
     return `upstream_reset_before_response_started{${envoy}}`;
   }
   if (r.startsWith('CORS') || r.startsWith('cors')) return 'cors_response';
+  if (r === 'codec error') return f.status === 431 ? 'http1.headers_too_large' : 'http1.codec_error';
   return '-';
 }
 
@@ -103,6 +104,8 @@ export function upstreamCluster(f: FlowRecord, reg: Registry): string {
 
 /** Envoy's ROUTE_NAME: Istio names a route after the VirtualService's http[].name; its default routes otherwise. */
 export function routeName(f: FlowRecord): string {
+  // a request the codec could not parse never reached a route
+  if (f.localReply === 'codec error') return '-';
   if (f.reporter === 'destination') return 'default';
   if (f.destinationService === 'PassthroughCluster') return 'allow_any';
   if (f.destinationService === 'BlackHoleCluster') return 'block_all';
@@ -117,7 +120,7 @@ export function accessLogLine(f: FlowRecord, reg: Registry, facts: AccessFacts |
   const ust = f.responseHeaders['x-envoy-upstream-service-time'];
   return [
     `[${f.startedAt}]`,
-    `"${f.method} ${path} ${facts?.protocol ?? 'HTTP/1.1'}"`,
+    `"${dash(f.method)} ${dash(path)} ${facts?.protocol ?? 'HTTP/1.1'}"`,
     String(f.status),
     f.flags || '-',
     responseCodeDetails(f),

@@ -507,7 +507,7 @@ function peerLabels(p: Peers, reg: MeshRegistry): PeerLabels {
         ? p.destination || ep
           ? dst.namespace
           : 'unknown'
-        : (parsed?.namespace ?? svc?.namespace ?? 'unknown'),
+        : (callee?.namespace ?? parsed?.namespace ?? svc?.namespace ?? 'unknown'),
     destination_cluster: p.destination ? CLUSTER : (ep?.cluster ?? 'unknown'),
     response_flags: p.flags || '-',
     connection_security_policy:
@@ -551,6 +551,47 @@ export function tcpLabelsFor(c: TcpConnectionReport, reg: MeshRegistry): TcpLabe
     ...peerLabels(special ? { ...c, hostOnly: 'unknown' } : c, reg),
     request_protocol: 'tcp'
   });
+}
+
+/**
+ * What istio_stats counts for a request Envoy's HTTP/1 codec could not parse: the codec still opens a stream for its
+ * 400 (431) reply, and the connection manager logs that stream with flag DPE when it closes the connection. The
+ * headers never arrived, so no Host, route or cluster names a service: `unknown` at the client's sidecar, and at the
+ * server's its own workload's canonical name (istio_stats' fallback there, which reads no Host header).
+ */
+export function codecErrorFlow(
+  at: { reporter: 'source'; workload: string } | { reporter: 'destination'; workload: WorkloadInfo },
+  status: number,
+  configVersion: number
+): FlowRecord {
+  const server = at.reporter === 'destination';
+  return {
+    id: '',
+    requestId: '',
+    reporter: at.reporter,
+    source: server ? null : at.workload,
+    destination: server ? at.workload.name : null,
+    destinationService: server ? canonicalService(at.workload.labels, at.workload.name).name : 'unknown',
+    method: '',
+    authority: '',
+    path: '',
+    status,
+    flags: 'DPE',
+    durationMs: 0,
+    startedAt: new Date().toISOString(),
+    virtualService: null,
+    rule: null,
+    subset: null,
+    endpoint: null,
+    attempts: 0,
+    attemptLog: [],
+    localReply: 'codec error',
+    trace: [],
+    configVersion,
+    requestHeaders: {},
+    responseHeaders: {},
+    connectionSecurity: 'none'
+  };
 }
 
 /**
