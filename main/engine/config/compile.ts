@@ -81,8 +81,10 @@ export function compileRetry(r: HTTPRetry | undefined, compat: Compat = NEWEST_C
     };
   }
   const conditions = new Set<string>();
-  const statusCodes = new Set<number>(r?.retryOn === undefined && compat.retry503ByDefault ? [503] : []);
-  for (const part of (r?.retryOn ?? DEFAULT_RETRY_ON).split(',')) {
+  // an empty retryOn is unset (ConvertPolicy overrides the defaults only with a non-empty one)
+  const retryOn = r?.retryOn || undefined;
+  const statusCodes = new Set<number>(retryOn === undefined && compat.retry503ByDefault ? [503] : []);
+  for (const part of (retryOn ?? DEFAULT_RETRY_ON).split(',')) {
     const p = part.trim();
     if (!p) continue;
     if (/^\d+$/.test(p)) {
@@ -277,10 +279,10 @@ function compileDest(
 }
 
 function compileCors(c: CorsPolicy): CompiledCors {
-  const origins = [
-    ...(c.allowOrigins ?? []).map((o) => compileStringMatch(o)),
-    ...(c.allowOrigin ?? []).map((o) => compileStringMatch({ exact: o }))
-  ];
+  // the deprecated allowOrigin only when allowOrigins is empty (TranslateCORSPolicy: one or the other, never both)
+  const origins = c.allowOrigins?.length
+    ? c.allowOrigins.map((o) => compileStringMatch(o))
+    : (c.allowOrigin ?? []).map((o) => compileStringMatch({ exact: o }));
   return {
     origins,
     allowMethods: c.allowMethods?.join(','),
@@ -338,6 +340,8 @@ export function compileRoute(
   let rewrite: CompiledRoute['rewrite'];
   if (r.rewrite) {
     rewrite = { ...r.rewrite };
+    // an empty uri rewrites nothing (Istio sets a prefix rewrite only for a non-empty one)
+    if (rewrite.uri === '') delete rewrite.uri;
     if (r.rewrite.uriRegexRewrite) {
       rewrite.regex = {
         re: re2(r.rewrite.uriRegexRewrite.match),

@@ -479,7 +479,7 @@ export class OutboundSidecar {
       ex.sendLocal(LocalReplies.noCluster(destHost), SERVER);
       return;
     }
-    const port = dest?.port ?? (dest ? (service.ports[0] ?? r.port) : r.port);
+    const port = destinationPort(dest?.port, service, r.port);
     const dr = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller);
     let endpoints: ServiceEndpoint[] = endpointsOn(service, port);
     if (dest?.subset) {
@@ -1055,7 +1055,7 @@ export class OutboundSidecar {
         ex.note('mirror', `mirror host ${m.destination.host} unknown: skipped`);
         continue;
       }
-      const port = m.destination.port ?? svc.ports[0] ?? r.port;
+      const port = destinationPort(m.destination.port, svc, r.port);
       const eps = this.subsetEndpoints(r, svc, port, m.destination.subset);
       if (eps.length === 0) {
         ex.note('mirror', `mirror ${m.destination.host} has no endpoint: skipped`);
@@ -1110,6 +1110,15 @@ export class OutboundSidecar {
     res.once('close', () => this.tunnels.delete(res));
     this.handle(req, res);
   };
+}
+
+/**
+ * The port of a route's (or mirror's) destination, as Istio's GetDestinationCluster picks it: the destination's own,
+ * else the service's only port, else the port the request came in on (a multi-port service keeps the caller's port).
+ */
+function destinationPort(own: number | undefined, service: ServiceInfo, requestPort: number): number {
+  if (own !== undefined) return own;
+  return service.ports.length === 1 ? service.ports[0]! : requestPort;
 }
 
 /** The peer metadata id the calling sidecar sends to the callee's (its workload and namespace, for telemetry). */

@@ -1,0 +1,127 @@
+/**
+ * Integration: behaviours defined by Istio's unit tests of how a VirtualService becomes Envoy routes
+ * (pilot/pkg/networking/core/route/route_test.go, route_internal_test.go, retry/retry_test.go), replayed through a
+ * caller's outbound sidecar on loopback: what the upstream sees and what the caller gets.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadPort, meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+
+let caller: Stub, web: Stub, flaky: Stub, p80: Stub, p8080: Stub;
+let dead: number;
+let m: Running;
+
+const ISTIO = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: multi}
+spec:
+  hosts: [multi.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  - {number: 8080, name: http-alt, protocol: HTTP}
+  endpoints:
+  - {address: 127.0.0.1, ports: {http: P80, http-alt: P8080}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: multi}
+spec:
+  hosts: [multi.example.com]
+  http:
+  - route: [{destination: {host: multi.example.com}}]
+    headers: {response: {set: {x-vs: multi}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http:
+  - match: [{uri: {prefix: /cors}}]
+    corsPolicy:
+      allowOrigins: [{exact: "http://new.example"}]
+      allowOrigin: ["http://old.example"]
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /authority-only}}]
+    rewrite: {uri: "", authority: other.example}
+    route: [{destination: {host: web}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: flaky}
+spec:
+  hosts: [flaky]
+  http:
+  - route: [{destination: {host: flaky}}]
+    retries: {attempts: 2, retryOn: ""}
+    headers: {response: {set: {x-vs: flaky}}}
+`;
+
+beforeAll(async () => {
+  [caller, web, flaky, p80, p8080] = await Promise.all(['caller', 'web', 'flaky', 'p80', 'p8080'].map((n) => stub(n)));
+  dead = await deadPort();
+  m = await startMesh({
+    meshYaml: meshYaml({
+      caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
+      web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
+      flaky: { workloads: [{ name: 'flaky-v1', instances: [flaky.address, `127.0.0.1:${dead}`], sidecar: false }] }
+    }),
+    istio: { 'all.yaml': ISTIO.replace('P80', String(p80.port)).replace('P8080', String(p8080.port)) }
+  });
+});
+afterAll(async () => {
+  await m.close();
+  await Promise.all([caller, web, flaky, p80, p8080].map((s) => s.close()));
+});
+
+describe('destination port (GetDestinationCluster)', () => {
+  it('a destination without a port on a multi-port service keeps the port the request came in on', async () => {
+    for (const [port, app] of [
+      [8080, 'p8080'],
+      [80, 'p80']
+    ] as const) {
+      const r = await viaProxy(m.outbound('caller-v1'), `multi.example.com:${port}`, '/x');
+      expect(r.status).toBe(200);
+      expect(r.headers['x-vs']).toBe('multi');
+      expect(JSON.parse(r.body).stub).toBe(app);
+    }
+  });
+});
+
+describe('retries (retry.ConvertPolicy)', () => {
+  it('retryOn "" is accepted and keeps the default conditions: a refused connection is retried on the other endpoint', async () => {
+    const before = flaky.seen.length;
+    for (let i = 0; i < 6; i++) {
+      const r = await viaProxy(m.outbound('caller-v1'), 'flaky:9080', `/r${i}`);
+      expect(r.status).toBe(200);
+      expect(r.headers['x-vs']).toBe('flaky');
+    }
+    expect(flaky.seen.length - before).toBe(6);
+  });
+});
+
+describe('CORS (TranslateCORSPolicy)', () => {
+  it('allowOrigins, when set, replaces the deprecated allowOrigin', async () => {
+    const old = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/cors', {
+      headers: { origin: 'http://old.example' }
+    });
+    expect(old.status).toBe(200);
+    expect(old.headers['access-control-allow-origin']).toBeUndefined();
+    const cur = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/cors', {
+      headers: { origin: 'http://new.example' }
+    });
+    expect(cur.headers['access-control-allow-origin']).toBe('http://new.example');
+  });
+});
+
+describe('rewrite (applyHTTPRouteDestination)', () => {
+  it('an empty rewrite.uri leaves the path alone; the authority is still rewritten', async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/authority-only/a?q=1');
+    expect(r.status).toBe(200);
+    const seen = web.seen.at(-1)!;
+    expect(seen.url).toBe('/authority-only/a?q=1');
+    expect(seen.headers.host).toBe('other.example');
+    expect(seen.headers['x-envoy-original-path']).toBeUndefined();
+  });
+});
