@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadPort, meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let caller: Stub, web: Stub, flaky: Stub, p80: Stub, p8080: Stub;
-let dead: number;
+let caller: Stub, web: Stub, flaky: Stub, p80: Stub, p8080: Stub, sticky: Stub, plain: Stub;
+let dead: number[];
 let m: Running;
 
 const ISTIO = `apiVersion: networking.istio.io/v1
@@ -56,23 +56,61 @@ spec:
   - route: [{destination: {host: flaky}}]
     retries: {attempts: 2, retryOn: ""}
     headers: {response: {set: {x-vs: flaky}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: sticky}
+spec:
+  host: sticky
+  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}
+  subsets:
+  - {name: a, labels: {app: sticky}}
+  - {name: b, labels: {app: sticky}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: plain}
+spec:
+  host: plain
+  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: sticky}
+spec:
+  hosts: [sticky]
+  http:
+  - match: [{uri: {prefix: /explicit}}]
+    route: [{destination: {host: sticky}}]
+    retries: {attempts: 2, retryIgnorePreviousHosts: true}
+  - match: [{uri: {prefix: /weighted}}]
+    route:
+    - {destination: {host: sticky, subset: a}, weight: 50}
+    - {destination: {host: sticky, subset: b}, weight: 50}
+  - route: [{destination: {host: sticky}}]
 `;
 
 beforeAll(async () => {
-  [caller, web, flaky, p80, p8080] = await Promise.all(['caller', 'web', 'flaky', 'p80', 'p8080'].map((n) => stub(n)));
-  dead = await deadPort();
+  [caller, web, flaky, p80, p8080, sticky, plain] = await Promise.all(
+    ['caller', 'web', 'flaky', 'p80', 'p8080', 'sticky', 'plain'].map((n) => stub(n))
+  );
+  dead = await Promise.all([deadPort(), deadPort(), deadPort()]);
   m = await startMesh({
     meshYaml: meshYaml({
       caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
       web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
-      flaky: { workloads: [{ name: 'flaky-v1', instances: [flaky.address, `127.0.0.1:${dead}`], sidecar: false }] }
+      flaky: { workloads: [{ name: 'flaky-v1', instances: [flaky.address, `127.0.0.1:${dead[0]}`], sidecar: false }] },
+      sticky: {
+        workloads: [{ name: 'sticky-v1', instances: [sticky.address, `127.0.0.1:${dead[1]}`], sidecar: false }]
+      },
+      plain: { workloads: [{ name: 'plain-v1', instances: [plain.address, `127.0.0.1:${dead[2]}`], sidecar: false }] }
     }),
     istio: { 'all.yaml': ISTIO.replace('P80', String(p80.port)).replace('P8080', String(p8080.port)) }
   });
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([caller, web, flaky, p80, p8080].map((s) => s.close()));
+  await Promise.all([caller, web, flaky, p80, p8080, sticky, plain].map((s) => s.close()));
 });
 
 describe('destination port (GetDestinationCluster)', () => {
@@ -98,6 +136,30 @@ describe('retries (retry.ConvertPolicy)', () => {
       expect(r.headers['x-vs']).toBe('flaky');
     }
     expect(flaky.seen.length - before).toBe(6);
+  });
+});
+
+describe('retries under a consistent hash (ConvertPolicy hashPolicy, previous-hosts predicate)', () => {
+  const users = Array.from({ length: 10 }, (_, i) => `user-${i}`);
+  const statuses = async (authority: string, path: string) => {
+    const out: number[] = [];
+    for (const u of users)
+      out.push((await viaProxy(m.outbound('caller-v1'), authority, path, { headers: { 'x-user': u } })).status);
+    return out;
+  };
+
+  it('a route with one destination leaves the predicate out: retries stay on the hashed (here refused) endpoint', async () => {
+    const before = sticky.seen.length;
+    const got = await statuses('sticky:9080', '/default');
+    expect(got).toContain(503);
+    expect(got).toContain(200);
+    expect(sticky.seen.length - before).toBe(got.filter((s) => s === 200).length);
+  });
+
+  it('retryIgnorePreviousHosts: true puts it back, weighted destinations and the default route keep it: every key is served', async () => {
+    expect(await statuses('sticky:9080', '/explicit')).toEqual(users.map(() => 200));
+    expect(await statuses('sticky:9080', '/weighted')).toEqual(users.map(() => 200));
+    expect(await statuses('plain:9080', '/no-vs')).toEqual(users.map(() => 200));
   });
 });
 

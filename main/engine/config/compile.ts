@@ -48,6 +48,11 @@ export interface RetryPolicy {
   perTryTimeoutMs: number;
   backoffBaseMs: number;
   ignorePreviousHosts: boolean;
+  /**
+   * The same under consistent-hash load balancing: Istio drops the previous-hosts predicate (so a retry keeps the
+   * hashed endpoint) on a VirtualService route with one destination, unless `retryIgnorePreviousHosts` is set.
+   */
+  hashIgnorePreviousHosts: boolean;
   /** How it was set, for the trace. */
   source: 'default' | 'virtual-service' | 'none';
 }
@@ -77,6 +82,7 @@ export function compileRetry(r: HTTPRetry | undefined, compat: Compat = NEWEST_C
       perTryTimeoutMs: 0,
       backoffBaseMs: 25,
       ignorePreviousHosts: true,
+      hashIgnorePreviousHosts: true,
       source: 'none'
     };
   }
@@ -99,6 +105,7 @@ export function compileRetry(r: HTTPRetry | undefined, compat: Compat = NEWEST_C
     perTryTimeoutMs: r?.perTryTimeout ? parseDuration(r.perTryTimeout) : 0,
     backoffBaseMs: r?.backoff ? parseDuration(r.backoff) : 25,
     ignorePreviousHosts: r?.retryIgnorePreviousHosts ?? true,
+    hashIgnorePreviousHosts: r?.retryIgnorePreviousHosts ?? true,
     source: r ? 'virtual-service' : 'default'
   };
 }
@@ -349,6 +356,11 @@ export function compileRoute(
       };
     }
   }
+  const retry = compileRetry(r.retries, compat);
+  // route.go: a single destination's consistent hash makes ConvertPolicy leave out the previous-hosts predicate
+  // (weighted destinations and the default route keep it)
+  if (action.type === 'route' && action.destinations.length === 1 && r.retries?.retryIgnorePreviousHosts === undefined)
+    retry.hashIgnorePreviousHosts = false;
   return {
     index,
     label: r.name ? `${vsLabel}:${r.name}` : `${vsLabel}[${index}]`,
@@ -356,7 +368,7 @@ export function compileRoute(
     action,
     rewrite,
     timeoutMs: r.timeout ? parseDuration(r.timeout) : 0,
-    retry: compileRetry(r.retries, compat),
+    retry,
     fault,
     mirrors,
     cors: r.corsPolicy ? compileCors(r.corsPolicy) : undefined,

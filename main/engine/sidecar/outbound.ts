@@ -645,7 +645,7 @@ export class OutboundSidecar {
           this.host.lbState,
           this.host.random,
           lbReq,
-          retry.ignorePreviousHosts ? tried : new Set()
+          (o.lb?.consistentHash ? retry.hashIgnorePreviousHosts : retry.ignorePreviousHosts) ? tried : new Set()
         );
         const key = endpointKey(endpoint);
         tried.add(key);
