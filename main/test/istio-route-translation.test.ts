@@ -46,6 +46,14 @@ spec:
   - match: [{uri: {prefix: /authority-only}}]
     rewrite: {uri: "", authority: other.example}
     route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /ops-single}}]
+    route: [{destination: {host: web}, headers: {request: {set: {x-h: dest}, remove: [x-a]}, response: {set: {x-r: dest}}}}]
+    headers: {request: {set: {x-h: route}, add: {x-a: route}}, response: {set: {x-r: route}}}
+  - match: [{uri: {prefix: /ops-weighted}}]
+    route:
+    - {destination: {host: web}, weight: 50, headers: {request: {set: {x-h: dest}, add: {x-b: dest}}, response: {set: {x-r: dest}}}}
+    - {destination: {host: web}, weight: 50, headers: {request: {set: {x-h: dest}, add: {x-b: dest}}, response: {set: {x-r: dest}}}}
+    headers: {request: {set: {x-h: route}, add: {x-b: route}}, response: {set: {x-r: route}}}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -185,5 +193,25 @@ describe('rewrite (applyHTTPRouteDestination)', () => {
     expect(seen.url).toBe('/authority-only/a?q=1');
     expect(seen.headers.host).toBe('other.example');
     expect(seen.headers['x-envoy-original-path']).toBeUndefined();
+  });
+});
+
+describe('header operations of a rule and its destinations (processDestination / processWeightedDestination)', () => {
+  it("one destination: its ops follow the rule's in one list, every remove first, so its set wins and its remove cannot drop the rule's add", async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/ops-single');
+    expect(r.status).toBe(200);
+    const seen = web.seen.at(-1)!.headers;
+    expect(seen['x-h']).toBe('dest');
+    expect(seen['x-a']).toBe('route');
+    expect(r.headers['x-r']).toBe('dest');
+  });
+
+  it("weighted destinations: Envoy applies the destination's ops before the rule's, so the rule's set wins", async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/ops-weighted');
+    expect(r.status).toBe(200);
+    const seen = web.seen.at(-1)!.headers;
+    expect(seen['x-h']).toBe('route');
+    expect(seen['x-b']).toBe('dest, route');
+    expect(r.headers['x-r']).toBe('route');
   });
 });

@@ -141,6 +141,30 @@ export interface CompiledDestination {
   port?: number;
   weight: number;
   headers?: Headers;
+  /** Its rule's and its own request header ops, in the order Envoy applies them (headerOpsOrder). */
+  requestOps?: HeaderOps[];
+  /** The same for the response. */
+  responseOps?: HeaderOps[];
+}
+
+type HeaderOps = NonNullable<Headers['request']>;
+
+/**
+ * A rule's and a destination's header ops in Envoy's order. One destination: Istio appends the destination's ops to
+ * the route's lists (processDestination), so every remove of both goes first, then the rule's set/add, then the
+ * destination's. Weighted destinations: each is a weighted cluster entry, which Envoy evaluates before its route
+ * (WeightedClusterEntry::finalizeRequestHeaders), so the rule's set wins and its remove drops what the destination
+ * added.
+ */
+function headerOpsOrder(rule: HeaderOps | undefined, dest: HeaderOps | undefined, weighted: boolean): HeaderOps[] {
+  if (!dest) return rule ? [rule] : [];
+  if (!rule) return [dest];
+  if (weighted) return [dest, rule];
+  return [
+    { remove: [...(rule.remove ?? []), ...(dest.remove ?? [])] },
+    { set: rule.set, add: rule.add },
+    { set: dest.set, add: dest.add }
+  ];
 }
 
 export type RouteAction =
@@ -318,6 +342,11 @@ export function compileRoute(
   } else {
     const destinations = (r.route ?? []).map((d) => compileDest(d, ns));
     if (destinations.length === 1) destinations[0]!.weight = 1; // a single destination always gets 100%
+    for (const d of destinations) {
+      if (!d.headers) continue;
+      d.requestOps = headerOpsOrder(r.headers?.request, d.headers.request, destinations.length > 1);
+      d.responseOps = headerOpsOrder(r.headers?.response, d.headers.response, destinations.length > 1);
+    }
     action = { type: 'route', destinations, totalWeight: destinations.reduce((a, d) => a + d.weight, 0) };
   }
   let fault: FaultPolicy | undefined;

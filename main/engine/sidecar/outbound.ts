@@ -527,17 +527,17 @@ export class OutboundSidecar {
         r.headers.host = route.rewrite.authority;
       }
     }
-    applyHeaderOps(r.headers, route?.headers?.request);
-    applyHeaderOps(r.headers, dest?.headers?.request);
+    if (dest?.requestOps) for (const ops of dest.requestOps) applyHeaderOps(r.headers, ops);
+    else applyHeaderOps(r.headers, route?.headers?.request);
     // a destination's Host only stands when the rule rewrites no authority, by rewrite.authority or by its own
     // host/:authority header op (Istio: "only override if the top level rewrite is not set"; with weighted
     // destinations too)
     const ruleAuthority = route?.rewrite?.authority || opsAuthority(route?.headers?.request);
     if (ruleAuthority) r.headers.host = ruleAuthority;
-    if (dest?.headers?.response)
+    const responseOps = dest?.headers?.response ? dest.responseOps : undefined;
+    if (responseOps)
       ex.routeResponseHeaders = (h) => {
-        applyHeaderOps(h, route?.headers?.response);
-        applyHeaderOps(h, dest.headers?.response);
+        for (const ops of responseOps) applyHeaderOps(h, ops);
       };
     if (ex.corsHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
 
