@@ -46,6 +46,10 @@ spec:
   - match: [{uri: {prefix: /authority-only}}]
     rewrite: {uri: "", authority: other.example}
     route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /query}, queryParams: {q: {exact: a b}}}]
+    directResponse: {status: 200, body: {string: decoded}}
+  - match: [{uri: {prefix: /query}, queryParams: {q: {exact: a%20b}}}]
+    directResponse: {status: 200, body: {string: raw}}
   - match: [{uri: {prefix: /ops-single}}]
     route: [{destination: {host: web}, headers: {request: {set: {x-h: dest}, remove: [x-a]}, response: {set: {x-r: dest}}}}]
     headers: {request: {set: {x-h: route}, add: {x-a: route}}, response: {set: {x-r: route}}}
@@ -213,5 +217,15 @@ describe('header operations of a rule and its destinations (processDestination /
     expect(seen['x-h']).toBe('route');
     expect(seen['x-b']).toBe('dest, route');
     expect(r.headers['x-r']).toBe('route');
+  });
+});
+
+describe('query parameter matches (TranslateRouteMatch queryParams)', () => {
+  it('compare the value as sent, not percent-decoded, as Envoy parses the query for route matching', async () => {
+    const raw = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/query?x=1&q=a%20b');
+    expect(raw.status).toBe(200);
+    expect(raw.body).toBe('raw');
+    // "+" is not a space either: no rule matches, and the VirtualService has no catch-all
+    expect((await viaProxy(m.outbound('caller-v1'), 'web:9080', '/query?q=a+b')).status).toBe(404);
   });
 });
