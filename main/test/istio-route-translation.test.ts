@@ -4,11 +4,12 @@
  * caller's outbound sidecar on loopback: what the upstream sees and what the caller gets.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadPort, meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import { deadPort, meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let caller: Stub, web: Stub, flaky: Stub, p80: Stub, p8080: Stub, sticky: Stub, plain: Stub;
 let dead: number[];
 let m: Running;
+const log: string[] = [];
 
 const ISTIO = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -50,6 +51,11 @@ spec:
     directResponse: {status: 200, body: {string: decoded}}
   - match: [{uri: {prefix: /query}, queryParams: {q: {exact: a%20b}}}]
     directResponse: {status: 200, body: {string: raw}}
+  - name: named
+    match: [{name: first, uri: {prefix: /named/a}}, {uri: {prefix: /named/b}}]
+    route: [{destination: {host: web}}]
+  - match: [{name: only-match, uri: {prefix: /unnamed}}]
+    route: [{destination: {host: web}}]
   - match: [{uri: {prefix: /ops-single}}]
     route: [{destination: {host: web}, headers: {request: {set: {x-h: dest}, remove: [x-a]}, response: {set: {x-r: dest}}}}]
     headers: {request: {set: {x-h: route}, add: {x-a: route}}, response: {set: {x-r: route}}}
@@ -107,18 +113,23 @@ beforeAll(async () => {
     ['caller', 'web', 'flaky', 'p80', 'p8080', 'sticky', 'plain'].map((n) => stub(n))
   );
   dead = await Promise.all([deadPort(), deadPort(), deadPort()]);
-  m = await startMesh({
-    meshYaml: meshYaml({
-      caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
-      web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
-      flaky: { workloads: [{ name: 'flaky-v1', instances: [flaky.address, `127.0.0.1:${dead[0]}`], sidecar: false }] },
-      sticky: {
-        workloads: [{ name: 'sticky-v1', instances: [sticky.address, `127.0.0.1:${dead[1]}`], sidecar: false }]
-      },
-      plain: { workloads: [{ name: 'plain-v1', instances: [plain.address, `127.0.0.1:${dead[2]}`], sidecar: false }] }
-    }),
-    istio: { 'all.yaml': ISTIO.replace('P80', String(p80.port)).replace('P8080', String(p8080.port)) }
-  });
+  m = await startMesh(
+    {
+      meshYaml: meshYaml({
+        caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
+        web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
+        flaky: {
+          workloads: [{ name: 'flaky-v1', instances: [flaky.address, `127.0.0.1:${dead[0]}`], sidecar: false }]
+        },
+        sticky: {
+          workloads: [{ name: 'sticky-v1', instances: [sticky.address, `127.0.0.1:${dead[1]}`], sidecar: false }]
+        },
+        plain: { workloads: [{ name: 'plain-v1', instances: [plain.address, `127.0.0.1:${dead[2]}`], sidecar: false }] }
+      }),
+      istio: { 'all.yaml': ISTIO.replace('P80', String(p80.port)).replace('P8080', String(p8080.port)) }
+    },
+    { accessLog: (line) => log.push(line) }
+  );
 });
 afterAll(async () => {
   await m.close();
@@ -227,5 +238,21 @@ describe('query parameter matches (TranslateRouteMatch queryParams)', () => {
     expect(raw.body).toBe('raw');
     // "+" is not a space either: no rule matches, and the VirtualService has no catch-all
     expect((await viaProxy(m.outbound('caller-v1'), 'web:9080', '/query?q=a+b')).status).toBe(404);
+  });
+});
+
+describe('route names (translateRoute: <rule name>.<match name>)', () => {
+  it("the access log's ROUTE_NAME joins the rule's name and the matched block's, or is the rule's alone", async () => {
+    const routeName = async (path: string) => {
+      const id = `route-name-${path}`;
+      expect(
+        (await viaProxy(m.outbound('caller-v1'), 'web:9080', path, { headers: { 'x-request-id': id } })).status
+      ).toBe(200);
+      const line = await until(() => log.find((l) => l.includes(`"${id}"`) && l.includes(' outbound|')), id);
+      return line!.split(' ').at(-1);
+    };
+    expect(await routeName('/named/a')).toBe('named.first');
+    expect(await routeName('/named/b')).toBe('named');
+    expect(await routeName('/unnamed')).toBe('.only-match');
   });
 });

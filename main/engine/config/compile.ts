@@ -119,6 +119,8 @@ interface HeaderCond {
 
 export interface CompiledMatch {
   name?: string;
+  /** The rule's label when this match block has a name: Istio names the Envoy route `<rule name>.<match name>`. */
+  label?: string;
   /** All uri conditions (a delegate adds its own to the root's). */
   uri: CompiledStringMatch[];
   scheme?: CompiledStringMatch;
@@ -385,6 +387,9 @@ export function compileRoute(
       };
     }
   }
+  const label = r.name ? `${vsLabel}:${r.name}` : `${vsLabel}[${index}]`;
+  const matches = (r.match ?? []).map(compileMatch);
+  for (const m of matches) if (m.name) m.label = `${vsLabel}:${r.name ?? ''}.${m.name}`;
   const retry = compileRetry(r.retries, compat);
   // route.go: a single destination's consistent hash makes ConvertPolicy leave out the previous-hosts predicate
   // (weighted destinations and the default route keep it)
@@ -392,8 +397,8 @@ export function compileRoute(
     retry.hashIgnorePreviousHosts = false;
   return {
     index,
-    label: r.name ? `${vsLabel}:${r.name}` : `${vsLabel}[${index}]`,
-    matches: (r.match ?? []).map(compileMatch),
+    label,
+    matches,
     action,
     rewrite,
     timeoutMs: r.timeout ? parseDuration(r.timeout) : 0,

@@ -372,7 +372,7 @@ export class OutboundSidecar {
       }
       route = sel.route;
       matched = sel.match;
-      ex.rule = route.label;
+      ex.rule = matched?.label ?? route.label;
       ex.note(
         'route',
         `VirtualService ${r.hostRoutes.vs.key} rule ${route.label} matched (${matched ? matched.describe : 'no match conditions'})`
