@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadPort, meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let caller: Stub, web: Stub, flaky: Stub, p80: Stub, p8080: Stub, sticky: Stub, plain: Stub;
+let caller: Stub, web: Stub, flaky: Stub, p80: Stub, p8080: Stub, sticky: Stub, plain: Stub, ported: Stub;
 let dead: number[];
 let m: Running;
 const log: string[] = [];
@@ -32,6 +32,15 @@ spec:
   http:
   - route: [{destination: {host: multi.example.com}}]
     headers: {response: {set: {x-vs: multi}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ported}
+spec:
+  hosts: [ported]
+  http:
+  - match: [{port: 9999}]
+    directResponse: {status: 418, body: {string: other port}}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -109,8 +118,8 @@ spec:
 `;
 
 beforeAll(async () => {
-  [caller, web, flaky, p80, p8080, sticky, plain] = await Promise.all(
-    ['caller', 'web', 'flaky', 'p80', 'p8080', 'sticky', 'plain'].map((n) => stub(n))
+  [caller, web, flaky, p80, p8080, sticky, plain, ported] = await Promise.all(
+    ['caller', 'web', 'flaky', 'p80', 'p8080', 'sticky', 'plain', 'ported'].map((n) => stub(n))
   );
   dead = await Promise.all([deadPort(), deadPort(), deadPort()]);
   m = await startMesh(
@@ -118,6 +127,7 @@ beforeAll(async () => {
       meshYaml: meshYaml({
         caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
         web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
+        ported: { workloads: [{ name: 'ported-v1', instances: [ported.address] }] },
         flaky: {
           workloads: [{ name: 'flaky-v1', instances: [flaky.address, `127.0.0.1:${dead[0]}`], sidecar: false }]
         },
@@ -133,7 +143,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([caller, web, flaky, p80, p8080, sticky, plain].map((s) => s.close()));
+  await Promise.all([caller, web, flaky, p80, p8080, sticky, plain, ported].map((s) => s.close()));
 });
 
 describe('destination port (GetDestinationCluster)', () => {
@@ -147,6 +157,14 @@ describe('destination port (GetDestinationCluster)', () => {
       expect(r.headers['x-vs']).toBe('multi');
       expect(JSON.parse(r.body).stub).toBe(app);
     }
+  });
+});
+
+describe('port matches (translateRoute drops a match for another port)', () => {
+  it('a VirtualService whose every rule matches another port has no route on this one: the default route applies', async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'ported:9080', '/p');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).stub).toBe('ported');
   });
 });
 

@@ -485,10 +485,14 @@ export function visibleTo(exportTo: string[], ownNs: string, callerNs: string): 
   return exportTo.some((e) => e === '*' || (e === '.' && ownNs === callerNs) || e === callerNs);
 }
 
-/** The routes of one VS as one caller sees them: matches excluded by sourceLabels/sourceNamespace/gateways are dropped. */
+/**
+ * The routes of one VS as one caller sees them on one service port: matches excluded by port, sourceLabels,
+ * sourceNamespace or gateways are dropped (Istio's translateRoute builds each listener port's routes without them).
+ */
 export function routesForCaller(
   vs: CompiledVirtualService,
-  caller: WorkloadInfo | undefined
+  caller: WorkloadInfo | undefined,
+  port: number
 ): CompiledRoute[] | undefined {
   const out: CompiledRoute[] = [];
   let anyRuleHadMatches = false;
@@ -504,6 +508,7 @@ export function routesForCaller(
     // match without any is kept once the VirtualService reaches the sidecars (by its own gateways or a match's)
     const kept = r.matches.filter(
       (m) =>
+        (m.port === undefined || m.port === port) &&
         meshGateways(m.gateways, true) &&
         (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
         (!m.sourceNamespace || caller?.namespace === m.sourceNamespace)
@@ -512,9 +517,9 @@ export function routesForCaller(
     anyKept = true;
     out.push(kept.length === r.matches.length ? r : { ...r, matches: kept });
   }
-  // every match excluded for this caller, or no HTTP rule at all (a VirtualService of tcp/tls routes only): no
-  // virtual host, as Istio's buildSidecarVirtualHostsForVirtualService drops one without HTTP routes, so the host
-  // keeps its default route
+  // every match excluded for this caller on this port, or no HTTP rule at all (a VirtualService of tcp/tls routes
+  // only): no virtual host, as Istio's buildSidecarVirtualHostsForVirtualService drops one without HTTP routes, so
+  // the host keeps its default route
   if (out.length === 0 || (anyRuleHadMatches && !anyKept)) return undefined;
   return out;
 }

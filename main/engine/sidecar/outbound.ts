@@ -286,10 +286,10 @@ export class OutboundSidecar {
     // when it names none the registry knows (istiod's "port 80 hack"): a known host on a port it does not declare,
     // or an unknown host on another port, is not routed by it (passthrough, or 502 under REGISTRY_ONLY)
     let hostRoutes: HostRoutes | undefined;
-    if (found) hostRoutes = view.routesFor(found.service.fqdn);
+    if (found) hostRoutes = view.routesFor(found.service.fqdn, found.port);
     else if ((authPort ?? 80) === 80) {
       const other = this.target.service ? undefined : snap.registry.resolveAuthority(hostOnly, callerNs);
-      if (!other || !view.sees(other.service)) hostRoutes = view.routesFor(hostOnly);
+      if (!other || !view.sees(other.service)) hostRoutes = view.routesFor(hostOnly, 80);
     }
     return {
       snap,
