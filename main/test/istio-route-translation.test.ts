@@ -65,6 +65,10 @@ spec:
     route: [{destination: {host: web}}]
   - match: [{name: only-match, uri: {prefix: /unnamed}}]
     route: [{destination: {host: web}}]
+  - match: [{gateways: [mesh], sourceLabels: {app: nobody}, sourceNamespace: elsewhere, uri: {prefix: /gw-source}}]
+    directResponse: {status: 200, body: {string: kept by gateways}}
+  - match: [{sourceLabels: {app: nobody}, uri: {prefix: /source-only}}]
+    directResponse: {status: 200, body: {string: not this caller}}
   - match: [{uri: {prefix: /ops-single}}]
     route: [{destination: {host: web}, headers: {request: {set: {x-h: dest}, remove: [x-a]}, response: {set: {x-r: dest}}}}]
     headers: {request: {set: {x-h: route}, add: {x-a: route}}, response: {set: {x-r: route}}}
@@ -165,6 +169,16 @@ describe('port matches (translateRoute drops a match for another port)', () => {
     const r = await viaProxy(m.outbound('caller-v1'), 'ported:9080', '/p');
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).stub).toBe('ported');
+  });
+});
+
+describe('source matches (sourceMatchHTTP)', () => {
+  it('a match naming gateways is kept by them alone: with "mesh" its sourceLabels and sourceNamespace are not read', async () => {
+    const kept = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/gw-source');
+    expect(kept.status).toBe(200);
+    expect(kept.body).toBe('kept by gateways');
+    // without gateways the labels decide: not this caller, and the VirtualService has no catch-all
+    expect((await viaProxy(m.outbound('caller-v1'), 'web:9080', '/source-only')).status).toBe(404);
   });
 });
 

@@ -481,6 +481,18 @@ function meshGateways(gateways: string[] | undefined, inherited: boolean): boole
   return !gateways || gateways.length === 0 ? inherited : gateways.includes('mesh');
 }
 
+/**
+ * Istio's sourceMatchHTTP for a sidecar: a match that names gateways is kept by them alone ("mesh" among them), its
+ * sourceLabels and sourceNamespace unread; any other by its sourceLabels and sourceNamespace.
+ */
+function sourceMatch(m: CompiledMatch, caller: WorkloadInfo | undefined): boolean {
+  if (m.gateways && m.gateways.length > 0) return m.gateways.includes('mesh');
+  return (
+    (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
+    (!m.sourceNamespace || caller?.namespace === m.sourceNamespace)
+  );
+}
+
 export function visibleTo(exportTo: string[], ownNs: string, callerNs: string): boolean {
   return exportTo.some((e) => e === '*' || (e === '.' && ownNs === callerNs) || e === callerNs);
 }
@@ -506,13 +518,7 @@ export function routesForCaller(
     anyRuleHadMatches = true;
     // a match's own gateways override the top-level list (istio-semantics §1.1); as in Istio's sourceMatchHTTP, a
     // match without any is kept once the VirtualService reaches the sidecars (by its own gateways or a match's)
-    const kept = r.matches.filter(
-      (m) =>
-        (m.port === undefined || m.port === port) &&
-        meshGateways(m.gateways, true) &&
-        (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
-        (!m.sourceNamespace || caller?.namespace === m.sourceNamespace)
-    );
+    const kept = r.matches.filter((m) => (m.port === undefined || m.port === port) && sourceMatch(m, caller));
     if (kept.length === 0) continue;
     anyKept = true;
     out.push(kept.length === r.matches.length ? r : { ...r, matches: kept });
