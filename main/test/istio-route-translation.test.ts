@@ -69,6 +69,11 @@ spec:
     directResponse: {status: 200, body: {string: kept by gateways}}
   - match: [{sourceLabels: {app: nobody}, uri: {prefix: /source-only}}]
     directResponse: {status: 200, body: {string: not this caller}}
+  - match: [{uri: {prefix: /nocase}, ignoreUriCase: true}]
+    rewrite: {uri: /x}
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /present}, queryParams: {token: {}}, headers: {x-empty: {}}}]
+    directResponse: {status: 200, body: {string: present}}
   - match: [{uri: {prefix: /ops-single}}]
     route: [{destination: {host: web}, headers: {request: {set: {x-h: dest}, remove: [x-a]}, response: {set: {x-r: dest}}}}]
     headers: {request: {set: {x-h: route}, add: {x-a: route}}, response: {set: {x-r: route}}}
@@ -286,5 +291,18 @@ describe('route names (translateRoute: <rule name>.<match name>)', () => {
     expect(await routeName('/named/a')).toBe('named.first');
     expect(await routeName('/named/b')).toBe('named');
     expect(await routeName('/unnamed')).toBe('.only-match');
+  });
+});
+
+describe('match translation that already behaved as Istio (kept from regressing)', () => {
+  it('ignoreUriCase matches the prefix in any case, and the prefix rewrite replaces as many characters', async () => {
+    expect((await viaProxy(m.outbound('caller-v1'), 'web:9080', '/NoCase/abc?q=1')).status).toBe(200);
+    expect(web.seen.at(-1)!.url).toBe('/x/abc?q=1');
+  });
+
+  it('{} is present_match: a query parameter without "=" and a header with an empty value are present', async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/present?token', { headers: { 'x-empty': '' } });
+    expect(r.body).toBe('present');
+    expect((await viaProxy(m.outbound('caller-v1'), 'web:9080', '/present?token')).status).toBe(404);
   });
 });
