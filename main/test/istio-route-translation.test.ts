@@ -74,6 +74,8 @@ spec:
     route: [{destination: {host: web}}]
   - match: [{uri: {prefix: /present}, queryParams: {token: {}}, headers: {x-empty: {}}}]
     directResponse: {status: 200, body: {string: present}}
+  - match: [{uri: {prefix: /badport}}]
+    route: [{destination: {host: web, port: {number: 9999}}}]
   - match: [{uri: {prefix: /ops-single}}]
     route: [{destination: {host: web}, headers: {request: {set: {x-h: dest}, remove: [x-a]}, response: {set: {x-r: dest}}}}]
     headers: {request: {set: {x-h: route}, add: {x-a: route}}, response: {set: {x-r: route}}}
@@ -166,6 +168,18 @@ describe('destination port (GetDestinationCluster)', () => {
       expect(r.headers['x-vs']).toBe('multi');
       expect(JSON.parse(r.body).stub).toBe(app);
     }
+  });
+});
+
+describe('a destination port the service does not have', () => {
+  it('names a cluster Envoy does not have: 503 NC with no body, and the app is not called', async () => {
+    const before = web.seen.length;
+    const r = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/badport');
+    expect(r.status).toBe(503);
+    expect(r.body).toBe('');
+    expect(web.seen.length).toBe(before);
+    const [flow] = await m.mesh.listFlows({ limit: 1, reporter: 'source' });
+    expect(flow!.flags).toBe('NC');
   });
 });
 

@@ -480,6 +480,12 @@ export class OutboundSidecar {
       return;
     }
     const port = destinationPort(dest?.port, service, r.port);
+    if (service.ports.length > 0 && !service.ports.includes(port)) {
+      // Istio names the cluster outbound|<port>||<host> all the same, and Envoy has no such cluster
+      ex.note('cluster', `${service.fqdn} has no port ${port}`);
+      ex.sendLocal(LocalReplies.noCluster(`${service.fqdn} port ${port}`), SERVER);
+      return;
+    }
     const dr = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller);
     let endpoints: ServiceEndpoint[] = endpointsOn(service, port);
     if (dest?.subset) {
@@ -1056,7 +1062,10 @@ export class OutboundSidecar {
         continue;
       }
       const port = destinationPort(m.destination.port, svc, r.port);
-      const eps = this.subsetEndpoints(r, svc, port, m.destination.subset);
+      const eps =
+        svc.ports.length === 0 || svc.ports.includes(port)
+          ? this.subsetEndpoints(r, svc, port, m.destination.subset)
+          : [];
       if (eps.length === 0) {
         ex.note('mirror', `mirror ${m.destination.host} has no endpoint: skipped`);
         continue;
