@@ -30,8 +30,8 @@ export interface CallerView {
   outboundMode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Does this caller's sidecar know the service (ServiceEntry exportTo, the Sidecar's egress hosts)? */
   sees(service: ServiceInfo): boolean;
-  /** The VS (first in creation order) that applies to `host` for this caller; cached per host. */
-  routesFor(host: string): HostRoutes | undefined;
+  /** The VS (first in creation order) that applies to `host` on service port `port` for this caller; cached. */
+  routesFor(host: string, port: number): HostRoutes | undefined;
 }
 
 export interface Snapshot {
@@ -55,15 +55,17 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
 
   function makeView(caller: WorkloadInfo | undefined): CallerView {
     const ns = caller?.namespace ?? mesh.spec.namespace;
-    const cache = new Map<string, HostRoutes | undefined>();
+    const cache = new Map<string, Map<number, HostRoutes | undefined>>();
     // exact host matches beat wildcards, as in Envoy's domain matching
     const visible = virtualServices.filter((v) => visibleTo(v.exportTo, v.namespace, ns));
     return {
       caller,
       outboundMode: outboundMode(resources, caller, mesh.spec.outboundTrafficPolicy.mode),
       sees: serviceVisibility(resources, caller, ns),
-      routesFor(host) {
-        if (cache.has(host)) return cache.get(host);
+      routesFor(host, port) {
+        let byPort = cache.get(host);
+        if (!byPort) cache.set(host, (byPort = new Map()));
+        else if (byPort.has(port)) return byPort.get(port);
         let found: HostRoutes | undefined;
         // the VirtualServices naming the host exactly, then the wildcards by the longest matching pattern (Envoy's
         // domain match); one that gives this caller no HTTP route makes no virtual host and the next one applies
@@ -76,13 +78,13 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
           .sort((a, b) => b.len - a.len)
           .map((w) => w.v);
         for (const vs of [...exact, ...wildcards]) {
-          const routes = routesForCaller(vs, caller);
+          const routes = routesForCaller(vs, caller, port);
           if (routes) {
             found = { vs, routes };
             break;
           }
         }
-        cache.set(host, found);
+        byPort.set(port, found);
         return found;
       }
     };

@@ -48,6 +48,11 @@ export interface RetryPolicy {
   perTryTimeoutMs: number;
   backoffBaseMs: number;
   ignorePreviousHosts: boolean;
+  /**
+   * The same under consistent-hash load balancing: Istio drops the previous-hosts predicate (so a retry keeps the
+   * hashed endpoint) on a VirtualService route with one destination, unless `retryIgnorePreviousHosts` is set.
+   */
+  hashIgnorePreviousHosts: boolean;
   /** How it was set, for the trace. */
   source: 'default' | 'virtual-service' | 'none';
 }
@@ -77,12 +82,15 @@ export function compileRetry(r: HTTPRetry | undefined, compat: Compat = NEWEST_C
       perTryTimeoutMs: 0,
       backoffBaseMs: 25,
       ignorePreviousHosts: true,
+      hashIgnorePreviousHosts: true,
       source: 'none'
     };
   }
   const conditions = new Set<string>();
-  const statusCodes = new Set<number>(r?.retryOn === undefined && compat.retry503ByDefault ? [503] : []);
-  for (const part of (r?.retryOn ?? DEFAULT_RETRY_ON).split(',')) {
+  // an empty retryOn is unset (ConvertPolicy overrides the defaults only with a non-empty one)
+  const retryOn = r?.retryOn || undefined;
+  const statusCodes = new Set<number>(retryOn === undefined && compat.retry503ByDefault ? [503] : []);
+  for (const part of (retryOn ?? DEFAULT_RETRY_ON).split(',')) {
     const p = part.trim();
     if (!p) continue;
     if (/^\d+$/.test(p)) {
@@ -97,6 +105,7 @@ export function compileRetry(r: HTTPRetry | undefined, compat: Compat = NEWEST_C
     perTryTimeoutMs: r?.perTryTimeout ? parseDuration(r.perTryTimeout) : 0,
     backoffBaseMs: r?.backoff ? parseDuration(r.backoff) : 25,
     ignorePreviousHosts: r?.retryIgnorePreviousHosts ?? true,
+    hashIgnorePreviousHosts: r?.retryIgnorePreviousHosts ?? true,
     source: r ? 'virtual-service' : 'default'
   };
 }
@@ -110,6 +119,8 @@ interface HeaderCond {
 
 export interface CompiledMatch {
   name?: string;
+  /** The rule's label when this match block has a name: Istio names the Envoy route `<rule name>.<match name>`. */
+  label?: string;
   /** All uri conditions (a delegate adds its own to the root's). */
   uri: CompiledStringMatch[];
   scheme?: CompiledStringMatch;
@@ -132,6 +143,30 @@ export interface CompiledDestination {
   port?: number;
   weight: number;
   headers?: Headers;
+  /** Its rule's and its own request header ops, in the order Envoy applies them (headerOpsOrder). */
+  requestOps?: HeaderOps[];
+  /** The same for the response. */
+  responseOps?: HeaderOps[];
+}
+
+type HeaderOps = NonNullable<Headers['request']>;
+
+/**
+ * A rule's and a destination's header ops in Envoy's order. One destination: Istio appends the destination's ops to
+ * the route's lists (processDestination), so every remove of both goes first, then the rule's set/add, then the
+ * destination's. Weighted destinations: each is a weighted cluster entry, which Envoy evaluates before its route
+ * (WeightedClusterEntry::finalizeRequestHeaders), so the rule's set wins and its remove drops what the destination
+ * added.
+ */
+function headerOpsOrder(rule: HeaderOps | undefined, dest: HeaderOps | undefined, weighted: boolean): HeaderOps[] {
+  if (!dest) return rule ? [rule] : [];
+  if (!rule) return [dest];
+  if (weighted) return [dest, rule];
+  return [
+    { remove: [...(rule.remove ?? []), ...(dest.remove ?? [])] },
+    { set: rule.set, add: rule.add },
+    { set: dest.set, add: dest.add }
+  ];
 }
 
 export type RouteAction =
@@ -277,10 +312,10 @@ function compileDest(
 }
 
 function compileCors(c: CorsPolicy): CompiledCors {
-  const origins = [
-    ...(c.allowOrigins ?? []).map((o) => compileStringMatch(o)),
-    ...(c.allowOrigin ?? []).map((o) => compileStringMatch({ exact: o }))
-  ];
+  // the deprecated allowOrigin only when allowOrigins is empty (TranslateCORSPolicy: one or the other, never both)
+  const origins = c.allowOrigins?.length
+    ? c.allowOrigins.map((o) => compileStringMatch(o))
+    : (c.allowOrigin ?? []).map((o) => compileStringMatch({ exact: o }));
   return {
     origins,
     allowMethods: c.allowMethods?.join(','),
@@ -309,6 +344,11 @@ export function compileRoute(
   } else {
     const destinations = (r.route ?? []).map((d) => compileDest(d, ns));
     if (destinations.length === 1) destinations[0]!.weight = 1; // a single destination always gets 100%
+    for (const d of destinations) {
+      if (!d.headers) continue;
+      d.requestOps = headerOpsOrder(r.headers?.request, d.headers.request, destinations.length > 1);
+      d.responseOps = headerOpsOrder(r.headers?.response, d.headers.response, destinations.length > 1);
+    }
     action = { type: 'route', destinations, totalWeight: destinations.reduce((a, d) => a + d.weight, 0) };
   }
   let fault: FaultPolicy | undefined;
@@ -338,6 +378,8 @@ export function compileRoute(
   let rewrite: CompiledRoute['rewrite'];
   if (r.rewrite) {
     rewrite = { ...r.rewrite };
+    // an empty uri rewrites nothing (Istio sets a prefix rewrite only for a non-empty one)
+    if (rewrite.uri === '') delete rewrite.uri;
     if (r.rewrite.uriRegexRewrite) {
       rewrite.regex = {
         re: re2(r.rewrite.uriRegexRewrite.match),
@@ -345,14 +387,22 @@ export function compileRoute(
       };
     }
   }
+  const label = r.name ? `${vsLabel}:${r.name}` : `${vsLabel}[${index}]`;
+  const matches = (r.match ?? []).map(compileMatch);
+  for (const m of matches) if (m.name) m.label = `${vsLabel}:${r.name ?? ''}.${m.name}`;
+  const retry = compileRetry(r.retries, compat);
+  // route.go: a single destination's consistent hash makes ConvertPolicy leave out the previous-hosts predicate
+  // (weighted destinations and the default route keep it)
+  if (action.type === 'route' && action.destinations.length === 1 && r.retries?.retryIgnorePreviousHosts === undefined)
+    retry.hashIgnorePreviousHosts = false;
   return {
     index,
-    label: r.name ? `${vsLabel}:${r.name}` : `${vsLabel}[${index}]`,
-    matches: (r.match ?? []).map(compileMatch),
+    label,
+    matches,
     action,
     rewrite,
     timeoutMs: r.timeout ? parseDuration(r.timeout) : 0,
-    retry: compileRetry(r.retries, compat),
+    retry,
     fault,
     mirrors,
     cors: r.corsPolicy ? compileCors(r.corsPolicy) : undefined,
@@ -431,14 +481,30 @@ function meshGateways(gateways: string[] | undefined, inherited: boolean): boole
   return !gateways || gateways.length === 0 ? inherited : gateways.includes('mesh');
 }
 
+/**
+ * Istio's sourceMatchHTTP for a sidecar: a match that names gateways is kept by them alone ("mesh" among them), its
+ * sourceLabels and sourceNamespace unread; any other by its sourceLabels and sourceNamespace.
+ */
+function sourceMatch(m: CompiledMatch, caller: WorkloadInfo | undefined): boolean {
+  if (m.gateways && m.gateways.length > 0) return m.gateways.includes('mesh');
+  return (
+    (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
+    (!m.sourceNamespace || caller?.namespace === m.sourceNamespace)
+  );
+}
+
 export function visibleTo(exportTo: string[], ownNs: string, callerNs: string): boolean {
   return exportTo.some((e) => e === '*' || (e === '.' && ownNs === callerNs) || e === callerNs);
 }
 
-/** The routes of one VS as one caller sees them: matches excluded by sourceLabels/sourceNamespace/gateways are dropped. */
+/**
+ * The routes of one VS as one caller sees them on one service port: matches excluded by port, sourceLabels,
+ * sourceNamespace or gateways are dropped (Istio's translateRoute builds each listener port's routes without them).
+ */
 export function routesForCaller(
   vs: CompiledVirtualService,
-  caller: WorkloadInfo | undefined
+  caller: WorkloadInfo | undefined,
+  port: number
 ): CompiledRoute[] | undefined {
   const out: CompiledRoute[] = [];
   let anyRuleHadMatches = false;
@@ -452,19 +518,14 @@ export function routesForCaller(
     anyRuleHadMatches = true;
     // a match's own gateways override the top-level list (istio-semantics §1.1); as in Istio's sourceMatchHTTP, a
     // match without any is kept once the VirtualService reaches the sidecars (by its own gateways or a match's)
-    const kept = r.matches.filter(
-      (m) =>
-        meshGateways(m.gateways, true) &&
-        (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
-        (!m.sourceNamespace || caller?.namespace === m.sourceNamespace)
-    );
+    const kept = r.matches.filter((m) => (m.port === undefined || m.port === port) && sourceMatch(m, caller));
     if (kept.length === 0) continue;
     anyKept = true;
     out.push(kept.length === r.matches.length ? r : { ...r, matches: kept });
   }
-  // every match excluded for this caller, or no HTTP rule at all (a VirtualService of tcp/tls routes only): no
-  // virtual host, as Istio's buildSidecarVirtualHostsForVirtualService drops one without HTTP routes, so the host
-  // keeps its default route
+  // every match excluded for this caller on this port, or no HTTP rule at all (a VirtualService of tcp/tls routes
+  // only): no virtual host, as Istio's buildSidecarVirtualHostsForVirtualService drops one without HTTP routes, so
+  // the host keeps its default route
   if (out.length === 0 || (anyRuleHadMatches && !anyKept)) return undefined;
   return out;
 }

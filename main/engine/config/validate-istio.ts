@@ -841,13 +841,14 @@ function checkRetries(ctx: Ctx, vs: VS, retries: HTTPRetry, p: Path): void {
   if (
     attempts === 0 &&
     (retries.perTryTimeout !== undefined ||
-      retries.retryOn !== undefined ||
+      (retries.retryOn !== undefined && retries.retryOn !== '') ||
       retries.retryRemoteLocalities !== undefined)
   ) {
     const msg = `attempts is ${retries.attempts === undefined ? 'missing' : '0'}, which disables retries, yet retryOn/perTryTimeout is set; set attempts (e.g. attempts: 3)`;
     ctx.error(vs, retries.attempts === undefined ? p : [...p, 'attempts'], msg);
   }
-  if (retries.retryOn !== undefined) checkRetryOn(ctx, vs, retries.retryOn, [...p, 'retryOn']);
+  // an empty retryOn is no retryOn (Istio checks and converts it only when non-empty)
+  if (retries.retryOn) checkRetryOn(ctx, vs, retries.retryOn, [...p, 'retryOn']);
   if (retries.perTryTimeout !== undefined)
     checkDuration(ctx, vs, retries.perTryTimeout, [...p, 'perTryTimeout'], 'perTryTimeout');
   if (retries.backoff !== undefined) checkDuration(ctx, vs, retries.backoff, [...p, 'backoff'], 'backoff');

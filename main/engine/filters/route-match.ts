@@ -70,24 +70,15 @@ function requestHeader(r: MatchInput, name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The first value of query parameter `name`, as Envoy's route matcher reads it (QueryParamsMulti::parseQueryString):
+ * names and values as sent, not percent-decoded (`a%20b` stays `a%20b`, `+` stays `+`); a name without `=` has "".
+ */
 function queryValue(query: string, name: string): string | undefined {
   if (!query) return undefined;
   for (const part of query.split('&')) {
     const eq = part.indexOf('=');
-    const k = eq < 0 ? part : part.slice(0, eq);
-    let key: string;
-    try {
-      key = decodeURIComponent(k.replace(/\+/g, ' '));
-    } catch {
-      key = k;
-    }
-    if (key !== name) continue;
-    const raw = eq < 0 ? '' : part.slice(eq + 1);
-    try {
-      return decodeURIComponent(raw.replace(/\+/g, ' '));
-    } catch {
-      return raw;
-    }
+    if ((eq < 0 ? part : part.slice(0, eq)) === name) return eq < 0 ? '' : part.slice(eq + 1);
   }
   return undefined;
 }

@@ -40,8 +40,9 @@ function rendezvous(pool: ServiceEndpoint[], key: string): ServiceEndpoint {
 }
 
 /**
- * Pick one endpoint. `exclude` holds endpoints already tried (retry host predicate); ignored when it would leave
- * nothing to pick, as Envoy falls back after its host-selection attempts.
+ * Pick one endpoint. `exclude` holds endpoints already tried (retry host predicate; under a consistent hash the next
+ * endpoint for the key, as Envoy's ring moves on); ignored when it would leave nothing to pick, as Envoy falls back
+ * after its host-selection attempts.
  */
 export function pickEndpoint(
   endpoints: ServiceEndpoint[],
@@ -53,7 +54,7 @@ export function pickEndpoint(
   exclude: Set<string>
 ): { endpoint: ServiceEndpoint; how: string; setCookie?: string } {
   let pool = endpoints;
-  if (exclude.size > 0 && !lb?.consistentHash) {
+  if (exclude.size > 0) {
     const rest = endpoints.filter((e) => !exclude.has(endpointKey(e)));
     if (rest.length > 0) pool = rest;
   }

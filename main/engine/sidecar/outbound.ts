@@ -286,10 +286,10 @@ export class OutboundSidecar {
     // when it names none the registry knows (istiod's "port 80 hack"): a known host on a port it does not declare,
     // or an unknown host on another port, is not routed by it (passthrough, or 502 under REGISTRY_ONLY)
     let hostRoutes: HostRoutes | undefined;
-    if (found) hostRoutes = view.routesFor(found.service.fqdn);
+    if (found) hostRoutes = view.routesFor(found.service.fqdn, found.port);
     else if ((authPort ?? 80) === 80) {
       const other = this.target.service ? undefined : snap.registry.resolveAuthority(hostOnly, callerNs);
-      if (!other || !view.sees(other.service)) hostRoutes = view.routesFor(hostOnly);
+      if (!other || !view.sees(other.service)) hostRoutes = view.routesFor(hostOnly, 80);
     }
     return {
       snap,
@@ -372,7 +372,7 @@ export class OutboundSidecar {
       }
       route = sel.route;
       matched = sel.match;
-      ex.rule = route.label;
+      ex.rule = matched?.label ?? route.label;
       ex.note(
         'route',
         `VirtualService ${r.hostRoutes.vs.key} rule ${route.label} matched (${matched ? matched.describe : 'no match conditions'})`
@@ -479,7 +479,13 @@ export class OutboundSidecar {
       ex.sendLocal(LocalReplies.noCluster(destHost), SERVER);
       return;
     }
-    const port = dest?.port ?? (dest ? (service.ports[0] ?? r.port) : r.port);
+    const port = destinationPort(dest?.port, service, r.port);
+    if (service.ports.length > 0 && !service.ports.includes(port)) {
+      // Istio names the cluster outbound|<port>||<host> all the same, and Envoy has no such cluster
+      ex.note('cluster', `${service.fqdn} has no port ${port}`);
+      ex.sendLocal(LocalReplies.noCluster(`${service.fqdn} port ${port}`), SERVER);
+      return;
+    }
     const dr = findDestinationRule(r.snap.destinationRules, service.fqdn, service.namespace, r.caller);
     let endpoints: ServiceEndpoint[] = endpointsOn(service, port);
     if (dest?.subset) {
@@ -527,17 +533,17 @@ export class OutboundSidecar {
         r.headers.host = route.rewrite.authority;
       }
     }
-    applyHeaderOps(r.headers, route?.headers?.request);
-    applyHeaderOps(r.headers, dest?.headers?.request);
+    if (dest?.requestOps) for (const ops of dest.requestOps) applyHeaderOps(r.headers, ops);
+    else applyHeaderOps(r.headers, route?.headers?.request);
     // a destination's Host only stands when the rule rewrites no authority, by rewrite.authority or by its own
     // host/:authority header op (Istio: "only override if the top level rewrite is not set"; with weighted
     // destinations too)
     const ruleAuthority = route?.rewrite?.authority || opsAuthority(route?.headers?.request);
     if (ruleAuthority) r.headers.host = ruleAuthority;
-    if (dest?.headers?.response)
+    const responseOps = dest?.headers?.response ? dest.responseOps : undefined;
+    if (responseOps)
       ex.routeResponseHeaders = (h) => {
-        applyHeaderOps(h, route?.headers?.response);
-        applyHeaderOps(h, dest.headers?.response);
+        for (const ops of responseOps) applyHeaderOps(h, ops);
       };
     if (ex.corsHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
 
@@ -645,7 +651,7 @@ export class OutboundSidecar {
           this.host.lbState,
           this.host.random,
           lbReq,
-          retry.ignorePreviousHosts ? tried : new Set()
+          (o.lb?.consistentHash ? retry.hashIgnorePreviousHosts : retry.ignorePreviousHosts) ? tried : new Set()
         );
         const key = endpointKey(endpoint);
         tried.add(key);
@@ -1055,8 +1061,11 @@ export class OutboundSidecar {
         ex.note('mirror', `mirror host ${m.destination.host} unknown: skipped`);
         continue;
       }
-      const port = m.destination.port ?? svc.ports[0] ?? r.port;
-      const eps = this.subsetEndpoints(r, svc, port, m.destination.subset);
+      const port = destinationPort(m.destination.port, svc, r.port);
+      const eps =
+        svc.ports.length === 0 || svc.ports.includes(port)
+          ? this.subsetEndpoints(r, svc, port, m.destination.subset)
+          : [];
       if (eps.length === 0) {
         ex.note('mirror', `mirror ${m.destination.host} has no endpoint: skipped`);
         continue;
@@ -1110,6 +1119,15 @@ export class OutboundSidecar {
     res.once('close', () => this.tunnels.delete(res));
     this.handle(req, res);
   };
+}
+
+/**
+ * The port of a route's (or mirror's) destination, as Istio's GetDestinationCluster picks it: the destination's own,
+ * else the service's only port, else the port the request came in on (a multi-port service keeps the caller's port).
+ */
+function destinationPort(own: number | undefined, service: ServiceInfo, requestPort: number): number {
+  if (own !== undefined) return own;
+  return service.ports.length === 1 ? service.ports[0]! : requestPort;
 }
 
 /** The peer metadata id the calling sidecar sends to the callee's (its workload and namespace, for telemetry). */
