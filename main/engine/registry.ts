@@ -118,20 +118,21 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
       endpoints
     });
   }
+  const entryOf = new Map<ServiceInfo, IstioResource>();
   for (const r of resources) {
     if (r.kind !== 'ServiceEntry') continue;
     const spec = r.spec as ServiceEntrySpec;
     const ports = (spec.ports ?? []).map((p) => p.number);
+    // NONE when unset, as in Istio's API (the original destination)
+    const resolution =
+      spec.resolution === 'STATIC'
+        ? 'STATIC'
+        : spec.resolution === 'DNS' || spec.resolution === 'DNS_ROUND_ROBIN'
+          ? 'DNS'
+          : 'NONE';
     for (const h of spec.hosts) {
       const host = h.toLowerCase();
-      if (services.some((s) => s.fqdn === host)) continue;
-      // NONE when unset, as in Istio's API (the original destination)
-      const resolution =
-        spec.resolution === 'STATIC'
-          ? 'STATIC'
-          : spec.resolution === 'DNS' || spec.resolution === 'DNS_ROUND_ROBIN'
-            ? 'DNS'
-            : 'NONE';
+      const earlier = services.find((s) => s.fqdn === host);
       const endpoints: ServiceEndpoint[] = [];
       const selector = spec.workloadSelector?.labels;
       if (selector) {
@@ -150,7 +151,26 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
           endpoints.push({ host: ep.address ?? host, port, labels: ep.labels ?? {}, servicePort: sp.number });
         }
       }
-      services.push({
+      if (earlier) {
+        // another entry for the host: Istio's sidecar scope merges entries of one namespace with the same resolution,
+        // exportTo and labels (canMergeServices) -- each port its own cluster with that entry's endpoints -- and
+        // otherwise keeps the first (a mesh service's name is never merged)
+        const first = entryOf.get(earlier);
+        if (!first || !canMergeEntries(first, r, earlier.resolution, resolution)) continue;
+        const added = (spec.ports ?? []).map((p) => p.number).filter((n) => !earlier.ports.includes(n));
+        const targets = new Map(
+          (spec.ports ?? []).flatMap((p) => (p.targetPort !== undefined ? [[p.number, p.targetPort] as const] : []))
+        );
+        // from now on every endpoint names its port: each entry's endpoints serve only that entry's ports
+        earlier.endpoints = [
+          ...endpointsPerPort(earlier.endpoints, earlier.ports, earlier.dnsHost, earlier.targetPorts),
+          ...endpointsPerPort(endpoints, added, resolution === 'DNS' ? host : undefined, targets)
+        ];
+        earlier.ports.push(...added);
+        earlier.dnsHost = undefined;
+        continue;
+      }
+      const svc: ServiceInfo = {
         fqdn: host,
         name: host,
         namespace: r.namespace,
@@ -165,7 +185,9 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         ),
         exportTo: spec.exportTo,
         subjectAltNames: spec.subjectAltNames?.length ? spec.subjectAltNames : undefined
-      });
+      };
+      services.push(svc);
+      entryOf.set(svc, r);
     }
   }
   const serviceByFqdn = new Map(services.map((s) => [s.fqdn, s]));
@@ -207,6 +229,54 @@ export function endpointsOn(svc: ServiceInfo, port: number): ServiceEndpoint[] {
     return [{ host: svc.dnsHost, port: svc.targetPorts?.get(port) ?? port, labels: {}, servicePort: port }];
   if (svc.ports.length <= 1) return svc.endpoints;
   return svc.endpoints.filter((e) => e.servicePort === undefined || e.servicePort === port);
+}
+
+/**
+ * May a later ServiceEntry for a host extend the first one's ports (Istio's canMergeServices): same namespace,
+ * resolution, labels and exportTo.
+ */
+function canMergeEntries(
+  first: IstioResource,
+  later: IstioResource,
+  firstResolution: ServiceInfo['resolution'],
+  laterResolution: ServiceInfo['resolution']
+): boolean {
+  const exportTo = (r: IstioResource) => [...new Set((r.spec as ServiceEntrySpec).exportTo ?? ['*'])].sort().join();
+  const labels = (r: IstioResource) =>
+    Object.keys(r.labels)
+      .sort()
+      .map((k) => `${k}=${r.labels[k]}`)
+      .join();
+  return (
+    first.namespace === later.namespace &&
+    firstResolution === laterResolution &&
+    exportTo(first) === exportTo(later) &&
+    labels(first) === labels(later)
+  );
+}
+
+/**
+ * `endpoints` on each of `ports`, each naming its port (as endpointsOn reads them); a DNS entry without endpoints is
+ * its host itself, at the port's target.
+ */
+function endpointsPerPort(
+  endpoints: ServiceEndpoint[],
+  ports: number[],
+  dnsHost: string | undefined,
+  targetPorts: Map<number, number> | undefined
+): ServiceEndpoint[] {
+  if (endpoints.length === 0 && dnsHost)
+    return ports.map((port) => ({
+      host: dnsHost,
+      port: targetPorts?.get(port) ?? port,
+      labels: {},
+      servicePort: port
+    }));
+  return ports.flatMap((port) =>
+    endpoints
+      .filter((e) => e.servicePort === undefined || e.servicePort === port)
+      .map((e) => (e.servicePort === port ? e : { ...e, servicePort: port }))
+  );
 }
 
 /** Do `labels` carry every key/value of `selector`? */
