@@ -125,6 +125,42 @@ afterAll(async () => {
 });
 
 const from = (w: string, host: string) => viaProxy(m.outbound(w), host, '/x');
+const stubOf = (r: { status: number; body: string }) => (r.status === 200 ? JSON.parse(r.body).stub : r.status);
+
+describe('Sidecar egress hosts import VirtualServices too (TestSidecarRoutes "sidecar filter", cross namespace)', () => {
+  it('a caller without a Sidecar gets the VirtualService of another namespace (exportTo "*")', async () => {
+    expect(stubOf(await from('client-v1', 'known:9080'))).toBe('alt');
+  });
+  it('egress "./*" imports the services of its namespace but not a VirtualService written in another: default route', async () => {
+    expect(stubOf(await from('scoped-v1', 'known:9080'))).toBe('known');
+  });
+  it('egress "team/*" imports the VirtualServices of namespace team', async () => {
+    expect(stubOf(await from('wide-v1', 'known:9080'))).toBe('alt');
+  });
+});
+
+describe('a VirtualService\'s hosts that name no service (httproute_test "virtual service hosts with subsets")', () => {
+  it("are virtual hosts on the ports of the services it names: alt-alias.internal:9080 goes by the VirtualService's routes", async () => {
+    const r = await from('client-v1', 'alt-alias.internal:9080');
+    expect(stubOf(r)).toBe('alt');
+    expect(r.headers['x-vs']).toBe('alt-aliases');
+  });
+  it('and not on port 80, where no service of the VirtualService listens: block_all (502) under REGISTRY_ONLY', async () => {
+    const r = await from('client-v1', 'alt-alias.internal');
+    expect(r.status).toBe(502);
+    expect(alt.seen.some((s) => s.headers.host === 'alt-alias.internal')).toBe(false);
+  });
+  it('a wildcard host that matches a service applies to it (TestSidecarRoutes "wildcard match with sidecar")', async () => {
+    const r = await from('client-v1', 'api.ext.internal');
+    expect(stubOf(r)).toBe('api');
+    expect(r.headers['x-vs']).toBe('wild-ext');
+  });
+  it('and makes no wildcard virtual host of its own: another name under it is an unknown host (502)', async () => {
+    const r = await from('client-v1', 'nope.ext.internal');
+    expect(r.status).toBe(502);
+    expect(api.seen.some((s) => s.headers.host === 'nope.ext.internal')).toBe(false);
+  });
+});
 
 describe('ServiceEntries sharing a host (TestServiceEntryDuplicatedHostname)', () => {
   it("two entries of one namespace for one host merge their ports: each port reaches its own entry's endpoint", async () => {

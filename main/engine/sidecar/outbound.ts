@@ -284,13 +284,16 @@ export class OutboundSidecar {
     const { host: hostOnly, port: authPort } = splitAuthority(authority);
     // Istio builds a VirtualService's virtual hosts on the HTTP ports of the services it names, and on port 80 alone
     // when it names none the registry knows (istiod's "port 80 hack"): a known host on a port it does not declare,
-    // or an unknown host on another port, is not routed by it (passthrough, or 502 under REGISTRY_ONLY)
+    // or an unknown host on another port, is not routed by it (passthrough, or 502 under REGISTRY_ONLY). Its hosts
+    // that name no service are virtual hosts of their own on those ports, and one written as the request names a
+    // service (`reviews.default`) takes that name from the service's virtual host (Envoy's exact domain match)
     let hostRoutes: HostRoutes | undefined;
-    if (found) hostRoutes = view.routesFor(found.service.fqdn);
-    else if ((authPort ?? 80) === 80) {
-      const other = this.target.service ? undefined : snap.registry.resolveAuthority(hostOnly, callerNs);
-      if (!other || !view.sees(other.service)) hostRoutes = view.routesFor(hostOnly);
-    }
+    if (found)
+      hostRoutes =
+        (hostOnly !== found.service.fqdn && view.isAliasHost(hostOnly)
+          ? view.aliasRoutesFor(hostOnly, found.port, true)
+          : undefined) ?? view.routesFor(found.service.fqdn);
+    else hostRoutes = view.aliasRoutesFor(hostOnly, authPort ?? 80);
     return {
       snap,
       caller,
