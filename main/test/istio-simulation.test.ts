@@ -4,12 +4,12 @@
  * against the generated Envoy config. Here each simulated request is a real request through a caller's outbound
  * sidecar, and the cluster it would hit is the stub that answers (or the 502 of REGISTRY_ONLY's block_all).
  */
-import type net from 'node:net';
+import net from 'node:net';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let client: Stub, scoped: Stub, wide: Stub, known: Stub, alt: Stub, api: Stub;
+let client: Stub, scoped: Stub, wide: Stub, known: Stub, alt: Stub, api: Stub, web: Stub, pair: Stub;
 let http80: http.Server, http8080: http.Server;
 let m: Running;
 
@@ -21,14 +21,9 @@ const listen = async (body: string) => {
 const portOf = (s: http.Server) => (s.address() as net.AddressInfo).port;
 
 beforeAll(async () => {
-  [client, scoped, wide, known, alt, api] = await Promise.all([
-    stub('client'),
-    stub('scoped'),
-    stub('wide'),
-    stub('known'),
-    stub('alt'),
-    stub('api')
-  ]);
+  [client, scoped, wide, known, alt, api, web, pair] = await Promise.all(
+    ['client', 'scoped', 'wide', 'known', 'alt', 'api', 'web', 'pair'].map((n) => stub(n))
+  );
   [http80, http8080] = await Promise.all([listen('port 80'), listen('port 8080')]);
   const istio = `apiVersion: networking.istio.io/v1
 kind: Sidecar
@@ -81,6 +76,30 @@ spec:
     headers: {response: {set: {x-vs: wild-ext}}}
 ---
 apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web-dotted}
+spec:
+  hosts: [web.default]
+  http:
+  - route: [{destination: {host: alt}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: pair-newer, creationTimestamp: "2021-01-01T00:00:00Z"}
+spec:
+  hosts: [pair]
+  http:
+  - route: [{destination: {host: known}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: pair-older, namespace: team, creationTimestamp: "2019-01-01T00:00:00Z"}
+spec:
+  hosts: [pair.default.svc.cluster.local]
+  http:
+  - route: [{destination: {host: alt.default.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: multi-http}
 spec:
@@ -108,7 +127,9 @@ spec:
           scoped: { workloads: [{ name: 'scoped-v1', instances: [scoped.address] }] },
           wide: { workloads: [{ name: 'wide-v1', instances: [wide.address] }] },
           known: { workloads: [{ name: 'known-v1', instances: [known.address] }] },
-          alt: { workloads: [{ name: 'alt-v1', instances: [alt.address] }] }
+          alt: { workloads: [{ name: 'alt-v1', instances: [alt.address] }] },
+          web: { port: 80, workloads: [{ name: 'web-v1', instances: [web.address] }] },
+          pair: { workloads: [{ name: 'pair-v1', instances: [pair.address] }] }
         },
         '  outboundTrafficPolicy: {mode: REGISTRY_ONLY}'
       ),
@@ -119,7 +140,7 @@ spec:
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([client, scoped, wide, known, alt, api].map((s) => s.close()));
+  await Promise.all([client, scoped, wide, known, alt, api, web, pair].map((s) => s.close()));
   http80.close();
   http8080.close();
 });
@@ -162,6 +183,22 @@ describe('a VirtualService\'s hosts that name no service (httproute_test "virtua
   });
 });
 
+describe('several VirtualServices for one host (TestSidecarRoutes "cross namespace conflict")', () => {
+  it('the oldest by creationTimestamp wins for sidecars, whatever its namespace and file order', async () => {
+    expect(stubOf(await from('client-v1', 'pair:9080'))).toBe('alt');
+  });
+});
+
+describe('a VirtualService host written as a partial name (httproute_test "virtual service conflict")', () => {
+  it('host `web.default` is not qualified: it routes a request whose Host is literally web.default (port 80)', async () => {
+    expect(stubOf(await from('client-v1', 'web.default'))).toBe('alt');
+  });
+  it('and not the service under its other names: `web` and the FQDN keep the default route', async () => {
+    expect(stubOf(await from('client-v1', 'web'))).toBe('web');
+    expect(stubOf(await from('client-v1', 'web.default.svc.cluster.local'))).toBe('web');
+  });
+});
+
 describe('ServiceEntries sharing a host (TestServiceEntryDuplicatedHostname)', () => {
   it("two entries of one namespace for one host merge their ports: each port reaches its own entry's endpoint", async () => {
     const r80 = await from('client-v1', 'multi.example.org');
@@ -170,5 +207,86 @@ describe('ServiceEntries sharing a host (TestServiceEntryDuplicatedHostname)', (
     const r8080 = await from('client-v1', 'multi.example.org:8080');
     expect(r8080.status).toBe(200);
     expect(r8080.body).toBe('port 8080');
+  });
+});
+
+describe('PeerAuthentication port-level and scope (peer_authentication_simulation_test TestPeerAuthenticationPassthrough)', () => {
+  let caller: Stub, ps: Stub, pd: Stub, psvc: Stub, nsd: Stub, nso: Stub;
+  let pm: Running;
+  beforeAll(async () => {
+    [caller, ps, pd, psvc, nsd, nso] = await Promise.all(
+      ['caller', 'ps', 'pd', 'psvc', 'nsd', 'nso'].map((n) => stub(n))
+    );
+    const pa = (name: string, ns: string, app: string | undefined, mode: string, port?: [number, string]) =>
+      `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+${app ? `  selector: {matchLabels: {app: ${app}}}\n` : ''}  mtls: {mode: ${mode}}
+${port ? `  portLevelMtls: {"${port[0]}": {mode: ${port[1]}}}\n` : ''}`;
+    pm = await startMesh(
+      {
+        meshYaml: meshYaml({
+          caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
+          ps: { workloads: [{ name: 'ps-v1', instances: [ps.address] }] },
+          pd: { workloads: [{ name: 'pd-v1', instances: [pd.address] }] },
+          psvc: { workloads: [{ name: 'psvc-v1', instances: [psvc.address] }] },
+          nsd: { namespace: 'sec', workloads: [{ name: 'nsd-v1', instances: [nsd.address] }] },
+          nso: { namespace: 'sec', workloads: [{ name: 'nso-v1', instances: [nso.address] }] }
+        }),
+        istio: {
+          'pa.yaml': [
+            pa('ps', 'default', 'ps', 'STRICT', [ps.port, 'DISABLE']),
+            pa('pd', 'default', 'pd', 'DISABLE', [pd.port, 'STRICT']),
+            // the service port (9080) is not the workload's port: the entry matches no port, STRICT holds
+            pa('psvc', 'default', 'psvc', 'STRICT', [9080, 'DISABLE']),
+            pa('default', 'sec', undefined, 'STRICT'),
+            pa('nso', 'sec', 'nso', 'PERMISSIVE')
+          ].join('---\n')
+        }
+      },
+      { store: 'memory' }
+    );
+  });
+  afterAll(async () => {
+    await pm.close();
+    await Promise.all([caller, ps, pd, psvc, nsd, nso].map((s) => s.close()));
+  });
+
+  /** A plaintext request from a caller without a sidecar, straight to the workload's inbound sidecar. */
+  const plaintext = async (workload: string): Promise<string> => {
+    const sock = net.connect(pm.inbound(workload), '127.0.0.1');
+    let got = '';
+    let error = '';
+    sock.on('data', (d) => (got += d.toString()));
+    sock.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('GET /p HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    await new Promise((r) => sock.once('close', r));
+    return got.split('\r\n')[0] || error;
+  };
+
+  it('STRICT with the workload port DISABLE: plaintext is served on that port', async () => {
+    expect(await plaintext('ps-v1')).toBe('HTTP/1.1 200 OK');
+  });
+  it('DISABLE with the workload port STRICT: plaintext is reset on that port', async () => {
+    expect(await plaintext('pd-v1')).toBe('ECONNRESET');
+    expect(pd.seen).toHaveLength(0);
+  });
+  it('portLevelMtls keyed by the service port instead of the workload port does not apply: STRICT', async () => {
+    expect(await plaintext('psvc-v1')).toBe('ECONNRESET');
+  });
+  it('a selector policy overrides its namespace-wide policy; the namespace-wide one holds for the rest', async () => {
+    expect(await plaintext('nso-v1')).toBe('HTTP/1.1 200 OK');
+    expect(await plaintext('nsd-v1')).toBe('ECONNRESET');
+  });
+  it('a caller with a sidecar reaches both ports: plaintext to DISABLE (auto-mTLS), mutual TLS to STRICT', async () => {
+    const to = (host: string, id: string) =>
+      viaProxy(pm.outbound('caller-v1'), host, '/m', { headers: { 'x-request-id': id } });
+    const flowsOf = async (id: string) => (await pm.mesh.listFlows({ limit: 50 })).filter((f) => f.requestId === id);
+    expect((await to('ps:9080', 'pa-1')).status).toBe(200);
+    expect((await to('pd:9080', 'pa-2')).status).toBe(200);
+    expect((await flowsOf('pa-1')).find((f) => f.reporter === 'destination')?.connectionSecurity).toBe('none');
+    expect((await flowsOf('pa-2')).find((f) => f.reporter === 'destination')?.connectionSecurity).toBe('mutual_tls');
   });
 });
