@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import http from 'node:http';
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
@@ -288,5 +289,73 @@ ${port ? `  portLevelMtls: {"${port[0]}": {mode: ${port[1]}}}\n` : ''}`;
     expect((await to('pd:9080', 'pa-2')).status).toBe(200);
     expect((await flowsOf('pa-1')).find((f) => f.reporter === 'destination')?.connectionSecurity).toBe('none');
     expect((await flowsOf('pa-2')).find((f) => f.reporter === 'destination')?.connectionSecurity).toBe('mutual_tls');
+  });
+});
+
+describe('TLS that the inbound sidecar does not terminate, by declared protocol (sidecar_simulation_test TestInbound)', () => {
+  let hp: Stub, hd: Stub, ap: Stub;
+  let im: Running;
+  let hello: Buffer;
+  beforeAll(async () => {
+    [hp, hd, ap] = await Promise.all(['hp', 'hd', 'ap'].map((n) => stub(n)));
+    im = await startMesh(
+      {
+        meshYaml: meshYaml({
+          hp: { protocol: 'http', workloads: [{ name: 'hp-v1', instances: [hp.address] }] },
+          hd: { protocol: 'http', workloads: [{ name: 'hd-v1', instances: [hd.address] }] },
+          ap: { workloads: [{ name: 'ap-v1', instances: [ap.address] }] }
+        }),
+        istio: {
+          'pa.yaml': `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: hd}
+spec:
+  selector: {matchLabels: {app: hd}}
+  mtls: {mode: DISABLE}
+`
+        }
+      },
+      { store: 'memory' }
+    );
+    // a TLS ClientHello without Istio's ALPN, as a caller's own TLS client sends it
+    const grab = net.createServer();
+    await new Promise<void>((r) => grab.listen(0, '127.0.0.1', r));
+    hello = await new Promise<Buffer>((resolve) => {
+      grab.once('connection', (c) => c.once('data', (d: Buffer) => (resolve(d), c.destroy())));
+      tls
+        .connect({ port: (grab.address() as net.AddressInfo).port, host: '127.0.0.1', servername: 'hp' })
+        .on('error', () => {});
+    });
+    grab.close();
+  });
+  afterAll(async () => {
+    await im.close();
+    await Promise.all([hp, hd, ap].map((s) => s.close()));
+  });
+
+  /** The bytes the inbound sidecar sends back to a ClientHello before the connection closes. */
+  const answer = async (workload: string): Promise<string> => {
+    const sock = net.connect(im.inbound(workload), '127.0.0.1');
+    let got = '';
+    sock.on('data', (d) => (got += d.toString('latin1')));
+    sock.on('error', () => {});
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(hello);
+    await new Promise((r) => sock.once('close', r));
+    return got;
+  };
+
+  it('PERMISSIVE, port declared HTTP: no filter chain matches, the connection closes with nothing sent', async () => {
+    expect(await answer('hp-v1')).toBe('');
+  });
+  it("DISABLE, port declared HTTP: the plaintext HTTP chain's codec answers 400 Bad Request", async () => {
+    const got = await answer('hd-v1');
+    expect(got.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(got).toContain('server: istio-envoy');
+  });
+  it('PERMISSIVE, port left to detection: the TLS goes to the app as TCP (its own answer comes back)', async () => {
+    const got = await answer('ap-v1');
+    expect(got.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(got).not.toContain('istio-envoy');
   });
 });
