@@ -42,6 +42,8 @@ export interface CallerView {
   aliasRoutesFor(host: string, port: number, exactOnly?: boolean): HostRoutes | undefined;
   /** Is `host` a host of that kind, written as is, in some VirtualService of this caller (aliasRoutesFor)? */
   isAliasHost(host: string): boolean;
+  /** Does this caller's Sidecar import a VirtualService of this namespace and these (qualified) hosts? */
+  importsVirtualService(vs: { namespace: string; hosts: string[] }): boolean;
 }
 
 export interface Snapshot {
@@ -118,6 +120,7 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
       caller,
       outboundMode: outboundMode(resources, caller, mesh.spec.outboundTrafficPolicy.mode),
       sees,
+      importsVirtualService: imported,
       isAliasHost: (host) => aliasExact.has(host),
       aliasRoutesFor(host, port, exactOnly = false) {
         const key = `${exactOnly ? '=' : ''}${port} ${host}`;

@@ -12,6 +12,7 @@ import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './
 
 let client: Stub, scoped: Stub, wide: Stub, known: Stub, alt: Stub, api: Stub, web: Stub, pair: Stub;
 let http80: http.Server, http8080: http.Server;
+let db: net.Server, db2: net.Server;
 let m: Running;
 
 const listen = async (body: string) => {
@@ -19,13 +20,21 @@ const listen = async (body: string) => {
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   return s;
 };
-const portOf = (s: http.Server) => (s.address() as net.AddressInfo).port;
+const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
 
 beforeAll(async () => {
   [client, scoped, wide, known, alt, api, web, pair] = await Promise.all(
     ['client', 'scoped', 'wide', 'known', 'alt', 'api', 'web', 'pair'].map((n) => stub(n))
   );
   [http80, http8080] = await Promise.all([listen('port 80'), listen('port 8080')]);
+  // server-first TCP apps: each greets with its name
+  [db, db2] = await Promise.all(
+    ['db', 'db2'].map(async (name) => {
+      const s = net.createServer((c) => c.end(name));
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      return s;
+    })
+  );
   const istio = `apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: {name: scoped}
@@ -47,6 +56,22 @@ spec:
   hosts: [known.default.svc.cluster.local]
   http:
   - route: [{destination: {host: alt.default.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db-from-team, namespace: team}
+spec:
+  hosts: [db.default.svc.cluster.local]
+  tcp:
+  - route: [{destination: {host: db2.default.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ghost}
+spec:
+  hosts: [ghost]
+  http:
+  - route: [{destination: {host: alt}}]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -130,7 +155,9 @@ spec:
           known: { workloads: [{ name: 'known-v1', instances: [known.address] }] },
           alt: { workloads: [{ name: 'alt-v1', instances: [alt.address] }] },
           web: { port: 80, workloads: [{ name: 'web-v1', instances: [web.address] }] },
-          pair: { workloads: [{ name: 'pair-v1', instances: [pair.address] }] }
+          pair: { workloads: [{ name: 'pair-v1', instances: [pair.address] }] },
+          db: { protocol: 'tcp', workloads: [{ name: 'db-v1', instances: [`127.0.0.1:${portOf(db)}`] }] },
+          db2: { protocol: 'tcp', workloads: [{ name: 'db2-v1', instances: [`127.0.0.1:${portOf(db2)}`] }] }
         },
         '  outboundTrafficPolicy: {mode: REGISTRY_ONLY}'
       ),
@@ -144,6 +171,8 @@ afterAll(async () => {
   await Promise.all([client, scoped, wide, known, alt, api, web, pair].map((s) => s.close()));
   http80.close();
   http8080.close();
+  db.close();
+  db2.close();
 });
 
 const from = (w: string, host: string) => viaProxy(m.outbound(w), host, '/x');
@@ -159,6 +188,20 @@ describe('Sidecar egress hosts import VirtualServices too (TestSidecarRoutes "si
   it('egress "team/*" imports the VirtualServices of namespace team', async () => {
     expect(stubOf(await from('wide-v1', 'known:9080'))).toBe('alt');
   });
+  it('the same for tcp routes: a connection to db goes to db2 only where the VirtualService is imported', async () => {
+    const greeting = (w: string) =>
+      new Promise<string>((resolve, reject) => {
+        let got = '';
+        net
+          .connect(m.upstream(w, 'db'), '127.0.0.1')
+          .on('data', (d) => (got += d.toString()))
+          .on('close', () => resolve(got))
+          .on('error', reject);
+      });
+    expect(await greeting('client-v1')).toBe('db2');
+    expect(await greeting('scoped-v1')).toBe('db');
+    expect(await greeting('wide-v1')).toBe('db2');
+  });
 });
 
 describe('a VirtualService\'s hosts that name no service (httproute_test "virtual service hosts with subsets")', () => {
@@ -166,6 +209,10 @@ describe('a VirtualService\'s hosts that name no service (httproute_test "virtua
     const r = await from('client-v1', 'alt-alias.internal:9080');
     expect(stubOf(r)).toBe('alt');
     expect(r.headers['x-vs']).toBe('alt-aliases');
+  });
+  it('a short host naming no service is its FQDN alone, on port 80: no short-name forms', async () => {
+    expect(stubOf(await from('client-v1', 'ghost.default.svc.cluster.local'))).toBe('alt');
+    expect((await from('client-v1', 'ghost')).status).toBe(502);
   });
   it('and not on port 80, where no service of the VirtualService listens: block_all (502) under REGISTRY_ONLY', async () => {
     const r = await from('client-v1', 'alt-alias.internal');
