@@ -259,16 +259,23 @@ describe('ServiceEntries sharing a host (TestServiceEntryDuplicatedHostname)', (
 });
 
 describe('PeerAuthentication port-level and scope (peer_authentication_simulation_test TestPeerAuthenticationPassthrough)', () => {
-  let caller: Stub, ps: Stub, pd: Stub, psvc: Stub, nsd: Stub, nso: Stub;
+  let caller: Stub, ps: Stub, pd: Stub, psvc: Stub, nsd: Stub, nso: Stub, two: Stub;
   let pm: Running;
   beforeAll(async () => {
-    [caller, ps, pd, psvc, nsd, nso] = await Promise.all(
-      ['caller', 'ps', 'pd', 'psvc', 'nsd', 'nso'].map((n) => stub(n))
+    [caller, ps, pd, psvc, nsd, nso, two] = await Promise.all(
+      ['caller', 'ps', 'pd', 'psvc', 'nsd', 'nso', 'two'].map((n) => stub(n))
     );
-    const pa = (name: string, ns: string, app: string | undefined, mode: string, port?: [number, string]) =>
+    const pa = (
+      name: string,
+      ns: string,
+      app: string | undefined,
+      mode: string,
+      port?: [number, string],
+      created = '2020-01-01T00:00:00Z'
+    ) =>
       `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
-metadata: {name: ${name}, namespace: ${ns}}
+metadata: {name: ${name}, namespace: ${ns}, creationTimestamp: "${created}"}
 spec:
 ${app ? `  selector: {matchLabels: {app: ${app}}}\n` : ''}  mtls: {mode: ${mode}}
 ${port ? `  portLevelMtls: {"${port[0]}": {mode: ${port[1]}}}\n` : ''}`;
@@ -280,7 +287,8 @@ ${port ? `  portLevelMtls: {"${port[0]}": {mode: ${port[1]}}}\n` : ''}`;
           pd: { workloads: [{ name: 'pd-v1', instances: [pd.address] }] },
           psvc: { workloads: [{ name: 'psvc-v1', instances: [psvc.address] }] },
           nsd: { namespace: 'sec', workloads: [{ name: 'nsd-v1', instances: [nsd.address] }] },
-          nso: { namespace: 'sec', workloads: [{ name: 'nso-v1', instances: [nso.address] }] }
+          nso: { namespace: 'sec', workloads: [{ name: 'nso-v1', instances: [nso.address] }] },
+          two: { workloads: [{ name: 'two-v1', instances: [two.address] }] }
         }),
         istio: {
           'pa.yaml': [
@@ -289,7 +297,10 @@ ${port ? `  portLevelMtls: {"${port[0]}": {mode: ${port[1]}}}\n` : ''}`;
             // the service port (9080) is not the workload's port: the entry matches no port, STRICT holds
             pa('psvc', 'default', 'psvc', 'STRICT', [9080, 'DISABLE']),
             pa('default', 'sec', undefined, 'STRICT'),
-            pa('nso', 'sec', 'nso', 'PERMISSIVE')
+            pa('nso', 'sec', 'nso', 'PERMISSIVE'),
+            // two selector policies for one workload: the oldest counts, whatever the file order
+            pa('two-newer', 'default', 'two', 'STRICT', undefined, '2021-01-01T00:00:00Z'),
+            pa('two-older', 'default', 'two', 'PERMISSIVE', undefined, '2019-01-01T00:00:00Z')
           ].join('---\n')
         }
       },
@@ -298,7 +309,7 @@ ${port ? `  portLevelMtls: {"${port[0]}": {mode: ${port[1]}}}\n` : ''}`;
   });
   afterAll(async () => {
     await pm.close();
-    await Promise.all([caller, ps, pd, psvc, nsd, nso].map((s) => s.close()));
+    await Promise.all([caller, ps, pd, psvc, nsd, nso, two].map((s) => s.close()));
   });
 
   /** A plaintext request from a caller without a sidecar, straight to the workload's inbound sidecar. */
@@ -327,6 +338,9 @@ ${port ? `  portLevelMtls: {"${port[0]}": {mode: ${port[1]}}}\n` : ''}`;
   it('a selector policy overrides its namespace-wide policy; the namespace-wide one holds for the rest', async () => {
     expect(await plaintext('nso-v1')).toBe('HTTP/1.1 200 OK');
     expect(await plaintext('nsd-v1')).toBe('ECONNRESET');
+  });
+  it('of two selector policies for one workload the oldest by creationTimestamp applies (PERMISSIVE here)', async () => {
+    expect(await plaintext('two-v1')).toBe('HTTP/1.1 200 OK');
   });
   it('a caller with a sidecar reaches both ports: plaintext to DISABLE (auto-mTLS), mutual TLS to STRICT', async () => {
     const to = (host: string, id: string) =>
