@@ -127,6 +127,16 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
+metadata: {name: squat-web}
+spec:
+  hosts: [web.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${api.port}}]
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
 metadata: {name: multi-http}
 spec:
   hosts: [multi.example.org]
@@ -234,6 +244,14 @@ describe('a VirtualService\'s hosts that name no service (httproute_test "virtua
 describe('several VirtualServices for one host (TestSidecarRoutes "cross namespace conflict")', () => {
   it('the oldest by creationTimestamp wins for sidecars, whatever its namespace and file order', async () => {
     expect(stubOf(await from('client-v1', 'pair:9080'))).toBe('alt');
+  });
+});
+
+describe('a ServiceEntry naming a Kubernetes service host of its namespace (ServiceEntry vs Service)', () => {
+  it("the service keeps the host: the entry's endpoint gets nothing", async () => {
+    const before = api.seen.length;
+    expect(stubOf(await from('client-v1', 'web.default.svc.cluster.local'))).toBe('web');
+    expect(api.seen.length).toBe(before);
   });
 });
 
