@@ -167,7 +167,8 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
           ...endpointsPerPort(endpoints, added, resolution === 'DNS' ? host : undefined, targets)
         ];
         earlier.ports.push(...added);
-        earlier.dnsHost = undefined;
+        // still the DNS name itself for subsets (which then take every endpoint, as before the merge)
+        earlier.dnsHost ??= resolution === 'DNS' && endpoints.length === 0 ? host : undefined;
         continue;
       }
       const svc: ServiceInfo = {
