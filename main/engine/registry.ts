@@ -56,6 +56,11 @@ export interface ServiceInfo {
   dnsHost?: string;
   /** A ServiceEntry's `targetPort` per port number, where it sets one (where a DNS entry's host is reached). */
   targetPorts?: Map<number, number>;
+  /**
+   * A ServiceEntry's ports declared with a protocol that is not HTTP (TCP, TLS, HTTPS, ...): Istio builds no HTTP
+   * routes for them, so a VirtualService's http rules do not apply there.
+   */
+  opaquePorts?: Set<number>;
   /** A ServiceEntry's exportTo (namespaces that see it; "*" all, "." its own); mesh services are visible to all. */
   exportTo?: string[];
   /** A mesh service's port protocol (spec.services[].protocol): auto-detected, HTTP, or a byte stream. */
@@ -167,6 +172,7 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
           ...endpointsPerPort(endpoints, added, resolution === 'DNS' ? host : undefined, targets)
         ];
         earlier.ports.push(...added);
+        for (const p of opaquePortsOf(spec) ?? []) if (added.includes(p)) (earlier.opaquePorts ??= new Set()).add(p);
         // still the DNS name itself for subsets (which then take every endpoint, as before the merge)
         earlier.dnsHost ??= resolution === 'DNS' && endpoints.length === 0 ? host : undefined;
         continue;
@@ -185,6 +191,7 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
           (spec.ports ?? []).flatMap((p) => (p.targetPort !== undefined ? [[p.number, p.targetPort] as const] : []))
         ),
         exportTo: spec.exportTo,
+        opaquePorts: opaquePortsOf(spec),
         subjectAltNames: spec.subjectAltNames?.length ? spec.subjectAltNames : undefined
       };
       services.push(svc);
@@ -230,6 +237,15 @@ export function endpointsOn(svc: ServiceInfo, port: number): ServiceEndpoint[] {
     return [{ host: svc.dnsHost, port: svc.targetPorts?.get(port) ?? port, labels: {}, servicePort: port }];
   if (svc.ports.length <= 1) return svc.endpoints;
   return svc.endpoints.filter((e) => e.servicePort === undefined || e.servicePort === port);
+}
+
+/** Protocols Istio routes as HTTP (IsHTTPOrSniffed; unset is detected, so HTTP too). */
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
+
+/** The ports of an entry declared with a protocol that is not HTTP; undefined when there are none. */
+function opaquePortsOf(spec: ServiceEntrySpec): Set<number> | undefined {
+  const out = (spec.ports ?? []).filter((p) => p.protocol && !HTTP_PROTOCOLS.has(p.protocol.toUpperCase()));
+  return out.length > 0 ? new Set(out.map((p) => p.number)) : undefined;
 }
 
 /**

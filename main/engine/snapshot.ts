@@ -87,7 +87,8 @@ function aliasHostsOf(vs: CompiledVirtualService, registry: Registry, sees: (s: 
       continue;
     }
     named = true;
-    for (const s of services) if (s.protocol !== 'tcp') for (const p of s.ports) out.ports.add(p);
+    for (const s of services)
+      if (s.protocol !== 'tcp') for (const p of s.ports) if (!s.opaquePorts?.has(p)) out.ports.add(p);
   }
   if (!named || out.ports.size === 0) out.ports.add(80);
   return out;

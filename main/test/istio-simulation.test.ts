@@ -137,6 +137,27 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
+metadata: {name: opaque}
+spec:
+  hosts: [opaque.example.org]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports:
+  - {number: 9000, name: tcp, protocol: TCP, targetPort: ${portOf(http80)}}
+  - {number: 9001, name: http, protocol: HTTP, targetPort: ${portOf(http80)}}
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: opaque-fault}
+spec:
+  hosts: [opaque.example.org]
+  http:
+  - fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+    route: [{destination: {host: opaque.example.org}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
 metadata: {name: multi-http}
 spec:
   hosts: [multi.example.org]
@@ -262,6 +283,17 @@ describe('a VirtualService host written as a partial name (httproute_test "virtu
   it('and not the service under its other names: `web` and the FQDN keep the default route', async () => {
     expect(stubOf(await from('client-v1', 'web'))).toBe('web');
     expect(stubOf(await from('client-v1', 'web.default.svc.cluster.local'))).toBe('web');
+  });
+});
+
+describe('protocol per port (TestPassthroughTraffic, TestInbound "http to tcp")', () => {
+  it("a ServiceEntry port declared TCP has no HTTP routes: the VirtualService's http rules do not apply there", async () => {
+    const r = await from('client-v1', 'opaque.example.org:9000');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('port 80');
+  });
+  it('they apply on its HTTP port', async () => {
+    expect((await from('client-v1', 'opaque.example.org:9001')).status).toBe(418);
   });
 });
 

@@ -288,7 +288,9 @@ export class OutboundSidecar {
     // that name no service are virtual hosts of their own on those ports, and one written as the request names a
     // service (`reviews.default`) takes that name from the service's virtual host (Envoy's exact domain match)
     let hostRoutes: HostRoutes | undefined;
-    if (found)
+    // a ServiceEntry port declared TCP (TLS, ...) has no HTTP routes: the request keeps the default route
+    if (found && found.service.opaquePorts?.has(found.port)) hostRoutes = undefined;
+    else if (found)
       hostRoutes =
         (hostOnly !== found.service.fqdn && view.isAliasHost(hostOnly)
           ? view.aliasRoutesFor(hostOnly, found.port, true)
