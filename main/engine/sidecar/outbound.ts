@@ -288,14 +288,13 @@ export class OutboundSidecar {
     // that name no service are virtual hosts of their own on those ports, and one written as the request names a
     // service (`reviews.default`) takes that name from the service's virtual host (Envoy's exact domain match)
     let hostRoutes: HostRoutes | undefined;
+    if (!found) hostRoutes = view.aliasRoutesFor(hostOnly, authPort ?? 80);
     // a ServiceEntry port declared TCP (TLS, ...) has no HTTP routes: the request keeps the default route
-    if (found && found.service.opaquePorts?.has(found.port)) hostRoutes = undefined;
-    else if (found)
+    else if (!found.service.opaquePorts?.has(found.port))
       hostRoutes =
         (hostOnly !== found.service.fqdn && view.isAliasHost(hostOnly)
           ? view.aliasRoutesFor(hostOnly, found.port, true)
           : undefined) ?? view.routesFor(found.service.fqdn);
-    else hostRoutes = view.aliasRoutesFor(hostOnly, authPort ?? 80);
     return {
       snap,
       caller,
