@@ -61,6 +61,11 @@ export interface ServiceInfo {
    * routes for them, so a VirtualService's http rules do not apply there.
    */
   opaquePorts?: Set<number>;
+  /**
+   * Later ServiceEntries for the same host that could not be merged into this one (another namespace, exportTo,
+   * resolution or labels), in creation order: a caller that does not see this one may see one of them.
+   */
+  alternates?: ServiceInfo[];
   /** A ServiceEntry's exportTo (namespaces that see it; "*" all, "." its own); mesh services are visible to all. */
   exportTo?: string[];
   /** A mesh service's port protocol (spec.services[].protocol): auto-detected, HTTP, or a byte stream. */
@@ -156,27 +161,32 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
           endpoints.push({ host: ep.address ?? host, port, labels: ep.labels ?? {}, servicePort: sp.number });
         }
       }
-      if (earlier) {
-        // another entry for the host: Istio's sidecar scope merges entries of one namespace with the same resolution,
-        // exportTo and labels (canMergeServices) -- each port its own cluster with that entry's endpoints -- and
-        // otherwise keeps the first (a mesh service's name is never merged)
-        const first = entryOf.get(earlier);
-        if (!first || !canMergeEntries(first, r, earlier.resolution, resolution)) continue;
-        const added = (spec.ports ?? []).map((p) => p.number).filter((n) => !earlier.ports.includes(n));
+      // another entry for the host: Istio's sidecar scope merges entries of one namespace with the same resolution,
+      // exportTo and labels (canMergeServices) -- each port its own cluster with that entry's endpoints; one it
+      // cannot merge is another variant of the host, which a caller sees in place of the first when only it is
+      // exported there (a mesh service's name is never shared)
+      const variants = earlier ? [earlier, ...(earlier.alternates ?? [])] : [];
+      const into = variants.find((v) => {
+        const first = entryOf.get(v);
+        return first !== undefined && canMergeEntries(first, r, v.resolution, resolution);
+      });
+      if (into) {
+        const added = (spec.ports ?? []).map((p) => p.number).filter((n) => !into.ports.includes(n));
         const targets = new Map(
           (spec.ports ?? []).flatMap((p) => (p.targetPort !== undefined ? [[p.number, p.targetPort] as const] : []))
         );
         // from now on every endpoint names its port: each entry's endpoints serve only that entry's ports
-        earlier.endpoints = [
-          ...endpointsPerPort(earlier.endpoints, earlier.ports, earlier.dnsHost, earlier.targetPorts),
+        into.endpoints = [
+          ...endpointsPerPort(into.endpoints, into.ports, into.dnsHost, into.targetPorts),
           ...endpointsPerPort(endpoints, added, resolution === 'DNS' ? host : undefined, targets)
         ];
-        earlier.ports.push(...added);
-        for (const p of opaquePortsOf(spec) ?? []) if (added.includes(p)) (earlier.opaquePorts ??= new Set()).add(p);
+        into.ports.push(...added);
+        for (const p of opaquePortsOf(spec) ?? []) if (added.includes(p)) (into.opaquePorts ??= new Set()).add(p);
         // still the DNS name itself for subsets (which then take every endpoint, as before the merge)
-        earlier.dnsHost ??= resolution === 'DNS' && endpoints.length === 0 ? host : undefined;
+        into.dnsHost ??= resolution === 'DNS' && endpoints.length === 0 ? host : undefined;
         continue;
       }
+      if (earlier && earlier.kind === 'mesh') continue;
       const svc: ServiceInfo = {
         fqdn: host,
         name: host,
@@ -194,8 +204,9 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         opaquePorts: opaquePortsOf(spec),
         subjectAltNames: spec.subjectAltNames?.length ? spec.subjectAltNames : undefined
       };
-      services.push(svc);
       entryOf.set(svc, r);
+      if (earlier) (earlier.alternates ??= []).push(svc);
+      else services.push(svc);
     }
   }
   const serviceByFqdn = new Map(services.map((s) => [s.fqdn, s]));
@@ -221,6 +232,8 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
     if (!service) return undefined;
     if (port === undefined) return { service, port: service.ports[0] ?? 80 };
     if (service.ports.length === 0 || service.ports.includes(port)) return { service, port };
+    // another variant of the host may declare the port (CallerView.variantOf picks the one a caller sees)
+    if (service.alternates?.some((a) => a.ports.includes(port))) return { service, port };
     return undefined;
   }
   return { services, workloads, workloadByName, serviceByFqdn, resolveAuthority };

@@ -32,6 +32,12 @@ export interface CallerView {
   outboundMode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Does this caller's sidecar know the service (ServiceEntry exportTo, the Sidecar's egress hosts)? */
   sees(service: ServiceInfo): boolean;
+  /**
+   * The variant of a host this caller knows (ServiceEntries for one host that do not merge, ServiceInfo.alternates):
+   * as Istio lists a namespace's services, those exported to its namespace only first, then those exported to it by
+   * name, then the public ones, each in creation order; undefined when it knows none.
+   */
+  variantOf(service: ServiceInfo): ServiceInfo | undefined;
   /** The VS (first in creation order) that applies to `host` for this caller; cached per host. */
   routesFor(host: string): HostRoutes | undefined;
   /**
@@ -70,16 +76,22 @@ interface AliasHosts {
  * routes that service; the others are virtual hosts of their own on the services' HTTP ports (a declared `tcp`
  * service has none), or on port 80 when the VirtualService names no service (pilot's "port 80 hack").
  */
-function aliasHostsOf(vs: CompiledVirtualService, registry: Registry, sees: (s: ServiceInfo) => boolean): AliasHosts {
+function aliasHostsOf(
+  vs: CompiledVirtualService,
+  registry: Registry,
+  sees: (s: ServiceInfo) => boolean,
+  variantOf: (s: ServiceInfo) => ServiceInfo | undefined
+): AliasHosts {
   const out: AliasHosts = { exact: new Set(), wildcards: [], ports: new Set() };
   let named = false;
   for (const h of vs.hosts) {
     const wild = h.startsWith('*');
     const direct = wild ? undefined : registry.serviceByFqdn.get(h);
+    const variant = direct && variantOf(direct);
     const services = wild
       ? registry.services.filter((s) => sees(s) && hostsOverlap(h, s.fqdn))
-      : direct && sees(direct)
-        ? [direct]
+      : variant
+        ? [variant]
         : [];
     if (services.length === 0) {
       if (wild) out.wildcards.push(h);
@@ -108,7 +120,21 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
     const imported = virtualServiceImports(resources, caller, ns);
     const visible = virtualServices.filter((v) => visibleTo(v.exportTo, v.namespace, ns) && imported(v));
     const sees = serviceVisibility(resources, caller, ns);
-    const aliases = new Map(visible.map((v) => [v, aliasHostsOf(v, registry, sees)]));
+    const variants = new Map<ServiceInfo, ServiceInfo | undefined>();
+    const variantOf = (service: ServiceInfo): ServiceInfo | undefined => {
+      if (!service.alternates) return sees(service) ? service : undefined;
+      if (variants.has(service)) return variants.get(service);
+      const rank = (v: ServiceInfo) => {
+        const to = v.exportTo ?? ['*'];
+        if (v.namespace === ns && to.some((e) => e === '.' || e === ns)) return 0;
+        return to.includes(ns) ? 1 : 2;
+      };
+      const seen = [service, ...service.alternates].filter(sees);
+      const found = seen.sort((a, b) => rank(a) - rank(b))[0];
+      variants.set(service, found);
+      return found;
+    };
+    const aliases = new Map(visible.map((v) => [v, aliasHostsOf(v, registry, sees, variantOf)]));
     const aliasExact = new Set([...aliases.values()].flatMap((a) => [...a.exact]));
     const firstRoutes = (candidates: CompiledVirtualService[]): HostRoutes | undefined => {
       for (const vs of candidates) {
@@ -121,6 +147,7 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
       caller,
       outboundMode: outboundMode(resources, caller, mesh.spec.outboundTrafficPolicy.mode),
       sees,
+      variantOf,
       importsVirtualService: imported,
       isAliasHost: (host) => aliasExact.has(host),
       aliasRoutesFor(host, port, exactOnly = false) {

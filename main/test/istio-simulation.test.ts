@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let client: Stub, scoped: Stub, wide: Stub, known: Stub, alt: Stub, api: Stub, web: Stub, pair: Stub;
+let client: Stub, scoped: Stub, wide: Stub, known: Stub, alt: Stub, api: Stub, web: Stub, pair: Stub, teamer: Stub;
 let http80: http.Server, http8080: http.Server;
 let db: net.Server, db2: net.Server;
 let m: Running;
@@ -23,8 +23,8 @@ const listen = async (body: string) => {
 const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
 
 beforeAll(async () => {
-  [client, scoped, wide, known, alt, api, web, pair] = await Promise.all(
-    ['client', 'scoped', 'wide', 'known', 'alt', 'api', 'web', 'pair'].map((n) => stub(n))
+  [client, scoped, wide, known, alt, api, web, pair, teamer] = await Promise.all(
+    ['client', 'scoped', 'wide', 'known', 'alt', 'api', 'web', 'pair', 'teamer'].map((n) => stub(n))
   );
   [http80, http8080] = await Promise.all([listen('port 80'), listen('port 8080')]);
   // server-first TCP apps: each greets with its name
@@ -158,6 +158,27 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
+metadata: {name: shared-team, namespace: team}
+spec:
+  hosts: [shared.example.org]
+  exportTo: ["."]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${portOf(http80)}}]
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: shared-other, namespace: other}
+spec:
+  hosts: [shared.example.org]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 8080, name: http, protocol: HTTP, targetPort: ${portOf(http8080)}}]
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
 metadata: {name: multi-http}
 spec:
   hosts: [multi.example.org]
@@ -187,6 +208,7 @@ spec:
           alt: { workloads: [{ name: 'alt-v1', instances: [alt.address] }] },
           web: { port: 80, workloads: [{ name: 'web-v1', instances: [web.address] }] },
           pair: { workloads: [{ name: 'pair-v1', instances: [pair.address] }] },
+          teamer: { namespace: 'team', workloads: [{ name: 'teamer-v1', instances: [teamer.address] }] },
           db: { protocol: 'tcp', workloads: [{ name: 'db-v1', instances: [`127.0.0.1:${portOf(db)}`] }] },
           db2: { protocol: 'tcp', workloads: [{ name: 'db2-v1', instances: [`127.0.0.1:${portOf(db2)}`] }] }
         },
@@ -199,7 +221,7 @@ spec:
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([client, scoped, wide, known, alt, api, web, pair].map((s) => s.close()));
+  await Promise.all([client, scoped, wide, known, alt, api, web, pair, teamer].map((s) => s.close()));
   http80.close();
   http8080.close();
   db.close();
@@ -283,6 +305,20 @@ describe('a VirtualService host written as a partial name (httproute_test "virtu
   it('and not the service under its other names: `web` and the FQDN keep the default route', async () => {
     expect(stubOf(await from('client-v1', 'web'))).toBe('web');
     expect(stubOf(await from('client-v1', 'web.default.svc.cluster.local'))).toBe('web');
+  });
+});
+
+describe('ServiceEntries for one host in two namespaces (exportTo; the entries do not merge)', () => {
+  it('a caller sees the one exported to it: from default, the public entry of namespace other (port 8080)', async () => {
+    const r = await from('client-v1', 'shared.example.org:8080');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('port 8080');
+  });
+  it("a caller of team gets its namespace's private entry first; the other namespace's port is not merged in", async () => {
+    const r = await from('teamer-v1', 'shared.example.org:80');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('port 80');
+    expect((await from('teamer-v1', 'shared.example.org:8080')).status).toBe(502);
   });
 });
 
