@@ -8,7 +8,7 @@ import net from 'node:net';
 import http from 'node:http';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let client: Stub, scoped: Stub, wide: Stub, known: Stub, alt: Stub, api: Stub, web: Stub, pair: Stub, teamer: Stub;
 let http80: http.Server, http8080: http.Server;
@@ -313,6 +313,19 @@ describe('ServiceEntries for one host in two namespaces (exportTo; the entries d
     const r = await from('client-v1', 'shared.example.org:8080');
     expect(r.status).toBe(200);
     expect(r.body).toBe('port 8080');
+  });
+  it("the same through a CONNECT tunnel (HTTPS_PROXY): the public entry's endpoint is reached", async () => {
+    const sock = net.connect(m.outbound('client-v1'), '127.0.0.1');
+    let got = '';
+    sock.on('data', (d) => (got += d.toString()));
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('CONNECT shared.example.org:8080 HTTP/1.1\r\nhost: shared.example.org:8080\r\n\r\n');
+    await until(() => got.includes('\r\n\r\n'), 'the tunnel');
+    expect(got.split('\r\n')[0]).toBe('HTTP/1.1 200 Connection Established');
+    got = '';
+    sock.write('GET / HTTP/1.1\r\nhost: shared.example.org\r\nconnection: close\r\n\r\n');
+    await new Promise((r) => sock.once('close', r));
+    expect(got).toContain('port 8080');
   });
   it("a caller of team gets its namespace's private entry first; the other namespace's port is not merged in", async () => {
     const r = await from('teamer-v1', 'shared.example.org:80');

@@ -588,7 +588,12 @@ export function connectTunnel(
     return;
   }
   let found = snap.registry.resolveAuthority(authority, callerNs);
-  if (found && !view.sees(found.service)) found = undefined;
+  // a service the caller does not import is unknown; of a host's ServiceEntry variants, the one it knows
+  const known = found && view.variantOf(found.service);
+  found =
+    known && (known.ports.length === 0 || known.ports.includes(found!.port))
+      ? { ...found!, service: known }
+      : undefined;
   if (found?.service.kind === 'mesh') {
     established();
     const s = found.service;
