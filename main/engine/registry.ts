@@ -56,6 +56,16 @@ export interface ServiceInfo {
   dnsHost?: string;
   /** A ServiceEntry's `targetPort` per port number, where it sets one (where a DNS entry's host is reached). */
   targetPorts?: Map<number, number>;
+  /**
+   * A ServiceEntry's ports declared with a protocol that is not HTTP (TCP, TLS, HTTPS, ...): Istio builds no HTTP
+   * routes for them, so a VirtualService's http rules do not apply there.
+   */
+  opaquePorts?: Set<number>;
+  /**
+   * Later ServiceEntries for the same host that could not be merged into this one (another namespace, exportTo,
+   * resolution or labels), in creation order: a caller that does not see this one may see one of them.
+   */
+  alternates?: ServiceInfo[];
   /** A ServiceEntry's exportTo (namespaces that see it; "*" all, "." its own); mesh services are visible to all. */
   exportTo?: string[];
   /** A mesh service's port protocol (spec.services[].protocol): auto-detected, HTTP, or a byte stream. */
@@ -118,20 +128,21 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
       endpoints
     });
   }
+  const entryOf = new Map<ServiceInfo, IstioResource>();
   for (const r of resources) {
     if (r.kind !== 'ServiceEntry') continue;
     const spec = r.spec as ServiceEntrySpec;
     const ports = (spec.ports ?? []).map((p) => p.number);
+    // NONE when unset, as in Istio's API (the original destination)
+    const resolution =
+      spec.resolution === 'STATIC'
+        ? 'STATIC'
+        : spec.resolution === 'DNS' || spec.resolution === 'DNS_ROUND_ROBIN'
+          ? 'DNS'
+          : 'NONE';
     for (const h of spec.hosts) {
       const host = h.toLowerCase();
-      if (services.some((s) => s.fqdn === host)) continue;
-      // NONE when unset, as in Istio's API (the original destination)
-      const resolution =
-        spec.resolution === 'STATIC'
-          ? 'STATIC'
-          : spec.resolution === 'DNS' || spec.resolution === 'DNS_ROUND_ROBIN'
-            ? 'DNS'
-            : 'NONE';
+      const earlier = services.find((s) => s.fqdn === host);
       const endpoints: ServiceEndpoint[] = [];
       const selector = spec.workloadSelector?.labels;
       if (selector) {
@@ -150,7 +161,33 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
           endpoints.push({ host: ep.address ?? host, port, labels: ep.labels ?? {}, servicePort: sp.number });
         }
       }
-      services.push({
+      // another entry for the host: Istio's sidecar scope merges entries of one namespace with the same resolution,
+      // exportTo and labels (canMergeServices) -- each port its own cluster with that entry's endpoints; one it
+      // cannot merge is another variant of the host, which a caller sees in place of the first when only it is
+      // exported there (a mesh service's name is never shared)
+      const variants = earlier ? [earlier, ...(earlier.alternates ?? [])] : [];
+      const into = variants.find((v) => {
+        const first = entryOf.get(v);
+        return first !== undefined && canMergeEntries(first, r, v.resolution, resolution);
+      });
+      if (into) {
+        const added = (spec.ports ?? []).map((p) => p.number).filter((n) => !into.ports.includes(n));
+        const targets = new Map(
+          (spec.ports ?? []).flatMap((p) => (p.targetPort !== undefined ? [[p.number, p.targetPort] as const] : []))
+        );
+        // from now on every endpoint names its port: each entry's endpoints serve only that entry's ports
+        into.endpoints = [
+          ...endpointsPerPort(into.endpoints, into.ports, into.dnsHost, into.targetPorts),
+          ...endpointsPerPort(endpoints, added, resolution === 'DNS' ? host : undefined, targets)
+        ];
+        into.ports.push(...added);
+        for (const p of opaquePortsOf(spec) ?? []) if (added.includes(p)) (into.opaquePorts ??= new Set()).add(p);
+        // still the DNS name itself for subsets (which then take every endpoint, as before the merge)
+        into.dnsHost ??= resolution === 'DNS' && endpoints.length === 0 ? host : undefined;
+        continue;
+      }
+      if (earlier && earlier.kind === 'mesh') continue;
+      const svc: ServiceInfo = {
         fqdn: host,
         name: host,
         namespace: r.namespace,
@@ -164,8 +201,12 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
           (spec.ports ?? []).flatMap((p) => (p.targetPort !== undefined ? [[p.number, p.targetPort] as const] : []))
         ),
         exportTo: spec.exportTo,
+        opaquePorts: opaquePortsOf(spec),
         subjectAltNames: spec.subjectAltNames?.length ? spec.subjectAltNames : undefined
-      });
+      };
+      entryOf.set(svc, r);
+      if (earlier) (earlier.alternates ??= []).push(svc);
+      else services.push(svc);
     }
   }
   const serviceByFqdn = new Map(services.map((s) => [s.fqdn, s]));
@@ -191,6 +232,8 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
     if (!service) return undefined;
     if (port === undefined) return { service, port: service.ports[0] ?? 80 };
     if (service.ports.length === 0 || service.ports.includes(port)) return { service, port };
+    // another variant of the host may declare the port (CallerView.variantOf picks the one a caller sees)
+    if (service.alternates?.some((a) => a.ports.includes(port))) return { service, port };
     return undefined;
   }
   return { services, workloads, workloadByName, serviceByFqdn, resolveAuthority };
@@ -207,6 +250,63 @@ export function endpointsOn(svc: ServiceInfo, port: number): ServiceEndpoint[] {
     return [{ host: svc.dnsHost, port: svc.targetPorts?.get(port) ?? port, labels: {}, servicePort: port }];
   if (svc.ports.length <= 1) return svc.endpoints;
   return svc.endpoints.filter((e) => e.servicePort === undefined || e.servicePort === port);
+}
+
+/** Protocols Istio routes as HTTP (IsHTTPOrSniffed; unset is detected, so HTTP too). */
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
+
+/** The ports of an entry declared with a protocol that is not HTTP; undefined when there are none. */
+function opaquePortsOf(spec: ServiceEntrySpec): Set<number> | undefined {
+  const out = (spec.ports ?? []).filter((p) => p.protocol && !HTTP_PROTOCOLS.has(p.protocol.toUpperCase()));
+  return out.length > 0 ? new Set(out.map((p) => p.number)) : undefined;
+}
+
+/**
+ * May a later ServiceEntry for a host extend the first one's ports (Istio's canMergeServices): same namespace,
+ * resolution, labels and exportTo.
+ */
+function canMergeEntries(
+  first: IstioResource,
+  later: IstioResource,
+  firstResolution: ServiceInfo['resolution'],
+  laterResolution: ServiceInfo['resolution']
+): boolean {
+  const exportTo = (r: IstioResource) => [...new Set((r.spec as ServiceEntrySpec).exportTo ?? ['*'])].sort().join();
+  const labels = (r: IstioResource) =>
+    Object.keys(r.labels)
+      .sort()
+      .map((k) => `${k}=${r.labels[k]}`)
+      .join();
+  return (
+    first.namespace === later.namespace &&
+    firstResolution === laterResolution &&
+    exportTo(first) === exportTo(later) &&
+    labels(first) === labels(later)
+  );
+}
+
+/**
+ * `endpoints` on each of `ports`, each naming its port (as endpointsOn reads them); a DNS entry without endpoints is
+ * its host itself, at the port's target.
+ */
+function endpointsPerPort(
+  endpoints: ServiceEndpoint[],
+  ports: number[],
+  dnsHost: string | undefined,
+  targetPorts: Map<number, number> | undefined
+): ServiceEndpoint[] {
+  if (endpoints.length === 0 && dnsHost)
+    return ports.map((port) => ({
+      host: dnsHost,
+      port: targetPorts?.get(port) ?? port,
+      labels: {},
+      servicePort: port
+    }));
+  return ports.flatMap((port) =>
+    endpoints
+      .filter((e) => e.servicePort === undefined || e.servicePort === port)
+      .map((e) => (e.servicePort === port ? e : { ...e, servicePort: port }))
+  );
 }
 
 /** Do `labels` carry every key/value of `selector`? */

@@ -8,6 +8,8 @@ import type { IstioResource } from '../contract/istio-schema.js';
 import { buildRegistry, type Registry, type ServiceInfo, type WorkloadInfo } from './registry.js';
 import {
   compileVirtualServices,
+  hostsOverlap,
+  virtualServiceImports,
   mergeDestinationRules,
   outboundMode,
   routesForCaller,
@@ -30,8 +32,24 @@ export interface CallerView {
   outboundMode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Does this caller's sidecar know the service (ServiceEntry exportTo, the Sidecar's egress hosts)? */
   sees(service: ServiceInfo): boolean;
+  /**
+   * The variant of a host this caller knows (ServiceEntries for one host that do not merge, ServiceInfo.alternates):
+   * as Istio lists a namespace's services, those exported to its namespace only first, then those exported to it by
+   * name, then the public ones, each in creation order; undefined when it knows none.
+   */
+  variantOf(service: ServiceInfo): ServiceInfo | undefined;
   /** The VS (first in creation order) that applies to `host` on service port `port` for this caller; cached. */
   routesFor(host: string, port: number): HostRoutes | undefined;
+  /**
+   * The VS that applies to a request's host `host` on `port` by a host of its that names no service this caller
+   * knows (`exactOnly`: written as is, no wildcard): Istio makes such hosts virtual hosts of their own, on the HTTP
+   * ports of the services the VirtualService names, or on port 80 when it names none. Cached per host and port.
+   */
+  aliasRoutesFor(host: string, port: number, exactOnly?: boolean): HostRoutes | undefined;
+  /** Is `host` a host of that kind, written as is, in some VirtualService of this caller (aliasRoutesFor)? */
+  isAliasHost(host: string): boolean;
+  /** Does this caller's Sidecar import a VirtualService of this namespace and these (qualified) hosts? */
+  importsVirtualService(vs: { namespace: string; hosts: string[] }): boolean;
 }
 
 export interface Snapshot {
@@ -46,6 +64,48 @@ export interface Snapshot {
   callerView(workload: string | undefined): CallerView;
 }
 
+/** A VirtualService's hosts that name no service a caller knows, and the ports they are virtual hosts on. */
+interface AliasHosts {
+  exact: Set<string>;
+  wildcards: string[];
+  ports: Set<number>;
+}
+
+/**
+ * Istio's separateVSHostsAndServices for one caller: a host naming a service it knows (a wildcard: matching one)
+ * routes that service; the others are virtual hosts of their own on the services' HTTP ports (a declared `tcp`
+ * service has none), or on port 80 when the VirtualService names no service (pilot's "port 80 hack").
+ */
+function aliasHostsOf(
+  vs: CompiledVirtualService,
+  registry: Registry,
+  sees: (s: ServiceInfo) => boolean,
+  variantOf: (s: ServiceInfo) => ServiceInfo | undefined
+): AliasHosts {
+  const out: AliasHosts = { exact: new Set(), wildcards: [], ports: new Set() };
+  let named = false;
+  for (const h of vs.hosts) {
+    const wild = h.startsWith('*');
+    const direct = wild ? undefined : registry.serviceByFqdn.get(h);
+    const variant = direct && variantOf(direct);
+    const services = wild
+      ? registry.services.filter((s) => sees(s) && hostsOverlap(h, s.fqdn))
+      : variant
+        ? [variant]
+        : [];
+    if (services.length === 0) {
+      if (wild) out.wildcards.push(h);
+      else out.exact.add(h);
+      continue;
+    }
+    named = true;
+    for (const s of services)
+      if (s.protocol !== 'tcp') for (const p of s.ports) if (!s.opaquePorts?.has(p)) out.ports.add(p);
+  }
+  if (!named || out.ports.size === 0) out.ports.add(80);
+  return out;
+}
+
 export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioResource[]): Snapshot {
   const registry = buildRegistry(mesh, resources);
   const compat = compatFor(mesh.spec.compatibilityVersion);
@@ -56,17 +116,69 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
   function makeView(caller: WorkloadInfo | undefined): CallerView {
     const ns = caller?.namespace ?? mesh.spec.namespace;
     const cache = new Map<string, Map<number, HostRoutes | undefined>>();
-    // exact host matches beat wildcards, as in Envoy's domain matching
-    const visible = virtualServices.filter((v) => visibleTo(v.exportTo, v.namespace, ns));
+    const aliasCache = new Map<string, HostRoutes | undefined>();
+    const imported = virtualServiceImports(resources, caller, ns);
+    const visible = virtualServices.filter((v) => visibleTo(v.exportTo, v.namespace, ns) && imported(v));
+    const sees = serviceVisibility(resources, caller, ns);
+    const variants = new Map<ServiceInfo, ServiceInfo | undefined>();
+    const variantOf = (service: ServiceInfo): ServiceInfo | undefined => {
+      if (!service.alternates) return sees(service) ? service : undefined;
+      if (variants.has(service)) return variants.get(service);
+      const rank = (v: ServiceInfo) => {
+        const to = v.exportTo ?? ['*'];
+        if (v.namespace === ns && to.some((e) => e === '.' || e === ns)) return 0;
+        return to.includes(ns) ? 1 : 2;
+      };
+      const seen = [service, ...service.alternates].filter(sees);
+      const found = seen.sort((a, b) => rank(a) - rank(b))[0];
+      variants.set(service, found);
+      return found;
+    };
+    const aliases = new Map(visible.map((v) => [v, aliasHostsOf(v, registry, sees, variantOf)]));
+    const aliasExact = new Set([...aliases.values()].flatMap((a) => [...a.exact]));
+    const firstRoutes = (candidates: CompiledVirtualService[], port: number): HostRoutes | undefined => {
+      for (const vs of candidates) {
+        const routes = routesForCaller(vs, caller, port);
+        if (routes) return { vs, routes };
+      }
+      return undefined;
+    };
     return {
       caller,
       outboundMode: outboundMode(resources, caller, mesh.spec.outboundTrafficPolicy.mode),
-      sees: serviceVisibility(resources, caller, ns),
+      sees,
+      variantOf,
+      importsVirtualService: imported,
+      isAliasHost: (host) => aliasExact.has(host),
+      aliasRoutesFor(host, port, exactOnly = false) {
+        const key = `${exactOnly ? '=' : ''}${port} ${host}`;
+        if (aliasCache.has(key)) return aliasCache.get(key);
+        const on = visible.filter((v) => aliases.get(v)!.ports.has(port));
+        // exact names first, then the wildcards by the longest pattern (Envoy's domain match)
+        const exact = on.filter((v) => aliases.get(v)!.exact.has(host));
+        const longest = (v: CompiledVirtualService) =>
+          Math.max(
+            ...aliases
+              .get(v)!
+              .wildcards.filter((h) => hostMatches(h, host))
+              .map((h) => h.length),
+            -1
+          );
+        const wildcards = exactOnly
+          ? []
+          : on
+              .map((v) => ({ v, len: longest(v) }))
+              .filter((w) => w.len >= 0 && !exact.includes(w.v))
+              .sort((a, b) => b.len - a.len)
+              .map((w) => w.v);
+        const found = firstRoutes([...exact, ...wildcards], port);
+        aliasCache.set(key, found);
+        return found;
+      },
       routesFor(host, port) {
         let byPort = cache.get(host);
         if (!byPort) cache.set(host, (byPort = new Map()));
         else if (byPort.has(port)) return byPort.get(port);
-        let found: HostRoutes | undefined;
         // the VirtualServices naming the host exactly, then the wildcards by the longest matching pattern (Envoy's
         // domain match); one that gives this caller no HTTP route makes no virtual host and the next one applies
         const exact = visible.filter((v) => v.hosts.includes(host));
@@ -77,13 +189,7 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
           .filter((w) => w.len >= 0 && !exact.includes(w.v))
           .sort((a, b) => b.len - a.len)
           .map((w) => w.v);
-        for (const vs of [...exact, ...wildcards]) {
-          const routes = routesForCaller(vs, caller, port);
-          if (routes) {
-            found = { vs, routes };
-            break;
-          }
-        }
+        const found = firstRoutes([...exact, ...wildcards], port);
         byPort.set(port, found);
         return found;
       }

@@ -713,6 +713,37 @@ export function serviceVisibility(
   };
 }
 
+/**
+ * Which VirtualServices a caller's sidecar imports: with a Sidecar resource, those whose namespace one of its egress
+ * hosts names (`ns/host`: ns `*` any, `.` the caller's own, `~` none) with a host overlapping one of the
+ * VirtualService's (a wildcard either side: `*.cluster.local` attaches to an imported `known.default.svc...`), as
+ * Istio's SidecarScope selectVirtualServices; without one, every VirtualService (exportTo decides).
+ */
+export function virtualServiceImports(
+  resources: IstioResource[],
+  caller: WorkloadInfo | undefined,
+  callerNs: string
+): (vs: { namespace: string; hosts: string[] }) => boolean {
+  const egress = caller ? sidecarFor(resources, caller)?.spec.egress : undefined;
+  if (!egress || egress.length === 0) return () => true;
+  const imports = egress.flatMap((e) =>
+    e.hosts.map((h) => {
+      const slash = h.indexOf('/');
+      const ns = slash < 0 ? '*' : h.slice(0, slash);
+      return { ns: ns === '.' ? callerNs : ns, host: h.slice(slash + 1).toLowerCase() };
+    })
+  );
+  return (vs) =>
+    imports.some((i) => (i.ns === '*' || i.ns === vs.namespace) && vs.hosts.some((h) => hostsOverlap(i.host, h)));
+}
+
+/** Do two host patterns (FQDNs, `*.suffix` wildcards or `*`) have a name in common (Istio's host.Name.Matches)? */
+export function hostsOverlap(a: string, b: string): boolean {
+  if (a === '*' || b === '*') return true;
+  if (a.startsWith('*.') && b.startsWith('*.')) return a.endsWith(b.slice(1)) || b.endsWith(a.slice(1));
+  return hostMatches(a, b) || hostMatches(b, a);
+}
+
 /** The outbound-traffic mode for a caller: its Sidecar resource (selector, else namespace-wide), else the mesh default. */
 export function outboundMode(
   resources: IstioResource[],

@@ -204,6 +204,8 @@ class Ctx {
   readonly destinationRules: DR[];
   private readonly services = new Map<string, ServiceInfo>();
   private readonly wildcardServices: ServiceInfo[] = [];
+  /** The namespace of the ServiceEntry that declared a host first. */
+  private readonly entryNamespace = new Map<ServiceInfo, string>();
   private readonly subsetCache = new Map<string, Set<string>>();
   private readonly vsByKey = new Map<string, VS>();
   readonly delegateTargets = new Set<VS>();
@@ -250,8 +252,13 @@ class Ctx {
     for (const host of spec.hosts) {
       const fqdn = host.toLowerCase();
       const info: ServiceInfo = { fqdn, ports, workloads };
+      const earlier = this.services.get(fqdn);
       if (fqdn.startsWith('*')) this.wildcardServices.push(info);
-      else if (!this.services.has(fqdn)) this.services.set(fqdn, info);
+      else if (!earlier) this.services.set(fqdn, info);
+      // a later entry for the host in the same namespace adds its ports (the registry merges such entries)
+      else if (this.entryNamespace.get(earlier) === se.namespace)
+        earlier.ports = [...earlier.ports, ...ports.filter((p) => !earlier.ports.includes(p))];
+      if (!earlier) this.entryNamespace.set(info, se.namespace);
     }
   }
 

@@ -88,7 +88,7 @@ export class InboundSidecar {
    * One port for everything (istio-semantics §2): TLS with an Istio ALPN is mutual TLS from a client sidecar,
    * terminated with a required mesh client certificate; plaintext is accepted under PERMISSIVE and closed without
    * an HTTP response under STRICT; other TLS (an app's own, from a caller without sidecar) passes through to the
-   * app as TCP under PERMISSIVE.
+   * app as TCP under PERMISSIVE, unless the service declares HTTP (no filter chain takes it).
    */
   accept(sock: net.Socket, server: http.Server): void {
     const protocol = this.host.snapshot().registry.serviceByFqdn.get(serviceFqdnOf(this.workload))?.protocol;
@@ -133,6 +133,11 @@ export class InboundSidecar {
         this.tlsServer(identity, server).emit('connection', sock);
         return;
       }
+      // a port declared HTTP has HTTP filter chains only (sidecar_simulation_test TestInbound): TLS left unterminated
+      // matches none under PERMISSIVE, so the connection closes; under DISABLE it is the plaintext chain's bytes,
+      // which Envoy's HTTP codec answers with 400
+      if (protocol === 'http')
+        return void (mode === 'DISABLE' ? sock.end(codecErrorReply(400, 'istio-envoy')) : sock.destroy());
       // TLS the sidecar does not terminate (an app's own, from a caller without a sidecar): passed through to the
       // app as TCP, counted in the istio_tcp_* metrics
       const series = destinationSeries(this.host, this.workload, sock, null);

@@ -279,18 +279,27 @@ export class OutboundSidecar {
           return s ? { service: s, port: this.target.service.port } : undefined;
         })()
       : snap.registry.resolveAuthority(authority, callerNs);
-    // a service this caller's sidecar does not import (Sidecar egress, ServiceEntry exportTo) is an unknown host
-    if (found && !this.target.service && !view.sees(found.service)) found = undefined;
     const { host: hostOnly, port: authPort } = splitAuthority(authority);
+    // a service this caller's sidecar does not import (Sidecar egress, ServiceEntry exportTo) is an unknown host;
+    // of several ServiceEntries for one host that do not merge, the one it knows
+    if (found && !this.target.service) {
+      const v = view.variantOf(found.service);
+      const port = v && authPort === undefined ? (v.ports[0] ?? 80) : found.port;
+      found = v && (v.ports.length === 0 || v.ports.includes(port)) ? { service: v, port } : undefined;
+    }
     // Istio builds a VirtualService's virtual hosts on the HTTP ports of the services it names, and on port 80 alone
     // when it names none the registry knows (istiod's "port 80 hack"): a known host on a port it does not declare,
-    // or an unknown host on another port, is not routed by it (passthrough, or 502 under REGISTRY_ONLY)
+    // or an unknown host on another port, is not routed by it (passthrough, or 502 under REGISTRY_ONLY). Its hosts
+    // that name no service are virtual hosts of their own on those ports, and one written as the request names a
+    // service (`reviews.default`) takes that name from the service's virtual host (Envoy's exact domain match)
     let hostRoutes: HostRoutes | undefined;
-    if (found) hostRoutes = view.routesFor(found.service.fqdn, found.port);
-    else if ((authPort ?? 80) === 80) {
-      const other = this.target.service ? undefined : snap.registry.resolveAuthority(hostOnly, callerNs);
-      if (!other || !view.sees(other.service)) hostRoutes = view.routesFor(hostOnly, 80);
-    }
+    if (!found) hostRoutes = view.aliasRoutesFor(hostOnly, authPort ?? 80);
+    // a ServiceEntry port declared TCP (TLS, ...) has no HTTP routes: the request keeps the default route
+    else if (!found.service.opaquePorts?.has(found.port))
+      hostRoutes =
+        (hostOnly !== found.service.fqdn && view.isAliasHost(hostOnly)
+          ? view.aliasRoutesFor(hostOnly, found.port, true)
+          : undefined) ?? view.routesFor(found.service.fqdn, found.port);
     return {
       snap,
       caller,
@@ -472,7 +481,9 @@ export class OutboundSidecar {
       }
     }
     const destHost = dest?.host ?? r.service!.fqdn;
-    const service = dest ? r.snap.registry.serviceByFqdn.get(destHost) : r.service;
+    const named = dest ? r.snap.registry.serviceByFqdn.get(destHost) : r.service;
+    // the variant of a shared ServiceEntry host this caller knows (the first one where it knows none, as before)
+    const service = named?.alternates ? (r.snap.callerView(this.workload).variantOf(named) ?? named) : named;
     ex.destinationService = destHost;
     if (!service) {
       ex.note('cluster', `destination host ${destHost} is not a known service`);

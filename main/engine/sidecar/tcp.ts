@@ -243,16 +243,22 @@ export function tcpDestination(
   sni?: string
 ): TcpDestination {
   const callerNs = caller?.namespace ?? snap.mesh.spec.namespace;
+  const qualified = (vs: IstioResource<VirtualServiceSpec>) =>
+    (vs.spec.hosts ?? []).map((h) => qualifyHost(h, vs.namespace));
+  const imports = snap.callerView(caller?.name).importsVirtualService;
   const vss = snap.resources.filter((r): r is IstioResource<VirtualServiceSpec> => {
     if (r.kind !== 'VirtualService') return false;
     const spec = r.spec as VirtualServiceSpec;
     if (!spec.tcp?.length && !(sni !== undefined && spec.tls?.length)) return false;
     const gw = spec.gateways;
     if (gw && gw.length > 0 && !gw.includes('mesh')) return false;
-    return visibleTo(spec.exportTo ?? ['*'], r.namespace, callerNs);
+    // exportTo, and the caller's Sidecar egress hosts (as for HTTP routes)
+    const vs = r as IstioResource<VirtualServiceSpec>;
+    return (
+      visibleTo(spec.exportTo ?? ['*'], r.namespace, callerNs) &&
+      imports({ namespace: r.namespace, hosts: qualified(vs) })
+    );
   });
-  const qualified = (vs: IstioResource<VirtualServiceSpec>) =>
-    (vs.spec.hosts ?? []).map((h) => qualifyHost(h, vs.namespace));
   const exact = vss.filter((vs) => qualified(vs).includes(service.fqdn));
   const wild = vss.filter((vs) => !exact.includes(vs) && qualified(vs).some((h) => hostMatches(h, service.fqdn)));
   const ordered = [...exact, ...wild];
@@ -597,7 +603,12 @@ export function connectTunnel(
     return;
   }
   let found = snap.registry.resolveAuthority(authority, callerNs);
-  if (found && !view.sees(found.service)) found = undefined;
+  // a service the caller does not import is unknown; of a host's ServiceEntry variants, the one it knows
+  const known = found && view.variantOf(found.service);
+  found =
+    known && (known.ports.length === 0 || known.ports.includes(found!.port))
+      ? { ...found!, service: known }
+      : undefined;
   if (found?.service.kind === 'mesh') {
     established();
     const s = found.service;
