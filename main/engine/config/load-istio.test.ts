@@ -120,6 +120,14 @@ describe('loadIstio: files and folders', () => {
       'default'
     );
     expect(effectiveMtls(plain.resources, w, 8080).mode).toBe('DISABLE');
+    // created in the same second: by name, then namespace (Istio's sortConfigByCreationTime), whatever the file order
+    const same = '2024-01-01T00:00:00Z';
+    const tie = loadIstio(
+      [write(freshDir(), 'pa.yaml', [pa('z', 'DISABLE', same), pa('a', 'STRICT', same)].join('---\n'))],
+      'default'
+    );
+    expect(tie.resources.map((x) => x.name)).toEqual(['a', 'z']);
+    expect(effectiveMtls(tie.resources, w, 8080).mode).toBe('STRICT');
   });
 
   it('IST0011 for a path that does not exist', () => {

@@ -350,12 +350,20 @@ interface Metadata {
  * Put the resources in creation order, which decides where Istio lets the oldest win (one PeerAuthentication per
  * scope, duplicate VirtualService hosts, the first DestinationRule's policy). Load order stands in for it; resources
  * that carry metadata.creationTimestamp (exported with `kubectl get -o yaml`) go by it, before those without one
- * (as far as localmesh knows, created when the folder is applied), ties in load order. `order` stays the index.
+ * (as far as localmesh knows, created when the folder is applied). Two created in the same second go by name, then
+ * namespace, as Istio's sortConfigByCreationTime orders them; those without one stay in load order. `order` stays
+ * the index.
  */
 function byCreation(state: LoadState): void {
   if (state.created.size === 0) return;
   const at = (r: IstioResource) => state.created.get(r) ?? Infinity;
-  state.resources.sort((a, b) => at(a) - at(b) || a.order - b.order);
+  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  state.resources.sort(
+    (a, b) =>
+      at(a) - at(b) ||
+      (at(a) !== Infinity && (cmp(a.name, b.name) || cmp(a.namespace, b.namespace))) ||
+      a.order - b.order
+  );
   state.resources.forEach((r, i) => (r.order = i));
 }
 

@@ -129,7 +129,7 @@ export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir
       try {
         const text = spec.jwks ?? readJwksUri(spec.jwksUri, path.dirname(r.where.file), baseDir);
         if (text) keys = createLocalJWKSet(JSON.parse(text));
-        else keyError = 'no jwks or jwksUri';
+        else keyError = 'no jwks or jwksUri (istiod would fetch the OpenID discovery document of the issuer)';
       } catch (e) {
         keyError = (e as Error).message;
       }
@@ -339,10 +339,10 @@ async function verifyToken(rule: JwtRule, token: string): Promise<Verified> {
       unknownIssuer: false,
       reason: `no usable JWKS for ${rule.spec.issuer}: ${rule.keyError}`,
       body:
-        rule.spec.jwksUri && /^https?:\/\//.test(rule.spec.jwksUri)
-          ? // istiod fetches a jwksUri (PILOT_JWT_ENABLE_REMOTE_JWKS=false, the default) and, when it cannot, gives
-            // Envoy a fake JWKS of one RSA key with kid "abc" (CreateFakeJwks): a token naming another kid finds no key,
-            // any other fails its signature check
+        !rule.spec.jwks && (!rule.spec.jwksUri || /^https?:\/\//.test(rule.spec.jwksUri))
+          ? // istiod fetches a jwksUri (PILOT_JWT_ENABLE_REMOTE_JWKS=false, the default), or without one the issuer's
+            // OpenID discovery document, and, when it cannot, gives Envoy a fake JWKS of one RSA key with kid "abc"
+            // (CreateFakeJwks): a token naming another kid finds no key, any other fails its signature check
             typeof parsed.kid === 'string' && parsed.kid !== '' && parsed.kid !== 'abc'
             ? JwtStatus.kidAlgMismatch
             : JwtStatus.verificationFails
