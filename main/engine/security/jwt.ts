@@ -341,11 +341,11 @@ async function verifyToken(rule: JwtRule, token: string): Promise<Verified> {
       body:
         !rule.spec.jwks && (!rule.spec.jwksUri || /^https?:\/\//.test(rule.spec.jwksUri))
           ? // istiod fetches a jwksUri (PILOT_JWT_ENABLE_REMOTE_JWKS=false, the default), or without one the issuer's
-            // OpenID discovery document, and, when it cannot, gives Envoy a fake JWKS of one RSA key with kid "abc"
-            // (CreateFakeJwks): a token naming another kid finds no key, any other fails its signature check
-            typeof parsed.kid === 'string' && parsed.kid !== '' && parsed.kid !== 'abc'
-            ? JwtStatus.kidAlgMismatch
-            : JwtStatus.verificationFails
+            // OpenID discovery document, and, when it cannot, gives Envoy a JWKS of one RSA key whose private half
+            // nobody has (PublicOnlyJwks; a static fake key before it, since 1.21), with neither kid nor alg: every
+            // token is tried against it and fails its signature check (jwt_verify_lib: a key without kid or alg
+            // matches any token, so not "Jwks doesn't have key to match kid or alg from Jwt")
+            JwtStatus.verificationFails
           : JwtStatus.jwksNoValidKeys
     };
   try {
