@@ -6,10 +6,10 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignJWT, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let caller: Stub, inh: Stub, up: Stub, wu: Stub, tie: Stub, api: Stub;
+let caller: Stub, inh: Stub, up: Stub, wu: Stub, tie: Stub, api: Stub, loc: Stub;
 let m: Running;
 let key: Awaited<ReturnType<typeof generateKeyPair>>;
 
@@ -22,7 +22,10 @@ ${body}`;
 
 beforeAll(async () => {
   key = await generateKeyPair('RS256');
-  [caller, inh, up, wu, tie, api] = await Promise.all(['caller', 'inh', 'up', 'wu', 'tie', 'api'].map((n) => stub(n)));
+  [caller, inh, up, wu, tie, api, loc] = await Promise.all(
+    ['caller', 'inh', 'up', 'wu', 'tie', 'api', 'loc'].map((n) => stub(n))
+  );
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256' }] });
   m = await startMesh(
     {
       meshYaml: meshYaml({
@@ -31,7 +34,8 @@ beforeAll(async () => {
         up: { namespace: 'open', workloads: [{ name: 'up-v1', instances: [up.address] }] },
         wu: { namespace: 'open', workloads: [{ name: 'wu-v1', instances: [wu.address] }] },
         tie: { namespace: 'tie', workloads: [{ name: 'tie-v1', instances: [tie.address] }] },
-        api: { namespace: 'open', workloads: [{ name: 'api-v1', instances: [api.address] }] }
+        api: { namespace: 'open', workloads: [{ name: 'api-v1', instances: [api.address] }] },
+        loc: { namespace: 'open', workloads: [{ name: 'loc-v1', instances: [loc.address] }] }
       }),
       istio: {
         'pa.yaml': [
@@ -60,6 +64,15 @@ spec:
   selector: {matchLabels: {app: api}}
   jwtRules:
   - issuer: testing@secure.istio.io
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: loc, namespace: open}
+spec:
+  selector: {matchLabels: {app: loc}}
+  jwtRules:
+  - issuer: testing@secure.istio.io
+    jwks: '${jwks}'
 `
       }
     },
@@ -68,7 +81,7 @@ spec:
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([caller, inh, up, wu, tie, api].map((s) => s.close()));
+  await Promise.all([caller, inh, up, wu, tie, api, loc].map((s) => s.close()));
 });
 
 /** A plaintext request from a caller without a sidecar, straight to the workload's inbound sidecar. */
@@ -122,5 +135,25 @@ describe('RequestAuthentication without jwks or jwksUri (policy applier: istiod 
       expect(r.headers['www-authenticate']).toBe('Bearer realm="http://api.open:9080/x", error="invalid_token"');
     }
     expect(api.seen.filter((s) => s.headers.authorization)).toHaveLength(0);
+  });
+});
+
+describe('JWT in a header with a prefix (Envoy extractJWT)', () => {
+  it('the token is the run of base64url characters after the prefix: what follows it is not part of it', async () => {
+    const token = await new SignJWT({ sub: 'alice' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setIssuer('testing@secure.istio.io')
+      .setExpirationTime('1h')
+      .sign(key.privateKey);
+    for (const value of [`Bearer ${token}, Basic dXNlcjpwdw==`, `Bearer ${token};v=1`]) {
+      const r = await viaProxy(m.outbound('caller-v1'), 'loc.open:9080', '/x', { headers: { authorization: value } });
+      expect(r.status).toBe(200);
+      // verified, so the header is removed (forwardOriginalToken unset)
+      expect(loc.seen.at(-1)!.headers.authorization).toBeUndefined();
+    }
+    const bad = await viaProxy(m.outbound('caller-v1'), 'loc.open:9080', '/x', {
+      headers: { authorization: `Bearer ${token.slice(0, -2)}!!${token.slice(-2)}` }
+    });
+    expect([bad.status, bad.body]).toEqual([401, 'Jwt verification fails']);
   });
 });

@@ -170,6 +170,8 @@ export interface TokenEdits {
   setPath(path: string): void;
 }
 
+const BASE64URL_RUN = /[A-Za-z0-9_.-]+/;
+
 /** Envoy's default locations (Authorization: Bearer, then access_token) apply only when a rule names none. */
 function locationsOf(rule: JwtRuleSpec): {
   headers: { name: string; prefix?: string }[];
@@ -241,8 +243,8 @@ function cookieValue(header: string | string[] | undefined, name: string): strin
 
 /**
  * Every token in a rule's locations, as Envoy's extractor finds them: in a header, after the value prefix found
- * anywhere in the value (case-sensitive), from its first base64url character on; the first value of a query
- * parameter; a cookie.
+ * anywhere in the value (case-sensitive), the run of base64url characters and dots that follows (so `Bearer <jwt>;
+ * x` or `Bearer <jwt>, Basic …` give the token alone); the first value of a query parameter; a cookie.
  */
 function findTokens(rule: JwtRuleSpec, headers: Record<string, string | string[] | undefined>, path: string): Found[] {
   const loc = locationsOf(rule);
@@ -256,9 +258,8 @@ function findTokens(rule: JwtRuleSpec, headers: Record<string, string | string[]
     if (h.prefix) {
       const pos = value.indexOf(h.prefix);
       if (pos < 0) continue;
-      const rest = value.slice(pos + h.prefix.length);
-      const start = rest.search(/[A-Za-z0-9_.-]/);
-      token = start < 0 ? value : rest.slice(start);
+      // Envoy's extractJWT: the first run of base64url characters and dots after the prefix (none: the whole value)
+      token = BASE64URL_RUN.exec(value.slice(pos + h.prefix.length))?.[0] ?? value;
     }
     out.push({ token, strip: (e) => e.removeHeader(name) });
   }
