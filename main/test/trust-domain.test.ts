@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let caller: Stub, local: Stub, alias: Stub, foreign: Stub, when: Stub, other: Stub;
+let caller: Stub, local: Stub, alias: Stub, foreign: Stub, when: Stub, other: Stub, wild: Stub;
 let m: Running;
 
 const allow = (app: string, principal: string, extra = '') => `apiVersion: security.istio.io/v1
@@ -20,8 +20,8 @@ spec:
 ${extra}`;
 
 beforeAll(async () => {
-  [caller, local, alias, foreign, when, other] = await Promise.all(
-    ['caller', 'local', 'alias', 'foreign', 'when', 'other'].map((n) => stub(n))
+  [caller, local, alias, foreign, when, other, wild] = await Promise.all(
+    ['caller', 'local', 'alias', 'foreign', 'when', 'other', 'wild'].map((n) => stub(n))
   );
   const svc = (s: Stub) => ({ workloads: [{ name: `${s.name}-v1`, instances: [s.address] }] });
   m = await startMesh({
@@ -31,6 +31,7 @@ beforeAll(async () => {
         local: svc(local),
         alias: svc(alias),
         foreign: svc(foreign),
+        wild: svc(wild),
         when: svc(when),
         other: { workloads: [{ name: 'other-v1', instances: [other.address], serviceAccount: 'nobody' }] }
       },
@@ -41,6 +42,7 @@ beforeAll(async () => {
         allow('local', 'cluster.local/ns/default/sa/sleep'),
         allow('alias', 'old-td/ns/default/sa/sleep'),
         allow('foreign', 'other-td/ns/default/sa/sleep'),
+        allow('wild', 'old*/ns/default/sa/sleep'),
         `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: when}
@@ -56,7 +58,7 @@ spec:
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([caller, local, alias, foreign, when, other].map((s) => s.close()));
+  await Promise.all([caller, local, alias, foreign, when, other, wild].map((s) => s.close()));
 });
 
 const from = (w: string, svc: string) => viaProxy(m.outbound(w), `${svc}:9080`, '/ip');
@@ -77,6 +79,11 @@ describe('trust domain and aliases in AuthorizationPolicy', () => {
   });
   it('a principal in a trust domain that is neither is kept as written: no match', async () => {
     expect((await from('caller-v1', 'foreign')).status).toBe(403);
+  });
+  it('a wildcard trust domain that matches an alias (old*) is that alias: the principal holds in each trust domain', async () => {
+    // builder_test trust-domain-wildcard-in-principal, bundle_test: trustdomain.stringMatch has the wildcard on either side
+    expect((await from('caller-v1', 'wild')).status).toBe(200);
+    expect((await from('other-v1', 'wild')).status).toBe(403);
   });
   it('source.principal conditions are rewritten the same way', async () => {
     expect((await from('caller-v1', 'when')).status).toBe(200);

@@ -339,16 +339,17 @@ const CLUSTER_LOCAL = 'cluster.local';
 
 /**
  * istiod's trust domain migration of a principal list (trustdomain.Bundle.ReplaceTrustDomainAliases), `domains` being
- * the mesh's trust domain then its aliases: a `<td>/ns/<ns>/sa/<sa>` principal whose trust domain is one of them,
- * or `cluster.local`, becomes that principal in each of them; `*` trust domains, other shapes and other trust
- * domains stay as written.
+ * the mesh's trust domain then its aliases: a `<td>/ns/<ns>/sa/<sa>` principal whose trust domain is one of them
+ * (a prefix or suffix wildcard in it matching one counts), or `cluster.local`, becomes that principal in each of
+ * them; `*` trust domains, other shapes and other trust domains stay as written.
  */
 export function migrateTrustDomain(principals: string[], domains: string[]): string[] {
   const out: string[] = [];
   for (const p of principals) {
     const parts = p.split('/');
     const td = parts[0]!;
-    const known = domains.some((d) => strMatch(d, td)) || td === CLUSTER_LOCAL;
+    // trustdomain.stringMatch: a wildcard on either side, so `old*` or `*ld-td` in a policy names the alias old-td
+    const known = domains.some((d) => strMatch(d, td) || strMatch(td, d)) || td === CLUSTER_LOCAL;
     if (parts.length !== 5 || td === '*' || !known) {
       out.push(p);
       continue;
