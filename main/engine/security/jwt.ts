@@ -99,7 +99,7 @@ function jsonSegment(seg: string, badBase64: string, badJson: string): { value: 
 }
 
 /** The payload of a token as jwt_verify_lib parses it, or the status string of why it cannot. */
-function parseJwt(token: string): { payload: JWTPayload; kid: unknown } | { error: string } {
+function parseJwt(token: string): { payload: JWTPayload } | { error: string } {
   const parts = token.split('.');
   if (parts.length !== 3) return { error: JwtStatus.badFormat };
   const header = jsonSegment(parts[0]!, JwtStatus.headerBadBase64, JwtStatus.headerBadJson);
@@ -111,7 +111,7 @@ function parseJwt(token: string): { payload: JWTPayload; kid: unknown } | { erro
   if (c.iss !== undefined && typeof c.iss !== 'string') return { error: JwtStatus.issNotString };
   if (c.exp !== undefined && !Number.isInteger(c.exp)) return { error: JwtStatus.expNotInteger };
   if (c.nbf !== undefined && !Number.isInteger(c.nbf)) return { error: JwtStatus.nbfNotInteger };
-  return { payload: c, kid: (header.value as { kid?: unknown }).kid };
+  return { payload: c };
 }
 
 export function jwtRulesFor(resources: IstioResource[], w: WorkloadInfo, baseDir: string): JwtRule[] {
