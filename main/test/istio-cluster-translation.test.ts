@@ -1,0 +1,131 @@
+/**
+ * Integration: how Istio turns a DestinationRule into the client sidecar's clusters (pilot's cluster_tls,
+ * cluster_traffic_policy and cluster_builder unit tests), seen through real requests: what the upstream gets (TLS or
+ * plaintext, which SNI, a client certificate). Real servers on 127.0.0.1.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import { generate } from 'selfsigned';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+
+let caller: Stub;
+let web: Stub;
+let plain: Stub;
+let m: Running;
+/** A TLS server that records the SNI of every ClientHello it gets, and a plaintext HTTP server. */
+let sniff: tls.Server;
+let http1: http.Server;
+const hellos: { sni: string | null }[] = [];
+
+beforeAll(async () => {
+  const now = Date.now();
+  const self = await generate([{ name: 'commonName', value: 'sniff.example.com' }], {
+    notBeforeDate: new Date(now - 60_000),
+    notAfterDate: new Date(now + 3600_000)
+  });
+  const context = tls.createSecureContext({ key: self.private, cert: self.cert });
+  sniff = tls.createServer({
+    key: self.private,
+    cert: self.cert,
+    SNICallback: (name, cb) => {
+      hellos.push({ sni: name });
+      cb(null, context);
+    }
+  });
+  sniff.on('tlsClientError', () => undefined);
+  http1 = http.createServer((_req, res) => res.end('plain'));
+  const listen = async (s: net.Server) => {
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return (s.address() as net.AddressInfo).port;
+  };
+  const tlsPort = await listen(sniff);
+  const plainPort = await listen(http1);
+  const entry = (name: string, tlsSpec: string, port = tlsPort) => `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}}
+spec:
+  hosts: [${name}.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}}
+spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
+`;
+  caller = await stub('caller');
+  web = await stub('web');
+  plain = await stub('plain');
+  m = await startMesh(
+    {
+      meshYaml: meshYaml({
+        caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
+        web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
+        plain: { workloads: [{ name: 'plain-v1', instances: [plain.address] }] }
+      }),
+      istio: {
+        'rules.yaml':
+          entry('istiosni', '{mode: ISTIO_MUTUAL, sni: custom.sni.example}') +
+          entry('istiodefault', '{mode: ISTIO_MUTUAL}') +
+          entry('cred', '{mode: SIMPLE, credentialName: ext-credential}', plainPort) +
+          `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: plain}
+spec: {host: plain, trafficPolicy: {tls: {sni: plain.custom.example}}}
+`
+      }
+    },
+    { store: 'memory' }
+  );
+});
+afterAll(async () => {
+  await m.close();
+  await Promise.all([caller.close(), web.close(), plain.close()]);
+  sniff.close();
+  http1.close();
+  http1.closeAllConnections();
+});
+
+const call = (host: string, p: string) => viaProxy(m.outbound('caller-v1'), host, p);
+
+describe('DestinationRule tls as Istio builds the cluster (cluster_tls.go)', () => {
+  it('no tls in the rule: auto mTLS to a workload with a sidecar (the app gets x-forwarded-client-cert)', async () => {
+    const r = await call('web:9080', '/auto');
+    expect(r.status).toBe(200);
+    expect(web.seen.at(-1)!.headers['x-forwarded-client-cert']).toBeDefined();
+  });
+
+  it('a tls block without a mode is DISABLE, not auto mTLS: plaintext to the sidecar, no client certificate', async () => {
+    const r = await call('plain:9080', '/nomode');
+    expect(r.status).toBe(200);
+    expect(plain.seen.at(-1)!.url).toBe('/nomode');
+    expect(plain.seen.at(-1)!.headers['x-forwarded-client-cert']).toBeUndefined();
+  });
+
+  it("ISTIO_MUTUAL sends the rule's sni when it names one", async () => {
+    hellos.length = 0;
+    const r = await call('istiosni.example.com', '/sni');
+    expect(r.status).toBe(503);
+    expect(hellos.length).toBeGreaterThan(0);
+    expect(hellos.map((h) => h.sni)).toEqual(hellos.map(() => 'custom.sni.example'));
+  });
+
+  it('ISTIO_MUTUAL without sni sends the cluster name as SNI', async () => {
+    hellos.length = 0;
+    const r = await call('istiodefault.example.com', '/sni');
+    expect(r.status).toBe(503);
+    expect(hellos[0]?.sni).toBe('outbound_.80_._.istiodefault.example.com');
+  });
+
+  it('SIMPLE with a credentialName in a rule without workloadSelector: the sidecar builds no TLS, plaintext', async () => {
+    const r = await call('cred.example.com', '/cred');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('plain');
+  });
+});
