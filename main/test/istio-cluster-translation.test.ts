@@ -8,7 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import { deadPort, meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let caller: Stub;
 let web: Stub;
@@ -42,6 +42,7 @@ beforeAll(async () => {
   };
   const tlsPort = await listen(sniff);
   const plainPort = await listen(http1);
+  const dead = await deadPort();
   const entry = (name: string, tlsSpec: string, port = tlsPort) => `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -74,6 +75,36 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
           entry('istiodefault', '{mode: ISTIO_MUTUAL}') +
           entry('cred', '{mode: SIMPLE, credentialName: ext-credential}', plainPort) +
           `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: refused}
+spec:
+  hosts: [refused.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${dead}}]
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: refused}
+spec:
+  hosts: [refused.example.com]
+  http: [{route: [{destination: {host: refused.example.com}}], retries: {attempts: 0}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: refused}
+spec:
+  host: refused.example.com
+  trafficPolicy:
+    outlierDetection:
+      consecutive5xxErrors: 1
+      splitExternalLocalOriginErrors: true
+      consecutiveLocalOriginFailures: 3
+      baseEjectionTime: 60s
+      maxEjectionPercent: 100
+---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: plain}
@@ -127,5 +158,15 @@ describe('DestinationRule tls as Istio builds the cluster (cluster_tls.go)', () 
     const r = await call('cred.example.com', '/cred');
     expect(r.status).toBe(200);
     expect(r.body).toBe('plain');
+  });
+});
+
+describe('outlierDetection as Istio builds the cluster (cluster_traffic_policy.go)', () => {
+  it('splitExternalLocalOriginErrors: connect failures eject after consecutiveLocalOriginFailures, not as 5xx', async () => {
+    const bodies: string[] = [];
+    for (let i = 0; i < 4; i++) bodies.push((await call('refused.example.com', `/refused${i}`)).body);
+    // consecutive5xxErrors 1 does not count them: the first three reach the endpoint and fail to connect
+    for (const b of bodies.slice(0, 3)) expect(b).toMatch(/^upstream connect error .*connection failure/);
+    expect(bodies[3]).toBe('no healthy upstream');
   });
 });
