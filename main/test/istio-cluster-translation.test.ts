@@ -3,8 +3,13 @@
  * cluster_traffic_policy and cluster_builder unit tests), seen through real requests: what the upstream gets (TLS or
  * plaintext, which SNI, a client certificate). Real servers on 127.0.0.1.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +23,46 @@ let m: Running;
 let sniff: tls.Server;
 let http1: http.Server;
 const hellos: { sni: string | null }[] = [];
+/** An HTTPS server whose certificate a CRL of its CA revokes (caCrl); its files in `pkiDir`. */
+let revoked: https.Server;
+let pkiDir: string;
+
+/** A CA, a server certificate it issues for crl.example.com, and two CRLs of the CA: one empty, one revoking it. */
+function crlPki(dir: string): void {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=crl test CA', '-days', '2');
+  run('req', '-new', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=crl.example.com');
+  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:crl.example.com\n');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'srv.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-set_serial',
+    '7',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+    '-out',
+    'srv.pem'
+  );
+  fs.writeFileSync(path.join(dir, 'index.txt'), '');
+  fs.writeFileSync(path.join(dir, 'crlnumber'), '01\n');
+  fs.writeFileSync(
+    path.join(dir, 'ca.cnf'),
+    '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n'
+  );
+  const ca = ['-config', 'ca.cnf', '-keyfile', 'ca.key', '-cert', 'ca.pem'];
+  run('ca', ...ca, '-gencrl', '-out', 'empty-crl.pem');
+  run('ca', ...ca, '-revoke', 'srv.pem');
+  run('ca', ...ca, '-gencrl', '-out', 'revoked-crl.pem');
+}
 
 beforeAll(async () => {
   const now = Date.now();
@@ -43,6 +88,16 @@ beforeAll(async () => {
   const tlsPort = await listen(sniff);
   const plainPort = await listen(http1);
   const dead = await deadPort();
+  pkiDir = fs.mkdtempSync(path.join(os.tmpdir(), 'localmesh-crl-'));
+  crlPki(pkiDir);
+  const pem = (f: string) => path.join(pkiDir, f);
+  revoked = https.createServer(
+    { key: fs.readFileSync(pem('srv.key')), cert: fs.readFileSync(pem('srv.pem')) },
+    (_req, res) => res.end('crl tls ok')
+  );
+  const revokedPort = await listen(revoked);
+  const crlTls = (crl: string) =>
+    `{mode: SIMPLE, caCertificates: ${pem('ca.pem')}, caCrl: ${pem(crl)}, subjectAltNames: [crl.example.com]}`;
   const entry = (name: string, tlsSpec: string, port = tlsPort) => `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -74,6 +129,8 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
           entry('istiosni', '{mode: ISTIO_MUTUAL, sni: custom.sni.example}') +
           entry('istiodefault', '{mode: ISTIO_MUTUAL}') +
           entry('cred', '{mode: SIMPLE, credentialName: ext-credential}', plainPort) +
+          entry('crlok', crlTls('empty-crl.pem'), revokedPort) +
+          entry('crlrevoked', crlTls('revoked-crl.pem'), revokedPort) +
           `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -120,6 +177,8 @@ afterAll(async () => {
   await Promise.all([caller.close(), web.close(), plain.close()]);
   sniff.close();
   http1.close();
+  revoked.close();
+  fs.rmSync(pkiDir, { recursive: true, force: true });
   http1.closeAllConnections();
 });
 
@@ -158,6 +217,15 @@ describe('DestinationRule tls as Istio builds the cluster (cluster_tls.go)', () 
     const r = await call('cred.example.com', '/cred');
     expect(r.status).toBe(200);
     expect(r.body).toBe('plain');
+  });
+
+  it('SIMPLE with caCrl: a server certificate the CRL revokes fails verification; one it does not, passes', async () => {
+    const ok = await call('crlok.example.com', '/crl');
+    expect(ok.status).toBe(200);
+    expect(ok.body).toBe('crl tls ok');
+    const r = await call('crlrevoked.example.com', '/crl');
+    expect(r.status).toBe(503);
+    expect(r.body).toMatch(/^upstream connect error .*TLS/);
   });
 });
 

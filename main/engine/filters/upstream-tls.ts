@@ -183,6 +183,11 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
   if (settings?.sni && !sans?.length) options.checkServerIdentity = () => undefined;
   const ca = readFile(settings?.caCertificates);
   if (ca !== undefined) options.ca = ca;
+  // caCrl: the server's chain is checked against it (Envoy's crl, every certificate of the chain: one its CRL revokes,
+  // or issued by a CA the file has no CRL of, fails the handshake); skipped with insecureSkipVerify, as the whole
+  // validation context is
+  const crl = settings?.insecureSkipVerify === true ? undefined : readFile(settings?.caCrl);
+  if (crl !== undefined) options.crl = crl;
   if (mode === 'MUTUAL') {
     const cert = readFile(settings?.clientCertificate);
     const key = readFile(settings?.privateKey);
