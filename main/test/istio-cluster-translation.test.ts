@@ -13,11 +13,13 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadPort, meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import { deadPort, meshYaml, request, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let caller: Stub;
 let web: Stub;
 let plain: Stub;
+let guarded: Stub;
+let widened: Stub;
 let m: Running;
 /** A TLS server that records the SNI of every ClientHello it gets, and a plaintext HTTP server. */
 let sniff: tls.Server;
@@ -117,12 +119,19 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
   caller = await stub('caller');
   web = await stub('web');
   plain = await stub('plain');
+  const slow = (_req: unknown, res: http.ServerResponse): void => {
+    setTimeout(() => res.end('slow'), 300);
+  };
+  guarded = await stub('guarded', slow);
+  widened = await stub('widened', slow);
   m = await startMesh(
     {
       meshYaml: meshYaml({
         caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
         web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
-        plain: { workloads: [{ name: 'plain-v1', instances: [plain.address] }] }
+        plain: { workloads: [{ name: 'plain-v1', instances: [plain.address] }] },
+        guarded: { workloads: [{ name: 'guarded-v1', instances: [guarded.address] }] },
+        widened: { workloads: [{ name: 'widened-v1', instances: [widened.address] }] }
       }),
       istio: {
         'rules.yaml':
@@ -132,6 +141,31 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
           entry('crlok', crlTls('empty-crl.pem'), revokedPort) +
           entry('crlrevoked', crlTls('revoked-crl.pem'), revokedPort) +
           `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: guarded}
+spec:
+  host: guarded
+  trafficPolicy:
+    connectionPool: {tcp: {maxConnections: 5}, http: {http1MaxPendingRequests: 5}}
+    portLevelSettings:
+    - port: {number: 9080}
+      connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: widened}
+spec:
+  host: widened
+  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: widened}
+spec:
+  workloadSelector: {labels: {app: widened}}
+  inboundConnectionPool: {tcp: {maxConnections: 10}}
+---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: refused}
@@ -174,7 +208,7 @@ spec: {host: plain, trafficPolicy: {tls: {sni: plain.custom.example}}}
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([caller.close(), web.close(), plain.close()]);
+  await Promise.all([caller.close(), web.close(), plain.close(), guarded.close(), widened.close()]);
   sniff.close();
   http1.close();
   revoked.close();
@@ -236,5 +270,27 @@ describe('outlierDetection as Istio builds the cluster (cluster_traffic_policy.g
     // consecutive5xxErrors 1 does not count them: the first three reach the endpoint and fail to connect
     for (const b of bodies.slice(0, 3)) expect(b).toMatch(/^upstream connect error .*connection failure/);
     expect(bodies[3]).toBe('no healthy upstream');
+  });
+});
+
+describe("the DestinationRule's connectionPool at the destination's inbound cluster (cluster.go, TestConnectionPoolSettings)", () => {
+  const direct = (w: string, host: string, i: number) =>
+    request(m.inbound(`${w}-v1`), `/in${i}`, { headers: { host: `${host}:9080` } });
+
+  it("without a Sidecar inboundConnectionPool, the rule for the workload's service limits its inbound sidecar", async () => {
+    // callers without a sidecar, straight to the inbound sidecar: the service port's portLevelSettings apply
+    const rs = await Promise.all([1, 2, 3, 4].map((i) => direct('guarded', 'guarded', i)));
+    expect(rs.map((r) => r.status).sort()).toEqual([200, 200, 503, 503]);
+    for (const r of rs.filter((x) => x.status === 503)) expect(r.headers['x-envoy-overloaded']).toBe('true');
+    const flows = (await m.mesh.listFlows({ limit: 100 })).filter((f) => /^\/in\d$/.test(f.path) && f.status === 503);
+    expect(flows.map((f) => [f.reporter, f.flags])).toEqual([
+      ['destination', 'UO'],
+      ['destination', 'UO']
+    ]);
+  });
+
+  it("a Sidecar's inboundConnectionPool replaces the rule's at the inbound sidecar", async () => {
+    const rs = await Promise.all([1, 2, 3, 4].map((i) => direct('widened', 'widened', i)));
+    expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200]);
   });
 });
