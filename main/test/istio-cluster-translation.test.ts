@@ -19,6 +19,7 @@ let caller: Stub;
 let web: Stub;
 let plain: Stub;
 let guarded: Stub;
+let named: Stub;
 let widened: Stub;
 let m: Running;
 /** A TLS server that records the SNI of every ClientHello it gets, and a plaintext HTTP server. */
@@ -119,6 +120,7 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
   caller = await stub('caller');
   web = await stub('web');
   plain = await stub('plain');
+  named = await stub('named');
   const slow = (_req: unknown, res: http.ServerResponse): void => {
     setTimeout(() => res.end('slow'), 300);
   };
@@ -130,6 +132,7 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
         caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
         web: { workloads: [{ name: 'web-v1', instances: [web.address] }] },
         plain: { workloads: [{ name: 'plain-v1', instances: [plain.address] }] },
+        named: { workloads: [{ name: 'named-v1', instances: [named.address] }] },
         guarded: { workloads: [{ name: 'guarded-v1', instances: [guarded.address] }] },
         widened: { workloads: [{ name: 'widened-v1', instances: [widened.address] }] }
       }),
@@ -141,6 +144,11 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
           entry('crlok', crlTls('empty-crl.pem'), revokedPort) +
           entry('crlrevoked', crlTls('revoked-crl.pem'), revokedPort) +
           `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: named}
+spec: {host: named, trafficPolicy: {tls: {mode: ISTIO_MUTUAL, sni: any.name.example}}}
+---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: guarded}
@@ -208,7 +216,7 @@ spec: {host: plain, trafficPolicy: {tls: {sni: plain.custom.example}}}
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([caller.close(), web.close(), plain.close(), guarded.close(), widened.close()]);
+  await Promise.all([caller.close(), web.close(), plain.close(), named.close(), guarded.close(), widened.close()]);
   sniff.close();
   http1.close();
   revoked.close();
@@ -238,6 +246,12 @@ describe('DestinationRule tls as Istio builds the cluster (cluster_tls.go)', () 
     expect(r.status).toBe(503);
     expect(hellos.length).toBeGreaterThan(0);
     expect(hellos.map((h) => h.sni)).toEqual(hellos.map(() => 'custom.sni.example'));
+  });
+
+  it("ISTIO_MUTUAL with the rule's sni to a sidecar: its inbound listener does not match on SNI, mutual TLS as usual", async () => {
+    const r = await call('named:9080', '/named');
+    expect(r.status).toBe(200);
+    expect(String(named.seen.at(-1)!.headers['x-forwarded-client-cert'])).toContain('spiffe://');
   });
 
   it('ISTIO_MUTUAL without sni sends the cluster name as SNI', async () => {
