@@ -261,7 +261,10 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     if (own) return limitsOf(own);
     const svc = s.registry.serviceByFqdn.get(`${w.service}.${w.namespace}.${CLUSTER_DOMAIN}`);
     if (!svc || s.destinationRules.length === 0) return undefined;
-    const dr = findDestinationRule(s.destinationRules, svc.fqdn, svc.namespace, w);
+    // a rule's workloadSelector is honoured for outbound clusters only (Istio's SidecarScope.DestinationRule), so a
+    // rule with one never applies here
+    const rules = s.destinationRules.filter((d) => !d.workloadSelector);
+    const dr = findDestinationRule(rules, svc.fqdn, svc.namespace, w);
     return limitsOf(policyComponent(dr, undefined, svc.ports[0]!, 'connectionPool'));
   });
 

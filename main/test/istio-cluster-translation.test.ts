@@ -21,6 +21,7 @@ let plain: Stub;
 let guarded: Stub;
 let named: Stub;
 let widened: Stub;
+let selected: Stub;
 let m: Running;
 /** A TLS server that records the SNI of every ClientHello it gets, and a plaintext HTTP server. */
 let sniff: tls.Server;
@@ -126,6 +127,7 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
   };
   guarded = await stub('guarded', slow);
   widened = await stub('widened', slow);
+  selected = await stub('selected', slow);
   m = await startMesh(
     {
       meshYaml: meshYaml({
@@ -134,7 +136,8 @@ spec: {host: ${name}.example.com, trafficPolicy: {tls: ${tlsSpec}}}
         plain: { workloads: [{ name: 'plain-v1', instances: [plain.address] }] },
         named: { workloads: [{ name: 'named-v1', instances: [named.address] }] },
         guarded: { workloads: [{ name: 'guarded-v1', instances: [guarded.address] }] },
-        widened: { workloads: [{ name: 'widened-v1', instances: [widened.address] }] }
+        widened: { workloads: [{ name: 'widened-v1', instances: [widened.address] }] },
+        selected: { workloads: [{ name: 'selected-v1', instances: [selected.address] }] }
       }),
       istio: {
         'rules.yaml':
@@ -165,6 +168,14 @@ kind: DestinationRule
 metadata: {name: widened}
 spec:
   host: widened
+  trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: selected}
+spec:
+  host: selected
+  workloadSelector: {matchLabels: {app: selected}}
   trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}
 ---
 apiVersion: networking.istio.io/v1
@@ -216,7 +227,15 @@ spec: {host: plain, trafficPolicy: {tls: {sni: plain.custom.example}}}
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([caller.close(), web.close(), plain.close(), named.close(), guarded.close(), widened.close()]);
+  await Promise.all([
+    caller.close(),
+    web.close(),
+    plain.close(),
+    named.close(),
+    guarded.close(),
+    widened.close(),
+    selected.close()
+  ]);
   sniff.close();
   http1.close();
   revoked.close();
@@ -301,6 +320,11 @@ describe("the DestinationRule's connectionPool at the destination's inbound clus
       ['destination', 'UO'],
       ['destination', 'UO']
     ]);
+  });
+
+  it('a rule with a workloadSelector applies to outbound clusters only, never to the inbound one', async () => {
+    const rs = await Promise.all([1, 2, 3, 4].map((i) => direct('selected', 'selected', i)));
+    expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200]);
   });
 
   it("a Sidecar's inboundConnectionPool replaces the rule's at the inbound sidecar", async () => {
