@@ -31,7 +31,8 @@ import type { LbState } from './sidecar/lb.js';
 import { limitsOf } from './sidecar/circuit.js';
 import { codecErrorReply, envoyResponse, reasonPhrase } from './sidecar/envoy-http.js';
 import { MAX_HEAD } from './sidecar/h1.js';
-import { sidecarFor } from './config/compile.js';
+import { findDestinationRule, policyComponent, sidecarFor } from './config/compile.js';
+import { CLUSTER_DOMAIN } from './config/hosts.js';
 import { createRandom, type Random } from './util/random.js';
 import { createLauncher, type LaunchSpec, type Launcher } from './launcher/launcher.js';
 import { planQuickAction } from './config/quick-actions.js';
@@ -252,9 +253,20 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     policiesFor(s.resources, w, [identities.trustDomain, ...s.mesh.spec.trustDomainAliases])
   );
   const jwtFor = perSnapshot((s, w: WorkloadInfo): JwtRule[] => jwtRulesFor(s.resources, w, project.baseDir));
-  const inboundPoolFor = perSnapshot((s, w: WorkloadInfo) =>
-    limitsOf(sidecarFor(s.resources, w)?.spec.inboundConnectionPool)
-  );
+  // the inbound cluster's limits: the Sidecar's inboundConnectionPool, else the connectionPool of the DestinationRule
+  // for the workload's own service as the workload sees it (top level, or the service port's portLevelSettings; no
+  // subset), as Istio's buildInboundClusterForPortOrUDS applies it
+  const inboundPoolFor = perSnapshot((s, w: WorkloadInfo) => {
+    const own = sidecarFor(s.resources, w)?.spec.inboundConnectionPool;
+    if (own) return limitsOf(own);
+    const svc = s.registry.serviceByFqdn.get(`${w.service}.${w.namespace}.${CLUSTER_DOMAIN}`);
+    if (!svc || s.destinationRules.length === 0) return undefined;
+    // a rule's workloadSelector is honoured for outbound clusters only (Istio's SidecarScope.DestinationRule), so a
+    // rule with one never applies here
+    const rules = s.destinationRules.filter((d) => !d.workloadSelector);
+    const dr = findDestinationRule(rules, svc.fqdn, svc.namespace, w);
+    return limitsOf(policyComponent(dr, undefined, svc.ports[0]!, 'connectionPool'));
+  });
 
   let project: LoadedProject = first;
   let snapshot = buildSnapshot(1, first.mesh, first.resources);

@@ -777,7 +777,8 @@ describe('DestinationRule', () => {
         code: 'IST0025',
         at: { after: 'connectionPool: ' },
         path: 'spec.trafficPolicy.connectionPool',
-        message: /connectionPool\.http\.maxRequestsPerConnection, outlierDetection\.splitExternalLocalOriginErrors/
+        // splitExternalLocalOriginErrors is enforced (sidecar/circuit.ts)
+        message: /yet: connectionPool\.http\.maxRequestsPerConnection \(enforced/
       }
     ]);
   });
@@ -1234,20 +1235,12 @@ describe('connectionPool and outlierDetection have their fields checked (Istio C
         message: /^traffic policy must have at least one field/
       }
     ]);
-    // with splitExternalLocalOriginErrors the local-origin count is fine (kept, not enforced)
+    // with splitExternalLocalOriginErrors the local-origin count is fine (and enforced)
     expectIssues(
       dr(
         '  host: reviews\n  trafficPolicy:\n    outlierDetection: {splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 3}\n'
       ),
-      [
-        {
-          severity: warn,
-          code: 'IST0025',
-          at: '{split',
-          path: 'spec.trafficPolicy.outlierDetection',
-          message: /outlierDetection\.splitExternalLocalOriginErrors, outlierDetection\.consecutiveLocalOriginFailures/
-        }
-      ]
+      []
     );
   });
 

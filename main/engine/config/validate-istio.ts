@@ -85,7 +85,7 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
   IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
   IST0025:
-    'Field localmesh keeps but does not enforce yet: DestinationRule connectionPool / outlierDetection knobs (e.g. maxRequestsPerConnection, idle timeouts, splitExternalLocalOriginErrors) (warning)',
+    'Field localmesh keeps but does not enforce yet: DestinationRule connectionPool / outlierDetection knobs (e.g. maxRequestsPerConnection, idle timeouts) (warning)',
   IST0026:
     "Field added after the mesh's spec.compatibilityVersion: that release's istiod rejects it; localmesh applies it (warning)"
 };
@@ -1100,6 +1100,8 @@ const ENFORCED = {
     'baseEjectionTime',
     'maxEjectionPercent',
     'minHealthPercent',
+    'splitExternalLocalOriginErrors',
+    'consecutiveLocalOriginFailures',
     'consecutiveErrors'
   ])
 };
@@ -1139,7 +1141,7 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
   ];
   if (unenforced.length > 0) {
     const field = unenforced[0]!.startsWith('connectionPool') ? 'connectionPool' : 'outlierDetection';
-    const msg = `kept but not enforced by localmesh yet: ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.connectTimeout, http.http1MaxPendingRequests, http.http2MaxRequests, http.maxRetries; consecutive5xxErrors, consecutiveGatewayErrors, interval, baseEjectionTime, maxEjectionPercent, minHealthPercent)`;
+    const msg = `kept but not enforced by localmesh yet: ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.connectTimeout, http.http1MaxPendingRequests, http.http2MaxRequests, http.maxRetries; consecutive5xxErrors, consecutiveGatewayErrors, interval, baseEjectionTime, maxEjectionPercent, minHealthPercent, splitExternalLocalOriginErrors, consecutiveLocalOriginFailures)`;
     ctx.report(dr, 'warning', IstioCodes.NOT_ENFORCED, [...p, field], msg);
   }
   if ('portLevelSettings' in tp) {

@@ -109,7 +109,9 @@ export function upstreamTls(a: UpstreamTlsInput): UpstreamTls | null {
 }
 
 function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
-  let mode = settings?.mode;
+  // a `tls` block without a mode is DISABLE, the field's zero value: only a policy without `tls` is auto mTLS (Istio's
+  // buildUpstreamTLSSettings returns any non-nil settings whose mode is DISABLE as they are)
+  let mode = settings ? (settings.mode ?? 'DISABLE') : undefined;
   let why = `DestinationRule ${a.dr?.key ?? ''} tls ${mode}`;
   if (!mode) {
     const w = a.endpoint.workload;
@@ -135,7 +137,8 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
               .map((e) => a.host.identities.idFor(e.workload!.namespace, e.workload!.serviceAccount))
           ]
     );
-    const sni = `outbound_.${a.port}_.${a.subset ?? ''}_.${a.service?.fqdn ?? ''}`;
+    // the DestinationRule's `sni`, else the cluster's name (Istio's buildUpstreamTLSSettings)
+    const sni = settings?.sni || `outbound_.${a.port}_.${a.subset ?? ''}_.${a.service?.fqdn ?? ''}`;
     return {
       mode,
       localPrincipal: me.id,
@@ -161,6 +164,11 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
       }
     };
   }
+  // SIMPLE / MUTUAL naming a secret (`credentialName`, other than a `configmap://` CA) in a rule without a
+  // workloadSelector: Istio builds no TLS context for a sidecar (a secret is only handed to the workloads a rule
+  // selects), so the sidecar sends plaintext
+  const credential = settings?.credentialName;
+  if (credential && !credential.startsWith('configmap://') && !a.dr?.workloadSelector) return null;
   // SIMPLE / MUTUAL: TLS origination with the user's files. Options left unset are left out: an explicit
   // `checkServerIdentity: undefined` replaces Node's default check and makes tls.connect fail an internal assertion.
   // the names to verify: the DestinationRule's, else the ServiceEntry's
@@ -175,6 +183,11 @@ function decide(a: UpstreamTlsInput, settings: Settings): UpstreamTls | null {
   if (settings?.sni && !sans?.length) options.checkServerIdentity = () => undefined;
   const ca = readFile(settings?.caCertificates);
   if (ca !== undefined) options.ca = ca;
+  // caCrl: the server's chain is checked against it (Envoy's crl, every certificate of the chain: one its CRL revokes,
+  // or issued by a CA the file has no CRL of, fails the handshake); skipped with insecureSkipVerify, as the whole
+  // validation context is
+  const crl = settings?.insecureSkipVerify === true ? undefined : readFile(settings?.caCrl);
+  if (crl !== undefined) options.crl = crl;
   if (mode === 'MUTUAL') {
     const cert = readFile(settings?.clientCertificate);
     const key = readFile(settings?.privateKey);

@@ -15,6 +15,7 @@ const limits = (l: Partial<PoolLimits>): PoolLimits => ({
 const policy = (p: Partial<OutlierPolicy>): OutlierPolicy => ({
   consecutive5xx: 5,
   consecutiveGateway: 0,
+  consecutiveLocalOrigin: 0,
   intervalMs: 10_000,
   baseEjectionMs: 30_000,
   maxEjectionPercent: 10,
@@ -92,6 +93,30 @@ describe('ClusterCircuit: outlier detection', () => {
     expect(c.record('a', 'http-5xx', p, 1, now)).toBe(false); // a 500 breaks the run
     c.record('a', 'local-failure', p, 1, now);
     expect(c.record('a', 'http-gateway', p, 1, now)).toBe(true);
+  });
+  it('splitExternalLocalOriginErrors: local-origin failures count apart, not as 5xx or gateway errors', () => {
+    const c = new ClusterCircuit();
+    const p = policy({ consecutive5xx: 1, consecutiveGateway: 1, consecutiveLocalOrigin: 2, maxEjectionPercent: 100 });
+    const now = performance.now();
+    expect(c.record('a', 'local-failure', p, 1, now)).toBe(false); // not a 5xx: one local-origin failure of 2
+    expect(c.record('a', 'local-failure', p, 1, now)).toBe(true);
+    const d = new ClusterCircuit();
+    d.record('b', 'local-failure', p, 1, now);
+    expect(d.record('b', 'success', { ...p, consecutive5xx: 0 }, 1, now)).toBe(false); // an answer ends the run
+    expect(d.record('b', 'local-failure', p, 1, now)).toBe(false);
+    expect(d.record('b', 'http-5xx', p, 1, now)).toBe(true); // answers still count as 5xx
+  });
+  it("outlierPolicyFor: split takes consecutiveLocalOriginFailures, Envoy's default 5 when unset; unsplit, none", () => {
+    const rule = (od: Record<string, unknown>) =>
+      ({ trafficPolicy: { outlierDetection: od }, subsets: new Map() }) as unknown as MergedDestinationRule;
+    expect(
+      outlierPolicyFor(rule({ splitExternalLocalOriginErrors: true }), undefined, 80)?.consecutiveLocalOrigin
+    ).toBe(5);
+    expect(
+      outlierPolicyFor(rule({ splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2 }), undefined, 80)
+        ?.consecutiveLocalOrigin
+    ).toBe(2);
+    expect(outlierPolicyFor(rule({ consecutive5xxErrors: 1 }), undefined, 80)?.consecutiveLocalOrigin).toBe(0);
   });
   it('minHealthPercent: below it the cluster panics and uses every endpoint', () => {
     const c = new ClusterCircuit();

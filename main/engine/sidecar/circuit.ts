@@ -11,7 +11,8 @@
  * 502/503/504 only), if (ejected + 1) / endpoints stays within `maxEjectionPercent` (default 10 %, so fewer than 10
  * endpoints never eject unless it is raised; before Istio 1.20 -- Envoy 1.28 -- an endpoint was ejected while the
  * share already ejected was below it, so one of fewer than 10 could be: see Compat.ejectBelowMaxPercent). It returns after baseEjectionTime × times ejected (capped at 300 s),
- * at the first `interval` sweep after that. With every endpoint ejected the caller gets 503 no healthy upstream
+ * at the first `interval` sweep after that. With `splitExternalLocalOriginErrors` the locally originated failures count
+ * apart (`consecutiveLocalOriginFailures`, Envoy's default 5) and no longer as 5xx or gateway errors. With every endpoint ejected the caller gets 503 no healthy upstream
  * (unless `minHealthPercent` puts the cluster in panic, when every endpoint is used). `http.maxRetries` bounds the
  * retries outstanding on the cluster: past it a retry is skipped and the request flagged UO.
  */
@@ -33,6 +34,11 @@ export interface OutlierPolicy {
   consecutive5xx: number;
   /** 0: off. */
   consecutiveGateway: number;
+  /**
+   * splitExternalLocalOriginErrors: the consecutive local-origin failures (connect failure, reset, timeout) that eject,
+   * counted apart from the 5xx and gateway errors; 0: not split (they count as 503 / 504 answers).
+   */
+  consecutiveLocalOrigin: number;
   intervalMs: number;
   baseEjectionMs: number;
   maxEjectionPercent: number;
@@ -176,6 +182,9 @@ export function outlierPolicyFor(
   return {
     consecutive5xx: num(od.consecutive5xxErrors) ?? (legacy ? 0 : 5),
     consecutiveGateway: num(od.consecutiveGatewayErrors) ?? legacy ?? 0,
+    // Istio sets consecutive_local_origin_failure only when > 0: Envoy's default is 5, enforced at 100 %
+    consecutiveLocalOrigin:
+      od.splitExternalLocalOriginErrors === true ? (positive(od.consecutiveLocalOriginFailures) ?? 5) : 0,
     intervalMs: ms(od.interval, 10_000),
     baseEjectionMs: ms(od.baseEjectionTime, 30_000),
     maxEjectionPercent: positive(od.maxEjectionPercent) ?? 10,
@@ -190,6 +199,7 @@ export type TryResult = 'success' | 'http-5xx' | 'http-gateway' | 'local-failure
 interface EndpointHealth {
   consecutive5xx: number;
   consecutiveGateway: number;
+  consecutiveLocalOrigin: number;
   /** performance.now() when it may return (0: not ejected). */
   ejectedUntil: number;
   timesEjected: number;
@@ -269,19 +279,31 @@ export class ClusterCircuit {
     let h = this.health.get(key);
     if (!h) {
       if (result === 'success') return false;
-      this.health.set(key, (h = { consecutive5xx: 0, consecutiveGateway: 0, ejectedUntil: 0, timesEjected: 0 }));
+      this.health.set(
+        key,
+        (h = { consecutive5xx: 0, consecutiveGateway: 0, consecutiveLocalOrigin: 0, ejectedUntil: 0, timesEjected: 0 })
+      );
     }
-    if (result === 'success') {
-      h.consecutive5xx = 0;
-      h.consecutiveGateway = 0;
-      return false;
+    let trip: boolean;
+    if (policy.consecutiveLocalOrigin > 0 && result === 'local-failure') {
+      // split: a local-origin failure counts on its own, leaving the 5xx and gateway counts as they were
+      h.consecutiveLocalOrigin++;
+      trip = h.consecutiveLocalOrigin >= policy.consecutiveLocalOrigin;
+    } else {
+      // an answer: the connection was made (Envoy's LocalOriginConnectSuccess ends a run of local-origin failures)
+      h.consecutiveLocalOrigin = 0;
+      if (result === 'success') {
+        h.consecutive5xx = 0;
+        h.consecutiveGateway = 0;
+        return false;
+      }
+      h.consecutive5xx++;
+      if (result !== 'http-5xx') h.consecutiveGateway++;
+      else h.consecutiveGateway = 0;
+      trip =
+        (policy.consecutive5xx > 0 && h.consecutive5xx >= policy.consecutive5xx) ||
+        (policy.consecutiveGateway > 0 && h.consecutiveGateway >= policy.consecutiveGateway);
     }
-    h.consecutive5xx++;
-    if (result !== 'http-5xx') h.consecutiveGateway++;
-    else h.consecutiveGateway = 0;
-    const trip =
-      (policy.consecutive5xx > 0 && h.consecutive5xx >= policy.consecutive5xx) ||
-      (policy.consecutiveGateway > 0 && h.consecutiveGateway >= policy.consecutiveGateway);
     if (!trip || h.ejectedUntil > now) return false;
     let ejected = 0;
     for (const x of this.health.values()) if (x.ejectedUntil > now) ejected++;
@@ -295,6 +317,7 @@ export class ClusterCircuit {
     h.ejectedUntil = this.epoch + sweeps * Math.max(1, policy.intervalMs);
     h.consecutive5xx = 0;
     h.consecutiveGateway = 0;
+    h.consecutiveLocalOrigin = 0;
     return true;
   }
 }

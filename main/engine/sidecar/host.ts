@@ -39,7 +39,10 @@ export interface SidecarHost {
   authzPolicies(w: WorkloadInfo): ApplicablePolicy[];
   /** RequestAuthentication JWT rules selecting `w`. */
   jwtRules(w: WorkloadInfo): JwtRule[];
-  /** The circuit breakers of `w`'s inbound sidecar (its Sidecar resource's inboundConnectionPool), if any. */
+  /**
+   * The circuit breakers of `w`'s inbound sidecar (its Sidecar resource's inboundConnectionPool, else the
+   * connectionPool of the DestinationRule for its service), if any.
+   */
   inboundPool(w: WorkloadInfo): PoolLimits | undefined;
   /** Is host:port one of this engine's own listeners (a request to it would loop)? */
   isOwnListener(host: string, port: number): boolean;
