@@ -223,4 +223,42 @@ spec:
     expect(p.issues.find((i) => i.where.line === 8)!.message).toBe('port must be in range 1..65535, found 70000');
     expect(p.issues.find((i) => i.where.line === 17)!.message).toMatch(/^jwksUri scheme "ftp" is not supported/);
   });
+
+  it("RequestAuthentication fields Istio's validateJwtRule rejects: empty audience, query, cookie or claim; a claim header that is no header name; a bad timeout; an empty portLevelMtls", () => {
+    const text = `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt}
+spec:
+  jwtRules:
+  - issuer: a
+    audiences: [web, ""]
+    fromParams: [""]
+    fromCookies: [""]
+    spaceDelimitedClaims: [""]
+    outputClaimToHeaders:
+    - {claim: sub, header: x-sub}
+    - {claim: sub, header: ":authority"}
+    timeout: apple
+  - issuer: b
+    timeout: 1500ms
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: pa}
+spec:
+  selector: {matchLabels: {app: web}}
+  portLevelMtls: {}
+`;
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.jwtRules[0].audiences[1]@7:22',
+      'error IST0106 spec.jwtRules[0].fromParams[0]@8:18',
+      'error IST0106 spec.jwtRules[0].fromCookies[0]@9:19',
+      'error IST0106 spec.jwtRules[0].spaceDelimitedClaims[0]@10:28',
+      'error IST0106 spec.jwtRules[0].outputClaimToHeaders[1].header@13:28',
+      'error IST0106 spec.jwtRules[0].timeout@14:14',
+      'error IST0106 spec.portLevelMtls@23:18'
+    ]);
+    const p = loadProject(project(text));
+    expect(p.issues.find((i) => i.where.line === 14)!.message).toMatch(/^timeout must be a valid duration/);
+  });
 });

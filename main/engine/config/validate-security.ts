@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { ValidationIssue } from '../../contract/api.js';
 import type { SourcePos } from '../../contract/errors.js';
 import type { IstioResource } from '../../contract/istio-schema.js';
+import { parseDuration } from '../util/duration.js';
 import { ROOT_NAMESPACE } from './compile.js';
 import { makeIssue, type PathSegment } from './yaml-source.js';
 
@@ -33,11 +34,18 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
     const spec = (r.spec ?? {}) as Record<string, unknown> & {
       selector?: { matchLabels?: Record<string, string> };
       portLevelMtls?: Record<string, unknown>;
-      jwtRules?: { jwks?: string; jwksUri?: string }[];
+      jwtRules?: JwtRule[];
     };
     const hasSelector = Object.keys(spec.selector?.matchLabels ?? {}).length > 0;
     if (r.kind === 'PeerAuthentication') {
       const ports = Object.keys(spec.portLevelMtls ?? {});
+      if (spec.portLevelMtls && ports.length === 0)
+        add(
+          'error',
+          SecurityCodes.SCHEMA,
+          'port level mTLS, if defined, must have at least one element: name a port, or remove portLevelMtls',
+          ['portLevelMtls']
+        );
       if (ports.length > 0 && !hasSelector)
         add(
           'error',
@@ -81,6 +89,7 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
             `jwksUri scheme "${scheme}" is not supported: Istio takes http:// and https:// URIs only (localmesh also reads file:// URLs and local paths)`,
             ['jwtRules', i, 'jwksUri']
           );
+        checkJwtRule(j, ['jwtRules', i], add);
         if (j.jwksUri && /^https?:\/\//.test(j.jwksUri))
           add(
             'warning',
@@ -93,6 +102,59 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
   }
   return out;
 }
+
+interface JwtRule {
+  jwks?: string;
+  jwksUri?: string;
+  audiences?: string[];
+  fromParams?: string[];
+  fromCookies?: string[];
+  spaceDelimitedClaims?: string[];
+  outputClaimToHeaders?: { header?: string; claim?: string }[];
+  timeout?: string;
+}
+
+/** The JWTRule CRD's header name pattern (outputClaimToHeaders[].header). */
+const CLAIM_HEADER = /^[-_A-Za-z0-9]+$/;
+
+/**
+ * Istio's validateJwtRule and the JWTRule CRD beyond the schema: no empty audience, query parameter, cookie or
+ * space-delimited claim; an output header that is a plain header name; a timeout of at least 1ms.
+ */
+function checkJwtRule(j: JwtRule, p: PathSegment[], add: Add): void {
+  const what = {
+    audiences: 'audience',
+    fromParams: 'location query',
+    fromCookies: 'cookie name',
+    spaceDelimitedClaims: 'space-delimited claim'
+  } as const;
+  for (const f of ['audiences', 'fromParams', 'fromCookies', 'spaceDelimitedClaims'] as const)
+    j[f]?.forEach((v, k) => {
+      if (v === '') add('error', SecurityCodes.SCHEMA, `${what[f]} must be non-empty string`, [...p, f, k]);
+    });
+  j.outputClaimToHeaders?.forEach((o, k) => {
+    if (o?.header && !CLAIM_HEADER.test(o.header))
+      add(
+        'error',
+        SecurityCodes.SCHEMA,
+        `header "${o.header}" is not a valid header name: letters, digits, "-" and "_" only`,
+        [...p, 'outputClaimToHeaders', k, 'header']
+      );
+  });
+  if (j.timeout !== undefined) {
+    const ms = DURATION.test(j.timeout) ? parseDuration(j.timeout) : NaN;
+    if (!(ms >= 1))
+      add(
+        'error',
+        SecurityCodes.SCHEMA,
+        `timeout must be a valid duration greater than 1ms (such as "5s"), found "${j.timeout}"`,
+        [...p, 'timeout']
+      );
+  }
+}
+
+/** A protobuf Duration as Istio's YAML takes it (a sum of number+unit parts). */
+const DURATION = /^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/;
 
 /** A URI's scheme (two characters at least, so that a Windows path "C:\\..." is a path). */
 const URI_SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
