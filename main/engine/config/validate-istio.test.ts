@@ -1502,6 +1502,104 @@ spec:
       }
     ]);
   });
+
+  it('ServiceEntry: targetPort 1-65535, CIDR addresses only for NONE/STATIC, one DNS_ROUND_ROBIN endpoint', () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext}
+spec:
+  hosts: [api.example.com]
+  addresses: [10.0.0.0/16]
+  ports:
+  - {number: 80, name: http, targetPort: 99999}
+  resolution: DNS_ROUND_ROBIN
+  endpoints:
+  - address: a.example.com
+  - address: b.example.com
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ok}
+spec:
+  hosts: [db.example.com]
+  addresses: [10.1.0.0/16]
+  ports:
+  - {number: 5432, name: tcp, protocol: TCP, targetPort: 15432}
+  resolution: STATIC
+  endpoints:
+  - address: 127.0.0.1
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '10.0.0.0/16',
+        path: 'spec.addresses[0]',
+        message: /^CIDR addresses are allowed only for NONE\/STATIC resolution types, not DNS_ROUND_ROBIN/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '99999',
+        path: 'spec.ports[0].targetPort',
+        message: /^port must be between 1-65535/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'address: b.example.com',
+        path: 'spec.endpoints[1]',
+        message: /^DNS_ROUND_ROBIN mode cannot have multiple endpoints/
+      }
+    ]);
+  });
+
+  it("workload selectors as Istio's validateWorkloadSelector: no '*' in a label (error), no labels (warning)", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: [api.example.com]
+  workloadSelector: {labels: {app: "*"}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: sc}
+spec:
+  workloadSelector: {}
+  egress: [{hosts: ["./*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: reviews
+  workloadSelector: {matchLabels: {"version*": v1}}
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"*"}}',
+        path: 'spec.workloadSelector.labels.app',
+        message: /^wildcard is not supported in selector: "app=\*"/
+      },
+      {
+        severity: 'warning',
+        code: 'IST0106',
+        at: '{}',
+        path: 'spec.workloadSelector',
+        message: /^workload selector specified without labels/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'v1}}',
+        path: 'spec.workloadSelector.matchLabels["version*"]',
+        message: /^wildcard is not supported in selector/
+      }
+    ]);
+  });
 });
 
 describe('did you mean: hosts and enum values', () => {

@@ -33,6 +33,7 @@ import { parseDuration } from '../util/duration.js';
 import { hostMatches, parseServiceFqdn, qualifyHost } from './hosts.js';
 import { formatPath, makeIssue, suggest, type PathSegment } from './yaml-source.js';
 import { compatFor, FIELD_SINCE, type Compat } from './compat.js';
+import { selectorProblems } from './validate-security.js';
 
 /** Issue codes for Istio files, by meaning. */
 export const IstioCodes = {
@@ -1032,9 +1033,18 @@ function checkRepeatedMatches(
 
 function checkDestinationRule(ctx: Ctx, dr: DR): void {
   const fqdn = qualifyHost(dr.spec.host, dr.namespace);
+  const ws = (dr.spec as { workloadSelector?: { matchLabels?: Record<string, string> } }).workloadSelector;
+  if (ws) checkSelector(ctx, dr, ws.matchLabels, ['spec', 'workloadSelector', 'matchLabels']);
   const svc = checkDestinationRuleHost(ctx, dr, fqdn);
   checkSubsets(ctx, dr, svc);
   if (dr.spec.trafficPolicy) checkTrafficPolicy(ctx, dr, dr.spec.trafficPolicy, ['spec', 'trafficPolicy']);
+}
+
+/** Istio's validateWorkloadSelector: errors for an empty key or a "*", a warning for a selector without labels. */
+function checkSelector(ctx: Ctx, r: IstioResource, labels: Record<string, string> | undefined, p: Path): void {
+  for (const [severity, msg, sub] of selectorProblems(labels))
+    if (severity === 'error') ctx.error(r, [...p, ...sub], msg);
+    else ctx.report(r, severity, IstioCodes.SCHEMA, p.slice(0, -1), msg);
 }
 
 function checkDestinationRuleHost(ctx: Ctx, dr: DR, fqdn: string): ServiceInfo | undefined {
@@ -1232,6 +1242,8 @@ function checkServiceEntry(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
   spec.hosts.forEach((h, k) => {
     if (h === '*') ctx.error(se, ['spec', 'hosts', k], 'host "*" is not allowed in a ServiceEntry; name the host');
   });
+  if (spec.workloadSelector)
+    checkSelector(ctx, se, spec.workloadSelector.labels, ['spec', 'workloadSelector', 'labels']);
   if (spec.workloadSelector && endpoints.length > 0) {
     ctx.error(se, ['spec', 'endpoints'], 'a ServiceEntry takes only one of workloadSelector and endpoints');
   }
@@ -1249,6 +1261,21 @@ function checkServiceEntry(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
       'resolution STATIC needs endpoints (with IP addresses); add endpoints or use resolution: DNS'
     );
   }
+  if (resolution !== 'NONE' && resolution !== 'STATIC') {
+    const cidr = (spec.addresses ?? []).findIndex((a) => a.includes('/'));
+    if (cidr >= 0)
+      ctx.error(
+        se,
+        ['spec', 'addresses', cidr],
+        `CIDR addresses are allowed only for NONE/STATIC resolution types, not ${resolution}: use a single IP, or resolution: STATIC or NONE`
+      );
+  }
+  if (resolution === 'DNS_ROUND_ROBIN' && endpoints.length > 1)
+    ctx.error(
+      se,
+      ['spec', 'endpoints', 1],
+      'DNS_ROUND_ROBIN mode cannot have multiple endpoints (it connects to the first address its one endpoint resolves to): keep one endpoint, or use resolution: DNS'
+    );
   checkServicePorts(ctx, se);
   if (resolution === 'NONE') return;
   const portNames = (spec.ports ?? []).flatMap((p) => (p.name ? [p.name] : []));
@@ -1295,6 +1322,8 @@ function checkServicePorts(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
         );
       else names.set(port.name, k);
     }
+    if (port.targetPort !== undefined && port.targetPort !== 0 && !(port.targetPort >= 1 && port.targetPort <= 65535))
+      ctx.error(se, [...p, 'targetPort'], `port must be between 1-65535, found targetPort ${port.targetPort}`);
     const protocol = port.protocol;
     if (protocol !== undefined && protocol !== '' && !PROTOCOL_NAMES.has(protocol.toLowerCase())) {
       const hint = suggest(protocol, PROTOCOLS);
@@ -1419,6 +1448,8 @@ const INBOUND_ENFORCED = {
 };
 
 function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  const ws = (sc.spec as { workloadSelector?: { labels?: Record<string, string> } }).workloadSelector;
+  if (ws) checkSelector(ctx, sc, ws.labels, ['spec', 'workloadSelector', 'labels']);
   const pool = sc.spec.inboundConnectionPool;
   if (pool) checkConnectionPool(ctx, sc, pool, ['spec', 'inboundConnectionPool']);
   const unenforced = [

@@ -261,4 +261,32 @@ spec:
     const p = loadProject(project(text));
     expect(p.issues.find((i) => i.where.line === 14)!.message).toMatch(/^timeout must be a valid duration/);
   });
+
+  it("selectors as Istio's validateWorkloadSelector: '*' in a key or value and an empty key are errors, no labels a warning", () => {
+    const text = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap}
+spec:
+  selector: {matchLabels: {app: "web-*"}}
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: pa}
+spec:
+  selector: {}
+  mtls: {mode: STRICT}
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: ra}
+spec:
+  selector: {matchLabels: {"": web}}
+`;
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.selector.matchLabels.app@5:33',
+      'error IST0106 spec.selector.matchLabels[""]@19:32',
+      'warning IST0106 spec.selector@12:13'
+    ]);
+  });
 });

@@ -37,6 +37,9 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
       jwtRules?: JwtRule[];
     };
     const hasSelector = Object.keys(spec.selector?.matchLabels ?? {}).length > 0;
+    if (spec.selector)
+      for (const [sev, msg, p] of selectorProblems(spec.selector.matchLabels))
+        add(sev, SecurityCodes.SCHEMA, msg, p.length ? ['selector', 'matchLabels', ...p] : ['selector']);
     if (r.kind === 'PeerAuthentication') {
       const ports = Object.keys(spec.portLevelMtls ?? {});
       if (spec.portLevelMtls && ports.length === 0)
@@ -155,6 +158,25 @@ function checkJwtRule(j: JwtRule, p: PathSegment[], add: Add): void {
 
 /** A protobuf Duration as Istio's YAML takes it (a sum of number+unit parts). */
 const DURATION = /^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/;
+
+/**
+ * Istio's validateWorkloadSelector (every kind with a workload selector): no empty label key, no "*" in a key or a
+ * value (errors); a selector without labels selects every workload of the namespace (a warning).
+ */
+export function selectorProblems(
+  labels: Record<string, string> | undefined
+): [ValidationIssue['severity'], string, PathSegment[]][] {
+  const out: [ValidationIssue['severity'], string, PathSegment[]][] = [];
+  const entries = Object.entries(labels ?? {});
+  if (entries.length === 0)
+    out.push(['warning', 'workload selector specified without labels: it selects every workload of the namespace', []]);
+  for (const [k, v] of entries) {
+    if (k === '') out.push(['error', `empty key is not supported in selector: "${k}=${v}"`, [k]]);
+    if (k.includes('*') || v.includes('*'))
+      out.push(['error', `wildcard is not supported in selector: "${k}=${v}" (labels match exactly)`, [k]]);
+  }
+  return out;
+}
 
 /** A URI's scheme (two characters at least, so that a Windows path "C:\\..." is a path). */
 const URI_SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
