@@ -809,6 +809,55 @@ describe('loadBalancer knobs with no local meaning', () => {
       ]
     );
   });
+  it('warmup as its CRD: duration required, minimumPercent 0-100, aggression at least 1 (errors besides the IST0025)', () => {
+    const text = dr(
+      '  host: reviews\n  trafficPolicy:\n    loadBalancer:\n      warmup: {minimumPercent: 150, aggression: 0.3}\n'
+    );
+    expectIssues(text, [
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: '{minimumPercent',
+        path: 'spec.trafficPolicy.loadBalancer.warmup',
+        message: /warmup is kept but not enforced/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{minimumPercent',
+        path: 'spec.trafficPolicy.loadBalancer.warmup',
+        message: /^warmup\.duration is required/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '150',
+        path: 'spec.trafficPolicy.loadBalancer.warmup.minimumPercent',
+        message: /between 0 and 100, found 150/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '0.3',
+        path: 'spec.trafficPolicy.loadBalancer.warmup.aggression',
+        message: /at least 1, found 0\.3/
+      }
+    ]);
+    expectIssues(
+      dr(
+        '  host: reviews\n  trafficPolicy:\n    loadBalancer:\n      warmup: {duration: 300s, minimumPercent: 5, aggression: 5}\n'
+      ),
+      [
+        {
+          severity: warn,
+          code: 'IST0025',
+          at: '{duration',
+          path: 'spec.trafficPolicy.loadBalancer.warmup',
+          message: /warmup is kept but not enforced/
+        }
+      ]
+    );
+  });
 });
 
 describe('traffic policy fields kept as data', () => {

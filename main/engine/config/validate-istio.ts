@@ -1192,6 +1192,20 @@ function checkOutlierDetection(ctx: Ctx, r: IstioResource, od: OutlierDetection,
   }
 }
 
+/** The WarmupConfiguration CRD: duration required, minimumPercent 0-100, aggression at least 1. */
+function checkWarmup(ctx: Ctx, dr: DR, w: Record<string, unknown>, p: Path): void {
+  if (w.duration === undefined) ctx.error(dr, p, 'warmup.duration is required (such as "300s")');
+  else if (typeof w.duration !== 'string')
+    ctx.error(dr, [...p, 'duration'], 'warmup.duration must be a duration such as "300s"');
+  else checkDuration(ctx, dr, w.duration, [...p, 'duration'], 'duration');
+  const ranges = { minimumPercent: [0, 100, 'between 0 and 100'], aggression: [1, Infinity, 'at least 1'] } as const;
+  for (const [k, [min, max, what]] of Object.entries(ranges)) {
+    const v = w[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= min && v <= max))
+      ctx.error(dr, [...p, k], `warmup.${k} must be a number ${what}, found ${JSON.stringify(v)}`);
+  }
+}
+
 function checkLoadBalancer(ctx: Ctx, dr: DR, lb: LoadBalancerSettings, p: Path): void {
   const ch = lb.consistentHash;
   // on one machine there are no localities and no original destination to pass through to: said, not hidden
@@ -1213,6 +1227,7 @@ function checkLoadBalancer(ctx: Ctx, dr: DR, lb: LoadBalancerSettings, p: Path):
         [...p, k],
         `loadBalancer.${k} is kept but not enforced by localmesh (every endpoint is local and in one locality)`
       );
+  if (kept.warmup !== undefined) checkWarmup(ctx, dr, kept.warmup as Record<string, unknown>, [...p, 'warmup']);
   if (lb.simple !== undefined && ch) {
     ctx.error(
       dr,
