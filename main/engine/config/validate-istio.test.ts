@@ -1603,6 +1603,59 @@ spec:
     ]);
   });
 
+  it("hosts as Istio's ValidateWildcardDomain: '*' only as the first label, DNS labels, no port; an IP is a VirtualService host", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs}
+spec:
+  hosts: ["reviews.*", "ratings:9080", 10.1.2.3, "*.example.com"]
+  http:
+  - route: [{destination: {host: reviews}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: ["api.exa_mple.com", "*x.example.org"]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: "reviews.default.svc.cluster.local:9080"
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"reviews.*"',
+        path: 'spec.hosts[0]',
+        message: /^domain name "reviews\.\*" invalid \(label "\*" invalid\)/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"ratings:9080"',
+        path: 'spec.hosts[1]',
+        message: /^domain name "ratings:9080" invalid/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"api.exa_mple.com"',
+        path: 'spec.hosts[0]',
+        message: /label "exa_mple" invalid/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"reviews.default.svc.cluster.local:9080"',
+        path: 'spec.host',
+        message: /label "local:9080" invalid/
+      }
+    ]);
+  });
+
   it("workload selectors as Istio's validateWorkloadSelector: no '*' in a label (error), no labels (warning)", () => {
     const text = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -382,10 +382,39 @@ function checkGateways(ctx: Ctx, vs: VS): void {
   ctx.report(vs, 'info', IstioCodes.GATEWAY_ONLY, ['spec', 'gateways'], msg);
 }
 
+/** Istio's DNS-1123 label (letters of either case, as its labels package), and a first label that may start with "*". */
+const ISTIO_LABEL = /^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
+const ISTIO_WILDCARD_LABEL = /^(\*|(\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)$/;
+
+/**
+ * Why Istio's ValidateWildcardDomain rejects a host, or undefined: "*" only in the first label, DNS-1123 labels of at
+ * most 63 characters, no all-numeric top-level label, a trailing dot allowed.
+ */
+function wildcardDomainProblem(host: string): string | undefined {
+  if (host.length === 0) return 'empty domain name not allowed';
+  if (host.length > 255) return `domain name "${host}" too long (max 255)`;
+  const [first, rest] = [host.split('.', 1)[0]!, host.includes('.') ? host.slice(host.indexOf('.') + 1) : undefined];
+  const bad = (label: string) => `domain name "${host}" invalid (label "${label}" invalid)`;
+  if (first.length > MAX_LABEL_LENGTH || !ISTIO_WILDCARD_LABEL.test(first)) return bad(first);
+  if (rest === undefined) return undefined;
+  const parts = rest.split('.');
+  const tld = parts[parts.length - 1]!;
+  if (DIGITS.test(tld)) return `domain name "${host}" invalid (top level domain "${tld}" cannot be all-numeric)`;
+  for (let i = 0; i < parts.length; i++) {
+    const label = parts[i]!;
+    if (i === parts.length - 1 && label === '') break;
+    if (label.length > MAX_LABEL_LENGTH || !ISTIO_LABEL.test(label)) return bad(label);
+  }
+  return undefined;
+}
+
 function checkWildcardMeshHosts(ctx: Ctx, vs: VS): void {
   if (!appliesToMesh(vs)) return;
   (vs.spec.hosts ?? []).forEach((h, k) => {
-    if (h === '*')
+    const problem = isIP(h) ? undefined : wildcardDomainProblem(h);
+    if (problem)
+      ctx.error(vs, ['spec', 'hosts', k], `${problem}; a host is a service name or FQDN, "*." only in front`);
+    else if (h === '*')
       ctx.error(
         vs,
         ['spec', 'hosts', k],
@@ -1048,6 +1077,11 @@ function checkSelector(ctx: Ctx, r: IstioResource, labels: Record<string, string
 }
 
 function checkDestinationRuleHost(ctx: Ctx, dr: DR, fqdn: string): ServiceInfo | undefined {
+  const problem = wildcardDomainProblem(dr.spec.host);
+  if (problem) {
+    ctx.error(dr, ['spec', 'host'], problem);
+    return undefined;
+  }
   const wildcard = fqdn.startsWith('*');
   const svc = wildcard ? undefined : ctx.lookupService(fqdn);
   const known = wildcard ? ctx.anyServiceMatching(fqdn) : svc !== undefined;
@@ -1255,7 +1289,9 @@ function checkServiceEntry(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
   const resolution = spec.resolution ?? 'NONE';
   const endpoints = spec.endpoints ?? [];
   spec.hosts.forEach((h, k) => {
+    const problem = h === '*' ? undefined : wildcardDomainProblem(h);
     if (h === '*') ctx.error(se, ['spec', 'hosts', k], 'host "*" is not allowed in a ServiceEntry; name the host');
+    else if (problem) ctx.error(se, ['spec', 'hosts', k], problem);
   });
   if (spec.workloadSelector)
     checkSelector(ctx, se, spec.workloadSelector.labels, ['spec', 'workloadSelector', 'labels']);
