@@ -1603,6 +1603,85 @@ spec:
     ]);
   });
 
+  it("CORS, header operations and sourceLabels as Istio's validateHTTPRoute checks them", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{sourceLabels: {app: "*"}}]
+    route: [{destination: {host: reviews}, headers: {response: {set: {":status": "200"}}}}]
+  - route: [{destination: {host: reviews}}]
+    corsPolicy:
+      allowOrigins: [{exact: "http://a.example"}]
+      allowMethods: [GET, GETT, "*"]
+      allowHeaders: ["*", x-custom, "bad header"]
+      maxAge: 1500ms
+    headers:
+      request: {set: {host: b.example, "": x, ":path": /elsewhere}, remove: [Host]}
+      response: {add: {x-ok: "1"}}
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"*"}}]',
+        path: 'spec.http[0].match[0].sourceLabels.app',
+        message: /^invalid tag value: "\*"/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"200"',
+        path: 'spec.http[0].route[0].headers.response.set[":status"]',
+        message: /header cannot have ":" prefix/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'GETT',
+        path: 'spec.http[1].corsPolicy.allowMethods[1]',
+        message: /^"GETT" is not a supported HTTP method \(did you mean "GET"\?\)/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"bad header"',
+        path: 'spec.http[1].corsPolicy.allowHeaders[2]',
+        message: /is not a valid header name/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '1500ms',
+        path: 'spec.http[1].corsPolicy.maxAge',
+        message: /^max_age duration is accurate only to seconds precision/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: { after: '"": ' },
+        path: 'spec.http[1].headers.request.set[""]',
+        message: /^header name cannot be empty/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '/elsewhere',
+        path: 'spec.http[1].headers.request.set[":path"]',
+        message: /^invalid header ":path": header cannot have ":" prefix/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'Host]',
+        path: 'spec.http[1].headers.request.remove[0]',
+        message: /^invalid header "Host": cannot set Host header/
+      }
+    ]);
+  });
+
   it("hosts as Istio's ValidateWildcardDomain: '*' only as the first label, DNS labels, no port; an IP is a VirtualService host", () => {
     const text = `apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -13,6 +13,8 @@ import type { Severity, ValidationIssue } from '../../contract/api.js';
 import type { SourcePos } from '../../contract/errors.js';
 import type {
   ConnectionPoolSettings,
+  CorsPolicy,
+  Headers,
   Destination,
   DestinationRuleSpec,
   HTTPFaultInjection,
@@ -459,6 +461,9 @@ function checkHttpRule(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: b
   checkDirectResponse(ctx, vs, rule, p);
   if (rule.retries) checkRetries(ctx, vs, rule.retries, [...p, 'retries']);
   if (rule.timeout !== undefined) checkDuration(ctx, vs, rule.timeout, [...p, 'timeout'], 'timeout');
+  if (rule.corsPolicy) checkCors(ctx, vs, rule.corsPolicy, [...p, 'corsPolicy']);
+  checkHeaderOps(ctx, vs, rule.headers, [...p, 'headers']);
+  rule.route?.forEach((rd, k) => checkHeaderOps(ctx, vs, rd.headers, [...p, 'route', k, 'headers']));
   rule.corsPolicy?.allowOrigins?.forEach((o, k) =>
     checkStringMatch(ctx, vs, o, [...p, 'corsPolicy', 'allowOrigins', k], {
       allowEmpty: false,
@@ -467,6 +472,65 @@ function checkHttpRule(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: b
     })
   );
   if (rule.delegate) checkDelegate(ctx, vs, rule, p, isDelegate);
+}
+
+/** RFC 7230 token characters: Istio's validHeaderNameRegex. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~A-Za-z0-9]+$/;
+const CORS_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', '*']);
+
+/** Istio's validateCORSPolicy: methods it knows, header names (or "*"), a maxAge in whole seconds. */
+function checkCors(ctx: Ctx, vs: VS, cors: CorsPolicy, p: Path): void {
+  cors.allowMethods?.forEach((m, k) => {
+    if (!CORS_METHODS.has(m)) {
+      const hint = suggest(m, [...CORS_METHODS]);
+      ctx.error(
+        vs,
+        [...p, 'allowMethods', k],
+        `"${m}" is not a supported HTTP method${hint ? ` (did you mean "${hint}"?)` : ''}`
+      );
+    }
+  });
+  for (const field of ['allowHeaders', 'exposeHeaders'] as const)
+    cors[field]?.forEach((h, k) => {
+      if (h !== '*' && !HEADER_NAME.test(h))
+        ctx.error(
+          vs,
+          [...p, field, k],
+          h === '' ? 'header name cannot be empty' : `header name "${h}" is not a valid header name`
+        );
+    });
+  if (cors.maxAge !== undefined) {
+    const ms = parseDuration(cors.maxAge);
+    if (!Number.isNaN(ms) && ms % 1000 !== 0)
+      ctx.error(
+        vs,
+        [...p, 'maxAge'],
+        `max_age duration is accurate only to seconds precision, found "${cors.maxAge}"; use whole seconds`
+      );
+  }
+}
+
+/**
+ * Istio's header operation names: not empty, no ":" pseudo-header; Host/:authority only in request set/add (the
+ * authority rewrite).
+ */
+function checkHeaderOps(ctx: Ctx, vs: VS, headers: Headers | undefined, p: Path): void {
+  for (const dir of ['request', 'response'] as const) {
+    const ops = headers?.[dir];
+    if (!ops) continue;
+    const check = (name: string, path: Path, authorityOk: boolean) => {
+      let problem: string | undefined;
+      if (name === '') problem = 'header name cannot be empty';
+      else if (authorityOk && isAuthorityHeader(name)) problem = undefined;
+      else if (name.toLowerCase() === 'host')
+        problem = `invalid header "${name}": cannot set Host header here (only request set/add rewrite the authority)`;
+      else if (name.startsWith(':')) problem = `invalid header "${name}": header cannot have ":" prefix`;
+      if (problem) ctx.error(vs, path, problem);
+    };
+    for (const op of ['set', 'add'] as const)
+      for (const name of Object.keys(ops[op] ?? {})) check(name, [...p, dir, op, name], dir === 'request');
+    ops.remove?.forEach((name, k) => check(name, [...p, dir, 'remove', k], false));
+  }
 }
 
 type Action = 'route' | 'redirect' | 'directResponse' | 'delegate';
@@ -575,11 +639,26 @@ const URI: StringMatchRules = { allowEmpty: false, allowEmptyPrefix: false, allo
 const QUERY_PARAM: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: false };
 const HEADER: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: true };
 
+/** Kubernetes label keys (an optional DNS prefix and "/") and values (may be empty), as Istio's labels.Validate. */
+const QUALIFIED_NAME = '(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
+const DNS_PREFIX = '[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)*/';
+const LABEL_KEY = new RegExp(`^(?:${DNS_PREFIX})?${QUALIFIED_NAME}$`);
+const LABEL_VALUE = new RegExp(`^(?:${QUALIFIED_NAME})?$`);
+
 function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
   if (m.port !== undefined && !(m.port >= 1 && m.port <= 65535))
     ctx.error(vs, [...p, 'port'], `port must be between 1 and 65535, found ${m.port}`);
   if (m.sourceNamespace !== undefined && !DNS_LABEL.test(m.sourceNamespace)) {
     ctx.error(vs, [...p, 'sourceNamespace'], `sourceNamespace "${m.sourceNamespace}" is not a namespace name`);
+  }
+  for (const [k, v] of Object.entries(m.sourceLabels ?? {})) {
+    if (!LABEL_KEY.test(k)) ctx.error(vs, [...p, 'sourceLabels', k], `invalid tag key: "${k}"`);
+    if (!LABEL_VALUE.test(v))
+      ctx.error(
+        vs,
+        [...p, 'sourceLabels', k],
+        `invalid tag value: "${v}" (a label value: letters, digits, "-", "_", "."; no wildcards)`
+      );
   }
   if (m.uri) checkStringMatch(ctx, vs, m.uri, [...p, 'uri'], URI);
   for (const field of ['scheme', 'method', 'authority'] as const) {

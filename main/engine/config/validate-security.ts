@@ -117,8 +117,8 @@ interface JwtRule {
   timeout?: string;
 }
 
-/** The JWTRule CRD's header name pattern (outputClaimToHeaders[].header). */
-const CLAIM_HEADER = /^[-_A-Za-z0-9]+$/;
+/** Istio's ValidateStrictHTTPHeaderName (outputClaimToHeaders[].header; the CRD allows "_" too, the webhook not). */
+const CLAIM_HEADER = /^[-A-Za-z0-9]+$/;
 
 /**
  * Istio's validateJwtRule and the JWTRule CRD beyond the schema: no empty audience, query parameter, cookie or
@@ -140,7 +140,7 @@ function checkJwtRule(j: JwtRule, p: PathSegment[], add: Add): void {
       add(
         'error',
         SecurityCodes.SCHEMA,
-        `header "${o.header}" is not a valid header name: letters, digits, "-" and "_" only`,
+        `header "${o.header}" is not a valid header name: letters, digits and "-" only`,
         [...p, 'outputClaimToHeaders', k, 'header']
       );
   });
