@@ -289,4 +289,23 @@ spec:
       'warning IST0106 spec.selector@12:13'
     ]);
   });
+
+  it("AuthorizationPolicy as Istio's webhook: empty from/to lists, identities in a CUSTOM rule (errors), a DENY rule of HTTP attributes only (warning)", () => {
+    const text =
+      ap('empty-lists', '  rules:\n  - from: []\n  - to: []\n') +
+      ap(
+        'custom',
+        "  action: CUSTOM\n  provider: {name: ext}\n  rules:\n  - from: [{source: {namespaces: [a]}}]\n    when: [{key: 'request.auth.claims[iss]', values: [x]}]\n"
+      ) +
+      ap('deny-http', "  action: DENY\n  rules:\n  - to: [{operation: {paths: ['/admin']}}]\n") +
+      ap('deny-port', "  action: DENY\n  rules:\n  - to: [{operation: {paths: ['/admin'], ports: ['9080']}}]\n");
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.rules[0].from@7:11',
+      'error IST0106 spec.rules[1].to@8:9',
+      'error IST0106 spec.rules[0].from[0].source.namespaces@17:34',
+      'error IST0106 spec.rules[0].when[0].key@18:18',
+      'warning IST0022 spec.action@14:11',
+      'warning IST0106 spec.rules[0]@26:5'
+    ]);
+  });
 });

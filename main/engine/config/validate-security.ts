@@ -237,9 +237,89 @@ function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, add: Add): void
       ['action']
     );
   rules.forEach((rule, i) => {
+    for (const f of ['from', 'to'] as const)
+      if (rule?.[f] && rule[f].length === 0)
+        add('error', SecurityCodes.SCHEMA, `\`${f}\` must not be empty, found at rule ${i}: remove it or add entries`, [
+          'rules',
+          i,
+          f
+        ]);
+    if (spec.action === 'CUSTOM') checkCustomRule(rule, ['rules', i], add);
+    if (spec.action === 'DENY' && deniesAllTcp(rule))
+      add(
+        'warning',
+        SecurityCodes.SCHEMA,
+        'configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port',
+        ['rules', i]
+      );
     (rule?.from ?? []).forEach((f, j) => checkSource(f?.source, ['rules', i, 'from', j], add));
     (rule?.to ?? []).forEach((t, j) => checkOperation(t?.operation, ['rules', i, 'to', j], add));
     (rule?.when ?? []).forEach((c, j) => checkCondition(c, ['rules', i, 'when', j], add));
+  });
+}
+
+type Rule = NonNullable<AuthorizationPolicySpec['rules']>[number];
+
+const TCP_SOURCE_FIELDS = [
+  'principals',
+  'notPrincipals',
+  'ipBlocks',
+  'notIpBlocks',
+  'namespaces',
+  'notNamespaces',
+  'remoteIpBlocks',
+  'notRemoteIpBlocks',
+  'serviceAccounts',
+  'notServiceAccounts'
+] as const;
+
+/**
+ * Istio's warning for a DENY rule whose sources or operations use only HTTP attributes (requestPrincipals, methods,
+ * paths, hosts): on a TCP port such a rule matches every connection.
+ */
+function deniesAllTcp(rule: Rule | undefined): boolean {
+  const sources = (rule?.from ?? []).flatMap((f) => (f?.source ? [f.source] : []));
+  const ops = (rule?.to ?? []).flatMap((t) => (t?.operation ? [t.operation] : []));
+  const tcpInFrom = sources.some((src) => TCP_SOURCE_FIELDS.some((f) => src[f] !== undefined));
+  const tcpInTo = ops.some((op) => op.ports !== undefined || op.notPorts !== undefined);
+  return (sources.length > 0 && ops.length === 0 && !tcpInFrom) || (ops.length > 0 && !tcpInTo);
+}
+
+const CUSTOM_UNSUPPORTED_SOURCE = [
+  'principals',
+  'notPrincipals',
+  'requestPrincipals',
+  'notRequestPrincipals',
+  'namespaces',
+  'notNamespaces',
+  'serviceAccounts',
+  'notServiceAccounts'
+] as const;
+
+/** Istio: a CUSTOM rule cannot use identities (principals, namespaces, JWT) in sources or conditions. */
+function checkCustomRule(rule: Rule | undefined, p: PathSegment[], add: Add): void {
+  (rule?.from ?? []).forEach((f, j) => {
+    for (const field of CUSTOM_UNSUPPORTED_SOURCE)
+      if (isSet(f?.source?.[field]))
+        add(
+          'error',
+          SecurityCodes.SCHEMA,
+          `From.${field[0]!.toUpperCase()}${field.slice(1)} is currently not supported with CUSTOM action`,
+          [...p, 'from', j, 'source', field]
+        );
+  });
+  (rule?.when ?? []).forEach((c, j) => {
+    const key = c?.key ?? '';
+    if (
+      ['source.namespace', 'source.serviceAccount', 'source.principal'].includes(key) ||
+      key.startsWith('request.auth.')
+    )
+      add('error', SecurityCodes.SCHEMA, `${key} is currently not supported with CUSTOM action`, [
+        ...p,
+        'when',
+        j,
+        'key'
+      ]);
   });
 }
 
