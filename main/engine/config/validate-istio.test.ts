@@ -1603,6 +1603,62 @@ spec:
     ]);
   });
 
+  it("DestinationRule tls as Istio's ValidateTLS (MUTUAL needs a client certificate and key) and subset labels as labels", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls: {mode: MUTUAL, caCertificates: /ca.pem}
+  subsets:
+  - name: v1
+    labels: {version: "v1*"}
+    trafficPolicy:
+      tls: {mode: SIMPLE, insecureSkipVerify: true, subjectAltNames: [reviews.example]}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      tls: {mode: MUTUAL, credentialName: reviews-cert}
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'MUTUAL, caCertificates',
+        path: 'spec.trafficPolicy.tls.mode',
+        message: /^client certificate required for mutual tls/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'MUTUAL, caCertificates',
+        path: 'spec.trafficPolicy.tls.mode',
+        message: /^private key required for mutual tls/
+      },
+      {
+        severity: 'warning',
+        code: 'IST0173',
+        at: '{version: "v1*"}',
+        path: 'spec.subsets[0].labels'
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"v1*"',
+        path: 'spec.subsets[0].labels.version',
+        message: /^invalid tag value: "v1\*"/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'true, subjectAltNames',
+        path: 'spec.subsets[0].trafficPolicy.tls.insecureSkipVerify',
+        message: /^cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true/
+      }
+    ]);
+  });
+
   it("CORS, header operations and sourceLabels as Istio's validateHTTPRoute checks them", () => {
     const text = `apiVersion: networking.istio.io/v1
 kind: VirtualService

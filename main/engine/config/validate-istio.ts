@@ -12,6 +12,7 @@ import { RE2JS } from 're2js';
 import type { Severity, ValidationIssue } from '../../contract/api.js';
 import type { SourcePos } from '../../contract/errors.js';
 import type {
+  ClientTLSSettings,
   ConnectionPoolSettings,
   CorsPolicy,
   Headers,
@@ -645,21 +646,26 @@ const DNS_PREFIX = '[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:
 const LABEL_KEY = new RegExp(`^(?:${DNS_PREFIX})?${QUALIFIED_NAME}$`);
 const LABEL_VALUE = new RegExp(`^(?:${QUALIFIED_NAME})?$`);
 
+/** Istio's labels.Instance.Validate (subset labels, sourceLabels): Kubernetes label keys and values. */
+function checkLabels(ctx: Ctx, r: IstioResource, labels: Record<string, string> | undefined, p: Path): void {
+  for (const [k, v] of Object.entries(labels ?? {})) {
+    if (!LABEL_KEY.test(k)) ctx.error(r, [...p, k], `invalid tag key: "${k}"`);
+    if (!LABEL_VALUE.test(v))
+      ctx.error(
+        r,
+        [...p, k],
+        `invalid tag value: "${v}" (a label value: letters, digits, "-", "_", "."; no wildcards)`
+      );
+  }
+}
+
 function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
   if (m.port !== undefined && !(m.port >= 1 && m.port <= 65535))
     ctx.error(vs, [...p, 'port'], `port must be between 1 and 65535, found ${m.port}`);
   if (m.sourceNamespace !== undefined && !DNS_LABEL.test(m.sourceNamespace)) {
     ctx.error(vs, [...p, 'sourceNamespace'], `sourceNamespace "${m.sourceNamespace}" is not a namespace name`);
   }
-  for (const [k, v] of Object.entries(m.sourceLabels ?? {})) {
-    if (!LABEL_KEY.test(k)) ctx.error(vs, [...p, 'sourceLabels', k], `invalid tag key: "${k}"`);
-    if (!LABEL_VALUE.test(v))
-      ctx.error(
-        vs,
-        [...p, 'sourceLabels', k],
-        `invalid tag value: "${v}" (a label value: letters, digits, "-", "_", "."; no wildcards)`
-      );
-  }
+  checkLabels(ctx, vs, m.sourceLabels, [...p, 'sourceLabels']);
   if (m.uri) checkStringMatch(ctx, vs, m.uri, [...p, 'uri'], URI);
   for (const field of ['scheme', 'method', 'authority'] as const) {
     const sm = m[field];
@@ -1198,6 +1204,7 @@ function checkSubsets(ctx: Ctx, dr: DR, svc: ServiceInfo | undefined): void {
       );
     } else names.set(subset.name, j);
     if (subset.trafficPolicy) checkTrafficPolicy(ctx, dr, subset.trafficPolicy, [...p, 'trafficPolicy']);
+    checkLabels(ctx, dr, subset.labels, [...p, 'labels']);
     if (!svc?.workloads) return;
     const selector = subset.labels ?? {};
     if (svc.workloads.some((w) => selects(selector, w))) return;
@@ -1227,6 +1234,38 @@ const ENFORCED = {
   ])
 };
 
+/**
+ * Istio's ValidateTLS of a DestinationRule: insecureSkipVerify excludes caCertificates and subjectAltNames; with a
+ * credentialName (SIMPLE, MUTUAL) no certificate files; MUTUAL needs clientCertificate and privateKey otherwise.
+ */
+function checkClientTls(ctx: Ctx, dr: DR, tls: ClientTLSSettings, p: Path): void {
+  const simpleOrMutual = tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL';
+  if (tls.insecureSkipVerify && simpleOrMutual && (tls.caCertificates || tls.subjectAltNames?.length))
+    ctx.error(
+      dr,
+      [...p, 'insecureSkipVerify'],
+      'cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true'
+    );
+  if (simpleOrMutual && tls.credentialName) {
+    if (tls.clientCertificate || tls.caCertificates || tls.privateKey || tls.caCrl)
+      ctx.error(
+        dr,
+        [...p, 'credentialName'],
+        'cannot specify client certificates or CA certificate or CA CRL If credentialName is set'
+      );
+    return;
+  }
+  if (tls.mode !== 'MUTUAL') return;
+  if (!tls.clientCertificate)
+    ctx.error(
+      dr,
+      [...p, 'mode'],
+      'client certificate required for mutual tls: set clientCertificate (or credentialName)'
+    );
+  if (!tls.privateKey)
+    ctx.error(dr, [...p, 'mode'], 'private key required for mutual tls: set privateKey (or credentialName)');
+}
+
 function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPolicy, p: Path): void {
   if (tp.loadBalancer) checkLoadBalancer(ctx, dr, tp.loadBalancer, [...p, 'loadBalancer']);
   // kept as data only: no PROXY protocol header upstream, no HTTP CONNECT tunnel, no retry budget
@@ -1239,6 +1278,7 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
         [...p, k],
         `trafficPolicy.${k} is kept but not enforced by localmesh`
       );
+  if (tp.tls) checkClientTls(ctx, dr, tp.tls, [...p, 'tls']);
   if (tp.connectionPool) checkConnectionPool(ctx, dr, tp.connectionPool, [...p, 'connectionPool']);
   if (tp.outlierDetection) checkOutlierDetection(ctx, dr, tp.outlierDetection, [...p, 'outlierDetection']);
   const od = tp.outlierDetection;
