@@ -1319,6 +1319,8 @@ function checkConnectionPool(ctx: Ctx, r: IstioResource, cp: ConnectionPoolSetti
   const tcpPath = [...p, 'tcp'];
   for (const k of ['connectTimeout', 'maxConnectionDuration', 'idleTimeout'] as const) {
     const v = tcp[k];
+    // Istio skips a tcp.idleTimeout of 0s: it disables the timeout
+    if (k === 'idleTimeout' && v !== undefined && parseDuration(v) === 0) continue;
     if (v !== undefined) checkDuration(ctx, r, v, [...tcpPath, k], `tcp.${k}`);
   }
   for (const k of ['time', 'interval'] as const) {
@@ -1617,7 +1619,73 @@ const INBOUND_ENFORCED = {
   http: new Set(['http1MaxPendingRequests', 'http2MaxRequests'])
 };
 
+/**
+ * Istio's ValidateSidecar on the shape of a Sidecar: some configuration, one catch-all egress listener (no port) and
+ * last, unique egress ports, an egressProxy only with ALLOW_ANY; a repeated egress host (or anything beside
+ * `*\/*`) warns.
+ */
+function checkSidecarShape(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  const spec = sc.spec;
+  if (!spec.egress?.length && !spec.ingress?.length && !spec.outboundTrafficPolicy && !spec.inboundConnectionPool) {
+    ctx.error(
+      sc,
+      ['spec'],
+      'sidecar: empty configuration provided: set egress, ingress, outboundTrafficPolicy or inboundConnectionPool'
+    );
+    return;
+  }
+  const egress = spec.egress ?? [];
+  let catchAll = false;
+  const ports = new Map<number, number>();
+  egress.forEach((eg, k) => {
+    const p: Path = ['spec', 'egress', k];
+    const number = (eg.port as { number?: unknown } | undefined)?.number;
+    if (eg.port === undefined) {
+      if (catchAll) ctx.error(sc, p, 'sidecar: egress can have only one listener with empty port');
+      else if (k === egress.length - 1) catchAll = true;
+      else ctx.error(sc, p, 'sidecar: the egress listener with empty port should be the last listener in the list');
+    } else if (typeof number === 'number' && number !== 0) {
+      const first = ports.get(number);
+      if (first !== undefined)
+        ctx.error(
+          sc,
+          [...p, 'port', 'number'],
+          `sidecar: ports on IP bound listeners must be unique (port ${number} also in spec.egress[${first}])`
+        );
+      else ports.set(number, k);
+    }
+    const byNs = new Map<string, Set<string>>();
+    eg.hosts.forEach((h, m) => {
+      const slash = h.indexOf('/');
+      if (slash < 0) return;
+      const ns = h.slice(0, slash) === '.' ? sc.namespace : h.slice(0, slash);
+      const host = h.slice(slash + 1);
+      const seen = byNs.get(ns) ?? new Set<string>();
+      byNs.set(ns, seen);
+      if (host !== '*' ? seen.has(host) || seen.has('*') : seen.size > 0)
+        ctx.report(sc, 'warning', IstioCodes.SCHEMA, [...p, 'hosts', m], `duplicated egress host: ${h}`);
+      seen.add(host);
+    });
+    if (byNs.get('*')?.has('*') && byNs.size !== 1)
+      ctx.report(
+        sc,
+        'warning',
+        IstioCodes.SCHEMA,
+        [...p, 'hosts'],
+        '`*/*` host select all resources, no other hosts can be added'
+      );
+  });
+  const otp = spec.outboundTrafficPolicy;
+  if (otp?.egressProxy !== undefined && otp.mode !== 'ALLOW_ANY')
+    ctx.error(
+      sc,
+      ['spec', 'outboundTrafficPolicy', 'egressProxy'],
+      'sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode'
+    );
+}
+
 function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  checkSidecarShape(ctx, sc);
   const ws = (sc.spec as { workloadSelector?: { labels?: Record<string, string> } }).workloadSelector;
   if (ws) checkSelector(ctx, sc, ws.labels, ['spec', 'workloadSelector', 'labels']);
   const pool = sc.spec.inboundConnectionPool;
