@@ -881,9 +881,62 @@ describe('ServiceEntry and Sidecar', () => {
   const se = (body: string) =>
     `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db}\nspec:\n  hosts: [db.example.com]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n${body}`;
 
-  it('STATIC resolution without endpoints', () => {
+  it("STATIC resolution without endpoints: Istio's webhook accepts it, localmesh warns (no endpoints)", () => {
     expectIssues(se('  resolution: STATIC\n'), [
-      { severity: err, code: 'IST0106', at: 'STATIC', path: 'spec.resolution', message: /needs endpoints/ }
+      { severity: warn, code: 'IST0106', at: 'STATIC', path: 'spec.resolution', message: /without endpoints/ }
+    ]);
+  });
+
+  it("ServiceEntry as Istio's ValidateServiceEntry: named ports, IP addresses, FQDN hosts for DNS without endpoints, one host for TCP ports", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a}
+spec:
+  hosts: ["*.api.example.com"]
+  addresses: [300.1.1.1]
+  ports:
+  - {number: 443, protocol: HTTPS}
+  - {number: 8443, name: HTTPS_alt, protocol: HTTPS}
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b}
+spec:
+  hosts: [db1.example.com, db2.example.com]
+  ports: [{number: 5432, name: tcp, protocol: TCP}]
+  resolution: DNS
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"*.api.example.com"',
+        path: 'spec.hosts[0]',
+        message: /^hosts must be FQDN if no endpoints are provided for resolution mode DNS/
+      },
+      { severity: err, code: 'IST0106', at: '300.1.1.1', path: 'spec.addresses[0]', message: /is not a valid IP/ },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{number: 443',
+        path: 'spec.ports[0]',
+        message: /^invalid port name: a ServiceEntry port needs a name/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'HTTPS_alt',
+        path: 'spec.ports[1].name',
+        message: /^invalid port name: HTTPS_alt/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{number: 5432',
+        path: 'spec.ports[0]',
+        message: /^multiple hosts provided with non-HTTP, non-TLS ports/
+      }
     ]);
   });
 

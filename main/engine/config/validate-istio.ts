@@ -1427,11 +1427,42 @@ function checkServiceEntry(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
     );
   }
   if (resolution === 'STATIC' && endpoints.length === 0 && !spec.workloadSelector) {
-    ctx.error(
+    // Istio's webhook accepts it (the entry then has no endpoints): a warning, not an error
+    ctx.report(
       se,
+      'warning',
+      IstioCodes.SCHEMA,
       spec.resolution ? ['spec', 'resolution'] : ['spec'],
-      'resolution STATIC needs endpoints (with IP addresses); add endpoints or use resolution: DNS'
+      'resolution STATIC without endpoints or a workloadSelector: the entry has no endpoints, so requests to it get 503 "no healthy upstream"; add endpoints or use resolution: DNS'
     );
+  }
+  (spec.addresses ?? []).forEach((a, k) => {
+    const slash = a.indexOf('/');
+    const ip = slash < 0 ? a : a.slice(0, slash);
+    const bits = slash < 0 ? undefined : a.slice(slash + 1);
+    const max = isIP(ip) === 4 ? 32 : 128;
+    if (!isIP(ip) || (bits !== undefined && !(DIGITS.test(bits) && Number(bits) <= max)))
+      ctx.error(se, ['spec', 'addresses', k], `${a} is not a valid IP${bits !== undefined ? ' or CIDR block' : ''}`);
+  });
+  if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && endpoints.length === 0)
+    spec.hosts.forEach((h, k) => {
+      if (h.includes('*'))
+        ctx.error(
+          se,
+          ['spec', 'hosts', k],
+          `hosts must be FQDN if no endpoints are provided for resolution mode ${resolution}: "${h}" is a wildcard; add endpoints or use resolution: NONE`
+        );
+    });
+  if (resolution !== 'NONE' && spec.hosts.length > 1) {
+    const k = (spec.ports ?? []).findIndex(
+      (port) => !['http', 'http2', 'grpc', 'grpc-web', 'https', 'tls'].includes((port.protocol ?? '').toLowerCase())
+    );
+    if (k >= 0)
+      ctx.error(
+        se,
+        ['spec', 'ports', k],
+        `multiple hosts provided with non-HTTP, non-TLS ports (${spec.ports![k]!.protocol ?? 'no protocol'}): with resolution ${resolution} a TCP connection cannot tell the hosts apart; use one host per ServiceEntry`
+      );
   }
   if (resolution !== 'NONE' && resolution !== 'STATIC') {
     const cidr = (spec.addresses ?? []).findIndex((a) => a.includes('/'));
@@ -1484,6 +1515,14 @@ function checkServicePorts(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
         `service entry port ${port.number} already defined (spec.ports[${sameNumber}]); port numbers must be unique`
       );
     else numbers.set(port.number, k);
+    if (port.name === undefined || !ISTIO_LABEL.test(port.name) || port.name.length > MAX_LABEL_LENGTH)
+      ctx.error(
+        se,
+        port.name === undefined ? p : [...p, 'name'],
+        port.name === undefined
+          ? 'invalid port name: a ServiceEntry port needs a name (a DNS-1123 label, e.g. "https")'
+          : `invalid port name: ${port.name} (a DNS-1123 label: letters, digits and "-")`
+      );
     if (port.name !== undefined) {
       const sameName = names.get(port.name);
       if (sameName !== undefined)
