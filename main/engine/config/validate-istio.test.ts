@@ -1781,7 +1781,7 @@ metadata: {name: vs}
 spec:
   hosts: [reviews]
   http:
-  - match: [{sourceLabels: {app: "*"}}]
+  - match: [{sourceLabels: {app: "*"}, headers: {"x user": {exact: a}, ":path": {prefix: /}}}]
     route: [{destination: {host: reviews}, headers: {response: {set: {":status": "200"}}}}]
   - route: [{destination: {host: reviews}}]
     corsPolicy:
@@ -1797,9 +1797,16 @@ spec:
       {
         severity: err,
         code: 'IST0106',
-        at: '"*"}}]',
+        at: '"*"}, headers',
         path: 'spec.http[0].match[0].sourceLabels.app',
         message: /^invalid tag value: "\*"/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{exact: a}',
+        path: 'spec.http[0].match[0].headers["x user"]',
+        message: /^header name x user is not a valid header name/
       },
       {
         severity: err,

@@ -477,6 +477,8 @@ function checkHttpRule(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: b
 
 /** RFC 7230 token characters: Istio's validHeaderNameRegex. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~A-Za-z0-9]+$/;
+/** The pseudo-headers a header match may name (Istio's ValidateHTTPHeaderNameOrJwtClaimRoute). */
+const PSEUDO_HEADERS = new Set([':method', ':scheme', ':authority', ':path', ':status']);
 const CORS_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', '*']);
 
 /** Istio's validateCORSPolicy: methods it knows, header names (or "*"), a maxAge in whole seconds. */
@@ -671,6 +673,14 @@ function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
     const sm = m[field];
     if (sm) checkStringMatch(ctx, vs, sm, [...p, field], STRICT);
   }
+  for (const field of ['headers', 'withoutHeaders'] as const)
+    for (const name of Object.keys(m[field] ?? {}))
+      if (!HEADER_NAME.test(name) && !PSEUDO_HEADERS.has(name) && !name.startsWith('@request.auth.claims'))
+        ctx.error(
+          vs,
+          [...p, field, name],
+          name === '' ? 'header name cannot be empty' : `header name ${name} is not a valid header name`
+        );
   for (const [name, sm] of Object.entries(m.headers ?? {}))
     checkStringMatch(ctx, vs, sm, [...p, 'headers', name], HEADER);
   for (const [name, sm] of Object.entries(m.queryParams ?? {}))
