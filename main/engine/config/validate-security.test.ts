@@ -308,4 +308,27 @@ spec:
       'warning IST0106 spec.rules[0]@26:5'
     ]);
   });
+
+  it("targetRef(s) as Istio's validateOneOfSelectorType and validatePolicyTargetReference: not with a selector, not both, no namespace", () => {
+    const text = `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: both}
+spec:
+  selector: {matchLabels: {app: web}}
+  targetRef: {kind: Service, group: "", name: web}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: cross}
+spec:
+  targetRefs: [{kind: Service, group: "", name: web, namespace: other}]
+  rules: [{}]
+`;
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.selector@5:13',
+      'error IST0106 spec.targetRefs[0].namespace@12:65',
+      'warning IST0024 spec.targetRef@6:14',
+      'warning IST0024 spec.targetRefs@12:15'
+    ]);
+  });
 });

@@ -69,6 +69,24 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
           ['selector']
         );
     }
+    const refs = [
+      ...(spec.targetRef ? [['targetRef', spec.targetRef] as const] : []),
+      ...((spec.targetRefs as unknown[] | undefined) ?? []).map((t, k) => [['targetRefs', k], t] as const)
+    ];
+    if (r.kind === 'AuthorizationPolicy' || r.kind === 'RequestAuthentication') {
+      if (spec.selector && refs.length > 0)
+        add('error', SecurityCodes.SCHEMA, 'only one of targetRefs or selector can be set', ['selector']);
+      if (spec.targetRef && (spec.targetRefs as unknown[] | undefined)?.length)
+        add('error', SecurityCodes.SCHEMA, 'only one of targetRefs or targetRef can be set', ['targetRef']);
+      for (const [where, ref] of refs)
+        if ((ref as { namespace?: string } | undefined)?.namespace)
+          add(
+            'error',
+            SecurityCodes.SCHEMA,
+            'targetRef namespace must not be set; cross namespace referencing is not supported',
+            [...(Array.isArray(where) ? where : [where]), 'namespace']
+          );
+    }
     if (
       (r.kind === 'AuthorizationPolicy' || r.kind === 'RequestAuthentication') &&
       ((spec.targetRefs as unknown[] | undefined)?.length || spec.targetRef)
