@@ -810,6 +810,55 @@ describe('loadBalancer knobs with no local meaning', () => {
       ]
     );
   });
+  it('warmup as its CRD: duration required, minimumPercent 0-100, aggression at least 1 (errors besides the IST0025)', () => {
+    const text = dr(
+      '  host: reviews\n  trafficPolicy:\n    loadBalancer:\n      warmup: {minimumPercent: 150, aggression: 0.3}\n'
+    );
+    expectIssues(text, [
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: '{minimumPercent',
+        path: 'spec.trafficPolicy.loadBalancer.warmup',
+        message: /warmup is kept but not enforced/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{minimumPercent',
+        path: 'spec.trafficPolicy.loadBalancer.warmup',
+        message: /^warmup\.duration is required/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '150',
+        path: 'spec.trafficPolicy.loadBalancer.warmup.minimumPercent',
+        message: /between 0 and 100, found 150/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '0.3',
+        path: 'spec.trafficPolicy.loadBalancer.warmup.aggression',
+        message: /at least 1, found 0\.3/
+      }
+    ]);
+    expectIssues(
+      dr(
+        '  host: reviews\n  trafficPolicy:\n    loadBalancer:\n      warmup: {duration: 300s, minimumPercent: 5, aggression: 5}\n'
+      ),
+      [
+        {
+          severity: warn,
+          code: 'IST0025',
+          at: '{duration',
+          path: 'spec.trafficPolicy.loadBalancer.warmup',
+          message: /warmup is kept but not enforced/
+        }
+      ]
+    );
+  });
 });
 
 describe('traffic policy fields kept as data', () => {
@@ -833,9 +882,62 @@ describe('ServiceEntry and Sidecar', () => {
   const se = (body: string) =>
     `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db}\nspec:\n  hosts: [db.example.com]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n${body}`;
 
-  it('STATIC resolution without endpoints', () => {
+  it("STATIC resolution without endpoints: Istio's webhook accepts it, localmesh warns (no endpoints)", () => {
     expectIssues(se('  resolution: STATIC\n'), [
-      { severity: err, code: 'IST0106', at: 'STATIC', path: 'spec.resolution', message: /needs endpoints/ }
+      { severity: warn, code: 'IST0106', at: 'STATIC', path: 'spec.resolution', message: /without endpoints/ }
+    ]);
+  });
+
+  it("ServiceEntry as Istio's ValidateServiceEntry: named ports, IP addresses, FQDN hosts for DNS without endpoints, one host for TCP ports", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a}
+spec:
+  hosts: ["*.api.example.com"]
+  addresses: [300.1.1.1]
+  ports:
+  - {number: 443, protocol: HTTPS}
+  - {number: 8443, name: HTTPS_alt, protocol: HTTPS}
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b}
+spec:
+  hosts: [db1.example.com, db2.example.com]
+  ports: [{number: 5432, name: tcp, protocol: TCP}]
+  resolution: DNS
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"*.api.example.com"',
+        path: 'spec.hosts[0]',
+        message: /^hosts must be FQDN if no endpoints are provided for resolution mode DNS/
+      },
+      { severity: err, code: 'IST0106', at: '300.1.1.1', path: 'spec.addresses[0]', message: /is not a valid IP/ },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{number: 443',
+        path: 'spec.ports[0]',
+        message: /^invalid port name: a ServiceEntry port needs a name/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'HTTPS_alt',
+        path: 'spec.ports[1].name',
+        message: /^invalid port name: HTTPS_alt/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{number: 5432',
+        path: 'spec.ports[0]',
+        message: /^multiple hosts provided with non-HTTP, non-TLS ports/
+      }
     ]);
   });
 
@@ -1305,6 +1407,58 @@ describe('connectionPool and outlierDetection have their fields checked (Istio C
     ]);
   });
 
+  it("Sidecar shape as Istio's ValidateSidecar: some configuration, the port-less egress listener last and alone, unique ports, egressProxy only with ALLOW_ANY; repeated hosts warn", () => {
+    const sidecar = (name: string, body: string) =>
+      `---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: ${name}}\nspec:\n${body}`;
+    const text =
+      sidecar('empty', '  workloadSelector: {labels: {app: a}}\n') +
+      sidecar(
+        'order',
+        "  egress:\n  - hosts: ['./*']\n  - port: {number: 9080, protocol: HTTP, name: a}\n    hosts: ['./*', './reviews']\n  - port: {number: 9080, protocol: HTTP, name: b}\n    hosts: ['./*']\n"
+      ) +
+      sidecar(
+        'proxy',
+        '  outboundTrafficPolicy: {mode: REGISTRY_ONLY, egressProxy: {host: proxy.example.com, port: {number: 80}}}\n'
+      );
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'workloadSelector',
+        path: 'spec',
+        message: /^sidecar: empty configuration provided/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: "hosts: ['./*']\n  - port",
+        path: 'spec.egress[0]',
+        message: /^sidecar: the egress listener with empty port should be the last listener in the list/
+      },
+      {
+        severity: warn,
+        code: 'IST0106',
+        at: "'./reviews'",
+        path: 'spec.egress[1].hosts[1]',
+        message: /^duplicated egress host: \.\/reviews/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '9080, protocol: HTTP, name: b',
+        path: 'spec.egress[2].port.number',
+        message: /^sidecar: ports on IP bound listeners must be unique/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{host: proxy',
+        path: 'spec.outboundTrafficPolicy.egressProxy',
+        message: /^sidecar: egress_proxy must be set only with ALLOW_ANY/
+      }
+    ]);
+  });
+
   it("a Sidecar's inboundConnectionPool is a ConnectionPoolSettings too", () => {
     const sidecar = (body: string) =>
       `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n${body}`;
@@ -1327,7 +1481,17 @@ describe('connectionPool and outlierDetection have their fields checked (Istio C
     expectLoadIssues(sidecar('  inboundConnectionPool: {}\n'), [
       { severity: err, code: 'IST0106', at: '{}', path: 'spec.inboundConnectionPool', message: /at least one field/ }
     ]);
+    // tcp.idleTimeout 0s disables the timeout: Istio's webhook skips it (istio/istio#55409); 500us is still too short
     expectIssues(sidecar('  inboundConnectionPool: {tcp: {maxConnections: 1, idleTimeout: 0s}}\n'), [
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: '{tcp',
+        path: 'spec.inboundConnectionPool',
+        message: /inboundConnectionPool tcp\.idleTimeout/
+      }
+    ]);
+    expectIssues(sidecar('  inboundConnectionPool: {tcp: {maxConnections: 1, idleTimeout: 500us}}\n'), [
       {
         severity: warn,
         code: 'IST0025',
@@ -1338,7 +1502,7 @@ describe('connectionPool and outlierDetection have their fields checked (Istio C
       {
         severity: err,
         code: 'IST0106',
-        at: '0s',
+        at: '500us',
         path: 'spec.inboundConnectionPool.tcp.idleTimeout',
         message: /tcp\.idleTimeout must be at least 1ms/
       }
@@ -1492,6 +1656,299 @@ spec:
         at: '70000',
         path: 'spec.endpoints[0].ports.web',
         message: /between 1 and 65535/
+      }
+    ]);
+  });
+
+  it('ServiceEntry: targetPort 1-65535, CIDR addresses only for NONE/STATIC, one DNS_ROUND_ROBIN endpoint', () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext}
+spec:
+  hosts: [api.example.com]
+  addresses: [10.0.0.0/16]
+  ports:
+  - {number: 80, name: http, targetPort: 99999}
+  resolution: DNS_ROUND_ROBIN
+  endpoints:
+  - address: a.example.com
+  - address: b.example.com
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ok}
+spec:
+  hosts: [db.example.com]
+  addresses: [10.1.0.0/16]
+  ports:
+  - {number: 5432, name: tcp, protocol: TCP, targetPort: 15432}
+  resolution: STATIC
+  endpoints:
+  - address: 127.0.0.1
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '10.0.0.0/16',
+        path: 'spec.addresses[0]',
+        message: /^CIDR addresses are allowed only for NONE\/STATIC resolution types, not DNS_ROUND_ROBIN/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '99999',
+        path: 'spec.ports[0].targetPort',
+        message: /^port must be between 1-65535/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'address: b.example.com',
+        path: 'spec.endpoints[1]',
+        message: /^DNS_ROUND_ROBIN mode cannot have multiple endpoints/
+      }
+    ]);
+  });
+
+  it("DestinationRule tls as Istio's ValidateTLS (MUTUAL needs a client certificate and key) and subset labels as labels", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls: {mode: MUTUAL, caCertificates: /ca.pem}
+  subsets:
+  - name: v1
+    labels: {version: "v1*"}
+    trafficPolicy:
+      tls: {mode: SIMPLE, insecureSkipVerify: true, subjectAltNames: [reviews.example]}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      tls: {mode: MUTUAL, credentialName: reviews-cert}
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'MUTUAL, caCertificates',
+        path: 'spec.trafficPolicy.tls.mode',
+        message: /^client certificate required for mutual tls/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'MUTUAL, caCertificates',
+        path: 'spec.trafficPolicy.tls.mode',
+        message: /^private key required for mutual tls/
+      },
+      {
+        severity: 'warning',
+        code: 'IST0173',
+        at: '{version: "v1*"}',
+        path: 'spec.subsets[0].labels'
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"v1*"',
+        path: 'spec.subsets[0].labels.version',
+        message: /^invalid tag value: "v1\*"/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'true, subjectAltNames',
+        path: 'spec.subsets[0].trafficPolicy.tls.insecureSkipVerify',
+        message: /^cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true/
+      }
+    ]);
+  });
+
+  it("CORS, header operations and sourceLabels as Istio's validateHTTPRoute checks them", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{sourceLabels: {app: "*"}, headers: {"x user": {exact: a}, ":path": {prefix: /}}}]
+    route: [{destination: {host: reviews}, headers: {response: {set: {":status": "200"}}}}]
+  - route: [{destination: {host: reviews}}]
+    corsPolicy:
+      allowOrigins: [{exact: "http://a.example"}]
+      allowMethods: [GET, GETT, "*"]
+      allowHeaders: ["*", x-custom, "bad header"]
+      maxAge: 1500ms
+    headers:
+      request: {set: {host: b.example, "": x, ":path": /elsewhere}, remove: [Host]}
+      response: {add: {x-ok: "1"}}
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"*"}, headers',
+        path: 'spec.http[0].match[0].sourceLabels.app',
+        message: /^invalid tag value: "\*"/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{exact: a}',
+        path: 'spec.http[0].match[0].headers["x user"]',
+        message: /^header name x user is not a valid header name/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"200"',
+        path: 'spec.http[0].route[0].headers.response.set[":status"]',
+        message: /header cannot have ":" prefix/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'GETT',
+        path: 'spec.http[1].corsPolicy.allowMethods[1]',
+        message: /^"GETT" is not a supported HTTP method \(did you mean "GET"\?\)/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"bad header"',
+        path: 'spec.http[1].corsPolicy.allowHeaders[2]',
+        message: /is not a valid header name/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '1500ms',
+        path: 'spec.http[1].corsPolicy.maxAge',
+        message: /^max_age duration is accurate only to seconds precision/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: { after: '"": ' },
+        path: 'spec.http[1].headers.request.set[""]',
+        message: /^header name cannot be empty/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '/elsewhere',
+        path: 'spec.http[1].headers.request.set[":path"]',
+        message: /^invalid header ":path": header cannot have ":" prefix/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'Host]',
+        path: 'spec.http[1].headers.request.remove[0]',
+        message: /^invalid header "Host": cannot set Host header/
+      }
+    ]);
+  });
+
+  it("hosts as Istio's ValidateWildcardDomain: '*' only as the first label, DNS labels, no port; an IP is a VirtualService host", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs}
+spec:
+  hosts: ["reviews.*", "ratings:9080", 10.1.2.3, "*.example.com"]
+  http:
+  - route: [{destination: {host: reviews}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: ["api.exa_mple.com", "*x.example.org"]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: "reviews.default.svc.cluster.local:9080"
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"reviews.*"',
+        path: 'spec.hosts[0]',
+        message: /^domain name "reviews\.\*" invalid \(label "\*" invalid\)/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"ratings:9080"',
+        path: 'spec.hosts[1]',
+        message: /^domain name "ratings:9080" invalid/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"api.exa_mple.com"',
+        path: 'spec.hosts[0]',
+        message: /label "exa_mple" invalid/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"reviews.default.svc.cluster.local:9080"',
+        path: 'spec.host',
+        message: /label "local:9080" invalid/
+      }
+    ]);
+  });
+
+  it("workload selectors as Istio's validateWorkloadSelector: no '*' in a label (error), no labels (warning)", () => {
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: [api.example.com]
+  workloadSelector: {labels: {app: "*"}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: sc}
+spec:
+  workloadSelector: {}
+  egress: [{hosts: ["./*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: reviews
+  workloadSelector: {matchLabels: {"version*": v1}}
+`;
+    expectIssues(text, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '"*"}}',
+        path: 'spec.workloadSelector.labels.app',
+        message: /^wildcard is not supported in selector: "app=\*"/
+      },
+      {
+        severity: 'warning',
+        code: 'IST0106',
+        at: '{}',
+        path: 'spec.workloadSelector',
+        message: /^workload selector specified without labels/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'v1}}',
+        path: 'spec.workloadSelector.matchLabels["version*"]',
+        message: /^wildcard is not supported in selector/
       }
     ]);
   });

@@ -12,7 +12,10 @@ import { RE2JS } from 're2js';
 import type { Severity, ValidationIssue } from '../../contract/api.js';
 import type { SourcePos } from '../../contract/errors.js';
 import type {
+  ClientTLSSettings,
   ConnectionPoolSettings,
+  CorsPolicy,
+  Headers,
   Destination,
   DestinationRuleSpec,
   HTTPFaultInjection,
@@ -33,6 +36,7 @@ import { parseDuration } from '../util/duration.js';
 import { hostMatches, parseServiceFqdn, qualifyHost } from './hosts.js';
 import { formatPath, makeIssue, suggest, type PathSegment } from './yaml-source.js';
 import { compatFor, FIELD_SINCE, type Compat } from './compat.js';
+import { selectorProblems } from './validate-security.js';
 
 /** Issue codes for Istio files, by meaning. */
 export const IstioCodes = {
@@ -381,10 +385,39 @@ function checkGateways(ctx: Ctx, vs: VS): void {
   ctx.report(vs, 'info', IstioCodes.GATEWAY_ONLY, ['spec', 'gateways'], msg);
 }
 
+/** Istio's DNS-1123 label (letters of either case, as its labels package), and a first label that may start with "*". */
+const ISTIO_LABEL = /^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
+const ISTIO_WILDCARD_LABEL = /^(\*|(\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)$/;
+
+/**
+ * Why Istio's ValidateWildcardDomain rejects a host, or undefined: "*" only in the first label, DNS-1123 labels of at
+ * most 63 characters, no all-numeric top-level label, a trailing dot allowed.
+ */
+function wildcardDomainProblem(host: string): string | undefined {
+  if (host.length === 0) return 'empty domain name not allowed';
+  if (host.length > 255) return `domain name "${host}" too long (max 255)`;
+  const [first, rest] = [host.split('.', 1)[0]!, host.includes('.') ? host.slice(host.indexOf('.') + 1) : undefined];
+  const bad = (label: string) => `domain name "${host}" invalid (label "${label}" invalid)`;
+  if (first.length > MAX_LABEL_LENGTH || !ISTIO_WILDCARD_LABEL.test(first)) return bad(first);
+  if (rest === undefined) return undefined;
+  const parts = rest.split('.');
+  const tld = parts[parts.length - 1]!;
+  if (DIGITS.test(tld)) return `domain name "${host}" invalid (top level domain "${tld}" cannot be all-numeric)`;
+  for (let i = 0; i < parts.length; i++) {
+    const label = parts[i]!;
+    if (i === parts.length - 1 && label === '') break;
+    if (label.length > MAX_LABEL_LENGTH || !ISTIO_LABEL.test(label)) return bad(label);
+  }
+  return undefined;
+}
+
 function checkWildcardMeshHosts(ctx: Ctx, vs: VS): void {
   if (!appliesToMesh(vs)) return;
   (vs.spec.hosts ?? []).forEach((h, k) => {
-    if (h === '*')
+    const problem = isIP(h) ? undefined : wildcardDomainProblem(h);
+    if (problem)
+      ctx.error(vs, ['spec', 'hosts', k], `${problem}; a host is a service name or FQDN, "*." only in front`);
+    else if (h === '*')
       ctx.error(
         vs,
         ['spec', 'hosts', k],
@@ -429,6 +462,9 @@ function checkHttpRule(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: b
   checkDirectResponse(ctx, vs, rule, p);
   if (rule.retries) checkRetries(ctx, vs, rule.retries, [...p, 'retries']);
   if (rule.timeout !== undefined) checkDuration(ctx, vs, rule.timeout, [...p, 'timeout'], 'timeout');
+  if (rule.corsPolicy) checkCors(ctx, vs, rule.corsPolicy, [...p, 'corsPolicy']);
+  checkHeaderOps(ctx, vs, rule.headers, [...p, 'headers']);
+  rule.route?.forEach((rd, k) => checkHeaderOps(ctx, vs, rd.headers, [...p, 'route', k, 'headers']));
   rule.corsPolicy?.allowOrigins?.forEach((o, k) =>
     checkStringMatch(ctx, vs, o, [...p, 'corsPolicy', 'allowOrigins', k], {
       allowEmpty: false,
@@ -437,6 +473,67 @@ function checkHttpRule(ctx: Ctx, vs: VS, rule: HTTPRoute, p: Path, isDelegate: b
     })
   );
   if (rule.delegate) checkDelegate(ctx, vs, rule, p, isDelegate);
+}
+
+/** RFC 7230 token characters: Istio's validHeaderNameRegex. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~A-Za-z0-9]+$/;
+/** The pseudo-headers a header match may name (Istio's ValidateHTTPHeaderNameOrJwtClaimRoute). */
+const PSEUDO_HEADERS = new Set([':method', ':scheme', ':authority', ':path', ':status']);
+const CORS_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', '*']);
+
+/** Istio's validateCORSPolicy: methods it knows, header names (or "*"), a maxAge in whole seconds. */
+function checkCors(ctx: Ctx, vs: VS, cors: CorsPolicy, p: Path): void {
+  cors.allowMethods?.forEach((m, k) => {
+    if (!CORS_METHODS.has(m)) {
+      const hint = suggest(m, [...CORS_METHODS]);
+      ctx.error(
+        vs,
+        [...p, 'allowMethods', k],
+        `"${m}" is not a supported HTTP method${hint ? ` (did you mean "${hint}"?)` : ''}`
+      );
+    }
+  });
+  for (const field of ['allowHeaders', 'exposeHeaders'] as const)
+    cors[field]?.forEach((h, k) => {
+      if (h !== '*' && !HEADER_NAME.test(h))
+        ctx.error(
+          vs,
+          [...p, field, k],
+          h === '' ? 'header name cannot be empty' : `header name "${h}" is not a valid header name`
+        );
+    });
+  if (cors.maxAge !== undefined) {
+    const ms = parseDuration(cors.maxAge);
+    if (!Number.isNaN(ms) && ms % 1000 !== 0)
+      ctx.error(
+        vs,
+        [...p, 'maxAge'],
+        `max_age duration is accurate only to seconds precision, found "${cors.maxAge}"; use whole seconds`
+      );
+  }
+}
+
+/**
+ * Istio's header operation names: not empty, no ":" pseudo-header; Host/:authority only in request set/add (the
+ * authority rewrite).
+ */
+function checkHeaderOps(ctx: Ctx, vs: VS, headers: Headers | undefined, p: Path): void {
+  for (const dir of ['request', 'response'] as const) {
+    const ops = headers?.[dir];
+    if (!ops) continue;
+    const check = (name: string, path: Path, authorityOk: boolean) => {
+      let problem: string | undefined;
+      if (name === '') problem = 'header name cannot be empty';
+      else if (authorityOk && isAuthorityHeader(name)) problem = undefined;
+      else if (name.toLowerCase() === 'host')
+        problem = `invalid header "${name}": cannot set Host header here (only request set/add rewrite the authority)`;
+      else if (name.startsWith(':')) problem = `invalid header "${name}": header cannot have ":" prefix`;
+      if (problem) ctx.error(vs, path, problem);
+    };
+    for (const op of ['set', 'add'] as const)
+      for (const name of Object.keys(ops[op] ?? {})) check(name, [...p, dir, op, name], dir === 'request');
+    ops.remove?.forEach((name, k) => check(name, [...p, dir, 'remove', k], false));
+  }
 }
 
 type Action = 'route' | 'redirect' | 'directResponse' | 'delegate';
@@ -545,17 +642,45 @@ const URI: StringMatchRules = { allowEmpty: false, allowEmptyPrefix: false, allo
 const QUERY_PARAM: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: false };
 const HEADER: StringMatchRules = { allowEmpty: true, allowEmptyPrefix: false, allowStar: true };
 
+/** Kubernetes label keys (an optional DNS prefix and "/") and values (may be empty), as Istio's labels.Validate. */
+const QUALIFIED_NAME = '(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
+const DNS_PREFIX = '[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)*/';
+const LABEL_KEY = new RegExp(`^(?:${DNS_PREFIX})?${QUALIFIED_NAME}$`);
+const LABEL_VALUE = new RegExp(`^(?:${QUALIFIED_NAME})?$`);
+
+/** Istio's labels.Instance.Validate (subset labels, sourceLabels): Kubernetes label keys and values. */
+function checkLabels(ctx: Ctx, r: IstioResource, labels: Record<string, string> | undefined, p: Path): void {
+  for (const [k, v] of Object.entries(labels ?? {})) {
+    if (!LABEL_KEY.test(k)) ctx.error(r, [...p, k], `invalid tag key: "${k}"`);
+    if (!LABEL_VALUE.test(v))
+      ctx.error(
+        r,
+        [...p, k],
+        `invalid tag value: "${v}" (a label value: letters, digits, "-", "_", "."; no wildcards)`
+      );
+  }
+}
+
 function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
   if (m.port !== undefined && !(m.port >= 1 && m.port <= 65535))
     ctx.error(vs, [...p, 'port'], `port must be between 1 and 65535, found ${m.port}`);
   if (m.sourceNamespace !== undefined && !DNS_LABEL.test(m.sourceNamespace)) {
     ctx.error(vs, [...p, 'sourceNamespace'], `sourceNamespace "${m.sourceNamespace}" is not a namespace name`);
   }
+  checkLabels(ctx, vs, m.sourceLabels, [...p, 'sourceLabels']);
   if (m.uri) checkStringMatch(ctx, vs, m.uri, [...p, 'uri'], URI);
   for (const field of ['scheme', 'method', 'authority'] as const) {
     const sm = m[field];
     if (sm) checkStringMatch(ctx, vs, sm, [...p, field], STRICT);
   }
+  for (const field of ['headers', 'withoutHeaders'] as const)
+    for (const name of Object.keys(m[field] ?? {}))
+      if (!HEADER_NAME.test(name) && !PSEUDO_HEADERS.has(name) && !name.startsWith('@request.auth.claims'))
+        ctx.error(
+          vs,
+          [...p, field, name],
+          name === '' ? 'header name cannot be empty' : `header name ${name} is not a valid header name`
+        );
   for (const [name, sm] of Object.entries(m.headers ?? {}))
     checkStringMatch(ctx, vs, sm, [...p, 'headers', name], HEADER);
   for (const [name, sm] of Object.entries(m.queryParams ?? {}))
@@ -1032,12 +1157,26 @@ function checkRepeatedMatches(
 
 function checkDestinationRule(ctx: Ctx, dr: DR): void {
   const fqdn = qualifyHost(dr.spec.host, dr.namespace);
+  const ws = (dr.spec as { workloadSelector?: { matchLabels?: Record<string, string> } }).workloadSelector;
+  if (ws) checkSelector(ctx, dr, ws.matchLabels, ['spec', 'workloadSelector', 'matchLabels']);
   const svc = checkDestinationRuleHost(ctx, dr, fqdn);
   checkSubsets(ctx, dr, svc);
   if (dr.spec.trafficPolicy) checkTrafficPolicy(ctx, dr, dr.spec.trafficPolicy, ['spec', 'trafficPolicy']);
 }
 
+/** Istio's validateWorkloadSelector: errors for an empty key or a "*", a warning for a selector without labels. */
+function checkSelector(ctx: Ctx, r: IstioResource, labels: Record<string, string> | undefined, p: Path): void {
+  for (const [severity, msg, sub] of selectorProblems(labels))
+    if (severity === 'error') ctx.error(r, [...p, ...sub], msg);
+    else ctx.report(r, severity, IstioCodes.SCHEMA, p.slice(0, -1), msg);
+}
+
 function checkDestinationRuleHost(ctx: Ctx, dr: DR, fqdn: string): ServiceInfo | undefined {
+  const problem = wildcardDomainProblem(dr.spec.host);
+  if (problem) {
+    ctx.error(dr, ['spec', 'host'], problem);
+    return undefined;
+  }
   const wildcard = fqdn.startsWith('*');
   const svc = wildcard ? undefined : ctx.lookupService(fqdn);
   const known = wildcard ? ctx.anyServiceMatching(fqdn) : svc !== undefined;
@@ -1075,6 +1214,7 @@ function checkSubsets(ctx: Ctx, dr: DR, svc: ServiceInfo | undefined): void {
       );
     } else names.set(subset.name, j);
     if (subset.trafficPolicy) checkTrafficPolicy(ctx, dr, subset.trafficPolicy, [...p, 'trafficPolicy']);
+    checkLabels(ctx, dr, subset.labels, [...p, 'labels']);
     if (!svc?.workloads) return;
     const selector = subset.labels ?? {};
     if (svc.workloads.some((w) => selects(selector, w))) return;
@@ -1106,6 +1246,38 @@ const ENFORCED = {
   ])
 };
 
+/**
+ * Istio's ValidateTLS of a DestinationRule: insecureSkipVerify excludes caCertificates and subjectAltNames; with a
+ * credentialName (SIMPLE, MUTUAL) no certificate files; MUTUAL needs clientCertificate and privateKey otherwise.
+ */
+function checkClientTls(ctx: Ctx, dr: DR, tls: ClientTLSSettings, p: Path): void {
+  const simpleOrMutual = tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL';
+  if (tls.insecureSkipVerify && simpleOrMutual && (tls.caCertificates || tls.subjectAltNames?.length))
+    ctx.error(
+      dr,
+      [...p, 'insecureSkipVerify'],
+      'cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true'
+    );
+  if (simpleOrMutual && tls.credentialName) {
+    if (tls.clientCertificate || tls.caCertificates || tls.privateKey || tls.caCrl)
+      ctx.error(
+        dr,
+        [...p, 'credentialName'],
+        'cannot specify client certificates or CA certificate or CA CRL If credentialName is set'
+      );
+    return;
+  }
+  if (tls.mode !== 'MUTUAL') return;
+  if (!tls.clientCertificate)
+    ctx.error(
+      dr,
+      [...p, 'mode'],
+      'client certificate required for mutual tls: set clientCertificate (or credentialName)'
+    );
+  if (!tls.privateKey)
+    ctx.error(dr, [...p, 'mode'], 'private key required for mutual tls: set privateKey (or credentialName)');
+}
+
 function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPolicy, p: Path): void {
   if (tp.loadBalancer) checkLoadBalancer(ctx, dr, tp.loadBalancer, [...p, 'loadBalancer']);
   // kept as data only: no PROXY protocol header upstream, no HTTP CONNECT tunnel, no retry budget
@@ -1118,6 +1290,7 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
         [...p, k],
         `trafficPolicy.${k} is kept but not enforced by localmesh`
       );
+  if (tp.tls) checkClientTls(ctx, dr, tp.tls, [...p, 'tls']);
   if (tp.connectionPool) checkConnectionPool(ctx, dr, tp.connectionPool, [...p, 'connectionPool']);
   if (tp.outlierDetection) checkOutlierDetection(ctx, dr, tp.outlierDetection, [...p, 'outlierDetection']);
   const od = tp.outlierDetection;
@@ -1158,6 +1331,8 @@ function checkConnectionPool(ctx: Ctx, r: IstioResource, cp: ConnectionPoolSetti
   const tcpPath = [...p, 'tcp'];
   for (const k of ['connectTimeout', 'maxConnectionDuration', 'idleTimeout'] as const) {
     const v = tcp[k];
+    // Istio skips a tcp.idleTimeout of 0s: it disables the timeout
+    if (k === 'idleTimeout' && v !== undefined && parseDuration(v) === 0) continue;
     if (v !== undefined) checkDuration(ctx, r, v, [...tcpPath, k], `tcp.${k}`);
   }
   for (const k of ['time', 'interval'] as const) {
@@ -1184,6 +1359,20 @@ function checkOutlierDetection(ctx: Ctx, r: IstioResource, od: OutlierDetection,
   }
 }
 
+/** The WarmupConfiguration CRD: duration required, minimumPercent 0-100, aggression at least 1. */
+function checkWarmup(ctx: Ctx, dr: DR, w: Record<string, unknown>, p: Path): void {
+  if (w.duration === undefined) ctx.error(dr, p, 'warmup.duration is required (such as "300s")');
+  else if (typeof w.duration !== 'string')
+    ctx.error(dr, [...p, 'duration'], 'warmup.duration must be a duration such as "300s"');
+  else checkDuration(ctx, dr, w.duration, [...p, 'duration'], 'duration');
+  const ranges = { minimumPercent: [0, 100, 'between 0 and 100'], aggression: [1, Infinity, 'at least 1'] } as const;
+  for (const [k, [min, max, what]] of Object.entries(ranges)) {
+    const v = w[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= min && v <= max))
+      ctx.error(dr, [...p, k], `warmup.${k} must be a number ${what}, found ${JSON.stringify(v)}`);
+  }
+}
+
 function checkLoadBalancer(ctx: Ctx, dr: DR, lb: LoadBalancerSettings, p: Path): void {
   const ch = lb.consistentHash;
   // on one machine there are no localities and no original destination to pass through to: said, not hidden
@@ -1205,6 +1394,7 @@ function checkLoadBalancer(ctx: Ctx, dr: DR, lb: LoadBalancerSettings, p: Path):
         [...p, k],
         `loadBalancer.${k} is kept but not enforced by localmesh (every endpoint is local and in one locality)`
       );
+  if (kept.warmup !== undefined) checkWarmup(ctx, dr, kept.warmup as Record<string, unknown>, [...p, 'warmup']);
   if (lb.simple !== undefined && ch) {
     ctx.error(
       dr,
@@ -1232,8 +1422,12 @@ function checkServiceEntry(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
   const resolution = spec.resolution ?? 'NONE';
   const endpoints = spec.endpoints ?? [];
   spec.hosts.forEach((h, k) => {
+    const problem = h === '*' ? undefined : wildcardDomainProblem(h);
     if (h === '*') ctx.error(se, ['spec', 'hosts', k], 'host "*" is not allowed in a ServiceEntry; name the host');
+    else if (problem) ctx.error(se, ['spec', 'hosts', k], problem);
   });
+  if (spec.workloadSelector)
+    checkSelector(ctx, se, spec.workloadSelector.labels, ['spec', 'workloadSelector', 'labels']);
   if (spec.workloadSelector && endpoints.length > 0) {
     ctx.error(se, ['spec', 'endpoints'], 'a ServiceEntry takes only one of workloadSelector and endpoints');
   }
@@ -1245,12 +1439,58 @@ function checkServiceEntry(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
     );
   }
   if (resolution === 'STATIC' && endpoints.length === 0 && !spec.workloadSelector) {
-    ctx.error(
+    // Istio's webhook accepts it (the entry then has no endpoints): a warning, not an error
+    ctx.report(
       se,
+      'warning',
+      IstioCodes.SCHEMA,
       spec.resolution ? ['spec', 'resolution'] : ['spec'],
-      'resolution STATIC needs endpoints (with IP addresses); add endpoints or use resolution: DNS'
+      'resolution STATIC without endpoints or a workloadSelector: the entry has no endpoints, so requests to it get 503 "no healthy upstream"; add endpoints or use resolution: DNS'
     );
   }
+  (spec.addresses ?? []).forEach((a, k) => {
+    const slash = a.indexOf('/');
+    const ip = slash < 0 ? a : a.slice(0, slash);
+    const bits = slash < 0 ? undefined : a.slice(slash + 1);
+    const max = isIP(ip) === 4 ? 32 : 128;
+    if (!isIP(ip) || (bits !== undefined && !(DIGITS.test(bits) && Number(bits) <= max)))
+      ctx.error(se, ['spec', 'addresses', k], `${a} is not a valid IP${bits !== undefined ? ' or CIDR block' : ''}`);
+  });
+  if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && endpoints.length === 0)
+    spec.hosts.forEach((h, k) => {
+      if (h.includes('*'))
+        ctx.error(
+          se,
+          ['spec', 'hosts', k],
+          `hosts must be FQDN if no endpoints are provided for resolution mode ${resolution}: "${h}" is a wildcard; add endpoints or use resolution: NONE`
+        );
+    });
+  if (resolution !== 'NONE' && spec.hosts.length > 1) {
+    const k = (spec.ports ?? []).findIndex(
+      (port) => !['http', 'http2', 'grpc', 'grpc-web', 'https', 'tls'].includes((port.protocol ?? '').toLowerCase())
+    );
+    if (k >= 0)
+      ctx.error(
+        se,
+        ['spec', 'ports', k],
+        `multiple hosts provided with non-HTTP, non-TLS ports (${spec.ports![k]!.protocol ?? 'no protocol'}): with resolution ${resolution} a TCP connection cannot tell the hosts apart; use one host per ServiceEntry`
+      );
+  }
+  if (resolution !== 'NONE' && resolution !== 'STATIC') {
+    const cidr = (spec.addresses ?? []).findIndex((a) => a.includes('/'));
+    if (cidr >= 0)
+      ctx.error(
+        se,
+        ['spec', 'addresses', cidr],
+        `CIDR addresses are allowed only for NONE/STATIC resolution types, not ${resolution}: use a single IP, or resolution: STATIC or NONE`
+      );
+  }
+  if (resolution === 'DNS_ROUND_ROBIN' && endpoints.length > 1)
+    ctx.error(
+      se,
+      ['spec', 'endpoints', 1],
+      'DNS_ROUND_ROBIN mode cannot have multiple endpoints (it connects to the first address its one endpoint resolves to): keep one endpoint, or use resolution: DNS'
+    );
   checkServicePorts(ctx, se);
   if (resolution === 'NONE') return;
   const portNames = (spec.ports ?? []).flatMap((p) => (p.name ? [p.name] : []));
@@ -1287,6 +1527,14 @@ function checkServicePorts(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
         `service entry port ${port.number} already defined (spec.ports[${sameNumber}]); port numbers must be unique`
       );
     else numbers.set(port.number, k);
+    if (port.name === undefined || !ISTIO_LABEL.test(port.name) || port.name.length > MAX_LABEL_LENGTH)
+      ctx.error(
+        se,
+        port.name === undefined ? p : [...p, 'name'],
+        port.name === undefined
+          ? 'invalid port name: a ServiceEntry port needs a name (a DNS-1123 label, e.g. "https")'
+          : `invalid port name: ${port.name} (a DNS-1123 label: letters, digits and "-")`
+      );
     if (port.name !== undefined) {
       const sameName = names.get(port.name);
       if (sameName !== undefined)
@@ -1297,6 +1545,8 @@ function checkServicePorts(ctx: Ctx, se: IstioResource<ServiceEntrySpec>): void 
         );
       else names.set(port.name, k);
     }
+    if (port.targetPort !== undefined && port.targetPort !== 0 && !(port.targetPort >= 1 && port.targetPort <= 65535))
+      ctx.error(se, [...p, 'targetPort'], `port must be between 1-65535, found targetPort ${port.targetPort}`);
     const protocol = port.protocol;
     if (protocol !== undefined && protocol !== '' && !PROTOCOL_NAMES.has(protocol.toLowerCase())) {
       const hint = suggest(protocol, PROTOCOLS);
@@ -1420,7 +1670,75 @@ const INBOUND_ENFORCED = {
   http: new Set(['http1MaxPendingRequests', 'http2MaxRequests'])
 };
 
+/**
+ * Istio's ValidateSidecar on the shape of a Sidecar: some configuration, one catch-all egress listener (no port) and
+ * last, unique egress ports, an egressProxy only with ALLOW_ANY; a repeated egress host (or anything beside
+ * `*\/*`) warns.
+ */
+function checkSidecarShape(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  const spec = sc.spec;
+  if (!spec.egress?.length && !spec.ingress?.length && !spec.outboundTrafficPolicy && !spec.inboundConnectionPool) {
+    ctx.error(
+      sc,
+      ['spec'],
+      'sidecar: empty configuration provided: set egress, ingress, outboundTrafficPolicy or inboundConnectionPool'
+    );
+    return;
+  }
+  const egress = spec.egress ?? [];
+  let catchAll = false;
+  const ports = new Map<number, number>();
+  egress.forEach((eg, k) => {
+    const p: Path = ['spec', 'egress', k];
+    const number = (eg.port as { number?: unknown } | undefined)?.number;
+    if (eg.port === undefined) {
+      if (catchAll) ctx.error(sc, p, 'sidecar: egress can have only one listener with empty port');
+      else if (k === egress.length - 1) catchAll = true;
+      else ctx.error(sc, p, 'sidecar: the egress listener with empty port should be the last listener in the list');
+    } else if (typeof number === 'number' && number !== 0) {
+      const first = ports.get(number);
+      if (first !== undefined)
+        ctx.error(
+          sc,
+          [...p, 'port', 'number'],
+          `sidecar: ports on IP bound listeners must be unique (port ${number} also in spec.egress[${first}])`
+        );
+      else ports.set(number, k);
+    }
+    const byNs = new Map<string, Set<string>>();
+    eg.hosts.forEach((h, m) => {
+      const slash = h.indexOf('/');
+      if (slash < 0) return;
+      const ns = h.slice(0, slash) === '.' ? sc.namespace : h.slice(0, slash);
+      const host = h.slice(slash + 1);
+      const seen = byNs.get(ns) ?? new Set<string>();
+      byNs.set(ns, seen);
+      if (host !== '*' ? seen.has(host) || seen.has('*') : seen.size > 0)
+        ctx.report(sc, 'warning', IstioCodes.SCHEMA, [...p, 'hosts', m], `duplicated egress host: ${h}`);
+      seen.add(host);
+    });
+    if (byNs.get('*')?.has('*') && byNs.size !== 1)
+      ctx.report(
+        sc,
+        'warning',
+        IstioCodes.SCHEMA,
+        [...p, 'hosts'],
+        '`*/*` host select all resources, no other hosts can be added'
+      );
+  });
+  const otp = spec.outboundTrafficPolicy;
+  if (otp?.egressProxy !== undefined && otp.mode !== 'ALLOW_ANY')
+    ctx.error(
+      sc,
+      ['spec', 'outboundTrafficPolicy', 'egressProxy'],
+      'sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode'
+    );
+}
+
 function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  checkSidecarShape(ctx, sc);
+  const ws = (sc.spec as { workloadSelector?: { labels?: Record<string, string> } }).workloadSelector;
+  if (ws) checkSelector(ctx, sc, ws.labels, ['spec', 'workloadSelector', 'labels']);
   const pool = sc.spec.inboundConnectionPool;
   if (pool) checkConnectionPool(ctx, sc, pool, ['spec', 'inboundConnectionPool']);
   const unenforced = [

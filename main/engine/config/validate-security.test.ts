@@ -223,4 +223,112 @@ spec:
     expect(p.issues.find((i) => i.where.line === 8)!.message).toBe('port must be in range 1..65535, found 70000');
     expect(p.issues.find((i) => i.where.line === 17)!.message).toMatch(/^jwksUri scheme "ftp" is not supported/);
   });
+
+  it("RequestAuthentication fields Istio's validateJwtRule rejects: empty audience, query, cookie or claim; a claim header that is no header name; a bad timeout; an empty portLevelMtls", () => {
+    const text = `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt}
+spec:
+  jwtRules:
+  - issuer: a
+    audiences: [web, ""]
+    fromParams: [""]
+    fromCookies: [""]
+    spaceDelimitedClaims: [""]
+    outputClaimToHeaders:
+    - {claim: sub, header: x-sub}
+    - {claim: sub, header: ":authority"}
+    timeout: apple
+  - issuer: b
+    timeout: 1500ms
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: pa}
+spec:
+  selector: {matchLabels: {app: web}}
+  portLevelMtls: {}
+`;
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.jwtRules[0].audiences[1]@7:22',
+      'error IST0106 spec.jwtRules[0].fromParams[0]@8:18',
+      'error IST0106 spec.jwtRules[0].fromCookies[0]@9:19',
+      'error IST0106 spec.jwtRules[0].spaceDelimitedClaims[0]@10:28',
+      'error IST0106 spec.jwtRules[0].outputClaimToHeaders[1].header@13:28',
+      'error IST0106 spec.jwtRules[0].timeout@14:14',
+      'error IST0106 spec.portLevelMtls@23:18'
+    ]);
+    const p = loadProject(project(text));
+    expect(p.issues.find((i) => i.where.line === 14)!.message).toMatch(/^timeout must be a valid duration/);
+  });
+
+  it("selectors as Istio's validateWorkloadSelector: '*' in a key or value and an empty key are errors, no labels a warning", () => {
+    const text = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap}
+spec:
+  selector: {matchLabels: {app: "web-*"}}
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: pa}
+spec:
+  selector: {}
+  mtls: {mode: STRICT}
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: ra}
+spec:
+  selector: {matchLabels: {"": web}}
+`;
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.selector.matchLabels.app@5:33',
+      'error IST0106 spec.selector.matchLabels[""]@19:32',
+      'warning IST0106 spec.selector@12:13'
+    ]);
+  });
+
+  it("AuthorizationPolicy as Istio's webhook: empty from/to lists, identities in a CUSTOM rule (errors), a DENY rule of HTTP attributes only (warning)", () => {
+    const text =
+      ap('empty-lists', '  rules:\n  - from: []\n  - to: []\n') +
+      ap(
+        'custom',
+        "  action: CUSTOM\n  provider: {name: ext}\n  rules:\n  - from: [{source: {namespaces: [a]}}]\n    when: [{key: 'request.auth.claims[iss]', values: [x]}]\n"
+      ) +
+      ap('deny-http', "  action: DENY\n  rules:\n  - to: [{operation: {paths: ['/admin']}}]\n") +
+      ap('deny-port', "  action: DENY\n  rules:\n  - to: [{operation: {paths: ['/admin'], ports: ['9080']}}]\n");
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.rules[0].from@7:11',
+      'error IST0106 spec.rules[1].to@8:9',
+      'error IST0106 spec.rules[0].from[0].source.namespaces@17:34',
+      'error IST0106 spec.rules[0].when[0].key@18:18',
+      'warning IST0022 spec.action@14:11',
+      'warning IST0106 spec.rules[0]@26:5'
+    ]);
+  });
+
+  it("targetRef(s) as Istio's validateOneOfSelectorType and validatePolicyTargetReference: not with a selector, not both, no namespace", () => {
+    const text = `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: both}
+spec:
+  selector: {matchLabels: {app: web}}
+  targetRef: {kind: Service, group: "", name: web}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: cross}
+spec:
+  targetRefs: [{kind: Service, group: "", name: web, namespace: other}]
+  rules: [{}]
+`;
+    expect(issuesOf(text)).toEqual([
+      'error IST0106 spec.selector@5:13',
+      'error IST0106 spec.targetRefs[0].namespace@12:65',
+      'warning IST0024 spec.targetRef@6:14',
+      'warning IST0024 spec.targetRefs@12:15'
+    ]);
+  });
 });

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { ValidationIssue } from '../../contract/api.js';
 import type { SourcePos } from '../../contract/errors.js';
 import type { IstioResource } from '../../contract/istio-schema.js';
+import { parseDuration } from '../util/duration.js';
 import { ROOT_NAMESPACE } from './compile.js';
 import { makeIssue, type PathSegment } from './yaml-source.js';
 
@@ -33,11 +34,21 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
     const spec = (r.spec ?? {}) as Record<string, unknown> & {
       selector?: { matchLabels?: Record<string, string> };
       portLevelMtls?: Record<string, unknown>;
-      jwtRules?: { jwks?: string; jwksUri?: string }[];
+      jwtRules?: JwtRule[];
     };
     const hasSelector = Object.keys(spec.selector?.matchLabels ?? {}).length > 0;
+    if (spec.selector)
+      for (const [sev, msg, p] of selectorProblems(spec.selector.matchLabels))
+        add(sev, SecurityCodes.SCHEMA, msg, p.length ? ['selector', 'matchLabels', ...p] : ['selector']);
     if (r.kind === 'PeerAuthentication') {
       const ports = Object.keys(spec.portLevelMtls ?? {});
+      if (spec.portLevelMtls && ports.length === 0)
+        add(
+          'error',
+          SecurityCodes.SCHEMA,
+          'port level mTLS, if defined, must have at least one element: name a port, or remove portLevelMtls',
+          ['portLevelMtls']
+        );
       if (ports.length > 0 && !hasSelector)
         add(
           'error',
@@ -57,6 +68,24 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
           `a selector policy in the root namespace ${ROOT_NAMESPACE} is ignored`,
           ['selector']
         );
+    }
+    const refs = [
+      ...(spec.targetRef ? [['targetRef', spec.targetRef] as const] : []),
+      ...((spec.targetRefs as unknown[] | undefined) ?? []).map((t, k) => [['targetRefs', k], t] as const)
+    ];
+    if (r.kind === 'AuthorizationPolicy' || r.kind === 'RequestAuthentication') {
+      if (spec.selector && refs.length > 0)
+        add('error', SecurityCodes.SCHEMA, 'only one of targetRefs or selector can be set', ['selector']);
+      if (spec.targetRef && (spec.targetRefs as unknown[] | undefined)?.length)
+        add('error', SecurityCodes.SCHEMA, 'only one of targetRefs or targetRef can be set', ['targetRef']);
+      for (const [where, ref] of refs)
+        if ((ref as { namespace?: string } | undefined)?.namespace)
+          add(
+            'error',
+            SecurityCodes.SCHEMA,
+            'targetRef namespace must not be set; cross namespace referencing is not supported',
+            [...(Array.isArray(where) ? where : [where]), 'namespace']
+          );
     }
     if (
       (r.kind === 'AuthorizationPolicy' || r.kind === 'RequestAuthentication') &&
@@ -81,6 +110,7 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
             `jwksUri scheme "${scheme}" is not supported: Istio takes http:// and https:// URIs only (localmesh also reads file:// URLs and local paths)`,
             ['jwtRules', i, 'jwksUri']
           );
+        checkJwtRule(j, ['jwtRules', i], add);
         if (j.jwksUri && /^https?:\/\//.test(j.jwksUri))
           add(
             'warning',
@@ -90,6 +120,78 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
           );
       });
     }
+  }
+  return out;
+}
+
+interface JwtRule {
+  jwks?: string;
+  jwksUri?: string;
+  audiences?: string[];
+  fromParams?: string[];
+  fromCookies?: string[];
+  spaceDelimitedClaims?: string[];
+  outputClaimToHeaders?: { header?: string; claim?: string }[];
+  timeout?: string;
+}
+
+/** Istio's ValidateStrictHTTPHeaderName (outputClaimToHeaders[].header; the CRD allows "_" too, the webhook not). */
+const CLAIM_HEADER = /^[-A-Za-z0-9]+$/;
+
+/**
+ * Istio's validateJwtRule and the JWTRule CRD beyond the schema: no empty audience, query parameter, cookie or
+ * space-delimited claim; an output header that is a plain header name; a timeout of at least 1ms.
+ */
+function checkJwtRule(j: JwtRule, p: PathSegment[], add: Add): void {
+  const what = {
+    audiences: 'audience',
+    fromParams: 'location query',
+    fromCookies: 'cookie name',
+    spaceDelimitedClaims: 'space-delimited claim'
+  } as const;
+  for (const f of ['audiences', 'fromParams', 'fromCookies', 'spaceDelimitedClaims'] as const)
+    j[f]?.forEach((v, k) => {
+      if (v === '') add('error', SecurityCodes.SCHEMA, `${what[f]} must be non-empty string`, [...p, f, k]);
+    });
+  j.outputClaimToHeaders?.forEach((o, k) => {
+    if (o?.header && !CLAIM_HEADER.test(o.header))
+      add(
+        'error',
+        SecurityCodes.SCHEMA,
+        `header "${o.header}" is not a valid header name: letters, digits and "-" only`,
+        [...p, 'outputClaimToHeaders', k, 'header']
+      );
+  });
+  if (j.timeout !== undefined) {
+    const ms = DURATION.test(j.timeout) ? parseDuration(j.timeout) : NaN;
+    if (!(ms >= 1))
+      add(
+        'error',
+        SecurityCodes.SCHEMA,
+        `timeout must be a valid duration greater than 1ms (such as "5s"), found "${j.timeout}"`,
+        [...p, 'timeout']
+      );
+  }
+}
+
+/** A protobuf Duration as Istio's YAML takes it (a sum of number+unit parts). */
+const DURATION = /^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/;
+
+/**
+ * Istio's validateWorkloadSelector (every kind with a workload selector): no empty label key, no "*" in a key or a
+ * value (errors); a selector without labels selects every workload of the namespace (a warning).
+ */
+export function selectorProblems(
+  labels: Record<string, string> | undefined
+): [ValidationIssue['severity'], string, PathSegment[]][] {
+  const out: [ValidationIssue['severity'], string, PathSegment[]][] = [];
+  const entries = Object.entries(labels ?? {});
+  if (entries.length === 0)
+    out.push(['warning', 'workload selector specified without labels: it selects every workload of the namespace', []]);
+  for (const [k, v] of entries) {
+    if (k === '') out.push(['error', `empty key is not supported in selector: "${k}=${v}"`, [k]]);
+    if (k.includes('*') || v.includes('*'))
+      out.push(['error', `wildcard is not supported in selector: "${k}=${v}" (labels match exactly)`, [k]]);
   }
   return out;
 }
@@ -153,9 +255,89 @@ function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, add: Add): void
       ['action']
     );
   rules.forEach((rule, i) => {
+    for (const f of ['from', 'to'] as const)
+      if (rule?.[f] && rule[f].length === 0)
+        add('error', SecurityCodes.SCHEMA, `\`${f}\` must not be empty, found at rule ${i}: remove it or add entries`, [
+          'rules',
+          i,
+          f
+        ]);
+    if (spec.action === 'CUSTOM') checkCustomRule(rule, ['rules', i], add);
+    if (spec.action === 'DENY' && deniesAllTcp(rule))
+      add(
+        'warning',
+        SecurityCodes.SCHEMA,
+        'configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port',
+        ['rules', i]
+      );
     (rule?.from ?? []).forEach((f, j) => checkSource(f?.source, ['rules', i, 'from', j], add));
     (rule?.to ?? []).forEach((t, j) => checkOperation(t?.operation, ['rules', i, 'to', j], add));
     (rule?.when ?? []).forEach((c, j) => checkCondition(c, ['rules', i, 'when', j], add));
+  });
+}
+
+type Rule = NonNullable<AuthorizationPolicySpec['rules']>[number];
+
+const TCP_SOURCE_FIELDS = [
+  'principals',
+  'notPrincipals',
+  'ipBlocks',
+  'notIpBlocks',
+  'namespaces',
+  'notNamespaces',
+  'remoteIpBlocks',
+  'notRemoteIpBlocks',
+  'serviceAccounts',
+  'notServiceAccounts'
+] as const;
+
+/**
+ * Istio's warning for a DENY rule whose sources or operations use only HTTP attributes (requestPrincipals, methods,
+ * paths, hosts): on a TCP port such a rule matches every connection.
+ */
+function deniesAllTcp(rule: Rule | undefined): boolean {
+  const sources = (rule?.from ?? []).flatMap((f) => (f?.source ? [f.source] : []));
+  const ops = (rule?.to ?? []).flatMap((t) => (t?.operation ? [t.operation] : []));
+  const tcpInFrom = sources.some((src) => TCP_SOURCE_FIELDS.some((f) => src[f] !== undefined));
+  const tcpInTo = ops.some((op) => op.ports !== undefined || op.notPorts !== undefined);
+  return (sources.length > 0 && ops.length === 0 && !tcpInFrom) || (ops.length > 0 && !tcpInTo);
+}
+
+const CUSTOM_UNSUPPORTED_SOURCE = [
+  'principals',
+  'notPrincipals',
+  'requestPrincipals',
+  'notRequestPrincipals',
+  'namespaces',
+  'notNamespaces',
+  'serviceAccounts',
+  'notServiceAccounts'
+] as const;
+
+/** Istio: a CUSTOM rule cannot use identities (principals, namespaces, JWT) in sources or conditions. */
+function checkCustomRule(rule: Rule | undefined, p: PathSegment[], add: Add): void {
+  (rule?.from ?? []).forEach((f, j) => {
+    for (const field of CUSTOM_UNSUPPORTED_SOURCE)
+      if (isSet(f?.source?.[field]))
+        add(
+          'error',
+          SecurityCodes.SCHEMA,
+          `From.${field[0]!.toUpperCase()}${field.slice(1)} is currently not supported with CUSTOM action`,
+          [...p, 'from', j, 'source', field]
+        );
+  });
+  (rule?.when ?? []).forEach((c, j) => {
+    const key = c?.key ?? '';
+    if (
+      ['source.namespace', 'source.serviceAccount', 'source.principal'].includes(key) ||
+      key.startsWith('request.auth.')
+    )
+      add('error', SecurityCodes.SCHEMA, `${key} is currently not supported with CUSTOM action`, [
+        ...p,
+        'when',
+        j,
+        'key'
+      ]);
   });
 }
 
