@@ -675,7 +675,11 @@ function checkMatch(ctx: Ctx, vs: VS, m: HTTPMatchRequest, p: Path): void {
   }
   for (const field of ['headers', 'withoutHeaders'] as const)
     for (const name of Object.keys(m[field] ?? {}))
-      if (!HEADER_NAME.test(name) && !PSEUDO_HEADERS.has(name) && !name.startsWith('@request.auth.claims'))
+      if (
+        !HEADER_NAME.test(name) &&
+        !PSEUDO_HEADERS.has(name) &&
+        !name.toLowerCase().startsWith('@request.auth.claims')
+      )
         ctx.error(
           vs,
           [...p, field, name],
