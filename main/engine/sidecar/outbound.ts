@@ -549,7 +549,8 @@ export class OutboundSidecar {
     // a destination's Host only stands when the rule rewrites no authority, by rewrite.authority or by its own
     // host/:authority header op (Istio: "only override if the top level rewrite is not set"; with weighted
     // destinations too)
-    const ruleAuthority = route?.rewrite?.authority || opsAuthority(route?.headers?.request);
+    const ruleOps = route?.headers?.request;
+    const ruleAuthority = route?.rewrite?.authority || (ruleOps ? opsAuthority(ruleOps) : undefined);
     if (ruleAuthority) r.headers.host = ruleAuthority;
     const responseOps = dest?.headers?.response ? dest.responseOps : undefined;
     if (responseOps)
