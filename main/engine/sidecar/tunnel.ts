@@ -12,9 +12,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
 import type { Exchange } from './exchange.js';
-import { headerLines, MAX_HEAD } from './h1.js';
+import { headerLines } from './h1.js';
 import type { ResetReason } from './local-reply.js';
-import { tlsReason } from './upstream.js';
+import { requestTarget, tlsReason } from './upstream.js';
 import { httpDate } from '../util/http-date.js';
 
 /** The caller's side of an upgrade request: its socket, written as an HTTP/1.1 response or spliced after a 101. */
@@ -112,15 +112,7 @@ export interface TunnelTry {
 /** One try of an upgrade request on a connection of its own (an upgraded connection is never pooled). */
 export function tunnelTry(o: TunnelTry): Promise<TunnelOutcome> {
   return new Promise((resolve) => {
-    const target = {
-      host: o.host,
-      port: o.port,
-      method: o.method,
-      path: o.path,
-      headers: o.headers,
-      setHost: false,
-      maxHeaderSize: MAX_HEAD
-    };
+    const target = requestTarget(o);
     const req = o.tls
       ? https.request({ ...target, ...o.tls, agent: false })
       : http.request({ ...target, agent: false });

@@ -15,6 +15,28 @@ export type TryOutcome =
   | { kind: 'per-try-timeout' }
   | { kind: 'aborted' };
 
+/**
+ * node:http's options for a request to an upstream, shared by a try (Try.attempt) and an upgrade's try (tunnelTry): the
+ * Host header as the pipeline left it (node:http adds none) and Envoy's 60 KiB limit on the response head.
+ */
+export function requestTarget(o: {
+  host: string;
+  port: number;
+  method: string;
+  path: string;
+  headers: OutgoingHttpHeaders;
+}) {
+  return {
+    host: o.host,
+    port: o.port,
+    method: o.method,
+    path: o.path,
+    headers: o.headers,
+    setHost: false,
+    maxHeaderSize: MAX_HEAD
+  };
+}
+
 export interface TryOptions {
   agent: http.Agent;
   host: string;
@@ -92,15 +114,7 @@ class Try {
   /** Send the request (never a second time: the upstream may have read it; a reset is the retry policy's business). */
   attempt(): void {
     const o = this.o;
-    const target = {
-      host: o.host,
-      port: o.port,
-      method: o.method,
-      path: o.path,
-      headers: o.headers,
-      setHost: false,
-      maxHeaderSize: MAX_HEAD
-    };
+    const target = requestTarget(o);
     const req = withoutKeepAliveHeader(
       o.tls
         ? https.request({ ...target, ...o.tls.options, agent: o.tls.agent })
