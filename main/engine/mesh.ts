@@ -29,6 +29,7 @@ import { InboundSidecar } from './sidecar/inbound.js';
 import type { SidecarHost } from './sidecar/host.js';
 import type { LbState } from './sidecar/lb.js';
 import { limitsOf } from './sidecar/circuit.js';
+import { lifecycleOf } from './sidecar/lifecycle.js';
 import { codecErrorReply, envoyResponse, reasonPhrase } from './sidecar/envoy-http.js';
 import { MAX_HEAD } from './sidecar/h1.js';
 import { findDestinationRule, policyComponent, sidecarFor } from './config/compile.js';
@@ -256,17 +257,19 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   // the inbound cluster's limits: the Sidecar's inboundConnectionPool, else the connectionPool of the DestinationRule
   // for the workload's own service as the workload sees it (top level, or the service port's portLevelSettings; no
   // subset), as Istio's buildInboundClusterForPortOrUDS applies it
-  const inboundPoolFor = perSnapshot((s, w: WorkloadInfo) => {
+  const inboundConnectionPoolFor = perSnapshot((s, w: WorkloadInfo): unknown => {
     const own = sidecarFor(s.resources, w)?.spec.inboundConnectionPool;
-    if (own) return limitsOf(own);
+    if (own) return own;
     const svc = s.registry.serviceByFqdn.get(`${w.service}.${w.namespace}.${CLUSTER_DOMAIN}`);
     if (!svc || s.destinationRules.length === 0) return undefined;
     // a rule's workloadSelector is honoured for outbound clusters only (Istio's SidecarScope.DestinationRule), so a
     // rule with one never applies here
     const rules = s.destinationRules.filter((d) => !d.workloadSelector);
     const dr = findDestinationRule(rules, svc.fqdn, svc.namespace, w);
-    return limitsOf(policyComponent(dr, undefined, svc.ports[0]!, 'connectionPool'));
+    return policyComponent(dr, undefined, svc.ports[0]!, 'connectionPool');
   });
+  const inboundPoolFor = perSnapshot((_s, w: WorkloadInfo) => limitsOf(inboundConnectionPoolFor(w.name, w)));
+  const inboundLifecycleFor = perSnapshot((_s, w: WorkloadInfo) => lifecycleOf(inboundConnectionPoolFor(w.name, w)));
 
   let project: LoadedProject = first;
   let snapshot = buildSnapshot(1, first.mesh, first.resources);
@@ -284,6 +287,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     identities,
     jwtRules: (w) => jwtFor(w.name, w),
     inboundPool: (w) => inboundPoolFor(w.name, w),
+    inboundLifecycle: (w) => inboundLifecycleFor(w.name, w),
     authzPolicies: (w) => authzFor(w.name, w),
     mtlsMode: (w, port) => mtlsFor(`${w.name}|${port}`, { w, port }),
     tcpSeries: (c) => metrics.tcp(c, snapshot.registry),

@@ -769,7 +769,7 @@ describe('DestinationRule', () => {
 
   it('IST0025: a connectionPool / outlierDetection field kept but not enforced (a warning, the config still runs)', () => {
     const text = dr(
-      '  host: reviews\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1}}\n    outlierDetection: {splitExternalLocalOriginErrors: true}\n'
+      '  host: reviews\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1, h2UpgradePolicy: UPGRADE}}\n    outlierDetection: {splitExternalLocalOriginErrors: true}\n'
     );
     expectIssues(text, [
       {
@@ -777,8 +777,8 @@ describe('DestinationRule', () => {
         code: 'IST0025',
         at: { after: 'connectionPool: ' },
         path: 'spec.trafficPolicy.connectionPool',
-        // splitExternalLocalOriginErrors is enforced (sidecar/circuit.ts)
-        message: /yet: connectionPool\.http\.maxRequestsPerConnection \(enforced/
+        // splitExternalLocalOriginErrors and maxRequestsPerConnection are enforced (sidecar/circuit.ts, lifecycle.ts)
+        message: /yet: connectionPool\.http\.h2UpgradePolicy \(enforced/
       }
     ]);
   });
@@ -982,7 +982,7 @@ spec:
     );
     expectIssues(
       sidecar(
-        '  inboundConnectionPool: {tcp: {maxConnections: 1, connectTimeout: 1s}, http: {idleTimeout: 5s}}\n  ingress:\n  - port: {number: 9080, protocol: HTTP, name: http}\n    defaultEndpoint: 127.0.0.1:8080\n'
+        '  inboundConnectionPool: {tcp: {maxConnections: 1, connectTimeout: 1s}, http: {idleTimeout: 5s, maxConcurrentStreams: 5}}\n  ingress:\n  - port: {number: 9080, protocol: HTTP, name: http}\n    defaultEndpoint: 127.0.0.1:8080\n'
       ),
       [
         {
@@ -990,7 +990,7 @@ spec:
           code: 'IST0025',
           at: { after: 'inboundConnectionPool: ' },
           path: 'spec.inboundConnectionPool',
-          message: /tcp\.connectTimeout, http\.idleTimeout/
+          message: /tcp\.connectTimeout, http\.maxConcurrentStreams \(/
         },
         {
           severity: warn,
@@ -1482,23 +1482,8 @@ describe('connectionPool and outlierDetection have their fields checked (Istio C
       { severity: err, code: 'IST0106', at: '{}', path: 'spec.inboundConnectionPool', message: /at least one field/ }
     ]);
     // tcp.idleTimeout 0s disables the timeout: Istio's webhook skips it (istio/istio#55409); 500us is still too short
-    expectIssues(sidecar('  inboundConnectionPool: {tcp: {maxConnections: 1, idleTimeout: 0s}}\n'), [
-      {
-        severity: warn,
-        code: 'IST0025',
-        at: '{tcp',
-        path: 'spec.inboundConnectionPool',
-        message: /inboundConnectionPool tcp\.idleTimeout/
-      }
-    ]);
+    expectIssues(sidecar('  inboundConnectionPool: {tcp: {maxConnections: 1, idleTimeout: 0s}}\n'), []);
     expectIssues(sidecar('  inboundConnectionPool: {tcp: {maxConnections: 1, idleTimeout: 500us}}\n'), [
-      {
-        severity: warn,
-        code: 'IST0025',
-        at: '{tcp',
-        path: 'spec.inboundConnectionPool',
-        message: /inboundConnectionPool tcp\.idleTimeout/
-      },
       {
         severity: err,
         code: 'IST0106',

@@ -89,7 +89,7 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
   IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
   IST0025:
-    'Field localmesh keeps but does not enforce yet: DestinationRule connectionPool / outlierDetection knobs (e.g. maxRequestsPerConnection, idle timeouts) (warning)',
+    'Field localmesh keeps but does not enforce yet: DestinationRule connectionPool / outlierDetection knobs (e.g. h2UpgradePolicy, tcpKeepalive) (warning)',
   IST0026:
     "Field added after the mesh's spec.compatibilityVersion: that release's istiod rejects it; localmesh applies it (warning)"
 };
@@ -1234,8 +1234,14 @@ type PortTrafficPolicy = NonNullable<TrafficPolicy['portLevelSettings']>[number]
 
 /** The connectionPool and outlierDetection fields the sidecars enforce (sidecar/circuit.ts, connect timeouts). */
 const ENFORCED = {
-  tcp: new Set(['maxConnections', 'connectTimeout']),
-  http: new Set(['http1MaxPendingRequests', 'http2MaxRequests', 'maxRetries']),
+  tcp: new Set(['maxConnections', 'connectTimeout', 'maxConnectionDuration', 'idleTimeout']),
+  http: new Set([
+    'http1MaxPendingRequests',
+    'http2MaxRequests',
+    'maxRetries',
+    'maxRequestsPerConnection',
+    'idleTimeout'
+  ]),
   // consecutiveErrors is ignored by Istio itself (IST0002 says so)
   outlier: new Set([
     'consecutive5xxErrors',
@@ -1318,7 +1324,7 @@ function checkTrafficPolicy(ctx: Ctx, dr: DR, tp: TrafficPolicy | PortTrafficPol
   ];
   if (unenforced.length > 0) {
     const field = unenforced[0]!.startsWith('connectionPool') ? 'connectionPool' : 'outlierDetection';
-    const msg = `kept but not enforced by localmesh yet: ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.connectTimeout, http.http1MaxPendingRequests, http.http2MaxRequests, http.maxRetries; consecutive5xxErrors, consecutiveGatewayErrors, interval, baseEjectionTime, maxEjectionPercent, minHealthPercent, splitExternalLocalOriginErrors, consecutiveLocalOriginFailures)`;
+    const msg = `kept but not enforced by localmesh yet: ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.connectTimeout, tcp.maxConnectionDuration, tcp.idleTimeout, http.http1MaxPendingRequests, http.http2MaxRequests, http.maxRetries, http.maxRequestsPerConnection, http.idleTimeout; consecutive5xxErrors, consecutiveGatewayErrors, interval, baseEjectionTime, maxEjectionPercent, minHealthPercent, splitExternalLocalOriginErrors, consecutiveLocalOriginFailures)`;
     ctx.report(dr, 'warning', IstioCodes.NOT_ENFORCED, [...p, field], msg);
   }
   if ('portLevelSettings' in tp) {
@@ -1670,8 +1676,8 @@ function isEgressHost(host: string): boolean {
 
 /** What an inbound sidecar enforces of a Sidecar's inboundConnectionPool (inbound.ts, admitToApp). */
 const INBOUND_ENFORCED = {
-  tcp: new Set(['maxConnections']),
-  http: new Set(['http1MaxPendingRequests', 'http2MaxRequests'])
+  tcp: new Set(['maxConnections', 'maxConnectionDuration', 'idleTimeout']),
+  http: new Set(['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'idleTimeout'])
 };
 
 /**
@@ -1759,7 +1765,7 @@ function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
       'warning',
       IstioCodes.NOT_ENFORCED,
       ['spec', 'inboundConnectionPool'],
-      `kept but not enforced by localmesh yet: inboundConnectionPool ${unenforced.join(', ')} (enforced: tcp.maxConnections, http.http1MaxPendingRequests, http.http2MaxRequests)`
+      `kept but not enforced by localmesh yet: inboundConnectionPool ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.maxConnectionDuration, tcp.idleTimeout, http.http1MaxPendingRequests, http.http2MaxRequests, http.maxRequestsPerConnection, http.idleTimeout)`
     );
   if ((sc.spec as { ingress?: unknown }).ingress !== undefined)
     ctx.report(

@@ -20,6 +20,7 @@ import { effectiveConnectTimeoutMs, policyComponent, type MergedDestinationRule 
 import { parseDuration } from '../util/duration.js';
 import { NEWEST_COMPAT, type Compat } from '../config/compat.js';
 import type { AbortLike } from './abort.js';
+import { lifecycleOf, type ConnectionLifecycle } from './lifecycle.js';
 
 export interface PoolLimits {
   maxConnections: number;
@@ -81,6 +82,8 @@ export interface CircuitPolicies {
   outlier?: OutlierPolicy;
   /** connectionPool.tcp.connectTimeout, when set. */
   connectTimeoutMs?: number;
+  /** maxRequestsPerConnection, idle timeout and maxConnectionDuration (lifecycle.ts), when set. */
+  life?: ConnectionLifecycle;
   /**
    * The destination's effective policy (connectionPool, outlierDetection, loadBalancer, tls) as text: Envoy keeps a
    * cluster, its breakers' counts and its ejections, across config pushes while this stays the same, and builds a new
@@ -124,6 +127,7 @@ export function circuitPolicies(
         limits: poolLimitsFor(dr, subset, port),
         outlier: outlierPolicyFor(dr, subset, port, compat),
         connectTimeoutMs: effectiveConnectTimeoutMs(dr, subset, port),
+        life: lifecycleOf(policyComponent(dr, subset, port, 'connectionPool')),
         fingerprint: JSON.stringify(
           (['connectionPool', 'outlierDetection', 'loadBalancer', 'tls'] as const).map((c) =>
             policyComponent(dr, subset, port, c)

@@ -16,10 +16,11 @@
  * plaintext pool drops connections idle longer than IDLE_LIMIT_MS, before the app's own keep-alive timeout can race
  * a reuse.
  */
+import type { ConnectionLifecycle } from './lifecycle.js';
 import { reasonPhrase } from './envoy-http.js';
 import net from 'node:net';
 import tls from 'node:tls';
-import http, { type IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import {
   ChunkedScanner,
   headerLines,
@@ -46,16 +47,6 @@ const MAX_IDLE = 512;
  */
 export const IDLE_LIMIT_MS = 1500;
 
-/** node:http's keep-alive pool to apps, for what the fast lane hands over; idle sockets close after IDLE_LIMIT_MS. */
-export function appAgent(): http.Agent {
-  return new http.Agent({
-    keepAlive: true,
-    maxSockets: Infinity,
-    maxFreeSockets: 512,
-    scheduling: 'lifo',
-    timeout: IDLE_LIMIT_MS
-  });
-}
 /**
  * TLS handshakes a pool runs at once (mutual TLS between sidecars). A handshake costs the engine thread ~4-5 ms of
  * CPU here (both ends are in it); when a stall left more calls waiting than connections idle, opening one connection
@@ -380,8 +371,16 @@ export class UpstreamPool {
     /** TLS to the upstream (mutual TLS between sidecars); a pool holds connections of one identity pair. */
     private readonly tlsOptions?: tls.ConnectionOptions,
     /** Idle connections older than this are closed instead of reused (IDLE_LIMIT_MS; none for mutual TLS). */
-    private readonly idleLimitMs = tlsOptions ? Infinity : IDLE_LIMIT_MS
-  ) {}
+    private idleLimitMs = tlsOptions ? Infinity : IDLE_LIMIT_MS,
+    /**
+     * The cluster's connection lifecycle (lifecycle.ts), when its connectionPool sets one: requests per connection, an
+     * idle timeout and a maximum duration, each kept by the connection's own count and timers (idleLimitMs is then
+     * not used).
+     */
+    readonly life?: ConnectionLifecycle
+  ) {
+    if (life) this.idleLimitMs = Infinity;
+  }
 
   /** Start a try: on the newest idle connection, else on a new one (`call.on` then names it), else it waits. */
   send(call: UpstreamCall): void {
@@ -437,7 +436,9 @@ export class UpstreamPool {
     }
     this.connecting++;
     if (this.connecting > this.maxConnecting) this.maxConnecting = this.connecting;
-    return (reads.to = new UpstreamConnection(this, sock, connectTimeoutMs, o !== undefined));
+    const c = (reads.to = new UpstreamConnection(this, sock, connectTimeoutMs, o !== undefined));
+    if (this.life && this.life.maxDurationMs > 0) c.expireAfter(this.life.maxDurationMs);
+    return c;
   }
 
   /** A connection opened by connect() connected, or failed before it did: a waiting call may open the next one. */
@@ -448,13 +449,22 @@ export class UpstreamPool {
   }
 
   release(c: UpstreamConnection): void {
+    const life = this.life;
+    // the cluster's lifecycle: a connection that carried its last request, or outlived maxConnectionDuration, closes
+    if (life && ((life.maxRequests > 0 && c.served >= life.maxRequests) || c.expired)) return void c.sock.destroy();
     const call = this.waiting.shift();
     if (call) return c.start(call);
     if (this.closed || this.idle.length >= MAX_IDLE) c.sock.destroy();
     else {
       c.idleSince = performance.now();
       this.idle.push(c);
+      if (life?.idleMs) c.idleFor(life.idleMs);
     }
+  }
+
+  /** Is `c` idle in the pool (not carrying a request)? */
+  isIdle(c: UpstreamConnection): boolean {
+    return this.idle.includes(c);
   }
 
   forget(c: UpstreamConnection): void {
@@ -476,6 +486,13 @@ class UpstreamConnection implements UpstreamHandle {
   private connected = false;
   /** When the connection went back to the pool (performance.now()). */
   idleSince = 0;
+  /** Requests started on this connection (the cluster's maxRequestsPerConnection). */
+  served = 0;
+  /** Past the cluster's maxConnectionDuration: closed when idle. */
+  expired = false;
+  /** The cluster's idle timeout and maxConnectionDuration, when it sets them. */
+  private idleTimer: NodeJS.Timeout | undefined;
+  private durationTimer: NodeJS.Timeout | undefined;
   private buf: Buffer = EMPTY;
   private head: ResponseHead | null = null;
   private mode: BodyMode = 'none';
@@ -506,6 +523,11 @@ class UpstreamConnection implements UpstreamHandle {
   start(call: UpstreamCall): void {
     call.on = this;
     this.call = call;
+    this.served++;
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
     this.head = null;
     this.buf = EMPTY;
     if (this.connected) this.send();
@@ -514,6 +536,32 @@ class UpstreamConnection implements UpstreamHandle {
   cancel(): void {
     this.call = null;
     this.sock.destroy();
+  }
+
+  /** Close this connection once it has been idle `ms` (the cluster's idle timeout). */
+  idleFor(ms: number): void {
+    this.idleTimer = setTimeout(this.onIdleTimeout, ms);
+    this.idleTimer.unref();
+  }
+
+  private readonly onIdleTimeout = (): void => {
+    this.idleTimer = undefined;
+    if (this.call) return;
+    this.pool.forget(this);
+    this.sock.destroy();
+  };
+
+  /** Close this connection `ms` after it was set up: at once when idle by then, else when its request ends. */
+  expireAfter(ms: number): void {
+    this.durationTimer = setTimeout(() => {
+      this.durationTimer = undefined;
+      this.expired = true;
+      if (this.pool.isIdle(this)) {
+        this.pool.forget(this);
+        this.sock.destroy();
+      }
+    }, ms);
+    this.durationTimer.unref();
   }
 
   pause(): void {
@@ -678,6 +726,8 @@ class UpstreamConnection implements UpstreamHandle {
 
   private ended(err: NodeJS.ErrnoException | null): void {
     clearTimeout(this.connectTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.durationTimer) clearTimeout(this.durationTimer);
     this.settle();
     const call = this.call;
     this.call = null;

@@ -12,6 +12,7 @@ import type { WorkloadInfo } from '../registry.js';
 import type { ApplicablePolicy } from '../security/authorization.js';
 import type { JwtRule } from '../security/jwt.js';
 import type { CircuitStore, PoolLimits } from './circuit.js';
+import type { ConnectionLifecycle } from './lifecycle.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
 
 export interface SidecarHost {
@@ -44,6 +45,8 @@ export interface SidecarHost {
    * connectionPool of the DestinationRule for its service), if any.
    */
   inboundPool(w: WorkloadInfo): PoolLimits | undefined;
+  /** The lifecycle of `w`'s inbound sidecar's connections to the app (the same connectionPool), if it sets one. */
+  inboundLifecycle(w: WorkloadInfo): ConnectionLifecycle | undefined;
   /** Is host:port one of this engine's own listeners (a request to it would loop)? */
   isOwnListener(host: string, port: number): boolean;
   /** The istio_tcp_* counters of an opaque TCP connection's label set. */

@@ -20,7 +20,6 @@ import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
 import {
   FastConnection,
   FastRequest,
-  appAgent,
   UpstreamPool,
   type FastResponse,
   type Framing,
@@ -31,6 +30,7 @@ import { requestHead, type ResponseHead } from './h1.js';
 import { LocalReplies, type ResetReason } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
+import { AgentSet } from './lifecycle.js';
 import { ClientRelay } from './fast-try.js';
 import { Abort } from './abort.js';
 import { ClusterCircuit, heldCircuit, type PoolLimits } from './circuit.js';
@@ -51,10 +51,15 @@ type Req = IncomingMessage | FastRequest;
 type Res = ServerResponse | FastResponse | TunnelResponse;
 
 export class InboundSidecar {
-  /** node:http's pool to apps; an idle socket closes after IDLE_LIMIT_MS, as the fast lane's (fast-lane.ts). */
-  readonly agent = appAgent();
+  /**
+   * node:http's pools to the app (lifecycle.ts): an idle socket closes after IDLE_LIMIT_MS, as the fast lane's
+   * (fast-lane.ts), unless the inbound cluster's connectionPool sets a lifecycle.
+   */
+  private readonly agents = new AgentSet();
   /** The fast lane's keep-alive connections to the app. */
   readonly pool: UpstreamPool;
+  /** The fast lane's pools under a connectionPool lifecycle (lifecycle.ts), by its key. */
+  private readonly lifePools = new Map<string, UpstreamPool>();
   /** The inbound step's notes by caller, per lane (inboundNote). */
   private readonly notes = { fast: new Map<string, string>(), node: new Map<string, string>() };
   /** Upgrade requests in progress and open tunnels, torn down when the sidecar closes. */
@@ -71,9 +76,23 @@ export class InboundSidecar {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.agents.destroy();
     this.pool.close();
+    for (const p of this.lifePools.values()) p.close();
     for (const t of this.tunnels) t.destroy();
+  }
+
+  /** The fast lane's pool to the app under the inbound cluster's connection lifecycle. */
+  private appPool(): UpstreamPool {
+    const life = this.host.inboundLifecycle(this.workload);
+    if (!life) return this.pool;
+    let p = this.lifePools.get(life.key);
+    if (!p) {
+      const { host, port } = this.instance;
+      p = new UpstreamPool(host, port, () => this.host.connectTimeoutMs, undefined, undefined, life);
+      this.lifePools.set(life.key, p);
+    }
+    return p;
   }
 
   /** Serve a client connection: the fast lane first, node:http for what it hands over (fast-lane.ts). */
@@ -415,7 +434,7 @@ export class InboundSidecar {
       const t0 = performance.now();
       ex.attemptStarted();
       const out = await tryUpstream({
-        agent: this.agent,
+        agent: this.agents.plainAgent(this.host.inboundLifecycle(this.workload)),
         host: this.instance.host,
         port: this.instance.port,
         method: ex.method,
@@ -514,7 +533,7 @@ export class InboundSidecar {
     const t = new InboundTry(
       ex,
       res,
-      this.pool,
+      this.appPool(),
       this.instance.address,
       requestHead(ex.method, ex.path, headers, req.body),
       req.body

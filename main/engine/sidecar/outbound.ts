@@ -33,7 +33,8 @@ import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
 import { Abort } from './abort.js';
-import { FastConnection, FastRequest, FastResponse, UpstreamPool, appAgent } from './fast-lane.js';
+import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
+import { AgentSet, type ConnectionLifecycle } from './lifecycle.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
 import { requestHead } from './h1.js';
 import {
@@ -120,6 +121,8 @@ interface ForwardOptions {
   connectTimeoutMs?: number;
   /** Circuit breaking (connectionPool), when the rule sets limits. */
   limits?: PoolLimits;
+  /** The upstream connections' lifecycle (connectionPool), when the rule sets one. */
+  life?: ConnectionLifecycle;
   /** Outlier detection, when the rule sets it. */
   outlier?: OutlierPolicy;
   /** The destination's policy as text (CircuitPolicies.fingerprint): a new one starts a new circuit. */
@@ -127,28 +130,11 @@ interface ForwardOptions {
 }
 
 export class OutboundSidecar {
-  /** node:http's pool to apps; an idle socket closes after IDLE_LIMIT_MS, as the fast lane's (fast-lane.ts). */
-  readonly agent = appAgent();
   /**
-   * node:http's TLS agents, one per set of TLS options (a DestinationRule's, or auto-mTLS's per endpoint): an agent
-   * pools connections by host, port, CA and servername but not by checkServerIdentity, so a connection verified
-   * under one rule's subjectAltNames must not serve a request under another's. Oldest dropped past 256.
+   * node:http's pools (lifecycle.ts): to apps, an idle socket closes after IDLE_LIMIT_MS, as the fast lane's
+   * (fast-lane.ts); TLS agents one per set of TLS options; each per cluster lifecycle (connectionPool) too.
    */
-  private readonly tlsAgents = new Map<tls.ConnectionOptions, https.Agent>();
-
-  private tlsAgentFor(options: tls.ConnectionOptions): https.Agent {
-    let agent = this.tlsAgents.get(options);
-    if (!agent) {
-      agent = new https.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
-      this.tlsAgents.set(options, agent);
-      if (this.tlsAgents.size > 256) {
-        const [oldest, a] = this.tlsAgents.entries().next().value as [tls.ConnectionOptions, https.Agent];
-        a.destroy();
-        this.tlsAgents.delete(oldest);
-      }
-    }
-    return agent;
-  }
+  private readonly agents = new AgentSet();
 
   /** Upgrade requests in progress and open tunnels, torn down when the sidecar closes. */
   private readonly tunnels = new Set<TunnelResponse>();
@@ -160,10 +146,9 @@ export class OutboundSidecar {
   ) {}
 
   close(): void {
-    this.agent.destroy();
+    this.agents.destroy();
     for (const p of this.pools) p.close();
     for (const t of this.tunnels) t.destroy();
-    for (const a of this.tlsAgents.values()) a.destroy();
   }
 
   /** The fast lane's pools: plaintext by address, mutual TLS by the (per endpoint, cached) TLS options too. */
@@ -171,8 +156,13 @@ export class OutboundSidecar {
   private readonly plainPools = new Map<string, UpstreamPool>();
   private readonly tlsPools = new WeakMap<tls.ConnectionOptions, Map<string, UpstreamPool>>();
 
-  private poolFor(host: string, port: number, secure: tls.ConnectionOptions | undefined): UpstreamPool {
-    const key = `${host}:${port}`;
+  private poolFor(
+    host: string,
+    port: number,
+    secure: tls.ConnectionOptions | undefined,
+    life: ConnectionLifecycle | undefined
+  ): UpstreamPool {
+    const key = life ? `${host}:${port}|${life.key}` : `${host}:${port}`;
     let byAddr = this.plainPools;
     if (secure) {
       let m = this.tlsPools.get(secure);
@@ -181,7 +171,7 @@ export class OutboundSidecar {
     }
     let p = byAddr.get(key);
     if (!p) {
-      p = new UpstreamPool(host, port, () => this.host.connectTimeoutMs, secure);
+      p = new UpstreamPool(host, port, () => this.host.connectTimeoutMs, secure, undefined, life);
       byAddr.set(key, p);
       this.pools.push(p);
     }
@@ -564,6 +554,7 @@ export class OutboundSidecar {
     await this.forward(ex, req, res, r, {
       connectTimeoutMs: circuitPolicy.connectTimeoutMs,
       limits: circuitPolicy.limits,
+      life: circuitPolicy.life,
       outlier: circuitPolicy.outlier,
       circuitFingerprint: circuitPolicy.fingerprint,
       endpoints,
@@ -697,7 +688,7 @@ export class OutboundSidecar {
         ex.attemptStarted();
         const out: Awaited<ReturnType<typeof tryUpstream>> | FastTryOutcome = fast
           ? await fastTry({
-              pool: this.poolFor(addr.host, addr.port, secure?.options),
+              pool: this.poolFor(addr.host, addr.port, secure?.options, o.life),
               head: requestHead(ex.method, r.path, headers, req.body),
               body: req.body,
               isHead: ex.method === 'HEAD',
@@ -707,7 +698,7 @@ export class OutboundSidecar {
               timing: ex
             })
           : await tryUpstream({
-              agent: this.agent,
+              agent: this.agents.plainAgent(o.life),
               host: addr.host,
               port: addr.port,
               method: ex.method,
@@ -717,7 +708,9 @@ export class OutboundSidecar {
               perTryTimeoutMs: retry.perTryTimeoutMs,
               connectTimeoutMs: o.connectTimeoutMs ?? this.host.connectTimeoutMs,
               signal: routeAbort,
-              tls: secure ? { agent: this.tlsAgentFor(secure.options), options: secure.options } : undefined,
+              tls: secure
+                ? { agent: this.agents.tlsAgent(secure.options, o.life), options: secure.options }
+                : undefined,
               timing: ex
             });
         active.set(key, (active.get(key) ?? 1) - 1);
@@ -1109,8 +1102,8 @@ export class OutboundSidecar {
         const target = { host: addr.host, port: addr.port, method: ex.method, path: r.path, headers, setHost: false };
         const mreq = withoutKeepAliveHeader(
           secure
-            ? https.request({ ...target, ...secure.options, agent: this.tlsAgentFor(secure.options) })
-            : http.request({ ...target, agent: this.agent })
+            ? https.request({ ...target, ...secure.options, agent: this.agents.tlsAgent(secure.options) })
+            : http.request({ ...target, agent: this.agents.plainAgent() })
         );
         mreq.on('response', (mr) => mr.resume());
         mreq.on('error', () => undefined);

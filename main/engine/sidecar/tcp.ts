@@ -30,7 +30,13 @@ import { endpointsOn, labelsMatch } from '../registry.js';
 import type { Snapshot } from '../snapshot.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
 import { addressText, tcpAccessLogLine } from '../telemetry/access-log.js';
-import { effectiveConnectTimeoutMs, effectiveLoadBalancer, findDestinationRule, visibleTo } from '../config/compile.js';
+import {
+  effectiveConnectTimeoutMs,
+  effectiveLoadBalancer,
+  findDestinationRule,
+  policyComponent,
+  visibleTo
+} from '../config/compile.js';
 import { hostMatches, qualifyHost } from '../config/hosts.js';
 import { upstreamTls } from '../filters/upstream-tls.js';
 import type { SidecarHost } from './host.js';
@@ -38,6 +44,7 @@ import { authorize } from '../security/authorization.js';
 import { clientHelloSni } from './sniff.js';
 import { pickEndpoint, type LbRequest } from './lb.js';
 import { poolLimitsFor } from './circuit.js';
+import { tcpIdleTimeoutMs } from './lifecycle.js';
 
 /** The longest first line an HTTP request may take before the inspector calls the stream TCP. */
 const MAX_INSPECT = 8192;
@@ -151,7 +158,9 @@ export function relay(
   up: net.Socket,
   m: TcpSeries,
   onClose?: () => void,
-  log?: TcpLog
+  log?: TcpLog,
+  /** The tcp_proxy's idle timeout (connectionPool.tcp.idleTimeout): no byte either way for this long closes both. */
+  idleMs?: number
 ): void {
   m.opened.value++;
   let received = head.length;
@@ -196,6 +205,8 @@ export function relay(
   up.on('close', close);
   down.on('error', () => down.destroy());
   up.on('error', () => up.destroy());
+  // a socket's timer restarts on every read and write, and every byte either way passes through `down`
+  if (idleMs) down.setTimeout(idleMs, close);
   down.resume();
 }
 
@@ -470,7 +481,8 @@ export function outboundTcp(
       () => {
         if (local !== undefined) host.tcpPeers.delete(local);
       },
-      log
+      log,
+      tcpIdleTimeoutMs(policyComponent(dr, dest.subset, port, 'connectionPool'))
     );
   });
   up.once('error', () => {
