@@ -42,7 +42,7 @@ import { IdentityManager } from './tls/identity.js';
 import { effectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
-import { codecErrorFlow, MeshMetrics, wireSizes } from './telemetry/metrics.js';
+import { codecErrorFlow, MeshMetrics, wireSizes, type CodecErrorAt } from './telemetry/metrics.js';
 import type { WireSizes } from './sidecar/exchange.js';
 import { accessLogLine, addressText, type AccessFacts } from './telemetry/access-log.js';
 import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
@@ -276,6 +276,37 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   let lastReload: ReloadResult = { ok: true, version: 1, at: new Date().toISOString(), issues: first.issues };
   let currentPrint = fingerprint(first);
 
+  /** Where a codec error happened: the reporter that counts it. */
+  const codecErrorAt = (target: InboundSidecar | OutboundSidecar): CodecErrorAt =>
+    target instanceof InboundSidecar
+      ? { reporter: 'destination', workload: target.workload }
+      : { reporter: 'source', workload: target.workload };
+  /**
+   * Envoy's HTTP/1 codec refused a request (400 or 431 it cannot parse, 426 for HTTP/1.0): its reply as text/plain
+   * and the connection closed; the connection manager logs that stream with DPE, so istio_requests_total counts it and
+   * the access log has its line (no flow is recorded: no headers arrived to name a route).
+   */
+  function codecError(sock: net.Socket, status: number, requestBytes: number, at: CodecErrorAt): void {
+    const reply = codecErrorReply(status, at.reporter === 'destination' ? 'istio-envoy' : 'envoy');
+    sock.end(reply);
+    const flow = codecErrorFlow(at, status, snapshot.version);
+    metrics.record(flow, snapshot.registry, { request: requestBytes, response: reply.length });
+    if (!opts.accessLog) return;
+    try {
+      opts.accessLog(
+        accessLogLine(flow, snapshot.registry, {
+          requestBodyBytes: 0,
+          responseBodyBytes: reasonPhrase(status).length,
+          downstreamLocal: addressText(sock.localAddress, sock.localPort),
+          downstreamRemote: addressText(sock.remoteAddress, sock.remotePort),
+          requestedServerName: null
+        })
+      );
+    } catch {
+      /* a log sink's failure never affects the mesh */
+    }
+  }
+
   const host: SidecarHost = {
     snapshot: () => snapshot,
     random,
@@ -288,6 +319,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     jwtRules: (w) => jwtFor(w.name, w),
     inboundPool: (w) => inboundPoolFor(w.name, w),
     inboundLifecycle: (w) => inboundLifecycleFor(w.name, w),
+    codecError,
     authzPolicies: (w) => authzFor(w.name, w),
     mtlsMode: (w, port) => mtlsFor(`${w.name}|${port}`, { w, port }),
     tcpSeries: (c) => metrics.tcp(c, snapshot.registry),
@@ -373,35 +405,14 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
           return;
         }
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-        const body = reasonPhrase(status);
         const target = l.target;
-        const reply = codecErrorReply(status, target instanceof InboundSidecar ? 'istio-envoy' : 'envoy');
-        sock.end(reply);
         // Envoy logs the stream of that reply: istio_requests_total counts a parse error (no flow is recorded)
-        if (!err.code?.startsWith('HPE_')) return;
-        const at =
-          target instanceof InboundSidecar
-            ? ({ reporter: 'destination', workload: target.workload } as const)
-            : ({ reporter: 'source', workload: target.workload } as const);
-        const raw = (err as { rawPacket?: Buffer }).rawPacket;
-        const flow = codecErrorFlow(at, status, snapshot.version);
-        metrics.record(flow, snapshot.registry, { request: raw?.length ?? 0, response: reply.length });
-        if (opts.accessLog) {
-          const s = sock as net.Socket;
-          try {
-            opts.accessLog(
-              accessLogLine(flow, snapshot.registry, {
-                requestBodyBytes: 0,
-                responseBodyBytes: body.length,
-                downstreamLocal: addressText(s.localAddress, s.localPort),
-                downstreamRemote: addressText(s.remoteAddress, s.remotePort),
-                requestedServerName: null
-              })
-            );
-          } catch {
-            /* a log sink's failure never affects the mesh */
-          }
+        if (!err.code?.startsWith('HPE_')) {
+          sock.end(codecErrorReply(status, target instanceof InboundSidecar ? 'istio-envoy' : 'envoy'));
+          return;
         }
+        const raw = (err as { rawPacket?: Buffer }).rawPacket;
+        codecError(sock as net.Socket, status, raw?.length ?? 0, codecErrorAt(target));
       });
       server.once('error', (err: NodeJS.ErrnoException) => {
         const what = describeListener(key);

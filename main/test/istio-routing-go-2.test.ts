@@ -94,6 +94,35 @@ describe('HTTP/1.0 (routing.go protocolSniffingCases "http10 to http" / "http10 
     expect(auto.seen.at(-1)!.url).toBe('/in');
   });
 
+  it("Envoy counts the codec's 426 with flag DPE: istio_requests_total at the client and at the server sidecar", async () => {
+    const samples = async (reporter: string) =>
+      (await m.mesh.metrics()).text
+        .split('\n')
+        .filter(
+          (l) =>
+            l.startsWith('istio_requests_total{') &&
+            l.includes(`reporter="${reporter}"`) &&
+            l.includes('response_code="426"')
+        );
+    const count = async (reporter: string) =>
+      (await samples(reporter)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    const [source, destination] = [await count('source'), await count('destination')];
+    expect(await raw(m.upstream('caller-v1', 'web'), ['GET / HTTP/1.0\r\n\r\n'])).toMatch(UPGRADE_REQUIRED('envoy'));
+    expect(await raw(m.inbound('web-v1'), ['GET / HTTP/1.0\r\n\r\n'])).toMatch(UPGRADE_REQUIRED('istio-envoy'));
+    expect(await count('source')).toBe(source + 1);
+    expect(await count('destination')).toBe(destination + 1);
+    // the codec refused the request before its headers reached a filter: no route, no service named at the source
+    const at = await samples('source');
+    expect(at.every((l) => l.includes('response_flags="DPE"'))).toBe(true);
+    expect(
+      at.some((l) => l.includes('source_workload="caller-v1"') && l.includes('destination_service="unknown"'))
+    ).toBe(true);
+    expect((await samples('destination')).some((l) => l.includes('destination_workload="web-v1"'))).toBe(true);
+    // through the proxy port node:http read the request first: its flow records the reply with DPE
+    const flows = await m.mesh.listFlows({ limit: 50, reporter: 'source' });
+    expect(flows.filter((f) => f.status === 426).every((f) => f.flags === 'DPE')).toBe(true);
+  });
+
   it('HTTP/1.1 on a port declared HTTP is routed as before, keep-alive included', async () => {
     const answers = (t: string) => t.split('HTTP/1.1 200 OK').length - 1;
     for (const port of [m.upstream('caller-v1', 'web'), m.inbound('web-v1')]) {

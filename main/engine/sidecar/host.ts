@@ -13,7 +13,8 @@ import type { ApplicablePolicy } from '../security/authorization.js';
 import type { JwtRule } from '../security/jwt.js';
 import type { CircuitStore, PoolLimits } from './circuit.js';
 import type { ConnectionLifecycle } from './lifecycle.js';
-import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
+import type { CodecErrorAt, TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
+import type net from 'node:net';
 
 export interface SidecarHost {
   snapshot(): Snapshot;
@@ -56,6 +57,11 @@ export interface SidecarHost {
    * istio-peer-exchange): the calling workload by the local port of the client sidecar's connection.
    */
   tcpPeers: Map<number, string>;
+  /**
+   * Envoy's HTTP/1 codec refused a request on `sock` (426 for HTTP/1.0 on a port declared HTTP): the reply, the
+   * connection closed, and the stream counted with DPE as Envoy logs it.
+   */
+  codecError(sock: net.Socket, status: number, requestBytes: number, at: CodecErrorAt): void;
   /** Envoy's access log (MeshOptions.accessLog), when it is on: TCP connections write their lines here. */
   accessLog?: ((line: string) => void) | undefined;
 }

@@ -138,7 +138,8 @@ export class InboundSidecar {
         // a port declared HTTP: Envoy's codec answers HTTP/1.0 with 426 (no filter chain for it to go TCP by)
         if (protocol === 'http')
           inspect(sock, s.head, (kind, head) => {
-            if (kind !== null && isHttp10(head)) return void sock.end(codecErrorReply(426, 'istio-envoy'));
+            if (kind !== null && isHttp10(head))
+              return this.host.codecError(sock, 426, head.length, { reporter: 'destination', workload: this.workload });
             decided(kind && 'http', head);
           });
         else inspect(sock, s.head, decided);

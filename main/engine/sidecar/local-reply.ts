@@ -70,7 +70,7 @@ export const LocalReplies = {
   },
   registryOnly: () => reply(502, '', [], 'REGISTRY_ONLY: host not in the registry (BlackHoleCluster)'),
   /** Envoy's HTTP/1 codec to an HTTP/1.0 request on an HTTP port (accept_http_10 off, as Istio leaves it). */
-  upgradeRequired: () => reply(426, 'Upgrade Required', [], 'HTTP/1.0 on a port declared HTTP (low_version)')
+  upgradeRequired: () => reply(426, 'Upgrade Required', ['DPE'], 'HTTP/1.0 on a port declared HTTP (low_version)')
 };
 
 /** gRPC status names → codes, for fault.abort.grpcStatus. */

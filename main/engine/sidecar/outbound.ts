@@ -4,7 +4,7 @@
  * route → CORS → fault → destination by weight → subset/DR → endpoint → try with retries and timeout → response
  * header ops → telemetry.
  */
-import { codecErrorReply, isHttp10, withoutKeepAliveHeader } from './envoy-http.js';
+import { isHttp10, withoutKeepAliveHeader } from './envoy-http.js';
 import http, {
   type IncomingHttpHeaders,
   type IncomingMessage,
@@ -194,7 +194,8 @@ export class OutboundSidecar {
         if (!s) return void sock.destroy();
         inspect(sock, s.head, (kind, head) => {
           if (kind === null) return void sock.destroy();
-          if (isHttp10(head)) return void sock.end(codecErrorReply(426, 'envoy'));
+          if (isHttp10(head))
+            return this.host.codecError(sock, 426, head.length, { reporter: 'source', workload: this.workload });
           sock.unshift(head);
           this.serve(sock, server);
           sock.resume();

@@ -559,11 +559,10 @@ export function tcpLabelsFor(c: TcpConnectionReport, reg: MeshRegistry): TcpLabe
  * headers never arrived, so no Host, route or cluster names a service: `unknown` at the client's sidecar, and at the
  * server's its own workload's canonical name (istio_stats' fallback there, which reads no Host header).
  */
-export function codecErrorFlow(
-  at: { reporter: 'source'; workload: string } | { reporter: 'destination'; workload: WorkloadInfo },
-  status: number,
-  configVersion: number
-): FlowRecord {
+export type CodecErrorAt =
+  { reporter: 'source'; workload: string } | { reporter: 'destination'; workload: WorkloadInfo };
+
+export function codecErrorFlow(at: CodecErrorAt, status: number, configVersion: number): FlowRecord {
   const server = at.reporter === 'destination';
   return {
     id: '',
