@@ -31,7 +31,7 @@ import type { LbState } from './sidecar/lb.js';
 import { limitsOf } from './sidecar/circuit.js';
 import { lifecycleOf } from './sidecar/lifecycle.js';
 import { codecErrorReply, envoyResponse, reasonPhrase } from './sidecar/envoy-http.js';
-import { MAX_HEAD } from './sidecar/h1.js';
+import { MAX_HEADERS_COUNT, MAX_HEAD } from './sidecar/h1.js';
 import { findDestinationRule, policyComponent, sidecarFor } from './config/compile.js';
 import { CLUSTER_DOMAIN } from './config/hosts.js';
 import { createRandom, type Random } from './util/random.js';
@@ -286,10 +286,16 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
    * and the connection closed; the connection manager logs that stream with DPE, so istio_requests_total counts it and
    * the access log has its line (no flow is recorded: no headers arrived to name a route).
    */
-  function codecError(sock: net.Socket, status: number, requestBytes: number, at: CodecErrorAt): void {
+  function codecError(
+    sock: net.Socket,
+    status: number,
+    requestBytes: number,
+    at: CodecErrorAt,
+    details?: 'too many headers'
+  ): void {
     const reply = codecErrorReply(status, at.reporter === 'destination' ? 'istio-envoy' : 'envoy');
     sock.end(reply);
-    const flow = codecErrorFlow(at, status, snapshot.version);
+    const flow = codecErrorFlow(at, status, snapshot.version, details);
     metrics.record(flow, snapshot.registry, { request: requestBytes, response: reply.length });
     if (!opts.accessLog) return;
     try {
@@ -305,6 +311,14 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     } catch {
       /* a log sink's failure never affects the mesh */
     }
+  }
+
+  /** A request over Envoy's max_headers_count (100): its codec's 431, counted with DPE, no flow. */
+  function tooManyHeaders(req: http.IncomingMessage, target: InboundSidecar | OutboundSidecar): void {
+    const sock = req.socket as net.Socket;
+    let bytes = `${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}\r\n\r\n`.length;
+    for (const s of req.rawHeaders) bytes += s.length + 2; // "name: " and "value\r\n"
+    codecError(sock, 431, bytes, codecErrorAt(target), 'too many headers');
   }
 
   const host: SidecarHost = {
@@ -390,7 +404,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         sock.on('error', () => sock.destroy());
         l.target.accept(sock, httpServer);
       });
-      httpServer.on('request', (req, res) => l.target.handle(req, envoyResponse(res)));
+      httpServer.on('request', (req, res) => {
+        // more header lines than Envoy's codec takes (the fast lane leaves such a head to node:http)
+        if (req.rawHeaders.length > 2 * MAX_HEADERS_COUNT) return tooManyHeaders(req, l.target);
+        l.target.handle(req, envoyResponse(res));
+      });
       httpServer.on('upgrade', (req, sock, head) => l.target.upgrade(req, sock, head));
       // CONNECT: a tunnel on an outbound proxy port; an inbound sidecar has no proxy to offer
       httpServer.on('connect', (req, sock, head) => {

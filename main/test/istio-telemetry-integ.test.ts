@@ -510,6 +510,42 @@ describe("a request Envoy's HTTP/1 codec cannot parse: 400, counted with flag DP
   });
 });
 
+describe("Envoy's max_headers_count (100): more header lines get the codec's 431, counted with DPE", () => {
+  const head = (n: number) =>
+    `GET /many HTTP/1.1\r\nHost: c\r\n${Array.from({ length: n - 1 }, (_, i) => `x-h${i}: ${i}\r\n`).join('')}\r\n`;
+  it('100 header lines pass; 101 get 431 Request Header Fields Too Large and the connection closes', async () => {
+    const before = c.seen.length;
+    const ok = await rawExchange(
+      m.inbound('c-v2'),
+      head(100).replace('\r\n\r\n', '\r\nconnection: close\r\n\r\n').replace('x-h98: 98\r\n', '')
+    );
+    expect(ok).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(c.seen.length).toBe(before + 1);
+    const got = await rawExchange(m.inbound('c-v2'), head(101));
+    expect(got).toMatch(
+      /^HTTP\/1\.1 431 Request Header Fields Too Large\r\ncontent-type: text\/plain\r\ncontent-length: 31\r\nserver: istio-envoy\r\n/
+    );
+    expect(got).toMatch(/\r\n\r\nRequest Header Fields Too Large$/);
+    expect(c.seen.length).toBe(before + 1);
+  });
+  it("at the client sidecar too, with the access log's details http1.too_many_headers", async () => {
+    const port = m.outbound('a-v1');
+    expect(await rawExchange(port, head(101))).toMatch(/^HTTP\/1\.1 431 /);
+    expect(
+      await until(
+        () => logLines.find((l) => l.includes(` 127.0.0.1:${port} `) && l.includes('http1.too_many_headers')),
+        'the access log line'
+      )
+    ).toContain('"- - HTTP/1.1" 431 DPE http1.too_many_headers - "-" 0 31 0 ');
+    const l = await until(
+      async () =>
+        (await lines('istio_requests_total', { reporter: 'source', source_workload: 'a-v1', response_code: '431' }))[0],
+      'a 431 sample at the source'
+    );
+    expect(l).toContain('response_flags="DPE"');
+  });
+});
+
 describe('a caller that leaves before the response (response_code 0, DC)', () => {
   it('both reporters count the request with code 0 and flag DC', async () => {
     b.behave((_req, res) => void setTimeout(() => res.end('late'), 300));

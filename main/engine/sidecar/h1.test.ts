@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChunkedScanner, headerLines, MAX_HEAD, parseRequestHead, parseResponseHead } from './h1.js';
+import { ChunkedScanner, headerLines, MAX_HEAD, MAX_HEADERS_COUNT, parseRequestHead, parseResponseHead } from './h1.js';
 
 const req = (s: string) => parseRequestHead(Buffer.from(s, 'latin1'));
 const res = (s: string) => parseResponseHead(Buffer.from(s, 'latin1'));
@@ -64,6 +64,22 @@ describe('parseRequestHead', () => {
     });
     // and a head that is too long is given up on before its end arrives
     expect(req(`GET / HTTP/1.1\r\nX: ${'a'.repeat(MAX_HEAD)}`)).toBe('unsupported');
+  });
+});
+
+describe("Envoy's max_headers_count", () => {
+  it('takes 100 header lines and leaves a head with 101 to node:http (whose listener answers 431)', () => {
+    const head = (n: number) => Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\n${'x-a: 1\r\n'.repeat(n - 1)}\r\n`, 'latin1');
+    const ok = parseRequestHead(head(MAX_HEADERS_COUNT));
+    expect(typeof ok === 'object' && ok.headers['x-a']).toBe(
+      Array(MAX_HEADERS_COUNT - 1)
+        .fill('1')
+        .join(', ')
+    );
+    expect(parseRequestHead(head(MAX_HEADERS_COUNT + 1))).toBe('unsupported');
+    // a response is not counted here
+    const many = `HTTP/1.1 200 OK\r\ncontent-length: 0\r\n${'x-a: 1\r\n'.repeat(150)}\r\n`;
+    expect(typeof res(many)).toBe('object');
   });
 });
 

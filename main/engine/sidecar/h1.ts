@@ -14,6 +14,11 @@
  * it too (its own default is 16 KiB), so a larger request head gets node:http's 431.
  */
 export const MAX_HEAD = 60 * 1024;
+/**
+ * Envoy's `max_headers_count` (100 by default; Istio leaves it): a request with more header lines gets its codec's
+ * 431 `Request Header Fields Too Large` (details `http1.too_many_headers`, flag DPE).
+ */
+export const MAX_HEADERS_COUNT = 100;
 
 export type Headers = Record<string, string | string[]>;
 
@@ -128,11 +133,13 @@ function ownCopy(s: string): string {
  * node-style object; undefined when one is not plain. A value loses the spaces and tabs around it (OWS) and may hold
  * no other control character.
  */
-function parseFields(head: string, from: number): Headers | undefined {
+function parseFields(head: string, from: number, maxCount = Infinity): Headers | undefined {
   const h: Headers = {};
   const n = head.length;
   let i = from;
+  let count = 0;
   while (i < n) {
+    if (++count > maxCount) return undefined;
     let eol = head.indexOf('\r\n', i);
     if (eol < 0) eol = n;
     const colon = head.indexOf(':', i);
@@ -195,7 +202,8 @@ export function parseRequestHead(buf: Buffer, from = 0, absoluteForm = false): P
   const absolute = absoluteForm && target.startsWith('http://') && target.length > 7;
   if (!isToken(method) || !(absolute || target.charCodeAt(0) === 0x2f) /* / */ || !isTarget(target))
     return 'unsupported';
-  const headers = parseFields(head, eol + 2);
+  // past Envoy's header count node:http reads it, and the listener answers 431 (mesh.ts)
+  const headers = parseFields(head, eol + 2, MAX_HEADERS_COUNT);
   if (!headers || headers['transfer-encoding'] !== undefined) return 'unsupported';
   if (typeof headers.host !== 'string' && !(absolute && headers.host === undefined)) return 'unsupported';
   const cl = contentLengthOf(headers['content-length']);

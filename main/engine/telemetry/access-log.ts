@@ -71,6 +71,7 @@ export function responseCodeDetails(f: FlowRecord): string {
   }
   if (r.startsWith('CORS') || r.startsWith('cors')) return 'cors_response';
   if (r === 'codec error') return f.status === 431 ? 'http1.headers_too_large' : 'http1.codec_error';
+  if (r === 'codec error: too many headers') return 'http1.too_many_headers';
   return '-';
 }
 
@@ -105,7 +106,7 @@ export function upstreamCluster(f: FlowRecord, reg: Registry): string {
 /** Envoy's ROUTE_NAME: Istio names a route after the VirtualService's http[].name; its default routes otherwise. */
 export function routeName(f: FlowRecord): string {
   // a request the codec could not parse never reached a route
-  if (f.localReply === 'codec error') return '-';
+  if (f.localReply?.startsWith('codec error')) return '-';
   if (f.reporter === 'destination') return 'default';
   if (f.destinationService === 'PassthroughCluster') return 'allow_any';
   if (f.destinationService === 'BlackHoleCluster') return 'block_all';

@@ -553,16 +553,23 @@ export function tcpLabelsFor(c: TcpConnectionReport, reg: MeshRegistry): TcpLabe
   });
 }
 
+/** Where a codec error happened: the reporter that counts it and its workload. */
+export type CodecErrorAt =
+  { reporter: 'source'; workload: string } | { reporter: 'destination'; workload: WorkloadInfo };
+
 /**
  * What istio_stats counts for a request Envoy's HTTP/1 codec could not parse: the codec still opens a stream for its
  * 400 (431) reply, and the connection manager logs that stream with flag DPE when it closes the connection. The
  * headers never arrived, so no Host, route or cluster names a service: `unknown` at the client's sidecar, and at the
  * server's its own workload's canonical name (istio_stats' fallback there, which reads no Host header).
  */
-export type CodecErrorAt =
-  { reporter: 'source'; workload: string } | { reporter: 'destination'; workload: WorkloadInfo };
-
-export function codecErrorFlow(at: CodecErrorAt, status: number, configVersion: number): FlowRecord {
+export function codecErrorFlow(
+  at: CodecErrorAt,
+  status: number,
+  configVersion: number,
+  /** What the codec refused, when its details say more than `http1.codec_error` (access-log.ts). */
+  details?: 'too many headers'
+): FlowRecord {
   const server = at.reporter === 'destination';
   return {
     id: '',
@@ -584,7 +591,7 @@ export function codecErrorFlow(at: CodecErrorAt, status: number, configVersion: 
     endpoint: null,
     attempts: 0,
     attemptLog: [],
-    localReply: 'codec error',
+    localReply: details ? `codec error: ${details}` : 'codec error',
     trace: [],
     configVersion,
     requestHeaders: {},
