@@ -54,6 +54,26 @@ spec:
   endpoints: [{address: 127.0.0.1}]
 ---
 apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: public-routes}
+spec:
+  hosts: [public.example.com]
+  http:
+  - match: [{uri: {prefix: /hidden}}]
+    route: [{destination: {host: private.example.com}}]
+  - route: [{destination: {host: public.example.com}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api-routes}
+spec:
+  hosts: [api]
+  http:
+  - match: [{uri: {prefix: /to-other}}]
+    route: [{destination: {host: other}}]
+  - route: [{destination: {host: api}}]
+---
+apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: db-by-labels}
 spec:
@@ -121,6 +141,27 @@ describe('ServiceEntry exportTo', () => {
     const r = await from('free-v1', '240.0.0.10');
     expect(r.status).toBe(200);
     expect(r.body).toBe('ext');
+  });
+});
+
+describe("a route's destination the caller does not import: Envoy has no cluster for it (503 NC)", () => {
+  it('a ServiceEntry exported to its own namespace only, named by a route in another', async () => {
+    const r = await viaProxy(m.outbound('free-v1'), 'public.example.com', '/hidden');
+    expect(r.status).toBe(503);
+    const flow = (await m.mesh.listFlows({ limit: 50 })).find((f) => f.path === '/hidden');
+    expect(flow?.flags).toBe('NC');
+    // the route's other destination, exported to all, is reached
+    expect((await viaProxy(m.outbound('free-v1'), 'public.example.com', '/shown')).body).toBe('ext');
+  });
+  it("a service outside the caller's Sidecar egress hosts, named by a route of an imported one", async () => {
+    const before = other.seen.length;
+    const r = await viaProxy(m.outbound('limited-v1'), 'api:9080', '/to-other');
+    expect(r.status).toBe(503);
+    expect(other.seen).toHaveLength(before);
+    const flow = (await m.mesh.listFlows({ limit: 50 })).find((f) => f.path === '/to-other');
+    expect([flow?.flags, flow?.destinationService]).toEqual(['NC', 'other.default.svc.cluster.local']);
+    // a caller without that Sidecar is routed there
+    expect(JSON.parse((await viaProxy(m.outbound('free-v1'), 'api:9080', '/to-other')).body).stub).toBe('other');
   });
 });
 

@@ -481,6 +481,13 @@ export class OutboundSidecar {
       ex.sendLocal(LocalReplies.noCluster(destHost), SERVER);
       return;
     }
+    // a route's destination this caller's sidecar does not import (a ServiceEntry's exportTo, the Sidecar's egress
+    // hosts): Envoy has no cluster for it
+    if (dest && !r.snap.callerView(this.workload).sees(service)) {
+      ex.note('cluster', `destination host ${destHost} is not visible to ${this.workload} (exportTo, Sidecar egress)`);
+      ex.sendLocal(LocalReplies.noCluster(destHost), SERVER);
+      return;
+    }
     const port = destinationPort(dest?.port, service, r.port);
     if (service.ports.length > 0 && !service.ports.includes(port)) {
       // Istio names the cluster outbound|<port>||<host> all the same, and Envoy has no such cluster

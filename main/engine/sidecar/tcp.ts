@@ -411,7 +411,9 @@ export function outboundTcp(
   const sni = head.length > 0 && head[0] === 0x16 ? clientHelloSni(head) : undefined;
   const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next(), sni);
   const target = snap.registry.serviceByFqdn.get(dest.host);
-  if (!target) return refused(down, report({ destinationService: dest.host, flags: 'NC' }), false, no('NC'));
+  // a route's destination this caller does not import (exportTo, Sidecar egress) has no cluster either
+  if (!target || (target !== svc && !snap.callerView(workload).sees(target)))
+    return refused(down, report({ destinationService: dest.host, flags: 'NC' }), false, no('NC'));
   const port = dest.port ?? target.ports[0] ?? service.port;
   if (log) log.cluster = `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
   const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, port, dest.subset);
