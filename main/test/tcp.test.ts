@@ -185,6 +185,50 @@ beforeAll(async () => {
     tlsEcho('secure-c')
   ]);
   outside = await echo('outside');
+  const [multiA, multiB, hopApp, hiddenApp] = await Promise.all(
+    ['multi-a', 'multi-b', 'hop', 'hop-hidden'].map((n) => echo(n))
+  );
+  apps.push(multiA!.server, multiB!.server, hopApp!.server, hiddenApp!.server);
+  const portOf = (a: { address: string }) => a.address.split(':')[1];
+  // a route's destination without a port: the connection's port (9000) when the destination has it
+  const routes = `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: multi}
+spec:
+  hosts: [multi.example]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports:
+  - {number: 7100, name: tcp-b, protocol: TCP, targetPort: ${portOf(multiB!)}}
+  - {number: 9000, name: tcp-a, protocol: TCP, targetPort: ${portOf(multiA!)}}
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: private, namespace: team}
+spec:
+  hosts: [private.example]
+  exportTo: ["."]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 9000, name: tcp, protocol: TCP, targetPort: ${portOf(multiA!)}}]
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: hop}
+spec:
+  hosts: [hop]
+  tcp: [{route: [{destination: {host: multi.example}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: hop-hidden}
+spec:
+  hosts: [hop-hidden]
+  tcp: [{route: [{destination: {host: private.example}}]}]
+`;
   // a server-first protocol: a greeting on connect, then an echo
   const mail = net.createServer((c) => {
     c.write('220 mail ready\r\n');
@@ -242,13 +286,19 @@ beforeAll(async () => {
         protocol: 'tcp',
         workloads: [{ name: 'counter-v1', instances: [`127.0.0.1:${(counter.address() as net.AddressInfo).port}`] }]
       },
+      hop: { port: 9000, protocol: 'tcp', workloads: [{ name: 'hop-v1', instances: [hopApp!.address] }] },
+      'hop-hidden': {
+        port: 9000,
+        protocol: 'tcp',
+        workloads: [{ name: 'hop-hidden-v1', instances: [hiddenApp!.address] }]
+      },
       mail: {
         port: 2525,
         protocol: 'tcp',
         workloads: [{ name: 'mail-v1', instances: [`127.0.0.1:${(mail.address() as net.AddressInfo).port}`] }]
       }
     }),
-    istio: { 'tcp.yaml': ISTIO }
+    istio: { 'tcp.yaml': ISTIO + routes }
   });
 });
 afterAll(async () => {
@@ -293,6 +343,23 @@ describe('opaque TCP between sidecars', () => {
     const r = await exchange(m.upstream('caller-v1', 'guarded'), 'PING\r\n', () => false);
     expect(r.got).toBe('');
     expect(r.ended).toBe(true);
+  });
+});
+
+describe("a tcp route's destination", () => {
+  it("without a port: the connection's port when the destination has it (not the destination's first)", async () => {
+    const r = await exchange(m.upstream('caller-v1', 'hop'), 'PING\r\n', (g) => g.endsWith('\r\n'));
+    expect(r.got).toBe('multi-a:PING\r\n');
+  });
+  it('one the caller does not import (exportTo "." of another namespace): no cluster, the connection closes (NC)', async () => {
+    const r = await exchange(m.upstream('caller-v1', 'hop-hidden'), 'PING\r\n', () => false);
+    expect([r.got, r.ended]).toEqual(['', true]);
+    const closed = await until(
+      async () =>
+        (await metricLines('istio_tcp_connections_closed_total')).find((l) => l.includes('response_flags="NC"')),
+      'an NC connection counted'
+    );
+    expect(closed).toContain('destination_service="private.example"');
   });
 });
 

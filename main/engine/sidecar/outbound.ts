@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
 import { shadowHost } from '../config/compat.js';
 import { sniff } from './sniff.js';
-import { connectTunnel, inspect, outboundTcp } from './tcp.js';
+import { connectTunnel, destinationPort, inspect, outboundTcp } from './tcp.js';
 import { NO_RETRY, defaultRetry, effectiveLoadBalancer, findDestinationRule } from '../config/compile.js';
 import { endpointsOn, labelsMatch, type ServiceEndpoint, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import type { Snapshot, HostRoutes } from '../snapshot.js';
@@ -1138,11 +1138,6 @@ export class OutboundSidecar {
  * The port of a route's (or mirror's) destination, as Istio's GetDestinationCluster picks it: the destination's own,
  * else the service's only port, else the port the request came in on (a multi-port service keeps the caller's port).
  */
-function destinationPort(own: number | undefined, service: ServiceInfo, requestPort: number): number {
-  if (own !== undefined) return own;
-  return service.ports.length === 1 ? service.ports[0]! : requestPort;
-}
-
 /** The peer metadata id the calling sidecar sends to the callee's (its workload and namespace, for telemetry). */
 function peerMetadataId(source: string, caller: WorkloadInfo | undefined | null): string {
   const ns = caller?.namespace ?? 'default';

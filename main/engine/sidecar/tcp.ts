@@ -414,7 +414,7 @@ export function outboundTcp(
   // a route's destination this caller does not import (exportTo, Sidecar egress) has no cluster either
   if (!target || (target !== svc && !snap.callerView(workload).sees(target)))
     return refused(down, report({ destinationService: dest.host, flags: 'NC' }), false, no('NC'));
-  const port = dest.port ?? target.ports[0] ?? service.port;
+  const port = destinationPort(dest.port, target, service.port);
   if (log) log.cluster = `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
   const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, port, dest.subset);
   if (eps.length === 0) return refused(down, report({ destinationService: target.fqdn, flags: 'UH' }), false, no('UH'));
@@ -497,6 +497,15 @@ export function outboundTcp(
         no('UF')
       );
   });
+}
+
+/**
+ * A route destination's port: its own, else the service's only port, else the port the request came on (Istio's
+ * translateRoute: a destination without a port takes the listener's).
+ */
+export function destinationPort(own: number | undefined, service: ServiceInfo, requestPort: number): number {
+  if (own !== undefined) return own;
+  return service.ports.length === 1 ? service.ports[0]! : requestPort;
 }
 
 /** The FQDN of a workload's own service. */
