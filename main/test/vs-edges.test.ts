@@ -63,6 +63,20 @@ spec:
   - match: [{uri: {prefix: /same}}]
     rewrite: {uri: /same}
     route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /fmt}}]
+    headers:
+      request:
+        set:
+          x-client: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"
+          x-client-port: "%DOWNSTREAM_REMOTE_PORT%"
+          x-pct: "100%%"
+          x-host: "%REQ(:authority)% via %PROTOCOL%"
+          x-ua: "%REQ(x-missing?user-agent):4%"
+          x-none: "%DYNAMIC_METADATA(istio)%"
+          x-blank: ""
+      response:
+        add: {x-started: "%START_TIME%", x-proto: "%PROTOCOL%"}
+    route: [{destination: {host: web}}]
   - match: [{uri: {prefix: /rx}}]
     rewrite: {uriRegexRewrite: {match: "x", rewrite: '[\\0]'}}
     route: [{destination: {host: web}}]
@@ -109,6 +123,23 @@ describe('header operations on pseudo-headers', () => {
     const r = await call('web:9080', '/authority');
     expect(r.status).toBe(200);
     expect(web.seen.at(-1)!.headers.host).toBe('rewritten.example');
+  });
+});
+
+describe('header op values are Envoy format strings (request_headers_to_add)', () => {
+  it('commands give the caller connection, request headers and protocol; %% is one %; an empty value adds nothing', async () => {
+    const r = await call('web:9080', '/fmt', { 'user-agent': 'curl/8.5.0' });
+    const h = web.seen.at(-1)!.headers;
+    expect(h['x-client']).toBe('127.0.0.1');
+    expect(Number(h['x-client-port'])).toBeGreaterThan(0);
+    expect(h['x-pct']).toBe('100%');
+    expect(h['x-host']).toBe('web:9080 via HTTP/1.1');
+    expect(h['x-ua']).toBe('curl');
+    expect(h['x-none']).toBeUndefined();
+    expect(h['x-blank']).toBeUndefined();
+    expect(r.headers['x-proto']).toBe('HTTP/1.1');
+    expect(r.headers['x-started']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Math.abs(Date.parse(String(r.headers['x-started'])) - Date.now())).toBeLessThan(60_000);
   });
 });
 

@@ -784,6 +784,33 @@ describe('DestinationRule', () => {
   });
 });
 
+describe('header op values (Envoy format strings)', () => {
+  it("an odd number of % is Istio's webhook error; %% and %COMMAND% pass; a command localmesh leaves empty warns", () => {
+    expectIssues(
+      vs(
+        '  - headers:\n      request:\n        set: {x-a: "100%", x-b: "100%%", x-c: "%DOWNSTREAM_REMOTE_ADDRESS%"}\n        add: {x-d: "%UPSTREAM_METADATA(x)%"}\n' +
+          TO_REVIEWS
+      ),
+      [
+        {
+          severity: err,
+          code: 'IST0106',
+          at: '"100%"',
+          path: 'spec.http[0].headers.request.set["x-a"]',
+          message: /^single % not allowed\.  Escape by doubling to %% or encase Envoy variable name in pair of %$/
+        },
+        {
+          severity: warn,
+          code: 'IST0025',
+          at: '"%UPSTREAM_METADATA(x)%"',
+          path: 'spec.http[0].headers.request.add["x-d"]',
+          message: /^%UPSTREAM_METADATA% in a header value: localmesh gives it an empty value/
+        }
+      ]
+    );
+  });
+});
+
 describe('loadBalancer knobs with no local meaning', () => {
   it('IST0025 warnings for PASSTHROUGH, localityLbSetting and warmup', () => {
     expectIssues(dr('  host: reviews\n  trafficPolicy:\n    loadBalancer: {simple: PASSTHROUGH}\n'), [

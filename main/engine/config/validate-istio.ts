@@ -6,6 +6,7 @@
  * Codes IST0001-IST0100 are reserved by Istio for internal use; localmesh uses IST0010-IST0029 from that range for
  * its own notes (file problems, skipped kinds, gateway-only rules, delegation). Every code is in ISTIO_ISSUE_CODES.
  */
+import { EVALUATED_COMMANDS, parseFormat } from '../sidecar/header-format.js';
 import { isIP } from 'node:net';
 import nodePath from 'node:path';
 import { RE2JS } from 're2js';
@@ -531,9 +532,38 @@ function checkHeaderOps(ctx: Ctx, vs: VS, headers: Headers | undefined, p: Path)
       if (problem) ctx.error(vs, path, problem);
     };
     for (const op of ['set', 'add'] as const)
-      for (const name of Object.keys(ops[op] ?? {})) check(name, [...p, dir, op, name], dir === 'request');
+      for (const [name, value] of Object.entries(ops[op] ?? {})) {
+        check(name, [...p, dir, op, name], dir === 'request');
+        checkHeaderValue(ctx, vs, value, [...p, dir, op, name]);
+      }
     ops.remove?.forEach((name, k) => check(name, [...p, dir, 'remove', k], false));
   }
+}
+
+/**
+ * A header op's value is an Envoy format string (sidecar/header-format.ts): Istio's ValidateHTTPHeaderValue rejects
+ * an odd number of `%`; a command localmesh does not evaluate is empty here (a warning).
+ */
+function checkHeaderValue(ctx: Ctx, vs: VS, value: unknown, p: Path): void {
+  if (typeof value !== 'string' || value.indexOf('%') < 0) return;
+  if ((value.match(/%/g) ?? []).length % 2 !== 0) {
+    ctx.error(vs, p, 'single % not allowed.  Escape by doubling to %% or encase Envoy variable name in pair of %');
+    return;
+  }
+  const pieces = parseFormat(value);
+  if (!Array.isArray(pieces)) {
+    ctx.error(vs, p, `not an Envoy format string: ${pieces.error}`);
+    return;
+  }
+  const others = pieces.filter((x) => x.command !== undefined && !EVALUATED_COMMANDS.has(x.command));
+  if (others.length > 0)
+    ctx.report(
+      vs,
+      'warning',
+      IstioCodes.NOT_ENFORCED,
+      p,
+      `${others.map((x) => `%${x.command}%`).join(', ')} in a header value: localmesh gives it an empty value (it evaluates ${[...EVALUATED_COMMANDS].map((c) => `%${c}%`).join(', ')})`
+    );
 }
 
 type Action = 'route' | 'redirect' | 'directResponse' | 'delegate';

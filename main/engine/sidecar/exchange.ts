@@ -2,6 +2,7 @@
  * What one sidecar knows about one request while handling it: the decision trace, the flags, the attempts, and the
  * finished flow record. Shared by the outbound and inbound pipelines.
  */
+import { formatHeaderValue, type FormatFacts } from './header-format.js';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -199,6 +200,23 @@ export class Exchange implements SpanFields {
    * Take the replay marker off the headers sent onward and record it. Only loopback callers may set it (every
    * localmesh listener binds 127.0.0.1, so in practice all of them).
    */
+  /** What Envoy's format commands in a header value read of this request (header-format.ts). */
+  formatFacts(): FormatFacts {
+    const sock = this.req.socket;
+    return {
+      remoteAddress: sock.remoteAddress,
+      remotePort: sock.remotePort,
+      localAddress: sock.localAddress,
+      localPort: sock.localPort,
+      protocol: `HTTP/${this.req.httpVersion ?? '1.1'}`,
+      startMs: Date.now() - (performance.now() - this.started),
+      requestHeaders: this.req.headers,
+      authority: this.authority,
+      method: this.method,
+      path: this.path
+    };
+  }
+
   takeReplayMarker(out: OutgoingHttpHeaders): void {
     const v = out[REPLAY_HEADER];
     if (v === undefined) return;
@@ -410,20 +428,26 @@ export function opsAuthority(
  */
 export function applyHeaderOps(
   headers: OutgoingHttpHeaders | Record<string, string | string[] | number | undefined>,
-  ops: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } | undefined
+  ops: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } | undefined,
+  /** The request, for values with Envoy's format commands (header-format.ts). */
+  ex?: Exchange
 ): void {
   if (!ops) return;
   for (const name of ops.remove ?? []) {
     const key = opHeader(name);
     if (key !== null && key !== 'host') delete headers[key];
   }
-  for (const [k, v] of Object.entries(ops.set ?? {})) {
+  // Envoy adds no header whose value comes out empty (keep_empty_value is off), a value written empty included
+  const value = (v: string) => (v.indexOf('%') < 0 || !ex ? v : formatHeaderValue(v, ex.formatFacts()));
+  for (const [k, raw] of Object.entries(ops.set ?? {})) {
     const key = opHeader(k);
-    if (key !== null) headers[key] = v;
+    const v = value(raw);
+    if (key !== null && v !== '') headers[key] = v;
   }
-  for (const [k, v] of Object.entries(ops.add ?? {})) {
+  for (const [k, raw] of Object.entries(ops.add ?? {})) {
     const key = opHeader(k);
-    if (key === null) continue;
+    const v = value(raw);
+    if (key === null || v === '') continue;
     if (key === 'host') {
       // set wins over add for the authority
       if (!Object.keys(ops.set ?? {}).some((n) => opHeader(n) === 'host')) headers.host = v;

@@ -429,7 +429,7 @@ export class OutboundSidecar {
     if (corsResult?.responseHeaders) ex.corsHeaders = corsResult.responseHeaders;
     // the router's own replies carry the rule's response header ops (Envoy's finalizeResponseHeaders); the chosen
     // destination's join them below
-    if (route?.headers?.response) ex.routeResponseHeaders = (h) => applyHeaderOps(h, route.headers?.response);
+    if (route?.headers?.response) ex.routeResponseHeaders = (h) => applyHeaderOps(h, route.headers?.response, ex);
 
     // ---- direct response / redirect
     if (route && route.action.type === 'direct') {
@@ -542,8 +542,8 @@ export class OutboundSidecar {
         r.headers.host = route.rewrite.authority;
       }
     }
-    if (dest?.requestOps) for (const ops of dest.requestOps) applyHeaderOps(r.headers, ops);
-    else applyHeaderOps(r.headers, route?.headers?.request);
+    if (dest?.requestOps) for (const ops of dest.requestOps) applyHeaderOps(r.headers, ops, ex);
+    else applyHeaderOps(r.headers, route?.headers?.request, ex);
     // a destination's Host only stands when the rule rewrites no authority, by rewrite.authority or by its own
     // host/:authority header op (Istio: "only override if the top level rewrite is not set"; with weighted
     // destinations too)
@@ -553,7 +553,7 @@ export class OutboundSidecar {
     const responseOps = dest?.headers?.response ? dest.responseOps : undefined;
     if (responseOps)
       ex.routeResponseHeaders = (h) => {
-        for (const ops of responseOps) applyHeaderOps(h, ops);
+        for (const ops of responseOps) applyHeaderOps(h, ops, ex);
       };
     if (ex.corsHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
 
