@@ -405,19 +405,21 @@ export function outboundTcp(
   const svc = snap.registry.serviceByFqdn.get(fqdn);
   const report = (over: Partial<TcpConnectionReport>): TcpSeries => sourceSeries(host, workload, fqdn, over);
   const log = tcpLog(host, down);
-  const no = (flags: string) => ({ ctx: log, flags });
-  if (!svc) return refused(down, report({ flags: 'NR' }), false, no('NR'));
+  /** Close the connection unrelayed, counted and logged with `flags`. */
+  const no = (flags: string, over: Partial<TcpConnectionReport> = {}) =>
+    refused(down, report({ ...over, flags }), false, { ctx: log, flags });
+  if (!svc) return no('NR');
   // the app's own TLS: its ClientHello names the host it wants (tls routes match it)
   const sni = head.length > 0 && head[0] === 0x16 ? clientHelloSni(head) : undefined;
   const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next(), sni);
   const target = snap.registry.serviceByFqdn.get(dest.host);
   // a route's destination this caller does not import (exportTo, Sidecar egress) has no cluster either
   if (!target || (target !== svc && !snap.callerView(workload).sees(target)))
-    return refused(down, report({ destinationService: dest.host, flags: 'NC' }), false, no('NC'));
+    return no('NC', { destinationService: dest.host });
   const port = destinationPort(dest.port, target, service.port);
   if (log) log.cluster = `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
   const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, port, dest.subset);
-  if (eps.length === 0) return refused(down, report({ destinationService: target.fqdn, flags: 'UH' }), false, no('UH'));
+  if (eps.length === 0) return no('UH', { destinationService: target.fqdn });
   const dr = findDestinationRule(snap.destinationRules, target.fqdn, target.namespace, caller);
   // the DestinationRule's loadBalancer picks the endpoint, as for HTTP (consistentHash: only useSourceIp has a key)
   const { endpoint: ep } = pickEndpoint(
@@ -448,7 +450,7 @@ export function outboundTcp(
   const counts = openConnections(host);
   const cluster = `${workload}|outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
   if (maxConnections !== undefined && (counts.get(cluster) ?? 0) >= maxConnections)
-    return refused(down, report({ destinationService: target.fqdn, flags: 'UO' }), false, no('UO'));
+    return no('UO', { destinationService: target.fqdn });
   const up: net.Socket = secure
     ? tls.connect({
         host: addr.host,
@@ -489,13 +491,7 @@ export function outboundTcp(
   });
   up.once('error', () => {
     clearTimeout(timer);
-    if (!connected)
-      refused(
-        down,
-        report({ ...peers, sourcePrincipal: null, destinationPrincipal: null, flags: 'UF' }),
-        false,
-        no('UF')
-      );
+    if (!connected) no('UF', { ...peers, sourcePrincipal: null, destinationPrincipal: null });
   });
 }
 
@@ -657,7 +653,9 @@ export function connectTunnel(
   }
   let target: { host: string; port: number; service: string; peerEndpoint?: string | null };
   const log = tcpLog(host, down);
-  const no = (flags: string) => ({ ctx: log, flags });
+  /** The tunnel, established, closed unrelayed: counted and logged with `flags`. */
+  const no = (flags: string, service: string, over: Partial<TcpConnectionReport> = {}) =>
+    refused(down, report(service, { ...over, flags }), false, { ctx: log, flags }, ESTABLISHED);
   if (found) {
     if (log) log.cluster = `outbound|${found.port}||${found.service.fqdn}`;
     const eps = endpointsOn(found.service, found.port);
@@ -665,8 +663,7 @@ export function connectTunnel(
       // resolution NONE: the original destination, what the app asked for
       target = { host: name === 'localhost' ? '127.0.0.1' : name, port, service: found.service.fqdn };
     } else {
-      if (eps.length === 0)
-        return refused(down, report(found.service.fqdn, { flags: 'UH' }), false, no('UH'), ESTABLISHED);
+      if (eps.length === 0) return no('UH', found.service.fqdn);
       const ep = eps[host.random.int(eps.length)]!;
       const addr = host.deliveryAddress(ep);
       target = { host: addr.host, port: addr.port, service: found.service.fqdn, peerEndpoint: peerEndpoint(ep) };
@@ -674,10 +671,8 @@ export function connectTunnel(
   } else {
     // the BlackHoleCluster has no endpoint: tcp_proxy closes the stream as no healthy upstream
     if (log) log.cluster = view.outboundMode === 'REGISTRY_ONLY' ? 'BlackHoleCluster' : 'PassthroughCluster';
-    if (view.outboundMode === 'REGISTRY_ONLY')
-      return refused(down, report('BlackHoleCluster', { flags: 'UH' }), false, no('UH'), ESTABLISHED);
-    if (host.isOwnListener(name, port))
-      return refused(down, report('PassthroughCluster', { flags: 'NR' }), false, no('NR'), ESTABLISHED);
+    if (view.outboundMode === 'REGISTRY_ONLY') return no('UH', 'BlackHoleCluster');
+    if (host.isOwnListener(name, port)) return no('NR', 'PassthroughCluster');
     target = { host: name, port, service: 'PassthroughCluster' };
   }
   if (log) log.upstreamHost = `${target.host}:${target.port}`;
@@ -698,12 +693,6 @@ export function connectTunnel(
     clearTimeout(timer);
     if (connected) return;
     // the sidecar took the app's connection, then its upstream failed: it closes (tcp_proxy, UF)
-    refused(
-      down,
-      report(target.service, { flags: 'UF', peerEndpoint: target.peerEndpoint ?? null }),
-      false,
-      no('UF'),
-      ESTABLISHED
-    );
+    no('UF', target.service, { peerEndpoint: target.peerEndpoint ?? null });
   });
 }
