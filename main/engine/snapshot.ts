@@ -64,6 +64,32 @@ export interface Snapshot {
   callerView(workload: string | undefined): CallerView;
 }
 
+/**
+ * Envoy's domain match over VirtualServices for `host`: those naming it exactly (`isExact`) in their order, then those
+ * with a wildcard pattern matching it, the longest pattern first.
+ */
+function domainOrder(
+  vss: CompiledVirtualService[],
+  host: string,
+  isExact: (v: CompiledVirtualService) => boolean,
+  patterns: (v: CompiledVirtualService) => string[]
+): CompiledVirtualService[] {
+  const exact = vss.filter(isExact);
+  const longest = (v: CompiledVirtualService) =>
+    Math.max(
+      ...patterns(v)
+        .filter((h) => h !== host && hostMatches(h, host))
+        .map((h) => h.length),
+      -1
+    );
+  const wildcards = vss
+    .map((v) => ({ v, len: longest(v) }))
+    .filter((w) => w.len >= 0 && !exact.includes(w.v))
+    .sort((a, b) => b.len - a.len)
+    .map((w) => w.v);
+  return [...exact, ...wildcards];
+}
+
 /** A VirtualService's hosts that name no service a caller knows, and the ports they are virtual hosts on. */
 interface AliasHosts {
   exact: Set<string>;
@@ -154,24 +180,13 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
         const key = `${exactOnly ? '=' : ''}${port} ${host}`;
         if (aliasCache.has(key)) return aliasCache.get(key);
         const on = visible.filter((v) => aliases.get(v)!.ports.has(port));
-        // exact names first, then the wildcards by the longest pattern (Envoy's domain match)
-        const exact = on.filter((v) => aliases.get(v)!.exact.has(host));
-        const longest = (v: CompiledVirtualService) =>
-          Math.max(
-            ...aliases
-              .get(v)!
-              .wildcards.filter((h) => hostMatches(h, host))
-              .map((h) => h.length),
-            -1
-          );
-        const wildcards = exactOnly
-          ? []
-          : on
-              .map((v) => ({ v, len: longest(v) }))
-              .filter((w) => w.len >= 0 && !exact.includes(w.v))
-              .sort((a, b) => b.len - a.len)
-              .map((w) => w.v);
-        const found = firstRoutes([...exact, ...wildcards], port);
+        const ordered = domainOrder(
+          on,
+          host,
+          (v) => aliases.get(v)!.exact.has(host),
+          (v) => (exactOnly ? [] : aliases.get(v)!.wildcards)
+        );
+        const found = firstRoutes(ordered, port);
         aliasCache.set(key, found);
         return found;
       },
@@ -179,17 +194,14 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
         let byPort = cache.get(host);
         if (!byPort) cache.set(host, (byPort = new Map()));
         else if (byPort.has(port)) return byPort.get(port);
-        // the VirtualServices naming the host exactly, then the wildcards by the longest matching pattern (Envoy's
-        // domain match); one that gives this caller no HTTP route makes no virtual host and the next one applies
-        const exact = visible.filter((v) => v.hosts.includes(host));
-        const longest = (v: CompiledVirtualService) =>
-          Math.max(...v.hosts.filter((h) => h !== host && hostMatches(h, host)).map((h) => h.length), -1);
-        const wildcards = visible
-          .map((v) => ({ v, len: longest(v) }))
-          .filter((w) => w.len >= 0 && !exact.includes(w.v))
-          .sort((a, b) => b.len - a.len)
-          .map((w) => w.v);
-        const found = firstRoutes([...exact, ...wildcards], port);
+        // one that gives this caller no HTTP route makes no virtual host and the next one applies
+        const ordered = domainOrder(
+          visible,
+          host,
+          (v) => v.hosts.includes(host),
+          (v) => v.hosts
+        );
+        const found = firstRoutes(ordered, port);
         byPort.set(port, found);
         return found;
       }
