@@ -78,7 +78,7 @@ spec:
 ---
 `;
 
-const HTTP_APPS = ['once', 'twice', 'plain', 'idle', 'aged', 'inb'] as const;
+const HTTP_APPS = ['once', 'twice', 'plain', 'idle', 'aged', 'inb', 'meshed'] as const;
 
 for (const fastLane of [true, false]) {
   describe(`connectionPool lifecycle (${fastLane ? 'fast lane' : 'node:http'})`, () => {
@@ -103,6 +103,7 @@ for (const fastLane of [true, false]) {
             idle: external('idle'),
             aged: external('aged'),
             inb: { workloads: [{ name: 'inb-v1', labels: { app: 'inb' }, instances: [apps.inb.address] }] },
+            meshed: { workloads: [{ name: 'meshed-v1', labels: { app: 'meshed' }, instances: [apps.meshed.address] }] },
             tcpidle: {
               protocol: 'tcp',
               workloads: [{ name: 'tcpidle-v1', instances: [tcpApp.address], sidecar: false }]
@@ -115,6 +116,7 @@ for (const fastLane of [true, false]) {
               dr('idle', '{http: {idleTimeout: 150ms}}') +
               dr('aged', '{tcp: {maxConnectionDuration: 200ms}}') +
               dr('tcpidle', '{tcp: {idleTimeout: 150ms}}') +
+              dr('meshed', '{http: {maxRequestsPerConnection: 1}}') +
               `apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: {name: inb}
@@ -182,6 +184,15 @@ spec:
         expect(r.status).toBe(200);
       }
       expect(apps.inb.conns.map((c) => c.requests)).toEqual([1, 1, 1]);
+    });
+
+    it('maxRequestsPerConnection 1 between sidecars (mutual TLS): concurrent calls each get a connection of their own', async () => {
+      const rs = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => viaProxy(m.outbound('caller-v1'), 'meshed:9080', `/c${i}?wait=50`))
+      );
+      expect(rs.map((r) => r.status)).toEqual(Array(12).fill(200));
+      // the same DestinationRule limits the inbound cluster: the app sees one connection per request too
+      expect(apps.meshed.conns.map((c) => c.requests)).toEqual(Array(12).fill(1));
     });
 
     it('tcp.idleTimeout on a TCP service: the tcp_proxy closes a connection with no bytes either way', async () => {

@@ -451,7 +451,13 @@ export class UpstreamPool {
   release(c: UpstreamConnection): void {
     const life = this.life;
     // the cluster's lifecycle: a connection that carried its last request, or outlived maxConnectionDuration, closes
-    if (life && ((life.maxRequests > 0 && c.served >= life.maxRequests) || c.expired)) return void c.sock.destroy();
+    if (life && ((life.maxRequests > 0 && c.served >= life.maxRequests) || c.expired)) {
+      c.sock.destroy();
+      // a call waiting for a connection (TLS pools at MAX_TLS_CONNECTING) gets a new one, not this one
+      const waiting = this.waiting.shift();
+      if (waiting) this.send(waiting);
+      return;
+    }
     const call = this.waiting.shift();
     if (call) return c.start(call);
     if (this.closed || this.idle.length >= MAX_IDLE) c.sock.destroy();
