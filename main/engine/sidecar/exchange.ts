@@ -438,7 +438,8 @@ export function applyHeaderOps(
     if (key !== null && key !== 'host') delete headers[key];
   }
   // Envoy adds no header whose value comes out empty (keep_empty_value is off), a value written empty included
-  const value = (v: string) => (v.indexOf('%') < 0 || !ex ? v : formatHeaderValue(v, ex.formatFacts()));
+  let facts: FormatFacts | undefined;
+  const value = (v: string) => (v.indexOf('%') < 0 || !ex ? v : formatHeaderValue(v, (facts ??= ex.formatFacts())));
   for (const [k, raw] of Object.entries(ops.set ?? {})) {
     const key = opHeader(k);
     const v = value(raw);

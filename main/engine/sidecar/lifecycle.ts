@@ -150,8 +150,8 @@ export class AgentSet {
     const key = life?.key ?? '';
     let agent = byLife.get(key);
     if (!agent) {
-      // TLS connections keep node:http's default idle handling unless the cluster sets a lifecycle
-      agent = new https.Agent(life ? agentOptions(life) : { ...agentOptions(undefined), timeout: undefined });
+      // a TLS connection has no idle limit unless the cluster sets an idle timeout, as in the fast lane's TLS pools
+      agent = new https.Agent({ ...agentOptions(life), timeout: life?.idleMs });
       if (life) withLifecycle(agent, life);
       byLife.set(key, agent);
     }
