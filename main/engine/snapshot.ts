@@ -30,8 +30,11 @@ export interface HostRoutes {
 export interface CallerView {
   caller: WorkloadInfo | undefined;
   outboundMode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
-  /** Does this caller's sidecar know the service (ServiceEntry exportTo, the Sidecar's egress hosts)? */
-  sees(service: ServiceInfo): boolean;
+  /**
+   * Does this caller's sidecar know the service (ServiceEntry exportTo, the Sidecar's egress hosts): on `port`, by
+   * the egress listener for that port (else the catch-all one); without a port, on any of them?
+   */
+  sees(service: ServiceInfo, port?: number): boolean;
   /**
    * The variant of a host this caller knows (ServiceEntries for one host that do not merge, ServiceInfo.alternates):
    * as Istio lists a namespace's services, those exported to its namespace only first, then those exported to it by
@@ -155,7 +158,7 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
         if (v.namespace === ns && to.some((e) => e === '.' || e === ns)) return 0;
         return to.includes(ns) ? 1 : 2;
       };
-      const seen = [service, ...service.alternates].filter(sees);
+      const seen = [service, ...service.alternates].filter((s) => sees(s));
       const found = seen.sort((a, b) => rank(a) - rank(b))[0];
       variants.set(service, found);
       return found;

@@ -8,12 +8,13 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let limited: Stub, free: Stub, api: Stub, other: Stub, db: Stub;
+let limited: Stub, free: Stub, api: Stub, other: Stub, db: Stub, ported: Stub;
 let ext: http.Server;
 let m: Running;
 
 beforeAll(async () => {
-  [limited, free, api, other, db] = await Promise.all([
+  [ported, limited, free, api, other, db] = await Promise.all([
+    stub('ported'),
     stub('limited'),
     stub('free'),
     stub('api'),
@@ -29,6 +30,17 @@ metadata: {name: limited}
 spec:
   workloadSelector: {labels: {app: limited}}
   egress: [{hosts: ["./api.default.svc.cluster.local", "istio-system/*"]}]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: ported}
+spec:
+  workloadSelector: {labels: {app: ported}}
+  egress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    hosts: ["./api.default.svc.cluster.local"]
+  - hosts: ["./other.default.svc.cluster.local", "./db.internal.example", "istio-system/*"]
   outboundTrafficPolicy: {mode: REGISTRY_ONLY}
 ---
 apiVersion: networking.istio.io/v1
@@ -91,7 +103,8 @@ spec:
           free: { workloads: [{ name: 'free-v1', labels: { app: 'free' }, instances: [free.address] }] },
           api: { workloads: [{ name: 'api-v1', instances: [api.address] }] },
           other: { workloads: [{ name: 'other-v1', instances: [other.address] }] },
-          db: { workloads: [{ name: 'db-v1', labels: { app: 'db' }, instances: [db.address] }] }
+          db: { workloads: [{ name: 'db-v1', labels: { app: 'db' }, instances: [db.address] }] },
+          ported: { workloads: [{ name: 'ported-v1', labels: { app: 'ported' }, instances: [ported.address] }] }
         },
         '  outboundTrafficPolicy: {mode: REGISTRY_ONLY}'
       ),
@@ -102,7 +115,7 @@ spec:
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([limited, free, api, other, db].map((s) => s.close()));
+  await Promise.all([limited, free, api, other, db, ported].map((s) => s.close()));
   ext.close();
 });
 
@@ -122,6 +135,21 @@ describe('Sidecar egress hosts', () => {
   });
   it('a caller without that Sidecar still sees every service', async () => {
     expect((await from('free-v1', 'other:9080')).status).toBe(200);
+  });
+});
+
+describe('Sidecar egress listeners with a port', () => {
+  it("on the listener's port only its hosts are imported: the catch-all's hosts are unknown there", async () => {
+    expect(JSON.parse((await from('ported-v1', 'api:9080')).body).stub).toBe('api');
+    const before = other.seen.length;
+    const r = await from('ported-v1', 'other:9080');
+    expect([r.status, r.body]).toEqual([502, '']);
+    expect(other.seen).toHaveLength(before);
+  });
+  it("on other ports the catch-all listener's hosts decide", async () => {
+    const r = await from('ported-v1', 'db.internal.example:5000');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).stub).toBe('db');
   });
 });
 

@@ -690,26 +690,36 @@ export function serviceVisibility(
   resources: IstioResource[],
   caller: WorkloadInfo | undefined,
   callerNs: string
-): (service: { fqdn: string; namespace: string; exportTo?: string[] }) => boolean {
+): (service: { fqdn: string; namespace: string; exportTo?: string[] }, port?: number) => boolean {
   const sc = caller ? sidecarFor(resources, caller) : undefined;
-  const imports = (sc?.spec.egress ?? []).flatMap((e) =>
-    e.hosts.map((h) => {
+  // each egress listener: its port (none: the catch-all) and the `ns/host` entries it imports
+  const listeners = (sc?.spec.egress ?? []).map((e) => ({
+    port: (e.port as { number?: unknown } | undefined)?.number,
+    imports: e.hosts.map((h) => {
       const slash = h.indexOf('/');
       return slash < 0
         ? { ns: '*', host: h.toLowerCase() }
         : { ns: h.slice(0, slash), host: h.slice(slash + 1).toLowerCase() };
     })
-  );
-  const egress = sc?.spec.egress !== undefined && sc.spec.egress.length > 0;
-  return (service) => {
-    if (service.exportTo && !visibleTo(service.exportTo, service.namespace, callerNs)) return false;
-    if (!egress) return true;
-    return imports.some(
+  }));
+  const catchAll = listeners.find((l) => typeof l.port !== 'number');
+  const imports = (l: (typeof listeners)[number], service: { fqdn: string; namespace: string }) =>
+    l.imports.some(
       (i) =>
         (i.ns === '*' ||
           (i.ns === '.' ? service.namespace === callerNs : i.ns !== '~' && i.ns === service.namespace)) &&
         (i.host === '*' || hostMatches(i.host, service.fqdn))
     );
+  return (service, port) => {
+    if (service.exportTo && !visibleTo(service.exportTo, service.namespace, callerNs)) return false;
+    if (listeners.length === 0) return true;
+    // on a port an egress listener names, that listener's hosts decide, else the catch-all's (Istio builds the
+    // port's outbound listener from the one egress listener for it)
+    if (port !== undefined) {
+      const l = listeners.find((x) => x.port === port) ?? catchAll;
+      return l !== undefined && imports(l, service);
+    }
+    return listeners.some((l) => imports(l, service));
   };
 }
 

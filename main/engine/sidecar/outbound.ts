@@ -276,7 +276,9 @@ export class OutboundSidecar {
     if (found && !this.target.service) {
       const v = view.variantOf(found.service);
       const port = v && authPort === undefined ? (v.ports[0] ?? 80) : found.port;
-      found = v && (v.ports.length === 0 || v.ports.includes(port)) ? { service: v, port } : undefined;
+      // on a port with an egress listener of its own, that listener's hosts decide
+      found =
+        v && (v.ports.length === 0 || v.ports.includes(port)) && view.sees(v, port) ? { service: v, port } : undefined;
     }
     // Istio builds a VirtualService's virtual hosts on the HTTP ports of the services it names, and on port 80 alone
     // when it names none the registry knows (istiod's "port 80 hack"): a known host on a port it does not declare,
@@ -481,6 +483,7 @@ export class OutboundSidecar {
       ex.sendLocal(LocalReplies.noCluster(destHost), SERVER);
       return;
     }
+    const port = destinationPort(dest?.port, service, r.port);
     // a route's destination this caller's sidecar does not import (a ServiceEntry's exportTo, the Sidecar's egress
     // hosts): Envoy has no cluster for it
     if (dest && !r.snap.callerView(this.workload).sees(service)) {
@@ -488,7 +491,6 @@ export class OutboundSidecar {
       ex.sendLocal(LocalReplies.noCluster(destHost), SERVER);
       return;
     }
-    const port = destinationPort(dest?.port, service, r.port);
     if (service.ports.length > 0 && !service.ports.includes(port)) {
       // Istio names the cluster outbound|<port>||<host> all the same, and Envoy has no such cluster
       ex.note('cluster', `${service.fqdn} has no port ${port}`);
