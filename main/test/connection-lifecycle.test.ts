@@ -84,11 +84,13 @@ for (const fastLane of [true, false]) {
   describe(`connectionPool lifecycle (${fastLane ? 'fast lane' : 'node:http'})`, () => {
     const apps = {} as Record<(typeof HTTP_APPS)[number], App>;
     let tcpApp: Awaited<ReturnType<typeof echo>>;
+    let agedTcp: Awaited<ReturnType<typeof echo>>;
     let m: Running;
 
     beforeAll(async () => {
       for (const n of HTTP_APPS) apps[n] = await app();
       tcpApp = await echo();
+      agedTcp = await echo();
       const caller = await app();
       const external = (n: (typeof HTTP_APPS)[number]) => ({
         workloads: [{ name: `${n}-v1`, labels: { app: n }, instances: [apps[n].address], sidecar: false }]
@@ -107,6 +109,10 @@ for (const fastLane of [true, false]) {
             tcpidle: {
               protocol: 'tcp',
               workloads: [{ name: 'tcpidle-v1', instances: [tcpApp.address], sidecar: false }]
+            },
+            tcpaged: {
+              protocol: 'tcp',
+              workloads: [{ name: 'tcpaged-v1', instances: [agedTcp.address], sidecar: false }]
             }
           }),
           istio: {
@@ -116,6 +122,7 @@ for (const fastLane of [true, false]) {
               dr('idle', '{http: {idleTimeout: 150ms}}') +
               dr('aged', '{tcp: {maxConnectionDuration: 200ms}}') +
               dr('tcpidle', '{tcp: {idleTimeout: 150ms}}') +
+              dr('tcpaged', '{tcp: {maxConnectionDuration: 300ms}}') +
               dr('meshed', '{http: {maxRequestsPerConnection: 1}}') +
               `apiVersion: networking.istio.io/v1
 kind: Sidecar
@@ -135,6 +142,7 @@ spec:
       await m.close();
       for (const a of Object.values(apps)) await a.close();
       tcpApp.server.close();
+      agedTcp.server.close();
     });
 
     const call = async (service: string, path = '/') => {
@@ -193,6 +201,24 @@ spec:
       expect(rs.map((r) => r.status)).toEqual(Array(12).fill(200));
       // the same DestinationRule limits the inbound cluster: the app sees one connection per request too
       expect(apps.meshed.conns.map((c) => c.requests)).toEqual(Array(12).fill(1));
+    });
+
+    it('tcp.maxConnectionDuration on a TCP service: the tcp_proxy closes a busy connection that old', async () => {
+      const s = net.connect(m.upstream('caller-v1', 'tcpaged'), '127.0.0.1');
+      let got = 0;
+      let closed = false;
+      s.on('data', (d: Buffer) => (got += d.length));
+      s.on('close', () => (closed = true));
+      s.on('error', () => undefined);
+      // never idle: a byte every 40 ms until the sidecar closes the connection
+      const tick = setInterval(() => s.writable && s.write('x'), 40);
+      try {
+        await until(() => closed, 'the connection closed by the sidecar while in use');
+      } finally {
+        clearInterval(tick);
+      }
+      expect(got).toBeGreaterThan(2);
+      await until(() => agedTcp.conns.length === 1 && !agedTcp.conns[0]!.open, 'the app connection closed');
     });
 
     it('tcp.idleTimeout on a TCP service: the tcp_proxy closes a connection with no bytes either way', async () => {

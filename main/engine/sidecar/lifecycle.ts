@@ -52,13 +52,24 @@ export function lifecycleOf(connectionPool: unknown): ConnectionLifecycle | unde
   return { maxRequests, idleMs, maxDurationMs, key: `${maxRequests}|${idleMs ?? ''}|${maxDurationMs}` };
 }
 
+export interface TcpProxyTimeouts {
+  /** No byte either way for this long closes the connection. */
+  idleMs?: number;
+  /** The connection is closed this long after it was accepted (max_downstream_connection_duration). */
+  maxDurationMs?: number;
+}
+
 /**
- * The outbound tcp_proxy's idle timeout: `tcp.idleTimeout` of the cluster's connectionPool (Istio: 1 h when unset,
- * which localmesh leaves out; 0s: none).
+ * The outbound tcp_proxy's timeouts, from the top-level `connectionPool.tcp` of the destination's DestinationRule (as
+ * Istio's buildOutboundNetworkFiltersWithSingleDestination reads it: not a subset's or a port's): `idleTimeout` (1 h
+ * when unset, which localmesh leaves out; 0s: none) and `maxConnectionDuration`.
  */
-export function tcpIdleTimeoutMs(connectionPool: unknown): number | undefined {
+export function tcpProxyTimeouts(connectionPool: unknown): TcpProxyTimeouts | undefined {
   const tcp = (connectionPool as Loose)?.tcp as Loose;
-  return durationMs(tcp?.idleTimeout) || undefined;
+  if (!tcp) return undefined;
+  const idleMs = durationMs(tcp.idleTimeout) || undefined;
+  const maxDurationMs = durationMs(tcp.maxConnectionDuration) || undefined;
+  return idleMs || maxDurationMs ? { idleMs, maxDurationMs } : undefined;
 }
 
 /** node:http's options for a keep-alive pool; `timeout` closes a free socket idle that long (0: never). */

@@ -30,13 +30,7 @@ import { endpointsOn, labelsMatch } from '../registry.js';
 import type { Snapshot } from '../snapshot.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
 import { addressText, tcpAccessLogLine } from '../telemetry/access-log.js';
-import {
-  effectiveConnectTimeoutMs,
-  effectiveLoadBalancer,
-  findDestinationRule,
-  policyComponent,
-  visibleTo
-} from '../config/compile.js';
+import { effectiveConnectTimeoutMs, effectiveLoadBalancer, findDestinationRule, visibleTo } from '../config/compile.js';
 import { hostMatches, qualifyHost } from '../config/hosts.js';
 import { upstreamTls } from '../filters/upstream-tls.js';
 import type { SidecarHost } from './host.js';
@@ -44,7 +38,7 @@ import { authorize } from '../security/authorization.js';
 import { clientHelloSni } from './sniff.js';
 import { pickEndpoint, type LbRequest } from './lb.js';
 import { poolLimitsFor } from './circuit.js';
-import { tcpIdleTimeoutMs } from './lifecycle.js';
+import { tcpProxyTimeouts, type TcpProxyTimeouts } from './lifecycle.js';
 
 /** The longest first line an HTTP request may take before the inspector calls the stream TCP. */
 const MAX_INSPECT = 8192;
@@ -159,8 +153,8 @@ export function relay(
   m: TcpSeries,
   onClose?: () => void,
   log?: TcpLog,
-  /** The tcp_proxy's idle timeout (connectionPool.tcp.idleTimeout): no byte either way for this long closes both. */
-  idleMs?: number
+  /** The tcp_proxy's timeouts (lifecycle.ts tcpProxyTimeouts). */
+  timeouts?: TcpProxyTimeouts
 ): void {
   m.opened.value++;
   let received = head.length;
@@ -205,8 +199,13 @@ export function relay(
   up.on('close', close);
   down.on('error', () => down.destroy());
   up.on('error', () => up.destroy());
-  // a socket's timer restarts on every read and write, and every byte either way passes through `down`
-  if (idleMs) down.setTimeout(idleMs, close);
+  // idle: a socket's timer restarts on every read and write, and every byte either way passes through `down`
+  if (timeouts?.idleMs) down.setTimeout(timeouts.idleMs, close);
+  if (timeouts?.maxDurationMs) {
+    const t = setTimeout(close, timeouts.maxDurationMs);
+    t.unref();
+    down.once('close', () => clearTimeout(t));
+  }
   down.resume();
 }
 
@@ -486,7 +485,7 @@ export function outboundTcp(
         if (local !== undefined) host.tcpPeers.delete(local);
       },
       log,
-      tcpIdleTimeoutMs(policyComponent(dr, dest.subset, port, 'connectionPool'))
+      tcpProxyTimeouts(dr?.trafficPolicy?.connectionPool)
     );
   });
   up.once('error', () => {
