@@ -534,7 +534,7 @@ function checkHeaderOps(ctx: Ctx, vs: VS, headers: Headers | undefined, p: Path)
     for (const op of ['set', 'add'] as const)
       for (const [name, value] of Object.entries(ops[op] ?? {})) {
         check(name, [...p, dir, op, name], dir === 'request');
-        checkHeaderValue(ctx, vs, value, [...p, dir, op, name]);
+        checkHeaderValue(ctx, vs, value, [...p, dir, op, name], dir === 'request' && isAuthorityHeader(name));
       }
     ops.remove?.forEach((name, k) => check(name, [...p, dir, 'remove', k], false));
   }
@@ -542,14 +542,16 @@ function checkHeaderOps(ctx: Ctx, vs: VS, headers: Headers | undefined, p: Path)
 
 /**
  * A header op's value is an Envoy format string (sidecar/header-format.ts): Istio's ValidateHTTPHeaderValue rejects
- * an odd number of `%`; a command localmesh does not evaluate is empty here (a warning).
+ * an odd number of `%`; a command localmesh does not evaluate is empty here (a warning). The authority (`literal`) is
+ * the route's host_rewrite_literal, sent as written.
  */
-function checkHeaderValue(ctx: Ctx, vs: VS, value: unknown, p: Path): void {
+function checkHeaderValue(ctx: Ctx, vs: VS, value: unknown, p: Path, literal: boolean): void {
   if (typeof value !== 'string' || value.indexOf('%') < 0) return;
   if ((value.match(/%/g) ?? []).length % 2 !== 0) {
     ctx.error(vs, p, 'single % not allowed.  Escape by doubling to %% or encase Envoy variable name in pair of %');
     return;
   }
+  if (literal) return;
   const pieces = parseFormat(value);
   if (!Array.isArray(pieces)) {
     ctx.error(vs, p, `not an Envoy format string: ${pieces.error}`);

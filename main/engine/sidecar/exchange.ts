@@ -437,17 +437,19 @@ export function applyHeaderOps(
     const key = opHeader(name);
     if (key !== null && key !== 'host') delete headers[key];
   }
-  // Envoy adds no header whose value comes out empty (keep_empty_value is off), a value written empty included
+  // Envoy adds no header whose value comes out empty (keep_empty_value is off), a value written empty included. The
+  // authority is no header op in Envoy: Istio makes it the route's host_rewrite_literal, which is not formatted
   let facts: FormatFacts | undefined;
-  const value = (v: string) => (v.indexOf('%') < 0 || !ex ? v : formatHeaderValue(v, (facts ??= ex.formatFacts())));
+  const value = (key: string | null, v: string) =>
+    v.indexOf('%') < 0 || !ex || key === 'host' ? v : formatHeaderValue(v, (facts ??= ex.formatFacts()));
   for (const [k, raw] of Object.entries(ops.set ?? {})) {
     const key = opHeader(k);
-    const v = value(raw);
+    const v = value(key, raw);
     if (key !== null && v !== '') headers[key] = v;
   }
   for (const [k, raw] of Object.entries(ops.add ?? {})) {
     const key = opHeader(k);
-    const v = value(raw);
+    const v = value(key, raw);
     if (key === null || v === '') continue;
     if (key === 'host') {
       // set wins over add for the authority
