@@ -213,7 +213,8 @@ export class Exchange implements SpanFields {
       requestHeaders: this.req.headers,
       authority: this.authority,
       method: this.method,
-      path: this.path
+      path: this.path,
+      upstream: this.endpoint
     };
   }
 

@@ -11,7 +11,8 @@ const facts: FormatFacts = {
   requestHeaders: { 'user-agent': 'curl/8.5.0', 'x-two': ['a', 'b'] },
   authority: 'reviews:9080',
   method: 'GET',
-  path: '/r?x=1'
+  path: '/r?x=1',
+  upstream: null
 };
 
 describe("Envoy's header value format", () => {
@@ -29,6 +30,13 @@ describe("Envoy's header value format", () => {
     expect(formatHeaderValue('%REQ(:AUTHORITY)% %REQ(:method)% %REQ(:path)%', facts)).toBe('reviews:9080 GET /r?x=1');
     expect(formatHeaderValue('%REQ(x-missing?User-Agent):4%', facts)).toBe('curl');
     expect(formatHeaderValue('%REQ(x-two)%', facts)).toBe('a,b');
+  });
+  it('the upstream endpoint once chosen (response header values), empty before', () => {
+    expect(formatHeaderValue('[%UPSTREAM_REMOTE_ADDRESS%]', facts)).toBe('[]');
+    const up = { ...facts, upstream: '127.0.0.1:9081' };
+    expect(formatHeaderValue('%UPSTREAM_HOST% %UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% %UPSTREAM_REMOTE_PORT%', up)).toBe(
+      '127.0.0.1:9081 127.0.0.1 9081'
+    );
   });
   it('START_TIME: ISO with milliseconds by default, or a strftime format in UTC', () => {
     expect(formatHeaderValue('%START_TIME%', facts)).toBe('2026-11-25T04:05:06.789Z');

@@ -24,6 +24,8 @@ export interface FormatFacts {
   authority: string;
   method: string;
   path: string;
+  /** The endpoint the request went to (`ip:port`), once chosen: response header values only. */
+  upstream: string | null;
 }
 
 /** The commands localmesh evaluates; any other one is empty here (validate-istio warns IST0025). */
@@ -41,7 +43,11 @@ export const EVALUATED_COMMANDS = new Set([
   'PROTOCOL',
   'START_TIME',
   'REQ',
-  'ENVIRONMENT'
+  'ENVIRONMENT',
+  'UPSTREAM_HOST',
+  'UPSTREAM_REMOTE_ADDRESS',
+  'UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT',
+  'UPSTREAM_REMOTE_PORT'
 ]);
 
 export interface FormatPiece {
@@ -139,9 +145,24 @@ function evaluate(command: string, arg: string | undefined, f: FormatFacts): str
       return requestHeader(arg ?? '', f);
     case 'ENVIRONMENT':
       return (arg && process.env[arg]) ?? '';
+    // the endpoint is chosen after the request headers are formatted (empty there, as in Envoy's router)
+    case 'UPSTREAM_HOST':
+    case 'UPSTREAM_REMOTE_ADDRESS':
+      return f.upstream ?? '';
+    case 'UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT':
+      return f.upstream ? splitHostPort(f.upstream)[0] : '';
+    case 'UPSTREAM_REMOTE_PORT':
+      return f.upstream ? splitHostPort(f.upstream)[1] : '';
     default:
       return '';
   }
+}
+
+/** `ip:port` (an IPv6 address in brackets) as [ip, port]. */
+function splitHostPort(hp: string): [string, string] {
+  const colon = hp.lastIndexOf(':');
+  if (colon < 0 || colon < hp.lastIndexOf(']')) return [hp.replace(/^\[|\]$/g, ''), ''];
+  return [hp.slice(0, colon).replace(/^\[|\]$/g, ''), hp.slice(colon + 1)];
 }
 
 /** %REQ(A?B)%: header A, else B (pseudo-headers :authority, :path, :method, :scheme too). */
