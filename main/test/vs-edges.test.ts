@@ -75,7 +75,7 @@ spec:
           x-none: "%DYNAMIC_METADATA(istio)%"
           x-blank: ""
       response:
-        add: {x-started: "%START_TIME%", x-proto: "%PROTOCOL%", x-served-by: "%UPSTREAM_REMOTE_ADDRESS%"}
+        add: {x-started: "%START_TIME%", x-proto: "%PROTOCOL%", x-served-by: "%UPSTREAM_REMOTE_ADDRESS%", x-code: "%RESPONSE_CODE%"}
     route: [{destination: {host: web}}]
   - match: [{uri: {prefix: /hostfmt}}]
     headers: {request: {set: {host: "%REQ(x-target)%"}}}
@@ -143,6 +143,7 @@ describe('header op values are Envoy format strings (request_headers_to_add)', (
     expect(r.headers['x-proto']).toBe('HTTP/1.1');
     // the endpoint that answered (the app's address, as Envoy names the pod's)
     expect(r.headers['x-served-by']).toBe(web.address);
+    expect(r.headers['x-code']).toBe('200');
     expect(r.headers['x-started']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(Math.abs(Date.parse(String(r.headers['x-started'])) - Date.now())).toBeLessThan(60_000);
   });

@@ -214,7 +214,8 @@ export class Exchange implements SpanFields {
       authority: this.authority,
       method: this.method,
       path: this.path,
-      upstream: this.endpoint
+      upstream: this.endpoint,
+      responseCode: this.status
     };
   }
 
@@ -273,6 +274,7 @@ export class Exchange implements SpanFields {
       return;
     }
     const headers: Record<string, string | string[]> = { ...reply.headers };
+    this.status = reply.status; // before the rule's header ops: %RESPONSE_CODE% reads it
     this.routeResponseHeaders?.(headers);
     extra?.(headers);
     if (this.corsHeaders) Object.assign(headers, this.corsHeaders);
@@ -280,7 +282,6 @@ export class Exchange implements SpanFields {
     headers['server'] = server;
     // set here (node:http and the fast lane then add none) so the flow records the Date the caller gets
     headers['date'] ??= httpDate();
-    this.status = reply.status;
     this.responseHeaders = headers;
     this.responseStarted();
     res.writeHead(reply.status, headers);

@@ -12,7 +12,8 @@ const facts: FormatFacts = {
   authority: 'reviews:9080',
   method: 'GET',
   path: '/r?x=1',
-  upstream: null
+  upstream: null,
+  responseCode: 0
 };
 
 describe("Envoy's header value format", () => {
@@ -33,7 +34,9 @@ describe("Envoy's header value format", () => {
   });
   it('the upstream endpoint once chosen (response header values), empty before', () => {
     expect(formatHeaderValue('[%UPSTREAM_REMOTE_ADDRESS%]', facts)).toBe('[]');
-    const up = { ...facts, upstream: '127.0.0.1:9081' };
+    expect(formatHeaderValue('[%RESPONSE_CODE%]', facts)).toBe('[]');
+    const up = { ...facts, upstream: '127.0.0.1:9081', responseCode: 503 };
+    expect(formatHeaderValue('%RESPONSE_CODE%', up)).toBe('503');
     expect(formatHeaderValue('%UPSTREAM_HOST% %UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% %UPSTREAM_REMOTE_PORT%', up)).toBe(
       '127.0.0.1:9081 127.0.0.1 9081'
     );

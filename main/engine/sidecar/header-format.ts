@@ -26,6 +26,8 @@ export interface FormatFacts {
   path: string;
   /** The endpoint the request went to (`ip:port`), once chosen: response header values only. */
   upstream: string | null;
+  /** The response's status (0: none yet, as for request header values). */
+  responseCode: number;
 }
 
 /** The commands localmesh evaluates; any other one is empty here (validate-istio warns IST0025). */
@@ -47,7 +49,8 @@ export const EVALUATED_COMMANDS = new Set([
   'UPSTREAM_HOST',
   'UPSTREAM_REMOTE_ADDRESS',
   'UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT',
-  'UPSTREAM_REMOTE_PORT'
+  'UPSTREAM_REMOTE_PORT',
+  'RESPONSE_CODE'
 ]);
 
 export interface FormatPiece {
@@ -153,6 +156,8 @@ function evaluate(command: string, arg: string | undefined, f: FormatFacts): str
       return f.upstream ? splitHostPort(f.upstream)[0] : '';
     case 'UPSTREAM_REMOTE_PORT':
       return f.upstream ? splitHostPort(f.upstream)[1] : '';
+    case 'RESPONSE_CODE':
+      return f.responseCode ? String(f.responseCode) : '';
     default:
       return '';
   }

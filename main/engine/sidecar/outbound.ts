@@ -997,11 +997,11 @@ export class OutboundSidecar {
     const headers: Record<string, string | string[] | number | undefined> = {};
     for (const k in uh) if (!HOP_BY_HOP.has(k)) headers[k] = uh[k];
     if (o.extraResponseHeaders) Object.assign(headers, o.extraResponseHeaders);
+    ex.status = status; // before the rule's header ops: %RESPONSE_CODE% reads it
     ex.routeResponseHeaders?.(headers);
     if (ex.corsHeaders) Object.assign(headers, ex.corsHeaders);
     headers['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
     headers['server'] = SERVER;
-    ex.status = status;
     const clean: Record<string, string | string[] | number> = {};
     for (const k in headers) if (headers[k] !== undefined) clean[k] = headers[k]!;
     ex.responseHeaders = clean;
