@@ -684,7 +684,8 @@ export function sidecarFor(resources: IstioResource[], caller: WorkloadInfo): Is
  * Which services a caller's sidecar knows: a ServiceEntry only where its exportTo reaches the caller's namespace,
  * and with a Sidecar resource only the hosts its egress listeners import (`ns/host`: ns `*`, `.` the caller's own,
  * `~` none, or a name; host `*`, `*.suffix` or a name). Hosts outside are unknown to the caller (istio-semantics
- * §1.6): passthrough under ALLOW_ANY, 502 under REGISTRY_ONLY.
+ * §1.6): passthrough under ALLOW_ANY, 502 under REGISTRY_ONLY. Asked with a port, the egress listener for that port
+ * decides (else the catch-all one); without, any listener's import will do (its clusters: a route may name it).
  */
 export function serviceVisibility(
   resources: IstioResource[],

@@ -196,10 +196,6 @@ export class Exchange implements SpanFields {
     startSpan(this, this.req.headers, out, this.b3);
   }
 
-  /**
-   * Take the replay marker off the headers sent onward and record it. Only loopback callers may set it (every
-   * localmesh listener binds 127.0.0.1, so in practice all of them).
-   */
   /** What Envoy's format commands in a header value read of this request (header-format.ts). */
   formatFacts(): FormatFacts {
     const sock = this.req.socket;
@@ -219,6 +215,10 @@ export class Exchange implements SpanFields {
     };
   }
 
+  /**
+   * Take the replay marker off the headers sent onward and record it. Only loopback callers may set it (every
+   * localmesh listener binds 127.0.0.1, so in practice all of them).
+   */
   takeReplayMarker(out: OutgoingHttpHeaders): void {
     const v = out[REPLAY_HEADER];
     if (v === undefined) return;
