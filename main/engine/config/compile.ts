@@ -19,7 +19,7 @@ import type {
   TrafficPolicy,
   VirtualServiceSpec
 } from '../../contract/istio-schema.js';
-import { parseDuration } from '../util/duration.js';
+import { durationMs, parseDuration } from '../util/duration.js';
 import { labelsMatch, type WorkloadInfo } from '../registry.js';
 import { hostMatches, qualifyHost } from './hosts.js';
 import { compileStringMatch, re2, type CompiledStringMatch } from './string-match.js';
@@ -657,13 +657,8 @@ export function effectiveConnectTimeoutMs(
 ): number | undefined {
   const v = (policyComponent(dr, subset, port, 'connectionPool') as { tcp?: { connectTimeout?: unknown } } | undefined)
     ?.tcp?.connectTimeout;
-  if (typeof v !== 'string') return undefined;
-  try {
-    const ms = parseDuration(v);
-    return ms > 0 ? ms : undefined;
-  } catch {
-    return undefined;
-  }
+  const ms = durationMs(v);
+  return ms !== undefined && ms > 0 ? ms : undefined;
 }
 
 /** The Sidecar resource that configures a caller: its own by workloadSelector, its namespace's, the root's. */

@@ -17,7 +17,7 @@
  * retries outstanding on the cluster: past it a retry is skipped and the request flagged UO.
  */
 import { effectiveConnectTimeoutMs, policyComponent, type MergedDestinationRule } from '../config/compile.js';
-import { parseDuration } from '../util/duration.js';
+import { durationMs } from '../util/duration.js';
 import { NEWEST_COMPAT, type Compat } from '../config/compat.js';
 import type { AbortLike } from './abort.js';
 import { lifecycleOf, type ConnectionLifecycle } from './lifecycle.js';
@@ -65,12 +65,7 @@ function positive(v: unknown): number | undefined {
 }
 
 function ms(v: unknown, fallback: number): number {
-  if (typeof v !== 'string') return fallback;
-  try {
-    return parseDuration(v);
-  } catch {
-    return fallback;
-  }
+  return durationMs(v) ?? fallback;
 }
 
 /**

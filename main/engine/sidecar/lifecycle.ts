@@ -13,7 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { parseDuration } from '../util/duration.js';
+import { durationMs } from '../util/duration.js';
 import { IDLE_LIMIT_MS } from './fast-lane.js';
 
 export interface ConnectionLifecycle {
@@ -28,15 +28,6 @@ export interface ConnectionLifecycle {
 }
 
 type Loose = Record<string, unknown> | undefined;
-
-function durationMs(v: unknown): number | undefined {
-  if (typeof v !== 'string') return undefined;
-  try {
-    return parseDuration(v);
-  } catch {
-    return undefined; // validate-istio reports it; the setting is then left out
-  }
-}
 
 /** The lifecycle a `connectionPool` sets, or undefined when it sets none of its fields. */
 export function lifecycleOf(connectionPool: unknown): ConnectionLifecycle | undefined {

@@ -23,3 +23,10 @@ export function parseDuration(text: string): number {
   }
   return matched === text.length && text.length > 0 ? total : NaN;
 }
+
+/** A configured duration in milliseconds, or undefined when it is not a string or not a duration (parseDuration). */
+export function durationMs(v: unknown): number | undefined {
+  if (typeof v !== 'string') return undefined;
+  const ms = parseDuration(v);
+  return Number.isNaN(ms) ? undefined : ms;
+}
