@@ -88,8 +88,7 @@ export const PATHS: PathDef[] = [
     hops: 1,
     proxy: 'engine-nocapture',
     listener: 'in:api-v1#0',
-    envoy: true,
-    saturationOnly: true
+    envoy: true
   },
   {
     id: 'mesh-1hop-node',

@@ -473,8 +473,16 @@ function captureCost(r: BenchResult): string | null {
   return (
     `Capture's cost, one hop: ${k(on.rps)} req/s with every flow and its bodies stored in SQLite, ${k(off.rps)} ` +
     `without (${f((1 - on.rps / off.rps) * 100, 1)} % of throughput); ${f(on.proxyCpuUsPerReq, 0)} vs ` +
-    `${f(off.proxyCpuUsPerReq, 0)} µs CPU per request.`
+    `${f(off.proxyCpuUsPerReq, 0)} µs CPU per request${tail(byId(r, 'mesh-1hop'), byId(r, 'mesh-1hop-nocapture'))}.`
   );
+}
+
+/** The fixed-rate tail with and without capture (its share of one hop's p99), when both were measured. */
+function tail(on: PathResult | undefined, off: PathResult | undefined): string {
+  const a = on?.fixedRate?.latencyUs;
+  const b = off?.fixedRate?.latencyUs;
+  if (!a || !b) return '';
+  return `; at 1000 req/s p50 ${f(a.p50 / 1000, 2)} vs ${f(b.p50 / 1000, 2)} ms, p99 ${f(a.p99 / 1000, 2)} vs ${f(b.p99 / 1000, 2)} ms`;
 }
 
 /**
