@@ -54,6 +54,43 @@ export function treeCpuUs(root: number | undefined): number | null {
   return seen ? (ticks / hz()) * 1e6 : null;
 }
 
+/** sched_setscheduler's policy number of SCHED_IDLE (field 41, `policy`, of /proc/<pid>/stat). */
+const SCHED_IDLE = 5;
+
+/**
+ * Time the threads of the tree under `root` spent runnable but waiting for a core (the run queue), in microseconds:
+ * the second field of each thread's /proc/<pid>/task/<tid>/schedstat (nanoseconds). On the benchmark's 2 cores the
+ * load client, the upstream and the proxy take turns, and a thread that wakes while both cores are busy waits its
+ * turn: this is where a fixed-rate latency tail comes from when it is not the proxy's own work. Threads at idle
+ * priority (SCHED_IDLE: the flow store's writer) are left out: they wait by design whenever anything else runs, and no
+ * request waits for them. Null when the kernel keeps no schedstat.
+ */
+export function treeRunQueueWaitUs(root: number | undefined): number | null {
+  if (!root || !procAvailable()) return null;
+  let ns = 0;
+  let seen = false;
+  for (const pid of treePids(root)) {
+    let tids: string[];
+    try {
+      tids = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38] === String(SCHED_IDLE)) continue;
+        const f = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ');
+        ns += Number(f[1]);
+        seen = true;
+      } catch {
+        /* the thread ended */
+      }
+    }
+  }
+  return seen && Number.isFinite(ns) ? ns / 1000 : null;
+}
+
 /** Resident and peak resident memory of the tree under `root`, in MB. */
 export function treeMemoryMb(root: number | undefined): { rssMb: number; peakRssMb: number } | null {
   if (!root || !procAvailable()) return null;

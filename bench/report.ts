@@ -35,6 +35,17 @@ export interface FixedRateRound {
   serviceUs: Lat | null;
   sendLagUs: Lat | null;
   proxyCpuUsPerReq: number | null;
+  /**
+   * Run-queue wait per request over the measured window (proc.ts treeRunQueueWaitUs): how long the proxy's, the
+   * load client's and the upstream's threads were runnable but waited for a core. Absent in results from before it.
+   */
+  runQueueUsPerReq?: RunQueue | null;
+}
+
+export interface RunQueue {
+  proxy: number | null;
+  client: number | null;
+  upstream: number | null;
 }
 
 export type FixedLat = Lat & { p999: number; mean: number };
@@ -189,7 +200,16 @@ export function fixedRateSummary(rate: number, rounds: FixedRateRound[]): FixedR
     latencyUs: { p50, p90, p99, p999: med(l.map((x) => x.p999))!, max, mean: med(l.map((x) => x.mean))! },
     serviceUs: lat(rounds.map((x) => x.serviceUs)),
     sendLagUs: lat(rounds.map((x) => x.sendLagUs)),
-    proxyCpuUsPerReq: med(rounds.map((x) => x.proxyCpuUsPerReq))
+    proxyCpuUsPerReq: med(rounds.map((x) => x.proxyCpuUsPerReq)),
+    ...(rounds.some((x) => x.runQueueUsPerReq)
+      ? {
+          runQueueUsPerReq: {
+            proxy: med(rounds.map((x) => x.runQueueUsPerReq?.proxy ?? null)),
+            client: med(rounds.map((x) => x.runQueueUsPerReq?.client ?? null)),
+            upstream: med(rounds.map((x) => x.runQueueUsPerReq?.upstream ?? null))
+          }
+        }
+      : {})
   };
 }
 
@@ -417,7 +437,8 @@ export function markdown(r: BenchResult): string {
   const planes = dataPlanes(r);
   const vsNginx = cpuVsNginx(r);
   const perRound = fixedRounds(r);
-  if (r.notes.length || r.errors.length || lanes || capture || pairs || planes || vsNginx || perRound) {
+  const waits = runQueueNote(r);
+  if (r.notes.length || r.errors.length || lanes || capture || pairs || planes || vsNginx || perRound || waits) {
     out.push('');
     if (lanes) out.push(`- ${lanes}`);
     if (capture) out.push(`- ${capture}`);
@@ -425,6 +446,7 @@ export function markdown(r: BenchResult): string {
     if (planes) out.push(`- ${planes}`);
     if (vsNginx) out.push(`- ${vsNginx}`);
     if (perRound) out.push(`- ${perRound}`);
+    if (waits) out.push(`- ${waits}`);
     for (const n of r.notes) out.push(`- ${n}`);
     for (const e of r.errors) out.push(`- ERROR: ${e}`);
   }
@@ -438,6 +460,24 @@ function fixedRounds(r: BenchResult): string | null {
   return `Fixed-rate p99 by round (ms, in round order; the table shows the median): ${runs
     .map((p) => `${p.id} ${p.fixedRate!.rounds.map((x) => ms(x.latencyUs.p99)).join(' / ')}`)
     .join('; ')}.`;
+}
+
+/**
+ * Where the fixed-rate tail comes from: each path's run-queue wait per request (medians over the rounds) of the
+ * proxy, the load client and the upstream, which share the machine's cores.
+ */
+export function runQueueNote(r: BenchResult): string | null {
+  const rows = r.paths.filter((p) => p.status === 'ok' && p.fixedRate?.runQueueUsPerReq?.client != null);
+  if (rows.length === 0) return null;
+  const us = (x: number | null | undefined) => (x === null || x === undefined ? '–' : f(x, 0));
+  return `Run-queue wait at ${rows[0]!.fixedRate!.rate} req/s (µs per request that a thread was runnable but waited for a core; proxy / load client / upstream, medians of the rounds): ${rows
+    .map((p) => {
+      const w = p.fixedRate!.runQueueUsPerReq!;
+      return `${p.id} ${us(w.proxy)} / ${us(w.client)} / ${us(w.upstream)}`;
+    })
+    .join(
+      '; '
+    )}. The three share the cores: one that wakes while the others hold both waits its turn, and these waits are in every path's latency, the direct one's included (the machine was measured as it was: other work on it shows here too).`;
 }
 
 /** One hop on the raw-socket fast lane against the same engine with every request on node:http, in this run. */

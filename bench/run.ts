@@ -28,7 +28,7 @@ import {
   type PathDef,
   type PathId
 } from './paths.js';
-import { treeCpuUs, treeMemoryMb, untilQuiet } from './proc.js';
+import { treeCpuUs, treeMemoryMb, treeRunQueueWaitUs, untilQuiet } from './proc.js';
 import { profileMarkdown, summarizeProfile } from './profile.js';
 import {
   bars,
@@ -533,7 +533,15 @@ async function main(): Promise<number> {
   const loader = forkTs('load-child.ts');
   children.push(loader);
   await nextMessage(loader, 'ready', 30_000);
-  const sampleCpu = (t: Target) => ({ proxy: treeCpuUs(t.proxyPid), upstream: treeCpuUs(upPid) });
+  const sampleCpu = (t: Target) => ({
+    proxy: treeCpuUs(t.proxyPid),
+    upstream: treeCpuUs(upPid),
+    wait: {
+      proxy: treeRunQueueWaitUs(t.proxyPid),
+      client: treeRunQueueWaitUs(loader.pid),
+      upstream: treeRunQueueWaitUs(upPid)
+    }
+  });
   /** Start a measurement once the machine is quiet (untilQuiet), saying so when that took a while. */
   async function settle(t: Target): Promise<void> {
     if (cfg.settleMaxMs <= 0) return;
@@ -547,7 +555,12 @@ async function main(): Promise<number> {
   async function load(
     t: Target,
     spec: Omit<LoadSpec, 'port' | 'path'>
-  ): Promise<{ res: LoadResult; proxyCpuUs: number | null; upstreamCpuUs: number | null }> {
+  ): Promise<{
+    res: LoadResult;
+    proxyCpuUs: number | null;
+    upstreamCpuUs: number | null;
+    waitUs: { proxy: number | null; client: number | null; upstream: number | null };
+  }> {
     const full: LoadSpec = { ...spec, port: t.port, path: REQUEST_PATH };
     await settle(t);
     let before = sampleCpu(t);
@@ -567,7 +580,16 @@ async function main(): Promise<number> {
         spec.warmupMs + spec.durationMs + spec.timeoutMs + 30_000
       );
       const diff = (a: number | null, b: number | null) => (a !== null && b !== null ? b - a : null);
-      return { res, proxyCpuUs: diff(before.proxy, after.proxy), upstreamCpuUs: diff(before.upstream, after.upstream) };
+      return {
+        res,
+        proxyCpuUs: diff(before.proxy, after.proxy),
+        upstreamCpuUs: diff(before.upstream, after.upstream),
+        waitUs: {
+          proxy: diff(before.wait.proxy, after.wait.proxy),
+          client: diff(before.wait.client, after.wait.client),
+          upstream: diff(before.wait.upstream, after.wait.upstream)
+        }
+      };
     } finally {
       loader.off('message', onPhase);
     }
@@ -764,7 +786,7 @@ async function main(): Promise<number> {
     for (const id of rot) {
       const t = targets.get(id)!;
       try {
-        const { res, proxyCpuUs } = await load(
+        const { res, proxyCpuUs, waitUs } = await load(
           t,
           openLoop(cfg.fixedS, r === 0 ? cfg.fixedFirstWarmupS : cfg.fixedWarmupS)
         );
@@ -780,7 +802,12 @@ async function main(): Promise<number> {
             latencyUs: { p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max, mean: l.mean },
             serviceUs: lat(res.serviceUs),
             sendLagUs: lat(res.sendLagUs),
-            proxyCpuUsPerReq: perReq(proxyCpuUs, res.requests)
+            proxyCpuUsPerReq: perReq(proxyCpuUs, res.requests),
+            runQueueUsPerReq: {
+              proxy: t.proxyPid === undefined ? null : perReq(waitUs.proxy, res.requests),
+              client: perReq(waitUs.client, res.requests),
+              upstream: perReq(waitUs.upstream, res.requests)
+            }
           }
         ]);
         say(

@@ -15,11 +15,12 @@ import {
   capturePairsNote,
   dataPlanes,
   fixedRateSummary,
+  runQueueNote,
   type BenchResult,
   type FixedRateRound
 } from '../../bench/report.js';
 import { openLoop } from '../../bench/load.js';
-import { untilQuiet } from '../../bench/proc.js';
+import { treeRunQueueWaitUs, untilQuiet } from '../../bench/proc.js';
 import { median } from '../../bench/util.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -257,6 +258,50 @@ describe('fixed-rate rounds', () => {
   it('has no median without a round', () => {
     expect(() => fixedRateSummary(1000, [])).toThrow();
   });
+
+  it('takes the median of each run-queue wait and says them per path; results from before it have none', () => {
+    const w = (proxy: number | null, client: number) => ({ runQueueUsPerReq: { proxy, client, upstream: client / 2 } });
+    const s = fixedRateSummary(1000, [at(1, 300, w(40, 10)), at(2, 300, w(900, 30)), at(3, 300, w(60, 20))]);
+    expect(s.runQueueUsPerReq).toEqual({ proxy: 60, client: 20, upstream: 10 });
+    expect(fixedRateSummary(1000, [at(1, 300)])).not.toHaveProperty('runQueueUsPerReq');
+    const direct = fixedRateSummary(1000, [at(1, 300, w(null, 8))]);
+    const note = runQueueNote({
+      paths: [
+        { id: 'direct', status: 'ok', fixedRate: direct },
+        { id: 'mesh-1hop', status: 'ok', fixedRate: s }
+      ]
+    } as never);
+    expect(note).toContain('Run-queue wait at 1000 req/s');
+    expect(note).toContain('direct – / 8 / 4; mesh-1hop 60 / 20 / 10.');
+    expect(
+      runQueueNote({ paths: [{ id: 'direct', status: 'ok', fixedRate: fixedRateSummary(1000, [at(1, 3)]) }] } as never)
+    ).toBeNull();
+  });
+});
+
+describe('run-queue wait from /proc', () => {
+  it.runIf(fs.existsSync('/proc/self/schedstat'))(
+    'counts the time busy processes waited for a core when there are more of them than cores',
+    async () => {
+      // one more process spinning than there are cores: some of them must wait for one (bounded: 400 ms each)
+      const n = os.availableParallelism() + 1;
+      const spin =
+        'const t = Date.now(); while (Date.now() - t < 400); process.send("spun"); setInterval(() => {}, 1000);';
+      const kids = Array.from({ length: n }, () =>
+        spawn(process.execPath, ['-e', spin], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] })
+      );
+      try {
+        await Promise.all(kids.map((k) => new Promise((r) => k.once('message', r))));
+        const waits = kids.map((k) => treeRunQueueWaitUs(k.pid));
+        for (const w of waits) expect(w).toBeGreaterThanOrEqual(0);
+        expect(waits.reduce((a, b) => a! + b!, 0)).toBeGreaterThan(0);
+      } finally {
+        for (const k of kids) k.kill('SIGKILL');
+      }
+      expect(treeRunQueueWaitUs(undefined)).toBeNull();
+    },
+    30_000
+  );
 });
 
 describe('wrk output', () => {
