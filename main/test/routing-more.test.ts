@@ -1,4 +1,5 @@
 /** Integration: host forms, the remaining match fields, redirect ports, mirror percentages, LB variants. */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, request, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
@@ -47,6 +48,21 @@ spec:
   - name: cookie-gen
     match: [{uri: {prefix: /cookiegen}}]
     route: [{destination: {host: web, subset: cookiegen}}]
+  - name: abort-204
+    match: [{uri: {prefix: /a204}}]
+    fault: {abort: {httpStatus: 204, percentage: {value: 100}}}
+    route: [{destination: {host: web, subset: one}}]
+  - name: direct-204
+    match: [{uri: {prefix: /d204}}]
+    directResponse: {status: 204, body: {string: should-not}}
+  - name: direct-empty-typed
+    match: [{uri: {prefix: /dempty}}]
+    directResponse: {status: 200}
+    headers: {response: {set: {content-type: application/json, x-kept: yes}}}
+  - name: redirect-typed
+    match: [{uri: {prefix: /rtyped}}]
+    redirect: {uri: /elsewhere}
+    headers: {response: {set: {content-type: application/json}}}
   - route: [{destination: {host: web, subset: one}}]
 ---
 apiVersion: networking.istio.io/v1
@@ -180,5 +196,58 @@ describe('load balancer variants', () => {
     const value = cookie.split(';')[0]!;
     for (let i = 0; i < 5; i++)
       expect(served(await viaProxy(out(), 'web:9080', '/cookiegen', { headers: { cookie: value } }))).toBe(served(r));
+  });
+});
+
+/** Requests on one keep-alive connection, raw: the bytes of each response up to the next one's status line. */
+async function rawExchange(port: number, paths: string[]): Promise<string> {
+  const sock = net.connect(port, '127.0.0.1');
+  let got = '';
+  sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  await new Promise((r) => sock.once('connect', r));
+  for (const p of paths) {
+    const before = (got.match(/HTTP\/1\.1 /g) ?? []).length;
+    sock.write(`GET http://web:9080${p} HTTP/1.1\r\nHost: web:9080\r\n\r\n`);
+    // bounded: each response arrives well within the test's timeout or the test fails on it
+    while (
+      (got.match(/HTTP\/1\.1 /g) ?? []).length === before ||
+      !/\r\n\r\n/.test(got.slice(got.lastIndexOf('HTTP/1.1 ')))
+    )
+      await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 30)); // a body (there should be none) would have come with the head
+  }
+  sock.destroy();
+  return got;
+}
+
+describe('local replies without a body (Envoy prepareLocalReply and its HTTP/1 codec)', () => {
+  it('a 204 the sidecar makes has no content-length and no body; the connection goes on', async () => {
+    const raw = await rawExchange(out(), ['/a204', '/d204', '/after']);
+    const [abort, direct, after] = raw.split(/(?=HTTP\/1\.1 )/);
+    for (const r of [abort!, direct!]) {
+      expect(r).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
+      expect(r.toLowerCase()).not.toContain('content-length');
+      expect(r.toLowerCase()).not.toContain('transfer-encoding');
+      expect(r.endsWith('\r\n\r\n')).toBe(true); // nothing after the head
+    }
+    // the fault's reply keeps the text/plain of its (unsent) body, as Envoy's does
+    expect(abort).toMatch(/\r\ncontent-type: text\/plain\r\n/);
+    expect(after).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(after).toContain('"stub":"one"');
+    const flow = (await m.mesh.listFlows({ limit: 200 })).filter((f) => f.path === '/a204').at(-1)!;
+    expect(flow).toMatchObject({ status: 204, flags: 'FI' });
+    expect(flow.responseHeaders['content-length']).toBeUndefined();
+  });
+
+  it("an empty body drops the content-type the rule's ops set (direct response, redirect); other ops stay", async () => {
+    const d = await viaProxy(out(), 'web:9080', '/dempty');
+    expect(d.status).toBe(200);
+    expect(d.headers['content-type']).toBeUndefined();
+    expect(d.headers['content-length']).toBe('0');
+    expect(d.headers['x-kept']).toBe('yes');
+    const r = await viaProxy(out(), 'web:9080', '/rtyped');
+    expect(r.status).toBe(301);
+    expect(r.headers.location).toBe('http://web:9080/elsewhere');
+    expect(r.headers['content-type']).toBeUndefined();
   });
 });

@@ -306,6 +306,21 @@ describe('how callers reach the mesh', () => {
     expect(s.headers['x-envoy-attempt-count']).toBe('1');
     expect(s.headers['x-forwarded-proto']).toBe('http');
     expect(s.headers['x-envoy-upstream-rq-timeout-ms']).toBeUndefined();
+    // the rest of what Envoy's cleanInternalHeaders removes from a request that is not internal; others pass
+    const internal = [
+      'x-envoy-retriable-status-codes',
+      'x-envoy-retriable-header-names',
+      'x-envoy-upstream-alt-stat-name',
+      'x-envoy-upstream-rq-timeout-alt-response',
+      'x-envoy-force-trace',
+      'x-envoy-ip-tags',
+      'x-envoy-original-url',
+      'x-envoy-hedge-on-per-try-timeout'
+    ];
+    await get('/Exact', { ...Object.fromEntries(internal.map((h) => [h, '1'])), 'x-envoy-app-own': 'kept' });
+    const seen = v3.seen.at(-1)!.headers;
+    for (const h of internal) expect(seen[h], h).toBeUndefined();
+    expect(seen['x-envoy-app-own']).toBe('kept');
     await get('/Exact');
     expect(v3.seen.at(-1)!.headers['x-request-id']).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/

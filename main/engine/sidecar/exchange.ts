@@ -278,15 +278,22 @@ export class Exchange implements SpanFields {
     this.routeResponseHeaders?.(headers);
     extra?.(headers);
     if (this.corsHeaders) Object.assign(headers, this.corsHeaders);
-    headers['content-length'] = String(reply.body.length);
+    // Envoy's prepareLocalReply: a reply without a body has no content-type, even one the rule's ops set (a gRPC
+    // trailers-only reply keeps its own)
+    if (reply.body.length === 0 && reply.headers['grpc-status'] === undefined) delete headers['content-type'];
+    // and its HTTP/1 codec sends no content-length on a 1xx or 204, which has no body
+    const bodiless = reply.status === 204 || reply.status < 200;
+    if (bodiless) delete headers['content-length'];
+    else headers['content-length'] = String(reply.body.length);
     headers['server'] = server;
     // set here (node:http and the fast lane then add none) so the flow records the Date the caller gets
     headers['date'] ??= httpDate();
     this.responseHeaders = headers;
     this.responseStarted();
     res.writeHead(reply.status, headers);
-    if (this.method !== 'HEAD') this.responseBody.add(reply.body);
-    res.end(this.method === 'HEAD' ? undefined : reply.body);
+    const sent = this.method !== 'HEAD' && !bodiless;
+    if (sent) this.responseBody.add(reply.body);
+    res.end(sent ? reply.body : undefined);
   }
 
   private done(): void {

@@ -53,8 +53,6 @@ import { unsampled } from '../telemetry/tracing.js';
 import { splitAuthority } from '../config/hosts.js';
 import { absoluteTarget, normalizeTarget } from '../util/path.js';
 
-/** Headers an app may not use to steer the client sidecar (Envoy strips them from non-internal requests). */
-
 type Req = IncomingMessage | FastRequest;
 type Res = ServerResponse | FastResponse | TunnelResponse;
 type RespondOptions = {
@@ -63,8 +61,19 @@ type RespondOptions = {
   extraResponseHeaders?: Record<string, string>;
 };
 
+/**
+ * Headers an app may not use to steer the client sidecar: Envoy's cleanInternalHeaders removes them from a request
+ * that is not internal (the app's has no X-Forwarded-For), and the sidecar sets its own where it uses them.
+ */
 const STRIPPED = new Set([
   'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-force-trace',
+  'x-envoy-ip-tags',
+  'x-envoy-original-url',
   'x-envoy-upstream-rq-per-try-timeout-ms',
   'x-envoy-max-retries',
   'x-envoy-retry-on',
