@@ -13,9 +13,11 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let caller: Stub, locked: Stub, web: Stub, outside: Stub;
+let caller: Stub, locked: Stub, web: Stub, outside: Stub, guarded: Stub;
+let expiredToken: string;
 let m: Running;
 let echo: net.Server;
 const lines: string[] = [];
@@ -37,7 +39,20 @@ function tunnel(workload: string, authority: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  [caller, locked, web, outside] = await Promise.all([stub('caller'), stub('locked'), stub('web'), stub('outside')]);
+  [caller, locked, web, outside, guarded] = await Promise.all([
+    stub('caller'),
+    stub('locked'),
+    stub('web'),
+    stub('outside'),
+    stub('guarded')
+  ]);
+  const key = await generateKeyPair('RS256');
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
+  expiredToken = await new SignJWT({ sub: 'alice' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer('issuer@localmesh.test')
+    .setExpirationTime(Math.floor(Date.now() / 1000) - 600)
+    .sign(key.privateKey);
   echo = net.createServer((c) => {
     c.on('data', (d: Buffer) => c.write(Buffer.concat([Buffer.from('echo:'), d])));
     c.on('end', () => c.end());
@@ -49,7 +64,8 @@ beforeAll(async () => {
       meshYaml: meshYaml({
         caller: { workloads: [{ name: 'caller-v1', labels: { app: 'caller' }, instances: [caller.address] }] },
         locked: { workloads: [{ name: 'locked-v1', labels: { app: 'locked' }, instances: [locked.address] }] },
-        web: { workloads: [{ name: 'web-v1', labels: { app: 'web', version: 'v1' }, instances: [web.address] }] }
+        web: { workloads: [{ name: 'web-v1', labels: { app: 'web', version: 'v1' }, instances: [web.address] }] },
+        guarded: { workloads: [{ name: 'guarded-v1', labels: { app: 'guarded' }, instances: [guarded.address] }] }
       }),
       istio: {
         'rules.yaml': `apiVersion: networking.istio.io/v1
@@ -94,6 +110,33 @@ metadata: {name: locked}
 spec:
   workloadSelector: {labels: {app: locked}}
   outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin}
+spec:
+  selector: {matchLabels: {app: web}}
+  action: DENY
+  rules:
+  - to: [{operation: {paths: [/never]}}]
+  - to: [{operation: {paths: [/admin]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: only-reads}
+spec:
+  selector: {matchLabels: {app: guarded}}
+  rules:
+  - to: [{operation: {methods: [GET]}}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt}
+spec:
+  selector: {matchLabels: {app: guarded}}
+  jwtRules:
+  - issuer: issuer@localmesh.test
+    jwks: '${jwks}'
 `
       }
     },
@@ -102,7 +145,7 @@ spec:
 });
 afterAll(async () => {
   await m?.close();
-  await Promise.all([caller, locked, web, outside].map((s) => s?.close()));
+  await Promise.all([caller, locked, web, outside, guarded].map((s) => s?.close()));
   echo?.close();
 });
 
@@ -163,6 +206,38 @@ describe('access log in Istio default format', () => {
     expect(await lineOf('req-fault')).toMatch(
       new RegExp(
         String.raw`^${START} "GET /tea HTTP/1\.1" 418 FI fault_filter_abort - "-" 0 18 \d+ - "-" "-" "req-fault" "web:9080" "-" outbound\|9080\|\|web\.default\.svc\.cluster\.local - ${ADDR} ${ADDR} - teapot$`
+      )
+    );
+  });
+
+  it("RBAC: the details name the denying rule's Envoy policy (none when no ALLOW policy matched); no upstream host", async () => {
+    const denied = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/admin', {
+      headers: { 'x-request-id': 'req-deny' }
+    });
+    expect([denied.status, denied.body]).toEqual([403, 'RBAC: access denied']);
+    expect(await lineOf('req-deny', (l) => l.includes(' inbound|'))).toMatch(
+      new RegExp(
+        String.raw`^${START} "GET /admin HTTP/1\.1" 403 - rbac_access_denied_matched_policy\[ns\[default\]-policy\[deny-admin\]-rule\[1\]\] - "-" 0 19 \d+ - "-" "-" "req-deny" "web:9080" "-" inbound\|${web.port}\|\| - ${ADDR} ${ADDR} outbound_\.9080_\._\.web\.default\.svc\.cluster\.local default$`
+      )
+    );
+    const notAllowed = await viaProxy(m.outbound('caller-v1'), 'guarded:9080', '/x', {
+      method: 'POST',
+      headers: { 'x-request-id': 'req-none' }
+    });
+    expect(notAllowed.status).toBe(403);
+    expect(await lineOf('req-none', (l) => l.includes(' inbound|'))).toContain(
+      ' 403 - rbac_access_denied_matched_policy[none] - "-" 0 19 '
+    );
+  });
+
+  it("jwt_authn: the details carry the failure's message, spaces as underscores; no upstream host", async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'guarded:9080', '/x', {
+      headers: { 'x-request-id': 'req-jwt', authorization: `Bearer ${expiredToken}` }
+    });
+    expect([r.status, r.body]).toEqual([401, 'Jwt is expired']);
+    expect(await lineOf('req-jwt', (l) => l.includes(' inbound|'))).toMatch(
+      new RegExp(
+        String.raw`^${START} "GET /x HTTP/1\.1" 401 - jwt_authn_access_denied\{Jwt_is_expired\} - "-" 0 14 \d+ - "-" "-" "req-jwt" "guarded:9080" "-" inbound\|${guarded.port}\|\| `
       )
     );
   });

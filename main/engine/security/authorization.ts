@@ -86,6 +86,8 @@ export interface AuthzDecision {
   /** e.g. `DENY policy default/deny-post matched`, `no ALLOW policy matched`. */
   reason: string;
   policy: string | null;
+  /** A DENY: the Envoy RBAC policy that matched (envoyPolicyName), which the access log's details name. */
+  envoyPolicy?: string;
   /** Dry-run policies that would have changed the decision, and AUDIT matches. */
   notes: string[];
 }
@@ -291,14 +293,27 @@ function ruleMatches(rule: Rule, r: AuthzRequest, policyNamespace: string): bool
 }
 
 function policyMatches(p: ApplicablePolicy, r: AuthzRequest): boolean {
+  return matchedRule(p, r) >= 0;
+}
+
+/** The index of the policy's first rule the request matches, else -1. */
+function matchedRule(p: ApplicablePolicy, r: AuthzRequest): number {
   if (r.tcp) {
     const strict = p.action === 'DENY' || p.action === 'CUSTOM';
-    return (p.spec.rules ?? []).some((rule) => {
+    return (p.spec.rules ?? []).findIndex((rule) => {
       const l4 = tcpRule(rule ?? {}, strict);
       return l4 !== null && ruleMatches(l4, r, p.namespace);
     });
   }
-  return (p.spec.rules ?? []).some((rule) => ruleMatches(rule ?? {}, r, p.namespace));
+  return (p.spec.rules ?? []).findIndex((rule) => ruleMatches(rule ?? {}, r, p.namespace));
+}
+
+/**
+ * The name istiod gives the Envoy RBAC policy of a policy's rule (builder.go policyName): the RBAC filter's
+ * response code details name it for a request a DENY rule denied, `rbac_access_denied_matched_policy[<this>]`.
+ */
+export function envoyPolicyName(p: ApplicablePolicy, rule: number): string {
+  return `ns[${p.namespace}]-policy[${p.name.slice(p.name.indexOf('/') + 1)}]-rule[${rule}]`;
 }
 
 const HTTP_SOURCE_FIELDS = ['requestPrincipals', 'notRequestPrincipals'] as const;
@@ -454,8 +469,18 @@ export function authorize(policies: ApplicablePolicy[], r: AuthzRequest, phase: 
       notes
     };
   if (phase === 'custom') return { allowed: true, reason: 'no CUSTOM policy matched', policy: null, notes };
-  const deny = enforced.find((p) => p.action === 'DENY' && policyMatches(p, r));
-  if (deny) return { allowed: false, reason: `DENY policy ${deny.name} matched`, policy: deny.name, notes };
+  for (const deny of enforced) {
+    if (deny.action !== 'DENY') continue;
+    const rule = matchedRule(deny, r);
+    if (rule >= 0)
+      return {
+        allowed: false,
+        reason: `DENY policy ${deny.name} matched`,
+        policy: deny.name,
+        envoyPolicy: envoyPolicyName(deny, rule),
+        notes
+      };
+  }
   const allows = enforced.filter((p) => p.action === 'ALLOW');
   if (allows.length === 0)
     return { allowed: true, reason: 'no ALLOW policy selects this workload', policy: null, notes };

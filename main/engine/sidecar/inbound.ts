@@ -342,7 +342,8 @@ export class InboundSidecar {
             body: Buffer.from('RBAC: access denied'),
             headers: { 'content-type': 'text/plain' },
             flags: [],
-            reason: `RBAC: ${decision.reason}`
+            // the access log's details name the Envoy policy that denied (none: no ALLOW policy matched)
+            reason: `RBAC: ${decision.reason} [${decision.envoyPolicy ?? 'none'}]`
           },
           SERVER
         );
@@ -377,7 +378,8 @@ export class InboundSidecar {
               'www-authenticate': `Bearer realm="http://${ex.authority}${ex.path}", error="invalid_token"`
             },
             flags: [],
-            reason: `JWT: ${jwt.reason}`
+            // the access log's details carry Envoy's message (the body) after the filter's code
+            reason: `JWT: ${jwt.reason} {${jwt.body}}`
           },
           SERVER
         );

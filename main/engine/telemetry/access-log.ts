@@ -53,8 +53,16 @@ export function responseCodeDetails(f: FlowRecord): string {
   if (r === 'upstream request timeout') return 'response_timeout';
   if (r.startsWith('fault abort')) return 'fault_filter_abort';
   if (r === 'direct response' || r === 'redirect' || r.startsWith('REGISTRY_ONLY')) return 'direct_response';
-  if (r.startsWith('RBAC')) return 'rbac_access_denied_matched_policy[none]';
-  if (r.startsWith('JWT')) return 'jwt_authn_access_denied';
+  if (r.startsWith('RBAC')) {
+    // the Envoy policy that denied, last in the reason in brackets (inbound.ts); it has no spaces
+    const at = r.lastIndexOf(' [');
+    return `rbac_access_denied_matched_policy[${at > 0 && r.endsWith(']') ? r.slice(at + 2, -1) : 'none'}]`;
+  }
+  // Envoy's jwt_authn: the code, then the failure's message with its spaces as underscores in braces
+  if (r.startsWith('JWT')) {
+    const m = / \{(.*)\}$/.exec(r);
+    return m ? `jwt_authn_access_denied{${m[1]!.replace(/\s/g, '_')}}` : 'jwt_authn_access_denied';
+  }
   if (r.startsWith('upstream reset: ')) {
     const reason = r.slice('upstream reset: '.length);
     const envoy =
@@ -135,7 +143,8 @@ export function accessLogLine(f: FlowRecord, reg: Registry, facts: AccessFacts |
     `"${dash(header(f, 'user-agent'))}"`,
     `"${dash(header(f, 'x-request-id') ?? f.requestId)}"`,
     `"${dash(header(f, 'host') ?? f.authority)}"`,
-    `"${dash(f.endpoint)}"`,
+    // the RBAC and jwt_authn filters answer before the router picks a host
+    `"${/^(RBAC|JWT)/.test(f.localReply ?? '') ? '-' : dash(f.endpoint)}"`,
     upstreamCluster(f, reg),
     '-',
     dash(facts?.downstreamLocal),
