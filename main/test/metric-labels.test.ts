@@ -89,4 +89,49 @@ describe('metric labels (istio_stats rules)', () => {
     const m = labelsFor(flow(2, { destination: 'modern-v1' }), reg);
     expect([m.destination_app, m.destination_version]).toEqual(['modern', 'v2']);
   });
+
+  it("a reply the caller's sidecar made after picking a callee (UC, UT) has no peer metadata: the endpoint's labels", async () => {
+    const modern = { name: 'modern-v1', namespace: 'default', labels: { app: 'modern', version: 'v2' }, sidecar: true };
+    const reg = {
+      workloadByName: new Map([[modern.name, modern]]),
+      serviceByFqdn: new Map()
+    } as unknown as MeshRegistry;
+    const reset = flow(1, {
+      reporter: 'source',
+      destination: 'modern-v1',
+      status: 503,
+      flags: 'UC',
+      localReply: 'upstream reset: connection-termination'
+    });
+    const l = labelsFor(reset, reg);
+    expect([
+      l.destination_workload,
+      l.destination_workload_namespace,
+      l.destination_app,
+      l.destination_version
+    ]).toEqual(['modern-v1', 'default', 'unknown', 'unknown']);
+    expect([l.destination_canonical_service, l.destination_canonical_revision]).toEqual(['modern', 'v2']);
+    // the callee's sidecar answered (its 503 passed through): its peer metadata names app and version; the server's
+    // own sample always knows itself
+    const answered = flow(2, { reporter: 'source', destination: 'modern-v1', status: 503, flags: '-' });
+    expect([labelsFor(answered, reg).destination_app, labelsFor(answered, reg).destination_version]).toEqual([
+      'modern',
+      'v2'
+    ]);
+    const server = flow(3, {
+      reporter: 'destination',
+      destination: 'modern-v1',
+      status: 503,
+      flags: 'UF',
+      localReply: 'x'
+    });
+    expect(labelsFor(server, reg).destination_app).toBe('modern');
+    // the two client-side samples are series of their own
+    const metrics = new MeshMetrics();
+    metrics.record(reset, reg, { request: 1, response: 1 });
+    metrics.record({ ...reset, id: 'again', flags: 'UC', localReply: null }, reg, { request: 1, response: 1 });
+    const text = await metrics.text();
+    expect(text).toMatch(/istio_requests_total\{[^}]*destination_app="unknown"[^}]*response_flags="UC"[^}]*\} 1/);
+    expect(text).toMatch(/istio_requests_total\{[^}]*destination_app="modern"[^}]*response_flags="UC"[^}]*\} 1/);
+  });
 });

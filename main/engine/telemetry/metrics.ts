@@ -255,12 +255,21 @@ function peerEndpointOf(f: FlowRecord): string | null {
 }
 
 /** Every input of labelsFor but the registry, as one string (null kept apart from every string). */
+/**
+ * A client-side sample whose reply the client's own sidecar made (a reset, a timeout, an overflow): no response came
+ * from the callee's sidecar, so no peer metadata was exchanged, and istio_stats reads the peer from the endpoint's
+ * metadata (no app or version in it), as for a callee without a sidecar.
+ */
+function noPeerMetadata(f: FlowRecord): boolean {
+  return f.reporter === 'source' && f.localReply !== null;
+}
+
 function seriesKey(f: FlowRecord): string {
   const grpc = isGrpc(f);
   const gs = grpc ? f.responseHeaders['grpc-status'] : undefined;
   const grpcPart = grpc ? (typeof gs === 'string' ? `g${gs}` : 'g') : '';
   const host = hostOnlyOf(f);
-  return `${f.reporter}\u0001${f.source ?? NULL}\u0001${f.sourcePrincipal ?? NULL}\u0001${f.destination ?? NULL}\u0001${f.destinationPrincipal ?? NULL}\u0001${f.destinationService ?? NULL}\u0001${f.status ?? 0}\u0001${f.flags}\u0001${f.connectionSecurity}\u0001${grpcPart}\u0001${host ?? NULL}\u0001${peerEndpointOf(f) ?? NULL}`;
+  return `${f.reporter}\u0001${noPeerMetadata(f) ? 'L' : ''}\u0001${f.source ?? NULL}\u0001${f.sourcePrincipal ?? NULL}\u0001${f.destination ?? NULL}\u0001${f.destinationPrincipal ?? NULL}\u0001${f.destinationService ?? NULL}\u0001${f.status ?? 0}\u0001${f.flags}\u0001${f.connectionSecurity}\u0001${grpcPart}\u0001${host ?? NULL}\u0001${peerEndpointOf(f) ?? NULL}`;
 }
 
 export class MeshMetrics {
@@ -462,6 +471,8 @@ interface Peers {
   hostOnly?: string | undefined;
   /** The endpoint a client-side request reached without a workload peer (peerEndpointOf). */
   peerEndpoint?: string | null | undefined;
+  /** No peer metadata came back from the callee (noPeerMetadata): its endpoint's metadata stands for it. */
+  endpointOnly?: boolean;
 }
 
 type PeerLabels = Omit<Labels, 'request_protocol' | 'response_code' | 'grpc_response_status'>;
@@ -477,7 +488,7 @@ function peerLabels(p: Peers, reg: MeshRegistry): PeerLabels {
   const ep = p.reporter === 'source' && !p.destination && p.peerEndpoint ? endpointPeer(svc, p.peerEndpoint) : null;
   const dst = ep
     ? endpointSide(ep, p.destinationPrincipal)
-    : side(callee, p.destinationPrincipal, callee !== undefined && !callee.sidecar);
+    : side(callee, p.destinationPrincipal, callee !== undefined && (!callee.sidecar || p.endpointOnly === true));
   return {
     reporter: p.reporter,
     source_workload: src.workload,
@@ -530,7 +541,8 @@ export function labelsFor(f: FlowRecord, reg: MeshRegistry): Labels {
       ...f,
       destinationService: f.destinationService ?? 'unknown',
       hostOnly: hostOnlyOf(f),
-      peerEndpoint: peerEndpointOf(f)
+      peerEndpoint: peerEndpointOf(f),
+      endpointOnly: noPeerMetadata(f)
     },
     reg
   );
