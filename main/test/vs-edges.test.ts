@@ -54,6 +54,12 @@ spec:
   - match: [{uri: {prefix: /ctnone}}]
     headers: {response: {remove: [content-type]}}
     directResponse: {status: 200, body: {string: abc}}
+  - match: [{uri: {prefix: /noust}}]
+    headers: {response: {remove: [x-envoy-upstream-service-time]}}
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /setust}}]
+    headers: {response: {set: {x-envoy-upstream-service-time: "999"}}}
+    route: [{destination: {host: web}}]
   - match: [{uri: {prefix: /nc}}]
     headers: {response: {set: {x-t: "yes"}}}
     route: [{destination: {host: web, subset: nope}}]
@@ -180,6 +186,15 @@ describe('header operations and rewrites as Istio translates them (audit)', () =
     const f = (await m.mesh.listFlows({ limit: 50 })).find((x) => x.requestId === 'ct-json')!;
     expect(f.responseHeaders['content-type']).toBe('application/json');
     expect((await call('web:9080', '/ctnone')).headers['content-type']).toBe('text/plain');
+  });
+  it("x-envoy-upstream-service-time is the router's before the rule's ops: a rule removes or sets it", async () => {
+    const removed = await call('web:9080', '/noust');
+    expect(removed.status).toBe(200);
+    expect(removed.headers['x-envoy-upstream-service-time']).toBeUndefined();
+    expect((await call('web:9080', '/setust')).headers['x-envoy-upstream-service-time']).toBe('999');
+    expect(Number((await call('web:9080', '/plain')).headers['x-envoy-upstream-service-time'])).toBeGreaterThanOrEqual(
+      0
+    );
   });
   it("the router's own replies carry the rule's response header ops (503 NC here)", async () => {
     const r = await call('web:9080', '/nc');

@@ -1007,9 +1007,11 @@ export class OutboundSidecar {
     for (const k in uh) if (!HOP_BY_HOP.has(k)) headers[k] = uh[k];
     if (o.extraResponseHeaders) Object.assign(headers, o.extraResponseHeaders);
     ex.status = status; // before the rule's header ops: %RESPONSE_CODE% reads it
+    // Envoy's router sets the upstream service time before the route's finalizeResponseHeaders: a rule may remove
+    // or set it
+    headers['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
     ex.routeResponseHeaders?.(headers);
     if (ex.corsHeaders) Object.assign(headers, ex.corsHeaders);
-    headers['x-envoy-upstream-service-time'] = String(Math.round(upstreamMs));
     headers['server'] = SERVER;
     const clean: Record<string, string | string[] | number> = {};
     for (const k in headers) if (headers[k] !== undefined) clean[k] = headers[k]!;
