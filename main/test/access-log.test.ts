@@ -130,6 +130,13 @@ spec:
   - to: [{operation: {methods: [GET]}}]
 ---
 apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: guarded-strict}
+spec:
+  selector: {matchLabels: {app: guarded}}
+  mtls: {mode: STRICT}
+---
+apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt}
 spec:
@@ -238,6 +245,24 @@ describe('access log in Istio default format', () => {
     expect(await lineOf('req-jwt', (l) => l.includes(' inbound|'))).toMatch(
       new RegExp(
         String.raw`^${START} "GET /x HTTP/1\.1" 401 - jwt_authn_access_denied\{Jwt_is_expired\} - "-" 0 14 \d+ - "-" "-" "req-jwt" "guarded:9080" "-" inbound\|${guarded.port}\|\| `
+      )
+    );
+  });
+
+  it('STRICT: a plaintext connection no filter chain takes is logged NR filter_chain_not_found, no request', async () => {
+    const got = await new Promise<string>((resolve) => {
+      const c = net.connect(m.inbound('guarded-v1'), '127.0.0.1');
+      let data = '';
+      c.on('connect', () => c.write('GET /plain HTTP/1.1\r\nHost: guarded\r\n\r\n'));
+      c.on('data', (d: Buffer) => (data += d.toString('latin1')));
+      c.on('close', () => resolve(data));
+      c.on('error', () => undefined);
+    });
+    expect(got).toBe(''); // closed without an HTTP response
+    const line = await until(() => lines.find((l) => l.includes('filter_chain_not_found')), 'the NR line');
+    expect(line).toMatch(
+      new RegExp(
+        String.raw`^${START} "- - -" 0 NR filter_chain_not_found - "-" 0 0 \d+ - "-" "-" "-" "-" "-" - - 127\.0\.0\.1:${m.inbound('guarded-v1')} ${ADDR} - -$`
       )
     );
   });

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { isIstioAlpn, sniff } from './sniff.js';
 import { codecErrorReply, isHttp10 } from './envoy-http.js';
-import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf } from './tcp.js';
+import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf, tcpLog } from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize, type ApplicablePolicy, type AuthzPhase } from '../security/authorization.js';
 import { authenticate, JwtStatus, outputHeaders, type JwtRule } from '../security/jwt.js';
@@ -122,7 +122,11 @@ export class InboundSidecar {
       if (s.kind === 'plain') {
         // no HTTP response: the connection is reset, as Envoy's is (it closes with the request unread, so the kernel
         // sends RST: curl exit 56 in Istio's mTLS migration task)
-        if (mode === 'STRICT') return void sock.resetAndDestroy();
+        // Istio's listener access log (filtered on NR) writes the connection no filter chain took
+        if (mode === 'STRICT') {
+          tcpLog(this.host, sock)?.finish('NR', 0, 0, 'filter_chain_not_found');
+          return void sock.resetAndDestroy();
+        }
         // HTTP to the HTTP chain, anything else to the app as TCP (Envoy's http_inspector; tcp.ts), unless the
         // service declares its protocol
         if (protocol === 'tcp')

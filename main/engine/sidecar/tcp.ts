@@ -101,7 +101,7 @@ export interface TcpLog {
   /** Where it went, once known. */
   cluster: string | null;
   upstreamHost: string | null;
-  finish(flags: string, received: number, sent: number): void;
+  finish(flags: string, received: number, sent: number, details?: string): void;
 }
 
 /** Start the access log entry of connection `down` (undefined when the access log is off). */
@@ -116,7 +116,7 @@ export function tcpLog(host: SidecarHost, down: net.Socket, sni: string | null =
   const log: TcpLog = {
     cluster: null,
     upstreamHost: null,
-    finish(flags, received, sent) {
+    finish(flags, received, sent, details) {
       if (done) return;
       done = true;
       try {
@@ -131,7 +131,8 @@ export function tcpLog(host: SidecarHost, down: net.Socket, sni: string | null =
             cluster: log.cluster,
             downstreamLocal,
             downstreamRemote,
-            requestedServerName: sni || null
+            requestedServerName: sni || null,
+            details
           })
         );
       } catch {

@@ -168,6 +168,8 @@ export interface TcpAccessEntry {
   downstreamLocal: string | null;
   downstreamRemote: string | null;
   requestedServerName: string | null;
+  /** RESPONSE_CODE_DETAILS: `filter_chain_not_found` for a connection no filter chain took; else none. */
+  details?: string;
 }
 
 /** One access log line (without the newline) for a TCP connection, in the same default format. */
@@ -177,7 +179,7 @@ export function tcpAccessLogLine(e: TcpAccessEntry): string {
     '"- - -"',
     '0',
     e.flags || '-',
-    '-',
+    e.details ?? '-',
     '-',
     '"-"',
     String(e.received),
