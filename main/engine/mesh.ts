@@ -43,7 +43,7 @@ import { effectiveMtls } from './security/peer-authentication.js';
 import { authorize, policiesFor } from './security/authorization.js';
 import { jwtRulesFor, type JwtRule } from './security/jwt.js';
 import { codecErrorFlow, MeshMetrics, wireSizes, type CodecErrorAt } from './telemetry/metrics.js';
-import type { WireSizes } from './sidecar/exchange.js';
+import { socketAddresses, type WireSizes } from './sidecar/exchange.js';
 import { accessLogLine, addressText, type AccessFacts } from './telemetry/access-log.js';
 import { createSpanExporter, type FlowSpanExporter } from './telemetry/otlp.js';
 import {
@@ -992,8 +992,8 @@ function accessFacts(wire: WireSizes): AccessFacts {
   return {
     requestBodyBytes: wire.requestBody ?? 0,
     responseBodyBytes: wire.responseBody ?? 0,
-    downstreamLocal: s ? addressText(s.localAddress, s.localPort) : null,
-    downstreamRemote: s ? addressText(s.remoteAddress, s.remotePort) : null,
+    downstreamLocal: s ? socketAddresses(s).local : null,
+    downstreamRemote: s ? socketAddresses(s).remote : null,
     requestedServerName: s && typeof s.servername === 'string' && s.servername ? s.servername : null,
     protocol: `HTTP/${wire.httpVersion ?? '1.1'}`
   };

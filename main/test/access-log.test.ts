@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { meshYaml, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let caller: Stub, locked: Stub, web: Stub, outside: Stub, guarded: Stub;
+let caller: Stub, locked: Stub, web: Stub, outside: Stub, guarded: Stub, slow: Stub;
 let expiredToken: string;
 let m: Running;
 let echo: net.Server;
@@ -39,12 +39,13 @@ function tunnel(workload: string, authority: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  [caller, locked, web, outside, guarded] = await Promise.all([
+  [caller, locked, web, outside, guarded, slow] = await Promise.all([
     stub('caller'),
     stub('locked'),
     stub('web'),
     stub('outside'),
-    stub('guarded')
+    stub('guarded'),
+    stub('slow', (_req, res) => void setTimeout(() => res.end('late'), 1000))
   ]);
   const key = await generateKeyPair('RS256');
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
@@ -65,7 +66,8 @@ beforeAll(async () => {
         caller: { workloads: [{ name: 'caller-v1', labels: { app: 'caller' }, instances: [caller.address] }] },
         locked: { workloads: [{ name: 'locked-v1', labels: { app: 'locked' }, instances: [locked.address] }] },
         web: { workloads: [{ name: 'web-v1', labels: { app: 'web', version: 'v1' }, instances: [web.address] }] },
-        guarded: { workloads: [{ name: 'guarded-v1', labels: { app: 'guarded' }, instances: [guarded.address] }] }
+        guarded: { workloads: [{ name: 'guarded-v1', labels: { app: 'guarded' }, instances: [guarded.address] }] },
+        slow: { workloads: [{ name: 'slow-v1', labels: { app: 'slow' }, instances: [slow.address] }] }
       }),
       istio: {
         'rules.yaml': `apiVersion: networking.istio.io/v1
@@ -83,6 +85,15 @@ spec:
     rewrite: {uri: /}
     route: [{destination: {host: web}}]
   - route: [{destination: {host: web}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: slow}
+spec:
+  hosts: [slow]
+  http:
+  - timeout: 0.3s
+    route: [{destination: {host: slow}}]
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -152,7 +163,7 @@ spec:
 });
 afterAll(async () => {
   await m?.close();
-  await Promise.all([caller, locked, web, outside, guarded].map((s) => s?.close()));
+  await Promise.all([caller, locked, web, outside, guarded, slow].map((s) => s?.close()));
   echo?.close();
 });
 
@@ -263,6 +274,19 @@ describe('access log in Istio default format', () => {
     expect(line).toMatch(
       new RegExp(
         String.raw`^${START} "- - -" 0 NR filter_chain_not_found - "-" 0 0 \d+ - "-" "-" "-" "-" "-" - - 127\.0\.0\.1:${m.inbound('guarded-v1')} ${ADDR} - -$`
+      )
+    );
+  });
+
+  it("a caller that gives up: the server's line is 0 DC downstream_remote_disconnect, with the connection's addresses", async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'slow:9080', '/late', {
+      headers: { 'x-request-id': 'req-late' }
+    });
+    expect([r.status, r.body]).toEqual([504, 'upstream request timeout']);
+    expect(await lineOf('req-late', (l) => l.includes(' outbound|'))).toContain(' 504 UT response_timeout ');
+    expect(await lineOf('req-late', (l) => l.includes(' inbound|'))).toMatch(
+      new RegExp(
+        String.raw`^${START} "GET /late HTTP/1\.1" 0 DC downstream_remote_disconnect - "-" 0 0 \d+ - "-" "-" "req-late" "slow:9080" "${slow.address.replace(/\./g, '\\.')}" inbound\|${slow.port}\|\| - ${ADDR} ${ADDR} outbound_\.9080_\._\.slow\.default\.svc\.cluster\.local default$`
       )
     );
   });

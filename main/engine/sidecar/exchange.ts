@@ -6,6 +6,7 @@ import { formatHeaderValue, type FormatFacts } from './header-format.js';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { addressText } from '../telemetry/access-log.js';
 import type { AttemptRecord, Reporter, TraceStep } from '../../contract/api.js';
 import { joinFlags } from './flags.js';
 import type { LocalReply } from './local-reply.js';
@@ -81,6 +82,39 @@ export interface WireSizes {
   socket?: Socket;
   /** The request's HTTP version as the caller sent it ("1.1", "1.0"). */
   httpVersion?: string;
+}
+
+/** A caller's connection's addresses as read while it was open (keepAddresses), by socket. */
+const keptAddresses = new WeakMap<object, { local: string | null; remote: string | null }>();
+
+type Addressed = {
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+  localAddress?: string | undefined;
+  localPort?: number | undefined;
+};
+
+/**
+ * Read a caller's connection's addresses now, while it is open, for the access log: a socket that closed no longer
+ * tells its local address (node:net forgets it), and a request that ends with its connection (a caller that gave
+ * up: DC) is logged after that.
+ */
+export function keepAddresses(sock: Addressed): void {
+  if (keptAddresses.has(sock)) return;
+  keptAddresses.set(sock, {
+    local: addressText(sock.localAddress, sock.localPort),
+    remote: addressText(sock.remoteAddress, sock.remotePort)
+  });
+}
+
+/** The connection's `ip:port` at each end: as kept (keepAddresses), else as it tells now (null when it cannot). */
+export function socketAddresses(sock: Addressed): { local: string | null; remote: string | null } {
+  return (
+    keptAddresses.get(sock) ?? {
+      local: addressText(sock.localAddress, sock.localPort),
+      remote: addressText(sock.remoteAddress, sock.remotePort)
+    }
+  );
 }
 
 /** Bytes of a request head node:http parsed: the request line, each header line, the blank line. */

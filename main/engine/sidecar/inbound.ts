@@ -16,7 +16,7 @@ import { authorize, type ApplicablePolicy, type AuthzPhase } from '../security/a
 import { authenticate, JwtStatus, outputHeaders, type JwtRule } from '../security/jwt.js';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import type { AttemptRecord } from '../../contract/api.js';
-import { Exchange, HOP_BY_HOP, forwardableHeaders } from './exchange.js';
+import { Exchange, HOP_BY_HOP, forwardableHeaders, keepAddresses } from './exchange.js';
 import {
   FastConnection,
   FastRequest,
@@ -222,6 +222,7 @@ export class InboundSidecar {
     const peer = typeof peerId === 'string' ? parsePeer(peerId) : null;
     const headers = forwardableHeaders(req, PEER_HEADERS);
     const ex = new Exchange(req, res, 'destination', peer, snap, this.host.emitFlow);
+    if (this.host.accessLog) keepAddresses(req.socket);
     ex.authority = req.headers.host ?? '';
     ex.path = inboundPath(req.url ?? '/');
     ex.destination = this.workload.name;

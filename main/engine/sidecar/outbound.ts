@@ -28,7 +28,7 @@ import { corsFilter } from '../filters/cors.js';
 import { faultFilter } from '../filters/fault.js';
 import { buildRedirect, rewritePath } from '../filters/rewrite.js';
 import { endpointKey, pickEndpoint, type LbRequest } from './lb.js';
-import { Exchange, applyHeaderOps, forwardableHeaders, HOP_BY_HOP, opsAuthority } from './exchange.js';
+import { Exchange, applyHeaderOps, forwardableHeaders, HOP_BY_HOP, keepAddresses, opsAuthority } from './exchange.js';
 import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
@@ -345,6 +345,7 @@ export class OutboundSidecar {
   handle = (req: Req, res: Res): void => {
     const snap = this.host.snapshot();
     const ex = new Exchange(req, res, 'source', this.workload, snap, this.host.emitFlow);
+    if (this.host.accessLog) keepAddresses(req.socket);
     this.run(ex, req, res).catch((err: Error) => {
       ex.note('error', err.stack ?? String(err));
       if (!res.headersSent) ex.sendLocal(LocalReplies.upstreamReset('connection-termination', false), SERVER);

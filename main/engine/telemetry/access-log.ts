@@ -46,7 +46,9 @@ const dash = (v: string | null | undefined): string => (v === undefined || v ===
 /** Envoy's RESPONSE_CODE_DETAILS for how the response came about (spaces become underscores, as Envoy writes them). */
 export function responseCodeDetails(f: FlowRecord): string {
   const r = f.localReply;
-  if (r === null) return f.status > 0 ? 'via_upstream' : '-';
+  // the caller went away before a response began (Envoy's connection manager, on the downstream's close)
+  if (r === null)
+    return f.status > 0 ? 'via_upstream' : f.flags.split(',').includes('DC') ? 'downstream_remote_disconnect' : '-';
   if (r === 'no route matched') return 'route_not_found';
   if (r.startsWith('no cluster')) return 'cluster_not_found';
   if (r === 'no healthy upstream') return 'no_healthy_upstream';
