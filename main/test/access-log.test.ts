@@ -76,6 +76,10 @@ metadata: {name: web}
 spec:
   hosts: [web]
   http:
+  - name: teapot-v1
+    match: [{uri: {prefix: /teav1}}]
+    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+    route: [{destination: {host: web, subset: v1}}]
   - name: teapot
     match: [{uri: {prefix: /tea}}]
     fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
@@ -85,6 +89,13 @@ spec:
     rewrite: {uri: /}
     route: [{destination: {host: web}}]
   - route: [{destination: {host: web}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web}
+spec:
+  host: web
+  subsets: [{name: v1, labels: {version: v1}}]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -289,6 +300,13 @@ describe('access log in Istio default format', () => {
         String.raw`^${START} "GET /late HTTP/1\.1" 0 DC downstream_remote_disconnect - "-" 0 0 \d+ - "-" "-" "req-late" "slow:9080" "${slow.address.replace(/\./g, '\\.')}" inbound\|${slow.port}\|\| - ${ADDR} ${ADDR} outbound_\.9080_\._\.slow\.default\.svc\.cluster\.local default$`
       )
     );
+  });
+
+  it("a fault abort on a route to a subset: the cluster is the subset's (Envoy picked it with the route)", async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/teav1', { headers: { 'x-request-id': 'req-fv1' } });
+    expect(r.status).toBe(418);
+    expect(await lineOf('req-fv1')).toContain(' 418 FI fault_filter_abort - "-" 0 18 ');
+    expect(await lineOf('req-fv1')).toContain(' "-" outbound|9080|v1|web.default.svc.cluster.local - ');
   });
 
   it('ALLOW_ANY: an unknown host through the PassthroughCluster (route allow_any)', async () => {

@@ -424,11 +424,38 @@ export class OutboundSidecar {
       return;
     }
 
+    // ---- destination by weight, drawn with the route (Envoy picks a weighted cluster when it resolves the route,
+    // before any filter runs: a fault's abort is logged with the cluster it would have gone to)
+    let dest: CompiledDestination | undefined;
+    if (route && route.action.type === 'route') {
+      const a = route.action;
+      if (a.destinations.length === 1) dest = a.destinations[0];
+      else {
+        let draw = this.host.random.next() * a.totalWeight;
+        for (const d of a.destinations) {
+          if (d.weight <= 0) continue;
+          draw -= d.weight;
+          if (draw < 0) {
+            dest = d;
+            break;
+          }
+        }
+        dest ??= a.destinations.filter((d) => d.weight > 0).at(-1);
+        ex.note(
+          'weight',
+          `drew ${dest?.host}${dest?.subset ? ` subset ${dest.subset}` : ''} (weights ${a.destinations.map((d) => `${d.subset ?? d.host}=${d.weight}`).join(', ')})`
+        );
+      }
+    }
     // ---- fault, then CORS (Istio's filter chain: fault, cors, router). A fault's reply never reaches the CORS
     // filter; the router's replies -- direct responses, redirects, no healthy upstream, timeouts -- carry its headers
     if (route?.fault) {
       const abort = await faultFilter(route.fault, ex, this.host);
       if (abort) {
+        if (dest) {
+          ex.destinationService = dest.host;
+          ex.subset = dest.subset ?? null;
+        }
         ex.sendLocal(abort, SERVER);
         return;
       }
@@ -461,28 +488,6 @@ export class OutboundSidecar {
       return;
     }
 
-    // ---- destination by weight
-    let dest: CompiledDestination | undefined;
-    if (route && route.action.type === 'route') {
-      const a = route.action;
-      if (a.destinations.length === 1) dest = a.destinations[0];
-      else {
-        let draw = this.host.random.next() * a.totalWeight;
-        for (const d of a.destinations) {
-          if (d.weight <= 0) continue;
-          draw -= d.weight;
-          if (draw < 0) {
-            dest = d;
-            break;
-          }
-        }
-        dest ??= a.destinations.filter((d) => d.weight > 0).at(-1);
-        ex.note(
-          'weight',
-          `drew ${dest?.host}${dest?.subset ? ` subset ${dest.subset}` : ''} (weights ${a.destinations.map((d) => `${d.subset ?? d.host}=${d.weight}`).join(', ')})`
-        );
-      }
-    }
     const destHost = dest?.host ?? r.service!.fqdn;
     const named = dest ? r.snap.registry.serviceByFqdn.get(destHost) : r.service;
     // the variant of a shared ServiceEntry host this caller knows (the first one where it knows none, as before)
