@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FAST_BODY } from '../engine/sidecar/fast-lane.js';
 import { meshYaml, startMesh, stub, type Running, type Stub } from './helpers/harness.js';
 
-let pp: Stub, reviews: Stub;
+let pp: Stub, reviews: Stub, chunky: Stub;
 let m: Running;
 
 beforeAll(async () => {
@@ -17,11 +17,18 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' });
     res.end('hello');
   });
+  // a body in chunks, no content-length: the framing crosses the wire too
+  chunky = await stub('chunky', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('hel');
+    setTimeout(() => res.end('lo'), 5);
+  });
   m = await startMesh(
     {
       meshYaml: meshYaml({
         productpage: { workloads: [{ name: 'productpage-v1', instances: [pp.address] }] },
-        reviews: { workloads: [{ name: 'reviews-v1', instances: [reviews.address] }] }
+        reviews: { workloads: [{ name: 'reviews-v1', instances: [reviews.address] }] },
+        chunky: { workloads: [{ name: 'chunky-v1', instances: [chunky.address] }] }
       })
     },
     { store: 'memory' }
@@ -29,7 +36,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([pp, reviews].map((s) => s.close()));
+  await Promise.all([pp, reviews, chunky].map((s) => s.close()));
 });
 
 /** Send `text` on a new connection and read until the server closes it. */
@@ -55,15 +62,20 @@ async function sums(reporter: string): Promise<{ request: number; response: numb
 }
 
 async function measure(
-  bodyBytes: number
+  bodyBytes: number,
+  service = 'reviews'
 ): Promise<{ sent: number; received: number; delta: { request: number; response: number } }> {
   const before = await sums('source');
   const body = 'x'.repeat(bodyBytes);
   const text =
-    `POST http://reviews:9080/wire HTTP/1.1\r\nHost: reviews:9080\r\nContent-Type: text/plain\r\n` +
+    `POST http://${service}:9080/wire HTTP/1.1\r\nHost: ${service}:9080\r\nContent-Type: text/plain\r\n` +
     `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
   const got = await raw(m.outbound('productpage-v1'), text);
-  expect(got.toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhello$/);
+  expect(got.toString('latin1')).toMatch(
+    service === 'chunky'
+      ? /^HTTP\/1\.1 200 OK\r\n(?=[\s\S]*\r\ntransfer-encoding: chunked\r\n)[\s\S]*\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n$/i
+      : /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhello$/
+  );
   // the flow (and its metrics) is recorded when the response has ended: wait for the source sample to move
   let after = before;
   for (let i = 0; i < 200 && after.request === before.request; i++) {
@@ -86,6 +98,13 @@ describe('request and response bytes are what crossed the wire with the caller',
   it(`on node:http (a body over ${MAX_FAST_BODY} bytes): the same`, async () => {
     const r = await measure(MAX_FAST_BODY + 1000);
     expect(r.delta).toEqual({ request: r.sent, response: r.received });
+  });
+
+  it('a chunked response is counted with its framing (chunk sizes, the last chunk), on both lanes', async () => {
+    const fast = await measure(100, 'chunky');
+    expect(fast.delta).toEqual({ request: fast.sent, response: fast.received });
+    const slow = await measure(MAX_FAST_BODY + 1000, 'chunky');
+    expect(slow.delta).toEqual({ request: slow.sent, response: slow.received });
   });
 
   it("the callee's sidecar counts the request its caller's sidecar sent, with the headers that one added", async () => {

@@ -117,6 +117,12 @@ export function socketAddresses(sock: Addressed): { local: string | null; remote
   );
 }
 
+/** The bytes written so far on a response's connection (node:http's socket), if it counts them. */
+function bytesWritten(socket: unknown): number | undefined {
+  const n = (socket as { bytesWritten?: unknown } | null | undefined)?.bytesWritten;
+  return typeof n === 'number' ? n : undefined;
+}
+
 /** Bytes of a request head node:http parsed: the request line, each header line, the blank line. */
 function rawHeadBytes(req: DownstreamRequest): number {
   // `<method> <target> HTTP/<version>\r\n`
@@ -136,8 +142,12 @@ function responseHeadBytes(res: DownstreamResponse): number {
 /** What an Exchange does with the response: node:http's ServerResponse, or the fast lane's FastResponse. */
 export interface DownstreamResponse {
   readonly headersSent: boolean;
-  /** The fast lane: bytes of the response head sent. */
+  /** The fast lane: bytes of the response head sent, and of the body as framed on the wire. */
   readonly headBytes?: number;
+  readonly bodyBytes?: number;
+  /** node:http: whether the body goes chunked, and the connection (whose byte count frames it then). */
+  readonly chunkedEncoding?: boolean;
+  readonly socket?: unknown;
   readonly writableFinished: boolean;
   once(event: 'close', listener: () => void): unknown;
   writeHead(status: number, headers: Record<string, string | string[]>): unknown;
@@ -196,6 +206,9 @@ export class Exchange implements SpanFields {
   private requestEndAt: number | null;
   private upstreamConnectedAt: number | null = null;
   private responseStartAt: number | null = null;
+  /** node:http: the response's connection, and its bytesWritten when this response began (responseStarted). */
+  private outSocket: unknown;
+  private bytesOutBefore: number | undefined;
 
   constructor(
     readonly req: DownstreamRequest,
@@ -280,7 +293,15 @@ export class Exchange implements SpanFields {
 
   /** Response headers go to the caller now. */
   responseStarted(): void {
-    this.responseStartAt ??= performance.now();
+    if (this.responseStartAt !== null) return;
+    this.responseStartAt = performance.now();
+    // node:http: the connection's bytes so far, all of earlier responses (they go one at a time), so that a body
+    // it sends chunked is counted with its framing (wireSizes)
+    if (this.res.bodyBytes === undefined) {
+      // the response lets go of its connection when it finishes: keep it
+      this.outSocket = this.res.socket;
+      this.bytesOutBefore = bytesWritten(this.outSocket);
+    }
   }
 
   note(step: string, detail: string): void {
@@ -402,9 +423,20 @@ export class Exchange implements SpanFields {
   private wireSizes(): WireSizes {
     const req = this.req;
     const head = typeof req.headBytes === 'number' ? req.headBytes : rawHeadBytes(req);
+    const res = this.res;
+    // the response as framed on the wire (istio-semantics §3.1: Envoy's codec counts every byte it writes): the
+    // fast lane counts what it wrote; node:http's chunked body is the connection's bytes since the response began
+    const response =
+      res.bodyBytes !== undefined
+        ? (res.headersSent ? responseHeadBytes(res) : 0) + res.bodyBytes
+        : res.chunkedEncoding === true &&
+            this.bytesOutBefore !== undefined &&
+            bytesWritten(this.outSocket) !== undefined
+          ? bytesWritten(this.outSocket)! - this.bytesOutBefore
+          : (res.headersSent ? responseHeadBytes(res) : 0) + this.responseBody.size;
     return {
       request: head + this.requestBody.size,
-      response: (this.res.headersSent ? responseHeadBytes(this.res) : 0) + this.responseBody.size,
+      response,
       requestBody: this.requestBody.size,
       responseBody: this.responseBody.size,
       socket: req.socket,

@@ -104,6 +104,8 @@ export class FastResponse {
   writableFinished = false;
   /** Bytes of the response head sent (status line to the blank line), 0 before. */
   headBytes = 0;
+  /** Bytes sent after the head: the body as framed on the wire (chunk sizes and the last chunk included). */
+  bodyBytes = 0;
   private closed = false;
   private closeListeners: (() => void)[] = [];
   private framing: Framing = 'none';
@@ -161,6 +163,7 @@ export class FastResponse {
     const head = this.pendingHead;
     this.pendingHead = null;
     const size = this.framing === 'rechunk' ? `${chunk.length.toString(16)}\r\n` : '';
+    this.bodyBytes += size === '' ? chunk.length : size.length + chunk.length + 2;
     if (head === null && size === '') return this.conn.sock.write(chunk);
     // the head, a chunk's size line, the bytes and its CRLF in one buffer: one write, one segment
     const pre = (head ?? '') + size;
@@ -182,6 +185,7 @@ export class FastResponse {
     if (this.framing === 'rechunk') {
       const head = this.pendingHead;
       this.pendingHead = null;
+      this.bodyBytes += 5;
       this.conn.sock.write(`${head ?? ''}0\r\n\r\n`, 'latin1');
     }
     this.flush();
