@@ -1079,6 +1079,51 @@ describe('Istio bookinfo samples with a bookinfo mesh', () => {
   });
 });
 
+describe('Gateway (ValidateGateway: kept as data, but a file the webhook refuses never applies)', () => {
+  const gw = (servers: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  selector: {istio: ingressgateway}\n${servers}`;
+  it('no servers, a server without hosts, an HTTPS or TLS server without tls settings are errors', () => {
+    expectIssues(gw('  servers: []\n'), [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '[]',
+        path: 'spec.servers',
+        message: /^gateway must have at least one server$/
+      }
+    ]);
+    expectIssues(
+      gw(
+        '  servers:\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: ["*"]\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: []\n'
+      ),
+      [
+        {
+          severity: err,
+          code: 'IST0106',
+          at: 'HTTPS}',
+          path: 'spec.servers[0].port.protocol',
+          message: /^server must have TLS settings for HTTPS\/TLS protocols$/
+        },
+        {
+          severity: err,
+          code: 'IST0106',
+          at: 'port: {number: 80',
+          path: 'spec.servers[1]',
+          message: /^server config must contain at least one host$/
+        }
+      ]
+    );
+  });
+  it('a server with its settings is fine', () => {
+    expectIssues(
+      gw(
+        '  servers:\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: ["*"]\n    tls: {mode: SIMPLE, credentialName: cert}\n'
+      ),
+      []
+    );
+  });
+});
+
 describe('spec.compatibilityVersion', () => {
   const at = (v: string): MeshFile => ({ ...MESH, spec: { ...MESH.spec, compatibilityVersion: v } });
   const split =

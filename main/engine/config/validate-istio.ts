@@ -179,9 +179,34 @@ export function validateIstio(resources: IstioResource[], mesh: MeshFile, posOf:
   for (const r of resources) {
     if (r.kind === 'ServiceEntry') checkServiceEntry(ctx, r as IstioResource<ServiceEntrySpec>);
     else if (r.kind === 'Sidecar') checkSidecar(ctx, r as IstioResource<SidecarSpec>);
+    else if (r.kind === 'Gateway') checkGateway(ctx, r);
   }
   for (const r of resources) checkExportTo(ctx, r);
   return ctx.sortedIssues();
+}
+
+/**
+ * Istio's ValidateGateway and validateServer, as far as they read what localmesh keeps of a Gateway (it runs no
+ * gateway: the resource is kept as data, and the webhook's verdict tells whether the file would apply at all).
+ */
+function checkGateway(ctx: Ctx, gw: IstioResource): void {
+  const spec = (gw.spec ?? {}) as {
+    servers?: { port?: { protocol?: unknown }; hosts?: unknown[]; tls?: unknown }[];
+  };
+  const servers = Array.isArray(spec.servers) ? spec.servers : [];
+  if (servers.length === 0) ctx.error(gw, ['spec', 'servers'], 'gateway must have at least one server');
+  servers.forEach((server, i) => {
+    const p: Path = ['spec', 'servers', i];
+    if (!Array.isArray(server?.hosts) || server.hosts.length === 0)
+      ctx.error(gw, p, 'server config must contain at least one host');
+    if (!server?.port) {
+      ctx.error(gw, p, 'port is required');
+      return;
+    }
+    const protocol = String(server.port.protocol ?? '').toUpperCase();
+    if ((protocol === 'HTTPS' || protocol === 'TLS') && server.tls == null)
+      ctx.error(gw, [...p, 'port', 'protocol'], 'server must have TLS settings for HTTPS/TLS protocols');
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

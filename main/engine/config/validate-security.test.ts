@@ -20,6 +20,22 @@ function project(istio: string): string {
 }
 
 describe('security resources are validated with codes and places', () => {
+  it("a Gateway's selector is a label map, not a workload selector: the bookinfo gateway as it is gets no warning", () => {
+    const gateway = fs.readFileSync(
+      path.resolve(import.meta.dirname, '../../../../shared/fixtures/istio-bookinfo/networking/bookinfo-gateway.yaml'),
+      'utf8'
+    );
+    const p = loadProject(project(gateway));
+    expect(p.issues.filter((i) => i.code === 'IST0106')).toEqual([]);
+    // a security kind's selector without labels still is one
+    const pa = loadProject(
+      project(
+        'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: a}\nspec:\n  selector: {}\n'
+      )
+    );
+    expect(pa.issues.map((i) => [i.code, i.severity, i.path])).toContainEqual(['IST0106', 'warning', 'spec.selector']);
+  });
+
   it('schema: an unknown field and a bad mode are IST0106 errors at their line', () => {
     const p = loadProject(
       project(

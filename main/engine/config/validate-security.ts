@@ -22,6 +22,9 @@ export const SecurityCodes = {
 
 type PosOf = (r: IstioResource, path: PathSegment[]) => SourcePos;
 
+/** The kinds whose `selector` is a WorkloadSelector, checked by Istio's validateWorkloadSelector. */
+const SELECTOR_KINDS = new Set(['PeerAuthentication', 'RequestAuthentication', 'AuthorizationPolicy', 'Telemetry']);
+
 type Add = (sev: ValidationIssue['severity'], code: string, msg: string, p: PathSegment[]) => void;
 
 export function validateSecurity(resources: IstioResource[], posOf: PosOf): ValidationIssue[] {
@@ -37,7 +40,9 @@ export function validateSecurity(resources: IstioResource[], posOf: PosOf): Vali
       jwtRules?: JwtRule[];
     };
     const hasSelector = Object.keys(spec.selector?.matchLabels ?? {}).length > 0;
-    if (spec.selector)
+    // a WorkloadSelector ({matchLabels}) in the security kinds; a Gateway's selector is a plain label map, which
+    // Istio's ValidateGateway does not check
+    if (spec.selector && SELECTOR_KINDS.has(r.kind))
       for (const [sev, msg, p] of selectorProblems(spec.selector.matchLabels))
         add(sev, SecurityCodes.SCHEMA, msg, p.length ? ['selector', 'matchLabels', ...p] : ['selector']);
     if (r.kind === 'PeerAuthentication') {
