@@ -185,10 +185,10 @@ beforeAll(async () => {
     tlsEcho('secure-c')
   ]);
   outside = await echo('outside');
-  const [multiA, multiB, hopApp, hiddenApp] = await Promise.all(
-    ['multi-a', 'multi-b', 'hop', 'hop-hidden'].map((n) => echo(n))
+  const [multiA, multiB, hopApp, hiddenApp, nosubsetApp] = await Promise.all(
+    ['multi-a', 'multi-b', 'hop', 'hop-hidden', 'hop-nosubset'].map((n) => echo(n))
   );
-  apps.push(multiA!.server, multiB!.server, hopApp!.server, hiddenApp!.server);
+  apps.push(multiA!.server, multiB!.server, hopApp!.server, hiddenApp!.server, nosubsetApp!.server);
   const portOf = (a: { address: string }) => a.address.split(':')[1];
   // a route's destination without a port: the connection's port (9000) when the destination has it
   const routes = `---
@@ -228,6 +228,13 @@ metadata: {name: hop-hidden}
 spec:
   hosts: [hop-hidden]
   tcp: [{route: [{destination: {host: private.example}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: hop-nosubset}
+spec:
+  hosts: [hop-nosubset]
+  tcp: [{route: [{destination: {host: hop, subset: nosuch}}]}]
 `;
   // a server-first protocol: a greeting on connect, then an echo
   const mail = net.createServer((c) => {
@@ -292,6 +299,11 @@ spec:
         protocol: 'tcp',
         workloads: [{ name: 'hop-hidden-v1', instances: [hiddenApp!.address] }]
       },
+      'hop-nosubset': {
+        port: 9000,
+        protocol: 'tcp',
+        workloads: [{ name: 'hop-nosubset-v1', instances: [nosubsetApp!.address] }]
+      },
       mail: {
         port: 2525,
         protocol: 'tcp',
@@ -351,15 +363,29 @@ describe("a tcp route's destination", () => {
     const r = await exchange(m.upstream('caller-v1', 'hop'), 'PING\r\n', (g) => g.endsWith('\r\n'));
     expect(r.got).toBe('multi-a:PING\r\n');
   });
+  it('to a subset no DestinationRule defines: no cluster (NC, as for HTTP), the connection closes', async () => {
+    const r = await exchange(m.upstream('caller-v1', 'hop-nosubset'), 'PING\r\n', () => false);
+    expect([r.got, r.ended]).toEqual(['', true]);
+    const closed = await until(
+      async () =>
+        (await metricLines('istio_tcp_connections_closed_total')).find(
+          (l) => l.includes('response_flags="NC"') && l.includes('destination_service="hop.default.svc.cluster.local"')
+        ),
+      'an NC connection to hop counted'
+    );
+    expect(closed).toContain('source_workload="caller-v1"');
+  });
   it('one the caller does not import (exportTo "." of another namespace): no cluster, the connection closes (NC)', async () => {
     const r = await exchange(m.upstream('caller-v1', 'hop-hidden'), 'PING\r\n', () => false);
     expect([r.got, r.ended]).toEqual(['', true]);
     const closed = await until(
       async () =>
-        (await metricLines('istio_tcp_connections_closed_total')).find((l) => l.includes('response_flags="NC"')),
-      'an NC connection counted'
+        (await metricLines('istio_tcp_connections_closed_total')).find(
+          (l) => l.includes('response_flags="NC"') && l.includes('destination_service="private.example"')
+        ),
+      'an NC connection to private.example counted'
     );
-    expect(closed).toContain('destination_service="private.example"');
+    expect(closed).toContain('source_workload="caller-v1"');
   });
 });
 

@@ -417,6 +417,12 @@ export function outboundTcp(
   if (!target || (target !== svc && !snap.callerView(workload).sees(target)))
     return no('NC', { destinationService: dest.host });
   const port = destinationPort(dest.port, target, service.port);
+  // a subset no DestinationRule defines has no cluster (tcp_proxy: NC), as for HTTP
+  if (
+    dest.subset &&
+    !findDestinationRule(snap.destinationRules, target.fqdn, target.namespace, caller)?.subsets.has(dest.subset)
+  )
+    return no('NC', { destinationService: target.fqdn });
   if (log) log.cluster = `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
   const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, port, dest.subset);
   if (eps.length === 0) return no('UH', { destinationService: target.fqdn });
