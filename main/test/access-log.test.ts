@@ -103,6 +103,9 @@ metadata: {name: slow}
 spec:
   hosts: [slow]
   http:
+  - match: [{uri: {prefix: /ptt}}]
+    retries: {attempts: 1, perTryTimeout: 0.1s, retryOn: 5xx}
+    route: [{destination: {host: slow}}]
   - timeout: 0.3s
     route: [{destination: {host: slow}}]
 ---
@@ -307,6 +310,14 @@ describe('access log in Istio default format', () => {
     expect(r.status).toBe(418);
     expect(await lineOf('req-fv1')).toContain(' 418 FI fault_filter_abort - "-" 0 18 ');
     expect(await lineOf('req-fv1')).toContain(' "-" outbound|9080|v1|web.default.svc.cluster.local - ');
+  });
+
+  it('per-try timeouts used up: upstream_per_try_timeout (the route timeout is response_timeout)', async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'slow:9080', '/ptt', { headers: { 'x-request-id': 'req-ptt' } });
+    expect([r.status, r.body]).toEqual([504, 'upstream request timeout']);
+    expect(await lineOf('req-ptt', (l) => l.includes(' outbound|'))).toContain(
+      ' 504 UT,URX upstream_per_try_timeout - "-" 0 24 '
+    );
   });
 
   it('ALLOW_ANY: an unknown host through the PassthroughCluster (route allow_any)', async () => {

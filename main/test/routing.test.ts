@@ -321,6 +321,9 @@ describe('how callers reach the mesh', () => {
     const seen = v3.seen.at(-1)!.headers;
     for (const h of internal) expect(seen[h], h).toBeUndefined();
     expect(seen['x-envoy-app-own']).toBe('kept');
+    // x-forwarded-proto: set when absent (above), an app's own kept (Envoy without use_remote_address)
+    await get('/Exact', { 'x-forwarded-proto': 'https' });
+    expect(v3.seen.at(-1)!.headers['x-forwarded-proto']).toBe('https');
     await get('/Exact');
     expect(v3.seen.at(-1)!.headers['x-request-id']).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/

@@ -47,6 +47,9 @@ export const LocalReplies = {
   noHealthyUpstream: () => reply(503, 'no healthy upstream', ['UH'], 'no healthy upstream'),
   timeout: (retried: boolean) =>
     reply(504, 'upstream request timeout', retried ? ['UT', 'URX'] : ['UT'], 'upstream request timeout'),
+  /** The last try's per-try timeout (Envoy's onPerTryTimeout: the same reply, its own response code details). */
+  perTryTimeout: (retried: boolean) =>
+    reply(504, 'upstream request timeout', retried ? ['UT', 'URX'] : ['UT'], 'upstream per-try timeout'),
   faultAbort: (status: number) => reply(status, 'fault filter abort', ['FI'], `fault abort ${status}`),
   faultAbortGrpc: (grpcStatus: number) => ({
     status: 200,

@@ -361,7 +361,8 @@ export class OutboundSidecar {
     ex.ensureRequestId(r.headers);
     ex.beginSpan(r.headers);
     ex.takeReplayMarker(r.headers);
-    r.headers['x-forwarded-proto'] = 'http';
+    // Envoy sets it when absent (use_remote_address is off on a sidecar): an app's own value goes on
+    r.headers['x-forwarded-proto'] ??= 'http';
     ex.destinationService = r.service?.fqdn ?? r.authority;
     // HTTP/1.0 to a service declared HTTP: Envoy's codec on its HTTP listener answers 426 before any filter
     if ('httpVersion' in req && req.httpVersion === '1.0' && r.service?.protocol === 'http') {
@@ -813,7 +814,7 @@ export class OutboundSidecar {
             continue;
           }
           clearTimeout(routeTimer);
-          ex.sendLocal(LocalReplies.timeout(attempt > 1 && retriable && !ex.flags.has('UO')), SERVER);
+          ex.sendLocal(LocalReplies.perTryTimeout(attempt > 1 && retriable && !ex.flags.has('UO')), SERVER);
           return;
         }
         // reset

@@ -53,6 +53,7 @@ export function responseCodeDetails(f: FlowRecord): string {
   if (r.startsWith('no cluster')) return 'cluster_not_found';
   if (r === 'no healthy upstream') return 'no_healthy_upstream';
   if (r === 'upstream request timeout') return 'response_timeout';
+  if (r === 'upstream per-try timeout') return 'upstream_per_try_timeout';
   if (r.startsWith('fault abort')) return 'fault_filter_abort';
   if (r === 'direct response' || r === 'redirect' || r.startsWith('REGISTRY_ONLY')) return 'direct_response';
   if (r.startsWith('RBAC')) {
