@@ -707,9 +707,15 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   /** Resolve a path the UI sent and make sure it is an Istio file of this project (no writing elsewhere). */
   function insideIstio(p: string): string {
     const abs = path.resolve(project.baseDir, p);
-    const ok = project.istioPaths.some(
-      (ip) => abs === ip || (abs.startsWith(ip + path.sep) && /\.(ya?ml|json)$/i.test(abs))
-    );
+    const inside = (f: string, paths: string[]) =>
+      paths.some((ip) => f === ip || (f.startsWith(ip + path.sep) && /\.(ya?ml|json)$/i.test(f)));
+    // by name, and where it really is: a symbolic link in an Istio folder may point anywhere on the disk
+    const ok =
+      inside(abs, project.istioPaths) &&
+      inside(
+        realPath(abs),
+        project.istioPaths.map((ip) => realPath(ip))
+      );
     if (!ok)
       throw new MeshError(
         ErrorCodes.OUTSIDE_PROJECT,
@@ -985,6 +991,22 @@ export function describeListener(key: string): string {
 }
 
 export type { ValidationIssue };
+
+/**
+ * Where a path really is, its symbolic links followed: the file's, else (a file not written yet) its folder's with its
+ * name, else the path as it is.
+ */
+function realPath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(p)), path.basename(p));
+    } catch {
+      return p;
+    }
+  }
+}
 
 /** What the access log reads of a request besides its flow (see telemetry/access-log.ts). */
 function accessFacts(wire: WireSizes): AccessFacts {
