@@ -123,6 +123,13 @@ describe('capture API on a live mesh', () => {
       () => m.mesh.getGraph({ session: 999 })
     ])
       await expect(call()).rejects.toMatchObject({ code: 'LM202', message: 'no capture session 999' });
+    // a page's cursor naming no flow: a 404 too (an empty page would read as the end of the list)
+    await expect(m.mesh.listFlows({ before: 'no-such-flow' })).rejects.toMatchObject({
+      code: 'LM202',
+      message: expect.stringMatching(/^no flow no-such-flow to page before/)
+    });
+    const [newest] = (await m.mesh.listFlows({ limit: 1 })).slice(-1);
+    expect(Array.isArray(await m.mesh.listFlows({ before: newest!.id, limit: 2 }))).toBe(true);
   });
 
   it('exports HAR and imports it back as a read-only session; sessions start, stop and compare', async () => {

@@ -186,6 +186,13 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
 export function checkFlowQuery(store: FlowStore, q: FlowQuery | undefined): void {
   if (q?.session !== undefined && !store.session(q.session))
     throw new MeshError(ErrorCodes.NOT_FOUND, `no capture session ${q.session}`);
+  // a page's cursor that names no flow (a typo, or a flow retention or a clear dropped): an empty page would read as
+  // the end of the list
+  if (q?.before !== undefined && !store.get(q.before))
+    throw new MeshError(
+      ErrorCodes.NOT_FOUND,
+      `no flow ${q.before} to page before (it may have been dropped since: list again without before)`
+    );
 }
 
 function idleNode(id: string, service: string, namespace: string): GraphNode {
