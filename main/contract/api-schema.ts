@@ -85,16 +85,25 @@ export const HarSchema = z.looseObject({
   })
 });
 
-const replayEdit = z.strictObject({
-  method: z
-    .string()
-    .regex(/^[A-Z]{1,32}$/, 'an HTTP method in capitals')
-    .optional(),
-  path: z.string().startsWith('/').optional(),
-  headers: z.record(z.string().min(1), z.string().nullable()).optional(),
-  body: z.string().optional(),
-  bodyEncoding: z.enum(['utf8', 'base64']).optional()
-});
+/** Standard or URL-safe base64, padded or not, whitespace allowed between groups. */
+const BASE64 = /^[\sA-Za-z0-9+/_-]*={0,2}\s*$/;
+
+const replayEdit = z
+  .strictObject({
+    method: z
+      .string()
+      .regex(/^[A-Z]{1,32}$/, 'an HTTP method in capitals')
+      .optional(),
+    path: z.string().startsWith('/').optional(),
+    headers: z.record(z.string().min(1), z.string().nullable()).optional(),
+    body: z.string().optional(),
+    bodyEncoding: z.enum(['utf8', 'base64']).optional()
+  })
+  // a base64 body must be base64 (Buffer.from would drop what is not, and send something else than was asked)
+  .refine((e) => e.bodyEncoding !== 'base64' || e.body === undefined || BASE64.test(e.body), {
+    message: 'body is not base64 (bodyEncoding: base64)',
+    path: ['body']
+  });
 
 export const MESH_API_ARGS = {
   health: z.tuple([]),

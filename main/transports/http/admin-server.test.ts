@@ -499,6 +499,15 @@ describe('admin HTTP server', () => {
     await fake.waitForListeners(0);
   });
 
+  it('refuses ?types= naming no event type (400 LM201), before any stream opens', async () => {
+    const r = await fetch(`${server.url}/api/v1/events?types=flow,bogus`);
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { code: string; message: string } }).error).toEqual({
+      code: 'LM201',
+      message: 'types: unknown event type "bogus" (one of flow, config, process, log)'
+    });
+  });
+
   it('sends heartbeat comments', async () => {
     const fast = await startAdminServer(fake.api, { heartbeatMs: 10 });
     try {
@@ -568,6 +577,11 @@ describe('HTTP MeshApi client', () => {
     expect((await client.getMetrics({ service: 'reviews', windowSec: 600, stepSec: 30 })).service).toBe('reviews');
     await expect(client.getTrace({ traceId: 'not-hex' })).rejects.toMatchObject({ code: 'LM201' });
     await expect(client.listFlows({ status: '6xx' } as never)).rejects.toMatchObject({ code: 'LM201' });
+    // a body said to be base64 that is not: refused, not sent as whatever Buffer.from makes of it
+    await expect(client.replayFlow({ id: 'f1', edit: { body: '!!!', bodyEncoding: 'base64' } })).rejects.toMatchObject({
+      code: 'LM201',
+      message: expect.stringContaining('body is not base64')
+    });
     await expect(client.importHar({ har: { log: { version: '1.2' } } } as never)).rejects.toMatchObject({
       code: 'LM201'
     });

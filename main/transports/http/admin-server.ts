@@ -157,12 +157,21 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
     return serveStatic(staticRoot, url.pathname, res);
   }
 
+  /** The events /api/v1/events sends (MeshEvent's types), which `?types=` picks from. */
+  const EVENT_TYPES: MeshEvent['type'][] = ['flow', 'config', 'process', 'log'];
+
   function openEventStream(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const types = url.searchParams
       .getAll('types')
       .flatMap((t) => t.split(','))
       .map((t) => t.trim())
       .filter(Boolean);
+    const unknown = types.filter((t) => !EVENT_TYPES.includes(t as MeshEvent['type']));
+    if (unknown.length > 0)
+      throw new MeshError(
+        ErrorCodes.BAD_REQUEST,
+        `types: unknown event type${unknown.length > 1 ? 's' : ''} ${unknown.map((t) => JSON.stringify(t)).join(', ')} (one of ${EVENT_TYPES.join(', ')})`
+      );
     const wanted = types.length > 0 ? new Set(types) : undefined;
     res.writeHead(200, EVENT_STREAM_HEADERS);
     res.write(': connected\n\n');
