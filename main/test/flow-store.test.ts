@@ -750,6 +750,10 @@ describe.each(STORES)('%s store: sessions', (_kind, open) => {
     });
     s.append(flow(1));
     s.append(flow(2));
+    // this run's session while it records: no advice to stop it (it cannot be stopped), only to clear its flows
+    expect(() => s.deleteSession(up!.id)).toThrow(
+      /records until the run ends; it cannot be deleted, but its flows can be cleared/
+    );
 
     const user = s.startSession('checkout');
     expect(user).toMatchObject({ kind: 'user', label: 'checkout', current: true, endedAt: null });
@@ -799,11 +803,16 @@ describe.each(STORES)('%s store: sessions', (_kind, open) => {
 
     s.startSession();
     s.append(flow(5));
+    const kept = s.importSession('kept.har', [flow(6)]);
     s.clear();
-    expect(s.count()).toBe(0);
+    // captured traffic goes; an imported session stays with its flows (read-only, as retention keeps it)
+    expect(s.count()).toBe(1);
+    expect(s.get('f-6')).toMatchObject({ sessionId: kept.id });
+    expect(s.list({ limit: 10 }).map((f) => f.id)).toEqual(['f-6']);
     expect(s.sessions().map((x) => [x.kind, x.current, x.flows])).toEqual([
       ['up', false, 0],
-      ['user', true, 0]
+      ['user', true, 0],
+      ['import', false, 1]
     ]);
     s.stopSession();
     s.close();

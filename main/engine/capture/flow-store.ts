@@ -87,6 +87,7 @@ const {
   toRow,
   fromColumns,
   RECORD_PATHS,
+  CAPTURED,
   bodyFromColumns
 } = flowWriter as {
   FlowWriter: new (db: Database, limits: RetentionLimits) => FlowWriter;
@@ -97,6 +98,8 @@ const {
   toRow: (f: FlowRecord, session: number) => WriteRow;
   /** JSON paths of the header lists in a record of the current format. */
   RECORD_PATHS: { requestHeaders: string; responseHeaders: string };
+  /** An SQL condition on flows: those of captured (not imported) sessions. */
+  CAPTURED: string;
   /** A flow (without bodies) from a row of FLOW_COLUMNS. */
   fromColumns: (row: FlowRow) => FlowRecord;
   /** A body from its view's JSON and its data column. */
@@ -127,6 +130,7 @@ export interface FlowStore {
   /** One flow with bodies. */
   get(id: string): FlowRecord | undefined;
   /** Delete every flow and every session but the current one (and this run's `up` session), which stay, empty. */
+  /** Delete every captured flow and session but the current ones; imported sessions (read-only) stay. */
   clear(): void;
   count(): number;
   sessions(): SessionView[];
@@ -620,10 +624,11 @@ class SqliteStore implements FlowStore {
   clear(): void {
     this.pending.length = 0;
     this.flush();
+    // captured traffic goes; an imported session (read-only, a HAR someone chose to keep) stays, as retention keeps it
     this.db.transaction(() => {
-      this.stmt('DELETE FROM flows').run();
-      this.stmt('DELETE FROM flow_keys').run();
-      this.stmt('DELETE FROM sessions WHERE id NOT IN (?, ?)').run(this.current, this.upSession);
+      this.stmt(`DELETE FROM flows WHERE ${CAPTURED}`).run();
+      this.writer.dropStaleKeys();
+      this.stmt("DELETE FROM sessions WHERE id NOT IN (?, ?) AND kind != 'import'").run(this.current, this.upSession);
     })();
     this.writer.capturedFlows = this.writer.capturedBytes = 0;
     this.retentionChanged();
@@ -966,6 +971,11 @@ function windowSec(q: { since: string; until: string }): number {
 
 /** Sessions flows are (or will again be) recorded into cannot be deleted. */
 function checkDeletable(id: number, current: number, up: number): void {
+  // this run's own session records until the run ends: only its flows can go (clear)
+  if (id === current && id === up)
+    throw new Error(
+      `session ${id} is the session of this run (localmesh up), which records until the run ends; it cannot be deleted, but its flows can be cleared`
+    );
   if (id === current)
     throw new Error(`session ${id} is the current session; stop it (or start another) before deleting it`);
   if (id === up)
@@ -1064,10 +1074,14 @@ class MemoryStore implements FlowStore {
   }
 
   clear(): void {
-    this.flows = [];
+    // as the SQLite store: captured traffic goes, imported sessions stay
+    this.flows = this.flows.filter((f) => this.isImported(f));
     this.byId.clear();
+    for (const f of this.flows) this.byId.set(f.id, f);
     this.captured = 0;
-    const keep = this.sessionList.filter((s) => s.id === this.current || s.id === this.upSession);
+    const keep = this.sessionList.filter(
+      (s) => s.id === this.current || s.id === this.upSession || s.kind === 'import'
+    );
     this.sessionList.splice(0, this.sessionList.length, ...keep);
   }
 

@@ -303,7 +303,7 @@ function checkLocalCaller(req: IncomingMessage): void {
   if (!isLoopback(hostName)) {
     throw new MeshError(
       ErrorCodes.FORBIDDEN,
-      'the admin API only accepts requests addressed to a loopback name (Host must be localhost, 127.0.0.1 or [::1] with this port)'
+      'the admin API only accepts requests addressed to a loopback name (Host must be localhost, 127.0.0.1 or [::1], with or without a port)'
     );
   }
   if (origin !== undefined && originHost(origin) !== host) {

@@ -243,8 +243,10 @@ export function fakeApi(): FakeApi {
     },
     clearFlows: async () => {
       rec('clearFlows', [], undefined);
-      api.flows = [];
-      api.sessions = api.sessions.filter((x) => x.current);
+      // as the engine: captured traffic goes, imported sessions stay with their flows
+      const imports = new Set(api.sessions.filter((x) => x.kind === 'import').map((x) => x.id));
+      api.flows = api.flows.filter((f) => f.sessionId !== undefined && imports.has(f.sessionId));
+      api.sessions = api.sessions.filter((x) => x.current || imports.has(x.id));
     },
     listIstioFiles: async () =>
       rec(

@@ -104,6 +104,27 @@ describe('traffic slice', () => {
     expect(s().flows).toHaveLength(1);
     expect(s().clearError).toEqual({ code: 'LM500', message: 'engine gone' });
   });
+
+  it('an imported session outlives clear: a filter on it stays and its flows are listed again', async () => {
+    const { api, s } = setup();
+    const entry = {
+      startedDateTime: '2026-01-02T03:00:00.000Z',
+      time: 1,
+      request: { method: 'GET', url: 'http://reviews:9080/imported', httpVersion: 'HTTP/1.1', headers: [] },
+      response: { status: 200, statusText: 'OK', httpVersion: 'HTTP/1.1', headers: [], content: { size: 0 } }
+    };
+    await s().importHar(JSON.stringify({ log: { version: '1.2', entries: [entry] } }), 'kept.har');
+    await s().loadSessions();
+    const imported = s().sessions.find((x) => x.kind === 'import')!;
+    s().setFilter({ session: imported.id });
+    await settle();
+    s().appendFlows([flow({ id: 'live' })]);
+    await s().clearFlows();
+    await settle();
+    expect(s().filters.session).toBe(imported.id);
+    expect(s().trafficFlows.map((f) => f.path)).toEqual(['/imported']);
+    expect(api.sessions.some((x) => x.id === imported.id)).toBe(true);
+  });
 });
 
 describe('filters are server-side queries', () => {

@@ -399,6 +399,12 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
         await deps.api.clearFlows();
         ++listSeq;
         const current = currentSession();
+        // imported sessions outlive a clear (the engine keeps them): a filter on one stays, and they are listed again
+        const imports = new Set(
+          get()
+            .sessions.filter((x) => x.kind === 'import')
+            .map((x) => x.id)
+        );
         set((s) => ({
           flows: [],
           trafficFlows: [],
@@ -407,11 +413,14 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
           detail: null,
           missed: 0,
           compare: NO_COMPARE,
-          // Ended sessions are gone with their flows: stop showing one.
+          // Ended captured sessions are gone with their flows: stop showing one.
           filters:
-            s.filters.session !== null && s.filters.session !== current ? { ...s.filters, session: null } : s.filters
+            s.filters.session !== null && s.filters.session !== current && !imports.has(s.filters.session)
+              ? { ...s.filters, session: null }
+              : s.filters
         }));
         if (get().sessionsStatus !== 'idle') void get().loadSessions();
+        if (imports.size > 0) void get().reloadList();
       } catch (err) {
         set({ clearError: toErrorInfo(err) });
       }
