@@ -157,6 +157,7 @@ kind: Sidecar
 metadata: {name: locked}
 spec:
   workloadSelector: {labels: {app: locked}}
+  egress: [{hosts: ["./echo.default.svc.cluster.local"]}]
   outboundTrafficPolicy: {mode: REGISTRY_ONLY}
 ---
 apiVersion: security.istio.io/v1
@@ -574,6 +575,26 @@ describe('CONNECT through the outbound proxy port (HTTPS_PROXY)', () => {
     expect(await viaTunnel('a.secure.test')).toBe('secure-a (a.secure.test): PING\r\n');
     expect(await viaTunnel('q.b.secure.test')).toBe('secure-b (q.b.secure.test): PING\r\n');
     expect(await viaTunnel('none.test')).toBe('secure-c (none.test): PING\r\n');
+  });
+  it("REGISTRY_ONLY: a service outside the Sidecar's egress hosts, by its dedicated port, is closed unreached", async () => {
+    const r = await exchange(m.upstream('locked-v1', 'mail'), '', () => false);
+    // the mail app greets whoever connects: nothing came, so nothing reached it
+    expect([r.got, r.ended]).toEqual(['', true]);
+    const line = await until(
+      async () =>
+        (await metricLines('istio_tcp_connections_closed_total')).find(
+          (l) =>
+            l.includes('source_workload="locked-v1"') &&
+            l.includes('destination_service_name="BlackHoleCluster"') &&
+            l.includes('response_flags="UH"')
+        ),
+      'a BlackHoleCluster connection from the dedicated port'
+    );
+    expect(line).toBeDefined();
+    // an imported one is reached as ever
+    expect((await exchange(m.upstream('locked-v1', 'echo'), 'PING\r\n', (g) => g.endsWith('\r\n'))).got).toMatch(
+      /^v[12]:PING\r\n$/
+    );
   });
   it('REGISTRY_ONLY (a Sidecar): an unknown host is closed, nothing reaches it', async () => {
     const r = await tunnel('locked-v1', outside.address);

@@ -6,7 +6,7 @@
 import type net from 'node:net';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshYaml, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
+import { meshYaml, request, startMesh, stub, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
 let limited: Stub, free: Stub, api: Stub, other: Stub, db: Stub, ported: Stub;
 let ext: http.Server;
@@ -135,6 +135,14 @@ describe('Sidecar egress hosts', () => {
   });
   it('a caller without that Sidecar still sees every service', async () => {
     expect((await from('free-v1', 'other:9080')).status).toBe(200);
+  });
+  it("the same service by the caller's dedicated port (its address) is unknown too: 502, nothing reaches it", async () => {
+    const seen = other.seen.length;
+    const r = await request(m.upstream('limited-v1', 'other'), '/x');
+    expect([r.status, r.body]).toEqual([502, '']);
+    expect(other.seen).toHaveLength(seen);
+    expect((await request(m.upstream('limited-v1', 'api'), '/x')).status).toBe(200);
+    expect((await request(m.upstream('free-v1', 'other'), '/x')).status).toBe(200);
   });
 });
 

@@ -282,6 +282,10 @@ export class OutboundSidecar {
     const { host: hostOnly, port: authPort } = splitAuthority(authority);
     // a service this caller's sidecar does not import (Sidecar egress, ServiceEntry exportTo) is an unknown host;
     // of several ServiceEntries for one host that do not merge, the one it knows
+    // a dedicated port stands for the service's address: one this caller does not import is no service of its
+    // registry, which REGISTRY_ONLY blackholes (502) as it does the same request by name
+    if (found && this.target.service && view.outboundMode === 'REGISTRY_ONLY' && !view.sees(found.service, found.port))
+      found = undefined;
     if (found && !this.target.service) {
       const v = view.variantOf(found.service);
       const port = v && authPort === undefined ? (v.ports[0] ?? 80) : found.port;

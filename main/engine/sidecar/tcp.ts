@@ -409,6 +409,13 @@ export function outboundTcp(
   const no = (flags: string, over: Partial<TcpConnectionReport> = {}) =>
     refused(down, report({ ...over, flags }), false, { ctx: log, flags });
   if (!svc) return no('NR');
+  // a service this caller does not import (Sidecar egress, exportTo) under REGISTRY_ONLY: the address goes to the
+  // BlackHoleCluster, as a CONNECT to it does
+  const view = snap.callerView(workload);
+  if (view.outboundMode === 'REGISTRY_ONLY' && !view.sees(svc, service.port)) {
+    if (log) log.cluster = 'BlackHoleCluster';
+    return no('UH', { destinationService: 'BlackHoleCluster' });
+  }
   // the app's own TLS: its ClientHello names the host it wants (tls routes match it)
   const sni = head.length > 0 && head[0] === 0x16 ? clientHelloSni(head) : undefined;
   const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next(), sni);
