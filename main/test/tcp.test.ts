@@ -136,7 +136,8 @@ apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: secure}
 spec:
-  hosts: [secure]
+  # the SNI names are hosts of the VirtualService too (Istio's webhook: validateSniHost)
+  hosts: [secure, a.secure.test, "*.b.secure.test"]
   tls:
   - match: [{sniHosts: [a.secure.test], port: 8443}]
     route: [{destination: {host: secure, subset: a}}]

@@ -1227,6 +1227,24 @@ spec:
     const missing = loadIstio([file], 'default').issues;
     expect(missing.map((i) => [i.severity, i.path])).toContainEqual(['error', 'spec.tls[0].match[0].sniHosts']);
   });
+
+  it("a tls route's SNI name must be within the VirtualService's hosts (validateSniHost)", () => {
+    const vsTls = (hosts: string, sni: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: t}\nspec:\n  hosts: ${hosts}\n  tls:\n  - match: [{sniHosts: ${sni}}]\n    route: [{destination: {host: reviews}}]\n`;
+    expectIssues(vsTls('[reviews]', '[a.tls.example]'), [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'a.tls.example',
+        path: 'spec.tls[0].match[0].sniHosts[0]',
+        message:
+          /^SNI host "a\.tls\.example" is not a compatible subset of any of the virtual service hosts: \[reviews\]$/
+      }
+    ]);
+    // within a wildcard host, a wildcard within a wider one, the same name: fine
+    expectIssues(vsTls('["*.tls.example"]', '[a.tls.example, "*.b.tls.example"]'), []);
+    expectIssues(vsTls('[reviews, ratings]', '[ratings]'), []);
+  });
 });
 
 describe('every problem at once', () => {

@@ -402,6 +402,41 @@ function checkVirtualService(ctx: Ctx, vs: VS): void {
         checkDestination(ctx, vs, rd.destination, ['spec', kind, i, 'route', k, 'destination'])
       )
     );
+  checkSniHosts(ctx, vs);
+}
+
+/**
+ * Istio's validateSniHost: a tls route's SNI name must be one of the VirtualService's hosts or within one of its
+ * wildcards (host.Name.SubsetOf, on the names as written: the webhook does not qualify short names).
+ */
+function checkSniHosts(ctx: Ctx, vs: VS): void {
+  const hosts = vs.spec.hosts ?? [];
+  if (hosts.length === 0) return; // a delegate: its hosts come from the VirtualService that delegates to it
+  (vs.spec.tls ?? []).forEach((rule, i) =>
+    (rule.match ?? []).forEach((m, j) =>
+      (m.sniHosts ?? []).forEach((sni, k) => {
+        if (wildcardDomainProblem(sni) !== undefined) return; // that check reports it
+        if (hosts.some((h) => hostSubsetOf(sni, h))) return;
+        ctx.error(
+          vs,
+          ['spec', 'tls', i, 'match', j, 'sniHosts', k],
+          `SNI host "${sni}" is not a compatible subset of any of the virtual service hosts: [${hosts.join(', ')}]`
+        );
+      })
+    )
+  );
+}
+
+/** Istio's host.Name.SubsetOf: equal (case-insensitively), or within a `*` / `*.suffix` wildcard. */
+function hostSubsetOf(a: string, b: string): boolean {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  if (y === '*') return true;
+  if (y.startsWith('*')) {
+    const suffix = y.slice(1);
+    return x.startsWith('*') ? x.slice(1).endsWith(suffix) : x.endsWith(suffix);
+  }
+  return !x.startsWith('*') && x === y;
 }
 
 function checkGateways(ctx: Ctx, vs: VS): void {
