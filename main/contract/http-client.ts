@@ -46,7 +46,8 @@ export function createHttpMeshApi(baseUrl: string, opts: HttpMeshApiOptions = {}
       res = await doFetch(url, init);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      throw new MeshError(ErrorCodes.INTERNAL, `admin API at ${base} unreachable: ${reason}`, { cause: err });
+      // nothing answers there: no running mesh (LM104, as for a stale admin.json), not an internal error
+      throw new MeshError(ErrorCodes.NOT_RUNNING, `admin API at ${base} unreachable: ${reason}`, { cause: err });
     }
     if (res.status === 204) return undefined;
     const text = await res.text();

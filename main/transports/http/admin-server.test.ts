@@ -310,6 +310,15 @@ describe('admin HTTP server', () => {
     expect(fake.calls).toEqual([{ method, args: [] }]);
   });
 
+  it('a query field given twice is refused, by name (each takes one value)', async () => {
+    const r = await fetch(`${server.url}/api/v1/flows?limit=2&limit=3`);
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: unknown }).error).toEqual({
+      code: 'LM201',
+      message: 'limit: given 2 times; give it once'
+    });
+  });
+
   it('parses the query string into the single argument (coerced by the method schema); unknown keys are rejected', async () => {
     await fetch(`${server.url}/api/v1/flows?limit=5`);
     const bad = await fetch(`${server.url}/api/v1/flows?limit=5&colour=blue`);
@@ -385,6 +394,13 @@ describe('admin HTTP server', () => {
     );
     expect(await message(await fetch(`${server.url}/api/v1/flows?limit=many`))).toMatch(
       /^bad arguments for listFlows: limit: /
+    );
+    // positional arguments: a missing one by its place, whether sent as {"args": []} or as nothing
+    expect(await message(await post('/api/v1/processes/restart', '{"args": []}'))).toBe(
+      'bad arguments for restartProcess: argument 1 is required'
+    );
+    expect(await message(await post('/api/v1/processes/restart', '{}'))).toBe(
+      'bad arguments for restartProcess: argument 1: Invalid input: expected string, received object'
     );
     expect(fake.calls).toEqual([]);
   });
@@ -624,6 +640,8 @@ describe('HTTP MeshApi client', () => {
     await server.close();
     const err = await client.health().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MeshError);
+    // nothing answers: no running mesh there (LM104), not an internal error of one
+    expect(err).toMatchObject({ code: 'LM104', message: expect.stringMatching(/^admin API at .* unreachable: /) });
     server = await startAdminServer(fake.api); // for afterEach
   });
 

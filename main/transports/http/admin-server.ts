@@ -135,7 +135,8 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
       const schema = MESH_API_ARGS[route.name as MeshApiMethod];
       let parsed = schema.safeParse(raw);
       // no argument where one is required: check it as an empty object, so that each missing field is named
-      if (!parsed.success && raw.length === 0 && schema.safeParse([{}]).error?.issues[0]?.path.length !== 0) {
+      // (only where the argument is an object: a field inside it is named, not the argument itself)
+      if (!parsed.success && raw.length === 0 && (schema.safeParse([{}]).error?.issues[0]?.path.length ?? 0) > 1) {
         raw = [{}];
         parsed = schema.safeParse(raw);
       }
@@ -233,8 +234,15 @@ function describeIssue(issue: { path: PropertyKey[]; message: string; code?: str
   let value: unknown = raw;
   for (const k of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[k];
   if (name !== '' && value === undefined && issue.code !== 'unrecognized_keys') return `${name} is required`;
+  // a positional argument that is missing (processes/restart without a workload): said so, by its place
+  if (issue.path.length === 1 && typeof issue.path[0] === 'number' && value === undefined)
+    return `argument ${issue.path[0] + 1} is required`;
   if (issue.path.length === 0 && issue.code === 'too_big') return 'this endpoint takes no arguments';
-  return `${name || '(arguments)'}: ${issue.message}`;
+  if (issue.path.length === 0 && issue.code === 'too_small') return `argument ${raw.length + 1} is required`;
+  const where =
+    name ||
+    (issue.path.length === 1 && typeof issue.path[0] === 'number' ? `argument ${issue.path[0] + 1}` : '(arguments)');
+  return `${where}: ${issue.message}`;
 }
 
 /** Query string → the single optional argument (strings; the method's zod schema coerces; repeated keys → arrays). */
@@ -242,7 +250,10 @@ function argsFromQuery(params: URLSearchParams): unknown[] {
   const arg: Record<string, unknown> = {};
   for (const key of new Set(params.keys())) {
     const values = params.getAll(key);
-    arg[key] = values.length === 1 ? values[0] : values;
+    // every query field takes one value: a second one would be read as a list (limit: NaN, status: an array)
+    if (values.length > 1)
+      throw new MeshError(ErrorCodes.BAD_REQUEST, `${key}: given ${values.length} times; give it once`);
+    arg[key] = values[0];
   }
   return Object.keys(arg).length > 0 ? [arg] : [];
 }
