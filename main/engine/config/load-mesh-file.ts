@@ -27,6 +27,11 @@ export interface LoadMeshFileResult {
    * (`validate` reports every problem at once). Undefined when not even `spec` is a map. Never run.
    */
   lenient?: MeshFile;
+  /**
+   * With errors: the FQDNs of services the file names but `lenient` could not keep (a field of the wrong type left
+   * the whole service out). The Istio files may name them; they are not unknown hosts, only unreadable ones.
+   */
+  unreadableServices?: string[];
 }
 
 export function loadMeshFile(file: string): LoadMeshFileResult {
@@ -67,7 +72,22 @@ export function loadMeshFile(file: string): LoadMeshFileResult {
     return { mesh: parsed.data, baseDir, issues, posOf: doc.posOf };
   }
   const lenient = parsed.success ? parsed.data : salvageMesh(doc.value);
-  return lenient ? { baseDir, issues, posOf: doc.posOf, lenient } : { baseDir, issues, posOf: doc.posOf };
+  if (!lenient) return { baseDir, issues, posOf: doc.posOf };
+  return { baseDir, issues, posOf: doc.posOf, lenient, unreadableServices: unreadableServices(doc.value, lenient) };
+}
+
+/** Services named in the file as written that the salvaged mesh left out, as FQDNs (see unreadableServices). */
+function unreadableServices(value: unknown, lenient: MeshFile): string[] {
+  const spec = isMap(value) && isMap(value.spec) ? value.spec : undefined;
+  const written = Array.isArray(spec?.services) ? spec.services : [];
+  const kept = new Set(lenient.spec.services.map((s) => `${s.name}.${s.namespace ?? lenient.spec.namespace}`));
+  const out: string[] = [];
+  for (const s of written) {
+    if (!isMap(s) || typeof s.name !== 'string') continue;
+    const ns = typeof s.namespace === 'string' ? s.namespace : lenient.spec.namespace;
+    if (!kept.has(`${s.name}.${ns}`)) out.push(`${s.name}.${ns}.svc.cluster.local`);
+  }
+  return out;
 }
 
 function schemaIssues(error: z.ZodError, doc: YamlDocument): ValidationIssue[] {

@@ -105,6 +105,18 @@ spec:
     expect(p.resources).toHaveLength(2);
   });
 
+  it('a service the mesh file names but could not be read is not an unknown host to the Istio files', () => {
+    const file = project(MESH.replace('port: 9080', 'port: abc'), { 'dr.yaml': DR, 'vs.yaml': vs() });
+    const p = loadProject(file);
+    // its own error says what is wrong; no IST0174 for the DestinationRule, no IST0101 for the route
+    expect(p.issues.map((i) => [i.code, i.path])).toEqual([['LM003', 'spec.services[0].port']]);
+    // a host no service of the file names is still unknown
+    const other = project(MESH.replace('port: 9080', 'port: abc'), {
+      'dr.yaml': DR.replace('host: reviews', 'host: nosuch')
+    });
+    expect(loadProject(other).issues.map((i) => i.code)).toContain('IST0174');
+  });
+
   it('a missing Istio path is LM006; the other paths are still read', () => {
     const file = project(MESH.replace('[./istio]', '[./missing, ./istio]'), { 'vs.yaml': vs('VirtualServce') });
     const p = loadProject(file);

@@ -56,7 +56,7 @@ export function loadProject(meshFile: string, overrides?: ReadonlyMap<string, st
   issues.push(...ist.issues);
   // resources left out for an unknown field are checked too (every problem at once), but never run
   const checked = ist.lenient.length > 0 ? [...ist.resources, ...ist.lenient] : ist.resources;
-  issues.push(...validateIstio(checked, mesh, ist.posOf));
+  issues.push(...validateIstio(checked, mesh, ist.posOf, { unreadableServices: m.unreadableServices }));
   issues.push(...validateSecurity(checked, ist.posOf));
   // the mesh file's own problems first (the first error is what `up` names when it refuses to start), then by place
   const meshFirst = (i: ValidationIssue) => (i.where.file === meshPath ? 0 : 1);

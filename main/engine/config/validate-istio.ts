@@ -171,8 +171,13 @@ const PROTOCOL_NAMES = new Set(PROTOCOLS.map((p) => p.toLowerCase()));
 type VS = IstioResource<VirtualServiceSpec>;
 type DR = IstioResource<DestinationRuleSpec>;
 
-export function validateIstio(resources: IstioResource[], mesh: MeshFile, posOf: PosOf): ValidationIssue[] {
-  const ctx = new Ctx(resources, mesh, posOf);
+export function validateIstio(
+  resources: IstioResource[],
+  mesh: MeshFile,
+  posOf: PosOf,
+  opts: { unreadableServices?: Iterable<string> } = {}
+): ValidationIssue[] {
+  const ctx = new Ctx(resources, mesh, posOf, new Set(opts.unreadableServices ?? []));
   for (const vs of ctx.virtualServices) checkVirtualService(ctx, vs);
   checkMeshHostConflicts(ctx);
   for (const dr of ctx.destinationRules) checkDestinationRule(ctx, dr);
@@ -245,7 +250,9 @@ class Ctx {
   constructor(
     resources: IstioResource[],
     mesh: MeshFile,
-    private readonly posOf: PosOf
+    private readonly posOf: PosOf,
+    /** Services a mesh file with errors names but could not keep (LoadMeshFileResult.unreadableServices). */
+    readonly unreadable: ReadonlySet<string> = new Set()
   ) {
     this.compat = compatFor(mesh.spec.compatibilityVersion);
     const sorted = [...resources].sort(byOrder);
@@ -891,6 +898,8 @@ function checkDestination(ctx: Ctx, vs: VS, dest: Destination, p: Path): void {
   const validSubset =
     dest.subset === undefined || dest.subset === '' || checkSubsetName(ctx, vs, dest.subset, [...p, 'subset']);
   const svc = ctx.lookupService(fqdn);
+  // a service the mesh file names but could not be read (its own error says why): not an unknown host
+  if (!svc && ctx.unreadable.has(fqdn)) return;
   if (!svc) {
     const similar = ctx.similarHost(dest.host, vs.namespace);
     const msg = similar
@@ -1275,7 +1284,7 @@ function checkDestinationRuleHost(ctx: Ctx, dr: DR, fqdn: string): ServiceInfo |
   }
   const wildcard = fqdn.startsWith('*');
   const svc = wildcard ? undefined : ctx.lookupService(fqdn);
-  const known = wildcard ? ctx.anyServiceMatching(fqdn) : svc !== undefined;
+  const known = wildcard ? ctx.anyServiceMatching(fqdn) : svc !== undefined || ctx.unreadable.has(fqdn);
   if (!known) {
     const similar = wildcard ? undefined : ctx.similarHost(dr.spec.host, dr.namespace);
     const msg = similar
