@@ -73,6 +73,30 @@ describe('rules slice', () => {
     expect(s().liveIssues?.map((i) => i.code)).toEqual(['IST0101']);
   });
 
+  it('switching files keeps an unsaved edit: it comes back, still unsaved, when the file is opened again', async () => {
+    const { api, s } = setup();
+    api.files['/p/istio/other.yaml'] = 'kind: DestinationRule\n';
+    await s().loadFiles();
+    await s().openFile('/p/istio/vs.yaml');
+    s().setEditorText('kind: VirtualService\n# edited\n');
+    await s().openFile('/p/istio/other.yaml');
+    expect(s().editor).toMatchObject({ path: '/p/istio/other.yaml', text: 'kind: DestinationRule\n' });
+    expect(selectDirty(s())).toBe(false);
+    await s().openFile('/p/istio/vs.yaml');
+    expect(s().editor).toMatchObject({ text: 'kind: VirtualService\n# edited\n', saved: 'kind: VirtualService\n' });
+    expect(selectDirty(s())).toBe(true);
+    // saved: the draft is gone, and the file opens as it is on disk
+    await s().saveFile();
+    await s().openFile('/p/istio/other.yaml');
+    await s().openFile('/p/istio/vs.yaml');
+    expect(s().editor).toMatchObject({
+      text: 'kind: VirtualService\n# edited\n',
+      saved: 'kind: VirtualService\n# edited\n'
+    });
+    expect(s().drafts).toEqual({});
+    await vi.runAllTimersAsync();
+  });
+
   it('save writes the file and shows the reload result; a rejected reload keeps the error', async () => {
     const { api, s } = setup();
     await s().loadConfig();

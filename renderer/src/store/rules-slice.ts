@@ -59,6 +59,11 @@ export interface RulesSlice {
   notice: Notice | null;
   /** A line the editor should scroll to once `path` is open (a click on a resource). */
   reveal: { path: string; line: number; seq: number } | null;
+  /**
+   * Unsaved edits of files the editor left for another one, by path: they come back when the file is opened again
+   * (switching files never throws an edit away). Gone once saved.
+   */
+  drafts: Record<string, string>;
   loadConfig(opts?: { quiet?: boolean }): Promise<boolean>;
   loadFiles(opts?: { quiet?: boolean }): Promise<void>;
   openFile(path: string): Promise<void>;
@@ -121,6 +126,7 @@ export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) =
     quick: null,
     notice: null,
     reveal: null,
+    drafts: {},
 
     async loadConfig(opts) {
       if (!opts?.quiet) set({ configStatus: 'loading' });
@@ -153,6 +159,12 @@ export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) =
       const relative = get().files.find((f) => f.path === path)?.relative ?? path;
       clearTimeout(validateTimer);
       validateSeq++;
+      // the file being left keeps its unsaved edit as a draft
+      const leaving = get().editor;
+      if (leaving && leaving.status === 'ready' && leaving.path !== path) {
+        const drafts = withoutKey(get().drafts, leaving.path);
+        set({ drafts: leaving.text !== leaving.saved ? { ...drafts, [leaving.path]: leaving.text } : drafts });
+      }
       set({
         editor: { path, relative, saved: '', text: '', status: 'loading', error: null },
         liveIssues: null,
@@ -164,7 +176,10 @@ export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) =
       try {
         const file = await deps.api.readIstioFile({ path });
         if (get().editor?.path !== path) return;
-        set({ editor: { path, relative, saved: file.content, text: file.content, status: 'ready', error: null } });
+        const draft = get().drafts[path];
+        set({
+          editor: { path, relative, saved: file.content, text: draft ?? file.content, status: 'ready', error: null }
+        });
         void get().validateNow();
       } catch (err) {
         if (get().editor?.path !== path) return;
@@ -209,7 +224,7 @@ export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) =
         const now = get().editor;
         // The file is on disk either way; a rejected reload only means the mesh keeps its last good config.
         if (now && now.path === ed.path) set({ editor: { ...now, saved: content } });
-        set({ saving: false, saveResult: result });
+        set({ saving: false, saveResult: result, drafts: withoutKey(get().drafts, ed.path) });
         get().applyReload(result);
       } catch (err) {
         set({ saving: false, saveError: toErrorInfo(err) });
@@ -341,4 +356,11 @@ export function rejectedMessage(relative: string, result: ReloadResult): string 
   const why = result.error ?? 'see the problems in Rules.';
   const tail = /keeps running/i.test(why) ? '' : ` The mesh keeps running config v${result.version}.`;
   return `Wrote ${relative}, but the reload was rejected: ${why}${tail}`;
+}
+
+/** `record` without `key`. */
+function withoutKey<T>(record: Record<string, T>, key: string): Record<string, T> {
+  const out = { ...record };
+  delete out[key];
+  return out;
 }

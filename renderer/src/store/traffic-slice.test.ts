@@ -91,6 +91,21 @@ describe('traffic slice', () => {
     expect(s().flows.map((f) => f.id)).toEqual(['a', 'd']);
   });
 
+  it('resume lists the requests captured while paused', async () => {
+    const { api, s } = setup();
+    s().appendFlows([flow({ id: 'a' })]);
+    s().setPaused(true);
+    const later = flow({ id: 'b', startedAt: '2026-01-02T03:04:06.000Z' });
+    api.flows.push(later);
+    s().ingest({ type: 'flow', flow: later });
+    expect(s().trafficFlows.map((f) => f.id)).not.toContain('b');
+    expect(s().missed).toBe(1);
+    s().setPaused(false);
+    await settle();
+    expect(s().trafficFlows.map((f) => f.id)).toContain('b');
+    expect(s().missed).toBe(0);
+  });
+
   it('clear calls clearFlows and empties both lists; a failure is kept with its code', async () => {
     const { api, s } = setup();
     s().appendFlows([flow({ id: 'a' })]);

@@ -390,7 +390,10 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
     },
 
     setPaused(paused) {
+      const missed = get().missed;
       set(paused ? { paused } : { paused, missed: 0 });
+      // the requests captured while paused are in the engine: list them now
+      if (!paused && missed > 0) void get().reloadList();
     },
 
     async clearFlows() {

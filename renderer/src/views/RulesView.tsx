@@ -20,6 +20,7 @@ export function RulesView() {
   const filesStatus = useMesh((s) => s.filesStatus);
   const filesError = useMesh((s) => s.filesError);
   const editor = useMesh((s) => s.editor);
+  const drafts = useMesh((s) => s.drafts);
   const openFile = useMesh((s) => s.openFile);
   const openFileAt = useMesh((s) => s.openFileAt);
   const loadFiles = useMesh((s) => s.loadFiles);
@@ -83,6 +84,11 @@ export function RulesView() {
                     title={f.path}
                   >
                     <span className="file-name">{baseName(f.relative)}</span>
+                    {(drafts[f.path] !== undefined || (editor?.path === f.path && editor.text !== editor.saved)) && (
+                      <span className="dirty" data-testid="rules-file-dirty" title="Unsaved changes">
+                        ●
+                      </span>
+                    )}
                     <span
                       className="file-count txt-faint"
                       title={`${f.resources.length} resource${f.resources.length === 1 ? '' : 's'}`}
