@@ -1,5 +1,6 @@
 // What the sidecars capture with each flow: bodies up to spec.capture.bodyCap, timing phases, the replay marker.
 import fs from 'node:fs';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../contract/api.js';
 import { withoutBodies } from '../engine/capture/flow-store.js';
@@ -101,6 +102,21 @@ describe('body capture cap (spec.capture.bodyCap)', () => {
         truncated: true
       });
     }
+  });
+
+  it('a body that ends short of its content-length is recorded at that size, cut short, not as whole', async () => {
+    // a caller that says 100000 bytes, sends 10 and goes away
+    const sock = net.connect(m.outbound('web-v1'), '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(
+      'POST http://store:9080/echo HTTP/1.1\r\nHost: store:9080\r\nx-request-id: short-body\r\n' +
+        'content-type: text/plain\r\ncontent-length: 100000\r\n\r\n0123456789'
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    sock.destroy();
+    const f = await flow('short-body');
+    expect(f.flags).toContain('DC');
+    expect(f.requestBody).toEqual({ encoding: 'utf8', data: '0123456789', size: 100000, truncated: true });
   });
 
   it('a body within the cap is stored whole', async () => {

@@ -13,6 +13,11 @@ export class BodyCapture {
   private kept = 0;
   /** Bytes seen on the wire. */
   size = 0;
+  /**
+   * The size the message said it has (its content-length): a body that ended short of it (an app that answered
+   * before reading all of it, a caller that went away) is recorded as that size, cut short, not as whole.
+   */
+  declared = 0;
 
   constructor(private readonly cap: number = CAPTURE_DEFAULTS.bodyCap) {}
 
@@ -31,8 +36,9 @@ export class BodyCapture {
 
   /** The bytes kept, as they came (the flow record carries them; see body-view.mjs); null for no body. */
   bytes(): CapturedBody | null {
-    if (this.size === 0) return null;
+    const size = Math.max(this.size, this.declared);
+    if (size === 0) return null;
     const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
-    return { bytes, size: this.size, truncated: this.size > bytes.length };
+    return { bytes, size, truncated: size > bytes.length };
   }
 }

@@ -232,6 +232,7 @@ export class Exchange implements SpanFields {
     if (h['transfer-encoding'] === undefined && (cl === undefined || cl === '0'))
       this.requestEndAt = this.started; // no body: complete with the headers
     else {
+      if (cl !== undefined && h['transfer-encoding'] === undefined) this.requestBody.declared = Number(cl) || 0;
       this.requestEndAt = null;
       req.once('end', () => (this.requestEndAt = performance.now()));
     }
