@@ -113,11 +113,12 @@ function Banner() {
     <div className="banner" data-testid="error-banner" role="alert">
       <div className="banner-text">
         <ErrorText error={banner} />
-        {(banner.source === 'connection' || banner.code === 'LM500' || banner.code === 'LM104') && (
-          <p className="banner-hint">
-            Is <code>localmesh up</code> still running? The window reconnects on its own when the engine is back.
-          </p>
-        )}
+        {banner.code !== 'LM204' &&
+          (banner.source === 'connection' || banner.code === 'LM500' || banner.code === 'LM104') && (
+            <p className="banner-hint">
+              Is <code>localmesh up</code> still running? The window reconnects on its own when the engine is back.
+            </p>
+          )}
       </div>
       <div className="banner-actions">
         <button type="button" className="btn btn-small" onClick={() => void init()}>

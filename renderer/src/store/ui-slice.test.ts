@@ -46,6 +46,21 @@ describe('ui slice', () => {
     expect(s2.getState().banner).toMatchObject({ code: 'LM500', source: 'load' });
   });
 
+  it('an engine back with a new token replaces the lost-connection banner with what to do (LM204)', async () => {
+    const api = fakeApi();
+    const store = createMeshStore({ api });
+    await store.getState().init();
+    api.fail.health = Object.assign(new Error('fetch failed'), { code: 'LM500' });
+    await store.getState().checkHealth();
+    expect(store.getState().banner?.code).toBe('LM500');
+    await store.getState().checkHealth(); // the same trouble: the banner stays as it is
+    expect(store.getState().banner?.code).toBe('LM500');
+    api.fail.health = Object.assign(new Error('the admin API needs the admin token: open the URL'), { code: 'LM204' });
+    await store.getState().checkHealth();
+    expect(store.getState().banner).toMatchObject({ code: 'LM204', source: 'connection' });
+    expect(store.getState().banner?.message).toMatch(/^The mesh engine answers again but not to this window/);
+  });
+
   it('health polling marks the mesh disconnected and reloads when it comes back', async () => {
     const api = fakeApi();
     const store = createMeshStore({ api });

@@ -119,13 +119,17 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
         // Back after a drop (or the first load failed): load everything again.
         if (was === 'disconnected') await get().init();
       } catch (err) {
-        if (get().connection === 'disconnected' && get().banner) return;
         const e = toErrorInfo(err);
+        // the same trouble as already shown stays as it is; another one (an engine back with a new token) replaces it
+        if (get().connection === 'disconnected' && get().banner && get().banner?.code === e.code) return;
         set({
           connection: 'disconnected',
           banner: {
             code: e.code,
-            message: `Lost the connection to the mesh engine: ${e.message}`,
+            message:
+              e.code === 'LM204'
+                ? `The mesh engine answers again but not to this window: a new run has a new token. ${e.message}`
+                : `Lost the connection to the mesh engine: ${e.message}`,
             source: 'connection'
           }
         });

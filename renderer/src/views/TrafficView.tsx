@@ -278,7 +278,7 @@ function CaptureBar() {
         data-testid="traffic-clear"
         onClick={() => void clear()}
         disabled={total === 0}
-        title="Clear the captured requests and ended sessions (in the engine's store too)"
+        title="Clear the captured requests and ended sessions, in the engine's store too (Graph and Metrics history is drawn from them); imported HAR sessions stay"
       >
         {Icons.trash()} Clear
       </button>
