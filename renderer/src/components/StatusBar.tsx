@@ -75,8 +75,14 @@ export function StatusBar() {
       )}
       <span className="status-spacer" />
       {total > 0 && (
-        <span className="status-item">
-          {running}/{total} processes running
+        <span
+          className="status-item"
+          data-testid="status-processes"
+          title={connection === 'connected' ? undefined : 'As last seen: the engine does not answer now'}
+        >
+          {connection === 'connected'
+            ? `${running}/${total} processes running`
+            : `${running}/${total} processes running when last seen`}
         </span>
       )}
       <span className="status-item" data-testid="status-flow-count">
