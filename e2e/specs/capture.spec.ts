@@ -63,6 +63,13 @@ test.describe('Capture', () => {
     await traffic.openFlow(row);
     await expect(traffic.requestHeaders).toContainText('original');
 
+    // Esc closes the dialog and gives the focus back to the button that opened it
+    await traffic.editReplayButton.click();
+    await expect(traffic.replayDialog).toBeVisible();
+    await traffic.page.keyboard.press('Escape');
+    await expect(traffic.replayDialog).toHaveCount(0);
+    await expect(traffic.editReplayButton).toBeFocused();
+
     await traffic.editAndReplay({ headers: { 'x-e2e-probe': 'edited' } });
 
     // the detail now shows the new flow, which links back to the original

@@ -21,8 +21,14 @@ export interface ModalProps {
 export function Modal({ testId, className, titleId, title, intro, onCancel, onSubmit, footer, children }: ModalProps) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
+    // the control that opened the dialog gets the focus back when it goes (it unmounts rather than close(), so the
+    // browser would leave the focus on <body>)
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const dlg = ref.current;
     if (dlg && !dlg.open) dlg.showModal();
+    return () => {
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
   const content = (
     <>
