@@ -45,6 +45,17 @@ test.describe('Traffic', () => {
     await expect(traffic.responseHeaders).toContainText('application/json');
     await expect(traffic.responseBody).toContainText('Reviewer1');
     await expect(traffic.responseBody).toContainText(/"id":\s*7\b/);
+
+    // Copy as cURL: the request again, through the caller's outbound sidecar, with the app's own header
+    await traffic.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    const copyButton = traffic.detail.getByTestId('flow-copy-curl');
+    await copyButton.click();
+    await expect(copyButton).toHaveAttribute('data-state', 'copied');
+    const copied = await traffic.page.evaluate(() => navigator.clipboard.readText());
+    const outbound = await mesh.outbound('reviews-v2');
+    expect(copied).toBe(
+      `curl -x http://127.0.0.1:${outbound} -H 'x-e2e-probe: open-a-flow' http://ratings:9080/ratings/7`
+    );
   });
 
   test('keyboard: ↓ selects the next row and Enter opens its detail', async ({ traffic, mesh }) => {

@@ -9,6 +9,7 @@ import { useMesh } from '../hooks.js';
 import { displayBody, findHeader, headerValue } from '../lib/body.js';
 import { flagList, formatBytes, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
 import { timingPhases } from '../lib/waterfall.js';
+import { curlFor } from '../lib/curl.js';
 import { CaptureIcons } from './capture-icons.js';
 import { ReplayDialog } from './ReplayDialog.js';
 import { TraceWaterfall } from './TraceWaterfall.js';
@@ -55,7 +56,7 @@ export function FlowDetailPane() {
             <span className={`status-pill st-${statusClass(f.status)}`}>
               {f.status === 0 ? 'no response' : f.status}
             </span>
-            <code className="req-line">
+            <code className="req-line" title={`${f.method} http://${f.authority}${f.path}`}>
               <strong>{f.method}</strong> {f.path}
             </code>
           </div>
@@ -124,6 +125,7 @@ export function FlowDetailPane() {
             {CaptureIcons.edit()} Edit and replay…
           </button>
           <CompareButton id={f.id} />
+          <CopyCurlButton flow={f} loading={detail.loading} />
         </div>
       )}
       <ErrorText error={detail.error} className="detail-error" />
@@ -539,3 +541,48 @@ const FLAG_HELP: Record<string, string> = {
   UPE: 'upstream protocol error',
   UMSDR: 'upstream max stream duration reached'
 };
+
+/**
+ * Copy the request as a curl command that sends it again as the app did, through its caller's outbound sidecar
+ * (lib/curl.ts); says when the body had to be left out.
+ */
+function CopyCurlButton({ flow, loading }: { flow: FlowRecord; loading: boolean }) {
+  const workloads = useMesh((s) => s.workloads);
+  const [copied, setCopied] = useState<'idle' | 'copied' | 'partial' | 'failed'>('idle');
+  useEffect(() => setCopied('idle'), [flow.id]);
+  const caller = flow.reporter === 'source' ? workloads.find((w) => w.name === flow.source) : undefined;
+  const copy = async (): Promise<void> => {
+    const { command, bodyLeftOut } = curlFor(flow, caller?.outbound?.port);
+    try {
+      await navigator.clipboard.writeText(command);
+      setCopied(bodyLeftOut ? 'partial' : 'copied');
+    } catch {
+      setCopied('failed');
+    }
+  };
+  const label =
+    copied === 'copied'
+      ? 'Copied'
+      : copied === 'partial'
+        ? 'Copied, without the body'
+        : copied === 'failed'
+          ? 'Copy failed'
+          : 'Copy as cURL';
+  return (
+    <button
+      type="button"
+      className="btn btn-small"
+      data-testid="flow-copy-curl"
+      data-state={copied}
+      disabled={loading}
+      onClick={() => void copy()}
+      title={
+        caller
+          ? `A curl command that sends this request again through ${caller.name}'s outbound sidecar`
+          : 'A curl command that sends this request again'
+      }
+    >
+      {label}
+    </button>
+  );
+}
