@@ -37,6 +37,9 @@ test.describe('Traffic', () => {
     const row = traffic.rowsWhere({ path: '/ratings/7', reporter: 'source', status: 200 }).first();
     await expect(row).toBeVisible();
     await traffic.openFlow(row);
+    // beside the detail pane the reporter column is hidden: each row's route cell says which sidecar reported it
+    await expect(row.locator('.rep-mark')).toBeVisible();
+    await expect(row.locator('.rep-mark')).toHaveText('out');
 
     await traffic.expectTraceSteps('route', 'endpoint');
     await expect(traffic.requestHeaders).toContainText('x-e2e-probe');

@@ -592,8 +592,12 @@ function FlowRow({
       </span>
       <span
         className="c-route"
-        title={`${f.source ?? 'unknown caller'} → ${f.destination ?? f.destinationService ?? f.authority}${connText(f)}`}
+        title={`${f.source ?? 'unknown caller'} → ${f.destination ?? f.destinationService ?? f.authority}${connText(f)}, reported by the ${f.reporter === 'source' ? "caller's" : "server's"} sidecar`}
       >
+        {/* the reporter column is hidden beside the detail pane: a mark tells the two records of a call apart */}
+        <span className={`rep-mark rep-${f.reporter}`} aria-hidden="true">
+          {f.reporter === 'source' ? 'out' : 'in'}
+        </span>
         <ConnIcon security={f.connectionSecurity} testId="flow-conn" />
         <span className={f.source ? '' : 'txt-faint'}>{f.source ?? 'unknown'}</span>
         <span className="arrow"> → </span>
