@@ -174,10 +174,21 @@ describe('fault injection', () => {
   it('unset percentage means 0%: never aborted', async () => {
     for (let i = 0; i < 20; i++) expect((await call('svc:9080', '/abort-unset')).status).toBe(200);
   });
-  it('grpc abort: HTTP 200 with grpc-status 14', async () => {
-    const r = await call('svc:9080', '/grpc-abort');
+  it('grpc abort: to a gRPC request, HTTP 200 trailers-only with grpc-status 14 and the fault as grpc-message', async () => {
+    const r = await call('svc:9080', '/grpc-abort', { 'content-type': 'application/grpc' });
     expect(r.status).toBe(200);
     expect(r.headers['grpc-status']).toBe('14');
+    expect(r.headers['grpc-message']).toBe('fault filter abort');
+    expect(r.headers['content-type']).toBe('application/grpc');
+    expect(r.body).toBe('');
+  });
+  it("grpc abort: to a request that is not gRPC, a plain 200 with the fault's body (Envoy: no gRPC form)", async () => {
+    const r = await call('svc:9080', '/grpc-abort');
+    expect(r.status).toBe(200);
+    expect(r.headers['grpc-status']).toBeUndefined();
+    expect(r.headers['content-type']).toBe('text/plain');
+    expect(r.body).toBe('fault filter abort');
+    expect((await flowFor('/grpc-abort'))?.flags).toBe('FI');
   });
   it('50% abort over 200 requests lands in [70, 130] (seed 42)', async () => {
     let aborted = 0;

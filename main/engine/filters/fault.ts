@@ -24,7 +24,11 @@ export async function faultFilter(
     if (host.random.next() * 100 < f.abortPct) {
       ex.note('fault', `abort ${f.abortStatus ?? f.abortGrpc} injected (${f.abortPct}%)`);
       if (f.abortStatus !== undefined) return LocalReplies.faultAbort(f.abortStatus);
-      return LocalReplies.faultAbortGrpc(GRPC_CODES[f.abortGrpc!] ?? 2);
+      // a grpcStatus abort is HTTP 200 with that status (Envoy's abortStatus); Envoy's local reply puts it in
+      // gRPC form only for a gRPC request, else it is a plain 200 with the fault's body
+      const ct = ex.req.headers['content-type'];
+      const grpc = typeof ct === 'string' && (ct === 'application/grpc' || ct.startsWith('application/grpc+'));
+      return grpc ? LocalReplies.faultAbortGrpc(GRPC_CODES[f.abortGrpc!] ?? 2) : LocalReplies.faultAbort(200);
     }
     ex.note('fault', `abort not drawn (${f.abortPct}%)`);
   }

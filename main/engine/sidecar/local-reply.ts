@@ -54,7 +54,11 @@ export const LocalReplies = {
   faultAbortGrpc: (grpcStatus: number) => ({
     status: 200,
     body: Buffer.alloc(0),
-    headers: { 'content-type': 'application/grpc', 'grpc-status': String(grpcStatus) },
+    headers: {
+      'content-type': 'application/grpc',
+      'grpc-status': String(grpcStatus),
+      'grpc-message': 'fault filter abort'
+    },
     flags: ['FI'],
     reason: `fault abort grpc-status ${grpcStatus}`
   }),
