@@ -100,21 +100,19 @@ type Addressed = {
  * up: DC) is logged after that.
  */
 export function keepAddresses(sock: Addressed): void {
-  if (keptAddresses.has(sock)) return;
-  keptAddresses.set(sock, {
-    local: addressText(sock.localAddress, sock.localPort),
-    remote: addressText(sock.remoteAddress, sock.remotePort)
-  });
+  if (!keptAddresses.has(sock)) keptAddresses.set(sock, liveAddresses(sock));
 }
 
 /** The connection's `ip:port` at each end: as kept (keepAddresses), else as it tells now (null when it cannot). */
 export function socketAddresses(sock: Addressed): { local: string | null; remote: string | null } {
-  return (
-    keptAddresses.get(sock) ?? {
-      local: addressText(sock.localAddress, sock.localPort),
-      remote: addressText(sock.remoteAddress, sock.remotePort)
-    }
-  );
+  return keptAddresses.get(sock) ?? liveAddresses(sock);
+}
+
+function liveAddresses(sock: Addressed): { local: string | null; remote: string | null } {
+  return {
+    local: addressText(sock.localAddress, sock.localPort),
+    remote: addressText(sock.remoteAddress, sock.remotePort)
+  };
 }
 
 /** The bytes written so far on a response's connection (node:http's socket), if it counts them. */

@@ -350,17 +350,10 @@ function sourceSeries(
   });
 }
 
-/** Endpoints on `port` of a subset by the caller's DestinationRule for the host (all without a subset). */
-function subsetEndpoints(
-  snap: Snapshot,
-  caller: WorkloadInfo | undefined,
-  svc: ServiceInfo,
-  port: number,
-  subset?: string
-) {
+/** Endpoints on `port` of a subset by the caller's DestinationRule `dr` for the host (all without a subset). */
+function subsetEndpoints(dr: ReturnType<typeof findDestinationRule>, svc: ServiceInfo, port: number, subset?: string) {
   const all = endpointsOn(svc, port);
   if (!subset) return all;
-  const dr = findDestinationRule(snap.destinationRules, svc.fqdn, svc.namespace, caller);
   const sub = dr?.subsets.get(subset);
   if (!sub) return [];
   // a DNS entry without endpoints is its host, whatever the subset's labels
@@ -400,7 +393,8 @@ export function outboundTcp(
 ): void {
   down.allowHalfOpen = true; // a FIN while the upstream connects ends only the client's direction (relay)
   const snap = host.snapshot();
-  const caller = snap.callerView(workload).caller;
+  const view = snap.callerView(workload);
+  const caller = view.caller;
   const fqdn = `${service.name}.${service.namespace}.svc.cluster.local`;
   const svc = snap.registry.serviceByFqdn.get(fqdn);
   const report = (over: Partial<TcpConnectionReport>): TcpSeries => sourceSeries(host, workload, fqdn, over);
@@ -411,7 +405,6 @@ export function outboundTcp(
   if (!svc) return no('NR');
   // a service this caller does not import (Sidecar egress, exportTo) under REGISTRY_ONLY: the address goes to the
   // BlackHoleCluster, as a CONNECT to it does
-  const view = snap.callerView(workload);
   if (view.outboundMode === 'REGISTRY_ONLY' && !view.sees(svc, service.port)) {
     if (log) log.cluster = 'BlackHoleCluster';
     return no('UH', { destinationService: 'BlackHoleCluster' });
@@ -421,19 +414,14 @@ export function outboundTcp(
   const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next(), sni);
   const target = snap.registry.serviceByFqdn.get(dest.host);
   // a route's destination this caller does not import (exportTo, Sidecar egress) has no cluster either
-  if (!target || (target !== svc && !snap.callerView(workload).sees(target)))
-    return no('NC', { destinationService: dest.host });
+  if (!target || (target !== svc && !view.sees(target))) return no('NC', { destinationService: dest.host });
   const port = destinationPort(dest.port, target, service.port);
-  // a subset no DestinationRule defines has no cluster (tcp_proxy: NC), as for HTTP
-  if (
-    dest.subset &&
-    !findDestinationRule(snap.destinationRules, target.fqdn, target.namespace, caller)?.subsets.has(dest.subset)
-  )
-    return no('NC', { destinationService: target.fqdn });
-  if (log) log.cluster = `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
-  const eps: ServiceEndpoint[] = subsetEndpoints(snap, caller, target, port, dest.subset);
-  if (eps.length === 0) return no('UH', { destinationService: target.fqdn });
   const dr = findDestinationRule(snap.destinationRules, target.fqdn, target.namespace, caller);
+  // a subset no DestinationRule defines has no cluster (tcp_proxy: NC), as for HTTP
+  if (dest.subset && !dr?.subsets.has(dest.subset)) return no('NC', { destinationService: target.fqdn });
+  if (log) log.cluster = `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
+  const eps: ServiceEndpoint[] = subsetEndpoints(dr, target, port, dest.subset);
+  if (eps.length === 0) return no('UH', { destinationService: target.fqdn });
   // the DestinationRule's loadBalancer picks the endpoint, as for HTTP (consistentHash: only useSourceIp has a key)
   const { endpoint: ep } = pickEndpoint(
     eps,
