@@ -291,6 +291,31 @@ describe('inbound fast lane', () => {
     await until(() => appSock?.destroyed, 'the app connection to close');
   });
 
+  for (const fastLane of [true, false]) {
+    it(`a caller that leaves before its body is all sent: a DC flow, status 0 (${fastLane ? 'fast lane' : 'node:http'})`, async () => {
+      const port = await mesh(
+        await app((req, res) => {
+          req.resume();
+          req.on('end', () => res.end('whole'));
+        }),
+        { fastLane }
+      );
+      // the head and ten of its hundred body bytes, then the caller goes away
+      const s = net.connect(port, '127.0.0.1');
+      await new Promise((r) => s.on('connect', r));
+      s.write('POST /upload HTTP/1.1\r\nHost: api\r\nContent-Length: 100\r\n\r\nonly ten b');
+      await new Promise((r) => setTimeout(r, 50));
+      s.destroy();
+      const [f] = await flows(1);
+      expect([f!.status, f!.flags, f!.path, f!.method]).toEqual([0, 'DC', '/upload', 'POST']);
+      expect(f!.requestBody).toMatchObject({ size: 100, truncated: true });
+      const metrics = (await running!.mesh.metrics()).text;
+      expect(metrics).toMatch(
+        /istio_requests_total\{reporter="destination"[^}]*response_code="0"[^}]*response_flags="DC"[^}]*\} 1/
+      );
+    });
+  }
+
   it('large responses to clients at once, one of them slow to read, arrive byte for byte and are captured so', async () => {
     // the app's bytes reach the sidecar through one read buffer shared by its plaintext connections (READ_BUFFER in
     // fast-lane.ts): a read kept by reference past the next one would mix responses or garble the captured bodies
@@ -465,6 +490,34 @@ describe('outbound fast lane (two hops, mutual TLS between the sidecars)', () =>
       [503, 200],
       '-'
     ]);
+  });
+
+  it("a caller that leaves before its body is all sent: DC status 0 on the caller's flow, its service resolved, nothing sent on", async () => {
+    let reached = 0;
+    const port = await twoHops(
+      await app((req, res) => {
+        reached++;
+        req.resume();
+        req.on('end', () => res.end('whole'));
+      })
+    );
+    const s = net.connect(port, '127.0.0.1');
+    await new Promise((r) => s.on('connect', r));
+    s.write('POST http://api:9080/upload HTTP/1.1\r\nHost: api:9080\r\nContent-Length: 100\r\n\r\nonly ten b');
+    await new Promise((r) => setTimeout(r, 50));
+    s.destroy();
+    const source = await until(async () => (await flows(1)).find((f) => f.reporter === 'source'), 'the source flow');
+    expect([source!.status, source!.flags, source!.destinationService]).toEqual([
+      0,
+      'DC',
+      'api.default.svc.cluster.local'
+    ]);
+    expect(source!.requestBody).toMatchObject({ size: 100, truncated: true });
+    const metrics = (await running!.mesh.metrics()).text;
+    expect(metrics).toMatch(
+      /istio_requests_total\{reporter="source"[^}]*destination_service="api\.default\.svc\.cluster\.local"[^}]*response_code="0"[^}]*response_flags="DC"[^}]*\} 1/
+    );
+    expect(reached).toBe(0);
   });
 
   it("a client that leaves mid-response: DC on the caller's flow, and the cut reaches the app", async () => {

@@ -78,9 +78,11 @@ export class FastRequest {
 
   constructor(
     head: RequestHead,
-    /** The whole body (null: none). */
+    /** The whole body (null: none); the part that came, when the caller left before sending the rest. */
     readonly body: Buffer | null,
-    readonly socket: net.Socket
+    readonly socket: net.Socket,
+    /** False: the caller left before its body was all sent (FastConnection's onClose), and it never will be. */
+    readonly complete = true
   ) {
     this.method = head.method;
     this.url = head.target;
@@ -88,9 +90,9 @@ export class FastRequest {
     this.headBytes = head.length;
   }
 
-  /** The body is always complete when the request is dispatched. */
+  /** The body is complete when the request is dispatched, unless its caller already left (then it never ends). */
   once(_event: 'end', listener: () => void): this {
-    listener();
+    if (this.complete) listener();
     return this;
   }
 }
@@ -265,21 +267,43 @@ export class FastConnection {
     this.gone = true;
     const r = this.current;
     this.current = null;
-    r?.emitClose();
+    if (r) r.emitClose();
+    else this.abandoned();
   };
+
+  /**
+   * The caller left while its next request's body was still on its way (or before it was dispatched): that request still goes through the
+   * pipeline, with the part of the body that came, and is over at once, as Envoy's stream is reset by the downstream
+   * disconnect: a flow, a sample and an access log line with response code 0, DC downstream_remote_disconnect (the
+   * body recorded at its declared size, cut short). Envoy would have sent the headers upstream already; this lane
+   * sends nothing for a caller that is gone.
+   */
+  private abandoned(): void {
+    if (this.buf.length === 0) return;
+    const head = parseRequestHead(this.buf, 0, this.absoluteForm);
+    if (typeof head === 'string' || !this.takes(head)) return; // node:http would have had it
+    const total = head.length + head.contentLength;
+    const body = head.contentLength > 0 && this.buf.length > head.length ? this.buf.subarray(head.length, total) : null;
+    const complete = this.buf.length >= total;
+    this.buf = EMPTY;
+    const res = new FastResponse(this, head.method === 'HEAD', true);
+    this.handle(new FastRequest(head, body, this.sock, complete), res);
+    res.emitClose();
+  }
+
+  /** Does this lane serve a request with this head (else node:http does)? */
+  private takes(head: RequestHead): boolean {
+    return (
+      head.contentLength <= MAX_FAST_BODY && head.headers.upgrade === undefined && head.headers.expect === undefined
+    );
+  }
 
   /** Dispatch the next buffered request, or hand the connection over when the fast lane cannot take it. */
   private next(): void {
     if (this.current || this.gone || this.buf.length === 0) return;
     const head = parseRequestHead(this.buf, 0, this.absoluteForm);
     if (head === 'incomplete') return;
-    if (
-      head === 'unsupported' ||
-      head.contentLength > MAX_FAST_BODY ||
-      head.headers.upgrade !== undefined ||
-      head.headers.expect !== undefined
-    )
-      return this.leave();
+    if (head === 'unsupported' || !this.takes(head)) return this.leave();
     const total = head.length + head.contentLength;
     if (this.buf.length < total) return; // the rest of the body is on its way
     const body = head.contentLength > 0 ? this.buf.subarray(head.length, total) : null;

@@ -709,6 +709,7 @@ class InboundTry extends ClientRelay implements UpstreamCall {
   }
 
   next(): void {
+    if (this.res.destroyed) return; // the caller is gone (a request it left before sending all of its body)
     this.attempt++;
     this.t0 = performance.now();
     this.ex.attemptStarted();
