@@ -67,7 +67,15 @@ describe('preload MeshApi', () => {
     const api = createIpcMeshApi(ipc);
     const seen: unknown[][] = [];
     const off = api.onEvent((...args: unknown[]) => seen.push(args));
-    const event: MeshEvent = { type: 'log', workload: 'w', instance: 'i', stream: 'stdout', line: 'hi' };
+    const event: MeshEvent = {
+      type: 'log',
+      workload: 'w',
+      instance: 'i',
+      stream: 'stdout',
+      line: 'hi',
+      at: new Date(0).toISOString(),
+      seq: 1
+    };
     emit('localmesh:event', event);
     off();
     off();

@@ -61,10 +61,12 @@ function errorData(value: unknown): MeshErrorData | undefined {
 /** Build the MeshApi on top of an `invoke`/`on`/`off` trio (ipcRenderer in the app, a fake in tests). */
 export function createIpcMeshApi(ipc: Pick<typeof ipcRenderer, 'invoke' | 'on' | 'off'>): MeshApi {
   const api: Record<string, unknown> = {
-    onEvent(listener: (event: MeshEvent) => void): () => void {
+    onEvent(listener: (event: MeshEvent) => void, types?: readonly MeshEvent['type'][]): () => void {
       if (typeof listener !== 'function') throw new TypeError('onEvent needs a listener function');
       // Only the payload crosses to the page, never the IpcRendererEvent (it holds `sender`, i.e. ipcRenderer).
-      const relay = (_event: IpcRendererEvent, payload: MeshEvent): void => listener(payload);
+      const relay = (_event: IpcRendererEvent, payload: MeshEvent): void => {
+        if (types === undefined || types.includes(payload.type)) listener(payload);
+      };
       ipc.on(EVENT_CHANNEL, relay);
       let subscribed = true;
       return () => {

@@ -15,6 +15,10 @@ export class RulesPage {
   readonly saveButton: Locator;
   readonly dirty: Locator;
   readonly saveResult: Locator;
+  /** The modal Save opens when validation shows errors, and its two answers. */
+  readonly saveConfirm: Locator;
+  readonly saveAnywayButton: Locator;
+  readonly saveCancelButton: Locator;
   private readonly app: AppPage;
 
   constructor(readonly page: Page) {
@@ -27,6 +31,9 @@ export class RulesPage {
     this.saveButton = page.getByTestId('rules-save');
     this.dirty = page.getByTestId('rules-dirty');
     this.saveResult = page.getByTestId('rules-save-result');
+    this.saveConfirm = page.getByTestId('rules-save-confirm');
+    this.saveAnywayButton = this.saveConfirm.getByTestId('rules-save-anyway');
+    this.saveCancelButton = this.saveConfirm.getByTestId('rules-save-cancel');
   }
 
   async open(): Promise<void> {
@@ -90,6 +97,12 @@ export class RulesPage {
   async save(): Promise<void> {
     await this.saveButton.click();
     await expect(this.saveResult).toBeVisible();
+  }
+
+  /** Save while validation shows errors: the confirmation opens (nothing is written yet). */
+  async saveExpectingConfirm(): Promise<void> {
+    await this.saveButton.click();
+    await expect(this.saveConfirm).toBeVisible();
   }
 
   /** The save wrote the file but the mesh rejected the reload (the last good config keeps running). */

@@ -59,6 +59,18 @@ export class ServicesPage {
     return this.page.getByTestId('workload-logs');
   }
 
+  /** The lines of the workload's open Logs panel that contain `text`. */
+  logLines(workload: string, text: string | RegExp): Locator {
+    return this.workload(workload).getByTestId('workload-logs').locator('.log-line', { hasText: text });
+  }
+
+  /** Reload the page (the UI starts afresh, its store empty) and come back to this view. */
+  async reload(): Promise<void> {
+    await this.page.reload();
+    await this.app.waitReady();
+    await this.open();
+  }
+
   rps(workload: string): Locator {
     return this.workload(workload).getByTestId('workload-rps');
   }

@@ -18,6 +18,8 @@
  *                 session-title, session-current, session-readonly, session-count (data-flows),
  *                 session-compare-pick, session-delete, session-delete-confirm, session-delete-cancel,
  *                 sessions-compare
+ *   pending       flow-row data-pending="true" and data-status="pending" (a request in flight), flow-pending-status
+ *                 (its status cell); flow-detail data-pending="true" with flow-pending ("Waiting for the response…")
  *   detail        flow-detail (data-id), flow-replay, flow-edit-replay, flow-replay-error, flow-replay-of
  *                 (data-replay-of), flow-compare-mark, flow-compare-with, flow-compare-marked, flow-tab-overview,
  *                 flow-tab-trace, flow-timings
@@ -41,6 +43,8 @@ export interface RowMatch {
   path?: string;
   reporter?: 'source' | 'destination';
   flagsInclude?: string;
+  /** true: a request still in flight (a pending row); false: a finished flow. */
+  pending?: boolean;
 }
 
 export interface RowData {
@@ -164,6 +168,7 @@ export class TrafficPage {
     if (m.status !== undefined) sel += `[data-status="${m.status}"]`;
     if (m.path !== undefined) sel += `[data-path="${m.path}"]`;
     if (m.reporter !== undefined) sel += `[data-reporter="${m.reporter}"]`;
+    if (m.pending !== undefined) sel += m.pending ? '[data-pending="true"]' : ':not([data-pending])';
     if (m.flagsInclude === undefined) return this.page.locator(sel);
     // data-flags is comma-joined ("-" when none): match the flag as a whole item
     const f = m.flagsInclude;

@@ -53,6 +53,90 @@ test.describe('Capture', () => {
     await expect(traffic.sessionsWhere({ kind: 'import' })).toHaveCount(1);
   });
 
+  test('shows a binary body as a hex dump whose ASCII column is not cut, wide or narrow', async ({ page, traffic }) => {
+    await traffic.open();
+    // one imported request whose answer is 300 bytes of binary: a hex dump of 19 rows
+    const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % 256));
+    const entry = {
+      startedDateTime: new Date().toISOString(),
+      time: 3,
+      request: {
+        method: 'GET',
+        url: 'http://blobs.example/hexdump.bin',
+        httpVersion: 'HTTP/1.1',
+        headers: [],
+        queryString: [],
+        cookies: [],
+        headersSize: -1,
+        bodySize: 0
+      },
+      response: {
+        status: 200,
+        statusText: 'OK',
+        httpVersion: 'HTTP/1.1',
+        headers: [{ name: 'content-type', value: 'application/octet-stream' }],
+        cookies: [],
+        content: {
+          size: bytes.length,
+          mimeType: 'application/octet-stream',
+          text: bytes.toString('base64'),
+          encoding: 'base64'
+        },
+        redirectURL: '',
+        headersSize: -1,
+        bodySize: bytes.length
+      },
+      cache: {},
+      timings: { send: 0, wait: 3, receive: 0 }
+    };
+    await traffic.importHar({
+      name: 'binary.har',
+      mimeType: 'application/json',
+      buffer: Buffer.from(
+        JSON.stringify({ log: { version: '1.2', creator: { name: 'e2e', version: '1' }, entries: [entry] } })
+      )
+    });
+    const row = traffic.rowsWhere({ path: '/hexdump.bin' }).first();
+    await expect(row).toBeVisible();
+    await traffic.openFlow(row);
+    const dump = traffic.responseBody.locator('pre.body-hex');
+    await expect(dump).toBeVisible();
+
+    // Where each row's ASCII column ends (its closing "|"), against what the dump shows without scrolling sideways.
+    const fit = () =>
+      dump.evaluate((pre) => {
+        const box = pre.getBoundingClientRect();
+        const visibleRight = box.left + pre.clientLeft + pre.clientWidth;
+        const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+        const ends: number[] = [];
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+          const text = n.textContent ?? '';
+          for (let i = 0; i < text.length; i++) {
+            // the closing bar: a "|" followed by a newline or the end of the dump
+            if (text[i] !== '|' || !/^(\n|$)/.test(text.slice(i + 1))) continue;
+            const r = document.createRange();
+            r.setStart(n, i);
+            r.setEnd(n, i + 1);
+            ends.push(r.getBoundingClientRect().right);
+          }
+        }
+        return {
+          rows: ends.length,
+          overflow: Math.max(...ends) - visibleRight,
+          scrolls: pre.scrollWidth > pre.clientWidth + 1
+        };
+      });
+    for (const width of [1280, 1024]) {
+      await page.setViewportSize({ width, height: 800 });
+      await expect
+        .poll(fit, { message: `the ASCII column fits at ${width}px` })
+        .toEqual({ rows: expect.any(Number), overflow: expect.any(Number), scrolls: false });
+      const f = await fit();
+      expect(f.rows, `rows of the dump at ${width}px`).toBeGreaterThanOrEqual(19);
+      expect(f.overflow, `the last ASCII character is inside the dump at ${width}px`).toBeLessThanOrEqual(0.5);
+    }
+  });
+
   test('replays a request with an edited header; the new request is marked as a replay', async ({ traffic, mesh }) => {
     await traffic.open();
     const reply = await mesh.send('productpage-v1', 'http://reviews:9080/reviews/3', { 'x-e2e-probe': 'original' });

@@ -22,14 +22,61 @@ test.describe('Rules', () => {
     await rules.expectDirty(true);
     await rules.expectIssueOnLine(broken, 'error');
 
-    await rules.save();
+    // Save with errors asks first, in a modal that says how many and what keeps running
+    const errors = await rules.issues.and(rules.page.locator('[data-severity="error"]')).count();
+    expect(errors).toBeGreaterThan(0);
+    await rules.saveExpectingConfirm();
+    await expect(rules.saveConfirm).toContainText(`${errors} error${errors === 1 ? '' : 's'}`);
+    await expect(rules.saveConfirm).toContainText('last good config (v1)');
+    // keyboard: the focus starts on Cancel; Esc cancels, nothing is written, the focus is back on Save
+    await expect(rules.saveCancelButton).toBeFocused();
+    await rules.page.keyboard.press('Escape');
+    await expect(rules.saveConfirm).toHaveCount(0);
+    await expect(rules.saveButton).toBeFocused();
+    expect(fs.readFileSync(path.join(mesh.meshDir, FILE), 'utf8')).toBe(original.join('\n'));
+    await rules.expectDirty(true);
+    await expect(rules.saveResult).toHaveCount(0);
+
+    // Ctrl+S in the editor asks too; Cancel gives the focus back to the editor
+    await rules.line(broken).click();
+    await rules.page.keyboard.press('ControlOrMeta+s');
+    await expect(rules.saveConfirm).toBeVisible();
+    await rules.saveCancelButton.click();
+    await expect(rules.saveConfirm).toHaveCount(0);
+    await expect(rules.content).toBeFocused();
+
+    // Save anyway (Tab from Cancel, Enter): written, and the mesh rejects the reload
+    await rules.saveExpectingConfirm();
+    await rules.page.keyboard.press('Tab');
+    await expect(rules.saveAnywayButton).toBeFocused();
+    await rules.page.keyboard.press('Enter');
+    await expect(rules.saveConfirm).toHaveCount(0);
+    await expect(rules.saveResult).toBeVisible();
     await rules.expectSaveRejected();
     await app.expectConfigVersion(1);
+    expect(fs.readFileSync(path.join(mesh.meshDir, FILE), 'utf8')).toContain('weight: "fifty"');
 
     // the mesh still routes ratings by the last good rules
     const r = await mesh.send('reviews-v2', 'http://ratings:9080/ratings/0');
     expect(r.status, r.body).toBe(200);
     expect(JSON.parse(r.body)).toMatchObject({ id: 0, ratings: { Reviewer1: 5 } });
+  });
+
+  test('warnings alone do not ask: Save writes the file and the reload applies', async ({ rules, mesh }) => {
+    await rules.open();
+    await rules.openFile('istio/destination-rule-all.yaml', 'DestinationRule');
+    await expect(rules.page.locator('[data-testid="rules-issue"][data-severity="warning"]').first()).toBeVisible();
+    await expect(rules.page.locator('[data-testid="rules-issue"][data-severity="error"]')).toHaveCount(0);
+    await rules.line(1).click();
+    await rules.page.keyboard.press('Home');
+    await rules.page.keyboard.insertText('# reviewed\n');
+    await rules.expectDirty(true);
+    await rules.save();
+    await expect(rules.saveConfirm).toHaveCount(0);
+    await rules.expectSaveApplied();
+    expect(fs.readFileSync(path.join(mesh.meshDir, 'istio/destination-rule-all.yaml'), 'utf8')).toMatch(
+      /^# reviewed\napiVersion:/
+    );
   });
 
   test('compatibilityVersion saved in localmesh.yaml applies live and the status bar names the release', async ({

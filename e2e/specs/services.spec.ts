@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { BOOKINFO_WORKLOADS, expect, test } from '../fixtures.js';
 
 test.describe('Services', () => {
@@ -15,5 +16,26 @@ test.describe('Services', () => {
     await app.expectConfigVersion(1);
     await app.expectNoError();
     expect(BOOKINFO_WORKLOADS).toHaveLength(6);
+  });
+
+  test('the Logs panel shows what a workload printed before the page opened, and still after a reload', async ({
+    services,
+    mesh
+  }) => {
+    await services.open();
+    await services.toggleLogs('details-v1');
+    // printed when the engine started the app, before this page was opened: it comes from the engine's history
+    const startup = /^details v1 listening on \d+$/;
+    await expect(services.logLines('details-v1', startup)).toHaveCount(1);
+
+    // a line printed while the panel is open arrives live
+    const mark = `/details/logs-${randomUUID()}`;
+    expect((await mesh.send('productpage-v1', `http://details:9080${mark}`)).status).toBe(400);
+    await expect(services.logLines('details-v1', `GET ${mark} 400`)).toHaveCount(1);
+
+    await services.reload();
+    await services.toggleLogs('details-v1');
+    await expect(services.logLines('details-v1', startup)).toHaveCount(1);
+    await expect(services.logLines('details-v1', `GET ${mark} 400`)).toHaveCount(1);
   });
 });

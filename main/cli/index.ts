@@ -224,13 +224,17 @@ async function up(args: string[], out: Out): Promise<number> {
 
   const issues = (await mesh.getConfig()).issues;
   for (const i of issues) out.log(formatIssue(i));
-  mesh.onEvent((e) => {
-    if (e.type === 'process' && (e.process.state === 'crashed' || e.process.state === 'failed')) {
-      out.log(
-        `${e.workload}: process ${e.process.state}${e.process.lastExitCode !== null ? ` (exit ${e.process.lastExitCode})` : ''}`
-      );
-    }
-  });
+  // only process events: a subscriber to every type would make the sidecars build flow events for nobody
+  mesh.onEvent(
+    (e) => {
+      if (e.type === 'process' && (e.process.state === 'crashed' || e.process.state === 'failed')) {
+        out.log(
+          `${e.workload}: process ${e.process.state}${e.process.lastExitCode !== null ? ` (exit ${e.process.lastExitCode})` : ''}`
+        );
+      }
+    },
+    ['process']
+  );
   out.log('');
   out.log(workloadTable(await mesh.listWorkloads()));
   out.log('');

@@ -3,7 +3,7 @@
  * boundary before calling the engine (IPC handler wrapper, admin server).
  */
 import { z } from 'zod';
-import type { MeshApi } from './api.js';
+import { MAX_LOG_QUERY_LIMIT, type MeshApi } from './api.js';
 import { QuickActionSchema } from './quick-actions.js';
 
 const fileContent = z.strictObject({ path: z.string().min(1), content: z.string().max(5 * 1024 * 1024) });
@@ -159,7 +159,15 @@ export const MESH_API_ARGS = {
     })
   ]),
   restartProcess: z.tuple([z.string().min(1), z.string().min(1).optional()]),
-  stopProcess: z.tuple([z.string().min(1), z.string().min(1).optional()])
+  stopProcess: z.tuple([z.string().min(1), z.string().min(1).optional()]),
+  listLogs: z.tuple([
+    z
+      .strictObject({
+        workload: z.string().min(1).optional(),
+        limit: z.coerce.number().int().min(1).max(MAX_LOG_QUERY_LIMIT).optional()
+      })
+      .optional()
+  ])
 } satisfies Record<Exclude<keyof MeshApi, 'onEvent'>, z.ZodTypeAny>;
 
 export type MeshApiMethod = keyof typeof MESH_API_ARGS;

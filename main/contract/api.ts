@@ -195,11 +195,72 @@ export interface FlowTimings {
   responseEnd: number;
 }
 
+/** One line a workload's process printed, as the engine keeps it (listLogs) and sends it live (the `log` event). */
+export interface LogLine {
+  workload: string;
+  /** The instance address the process serves. */
+  instance: string;
+  stream: 'stdout' | 'stderr';
+  /** The line without its newline; one over MAX_LOG_LINE_CHARS is cut there and ends with "… [N more characters]". */
+  line: string;
+  /** When the engine read the line (ISO). */
+  at: string;
+  /** 1 for the first line of this engine run, one more for each next line of any workload: joins history and live. */
+  seq: number;
+}
+
+/** Lines the engine keeps per workload (the oldest go first), and the longest line it keeps whole. */
+export const LOG_LINES_KEPT = 1000;
+export const MAX_LOG_LINE_CHARS = 8192;
+/** The largest `limit` listLogs takes (its default is LOG_LINES_KEPT). */
+export const MAX_LOG_QUERY_LIMIT = 10_000;
+
+/** listLogs: one workload's lines (all workloads' without), the most recent `limit` (default 1000, at most 10,000). */
+export interface LogQuery {
+  workload?: string;
+  limit?: number;
+}
+
+/**
+ * A request a sidecar started handling (event `flow-start`): what is known before it ends. Every `flow-start` is
+ * followed, on the same event stream, by the `flow` event with the same id when the request ends (answered, reset,
+ * abandoned by its caller; with capture off too), so a subscriber to both never keeps a request pending that ended.
+ */
+export interface FlowStart {
+  /** The id the finished flow will have. */
+  id: string;
+  requestId: string;
+  reporter: Reporter;
+  source: string | null;
+  /** Serving workload when known at the start (the inbound sidecar's own; null at the caller's). */
+  destination: string | null;
+  destinationService: string | null;
+  method: string;
+  authority: string;
+  path: string;
+  startedAt: string;
+  /** The request headers as sent onward so far (before route header ops). */
+  requestHeaders: Record<string, string | string[]>;
+  replayOf: string | null;
+}
+
 export type MeshEvent =
+  | { type: 'flow-start'; flow: FlowStart }
   | { type: 'flow'; flow: FlowRecord }
   | { type: 'config'; reload: ReloadResult }
   | { type: 'process'; workload: string; process: ProcessView }
-  | { type: 'log'; workload: string; instance: string; stream: 'stdout' | 'stderr'; line: string };
+  | ({ type: 'log' } & LogLine);
+
+export type MeshEventType = MeshEvent['type'];
+
+/** Every event type (`GET /api/v1/events?types=` picks from them); the record makes a new type fail to compile here. */
+export const MESH_EVENT_TYPES = Object.keys({
+  'flow-start': true,
+  flow: true,
+  config: true,
+  process: true,
+  log: true
+} satisfies Record<MeshEventType, true>) as readonly MeshEventType[];
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
 
@@ -612,8 +673,13 @@ export interface MeshApi {
   getMetrics(q: MetricsQuery): Promise<MetricsSeries>;
   restartProcess(workload: string, instance?: string): Promise<void>;
   stopProcess(workload: string, instance?: string): Promise<void>;
-  /** Subscribe to events; returns an unsubscribe function. */
-  onEvent(listener: (event: MeshEvent) => void): () => void;
+  /** The recent output lines of the workloads' processes, oldest first (LM202 for a workload the mesh does not have). */
+  listLogs(q?: LogQuery): Promise<LogLine[]>;
+  /**
+   * Subscribe to events (only those of `types` when given: the engine builds an event only while someone wants its
+   * type); returns an unsubscribe function.
+   */
+  onEvent(listener: (event: MeshEvent) => void, types?: readonly MeshEventType[]): () => void;
 }
 
 /** The method table transports are generated from: name → HTTP verb + path. */
@@ -644,7 +710,8 @@ export const MESH_API_METHODS = {
   getGraph: { method: 'GET', path: '/api/v1/graph' },
   getMetrics: { method: 'GET', path: '/api/v1/metrics/series' },
   restartProcess: { method: 'POST', path: '/api/v1/processes/restart' },
-  stopProcess: { method: 'POST', path: '/api/v1/processes/stop' }
+  stopProcess: { method: 'POST', path: '/api/v1/processes/stop' },
+  listLogs: { method: 'GET', path: '/api/v1/logs' }
 } as const satisfies Record<Exclude<keyof MeshApi, 'onEvent'>, { method: 'GET' | 'POST'; path: string }>;
 
 export const EVENTS_PATH = '/api/v1/events';

@@ -4,7 +4,7 @@
  * `MeshError` with the server's code and message; `onEvent` reads the SSE stream with fetch and reconnects
  * with a small backoff until unsubscribed.
  */
-import { EVENTS_PATH, MESH_API_METHODS, type MeshApi, type MeshEvent } from './api.js';
+import { EVENTS_PATH, MESH_API_METHODS, type MeshApi, type MeshEvent, type MeshEventType } from './api.js';
 import { ErrorCodes, MeshError, type MeshErrorData } from './errors.js';
 
 export interface HttpMeshApiOptions {
@@ -56,13 +56,14 @@ export function createHttpMeshApi(baseUrl: string, opts: HttpMeshApiOptions = {}
     return body;
   }
 
-  function onEvent(listener: (event: MeshEvent) => void): () => void {
+  function onEvent(listener: (event: MeshEvent) => void, types?: readonly MeshEventType[]): () => void {
     const controller = new AbortController();
+    const url = base + EVENTS_PATH + (types === undefined ? '' : `?types=${types.join(',')}`);
     void (async () => {
       let backoff = RECONNECT_MIN_MS;
       while (!controller.signal.aborted) {
         try {
-          const res = await doFetch(base + EVENTS_PATH, {
+          const res = await doFetch(url, {
             headers: { accept: 'text/event-stream' },
             signal: controller.signal
           });

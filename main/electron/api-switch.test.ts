@@ -14,7 +14,8 @@ function fakeEngine(name: string) {
   for (const m of Object.keys(MESH_API_METHODS))
     api[m] = async (...args: unknown[]) => ({ engine: name, method: m, args });
   const emit = (line: string) => {
-    for (const l of [...listeners]) l({ type: 'log', workload: 'w', instance: 'i', stream: 'stdout', line });
+    for (const l of [...listeners])
+      l({ type: 'log', workload: 'w', instance: 'i', stream: 'stdout', line, at: new Date(0).toISOString(), seq: 1 });
   };
   return { api: api as unknown as MeshApi, listeners, emit };
 }

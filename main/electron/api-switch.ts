@@ -6,7 +6,7 @@
  *   - down:     calls fail with the reason (LM104 "not running", or why the engine could not start).
  * Methods are generated from MESH_API_METHODS, like every other transport. No `electron` import here.
  */
-import { MESH_API_METHODS, type MeshApi, type MeshEvent } from '../contract/api.js';
+import { MESH_API_METHODS, type MeshApi, type MeshEvent, type MeshEventType } from '../contract/api.js';
 import { ErrorCodes, MeshError } from '../contract/errors.js';
 
 type State =
@@ -30,7 +30,8 @@ type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 
 export function createSwitchableApi(): SwitchableApi {
   let state: State = { kind: 'down', error: notRunning() };
-  const listeners = new Set<(e: MeshEvent) => void>();
+  /** Each listener and the event types it asked for (undefined: all). */
+  const listeners = new Map<(e: MeshEvent) => void, readonly MeshEventType[] | undefined>();
 
   function leave(): void {
     if (state.kind === 'ready') for (const unsubscribe of state.unsubscribes.values()) unsubscribe();
@@ -50,10 +51,10 @@ export function createSwitchableApi(): SwitchableApi {
   }
 
   const api: Record<string, unknown> = {
-    onEvent(listener: (e: MeshEvent) => void): () => void {
+    onEvent(listener: (e: MeshEvent) => void, types?: readonly MeshEventType[]): () => void {
       const own = (e: MeshEvent): void => listener(e);
-      listeners.add(own);
-      if (state.kind === 'ready') state.unsubscribes.set(own, state.api.onEvent(own));
+      listeners.set(own, types);
+      if (state.kind === 'ready') state.unsubscribes.set(own, state.api.onEvent(own, types));
       return () => {
         listeners.delete(own);
         if (state.kind === 'ready') {
@@ -84,7 +85,7 @@ export function createSwitchableApi(): SwitchableApi {
       const waiters = state.kind === 'starting' ? state.waiters : [];
       leave();
       const unsubscribes = new Map<(e: MeshEvent) => void, () => void>();
-      for (const l of listeners) unsubscribes.set(l, next.onEvent(l));
+      for (const [l, types] of listeners) unsubscribes.set(l, next.onEvent(l, types));
       state = { kind: 'ready', api: next, unsubscribes };
       for (const w of waiters) w.resolve(next);
     },

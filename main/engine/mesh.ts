@@ -14,11 +14,12 @@ import type {
   HealthView,
   MeshApi,
   MeshEvent,
+  MeshEventType,
   ReloadResult,
   ValidationIssue,
   WorkloadView
 } from '../contract/api.js';
-import { issueLine } from '../contract/api.js';
+import { issueLine, LOG_LINES_KEPT, MESH_EVENT_TYPES, type LogQuery } from '../contract/api.js';
 import { ErrorCodes, MeshError } from '../contract/errors.js';
 import type { MeshFile } from '../contract/mesh-schema.js';
 import { isBlocking, loadProject, type LoadedProject } from './config/load-project.js';
@@ -151,15 +152,18 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   const log = opts.log ?? (() => undefined);
   const random: Random = createRandom(opts.seed);
   const listeners = new Map<string, Listener>();
-  const eventListeners = new Set<(e: MeshEvent) => void>();
+  /** Event subscriptions (a listener and the types it wants; null: all) and how many want each type. */
+  const eventListeners = new Set<{ listener: (e: MeshEvent) => void; types: ReadonlySet<MeshEventType> | null }>();
+  const subscribers: Record<MeshEventType, number> = { 'flow-start': 0, flow: 0, config: 0, process: 0, log: 0 };
   const flowCap = opts.flowBufferSize ?? 2000;
   const lbState: LbState = { active: new Map(), rr: new Map() };
   const started = Date.now();
 
   const emit = (e: MeshEvent) => {
     for (const l of eventListeners) {
+      if (l.types !== null && !l.types.has(e.type)) continue;
       try {
-        l(e);
+        l.listener(e);
       } catch {
         /* a listener's failure never affects the mesh */
       }
@@ -182,7 +186,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
         /* a log sink's failure never affects the mesh */
       }
     }
-    if (eventListeners.size > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
+    if (subscribers.flow > 0) emit({ type: 'flow', flow: withoutBodies(flow) });
     if (flowWaiters.size > 0) flowWaiters.get(flow.requestId)?.(withBodyViews(flow));
   };
   /**
@@ -327,6 +331,8 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     lbState,
     circuits: new Map(),
     emitFlow,
+    flowStartSubscribers: 0,
+    emitFlowStart: (ex) => emit({ type: 'flow-start', flow: ex.startRecord() }),
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
     fastLane: opts.fastLane ?? process.env.LOCALMESH_FAST_LANE !== '0',
     identities,
@@ -948,9 +954,24 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     async stopProcess(workload: string, instance?: string) {
       await launcher.stop(workload, instance);
     },
-    onEvent(listener) {
-      eventListeners.add(listener);
-      return () => eventListeners.delete(listener);
+    async listLogs(q?: LogQuery) {
+      const w = q?.workload;
+      // a workload of the config without `run` has no lines; one that ran and left the config keeps its lines
+      if (w !== undefined && !snapshot.registry.workloadByName.has(w) && !launcher.hasLogs(w))
+        throw new MeshError(ErrorCodes.NOT_FOUND, `no workload "${w}" in the mesh`);
+      return launcher.logs(w, q?.limit ?? LOG_LINES_KEPT);
+    },
+    onEvent(listener, types) {
+      const sub = { listener, types: types === undefined ? null : new Set(types) };
+      const counted = sub.types ?? MESH_EVENT_TYPES;
+      eventListeners.add(sub);
+      for (const t of counted) subscribers[t]++;
+      host.flowStartSubscribers = subscribers['flow-start'];
+      return () => {
+        if (!eventListeners.delete(sub)) return;
+        for (const t of counted) subscribers[t]--;
+        host.flowStartSubscribers = subscribers['flow-start'];
+      };
     },
     async close() {
       if (closed) return;
@@ -965,6 +986,8 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       store.close();
       listeners.clear();
       eventListeners.clear();
+      for (const t of MESH_EVENT_TYPES) subscribers[t] = 0;
+      host.flowStartSubscribers = 0;
     }
   };
   return mesh;

@@ -6,14 +6,16 @@
  *   stop()/stopAll() → stopped;  command cannot be spawned at all → failed (LM103, no retry).
  * Every unrequested exit counts as a crash and is restarted with exponential backoff; the backoff
  * resets once a process has stayed up for `resetAfterMs`. Every state change emits a `process` event,
- * every output line a `log` event (and a docker-compose style line through `log`).
+ * every output line a `log` event (and a docker-compose style line through `log`). The recent lines of each workload
+ * are kept (log-buffer.ts) for `logs()`: the history a client joins to the live events by their `seq`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { MeshEvent, ProcessState, ProcessView } from '../../contract/api.js';
+import type { LogLine, MeshEvent, ProcessState, ProcessView } from '../../contract/api.js';
 import { ErrorCodes, MeshError } from '../../contract/errors.js';
+import { createLogBuffer, type LogBufferOptions } from './log-buffer.js';
 import { exitCodeOf, signalGroup, spawnsDetached } from './process-group.js';
 
 export interface LaunchSpec {
@@ -41,6 +43,8 @@ export interface LauncherOptions {
   backoff?: Partial<BackoffOptions>;
   /** Time between SIGTERM and SIGKILL when stopping (default 3000 ms). */
   stopGraceMs?: number;
+  /** How many lines are kept per workload, and how long a line may be (default LOG_LINES_KEPT, MAX_LOG_LINE_CHARS). */
+  logBuffer?: LogBufferOptions;
 }
 
 export interface Launcher {
@@ -53,6 +57,10 @@ export interface Launcher {
   /** Stop without restart. Rejects with LM202 when nothing matches. */
   stop(workload: string, instance?: string): Promise<void>;
   list(): ProcessView[];
+  /** The kept output lines of one workload, or of all, the newest `limit`, oldest first. */
+  logs(workload: string | undefined, limit: number): LogLine[];
+  /** Whether lines of the workload are kept (it ran, even if it is gone from the config since). */
+  hasLogs(workload: string): boolean;
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, resetAfterMs: 10_000 };
@@ -84,6 +92,7 @@ export function createLauncher(opts: LauncherOptions): Launcher {
   const backoff: BackoffOptions = { ...DEFAULT_BACKOFF, ...opts.backoff };
   const graceMs = opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
   const procs = new Map<string, Proc>();
+  const kept = createLogBuffer(opts.logBuffer);
   /** Children we are stopping on purpose: their exit is not a crash. */
   const halting = new WeakSet<ChildProcess>();
   let labelWidth = 0;
@@ -103,7 +112,7 @@ export function createLauncher(opts: LauncherOptions): Launcher {
   };
 
   const emitLine = (p: Proc, stream: 'stdout' | 'stderr', line: string): void => {
-    emit({ type: 'log', workload: p.spec.workload, instance: p.spec.instance, stream, line });
+    emit({ type: 'log', ...kept.add({ workload: p.spec.workload, instance: p.spec.instance, stream, line }) });
     opts.log?.(`${p.label.padEnd(labelWidth)} | ${line}`);
   };
 
@@ -325,6 +334,9 @@ export function createLauncher(opts: LauncherOptions): Launcher {
     async stop(workload, instance) {
       await Promise.all(select(workload, instance).map(stopProc));
     },
+
+    logs: (workload, limit) => kept.list(workload, limit),
+    hasLogs: (workload) => kept.has(workload),
 
     list() {
       return [...procs.values()].map((p) => ({ ...p.view }));

@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { addressText } from '../telemetry/access-log.js';
-import type { AttemptRecord, Reporter, TraceStep } from '../../contract/api.js';
+import type { AttemptRecord, FlowStart, Reporter, TraceStep } from '../../contract/api.js';
 import { joinFlags } from './flags.js';
 import type { LocalReply } from './local-reply.js';
 import { BodyCapture } from './body-capture.js';
@@ -348,6 +348,27 @@ export class Exchange implements SpanFields {
     const sent = this.method !== 'HEAD' && !bodiless;
     if (sent) this.responseBody.add(reply.body);
     res.end(sent ? reply.body : undefined);
+  }
+
+  /**
+   * What is known of the request as it starts, for the `flow-start` event (built only while someone subscribes to
+   * it: the pipelines check SidecarHost.flowStartSubscribers first). Its `flow`, with the same id, follows in done().
+   */
+  startRecord(): FlowStart {
+    return {
+      id: this.id,
+      requestId: this.requestId,
+      reporter: this.reporter,
+      source: this.source,
+      destination: this.destination,
+      destinationService: this.destinationService,
+      method: this.method,
+      authority: this.authority,
+      path: this.path,
+      startedAt: this.startedAt,
+      requestHeaders: flattenHeaders(this.upstreamHeaders),
+      replayOf: this.replayOf
+    };
   }
 
   private done(): void {

@@ -5,7 +5,7 @@ import type { Snapshot } from '../snapshot.js';
 import type { Random } from '../util/random.js';
 import type { ServiceEndpoint } from '../registry.js';
 import type { LbState } from './lb.js';
-import type { WireSizes } from './exchange.js';
+import type { Exchange, WireSizes } from './exchange.js';
 import type { IdentityManager } from '../tls/identity.js';
 import type { EffectiveMtls } from '../security/peer-authentication.js';
 import type { WorkloadInfo } from '../registry.js';
@@ -23,6 +23,13 @@ export interface SidecarHost {
   deliveryAddress(ep: ServiceEndpoint): { host: string; port: number; viaSidecar: boolean };
   /** A request ended: count it, and store it unless its config had capture off (`stored` false). */
   emitFlow(flow: FlowRecord, wire?: WireSizes, stored?: boolean): void;
+  /**
+   * Event subscribers that want `flow-start` (kept current by the engine): 0 means nobody listens, and a pipeline
+   * neither calls emitFlowStart nor builds anything for it (one property read per request).
+   */
+  flowStartSubscribers: number;
+  /** A sidecar started handling a request: announce it (call only when flowStartSubscribers > 0). */
+  emitFlowStart(ex: Exchange): void;
   lbState: LbState;
   /**
    * The calling sidecars' circuit breakers and outlier ejections, per workload and cluster: kept across reloads (a

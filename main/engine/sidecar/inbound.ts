@@ -233,6 +233,7 @@ export class InboundSidecar {
     ex.beginSpan(headers);
     ex.takeReplayMarker(headers);
     headers['x-forwarded-proto'] ??= 'http';
+    if (this.host.flowStartSubscribers !== 0) this.host.emitFlowStart(ex);
     const sock = req.socket as tls.TLSSocket;
     if (sock.encrypted) {
       const client = peerOf(sock);

@@ -368,6 +368,7 @@ export class OutboundSidecar {
     // Envoy sets it when absent (use_remote_address is off on a sidecar): an app's own value goes on
     r.headers['x-forwarded-proto'] ??= 'http';
     ex.destinationService = r.service?.fqdn ?? r.authority;
+    if (this.host.flowStartSubscribers !== 0) this.host.emitFlowStart(ex);
     // HTTP/1.0 to a service declared HTTP: Envoy's codec on its HTTP listener answers 426 before any filter
     if ('httpVersion' in req && req.httpVersion === '1.0' && r.service?.protocol === 'http') {
       ex.sendLocal(LocalReplies.upgradeRequired(), SERVER, (h) => (h.connection = 'close'));

@@ -87,7 +87,15 @@ const EVENTS: MeshEvent[] = [
       command: 'node server.js'
     }
   },
-  { type: 'log', workload: 'reviews-v1', instance: '127.0.0.1:19081', stream: 'stdout', line: 'hello' }
+  {
+    type: 'log',
+    workload: 'reviews-v1',
+    instance: '127.0.0.1:19081',
+    stream: 'stdout',
+    line: 'hello',
+    at: '2026-01-01T00:00:00.000Z',
+    seq: 7
+  }
 ];
 
 /** Resolves once `check()` is true, re-checking whenever `emitter` emits 'change'; bounded. */
@@ -208,6 +216,7 @@ function createFakeApi() {
       record('stopProcess', args);
       failFor(String(args[0]));
     },
+    listLogs: async (...args: unknown[]) => (record('listLogs', args), []),
     onEvent(listener) {
       listeners.add(listener);
       changes.emit('change');
@@ -520,7 +529,7 @@ describe('admin HTTP server', () => {
     expect(r.status).toBe(400);
     expect(((await r.json()) as { error: { code: string; message: string } }).error).toEqual({
       code: 'LM201',
-      message: 'types: unknown event type "bogus" (one of flow, config, process, log)'
+      message: 'types: unknown event type "bogus" (one of flow-start, flow, config, process, log)'
     });
   });
 

@@ -8,7 +8,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
-import { EVENTS_PATH, MESH_API_METHODS, type MeshApi, type MeshEvent } from '../../contract/api.js';
+import {
+  EVENTS_PATH,
+  MESH_API_METHODS,
+  MESH_EVENT_TYPES,
+  type MeshApi,
+  type MeshEvent,
+  type MeshEventType
+} from '../../contract/api.js';
 import { MESH_API_ARGS, type MeshApiMethod } from '../../contract/api-schema.js';
 import { ErrorCodes, MeshError, isMeshError } from '../../contract/errors.js';
 
@@ -159,7 +166,7 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
   }
 
   /** The events /api/v1/events sends (MeshEvent's types), which `?types=` picks from. */
-  const EVENT_TYPES: MeshEvent['type'][] = ['flow', 'config', 'process', 'log'];
+  const EVENT_TYPES = MESH_EVENT_TYPES;
 
   function openEventStream(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const types = url.searchParams
@@ -173,15 +180,16 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
         ErrorCodes.BAD_REQUEST,
         `types: unknown event type${unknown.length > 1 ? 's' : ''} ${unknown.map((t) => JSON.stringify(t)).join(', ')} (one of ${EVENT_TYPES.join(', ')})`
       );
-    const wanted = types.length > 0 ? new Set(types) : undefined;
+    const wanted = types.length > 0 ? [...new Set(types as MeshEventType[])] : undefined;
     res.writeHead(200, EVENT_STREAM_HEADERS);
     res.write(': connected\n\n');
     const write = (chunk: string): void => {
       if (!res.writableEnded && !res.destroyed) res.write(chunk);
     };
+    // the engine is told the types: it builds no event nobody wants (flow-start costs nothing unsubscribed)
     const unsubscribe = api.onEvent((event: MeshEvent) => {
-      if (!wanted || wanted.has(event.type)) write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-    });
+      if (!wanted || wanted.includes(event.type)) write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    }, wanted);
     const heartbeat = setInterval(() => write(': ping\n\n'), heartbeatMs);
     heartbeat.unref();
     res.once('close', () => {

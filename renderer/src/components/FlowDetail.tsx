@@ -3,10 +3,10 @@
  * (decision trace, timing phases and attempts, routing, connection, headers and bodies) and Trace (the waterfall
  * of every hop of the request's trace).
  */
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { BodyView, FlowRecord } from '../../../main/contract/api.js';
 import { useMesh } from '../hooks.js';
-import { displayBody, findHeader, headerValue } from '../lib/body.js';
+import { displayBody, findHeader, headerValue, hexBytesPerRow, hexRows } from '../lib/body.js';
 import { flagList, formatBytes, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
 import { timingPhases } from '../lib/waterfall.js';
 import { curlFor } from '../lib/curl.js';
@@ -83,7 +83,12 @@ export function FlowDetailPane() {
             {' '}
             · host <code>{f.authority}</code> · reported by the{' '}
             {f.reporter === 'source' ? 'caller’s (outbound)' : 'server’s (inbound)'} sidecar ·{' '}
-            {formatClock(f.startedAt)}
+            <span data-testid="flow-detail-started" title={`Started ${f.startedAt}`}>
+              started {formatClock(f.startedAt)}
+              {Number.isFinite(f.durationMs) && !Number.isNaN(Date.parse(f.startedAt))
+                ? `, ended ${formatClock(new Date(Date.parse(f.startedAt) + f.durationMs).toISOString())}`
+                : ''}
+            </span>
           </span>
           {f.replayOf && (
             <div className="replay-of">
@@ -512,8 +517,55 @@ function Body({
         {shown.kind === 'json' ? 'JSON' : shown.kind === 'hex' ? 'binary (hex dump)' : 'text'}
         {contentType ? ` · ${contentType}` : ''}
       </div>
-      <pre className={`code body-${shown.kind}`}>{shown.text}</pre>
+      {shown.kind === 'hex' && shown.bytes ? (
+        <HexDump bytes={shown.bytes} />
+      ) : (
+        <pre className={`code body-${shown.kind}`}>{shown.text}</pre>
+      )}
     </div>
+  );
+}
+
+/**
+ * A binary body as a hex dump, as many bytes per row (16, 8 or 4) as the pane's width shows whole, so the ASCII
+ * column is never cut off; the dump scrolls sideways only when even 4 bytes per row do not fit.
+ */
+function HexDump({ bytes }: { bytes: Uint8Array }) {
+  const ref = useRef<HTMLPreElement>(null);
+  const [perRow, setPerRow] = useState(16);
+  useLayoutEffect(() => {
+    const pre = ref.current;
+    if (!pre) return;
+    const fit = (): void => {
+      const style = getComputedStyle(pre);
+      const width = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      // the width of one character of the dump's monospace font
+      const probe = document.createElement('span');
+      probe.textContent = '0'.repeat(32);
+      probe.style.position = 'absolute';
+      probe.style.visibility = 'hidden';
+      pre.appendChild(probe);
+      const char = probe.getBoundingClientRect().width / 32;
+      probe.remove();
+      if (width > 0 && char > 0) setPerRow(hexBytesPerRow(Math.floor(width / char)));
+    };
+    fit();
+    const observer = new ResizeObserver(fit);
+    observer.observe(pre);
+    return () => observer.disconnect();
+  }, []);
+  const rows = useMemo(() => hexRows(bytes, perRow), [bytes, perRow]);
+  return (
+    <pre ref={ref} className="code body-hex" data-testid="body-hex" data-per-row={perRow}>
+      {rows.map((r) => (
+        <span key={r.offset} className="hex-row">
+          <span className="hex-offset">{r.offset}</span>
+          {`  ${r.hex} `}
+          <span className="hex-ascii">{r.ascii}</span>
+          {'\n'}
+        </span>
+      ))}
+    </pre>
   );
 }
 

@@ -25,7 +25,15 @@ import { useEffect, useMemo, useRef, type FocusEvent, type RefObject } from 'rea
 import type { GraphEdge, GraphNode, GraphView, Health } from '../../../main/contract/api.js';
 import { useMesh } from '../hooks.js';
 import { formatDuration, formatPercent, formatRate } from '../lib/format.js';
-import { NODE_H, NODE_W, edgeLabelPositions, layoutGraph, topologyKey, type LabelPos } from '../lib/graph-layout.js';
+import {
+  LOOP_LABEL_RISE,
+  NODE_H,
+  NODE_W,
+  edgeLabelPositions,
+  layoutGraph,
+  topologyKey,
+  type LabelPos
+} from '../lib/graph-layout.js';
 import { Icons } from './ui.js';
 
 type WorkloadNode = Node<{ node: GraphNode }, 'graphNode'>;
@@ -201,7 +209,7 @@ function ServiceNodeView({ data }: NodeProps<ServiceNode>) {
  */
 function loopPath(x: number, y: number, tx: number, ty: number): [string, number, number] {
   const path = `M ${x} ${y} C ${x + 70} ${y - 110}, ${tx - 70} ${ty - 110}, ${tx} ${ty}`;
-  return [path, (x + tx) / 2, Math.min(y, ty) - 104];
+  return [path, (x + tx) / 2, Math.min(y, ty) - LOOP_LABEL_RISE];
 }
 
 export function edgeSummary(e: GraphEdge): string {
@@ -218,7 +226,7 @@ function CallEdgeView(props: EdgeProps<CallEdge>) {
     source === target
       ? loopPath(sourceX, sourceY, targetX, targetY)
       : getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
-  // The layout spreads the labels of a fan-out along their curves; React Flow's middle point otherwise.
+  // The layout places every label clear of the boxes and of each other (React Flow's middle point as a fallback).
   const labelX = props.data!.label?.x ?? midX;
   const labelY = props.data!.label?.y ?? midY;
   const level = errorLevel(e.errorRate);

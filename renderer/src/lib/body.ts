@@ -9,6 +9,8 @@ export const DISPLAY_CAP = 64 * 1024;
 export interface BodyDisplay {
   kind: 'empty' | 'json' | 'text' | 'hex';
   text: string;
+  /** The bytes of a hex dump (kind 'hex'), for a dump laid out again at another width (hexRows). */
+  bytes?: Uint8Array;
   /** Notes for the user: truncated by the sidecar, cut for display, not valid JSON… */
   notes: string[];
 }
@@ -26,7 +28,7 @@ export function displayBody(body: BodyView | null | undefined, contentType?: str
     const shown = bytes.length > DISPLAY_CAP ? bytes.subarray(0, DISPLAY_CAP) : bytes;
     if (shown.length < bytes.length)
       notes.push(`Showing the first ${DISPLAY_CAP / 1024} KiB of ${bytes.length} bytes.`);
-    return { kind: 'hex', text: hexDump(shown), notes };
+    return { kind: 'hex', text: hexDump(shown), bytes: shown, notes };
   }
   let text = body.data;
   const encoder = new TextEncoder();
@@ -75,15 +77,27 @@ export function base64ToBytes(b64: string): Uint8Array {
   return out;
 }
 
-/** Classic 16-bytes-per-line hex dump: offset, hex bytes in two groups of 8, printable ASCII. */
-export function hexDump(bytes: Uint8Array): string {
-  const lines: string[] = [];
-  for (let off = 0; off < bytes.length; off += 16) {
-    const row = bytes.subarray(off, off + 16);
+/** Bytes per row a hex dump may use, widest first: the view picks the widest that fits its width. */
+export const HEX_ROW_SIZES = [16, 8, 4] as const;
+
+export interface HexRow {
+  /** Offset of the row's first byte, 8 hex digits. */
+  offset: string;
+  /** The bytes in hex, "xx " each, an extra space between groups of 8, padded to a full row. */
+  hex: string;
+  /** The bytes as printable ASCII ("." for the others), between bars: "|GET /..|". */
+  ascii: string;
+}
+
+/** Rows of a hex dump with `perRow` bytes each (16: the classic layout). */
+export function hexRows(bytes: Uint8Array, perRow = 16): HexRow[] {
+  const rows: HexRow[] = [];
+  for (let off = 0; off < bytes.length; off += perRow) {
+    const row = bytes.subarray(off, off + perRow);
     let hex = '';
     let ascii = '';
-    for (let i = 0; i < 16; i++) {
-      if (i === 8) hex += ' ';
+    for (let i = 0; i < perRow; i++) {
+      if (i > 0 && i % 8 === 0) hex += ' ';
       if (i < row.length) {
         const b = row[i]!;
         hex += b.toString(16).padStart(2, '0') + ' ';
@@ -92,9 +106,29 @@ export function hexDump(bytes: Uint8Array): string {
         hex += '   ';
       }
     }
-    lines.push(`${off.toString(16).padStart(8, '0')}  ${hex} |${ascii}|`);
+    rows.push({ offset: off.toString(16).padStart(8, '0'), hex, ascii: `|${ascii}|` });
   }
-  return lines.join('\n');
+  return rows;
+}
+
+/** One row as text: offset, two spaces, the hex bytes, a space, the ASCII column. */
+export function hexRowText(r: HexRow): string {
+  return `${r.offset}  ${r.hex} ${r.ascii}`;
+}
+
+/** Characters a row of `perRow` bytes takes (every row of a dump is this wide). */
+export function hexRowChars(perRow: number): number {
+  return 8 + 2 + perRow * 3 + Math.floor((perRow - 1) / 8) + 1 + perRow + 2;
+}
+
+/** The most bytes per row (HEX_ROW_SIZES) whose rows fit in `chars` characters; the fewest if none does. */
+export function hexBytesPerRow(chars: number): number {
+  return HEX_ROW_SIZES.find((n) => hexRowChars(n) <= chars) ?? HEX_ROW_SIZES[HEX_ROW_SIZES.length - 1]!;
+}
+
+/** Classic hex dump, 16 bytes per line by default: offset, hex bytes in groups of 8, printable ASCII. */
+export function hexDump(bytes: Uint8Array, perRow = 16): string {
+  return hexRows(bytes, perRow).map(hexRowText).join('\n');
 }
 
 /** Header value as one line (repeated headers joined the way HTTP/1 would). */

@@ -9,11 +9,17 @@ import {
   NODE_W,
   LABEL_H,
   LABEL_W,
+  boxesOverlap,
   clusterDepths,
   clusterKey,
   edgeLabelPositions,
+  labelBox,
+  layoutBoxes,
   layoutGraph,
-  topologyKey
+  topologyKey,
+  type Box,
+  type GraphLayout,
+  type LabelPos
 } from './graph-layout.js';
 import { chartColumns, isolated, stepFor, summarize, windowText, withAlpha } from './metrics.js';
 
@@ -231,12 +237,124 @@ describe('edgeLabelPositions', () => {
     }
   });
 
-  it('leaves backward edges and self-calls to React Flow', () => {
+  it('places backward edges and self-calls too: a loop’s label above its node, a cycle’s near its middle', () => {
     const nodes = ['a-v1', 'b-v1'].map((id) => node(id));
-    const pos = edgeLabelPositions(
-      layoutGraph(nodes, [edge('a-v1', 'b-v1'), edge('b-v1', 'a-v1'), edge('a-v1', 'a-v1')])
-    );
-    expect([...pos.keys()]).toEqual(['a-v1>b-v1']);
+    const l = layoutGraph(nodes, [edge('a-v1', 'b-v1'), edge('b-v1', 'a-v1'), edge('a-v1', 'a-v1')]);
+    const pos = edgeLabelPositions(l);
+    expect([...pos.keys()].sort()).toEqual(['a-v1>a-v1', 'a-v1>b-v1', 'b-v1>a-v1']);
+    const a = l.nodes.find((n) => n.id === 'a-v1')!;
+    expect(pos.get('a-v1>a-v1')!.x).toBeCloseTo(a.x + NODE_W / 2, 6);
+    expect(pos.get('a-v1>a-v1')!.y + LABEL_H / 2).toBeLessThanOrEqual(l.groups.find((g) => g.id === a.groupId)!.y);
+    expectNoOverlaps(l, pos);
+  });
+});
+
+/** Every node box (a workload with its label) apart from the others, every edge label apart from every box. */
+function expectNoOverlaps(l: GraphLayout, pos: Map<string, LabelPos>): void {
+  const named = (id: string, b: Box) => ({ id, b });
+  // service boxes and lone nodes never overlap; workloads only overlap their own service box
+  const outer = [
+    ...l.groups.map((g) => named(g.id, g)),
+    ...l.nodes
+      .filter((n) => n.groupId === null)
+      .map((n) => named(n.id, { x: n.x, y: n.y, width: NODE_W, height: NODE_H }))
+  ];
+  const workloads = l.nodes.map((n) => ({ ...named(n.id, { x: n.x, y: n.y, width: NODE_W, height: NODE_H }), n }));
+  const clash: string[] = [];
+  outer.forEach((p, i) => outer.slice(i + 1).forEach((q) => boxesOverlap(p.b, q.b) && clash.push(`${p.id} / ${q.id}`)));
+  workloads.forEach((p, i) =>
+    workloads.slice(i + 1).forEach((q) => boxesOverlap(p.b, q.b) && clash.push(`${p.id} / ${q.id}`))
+  );
+  for (const w of workloads) {
+    for (const o of outer) {
+      if (o.id === w.n.groupId || o.id === w.id) continue;
+      if (boxesOverlap(w.b, o.b)) clash.push(`${w.id} / ${o.id}`);
+    }
+  }
+  // every drawn edge has a label, and it sits on no box and no other label
+  expect([...pos.keys()].sort()).toEqual(l.edges.map((e) => e.id).sort());
+  const labels = [...pos].map(([id, p]) => named(`label ${id}`, labelBox(p)));
+  labels.forEach((p, i) =>
+    labels.slice(i + 1).forEach((q) => boxesOverlap(p.b, q.b) && clash.push(`${p.id} / ${q.id}`))
+  );
+  for (const lb of labels)
+    for (const b of [...outer, ...workloads]) if (boxesOverlap(lb.b, b.b)) clash.push(`${lb.id} / ${b.id}`);
+  expect(clash).toEqual([]);
+  expect(layoutBoxes(l)).toHaveLength(outer.length);
+}
+
+describe('no overlaps', () => {
+  const unknown = node('unknown', { kind: 'unknown', service: null, namespace: null });
+
+  it('bookinfo: productpage → details and reviews v1/v2/v3, each reviews → ratings', () => {
+    const nodes = [
+      unknown,
+      ...['productpage-v1', 'details-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'].map((id) => node(id))
+    ];
+    const edges = [
+      edge('unknown', 'productpage-v1'),
+      edge('productpage-v1', 'details-v1'),
+      edge('productpage-v1', 'reviews-v1'),
+      edge('productpage-v1', 'reviews-v2'),
+      edge('productpage-v1', 'reviews-v3'),
+      edge('reviews-v1', 'ratings-v1'),
+      edge('reviews-v2', 'ratings-v1'),
+      edge('reviews-v3', 'ratings-v1')
+    ];
+    const l = layoutGraph(nodes, edges);
+    expectNoOverlaps(l, edgeLabelPositions(l));
+  });
+
+  it('bookinfo with a call that skips a column, a self-call, a cycle and an external host', () => {
+    const nodes = [
+      unknown,
+      ...['productpage-v1', 'details-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'].map((id) => node(id)),
+      node('api.example.com', { kind: 'external', service: 'api.example.com', namespace: null })
+    ];
+    const edges = [
+      edge('unknown', 'productpage-v1'),
+      edge('unknown', 'reviews-v2'), // curl straight at reviews: across productpage's column
+      edge('productpage-v1', 'details-v1'),
+      edge('productpage-v1', 'reviews-v1'),
+      edge('productpage-v1', 'reviews-v2'),
+      edge('productpage-v1', 'reviews-v3'),
+      edge('productpage-v1', 'ratings-v1'), // across reviews' column
+      edge('reviews-v2', 'ratings-v1'),
+      edge('reviews-v3', 'ratings-v1'),
+      edge('reviews-v2', 'reviews-v2'),
+      edge('productpage-v1', 'productpage-v1'),
+      edge('ratings-v1', 'reviews-v1'), // a cycle
+      edge('details-v1', 'api.example.com')
+    ];
+    const l = layoutGraph(nodes, edges);
+    const pos = edgeLabelPositions(l);
+    expectNoOverlaps(l, pos);
+    // a label of a call across columns sits in the gap right of its caller, not over the column it skips
+    const pp = l.nodes.find((n) => n.id === 'productpage-v1')!;
+    const across = pos.get('unknown>reviews-v2')!;
+    expect(across.x + LABEL_W / 2).toBeLessThanOrEqual(pp.x - GROUP_PAD);
+  });
+
+  it('a wide fan-out and fan-in: a gateway calling twelve services, each calling one database', () => {
+    const services = Array.from({ length: 12 }, (_, i) => `svc${String(i).padStart(2, '0')}-v1`);
+    const nodes = [node('gateway-v1'), ...services.map((id) => node(id)), node('db-v1'), node('db-v2')];
+    const edges = [
+      ...services.map((s) => edge('gateway-v1', s)),
+      ...services.map((s, i) => edge(s, i % 2 === 0 ? 'db-v1' : 'db-v2')),
+      edge('gateway-v1', 'db-v1')
+    ];
+    const l = layoutGraph(nodes, edges);
+    const pos = edgeLabelPositions(l);
+    expectNoOverlaps(l, pos);
+    const ys = services.map((s) => pos.get(`gateway-v1>${s}`)!.y).sort((a, b) => a - b);
+    for (let i = 1; i < ys.length; i++) expect(ys[i]! - ys[i - 1]!).toBeGreaterThanOrEqual(LABEL_H - 1e-9);
+  });
+
+  it('boxesOverlap: sharing an edge is not overlapping', () => {
+    const a = { x: 0, y: 0, width: 10, height: 10 };
+    expect(boxesOverlap(a, { x: 10, y: 0, width: 5, height: 5 })).toBe(false);
+    expect(boxesOverlap(a, { x: 9, y: 9, width: 5, height: 5 })).toBe(true);
+    expect(boxesOverlap(a, { x: 2, y: 2, width: 2, height: 2 })).toBe(true);
   });
 });
 

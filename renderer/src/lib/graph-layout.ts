@@ -272,14 +272,45 @@ export function topologyKey(nodes: GraphNode[], edges: GraphEdge[]): string {
 export const LABEL_H = 42;
 /** Width an edge label needs at most (".graph-edge-label": two lines of 11px text, e.g. "59.4 ms / 123 ms"). */
 export const LABEL_W = 112;
-/** Space kept between a label and the node beside it. */
+/** Space kept between a label and the boxes beside it. */
 const LABEL_MARGIN = 4;
 /** Handles sit on the node's border, half outside (React Flow measures the edge from the handle's outer side). */
 const HANDLE_HALF = 3;
+/** How far above its node a call to itself puts its label (GraphCanvas's loop: the label sits over the loop). */
+export const LOOP_LABEL_RISE = 104;
 
 export interface LabelPos {
   x: number;
   y: number;
+}
+
+/** An axis-aligned box (top left, size) in flow coordinates. */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** True when the two boxes share some area (touching edges do not count). */
+export function boxesOverlap(a: Box, b: Box): boolean {
+  const eps = 1e-6;
+  return (
+    a.x + a.width > b.x + eps && b.x + b.width > a.x + eps && a.y + a.height > b.y + eps && b.y + b.height > a.y + eps
+  );
+}
+
+/** The box an edge label centred at p takes (LABEL_W × LABEL_H: the height keeps a little air between labels). */
+export function labelBox(p: LabelPos): Box {
+  return { x: p.x - LABEL_W / 2, y: p.y - LABEL_H / 2, width: LABEL_W, height: LABEL_H };
+}
+
+/** What edge labels must not sit on: every service box, and every node that stands alone. */
+export function layoutBoxes(layout: GraphLayout): Box[] {
+  return [
+    ...layout.groups.map((g) => ({ x: g.x, y: g.y, width: g.width, height: g.height })),
+    ...layout.nodes.filter((n) => n.groupId === null).map((n) => ({ x: n.x, y: n.y, width: NODE_W, height: NODE_H }))
+  ];
 }
 
 /** x and y of React Flow's bezier (source Right, target Left, target to the right) at t. */
@@ -288,38 +319,87 @@ function bezierAt(sx: number, sy: number, tx: number, ty: number, t: number): La
   return { x: sx + d * (1.5 * t - 1.5 * t * t + t * t * t), y: sy + (ty - sy) * (3 * t * t - 2 * t * t * t) };
 }
 
-/**
- * Where each edge's label goes. React Flow puts it at the middle of the curve, so the labels of edges fanning out of
- * (or into) one node pile up. Here the labels of the edges between the same two columns are spread vertically (at
- * least LABEL_H apart, centred where they were) and each slides along its own curve to its new height, as far as its
- * box (LABEL_W) stays clear of the nodes on either side. Edges that go backwards (cycles) and calls of a node to
- * itself keep React Flow's choice (absent from the map).
- */
-/** x moved so that a label centred there keeps LABEL_MARGIN from the node sides at sx and tx (centred if it cannot). */
-function clearOfNodes(x: number, sx: number, tx: number): number {
-  const lo = sx + LABEL_W / 2 + LABEL_MARGIN;
-  const hi = tx - LABEL_W / 2 - LABEL_MARGIN;
-  return lo > hi ? (sx + tx) / 2 : Math.min(hi, Math.max(lo, x));
+/** The t in [0, 1] where a monotonic f(t) (f(0) = 0, f(1) = 1) reaches u. */
+function solveT(f: (t: number) => number, u: number): number {
+  let t0 = 0;
+  let t1 = 1;
+  for (let k = 0; k < 40; k++) {
+    const m = (t0 + t1) / 2;
+    if (f(m) < u) t0 = m;
+    else t1 = m;
+  }
+  return (t0 + t1) / 2;
 }
 
+/** x moved so that a label centred there keeps LABEL_MARGIN from the sides lo and hi (centred if it cannot). */
+function clearOf(x: number, lo: number, hi: number): number {
+  const a = lo + LABEL_W / 2 + LABEL_MARGIN;
+  const b = hi - LABEL_W / 2 - LABEL_MARGIN;
+  return a > b ? (lo + hi) / 2 : Math.min(b, Math.max(a, x));
+}
+
+interface Pending {
+  id: string;
+  sx: number;
+  sy: number;
+  tx: number;
+  ty: number;
+  /** The gap between two columns the label goes in (its left and right sides). */
+  gapLo: number;
+  gapHi: number;
+  /** The edge joins two neighbouring columns (its label may slide along the whole curve). */
+  adjacent: boolean;
+  mid: LabelPos;
+}
+
+/**
+ * Where each edge's label goes (centre, flow coordinates), for every edge of the layout.
+ *
+ * A forward call's label goes in a gap between two columns, never over a box: the gap right of its caller (for a
+ * call that skips columns too, so it does not sit on the services in between). React Flow would put it at the middle
+ * of the curve, so the labels of edges fanning out of (or into) one node would pile up: the labels of one gap are
+ * spread vertically (at least LABEL_H apart, centred where they were), and each slides along its own curve to its new
+ * height, as far as its box (LABEL_W) stays inside the gap. Calls backwards (cycles) keep the middle of their curve,
+ * and a call of a node to itself sits above its loop; both then move up or down, the least they can, off any box and
+ * any other label. No two labels share any area, and no label covers a service box or a node.
+ */
 export function edgeLabelPositions(layout: GraphLayout): Map<string, LabelPos> {
   const at = new Map(layout.nodes.map((n) => [n.id, n]));
-  const gaps = new Map<string, { id: string; sx: number; sy: number; tx: number; ty: number; mid: LabelPos }[]>();
+  const colWidth = NODE_W + 2 * GROUP_PAD;
+  const colLeft = (c: number): number => c * (colWidth + COL_GAP);
+  const gaps = new Map<number, Pending[]>();
+  const others: { id: string; pos: LabelPos; up: boolean }[] = [];
   for (const e of layout.edges) {
     const a = at.get(e.from);
     const b = at.get(e.to);
-    if (!a || !b || a.id === b.id || b.column <= a.column) continue;
+    if (!a || !b) continue;
     const sx = a.x + NODE_W + HANDLE_HALF;
     const sy = a.y + NODE_H / 2;
     const tx = b.x - HANDLE_HALF;
     const ty = b.y + NODE_H / 2;
-    const key = `${a.column}>${b.column}`;
-    let list = gaps.get(key);
-    if (!list) gaps.set(key, (list = []));
-    list.push({ id: e.id, sx, sy, tx, ty, mid: bezierAt(sx, sy, tx, ty, 0.5) });
+    if (a.id === b.id) {
+      // GraphCanvas draws the loop from the right handle to the left one, its label LOOP_LABEL_RISE above them
+      others.push({ id: e.id, pos: { x: (sx + a.x - HANDLE_HALF) / 2, y: sy - LOOP_LABEL_RISE }, up: true });
+      continue;
+    }
+    if (b.column <= a.column) {
+      others.push({ id: e.id, pos: { x: (sx + tx) / 2, y: (sy + ty) / 2 }, up: false });
+      continue;
+    }
+    const gapLo = colLeft(a.column) + colWidth;
+    const gapHi = colLeft(a.column + 1);
+    const adjacent = b.column === a.column + 1;
+    // the curve where it crosses the middle of its gap (the middle of the curve for neighbouring columns)
+    const d = tx - sx;
+    const t = adjacent ? 0.5 : solveT((m) => 1.5 * m - 1.5 * m * m + m * m * m, ((gapLo + gapHi) / 2 - sx) / d);
+    let list = gaps.get(a.column);
+    if (!list) gaps.set(a.column, (list = []));
+    list.push({ id: e.id, sx, sy, tx, ty, gapLo, gapHi, adjacent, mid: bezierAt(sx, sy, tx, ty, t) });
   }
+
   const out = new Map<string, LabelPos>();
-  for (const list of gaps.values()) {
+  for (const column of [...gaps.keys()].sort((p, q) => p - q)) {
+    const list = gaps.get(column)!;
     list.sort((p, q) => p.mid.y - q.mid.y || cmp(p.id, q.id));
     const ys: number[] = [];
     list.forEach((p, i) => ys.push(i === 0 ? p.mid.y : Math.max(p.mid.y, ys[i - 1]! + LABEL_H)));
@@ -328,22 +408,28 @@ export function edgeLabelPositions(layout: GraphLayout): Map<string, LabelPos> {
       const y = ys[i]! - shift;
       const lo = Math.min(p.sy, p.ty);
       const hi = Math.max(p.sy, p.ty);
-      if (p.sy === p.ty || y <= lo || y >= hi) {
-        out.set(p.id, { x: p.mid.x, y });
-        return;
+      let x = p.mid.x;
+      if (p.sy !== p.ty && y > lo && y < hi) {
+        // y(t) rises monotonically from sy to ty: the t at this height, away from the nodes' sides
+        const u = solveT((m) => 3 * m * m - 2 * m * m * m, (y - p.sy) / (p.ty - p.sy));
+        x = bezierAt(p.sx, p.sy, p.tx, p.ty, p.adjacent ? Math.min(0.8, Math.max(0.2, u)) : u).x;
       }
-      // y(t) rises monotonically from sy to ty: bisect for the t at this height, away from the nodes' sides.
-      const u = (y - p.sy) / (p.ty - p.sy);
-      let t0 = 0;
-      let t1 = 1;
-      for (let k = 0; k < 40; k++) {
-        const m = (t0 + t1) / 2;
-        if (3 * m * m - 2 * m * m * m < u) t0 = m;
-        else t1 = m;
-      }
-      const t = Math.min(0.8, Math.max(0.2, (t0 + t1) / 2));
-      out.set(p.id, { x: clearOfNodes(bezierAt(p.sx, p.sy, p.tx, p.ty, t).x, p.sx, p.tx), y });
+      out.set(p.id, { x: clearOf(x, p.gapLo, p.gapHi), y });
     });
+  }
+
+  // The rest move off the boxes and the labels already placed: the nearest free height, loops upwards first.
+  const taken: Box[] = [...layoutBoxes(layout), ...[...out.values()].map(labelBox)];
+  others.sort((p, q) => Number(p.up) - Number(q.up) || cmp(p.id, q.id));
+  const step = LABEL_H / 3;
+  for (const o of others) {
+    const free = (y: number): boolean => !taken.some((b) => boxesOverlap(labelBox({ x: o.pos.x, y }), b));
+    let y = o.pos.y;
+    // a loop's label only goes further up (over its loop); others try up, then down, a step further each time
+    for (let k = 1; !free(y); k++) y = o.pos.y + (o.up ? -k * step : (k % 2 === 1 ? -1 : 1) * Math.ceil(k / 2) * step);
+    const pos = { x: o.pos.x, y };
+    out.set(o.id, pos);
+    taken.push(labelBox(pos));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ResourceView } from '../../../main/contract/api.js';
-import { displayBody, DISPLAY_CAP, hexDump } from './body.js';
+import { displayBody, DISPLAY_CAP, hexBytesPerRow, hexDump, hexRowChars, hexRows } from './body.js';
 import { toErrorInfo } from './errors.js';
 import { formatDuration, formatRelative, shortService, statusClass } from './format.js';
 import { currentWeights, faultFor, hostCoversService, subsetsFor } from './istio.js';
@@ -75,6 +75,21 @@ describe('bodies', () => {
   });
   it('hexDump of 17 bytes takes two lines', () => {
     expect(hexDump(new Uint8Array(17)).split('\n')).toHaveLength(2);
+  });
+  it('lays a hex dump out with fewer bytes per row when it is narrow; every row as wide as hexRowChars says', () => {
+    const bytes = new Uint8Array([0x47, 0x45, 0x54, 0x20, 0, 1, 2, 0x7e, 0x7f, 0x41]);
+    expect(hexDump(bytes, 8).split('\n')).toEqual([
+      '00000000  47 45 54 20 00 01 02 7e  |GET ...~|',
+      '00000008  7f 41' + ' '.repeat(20) + '|.A|'
+    ]);
+    for (const n of [16, 8, 4]) {
+      const rows = hexDump(new Uint8Array(40), n).split('\n');
+      expect(rows).toHaveLength(Math.ceil(40 / n));
+      for (const r of rows.slice(0, -1)) expect(r).toHaveLength(hexRowChars(n));
+      expect(hexRows(new Uint8Array(40), n)[1]!.offset).toBe(n.toString(16).padStart(8, '0'));
+    }
+    expect(hexRowChars(16)).toBe(78);
+    expect([100, 78, 77, 45, 44, 29, 10].map(hexBytesPerRow)).toEqual([16, 16, 8, 8, 4, 4, 4]);
   });
   it('empty body', () => {
     expect(displayBody(null).kind).toBe('empty');

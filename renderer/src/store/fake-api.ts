@@ -18,6 +18,7 @@ import type {
   GraphView,
   Har,
   HarEntry,
+  LogLine,
   MeshApi,
   MeshEvent,
   MetricsPoint,
@@ -171,6 +172,8 @@ export interface FakeApi extends MeshApi {
   calls: { method: string; args: unknown[] }[];
   workloads: WorkloadView[];
   flows: FlowRecord[];
+  /** The lines the engine kept (listLogs reads them; an unknown workload is LM202, as in the engine). */
+  logs: LogLine[];
   config: ConfigView;
   files: Record<string, string>;
   issuesFor: (content: string) => ValidationIssue[];
@@ -186,6 +189,7 @@ export function fakeApi(): FakeApi {
     calls: [],
     workloads: [],
     flows: [],
+    logs: [],
     config: config(),
     files: {},
     issuesFor: () => [],
@@ -393,9 +397,17 @@ export function fakeApi(): FakeApi {
       }),
     restartProcess: async (w, i) => rec('restartProcess', [w, i], undefined),
     stopProcess: async (w, i) => rec('stopProcess', [w, i], undefined),
-    onEvent(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+    listLogs: async (q) => {
+      const w = q?.workload;
+      if (w !== undefined && !api.workloads.some((x) => x.name === w) && !api.logs.some((l) => l.workload === w))
+        throw Object.assign(new Error(`no workload "${w}" in the mesh`), { code: 'LM202' });
+      const lines = api.logs.filter((l) => w === undefined || l.workload === w).sort((a, b) => a.seq - b.seq);
+      return rec('listLogs', [q], structuredClone(lines.slice(-(q?.limit ?? 1000))));
+    },
+    onEvent(listener, types) {
+      const own = types === undefined ? listener : (e: MeshEvent) => void (types.includes(e.type) && listener(e));
+      listeners.add(own);
+      return () => listeners.delete(own);
     }
   };
   function rec<T>(method: keyof MeshApi, args: unknown[], result: T): T {

@@ -116,6 +116,64 @@ describe('rules slice', () => {
     expect(selectDirty(s())).toBe(false);
   });
 
+  it('save with validation errors asks first: Cancel writes nothing, Save anyway writes; warnings alone do not ask', async () => {
+    const { api, s } = setup();
+    const warning = (line: number): ValidationIssue => ({ ...issue(line, 'IST0173'), severity: 'warning' });
+    api.issuesFor = (content) =>
+      content.includes('bad')
+        ? [
+            issue(2),
+            issue(3, 'IST0003'),
+            warning(4),
+            { ...issue(1), where: { file: '/p/istio/other.yaml', line: 1, column: 1 } }
+          ]
+        : content.includes('meh')
+          ? [warning(2)]
+          : [];
+    await s().loadConfig();
+    await s().loadFiles();
+    await s().openFile('/p/istio/vs.yaml');
+    await vi.runAllTimersAsync();
+    const writes = () => api.calls.filter((c) => c.method === 'writeIstioFile').length;
+
+    // typed and saved at once (before the debounced check): Save validates this text first, then asks
+    s().setEditorText('kind: VirtualService\nbad: 1\n');
+    await s().saveFile();
+    expect(s().saveConfirm).toEqual({
+      path: '/p/istio/vs.yaml',
+      relative: 'istio/vs.yaml',
+      errors: 3,
+      runningVersion: 1
+    });
+    expect(writes()).toBe(0);
+    expect(s().saving).toBe(false);
+
+    // Cancel: nothing written, the edit stays
+    s().cancelSave();
+    expect(s().saveConfirm).toBeNull();
+    expect(writes()).toBe(0);
+    expect(selectDirty(s())).toBe(true);
+
+    // Save anyway: written; the engine's verdict is shown as before
+    api.writeResult = () => reload({ ok: false, version: 1, error: 'IST0101 problem on 2', issues: [issue(2)] });
+    await s().saveFile();
+    expect(s().saveConfirm?.errors).toBe(3);
+    await s().confirmSave();
+    expect(s().saveConfirm).toBeNull();
+    expect(writes()).toBe(1);
+    expect(api.files['/p/istio/vs.yaml']).toBe('kind: VirtualService\nbad: 1\n');
+    expect(s().saveResult).toMatchObject({ ok: false });
+
+    // warnings only: saved without asking
+    api.writeResult = () => reload({ ok: true, version: 2 });
+    s().setEditorText('kind: VirtualService\nmeh: 1\n');
+    await vi.runAllTimersAsync();
+    await s().saveFile();
+    expect(s().saveConfirm).toBeNull();
+    expect(writes()).toBe(2);
+    expect(s().saveResult).toMatchObject({ ok: true, version: 2 });
+  });
+
   it('a failing write keeps the text dirty and shows the error code', async () => {
     const { api, s } = setup();
     await s().openFile('/p/istio/vs.yaml');

@@ -34,6 +34,16 @@ export interface QuickState {
   error: ErrorInfo | null;
 }
 
+/** Save was asked for while validation shows errors: the view asks before writing (Save anyway / Cancel). */
+export interface SaveConfirm {
+  path: string;
+  relative: string;
+  /** Errors validation shows for the config with the editor's text (this file and the others). */
+  errors: number;
+  /** The version that keeps running if the reload is rejected (null before the config is known). */
+  runningVersion: number | null;
+}
+
 export interface Notice {
   kind: 'ok' | 'error';
   text: string;
@@ -54,6 +64,8 @@ export interface RulesSlice {
   saving: boolean;
   saveResult: ReloadResult | null;
   saveError: ErrorInfo | null;
+  /** Set while Save waits for the user to confirm writing a file with errors. */
+  saveConfirm: SaveConfirm | null;
   quick: QuickState | null;
   /** A short message after a quick action was saved (shown as a toast). */
   notice: Notice | null;
@@ -70,7 +82,15 @@ export interface RulesSlice {
   openFileAt(path: string, line: number): Promise<void>;
   setEditorText(text: string): void;
   validateNow(): Promise<void>;
-  saveFile(): Promise<void>;
+  /**
+   * Write the open file and reload. When validation shows errors it only asks (saveConfirm) unless `force`:
+   * the engine would reject the reload and keep the last good config running. Warnings alone do not ask.
+   */
+  saveFile(opts?: { force?: boolean }): Promise<void>;
+  /** "Save anyway": write the file the confirmation was about. */
+  confirmSave(): Promise<void>;
+  /** "Cancel": nothing is written; the edit stays in the editor. */
+  cancelSave(): void;
   applyReload(reload: ReloadResult): void;
   openQuickAction(kind: QuickKind, service?: string): void;
   /** Open the dialog for "Require mTLS (STRICT)" on a workload or its namespace, and preview the change at once. */
@@ -85,6 +105,8 @@ export interface RulesSlice {
 export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) => {
   let validateTimer: ReturnType<typeof setTimeout> | undefined;
   let validateSeq = 0;
+  /** The path and text liveIssues are the answer for. */
+  let validated: { path: string; text: string } | null = null;
 
   function services(): ServiceRef[] {
     return servicesOf(get().workloads);
@@ -123,6 +145,7 @@ export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) =
     saving: false,
     saveResult: null,
     saveError: null,
+    saveConfirm: null,
     quick: null,
     notice: null,
     reveal: null,
@@ -171,7 +194,8 @@ export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) =
         validating: false,
         validateError: null,
         saveResult: null,
-        saveError: null
+        saveError: null,
+        saveConfirm: null
       });
       try {
         const file = await deps.api.readIstioFile({ path });
@@ -208,17 +232,39 @@ export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) =
       set({ validating: true });
       try {
         const issues = await deps.api.validateIstioText({ path: ed.path, content: ed.text });
-        if (seq === validateSeq) set({ liveIssues: issues, validating: false, validateError: null });
+        if (seq === validateSeq) {
+          validated = { path: ed.path, text: ed.text };
+          set({ liveIssues: issues, validating: false, validateError: null });
+        }
       } catch (err) {
         if (seq === validateSeq) set({ validating: false, validateError: toErrorInfo(err) });
       }
     },
 
-    async saveFile() {
-      const ed = get().editor;
+    async saveFile(opts) {
+      let ed = get().editor;
       if (!ed || ed.status !== 'ready' || get().saving) return;
+      if (!opts?.force) {
+        // the issues must be those of the text being saved: validate it first if they are not (yet)
+        if (validated?.path !== ed.path || validated.text !== ed.text) await get().validateNow();
+        ed = get().editor;
+        if (!ed || ed.status !== 'ready' || get().saving) return;
+        const fresh = validated?.path === ed.path && validated.text === ed.text;
+        const errors = fresh ? (get().liveIssues ?? []).filter((i) => i.severity === 'error').length : 0;
+        if (errors > 0) {
+          set({
+            saveConfirm: {
+              path: ed.path,
+              relative: ed.relative,
+              errors,
+              runningVersion: get().config?.version ?? null
+            }
+          });
+          return;
+        }
+      }
       const content = ed.text;
-      set({ saving: true, saveResult: null, saveError: null });
+      set({ saving: true, saveResult: null, saveError: null, saveConfirm: null });
       try {
         const result = await deps.api.writeIstioFile({ path: ed.path, content });
         const now = get().editor;
@@ -229,6 +275,16 @@ export const createRulesSlice: SliceCreator<RulesSlice> = (deps) => (set, get) =
       } catch (err) {
         set({ saving: false, saveError: toErrorInfo(err) });
       }
+    },
+
+    async confirmSave() {
+      const c = get().saveConfirm;
+      set({ saveConfirm: null });
+      if (c && get().editor?.path === c.path) await get().saveFile({ force: true });
+    },
+
+    cancelSave() {
+      set({ saveConfirm: null });
     },
 
     applyReload(reload) {

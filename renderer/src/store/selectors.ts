@@ -4,6 +4,7 @@
  */
 import type { AccessCell, FlowRecord, SecurityView, SessionView, WorkloadView } from '../../../main/contract/api.js';
 import { filtersActive, matchesFilter, type FlowFilters } from '../lib/flow-query.js';
+import { mergeByStart, pendingMatches, type ListedFlow } from '../lib/live-flows.js';
 import { flagList, shortService } from '../lib/format.js';
 import { faultFor, type FaultSummary } from '../lib/istio.js';
 import type { MeshState } from './types.js';
@@ -39,8 +40,22 @@ const filterFlows = memo((flows: FlowRecord[], filters: FlowFilters): FlowRecord
   return flows.filter((f) => matchesFilter(f, structural, { text: false }));
 });
 
-/** The Traffic list as shown: `trafficFlows` narrowed by the filters the server cannot apply. */
-export const selectFilteredFlows = (s: MeshState): FlowRecord[] => filterFlows(s.trafficFlows, s.filters);
+const withPending = memo(
+  (listed: FlowRecord[], pending: ListedFlow[], filters: FlowFilters, sessions: SessionView[]): ListedFlow[] => {
+    if (pending.length === 0) return listed;
+    const current = sessions.find((x) => x.current)?.id ?? null;
+    const ids = new Set(listed.map((f) => f.id));
+    const shown = pending.filter((p) => !ids.has(p.id) && pendingMatches(p, filters, current));
+    return mergeByStart<ListedFlow>(listed, shown);
+  }
+);
+
+/**
+ * The Traffic list as shown, in start order: `trafficFlows` narrowed by the filters the server cannot apply, with
+ * the requests still in flight that match the filters (`pending` rows) where they started.
+ */
+export const selectFilteredFlows = (s: MeshState): ListedFlow[] =>
+  withPending(filterFlows(s.trafficFlows, s.filters), s.pendingFlows, s.filters, s.sessions);
 
 export const selectFiltersActive = (s: MeshState): boolean => filtersActive(s.filters);
 

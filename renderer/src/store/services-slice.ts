@@ -1,18 +1,28 @@
-/** Services slice: workloads, their processes (state + restart/stop) and the live log tail per workload. */
-import type { MeshEvent, ProcessView, WorkloadView } from '../../../main/contract/api.js';
+/**
+ * Services slice: workloads, their processes (state + restart/stop) and the log of each workload: the history the
+ * engine kept (loaded when a Logs panel opens, again when the connection comes back) joined by `seq` to the live lines.
+ */
+import {
+  LOG_LINES_KEPT,
+  type LogLine,
+  type MeshEvent,
+  type ProcessView,
+  type WorkloadView
+} from '../../../main/contract/api.js';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
 import type { LoadStatus, SliceCreator } from './types.js';
 
-/** Log lines kept per workload. */
-export const MAX_LOG_LINES = 500;
+export type { LogLine };
+
+/** Log lines kept per workload: as many as the engine keeps. */
+export const MAX_LOG_LINES = LOG_LINES_KEPT;
 
 export type LogEvent = Extract<MeshEvent, { type: 'log' }>;
 
-export interface LogLine {
-  seq: number;
-  instance: string;
-  stream: 'stdout' | 'stderr';
-  line: string;
+/** Loading the engine's history of a workload's log. */
+export interface LogHistory {
+  status: LoadStatus;
+  error: ErrorInfo | null;
 }
 
 export interface ProcessOp {
@@ -25,6 +35,8 @@ export interface ServicesSlice {
   workloadsStatus: LoadStatus;
   workloadsError: ErrorInfo | null;
   logs: Record<string, LogLine[]>;
+  /** The history load of each workload whose log was opened. */
+  logHistory: Record<string, LogHistory>;
   /** Restart/stop in flight or failed, by workload name. */
   processOps: Record<string, ProcessOp>;
   loadWorkloads(opts?: { quiet?: boolean }): Promise<boolean>;
@@ -32,9 +44,20 @@ export interface ServicesSlice {
   stopProcess(workload: string, instance?: string): Promise<void>;
   applyProcess(workload: string, process: ProcessView): void;
   appendLogs(events: LogEvent[]): void;
+  /** Load the lines the engine kept for the workload; they replace what the store held, live lines are kept after. */
+  loadLogs(workload: string): Promise<void>;
+  /** Load the history again of every workload whose log was opened (after the connection came back). */
+  reloadLogs(): Promise<void>;
 }
 
-let logSeq = 0;
+const toLine = (e: LogEvent): LogLine => ({
+  workload: e.workload,
+  instance: e.instance,
+  stream: e.stream,
+  line: e.line,
+  at: e.at,
+  seq: e.seq
+});
 
 export const createServicesSlice: SliceCreator<ServicesSlice> = (deps) => (set, get) => {
   async function processAction(kind: 'restart' | 'stop', workload: string, instance?: string): Promise<void> {
@@ -55,6 +78,7 @@ export const createServicesSlice: SliceCreator<ServicesSlice> = (deps) => (set, 
     workloadsStatus: 'idle',
     workloadsError: null,
     logs: {},
+    logHistory: {},
     processOps: {},
 
     async loadWorkloads(opts) {
@@ -90,7 +114,13 @@ export const createServicesSlice: SliceCreator<ServicesSlice> = (deps) => (set, 
         const logs = { ...s.logs };
         for (const e of events) {
           const lines = logs[e.workload] === s.logs[e.workload] ? [...(logs[e.workload] ?? [])] : logs[e.workload]!;
-          lines.push({ seq: ++logSeq, instance: e.instance, stream: e.stream, line: e.line });
+          const last = lines.at(-1)?.seq ?? 0;
+          if (e.seq <= last) {
+            // a line the history already brought; a seq not held at all means the engine started afresh
+            if (lines.some((l) => l.seq === e.seq)) continue;
+            lines.length = 0;
+          }
+          lines.push(toLine(e));
           logs[e.workload] = lines;
         }
         for (const name of new Set(events.map((e) => e.workload))) {
@@ -99,6 +129,35 @@ export const createServicesSlice: SliceCreator<ServicesSlice> = (deps) => (set, 
         }
         return { logs };
       });
+    },
+
+    async loadLogs(workload) {
+      const before = new Set(get().logs[workload] ?? []);
+      set((s) => ({
+        logHistory: {
+          ...s.logHistory,
+          [workload]: { status: 'loading', error: s.logHistory[workload]?.error ?? null }
+        }
+      }));
+      try {
+        const history = await deps.api.listLogs({ workload, limit: MAX_LOG_LINES });
+        set((s) => {
+          // the history replaces what was held; lines that came live while it loaded follow it unless it has them
+          const newest = history.at(-1)?.seq ?? 0;
+          const arrived = (s.logs[workload] ?? []).filter((l) => !before.has(l) && l.seq > newest);
+          const lines = [...history, ...arrived];
+          return {
+            logs: { ...s.logs, [workload]: lines.slice(Math.max(0, lines.length - MAX_LOG_LINES)) },
+            logHistory: { ...s.logHistory, [workload]: { status: 'ready', error: null } }
+          };
+        });
+      } catch (err) {
+        set((s) => ({ logHistory: { ...s.logHistory, [workload]: { status: 'error', error: toErrorInfo(err) } } }));
+      }
+    },
+
+    async reloadLogs() {
+      await Promise.all(Object.keys(get().logHistory).map((w) => get().loadLogs(w)));
     }
   };
 };

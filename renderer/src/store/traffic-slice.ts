@@ -4,9 +4,11 @@
  * Two lists:
  *  - `flows`: the live window (the newest INITIAL_FLOWS from listFlows, then every live `flow` event), unfiltered.
  *    The Services stats, the Security overlay and the status bar read it.
- *  - `trafficFlows`: the Traffic list. Filters are server-side queries: a filter change reloads it from
- *    `listFlows(query)` (text input debounced), live events are appended when they match (`matchesFilter`), and
- *    "load older" pages back with `before`. History comes from the engine's store, so it survives restarts.
+ *  - `trafficFlows`: the Traffic list, in start order (lib/live-flows.ts). Filters are server-side queries: a filter
+ *    change reloads it from `listFlows(query)` (text input debounced), live events are put in where they started
+ *    when they match (`matchesFilter`), and "load older" pages back with `before` (the oldest recorded flow held:
+ *    the store pages in recorded order). History comes from the engine's store, so it survives restarts.
+ *  - `pendingFlows`: requests in flight (`flow-start` events), shown among the flows until their `flow` arrives.
  *
  * Plus capture sessions (list, record, stop, delete), HAR export/import, replay, flow and session comparison, and
  * the trace of the open flow.
@@ -14,6 +16,7 @@
 import type {
   FlowComparison,
   FlowRecord,
+  FlowStart,
   Har,
   ReplayRequest,
   SessionComparison,
@@ -23,6 +26,7 @@ import type {
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
 import { filtersToQuery, matchesFilter, NO_FILTERS, sameFilters, type FlowFilters } from '../lib/flow-query.js';
 import { harFileName, parseHar } from '../lib/har.js';
+import { addInStartOrder, inStartOrder, pendingRecord, type ListedFlow } from '../lib/live-flows.js';
 import { sessionTitle } from '../lib/sessions.js';
 import { selectFilteredFlows } from './selectors.js';
 import type { LoadStatus, SliceCreator } from './types.js';
@@ -38,6 +42,8 @@ export const INITIAL_FLOWS = 1000;
 export const OLDER_PAGE = 500;
 /** Debounce of the text filter before the list is queried again. */
 export const TEXT_FILTER_DELAY_MS = 200;
+/** Requests in flight shown at most (the oldest give way; their flows still show when they end). */
+export const MAX_PENDING = 1000;
 
 export interface FlowDetail {
   id: string;
@@ -96,8 +102,17 @@ export interface TrafficSlice {
   flows: FlowRecord[];
   flowsStatus: LoadStatus;
   flowsError: ErrorInfo | null;
-  /** The Traffic list: the flows the filters' query returned, plus matching live flows; newest last. */
+  /**
+   * The Traffic list: the flows the filters' query returned, plus matching live flows; in start order (the Time
+   * column), the latest start last.
+   */
   trafficFlows: FlowRecord[];
+  /**
+   * Requests in flight (announced by `flow-start`, not ended yet), unfiltered, in start order: the list shows those
+   * that match the filters among the flows (selectFilteredFlows). Each goes when its `flow` arrives; all go when
+   * the connection to the engine is lost (an end may have been missed meanwhile).
+   */
+  pendingFlows: ListedFlow[];
   listStatus: LoadStatus;
   listError: ErrorInfo | null;
   /** The store may hold older flows for the query ("load older"). */
@@ -128,6 +143,10 @@ export interface TrafficSlice {
   reloadList(): Promise<void>;
   loadOlder(): Promise<void>;
   appendFlows(flows: FlowRecord[]): void;
+  /** Requests a sidecar started (`flow-start` events): pending rows until their flows arrive. */
+  startFlows(starts: FlowStart[]): void;
+  /** Forget every pending row (the connection to the engine was lost: their ends may never be seen). */
+  dropPendingFlows(): void;
   setPaused(paused: boolean): void;
   clearFlows(): Promise<void>;
   setFilter(patch: Partial<FlowFilters>): void;
@@ -213,6 +232,11 @@ const NO_SESSION_COMPARE: SessionCompareState = { ids: [], open: false, status: 
 export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, get) => {
   /** Bumped by every list (re)load; an answer for an older number is stale. */
   let listSeq = 0;
+  /**
+   * The oldest flow the list's pages hold, by when it was recorded: the `before` of the next older page (the store
+   * pages in that order, while the list is in start order).
+   */
+  let olderCursor: string | undefined;
   let textTimer: ReturnType<typeof setTimeout> | undefined;
 
   const currentSession = (): number | null => get().sessions.find((s) => s.current)?.id ?? null;
@@ -225,7 +249,9 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
     set((s) => ({
       flows: s.flows.some((x) => x.id === f.id) ? s.flows : capped([...s.flows, light]),
       trafficFlows:
-        !matches || s.trafficFlows.some((x) => x.id === f.id) ? s.trafficFlows : capped([...s.trafficFlows, light])
+        !matches || s.trafficFlows.some((x) => x.id === f.id)
+          ? s.trafficFlows
+          : capped(addInStartOrder(s.trafficFlows, [light]))
     }));
   }
 
@@ -247,6 +273,7 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
     flowsStatus: 'idle',
     flowsError: null,
     trafficFlows: [],
+    pendingFlows: [],
     listStatus: 'idle',
     listError: null,
     hasOlder: false,
@@ -291,8 +318,9 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
         await get().reloadList();
         return;
       }
+      olderCursor = listed[0]?.id;
       set((s) => ({
-        trafficFlows: mergeListed(listed, s.trafficFlows, matchesNow),
+        trafficFlows: inStartOrder(mergeListed(listed, s.trafficFlows, matchesNow)),
         hasOlder: listed.length >= INITIAL_FLOWS,
         listStatus: 'ready',
         olderStatus: 'idle',
@@ -312,8 +340,9 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
           withoutBodies
         );
         if (token !== listSeq) return;
+        olderCursor = listed[0]?.id;
         set((s) => ({
-          trafficFlows: mergeListed(listed, s.trafficFlows, matchesNow, snapshot),
+          trafficFlows: inStartOrder(mergeListed(listed, s.trafficFlows, matchesNow, snapshot)),
           hasOlder: listed.length >= INITIAL_FLOWS,
           listStatus: 'ready'
         }));
@@ -324,26 +353,25 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
 
     async loadOlder() {
       const s = get();
-      const first = s.trafficFlows[0];
-      if (!s.hasOlder || !first || s.olderStatus === 'loading' || s.listStatus === 'loading') return;
+      const before = olderCursor ?? s.trafficFlows[0]?.id;
+      if (!s.hasOlder || !before || s.olderStatus === 'loading' || s.listStatus === 'loading') return;
       const room = MAX_FLOWS - s.trafficFlows.length;
       if (room <= 0) return;
       const limit = Math.min(OLDER_PAGE, room);
       const token = listSeq;
       set({ olderStatus: 'loading', olderError: null });
       try {
-        const older = (await deps.api.listFlows({ ...filtersToQuery(s.filters), before: first.id, limit })).map(
-          withoutBodies
-        );
+        const older = (await deps.api.listFlows({ ...filtersToQuery(s.filters), before, limit })).map(withoutBodies);
         if (token !== listSeq) {
           set({ olderStatus: 'idle' });
           return;
         }
+        if (older[0]) olderCursor = older[0].id;
         set((st) => {
           const ids = new Set(st.trafficFlows.map((f) => f.id));
           const fresh = older.filter((f) => !ids.has(f.id));
           return {
-            trafficFlows: fresh.length === 0 ? st.trafficFlows : [...fresh, ...st.trafficFlows],
+            trafficFlows: fresh.length === 0 ? st.trafficFlows : inStartOrder([...fresh, ...st.trafficFlows]),
             hasOlder: older.length >= limit,
             olderStatus: 'ready'
           };
@@ -355,6 +383,18 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
 
     appendFlows(incoming) {
       if (incoming.length === 0) return;
+      // their requests ended: the pending rows go (paused or not), replaced in place by the flows when they match
+      const pending = get().pendingFlows;
+      if (pending.length > 0) {
+        const ended = new Set(incoming.map((f) => f.id));
+        const left = pending.filter((p) => !ended.has(p.id));
+        if (left.length !== pending.length) {
+          set({ pendingFlows: left });
+          const open = get().detail;
+          // the request open in the detail pane ended: show its flow (once it is in the lists, below)
+          if (open && open.flow === null && ended.has(open.id)) queueMicrotask(() => void get().openDetail(open.id));
+        }
+      }
       bumpSessionCounts(incoming);
       if (get().paused) {
         set((s) => ({ missed: s.missed + incoming.length }));
@@ -380,13 +420,34 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
         const out: Partial<TrafficSlice> = {};
         if (fresh.length > 0) out.flows = capped([...s.flows, ...fresh]);
         if (listFresh.length > 0) {
-          const next = [...s.trafficFlows, ...listFresh];
+          const next = addInStartOrder(s.trafficFlows, listFresh);
           out.trafficFlows = capped(next);
           // The oldest flows left the window: they can be paged back in.
           if (next.length > MAX_FLOWS) out.hasOlder = true;
         }
         return out;
       });
+    },
+
+    startFlows(starts) {
+      // a paused list takes no new rows (the requests are listed with their flows on resume)
+      if (starts.length === 0 || get().paused) return;
+      set((s) => {
+        const known = new Set(s.pendingFlows.map((p) => p.id));
+        const fresh: ListedFlow[] = [];
+        for (const st of starts) {
+          if (known.has(st.id)) continue;
+          known.add(st.id);
+          fresh.push(pendingRecord(st));
+        }
+        if (fresh.length === 0) return {};
+        const next = addInStartOrder(s.pendingFlows, fresh);
+        return { pendingFlows: next.length > MAX_PENDING ? next.slice(next.length - MAX_PENDING) : next };
+      });
+    },
+
+    dropPendingFlows() {
+      if (get().pendingFlows.length > 0) set({ pendingFlows: [] });
     },
 
     setPaused(paused) {
@@ -401,6 +462,7 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
       try {
         await deps.api.clearFlows();
         ++listSeq;
+        olderCursor = undefined;
         const current = currentSession();
         // imported sessions outlive a clear (the engine keeps them): a filter on one stays, and they are listed again
         const imports = new Set(
@@ -474,6 +536,11 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
       if (target === null) return;
       const s = get();
       const listed = s.trafficFlows.find((f) => f.id === target) ?? s.flows.find((f) => f.id === target) ?? null;
+      if (listed === null && s.pendingFlows.some((p) => p.id === target)) {
+        // in flight: the store has no flow yet; the pane shows what the start told (PendingDetail) until it ends
+        set({ selectedId: target, detail: { id: target, flow: null, loading: false, error: null } });
+        return;
+      }
       set({ selectedId: target, detail: { id: target, flow: listed, loading: true, error: null } });
       try {
         const flow = await deps.api.getFlow({ id: target });
@@ -637,6 +704,8 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
     /* ---------- compare ---------- */
 
     markForCompare(id) {
+      // a request in flight has no flow to compare yet
+      if (get().pendingFlows.some((p) => p.id === id)) return;
       set((s) => {
         const ids = s.compare.ids.includes(id) ? s.compare.ids.filter((x) => x !== id) : [...s.compare.ids, id];
         return { compare: { ...s.compare, ids: ids.slice(-2) } };

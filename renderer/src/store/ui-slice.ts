@@ -2,7 +2,7 @@
  * UI slice: the current view, theme, connection state, the first-load `ready` flag, the clock tick for sliding
  * windows, and the engine event router (`ingest`) that feeds the other slices' actions in batches.
  */
-import type { MeshEvent } from '../../../main/contract/api.js';
+import type { FlowStart, MeshEvent } from '../../../main/contract/api.js';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
 import type { LogEvent } from './services-slice.js';
 import type { SliceCreator } from './types.js';
@@ -59,7 +59,9 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
       s.loadFiles(),
       s.loadFlows(),
       // The security view loads when it is first opened; after a reconnect it is refreshed with the rest.
-      s.securityStatus === 'idle' ? Promise.resolve(true) : s.loadSecurity({ quiet: true })
+      s.securityStatus === 'idle' ? Promise.resolve(true) : s.loadSecurity({ quiet: true }),
+      // the logs opened before: what the engine printed while the connection was down
+      s.reloadLogs()
     ]);
     return workloadsOk && configOk;
   }
@@ -122,6 +124,8 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
         const e = toErrorInfo(err);
         // the same trouble as already shown stays as it is; another one (an engine back with a new token) replaces it
         if (get().connection === 'disconnected' && get().banner && get().banner?.code === e.code) return;
+        // the end of a request in flight may come while the events cannot reach this window: forget them
+        get().dropPendingFlows();
         set({
           connection: 'disconnected',
           banner: {
@@ -159,13 +163,18 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
       if (events.length === 0) return;
       const s = get();
       const flows = [];
+      const starts: FlowStart[] = [];
       const logs: LogEvent[] = [];
       for (const e of events) {
         if (e.type === 'flow') flows.push(e.flow);
+        else if (e.type === 'flow-start') starts.push(e.flow);
         else if (e.type === 'log') logs.push(e);
         else if (e.type === 'process') s.applyProcess(e.workload, e.process);
         else if (e.type === 'config') s.applyReload(e.reload);
       }
+      // a request that started and ended within the batch is never shown pending (its flow follows its start)
+      const ended = flows.length > 0 && starts.length > 0 ? new Set(flows.map((f) => f.id)) : null;
+      s.startFlows(ended ? starts.filter((x) => !ended.has(x.id)) : starts);
       s.appendFlows(flows);
       s.appendLogs(logs);
     }

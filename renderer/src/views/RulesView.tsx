@@ -4,6 +4,7 @@
  */
 import { useEffect, useMemo, useRef } from 'react';
 import type { ValidationIssue } from '../../../main/contract/api.js';
+import { Modal } from '../components/Modal.js';
 import { Empty, ErrorText, Icons, Loading } from '../components/ui.js';
 import { YamlEditor, type YamlEditorHandle } from '../components/YamlEditor.js';
 import { issueInFile } from '../editor/diagnostics.js';
@@ -224,6 +225,7 @@ function EditorPane() {
         <QuickBar onQuick={quick} />
       </div>
       <SaveResult />
+      <SaveConfirmDialog />
       <ErrorText error={saveError} testId="rules-save-error" className="bar-error" />
       {editor.status === 'loading' && <Loading label={`Opening ${editor.relative}…`} />}
       {editor.status === 'error' && (
@@ -350,6 +352,48 @@ function SaveResult() {
         </>
       )}
     </div>
+  );
+}
+
+/**
+ * Save with errors asks first: the file would be written, but the engine rejects a config with errors and keeps the
+ * last good one running. Cancel (or Esc) is the default; the focus goes back to Save (or the editor) either way.
+ */
+function SaveConfirmDialog() {
+  const c = useMesh((s) => s.saveConfirm);
+  const confirm = useMesh((s) => s.confirmSave);
+  const cancel = useMesh((s) => s.cancelSave);
+  if (!c) return null;
+  const errors = `${c.errors} error${c.errors === 1 ? '' : 's'}`;
+  const running = c.runningVersion === null ? 'the last good config' : `the last good config (v${c.runningVersion})`;
+  return (
+    <Modal
+      testId="rules-save-confirm"
+      className="confirm-dialog"
+      titleId="rules-save-confirm-title"
+      title={`Save ${baseName(c.relative)} with ${errors}?`}
+      onCancel={cancel}
+      footer={
+        <>
+          <button type="button" className="btn" data-testid="rules-save-cancel" onClick={cancel}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="btn btn-primary"
+            data-testid="rules-save-anyway"
+            onClick={() => void confirm()}
+          >
+            Save anyway
+          </button>
+        </>
+      }
+    >
+      <p data-testid="rules-save-confirm-text">
+        Validation shows {errors} in this config. The file will be written, but the mesh will reject the reload and the
+        running config stays on {running} until the errors are fixed.
+      </p>
+    </Modal>
   );
 }
 

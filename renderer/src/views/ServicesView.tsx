@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { WorkloadView } from '../../../main/contract/api.js';
 import { Empty, ErrorText, Icons, Loading } from '../components/ui.js';
 import { useMesh } from '../hooks.js';
+import { MAX_LOG_LINES } from '../store/services-slice.js';
 import { formatPercent, formatRate } from '../lib/format.js';
 import type { FaultSummary } from '../lib/istio.js';
 import {
@@ -314,7 +315,7 @@ function WorkloadRow({ workload: w }: { workload: WorkloadView }) {
           </div>
         )}
       </dl>
-      {logsOpen && <LogPanel id={logsId} workload={w.name} />}
+      {logsOpen && <LogPanel id={logsId} workload={w.name} managed={managed} />}
     </div>
   );
 }
@@ -323,39 +324,67 @@ function processTitle(w: WorkloadView): string {
   return w.processes.map((p) => `${p.instance}: ${p.state}${p.pid ? ` (pid ${p.pid})` : ''} — ${p.command}`).join('\n');
 }
 
-function LogPanel({ id, workload }: { id: string; workload: string }) {
+function LogPanel({ id, workload, managed }: { id: string; workload: string; managed: boolean }) {
   const lines = useMesh((s) => s.logs[workload]);
+  const history = useMesh((s) => s.logHistory[workload]);
+  const loadLogs = useMesh((s) => s.loadLogs);
   const ref = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
+  // the lines the engine kept (printed before this window opened, or while it was away), then the live ones
+  useEffect(() => {
+    void loadLogs(workload);
+  }, [loadLogs, workload]);
   useEffect(() => {
     const el = ref.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
   }, [lines]);
+  const empty = !lines || lines.length === 0;
   return (
-    <pre
-      id={id}
-      ref={ref}
-      className="log-panel"
-      data-testid="workload-logs"
-      tabIndex={0}
-      aria-label={`Log of ${workload}`}
-      onScroll={(e) => {
-        const el = e.currentTarget;
-        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
-      }}
-    >
-      {!lines || lines.length === 0 ? (
-        <span className="txt-muted">
-          No output yet. Lines the app prints to stdout and stderr appear here (the last 500).
-        </span>
-      ) : (
-        lines.map((l) => (
-          <div key={l.seq} className={`log-line ${l.stream === 'stderr' ? 'log-err' : ''}`}>
-            {l.line}
-          </div>
-        ))
+    <>
+      {history?.status === 'error' && (
+        <div className="inline-error" data-testid="workload-logs-error">
+          <ErrorText error={history.error} />
+          <button type="button" className="btn btn-small" onClick={() => void loadLogs(workload)}>
+            Retry
+          </button>
+        </div>
       )}
-    </pre>
+      <pre
+        id={id}
+        ref={ref}
+        className="log-panel"
+        data-testid="workload-logs"
+        data-status={history?.status ?? 'idle'}
+        tabIndex={0}
+        aria-label={`Log of ${workload}`}
+        aria-busy={history?.status === 'loading' && empty}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        }}
+      >
+        {!empty ? (
+          lines.map((l) => (
+            <div key={l.seq} className={`log-line ${l.stream === 'stderr' ? 'log-err' : ''}`} title={l.at}>
+              {l.line}
+            </div>
+          ))
+        ) : history?.status === 'loading' ? (
+          <span className="txt-muted">Loading output…</span>
+        ) : history?.status === 'error' ? (
+          <span className="txt-muted">The output could not be loaded.</span>
+        ) : managed ? (
+          <span className="txt-muted">
+            No output yet. Lines the app prints to stdout and stderr appear here (the engine keeps the last{' '}
+            {MAX_LOG_LINES}).
+          </span>
+        ) : (
+          <span className="txt-muted">
+            No output: localmesh does not start this workload (no <code>run:</code> in the mesh file).
+          </span>
+        )}
+      </pre>
+    </>
   );
 }
 

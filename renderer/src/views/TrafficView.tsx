@@ -1,6 +1,7 @@
 /**
  * Traffic: the captured requests from the engine's store (history survives restarts), filtered by server-side
- * queries, with live requests appended as they match; "load older" pages back. Capture sessions (record, select,
+ * queries, in start order, with live requests put in as they match — a request in flight at once, as a pending row
+ * its finished flow replaces; "load older" pages back. Capture sessions (record, select,
  * compare, delete), HAR export/import, replay, flow comparison, and the detail pane with its trace waterfall.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
@@ -8,6 +9,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEve
 import type { FlowRecord, WorkloadView } from '../../../main/contract/api.js';
 import { FlowCompareDialog, SessionCompareDialog } from '../components/CompareView.js';
 import { FlowDetailPane } from '../components/FlowDetail.js';
+import { Elapsed, PendingDetailPane } from '../components/PendingDetail.js';
 import { FlowQueryBar } from '../components/FlowQueryBar.js';
 import { SessionsPanel } from '../components/SessionsPanel.js';
 import { CaptureIcons } from '../components/capture-icons.js';
@@ -16,6 +18,7 @@ import { useMesh } from '../hooks.js';
 import { downloadText } from '../lib/download.js';
 import { flagList, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
 import { harText } from '../lib/har.js';
+import { isPending } from '../lib/live-flows.js';
 import { activeRecording, sessionTitle } from '../lib/sessions.js';
 import { selectCaptureOff, selectFilteredFlows, selectFiltersActive, selectFilterSession } from '../store/selectors.js';
 import { MAX_FLOWS } from '../store/traffic-slice.js';
@@ -24,6 +27,10 @@ const ROW_HEIGHT = 30;
 
 export function TrafficView() {
   const detailOpen = useMesh((s) => s.detail !== null);
+  // a request still in flight has no flow to fetch yet: its pane shows what its start told
+  const pendingOpen = useMesh((s) =>
+    s.detail !== null && s.detail.flow === null ? (s.pendingFlows.find((p) => p.id === s.detail!.id) ?? null) : null
+  );
   const closeDetail = useMesh((s) => s.closeDetail);
   const sessionsOpen = useMesh((s) => s.sessionsOpen);
   const compareOpen = useMesh((s) => s.compare.open);
@@ -52,7 +59,7 @@ export function TrafficView() {
         {sessionsOpen && <SessionsPanel />}
         <div className={`traffic-body ${detailOpen ? 'with-detail' : ''}`}>
           <FlowList />
-          {detailOpen && <FlowDetailPane />}
+          {detailOpen && (pendingOpen ? <PendingDetailPane flow={pendingOpen} /> : <FlowDetailPane />)}
         </div>
       </div>
       {compareOpen && <FlowCompareDialog />}
@@ -488,7 +495,9 @@ function FlowList() {
         </div>
       )}
       <div className="flow-head" aria-hidden="true">
-        <span>Time</span>
+        <span title="When each request started (the list is in start order; a request in flight shows at once, pending)">
+          Started
+        </span>
         <span>Caller → service</span>
         <span>Reporter</span>
         <span>Method</span>
@@ -560,7 +569,8 @@ function FlowRow({
   workloads: Map<string, WorkloadView>;
   onClick: (e: MouseEvent) => void;
 }) {
-  const cls = statusClass(f.status);
+  const pending = isPending(f);
+  const cls = pending ? 'pending' : statusClass(f.status);
   const flags = flagList(f.flags);
   const target = f.destination ?? shortService(f.destinationService) ?? f.authority;
   const svc = f.destination ? (workloads.get(f.destination)?.service ?? shortService(f.destinationService)) : null;
@@ -573,7 +583,8 @@ function FlowRow({
       style={{ transform: `translateY(${top}px)`, height: ROW_HEIGHT }}
       data-testid="flow-row"
       data-id={f.id}
-      data-status={f.status}
+      data-status={pending ? 'pending' : f.status}
+      data-pending={pending ? 'true' : undefined}
       data-flags={f.flags}
       data-reporter={f.reporter}
       data-path={f.path}
@@ -582,7 +593,7 @@ function FlowRow({
       data-compare={compare ?? undefined}
       onClick={onClick}
     >
-      <span className="c-time">
+      <span className="c-time" title={timeTitle(f, pending)}>
         {compare && (
           <span className="cmp-mark" title={`Marked as ${compare} for comparison`}>
             {compare}
@@ -623,7 +634,14 @@ function FlowRow({
         )}
         {f.path}
       </span>
-      <span className={`c-status num st-${cls}`}>{f.status === 0 ? '—' : f.status}</span>
+      {pending ? (
+        <span className="c-status num st-pending" data-testid="flow-pending-status" title="Waiting for the response">
+          <span className="spinner spinner-small" aria-hidden="true" />
+          <span className="sr-only">pending</span>
+        </span>
+      ) : (
+        <span className={`c-status num st-${cls}`}>{f.status === 0 ? '—' : f.status}</span>
+      )}
       <span className="c-flags">
         {flags.map((fl) => (
           <span key={fl} className="flag">
@@ -631,9 +649,19 @@ function FlowRow({
           </span>
         ))}
       </span>
-      <span className="c-dur num">{formatDuration(f.durationMs)}</span>
+      <span className="c-dur num" title={pending ? 'Running: time since the request started' : undefined}>
+        {pending ? <Elapsed startedAt={f.startedAt} /> : formatDuration(f.durationMs)}
+      </span>
     </div>
   );
+}
+
+/** The Time cell's tooltip: when the request started and, once it did, ended. */
+function timeTitle(f: FlowRecord, pending: boolean): string {
+  const start = Date.parse(f.startedAt);
+  if (pending || Number.isNaN(start) || !Number.isFinite(f.durationMs))
+    return `Started ${f.startedAt}${pending ? ', still in flight' : ''}`;
+  return `Started ${f.startedAt}, ended ${formatClock(new Date(start + f.durationMs).toISOString())} (${formatDuration(f.durationMs)})`;
 }
 
 function connText(f: FlowRecord): string {
