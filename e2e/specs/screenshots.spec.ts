@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { expect, test } from '../fixtures.js';
 import { GraphPage, MetricsPage } from '../pages/graph-page.js';
+import { SecurityPage } from '../pages/security-page.js';
 
 test.describe('Screenshots', () => {
   test('each view in light and dark', async ({ page, app, services, rules, traffic, mesh }, testInfo) => {
@@ -47,6 +48,10 @@ test.describe('Screenshots', () => {
     await metrics.open('productpage');
     await metrics.expectChartsWithData('productpage');
     shots.push(...(await app.screenshots('metrics', testInfo)));
+    const security = new SecurityPage(page);
+    await security.open();
+    await security.expectCaFingerprint();
+    shots.push(...(await app.screenshots('security', testInfo)));
 
     expect(shots.map((f) => f.split('/').pop())).toEqual([
       'services-light.png',
@@ -60,7 +65,9 @@ test.describe('Screenshots', () => {
       'graph-light.png',
       'graph-dark.png',
       'metrics-light.png',
-      'metrics-dark.png'
+      'metrics-dark.png',
+      'security-light.png',
+      'security-dark.png'
     ]);
     for (const f of shots) expect(fs.statSync(f).size, f).toBeGreaterThan(1000);
   });
