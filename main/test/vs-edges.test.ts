@@ -83,6 +83,14 @@ spec:
       response:
         add: {x-started: "%START_TIME%", x-proto: "%PROTOCOL%", x-served-by: "%UPSTREAM_REMOTE_ADDRESS%", x-code: "%RESPONSE_CODE%"}
     route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /clusterfmt}}]
+    headers:
+      request: {set: {x-cluster: "%UPSTREAM_CLUSTER%", x-flags: "%RESPONSE_FLAGS%"}}
+      response: {set: {x-cluster: "%UPSTREAM_CLUSTER_RAW%", x-flags: "%RESPONSE_FLAGS%"}}
+    route: [{destination: {host: web}}]
+  - match: [{uri: {prefix: /clusternc}}]
+    headers: {response: {set: {x-cluster: "%UPSTREAM_CLUSTER%", x-flags: "%RESPONSE_FLAGS%"}}}
+    route: [{destination: {host: web, subset: nope}}]
   - match: [{uri: {prefix: /hostfmt}}]
     headers: {request: {set: {host: "%REQ(x-target)%"}}}
     route: [{destination: {host: web}, headers: {request: {set: {host: dest.example}}}}]
@@ -152,6 +160,25 @@ describe('header op values are Envoy format strings (request_headers_to_add)', (
     expect(r.headers['x-code']).toBe('200');
     expect(r.headers['x-started']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(Math.abs(Date.parse(String(r.headers['x-started'])) - Date.now())).toBeLessThan(60_000);
+  });
+});
+
+describe('%UPSTREAM_CLUSTER% and %RESPONSE_FLAGS% in header values', () => {
+  it("name the route's cluster in request and response headers; flags are '-' until one is set", async () => {
+    const r = await call('web:9080', '/clusterfmt');
+    expect(r.status).toBe(200);
+    const h = web.seen.at(-1)!.headers;
+    expect([h['x-cluster'], h['x-flags']]).toEqual(['outbound|9080||web.default.svc.cluster.local', '-']);
+    expect([r.headers['x-cluster'], r.headers['x-flags']]).toEqual([
+      'outbound|9080||web.default.svc.cluster.local',
+      '-'
+    ]);
+  });
+  it("on the router's own reply: its flags; no cluster when none was found", async () => {
+    const r = await call('web:9080', '/clusternc');
+    expect(r.status).toBe(503);
+    expect(r.headers['x-flags']).toBe('NC');
+    expect(r.headers['x-cluster']).toBeUndefined();
   });
 });
 

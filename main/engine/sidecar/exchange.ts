@@ -6,14 +6,15 @@ import { formatHeaderValue, type FormatFacts } from './header-format.js';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { addressText } from '../telemetry/access-log.js';
-import type { AttemptRecord, FlowStart, Reporter, TraceStep } from '../../contract/api.js';
+import { addressText, upstreamCluster } from '../telemetry/access-log.js';
+import type { AttemptRecord, FlowRecord, FlowStart, Reporter, TraceStep } from '../../contract/api.js';
 import { joinFlags } from './flags.js';
 import type { LocalReply } from './local-reply.js';
 import { BodyCapture } from './body-capture.js';
 import { CAPTURED_BYTES, type CapturingFlow } from '../capture/body-view.mjs';
 import { httpDate } from '../util/http-date.js';
 import type { Snapshot } from '../snapshot.js';
+import type { Registry } from '../registry.js';
 import { newSpanId, newTraceId, startSpan, type SpanFields } from '../telemetry/tracing.js';
 import type { Compat } from '../config/compat.js';
 
@@ -208,6 +209,9 @@ export class Exchange implements SpanFields {
   private outSocket: unknown;
   private bytesOutBefore: number | undefined;
 
+  /** The registry of the config the request started on (%UPSTREAM_CLUSTER% in header values). */
+  private readonly registry: Registry;
+
   constructor(
     readonly req: DownstreamRequest,
     readonly res: DownstreamResponse,
@@ -217,6 +221,7 @@ export class Exchange implements SpanFields {
     private readonly onDone: (flow: CapturingFlow, wire: WireSizes, stored: boolean) => void
   ) {
     this.method = req.method ?? 'GET';
+    this.registry = snap.registry;
     this.configVersion = snap.version;
     const spec = snap.mesh.spec;
     this.compat = snap.compat;
@@ -257,8 +262,26 @@ export class Exchange implements SpanFields {
       method: this.method,
       path: this.path,
       upstream: this.endpoint,
-      responseCode: this.status
+      responseCode: this.status,
+      cluster: () => this.clusterName(),
+      flags: () => (this.flags.size === 0 ? '-' : joinFlags(this.flags))
     };
+  }
+
+  /** The cluster chosen for the request so far, as the access log names it (empty before one is, or with none). */
+  private clusterName(): string {
+    const f = {
+      reporter: this.reporter,
+      endpoint: this.endpoint,
+      destinationService: this.destinationService,
+      subset: this.subset,
+      authority: this.authority,
+      status: this.status,
+      localReply: this.localReply,
+      flags: this.flags.size === 0 ? '-' : joinFlags(this.flags)
+    } as FlowRecord;
+    const name = upstreamCluster(f, this.registry);
+    return name === '-' ? '' : name;
   }
 
   /**

@@ -41,6 +41,17 @@ describe("Envoy's header value format", () => {
       '127.0.0.1:9081 127.0.0.1 9081'
     );
   });
+  it('UPSTREAM_CLUSTER (and _RAW) and RESPONSE_FLAGS read the request so far; empty cluster, flags "-" without them', () => {
+    expect(formatHeaderValue('[%UPSTREAM_CLUSTER%][%RESPONSE_FLAGS%]', facts)).toBe('[][-]');
+    const chosen = {
+      ...facts,
+      cluster: () => 'outbound|9080|v1|reviews.default.svc.cluster.local',
+      flags: () => 'UF,URX'
+    };
+    expect(formatHeaderValue('%UPSTREAM_CLUSTER% %UPSTREAM_CLUSTER_RAW% %RESPONSE_FLAGS%', chosen)).toBe(
+      'outbound|9080|v1|reviews.default.svc.cluster.local outbound|9080|v1|reviews.default.svc.cluster.local UF,URX'
+    );
+  });
   it('START_TIME: ISO with milliseconds by default, or a strftime format in UTC', () => {
     expect(formatHeaderValue('%START_TIME%', facts)).toBe('2026-11-25T04:05:06.789Z');
     expect(formatHeaderValue('%START_TIME(%Y/%m/%d %H:%M:%E3S|%s|%6f)%', facts)).toBe(

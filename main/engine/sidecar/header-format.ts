@@ -28,6 +28,10 @@ export interface FormatFacts {
   upstream: string | null;
   /** The response's status (0: none yet, as for request header values). */
   responseCode: number;
+  /** The upstream cluster chosen (Envoy picks it with the route, before request headers are formatted); '' none. */
+  cluster?: () => string;
+  /** The response flags so far, Envoy's short form (`-` for none). */
+  flags?: () => string;
 }
 
 /** The commands localmesh evaluates; any other one is empty here (validate-istio warns IST0025). */
@@ -50,7 +54,10 @@ export const EVALUATED_COMMANDS = new Set([
   'UPSTREAM_REMOTE_ADDRESS',
   'UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT',
   'UPSTREAM_REMOTE_PORT',
-  'RESPONSE_CODE'
+  'RESPONSE_CODE',
+  'RESPONSE_FLAGS',
+  'UPSTREAM_CLUSTER',
+  'UPSTREAM_CLUSTER_RAW'
 ]);
 
 export interface FormatPiece {
@@ -158,6 +165,12 @@ function evaluate(command: string, arg: string | undefined, f: FormatFacts): str
       return f.upstream ? splitHostPort(f.upstream)[1] : '';
     case 'RESPONSE_CODE':
       return f.responseCode ? String(f.responseCode) : '';
+    case 'RESPONSE_FLAGS':
+      return f.flags?.() ?? '-';
+    // Istio sets no alt_stat_name by default, so both are the cluster's name
+    case 'UPSTREAM_CLUSTER':
+    case 'UPSTREAM_CLUSTER_RAW':
+      return f.cluster?.() ?? '';
     default:
       return '';
   }
