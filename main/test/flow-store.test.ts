@@ -125,6 +125,17 @@ describe('SQLite flow store', () => {
     });
   });
 
+  it('a flow that cannot be stored is logged and left out; the flows around it are kept', () => {
+    const lines: string[] = [];
+    const s = openSqliteStore(tmp(), {}, (l) => lines.push(l));
+    s.append(flow(1));
+    s.append(flow(2, { requestHeaders: { 'x-n': 2n as unknown as string } })); // JSON cannot write a BigInt
+    s.append(flow(3));
+    expect(ids(s.list({ limit: 10 }))).toEqual(['f-1', 'f-3']);
+    expect(lines).toContainEqual(expect.stringMatching(/^flow store: cannot store flow f-2: .*BigInt/));
+    s.close();
+  });
+
   it('retention by count keeps the newest flows', () => {
     const s = openSqliteStore(tmp(), { maxFlows: 10 });
     for (let i = 1; i <= 25; i++) s.append(flow(i));

@@ -169,7 +169,7 @@ export interface StoreOptions {
   flushMs: number;
   /**
    * With a writer thread: hand flows over as soon as this many are queued (else after flushMs). Handing a flow over
-   * (toRow and its copy) costs the engine thread ~3 µs, and each hand-over (a message to the worker, which wakes it)
+   * (toRow, since made when the flow is appended, and its copy) costs the engine thread ~3 µs, and each hand-over (a message to the worker, which wakes it)
    * costs it more again: batches of 64 instead of 16 left it ~9 µs less per 2-hop request at saturation, ~4% more
    * throughput (issue 7, 2026-11-24; 128 gained nothing more). The time a hand-over holds the thread grows with the
    * batch, but the share of time it is held does not (0.3 ms every 64 ms at 1000 req/s, one hop), so a request still
@@ -476,7 +476,13 @@ class SqliteStore implements FlowStore {
     return this.sqlite.name;
   }
   private readonly statements = new Map<string, Statement>();
-  private readonly pending: FlowRecord[] = [];
+  /**
+   * Flows appended and not yet written, as rows (toRow). A flow becomes its row when it is appended, not when its
+   * batch is handed over: the ~3-4 µs that toRow costs the engine thread per flow then falls between requests one
+   * flow at a time, instead of holding the thread ~0.3 ms per batch of 64 (a request that arrives meanwhile waits:
+   * issue 7's latency tail at 1000 req/s with capture on), and the flow record itself is garbage at once.
+   */
+  private readonly pending: WriteRow[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** This run's `up` session, and the session new flows go into (the `up` one or a user session). */
@@ -512,7 +518,14 @@ class SqliteStore implements FlowStore {
 
   append(f: FlowRecord): void {
     f.sessionId = this.current;
-    this.pending.push(f);
+    let row: WriteRow;
+    try {
+      row = toRow(f, this.current);
+    } catch (e) {
+      this.log(`flow store: cannot store flow ${f.id}: ${(e as Error).message}`);
+      return;
+    }
+    this.pending.push(row);
     if (this.thread && this.pending.length >= this.o.flushRows) this.flushLogged();
     else this.timer ??= setTimeout(() => this.flushLogged(), this.o.flushMs);
   }
@@ -537,11 +550,11 @@ class SqliteStore implements FlowStore {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.closed) return;
-    // flows are handed to the writer thread as rows (toRow), or written here without one
-    const flows = this.pending.length === 0 ? [] : this.pending.splice(0, this.pending.length);
+    // rows are handed to the writer thread, or written here without one
+    const rows = this.pending.length === 0 ? [] : this.pending.splice(0, this.pending.length);
     const t = this.thread;
     if (t) {
-      if (flows.length > 0) t.post(flows.map((f) => toRow(f, f.sessionId!)));
+      if (rows.length > 0) t.post(rows);
       const unconfirmed = wait ? t.sync(this.log) : t.failed() ? t.unconfirmed(this.log) : null;
       if (!unconfirmed) return;
       // the writer thread stopped working: write here from now on, starting with what it may not have written
@@ -551,7 +564,7 @@ class SqliteStore implements FlowStore {
       if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed);
       return;
     }
-    if (flows.length > 0) this.writer.writeFlows(flows);
+    if (rows.length > 0) this.writer.writeRows(rows);
   }
 
   /** This thread changed captured flows (clear, delete): the writer thread re-reads its retention totals. */
