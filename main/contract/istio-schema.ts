@@ -191,7 +191,10 @@ export const HTTPRoute = u({
 });
 export type HTTPRoute = z.infer<typeof HTTPRoute>;
 
-/** L4MatchAttributes of a tcp route (destinationSubnets are kept; every address here is loopback). */
+/**
+ * L4MatchAttributes of a tcp route (destinationSubnets are matched on a ServiceEntry host's connection, against the
+ * address the app named; a mesh service here has no address of its own, so they are kept there, not read).
+ */
 export const L4MatchAttributes = u({
   destinationSubnets: z.array(z.string()).optional(),
   port: z.number().int().min(1).max(65535).optional(),

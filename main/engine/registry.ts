@@ -4,6 +4,7 @@
  */
 import type { MeshFile } from '../contract/mesh-schema.js';
 import type { IstioResource, ServiceEntrySpec } from '../contract/istio-schema.js';
+import { isIP } from 'node:net';
 import { CLUSTER_DOMAIN, authorityHostToFqdn, hostMatches, splitAuthority } from './config/hosts.js';
 
 export interface InstanceInfo {
@@ -61,6 +62,15 @@ export interface ServiceInfo {
    * routes for them, so a VirtualService's http rules do not apply there.
    */
   opaquePorts?: Set<number>;
+  /**
+   * A ServiceEntry's ports declared TLS or HTTPS: Istio routes a connection there by the VirtualService's `tls` routes
+   * (the SNI of its ClientHello) and not by its `tcp` routes (pilot's buildSidecarOutboundTLSFilterChainOpts).
+   */
+  tlsPorts?: Set<number>;
+  /** A ServiceEntry's ports declared HTTP, HTTP2, GRPC...: HTTP routing only (no `tcp` or `tls` routes there). */
+  httpPorts?: Set<number>;
+  /** A ServiceEntry's `addresses` that are single IPs (what the app's DNS would answer for it). */
+  addresses?: string[];
   /**
    * Later ServiceEntries for the same host that could not be merged into this one (another namespace, exportTo,
    * resolution or labels), in creation order: a caller that does not see this one may see one of them.
@@ -182,6 +192,8 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         ];
         into.ports.push(...added);
         for (const p of opaquePortsOf(spec) ?? []) if (added.includes(p)) (into.opaquePorts ??= new Set()).add(p);
+        for (const p of tlsPortsOf(spec) ?? []) if (added.includes(p)) (into.tlsPorts ??= new Set()).add(p);
+        for (const p of httpPortsOf(spec) ?? []) if (added.includes(p)) (into.httpPorts ??= new Set()).add(p);
         // still the DNS name itself for subsets (which then take every endpoint, as before the merge)
         into.dnsHost ??= resolution === 'DNS' && endpoints.length === 0 ? host : undefined;
         continue;
@@ -202,6 +214,9 @@ export function buildRegistry(mesh: MeshFile, resources: IstioResource[]): Regis
         ),
         exportTo: spec.exportTo,
         opaquePorts: opaquePortsOf(spec),
+        tlsPorts: tlsPortsOf(spec),
+        httpPorts: httpPortsOf(spec),
+        addresses: spec.addresses?.filter((a) => !a.includes('/')),
         subjectAltNames: spec.subjectAltNames?.length ? spec.subjectAltNames : undefined
       };
       entryOf.set(svc, r);
@@ -252,12 +267,44 @@ export function endpointsOn(svc: ServiceInfo, port: number): ServiceEndpoint[] {
   return svc.endpoints.filter((e) => e.servicePort === undefined || e.servicePort === port);
 }
 
+/**
+ * The endpoint of `svc` (of those `accept` takes) a flow names by its upstream address `at` (`host:port`): the one
+ * written so, else, in a DNS entry, one given by name on that port, as the flow records the address its name resolved
+ * to (Envoy's STRICT_DNS cluster makes each resolved address a host, with its endpoint's metadata).
+ */
+export function entryEndpointAt(
+  svc: ServiceInfo,
+  at: string,
+  accept: (e: ServiceEndpoint) => boolean
+): ServiceEndpoint | undefined {
+  let named: ServiceEndpoint | undefined;
+  const port = svc.resolution === 'DNS' ? Number(at.slice(at.lastIndexOf(':') + 1)) : NaN;
+  for (const e of svc.endpoints) {
+    if (!accept(e)) continue;
+    if (`${e.host}:${e.port}` === at) return e;
+    if (named === undefined && e.port === port && isIP(e.host) === 0) named = e;
+  }
+  return named;
+}
+
 /** Protocols Istio routes as HTTP (IsHTTPOrSniffed; unset is detected, so HTTP too). */
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
 
 /** The ports of an entry declared with a protocol that is not HTTP; undefined when there are none. */
 function opaquePortsOf(spec: ServiceEntrySpec): Set<number> | undefined {
   const out = (spec.ports ?? []).filter((p) => p.protocol && !HTTP_PROTOCOLS.has(p.protocol.toUpperCase()));
+  return out.length > 0 ? new Set(out.map((p) => p.number)) : undefined;
+}
+
+/** The ports of an entry declared TLS or HTTPS (Istio's Protocol.IsTLS); undefined when there are none. */
+function tlsPortsOf(spec: ServiceEntrySpec): Set<number> | undefined {
+  const out = (spec.ports ?? []).filter((p) => ['TLS', 'HTTPS'].includes((p.protocol ?? '').toUpperCase()));
+  return out.length > 0 ? new Set(out.map((p) => p.number)) : undefined;
+}
+
+/** The ports of an entry declared with an HTTP protocol; undefined when there are none. */
+function httpPortsOf(spec: ServiceEntrySpec): Set<number> | undefined {
+  const out = (spec.ports ?? []).filter((p) => p.protocol && HTTP_PROTOCOLS.has(p.protocol.toUpperCase()));
   return out.length > 0 ? new Set(out.map((p) => p.number)) : undefined;
 }
 

@@ -345,8 +345,8 @@ export interface UpstreamCall {
   isHead: boolean;
   /** Connect timeout for a new connection this call opens (a DestinationRule's connectTimeout); else the pool's. */
   readonly connectTimeoutMs?: number;
-  /** Connected (or a pooled connection taken). */
-  connected(): void;
+  /** Connected (or a pooled connection taken): `sock` is that connection (where it went: its remote address). */
+  connected(sock: net.Socket): void;
   /** The response head; the caller sends its own head to the client (framing: see FastResponse.start). */
   response(head: ResponseHead, framing: Framing): void;
   /** Body bytes as they arrived (forwarded untouched); false to pause until `drained`. */
@@ -609,7 +609,7 @@ class UpstreamConnection implements UpstreamHandle {
   private send(): void {
     const call = this.call;
     if (!call) return;
-    call.connected();
+    call.connected(this.sock);
     if (call.body) {
       this.sock.cork();
       this.sock.write(call.head, 'latin1');

@@ -9,6 +9,7 @@ import type { FastResponse, Framing, UpstreamCall, UpstreamHandle, UpstreamPool 
 import type { Exchange } from './exchange.js';
 import type { ResetReason } from './local-reply.js';
 import type { AbortLike } from './abort.js';
+import type { Socket } from 'node:net';
 
 export type FastTryOutcome =
   | { kind: 'fast-response'; head: ResponseHead; framing: Framing; body: ResponseBody }
@@ -137,7 +138,8 @@ export interface FastTryOptions {
   /** For a new connection (a DestinationRule's connectTimeout); the pool's default when absent. */
   connectTimeoutMs?: number;
   signal: AbortLike;
-  timing?: { upstreamConnected(): void };
+  /** Told when the try has its connection (`sock`: that connection). */
+  timing?: { upstreamConnected(sock?: Socket): void };
 }
 
 export function fastTry(o: FastTryOptions): Promise<FastTryOutcome> {
@@ -187,8 +189,8 @@ class OutboundTry implements UpstreamCall {
     this.resolve(v);
   }
 
-  connected(): void {
-    if (!this.done) this.o.timing?.upstreamConnected();
+  connected(sock: Socket): void {
+    if (!this.done) this.o.timing?.upstreamConnected(sock);
   }
 
   response(head: ResponseHead, framing: Framing): void {

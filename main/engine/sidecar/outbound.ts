@@ -14,6 +14,7 @@ import http, {
 import https from 'node:https';
 import { upstreamTls } from '../filters/upstream-tls.js';
 import type { MergedDestinationRule } from '../config/compile.js';
+import type { LoadBalancerSettings } from '../../contract/istio-schema.js';
 import type { Duplex } from 'node:stream';
 import type { CompiledDestination, CompiledMatch, CompiledRoute, RetryPolicy } from '../config/compile.js';
 import { shadowHost } from '../config/compat.js';
@@ -47,11 +48,13 @@ import {
 } from './circuit.js';
 import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type net from 'node:net';
+import { isIP } from 'node:net';
 import type tls from 'node:tls';
 import type { SidecarHost } from './host.js';
 import { unsampled } from '../telemetry/tracing.js';
 import { splitAuthority } from '../config/hosts.js';
 import { absoluteTarget, normalizeTarget } from '../util/path.js';
+import { addressText } from '../telemetry/access-log.js';
 
 type Req = IncomingMessage | FastRequest;
 type Res = ServerResponse | FastResponse | TunnelResponse;
@@ -106,7 +109,27 @@ interface Resolved {
   service: ServiceInfo | undefined;
   hostRoutes: HostRoutes | undefined;
   headers: OutgoingHttpHeaders;
+  /**
+   * A mesh service this caller's sidecar does not import (Sidecar egress hosts), reached by its address under
+   * ALLOW_ANY: the request takes the PassthroughCluster to the original destination, the service's ClusterIP, which
+   * kube-proxy hands to one of its pods (passThrough).
+   */
+  passthrough: { service: ServiceInfo; port: number } | undefined;
 }
+
+/**
+ * What a dedicated per-service port stands for under one config (OutboundSidecar.dedicatedIn): the service, or, when
+ * the caller's sidecar does not import it, nothing of its registry (`found` undefined) and, under ALLOW_ANY, the
+ * service whose address the PassthroughCluster reaches.
+ */
+interface DedicatedTarget {
+  snap: Snapshot;
+  found: { service: ServiceInfo; port: number } | undefined;
+  passthrough: { service: ServiceInfo; port: number } | undefined;
+}
+
+/** kube-proxy's choice among a Service's pods for a connection to its ClusterIP (iptables mode: random). */
+const KUBE_PROXY: LoadBalancerSettings = { simple: 'RANDOM' };
 
 /** What route matching reads of a resolved request. */
 function matchInput(r: Resolved, method: string, headers: IncomingHttpHeaders): MatchInput {
@@ -271,27 +294,29 @@ export class OutboundSidecar {
     const pathOnly = q < 0 ? path : path.slice(0, q);
     const query = q < 0 ? '' : path.slice(q + 1);
     const callerNs = caller?.namespace ?? snap.mesh.spec.namespace;
-    let found = this.target.service
-      ? (() => {
-          const s = snap.registry.serviceByFqdn.get(
-            `${this.target.service.name}.${this.target.service.namespace}.svc.cluster.local`
-          );
-          return s ? { service: s, port: this.target.service.port } : undefined;
-        })()
-      : snap.registry.resolveAuthority(authority, callerNs);
+    let found: { service: ServiceInfo; port: number } | undefined;
+    let passthrough: { service: ServiceInfo; port: number } | undefined;
     const { host: hostOnly, port: authPort } = splitAuthority(authority);
-    // a service this caller's sidecar does not import (Sidecar egress, ServiceEntry exportTo) is an unknown host;
-    // of several ServiceEntries for one host that do not merge, the one it knows
-    // a dedicated port stands for the service's address: one this caller does not import is no service of its
-    // registry, which REGISTRY_ONLY blackholes (502) as it does the same request by name
-    if (found && this.target.service && view.outboundMode === 'REGISTRY_ONLY' && !view.sees(found.service, found.port))
-      found = undefined;
-    if (found && !this.target.service) {
-      const v = view.variantOf(found.service);
-      const port = v && authPort === undefined ? (v.ports[0] ?? 80) : found.port;
-      // on a port with an egress listener of its own, that listener's hosts decide
-      found =
-        v && (v.ports.length === 0 || v.ports.includes(port)) && view.sees(v, port) ? { service: v, port } : undefined;
+    if (this.target.service) {
+      const d = this.dedicatedIn(snap);
+      found = d.found;
+      passthrough = d.passthrough;
+    } else {
+      found = snap.registry.resolveAuthority(authority, callerNs);
+      // a service this caller's sidecar does not import (Sidecar egress, ServiceEntry exportTo) is an unknown host;
+      // of several ServiceEntries for one host that do not merge, the one it knows
+      if (found) {
+        const v = view.variantOf(found.service);
+        const port = v && authPort === undefined ? (v.ports[0] ?? 80) : found.port;
+        // on a port with an egress listener of its own, that listener's hosts decide
+        if (v && (v.ports.length === 0 || v.ports.includes(port)) && view.sees(v, port)) found = { service: v, port };
+        else {
+          // a mesh service's name is still its ClusterIP to the app (cluster DNS knows nothing of Sidecars): under
+          // ALLOW_ANY the PassthroughCluster takes the request there, as from its dedicated port
+          if (found.service.kind === 'mesh' && view.outboundMode === 'ALLOW_ANY') passthrough = found;
+          found = undefined;
+        }
+      }
     }
     // Istio builds a VirtualService's virtual hosts on the HTTP ports of the services it names, and on port 80 alone
     // when it names none the registry knows (istiod's "port 80 hack"): a known host on a port it does not declare,
@@ -313,11 +338,36 @@ export class OutboundSidecar {
       path,
       pathOnly,
       query,
-      port: found?.port ?? authPort ?? 80,
+      port: found?.port ?? passthrough?.port ?? authPort ?? 80,
       service: found?.service,
       hostRoutes,
-      headers
+      headers,
+      passthrough
     };
+  }
+
+  /** The last config's DedicatedTarget: a decision of the config alone, made once per config and port. */
+  private dedicated: DedicatedTarget | undefined;
+
+  /**
+   * What this dedicated port stands for under `snap`. It is the service's address: one this caller's sidecar does not
+   * import is no service of its registry, so the request is not routed as one (no VirtualService, DestinationRule or
+   * mutual TLS of the caller): REGISTRY_ONLY blackholes it (502) as it does the same request by name, ALLOW_ANY
+   * passes it through to that address.
+   */
+  private dedicatedIn(snap: Snapshot): DedicatedTarget {
+    const d = this.dedicated;
+    if (d !== undefined && d.snap === snap) return d;
+    const t = this.target.service!;
+    const view = snap.callerView(this.workload);
+    const service = snap.registry.serviceByFqdn.get(`${t.name}.${t.namespace}.svc.cluster.local`);
+    const at = service && { service, port: t.port };
+    const imported = at !== undefined && view.sees(at.service, at.port);
+    return (this.dedicated = {
+      snap,
+      found: imported ? at : undefined,
+      passthrough: at !== undefined && !imported && view.outboundMode === 'ALLOW_ANY' ? at : undefined
+    });
   }
 
   /**
@@ -406,6 +456,7 @@ export class OutboundSidecar {
         ex.sendLocal(LocalReplies.registryOnly(), SERVER);
         return;
       }
+      if (r.passthrough) return this.passThrough(ex, req, res, r, r.passthrough);
       const { host, port } = splitAuthority(r.authority);
       if (this.host.isOwnListener(host, port ?? 80)) {
         // a request addressed to a localmesh listener itself would loop through the passthrough forever
@@ -601,6 +652,42 @@ export class OutboundSidecar {
     });
   }
 
+  /**
+   * ALLOW_ANY to a mesh service this caller's sidecar does not import, by its address (its dedicated port, or its
+   * name, which the app's DNS makes its ClusterIP): Envoy has no route or cluster for it, so the catch-all route
+   * (allow_any) takes it to the PassthroughCluster, whose original destination is the ClusterIP: kube-proxy hands the
+   * connection to one of the service's pods, here to an instance's inbound sidecar, which applies the service's own
+   * inbound policy. Plaintext, without the caller's VirtualService or DestinationRule, no retries, no timeout.
+   */
+  private async passThrough(
+    ex: Exchange,
+    req: Req,
+    res: Res,
+    r: Resolved,
+    to: { service: ServiceInfo; port: number }
+  ): Promise<void> {
+    ex.note(
+      'route',
+      `${to.service.fqdn} is not imported by ${this.workload}'s sidecar (Sidecar egress hosts): ALLOW_ANY passthrough to its address, plaintext (kube-proxy: one of its pods at random)`
+    );
+    ex.destinationService = 'PassthroughCluster';
+    const endpoints = endpointsOn(to.service, to.port);
+    if (endpoints.length === 0) {
+      // a ClusterIP without endpoints: kube-proxy rejects the connection
+      ex.sendLocal(LocalReplies.upstreamReset('connect-refused', false), SERVER);
+      return;
+    }
+    await this.forward(ex, req, res, r, {
+      endpoints,
+      clusterKey: 'PassthroughCluster',
+      retry: NO_RETRY,
+      timeoutMs: 0,
+      route: undefined,
+      dest: undefined,
+      lb: KUBE_PROXY
+    });
+  }
+
   /** Router: tries with retries, per-try and route timeouts, then the response back to the app. */
   private async forward(ex: Exchange, req: Req, res: Res, r: Resolved, o: ForwardOptions): Promise<void> {
     if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, r, o);
@@ -694,6 +781,8 @@ export class OutboundSidecar {
         ex.endpoint = endpoint.instance ? endpoint.instance.address : key;
         ex.destination = endpoint.workload?.name ?? null;
         const secure = this.tlsFor(r, o, endpoint);
+        // an endpoint given by name (a DNS ServiceEntry's): its upstream host is the address it resolved to
+        const timing = endpoint.workload === undefined && isIP(addr.host) === 0 ? new ResolvedEndpoint(ex) : ex;
         // the fast lane's pool for a request it read whole, in plaintext or mutual TLS between sidecars; node:http's
         // client for the rest (a streamed body, TLS origination with the user's files)
         const fast =
@@ -726,7 +815,7 @@ export class OutboundSidecar {
               perTryTimeoutMs: retry.perTryTimeoutMs,
               connectTimeoutMs: o.connectTimeoutMs,
               signal: routeAbort,
-              timing: ex
+              timing
             })
           : await tryUpstream({
               agent: this.agents.plainAgent(o.life),
@@ -742,7 +831,7 @@ export class OutboundSidecar {
               tls: secure
                 ? { agent: this.agents.tlsAgent(secure.options, o.life), options: secure.options }
                 : undefined,
-              timing: ex
+              timing
             });
         active.set(key, (active.get(key) ?? 1) - 1);
         if (retryOutstanding) {
@@ -980,7 +1069,7 @@ export class OutboundSidecar {
       headers,
       tls: secure?.options,
       connectTimeoutMs: o.connectTimeoutMs ?? this.host.connectTimeoutMs,
-      timing: ex
+      timing: endpoint.workload === undefined && isIP(addr.host) === 0 ? new ResolvedEndpoint(ex) : ex
     });
     const ms = performance.now() - t0;
     if (out.kind === 'reset') {
@@ -1259,6 +1348,21 @@ class RequestForLb implements LbRequest {
 
 function lbRequest(req: Req, r: Resolved): LbRequest {
   return new RequestForLb(req, r);
+}
+
+/**
+ * The timing of a try to an endpoint given by name (a DNS ServiceEntry's endpoint or host; an original destination
+ * by name): Envoy's STRICT_DNS cluster makes each address the name resolves to a host of its own, so %UPSTREAM_HOST%
+ * and the flow's endpoint are the address the connection reached, not the name.
+ */
+class ResolvedEndpoint {
+  constructor(private readonly ex: Exchange) {}
+
+  upstreamConnected(sock?: net.Socket): void {
+    this.ex.upstreamConnected();
+    const at = sock ? addressText(sock.remoteAddress, sock.remotePort) : null;
+    if (at) this.ex.endpoint = at;
+  }
 }
 
 /** A fast-lane response body on its way to the caller, cut when the route's signal aborts. */

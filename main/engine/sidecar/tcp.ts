@@ -7,6 +7,10 @@
  *   routes (port, sourceLabels, sourceNamespace; weighted destinations and subsets), else to the service, and sent
  *   over mutual TLS with ALPN `istio-peer-exchange, istio` to the endpoint's inbound sidecar (or as the
  *   DestinationRule's tls says; plaintext to a workload without a sidecar).
+ * - A CONNECT tunnel to a ServiceEntry's port that is not HTTP is routed the same way, by Istio's filter chains for
+ *   such a port (pilot's tls.go): a TLS or HTTPS port by the `tls` routes (sniHosts, destinationSubnets and the L4
+ *   attributes), another one by the `tcp` routes, to the route's destination (another entry, a subset, a mesh
+ *   service), else to the entry's own endpoint.
  * - An inbound sidecar terminates such mutual TLS (ALPN istio) or takes plaintext that is not HTTP (PERMISSIVE),
  *   applies AuthorizationPolicy with Istio's TCP rules (authorization.ts: L4 fields only) and pipes to the app.
  * - Both report `istio_tcp_connections_opened_total` / `_closed_total` and `istio_tcp_sent_bytes_total` /
@@ -236,23 +240,54 @@ export interface TcpDestination {
   port?: number;
   /** For the trace-less log: which VirtualService rule chose it. */
   by: string;
+  /**
+   * No filter chain takes the connection: a ServiceEntry's TLS port whose `tls` routes fit the caller but none the
+   * ClientHello (see L4Port). It goes to the listener's fallthrough (PassthroughCluster, or BlackHoleCluster under
+   * REGISTRY_ONLY).
+   */
+  fallthrough?: true;
 }
 
 /**
- * The destination of a connection from `caller` to `service`:`port` by the first VirtualService (exact host before
- * wildcards, creation order) visible to the caller whose rules apply to sidecars: for TLS the client sent (`sni`: the
- * name its ClientHello asks for), the first tls route with a match of that SNI (`sniHosts`, `*.` wildcards) and
- * fitting L4 attributes; else the first tcp route whose match fits (port, sourceLabels, sourceNamespace, gateways);
- * one of the route's destinations by weight. Without a VirtualService (or a matching route), the service itself.
+ * A ServiceEntry port a connection came for, as Istio builds its outbound filter chains (pilot's tls.go): on a port
+ * declared TLS or HTTPS only the `tls` routes apply (buildSidecarOutboundTCPFilterChainOpts builds nothing there),
+ * and once one of their matches fits the caller (port, sourceLabels, sourceNamespace, gateways) the entry's own
+ * default chain is left out, so a ClientHello no route's sniHosts (and destinationSubnets) take falls through; on any
+ * other port only the `tcp` routes apply, and what none takes goes to the entry (the default chain).
  */
-export function tcpDestination(
+export interface L4Port {
+  protocol: 'tls' | 'tcp';
+  /** The IP the app's connection was for (destinationSubnets); null when it named a host with no address. */
+  destinationIp: string | null;
+}
+
+/** Is `ip` within one of `cidrs` (an address without a prefix length is a host)? */
+function inSubnets(cidrs: string[], ip: string | null): boolean {
+  if (ip === null) return false;
+  const family = net.isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+  const list = new net.BlockList();
+  for (const c of cidrs) {
+    const [a, bits] = c.split('/');
+    const f = net.isIP(a ?? '');
+    if (f === 0) continue;
+    const type = f === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(a!, type);
+    else list.addSubnet(a!, Number(bits), type);
+  }
+  return list.check(ip, family);
+}
+
+/**
+ * The VirtualServices (exact host before wildcards, creation order) visible to the caller whose rules apply to
+ * sidecars and that have `tls` routes (`withTls`) or `tcp` routes (`withTcp`) for `service`.
+ */
+export function l4VirtualServices(
   snap: Snapshot,
   caller: WorkloadInfo | undefined,
   service: ServiceInfo,
-  port: number,
-  random: () => number,
-  sni?: string
-): TcpDestination {
+  withTls: boolean,
+  withTcp: boolean
+): IstioResource<VirtualServiceSpec>[] {
   const callerNs = caller?.namespace ?? snap.mesh.spec.namespace;
   const qualified = (vs: IstioResource<VirtualServiceSpec>) =>
     (vs.spec.hosts ?? []).map((h) => qualifyHost(h, vs.namespace));
@@ -260,7 +295,7 @@ export function tcpDestination(
   const vss = snap.resources.filter((r): r is IstioResource<VirtualServiceSpec> => {
     if (r.kind !== 'VirtualService') return false;
     const spec = r.spec as VirtualServiceSpec;
-    if (!spec.tcp?.length && !(sni !== undefined && spec.tls?.length)) return false;
+    if (!(withTcp && spec.tcp?.length) && !(withTls && spec.tls?.length)) return false;
     const gw = spec.gateways;
     if (gw && gw.length > 0 && !gw.includes('mesh')) return false;
     // exportTo, and the caller's Sidecar egress hosts (as for HTTP routes)
@@ -272,12 +307,38 @@ export function tcpDestination(
   });
   const exact = vss.filter((vs) => qualified(vs).includes(service.fqdn));
   const wild = vss.filter((vs) => !exact.includes(vs) && qualified(vs).some((h) => hostMatches(h, service.fqdn)));
-  const ordered = [...exact, ...wild];
-  const l4Fits = (m: L4MatchAttributes) =>
+  return [...exact, ...wild];
+}
+
+/**
+ * The destination of a connection from `caller` to `service`:`port` by the first VirtualService (exact host before
+ * wildcards, creation order) visible to the caller whose rules apply to sidecars: for TLS the client sent (`sni`: the
+ * name its ClientHello asks for), the first tls route with a match of that SNI (`sniHosts`, `*.` wildcards) and
+ * fitting L4 attributes; else the first tcp route whose match fits (port, sourceLabels, sourceNamespace, gateways);
+ * one of the route's destinations by weight. Without a VirtualService (or a matching route), the service itself.
+ * A ServiceEntry's port (`l4`) takes only the routes of its kind, and its matches' destinationSubnets too (L4Port).
+ */
+export function tcpDestination(
+  snap: Snapshot,
+  caller: WorkloadInfo | undefined,
+  service: ServiceInfo,
+  port: number,
+  random: () => number,
+  sni?: string,
+  l4?: L4Port
+): TcpDestination {
+  const withTls = l4 ? l4.protocol === 'tls' : sni !== undefined;
+  const withTcp = l4 ? l4.protocol === 'tcp' : true;
+  const ordered = l4VirtualServices(snap, caller, service, withTls, withTcp);
+  // what the sidecar's config already decides for this caller and port (Istio's matchTCP / matchTLS)
+  const staticFits = (m: L4MatchAttributes) =>
     (m.port === undefined || m.port === port) &&
     (!m.sourceLabels || (caller !== undefined && labelsMatch(m.sourceLabels, caller.labels))) &&
     (!m.sourceNamespace || m.sourceNamespace === caller?.namespace) &&
     (!m.gateways?.length || m.gateways.includes('mesh'));
+  // the connection's own address, where it is known (a mesh service's port has none here: its subnets are not read)
+  const l4Fits = (m: L4MatchAttributes) =>
+    staticFits(m) && (!l4 || !m.destinationSubnets?.length || inSubnets(m.destinationSubnets, l4.destinationIp));
   const pick = (
     vs: IstioResource<VirtualServiceSpec>,
     dests: NonNullable<TCPRoute['route']>,
@@ -302,23 +363,28 @@ export function tcpDestination(
       by: `VirtualService ${vs.namespace}/${vs.name} ${by}`
     };
   };
-  if (sni !== undefined)
+  let tlsFitsCaller = false;
+  if (withTls)
     for (const vs of ordered) {
       const routes: TLSRoute[] = vs.spec.tls ?? [];
       for (let i = 0; i < routes.length; i++) {
         const r = routes[i]!;
-        const fits = r.match.some((m) => m.sniHosts.some((h) => sniMatches(h, sni)) && l4Fits(m));
-        if (fits && r.route?.length) return pick(vs, r.route, `tls[${i}]`);
+        if (!r.route?.length) continue;
+        if (r.match.some(staticFits)) tlsFitsCaller = true;
+        const fits = r.match.some((m) => sni !== undefined && m.sniHosts.some((h) => sniMatches(h, sni)) && l4Fits(m));
+        if (fits) return pick(vs, r.route, `tls[${i}]`);
       }
     }
-  for (const vs of ordered) {
-    const routes: TCPRoute[] = vs.spec.tcp ?? [];
-    for (let i = 0; i < routes.length; i++) {
-      const r = routes[i]!;
-      const fits = !r.match?.length || r.match.some(l4Fits);
-      if (fits && r.route?.length) return pick(vs, r.route, `tcp[${i}]`);
+  if (l4?.protocol === 'tls' && tlsFitsCaller) return { host: '', by: 'no filter chain', fallthrough: true };
+  if (withTcp)
+    for (const vs of ordered) {
+      const routes: TCPRoute[] = vs.spec.tcp ?? [];
+      for (let i = 0; i < routes.length; i++) {
+        const r = routes[i]!;
+        const fits = !r.match?.length || r.match.some(l4Fits);
+        if (fits && r.route?.length) return pick(vs, r.route, `tcp[${i}]`);
+      }
     }
-  }
   return { host: service.fqdn, by: 'default route' };
 }
 
@@ -358,6 +424,11 @@ function subsetEndpoints(dr: ReturnType<typeof findDestinationRule>, svc: Servic
   if (!sub) return [];
   // a DNS entry without endpoints is its host, whatever the subset's labels
   return svc.dnsHost ? all : all.filter((e) => labelsMatch(sub.labels, e.labels));
+}
+
+/** The address connection `up` reached, as Envoy's %UPSTREAM_HOST% writes it (else `named`, as it was). */
+function resolvedHost(up: net.Socket, named: string | null): string | null {
+  return addressText(up.remoteAddress, up.remotePort) ?? named;
 }
 
 /** How the metrics name a connection's endpoint when no workload serves it (a ServiceEntry endpoint's metadata). */
@@ -409,29 +480,112 @@ export function outboundTcp(
     if (log) log.cluster = 'BlackHoleCluster';
     return no('UH', { destinationService: 'BlackHoleCluster' });
   }
+  // under ALLOW_ANY it goes to the PassthroughCluster, to the service's address (passthroughTcp)
+  if (!view.sees(svc, service.port)) return passthroughTcp(host, workload, svc, service.port, down, head, log);
   // the app's own TLS: its ClientHello names the host it wants (tls routes match it)
   const sni = head.length > 0 && head[0] === 0x16 ? clientHelloSni(head) : undefined;
   const dest = tcpDestination(snap, caller, svc, service.port, () => host.random.next(), sni);
-  const target = snap.registry.serviceByFqdn.get(dest.host);
-  // a route's destination this caller does not import (exportTo, Sidecar egress) has no cluster either
-  if (!target || (target !== svc && !view.sees(target))) return no('NC', { destinationService: dest.host });
-  const port = destinationPort(dest.port, target, service.port);
+  toCluster({ host, workload, svc, requestPort: service.port, dest, down, head, log, report, no });
+}
+
+/**
+ * ALLOW_ANY: a connection to the address (the dedicated port) of a mesh service this caller's sidecar does not import.
+ * Envoy has no listener or cluster for it, so the PassthroughCluster carries it to the original destination, the
+ * service's ClusterIP, where kube-proxy picks one of its pods: here one instance's inbound sidecar, in plaintext (no
+ * VirtualService, DestinationRule or mutual TLS of the caller's, no peer metadata), which applies the service's own
+ * inbound policy (STRICT resets it).
+ */
+function passthroughTcp(
+  host: SidecarHost,
+  workload: string,
+  svc: ServiceInfo,
+  port: number,
+  down: net.Socket,
+  head: Buffer,
+  log: TcpLog | undefined
+): void {
+  const series = (flags: string) => sourceSeries(host, workload, 'PassthroughCluster', { flags });
+  const failed = () => refused(down, series('UF'), false, { ctx: log, flags: 'UF' });
+  if (log) log.cluster = 'PassthroughCluster';
+  const eps = endpointsOn(svc, port);
+  // a ClusterIP without endpoints: kube-proxy rejects the connection
+  if (eps.length === 0) return failed();
+  const ep = eps[host.random.int(eps.length)]!;
+  const addr = host.deliveryAddress(ep);
+  if (log) log.upstreamHost = `${ep.host}:${ep.port}`;
+  const up = net.connect(addr.port, addr.host);
+  let connected = false;
+  const timer = setTimeout(() => up.destroy(new Error('connect timeout')), host.connectTimeoutMs);
+  down.on('error', () => up.destroy());
+  down.once('close', () => {
+    if (!connected) up.destroy();
+  });
+  up.once('connect', () => {
+    clearTimeout(timer);
+    connected = true;
+    relay(down, head, up, series('-'), undefined, log);
+  });
+  up.once('error', () => {
+    clearTimeout(timer);
+    if (!connected) failed();
+  });
+}
+
+/** A routed connection on its way to the route's destination (toCluster). */
+interface RoutedConnection {
+  host: SidecarHost;
+  workload: string;
+  /** The service the app asked for (the variant its caller knows). */
+  svc: ServiceInfo;
+  requestPort: number;
+  dest: TcpDestination;
+  down: net.Socket;
+  head: Buffer;
+  log: TcpLog | undefined;
+  /** The caller's counters for the connection (destinationService overridden by the destination). */
+  report: (over: Partial<TcpConnectionReport>) => TcpSeries;
+  /** Close the connection unrelayed, counted and logged with `flags`. */
+  no: (flags: string, over?: Partial<TcpConnectionReport>) => void;
+  /** Where the app's connection was going (a CONNECT's authority): an ORIGINAL_DST cluster's upstream. */
+  originalDst?: { host: string; port: number };
+}
+
+/**
+ * Connect a routed connection to its destination's cluster, `outbound|<port>|<subset>|<host>` (tcp_proxy): the
+ * DestinationRule's subset, loadBalancer, connectionPool and tls, mutual TLS to a sidecar, then relay.
+ */
+function toCluster(c: RoutedConnection): void {
+  const { host, workload, svc, dest, down, head, log, report, no } = c;
+  const snap = host.snapshot();
+  const view = snap.callerView(workload);
+  const caller = view.caller;
+  const found = snap.registry.serviceByFqdn.get(dest.host);
+  // a route's destination this caller does not import (exportTo, Sidecar egress) has no cluster either; of a host's
+  // ServiceEntry variants, the one it knows
+  const target = dest.host === svc.fqdn ? svc : found && view.variantOf(found);
+  if (!target) return no('NC', { destinationService: dest.host });
+  const port = destinationPort(dest.port, target, c.requestPort);
   const dr = findDestinationRule(snap.destinationRules, target.fqdn, target.namespace, caller);
   // a subset no DestinationRule defines has no cluster (tcp_proxy: NC), as for HTTP
   if (dest.subset && !dr?.subsets.has(dest.subset)) return no('NC', { destinationService: target.fqdn });
-  if (log) log.cluster = `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
+  const clusterName = `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
+  if (log) log.cluster = clusterName;
   const eps: ServiceEndpoint[] = subsetEndpoints(dr, target, port, dest.subset);
-  if (eps.length === 0) return no('UH', { destinationService: target.fqdn });
+  // an entry of resolution NONE without endpoints is an ORIGINAL_DST cluster: where the app's connection was going
+  const original = eps.length === 0 && target.resolution === 'NONE' ? c.originalDst : undefined;
+  if (eps.length === 0 && !original) return no('UH', { destinationService: target.fqdn });
   // the DestinationRule's loadBalancer picks the endpoint, as for HTTP (consistentHash: only useSourceIp has a key)
-  const { endpoint: ep } = pickEndpoint(
-    eps,
-    effectiveLoadBalancer(dr, dest.subset, port),
-    `outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`,
-    host.lbState,
-    host.random,
-    connectionForLb(down),
-    new Set()
-  );
+  const ep: ServiceEndpoint = original
+    ? { host: original.host, port: original.port, labels: {} }
+    : pickEndpoint(
+        eps,
+        effectiveLoadBalancer(dr, dest.subset, port),
+        clusterName,
+        host.lbState,
+        host.random,
+        connectionForLb(down),
+        new Set()
+      ).endpoint;
   const secure = upstreamTls({ dr, subset: dest.subset, port, endpoint: ep, service: target, caller, host });
   const addr = host.deliveryAddress(ep);
   if (log) log.upstreamHost = `${ep.host}:${ep.port}`;
@@ -449,7 +603,7 @@ export function outboundTcp(
   // past it Envoy's tcp_proxy closes the new one (upstream_cx_overflow, UO)
   const maxConnections = poolLimitsFor(dr, dest.subset, port)?.maxConnections;
   const counts = openConnections(host);
-  const cluster = `${workload}|outbound|${port}|${dest.subset ?? ''}|${target.fqdn}`;
+  const cluster = `${workload}|${clusterName}`;
   if (maxConnections !== undefined && (counts.get(cluster) ?? 0) >= maxConnections)
     return no('UO', { destinationService: target.fqdn });
   const up: net.Socket = secure
@@ -476,6 +630,8 @@ export function outboundTcp(
   up.once(secure ? 'secureConnect' : 'connect', () => {
     clearTimeout(timer);
     connected = true;
+    // an endpoint given by name (a DNS entry's): the upstream host is the address it resolved to (STRICT_DNS)
+    if (log && !ep.workload && net.isIP(addr.host) === 0) log.upstreamHost = resolvedHost(up, log.upstreamHost);
     const local = up.localPort;
     if (local !== undefined && addr.viaSidecar) host.tcpPeers.set(local, workload);
     relay(
@@ -593,9 +749,25 @@ export function inboundTcp(
 }
 
 /**
+ * How a connection to a ServiceEntry's port is routed (L4Port): a port declared TLS or HTTPS by `tls` routes, one
+ * declared HTTP by none (its VirtualService rules are http ones), any other (TCP, MONGO, unset...) by `tcp` routes.
+ * The connection's address is the one the app named, else the entry's first address (what Istio's DNS proxy answers
+ * for its host).
+ */
+function entryL4Port(svc: ServiceInfo, port: number, name: string): L4Port | undefined {
+  if (svc.kind !== 'service-entry' || svc.httpPorts?.has(port)) return undefined;
+  return {
+    protocol: svc.tlsPorts?.has(port) ? 'tls' : 'tcp',
+    destinationIp: net.isIP(name) !== 0 ? name : (svc.addresses?.[0] ?? null)
+  };
+}
+
+/**
  * CONNECT through a caller's outbound proxy port (an app's `https://` call with HTTPS_PROXY): a tunnel, routed as
- * Istio routes the TLS the app sends. A mesh service goes by its tcp routes (outboundTcp); a ServiceEntry host to
- * its endpoint (the app's TLS end to end); a host the registry does not know is passed through under ALLOW_ANY
+ * Istio routes the TLS the app sends. A mesh service goes by its tcp routes (outboundTcp); a ServiceEntry host by
+ * the VirtualService's routes for its port (tls routes by the ClientHello's SNI on a TLS or HTTPS port, tcp routes
+ * on another one that is not HTTP: entryL4Port, tcpDestination) to the route's destination's cluster, else to its own
+ * endpoint (the app's TLS end to end); a host the registry does not know is passed through under ALLOW_ANY
  * (PassthroughCluster) and closed under REGISTRY_ONLY (BlackHoleCluster), as Istio's sidecar does. A tunnel that
  * cannot be opened is still established and then closed: Istio's sidecar accepts the app's connection before it knows
  * the upstream, so the app's TLS fails (curl exits 35, as istio.io's egress task shows), where a CONNECT answered with
@@ -629,15 +801,9 @@ export function connectTunnel(
     known && (known.ports.length === 0 || known.ports.includes(found!.port))
       ? { ...found!, service: known }
       : undefined;
-  if (found?.service.kind === 'mesh') {
-    established();
-    const s = found.service;
-    const port = found.port;
-    const go = (first: Buffer) =>
-      outboundTcp(host, workload, { name: s.name, namespace: s.namespace, port }, down, first);
-    // the app speaks first through a tunnel (an https:// call: its ClientHello, whose SNI may pick a tls route),
-    // unless the service is declared server-first (protocol: tcp)
-    if (head.length > 0 || s.protocol === 'tcp') return go(head);
+  /** Route the tunnel once the app has spoken (its ClientHello, whose SNI may pick a tls route), or at once. */
+  const whenFirstBytes = (go: (first: Buffer) => void, now: boolean) => {
+    if (head.length > 0 || now) return go(head);
     down.allowHalfOpen = true;
     const onData = (d: Buffer) => {
       down.off('end', onEnd);
@@ -650,50 +816,104 @@ export function connectTunnel(
     };
     down.once('data', onData);
     down.once('end', onEnd);
-    return;
-  }
-  let target: { host: string; port: number; service: string; peerEndpoint?: string | null };
-  const log = tcpLog(host, down);
-  /** The tunnel, established, closed unrelayed: counted and logged with `flags`. */
-  const no = (flags: string, service: string, over: Partial<TcpConnectionReport> = {}) =>
-    refused(down, report(service, { ...over, flags }), false, { ctx: log, flags }, ESTABLISHED);
-  if (found) {
-    if (log) log.cluster = `outbound|${found.port}||${found.service.fqdn}`;
-    const eps = endpointsOn(found.service, found.port);
-    if (eps.length === 0 && found.service.resolution === 'NONE') {
-      // resolution NONE: the original destination, what the app asked for
-      target = { host: name === 'localhost' ? '127.0.0.1' : name, port, service: found.service.fqdn };
-    } else {
-      if (eps.length === 0) return no('UH', found.service.fqdn);
-      const ep = eps[host.random.int(eps.length)]!;
-      const addr = host.deliveryAddress(ep);
-      target = { host: addr.host, port: addr.port, service: found.service.fqdn, peerEndpoint: peerEndpoint(ep) };
-    }
-  } else {
-    // the BlackHoleCluster has no endpoint: tcp_proxy closes the stream as no healthy upstream
-    if (log) log.cluster = view.outboundMode === 'REGISTRY_ONLY' ? 'BlackHoleCluster' : 'PassthroughCluster';
-    if (view.outboundMode === 'REGISTRY_ONLY') return no('UH', 'BlackHoleCluster');
-    if (host.isOwnListener(name, port)) return no('NR', 'PassthroughCluster');
-    target = { host: name, port, service: 'PassthroughCluster' };
-  }
-  if (log) log.upstreamHost = `${target.host}:${target.port}`;
-  const up = net.connect(target.port, target.host);
-  let connected = false;
-  const timer = setTimeout(() => up.destroy(new Error('connect timeout')), host.connectTimeoutMs);
-  down.on('error', () => up.destroy());
-  down.once('close', () => {
-    if (!connected) up.destroy();
-  });
-  up.once('connect', () => {
-    clearTimeout(timer);
-    connected = true;
+  };
+  if (found?.service.kind === 'mesh') {
     established();
-    relay(down, head, up, report(target.service, { peerEndpoint: target.peerEndpoint ?? null }), undefined, log);
-  });
-  up.once('error', () => {
-    clearTimeout(timer);
-    if (connected) return;
-    // the sidecar took the app's connection, then its upstream failed: it closes (tcp_proxy, UF)
-    no('UF', target.service, { peerEndpoint: target.peerEndpoint ?? null });
-  });
+    const s = found.service;
+    const port = found.port;
+    // the app speaks first through a tunnel (an https:// call), unless the service is declared server-first
+    // (protocol: tcp)
+    return whenFirstBytes(
+      (first) => outboundTcp(host, workload, { name: s.name, namespace: s.namespace, port }, down, first),
+      s.protocol === 'tcp'
+    );
+  }
+  // a ServiceEntry's port that is not HTTP, with tcp or tls routes for the caller: routed as Istio's filter chains
+  // route it (tcpDestination, L4Port); without such routes, to the entry's endpoint as below
+  const entry = found;
+  const l4 = entry && entryL4Port(entry.service, entry.port, name);
+  if (
+    entry &&
+    l4 &&
+    l4VirtualServices(snap, view.caller, entry.service, l4.protocol === 'tls', l4.protocol === 'tcp').length > 0
+  ) {
+    established();
+    const route = (first: Buffer) => {
+      const sni = l4.protocol === 'tls' && first[0] === 0x16 ? clientHelloSni(first) : undefined;
+      const dest = tcpDestination(snap, view.caller, entry.service, entry.port, () => host.random.next(), sni, l4);
+      if (dest.fallthrough) return direct(undefined, first, true, sni);
+      if (dest.by === 'default route') return direct(entry, first, true, sni);
+      const log = tcpLog(host, down, sni);
+      const series = (over: Partial<TcpConnectionReport>) => report(entry.service.fqdn, over);
+      toCluster({
+        host,
+        workload,
+        svc: entry.service,
+        requestPort: entry.port,
+        dest,
+        down,
+        head: first,
+        log,
+        report: series,
+        no: (flags, over = {}) => refused(down, series({ ...over, flags }), false, { ctx: log, flags }),
+        originalDst: { host: name === 'localhost' ? '127.0.0.1' : name, port }
+      });
+    };
+    // a TLS port waits for the ClientHello (its SNI); a TCP port routes at once (the server may speak first)
+    return whenFirstBytes(route, l4.protocol === 'tcp');
+  }
+  direct(found, head, false);
+
+  /**
+   * Carry the tunnel to `to`'s endpoint (the entry's default cluster), or, without one, as the listener's fallthrough
+   * does (PassthroughCluster, BlackHoleCluster); `opened`: its 200 went already; `sni`: the ClientHello's, if read.
+   */
+  function direct(to: typeof found, first: Buffer, opened: boolean, sni?: string): void {
+    let target: { host: string; port: number; service: string; peerEndpoint?: string | null };
+    const log = tcpLog(host, down, sni);
+    /** The tunnel, established, closed unrelayed: counted and logged with `flags`. */
+    const no = (flags: string, service: string, over: Partial<TcpConnectionReport> = {}) =>
+      refused(down, report(service, { ...over, flags }), false, { ctx: log, flags }, opened ? undefined : ESTABLISHED);
+    if (to) {
+      if (log) log.cluster = `outbound|${to.port}||${to.service.fqdn}`;
+      const eps = endpointsOn(to.service, to.port);
+      if (eps.length === 0 && to.service.resolution === 'NONE') {
+        // resolution NONE: the original destination, what the app asked for
+        target = { host: name === 'localhost' ? '127.0.0.1' : name, port, service: to.service.fqdn };
+      } else {
+        if (eps.length === 0) return no('UH', to.service.fqdn);
+        const ep = eps[host.random.int(eps.length)]!;
+        const addr = host.deliveryAddress(ep);
+        target = { host: addr.host, port: addr.port, service: to.service.fqdn, peerEndpoint: peerEndpoint(ep) };
+      }
+    } else {
+      // the BlackHoleCluster has no endpoint: tcp_proxy closes the stream as no healthy upstream
+      if (log) log.cluster = view.outboundMode === 'REGISTRY_ONLY' ? 'BlackHoleCluster' : 'PassthroughCluster';
+      if (view.outboundMode === 'REGISTRY_ONLY') return no('UH', 'BlackHoleCluster');
+      if (host.isOwnListener(name, port)) return no('NR', 'PassthroughCluster');
+      target = { host: name, port, service: 'PassthroughCluster' };
+    }
+    if (log) log.upstreamHost = `${target.host}:${target.port}`;
+    const up = net.connect(target.port, target.host);
+    let connected = false;
+    const timer = setTimeout(() => up.destroy(new Error('connect timeout')), host.connectTimeoutMs);
+    down.on('error', () => up.destroy());
+    down.once('close', () => {
+      if (!connected) up.destroy();
+    });
+    up.once('connect', () => {
+      clearTimeout(timer);
+      connected = true;
+      // a name (a DNS entry's endpoint or host, an original destination by name): the address it resolved to
+      if (log && net.isIP(target.host) === 0) log.upstreamHost = resolvedHost(up, log.upstreamHost);
+      if (!opened) established();
+      relay(down, first, up, report(target.service, { peerEndpoint: target.peerEndpoint ?? null }), undefined, log);
+    });
+    up.once('error', () => {
+      clearTimeout(timer);
+      if (connected) return;
+      // the sidecar took the app's connection, then its upstream failed: it closes (tcp_proxy, UF)
+      no('UF', target.service, { peerEndpoint: target.peerEndpoint ?? null });
+    });
+  }
 }

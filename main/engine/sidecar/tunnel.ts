@@ -106,7 +106,7 @@ export interface TunnelTry {
   /** TLS to the upstream (mutual TLS between sidecars, or a DestinationRule's origination). */
   tls?: tls.ConnectionOptions;
   connectTimeoutMs: number;
-  timing?: { upstreamConnected(): void };
+  timing?: { upstreamConnected(sock?: Socket): void };
 }
 
 /** One try of an upgrade request on a connection of its own (an upgraded connection is never pooled). */
@@ -133,11 +133,11 @@ export function tunnelTry(o: TunnelTry): Promise<TunnelOutcome> {
       s.once('connect', () => {
         connected = true;
         clearTimeout(timer);
-        if (!o.tls) o.timing?.upstreamConnected();
+        if (!o.tls) o.timing?.upstreamConnected(s);
       });
       s.once('secureConnect', () => {
         secured = true;
-        o.timing?.upstreamConnected();
+        o.timing?.upstreamConnected(s);
       });
     });
     req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) =>

@@ -54,7 +54,7 @@ export interface TryOptions {
   /** TLS to the upstream (mTLS between sidecars, or DestinationRule TLS origination) over this agent. */
   tls?: { agent: https.Agent; options: tls.ConnectionOptions };
   /** Told when the connection is ready for the request: connected (and TLS done), or a pooled one assigned. */
-  timing?: { upstreamConnected(): void };
+  timing?: { upstreamConnected(sock?: Socket): void };
 }
 
 /** Node TLS error code → the reason Envoy/BoringSSL would print. */
@@ -146,16 +146,16 @@ function onSocket(this: TryRequest, s: Socket): void {
     s.once('connect', () => {
       t.connected = true;
       if (t.connectTimer) clearTimeout(t.connectTimer);
-      if (!o.tls && !t.done) o.timing?.upstreamConnected();
+      if (!o.tls && !t.done) o.timing?.upstreamConnected(s);
     });
     s.once('secureConnect', () => {
       t.secured = true;
-      if (!t.done) o.timing?.upstreamConnected();
+      if (!t.done) o.timing?.upstreamConnected(s);
     });
   } else {
     t.connected = true;
     t.secured = true;
-    o.timing?.upstreamConnected();
+    o.timing?.upstreamConnected(s);
   }
 }
 

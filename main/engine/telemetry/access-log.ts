@@ -12,7 +12,7 @@
  * What a local sidecar cannot know as Envoy does is `-` too: the upstream connection's local address.
  */
 import type { FlowRecord } from '../../contract/api.js';
-import type { Registry } from '../registry.js';
+import { entryEndpointAt, type Registry } from '../registry.js';
 
 /** What the sidecar saw of the request besides its flow record (the downstream connection, the bodies' sizes). */
 export interface AccessFacts {
@@ -108,9 +108,7 @@ export function upstreamCluster(f: FlowRecord, reg: Registry): string {
   if (!info) return '-';
   // the port of the entry's endpoint that answered (a route may send port 80's request to port 443), else the
   // request's
-  const ep = f.endpoint
-    ? info.endpoints.find((e) => e.servicePort !== undefined && `${e.host}:${e.port}` === f.endpoint)
-    : undefined;
+  const ep = f.endpoint ? entryEndpointAt(info, f.endpoint, (e) => e.servicePort !== undefined) : undefined;
   return `outbound|${ep?.servicePort ?? servicePort(f, info.ports)}|${f.subset ?? ''}|${info.fqdn}`;
 }
 

@@ -5,7 +5,7 @@
  */
 import { Registry, type Metric } from 'prom-client';
 import type { FlowRecord } from '../../contract/api.js';
-import type { Registry as MeshRegistry, ServiceInfo, WorkloadInfo } from '../registry.js';
+import { entryEndpointAt, type Registry as MeshRegistry, type ServiceInfo, type WorkloadInfo } from '../registry.js';
 import { parseServiceFqdn } from '../config/hosts.js';
 
 export const LABELS = [
@@ -448,8 +448,8 @@ function endpointPeer(svc: ServiceInfo | undefined, endpoint: string): EndpointP
   if (!peers) endpointPeers.set(svc, (peers = new Map()));
   let peer = peers.get(endpoint);
   if (peer === undefined) {
-    // the sidecar names an entry's endpoint host:port (outbound endpointKey)
-    const ep = svc.endpoints.find((e) => !e.workload && `${e.host}:${e.port}` === endpoint);
+    // the sidecar names an entry's endpoint host:port (outbound endpointKey), or the address its name resolved to
+    const ep = entryEndpointAt(svc, endpoint, (e) => !e.workload);
     const c = ep ? canonicalService(ep.labels) : undefined;
     peer = c ? { namespace: '', canonicalService: c.name, canonicalRevision: c.revision, cluster: CLUSTER } : null;
     peers.set(endpoint, peer);
