@@ -514,16 +514,38 @@ function passthroughTcp(
   const addr = host.deliveryAddress(ep);
   if (log) log.upstreamHost = `${ep.host}:${ep.port}`;
   const up = net.connect(addr.port, addr.host);
+  whenConnected(
+    down,
+    up,
+    'connect',
+    host.connectTimeoutMs,
+    () => relay(down, head, up, series('-'), undefined, log),
+    failed
+  );
+}
+
+/**
+ * Wait for `up` (the upstream of the caller's connection `down`) to connect (`event`: 'connect', or 'secureConnect'
+ * for TLS) within timeoutMs: then `ok`; `failed` if it errs first. The caller leaving before that drops `up`.
+ */
+function whenConnected(
+  down: net.Socket,
+  up: net.Socket,
+  event: 'connect' | 'secureConnect',
+  timeoutMs: number,
+  ok: () => void,
+  failed: () => void
+): void {
   let connected = false;
-  const timer = setTimeout(() => up.destroy(new Error('connect timeout')), host.connectTimeoutMs);
+  const timer = setTimeout(() => up.destroy(new Error('connect timeout')), timeoutMs);
   down.on('error', () => up.destroy());
   down.once('close', () => {
     if (!connected) up.destroy();
   });
-  up.once('connect', () => {
+  up.once(event, () => {
     clearTimeout(timer);
     connected = true;
-    relay(down, head, up, series('-'), undefined, log);
+    ok();
   });
   up.once('error', () => {
     clearTimeout(timer);
@@ -621,35 +643,30 @@ function toCluster(c: RoutedConnection): void {
     if (n > 0) counts.set(cluster, n);
     else counts.delete(cluster);
   });
-  let connected = false;
-  const timer = setTimeout(() => up.destroy(new Error('connect timeout')), timeoutMs);
-  down.on('error', () => up.destroy());
-  down.once('close', () => {
-    if (!connected) up.destroy();
-  });
-  up.once(secure ? 'secureConnect' : 'connect', () => {
-    clearTimeout(timer);
-    connected = true;
-    // an endpoint given by name (a DNS entry's): the upstream host is the address it resolved to (STRICT_DNS)
-    if (log && !ep.workload && net.isIP(addr.host) === 0) log.upstreamHost = resolvedHost(up, log.upstreamHost);
-    const local = up.localPort;
-    if (local !== undefined && addr.viaSidecar) host.tcpPeers.set(local, workload);
-    relay(
-      down,
-      head,
-      up,
-      report(peers),
-      () => {
-        if (local !== undefined) host.tcpPeers.delete(local);
-      },
-      log,
-      tcpProxyTimeouts(dr?.trafficPolicy?.connectionPool)
-    );
-  });
-  up.once('error', () => {
-    clearTimeout(timer);
-    if (!connected) no('UF', { ...peers, sourcePrincipal: null, destinationPrincipal: null });
-  });
+  whenConnected(
+    down,
+    up,
+    secure ? 'secureConnect' : 'connect',
+    timeoutMs,
+    () => {
+      // an endpoint given by name (a DNS entry's): the upstream host is the address it resolved to (STRICT_DNS)
+      if (log && !ep.workload && net.isIP(addr.host) === 0) log.upstreamHost = resolvedHost(up, log.upstreamHost);
+      const local = up.localPort;
+      if (local !== undefined && addr.viaSidecar) host.tcpPeers.set(local, workload);
+      relay(
+        down,
+        head,
+        up,
+        report(peers),
+        () => {
+          if (local !== undefined) host.tcpPeers.delete(local);
+        },
+        log,
+        tcpProxyTimeouts(dr?.trafficPolicy?.connectionPool)
+      );
+    },
+    () => no('UF', { ...peers, sourcePrincipal: null, destinationPrincipal: null })
+  );
 }
 
 /**
@@ -895,25 +912,19 @@ export function connectTunnel(
     }
     if (log) log.upstreamHost = `${target.host}:${target.port}`;
     const up = net.connect(target.port, target.host);
-    let connected = false;
-    const timer = setTimeout(() => up.destroy(new Error('connect timeout')), host.connectTimeoutMs);
-    down.on('error', () => up.destroy());
-    down.once('close', () => {
-      if (!connected) up.destroy();
-    });
-    up.once('connect', () => {
-      clearTimeout(timer);
-      connected = true;
-      // a name (a DNS entry's endpoint or host, an original destination by name): the address it resolved to
-      if (log && net.isIP(target.host) === 0) log.upstreamHost = resolvedHost(up, log.upstreamHost);
-      if (!opened) established();
-      relay(down, first, up, report(target.service, { peerEndpoint: target.peerEndpoint ?? null }), undefined, log);
-    });
-    up.once('error', () => {
-      clearTimeout(timer);
-      if (connected) return;
+    whenConnected(
+      down,
+      up,
+      'connect',
+      host.connectTimeoutMs,
+      () => {
+        // a name (a DNS entry's endpoint or host, an original destination by name): the address it resolved to
+        if (log && net.isIP(target.host) === 0) log.upstreamHost = resolvedHost(up, log.upstreamHost);
+        if (!opened) established();
+        relay(down, first, up, report(target.service, { peerEndpoint: target.peerEndpoint ?? null }), undefined, log);
+      },
       // the sidecar took the app's connection, then its upstream failed: it closes (tcp_proxy, UF)
-      no('UF', target.service, { peerEndpoint: target.peerEndpoint ?? null });
-    });
+      () => no('UF', target.service, { peerEndpoint: target.peerEndpoint ?? null })
+    );
   }
 }
