@@ -298,14 +298,14 @@ function policyMatches(p: ApplicablePolicy, r: AuthzRequest): boolean {
 
 /** The index of the policy's first rule the request matches, else -1. */
 function matchedRule(p: ApplicablePolicy, r: AuthzRequest): number {
-  if (r.tcp) {
-    const strict = p.action === 'DENY' || p.action === 'CUSTOM';
-    return (p.spec.rules ?? []).findIndex((rule) => {
-      const l4 = tcpRule(rule ?? {}, strict);
-      return l4 !== null && ruleMatches(l4, r, p.namespace);
-    });
-  }
-  return (p.spec.rules ?? []).findIndex((rule) => ruleMatches(rule ?? {}, r, p.namespace));
+  return (p.spec.rules ?? []).findIndex((rule) => ruleMatchesFor(p, rule, r));
+}
+
+/** One of the policy's rules against the request (a TCP connection: the rule as it applies to TCP, see tcpRule). */
+function ruleMatchesFor(p: ApplicablePolicy, rule: Rule | undefined, r: AuthzRequest): boolean {
+  if (!r.tcp) return ruleMatches(rule ?? {}, r, p.namespace);
+  const l4 = tcpRule(rule ?? {}, p.action === 'DENY' || p.action === 'CUSTOM');
+  return l4 !== null && ruleMatches(l4, r, p.namespace);
 }
 
 /**
@@ -313,7 +313,38 @@ function matchedRule(p: ApplicablePolicy, r: AuthzRequest): number {
  * response code details name it for a request a DENY rule denied, `rbac_access_denied_matched_policy[<this>]`.
  */
 export function envoyPolicyName(p: ApplicablePolicy, rule: number): string {
-  return `ns[${p.namespace}]-policy[${p.name.slice(p.name.indexOf('/') + 1)}]-rule[${rule}]`;
+  const base = `ns[${p.namespace}]-policy[${p.name.slice(p.name.indexOf('/') + 1)}]-rule[${rule}]`;
+  // a CUSTOM policy whose provider istiod cannot build becomes a DENY policy of the same rules, named after the
+  // provider (1.30, builder.go policyName and getBadCustomDenyRules)
+  return p.action === 'CUSTOM'
+    ? `istio-ext-authz-${p.spec.provider?.name ?? ''}-${base}-deny-due-to-bad-CUSTOM-action`
+    : base;
+}
+
+/**
+ * The Envoy RBAC policy of an `action` policy that denies `r`, or null. The policies of one RBAC
+ * filter are a std::map in Envoy, tried in order of name, so the details name the matching rule whose name sorts
+ * first (not the first in file order); CUSTOM policies are one filter per provider, in order of provider name.
+ */
+function denyingPolicy(
+  policies: ApplicablePolicy[],
+  action: 'DENY' | 'CUSTOM',
+  r: AuthzRequest
+): { policy: ApplicablePolicy; envoyPolicy: string } | null {
+  let best: { policy: ApplicablePolicy; envoyPolicy: string; provider: string } | null = null;
+  for (const p of policies) {
+    if (p.action !== action) continue;
+    const provider = p.action === 'CUSTOM' ? (p.spec.provider?.name ?? '') : '';
+    if (best && provider > best.provider) continue;
+    const rules = p.spec.rules ?? [];
+    for (let i = 0; i < rules.length; i++) {
+      if (!ruleMatchesFor(p, rules[i], r)) continue;
+      const envoyPolicy = envoyPolicyName(p, i);
+      if (!best || provider < best.provider || envoyPolicy < best.envoyPolicy)
+        best = { policy: p, envoyPolicy, provider };
+    }
+  }
+  return best;
 }
 
 const HTTP_SOURCE_FIELDS = ['requestPrincipals', 'notRequestPrincipals'] as const;
@@ -460,27 +491,25 @@ export function authorize(policies: ApplicablePolicy[], r: AuthzRequest, phase: 
     if (p.action === 'AUDIT' && policyMatches(p, r)) notes.push(`AUDIT policy ${p.name} matched`);
   // CUSTOM first. localmesh has no meshConfig extensionProviders, so every provider is unknown, and istiod, failing
   // to build the ext_authz filter, turns the policy's rules into a deny (builder.go: "will generate deny configs")
-  const custom = enforced.find((p) => p.action === 'CUSTOM' && policyMatches(p, r));
+  const custom = denyingPolicy(enforced, 'CUSTOM', r);
   if (custom)
     return {
       allowed: false,
-      reason: `CUSTOM policy ${custom.name} matched (provider ${custom.spec.provider?.name ?? '?'} is not defined: denied, as istiod does)`,
-      policy: custom.name,
+      reason: `CUSTOM policy ${custom.policy.name} matched (provider ${custom.policy.spec.provider?.name ?? '?'} is not defined: denied, as istiod does)`,
+      policy: custom.policy.name,
+      envoyPolicy: custom.envoyPolicy,
       notes
     };
   if (phase === 'custom') return { allowed: true, reason: 'no CUSTOM policy matched', policy: null, notes };
-  for (const deny of enforced) {
-    if (deny.action !== 'DENY') continue;
-    const rule = matchedRule(deny, r);
-    if (rule >= 0)
-      return {
-        allowed: false,
-        reason: `DENY policy ${deny.name} matched`,
-        policy: deny.name,
-        envoyPolicy: envoyPolicyName(deny, rule),
-        notes
-      };
-  }
+  const deny = denyingPolicy(enforced, 'DENY', r);
+  if (deny)
+    return {
+      allowed: false,
+      reason: `DENY policy ${deny.policy.name} matched`,
+      policy: deny.policy.name,
+      envoyPolicy: deny.envoyPolicy,
+      notes
+    };
   const allows = enforced.filter((p) => p.action === 'ALLOW');
   if (allows.length === 0)
     return { allowed: true, reason: 'no ALLOW policy selects this workload', policy: null, notes };

@@ -291,6 +291,48 @@ export function outputHeaders(rules: JwtRule[]): string[] {
   return [...out];
 }
 
+/**
+ * The value Envoy's jwt_authn writes for `outputClaimToHeaders` (claim_to_headers, addJWTClaimToHeader), or
+ * undefined when it writes none. The claim is looked up as jwt_verify_lib's StructUtils::GetValue does: nested
+ * through objects at each `.` (a name starting with `http://` or `https://` keeps its host and first path segment
+ * whole, so `https://example.com/claims.role` is `role` in the claim `https://example.com/claims`). A string as it is
+ * (an empty one writes nothing), a boolean `true`/`false`, a number that is a non-negative integer as an integer and
+ * any other as C++'s std::to_string of a double (six decimals: `1.500000`, `-2.000000`), an object or a list as the
+ * base64 of its JSON.
+ */
+export function claimHeaderValue(payload: Record<string, unknown>, name: string): string | undefined {
+  let path: string[];
+  const url = /^(https?:\/\/[^/]*\/)(.*)$/.exec(name);
+  if (url) {
+    const [first, ...rest] = url[2]!.split('.');
+    path = [url[1]! + first!, ...rest];
+  } else path = name.split('.');
+  let v: unknown = payload;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return undefined;
+    return v >= 0 && v < 2 ** 64 && Number.isInteger(v) ? BigInt(v).toString() : v.toFixed(6);
+  }
+  if (typeof v === 'object' && v !== null) return Buffer.from(protoJson(v)).toString('base64');
+  return undefined;
+}
+
+/** A JSON value as protobuf's JSON printer writes a google.protobuf.Value: compact, object keys in sorted order. */
+function protoJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(protoJson).join(',')}]`;
+  if (typeof v === 'object' && v !== null)
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${protoJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v) ?? 'null';
+}
+
 type Verified =
   | { ok: true; payload: JWTPayload; segment: string }
   | { ok: false; unknownIssuer: boolean; reason: string; body: string };

@@ -13,7 +13,7 @@ import { codecErrorReply, isHttp10 } from './envoy-http.js';
 import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf, tcpLog } from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize, type ApplicablePolicy, type AuthzPhase } from '../security/authorization.js';
-import { authenticate, JwtStatus, outputHeaders, type JwtRule } from '../security/jwt.js';
+import { authenticate, claimHeaderValue, JwtStatus, outputHeaders, type JwtRule } from '../security/jwt.js';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import type { AttemptRecord } from '../../contract/api.js';
 import { Exchange, HOP_BY_HOP, forwardableHeaders, keepAddresses } from './exchange.js';
@@ -318,12 +318,8 @@ export class InboundSidecar {
           sourceNamespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '',
           sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
           // Envoy's inbound listener (use_remote_address false, xff_num_trusted_hops 0): the rightmost X-Forwarded-For
-          // address, else the peer's
-          remoteIp: String(req.headers['x-forwarded-for'] ?? req.socket.remoteAddress ?? '')
-            .split(',')
-            .pop()!
-            .trim()
-            .replace(/^::ffff:/, ''),
+          // address when it parses as an IP (getLastAddressFromXFF), else the peer's
+          remoteIp: remoteIpOf(req.headers['x-forwarded-for'], req.socket.remoteAddress ?? ''),
           destinationIp: this.instance.host,
           requestPrincipal,
           claims,
@@ -402,9 +398,9 @@ export class InboundSidecar {
           touched.add(spec.outputPayloadToHeader.toLowerCase());
         }
         for (const o of spec.outputClaimToHeaders ?? []) {
-          const v = jwt.claims[o.claim];
-          if (v !== undefined && typeof v !== 'object') {
-            headers[o.header.toLowerCase()] = String(v);
+          const v = claimHeaderValue(jwt.claims, o.claim);
+          if (v !== undefined) {
+            headers[o.header.toLowerCase()] = v;
             touched.add(o.header.toLowerCase());
           }
         }
@@ -757,4 +753,14 @@ class InboundTry extends ClientRelay implements UpstreamCall {
   broken(): void {
     this.res.destroy();
   }
+}
+
+/**
+ * Envoy's remote address on a sidecar's inbound listener (use_remote_address false, no trusted hops): the last
+ * X-Forwarded-For entry if it is an IP address (Utility::getLastAddressFromXFF), else the peer's address.
+ */
+function remoteIpOf(xff: string | string[] | undefined, peer: string): string {
+  const list = Array.isArray(xff) ? xff.join(',') : xff;
+  const last = list === undefined ? '' : list.slice(list.lastIndexOf(',') + 1).trim();
+  return (net.isIP(last) !== 0 ? last : peer).replace(/^::ffff:/, '');
 }

@@ -105,6 +105,8 @@ export interface TcpLog {
   /** Where it went, once known. */
   cluster: string | null;
   upstreamHost: string | null;
+  /** Why a filter closed it (CONNECTION_TERMINATION_DETAILS), once known. */
+  terminationDetails?: string;
   finish(flags: string, received: number, sent: number, details?: string): void;
 }
 
@@ -136,7 +138,8 @@ export function tcpLog(host: SidecarHost, down: net.Socket, sni: string | null =
             downstreamLocal,
             downstreamRemote,
             requestedServerName: sni || null,
-            details
+            details,
+            terminationDetails: log.terminationDetails
           })
         );
       } catch {
@@ -747,8 +750,11 @@ export function inboundTcp(
       header: () => undefined,
       sni: peer.sni
     });
-    // Envoy's RBAC network filter closes a denied connection
-    if (!decision.allowed) return refused(down, report(), false, { ctx: log, flags: '-' });
+    // Envoy's RBAC network filter closes a denied connection, naming the policy in its termination details
+    if (!decision.allowed) {
+      if (log) log.terminationDetails = `rbac_access_denied_matched_policy[${decision.envoyPolicy ?? 'none'}]`;
+      return refused(down, report(), false, { ctx: log, flags: '-' });
+    }
   }
   const app = net.connect(instance.port, instance.host);
   let connected = false;

@@ -171,6 +171,8 @@ export interface TcpAccessEntry {
   requestedServerName: string | null;
   /** RESPONSE_CODE_DETAILS: `filter_chain_not_found` for a connection no filter chain took; else none. */
   details?: string;
+  /** CONNECTION_TERMINATION_DETAILS: the RBAC network filter's `rbac_access_denied_matched_policy[…]`; else none. */
+  terminationDetails?: string;
 }
 
 /** One access log line (without the newline) for a TCP connection, in the same default format. */
@@ -181,7 +183,7 @@ export function tcpAccessLogLine(e: TcpAccessEntry): string {
     '0',
     e.flags || '-',
     e.details ?? '-',
-    '-',
+    e.terminationDetails ?? '-',
     '"-"',
     String(e.received),
     String(e.sent),
