@@ -53,14 +53,17 @@ export function pickEndpoint(
   req: LbRequest,
   exclude: Set<string>
 ): { endpoint: ServiceEndpoint; how: string; setCookie?: string } {
+  const ch = lb?.consistentHash;
+  // round robin skips tried hosts by picking again, not by narrowing the list (see roundRobin)
+  if (!ch && lb?.simple === 'ROUND_ROBIN' && endpoints.length > 1)
+    return roundRobin(endpoints, clusterKey, state, random, exclude);
   let pool = endpoints;
   if (exclude.size > 0) {
     const rest = endpoints.filter((e) => !exclude.has(endpointKey(e)));
     if (rest.length > 0) pool = rest;
   }
   // one endpoint needs no choice, but a hash cookie is still generated when absent (Envoy sets it regardless)
-  if (pool.length === 1 && !lb?.consistentHash?.httpCookie) return { endpoint: pool[0]!, how: 'only endpoint' };
-  const ch = lb?.consistentHash;
+  if (pool.length === 1 && !ch?.httpCookie) return { endpoint: pool[0]!, how: 'only endpoint' };
   if (ch) {
     let key: string | undefined;
     let what = '';
@@ -89,11 +92,6 @@ export function pickEndpoint(
     return { endpoint: pool[random.int(pool.length)]!, how: `consistent hash: no ${what || 'key'}, random` };
   }
   const simple = lb?.simple ?? 'LEAST_REQUEST';
-  if (simple === 'ROUND_ROBIN') {
-    const n = state.rr.get(clusterKey) ?? random.int(pool.length);
-    state.rr.set(clusterKey, n + 1);
-    return { endpoint: pool[n % pool.length]!, how: 'round robin' };
-  }
   if (simple === 'RANDOM' || simple === 'PASSTHROUGH')
     return { endpoint: pool[random.int(pool.length)]!, how: 'random' };
   // LEAST_REQUEST (and LEAST_CONN, UNSPECIFIED): power of two choices
@@ -102,4 +100,28 @@ export function pickEndpoint(
   const na = state.active.get(endpointKey(a)) ?? 0;
   const nb = state.active.get(endpointKey(b)) ?? 0;
   return { endpoint: nb < na ? b : a, how: 'least request (2 choices)' };
+}
+
+/** Istio's hostSelectionRetryMaxAttempts: picks after the first that a retry may make to avoid hosts tried before. */
+const HOST_SELECTION_RETRIES = 5;
+
+/**
+ * Round robin over the cluster's (healthy) endpoints from a random start, as Envoy's round-robin balancer. A retry's
+ * previous-hosts predicate does not narrow the list: Envoy's LoadBalancerBase::chooseHost picks again (each pick
+ * advancing the index) while the pick is a host already tried, up to 5 more times, then keeps the last pick. So
+ * the cycle stays the same for the requests after a retry.
+ */
+function roundRobin(
+  pool: ServiceEndpoint[],
+  clusterKey: string,
+  state: LbState,
+  random: Random,
+  exclude: Set<string>
+): { endpoint: ServiceEndpoint; how: string } {
+  let n = state.rr.get(clusterKey) ?? random.int(pool.length);
+  let endpoint = pool[n++ % pool.length]!;
+  for (let i = 0; i < HOST_SELECTION_RETRIES && exclude.size > 0 && exclude.has(endpointKey(endpoint)); i++)
+    endpoint = pool[n++ % pool.length]!;
+  state.rr.set(clusterKey, n);
+  return { endpoint, how: 'round robin' };
 }

@@ -747,6 +747,9 @@ export class OutboundSidecar {
         // a retry reserved its place under http.maxRetries when it was decided (retryAllowed)
         if (attempt > 1 && o.limits && circuit) retryOutstanding = true;
         if (attempt > 1) {
+          // istio-semantics §1.2: retry k waits U(0, min(base·(2^k − 1), 10·base)): 25, 75, 175, 250 ms windows by
+          // default. (Envoy's current JitteredExponentialBackOffStrategy doubles from the base instead: 25, 50, 100,
+          // 200, 250; the spec is what localmesh matches.)
           const cap = Math.min(retry.backoffBaseMs * (2 ** (attempt - 1) - 1), retry.backoffBaseMs * 10);
           const wait = this.host.random.next() * cap;
           ex.note('retry', `retry ${attempt - 1} of ${retry.attempts} after ${wait.toFixed(1)} ms back-off`);
