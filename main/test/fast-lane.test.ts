@@ -96,6 +96,19 @@ async function flows(n: number): Promise<FlowRecord[]> {
   return Promise.all(list!.map((f) => m.getFlow({ id: f.id })));
 }
 
+/** Retry k of the inbound route's policy waited within the spec's back-off window, U(0, min(25·(2^k − 1), 250)) ms. */
+function expectInboundBackoffs(f: FlowRecord): void {
+  const waits = f.trace
+    .map((t) => /^inbound retry (\d) of 2: .* \(after ([\d.]+) ms back-off\)$/.exec(t.detail))
+    .filter((m) => m !== null)
+    .map((m) => [Number(m[1]), Number(m[2])] as const);
+  expect(waits.map(([k]) => k)).toEqual([1, 2]);
+  for (const [k, w] of waits) {
+    expect(w).toBeGreaterThanOrEqual(0);
+    expect(w).toBeLessThan(25 * (2 ** k - 1));
+  }
+}
+
 const lane = (f: FlowRecord) =>
   f.trace.find((t) => t.step === 'inbound')?.detail.endsWith('(fast lane)') ? 'fast' : 'node';
 
@@ -198,6 +211,16 @@ describe('inbound fast lane', () => {
     );
     const [f] = await flows(1);
     expect([f!.status, f!.flags, f!.attempts, lane(f!)]).toEqual([503, 'UF,URX', 3, 'fast']);
+    expectInboundBackoffs(f!);
+  });
+
+  it('node:http: the same inbound retries, with the same back-off', async () => {
+    const port = await mesh(await deadPort(), { fastLane: false });
+    const text = await raw(port, ['GET /x HTTP/1.1\r\nHost: api\r\n\r\n'], (t) => t.includes('Connection refused'));
+    expect(text).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    const [f] = await flows(1);
+    expect([f!.status, f!.flags, f!.attempts, lane(f!)]).toEqual([503, 'UF,URX', 3, 'node']);
+    expectInboundBackoffs(f!);
   });
 
   it('a request the app reads and then drops the connection on is delivered once: 503 UC, never sent again', async () => {

@@ -36,6 +36,7 @@ import { Abort } from './abort.js';
 import { ClusterCircuit, heldCircuit, type PoolLimits } from './circuit.js';
 import { absoluteTarget, normalizeTarget } from '../util/path.js';
 import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
+import type { Random } from '../util/random.js';
 import type { SidecarHost } from './host.js';
 import type { Identity } from '../tls/identity.js';
 
@@ -44,6 +45,12 @@ const EMPTY_HEAD = Buffer.alloc(0);
 const INBOUND_RETRIES = 2;
 /** Istio 1.24's inbound retry policy (ENABLE_INBOUND_RETRY_POLICY); none before (see Compat). */
 const inboundRetries = (ex: Exchange): number => (ex.compat.inboundRetry ? INBOUND_RETRIES : 0);
+
+/**
+ * The wait before inbound retry k: the router's back-off applies to the inbound route's retry policy as to any
+ * (istio-semantics §1.2: U(0, min(25·(2^k − 1), 250)) ms, the seeded generator's draw).
+ */
+const inboundBackoffMs = (k: number, random: Random): number => random.next() * Math.min(25 * (2 ** k - 1), 250);
 /** The client sidecar's peer metadata: read here, never forwarded to the app. */
 const PEER_HEADERS = new Set(['x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
 
@@ -475,7 +482,13 @@ export class InboundSidecar {
       ex.attemptLog.push(resetAttempt(attempt, this.instance.address, out.reason, ms, out.message));
       const retriable = out.beforeRequest && body.replayable;
       if (retriable && attempt <= retries) {
-        ex.note('retry', `inbound retry ${attempt} of ${retries}: ${out.reason} before the request was sent`);
+        const wait = inboundBackoffMs(attempt, this.host.random);
+        ex.note(
+          'retry',
+          `inbound retry ${attempt} of ${retries}: ${out.reason} before the request was sent (after ${wait.toFixed(1)} ms back-off)`
+        );
+        await this.host.sleep(wait);
+        if (abort.aborted) return;
         continue;
       }
       ex.sendLocal(LocalReplies.upstreamReset(out.reason, attempt > 1, undefined, attempt > 1 && retriable), SERVER);
@@ -541,7 +554,8 @@ export class InboundSidecar {
       this.appPool(),
       this.instance.address,
       requestHead(ex.method, ex.path, headers, req.body),
-      req.body
+      req.body,
+      this.host.random
     );
     res.once('close', t.onClose);
     t.next();
@@ -691,7 +705,8 @@ class InboundTry extends ClientRelay implements UpstreamCall {
     private readonly pool: UpstreamPool,
     private readonly address: string,
     readonly head: string,
-    readonly body: Buffer | null
+    readonly body: Buffer | null,
+    private readonly random: Random
   ) {
     super(ex, res);
     this.isHead = ex.method === 'HEAD';
@@ -744,8 +759,13 @@ class InboundTry extends ClientRelay implements UpstreamCall {
     const attempt = this.attempt;
     ex.attemptLog.push(resetAttempt(attempt, this.address, reason, performance.now() - this.t0, message));
     if (beforeRequest && attempt <= inboundRetries(ex)) {
-      ex.note('retry', `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${reason} before the request was sent`);
-      return this.next();
+      const wait = inboundBackoffMs(attempt, this.random);
+      ex.note(
+        'retry',
+        `inbound retry ${attempt} of ${INBOUND_RETRIES}: ${reason} before the request was sent (after ${wait.toFixed(1)} ms back-off)`
+      );
+      setTimeout(() => this.next(), wait);
+      return;
     }
     ex.sendLocal(LocalReplies.upstreamReset(reason, attempt > 1, undefined, attempt > 1 && beforeRequest), SERVER);
   }
