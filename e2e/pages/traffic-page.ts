@@ -275,6 +275,46 @@ export class TrafficPage {
     await this.page.keyboard.press(key);
   }
 
+  /**
+   * The cells of `row` (by class, e.g. "c-status") that are not wholly inside the list's visible box: clipped by the
+   * list's edge or by the detail pane beside it. Hidden zero-width columns (reporter, flags beside the detail) count
+   * as inside.
+   */
+  async cellsOutsideList(row: Locator): Promise<string[]> {
+    const box = await this.list.evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      return { left: r.left, right: r.left + el.clientWidth };
+    });
+    return row.evaluate((el, b) => {
+      const out: string[] = [];
+      for (const cell of Array.from(el.children)) {
+        const r = cell.getBoundingClientRect();
+        if (r.width === 0) continue;
+        if (r.left < b.left - 0.5 || r.right > b.right + 0.5) out.push(cell.className.split(' ')[0] ?? '');
+      }
+      return out;
+    }, box);
+  }
+
+  /** The detail pane's request line (method and path). */
+  get requestLine(): Locator {
+    return this.detail.locator('.req-line');
+  }
+
+  /** How many pixels of the detail's request line are cut off sideways (0: it all fits the pane's width). */
+  async requestLineOverflow(): Promise<number> {
+    return this.requestLine.evaluate((el) => Math.max(0, el.scrollWidth - el.clientWidth));
+  }
+
+  /** The spinner of the open pending detail's "Waiting for the response" note, and the pane's content box. */
+  async pendingNoteSpinner(): Promise<{ width: number; height: number; left: number; paneLeft: number }> {
+    const spinner = this.detail.getByTestId('flow-pending').locator('.spinner');
+    const box = await spinner.boundingBox();
+    const pane = await this.detail.boundingBox();
+    if (!box || !pane) throw new Error('the pending note spinner or the detail pane is not on screen');
+    return { width: box.width, height: box.height, left: box.x, paneLeft: pane.x };
+  }
+
   // ---- sessions ----
 
   async openSessions(): Promise<void> {

@@ -71,6 +71,10 @@ test.describe('Requests in flight', () => {
     await traffic.openFlow(pending);
     await expect(traffic.detail).toHaveAttribute('data-pending', 'true');
     await expect(traffic.detail.getByTestId('flow-pending')).toContainText('Waiting for the response');
+    // its spinner is round and inside the pane's padding (it used to be squeezed and sit on the pane's left edge)
+    const spinner = await traffic.pendingNoteSpinner();
+    expect(Math.abs(spinner.width - spinner.height), JSON.stringify(spinner)).toBeLessThan(1);
+    expect(spinner.left - spinner.paneLeft, JSON.stringify(spinner)).toBeGreaterThanOrEqual(8);
     await expect(traffic.detail).toContainText('/ratings/42');
     await expect(traffic.requestHeaders).toContainText('end-user');
 

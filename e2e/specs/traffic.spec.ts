@@ -85,4 +85,41 @@ test.describe('Traffic', () => {
     await expect(traffic.detail).toContainText(next.path);
     await expect(traffic.detail).not.toContainText(current.path);
   });
+
+  test('a narrow window (1024×700) keeps every column of a row in view, beside the detail and the sessions', async ({
+    traffic,
+    mesh,
+    page
+  }) => {
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await traffic.open();
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/5')).status).toBe(200);
+    const row = traffic.rowsWhere({ path: '/ratings/5', reporter: 'source', status: 200 }).first();
+    await expect(row).toBeVisible();
+
+    // the whole list: Status and Duration used to run past the window's edge
+    await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
+    // beside the detail pane: Status and Duration used to sit under the pane
+    await traffic.openFlow(row);
+    await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
+    // 1280 wide with the sessions panel open too
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await traffic.openSessions();
+    await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
+  });
+
+  test('the detail pane shows a very long path whole (wrapped), not cut at the pane edge', async ({
+    traffic,
+    mesh
+  }) => {
+    await traffic.open();
+    const path = `/ratings/8?q=${'x'.repeat(400)}&end=here`;
+    await mesh.send('reviews-v2', `http://ratings:9080${path}`);
+    const row = traffic.rowsWhere({ path, reporter: 'source' }).first();
+    await expect(row).toBeVisible();
+    await traffic.openFlow(row);
+    await expect(traffic.requestLine).toContainText('&end=here');
+    // nothing cut off sideways: the line wraps within the pane (it used to end in an ellipsis)
+    await expect.poll(() => traffic.requestLineOverflow()).toBe(0);
+  });
 });

@@ -7,7 +7,15 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEve
 import type { BodyView, FlowRecord } from '../../../main/contract/api.js';
 import { useMesh } from '../hooks.js';
 import { displayBody, findHeader, headerValue, hexBytesPerRow, hexRows } from '../lib/body.js';
-import { flagList, formatBytes, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
+import {
+  flagList,
+  formatBytes,
+  formatClock,
+  formatDateClock,
+  formatDuration,
+  shortService,
+  statusClass
+} from '../lib/format.js';
 import { timingPhases } from '../lib/waterfall.js';
 import { curlFor } from '../lib/curl.js';
 import { CaptureIcons } from './capture-icons.js';
@@ -83,7 +91,7 @@ export function FlowDetailPane() {
             {' '}
             · host <code>{f.authority}</code> · reported by the{' '}
             {f.reporter === 'source' ? 'caller’s (outbound)' : 'server’s (inbound)'} sidecar ·{' '}
-            <span data-testid="flow-detail-started" title={`Started ${f.startedAt}`}>
+            <span data-testid="flow-detail-started" title={`Started ${formatDateClock(f.startedAt)}`}>
               started {formatClock(f.startedAt)}
               {Number.isFinite(f.durationMs) && !Number.isNaN(Date.parse(f.startedAt))
                 ? `, ended ${formatClock(new Date(Date.parse(f.startedAt) + f.durationMs).toISOString())}`

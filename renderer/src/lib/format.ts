@@ -28,6 +28,24 @@ export function formatDuration(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** "2026-11-25 14:03:07.123" in local time (the date, then formatClock's time); the raw string when it does not parse. */
+export function formatDateClock(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${formatClock(iso)}`;
+}
+
+/**
+ * The Started cell's tooltip: when the request started and, once it did, ended, both in local time as the cell shows
+ * them (the start with its date).
+ */
+export function startedTitle(startedAt: string, durationMs: number, pending: boolean): string {
+  const start = Date.parse(startedAt);
+  if (pending || Number.isNaN(start) || !Number.isFinite(durationMs))
+    return `Started ${formatDateClock(startedAt)}${pending ? ', still in flight' : ''}`;
+  return `Started ${formatDateClock(startedAt)}, ended ${formatClock(new Date(start + durationMs).toISOString())} (${formatDuration(durationMs)})`;
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;

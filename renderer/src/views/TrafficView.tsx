@@ -16,7 +16,7 @@ import { CaptureIcons } from '../components/capture-icons.js';
 import { ConnIcon, Empty, ErrorText, Icons, Loading } from '../components/ui.js';
 import { useMesh } from '../hooks.js';
 import { downloadText } from '../lib/download.js';
-import { flagList, formatClock, formatDuration, shortService, statusClass } from '../lib/format.js';
+import { flagList, formatClock, formatDuration, shortService, startedTitle, statusClass } from '../lib/format.js';
 import { harText } from '../lib/har.js';
 import { isPending } from '../lib/live-flows.js';
 import { activeRecording, sessionTitle } from '../lib/sessions.js';
@@ -593,7 +593,7 @@ function FlowRow({
       data-compare={compare ?? undefined}
       onClick={onClick}
     >
-      <span className="c-time" title={timeTitle(f, pending)}>
+      <span className="c-time" title={startedTitle(f.startedAt, f.durationMs, pending)}>
         {compare && (
           <span className="cmp-mark" title={`Marked as ${compare} for comparison`}>
             {compare}
@@ -654,14 +654,6 @@ function FlowRow({
       </span>
     </div>
   );
-}
-
-/** The Time cell's tooltip: when the request started and, once it did, ended. */
-function timeTitle(f: FlowRecord, pending: boolean): string {
-  const start = Date.parse(f.startedAt);
-  if (pending || Number.isNaN(start) || !Number.isFinite(f.durationMs))
-    return `Started ${f.startedAt}${pending ? ', still in flight' : ''}`;
-  return `Started ${f.startedAt}, ended ${formatClock(new Date(start + f.durationMs).toISOString())} (${formatDuration(f.durationMs)})`;
 }
 
 function connText(f: FlowRecord): string {
