@@ -299,6 +299,25 @@ describe('ALLOW_ANY: a mesh service the Sidecar does not import, reached by its 
     const blocked = await exchange(m.upstream('reg-v1', 'echo'), 'PING\n');
     expect([blocked.got, blocked.ended]).toEqual(['', true]);
   });
+
+  it('TCP by its name through a CONNECT tunnel (the proxy port): the same passthrough, or BlackHole', async () => {
+    const connect = 'CONNECT echo:9000 HTTP/1.1\r\nHost: echo:9000\r\n\r\nPING\n';
+    const before = lines.length;
+    expect((await exchange(m.outbound('limited-v1'), connect)).got).toBe(
+      'HTTP/1.1 200 Connection Established\r\n\r\necho:PING\n'
+    );
+    const line = await until(
+      () => lines.slice(before).find((l) => l.includes('"- - -"') && l.includes(' PassthroughCluster ')),
+      'the tunnel passthrough line'
+    );
+    expect(line).toContain(`"127.0.0.1:${portOf(echo)}" PassthroughCluster `);
+    // a caller that imports it follows its tcp route to echo2
+    expect((await exchange(m.outbound('free-v1'), connect)).got).toBe(
+      'HTTP/1.1 200 Connection Established\r\n\r\necho2:PING\n'
+    );
+    const blocked = await exchange(m.outbound('reg-v1'), connect);
+    expect(blocked.got).not.toContain('echo');
+  });
 });
 
 describe('a DNS ServiceEntry: the upstream host is the address its name resolved to', () => {

@@ -817,13 +817,17 @@ export function connectTunnel(
     down.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     return;
   }
-  let found = snap.registry.resolveAuthority(authority, callerNs);
+  const named = snap.registry.resolveAuthority(authority, callerNs);
   // a service the caller does not import is unknown; of a host's ServiceEntry variants, the one it knows
-  const known = found && view.variantOf(found.service);
-  found =
-    known && (known.ports.length === 0 || known.ports.includes(found!.port))
-      ? { ...found!, service: known }
+  const known = named && view.variantOf(named.service);
+  let found =
+    known && (known.ports.length === 0 || known.ports.includes(named!.port))
+      ? { ...named!, service: known }
       : undefined;
+  // but a mesh service's name is still its ClusterIP to the app (cluster DNS knows nothing of Sidecars): the
+  // connection goes where one to its dedicated port goes (outboundTcp: passed through under ALLOW_ANY, blackholed
+  // under REGISTRY_ONLY)
+  if (!found && named?.service.kind === 'mesh') found = named;
   /** Route the tunnel once the app has spoken (its ClientHello, whose SNI may pick a tls route), or at once. */
   const whenFirstBytes = (go: (first: Buffer) => void, now: boolean) => {
     if (head.length > 0 || now) return go(head);
