@@ -282,7 +282,7 @@ export const LoadBalancerSettings = u({
 });
 export type LoadBalancerSettings = z.infer<typeof LoadBalancerSettings>;
 
-/** Kept as data, not checked field by field (Gateway, tunnel, proxyProtocol, retryBudget, Sidecar ingress). */
+/** Kept as data, not checked field by field (Gateway, tunnel, proxyProtocol, retryBudget, Sidecar ingress tls). */
 const loose = z.record(z.string(), z.unknown());
 
 /** istio.networking.v1.ConnectionPoolSettings (a DestinationRule's connectionPool, a Sidecar's inboundConnectionPool). */
@@ -425,9 +425,28 @@ export const ServiceEntrySpec = u({
 });
 export type ServiceEntrySpec = z.infer<typeof ServiceEntrySpec>;
 
+/**
+ * istio.networking.v1.IstioIngressListener: an explicit inbound listener for the port the workload receives on
+ * (`port.number`, the target port), delivering to `defaultEndpoint` (inbound.ts; config/sidecar-ingress.ts).
+ */
+export const IstioIngressListener = u({
+  port: u({
+    number: uint32,
+    protocol: z.string().optional(),
+    name: z.string().optional(),
+    targetPort: uint32.optional()
+  }),
+  bind: z.string().optional(),
+  captureMode: oneOf(['DEFAULT', 'IPTABLES', 'NONE']).optional(),
+  defaultEndpoint: z.string().optional(),
+  tls: loose.optional(),
+  connectionPool: ConnectionPoolSettings.optional()
+});
+export type IstioIngressListener = z.infer<typeof IstioIngressListener>;
+
 export const SidecarSpec = u({
   workloadSelector: u({ labels: z.record(z.string(), z.string()).optional() }).optional(),
-  ingress: z.array(loose).optional(),
+  ingress: z.array(IstioIngressListener).optional(),
   egress: z
     .array(
       u({

@@ -378,7 +378,8 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     for (const w of s.registry.workloads) {
       if (!w.sidecar) continue;
       out.set(`out:${w.name}`, () => new OutboundSidecar(w.name, host));
-      for (const inst of w.instances) out.set(`in:${inst.key}`, () => new InboundSidecar(w, inst, host));
+      for (const inst of w.instances)
+        out.set(`in:${inst.key}`, () => new InboundSidecar(w, inst, host, s.inboundIngress.get(inst.key)));
       for (const svc of s.registry.services) {
         if (svc.kind !== 'mesh') continue;
         out.set(

@@ -92,6 +92,11 @@ export interface Registry {
   workloads: WorkloadInfo[];
   workloadByName: Map<string, WorkloadInfo>;
   serviceByFqdn: Map<string, ServiceInfo>;
+  /**
+   * Envoy's inbound cluster of a flow a Sidecar's ingress listener delivered, by `<workload> <endpoint>`
+   * (`inbound|<port.number>||`, InboundPassthroughCluster); set by buildSnapshot only when some Sidecar has ingress.
+   */
+  inboundClusters?: Map<string, string>;
   /** Find the service a request authority names, as seen from a caller in `callerNs`. */
   resolveAuthority(authority: string, callerNs: string): { service: ServiceInfo; port: number } | undefined;
 }

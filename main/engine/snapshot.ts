@@ -5,6 +5,7 @@
  */
 import type { MeshFile } from '../contract/mesh-schema.js';
 import type { IstioResource } from '../contract/istio-schema.js';
+import { inboundIngress, type InboundIngress } from './config/sidecar-ingress.js';
 import { buildRegistry, type Registry, type ServiceInfo, type WorkloadInfo } from './registry.js';
 import {
   compileVirtualServices,
@@ -64,6 +65,8 @@ export interface Snapshot {
   registry: Registry;
   virtualServices: CompiledVirtualService[];
   destinationRules: MergedDestinationRule[];
+  /** Instances whose Sidecar has ingress listeners, by instance key (config/sidecar-ingress.ts); most have none. */
+  inboundIngress: Map<string, InboundIngress>;
   callerView(workload: string | undefined): CallerView;
 }
 
@@ -140,6 +143,17 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
   const compat = compatFor(mesh.spec.compatibilityVersion);
   const virtualServices = compileVirtualServices(resources, compat).filter((v) => v.appliesToMesh);
   const destinationRules = mergeDestinationRules(resources);
+  const ingress = inboundIngress(resources, registry);
+  // the access log names the inbound cluster of a flow delivered by an ingress listener (access-log.ts)
+  if (ingress.size > 0) {
+    registry.inboundClusters = new Map();
+    for (const w of registry.workloads)
+      for (const inst of w.instances) {
+        const i = ingress.get(inst.key);
+        const key = `${w.name} ${i?.address ?? ''}`;
+        if (i && !registry.inboundClusters.has(key)) registry.inboundClusters.set(key, i.cluster);
+      }
+  }
   const views = new Map<string, CallerView>();
 
   function makeView(caller: WorkloadInfo | undefined): CallerView {
@@ -219,6 +233,7 @@ export function buildSnapshot(version: number, mesh: MeshFile, resources: IstioR
     registry,
     virtualServices,
     destinationRules,
+    inboundIngress: ingress,
     callerView(workload) {
       const key = workload ?? '';
       let v = views.get(key);

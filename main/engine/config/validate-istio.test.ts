@@ -998,7 +998,7 @@ spec:
     ]);
   });
 
-  it('Sidecar inboundConnectionPool: the enforced limits pass; other knobs and ingress listeners are IST0025', () => {
+  it('Sidecar inboundConnectionPool: the enforced limits pass; other knobs are IST0025, a valid ingress listener passes', () => {
     const sidecar = (body: string) =>
       `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n${body}`;
     expectIssues(
@@ -1018,16 +1018,97 @@ spec:
           at: { after: 'inboundConnectionPool: ' },
           path: 'spec.inboundConnectionPool',
           message: /tcp\.connectTimeout, http\.maxConcurrentStreams \(/
-        },
-        {
-          severity: warn,
-          code: 'IST0025',
-          at: '- port',
-          path: 'spec.ingress',
-          message: /ingress listeners are kept but not enforced/
         }
       ]
     );
+  });
+
+  it("Sidecar ingress: istiod's webhook on defaultEndpoint, unique ports, protocol and tls; unix sockets and tls are IST0025", () => {
+    const sidecar = (body: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n  ingress:\n${body}`;
+    // every form istiod accepts
+    expectIssues(
+      sidecar(
+        [
+          '  - port: {number: 9080, protocol: HTTP, name: http}\n    defaultEndpoint: 127.0.0.1:8080\n',
+          '  - port: {number: 9081, protocol: TCP}\n    defaultEndpoint: 0.0.0.0:8081\n',
+          "  - port: {number: 9082, protocol: GRPC}\n    defaultEndpoint: '[::1]:8082'\n",
+          '  - port: {number: 9083}\n    connectionPool: {tcp: {maxConnections: 2}}\n'
+        ].join('')
+      ),
+      []
+    );
+    const bad = sidecar(
+      [
+        '  - port: {number: 9080, protocol: HTTP, name: http}\n    defaultEndpoint: 10.0.0.1:8080\n',
+        '  - port: {number: 9080, protocol: HTTP, name: http2}\n    defaultEndpoint: 127.0.0.1:http\n',
+        '  - port: {number: 9081, protocol: HTTPX}\n    defaultEndpoint: unix:///var/run/app.sock\n',
+        '  - port: {number: 9443, protocol: HTTP}\n    tls: {mode: ISTIO_MUTUAL}\n'
+      ].join('')
+    );
+    expectIssues(bad, [
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '10.0.0.1',
+        path: 'spec.ingress[0].defaultEndpoint',
+        message:
+          /^sidecar: defaultEndpoint must be of form 127\.0\.0\.1:<port>,0\.0\.0\.0:<port>,\[::1\]:port,\[::\]:port,unix:\/\/filepath or unset$/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: { after: '10.0.0.1:8080\n  - port: {number: ' },
+        path: 'spec.ingress[1].port.number',
+        message: /^sidecar: ports on IP bound listeners must be unique \(port 9080 also in spec\.ingress\[0\]\)$/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '127.0.0.1:http',
+        path: 'spec.ingress[1].defaultEndpoint',
+        message: /^sidecar: defaultEndpoint port \(http\) is not a number$/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'HTTPX',
+        path: 'spec.ingress[2].port.protocol',
+        message: /^unsupported protocol: HTTPX$/
+      },
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: 'unix://',
+        path: 'spec.ingress[2].defaultEndpoint',
+        message: /unix socket defaultEndpoint is kept but not enforced/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: '{mode: ISTIO_MUTUAL}',
+        path: 'spec.ingress[3].tls',
+        message: /^server cannot have TLS settings for non HTTPS\/TLS ports$/
+      },
+      {
+        severity: warn,
+        code: 'IST0025',
+        at: '{mode: ISTIO_MUTUAL}',
+        path: 'spec.ingress[3].tls',
+        message: /ingress tls \(TLS termination in the sidecar\) is kept but not enforced by localmesh/
+      },
+      {
+        severity: err,
+        code: 'IST0106',
+        at: 'ISTIO_MUTUAL',
+        path: 'spec.ingress[3].tls.mode',
+        message: /^configuration is invalid: cannot set mode to ISTIO_MUTUAL in sidecar ingress tls$/
+      }
+    ]);
+    // SIMPLE on a TLS port is valid in Istio: only the IST0025 warning
+    expectIssues(sidecar('  - port: {number: 9443, protocol: TLS}\n    tls: {mode: SIMPLE}\n'), [
+      { severity: warn, code: 'IST0025', at: '{mode: SIMPLE}', path: 'spec.ingress[0].tls' }
+    ]);
   });
 });
 

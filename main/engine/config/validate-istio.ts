@@ -38,6 +38,7 @@ import { hostMatches, parseServiceFqdn, qualifyHost } from './hosts.js';
 import { formatPath, makeIssue, suggest, type PathSegment } from './yaml-source.js';
 import { compatFor, FIELD_SINCE, type Compat } from './compat.js';
 import { selectorProblems } from './validate-security.js';
+import { ISTIO_PROTOCOLS, listenerProtocol, splitEndpoint } from './sidecar-ingress.js';
 
 /** Issue codes for Istio files, by meaning. */
 export const IstioCodes = {
@@ -90,7 +91,7 @@ export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0020: 'VirtualService applies only to gateways, not to sidecars: no effect in localmesh (info)',
   IST0021: 'Invalid delegation: delegate has hosts or delegates again (error)',
   IST0025:
-    'Field localmesh keeps but does not enforce yet: DestinationRule connectionPool / outlierDetection knobs (e.g. h2UpgradePolicy, tcpKeepalive) (warning)',
+    'Field localmesh keeps but does not enforce yet: DestinationRule connectionPool / outlierDetection knobs (e.g. h2UpgradePolicy, tcpKeepalive), Sidecar ingress tls or a unix socket defaultEndpoint (warning)',
   IST0026:
     "Field added after the mesh's spec.compatibilityVersion: that release's istiod rejects it; localmesh applies it (warning)"
 };
@@ -1846,13 +1847,9 @@ function checkSidecarShape(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
     );
 }
 
-function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
-  checkSidecarShape(ctx, sc);
-  const ws = (sc.spec as { workloadSelector?: { labels?: Record<string, string> } }).workloadSelector;
-  if (ws) checkSelector(ctx, sc, ws.labels, ['spec', 'workloadSelector', 'labels']);
-  const pool = sc.spec.inboundConnectionPool;
-  if (pool) checkConnectionPool(ctx, sc, pool, ['spec', 'inboundConnectionPool']);
-  const unenforced = [
+/** The inboundConnectionPool knobs an inbound sidecar does not enforce, as `tcp.x` / `http.y`. */
+function unenforcedInbound(pool: ConnectionPoolSettings | undefined): string[] {
+  return [
     ...Object.keys(pool?.tcp ?? {})
       .filter((k) => !INBOUND_ENFORCED.tcp.has(k))
       .map((k) => `tcp.${k}`),
@@ -1860,6 +1857,144 @@ function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
       .filter((k) => !INBOUND_ENFORCED.http.has(k))
       .map((k) => `http.${k}`)
   ];
+}
+
+const DEFAULT_ENDPOINT_FORM =
+  'sidecar: defaultEndpoint must be of form 127.0.0.1:<port>,0.0.0.0:<port>,[::1]:port,[::]:port,unix://filepath or unset';
+
+/**
+ * Istio's ValidateSidecar on `ingress` listeners (a port, a protocol Istio knows, a DNS-1123 port name, unique port
+ * numbers, a defaultEndpoint on localhost, the pod's address or a unix socket, tls only on TLS/HTTPS ports and not
+ * ISTIO_MUTUAL/AUTO_PASSTHROUGH, a per-port connectionPool); what localmesh cannot do (a unix socket endpoint, TLS
+ * termination, bind and captureMode NONE) is IST0025.
+ */
+function checkSidecarIngress(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  const seen = new Map<number, number>();
+  sc.spec.ingress?.forEach((l, k) => {
+    const p: Path = ['spec', 'ingress', k];
+    const { number, protocol, name, targetPort } = l.port;
+    if (targetPort !== undefined && targetPort > 0)
+      ctx.error(sc, [...p, 'port', 'targetPort'], 'targetPort has no impact on Sidecars');
+    if (name !== undefined && name !== '' && !DNS_LABEL.test(name.toLowerCase()))
+      ctx.error(sc, [...p, 'port', 'name'], `invalid port name: ${name}`);
+    if (protocol !== undefined && protocol !== '' && !ISTIO_PROTOCOLS.has(protocol.toLowerCase()))
+      ctx.error(sc, [...p, 'port', 'protocol'], `unsupported protocol: ${protocol}`);
+    if (number < 1 || number > 65535)
+      ctx.error(sc, [...p, 'port', 'number'], `port number ${number} must be in the range 1..65535`);
+    const first = seen.get(number);
+    if (first !== undefined)
+      ctx.error(
+        sc,
+        [...p, 'port', 'number'],
+        `sidecar: ports on IP bound listeners must be unique (port ${number} also in spec.ingress[${first}])`
+      );
+    else seen.set(number, k);
+    if (l.bind !== undefined && l.bind !== '') {
+      if (isIP(l.bind) === 0) ctx.error(sc, [...p, 'bind'], `${l.bind} is not a valid IP`);
+      else
+        ctx.report(
+          sc,
+          'warning',
+          IstioCodes.NOT_ENFORCED,
+          [...p, 'bind'],
+          "ingress bind is kept but not enforced by localmesh: the instance's inbound sidecar listens on its own local port"
+        );
+    }
+    if (l.captureMode === 'NONE')
+      ctx.report(
+        sc,
+        'warning',
+        IstioCodes.NOT_ENFORCED,
+        [...p, 'captureMode'],
+        "ingress captureMode NONE is kept but not enforced by localmesh: the instance's inbound sidecar listens on its own local port, not on port " +
+          number
+      );
+    const ep = l.defaultEndpoint;
+    if (ep !== undefined && ep !== '') {
+      const ePath = [...p, 'defaultEndpoint'];
+      if (ep.startsWith('unix://')) {
+        const file = ep.slice('unix://'.length);
+        if (file === '') ctx.error(sc, ePath, 'unix address must not be empty');
+        else if (!file.startsWith('@') && (!file.startsWith('/') || file.endsWith('/')))
+          ctx.error(sc, ePath, `${file} is not an absolute path to a file`);
+        else
+          ctx.report(
+            sc,
+            'warning',
+            IstioCodes.NOT_ENFORCED,
+            ePath,
+            `a unix socket defaultEndpoint is kept but not enforced by localmesh: port ${number}'s traffic goes to the instance's address`
+          );
+      } else {
+        const parts = splitEndpoint(ep);
+        if (!parts) ctx.error(sc, ePath, `address ${ep}: missing port in address; ${DEFAULT_ENDPOINT_FORM}`);
+        else {
+          if (!['', '127.0.0.1', '0.0.0.0', '::1', '::'].includes(parts.host))
+            ctx.error(sc, ePath, DEFAULT_ENDPOINT_FORM);
+          const port = /^[0-9]+$/.test(parts.port) ? Number(parts.port) : NaN;
+          if (Number.isNaN(port)) ctx.error(sc, ePath, `sidecar: defaultEndpoint port (${parts.port}) is not a number`);
+          else if (port < 1 || port > 65535) ctx.error(sc, ePath, `port number ${port} must be in the range 1..65535`);
+        }
+      }
+    }
+    const tls = l.tls as
+      { mode?: unknown; subjectAltNames?: unknown[]; httpsRedirect?: unknown; credentialName?: unknown } | undefined;
+    if (tls) {
+      const tPath = [...p, 'tls'];
+      if (tls.subjectAltNames?.length)
+        ctx.error(sc, [...tPath, 'subjectAltNames'], 'sidecar: subjectAltNames is not supported in ingress tls');
+      if (tls.httpsRedirect === true)
+        ctx.error(sc, [...tPath, 'httpsRedirect'], 'sidecar: httpsRedirect is not supported');
+      if (tls.credentialName !== undefined && tls.credentialName !== '')
+        ctx.error(sc, [...tPath, 'credentialName'], 'sidecar: credentialName is not currently supported');
+      if (tls.mode === 'ISTIO_MUTUAL' || tls.mode === 'AUTO_PASSTHROUGH')
+        ctx.error(
+          sc,
+          [...tPath, 'mode'],
+          `configuration is invalid: cannot set mode to ${tls.mode} in sidecar ingress tls`
+        );
+      if (!['https', 'tls'].includes((protocol ?? '').toLowerCase()))
+        ctx.error(sc, tPath, 'server cannot have TLS settings for non HTTPS/TLS ports');
+      ctx.report(
+        sc,
+        'warning',
+        IstioCodes.NOT_ENFORCED,
+        tPath,
+        `ingress tls (TLS termination in the sidecar) is kept but not enforced by localmesh: port ${number}'s bytes go to the app as TCP, still encrypted`
+      );
+    }
+    const pool = l.connectionPool;
+    if (pool) {
+      const cPath = [...p, 'connectionPool'];
+      checkConnectionPool(ctx, sc, pool, cPath);
+      if (pool.http && listenerProtocol(protocol) !== 'http')
+        ctx.report(
+          sc,
+          'warning',
+          IstioCodes.SCHEMA,
+          [...cPath, 'http'],
+          `sidecar: HTTP connection pool settings are configured for port ${number} (${JSON.stringify(name ?? '')}) but its protocol is not HTTP (${protocol ?? ''}); only TCP settings will apply`
+        );
+      const unenforced = unenforcedInbound(pool);
+      if (unenforced.length > 0)
+        ctx.report(
+          sc,
+          'warning',
+          IstioCodes.NOT_ENFORCED,
+          cPath,
+          `kept but not enforced by localmesh yet: ingress connectionPool ${unenforced.join(', ')}`
+        );
+    }
+  });
+}
+
+function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  checkSidecarShape(ctx, sc);
+  const ws = (sc.spec as { workloadSelector?: { labels?: Record<string, string> } }).workloadSelector;
+  if (ws) checkSelector(ctx, sc, ws.labels, ['spec', 'workloadSelector', 'labels']);
+  const pool = sc.spec.inboundConnectionPool;
+  if (pool) checkConnectionPool(ctx, sc, pool, ['spec', 'inboundConnectionPool']);
+  const unenforced = unenforcedInbound(pool);
   if (unenforced.length > 0)
     ctx.report(
       sc,
@@ -1868,14 +2003,7 @@ function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
       ['spec', 'inboundConnectionPool'],
       `kept but not enforced by localmesh yet: inboundConnectionPool ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.maxConnectionDuration, tcp.idleTimeout, http.http1MaxPendingRequests, http.http2MaxRequests, http.maxRequestsPerConnection, http.idleTimeout)`
     );
-  if ((sc.spec as { ingress?: unknown }).ingress !== undefined)
-    ctx.report(
-      sc,
-      'warning',
-      IstioCodes.NOT_ENFORCED,
-      ['spec', 'ingress'],
-      "Sidecar ingress listeners are kept but not enforced by localmesh: each workload's inbound sidecar listens where spec.services places it, and the workload-wide inboundConnectionPool applies"
-    );
+  checkSidecarIngress(ctx, sc);
   sc.spec.egress?.forEach((eg, k) =>
     eg.hosts.forEach((h, m) => {
       const p = ['spec', 'egress', k, 'hosts', m];

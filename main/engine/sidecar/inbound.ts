@@ -33,7 +33,9 @@ import { tryUpstream } from './upstream.js';
 import { AgentSet } from './lifecycle.js';
 import { ClientRelay } from './fast-try.js';
 import { Abort } from './abort.js';
-import { ClusterCircuit, heldCircuit, type PoolLimits } from './circuit.js';
+import { ClusterCircuit, heldCircuit, limitsOf, type PoolLimits } from './circuit.js';
+import { lifecycleOf, type ConnectionLifecycle } from './lifecycle.js';
+import type { InboundIngress } from '../config/sidecar-ingress.js';
 import { absoluteTarget, normalizeTarget } from '../util/path.js';
 import { answerTunnel, TunnelResponse, tunnelTry, upgradeHeaders } from './tunnel.js';
 import type { Random } from '../util/random.js';
@@ -74,12 +76,35 @@ export class InboundSidecar {
   /** Mutual TLS termination per listener and identity (see tlsServer). */
   private readonly tlsServers = new WeakMap<http.Server, WeakMap<Identity, tls.Server>>();
 
+  /**
+   * Where the app is reached: the instance, or the defaultEndpoint of the Sidecar ingress listener for its port
+   * (fixed per config version: a reload makes a new sidecar object).
+   */
+  private readonly app: { host: string; port: number; address: string };
+  /** A Sidecar ingress listener's own connectionPool for this port (replacing inboundConnectionPool); else none. */
+  private readonly portPool?: { limits?: PoolLimits; life?: ConnectionLifecycle };
+
   constructor(
     readonly workload: WorkloadInfo,
     readonly instance: InstanceInfo,
-    private readonly host: SidecarHost
+    private readonly host: SidecarHost,
+    /** The Sidecar ingress listener (or passthrough) for the instance's port; undefined: the Service's chain. */
+    private readonly ingress?: InboundIngress
   ) {
-    this.pool = new UpstreamPool(instance.host, instance.port, () => host.connectTimeoutMs);
+    this.app = ingress ?? instance;
+    if (ingress?.connectionPool)
+      this.portPool = { limits: limitsOf(ingress.connectionPool), life: lifecycleOf(ingress.connectionPool) };
+    this.pool = new UpstreamPool(this.app.host, this.app.port, () => host.connectTimeoutMs);
+  }
+
+  /** The inbound cluster's limits: the ingress listener's connectionPool, else the workload's (mesh.ts). */
+  private limits(): PoolLimits | undefined {
+    return this.portPool ? this.portPool.limits : this.host.inboundPool(this.workload);
+  }
+
+  /** The inbound cluster's connection lifecycle, from the same connectionPool as limits(). */
+  private lifecycle(): ConnectionLifecycle | undefined {
+    return this.portPool ? this.portPool.life : this.host.inboundLifecycle(this.workload);
   }
 
   close(): void {
@@ -91,11 +116,11 @@ export class InboundSidecar {
 
   /** The fast lane's pool to the app under the inbound cluster's connection lifecycle. */
   private appPool(): UpstreamPool {
-    const life = this.host.inboundLifecycle(this.workload);
+    const life = this.lifecycle();
     if (!life) return this.pool;
     let p = this.lifePools.get(life.key);
     if (!p) {
-      const { host, port } = this.instance;
+      const { host, port } = this.app;
       p = new UpstreamPool(host, port, () => this.host.connectTimeoutMs, undefined, undefined, life);
       this.lifePools.set(life.key, p);
     }
@@ -117,11 +142,22 @@ export class InboundSidecar {
    * app as TCP under PERMISSIVE, unless the service declares HTTP (no filter chain takes it).
    */
   accept(sock: net.Socket, server: http.Server): void {
-    const protocol = this.host.snapshot().registry.serviceByFqdn.get(serviceFqdnOf(this.workload))?.protocol;
+    // a Sidecar ingress listener's port.protocol replaces the Service's (passthrough: detected)
+    const protocol = this.ingress
+      ? this.ingress.protocol
+      : this.host.snapshot().registry.serviceByFqdn.get(serviceFqdnOf(this.workload))?.protocol;
     // mTLS DISABLE on a port declared TCP: one plaintext filter chain, nothing to detect, so the bytes flow from the
     // first one either way and a server-first protocol works (pilot's routing.go serverFirstTestCases DISABLE/DISABLE)
     if (protocol === 'tcp' && this.host.mtlsMode(this.workload, this.instance.port).mode === 'DISABLE')
-      return inboundTcp(this.host, this.workload, this.instance, sock, Buffer.alloc(0), { principal: null, sni: '' });
+      return inboundTcp(
+        this.host,
+        this.workload,
+        this.instance,
+        sock,
+        Buffer.alloc(0),
+        { principal: null, sni: '' },
+        this.ingress
+      );
     sniff(sock, (s) => {
       if (!s) return void sock.destroy();
       const { mode } = this.host.mtlsMode(this.workload, this.instance.port);
@@ -137,11 +173,27 @@ export class InboundSidecar {
         // HTTP to the HTTP chain, anything else to the app as TCP (Envoy's http_inspector; tcp.ts), unless the
         // service declares its protocol
         if (protocol === 'tcp')
-          return inboundTcp(this.host, this.workload, this.instance, sock, s.head, { principal: null, sni: '' });
+          return inboundTcp(
+            this.host,
+            this.workload,
+            this.instance,
+            sock,
+            s.head,
+            { principal: null, sni: '' },
+            this.ingress
+          );
         const decided = (kind: 'http' | 'tcp' | null, head: Buffer) => {
           if (kind === null) return void sock.destroy();
           if (kind === 'tcp')
-            return inboundTcp(this.host, this.workload, this.instance, sock, head, { principal: null, sni: '' });
+            return inboundTcp(
+              this.host,
+              this.workload,
+              this.instance,
+              sock,
+              head,
+              { principal: null, sni: '' },
+              this.ingress
+            );
           sock.unshift(head);
           this.serve(sock, server);
           sock.resume();
@@ -172,7 +224,7 @@ export class InboundSidecar {
       // TLS the sidecar does not terminate (an app's own, from a caller without a sidecar): passed through to the
       // app as TCP, counted in the istio_tcp_* metrics
       const series = destinationSeries(this.host, this.workload, sock, null);
-      const app = net.connect(this.instance.port, this.instance.host);
+      const app = net.connect(this.app.port, this.app.host);
       let connected = false;
       app.once('connect', () => {
         connected = true;
@@ -214,7 +266,15 @@ export class InboundSidecar {
         if (sock.alpnProtocol === 'istio' || sock.alpnProtocol === 'istio-peer-exchange') {
           const principal = spiffeFromSan(sock.getPeerCertificate(false).subjectaltname) ?? null;
           const sni = typeof sock.servername === 'string' ? sock.servername : '';
-          return inboundTcp(this.host, this.workload, this.instance, sock, EMPTY_HEAD, { principal, sni });
+          return inboundTcp(
+            this.host,
+            this.workload,
+            this.instance,
+            sock,
+            EMPTY_HEAD,
+            { principal, sni },
+            this.ingress
+          );
         }
         this.serve(sock, server);
       });
@@ -234,7 +294,7 @@ export class InboundSidecar {
     ex.path = inboundPath(req.url ?? '/');
     ex.destination = this.workload.name;
     ex.destinationService = serviceFqdnOf(this.workload);
-    ex.endpoint = this.instance.address;
+    ex.endpoint = this.app.address;
     ex.upstreamHeaders = headers;
     ex.ensureRequestId(headers);
     ex.beginSpan(headers);
@@ -270,7 +330,7 @@ export class InboundSidecar {
       policies.length === 0 &&
       req instanceof FastRequest &&
       !(res instanceof TunnelResponse) &&
-      this.host.inboundPool(this.workload) === undefined
+      this.limits() === undefined
     ) {
       try {
         this.fastForward(ex, req, res as FastResponse, headers);
@@ -293,7 +353,8 @@ export class InboundSidecar {
       const from = peer
         ? `from sidecar of ${peer}`
         : 'from a caller without sidecar (plaintext, no VirtualService applied)';
-      note = `${from} -> app at ${this.instance.address}${fast ? ' (fast lane)' : ''}`;
+      const at = this.ingress ? `${this.app.address} (Sidecar ${this.ingress.source})` : this.app.address;
+      note = `${from} -> app at ${at}${fast ? ' (fast lane)' : ''}`;
       // bounded: peers are the mesh's workloads, but the header naming one comes from the caller
       if (notes.size < 1024) notes.set(key, note);
     }
@@ -430,7 +491,7 @@ export class InboundSidecar {
   }
 
   private async forward(ex: Exchange, req: Req, res: Res, headers: http.OutgoingHttpHeaders): Promise<void> {
-    const limits = this.host.inboundPool(this.workload);
+    const limits = this.limits();
     if (limits && !(await this.admitToApp(ex, res, limits))) return;
     if (!limits && this.host.circuits.size > 0) this.host.circuits.delete(this.circuitKey);
     if (res instanceof TunnelResponse) return this.forwardTunnel(ex, req as IncomingMessage, res, headers);
@@ -446,9 +507,9 @@ export class InboundSidecar {
       const t0 = performance.now();
       ex.attemptStarted();
       const out = await tryUpstream({
-        agent: this.agents.plainAgent(this.host.inboundLifecycle(this.workload)),
-        host: this.instance.host,
-        port: this.instance.port,
+        agent: this.agents.plainAgent(this.lifecycle()),
+        host: this.app.host,
+        port: this.app.port,
         method: ex.method,
         path: ex.path,
         headers,
@@ -464,7 +525,7 @@ export class InboundSidecar {
         const up = out.res;
         ex.attemptLog.push({
           attempt,
-          endpoint: this.instance.address,
+          endpoint: this.app.address,
           status: up.statusCode ?? 502,
           flags: '-',
           durationMs: Math.round(ms * 1000) / 1000
@@ -479,7 +540,7 @@ export class InboundSidecar {
         up.once('error', () => res.destroy());
         return;
       }
-      ex.attemptLog.push(resetAttempt(attempt, this.instance.address, out.reason, ms, out.message));
+      ex.attemptLog.push(resetAttempt(attempt, this.app.address, out.reason, ms, out.message));
       const retriable = out.beforeRequest && body.replayable;
       if (retriable && attempt <= retries) {
         const wait = inboundBackoffMs(attempt, this.host.random);
@@ -552,7 +613,7 @@ export class InboundSidecar {
       ex,
       res,
       this.appPool(),
-      this.instance.address,
+      this.app.address,
       requestHead(ex.method, ex.path, headers, req.body),
       req.body,
       this.host.random
@@ -580,8 +641,8 @@ export class InboundSidecar {
     ex.attemptStarted();
     const t0 = performance.now();
     const out = await tunnelTry({
-      host: this.instance.host,
-      port: this.instance.port,
+      host: this.app.host,
+      port: this.app.port,
       method: ex.method,
       path: ex.path,
       headers,
@@ -590,14 +651,14 @@ export class InboundSidecar {
     });
     const ms = performance.now() - t0;
     if (out.kind === 'reset') {
-      ex.attemptLog.push(resetAttempt(1, this.instance.address, out.reason, ms, out.message));
+      ex.attemptLog.push(resetAttempt(1, this.app.address, out.reason, ms, out.message));
       ex.sendLocal(LocalReplies.upstreamReset(out.reason, false), SERVER);
       return;
     }
     const status = out.res.statusCode ?? 502;
     ex.attemptLog.push({
       attempt: 1,
-      endpoint: this.instance.address,
+      endpoint: this.app.address,
       status,
       flags: '-',
       durationMs: Math.round(ms * 1000) / 1000

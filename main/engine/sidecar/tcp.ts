@@ -721,14 +721,16 @@ export function inboundTcp(
   instance: { host: string; port: number },
   down: net.Socket,
   head: Buffer,
-  peer: { principal: string | null; sni: string }
+  peer: { principal: string | null; sni: string },
+  app?: { host: string; port: number; address: string; cluster: string }
 ): void {
   down.allowHalfOpen = true; // a FIN while the app connects ends only the client's direction (relay)
   const report = (flags = '-'): TcpSeries => destinationSeries(host, workload, down, peer.principal, flags);
   const log = tcpLog(host, down, peer.sni);
   if (log) {
-    log.cluster = `inbound|${instance.port}||`;
-    log.upstreamHost = `${instance.host}:${instance.port}`;
+    // a Sidecar's ingress listener: its cluster and defaultEndpoint (config/sidecar-ingress.ts)
+    log.cluster = app ? app.cluster : `inbound|${instance.port}||`;
+    log.upstreamHost = app ? app.address : `${instance.host}:${instance.port}`;
   }
   const policies = host.authzPolicies(workload);
   if (policies.length > 0) {
@@ -756,17 +758,18 @@ export function inboundTcp(
       return refused(down, report(), false, { ctx: log, flags: '-' });
     }
   }
-  const app = net.connect(instance.port, instance.host);
+  const to = app ?? instance;
+  const upstream = net.connect(to.port, to.host);
   let connected = false;
-  down.on('error', () => app.destroy());
+  down.on('error', () => upstream.destroy());
   down.once('close', () => {
-    if (!connected) app.destroy();
+    if (!connected) upstream.destroy();
   });
-  app.once('connect', () => {
+  upstream.once('connect', () => {
     connected = true;
-    relay(down, head, app, report(), undefined, log);
+    relay(down, head, upstream, report(), undefined, log);
   });
-  app.once('error', () => {
+  upstream.once('error', () => {
     if (!connected) refused(down, report('UF'), false, { ctx: log, flags: 'UF' });
   });
 }

@@ -96,6 +96,9 @@ function servicePort(f: FlowRecord, ports: number[]): number {
 /** Envoy's UPSTREAM_CLUSTER_RAW: `outbound|<port>|<subset>|<host>`, `inbound|<port>||`, the catch-all clusters. */
 export function upstreamCluster(f: FlowRecord, reg: Registry): string {
   if (f.reporter === 'destination') {
+    // a Sidecar's ingress listener: its own port's cluster (or the passthrough), whatever port it delivers to
+    const ingress = reg.inboundClusters?.get(`${f.destination ?? ''} ${f.endpoint ?? ''}`);
+    if (ingress) return ingress;
     const m = f.endpoint ? /:(\d+)$/.exec(f.endpoint) : null;
     return m ? `inbound|${m[1]}||` : '-';
   }

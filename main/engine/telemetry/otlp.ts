@@ -30,6 +30,8 @@ import { operationName, type ServiceLookup } from './tracing.js';
 /** What the exporter needs to know about the mesh when a flow finishes (the current Registry fits). */
 export interface SpanContextLookup extends ServiceLookup {
   workloadByName: Map<string, { service: string; namespace: string; labels: Record<string, string> }>;
+  /** A Sidecar ingress listener's inbound cluster by `<workload> <endpoint>` (Registry.inboundClusters). */
+  inboundClusters?: Map<string, string>;
 }
 
 export interface FlowSpanExporter {
@@ -236,7 +238,8 @@ export function flowToSpan(
   const fqdn = flow.destinationService ?? '';
   const known = mesh.serviceByFqdn.has(fqdn);
   const cluster = server
-    ? `inbound|${flow.endpoint ? portOf(flow.endpoint) : port}||`
+    ? (mesh.inboundClusters?.get(`${flow.destination ?? ''} ${flow.endpoint ?? ''}`) ??
+      `inbound|${flow.endpoint ? portOf(flow.endpoint) : port}||`)
     : known
       ? `outbound|${port}|${flow.subset ?? ''}|${fqdn}`
       : fqdn || flow.authority;

@@ -1,0 +1,150 @@
+/**
+ * A Sidecar resource's `ingress` listeners (istio-semantics §1.6: explicit inbound listeners), resolved per instance
+ * once per config version. As istiod builds them (pilot's listener_inbound.go buildInboundChainConfigs and
+ * cluster_builder.go buildInboundClustersFromSidecar):
+ * - a Sidecar with ingress listeners replaces the inbound chains the Service's ports would give the workload: a
+ *   listener takes the traffic addressed to its `port.number` (the target port: here the instance's port) into
+ *   cluster `inbound|<number>||`, whose endpoint is `defaultEndpoint` (`127.0.0.1:<p>` / `[::1]:<p>`: localhost;
+ *   `0.0.0.0:<p>` / `[::]:<p>`: the instance's own address; unset or `:<p>`: the original destination, the
+ *   instance), handled as HTTP or TCP as `port.protocol` says;
+ * - a port no listener names goes by the virtual inbound listener's passthrough chains (InboundPassthroughCluster:
+ *   the original destination, the protocol detected);
+ * - a listener's `connectionPool` replaces the Sidecar's `inboundConnectionPool` for its port.
+ */
+import type { IstioIngressListener, IstioResource, SidecarSpec } from '../../contract/istio-schema.js';
+import type { InstanceInfo, Registry, WorkloadInfo } from '../registry.js';
+import { sidecarFor } from './compile.js';
+
+/** How an inbound sidecar treats one instance's port under a Sidecar with ingress listeners. */
+export interface InboundIngress {
+  /** Where the app is reached (the defaultEndpoint, or the instance itself). */
+  host: string;
+  port: number;
+  /** `host:port` as flows and the access log show it (`[::1]:8080` for IPv6). */
+  address: string;
+  /** The listener's protocol: HTTP chains, TCP chains, or detected (passthrough, or a protocol Istio leaves to it). */
+  protocol: 'http' | 'tcp' | 'auto';
+  /** Envoy's cluster: `inbound|<port.number>||`, or `InboundPassthroughCluster` for a port no listener names. */
+  cluster: string;
+  /** The listener's own connectionPool (replacing inboundConnectionPool for this port); undefined: none. */
+  connectionPool?: unknown;
+  /** The Sidecar (`<ns>/<name>`) and its listener index, for decision notes. */
+  source: string;
+}
+
+/** Istio's protocol.Parse, folded to what decides the inbound filter chains (ModelProtocolToListenerProtocol). */
+export function listenerProtocol(p: string | undefined): 'http' | 'tcp' | 'auto' {
+  switch ((p ?? '').toLowerCase()) {
+    case 'http':
+    case 'http2':
+    case 'grpc':
+    case 'grpc-web':
+    case 'http_proxy':
+      return 'http';
+    case 'tcp':
+    case 'https':
+    case 'tls':
+    case 'mongo':
+    case 'redis':
+    case 'mysql':
+      return 'tcp';
+    default:
+      return 'auto';
+  }
+}
+
+/** The protocol names Istio's webhook accepts (protocol.Parse other than Unsupported). */
+export const ISTIO_PROTOCOLS = new Set([
+  'http',
+  'http2',
+  'grpc',
+  'grpc-web',
+  'http_proxy',
+  'tcp',
+  'https',
+  'tls',
+  'mongo',
+  'redis',
+  'mysql',
+  'udp'
+]);
+
+/** `host:port` of a defaultEndpoint that is an IP address (`[::1]:8080` → {host: '::1', port: 8080}); else null. */
+export function splitEndpoint(ep: string): { host: string; port: string } | null {
+  const m = /^\[([^\]]*)\]:([^:]*)$/.exec(ep) ?? /^([^:[\]]*):([^:]*)$/.exec(ep);
+  return m ? { host: m[1]!, port: m[2]! } : null;
+}
+
+const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
+/**
+ * Where a listener's defaultEndpoint delivers for `instance`: localhost, the instance's own address (0.0.0.0, [::]),
+ * or the original destination (unset, `:<port>`, or what localmesh cannot reach: a unix socket).
+ */
+function endpointOf(l: IstioIngressListener, instance: InstanceInfo): { host: string; port: number } {
+  const original = { host: instance.host, port: instance.port };
+  const ep = l.defaultEndpoint;
+  if (!ep || ep.startsWith('unix://')) return original;
+  const parts = splitEndpoint(ep);
+  const port = parts ? Number(parts.port) : NaN;
+  if (!parts || !Number.isInteger(port) || port < 1 || port > 65535) return original;
+  const v6 = instance.host.includes(':');
+  switch (parts.host) {
+    case '127.0.0.1':
+      return { host: '127.0.0.1', port };
+    case '::1':
+      return { host: '::1', port };
+    // the pod's IPv4 address, else localhost; the pod's IPv6 address, else the IPv4 one
+    case '0.0.0.0':
+      return { host: v6 ? '127.0.0.1' : instance.host, port };
+    case '::':
+      return { host: instance.host, port };
+    default:
+      return original;
+  }
+}
+
+/** One workload's instances under its Sidecar's ingress listeners; empty when it has none. */
+function ingressOf(resources: IstioResource[], w: WorkloadInfo): Map<string, InboundIngress> {
+  const out = new Map<string, InboundIngress>();
+  const sc = sidecarFor(resources, w) as IstioResource<SidecarSpec> | undefined;
+  const listeners = sc?.spec.ingress ?? [];
+  if (listeners.length === 0) return out;
+  for (const inst of w.instances) {
+    // the first listener for a port wins, as istiod keeps the first chain for a target port
+    const k = listeners.findIndex((l) => l.port.number === inst.port);
+    const l = listeners[k];
+    if (!l) {
+      out.set(inst.key, {
+        host: inst.host,
+        port: inst.port,
+        address: `${bracket(inst.host)}:${inst.port}`,
+        protocol: 'auto',
+        cluster: 'InboundPassthroughCluster',
+        source: `${sc!.namespace}/${sc!.name} (no ingress listener for port ${inst.port}: passthrough)`
+      });
+      continue;
+    }
+    const to = endpointOf(l, inst);
+    out.set(inst.key, {
+      ...to,
+      address: `${bracket(to.host)}:${to.port}`,
+      protocol: listenerProtocol(l.port.protocol),
+      cluster: `inbound|${l.port.number}||`,
+      connectionPool: l.connectionPool,
+      source: `${sc!.namespace}/${sc!.name} ingress[${k}]`
+    });
+  }
+  return out;
+}
+
+/** Every instance a Sidecar's ingress listeners configure, by instance key (none: the default inbound chain). */
+export function inboundIngress(resources: IstioResource[], registry: Registry): Map<string, InboundIngress> {
+  const out = new Map<string, InboundIngress>();
+  if (!resources.some((r) => r.kind === 'Sidecar' && (r.spec as SidecarSpec).ingress?.length)) return out;
+  for (const w of registry.workloads) {
+    if (!w.sidecar) continue;
+    for (const [key, v] of ingressOf(resources, w)) out.set(key, v);
+  }
+  return out;
+}
