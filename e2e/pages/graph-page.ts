@@ -137,6 +137,60 @@ export class GraphPage {
     await expect(this.edge(from, to).first()).toBeFocused();
   }
 
+  /**
+   * The workload and service boxes not wholly inside the canvas (cut off by its edges), by node id or service name;
+   * [] when the whole graph is in view.
+   */
+  async boxesOutsideCanvas(): Promise<string[]> {
+    return this.canvas.evaluate((canvas) => {
+      const c = canvas.getBoundingClientRect();
+      const out: string[] = [];
+      const boxes = canvas.querySelectorAll<HTMLElement>('[data-testid="graph-node"], [data-testid="graph-service"]');
+      for (const el of Array.from(boxes)) {
+        const r = el.getBoundingClientRect();
+        if (r.left < c.left - 0.5 || r.right > c.right + 0.5 || r.top < c.top - 0.5 || r.bottom > c.bottom + 0.5)
+          out.push(el.dataset.node ?? `service:${el.dataset.service ?? '?'}`);
+      }
+      return out;
+    });
+  }
+
+  /** React Flow's viewport transform (pan and zoom), e.g. "translate(12px, 40px) scale(0.8)". */
+  async viewTransform(): Promise<string> {
+    return this.canvas.locator('.react-flow__viewport').evaluate((el) => (el as HTMLElement).style.transform);
+  }
+
+  /** Pan the view by hand: drag the empty pane from near the canvas's top edge. */
+  async panBy(dx: number, dy: number): Promise<void> {
+    const box = await this.canvas.boundingBox();
+    if (!box) throw new Error('no graph canvas on screen');
+    const x = box.x + box.width / 2;
+    const y = box.y + 6;
+    await this.page.mouse.move(x, y);
+    await this.page.mouse.down();
+    await this.page.mouse.move(x + dx / 2, y + dy / 2);
+    await this.page.mouse.move(x + dx, y + dy);
+    await this.page.mouse.up();
+    await expect(this.canvas).toHaveAttribute('data-view', 'moved');
+  }
+
+  /** The canvas has handled its latest resize (re-fitted, or kept a view the user moved). */
+  async expectResizeHandled(): Promise<void> {
+    await expect
+      .poll(() =>
+        this.canvas.evaluate(
+          (el) => (el as HTMLElement).dataset.settledWidth === String((el as HTMLElement).clientWidth)
+        )
+      )
+      .toBe(true);
+  }
+
+  /** The Controls' "fit view" button. */
+  async fitView(): Promise<void> {
+    await this.canvas.locator('.react-flow__controls-fitview').click();
+    await expect(this.canvas).toHaveAttribute('data-view', 'fitted');
+  }
+
   async showInTraffic(): Promise<void> {
     await this.showInTrafficButton.click();
     await expect(this.page.getByTestId('nav-traffic')).toHaveAttribute('aria-current', 'page');

@@ -296,6 +296,11 @@ export class TrafficPage {
     }, box);
   }
 
+  /** The list's visible width in pixels (its scroll box, without a scrollbar). */
+  async listWidth(): Promise<number> {
+    return this.list.evaluate((el) => el.clientWidth);
+  }
+
   /** The detail pane's request line (method and path). */
   get requestLine(): Locator {
     return this.detail.locator('.req-line');
@@ -320,6 +325,29 @@ export class TrafficPage {
   async openSessions(): Promise<void> {
     if ((await this.sessionsToggle.getAttribute('aria-expanded')) !== 'true') await this.sessionsToggle.click();
     await expect(this.sessionsPanel).toBeVisible();
+  }
+
+  /** Take the keyboard focus off whatever has it (as a click on an empty spot of the page does). */
+  async dropFocus(): Promise<void> {
+    await this.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  }
+
+  /** Close the sessions panel with its own close button. */
+  async closeSessions(): Promise<void> {
+    await this.sessionsPanel.getByTestId('sessions-close').click();
+    await expect(this.sessionsPanel).toHaveCount(0);
+  }
+
+  /**
+   * Click beside the sessions drawer (a narrow window: the panel lies over the list, and the rest of the list is
+   * dimmed), near the list's right edge: it closes the drawer.
+   */
+  async clickBesideSessionsDrawer(): Promise<void> {
+    const scrim = this.page.getByTestId('sessions-scrim');
+    const box = await scrim.boundingBox();
+    if (!box) throw new Error('no sessions drawer scrim on screen');
+    await scrim.click({ position: { x: box.width - 24, y: box.height / 2 } });
+    await expect(this.sessionsPanel).toHaveCount(0);
   }
 
   /** Session items with the given attributes (kind 'up' | 'user' | 'import'). */

@@ -83,6 +83,35 @@ test.describe('Graph', () => {
     await expect(graph.panel).toHaveAttribute('data-id', 'productpage-v1->details-v1');
   });
 
+  test('re-fits the graph when the window narrows; a view the user moved stays where it is', async ({ page, mesh }) => {
+    const graph = new GraphPage(page);
+    await bookinfoTraffic(mesh);
+    await graph.open();
+    // the whole topology first (a new edge draws a fresh canvas, fitted anew)
+    await graph.expectEdge('reviews-v2', 'ratings-v1');
+    await graph.expectEdge('reviews-v3', 'ratings-v1');
+    await graph.expectEdge('productpage-v1', 'details-v1');
+    await expect.poll(() => graph.boxesOutsideCanvas()).toEqual([]);
+
+    // loaded at 1280, then 1024 wide: the ratings group on the right used to be cut off
+    await page.setViewportSize({ width: 1024, height: 800 });
+    await expect.poll(() => graph.boxesOutsideCanvas()).toEqual([]);
+    await expect(graph.canvas).toHaveAttribute('data-view', 'fitted');
+
+    // the user pans by hand: a resize keeps their view
+    await graph.panBy(60, 40);
+    const moved = await graph.viewTransform();
+    await page.setViewportSize({ width: 1180, height: 800 });
+    await graph.expectResizeHandled();
+    expect(await graph.viewTransform()).toBe(moved);
+
+    // "fit view" in the controls follows the size again
+    await graph.fitView();
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await graph.expectResizeHandled();
+    await expect.poll(() => graph.boxesOutsideCanvas()).toEqual([]);
+  });
+
   test('Metrics: productpage’s rate, errors and latency are charted', async ({ page, mesh }) => {
     const metrics = new MetricsPage(page);
     await bookinfoTraffic(mesh);

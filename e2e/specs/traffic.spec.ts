@@ -108,6 +108,58 @@ test.describe('Traffic', () => {
     await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
   });
 
+  test('a narrow window (1024×700) with the sessions and a request open: the sessions are a drawer over a usable list', async ({
+    traffic,
+    mesh,
+    page
+  }) => {
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await traffic.open();
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/6')).status).toBe(200);
+    const row = traffic.rowsWhere({ path: '/ratings/6', reporter: 'source', status: 200 }).first();
+    await expect(row).toBeVisible();
+    await traffic.openFlow(row);
+    await traffic.openSessions();
+
+    // the list keeps a usable width with every cell of a row inside it (it was squeezed to ~184 px between the
+    // docked panel and the detail, too narrow for any row)
+    await expect.poll(() => traffic.listWidth()).toBeGreaterThanOrEqual(400);
+    await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
+    // the panel lies over the list as a drawer and takes the focus
+    await expect(traffic.sessionsPanel).toHaveAttribute('data-mode', 'drawer');
+    await expect(traffic.sessionsPanel).toBeFocused();
+    await expect(traffic.sessionItems.first()).toBeVisible();
+
+    // Esc closes the drawer first (the focus goes back to the toggle), and the detail stays open
+    await traffic.pressKey('Escape');
+    await expect(traffic.sessionsPanel).toHaveCount(0);
+    await expect(traffic.sessionsToggle).toBeFocused();
+    await expect(traffic.detail).toBeVisible();
+    await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
+    // a second Esc closes the detail
+    await traffic.pressKey('Escape');
+    await expect(traffic.detail).toHaveCount(0);
+
+    // Esc closes it wherever the focus is; a click beside the drawer closes it too, and so does its close button
+    await traffic.openSessions();
+    await traffic.dropFocus();
+    await traffic.pressKey('Escape');
+    await expect(traffic.sessionsPanel).toHaveCount(0);
+    await traffic.openSessions();
+    await traffic.clickBesideSessionsDrawer();
+    await traffic.openSessions();
+    await traffic.closeSessions();
+    await expect(traffic.sessionsToggle).toBeFocused();
+
+    // a wide window docks the panel beside the list again
+    await page.setViewportSize({ width: 1440, height: 800 });
+    await traffic.openSessions();
+    await expect(traffic.sessionsPanel).toHaveAttribute('data-mode', 'docked');
+    await traffic.openFlow(row);
+    await expect.poll(() => traffic.listWidth()).toBeGreaterThanOrEqual(400);
+    await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
+  });
+
   test('the detail pane shows a very long path whole (wrapped), not cut at the pane edge', async ({
     traffic,
     mesh

@@ -18,10 +18,11 @@ import {
   type Edge,
   type EdgeProps,
   type Node,
-  type NodeProps
+  type NodeProps,
+  type ReactFlowInstance
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { useEffect, useMemo, useRef, type FocusEvent, type RefObject } from 'react';
+import { useEffect, useMemo, useRef, useState, type FocusEvent, type RefObject } from 'react';
 import type { GraphEdge, GraphNode, GraphView, Health } from '../../../main/contract/api.js';
 import { useMesh } from '../hooks.js';
 import { formatDuration, formatPercent, formatRate } from '../lib/format.js';
@@ -332,14 +333,58 @@ export function flowElements(graph: GraphView): { nodes: (WorkloadNode | Service
   return { nodes, edges };
 }
 
+const FIT_OPTIONS = { padding: 0.12, maxZoom: 1.2 };
+/** A resize of the canvas (the window, the side panel) waits this long for the next one before the graph re-fits. */
+export const REFIT_DELAY_MS = 150;
+
+/**
+ * The canvas re-fits the graph when it is resized (the window, the side panel opening or closing), as the first
+ * fit did, until the user pans or zooms by hand: a view the user moved stays where they put it. The Controls' "fit
+ * view" button, or a new topology (a fresh canvas), makes it follow the size again. `data-view` says which
+ * ("fitted" or "moved"); `data-settled-width` is the width of the last resize handled.
+ */
 export function GraphCanvas({ graph }: { graph: GraphView }) {
   const theme = useMesh((s) => s.theme);
   const clear = useMesh((s) => s.selectGraphItem);
   const { nodes, edges } = useMemo(() => flowElements(graph), [graph]);
   // A new set of nodes or edges gets a fresh canvas fitted to it; new numbers on the same graph keep the viewport.
   const key = useMemo(() => topologyKey(graph.nodes, graph.edges), [graph]);
+  const wrapRef = useRef<HTMLDivElement>(null);
+  const flowRef = useRef<ReactFlowInstance<WorkloadNode | ServiceNode, CallEdge> | null>(null);
+  const [moved, setMoved] = useState(false);
+  const movedRef = useRef(false);
+  const markMoved = (value: boolean): void => {
+    movedRef.current = value;
+    setMoved(value);
+  };
+  // a fresh canvas for a new topology starts fitted
+  useEffect(() => markMoved(false), [key]);
+  useEffect(() => {
+    const el = wrapRef.current;
+    if (!el) return;
+    let last = { w: el.clientWidth, h: el.clientHeight };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ro = new ResizeObserver(() => {
+      const size = { w: el.clientWidth, h: el.clientHeight };
+      if (size.w === last.w && size.h === last.h) return;
+      last = size;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (!movedRef.current && flowRef.current) {
+          const still = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+          void flowRef.current.fitView({ ...FIT_OPTIONS, duration: still ? 0 : 200 });
+        }
+        el.dataset.settledWidth = String(size.w);
+      }, REFIT_DELAY_MS);
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      clearTimeout(timer);
+    };
+  }, []);
   return (
-    <div className="graph-canvas" data-testid="graph-canvas">
+    <div className="graph-canvas" data-testid="graph-canvas" data-view={moved ? 'moved' : 'fitted'} ref={wrapRef}>
       <ReactFlow
         key={key}
         nodes={nodes}
@@ -348,7 +393,7 @@ export function GraphCanvas({ graph }: { graph: GraphView }) {
         edgeTypes={edgeTypes}
         colorMode={theme}
         fitView
-        fitViewOptions={{ padding: 0.12, maxZoom: 1.2 }}
+        fitViewOptions={FIT_OPTIONS}
         minZoom={0.2}
         maxZoom={2}
         nodesDraggable={false}
@@ -357,10 +402,24 @@ export function GraphCanvas({ graph }: { graph: GraphView }) {
         edgesFocusable={false}
         elementsSelectable={false}
         zoomOnDoubleClick={false}
+        onInit={(flow) => {
+          flowRef.current = flow;
+        }}
+        // the view moved by the user has an event (a drag, the wheel, a pinch); the re-fits and the Controls have
+        // none (and a click on the pane starts a gesture that moves nothing)
+        onMove={(event) => {
+          if (event && !movedRef.current) markMoved(true);
+        }}
         onPaneClick={() => clear(null)}
       >
         <Background variant={BackgroundVariant.Dots} gap={18} size={1} />
-        <Controls showInteractive={false} />
+        <Controls
+          showInteractive={false}
+          fitViewOptions={FIT_OPTIONS}
+          onZoomIn={() => markMoved(true)}
+          onZoomOut={() => markMoved(true)}
+          onFitView={() => markMoved(false)}
+        />
       </ReactFlow>
     </div>
   );

@@ -10,7 +10,11 @@ import { KIND_TEXT, sessionSpan, sessionSpanLong, sessionTitle } from '../lib/se
 import { CaptureIcons } from './capture-icons.js';
 import { ErrorText, Icons, Loading } from './ui.js';
 
-export function SessionsPanel() {
+/**
+ * `drawer`: the panel lies over the list (a narrow window) rather than beside it. `onClose` closes it and gives the
+ * focus back to the Sessions toggle.
+ */
+export function SessionsPanel({ drawer = false, onClose }: { drawer?: boolean; onClose: () => void }) {
   const sessions = useMesh((s) => s.sessions);
   const status = useMesh((s) => s.sessionsStatus);
   const error = useMesh((s) => s.sessionsError);
@@ -18,7 +22,6 @@ export function SessionsPanel() {
   const selected = useMesh((s) => s.filters.session);
   const picked = useMesh((s) => s.sessionCompare.ids);
   const load = useMesh((s) => s.loadSessions);
-  const toggle = useMesh((s) => s.toggleSessions);
   const selectSession = useMesh((s) => s.selectSession);
   const pick = useMesh((s) => s.pickSessionForCompare);
   const compare = useMesh((s) => s.compareSessions);
@@ -26,7 +29,13 @@ export function SessionsPanel() {
   const newestFirst = [...sessions].sort((a, b) => b.id - a.id);
 
   return (
-    <aside className="sessions" data-testid="sessions-panel" aria-label="Capture sessions">
+    <aside
+      className="sessions"
+      data-testid="sessions-panel"
+      data-mode={drawer ? 'drawer' : 'docked'}
+      aria-label="Capture sessions"
+      tabIndex={-1}
+    >
       <header className="sessions-head">
         <h2>{CaptureIcons.sessions()} Sessions</h2>
         <button
@@ -42,9 +51,10 @@ export function SessionsPanel() {
         <button
           type="button"
           className="btn btn-small btn-ghost"
-          onClick={() => toggle(false)}
+          onClick={onClose}
+          data-testid="sessions-close"
           aria-label="Close the sessions panel"
-          title="Close"
+          title={drawer ? 'Close (Esc)' : 'Close'}
         >
           {Icons.close()}
         </button>

@@ -1,15 +1,21 @@
-/** Bottom bar: connection, config version, the Istio release followed (when not the newest), last reload, flow count. */
+/**
+ * Bottom bar: connection, config version, the Istio release followed (when not the newest), last reload, and how many
+ * requests the engine's store holds.
+ */
 import { useMesh } from '../hooks.js';
-import { formatClock } from '../lib/format.js';
+import { flowCountLabel, formatClock } from '../lib/format.js';
+import { selectStoredCount } from '../store/selectors.js';
 
 export function StatusBar() {
   const connection = useMesh((s) => s.connection);
   const config = useMesh((s) => s.config);
-  const flows = useMesh((s) => s.flows.length);
+  const loaded = useMesh((s) => s.flows.length);
+  const stored = useMesh(selectStoredCount);
   const paused = useMesh((s) => s.paused);
   const workloads = useMesh((s) => s.workloads);
   const running = workloads.reduce((n, w) => n + w.processes.filter((p) => p.state === 'running').length, 0);
   const total = workloads.reduce((n, w) => n + w.processes.length, 0);
+  const count = flowCountLabel(stored, loaded);
   const reload = config?.lastReload;
   const errors = config?.issues.filter((i) => i.severity === 'error').length ?? 0;
   const warnings = config?.issues.filter((i) => i.severity === 'warning').length ?? 0;
@@ -85,9 +91,15 @@ export function StatusBar() {
             : `${running}/${total} processes running when last seen`}
         </span>
       )}
-      <span className="status-item" data-testid="status-flow-count">
-        {flows.toLocaleString()} flow{flows === 1 ? '' : 's'}
-        {paused ? ' (paused)' : ''}
+      <span
+        className="status-item"
+        data-testid="status-flow-count"
+        data-count={stored ?? loaded}
+        data-source={stored === null ? 'window' : 'store'}
+        title={count.title}
+      >
+        {count.text}
+        {paused ? ' · list paused' : ''}
       </span>
     </footer>
   );

@@ -108,3 +108,22 @@ export function formatDateTime(iso: string): string {
   if (Number.isNaN(d.getTime())) return iso;
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
+
+/**
+ * The status bar's request count: the engine's store (`stored`, every session) when it is known, else the flows
+ * loaded into this window, said as such (the store may hold more). "Requests" as the Traffic list counts them (one
+ * per reporting sidecar).
+ */
+export function flowCountLabel(stored: number | null, loaded: number): { text: string; title: string } {
+  const n = (x: number): string => `${x.toLocaleString()} request${x === 1 ? '' : 's'}`;
+  if (stored !== null) {
+    return {
+      text: `${n(stored)} stored`,
+      title: `In the engine's store, all sessions (imported HAR files included); ${loaded.toLocaleString()} loaded in this window`
+    };
+  }
+  return {
+    text: `${loaded.toLocaleString()} loaded`,
+    title: `${n(loaded)} loaded in this window; the engine's store may hold more (Traffic: load older)`
+  };
+}

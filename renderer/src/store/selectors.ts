@@ -74,6 +74,14 @@ export const selectCaptureOff = (s: MeshState): boolean => s.config?.capture ===
 /** The session new flows go into (null before the sessions are loaded, or with an in-memory store). */
 export const selectCurrentSession = (s: MeshState): SessionView | null => s.sessions.find((x) => x.current) ?? null;
 
+/**
+ * How many flows the engine's store holds: the sum of its sessions' counts (every flow, captured or imported,
+ * belongs to one session; live flows add to the current one as they come). Null while the sessions are not known
+ * (not loaded yet, failed, or an in-memory store without sessions): only the flows loaded here are known then.
+ */
+export const selectStoredCount = (s: MeshState): number | null =>
+  s.sessions.length === 0 ? null : s.sessions.reduce((n, x) => n + x.flows, 0);
+
 /** The session the list is narrowed to, when it is known. */
 export const selectFilterSession = (s: MeshState): SessionView | null =>
   s.filters.session === null ? null : (s.sessions.find((x) => x.id === s.filters.session) ?? null);

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FlowRecord } from '../../../main/contract/api.js';
 import { connectEvents, createMeshStore } from './index.js';
 import { fakeApi, flow, toHar } from './fake-api.js';
-import { selectFilteredFlows, selectFlagOptions } from './selectors.js';
+import { flowCountLabel } from '../lib/format.js';
+import { selectFilteredFlows, selectFlagOptions, selectStoredCount } from './selectors.js';
 import { INITIAL_FLOWS, MAX_FLOWS, OLDER_PAGE, TEXT_FILTER_DELAY_MS } from './traffic-slice.js';
 
 function setup() {
@@ -453,6 +454,54 @@ describe('sessions', () => {
     api.fail.listSessions = Object.assign(new Error('no store'), { code: 'LM500' });
     await s().loadSessions();
     expect(s().sessionsError?.code).toBe('LM500');
+  });
+});
+
+describe("the status bar's request count", () => {
+  /** What the status bar says, from the state. */
+  const shown = (st: ReturnType<ReturnType<typeof createMeshStore>['getState']>) =>
+    flowCountLabel(selectStoredCount(st), st.flows.length).text;
+
+  it("counts the engine's store, not the flows loaded into the window", async () => {
+    const api = fakeApi();
+    // ~4000 requests in the store before the window opened
+    for (let i = 0; i < 4000; i++)
+      api.flows.push(
+        flow({ id: `f${i}`, sessionId: 1, startedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString() })
+      );
+    const store = createMeshStore({ api, batchMs: 0, now: () => Date.parse('2026-01-02T03:04:05Z') });
+    connectEvents(store, api);
+    const s = () => store.getState();
+    await s().init();
+    // the window holds the newest INITIAL_FLOWS (the list says "1,000+ requests"): the bar said "1,000 flows"
+    expect(s().flows).toHaveLength(INITIAL_FLOWS);
+    expect(s().hasOlder).toBe(true);
+    expect(selectStoredCount(s())).toBe(4000);
+    expect(shown(s())).toBe(`${(4000).toLocaleString()} requests stored`);
+
+    // live requests add to it; an imported HAR's flows are in the store too
+    api.record(flow({ id: 'live-1' }));
+    expect(selectStoredCount(s())).toBe(4001);
+    await s().importHar(JSON.stringify(toHar([flow({ id: 'h1' }), flow({ id: 'h2' })])), 'two.har');
+    await settle();
+    expect(selectStoredCount(s())).toBe(4003);
+
+    // Clear empties the captured part; the import stays
+    await s().clearFlows();
+    await settle();
+    expect(selectStoredCount(s())).toBe(2);
+    expect(shown(s())).toBe('2 requests stored');
+  });
+
+  it('without the sessions (not loaded, or failed) it says the flows are those loaded here', async () => {
+    const api = fakeApi();
+    for (let i = 0; i < 1500; i++) api.flows.push(flow({ id: `f${i}`, sessionId: 1 }));
+    api.fail.listSessions = Object.assign(new Error('no store'), { code: 'LM500' });
+    const store = createMeshStore({ api, batchMs: 0 });
+    await store.getState().init();
+    expect(selectStoredCount(store.getState())).toBeNull();
+    expect(shown(store.getState())).toBe(`${(1000).toLocaleString()} loaded`);
+    expect(flowCountLabel(null, 1).title).toMatch(/^1 request loaded in this window; the engine's store may hold more/);
   });
 });
 

@@ -35,6 +35,7 @@ describe('ui slice', () => {
       'getConfig',
       'listFlows',
       'listIstioFiles',
+      'listSessions',
       'listWorkloads'
     ]);
 

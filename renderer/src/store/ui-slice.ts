@@ -58,6 +58,8 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
       s.loadConfig(),
       s.loadFiles(),
       s.loadFlows(),
+      // the status bar counts the store's flows from the sessions' counts
+      s.loadSessions(),
       // The security view loads when it is first opened; after a reconnect it is refreshed with the rest.
       s.securityStatus === 'idle' ? Promise.resolve(true) : s.loadSecurity({ quiet: true }),
       // the logs opened before: what the engine printed while the connection was down

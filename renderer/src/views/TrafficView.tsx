@@ -5,7 +5,17 @@
  * compare, delete), HAR export/import, replay, flow comparison, and the detail pane with its trace waterfall.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
+import {
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  type KeyboardEvent,
+  type MouseEvent,
+  type RefObject
+} from 'react';
 import type { FlowRecord, WorkloadView } from '../../../main/contract/api.js';
 import { FlowCompareDialog, SessionCompareDialog } from '../components/CompareView.js';
 import { FlowDetailPane } from '../components/FlowDetail.js';
@@ -25,6 +35,31 @@ import { MAX_FLOWS } from '../store/traffic-slice.js';
 
 const ROW_HEIGHT = 30;
 
+/**
+ * Widths behind the Sessions panel's two modes: docked beside the list while the list keeps LIST_MIN_W with the
+ * detail pane open too, else (a narrower window) a drawer over the list's left edge, so the list is never squeezed
+ * below a usable width. The panel's and the detail's widths are those of styles.css (.traffic-main.with-sessions,
+ * .traffic-body.with-detail).
+ */
+const SESSIONS_W = 272;
+const DETAIL_MIN_W = 380;
+const LIST_MIN_W = 400;
+export const SESSIONS_DOCK_MIN_W = SESSIONS_W + LIST_MIN_W + DETAIL_MIN_W;
+
+/** The border-box width of an element, kept up to date as it resizes (0 before the first layout). */
+function useWidth(ref: RefObject<HTMLElement | null>): number {
+  const [width, setWidth] = useState(0);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    setWidth(el.getBoundingClientRect().width);
+    const ro = new ResizeObserver(() => setWidth(el.getBoundingClientRect().width));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [ref]);
+  return width;
+}
+
 export function TrafficView() {
   const detailOpen = useMesh((s) => s.detail !== null);
   // a request still in flight has no flow to fetch yet: its pane shows what its start told
@@ -33,20 +68,35 @@ export function TrafficView() {
   );
   const closeDetail = useMesh((s) => s.closeDetail);
   const sessionsOpen = useMesh((s) => s.sessionsOpen);
+  const toggleSessions = useMesh((s) => s.toggleSessions);
   const compareOpen = useMesh((s) => s.compare.open);
   const sessionCompareOpen = useMesh((s) => s.sessionCompare.open);
   const loadSessions = useMesh((s) => s.loadSessions);
   const connected = useMesh((s) => s.connection === 'connected');
+  const mainRef = useRef<HTMLDivElement>(null);
+  const mainWidth = useWidth(mainRef);
+  // Too narrow for the panel, a usable list and the detail side by side: the panel is a drawer over the list.
+  const drawer = mainWidth > 0 && mainWidth < SESSIONS_DOCK_MIN_W;
+  const drawerOpen = drawer && sessionsOpen;
   useEffect(() => {
     // The toolbar shows the recording state and the session names: load them with the view (and after a reconnect).
     if (connected) void loadSessions();
   }, [connected, loadSessions]);
+  const closeSessions = useCallback((): void => {
+    toggleSessions(false);
+    document.querySelector<HTMLElement>('[data-testid="traffic-sessions-toggle"]')?.focus();
+  }, [toggleSessions]);
   return (
     <section
       className="page traffic"
       aria-label="Traffic"
       onKeyDown={(e) => {
-        if (e.key === 'Escape' && detailOpen && !e.defaultPrevented) {
+        if (e.key !== 'Escape' || e.defaultPrevented) return;
+        // the drawer over the list goes first, then the detail pane
+        if (drawerOpen) {
+          e.preventDefault();
+          closeSessions();
+        } else if (detailOpen) {
           e.preventDefault();
           closeDetail();
           document.querySelector<HTMLElement>('[data-testid="traffic-list"]')?.focus();
@@ -55,9 +105,14 @@ export function TrafficView() {
     >
       <CaptureBar />
       <FlowQueryBar />
-      <div className={`traffic-main ${sessionsOpen ? 'with-sessions' : ''}`}>
-        {sessionsOpen && <SessionsPanel />}
-        <div className={`traffic-body ${detailOpen ? 'with-detail' : ''}`}>
+      <div
+        ref={mainRef}
+        className={`traffic-main ${sessionsOpen && !drawer ? 'with-sessions' : ''} ${drawerOpen ? 'with-drawer' : ''}`}
+        data-sessions-mode={drawer ? 'drawer' : 'docked'}
+      >
+        {sessionsOpen &&
+          (drawer ? <SessionsDrawer onClose={closeSessions} /> : <SessionsPanel onClose={closeSessions} />)}
+        <div className={`traffic-body ${detailOpen ? 'with-detail' : ''}`} inert={drawerOpen}>
           <FlowList />
           {detailOpen && (pendingOpen ? <PendingDetailPane flow={pendingOpen} /> : <FlowDetailPane />)}
         </div>
@@ -65,6 +120,38 @@ export function TrafficView() {
       {compareOpen && <FlowCompareDialog />}
       {sessionCompareOpen && <SessionCompareDialog />}
     </section>
+  );
+}
+
+/**
+ * The Sessions panel as a drawer over the list (a narrow window): it takes the focus when it opens; Esc (wherever the
+ * focus is), its close button, the Sessions toggle or a click beside it close it, and the focus goes back to the
+ * toggle. The list and the
+ * detail under it are inert meanwhile, so Tab stays in the drawer and the toolbars above.
+ */
+function SessionsDrawer({ onClose }: { onClose: () => void }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    // the panel itself: Tab goes on to its buttons
+    ref.current?.querySelector<HTMLElement>('[data-testid="sessions-panel"]')?.focus();
+  }, []);
+  useEffect(() => {
+    // Esc with the focus outside the Traffic view (the nav, the page): the view's own handler has not seen it
+    const onKey = (e: globalThis.KeyboardEvent): void => {
+      if (e.key !== 'Escape' || e.defaultPrevented) return;
+      e.preventDefault();
+      onClose();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [onClose]);
+  return (
+    <>
+      <div className="sessions-drawer" ref={ref}>
+        <SessionsPanel drawer onClose={onClose} />
+      </div>
+      <div className="sessions-scrim" data-testid="sessions-scrim" aria-hidden="true" onClick={onClose} />
+    </>
   );
 }
 
