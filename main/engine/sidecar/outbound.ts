@@ -1182,7 +1182,10 @@ export class OutboundSidecar {
     return service.dnsHost ? all : all.filter((e) => labelsMatch(sub.labels, e.labels));
   }
 
-  /** Fire-and-forget copies (mirror / mirrors); their responses are discarded and never delay the primary. */
+  /**
+   * Fire-and-forget copies (mirror / mirrors); their responses are discarded and never delay the primary. A copy
+   * still open when the route's timeout runs out is cut, as Envoy's shadow request is.
+   */
   private mirror(ex: Exchange, r: Resolved, route: CompiledRoute, body: RequestBody): void {
     for (const m of route.mirrors) {
       if (this.host.random.next() * 100 >= m.percent) continue;
@@ -1232,6 +1235,11 @@ export class OutboundSidecar {
         );
         mreq.on('response', (mr) => mr.resume());
         mreq.on('error', () => undefined);
+        // Envoy's shadow request runs under the route's timeout (router.cc maybeDoShadowing: the global timeout)
+        if (route.timeoutMs > 0) {
+          const timer = setTimeout(() => mreq.destroy(), route.timeoutMs);
+          mreq.once('close', () => clearTimeout(timer));
+        }
         mreq.end(buf);
       });
     }
