@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { meshYaml, request, startMesh, stub, until, viaProxy, type Running, type Stub } from './helpers/harness.js';
 
-let caller: Stub, api: Stub, apiAlt: Stub, raw: Stub, rawAlt: Stub, other: Stub;
+let caller: Stub, api: Stub, apiAlt: Stub, raw: Stub, rawAlt: Stub, other: Stub, copied: Stub, copiedAlt: Stub;
 let m: Running;
 const lines: string[] = [];
 
@@ -31,16 +31,27 @@ spec:
   ingress:
   - port: {number: ${raw.port}, protocol: TCP, name: tcp}
     defaultEndpoint: 0.0.0.0:${rawAlt.port}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: copied}
+spec:
+  workloadSelector: {labels: {app: copied}}
+  ingress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    defaultEndpoint: 127.0.0.1:${copiedAlt.port}
 `;
 
 beforeAll(async () => {
-  [caller, api, apiAlt, raw, rawAlt, other] = await Promise.all([
+  [caller, api, apiAlt, raw, rawAlt, other, copied, copiedAlt] = await Promise.all([
     stub('caller'),
     stub('api-main'),
     stub('api-alt'),
     stub('raw-main'),
     stub('raw-alt'),
-    stub('other')
+    stub('other'),
+    stub('copied-main'),
+    stub('copied-alt')
   ]);
   m = await startMesh(
     {
@@ -48,7 +59,8 @@ beforeAll(async () => {
         caller: { workloads: [{ name: 'caller-v1', instances: [caller.address] }] },
         api: { workloads: [{ name: 'api-v1', labels: { app: 'api' }, instances: [api.address] }] },
         raw: { workloads: [{ name: 'raw-v1', labels: { app: 'raw' }, instances: [raw.address] }] },
-        other: { workloads: [{ name: 'other-v1', labels: { app: 'other' }, instances: [other.address] }] }
+        other: { workloads: [{ name: 'other-v1', labels: { app: 'other' }, instances: [other.address] }] },
+        copied: { workloads: [{ name: 'copied-v1', labels: { app: 'copied' }, instances: [copied.address] }] }
       }),
       istio: { 'sidecar.yaml': sidecars() }
     },
@@ -57,7 +69,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await m.close();
-  await Promise.all([caller, api, apiAlt, raw, rawAlt, other].map((s) => s.close()));
+  await Promise.all([caller, api, apiAlt, raw, rawAlt, other, copied, copiedAlt].map((s) => s.close()));
 });
 
 const destinationFlow = async (p: string) => {
@@ -109,6 +121,13 @@ describe('Sidecar ingress listeners', () => {
     expect(JSON.parse(r.body)).toEqual({ stub: 'other', url: '/not-selected' });
     const flow = await destinationFlow('/not-selected');
     expect(flow.endpoint).toBe(other.address);
+  });
+
+  it("a listener on the service's port (a Sidecar written for the cluster: 9080) applies to an app on a local port", async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'copied:9080', '/copied');
+    expect(JSON.parse(r.body)).toEqual({ stub: 'copied-alt', url: '/copied' });
+    const flow = await destinationFlow('/copied');
+    expect(flow.endpoint).toBe(`127.0.0.1:${copiedAlt.port}`);
   });
 
   it('a reload that removes the Sidecar restores delivery to the instance', async () => {

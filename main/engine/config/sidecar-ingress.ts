@@ -3,7 +3,8 @@
  * once per config version. As istiod builds them (pilot's listener_inbound.go buildInboundChainConfigs and
  * cluster_builder.go buildInboundClustersFromSidecar):
  * - a Sidecar with ingress listeners replaces the inbound chains the Service's ports would give the workload: a
- *   listener takes the traffic addressed to its `port.number` (the target port: here the instance's port) into
+ *   listener takes the traffic addressed to its `port.number` (the target port: here the instance's port, or else
+ *   the service's port, see ingressOf) into
  *   cluster `inbound|<number>||`, whose endpoint is `defaultEndpoint` (`127.0.0.1:<p>` / `[::1]:<p>`: localhost;
  *   `0.0.0.0:<p>` / `[::]:<p>`: the instance's own address; unset or `:<p>`: the original destination, the
  *   instance), handled as HTTP or TCP as `port.protocol` says;
@@ -104,15 +105,21 @@ function endpointOf(l: IstioIngressListener, instance: InstanceInfo): { host: st
   }
 }
 
-/** One workload's instances under its Sidecar's ingress listeners; empty when it has none. */
-function ingressOf(resources: IstioResource[], w: WorkloadInfo): Map<string, InboundIngress> {
+/**
+ * One workload's instances under its Sidecar's ingress listeners; empty when it has none. A listener is for an
+ * instance when its port is the instance's port (the port the app receives on), or else its service's port: a
+ * Sidecar written for the cluster names the container port, which a service's port usually equals there (9080 in
+ * bookinfo), while here the app listens on a local port of its own (19080) behind the service port.
+ */
+function ingressOf(resources: IstioResource[], w: WorkloadInfo, servicePorts: number[]): Map<string, InboundIngress> {
   const out = new Map<string, InboundIngress>();
   const sc = sidecarFor(resources, w) as IstioResource<SidecarSpec> | undefined;
   const listeners = sc?.spec.ingress ?? [];
   if (listeners.length === 0) return out;
   for (const inst of w.instances) {
     // the first listener for a port wins, as istiod keeps the first chain for a target port
-    const k = listeners.findIndex((l) => l.port.number === inst.port);
+    let k = listeners.findIndex((l) => l.port.number === inst.port);
+    if (k < 0) k = listeners.findIndex((l) => servicePorts.includes(l.port.number));
     const l = listeners[k];
     if (!l) {
       out.set(inst.key, {
@@ -144,7 +151,8 @@ export function inboundIngress(resources: IstioResource[], registry: Registry): 
   if (!resources.some((r) => r.kind === 'Sidecar' && (r.spec as SidecarSpec).ingress?.length)) return out;
   for (const w of registry.workloads) {
     if (!w.sidecar) continue;
-    for (const [key, v] of ingressOf(resources, w)) out.set(key, v);
+    const ports = registry.serviceByFqdn.get(`${w.service}.${w.namespace}.svc.cluster.local`)?.ports ?? [];
+    for (const [key, v] of ingressOf(resources, w, ports)) out.set(key, v);
   }
   return out;
 }
