@@ -106,53 +106,77 @@ function endpointOf(l: IstioIngressListener, instance: InstanceInfo): { host: st
 }
 
 /**
- * One workload's instances under its Sidecar's ingress listeners; empty when it has none. A listener is for an
- * instance when its port is the instance's port (the port the app receives on), or else its service's port: a
- * Sidecar written for the cluster names the container port, which a service's port usually equals there (9080 in
- * bookinfo), while here the app listens on a local port of its own (19080) behind the service port.
+ * The listener (index) for an instance: the one whose port is the instance's port (the port the app receives on),
+ * or else the first one on its service's port: a Sidecar written for the cluster names the container port, which a
+ * service's port usually equals there (9080 in bookinfo), while here the app listens on a local port of its own
+ * (19080) behind the service port. The first listener for a port wins, as istiod keeps the first chain for a target
+ * port. -1: none (the passthrough chain).
  */
-function ingressOf(resources: IstioResource[], w: WorkloadInfo, servicePorts: number[]): Map<string, InboundIngress> {
-  const out = new Map<string, InboundIngress>();
-  const sc = sidecarFor(resources, w) as IstioResource<SidecarSpec> | undefined;
-  const listeners = sc?.spec.ingress ?? [];
-  if (listeners.length === 0) return out;
-  for (const inst of w.instances) {
-    // the first listener for a port wins, as istiod keeps the first chain for a target port
-    let k = listeners.findIndex((l) => l.port.number === inst.port);
-    if (k < 0) k = listeners.findIndex((l) => servicePorts.includes(l.port.number));
-    const l = listeners[k];
-    if (!l) {
-      out.set(inst.key, {
-        host: inst.host,
-        port: inst.port,
-        address: `${bracket(inst.host)}:${inst.port}`,
-        protocol: 'auto',
-        cluster: 'InboundPassthroughCluster',
-        source: `${sc!.namespace}/${sc!.name} (no ingress listener for port ${inst.port}: passthrough)`
+export function listenerFor(listeners: IstioIngressListener[], instancePort: number, servicePorts: number[]): number {
+  const k = listeners.findIndex((l) => l.port.number === instancePort);
+  return k >= 0 ? k : listeners.findIndex((l) => servicePorts.includes(l.port.number));
+}
+
+/** An instance a Sidecar's ingress listeners configure, and the listener it takes (-1: none, passthrough). */
+export interface IngressUse {
+  sidecar: IstioResource<SidecarSpec>;
+  workload: WorkloadInfo;
+  instance: InstanceInfo;
+  /** The ports of the workload's service (a listener on one of them takes an instance no listener names). */
+  servicePorts: number[];
+  listener: number;
+}
+
+/**
+ * Every instance (of a workload with a sidecar) whose Sidecar has ingress listeners, with the listener it takes:
+ * what inboundIngress enforces, and what validate reads to warn of a listener no instance takes.
+ */
+export function ingressUses(resources: IstioResource[], registry: Registry): IngressUse[] {
+  const out: IngressUse[] = [];
+  if (!resources.some((r) => r.kind === 'Sidecar' && (r.spec as SidecarSpec).ingress?.length)) return out;
+  for (const workload of registry.workloads) {
+    if (!workload.sidecar) continue;
+    const sidecar = sidecarFor(resources, workload) as IstioResource<SidecarSpec> | undefined;
+    const listeners = sidecar?.spec.ingress ?? [];
+    if (!sidecar || listeners.length === 0) continue;
+    const servicePorts =
+      registry.serviceByFqdn.get(`${workload.service}.${workload.namespace}.svc.cluster.local`)?.ports ?? [];
+    for (const instance of workload.instances)
+      out.push({
+        sidecar,
+        workload,
+        instance,
+        servicePorts,
+        listener: listenerFor(listeners, instance.port, servicePorts)
       });
-      continue;
-    }
-    const to = endpointOf(l, inst);
-    out.set(inst.key, {
-      ...to,
-      address: `${bracket(to.host)}:${to.port}`,
-      protocol: listenerProtocol(l.port.protocol),
-      cluster: `inbound|${l.port.number}||`,
-      connectionPool: l.connectionPool,
-      source: `${sc!.namespace}/${sc!.name} ingress[${k}]`
-    });
   }
   return out;
 }
 
+/** How one instance is served under its Sidecar's ingress listeners. */
+function ingressOf({ sidecar: sc, instance: inst, listener: k }: IngressUse): InboundIngress {
+  const l = sc.spec.ingress![k];
+  if (!l)
+    return {
+      host: inst.host,
+      port: inst.port,
+      address: `${bracket(inst.host)}:${inst.port}`,
+      protocol: 'auto',
+      cluster: 'InboundPassthroughCluster',
+      source: `${sc.namespace}/${sc.name} (no ingress listener for port ${inst.port}: passthrough)`
+    };
+  const to = endpointOf(l, inst);
+  return {
+    ...to,
+    address: `${bracket(to.host)}:${to.port}`,
+    protocol: listenerProtocol(l.port.protocol),
+    cluster: `inbound|${l.port.number}||`,
+    connectionPool: l.connectionPool,
+    source: `${sc.namespace}/${sc.name} ingress[${k}]`
+  };
+}
+
 /** Every instance a Sidecar's ingress listeners configure, by instance key (none: the default inbound chain). */
 export function inboundIngress(resources: IstioResource[], registry: Registry): Map<string, InboundIngress> {
-  const out = new Map<string, InboundIngress>();
-  if (!resources.some((r) => r.kind === 'Sidecar' && (r.spec as SidecarSpec).ingress?.length)) return out;
-  for (const w of registry.workloads) {
-    if (!w.sidecar) continue;
-    const ports = registry.serviceByFqdn.get(`${w.service}.${w.namespace}.svc.cluster.local`)?.ports ?? [];
-    for (const [key, v] of ingressOf(resources, w, ports)) out.set(key, v);
-  }
-  return out;
+  return new Map(ingressUses(resources, registry).map((u) => [u.instance.key, ingressOf(u)]));
 }

@@ -1024,10 +1024,25 @@ spec:
   });
 
   it("Sidecar ingress: istiod's webhook on defaultEndpoint, unique ports, protocol and tls; unix sockets and tls are IST0025", () => {
+    // against a mesh whose instances receive on the listeners' ports, so that each listener configures one
+    const ports = MeshFile.parse({
+      apiVersion: 'localmesh.dev/v1alpha1',
+      kind: 'Mesh',
+      spec: {
+        services: [
+          {
+            name: 'app',
+            port: 9080,
+            workloads: [9080, 9081, 9082, 9083, 9443].map((p) => ({ name: `app-${p}`, instances: [`127.0.0.1:${p}`] }))
+          }
+        ]
+      }
+    });
+    const expectPorts = (text: string, expected: Expected[]) => expectIssues(text, expected, ports);
     const sidecar = (body: string) =>
       `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n  ingress:\n${body}`;
     // every form istiod accepts
-    expectIssues(
+    expectPorts(
       sidecar(
         [
           '  - port: {number: 9080, protocol: HTTP, name: http}\n    defaultEndpoint: 127.0.0.1:8080\n',
@@ -1046,7 +1061,7 @@ spec:
         '  - port: {number: 9443, protocol: HTTP}\n    tls: {mode: ISTIO_MUTUAL}\n'
       ].join('')
     );
-    expectIssues(bad, [
+    expectPorts(bad, [
       {
         severity: err,
         code: 'IST0106',
@@ -1106,8 +1121,48 @@ spec:
       }
     ]);
     // SIMPLE on a TLS port is valid in Istio: only the IST0025 warning
-    expectIssues(sidecar('  - port: {number: 9443, protocol: TLS}\n    tls: {mode: SIMPLE}\n'), [
+    expectPorts(sidecar('  - port: {number: 9443, protocol: TLS}\n    tls: {mode: SIMPLE}\n'), [
       { severity: warn, code: 'IST0025', at: '{mode: SIMPLE}', path: 'spec.ingress[0].tls' }
+    ]);
+  });
+
+  it('Sidecar ingress: a listener no instance takes (neither an instance port nor the service port) is an IST0101 warning', () => {
+    const sidecar = (app: string, ports: number[]) =>
+      `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: ${app}}\nspec:\n  workloadSelector: {labels: {app: ${app}}}\n  ingress:\n` +
+      ports.map((p) => `  - port: {number: ${p}, protocol: HTTP, name: http-${p}}\n`).join('');
+    // reviews-v1 and reviews-v2 receive on 19081 and 19082, behind the service port 9080
+    expectIssues(sidecar('reviews', [9999]), [
+      {
+        severity: warn,
+        code: 'IST0101',
+        at: '9999',
+        path: 'spec.ingress[0].port.number',
+        message:
+          /^ingress listener port 9999 matches no instance: it is neither the port of an instance this Sidecar applies to \(19081, 19082\) nor their service's port \(9080\), so the listener configures nothing$/
+      }
+    ]);
+    // by an instance's own port, by the service's port: no warning
+    expectIssues(sidecar('ratings', [19091]), []);
+    expectIssues(sidecar('reviews', [9080]), []);
+    // the service's port, when every instance has a listener on its own port, which wins
+    expectIssues(sidecar('ratings', [19091, 9080]), [
+      {
+        severity: warn,
+        code: 'IST0101',
+        at: '9080,',
+        path: 'spec.ingress[1].port.number',
+        message: /it is the service's port, but each instance's own port \(19091\) has a listener, which comes first/
+      }
+    ]);
+    // a Sidecar that applies to no workload
+    expectIssues(sidecar('details', [9080]), [
+      {
+        severity: warn,
+        code: 'IST0101',
+        at: '9080,',
+        path: 'spec.ingress[0].port.number',
+        message: /this Sidecar applies to no workload of the mesh that has a sidecar/
+      }
     ]);
   });
 });

@@ -38,7 +38,8 @@ import { hostMatches, parseServiceFqdn, qualifyHost } from './hosts.js';
 import { formatPath, makeIssue, suggest, type PathSegment } from './yaml-source.js';
 import { compatFor, FIELD_SINCE, type Compat } from './compat.js';
 import { selectorProblems } from './validate-security.js';
-import { ISTIO_PROTOCOLS, listenerProtocol, splitEndpoint } from './sidecar-ingress.js';
+import { ingressUses, ISTIO_PROTOCOLS, listenerProtocol, splitEndpoint, type IngressUse } from './sidecar-ingress.js';
+import { buildRegistry } from '../registry.js';
 
 /** Issue codes for Istio files, by meaning. */
 export const IstioCodes = {
@@ -70,7 +71,8 @@ export type IstioCode = (typeof IstioCodes)[keyof typeof IstioCodes];
 /** Every code an Istio file can produce → short title (the README lists these). */
 export const ISTIO_ISSUE_CODES: Record<IstioCode, string> = {
   IST0002: 'Deprecated field that is ignored (e.g. outlierDetection.consecutiveErrors) (warning)',
-  IST0101: 'Referenced host, port, subset or delegate not found (error; warning for gateway-only VirtualServices)',
+  IST0101:
+    'Referenced host, port, subset or delegate not found (error; warning for gateway-only VirtualServices and for a Sidecar ingress port no instance it applies to takes)',
   IST0106:
     "Schema validation error: the resource is invalid, as Istio's validation webhook (or kubectl, for an unknown kind, an unserved apiVersion or an unknown metadata field) would reject it (error)",
   IST0109: 'Several VirtualServices claim the same host for sidecars; only the first applies (warning)',
@@ -247,10 +249,11 @@ class Ctx {
   readonly delegateTargets = new Set<VS>();
   /** The Istio release the mesh follows (spec.compatibilityVersion). */
   readonly compat: Compat;
+  private ingress?: IngressUse[];
 
   constructor(
-    resources: IstioResource[],
-    mesh: MeshFile,
+    private readonly resources: IstioResource[],
+    private readonly mesh: MeshFile,
     private readonly posOf: PosOf,
     /** Services a mesh file with errors names but could not keep (LoadMeshFileResult.unreadableServices). */
     readonly unreadable: ReadonlySet<string> = new Set()
@@ -342,6 +345,14 @@ class Ctx {
 
   hasDestinationRuleFor(fqdn: string): boolean {
     return this.destinationRules.some((dr) => hostMatches(qualifyHost(dr.spec.host, dr.namespace), fqdn));
+  }
+
+  /**
+   * The instances Sidecar ingress listeners configure, with the listener each takes, as the sidecars enforce them
+   * (sidecar-ingress.ts). The registry is the mesh file's alone: ServiceEntries add no workload or mesh service port.
+   */
+  ingressUses(): IngressUse[] {
+    return (this.ingress ??= ingressUses(this.resources, buildRegistry(this.mesh, [])));
   }
 
   findVirtualService(ns: string, name: string): VS | undefined {
@@ -1783,6 +1794,28 @@ const INBOUND_ENFORCED = {
 };
 
 /**
+ * Istio's ValidateSidecar: the port numbers of a Sidecar's egress listeners, and those of its ingress listeners, are
+ * unique within their list. `seen` maps each number met so far in `list` to its listener's index.
+ */
+function checkUniquePort(
+  ctx: Ctx,
+  sc: IstioResource<SidecarSpec>,
+  seen: Map<number, number>,
+  list: 'egress' | 'ingress',
+  k: number,
+  number: number
+): void {
+  const first = seen.get(number);
+  if (first === undefined) seen.set(number, k);
+  else
+    ctx.error(
+      sc,
+      ['spec', list, k, 'port', 'number'],
+      `sidecar: ports on IP bound listeners must be unique (port ${number} also in spec.${list}[${first}])`
+    );
+}
+
+/**
  * Istio's ValidateSidecar on the shape of a Sidecar: some configuration, one catch-all egress listener (no port) and
  * last, unique egress ports, an egressProxy only with ALLOW_ANY; a repeated egress host (or anything beside
  * `*\/*`) warns.
@@ -1807,16 +1840,7 @@ function checkSidecarShape(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
       if (catchAll) ctx.error(sc, p, 'sidecar: egress can have only one listener with empty port');
       else if (k === egress.length - 1) catchAll = true;
       else ctx.error(sc, p, 'sidecar: the egress listener with empty port should be the last listener in the list');
-    } else if (typeof number === 'number' && number !== 0) {
-      const first = ports.get(number);
-      if (first !== undefined)
-        ctx.error(
-          sc,
-          [...p, 'port', 'number'],
-          `sidecar: ports on IP bound listeners must be unique (port ${number} also in spec.egress[${first}])`
-        );
-      else ports.set(number, k);
-    }
+    } else if (typeof number === 'number' && number !== 0) checkUniquePort(ctx, sc, ports, 'egress', k, number);
     const byNs = new Map<string, Set<string>>();
     eg.hosts.forEach((h, m) => {
       const slash = h.indexOf('/');
@@ -1881,14 +1905,7 @@ function checkSidecarIngress(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
       ctx.error(sc, [...p, 'port', 'protocol'], `unsupported protocol: ${protocol}`);
     if (number < 1 || number > 65535)
       ctx.error(sc, [...p, 'port', 'number'], `port number ${number} must be in the range 1..65535`);
-    const first = seen.get(number);
-    if (first !== undefined)
-      ctx.error(
-        sc,
-        [...p, 'port', 'number'],
-        `sidecar: ports on IP bound listeners must be unique (port ${number} also in spec.ingress[${first}])`
-      );
-    else seen.set(number, k);
+    checkUniquePort(ctx, sc, seen, 'ingress', k, number);
     if (l.bind !== undefined && l.bind !== '') {
       if (isIP(l.bind) === 0) ctx.error(sc, [...p, 'bind'], `${l.bind} is not a valid IP`);
       else
@@ -1988,6 +2005,39 @@ function checkSidecarIngress(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
   });
 }
 
+/**
+ * A Sidecar ingress listener no instance takes configures nothing: its port is neither the port of an instance of a
+ * workload (with a sidecar) the Sidecar applies to nor, for an instance no listener names by its own port, the
+ * service's port (sidecar-ingress.ts, listenerFor). IST0101 as a warning: the port it names is not found there, and
+ * istiod would accept it. Left out: a port already used by an earlier listener (an error of its own), and a mesh file
+ * that lost services to errors (their workloads are unknown).
+ */
+function checkSidecarIngressUse(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
+  const listeners = sc.spec.ingress ?? [];
+  if (listeners.length === 0 || ctx.unreadable.size > 0) return;
+  const uses = ctx.ingressUses().filter((u) => u.sidecar === sc);
+  const taken = new Set(uses.map((u) => u.listener));
+  const instancePorts = [...new Set(uses.map((u) => u.instance.port))].sort((a, b) => a - b);
+  const servicePorts = [...new Set(uses.flatMap((u) => u.servicePorts))].sort((a, b) => a - b);
+  listeners.forEach((l, k) => {
+    const number = l.port.number;
+    if (taken.has(k) || listeners.findIndex((o) => o.port.number === number) !== k) return;
+    const why =
+      uses.length === 0
+        ? 'this Sidecar applies to no workload of the mesh that has a sidecar'
+        : servicePorts.includes(number)
+          ? `it is the service's port, but each instance's own port (${instancePorts.join(', ')}) has a listener, which comes first`
+          : `it is neither the port of an instance this Sidecar applies to (${instancePorts.join(', ')}) nor their service's port (${servicePorts.join(', ')})`;
+    ctx.report(
+      sc,
+      'warning',
+      IstioCodes.REFERENCE_NOT_FOUND,
+      ['spec', 'ingress', k, 'port', 'number'],
+      `ingress listener port ${number} matches no instance: ${why}, so the listener configures nothing`
+    );
+  });
+}
+
 function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
   checkSidecarShape(ctx, sc);
   const ws = (sc.spec as { workloadSelector?: { labels?: Record<string, string> } }).workloadSelector;
@@ -2004,6 +2054,7 @@ function checkSidecar(ctx: Ctx, sc: IstioResource<SidecarSpec>): void {
       `kept but not enforced by localmesh yet: inboundConnectionPool ${unenforced.join(', ')} (enforced: tcp.maxConnections, tcp.maxConnectionDuration, tcp.idleTimeout, http.http1MaxPendingRequests, http.http2MaxRequests, http.maxRequestsPerConnection, http.idleTimeout)`
     );
   checkSidecarIngress(ctx, sc);
+  checkSidecarIngressUse(ctx, sc);
   sc.spec.egress?.forEach((eg, k) =>
     eg.hosts.forEach((h, m) => {
       const p = ['spec', 'egress', k, 'hosts', m];
