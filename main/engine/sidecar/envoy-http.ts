@@ -13,6 +13,34 @@ export function withoutKeepAliveHeader<T extends http.OutgoingMessage>(m: T): T 
   return m;
 }
 
+type HeadWriter = { _storeHeader?: (firstLine: string, headers: unknown) => void };
+
+/**
+ * A request that sends each of its `cookie` values on a line of its own, as Envoy's HTTP/1 codec sends the cookie
+ * lines it received (cookie is no inline header: h1.ts addRequestField). node:http's client joins a cookie list into
+ * one line with "; " (_http_outgoing.js processHeader, for `cookie` alone); given its head as a list of [name, value]
+ * pairs instead, it writes a line per pair, and decides everything else (framing, keep-alive) as for its own headers.
+ */
+export function withCookieLines<T extends http.ClientRequest>(req: T): T {
+  const cookie = req.getHeader('cookie');
+  const w = req as T & HeadWriter;
+  const store = w._storeHeader;
+  if (!Array.isArray(cookie) || cookie.length < 2 || typeof store !== 'function') return req;
+  w._storeHeader = function (this: T, firstLine: string, headers: unknown) {
+    // node:http passes the entries setHeader made: { lower-cased name: [name, value] }
+    if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
+      return store.call(this, firstLine, headers);
+    const pairs: [string, unknown][] = [];
+    for (const key in headers) {
+      const [name, value] = (headers as Record<string, [string, unknown]>)[key]!;
+      if (key === 'cookie' && Array.isArray(value)) for (const v of value) pairs.push([name, v]);
+      else pairs.push([name, value]);
+    }
+    return store.call(this, firstLine, pairs);
+  };
+  return req;
+}
+
 /**
  * A response as node:http serves it, written as Envoy writes it: its status line with Envoy's reason phrase for the
  * status it ends up with (read when the line is written), and no `Connection: keep-alive`.

@@ -13,6 +13,7 @@ import type { LocalReply } from './local-reply.js';
 import { BodyCapture } from './body-capture.js';
 import { CAPTURED_BYTES, type CapturingFlow } from '../capture/body-view.mjs';
 import { httpDate } from '../util/http-date.js';
+import { envoyRequestHeaders } from './h1.js';
 import type { Snapshot } from '../snapshot.js';
 import type { Registry } from '../registry.js';
 import { newSpanId, newTraceId, startSpan, type SpanFields } from '../telemetry/tracing.js';
@@ -511,9 +512,20 @@ export function forwardableHeaders(
   const raw = req.headers;
   for (const k in raw) {
     if (HOP_BY_HOP.has(k) || drop?.has(k)) continue;
-    out[k] = raw[k];
+    const v = raw[k];
+    // a header sent on several lines (envoyRequestHeaders) goes on as its own list: ops on the copy leave the request's
+    out[k] = Array.isArray(v) ? v.slice() : v;
   }
   return out;
+}
+
+/**
+ * node:http's request with the headers Envoy's HTTP/1 codec would have made of its lines (h1.ts
+ * envoyRequestHeaders), as the fast lane's requests have them: IncomingMessage.headers joins a repeated field with
+ * ", " and keeps only the first of some (user-agent, authorization, content-type ...); its rawHeaders keep every line.
+ */
+export function withEnvoyHeaders(req: IncomingMessage): void {
+  req.headers = envoyRequestHeaders(req.rawHeaders) as IncomingHttpHeaders;
 }
 
 /**

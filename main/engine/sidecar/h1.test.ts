@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { ChunkedScanner, headerLines, MAX_HEAD, MAX_HEADERS_COUNT, parseRequestHead, parseResponseHead } from './h1.js';
+import {
+  ChunkedScanner,
+  envoyRequestHeaders,
+  headerLines,
+  MAX_HEAD,
+  MAX_HEADERS_COUNT,
+  parseRequestHead,
+  parseResponseHead
+} from './h1.js';
 
 const req = (s: string) => parseRequestHead(Buffer.from(s, 'latin1'));
 const res = (s: string) => parseResponseHead(Buffer.from(s, 'latin1'));
 
 describe('parseRequestHead', () => {
-  it('reads an origin-form HTTP/1.1 request with node:http header semantics', () => {
+  it("reads an origin-form HTTP/1.1 request with the headers Envoy's codec makes of it", () => {
     const text =
       'GET /a?b=1 HTTP/1.1\r\nHost: api\r\nX-Multi: 1\r\nx-multi: 2\r\nCookie: a=1\r\ncookie: b=2\r\nSet-Cookie: s=1\r\nset-cookie: s=2\r\nUser-Agent: first\r\nUser-Agent: second\r\nX-Pad:   spaced value  \r\nContent-Length: 3\r\n\r\nabcGET';
     const h = req(text);
@@ -14,10 +22,11 @@ describe('parseRequestHead', () => {
       target: '/a?b=1',
       headers: {
         host: 'api',
-        'x-multi': '1, 2',
-        cookie: 'a=1; b=2',
+        // a line per field for the headers Envoy has no inline slot for, an inline one's values joined with ","
+        'x-multi': ['1', '2'],
+        cookie: ['a=1', 'b=2'],
         'set-cookie': ['s=1', 's=2'],
-        'user-agent': 'first',
+        'user-agent': 'first,second',
         'x-pad': 'spaced value',
         'content-length': '3'
       },
@@ -67,15 +76,53 @@ describe('parseRequestHead', () => {
   });
 });
 
+describe("envoyRequestHeaders (node:http's rawHeaders) and the fast lane agree", () => {
+  it('joins an inline header\'s values with "," as Envoy\'s appendToHeader does, and keeps other lines apart', () => {
+    const fields: [string, string][] = [
+      ['Host', 'a'],
+      ['Host', 'b'],
+      ['Accept', 'text/html'],
+      ['ACCEPT', ''],
+      ['accept', 'application/json'],
+      ['User-Agent', ''],
+      ['User-Agent', 'ua'],
+      ['Authorization', 'Bearer x'],
+      ['Authorization', 'Bearer y'],
+      ['X-Forwarded-For', '10.0.0.1'],
+      ['X-Forwarded-For', '10.0.0.2'],
+      ['X-Custom', 'a'],
+      ['X-Custom', ''],
+      ['X-Custom', 'c'],
+      ['Cookie', 'a=1'],
+      ['Cookie', 'b=2'],
+      ['Etag', '"1"'],
+      ['Etag', '"2"']
+    ];
+    const expected = {
+      host: 'a', // the first, as before (node:http's rule)
+      accept: 'text/html,application/json', // an empty value adds nothing
+      'user-agent': 'ua', // a value after an empty one takes its place
+      authorization: 'Bearer x,Bearer y', // inline in istio-proxy (the cache filter registers it)
+      'x-forwarded-for': '10.0.0.1,10.0.0.2',
+      'x-custom': ['a', '', 'c'],
+      cookie: ['a=1', 'b=2'], // no inline slot in istio-proxy: a line each, no "; " join
+      etag: ['"1"', '"2"'] // node:http would keep only the first
+    };
+    expect(envoyRequestHeaders(fields.flat())).toEqual(expected);
+    const head = req(`GET / HTTP/1.1\r\n${fields.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+    expect(typeof head === 'object' && head.headers).toEqual(expected);
+  });
+
+  it('leaves a repeated content-length to node:http', () => {
+    expect(req('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx')).toBe('unsupported');
+  });
+});
+
 describe("Envoy's max_headers_count", () => {
   it('takes 100 header lines and leaves a head with 101 to node:http (whose listener answers 431)', () => {
     const head = (n: number) => Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\n${'x-a: 1\r\n'.repeat(n - 1)}\r\n`, 'latin1');
     const ok = parseRequestHead(head(MAX_HEADERS_COUNT));
-    expect(typeof ok === 'object' && ok.headers['x-a']).toBe(
-      Array(MAX_HEADERS_COUNT - 1)
-        .fill('1')
-        .join(', ')
-    );
+    expect(typeof ok === 'object' && ok.headers['x-a']).toEqual(Array(MAX_HEADERS_COUNT - 1).fill('1'));
     expect(parseRequestHead(head(MAX_HEADERS_COUNT + 1))).toBe('unsupported');
     // a response is not counted here
     const many = `HTTP/1.1 200 OK\r\ncontent-length: 0\r\n${'x-a: 1\r\n'.repeat(150)}\r\n`;

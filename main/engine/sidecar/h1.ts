@@ -3,9 +3,10 @@
  * and says `unsupported` for the rest, so the caller hands that connection to node:http, whose parser (llhttp) then
  * answers exactly as before: obsolete line folding, a header name that is not a token, control characters in a
  * value, both Content-Length and Transfer-Encoding, duplicate or non-numeric Content-Length, a request target that is
- * not origin-form, any HTTP version but 1.1. Header objects follow node:http's rules (names lower-cased; repeated
- * fields joined with ", ", `cookie` with "; ", `set-cookie` kept as a list, the first of single-valued ones kept), so
- * the pipeline behind it sees the same headers either way.
+ * not origin-form, any HTTP version but 1.1. A request's header object holds what Envoy's HTTP/1 codec makes of the
+ * fields (envoyRequestHeaders, which the node:http path uses too, so the pipeline sees the same headers either way); a
+ * response's follows node:http's rules (names lower-cased; repeated fields joined with ", ", `cookie` with "; ",
+ * `set-cookie` kept as a list, the first of single-valued ones kept).
  */
 
 /**
@@ -71,6 +72,108 @@ const SINGLE = new Set([
   'expires'
 ]);
 
+/**
+ * The request headers Envoy keeps in an inline (O(1)) slot of its header map, as an Istio sidecar's Envoy has them: a
+ * field repeated on several lines is appended to the slot's value with "," (HeaderMapImpl::insertByKey ->
+ * appendToHeader, source/common/http/header_map_impl.cc; "; " only for `cookie` when registered inline, which Istio's
+ * build does not do), so the upstream gets one line. Every other header keeps an entry, and a line upstream, per field.
+ * The core's slots are INLINE_REQ_HEADERS and INLINE_REQ_RESP_HEADERS (envoy/http/header_map.h; `host` is
+ * `:authority`'s); the rest are registered by extensions linked into istio-proxy
+ * (bazel/extension_config/extensions_build_config.bzl) whether configured or not: grpc_web and
+ * grpc_http1_reverse_bridge (accept, grpc-accept-encoding), compressor and decompressor (accept-encoding,
+ * cache-control, content-encoding), cache (authorization, pragma, if-*), cors and jwt_authn (origin,
+ * access-control-request-*), the CEL attributes of rbac/wasm (referer).
+ */
+export const ENVOY_INLINE_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  // INLINE_REQ_STRING_HEADERS
+  'x-client-trace-id',
+  'x-envoy-downstream-service-cluster',
+  'x-envoy-downstream-service-node',
+  'x-envoy-external-address',
+  'x-envoy-force-trace',
+  'x-envoy-hedge-on-per-try-timeout',
+  'x-envoy-internal',
+  'x-envoy-ip-tags',
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names',
+  'x-envoy-original-path',
+  'x-envoy-original-url',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'expect',
+  'x-forwarded-client-cert',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'grpc-timeout',
+  'host',
+  'te',
+  'user-agent',
+  // INLINE_REQ_NUMERIC_HEADERS
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-max-retries',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-stream-duration-ms',
+  // INLINE_REQ_RESP_HEADERS
+  'content-length',
+  'x-envoy-attempt-count',
+  'connection',
+  'content-type',
+  'x-envoy-decorator-operation',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-status',
+  'x-request-id',
+  'transfer-encoding',
+  'upgrade',
+  'via',
+  // RegisterCustomInlineHeader<RequestHeaders> of the extensions in istio-proxy's build
+  'accept',
+  'grpc-accept-encoding',
+  'accept-encoding',
+  'cache-control',
+  'content-encoding',
+  'authorization',
+  'pragma',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'if-range',
+  'origin',
+  'access-control-request-method',
+  'access-control-request-headers',
+  'referer'
+]);
+
+/**
+ * Add one request field (`key` lower-cased) to `h` as Envoy's header map takes it: an inline header's repeat is
+ * appended with "," (an empty value adds nothing, and a value after an empty one takes its place: appendToHeader);
+ * any other header's repeat becomes another value of a list, sent as a line of its own. Two exceptions keep what
+ * localmesh did before: `host` keeps its first value (node:http's rule, on both paths), and a repeated
+ * `content-length` is refused (false: node:http then decides, 400 or one value).
+ */
+export function addRequestField(h: Headers, key: string, value: string): boolean {
+  const prev = h[key];
+  if (prev === undefined) h[key] = value;
+  else if (ENVOY_INLINE_REQUEST_HEADERS.has(key)) {
+    if (key === 'content-length') return false;
+    if (key !== 'host' && value !== '') h[key] = prev === '' ? value : `${prev as string},${value}`;
+  } else if (typeof prev === 'string') h[key] = [prev, value];
+  else prev.push(value);
+  return true;
+}
+
+/** A request's header object, as Envoy's codec builds it (addRequestField), from node:http's `rawHeaders`. */
+export function envoyRequestHeaders(raw: readonly string[]): Headers {
+  const h: Headers = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) addRequestField(h, raw[i]!.toLowerCase(), raw[i + 1]!);
+  return h;
+}
+
 /** RFC 9110 token characters, by char code. */
 const TOKEN = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -129,11 +232,11 @@ function ownCopy(s: string): string {
 }
 
 /**
- * Parse the header lines of `head` (a message head without its blank line) from `from` (the second line) into a
- * node-style object; undefined when one is not plain. A value loses the spaces and tabs around it (OWS) and may hold
- * no other control character.
+ * Parse the header lines of `head` (a message head without its blank line) from `from` (the second line) into an
+ * object: a request's as Envoy's codec makes it (addRequestField), a response's node-style; undefined when one is not
+ * plain. A value loses the spaces and tabs around it (OWS) and may hold no other control character.
  */
-function parseFields(head: string, from: number, maxCount = Infinity): Headers | undefined {
+function parseFields(head: string, from: number, request: boolean, maxCount = Infinity): Headers | undefined {
   const h: Headers = {};
   const n = head.length;
   let i = from;
@@ -154,6 +257,10 @@ function parseFields(head: string, from: number, maxCount = Infinity): Headers |
     if (!isFieldValue(head, a, b)) return undefined;
     const value = head.slice(a, b);
     i = eol + 2;
+    if (request) {
+      if (!addRequestField(h, key, value)) return undefined; // a repeated content-length: node:http decides
+      continue;
+    }
     const prev = h[key];
     if (prev === undefined) h[key] = key === 'set-cookie' ? [value] : value;
     else if (key === 'set-cookie') (prev as string[]).push(value);
@@ -203,7 +310,7 @@ export function parseRequestHead(buf: Buffer, from = 0, absoluteForm = false): P
   if (!isToken(method) || !(absolute || target.charCodeAt(0) === 0x2f) /* / */ || !isTarget(target))
     return 'unsupported';
   // past Envoy's header count node:http reads it, and the listener answers 431 (mesh.ts)
-  const headers = parseFields(head, eol + 2, MAX_HEADERS_COUNT);
+  const headers = parseFields(head, eol + 2, true, MAX_HEADERS_COUNT);
   if (!headers || headers['transfer-encoding'] !== undefined) return 'unsupported';
   if (typeof headers.host !== 'string' && !(absolute && headers.host === undefined)) return 'unsupported';
   const cl = contentLengthOf(headers['content-length']);
@@ -239,7 +346,7 @@ export function parseResponseHead(buf: Buffer, from = 0): Parsed<ResponseHead> {
   if ((version !== 'HTTP/1.1' && version !== 'HTTP/1.0') || first.charCodeAt(8) !== 0x20) return 'unsupported';
   const status = Number(first.slice(9, 12));
   if (!(status >= 100 && status <= 999) || (first.length > 12 && first.charCodeAt(12) !== 0x20)) return 'unsupported';
-  const headers = parseFields(head, eol + 2);
+  const headers = parseFields(head, eol + 2, false);
   if (!headers) return 'unsupported';
   const te = headers['transfer-encoding'];
   const chunked = te !== undefined;

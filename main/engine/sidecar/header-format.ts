@@ -183,7 +183,10 @@ function splitHostPort(hp: string): [string, string] {
   return [hp.slice(0, colon).replace(/^\[|\]$/g, ''), hp.slice(colon + 1)];
 }
 
-/** %REQ(A?B)%: header A, else B (pseudo-headers :authority, :path, :method, :scheme too). */
+/**
+ * %REQ(A?B)%: header A, else B (pseudo-headers :authority, :path, :method, :scheme too). Of a header sent on several
+ * lines, the first (Envoy's HeaderFormatter::findHeader takes `header[0]`; an inline header's lines are one value).
+ */
 function requestHeader(arg: string, f: FormatFacts): string {
   for (const name of arg.split('?')) {
     const key = name.trim().toLowerCase();
@@ -193,7 +196,8 @@ function requestHeader(arg: string, f: FormatFacts): string {
     else if (key === ':method') v = f.method;
     else if (key === ':scheme') v = 'http';
     else v = f.requestHeaders[key];
-    if (v !== undefined && v !== '') return Array.isArray(v) ? v.join(',') : v;
+    if (Array.isArray(v)) v = v[0];
+    if (v !== undefined && v !== '') return v;
   }
   return '';
 }

@@ -16,7 +16,7 @@ import { authorize, type ApplicablePolicy, type AuthzPhase } from '../security/a
 import { authenticate, claimHeaderValue, JwtStatus, outputHeaders, type JwtRule } from '../security/jwt.js';
 import type { InstanceInfo, WorkloadInfo } from '../registry.js';
 import type { AttemptRecord } from '../../contract/api.js';
-import { Exchange, HOP_BY_HOP, forwardableHeaders, keepAddresses } from './exchange.js';
+import { Exchange, HOP_BY_HOP, forwardableHeaders, keepAddresses, withEnvoyHeaders } from './exchange.js';
 import {
   FastConnection,
   FastRequest,
@@ -284,6 +284,7 @@ export class InboundSidecar {
   }
 
   handle = (req: Req, res: Res): void => {
+    if (!(req instanceof FastRequest)) withEnvoyHeaders(req);
     const snap = this.host.snapshot();
     const peerId = req.headers['x-envoy-peer-metadata-id'];
     const peer = typeof peerId === 'string' ? parsePeer(peerId) : null;

@@ -4,7 +4,7 @@
  * route → CORS → fault → destination by weight → subset/DR → endpoint → try with retries and timeout → response
  * header ops → telemetry.
  */
-import { isHttp10, withoutKeepAliveHeader } from './envoy-http.js';
+import { isHttp10, withCookieLines, withoutKeepAliveHeader } from './envoy-http.js';
 import http, {
   type IncomingHttpHeaders,
   type IncomingMessage,
@@ -29,7 +29,15 @@ import { corsFilter } from '../filters/cors.js';
 import { faultFilter } from '../filters/fault.js';
 import { buildRedirect, rewritePath } from '../filters/rewrite.js';
 import { endpointKey, pickEndpoint, type LbRequest } from './lb.js';
-import { Exchange, applyHeaderOps, forwardableHeaders, HOP_BY_HOP, keepAddresses, opsAuthority } from './exchange.js';
+import {
+  Exchange,
+  applyHeaderOps,
+  forwardableHeaders,
+  HOP_BY_HOP,
+  keepAddresses,
+  opsAuthority,
+  withEnvoyHeaders
+} from './exchange.js';
 import { LocalReplies } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
@@ -397,6 +405,7 @@ export class OutboundSidecar {
   }
 
   handle = (req: Req, res: Res): void => {
+    if (!(req instanceof FastRequest)) withEnvoyHeaders(req);
     const snap = this.host.snapshot();
     const ex = new Exchange(req, res, 'source', this.workload, snap, this.host.emitFlow);
     if (this.host.accessLog) keepAddresses(req.socket);
@@ -741,7 +750,8 @@ export class OutboundSidecar {
     const lbReq = lbRequest(req, r);
     const tried = new Set<string>();
     const maxTries = 1 + retry.attempts;
-    if (o.route?.mirrors.length) this.mirror(ex, r, o.route, body);
+    if (o.route?.mirrors.length)
+      this.mirror(ex, r, o.route, body, expectedTimeoutMs(retry.perTryTimeoutMs, o.timeoutMs, 0));
     try {
       for (let attempt = 1; attempt <= maxTries; attempt++) {
         // a retry reserved its place under http.maxRetries when it was decided (retryAllowed)
@@ -1186,7 +1196,7 @@ export class OutboundSidecar {
    * Fire-and-forget copies (mirror / mirrors); their responses are discarded and never delay the primary. A copy
    * still open when the route's timeout runs out is cut, as Envoy's shadow request is.
    */
-  private mirror(ex: Exchange, r: Resolved, route: CompiledRoute, body: RequestBody): void {
+  private mirror(ex: Exchange, r: Resolved, route: CompiledRoute, body: RequestBody, expectedMs: number): void {
     for (const m of route.mirrors) {
       if (this.host.random.next() * 100 >= m.percent) continue;
       const svc = r.snap.registry.serviceByFqdn.get(m.destination.host);
@@ -1221,17 +1231,24 @@ export class OutboundSidecar {
         'mirror',
         `copy sent to ${m.destination.host}${m.destination.subset ? ` subset ${m.destination.subset}` : ''} at ${addr.host}:${addr.port} (${secure ? secure.describe : 'plaintext'})`
       );
-      const headers: OutgoingHttpHeaders = { ...r.headers };
+      // Envoy's router copies the request for its shadows in decodeHeaders (router.cc: shadow_headers_ from
+      // *downstream_headers_), after it has set x-envoy-attempt-count on them (attempt_count_ starts at 1; Istio sets
+      // include_request_attempt_count) and the first try's x-envoy-expected-rq-timeout-ms (finalTimeout ->
+      // setTimeoutHeaders with no time elapsed): the copy carries both, as the first try does, whatever retries follow
+      const headers: OutgoingHttpHeaders = { ...r.headers, 'x-envoy-attempt-count': '1' };
+      if (expectedMs > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(expectedMs);
       // before Istio 1.28 Envoy marked the copy's Host with -shadow (reviews:9080 -> reviews-shadow:9080)
       if (ex.compat.mirrorShadowHost && typeof headers.host === 'string') headers.host = shadowHost(headers.host);
       if (addr.viaSidecar && ex.source) headers['x-envoy-peer-metadata-id'] = peerMetadataId(ex.source, r.caller);
       unsampled(headers, ex, ex.b3);
       void body.whenComplete().then((buf) => {
         const target = { host: addr.host, port: addr.port, method: ex.method, path: r.path, headers, setHost: false };
-        const mreq = withoutKeepAliveHeader(
-          secure
-            ? https.request({ ...target, ...secure.options, agent: this.agents.tlsAgent(secure.options) })
-            : http.request({ ...target, agent: this.agents.plainAgent() })
+        const mreq = withCookieLines(
+          withoutKeepAliveHeader(
+            secure
+              ? https.request({ ...target, ...secure.options, agent: this.agents.tlsAgent(secure.options) })
+              : http.request({ ...target, agent: this.agents.plainAgent() })
+          )
         );
         mreq.on('response', (mr) => mr.resume());
         mreq.on('error', () => undefined);
@@ -1344,7 +1361,9 @@ class RequestForLb implements LbRequest {
     return Array.isArray(v) ? v.join(',') : v;
   }
   cookie(n: string): string | undefined {
-    const c = this.req.headers.cookie;
+    // Cookie lines stay lines of their own (h1.ts addRequestField): Envoy's parseCookie reads them in order
+    const v = this.req.headers.cookie as string | string[] | undefined;
+    const c = Array.isArray(v) ? v.join(';') : v;
     if (!c) return undefined;
     for (const part of c.split(';')) {
       const [k, ...v] = part.trim().split('=');

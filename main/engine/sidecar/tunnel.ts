@@ -5,7 +5,7 @@
  * two sockets are spliced until both are closed, and the exchange ends with status 101 as in Envoy's stats -- or
  * answers like any request, or fails like any try.
  */
-import { reasonPhrase } from './envoy-http.js';
+import { reasonPhrase, withCookieLines } from './envoy-http.js';
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -113,9 +113,9 @@ export interface TunnelTry {
 export function tunnelTry(o: TunnelTry): Promise<TunnelOutcome> {
   return new Promise((resolve) => {
     const target = requestTarget(o);
-    const req = o.tls
-      ? https.request({ ...target, ...o.tls, agent: false })
-      : http.request({ ...target, agent: false });
+    const req = withCookieLines(
+      o.tls ? https.request({ ...target, ...o.tls, agent: false }) : http.request({ ...target, agent: false })
+    );
     let done = false;
     let connected = false;
     let secured = !o.tls;

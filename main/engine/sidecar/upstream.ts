@@ -1,5 +1,5 @@
 /** One upstream try over a keep-alive agent: connect, send, and classify the outcome the way Envoy's router does. */
-import { withoutKeepAliveHeader } from './envoy-http.js';
+import { withCookieLines, withoutKeepAliveHeader } from './envoy-http.js';
 import { MAX_HEAD } from './h1.js';
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
@@ -115,10 +115,12 @@ class Try {
   attempt(): void {
     const o = this.o;
     const target = requestTarget(o);
-    const req = withoutKeepAliveHeader(
-      o.tls
-        ? https.request({ ...target, ...o.tls.options, agent: o.tls.agent })
-        : http.request({ ...target, agent: o.agent })
+    const req = withCookieLines(
+      withoutKeepAliveHeader(
+        o.tls
+          ? https.request({ ...target, ...o.tls.options, agent: o.tls.agent })
+          : http.request({ ...target, agent: o.agent })
+      )
     ) as TryRequest;
     req[TRY] = this;
     this.current = req;
