@@ -266,6 +266,12 @@ export class MetricsPage {
     await expect(button).toHaveAttribute('aria-pressed', 'true');
   }
 
+  /** The y-axis tick labels a chart drew last (its canvas holds them; the chart notes them on data-y-ticks). */
+  async yTicks(chart: Locator): Promise<string[]> {
+    const text = await chart.getAttribute('data-y-ticks');
+    return text ? text.split(' | ') : [];
+  }
+
   /** The charts of `service` are drawn with at least one bucket of requests (refreshed live). */
   async expectChartsWithData(service: string): Promise<void> {
     await expect(this.service).toHaveValue(service);

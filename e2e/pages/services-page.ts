@@ -46,6 +46,14 @@ export class ServicesPage {
     await expect(this.rows).toHaveCount(n);
   }
 
+  restartButton(workload: string): Locator {
+    return this.workload(workload).getByTestId('process-restart');
+  }
+
+  stopButton(workload: string): Locator {
+    return this.workload(workload).getByTestId('process-stop');
+  }
+
   async restart(workload: string): Promise<void> {
     await this.workload(workload).getByTestId('process-restart').click();
   }

@@ -271,6 +271,17 @@ export class TrafficPage {
     await expect(row).toHaveAttribute('aria-selected', 'true');
   }
 
+  /** Mark a row for comparison (Ctrl+click), as A or B. */
+  async markForCompare(row: Locator, as: 'A' | 'B'): Promise<void> {
+    await row.click({ modifiers: ['ControlOrMeta'] });
+    await expect(row).toHaveAttribute('data-compare', as);
+  }
+
+  /** The A/B badge a row marked for comparison shows. */
+  compareBadge(row: Locator): Locator {
+    return row.locator('.cmp-mark');
+  }
+
   async pressKey(key: string): Promise<void> {
     await this.page.keyboard.press(key);
   }
@@ -294,6 +305,27 @@ export class TrafficPage {
       }
       return out;
     }, box);
+  }
+
+  /** Of the row's cells named by `classes`, those whose text is cut (wider than the cell). */
+  async clippedCells(row: Locator, classes: string[]): Promise<string[]> {
+    return row.evaluate(
+      (el, names) =>
+        names.filter((n) => {
+          const cell = el.querySelector<HTMLElement>(`:scope > .${n}`);
+          return !cell || cell.scrollWidth > cell.clientWidth;
+        }),
+      classes
+    );
+  }
+
+  /** The classes of the row's cells that take up room (hidden columns are zero-wide or not displayed). */
+  async visibleColumns(row: Locator): Promise<string[]> {
+    return row.evaluate((el) =>
+      Array.from(el.children)
+        .filter((c) => c.getBoundingClientRect().width > 0)
+        .map((c) => c.className.split(' ')[0] ?? '')
+    );
   }
 
   /** The list's visible width in pixels (its scroll box, without a scrollbar). */

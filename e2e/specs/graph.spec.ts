@@ -112,6 +112,20 @@ test.describe('Graph', () => {
     await expect.poll(() => graph.boxesOutsideCanvas()).toEqual([]);
   });
 
+  test('Metrics: the rate axis of a quiet service tells its ticks apart', async ({ page, mesh }) => {
+    const metrics = new MetricsPage(page);
+    // one call in the 15 minute window: a bucket of 1/15 req/s at most
+    expect(await mesh.plainRequest('details-v1', '/details/0')).toMatchObject({ refused: false, status: 200 });
+    await metrics.open('details');
+    await metrics.expectChartsWithData('details');
+    // every tick read "<0.1" (the summary's format), so the axis told nothing
+    await expect
+      .poll(async () => (await metrics.yTicks(metrics.rateChart)).join(' | '))
+      .toMatch(/^0( \| \d+(\.\d+)?){2,}$/);
+    const ticks = await metrics.yTicks(metrics.rateChart);
+    expect(new Set(ticks).size, ticks.join(' | ')).toBe(ticks.length);
+  });
+
   test('Metrics: productpage’s rate, errors and latency are charted', async ({ page, mesh }) => {
     const metrics = new MetricsPage(page);
     await bookinfoTraffic(mesh);

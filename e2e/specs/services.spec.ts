@@ -38,4 +38,23 @@ test.describe('Services', () => {
     await expect(services.logLines('details-v1', startup)).toHaveCount(1);
     await expect(services.logLines('details-v1', `GET ${mark} 400`)).toHaveCount(1);
   });
+
+  test('Stop and Restart from the keyboard leave the focus on the row’s Restart, not on the page', async ({
+    services,
+    page
+  }) => {
+    await services.open();
+    await services.expectWorkload('details-v1', { state: 'running' });
+
+    // the button is disabled while the action runs, which dropped the focus to the page
+    await services.stopButton('details-v1').focus();
+    await page.keyboard.press('Enter');
+    await services.expectWorkload('details-v1', { state: 'stopped' });
+    await expect(services.stopButton('details-v1')).toBeDisabled();
+    await expect(services.restartButton('details-v1')).toBeFocused();
+
+    await page.keyboard.press('Enter');
+    await services.expectWorkload('details-v1', { state: 'running' });
+    await expect(services.restartButton('details-v1')).toBeFocused();
+  });
 });

@@ -108,6 +108,54 @@ test.describe('Traffic', () => {
     await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
   });
 
+  test('a 900×700 window with a request open keeps Status and Duration of every row in view', async ({
+    traffic,
+    mesh,
+    page
+  }) => {
+    await page.setViewportSize({ width: 900, height: 700 });
+    await traffic.open();
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/no-such-page')).status).toBe(404);
+    const row = traffic.rowsWhere({ path: '/no-such-page', reporter: 'source', status: 404 }).first();
+    await expect(row).toBeVisible();
+    await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
+
+    // beside the detail pane the list is ~330 px wide: Status was cut to "40" and Duration lay past the list's edge
+    await traffic.openFlow(row);
+    await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
+    await expect.poll(() => traffic.clippedCells(row, ['c-status', 'c-dur'])).toEqual([]);
+    // a wider window brings the columns back
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await expect
+      .poll(() => traffic.visibleColumns(row))
+      .toEqual(['c-time', 'c-route', 'c-method', 'c-path', 'c-status', 'c-dur']);
+  });
+
+  test('a row marked for comparison keeps its whole start time, and its A/B badge stays in a narrow list', async ({
+    traffic,
+    mesh,
+    page
+  }) => {
+    await traffic.open();
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/7')).status).toBe(200);
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/8')).status).toBe(200);
+    const a = traffic.rowsWhere({ path: '/ratings/7', reporter: 'source' }).first();
+    const b = traffic.rowsWhere({ path: '/ratings/8', reporter: 'source' }).first();
+    await expect(b).toBeVisible();
+
+    await traffic.markForCompare(a, 'A');
+    await expect(traffic.compareBadge(a)).toHaveText('A');
+    await expect(traffic.compareBadge(a)).toBeVisible();
+    // the badge sat in the Started cell and cut its milliseconds off ("11:57:30.1…")
+    await expect.poll(() => traffic.clippedCells(a, ['c-time'])).toEqual([]);
+
+    // a 900 px window with the detail open has no Started column: the badge is still there
+    await page.setViewportSize({ width: 900, height: 700 });
+    await traffic.openFlow(b);
+    await expect(traffic.compareBadge(a)).toBeVisible();
+    await expect.poll(() => traffic.cellsOutsideList(a)).toEqual([]);
+  });
+
   test('a narrow window (1024×700) with the sessions and a request open: the sessions are a drawer over a usable list', async ({
     traffic,
     mesh,

@@ -32,13 +32,16 @@ export function MetricsChart({
   format,
   testId,
   label,
-  points
+  points,
+  ticks
 }: {
   /** Seconds since the epoch. */
   t: number[];
   lines: ChartLine[];
-  /** Formats a y value for the axis and the legend. */
+  /** Formats a y value for the legend (and the axis, without `ticks`). */
   format: (v: number) => string;
+  /** Labels for the y-axis ticks, all at once (they share their decimals); default: `format` of each. */
+  ticks?: (splits: number[]) => string[];
   testId: string;
   label: string;
   /** Buckets with data, for the tests and screen readers. */
@@ -52,6 +55,8 @@ export function MetricsChart({
   latest.current = data;
   const formatRef = useRef(format);
   formatRef.current = format;
+  const ticksRef = useRef(ticks);
+  ticksRef.current = ticks;
   const shape = lines
     .map((l) => [l.label, l.colour, l.dash?.join(',') ?? '', l.fill ? 1 : 0, l.dots ? 1 : 0].join(':'))
     .join('|');
@@ -84,7 +89,12 @@ export function MetricsChart({
         {
           ...axis(),
           size: 56,
-          values: (_u, splits) => splits.map((s) => formatRef.current(s))
+          values: (_u, splits) => {
+            const labels = ticksRef.current ? ticksRef.current(splits) : splits.map((s) => formatRef.current(s));
+            // what the canvas shows, for the tests
+            el.dataset.yTicks = labels.join(' | ');
+            return labels;
+          }
         }
       ],
       series: [

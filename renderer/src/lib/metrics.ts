@@ -106,3 +106,15 @@ export function isolated(values: readonly (number | null | undefined)[]): number
   });
   return out;
 }
+
+/**
+ * Labels for a chart's y-axis ticks, with as many decimals as their spacing needs (up to 6), so that the ticks of a
+ * quiet service read 0.02, 0.04, 0.06 rather than "<0.1" each; `unit` is appended ("%").
+ */
+export function tickLabels(splits: readonly number[], unit = ''): string[] {
+  const exact = (d: number): boolean =>
+    splits.every((s) => Math.abs(Number(s.toFixed(d)) - s) <= 1e-9 * Math.max(1, Math.abs(s)));
+  let decimals = 0;
+  while (decimals < 6 && !exact(decimals)) decimals++;
+  return splits.map((s) => `${Number(s.toFixed(decimals))}${unit}`);
+}

@@ -8,12 +8,14 @@ import { WindowPicker } from '../components/MetricsWindowPicker.js';
 import { Empty, ErrorText, Icons, Loading } from '../components/ui.js';
 import { useMesh } from '../hooks.js';
 import { formatClock, formatDuration, formatPercent, formatRate } from '../lib/format.js';
-import { chartColumns, summarize, windowText } from '../lib/metrics.js';
+import { chartColumns, summarize, tickLabels, windowText } from '../lib/metrics.js';
 import { servicesOf } from '../lib/quick.js';
 
 const fmtRate = (v: number): string => formatRate(v);
 const fmtPct = (v: number): string => `${v >= 10 ? Math.round(v) : Number(v.toFixed(1))}%`;
 const fmtMs = (v: number): string => (v === 0 ? '0' : formatDuration(v));
+const rateTicks = (splits: number[]): string[] => tickLabels(splits);
+const pctTicks = (splits: number[]): string[] => tickLabels(splits, '%');
 
 export function MetricsView() {
   const watch = useMesh((s) => s.watchMetrics);
@@ -161,6 +163,7 @@ function Charts() {
           t={cols.t}
           points={sum.busyPoints}
           format={fmtRate}
+          ticks={rateTicks}
           lines={[{ label: 'req/s', colour: '--accent', values: cols.rps, fill: true }]}
         />
       </figure>
@@ -172,6 +175,7 @@ function Charts() {
           t={cols.t}
           points={sum.busyPoints}
           format={fmtPct}
+          ticks={pctTicks}
           lines={[{ label: 'errors', colour: '--err', values: cols.errors, fill: true, dots: true }]}
         />
       </figure>

@@ -178,6 +178,13 @@ function WorkloadRow({ workload: w }: { workload: WorkloadView }) {
   const restart = useMesh((s) => s.restartProcess);
   const stop = useMesh((s) => s.stopProcess);
   const [logsOpen, setLogsOpen] = useState(false);
+  const restartRef = useRef<HTMLButtonElement>(null);
+  // Restart and Stop are disabled while either runs, which drops the focus to the page: a keyboard user gets it back
+  // on Restart (Stop stays disabled once the process stopped); a focus the user put elsewhere meanwhile stays.
+  const refocus = (): void => {
+    const active = document.activeElement;
+    if (active === null || active === document.body) restartRef.current?.focus();
+  };
   const state = overallProcessState(w);
   const managed = w.processes.length > 0;
   const logsId = `logs-${w.name}`;
@@ -231,8 +238,9 @@ function WorkloadRow({ workload: w }: { workload: WorkloadView }) {
                 type="button"
                 className="btn btn-small"
                 data-testid="process-restart"
+                ref={restartRef}
                 disabled={op?.pending != null}
-                onClick={() => void restart(w.name)}
+                onClick={() => void restart(w.name).then(refocus)}
               >
                 {op?.pending === 'restart' ? 'Restarting…' : 'Restart'}
               </button>
@@ -241,7 +249,7 @@ function WorkloadRow({ workload: w }: { workload: WorkloadView }) {
                 className="btn btn-small"
                 data-testid="process-stop"
                 disabled={op?.pending != null || state === 'stopped'}
-                onClick={() => void stop(w.name)}
+                onClick={() => void stop(w.name).then(refocus)}
               >
                 {op?.pending === 'stop' ? 'Stopping…' : 'Stop'}
               </button>

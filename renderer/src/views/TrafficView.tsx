@@ -181,14 +181,33 @@ function CaptureBar() {
   const [labeling, setLabeling] = useState(false);
   const [label, setLabel] = useState('');
   const fileRef = useRef<HTMLInputElement>(null);
+  const barRef = useRef<HTMLDivElement>(null);
   const recording = activeRecording(sessions);
+  // The control a keyboard user lands on when the one they used goes away (Start → Stop → Record, Cancel →
+  // Record); without it the focus fell to the page. Moved once it is on screen, unless the user went elsewhere.
+  const [focusTo, setFocusTo] = useState<string | null>(null);
+  useEffect(() => {
+    const bar = barRef.current;
+    if (focusTo === null || !bar) return;
+    const el = bar.querySelector<HTMLElement>(`[data-testid="${focusTo}"]`);
+    if (!el) return;
+    const active = document.activeElement;
+    if (active === null || active === document.body || bar.contains(active)) el.focus();
+    setFocusTo(null);
+  });
 
   const start = async (): Promise<void> => {
     const view = await startRecording(label);
     if (view) {
       setLabeling(false);
       setLabel('');
+      setFocusTo('session-record-stop');
     }
+  };
+
+  const cancelLabel = (): void => {
+    setLabeling(false);
+    setFocusTo('session-record-start');
   };
 
   const onExport = async (): Promise<void> => {
@@ -208,7 +227,7 @@ function CaptureBar() {
   };
 
   return (
-    <div className="toolbar capture-bar" role="toolbar" aria-label="Capture">
+    <div className="toolbar capture-bar" role="toolbar" aria-label="Capture" ref={barRef}>
       <button
         type="button"
         className={`btn ${sessionsOpen ? 'btn-pressed' : ''}`}
@@ -232,7 +251,11 @@ function CaptureBar() {
             className="btn btn-small"
             data-testid="session-record-stop"
             disabled={op.pending === 'stop'}
-            onClick={() => void stopRecording()}
+            onClick={() =>
+              void stopRecording().then((ended) => {
+                if (ended) setFocusTo('session-record-start');
+              })
+            }
           >
             {CaptureIcons.stop()} {op.pending === 'stop' ? 'Stopping…' : 'Stop'}
           </button>
@@ -247,7 +270,7 @@ function CaptureBar() {
           onKeyDown={(e) => {
             if (e.key === 'Escape') {
               e.stopPropagation();
-              setLabeling(false);
+              cancelLabel();
             }
           }}
         >
@@ -268,12 +291,7 @@ function CaptureBar() {
           >
             {CaptureIcons.record()} {op.pending === 'start' ? 'Starting…' : 'Start'}
           </button>
-          <button
-            type="button"
-            className="btn btn-small"
-            data-testid="session-record-cancel"
-            onClick={() => setLabeling(false)}
-          >
+          <button type="button" className="btn btn-small" data-testid="session-record-cancel" onClick={cancelLabel}>
             Cancel
           </button>
         </form>
@@ -681,17 +699,18 @@ function FlowRow({
       onClick={onClick}
     >
       <span className="c-time" title={startedTitle(f.startedAt, f.durationMs, pending)}>
-        {compare && (
-          <span className="cmp-mark" title={`Marked as ${compare} for comparison`}>
-            {compare}
-          </span>
-        )}
         {formatClock(f.startedAt)}
       </span>
       <span
         className="c-route"
         title={`${f.source ?? 'unknown caller'} → ${f.destination ?? f.destinationService ?? f.authority}${connText(f)}, reported by the ${f.reporter === 'source' ? "caller's" : "server's"} sidecar`}
       >
+        {/* in the route cell, which gives way first: in the Started cell it cut the time short */}
+        {compare && (
+          <span className="cmp-mark" title={`Marked as ${compare} for comparison`}>
+            {compare}
+          </span>
+        )}
         {/* the reporter column is hidden beside the detail pane: a mark tells the two records of a call apart */}
         <span className={`rep-mark rep-${f.reporter}`} aria-hidden="true">
           {f.reporter === 'source' ? 'out' : 'in'}
