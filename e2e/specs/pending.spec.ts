@@ -77,6 +77,21 @@ test.describe('Requests in flight', () => {
     expect(spinner.left - spinner.paneLeft, JSON.stringify(spinner)).toBeGreaterThanOrEqual(8);
     await expect(traffic.detail).toContainText('/ratings/42');
     await expect(traffic.requestHeaders).toContainText('end-user');
+    // the head is a finished flow's: who called whom, the reporting sidecar, when it started (no end yet)
+    await expect(traffic.detail.getByTestId('flow-detail-started')).toContainText('started');
+    await expect(traffic.detail.getByTestId('flow-detail-started')).not.toContainText('ended');
+
+    // Copy as cURL: the request as sent so far (no body), through the caller's outbound sidecar
+    await traffic.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    const copyButton = traffic.detail.getByTestId('flow-copy-curl');
+    await expect(copyButton).toHaveAttribute('title', /as it was sent so far.*without a body/);
+    await copyButton.click();
+    await expect(copyButton).toHaveAttribute('data-state', 'copied');
+    const copied = await traffic.page.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toBe(
+      `curl -x http://127.0.0.1:${await mesh.outbound('reviews-v2')} -H 'end-user: jason' http://ratings:9080/ratings/42`
+    );
+    await expect(traffic.detail).toHaveAttribute('data-pending', 'true');
 
     // the caller gives up: the request ends (DC) and its flow takes the pending row's place
     req.destroy();

@@ -1,5 +1,6 @@
 /**
- * The detail pane of one flow: request line, actions (replay, edit and replay, compare), and two tabs: Overview
+ * The detail pane of one flow: its head (DetailHeader), actions (replay, edit and replay, compare, copy as cURL), and
+ * two tabs: Overview
  * (decision trace, timing phases and attempts, routing, connection, headers and bodies) and Trace (the waterfall
  * of every hop of the request's trace).
  */
@@ -7,21 +8,14 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEve
 import type { BodyView, FlowRecord } from '../../../main/contract/api.js';
 import { useMesh } from '../hooks.js';
 import { displayBody, findHeader, headerValue, hexBytesPerRow, hexRows } from '../lib/body.js';
-import {
-  flagList,
-  formatBytes,
-  formatClock,
-  formatDateClock,
-  formatDuration,
-  shortService,
-  statusClass
-} from '../lib/format.js';
+import { flagList, formatBytes, formatDuration, statusClass } from '../lib/format.js';
 import { timingPhases } from '../lib/waterfall.js';
-import { curlFor } from '../lib/curl.js';
 import { CaptureIcons } from './capture-icons.js';
+import { CopyCurlButton } from './CopyCurlButton.js';
+import { DetailHeader } from './DetailHeader.js';
 import { ReplayDialog } from './ReplayDialog.js';
 import { TraceWaterfall } from './TraceWaterfall.js';
-import { ConnIcon, Empty, ErrorText, Icons } from './ui.js';
+import { Empty, ErrorText, Icons } from './ui.js';
 
 /** Trace steps that decide where a request goes or how it fails: highlighted. */
 const KEY_STEPS = new Set(['route', 'weight', 'subset', 'endpoint', 'retry', 'fault', 'local-reply']);
@@ -30,8 +24,6 @@ type Tab = 'overview' | 'trace';
 
 export function FlowDetailPane() {
   const detail = useMesh((s) => s.detail)!;
-  const close = useMesh((s) => s.closeDetail);
-  const openDetail = useMesh((s) => s.openDetail);
   const replay = useMesh((s) => s.replay);
   const replayFlow = useMesh((s) => s.replayFlow);
   const clearReplayError = useMesh((s) => s.clearReplayError);
@@ -58,63 +50,7 @@ export function FlowDetailPane() {
 
   return (
     <aside className="detail" data-testid="flow-detail" data-id={detail.id} aria-label="Request details" tabIndex={-1}>
-      <header className="detail-head">
-        {f ? (
-          <div className="detail-title">
-            <span className={`status-pill st-${statusClass(f.status)}`}>
-              {f.status === 0 ? 'no response' : f.status}
-            </span>
-            <code className="req-line" title={`${f.method} http://${f.authority}${f.path}`}>
-              <strong>{f.method}</strong> {f.path}
-            </code>
-          </div>
-        ) : (
-          <div className="detail-title txt-muted">Request {detail.id}</div>
-        )}
-        <button
-          type="button"
-          className="btn btn-small btn-ghost"
-          onClick={close}
-          aria-label="Close details (Esc)"
-          title="Close (Esc)"
-        >
-          {Icons.close()}
-        </button>
-      </header>
-      {f && (
-        <div className="detail-sub">
-          <span>
-            <ConnIcon security={f.connectionSecurity} testId="flow-detail-conn" /> {f.source ?? 'unknown caller'} →{' '}
-            {f.destination ?? shortService(f.destinationService) ?? f.authority}
-          </span>
-          <span className="txt-faint">
-            {' '}
-            · host <code>{f.authority}</code> · reported by the{' '}
-            {f.reporter === 'source' ? 'caller’s (outbound)' : 'server’s (inbound)'} sidecar ·{' '}
-            <span data-testid="flow-detail-started" title={`Started ${formatDateClock(f.startedAt)}`}>
-              started {formatClock(f.startedAt)}
-              {Number.isFinite(f.durationMs) && !Number.isNaN(Date.parse(f.startedAt))
-                ? `, ended ${formatClock(new Date(Date.parse(f.startedAt) + f.durationMs).toISOString())}`
-                : ''}
-            </span>
-          </span>
-          {f.replayOf && (
-            <div className="replay-of">
-              {CaptureIcons.replay()} replay of{' '}
-              <button
-                type="button"
-                className="link"
-                data-testid="flow-replay-of"
-                data-replay-of={f.replayOf}
-                onClick={() => void openDetail(f.replayOf!)}
-                title="Open the original request"
-              >
-                {f.replayOf}
-              </button>
-            </div>
-          )}
-        </div>
-      )}
+      <DetailHeader id={detail.id} flow={f} />
       {f && (
         <div className="detail-actions" role="toolbar" aria-label="Request actions">
           <button
@@ -601,48 +537,3 @@ const FLAG_HELP: Record<string, string> = {
   UPE: 'upstream protocol error',
   UMSDR: 'upstream max stream duration reached'
 };
-
-/**
- * Copy the request as a curl command that sends it again as the app did, through its caller's outbound sidecar
- * (lib/curl.ts); says when the body had to be left out.
- */
-function CopyCurlButton({ flow, loading }: { flow: FlowRecord; loading: boolean }) {
-  const workloads = useMesh((s) => s.workloads);
-  const [copied, setCopied] = useState<'idle' | 'copied' | 'partial' | 'failed'>('idle');
-  useEffect(() => setCopied('idle'), [flow.id]);
-  const caller = flow.reporter === 'source' ? workloads.find((w) => w.name === flow.source) : undefined;
-  const copy = async (): Promise<void> => {
-    const { command, bodyLeftOut } = curlFor(flow, caller?.outbound?.port);
-    try {
-      await navigator.clipboard.writeText(command);
-      setCopied(bodyLeftOut ? 'partial' : 'copied');
-    } catch {
-      setCopied('failed');
-    }
-  };
-  const label =
-    copied === 'copied'
-      ? 'Copied'
-      : copied === 'partial'
-        ? 'Copied, without the body'
-        : copied === 'failed'
-          ? 'Copy failed'
-          : 'Copy as cURL';
-  return (
-    <button
-      type="button"
-      className="btn btn-small"
-      data-testid="flow-copy-curl"
-      data-state={copied}
-      disabled={loading}
-      onClick={() => void copy()}
-      title={
-        caller
-          ? `A curl command that sends this request again through ${caller.name}'s outbound sidecar`
-          : 'A curl command that sends this request again'
-      }
-    >
-      {label}
-    </button>
-  );
-}

@@ -1,15 +1,16 @@
 /**
- * The detail pane of a request still in flight (a pending row): what its sidecar knew when it started (request
- * line, caller and service, the request headers as sent onward) and the time running. When its flow arrives the
- * store opens that instead (FlowDetailPane).
+ * The detail pane of a request still in flight (a pending row): what its sidecar knew when it started (its head as
+ * a flow's, DetailHeader; the request headers as sent onward), the time running, and Copy as cURL of the request as
+ * sent so far (replay, compare and export wait for its end). When its flow arrives the store opens that instead
+ * (FlowDetailPane).
  */
 import { useEffect, useState } from 'react';
 import type { FlowRecord } from '../../../main/contract/api.js';
-import { useMesh } from '../hooks.js';
 import { headerValue } from '../lib/body.js';
-import { formatClock, formatDuration, shortService } from '../lib/format.js';
+import { formatDuration } from '../lib/format.js';
 import { elapsedMs } from '../lib/live-flows.js';
-import { Icons } from './ui.js';
+import { CopyCurlButton } from './CopyCurlButton.js';
+import { DetailHeader } from './DetailHeader.js';
 
 /** How often a running time is redrawn. */
 const ELAPSED_REFRESH_MS = 100;
@@ -25,7 +26,6 @@ export function Elapsed({ startedAt }: { startedAt: string }) {
 }
 
 export function PendingDetailPane({ flow: f }: { flow: FlowRecord }) {
-  const close = useMesh((s) => s.closeDetail);
   const headers = Object.entries(f.requestHeaders);
   return (
     <aside
@@ -36,35 +36,9 @@ export function PendingDetailPane({ flow: f }: { flow: FlowRecord }) {
       aria-label="Request details"
       tabIndex={-1}
     >
-      <header className="detail-head">
-        <div className="detail-title">
-          <span className="status-pill st-pending">
-            <span className="spinner spinner-small" aria-hidden="true" /> pending
-          </span>
-          <code className="req-line" title={`${f.method} http://${f.authority}${f.path}`}>
-            <strong>{f.method}</strong> {f.path}
-          </code>
-        </div>
-        <button
-          type="button"
-          className="btn btn-small btn-ghost"
-          onClick={close}
-          aria-label="Close details (Esc)"
-          title="Close (Esc)"
-        >
-          {Icons.close()}
-        </button>
-      </header>
-      <div className="detail-sub">
-        <span>
-          {f.source ?? 'unknown caller'} → {f.destination ?? shortService(f.destinationService) ?? f.authority}
-        </span>
-        <span className="txt-faint">
-          {' '}
-          · host <code>{f.authority}</code> · reported by the{' '}
-          {f.reporter === 'source' ? 'caller’s (outbound)' : 'server’s (inbound)'} sidecar · started{' '}
-          {formatClock(f.startedAt)}
-        </span>
+      <DetailHeader id={f.id} flow={f} pending />
+      <div className="detail-actions" role="toolbar" aria-label="Request actions">
+        <CopyCurlButton flow={f} pending />
       </div>
       <div className="detail-body">
         <p className="pending-note" role="status" data-testid="flow-pending">

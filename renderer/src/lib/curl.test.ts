@@ -45,6 +45,27 @@ describe('Copy as cURL', () => {
     expect(curlFor(binary)).toMatchObject({ bodyLeftOut: true });
   });
 
+  it('a request in flight: what was sent so far, no body; one its headers announce is said to be left out', () => {
+    const pending = { ...base, requestBody: undefined } as FlowRecord;
+    expect(curlFor(pending, 15100)).toEqual({
+      command: "curl -x http://127.0.0.1:15100 -H 'end-user: jason' 'http://reviews:9080/reviews/0?x=1'",
+      bodyLeftOut: false
+    });
+    const upload = {
+      ...pending,
+      method: 'PUT',
+      requestHeaders: { ...base.requestHeaders, 'content-type': 'text/plain', 'content-length': '5' }
+    } as FlowRecord;
+    expect(curlFor(upload)).toEqual({
+      command: "curl -X PUT -H 'end-user: jason' -H 'content-type: text/plain' 'http://reviews:9080/reviews/0?x=1'",
+      bodyLeftOut: true
+    });
+    const chunked = { ...pending, method: 'POST', requestHeaders: { 'Transfer-Encoding': 'chunked' } } as FlowRecord;
+    expect(curlFor(chunked)).toMatchObject({ bodyLeftOut: true });
+    const empty = { ...pending, method: 'POST', requestHeaders: { 'content-length': '0' } } as FlowRecord;
+    expect(curlFor(empty)).toMatchObject({ bodyLeftOut: false });
+  });
+
   it('quotes only what needs it', () => {
     expect(shellQuote('http://a:1/b')).toBe('http://a:1/b');
     expect(shellQuote('a b')).toBe("'a b'");
