@@ -239,6 +239,55 @@ test.describe('Capture', () => {
     await traffic.expectNoRows({ path: '/ratings/2' });
   });
 
+  test('records with the keyboard only: the focus goes from Record to Stop and back, never to the page', async ({
+    traffic,
+    page
+  }) => {
+    await traffic.open();
+    await traffic.recordStart.focus();
+    await page.keyboard.press('Enter');
+    await expect(traffic.recordLabel).toBeFocused();
+    // Esc closes the label form: back on Record (the focus fell to the page)
+    await page.keyboard.press('Escape');
+    await expect(traffic.recordLabel).toHaveCount(0);
+    await expect(traffic.recordStart).toBeFocused();
+
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('keyboard run');
+    await page.keyboard.press('Enter');
+    await expect(traffic.recording).toContainText('keyboard run');
+    await expect(traffic.recordStop).toBeFocused();
+
+    await page.keyboard.press('Enter');
+    await expect(traffic.recording).toHaveCount(0);
+    await expect(traffic.recordStart).toBeFocused();
+  });
+
+  test("the status bar's count follows retention: requests the store deleted are not counted", async ({
+    mesh,
+    app
+  }) => {
+    // the smallest retention the mesh file takes, from the next start
+    const MAX_FLOWS = 100;
+    const text = fs.readFileSync(mesh.meshFile, 'utf8');
+    expect(text).toMatch(/^spec:\n/m);
+    fs.writeFileSync(mesh.meshFile, text.replace(/^spec:\n/m, `spec:\n  capture: {maxFlows: ${MAX_FLOWS}}\n`));
+    await mesh.restart();
+    await app.open(mesh.uiUrl);
+    const count = app.page.getByTestId('status-flow-count');
+    await expect(count).toHaveAttribute('data-source', 'store');
+
+    // 60 requests, two flows each (the caller's sidecar and the server's): more than the store keeps
+    for (let i = 0; i < 60; i++) {
+      expect((await mesh.send('productpage-v1', `http://details:9080/details/${i}`)).status).toBe(200);
+    }
+    const stored = async (): Promise<number> =>
+      (await mesh.json<{ flows: number }[]>('/api/v1/sessions')).reduce((n, s) => n + s.flows, 0);
+    await expect.poll(stored, { message: 'retention to keep the newest flows' }).toBe(MAX_FLOWS);
+    await expect(count).toHaveAttribute('data-count', String(MAX_FLOWS));
+    await expect(count).toHaveText(`${MAX_FLOWS} requests stored`);
+  });
+
   test('history survives a restart of the engine', async ({ traffic, mesh, app }) => {
     await traffic.open();
     expect((await mesh.send('productpage-v1', 'http://details:9080/details/42')).status).toBe(200);

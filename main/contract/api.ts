@@ -244,12 +244,40 @@ export interface FlowStart {
   replayOf: string | null;
 }
 
+/**
+ * What the flow store holds (event `store`): sent when it changed (captured flows committed, retention's deletions
+ * included; flows cleared; a session deleted; a HAR imported), and once to each new subscriber. Captured flows count
+ * once committed (within about 0.35 s of finishing), so the number follows the store and not each `flow` event.
+ */
+export interface StoreTotals {
+  /** Every flow stored, captured and imported: the sum of the sessions' `flows`. */
+  flows: number;
+  /** Flows of captured sessions (those retention applies to: spec.capture.maxFlows, maxMegabytes, maxAgeHours). */
+  capturedFlows: number;
+  /** Their size as stored, in bytes (what maxMegabytes limits); null for the in-memory store, which does not measure it. */
+  capturedBytes: number | null;
+}
+
 export type MeshEvent =
   | { type: 'flow-start'; flow: FlowStart }
   | { type: 'flow'; flow: FlowRecord }
   | { type: 'config'; reload: ReloadResult }
   | { type: 'process'; workload: string; process: ProcessView }
-  | ({ type: 'log' } & LogLine);
+  | ({ type: 'log' } & LogLine)
+  | { type: 'store'; store: StoreTotals }
+  | ResyncEvent;
+
+/**
+ * Events may have been missed: re-read the state (flows, sessions, workloads) instead of trusting what was built from
+ * the events so far. Sent by the event stream itself, never by the engine, and to every subscriber whatever types it
+ * asked for: by the admin API when a subscriber fell too far behind and events were dropped for it (`dropped` of
+ * them, counted; the stream goes on with the next ones), and by the HTTP client when it had to reconnect its stream
+ * (`dropped: null`, not known).
+ */
+export interface ResyncEvent {
+  type: 'resync';
+  dropped: number | null;
+}
 
 export type MeshEventType = MeshEvent['type'];
 
@@ -259,7 +287,9 @@ export const MESH_EVENT_TYPES = Object.keys({
   flow: true,
   config: true,
   process: true,
-  log: true
+  log: true,
+  store: true,
+  resync: true
 } satisfies Record<MeshEventType, true>) as readonly MeshEventType[];
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';

@@ -61,6 +61,7 @@ export function createHttpMeshApi(baseUrl: string, opts: HttpMeshApiOptions = {}
     const url = base + EVENTS_PATH + (types === undefined ? '' : `?types=${types.join(',')}`);
     void (async () => {
       let backoff = RECONNECT_MIN_MS;
+      let connected = false;
       while (!controller.signal.aborted) {
         try {
           const res = await doFetch(url, {
@@ -69,6 +70,9 @@ export function createHttpMeshApi(baseUrl: string, opts: HttpMeshApiOptions = {}
           });
           if (!res.ok || !res.body) throw new Error(`event stream answered HTTP ${res.status}`);
           backoff = RECONNECT_MIN_MS;
+          // a stream opened again: what happened while it was down was not seen (ResyncEvent)
+          if (connected) listener({ type: 'resync', dropped: null });
+          connected = true;
           await readEventStream(res.body, listener);
         } catch {
           // Dropped, refused or aborted: retry below unless unsubscribed.

@@ -154,7 +154,15 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   const listeners = new Map<string, Listener>();
   /** Event subscriptions (a listener and the types it wants; null: all) and how many want each type. */
   const eventListeners = new Set<{ listener: (e: MeshEvent) => void; types: ReadonlySet<MeshEventType> | null }>();
-  const subscribers: Record<MeshEventType, number> = { 'flow-start': 0, flow: 0, config: 0, process: 0, log: 0 };
+  const subscribers: Record<MeshEventType, number> = {
+    'flow-start': 0,
+    flow: 0,
+    config: 0,
+    process: 0,
+    log: 0,
+    store: 0,
+    resync: 0 // the event streams send it, never the engine
+  };
   const flowCap = opts.flowBufferSize ?? 2000;
   const lbState: LbState = { active: new Map(), rr: new Map() };
   const started = Date.now();
@@ -229,6 +237,11 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
   if (opts.store !== 'memory') {
     store = openSqliteStore(stateDir, storeOptionsFromCapture(first.mesh.spec.capture), log);
   }
+  // what the store holds, after each commit (retention's deletions included), clear, delete and import: built only
+  // while someone wants it
+  store.onTotals(() => {
+    if (subscribers.store > 0) emit({ type: 'store', store: store.totals() });
+  });
   const captureApi = createCaptureApi({
     store: () => store,
     snapshot: () => snapshot,
@@ -968,6 +981,16 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       eventListeners.add(sub);
       for (const t of counted) subscribers[t]++;
       host.flowStartSubscribers = subscribers['flow-start'];
+      // the store's totals change only now and then: a new subscriber gets them at once (after onEvent returned)
+      if (sub.types === null || sub.types.has('store'))
+        queueMicrotask(() => {
+          if (!eventListeners.has(sub) || closed) return;
+          try {
+            listener({ type: 'store', store: store.totals() });
+          } catch {
+            /* a listener's failure never affects the mesh */
+          }
+        });
       return () => {
         if (!eventListeners.delete(sub)) return;
         for (const t of counted) subscribers[t]--;
@@ -984,6 +1007,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       identities.close();
       await Promise.all([...listeners.values()].map(closeListener));
       await spans?.close();
+      store.onTotals(null);
       store.close();
       listeners.clear();
       eventListeners.clear();

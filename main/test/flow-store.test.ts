@@ -1070,6 +1070,84 @@ describe('memory store', () => {
   });
 });
 
+describe("the store's totals (the `store` event)", () => {
+  /** Wait until the store's totals are `want` (the writer thread reports them after its commit: a message away). */
+  const settled = async (s: FlowStore, want: Partial<ReturnType<FlowStore['totals']>>) => {
+    for (let i = 0; i < 400 && !Object.entries(want).every(([k, v]) => s.totals()[k as 'flows'] === v); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(s.totals()).toMatchObject(want);
+  };
+  /** What the sessions say the store holds. */
+  const held = (s: FlowStore) => {
+    const all = s.sessions();
+    const captured = all.filter((x) => x.kind !== 'import');
+    return {
+      flows: all.reduce((n, x) => n + x.flows, 0),
+      capturedFlows: captured.reduce((n, x) => n + x.flows, 0),
+      capturedBytes: captured.reduce((n, x) => n + x.bytes, 0)
+    };
+  };
+
+  it.each([
+    ['in the writer thread', true],
+    ['in the engine thread', false]
+  ])('follow retention, clear, session deletes and imports, written %s', async (_name, writerThread) => {
+    const s = openSqliteStore(tmp(), { maxFlows: 10, writerThread });
+    let told = 0;
+    s.onTotals(() => told++);
+    expect(s.totals()).toEqual({ flows: 0, capturedFlows: 0, capturedBytes: 0 });
+
+    // 25 captured, retention keeps 10: the 15 it deleted come off
+    for (let i = 1; i <= 25; i++) s.append(flow(i));
+    s.flush();
+    await settled(s, { flows: 10 });
+    expect(s.totals()).toEqual(held(s));
+    expect(s.count()).toBe(10);
+    expect(told).toBeGreaterThan(0);
+
+    // an import adds its flows (retention leaves them alone); deleting it takes them off again
+    const imported = s.importSession('two', [flow(101), flow(102)]);
+    expect(s.totals()).toEqual({ ...held(s), flows: 12, capturedFlows: 10 });
+    s.deleteSession(imported.id);
+    expect(s.totals()).toEqual({ ...held(s), flows: 10 });
+
+    // a recording, then deleted: its flows come off once the writer has recounted
+    s.startSession('rec');
+    for (let i = 26; i <= 28; i++) s.append(flow(i));
+    const rec = s.stopSession();
+    s.flush();
+    await settled(s, { flows: 10 });
+    s.deleteSession(rec.id);
+    await settled(s, { flows: 7 });
+    expect(s.totals()).toEqual(held(s));
+
+    // clear: nothing captured is left, at once; flows appended after it count from zero
+    const before = told;
+    s.clear();
+    expect(s.totals()).toEqual({ flows: 0, capturedFlows: 0, capturedBytes: 0 });
+    expect(told).toBeGreaterThan(before);
+    for (let i = 29; i <= 31; i++) s.append(flow(i));
+    s.flush();
+    await settled(s, { flows: 3 });
+    expect(s.totals()).toEqual(held(s));
+    s.close();
+  });
+
+  it('of the memory store: its cap, clear and imports (no bytes measured)', async () => {
+    const s = memoryStore(3);
+    let told = 0;
+    s.onTotals(() => told++);
+    for (let i = 1; i <= 5; i++) s.append(flow(i));
+    expect(s.totals()).toEqual({ flows: 3, capturedFlows: 3, capturedBytes: null });
+    s.importSession('one', [flow(100)]);
+    expect(s.totals()).toEqual({ flows: 4, capturedFlows: 3, capturedBytes: null });
+    expect(told).toBe(1); // the import at once; the appends' notice is coalesced, still to come
+    s.clear();
+    expect(s.totals()).toEqual({ flows: 1, capturedFlows: 0, capturedBytes: null });
+    s.close();
+  });
+});
+
 describe('the engine keeps flows across restarts', () => {
   it('flows captured by one run are listed by the next, bodies included', async () => {
     const { startMesh, stub, meshYaml, viaProxy } = await import('./helpers/harness.js');

@@ -21,7 +21,8 @@ import type {
   GraphEdge,
   GraphNode,
   MetricsPoint,
-  SessionView
+  SessionView,
+  StoreTotals
 } from '../../contract/api.js';
 import { CAPTURE_DEFAULTS, type CaptureSpec } from '../../contract/mesh-schema.js';
 import {
@@ -51,6 +52,14 @@ export interface WriterScheduling {
   waitMs: number;
   /** It goes idle again after its next commit with nothing behind, once raised for this long. */
   idleAgainMs: number;
+}
+
+/** The writer thread's running totals of captured flows, as it reports them (flow-writer.mjs runWorker). */
+interface WriterTotals {
+  /** The last recount it did (WriterThread.recount). */
+  gen: number;
+  flows: number;
+  bytes: number;
 }
 
 interface RetentionLimits {
@@ -152,6 +161,16 @@ export interface FlowStore {
   graph(q: { since: string; until: string; session?: number }): { nodes: GraphNode[]; edges: GraphEdge[] };
   /** Time series for one service (short name or FQDN) over [since, until) in buckets of stepSec. */
   metricsSeries(q: { service: string; since: string; until: string; stepSec: number }): MetricsPoint[];
+  /**
+   * What the store holds (the `store` event): captured flows as committed (within flushMs and the writer's commit
+   * window of being appended; retention's deletions taken off), plus imported ones.
+   */
+  totals(): StoreTotals;
+  /**
+   * Called (without arguments: read totals()) when totals() may have changed: after a commit of appended flows and its
+   * retention, a clear, a deleted session, an import. One listener; null removes it.
+   */
+  onTotals(listener: (() => void) | null): void;
   /** Commit what is queued now (tests, shutdown). */
   flush(): void;
   close(): void;
@@ -492,6 +511,15 @@ class SqliteStore implements FlowStore {
   private readonly writer: FlowWriter;
   /** The thread that writes the batches of appended flows, while it works. */
   private thread: WriterThread | undefined;
+  /**
+   * Captured flows and their bytes as last committed: the writer thread's totals as it reports them (only those
+   * counted after the last recount this thread asked for, `recounts`), or this thread's writer's without one.
+   */
+  private captured = { flows: 0, bytes: 0 };
+  private recounts = 0;
+  /** Flows of imported sessions (retention leaves them alone; imports and deletes happen in this thread). */
+  private imported = 0;
+  private totalsListener: (() => void) | null = null;
 
   constructor(
     private readonly db: Database,
@@ -507,7 +535,46 @@ class SqliteStore implements FlowStore {
       this.writer.enforceRetention();
       return this.newSession('up', null);
     })();
-    if (o.writerThread !== false) this.thread = WriterThread.start(file, sqlite, o, log);
+    this.captured = { flows: this.writer.capturedFlows, bytes: this.writer.capturedBytes };
+    this.imported = this.countImported();
+    if (o.writerThread !== false)
+      this.thread = WriterThread.start(file, sqlite, o, log, (t) => {
+        // totals counted before a change this thread made (clear, delete) are stale: the recount's follow
+        if (t.gen !== this.recounts || this.thread === undefined) return;
+        this.captured = { flows: t.flows, bytes: t.bytes };
+        this.totalsChanged();
+      });
+  }
+
+  private countImported(): number {
+    return (
+      this.stmt(
+        "SELECT count(*) AS n FROM flows WHERE session_id IN (SELECT id FROM sessions WHERE kind = 'import')"
+      ).get() as { n: number }
+    ).n;
+  }
+
+  totals(): StoreTotals {
+    const { flows, bytes } = this.captured;
+    return { flows: flows + this.imported, capturedFlows: flows, capturedBytes: bytes };
+  }
+
+  onTotals(listener: (() => void) | null): void {
+    this.totalsListener = listener;
+  }
+
+  private totalsChanged(): void {
+    try {
+      this.totalsListener?.();
+    } catch {
+      /* a listener's failure never affects the store */
+    }
+  }
+
+  /** This thread's writer changed captured flows (without a writer thread): its totals are the store's. */
+  private ownTotals(): void {
+    this.captured = { flows: this.writer.capturedFlows, bytes: this.writer.capturedBytes };
+    this.totalsChanged();
   }
 
   private stmt(sql: string): Statement {
@@ -561,15 +628,25 @@ class SqliteStore implements FlowStore {
       this.thread = undefined;
       t.stop();
       this.log(`flow store: the writer thread stopped; writing in the engine thread`);
+      // this thread's writer has not seen the flows the writer thread wrote: its retention totals start afresh
+      this.writer.recount();
       if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed);
+      this.ownTotals();
       return;
     }
-    if (rows.length > 0) this.writer.writeRows(rows);
+    if (rows.length > 0) {
+      this.writer.writeRows(rows);
+      this.ownTotals();
+    }
   }
 
-  /** This thread changed captured flows (clear, delete): the writer thread re-reads its retention totals. */
+  /**
+   * This thread changed captured flows (clear, delete): the writer thread re-reads its retention totals, and reports
+   * them (the store's totals follow then); without one, this thread's writer kept them.
+   */
   private retentionChanged(): void {
-    this.thread?.recount();
+    if (this.thread) this.thread.recount(++this.recounts);
+    else this.ownTotals();
   }
 
   /** `up` sessions of earlier runs that hold no flows (any more) are noise in the list. */
@@ -645,6 +722,9 @@ class SqliteStore implements FlowStore {
     })();
     this.writer.capturedFlows = this.writer.capturedBytes = 0;
     this.retentionChanged();
+    // nothing captured is left (the writer thread's recount will say the same): no need to wait for it
+    this.captured = { flows: 0, bytes: 0 };
+    if (this.thread) this.totalsChanged();
   }
 
   count(): number {
@@ -709,6 +789,10 @@ class SqliteStore implements FlowStore {
       this.stmt('DELETE FROM sessions WHERE id = ?').run(id);
     })();
     if (s.kind !== 'import') this.retentionChanged();
+    else {
+      this.imported -= s.flows;
+      this.totalsChanged();
+    }
   }
 
   importSession(label: string, flows: FlowRecord[], digest?: string): SessionView {
@@ -723,7 +807,10 @@ class SqliteStore implements FlowStore {
       );
       return session;
     })();
-    return this.session(id)!;
+    const view = this.session(id)!;
+    this.imported += view.flows;
+    this.totalsChanged();
+    return view;
   }
 
   findImport(digest: string): SessionView | undefined {
@@ -812,12 +899,16 @@ class WriterThread {
   static readonly START_TIMEOUT_MS = 15_000;
   static readonly COMMIT_TIMEOUT_MS = 60_000;
 
-  /** Start the worker for `file`; undefined when it cannot be created (the store then writes in its own thread). */
+  /**
+   * Start the worker for `file`; undefined when it cannot be created (the store then writes in its own thread).
+   * `onTotals` gets its totals of captured flows after each commit and recount (the `totals` message).
+   */
   static start(
     file: string,
     sqlite: SqliteDriver,
     limits: RetentionLimits & Pick<StoreOptions, 'writerScheduling'>,
-    log: (l: string) => void
+    log: (l: string) => void,
+    onTotals: (t: WriterTotals) => void
   ): WriterThread | undefined {
     const entry = writerEntry();
     if (!entry) {
@@ -845,8 +936,9 @@ class WriterThread {
       return undefined;
     }
     worker.unref();
-    worker.on('message', (m: { type?: string; line?: string }) => {
+    worker.on('message', (m: { type?: string; line?: string } & Partial<WriterTotals>) => {
       if (m?.type === 'log' && m.line) log(m.line);
+      else if (m?.type === 'totals') onTotals({ gen: m.gen ?? 0, flows: m.flows ?? 0, bytes: m.bytes ?? 0 });
     });
     worker.on('error', (e) => log(`flow store: the writer thread failed: ${e.message}`));
     return new WriterThread(worker, shared, scheduling, log);
@@ -893,8 +985,9 @@ class WriterThread {
     }
   }
 
-  recount(): void {
-    this.worker.postMessage({ type: 'recount' });
+  /** Have the worker re-read its totals; its reports carry `gen` from then on. */
+  recount(gen: number): void {
+    this.worker.postMessage({ type: 'recount', gen });
   }
 
   /** Has the worker stopped (or not started in time)? */
@@ -1010,6 +1103,9 @@ interface MemorySession {
   digest?: string;
 }
 
+/** How often at most appended flows tell the in-memory store's totals listener (SqliteStore: once per commit). */
+const MEMORY_TOTALS_MS = 250;
+
 /** Flows in memory (the newest `cap` captured ones; imported sessions stay), when SQLite is not available. */
 export function memoryStore(cap: number): FlowStore {
   return new MemoryStore(cap);
@@ -1026,6 +1122,9 @@ class MemoryStore implements FlowStore {
   private captured = 0;
   private readonly upSession: number;
   private current: number;
+  private totalsListener: (() => void) | null = null;
+  /** Appended flows change the totals once per MEMORY_TOTALS_MS at most (like the SQLite store's commits). */
+  private totalsTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly cap: number) {
     this.upSession = this.current = this.newSession('up', null).id;
@@ -1058,6 +1157,25 @@ class MemoryStore implements FlowStore {
     this.flows.push(f);
     this.byId.set(f.id, f);
     if (++this.captured > this.cap) this.dropOldestCaptured();
+    if (this.totalsListener) this.totalsTimer ??= setTimeout(() => this.totalsChanged(), MEMORY_TOTALS_MS).unref();
+  }
+
+  totals(): StoreTotals {
+    return { flows: this.flows.length, capturedFlows: this.captured, capturedBytes: null };
+  }
+
+  onTotals(listener: (() => void) | null): void {
+    this.totalsListener = listener;
+  }
+
+  private totalsChanged(): void {
+    clearTimeout(this.totalsTimer);
+    this.totalsTimer = undefined;
+    try {
+      this.totalsListener?.();
+    } catch {
+      /* a listener's failure never affects the store */
+    }
   }
 
   private dropOldestCaptured(): void {
@@ -1096,6 +1214,7 @@ class MemoryStore implements FlowStore {
       (s) => s.id === this.current || s.id === this.upSession || s.kind === 'import'
     );
     this.sessionList.splice(0, this.sessionList.length, ...keep);
+    this.totalsChanged();
   }
 
   count(): number {
@@ -1146,6 +1265,7 @@ class MemoryStore implements FlowStore {
     this.flows = this.flows.filter((f) => f.sessionId !== id);
     if (!imported) this.captured -= gone.length;
     this.sessionList.splice(i, 1);
+    this.totalsChanged();
   }
 
   importSession(label: string, flows: FlowRecord[], digest?: string): SessionView {
@@ -1157,6 +1277,7 @@ class MemoryStore implements FlowStore {
       this.flows.push(copy);
       this.byId.set(copy.id, copy);
     });
+    this.totalsChanged();
     return this.view(s);
   }
 
@@ -1181,5 +1302,8 @@ class MemoryStore implements FlowStore {
 
   flush(): void {}
 
-  close(): void {}
+  close(): void {
+    clearTimeout(this.totalsTimer);
+    this.totalsTimer = undefined;
+  }
 }

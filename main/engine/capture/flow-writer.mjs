@@ -683,9 +683,11 @@ function setPolicy(tid, policy) {
  *                                last seq is published as committed (even when the write failed: the failure is
  *                                logged, as the engine-thread store logs a failed batch)
  *   { type: 'commit' }           commit what is inserted now (the engine thread waits to read)
- *   { type: 'recount' }          the engine changed flows itself (clear, delete): re-read the retention totals
+ *   { type: 'recount', gen }     the engine changed flows itself (clear, delete): re-read the retention totals
  *   { type: 'close' }            commit, close the connection, publish `closed`, exit
- * It posts { type: 'log', line } for the engine's log.
+ * It posts { type: 'log', line } for the engine's log, and { type: 'totals', gen, flows, bytes } (its running totals
+ * of captured flows, retention's deletions taken off) after each commit of inserted flows and after each recount:
+ * `gen` is the last recount's, so the engine tells totals counted before a change of its own from those after it.
  */
 function runWorker() {
   const d =
@@ -748,6 +750,13 @@ function runWorker() {
   };
   /** @type {NodeJS.Timeout | undefined} */
   let timer;
+  /** The last recount the engine asked for, and whether the totals changed since they were last posted. */
+  let gen = 0;
+  let changed = false;
+  const postTotals = () => {
+    changed = false;
+    parentPort?.postMessage({ type: 'totals', gen, flows: writer.capturedFlows, bytes: writer.capturedBytes });
+  };
   const failed = (/** @type {unknown} */ e) => {
     parentPort?.postMessage({
       type: 'log',
@@ -770,12 +779,14 @@ function runWorker() {
     }
     pending = 0;
     publish(SLOT.committed, receivedSeq);
+    if (changed) postTotals();
     idleAgain();
   };
-  parentPort?.on('message', (/** @type {{ type: string; seq?: number; rows?: unknown[][] }} */ m) => {
+  parentPort?.on('message', (/** @type {{ type: string; seq?: number; gen?: number; rows?: unknown[][] }} */ m) => {
     if (m.type === 'rows') {
       const rows = m.rows ?? [];
       pending += rows.length;
+      changed = true;
       try {
         writer.append(rows);
       } catch (e) {
@@ -789,11 +800,13 @@ function runWorker() {
       commit();
     } else if (m.type === 'recount') {
       commit();
+      gen = m.gen ?? gen;
       try {
         writer.recount();
       } catch (e) {
         parentPort?.postMessage({ type: 'log', line: `flow store: ${/** @type {Error} */ (e).message}` });
       }
+      postTotals();
     } else if (m.type === 'close') {
       try {
         commit();

@@ -18,6 +18,7 @@ import {
 } from '../../contract/api.js';
 import { MESH_API_ARGS, type MeshApiMethod } from '../../contract/api-schema.js';
 import { ErrorCodes, MeshError, isMeshError } from '../../contract/errors.js';
+import { createEventStream } from './event-stream.js';
 
 export interface AdminServerOptions {
   /** Interface to bind; default 127.0.0.1. */
@@ -33,6 +34,8 @@ export interface AdminServerOptions {
    * `?token=<token>` gets the cookie (HttpOnly, SameSite=Strict) and is redirected to the same path without it.
    */
   token?: string;
+  /** Bytes an event stream may fall behind before it is cut (event-stream.ts MAX_BUFFERED_BYTES by default). */
+  maxEventBufferBytes?: number;
   /** Prometheus text for GET /metrics (open without the token: read-only, as Istio's scrape port). */
   metrics?: () => Promise<{ contentType: string; text: string }>;
 }
@@ -183,14 +186,12 @@ export async function startAdminServer(api: MeshApi, opts: AdminServerOptions = 
     const wanted = types.length > 0 ? [...new Set(types as MeshEventType[])] : undefined;
     res.writeHead(200, EVENT_STREAM_HEADERS);
     res.write(': connected\n\n');
-    const write = (chunk: string): void => {
-      if (!res.writableEnded && !res.destroyed) res.write(chunk);
-    };
+    const stream = createEventStream(res, { maxBufferedBytes: opts.maxEventBufferBytes });
     // the engine is told the types: it builds no event nobody wants (flow-start costs nothing unsubscribed)
     const unsubscribe = api.onEvent((event: MeshEvent) => {
-      if (!wanted || wanted.includes(event.type)) write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      if (!wanted || wanted.includes(event.type)) stream.send(event);
     }, wanted);
-    const heartbeat = setInterval(() => write(': ping\n\n'), heartbeatMs);
+    const heartbeat = setInterval(() => stream.comment('ping'), heartbeatMs);
     heartbeat.unref();
     res.once('close', () => {
       clearInterval(heartbeat);

@@ -27,6 +27,7 @@ import type {
   SessionComparison,
   SessionView,
   SpanView,
+  StoreTotals,
   ValidationIssue,
   WorkloadView
 } from '../../../main/contract/api.js';
@@ -164,8 +165,15 @@ export type FakeSession = Omit<SessionView, 'flows' | 'bytes'>;
 
 export interface FakeApi extends MeshApi {
   emit(event: MeshEvent): void;
-  /** A new flow as the engine would record it: stamped with the current session, stored, and emitted live. */
+  /**
+   * A new flow as the engine would record it: stamped with the current session, stored (retention dropping the oldest
+   * captured ones beyond `maxFlows`), and emitted live, followed by the store's totals.
+   */
   record(f: FlowRecord): FlowRecord;
+  /** Captured flows kept (the engine's spec.capture.maxFlows); null: every one. */
+  maxFlows: number | null;
+  /** What the store holds, as the engine's `store` event says (sent after each change, and to a new subscriber). */
+  totals(): StoreTotals;
   sessions: FakeSession[];
   /** Clock for getGraph/getMetrics windows; null = no window (every flow counts; the window ends at the newest). */
   now: (() => number) | null;
@@ -215,15 +223,28 @@ export function fakeApi(): FakeApi {
       }
     ],
     now: null,
+    maxFlows: null,
     emit: (e) => listeners.forEach((l) => l(e)),
     record(f) {
       const stamped = { ...f, sessionId: f.sessionId ?? api.sessions.find((x) => x.current)?.id };
       api.flows.push(stamped);
+      if (api.maxFlows !== null) {
+        const captured = api.flows.filter((x) => !isImported(x));
+        const gone = new Set(captured.slice(0, Math.max(0, captured.length - api.maxFlows)));
+        if (gone.size > 0) api.flows = api.flows.filter((x) => !gone.has(x));
+      }
       const live = { ...stamped };
       delete live.requestBody;
       delete live.responseBody;
       api.emit({ type: 'flow', flow: live });
+      emitTotals();
       return stamped;
+    },
+    totals() {
+      const captured = api.sessions.some((x) => x.kind === 'import')
+        ? api.flows.filter((x) => !isImported(x)).length
+        : api.flows.length;
+      return { flows: api.flows.length, capturedFlows: captured, capturedBytes: captured * 1000 };
     },
     async health() {
       return rec('health', [], {
@@ -251,6 +272,7 @@ export function fakeApi(): FakeApi {
       const imports = new Set(api.sessions.filter((x) => x.kind === 'import').map((x) => x.id));
       api.flows = api.flows.filter((f) => f.sessionId !== undefined && imports.has(f.sessionId));
       api.sessions = api.sessions.filter((x) => x.current || imports.has(x.id));
+      emitTotals();
     },
     listIstioFiles: async () =>
       rec(
@@ -314,6 +336,7 @@ export function fakeApi(): FakeApi {
       rec('deleteSession', [q], undefined);
       api.sessions = api.sessions.filter((x) => x !== target);
       api.flows = api.flows.filter((f) => sessionOf(api, f) !== q.id);
+      emitTotals();
     },
     exportHar: async (q) => {
       const all = queryFlows(api, { ...q, limit: 10_000, before: undefined });
@@ -341,6 +364,7 @@ export function fakeApi(): FakeApi {
         readOnly: true
       });
       entries.forEach((e, i) => api.flows.push({ ...fromHarEntry(e, `imp${id}-${i}`), sessionId: id }));
+      emitTotals();
       return sessionView(api, api.sessions.at(-1)!);
     },
     replayFlow: async (q) => {
@@ -407,9 +431,17 @@ export function fakeApi(): FakeApi {
     onEvent(listener, types) {
       const own = types === undefined ? listener : (e: MeshEvent) => void (types.includes(e.type) && listener(e));
       listeners.add(own);
+      // as the engine: a new subscriber gets the store's totals at once
+      queueMicrotask(() => listeners.has(own) && own({ type: 'store', store: api.totals() }));
       return () => listeners.delete(own);
     }
   };
+  function isImported(f: FlowRecord): boolean {
+    return api.sessions.find((x) => x.id === sessionOf(api, f))?.kind === 'import';
+  }
+  function emitTotals(): void {
+    api.emit({ type: 'store', store: api.totals() });
+  }
   function rec<T>(method: keyof MeshApi, args: unknown[], result: T): T {
     const failure = api.fail[method];
     if (failure) throw failure;

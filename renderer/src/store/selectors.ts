@@ -75,12 +75,18 @@ export const selectCaptureOff = (s: MeshState): boolean => s.config?.capture ===
 export const selectCurrentSession = (s: MeshState): SessionView | null => s.sessions.find((x) => x.current) ?? null;
 
 /**
- * How many flows the engine's store holds: the sum of its sessions' counts (every flow, captured or imported,
- * belongs to one session; live flows add to the current one as they come). Null while the sessions are not known
- * (not loaded yet, failed, or an in-memory store without sessions): only the flows loaded here are known then.
+ * How many flows the engine's store holds: what its last `store` event said (it follows retention's deletions, a
+ * clear, deleted sessions and imports). Before one came (an engine that sends none), the sum of the sessions' counts
+ * (every flow, captured or imported, belongs to one session; live flows add to the current one as they come, and
+ * retention's deletions are only seen when the sessions are listed again). Null while neither is known (the sessions
+ * not loaded yet, or failed): only the flows loaded here are known then.
  */
 export const selectStoredCount = (s: MeshState): number | null =>
-  s.sessions.length === 0 ? null : s.sessions.reduce((n, x) => n + x.flows, 0);
+  s.storeTotals !== null
+    ? s.storeTotals.flows
+    : s.sessions.length === 0
+      ? null
+      : s.sessions.reduce((n, x) => n + x.flows, 0);
 
 /** The session the list is narrowed to, when it is known. */
 export const selectFilterSession = (s: MeshState): SessionView | null =>

@@ -493,6 +493,33 @@ describe("the status bar's request count", () => {
     expect(shown(s())).toBe('2 requests stored');
   });
 
+  it("follows the store's retention: the flows it deleted come off, though the sessions here only ever add", async () => {
+    const api = fakeApi();
+    api.maxFlows = 5;
+    for (let i = 0; i < 5; i++)
+      api.flows.push(
+        flow({ id: `f${i}`, sessionId: 1, startedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString() })
+      );
+    const store = createMeshStore({ api, batchMs: 0 });
+    connectEvents(store, api);
+    const s = () => store.getState();
+    await s().init();
+    await settle();
+    expect(selectStoredCount(s())).toBe(5);
+
+    // three more requests: the store keeps five, the oldest three went
+    for (let i = 0; i < 3; i++) api.record(flow({ id: `live-${i}` }));
+    expect(api.flows.map((f) => f.id)).toEqual(['f3', 'f4', 'live-0', 'live-1', 'live-2']);
+    expect(s().sessions.reduce((n, x) => n + x.flows, 0)).toBe(8);
+    expect(selectStoredCount(s())).toBe(5);
+    expect(shown(s())).toBe('5 requests stored');
+
+    // listing the sessions again agrees
+    await s().loadSessions();
+    expect(s().sessions.reduce((n, x) => n + x.flows, 0)).toBe(5);
+    expect(shown(s())).toBe('5 requests stored');
+  });
+
   it('without the sessions (not loaded, or failed) it says the flows are those loaded here', async () => {
     const api = fakeApi();
     for (let i = 0; i < 1500; i++) api.flows.push(flow({ id: `f${i}`, sessionId: 1 }));

@@ -21,6 +21,7 @@ import type {
   ReplayRequest,
   SessionComparison,
   SessionView,
+  StoreTotals,
   TraceView
 } from '../../../main/contract/api.js';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
@@ -129,6 +130,12 @@ export interface TrafficSlice {
   sessions: SessionView[];
   sessionsStatus: LoadStatus;
   sessionsError: ErrorInfo | null;
+  /**
+   * What the engine's store holds, as its last `store` event said (null until one came: an engine without them).
+   * It follows the store's content, retention's deletions included, which the sessions' counts here do not (they
+   * only add the flows that arrive, until the sessions are listed again).
+   */
+  storeTotals: StoreTotals | null;
   sessionOp: SessionOp;
   /** The sessions panel is open. */
   sessionsOpen: boolean;
@@ -147,6 +154,8 @@ export interface TrafficSlice {
   startFlows(starts: FlowStart[]): void;
   /** Forget every pending row (the connection to the engine was lost: their ends may never be seen). */
   dropPendingFlows(): void;
+  /** What the engine's store holds now (a `store` event). */
+  applyStoreTotals(totals: StoreTotals): void;
   setPaused(paused: boolean): void;
   clearFlows(): Promise<void>;
   setFilter(patch: Partial<FlowFilters>): void;
@@ -288,6 +297,7 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
     sessions: [],
     sessionsStatus: 'idle',
     sessionsError: null,
+    storeTotals: null,
     sessionOp: NO_SESSION_OP,
     sessionsOpen: false,
     har: { op: 'idle', error: null },
@@ -448,6 +458,10 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
 
     dropPendingFlows() {
       if (get().pendingFlows.length > 0) set({ pendingFlows: [] });
+    },
+
+    applyStoreTotals(totals) {
+      set({ storeTotals: totals });
     },
 
     setPaused(paused) {

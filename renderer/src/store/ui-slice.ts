@@ -37,6 +37,8 @@ export interface UiSlice {
   checkHealth(): Promise<void>;
   dismissBanner(): void;
   ingest(event: MeshEvent): void;
+  /** Read everything afresh after events were missed (a `resync` event), leaving the connection state as it is. */
+  resync(): Promise<void>;
   flushEvents(): void;
 }
 
@@ -142,6 +144,11 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
       }
     },
 
+    async resync() {
+      get().dropPendingFlows();
+      await loadAll();
+    },
+
     dismissBanner() {
       set({ banner: null });
     },
@@ -167,18 +174,24 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
       const flows = [];
       const starts: FlowStart[] = [];
       const logs: LogEvent[] = [];
+      let resync = false;
       for (const e of events) {
         if (e.type === 'flow') flows.push(e.flow);
         else if (e.type === 'flow-start') starts.push(e.flow);
         else if (e.type === 'log') logs.push(e);
         else if (e.type === 'process') s.applyProcess(e.workload, e.process);
         else if (e.type === 'config') s.applyReload(e.reload);
+        else if (e.type === 'store') s.applyStoreTotals(e.store);
+        else if (e.type === 'resync') resync = true;
       }
       // a request that started and ended within the batch is never shown pending (its flow follows its start)
       const ended = flows.length > 0 && starts.length > 0 ? new Set(flows.map((f) => f.id)) : null;
       s.startFlows(ended ? starts.filter((x) => !ended.has(x.id)) : starts);
       s.appendFlows(flows);
       s.appendLogs(logs);
+      // events were missed (the window fell behind, or its stream was opened again): what was built from them may be
+      // wrong, so read everything afresh; requests shown in flight may have ended unseen
+      if (resync) void s.resync();
     }
   };
 };
