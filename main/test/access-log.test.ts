@@ -88,6 +88,10 @@ spec:
     match: [{uri: {prefix: /v1/}}]
     rewrite: {uri: /}
     route: [{destination: {host: web}}]
+  - name: ust-added
+    match: [{uri: {prefix: /ust}}]
+    headers: {response: {add: {x-envoy-upstream-service-time: "7"}}}
+    route: [{destination: {host: web}}]
   - route: [{destination: {host: web}}]
 ---
 apiVersion: networking.istio.io/v1
@@ -206,6 +210,15 @@ describe('access log in Istio default format', () => {
       new RegExp(
         String.raw`^${START} "GET (/v1)?/items\?x=1 HTTP/1\.1" 200 - via_upstream - "-" 0 ${r.raw.length} \d+ \d+ "-" "curl/8\.5\.0" "req-rewrite" "web:9080" "${web.address.replace(/\./g, '\\.')}" inbound\|${web.port}\|\| - ${ADDR} ${ADDR} outbound_\.9080_\._\.web\.default\.svc\.cluster\.local default$`
       )
+    );
+  });
+
+  it('%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% of a route that adds to it: the one inline entry Envoy holds, joined', async () => {
+    const r = await viaProxy(m.outbound('caller-v1'), 'web:9080', '/ust', { headers: { 'x-request-id': 'req-ust' } });
+    expect(r.status).toBe(200);
+    // Envoy's router set the service time, the route's response_headers_to_add appended to its inline entry (",")
+    expect(await lineOf('req-ust', (l) => l.includes(' outbound|'))).toMatch(
+      /^\S+ "GET \/ust HTTP\/1\.1" 200 - via_upstream - "-" 0 \d+ \d+ \d+,7 "-" "-" "req-ust" /
     );
   });
 

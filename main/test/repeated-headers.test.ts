@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshYaml, startMesh, stub, until, type Running, type Stub } from './helpers/harness.js';
-import { rawApp, sendLines as send, type RawApp } from './helpers/raw-app.js';
+import { exchangeLines, rawApp, sendLines as send, type RawApp } from './helpers/raw-app.js';
 
 /** The repeated fields every request here carries, after its request line and Host. */
 const REPEATED = [
@@ -52,8 +52,48 @@ let app: RawApp;
 let client: Stub;
 const meshes: Record<'fast' | 'node', Running> = {} as Record<'fast' | 'node', Running>;
 
+/**
+ * The repeated response fields the app sends for a /hr path: set-cookie, x-custom, www-authenticate and link are not
+ * inline in Envoy's response map, vary, cache-control, location and etag are (location and etag are ones node:http
+ * keeps only the first of).
+ */
+const REPEATED_RESPONSE = [
+  'Set-Cookie: a=1; Path=/',
+  'X-Custom: a',
+  'Vary: Accept',
+  'Location: /first',
+  'Cache-Control: no-cache',
+  'WWW-Authenticate: Basic realm="one"',
+  'ETag: "e1"',
+  'Link: </a>; rel=preload',
+  'Set-Cookie: b=2',
+  'X-Custom: b',
+  'Vary: Origin',
+  'Location: /second',
+  'Cache-Control: private',
+  'WWW-Authenticate: Bearer',
+  'ETag: "e2"',
+  'Link: </b>; rel=preload'
+];
+
+/** The response lines Envoy's HTTP/1 codec forwards for REPEATED_RESPONSE (its own order kept within a name). */
+const ENVOY_RESPONSE_LINES = [
+  'set-cookie: a=1; Path=/',
+  'set-cookie: b=2',
+  'x-custom: a',
+  'x-custom: b',
+  'vary: Accept,Origin',
+  'location: /first,/second',
+  'cache-control: no-cache,private',
+  'www-authenticate: Basic realm="one"',
+  'www-authenticate: Bearer',
+  'etag: "e1","e2"',
+  'link: </a>; rel=preload',
+  'link: </b>; rel=preload'
+];
+
 beforeAll(async () => {
-  app = await rawApp();
+  app = await rawApp((path) => (path.startsWith('/hr-') ? REPEATED_RESPONSE : []));
   client = await stub('client');
   const spec = {
     meshYaml: meshYaml({
@@ -127,4 +167,45 @@ describe.each(['fast', 'node'] as const)('a header on several lines (%s lane)', 
     expect(await hops.one('/h-authz')).toBe(200);
     expect(await hops.two('/h-authz')).toBe(200);
   });
+});
+
+describe.each(['fast', 'node'] as const)('a response header on several lines (%s lane)', (lane) => {
+  const m = () => meshes[lane];
+  const hops = {
+    one: (path: string) => exchangeLines(m().inbound('app-v1'), [`GET ${path} HTTP/1.1`, 'Host: app:9080']),
+    two: (path: string) =>
+      exchangeLines(m().outbound('client-v1'), [`GET http://app:9080${path} HTTP/1.1`, 'Host: app:9080'])
+  };
+  const NAMES = /^(set-cookie|x-custom|vary|location|cache-control|www-authenticate|etag|link):/i;
+
+  it.each(['one', 'two'] as const)(
+    '%s hop(s): set-cookie, x-custom, www-authenticate and link a line each; inline vary, location, cache-control and etag joined with ","',
+    async (hop) => {
+      const path = `/hr-${lane}-${hop}`;
+      const r = await hops[hop](path);
+      expect(r.status).toBe(200);
+      const lines = r.headerLines.filter((l) => NAMES.test(l));
+      expect([...lines].sort()).toEqual([...ENVOY_RESPONSE_LINES].sort());
+      // a header's own lines keep their order
+      expect(lines.filter((l) => l.startsWith('set-cookie'))).toEqual(['set-cookie: a=1; Path=/', 'set-cookie: b=2']);
+      // the flows (each sidecar's) record the headers as they were sent on
+      const reporters = hop === 'one' ? ['destination'] : ['destination', 'source'];
+      for (const reporter of reporters) {
+        const flow = await until(
+          async () =>
+            (await m().mesh.listFlows({ limit: 500 })).find((f) => f.reporter === reporter && f.path === path),
+          `the ${reporter} flow`
+        );
+        expect(flow!.responseHeaders).toMatchObject({
+          'set-cookie': ['a=1; Path=/', 'b=2'],
+          'x-custom': ['a', 'b'],
+          vary: 'Accept,Origin',
+          location: '/first,/second',
+          'cache-control': 'no-cache,private',
+          'www-authenticate': ['Basic realm="one"', 'Bearer'],
+          etag: '"e1","e2"'
+        });
+      }
+    }
+  );
 });

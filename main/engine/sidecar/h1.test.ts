@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ChunkedScanner,
   envoyRequestHeaders,
+  envoyResponseHeaders,
   headerLines,
   MAX_HEAD,
   MAX_HEADERS_COUNT,
@@ -115,6 +116,59 @@ describe("envoyRequestHeaders (node:http's rawHeaders) and the fast lane agree",
 
   it('leaves a repeated content-length to node:http', () => {
     expect(req('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx')).toBe('unsupported');
+  });
+});
+
+describe("envoyResponseHeaders (node:http's rawHeaders) and the fast lane agree", () => {
+  it('joins a header inline in Envoy\'s response map with "," and keeps set-cookie and the rest a line each', () => {
+    const fields: [string, string][] = [
+      ['Content-Type', 'text/plain'],
+      ['Content-Type', 'text/html'],
+      ['Set-Cookie', 'a=1'],
+      ['Vary', 'Accept'],
+      ['vary', ''],
+      ['VARY', 'Origin'],
+      ['Cache-Control', ''],
+      ['Cache-Control', 'no-store'],
+      ['Location', '/a'],
+      ['Location', '/b'],
+      ['Access-Control-Allow-Origin', 'x'],
+      ['Access-Control-Allow-Origin', 'y'],
+      ['Grpc-Status', '0'],
+      ['Grpc-Status', '1'],
+      ['X-App', 'a'],
+      ['X-App', ''],
+      ['X-App', 'c'],
+      ['WWW-Authenticate', 'Basic'],
+      ['WWW-Authenticate', 'Bearer'],
+      ['Cookie', 'a'],
+      ['Cookie', 'b'],
+      ['Set-Cookie', 'b=2'],
+      ['Content-Length', '0']
+    ];
+    const expected = {
+      'content-type': 'text/plain,text/html', // node:http would keep the first
+      'set-cookie': ['a=1', 'b=2'],
+      vary: 'Accept,Origin', // an empty value adds nothing
+      'cache-control': 'no-store', // a value after an empty one takes its place
+      location: '/a,/b',
+      'access-control-allow-origin': 'x,y', // the cors filter's
+      'grpc-status': '0,1',
+      'x-app': ['a', '', 'c'], // node:http would join them with ", "
+      'www-authenticate': ['Basic', 'Bearer'],
+      cookie: ['a', 'b'], // no "; " join in a response
+      'content-length': '0'
+    };
+    expect(envoyResponseHeaders(fields.flat())).toEqual(expected);
+    const head = res(`HTTP/1.1 200 OK\r\n${fields.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+    expect(typeof head === 'object' && head.headers).toEqual(expected);
+    // a single set-cookie is a list too (as node:http reports it)
+    expect(envoyResponseHeaders(['Set-Cookie', 'a=1'])).toEqual({ 'set-cookie': ['a=1'] });
+  });
+
+  it('a repeated content-length: the fast lane does not proxy it; from node:http (values checked) the first', () => {
+    expect(res('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx')).toBe('unsupported');
+    expect(envoyResponseHeaders(['Content-Length', '1', 'content-length', '1'])).toEqual({ 'content-length': '1' });
   });
 });
 

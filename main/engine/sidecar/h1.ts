@@ -5,8 +5,8 @@
  * value, both Content-Length and Transfer-Encoding, duplicate or non-numeric Content-Length, a request target that is
  * not origin-form, any HTTP version but 1.1. A request's header object holds what Envoy's HTTP/1 codec makes of the
  * fields (envoyRequestHeaders, which the node:http path uses too, so the pipeline sees the same headers either way); a
- * response's follows node:http's rules (names lower-cased; repeated fields joined with ", ", `cookie` with "; ",
- * `set-cookie` kept as a list, the first of single-valued ones kept).
+ * response's likewise (envoyResponseHeaders): names lower-cased, a repeat of a header Envoy keeps inline joined with
+ * ",", any other repeat (`set-cookie` among them) kept as a line of its own.
  */
 
 /**
@@ -49,28 +49,6 @@ export interface ResponseHead {
 
 /** `incomplete`: more bytes are needed; `unsupported`: leave this message to node:http. */
 export type Parsed<T> = T | 'incomplete' | 'unsupported';
-
-/** Header fields node:http keeps only the first of (lib/_http_incoming.js matchKnownFields). */
-const SINGLE = new Set([
-  'content-type',
-  'content-length',
-  'user-agent',
-  'referer',
-  'host',
-  'authorization',
-  'proxy-authorization',
-  'if-modified-since',
-  'if-unmodified-since',
-  'from',
-  'location',
-  'max-forwards',
-  'retry-after',
-  'etag',
-  'last-modified',
-  'server',
-  'age',
-  'expires'
-]);
 
 /**
  * The request headers Envoy keeps in an inline (O(1)) slot of its header map, as an Istio sidecar's Envoy has them: a
@@ -150,20 +128,96 @@ export const ENVOY_INLINE_REQUEST_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Add one request field (`key` lower-cased) to `h` as Envoy's header map takes it: an inline header's repeat is
- * appended with "," (an empty value adds nothing, and a value after an empty one takes its place: appendToHeader);
- * any other header's repeat becomes another value of a list, sent as a line of its own. Two exceptions keep what
- * localmesh did before: `host` keeps its first value (node:http's rule, on both paths), and a repeated
- * `content-length` is refused (false: node:http then decides, 400 or one value).
+ * The response headers an Istio sidecar's Envoy keeps inline: the core's INLINE_RESP_HEADERS, INLINE_REQ_RESP_HEADERS
+ * and INLINE_RESP_HEADERS_TRAILERS (envoy/http/header_map.h; `:status` is no field), and those registered for
+ * responses by extensions linked into istio-proxy (RegisterCustomInlineHeader<ResponseHeaders>): compressor
+ * (cache-control, content-encoding, etag, vary), decompressor (cache-control, content-encoding), cache (cache-control,
+ * last-modified, etag, age, expires), cors (the access-control-allow-* and -expose-headers, -max-age). `set-cookie`,
+ * `www-authenticate`, `link` and the app's own headers are not among them.
  */
-export function addRequestField(h: Headers, key: string, value: string): boolean {
+export const ENVOY_INLINE_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  // INLINE_RESP_STRING_HEADERS, INLINE_RESP_NUMERIC_HEADERS
+  'date',
+  'x-envoy-degraded',
+  'x-envoy-immediate-health-check-fail',
+  'x-envoy-ratelimited',
+  'x-envoy-upstream-canary',
+  'x-envoy-upstream-healthchecked-cluster',
+  'location',
+  'server',
+  'x-envoy-upstream-service-time',
+  // INLINE_REQ_RESP_HEADERS
+  'connection',
+  'content-type',
+  'x-envoy-decorator-operation',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-status',
+  'x-request-id',
+  'transfer-encoding',
+  'upgrade',
+  'via',
+  'content-length',
+  'x-envoy-attempt-count',
+  // INLINE_RESP_HEADERS_TRAILERS
+  'grpc-message',
+  'grpc-status',
+  // RegisterCustomInlineHeader<ResponseHeaders> of the extensions in istio-proxy's build
+  'cache-control',
+  'content-encoding',
+  'etag',
+  'vary',
+  'last-modified',
+  'age',
+  'expires',
+  'access-control-allow-origin',
+  'access-control-allow-credentials',
+  'access-control-allow-methods',
+  'access-control-allow-headers',
+  'access-control-max-age',
+  'access-control-expose-headers',
+  'access-control-allow-private-network'
+]);
+
+/**
+ * Add a field to `h` as Envoy's header map takes it (HeaderMapImpl::insertByKey): a repeat of an `inline` header is
+ * appended to its value with "," (an empty value adds nothing, and a value after an empty one takes its place:
+ * appendToHeader); any other header's repeat becomes another value of a list, sent as a line of its own.
+ */
+function addField(h: Headers, key: string, value: string, inline: ReadonlySet<string>): void {
   const prev = h[key];
   if (prev === undefined) h[key] = value;
-  else if (ENVOY_INLINE_REQUEST_HEADERS.has(key)) {
-    if (key === 'content-length') return false;
-    if (key !== 'host' && value !== '') h[key] = prev === '' ? value : `${prev as string},${value}`;
+  else if (inline.has(key)) {
+    if (value !== '') h[key] = prev === '' ? value : `${prev as string},${value}`;
   } else if (typeof prev === 'string') h[key] = [prev, value];
   else prev.push(value);
+}
+
+/**
+ * Add one request field (`key` lower-cased) to `h` as Envoy's codec does (addField, ENVOY_INLINE_REQUEST_HEADERS).
+ * Two exceptions keep what localmesh did before: `host` keeps its first value (node:http's rule, on both paths), and a
+ * repeated `content-length` is refused (false: node:http then decides, 400 or one value).
+ */
+export function addRequestField(h: Headers, key: string, value: string): boolean {
+  if (h[key] !== undefined && (key === 'content-length' || key === 'host')) return key === 'host';
+  addField(h, key, value, ENVOY_INLINE_REQUEST_HEADERS);
+  return true;
+}
+
+/**
+ * Add one response field (`key` lower-cased) to `h` as Envoy's codec does (addField, ENVOY_INLINE_RESPONSE_HEADERS):
+ * `set-cookie` is always a list (a line per cookie, as node:http reports it too). A repeated `content-length` is
+ * refused (false: the fast lane does not proxy it; node:http's client has already checked its values agree).
+ */
+export function addResponseField(h: Headers, key: string, value: string): boolean {
+  if (key === 'set-cookie') {
+    const prev = h[key];
+    if (prev === undefined) h[key] = [value];
+    else (prev as string[]).push(value);
+    return true;
+  }
+  if (key === 'content-length' && h[key] !== undefined) return false;
+  addField(h, key, value, ENVOY_INLINE_RESPONSE_HEADERS);
   return true;
 }
 
@@ -171,6 +225,17 @@ export function addRequestField(h: Headers, key: string, value: string): boolean
 export function envoyRequestHeaders(raw: readonly string[]): Headers {
   const h: Headers = {};
   for (let i = 0; i + 1 < raw.length; i += 2) addRequestField(h, raw[i]!.toLowerCase(), raw[i + 1]!);
+  return h;
+}
+
+/**
+ * A response's header object, as Envoy's codec builds it (addResponseField), from node:http's `rawHeaders` (an
+ * IncomingMessage's `headers` join a repeat with ", " and keep only the first of some); a repeated content-length
+ * keeps its first value (node:http's client refused a response whose values differ).
+ */
+export function envoyResponseHeaders(raw: readonly string[]): Headers {
+  const h: Headers = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) addResponseField(h, raw[i]!.toLowerCase(), raw[i + 1]!);
   return h;
 }
 
@@ -233,8 +298,7 @@ function ownCopy(s: string): string {
 
 /**
  * Parse the header lines of `head` (a message head without its blank line) from `from` (the second line) into an
- * object: a request's as Envoy's codec makes it (addRequestField), a response's node-style; undefined when one is not
- * plain. A value loses the spaces and tabs around it (OWS) and may hold no other control character.
+ * object as Envoy's codec makes it (addRequestField, addResponseField); undefined when one is not plain. A value loses the spaces and tabs around it (OWS) and may hold no other control character.
  */
 function parseFields(head: string, from: number, request: boolean, maxCount = Infinity): Headers | undefined {
   const h: Headers = {};
@@ -257,16 +321,8 @@ function parseFields(head: string, from: number, request: boolean, maxCount = In
     if (!isFieldValue(head, a, b)) return undefined;
     const value = head.slice(a, b);
     i = eol + 2;
-    if (request) {
-      if (!addRequestField(h, key, value)) return undefined; // a repeated content-length: node:http decides
-      continue;
-    }
-    const prev = h[key];
-    if (prev === undefined) h[key] = key === 'set-cookie' ? [value] : value;
-    else if (key === 'set-cookie') (prev as string[]).push(value);
-    else if (SINGLE.has(key)) {
-      if (key === 'content-length') return undefined; // repeated: node:http decides (400 or dedupe)
-    } else h[key] = `${prev as string}${key === 'cookie' ? '; ' : ', '}${value}`;
+    // a repeated content-length: node:http decides (a request's 400 or one value; a response is not proxied)
+    if (!(request ? addRequestField(h, key, value) : addResponseField(h, key, value))) return undefined;
   }
   return h;
 }

@@ -10,7 +10,16 @@ import crypto from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { isIstioAlpn, sniff } from './sniff.js';
 import { codecErrorReply, isHttp10 } from './envoy-http.js';
-import { destinationSeries, inboundTcp, inspect, refused, relay, serviceFqdnOf, tcpLog } from './tcp.js';
+import {
+  destinationSeries,
+  inboundConnectionSlot,
+  inboundTcp,
+  inspect,
+  refused,
+  relay,
+  serviceFqdnOf,
+  tcpLog
+} from './tcp.js';
 import { spiffeFromSan } from '../tls/ca.js';
 import { authorize, type ApplicablePolicy, type AuthzPhase } from '../security/authorization.js';
 import { authenticate, claimHeaderValue, JwtStatus, outputHeaders, type JwtRule } from '../security/jwt.js';
@@ -26,7 +35,7 @@ import {
   type UpstreamCall,
   type UpstreamHandle
 } from './fast-lane.js';
-import { requestHead, type ResponseHead } from './h1.js';
+import { envoyResponseHeaders, requestHead, type ResponseHead } from './h1.js';
 import { LocalReplies, type ResetReason } from './local-reply.js';
 import { RequestBody } from './request-body.js';
 import { tryUpstream } from './upstream.js';
@@ -223,8 +232,12 @@ export class InboundSidecar {
         return void (mode === 'DISABLE' ? sock.end(codecErrorReply(400, 'istio-envoy')) : sock.destroy());
       // TLS the sidecar does not terminate (an app's own, from a caller without a sidecar): passed through to the
       // app as TCP, counted in the istio_tcp_* metrics
+      // the inbound cluster's connection circuit breaker applies to it too (tcp.ts inboundConnectionSlot)
+      const release = inboundConnectionSlot(this.host, this.workload, this.instance, this.ingress?.connectionPool);
+      if (!release) return refused(sock, destinationSeries(this.host, this.workload, sock, null, 'UO'));
       const series = destinationSeries(this.host, this.workload, sock, null);
       const app = net.connect(this.app.port, this.app.host);
+      app.once('close', release);
       let connected = false;
       app.once('connect', () => {
         connected = true;
@@ -531,7 +544,7 @@ export class InboundSidecar {
           flags: '-',
           durationMs: Math.round(ms * 1000) / 1000
         });
-        const h = responseHeaders(up.headers, ms);
+        const h = responseHeaders(envoyResponseHeaders(up.rawHeaders), ms);
         ex.status = up.statusCode ?? 502;
         ex.responseHeaders = h;
         ex.responseStarted();
@@ -664,7 +677,7 @@ export class InboundSidecar {
       flags: '-',
       durationMs: Math.round(ms * 1000) / 1000
     });
-    const h = responseHeaders(out.res.headers, ms);
+    const h = responseHeaders(envoyResponseHeaders(out.res.rawHeaders), ms);
     ex.status = status;
     ex.responseHeaders = h;
     ex.responseStarted();

@@ -45,7 +45,7 @@ import { Abort } from './abort.js';
 import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
 import { AgentSet, type ConnectionLifecycle } from './lifecycle.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
-import { requestHead } from './h1.js';
+import { envoyResponseHeaders, requestHead } from './h1.js';
 import {
   circuitPolicies,
   heldCircuit,
@@ -1105,7 +1105,7 @@ export class OutboundSidecar {
     }
     const status = out.res.statusCode ?? 502;
     ex.attemptLog.push({ attempt: 1, endpoint: ex.endpoint, status, flags: '-', durationMs: round(ms) });
-    const h = this.responseHeaders(ex, status, out.res.headers, ms, o);
+    const h = this.responseHeaders(ex, status, envoyResponseHeaders(out.res.rawHeaders), ms, o);
     answerTunnel(ex, res, out, h);
   }
 
@@ -1157,7 +1157,7 @@ export class OutboundSidecar {
     signal: Abort
   ): void {
     const status = up.statusCode ?? 502;
-    const clean = this.responseHeaders(ex, status, up.headers, upstreamMs, o);
+    const clean = this.responseHeaders(ex, status, envoyResponseHeaders(up.rawHeaders), upstreamMs, o);
     if (res instanceof FastResponse) {
       // node:http's client decoded the body: resend it with its length, or chunked
       res.start(status, clean, clean['content-length'] !== undefined ? 'length' : 'rechunk');

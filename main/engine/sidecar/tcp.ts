@@ -29,7 +29,7 @@ import type {
   TLSRoute,
   VirtualServiceSpec
 } from '../../contract/istio-schema.js';
-import type { ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js';
+import type { InstanceInfo, ServiceEndpoint, ServiceInfo, WorkloadInfo } from '../registry.js';
 import { endpointsOn, labelsMatch } from '../registry.js';
 import type { Snapshot } from '../snapshot.js';
 import type { TcpConnectionReport, TcpSeries } from '../telemetry/metrics.js';
@@ -41,7 +41,7 @@ import type { SidecarHost } from './host.js';
 import { authorize } from '../security/authorization.js';
 import { clientHelloSni } from './sniff.js';
 import { pickEndpoint, type LbRequest } from './lb.js';
-import { poolLimitsFor } from './circuit.js';
+import { limitsOf, poolLimitsFor } from './circuit.js';
 import { tcpProxyTimeouts, type TcpProxyTimeouts } from './lifecycle.js';
 
 /** The longest first line an HTTP request may take before the inspector calls the stream TCP. */
@@ -447,6 +447,42 @@ function openConnections(host: SidecarHost): Map<string, number> {
   return m;
 }
 
+/**
+ * A connection through an inbound sidecar takes one of its inbound cluster's connections (`inbound|<port>||`): Envoy's
+ * tcp_proxy asks the cluster's connection circuit breaker before connecting (Filter::establishUpstreamConnection,
+ * source/common/tcp_proxy/tcp_proxy.cc) and, past `tcp.maxConnections`, closes the downstream connection unrelayed
+ * (upstream_cx_overflow, flag UO). The limit is the inbound cluster's, as for HTTP: a Sidecar ingress listener's own
+ * connectionPool (`pool`), else the workload's (SidecarHost.inboundPool: the Sidecar's inboundConnectionPool, else
+ * the DestinationRule for its service). The count is per instance and limit: new limits are a new cluster, with
+ * nothing counted (Envoy rebuilds a changed cluster). Returns the function that gives the slot back when the
+ * connection to the app closes (a no-op without a limit), or null on overflow.
+ */
+export function inboundConnectionSlot(
+  host: SidecarHost,
+  workload: WorkloadInfo,
+  instance: InstanceInfo,
+  pool?: unknown
+): (() => void) | null {
+  const limits = pool ? limitsOf(pool) : host.inboundPool(workload);
+  const max = limits?.maxConnections;
+  if (max === undefined || max >= UNLIMITED_CONNECTIONS) return NO_SLOT;
+  const counts = openConnections(host);
+  const key = `inbound|${instance.key}|${max}`;
+  const n = counts.get(key) ?? 0;
+  if (n >= max) return null;
+  counts.set(key, n + 1);
+  let given = false;
+  return () => {
+    if (given) return;
+    given = true;
+    const left = (counts.get(key) ?? 1) - 1;
+    if (left > 0) counts.set(key, left);
+    else counts.delete(key);
+  };
+}
+const NO_SLOT = (): void => {};
+const UNLIMITED_CONNECTIONS = 2 ** 32 - 1;
+
 /** What a load balancer knows of a TCP connection: its source address (no headers, cookies or query). */
 function connectionForLb(down: net.Socket): LbRequest {
   return {
@@ -718,11 +754,12 @@ export function destinationSeries(
 export function inboundTcp(
   host: SidecarHost,
   workload: WorkloadInfo,
-  instance: { host: string; port: number },
+  instance: InstanceInfo,
   down: net.Socket,
   head: Buffer,
   peer: { principal: string | null; sni: string },
-  app?: { host: string; port: number; address: string; cluster: string }
+  /** A Sidecar ingress listener's endpoint, cluster and own connectionPool (config/sidecar-ingress.ts). */
+  app?: { host: string; port: number; address: string; cluster: string; connectionPool?: unknown }
 ): void {
   down.allowHalfOpen = true; // a FIN while the app connects ends only the client's direction (relay)
   const report = (flags = '-'): TcpSeries => destinationSeries(host, workload, down, peer.principal, flags);
@@ -758,8 +795,12 @@ export function inboundTcp(
       return refused(down, report(), false, { ctx: log, flags: '-' });
     }
   }
+  // the inbound cluster's connection circuit breaker (tcp.maxConnections): past it, closed unrelayed (UO)
+  const release = inboundConnectionSlot(host, workload, instance, app?.connectionPool);
+  if (!release) return refused(down, report('UO'), false, { ctx: log, flags: 'UO' });
   const to = app ?? instance;
   const upstream = net.connect(to.port, to.host);
+  upstream.once('close', release);
   let connected = false;
   down.on('error', () => upstream.destroy());
   down.once('close', () => {
