@@ -62,26 +62,54 @@ describe('preload MeshApi', () => {
     });
   });
 
-  it('delivers events without the IpcRendererEvent, and unsubscribes', () => {
+  const log = (seq: number): MeshEvent => ({
+    type: 'log',
+    workload: 'w',
+    instance: 'i',
+    stream: 'stdout',
+    line: `line ${seq}`,
+    at: new Date(0).toISOString(),
+    seq
+  });
+
+  it('unpacks each batch on localmesh:events into one call per event, in order, without the IpcRendererEvent', () => {
     const { ipc, emit, listeners } = fakeIpc();
     const api = createIpcMeshApi(ipc);
     const seen: unknown[][] = [];
     const off = api.onEvent((...args: unknown[]) => seen.push(args));
-    const event: MeshEvent = {
-      type: 'log',
-      workload: 'w',
-      instance: 'i',
-      stream: 'stdout',
-      line: 'hi',
-      at: new Date(0).toISOString(),
-      seq: 1
-    };
-    emit('localmesh:event', event);
+    emit('localmesh:events', [log(1), log(2), log(3)]);
+    emit('localmesh:events', [log(4)]);
+    emit('localmesh:events', log(5)); // not a batch: ignored
     off();
     off();
-    emit('localmesh:event', event);
-    expect(seen).toEqual([[event]]);
-    expect(listeners.get('localmesh:event')?.size).toBe(0);
+    emit('localmesh:events', [log(6)]);
+    expect(seen).toEqual([[log(1)], [log(2)], [log(3)], [log(4)]]);
+    expect(listeners.get('localmesh:events')?.size).toBe(0);
+  });
+
+  it('filters a batch by the types asked for, but always passes resync', () => {
+    const { ipc, emit } = fakeIpc();
+    const seen: MeshEvent[] = [];
+    createIpcMeshApi(ipc).onEvent((e) => seen.push(e), ['config']);
+    const config: MeshEvent = { type: 'config', reload: { ok: true, version: 2, at: '', issues: [] } };
+    const resync: MeshEvent = { type: 'resync', dropped: null };
+    emit('localmesh:events', [log(1), config, resync, log(2)]);
+    expect(seen).toEqual([config, resync]);
+  });
+
+  it('goes on with the batch when the listener throws, then rethrows; stops when it unsubscribes mid-batch', () => {
+    const { ipc, emit } = fakeIpc();
+    const api = createIpcMeshApi(ipc);
+    const seen: number[] = [];
+    const off = api.onEvent((e) => {
+      const seq = e.type === 'log' ? e.seq : 0;
+      seen.push(seq);
+      if (seq === 1) throw new Error('listener failed on 1');
+      if (seq === 3) off();
+    });
+    expect(() => emit('localmesh:events', [log(1), log(2)])).toThrow('listener failed on 1');
+    emit('localmesh:events', [log(3), log(4)]);
+    expect(seen).toEqual([1, 2, 3]);
   });
 
   it('navigates only to known views', () => {

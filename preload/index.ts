@@ -2,7 +2,9 @@
  * The preload: the renderer's only door to the main process. It exposes two named objects and nothing else
  * (never `ipcRenderer` itself):
  *   - `window.localmesh`: a MeshApi whose methods are generated from `MESH_API_METHODS` (one loop), each an
- *     `ipcRenderer.invoke('localmesh:<method>', ...args)`; `onEvent` listens on `localmesh:event`;
+ *     `ipcRenderer.invoke('localmesh:<method>', ...args)`; `onEvent` listens on `localmesh:events`, where the
+ *     main side sends the events of one event-loop turn as one array (main/transports/ipc/ipc-events.ts), and calls
+ *     the listener once per event, in order;
  *   - `window.localmeshShell`: `{ onNavigate(cb) }`, the View menu's "go to services / rules / traffic".
  *
  * Errors: the main side resolves a failed call with `{ __meshError: { code, message, where?, details? } }`
@@ -17,9 +19,9 @@ import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import { MESH_API_METHODS, type MeshApi, type MeshEvent } from '../main/contract/api.js';
 import type { MeshErrorData } from '../main/contract/errors.js';
 
-// Channel names, as in main/transports/ipc/ipc-handlers.ts (the preload may not import the transport layer).
+// Channel names, as in main/transports/ipc/ipc-handlers.ts and ipc-events.ts (the preload may not import the transport layer).
 const CHANNEL_PREFIX = 'localmesh:';
-const EVENT_CHANNEL = 'localmesh:event';
+const EVENTS_CHANNEL = 'localmesh:events';
 const NAVIGATE_CHANNEL = 'localmesh:navigate';
 
 export type ShellView = 'services' | 'rules' | 'traffic' | 'security' | 'graph' | 'metrics';
@@ -63,14 +65,27 @@ export function createIpcMeshApi(ipc: Pick<typeof ipcRenderer, 'invoke' | 'on' |
   const api: Record<string, unknown> = {
     onEvent(listener: (event: MeshEvent) => void, types?: readonly MeshEvent['type'][]): () => void {
       if (typeof listener !== 'function') throw new TypeError('onEvent needs a listener function');
-      // Only the payload crosses to the page, never the IpcRendererEvent (it holds `sender`, i.e. ipcRenderer).
-      const relay = (_event: IpcRendererEvent, payload: MeshEvent): void => {
-        if (types === undefined || types.includes(payload.type)) listener(payload);
-      };
-      ipc.on(EVENT_CHANNEL, relay);
       let subscribed = true;
+      // Only the events cross to the page, never the IpcRendererEvent (it holds `sender`, i.e. ipcRenderer).
+      // `resync` goes to every listener whatever types it asked for, as on the event stream (ResyncEvent).
+      const relay = (_event: IpcRendererEvent, batch: MeshEvent[]): void => {
+        if (!Array.isArray(batch)) return;
+        let failure: { error: unknown } | undefined;
+        for (const event of batch) {
+          if (!subscribed) break; // unsubscribed by the listener itself, mid-batch
+          if (types !== undefined && event.type !== 'resync' && !types.includes(event.type)) continue;
+          // a listener that throws on one event still gets the rest of the batch; the first error is rethrown after
+          try {
+            listener(event);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+        if (failure) throw failure.error;
+      };
+      ipc.on(EVENTS_CHANNEL, relay);
       return () => {
-        if (subscribed) ipc.off(EVENT_CHANNEL, relay);
+        if (subscribed) ipc.off(EVENTS_CHANNEL, relay);
         subscribed = false;
       };
     }

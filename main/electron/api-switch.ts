@@ -4,6 +4,9 @@
  *   - starting: calls wait until the engine is ready (or fails);
  *   - ready:    calls go to the engine's HTTP client; event listeners are subscribed to it;
  *   - down:     calls fail with the reason (LM104 "not running", or why the engine could not start).
+ * When listeners move to an engine after another one (a restart, another project), what they built from the old
+ * engine's events is stale, so each gets `{ type: 'resync', dropped: null }` (whatever types it asked for, as the
+ * event stream does): the window reads everything afresh. Not on the first engine: nothing was built yet.
  * Methods are generated from MESH_API_METHODS, like every other transport. No `electron` import here.
  */
 import { MESH_API_METHODS, type MeshApi, type MeshEvent, type MeshEventType } from '../contract/api.js';
@@ -30,6 +33,8 @@ type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 
 export function createSwitchableApi(): SwitchableApi {
   let state: State = { kind: 'down', error: notRunning() };
+  /** An engine was ready before: listeners that move to the next one are told to resync. */
+  let hadEngine = false;
   /** Each listener and the event types it asked for (undefined: all). */
   const listeners = new Map<(e: MeshEvent) => void, readonly MeshEventType[] | undefined>();
 
@@ -87,6 +92,8 @@ export function createSwitchableApi(): SwitchableApi {
       const unsubscribes = new Map<(e: MeshEvent) => void, () => void>();
       for (const [l, types] of listeners) unsubscribes.set(l, next.onEvent(l, types));
       state = { kind: 'ready', api: next, unsubscribes };
+      if (hadEngine) resync(listeners.keys());
+      hadEngine = true;
       for (const w of waiters) w.resolve(next);
     },
     down(error = notRunning()) {
@@ -96,6 +103,17 @@ export function createSwitchableApi(): SwitchableApi {
       for (const w of waiters) w.reject(error);
     }
   };
+}
+
+/** Tell each listener to re-read; one that throws neither stops the others nor the switch. */
+function resync(listeners: Iterable<(e: MeshEvent) => void>): void {
+  for (const listener of [...listeners]) {
+    try {
+      listener({ type: 'resync', dropped: null });
+    } catch {
+      // the listener's own failure; the engine's emitter ignores it the same way
+    }
+  }
 }
 
 function notRunning(): MeshError {

@@ -41,6 +41,11 @@ function menuItem(label: string): MenuItemConstructorOptions {
 
 const click = (label: string) => (menuItem(label).click as () => void)();
 const win = () => control.windows[0]!;
+/** The events sent to the window so far: each message on localmesh:events is a batch of them. */
+const sentEvents = (): MeshEvent[] =>
+  win()
+    .webContents.sent.filter(([channel]) => channel === 'localmesh:events')
+    .flatMap(([, batch]) => batch as MeshEvent[]);
 
 beforeAll(async () => {
   app = await stub('orders');
@@ -103,10 +108,11 @@ describe('main process (fake electron, real engine host)', () => {
     const [orders] = (await call('listWorkloads')) as { outbound: { port: number } }[];
     await until(async () => {
       await viaProxy(orders!.outbound.port, 'orders:9080', '/via-electron');
-      return win().webContents.sent.some(
-        ([channel, e]) => channel === 'localmesh:event' && (e as MeshEvent).type === 'flow'
-      );
-    }, 'a flow event on localmesh:event');
+      return sentEvents().some((e) => e.type === 'flow');
+    }, 'a flow event on localmesh:events');
+    // every message on the channel is a non-empty batch
+    const batches = win().webContents.sent.filter(([channel]) => channel === 'localmesh:events');
+    expect(batches.every(([, b]) => Array.isArray(b) && b.length > 0)).toBe(true);
   });
 
   it('guards navigation, new windows, permissions and remote requests', () => {
@@ -160,6 +166,7 @@ describe('main process (fake electron, real engine host)', () => {
   it('offers a restart when the engine crashes, and restarts it', async () => {
     control.messageBoxAnswers.push(0); // "Restart Engine"
     const reloadsBefore = win().webContents.reloads;
+    const resyncsBefore = sentEvents().filter((e) => e.type === 'resync').length;
     control.forks[0]!.child.kill('SIGKILL');
     await until(
       () => control.messageBoxes.some((m) => m.message === 'The localmesh engine stopped unexpectedly'),
@@ -168,6 +175,16 @@ describe('main process (fake electron, real engine host)', () => {
     expect(control.messageBoxes.at(-1)?.buttons).toEqual(['Restart Engine', 'Close']);
     await until(() => control.forks.length === 2, 'a second engine host');
     expect(((await call('health')) as HealthView).status).toBe('ok');
+    // the window's lists belong to the old engine: it is told to read afresh
+    await until(
+      () => sentEvents().filter((e) => e.type === 'resync').length > resyncsBefore,
+      'a resync event after the restart'
+    );
+    expect(
+      sentEvents()
+        .filter((e) => e.type === 'resync')
+        .at(-1)
+    ).toEqual({ type: 'resync', dropped: null });
     expect(win().webContents.reloads).toBe(reloadsBefore + 1);
   });
 

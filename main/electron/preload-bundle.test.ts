@@ -26,6 +26,7 @@ describe('preload bundle in a sandbox-like context', () => {
   it('needs nothing but electron, and exposes exactly localmesh and localmeshShell', async () => {
     const exposed: Record<string, Record<string, (...args: unknown[]) => unknown>> = {};
     const invokes: unknown[][] = [];
+    const on = new Map<string, (event: unknown, payload: unknown) => void>();
     const electron = {
       contextBridge: {
         exposeInMainWorld: (key: string, value: Record<string, (...args: unknown[]) => unknown>) =>
@@ -38,8 +39,8 @@ describe('preload bundle in a sandbox-like context', () => {
             ? { __meshError: { code: 'LM202', message: 'no flow f-1' } }
             : { ok: true };
         },
-        on: () => undefined,
-        off: () => undefined
+        on: (channel: string, listener: (event: unknown, payload: unknown) => void) => void on.set(channel, listener),
+        off: (channel: string) => void on.delete(channel)
       }
     };
     const requested: string[] = [];
@@ -63,5 +64,17 @@ describe('preload bundle in a sandbox-like context', () => {
     await expect(exposed.localmesh!.getFlow!({ id: 'f-1' })).rejects.toThrow('LM202: no flow f-1');
     expect(invokes).toEqual([['localmesh:health'], ['localmesh:getFlow', { id: 'f-1' }]]);
     expect(typeof exposed.localmeshShell!.onNavigate).toBe('function');
+
+    // Events come in batches, one IPC message per event-loop turn of the main side; the page gets one call each.
+    const seen: unknown[] = [];
+    const off = exposed.localmesh!.onEvent!((e: unknown) => seen.push(e)) as () => void;
+    const batch = [
+      { type: 'resync', dropped: 2 },
+      { type: 'resync', dropped: null }
+    ];
+    on.get('localmesh:events')?.({ sender: 'ipcRenderer' }, batch);
+    expect(seen).toEqual(batch);
+    off();
+    expect(on.has('localmesh:events')).toBe(false);
   });
 });

@@ -17,9 +17,11 @@ import { MESH_API_METHODS, type MeshApi } from '../../contract/api.js';
 import { MESH_API_ARGS, type MeshApiMethod } from '../../contract/api-schema.js';
 import { ErrorCodes, MeshError, isMeshError, type MeshErrorData } from '../../contract/errors.js';
 
-/** Channel names: `localmesh:<method>` for calls, plus the two main → renderer channels. */
+/**
+ * Channel names: `localmesh:<method>` for calls, plus the two main → renderer channels: `localmesh:events` (batches
+ * of engine events, IPC_EVENTS_CHANNEL in ipc-events.ts) and this one.
+ */
 export const IPC_CHANNEL_PREFIX = 'localmesh:';
-export const IPC_EVENT_CHANNEL = 'localmesh:event';
 export const IPC_NAVIGATE_CHANNEL = 'localmesh:navigate';
 
 /** The sender is not our window's page: LM203 "forbidden sender". */

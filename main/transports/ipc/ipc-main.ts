@@ -3,8 +3,9 @@
  * `ipcMain.handle` and forwards engine events to a window. Nothing else in main/ touches `ipcMain`.
  */
 import { ipcMain, type WebContents } from 'electron';
-import type { MeshApi, MeshEvent } from '../../contract/api.js';
-import { IPC_EVENT_CHANNEL, createIpcHandlers, type IpcHandlerOptions } from './ipc-handlers.js';
+import type { MeshApi } from '../../contract/api.js';
+import { forwardEventBatches, type ForwardEventsOptions } from './ipc-events.js';
+import { createIpcHandlers, type IpcHandlerOptions } from './ipc-handlers.js';
 
 /** Register one `ipcMain.handle` per MeshApi method. Returns a function that removes them again. */
 export function registerIpcHandlers(api: MeshApi, opts: IpcHandlerOptions): () => void {
@@ -16,15 +17,10 @@ export function registerIpcHandlers(api: MeshApi, opts: IpcHandlerOptions): () =
   };
 }
 
-/** Send every engine event to the window on `localmesh:event` while it lives. Returns the unsubscribe. */
-export function forwardEvents(api: MeshApi, webContents: WebContents): () => void {
-  const unsubscribe = api.onEvent((event: MeshEvent) => {
-    if (!webContents.isDestroyed()) webContents.send(IPC_EVENT_CHANNEL, event);
-  });
-  const stop = (): void => {
-    webContents.off('destroyed', stop);
-    unsubscribe();
-  };
-  webContents.once('destroyed', stop);
-  return stop;
+/**
+ * Send every engine event to the window while it lives, batched per event-loop turn on `localmesh:events`
+ * (ipc-events.ts says why and how it is bounded). Returns the unsubscribe.
+ */
+export function forwardEvents(api: MeshApi, webContents: WebContents, opts?: ForwardEventsOptions): () => void {
+  return forwardEventBatches(api, webContents, opts);
 }
