@@ -272,6 +272,56 @@ export class MetricsPage {
     return text ? text.split(' | ') : [];
   }
 
+  /**
+   * From now on, note the text each chart canvas draws (its axis labels; a multi-line label is drawn a line at a
+   * time), kept per canvas from its last full redraw. Call before the charts are built (before open()).
+   */
+  async watchChartText(): Promise<void> {
+    await this.page.evaluate(() => {
+      const w = window as unknown as { __chartText?: WeakMap<HTMLCanvasElement, string[]> };
+      if (w.__chartText) return;
+      const drawn = new WeakMap<HTMLCanvasElement, string[]>();
+      w.__chartText = drawn;
+      const proto = CanvasRenderingContext2D.prototype;
+      const { clearRect, fillText } = proto;
+      proto.clearRect = function (x: number, y: number, width: number, height: number) {
+        if (x === 0 && y === 0 && width >= this.canvas.width && height >= this.canvas.height)
+          drawn.set(this.canvas, []);
+        clearRect.call(this, x, y, width, height);
+      };
+      proto.fillText = function (text: string, x: number, y: number, maxWidth?: number) {
+        const list = drawn.get(this.canvas) ?? [];
+        drawn.set(this.canvas, list);
+        list.push(String(text));
+        if (maxWidth === undefined) fillText.call(this, text, x, y);
+        else fillText.call(this, text, x, y, maxWidth);
+      };
+    });
+  }
+
+  /** The text a chart drew in its last redraw (see watchChartText). */
+  async chartText(chart: Locator): Promise<string[]> {
+    return chart
+      .locator('canvas')
+      .first()
+      .evaluate(
+        (c) =>
+          (window as unknown as { __chartText?: WeakMap<HTMLCanvasElement, string[]> }).__chartText?.get(
+            c as HTMLCanvasElement
+          ) ?? []
+      );
+  }
+
+  /** Point at the middle of a chart's plot; its legend then names the time under the pointer. */
+  async hover(chart: Locator): Promise<void> {
+    await chart.locator('.u-over').hover();
+  }
+
+  /** The time in a chart's legend (the x value under the pointer). */
+  legendTime(chart: Locator): Locator {
+    return chart.locator('.u-legend .u-series').first().locator('.u-value');
+  }
+
   /** The charts of `service` are drawn with at least one bucket of requests (refreshed live). */
   async expectChartsWithData(service: string): Promise<void> {
     await expect(this.service).toHaveValue(service);

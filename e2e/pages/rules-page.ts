@@ -89,6 +89,44 @@ export class RulesPage {
     return this.line(n).locator(`.cm-lintRange-${severity}, .cm-lintPoint-${severity}`);
   }
 
+  /** The file name in the editor's header (its tooltip is the file's whole path). */
+  get editorPath(): Locator {
+    return this.page.locator('.editor-toolbar .editor-path');
+  }
+
+  /** The Problems bar's head, and the validation state it shows ("checking…", "✓ none in this file", the counts). */
+  get problemsHead(): Locator {
+    return this.page.locator('.issues-head');
+  }
+
+  get validationState(): Locator {
+    return this.page.getByTestId('rules-validation');
+  }
+
+  /** The file names (editor header, file list) whose text is cut short (an ellipsis), as they read in full. */
+  async cutFileNames(): Promise<string[]> {
+    return this.page.evaluate(() =>
+      Array.from(
+        document.querySelectorAll<HTMLElement>('.editor-toolbar .editor-path, [data-testid="rules-file"] .file-name')
+      )
+        .filter((el) => el.scrollWidth > el.clientWidth)
+        .map((el) => el.textContent ?? '')
+    );
+  }
+
+  /** The editor's outline (CodeMirror's box), and the app's accent colour its focus ring should have. */
+  async editorOutline(): Promise<{ style: string; width: string; color: string; accent: string }> {
+    return this.editor.locator('.cm-editor').evaluate((el) => {
+      const probe = document.createElement('span');
+      probe.style.color = 'var(--accent)';
+      document.body.append(probe);
+      const accent = getComputedStyle(probe).color;
+      probe.remove();
+      const cs = getComputedStyle(el);
+      return { style: cs.outlineStyle, width: cs.outlineWidth, color: cs.outlineColor, accent };
+    });
+  }
+
   async expectDirty(dirty: boolean): Promise<void> {
     if (dirty) await expect(this.dirty).toBeVisible();
     else await expect(this.dirty).toBeHidden();

@@ -85,6 +85,16 @@ export class SecurityPage {
     return dialog;
   }
 
+  /** What the matrix says about the selected cell (or the hint to select one), below it. */
+  get cellDetail(): Locator {
+    return this.view.getByTestId('matrix-detail');
+  }
+
+  /** The cells shown as selected (aria-pressed). */
+  get selectedCells(): Locator {
+    return this.matrix.locator('[data-testid="matrix-cell"][aria-pressed="true"]');
+  }
+
   cell(from: string, to: string): Locator {
     return this.matrix.locator(`[data-testid="matrix-cell"][data-from="${from}"][data-to="${to}"]`);
   }

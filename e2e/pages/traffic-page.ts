@@ -34,7 +34,7 @@
  *                 session-compare-changed, session-compare-row, session-compare-close, session-compare-error
  */
 import fs from 'node:fs';
-import { expect, type Locator, type Page } from '@playwright/test';
+import { expect, type Locator, type Page, type Route } from '@playwright/test';
 import { AppPage } from './app-page.js';
 
 /** Attributes a flow row carries; a string matches exactly, `flagsInclude` matches one comma-separated flag. */
@@ -328,6 +328,22 @@ export class TrafficPage {
     );
   }
 
+  /**
+   * The column headers on screen: the label each shows, its tooltip, and whether the label is cut (wider than its
+   * column). Hidden columns are left out.
+   */
+  async columnHeaders(): Promise<{ label: string; title: string; cut: boolean }[]> {
+    return this.page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLElement>('.flow-head > span'))
+        .filter((el) => el.getBoundingClientRect().width > 0 && getComputedStyle(el).visibility !== 'hidden')
+        .map((el) => ({
+          label: el.innerText.trim(),
+          title: el.title,
+          cut: el.scrollWidth > el.clientWidth
+        }))
+    );
+  }
+
   /** The list's visible width in pixels (its scroll box, without a scrollbar). */
   async listWidth(): Promise<number> {
     return this.list.evaluate((el) => el.clientWidth);
@@ -350,6 +366,54 @@ export class TrafficPage {
     const pane = await this.detail.boundingBox();
     if (!box || !pane) throw new Error('the pending note spinner or the detail pane is not on screen');
     return { width: box.width, height: box.height, left: box.x, paneLeft: pane.x };
+  }
+
+  // ---- layout of the toolbars ----
+
+  /** "Reset" in the filter bar (shown while a filter is set) and "Updating…" (while a list query runs). */
+  get resetButton(): Locator {
+    return this.page.getByTestId('traffic-reset');
+  }
+
+  get listLoading(): Locator {
+    return this.page.getByTestId('traffic-list-loading');
+  }
+
+  /** The filter bar's height and where the list's header starts (what moves when the bar wraps). */
+  async filterBarLayout(): Promise<{ barHeight: number; listTop: number }> {
+    return this.page.evaluate(() => {
+      const bar = document.querySelector('[role="toolbar"][aria-label="Traffic filters"]');
+      const list = document.querySelector('.flow-list-wrap');
+      if (!bar || !list) throw new Error('no filter bar or no list on screen');
+      return { barHeight: bar.getBoundingClientRect().height, listTop: list.getBoundingClientRect().top };
+    });
+  }
+
+  /**
+   * Hold the Traffic list's queries that carry `param` (e.g. "status") at the network, so the UI stays in its
+   * "Updating…" state; the returned function lets them (and any later one) through.
+   */
+  async holdListQueries(param: string): Promise<() => Promise<void>> {
+    const held: Route[] = [];
+    let open = false;
+    const match = (url: URL): boolean => url.pathname === '/api/v1/flows' && url.searchParams.has(param);
+    await this.page.route(match, async (route) => {
+      if (open) await route.continue();
+      else held.push(route);
+    });
+    return async () => {
+      open = true;
+      for (const r of held.splice(0)) await r.continue();
+      await this.page.unroute(match);
+    };
+  }
+
+  /** The element that has the keyboard focus: its data-testid, or its tag name without one. */
+  async focusedTestId(): Promise<string> {
+    return this.page.evaluate(() => {
+      const el = document.activeElement;
+      return el?.getAttribute('data-testid') ?? el?.tagName.toLowerCase() ?? 'none';
+    });
   }
 
   // ---- sessions ----

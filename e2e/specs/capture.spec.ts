@@ -263,9 +263,46 @@ test.describe('Capture', () => {
     await expect(traffic.recordStart).toBeFocused();
   });
 
-  test("the status bar's count follows retention: requests the store deleted are not counted", async ({
+  test('Export HAR and Clear are disabled, saying why, with nothing to act on; Clear leaves the focus on Pause', async ({
+    traffic,
     mesh,
-    app
+    page
+  }) => {
+    await traffic.open();
+    // nothing captured: Export HAR downloaded an empty HAR while Clear was disabled
+    await expect(traffic.empty).toBeVisible();
+    await expect(traffic.exportButton).toBeDisabled();
+    await expect(traffic.exportButton).toHaveAttribute('title', 'No requests to export yet');
+    await expect(traffic.clearButton).toBeDisabled();
+    await expect(traffic.clearButton).toHaveAttribute('title', 'No requests to clear');
+
+    expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/3')).status).toBe(200);
+    await traffic.expectRows({ path: '/ratings/3', reporter: 'source' });
+    await expect(traffic.exportButton).toBeEnabled();
+    await expect(traffic.clearButton).toBeEnabled();
+
+    // filters that match nothing: nothing to export, while Clear (of everything) still has work
+    await traffic.filterByStatus('5xx');
+    await expect(traffic.noMatch).toBeVisible();
+    await expect(traffic.exportButton).toBeDisabled();
+    await expect(traffic.exportButton).toHaveAttribute('title', 'No requests match the filters: nothing to export');
+    await expect(traffic.clearButton).toBeEnabled();
+    await traffic.filterByStatus('');
+    await traffic.expectRows({ path: '/ratings/3', reporter: 'source' });
+
+    // Clear from the keyboard disables itself: the focus moves to Pause beside it (it fell to the page)
+    await traffic.clearButton.focus();
+    await page.keyboard.press('Enter');
+    await expect(traffic.rows).toHaveCount(0);
+    await expect(traffic.clearButton).toBeDisabled();
+    await expect(traffic.pauseButton).toBeFocused();
+    await expect(traffic.exportButton).toBeDisabled();
+  });
+
+  test("the status bar's and the Sessions panel's counts follow retention: requests the store deleted are not counted", async ({
+    mesh,
+    app,
+    traffic
   }) => {
     // the smallest retention the mesh file takes, from the next start
     const MAX_FLOWS = 100;
@@ -276,6 +313,11 @@ test.describe('Capture', () => {
     await app.open(mesh.uiUrl);
     const count = app.page.getByTestId('status-flow-count');
     await expect(count).toHaveAttribute('data-source', 'store');
+    await traffic.open();
+    await traffic.openSessions();
+    const current = traffic.sessionsWhere({ current: true }).getByTestId('session-count');
+    // (the fixture's readiness probes through the sidecars are in it already)
+    await expect(current).toHaveAttribute('data-flows', /^\d+$/);
 
     // 60 requests, two flows each (the caller's sidecar and the server's): more than the store keeps
     for (let i = 0; i < 60; i++) {
@@ -286,6 +328,8 @@ test.describe('Capture', () => {
     await expect.poll(stored, { message: 'retention to keep the newest flows' }).toBe(MAX_FLOWS);
     await expect(count).toHaveAttribute('data-count', String(MAX_FLOWS));
     await expect(count).toHaveText(`${MAX_FLOWS} requests stored`);
+    // the session's count only went up (past 120) until the sessions were listed again
+    await expect(current).toHaveAttribute('data-flows', String(MAX_FLOWS));
   });
 
   test('history survives a restart of the engine', async ({ traffic, mesh, app }) => {

@@ -126,6 +126,33 @@ test.describe('Graph', () => {
     expect(new Set(ticks).size, ticks.join(' | ')).toBe(ticks.length);
   });
 
+  test('Metrics: the time axis reads the time of day; the date is under the pointer, not under the first tick', async ({
+    page,
+    mesh
+  }) => {
+    const metrics = new MetricsPage(page);
+    await metrics.watchChartText();
+    expect(await mesh.plainRequest('details-v1', '/details/0')).toMatchObject({ refused: false, status: 200 });
+    await metrics.open('details');
+    await metrics.expectChartsWithData('details');
+
+    await expect.poll(async () => (await metrics.chartText(metrics.rateChart)).length).toBeGreaterThan(0);
+    // the default 15 minute window: a date belongs on the axis only when it crosses midnight
+    const crossesMidnight = await page.evaluate(
+      () => new Date(Date.now() - 16 * 60_000).toDateString() !== new Date().toDateString()
+    );
+    if (!crossesMidnight) {
+      // uPlot drew the date ("11/25/26") under the first tick
+      const text = await metrics.chartText(metrics.rateChart);
+      expect(text.filter((t) => /\d\/\d|\d{4}-\d\d-\d\d/.test(t))).toEqual([]);
+    }
+    // times of day as the Traffic list has them (24 h), not "2:20pm"
+    const times = (await metrics.chartText(metrics.rateChart)).filter((t) => /^\d\d:\d\d(:\d\d)?$/.test(t));
+    expect(times.length).toBeGreaterThan(1);
+    await metrics.hover(metrics.rateChart);
+    await expect(metrics.legendTime(metrics.rateChart)).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  });
+
   test('Metrics: productpage’s rate, errors and latency are charted', async ({ page, mesh }) => {
     const metrics = new MetricsPage(page);
     await bookinfoTraffic(mesh);

@@ -62,6 +62,40 @@ test.describe('Rules', () => {
     expect(JSON.parse(r.body)).toMatchObject({ id: 0, ratings: { Reviewer1: 5 } });
   });
 
+  test('the focused editor has the focus ring; file names are whole at 1280, in the header and in the list', async ({
+    rules,
+    mesh,
+    page
+  }) => {
+    // a long name, as the "Require mTLS" quick action writes them
+    const long = 'istio/peer-authentication-ratings-v1.yaml';
+    fs.writeFileSync(
+      path.join(mesh.meshDir, long),
+      'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: ratings-v1\n  namespace: default\n' +
+        'spec:\n  selector:\n    matchLabels:\n      app: ratings\n  mtls:\n    mode: PERMISSIVE\n'
+    );
+    await rules.open();
+    await expect(rules.file(long)).toBeVisible();
+    await rules.openFile('istio/virtual-service-reviews.yaml', 'VirtualService');
+    await expect(rules.editorPath).toHaveAttribute('title', /virtual-service-reviews\.yaml$/);
+
+    // into the editor from the keyboard: the ring says where the focus is (CodeMirror's was outline: none)
+    await page.getByTestId('rules-quick-timeout').focus();
+    await page.keyboard.press('Tab');
+    await expect(rules.content).toBeFocused();
+    const ring = await rules.editorOutline();
+    expect(ring).toEqual({ style: 'solid', width: '2px', color: ring.accent, accent: ring.accent });
+
+    // edited (● unsaved beside the name): no name is cut ("virtual-service-reviews.…")
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.insertText('# edited\n');
+    await rules.expectDirty(true);
+    await expect(rules.problemsHead).toContainText('none in this file');
+    expect(await rules.cutFileNames()).toEqual([]);
+    // the validation state is told in the Problems bar, where it leaves the name its room
+    await expect(rules.validationState).toHaveText('✓ none in this file');
+  });
+
   test('warnings alone do not ask: Save writes the file and the reload applies', async ({ rules, mesh }) => {
     await rules.open();
     await rules.openFile('istio/destination-rule-all.yaml', 'DestinationRule');

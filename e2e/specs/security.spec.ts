@@ -18,6 +18,26 @@ test.describe('Security', () => {
     await app.expectNoError();
   });
 
+  test('the matrix from the keyboard: Enter selects a cell, Escape clears it and the focus stays on the cell', async ({
+    page,
+    security
+  }) => {
+    await security.open();
+    const cell = security.cell('productpage-v1', 'reviews-v1');
+    await expect(cell).toBeVisible();
+    await cell.focus();
+    await page.keyboard.press('Enter');
+    await expect(security.selectedCells).toHaveCount(1);
+    await expect(cell).toHaveAttribute('aria-pressed', 'true');
+    await expect(security.cellDetail).toContainText('productpage-v1');
+
+    // Esc left the cell selected and its reason shown
+    await page.keyboard.press('Escape');
+    await expect(security.selectedCells).toHaveCount(0);
+    await expect(security.cellDetail).toContainText('Select a cell');
+    await expect(cell).toBeFocused();
+  });
+
   test('sets STRICT from the UI', async ({ security, mesh }) => {
     // PERMISSIVE: a caller without a sidecar may talk plaintext straight to the inbound sidecar
     const before = await mesh.plainRequest('ratings-v1', '/ratings/0');

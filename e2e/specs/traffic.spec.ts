@@ -97,15 +97,36 @@ test.describe('Traffic', () => {
     const row = traffic.rowsWhere({ path: '/ratings/5', reporter: 'source', status: 200 }).first();
     await expect(row).toBeVisible();
 
+    const cutHeaders = async (): Promise<string[]> =>
+      (await traffic.columnHeaders()).filter((h) => h.cut).map((h) => h.label);
     // the whole list: Status and Duration used to run past the window's edge
     await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
-    // beside the detail pane: Status and Duration used to sit under the pane
+    await expect.poll(cutHeaders).toEqual([]);
+    // beside the detail pane: Status and Duration used to sit under the pane; the headers read "Sta…", "Met…"
     await traffic.openFlow(row);
     await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
-    // 1280 wide with the sessions panel open too
+    await expect.poll(cutHeaders).toEqual([]);
+    // short labels where the columns are narrow, the full names as their tooltips
+    expect(await traffic.columnHeaders()).toEqual(
+      expect.arrayContaining([
+        { label: 'Verb', title: 'Method', cut: false },
+        { label: 'Code', title: 'Status', cut: false }
+      ])
+    );
+    // 1280 wide with the sessions panel open too ("Caller → service" was cut as well)
     await page.setViewportSize({ width: 1280, height: 800 });
     await traffic.openSessions();
     await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
+    await expect.poll(cutHeaders).toEqual([]);
+    // and 900 wide, the narrowest list
+    await page.setViewportSize({ width: 900, height: 700 });
+    await expect.poll(cutHeaders).toEqual([]);
+    // the whole names again where they fit
+    await page.setViewportSize({ width: 1440, height: 800 });
+    await traffic.closeSessions();
+    await expect
+      .poll(async () => (await traffic.columnHeaders()).map((h) => h.label))
+      .toEqual(['Started', 'Caller → service', 'Method', 'Path', 'Status', 'Duration']);
   });
 
   test('a 900×700 window with a request open keeps Status and Duration of every row in view', async ({
@@ -221,5 +242,37 @@ test.describe('Traffic', () => {
     await expect(traffic.requestLine).toContainText('&end=here');
     // nothing cut off sideways: the line wraps within the pane (it used to end in an ellipsis)
     await expect.poll(() => traffic.requestLineOverflow()).toBe(0);
+  });
+  test('setting a filter and the query it runs leave the filter bar one height: the list does not move', async ({
+    traffic,
+    mesh,
+    page
+  }) => {
+    for (const size of [
+      { width: 1280, height: 800 },
+      { width: 1024, height: 700 }
+    ]) {
+      await page.setViewportSize(size);
+      await traffic.open();
+      expect((await mesh.send('reviews-v2', 'http://ratings:9080/ratings/4')).status).toBe(200);
+      await traffic.expectRows({ path: '/ratings/4', reporter: 'source' });
+      const before = await traffic.filterBarLayout();
+
+      // a filter adds "Reset" and "… matching"; "Updating…" shows while its query is held at the network
+      const release = await traffic.holdListQueries('status');
+      await traffic.filterByStatus('2xx');
+      await expect(traffic.resetButton).toBeVisible();
+      await expect(traffic.listLoading).toBeVisible();
+      await expect(traffic.count).toContainText('matching');
+      // the bar wrapped onto another line and the whole list jumped ~26 px
+      expect(await traffic.filterBarLayout(), `${size.width}×${size.height} while updating`).toEqual(before);
+      await release();
+      await expect(traffic.listLoading).toHaveCount(0);
+      expect(await traffic.filterBarLayout(), `${size.width}×${size.height} with a filter`).toEqual(before);
+
+      await traffic.resetButton.click();
+      await expect(traffic.resetButton).toHaveCount(0);
+      expect(await traffic.filterBarLayout()).toEqual(before);
+    }
   });
 });

@@ -124,12 +124,14 @@ export function FlowQueryBar() {
           Reset
         </button>
       )}
-      <span className="toolbar-spacer" />
-      {listStatus === 'loading' && total > 0 && (
-        <span className="txt-faint small" data-testid="traffic-list-loading" role="status">
-          Updating…
-        </span>
-      )}
+      {/* "Updating…" lies in the spacer, which takes no room of its own: the bar keeps its lines while a query runs */}
+      <span className="toolbar-spacer query-pending">
+        {listStatus === 'loading' && total > 0 && (
+          <span className="txt-faint small" data-testid="traffic-list-loading" role="status">
+            Updating…
+          </span>
+        )}
+      </span>
       <span
         className="count"
         data-testid="traffic-count"

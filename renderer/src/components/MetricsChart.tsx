@@ -7,7 +7,7 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useMesh } from '../hooks.js';
-import { isolated, withAlpha } from '../lib/metrics.js';
+import { isolated, timeTickLabels, timeValue, withAlpha } from '../lib/metrics.js';
 
 export interface ChartLine {
   label: string;
@@ -85,7 +85,11 @@ export function MetricsChart({
         y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] }
       },
       axes: [
-        axis(),
+        {
+          ...axis(),
+          // uPlot's own labels put the date under the first tick whatever the window: only when it crosses midnight
+          values: (_u, splits, _axis, _space, incr) => timeTickLabels(splits, incr)
+        },
         {
           ...axis(),
           size: 56,
@@ -98,7 +102,7 @@ export function MetricsChart({
         }
       ],
       series: [
-        {},
+        { value: (_u, sec) => (sec === null || sec === undefined ? '–' : timeValue(sec)) },
         ...lines.map((l): uPlot.Series => ({
           label: l.label,
           stroke: v(l.colour),

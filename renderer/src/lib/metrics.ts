@@ -118,3 +118,28 @@ export function tickLabels(splits: readonly number[], unit = ''): string[] {
   while (decimals < 6 && !exact(decimals)) decimals++;
   return splits.map((s) => `${Number(s.toFixed(decimals))}${unit}`);
 }
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+const localDay = (d: Date): string => `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+
+/**
+ * Labels for a chart's time axis (`splits` in seconds since the epoch, local time): "14:05", with seconds when the
+ * ticks are less than a minute apart ("14:05:30"). The date ("2026-11-25", on a second line) only when the window
+ * crosses midnight: on the first tick, and on the first one of each next day. The hover legend has the whole date
+ * (timeValue).
+ */
+export function timeTickLabels(splits: readonly number[], incrSec: number): string[] {
+  const dates = splits.map((s) => new Date(s * 1000));
+  const days = dates.map(localDay);
+  const crosses = days.some((d) => d !== days[0]);
+  return dates.map((d, i) => {
+    const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}${incrSec < 60 ? `:${pad2(d.getSeconds())}` : ''}`;
+    return crosses && (i === 0 || days[i] !== days[i - 1]) ? `${time}\n${days[i]}` : time;
+  });
+}
+
+/** A time of a chart (seconds since the epoch) in the hover legend: "2026-11-25 14:05:30", local time. */
+export function timeValue(sec: number): string {
+  const d = new Date(sec * 1000);
+  return `${localDay(d)} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}

@@ -110,13 +110,13 @@ describe('traffic slice', () => {
   it('clear calls clearFlows and empties both lists; a failure is kept with its code', async () => {
     const { api, s } = setup();
     s().appendFlows([flow({ id: 'a' })]);
-    await s().clearFlows();
+    expect(await s().clearFlows()).toBe(true);
     expect(s().flows).toEqual([]);
     expect(s().trafficFlows).toEqual([]);
     expect(api.calls.some((c) => c.method === 'clearFlows')).toBe(true);
     s().appendFlows([flow({ id: 'b' })]);
     api.fail.clearFlows = Object.assign(new Error('engine gone'), { code: 'LM500' });
-    await s().clearFlows();
+    expect(await s().clearFlows()).toBe(false);
     expect(s().flows).toHaveLength(1);
     expect(s().clearError).toEqual({ code: 'LM500', message: 'engine gone' });
   });
@@ -493,7 +493,7 @@ describe("the status bar's request count", () => {
     expect(shown(s())).toBe('2 requests stored');
   });
 
-  it("follows the store's retention: the flows it deleted come off, though the sessions here only ever add", async () => {
+  it("follows the store's retention: the flows it deleted come off, and the sessions are listed again", async () => {
     const api = fakeApi();
     api.maxFlows = 5;
     for (let i = 0; i < 5; i++)
@@ -510,14 +510,26 @@ describe("the status bar's request count", () => {
     // three more requests: the store keeps five, the oldest three went
     for (let i = 0; i < 3; i++) api.record(flow({ id: `live-${i}` }));
     expect(api.flows.map((f) => f.id)).toEqual(['f3', 'f4', 'live-0', 'live-1', 'live-2']);
-    expect(s().sessions.reduce((n, x) => n + x.flows, 0)).toBe(8);
     expect(selectStoredCount(s())).toBe(5);
     expect(shown(s())).toBe('5 requests stored');
 
-    // listing the sessions again agrees
-    await s().loadSessions();
-    expect(s().sessions.reduce((n, x) => n + x.flows, 0)).toBe(5);
-    expect(shown(s())).toBe('5 requests stored');
+    // the captured session's count (Sessions panel) came down too: it only went up, to 8, until a reload
+    await settle();
+    expect(s().sessions.map((x) => x.flows)).toEqual([5]);
+    // one listing at a time: the three totals that came while one ran asked for one more, not three
+    expect(api.calls.filter((c) => c.method === 'listSessions').length).toBeLessThanOrEqual(3);
+  });
+
+  it('totals that agree with the sessions list nothing again', async () => {
+    const { api, s } = setup();
+    await s().init();
+    await settle();
+    const listings = () => api.calls.filter((c) => c.method === 'listSessions').length;
+    const before = listings();
+    for (let i = 0; i < 3; i++) api.record(flow({ id: `live-${i}` }));
+    await settle();
+    expect(s().sessions.reduce((n, x) => n + x.flows, 0)).toBe(3);
+    expect(listings()).toBe(before);
   });
 
   it('without the sessions (not loaded, or failed) it says the flows are those loaded here', async () => {
@@ -716,6 +728,57 @@ describe('selection and detail', () => {
     s().closeDetail();
     expect(s().detail).toBeNull();
     expect(s().selectedId).toBe('b');
+  });
+
+  it('closes the detail when a filter or a deleted session takes its request off the list', async () => {
+    const { api, s } = setup();
+    api.flows = [
+      flow({ id: 'a', path: '/reviews/1' }),
+      flow({ id: 'b', path: '/reviews/2', status: 503 }),
+      flow({ id: 'c', path: '/ratings/3' })
+    ];
+    await s().loadFlows();
+
+    // a structural filter hides the row at once: the pane goes with it (it stayed open on a request not listed)
+    await s().openDetail('a');
+    s().setFilter({ status: '5xx' });
+    expect(s().detail).toBeNull();
+    expect(s().selectedId).toBeNull();
+
+    // the text is matched by the engine: the pane goes when the answer no longer lists the request
+    s().resetFilters();
+    await settle();
+    await s().openDetail('c');
+    s().setFilter({ text: '/reviews' });
+    expect(s().detail?.id).toBe('c');
+    await s().reloadList();
+    expect(s().detail).toBeNull();
+
+    // a request still listed keeps its pane
+    await s().openDetail('b');
+    s().setFilter({ status: '5xx' });
+    await settle();
+    expect(s().detail?.id).toBe('b');
+
+    // a request opened from elsewhere (a hop of its trace) was not listed: a filter change leaves it open
+    await s().openDetail('c');
+    s().setFilter({ flag: 'none' });
+    await settle();
+    expect(s().detail?.id).toBe('c');
+
+    // the session of the open request is deleted: its flows leave the store and the list, and the pane closes
+    s().resetFilters();
+    await settle();
+    const rec = await s().startRecording('old');
+    api.record(flow({ id: 'r1', path: '/reviews/9' }));
+    await s().stopRecording();
+    s().selectSession(null);
+    await settle();
+    await s().openDetail('r1');
+    await s().deleteSession(rec!.id);
+    await settle();
+    expect(s().trafficFlows.some((f) => f.id === 'r1')).toBe(false);
+    expect(s().detail).toBeNull();
   });
 
   it('keeps the listed flow and shows the error when getFlow fails', async () => {

@@ -157,7 +157,8 @@ export interface TrafficSlice {
   /** What the engine's store holds now (a `store` event). */
   applyStoreTotals(totals: StoreTotals): void;
   setPaused(paused: boolean): void;
-  clearFlows(): Promise<void>;
+  /** Clear the captured flows (in the engine too); false when it failed (see `clearError`). */
+  clearFlows(): Promise<boolean>;
   setFilter(patch: Partial<FlowFilters>): void;
   resetFilters(): void;
   selectFlow(id: string | null): void;
@@ -247,6 +248,30 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
    */
   let olderCursor: string | undefined;
   let textTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The request open in the detail pane, when it was listed before a change that may take it off the list (the
+   * filters, a deleted session): checked once the list is what the change made it.
+   */
+  let detailWatch: string | null = null;
+
+  const isListed = (id: string): boolean => selectFilteredFlows(get()).some((f) => f.id === id);
+
+  function watchDetail(): void {
+    const d = get().detail;
+    // a request opened from elsewhere (a hop of its trace, a replay the filters hide) was not listed: it stays
+    if (d !== null && detailWatch === null && isListed(d.id)) detailWatch = d.id;
+  }
+
+  /** The watched request left the list: close its detail rather than show a request the list no longer has. */
+  function dropLeftDetail(settled: boolean): void {
+    const id = detailWatch;
+    if (id === null) return;
+    if (get().detail?.id !== id) detailWatch = null;
+    else if (!isListed(id)) {
+      detailWatch = null;
+      set((s) => ({ detail: null, selectedId: s.selectedId === id ? null : s.selectedId }));
+    } else if (settled) detailWatch = null;
+  }
 
   const currentSession = (): number | null => get().sessions.find((s) => s.current)?.id ?? null;
   const matchesNow = (f: FlowRecord): boolean => matchesFilter(f, get().filters, { currentSession: currentSession() });
@@ -262,6 +287,30 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
           ? s.trafficFlows
           : capped(addInStartOrder(s.trafficFlows, [light]))
     }));
+  }
+
+  /** The sessions are listed and their counts do not add up to what the store says it holds. */
+  function sessionsDisagree(): boolean {
+    const { sessions, sessionsStatus, storeTotals } = get();
+    if (storeTotals === null || sessionsStatus !== 'ready' || sessions.length === 0) return false;
+    return sessions.reduce((n, x) => n + x.flows, 0) !== storeTotals.flows;
+  }
+
+  /** One listing of the sessions at a time; totals that came meanwhile are checked again when it is done. */
+  let sessionsRefresh: 'idle' | 'running' | 'again' = 'idle';
+  function refreshSessions(): void {
+    if (sessionsRefresh !== 'idle') {
+      sessionsRefresh = 'again';
+      return;
+    }
+    sessionsRefresh = 'running';
+    void get()
+      .loadSessions()
+      .finally(() => {
+        const again = sessionsRefresh === 'again';
+        sessionsRefresh = 'idle';
+        if (again && sessionsDisagree()) refreshSessions();
+      });
   }
 
   function bumpSessionCounts(incoming: FlowRecord[]): void {
@@ -356,6 +405,7 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
           hasOlder: listed.length >= INITIAL_FLOWS,
           listStatus: 'ready'
         }));
+        dropLeftDetail(true);
       } catch (err) {
         if (token === listSeq) set({ listStatus: 'error', listError: toErrorInfo(err) });
       }
@@ -462,6 +512,9 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
 
     applyStoreTotals(totals) {
       set({ storeTotals: totals });
+      // The sessions' counts only add the flows that arrive; retention's deletions (and a clear, a deleted session)
+      // show in the totals: when they disagree, list the sessions again.
+      if (sessionsDisagree()) refreshSessions();
     },
 
     setPaused(paused) {
@@ -500,8 +553,10 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
         }));
         if (get().sessionsStatus !== 'idle') void get().loadSessions();
         if (imports.size > 0) void get().reloadList();
+        return true;
       } catch (err) {
         set({ clearError: toErrorInfo(err) });
+        return false;
       }
     },
 
@@ -509,8 +564,12 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
       const prev = get().filters;
       const next = { ...prev, ...patch };
       if (sameFilters(prev, next) && prev.text === next.text) return;
+      watchDetail();
       set({ filters: next });
-      if (queryKey(prev) === queryKey(next)) return; // client-side only (or whitespace): the selector handles it
+      const local = queryKey(prev) === queryKey(next);
+      // the structured filters narrow the list at once (the selector); the text waits for the query's answer
+      dropLeftDetail(local);
+      if (local) return; // client-side only (or whitespace): the selector handles it
       const onlyText = sameFilters({ ...prev, text: next.text }, next);
       clearTimeout(textTimer);
       textTimer = undefined;
@@ -625,6 +684,7 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
       set({ sessionOp: { pending: 'delete', id, error: null } });
       try {
         await deps.api.deleteSession({ id });
+        watchDetail();
         set((s) => ({
           sessionOp: NO_SESSION_OP,
           sessions: s.sessions.filter((x) => x.id !== id),

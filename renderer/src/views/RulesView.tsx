@@ -208,9 +208,6 @@ function EditorPane() {
               ● unsaved
             </span>
           )}
-          <span className="validation-state txt-faint" aria-live="polite">
-            {validating ? 'checking…' : liveIssues === null ? '' : fileIssues.length === 0 ? '✓ no problems' : ''}
-          </span>
         </div>
         <button
           type="button"
@@ -250,13 +247,16 @@ function EditorPane() {
       <div className={`issues ${editor.status === 'ready' ? '' : 'hidden'}`} aria-label="Problems">
         <div className="issues-head">
           <h2>Problems</h2>
-          {liveIssues !== null && (
-            <span className="txt-faint">
-              {fileIssues.length === 0
-                ? 'none in this file'
-                : `${errors} error${errors === 1 ? '' : 's'}, ${fileIssues.length - errors} other`}
-            </span>
-          )}
+          {/* the validation state lives here, not beside the file name, which it cut short at 1280 px */}
+          <span className="validation-state txt-faint" data-testid="rules-validation" aria-live="polite">
+            {validating
+              ? 'checking…'
+              : liveIssues === null
+                ? ''
+                : fileIssues.length === 0
+                  ? '✓ none in this file'
+                  : `${errors} error${errors === 1 ? '' : 's'}, ${fileIssues.length - errors} other`}
+          </span>
           <ErrorText error={validateError} />
         </div>
         <ul className="issue-list">

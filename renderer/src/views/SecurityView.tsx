@@ -553,6 +553,8 @@ function MatrixGrid({ layout, observed }: { layout: MatrixLayout; observed: Map<
       Home: () => move(e.ctrlKey ? 0 : r, 0),
       End: () => move(e.ctrlKey ? callers.length - 1 : r, destinations.length - 1)
     };
+    // Esc unselects the cell (its reason below goes back to the hint); the focus stays where it is
+    if (e.key === 'Escape' && selected !== null && !e.defaultPrevented) keys.Escape = () => setSelected(null);
     const run = keys[e.key];
     if (run) {
       e.preventDefault();
@@ -623,7 +625,8 @@ function MatrixGrid({ layout, observed }: { layout: MatrixLayout; observed: Map<
         </table>
       </div>
       <p id="matrix-help" className="sr-only">
-        Arrow keys move between cells; Enter or Space shows the reason and the calls seen below the matrix.
+        Arrow keys move between cells; Enter or Space shows the reason and the calls seen below the matrix, Escape hides
+        it.
       </p>
       <CellDetail
         cell={sel ?? null}

@@ -177,6 +177,10 @@ function CaptureBar() {
   const clear = useMesh((s) => s.clearFlows);
   const clearError = useMesh((s) => s.clearError);
   const total = useMesh((s) => s.trafficFlows.length + s.flows.length);
+  // Nothing for Export HAR: the filters' query found no request, and none is older or held back by Pause
+  const nothingToExport = useMesh(
+    (s) => s.listStatus !== 'error' && s.trafficFlows.length === 0 && !s.hasOlder && s.missed === 0
+  );
   const captureOff = useMesh(selectCaptureOff);
   const [labeling, setLabeling] = useState(false);
   const [label, setLabel] = useState('');
@@ -366,11 +370,15 @@ function CaptureBar() {
         className="btn"
         data-testid="traffic-export-har"
         onClick={() => void onExport()}
-        disabled={har.op !== 'idle'}
+        disabled={har.op !== 'idle' || nothingToExport}
         title={
-          scopeId === null
-            ? 'Save the requests matching the filters as a HAR file'
-            : 'Save the requests of this session (and filters) as a HAR file'
+          nothingToExport
+            ? total === 0
+              ? 'No requests to export yet'
+              : 'No requests match the filters: nothing to export'
+            : scopeId === null
+              ? 'Save the requests matching the filters as a HAR file'
+              : 'Save the requests of this session (and filters) as a HAR file'
         }
       >
         {CaptureIcons.download()} {har.op === 'exporting' ? 'Exporting…' : 'Export HAR'}
@@ -388,9 +396,18 @@ function CaptureBar() {
         type="button"
         className="btn"
         data-testid="traffic-clear"
-        onClick={() => void clear()}
+        onClick={() =>
+          void clear().then((cleared) => {
+            // Clear disables itself: the focus goes to its neighbour rather than to the page
+            if (cleared) setFocusTo('traffic-pause');
+          })
+        }
         disabled={total === 0}
-        title="Clear the captured requests and ended sessions, in the engine's store too (Graph and Metrics history is drawn from them); imported HAR sessions stay"
+        title={
+          total === 0
+            ? 'No requests to clear'
+            : "Clear the captured requests and ended sessions, in the engine's store too (Graph and Metrics history is drawn from them); imported HAR sessions stay"
+        }
       >
         {Icons.trash()} Clear
       </button>
@@ -603,11 +620,11 @@ function FlowList() {
         <span title="When each request started (the list is in start order; a request in flight shows at once, pending)">
           Started
         </span>
-        <span>Caller → service</span>
+        <HeadLabel full="Caller → service" short="From → to" />
         <span>Reporter</span>
-        <span>Method</span>
+        <HeadLabel full="Method" short="Verb" />
         <span>Path</span>
-        <span className="num">Status</span>
+        <HeadLabel full="Status" short="Code" num />
         <span>Flags</span>
         <span className="num">Duration</span>
       </div>
@@ -656,6 +673,16 @@ function FlowList() {
         </div>
       </div>
     </div>
+  );
+}
+
+/** A column header with a shorter label for a narrow list (styles.css swaps them), and the full one as its tooltip. */
+function HeadLabel({ full, short, num = false }: { full: string; short: string; num?: boolean }) {
+  return (
+    <span className={num ? 'num' : undefined} title={full}>
+      <span className="head-full">{full}</span>
+      <span className="head-short">{short}</span>
+    </span>
   );
 }
 
