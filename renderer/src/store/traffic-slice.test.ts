@@ -4,7 +4,7 @@ import { connectEvents, createMeshStore } from './index.js';
 import { fakeApi, flow, toHar } from './fake-api.js';
 import { flowCountLabel } from '../lib/format.js';
 import { selectFilteredFlows, selectFlagOptions, selectStoredCount } from './selectors.js';
-import { INITIAL_FLOWS, MAX_FLOWS, OLDER_PAGE, TEXT_FILTER_DELAY_MS } from './traffic-slice.js';
+import { SESSIONS_REFRESH_MS, INITIAL_FLOWS, MAX_FLOWS, OLDER_PAGE, TEXT_FILTER_DELAY_MS } from './traffic-slice.js';
 
 function setup() {
   const api = fakeApi();
@@ -504,8 +504,10 @@ describe("the status bar's request count", () => {
     connectEvents(store, api);
     const s = () => store.getState();
     await s().init();
+    s().toggleSessions(true); // the panel that shows the sessions' counts
     await settle();
     expect(selectStoredCount(s())).toBe(5);
+    const listed = api.calls.filter((c) => c.method === 'listSessions').length;
 
     // three more requests: the store keeps five, the oldest three went
     for (let i = 0; i < 3; i++) api.record(flow({ id: `live-${i}` }));
@@ -516,8 +518,48 @@ describe("the status bar's request count", () => {
     // the captured session's count (Sessions panel) came down too: it only went up, to 8, until a reload
     await settle();
     expect(s().sessions.map((x) => x.flows)).toEqual([5]);
-    // one listing at a time: the three totals that came while one ran asked for one more, not three
-    expect(api.calls.filter((c) => c.method === 'listSessions').length).toBeLessThanOrEqual(3);
+    // one listing for the three totals that came at once, not three
+    expect(api.calls.filter((c) => c.method === 'listSessions').length - listed).toBe(1);
+  });
+
+  it('lists the sessions for totals only while the panel shows them, and at most once per SESSIONS_REFRESH_MS', async () => {
+    const api = fakeApi();
+    api.maxFlows = 2;
+    let now = 1_000_000;
+    api.record(flow({ id: 'first' })); // the session the store records into, listed at start
+    const store = createMeshStore({ api, batchMs: 0, now: () => now });
+    connectEvents(store, api);
+    const s = () => store.getState();
+    await s().init();
+    await settle();
+    expect(s().sessions.length).toBeGreaterThan(0);
+    const listings = () => api.calls.filter((c) => c.method === 'listSessions').length;
+
+    // panel closed: retention's totals list nothing (each listing scans the engine's store)
+    let before = listings();
+    for (let i = 0; i < 6; i++) {
+      api.record(flow({ id: `closed-${i}` }));
+      await settle();
+    }
+    expect(listings()).toBe(before);
+
+    // panel open (opening lists them): totals that disagree list them once, then not again within the interval
+    s().toggleSessions(true);
+    await settle();
+    before = listings();
+    for (let i = 0; i < 6; i++) {
+      api.record(flow({ id: `open-${i}` }));
+      await settle();
+    }
+    expect(listings() - before).toBe(1);
+    expect(s().sessions.reduce((n, x) => n + x.flows, 0)).not.toBe(2); // stale until the interval is up
+
+    // once it is up, the totals that waited are checked and the sessions listed again
+    now += SESSIONS_REFRESH_MS;
+    await new Promise((r) => setTimeout(r, SESSIONS_REFRESH_MS + 50));
+    await settle();
+    expect(listings() - before).toBe(2);
+    expect(s().sessions.reduce((n, x) => n + x.flows, 0)).toBe(2);
   });
 
   it('totals that agree with the sessions list nothing again', async () => {

@@ -38,6 +38,9 @@ export { NO_FILTERS } from '../lib/flow-query.js';
 /** Flows kept in each list (the engine keeps its own, larger store; the detail pane fetches bodies from it). */
 export const MAX_FLOWS = 5000;
 /** Flows fetched when the view starts and when the filters change. */
+/** The shortest time between two listings of the sessions that the store's totals ask for (refreshSessions). */
+export const SESSIONS_REFRESH_MS = 2000;
+
 export const INITIAL_FLOWS = 1000;
 /** Flows fetched per "load older". */
 export const OLDER_PAGE = 500;
@@ -296,13 +299,31 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
     return sessions.reduce((n, x) => n + x.flows, 0) !== storeTotals.flows;
   }
 
-  /** One listing of the sessions at a time; totals that came meanwhile are checked again when it is done. */
+  /**
+   * One listing of the sessions at a time; totals that came meanwhile are checked again when it is done. Listing them
+   * makes the engine commit what it holds and count every stored flow (a scan of the store, in the thread that
+   * forwards requests), and with retention deleting a `store` event comes with every commit (about 4 a second under
+   * load): so a listing for totals happens only while the Sessions panel shows the counts (opening it lists them) and
+   * at most once per SESSIONS_REFRESH_MS, the last totals checked when that time is up.
+   */
   let sessionsRefresh: 'idle' | 'running' | 'again' = 'idle';
+  let lastRefresh = -Infinity;
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   function refreshSessions(): void {
+    if (!get().sessionsOpen) return;
     if (sessionsRefresh !== 'idle') {
       sessionsRefresh = 'again';
       return;
     }
+    const wait = lastRefresh + SESSIONS_REFRESH_MS - deps.now();
+    if (wait > 0) {
+      refreshTimer ??= setTimeout(() => {
+        refreshTimer = undefined;
+        if (sessionsDisagree()) refreshSessions();
+      }, wait);
+      return;
+    }
+    lastRefresh = deps.now();
     sessionsRefresh = 'running';
     void get()
       .loadSessions()
