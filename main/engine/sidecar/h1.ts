@@ -50,6 +50,22 @@ export interface ResponseHead {
 /** `incomplete`: more bytes are needed; `unsupported`: leave this message to node:http. */
 export type Parsed<T> = T | 'incomplete' | 'unsupported';
 
+/** Envoy's INLINE_REQ_RESP_HEADERS (envoy/http/header_map.h): inline in requests and responses alike. */
+const INLINE_REQ_RESP_HEADERS = [
+  'connection',
+  'content-type',
+  'x-envoy-decorator-operation',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-status',
+  'x-request-id',
+  'transfer-encoding',
+  'upgrade',
+  'via',
+  'content-length',
+  'x-envoy-attempt-count'
+];
+
 /**
  * The request headers Envoy keeps in an inline (O(1)) slot of its header map, as an Istio sidecar's Envoy has them: a
  * field repeated on several lines is appended to the slot's value with "," (HeaderMapImpl::insertByKey ->
@@ -95,19 +111,7 @@ export const ENVOY_INLINE_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-envoy-upstream-rq-timeout-ms',
   'x-envoy-upstream-rq-per-try-timeout-ms',
   'x-envoy-upstream-stream-duration-ms',
-  // INLINE_REQ_RESP_HEADERS
-  'content-length',
-  'x-envoy-attempt-count',
-  'connection',
-  'content-type',
-  'x-envoy-decorator-operation',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-status',
-  'x-request-id',
-  'transfer-encoding',
-  'upgrade',
-  'via',
+  ...INLINE_REQ_RESP_HEADERS,
   // RegisterCustomInlineHeader<RequestHeaders> of the extensions in istio-proxy's build
   'accept',
   'grpc-accept-encoding',
@@ -146,19 +150,7 @@ export const ENVOY_INLINE_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
   'location',
   'server',
   'x-envoy-upstream-service-time',
-  // INLINE_REQ_RESP_HEADERS
-  'connection',
-  'content-type',
-  'x-envoy-decorator-operation',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-status',
-  'x-request-id',
-  'transfer-encoding',
-  'upgrade',
-  'via',
-  'content-length',
-  'x-envoy-attempt-count',
+  ...INLINE_REQ_RESP_HEADERS,
   // INLINE_RESP_HEADERS_TRAILERS
   'grpc-message',
   'grpc-status',
