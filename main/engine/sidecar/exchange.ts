@@ -560,7 +560,13 @@ export function applyHeaderOps(
   headers: OutgoingHttpHeaders | Record<string, string | string[] | number | undefined>,
   ops: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] } | undefined,
   /** The request, for values with Envoy's format commands (header-format.ts). */
-  ex?: Exchange
+  ex?: Exchange,
+  /**
+   * The headers Envoy keeps inline in this map (h1.ts ENVOY_INLINE_REQUEST_HEADERS or ENVOY_INLINE_RESPONSE_HEADERS):
+   * an `add` to one that is there is appended to its value with "," (HeaderMapImpl::addCopy -> appendToHeader), one
+   * line; to any other header it is another entry, a line of its own.
+   */
+  inline?: ReadonlySet<string>
 ): void {
   if (!ops) return;
   for (const name of ops.remove ?? []) {
@@ -588,6 +594,9 @@ export function applyHeaderOps(
     }
     const cur = headers[key];
     if (cur === undefined) headers[key] = v;
-    else headers[key] = [...(Array.isArray(cur) ? cur.map(String) : [String(cur)]), v];
+    else if (inline?.has(key)) {
+      const joined = Array.isArray(cur) ? cur.map(String).join(',') : String(cur);
+      headers[key] = joined === '' ? v : `${joined},${v}`;
+    } else headers[key] = [...(Array.isArray(cur) ? cur.map(String) : [String(cur)]), v];
   }
 }

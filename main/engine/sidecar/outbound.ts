@@ -45,7 +45,12 @@ import { Abort } from './abort.js';
 import { FastConnection, FastRequest, FastResponse, UpstreamPool } from './fast-lane.js';
 import { AgentSet, type ConnectionLifecycle } from './lifecycle.js';
 import { ClientRelay, fastTry, type BodySink, type FastTryOutcome, type ResponseBody } from './fast-try.js';
-import { envoyResponseHeaders, requestHead } from './h1.js';
+import {
+  ENVOY_INLINE_REQUEST_HEADERS,
+  ENVOY_INLINE_RESPONSE_HEADERS,
+  envoyResponseHeaders,
+  requestHead
+} from './h1.js';
 import {
   circuitPolicies,
   heldCircuit,
@@ -534,7 +539,8 @@ export class OutboundSidecar {
     if (corsResult?.responseHeaders) ex.corsHeaders = corsResult.responseHeaders;
     // the router's own replies carry the rule's response header ops (Envoy's finalizeResponseHeaders); the chosen
     // destination's join them below
-    if (route?.headers?.response) ex.routeResponseHeaders = (h) => applyHeaderOps(h, route.headers?.response, ex);
+    if (route?.headers?.response)
+      ex.routeResponseHeaders = (h) => applyHeaderOps(h, route.headers?.response, ex, ENVOY_INLINE_RESPONSE_HEADERS);
 
     // ---- direct response / redirect
     if (route && route.action.type === 'direct') {
@@ -625,8 +631,9 @@ export class OutboundSidecar {
         r.headers.host = route.rewrite.authority;
       }
     }
-    if (dest?.requestOps) for (const ops of dest.requestOps) applyHeaderOps(r.headers, ops, ex);
-    else applyHeaderOps(r.headers, route?.headers?.request, ex);
+    if (dest?.requestOps)
+      for (const ops of dest.requestOps) applyHeaderOps(r.headers, ops, ex, ENVOY_INLINE_REQUEST_HEADERS);
+    else applyHeaderOps(r.headers, route?.headers?.request, ex, ENVOY_INLINE_REQUEST_HEADERS);
     // a destination's Host only stands when the rule rewrites no authority, by rewrite.authority or by its own
     // host/:authority header op (Istio: "only override if the top level rewrite is not set"; with weighted
     // destinations too)
@@ -636,7 +643,7 @@ export class OutboundSidecar {
     const responseOps = dest?.headers?.response ? dest.responseOps : undefined;
     if (responseOps)
       ex.routeResponseHeaders = (h) => {
-        for (const ops of responseOps) applyHeaderOps(h, ops, ex);
+        for (const ops of responseOps) applyHeaderOps(h, ops, ex, ENVOY_INLINE_RESPONSE_HEADERS);
       };
     if (ex.corsHeaders) ex.note('cors', 'origin allowed: CORS headers added to the response');
 
