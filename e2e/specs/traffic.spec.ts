@@ -145,7 +145,17 @@ test.describe('Traffic', () => {
     await traffic.openFlow(row);
     await expect.poll(() => traffic.cellsOutsideList(row)).toEqual([]);
     await expect.poll(() => traffic.clippedCells(row, ['c-status', 'c-dur'])).toEqual([]);
-    // a wider window brings the columns back
+    // a wider window brings the columns back; beside the detail pane the route cell cuts the caller, not the service
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const dst = row.getByTestId('flow-route-dst');
+    await expect(dst).toHaveText('ratings-v1');
+    // whole: inside its cell, and not cut short within its own box
+    const whole = (el: HTMLElement): boolean => {
+      const cell = el.closest('.c-route')!.getBoundingClientRect();
+      const box = el.getBoundingClientRect();
+      return el.clientWidth > 0 && el.scrollWidth <= el.clientWidth && box.right <= cell.right + 0.5;
+    };
+    await expect.poll(() => dst.evaluate(whole)).toBe(true);
     await page.setViewportSize({ width: 1280, height: 800 });
     await expect
       .poll(() => traffic.visibleColumns(row))

@@ -743,10 +743,13 @@ function FlowRow({
           {f.reporter === 'source' ? 'out' : 'in'}
         </span>
         <ConnIcon security={f.connectionSecurity} testId="flow-conn" />
-        <span className={f.source ? '' : 'txt-faint'}>{f.source ?? 'unknown'}</span>
+        {/* the caller gives way first: the service a request went to is what a narrow list must still show */}
+        <span className={`route-src ${f.source ? '' : 'txt-faint'}`}>{f.source ?? 'unknown'}</span>
         <span className="arrow"> → </span>
-        <span className={f.destination ? '' : 'txt-muted'}>{target}</span>
-        {svc && svc !== target && !target.startsWith(svc) && <span className="txt-faint"> ({svc})</span>}
+        <span className={`route-dst ${f.destination ? '' : 'txt-muted'}`} data-testid="flow-route-dst">
+          {target}
+          {svc && svc !== target && !target.startsWith(svc) && <span className="txt-faint"> ({svc})</span>}
+        </span>
       </span>
       <span
         className={`c-reporter rep-${f.reporter}`}
