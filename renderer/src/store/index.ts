@@ -8,7 +8,7 @@ import { createGraphSlice } from './graph-slice.js';
 import { createRulesSlice } from './rules-slice.js';
 import { createSecuritySlice } from './security-slice.js';
 import { createServicesSlice } from './services-slice.js';
-import { createTrafficSlice } from './traffic-slice.js';
+import { createTrafficSlice, SESSIONS_REFRESH_MS } from './traffic-slice.js';
 import type { Deps, MeshState, StoreDeps } from './types.js';
 import { createUiSlice } from './ui-slice.js';
 
@@ -22,7 +22,8 @@ export function createMeshStore(opts: StoreDeps): MeshStore {
     storage: opts.storage ?? null,
     prefersDark: opts.prefersDark ?? false,
     batchMs: opts.batchMs ?? 100,
-    validateDelayMs: opts.validateDelayMs ?? 300
+    validateDelayMs: opts.validateDelayMs ?? 300,
+    sessionsRefreshMs: opts.sessionsRefreshMs ?? SESSIONS_REFRESH_MS
   };
   return createStore<MeshState>()((...a) => ({
     ...createServicesSlice(deps)(...a),

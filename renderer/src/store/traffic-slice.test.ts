@@ -4,7 +4,7 @@ import { connectEvents, createMeshStore } from './index.js';
 import { fakeApi, flow, toHar } from './fake-api.js';
 import { flowCountLabel } from '../lib/format.js';
 import { selectFilteredFlows, selectFlagOptions, selectStoredCount } from './selectors.js';
-import { SESSIONS_REFRESH_MS, INITIAL_FLOWS, MAX_FLOWS, OLDER_PAGE, TEXT_FILTER_DELAY_MS } from './traffic-slice.js';
+import { INITIAL_FLOWS, MAX_FLOWS, OLDER_PAGE, TEXT_FILTER_DELAY_MS } from './traffic-slice.js';
 
 function setup() {
   const api = fakeApi();
@@ -522,12 +522,13 @@ describe("the status bar's request count", () => {
     expect(api.calls.filter((c) => c.method === 'listSessions').length - listed).toBe(1);
   });
 
-  it('lists the sessions for totals only while the panel shows them, and at most once per SESSIONS_REFRESH_MS', async () => {
+  it('lists the sessions for totals only while the panel shows them, and at most once per sessionsRefreshMs', async () => {
     const api = fakeApi();
     api.maxFlows = 2;
     let now = 1_000_000;
     api.record(flow({ id: 'first' })); // the session the store records into, listed at start
-    const store = createMeshStore({ api, batchMs: 0, now: () => now });
+    const every = 200; // ms between two listings (SESSIONS_REFRESH_MS in the app)
+    const store = createMeshStore({ api, batchMs: 0, now: () => now, sessionsRefreshMs: every });
     connectEvents(store, api);
     const s = () => store.getState();
     await s().init();
@@ -555,8 +556,8 @@ describe("the status bar's request count", () => {
     expect(s().sessions.reduce((n, x) => n + x.flows, 0)).not.toBe(2); // stale until the interval is up
 
     // once it is up, the totals that waited are checked and the sessions listed again
-    now += SESSIONS_REFRESH_MS;
-    await new Promise((r) => setTimeout(r, SESSIONS_REFRESH_MS + 50));
+    now += every;
+    await new Promise((r) => setTimeout(r, every + 50));
     await settle();
     expect(listings() - before).toBe(2);
     expect(s().sessions.reduce((n, x) => n + x.flows, 0)).toBe(2);

@@ -33,6 +33,8 @@ export interface StoreDeps {
   batchMs?: number;
   /** Debounce of live validation while typing (default 300 ms). */
   validateDelayMs?: number;
+  /** The shortest time between two listings of the sessions the store's totals ask for (SESSIONS_REFRESH_MS). */
+  sessionsRefreshMs?: number;
 }
 
 export type Deps = Required<StoreDeps>;
