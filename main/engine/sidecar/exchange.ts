@@ -13,7 +13,7 @@ import type { LocalReply } from './local-reply.js';
 import { BodyCapture } from './body-capture.js';
 import { CAPTURED_BYTES, type CapturingFlow } from '../capture/body-view.mjs';
 import { httpDate } from '../util/http-date.js';
-import { envoyRequestHeaders } from './h1.js';
+import { appendInline, envoyRequestHeaders } from './h1.js';
 import type { Snapshot } from '../snapshot.js';
 import type { Registry } from '../registry.js';
 import { newSpanId, newTraceId, startSpan, type SpanFields } from '../telemetry/tracing.js';
@@ -594,9 +594,7 @@ export function applyHeaderOps(
     }
     const cur = headers[key];
     if (cur === undefined) headers[key] = v;
-    else if (inline?.has(key)) {
-      const joined = Array.isArray(cur) ? cur.map(String).join(',') : String(cur);
-      headers[key] = joined === '' ? v : `${joined},${v}`;
-    } else headers[key] = [...(Array.isArray(cur) ? cur.map(String) : [String(cur)]), v];
+    else if (inline?.has(key)) headers[key] = appendInline(Array.isArray(cur) ? cur.join(',') : String(cur), v);
+    else headers[key] = [...(Array.isArray(cur) ? cur.map(String) : [String(cur)]), v];
   }
 }

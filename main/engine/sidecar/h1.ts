@@ -172,17 +172,40 @@ export const ENVOY_INLINE_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * A value appended to an inline header's value as Envoy's appendToHeader does it: with "," between them, where an
+ * empty value adds nothing and a value after an empty one takes its place.
+ */
+export function appendInline(prev: string, value: string): string {
+  return value === '' ? prev : prev === '' ? value : `${prev},${value}`;
+}
+
+/**
  * Add a field to `h` as Envoy's header map takes it (HeaderMapImpl::insertByKey): a repeat of an `inline` header is
- * appended to its value with "," (an empty value adds nothing, and a value after an empty one takes its place:
- * appendToHeader); any other header's repeat becomes another value of a list, sent as a line of its own.
+ * appended to its value (appendInline); any other header's repeat becomes another value of a list, sent as a line of
+ * its own.
  */
 function addField(h: Headers, key: string, value: string, inline: ReadonlySet<string>): void {
   const prev = h[key];
   if (prev === undefined) h[key] = value;
-  else if (inline.has(key)) {
-    if (value !== '') h[key] = prev === '' ? value : `${prev as string},${value}`;
-  } else if (typeof prev === 'string') h[key] = [prev, value];
+  else if (inline.has(key)) h[key] = appendInline(prev as string, value);
+  else if (typeof prev === 'string') h[key] = [prev, value];
   else prev.push(value);
+}
+
+/**
+ * What Envoy's formatter reads of a header (`%REQ(X)%` and `%RESP(X)%`, in a header value or the access log): the
+ * value of its first entry in Envoy's header map (`headers.get(name)[0]`, source/common/formatter). A header on several
+ * lines (a list here: an entry per line) gives its first line; a list of a header Envoy keeps `inline` is one entry
+ * there, so it gives the list joined with ",".
+ */
+export function formatterHeader(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+  inline: ReadonlySet<string>
+): string | undefined {
+  const v = headers[name];
+  if (v === undefined || typeof v === 'string') return v;
+  return inline.has(name) ? v.join(',') : v[0];
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import os from 'node:os';
 import type { IncomingHttpHeaders } from 'node:http';
+import { ENVOY_INLINE_REQUEST_HEADERS, formatterHeader } from './h1.js';
 
 /** What the commands read: the caller's connection, the request, and the response when the value is a response's. */
 export interface FormatFacts {
@@ -184,19 +185,18 @@ function splitHostPort(hp: string): [string, string] {
 }
 
 /**
- * %REQ(A?B)%: header A, else B (pseudo-headers :authority, :path, :method, :scheme too). Of a header sent on several
- * lines, the first (Envoy's HeaderFormatter::findHeader takes `header[0]`; an inline header's lines are one value).
+ * %REQ(A?B)%: header A, else B (pseudo-headers :authority, :path, :method, :scheme too); a header as Envoy's formatter
+ * reads it (h1.ts formatterHeader: of one sent on several lines, the first).
  */
 function requestHeader(arg: string, f: FormatFacts): string {
   for (const name of arg.split('?')) {
     const key = name.trim().toLowerCase();
-    let v: string | string[] | undefined;
+    let v: string | undefined;
     if (key === ':authority' || key === 'host') v = f.authority;
     else if (key === ':path') v = f.path;
     else if (key === ':method') v = f.method;
     else if (key === ':scheme') v = 'http';
-    else v = f.requestHeaders[key];
-    if (Array.isArray(v)) v = v[0];
+    else v = formatterHeader(f.requestHeaders, key, ENVOY_INLINE_REQUEST_HEADERS);
     if (v !== undefined && v !== '') return v;
   }
   return '';

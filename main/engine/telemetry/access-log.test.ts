@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { loggedHeader } from './access-log.js';
-import { ENVOY_INLINE_REQUEST_HEADERS, ENVOY_INLINE_RESPONSE_HEADERS } from '../sidecar/h1.js';
+import {
+  ENVOY_INLINE_REQUEST_HEADERS,
+  ENVOY_INLINE_RESPONSE_HEADERS,
+  formatterHeader as loggedHeader
+} from '../sidecar/h1.js';
 
 describe("loggedHeader: Envoy's %REQ(X)% / %RESP(X)%", () => {
   const request = {

@@ -13,7 +13,7 @@
  */
 import type { FlowRecord } from '../../contract/api.js';
 import { entryEndpointAt, type Registry } from '../registry.js';
-import { ENVOY_INLINE_REQUEST_HEADERS, ENVOY_INLINE_RESPONSE_HEADERS } from '../sidecar/h1.js';
+import { ENVOY_INLINE_REQUEST_HEADERS, ENVOY_INLINE_RESPONSE_HEADERS, formatterHeader } from '../sidecar/h1.js';
 
 /** What the sidecar saw of the request besides its flow record (the downstream connection, the bodies' sizes). */
 export interface AccessFacts {
@@ -29,26 +29,9 @@ export interface AccessFacts {
   protocol?: string;
 }
 
-/**
- * What Envoy's `%REQ(X)%` / `%RESP(X)%` log of a header of the flow (lower-case `name`): the value of its first entry in
- * Envoy's header map (the formatter takes `headers.get(name)[0]`, source/common/formatter). A header on several lines
- * (a list here: an entry per line, as h1.ts takes them) logs its first line. A list of a header Envoy keeps inline
- * (`inline`) is logged joined with ",", as Envoy's map holds it in one entry (appendToHeader): a route's header
- * operation that adds to such a header makes that list.
- */
-export function loggedHeader(
-  headers: Record<string, string | string[]>,
-  name: string,
-  inline: ReadonlySet<string>
-): string | undefined {
-  const v = headers[name];
-  if (v === undefined || typeof v === 'string') return v;
-  return inline.has(name) ? v.join(',') : v[0];
-}
-
-/** `%REQ(X)%` of the flow's request headers (loggedHeader). */
+/** `%REQ(X)%` of the flow's request headers (h1.ts formatterHeader). */
 function header(f: FlowRecord, name: string): string | undefined {
-  return loggedHeader(f.requestHeaders, name, ENVOY_INLINE_REQUEST_HEADERS);
+  return formatterHeader(f.requestHeaders, name, ENVOY_INLINE_REQUEST_HEADERS);
 }
 
 /** `ip:port` of one end of a socket as Envoy writes it ("[v6]:port"), null when the socket no longer tells. */
@@ -147,7 +130,7 @@ export function routeName(f: FlowRecord): string {
 /** One access log line (without the newline) for a finished flow. */
 export function accessLogLine(f: FlowRecord, reg: Registry, facts: AccessFacts | undefined): string {
   const path = header(f, 'x-envoy-original-path') ?? f.path;
-  const ust = loggedHeader(f.responseHeaders, 'x-envoy-upstream-service-time', ENVOY_INLINE_RESPONSE_HEADERS);
+  const ust = formatterHeader(f.responseHeaders, 'x-envoy-upstream-service-time', ENVOY_INLINE_RESPONSE_HEADERS);
   return [
     `[${f.startedAt}]`,
     `"${dash(f.method)} ${dash(path)} ${facts?.protocol ?? 'HTTP/1.1'}"`,
