@@ -304,37 +304,34 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
   }
 
   /**
-   * One listing of the sessions at a time; totals that came meanwhile are checked again when it is done. Listing them
+   * One listing of the sessions at a time; when it ends, the latest totals are checked against it again. Listing them
    * makes the engine commit what it holds and count every stored flow (a scan of the store, in the thread that
    * forwards requests), and with retention deleting a `store` event comes with every commit (about 4 a second under
    * load): so a listing for totals happens only while the Sessions panel shows the counts (opening it lists them) and
    * at most once per `sessionsRefreshMs` (SESSIONS_REFRESH_MS), the last totals checked when that time is up.
    */
-  let sessionsRefresh: 'idle' | 'running' | 'again' = 'idle';
+  let refreshing = false;
   let lastRefresh = -Infinity;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   function refreshSessions(): void {
-    if (!get().sessionsOpen) return;
-    if (sessionsRefresh !== 'idle') {
-      sessionsRefresh = 'again';
-      return;
-    }
+    if (!get().sessionsOpen || refreshing) return; // a listing in flight is checked against the totals when it ends
     const wait = lastRefresh + deps.sessionsRefreshMs - deps.now();
     if (wait > 0) {
+      // a disagreement was seen: list when the time is up, whatever else is loading then (no totals may come again)
       refreshTimer ??= setTimeout(() => {
         refreshTimer = undefined;
-        if (sessionsDisagree()) refreshSessions();
+        refreshSessions();
       }, wait);
       return;
     }
     lastRefresh = deps.now();
-    sessionsRefresh = 'running';
+    refreshing = true;
     void get()
       .loadSessions()
       .finally(() => {
-        const again = sessionsRefresh === 'again';
-        sessionsRefresh = 'idle';
-        if (again && sessionsDisagree()) refreshSessions();
+        refreshing = false;
+        // totals that came while it ran (or flows counted since) may disagree with what it listed: again, in time
+        if (sessionsDisagree()) refreshSessions();
       });
   }
 

@@ -2,7 +2,7 @@
  * UI slice: the current view, theme, connection state, the first-load `ready` flag, the clock tick for sliding
  * windows, and the engine event router (`ingest`) that feeds the other slices' actions in batches.
  */
-import type { FlowStart, MeshEvent } from '../../../main/contract/api.js';
+import type { FlowStart, MeshEvent, StoreTotals } from '../../../main/contract/api.js';
 import { toErrorInfo, type ErrorInfo } from '../lib/errors.js';
 import type { LogEvent } from './services-slice.js';
 import type { SliceCreator } from './types.js';
@@ -175,19 +175,24 @@ export const createUiSlice: SliceCreator<UiSlice> = (deps) => (set, get) => {
       const starts: FlowStart[] = [];
       const logs: LogEvent[] = [];
       let resync = false;
+      let totals: StoreTotals | null = null;
       for (const e of events) {
         if (e.type === 'flow') flows.push(e.flow);
         else if (e.type === 'flow-start') starts.push(e.flow);
         else if (e.type === 'log') logs.push(e);
         else if (e.type === 'process') s.applyProcess(e.workload, e.process);
         else if (e.type === 'config') s.applyReload(e.reload);
-        else if (e.type === 'store') s.applyStoreTotals(e.store);
+        else if (e.type === 'store') totals = e.store;
         else if (e.type === 'resync') resync = true;
       }
       // a request that started and ended within the batch is never shown pending (its flow follows its start)
       const ended = flows.length > 0 && starts.length > 0 ? new Set(flows.map((f) => f.id)) : null;
       s.startFlows(ended ? starts.filter((x) => !ended.has(x.id)) : starts);
       s.appendFlows(flows);
+      // the store's totals after the flows the batch counted into the sessions, so that they are checked against them
+      // (a `store` event comes after the flows its commit held: applied before them, the sessions' counts agreed, and
+      // the flows then counted left them off with nothing to check them again)
+      if (totals !== null) s.applyStoreTotals(totals);
       s.appendLogs(logs);
       // events were missed (the window fell behind, or its stream was opened again): what was built from them may be
       // wrong, so read everything afresh; requests shown in flight may have ended unseen
