@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -197,7 +197,7 @@ describe('SQLite flow store', () => {
     s.close();
     const db = openDb(path.join(dir, 'flows.db'));
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(8);
+    expect(SCHEMA_VERSION).toBe(9);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
@@ -338,12 +338,15 @@ describe('SQLite flow store', () => {
     // back to what version 2 had: the indexes, no keys
     const db = openDb(path.join(dir, 'flows.db'));
     db.exec(
-      'DROP TABLE session_ids; DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id); ALTER TABLE flows DROP COLUMN request_data; ALTER TABLE flows DROP COLUMN response_data; ALTER TABLE sessions DROP COLUMN digest;'
+      'DROP TABLE session_ids; DROP TABLE flow_keys; CREATE INDEX flows_request_id ON flows(request_id); CREATE INDEX flows_trace_id ON flows(trace_id); ALTER TABLE flows DROP COLUMN request_data; ALTER TABLE flows DROP COLUMN response_data; ALTER TABLE sessions DROP COLUMN digest; ALTER TABLE sessions DROP COLUMN flows; ALTER TABLE sessions DROP COLUMN bytes; ALTER TABLE sessions DROP COLUMN last_flow;'
     );
     db.pragma('user_version = 2');
     db.close();
 
     const s = openSqliteStore(dir);
+    // its session's counts are counted from its flows (schema 9)
+    expect(s.sessions()[0]).toMatchObject({ flows: 1200 });
+    expect(s.sessions()[0]!.bytes).toBeGreaterThan(1200 * 100);
     for (const n of [1, 500, 501, 1200]) expect(ids(s.list({ requestId: `r-${n}` }))).toEqual([`f-${n}`]);
     expect(ids(s.list({ traceId: '1000'.padStart(32, '0') }))).toEqual(['f-1000']);
     expect(s.list({ traceId: '999'.padStart(32, '0') })).toEqual([]); // f-999 has no trace id
@@ -360,6 +363,10 @@ describe('SQLite flow store', () => {
     const runs = check.prepare('SELECT lo, hi FROM flow_keys ORDER BY lo').all() as { lo: number; hi: number }[];
     expect(runs.length).toBeGreaterThanOrEqual(3); // 1200 flows in runs of at most 500
     expect(runs.every((r) => r.hi - r.lo < 500)).toBe(true);
+    expect(check.prepare('SELECT flows, last_flow FROM sessions ORDER BY id LIMIT 1').get()).toEqual({
+      flows: 1200,
+      last_flow: at(1200)
+    });
     check.close();
   });
 
@@ -420,6 +427,79 @@ describe('SQLite flow store', () => {
     s.close();
     crashed.close();
   });
+
+  it.each([
+    ['the writer thread', true],
+    ['the engine thread', false]
+  ])(
+    "each session's kept counts (schema 9) equal its flows through retention, imports, deletes, clear and restarts: %s",
+    async (_where, writerThread) => {
+      const dir = tmp();
+      const file = path.join(dir, 'flows.db');
+      // the truth, counted from the flows, against what the sessions keep
+      const check = () => {
+        const db = openDb(file);
+        const truth = db
+          .prepare(
+            `SELECT s.id, count(f.seq) AS flows, coalesce(sum(f.bytes), 0) AS bytes, max(f.started_at) AS last_flow
+             FROM sessions s LEFT JOIN flows f ON f.session_id = s.id GROUP BY s.id ORDER BY s.id`
+          )
+          .all();
+        const kept = db.prepare('SELECT id, flows, bytes, last_flow FROM sessions ORDER BY id').all();
+        db.close();
+        expect(kept).toEqual(truth);
+        return kept as { id: number; flows: number; bytes: number; last_flow: string | null }[];
+      };
+      const body = (i: number) => flow(i, { responseBody: textBody('y'.repeat(100 * (i % 5))) });
+      const a = openSqliteStore(dir, { maxFlows: 10, writerThread });
+      for (let i = 1; i <= 6; i++) a.append(body(i));
+      const user = a.startSession('second');
+      for (let i = 7; i <= 15; i++) a.append(body(i));
+      a.flush();
+      // retention by count took f-1…f-5 from the up session, which keeps f-6, and none from the user session
+      let kept = check();
+      expect(kept.map((k) => k.flows)).toEqual([1, 9]);
+      expect(kept[0]!.last_flow).toBe(at(6));
+      for (let i = 16; i <= 17; i++) a.append(body(i));
+      a.flush();
+      kept = check();
+      expect(kept.map((k) => k.flows)).toEqual([0, 10]); // the up session emptied: no last flow
+      expect(kept[0]!.last_flow).toBeNull();
+      const har = a.importSession('a HAR', [body(101), body(102), body(103)]);
+      expect(a.session(har.id)).toMatchObject({ flows: 3 });
+      check();
+      a.stopSession();
+      a.deleteSession(user.id);
+      expect(check().map((k) => k.flows)).toEqual([0, 3]);
+      for (let i = 18; i <= 20; i++) a.append(body(i));
+      a.close();
+      // another run with a byte limit: retention at open and with its writes, the earlier run's session included
+      const b = openSqliteStore(dir, { maxBytes: 2500, writerThread });
+      for (let i = 21; i <= 30; i++) b.append(body(i));
+      b.flush();
+      kept = check();
+      expect(kept.reduce((n, k) => n + k.flows, 0)).toBe(b.count());
+      const captured = b.sessions().filter((x) => x.kind !== 'import');
+      expect(captured.reduce((n, x) => n + x.bytes, 0)).toBeLessThanOrEqual(2500);
+      // the writer thread's totals come by message, after its commit
+      await vi.waitFor(() =>
+        expect(b.totals()).toMatchObject({
+          flows: b.count(),
+          capturedFlows: captured.reduce((n, x) => n + x.flows, 0),
+          capturedBytes: captured.reduce((n, x) => n + x.bytes, 0)
+        })
+      );
+      b.clear();
+      expect(check().map((k) => k.flows)).toEqual([3, 0]); // the import stays; this run's session is empty
+      b.append(body(31));
+      b.close();
+      // a run whose age limit leaves nothing captured: the counts follow the deletes made when it opens
+      const c = openSqliteStore(dir, { maxAgeMs: 1000, writerThread });
+      await vi.waitFor(() => expect(c.totals()).toMatchObject({ flows: 3, capturedFlows: 0, capturedBytes: 0 }));
+      c.close();
+      expect(check().map((k) => k.flows)).toEqual([3, 0, 0]); // the import, the last run's emptied session, this run's
+    }
+  );
 
   it('kill -9 mid-load: the reopened store has every flow that finished more than a second before the kill', async () => {
     const dir = tmp();

@@ -4,7 +4,7 @@
  * every path.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -239,13 +239,63 @@ describe.skipIf(process.platform !== 'linux')('SQLite flow store writer thread s
       });
       b.s.append(flow(1000));
       expect(b.s.count()).toBeGreaterThan(0);
-      // the writer sets its flag after its chrt process has changed the policy and exited: wait for the flag, then
-      // the policy is already idle (looking at the policy first, the flag may not be set yet)
+      // the engine thread sets the flag, then has its helper change the policy
       expect(await until(() => Atomics.load(b.t.shared, slot.idle) === 1)).toBe(true);
-      expect(threadPolicy(b.tid)).toBe('idle');
+      expect(await until(() => threadPolicy(b.tid) === 'idle')).toBe(true);
       b.s.close();
     }
   );
+
+  /** The writer's policy helper (a shell the engine thread writes chrt's arguments to), once it runs. */
+  const helperOf = (t: unknown) => (t as { helper?: ChildProcess }).helper;
+
+  it.skipIf(!chrt || !canLeaveIdle(WRITER_NICE))(
+    "changes the idle writer's policy through a helper shell, without forking the engine; without it, by forking",
+    async () => {
+      const a = await started({ writerScheduling: { lagMs: 0, idleAgainMs: 600_000 } });
+      expect(await until(() => helperOf(a.t)?.pid !== undefined)).toBe(true);
+      const helper = helperOf(a.t)!;
+      expect(fs.readFileSync(`/proc/${helper.pid}/stat`, 'latin1')).toMatch(/^\d+ \(sh\)/);
+      // a stopped helper holds the change: it is the helper's to make, not a chrt process of the engine's
+      process.kill(helper.pid!, 'SIGSTOP');
+      try {
+        await withBusyCores(async () => {
+          expect(await untilRaised(a.s, a.t)).toBe(true);
+          await sleep(300);
+          expect(threadPolicy(a.tid)).toBe('idle');
+          process.kill(helper.pid!, 'SIGCONT');
+          expect(await until(() => threadPolicy(a.tid) === 'other')).toBe(true);
+        });
+      } finally {
+        process.kill(helper.pid!, 'SIGCONT');
+      }
+      a.s.close();
+      // the store closed: so did the helper (its input ended)
+      expect(await until(() => helper.exitCode !== null || helper.signalCode !== null)).toBe(true);
+
+      // a helper that went away: the writer is raised by a chrt process of the engine's
+      const b = await started({ writerScheduling: { lagMs: 0, idleAgainMs: 600_000 } });
+      expect(await until(() => helperOf(b.t)?.pid !== undefined)).toBe(true);
+      const gone = helperOf(b.t)!;
+      gone.kill('SIGKILL');
+      expect(await until(() => helperOf(b.t) === undefined)).toBe(true);
+      await withBusyCores(async () => {
+        expect(await untilRaised(b.s, b.t)).toBe(true);
+        expect(await until(() => threadPolicy(b.tid) === 'other')).toBe(true);
+      });
+      b.s.close();
+    }
+  );
+
+  it('starts no helper when the writer does not run idle', async () => {
+    const s = open(tmp(), { writerScheduling: { idle: false } });
+    const t = threadOf(s)!;
+    await until(() => Atomics.load(t.shared, slot.state) !== 0);
+    s.append(flow(1));
+    expect(s.count()).toBe(1);
+    expect(helperOf(t)).toBeUndefined();
+    s.close();
+  });
 
   it.skipIf(!chrt || !canLeaveIdle(WRITER_NICE))(
     'raises the starved idle writer when the engine thread has waited waitMs for its commit',
@@ -357,6 +407,23 @@ describe("the writer thread's transaction (FlowWriter append, commit, rollback)"
     expect(s.list({ traceId: 'trace-5' }).map((f) => f.id)).toEqual([flow(5).id]);
     s.close();
     w.commit(); // nothing open: nothing happens
+    db.close();
+  });
+
+  it("retention's deletes count the flows they take by searching them (seq, start), not by scanning every flow", () => {
+    const { db, w } = writerOn({ maxFlows: 3, maxBytes: 1e12, maxAgeMs: 1e12 });
+    w.append(rows(1, 10));
+    w.commit();
+    expect(w.capturedFlows).toBe(3);
+    const counted = [...(w as unknown as { statements: Map<string, unknown> }).statements.keys()].filter((q) =>
+      q.startsWith('SELECT session_id')
+    );
+    expect(counted).toHaveLength(2); // by age and by count
+    for (const q of counted) {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${q}`).all(1) as { detail: string }[]).map((r) => r.detail);
+      expect(plan.some((d) => /^SEARCH flows USING (INDEX flows_started_at|INTEGER PRIMARY KEY)/.test(d))).toBe(true);
+      expect(plan.filter((d) => /^SCAN flows\b/.test(d))).toEqual([]);
+    }
     db.close();
   });
 

@@ -9,7 +9,7 @@
  * app's engine host on Electron's Node), node:sqlite (sqlite-driver.mjs); with neither, the engine keeps flows in
  * memory and says so.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,7 +113,7 @@ const {
   fromColumns: (row: FlowRow) => FlowRecord;
   /** A body from its view's JSON and its data column. */
   bodyFromColumns: (meta: string | null, data: string | Uint8Array | null) => BodyView | null;
-  SLOT: Readonly<Record<'committed' | 'state' | 'closed' | 'received' | 'posted' | 'idleTid' | 'idle', number>>;
+  SLOT: Readonly<Record<'committed' | 'state' | 'closed' | 'received' | 'idleTid' | 'idle', number>>;
   SLOT_COUNT: number;
   /** How the writer thread is scheduled (Linux): at idle priority while it keeps up, where it can be raised again. */
   WRITER_SCHEDULING: WriterScheduling;
@@ -276,7 +276,15 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE sessions ADD COLUMN digest TEXT;`,
   // 8: a captured body is stored as the bytes its sidecar kept (a BLOB in request_data or response_data, its view's
   // encoding "raw", flow-writer.mjs RAW) and its view made when it is read, which a localmesh of schema 7 would misread
-  `-- no table changes: the version tells an older localmesh to leave this file alone`
+  `-- no table changes: the version tells an older localmesh to leave this file alone`,
+  // 9: a session's counts (flows, bytes, its last flow's start), kept by every write (FlowWriter.putCounts and
+  // deleteCaptured), so that a sessions listing reads a row per session instead of counting every flow: ~45 ms of the
+  // engine thread at 100k flows (issue 7). A localmesh of schema 8 would write flows without counting them.
+  `ALTER TABLE sessions ADD COLUMN flows INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sessions ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sessions ADD COLUMN last_flow TEXT;
+   UPDATE sessions SET (flows, bytes, last_flow) =
+     (SELECT count(*), coalesce(sum(f.bytes), 0), max(f.started_at) FROM flows f WHERE f.session_id = sessions.id);`
 ];
 
 /** The schema version this localmesh writes. */
@@ -485,9 +493,8 @@ interface SessionRow {
   last_flow: string | null;
 }
 
-const SESSION_SELECT = `SELECT s.id, s.label, s.kind, s.started_at, s.ended_at, s.read_only,
-  count(f.seq) AS flows, coalesce(sum(f.bytes), 0) AS bytes, max(f.started_at) AS last_flow
-  FROM sessions s LEFT JOIN flows f ON f.session_id = s.id`;
+/** A session as listed: its counts are kept with it (schema 9), so a listing reads a row per session. */
+const SESSION_SELECT = `SELECT id, label, kind, started_at, ended_at, read_only, flows, bytes, last_flow FROM sessions`;
 
 class SqliteStore implements FlowStore {
   readonly kind = 'sqlite';
@@ -547,11 +554,8 @@ class SqliteStore implements FlowStore {
   }
 
   private countImported(): number {
-    return (
-      this.stmt(
-        "SELECT count(*) AS n FROM flows WHERE session_id IN (SELECT id FROM sessions WHERE kind = 'import')"
-      ).get() as { n: number }
-    ).n;
+    return (this.stmt("SELECT coalesce(sum(flows), 0) AS n FROM sessions WHERE kind = 'import'").get() as { n: number })
+      .n;
   }
 
   totals(): StoreTotals {
@@ -651,7 +655,7 @@ class SqliteStore implements FlowStore {
 
   /** `up` sessions of earlier runs that hold no flows (any more) are noise in the list. */
   private dropEmptyUpSessions(): void {
-    this.stmt("DELETE FROM sessions WHERE kind = 'up' AND id NOT IN (SELECT DISTINCT session_id FROM flows)").run();
+    this.stmt("DELETE FROM sessions WHERE kind = 'up' AND flows = 0").run();
   }
 
   private newSession(
@@ -719,6 +723,7 @@ class SqliteStore implements FlowStore {
       this.stmt(`DELETE FROM flows WHERE ${CAPTURED}`).run();
       this.writer.dropStaleKeys();
       this.stmt("DELETE FROM sessions WHERE id NOT IN (?, ?) AND kind != 'import'").run(this.current, this.upSession);
+      this.stmt("UPDATE sessions SET flows = 0, bytes = 0, last_flow = NULL WHERE kind != 'import'").run();
     })();
     this.writer.capturedFlows = this.writer.capturedBytes = 0;
     this.retentionChanged();
@@ -750,12 +755,12 @@ class SqliteStore implements FlowStore {
 
   sessions(): SessionView[] {
     this.flush();
-    return (this.stmt(`${SESSION_SELECT} GROUP BY s.id ORDER BY s.id`).all() as SessionRow[]).map((r) => this.view(r));
+    return (this.stmt(`${SESSION_SELECT} ORDER BY id`).all() as SessionRow[]).map((r) => this.view(r));
   }
 
   session(id: number): SessionView | undefined {
     this.flush();
-    const r = this.stmt(`${SESSION_SELECT} WHERE s.id = ? GROUP BY s.id`).get(id) as SessionRow | undefined;
+    const r = this.stmt(`${SESSION_SELECT} WHERE id = ?`).get(id) as SessionRow | undefined;
     return r && this.view(r);
   }
 
@@ -874,6 +879,10 @@ function writerEntry(): string | undefined {
  * write), and logs how many flows the worker had received but not committed.
  */
 class WriterThread {
+  /** The shell that changes the writer's scheduling policy on this thread's behalf (policyHelper), while it runs. */
+  private helper: ChildProcess | undefined;
+  /** When the raised writer is looked at again, to go back to idle (idleAgain). */
+  private idleTimer: NodeJS.Timeout | undefined;
   private readonly inflight: { seq: number; rows: WriteRow[]; at: number }[] = [];
   /** Rows per batch the worker received and may not have committed yet (for the count of flows a failure lost). */
   private readonly uncommitted: { seq: number; n: number }[] = [];
@@ -893,6 +902,20 @@ class WriterThread {
     private readonly log: (l: string) => void
   ) {
     worker.on('exit', () => (this.exited = true));
+  }
+
+  /** The writer runs idle (its `idle` message): start the policy helper that raises it and lowers it again. */
+  private writerIdle(): void {
+    if (this.helper !== undefined || this.exited) return;
+    const h = policyHelper(this.log);
+    this.helper = h;
+    // gone (killed, say), it may have taken a raise with it: the writer is raised again the forking way
+    h?.on('exit', () => {
+      if (this.helper !== h) return;
+      this.helper = undefined;
+      const tid = Atomics.load(this.shared, SLOT.idleTid);
+      if (tid !== 0 && !this.exited && Atomics.load(this.shared, SLOT.idle) === 0) this.setPolicy(tid, 'other');
+    });
   }
 
   /** How long the engine thread waits for the worker to start, or to commit, before it writes itself. */
@@ -936,12 +959,14 @@ class WriterThread {
       return undefined;
     }
     worker.unref();
+    const thread = new WriterThread(worker, shared, scheduling, log);
     worker.on('message', (m: { type?: string; line?: string } & Partial<WriterTotals>) => {
       if (m?.type === 'log' && m.line) log(m.line);
       else if (m?.type === 'totals') onTotals({ gen: m.gen ?? 0, flows: m.flows ?? 0, bytes: m.bytes ?? 0 });
+      else if (m?.type === 'idle') thread.writerIdle();
     });
     worker.on('error', (e) => log(`flow store: the writer thread failed: ${e.message}`));
-    return new WriterThread(worker, shared, scheduling, log);
+    return thread;
   }
 
   /** Hand a batch of flows (toRow's rows: 22 primitives each, cheap to copy) to the worker. */
@@ -954,13 +979,12 @@ class WriterThread {
     if (oldest && at - oldest.at >= this.scheduling.lagMs) this.raise();
     this.inflight.push({ seq, rows, at });
     this.uncommitted.push({ seq, n: rows.length });
-    Atomics.store(this.shared, SLOT.posted, seq);
     this.worker.postMessage({ type: 'rows', seq, rows });
   }
 
   /**
    * Take the writer out of idle priority (WRITER_SCHEDULING): it has fallen behind, or this thread waits for it. The
-   * change is made by a short-lived chrt process this thread does not wait for; the writer goes idle again itself.
+   * change is made by the policy helper, which this thread does not wait for; idleAgain lowers it later.
    */
   raise(): void {
     if (Atomics.load(this.shared, SLOT.idle) !== 1) return;
@@ -975,9 +999,40 @@ class WriterThread {
     if (!sched?.runnable || !last.sched?.runnable || now - last.at > 1000) return;
     if ((sched.cpuNs - last.sched.cpuNs) / 1e6 >= (now - last.at) / 2) return;
     Atomics.store(this.shared, SLOT.idle, 0);
-    const [cmd, args] = chrtArgs(tid, 'other');
+    this.setPolicy(tid, 'other');
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.idleAgain(tid), this.scheduling.idleAgainMs).unref();
+  }
+
+  /**
+   * Back to idle priority, idleAgainMs after a raise, once the writer has received every batch posted (nothing is
+   * behind); else looked at again a second later.
+   */
+  private idleAgain(tid: number): void {
+    this.idleTimer = undefined;
+    if (this.exited || Atomics.load(this.shared, SLOT.idle) === 1) return;
+    if (Atomics.load(this.shared, SLOT.received) < this.seq) {
+      this.idleTimer = setTimeout(() => this.idleAgain(tid), 1000).unref();
+      return;
+    }
+    // the flag first: a raise from now on comes after this change, and the helper makes them in that order
+    Atomics.store(this.shared, SLOT.idle, 1);
+    this.setPolicy(tid, 'idle');
+  }
+
+  /**
+   * Set the writer's policy without waiting: a line to the policy helper, or (without one) a chrt process of this
+   * one's, which forks it.
+   */
+  private setPolicy(tid: number, policy: 'idle' | 'other'): void {
+    const [cmd, args] = chrtArgs(tid, policy);
+    const h = this.helper;
+    if (h && h.exitCode === null && h.signalCode === null && h.stdin?.writable) {
+      h.stdin.write(`${args.join(' ')}\n`);
+      return;
+    }
     const failed = (e: Error) =>
-      this.log(`flow store: cannot raise the writer thread's priority (${e.message.split('\n')[0]})`);
+      this.log(`flow store: cannot change the writer thread's priority (${e.message.split('\n')[0]})`);
     try {
       execFile(cmd, args, { timeout: 5000 }, (e) => e && failed(e));
     } catch (e) {
@@ -1055,6 +1110,9 @@ class WriterThread {
   }
 
   stop(): void {
+    clearTimeout(this.idleTimer);
+    this.helper?.stdin?.end();
+    this.helper = undefined;
     void this.worker.terminate();
   }
 
@@ -1068,6 +1126,37 @@ class WriterThread {
     while (n < this.uncommitted.length && this.uncommitted[n]!.seq <= committed) n++;
     if (n > 0) this.uncommitted.splice(0, n);
   }
+}
+
+/**
+ * A shell, started with the writer thread, that runs chrt for each line it reads (chrtArgs's arguments): the engine
+ * thread changes the writer's scheduling by writing a line to it. A chrt process of the engine's own forks the
+ * engine, and a fork of a process of a few hundred MB held the forking thread 4-7 ms while its page tables were
+ * copied (and the engine thread took copy-on-write faults after): issue 7's latency tail when the writer is raised
+ * and lowered again under load. Forking this shell costs next to nothing. It ends when its input does: when the store
+ * closes, or when the engine exits. undefined where it cannot start (then a chrt process is forked each time).
+ */
+function policyHelper(log: (l: string) => void): ChildProcess | undefined {
+  let h: ChildProcess;
+  try {
+    h = spawn('sh', ['-c', 'while read -r args; do chrt $args; done'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  } catch (e) {
+    log(`flow store: no policy helper (${(e as Error).message}); the writer's priority changes fork the engine`);
+    return undefined;
+  }
+  h.on('error', (e) =>
+    log(`flow store: no policy helper (${e.message}); the writer's priority changes fork the engine`)
+  );
+  h.stdin?.on('error', () => undefined); // the shell went away: setPolicy forks chrt from then on
+  h.stderr?.setEncoding('utf8');
+  h.stderr?.on('data', (d: string) => {
+    for (const line of d.split('\n'))
+      if (line.trim() !== '') log(`flow store: cannot change the writer thread's priority (${line.trim()})`);
+  });
+  // neither the shell nor its pipes keep the engine running
+  h.unref();
+  for (const p of [h.stdin, h.stderr]) (p as unknown as { unref?: () => void } | null)?.unref?.();
+  return h;
 }
 
 /** Seconds between since and until. */

@@ -28,8 +28,10 @@ export const CAPTURED = "session_id NOT IN (SELECT id FROM sessions WHERE kind =
 export const INSERT_KEYS = 'INSERT INTO flow_keys (lo, hi, keys) VALUES (?, ?, ?)';
 export const KEYS_PER_ROW = 500;
 
-/** Positions in a row of the lookup keys and the size column, and of the columns a row's size counts (see INSERT). */
+/** Positions in a row of its session, the lookup keys, its start and the size column, and of the columns a row's size counts (see INSERT). */
+const SESSION = 1;
 const REQUEST_ID = 2;
+const STARTED_AT = 3;
 const TRACE_ID = 15;
 const BYTES = 19;
 const SIZED = [12, 13, 14, 20, 21]; // record, request_body, response_body, request_data, response_data
@@ -336,12 +338,12 @@ function finishRow(row) {
 
 /**
  * Slots of the Int32Array shared with the worker: the last batch committed and received (by the worker), the worker's
- * state and whether it closed, the last batch posted (by the engine thread), and the writer's scheduling (see
+ * state and whether it closed, and the writer's scheduling (see
  * WRITER_SCHEDULING): its thread id when it may run at idle priority (else 0), and whether it does now (1; 0 once the
  * engine thread raised it).
  */
-export const SLOT = { committed: 0, state: 1, closed: 2, received: 3, posted: 4, idleTid: 5, idle: 6 };
-export const SLOT_COUNT = 7;
+export const SLOT = { committed: 0, state: 1, closed: 2, received: 3, idleTid: 4, idle: 5 };
+export const SLOT_COUNT = 6;
 
 /**
  * How long the writer thread gathers batches into one commit, and the most rows it gathers. A commit rewrites every
@@ -380,6 +382,12 @@ export class FlowWriter {
     this.capturedBytes = 0;
     /** The run of inserted flows whose lookup keys are not written yet (putKeys). */
     this.run = emptyRun();
+    /**
+     * What inserted flows add to their sessions' counts (sessions.flows, bytes, last_flow), not written yet
+     * (putCounts): by session id.
+     * @type {Map<number, { n: number; b: number; last: string }>}
+     */
+    this.added = new Map();
     /** Is append()'s transaction open? */
     this.open = false;
     /** @type {(rows: unknown[][]) => void} rows of captured flows (toRow) */
@@ -413,6 +421,7 @@ export class FlowWriter {
   insertRows(rows, captured) {
     this.addRows(rows, captured);
     this.putKeys();
+    this.putCounts();
   }
 
   /**
@@ -431,6 +440,15 @@ export class FlowWriter {
         this.capturedFlows++;
         this.capturedBytes += bytes;
       }
+      const session = /** @type {number} */ (row[SESSION]);
+      const startedAt = /** @type {string} */ (row[STARTED_AT]);
+      const a = this.added.get(session);
+      if (a === undefined) this.added.set(session, { n: 1, b: bytes, last: startedAt });
+      else {
+        a.n++;
+        a.b += bytes;
+        if (startedAt > a.last) a.last = startedAt;
+      }
       run.hi = Number(r.lastInsertRowid);
       if (run.flows++ === 0) run.lo = run.hi;
       run.keys.push(/** @type {string} */ (row[REQUEST_ID]));
@@ -444,6 +462,20 @@ export class FlowWriter {
     const run = this.run;
     if (run.flows > 0) this.stmt(INSERT_KEYS).run(run.lo, run.hi, `\n${run.keys.join('\n')}\n`);
     this.run = emptyRun();
+  }
+
+  /**
+   * Add the inserted flows to their sessions' counts, in the caller's transaction. A session keeps its counts
+   * (schema 9) so that listing the sessions reads a row each instead of counting every stored flow, which took ~45 ms
+   * of the engine thread at 100k flows (issue 7); one UPDATE per session per commit keeps them.
+   */
+  putCounts() {
+    if (this.added.size === 0) return;
+    const update = this.stmt(
+      'UPDATE sessions SET flows = flows + ?, bytes = bytes + ?, last_flow = max(coalesce(last_flow, ?), ?) WHERE id = ?'
+    );
+    for (const [id, a] of this.added) update.run(a.n, a.b, a.last, a.last, id);
+    this.added.clear();
   }
 
   /**
@@ -465,6 +497,7 @@ export class FlowWriter {
   commit() {
     if (!this.open) return;
     this.putKeys();
+    this.putCounts();
     this.enforceRetention();
     this.db.exec('COMMIT');
     this.open = false;
@@ -473,6 +506,7 @@ export class FlowWriter {
   /** Give up what append() inserted since the last commit (a failed write), and re-read the retention totals. */
   rollback() {
     this.run = emptyRun();
+    this.added.clear();
     if (this.open) {
       this.open = false;
       this.db.exec('ROLLBACK');
@@ -487,29 +521,45 @@ export class FlowWriter {
     ).run();
   }
 
+  /** Re-read the totals of captured flows: their sessions' counts (putCounts), which every write keeps. */
   recount() {
     const t = /** @type {{ n: number; b: number }} */ (
-      this.stmt(`SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM flows WHERE ${CAPTURED}`).get()
+      this.stmt(
+        "SELECT coalesce(sum(flows), 0) AS n, coalesce(sum(bytes), 0) AS b FROM sessions WHERE kind != 'import'"
+      ).get()
     );
     this.capturedFlows = t.n;
     this.capturedBytes = t.b;
   }
 
   /**
-   * Delete the captured flows `where` picks and take them off the running totals, which one aggregate over the same
-   * rows gives: a `DELETE ... RETURNING bytes` handed each row to JavaScript (~1.3 µs of the writer thread's ~5.7 µs
-   * of retention per flow with a full store, issue 7).
+   * Delete the captured flows `where` picks and take them off the running totals and their sessions' counts, which
+   * one aggregate over the same rows gives: a `DELETE ... RETURNING bytes` handed each row to JavaScript (~1.3 µs of
+   * the writer thread's ~5.7 µs of retention per flow with a full store, issue 7). A session left without flows has
+   * no last flow; one that keeps some keeps its last flow's start (retention deletes the oldest flows, so it changes
+   * only when every flow left started before one deleted, which only overlapping requests do).
    * @param {string} where an SQL condition on flows
    * @param {...unknown} params
    */
   deleteCaptured(where, ...params) {
-    const gone = /** @type {{ n: number; b: number }} */ (
-      this.stmt(`SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM flows WHERE ${where}`).get(...params)
+    const gone = /** @type {{ s: number; n: number; b: number }[]} */ (
+      this.stmt(
+        // +session_id: grouping by the bare column, SQLite scanned every flow in flows_session's order instead of
+        // searching the few that `where` picks by seq or started_at (a store of 100k flows wrote at a third the rate)
+        `SELECT session_id AS s, count(*) AS n, coalesce(sum(bytes), 0) AS b FROM flows WHERE ${where} GROUP BY +session_id`
+      ).all(...params)
     );
-    if (gone.n === 0) return;
+    if (gone.length === 0) return;
+    this.putCounts();
     this.stmt(`DELETE FROM flows WHERE ${where}`).run(...params);
-    this.capturedFlows -= gone.n;
-    this.capturedBytes -= gone.b;
+    const update = this.stmt(
+      'UPDATE sessions SET flows = flows - ?, bytes = bytes - ?, last_flow = CASE WHEN flows = ? THEN NULL ELSE last_flow END WHERE id = ?'
+    );
+    for (const g of gone) {
+      update.run(g.n, g.b, g.n, g.s);
+      this.capturedFlows -= g.n;
+      this.capturedBytes -= g.b;
+    }
     this.dropStaleKeys();
   }
 
@@ -567,9 +617,11 @@ export const WRITER_NICE = 10;
  * has not received a batch posted lagMs ago, or when the engine thread has waited waitMs for a commit, and the writer
  * is starved (threadSched: runnable at this look and the last, waitMs or more apart, and on a core less than half of
  * that time). With every core busy, a writer raised only at 16 batches behind held a read for 0.3 s while it worked
- * the backlog off at nice +10. A raise forks the engine process (chrt) and costs its thread a few milliseconds, so it
- * must stay rare. The writer goes idle again after its next commit with nothing behind, once idleAgainMs have passed
- * since it was raised.
+ * the backlog off at nice +10. The engine thread lowers the writer again idleAgainMs after a raise, once the writer has
+ * received every batch posted. It makes both changes by writing a line to a shell started when the writer first ran
+ * idle (policyHelper in flow-store.ts), which runs chrt: a chrt process of the engine's own forked the engine, which
+ * held the forking thread 4-7 ms at a few hundred MB (and the writer's own lowering, a fork from its thread, made the
+ * engine thread take copy-on-write faults after).
  */
 export const WRITER_SCHEDULING = { idle: true, lagMs: 50, waitMs: 20, idleAgainMs: 10_000 };
 
@@ -667,7 +719,8 @@ export function lowerPriority(idle) {
 }
 
 /**
- * Set thread `tid`'s policy and wait for it (the writer thread's own changes; the engine thread's do not wait).
+ * Set thread `tid`'s policy and wait for it (the writer thread's own, once when it starts and the engine is small;
+ * the engine thread's later changes go through its policy helper and do not wait).
  * @param {number} tid
  * @param {'idle' | 'other'} policy
  */
@@ -730,24 +783,16 @@ function runWorker() {
   if (idleTid !== 0) {
     Atomics.store(shared, SLOT.idleTid, idleTid);
     Atomics.store(shared, SLOT.idle, 1);
+    parentPort?.postMessage({ type: 'idle' }); // the engine thread raises it from now on, and lowers it again
   }
   /** Rows inserted in the open transaction, and the last batch received. */
   let pending = 0;
   let receivedSeq = 0;
-  /** When this thread (running idle until the engine thread raised it) first saw itself raised. */
-  /** @type {number | undefined} */
-  let raisedAt;
-  /** Back to idle priority once raised for idleAgainMs, with nothing behind (see WRITER_SCHEDULING). */
-  const idleAgain = () => {
-    if (idleTid === 0 || Atomics.load(shared, SLOT.idle) === 1) return;
-    const now = Date.now();
-    raisedAt ??= now;
-    if (now - raisedAt < scheduling.idleAgainMs || Atomics.load(shared, SLOT.posted) !== receivedSeq) return;
-    if (setPolicy(idleTid, 'idle')) {
-      raisedAt = undefined;
-      Atomics.store(shared, SLOT.idle, 1);
-    } else raisedAt = now; // try again after as long
-  };
+  if (idleTid !== 0) {
+    Atomics.store(shared, SLOT.idleTid, idleTid);
+    Atomics.store(shared, SLOT.idle, 1);
+    parentPort?.postMessage({ type: 'idle' }); // the engine thread raises it from now on, and lowers it again
+  }
   /** @type {NodeJS.Timeout | undefined} */
   let timer;
   /** The last recount the engine asked for, and whether the totals changed since they were last posted. */
@@ -780,7 +825,6 @@ function runWorker() {
     pending = 0;
     publish(SLOT.committed, receivedSeq);
     if (changed) postTotals();
-    idleAgain();
   };
   parentPort?.on('message', (/** @type {{ type: string; seq?: number; gen?: number; rows?: unknown[][] }} */ m) => {
     if (m.type === 'rows') {
