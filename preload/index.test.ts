@@ -11,10 +11,14 @@ type Listener = (event: unknown, payload: unknown) => void;
 function fakeIpc(answer: (channel: string, args: unknown[]) => unknown = () => undefined) {
   const invokes: { channel: string; args: unknown[] }[] = [];
   const listeners = new Map<string, Set<Listener>>();
+  const sends: string[] = [];
   const ipc = {
     invoke: async (channel: string, ...args: unknown[]) => {
       invokes.push({ channel, args });
       return answer(channel, args);
+    },
+    send(channel: string) {
+      sends.push(channel);
     },
     on(channel: string, l: Listener) {
       if (!listeners.has(channel)) listeners.set(channel, new Set());
@@ -29,7 +33,7 @@ function fakeIpc(answer: (channel: string, args: unknown[]) => unknown = () => u
   const emit = (channel: string, payload: unknown) => {
     for (const l of listeners.get(channel) ?? []) l({ sender: 'ipcRenderer itself' }, payload);
   };
-  return { ipc: ipc as never, invokes, listeners, emit };
+  return { ipc: ipc as never, invokes, listeners, emit, sends };
 }
 
 describe('preload MeshApi', () => {
@@ -84,7 +88,26 @@ describe('preload MeshApi', () => {
     off();
     emit('localmesh:events', [log(6)]);
     expect(seen).toEqual([[log(1)], [log(2)], [log(3)], [log(4)]]);
-    expect(listeners.get('localmesh:events')?.size).toBe(0);
+    expect(listeners.get('localmesh:events')?.size).toBe(1); // the acknowledgement's, which stays
+  });
+
+  it('acknowledges each batch once, after every listener had it, whoever listens (and if a listener throws)', async () => {
+    const { ipc, emit, sends } = fakeIpc();
+    const api = createIpcMeshApi(ipc);
+    createIpcMeshApi(ipc); // a second api on the same ipcRenderer: still one acknowledgement per batch
+    emit('localmesh:events', [log(1)]); // nobody listens: the page still had it
+    await Promise.resolve();
+    expect(sends).toEqual(['localmesh:events-ack']);
+    const order: string[] = [];
+    api.onEvent(() => {
+      order.push(`first saw it, acks so far ${sends.length}`);
+      throw new Error('listener failed');
+    });
+    api.onEvent(() => void order.push(`second saw it, acks so far ${sends.length}`));
+    expect(() => emit('localmesh:events', [log(2)])).toThrow('listener failed');
+    await Promise.resolve();
+    expect(order).toEqual(['first saw it, acks so far 1']); // a throwing relay stops the emitter, as Electron's does
+    expect(sends).toEqual(['localmesh:events-ack', 'localmesh:events-ack']);
   });
 
   it('filters a batch by the types asked for, but always passes resync', () => {

@@ -22,6 +22,7 @@ import type { MeshErrorData } from '../main/contract/errors.js';
 // Channel names, as in main/transports/ipc/ipc-handlers.ts and ipc-events.ts (the preload may not import the transport layer).
 const CHANNEL_PREFIX = 'localmesh:';
 const EVENTS_CHANNEL = 'localmesh:events';
+const EVENTS_ACK_CHANNEL = 'localmesh:events-ack';
 const NAVIGATE_CHANNEL = 'localmesh:navigate';
 
 export type ShellView = 'services' | 'rules' | 'traffic' | 'security' | 'graph' | 'metrics';
@@ -60,8 +61,24 @@ function errorData(value: unknown): MeshErrorData | undefined {
   return typeof code === 'string' ? { ...(inner as MeshErrorData), message: String(message ?? '') } : undefined;
 }
 
-/** Build the MeshApi on top of an `invoke`/`on`/`off` trio (ipcRenderer in the app, a fake in tests). */
-export function createIpcMeshApi(ipc: Pick<typeof ipcRenderer, 'invoke' | 'on' | 'off'>): MeshApi {
+/** The ipcRenderers whose event batches are acknowledged already (one acknowledgement per batch, whatever listens). */
+const acknowledging = new WeakSet<object>();
+
+/**
+ * Acknowledge each batch on `localmesh:events` once the page's listeners have had it (a microtask: they all run in
+ * the task that delivers it, this one first). The main side sends a page a bounded number of batches it has not
+ * acknowledged (ipc-events.ts): a page that stops running (hung, or paused in a debugger) stops acknowledging, and
+ * the events meant for it are dropped and counted instead of piling up in the main process, then a `resync` says so.
+ */
+function acknowledgeBatches(ipc: Pick<typeof ipcRenderer, 'on' | 'send'>): void {
+  if (acknowledging.has(ipc)) return;
+  acknowledging.add(ipc);
+  ipc.on(EVENTS_CHANNEL, () => void Promise.resolve().then(() => ipc.send(EVENTS_ACK_CHANNEL)));
+}
+
+/** Build the MeshApi on top of ipcRenderer's `invoke`, `on`, `off` and `send` (a fake in tests). */
+export function createIpcMeshApi(ipc: Pick<typeof ipcRenderer, 'invoke' | 'on' | 'off' | 'send'>): MeshApi {
+  acknowledgeBatches(ipc);
   const api: Record<string, unknown> = {
     onEvent(listener: (event: MeshEvent) => void, types?: readonly MeshEvent['type'][]): () => void {
       if (typeof listener !== 'function') throw new TypeError('onEvent needs a listener function');

@@ -26,7 +26,12 @@ describe('preload bundle in a sandbox-like context', () => {
   it('needs nothing but electron, and exposes exactly localmesh and localmeshShell', async () => {
     const exposed: Record<string, Record<string, (...args: unknown[]) => unknown>> = {};
     const invokes: unknown[][] = [];
-    const on = new Map<string, (event: unknown, payload: unknown) => void>();
+    type Listener = (event: unknown, payload: unknown) => void;
+    const on = new Map<string, Set<Listener>>();
+    const sends: unknown[][] = [];
+    const deliver = (channel: string, payload: unknown) => {
+      for (const l of [...(on.get(channel) ?? [])]) l({ sender: 'ipcRenderer' }, payload);
+    };
     const electron = {
       contextBridge: {
         exposeInMainWorld: (key: string, value: Record<string, (...args: unknown[]) => unknown>) =>
@@ -39,8 +44,9 @@ describe('preload bundle in a sandbox-like context', () => {
             ? { __meshError: { code: 'LM202', message: 'no flow f-1' } }
             : { ok: true };
         },
-        on: (channel: string, listener: (event: unknown, payload: unknown) => void) => void on.set(channel, listener),
-        off: (channel: string) => void on.delete(channel)
+        on: (channel: string, listener: Listener) => void on.set(channel, (on.get(channel) ?? new Set()).add(listener)),
+        off: (channel: string, listener: Listener) => void on.get(channel)?.delete(listener),
+        send: (channel: string, ...args: unknown[]) => void sends.push([channel, ...args])
       }
     };
     const requested: string[] = [];
@@ -72,9 +78,17 @@ describe('preload bundle in a sandbox-like context', () => {
       { type: 'resync', dropped: 2 },
       { type: 'resync', dropped: null }
     ];
-    on.get('localmesh:events')?.({ sender: 'ipcRenderer' }, batch);
+    deliver('localmesh:events', batch);
     expect(seen).toEqual(batch);
+    // each batch is acknowledged once the page's listeners have had it (the main side's bound, ipc-events.ts)
+    expect(sends).toEqual([]);
+    await Promise.resolve();
+    expect(sends).toEqual([['localmesh:events-ack']]);
     off();
-    expect(on.has('localmesh:events')).toBe(false);
+    expect(on.get('localmesh:events')?.size).toBe(1); // the acknowledgement's own listener stays
+    deliver('localmesh:events', batch);
+    await Promise.resolve();
+    expect(sends).toHaveLength(2);
+    expect(seen).toHaveLength(2);
   });
 });

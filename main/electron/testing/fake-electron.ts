@@ -35,8 +35,12 @@ export class FakeWebContents extends EventEmitter {
   reloads = 0;
   url = '';
   openHandler: ((details: { url: string }) => { action: string }) | undefined;
+  /** This page's messages (webContents.ipc). */
+  readonly ipc = new EventEmitter();
   send(channel: string, ...args: unknown[]): void {
     this.sent.push([channel, ...args]);
+    // the page's preload acknowledges each event batch once its listeners had it (ipc-events.ts)
+    if (channel === 'localmesh:events') setImmediate(() => this.ipc.emit('localmesh:events-ack', { sender: this }));
   }
   isDestroyed(): boolean {
     return false;

@@ -7,7 +7,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { MeshApi, MeshEvent } from '../../contract/api.js';
 import { createHttpMeshApi } from '../http/admin-client.js';
 import { startAdminServer, type AdminServer } from '../http/admin-server.js';
-import { IPC_EVENT_BATCH_MAX, IPC_EVENTS_CHANNEL } from './ipc-events.js';
+import {
+  IPC_EVENT_BATCH_MAX,
+  IPC_EVENTS_ACK_CHANNEL,
+  IPC_EVENTS_CHANNEL,
+  IPC_EVENTS_UNACKED_MAX
+} from './ipc-events.js';
 
 // The real `electron` package throws without its binary; forwardEvents needs nothing of it.
 vi.mock('electron', () => ({ ipcMain: undefined }));
@@ -18,10 +23,19 @@ const WAIT_MS = 5_000;
 class FakeWebContents extends EventEmitter {
   readonly sent: { channel: string; args: unknown[] }[] = [];
   destroyed = false;
+  /** This page's messages (webContents.ipc): its preload acknowledges each batch here. */
+  readonly ipc = new EventEmitter();
+  /** A page that runs acknowledges each batch a moment after it came (as the preload does); a stalled one does not. */
+  reading = true;
   send(channel: string, ...args: unknown[]): void {
     if (this.destroyed) throw new Error('Object has been destroyed'); // as Electron does
     this.sent.push({ channel, args });
+    if (this.reading) setImmediate(() => this.ack());
     this.emit('sent');
+  }
+  /** The page acknowledges `n` batches. */
+  ack(n = 1): void {
+    for (let i = 0; i < n; i++) this.ipc.emit(IPC_EVENTS_ACK_CHANNEL, { sender: this });
   }
   isDestroyed(): boolean {
     return this.destroyed;
@@ -173,8 +187,67 @@ describe('forwardEvents', () => {
     stop();
     expect(source.listeners.size).toBe(0);
     expect(contents.listenerCount('destroyed')).toBe(0);
+    expect(contents.listenerCount('did-finish-load')).toBe(0);
+    expect(contents.ipc.listenerCount(IPC_EVENTS_ACK_CHANNEL)).toBe(0);
     source.emit(log(2));
     await endOfTurn();
     expect(contents.batches()).toEqual([[log(1)]]);
+  });
+
+  it('a page that stops acknowledging gets maxUnacked batches; the rest are counted, and a resync follows once it caught up', async () => {
+    const source = eventSource();
+    const contents = new FakeWebContents();
+    contents.reading = false;
+    forwardEvents(source.api, asWebContents(contents), { maxBatch: 2, maxUnacked: 3 });
+    source.emit(...logs(1, 11)); // batches of 2: three go, the rest (5 events) are dropped
+    await endOfTurn();
+    expect(contents.batches()).toEqual([logs(1, 2), logs(3, 2), logs(5, 2)]);
+    contents.ack(2); // one batch still unacknowledged: still dropping
+    source.emit(log(12));
+    await endOfTurn();
+    expect(contents.sent).toHaveLength(3);
+    contents.ack(); // everything sent has been had: the resync, with every event dropped counted
+    expect(contents.batches().at(-1)).toEqual([{ type: 'resync', dropped: 6 }]);
+    source.emit(log(13), log(14));
+    await endOfTurn();
+    expect(contents.batches().slice(3)).toEqual([[{ type: 'resync', dropped: 6 }], [log(13), log(14)]]);
+    // every event was either delivered or counted as dropped
+    const delivered = contents
+      .batches()
+      .flat()
+      .filter((e) => e.type === 'log').length;
+    expect(delivered + 6).toBe(14);
+  });
+
+  it('by default, a stalled page holds IPC_EVENTS_UNACKED_MAX batches at most, whatever the engine sends', async () => {
+    const source = eventSource();
+    const contents = new FakeWebContents();
+    contents.reading = false;
+    forwardEvents(source.api, asWebContents(contents));
+    for (let turn = 0; turn < IPC_EVENTS_UNACKED_MAX * 2; turn++) {
+      source.emit(...logs(turn * 10, 10));
+      await endOfTurn();
+    }
+    expect(contents.sent).toHaveLength(IPC_EVENTS_UNACKED_MAX);
+    contents.ack(IPC_EVENTS_UNACKED_MAX);
+    expect(contents.batches().at(-1)).toEqual([{ type: 'resync', dropped: IPC_EVENTS_UNACKED_MAX * 10 }]);
+  });
+
+  it('a page that reloads starts afresh: no resync for what the page before it missed', async () => {
+    const source = eventSource();
+    const contents = new FakeWebContents();
+    contents.reading = false;
+    forwardEvents(source.api, asWebContents(contents), { maxUnacked: 1 });
+    source.emit(log(1));
+    await endOfTurn();
+    source.emit(log(2)); // dropped: the page has one batch unacknowledged
+    await endOfTurn();
+    contents.emit('did-finish-load'); // the reloaded page reads everything itself
+    contents.reading = true;
+    source.emit(log(3));
+    await endOfTurn();
+    source.emit(log(4));
+    await endOfTurn();
+    expect(contents.batches()).toEqual([[log(1)], [log(3)], [log(4)]]);
   });
 });
