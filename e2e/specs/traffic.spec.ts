@@ -27,6 +27,25 @@ test.describe('Traffic', () => {
     await traffic.expectEveryRow('has a 2xx status', (r) => /^2\d\d$/.test(r.status));
     await traffic.expectRows({ path: '/reviews/0', status: 200 });
     await traffic.expectRows({ path: '/ratings/0', status: 200 });
+
+    // by caller: a call without sidecar, straight to ratings' inbound sidecar, is "from no sidecar" (Istio's
+    // source_workload "unknown"); the choice fits its select, and its title says it in full
+    await traffic.filterByStatus('');
+    expect(await mesh.plainRequest('ratings-v1', '/ratings/5')).toMatchObject({ refused: false, status: 200 });
+    await traffic.filterCaller.selectOption('unknown');
+    await traffic.expectRows({ path: '/ratings/5', status: 200, reporter: 'destination' });
+    await traffic.expectNoRows({ path: '/ratings/0' });
+    await expect(traffic.filterCaller).toHaveAttribute('title', /caller without sidecar/);
+    const fits = await traffic.filterCaller.evaluate((el) => {
+      const select = el as HTMLSelectElement;
+      const ctx = document.createElement('canvas').getContext('2d')!;
+      ctx.font = getComputedStyle(select).font;
+      const text = select.selectedOptions[0]!.text;
+      // the text, plus the select's padding and its arrow (~20 px), within its width
+      return { text, fits: ctx.measureText(text).width + 20 <= select.clientWidth };
+    });
+    expect(fits).toEqual({ text: 'from no sidecar', fits: true });
+    await traffic.filterCaller.selectOption('');
   });
 
   test('opens a flow: decision trace, headers and response body', async ({ traffic, mesh }) => {

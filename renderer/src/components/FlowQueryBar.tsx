@@ -57,6 +57,7 @@ export function FlowQueryBar() {
         data-testid="traffic-filter-service"
         aria-label="Destination service"
         value={filters.service}
+        title={filters.service === '' ? undefined : `to ${filters.service}`}
         onChange={(e) => setFilter({ service: e.target.value })}
       >
         <option value="">All services</option>
@@ -70,6 +71,13 @@ export function FlowQueryBar() {
         data-testid="traffic-filter-caller"
         aria-label="Calling workload"
         value={filters.caller}
+        title={
+          filters.caller === ''
+            ? undefined
+            : filters.caller === UNKNOWN_CALLER
+              ? 'from a caller without sidecar (Istio\'s source_workload "unknown")'
+              : `from ${filters.caller}`
+        }
         onChange={(e) => setFilter({ caller: e.target.value })}
       >
         <option value="">Any caller</option>
@@ -78,7 +86,8 @@ export function FlowQueryBar() {
             from {c}
           </option>
         ))}
-        <option value={UNKNOWN_CALLER}>from a caller without sidecar</option>
+        {/* short enough for the select's 190 px; its title says it in full */}
+        <option value={UNKNOWN_CALLER}>from no sidecar</option>
       </select>
       <select
         data-testid="traffic-filter-status"
