@@ -832,7 +832,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
     reload,
     async listFlows(q?: FlowQuery) {
       checkFlowQuery(store, q);
-      return store.list({ ...q, limit: q?.limit ?? 100 });
+      return store.listAsync({ ...q, limit: q?.limit ?? 100 });
     },
     async getFlow({ id }) {
       const f = store.get(id);

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { FlowRecord } from '../contract/api.js';
+import type { FlowQuery, FlowRecord } from '../contract/api.js';
 import { openSqliteStore, type FlowStore, type StoreOptions } from '../engine/capture/flow-store.js';
 import { findSqlite, openDatabase } from '../engine/capture/sqlite-driver.mjs';
 // @ts-expect-error -- plain JavaScript (the writer thread's entry), typed where the store imports it
@@ -440,5 +440,78 @@ describe("the writer thread's transaction (FlowWriter append, commit, rollback)"
     w.commit();
     expect(committedCount(dir)).toBe(3);
     db.close();
+  });
+});
+
+describe.each([
+  ['with a writer thread', true],
+  ['without a writer thread', false]
+])("the store's async reads (a reader thread runs their queries) %s", (_name, writerThread) => {
+  /** A store holding `n` flows with a body each, half of them 5xx, a few flows appended and not yet committed. */
+  const filled = (n: number, logs: string[] = []) => {
+    const s = open(tmp(), { writerThread }, logs);
+    for (let i = 1; i <= n; i++)
+      s.append(
+        flow(i, { status: i % 2 === 0 ? 503 : 200, responseBody: textBody(`body of ${i} ${'x'.repeat(2000)}`) })
+      );
+    s.flush();
+    for (let i = n + 1; i <= n + 3; i++) s.append(flow(i, { responseBody: textBody(`late ${i}`) }));
+    return s;
+  };
+  const queries: FlowQuery[] = [
+    { limit: 50 },
+    { text: 'body of 7 ', limit: 10 },
+    { text: 'late', limit: 10 },
+    { status: '5xx', limit: 20 },
+    { before: flow(40).id, limit: 5 }
+  ];
+
+  it('answer as the engine-thread reads do, flows appended just before included', async () => {
+    const s = filled(60);
+    for (const q of queries) {
+      const got = await s.listAsync(q);
+      expect(got).toEqual(s.list(q));
+      expect(got.length).toBeGreaterThan(0);
+    }
+    expect(ids(await s.listAsync({ text: 'late' }))).toEqual(['f-61', 'f-62', 'f-63']);
+    const [withBodies] = await s.listAsync({ text: 'body of 7 ' }, { bodies: true });
+    expect(withBodies?.responseBody).toMatchObject({ encoding: 'utf8', data: expect.stringMatching(/^body of 7 x/) });
+    const window = { since: new Date(0).toISOString(), until: new Date(Date.now() + 60_000).toISOString() };
+    expect(await s.graphAsync(window)).toEqual(s.graph(window));
+    const series = { ...window, service: 'reviews', stepSec: 3600 * 24 * 365 };
+    expect(await s.metricsSeriesAsync(series)).toEqual(s.metricsSeries(series));
+    expect(await s.sessionsAsync()).toEqual(s.sessions());
+    s.close();
+  });
+
+  it('leave the engine thread free while a query scans: its event loop turns before the answer comes', async () => {
+    const s = filled(3000);
+    let turns = 0;
+    let answered = false;
+    const tick = () => {
+      if (answered) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const got = await s.listAsync({ text: 'no such text anywhere' });
+    answered = true;
+    expect(got).toEqual([]);
+    // an engine-thread scan would have answered before a single turn
+    expect(turns).toBeGreaterThan(0);
+    s.close();
+  });
+
+  it('read in the engine thread, and say so once, when the reader thread stops', async () => {
+    const logs: string[] = [];
+    const s = filled(20, logs);
+    expect(ids(await s.listAsync({ limit: 3 }))).toEqual(['f-21', 'f-22', 'f-23']);
+    const reader = (s as unknown as { reader: { worker: { terminate(): Promise<number> } } }).reader;
+    await reader.worker.terminate();
+    s.append(flow(24));
+    expect(ids(await s.listAsync({ limit: 2 }))).toEqual(['f-23', 'f-24']);
+    expect(ids(await s.listAsync({ limit: 1 }))).toEqual(['f-24']);
+    expect(logs.filter((l) => /reader thread stopped/.test(l))).toHaveLength(1);
+    s.close();
   });
 });

@@ -83,7 +83,7 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
 
   return {
     async listSessions() {
-      return d.store().sessions();
+      return d.store().sessionsAsync();
     },
     async startSession(q) {
       return d.store().startSession(q?.label);
@@ -100,7 +100,7 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
       checkFlowQuery(d.store(), q);
       const query: FlowQuery = { ...q, limit: Math.min(q?.limit ?? HAR_EXPORT_LIMIT, HAR_EXPORT_LIMIT) };
       // with their bodies, in one query
-      let flows = d.store().list(query, { bodies: true });
+      let flows = await d.store().listAsync(query, { bodies: true });
       // a call between two sidecars is two flows; one HAR entry per call unless the caller asked for a reporter
       if (!q?.reporter) flows = withoutServerDuplicates(flows);
       return flowsToHar(flows, { name: 'localmesh', version: d.version });
@@ -131,12 +131,12 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
     async compareSessions({ a, b }) {
       const sa = sessionOr404(a);
       const sb = sessionOr404(b);
-      const all = (id: number) => d.store().list({ session: id, limit: 100_000 });
-      return compareSessions(sa, all(a), sb, all(b));
+      const all = (id: number) => d.store().listAsync({ session: id, limit: 100_000 });
+      return compareSessions(sa, await all(a), sb, await all(b));
     },
 
     async getTrace({ traceId }): Promise<TraceView> {
-      const flows = d.store().list({ traceId, limit: 1000 });
+      const flows = await d.store().listAsync({ traceId, limit: 1000 });
       if (flows.length === 0) throw new MeshError(ErrorCodes.NOT_FOUND, `no flows recorded for trace ${traceId}`);
       return { traceId, spans: toSpans(flows, d.snapshot()) };
     },
@@ -146,7 +146,7 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
       const windowSec = q?.windowSec ?? 300;
       const until = new Date(now()).toISOString();
       const since = new Date(now() - windowSec * 1000).toISOString();
-      const g = d.store().graph({ since, until, session: q?.session });
+      const g = await d.store().graphAsync({ since, until, session: q?.session });
       // every workload of the mesh is a node, idle when it saw no calls in the window
       const nodes = [...g.nodes];
       const byId = new Map(nodes.map((n) => [n.id, n]));
@@ -173,7 +173,8 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
       const end = Math.ceil(now() / (stepSec * 1000)) * stepSec * 1000;
       const until = new Date(end).toISOString();
       const since = new Date(end - windowSec * 1000).toISOString();
-      return { service, windowSec, stepSec, points: d.store().metricsSeries({ service, since, until, stepSec }) };
+      const points = await d.store().metricsSeriesAsync({ service, since, until, stepSec });
+      return { service, windowSec, stepSec, points };
     }
   };
 }

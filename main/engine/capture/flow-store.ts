@@ -136,13 +136,20 @@ export interface FlowStore {
   append(f: FlowRecord): void;
   /** Newest last; filters per FlowQuery; no bodies unless asked (HAR export). An unknown `before` id yields no flows. */
   list(q: FlowQuery, opts?: { bodies?: boolean }): FlowRecord[];
+  /**
+   * list(), with the query run off the engine's thread where the store can (the SQLite store's reader thread): the
+   * admin API reads this way, so that a query's scan (a text search reads every stored flow) never holds the thread
+   * that forwards requests, nor does waiting for the writer thread's commit.
+   */
+  listAsync(q: FlowQuery, opts?: { bodies?: boolean }): Promise<FlowRecord[]>;
   /** One flow with bodies. */
   get(id: string): FlowRecord | undefined;
-  /** Delete every flow and every session but the current one (and this run's `up` session), which stay, empty. */
   /** Delete every captured flow and session but the current ones; imported sessions (read-only) stay. */
   clear(): void;
   count(): number;
   sessions(): SessionView[];
+  /** sessions(), waiting for the writer thread's commit without holding the engine's thread (as listAsync). */
+  sessionsAsync(): Promise<SessionView[]>;
   session(id: number): SessionView | undefined;
   /** End the current session and start a user session. */
   startSession(label?: string): SessionView;
@@ -159,8 +166,16 @@ export interface FlowStore {
   findImport(digest: string): SessionView | undefined;
   /** Aggregates for the Graph view over flows in [since, until). */
   graph(q: { since: string; until: string; session?: number }): { nodes: GraphNode[]; edges: GraphEdge[] };
+  /** graph(), its query run as listAsync's. */
+  graphAsync(q: {
+    since: string;
+    until: string;
+    session?: number;
+  }): Promise<{ nodes: GraphNode[]; edges: GraphEdge[] }>;
   /** Time series for one service (short name or FQDN) over [since, until) in buckets of stepSec. */
   metricsSeries(q: { service: string; since: string; until: string; stepSec: number }): MetricsPoint[];
+  /** metricsSeries(), its query run as listAsync's. */
+  metricsSeriesAsync(q: { service: string; since: string; until: string; stepSec: number }): Promise<MetricsPoint[]>;
   /**
    * What the store holds (the `store` event): captured flows as committed (within flushMs and the writer's commit
    * window of being appended; retention's deletions taken off), plus imported ones.
@@ -496,6 +511,24 @@ interface SessionRow {
 /** A session as listed: its counts are kept with it (schema 9), so a listing reads a row per session. */
 const SESSION_SELECT = `SELECT id, label, kind, started_at, ended_at, read_only, flows, bytes, last_flow FROM sessions`;
 
+/** The query of list() and listAsync(): newest first, as many as the query's limit. */
+function listQuery(q: FlowQuery, opts: { bodies?: boolean }): { sql: string; params: unknown[] } {
+  const where = whereOf(q);
+  const columns = opts.bodies === true ? `${FLOW_COLUMNS}, ${BODY_COLUMNS}` : FLOW_COLUMNS;
+  return {
+    sql: `SELECT ${columns} FROM flows ${where.sql} ORDER BY seq DESC LIMIT ?`,
+    params: [...where.params, limitOf(q)]
+  };
+}
+
+/** Facts from their rows (FACT_COLUMNS). */
+function factsOf(rows: unknown[]): FlowFacts[] {
+  return (rows as (FlowFacts & { connectionSecurity: FlowFacts['connectionSecurity'] | null })[]).map((r) => ({
+    ...r,
+    connectionSecurity: r.connectionSecurity ?? undefined
+  }));
+}
+
 class SqliteStore implements FlowStore {
   readonly kind = 'sqlite';
   get driver(): SqliteDriver['name'] {
@@ -518,6 +551,8 @@ class SqliteStore implements FlowStore {
   private readonly writer: FlowWriter;
   /** The thread that writes the batches of appended flows, while it works. */
   private thread: WriterThread | undefined;
+  /** The thread that runs the async reads' queries: started by the first; null once it cannot (reads run here). */
+  private reader: ReaderThread | undefined | null;
   /**
    * Captured flows and their bytes as last committed: the writer thread's totals as it reports them (only those
    * counted after the last recount this thread asked for, `recounts`), or this thread's writer's without one.
@@ -627,21 +662,24 @@ class SqliteStore implements FlowStore {
     if (t) {
       if (rows.length > 0) t.post(rows);
       const unconfirmed = wait ? t.sync(this.log) : t.failed() ? t.unconfirmed(this.log) : null;
-      if (!unconfirmed) return;
-      // the writer thread stopped working: write here from now on, starting with what it may not have written
-      this.thread = undefined;
-      t.stop();
-      this.log(`flow store: the writer thread stopped; writing in the engine thread`);
-      // this thread's writer has not seen the flows the writer thread wrote: its retention totals start afresh
-      this.writer.recount();
-      if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed);
-      this.ownTotals();
+      if (unconfirmed) this.takeOver(t, unconfirmed);
       return;
     }
     if (rows.length > 0) {
       this.writer.writeRows(rows);
       this.ownTotals();
     }
+  }
+
+  /** The writer thread stopped working: write here from now on, starting with what it may not have written. */
+  private takeOver(t: WriterThread, unconfirmed: WriteRow[]): void {
+    this.thread = undefined;
+    t.stop();
+    this.log(`flow store: the writer thread stopped; writing in the engine thread`);
+    // this thread's writer has not seen the flows the writer thread wrote: its retention totals start afresh
+    this.writer.recount();
+    if (unconfirmed.length > 0) this.writer.writeRows(unconfirmed);
+    this.ownTotals();
   }
 
   /**
@@ -688,14 +726,54 @@ class SqliteStore implements FlowStore {
 
   list(q: FlowQuery, opts: { bodies?: boolean } = {}): FlowRecord[] {
     this.flush();
-    const where = whereOf(q);
-    const bodies = opts.bodies === true;
-    const columns = bodies ? `${FLOW_COLUMNS}, ${BODY_COLUMNS}` : FLOW_COLUMNS;
-    const rows = this.stmt(`SELECT ${columns} FROM flows ${where.sql} ORDER BY seq DESC LIMIT ?`).all(
-      ...where.params,
-      limitOf(q)
-    ) as FlowRow[];
-    return rows.reverse().map((r) => this.fromRow(r, bodies));
+    const { sql, params } = listQuery(q, opts);
+    return this.flowsOf(this.stmt(sql).all(...params) as FlowRow[], opts);
+  }
+
+  async listAsync(q: FlowQuery, opts: { bodies?: boolean } = {}): Promise<FlowRecord[]> {
+    const { sql, params } = listQuery(q, opts);
+    return this.flowsOf((await this.read(sql, params)) as FlowRow[], opts);
+  }
+
+  /** Flows from list rows (newest first, as queried): newest last. */
+  private flowsOf(rows: FlowRow[], opts: { bodies?: boolean }): FlowRecord[] {
+    return rows.reverse().map((r) => this.fromRow(r, opts.bodies === true));
+  }
+
+  /**
+   * Rows of a query, once what was appended before it is committed: run by the reader thread, while this thread
+   * waits for the commit and then the rows without being held; here, as list() does, where there is no reader.
+   */
+  private async read(sql: string, params: unknown[]): Promise<unknown[]> {
+    await this.settle();
+    if (this.reader === undefined && !this.closed) this.reader = ReaderThread.start(this.file, this.sqlite, this.log);
+    const r = this.reader;
+    if (r && !this.closed) {
+      try {
+        return await r.query(sql, params);
+      } catch (e) {
+        if (!(e instanceof ReaderGone)) throw e;
+        if (this.reader === r) {
+          this.log(`flow store: ${e.message}; reading in the engine thread`);
+          this.reader = null;
+        }
+      }
+    }
+    this.flush();
+    return this.stmt(sql).all(...params);
+  }
+
+  /**
+   * Hand what is queued to the writer thread and wait, without holding this thread, until it committed everything
+   * handed to it (flush() waits holding it); without a writer thread, flush().
+   */
+  private async settle(): Promise<void> {
+    const t = this.thread;
+    if (!t || this.closed) return this.flush();
+    this.write(false);
+    if (this.thread !== t) return; // it stopped: this thread wrote what it had
+    const unconfirmed = await t.syncAsync(this.log);
+    if (unconfirmed && this.thread === t) this.takeOver(t, unconfirmed);
   }
 
   get(id: string): FlowRecord | undefined {
@@ -755,6 +833,13 @@ class SqliteStore implements FlowStore {
 
   sessions(): SessionView[] {
     this.flush();
+    return (this.stmt(`${SESSION_SELECT} ORDER BY id`).all() as SessionRow[]).map((r) => this.view(r));
+  }
+
+  async sessionsAsync(): Promise<SessionView[]> {
+    // a row per session (schema 9): read here, once the writer thread committed what came before, without waiting
+    // for it holding this thread
+    await this.settle();
     return (this.stmt(`${SESSION_SELECT} ORDER BY id`).all() as SessionRow[]).map((r) => this.view(r));
   }
 
@@ -828,14 +913,24 @@ class SqliteStore implements FlowStore {
   private facts(q: FlowQuery): FlowFacts[] {
     this.flush();
     const where = whereOf(q);
-    const rows = this.stmt(`SELECT ${FACT_COLUMNS} FROM flows ${where.sql}`).all(...where.params) as (FlowFacts & {
-      connectionSecurity: FlowFacts['connectionSecurity'] | null;
-    })[];
-    return rows.map((r) => ({ ...r, connectionSecurity: r.connectionSecurity ?? undefined }));
+    return factsOf(this.stmt(`SELECT ${FACT_COLUMNS} FROM flows ${where.sql}`).all(...where.params));
+  }
+
+  private async factsAsync(q: FlowQuery): Promise<FlowFacts[]> {
+    const where = whereOf(q);
+    return factsOf(await this.read(`SELECT ${FACT_COLUMNS} FROM flows ${where.sql}`, where.params));
   }
 
   graph(q: { since: string; until: string; session?: number }) {
     return buildGraph(this.facts(q), windowSec(q));
+  }
+
+  async graphAsync(q: { since: string; until: string; session?: number }) {
+    return buildGraph(await this.factsAsync(q), windowSec(q));
+  }
+
+  async metricsSeriesAsync(q: { service: string; since: string; until: string; stepSec: number }) {
+    return buildMetricsSeries(await this.factsAsync({ service: q.service, since: q.since, until: q.until }), q);
   }
 
   metricsSeries(q: { service: string; since: string; until: string; stepSec: number }): MetricsPoint[] {
@@ -848,6 +943,8 @@ class SqliteStore implements FlowStore {
     this.closed = true;
     this.thread?.close();
     this.thread = undefined;
+    this.reader?.close();
+    this.reader = null;
     this.setEnded(this.current, new Date().toISOString());
     this.db.close();
   }
@@ -1088,6 +1185,30 @@ class WriterThread {
     return null;
   }
 
+  /** sync(), without holding this thread while it waits (Atomics.waitAsync): for the reads that do not need to. */
+  async syncAsync(log: (l: string) => void): Promise<WriteRow[] | null> {
+    const target = this.seq;
+    if (Atomics.load(this.shared, SLOT.committed) >= target) {
+      this.trim();
+      return null;
+    }
+    this.worker.postMessage({ type: 'commit' });
+    const deadline = Date.now() + WriterThread.COMMIT_TIMEOUT_MS;
+    while (Atomics.load(this.shared, SLOT.state) === STATE.starting) {
+      if (this.exited || Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS) return this.unconfirmed(log);
+      await waitAsync(this.shared, SLOT.state, STATE.starting, 100);
+    }
+    for (const since = Date.now(); ;) {
+      const done = Atomics.load(this.shared, SLOT.committed);
+      if (done >= target) break;
+      if (this.failed() || Date.now() > deadline) return this.unconfirmed(log);
+      if (Date.now() - since >= this.scheduling.waitMs) this.raise();
+      await waitAsync(this.shared, SLOT.committed, done, this.scheduling.waitMs);
+    }
+    this.trim();
+    return null;
+  }
+
   /**
    * Wait up to waitMs for the worker to change `slot` from `value`, first raising it (see raise) once this thread has
    * waited waitMs since `since`.
@@ -1125,6 +1246,95 @@ class WriterThread {
     n = 0;
     while (n < this.uncommitted.length && this.uncommitted[n]!.seq <= committed) n++;
     if (n > 0) this.uncommitted.splice(0, n);
+  }
+}
+
+/** Until `slot` of `shared` is no longer `value`, or `ms` passed, without holding the thread. */
+async function waitAsync(shared: Int32Array, slot: number, value: number, ms: number): Promise<void> {
+  // ES2024's Atomics.waitAsync (V8 has it since Node 16; the lib this code is typed against does not declare it)
+  const atomics = Atomics as unknown as {
+    waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<unknown> | string };
+  };
+  const w = atomics.waitAsync(shared, slot, value, ms);
+  if (w.async) await w.value;
+}
+
+/** The reader thread cannot run queries (any more): the store runs them in the engine thread from then on. */
+class ReaderGone extends Error {}
+
+/**
+ * The worker that runs the async reads' queries (flow-writer.mjs runReader), seen from the engine thread: a query is
+ * posted with an id and answered with its rows. The worker is referenced only while a query waits, so it never keeps
+ * the engine running by itself.
+ */
+class ReaderThread {
+  private readonly waiting = new Map<number, { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private gone: ReaderGone | undefined;
+  private readonly ready: Promise<void>;
+
+  private constructor(private readonly worker: Worker) {
+    let opened: () => void = () => undefined;
+    let failed: (e: Error) => void = () => undefined;
+    this.ready = new Promise<void>((resolve, reject) => {
+      opened = resolve;
+      failed = reject;
+    });
+    this.ready.catch(() => undefined);
+    const fail = (why: string) => {
+      if (this.gone) return;
+      this.gone = new ReaderGone(`the reader thread stopped (${why})`);
+      failed(this.gone);
+      for (const w of this.waiting.values()) w.reject(this.gone);
+      this.waiting.clear();
+      void worker.terminate();
+    };
+    worker.on('message', (m: { id?: number; rows?: unknown[]; error?: string; ready?: boolean; failed?: string }) => {
+      if (m.ready) return opened();
+      if (m.failed !== undefined) return fail(m.failed);
+      const w = m.id === undefined ? undefined : this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id!);
+      if (this.waiting.size === 0) worker.unref();
+      if (m.error !== undefined) w.reject(new Error(m.error));
+      else w.resolve(m.rows ?? []);
+    });
+    worker.on('error', (e) => fail(e.message));
+    worker.on('exit', (code) => fail(`exit code ${code}`));
+  }
+
+  /** Start the reader for `file`; null when it cannot be created (the store then reads in its own thread). */
+  static start(file: string | null, sqlite: SqliteDriver, log: (l: string) => void): ReaderThread | null {
+    const entry = writerEntry();
+    if (!entry || file === null) return null;
+    try {
+      const worker = new Worker(entry, { execArgv: [], workerData: { localmeshFlowReader: true, file, sqlite } });
+      worker.unref();
+      return new ReaderThread(worker);
+    } catch (e) {
+      log(`flow store: no reader thread (${(e as Error).message}); reading in the engine thread`);
+      return null;
+    }
+  }
+
+  /** The rows of `sql`; rejects with ReaderGone when the reader cannot answer, with an Error when the query fails. */
+  async query(sql: string, params: unknown[]): Promise<unknown[]> {
+    if (this.gone) throw this.gone;
+    await this.ready;
+    if (this.gone) throw this.gone;
+    return new Promise<unknown[]>((resolve, reject) => {
+      const id = this.nextId++;
+      if (this.waiting.size === 0) this.worker.ref();
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, sql, params });
+    });
+  }
+
+  close(): void {
+    this.gone ??= new ReaderGone('the store closed');
+    for (const w of this.waiting.values()) w.reject(this.gone);
+    this.waiting.clear();
+    void this.worker.terminate();
   }
 }
 
@@ -1277,6 +1487,18 @@ class MemoryStore implements FlowStore {
     this.captured--;
   }
 
+  async listAsync(q: FlowQuery, opts: { bodies?: boolean } = {}): Promise<FlowRecord[]> {
+    return this.list(q, opts);
+  }
+
+  async graphAsync(q: { since: string; until: string; session?: number }) {
+    return this.graph(q);
+  }
+
+  async metricsSeriesAsync(q: { service: string; since: string; until: string; stepSec: number }) {
+    return this.metricsSeries(q);
+  }
+
   list(q: FlowQuery, opts: { bodies?: boolean } = {}): FlowRecord[] {
     let end = this.flows.length;
     if (q.before !== undefined) end = this.flows.findIndex((f) => f.id === q.before);
@@ -1318,6 +1540,10 @@ class MemoryStore implements FlowStore {
 
   sessions(): SessionView[] {
     return this.sessionList.map((s) => this.view(s));
+  }
+
+  async sessionsAsync(): Promise<SessionView[]> {
+    return this.sessions();
   }
 
   session(id: number): SessionView | undefined {

@@ -1,7 +1,8 @@
 // The flow store's write path (issue 7): flows turned into rows and inserted in one transaction per batch, then retention. It runs in a
 // worker thread of its own (this file is also the worker's entry), so SQLite's per-flow B-tree and WAL work, its
 // commits and its checkpoints stay off the engine's event loop; the store falls back to running it in the engine's
-// thread when the worker cannot start. Plain JavaScript so that a worker can load it without a TypeScript loader;
+// thread when the worker cannot start. This file is also the entry of the store's reader thread (runReader), which
+// runs the admin API's queries off the engine's event loop. Plain JavaScript so that a worker can load it without a TypeScript loader;
 // its types are declared where it is imported (interface FlowWriter in flow-store.ts).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -863,4 +864,42 @@ function runWorker() {
   });
 }
 
+/**
+ * The reader: a worker of its own with a connection of its own to flows.db, that runs the SELECTs the engine thread
+ * sends it, so that a query's scan (a text search reads every stored flow's path, headers and bodies: ~250 ms at
+ * 100k flows) holds this thread instead of the one that forwards requests. WAL lets it read while the writer
+ * writes; it sees what was committed when its query starts (the engine thread waits for the commit first).
+ * Messages: { id, sql, params } in; { id, rows } or { id, error } out. It posts { ready: true } once it is open, or
+ * { failed: message } and ends.
+ */
+function runReader() {
+  const d = /** @type {{ file: string; sqlite: import('./sqlite-driver.d.mts').SqliteDriver }} */ (workerData);
+  /** @type {import('./sqlite-driver.d.mts').SqlDatabase} */
+  let db;
+  try {
+    db = openDatabase(d.sqlite, d.file);
+    db.pragma('busy_timeout = 10000');
+    db.pragma('query_only = ON');
+  } catch (e) {
+    parentPort?.postMessage({ failed: /** @type {Error} */ (e).message });
+    return;
+  }
+  /** @type {Map<string, import('./sqlite-driver.d.mts').SqlStatement>} */
+  const statements = new Map();
+  parentPort?.on('message', (/** @type {{ id: number; sql: string; params: unknown[] }} */ m) => {
+    try {
+      let stmt = statements.get(m.sql);
+      if (!stmt) {
+        if (statements.size >= 200) statements.clear(); // one per combination of filters: a few in practice
+        statements.set(m.sql, (stmt = db.prepare(m.sql)));
+      }
+      parentPort?.postMessage({ id: m.id, rows: stmt.all(...m.params) });
+    } catch (e) {
+      parentPort?.postMessage({ id: m.id, error: /** @type {Error} */ (e).message });
+    }
+  });
+  parentPort?.postMessage({ ready: true });
+}
+
 if (!isMainThread && workerData?.localmeshFlowWriter === true) runWorker();
+if (!isMainThread && workerData?.localmeshFlowReader === true) runReader();
