@@ -835,7 +835,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       return store.listAsync({ ...q, limit: q?.limit ?? 100 });
     },
     async getFlow({ id }) {
-      const f = store.get(id);
+      const f = await store.getAsync(id);
       if (!f)
         throw new MeshError(
           ErrorCodes.NOT_FOUND,
@@ -844,7 +844,7 @@ export async function createMesh(meshFile: string, opts: MeshOptions = {}): Prom
       return f;
     },
     async clearFlows() {
-      store.clear();
+      await store.clearAsync();
     },
     // CAPTURE-API-BEGIN (sessions, HAR, replay, compare, traces, graph, metrics series: capture/capture-api.ts)
     ...captureApi,

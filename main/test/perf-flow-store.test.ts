@@ -3,7 +3,7 @@
  * before it reads or writes itself, and writes in its own thread when the worker is off or stops. Same results on
  * every path.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -468,6 +468,10 @@ describe.each([
 
   it('answer as the engine-thread reads do, flows appended just before included', async () => {
     const s = filled(60);
+    // appended, not yet committed: the read waits for the commit
+    expect((await s.getAsync('f-63'))?.responseBody).toMatchObject({ data: 'late 63' });
+    expect(await s.getAsync('f-63')).toEqual(s.get('f-63'));
+    expect(await s.getAsync('no-such-flow')).toBeUndefined();
     for (const q of queries) {
       const got = await s.listAsync(q);
       expect(got).toEqual(s.list(q));
@@ -512,6 +516,69 @@ describe.each([
     expect(ids(await s.listAsync({ limit: 2 }))).toEqual(['f-23', 'f-24']);
     expect(ids(await s.listAsync({ limit: 1 }))).toEqual(['f-24']);
     expect(logs.filter((l) => /reader thread stopped/.test(l))).toHaveLength(1);
+    s.close();
+  });
+});
+
+describe("the store's clearAsync (the writer thread deletes)", () => {
+  it.each([
+    ['with a writer thread', true],
+    ['without a writer thread', false]
+  ])(
+    'deletes what was appended before it, keeps what comes after it and imported sessions: %s',
+    async (_name, writerThread) => {
+      const s = open(tmp(), { writerThread });
+      const har = s.importSession('kept.har', [flow(900)]);
+      const user = s.startSession('doomed');
+      for (let i = 1; i <= 40; i++) s.append(flow(i));
+      s.flush();
+      for (let i = 41; i <= 45; i++) s.append(flow(i)); // appended, not committed: cleared too
+      const clearing = s.clearAsync();
+      for (let i = 46; i <= 48; i++) s.append(flow(i)); // appended while it runs: kept
+      await clearing;
+      expect(ids(s.list({ limit: 100 }))).toEqual(['f-900', 'f-46', 'f-47', 'f-48']);
+      expect(s.sessions().map((x) => [x.id === user.id ? 'current' : x.kind, x.flows])).toEqual([
+        ['up', 0],
+        ['import', 1],
+        ['current', 3]
+      ]);
+      expect(s.session(har.id)).toMatchObject({ flows: 1 });
+      await vi.waitFor(() => expect(s.totals()).toMatchObject({ flows: 4, capturedFlows: 3 }));
+      s.close();
+    }
+  );
+
+  it('leaves the engine thread free while the writer thread deletes: its event loop turns before it is done', async () => {
+    const s = open(tmp(), { writerThread: true });
+    for (let i = 1; i <= 3000; i++) s.append(flow(i, { responseBody: textBody('x'.repeat(1000)) }));
+    s.flush();
+    let turns = 0;
+    let done = false;
+    const tick = () => {
+      if (done) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    await s.clearAsync();
+    done = true;
+    expect(turns).toBeGreaterThan(0);
+    expect(s.count()).toBe(0);
+    s.close();
+  });
+
+  it('clears in the engine thread when the writer thread stopped', async () => {
+    const logs: string[] = [];
+    const s = open(tmp(), { writerThread: true }, logs);
+    for (let i = 1; i <= 10; i++) s.append(flow(i));
+    s.flush();
+    threadOf(s)!.stop();
+    await sleep(200);
+    s.append(flow(11));
+    await s.clearAsync();
+    expect(s.count()).toBe(0);
+    s.append(flow(12));
+    expect(ids(s.list({}))).toEqual(['f-12']);
     s.close();
   });
 });

@@ -515,6 +515,21 @@ export class FlowWriter {
     this.recount();
   }
 
+  /**
+   * Delete every captured flow, and every session but those in `keep` (the current ones, left empty) and imported ones
+   * (read-only, outside retention, with their flows), in one transaction.
+   * @param {readonly number[]} keep
+   */
+  clearCaptured(keep) {
+    this.db.transaction(() => {
+      this.stmt(`DELETE FROM flows WHERE ${CAPTURED}`).run();
+      this.dropStaleKeys();
+      this.stmt("DELETE FROM sessions WHERE id NOT IN (?, ?) AND kind != 'import'").run(keep[0], keep[1] ?? keep[0]);
+      this.stmt("UPDATE sessions SET flows = 0, bytes = 0, last_flow = NULL WHERE kind != 'import'").run();
+    })();
+    this.capturedFlows = this.capturedBytes = 0;
+  }
+
   /** Drop the lookup keys of runs whose flows are all gone (a run partly gone keeps its keys: lookups check the flow). */
   dropStaleKeys() {
     this.stmt(
@@ -737,7 +752,9 @@ function setPolicy(tid, policy) {
  *                                last seq is published as committed (even when the write failed: the failure is
  *                                logged, as the engine-thread store logs a failed batch)
  *   { type: 'commit' }           commit what is inserted now (the engine thread waits to read)
- *   { type: 'recount', gen }     the engine changed flows itself (clear, delete): re-read the retention totals
+ *   { type: 'clear', id, keep }  commit, then delete every captured flow and the sessions but `keep` and imports
+ *                                (FlowWriter.clearCaptured); answered with { type: 'cleared', id }
+ *   { type: 'recount', gen }     the engine changed flows itself (a deleted session): re-read the retention totals
  *   { type: 'close' }            commit, close the connection, publish `closed`, exit
  * It posts { type: 'log', line } for the engine's log, and { type: 'totals', gen, flows, bytes } (its running totals
  * of captured flows, retention's deletions taken off) after each commit of inserted flows and after each recount:
@@ -827,41 +844,64 @@ function runWorker() {
     publish(SLOT.committed, receivedSeq);
     if (changed) postTotals();
   };
-  parentPort?.on('message', (/** @type {{ type: string; seq?: number; gen?: number; rows?: unknown[][] }} */ m) => {
-    if (m.type === 'rows') {
-      const rows = m.rows ?? [];
-      pending += rows.length;
-      changed = true;
-      try {
-        writer.append(rows);
-      } catch (e) {
-        failed(e);
-      }
-      receivedSeq = m.seq ?? receivedSeq;
-      publish(SLOT.received, receivedSeq);
-      if (pending >= COMMIT_MAX_ROWS) commit();
-      else timer ??= setTimeout(commit, COMMIT_WINDOW_MS);
-    } else if (m.type === 'commit') {
-      commit();
-    } else if (m.type === 'recount') {
-      commit();
-      gen = m.gen ?? gen;
-      try {
-        writer.recount();
-      } catch (e) {
-        parentPort?.postMessage({ type: 'log', line: `flow store: ${/** @type {Error} */ (e).message}` });
-      }
-      postTotals();
-    } else if (m.type === 'close') {
-      try {
+  parentPort?.on(
+    'message',
+    (
+      /** @type {{ type: string; seq?: number; gen?: number; rows?: unknown[][]; id?: number; keep?: number[] }} */ m
+    ) => {
+      if (m.type === 'rows') {
+        const rows = m.rows ?? [];
+        pending += rows.length;
+        changed = true;
+        try {
+          writer.append(rows);
+        } catch (e) {
+          failed(e);
+        }
+        receivedSeq = m.seq ?? receivedSeq;
+        publish(SLOT.received, receivedSeq);
+        if (pending >= COMMIT_MAX_ROWS) commit();
+        else timer ??= setTimeout(commit, COMMIT_WINDOW_MS);
+      } else if (m.type === 'commit') {
         commit();
-        db.close();
-      } finally {
-        publish(SLOT.closed, 1);
-        parentPort?.close();
+      } else if (m.type === 'clear') {
+        // what came before the clear is committed, then deleted with the rest; what comes after it stays
+        commit();
+        try {
+          writer.clearCaptured(m.keep ?? []);
+        } catch (e) {
+          parentPort?.postMessage({
+            type: 'log',
+            line: `flow store: clearing failed: ${/** @type {Error} */ (e).message}`
+          });
+          try {
+            writer.recount();
+          } catch {
+            /* the totals stay as they were */
+          }
+        }
+        postTotals();
+        parentPort?.postMessage({ type: 'cleared', id: m.id });
+      } else if (m.type === 'recount') {
+        commit();
+        gen = m.gen ?? gen;
+        try {
+          writer.recount();
+        } catch (e) {
+          parentPort?.postMessage({ type: 'log', line: `flow store: ${/** @type {Error} */ (e).message}` });
+        }
+        postTotals();
+      } else if (m.type === 'close') {
+        try {
+          commit();
+          db.close();
+        } finally {
+          publish(SLOT.closed, 1);
+          parentPort?.close();
+        }
       }
     }
-  });
+  );
 }
 
 /**
