@@ -582,3 +582,47 @@ describe("the store's clearAsync (the writer thread deletes)", () => {
     s.close();
   });
 });
+
+describe("the store's deleteSessionAsync (the writer thread deletes)", () => {
+  it.each([
+    ['with a writer thread', true],
+    ['without a writer thread', false]
+  ])('deletes a captured or imported session with its flows; the totals follow: %s', async (_name, writerThread) => {
+    const s = open(tmp(), { writerThread });
+    const har = s.importSession('a.har', [flow(900), flow(901)]);
+    const user = s.startSession('to delete');
+    for (let i = 1; i <= 30; i++) s.append(flow(i));
+    s.stopSession();
+    for (let i = 31; i <= 35; i++) s.append(flow(i)); // into the up session: kept
+    await expect(s.deleteSessionAsync(s.sessions()[0]!.id)).rejects.toThrow(/records until the run ends/);
+    await expect(s.deleteSessionAsync(999)).rejects.toThrow(/no session 999/);
+    await s.deleteSessionAsync(user.id);
+    expect(s.session(user.id)).toBeUndefined();
+    expect(s.list({ limit: 100 }).map((f) => f.id)).toEqual(['f-900', 'f-901', 'f-31', 'f-32', 'f-33', 'f-34', 'f-35']);
+    await vi.waitFor(() => expect(s.totals()).toMatchObject({ flows: 7, capturedFlows: 5 }));
+    await s.deleteSessionAsync(har.id);
+    expect(s.count()).toBe(5);
+    await vi.waitFor(() => expect(s.totals()).toMatchObject({ flows: 5, capturedFlows: 5 }));
+    s.close();
+  });
+
+  it('leaves the engine thread free while the writer thread deletes a session', async () => {
+    const s = open(tmp(), { writerThread: true });
+    const user = s.startSession('big');
+    for (let i = 1; i <= 3000; i++) s.append(flow(i, { responseBody: textBody('x'.repeat(1000)) }));
+    s.stopSession();
+    let turns = 0;
+    let done = false;
+    const tick = () => {
+      if (done) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    await s.deleteSessionAsync(user.id);
+    done = true;
+    expect(turns).toBeGreaterThan(0);
+    expect(s.count()).toBe(0);
+    s.close();
+  });
+});

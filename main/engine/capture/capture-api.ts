@@ -81,6 +81,15 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
     }
   };
 
+  const asBadRequestAsync = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof MeshError) throw e;
+      throw new MeshError(ErrorCodes.BAD_REQUEST, (e as Error).message);
+    }
+  };
+
   return {
     async listSessions() {
       return d.store().sessionsAsync();
@@ -93,7 +102,7 @@ export function createCaptureApi(d: CaptureDeps): CaptureApi {
     },
     async deleteSession({ id }) {
       sessionOr404(id);
-      asBadRequest(() => d.store().deleteSession(id));
+      await asBadRequestAsync(() => d.store().deleteSessionAsync(id));
     },
 
     async exportHar(q?: FlowQuery): Promise<Har> {

@@ -83,6 +83,8 @@ interface FlowWriter {
   deleteCaptured(where: string, ...params: unknown[]): void;
   /** Delete every captured flow, and every session but `keep` and imported ones, in one transaction. */
   clearCaptured(keep: readonly number[]): void;
+  /** Delete a session and its flows, in one transaction. */
+  deleteSession(id: number, imported: boolean): void;
   enforceRetention(): void;
 }
 
@@ -160,6 +162,8 @@ export interface FlowStore {
   stopSession(): SessionView;
   /** Delete a session and its flows (not the current one, nor this run's `up` session). Throws otherwise. */
   deleteSession(id: number): void;
+  /** deleteSession(), without holding the engine's thread while the delete runs where the store can (as clearAsync). */
+  deleteSessionAsync(id: number): Promise<void>;
   /**
    * A new read-only session holding these flows (HAR import); ids that clash with stored flows are replaced.
    * `digest` identifies what was imported (findImport).
@@ -823,9 +827,10 @@ class SqliteStore implements FlowStore {
     const t = this.thread;
     if (!t || this.closed) return this.clear();
     this.pending.length = 0;
-    const done = await t.clear([this.current, this.upSession]);
-    if (!done || this.thread !== t) return this.clear();
+    const done = await t.request({ type: 'clear', keep: [this.current, this.upSession] });
+    if (done === false || this.thread !== t) return this.clear();
     this.cleared();
+    if (typeof done === 'string') throw new Error(done);
   }
 
   /** Captured flows were cleared: the totals say so at once (the writer thread's recount follows). */
@@ -897,13 +902,28 @@ class SqliteStore implements FlowStore {
     this.flush();
     const s = this.session(id);
     if (!s) throw new Error(`no session ${id}`);
-    this.db.transaction(() => {
-      if (s.kind === 'import') {
-        this.stmt('DELETE FROM flows WHERE session_id = ?').run(id);
-        this.writer.dropStaleKeys();
-      } else this.writer.deleteCaptured('session_id = ?', id);
-      this.stmt('DELETE FROM sessions WHERE id = ?').run(id);
-    })();
+    this.writer.deleteSession(id, s.kind === 'import');
+    this.sessionDeleted(s);
+  }
+
+  /**
+   * deleteSession(), made by the writer thread, which this thread waits for without being held (a session of 100k
+   * flows takes as long to delete as a clear); where the writer thread stops first, as deleteSession().
+   */
+  async deleteSessionAsync(id: number): Promise<void> {
+    checkDeletable(id, this.current, this.upSession);
+    const t = this.thread;
+    if (!t || this.closed) return this.deleteSession(id);
+    const s = (await this.sessionsAsync()).find((x) => x.id === id);
+    if (!s) throw new Error(`no session ${id}`);
+    const done = await t.request({ type: 'delete', session: id, imported: s.kind === 'import' });
+    if (done === false || this.thread !== t) return this.deleteSession(id);
+    if (typeof done === 'string') throw new Error(done);
+    this.sessionDeleted(s);
+  }
+
+  /** Session `s` and its flows were deleted: the totals follow. */
+  private sessionDeleted(s: SessionView): void {
     if (s.kind !== 'import') this.retentionChanged();
     else {
       this.imported -= s.flows;
@@ -1007,9 +1027,9 @@ class WriterThread {
   /** When the raised writer is looked at again, to go back to idle (idleAgain). */
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly inflight: { seq: number; rows: WriteRow[]; at: number }[] = [];
-  /** Clears posted and not answered yet (clear), by id. */
-  private readonly clears = new Map<number, (done: boolean) => void>();
-  private nextClear = 1;
+  /** Deletions posted and not answered yet (request), by id. */
+  private readonly requests = new Map<number, (outcome: true | string | false) => void>();
+  private nextRequest = 1;
   /** Rows per batch the worker received and may not have committed yet (for the count of flows a failure lost). */
   private readonly uncommitted: { seq: number; n: number }[] = [];
   private seq = 0;
@@ -1029,7 +1049,7 @@ class WriterThread {
   ) {
     worker.on('exit', () => {
       this.exited = true;
-      this.settleClears(undefined, false);
+      this.settleRequests(undefined, false);
     });
   }
 
@@ -1089,11 +1109,11 @@ class WriterThread {
     }
     worker.unref();
     const thread = new WriterThread(worker, shared, scheduling, log);
-    worker.on('message', (m: { type?: string; line?: string; id?: number } & Partial<WriterTotals>) => {
+    worker.on('message', (m: { type?: string; line?: string; id?: number; error?: string } & Partial<WriterTotals>) => {
       if (m?.type === 'log' && m.line) log(m.line);
       else if (m?.type === 'totals') onTotals({ gen: m.gen ?? 0, flows: m.flows ?? 0, bytes: m.bytes ?? 0 });
       else if (m?.type === 'idle') thread.writerIdle();
-      else if (m?.type === 'cleared') thread.answered(m.id);
+      else if (m?.type === 'done') thread.answered(m.id, m.error);
     });
     worker.on('error', (e) => log(`flow store: the writer thread failed: ${e.message}`));
     return thread;
@@ -1171,32 +1191,35 @@ class WriterThread {
   }
 
   /**
-   * Have the worker clear the captured flows (FlowWriter.clearCaptured) after what was posted before: true once it
-   * did, false when it stopped first. The worker is referenced while this waits.
+   * Have the worker make a deletion (a clear, FlowWriter.clearCaptured; a session's, FlowWriter.deleteSession) after
+   * what was posted before: true once it did, its error's message when it failed, false when it stopped first. The
+   * worker is referenced while this waits.
    */
-  clear(keep: number[]): Promise<boolean> {
+  request(
+    r: { type: 'clear'; keep: number[] } | { type: 'delete'; session: number; imported: boolean }
+  ): Promise<true | string | false> {
     if (this.failed()) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const id = this.nextClear++;
-      if (this.clears.size === 0) this.worker.ref();
-      this.clears.set(id, resolve);
-      this.worker.postMessage({ type: 'clear', id, keep });
+    return new Promise<true | string | false>((resolve) => {
+      const id = this.nextRequest++;
+      if (this.requests.size === 0) this.worker.ref();
+      this.requests.set(id, resolve);
+      this.worker.postMessage({ ...r, id });
     });
   }
 
-  /** The worker's answer to clear `id`. */
-  answered(id: number | undefined): void {
-    if (id !== undefined) this.settleClears(id, true);
+  /** The worker's answer to request `id`: done, or the message of the error it failed with. */
+  answered(id: number | undefined, error: string | undefined): void {
+    if (id !== undefined) this.settleRequests(id, error ?? true);
   }
 
-  /** The worker answered a clear (true), or stopped before it could (false). */
-  private settleClears(id: number | undefined, done: boolean): void {
-    for (const [k, resolve] of this.clears) {
+  /** Answer request `id` (every request: undefined). */
+  private settleRequests(id: number | undefined, outcome: true | string | false): void {
+    for (const [k, resolve] of this.requests) {
       if (id !== undefined && k !== id) continue;
-      this.clears.delete(k);
-      resolve(done);
+      this.requests.delete(k);
+      resolve(outcome);
     }
-    if (this.clears.size === 0 && !this.exited) this.worker.unref();
+    if (this.requests.size === 0 && !this.exited) this.worker.unref();
   }
 
   /** Have the worker re-read its totals; its reports carry `gen` from then on. */
@@ -1638,6 +1661,10 @@ class MemoryStore implements FlowStore {
     this.sessionById(this.upSession).endedAt = null;
     this.current = this.upSession;
     return this.view(ended);
+  }
+
+  async deleteSessionAsync(id: number): Promise<void> {
+    this.deleteSession(id);
   }
 
   deleteSession(id: number): void {

@@ -530,6 +530,22 @@ export class FlowWriter {
     this.capturedFlows = this.capturedBytes = 0;
   }
 
+  /**
+   * Delete session `id` and its flows, in one transaction: a captured session's through retention's totals
+   * (deleteCaptured), an imported one's (outside them) as they are.
+   * @param {number} id
+   * @param {boolean} imported
+   */
+  deleteSession(id, imported) {
+    this.db.transaction(() => {
+      if (imported) {
+        this.stmt('DELETE FROM flows WHERE session_id = ?').run(id);
+        this.dropStaleKeys();
+      } else this.deleteCaptured('session_id = ?', id);
+      this.stmt('DELETE FROM sessions WHERE id = ?').run(id);
+    })();
+  }
+
   /** Drop the lookup keys of runs whose flows are all gone (a run partly gone keeps its keys: lookups check the flow). */
   dropStaleKeys() {
     this.stmt(
@@ -753,7 +769,9 @@ function setPolicy(tid, policy) {
  *                                logged, as the engine-thread store logs a failed batch)
  *   { type: 'commit' }           commit what is inserted now (the engine thread waits to read)
  *   { type: 'clear', id, keep }  commit, then delete every captured flow and the sessions but `keep` and imports
- *                                (FlowWriter.clearCaptured); answered with { type: 'cleared', id }
+ *                                (FlowWriter.clearCaptured); answered with { type: 'done', id, error? }
+ *   { type: 'delete', id, session, imported }
+ *                                commit, then delete a session and its flows (FlowWriter.deleteSession); answered so
  *   { type: 'recount', gen }     the engine changed flows itself (a deleted session): re-read the retention totals
  *   { type: 'close' }            commit, close the connection, publish `closed`, exit
  * It posts { type: 'log', line } for the engine's log, and { type: 'totals', gen, flows, bytes } (its running totals
@@ -847,7 +865,7 @@ function runWorker() {
   parentPort?.on(
     'message',
     (
-      /** @type {{ type: string; seq?: number; gen?: number; rows?: unknown[][]; id?: number; keep?: number[] }} */ m
+      /** @type {{ type: string; seq?: number; gen?: number; rows?: unknown[][]; id?: number; keep?: number[]; session?: number; imported?: boolean }} */ m
     ) => {
       if (m.type === 'rows') {
         const rows = m.rows ?? [];
@@ -864,16 +882,16 @@ function runWorker() {
         else timer ??= setTimeout(commit, COMMIT_WINDOW_MS);
       } else if (m.type === 'commit') {
         commit();
-      } else if (m.type === 'clear') {
-        // what came before the clear is committed, then deleted with the rest; what comes after it stays
+      } else if (m.type === 'clear' || m.type === 'delete') {
+        // what came before is committed, then deleted with the rest; what comes after it stays
         commit();
+        /** @type {string | undefined} */
+        let error;
         try {
-          writer.clearCaptured(m.keep ?? []);
+          if (m.type === 'clear') writer.clearCaptured(m.keep ?? []);
+          else writer.deleteSession(m.session ?? 0, m.imported === true);
         } catch (e) {
-          parentPort?.postMessage({
-            type: 'log',
-            line: `flow store: clearing failed: ${/** @type {Error} */ (e).message}`
-          });
+          error = /** @type {Error} */ (e).message;
           try {
             writer.recount();
           } catch {
@@ -881,7 +899,7 @@ function runWorker() {
           }
         }
         postTotals();
-        parentPort?.postMessage({ type: 'cleared', id: m.id });
+        parentPort?.postMessage({ type: 'done', id: m.id, error });
       } else if (m.type === 'recount') {
         commit();
         gen = m.gen ?? gen;

@@ -129,8 +129,10 @@ describe('SSE event stream', () => {
     expect(before + dropped).toBe(sent + 1);
     expect(dropped).toBeGreaterThan(sent / 2);
     expect(text.slice(resync.index).match(/event: log\n/g)).toHaveLength(1);
-    // what waited for it stayed bounded: a fraction of the 16 MiB sent
-    expect(bytes).toBeLessThan(4 * 1024 * 1024);
+    // what waited for it stayed bounded: well under the 16 MiB sent. What reached it is the engine's 256 KiB plus
+    // what the kernel's socket buffers took (loopback autotuning grew the reader's to ~4 MiB in CI runs; tcp_rmem
+    // allows more), so the bound here is half of what was sent, not the engine's own
+    expect(bytes).toBeLessThan((sent * pad.length) / 2);
   });
 
   it('the HTTP client tells its listener with a resync when it had to open its stream again', async () => {
