@@ -43,6 +43,23 @@ function committedCount(dir: string): number {
   }
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * What `work` resolves to, and how many turns this thread's event loop made before it did: work done holding the
+ * thread (a scan, a delete) resolves before a single turn.
+ */
+async function turnsWhile<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  let done = false;
+  const tick = () => {
+    if (done) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const result = await work();
+  done = true;
+  return { result, turns };
+}
 
 function open(dir: string, o: Partial<StoreOptions>, logs: string[] = []) {
   return openSqliteStore(dir, o, (l) => logs.push(l));
@@ -490,16 +507,7 @@ describe.each([
 
   it('leave the engine thread free while a query scans: its event loop turns before the answer comes', async () => {
     const s = filled(3000);
-    let turns = 0;
-    let answered = false;
-    const tick = () => {
-      if (answered) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
-    const got = await s.listAsync({ text: 'no such text anywhere' });
-    answered = true;
+    const { result: got, turns } = await turnsWhile(() => s.listAsync({ text: 'no such text anywhere' }));
     expect(got).toEqual([]);
     // an engine-thread scan would have answered before a single turn
     expect(turns).toBeGreaterThan(0);
@@ -552,16 +560,7 @@ describe("the store's clearAsync (the writer thread deletes)", () => {
     const s = open(tmp(), { writerThread: true });
     for (let i = 1; i <= 3000; i++) s.append(flow(i, { responseBody: textBody('x'.repeat(1000)) }));
     s.flush();
-    let turns = 0;
-    let done = false;
-    const tick = () => {
-      if (done) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
-    await s.clearAsync();
-    done = true;
+    const { turns } = await turnsWhile(() => s.clearAsync());
     expect(turns).toBeGreaterThan(0);
     expect(s.count()).toBe(0);
     s.close();
@@ -611,16 +610,7 @@ describe("the store's deleteSessionAsync (the writer thread deletes)", () => {
     const user = s.startSession('big');
     for (let i = 1; i <= 3000; i++) s.append(flow(i, { responseBody: textBody('x'.repeat(1000)) }));
     s.stopSession();
-    let turns = 0;
-    let done = false;
-    const tick = () => {
-      if (done) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
-    await s.deleteSessionAsync(user.id);
-    done = true;
+    const { turns } = await turnsWhile(() => s.deleteSessionAsync(user.id));
     expect(turns).toBeGreaterThan(0);
     expect(s.count()).toBe(0);
     s.close();

@@ -1249,7 +1249,33 @@ class WriterThread {
 
   /** Wait until every posted batch is committed: null when it is, else the rows the store must write itself. */
   sync(log: (l: string) => void): WriteRow[] | null {
-    if (Atomics.load(this.shared, SLOT.committed) >= this.seq) {
+    const steps = this.commitSteps(log);
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) return step.value;
+      const [slot, value, ms] = step.value;
+      Atomics.wait(this.shared, slot, value, ms);
+    }
+  }
+
+  /** sync(), without holding this thread while it waits (Atomics.waitAsync): for the reads that do not need to. */
+  async syncAsync(log: (l: string) => void): Promise<WriteRow[] | null> {
+    const steps = this.commitSteps(log);
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) return step.value;
+      const [slot, value, ms] = step.value;
+      await waitAsync(this.shared, slot, value, ms);
+    }
+  }
+
+  /**
+   * What sync() and syncAsync() do, but waiting: the worker is asked to commit, and each wait is yielded as [slot,
+   * value, ms] (until `slot` is no longer `value`, or ms passed), for the caller to make holding its thread or not.
+   * Returns null once every batch posted before is committed, else the rows the store must write itself. A writer
+   * waited for waitMs is raised (see raise).
+   */
+  private *commitSteps(log: (l: string) => void): Generator<[number, number, number], WriteRow[] | null> {
+    const target = this.seq;
+    if (Atomics.load(this.shared, SLOT.committed) >= target) {
       // nothing in flight (e.g. a read right after opening, while the worker still starts): nothing to wait for
       this.trim();
       return null;
@@ -1258,37 +1284,14 @@ class WriterThread {
     const deadline = Date.now() + WriterThread.COMMIT_TIMEOUT_MS;
     while (Atomics.load(this.shared, SLOT.state) === STATE.starting) {
       if (this.exited || Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS) return this.unconfirmed(log);
-      Atomics.wait(this.shared, SLOT.state, STATE.starting, 100);
-    }
-    for (const since = Date.now(); ;) {
-      const done = Atomics.load(this.shared, SLOT.committed);
-      if (done >= this.seq) break;
-      if (this.failed() || Date.now() > deadline) return this.unconfirmed(log);
-      this.waitOn(SLOT.committed, done, since);
-    }
-    this.trim();
-    return null;
-  }
-
-  /** sync(), without holding this thread while it waits (Atomics.waitAsync): for the reads that do not need to. */
-  async syncAsync(log: (l: string) => void): Promise<WriteRow[] | null> {
-    const target = this.seq;
-    if (Atomics.load(this.shared, SLOT.committed) >= target) {
-      this.trim();
-      return null;
-    }
-    this.worker.postMessage({ type: 'commit' });
-    const deadline = Date.now() + WriterThread.COMMIT_TIMEOUT_MS;
-    while (Atomics.load(this.shared, SLOT.state) === STATE.starting) {
-      if (this.exited || Date.now() - this.startedAt > WriterThread.START_TIMEOUT_MS) return this.unconfirmed(log);
-      await waitAsync(this.shared, SLOT.state, STATE.starting, 100);
+      yield [SLOT.state, STATE.starting, 100];
     }
     for (const since = Date.now(); ;) {
       const done = Atomics.load(this.shared, SLOT.committed);
       if (done >= target) break;
       if (this.failed() || Date.now() > deadline) return this.unconfirmed(log);
       if (Date.now() - since >= this.scheduling.waitMs) this.raise();
-      await waitAsync(this.shared, SLOT.committed, done, this.scheduling.waitMs);
+      yield [SLOT.committed, done, this.scheduling.waitMs];
     }
     this.trim();
     return null;

@@ -2,8 +2,8 @@
 // worker thread of its own (this file is also the worker's entry), so SQLite's per-flow B-tree and WAL work, its
 // commits and its checkpoints stay off the engine's event loop; the store falls back to running it in the engine's
 // thread when the worker cannot start. This file is also the entry of the store's reader thread (runReader), which
-// runs the admin API's queries off the engine's event loop. Plain JavaScript so that a worker can load it without a TypeScript loader;
-// its types are declared where it is imported (interface FlowWriter in flow-store.ts).
+// runs the admin API's queries off the engine's event loop. Plain JavaScript so that a worker can load it without a
+// TypeScript loader; its types are declared where it is imported (interface FlowWriter in flow-store.ts).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +29,10 @@ export const CAPTURED = "session_id NOT IN (SELECT id FROM sessions WHERE kind =
 export const INSERT_KEYS = 'INSERT INTO flow_keys (lo, hi, keys) VALUES (?, ?, ?)';
 export const KEYS_PER_ROW = 500;
 
-/** Positions in a row of its session, the lookup keys, its start and the size column, and of the columns a row's size counts (see INSERT). */
+/**
+ * Positions in a row of its session, the lookup keys, its start and the size column, and of the columns a row's size
+ * counts (see INSERT).
+ */
 const SESSION = 1;
 const REQUEST_ID = 2;
 const STARTED_AT = 3;
