@@ -38,12 +38,13 @@ export { NO_FILTERS } from '../lib/flow-query.js';
 /** Flows kept in each list (the engine keeps its own, larger store; the detail pane fetches bodies from it). */
 export const MAX_FLOWS = 5000;
 /**
- * The shortest time between two listings of the sessions that the store's totals ask for (refreshSessions): the engine
- * answers one after committing what its writer thread holds, which the thread that forwards requests waits for (the
- * counting itself is a row per session since schema 9; it was a scan of every stored flow, ~45-65 ms at the default
- * 100k flows), so at most one every 10 s while the Sessions panel is open.
+ * The shortest time between two listings of the sessions that the store's totals ask for (refreshSessions). The
+ * engine answers one by reading a row per session once its writer thread committed what it holds, holding neither
+ * the thread that forwards requests (it was a scan of every stored flow, 63-68 ms of that thread at the default 100k
+ * flows, when this was 10 s), but each listing makes the writer commit early: at most one every 2 s while the
+ * Sessions panel is open.
  */
-export const SESSIONS_REFRESH_MS = 10_000;
+export const SESSIONS_REFRESH_MS = 2_000;
 
 /** Flows fetched when the view starts and when the filters change. */
 export const INITIAL_FLOWS = 1000;
@@ -306,10 +307,10 @@ export const createTrafficSlice: SliceCreator<TrafficSlice> = (deps) => (set, ge
 
   /**
    * One listing of the sessions at a time; when it ends, the latest totals are checked against it again. Listing them
-   * makes the engine commit what it holds (the thread that forwards requests waits for the writer thread's commit),
-   * and with retention deleting a `store` event comes with every commit (about 4 a second under
-   * load): so a listing for totals happens only while the Sessions panel shows the counts (opening it lists them) and
-   * at most once per `sessionsRefreshMs` (SESSIONS_REFRESH_MS), the last totals checked when that time is up.
+   * makes the engine's writer thread commit what it holds, and with retention deleting a `store` event comes with
+   * every commit (about 4 a second under load): so a listing for totals happens only while the Sessions panel shows
+   * the counts (opening it lists them) and at most once per `sessionsRefreshMs` (SESSIONS_REFRESH_MS), the last
+   * totals checked when that time is up.
    */
   let refreshing = false;
   let lastRefresh = -Infinity;
